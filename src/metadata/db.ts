@@ -1,0 +1,121 @@
+import { DatabaseSync } from 'node:sqlite';
+
+/**
+ * The metadata database: one SQLite file in WAL mode. This folder is the only code that writes it; other
+ * folders get typed repositories (see index.ts). Multi-step changes run in `transaction()`, so a crash
+ * leaves either all of a change or none of it.
+ */
+export class MetadataDB {
+  readonly db: DatabaseSync;
+  #depth = 0;
+
+  constructor(path: string) {
+    this.db = new DatabaseSync(path, { timeout: 5000 });
+    this.db.exec('PRAGMA journal_mode = WAL');
+    this.db.exec('PRAGMA synchronous = NORMAL');
+    this.db.exec('PRAGMA foreign_keys = ON');
+    migrate(this.db);
+  }
+
+  /** Runs fn inside one transaction (nested calls join the outer one). fn must be synchronous. */
+  transaction<T>(fn: () => T): T {
+    if (this.#depth > 0) {
+      this.#depth++;
+      try {
+        return fn();
+      } finally {
+        this.#depth--;
+      }
+    }
+    this.db.exec('BEGIN IMMEDIATE');
+    this.#depth = 1;
+    try {
+      const result = fn();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    } finally {
+      this.#depth = 0;
+    }
+  }
+
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+}
+
+/** Each entry moves the schema one version up; never edit an entry once it has shipped, add one. */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE blobs (
+    digest TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    media_type TEXT NOT NULL DEFAULT '',
+    created INTEGER NOT NULL
+  );
+  CREATE TABLE snapshots (
+    key TEXT PRIMARY KEY,
+    id INTEGER NOT NULL UNIQUE,
+    parent TEXT REFERENCES snapshots(key),
+    kind TEXT NOT NULL CHECK (kind IN ('active', 'committed', 'view')),
+    created INTEGER NOT NULL,
+    labels TEXT NOT NULL DEFAULT '{}'
+  );
+  CREATE INDEX snapshots_parent ON snapshots(parent);
+  CREATE TABLE images (
+    manifest_digest TEXT PRIMARY KEY,
+    media_type TEXT NOT NULL,
+    manifest_size INTEGER NOT NULL,
+    config_digest TEXT NOT NULL,
+    chain_id TEXT,
+    created INTEGER NOT NULL,
+    last_tag_time INTEGER
+  );
+  CREATE INDEX images_config ON images(config_digest);
+  CREATE TABLE tags (
+    name TEXT PRIMARY KEY,
+    manifest_digest TEXT NOT NULL REFERENCES images(manifest_digest),
+    updated INTEGER NOT NULL
+  );
+  CREATE INDEX tags_image ON tags(manifest_digest);
+  CREATE TABLE tag_history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    manifest_digest TEXT,
+    config_digest TEXT,
+    at INTEGER NOT NULL,
+    action TEXT NOT NULL
+  );
+  CREATE INDEX tag_history_name ON tag_history(name, seq);
+  CREATE TABLE leases (
+    id TEXT PRIMARY KEY,
+    created INTEGER NOT NULL,
+    expires INTEGER
+  );
+  CREATE TABLE lease_resources (
+    lease TEXT NOT NULL REFERENCES leases(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    PRIMARY KEY (lease, kind, ref)
+  );
+  `,
+];
+
+function migrate(db: DatabaseSync): void {
+  const row = db.prepare('PRAGMA user_version').get() as { user_version: number };
+  let version = row.user_version;
+  while (version < MIGRATIONS.length) {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec(MIGRATIONS[version]!);
+      version++;
+      db.exec(`PRAGMA user_version = ${version}`);
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+}

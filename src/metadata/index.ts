@@ -1,0 +1,2 @@
+export { MetadataDB } from './db.ts';
+export { SnapshotRecords, type SnapshotRecord, type SnapshotKind } from './snapshots.ts';

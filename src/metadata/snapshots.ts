@@ -1,0 +1,72 @@
+import type { MetadataDB } from './db.ts';
+
+export type SnapshotKind = 'active' | 'committed' | 'view';
+
+export interface SnapshotRecord {
+  key: string;
+  /** A small integer naming the snapshot's directory (`snapshots/<id>`), so mount options stay short. */
+  id: number;
+  parent: string | null;
+  kind: SnapshotKind;
+  /** Milliseconds since the epoch. */
+  created: number;
+  labels: Record<string, string>;
+}
+
+interface Row {
+  key: string;
+  id: number;
+  parent: string | null;
+  kind: SnapshotKind;
+  created: number;
+  labels: string;
+}
+
+function fromRow(r: Row): SnapshotRecord {
+  return { key: r.key, id: r.id, parent: r.parent, kind: r.kind, created: r.created, labels: JSON.parse(r.labels) };
+}
+
+/** Records of snapshots: the snapshotter's bookkeeping, kept in the metadata DB. */
+export class SnapshotRecords {
+  readonly #m: MetadataDB;
+  constructor(m: MetadataDB) {
+    this.#m = m;
+  }
+
+  get(key: string): SnapshotRecord | undefined {
+    const r = this.#m.db.prepare('SELECT * FROM snapshots WHERE key = ?').get(key) as Row | undefined;
+    return r ? fromRow(r) : undefined;
+  }
+
+  /** Inserts a record with a fresh id and returns it. Throws if the key exists (SQLite constraint). */
+  create(key: string, parent: string | null, kind: SnapshotKind, labels: Record<string, string> = {}): SnapshotRecord {
+    return this.#m.transaction(() => {
+      const next = this.#m.db.prepare('SELECT COALESCE(MAX(id), 0) + 1 AS n FROM snapshots').get() as { n: number };
+      const rec: SnapshotRecord = { key, id: next.n, parent, kind, created: Date.now(), labels };
+      this.#m.db
+        .prepare('INSERT INTO snapshots (key, id, parent, kind, created, labels) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(key, rec.id, parent, kind, rec.created, JSON.stringify(labels));
+      return rec;
+    });
+  }
+
+  /** Renames an active snapshot to `name` and marks it committed, keeping its id (and so its directory). */
+  commit(key: string, name: string): void {
+    this.#m.transaction(() => {
+      this.#m.db.prepare("UPDATE snapshots SET key = ?, kind = 'committed' WHERE key = ?").run(name, key);
+    });
+  }
+
+  delete(key: string): void {
+    this.#m.db.prepare('DELETE FROM snapshots WHERE key = ?').run(key);
+  }
+
+  children(key: string): string[] {
+    const rows = this.#m.db.prepare('SELECT key FROM snapshots WHERE parent = ?').all(key) as { key: string }[];
+    return rows.map((r) => r.key);
+  }
+
+  all(): SnapshotRecord[] {
+    return (this.#m.db.prepare('SELECT * FROM snapshots ORDER BY id').all() as unknown as Row[]).map(fromRow);
+  }
+}
