@@ -33,6 +33,7 @@ export class Digester {
   readonly #hash: Hash;
   readonly algorithm: 'sha256' | 'sha512';
   size = 0;
+  #result: Digest | undefined;
   constructor(algorithm: 'sha256' | 'sha512' = 'sha256') {
     this.algorithm = algorithm;
     this.#hash = createHash(algorithm);
@@ -41,8 +42,10 @@ export class Digester {
     this.#hash.update(chunk);
     this.size += chunk.byteLength;
   }
+  /** The digest of everything so far; after the first call the digester is final. */
   digest(): Digest {
-    return `${this.algorithm}:${this.#hash.digest('hex')}`;
+    this.#result ??= `${this.algorithm}:${this.#hash.digest('hex')}`;
+    return this.#result;
   }
 }
 

@@ -1,0 +1,61 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { FileContentStore } from './store.ts';
+import { sha256 } from '../util/digest.ts';
+import { DataLossError, NotFoundError } from '../util/errors.ts';
+
+let root: string;
+let store: FileContentStore;
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'berth-content-'));
+  store = new FileContentStore(root);
+  await store.init();
+});
+after(() => rm(root, { recursive: true, force: true }));
+
+test('ingest verifies and commits a blob, readable afterwards', async () => {
+  const data = Buffer.from('hello blob');
+  const info = await store.ingest(Readable.from([data]), { digest: sha256(data), size: data.length });
+  assert.equal(info.digest, sha256(data));
+  assert.equal(info.created, true);
+  assert.deepEqual(await store.readAll(info.digest), data);
+  assert.equal((await store.info(info.digest)).size, data.length);
+  const again = await store.put(data);
+  assert.equal(again.created, false);
+});
+
+test('a digest mismatch is DataLoss and leaves nothing behind', async () => {
+  const data = Buffer.from('some bytes');
+  const wrong = sha256('other bytes');
+  await assert.rejects(store.ingest(Readable.from([data]), { digest: wrong }), DataLossError);
+  assert.equal(await store.has(wrong), false);
+  assert.equal(await store.has(sha256(data)), false);
+  assert.deepEqual(await readdir(join(root, 'ingest')), []);
+});
+
+test('a size mismatch is DataLoss', async () => {
+  const data = Buffer.from('12345');
+  await assert.rejects(store.ingest(Readable.from([data]), { size: 4 }), /larger than the expected 4/);
+  await assert.rejects(store.ingest(Readable.from([data]), { size: 6 }), /does not match the expected 6/);
+});
+
+test('missing blob is NotFound; walk lists blobs; delete removes', async () => {
+  await assert.rejects(store.info(sha256('nope')), NotFoundError);
+  const info = await store.put(Buffer.from('walk me'));
+  const seen = [];
+  for await (const b of store.walk()) seen.push(b.digest);
+  assert.ok(seen.includes(info.digest));
+  await store.delete(info.digest);
+  assert.equal(await store.has(info.digest), false);
+});
+
+test('repair removes unfinished ingests', async () => {
+  await writeFile(join(root, 'ingest', 'left-over'), 'partial');
+  const r = await store.repair();
+  assert.equal(r.removed, 1);
+  assert.deepEqual(await readdir(join(root, 'ingest')), []);
+});

@@ -1,0 +1,200 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { type Digest, digestAlgorithm, digestHex, isDigest, VerifyingStream } from '../util/digest.ts';
+import { DataLossError, InvalidArgumentError, NotFoundError, isErrno } from '../util/errors.ts';
+
+export interface BlobInfo {
+  digest: Digest;
+  size: number;
+}
+
+export interface Expected {
+  digest?: Digest | undefined;
+  size?: number | undefined;
+}
+
+/** Reads blobs. */
+export interface Provider {
+  info(digest: Digest): Promise<BlobInfo>;
+  has(digest: Digest): Promise<boolean>;
+  /** A stream of the blob's bytes from `start` (for resumed reads). */
+  read(digest: Digest, opts?: { start?: number; signal?: AbortSignal }): Readable;
+  /** The whole blob, for small JSON documents; refuses blobs above maxSize. */
+  readAll(digest: Digest, maxSize?: number): Promise<Buffer>;
+  /** The blob's path on disk, for consumers that want to open it themselves (e.g. to read it twice). */
+  path(digest: Digest): string;
+}
+
+/** Writes blobs: nothing is visible until its size and digest are verified and it is renamed into place. */
+export interface Ingester {
+  /** Streams `source` into the store. With an expected digest, a mismatch is a DataLossError and nothing is kept. */
+  ingest(source: AsyncIterable<Uint8Array> | Readable, expected?: Expected, opts?: { signal?: AbortSignal }): Promise<BlobInfo & { created: boolean }>;
+  /** Stores bytes already in memory. */
+  put(data: Uint8Array, expected?: Expected): Promise<BlobInfo & { created: boolean }>;
+}
+
+/** Lists and deletes blobs. */
+export interface Manager {
+  walk(): AsyncIterable<BlobInfo>;
+  delete(digest: Digest): Promise<void>;
+  /** Removes unfinished ingests (left by a crash); called at daemon start. */
+  repair(): Promise<{ removed: number }>;
+}
+
+export type ContentStore = Provider & Ingester & Manager;
+
+/**
+ * Content-addressed blob store in OCI image layout: `<root>/blobs/<alg>/<hex>`, with partial writes under
+ * `<root>/ingest/`. A blob appears only by rename after a verified, fsynced write, so a reader never sees a
+ * partial or wrong blob, and a crash leaves only ingest files, which `repair()` removes.
+ */
+export class FileContentStore implements ContentStore {
+  readonly root: string;
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  async init(): Promise<void> {
+    await mkdir(join(this.root, 'blobs', 'sha256'), { recursive: true });
+    await mkdir(join(this.root, 'ingest'), { recursive: true });
+  }
+
+  path(digest: Digest): string {
+    if (!isDigest(digest)) throw new InvalidArgumentError(`invalid digest "${digest}"`);
+    return join(this.root, 'blobs', digestAlgorithm(digest), digestHex(digest));
+  }
+
+  async info(digest: Digest): Promise<BlobInfo> {
+    try {
+      const st = await stat(this.path(digest));
+      return { digest, size: st.size };
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new NotFoundError(`blob ${digest} not found`);
+      throw err;
+    }
+  }
+
+  async has(digest: Digest): Promise<boolean> {
+    try {
+      await stat(this.path(digest));
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return false;
+      throw err;
+    }
+  }
+
+  read(digest: Digest, opts: { start?: number; signal?: AbortSignal } = {}): Readable {
+    const stream = createReadStream(this.path(digest), {
+      start: opts.start ?? 0,
+      highWaterMark: 1 << 20,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    // Map ENOENT to NotFound for the consumer.
+    const out = new Readable({ read() {} }).wrap(stream);
+    stream.on('error', (err) => {
+      out.destroy(isErrno(err, 'ENOENT') ? new NotFoundError(`blob ${digest} not found`) : err);
+    });
+    return out;
+  }
+
+  async readAll(digest: Digest, maxSize = 16 << 20): Promise<Buffer> {
+    const info = await this.info(digest);
+    if (info.size > maxSize) throw new InvalidArgumentError(`blob ${digest} is ${info.size} bytes, more than the ${maxSize} allowed here`);
+    const data = await readFile(this.path(digest));
+    return data;
+  }
+
+  async ingest(source: AsyncIterable<Uint8Array> | Readable, expected: Expected = {}, opts: { signal?: AbortSignal } = {}): Promise<BlobInfo & { created: boolean }> {
+    if (expected.digest !== undefined && !isDigest(expected.digest)) throw new InvalidArgumentError(`invalid digest "${expected.digest}"`);
+    const dir = join(this.root, 'ingest');
+    const tmp = join(dir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+    const verify = new VerifyingStream(expected);
+    const fh = await open(tmp, 'wx', 0o644);
+    try {
+      await pipeline(
+        source,
+        verify,
+        async (chunks: AsyncIterable<Buffer>) => {
+          for await (const chunk of chunks) await fh.write(chunk);
+        },
+        opts.signal ? { signal: opts.signal } : {},
+      );
+      await fh.sync();
+      await fh.close();
+      const digest = verify.digester.digest();
+      const size = verify.digester.size;
+      const final = this.path(digest);
+      if (await this.has(digest)) {
+        await rm(tmp, { force: true });
+        return { digest, size, created: false };
+      }
+      await rename(tmp, final);
+      return { digest, size, created: true };
+    } catch (err) {
+      await fh.close().catch(() => {});
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async put(data: Uint8Array, expected: Expected = {}): Promise<BlobInfo & { created: boolean }> {
+    return this.ingest(Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]), expected);
+  }
+
+  async *walk(): AsyncIterable<BlobInfo> {
+    const dir = join(this.root, 'blobs', 'sha256');
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
+      throw err;
+    }
+    for (const hex of names) {
+      const digest = `sha256:${hex}` as Digest;
+      if (!isDigest(digest)) continue;
+      try {
+        const st = await stat(join(dir, hex));
+        yield { digest, size: st.size };
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err;
+      }
+    }
+  }
+
+  async delete(digest: Digest): Promise<void> {
+    try {
+      await rm(this.path(digest));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new NotFoundError(`blob ${digest} not found`);
+      throw err;
+    }
+  }
+
+  async repair(): Promise<{ removed: number }> {
+    const dir = join(this.root, 'ingest');
+    let names: string[] = [];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+    }
+    for (const n of names) await rm(join(dir, n), { recursive: true, force: true });
+    return { removed: names.length };
+  }
+}
+
+/** Reads and parses a JSON blob, verifying it is what it claims. */
+export async function readJSONBlob<T>(provider: Provider, digest: Digest, maxSize = 4 << 20): Promise<T> {
+  const data = await provider.readAll(digest, maxSize);
+  try {
+    return JSON.parse(data.toString('utf8')) as T;
+  } catch (err) {
+    throw new DataLossError(`blob ${digest} is not valid JSON: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,2 @@
+export * from './mediatypes.ts';
+export type * from './types.ts';

@@ -1,0 +1,7 @@
+/**
+ * A streaming tar codec: `extract` reads entries from a byte stream without holding bodies in memory,
+ * `pack` writes ustar + PAX archives that GNU tar lists and extracts.
+ */
+export type { TarEntryType, TarHeader, TarEntry, PackEntry } from './types.ts';
+export { extract } from './extract.ts';
+export { pack } from './pack.ts';
