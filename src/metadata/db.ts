@@ -89,6 +89,12 @@ const MIGRATIONS: string[] = [
     action TEXT NOT NULL
   );
   CREATE INDEX tag_history_name ON tag_history(name, seq);
+  CREATE TABLE layers (
+    chain_id TEXT PRIMARY KEY,
+    diff_id TEXT NOT NULL,
+    parent TEXT,
+    size INTEGER NOT NULL
+  );
   CREATE TABLE leases (
     id TEXT PRIMARY KEY,
     created INTEGER NOT NULL,

@@ -1,2 +1,3 @@
 export { MetadataDB } from './db.ts';
 export { SnapshotRecords, type SnapshotRecord, type SnapshotKind } from './snapshots.ts';
+export { ImageRecords, type ImageRecord, type TagRecord, type TagHistoryRecord, type TagAction } from './images.ts';

@@ -20,7 +20,8 @@ export const MediaType = {
   DockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
 } as const;
 
-export type Compression = 'none' | 'gzip' | 'zstd';
+import type { Compression } from '../util/compression.ts';
+export type { Compression };
 
 export function isIndexType(mt: string): boolean {
   return mt === MediaType.OciIndex || mt === MediaType.DockerManifestList;
@@ -57,11 +58,4 @@ export function layerCompression(mt: string): Compression | undefined {
     default:
       return undefined;
   }
-}
-
-/** Sniffs compression from the first bytes of a blob. */
-export function detectCompression(head: Uint8Array): Compression {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
-  return 'none';
 }

@@ -1,0 +1,3 @@
+export { ImageService, matchLabels, type Image, type ImageServiceDeps, type DeleteResponseItem, type RegisterOptions } from './service.ts';
+export { chainIds } from './chain.ts';
+export { choosePlatform, hostPlatform } from './platform.ts';

@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KeyedMutex, RWLock } from './lock.ts';
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+test('KeyedMutex serialises one key and not others', async () => {
+  const m = new KeyedMutex();
+  const log: string[] = [];
+  const job = (k: string, name: string) =>
+    m.run(k, async () => {
+      log.push(`${name}+`);
+      await tick();
+      log.push(`${name}-`);
+    });
+  await Promise.all([job('a', 'a1'), job('a', 'a2'), job('b', 'b1')]);
+  assert.ok(log.indexOf('a1-') < log.indexOf('a2+'));
+  assert.ok(log.indexOf('b1+') < log.indexOf('a1-'));
+});
+
+test('RWLock lets readers share and writers exclude', async () => {
+  const l = new RWLock();
+  let active = 0;
+  let maxReaders = 0;
+  let writerSawOthers = false;
+  const reader = () =>
+    l.read(async () => {
+      active++;
+      maxReaders = Math.max(maxReaders, active);
+      await tick();
+      active--;
+    });
+  const writer = () =>
+    l.write(async () => {
+      if (active !== 0) writerSawOthers = true;
+      active++;
+      await tick();
+      active--;
+    });
+  await Promise.all([reader(), reader(), writer(), reader()]);
+  assert.equal(maxReaders, 2);
+  assert.equal(writerSawOthers, false);
+});

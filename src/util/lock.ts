@@ -1,0 +1,70 @@
+/** Small async locks: a keyed mutex and a readers-writer lock. In-process only. */
+
+export class KeyedMutex {
+  readonly #tails = new Map<string, Promise<void>>();
+
+  /** Runs fn while holding `key`; callers with the same key run one at a time, in order. */
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev.then(() => mine);
+    this.#tails.set(key, tail);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    }
+  }
+}
+
+/** Many readers or one writer. Writers wait for readers to drain; new readers wait behind a waiting writer. */
+export class RWLock {
+  #readers = 0;
+  #writer = false;
+  readonly #queue: { write: boolean; go: () => void }[] = [];
+
+  async read<T>(fn: () => Promise<T>): Promise<T> {
+    await this.#acquire(false);
+    try {
+      return await fn();
+    } finally {
+      this.#readers--;
+      this.#pump();
+    }
+  }
+
+  async write<T>(fn: () => Promise<T>): Promise<T> {
+    await this.#acquire(true);
+    try {
+      return await fn();
+    } finally {
+      this.#writer = false;
+      this.#pump();
+    }
+  }
+
+  #acquire(write: boolean): Promise<void> {
+    return new Promise((go) => {
+      this.#queue.push({ write, go });
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    while (this.#queue.length > 0) {
+      const next = this.#queue[0]!;
+      if (next.write) {
+        if (this.#writer || this.#readers > 0) return;
+        this.#writer = true;
+      } else {
+        if (this.#writer) return;
+        this.#readers++;
+      }
+      this.#queue.shift();
+      next.go();
+    }
+  }
+}
