@@ -64,8 +64,11 @@ const LIBARCHIVE_XATTR = 'LIBARCHIVE.xattr.';
  *
  * End of archive: the first all-zero block ends it, as GNU tar does (a second zero block is expected but
  * not required, and input may end inside the first one). End of input at a block boundary where a header
- * would start also ends it, without the marker (GNU tar and Go's archive/tar accept that too). Bytes after the end are read and ignored, so a
- * digest computed over the source sees the whole blob.
+ * would start also ends it, without the marker (GNU tar and Go's archive/tar accept that too). Bytes after
+ * the end are read and ignored, so a digest computed over the source sees the whole blob.
+ *
+ * Bodies are subarrays of the source's chunks, so a source must not reuse a chunk's memory after yielding
+ * it (Node streams do not). Names are decoded as UTF-8; bytes that are not UTF-8 do not survive.
  *
  * Errors: DataLossError for input that ends inside a header, an extended header, a body or its padding,
  * and for a bad checksum or malformed field (the message names the archive offset); InvalidArgumentError
@@ -89,11 +92,7 @@ export async function* extract(
       const pad = padding(header.size);
       if (left + pad > 0) {
         const end = reader.offset + left + pad;
-        await reader.skip(left + pad, () =>
-          left > 0
-            ? `the body of "${header.name}" ends at offset ${end - pad}`
-            : `the padding after the body of "${header.name}" ends at offset ${end}`,
-        );
+        await reader.skip(left + pad, () => `the body of "${header.name}" and its padding run to offset ${end}`);
       }
     }
     await reader.drain();

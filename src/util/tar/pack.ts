@@ -65,7 +65,18 @@ class Slab {
 const INLINE_BODY_MAX = 16 * 1024;
 
 /** PAX keys pack() derives from header fields; a caller's `header.pax` values for these are ignored. */
-const DERIVED_PAX_KEYS = new Set(['path', 'linkpath', 'size', 'uid', 'gid', 'uname', 'gname', 'mtime']);
+const DERIVED_PAX_KEYS = new Set([
+  'path',
+  'linkpath',
+  'size',
+  'uid',
+  'gid',
+  'uname',
+  'gname',
+  'mtime',
+  'SCHILY.devmajor',
+  'SCHILY.devminor',
+]);
 
 /** A header with every field decided and checked. */
 interface ResolvedHeader {
