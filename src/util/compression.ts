@@ -14,16 +14,16 @@ export function detectCompression(head: Uint8Array): Compression {
 export function decompressor(c: Compression): Duplex {
   switch (c) {
     case 'gzip':
-      return createGunzip({ chunkSize: 1 << 17 });
+      return createGunzip({ chunkSize: 1 << 18 });
     case 'zstd':
-      return createZstdDecompress({ chunkSize: 1 << 17 });
+      return createZstdDecompress({ chunkSize: 1 << 18 });
     case 'none':
       return new PassThrough({ highWaterMark: 1 << 20 });
   }
 }
 
 export function gzipCompressor(level = zc.Z_DEFAULT_COMPRESSION): Duplex {
-  return createGzip({ level, chunkSize: 1 << 17 });
+  return createGzip({ level, chunkSize: 1 << 18 });
 }
 
 /**

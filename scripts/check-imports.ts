@@ -1,0 +1,81 @@
+/**
+ * Fails when an import goes against the folder arrows of ARCHITECTURE.md, or reaches into another folder
+ * past its index.ts (util/ and oci/ are libraries of small modules and may be imported file by file).
+ * Run by `npm run check`.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const src = join(root, 'src');
+
+/** Which folders each folder may import, besides itself, util and oci. */
+export const ARROWS: Record<string, string[]> = {
+  sys: [],
+  util: ['sys'],
+  oci: [],
+  metadata: [],
+  content: ['metadata'],
+  snapshots: ['sys', 'metadata'],
+  images: ['content', 'snapshots', 'metadata'],
+  distribution: ['content', 'images', 'metadata'],
+  runtime: ['sys'],
+  network: ['metadata', 'sys'],
+  volumes: ['metadata', 'sys'],
+  containers: ['images', 'snapshots', 'runtime', 'network', 'volumes', 'metadata', 'content', 'sys'],
+  build: ['containers', 'images', 'snapshots', 'content', 'metadata'],
+  registry: ['content', 'metadata'],
+  api: ['images', 'distribution', 'containers', 'network', 'volumes', 'build', 'registry', 'metadata', 'content', 'snapshots'],
+  daemon: ['api', 'images', 'distribution', 'containers', 'network', 'volumes', 'build', 'registry', 'metadata', 'content', 'snapshots', 'runtime', 'sys'],
+  client: [],
+  cli: ['client'],
+  compose: ['client'],
+  cluster: ['client'],
+  trust: ['content', 'images'],
+};
+const EVERYONE = ['util', 'oci'];
+const FILE_BY_FILE = new Set(['util', 'oci']);
+
+function* walk(dir: string): Generator<string> {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) yield* walk(p);
+    else if (p.endsWith('.ts')) yield p;
+  }
+}
+
+const IMPORT_RE = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+const problems: string[] = [];
+for (const file of walk(src)) {
+  const folder = relative(src, file).split(sep)[0]!;
+  const allowed = ARROWS[folder];
+  if (!allowed) {
+    problems.push(`${relative(root, file)}: folder src/${folder} is not in ARCHITECTURE.md`);
+    continue;
+  }
+  const text = readFileSync(file, 'utf8');
+  for (const m of text.matchAll(IMPORT_RE)) {
+    const spec = m[1] ?? m[2]!;
+    if (!spec.startsWith('.')) continue;
+    const target = resolve(dirname(file), spec);
+    const rel = relative(src, target);
+    if (rel.startsWith('..')) {
+      problems.push(`${relative(root, file)}: imports ${spec}, outside src/`);
+      continue;
+    }
+    const to = rel.split(sep)[0]!;
+    if (to === folder) continue;
+    const isTest = file.endsWith('.test.ts') || file.endsWith('.suite.ts') || file.endsWith('.bench.ts');
+    if (!EVERYONE.includes(to) && !allowed.includes(to)) {
+      if (!(isTest && to !== 'daemon' && to !== 'api' && to !== 'cli')) problems.push(`${relative(root, file)}: src/${folder} may not import src/${to} (${spec})`);
+    }
+    if (!FILE_BY_FILE.has(to) && rel !== join(to, 'index.ts') && !isTest) {
+      problems.push(`${relative(root, file)}: imports ${spec}; other folders are reached through src/${to}/index.ts`);
+    }
+  }
+}
+if (problems.length) {
+  process.stderr.write(`import check: ${problems.length} problem(s)\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
+  process.exit(1);
+}
+process.stdout.write('import check: all imports follow the arrows\n');

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs what Berth needs on Debian 12, and only what is missing: Debian packages, then npm packages.
+#   scripts/setup.sh          what berthd needs to run
+#   scripts/setup.sh --test   also what the test suite and benchmarks use
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages, and why each is here:
+#   runc, crun        OCI runtimes (crun preferred where it works; berthd probes both)
+#   conmon            per-container monitor, so containers outlive the daemon
+#   busybox-static    the first image, busybox:latest, made on first start (no registry is reachable here)
+#   attr              getfattr/setfattr: xattr checks in tests and by hand
+RUN_PKGS=(runc crun conmon busybox-static attr)
+#   skopeo, umoci     peers that read and write the same archives (acceptance tests)
+#   docker.io         a reference dockerd for benchmarks (tests do not start it)
+#   hyperfine         command timing in benchmarks
+TEST_PKGS=(skopeo umoci)
+BENCH_PKGS=(docker.io hyperfine)
+
+want=("${RUN_PKGS[@]}")
+case "${1:-}" in
+  --test) want+=("${TEST_PKGS[@]}") ;;
+  --bench) want+=("${TEST_PKGS[@]}" "${BENCH_PKGS[@]}") ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]} (run as root, or: apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# npm packages (Node 24 itself is one: the `node` package), when node_modules is missing or older than the lock.
+if [ ! -x node_modules/.bin/node ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+
+v=$(node_modules/.bin/node -p 'process.versions.node.split(".")[0]')
+if [ "$v" != 24 ]; then
+  echo "setup: node_modules/.bin/node is Node $v, expected 24" >&2
+  exit 1
+fi

@@ -1,0 +1,128 @@
+import type { ServerResponse } from 'node:http';
+import { chainIds, type ImageService } from '../../images/index.ts';
+import type { EngineEvent, EventLog } from '../../util/events.ts';
+import { InvalidArgumentError } from '../../util/errors.ts';
+import { filtersParam, sendJSON, type Request } from '../http.ts';
+import type { Router } from '../router.ts';
+import { imageSummary, parseTimestamp } from './images.ts';
+
+export interface SystemDeps {
+  images: ImageService;
+  events: EventLog;
+  info(): Promise<Record<string, unknown>>;
+  version(): Record<string, unknown>;
+}
+
+function ping(req: Request, res: ServerResponse): void {
+  const headers = {
+    'Cache-Control': 'no-cache, no-store, must-revalidate',
+    Pragma: 'no-cache',
+    'Builder-Version': '1',
+    Swarm: 'inactive',
+    'Content-Type': 'text/plain; charset=utf-8',
+  };
+  if (req.method === 'HEAD') {
+    res.writeHead(200, { ...headers, 'Content-Length': '0' });
+    res.end();
+    return;
+  }
+  res.writeHead(200, { ...headers, 'Content-Length': '2' });
+  res.end('OK');
+}
+
+const EVENT_FILTERS = ['type', 'event', 'action', 'image', 'container', 'label', 'scope', 'network', 'volume', 'daemon', 'plugin', 'node', 'service', 'secret', 'config'];
+
+function eventMatches(e: EngineEvent, f: Map<string, string[]>): boolean {
+  const t = f.get('type');
+  if (t && !t.includes(e.Type)) return false;
+  const ev = [...(f.get('event') ?? []), ...(f.get('action') ?? [])];
+  if (ev.length && !ev.includes(e.Action)) return false;
+  const img = f.get('image');
+  if (img && !(e.Type === 'image' && (img.includes(e.Actor.ID) || img.includes(e.Actor.Attributes['name'] ?? '') || img.some((i) => e.Actor.ID.startsWith(`sha256:${i}`))))) {
+    if (!(e.Type === 'container' && img.includes(e.Actor.Attributes['image'] ?? ''))) return false;
+  }
+  const label = f.get('label');
+  if (label) {
+    for (const l of label) {
+      const eq = l.indexOf('=');
+      const k = eq < 0 ? l : l.slice(0, eq);
+      if (!(k in e.Actor.Attributes)) return false;
+      if (eq >= 0 && e.Actor.Attributes[k] !== l.slice(eq + 1)) return false;
+    }
+  }
+  const scope = f.get('scope');
+  if (scope && !scope.includes(e.scope)) return false;
+  return true;
+}
+
+async function events(d: SystemDeps, req: Request, res: ServerResponse): Promise<void> {
+  const filters = filtersParam(req.query, EVENT_FILTERS);
+  const now = Date.now() / 1000;
+  const sinceRaw = req.query.get('since');
+  const untilRaw = req.query.get('until');
+  const since = sinceRaw ? parseTimestamp(sinceRaw) : undefined;
+  const until = untilRaw ? parseTimestamp(untilRaw) : undefined;
+  if (since !== undefined && until !== undefined && until < since) throw new InvalidArgumentError('`since` time must be before `until` time');
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  res.flushHeaders();
+  const write = (e: EngineEvent) => {
+    if (until !== undefined && e.timeNano / 1e9 > until) return;
+    if (eventMatches(e, filters)) res.write(JSON.stringify(e) + '\n');
+  };
+  const buffered: EngineEvent[] = [];
+  let live = false;
+  const unsubscribe = d.events.subscribe((e) => (live ? write(e) : buffered.push(e)));
+  if (since !== undefined) for (const e of d.events.since(Math.floor(since * 1e9))) write(e);
+  live = true;
+  for (const e of buffered) write(e);
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = until !== undefined ? setTimeout(done, Math.max(0, (until - now) * 1000)) : undefined;
+    req.signal.addEventListener('abort', done, { once: true });
+  });
+  unsubscribe();
+  if (!res.writableEnded) res.end();
+}
+
+async function df(d: SystemDeps, req: Request, res: ServerResponse): Promise<void> {
+  const types = req.query.getAll('type');
+  const want = (t: string) => types.length === 0 || types.includes(t);
+  const body: Record<string, unknown> = {};
+  if (want('image')) {
+    const images = [];
+    const layerSizes = new Map<string, number>();
+    const layerUse = new Map<string, number>();
+    for (const rec of d.images.list()) {
+      const s = await imageSummary(d.images, rec, req.version);
+      const { _config, ...summary } = s;
+      const chain = chainIds(_config.rootfs.diff_ids);
+      for (const c of new Set(chain)) {
+        layerSizes.set(c, d.images.records.layerSize(c) ?? 0);
+        layerUse.set(c, (layerUse.get(c) ?? 0) + 1);
+      }
+      images.push({ summary, chain });
+    }
+    body['LayersSize'] = [...layerSizes.values()].reduce((a, b) => a + b, 0);
+    body['Images'] = images.map(({ summary, chain }) => {
+      const shared = chain.filter((c) => (layerUse.get(c) ?? 0) > 1).reduce((a, c) => a + (layerSizes.get(c) ?? 0), 0);
+      return { ...summary, SharedSize: shared, Containers: 0 };
+    });
+  }
+  if (want('container')) body['Containers'] = [];
+  if (want('volume')) body['Volumes'] = [];
+  if (want('build-cache')) body['BuildCache'] = [];
+  sendJSON(res, 200, body);
+}
+
+export function systemRoutes(router: Router, d: SystemDeps): void {
+  router
+    .add('GET', '/_ping', (req, res) => ping(req, res))
+    .add('HEAD', '/_ping', (req, res) => ping(req, res))
+    .add('GET', '/version', (_req, res) => sendJSON(res, 200, d.version()))
+    .add('GET', '/info', async (_req, res) => sendJSON(res, 200, await d.info()))
+    .add('GET', '/events', (req, res) => events(d, req, res))
+    .add('GET', '/system/df', (req, res) => df(d, req, res));
+}

@@ -1,0 +1,118 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { InvalidArgumentError } from '../util/errors.ts';
+
+export interface Request {
+  raw: IncomingMessage;
+  method: string;
+  /** Path without the version prefix. */
+  path: string;
+  /** The API version the client asked for (the daemon's own when unversioned). */
+  version: string;
+  query: URLSearchParams;
+  params: Record<string, string>;
+  signal: AbortSignal;
+}
+
+/** Docker's boolean query values: '1', 'true', 'True' are true; '0', 'false', '' false. */
+export function boolParam(q: URLSearchParams, name: string, fallback = false): boolean {
+  const v = q.get(name);
+  if (v === null) return fallback;
+  const l = v.toLowerCase();
+  if (l === '1' || l === 'true' || l === 'yes') return true;
+  if (l === '0' || l === 'false' || l === 'no' || l === '') return false;
+  throw new InvalidArgumentError(`invalid boolean value "${v}" for query parameter ${name}`);
+}
+
+export function intParam(q: URLSearchParams, name: string): number | undefined {
+  const v = q.get(name);
+  if (v === null || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`invalid value "${v}" for query parameter ${name}`);
+  return n;
+}
+
+/**
+ * The `filters` query parameter: JSON `{"key": {"value": true}}` (current) or `{"key": ["value"]}` (old clients).
+ */
+export function filtersParam(q: URLSearchParams, allowed: readonly string[]): Map<string, string[]> {
+  const raw = q.get('filters');
+  const out = new Map<string, string[]>();
+  if (raw === null || raw === '') return out;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new InvalidArgumentError(`invalid filter: "${raw}" is not JSON`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError(`invalid filter: "${raw}"`);
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!allowed.includes(k)) throw new InvalidArgumentError(`invalid filter '${k}'`);
+    let values: string[];
+    if (Array.isArray(v)) values = v.map(String);
+    else if (typeof v === 'object' && v !== null) values = Object.entries(v as Record<string, unknown>).filter(([, b]) => b === true).map(([s]) => s);
+    else throw new InvalidArgumentError(`invalid filter '${k}'`);
+    out.set(k, values);
+  }
+  return out;
+}
+
+export function sendJSON(res: ServerResponse, status: number, body: unknown): void {
+  const data = Buffer.from(JSON.stringify(body) + '\n');
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': data.length });
+  res.end(data);
+}
+
+export function sendEmpty(res: ServerResponse, status: number): void {
+  res.writeHead(status);
+  res.end();
+}
+
+export async function readJSONBody<T>(req: IncomingMessage, maxBytes = 8 << 20): Promise<T | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > maxBytes) throw new InvalidArgumentError(`request body is larger than ${maxBytes} bytes`);
+    chunks.push(c as Buffer);
+  }
+  if (size === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as T;
+  } catch (err) {
+    throw new InvalidArgumentError(`invalid JSON in request body: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * A JSON-lines response (progress streams): headers go out at once; each `write` is one line. Errors after the
+ * headers are sent become `{"errorDetail":{"message":…},"error":…}` lines, as dockerd writes them.
+ */
+export class JSONLines {
+  readonly #res: ServerResponse;
+  #started = false;
+  constructor(res: ServerResponse) {
+    this.#res = res;
+  }
+  get started(): boolean {
+    return this.#started;
+  }
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#res.writeHead(200, { 'Content-Type': 'application/json' });
+  }
+  write(obj: unknown): Promise<void> {
+    this.start();
+    const ok = this.#res.write(JSON.stringify(obj) + '\r\n');
+    if (ok) return Promise.resolve();
+    return new Promise((resolve) => this.#res.once('drain', () => resolve()));
+  }
+  error(message: string): void {
+    this.start();
+    this.#res.write(JSON.stringify({ errorDetail: { message }, error: message }) + '\r\n');
+  }
+  end(): void {
+    this.start();
+    this.#res.end();
+  }
+}

@@ -1,0 +1,6 @@
+export { createApiServer, type ServerOptions } from './server.ts';
+export { Router, type Handler } from './router.ts';
+export { httpStatus } from './errors.ts';
+export { API_VERSION, MIN_API_VERSION, MAX_API_VERSION, compareVersions } from './version.ts';
+export { imageRoutes, type Archives, type ImageHandlerDeps } from './handlers/images.ts';
+export { systemRoutes, type SystemDeps } from './handlers/system.ts';

@@ -1,0 +1,71 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { errorMessage } from '../util/errors.ts';
+import { httpStatus } from './errors.ts';
+import { sendJSON, type Request } from './http.ts';
+import type { Router } from './router.ts';
+import { API_VERSION, compareVersions, MAX_API_VERSION, MIN_API_VERSION } from './version.ts';
+
+export interface ServerOptions {
+  router: Router;
+  serverVersion: string;
+  log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
+}
+
+const VERSION_PREFIX = /^\/v(\d+\.\d+)(\/.*)$/;
+
+/** The Engine API HTTP server: version prefix handling, common headers, routing, and errors → `{message}`. */
+export function createApiServer(opts: ServerOptions): Server {
+  const server = createServer({ keepAliveTimeout: 5000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
+    void handle(opts, req, res);
+  });
+  return server;
+}
+
+async function handle(opts: ServerOptions, raw: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(raw.url ?? '/', 'http://berth');
+  let path = url.pathname;
+  let version = API_VERSION;
+  res.setHeader('Server', `Berth/${opts.serverVersion} (linux)`);
+  res.setHeader('Api-Version', API_VERSION);
+  res.setHeader('Ostype', 'linux');
+  res.setHeader('Docker-Experimental', 'false');
+  const vm = VERSION_PREFIX.exec(path);
+  if (vm) {
+    version = vm[1]!;
+    path = vm[2]!;
+    if (compareVersions(version, MIN_API_VERSION) < 0) {
+      sendJSON(res, 400, { message: `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version` });
+      return;
+    }
+    if (compareVersions(version, MAX_API_VERSION) > 0) {
+      sendJSON(res, 400, { message: `client version ${version} is too new. Maximum supported API version is ${MAX_API_VERSION}` });
+      return;
+    }
+  }
+  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  const method = raw.method ?? 'GET';
+  const match = opts.router.match(method, path);
+  if (match === undefined || match === 'method') {
+    sendJSON(res, 404, { message: 'page not found' });
+    return;
+  }
+  const ac = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) ac.abort();
+  });
+  const req: Request = { raw, method, path, version, query: url.searchParams, params: match.params, signal: ac.signal };
+  try {
+    await match.handler(req, res);
+  } catch (err) {
+    const status = httpStatus(err);
+    opts.log?.(status >= 500 ? 'error' : 'debug', `${method} ${raw.url}: ${status} ${errorMessage(err)}`);
+    if (!res.headersSent) {
+      if (status === 304) {
+        res.writeHead(304);
+        res.end();
+      } else sendJSON(res, status, { message: errorMessage(err) });
+    } else if (!res.writableEnded) {
+      res.destroy(err as Error);
+    }
+  }
+}

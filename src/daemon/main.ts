@@ -1,0 +1,140 @@
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import type { Server } from 'node:http';
+import { createApiServer, imageRoutes, Router, systemRoutes } from '../api/index.ts';
+import { errorMessage, FailedPreconditionError, isBerthError } from '../util/errors.ts';
+import { parseArgs, parseHost, USAGE, type DaemonConfig, type Listen } from './config.ts';
+import { buildEngine, repair, type Engine } from './engine.ts';
+import { acquirePidLock } from './lock.ts';
+import { createLogger, type Logger } from './log.ts';
+import { BERTH_VERSION, SystemInfo } from './system.ts';
+import { archivesFor, seedBusybox } from './wiring.ts';
+
+async function socketInUse(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function listen(server: Server, l: Listen): Promise<void> {
+  if (l.kind === 'unix') {
+    await mkdir(dirname(l.path), { recursive: true, mode: 0o711 });
+    if (await socketInUse(l.path)) throw new FailedPreconditionError(`another daemon is already listening on unix://${l.path}`);
+    await rm(l.path, { force: true });
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    if (l.kind === 'unix') server.listen(l.path, () => resolve());
+    else server.listen(l.port, l.host, () => resolve());
+  });
+  if (l.kind === 'unix') await chmod(l.path, 0o660);
+}
+
+export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ stop(): Promise<void> }> {
+  await mkdir(config.execRoot, { recursive: true, mode: 0o711 });
+  await mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
+  const lock = await acquirePidLock(join(config.dataRoot, 'berthd.pid'), `the data root ${config.dataRoot}`);
+  let engine: Engine | undefined;
+  const servers: Server[] = [];
+  const listens = config.hosts.map(parseHost);
+  try {
+    engine = await buildEngine(config);
+    await repair(engine, log);
+    if (config.seedBusybox && engine.images.list().length === 0) await seedBusybox(engine, log);
+    const system = new SystemInfo(config, engine.images, engine.engineId);
+    const router = new Router();
+    systemRoutes(router, { images: engine.images, events: engine.events, info: () => system.info(), version: () => system.version() });
+    imageRoutes(router, { images: engine.images, archives: archivesFor(engine) });
+    for (const l of listens) {
+      const server = createApiServer({ router, serverVersion: BERTH_VERSION, log: (lvl, m) => log[lvl](m) });
+      await listen(server, l);
+      servers.push(server);
+      log.info(`API listen on ${l.kind === 'unix' ? l.path : `${l.host}:${l.port}`}`);
+    }
+  } catch (err) {
+    for (const s of servers) s.close();
+    await engine?.close();
+    await lock.release();
+    throw err;
+  }
+  const eng = engine;
+  log.info(`berthd ${BERTH_VERSION} started: data root ${config.dataRoot}, snapshotter ${eng.snapshotter.name}`);
+  let stopping: Promise<void> | undefined;
+  return {
+    stop: () =>
+      (stopping ??= (async () => {
+        log.info('stopping: no new requests; waiting for the ones in flight');
+        await Promise.all(
+          servers.map(
+            (s) =>
+              new Promise<void>((resolve) => {
+                s.close(() => resolve());
+                s.closeIdleConnections();
+                // Long-lived streams (events, logs -f) end after a grace period.
+                setTimeout(() => {
+                  s.closeAllConnections();
+                }, 5000).unref();
+              }),
+          ),
+        );
+        for (const l of listens) if (l.kind === 'unix') await rm(l.path, { force: true });
+        await eng.close();
+        await lock.release();
+        log.info('stopped');
+      })()),
+  };
+}
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`berthd: ${errorMessage(err)}\nSee 'berthd --help'.\n`);
+    process.exit(125);
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (parsed.kind === 'version') {
+    process.stdout.write(`Berth version ${BERTH_VERSION}\n`);
+    return;
+  }
+  const log = createLogger(parsed.config.logLevel);
+  if (process.getuid?.() !== 0) log.warn('berthd is not running as root: mounts and containers will fail');
+  let daemon: { stop(): Promise<void> };
+  try {
+    daemon = await runDaemon(parsed.config, log);
+  } catch (err) {
+    log.error(`failed to start daemon: ${errorMessage(err)}`);
+    if (!isBerthError(err) && err instanceof Error && err.stack) log.debug(err.stack);
+    process.exit(1);
+  }
+  let signals = 0;
+  const onSignal = (sig: string) => {
+    signals++;
+    if (signals > 2) {
+      log.warn(`received ${sig} three times: exiting now`);
+      process.exit(130);
+    }
+    log.info(`received ${sig}`);
+    daemon.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error(`shutdown failed: ${errorMessage(err)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,210 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SnapshotRecord, SnapshotRecords } from '../metadata/index.ts';
+import {
+  AlreadyExistsError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnavailableError,
+} from '../util/errors.ts';
+import { unpackLayer } from './apply.ts';
+import type { WhiteoutMode } from './apply.ts';
+import { TRANSIENT_LABEL } from './types.ts';
+import type { Mount, SnapshotInfo, Snapshotter, TarEntry, Usage } from './types.ts';
+import { diskUsage } from './usage.ts';
+
+export interface SnapshotterDeps {
+  /** The data root: snapshots live in `<root>/snapshots/<id>/`. */
+  root: string;
+  /** Snapshot bookkeeping in the metadata DB. One snapshotter owns them; two must not share a DB. */
+  records: SnapshotRecords;
+}
+
+/**
+ * What the overlay and copy snapshotters share: records in the metadata DB, one directory per snapshot
+ * (`<root>/snapshots/<id>/fs`, the id being the record's small integer), and the errors of the contract.
+ * Subclasses say how a new snapshot's directory is filled, which mounts show it, and how whiteouts are
+ * written.
+ */
+export abstract class DirectorySnapshotter implements Snapshotter {
+  abstract readonly name: string;
+  protected abstract readonly whiteouts: WhiteoutMode;
+  protected readonly dir: string;
+  protected readonly records: SnapshotRecords;
+  #closed = false;
+
+  constructor(deps: SnapshotterDeps) {
+    this.dir = join(deps.root, 'snapshots');
+    this.records = deps.records;
+  }
+
+  /** Fills the new snapshot's directory (`fs` already exists, empty). */
+  protected abstract populate(rec: SnapshotRecord, parents: SnapshotRecord[]): Promise<void>;
+  /** The mounts of an active snapshot or view, given its ancestors, nearest first. */
+  protected abstract mountsOf(rec: SnapshotRecord, parents: SnapshotRecord[]): Mount[];
+
+  /** The snapshot's directory. */
+  protected home(id: number): string {
+    return join(this.dir, String(id));
+  }
+
+  /** The snapshot's content: the layer (overlay) or the whole tree (copy). */
+  protected fsDir(id: number): string {
+    return join(this.dir, String(id), 'fs');
+  }
+
+  async prepare(key: string, parent?: string, opts: { labels?: Record<string, string> } = {}): Promise<Mount[]> {
+    return this.#create('active', key, parent, opts.labels ?? {});
+  }
+
+  async view(key: string, parent?: string): Promise<Mount[]> {
+    return this.#create('view', key, parent, {});
+  }
+
+  async #create(
+    kind: 'active' | 'view',
+    key: string,
+    parent: string | undefined,
+    labels: Record<string, string>,
+  ): Promise<Mount[]> {
+    this.#open();
+    if (key === '') throw new InvalidArgumentError('snapshot key "" is empty');
+    if (this.records.get(key)) throw new AlreadyExistsError(`snapshot "${key}" already exists`);
+    let parents: SnapshotRecord[] = [];
+    if (parent !== undefined && parent !== '') {
+      const p = this.records.get(parent);
+      if (!p) throw new NotFoundError(`parent snapshot "${parent}" not found`);
+      if (p.kind !== 'committed') {
+        throw new InvalidArgumentError(`parent snapshot "${parent}" is ${p.kind}, not committed`);
+      }
+      parents = this.#ancestry(p);
+    }
+    const rec = this.records.create(key, parents[0]?.key ?? null, kind, labels);
+    try {
+      const home = this.home(rec.id);
+      await rm(home, { recursive: true, force: true }); // left by a crash before a repair
+      await mkdir(home, { recursive: true });
+      await mkdir(join(home, 'fs'), 0o755);
+      await this.populate(rec, parents);
+      return this.mountsOf(rec, parents);
+    } catch (err) {
+      this.records.delete(key);
+      await rm(this.home(rec.id), { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  async mounts(key: string): Promise<Mount[]> {
+    this.#open();
+    const rec = this.#get(key);
+    if (rec.kind === 'committed') {
+      throw new FailedPreconditionError(`snapshot "${key}" is committed; only active snapshots and views have mounts`);
+    }
+    return this.mountsOf(rec, rec.parent === null ? [] : this.#ancestry(this.#get(rec.parent)));
+  }
+
+  async commit(name: string, key: string): Promise<void> {
+    this.#open();
+    const rec = this.#get(key);
+    if (rec.kind !== 'active') throw new FailedPreconditionError(`snapshot "${key}" is ${rec.kind}, not active`);
+    if (this.records.get(name)) throw new AlreadyExistsError(`snapshot "${name}" already exists`);
+    this.records.commit(key, name);
+  }
+
+  async remove(key: string): Promise<void> {
+    this.#open();
+    const rec = this.#get(key);
+    const children = this.records.children(key);
+    if (children.length > 0) {
+      throw new FailedPreconditionError(
+        `snapshot "${key}" has children (${children.map((c) => `"${c}"`).join(', ')}); remove them first`,
+      );
+    }
+    // The record goes first: a crash before the directory is gone leaves an orphan that repair() removes.
+    this.records.delete(key);
+    await rm(this.home(rec.id), { recursive: true, force: true });
+  }
+
+  async stat(key: string): Promise<SnapshotInfo> {
+    this.#open();
+    return info(this.#get(key));
+  }
+
+  async *walk(): AsyncIterable<SnapshotInfo> {
+    this.#open();
+    for (const rec of this.records.all()) yield info(rec);
+  }
+
+  async usage(key: string): Promise<Usage> {
+    this.#open();
+    return diskUsage(this.fsDir(this.#get(key).id));
+  }
+
+  async applyLayer(
+    key: string,
+    layer: AsyncIterable<TarEntry>,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<{ size: number }> {
+    this.#open();
+    const rec = this.#get(key);
+    if (rec.kind !== 'active') {
+      throw new FailedPreconditionError(`snapshot "${key}" is ${rec.kind}; layers unpack only into active snapshots`);
+    }
+    return unpackLayer(this.fsDir(rec.id), layer, { whiteouts: this.whiteouts, signal: opts.signal });
+  }
+
+  async repair(): Promise<{ removed: string[] }> {
+    this.#open();
+    const removed: string[] = [];
+    for (const rec of this.records.all()) {
+      if (rec.kind === 'active' && rec.labels[TRANSIENT_LABEL] !== undefined && this.records.children(rec.key).length === 0) {
+        await this.remove(rec.key);
+        removed.push(rec.key);
+      }
+    }
+    const ids = new Set(this.records.all().map((r) => String(r.id)));
+    let names: string[] = [];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    for (const name of names) {
+      if (ids.has(name)) continue;
+      await rm(join(this.dir, name), { recursive: true, force: true });
+      removed.push(join(this.dir, name));
+    }
+    return { removed };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  #open(): void {
+    if (this.#closed) throw new UnavailableError(`${this.name} snapshotter is closed`);
+  }
+
+  #get(key: string): SnapshotRecord {
+    const rec = this.records.get(key);
+    if (!rec) throw new NotFoundError(`snapshot "${key}" not found`);
+    return rec;
+  }
+
+  /** `rec` and its ancestors, nearest first. */
+  #ancestry(rec: SnapshotRecord): SnapshotRecord[] {
+    const chain = [rec];
+    for (let r = rec; r.parent !== null; ) {
+      const p = this.records.get(r.parent);
+      if (!p) throw new NotFoundError(`snapshot "${r.parent}" (parent of "${r.key}") not found`);
+      chain.push(p);
+      r = p;
+    }
+    return chain;
+  }
+}
+
+function info(rec: SnapshotRecord): SnapshotInfo {
+  return { key: rec.key, parent: rec.parent, kind: rec.kind, created: rec.created, labels: { ...rec.labels } };
+}

@@ -1,0 +1,9 @@
+export type { Mount, SnapshotInfo, SnapshotKind, Snapshotter, TarEntry, Usage } from './types.ts';
+export { TRANSIENT_LABEL } from './types.ts';
+export type { SnapshotterDeps } from './base.ts';
+export { OverlaySnapshotter, MAX_MOUNT_DATA } from './overlay.ts';
+export { CopySnapshotter } from './copy.ts';
+export { unpackLayer, normalise as normaliseLayerPath } from './apply.ts';
+export type { UnpackOptions, WhiteoutMode } from './apply.ts';
+export { mountAll, unmountAll, isMountPoint, parseMountOptions } from './mount.ts';
+export { diskUsage } from './usage.ts';
