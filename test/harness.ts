@@ -1,0 +1,157 @@
+/**
+ * Integration-test harness: starts a real berthd (bin/berthd) on its own data root, exec root and socket in a
+ * temp dir, and stops it (by its PID) and removes everything afterwards.
+ */
+import { spawn, type ChildProcess, execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const BERTH = join(ROOT, 'bin', 'berth');
+export const BERTHD = join(ROOT, 'bin', 'berthd');
+const exec = promisify(execFile);
+
+export interface Daemon {
+  dir: string;
+  dataRoot: string;
+  execRoot: string;
+  socket: string;
+  host: string;
+  proc: ChildProcess;
+  log: () => string;
+  /** Sends SIGTERM and waits for exit; returns the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Starts the daemon again on the same roots. */
+  restart(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export interface StartOptions {
+  args?: string[];
+  seed?: boolean;
+  dir?: string;
+}
+
+export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'berth-it-')));
+  const dataRoot = join(dir, 'data');
+  const execRoot = join(dir, 'exec');
+  const socket = join(dir, 'berth.sock');
+  let out = '';
+  let proc!: ChildProcess;
+  const launch = async () => {
+    const args = ['--data-root', dataRoot, '--exec-root', execRoot, '-H', `unix://${socket}`, ...(opts.seed ? [] : ['--no-seed']), ...(opts.args ?? [])];
+    proc = spawn(BERTHD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout!.on('data', (d) => (out += d));
+    proc.stderr!.on('data', (d) => (out += d));
+    await waitReady(socket, proc, () => out);
+  };
+  await launch();
+  const d: Daemon = {
+    dir,
+    dataRoot,
+    execRoot,
+    socket,
+    host: `unix://${socket}`,
+    get proc() {
+      return proc;
+    },
+    log: () => out,
+    stop: (signal = 'SIGTERM') =>
+      new Promise((resolveStop) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolveStop(proc.exitCode);
+        proc.once('exit', (code) => resolveStop(code));
+        proc.kill(signal);
+      }),
+    restart: async () => {
+      await launch();
+    },
+    cleanup: async () => {
+      await d.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return d;
+}
+
+async function waitReady(socket: string, proc: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`berthd exited with ${proc.exitCode}:\n${log()}`);
+    if (await ping(socket)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`berthd did not answer on ${socket} within 60s:\n${log()}`);
+}
+
+function ping(socket: string): Promise<boolean> {
+  return new Promise((res) => {
+    const req = request({ socketPath: socket, path: '/_ping', method: 'GET' }, (r) => {
+      r.resume();
+      res(r.statusCode === 200);
+    });
+    req.on('error', () => res(false));
+    req.end();
+  });
+}
+
+/** A raw Engine API call; returns status, headers and the body as text. */
+export function api(
+  socket: string,
+  method: string,
+  path: string,
+  body?: Buffer | string | NodeJS.ReadableStream,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string; raw: Buffer }> {
+  return new Promise((res, rej) => {
+    const req = request({ socketPath: socket, path, method, headers }, (r) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c) => chunks.push(c));
+      r.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        res({ status: r.statusCode ?? 0, headers: r.headers, body: raw.toString('utf8'), raw });
+      });
+      r.on('error', rej);
+    });
+    req.on('error', rej);
+    if (body === undefined) req.end();
+    else if (typeof body === 'string' || Buffer.isBuffer(body)) req.end(body);
+    else (body as NodeJS.ReadableStream).pipe(req);
+  });
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command, never throwing on a non-zero exit. */
+export async function run(cmd: string, args: string[], env: Record<string, string> = {}, input?: Buffer | string): Promise<RunResult> {
+  return new Promise((res) => {
+    const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
+    if (input !== undefined) p.stdin.end(input);
+    else p.stdin.end();
+  });
+}
+
+export async function berth(d: Daemon, args: string[], input?: Buffer | string): Promise<RunResult> {
+  return run(BERTH, ['-H', d.host, ...args], {}, input);
+}
+
+export async function docker(d: Daemon, args: string[], input?: Buffer | string): Promise<RunResult> {
+  return run('docker', args, { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') }, input);
+}
+
+export async function sh(cmd: string): Promise<string> {
+  const r = await exec('bash', ['-c', cmd], { maxBuffer: 64 << 20 });
+  return r.stdout;
+}
