@@ -52,6 +52,26 @@ export interface RegisterOptions {
 }
 
 const MAX_JSON = 4 << 20;
+/** Layers of one image unpacked at once (gunzip and the file writes of each use about one core). */
+const UNPACK_PARALLELISM = 3;
+
+/** Runs fn over items, at most `limit` at a time; rejects with the first error after all started ones settle. */
+async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const worker = async () => {
+    while (next < items.length && failure === undefined) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure;
+}
 
 /**
  * Images: registering manifests whose blobs are in the content store (unpacking each distinct layer once into a
@@ -268,19 +288,49 @@ export class ImageService {
     return attrs;
   }
 
-  /** Unpacks each layer not yet unpacked; returns the chain IDs. */
+  /**
+   * Unpacks each layer not yet unpacked; returns the chain IDs. Holds the unpack lock of every chain ID of the
+   * image, taken in chain order (a chain ID always sits at the same depth, so every caller takes them in one global
+   * order), so two loads of images sharing layers unpack each shared layer once. Where the snapshotter's layers do
+   * not depend on their parents (overlay), the missing layers unpack in parallel and get their parents at commit.
+   */
   async unpack(manifest: Manifest, config: ImageConfig, opts: RegisterOptions = {}): Promise<Digest[]> {
     const diffIds = config.rootfs.diff_ids;
     const chain = chainIds(diffIds);
-    for (let i = 0; i < manifest.layers.length; i++) {
-      const chainId = chain[i]!;
-      const parent = i > 0 ? chain[i - 1]! : undefined;
-      const layer = manifest.layers[i]!;
-      await this.#unpackLock.run(chainId, async () => {
-        if (await this.#hasSnapshot(chainId)) return;
-        await this.#unpackLayer(layer, diffIds[i]!, chainId, parent, opts);
-      });
-    }
+    const locked = async (i: number): Promise<void> => {
+      if (i < chain.length) return this.#unpackLock.run(chain[i]!, () => locked(i + 1));
+      // A committed snapshot implies its parents are committed: the missing layers are a suffix.
+      let first = chain.length;
+      while (first > 0 && !(await this.#hasSnapshot(chain[first - 1]!))) first--;
+      const missing = [...Array(chain.length - first).keys()].map((k) => k + first);
+      if (missing.length === 0) return;
+      if (this.snapshotter.layersIndependent && missing.length > 1) {
+        const keys = new Map<number, string>();
+        try {
+          await mapLimit(missing, UNPACK_PARALLELISM, async (i) => {
+            const key = await this.#extractLayer(manifest.layers[i]!, diffIds[i]!, chain[i]!, undefined, opts);
+            keys.set(i, key);
+          });
+          for (const i of missing) {
+            await this.snapshotter.commit(chain[i]!, keys.get(i)!, i > 0 ? { parent: chain[i - 1]! } : {});
+            keys.delete(i);
+          }
+        } finally {
+          for (const key of keys.values()) await this.snapshotter.remove(key).catch(() => {});
+        }
+        return;
+      }
+      for (const i of missing) {
+        const key = await this.#extractLayer(manifest.layers[i]!, diffIds[i]!, chain[i]!, i > 0 ? chain[i - 1]! : undefined, opts);
+        try {
+          await this.snapshotter.commit(chain[i]!, key);
+        } catch (err) {
+          await this.snapshotter.remove(key).catch(() => {});
+          throw err;
+        }
+      }
+    };
+    await locked(0);
     return chain;
   }
 
@@ -294,7 +344,11 @@ export class ImageService {
     }
   }
 
-  async #unpackLayer(layer: Descriptor, diffId: Digest, chainId: Digest, parent: Digest | undefined, opts: RegisterOptions): Promise<void> {
+  /**
+   * Unpacks one layer into a new transient active snapshot on `parent` and verifies its diff ID; returns the
+   * snapshot's key, for the caller to commit. Nothing is left behind on failure.
+   */
+  async #extractLayer(layer: Descriptor, diffId: Digest, chainId: Digest, parent: Digest | undefined, opts: RegisterOptions): Promise<string> {
     const key = `extract-${randomBytes(6).toString('hex')} ${chainId}`;
     await this.snapshotter.prepare(key, parent, { labels: { [TRANSIENT_LABEL]: 'true' } });
     try {
@@ -337,8 +391,8 @@ export class ImageService {
       }
       const got = diff.digest();
       if (got !== diffId) throw new DataLossError(`layer ${layer.digest} unpacks to ${got}, but the image config says its diff ID is ${diffId}`);
-      await this.snapshotter.commit(chainId, key);
       this.records.putLayer(chainId, diffId, parent ?? null, fileBytes);
+      return key;
     } catch (err) {
       await this.snapshotter.remove(key).catch(() => {});
       throw err;

@@ -50,10 +50,14 @@ export class SnapshotRecords {
     });
   }
 
-  /** Renames an active snapshot to `name` and marks it committed, keeping its id (and so its directory). */
-  commit(key: string, name: string): void {
+  /**
+   * Renames an active snapshot to `name` and marks it committed, keeping its id (and so its directory). With
+   * `parent`, also sets its parent (for snapshotters whose layers do not depend on their parent's content).
+   */
+  commit(key: string, name: string, parent?: string): void {
     this.#m.transaction(() => {
-      this.#m.db.prepare("UPDATE snapshots SET key = ?, kind = 'committed' WHERE key = ?").run(name, key);
+      if (parent === undefined) this.#m.db.prepare("UPDATE snapshots SET key = ?, kind = 'committed' WHERE key = ?").run(name, key);
+      else this.#m.db.prepare("UPDATE snapshots SET key = ?, kind = 'committed', parent = ? WHERE key = ?").run(name, parent, key);
     });
   }
 

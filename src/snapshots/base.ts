@@ -29,6 +29,7 @@ export interface SnapshotterDeps {
  */
 export abstract class DirectorySnapshotter implements Snapshotter {
   abstract readonly name: string;
+  abstract readonly layersIndependent: boolean;
   protected abstract readonly whiteouts: WhiteoutMode;
   protected readonly dir: string;
   protected readonly records: SnapshotRecords;
@@ -104,12 +105,18 @@ export abstract class DirectorySnapshotter implements Snapshotter {
     return this.mountsOf(rec, rec.parent === null ? [] : this.#ancestry(this.#get(rec.parent)));
   }
 
-  async commit(name: string, key: string): Promise<void> {
+  async commit(name: string, key: string, opts: { parent?: string } = {}): Promise<void> {
     this.#open();
     const rec = this.#get(key);
     if (rec.kind !== 'active') throw new FailedPreconditionError(`snapshot "${key}" is ${rec.kind}, not active`);
     if (this.records.get(name)) throw new AlreadyExistsError(`snapshot "${name}" already exists`);
-    this.records.commit(key, name);
+    if (opts.parent !== undefined) {
+      if (!this.layersIndependent) throw new InvalidArgumentError(`the ${this.name} snapshotter cannot give a parent at commit`);
+      if (rec.parent !== null) throw new InvalidArgumentError(`snapshot "${key}" already has the parent "${rec.parent}"`);
+      const parent = this.#get(opts.parent);
+      if (parent.kind !== 'committed') throw new InvalidArgumentError(`parent snapshot "${opts.parent}" is ${parent.kind}, not committed`);
+    }
+    this.records.commit(key, name, opts.parent);
   }
 
   async remove(key: string): Promise<void> {

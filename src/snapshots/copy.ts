@@ -12,6 +12,7 @@ import type { Mount } from './types.ts';
  */
 export class CopySnapshotter extends DirectorySnapshotter {
   readonly name = 'copy';
+  readonly layersIndependent = false;
   protected readonly whiteouts: WhiteoutMode = 'delete';
 
   protected async populate(rec: SnapshotRecord, parents: SnapshotRecord[]): Promise<void> {

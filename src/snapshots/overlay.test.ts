@@ -102,4 +102,24 @@ runSnapshotterSuite('overlay', (deps) => new OverlaySnapshotter(deps), (ctx) => 
     await assert.rejects(s.stat(`long-${made.length}-active`), /not found/);
     for (const k of made.reverse()) await s.remove(k);
   });
+  test('overlay: layers unpacked without a parent get it at commit, and the merged view stacks them', async () => {
+    const { snapshotter: s } = ctx();
+    assert.equal(s.layersIndependent, true);
+    await s.prepare('par-1-active');
+    await s.prepare('par-2-active');
+    await s.applyLayer('par-2-active', extract(pack([{ header: { name: 'top' }, body: Buffer.from('2') }, { header: { name: '.wh.base' }, body: Buffer.alloc(0) }])));
+    await s.applyLayer('par-1-active', extract(pack([{ header: { name: 'base' }, body: Buffer.from('1') }, { header: { name: 'keep' }, body: Buffer.from('k') }])));
+    await assert.rejects(s.commit('par-2', 'par-2-active', { parent: 'par-1' }), /not found/);
+    await s.commit('par-1', 'par-1-active');
+    await s.commit('par-2', 'par-2-active', { parent: 'par-1' });
+    assert.equal((await s.stat('par-2')).parent, 'par-1');
+    const view = await s.view('par-view', 'par-2');
+    assert.equal(view[0]!.type, 'overlay');
+    const lowers = view[0]!.options[0]!.slice('lowerdir='.length).split(':');
+    assert.equal(lowers.length, 2);
+    assert.deepEqual((await readdir(lowers[1]!)).sort(), ['base', 'keep']);
+    await s.prepare('par-3-active', 'par-2');
+    await assert.rejects(s.commit('par-3', 'par-3-active', { parent: 'par-1' }), /already has the parent/);
+    for (const k of ['par-3-active', 'par-view', 'par-2', 'par-1']) await s.remove(k);
+  });
 });

@@ -24,6 +24,7 @@ export const MAX_MOUNT_DATA = 4095;
  */
 export class OverlaySnapshotter extends DirectorySnapshotter {
   readonly name = 'overlay';
+  readonly layersIndependent = true;
   protected readonly whiteouts: WhiteoutMode = 'overlay';
 
   protected async populate(rec: SnapshotRecord, parents: SnapshotRecord[]): Promise<void> {

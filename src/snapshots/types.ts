@@ -66,9 +66,17 @@ export interface Snapshotter {
   /**
    * Turns the active snapshot `key` into the committed snapshot `name` (`key` no longer exists).
    * NotFoundError if `key` does not exist, FailedPreconditionError if it is not active, AlreadyExistsError if
-   * `name` exists.
+   * `name` exists. `opts.parent` (only where `layersIndependent`) sets the parent of a snapshot prepared
+   * without one: InvalidArgumentError otherwise, NotFoundError if the parent does not exist.
    */
-  commit(name: string, key: string): Promise<void>;
+  commit(name: string, key: string, opts?: { parent?: string }): Promise<void>;
+  /**
+   * True when a layer's unpacked content does not depend on its parent's (overlay: each layer is its own
+   * directory). Then layers of one image may be unpacked in parallel, each into a snapshot prepared with no
+   * parent, and given their parent at `commit(name, key, { parent })`. False for the copy snapshotter, where a
+   * layer starts as a copy of its parent.
+   */
+  readonly layersIndependent: boolean;
   /** Removes a snapshot and its directory. NotFoundError; FailedPreconditionError if it has children. */
   remove(key: string): Promise<void>;
   /** NotFoundError `snapshot "k" not found`. */
