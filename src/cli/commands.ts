@@ -1,0 +1,308 @@
+import type { FlagSpec } from './flags.ts';
+import type { Command, Context, Invocation } from './command.ts';
+import { listImages } from './image/list.ts';
+import { showHistory, showTagHistory } from './image/history.ts';
+import { inspectImages } from './image/inspect.ts';
+import { pruneImages, removeImages, rollbackImage, tagImage } from './image/manage.ts';
+import { importImage, loadImages, saveImages } from './image/transfer.ts';
+import { showVersion } from './system/version.ts';
+import { showInfo } from './system/info.ts';
+import { showDiskUsage } from './system/df.ts';
+import { streamEvents } from './system/events.ts';
+
+/**
+ * The `berth` command tree: docker's names, aliases, flags and help texts. Each `run` turns flags into
+ * the options object of the logic it calls, and nothing else.
+ */
+
+const FORMAT_HELP = `Format output using a custom template:
+'table':            Print output in table format with column headers (default)
+'table TEMPLATE':   Print output in table format using the given Go template
+'json':             Print in JSON format
+'TEMPLATE':         Print output using the given Go template.
+Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates`;
+
+const INSPECT_FORMAT_HELP = `Format output using a custom template:
+'json':             Print in JSON format
+'TEMPLATE':         Print output using the given Go template.
+Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates`;
+
+const listFormat: FlagSpec = { name: 'format', kind: 'string', usage: FORMAT_HELP };
+const inspectFormat: FlagSpec = { name: 'format', short: 'f', kind: 'string', usage: INSPECT_FORMAT_HELP };
+const noTrunc: FlagSpec = { name: 'no-trunc', kind: 'bool', usage: "Don't truncate output" };
+
+function firstArg(inv: Invocation): string {
+  return inv.args[0] ?? '';
+}
+
+const images: Omit<Command, 'name' | 'use' | 'aliases'> = {
+  short: 'List images',
+  aliasesHelp: 'berth image ls, berth image list, berth images',
+  args: { max: 1 },
+  flags: [
+    { name: 'all', short: 'a', kind: 'bool', usage: 'Show all images (default hides intermediate images)' },
+    { name: 'digests', kind: 'bool', usage: 'Show digests' },
+    { name: 'filter', short: 'f', kind: 'filter', usage: 'Filter output based on conditions provided' },
+    listFormat,
+    noTrunc,
+    { name: 'quiet', short: 'q', kind: 'bool', usage: 'Only show image IDs' },
+  ],
+};
+
+function runImages(calledAsImages: boolean) {
+  return (ctx: Context, inv: Invocation): Promise<void> =>
+    listImages(
+      ctx.client(),
+      ctx.streams.out,
+      ctx.streams.err,
+      {
+        all: inv.flags.bool('all'),
+        quiet: inv.flags.bool('quiet'),
+        noTrunc: inv.flags.bool('no-trunc'),
+        digests: inv.flags.bool('digests'),
+        format: inv.flags.string('format'),
+        filters: inv.flags.filters('filter'),
+        matchName: inv.args[0],
+        calledAsImages,
+      },
+      ctx.signal,
+    );
+}
+
+const history: Omit<Command, 'name' | 'use' | 'aliases'> = {
+  short: 'Show the history of an image',
+  aliasesHelp: 'berth image history, berth history',
+  args: { exact: 1 },
+  flags: [
+    listFormat,
+    { name: 'human', short: 'H', kind: 'bool', usage: 'Print sizes and dates in human readable format', defaultValue: true },
+    noTrunc,
+    { name: 'quiet', short: 'q', kind: 'bool', usage: 'Only show image IDs' },
+    { name: 'tags', kind: 'bool', usage: 'Show what the tag NAME:TAG pointed at over time (Berth)' },
+  ],
+  run: (ctx, inv) =>
+    inv.flags.bool('tags')
+      ? showTagHistory(
+          ctx.client(),
+          ctx.streams.out,
+          { name: firstArg(inv), noTrunc: inv.flags.bool('no-trunc'), quiet: inv.flags.bool('quiet'), format: inv.flags.string('format') },
+          ctx.signal,
+        )
+      : showHistory(
+          ctx.client(),
+          ctx.streams.out,
+          {
+            image: firstArg(inv),
+            human: inv.flags.bool('human'),
+            quiet: inv.flags.bool('quiet'),
+            noTrunc: inv.flags.bool('no-trunc'),
+            format: inv.flags.string('format'),
+          },
+          ctx.signal,
+        ),
+};
+
+const tag: Omit<Command, 'name' | 'use' | 'aliases'> = {
+  short: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE',
+  aliasesHelp: 'berth image tag, berth tag',
+  args: { exact: 2 },
+  interspersed: false,
+  run: (ctx, inv) => tagImage(ctx.client(), { source: firstArg(inv), target: inv.args[1] ?? '' }, ctx.signal),
+};
+
+const rmi: Omit<Command, 'name' | 'use' | 'aliases'> = {
+  short: 'Remove one or more images',
+  aliasesHelp: 'berth image rm, berth image remove, berth rmi',
+  args: { min: 1 },
+  flags: [
+    { name: 'force', short: 'f', kind: 'bool', usage: 'Force removal of the image' },
+    { name: 'no-prune', kind: 'bool', usage: 'Do not delete untagged parents' },
+  ],
+  run: (ctx, inv) =>
+    removeImages(
+      ctx.client(),
+      ctx.streams.out,
+      ctx.streams.err,
+      { images: inv.args, force: inv.flags.bool('force'), noPrune: inv.flags.bool('no-prune') },
+      ctx.signal,
+    ),
+};
+
+const load: Omit<Command, 'name' | 'use' | 'aliases'> = {
+  short: 'Load an image from a tar archive or STDIN',
+  aliasesHelp: 'berth image load, berth load',
+  args: { none: true },
+  flags: [
+    { name: 'input', short: 'i', kind: 'string', usage: 'Read from tar archive file, instead of STDIN' },
+    { name: 'quiet', short: 'q', kind: 'bool', usage: 'Suppress the load output' },
+  ],
+  run: (ctx, inv) =>
+    loadImages(
+      ctx.client(),
+      ctx.streams.in,
+      ctx.streams.out,
+      { input: inv.flags.string('input') || undefined, quiet: inv.flags.bool('quiet') },
+      ctx.signal,
+    ),
+};
+
+const save: Omit<Command, 'name' | 'use' | 'aliases'> = {
+  short: 'Save one or more images to a tar archive (streamed to STDOUT by default)',
+  aliasesHelp: 'berth image save, berth save',
+  args: { min: 1 },
+  flags: [{ name: 'output', short: 'o', kind: 'string', usage: 'Write to a file, instead of STDOUT' }],
+  run: (ctx, inv) =>
+    saveImages(ctx.client(), ctx.streams.out, { images: inv.args, output: inv.flags.string('output') || undefined }, ctx.signal),
+};
+
+const importCmd: Omit<Command, 'name' | 'use' | 'aliases'> = {
+  short: 'Import the contents from a tarball to create a filesystem image',
+  aliasesHelp: 'berth image import, berth import',
+  args: { min: 1 },
+  flags: [
+    { name: 'change', short: 'c', kind: 'list', usage: 'Apply Dockerfile instruction to the created image' },
+    { name: 'message', short: 'm', kind: 'string', usage: 'Set commit message for imported image' },
+  ],
+  run: (ctx, inv) =>
+    importImage(
+      ctx.client(),
+      ctx.streams.in,
+      ctx.streams.out,
+      { source: firstArg(inv), reference: inv.args[1], changes: inv.flags.list('change'), message: inv.flags.string('message') },
+      ctx.signal,
+    ),
+};
+
+const imageGroup: Command = {
+  name: 'image',
+  use: 'image',
+  short: 'Manage images',
+  subcommands: [
+    { name: 'history', use: 'history [OPTIONS] IMAGE', ...history },
+    { name: 'import', use: 'import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]', ...importCmd },
+    {
+      name: 'inspect',
+      use: 'inspect [OPTIONS] IMAGE [IMAGE...]',
+      short: 'Display detailed information on one or more images',
+      args: { min: 1 },
+      flags: [inspectFormat],
+      run: (ctx, inv) => inspectImages(ctx.client(), ctx.streams.out, { refs: inv.args, format: inv.flags.string('format') }, ctx.signal),
+    },
+    { name: 'load', use: 'load [OPTIONS]', ...load },
+    { name: 'ls', aliases: ['list'], use: 'ls [OPTIONS] [REPOSITORY[:TAG]]', ...images, run: runImages(false) },
+    {
+      name: 'prune',
+      use: 'prune [OPTIONS]',
+      short: 'Remove unused images',
+      args: { none: true },
+      flags: [
+        { name: 'all', short: 'a', kind: 'bool', usage: 'Remove all unused images, not just dangling ones' },
+        { name: 'filter', kind: 'filter', usage: 'Provide filter values (e.g. "until=<timestamp>")' },
+        { name: 'force', short: 'f', kind: 'bool', usage: 'Do not prompt for confirmation' },
+      ],
+      run: (ctx, inv) =>
+        pruneImages(
+          ctx.client(),
+          ctx.streams.in,
+          ctx.streams.out,
+          { all: inv.flags.bool('all'), force: inv.flags.bool('force'), filters: inv.flags.filters('filter') },
+          ctx.signal,
+        ),
+    },
+    { name: 'rm', aliases: ['rmi', 'remove'], use: 'rm [OPTIONS] IMAGE [IMAGE...]', ...rmi },
+    {
+      name: 'rollback',
+      use: 'rollback [OPTIONS] NAME:TAG',
+      short: 'Point a tag back at an image it referred to before (Berth)',
+      args: { exact: 1 },
+      flags: [{ name: 'to', kind: 'string', usage: 'Digest to point the tag at (default: the previous one)' }],
+      run: (ctx, inv) => rollbackImage(ctx.client(), ctx.streams.out, { name: firstArg(inv), to: inv.flags.string('to') || undefined }, ctx.signal),
+    },
+    { name: 'save', use: 'save [OPTIONS] IMAGE [IMAGE...]', ...save },
+    { name: 'tag', use: 'tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]', ...tag },
+  ],
+};
+
+const version: Command = {
+  name: 'version',
+  use: 'version [OPTIONS]',
+  short: 'Show the Berth version information',
+  args: { none: true },
+  flags: [inspectFormat],
+  run: (ctx, inv) => showVersion(ctx.client(), ctx.streams.out, ctx.version, { format: inv.flags.string('format') }, ctx.signal),
+};
+
+const info: Omit<Command, 'name' | 'use'> = {
+  short: 'Display system-wide information',
+  aliasesHelp: 'berth system info, berth info',
+  args: { none: true },
+  flags: [inspectFormat],
+  run: (ctx, inv) =>
+    showInfo(
+      ctx.client(),
+      ctx.streams.out,
+      ctx.streams.err,
+      { version: ctx.version, debug: ctx.globals.debug },
+      { format: inv.flags.string('format') },
+      ctx.signal,
+    ),
+};
+
+const events: Omit<Command, 'name' | 'use'> = {
+  short: 'Get real time events from the server',
+  aliasesHelp: 'berth system events, berth events',
+  args: { none: true },
+  flags: [
+    { name: 'filter', short: 'f', kind: 'filter', usage: 'Filter output based on conditions provided' },
+    { name: 'format', kind: 'string', usage: INSPECT_FORMAT_HELP },
+    { name: 'since', kind: 'string', usage: 'Show all events created since timestamp' },
+    { name: 'until', kind: 'string', usage: 'Stream events until this timestamp' },
+  ],
+  run: (ctx, inv) =>
+    streamEvents(
+      ctx.client(),
+      ctx.streams.out,
+      {
+        since: inv.flags.string('since'),
+        until: inv.flags.string('until'),
+        filters: inv.flags.filters('filter'),
+        format: inv.flags.string('format'),
+      },
+      ctx.signal,
+    ),
+};
+
+const systemGroup: Command = {
+  name: 'system',
+  use: 'system',
+  short: 'Manage Berth',
+  subcommands: [
+    {
+      name: 'df',
+      use: 'df [OPTIONS]',
+      short: 'Show berth disk usage',
+      args: { none: true },
+      flags: [{ name: 'verbose', short: 'v', kind: 'bool', usage: 'Show detailed information on space usage' }, listFormat],
+      run: (ctx, inv) =>
+        showDiskUsage(ctx.client(), ctx.streams.out, { verbose: inv.flags.bool('verbose'), format: inv.flags.string('format') }, ctx.signal),
+    },
+    { name: 'events', use: 'events [OPTIONS]', ...events },
+    { name: 'info', use: 'info [OPTIONS]', ...info },
+  ],
+};
+
+/** Top-level commands, groups first. */
+export const COMMANDS: readonly Command[] = [
+  imageGroup,
+  systemGroup,
+  { name: 'events', use: 'events [OPTIONS]', ...events },
+  { name: 'history', use: 'history [OPTIONS] IMAGE', ...history },
+  { name: 'images', use: 'images [OPTIONS] [REPOSITORY[:TAG]]', ...images, run: runImages(true) },
+  { name: 'import', use: 'import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]', ...importCmd },
+  { name: 'info', use: 'info [OPTIONS]', ...info },
+  { name: 'load', use: 'load [OPTIONS]', ...load },
+  { name: 'rmi', use: 'rmi [OPTIONS] IMAGE [IMAGE...]', ...rmi },
+  { name: 'save', use: 'save [OPTIONS] IMAGE [IMAGE...]', ...save },
+  { name: 'tag', use: 'tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]', ...tag },
+  version,
+];

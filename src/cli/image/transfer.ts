@@ -1,0 +1,131 @@
+import { open, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BerthError, InvalidArgumentError, errorMessage } from '../../util/index.ts';
+import type { EngineClient } from '../../client/index.ts';
+import type { OutStream } from '../command.ts';
+import { displayJSONMessages } from '../jsonmessage.ts';
+import { referenceError } from '../reference.ts';
+
+/** Go's wording for a file that cannot be opened: `open /x: no such file or directory`. */
+export function openError(op: string, path: string, err: unknown): BerthError {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  const reasons: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    EISDIR: 'is a directory',
+    ENOTDIR: 'not a directory',
+    EPERM: 'operation not permitted',
+  };
+  const reason = typeof code === 'string' ? reasons[code] : undefined;
+  return new InvalidArgumentError(`${op} ${path}: ${reason ?? errorMessage(err)}`, { cause: err });
+}
+
+/** Opens a file for streaming, failing before any request is sent when it cannot be read. */
+async function openInput(path: string): Promise<Readable> {
+  const handle = await open(path, 'r').catch((err: unknown) => {
+    throw openError('open', path, err);
+  });
+  return handle.createReadStream();
+}
+
+export interface LoadOptions {
+  /** A tar file, or undefined for stdin. */
+  input: string | undefined;
+  quiet: boolean;
+}
+
+/** `berth load`: streams a docker-archive tar to the engine; progress only on a terminal. */
+export async function loadImages(
+  client: EngineClient,
+  stdin: Readable & { isTTY?: boolean },
+  out: OutStream,
+  opts: LoadOptions,
+  signal?: AbortSignal,
+): Promise<void> {
+  let body: Readable;
+  if (opts.input === undefined || opts.input === '') {
+    if (stdin.isTTY === true) throw new InvalidArgumentError('requested load from stdin, but stdin is empty');
+    body = stdin;
+  } else {
+    body = await openInput(opts.input);
+  }
+  const quiet = opts.quiet || !out.isTerminal;
+  const messages = await client.imageLoad(body, { quiet, signal });
+  await displayJSONMessages(messages, out);
+}
+
+export interface SaveOptions {
+  images: string[];
+  /** Output file, or undefined for stdout. */
+  output: string | undefined;
+}
+
+/**
+ * `berth save`: writes the engine's tar to a file (atomically: temp file then rename, mode 0600)
+ * or to stdout, which must not be a terminal.
+ */
+export async function saveImages(client: EngineClient, out: OutStream, opts: SaveOptions, signal?: AbortSignal): Promise<void> {
+  if (opts.output === undefined || opts.output === '') {
+    if (out.isTerminal) throw new InvalidArgumentError('cowardly refusing to save to a terminal. Use the -o flag or redirect');
+    const tar = await client.imageSave(opts.images, { signal });
+    await pipeline(tar, out.stream, { end: false });
+    return;
+  }
+  const target = opts.output;
+  const dir = dirname(target);
+  const st = await stat(dir).catch((err: unknown) => {
+    throw new InvalidArgumentError(`failed to save image: invalid output path: ${openError('stat', dir, err).message}`, { cause: err });
+  });
+  if (!st.isDirectory()) throw new InvalidArgumentError(`failed to save image: invalid output path: ${dir} is not a directory`);
+  const tar = await client.imageSave(opts.images, { signal });
+  const temp = join(dir, `.${basename(target)}.${process.pid}.tmp`);
+  const handle = await open(temp, 'w', 0o600).catch((err: unknown) => {
+    throw new InvalidArgumentError(`failed to save image: ${openError('open', temp, err).message}`, { cause: err });
+  });
+  try {
+    // The stream owns the handle: it fsyncs (`flush`) and closes it when done.
+    await pipeline(tar, handle.createWriteStream({ flush: true }));
+    await rename(temp, target);
+  } catch (err) {
+    await handle.close().catch(() => {});
+    await rm(temp, { force: true });
+    throw err;
+  }
+}
+
+export interface ImportOptions {
+  /** A file path, `-` for stdin, or an http(s) URL the engine fetches. */
+  source: string;
+  reference: string | undefined;
+  changes: string[];
+  message: string;
+}
+
+/** `berth import`: a root filesystem tarball becomes a one-layer image; prints the engine's messages. */
+export async function importImage(
+  client: EngineClient,
+  stdin: Readable,
+  out: OutStream,
+  opts: ImportOptions,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (opts.reference !== undefined && opts.reference !== '') {
+    const problem = referenceError(opts.reference);
+    if (problem !== undefined) throw new InvalidArgumentError(problem);
+  }
+  let body: Readable | undefined;
+  let source = '-';
+  if (opts.source === '-') body = stdin;
+  else if (/^https?:\/\//.test(opts.source)) source = opts.source;
+  else body = await openInput(opts.source);
+  const messages = await client.imageImport(body, {
+    source,
+    ...(opts.reference !== undefined && opts.reference !== '' ? { repo: opts.reference } : {}),
+    ...(opts.message !== '' ? { message: opts.message } : {}),
+    changes: opts.changes,
+    signal,
+  });
+  await displayJSONMessages(messages, out);
+}

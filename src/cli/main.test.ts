@@ -1,0 +1,148 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { main } from './main.ts';
+import type { OutStream, Streams } from './command.ts';
+
+/** A fake engine answering a few image endpoints, to check what the CLI prints and how it exits. */
+let dir = '';
+let host = '';
+let server: http.Server;
+const now = Math.floor(Date.now() / 1000);
+const ID = `sha256:${'ab'.repeat(32)}`;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'berth-cli-'));
+  const sock = join(dir, 'engine.sock');
+  host = `unix://${sock}`;
+  server = http.createServer((req, res) => {
+    res.setHeader('Api-Version', '1.41');
+    const url = req.url ?? '';
+    const json = (status: number, body: unknown): void => {
+      res.statusCode = status;
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify(body));
+    };
+    if (url === '/_ping') return void res.end();
+    if (url.startsWith('/v1.41/images/json')) {
+      return json(200, [
+        { Id: ID, RepoTags: ['busybox:latest', 'docker.io/library/busybox:1'], RepoDigests: [], Created: now - 7200, Size: 1982269, SharedSize: -1, Containers: -1, Labels: null, ParentId: '' },
+        { Id: `sha256:${'cd'.repeat(32)}`, RepoTags: ['<none>:<none>'], RepoDigests: ['<none>@<none>'], Created: now - 30, Size: 4_270_000, SharedSize: -1, Containers: -1, Labels: null, ParentId: '' },
+      ]);
+    }
+    if (url.startsWith('/v1.41/images/nosuch')) return json(404, { message: 'No such image: nosuch:latest' });
+    if (url.startsWith('/v1.41/images/busybox') && req.method === 'DELETE') return json(200, [{ Untagged: 'busybox:latest' }, { Deleted: ID }]);
+    if (url.endsWith('/taghistory')) {
+      return json(200, [{ Digest: `sha256:${'ef'.repeat(32)}`, ImageID: ID, Time: new Date((now - 120) * 1000).toISOString(), Action: 'set' }]);
+    }
+    json(404, { message: `page not found: ${url}` });
+  });
+  await new Promise<void>((resolve) => server.listen(sock, resolve));
+});
+
+after(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+function capture(): OutStream & { text(): string } {
+  let buf = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      buf += chunk.toString();
+      cb();
+    },
+  });
+  return { stream, isTerminal: false, columns: undefined, write: (s: string) => void (buf += s), text: () => buf };
+}
+
+async function run(...argv: string[]): Promise<{ status: number; out: string; err: string }> {
+  const out = capture();
+  const err = capture();
+  const streams: Streams = { in: new PassThrough(), out, err };
+  const status = await main(argv, {}, streams);
+  return { status, out: out.text(), err: err.text() };
+}
+
+describe('berth against a fake engine', () => {
+  it('lists images in docker columns', async () => {
+    const r = await run('-H', host, 'images');
+    assert.equal(r.status, 0);
+    assert.equal(
+      r.out,
+      'REPOSITORY   TAG       IMAGE ID       CREATED          SIZE\n' +
+        'busybox      latest    abababababab   2 hours ago      1.98MB\n' +
+        'busybox      1         abababababab   2 hours ago      1.98MB\n' +
+        '<none>       <none>    cdcdcdcdcdcd   30 seconds ago   4.27MB\n',
+    );
+  });
+
+  it('prints IDs only with -q', async () => {
+    const r = await run('-H', host, 'image', 'ls', '-q');
+    assert.equal(r.out, 'abababababab\nabababababab\ncdcdcdcdcdcd\n');
+  });
+
+  it('reports engine errors with docker wording and exit 1', async () => {
+    const r = await run('-H', host, 'rmi', 'nosuch');
+    assert.deepEqual(r, { status: 1, out: '', err: 'Error response from daemon: No such image: nosuch:latest\n' });
+  });
+
+  it('prints Untagged/Deleted lines for rmi', async () => {
+    const r = await run('-H', host, 'image', 'rm', 'busybox');
+    assert.equal(r.out, `Untagged: busybox:latest\nDeleted: ${ID}\n`);
+  });
+
+  it('shows tag history (Berth addition)', async () => {
+    const r = await run('-H', host, 'image', 'history', '--tags', 'busybox:latest');
+    assert.equal(r.status, 0);
+    assert.equal(
+      r.out,
+      'DIGEST                                                                    IMAGE ID       SET             ACTION\n' +
+        `sha256:${'ef'.repeat(32)}   abababababab   2 minutes ago   set\n`,
+    );
+  });
+
+  it('fails with usage text on a bad flag (125) or argument count (1)', async () => {
+    const flag = await run('-H', host, 'images', '--xyz');
+    assert.equal(flag.status, 125);
+    assert.equal(
+      flag.err,
+      "unknown flag: --xyz\n\nUsage:  berth images [OPTIONS] [REPOSITORY[:TAG]]\n\nRun 'berth images --help' for more information\n",
+    );
+    const args = await run('-H', host, 'tag', 'a');
+    assert.equal(args.status, 1);
+    assert.match(args.err, /^berth: 'berth tag' requires 2 arguments\n\nUsage:  berth tag SOURCE_IMAGE\[:TAG\] TARGET_IMAGE\[:TAG\]\n/);
+    const unknown = await run('-H', host, 'image', 'frob');
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.err, /^berth: unknown command: berth image frob\n/);
+  });
+
+  it('prints command help on stdout', async () => {
+    const r = await run('rmi', '--help');
+    assert.equal(r.status, 0);
+    assert.equal(
+      r.out,
+      'Usage:  berth rmi [OPTIONS] IMAGE [IMAGE...]\n\nRemove one or more images\n\nAliases:\n' +
+        '  berth image rm, berth image remove, berth rmi\n\nOptions:\n' +
+        '  -f, --force      Force removal of the image\n      --no-prune   Do not delete untagged parents\n',
+    );
+  });
+
+  it('says where it could not connect', async () => {
+    const missing = `unix://${join(dir, 'absent.sock')}`;
+    const r = await run('-H', missing, 'images');
+    assert.deepEqual(r, { status: 1, out: '', err: `Cannot connect to the Berth daemon at ${missing}. Is berthd running?\n` });
+  });
+
+  it('reads BERTH_HOST but not DOCKER_HOST', async () => {
+    const out = capture();
+    const err = capture();
+    const status = await main(['images', '-q'], { BERTH_HOST: host, DOCKER_HOST: 'unix:///nonexistent' }, { in: new PassThrough(), out, err });
+    assert.equal(status, 0);
+    assert.equal(out.text().split('\n').length, 4);
+  });
+});

@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { EngineClient, DEFAULT_HOST } from '../client/index.ts';
+import { BIN, GLOBAL_FLAGS, dispatch, rootHelp, type Context, type OutStream, type Streams } from './command.ts';
+import { COMMANDS } from './commands.ts';
+import { ExitStatusError, UsageError, exitReport } from './errors.ts';
+import { FlagError, parseFlags } from './flags.ts';
+
+/**
+ * `berth`: global flags, then a command. The engine address comes from `-H`, else `BERTH_HOST`,
+ * else unix:///run/berth/berth.sock (`DOCKER_HOST` is deliberately not read).
+ */
+
+function clientVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function outStream(stream: Writable & { isTTY?: boolean; columns?: number }): OutStream {
+  return {
+    stream,
+    isTerminal: stream.isTTY === true,
+    columns: stream.isTTY === true ? stream.columns : undefined,
+    write: (text: string) => {
+      stream.write(text);
+    },
+  };
+}
+
+const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal', 'panic']);
+
+/** Runs the CLI and resolves with the exit status. */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, streams: Streams): Promise<number> {
+  const controller = new AbortController();
+  let signalled: number | undefined;
+  const onSignal = (name: NodeJS.Signals, num: number) => () => {
+    signalled = 128 + num;
+    controller.abort(new Error(`received ${name}`));
+  };
+  const onInt = onSignal('SIGINT', 2);
+  const onTerm = onSignal('SIGTERM', 15);
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  let client: EngineClient | undefined;
+  try {
+    let parsed;
+    try {
+      parsed = parseFlags(GLOBAL_FLAGS, argv, { interspersed: false });
+    } catch (err) {
+      if (err instanceof FlagError) {
+        throw new UsageError(`${err.message}\n\nUsage:  ${BIN} [OPTIONS] COMMAND\n\nRun '${BIN} --help' for more information`, 'flag');
+      }
+      throw err;
+    }
+    const version = clientVersion();
+    if (parsed.flags.bool('version')) {
+      streams.out.write(`Berth version ${version}\n`);
+      return 0;
+    }
+    if (parsed.help || parsed.args.length === 0) {
+      (parsed.help ? streams.out : streams.err).write(rootHelp(COMMANDS));
+      return 0;
+    }
+    const logLevel = parsed.flags.string('log-level');
+    if (!LOG_LEVELS.has(logLevel)) throw new ExitStatusError(`Unable to parse logging level: ${logLevel}`, 1);
+    const host = parsed.flags.has('host') ? parsed.flags.string('host') : env['BERTH_HOST'] || DEFAULT_HOST;
+    const ctx: Context = {
+      streams,
+      globals: { host, logLevel, debug: parsed.flags.bool('debug') },
+      signal: controller.signal,
+      version,
+      client: () => (client ??= new EngineClient({ host, userAgent: `Berth-Client/${version} (${process.platform})` })),
+    };
+    await dispatch(ctx, COMMANDS, parsed.args);
+    return signalled ?? 0;
+  } catch (err) {
+    if (signalled !== undefined) return signalled;
+    const report = exitReport(err);
+    if (report.message !== undefined) streams.err.write(`${report.message}\n`);
+    return report.status;
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    client?.close();
+  }
+}
+
+if (import.meta.main) {
+  // A closed pipe (`berth images | head -1`) ends output quietly, as it does for docker.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+  const streams: Streams = { in: process.stdin, out: outStream(process.stdout), err: outStream(process.stderr) };
+  process.exitCode = await main(process.argv.slice(2), process.env, streams);
+}

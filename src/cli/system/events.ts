@@ -1,0 +1,117 @@
+import { InvalidArgumentError, errorMessage } from '../../util/index.ts';
+import { TemplateError } from '../errors.ts';
+import type { EngineClient, EventMessage } from '../../client/index.ts';
+import type { OutStream } from '../command.ts';
+import { asGoStruct, compileFormat } from '../output.ts';
+import { formatRFC3339NanoFixed } from '../units.ts';
+
+export interface EventsOptions {
+  since: string;
+  until: string;
+  filters: Record<string, string[]>;
+  format: string;
+}
+
+const UNITS_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+
+/** Go's `time.ParseDuration`, in nanoseconds; undefined when `text` is not a duration. */
+export function parseGoDuration(text: string): number | undefined {
+  const m = /^([-+]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/.exec(text);
+  if (m === null) return text === '0' ? 0 : undefined;
+  let total = 0;
+  for (const part of text.replace(/^[-+]/, '').matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) {
+    total += Number(part[1]) * (UNITS_NS[part[2] ?? ''] ?? 0);
+  }
+  return m[1] === '-' ? -total : total;
+}
+
+/**
+ * docker's `timetypes.GetTimestamp`: a duration (`10m`, meaning that long ago, sent as whole seconds),
+ * a Unix time (`1700000000.5`, passed through) or a date/time (RFC 3339, or partial forms in local
+ * time, sent as `seconds.nanoseconds`) becomes the text the engine takes.
+ */
+export function getTimestamp(value: string, nowMs: number = Date.now()): string {
+  if (value === '') return '';
+  const d = value === '0' ? undefined : parseGoDuration(value);
+  if (d !== undefined) return String(Math.floor((nowMs * 1e6 - d) / 1e9));
+  if (/^-?\d+(\.\d+)?$/.test(value)) return value;
+  const ms = parseDate(value);
+  if (ms === undefined) {
+    throw new InvalidArgumentError(`failed to parse value as time or duration: ${JSON.stringify(value)}`);
+  }
+  return fromNanos(BigInt(ms.ms) * 1_000_000n + BigInt(ms.extraNanos));
+}
+
+function fromNanos(ns: bigint): string {
+  const sec = ns / 1_000_000_000n;
+  const rem = ns % 1_000_000_000n;
+  return `${sec}.${(rem < 0n ? -rem : rem).toString().padStart(9, '0')}`;
+}
+
+function parseDate(value: string): { ms: number; extraNanos: number } | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2})(?::(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?)?(Z|[+-]\d{2}:\d{2})?$/i.exec(value);
+  if (m === null) return undefined;
+  const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '', zone] = m;
+  const fracDigits = frac === '' ? '' : frac.slice(1).padEnd(9, '0');
+  const millis = fracDigits === '' ? 0 : Number(fracDigits.slice(0, 3));
+  const extraNanos = fracDigits === '' ? 0 : Number(fracDigits.slice(3));
+  let ms: number;
+  if (zone === undefined) {
+    ms = new Date(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), millis).getTime();
+  } else {
+    ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), millis);
+    if (zone.toUpperCase() !== 'Z') {
+      const sign = zone.startsWith('-') ? -1 : 1;
+      ms -= sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) * 60_000;
+    }
+  }
+  return Number.isNaN(ms) ? undefined : { ms, extraNanos };
+}
+
+/** docker's `prettyPrintEvent`: `TIME TYPE ACTION ID (k=v, …)`. */
+export function formatEvent(e: EventMessage): string {
+  let s = '';
+  if (e.timeNano !== undefined && e.timeNano !== 0 && e.timeNano !== 0n) s += `${formatRFC3339NanoFixed(BigInt(e.timeNano))} `;
+  else if (e.time !== undefined && e.time !== 0) s += `${formatRFC3339NanoFixed(BigInt(e.time) * 1_000_000_000n)} `;
+  s += `${e.Type ?? ''} ${e.Action ?? ''} ${e.Actor?.ID ?? ''}`;
+  const attrs = e.Actor?.Attributes ?? {};
+  const keys = Object.keys(attrs).sort();
+  if (keys.length > 0) s += ` (${keys.map((k) => `${k}=${attrs[k] ?? ''}`).join(', ')})`;
+  return `${s}\n`;
+}
+
+/** What docker validates a template against: a zero `events.Message`. */
+const EMPTY_EVENT: EventMessage = {
+  status: '',
+  id: '',
+  from: '',
+  Type: '',
+  Action: '',
+  Actor: { ID: '', Attributes: null },
+  scope: '',
+  time: 0,
+  timeNano: 0,
+};
+
+/** `berth events`: streams until `--until` passes, the engine closes, or the signal aborts. */
+export async function streamEvents(client: EngineClient, out: OutStream, opts: EventsOptions, signal?: AbortSignal): Promise<void> {
+  let template: ((data: unknown) => string) | undefined;
+  if (opts.format !== '') {
+    template = await compileFormat(opts.format === 'json' ? '{{json .}}' : opts.format, { parsePrefix: 'Error parsing format: ', execPrefix: '' });
+    try {
+      template(await asGoStruct(EMPTY_EVENT, '*events.Message'));
+    } catch (err) {
+      throw new TemplateError(`Error parsing format: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+  const now = Date.now();
+  const events = await client.events({
+    ...(opts.since !== '' ? { since: getTimestamp(opts.since, now) } : {}),
+    ...(opts.until !== '' ? { until: getTimestamp(opts.until, now) } : {}),
+    filters: opts.filters,
+    signal,
+  });
+  for await (const e of events) {
+    out.write(template === undefined ? formatEvent(e) : `${template(await asGoStruct(e, '*events.Message'))}\n`);
+  }
+}

@@ -1,0 +1,225 @@
+import http from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  BerthError,
+  CanceledError,
+  ConflictError,
+  ForbiddenError,
+  InvalidArgumentError,
+  NotFoundError,
+  NotImplementedError,
+  NotModifiedError,
+  UnauthorizedError,
+  UnavailableError,
+} from '../util/index.ts';
+
+/** Where an engine listens: a unix socket or a TCP address. */
+export type EngineEndpoint = { kind: 'unix'; socketPath: string } | { kind: 'tcp'; host: string; port: number };
+
+/**
+ * Parses `unix:///path`, `tcp://host:port` (also `http://`) as docker's `-H` does.
+ * A TCP address without a port uses 2375.
+ */
+export function parseHost(host: string): EngineEndpoint {
+  if (host.startsWith('unix://')) {
+    const socketPath = host.slice('unix://'.length);
+    if (socketPath === '') throw new InvalidArgumentError(`invalid host "${host}": no socket path`);
+    return { kind: 'unix', socketPath };
+  }
+  const m = /^(?:tcp|http):\/\/(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(host);
+  if (m === null) throw new InvalidArgumentError(`invalid host "${host}": expected unix:///path or tcp://host:port`);
+  const name = m[1] ?? '';
+  const port = m[2] === undefined ? 2375 : Number(m[2]);
+  if (port < 1 || port > 65535) throw new InvalidArgumentError(`invalid host "${host}": bad port`);
+  return { kind: 'tcp', host: name.replace(/^\[|\]$/g, ''), port };
+}
+
+/** The status and message of an HTTP error answer, kept as the `cause` of the BerthError thrown for it. */
+export class EngineStatusError extends Error {
+  readonly statusCode: number;
+  constructor(statusCode: number, message: string) {
+    super(message);
+    this.name = 'EngineStatusError';
+    this.statusCode = statusCode;
+  }
+}
+
+/** True when the error is an answer from the engine (as opposed to a connection or client-side failure). */
+export function isDaemonError(err: unknown): err is BerthError & { cause: EngineStatusError } {
+  return err instanceof BerthError && err.cause instanceof EngineStatusError;
+}
+
+/** Maps an HTTP error status to the BerthError kind for it; the message is the engine's own. */
+export function errorForStatus(statusCode: number, message: string): BerthError {
+  const cause = new EngineStatusError(statusCode, message);
+  switch (statusCode) {
+    case 304:
+      return new NotModifiedError(message, { cause });
+    case 400:
+      return new InvalidArgumentError(message, { cause });
+    case 401:
+      return new UnauthorizedError(message, { cause });
+    case 403:
+      return new ForbiddenError(message, { cause });
+    case 404:
+      return new NotFoundError(message, { cause });
+    case 409:
+      return new ConflictError(message, { cause });
+    case 501:
+      return new NotImplementedError(message, { cause });
+    case 503:
+      return new UnavailableError(message, { cause });
+    default:
+      return new BerthError(message, { cause });
+  }
+}
+
+/** A query value: repeated keys for arrays, omitted when undefined. */
+export type QueryValue = string | number | boolean | readonly string[] | undefined;
+export type Query = Record<string, QueryValue>;
+
+/** Encodes like Go's url.Values.Encode: keys sorted, QueryEscape rules (space as '+'). */
+export function encodeQuery(query: Query | undefined): string {
+  if (query === undefined) return '';
+  const parts: string[] = [];
+  for (const key of Object.keys(query).sort()) {
+    const value = query[key];
+    if (value === undefined) continue;
+    const values = Array.isArray(value) ? (value as readonly string[]) : [String(value)];
+    for (const v of values) parts.push(`${queryEscape(key)}=${queryEscape(v)}`);
+  }
+  return parts.length === 0 ? '' : `?${parts.join('&')}`;
+}
+
+function queryEscape(s: string): string {
+  return encodeURIComponent(s)
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, '+');
+}
+
+/** Escapes a path segment that may hold a reference (`r/x:1`, `a@sha256:…`), keeping `/`, `:` and `@`. */
+export function escapePath(s: string): string {
+  return encodeURIComponent(s).replace(/%2F/gi, '/').replace(/%3A/gi, ':').replace(/%40/gi, '@');
+}
+
+export type RequestBody = Uint8Array | string | Readable | AsyncIterable<Uint8Array>;
+
+export interface RawRequest {
+  method: string;
+  /** Full path including any version prefix and query. */
+  path: string;
+  headers?: Record<string, string>;
+  body?: RequestBody;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * Sends one HTTP request to the engine and resolves with the response once its headers arrive.
+ * Connection failures become UnavailableError with docker's wording; an aborted signal becomes CanceledError.
+ * The status is not checked here.
+ */
+export function sendRequest(
+  endpoint: EngineEndpoint,
+  hostText: string,
+  agent: http.Agent,
+  req: RawRequest,
+): Promise<IncomingMessage> {
+  return new Promise<IncomingMessage>((resolve, reject) => {
+    const headers: Record<string, string> = { ...req.headers };
+    const body = req.body;
+    const fixed = typeof body === 'string' ? Buffer.from(body) : body instanceof Uint8Array ? body : undefined;
+    if (fixed !== undefined) headers['Content-Length'] = String(fixed.byteLength);
+    const options: http.RequestOptions = {
+      method: req.method,
+      path: req.path,
+      headers,
+      agent,
+      ...(endpoint.kind === 'unix'
+        ? { socketPath: endpoint.socketPath, host: 'localhost' }
+        : { host: endpoint.host, port: endpoint.port }),
+    };
+    if (req.signal !== undefined) options.signal = req.signal;
+    let settled = false;
+    const fail = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      reject(translateError(err, hostText, req.signal));
+    };
+    const r = http.request(options, (res) => {
+      if (settled) {
+        res.destroy();
+        return;
+      }
+      settled = true;
+      resolve(res);
+    });
+    r.on('error', fail);
+    if (body === undefined) {
+      r.end();
+    } else if (fixed !== undefined) {
+      r.end(fixed);
+    } else {
+      const source = body instanceof Readable ? body : Readable.from(body as AsyncIterable<Uint8Array>);
+      pipeline(source, r).catch((err: unknown) => {
+        r.destroy();
+        fail(err);
+      });
+    }
+  });
+}
+
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOENT', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ENOTSOCK']);
+
+function translateError(err: unknown, hostText: string, signal: AbortSignal | undefined): Error {
+  if (signal?.aborted === true || (err instanceof Error && err.name === 'AbortError')) {
+    return new CanceledError('request canceled', { cause: err });
+  }
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  if (typeof code === 'string' && CONNECT_ERRORS.has(code)) {
+    return new UnavailableError(`Cannot connect to the Berth daemon at ${hostText}. Is berthd running?`, { cause: err });
+  }
+  if (code === 'EACCES') {
+    return new UnavailableError(
+      `permission denied while trying to connect to the Berth daemon socket at ${hostText}`,
+      { cause: err },
+    );
+  }
+  if (err instanceof Error) return err;
+  return new BerthError(String(err));
+}
+
+/** Reads a whole response body as text. */
+export async function readText(res: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Builds the error for a non-2xx response, using the `{"message": …}` body when there is one. */
+export async function errorFromResponse(res: IncomingMessage): Promise<BerthError> {
+  const status = res.statusCode ?? 0;
+  let text = '';
+  try {
+    text = (await readText(res)).trim();
+  } catch {
+    // A body that fails to arrive leaves only the status to report.
+  }
+  let message = text;
+  if (isJSON(res.headers)) {
+    try {
+      const parsed = JSON.parse(text) as { message?: unknown };
+      if (typeof parsed.message === 'string') message = parsed.message;
+    } catch {
+      // Not JSON after all: keep the text.
+    }
+  }
+  if (message === '') message = `${status} ${http.STATUS_CODES[status] ?? 'Unknown Status'}`;
+  return errorForStatus(status, message);
+}
+
+export function isJSON(headers: IncomingHttpHeaders): boolean {
+  const ct = headers['content-type'];
+  return typeof ct === 'string' && /^application\/json\b/i.test(ct);
+}
