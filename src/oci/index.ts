@@ -1,2 +1,3 @@
 export * from './mediatypes.ts';
 export type * from './types.ts';
+export * from './reference.ts';

@@ -29,8 +29,6 @@ const VALID = [
   'debian',
   'localhost/library/debian',
   'localhost/debian',
-  'LOCALDOMAIN/library/debian',
-  'LOCALDOMAIN/debian',
   'docker.io/docker/docker',
   'docker.io/library/debian',
   'docker.io/debian',
@@ -49,8 +47,6 @@ const VALID = [
   '[fc00::1]:5000/docker/docker',
   '[fc00:1:2:3:4:5:6:7]:5000/library/debian',
   `docker.io/${ID64}`,
-  'Docker/docker',
-  'DOCKER/docker',
   'docker-rules/docker',
   'docker---rules/docker',
   'doc/docker',
@@ -105,6 +101,10 @@ test('error messages match docker', () => {
   rejects('foo/../bar', 'invalid reference format');
   rejects('[2001:db8::1]:tag', 'invalid reference format');
   rejects('UPPER', 'invalid reference format: repository name (library/UPPER) must be lowercase');
+  // Berth is stricter than docker: a capitalised first component without '.' or ':' is not taken for a host.
+  rejects('UPPER/case', 'invalid reference format: repository name (UPPER/case) must be lowercase');
+  rejects('LOCALDOMAIN/library/debian', 'invalid reference format: repository name (LOCALDOMAIN/library/debian) must be lowercase');
+  rejects('Docker/docker:1', 'invalid reference format: repository name (Docker/docker) must be lowercase');
   rejects('test:5000/Upper/lower:tag', 'invalid reference format: repository name (Upper/lower) must be lowercase');
   rejects('Uppercase:tag', 'invalid reference format: repository name (library/Uppercase) must be lowercase');
   rejects(`domain/${'a'.repeat(256)}`, 'repository name must not be more than 255 characters');
@@ -132,7 +132,6 @@ const REPOSITORY_INFO: Array<{ spellings: string[]; familiar: string; full: stri
     domain: 'localhost',
     path: 'fooo/bar',
   },
-  { spellings: ['LOCALDOMAIN/fooo'], familiar: 'LOCALDOMAIN/fooo', full: 'LOCALDOMAIN/fooo', domain: 'LOCALDOMAIN', path: 'fooo' },
   {
     spellings: ['fooo/bar', 'docker.io/fooo/bar', 'index.docker.io/fooo/bar'],
     familiar: 'fooo/bar',
@@ -189,8 +188,6 @@ const REPOSITORY_INFO: Array<{ spellings: string[]; familiar: string; full: stri
     domain: 'docker.io',
     path: 'library/foo/bar',
   },
-  { spellings: ['Foo/bar'], familiar: 'Foo/bar', full: 'Foo/bar', domain: 'Foo', path: 'bar' },
-  { spellings: ['FOO/bar'], familiar: 'FOO/bar', full: 'FOO/bar', domain: 'FOO', path: 'bar' },
 ];
 
 test('normalises names and gives their familiar forms', () => {

@@ -70,6 +70,16 @@ export function parseReference(s: string): Reference {
   if (anchoredIdentifierRegexp.test(s)) {
     throw new InvalidArgumentError(`invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`);
   }
+  // Berth is stricter than docker here: docker takes a first component with capitals and no '.' or ':' (as in
+  // `UPPER/case`) for a registry host named "UPPER", which then fails far from the typo with a network error.
+  // Host names are case-insensitive and a registry host without a dot or port is only ever `localhost`, so such
+  // a name is far more likely a mistyped repository: refuse it here, with the message docker gives for capitals.
+  const slash = s.indexOf('/');
+  const first = slash > 0 ? s.slice(0, slash) : '';
+  if (first !== '' && !/[.:]/.test(first) && first.toLowerCase() !== first) {
+    const end = s.search(/[:@]/);
+    throw new InvalidArgumentError(`invalid reference format: repository name (${end < 0 ? s : s.slice(0, end)}) must be lowercase`);
+  }
   const [domain, remainder] = splitDockerDomain(s);
   const tagSep = remainder.indexOf(':');
   const remote = tagSep > -1 ? remainder.slice(0, tagSep) : remainder;
