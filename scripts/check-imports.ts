@@ -65,7 +65,7 @@ for (const file of walk(src)) {
     }
     const to = rel.split(sep)[0]!;
     if (to === folder) continue;
-    const isTest = file.endsWith('.test.ts') || file.endsWith('.suite.ts') || file.endsWith('.bench.ts');
+    const isTest = /\.(test|suite|bench)\.ts$|\/testkit\.ts$/.test(file);
     if (!EVERYONE.includes(to) && !allowed.includes(to)) {
       if (!(isTest && to !== 'daemon' && to !== 'api' && to !== 'cli')) problems.push(`${relative(root, file)}: src/${folder} may not import src/${to} (${spec})`);
     }

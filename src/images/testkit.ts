@@ -8,7 +8,7 @@ import { ImageRecords, MetadataDB, SnapshotRecords } from '../metadata/index.ts'
 import { MediaType } from '../oci/mediatypes.ts';
 import type { Descriptor, ImageConfig, Manifest } from '../oci/types.ts';
 import { CopySnapshotter, OverlaySnapshotter } from '../snapshots/index.ts';
-import { sha256 } from '../util/digest.ts';
+import { sha256, type Digest } from '../util/digest.ts';
 import { EventLog } from '../util/events.ts';
 import { pack, type PackEntry } from '../util/tar/index.ts';
 import { ImageService } from './service.ts';
@@ -58,7 +58,7 @@ export async function makeImage(
   opts: { gzip?: boolean; created?: string; labels?: Record<string, string>; cmd?: string[] } = {},
 ): Promise<{ desc: Descriptor; manifest: Manifest; config: ImageConfig; configDigest: string }> {
   const layerDescs: Descriptor[] = [];
-  const diffIds = [];
+  const diffIds: Digest[] = [];
   for (const l of layers) {
     const tar = await tarBytes(l);
     diffIds.push(sha256(tar));

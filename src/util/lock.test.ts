@@ -41,3 +41,20 @@ test('RWLock lets readers share and writers exclude', async () => {
   assert.equal(maxReaders, 2);
   assert.equal(writerSawOthers, false);
 });
+
+test('RWLock: a read inside a read does not wait behind a queued writer', async () => {
+  const l = new RWLock();
+  const order: string[] = [];
+  let writer: Promise<void> | undefined;
+  await l.read(async () => {
+    writer = l.write(async () => {
+      order.push('write');
+    });
+    await tick();
+    await l.read(async () => {
+      order.push('inner read');
+    });
+  });
+  await writer;
+  assert.deepEqual(order, ['inner read', 'write']);
+});

@@ -1,4 +1,5 @@
 /** Small async locks: a keyed mutex and a readers-writer lock. In-process only. */
+import { AsyncLocalStorage } from 'node:async_hooks';
 
 export class KeyedMutex {
   readonly #tails = new Map<string, Promise<void>>();
@@ -20,16 +21,22 @@ export class KeyedMutex {
   }
 }
 
-/** Many readers or one writer. Writers wait for readers to drain; new readers wait behind a waiting writer. */
+/**
+ * Many readers or one writer. Writers wait for readers to drain; new readers wait behind a waiting writer.
+ * Reads are re-entrant: a read inside a read (in the same async context) joins the outer one instead of queueing
+ * behind a waiting writer, which would deadlock.
+ */
 export class RWLock {
   #readers = 0;
   #writer = false;
   readonly #queue: { write: boolean; go: () => void }[] = [];
+  readonly #holding = new AsyncLocalStorage<boolean>();
 
   async read<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#holding.getStore()) return fn();
     await this.#acquire(false);
     try {
-      return await fn();
+      return await this.#holding.run(true, fn);
     } finally {
       this.#readers--;
       this.#pump();

@@ -1,0 +1,67 @@
+import { applyChanges } from '../images/index.ts';
+import { hostPlatform, type Image } from '../images/index.ts';
+import { MediaType } from '../oci/mediatypes.ts';
+import type { Reference } from '../oci/reference.ts';
+import type { ImageConfig, Manifest } from '../oci/types.ts';
+import { autoDecompress } from '../util/compression.ts';
+import { archiveError, runImageWork, type ArchiveDeps } from './work.ts';
+
+export interface ImportOptions {
+  /** The name to give the image (`docker import - busybox:latest`). */
+  tag?: Reference;
+  /** `--change` Dockerfile lines (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR). */
+  changes?: string[];
+  /** The commit message; `Imported from -` when empty. */
+  message?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * `docker import`: makes a one-layer image of a root filesystem tar (plain, gzip or zstd). The tar is stored
+ * decompressed, streaming, as one `application/vnd.docker.image.rootfs.diff.tar` blob (so its digest is its diff
+ * ID); the config has this host's platform, the time of the import and Docker's history entry; `changes` are
+ * applied to its run config. On failure nothing is left behind.
+ */
+export async function importRootfs(deps: ArchiveDeps, source: AsyncIterable<Uint8Array>, opts: ImportOptions = {}): Promise<Image> {
+  const runConfig = applyChanges({}, opts.changes ?? []); // a bad change fails before any byte is read
+  const signal = opts.signal ? { signal: opts.signal } : {};
+  return runImageWork(deps, async (work) => {
+    let layer: { digest: `${string}:${string}`; size: number };
+    try {
+      layer = await work.ingest(autoDecompress(source), {}, opts.signal);
+    } catch (err) {
+      throw archiveError(err, 'reading the imported file system');
+    }
+    const created = new Date().toISOString();
+    const comment = opts.message || 'Imported from -';
+    const platform = hostPlatform();
+    const config: ImageConfig = {
+      architecture: platform.architecture,
+      comment,
+      config: runConfig,
+      created,
+      history: [{ created, comment }],
+      os: platform.os,
+      rootfs: { type: 'layers', diff_ids: [layer.digest] },
+    };
+    const configBlob = await work.put(Buffer.from(JSON.stringify(config)));
+    const manifest: Manifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.DockerManifest,
+      config: { mediaType: MediaType.DockerConfig, size: configBlob.size, digest: configBlob.digest },
+      layers: [{ mediaType: MediaType.DockerLayer, size: layer.size, digest: layer.digest }],
+    };
+    const m = await work.put(Buffer.from(JSON.stringify(manifest, null, 3)));
+    await work.noteChains(config);
+    try {
+      const img = await deps.images.register(
+        { mediaType: MediaType.DockerManifest, digest: m.digest, size: m.size },
+        { tags: opts.tag ? [opts.tag] : [], event: 'import', ...signal },
+      );
+      work.keep(img.record.manifestDigest, img.manifest);
+      return img;
+    } catch (err) {
+      throw archiveError(err, 'importing the file system');
+    }
+  });
+}
