@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { type Digest, digestAlgorithm, digestHex, isDigest, VerifyingStream } from '../util/digest.ts';
@@ -134,6 +134,7 @@ export class FileContentStore implements ContentStore {
         return { digest, size, created: false };
       }
       await rename(tmp, final);
+      await syncDir(dirname(final));
       return { digest, size, created: true };
     } catch (err) {
       await fh.close().catch(() => {});
@@ -196,5 +197,15 @@ export async function readJSONBlob<T>(provider: Provider, digest: Digest, maxSiz
     return JSON.parse(data.toString('utf8')) as T;
   } catch (err) {
     throw new DataLossError(`blob ${digest} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Makes a rename in `dir` durable: the blob must not vanish after a power loss once an image refers to it. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
