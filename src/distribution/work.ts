@@ -3,7 +3,7 @@ import type { ContentStore, Expected } from '../content/index.ts';
 import { chainIds, type ImageService } from '../images/index.ts';
 import type { ImageConfig, Manifest } from '../oci/types.ts';
 import type { Digest } from '../util/digest.ts';
-import { CanceledError, DataLossError, FailedPreconditionError, NotFoundError, isBerthError } from '../util/errors.ts';
+import { CanceledError, DataLossError, NotFoundError, isBerthError } from '../util/errors.ts';
 
 /** What loads, saves and imports need: the content store and the image service (built on that same store). */
 export interface ArchiveDeps {
@@ -71,92 +71,26 @@ export class ImageWork {
   }
 }
 
-/** Leftovers waiting for every load and import on an image service to finish. */
-class Leftovers {
-  active = 0;
-  sweeping: Promise<void> | undefined;
-  readonly blobs = new Set<Digest>();
-  readonly chains = new Set<string>();
-}
-
 /**
- * Per image service: removal of leftovers is deferred until no load or import runs on it, because a
- * concurrent one may be about to use a blob or snapshot another one created (two loads of one archive).
- */
-const leftoversByService = new WeakMap<ImageService, Leftovers>();
-
-/**
- * Runs a load or import: holds garbage collection off for its whole duration (blobs it writes are leased),
- * and afterwards removes the blobs it created and the snapshots it unpacked that no image references, so a
- * failed operation leaves nothing behind and a successful one leaves only its images.
+ * Runs a load or import: holds garbage collection off for its whole duration (blobs it writes are leased), and
+ * afterwards, when it created blobs or layer snapshots that no image it registered uses (it failed, or the
+ * archive held extra files), runs the image service's garbage collection. GC waits for every other load and
+ * import to finish first, so it never takes what a concurrent one is about to use; a failed operation leaves
+ * nothing behind and a successful one leaves only its images.
  */
 export async function runImageWork<T>(deps: ArchiveDeps, fn: (work: ImageWork) => Promise<T>): Promise<T> {
-  const images = deps.images;
-  return images.withLease(async (lease) => {
-    let left = leftoversByService.get(images);
-    if (!left) {
-      left = new Leftovers();
-      leftoversByService.set(images, left);
-    }
-    while (left.sweeping) await left.sweeping;
-    left.active++;
-    const work = new ImageWork(deps, lease);
-    try {
-      return await fn(work);
-    } finally {
-      for (const d of work.createdBlobs) if (!work.kept.has(d)) left.blobs.add(d);
-      for (const c of work.newChains) left.chains.add(c);
-      left.active--;
-      if (left.active === 0 && (left.blobs.size > 0 || left.chains.size > 0)) {
-        const l = left;
-        l.sweeping = sweep(deps, l).finally(() => {
-          l.sweeping = undefined;
-        });
-        await l.sweeping;
-      }
-    }
-  });
-}
-
-/** Removes the leftovers that no image references. Best effort: what fails here, GC removes later. */
-async function sweep(deps: ArchiveDeps, left: Leftovers): Promise<void> {
-  const images = deps.images;
-  const blobs = [...left.blobs];
-  const chains = [...left.chains];
-  left.blobs.clear();
-  left.chains.clear();
-  const usedBlobs = new Set<string>();
-  const usedChains = new Set<string>();
-  for (const img of images.records.all()) {
-    usedBlobs.add(img.manifestDigest);
-    usedBlobs.add(img.configDigest);
-    try {
-      const m = await images.readManifest(img.manifestDigest as Digest);
-      for (const l of m.layers) usedBlobs.add(l.digest);
-      const c = await images.readConfig(img.configDigest as Digest);
-      for (const id of chainIds(c.rootfs.diff_ids)) usedChains.add(id);
-    } catch {
-      // an image with a missing manifest or config keeps nothing
-    }
-  }
-  // Children before parents: retry while some removal makes progress.
-  let pending = chains.filter((c) => !usedChains.has(c));
-  while (pending.length > 0) {
-    const rest: string[] = [];
-    for (const key of pending) {
-      try {
-        await images.snapshotter.remove(key);
-        images.records.deleteLayer(key);
-      } catch (err) {
-        if (err instanceof FailedPreconditionError) rest.push(key);
-      }
-    }
-    if (rest.length === pending.length) break;
-    pending = rest;
-  }
-  for (const d of blobs) {
-    if (usedBlobs.has(d)) continue;
-    await deps.content.delete(d).catch(() => {});
+  let work!: ImageWork;
+  let failed = true;
+  try {
+    const result = await deps.images.withLease(async (lease) => {
+      work = new ImageWork(deps, lease);
+      return fn(work);
+    });
+    failed = false;
+    return result;
+  } finally {
+    const strayBlob = work && [...work.createdBlobs].some((d) => !work.kept.has(d));
+    if (work && (strayBlob || (failed && work.newChains.size > 0))) await deps.images.collect();
   }
 }
 
