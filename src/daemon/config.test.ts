@@ -1,0 +1,47 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULTS, parseArgs, parseHost } from './config.ts';
+
+test('defaults, then the config file, then flags', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-config-'));
+  try {
+    const file = join(dir, 'daemon.json');
+    await writeFile(file, JSON.stringify({ 'data-root': '/srv/berth', 'log-level': 'debug', hosts: ['unix:///tmp/a.sock'] }));
+    const r = parseArgs(['--config-file', file, '--log-level=warn'], dir);
+    assert.equal(r.kind, 'run');
+    if (r.kind !== 'run') return;
+    assert.equal(r.config.dataRoot, '/srv/berth');
+    assert.equal(r.config.logLevel, 'warn');
+    assert.deepEqual(r.config.hosts, ['unix:///tmp/a.sock']);
+    assert.equal(r.config.execRoot, DEFAULTS.execRoot);
+    const relative = parseArgs(['--data-root', 'rel', '-H', 'tcp://127.0.0.1:2375'], dir);
+    assert.ok(relative.kind === 'run' && relative.config.dataRoot === join(dir, 'rel'));
+    assert.ok(relative.kind === 'run' && relative.config.hosts[0] === 'tcp://127.0.0.1:2375');
+    await writeFile(file, JSON.stringify({ 'data-rot': '/x' }));
+    assert.throws(() => parseArgs(['--config-file', file]), /unknown option "data-rot"/);
+    await writeFile(file, '{ not json');
+    assert.throws(() => parseArgs(['--config-file', file]), /not valid JSON/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('bad flags and values are refused with the value named', () => {
+  assert.throws(() => parseArgs(['--log-level', 'loud']), /invalid log level "loud"/);
+  assert.throws(() => parseArgs(['--bogus']), /unknown flag: --bogus/);
+  assert.throws(() => parseArgs(['--data-root']), /flag needs an argument: --data-root/);
+  assert.throws(() => parseArgs(['-H', 'http://x']), /invalid host "http:\/\/x"/);
+  assert.throws(() => parseArgs(['--snapshotter', 'zfs']), /invalid snapshotter "zfs"/);
+  assert.equal(parseArgs(['--help']).kind, 'help');
+  assert.equal(parseArgs(['-v']).kind, 'version');
+});
+
+test('parseHost', () => {
+  assert.deepEqual(parseHost('unix:///run/berth/berth.sock'), { kind: 'unix', path: '/run/berth/berth.sock' });
+  assert.deepEqual(parseHost('tcp://0.0.0.0:2375'), { kind: 'tcp', host: '0.0.0.0', port: 2375 });
+  assert.deepEqual(parseHost('tcp://[::1]:2375'), { kind: 'tcp', host: '::1', port: 2375 });
+  assert.throws(() => parseHost('unix://relative.sock'), /must be absolute/);
+});
