@@ -107,6 +107,16 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (lease, kind, ref)
   );
   `,
+  `
+  CREATE TABLE volumes (
+    name TEXT PRIMARY KEY,
+    driver TEXT NOT NULL,
+    options TEXT NOT NULL DEFAULT '{}',
+    labels TEXT NOT NULL DEFAULT '{}',
+    created INTEGER NOT NULL,
+    anonymous INTEGER NOT NULL DEFAULT 0
+  );
+  `,
 ];
 
 function migrate(db: DatabaseSync): void {

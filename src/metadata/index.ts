@@ -1,3 +1,4 @@
 export { MetadataDB } from './db.ts';
 export { SnapshotRecords, type SnapshotRecord, type SnapshotKind } from './snapshots.ts';
 export { ImageRecords, type ImageRecord, type TagRecord, type TagHistoryRecord, type TagAction } from './images.ts';
+export { VolumeRecords, type VolumeRecord } from './volumes.ts';

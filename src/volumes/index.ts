@@ -1,0 +1,1 @@
+export { VolumeService, ANONYMOUS_LABEL, type Volume, type VolumeServiceDeps, type CreateVolumeOptions } from './service.ts';
