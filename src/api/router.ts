@@ -11,8 +11,10 @@ interface Route {
 }
 
 /**
- * Method + path routing. Patterns use `{name}` for one segment and `{name*}` for one or more segments (image
- * names contain slashes: `/images/{name*}/json`). Routes are tried in the order they were added.
+ * Method + path routing. Patterns use `{name}` for one segment and `{name*}` for any number of segments (image
+ * names contain slashes: `/images/{name*}/json`). `{name*}` also matches nothing, so that an empty name reaches
+ * the handler, which rejects it as Docker does ("invalid reference format") rather than as an unknown path.
+ * Routes are tried in the order they were added.
  */
 export class Router {
   readonly #routes: Route[] = [];
@@ -21,7 +23,7 @@ export class Router {
     const names: string[] = [];
     const src = pattern.replace(/[.+?^$()[\]\\|]/g, '\\$&').replace(/\{(\w+)(\*?)\}/g, (_m, name: string, star: string) => {
       names.push(name);
-      return star ? '(.+)' : '([^/]+)';
+      return star ? '(.*)' : '([^/]+)';
     });
     this.#routes.push({ method, re: new RegExp(`^${src}$`), names, handler });
     return this;

@@ -1,18 +1,10 @@
 import type { FlagSpec } from './flags.ts';
 import type { Command, Context, Invocation } from './command.ts';
-import { listImages } from './image/list.ts';
-import { showHistory, showTagHistory } from './image/history.ts';
-import { inspectImages } from './image/inspect.ts';
-import { pruneImages, removeImages, rollbackImage, tagImage } from './image/manage.ts';
-import { importImage, loadImages, saveImages } from './image/transfer.ts';
-import { showVersion } from './system/version.ts';
-import { showInfo } from './system/info.ts';
-import { showDiskUsage } from './system/df.ts';
-import { streamEvents } from './system/events.ts';
 
 /**
  * The `berth` command tree: docker's names, aliases, flags and help texts. Each `run` turns flags into
- * the options object of the logic it calls, and nothing else.
+ * the options object of the logic it calls, and nothing else. The logic is loaded with `import()` when its
+ * command runs, so each run loads only the modules of its own command.
  */
 
 const FORMAT_HELP = `Format output using a custom template:
@@ -50,8 +42,8 @@ const images: Omit<Command, 'name' | 'use' | 'aliases'> = {
 };
 
 function runImages(calledAsImages: boolean) {
-  return (ctx: Context, inv: Invocation): Promise<void> =>
-    listImages(
+  return async (ctx: Context, inv: Invocation): Promise<void> =>
+    (await import('./image/list.ts')).listImages(
       ctx.client(),
       ctx.streams.out,
       ctx.streams.err,
@@ -80,15 +72,15 @@ const history: Omit<Command, 'name' | 'use' | 'aliases'> = {
     { name: 'quiet', short: 'q', kind: 'bool', usage: 'Only show image IDs' },
     { name: 'tags', kind: 'bool', usage: 'Show what the tag NAME:TAG pointed at over time (Berth)' },
   ],
-  run: (ctx, inv) =>
+  run: async (ctx, inv) =>
     inv.flags.bool('tags')
-      ? showTagHistory(
+      ? (await import('./image/history.ts')).showTagHistory(
           ctx.client(),
           ctx.streams.out,
           { name: firstArg(inv), noTrunc: inv.flags.bool('no-trunc'), quiet: inv.flags.bool('quiet'), format: inv.flags.string('format') },
           ctx.signal,
         )
-      : showHistory(
+      : (await import('./image/history.ts')).showHistory(
           ctx.client(),
           ctx.streams.out,
           {
@@ -107,7 +99,8 @@ const tag: Omit<Command, 'name' | 'use' | 'aliases'> = {
   aliasesHelp: 'berth image tag, berth tag',
   args: { exact: 2 },
   interspersed: false,
-  run: (ctx, inv) => tagImage(ctx.client(), { source: firstArg(inv), target: inv.args[1] ?? '' }, ctx.signal),
+  run: async (ctx, inv) =>
+    (await import('./image/manage.ts')).tagImage(ctx.client(), { source: firstArg(inv), target: inv.args[1] ?? '' }, ctx.signal),
 };
 
 const rmi: Omit<Command, 'name' | 'use' | 'aliases'> = {
@@ -118,8 +111,8 @@ const rmi: Omit<Command, 'name' | 'use' | 'aliases'> = {
     { name: 'force', short: 'f', kind: 'bool', usage: 'Force removal of the image' },
     { name: 'no-prune', kind: 'bool', usage: 'Do not delete untagged parents' },
   ],
-  run: (ctx, inv) =>
-    removeImages(
+  run: async (ctx, inv) =>
+    (await import('./image/manage.ts')).removeImages(
       ctx.client(),
       ctx.streams.out,
       ctx.streams.err,
@@ -136,11 +129,12 @@ const load: Omit<Command, 'name' | 'use' | 'aliases'> = {
     { name: 'input', short: 'i', kind: 'string', usage: 'Read from tar archive file, instead of STDIN' },
     { name: 'quiet', short: 'q', kind: 'bool', usage: 'Suppress the load output' },
   ],
-  run: (ctx, inv) =>
-    loadImages(
+  run: async (ctx, inv) =>
+    (await import('./image/transfer.ts')).loadImages(
       ctx.client(),
       ctx.streams.in,
       ctx.streams.out,
+      ctx.streams.err,
       { input: inv.flags.string('input') || undefined, quiet: inv.flags.bool('quiet') },
       ctx.signal,
     ),
@@ -151,8 +145,14 @@ const save: Omit<Command, 'name' | 'use' | 'aliases'> = {
   aliasesHelp: 'berth image save, berth save',
   args: { min: 1 },
   flags: [{ name: 'output', short: 'o', kind: 'string', usage: 'Write to a file, instead of STDOUT' }],
-  run: (ctx, inv) =>
-    saveImages(ctx.client(), ctx.streams.out, { images: inv.args, output: inv.flags.string('output') || undefined }, ctx.signal),
+  run: async (ctx, inv) =>
+    (await import('./image/transfer.ts')).saveImages(
+      ctx.client(),
+      ctx.streams.out,
+      ctx.streams.err,
+      { images: inv.args, output: inv.flags.string('output') || undefined },
+      ctx.signal,
+    ),
 };
 
 const importCmd: Omit<Command, 'name' | 'use' | 'aliases'> = {
@@ -163,11 +163,12 @@ const importCmd: Omit<Command, 'name' | 'use' | 'aliases'> = {
     { name: 'change', short: 'c', kind: 'list', usage: 'Apply Dockerfile instruction to the created image' },
     { name: 'message', short: 'm', kind: 'string', usage: 'Set commit message for imported image' },
   ],
-  run: (ctx, inv) =>
-    importImage(
+  run: async (ctx, inv) =>
+    (await import('./image/transfer.ts')).importImage(
       ctx.client(),
       ctx.streams.in,
       ctx.streams.out,
+      ctx.streams.err,
       { source: firstArg(inv), reference: inv.args[1], changes: inv.flags.list('change'), message: inv.flags.string('message') },
       ctx.signal,
     ),
@@ -186,7 +187,8 @@ const imageGroup: Command = {
       short: 'Display detailed information on one or more images',
       args: { min: 1 },
       flags: [inspectFormat],
-      run: (ctx, inv) => inspectImages(ctx.client(), ctx.streams.out, { refs: inv.args, format: inv.flags.string('format') }, ctx.signal),
+      run: async (ctx, inv) =>
+        (await import('./image/inspect.ts')).inspectImages(ctx.client(), ctx.streams.out, { refs: inv.args, format: inv.flags.string('format') }, ctx.signal),
     },
     { name: 'load', use: 'load [OPTIONS]', ...load },
     { name: 'ls', aliases: ['list'], use: 'ls [OPTIONS] [REPOSITORY[:TAG]]', ...images, run: runImages(false) },
@@ -200,8 +202,8 @@ const imageGroup: Command = {
         { name: 'filter', kind: 'filter', usage: 'Provide filter values (e.g. "until=<timestamp>")' },
         { name: 'force', short: 'f', kind: 'bool', usage: 'Do not prompt for confirmation' },
       ],
-      run: (ctx, inv) =>
-        pruneImages(
+      run: async (ctx, inv) =>
+        (await import('./image/manage.ts')).pruneImages(
           ctx.client(),
           ctx.streams.in,
           ctx.streams.out,
@@ -216,7 +218,13 @@ const imageGroup: Command = {
       short: 'Point a tag back at an image it referred to before (Berth)',
       args: { exact: 1 },
       flags: [{ name: 'to', kind: 'string', usage: 'Digest to point the tag at (default: the previous one)' }],
-      run: (ctx, inv) => rollbackImage(ctx.client(), ctx.streams.out, { name: firstArg(inv), to: inv.flags.string('to') || undefined }, ctx.signal),
+      run: async (ctx, inv) =>
+        (await import('./image/manage.ts')).rollbackImage(
+          ctx.client(),
+          ctx.streams.out,
+          { name: firstArg(inv), to: inv.flags.string('to') || undefined },
+          ctx.signal,
+        ),
     },
     { name: 'save', use: 'save [OPTIONS] IMAGE [IMAGE...]', ...save },
     { name: 'tag', use: 'tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]', ...tag },
@@ -229,7 +237,8 @@ const version: Command = {
   short: 'Show the Berth version information',
   args: { none: true },
   flags: [inspectFormat],
-  run: (ctx, inv) => showVersion(ctx.client(), ctx.streams.out, ctx.version, { format: inv.flags.string('format') }, ctx.signal),
+  run: async (ctx, inv) =>
+    (await import('./system/version.ts')).showVersion(ctx.client(), ctx.streams.out, ctx.version, { format: inv.flags.string('format') }, ctx.signal),
 };
 
 const info: Omit<Command, 'name' | 'use'> = {
@@ -237,8 +246,8 @@ const info: Omit<Command, 'name' | 'use'> = {
   aliasesHelp: 'berth system info, berth info',
   args: { none: true },
   flags: [inspectFormat],
-  run: (ctx, inv) =>
-    showInfo(
+  run: async (ctx, inv) =>
+    (await import('./system/info.ts')).showInfo(
       ctx.client(),
       ctx.streams.out,
       ctx.streams.err,
@@ -258,8 +267,8 @@ const events: Omit<Command, 'name' | 'use'> = {
     { name: 'since', kind: 'string', usage: 'Show all events created since timestamp' },
     { name: 'until', kind: 'string', usage: 'Stream events until this timestamp' },
   ],
-  run: (ctx, inv) =>
-    streamEvents(
+  run: async (ctx, inv) =>
+    (await import('./system/events.ts')).streamEvents(
       ctx.client(),
       ctx.streams.out,
       {
@@ -283,8 +292,13 @@ const systemGroup: Command = {
       short: 'Show berth disk usage',
       args: { none: true },
       flags: [{ name: 'verbose', short: 'v', kind: 'bool', usage: 'Show detailed information on space usage' }, listFormat],
-      run: (ctx, inv) =>
-        showDiskUsage(ctx.client(), ctx.streams.out, { verbose: inv.flags.bool('verbose'), format: inv.flags.string('format') }, ctx.signal),
+      run: async (ctx, inv) =>
+        (await import('./system/df.ts')).showDiskUsage(
+          ctx.client(),
+          ctx.streams.out,
+          { verbose: inv.flags.bool('verbose'), format: inv.flags.string('format') },
+          ctx.signal,
+        ),
     },
     { name: 'events', use: 'events [OPTIONS]', ...events },
     { name: 'info', use: 'info [OPTIONS]', ...info },

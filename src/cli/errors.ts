@@ -1,4 +1,4 @@
-import { BerthError, CanceledError, errorMessage } from '../util/index.ts';
+import { BerthError, CanceledError, errorMessage } from '../util/errors.ts';
 import { isDaemonError } from '../client/index.ts';
 
 /**

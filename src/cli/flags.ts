@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../util/index.ts';
+import { InvalidArgumentError } from '../util/errors.ts';
 
 /**
  * One flag parser for every command, with cobra/pflag semantics: `-abc` combines short bools,

@@ -1,4 +1,4 @@
-import { BerthError } from '../util/index.ts';
+import { BerthError } from '../util/errors.ts';
 import type { JSONMessage, JSONProgress } from '../client/index.ts';
 import { formatRFC3339NanoFixed, goDurationSeconds, humanSize } from './units.ts';
 

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -14,6 +14,8 @@ let host = '';
 let server: http.Server;
 const now = Math.floor(Date.now() / 1000);
 const ID = `sha256:${'ab'.repeat(32)}`;
+/** What the fake engine saves: 300 kB, so the transfer takes several chunks. */
+const TAR = Buffer.alloc(300_000, 7);
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'berth-cli-'));
@@ -36,6 +38,16 @@ before(async () => {
     }
     if (url.startsWith('/v1.41/images/nosuch')) return json(404, { message: 'No such image: nosuch:latest' });
     if (url.startsWith('/v1.41/images/busybox') && req.method === 'DELETE') return json(200, [{ Untagged: 'busybox:latest' }, { Deleted: ID }]);
+    if (url.startsWith('/v1.41/images/get?names=busybox')) {
+      res.setHeader('Content-Type', 'application/x-tar');
+      return void res.end(TAR);
+    }
+    if (url.startsWith('/v1.41/images/load')) {
+      let received = 0;
+      req.on('data', (c: Buffer) => void (received += c.length));
+      req.on('end', () => json(200, { stream: `Loaded image: busybox:latest (${received} bytes)\n` }));
+      return;
+    }
     if (url.endsWith('/taghistory')) {
       return json(200, [{ Digest: `sha256:${'ef'.repeat(32)}`, ImageID: ID, Time: new Date((now - 120) * 1000).toISOString(), Action: 'set' }]);
     }
@@ -61,8 +73,13 @@ function capture(): OutStream & { text(): string } {
 }
 
 async function run(...argv: string[]): Promise<{ status: number; out: string; err: string }> {
+  return runWith({}, ...argv);
+}
+
+/** Runs with stderr as a terminal of `columns` columns, when given. */
+async function runWith(opts: { errColumns?: number }, ...argv: string[]): Promise<{ status: number; out: string; err: string }> {
   const out = capture();
-  const err = capture();
+  const err = opts.errColumns === undefined ? capture() : { ...capture(), isTerminal: true, columns: opts.errColumns };
   const streams: Streams = { in: new PassThrough(), out, err };
   const status = await main(argv, {}, streams);
   return { status, out: out.text(), err: err.text() };
@@ -144,5 +161,25 @@ describe('berth against a fake engine', () => {
     const status = await main(['images', '-q'], { BERTH_HOST: host, DOCKER_HOST: 'unix:///nonexistent' }, { in: new PassThrough(), out, err });
     assert.equal(status, 0);
     assert.equal(out.text().split('\n').length, 4);
+  });
+
+  it('draws save -o and load -i progress on a terminal stderr, and nothing elsewhere', async () => {
+    const file = join(dir, 'saved.tar');
+    const quiet = await run('-H', host, 'save', '-o', file, 'busybox');
+    assert.deepEqual(quiet, { status: 0, out: '', err: '' });
+    assert.deepEqual(await readFile(file), TAR);
+    const saved = await runWith({ errColumns: 150 }, '-H', host, 'save', '-o', file, 'busybox');
+    assert.equal(saved.status, 0);
+    assert.match(saved.err, /^\x1b\[2K\rSaving +[\d.]+kB\r/);
+    assert.ok(saved.err.endsWith('\x1b[2K\rSaving    300kB\r\n'), JSON.stringify(saved.err.slice(-40)));
+    assert.deepEqual(await readFile(file), TAR);
+
+    const loaded = await runWith({ errColumns: 150 }, '-H', host, 'load', '-i', file);
+    assert.equal(loaded.out, 'Loaded image: busybox:latest (300000 bytes)\n');
+    assert.ok(loaded.err.endsWith(`\x1b[2K\rUploading [${'='.repeat(50)}>]    300kB/300kB\r\n`), JSON.stringify(loaded.err.slice(-80)));
+    const plain = await run('-H', host, 'load', '-i', file);
+    assert.deepEqual(plain, { status: 0, out: 'Loaded image: busybox:latest (300000 bytes)\n', err: '' });
+    const narrow = await runWith({ errColumns: 80 }, '-H', host, 'load', '-q', '-i', file);
+    assert.equal(narrow.err, '', 'quiet');
   });
 });

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { EngineClient, DEFAULT_HOST } from '../client/index.ts';
 import { BIN, GLOBAL_FLAGS, dispatch, rootHelp, type Context, type OutStream, type Streams } from './command.ts';
@@ -13,6 +12,8 @@ import { FlagError, parseFlags } from './flags.ts';
 
 function clientVersion(): string {
   try {
+    // node:fs through getBuiltinModule: its ESM facade would load fs streams, which the CLI mostly does not need.
+    const { readFileSync } = process.getBuiltinModule('node:fs');
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
     return pkg.version ?? 'unknown';
   } catch {
@@ -95,6 +96,13 @@ if (import.meta.main) {
     if (err.code === 'EPIPE') process.exit(0);
     throw err;
   });
-  const streams: Streams = { in: process.stdin, out: outStream(process.stdout), err: outStream(process.stderr) };
+  const streams: Streams = {
+    // process.stdin is made on first access (several ms): only commands that read it pay for it.
+    get in() {
+      return process.stdin;
+    },
+    out: outStream(process.stdout),
+    err: outStream(process.stderr),
+  };
   process.exitCode = await main(process.argv.slice(2), process.env, streams);
 }

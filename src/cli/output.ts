@@ -1,6 +1,6 @@
-import { errorMessage } from '../util/index.ts';
+import { errorMessage } from '../util/errors.ts';
 import { ExitStatusError, TemplateError } from './errors.ts';
-import { tabwrite, TABLE_LAYOUT } from './tabwriter.ts';
+import { TabWriter } from './format/tabwriter.ts';
 
 /**
  * Output helpers shared by commands: docker's default tables are drawn here directly; any other
@@ -64,7 +64,7 @@ export interface ListLayout {
 export function renderTable(rows: readonly Record<string, unknown>[], fields: readonly string[], headers: Record<string, string>): string {
   let text = fields.map((f) => headers[f] ?? f).join('\t') + '\n';
   for (const row of rows) text += fields.map((f) => String(row[f] ?? '')).join('\t') + '\n';
-  return tabwrite(text, TABLE_LAYOUT);
+  return TabWriter.format(text);
 }
 
 /**
@@ -99,6 +99,8 @@ export interface CompileOptions {
   execPrefix?: string;
   /** Exit status for a parse error: 64 where docker wraps it in a StatusError (the default), else 1. */
   parseStatus?: number;
+  /** Go's `missingkey` option; docker sets `error` where inspect falls back to the raw JSON. */
+  missingKey?: 'invalid' | 'zero' | 'error';
 }
 
 /**
@@ -111,7 +113,7 @@ export async function compileFormat(source: string, opts: CompileOptions = {}): 
   const execPrefix = opts.execPrefix ?? 'template parsing error: ';
   let tmpl: ReturnType<FormatModule['Template']['parse']>;
   try {
-    tmpl = fmt.Template.parse(source, { name: opts.name ?? '' });
+    tmpl = fmt.Template.parse(source, { name: opts.name ?? '', ...(opts.missingKey !== undefined ? { missingKey: opts.missingKey } : {}) });
   } catch (err) {
     const message = `${parsePrefix}${templateMessage(err)}`;
     throw (opts.parseStatus ?? 64) === 64 ? new TemplateError(message, { cause: err }) : new ExitStatusError(message, opts.parseStatus ?? 1, { cause: err });

@@ -168,6 +168,17 @@ describe('errors', () => {
     c.close();
   });
 
+  it('reports an engine that hangs up without an answer as docker does (an EOF of the request)', async () => {
+    handler = (_req, res) => res.socket?.destroy();
+    const c = client();
+    await assert.rejects(c.imageSave(['nosuch']), (err: unknown) => {
+      assert.ok(err instanceof UnavailableError);
+      assert.equal(err.message, `error during connect: Get "http://${encodeURIComponent(sock)}/v1.41/images/get?names=nosuch": EOF`);
+      return true;
+    });
+    c.close();
+  });
+
   it('turns an aborted signal into CanceledError', async () => {
     handler = () => {
       // Never answers.

@@ -1,13 +1,13 @@
-import http from 'node:http';
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Agent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { InvalidArgumentError } from '../util/index.ts';
+import { InvalidArgumentError } from '../util/errors.ts';
 import { exactIntegers, parseJSONStream, type Reviver } from './jsonstream.ts';
 import {
   encodeQuery,
   errorFromResponse,
   escapePath,
   isJSON,
+  newAgent,
   parseHost,
   readText,
   sendRequest,
@@ -131,7 +131,7 @@ export function compareVersions(a: string, b: string): number {
 export class EngineClient {
   readonly host: string;
   readonly #endpoint: EngineEndpoint;
-  readonly #agent: http.Agent;
+  readonly #agent: Agent;
   readonly #userAgent: string;
   readonly #pinned: string | undefined;
   #negotiated: Promise<string> | undefined;
@@ -140,7 +140,7 @@ export class EngineClient {
   constructor(options: EngineClientOptions = {}) {
     this.host = options.host ?? DEFAULT_HOST;
     this.#endpoint = parseHost(this.host);
-    this.#agent = new http.Agent({ keepAlive: true });
+    this.#agent = newAgent();
     this.#userAgent = options.userAgent ?? 'Berth-Client';
     this.#pinned = options.apiVersion;
   }

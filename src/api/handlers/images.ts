@@ -127,7 +127,10 @@ async function list(d: ImageHandlerDeps, req: Request, res: ServerResponse): Pro
       if ((tags.length === 0) !== want) continue;
     }
     const refs = filters.get('reference');
-    if (refs && !refs.some((p) => matchRef(p, tags))) continue;
+    // As Docker: only the tags that match are listed (and the image only when one does).
+    const matching = refs ? tags.filter((t) => refs.some((p) => matchRef(p, [t]))) : tags;
+    if (matching.length === 0 && refs) continue;
+    if (refs) Object.assign(s, repoNames(matching, rec.manifestDigest));
     if (labels.length && !matchLabels(s._config.config?.Labels ?? {}, labels)) continue;
     const created = s['Created'] as number;
     if (beforeT !== undefined && !(created < beforeT)) continue;
@@ -247,16 +250,14 @@ async function tag(d: ImageHandlerDeps, req: Request, res: ServerResponse): Prom
 async function load(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
   const quiet = boolParam(req.query, 'quiet');
   const out = new JSONLines(res);
-  const pending: Promise<void>[] = [];
   try {
-    const result = await d.archives.load(req.raw, {
+    // The archive code reports layer progress (`status`) and the loaded images (`stream`); quiet keeps only the latter.
+    await d.archives.load(req.raw, {
       signal: req.signal,
-      ...(quiet ? {} : { onProgress: (p: object) => void pending.push(out.write(p)) }),
+      onProgress: (p: object) => {
+        if (!quiet || !('status' in p)) void out.write(p);
+      },
     });
-    for (const img of result.images) {
-      if (img.tags.length === 0) await out.write({ stream: `Loaded image ID: ${img.id}\n` });
-      for (const t of img.tags) await out.write({ stream: `Loaded image: ${t}\n` });
-    }
     out.end();
   } catch (err) {
     if (!out.started) throw err;
@@ -268,11 +269,17 @@ async function load(d: ImageHandlerDeps, req: Request, res: ServerResponse): Pro
 async function save(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
   const names = req.params['name'] !== undefined ? [req.params['name']] : req.query.getAll('names');
   if (names.length === 0) throw new InvalidArgumentError('no image names given');
-  const stream = await d.archives.save(names, { signal: req.signal });
+  const stream = (await d.archives.save(names, { signal: req.signal }))[Symbol.asyncIterator]();
+  // The first chunk comes only after every name resolved: a missing image is still a 404, not a cut stream.
+  let next = await stream.next();
   res.writeHead(200, { 'Content-Type': 'application/x-tar' });
-  for await (const chunk of stream) {
-    if (!res.write(chunk)) await new Promise<void>((r) => res.once('drain', () => r()));
-    if (req.signal.aborted) return;
+  while (!next.done) {
+    if (!res.write(next.value)) await new Promise<void>((r) => res.once('drain', () => r()));
+    if (req.signal.aborted) {
+      await stream.return?.();
+      return;
+    }
+    next = await stream.next();
   }
   res.end();
 }

@@ -20,7 +20,15 @@ import {
   type Tree,
   type VariableNode,
 } from './parse.ts';
-import { GoFloat, findMember, goTypeName, isTrue, kindOf, mapGet, sortedEntries, toBigInt } from './values.ts';
+import { GoFloat, findMember, goTypeName, isTrue, kindOf, mapGet, mapHas, sortedEntries, toBigInt } from './values.ts';
+
+/**
+ * Go's `missingkey` option: what a field lookup of a missing map key gives. `invalid` (Go's `default`): the
+ * missing value, printed `<no value>`; `zero`: the zero value of the map's elements ('' for a map[string]string,
+ * else a nil interface, which also prints `<no value>`); `error`: execution stops with
+ * `map has no entry for key "K"`.
+ */
+export type MissingKey = 'invalid' | 'zero' | 'error';
 
 /** An execution error; `partial` is what the template wrote before it failed (Go leaves it in the writer). */
 export class TemplateExecError extends InvalidArgumentError {
@@ -57,10 +65,16 @@ interface Variable {
 }
 
 /** Executes the tree `name` of `trees` over `data`. */
-export function execute(trees: Map<string, Tree>, name: string, data: unknown, funcs: Map<string, GoFunction>): string {
+export function execute(
+  trees: Map<string, Tree>,
+  name: string,
+  data: unknown,
+  funcs: Map<string, GoFunction>,
+  missingKey: MissingKey = 'invalid',
+): string {
   const tree = trees.get(name);
   const out: string[] = [];
-  const state = new State(trees, tree, name, out, funcs, 0);
+  const state = new State(trees, tree, name, out, funcs, 0, missingKey);
   try {
     if (tree === undefined) return state.errorf(`${quote(name)} is an incomplete or empty template`);
     state.vars = [{ name: '$', value: data }];
@@ -96,6 +110,7 @@ class State {
   readonly out: string[];
   readonly funcs: Map<string, GoFunction>;
   readonly depth: number;
+  readonly missingKey: MissingKey;
 
   constructor(
     trees: Map<string, Tree>,
@@ -104,6 +119,7 @@ class State {
     out: string[],
     funcs: Map<string, GoFunction>,
     depth: number,
+    missingKey: MissingKey,
   ) {
     this.trees = trees;
     this.tree = tree;
@@ -111,6 +127,7 @@ class State {
     this.out = out;
     this.funcs = funcs;
     this.depth = depth;
+    this.missingKey = missingKey;
   }
 
   at(node: Node): void {
@@ -266,7 +283,7 @@ class State {
     if (tree === undefined) this.errorf(`template ${quote(t.name)} not defined`);
     if (this.depth >= MAX_EXEC_DEPTH) this.errorf(`exceeded maximum template depth (${MAX_EXEC_DEPTH})`);
     const newDot = this.evalPipeline(dot, t.pipe);
-    const sub = new State(this.trees, tree, t.name, this.out, this.funcs, this.depth + 1);
+    const sub = new State(this.trees, tree, t.name, this.out, this.funcs, this.depth + 1, this.missingKey);
     sub.vars = [{ name: '$', value: newDot }];
     sub.walk(newDot, tree.root);
   }
@@ -372,7 +389,11 @@ class State {
   }
 
   evalField(dot: unknown, fieldName: string, node: Node, args: Node[] | undefined, final: Final, receiver: unknown): unknown {
-    if (receiver === undefined) return undefined;
+    if (receiver === undefined) {
+      // An invalid receiver is treated as a missing map key.
+      if (this.missingKey === 'error') this.errorf(`nil data; no entry for key ${quote(fieldName)}`);
+      return undefined;
+    }
     if (receiver === null) this.errorf(`nil pointer evaluating interface {}.${fieldName}`);
     const hasArgs = (args?.length ?? 0) > 1 || final !== MISSING;
     switch (kindOf(receiver)) {
@@ -389,6 +410,11 @@ class State {
       }
       case 'map':
         if (hasArgs) this.errorf(`${fieldName} is not a method but has arguments`);
+        if (this.missingKey !== 'invalid' && !mapHas(receiver as object, fieldName)) {
+          if (this.missingKey === 'error') this.errorf(`map has no entry for key ${quote(fieldName)}`);
+          // The zero value of the elements: '' for a map[string]string, else a nil interface.
+          return goTypeName(receiver) === 'map[string]string' ? '' : undefined;
+        }
         return mapGet(receiver as object, fieldName);
     }
     this.errorf(`can't evaluate field ${fieldName} in type ${goTypeName(receiver)}`);

@@ -2,7 +2,7 @@
  * `--format` for the berth CLI: Go's text/template with docker's functions, and docker's table/json list
  * output aligned by a Go-compatible tabwriter.
  */
-export { compileTemplate, renderList, type RenderListOptions } from './list.ts';
+export { renderList, type RenderListOptions } from './list.ts';
 export { Template, type TemplateOptions } from './template.ts';
 export { TemplateExecError } from './exec.ts';
 export { TabWriter, DOCKER_TABLE, stringWidth, type TabWriterOptions } from './tabwriter.ts';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from '../../util/errors.ts';
-import { compileTemplate, renderList } from './list.ts';
+import { renderList } from './list.ts';
 import { IMAGE_CASES, IMAGE_DEFAULT_TABLE, IMAGE_HEADERS, IMAGE_ROWS } from './list.golden.ts';
 
 const opts = { defaultTable: IMAGE_DEFAULT_TABLE, headers: IMAGE_HEADERS, typeName: '*formatter.imageContext' };
@@ -70,22 +70,4 @@ test('an unknown field fails the whole list, and the default type name is used',
       err instanceof InvalidArgumentError &&
       err.message === 'template parsing error: template: :1:2: executing "" at <.B>: can\'t evaluate field B in type row',
   );
-});
-
-test('compileTemplate renders single values and wraps errors as docker does', () => {
-  const render = compileTemplate('{{.Name}}:{{json .Labels}}');
-  assert.equal(render({ Name: 'n', Labels: { a: '1' } }), 'n:{"a":"1"}');
-  assert.equal(compileTemplate('{{.Missing}}')({}), '<no value>');
-  assert.throws(
-    () => compileTemplate('{{foo}}'),
-    (err: unknown) =>
-      err instanceof InvalidArgumentError && err.message === 'template parsing error: template: :1: function "foo" not defined',
-  );
-  assert.throws(
-    () => compileTemplate('{{index . 5}}')([1]),
-    (err: unknown) =>
-      err instanceof InvalidArgumentError &&
-      err.message === 'template parsing error: template: :1:2: executing "" at <index . 5>: error calling index: index out of range: 5',
-  );
-  assert.equal(compileTemplate('a\\tb')(null), 'a\\tb', 'no escape replacement outside list formats');
 });

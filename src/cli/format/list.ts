@@ -21,27 +21,6 @@ function dockerError(err: unknown): unknown {
   return err;
 }
 
-/**
- * Compiles a `--format` template as docker's inspect-style commands do (no table handling, no escape
- * replacement). The returned function renders one value.
- * @throws InvalidArgumentError `template parsing error: …` on bad syntax (now) or failed execution (when called).
- */
-export function compileTemplate(source: string): (data: unknown) => string {
-  let tmpl: Template;
-  try {
-    tmpl = Template.parse(source);
-  } catch (err) {
-    throw dockerError(err);
-  }
-  return (data) => {
-    try {
-      return tmpl.execute(data);
-    } catch (err) {
-      throw dockerError(err);
-    }
-  };
-}
-
 export interface RenderListOptions {
   /** The command's default format, used for '' and 'table', e.g. 'table {{.Repository}}\t{{.Tag}}'. */
   defaultTable: string;

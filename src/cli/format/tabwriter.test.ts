@@ -140,3 +140,11 @@ test('string widths count terminal cells', () => {
   assert.equal(stringWidth('ｱ'), 1, 'halfwidth katakana');
   assert.equal(TabWriter.format('日本\tx\nab\ty\n', { minWidth: 1, padding: 1 }), '日本 x\nab   y\n');
 });
+
+test("docker version's layout (minwidth 20, padding 1): a line without the column starts a new block", () => {
+  const text = 'Client:\n Version:\t1\n API version:\t2\n\nServer:\n  Version:\t3\n  GitCommit:\t\n';
+  assert.equal(
+    TabWriter.format(text, { minWidth: 20, padding: 1 }),
+    'Client:\n Version:           1\n API version:       2\n\nServer:\n  Version:          3\n  GitCommit:        \n',
+  );
+});

@@ -321,3 +321,34 @@ test('templates are reusable and funcs can be replaced per execution', () => {
   assert.equal(custom.execute(undefined), '4');
   assert.equal(parseError('{{json .}}'.replace('json', 'nosuch')), 'template: :1: function "nosuch" not defined');
 });
+
+test('missingkey=error: a missing map key, or a field of missing data, stops execution as in Go', () => {
+  const data = { Config: { Labels: { a: '1' }, Env: null }, Id: 'x' };
+  const strict = Template.parse('{{.Config.Foo}}').option('missingkey=error');
+  assert.throws(
+    () => strict.execute(data),
+    (err: unknown) =>
+      err instanceof TemplateExecError &&
+      err.message === 'template: :1:9: executing "" at <.Config.Foo>: map has no entry for key "Foo"',
+  );
+  assert.equal(Template.parse('{{.Config.Foo}}').execute(data), '<no value>', 'option() leaves the original as it was');
+  assert.equal(Template.parse('{{.Id}}|{{.Config.Labels.a}}|{{.Config.Env}}', { missingKey: 'error' }).execute(data), 'x|1|<nil>');
+  assert.throws(
+    () => Template.parse('{{$x := .Nope}}', { missingKey: 'error' }).execute(data),
+    /at <\.Nope>: map has no entry for key "Nope"$/,
+  );
+  assert.throws(
+    () => Template.parse('{{with $x := 1}}{{$.Config.Labels.b}}{{end}}', { missingKey: 'error' }).execute(data),
+    /map has no entry for key "b"$/,
+  );
+  assert.throws(() => Template.parse('{{.A.B}}', { missingKey: 'error' }).execute(undefined), /nil data; no entry for key "A"$/);
+  assert.equal(Template.parse('{{index .Config.Labels "zz"}}', { missingKey: 'error' }).execute(data), '', 'index ignores missingkey');
+});
+
+test('missingkey=zero gives the elements\' zero value; unknown options are refused', () => {
+  const data = { Labels: { a: '1' }, Any: { n: 1 } };
+  assert.equal(Template.parse('[{{.Labels.zz}}]|{{.Any.zz}}').option('missingkey=zero').execute(data), '[]|<no value>');
+  assert.equal(Template.parse('{{.Labels.zz}}').option('missingkey=error', 'missingkey=default').execute(data), '<no value>');
+  assert.throws(() => Template.parse('x').option('missingkey=bogus'), /^RangeError: unrecognized option: missingkey=bogus$/);
+  assert.throws(() => Template.parse('x').option('nokey=1'), /^RangeError: unrecognized option: nokey=1$/);
+});

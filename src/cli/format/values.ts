@@ -193,6 +193,11 @@ export function mapGet(m: object, key: string): unknown {
   return Object.hasOwn(m, key) ? (m as Record<string, unknown>)[key] : undefined;
 }
 
+/** Whether a map has an entry for `key` (an entry may hold undefined, Go's nil interface). */
+export function mapHas(m: object, key: string): boolean {
+  return m instanceof Map ? m.has(key) : Object.hasOwn(m, key);
+}
+
 /** The fields of a struct-like object, in order: enumerable data properties and getters, own ones first. */
 export function structFields(obj: object): Array<[string, unknown]> {
   const out: Array<[string, unknown]> = [];

@@ -1,7 +1,7 @@
 import type { EngineClient, ImageHistoryItem, TagHistoryEntry } from '../../client/index.ts';
 import type { OutStream } from '../command.ts';
 import { renderRows, renderTable } from '../output.ts';
-import { ellipsis, truncateID } from '../reference.ts';
+import { ellipsis, truncateID } from '../text.ts';
 import { formatRFC3339, humanDuration, humanSizeWithPrecision } from '../units.ts';
 
 export interface HistoryOptions {

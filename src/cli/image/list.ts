@@ -1,7 +1,8 @@
 import type { EngineClient, ImageSummary } from '../../client/index.ts';
 import type { OutStream } from '../command.ts';
 import { renderRows, type ListLayout } from '../output.ts';
-import { parseReference, truncateID } from '../reference.ts';
+import { truncateID } from '../text.ts';
+import { displayReference } from './refs.ts';
 import { formatGoTime, humanSize, humanSizeWithPrecision, timeAgo } from '../units.ts';
 
 export interface ListImagesOptions {
@@ -91,12 +92,12 @@ export function imageRows(images: readonly ImageSummary[], opts: { trunc: boolea
     const repoTags = new Map<string, string[]>();
     const repoDigests = new Map<string, string[]>();
     for (const ref of img.RepoTags ?? []) {
-      const r = parseReference(ref);
+      const r = displayReference(ref);
       if (r === undefined || r.tag === undefined || r.digest !== undefined) continue;
       repoTags.set(r.name, [...(repoTags.get(r.name) ?? []), r.tag]);
     }
     for (const ref of img.RepoDigests ?? []) {
-      const r = parseReference(ref);
+      const r = displayReference(ref);
       if (r === undefined || r.digest === undefined) continue;
       repoDigests.set(r.name, [...(repoDigests.get(r.name) ?? []), r.digest]);
     }

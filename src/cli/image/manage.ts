@@ -1,8 +1,8 @@
-import { CanceledError, InvalidArgumentError, NotFoundError } from '../../util/index.ts';
+import { CanceledError, InvalidArgumentError, NotFoundError } from '../../util/errors.ts';
 import type { EngineClient } from '../../client/index.ts';
 import type { OutStream } from '../command.ts';
 import { MultiError } from '../errors.ts';
-import { referenceError } from '../reference.ts';
+import { referenceError } from './refs.ts';
 import { humanSize } from '../units.ts';
 import { confirm, type LineSource } from '../prompt.ts';
 

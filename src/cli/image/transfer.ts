@@ -2,11 +2,12 @@ import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BerthError, InvalidArgumentError, errorMessage } from '../../util/index.ts';
-import type { EngineClient } from '../../client/index.ts';
+import { BerthError, InvalidArgumentError, errorMessage } from '../../util/errors.ts';
+import type { EngineClient, JSONMessage } from '../../client/index.ts';
 import type { OutStream } from '../command.ts';
 import { displayJSONMessages } from '../jsonmessage.ts';
-import { referenceError } from '../reference.ts';
+import { byteProgress, type ByteProgress } from '../progress.ts';
+import { referenceError } from './refs.ts';
 
 /** Go's wording for a file that cannot be opened: `open /x: no such file or directory`. */
 export function openError(op: string, path: string, err: unknown): BerthError {
@@ -23,11 +24,27 @@ export function openError(op: string, path: string, err: unknown): BerthError {
 }
 
 /** Opens a file for streaming, failing before any request is sent when it cannot be read. */
-async function openInput(path: string): Promise<Readable> {
+async function openInput(path: string): Promise<{ stream: Readable; size: number }> {
   const handle = await open(path, 'r').catch((err: unknown) => {
     throw openError('open', path, err);
   });
-  return handle.createReadStream();
+  try {
+    const { size } = await handle.stat();
+    return { stream: handle.createReadStream(), size };
+  } catch (err) {
+    await handle.close();
+    throw openError('stat', path, err);
+  }
+}
+
+/**
+ * The request body for an uploaded file: counted by a progress line on `err` when that is a terminal.
+ * The line ends once the engine answers, so the engine's own messages start on a line of their own.
+ */
+async function upload(path: string, err: OutStream, quiet: boolean): Promise<{ body: AsyncIterable<Uint8Array>; progress: ByteProgress | undefined }> {
+  const input = await openInput(path);
+  const progress = byteProgress(err, 'Uploading', input.size, { quiet });
+  return { body: progress === undefined ? input.stream : progress.count(input.stream), progress };
 }
 
 export interface LoadOptions {
@@ -36,23 +53,33 @@ export interface LoadOptions {
   quiet: boolean;
 }
 
-/** `berth load`: streams a docker-archive tar to the engine; progress only on a terminal. */
+/**
+ * `berth load`: streams a docker-archive tar to the engine. The engine's progress is drawn on stdout and
+ * the upload of an `-i` file on stderr, each only on a terminal (and not with `-q`).
+ */
 export async function loadImages(
   client: EngineClient,
   stdin: Readable & { isTTY?: boolean },
   out: OutStream,
+  err: OutStream,
   opts: LoadOptions,
   signal?: AbortSignal,
 ): Promise<void> {
-  let body: Readable;
+  let body: AsyncIterable<Uint8Array>;
+  let progress: ByteProgress | undefined;
   if (opts.input === undefined || opts.input === '') {
     if (stdin.isTTY === true) throw new InvalidArgumentError('requested load from stdin, but stdin is empty');
     body = stdin;
   } else {
-    body = await openInput(opts.input);
+    ({ body, progress } = await upload(opts.input, err, opts.quiet));
   }
   const quiet = opts.quiet || !out.isTerminal;
-  const messages = await client.imageLoad(body, { quiet, signal });
+  let messages: AsyncIterable<JSONMessage>;
+  try {
+    messages = await client.imageLoad(body, { quiet, signal });
+  } finally {
+    progress?.finish();
+  }
   await displayJSONMessages(messages, out);
 }
 
@@ -63,10 +90,10 @@ export interface SaveOptions {
 }
 
 /**
- * `berth save`: writes the engine's tar to a file (atomically: temp file then rename, mode 0600)
- * or to stdout, which must not be a terminal.
+ * `berth save`: writes the engine's tar to a file (atomically: temp file then rename, mode 0600), with
+ * the bytes written shown on stderr when that is a terminal, or to stdout, which must not be a terminal.
  */
-export async function saveImages(client: EngineClient, out: OutStream, opts: SaveOptions, signal?: AbortSignal): Promise<void> {
+export async function saveImages(client: EngineClient, out: OutStream, err: OutStream, opts: SaveOptions, signal?: AbortSignal): Promise<void> {
   if (opts.output === undefined || opts.output === '') {
     if (out.isTerminal) throw new InvalidArgumentError('cowardly refusing to save to a terminal. Use the -o flag or redirect');
     const tar = await client.imageSave(opts.images, { signal });
@@ -84,14 +111,19 @@ export async function saveImages(client: EngineClient, out: OutStream, opts: Sav
   const handle = await open(temp, 'w', 0o600).catch((err: unknown) => {
     throw new InvalidArgumentError(`failed to save image: ${openError('open', temp, err).message}`, { cause: err });
   });
+  // The engine streams the tar without a length: the line shows the bytes written so far.
+  const progress = byteProgress(err, 'Saving', 0);
   try {
     // The stream owns the handle: it fsyncs (`flush`) and closes it when done.
-    await pipeline(tar, handle.createWriteStream({ flush: true }));
+    const file = handle.createWriteStream({ flush: true });
+    await (progress === undefined ? pipeline(tar, file) : pipeline(tar, (source: AsyncIterable<Uint8Array>) => progress.count(source), file));
+    progress?.finish();
     await rename(temp, target);
-  } catch (err) {
+  } catch (failure) {
+    progress?.finish();
     await handle.close().catch(() => {});
     await rm(temp, { force: true });
-    throw err;
+    throw failure;
   }
 }
 
@@ -103,11 +135,15 @@ export interface ImportOptions {
   message: string;
 }
 
-/** `berth import`: a root filesystem tarball becomes a one-layer image; prints the engine's messages. */
+/**
+ * `berth import`: a root filesystem tarball becomes a one-layer image; prints the engine's messages. The
+ * upload of a file is shown on stderr when that is a terminal.
+ */
 export async function importImage(
   client: EngineClient,
   stdin: Readable,
   out: OutStream,
+  err: OutStream,
   opts: ImportOptions,
   signal?: AbortSignal,
 ): Promise<void> {
@@ -115,17 +151,23 @@ export async function importImage(
     const problem = referenceError(opts.reference);
     if (problem !== undefined) throw new InvalidArgumentError(problem);
   }
-  let body: Readable | undefined;
+  let body: AsyncIterable<Uint8Array> | undefined;
+  let progress: ByteProgress | undefined;
   let source = '-';
   if (opts.source === '-') body = stdin;
   else if (/^https?:\/\//.test(opts.source)) source = opts.source;
-  else body = await openInput(opts.source);
-  const messages = await client.imageImport(body, {
-    source,
-    ...(opts.reference !== undefined && opts.reference !== '' ? { repo: opts.reference } : {}),
-    ...(opts.message !== '' ? { message: opts.message } : {}),
-    changes: opts.changes,
-    signal,
-  });
+  else ({ body, progress } = await upload(opts.source, err, false));
+  let messages: AsyncIterable<JSONMessage>;
+  try {
+    messages = await client.imageImport(body, {
+      source,
+      ...(opts.reference !== undefined && opts.reference !== '' ? { repo: opts.reference } : {}),
+      ...(opts.message !== '' ? { message: opts.message } : {}),
+      changes: opts.changes,
+      signal,
+    });
+  } finally {
+    progress?.finish();
+  }
   await displayJSONMessages(messages, out);
 }

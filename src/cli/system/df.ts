@@ -2,7 +2,8 @@ import type { DiskUsage, DiskUsageBuildCache, DiskUsageContainer, DiskUsageVolum
 import type { OutStream } from '../command.ts';
 import { imageRow, IMAGE_HEADERS, isDangling } from '../image/list.ts';
 import { asDockerContext, asGoStruct, compileFormat, renderRows, renderTable } from '../output.ts';
-import { ellipsis, parseReference, truncateID } from '../reference.ts';
+import { displayReference } from '../image/refs.ts';
+import { ellipsis, truncateID } from '../text.ts';
 import { formatGoTime, humanDuration, humanSize, humanSizeWithPrecision } from '../units.ts';
 
 export interface DiskUsageOptions {
@@ -99,7 +100,7 @@ function verboseImageRow(img: ImageSummary, trunc: boolean, nowMs: number): Reco
   let tag = '<none>';
   const first = img.RepoTags?.[0];
   if (first !== undefined && !isDangling(img)) {
-    const r = parseReference(first);
+    const r = displayReference(first);
     if (r?.tag !== undefined) {
       repo = r.name;
       tag = r.tag;

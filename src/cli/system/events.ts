@@ -1,8 +1,8 @@
-import { InvalidArgumentError, errorMessage } from '../../util/index.ts';
+import { InvalidArgumentError, errorMessage } from '../../util/errors.ts';
 import { TemplateError } from '../errors.ts';
 import type { EngineClient, EventMessage } from '../../client/index.ts';
 import type { OutStream } from '../command.ts';
-import { asGoStruct, compileFormat } from '../output.ts';
+import { compileFormat, loadFormat } from '../output.ts';
 import { formatRFC3339NanoFixed } from '../units.ts';
 
 export interface EventsOptions {
@@ -80,26 +80,53 @@ export function formatEvent(e: EventMessage): string {
   return `${s}\n`;
 }
 
-/** What docker validates a template against: a zero `events.Message`. */
-const EMPTY_EVENT: EventMessage = {
-  status: '',
-  id: '',
-  from: '',
-  Type: '',
-  Action: '',
-  Actor: { ID: '', Attributes: null },
-  scope: '',
-  time: 0,
-  timeNano: 0,
-};
+type FormatModule = Awaited<ReturnType<typeof loadFormat>>;
+
+/**
+ * An event as templates see docker's typed `events.Message`: Go's field names (`.Status`, `.ID`, `.Time`,
+ * `.Actor.Attributes`), a nil attribute map that prints `map[]`, and `json` giving Go's encoding (its
+ * field order, `omitempty` on status, id, from, scope, time and timeNano).
+ */
+export function goEvent(e: EventMessage, fmt: Pick<FormatModule, 'GO_TYPE' | 'MARSHAL_JSON' | 'marshalJSON'>): object {
+  const attributes = e.Actor?.Attributes ?? null;
+  const wire = {
+    [fmt.GO_TYPE]: 'events.Message',
+    ...(e.status ? { status: e.status } : {}),
+    ...(e.id ? { id: e.id } : {}),
+    ...(e.from ? { from: e.from } : {}),
+    Type: e.Type ?? '',
+    Action: e.Action ?? '',
+    Actor: { [fmt.GO_TYPE]: 'events.Actor', ID: e.Actor?.ID ?? '', Attributes: attributes },
+    ...(e.scope ? { scope: e.scope } : {}),
+    ...(e.time ? { time: e.time } : {}),
+    ...(e.timeNano ? { timeNano: e.timeNano } : {}),
+  };
+  const nilMap = Object.defineProperty(new Map(), fmt.MARSHAL_JSON, { value: () => 'null' });
+  return {
+    [fmt.GO_TYPE]: '*events.Message',
+    [fmt.MARSHAL_JSON]: () => fmt.marshalJSON(wire, { escapeHTML: true, sortMapKeys: true }),
+    Status: e.status ?? '',
+    ID: e.id ?? '',
+    From: e.from ?? '',
+    Type: e.Type ?? '',
+    Action: e.Action ?? '',
+    Actor: { [fmt.GO_TYPE]: 'events.Actor', ID: e.Actor?.ID ?? '', Attributes: attributes ?? nilMap },
+    Scope: e.scope ?? '',
+    Time: e.time ?? 0,
+    TimeNano: e.timeNano ?? 0,
+  };
+}
 
 /** `berth events`: streams until `--until` passes, the engine closes, or the signal aborts. */
 export async function streamEvents(client: EngineClient, out: OutStream, opts: EventsOptions, signal?: AbortSignal): Promise<void> {
   let template: ((data: unknown) => string) | undefined;
+  let fmt: FormatModule | undefined;
   if (opts.format !== '') {
     template = await compileFormat(opts.format === 'json' ? '{{json .}}' : opts.format, { parsePrefix: 'Error parsing format: ', execPrefix: '' });
+    fmt = await loadFormat();
     try {
-      template(await asGoStruct(EMPTY_EVENT, '*events.Message'));
+      // docker checks the template against a zero event first.
+      template(goEvent({}, fmt));
     } catch (err) {
       throw new TemplateError(`Error parsing format: ${errorMessage(err)}`, { cause: err });
     }
@@ -112,6 +139,6 @@ export async function streamEvents(client: EngineClient, out: OutStream, opts: E
     signal,
   });
   for await (const e of events) {
-    out.write(template === undefined ? formatEvent(e) : `${template(await asGoStruct(e, '*events.Message'))}\n`);
+    out.write(template === undefined || fmt === undefined ? formatEvent(e) : `${template(goEvent(e, fmt))}\n`);
   }
 }

@@ -1,4 +1,4 @@
-import { BerthError } from '../../util/index.ts';
+import { BerthError } from '../../util/errors.ts';
 import { isDaemonError, type EngineClient, type SystemInfo } from '../../client/index.ts';
 import type { OutStream } from '../command.ts';
 import { describeError } from '../errors.ts';

@@ -1,8 +1,8 @@
-import { errorMessage } from '../../util/index.ts';
+import { errorMessage } from '../../util/errors.ts';
 import { MAX_API_VERSION, type EngineClient, type SystemVersion } from '../../client/index.ts';
 import type { OutStream } from '../command.ts';
 import { asGoStruct, compileFormat } from '../output.ts';
-import { tabwrite } from '../tabwriter.ts';
+import { TabWriter } from '../format/tabwriter.ts';
 import { reformatDate } from '../units.ts';
 
 export interface VersionOptions {
@@ -130,6 +130,6 @@ export async function showVersion(
     failure ??= err;
     text = '';
   }
-  out.write(tabwrite(`${text}\n`, { minwidth: 20, padding: 1 }));
+  out.write(TabWriter.format(`${text}\n`, { minWidth: 20, padding: 1 }));
   if (failure !== undefined) throw failure instanceof Error ? failure : new Error(errorMessage(failure));
 }

@@ -1,16 +1,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ellipsis, familiarName, parseReference, referenceError, truncateID } from './reference.ts';
-import { imageRows } from './image/list.ts';
-import type { ImageSummary } from '../client/index.ts';
+import { displayReference, referenceError } from './refs.ts';
+import { imageRows } from './list.ts';
+import type { ImageSummary } from '../../client/index.ts';
 
 describe('references', () => {
   it('splits names, tags and digests and shortens docker.io names', () => {
-    assert.deepEqual(parseReference('docker.io/library/busybox:1'), { name: 'busybox', tag: '1', digest: undefined });
-    assert.deepEqual(parseReference('localhost:5000/team/bb'), { name: 'localhost:5000/team/bb', tag: undefined, digest: undefined });
-    assert.equal(parseReference(`r/x@sha256:${'a'.repeat(64)}`)?.digest, `sha256:${'a'.repeat(64)}`);
-    assert.equal(parseReference('<none>:<none>'), undefined);
-    assert.equal(familiarName('docker.io/foo/bar'), 'foo/bar');
+    assert.deepEqual(displayReference('docker.io/library/busybox:1'), { name: 'busybox', tag: '1', digest: undefined });
+    assert.deepEqual(displayReference('localhost:5000/team/bb'), { name: 'localhost:5000/team/bb', tag: undefined, digest: undefined });
+    assert.equal(displayReference(`r/x@sha256:${'a'.repeat(64)}`)?.digest, `sha256:${'a'.repeat(64)}`);
+    assert.equal(displayReference('<none>:<none>'), undefined);
+    assert.equal(displayReference('docker.io/foo/bar:1')?.name, 'foo/bar');
   });
 
   it('explains invalid references in distribution/reference words', () => {
@@ -18,12 +18,8 @@ describe('references', () => {
     assert.equal(referenceError('localhost:5000/Foo/bar:1'), 'invalid reference format: repository name (Foo/bar) must be lowercase');
     assert.equal(referenceError('a b'), 'invalid reference format');
     assert.equal(referenceError('busybox:latest'), undefined);
-  });
-
-  it('truncates IDs and text as docker does', () => {
-    assert.equal(truncateID(`sha256:${'0123456789ab'.repeat(5)}`), '0123456789ab');
-    assert.equal(ellipsis('abcdef', 4), 'abc…');
-    assert.equal(ellipsis('abc', 4), 'abc');
+    assert.equal(referenceError('UP/x:1'), undefined, 'docker takes UP for a registry host and lets the engine judge');
+    assert.equal(referenceError('UP/X'), 'invalid reference format: repository name (X) must be lowercase');
   });
 });
 
