@@ -117,6 +117,21 @@ const MIGRATIONS: string[] = [
     anonymous INTEGER NOT NULL DEFAULT 0
   );
   `,
+  `
+  CREATE TABLE containers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    image_id TEXT NOT NULL,
+    image_ref TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    host_config TEXT NOT NULL,
+    state TEXT NOT NULL,
+    runtime TEXT NOT NULL,
+    snapshot TEXT NOT NULL
+  );
+  CREATE INDEX containers_image ON containers(image_id);
+  `,
 ];
 
 function migrate(db: DatabaseSync): void {

@@ -2,3 +2,4 @@ export { MetadataDB } from './db.ts';
 export { SnapshotRecords, type SnapshotRecord, type SnapshotKind } from './snapshots.ts';
 export { ImageRecords, type ImageRecord, type TagRecord, type TagHistoryRecord, type TagAction } from './images.ts';
 export { VolumeRecords, type VolumeRecord } from './volumes.ts';
+export { ContainerRecords, type ContainerRow } from './containers.ts';
