@@ -11,6 +11,17 @@ export interface Request {
   query: URLSearchParams;
   params: Record<string, string>;
   signal: AbortSignal;
+  /**
+   * Takes the connection over for a raw stream (attach, exec start): with `Upgrade: tcp` it answers
+   * `101 UPGRADED` and returns the socket itself (half-close kept: the client's EOF on stdin does not end our
+   * output); without, it answers 200 and returns the request body and response as one duplex.
+   */
+  hijack(contentType: string): Hijacked;
+}
+
+export interface Hijacked {
+  stream: import('node:stream').Duplex;
+  upgraded: boolean;
 }
 
 /** Docker's boolean query values: '1', 'true', 'True' are true; '0', 'false', '' false. */

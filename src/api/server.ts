@@ -1,7 +1,9 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import { errorMessage } from '../util/errors.ts';
 import { httpStatus } from './errors.ts';
-import { sendJSON, type Request } from './http.ts';
+import { sendJSON, type Hijacked, type Request } from './http.ts';
 import type { Router } from './router.ts';
 import { API_VERSION, compareVersions, MAX_API_VERSION, MIN_API_VERSION } from './version.ts';
 
@@ -18,10 +20,33 @@ export function createApiServer(opts: ServerOptions): Server {
   const server = createServer({ keepAliveTimeout: 5000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
     void handle(opts, req, res);
   });
+  // Requests with `Upgrade: tcp` (docker's attach and exec start) arrive here with the raw socket. A response
+  // object is put on the socket so that errors before the hijack are ordinary JSON responses.
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const res = new ServerResponse(req);
+    res.assignSocket(socket);
+    res.on('finish', () => socket.end());
+    void handle(opts, req, res, { socket, head });
+  });
   return server;
 }
 
-async function handle(opts: ServerOptions, raw: IncomingMessage, res: ServerResponse): Promise<void> {
+function hijacker(raw: IncomingMessage, res: ServerResponse, upgrade: { socket: Socket; head: Buffer } | undefined): (contentType: string) => Hijacked {
+  return (contentType) => {
+    if (upgrade) {
+      const { socket, head } = upgrade;
+      res.detachSocket(socket);
+      socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+      if (head.length > 0) socket.unshift(head);
+      return { stream: socket, upgraded: true };
+    }
+    res.writeHead(200, { 'Content-Type': contentType });
+    res.flushHeaders();
+    return { stream: Duplex.from({ readable: raw, writable: res }), upgraded: false };
+  };
+}
+
+async function handle(opts: ServerOptions, raw: IncomingMessage, res: ServerResponse, upgrade?: { socket: Socket; head: Buffer }): Promise<void> {
   const url = new URL(raw.url ?? '/', 'http://berth');
   let path = url.pathname;
   let version = API_VERSION;
@@ -53,7 +78,7 @@ async function handle(opts: ServerOptions, raw: IncomingMessage, res: ServerResp
   res.on('close', () => {
     if (!res.writableFinished) ac.abort();
   });
-  const req: Request = { raw, method, path, version, query: url.searchParams, params: match.params, signal: ac.signal };
+  const req: Request = { raw, method, path, version, query: url.searchParams, params: match.params, signal: ac.signal, hijack: hijacker(raw, res, upgrade) };
   try {
     await match.handler(req, res);
   } catch (err) {
