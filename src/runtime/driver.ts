@@ -1,0 +1,567 @@
+import { constants as osConstants } from 'node:os';
+import { constants as fsConstants, readFileSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AlreadyExistsError, ConflictError, InvalidArgumentError, isErrno, NotFoundError } from '../util/errors.ts';
+import { attachSession, perlSeqpacketDialer, type AttachSession, type SeqpacketDialer } from './attach.ts';
+import { ConmonLaunch, conmonArgv } from './conmon.ts';
+import { ExitWatcher, readExitFile, type ExitStatus } from './exits.ts';
+import { pidRunning } from './process.ts';
+import { checkId, OciRuntimeCli, type OciState } from './runtimecli.ts';
+
+/** How to create a container under conmon. */
+export interface CreateOptions {
+  /** The OCI bundle: `config.json` (and usually `rootfs`). conmon also makes `attach`, `ctl`, `winsz` here. */
+  bundle: string;
+  /** A pty (must match the spec's `process.terminal`). */
+  terminal?: boolean;
+  /** Keep a stdin pipe, fed through the attach socket (docker's OpenStdin). */
+  stdin?: boolean;
+  /** Close stdin when the first attached client leaves (docker's StdinOnce; default true). */
+  stdinOnce?: boolean;
+  /** k8s-file log of stdout/stderr; without it the output is only seen by attached clients. */
+  logPath?: string;
+  /** Bytes after which conmon starts the log afresh. */
+  logSizeMax?: number;
+  /** The container's name, for conmon's own messages. */
+  name?: string;
+  noPivot?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface Created {
+  /** The container's init process, on the host. */
+  pid: number;
+  /** Its conmon monitor. */
+  conmonPid: number;
+}
+
+/** What the driver keeps on disk about a container, so a new driver (after a daemon restart) finds it again. */
+export interface MonitorRecord {
+  id: string;
+  runtime: string;
+  bundle: string;
+  terminal: boolean;
+  stdin: boolean;
+  logPath?: string;
+  conmonPid: number;
+  pid: number;
+  createdAt: string;
+}
+
+/**
+ * A process to run in a container: the runtime-spec `process` object as `runtime exec --process` reads it
+ * (the spec builder's process fits). `cwd` is required by runc.
+ */
+export interface ExecProcess {
+  args: readonly string[];
+  cwd: string;
+  env?: readonly string[];
+  terminal?: boolean;
+  user?: { uid: number; gid: number; umask?: number; additionalGids?: readonly number[] };
+  capabilities?: object;
+  noNewPrivileges?: boolean;
+  apparmorProfile?: string;
+  rlimits?: readonly object[];
+  consoleSize?: { height: number; width: number };
+}
+
+export interface ExecOptions {
+  /** A stdin pipe fed through the attach socket. */
+  stdin?: boolean;
+  /** Attach before the process runs, so no output is lost (docker exec without -d). */
+  attach?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ExecSession {
+  execId: string;
+  pid: number;
+  /** The attached client, when `attach` was asked for. */
+  attach?: AttachSession;
+  /** Resolves when the process has exited and conmon has drained its output. */
+  exit: Promise<ExitStatus>;
+}
+
+export interface TerminalSize {
+  height: number;
+  width: number;
+}
+
+/** The container lifecycle, verb by verb (the OCI runtime's, with conmon as the parent of every container). */
+export interface ContainerLifecycle {
+  create(id: string, opts: CreateOptions): Promise<Created>;
+  start(id: string, opts?: { signal?: AbortSignal }): Promise<void>;
+  state(id: string, opts?: { signal?: AbortSignal }): Promise<OciState>;
+  kill(id: string, signal?: string | number, opts?: { all?: boolean; signal?: AbortSignal }): Promise<void>;
+  pause(id: string, opts?: { signal?: AbortSignal }): Promise<void>;
+  resume(id: string, opts?: { signal?: AbortSignal }): Promise<void>;
+  update(id: string, resources: object, opts?: { signal?: AbortSignal }): Promise<void>;
+  ps(id: string, opts?: { signal?: AbortSignal }): Promise<number[]>;
+  delete(id: string, opts?: { force?: boolean; signal?: AbortSignal }): Promise<void>;
+}
+
+/** A running container's standard streams and terminal. */
+export interface ContainerIO {
+  attach(id: string, opts?: { signal?: AbortSignal }): Promise<AttachSession>;
+  resize(id: string, size: TerminalSize): Promise<void>;
+}
+
+/** How containers ended, from conmon's exit files: works for exits that happened while berthd was down. */
+export interface ExitReporter {
+  waitExit(id: string, opts?: { signal?: AbortSignal }): Promise<ExitStatus>;
+  exitStatus(id: string): Promise<ExitStatus | undefined>;
+}
+
+export interface ExecRunner {
+  exec(id: string, execId: string, process: ExecProcess, opts?: ExecOptions): Promise<ExecSession>;
+  resizeExec(execId: string, size: TerminalSize): Promise<void>;
+  removeExec(execId: string): Promise<void>;
+}
+
+export interface RuntimeDriver extends ContainerLifecycle, ContainerIO, ExitReporter, ExecRunner {
+  /** The runtime's name (runc, crun). */
+  readonly name: string;
+  /** Ids of the containers this driver created and has not deleted, whether running or not. */
+  list(): Promise<string[]>;
+  /** The on-disk record of a container, and whether its conmon is alive. */
+  monitor(id: string): Promise<MonitorRecord & { conmonAlive: boolean }>;
+}
+
+export interface ConmonRuntimeDeps {
+  /** Runtime state root (`/run/berth`): runtime/<name>, conmon/<id>, exits/, exec/<id>. */
+  execRoot: string;
+  /** The OCI runtime. */
+  runtime: { name: string; path: string };
+  conmonPath?: string;
+  /** Environment of conmon and the runtime (default: only a PATH). */
+  env?: Record<string, string>;
+  /** How to open conmon's SOCK_SEQPACKET attach socket (default: the Perl relay). */
+  dial?: SeqpacketDialer;
+  /** Exit-file polling interval besides inotify (default 1000 ms). */
+  exitPollMs?: number;
+  /** conmon's warnings to syslog. */
+  syslog?: boolean;
+}
+
+const DEFAULT_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
+
+/**
+ * The runtime driver: one OCI runtime (runc or crun), every container parented by its own conmon. All state is
+ * on disk under `execRoot`, so a driver built afresh on the same directories (after berthd restarts) sees every
+ * container, its exit code, its attach socket and its terminal.
+ */
+export class ConmonRuntime implements RuntimeDriver {
+  readonly name: string;
+  readonly cli: OciRuntimeCli;
+  readonly #execRoot: string;
+  readonly #conmon: string;
+  readonly #env: Record<string, string>;
+  readonly #dial: SeqpacketDialer;
+  readonly #exits: ExitWatcher;
+  readonly #syslog: boolean;
+  readonly #records = new Map<string, MonitorRecord>();
+
+  constructor(deps: ConmonRuntimeDeps) {
+    this.name = deps.runtime.name;
+    this.#execRoot = deps.execRoot;
+    this.#conmon = deps.conmonPath ?? '/usr/bin/conmon';
+    this.#env = deps.env ?? DEFAULT_ENV;
+    this.cli = new OciRuntimeCli({ ...deps.runtime, root: join(deps.execRoot, 'runtime', deps.runtime.name) }, this.#env);
+    this.#dial = deps.dial ?? perlSeqpacketDialer({ env: this.#env });
+    this.#exits = new ExitWatcher(this.#exitDir, { pollMs: deps.exitPollMs ?? 1000 });
+    this.#syslog = deps.syslog ?? false;
+  }
+
+  get #exitDir(): string {
+    return join(this.#execRoot, 'exits');
+  }
+  #dir(id: string): string {
+    return join(this.#execRoot, 'conmon', id);
+  }
+  #execDir(execId: string): string {
+    return join(this.#execRoot, 'exec', execId);
+  }
+
+  async #record(id: string): Promise<MonitorRecord> {
+    checkId(id);
+    const cached = this.#records.get(id);
+    if (cached) return cached;
+    let text: string;
+    try {
+      text = await readFile(join(this.#dir(id), 'monitor.json'), 'utf8');
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) throw new NotFoundError(`no container '${id}' in runtime ${this.name}`);
+      throw e;
+    }
+    const rec = JSON.parse(text) as MonitorRecord;
+    if (rec.runtime !== this.name) throw new NotFoundError(`container '${id}' belongs to runtime ${rec.runtime}, not ${this.name}`);
+    this.#records.set(id, rec);
+    return rec;
+  }
+
+  async create(id: string, opts: CreateOptions): Promise<Created> {
+    checkId(id);
+    const terminal = opts.terminal ?? false;
+    const stdin = opts.stdin ?? false;
+    await checkBundle(opts.bundle, terminal);
+    const dir = this.#dir(id);
+    await mkdir(join(this.#execRoot, 'conmon'), { recursive: true });
+    await mkdir(this.#exitDir, { recursive: true });
+    await mkdir(this.cli.root, { recursive: true });
+    try {
+      await mkdir(dir);
+    } catch (e) {
+      if (isErrno(e, 'EEXIST')) throw new AlreadyExistsError(`container '${id}' already exists in runtime ${this.name}`);
+      throw e;
+    }
+    await rm(join(this.#exitDir, id), { force: true });
+    // Recorded before conmon runs, so a create cut short by a crash can still be deleted.
+    const rec: MonitorRecord = {
+      id,
+      runtime: this.name,
+      bundle: opts.bundle,
+      terminal,
+      stdin,
+      conmonPid: 0,
+      pid: 0,
+      createdAt: new Date().toISOString(),
+      ...(opts.logPath !== undefined ? { logPath: opts.logPath } : {}),
+    };
+    await writeFile(join(dir, 'monitor.json'), JSON.stringify(rec));
+    const argv = conmonArgv({
+      cid: id,
+      uuid: id,
+      runtimePath: this.cli.path,
+      runtimeArgs: this.cli.globalArgs(),
+      bundle: opts.bundle,
+      pidFile: join(dir, 'pidfile'),
+      conmonPidFile: join(dir, 'conmon.pid'),
+      exitDir: this.#exitDir,
+      persistDir: dir,
+      terminal,
+      stdin,
+      leaveStdinOpen: opts.stdinOnce === false,
+      syslog: this.#syslog,
+      ...(opts.name !== undefined ? { name: opts.name } : {}),
+      ...(opts.logPath !== undefined ? { logPath: opts.logPath } : {}),
+      ...(opts.logSizeMax !== undefined ? { logSizeMax: opts.logSizeMax } : {}),
+      ...(opts.noPivot ? { noPivot: true } : {}),
+    });
+    const launch = ConmonLaunch.spawn(this.#conmon, argv, { env: this.#env, cwd: dir });
+    try {
+      launch.go();
+      const pid = await launch.expect(launch.sync, `creating '${id}'`, this.name, opts.signal);
+      await launch.exited();
+      rec.conmonPid = Number.parseInt(await readFile(join(dir, 'conmon.pid'), 'utf8'), 10);
+      rec.pid = pid;
+      await writeFile(join(dir, 'monitor.json.tmp'), JSON.stringify(rec));
+      await rename(join(dir, 'monitor.json.tmp'), join(dir, 'monitor.json'));
+      this.#records.set(id, rec);
+      return { pid, conmonPid: rec.conmonPid };
+    } catch (e) {
+      launch.kill();
+      await this.cli.delete(id, true).catch(() => {});
+      await this.#waitMonitorGone(dir, 2000);
+      await this.#cleanup(id, opts.bundle);
+      throw e;
+    } finally {
+      launch.close();
+    }
+  }
+
+  async start(id: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#record(id);
+    await this.cli.start(id, opts);
+  }
+
+  async state(id: string, opts: { signal?: AbortSignal } = {}): Promise<OciState> {
+    await this.#record(id);
+    return this.cli.state(id, opts);
+  }
+
+  async kill(id: string, signal: string | number = 'SIGTERM', opts: { all?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+    await this.#record(id);
+    await this.cli.kill(id, signalName(signal), opts.all ?? false, opts.signal ? { signal: opts.signal } : {});
+  }
+
+  async pause(id: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#record(id);
+    await this.cli.pause(id, opts);
+  }
+
+  async resume(id: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#record(id);
+    await this.cli.resume(id, opts);
+  }
+
+  async update(id: string, resources: object, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#record(id);
+    await this.cli.update(id, resources, opts);
+  }
+
+  async ps(id: string, opts: { signal?: AbortSignal } = {}): Promise<number[]> {
+    await this.#record(id);
+    return this.cli.ps(id, opts);
+  }
+
+  /**
+   * Removes the container from the runtime and every file the driver and conmon made for it (the exit file
+   * too: read it first). Without `force` a running container is a ConflictError; with it, the container is
+   * SIGKILLed and conmon's exit file awaited first.
+   */
+  async delete(id: string, opts: { force?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+    const rec = await this.#record(id);
+    const dir = this.#dir(id);
+    if (opts.force) {
+      await this.cli.kill(id, 'SIGKILL', true).catch(() => {});
+    } else {
+      // An exit file means stopped, without asking the runtime (a `runc state` costs ~12 ms).
+      if (!(await exists(join(this.#exitDir, id)))) {
+        const st = await this.cli.state(id, opts).catch((e: unknown) => {
+          if (e instanceof NotFoundError) return undefined;
+          throw e;
+        });
+        if (st && st.status !== 'stopped' && st.status !== 'created') {
+          throw new ConflictError(`cannot delete container '${id}': it is ${st.status}`);
+        }
+      }
+    }
+    // conmon writes the exit file after the container is gone; wait for it so none is left behind.
+    if (!(await exists(join(this.#exitDir, id)))) await this.#waitMonitorGone(dir, opts.force ? 10_000 : 5000);
+    try {
+      await this.cli.delete(id, opts.force ?? false, opts.signal ? { signal: opts.signal } : {});
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+    await this.#cleanup(id, rec.bundle);
+  }
+
+  /** Waits until the container's conmon has exited (or `ms` pass). */
+  async #waitMonitorGone(dir: string, ms: number): Promise<void> {
+    const conmonPid = await readFile(join(dir, 'conmon.pid'), 'utf8').then(
+      (s) => Number.parseInt(s, 10),
+      () => 0,
+    );
+    const deadline = Date.now() + ms;
+    while (pidRunning(conmonPid) && isConmonOf(conmonPid, dir) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  async #cleanup(id: string, bundle: string): Promise<void> {
+    this.#records.delete(id);
+    await rm(this.#dir(id), { recursive: true, force: true });
+    await rm(join(this.#exitDir, id), { force: true });
+    for (const f of ['attach', 'ctl', 'winsz']) await rm(join(bundle, f), { force: true });
+  }
+
+  async attach(id: string, opts: { signal?: AbortSignal } = {}): Promise<AttachSession> {
+    const rec = await this.#record(id);
+    return attachSession(await this.#dial(join(rec.bundle, 'attach'), opts));
+  }
+
+  async resize(id: string, size: TerminalSize): Promise<void> {
+    const rec = await this.#record(id);
+    await writeControl(join(rec.bundle, 'ctl'), size, `container '${id}'`);
+  }
+
+  async exitStatus(id: string): Promise<ExitStatus | undefined> {
+    await this.#record(id);
+    const exit = await readExitFile(join(this.#exitDir, id));
+    if (!exit) return undefined;
+    return { ...exit, oomKilled: await exists(join(this.#dir(id), 'oom')) };
+  }
+
+  /**
+   * Resolves when the container has exited: at once when it already has (even while berthd was down), else
+   * when conmon writes the exit file. If conmon itself is gone without writing one, the code is 255 and
+   * `monitorLost` is set.
+   */
+  async waitExit(id: string, opts: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
+    const rec = await this.#record(id);
+    const dir = this.#dir(id);
+    const lost = async (): Promise<boolean> => !(pidRunning(rec.conmonPid) && isConmonOf(rec.conmonPid, dir));
+    await this.#exits.waitFor(id, { check: lost, ...(opts.signal ? { signal: opts.signal } : {}) });
+    const status = await this.exitStatus(id);
+    if (status) return status;
+    return { exitCode: 255, exitedAt: new Date(), oomKilled: await exists(join(dir, 'oom')), monitorLost: true };
+  }
+
+  async list(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(join(this.#execRoot, 'conmon'));
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return [];
+      throw e;
+    }
+    const ids: string[] = [];
+    for (const n of names) {
+      try {
+        await this.#record(n);
+        ids.push(n);
+      } catch {
+        // another runtime's container, or one whose create did not finish
+      }
+    }
+    return ids.sort();
+  }
+
+  async monitor(id: string): Promise<MonitorRecord & { conmonAlive: boolean }> {
+    const rec = await this.#record(id);
+    return { ...rec, conmonAlive: pidRunning(rec.conmonPid) && isConmonOf(rec.conmonPid, this.#dir(id)) };
+  }
+
+  /**
+   * Runs `process` in container `id` under its own conmon (`runtime exec --detach`). With `attach`, the attach
+   * socket is connected before the process starts. The session's files stay in `<execRoot>/exec/<execId>`
+   * until `removeExec`.
+   */
+  async exec(id: string, execId: string, process: ExecProcess, opts: ExecOptions = {}): Promise<ExecSession> {
+    await this.#record(id);
+    checkId(execId, 'exec id');
+    const terminal = process.terminal ?? false;
+    const dir = this.#execDir(execId);
+    await mkdir(join(this.#execRoot, 'exec'), { recursive: true });
+    try {
+      await mkdir(dir);
+    } catch (e) {
+      if (isErrno(e, 'EEXIST')) throw new AlreadyExistsError(`exec session '${execId}' already exists`);
+      throw e;
+    }
+    const specPath = join(dir, 'process.json');
+    await writeFile(specPath, JSON.stringify(process));
+    const attach = opts.attach ?? false;
+    const argv = conmonArgv({
+      cid: id,
+      uuid: execId,
+      runtimePath: this.cli.path,
+      runtimeArgs: this.cli.globalArgs(),
+      bundle: dir,
+      pidFile: join(dir, 'pid'),
+      conmonPidFile: join(dir, 'conmon.pid'),
+      persistDir: dir,
+      terminal,
+      stdin: opts.stdin ?? false,
+      syslog: this.#syslog,
+      exec: { processSpecPath: specPath, attach },
+    });
+    const launch = ConmonLaunch.spawn(this.#conmon, argv, { env: this.#env, cwd: dir, execAttach: attach });
+    let session: AttachSession | undefined;
+    try {
+      launch.go();
+      if (attach) {
+        await launch.expect(launch.attach!, `exec '${execId}' attach socket`, this.name, opts.signal);
+        session = attachSession(await this.#dial(join(dir, 'attach'), opts.signal ? { signal: opts.signal } : {}));
+        launch.go();
+      }
+      const pid = await launch.expect(launch.sync, `exec '${execId}' in '${id}'`, this.name, opts.signal);
+      const exit = this.#execExit(launch, dir);
+      exit.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
+      return { execId, pid, exit, ...(session ? { attach: session } : {}) };
+    } catch (e) {
+      launch.kill();
+      launch.close();
+      session?.close();
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  async #execExit(launch: ConmonLaunch, dir: string): Promise<ExitStatus> {
+    try {
+      const msg = await launch.sync.next().catch(() => undefined);
+      const file = await readExitFile(join(dir, 'exit'));
+      if (file) return { ...file, oomKilled: false };
+      if (msg && msg.data >= 0) return { exitCode: msg.data, exitedAt: new Date(), oomKilled: false };
+      // The sync pipe closed without a code: conmon was killed, or the file is on its way.
+      const watcher = new ExitWatcher(dir, { pollMs: 200 });
+      const conmonPid = Number.parseInt(await readFile(join(dir, 'conmon.pid'), 'utf8').catch(() => '0'), 10);
+      await watcher.waitFor('exit', { check: async () => !pidRunning(conmonPid) });
+      const late = await readExitFile(join(dir, 'exit'));
+      return late ? { ...late, oomKilled: false } : { exitCode: 255, exitedAt: new Date(), oomKilled: false, monitorLost: true };
+    } finally {
+      launch.close();
+    }
+  }
+
+  async resizeExec(execId: string, size: TerminalSize): Promise<void> {
+    checkId(execId, 'exec id');
+    await writeControl(join(this.#execDir(execId), 'ctl'), size, `exec session '${execId}'`);
+  }
+
+  /** Removes an exec session's files (after its exit). */
+  async removeExec(execId: string): Promise<void> {
+    checkId(execId, 'exec id');
+    await rm(this.#execDir(execId), { recursive: true, force: true });
+  }
+}
+
+/** Reads the bundle's config.json enough to refuse a create that could only fail later. */
+async function checkBundle(bundle: string, terminal: boolean): Promise<void> {
+  let spec: { process?: { terminal?: boolean } };
+  try {
+    spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as typeof spec;
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) throw new InvalidArgumentError(`bundle '${bundle}' has no config.json`);
+    throw new InvalidArgumentError(`bundle '${bundle}': config.json does not parse: ${(e as Error).message}`, { cause: e });
+  }
+  if ((spec.process?.terminal ?? false) !== terminal) {
+    throw new InvalidArgumentError(
+      `bundle '${bundle}': process.terminal is ${spec.process?.terminal ?? false} but the container is created with terminal=${terminal}`,
+    );
+  }
+}
+
+/** Writes a resize request (`1 <height> <width>`) to conmon's control fifo. */
+async function writeControl(path: string, size: TerminalSize, what: string): Promise<void> {
+  for (const [k, v] of Object.entries(size)) {
+    if (!Number.isInteger(v) || v < 0 || v > 65535) throw new InvalidArgumentError(`terminal ${k} ${String(v)} is not in 0..65535`);
+  }
+  let fh;
+  try {
+    fh = await open(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    // ENXIO: a fifo nobody reads (conmon is gone); ENOENT: it never was.
+    if (isErrno(e, 'ENXIO') || isErrno(e, 'ENOENT')) throw new ConflictError(`cannot resize ${what}: it is not running`);
+    throw e;
+  }
+  try {
+    await fh.write(`1 ${size.height} ${size.width}\n`);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A signal by name ('SIGTERM', 'TERM') or number, as the runtime's `kill` takes it. */
+export function signalName(sig: string | number): string {
+  const signals = osConstants.signals as Record<string, number>;
+  if (typeof sig === 'number' || /^\d+$/.test(sig)) {
+    const n = Number(sig);
+    if (!Object.values(signals).includes(n) && !(n >= 34 && n <= 64)) throw new InvalidArgumentError(`invalid signal '${sig}'`);
+    return String(n);
+  }
+  const name = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
+  if (!(name in signals) && !/^SIGRTM(?:IN|AX)(?:[+-]\d+)?$/.test(name)) throw new InvalidArgumentError(`invalid signal '${sig}'`);
+  return name;
+}
+
+/** Whether pid is the conmon for this container dir (pids get reused: check its command line). */
+function isConmonOf(pid: number, dir: string): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+    return cmdline.includes('conmon') && cmdline.includes(dir);
+  } catch {
+    return false;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

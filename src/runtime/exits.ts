@@ -1,0 +1,154 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CanceledError, DataLossError, isErrno } from '../util/errors.ts';
+
+/** How a container's (or exec process's) main process ended, as conmon recorded it. */
+export interface ExitStatus {
+  /** The exit code; 128+N when killed by signal N (conmon's convention, and docker's). */
+  exitCode: number;
+  /** When conmon wrote the exit file. */
+  exitedAt: Date;
+  /** conmon saw the cgroup's OOM killer act. */
+  oomKilled: boolean;
+  /** conmon itself vanished without writing an exit file (killed): the code is unknown, reported as 255. */
+  monitorLost?: true;
+}
+
+/**
+ * Reads an exit file conmon wrote (`g_file_set_contents`: temp file + rename, so it is whole or absent).
+ * Undefined when there is none yet.
+ */
+export async function readExitFile(path: string): Promise<{ exitCode: number; exitedAt: Date } | undefined> {
+  let text: string;
+  let mtime: Date;
+  try {
+    [text, mtime] = await Promise.all([readFile(path, 'utf8'), stat(path).then((s) => s.mtime)]);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return undefined;
+    throw e;
+  }
+  const code = Number.parseInt(text.trim(), 10);
+  if (!Number.isInteger(code)) throw new DataLossError(`exit file '${path}' holds '${text.trim()}', not an exit code`);
+  return { exitCode: code, exitedAt: mtime };
+}
+
+interface Waiter {
+  /** Called on every poll tick: may settle the wait by returning true (e.g. the monitor is gone). */
+  check?: () => Promise<boolean>;
+  done: () => void;
+}
+
+/**
+ * Waits for files to appear in one directory: an inotify watch (fs.watch) while anyone waits, plus a polling
+ * fallback for the events inotify can miss (a directory recreated, a watch that failed). The watch and timer
+ * exist only while there are waiters, so an idle watcher holds no handles.
+ */
+export class ExitWatcher {
+  readonly dir: string;
+  readonly #pollMs: number;
+  readonly #waiters = new Map<string, Set<Waiter>>();
+  #watcher: FSWatcher | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(dir: string, opts: { pollMs?: number } = {}) {
+    this.dir = dir;
+    this.#pollMs = opts.pollMs ?? 1000;
+  }
+
+  /**
+   * Resolves once `<dir>/<name>` exists, or `check` (run each poll interval) returns true. Rejects with
+   * CanceledError when `signal` aborts.
+   */
+  async waitFor(name: string, opts: { signal?: AbortSignal; check?: () => Promise<boolean> } = {}): Promise<void> {
+    const { signal } = opts;
+    if (signal?.aborted) throw new CanceledError(`wait for '${name}' canceled`, { cause: signal.reason });
+    await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const waiter: Waiter = {
+        done: () => {
+          if (settled) return;
+          settled = true;
+          this.#remove(name, waiter);
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        ...(opts.check ? { check: opts.check } : {}),
+      };
+      const onAbort = (): void => {
+        if (settled) return;
+        settled = true;
+        this.#remove(name, waiter);
+        reject(new CanceledError(`wait for '${name}' canceled`, { cause: signal?.reason }));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      let set = this.#waiters.get(name);
+      if (!set) this.#waiters.set(name, (set = new Set()));
+      set.add(waiter);
+      this.#arm();
+      // The file may have been written before the watch existed.
+      void this.#check(name);
+    });
+  }
+
+  #arm(): void {
+    if (!this.#watcher) {
+      try {
+        this.#watcher = watch(this.dir, { persistent: true }, (_event, filename) => {
+          if (filename && this.#waiters.has(filename.toString())) void this.#check(filename.toString());
+          else if (!filename) for (const n of this.#waiters.keys()) void this.#check(n);
+        });
+        this.#watcher.on('error', () => {
+          this.#watcher?.close();
+          this.#watcher = undefined; // polling carries on; the next waiter re-arms
+        });
+      } catch {
+        this.#watcher = undefined;
+      }
+    }
+    this.#timer ??= setInterval(() => this.#poll(), this.#pollMs);
+  }
+
+  #disarm(): void {
+    if (this.#waiters.size > 0) return;
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #remove(name: string, w: Waiter): void {
+    const set = this.#waiters.get(name);
+    if (!set) return;
+    set.delete(w);
+    if (set.size === 0) this.#waiters.delete(name);
+    this.#disarm();
+  }
+
+  async #check(name: string): Promise<void> {
+    const set = this.#waiters.get(name);
+    if (!set) return;
+    try {
+      await stat(join(this.dir, name));
+    } catch {
+      return;
+    }
+    for (const w of [...(this.#waiters.get(name) ?? [])]) w.done();
+  }
+
+  #poll(): void {
+    for (const [name, set] of this.#waiters) {
+      void this.#check(name);
+      for (const w of [...set]) {
+        if (w.check) {
+          w.check().then(
+            (stop) => {
+              if (stop) w.done();
+            },
+            () => {},
+          );
+        }
+      }
+    }
+  }
+}

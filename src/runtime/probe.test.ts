@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { probeRuntimes } from './probe.ts';
+
+test('probeRuntimes: runc works here; crun 1.8 on a hybrid-cgroup host is reported, not fixed', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'berth-probe-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const [runc, crun, missing] = await probeRuntimes(
+    [
+      { name: 'runc', path: '/usr/sbin/runc' },
+      { name: 'crun', path: '/usr/bin/crun' },
+      { name: 'ghost', path: join(root, 'no-such-runtime') },
+    ],
+    { execRoot: root },
+  );
+  assert.equal(runc?.ok, true, runc?.error);
+  assert.match(runc?.version ?? '', /^runc version/);
+  assert.ok(crun);
+  if (existsSync('/sys/fs/cgroup/unified') && /crun version 1\.8/.test(crun.version ?? '')) {
+    assert.equal(crun.ok, false);
+    assert.match(crun.error ?? '', /hybrid/);
+  } else {
+    assert.ok(crun.ok || (crun.error ?? '') !== '');
+  }
+  assert.equal(missing?.ok, false);
+  assert.match(missing?.error ?? '', /ENOENT|no such/i);
+  // nothing left behind: no containers, no probe bundles, no cgroups
+  assert.deepEqual(await readdir(join(root, 'conmon')), []);
+  assert.deepEqual(await readdir(join(root, 'probe')), []);
+  for (const ctrl of await readdir('/sys/fs/cgroup')) {
+    const left = (await readdir(join('/sys/fs/cgroup', ctrl)).catch(() => [])).filter((n) => n.startsWith('berth-probe-'));
+    assert.deepEqual(left, [], `cgroup ${ctrl}`);
+  }
+});

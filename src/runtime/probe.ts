@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { errorMessage } from '../util/errors.ts';
+import type { SeqpacketDialer } from './attach.ts';
+import { ConmonRuntime } from './driver.ts';
+
+export interface ProbeResult {
+  name: string;
+  path: string;
+  /** The first line of `--version`, when the program runs at all. */
+  version?: string;
+  /** A trivial container was created, started, exited 0 and was deleted. */
+  ok: boolean;
+  /** Why not, in the runtime's words (e.g. crun 1.8's "cgroups in hybrid mode not supported"). */
+  error?: string;
+  /** How long the create+start+wait+delete cycle took. */
+  elapsedMs: number;
+}
+
+export interface ProbeDeps {
+  execRoot: string;
+  conmonPath?: string;
+  env?: Record<string, string>;
+  dial?: SeqpacketDialer;
+  /** Per runtime (default 15 s). */
+  timeoutMs?: number;
+}
+
+/**
+ * Tries each runtime for real: creates, starts, waits for and deletes a container running the host's `true`
+ * (the host's /usr, /bin, /lib... bound read-only into an empty root), all under conmon as every container is.
+ * Changes nothing on the host; what fails is reported, not worked around.
+ */
+export async function probeRuntimes(candidates: readonly { name: string; path: string }[], deps: ProbeDeps): Promise<ProbeResult[]> {
+  const results: ProbeResult[] = [];
+  for (const c of candidates) results.push(await probeOne(c, deps));
+  return results;
+}
+
+async function probeOne(c: { name: string; path: string }, deps: ProbeDeps): Promise<ProbeResult> {
+  const t0 = performance.now();
+  const driver = new ConmonRuntime({
+    execRoot: deps.execRoot,
+    runtime: c,
+    ...(deps.conmonPath ? { conmonPath: deps.conmonPath } : {}),
+    ...(deps.env ? { env: deps.env } : {}),
+    ...(deps.dial ? { dial: deps.dial } : {}),
+    exitPollMs: 100,
+  });
+  const result: ProbeResult = { name: c.name, path: c.path, ok: false, elapsedMs: 0 };
+  try {
+    result.version = await driver.cli.version();
+  } catch (e) {
+    result.error = errorMessage(e);
+    result.elapsedMs = performance.now() - t0;
+    return result;
+  }
+  const suffix = randomBytes(6).toString('hex');
+  const id = `berth-probe-${c.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${suffix}`;
+  const bundle = join(deps.execRoot, 'probe', id);
+  const signal = AbortSignal.timeout(deps.timeoutMs ?? 15_000);
+  let created = false;
+  try {
+    await writeProbeBundle(bundle, `/${id}`);
+    await driver.create(id, { bundle, signal });
+    created = true;
+    await driver.start(id, { signal });
+    const exit = await driver.waitExit(id, { signal });
+    if (exit.exitCode !== 0) throw new Error(`the probe container exited with code ${exit.exitCode}`);
+    await driver.delete(id, { signal });
+    created = false;
+    result.ok = true;
+  } catch (e) {
+    result.error = errorMessage(e);
+  } finally {
+    if (created) await driver.delete(id, { force: true }).catch(() => {});
+    await rm(bundle, { recursive: true, force: true });
+    result.elapsedMs = performance.now() - t0;
+  }
+  return result;
+}
+
+/** A bundle whose root is empty but for the host's program directories, bound read-only. */
+async function writeProbeBundle(bundle: string, cgroupsPath: string): Promise<void> {
+  const rootfs = join(bundle, 'rootfs');
+  await mkdir(rootfs, { recursive: true });
+  const mounts: object[] = [
+    { destination: '/proc', type: 'proc', source: 'proc' },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=64k'] },
+  ];
+  for (const d of ['proc', 'dev']) await mkdir(join(rootfs, d));
+  for (const d of ['usr', 'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']) {
+    const host = `/${d}`;
+    let st;
+    try {
+      st = await lstat(host);
+    } catch {
+      continue;
+    }
+    if (st.isSymbolicLink()) {
+      await symlink(await readlink(host), join(rootfs, d));
+    } else if (st.isDirectory()) {
+      await mkdir(join(rootfs, d));
+      mounts.push({ destination: host, type: 'bind', source: host, options: ['rbind', 'ro', 'nosuid', 'nodev'] });
+    }
+  }
+  const spec = {
+    ociVersion: '1.0.2-dev',
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args: ['true'],
+      env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'],
+      cwd: '/',
+      noNewPrivileges: true,
+    },
+    root: { path: 'rootfs', readonly: true },
+    hostname: 'probe',
+    mounts,
+    linux: {
+      cgroupsPath,
+      resources: { devices: [{ allow: false, access: 'rwm' }] },
+      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+    },
+  };
+  await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+}
