@@ -13,6 +13,9 @@ export const ROOT = resolve(import.meta.dirname, '..');
 export const BERTH = join(ROOT, 'bin', 'berth');
 export const BERTHD = join(ROOT, 'bin', 'berthd');
 const exec = promisify(execFile);
+const STOP_GRACE_MS = 20_000;
+/** docker and berth commands that take longer than this are killed (and fail). */
+const COMMAND_TIMEOUT_MS = 120_000;
 
 export interface Daemon {
   dir: string;
@@ -63,7 +66,15 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
     stop: (signal = 'SIGTERM') =>
       new Promise((resolveStop) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return resolveStop(proc.exitCode);
-        proc.once('exit', (code) => resolveStop(code));
+        // A daemon that does not stop within STOP_GRACE_MS is killed, so a test run never hangs on it.
+        const force = setTimeout(() => {
+          out += `\n[harness: berthd did not exit within ${STOP_GRACE_MS} ms of ${signal}; killed]\n`;
+          proc.kill('SIGKILL');
+        }, STOP_GRACE_MS);
+        proc.once('exit', (code) => {
+          clearTimeout(force);
+          resolveStop(code);
+        });
         proc.kill(signal);
       }),
     restart: async () => {
@@ -130,25 +141,58 @@ export interface RunResult {
 }
 
 /** Runs a command, never throwing on a non-zero exit. */
-export async function run(cmd: string, args: string[], env: Record<string, string> = {}, input?: Buffer | string): Promise<RunResult> {
+export async function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+  input?: Buffer | string,
+  opts: { cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((res) => {
-    const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'], ...(opts.cwd ? { cwd: opts.cwd } : {}) });
     let stdout = '';
     let stderr = '';
+    // A command that should end but hangs is killed (by its PID), and says so in stderr.
+    const timer = opts.timeoutMs
+      ? setTimeout(() => {
+          stderr += `\n[killed after ${opts.timeoutMs} ms]`;
+          p.kill('SIGKILL');
+        }, opts.timeoutMs)
+      : undefined;
     p.stdout.on('data', (d) => (stdout += d));
     p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      res({ code: code ?? -1, stdout, stderr });
+    });
     if (input !== undefined) p.stdin.end(input);
     else p.stdin.end();
   });
 }
 
 export async function berth(d: Daemon, args: string[], input?: Buffer | string): Promise<RunResult> {
-  return run(BERTH, ['-H', d.host, ...args], {}, input);
+  return run(BERTH, ['-H', d.host, ...args], {}, input, { timeoutMs: COMMAND_TIMEOUT_MS });
 }
 
 export async function docker(d: Daemon, args: string[], input?: Buffer | string): Promise<RunResult> {
-  return run('docker', args, { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') }, input);
+  return run('docker', args, { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') }, input, { timeoutMs: COMMAND_TIMEOUT_MS });
+}
+
+/** Polls `cond` every 20 ms until it returns a truthy value (which is returned) or `timeoutMs` passes. */
+export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await cond();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The image IDs (full) the daemon lists, sorted. */
+export async function imageIds(d: Daemon): Promise<string[]> {
+  const r = await api(d.socket, 'GET', '/images/json?all=1');
+  return (JSON.parse(r.body) as { Id: string }[]).map((i) => i.Id).sort();
 }
 
 export async function sh(cmd: string): Promise<string> {

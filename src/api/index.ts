@@ -4,3 +4,5 @@ export { httpStatus } from './errors.ts';
 export { API_VERSION, MIN_API_VERSION, MAX_API_VERSION, compareVersions } from './version.ts';
 export { imageRoutes, type Archives, type ImageHandlerDeps } from './handlers/images.ts';
 export { systemRoutes, type SystemDeps } from './handlers/system.ts';
+export { containerRoutes, type ContainerHandlerDeps } from './handlers/containers.ts';
+export { volumeRoutes } from './handlers/volumes.ts';

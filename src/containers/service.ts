@@ -376,6 +376,8 @@ export class ContainerService {
       for (const give of this.#pendingAttach.get(r.id) ?? []) give(err as Error);
       this.#pendingAttach.delete(r.id);
       this.#resolveWaiters(r.id, 'next-exit', code, message);
+      // As dockerd: a --rm container whose start failed is removed (and `wait?condition=removed` returns).
+      if (r.hostConfig.AutoRemove) await this.#removeLocked({ ...r, state: { ...r.state, ExitCode: code } }, { volumes: true }).catch(() => {});
       if (err instanceof BerthError && err.code !== 'INTERNAL') throw err;
       // The runtime's own words: "exec: "x": executable file not found in $PATH" → the CLI maps it to 127.
       throw new InvalidArgumentError(`failed to create task for container: ${message}`, { cause: err });

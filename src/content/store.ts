@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promis
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { type Digest, digestAlgorithm, digestHex, isDigest, VerifyingStream } from '../util/digest.ts';
 import { DataLossError, InvalidArgumentError, NotFoundError, isErrno } from '../util/errors.ts';
 
@@ -94,12 +94,13 @@ export class FileContentStore implements ContentStore {
       highWaterMark: 1 << 20,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
-    // Map ENOENT to NotFound for the consumer.
-    const out = new Readable({ read() {} }).wrap(stream);
+    // A pass-through (not Readable.wrap, which stalled gunzip near the end of large gzip layers), so that
+    // ENOENT can be mapped to NotFound for the consumer.
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
     stream.on('error', (err) => {
       out.destroy(isErrno(err, 'ENOENT') ? new NotFoundError(`blob ${digest} not found`) : err);
     });
-    return out;
+    return stream.pipe(out);
   }
 
   async readAll(digest: Digest, maxSize = 16 << 20): Promise<Buffer> {

@@ -2,13 +2,16 @@ import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { FileContentStore } from '../content/index.ts';
+import { ContainerService } from '../containers/index.ts';
 import { ImageService } from '../images/index.ts';
-import { ImageRecords, MetadataDB, SnapshotRecords } from '../metadata/index.ts';
+import { ContainerRecords, ImageRecords, MetadataDB, SnapshotRecords, VolumeRecords } from '../metadata/index.ts';
+import { VolumeService } from '../volumes/index.ts';
 import { CopySnapshotter, OverlaySnapshotter, type Snapshotter } from '../snapshots/index.ts';
 import { EventLog } from '../util/events.ts';
 import { isErrno } from '../util/errors.ts';
 import type { DaemonConfig } from './config.ts';
 import type { Logger } from './log.ts';
+import { hostFacts, initBinary, setUpRuntimes, type Runtimes } from './runtimes.ts';
 
 /** Every service of one engine, built over one data root. Tests build one in a temp dir. */
 export interface Engine {
@@ -17,12 +20,15 @@ export interface Engine {
   content: FileContentStore;
   snapshotter: Snapshotter;
   images: ImageService;
+  volumes: VolumeService;
+  containers: ContainerService;
+  runtimes: Runtimes;
   events: EventLog;
   engineId: string;
   close(): Promise<void>;
 }
 
-export async function buildEngine(config: DaemonConfig): Promise<Engine> {
+export async function buildEngine(config: DaemonConfig, log: Logger): Promise<Engine> {
   await mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
   const db = new MetadataDB(join(config.dataRoot, 'berth.db'));
   const content = new FileContentStore(config.dataRoot);
@@ -30,7 +36,31 @@ export async function buildEngine(config: DaemonConfig): Promise<Engine> {
   const deps = { root: config.dataRoot, records: new SnapshotRecords(db) };
   const snapshotter: Snapshotter = config.snapshotter === 'copy' ? new CopySnapshotter(deps) : new OverlaySnapshotter(deps);
   const events = new EventLog();
-  const images = new ImageService({ content, snapshotter, records: new ImageRecords(db), events, historyDepth: config.tagHistoryDepth });
+  // The services refer to each other through late-bound callbacks (an image or volume is in use by a container).
+  let containers: ContainerService | undefined;
+  const images = new ImageService({
+    content,
+    snapshotter,
+    records: new ImageRecords(db),
+    events,
+    historyDepth: config.tagHistoryDepth,
+    usedBy: (id) => containers?.usingImage(id) ?? [],
+  });
+  const volumes = new VolumeService({ root: config.dataRoot, records: new VolumeRecords(db), events, usedBy: (n) => containers?.usingVolume(n) ?? [] });
+  const runtimes = await setUpRuntimes(config.execRoot, config.defaultRuntime, log);
+  containers = new ContainerService({
+    dataRoot: config.dataRoot,
+    records: new ContainerRecords(db),
+    images,
+    snapshotter,
+    volumes,
+    runtimes: runtimes.drivers,
+    defaultRuntime: runtimes.defaultRuntime,
+    events,
+    host: hostFacts(),
+    initPath: initBinary(),
+    log,
+  });
   const engineId = await readOrCreateId(join(config.dataRoot, 'engine-id'));
   return {
     config,
@@ -38,9 +68,13 @@ export async function buildEngine(config: DaemonConfig): Promise<Engine> {
     content,
     snapshotter,
     images,
+    volumes,
+    containers,
+    runtimes,
     events,
     engineId,
     close: async () => {
+      containers.close();
       await snapshotter.close();
       db.close();
     },
@@ -54,6 +88,8 @@ export async function buildEngine(config: DaemonConfig): Promise<Engine> {
 export async function repair(engine: Engine, log: Logger): Promise<void> {
   const ingests = await engine.content.repair();
   const snaps = await engine.snapshotter.repair();
+  await engine.volumes.repair();
+  await engine.containers.restore();
   const gc = await engine.images.collect();
   if (ingests.removed || snaps.removed.length || gc.blobs.length || gc.layers.length) {
     log.info(

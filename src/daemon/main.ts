@@ -2,7 +2,7 @@ import { chmod, mkdir, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Server } from 'node:http';
-import { createApiServer, imageRoutes, Router, systemRoutes } from '../api/index.ts';
+import { containerRoutes, createApiServer, imageRoutes, Router, systemRoutes, volumeRoutes } from '../api/index.ts';
 import { errorMessage, FailedPreconditionError, isBerthError } from '../util/errors.ts';
 import { parseArgs, parseHost, USAGE, type DaemonConfig, type Listen } from './config.ts';
 import { buildEngine, repair, type Engine } from './engine.ts';
@@ -37,20 +37,27 @@ async function listen(server: Server, l: Listen): Promise<void> {
 }
 
 export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ stop(): Promise<void> }> {
+  const listens = config.hosts.map(parseHost);
+  // Refuse a socket another daemon serves before touching the data root (listen() checks again).
+  for (const l of listens) {
+    if (l.kind === 'unix' && (await socketInUse(l.path))) throw new FailedPreconditionError(`another daemon is already listening on unix://${l.path}`);
+  }
   await mkdir(config.execRoot, { recursive: true, mode: 0o711 });
   await mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
   const lock = await acquirePidLock(join(config.dataRoot, 'berthd.pid'), `the data root ${config.dataRoot}`);
   let engine: Engine | undefined;
   const servers: Server[] = [];
-  const listens = config.hosts.map(parseHost);
+  const shutdown = new AbortController();
   try {
-    engine = await buildEngine(config);
+    engine = await buildEngine(config, log);
     await repair(engine, log);
     if (config.seedBusybox && engine.images.list().length === 0) await seedBusybox(engine, log);
-    const system = new SystemInfo(config, engine.images, engine.engineId);
+    const system = new SystemInfo(config, engine);
     const router = new Router();
-    systemRoutes(router, { images: engine.images, events: engine.events, info: () => system.info(), version: () => system.version() });
+    systemRoutes(router, { images: engine.images, events: engine.events, info: () => system.info(), version: () => system.version(), shutdown: shutdown.signal });
     imageRoutes(router, { images: engine.images, archives: archivesFor(engine) });
+    containerRoutes(router, { containers: engine.containers, images: engine.images, snapshotterName: engine.snapshotter.name });
+    volumeRoutes(router, engine.volumes);
     for (const l of listens) {
       const server = createApiServer({ router, serverVersion: BERTH_VERSION, log: (lvl, m) => log[lvl](m) });
       await listen(server, l);
@@ -70,16 +77,21 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
     stop: () =>
       (stopping ??= (async () => {
         log.info('stopping: no new requests; waiting for the ones in flight');
+        // Long-lived streams (events) end now; other requests in flight (a long load, say) are waited for,
+        // however long they take (a third signal exits at once).
+        shutdown.abort();
         await Promise.all(
           servers.map(
             (s) =>
               new Promise<void>((resolve) => {
-                s.close(() => resolve());
+                // A keep-alive connection whose request finishes after close() would otherwise linger until
+                // its keep-alive timeout: close connections as they become idle.
+                const idle = setInterval(() => s.closeIdleConnections(), 50);
+                s.close(() => {
+                  clearInterval(idle);
+                  resolve();
+                });
                 s.closeIdleConnections();
-                // Long-lived streams (events, logs -f) end after a grace period.
-                setTimeout(() => {
-                  s.closeAllConnections();
-                }, 5000).unref();
               }),
           ),
         );

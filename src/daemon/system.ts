@@ -1,8 +1,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { cpus, hostname, release, totalmem } from 'node:os';
 import { API_VERSION, MIN_API_VERSION } from '../api/index.ts';
-import type { ImageService } from '../images/index.ts';
 import type { DaemonConfig } from './config.ts';
+import type { Engine } from './engine.ts';
 
 export const BERTH_VERSION: string = (() => {
   try {
@@ -31,13 +31,11 @@ export function cgroupVersion(): '1' | '2' {
 /** Bodies of `GET /version` and `GET /info`. */
 export class SystemInfo {
   readonly #config: DaemonConfig;
-  readonly #images: ImageService;
-  readonly #id: string;
+  readonly #engine: Engine;
   readonly #started = new Date();
-  constructor(config: DaemonConfig, images: ImageService, engineId: string) {
+  constructor(config: DaemonConfig, engine: Engine) {
     this.#config = config;
-    this.#images = images;
-    this.#id = engineId;
+    this.#engine = engine;
   }
 
   version(): Record<string, unknown> {
@@ -69,13 +67,19 @@ export class SystemInfo {
 
   async info(): Promise<Record<string, unknown>> {
     const c = this.#config;
-    const images = new Set(this.#images.list().map((i) => i.configDigest)).size;
+    const e = this.#engine;
+    const images = new Set(e.images.list().map((i) => i.configDigest)).size;
+    const all = e.containers.list();
+    const count = (s: string[]) => all.filter((r) => s.includes(r.state.Status)).length;
+    const runtimes: Record<string, { path: string }> = {};
+    for (const p of e.runtimes.probes) if (p.ok) runtimes[p.name] = { path: p.path };
+    const warnings = e.runtimes.probes.filter((p) => !p.ok).map((p) => `WARNING: runtime ${p.name} does not work on this host: ${p.error ?? 'unknown error'}`);
     return {
-      ID: this.#id,
-      Containers: 0,
-      ContainersRunning: 0,
-      ContainersPaused: 0,
-      ContainersStopped: 0,
+      ID: e.engineId,
+      Containers: all.length,
+      ContainersRunning: count(['running', 'restarting']),
+      ContainersPaused: count(['paused']),
+      ContainersStopped: count(['created', 'exited', 'dead', 'removing']),
       Images: images,
       Driver: c.snapshotter === 'overlay' ? 'overlayfs' : 'copy',
       DriverStatus: [['driver-type', 'berth snapshotter']],
@@ -114,14 +118,14 @@ export class SystemInfo {
       Labels: [],
       ExperimentalBuild: false,
       ServerVersion: BERTH_VERSION,
-      Runtimes: { runc: { path: 'runc' }, crun: { path: 'crun' } },
-      DefaultRuntime: c.defaultRuntime,
+      Runtimes: runtimes,
+      DefaultRuntime: e.runtimes.defaultRuntime,
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: true,
       Isolation: '',
       InitBinary: 'catatonit',
       SecurityOptions: ['name=seccomp,profile=builtin'],
-      Warnings: [],
+      Warnings: warnings,
       ProductLicense: 'Apache-2.0',
       BerthStartedAt: this.#started.toISOString(),
     };

@@ -20,9 +20,9 @@ test('import stores one uncompressed layer (digest = diff ID), applies changes, 
     changes: ['CMD ["sh"]', 'ENV A=1 B="two words"', 'EXPOSE 80 53/udp', 'LABEL org.example=yes', 'WORKDIR /srv', 'USER nobody', 'VOLUME /data', 'STOPSIGNAL SIGINT'],
   });
   assert.deepEqual(img.tags, ['docker.io/library/imported:v1']);
-  assert.deepEqual(img.manifest.layers, [{ mediaType: MediaType.DockerLayer, size: layer.tar.length, digest: layer.diffId }]);
-  assert.equal(img.manifest.mediaType, MediaType.DockerManifest);
-  assert.equal(img.manifest.config.mediaType, MediaType.DockerConfig);
+  assert.deepEqual(img.manifest.layers, [{ mediaType: MediaType.OciLayer, size: layer.tar.length, digest: layer.diffId }]);
+  assert.equal(img.manifest.mediaType, MediaType.OciManifest);
+  assert.equal(img.manifest.config.mediaType, MediaType.OciConfig);
   assert.deepEqual(img.config.rootfs, { type: 'layers', diff_ids: [layer.diffId] });
   assert.equal(img.config.os, 'linux');
   assert.equal(img.config.architecture, process.arch === 'x64' ? 'amd64' : process.arch);

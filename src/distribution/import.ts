@@ -47,15 +47,16 @@ export async function importRootfs(deps: ArchiveDeps, source: AsyncIterable<Uint
     const configBlob = await work.put(Buffer.from(JSON.stringify(config)));
     const manifest: Manifest = {
       schemaVersion: 2,
-      mediaType: MediaType.DockerManifest,
-      config: { mediaType: MediaType.DockerConfig, size: configBlob.size, digest: configBlob.digest },
-      layers: [{ mediaType: MediaType.DockerLayer, size: layer.size, digest: layer.digest }],
+      mediaType: MediaType.OciManifest,
+      config: { mediaType: MediaType.OciConfig, size: configBlob.size, digest: configBlob.digest },
+      layers: [{ mediaType: MediaType.OciLayer, size: layer.size, digest: layer.digest }],
     };
-    const m = await work.put(Buffer.from(JSON.stringify(manifest, null, 3)));
+    // An OCI manifest, as for archives without one (see load.ts), so that saved layouts are readable by OCI tools.
+    const m = await work.put(Buffer.from(JSON.stringify(manifest)));
     await work.noteChains(config);
     try {
       const img = await deps.images.register(
-        { mediaType: MediaType.DockerManifest, digest: m.digest, size: m.size },
+        { mediaType: MediaType.OciManifest, digest: m.digest, size: m.size },
         { tags: opts.tag ? [opts.tag] : [], event: 'import', ...signal },
       );
       work.keep(img.record.manifestDigest, img.manifest);

@@ -37,16 +37,16 @@ test('legacy docker-archive with plain, gzip and zstd layers: Docker image ID, d
   assert.deepEqual(res.images, [{ id: img.configDigest, tags: ['busybox:latest', 'example.com/me/box:1'] }]);
   const stored = await e.images.load(e.images.resolve('busybox'));
   assert.equal(stored.record.configDigest, img.configDigest, 'the image ID is the digest of the archive config');
-  assert.equal(stored.record.mediaType, MediaType.DockerManifest);
+  assert.equal(stored.record.mediaType, MediaType.OciManifest, 'an archive without a manifest gets an OCI one');
   assert.deepEqual(
     stored.manifest.layers.map((l) => [l.mediaType, l.digest, l.size]),
     [
-      [MediaType.DockerLayer, img.layers[0]!.digest, img.layers[0]!.blob.length],
-      [MediaType.DockerLayerGzip, img.layers[1]!.digest, img.layers[1]!.blob.length],
-      [MediaType.DockerLayerZstd, img.layers[2]!.digest, img.layers[2]!.blob.length],
+      [MediaType.OciLayer, img.layers[0]!.digest, img.layers[0]!.blob.length],
+      [MediaType.OciLayerGzip, img.layers[1]!.digest, img.layers[1]!.blob.length],
+      [MediaType.OciLayerZstd, img.layers[2]!.digest, img.layers[2]!.blob.length],
     ],
   );
-  assert.equal(stored.manifest.config.mediaType, MediaType.DockerConfig);
+  assert.equal(stored.manifest.config.mediaType, MediaType.OciConfig);
   assert.deepEqual(stored.config.rootfs.diff_ids, img.layers.map((l) => l.diffId));
   assert.deepEqual(stored.tags, ['docker.io/library/busybox:latest', 'example.com/me/box:1']);
   const tree = await e.tree('busybox');

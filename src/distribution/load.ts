@@ -285,24 +285,25 @@ async function planImages(c: ArchiveContents, work: ImageWork): Promise<PlannedI
         const f = await c.blob(work, path, 'manifest.json');
         layers.push({ mediaType: LEGACY_LAYER_TYPE[f.compression], size: f.size, digest: f.digest });
       }
+      // The archive has no manifest: make an OCI one, as Docker 25+ `docker save` writes for such images, so that
+      // the OCI layout a later save writes is readable by OCI tools (umoci reads only OCI manifests).
       const manifest = {
         schemaVersion: 2,
-        mediaType: MediaType.DockerManifest,
-        config: { mediaType: MediaType.DockerConfig, size: config.size, digest: config.digest },
+        mediaType: MediaType.OciManifest,
+        config: { mediaType: MediaType.OciConfig, size: config.size, digest: config.digest },
         layers,
       };
-      // Docker's distribution indents schema2 manifests by three spaces.
-      const m = await work.put(Buffer.from(JSON.stringify(manifest, null, 3)));
-      await addImage(byManifest, work, { mediaType: MediaType.DockerManifest, digest: m.digest, size: m.size }, names);
+      const m = await work.put(Buffer.from(JSON.stringify(manifest)));
+      await addImage(byManifest, work, { mediaType: MediaType.OciManifest, digest: m.digest, size: m.size }, names);
     }
   }
   return [...byManifest.values()];
 }
 
 const LEGACY_LAYER_TYPE: Record<Compression, string> = {
-  none: MediaType.DockerLayer,
-  gzip: MediaType.DockerLayerGzip,
-  zstd: MediaType.DockerLayerZstd,
+  none: MediaType.OciLayer,
+  gzip: MediaType.OciLayerGzip,
+  zstd: MediaType.OciLayerZstd,
 };
 
 function checkDescriptor(d: Descriptor, where: string): void {

@@ -47,7 +47,7 @@ test('save writes Docker 25 layout: blobs once, index.json per name, manifest.js
   assert.deepEqual(s.order, ['blobs/', 'blobs/sha256/', ...blobs, 'index.json', 'manifest.json', 'oci-layout', 'repositories']);
   for (const b of blobs) assert.equal(sha256(s.files.get(b)!), `sha256:${b.slice(13)}`, `${b} holds what its name says`);
   assert.deepEqual(json(s, 'oci-layout'), { imageLayoutVersion: '1.0.0' });
-  const base = { mediaType: MediaType.DockerManifest, digest: rec.manifestDigest, size: rec.manifestSize };
+  const base = { mediaType: MediaType.OciManifest, digest: rec.manifestDigest, size: rec.manifestSize };
   assert.deepEqual(json(s, 'index.json'), {
     schemaVersion: 2,
     mediaType: MediaType.OciIndex,

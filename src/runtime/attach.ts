@@ -1,8 +1,12 @@
 import { spawn } from 'node:child_process';
 import { basename, dirname } from 'node:path';
+import type { Socket } from 'node:net';
 import { Readable, Writable } from 'node:stream';
+import { closeSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { CanceledError, ConflictError, isErrno, UnavailableError } from '../util/errors.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connectSeqpacket, dupFd, readQueuedPackets, seqpacketSocket } from '../sys/index.ts';
+import { CanceledError, ConflictError, errorMessage, isErrno, UnavailableError } from '../util/errors.ts';
 
 /**
  * conmon's attach socket is a SOCK_SEQPACKET unix socket (`<bundle>/attach`). Each message conmon sends is one
@@ -115,11 +119,117 @@ export function attachSession(conn: PacketConnection): AttachSession {
 }
 
 /**
+ * The default SeqpacketDialer: the socket itself, opened with socket(2)/connect(2) from src/sys and read and
+ * written by the event loop (no process per client). A full listen backlog (EAGAIN) is retried every
+ * `retryMs` (default 5) for up to `connectTimeoutMs` (default 2000).
+ */
+export function nativeSeqpacketDialer(opts: { retryMs?: number; connectTimeoutMs?: number } = {}): SeqpacketDialer {
+  const retryMs = opts.retryMs ?? 5;
+  const timeoutMs = opts.connectTimeoutMs ?? 2000;
+  return async (path, { signal } = {}) => {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      if (signal?.aborted) throw new CanceledError(`attach to '${path}' canceled`, { cause: signal.reason });
+      let fd: number;
+      try {
+        fd = connectSeqpacket(path);
+      } catch (e) {
+        if (isErrno(e, 'ENOENT') || isErrno(e, 'ECONNREFUSED')) {
+          throw new ConflictError(`cannot attach to '${path}': ${errorMessage(e)} (the process is not running)`, { cause: e });
+        }
+        if (isErrno(e, 'EAGAIN') && performance.now() < deadline) {
+          await sleep(retryMs, undefined, signal ? { signal } : {}).catch(() => {});
+          continue;
+        }
+        throw new UnavailableError(`cannot attach to '${path}': ${errorMessage(e)}`, { cause: e });
+      }
+      let spare: number;
+      try {
+        spare = dupFd(fd);
+      } catch (e) {
+        closeSync(fd);
+        throw new UnavailableError(`cannot attach to '${path}': ${errorMessage(e)}`, { cause: e });
+      }
+      return socketConnection(seqpacketSocket(fd), spare, path);
+    }
+  };
+}
+
+/**
+ * A PacketConnection over a seqpacket `net.Socket` (one 'data' event per message, one write per message).
+ * `spare` is a second descriptor of the same socket, to read what conmon sent last when the socket fails:
+ * conmon closing with our input unread makes the kernel report ECONNRESET before its last messages (the end of
+ * the output when a client still types while the process exits).
+ */
+function socketConnection(socket: Socket, spare: number, path: string): PacketConnection {
+  let ended = false;
+  let spareOpen = true;
+  const closeSpare = (): void => {
+    if (!spareOpen) return;
+    spareOpen = false;
+    closeSync(spare);
+  };
+  const end = (): void => {
+    closeSpare();
+    if (ended) return;
+    ended = true;
+    messages.push(null);
+  };
+  const messages = new Readable({
+    objectMode: true,
+    read() {
+      socket.resume();
+    },
+  });
+  socket.on('data', (msg: Buffer) => {
+    if (!ended && !messages.push(msg)) socket.pause();
+  });
+  socket.once('end', () => {
+    end();
+    socket.destroy(); // conmon closes the socket once the output is drained: nothing more can be written
+  });
+  socket.on('error', (e: NodeJS.ErrnoException) => {
+    // conmon went away (with our input unread, or while we wrote): what it sent last is still queued.
+    if (e.code === 'ECONNRESET' || e.code === 'EPIPE') {
+      try {
+        if (spareOpen && !ended) for (const msg of readQueuedPackets(spare)) messages.push(msg);
+      } catch {
+        // the output ends with what was read
+      }
+      end();
+    } else {
+      closeSpare();
+      messages.destroy(e);
+    }
+  });
+  socket.once('close', end);
+  return {
+    messages,
+    send(data) {
+      if (data.length > MAX_INPUT_MESSAGE) {
+        return Promise.reject(new RangeError(`attach message of ${data.length} bytes; conmon reads at most ${MAX_INPUT_MESSAGE}`));
+      }
+      if (!socket.writable) return Promise.reject(new ConflictError(`attach socket '${path}' is closed for writing`));
+      // A zero-length message would read as end-of-file at conmon's side.
+      if (data.length === 0) return Promise.resolve();
+      return new Promise((resolve, reject) => socket.write(data, (err) => (err ? reject(err) : resolve())));
+    },
+    closeWrite() {
+      socket.end();
+    },
+    destroy() {
+      socket.destroy();
+      end();
+    },
+  };
+}
+
+/**
  * A relay in Perl (perl-base is part of every Debian system, and its Socket module knows SOCK_SEQPACKET):
  * connects to the socket, then copies messages to its stdout as 4-byte big-endian length + bytes, and its stdin
  * to the socket in messages of at most 32768 bytes; stdin's end becomes shutdown(SHUT_WR). A zero-length frame
- * first says "connected". Node's net module cannot open SOCK_SEQPACKET sockets; with socket(2)/connect(2) from
- * src/sys this relay can be replaced by the socket itself (see `SeqpacketDialer`).
+ * first says "connected". Node's net module cannot open SOCK_SEQPACKET sockets: this is the fallback for where
+ * the native dialer above cannot be used (no koffi, or a Node without the internal Pipe handle).
  */
 const RELAY = String.raw`
 use strict; use warnings; use Socket;

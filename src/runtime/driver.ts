@@ -3,7 +3,7 @@ import { constants as fsConstants, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, isErrno, NotFoundError } from '../util/errors.ts';
-import { attachSession, perlSeqpacketDialer, type AttachSession, type SeqpacketDialer } from './attach.ts';
+import { attachSession, nativeSeqpacketDialer, type AttachSession, type SeqpacketDialer } from './attach.ts';
 import { ConmonLaunch, conmonArgv } from './conmon.ts';
 import { ExitWatcher, readExitFile, type ExitStatus } from './exits.ts';
 import { pidRunning } from './process.ts';
@@ -136,7 +136,7 @@ export interface ConmonRuntimeDeps {
   conmonPath?: string;
   /** Environment of conmon and the runtime (default: only a PATH). */
   env?: Record<string, string>;
-  /** How to open conmon's SOCK_SEQPACKET attach socket (default: the Perl relay). */
+  /** How to open conmon's SOCK_SEQPACKET attach socket (default: the socket itself; `perlSeqpacketDialer()` is a fallback). */
   dial?: SeqpacketDialer;
   /** Exit-file polling interval besides inotify (default 1000 ms). */
   exitPollMs?: number;
@@ -168,7 +168,7 @@ export class ConmonRuntime implements RuntimeDriver {
     this.#conmon = deps.conmonPath ?? '/usr/bin/conmon';
     this.#env = deps.env ?? DEFAULT_ENV;
     this.cli = new OciRuntimeCli({ ...deps.runtime, root: join(deps.execRoot, 'runtime', deps.runtime.name) }, this.#env);
-    this.#dial = deps.dial ?? perlSeqpacketDialer({ env: this.#env });
+    this.#dial = deps.dial ?? nativeSeqpacketDialer();
     this.#exits = new ExitWatcher(this.#exitDir, { pollMs: deps.exitPollMs ?? 1000 });
     this.#syslog = deps.syslog ?? false;
   }
@@ -363,6 +363,7 @@ export class ConmonRuntime implements RuntimeDriver {
 
   async resize(id: string, size: TerminalSize): Promise<void> {
     const rec = await this.#record(id);
+    if (await readExitFile(join(this.#exitDir, id))) throw new ConflictError(`cannot resize container '${id}': it is not running`);
     await writeControl(join(rec.bundle, 'ctl'), size, `container '${id}'`);
   }
 

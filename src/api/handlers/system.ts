@@ -11,7 +11,12 @@ export interface SystemDeps {
   events: EventLog;
   info(): Promise<Record<string, unknown>>;
   version(): Record<string, unknown>;
+  /** Aborted when the daemon stops: long-lived streams (`/events`) end then, so the server can close. */
+  shutdown?: AbortSignal;
 }
+
+/** The longest delay setTimeout takes (about 24.8 days); longer ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function ping(req: Request, res: ServerResponse): void {
   const headers = {
@@ -76,12 +81,19 @@ async function events(d: SystemDeps, req: Request, res: ServerResponse): Promise
   live = true;
   for (const e of buffered) write(e);
   await new Promise<void>((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
     const done = () => {
       clearTimeout(timer);
       resolve();
     };
-    const timer = until !== undefined ? setTimeout(done, Math.max(0, (until - now) * 1000)) : undefined;
+    // `until` may be far ahead: wait in steps setTimeout can take.
+    const arm = (ms: number) => {
+      timer = setTimeout(() => (ms > MAX_TIMER_MS ? arm(ms - MAX_TIMER_MS) : done()), Math.min(Math.max(0, ms), MAX_TIMER_MS));
+    };
+    if (until !== undefined) arm((until - now) * 1000);
     req.signal.addEventListener('abort', done, { once: true });
+    if (d.shutdown?.aborted) done();
+    else d.shutdown?.addEventListener('abort', done, { once: true });
   });
   unsubscribe();
   if (!res.writableEnded) res.end();

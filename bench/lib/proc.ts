@@ -1,0 +1,192 @@
+/** Process helpers for the benchmarks: running commands, timing them, reading memory from /proc, statistics. */
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Wall time from spawn to exit, in seconds. */
+  seconds: number;
+}
+
+/**
+ * Runs a command to its end; throws with its output when it exits non-zero (unless `allowFail`). With
+ * `timeoutMs`, the command is killed (SIGKILL) and an error thrown when it runs longer.
+ */
+export function run(cmd: string, args: string[], opts: { env?: Record<string, string>; allowFail?: boolean; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const p = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    let timedOut = false;
+    const timer =
+      opts.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            p.kill('SIGKILL');
+          }, opts.timeoutMs);
+    p.on('error', reject);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      if (timedOut) {
+        reject(new Error(`${cmd} ${args.join(' ')} did not finish within ${opts.timeoutMs! / 1000} s (killed)`));
+        return;
+      }
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const r = { code: code ?? -1, stdout, stderr, seconds };
+      if (r.code !== 0 && !opts.allowFail) {
+        reject(new Error(`${cmd} ${args.join(' ')} exited with ${r.code}:\n${stderr.slice(-2000)}${stdout.slice(-2000)}`));
+      } else {
+        resolve(r);
+      }
+    });
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** True while a process with this PID exists (and is not a zombie). */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** A field of /proc/PID/status in KiB (VmRSS, VmHWM), or undefined when the process is gone. */
+export function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resets a process's peak RSS (VmHWM) to its current RSS (Linux ≥ 4.0: `echo 5 > /proc/PID/clear_refs`). */
+export async function resetPeak(pid: number): Promise<void> {
+  await writeFile(`/proc/${pid}/clear_refs`, '5');
+}
+
+/** PIDs of a process's direct children (spawned by any of its threads). */
+export function childrenOf(pid: number): number[] {
+  const out = new Set<number>();
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  for (const t of tasks) {
+    try {
+      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/)) if (c) out.add(Number(c));
+    } catch {
+      // the thread ended
+    }
+  }
+  return [...out];
+}
+
+/** The command name of a process (`/proc/PID/comm`), or '' when it is gone. */
+export function comm(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Samples the summed VmRSS of some processes every `everyMs` until stopped; `stop()` returns the largest sum
+ * seen, in KiB.
+ */
+export function sampleRss(pids: number[], everyMs = 20): { stop(): number } {
+  let peak = 0;
+  const take = () => {
+    let sum = 0;
+    for (const pid of pids) sum += statusKiB(pid, 'VmRSS') ?? 0;
+    peak = Math.max(peak, sum);
+  };
+  take();
+  const timer = setInterval(take, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      take();
+      return peak;
+    },
+  };
+}
+
+/** Sends a signal and waits for the process to be gone; SIGKILL after `graceMs`. */
+export async function stopPid(pid: number, graceMs = 15_000): Promise<void> {
+  if (!alive(pid)) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + graceMs;
+  while (alive(pid) && Date.now() < deadline) await sleep(50);
+  if (alive(pid)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    while (alive(pid)) await sleep(50);
+  }
+}
+
+/** GET /_ping on a unix socket: true on a 200. */
+export function ping(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath: socket, path: '/_ping', method: 'GET' }, (r) => {
+      r.resume();
+      resolve(r.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
+export interface Stats {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+}
+
+export function stats(xs: readonly number[]): Stats {
+  if (xs.length === 0) return { median: NaN, min: NaN, max: NaN, n: 0 };
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  const median = s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return { median, min: s[0]!, max: s[s.length - 1]!, n: s.length };
+}
+
+/** "median (min–max)" with the given number of decimals. */
+export function fmt(s: Stats, decimals = 2): string {
+  if (s.n === 0) return 'n/a';
+  return `${s.median.toFixed(decimals)} (${s.min.toFixed(decimals)}–${s.max.toFixed(decimals)})`;
+}
+
+export const MiB = 1 << 20;
+
+/** A promise that rejects with `what` named when `p` takes longer than `ms`. */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}

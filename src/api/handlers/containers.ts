@@ -1,0 +1,396 @@
+import type { ServerResponse } from 'node:http';
+import type { ContainerRow, ContainerService, CreateRequest } from '../../containers/index.ts';
+import { formatTimestampNano, statusText } from '../../containers/index.ts';
+import type { ImageService } from '../../images/index.ts';
+
+import { ConflictError, InvalidArgumentError, errorMessage } from '../../util/errors.ts';
+import { boolParam, filtersParam, intParam, readJSONBody, sendJSON, type Request } from '../http.ts';
+import type { Router } from '../router.ts';
+import { frame, STDERR, STDOUT, SYSTEMERR } from '../stdcopy.ts';
+import { versionAtLeast } from '../version.ts';
+import { parseTimestamp } from './images.ts';
+
+export interface ContainerHandlerDeps {
+  containers: ContainerService;
+  images: ImageService;
+  snapshotterName: string;
+}
+
+function rfc3339(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function networkSettings(r: ContainerRow): Record<string, unknown> {
+  const mode = r.hostConfig.NetworkMode === 'host' ? 'host' : 'none';
+  return {
+    Bridge: '',
+    SandboxID: '',
+    SandboxKey: '',
+    Ports: {},
+    HairpinMode: false,
+    LinkLocalIPv6Address: '',
+    LinkLocalIPv6PrefixLen: 0,
+    SecondaryIPAddresses: null,
+    SecondaryIPv6Addresses: null,
+    EndpointID: '',
+    Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    IPAddress: '',
+    IPPrefixLen: 0,
+    IPv6Gateway: '',
+    MacAddress: '',
+    Networks: { [mode]: { IPAMConfig: null, Links: null, Aliases: null, NetworkID: mode, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null } },
+  };
+}
+
+function mountsJSON(r: ContainerRow): Record<string, unknown>[] {
+  return r.config.Mounts.map((m) => ({
+    Type: m.Type,
+    ...(m.Name ? { Name: m.Name } : {}),
+    Source: m.Source,
+    Destination: m.Destination,
+    ...(m.Driver ? { Driver: m.Driver } : {}),
+    Mode: m.Mode,
+    RW: m.RW,
+    Propagation: m.Propagation,
+  }));
+}
+
+export function inspectContainer(d: ContainerHandlerDeps, r: ContainerRow, version: string): Record<string, unknown> {
+  const s = r.state;
+  const dir = d.containers.dir(r.id);
+  const hc = { ...r.hostConfig };
+  if (!hc.LogConfig?.Type) hc.LogConfig = { Type: 'k8s-file', Config: hc.LogConfig?.Config ?? {} };
+  const out: Record<string, unknown> = {
+    Id: r.id,
+    Created: rfc3339(r.created),
+    Path: r.config.Path,
+    Args: r.config.Args,
+    State: {
+      Status: s.Status,
+      Running: s.Status === 'running' || s.Status === 'paused',
+      Paused: s.Status === 'paused',
+      Restarting: s.Status === 'restarting',
+      OOMKilled: s.OOMKilled,
+      Dead: s.Status === 'dead',
+      Pid: s.Pid,
+      ExitCode: s.ExitCode,
+      Error: s.Error,
+      StartedAt: s.StartedAt,
+      FinishedAt: s.FinishedAt,
+      ...(s.Health ? { Health: s.Health } : {}),
+    },
+    Image: r.imageId,
+    ResolvConfPath: `${dir}/resolv.conf`,
+    HostnamePath: `${dir}/hostname`,
+    HostsPath: `${dir}/hosts`,
+    LogPath: d.containers.logPath(r.id),
+    Name: `/${r.name}`,
+    RestartCount: s.RestartCount,
+    Driver: d.snapshotterName === 'overlay' ? 'overlayfs' : d.snapshotterName,
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    HostConfig: hc,
+    GraphDriver: { Data: null, Name: d.snapshotterName === 'overlay' ? 'overlayfs' : d.snapshotterName },
+    Mounts: mountsJSON(r),
+    Config: r.config.Config,
+    NetworkSettings: networkSettings(r),
+  };
+  void version;
+  return out;
+}
+
+function shellCommand(r: ContainerRow): string {
+  return [r.config.Path, ...r.config.Args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ');
+}
+
+function summary(r: ContainerRow): Record<string, unknown> {
+  return {
+    Id: r.id,
+    Names: [`/${r.name}`],
+    Image: r.imageRef,
+    ImageID: r.imageId,
+    Command: shellCommand(r),
+    Created: Math.floor(r.created / 1000),
+    Ports: [],
+    Labels: r.config.Config.Labels ?? {},
+    State: r.state.Status,
+    Status: statusText(r.state),
+    HostConfig: { NetworkMode: r.hostConfig.NetworkMode ?? 'default' },
+    NetworkSettings: { Networks: (networkSettings(r) as { Networks: object }).Networks },
+    Mounts: mountsJSON(r),
+  };
+}
+
+const PS_FILTERS = ['status', 'name', 'label', 'ancestor', 'exited', 'health', 'id', 'before', 'since', 'volume', 'network', 'is-task', 'publish', 'expose'];
+
+function list(d: ContainerHandlerDeps, req: Request, res: ServerResponse): void {
+  const f = filtersParam(req.query, PS_FILTERS);
+  const all = boolParam(req.query, 'all');
+  const limit = intParam(req.query, 'limit') ?? -1;
+  let rows = d.containers.list();
+  const statuses = f.get('status');
+  if (statuses) for (const s of statuses) if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) throw new InvalidArgumentError(`invalid filter 'status=${s}'`);
+  const before = f.get('before')?.map((x) => d.containers.get(x).created);
+  const since = f.get('since')?.map((x) => d.containers.get(x).created);
+  const ancestors = f.get('ancestor')?.map((a) => {
+    try {
+      return d.images.resolve(a).configDigest;
+    } catch {
+      return `unknown:${a}`;
+    }
+  });
+  rows = rows.filter((r) => {
+    if (!all && !statuses && limit <= 0 && !before && !since && r.state.Status !== 'running' && r.state.Status !== 'paused' && r.state.Status !== 'restarting') return false;
+    if (statuses && !statuses.includes(r.state.Status)) return false;
+    const names = f.get('name');
+    if (names && !names.some((n) => new RegExp(n).test(`/${r.name}`))) return false;
+    const ids = f.get('id');
+    if (ids && !ids.some((i) => r.id.startsWith(i))) return false;
+    const labels = f.get('label');
+    if (labels && !labels.every((l) => {
+      const eq = l.indexOf('=');
+      const lab = r.config.Config.Labels ?? {};
+      return eq < 0 ? l in lab : lab[l.slice(0, eq)] === l.slice(eq + 1);
+    })) return false;
+    if (ancestors && !ancestors.includes(r.imageId) && !f.get('ancestor')!.includes(r.imageRef)) return false;
+    const exited = f.get('exited');
+    if (exited && !(r.state.Status === 'exited' && exited.includes(String(r.state.ExitCode)))) return false;
+    const health = f.get('health');
+    if (health && !health.includes(r.state.Health?.Status ?? 'none')) return false;
+    if (before && !before.every((t) => r.created < t)) return false;
+    if (since && !since.every((t) => r.created > t)) return false;
+    const vol = f.get('volume');
+    if (vol && !r.config.Mounts.some((m) => vol.includes(m.Name ?? '') || vol.includes(m.Destination))) return false;
+    return true;
+  });
+  if (limit > 0) rows = rows.slice(0, limit);
+  sendJSON(res, 200, rows.map(summary));
+}
+
+async function create(d: ContainerHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
+  const body = await readJSONBody<CreateRequest>(req.raw);
+  if (!body) throw new InvalidArgumentError('config cannot be empty in order to create a container');
+  const name = req.query.get('name') || undefined;
+  const out = await d.containers.create(body, name);
+  sendJSON(res, 201, out);
+}
+
+async function wait(d: ContainerHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
+  const condition = req.query.get('condition') || 'not-running';
+  if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw new InvalidArgumentError(`invalid condition: "${condition}"`);
+  const p = d.containers.wait(req.params['id']!, condition as 'not-running', req.signal);
+  // The docker CLI calls wait before start and blocks until the headers arrive: flush them now.
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  res.flushHeaders();
+  try {
+    const r = await p;
+    res.end(JSON.stringify(r) + '\n');
+  } catch (err) {
+    if (!req.signal.aborted) res.end(JSON.stringify({ StatusCode: -1, Error: { Message: errorMessage(err) } }) + '\n');
+  }
+}
+
+async function attach(d: ContainerHandlerDeps, req: Request): Promise<void> {
+  const r = d.containers.get(req.params['id']!);
+  const tty = r.config.Config.Tty ?? false;
+  const wantStdin = boolParam(req.query, 'stdin');
+  const wantOut = boolParam(req.query, 'stdout');
+  const wantErr = boolParam(req.query, 'stderr');
+  if (!boolParam(req.query, 'stream') && !boolParam(req.query, 'logs')) throw new InvalidArgumentError('either stream or logs must be true');
+  // Without a TTY the streams are framed (stdcopy); the content type says so from API 1.42 on.
+  const multiplexed = !tty;
+  // Answer the upgrade first: `docker run` waits for it before it asks for /wait and /start, and the session of a
+  // container not started yet only comes with the start.
+  const { stream } = req.hijack(multiplexed && versionAtLeast(req.version, '1.42') ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream');
+  const ac = new AbortController();
+  stream.on('close', () => ac.abort());
+  let session: Awaited<ReturnType<ContainerService['attach']>>;
+  try {
+    session = await d.containers.attach(r.id, ac.signal);
+  } catch (err) {
+    if (!stream.destroyed) {
+      if (multiplexed) stream.write(frame(SYSTEMERR, Buffer.from(`${errorMessage(err)}\n`)));
+      stream.end();
+    }
+    return;
+  }
+  const detachKeys = parseDetachKeys(req.query.get('detachKeys') ?? 'ctrl-p,ctrl-q');
+  let detached = false;
+  if (wantStdin && r.config.Config.OpenStdin) {
+    let matched = 0;
+    stream.on('data', (chunk: Buffer) => {
+      if (tty && detachKeys.length) {
+        for (const b of chunk) {
+          matched = b === detachKeys[matched] ? matched + 1 : b === detachKeys[0] ? 1 : 0;
+          if (matched === detachKeys.length) {
+            detached = true;
+            session.close();
+            stream.end();
+            return;
+          }
+        }
+      }
+      if (!session.stdin.write(chunk)) {
+        stream.pause();
+        session.stdin.once('drain', () => stream.resume());
+      }
+    });
+    stream.on('end', () => {
+      if (!detached) session.stdin.end();
+    });
+  } else {
+    stream.resume();
+  }
+  stream.on('error', () => session.close());
+  stream.on('close', () => {
+    if (!detached) session.close();
+  });
+  for await (const f of session.output as AsyncIterable<{ stream: 'stdout' | 'stderr'; data: Buffer }>) {
+    if (detached) break;
+    if (f.stream === 'stdout' && !wantOut) continue;
+    if (f.stream === 'stderr' && !wantErr) continue;
+    const chunk = multiplexed ? frame(f.stream === 'stdout' ? STDOUT : STDERR, f.data) : f.data;
+    if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+  }
+  if (!stream.writableEnded) stream.end();
+}
+
+function parseDetachKeys(spec: string): number[] {
+  if (spec === '') return [];
+  return spec.split(',').map((k) => {
+    const m = /^ctrl-(.)$/.exec(k);
+    if (m) {
+      const c = m[1]!;
+      if (c >= 'a' && c <= 'z') return c.charCodeAt(0) - 96;
+      const special: Record<string, number> = { '@': 0, '[': 27, '\\': 28, ']': 29, '^': 30, _: 31 };
+      if (c in special) return special[c]!;
+    }
+    if (k.length === 1) return k.charCodeAt(0);
+    throw new InvalidArgumentError(`Invalid detach keys (${spec}) provided`);
+  });
+}
+
+async function logs(d: ContainerHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
+  const r = d.containers.get(req.params['id']!);
+  const stdout = boolParam(req.query, 'stdout');
+  const stderr = boolParam(req.query, 'stderr');
+  if (!stdout && !stderr) throw new InvalidArgumentError('You must choose at least one stream');
+  const tailRaw = req.query.get('tail') ?? 'all';
+  const tail = tailRaw === 'all' || tailRaw === '' ? undefined : Number(tailRaw);
+  if (tail !== undefined && !Number.isInteger(tail)) throw new InvalidArgumentError(`invalid tail value "${tailRaw}"`);
+  const toNano = (v: string | null) => (v && v !== '0' ? BigInt(Math.round(parseTimestamp(v) * 1e9)) : undefined);
+  const since = toNano(req.query.get('since'));
+  const until = toNano(req.query.get('until'));
+  const timestamps = boolParam(req.query, 'timestamps');
+  const tty = r.config.Config.Tty ?? false;
+  const multiplexed = !tty;
+  res.writeHead(200, { 'Content-Type': multiplexed && versionAtLeast(req.version, '1.42') ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream' });
+  res.flushHeaders();
+  const pending = new Map<string, Buffer[]>();
+  for await (const e of d.containers.logs(r.id, {
+    follow: boolParam(req.query, 'follow'),
+    stdout,
+    stderr,
+    ...(since !== undefined ? { since } : {}),
+    ...(until !== undefined ? { until } : {}),
+    ...(tail !== undefined ? { tail } : {}),
+    signal: req.signal,
+  })) {
+    // Partial lines are joined with what follows, as the program wrote them.
+    const parts = pending.get(e.stream) ?? [];
+    if (e.partial) {
+      parts.push(e.message);
+      pending.set(e.stream, parts);
+      continue;
+    }
+    pending.delete(e.stream);
+    let line = Buffer.concat([...parts, e.message, Buffer.from('\n')]);
+    if (timestamps) line = Buffer.concat([Buffer.from(`${formatTimestampNano(e.timeNano)} `), line]);
+    const out = multiplexed ? frame(e.stream === 'stdout' ? STDOUT : STDERR, line) : line;
+    if (!res.write(out)) await new Promise<void>((resolve) => res.once('drain', () => resolve()));
+  }
+  res.end();
+}
+
+function toTimeout(q: URLSearchParams): number | undefined {
+  const t = q.get('t') ?? q.get('timeout');
+  if (t === null || t === '') return undefined;
+  const n = Number(t);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`invalid timeout "${t}"`);
+  return n;
+}
+
+export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
+  const c = d.containers;
+  router
+    .add('GET', '/containers/json', (req, res) => list(d, req, res))
+    .add('POST', '/containers/create', (req, res) => create(d, req, res))
+    .add('POST', '/containers/prune', async (req, res) => {
+      const f = filtersParam(req.query, ['until', 'label']);
+      const until = f.get('until')?.map((v) => parseTimestamp(v));
+      sendJSON(res, 200, await c.prune({ ...(until?.length ? { until: Math.min(...until) } : {}), ...(f.get('label') ? { labels: f.get('label')! } : {}) }));
+    })
+    .add('GET', '/containers/{id}/json', (req, res) => sendJSON(res, 200, inspectContainer(d, c.get(req.params['id']!), req.version)))
+    .add('POST', '/containers/{id}/start', async (req, res) => {
+      await c.start(req.params['id']!);
+      res.writeHead(204);
+      res.end();
+    })
+    .add('POST', '/containers/{id}/stop', async (req, res) => {
+      await c.stop(req.params['id']!, { timeout: toTimeout(req.query), signal: req.query.get('signal') ?? undefined });
+      res.writeHead(204);
+      res.end();
+    })
+    .add('POST', '/containers/{id}/restart', async (req, res) => {
+      const t = toTimeout(req.query);
+      await c.restart(req.params['id']!, { ...(t !== undefined ? { timeout: t } : {}), ...(req.query.get('signal') ? { signal: req.query.get('signal')! } : {}) });
+      res.writeHead(204);
+      res.end();
+    })
+    .add('POST', '/containers/{id}/kill', async (req, res) => {
+      await c.kill(req.params['id']!, req.query.get('signal') || 'SIGKILL');
+      res.writeHead(204);
+      res.end();
+    })
+    .add('POST', '/containers/{id}/wait', (req, res) => wait(d, req, res))
+    .add('POST', '/containers/{id}/attach', (req) => attach(d, req))
+    .add('GET', '/containers/{id}/logs', (req, res) => logs(d, req, res))
+    .add('POST', '/containers/{id}/resize', async (req, res) => {
+      const h = intParam(req.query, 'h');
+      const w = intParam(req.query, 'w');
+      if (h === undefined || w === undefined) throw new InvalidArgumentError('resize needs h and w');
+      await c.resize(req.params['id']!, h, w);
+      res.writeHead(200);
+      res.end();
+    })
+    .add('POST', '/containers/{id}/pause', async (req, res) => {
+      await c.pause(req.params['id']!);
+      res.writeHead(204);
+      res.end();
+    })
+    .add('POST', '/containers/{id}/unpause', async (req, res) => {
+      await c.unpause(req.params['id']!);
+      res.writeHead(204);
+      res.end();
+    })
+    .add('POST', '/containers/{id}/rename', async (req, res) => {
+      const name = req.query.get('name');
+      if (!name) throw new InvalidArgumentError('a new name is required');
+      c.rename(req.params['id']!, name);
+      res.writeHead(204);
+      res.end();
+    })
+    .add('GET', '/containers/{id}/top', async (req, res) => sendJSON(res, 200, await c.top(req.params['id']!)))
+    .add('DELETE', '/containers/{id}', async (req, res) => {
+      if (boolParam(req.query, 'link')) throw new ConflictError('links are not supported');
+      await c.remove(req.params['id']!, { force: boolParam(req.query, 'force'), volumes: boolParam(req.query, 'v') });
+      res.writeHead(204);
+      res.end();
+    });
+}
+
