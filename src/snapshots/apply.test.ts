@@ -154,3 +154,12 @@ describe('unpackLayer', () => {
     }
   });
 });
+
+test('absolute entry names are refused (the root entry "/" alone is allowed)', async () => {
+  const { isAbsoluteEntry } = await import('./apply.ts');
+  assert.equal(isAbsoluteEntry('/etc/passwd'), true);
+  assert.equal(isAbsoluteEntry('/'), false);
+  assert.equal(isAbsoluteEntry('//'), false);
+  assert.equal(isAbsoluteEntry('etc/passwd'), false);
+  assert.equal(isAbsoluteEntry('./etc'), false);
+});

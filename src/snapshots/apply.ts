@@ -49,9 +49,10 @@ const MAX_IN_FLIGHT = 32;
 
 /**
  * Unpacks a layer tar into `root`, with Docker's rules:
- * - Names are taken relative to `root`: a leading '/' is stripped (as Docker does), then the path is
- *   normalised; a name or hard-link target that still leaves `root` ('../x', 'a/../../x') is an
- *   InvalidArgumentError naming the entry. Nothing is ever written through a symlink: every parent
+ * - Names are relative to `root` and normalised; an absolute name ('/etc/x'; the root entry '/' alone is
+ *   allowed) or a name or hard-link target that leaves `root` ('../x', 'a/../../x') is an InvalidArgumentError
+ *   naming the entry. Docker strips a leading '/'; Berth refuses it, since no layer tool writes one and an
+ *   archive that does is malformed or crafted. Nothing is ever written through a symlink: every parent
  *   component is checked with lstat, and a symlink there is an InvalidArgumentError (Docker's breakoutError).
  *   Symlinks themselves may point anywhere; they are never followed.
  * - An entry replaces an existing entry of another type (removing a directory with its contents); a
@@ -111,6 +112,7 @@ class Unpacker {
   async apply({ header, body }: TarEntry): Promise<void> {
     this.#throwIfFailed();
     this.size += archivedSize(header);
+    if (isAbsoluteEntry(header.name)) throw new InvalidArgumentError(`layer entry "${header.name}" has an absolute path`);
     const rel = normalise(header.name);
     if (rel === null) {
       throw new InvalidArgumentError(`layer entry "${header.name}" escapes the root`);
@@ -316,7 +318,7 @@ class Unpacker {
   }
 
   async #hardLink(rel: string, h: TarHeader): Promise<void> {
-    const target = normalise(h.linkname);
+    const target = isAbsoluteEntry(h.linkname) ? null : normalise(h.linkname);
     if (target === null || target === '') {
       throw new InvalidArgumentError(`layer entry "${h.name}" links to "${h.linkname}", outside the root`);
     }
@@ -396,6 +398,11 @@ class Unpacker {
  * The entry's path relative to the root, without './', '//', '..' steps or a trailing '/'; '' for the root
  * itself; null if it leaves the root. A leading '/' is dropped, as Docker does.
  */
+/** An absolute entry name, other than the root directory itself ('/'). */
+export function isAbsoluteEntry(name: string): boolean {
+  return name.startsWith('/') && name.replace(/\/+$/, '') !== '';
+}
+
 export function normalise(name: string): string | null {
   let p = posix.normalize(name.replace(/^\/+/, ''));
   if (p === '..' || p.startsWith('../')) return null;
