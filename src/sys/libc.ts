@@ -1,4 +1,4 @@
-import koffi from 'koffi';
+import { koffi } from './koffi.ts';
 import { getSystemErrorMessage, getSystemErrorName } from 'node:util';
 
 /**
@@ -24,7 +24,7 @@ let libc: Libc | undefined;
 
 function load(): Libc {
   if (libc) return libc;
-  const lib = koffi.load('libc.so.6');
+  const lib = koffi().load('libc.so.6');
   libc = {
     mount: lib.func(
       'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
@@ -50,7 +50,7 @@ export interface SystemError extends Error {
 }
 
 function systemError(syscall: string, path?: string, dest?: string): SystemError {
-  const errno = koffi.errno();
+  const errno = koffi().errno();
   const code = getSystemErrorName(-errno);
   let message = `${code}: ${getSystemErrorMessage(-errno)}, ${syscall}`;
   if (path !== undefined) message += ` '${path}'`;
@@ -161,13 +161,13 @@ export function lgetxattr(path: string, name: string): Buffer | undefined {
   for (;;) {
     const size = Number(c.lgetxattr(path, name, null, 0));
     if (size < 0) {
-      if (koffi.errno() === ENODATA) return undefined;
+      if (koffi().errno() === ENODATA) return undefined;
       throw systemError('lgetxattr', path);
     }
     const buf = Buffer.alloc(size);
     const got = size === 0 ? 0 : Number(c.lgetxattr(path, name, buf, size));
     if (got >= 0) return buf.subarray(0, got);
-    const errno = koffi.errno();
+    const errno = koffi().errno();
     if (errno === ENODATA) return undefined;
     if (errno !== ERANGE) throw systemError('lgetxattr', path); // ERANGE: it grew between the calls; ask again
   }
@@ -183,7 +183,7 @@ export function llistxattr(path: string): string[] {
     const buf = Buffer.alloc(size);
     const got = Number(c.llistxattr(path, buf, size));
     if (got < 0) {
-      if (koffi.errno() === ERANGE) continue;
+      if (koffi().errno() === ERANGE) continue;
       throw systemError('llistxattr', path);
     }
     return buf

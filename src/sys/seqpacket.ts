@@ -1,4 +1,4 @@
-import koffi from 'koffi';
+import { koffi } from './koffi.ts';
 import { closeSync, openSync, constants as fsConstants } from 'node:fs';
 import { Socket, type SocketConstructorOpts } from 'node:net';
 import { basename, dirname } from 'node:path';
@@ -29,7 +29,7 @@ let calls: SocketCalls | undefined;
 
 function load(): SocketCalls {
   if (calls) return calls;
-  const lib = koffi.load('libc.so.6');
+  const lib = koffi().load('libc.so.6');
   calls = {
     socket: lib.func('int socket(int domain, int type, int protocol)'),
     connect: lib.func('int connect(int fd, const void *addr, uint32_t len)'),
@@ -70,7 +70,7 @@ function errnoError(errno: number, syscall: string, path: string): SystemError {
 }
 
 function lastError(syscall: string, path: string): SystemError {
-  return errnoError(koffi.errno(), syscall, path);
+  return errnoError(koffi().errno(), syscall, path);
 }
 
 /** A sockaddr_un for `name`, or undefined when it does not fit. */
@@ -153,7 +153,7 @@ export function listenSeqpacket(path: string, backlog = 16): number {
 export function acceptSeqpacket(listenFd: number): number | undefined {
   const fd = load().accept4(listenFd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC) as number;
   if (fd >= 0) return fd;
-  const errno = koffi.errno();
+  const errno = koffi().errno();
   if (errno === EAGAIN) return undefined;
   throw errnoError(errno, 'accept4', `fd ${listenFd}`);
 }
@@ -161,7 +161,7 @@ export function acceptSeqpacket(listenFd: number): number | undefined {
 /** A second descriptor (close-on-exec) for the same socket as `fd`, as dup(2) makes. */
 export function dupFd(fd: number): number {
   const copy = load().fcntl(fd, F_DUPFD_CLOEXEC, 'int', 0) as number;
-  if (copy < 0) throw errnoError(koffi.errno(), 'fcntl', `fd ${fd}`);
+  if (copy < 0) throw errnoError(koffi().errno(), 'fcntl', `fd ${fd}`);
   return copy;
 }
 
@@ -186,7 +186,7 @@ export function readQueuedPackets(fd: number): Buffer[] {
       continue;
     }
     if (n === 0) return packets;
-    const errno = koffi.errno();
+    const errno = koffi().errno();
     if (errno === EAGAIN) return packets;
     // A reset not yet reported (the socket failed on a write) is reported once, then the queue reads as usual.
     if (errno === ECONNRESET && !resetSeen) {
