@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 # Debian packages, and why each is here:
 #   runc, crun        OCI runtimes (crun preferred where it works; berthd probes both)
 #   conmon            per-container monitor, so containers outlive the daemon
+#   catatonit         the small init behind `run --init`
 #   busybox-static    the first image, busybox:latest, made on first start (no registry is reachable here)
 #   attr              getfattr/setfattr: xattr checks in tests and by hand
-RUN_PKGS=(runc crun conmon busybox-static attr)
+RUN_PKGS=(runc crun conmon catatonit busybox-static attr)
 #   skopeo, umoci     peers that read and write the same archives (acceptance tests)
 #   docker.io         a reference dockerd for benchmarks (tests do not start it)
 #   hyperfine         command timing in benchmarks
