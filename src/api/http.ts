@@ -78,10 +78,14 @@ export function sendEmpty(res: ServerResponse, status: number): void {
   res.end();
 }
 
+/** Bodies of upgrade requests, which Node does not parse: the server reads them off the socket (server.ts). */
+export const upgradeBodies = new WeakMap<IncomingMessage, Buffer>();
+
 export async function readJSONBody<T>(req: IncomingMessage, maxBytes = 8 << 20): Promise<T | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const c of req) {
+  const pre = upgradeBodies.get(req);
+  for await (const c of pre !== undefined ? [pre] : req) {
     size += (c as Buffer).length;
     if (size > maxBytes) throw new InvalidArgumentError(`request body is larger than ${maxBytes} bytes`);
     chunks.push(c as Buffer);

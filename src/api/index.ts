@@ -6,3 +6,4 @@ export { imageRoutes, type Archives, type ImageHandlerDeps } from './handlers/im
 export { systemRoutes, type SystemDeps } from './handlers/system.ts';
 export { containerRoutes, type ContainerHandlerDeps } from './handlers/containers.ts';
 export { volumeRoutes } from './handlers/volumes.ts';
+export { execRoutes } from './handlers/exec.ts';

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { errorMessage } from '../util/errors.ts';
 import { httpStatus } from './errors.ts';
-import { sendJSON, type Hijacked, type Request } from './http.ts';
+import { sendJSON, upgradeBodies, type Hijacked, type Request } from './http.ts';
 import type { Router } from './router.ts';
 import { API_VERSION, compareVersions, MAX_API_VERSION, MIN_API_VERSION } from './version.ts';
 
@@ -26,9 +26,39 @@ export function createApiServer(opts: ServerOptions): Server {
     const res = new ServerResponse(req);
     res.assignSocket(socket);
     res.on('finish', () => socket.end());
-    void handle(opts, req, res, { socket, head });
+    // Node does not parse the body of an upgrade request: read Content-Length bytes (exec start's JSON) and
+    // hand them to the request as its body; what follows them is already the client's stdin.
+    readUpgradeBody(req, socket, head).then(
+      (rest) => void handle(opts, req, res, { socket, head: rest }),
+      () => socket.destroy(),
+    );
   });
   return server;
+}
+
+async function readUpgradeBody(req: IncomingMessage, socket: Socket, head: Buffer): Promise<Buffer> {
+  const want = Number(req.headers['content-length'] ?? 0);
+  let buf = head;
+  while (buf.length < want) {
+    const chunk = await new Promise<Buffer | null>((resolve) => {
+      const onData = (d: Buffer) => {
+        socket.off('end', onEnd);
+        socket.pause();
+        resolve(d);
+      };
+      const onEnd = () => {
+        socket.off('data', onData);
+        resolve(null);
+      };
+      socket.once('data', onData);
+      socket.once('end', onEnd);
+      socket.resume();
+    });
+    if (chunk === null) break;
+    buf = Buffer.concat([buf, chunk]);
+  }
+  upgradeBodies.set(req, buf.subarray(0, want));
+  return buf.subarray(Math.min(want, buf.length));
 }
 
 function hijacker(raw: IncomingMessage, res: ServerResponse, upgrade: { socket: Socket; head: Buffer } | undefined): (contentType: string) => Hijacked {
