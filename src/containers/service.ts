@@ -133,6 +133,11 @@ export class ContainerService {
     return join(this.dir(id), 'ctr.log');
   }
 
+  /** The runtime driver a container runs under (exec uses it). */
+  runtimeOf(r: Row): RuntimeDriver {
+    return this.#driver(r);
+  }
+
   #driver(r: Row): RuntimeDriver {
     const d = this.#d.runtimes.get(r.runtime);
     if (!d) throw new BerthError(`runtime "${r.runtime}" of container ${r.id.slice(0, 12)} is not available on this host`);
