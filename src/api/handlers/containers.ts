@@ -104,8 +104,20 @@ export function inspectContainer(d: ContainerHandlerDeps, r: ContainerRow, versi
   return out;
 }
 
-function shellCommand(r: ContainerRow): string {
-  return [r.config.Path, ...r.config.Args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ');
+/** `ps`'s COMMAND as dockerd builds it: the path, then the arguments, each one holding a space in single quotes. */
+export function psCommand(path: string, args: readonly string[]): string {
+  return [path, ...args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' ');
+}
+
+/** The `name` filter of `ps`: a regular expression matched against the name with and without its '/' (an invalid one matches nothing). */
+export function nameMatches(pattern: string, name: string): boolean {
+  let re: RegExp;
+  try {
+    re = new RegExp(pattern);
+  } catch {
+    return false;
+  }
+  return re.test(`/${name}`) || re.test(name);
 }
 
 function summary(r: ContainerRow): Record<string, unknown> {
@@ -114,7 +126,7 @@ function summary(r: ContainerRow): Record<string, unknown> {
     Names: [`/${r.name}`],
     Image: r.imageRef,
     ImageID: r.imageId,
-    Command: shellCommand(r),
+    Command: psCommand(r.config.Path, r.config.Args),
     Created: Math.floor(r.created / 1000),
     Ports: [],
     Labels: r.config.Config.Labels ?? {},
@@ -148,7 +160,7 @@ function list(d: ContainerHandlerDeps, req: Request, res: ServerResponse): void 
     if (!all && !statuses && limit <= 0 && !before && !since && r.state.Status !== 'running' && r.state.Status !== 'paused' && r.state.Status !== 'restarting') return false;
     if (statuses && !statuses.includes(r.state.Status)) return false;
     const names = f.get('name');
-    if (names && !names.some((n) => new RegExp(n).test(`/${r.name}`))) return false;
+    if (names && !names.some((n) => nameMatches(n, r.name))) return false;
     const ids = f.get('id');
     if (ids && !ids.some((i) => r.id.startsWith(i))) return false;
     const labels = f.get('label');
