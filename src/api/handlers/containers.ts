@@ -7,6 +7,7 @@ import { ConflictError, InvalidArgumentError, errorMessage } from '../../util/er
 import { boolParam, filtersParam, intParam, readJSONBody, sendJSON, type Request } from '../http.ts';
 import type { Router } from '../router.ts';
 import { frame, STDERR, STDOUT, SYSTEMERR } from '../stdcopy.ts';
+import { parseDetachKeys, pipeSession } from '../session.ts';
 import { versionAtLeast } from '../version.ts';
 import { parseTimestamp } from './images.ts';
 
@@ -231,61 +232,17 @@ async function attach(d: ContainerHandlerDeps, req: Request): Promise<void> {
     }
     return;
   }
-  const detachKeys = parseDetachKeys(req.query.get('detachKeys') ?? 'ctrl-p,ctrl-q');
-  let detached = false;
-  if (wantStdin && r.config.Config.OpenStdin) {
-    let matched = 0;
-    stream.on('data', (chunk: Buffer) => {
-      if (tty && detachKeys.length) {
-        for (const b of chunk) {
-          matched = b === detachKeys[matched] ? matched + 1 : b === detachKeys[0] ? 1 : 0;
-          if (matched === detachKeys.length) {
-            detached = true;
-            session.close();
-            stream.end();
-            return;
-          }
-        }
-      }
-      if (!session.stdin.write(chunk)) {
-        stream.pause();
-        session.stdin.once('drain', () => stream.resume());
-      }
-    });
-    stream.on('end', () => {
-      if (!detached) session.stdin.end();
-    });
-  } else {
-    stream.resume();
+  let detachKeys: number[];
+  try {
+    detachKeys = tty ? parseDetachKeys(req.query.get('detachKeys') ?? 'ctrl-p,ctrl-q') : [];
+  } catch (err) {
+    session.close();
+    stream.end(errorMessage(err));
+    return;
   }
-  stream.on('error', () => session.close());
-  stream.on('close', () => {
-    if (!detached) session.close();
-  });
-  for await (const f of session.output as AsyncIterable<{ stream: 'stdout' | 'stderr'; data: Buffer }>) {
-    if (detached) break;
-    if (f.stream === 'stdout' && !wantOut) continue;
-    if (f.stream === 'stderr' && !wantErr) continue;
-    const chunk = multiplexed ? frame(f.stream === 'stdout' ? STDOUT : STDERR, f.data) : f.data;
-    if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
-  }
-  if (!stream.writableEnded) stream.end();
+  await pipeSession(session, stream, { multiplexed, stdout: wantOut, stderr: wantErr, stdin: wantStdin && (r.config.Config.OpenStdin ?? false), detachKeys });
 }
 
-function parseDetachKeys(spec: string): number[] {
-  if (spec === '') return [];
-  return spec.split(',').map((k) => {
-    const m = /^ctrl-(.)$/.exec(k);
-    if (m) {
-      const c = m[1]!;
-      if (c >= 'a' && c <= 'z') return c.charCodeAt(0) - 96;
-      const special: Record<string, number> = { '@': 0, '[': 27, '\\': 28, ']': 29, '^': 30, _: 31 };
-      if (c in special) return special[c]!;
-    }
-    if (k.length === 1) return k.charCodeAt(0);
-    throw new InvalidArgumentError(`Invalid detach keys (${spec}) provided`);
-  });
-}
 
 async function logs(d: ContainerHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
   const r = d.containers.get(req.params['id']!);
