@@ -40,6 +40,11 @@ export interface Context {
   readonly signal: AbortSignal;
   /** The client's version (package.json). */
   readonly version: string;
+  /**
+   * Stops the CLI's own SIGINT/SIGTERM handling (abort and exit 128+n), for a command that forwards
+   * signals to a container and exits with the container's status instead.
+   */
+  releaseSignals?(): void;
 }
 
 export interface Invocation {
@@ -61,6 +66,8 @@ export interface Command {
   /** Usage after the parent path, e.g. `ls [OPTIONS] [REPOSITORY[:TAG]]`. */
   use: string;
   short: string;
+  /** Longer description shown by help instead of `short`. */
+  long?: string;
   /** The `Aliases:` line of help, e.g. `berth image ls, berth image list, berth images`. */
   aliasesHelp?: string;
   args?: ArgsRule;
@@ -194,7 +201,7 @@ const DEFAULT_TERM_WIDTH = 80;
 
 /** Help for a runnable command, laid out like docker's usage template. */
 export function commandHelp(cmd: Command, line: string, columns: number | undefined): string {
-  let s = `Usage:  ${line}\n\n${cmd.short}\n`;
+  let s = `Usage:  ${line}\n\n${cmd.long ?? cmd.short}\n`;
   if (cmd.aliasesHelp !== undefined) s += `\nAliases:\n  ${cmd.aliasesHelp}\n`;
   const flags = (cmd.flags ?? []).filter((f) => f.hidden !== true);
   if (flags.length > 0) {

@@ -1,5 +1,6 @@
 import type { FlagSpec } from './flags.ts';
 import type { Command, Context, Invocation } from './command.ts';
+import { CONTAINER_COMMANDS, containerGroup, volumeGroup } from './container-commands.ts';
 
 /**
  * The `berth` command tree: docker's names, aliases, flags and help texts. Each `run` turns flags into
@@ -201,13 +202,14 @@ const imageGroup: Command = {
         { name: 'all', short: 'a', kind: 'bool', usage: 'Remove all unused images, not just dangling ones' },
         { name: 'filter', kind: 'filter', usage: 'Provide filter values (e.g. "until=<timestamp>")' },
         { name: 'force', short: 'f', kind: 'bool', usage: 'Do not prompt for confirmation' },
+        { name: 'history', kind: 'bool', usage: "Also remove old versions kept for tags' history (rollback)" },
       ],
       run: async (ctx, inv) =>
         (await import('./image/manage.ts')).pruneImages(
           ctx.client(),
           ctx.streams.in,
           ctx.streams.out,
-          { all: inv.flags.bool('all'), force: inv.flags.bool('force'), filters: inv.flags.filters('filter') },
+          { all: inv.flags.bool('all'), force: inv.flags.bool('force'), history: inv.flags.bool('history'), filters: inv.flags.filters('filter') },
           ctx.signal,
         ),
     },
@@ -305,10 +307,16 @@ const systemGroup: Command = {
   ],
 };
 
-/** Top-level commands, groups first. */
+const byName = (a: Command, b: Command): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** Top-level commands, groups first, each part in name order. */
 export const COMMANDS: readonly Command[] = [
+  containerGroup,
   imageGroup,
   systemGroup,
+  volumeGroup,
+  ...[
+    ...CONTAINER_COMMANDS,
   { name: 'events', use: 'events [OPTIONS]', ...events },
   { name: 'history', use: 'history [OPTIONS] IMAGE', ...history },
   { name: 'images', use: 'images [OPTIONS] [REPOSITORY[:TAG]]', ...images, run: runImages(true) },
@@ -319,4 +327,5 @@ export const COMMANDS: readonly Command[] = [
   { name: 'save', use: 'save [OPTIONS] IMAGE [IMAGE...]', ...save },
   { name: 'tag', use: 'tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]', ...tag },
   version,
+  ].sort(byName),
 ];

@@ -70,3 +70,20 @@ export function exitReport(err: unknown): ExitReport {
   }
   return { status: 1, message: text };
 }
+
+/** docker's `withHelp`: `berth: <message>\n\nRun 'berth <command> --help' for more information`. */
+export function withHelp(err: unknown, command: string): string {
+  return `berth: ${describeError(err)}\n\nRun 'berth ${command} --help' for more information`;
+}
+
+/**
+ * docker's `toStatusError` for `run` (and bad `run`/`create` options): 127 when the command was not found,
+ * 126 when it could not be invoked, else 125 — told apart by the engine's message text, as docker does.
+ */
+export function runStatusError(err: unknown, command = 'run'): ExitStatusError {
+  const text = describeError(err);
+  let status = 125;
+  if (/executable file not found|no such file or directory|system cannot find the file specified/.test(text)) status = 127;
+  else if (/permission denied|is a directory/.test(text)) status = 126;
+  return new ExitStatusError(withHelp(err, command), status, { cause: err });
+}

@@ -90,3 +90,31 @@ describe('flagUsages', () => {
     );
   });
 });
+
+describe('typed flag values', () => {
+  const specs: FlagSpec[] = [
+    { name: 'last', short: 'n', kind: 'int', usage: 'Last n', defaultValue: '-1' },
+    { name: 'memory', short: 'm', kind: 'string', usage: 'Memory limit', valueName: 'bytes', validate: (v) => (/^\d+[kmg]?$/.test(v) ? v : (() => { throw new Error(`invalid size: '${v}'`); })()) },
+    { name: 'attach', short: 'a', kind: 'list', usage: 'Attach', validate: (v) => v.toLowerCase() },
+    { name: 'opt', kind: 'list', usage: 'Options', defaultText: 'map[]' },
+  ];
+
+  it('reads ints as Go does and keeps the default when absent', () => {
+    assert.equal(parseFlags(specs, []).flags.int('last'), -1);
+    assert.equal(parseFlags(specs, ['-n', '5']).flags.int('last'), 5);
+    assert.equal(parseFlags(specs, ['-n=0x10']).flags.int('last'), 16);
+    assert.throws(() => parseFlags(specs, ['-n', 'x']), (e: unknown) => e instanceof FlagError && e.message === 'invalid argument "x" for "-n, --last" flag: strconv.ParseInt: parsing "x": invalid syntax');
+  });
+
+  it('checks and normalises values with the flag’s validator', () => {
+    assert.deepEqual(parseFlags(specs, ['-a', 'STDIN', '-a', 'Stdout']).flags.list('attach'), ['stdin', 'stdout']);
+    assert.throws(() => parseFlags(specs, ['-m', 'abc']), { message: `invalid argument "abc" for "-m, --memory" flag: invalid size: 'abc'` });
+  });
+
+  it('shows value names and docker’s defaults in help', () => {
+    const text = flagUsages(specs, 200);
+    assert.match(text, /-n, --last int +Last n \(default -1\)\n/);
+    assert.match(text, /-m, --memory bytes +Memory limit\n/);
+    assert.match(text, /--opt list +Options \(default map\[\]\)\n/);
+  });
+});

@@ -11,8 +11,9 @@ import { InvalidArgumentError } from '../util/errors.ts';
  * - `string`: last one wins
  * - `list`: repeatable, every value kept (docker's ListOpts / stringArray)
  * - `filter`: repeatable `key=value` (docker's FilterOpt), checked when parsed
+ * - `int`: a whole number, checked when parsed like pflag's `strconv.ParseInt(s, 0, 64)`
  */
-export type FlagKind = 'bool' | 'string' | 'list' | 'filter';
+export type FlagKind = 'bool' | 'string' | 'list' | 'filter' | 'int';
 
 export interface FlagSpec {
   name: string;
@@ -24,6 +25,13 @@ export interface FlagSpec {
   /** Default shown in help and used when the flag is absent. */
   defaultValue?: boolean | string;
   hidden?: boolean;
+  /** The default as help shows it when it is not `defaultValue` (docker's `[]`, `map[]`). */
+  defaultText?: string;
+  /**
+   * Checks (and may normalise) each value as it is parsed, as docker's typed flag values do; a thrown
+   * error becomes `invalid argument "V" for "-m, --memory" flag: <its message>` (exit 125).
+   */
+  validate?: (value: string) => string;
 }
 
 /** A malformed command line: docker reports these with exit status 125. */
@@ -46,6 +54,11 @@ export class FlagValues {
   string(name: string): string {
     const v = this.#values.get(name) ?? this.#spec(name).defaultValue ?? '';
     return typeof v === 'string' ? v : '';
+  }
+  /** An `int` flag's value (its default, else 0, when absent). */
+  int(name: string): number {
+    const text = this.string(name);
+    return text === '' ? 0 : parseGoInt(text);
   }
   list(name: string): string[] {
     this.#spec(name);
@@ -115,7 +128,14 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], 
     if (spec.kind === 'filter' && !value.includes('=')) {
       throw new FlagError(`invalid argument "${value}" for "${flagTitle(spec)}" flag: bad format of filter (expected name=value)`);
     }
-    values.set(spec.name, value);
+    let checked = value;
+    try {
+      if (spec.kind === 'int') parseGoInt(value);
+      if (spec.validate !== undefined) checked = spec.validate(value);
+    } catch (err) {
+      throw new FlagError(`invalid argument "${value}" for "${flagTitle(spec)}" flag: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    values.set(spec.name, checked);
   };
 
   let i = 0;
@@ -178,6 +198,29 @@ export function flagTitle(spec: FlagSpec): string {
   return spec.short !== undefined ? `-${spec.short}, --${spec.name}` : `--${spec.name}`;
 }
 
+/**
+ * Go's `strconv.ParseInt(text, 0, 64)`: decimal, or 0x/0o/0b/0 prefixed, `_` between digits only with a
+ * prefix; errors carry Go's message.
+ */
+export function parseGoInt(text: string): number {
+  const m = /^([+-]?)(0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|0[0-7_]*|[1-9][0-9]*)$/.exec(text);
+  if (m === null) throw new RangeError(`strconv.ParseInt: parsing ${JSON.stringify(text)}: invalid syntax`);
+  const sign = m[1] === '-' ? -1n : 1n;
+  let body = m[2] as string;
+  if (body.includes('_') && (/__|_$/.test(body) || !/^0[xXoObB]/.test(body))) {
+    throw new RangeError(`strconv.ParseInt: parsing ${JSON.stringify(text)}: invalid syntax`);
+  }
+  body = body.replaceAll('_', '');
+  let n: bigint;
+  if (/^0[0-7]+$/.test(body)) n = BigInt(`0o${body.slice(1)}`);
+  else n = BigInt(body);
+  n *= sign;
+  if (n > 2n ** 63n - 1n || n < -(2n ** 63n)) {
+    throw new RangeError(`strconv.ParseInt: parsing ${JSON.stringify(text)}: value out of range`);
+  }
+  return Number(n);
+}
+
 function parseBool(spec: FlagSpec, text: string): boolean {
   if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(text)) return true;
   if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(text)) return false;
@@ -200,8 +243,10 @@ export function flagUsages(specs: readonly FlagSpec[], cols: number): string {
     if (valueName !== '') left += ` ${valueName}`;
     maxlen = Math.max(maxlen, left.length + 1);
     let usage = s.usage;
-    if (s.defaultValue !== undefined && s.defaultValue !== false && s.defaultValue !== '') {
-      usage += typeof s.defaultValue === 'string' ? ` (default ${JSON.stringify(s.defaultValue)})` : ` (default ${s.defaultValue})`;
+    if (s.defaultText !== undefined) usage += ` (default ${s.defaultText})`;
+    else if (s.defaultValue !== undefined && s.defaultValue !== false && s.defaultValue !== '' && !(s.kind === 'int' && s.defaultValue === '0')) {
+      usage +=
+        typeof s.defaultValue === 'string' && s.kind !== 'int' ? ` (default ${JSON.stringify(s.defaultValue)})` : ` (default ${s.defaultValue})`;
     }
     lines.push([left, usage]);
   }
@@ -222,6 +267,8 @@ function defaultValueName(kind: FlagKind): string {
       return 'list';
     case 'filter':
       return 'filter';
+    case 'int':
+      return 'int';
   }
 }
 

@@ -75,6 +75,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, stre
       signal: controller.signal,
       version,
       client: () => (client ??= new EngineClient({ host, userAgent: `Berth-Client/${version} (${process.platform})` })),
+      releaseSignals: () => {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+      },
     };
     await dispatch(ctx, COMMANDS, parsed.args);
     return signalled ?? 0;

@@ -60,6 +60,12 @@ export interface ListLayout {
   typeName?: string;
 }
 
+/** docker's `SubHeaderContext.Label`: the header of `.Label "com.example.some-key"` is `some key`. */
+export function headerLabel(name: string): string {
+  const parts = name.split('.');
+  return (parts[parts.length - 1] ?? '').replaceAll('-', ' ').replaceAll('_', ' ');
+}
+
 /** Draws rows as a table of the given fields with docker's tabwriter settings. */
 export function renderTable(rows: readonly Record<string, unknown>[], fields: readonly string[], headers: Record<string, string>): string {
   let text = fields.map((f) => headers[f] ?? f).join('\t') + '\n';

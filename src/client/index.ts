@@ -6,9 +6,23 @@ export {
   compareVersions,
   encodeFilters,
   splitRepoTag,
+  decodePathStat,
 } from './client.ts';
 export type {
+  AttachOptions,
   CallOptions,
+  CommitOptions,
+  ContainerCreateOptions,
+  ContainerListOptions,
+  ContainerRemoveOptions,
+  CopyToOptions,
+  ExecStartOptions,
+  LogsOptions,
+  StatsOptions,
+  StatsStream,
+  StopOptions,
+  WaitCondition,
+  WaitHandle,
   EngineClientOptions,
   EngineResponse,
   EventsOptions,
@@ -19,7 +33,9 @@ export type {
   RequestOptions,
 } from './client.ts';
 export { EngineStatusError, encodeQuery, errorForStatus, escapePath, isDaemonError, parseHost } from './transport.ts';
-export type { EngineEndpoint, Query, QueryValue, RequestBody } from './transport.ts';
+export type { EngineEndpoint, HijackedConnection, Query, QueryValue, RequestBody } from './transport.ts';
+export { STDERR, STDOUT, demultiplex, frame, stdCopy, writeWithBackpressure } from './stdcopy.ts';
+export type { StreamChunk } from './stdcopy.ts';
 export { JSONValueScanner, exactIntegers, parseJSONStream } from './jsonstream.ts';
 export type { Reviver } from './jsonstream.ts';
 export type * from './types.ts';

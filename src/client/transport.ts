@@ -151,9 +151,22 @@ export function sendRequest(
           { socketPath: endpoint.socketPath, host: 'localhost', servername: '' }
         : { host: endpoint.host, port: endpoint.port }),
     };
-    if (req.signal !== undefined) options.signal = req.signal;
+    // The signal is watched here rather than given to http.request: there it would stay bound to the pooled
+    // keep-alive socket and later destroy it with an error nobody listens to.
+    const signal = req.signal;
+    if (signal?.aborted === true) {
+      reject(new CanceledError('request canceled', { cause: signal.reason }));
+      return;
+    }
     let settled = false;
+    let response: IncomingMessage | undefined;
+    const onAbort = (): void => {
+      if (response !== undefined) response.destroy();
+      else r.destroy(new CanceledError('request canceled', { cause: signal?.reason }));
+    };
+    const unwatch = (): void => signal?.removeEventListener('abort', onAbort);
     const fail = (err: unknown): void => {
+      unwatch();
       if (settled) return;
       settled = true;
       reject(translateError(err, hostText, endpoint, req));
@@ -164,8 +177,11 @@ export function sendRequest(
         return;
       }
       settled = true;
+      response = res;
+      res.once('close', unwatch);
       resolve(res);
     });
+    signal?.addEventListener('abort', onAbort, { once: true });
     r.on('error', fail);
     if (body === undefined) {
       r.end();
@@ -245,4 +261,86 @@ export async function errorFromResponse(res: IncomingMessage): Promise<BerthErro
 export function isJSON(headers: IncomingHttpHeaders): boolean {
   const ct = headers['content-type'];
   return typeof ct === 'string' && /^application\/json\b/i.test(ct);
+}
+
+/** An upgraded (hijacked) connection: raw bytes both ways after the engine's `101 UPGRADED`. */
+export interface HijackedConnection {
+  /** Read the engine's output here; write stdin here, then `end()` it to half-close. */
+  readonly socket: import('node:net').Socket;
+  /** The answer's Content-Type (`application/vnd.docker.multiplexed-stream` or `…raw-stream`), if any. */
+  readonly contentType: string | undefined;
+}
+
+/**
+ * Sends a request asking for `Connection: Upgrade` / `Upgrade: tcp` over a fresh connection (never a
+ * pooled one) and resolves with the raw socket once the engine answers 101. Bytes the engine sent right
+ * after its headers are put back in front of the socket's stream. Any other status is an error with
+ * docker's wording ("unable to upgrade to tcp, received 404").
+ */
+export function sendHijack(endpoint: EngineEndpoint, hostText: string, req: RawRequest): Promise<HijackedConnection> {
+  return new Promise<HijackedConnection>((resolve, reject) => {
+    const headers: Record<string, string> = { ...req.headers, Connection: 'Upgrade', Upgrade: 'tcp' };
+    const body = req.body;
+    const fixed = typeof body === 'string' ? Buffer.from(body) : body instanceof Uint8Array ? body : undefined;
+    if (body !== undefined && fixed === undefined) throw new TypeError('a hijacked request takes a fixed body');
+    headers['Content-Length'] = String(fixed?.byteLength ?? 0);
+    const options: HttpRequestOptions = {
+      method: req.method,
+      path: req.path,
+      headers,
+      agent: false,
+      ...(endpoint.kind === 'unix' ? { socketPath: endpoint.socketPath, host: 'localhost' } : { host: endpoint.host, port: endpoint.port }),
+    };
+    let settled = false;
+    const r = http.request(options);
+    const onAbort = (): void => {
+      r.destroy();
+    };
+    req.signal?.addEventListener('abort', onAbort, { once: true });
+    const done = (): void => {
+      settled = true;
+      req.signal?.removeEventListener('abort', onAbort);
+    };
+    r.on('upgrade', (res: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => {
+      if (settled) {
+        socket.destroy();
+        return;
+      }
+      done();
+      if (head.length > 0) socket.unshift(head);
+      const ct = res.headers['content-type'];
+      resolve({ socket, contentType: typeof ct === 'string' ? ct : undefined });
+    });
+    r.on('response', (res: IncomingMessage) => {
+      res.resume();
+      if (settled) return;
+      done();
+      const status = res.statusCode ?? 0;
+      reject(errorKindForStatus(status, `unable to upgrade to tcp, received ${status}`));
+    });
+    r.on('error', (err) => {
+      if (settled) return;
+      done();
+      reject(translateError(err, hostText, endpoint, req));
+    });
+    r.end(fixed);
+  });
+}
+
+/** The BerthError kind for a status, carrying a client-side message (not an engine answer). */
+function errorKindForStatus(status: number, message: string): BerthError {
+  switch (status) {
+    case 400:
+      return new InvalidArgumentError(message);
+    case 404:
+      return new NotFoundError(message);
+    case 409:
+      return new ConflictError(message);
+    case 501:
+      return new NotImplementedError(message);
+    case 503:
+      return new UnavailableError(message);
+    default:
+      return new BerthError(message);
+  }
 }

@@ -148,8 +148,8 @@ export interface ImageRollbackResult {
 
 /** Berth addition: one entry of `GET /images/{name}/taghistory`, newest first. */
 export interface TagHistoryEntry {
-  Digest: string;
-  ImageID: string;
+  Digest: string | null;
+  ImageID: string | null;
   /** RFC 3339. */
   Time: string;
   Action: string;
@@ -244,3 +244,348 @@ export interface JSONProgress {
 
 /** Filters as the Engine API takes them: `{"key": {"value": true}}`, built from key → values. */
 export type Filters = Record<string, readonly string[]>;
+
+// ---- containers ----
+
+/** `HostConfig.RestartPolicy`; `Name` is '', `no`, `always`, `unless-stopped` or `on-failure`. */
+export interface RestartPolicy {
+  Name: string;
+  MaximumRetryCount: number;
+}
+
+export interface Ulimit {
+  Name: string;
+  Hard: number;
+  Soft: number;
+}
+
+export interface DeviceMapping {
+  PathOnHost: string;
+  PathInContainer: string;
+  CgroupPermissions: string;
+}
+
+/** One `HostConfig.Mounts` entry (`--mount`). */
+export interface Mount {
+  Type: string;
+  Source?: string;
+  Target: string;
+  ReadOnly?: boolean;
+  Consistency?: string;
+  BindOptions?: {
+    Propagation?: string;
+    NonRecursive?: boolean;
+    CreateMountpoint?: boolean;
+    ReadOnlyNonRecursive?: boolean;
+    ReadOnlyForceRecursive?: boolean;
+  };
+  VolumeOptions?: {
+    NoCopy?: boolean;
+    Labels?: Record<string, string>;
+    Subpath?: string;
+    DriverConfig?: { Name?: string; Options?: Record<string, string> };
+  };
+  ImageOptions?: { Subpath?: string };
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number; Options?: string[][] };
+}
+
+/** `Config.Healthcheck`; durations in nanoseconds. `Test: ["NONE"]` turns an image's check off. */
+export interface HealthConfig {
+  Test?: string[] | null;
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
+}
+
+/** `Config` of a create request (and of inspect); field names as in the Engine API. */
+export interface ContainerConfig {
+  Hostname?: string;
+  Domainname?: string;
+  User?: string;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  ExposedPorts?: Record<string, Record<string, never>> | null;
+  Tty?: boolean;
+  OpenStdin?: boolean;
+  StdinOnce?: boolean;
+  Env?: string[] | null;
+  Cmd?: string[] | null;
+  Healthcheck?: HealthConfig | null;
+  ArgsEscaped?: boolean;
+  Image?: string;
+  Volumes?: Record<string, Record<string, never>> | null;
+  WorkingDir?: string;
+  Entrypoint?: string[] | null;
+  MacAddress?: string;
+  OnBuild?: string[] | null;
+  Labels?: Record<string, string> | null;
+  StopSignal?: string;
+  StopTimeout?: number;
+  Shell?: string[] | null;
+}
+
+/** Resource limits shared by create and `POST /containers/{id}/update`. */
+export interface Resources {
+  CpuShares?: number;
+  Memory?: number;
+  NanoCpus?: number;
+  CgroupParent?: string;
+  BlkioWeight?: number;
+  CpuPeriod?: number;
+  CpuQuota?: number;
+  CpuRealtimePeriod?: number;
+  CpuRealtimeRuntime?: number;
+  CpusetCpus?: string;
+  CpusetMems?: string;
+  Devices?: DeviceMapping[] | null;
+  DeviceCgroupRules?: string[] | null;
+  KernelMemory?: number;
+  MemoryReservation?: number;
+  MemorySwap?: number;
+  MemorySwappiness?: number | null;
+  OomKillDisable?: boolean | null;
+  PidsLimit?: number | null;
+  Ulimits?: Ulimit[] | null;
+}
+
+export interface HostConfig extends Resources {
+  Binds?: string[] | null;
+  ContainerIDFile?: string;
+  LogConfig?: { Type: string; Config?: Record<string, string> | null };
+  NetworkMode?: string;
+  PortBindings?: Record<string, { HostIp: string; HostPort: string }[]> | null;
+  RestartPolicy?: RestartPolicy;
+  AutoRemove?: boolean;
+  VolumeDriver?: string;
+  VolumesFrom?: string[] | null;
+  Mounts?: Mount[] | null;
+  ConsoleSize?: [number, number];
+  Annotations?: Record<string, string> | null;
+  CapAdd?: string[] | null;
+  CapDrop?: string[] | null;
+  CgroupnsMode?: string;
+  Dns?: string[] | null;
+  DnsOptions?: string[] | null;
+  DnsSearch?: string[] | null;
+  ExtraHosts?: string[] | null;
+  GroupAdd?: string[] | null;
+  IpcMode?: string;
+  Cgroup?: string;
+  Links?: string[] | null;
+  OomScoreAdj?: number;
+  PidMode?: string;
+  Privileged?: boolean;
+  PublishAllPorts?: boolean;
+  ReadonlyRootfs?: boolean;
+  SecurityOpt?: string[] | null;
+  StorageOpt?: Record<string, string> | null;
+  Tmpfs?: Record<string, string> | null;
+  UTSMode?: string;
+  UsernsMode?: string;
+  ShmSize?: number;
+  Sysctls?: Record<string, string> | null;
+  Runtime?: string;
+  Isolation?: string;
+  MaskedPaths?: string[] | null;
+  ReadonlyPaths?: string[] | null;
+  Init?: boolean | null;
+}
+
+/** The body of `POST /containers/create`: the Config fields at the top level, plus these. */
+export interface ContainerCreateRequest extends ContainerConfig {
+  HostConfig?: HostConfig;
+  NetworkingConfig?: { EndpointsConfig?: Record<string, Record<string, unknown>> | null };
+}
+
+export interface ContainerCreateResponse {
+  Id: string;
+  Warnings: string[] | null;
+}
+
+/** One entry of `GET /containers/json`. */
+export interface ContainerSummary {
+  Id: string;
+  Names: string[] | null;
+  Image: string;
+  ImageID: string;
+  Command: string;
+  Created: number;
+  Ports: ContainerPort[] | null;
+  SizeRw?: number;
+  SizeRootFs?: number;
+  Labels: Record<string, string> | null;
+  State: string;
+  Status: string;
+  HostConfig?: { NetworkMode?: string };
+  NetworkSettings?: { Networks?: Record<string, unknown> | null } | null;
+  Mounts?: { Type?: string; Name?: string; Source?: string; Driver?: string }[] | null;
+  [key: string]: unknown;
+}
+
+export interface ContainerPort {
+  IP?: string;
+  PrivatePort: number;
+  PublicPort?: number;
+  Type: string;
+}
+
+export interface ContainerState {
+  Status: string;
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+  Health?: { Status: string; FailingStreak: number; Log: unknown[] | null } | null;
+}
+
+/** `GET /containers/{id}/json`; the CLI prints the raw JSON, these are the fields it reads. */
+export interface ContainerInspect {
+  Id: string;
+  Name: string;
+  Image: string;
+  State: ContainerState;
+  Config: ContainerConfig;
+  HostConfig: HostConfig;
+  [key: string]: unknown;
+}
+
+/** `POST /containers/{id}/wait`. */
+export interface WaitResponse {
+  StatusCode: number;
+  Error?: { Message: string } | null;
+}
+
+/** `GET /containers/{id}/top`. */
+export interface TopResponse {
+  Titles: string[] | null;
+  Processes: string[][] | null;
+}
+
+/** One entry of `GET /containers/{id}/changes`: Kind 0 modified, 1 added, 2 deleted. */
+export interface ChangeItem {
+  Path: string;
+  Kind: number;
+}
+
+/** The `X-Docker-Container-Path-Stat` header of the archive endpoints. */
+export interface PathStat {
+  name: string;
+  size: number;
+  /** Go's os.FileMode bits (directory = 1<<31, symlink = 1<<27). */
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
+
+/** One sample of `GET /containers/{id}/stats`; only what the CLI computes with is typed. */
+export interface StatsResponse {
+  name?: string;
+  id?: string;
+  read?: string;
+  preread?: string;
+  pids_stats?: { current?: number; limit?: number };
+  blkio_stats?: { io_service_bytes_recursive?: { major?: number; minor?: number; op: string; value: number }[] | null };
+  num_procs?: number;
+  cpu_stats?: StatsCPU;
+  precpu_stats?: StatsCPU;
+  memory_stats?: { usage?: number; limit?: number; stats?: Record<string, number> | null; max_usage?: number; privateworkingset?: number };
+  networks?: Record<string, { rx_bytes: number; tx_bytes: number }> | null;
+  [key: string]: unknown;
+}
+
+export interface StatsCPU {
+  cpu_usage?: { total_usage?: number; percpu_usage?: number[] | null; usage_in_kernelmode?: number; usage_in_usermode?: number };
+  system_cpu_usage?: number;
+  online_cpus?: number;
+  throttling_data?: unknown;
+}
+
+/** `POST /containers/prune`. */
+export interface ContainerPruneReport {
+  ContainersDeleted: string[] | null;
+  SpaceReclaimed: number;
+}
+
+/** The body of `POST /containers/{id}/update`. */
+export interface ContainerUpdateConfig extends Resources {
+  RestartPolicy?: RestartPolicy;
+}
+
+export interface ContainerUpdateResponse {
+  Warnings: string[] | null;
+}
+
+/** `POST /commit`. */
+export interface CommitResponse {
+  Id: string;
+}
+
+// ---- exec ----
+
+/** The body of `POST /containers/{id}/exec`. */
+export interface ExecConfig {
+  User?: string;
+  Privileged?: boolean;
+  Tty?: boolean;
+  ConsoleSize?: [number, number] | null;
+  AttachStdin?: boolean;
+  AttachStderr?: boolean;
+  AttachStdout?: boolean;
+  Detach?: boolean;
+  DetachKeys?: string;
+  Env?: string[] | null;
+  WorkingDir?: string;
+  Cmd: string[];
+}
+
+/** `GET /exec/{id}/json`. */
+export interface ExecInspect {
+  ID: string;
+  Running: boolean;
+  ExitCode: number | null;
+  ContainerID: string;
+  Pid?: number;
+  [key: string]: unknown;
+}
+
+// ---- volumes ----
+
+export interface Volume {
+  Name: string;
+  Driver: string;
+  Mountpoint: string;
+  CreatedAt?: string;
+  Labels: Record<string, string> | null;
+  Scope: string;
+  Options: Record<string, string> | null;
+  Status?: Record<string, unknown> | null;
+  UsageData?: { Size: number; RefCount: number } | null;
+  [key: string]: unknown;
+}
+
+export interface VolumeListResponse {
+  Volumes: Volume[] | null;
+  Warnings: string[] | null;
+}
+
+/** The body of `POST /volumes/create`. */
+export interface VolumeCreateRequest {
+  Name?: string;
+  Driver?: string;
+  DriverOpts?: Record<string, string>;
+  Labels?: Record<string, string>;
+}
+
+export interface VolumePruneReport {
+  VolumesDeleted: string[] | null;
+  SpaceReclaimed: number;
+}

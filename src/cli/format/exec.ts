@@ -408,7 +408,14 @@ class State {
         }
         break;
       }
-      case 'map':
+      case 'map': {
+        // A method of a Go map type (docker's SubHeaderContext.Label): an own non-enumerable function. An
+        // enumerable one is an entry holding a func value (for `call`).
+        const desc = receiver instanceof Map ? undefined : Object.getOwnPropertyDescriptor(receiver as object, fieldName);
+        const method: unknown = desc !== undefined && desc.enumerable === false ? desc.value : undefined;
+        if (typeof method === 'function') {
+          return this.evalCall(dot, { params: [], variadic: 'any', fn: method as (...a: unknown[]) => unknown }, false, node, fieldName, args, final);
+        }
         if (hasArgs) this.errorf(`${fieldName} is not a method but has arguments`);
         if (this.missingKey !== 'invalid' && !mapHas(receiver as object, fieldName)) {
           if (this.missingKey === 'error') this.errorf(`map has no entry for key ${quote(fieldName)}`);
@@ -416,6 +423,7 @@ class State {
           return goTypeName(receiver) === 'map[string]string' ? '' : undefined;
         }
         return mapGet(receiver as object, fieldName);
+      }
     }
     this.errorf(`can't evaluate field ${fieldName} in type ${goTypeName(receiver)}`);
   }

@@ -81,8 +81,9 @@ export async function showTagHistory(client: EngineClient, out: OutStream, opts:
     const t = Date.parse(e.Time);
     return {
       Action: e.Action,
-      Digest: e.Digest,
-      ImageID: opts.noTrunc ? e.ImageID : truncateID(e.ImageID),
+      // An untag leaves the tag pointing nowhere: no digest, no image.
+      Digest: e.Digest ?? '<none>',
+      ImageID: e.ImageID === null || e.ImageID === undefined ? '<none>' : opts.noTrunc ? e.ImageID : truncateID(e.ImageID),
       Set: Number.isNaN(t) ? e.Time : `${humanDuration(now - t)} ago`,
       Time: e.Time,
     };

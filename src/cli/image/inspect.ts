@@ -22,6 +22,13 @@ export interface InspectShape {
   slices: readonly string[];
   /** time.Time values, sent as RFC 3339 text: printed as Go prints a time. */
   times: readonly string[];
+  /** Struct fields whose Go name is not their JSON key, by JSON path (`Id` → `ID`, `HostConfig.NanoCpus` → `NanoCPUs`). */
+  renames?: Readonly<Record<string, string>>;
+  /**
+   * Struct fields the engine may leave out (Go `omitempty`), by JSON path: a template still finds them,
+   * holding their zero value (`null` for pointers, an empty map or slice that marshals as `null`).
+   */
+  omitted?: readonly string[];
 }
 
 /** The parts of docker's `image.InspectResponse` that are not structs (API 1.47–1.50). */
@@ -30,6 +37,7 @@ export const IMAGE_SHAPE: InspectShape = {
   maps: ['Config.Labels', 'Config.ExposedPorts', 'Config.Volumes', 'GraphDriver.Data', 'Descriptor.annotations'],
   slices: ['RepoTags', 'RepoDigests', 'RootFS.Layers', 'Config.Env', 'Config.Cmd', 'Config.Entrypoint', 'Config.OnBuild', 'Config.Shell'],
   times: ['Metadata.LastTagTime'],
+  renames: { Id: 'ID' },
 };
 
 type FormatModule = Awaited<ReturnType<typeof loadFormat>>;
@@ -56,7 +64,17 @@ export function typedView(value: unknown, shape: InspectShape, fmt: Pick<FormatM
     if (Array.isArray(v)) return v.map((e) => visit(e, `${path}[]`, typeName));
     if (typeof v !== 'object' || maps.has(path)) return v;
     const out: Record<string | symbol, unknown> = { [fmt.GO_TYPE]: typeName };
-    for (const [k, e] of Object.entries(v as Record<string, unknown>)) out[k] = visit(e, path === '' ? k : `${path}.${k}`, 'struct');
+    for (const [k, e] of Object.entries(v as Record<string, unknown>)) {
+      const at = path === '' ? k : `${path}.${k}`;
+      out[shape.renames?.[at] ?? k] = visit(e, at, 'struct');
+    }
+    for (const at of shape.omitted ?? []) {
+      const dot = at.lastIndexOf('.');
+      if ((dot < 0 ? '' : at.slice(0, dot)) !== path) continue;
+      const k = at.slice(dot + 1);
+      const name = shape.renames?.[at] ?? k;
+      if (!(name in out)) out[name] = visit(null, at, 'struct');
+    }
     return out;
   };
   return visit(value, '', shape.typeName);
@@ -72,7 +90,7 @@ export function typedView(value: unknown, shape: InspectShape, fmt: Pick<FormatM
 export async function inspectObjects(
   out: OutStream,
   opts: InspectOptions,
-  fetchRaw: (ref: string) => Promise<string>,
+  fetchRaw: (ref: string) => Promise<string | { raw: string; shape: InspectShape }>,
   shape: InspectShape = IMAGE_SHAPE,
 ): Promise<void> {
   const templated = opts.format !== '' && opts.format !== 'json';
@@ -84,8 +102,11 @@ export async function inspectObjects(
   let text = '';
   for (const ref of opts.refs) {
     let answer: string;
+    let objectShape = shape;
     try {
-      answer = await fetchRaw(ref);
+      const got = await fetchRaw(ref);
+      if (typeof got === 'string') answer = got;
+      else ({ raw: answer, shape: objectShape } = got);
     } catch (err) {
       errors.push(err);
       continue;
@@ -96,7 +117,7 @@ export async function inspectObjects(
     }
     const decoded = JSON.parse(answer) as unknown;
     try {
-      text += typed(typedView(decoded, shape, fmt)) + '\n';
+      text += typed(typedView(decoded, objectShape, fmt)) + '\n';
     } catch {
       try {
         text += raw(decoded) + '\n';

@@ -55,6 +55,8 @@ export async function removeImages(client: EngineClient, out: OutStream, err: Ou
 export interface PruneOptions {
   all: boolean;
   force: boolean;
+  /** Berth: also delete the old versions kept for tags' history (rollback). */
+  history?: boolean;
   filters: Record<string, string[]>;
 }
 
@@ -76,7 +78,7 @@ export async function pruneImages(
     const yes = await confirm(input, out, opts.all ? ALL_WARNING : DANGLING_WARNING);
     if (!yes) throw new CanceledError('image prune has been cancelled');
   }
-  const report = await client.imagePrune(filters, { signal });
+  const report = await client.imagePrune(filters, { signal, ...(opts.history ? { history: true } : {}) });
   const deleted = report.ImagesDeleted ?? [];
   let space = 0;
   if (deleted.length > 0) {

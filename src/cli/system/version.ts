@@ -21,7 +21,7 @@ export interface ClientVersion {
 
 export interface VersionData {
   Client: ClientVersion;
-  Server: SystemVersion | null;
+  Server: (SystemVersion & { APIVersion?: string }) | null;
 }
 
 /** Node's names for architectures, spelled as Go's GOARCH (docker prints those). */
@@ -118,7 +118,8 @@ export async function showVersion(
       Os: process.platform,
       Arch: goArch(),
     },
-    Server: server,
+    // Docker's Go struct calls the field APIVersion (its JSON name is ApiVersion); templates use the Go name.
+    Server: server === null ? null : { ...server, APIVersion: server.ApiVersion ?? '' },
   };
   let text: string;
   try {
