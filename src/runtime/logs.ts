@@ -117,6 +117,8 @@ export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGe
   let watcher: FSWatcher | undefined;
   try {
     await reopen();
+    // Without follow, the log as it is now: lines appended while we read are not ours (a `--tail 2` stays 2).
+    const end = !opts.follow && fh ? (await fh.stat()).size : Infinity;
     if (fh && opts.tail !== undefined) {
       const start = await tailOffset(fh, opts.tail);
       pos = start;
@@ -127,7 +129,9 @@ export async function* readLog(path: string, opts: ReadLogOptions = {}): AsyncGe
       if (fh) {
         for (;;) {
           const buf = Buffer.allocUnsafe(64 * 1024);
-          const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+          const want = Math.min(buf.length, end - pos);
+          if (want <= 0) break;
+          const { bytesRead } = await fh.read(buf, 0, want, pos);
           if (bytesRead === 0) break;
           pos += bytesRead;
           let data = rest.length > 0 ? Buffer.concat([rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
