@@ -313,6 +313,17 @@ describe('containers through the docker CLI', () => {
   });
 
   describe('limits', () => {
+    it('docker stats --no-stream shows the memory limit and the CPU a busy loop uses', async () => {
+      const id = await runDetached(['--memory', '64m', 'busybox', 'sh', '-c', 'while true; do :; done']);
+      const out = await ok(d, ['stats', '--no-stream', '--format', '{{.ID}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}', id]);
+      const m = /^([0-9a-f]{12}) ([\d.]+)% .+ \/ 64MiB (\d+)\n$/.exec(out);
+      assert.ok(m, out);
+      assert.equal(m[1], id.slice(0, 12));
+      assert.ok(Number(m[2]) > 20, `CPU ${m[2]}%`);
+      assert.equal(m[3], '1');
+      await ok(d, ['rm', '-f', id]);
+    });
+
     it('--memory 32m: a process allocating more is OOM-killed', async () => {
       // tail keeps the whole of its input when there is no newline in it.
       const id = await runDetached(['--memory', '32m', 'busybox', 'sh', '-c', 'head -c 200m /dev/zero | tail']);

@@ -14,6 +14,7 @@ import { KeyedMutex } from '../util/lock.ts';
 import { commandLine, generateName, mergeImageConfig, newContainerId, parseBind, validateHostConfig, validateName, type CreateRequest, type HostConfig } from './config.ts';
 import { initialState, ZERO_TIME, type ContainerState } from './state.ts';
 import { resolveUser } from './users.ts';
+import { emptyCpu, readCgroupStats, type StatsSample } from './stats.ts';
 
 const exec = promisify(execFile);
 
@@ -715,6 +716,30 @@ export class ContainerService {
       return [...parts.slice(0, 7), parts.slice(7).join(' ')];
     });
     return { Titles: titles, Processes: rows };
+  }
+
+  /**
+   * One stats sample (`docker stats`): the container's cgroup counters, with `precpu_stats` from the previous
+   * sample so that the CLI can compute CPU %. Each call with `previous` reuses that sample as the "pre" one.
+   */
+  async stats(ref: string, previous?: StatsSample): Promise<StatsSample> {
+    const r = this.get(ref);
+    const running = r.state.Status === 'running' || r.state.Status === 'paused';
+    const now = new Date().toISOString();
+    const s = running ? await readCgroupStats(`berth/${r.id}`) : undefined;
+    return {
+      read: running ? now : ZERO_TIME,
+      preread: previous?.read ?? ZERO_TIME,
+      pids_stats: s?.pids ?? {},
+      cpu_stats: s?.cpu ?? emptyCpu(),
+      precpu_stats: previous?.cpu_stats ?? emptyCpu(),
+      memory_stats: s?.memory ?? {},
+      blkio_stats: { io_service_bytes_recursive: null, io_serviced_recursive: null, io_queue_recursive: null, io_service_time_recursive: null, io_wait_time_recursive: null, io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null },
+      num_procs: 0,
+      storage_stats: {},
+      name: `/${r.name}`,
+      id: r.id,
+    };
   }
 
   async prune(filters: { until?: number; labels?: string[] } = {}): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {

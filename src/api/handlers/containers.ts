@@ -354,6 +354,28 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
       res.writeHead(204);
       res.end();
     })
+    .add('GET', '/containers/{id}/stats', async (req, res) => {
+      const stream = boolParam(req.query, 'stream', true);
+      const oneShot = boolParam(req.query, 'one-shot');
+      let sample = await c.stats(req.params['id']!);
+      if (!stream) {
+        // Like dockerd: a second sample a second later, so that the CLI can compute CPU % (one-shot skips it).
+        if (!oneShot) {
+          await new Promise((r) => setTimeout(r, 1000));
+          sample = await c.stats(req.params['id']!, sample);
+        }
+        sendJSON(res, 200, sample);
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      while (!req.signal.aborted) {
+        res.write(JSON.stringify(sample) + '\n');
+        await new Promise((r) => setTimeout(r, 1000));
+        if (req.signal.aborted) break;
+        sample = await c.stats(req.params['id']!, sample);
+      }
+      res.end();
+    })
     .add('GET', '/containers/{id}/top', async (req, res) => sendJSON(res, 200, await c.top(req.params['id']!)))
     .add('DELETE', '/containers/{id}', async (req, res) => {
       if (boolParam(req.query, 'link')) throw new ConflictError('links are not supported');

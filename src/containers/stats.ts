@@ -1,0 +1,110 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+
+/** One sample of a container's cgroup counters, in the Engine API's `stats` shape (the fields the CLI reads). */
+export interface StatsSample {
+  read: string;
+  preread: string;
+  pids_stats: { current?: number; limit?: number };
+  cpu_stats: CpuStats;
+  precpu_stats: CpuStats;
+  memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> };
+  blkio_stats: Record<string, null>;
+  num_procs: number;
+  storage_stats: Record<string, never>;
+  name: string;
+  id: string;
+}
+
+interface CpuStats {
+  cpu_usage: { total_usage: number; usage_in_kernelmode: number; usage_in_usermode: number };
+  system_cpu_usage?: number;
+  online_cpus?: number;
+  throttling_data: { periods: number; throttled_periods: number; throttled_time: number };
+}
+
+const CGROOT = '/sys/fs/cgroup';
+const UNLIMITED = 2n ** 63n - 4096n;
+
+async function num(path: string): Promise<number | undefined> {
+  try {
+    const t = (await readFile(path, 'utf8')).trim();
+    if (t === 'max') return undefined;
+    const n = BigInt(t);
+    return n >= UNLIMITED ? undefined : Number(n);
+  } catch {
+    return undefined;
+  }
+}
+
+async function keyed(path: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  try {
+    for (const line of (await readFile(path, 'utf8')).split('\n')) {
+      const [k, v] = line.split(' ');
+      if (k && v !== undefined) out[k] = Number(v);
+    }
+  } catch {
+    // absent on this host
+  }
+  return out;
+}
+
+/** Host CPU time in nanoseconds, as docker computes system_cpu_usage (sum of /proc/stat's cpu line, in ticks of 1/100 s). */
+async function systemCpu(): Promise<number> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
+  const ticks = line.split(/\s+/).slice(1, 8).reduce((a, b) => a + Number(b || 0), 0);
+  return ticks * 1e7;
+}
+
+/**
+ * Reads a container's counters from its cgroup `<group>` (e.g. `berth/<id>`): cgroup v1 controllers when
+ * they are mounted (this kind of host), else the unified v2 hierarchy.
+ */
+export async function readCgroupStats(group: string): Promise<{ cpu: CpuStats; memory: StatsSample['memory_stats']; pids: StatsSample['pids_stats'] }> {
+  const v1 = existsSync(join(CGROOT, 'memory', group)) || existsSync(join(CGROOT, 'cpuacct', group));
+  const online = cpus().length;
+  if (v1) {
+    const acct = await keyed(join(CGROOT, 'cpuacct', group, 'cpuacct.stat'));
+    const mem = await keyed(join(CGROOT, 'memory', group, 'memory.stat'));
+    const thr = await keyed(join(CGROOT, 'cpu', group, 'cpu.stat'));
+    const limit = await num(join(CGROOT, 'memory', group, 'memory.limit_in_bytes'));
+    return {
+      cpu: {
+        cpu_usage: { total_usage: (await num(join(CGROOT, 'cpuacct', group, 'cpuacct.usage'))) ?? 0, usage_in_kernelmode: (acct['system'] ?? 0) * 1e7, usage_in_usermode: (acct['user'] ?? 0) * 1e7 },
+        system_cpu_usage: await systemCpu(),
+        online_cpus: online,
+        throttling_data: { periods: thr['nr_periods'] ?? 0, throttled_periods: thr['nr_throttled'] ?? 0, throttled_time: thr['throttled_time'] ?? 0 },
+      },
+      memory: { usage: (await num(join(CGROOT, 'memory', group, 'memory.usage_in_bytes'))) ?? 0, limit: limit ?? (await hostMemory()), stats: mem },
+      pids: { current: (await num(join(CGROOT, 'pids', group, 'pids.current'))) ?? 0, ...optional('limit', await num(join(CGROOT, 'pids', group, 'pids.max'))) },
+    };
+  }
+  const cpu = await keyed(join(CGROOT, group, 'cpu.stat'));
+  const limit = await num(join(CGROOT, group, 'memory.max'));
+  return {
+    cpu: {
+      cpu_usage: { total_usage: (cpu['usage_usec'] ?? 0) * 1000, usage_in_kernelmode: (cpu['system_usec'] ?? 0) * 1000, usage_in_usermode: (cpu['user_usec'] ?? 0) * 1000 },
+      system_cpu_usage: await systemCpu(),
+      online_cpus: online,
+      throttling_data: { periods: cpu['nr_periods'] ?? 0, throttled_periods: cpu['nr_throttled'] ?? 0, throttled_time: (cpu['throttled_usec'] ?? 0) * 1000 },
+    },
+    memory: { usage: (await num(join(CGROOT, group, 'memory.current'))) ?? 0, limit: limit ?? (await hostMemory()), stats: await keyed(join(CGROOT, group, 'memory.stat')) },
+    pids: { current: (await num(join(CGROOT, group, 'pids.current'))) ?? 0, ...optional('limit', await num(join(CGROOT, group, 'pids.max'))) },
+  };
+}
+
+function optional<K extends string>(k: K, v: number | undefined): Partial<Record<K, number>> {
+  return v === undefined ? {} : ({ [k]: v } as Record<K, number>);
+}
+
+async function hostMemory(): Promise<number> {
+  const m = /MemTotal:\s+(\d+) kB/.exec(await readFile('/proc/meminfo', 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+export function emptyCpu(): CpuStats {
+  return { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
+}
