@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { api, docker, startDaemon, waitFor, type Daemon } from './harness.ts';
+import { api, docker, run, startDaemon, waitFor, type Daemon } from './harness.ts';
 
 const LOOP = 'i=0; while true; do echo line$i; i=$((i+1)); sleep 0.2; done';
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -309,6 +309,24 @@ describe('containers through the docker CLI', () => {
     it('--tmpfs mounts a tmpfs', async () => {
       const out = await ok(d, ['run', '--rm', '--network', 'none', '--tmpfs', '/t', 'busybox', 'sh', '-c', 'echo z > /t/f && cat /t/f && grep " /t " /proc/mounts']);
       assert.match(out, /^z\ntmpfs \/t tmpfs rw,/);
+    });
+  });
+
+  describe('diff and export', () => {
+    it('docker diff lists what the container changed, as docker does; docker export is its filesystem', async () => {
+      const id = (await ok(d, ['create', '--network', 'none', 'busybox', 'sh', '-c', 'echo hi > /tmp/new; rm /etc/group; mkdir /data'])).trim();
+      ids.add(id);
+      assert.equal(await ok(d, ['diff', id]), '');
+      await ok(d, ['start', '-a', id]);
+      assert.equal(await ok(d, ['diff', id]), 'A /data\nC /etc\nD /etc/group\nC /tmp\nA /tmp/new\n');
+      const tar = join(d.dir, 'export.tar');
+      await ok(d, ['export', '-o', tar, id]);
+      const list = (await run('tar', ['-tf', tar])).stdout.split('\n');
+      assert.ok(list.includes('tmp/new') && list.includes('data/') && list.includes('bin/busybox'));
+      assert.ok(!list.includes('etc/group'));
+      const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+      assert.ok(!mounts.includes(id), 'the stopped container is unmounted again after the export');
+      await ok(d, ['rm', id]);
     });
   });
 

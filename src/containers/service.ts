@@ -8,13 +8,15 @@ import type { ImageRunConfig } from '../oci/types.ts';
 import { buildSpec, serializeSpec, type HostFacts, type MountInput, type RuntimeDriver, type AttachSession, type ExitStatus, readLog, type LogEntry } from '../runtime/index.ts';
 import { mountAll, unmountAll, type Snapshotter } from '../snapshots/index.ts';
 import type { VolumeService } from '../volumes/index.ts';
-import { ConflictError, InvalidArgumentError, NotFoundError, NotModifiedError, BerthError, errorMessage, isErrno } from '../util/errors.ts';
+import { ConflictError, InvalidArgumentError, NotFoundError, NotImplementedError, NotModifiedError, BerthError, errorMessage, isErrno } from '../util/errors.ts';
 import type { EventLog } from '../util/events.ts';
 import { KeyedMutex } from '../util/lock.ts';
 import { commandLine, generateName, mergeImageConfig, newContainerId, parseBind, validateHostConfig, validateName, type CreateRequest, type HostConfig } from './config.ts';
 import { initialState, ZERO_TIME, type ContainerState } from './state.ts';
 import { resolveUser } from './users.ts';
 import { emptyCpu, readCgroupStats, type StatsSample } from './stats.ts';
+import { treeEntries, upperChanges, type Change } from './archive.ts';
+import type { PackEntry } from '../util/tar/index.ts';
 
 const exec = promisify(execFile);
 
@@ -740,6 +742,42 @@ export class ContainerService {
       name: `/${r.name}`,
       id: r.id,
     };
+  }
+
+  /** `docker diff`: the container's changes against its image (overlay snapshotter only). */
+  async changes(ref: string): Promise<Change[]> {
+    const r = this.get(ref);
+    const mounts = await this.#d.snapshotter.mounts(r.snapshot);
+    const m = mounts[0];
+    const opt = (k: string) => m?.options.find((o) => o.startsWith(`${k}=`))?.slice(k.length + 1);
+    let all: Change[];
+    if (m?.type === 'overlay' && opt('upperdir')) all = await upperChanges(opt('upperdir')!, (opt('lowerdir') ?? '').split(':').filter(Boolean));
+    else if (m?.type === 'bind' && this.#d.snapshotter.name === 'overlay') all = await upperChanges(m.source, []);
+    else throw new NotImplementedError(`docker diff is not available with the ${this.#d.snapshotter.name} snapshotter`);
+    // The runtime creates mount points (/etc/hosts, volume targets, ...) in the upper layer; Docker keeps those in
+    // an init layer and does not report them, nor directories changed only because of them.
+    const mountPoints = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/dev', '/proc', '/sys', ...r.config.Mounts.map((x) => x.Destination)]);
+    const kept = all.filter((c) => !(c.Kind === 1 && [...mountPoints].some((p) => c.Path === p || c.Path.startsWith(`${p}/`))));
+    return kept.filter((c) => c.Kind !== 0 || !all.some((x) => x.Path.startsWith(`${c.Path}/`)) || kept.some((x) => x.Path.startsWith(`${c.Path}/`)));
+  }
+
+  /**
+   * `docker export`: the container's whole filesystem as a tar stream. A stopped container's root filesystem is
+   * mounted for the time of the export (at its usual place) and unmounted after.
+   */
+  async *export(ref: string): AsyncGenerator<PackEntry> {
+    const r = this.get(ref);
+    const rootfs = join(this.dir(r.id), 'bundle', 'rootfs');
+    const running = r.state.Status === 'running' || r.state.Status === 'paused';
+    if (!running) {
+      await mkdir(rootfs, { recursive: true });
+      mountAll(await this.#d.snapshotter.mounts(r.snapshot), rootfs);
+    }
+    try {
+      yield* treeEntries(rootfs);
+    } finally {
+      if (!running) await unmountAll(rootfs, { detach: true });
+    }
   }
 
   async prune(filters: { until?: number; labels?: string[] } = {}): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {

@@ -8,6 +8,7 @@ import { boolParam, filtersParam, intParam, readJSONBody, sendJSON, type Request
 import type { Router } from '../router.ts';
 import { frame, STDERR, STDOUT, SYSTEMERR } from '../stdcopy.ts';
 import { parseDetachKeys, pipeSession } from '../session.ts';
+import { pack } from '../../util/tar/index.ts';
 import { versionAtLeast } from '../version.ts';
 import { parseTimestamp } from './images.ts';
 
@@ -373,6 +374,18 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
         await new Promise((r) => setTimeout(r, 1000));
         if (req.signal.aborted) break;
         sample = await c.stats(req.params['id']!, sample);
+      }
+      res.end();
+    })
+    .add('GET', '/containers/{id}/changes', async (req, res) => sendJSON(res, 200, await c.changes(req.params['id']!)))
+    .add('GET', '/containers/{id}/export', async (req, res) => {
+      const entries = c.export(req.params['id']!);
+      const tar = pack(entries, { signal: req.signal })[Symbol.asyncIterator]();
+      let next = await tar.next();
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+      while (!next.done) {
+        if (!res.write(next.value)) await new Promise<void>((r) => res.once('drain', () => r()));
+        next = await tar.next();
       }
       res.end();
     })

@@ -1,0 +1,85 @@
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PackEntry } from '../util/tar/index.ts';
+
+/**
+ * The entries of a directory tree as tar entries (for `export` and `cp`): depth first, names relative to `root`
+ * under `prefix`, hard links kept as links, device numbers, owners, modes and times as on disk. File bodies are
+ * streamed when the entry is written.
+ */
+export async function* treeEntries(root: string, prefix = '', rel = ''): AsyncGenerator<PackEntry> {
+  const seen = new Map<string, string>();
+  yield* walk(root, prefix, rel, seen);
+}
+
+async function* walk(root: string, prefix: string, rel: string, seen: Map<string, string>): AsyncGenerator<PackEntry> {
+  const names = (await readdir(join(root, rel))).sort();
+  for (const n of names) {
+    const r = rel ? `${rel}/${n}` : n;
+    const path = join(root, r);
+    const st = await lstat(path);
+    const name = prefix ? `${prefix}/${r}` : r;
+    const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000 };
+    if (st.isDirectory()) {
+      yield { header: { ...base, name: `${name}/`, type: 'directory' } };
+      yield* walk(root, prefix, r, seen);
+    } else if (st.isSymbolicLink()) {
+      yield { header: { ...base, name, type: 'symlink', linkname: await readlink(path) } };
+    } else if (st.isFile()) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 ? seen.get(key) : undefined;
+      if (first !== undefined) {
+        yield { header: { ...base, name, type: 'link', linkname: first } };
+        continue;
+      }
+      if (st.nlink > 1) seen.set(key, name);
+      yield { header: { ...base, name, type: 'file', size: st.size }, body: createReadStream(path, { highWaterMark: 1 << 20 }) };
+    } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      yield { header: { ...base, name, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) } };
+    } else if (st.isFIFO()) {
+      yield { header: { ...base, name, type: 'fifo' } };
+    }
+  }
+}
+
+export interface Change {
+  Path: string;
+  /** 0 modified, 1 added, 2 deleted (docker's ChangeType). */
+  Kind: 0 | 1 | 2;
+}
+
+/**
+ * What a container changed, from its overlay upper directory: a 0/0 character device is a deletion, an entry
+ * that exists in a lower layer a modification, anything else an addition (docker's `diff`).
+ */
+export async function upperChanges(upper: string, lowers: readonly string[], rel = ''): Promise<Change[]> {
+  const out: Change[] = [];
+  let names: string[];
+  try {
+    names = (await readdir(join(upper, rel))).sort();
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    const r = `${rel}/${n}`;
+    const st = await lstat(join(upper, r));
+    if (st.isCharacterDevice() && st.rdev === 0) {
+      out.push({ Path: r, Kind: 2 });
+      continue;
+    }
+    let inLower = false;
+    for (const l of lowers) {
+      try {
+        await lstat(join(l, r));
+        inLower = true;
+        break;
+      } catch {
+        // not in this layer
+      }
+    }
+    out.push({ Path: r, Kind: inLower ? 0 : 1 });
+    if (st.isDirectory()) out.push(...(await upperChanges(upper, lowers, r)));
+  }
+  return out;
+}
