@@ -312,6 +312,17 @@ describe('containers through the docker CLI', () => {
     });
   });
 
+  describe('update', () => {
+    it('docker update changes the limits of a running container at once and keeps them', async () => {
+      const id = await runDetached(['--memory', '64m', 'busybox', 'sleep', '60']);
+      await ok(d, ['update', '--memory', '96m', '--memory-swap', '192m', '--pids-limit', '33', id]);
+      assert.equal((await readFile(`/sys/fs/cgroup/memory/berth/${id}/memory.limit_in_bytes`, 'utf8')).trim(), String(96 << 20));
+      assert.equal((await readFile(`/sys/fs/cgroup/pids/berth/${id}/pids.max`, 'utf8')).trim(), '33');
+      assert.equal((await ok(d, ['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}', id])).trim(), `${96 << 20} 33`);
+      await ok(d, ['rm', '-f', id]);
+    });
+  });
+
   describe('diff and export', () => {
     it('docker diff lists what the container changed, as docker does; docker export is its filesystem', async () => {
       const id = (await ok(d, ['create', '--network', 'none', 'busybox', 'sh', '-c', 'echo hi > /tmp/new; rm /etc/group; mkdir /data'])).trim();

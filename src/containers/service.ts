@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import type { ImageService } from '../images/index.ts';
 import type { ContainerRecords, ContainerRow } from '../metadata/index.ts';
 import type { ImageRunConfig } from '../oci/types.ts';
-import { buildSpec, serializeSpec, type HostFacts, type MountInput, type RuntimeDriver, type AttachSession, type ExitStatus, readLog, type LogEntry } from '../runtime/index.ts';
+import { buildSpec, resolveResources, serializeSpec, type HostFacts, type MountInput, type RuntimeDriver, type AttachSession, type ExitStatus, readLog, type LogEntry } from '../runtime/index.ts';
 import { mountAll, unmountAll, type Snapshotter } from '../snapshots/index.ts';
 import type { VolumeService } from '../volumes/index.ts';
 import { ConflictError, InvalidArgumentError, NotFoundError, NotImplementedError, NotModifiedError, BerthError, errorMessage, isErrno } from '../util/errors.ts';
@@ -61,6 +61,8 @@ export interface ContainerServiceDeps {
   initPath?: string | undefined;
   log?: { info(m: string): void; warn(m: string): void; debug(m: string): void };
 }
+
+type SpecResourcesLike = { devices?: unknown } & Record<string, unknown>;
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
@@ -778,6 +780,42 @@ export class ContainerService {
     } finally {
       if (!running) await unmountAll(rootfs, { detach: true });
     }
+  }
+
+  /**
+   * `docker update`: new limits (and restart policy) for a container; a running one gets them at once through
+   * the runtime (`runc update`), and they are kept for its next start.
+   */
+  async update(ref: string, u: Partial<HostConfig>): Promise<{ Warnings: string[] }> {
+    const r = this.get(ref);
+    const keys = ['Memory', 'MemorySwap', 'MemoryReservation', 'CpuShares', 'NanoCpus', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'RestartPolicy'] as const;
+    const hc: HostConfig = { ...r.hostConfig };
+    for (const k of keys) if (u[k] !== undefined && u[k] !== null) (hc as Record<string, unknown>)[k] = u[k];
+    if (hc.NanoCpus && (u.CpuQuota || u.CpuPeriod)) delete hc.NanoCpus;
+    validateHostConfig(hc);
+    if (r.state.Status === 'running' || r.state.Status === 'paused') {
+      const res = resolveResources(
+        {
+          ...(hc.Memory ? { memory: hc.Memory } : {}),
+          ...(hc.MemorySwap ? { memorySwap: hc.MemorySwap } : {}),
+          ...(hc.MemoryReservation ? { memoryReservation: hc.MemoryReservation } : {}),
+          ...(hc.CpuShares ? { cpuShares: hc.CpuShares } : {}),
+          ...(hc.NanoCpus ? { cpus: hc.NanoCpus / 1e9 } : {}),
+          ...(hc.CpuPeriod ? { cpuPeriod: hc.CpuPeriod } : {}),
+          ...(hc.CpuQuota ? { cpuQuota: hc.CpuQuota } : {}),
+          ...(hc.CpusetCpus ? { cpusetCpus: hc.CpusetCpus } : {}),
+          ...(hc.CpusetMems ? { cpusetMems: hc.CpusetMems } : {}),
+          ...(hc.PidsLimit && hc.PidsLimit > 0 ? { pidsLimit: hc.PidsLimit } : {}),
+        },
+        { swapAccounting: this.#d.host.swapAccounting ?? true, ...(this.#d.host.cpuCount ? { cpuCount: this.#d.host.cpuCount } : {}) },
+      );
+      const { devices: _devices, ...limits } = res as SpecResourcesLike;
+      void _devices;
+      await this.#driver(r).update(r.id, limits);
+    }
+    this.#d.records.setHostConfig(r.id, hc);
+    this.#d.events.publish('container', 'update', r.id, this.#attrs(r));
+    return { Warnings: [] };
   }
 
   async prune(filters: { until?: number; labels?: string[] } = {}): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { ContainerRow, ContainerService, CreateRequest } from '../../containers/index.ts';
+import type { ContainerRow, ContainerService, CreateRequest, HostConfig } from '../../containers/index.ts';
 import { formatTimestampNano, statusText } from '../../containers/index.ts';
 import type { ImageService } from '../../images/index.ts';
 
@@ -376,6 +376,10 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
         sample = await c.stats(req.params['id']!, sample);
       }
       res.end();
+    })
+    .add('POST', '/containers/{id}/update', async (req, res) => {
+      const body = (await readJSONBody<Partial<HostConfig>>(req.raw)) ?? {};
+      sendJSON(res, 200, await c.update(req.params['id']!, body));
     })
     .add('GET', '/containers/{id}/changes', async (req, res) => sendJSON(res, 200, await c.changes(req.params['id']!)))
     .add('GET', '/containers/{id}/export', async (req, res) => {

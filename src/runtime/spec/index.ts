@@ -30,7 +30,7 @@ export {
   type CapabilityRequest,
 } from './capabilities.ts';
 export { DEFAULT_SHM_SIZE, mergeTmpfsOptions, type MountInput, type BindMountInput, type TmpfsMountInput, type Propagation } from './mounts.ts';
-export { CPU_PERIOD, MIN_MEMORY, parseDeviceCgroupRule, type ResourcesInput } from './resources.ts';
+export { CPU_PERIOD, MIN_MEMORY, parseDeviceCgroupRule, resolveResources, type ResourcesInput } from './resources.ts';
 export { DEFAULT_NOFILE, parseProcLimits, resolveRlimits, type HostLimits, type RlimitName, type Ulimit } from './rlimits.ts';
 export { toOciSeccomp, validateProfile, type SeccompContext, type SeccompProfile, type SeccompProfileRule } from './seccomp.ts';
 export { defaultSeccompProfile } from './seccomp-default.ts';
