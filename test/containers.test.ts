@@ -312,6 +312,22 @@ describe('containers through the docker CLI', () => {
     });
   });
 
+  describe('commit', () => {
+    it('docker commit makes an image of the changes (files and deletions) with -c, -m, -a', async () => {
+      const id = (await ok(d, ['create', '--network', 'none', 'busybox', 'sh', '-c', 'echo committed > /hello; rm /etc/group'])).trim();
+      ids.add(id);
+      await ok(d, ['start', '-a', id]);
+      const image = (await ok(d, ['commit', '-c', 'CMD ["cat","/hello"]', '-m', 'a message', '-a', 'an author', id, 'committed:1'])).trim();
+      assert.match(image, /^sha256:[0-9a-f]{64}$/);
+      assert.equal(await ok(d, ['run', '--rm', '--network', 'none', 'committed:1']), 'committed\n');
+      const gone = await docker(d, ['run', '--rm', '--network', 'none', 'committed:1', 'ls', '/etc/group']);
+      assert.equal(gone.code, 1, 'the deletion is a whiteout in the new layer');
+      assert.equal((await ok(d, ['inspect', '-f', '{{.Comment}}|{{.Author}}|{{.Config.Cmd}}', 'committed:1'])).trim(), 'a message|an author|[cat /hello]');
+      await ok(d, ['rm', id]);
+      await ok(d, ['rmi', 'committed:1']);
+    });
+  });
+
   describe('update', () => {
     it('docker update changes the limits of a running container at once and keeps them', async () => {
       const id = await runDetached(['--memory', '64m', 'busybox', 'sleep', '60']);

@@ -83,3 +83,50 @@ export async function upperChanges(upper: string, lowers: readonly string[], rel
   }
   return out;
 }
+
+/**
+ * A container's changes as a layer tar, from its overlay upper directory: 0/0 character devices become
+ * `.wh.<name>` whiteouts, opaque directories get a `.wh..wh..opq` entry, and `skip` (mount points the runtime
+ * made, such as /etc/hosts) is left out when it is an empty file or directory.
+ */
+export async function* layerEntries(upper: string, skip: ReadonlySet<string>, isOpaque: (path: string) => boolean, rel = ''): AsyncGenerator<PackEntry> {
+  const seen = new Map<string, string>();
+  yield* layerWalk(upper, skip, isOpaque, rel, seen);
+}
+
+async function* layerWalk(upper: string, skip: ReadonlySet<string>, isOpaque: (path: string) => boolean, rel: string, seen: Map<string, string>): AsyncGenerator<PackEntry> {
+  for (const n of (await readdir(join(upper, rel))).sort()) {
+    const r = rel ? `${rel}/${n}` : n;
+    const path = join(upper, r);
+    const st = await lstat(path);
+    if (skip.has(`/${r}`) && ((st.isFile() && st.size === 0) || (st.isDirectory() && (await readdir(path)).length === 0))) continue;
+    if (st.isCharacterDevice() && st.rdev === 0) {
+      yield { header: { name: rel ? `${rel}/.wh.${n}` : `.wh.${n}`, type: 'file', size: 0, mode: 0o644 } };
+      continue;
+    }
+    if (st.isDirectory()) {
+      yield { header: { name: `${r}/`, type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000 } };
+      if (isOpaque(path)) yield { header: { name: `${r}/.wh..wh..opq`, type: 'file', size: 0, mode: 0o644 } };
+      yield* layerWalk(upper, skip, isOpaque, r, seen);
+      continue;
+    }
+    for await (const e of walkOne(upper, r, st, seen)) yield e;
+  }
+}
+
+async function* walkOne(root: string, r: string, st: import('node:fs').Stats, seen: Map<string, string>): AsyncGenerator<PackEntry> {
+  const path = join(root, r);
+  const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000 };
+  if (st.isSymbolicLink()) yield { header: { ...base, name: r, type: 'symlink', linkname: await readlink(path) } };
+  else if (st.isFile()) {
+    const key = `${st.dev}:${st.ino}`;
+    const first = st.nlink > 1 ? seen.get(key) : undefined;
+    if (first !== undefined) yield { header: { ...base, name: r, type: 'link', linkname: first } };
+    else {
+      if (st.nlink > 1) seen.set(key, r);
+      yield { header: { ...base, name: r, type: 'file', size: st.size }, body: createReadStream(path, { highWaterMark: 1 << 20 }) };
+    }
+  } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+    yield { header: { ...base, name: r, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) } };
+  } else if (st.isFIFO()) yield { header: { ...base, name: r, type: 'fifo' } };
+}

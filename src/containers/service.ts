@@ -2,9 +2,13 @@ import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { ImageService } from '../images/index.ts';
+import { applyChanges, type ImageService } from '../images/index.ts';
 import type { ContainerRecords, ContainerRow } from '../metadata/index.ts';
-import type { ImageRunConfig } from '../oci/types.ts';
+import type { ImageConfig, ImageRunConfig, Manifest } from '../oci/types.ts';
+import { MediaType } from '../oci/mediatypes.ts';
+import { parseReference } from '../oci/reference.ts';
+import { lgetxattr } from '../sys/index.ts';
+import { pack } from '../util/tar/index.ts';
 import { buildSpec, resolveResources, serializeSpec, type HostFacts, type MountInput, type RuntimeDriver, type AttachSession, type ExitStatus, readLog, type LogEntry } from '../runtime/index.ts';
 import { mountAll, unmountAll, type Snapshotter } from '../snapshots/index.ts';
 import type { VolumeService } from '../volumes/index.ts';
@@ -15,7 +19,7 @@ import { commandLine, generateName, mergeImageConfig, newContainerId, parseBind,
 import { initialState, ZERO_TIME, type ContainerState } from './state.ts';
 import { resolveUser } from './users.ts';
 import { emptyCpu, readCgroupStats, type StatsSample } from './stats.ts';
-import { treeEntries, upperChanges, type Change } from './archive.ts';
+import { layerEntries, treeEntries, upperChanges, type Change } from './archive.ts';
 import type { PackEntry } from '../util/tar/index.ts';
 
 const exec = promisify(execFile);
@@ -816,6 +820,64 @@ export class ContainerService {
     this.#d.records.setHostConfig(r.id, hc);
     this.#d.events.publish('container', 'update', r.id, this.#attrs(r));
     return { Warnings: [] };
+  }
+
+  /**
+   * `docker commit`: the container's changes as a new layer on its image, with its config (and `changes`
+   * applied, as Dockerfile lines), registered as a new image and tagged `repo:tag` when given. The container is
+   * paused meanwhile unless `pause` is false.
+   */
+  async commit(ref: string, o: { repo?: string; tag?: string; comment?: string; author?: string; changes?: string[]; pause?: boolean; config?: ImageRunConfig }): Promise<string> {
+    const r = this.get(ref);
+    const images = this.#d.images;
+    const mounts = await this.#d.snapshotter.mounts(r.snapshot);
+    const m = mounts[0];
+    const upper = m?.type === 'overlay' ? m.options.find((x) => x.startsWith('upperdir='))?.slice('upperdir='.length) : m?.type === 'bind' && this.#d.snapshotter.name === 'overlay' ? m.source : undefined;
+    if (!upper) throw new NotImplementedError(`docker commit is not available with the ${this.#d.snapshotter.name} snapshotter`);
+    const base = await images.load(images.resolve(r.imageId));
+    const cfg = applyChanges({ ...r.config.Config, ...(o.config ?? {}) }, o.changes ?? []);
+    const pause = (o.pause ?? true) && r.state.Status === 'running';
+    if (pause) await this.pause(r.id);
+    try {
+      return await images.withLease(async (lease) => {
+        const skip = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/dev', '/proc', '/sys', ...r.config.Mounts.map((x) => x.Destination)]);
+        const isOpaque = (p: string) => lgetxattr(p, 'trusted.overlay.opaque')?.toString() === 'y';
+        const layer = await images.content.ingest(pack(layerEntries(upper, skip, isOpaque)));
+        lease(layer.digest);
+        const now = new Date().toISOString();
+        const { StopTimeout: _st, Hostname: _h, Domainname: _d, AttachStdin: _a1, AttachStdout: _a2, AttachStderr: _a3, Tty: _t, OpenStdin: _o, StdinOnce: _s, Image: _i, ...runConfig } = cfg as ImageRunConfig & { StopTimeout?: number };
+        void [_st, _h, _d, _a1, _a2, _a3, _t, _o, _s, _i];
+        const config: ImageConfig = {
+          ...base.config,
+          created: now,
+          ...(o.author ? { author: o.author } : {}),
+          ...(o.comment ? { comment: o.comment } : {}),
+          container: r.id,
+          config: runConfig,
+          rootfs: { type: 'layers', diff_ids: [...base.config.rootfs.diff_ids, layer.digest] },
+          history: [
+            ...(base.config.history ?? []),
+            { created: now, created_by: [r.config.Path, ...r.config.Args].join(' '), ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}) },
+          ],
+        };
+        const cblob = await images.content.put(Buffer.from(JSON.stringify(config)));
+        lease(cblob.digest);
+        const manifest: Manifest = {
+          schemaVersion: 2,
+          mediaType: MediaType.OciManifest,
+          config: { mediaType: MediaType.OciConfig, digest: cblob.digest, size: cblob.size },
+          layers: [...base.manifest.layers, { mediaType: MediaType.OciLayer, digest: layer.digest, size: layer.size }],
+        };
+        const mblob = await images.content.put(Buffer.from(JSON.stringify(manifest)));
+        lease(mblob.digest);
+        const tags = o.repo ? [parseReference(o.tag ? `${o.repo}:${o.tag}` : o.repo)] : [];
+        const img = await images.register({ mediaType: MediaType.OciManifest, digest: mblob.digest, size: mblob.size }, { tags });
+        this.#d.events.publish('container', 'commit', r.id, this.#attrs(r, { comment: o.comment ?? '', imageID: img.record.configDigest }));
+        return img.record.configDigest;
+      });
+    } finally {
+      if (pause) await this.unpause(r.id).catch(() => {});
+    }
   }
 
   async prune(filters: { until?: number; labels?: string[] } = {}): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { ContainerRow, ContainerService, CreateRequest, HostConfig } from '../../containers/index.ts';
 import { formatTimestampNano, statusText } from '../../containers/index.ts';
 import type { ImageService } from '../../images/index.ts';
+import type { ImageRunConfig } from '../../oci/types.ts';
 
 import { ConflictError, InvalidArgumentError, errorMessage } from '../../util/errors.ts';
 import { boolParam, filtersParam, intParam, readJSONBody, sendJSON, type Request } from '../http.ts';
@@ -376,6 +377,23 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
         sample = await c.stats(req.params['id']!, sample);
       }
       res.end();
+    })
+    .add('POST', '/commit', async (req, res) => {
+      const q = req.query;
+      const container = q.get('container');
+      if (!container) throw new InvalidArgumentError('a container is required');
+      const body = await readJSONBody<ImageRunConfig>(req.raw);
+      const repo = q.get('repo') ?? '';
+      const id = await c.commit(container, {
+        ...(repo ? { repo } : {}),
+        ...(q.get('tag') ? { tag: q.get('tag')! } : {}),
+        ...(q.get('comment') ? { comment: q.get('comment')! } : {}),
+        ...(q.get('author') ? { author: q.get('author')! } : {}),
+        changes: q.getAll('changes').flatMap((x) => x.split('\n')).filter(Boolean),
+        pause: boolParam(q, 'pause', true),
+        ...(body ? { config: body } : {}),
+      });
+      sendJSON(res, 201, { Id: id });
     })
     .add('POST', '/containers/{id}/update', async (req, res) => {
       const body = (await readJSONBody<Partial<HostConfig>>(req.raw)) ?? {};
