@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -312,6 +312,30 @@ describe('containers through the docker CLI', () => {
     });
   });
 
+  describe('cp', () => {
+    it('docker cp copies files and directories both ways, running or stopped, and says when a path is missing', async () => {
+      const src = join(d.dir, 'cp-src');
+      await mkdir(join(src, 'sub'), { recursive: true });
+      await writeFile(join(src, 'a.txt'), 'one\n');
+      await writeFile(join(src, 'sub', 'b.txt'), 'two\n');
+      const id = await runDetached(['busybox', 'sleep', '60']);
+      await ok(d, ['cp', join(src, 'a.txt'), `${id}:/tmp/x.txt`]);
+      assert.equal(await ok(d, ['exec', id, 'cat', '/tmp/x.txt']), 'one\n');
+      await ok(d, ['cp', src, `${id}:/srcdir`]);
+      assert.equal(await ok(d, ['exec', id, 'cat', '/srcdir/sub/b.txt']), 'two\n');
+      await ok(d, ['stop', '-t', '0', id]);
+      const back = join(d.dir, 'cp-back');
+      await ok(d, ['cp', `${id}:/srcdir`, back]);
+      assert.equal(await readFile(join(back, 'sub', 'b.txt'), 'utf8'), 'two\n');
+      const missing = await docker(d, ['cp', `${id}:/nonexist`, join(d.dir, 'nothing')]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /Could not find the file \/nonexist in container/);
+      const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+      assert.ok(!mounts.includes(id), 'the stopped container is unmounted again after cp');
+      await ok(d, ['rm', id]);
+    });
+  });
+
   describe('commit', () => {
     it('docker commit makes an image of the changes (files and deletions) with -c, -m, -a', async () => {
       const id = (await ok(d, ['create', '--network', 'none', 'busybox', 'sh', '-c', 'echo committed > /hello; rm /etc/group'])).trim();
@@ -381,9 +405,11 @@ describe('containers through the docker CLI', () => {
     });
 
     it('--pids-limit 20: a fork bomb is contained and the daemon stays responsive', async () => {
-      const id = await runDetached(['--pids-limit', '20', 'busybox', 'sh', '-c', 'bomb() { bomb | bomb & }; bomb; sleep 30']);
+      // The bomb runs in a subshell started first; the container's own process then execs sleep, which needs no
+      // fork, so it stays up however full the pids cgroup is.
+      const id = await runDetached(['--pids-limit', '20', 'busybox', 'sh', '-c', '(bomb() { bomb | bomb & }; bomb) & exec sleep 30']);
       const pidsDir = join(CGROUP_ROOT, 'pids', 'berth', id);
-      await new Promise((r) => setTimeout(r, 1500));
+      await waitFor('the fork bomb to fill the pids cgroup', async () => Number((await readFile(join(pidsDir, 'pids.current'), 'utf8').catch(() => '0')).trim()) >= 15);
       const max = (await readFile(join(pidsDir, 'pids.max'), 'utf8')).trim();
       assert.equal(max, '20');
       const cur = Number((await readFile(join(pidsDir, 'pids.current'), 'utf8')).trim());

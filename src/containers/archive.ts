@@ -130,3 +130,78 @@ async function* walkOne(root: string, r: string, st: import('node:fs').Stats, se
     yield { header: { ...base, name: r, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) } };
   } else if (st.isFIFO()) yield { header: { ...base, name: r, type: 'fifo' } };
 }
+
+/**
+ * The host path of `path` as the container sees it under `root`: symbolic links in the parent components are
+ * followed, but always inside `root` (an absolute or `..` target cannot leave it); the last component is not
+ * followed, as `docker cp` copies a link itself.
+ */
+export async function resolveInRoot(root: string, path: string): Promise<string> {
+  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+  const last = parts.pop();
+  const resolved: string[] = [];
+  let links = 0;
+  while (parts.length > 0) {
+    const c = parts.shift()!;
+    if (c === '..') {
+      resolved.pop();
+      continue;
+    }
+    const host = join(root, ...resolved, c);
+    let st;
+    try {
+      st = await lstat(host);
+    } catch {
+      resolved.push(c);
+      continue;
+    }
+    if (st.isSymbolicLink()) {
+      if (++links > 40) throw new Error(`too many levels of symbolic links in "${path}"`);
+      const target = await readlink(host);
+      if (target.startsWith('/')) resolved.length = 0;
+      parts.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
+      continue;
+    }
+    resolved.push(c);
+  }
+  if (last === '..') resolved.pop();
+  return join(root, ...resolved, ...(last !== undefined && last !== '..' ? [last] : []));
+}
+
+/** Docker's container path stat (`X-Docker-Container-Path-Stat`), with Go's FileMode bits. */
+export interface PathStat {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
+
+export async function pathStat(host: string, name: string): Promise<PathStat> {
+  const st = await lstat(host);
+  // Go's FileMode has type bits up to 1<<31; JS bitwise operators are 32-bit signed, so add instead.
+  let mode = st.mode & 0o777;
+  if (st.isDirectory()) mode += 2 ** 31;
+  if (st.isSymbolicLink()) mode += 2 ** 27;
+  if (st.isCharacterDevice()) mode += 2 ** 26 + 2 ** 21;
+  if (st.isBlockDevice()) mode += 2 ** 26;
+  if (st.isFIFO()) mode += 2 ** 25;
+  if (st.isSocket()) mode += 2 ** 24;
+  if (st.mode & 0o4000) mode += 2 ** 23;
+  if (st.mode & 0o2000) mode += 2 ** 22;
+  if (st.mode & 0o1000) mode += 2 ** 20;
+  return { name, size: st.size, mode, mtime: new Date(st.mtimeMs).toISOString(), linkTarget: st.isSymbolicLink() ? await readlink(host) : '' };
+}
+
+/** One path as tar entries named from its base name (a directory with everything below it). */
+export async function* pathEntries(host: string, name: string): AsyncGenerator<PackEntry> {
+  const st = await lstat(host);
+  if (st.isDirectory()) {
+    yield { header: { name: `${name}/`, type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000 } };
+    yield* treeEntries(host, name);
+    return;
+  }
+  const dir = join(host, '..');
+  const seen = new Map<string, string>();
+  for await (const e of walkOne(dir, host.slice(dir.length + 1), st, seen)) yield { ...e, header: { ...e.header, name } };
+}

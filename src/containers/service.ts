@@ -8,18 +8,18 @@ import type { ImageConfig, ImageRunConfig, Manifest } from '../oci/types.ts';
 import { MediaType } from '../oci/mediatypes.ts';
 import { parseReference } from '../oci/reference.ts';
 import { lgetxattr } from '../sys/index.ts';
-import { pack } from '../util/tar/index.ts';
+import { extract, pack } from '../util/tar/index.ts';
 import { buildSpec, resolveResources, serializeSpec, type HostFacts, type MountInput, type RuntimeDriver, type AttachSession, type ExitStatus, readLog, type LogEntry } from '../runtime/index.ts';
-import { mountAll, unmountAll, type Snapshotter } from '../snapshots/index.ts';
+import { mountAll, unmountAll, unpackLayer, type Snapshotter } from '../snapshots/index.ts';
 import type { VolumeService } from '../volumes/index.ts';
-import { ConflictError, InvalidArgumentError, NotFoundError, NotImplementedError, NotModifiedError, BerthError, errorMessage, isErrno } from '../util/errors.ts';
+import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError, NotImplementedError, NotModifiedError, BerthError, errorMessage, isErrno } from '../util/errors.ts';
 import type { EventLog } from '../util/events.ts';
 import { KeyedMutex } from '../util/lock.ts';
 import { commandLine, generateName, mergeImageConfig, newContainerId, parseBind, validateHostConfig, validateName, type CreateRequest, type HostConfig } from './config.ts';
 import { initialState, ZERO_TIME, type ContainerState } from './state.ts';
 import { resolveUser } from './users.ts';
 import { emptyCpu, readCgroupStats, type StatsSample } from './stats.ts';
-import { layerEntries, treeEntries, upperChanges, type Change } from './archive.ts';
+import { layerEntries, pathEntries, pathStat, resolveInRoot, treeEntries, upperChanges, type Change, type PathStat } from './archive.ts';
 import type { PackEntry } from '../util/tar/index.ts';
 
 const exec = promisify(execFile);
@@ -880,6 +880,68 @@ export class ContainerService {
     }
   }
 
+  /** Runs fn with the container's root filesystem mounted (it is while the container runs; else for fn's time). */
+  async #withRootfs<T>(r: Row, fn: (rootfs: string) => Promise<T>): Promise<T> {
+    const rootfs = join(this.dir(r.id), 'bundle', 'rootfs');
+    if (r.state.Status === 'running' || r.state.Status === 'paused') return fn(rootfs);
+    return this.#lock.run(r.id, async () => {
+      await mkdir(rootfs, { recursive: true });
+      mountAll(await this.#d.snapshotter.mounts(r.snapshot), rootfs);
+      try {
+        return await fn(rootfs);
+      } finally {
+        await unmountAll(rootfs, { detach: true });
+      }
+    });
+  }
+
+  /** `HEAD /containers/{id}/archive`: the stat of a path in the container. */
+  async archiveStat(ref: string, path: string): Promise<PathStat> {
+    const r = this.get(ref);
+    return this.#withRootfs(r, async (root) => {
+      const host = await resolveInRoot(root, path);
+      try {
+        return await pathStat(host, posixBase(path));
+      } catch {
+        throw new NotFoundError(`Could not find the file ${path} in container ${ref}`);
+      }
+    });
+  }
+
+  /** `GET /containers/{id}/archive`: a path of the container as a tar (read whole while the root is mounted). */
+  async archiveGet(ref: string, path: string): Promise<{ stat: PathStat; tar: Buffer[] }> {
+    const r = this.get(ref);
+    return this.#withRootfs(r, async (root) => {
+      const host = await resolveInRoot(root, path);
+      let stat: PathStat;
+      try {
+        stat = await pathStat(host, posixBase(path));
+      } catch {
+        throw new NotFoundError(`Could not find the file ${path} in container ${ref}`);
+      }
+      const chunks: Buffer[] = [];
+      for await (const c of pack(pathEntries(host, stat.name))) chunks.push(c);
+      return { stat, tar: chunks };
+    });
+  }
+
+  /** `PUT /containers/{id}/archive`: extracts a tar into a directory of the container. */
+  async archivePut(ref: string, path: string, tar: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void> {
+    const r = this.get(ref);
+    if (r.hostConfig.ReadonlyRootfs) throw new ForbiddenError('container rootfs is marked read-only');
+    await this.#withRootfs(r, async (root) => {
+      const host = await resolveInRoot(root, path.endsWith('/') ? `${path}.` : `${path}/.`);
+      let st;
+      try {
+        st = await stat(host);
+      } catch {
+        throw new NotFoundError(`Could not find the file ${path} in container ${ref}`);
+      }
+      if (!st.isDirectory()) throw new InvalidArgumentError(`extraction point is not a directory: ${path}`);
+      await unpackLayer(host, extract(tar, signal ? { signal } : {}), { whiteouts: 'delete', signal });
+    });
+  }
+
   async prune(filters: { until?: number; labels?: string[] } = {}): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {
     const deleted: string[] = [];
     for (const r of this.#d.records.all()) {
@@ -1010,3 +1072,8 @@ function matchLabel(labels: Record<string, string>, f: string): boolean {
   return eq < 0 ? f in labels : labels[f.slice(0, eq)] === f.slice(eq + 1);
 }
 
+
+function posixBase(p: string): string {
+  const parts = p.split('/').filter(Boolean);
+  return parts[parts.length - 1] ?? '/';
+}

@@ -378,6 +378,22 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
       }
       res.end();
     })
+    .add('HEAD', '/containers/{id}/archive', async (req, res) => {
+      const st = await c.archiveStat(req.params['id']!, archivePath(req.query));
+      res.writeHead(200, { 'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(st)).toString('base64'), 'Content-Type': 'application/x-tar' });
+      res.end();
+    })
+    .add('GET', '/containers/{id}/archive', async (req, res) => {
+      const { stat, tar } = await c.archiveGet(req.params['id']!, archivePath(req.query));
+      res.writeHead(200, { 'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(stat)).toString('base64'), 'Content-Type': 'application/x-tar' });
+      for (const chunk of tar) if (!res.write(chunk)) await new Promise<void>((r) => res.once('drain', () => r()));
+      res.end();
+    })
+    .add('PUT', '/containers/{id}/archive', async (req, res) => {
+      await c.archivePut(req.params['id']!, archivePath(req.query), req.raw, req.signal);
+      res.writeHead(200);
+      res.end();
+    })
     .add('POST', '/commit', async (req, res) => {
       const q = req.query;
       const container = q.get('container');
@@ -420,3 +436,9 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
     });
 }
 
+
+function archivePath(q: URLSearchParams): string {
+  const p = q.get('path');
+  if (!p) throw new InvalidArgumentError('path is required');
+  return p;
+}
