@@ -312,6 +312,19 @@ describe('containers through the docker CLI', () => {
     });
   });
 
+  describe('healthchecks', () => {
+    it('berthd runs the health command: healthy, unhealthy after the retries, shown by ps and inspect', async () => {
+      const good = await runDetached(['--health-cmd', 'echo fine', '--health-interval', '1s', 'busybox', 'sleep', '60']);
+      const bad = await runDetached(['--health-cmd', 'exit 1', '--health-interval', '1s', '--health-retries', '2', 'busybox', 'sleep', '60']);
+      await waitFor('healthy', async () => (await ok(d, ['inspect', '-f', '{{.State.Health.Status}}', good])).trim() === 'healthy');
+      await waitFor('unhealthy', async () => (await ok(d, ['inspect', '-f', '{{.State.Health.Status}}', bad])).trim() === 'unhealthy');
+      assert.equal((await ok(d, ['inspect', '-f', '{{(index .State.Health.Log 0).Output}}', good])).trim(), 'fine');
+      assert.match(await ok(d, ['ps', '--filter', `id=${good}`, '--format', '{{.Status}}']), /^Up .+ \(healthy\)\n$/);
+      assert.equal((await ok(d, ['ps', '-q', '--no-trunc', '--filter', 'health=unhealthy'])).trim(), bad);
+      await ok(d, ['rm', '-f', good, bad]);
+    });
+  });
+
   describe('cp', () => {
     it('docker cp copies files and directories both ways, running or stopped, and says when a path is missing', async () => {
       const src = join(d.dir, 'cp-src');

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,7 +10,7 @@ import { MediaType } from '../oci/mediatypes.ts';
 import { parseReference } from '../oci/reference.ts';
 import { lgetxattr } from '../sys/index.ts';
 import { extract, pack } from '../util/tar/index.ts';
-import { buildSpec, resolveResources, serializeSpec, type HostFacts, type MountInput, type RuntimeDriver, type AttachSession, type ExitStatus, readLog, type LogEntry } from '../runtime/index.ts';
+import { buildSpec, resolveResources, serializeSpec, type HostFacts, type MountInput, type RuntimeDriver, type AttachSession, type ExecProcess, type ExitStatus, readLog, type LogEntry } from '../runtime/index.ts';
 import { mountAll, unmountAll, unpackLayer, type Snapshotter } from '../snapshots/index.ts';
 import type { VolumeService } from '../volumes/index.ts';
 import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError, NotImplementedError, NotModifiedError, BerthError, errorMessage, isErrno } from '../util/errors.ts';
@@ -97,6 +98,7 @@ export class ContainerService {
   readonly #watching = new Map<string, AbortController>();
   readonly #pendingAttach = new Map<string, ((s: AttachSession | Error) => void)[]>();
   readonly #restartTimers = new Map<string, NodeJS.Timeout>();
+  readonly #healthTimers = new Map<string, NodeJS.Timeout>();
   #closed = false;
 
   constructor(deps: ContainerServiceDeps) {
@@ -380,6 +382,7 @@ export class ContainerService {
       this.#d.records.setState(r.id, state);
       this.#d.events.publish('container', 'start', r.id, this.#attrs(r));
       this.#watch(r.id, driver);
+      if (state.Health) this.#scheduleHealth(r.id, true);
     } catch (err) {
       if (created) await driver.delete(r.id, { force: true }).catch(() => {});
       for (const v of acquired) await this.#d.volumes.release(v).catch(() => {});
@@ -431,9 +434,79 @@ export class ContainerService {
     );
   }
 
+  /**
+   * Healthchecks, run by berthd itself: the image's or the run's HEALTHCHECK command is exec'd in the container
+   * every Interval (default 30 s) with a Timeout (default 30 s); Retries (default 3) failures in a row make it
+   * unhealthy, failures during StartPeriod do not count. Status changes are `health_status` events.
+   */
+  #scheduleHealth(id: string, first: boolean): void {
+    const r = this.#d.records.get(id);
+    const hc = r?.config.Config.Healthcheck;
+    if (!r || !hc?.Test?.length || hc.Test[0] === 'NONE' || this.#closed) return;
+    const ns = (v: number | undefined, dflt: number) => (v && v > 0 ? v / 1e6 : dflt);
+    const interval = ns(hc.Interval, 30_000);
+    const delay = first && hc.StartInterval ? ns(hc.StartInterval, interval) : interval;
+    clearTimeout(this.#healthTimers.get(id));
+    const timer = setTimeout(() => {
+      this.#healthTimers.delete(id);
+      void this.#runHealthcheck(id).finally(() => this.#scheduleHealth(id, false));
+    }, delay);
+    timer.unref();
+    this.#healthTimers.set(id, timer);
+  }
+
+  async #runHealthcheck(id: string): Promise<void> {
+    const r = this.#d.records.get(id);
+    const hc = r?.config.Config.Healthcheck;
+    if (!r || r.state.Status !== 'running' || !hc?.Test?.length || !r.state.Health) return;
+    const args = hc.Test[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', hc.Test.slice(1).join(' ')] : hc.Test[0] === 'CMD' ? hc.Test.slice(1) : hc.Test;
+    const timeout = hc.Timeout && hc.Timeout > 0 ? hc.Timeout / 1e6 : 30_000;
+    const start = new Date();
+    let exitCode = -1;
+    let output = '';
+    try {
+      const spec = JSON.parse(await readFile(join(this.dir(id), 'bundle', 'config.json'), 'utf8')) as { process: ExecProcess };
+      const driver = this.#driver(r);
+      const execId = randomBytes(16).toString('hex');
+      const session = await driver.exec(id, execId, { ...spec.process, args, terminal: false }, { attach: true });
+      const collect = (async () => {
+        for await (const f of (session.attach?.output ?? []) as AsyncIterable<{ data: Buffer }>) if (output.length < 4096) output += f.data.toString();
+      })();
+      const timer = new Promise<'timeout'>((res) => setTimeout(() => res('timeout'), timeout).unref());
+      const res = await Promise.race([session.exit.then((st) => st.exitCode), timer]);
+      if (res === 'timeout') {
+        output = `Health check exceeded timeout (${timeout / 1000}s)`;
+        exitCode = -1;
+        session.attach?.close();
+      } else {
+        exitCode = res;
+        await collect.catch(() => {});
+      }
+      void driver.removeExec(execId).catch(() => {});
+    } catch (err) {
+      output = errorMessage(err);
+    }
+    const cur = this.#d.records.get(id);
+    if (!cur || cur.state.Status !== 'running' || !cur.state.Health) return;
+    const h = { ...cur.state.Health, Log: [...cur.state.Health.Log, { Start: start.toISOString(), End: new Date().toISOString(), ExitCode: exitCode, Output: output.slice(0, 4096) }].slice(-5) };
+    const inStartPeriod = hc.StartPeriod ? Date.now() - Date.parse(cur.state.StartedAt) < hc.StartPeriod / 1e6 : false;
+    const before = h.Status;
+    if (exitCode === 0) {
+      h.Status = 'healthy';
+      h.FailingStreak = 0;
+    } else if (!inStartPeriod || before !== 'starting') {
+      h.FailingStreak++;
+      if (h.FailingStreak >= (hc.Retries && hc.Retries > 0 ? hc.Retries : 3)) h.Status = 'unhealthy';
+    }
+    this.#d.records.setState(id, { ...cur.state, Health: h });
+    if (h.Status !== before) this.#d.events.publish('container', `health_status: ${h.Status}`, id, this.#attrs(cur));
+  }
+
   async #onExit(id: string, status: ExitStatus): Promise<void> {
     const r = this.#d.records.get(id);
     if (!r || (r.state.Status !== 'running' && r.state.Status !== 'paused')) return;
+    clearTimeout(this.#healthTimers.get(id));
+    this.#healthTimers.delete(id);
     await this.#cleanupRuntime(r);
     const state: ContainerState = {
       ...r.state,
@@ -981,6 +1054,7 @@ export class ContainerService {
         const exit = await driver.exitStatus(r.id).catch(() => undefined);
         if (alive && !exit) {
           this.#watch(r.id, driver);
+          if (r.state.Health) this.#scheduleHealth(r.id, true);
           continue;
         }
         await this.#lock.run(r.id, () => this.#onExit(r.id, exit ?? { exitCode: 255, exitedAt: new Date(), oomKilled: false, monitorLost: true }));
@@ -1002,6 +1076,7 @@ export class ContainerService {
     for (const ac of this.#watching.values()) ac.abort();
     this.#watching.clear();
     for (const t of this.#restartTimers.values()) clearTimeout(t);
+    for (const t of this.#healthTimers.values()) clearTimeout(t);
   }
 }
 
