@@ -31,6 +31,8 @@ before(async () => {
     };
     if (url === '/_ping') return void res.end();
     if (url.startsWith('/v1.41/images/json')) {
+      // Ages relative to this request, so that a slow machine does not turn "30 seconds ago" into 31.
+      const now = Math.floor(Date.now() / 1000);
       return json(200, [
         { Id: ID, RepoTags: ['busybox:latest', 'docker.io/library/busybox:1'], RepoDigests: [], Created: now - 7200, Size: 1982269, SharedSize: -1, Containers: -1, Labels: null, ParentId: '' },
         { Id: `sha256:${'cd'.repeat(32)}`, RepoTags: ['<none>:<none>'], RepoDigests: ['<none>@<none>'], Created: now - 30, Size: 4_270_000, SharedSize: -1, Containers: -1, Labels: null, ParentId: '' },
