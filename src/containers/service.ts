@@ -10,7 +10,7 @@ import { MediaType } from '../oci/mediatypes.ts';
 import { parseReference } from '../oci/reference.ts';
 import { lgetxattr } from '../sys/index.ts';
 import { extract, pack } from '../util/tar/index.ts';
-import { buildSpec, resolveResources, serializeSpec, type HostFacts, type MountInput, type RuntimeDriver, type AttachSession, type ExecProcess, type ExitStatus, readLog, type LogEntry } from '../runtime/index.ts';
+import { buildSpec, resolveResources, serializeSpec, type HostFacts, type MountInput, type RuntimeDriver, type AttachSession, type ExecProcess, type ResourcesInput, type ExitStatus, readLog, type LogEntry } from '../runtime/index.ts';
 import { mountAll, unmountAll, unpackLayer, type Snapshotter } from '../snapshots/index.ts';
 import type { VolumeService } from '../volumes/index.ts';
 import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError, NotImplementedError, NotModifiedError, BerthError, errorMessage, isErrno } from '../util/errors.ts';
@@ -330,18 +330,7 @@ export class ContainerService {
         ...(c.Domainname ? { domainname: c.Domainname } : {}),
         mounts,
         ...(hc.ShmSize ? { shmSize: hc.ShmSize } : {}),
-        resources: {
-          ...(hc.Memory ? { memory: hc.Memory } : {}),
-          ...(hc.MemorySwap ? { memorySwap: hc.MemorySwap } : {}),
-          ...(hc.MemoryReservation ? { memoryReservation: hc.MemoryReservation } : {}),
-          ...(hc.CpuShares ? { cpuShares: hc.CpuShares } : {}),
-          ...(hc.NanoCpus ? { cpus: hc.NanoCpus / 1e9 } : {}),
-          ...(hc.CpuPeriod ? { cpuPeriod: hc.CpuPeriod } : {}),
-          ...(hc.CpuQuota ? { cpuQuota: hc.CpuQuota } : {}),
-          ...(hc.CpusetCpus ? { cpusetCpus: hc.CpusetCpus } : {}),
-          ...(hc.CpusetMems ? { cpusetMems: hc.CpusetMems } : {}),
-          ...(hc.PidsLimit && hc.PidsLimit > 0 ? { pidsLimit: hc.PidsLimit } : {}),
-        },
+        resources: resourcesInput(hc),
         capAdd: hc.CapAdd ?? [],
         capDrop: hc.CapDrop ?? [],
         privileged: hc.Privileged ?? false,
@@ -872,18 +861,7 @@ export class ContainerService {
     validateHostConfig(hc);
     if (r.state.Status === 'running' || r.state.Status === 'paused') {
       const res = resolveResources(
-        {
-          ...(hc.Memory ? { memory: hc.Memory } : {}),
-          ...(hc.MemorySwap ? { memorySwap: hc.MemorySwap } : {}),
-          ...(hc.MemoryReservation ? { memoryReservation: hc.MemoryReservation } : {}),
-          ...(hc.CpuShares ? { cpuShares: hc.CpuShares } : {}),
-          ...(hc.NanoCpus ? { cpus: hc.NanoCpus / 1e9 } : {}),
-          ...(hc.CpuPeriod ? { cpuPeriod: hc.CpuPeriod } : {}),
-          ...(hc.CpuQuota ? { cpuQuota: hc.CpuQuota } : {}),
-          ...(hc.CpusetCpus ? { cpusetCpus: hc.CpusetCpus } : {}),
-          ...(hc.CpusetMems ? { cpusetMems: hc.CpusetMems } : {}),
-          ...(hc.PidsLimit && hc.PidsLimit > 0 ? { pidsLimit: hc.PidsLimit } : {}),
-        },
+        resourcesInput(hc),
         { swapAccounting: this.#d.host.swapAccounting ?? true, ...(this.#d.host.cpuCount ? { cpuCount: this.#d.host.cpuCount } : {}) },
       );
       const { devices: _devices, ...limits } = res as SpecResourcesLike;
@@ -1151,4 +1129,20 @@ function matchLabel(labels: Record<string, string>, f: string): boolean {
 function posixBase(p: string): string {
   const parts = p.split('/').filter(Boolean);
   return parts[parts.length - 1] ?? '/';
+}
+
+/** The cgroup limits of a host config, as the spec builder takes them (at start and for `update`). */
+function resourcesInput(hc: HostConfig): ResourcesInput {
+  return {
+    ...(hc.Memory ? { memory: hc.Memory } : {}),
+    ...(hc.MemorySwap ? { memorySwap: hc.MemorySwap } : {}),
+    ...(hc.MemoryReservation ? { memoryReservation: hc.MemoryReservation } : {}),
+    ...(hc.CpuShares ? { cpuShares: hc.CpuShares } : {}),
+    ...(hc.NanoCpus ? { cpus: hc.NanoCpus / 1e9 } : {}),
+    ...(hc.CpuPeriod ? { cpuPeriod: hc.CpuPeriod } : {}),
+    ...(hc.CpuQuota ? { cpuQuota: hc.CpuQuota } : {}),
+    ...(hc.CpusetCpus ? { cpusetCpus: hc.CpusetCpus } : {}),
+    ...(hc.CpusetMems ? { cpusetMems: hc.CpusetMems } : {}),
+    ...(hc.PidsLimit && hc.PidsLimit > 0 ? { pidsLimit: hc.PidsLimit } : {}),
+  };
 }
