@@ -358,6 +358,8 @@ export class ConmonRuntime implements RuntimeDriver {
 
   async attach(id: string, opts: { signal?: AbortSignal } = {}): Promise<AttachSession> {
     const rec = await this.#record(id);
+    // conmon keeps its socket open for a few ms after writing the exit file: the exit file decides.
+    if (await readExitFile(join(this.#exitDir, id))) throw new ConflictError(`cannot attach to container '${id}': it is not running`);
     return attachSession(await this.#dial(join(rec.bundle, 'attach'), opts));
   }
 
