@@ -13,9 +13,10 @@ cd "$(dirname "$0")/.."
 #   attr              getfattr/setfattr: xattr checks in tests and by hand
 RUN_PKGS=(runc crun conmon catatonit busybox-static attr)
 #   skopeo, umoci     peers that read and write the same archives (acceptance tests)
+#   python3-docker    docker-py, a real Engine API client (acceptance tests)
 #   docker.io         a reference dockerd for benchmarks (tests do not start it)
 #   hyperfine         command timing in benchmarks
-TEST_PKGS=(skopeo umoci)
+TEST_PKGS=(skopeo umoci python3-docker)
 BENCH_PKGS=(docker.io hyperfine)
 
 want=("${RUN_PKGS[@]}")

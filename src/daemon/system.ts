@@ -83,7 +83,7 @@ export class SystemInfo {
       Images: images,
       Driver: c.snapshotter === 'overlay' ? 'overlayfs' : 'copy',
       DriverStatus: [['driver-type', 'berth snapshotter']],
-      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['k8s-file'] },
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['json-file'] },
       MemoryLimit: true,
       SwapLimit: true,
       CpuCfsPeriod: true,
@@ -97,7 +97,8 @@ export class SystemInfo {
       OomKillDisable: false,
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
-      LoggingDriver: 'k8s-file',
+      // conmon writes k8s-file on disk; the API serves logs as the json-file driver does (see containers handler).
+      LoggingDriver: 'json-file',
       CgroupDriver: 'cgroupfs',
       CgroupVersion: cgroupVersion(),
       NEventsListener: 0,

@@ -64,7 +64,9 @@ export function inspectContainer(d: ContainerHandlerDeps, r: ContainerRow, versi
   const s = r.state;
   const dir = d.containers.dir(r.id);
   const hc = { ...r.hostConfig };
-  if (!hc.LogConfig?.Type) hc.LogConfig = { Type: 'k8s-file', Config: hc.LogConfig?.Config ?? {} };
+  // Logs are kept by conmon (k8s-file on disk) and served by `/logs` like Docker's json-file driver; clients gate on
+  // the name (docker-py's `containers.run` only returns output for json-file or journald), so that is what we say.
+  if (!hc.LogConfig?.Type) hc.LogConfig = { Type: 'json-file', Config: hc.LogConfig?.Config ?? {} };
   const out: Record<string, unknown> = {
     Id: r.id,
     Created: rfc3339(r.created),
