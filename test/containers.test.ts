@@ -436,6 +436,29 @@ describe('containers through the docker CLI', () => {
     });
   });
 
+  describe('daemon stop with streams open', () => {
+    it('SIGTERM ends attach, wait and logs -f streams (the container keeps running) and berthd exits 0', async () => {
+      const e = await startDaemon({ seed: true });
+      try {
+        const id = (await ok(e, ['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', 'while true; do echo x; sleep 0.2; done'])).trim();
+        const follow = spawn('docker', ['logs', '-f', id], { env: { ...process.env, DOCKER_HOST: e.host, DOCKER_CONFIG: join(e.dir, 'docker-config') }, stdio: 'ignore' });
+        const waiter = spawn('docker', ['wait', id], { env: { ...process.env, DOCKER_HOST: e.host, DOCKER_CONFIG: join(e.dir, 'docker-config') }, stdio: 'ignore' });
+        await new Promise((r) => setTimeout(r, 800));
+        const pid = (await inspect(e, id)).State.Pid;
+        const t = Date.now();
+        assert.equal(await e.stop('SIGTERM'), 0);
+        assert.ok(Date.now() - t < 15_000, 'stopped promptly');
+        assert.ok(alive(pid), 'the container outlives the daemon');
+        follow.kill();
+        waiter.kill();
+        await e.restart();
+        await ok(e, ['rm', '-f', id]);
+      } finally {
+        await e.cleanup();
+      }
+    });
+  });
+
   describe('live restore', () => {
     it('containers survive kill -9 of berthd; a restart finds them running and reports exits from meanwhile', async () => {
       const live = await runDetached(['--name', 'live', 'busybox', 'sh', '-c', LOOP]);

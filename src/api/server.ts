@@ -10,10 +10,17 @@ import { API_VERSION, compareVersions, MAX_API_VERSION, MIN_API_VERSION } from '
 export interface ServerOptions {
   router: Router;
   serverVersion: string;
+  /**
+   * Aborted when the daemon stops: connections that follow a container or the event stream (attach, exec start,
+   * wait, logs, stats, events) are closed then, since the containers outlive the daemon; other requests in flight
+   * (a load, say) are waited for.
+   */
+  shutdown?: AbortSignal;
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
 }
 
 const VERSION_PREFIX = /^\/v(\d+\.\d+)(\/.*)$/;
+const FOLLOWS = /^\/(?:containers\/[^/]+\/(?:attach|wait|logs|stats)|exec\/[^/]+\/start|events)$/;
 
 /** The Engine API HTTP server: version prefix handling, common headers, routing, and errors → `{message}`. */
 export function createApiServer(opts: ServerOptions): Server {
@@ -108,6 +115,17 @@ async function handle(opts: ServerOptions, raw: IncomingMessage, res: ServerResp
   res.on('close', () => {
     if (!res.writableFinished) ac.abort();
   });
+  if (FOLLOWS.test(path) && opts.shutdown) {
+    const close = () => {
+      ac.abort();
+      (upgrade?.socket ?? raw.socket)?.destroy();
+    };
+    if (opts.shutdown.aborted) close();
+    else {
+      opts.shutdown.addEventListener('abort', close, { once: true });
+      res.on('close', () => opts.shutdown?.removeEventListener('abort', close));
+    }
+  }
   const req: Request = { raw, method, path, version, query: url.searchParams, params: match.params, signal: ac.signal, hijack: hijacker(raw, res, upgrade) };
   try {
     await match.handler(req, res);

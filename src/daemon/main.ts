@@ -55,13 +55,13 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
     if (config.seedBusybox && engine.images.list().length === 0) await seedBusybox(engine, log);
     const system = new SystemInfo(config, engine);
     const router = new Router();
-    systemRoutes(router, { images: engine.images, events: engine.events, info: () => system.info(), version: () => system.version(), shutdown: shutdown.signal });
+    systemRoutes(router, { images: engine.images, events: engine.events, info: () => system.info(), version: () => system.version() });
     imageRoutes(router, { images: engine.images, archives: archivesFor(engine) });
     containerRoutes(router, { containers: engine.containers, images: engine.images, snapshotterName: engine.snapshotter.name });
     volumeRoutes(router, engine.volumes);
     execRoutes(router, new ExecManager(engine.containers, engine.events));
     for (const l of listens) {
-      const server = createApiServer({ router, serverVersion: BERTH_VERSION, log: (lvl, m) => log[lvl](m) });
+      const server = createApiServer({ router, serverVersion: BERTH_VERSION, log: (lvl, m) => log[lvl](m), shutdown: shutdown.signal });
       await listen(server, l);
       servers.push(server);
       log.info(`API listen on ${l.kind === 'unix' ? l.path : `${l.host}:${l.port}`}`);
