@@ -11,8 +11,8 @@ export interface ServerOptions {
   router: Router;
   serverVersion: string;
   /**
-   * Aborted when the daemon stops: connections that follow a container or the event stream (attach, exec start,
-   * wait, logs, stats, events) are closed then, since the containers outlive the daemon; other requests in flight
+   * Aborted when the daemon stops: connections that follow a container (attach, exec start, wait, logs, stats)
+   * are closed then, since the containers outlive the daemon; other requests in flight
    * (a load, say) are waited for.
    */
   shutdown?: AbortSignal;
@@ -20,7 +20,8 @@ export interface ServerOptions {
 }
 
 const VERSION_PREFIX = /^\/v(\d+\.\d+)(\/.*)$/;
-const FOLLOWS = /^\/(?:containers\/[^/]+\/(?:attach|wait|logs|stats)|exec\/[^/]+\/start|events)$/;
+// (The events stream ends itself, cleanly, on the same signal: see handlers/system.ts.)
+const FOLLOWS = /^\/(?:containers\/[^/]+\/(?:attach|wait|logs|stats)|exec\/[^/]+\/start)$/;
 
 /** The Engine API HTTP server: version prefix handling, common headers, routing, and errors → `{message}`. */
 export function createApiServer(opts: ServerOptions): Server {

@@ -55,7 +55,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
     if (config.seedBusybox && engine.images.list().length === 0) await seedBusybox(engine, log);
     const system = new SystemInfo(config, engine);
     const router = new Router();
-    systemRoutes(router, { images: engine.images, events: engine.events, info: () => system.info(), version: () => system.version() });
+    systemRoutes(router, { images: engine.images, events: engine.events, info: () => system.info(), version: () => system.version(), shutdown: shutdown.signal });
     imageRoutes(router, { images: engine.images, archives: archivesFor(engine) });
     containerRoutes(router, { containers: engine.containers, images: engine.images, snapshotterName: engine.snapshotter.name });
     volumeRoutes(router, engine.volumes);
