@@ -48,8 +48,10 @@ before(async () => {
 });
 
 after(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  // Remove the directory first: close() waits for every accepted socket, and a test may leave one open.
   await rm(dir, { recursive: true, force: true });
+  server.close();
+  server.unref();
 });
 
 async function pair(): Promise<{ client: net.Socket; peer: net.Socket }> {
