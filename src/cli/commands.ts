@@ -1,4 +1,5 @@
 import type { FlagSpec } from './flags.ts';
+import { FORMAT_HELP, INSPECT_FORMAT_HELP } from './formathelp.ts';
 import type { Command, Context, Invocation } from './command.ts';
 import { CONTAINER_COMMANDS, containerGroup, volumeGroup } from './container-commands.ts';
 
@@ -7,18 +8,6 @@ import { CONTAINER_COMMANDS, containerGroup, volumeGroup } from './container-com
  * the options object of the logic it calls, and nothing else. The logic is loaded with `import()` when its
  * command runs, so each run loads only the modules of its own command.
  */
-
-const FORMAT_HELP = `Format output using a custom template:
-'table':            Print output in table format with column headers (default)
-'table TEMPLATE':   Print output in table format using the given Go template
-'json':             Print in JSON format
-'TEMPLATE':         Print output using the given Go template.
-Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates`;
-
-const INSPECT_FORMAT_HELP = `Format output using a custom template:
-'json':             Print in JSON format
-'TEMPLATE':         Print output using the given Go template.
-Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates`;
 
 const listFormat: FlagSpec = { name: 'format', kind: 'string', usage: FORMAT_HELP };
 const inspectFormat: FlagSpec = { name: 'format', short: 'f', kind: 'string', usage: INSPECT_FORMAT_HELP };

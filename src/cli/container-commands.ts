@@ -1,4 +1,5 @@
 import type { Command, Context, Invocation } from './command.ts';
+import { FORMAT_HELP, INSPECT_FORMAT_HELP } from './formathelp.ts';
 import type { FlagSpec } from './flags.ts';
 import { CREATE_FLAGS, RUN_FLAGS, UPDATE_FLAGS } from './container/flagspecs.ts';
 import { validateEnv } from './container/values.ts';
@@ -7,18 +8,6 @@ import { validateEnv } from './container/values.ts';
  * The container and volume commands: docker's names, aliases, flags and help texts. As in commands.ts,
  * each `run` only maps flags to an options object; the logic is imported when the command runs.
  */
-
-const FORMAT_HELP = `Format output using a custom template:
-'table':            Print output in table format with column headers (default)
-'table TEMPLATE':   Print output in table format using the given Go template
-'json':             Print in JSON format
-'TEMPLATE':         Print output using the given Go template.
-Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates`;
-
-const INSPECT_FORMAT_HELP = `Format output using a custom template:
-'json':             Print in JSON format
-'TEMPLATE':         Print output using the given Go template.
-Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates`;
 
 type Def = Omit<Command, 'name' | 'use'> & { use: string };
 

@@ -14,31 +14,18 @@ export async function* treeEntries(root: string, prefix = '', rel = ''): AsyncGe
 }
 
 async function* walk(root: string, prefix: string, rel: string, seen: Map<string, string>): AsyncGenerator<PackEntry> {
-  const names = (await readdir(join(root, rel))).sort();
-  for (const n of names) {
+  for (const n of (await readdir(join(root, rel))).sort()) {
     const r = rel ? `${rel}/${n}` : n;
-    const path = join(root, r);
-    const st = await lstat(path);
+    const st = await lstat(join(root, r));
     const name = prefix ? `${prefix}/${r}` : r;
-    const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000 };
     if (st.isDirectory()) {
-      yield { header: { ...base, name: `${name}/`, type: 'directory' } };
+      yield { header: { name: `${name}/`, type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000 } };
       yield* walk(root, prefix, r, seen);
-    } else if (st.isSymbolicLink()) {
-      yield { header: { ...base, name, type: 'symlink', linkname: await readlink(path) } };
-    } else if (st.isFile()) {
-      const key = `${st.dev}:${st.ino}`;
-      const first = st.nlink > 1 ? seen.get(key) : undefined;
-      if (first !== undefined) {
-        yield { header: { ...base, name, type: 'link', linkname: first } };
-        continue;
-      }
-      if (st.nlink > 1) seen.set(key, name);
-      yield { header: { ...base, name, type: 'file', size: st.size }, body: createReadStream(path, { highWaterMark: 1 << 20 }) };
-    } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-      yield { header: { ...base, name, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) } };
-    } else if (st.isFIFO()) {
-      yield { header: { ...base, name, type: 'fifo' } };
+      continue;
+    }
+    for await (const e of walkOne(root, r, st, seen)) {
+      const h = e.header;
+      yield { ...e, header: { ...h, name, ...(h.type === 'link' && prefix ? { linkname: `${prefix}/${h.linkname}` } : {}) } };
     }
   }
 }

@@ -504,9 +504,9 @@ export class ContainerService {
       ExitCode: status.exitCode,
       FinishedAt: status.exitedAt.toISOString(),
       OOMKilled: status.oomKilled,
-      ...(r.state.Health ? { Health: { ...r.state.Health, Status: 'unhealthy' as const } } : {}),
     };
-    if (state.Health) delete state.Health;
+    // A stopped container has no health: the next start begins again at "starting".
+    delete state.Health;
     this.#d.records.setState(id, state);
     if (status.oomKilled) this.#d.events.publish('container', 'oom', id, this.#attrs(r));
     this.#d.events.publish('container', 'die', id, this.#attrs(r, { exitCode: String(status.exitCode) }));

@@ -135,9 +135,11 @@ before(async () => {
 });
 
 after(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  // Remove the directory first: close() also waits for upgraded sockets, which closeAllConnections() leaves.
   await rm(dir, { recursive: true, force: true });
+  server.closeAllConnections();
+  server.close();
+  server.unref();
 });
 
 beforeEach(() => {
