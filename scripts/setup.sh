@@ -11,13 +11,22 @@ cd "$(dirname "$0")/.."
 #   catatonit         the small init behind `run --init`
 #   busybox-static    the first image, busybox:latest, made on first start (no registry is reachable here)
 #   attr              getfattr/setfattr: xattr checks in tests and by hand
-RUN_PKGS=(runc crun conmon catatonit busybox-static attr)
+#   netavark          bridge networks, IPAM, firewall rules and port forwarding, driven by JSON
+#   aardvark-dns      container name resolution on user networks (started by netavark)
+#   iproute2,iptables network namespaces and the firewall netavark writes to
+RUN_PKGS=(runc crun conmon catatonit busybox-static attr netavark aardvark-dns iproute2 iptables)
 #   skopeo, umoci     peers that read and write the same archives (acceptance tests)
 #   python3-docker    docker-py, a real Engine API client (acceptance tests)
+#   docker-registry   CNCF distribution 2.8, the registry peer of pull/push tests (run on loopback)
+#   apache2-utils     htpasswd (bcrypt) for the registry's Basic auth set-up
+#   tmux              drives `run -it` as a user would, in the TTY test
+#   curl              reaches published ports from the host in network tests
+TEST_PKGS=(skopeo umoci python3-docker docker-registry apache2-utils tmux curl)
 #   docker.io         a reference dockerd for benchmarks (tests do not start it)
 #   hyperfine         command timing in benchmarks
-TEST_PKGS=(skopeo umoci python3-docker)
-BENCH_PKGS=(docker.io hyperfine)
+#   wrk               HTTP load through published ports in benchmarks
+#   podman            a second peer for container and network benchmarks
+BENCH_PKGS=(docker.io hyperfine wrk podman)
 
 want=("${RUN_PKGS[@]}")
 case "${1:-}" in
