@@ -12,18 +12,23 @@ import { BERTH, DOCKER, NODE, startBerthd, startDockerd, TREE, useTree, type Eng
 import { fmt, MiB, run, type Stats } from './lib/proc.ts';
 import { summariseProfile } from './lib/profile.ts';
 import { benchLoad, throughput, type LoadFigures } from './load.ts';
+import { benchNetwork, networkReport } from './network.ts';
 import { benchPhases, type PhaseFigures } from './phases.ts';
+import { benchRegistry, registryReport, type RegistryFigures } from './registry.ts';
 import { benchVersion, type VersionFigures } from './version.ts';
 
 const USAGE = `usage: node bench/run.ts [BENCHMARK...] [options]
 
-benchmarks (default: load layers idle version phases):
+benchmarks (default: load layers idle version phases registry):
   load      load of a single-layer image of --mib MiB: berthd vs dockerd vs tar
   layers    load of an image of --layers layers of --layer-kib KiB each: berthd vs dockerd vs tar
   idle      idle RSS of berthd vs dockerd + containerd, after start and after one 'images'
   version   'berth version' and 'docker version' end to end (hyperfine)
   phases    in-process load of both images split into ingest / unpack / register, and unpackLayer alone
   profile   one load of each image into a berthd under 'node --cpu-prof'; prints where its CPU time goes
+  registry  pull, push and warm push of both images (gzip layers) via a local docker-registry: berthd vs skopeo
+  network   run --rm on the bridge vs --network none, 20 started in parallel on a user network, wrk through a
+            published port vs the container's IP: berthd, dockerd, podman (not in the default set)
 
 options:
   --mib N              size of the single-layer image (default 256)
@@ -54,12 +59,12 @@ const { values, positionals } = parseArgs({
   },
 });
 
-const KNOWN = ['load', 'layers', 'idle', 'version', 'phases', 'profile'];
+const KNOWN = ['load', 'layers', 'idle', 'version', 'phases', 'profile', 'registry', 'network'];
 if (values.help) {
   process.stdout.write(USAGE);
   process.exit(0);
 }
-const selected = positionals.length > 0 ? positionals : ['load', 'layers', 'idle', 'version', 'phases'];
+const selected = positionals.length > 0 ? positionals : ['load', 'layers', 'idle', 'version', 'phases', 'registry'];
 for (const s of selected) {
   if (!KNOWN.includes(s)) {
     process.stderr.write(`unknown benchmark "${s}"\n${USAGE}`);
@@ -214,17 +219,17 @@ async function main(): Promise<void> {
   log(out.join('\n'));
   const json: Record<string, unknown> = { machine: info };
 
-  const needImages = selected.some((s) => ['load', 'layers', 'phases', 'profile'].includes(s));
+  const needImages = selected.some((s) => ['load', 'layers', 'phases', 'profile', 'registry'].includes(s));
   const images: BuiltImage[] = [];
   if (needImages) {
     for (const c of compressions) {
       const gzip = c === 'gzip';
       const suffix = gzip ? '-gz' : '';
-      if (selected.some((s) => ['load', 'phases', 'profile'].includes(s))) {
+      if (selected.some((s) => ['load', 'phases', 'profile', 'registry'].includes(s))) {
         log(`building a ${mib} MiB single-layer archive (${c})`);
         images.push(await buildImage(scratch, `bench-big${suffix}`, [bigLayer(mib)], { gzip }));
       }
-      if (selected.some((s) => ['layers', 'phases', 'profile'].includes(s))) {
+      if (selected.some((s) => ['layers', 'phases', 'profile', 'registry'].includes(s))) {
         log(`building a ${layerCount}-layer archive of ${layerKib} KiB layers (${c})`);
         images.push(await buildImage(scratch, `bench-layers${suffix}`, manyLayers(layerCount, layerKib), { gzip }));
       }
@@ -266,6 +271,26 @@ async function main(): Promise<void> {
       out.push(phasesReport(f, image, tarTimes.get(image.name)));
     }
     json.phases = phases;
+  }
+
+  if (selected.includes('registry')) {
+    // Registries hold gzip layers; uncompressed images are used only when no gzip ones were built.
+    const withGzip = images.filter((i) => i.gzip);
+    const list = withGzip.length > 0 ? withGzip : images;
+    const own = engines ? undefined : await startBerthd();
+    const berthd = engines?.berthd ?? own!;
+    const figures: RegistryFigures[] = [];
+    try {
+      for (const image of list) {
+        log(`registry: ${image.name}`);
+        const f = await benchRegistry(image, berthd, { runs, scratch, log });
+        figures.push(f);
+        out.push(registryReport(f, big.includes(image)));
+      }
+    } finally {
+      await own?.stop();
+    }
+    json.registry = figures;
   }
 
   if (selected.includes('version')) {
@@ -318,6 +343,12 @@ async function main(): Promise<void> {
       );
       json.profile = s;
     }
+  }
+
+  if (selected.includes('network')) {
+    const f = await benchNetwork({ runs, parallel: 20, wrkSeconds: 5, scratch, log });
+    json.network = f;
+    out.push(networkReport(f));
   }
 
   out.push(`Load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`, '');

@@ -3,6 +3,7 @@
  * temp dir, and stops it (by its PID) and removes everything afterwards.
  */
 import { spawn, type ChildProcess, execFile } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -45,8 +46,10 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
   const socket = join(dir, 'berth.sock');
   let out = '';
   let proc!: ChildProcess;
+  // Many daemons run at once: each gets its own default bridge and a random /24 of 10.203.0.0/16 for it.
+  const net = opts.args?.includes('--bridge') ? [] : ['--bridge', `bt${randomBytes(3).toString('hex')}`, '--bip', `10.203.${randomInt(256)}.1/24`];
   const launch = async () => {
-    const args = ['--data-root', dataRoot, '--exec-root', execRoot, '-H', `unix://${socket}`, ...(opts.seed ? [] : ['--no-seed']), ...(opts.args ?? [])];
+    const args = ['--data-root', dataRoot, '--exec-root', execRoot, '-H', `unix://${socket}`, ...(opts.seed ? [] : ['--no-seed']), ...net, ...(opts.args ?? [])];
     proc = spawn(BERTHD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout!.on('data', (d) => (out += d));
     proc.stderr!.on('data', (d) => (out += d));

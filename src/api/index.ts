@@ -6,4 +6,5 @@ export { imageRoutes, type Archives, type ImageHandlerDeps } from './handlers/im
 export { systemRoutes, type SystemDeps } from './handlers/system.ts';
 export { containerRoutes, type ContainerHandlerDeps } from './handlers/containers.ts';
 export { volumeRoutes } from './handlers/volumes.ts';
+export { networkRoutes } from './handlers/networks.ts';
 export { execRoutes } from './handlers/exec.ts';

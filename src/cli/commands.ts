@@ -2,6 +2,7 @@ import type { FlagSpec } from './flags.ts';
 import { FORMAT_HELP, INSPECT_FORMAT_HELP } from './formathelp.ts';
 import type { Command, Context, Invocation } from './command.ts';
 import { CONTAINER_COMMANDS, containerGroup, volumeGroup } from './container-commands.ts';
+import { networkGroup } from './network/commands.ts';
 
 /**
  * The `berth` command tree: docker's names, aliases, flags and help texts. Each `run` turns flags into
@@ -130,6 +131,73 @@ const load: Omit<Command, 'name' | 'use' | 'aliases'> = {
     ),
 };
 
+const pull: Omit<Command, 'name' | 'use' | 'aliases'> = {
+  short: 'Download an image from a registry',
+  aliasesHelp: 'berth image pull, berth pull',
+  args: { exact: 1 },
+  flags: [
+    { name: 'all-tags', short: 'a', kind: 'bool', usage: 'Download all tagged images in the repository' },
+    { name: 'disable-content-trust', kind: 'bool', usage: 'Skip image verification (default true)' },
+    { name: 'platform', kind: 'string', usage: 'Set platform if server is multi-platform capable' },
+    { name: 'quiet', short: 'q', kind: 'bool', usage: 'Suppress verbose output' },
+  ],
+  run: async (ctx, inv) =>
+    (await import('./image/registry.ts')).pullImage(
+      ctx.client(),
+      ctx.streams.out,
+      { name: firstArg(inv), allTags: inv.flags.bool('all-tags'), platform: inv.flags.string('platform'), quiet: inv.flags.bool('quiet') },
+      ctx.signal,
+    ),
+};
+
+const push: Omit<Command, 'name' | 'use' | 'aliases'> = {
+  short: 'Upload an image to a registry',
+  aliasesHelp: 'berth image push, berth push',
+  args: { exact: 1 },
+  flags: [
+    { name: 'all-tags', short: 'a', kind: 'bool', usage: 'Push all tags of an image to the repository' },
+    { name: 'disable-content-trust', kind: 'bool', usage: 'Skip image signing (default true)' },
+    { name: 'quiet', short: 'q', kind: 'bool', usage: 'Suppress verbose output' },
+  ],
+  run: async (ctx, inv) =>
+    (await import('./image/registry.ts')).pushImage(
+      ctx.client(),
+      ctx.streams.out,
+      { name: firstArg(inv), allTags: inv.flags.bool('all-tags'), quiet: inv.flags.bool('quiet') },
+      ctx.signal,
+    ),
+};
+
+const login: Command = {
+  name: 'login',
+  use: 'login [OPTIONS] [SERVER]',
+  short: 'Authenticate to a registry.\nDefaults to Docker Hub if no server is specified.',
+  args: { min: 0, max: 1 },
+  flags: [
+    { name: 'password', short: 'p', kind: 'string', usage: 'Password or Personal Access Token (PAT)' },
+    { name: 'password-stdin', kind: 'bool', usage: 'Take the Password or Personal Access Token (PAT) from stdin' },
+    { name: 'username', short: 'u', kind: 'string', usage: 'Username' },
+  ],
+  run: async (ctx, inv) =>
+    (await import('./system/login.ts')).login(
+      ctx.client(),
+      ctx.streams.in,
+      ctx.streams.out,
+      ctx.streams.err,
+      { server: inv.args[0], username: inv.flags.string('username'), password: inv.flags.string('password'), passwordStdin: inv.flags.bool('password-stdin') },
+      ctx.signal,
+    ),
+};
+
+const logout: Command = {
+  name: 'logout',
+  use: 'logout [SERVER]',
+  short: 'Log out from a registry.\nIf no server is specified, the default is defined by the daemon.',
+  args: { min: 0, max: 1 },
+  flags: [],
+  run: async (ctx, inv) => (await import('./system/login.ts')).logout(ctx.streams.out, inv.args[0]),
+};
+
 const save: Omit<Command, 'name' | 'use' | 'aliases'> = {
   short: 'Save one or more images to a tar archive (streamed to STDOUT by default)',
   aliasesHelp: 'berth image save, berth save',
@@ -181,6 +249,8 @@ const imageGroup: Command = {
         (await import('./image/inspect.ts')).inspectImages(ctx.client(), ctx.streams.out, { refs: inv.args, format: inv.flags.string('format') }, ctx.signal),
     },
     { name: 'load', use: 'load [OPTIONS]', ...load },
+    { name: 'pull', use: 'pull [OPTIONS] NAME[:TAG|@DIGEST]', ...pull },
+    { name: 'push', use: 'push [OPTIONS] NAME[:TAG]', ...push },
     { name: 'ls', aliases: ['list'], use: 'ls [OPTIONS] [REPOSITORY[:TAG]]', ...images, run: runImages(false) },
     {
       name: 'prune',
@@ -302,6 +372,7 @@ const byName = (a: Command, b: Command): number => (a.name < b.name ? -1 : a.nam
 export const COMMANDS: readonly Command[] = [
   containerGroup,
   imageGroup,
+  networkGroup,
   systemGroup,
   volumeGroup,
   ...[
@@ -312,6 +383,10 @@ export const COMMANDS: readonly Command[] = [
   { name: 'import', use: 'import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]', ...importCmd },
   { name: 'info', use: 'info [OPTIONS]', ...info },
   { name: 'load', use: 'load [OPTIONS]', ...load },
+  login,
+  logout,
+  { name: 'pull', use: 'pull [OPTIONS] NAME[:TAG|@DIGEST]', ...pull },
+  { name: 'push', use: 'push [OPTIONS] NAME[:TAG]', ...push },
   { name: 'rmi', use: 'rmi [OPTIONS] IMAGE [IMAGE...]', ...rmi },
   { name: 'save', use: 'save [OPTIONS] IMAGE [IMAGE...]', ...save },
   { name: 'tag', use: 'tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]', ...tag },

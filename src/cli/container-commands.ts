@@ -3,6 +3,7 @@ import { FORMAT_HELP, INSPECT_FORMAT_HELP } from './formathelp.ts';
 import type { FlagSpec } from './flags.ts';
 import { CREATE_FLAGS, RUN_FLAGS, UPDATE_FLAGS } from './container/flagspecs.ts';
 import { validateEnv } from './container/values.ts';
+import { portCommand } from './network/commands.ts';
 
 /**
  * The container and volume commands: docker's names, aliases, flags and help texts. As in commands.ts,
@@ -537,6 +538,7 @@ export const containerGroup: Command = {
     named('logs', logs),
     { name: 'ls', aliases: ['ps', 'list'], use: 'ls [OPTIONS]', ...ps },
     named('pause', pause),
+    named('port', portCommand),
     named('prune', containerPrune),
     named('rename', rename),
     named('restart', restart),
@@ -650,6 +652,7 @@ export const CONTAINER_COMMANDS: readonly Command[] = [
   named('kill', kill),
   named('logs', logs),
   named('pause', pause),
+  named('port', portCommand),
   { name: 'ps', use: 'ps [OPTIONS]', ...ps },
   named('rename', rename),
   named('restart', restart),

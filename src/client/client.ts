@@ -36,6 +36,12 @@ import type {
   VolumeCreateRequest,
   VolumeListResponse,
   VolumePruneReport,
+  Network,
+  NetworkConnectRequest,
+  NetworkCreateRequest,
+  NetworkCreateResponse,
+  NetworkPruneReport,
+  EndpointSettings,
   WaitResponse,
   DiskUsage,
   EventMessage,
@@ -702,10 +708,44 @@ export class EngineClient {
     return this.requestJSON<VolumePruneReport>('POST', '/volumes/prune', { query: { filters: encodeFilters(filters) }, signal: opts.signal });
   }
 
-  // ---- other objects, for the generic inspect ----
+  // ---- networks ----
 
+  /** `POST /networks/create` (201 `{Id, Warning}`). */
+  networkCreate(body: NetworkCreateRequest, opts: CallOptions = {}): Promise<NetworkCreateResponse> {
+    return this.requestJSON<NetworkCreateResponse>('POST', '/networks/create', { json: body, signal: opts.signal });
+  }
+
+  /** `GET /networks`, with docker's filters (name, id, label, driver, type, dangling). */
+  networkList(opts: CallOptions & { filters?: Filters } = {}): Promise<Network[]> {
+    return this.requestJSON<Network[]>('GET', '/networks', { query: { filters: encodeFilters(opts.filters) }, signal: opts.signal });
+  }
+
+  networkInspect(id: string, opts: CallOptions = {}): Promise<Network> {
+    return this.requestJSON<Network>('GET', `/networks/${objectPath('network', id)}`, opts);
+  }
+
+  /** The network's JSON as the engine wrote it (for `inspect`, which prints it verbatim). */
   async networkInspectRaw(id: string, opts: CallOptions = {}): Promise<string> {
-    return readText((await this.request('GET', `/networks/${escapePath(id)}`, opts)).body);
+    return readText((await this.request('GET', `/networks/${objectPath('network', id)}`, opts)).body);
+  }
+
+  networkRemove(id: string, opts: CallOptions = {}): Promise<void> {
+    return this.requestVoid('DELETE', `/networks/${objectPath('network', id)}`, opts);
+  }
+
+  networkPrune(filters: Filters = {}, opts: CallOptions = {}): Promise<NetworkPruneReport> {
+    return this.requestJSON<NetworkPruneReport>('POST', '/networks/prune', { query: { filters: encodeFilters(filters) }, signal: opts.signal });
+  }
+
+  /** `POST /networks/{id}/connect`: attaches a container, with its aliases and static addresses. */
+  networkConnect(network: string, container: string, endpoint: EndpointSettings | null = null, opts: CallOptions = {}): Promise<void> {
+    const body: NetworkConnectRequest = { Container: container, EndpointConfig: endpoint };
+    return this.requestVoid('POST', `/networks/${objectPath('network', network)}/connect`, { json: body, signal: opts.signal });
+  }
+
+  /** `POST /networks/{id}/disconnect`; `force` also works when the container is gone or stopped. */
+  networkDisconnect(network: string, container: string, force = false, opts: CallOptions = {}): Promise<void> {
+    return this.requestVoid('POST', `/networks/${objectPath('network', network)}/disconnect`, { json: { Container: container, Force: force }, signal: opts.signal });
   }
 
   /** `POST /images/create?fromImage=&tag=`: a pull, as JSON progress messages. */
@@ -715,6 +755,20 @@ export class EngineClient {
       ...(opts.registryAuth !== undefined ? { headers: { 'X-Registry-Auth': opts.registryAuth } } : {}),
       signal: opts.signal,
     });
+  }
+
+  /** `POST /images/{name}/push?tag=`: a push, as JSON progress messages (docker sends `X-Registry-Auth` always). */
+  imagePush(name: string, tag: string | undefined, opts: CallOptions & { registryAuth?: string } = {}): Promise<AsyncGenerator<JSONMessage>> {
+    return this.requestJSONStream('POST', `/images/${escapePath(name)}/push`, {
+      query: { tag: tag || undefined },
+      headers: { 'X-Registry-Auth': opts.registryAuth ?? Buffer.from('{}').toString('base64url') },
+      signal: opts.signal,
+    });
+  }
+
+  /** `POST /auth`: checks credentials against a registry; may answer an identity token to store instead. */
+  systemAuth(auth: { username?: string; password?: string; serveraddress?: string; identitytoken?: string }, opts: CallOptions = {}): Promise<{ Status: string; IdentityToken?: string }> {
+    return this.requestJSON<{ Status: string; IdentityToken?: string }>('POST', '/auth', { json: auth, signal: opts.signal });
   }
 
   async #sendVersioned(method: string, path: string, opts: RequestOptions): Promise<IncomingMessage> {

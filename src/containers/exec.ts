@@ -85,6 +85,11 @@ export class ExecManager {
       ...(size && size[0] > 0 ? { consoleSize: { height: size[0], width: size[1] } } : {}),
     };
     if (!c.Tty) delete (process as { consoleSize?: unknown }).consoleSize;
+    // As dockerd: --privileged gives the exec'd process every capability, whatever the container has.
+    if (c.Privileged) {
+      const all = this.#containers.allCapabilities();
+      process.capabilities = { bounding: all, effective: all, permitted: all };
+    }
     const driver = this.#containers.runtimeOf(r);
     const attached = !opts.detach;
     let session: ExecSession;

@@ -1,27 +1,26 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { applyChanges, type ImageService } from '../images/index.ts';
+import type { ImageService } from '../images/index.ts';
 import type { ContainerRecords, ContainerRow } from '../metadata/index.ts';
-import type { ImageConfig, ImageRunConfig, Manifest } from '../oci/types.ts';
-import { MediaType } from '../oci/mediatypes.ts';
-import { parseReference } from '../oci/reference.ts';
-import { lgetxattr } from '../sys/index.ts';
-import { extract, pack } from '../util/tar/index.ts';
-import { buildSpec, resolveResources, serializeSpec, type HostFacts, type MountInput, type RuntimeDriver, type AttachSession, type ExecProcess, type ResourcesInput, type ExitStatus, readLog, type LogEntry } from '../runtime/index.ts';
-import { mountAll, unmountAll, unpackLayer, type Snapshotter } from '../snapshots/index.ts';
+import type { ImageRunConfig } from '../oci/types.ts';
+import { buildSpec, resolveCapabilities, resolveResources, serializeSpec, validateProfile, type HostFacts, type SeccompProfile, type MountInput, type RuntimeDriver, type AttachSession, type ResourcesInput, type ExitStatus, readLog, type LogEntry } from '../runtime/index.ts';
+import { mountAll, unmountAll, type Snapshotter } from '../snapshots/index.ts';
 import type { VolumeService } from '../volumes/index.ts';
-import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError, NotImplementedError, NotModifiedError, BerthError, errorMessage, isErrno } from '../util/errors.ts';
+import type { NetworkService, NetworkSettings } from '../network/index.ts';
+import { ConflictError, InvalidArgumentError, NotFoundError, NotModifiedError, BerthError, errorMessage, isErrno } from '../util/errors.ts';
 import type { EventLog } from '../util/events.ts';
 import { KeyedMutex } from '../util/lock.ts';
+import type { PackEntry } from '../util/tar/index.ts';
 import { commandLine, generateName, mergeImageConfig, newContainerId, parseBind, validateHostConfig, validateName, type CreateRequest, type HostConfig } from './config.ts';
 import { initialState, ZERO_TIME, type ContainerState } from './state.ts';
 import { resolveUser } from './users.ts';
-import { emptyCpu, readCgroupStats, type StatsSample } from './stats.ts';
-import { layerEntries, pathEntries, pathStat, resolveInRoot, treeEntries, upperChanges, type Change, type PathStat } from './archive.ts';
-import type { PackEntry } from '../util/tar/index.ts';
+import { emptyBlkio, emptyCpu, readCgroupStats, type StatsSample } from './stats.ts';
+import type { Change, PathStat } from './archive.ts';
+import { commitContainer, type CommitOptions } from './commit.ts';
+import { ContainerFiles } from './files.ts';
+import { Healthchecks } from './health.ts';
 
 const exec = promisify(execFile);
 
@@ -57,6 +56,8 @@ export interface ContainerServiceDeps {
   images: ImageService;
   snapshotter: Snapshotter;
   volumes: VolumeService;
+  /** Container networking: endpoints recorded at create, set up before the runtime creates the container. */
+  networks: NetworkService;
   /** The runtimes that work on this host, by name. */
   runtimes: Map<string, RuntimeDriver>;
   defaultRuntime: string;
@@ -98,11 +99,14 @@ export class ContainerService {
   readonly #watching = new Map<string, AbortController>();
   readonly #pendingAttach = new Map<string, ((s: AttachSession | Error) => void)[]>();
   readonly #restartTimers = new Map<string, NodeJS.Timeout>();
-  readonly #healthTimers = new Map<string, NodeJS.Timeout>();
+  readonly #health: Healthchecks;
+  readonly #files: ContainerFiles;
   #closed = false;
 
   constructor(deps: ContainerServiceDeps) {
     this.#d = deps;
+    this.#health = new Healthchecks({ records: deps.records, events: deps.events, driverOf: (r) => this.#driver(r), dir: (id) => this.dir(id), attrs: (r) => this.#attrs(r) });
+    this.#files = new ContainerFiles({ snapshotter: deps.snapshotter, dir: (id) => this.dir(id), lock: this.#lock, current: (id) => deps.records.get(id) });
   }
 
   // ---- lookup ------------------------------------------------------------------------------------------
@@ -144,6 +148,11 @@ export class ContainerService {
     return join(this.dir(id), 'ctr.log');
   }
 
+  /** Every capability the runtime on this host can grant: what `exec --privileged` gives. */
+  allCapabilities(): string[] {
+    return resolveCapabilities({ privileged: true, ...(this.#d.host.capabilities ? { available: this.#d.host.capabilities } : {}) });
+  }
+
   /** The runtime driver a container runs under (exec uses it). */
   runtimeOf(r: Row): RuntimeDriver {
     return this.#driver(r);
@@ -162,13 +171,15 @@ export class ContainerService {
     if (!req.Image) throw new InvalidArgumentError('config cannot be empty in order to create a container');
     const hc: HostConfig = { ...(req.HostConfig ?? {}) };
     validateHostConfig(hc);
+    parseSecurityOpts(hc.SecurityOpt ?? []); // a bad option or seccomp profile fails the create, not the start
     const runtime = hc.Runtime || this.#d.defaultRuntime;
     if (!this.#d.runtimes.has(runtime)) throw new InvalidArgumentError(`unknown or invalid runtime name: ${runtime}`);
     hc.Runtime = runtime;
     const net = hc.NetworkMode || 'default';
-    if (!['default', 'bridge', 'none', 'host'].includes(net)) throw new NotFoundError(`network ${net} not found`);
-    if (net === 'default' || net === 'bridge') warnings.push('bridge networking is not available yet: the container has only a loopback interface');
-    hc.NetworkMode = net;
+    if (net.startsWith('container:')) {
+      const other = this.get(net.slice('container:'.length));
+      hc.NetworkMode = `container:${other.id}`;
+    }
     if (hc.Init && !this.#d.initPath) throw new InvalidArgumentError('--init: no init binary (catatonit or tini) is installed on the host');
     const image = this.#d.images.resolve(req.Image);
     const img = await this.#d.images.load(image);
@@ -181,6 +192,11 @@ export class ContainerService {
       throw new ConflictError(`Conflict. The container name "/${cname}" is already in use by container "${other.id}". You have to remove (or rename) that container to be able to reuse that name.`);
     }
     const id = newContainerId();
+    // Validates the network mode and endpoints (404 "network X not found") and records the endpoints.
+    if (!net.startsWith('container:')) {
+      const mode = this.#d.networks.prepare(id, net, req.NetworkingConfig?.EndpointsConfig as Parameters<NetworkService['prepare']>[2], req.MacAddress);
+      hc.NetworkMode = net === 'default' ? 'default' : mode;
+    }
     if (!config.Hostname) config.Hostname = net === 'host' ? (await readFile('/etc/hostname', 'utf8').catch(() => 'localhost')).trim() : id.slice(0, 12);
     const mounts = await this.#resolveMounts(hc, config);
     await mkdir(join(this.dir(id), 'bundle', 'rootfs'), { recursive: true, mode: 0o711 });
@@ -198,6 +214,7 @@ export class ContainerService {
       snapshot: id,
     };
     if (!this.#d.records.insert(row)) {
+      await this.#d.networks.release(id).catch(() => {});
       await this.#d.snapshotter.remove(id).catch(() => {});
       await rm(this.dir(id), { recursive: true, force: true });
       throw new ConflictError(`Conflict. The container name "/${cname}" is already in use. You have to remove (or rename) that container to be able to reuse that name.`);
@@ -282,6 +299,7 @@ export class ContainerService {
     const acquired: string[] = [];
     let mounted = false;
     let created = false;
+    let networked = false;
     try {
       // A container that ran before still has its runtime record until cleaned up.
       await driver.delete(r.id, { force: true }).catch(() => {});
@@ -307,7 +325,8 @@ export class ContainerService {
         mounts.push({ type: 'bind', source, destination: m.Destination, ...(m.RW ? {} : { readonly: true }), ...(m.Propagation && m.Propagation !== 'rprivate' ? { propagation: m.Propagation as never } : {}) });
       }
       const netHost = hc.NetworkMode === 'host';
-      await this.#writeEtcFiles(r, netHost);
+      networked = true;
+      const netns = await this.#setUpNetwork(r);
       for (const [f, dest] of [['hosts', '/etc/hosts'], ['hostname', '/etc/hostname'], ['resolv.conf', '/etc/resolv.conf']] as const) {
         if (!mounts.some((m) => m.destination === dest)) mounts.push({ type: 'bind', source: join(dir, f), destination: dest, ...(hc.ReadonlyRootfs ? { readonly: true } : {}) });
       }
@@ -338,7 +357,7 @@ export class ContainerService {
         devices: await resolveDevices(hc.Devices ?? []),
         sysctls: hc.Sysctls ?? {},
         ulimits: (hc.Ulimits ?? []).map((u) => ({ name: u.Name, soft: u.Soft, hard: u.Hard })),
-        namespaces: { network: netHost ? 'host' : 'none', ...(hc.PidMode === 'host' ? { pid: 'host' as const } : {}), ...(hc.IpcMode === 'host' ? { ipc: 'host' as const } : {}), ...(hc.UTSMode === 'host' ? { uts: 'host' as const } : {}) },
+        namespaces: { network: netns, ...(hc.PidMode === 'host' ? { pid: 'host' as const } : {}), ...(hc.IpcMode === 'host' ? { ipc: 'host' as const } : {}), ...(hc.UTSMode === 'host' ? { uts: 'host' as const } : {}) },
         cgroupsPath: `/berth/${r.id}`,
         ...(hc.Init && this.#d.initPath ? { init: this.#d.initPath } : {}),
         annotations: { 'org.opencontainers.image.ref.name': r.imageRef, 'berth.container.name': r.name },
@@ -371,9 +390,10 @@ export class ContainerService {
       this.#d.records.setState(r.id, state);
       this.#d.events.publish('container', 'start', r.id, this.#attrs(r));
       this.#watch(r.id, driver);
-      if (state.Health) this.#scheduleHealth(r.id, true);
+      if (state.Health) this.#health.schedule(r.id, true);
     } catch (err) {
       if (created) await driver.delete(r.id, { force: true }).catch(() => {});
+      if (networked) await this.#d.networks.tearDown(r.id).catch(() => {});
       for (const v of acquired) await this.#d.volumes.release(v).catch(() => {});
       if (mounted) await unmountAll(rootfs, { detach: true }).catch(() => {});
       const message = errorMessage(err);
@@ -390,21 +410,52 @@ export class ContainerService {
     }
   }
 
-  async #writeEtcFiles(r: Row, netHost: boolean): Promise<void> {
+  /**
+   * The container's network, before the runtime creates it: namespace, interfaces and published ports through the
+   * network service, then hosts, hostname and resolv.conf in the container's directory. Returns the spec's network
+   * namespace. `container:X` joins X's namespace and shares its files, as Docker.
+   */
+  async #setUpNetwork(r: Row): Promise<'host' | 'none' | { path: string }> {
     const dir = this.dir(r.id);
-    const hostname = r.config.Config.Hostname ?? r.id.slice(0, 12);
-    let hosts = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
-    if (netHost) hosts = await readFile('/etc/hosts', 'utf8').catch(() => hosts);
-    for (const e of r.hostConfig.ExtraHosts ?? []) {
-      const i = e.indexOf(':');
-      if (i > 0) hosts += `${e.slice(i + 1)}\t${e.slice(0, i)}\n`;
-    }
-    const resolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-    const servers = r.hostConfig.Dns?.length ? r.hostConfig.Dns.map((s) => `nameserver ${s}`).join('\n') + '\n' : '';
-    const filtered = netHost ? resolv : resolv.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l)).join('\n');
-    await writeFile(join(dir, 'hosts'), hosts);
+    const c = r.config.Config;
+    const hc = r.hostConfig;
+    const mode = hc.NetworkMode || 'default';
+    const hostname = c.Hostname ?? r.id.slice(0, 12);
     await writeFile(join(dir, 'hostname'), `${hostname}\n`);
-    await writeFile(join(dir, 'resolv.conf'), servers ? servers + filtered.split('\n').filter((l) => !/^\s*nameserver/.test(l)).join('\n') : filtered);
+    if (mode.startsWith('container:')) {
+      const other = this.#d.records.get(mode.slice('container:'.length));
+      if (!other || (other.state.Status !== 'running' && other.state.Status !== 'paused')) {
+        throw new ConflictError(`cannot join network of a non running container: ${other?.id ?? mode.slice('container:'.length)}`);
+      }
+      for (const f of ['hosts', 'resolv.conf']) await writeFile(join(dir, f), await readFile(join(this.dir(other.id), f)).catch(() => ''));
+      if (other.hostConfig.NetworkMode === 'host') return 'host';
+      return { path: this.#d.networks.sandboxPath(other.id) ?? `/proc/${other.state.Pid}/ns/net` };
+    }
+    const sb = await this.#d.networks.setUp({
+      id: r.id,
+      name: r.name,
+      hostname,
+      ...(c.Domainname ? { domainname: c.Domainname } : {}),
+      networkMode: mode === 'default' ? 'bridge' : mode,
+      portBindings: hc.PortBindings ?? null,
+      publishAll: hc.PublishAllPorts ?? false,
+      exposedPorts: Object.keys(c.ExposedPorts ?? {}),
+      dns: hc.Dns ?? null,
+      dnsSearch: hc.DnsSearch ?? null,
+      dnsOptions: hc.DnsOptions ?? null,
+      extraHosts: hc.ExtraHosts ?? null,
+    });
+    await writeFile(join(dir, 'hosts'), sb.hosts);
+    await writeFile(join(dir, 'resolv.conf'), sb.resolvConf);
+    return mode === 'host' ? 'host' : sb.netns ? { path: sb.netns } : 'none';
+  }
+
+  /** Container inspect's `NetworkSettings` (addresses while it runs, published ports). */
+  networkSettings(r: Row): NetworkSettings {
+    const mode = r.hostConfig.NetworkMode || 'default';
+    const s = this.#d.networks.settings(r.id, mode, Object.keys(r.config.Config.ExposedPorts ?? {}));
+    if (mode.startsWith('container:')) s.Networks = {};
+    return s;
   }
 
   /** Follows a running container until it exits (also after a daemon restart: conmon's exit file is kept). */
@@ -423,79 +474,10 @@ export class ContainerService {
     );
   }
 
-  /**
-   * Healthchecks, run by berthd itself: the image's or the run's HEALTHCHECK command is exec'd in the container
-   * every Interval (default 30 s) with a Timeout (default 30 s); Retries (default 3) failures in a row make it
-   * unhealthy, failures during StartPeriod do not count. Status changes are `health_status` events.
-   */
-  #scheduleHealth(id: string, first: boolean): void {
-    const r = this.#d.records.get(id);
-    const hc = r?.config.Config.Healthcheck;
-    if (!r || !hc?.Test?.length || hc.Test[0] === 'NONE' || this.#closed) return;
-    const ns = (v: number | undefined, dflt: number) => (v && v > 0 ? v / 1e6 : dflt);
-    const interval = ns(hc.Interval, 30_000);
-    const delay = first && hc.StartInterval ? ns(hc.StartInterval, interval) : interval;
-    clearTimeout(this.#healthTimers.get(id));
-    const timer = setTimeout(() => {
-      this.#healthTimers.delete(id);
-      void this.#runHealthcheck(id).finally(() => this.#scheduleHealth(id, false));
-    }, delay);
-    timer.unref();
-    this.#healthTimers.set(id, timer);
-  }
-
-  async #runHealthcheck(id: string): Promise<void> {
-    const r = this.#d.records.get(id);
-    const hc = r?.config.Config.Healthcheck;
-    if (!r || r.state.Status !== 'running' || !hc?.Test?.length || !r.state.Health) return;
-    const args = hc.Test[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', hc.Test.slice(1).join(' ')] : hc.Test[0] === 'CMD' ? hc.Test.slice(1) : hc.Test;
-    const timeout = hc.Timeout && hc.Timeout > 0 ? hc.Timeout / 1e6 : 30_000;
-    const start = new Date();
-    let exitCode = -1;
-    let output = '';
-    try {
-      const spec = JSON.parse(await readFile(join(this.dir(id), 'bundle', 'config.json'), 'utf8')) as { process: ExecProcess };
-      const driver = this.#driver(r);
-      const execId = randomBytes(16).toString('hex');
-      const session = await driver.exec(id, execId, { ...spec.process, args, terminal: false }, { attach: true });
-      const collect = (async () => {
-        for await (const f of (session.attach?.output ?? []) as AsyncIterable<{ data: Buffer }>) if (output.length < 4096) output += f.data.toString();
-      })();
-      const timer = new Promise<'timeout'>((res) => setTimeout(() => res('timeout'), timeout).unref());
-      const res = await Promise.race([session.exit.then((st) => st.exitCode), timer]);
-      if (res === 'timeout') {
-        output = `Health check exceeded timeout (${timeout / 1000}s)`;
-        exitCode = -1;
-        session.attach?.close();
-      } else {
-        exitCode = res;
-        await collect.catch(() => {});
-      }
-      void driver.removeExec(execId).catch(() => {});
-    } catch (err) {
-      output = errorMessage(err);
-    }
-    const cur = this.#d.records.get(id);
-    if (!cur || cur.state.Status !== 'running' || !cur.state.Health) return;
-    const h = { ...cur.state.Health, Log: [...cur.state.Health.Log, { Start: start.toISOString(), End: new Date().toISOString(), ExitCode: exitCode, Output: output.slice(0, 4096) }].slice(-5) };
-    const inStartPeriod = hc.StartPeriod ? Date.now() - Date.parse(cur.state.StartedAt) < hc.StartPeriod / 1e6 : false;
-    const before = h.Status;
-    if (exitCode === 0) {
-      h.Status = 'healthy';
-      h.FailingStreak = 0;
-    } else if (!inStartPeriod || before !== 'starting') {
-      h.FailingStreak++;
-      if (h.FailingStreak >= (hc.Retries && hc.Retries > 0 ? hc.Retries : 3)) h.Status = 'unhealthy';
-    }
-    this.#d.records.setState(id, { ...cur.state, Health: h });
-    if (h.Status !== before) this.#d.events.publish('container', `health_status: ${h.Status}`, id, this.#attrs(cur));
-  }
-
   async #onExit(id: string, status: ExitStatus): Promise<void> {
     const r = this.#d.records.get(id);
     if (!r || (r.state.Status !== 'running' && r.state.Status !== 'paused')) return;
-    clearTimeout(this.#healthTimers.get(id));
-    this.#healthTimers.delete(id);
+    this.#health.cancel(id);
     await this.#cleanupRuntime(r);
     const state: ContainerState = {
       ...r.state,
@@ -523,6 +505,7 @@ export class ContainerService {
   async #cleanupRuntime(r: Row): Promise<void> {
     const driver = this.#d.runtimes.get(r.runtime);
     await driver?.delete(r.id, { force: true }).catch(() => {});
+    await this.#d.networks.tearDown(r.id).catch((err) => this.#d.log?.warn(`container ${r.id.slice(0, 12)}: network teardown: ${errorMessage(err)}`));
     for (const m of r.config.Mounts) if (m.Type === 'volume') await this.#d.volumes.release(m.Name!).catch(() => {});
     await unmountAll(join(this.dir(r.id), 'bundle', 'rootfs'), { detach: true }).catch(() => {});
   }
@@ -676,6 +659,7 @@ export class ContainerService {
       if (!(err instanceof NotFoundError)) throw err;
     });
     await rm(this.dir(r.id), { recursive: true, force: true });
+    await this.#d.networks.release(r.id).catch((err) => this.#d.log?.warn(`container ${r.id.slice(0, 12)}: network release: ${errorMessage(err)}`));
     this.#d.records.delete(r.id);
     if (opts.volumes) {
       for (const m of r.config.Mounts) if (m.Anonymous && m.Name) await this.#d.volumes.remove(m.Name).catch(() => {});
@@ -804,48 +788,12 @@ export class ContainerService {
       cpu_stats: s?.cpu ?? emptyCpu(),
       precpu_stats: previous?.cpu_stats ?? emptyCpu(),
       memory_stats: s?.memory ?? {},
-      blkio_stats: { io_service_bytes_recursive: null, io_serviced_recursive: null, io_queue_recursive: null, io_service_time_recursive: null, io_wait_time_recursive: null, io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null },
+      blkio_stats: s?.blkio ?? emptyBlkio(),
       num_procs: 0,
       storage_stats: {},
       name: `/${r.name}`,
       id: r.id,
     };
-  }
-
-  /** `docker diff`: the container's changes against its image (overlay snapshotter only). */
-  async changes(ref: string): Promise<Change[]> {
-    const r = this.get(ref);
-    const mounts = await this.#d.snapshotter.mounts(r.snapshot);
-    const m = mounts[0];
-    const opt = (k: string) => m?.options.find((o) => o.startsWith(`${k}=`))?.slice(k.length + 1);
-    let all: Change[];
-    if (m?.type === 'overlay' && opt('upperdir')) all = await upperChanges(opt('upperdir')!, (opt('lowerdir') ?? '').split(':').filter(Boolean));
-    else if (m?.type === 'bind' && this.#d.snapshotter.name === 'overlay') all = await upperChanges(m.source, []);
-    else throw new NotImplementedError(`docker diff is not available with the ${this.#d.snapshotter.name} snapshotter`);
-    // The runtime creates mount points (/etc/hosts, volume targets, ...) in the upper layer; Docker keeps those in
-    // an init layer and does not report them, nor directories changed only because of them.
-    const mountPoints = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/dev', '/proc', '/sys', ...r.config.Mounts.map((x) => x.Destination)]);
-    const kept = all.filter((c) => !(c.Kind === 1 && [...mountPoints].some((p) => c.Path === p || c.Path.startsWith(`${p}/`))));
-    return kept.filter((c) => c.Kind !== 0 || !all.some((x) => x.Path.startsWith(`${c.Path}/`)) || kept.some((x) => x.Path.startsWith(`${c.Path}/`)));
-  }
-
-  /**
-   * `docker export`: the container's whole filesystem as a tar stream. A stopped container's root filesystem is
-   * mounted for the time of the export (at its usual place) and unmounted after.
-   */
-  async *export(ref: string): AsyncGenerator<PackEntry> {
-    const r = this.get(ref);
-    const rootfs = join(this.dir(r.id), 'bundle', 'rootfs');
-    const running = r.state.Status === 'running' || r.state.Status === 'paused';
-    if (!running) {
-      await mkdir(rootfs, { recursive: true });
-      mountAll(await this.#d.snapshotter.mounts(r.snapshot), rootfs);
-    }
-    try {
-      yield* treeEntries(rootfs);
-    } finally {
-      if (!running) await unmountAll(rootfs, { detach: true });
-    }
   }
 
   /**
@@ -874,123 +822,45 @@ export class ContainerService {
   }
 
   /**
-   * `docker commit`: the container's changes as a new layer on its image, with its config (and `changes`
-   * applied, as Dockerfile lines), registered as a new image and tagged `repo:tag` when given. The container is
-   * paused meanwhile unless `pause` is false.
+   * `docker commit`: the container's changes as a new image (see `commitContainer`). The container is paused
+   * meanwhile unless `pause` is false.
    */
-  async commit(ref: string, o: { repo?: string; tag?: string; comment?: string; author?: string; changes?: string[]; pause?: boolean; config?: ImageRunConfig }): Promise<string> {
+  async commit(ref: string, o: CommitOptions): Promise<string> {
     const r = this.get(ref);
-    const images = this.#d.images;
-    const mounts = await this.#d.snapshotter.mounts(r.snapshot);
-    const m = mounts[0];
-    const upper = m?.type === 'overlay' ? m.options.find((x) => x.startsWith('upperdir='))?.slice('upperdir='.length) : m?.type === 'bind' && this.#d.snapshotter.name === 'overlay' ? m.source : undefined;
-    if (!upper) throw new NotImplementedError(`docker commit is not available with the ${this.#d.snapshotter.name} snapshotter`);
-    const base = await images.load(images.resolve(r.imageId));
-    const cfg = applyChanges({ ...r.config.Config, ...(o.config ?? {}) }, o.changes ?? []);
     const pause = (o.pause ?? true) && r.state.Status === 'running';
     if (pause) await this.pause(r.id);
     try {
-      return await images.withLease(async (lease) => {
-        const skip = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/dev', '/proc', '/sys', ...r.config.Mounts.map((x) => x.Destination)]);
-        const isOpaque = (p: string) => lgetxattr(p, 'trusted.overlay.opaque')?.toString() === 'y';
-        const layer = await images.content.ingest(pack(layerEntries(upper, skip, isOpaque)));
-        lease(layer.digest);
-        const now = new Date().toISOString();
-        const { StopTimeout: _st, Hostname: _h, Domainname: _d, AttachStdin: _a1, AttachStdout: _a2, AttachStderr: _a3, Tty: _t, OpenStdin: _o, StdinOnce: _s, Image: _i, ...runConfig } = cfg as ImageRunConfig & { StopTimeout?: number };
-        void [_st, _h, _d, _a1, _a2, _a3, _t, _o, _s, _i];
-        const config: ImageConfig = {
-          ...base.config,
-          created: now,
-          ...(o.author ? { author: o.author } : {}),
-          ...(o.comment ? { comment: o.comment } : {}),
-          container: r.id,
-          config: runConfig,
-          rootfs: { type: 'layers', diff_ids: [...base.config.rootfs.diff_ids, layer.digest] },
-          history: [
-            ...(base.config.history ?? []),
-            { created: now, created_by: [r.config.Path, ...r.config.Args].join(' '), ...(o.author ? { author: o.author } : {}), ...(o.comment ? { comment: o.comment } : {}) },
-          ],
-        };
-        const cblob = await images.content.put(Buffer.from(JSON.stringify(config)));
-        lease(cblob.digest);
-        const manifest: Manifest = {
-          schemaVersion: 2,
-          mediaType: MediaType.OciManifest,
-          config: { mediaType: MediaType.OciConfig, digest: cblob.digest, size: cblob.size },
-          layers: [...base.manifest.layers, { mediaType: MediaType.OciLayer, digest: layer.digest, size: layer.size }],
-        };
-        const mblob = await images.content.put(Buffer.from(JSON.stringify(manifest)));
-        lease(mblob.digest);
-        const tags = o.repo ? [parseReference(o.tag ? `${o.repo}:${o.tag}` : o.repo)] : [];
-        const img = await images.register({ mediaType: MediaType.OciManifest, digest: mblob.digest, size: mblob.size }, { tags });
-        this.#d.events.publish('container', 'commit', r.id, this.#attrs(r, { comment: o.comment ?? '', imageID: img.record.configDigest }));
-        return img.record.configDigest;
-      });
+      const id = await commitContainer(this.#d, r, o);
+      this.#d.events.publish('container', 'commit', r.id, this.#attrs(r, { comment: o.comment ?? '', imageID: id }));
+      return id;
     } finally {
       if (pause) await this.unpause(r.id).catch(() => {});
     }
   }
 
-  /** Runs fn with the container's root filesystem mounted (it is while the container runs; else for fn's time). */
-  async #withRootfs<T>(r: Row, fn: (rootfs: string) => Promise<T>): Promise<T> {
-    const rootfs = join(this.dir(r.id), 'bundle', 'rootfs');
-    if (r.state.Status === 'running' || r.state.Status === 'paused') return fn(rootfs);
-    return this.#lock.run(r.id, async () => {
-      await mkdir(rootfs, { recursive: true });
-      mountAll(await this.#d.snapshotter.mounts(r.snapshot), rootfs);
-      try {
-        return await fn(rootfs);
-      } finally {
-        await unmountAll(rootfs, { detach: true });
-      }
-    });
-  }
-
   /** `HEAD /containers/{id}/archive`: the stat of a path in the container. */
-  async archiveStat(ref: string, path: string): Promise<PathStat> {
-    const r = this.get(ref);
-    return this.#withRootfs(r, async (root) => {
-      const host = await resolveInRoot(root, path);
-      try {
-        return await pathStat(host, posixBase(path));
-      } catch {
-        throw new NotFoundError(`Could not find the file ${path} in container ${ref}`);
-      }
-    });
+  archiveStat(ref: string, path: string): Promise<PathStat> {
+    return this.#files.stat(this.get(ref), ref, path);
   }
 
-  /** `GET /containers/{id}/archive`: a path of the container as a tar (read whole while the root is mounted). */
-  async archiveGet(ref: string, path: string): Promise<{ stat: PathStat; tar: Buffer[] }> {
-    const r = this.get(ref);
-    return this.#withRootfs(r, async (root) => {
-      const host = await resolveInRoot(root, path);
-      let stat: PathStat;
-      try {
-        stat = await pathStat(host, posixBase(path));
-      } catch {
-        throw new NotFoundError(`Could not find the file ${path} in container ${ref}`);
-      }
-      const chunks: Buffer[] = [];
-      for await (const c of pack(pathEntries(host, stat.name))) chunks.push(c);
-      return { stat, tar: chunks };
-    });
+  /** `GET /containers/{id}/archive`: a path of the container as a tar. */
+  archiveGet(ref: string, path: string): Promise<{ stat: PathStat; tar: Buffer[] }> {
+    return this.#files.get(this.get(ref), ref, path);
   }
 
   /** `PUT /containers/{id}/archive`: extracts a tar into a directory of the container. */
-  async archivePut(ref: string, path: string, tar: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void> {
-    const r = this.get(ref);
-    if (r.hostConfig.ReadonlyRootfs) throw new ForbiddenError('container rootfs is marked read-only');
-    await this.#withRootfs(r, async (root) => {
-      const host = await resolveInRoot(root, path.endsWith('/') ? `${path}.` : `${path}/.`);
-      let st;
-      try {
-        st = await stat(host);
-      } catch {
-        throw new NotFoundError(`Could not find the file ${path} in container ${ref}`);
-      }
-      if (!st.isDirectory()) throw new InvalidArgumentError(`extraction point is not a directory: ${path}`);
-      await unpackLayer(host, extract(tar, signal ? { signal } : {}), { whiteouts: 'delete', signal });
-    });
+  archivePut(ref: string, path: string, tar: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void> {
+    return this.#files.put(this.get(ref), ref, path, tar, signal);
+  }
+
+  /** `docker diff`: the container's changes against its image (overlay snapshotter only). */
+  changes(ref: string): Promise<Change[]> {
+    return this.#files.changes(this.get(ref));
+  }
+
+  /** `docker export`: the container's whole root filesystem as a tar stream. */
+  export(ref: string): AsyncGenerator<PackEntry> {
+    return this.#files.export(this.get(ref));
   }
 
   async prune(filters: { until?: number; labels?: string[] } = {}): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {
@@ -1032,7 +902,7 @@ export class ContainerService {
         const exit = await driver.exitStatus(r.id).catch(() => undefined);
         if (alive && !exit) {
           this.#watch(r.id, driver);
-          if (r.state.Health) this.#scheduleHealth(r.id, true);
+          if (r.state.Health) this.#health.schedule(r.id, true);
           continue;
         }
         await this.#lock.run(r.id, () => this.#onExit(r.id, exit ?? { exitCode: 255, exitedAt: new Date(), oomKilled: false, monitorLost: true }));
@@ -1054,7 +924,7 @@ export class ContainerService {
     for (const ac of this.#watching.values()) ac.abort();
     this.#watching.clear();
     for (const t of this.#restartTimers.values()) clearTimeout(t);
-    for (const t of this.#healthTimers.values()) clearTimeout(t);
+    this.#health.close();
   }
 }
 
@@ -1072,15 +942,30 @@ async function copyUp(from: string, to: string): Promise<void> {
   await exec('cp', ['-a', `${from}/.`, `${to}/`]);
 }
 
-function parseSecurityOpts(opts: readonly string[]): { noNewPrivileges: boolean; seccomp: 'default' | 'unconfined' | never } {
+/**
+ * `--security-opt` as the daemon receives it: `no-new-privileges[=true|false]`, `seccomp=unconfined`,
+ * `seccomp=builtin`, or `seccomp=<profile JSON>` (the client reads the file and sends its content, as the docker CLI
+ * does); label and apparmor options are accepted and have no effect here.
+ */
+function parseSecurityOpts(opts: readonly string[]): { noNewPrivileges: boolean; seccomp: 'default' | 'unconfined' | SeccompProfile } {
   let noNewPrivileges = false;
-  let seccomp: 'default' | 'unconfined' = 'default';
+  let seccomp: 'default' | 'unconfined' | SeccompProfile = 'default';
   for (const o of opts) {
     const [k, v = ''] = o.includes('=') ? [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)] : o.includes(':') ? [o.slice(0, o.indexOf(':')), o.slice(o.indexOf(':') + 1)] : [o, ''];
     if (k === 'no-new-privileges') noNewPrivileges = v === '' || v === 'true';
     else if (k === 'seccomp') {
       if (v === 'unconfined') seccomp = 'unconfined';
-      else throw new InvalidArgumentError(`seccomp profiles from files are read by the client: send the profile JSON in SecurityOpt (seccomp=${v})`);
+      else if (v === 'builtin' || v === '') seccomp = 'default';
+      else if (v.trimStart().startsWith('{')) {
+        let profile: unknown;
+        try {
+          profile = JSON.parse(v);
+        } catch (err) {
+          throw new InvalidArgumentError(`Decoding seccomp profile failed: ${errorMessage(err)}`);
+        }
+        validateProfile(profile);
+        seccomp = profile;
+      } else throw new InvalidArgumentError(`seccomp profiles from files are read by the client: send the profile JSON in SecurityOpt, not the file name (seccomp=${v})`);
     } else if (k === 'label' || k === 'apparmor') continue;
     else throw new InvalidArgumentError(`Invalid --security-opt: "${o}"`);
   }
@@ -1123,12 +1008,6 @@ function parseSize(s: string | undefined): number | undefined {
 function matchLabel(labels: Record<string, string>, f: string): boolean {
   const eq = f.indexOf('=');
   return eq < 0 ? f in labels : labels[f.slice(0, eq)] === f.slice(eq + 1);
-}
-
-
-function posixBase(p: string): string {
-  const parts = p.split('/').filter(Boolean);
-  return parts[parts.length - 1] ?? '/';
 }
 
 /** The cgroup limits of a host config, as the spec builder takes them (at start and for `update`). */

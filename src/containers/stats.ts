@@ -11,11 +11,82 @@ export interface StatsSample {
   cpu_stats: CpuStats;
   precpu_stats: CpuStats;
   memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> };
-  blkio_stats: Record<string, null>;
+  blkio_stats: BlkioStats;
   num_procs: number;
   storage_stats: Record<string, never>;
   name: string;
   id: string;
+}
+
+/** One device's counter in `blkio_stats` (`op` is Read/Write/Sync/Async/Discard/Total on v1, read/write on v2). */
+export interface BlkioEntry {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
+}
+
+/** The Engine API's `blkio_stats`: the lists this kernel has, null for the others (as dockerd). */
+export interface BlkioStats {
+  io_service_bytes_recursive: BlkioEntry[] | null;
+  io_serviced_recursive: BlkioEntry[] | null;
+  io_queue_recursive: null;
+  io_service_time_recursive: null;
+  io_wait_time_recursive: null;
+  io_merged_recursive: null;
+  io_time_recursive: null;
+  sectors_recursive: null;
+}
+
+/** `blkio_stats` with no figures (a stopped container, or no blkio/io controller). */
+export function emptyBlkio(): BlkioStats {
+  return { io_service_bytes_recursive: null, io_serviced_recursive: null, io_queue_recursive: null, io_service_time_recursive: null, io_wait_time_recursive: null, io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null };
+}
+
+/**
+ * A cgroup v1 blkio file (`blkio.throttle.io_service_bytes_recursive`): lines `MAJ:MIN Op value`; the device-less
+ * `Total` line is left out, as runc's reader does.
+ */
+export function parseBlkioV1(text: string): BlkioEntry[] {
+  const out: BlkioEntry[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\d+):(\d+)\s+(\S+)\s+(\d+)$/.exec(line.trim());
+    if (m) out.push({ major: Number(m[1]), minor: Number(m[2]), op: m[3]!, value: Number(m[4]) });
+  }
+  return out;
+}
+
+/**
+ * cgroup v2 `io.stat` (`MAJ:MIN rbytes=… wbytes=… rios=… wios=… dbytes=… dios=…`) as dockerd converts it: bytes
+ * read and written per device (`read`/`write`), and the same for operations.
+ */
+export function parseIoStat(text: string): { bytes: BlkioEntry[]; ios: BlkioEntry[] } {
+  const bytes: BlkioEntry[] = [];
+  const ios: BlkioEntry[] = [];
+  for (const line of text.split('\n')) {
+    const [dev, ...pairs] = line.trim().split(/\s+/);
+    const m = /^(\d+):(\d+)$/.exec(dev ?? '');
+    if (!m) continue;
+    const kv = Object.fromEntries(pairs.map((p) => p.split('=')).filter((p) => p.length === 2).map(([k, v]) => [k!, Number(v)]));
+    const major = Number(m[1]);
+    const minor = Number(m[2]);
+    bytes.push({ major, minor, op: 'read', value: kv['rbytes'] ?? 0 }, { major, minor, op: 'write', value: kv['wbytes'] ?? 0 });
+    ios.push({ major, minor, op: 'read', value: kv['rios'] ?? 0 }, { major, minor, op: 'write', value: kv['wios'] ?? 0 });
+  }
+  return { bytes, ios };
+}
+
+/**
+ * A v1 blkio counter of a group, from the first of the files that has figures, in runc's order: the CFQ
+ * scheduler's, BFQ's, then the throttle layer's (which counts I/O whatever the scheduler).
+ */
+async function blkioV1(dir: string, what: 'io_service_bytes_recursive' | 'io_serviced_recursive'): Promise<BlkioEntry[]> {
+  for (const f of [`blkio.${what}`, `blkio.bfq.${what}`, `blkio.throttle.${what}`]) {
+    const text = await readFile(join(dir, f), 'utf8').catch(() => '');
+    const entries = parseBlkioV1(text);
+    if (entries.length > 0) return entries;
+  }
+  return [];
 }
 
 interface CpuStats {
@@ -63,7 +134,7 @@ async function systemCpu(): Promise<number> {
  * Reads a container's counters from its cgroup `<group>` (e.g. `berth/<id>`): cgroup v1 controllers when
  * they are mounted (this kind of host), else the unified v2 hierarchy.
  */
-export async function readCgroupStats(group: string): Promise<{ cpu: CpuStats; memory: StatsSample['memory_stats']; pids: StatsSample['pids_stats'] }> {
+export async function readCgroupStats(group: string): Promise<{ cpu: CpuStats; memory: StatsSample['memory_stats']; pids: StatsSample['pids_stats']; blkio: BlkioStats }> {
   const v1 = existsSync(join(CGROOT, 'memory', group)) || existsSync(join(CGROOT, 'cpuacct', group));
   const online = cpus().length;
   if (v1) {
@@ -80,8 +151,14 @@ export async function readCgroupStats(group: string): Promise<{ cpu: CpuStats; m
       },
       memory: { usage: (await num(join(CGROOT, 'memory', group, 'memory.usage_in_bytes'))) ?? 0, limit: limit ?? (await hostMemory()), stats: mem },
       pids: { current: (await num(join(CGROOT, 'pids', group, 'pids.current'))) ?? 0, ...optional('limit', await num(join(CGROOT, 'pids', group, 'pids.max'))) },
+      blkio: {
+        ...emptyBlkio(),
+        io_service_bytes_recursive: await blkioV1(join(CGROOT, 'blkio', group), 'io_service_bytes_recursive'),
+        io_serviced_recursive: await blkioV1(join(CGROOT, 'blkio', group), 'io_serviced_recursive'),
+      },
     };
   }
+  const io = parseIoStat(await readFile(join(CGROOT, group, 'io.stat'), 'utf8').catch(() => ''));
   const cpu = await keyed(join(CGROOT, group, 'cpu.stat'));
   const limit = await num(join(CGROOT, group, 'memory.max'));
   return {
@@ -93,6 +170,7 @@ export async function readCgroupStats(group: string): Promise<{ cpu: CpuStats; m
     },
     memory: { usage: (await num(join(CGROOT, group, 'memory.current'))) ?? 0, limit: limit ?? (await hostMemory()), stats: await keyed(join(CGROOT, group, 'memory.stat')) },
     pids: { current: (await num(join(CGROOT, group, 'pids.current'))) ?? 0, ...optional('limit', await num(join(CGROOT, group, 'pids.max'))) },
+    blkio: { ...emptyBlkio(), io_service_bytes_recursive: io.bytes, io_serviced_recursive: io.ios },
   };
 }
 

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { InvalidArgumentError } from '../util/errors.ts';
 
@@ -18,6 +19,28 @@ export interface DaemonConfig {
   /** Create busybox:latest from Debian's busybox-static on first start when no image exists. */
   seedBusybox: boolean;
   busyboxPath: string;
+  /** Registries reached over plain HTTP (or HTTPS without verification): `host[:port]` or CIDRs. 127.0.0.0/8 always, as Docker. */
+  insecureRegistries: string[];
+  /**
+   * Mirrors tried before a registry, in order. A list mirrors Docker Hub (daemon.json's meaning); Berth also
+   * takes an object `{ "registry-host[:port]": ["https://mirror", ...] }` to mirror any registry.
+   */
+  registryMirrors: string[] | Record<string, string[]>;
+  /** Per-registry TLS material: `<certs-dir>/<host[:port]>/ca.crt`, `client.cert`, `client.key`. */
+  certsDir: string;
+  maxConcurrentDownloads: number;
+  maxConcurrentUploads: number;
+  /** The default bridge's device (Docker's `--bridge`). */
+  bridge: string;
+  /**
+   * The default bridge's gateway/prefix (Docker's `--bip`; a network address such as `10.203.7.0/24` means its
+   * first host). 10.65.0.0/16 keeps clear of Docker's 172.17.0.0/16 and Podman's 10.88.0.0/16 on the same host.
+   */
+  bip: string;
+  /** Host address a published port binds when it names none (Docker's `--ip`). */
+  defaultBindAddress: string;
+  /** Pools user networks get subnets from (Docker's `default-address-pools`). */
+  defaultAddressPools: { base: string; size: number }[];
   configFile?: string;
 }
 
@@ -31,6 +54,15 @@ export const DEFAULTS: DaemonConfig = {
   tagHistoryDepth: 10,
   seedBusybox: true,
   busyboxPath: '/bin/busybox',
+  insecureRegistries: [],
+  registryMirrors: [],
+  certsDir: '/etc/berth/certs.d',
+  maxConcurrentDownloads: 3,
+  maxConcurrentUploads: 5,
+  bridge: 'berth0',
+  bip: '10.65.0.1/16',
+  defaultBindAddress: '0.0.0.0',
+  defaultAddressPools: [{ base: '10.66.0.0/15', size: 24 }],
 };
 
 export const USAGE = `Usage:	berthd [OPTIONS]
@@ -44,6 +76,10 @@ Options:
   -h, --help                 Print usage
   -H, --host list            Daemon socket(s) to listen on: unix://PATH or tcp://ADDR:PORT
                              (default "unix:///run/berth/berth.sock")
+  -b, --bridge string        Default bridge device (default "berth0")
+      --bip string           Default bridge gateway address and prefix (default "10.65.0.1/16")
+      --ip string            Default host address of published ports (default "0.0.0.0")
+      --insecure-registry list  Registry reached over plain HTTP: host[:port] or CIDR (127.0.0.0/8 always)
   -l, --log-level string     Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
       --snapshotter string   Snapshotter: "overlay" or "copy" (default "overlay")
       --no-seed              Do not create busybox:latest on first start
@@ -63,6 +99,17 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'tag-history-depth': 'tagHistoryDepth',
   'seed-busybox': 'seedBusybox',
   'busybox-path': 'busyboxPath',
+  'insecure-registries': 'insecureRegistries',
+  'registry-mirrors': 'registryMirrors',
+  'certs-dir': 'certsDir',
+  'max-concurrent-downloads': 'maxConcurrentDownloads',
+  'max-concurrent-uploads': 'maxConcurrentUploads',
+  bridge: 'bridge',
+  bip: 'bip',
+  'default-bridge-subnet': 'bip',
+  ip: 'defaultBindAddress',
+  'default-bind-address': 'defaultBindAddress',
+  'default-address-pools': 'defaultAddressPools',
 };
 
 export type ParsedArgs = { kind: 'run'; config: DaemonConfig } | { kind: 'help' } | { kind: 'version' };
@@ -121,6 +168,20 @@ export function parseArgs(argv: string[], cwd = process.cwd()): ParsedArgs {
       case '--no-seed':
         flags.seedBusybox = false;
         break;
+      case '-b':
+      case '--bridge':
+        flags.bridge = value();
+        break;
+      case '--bip':
+        flags.bip = value();
+        break;
+      case '--ip':
+      case '--default-bind-address':
+        flags.defaultBindAddress = value();
+        break;
+      case '--insecure-registry':
+        (flags.insecureRegistries ??= []).push(value());
+        break;
       default:
         throw new InvalidArgumentError(`unknown flag: ${a}`);
     }
@@ -164,6 +225,27 @@ function validate(c: DaemonConfig): void {
     if (typeof p !== 'string' || !isAbsolute(p)) throw new InvalidArgumentError(`${name} must be an absolute path, not "${String(p)}"`);
   }
   if (!Number.isInteger(c.tagHistoryDepth) || c.tagHistoryDepth < 1) throw new InvalidArgumentError(`tag-history-depth must be a positive integer, not "${c.tagHistoryDepth}"`);
+  for (const [name, n] of [['max-concurrent-downloads', c.maxConcurrentDownloads], ['max-concurrent-uploads', c.maxConcurrentUploads]] as const) {
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer, not "${String(n)}"`);
+  }
+  if (!Array.isArray(c.insecureRegistries) || c.insecureRegistries.some((r) => typeof r !== 'string' || r === '' || r.includes('://'))) {
+    throw new InvalidArgumentError('insecure-registries must be a list of host[:port] or CIDR strings (no scheme)');
+  }
+  const mirrorLists = Array.isArray(c.registryMirrors) ? [c.registryMirrors] : typeof c.registryMirrors === 'object' && c.registryMirrors !== null ? Object.values(c.registryMirrors) : undefined;
+  if (mirrorLists === undefined) throw new InvalidArgumentError('registry-mirrors must be a list of URLs, or an object of registry host → list of URLs');
+  for (const list of mirrorLists) {
+    if (!Array.isArray(list)) throw new InvalidArgumentError('registry-mirrors: each registry needs a list of mirror URLs');
+    for (const m of list) {
+      if (typeof m !== 'string' || !/^https?:\/\/[^/]+/.test(m)) throw new InvalidArgumentError(`registry-mirrors: invalid mirror "${String(m)}": use http(s)://HOST[:PORT]`);
+    }
+  }
+  if (typeof c.bridge !== 'string' || !/^[a-zA-Z0-9_.-]{1,15}$/.test(c.bridge)) throw new InvalidArgumentError(`invalid bridge name "${String(c.bridge)}": 1 to 15 characters of [a-zA-Z0-9_.-]`);
+  if (typeof c.bip !== 'string' || !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c.bip)) throw new InvalidArgumentError(`invalid bip "${String(c.bip)}": use an IPv4 address with a prefix length, 10.65.0.1/16`);
+  if (typeof c.defaultBindAddress !== 'string' || !isIP(c.defaultBindAddress)) throw new InvalidArgumentError(`invalid default bind address "${String(c.defaultBindAddress)}"`);
+  if (!Array.isArray(c.defaultAddressPools) || c.defaultAddressPools.some((p) => typeof p?.base !== 'string' || !Number.isInteger(p.size))) {
+    throw new InvalidArgumentError('default-address-pools must be a list of {"base": "CIDR", "size": prefix length}');
+  }
+  if (typeof c.certsDir !== 'string' || !isAbsolute(c.certsDir)) throw new InvalidArgumentError(`certs-dir must be an absolute path, not "${String(c.certsDir)}"`);
 }
 
 export type Listen = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };

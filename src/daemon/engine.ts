@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { FileContentStore } from '../content/index.ts';
 import { ContainerService } from '../containers/index.ts';
 import { ImageService } from '../images/index.ts';
-import { ContainerRecords, ImageRecords, MetadataDB, SnapshotRecords, VolumeRecords } from '../metadata/index.ts';
+import { ContainerRecords, ImageRecords, MetadataDB, NetworkRecords, SnapshotRecords, VolumeRecords } from '../metadata/index.ts';
+import { NetworkService } from '../network/index.ts';
 import { VolumeService } from '../volumes/index.ts';
 import { CopySnapshotter, OverlaySnapshotter, type Snapshotter } from '../snapshots/index.ts';
 import { EventLog } from '../util/events.ts';
@@ -21,6 +22,7 @@ export interface Engine {
   snapshotter: Snapshotter;
   images: ImageService;
   volumes: VolumeService;
+  networks: NetworkService;
   containers: ContainerService;
   runtimes: Runtimes;
   events: EventLog;
@@ -47,6 +49,24 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
     usedBy: (id) => containers?.usingImage(id) ?? [],
   });
   const volumes = new VolumeService({ root: config.dataRoot, records: new VolumeRecords(db), events, usedBy: (n) => containers?.usingVolume(n) ?? [] });
+  const networks = new NetworkService({
+    records: new NetworkRecords(db),
+    events,
+    execRoot: config.execRoot,
+    config: { bridge: config.bridge, bip: config.bip, defaultBindAddress: config.defaultBindAddress, pools: config.defaultAddressPools },
+    containers: (ref) => {
+      let r;
+      try {
+        r = containers?.get(ref);
+      } catch {
+        return undefined;
+      }
+      if (!r) return undefined;
+      const st = r.state.Status;
+      return { id: r.id, name: r.name, running: st === 'running' || st === 'paused' || st === 'restarting', networkMode: r.hostConfig.NetworkMode ?? 'bridge' };
+    },
+    log,
+  });
   const runtimes = await setUpRuntimes(config.execRoot, config.defaultRuntime, log);
   containers = new ContainerService({
     dataRoot: config.dataRoot,
@@ -54,6 +74,7 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
     images,
     snapshotter,
     volumes,
+    networks,
     runtimes: runtimes.drivers,
     defaultRuntime: runtimes.defaultRuntime,
     events,
@@ -69,6 +90,7 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
     snapshotter,
     images,
     volumes,
+    networks,
     containers,
     runtimes,
     events,
@@ -90,6 +112,14 @@ export async function repair(engine: Engine, log: Logger): Promise<void> {
   const snaps = await engine.snapshotter.repair();
   await engine.volumes.repair();
   await engine.containers.restore();
+  await engine.networks.repair((id) => {
+    try {
+      const st = engine.containers.get(id).state.Status;
+      return st === 'running' || st === 'paused' || st === 'restarting';
+    } catch {
+      return false;
+    }
+  });
   const gc = await engine.images.collect();
   if (ingests.removed || snaps.removed.length || gc.blobs.length || gc.layers.length) {
     log.info(

@@ -2,7 +2,7 @@ import { chmod, mkdir, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Server } from 'node:http';
-import { containerRoutes, createApiServer, execRoutes, imageRoutes, Router, systemRoutes, volumeRoutes } from '../api/index.ts';
+import { containerRoutes, createApiServer, execRoutes, imageRoutes, networkRoutes, Router, systemRoutes, volumeRoutes } from '../api/index.ts';
 import { ExecManager } from '../containers/index.ts';
 import { errorMessage, FailedPreconditionError, isBerthError } from '../util/errors.ts';
 import { parseArgs, parseHost, USAGE, type DaemonConfig, type Listen } from './config.ts';
@@ -59,6 +59,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
     imageRoutes(router, { images: engine.images, archives: archivesFor(engine) });
     containerRoutes(router, { containers: engine.containers, images: engine.images, snapshotterName: engine.snapshotter.name });
     volumeRoutes(router, engine.volumes);
+    networkRoutes(router, engine.networks);
     execRoutes(router, new ExecManager(engine.containers, engine.events));
     for (const l of listens) {
       const server = createApiServer({ router, serverVersion: BERTH_VERSION, log: (lvl, m) => log[lvl](m), shutdown: shutdown.signal });

@@ -108,7 +108,7 @@ export class SystemInfo {
       OSType: 'linux',
       Architecture: ARCH[process.arch] ?? process.arch,
       IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
+      RegistryConfig: registryInfo(c),
       NCPU: cpus().length,
       MemTotal: totalmem(),
       DockerRootDir: c.dataRoot,
@@ -131,4 +131,22 @@ export class SystemInfo {
       BerthStartedAt: this.#started.toISOString(),
     };
   }
+}
+
+/** `RegistryConfig` of /info as dockerd shows it; Berth's per-registry mirrors appear in each IndexConfigs entry. */
+function registryInfo(c: DaemonConfig): Record<string, unknown> {
+  const cidrs = ['127.0.0.0/8', ...c.insecureRegistries.filter((r) => r.includes('/'))];
+  const hubMirrors = Array.isArray(c.registryMirrors) ? c.registryMirrors : (c.registryMirrors['docker.io'] ?? []);
+  const index: Record<string, unknown> = {
+    'docker.io': { Name: 'docker.io', Mirrors: hubMirrors, Secure: true, Official: true },
+  };
+  for (const host of c.insecureRegistries.filter((r) => !r.includes('/'))) index[host] = { Name: host, Mirrors: [], Secure: false, Official: false };
+  if (!Array.isArray(c.registryMirrors)) {
+    for (const [host, mirrors] of Object.entries(c.registryMirrors)) {
+      if (host === 'docker.io') continue;
+      const cur = (index[host] as { Secure?: boolean } | undefined) ?? {};
+      index[host] = { Name: host, Mirrors: mirrors, Secure: cur.Secure ?? true, Official: false };
+    }
+  }
+  return { AllowNondistributableArtifactsCIDRs: null, AllowNondistributableArtifactsHostnames: null, InsecureRegistryCIDRs: cidrs, IndexConfigs: index, Mirrors: hubMirrors };
 }

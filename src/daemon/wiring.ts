@@ -1,15 +1,21 @@
 import type { Archives } from '../api/index.ts';
-import { importRootfs, loadArchive, saveArchive } from '../distribution/index.ts';
+import { checkLogin, importRootfs, loadArchive, pullImage, pushImage, saveArchive, type RegistryConfig } from '../distribution/index.ts';
 import { parseReference } from '../oci/reference.ts';
 import { errorMessage } from '../util/errors.ts';
 import { busyboxRootfs } from './busybox.ts';
+import { join } from 'node:path';
+import type { DaemonConfig } from './config.ts';
 import type { Engine } from './engine.ts';
 import type { Logger } from './log.ts';
 
 /** The archive operations (src/distribution) bound to an engine, as the image handlers call them. */
 export function archivesFor(engine: Engine): Archives {
   const deps = { content: engine.content, images: engine.images };
+  const registry = registryConfig(engine.config);
   return {
+    pull: (ref, opts) => pullImage(deps, registry, ref, opts),
+    push: (ref, opts) => pushImage(deps, registry, ref, opts),
+    login: (auth) => checkLogin(registry, auth),
     load: (source, opts) => loadArchive(deps, source, opts),
     save: async (refs, opts) => saveArchive(deps, refs, opts),
     importRootfs: (source, opts) =>
@@ -19,6 +25,26 @@ export function archivesFor(engine: Engine): Archives {
         ...(opts.message !== undefined ? { message: opts.message } : {}),
         signal: opts.signal,
       }),
+  };
+}
+
+/** The registry client's settings from the daemon's config and environment (proxies, as dockerd reads them). */
+export function registryConfig(c: DaemonConfig, env: NodeJS.ProcessEnv = process.env): RegistryConfig {
+  const proxy: NonNullable<RegistryConfig['proxy']> = {};
+  const http = env['HTTP_PROXY'] ?? env['http_proxy'];
+  const https = env['HTTPS_PROXY'] ?? env['https_proxy'];
+  const noProxy = env['NO_PROXY'] ?? env['no_proxy'];
+  if (http) proxy.http = http;
+  if (https) proxy.https = https;
+  if (noProxy) proxy.noProxy = noProxy;
+  return {
+    insecureRegistries: c.insecureRegistries,
+    mirrors: c.registryMirrors,
+    certsDir: c.certsDir,
+    maxConcurrentDownloads: c.maxConcurrentDownloads,
+    maxConcurrentUploads: c.maxConcurrentUploads,
+    blobSourcesFile: join(c.dataRoot, 'blob-sources.json'),
+    ...(Object.keys(proxy).length > 0 ? { proxy } : {}),
   };
 }
 

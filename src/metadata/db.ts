@@ -132,6 +132,36 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX containers_image ON containers(image_id);
   `,
+  `
+  CREATE TABLE networks (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    driver TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    spec TEXT NOT NULL
+  );
+  CREATE TABLE network_endpoints (
+    container_id TEXT NOT NULL,
+    network_id TEXT NOT NULL,
+    network_name TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    ipv4 TEXT,
+    ipv6 TEXT,
+    mac TEXT,
+    endpoint_id TEXT,
+    PRIMARY KEY (container_id, network_id),
+    UNIQUE (network_id, ipv4),
+    UNIQUE (network_id, ipv6)
+  );
+  CREATE INDEX network_endpoints_network ON network_endpoints(network_id);
+  CREATE TABLE network_sandboxes (
+    container_id TEXT PRIMARY KEY,
+    netns TEXT NOT NULL,
+    ports TEXT NOT NULL DEFAULT '[]',
+    created INTEGER NOT NULL
+  );
+  `,
 ];
 
 function migrate(db: DatabaseSync): void {

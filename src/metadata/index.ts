@@ -3,3 +3,4 @@ export { SnapshotRecords, type SnapshotRecord, type SnapshotKind } from './snaps
 export { ImageRecords, type ImageRecord, type TagRecord, type TagHistoryRecord, type TagAction } from './images.ts';
 export { VolumeRecords, type VolumeRecord } from './volumes.ts';
 export { ContainerRecords, type ContainerRow } from './containers.ts';
+export { NetworkRecords, type NetworkRecord, type EndpointRecord, type SandboxRecord } from './networks.ts';

@@ -23,28 +23,15 @@ function rfc3339(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-function networkSettings(r: ContainerRow): Record<string, unknown> {
-  const mode = r.hostConfig.NetworkMode === 'host' ? 'host' : 'none';
-  return {
-    Bridge: '',
-    SandboxID: '',
-    SandboxKey: '',
-    Ports: {},
-    HairpinMode: false,
-    LinkLocalIPv6Address: '',
-    LinkLocalIPv6PrefixLen: 0,
-    SecondaryIPAddresses: null,
-    SecondaryIPv6Addresses: null,
-    EndpointID: '',
-    Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
-    IPAddress: '',
-    IPPrefixLen: 0,
-    IPv6Gateway: '',
-    MacAddress: '',
-    Networks: { [mode]: { IPAMConfig: null, Links: null, Aliases: null, NetworkID: mode, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null } },
-  };
+/** ps's `Ports`: published ports with their host side, exposed ones without (Docker's `types.Port`). */
+function portsJSON(settings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> }): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const [key, list] of Object.entries(settings.Ports)) {
+    const [port, type = 'tcp'] = key.split('/');
+    if (!list) out.push({ PrivatePort: Number(port), Type: type });
+    else for (const b of list) out.push({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type });
+  }
+  return out;
 }
 
 function mountsJSON(r: ContainerRow): Record<string, unknown>[] {
@@ -60,7 +47,7 @@ function mountsJSON(r: ContainerRow): Record<string, unknown>[] {
   }));
 }
 
-export function inspectContainer(d: ContainerHandlerDeps, r: ContainerRow, version: string): Record<string, unknown> {
+export function inspectContainer(d: ContainerHandlerDeps, r: ContainerRow): Record<string, unknown> {
   const s = r.state;
   const dir = d.containers.dir(r.id);
   const hc = { ...r.hostConfig };
@@ -103,9 +90,8 @@ export function inspectContainer(d: ContainerHandlerDeps, r: ContainerRow, versi
     GraphDriver: { Data: null, Name: d.snapshotterName === 'overlay' ? 'overlayfs' : d.snapshotterName },
     Mounts: mountsJSON(r),
     Config: r.config.Config,
-    NetworkSettings: networkSettings(r),
+    NetworkSettings: d.containers.networkSettings(r),
   };
-  void version;
   return out;
 }
 
@@ -125,7 +111,8 @@ export function nameMatches(pattern: string, name: string): boolean {
   return re.test(`/${name}`) || re.test(name);
 }
 
-function summary(r: ContainerRow): Record<string, unknown> {
+function summary(d: ContainerHandlerDeps, r: ContainerRow): Record<string, unknown> {
+  const net = d.containers.networkSettings(r);
   return {
     Id: r.id,
     Names: [`/${r.name}`],
@@ -133,12 +120,12 @@ function summary(r: ContainerRow): Record<string, unknown> {
     ImageID: r.imageId,
     Command: psCommand(r.config.Path, r.config.Args),
     Created: Math.floor(r.created / 1000),
-    Ports: [],
+    Ports: portsJSON(net),
     Labels: r.config.Config.Labels ?? {},
     State: r.state.Status,
     Status: statusText(r.state),
     HostConfig: { NetworkMode: r.hostConfig.NetworkMode ?? 'default' },
-    NetworkSettings: { Networks: (networkSettings(r) as { Networks: object }).Networks },
+    NetworkSettings: { Networks: net.Networks },
     Mounts: mountsJSON(r),
   };
 }
@@ -183,10 +170,12 @@ function list(d: ContainerHandlerDeps, req: Request, res: ServerResponse): void 
     if (since && !since.every((t) => r.created > t)) return false;
     const vol = f.get('volume');
     if (vol && !r.config.Mounts.some((m) => vol.includes(m.Name ?? '') || vol.includes(m.Destination))) return false;
+    const nets = f.get('network');
+    if (nets && !Object.entries(d.containers.networkSettings(r).Networks).some(([name, e]) => nets.includes(name) || nets.some((n) => n.length > 0 && e.NetworkID.startsWith(n)))) return false;
     return true;
   });
   if (limit > 0) rows = rows.slice(0, limit);
-  sendJSON(res, 200, rows.map(summary));
+  sendJSON(res, 200, rows.map((r) => summary(d, r)));
 }
 
 async function create(d: ContainerHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
@@ -308,7 +297,7 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
       const until = f.get('until')?.map((v) => parseTimestamp(v));
       sendJSON(res, 200, await c.prune({ ...(until?.length ? { until: Math.min(...until) } : {}), ...(f.get('label') ? { labels: f.get('label')! } : {}) }));
     })
-    .add('GET', '/containers/{id}/json', (req, res) => sendJSON(res, 200, inspectContainer(d, c.get(req.params['id']!), req.version)))
+    .add('GET', '/containers/{id}/json', (req, res) => sendJSON(res, 200, inspectContainer(d, c.get(req.params['id']!))))
     .add('POST', '/containers/{id}/start', async (req, res) => {
       await c.start(req.params['id']!);
       res.writeHead(204);

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { RegistryAuth } from '../../distribution/index.ts';
 import type { Image, ImageService } from '../../images/index.ts';
 import { chainIds, matchLabels } from '../../images/index.ts';
 import type { ImageRecord } from '../../metadata/index.ts';
@@ -6,7 +7,7 @@ import { familiarName, familiarString, parseReference, withDefaultTag } from '..
 import type { ImageConfig } from '../../oci/types.ts';
 import type { Digest } from '../../util/digest.ts';
 import { InvalidArgumentError, NotImplementedError, errorMessage } from '../../util/errors.ts';
-import { boolParam, filtersParam, JSONLines, sendJSON, type Request } from '../http.ts';
+import { boolParam, filtersParam, JSONLines, readJSONBody, sendJSON, type Request } from '../http.ts';
 import type { Router } from '../router.ts';
 import { versionAtLeast } from '../version.ts';
 
@@ -15,6 +16,12 @@ export interface Archives {
   load(source: AsyncIterable<Uint8Array>, opts: { signal: AbortSignal; onProgress?: (p: object) => void }): Promise<{ images: { id: string; tags: string[] }[] }>;
   save(refs: string[], opts: { signal: AbortSignal }): Promise<AsyncIterable<Uint8Array>>;
   importRootfs(source: AsyncIterable<Uint8Array>, opts: { tag?: string; changes: string[]; message?: string; signal: AbortSignal }): Promise<Image>;
+  /** Pulls `ref` (every tag of the repository with `allTags`), reporting Docker's JSON progress messages. */
+  pull(ref: string, opts: { platform?: string; allTags: boolean; auth?: RegistryAuth; signal: AbortSignal; onProgress: (m: object) => void }): Promise<unknown>;
+  /** Pushes `ref` (every local tag of the repository with `allTags`). */
+  push(ref: string, opts: { allTags: boolean; auth?: RegistryAuth; signal: AbortSignal; onProgress: (m: object) => void }): Promise<unknown>;
+  /** Checks credentials against a registry (`POST /auth`). */
+  login(auth: RegistryAuth): Promise<{ Status: string; IdentityToken?: string }>;
 }
 
 export interface ImageHandlerDeps {
@@ -289,7 +296,7 @@ async function create(d: ImageHandlerDeps, req: Request, res: ServerResponse): P
   if (fromSrc === null) {
     const from = req.query.get('fromImage');
     if (from === null) throw new InvalidArgumentError('either fromImage or fromSrc is required');
-    throw new NotImplementedError(`pulling images is not available yet (fromImage=${from})`);
+    return pull(d, req, res, from);
   }
   if (fromSrc !== '-') throw new NotImplementedError(`importing from a URL is not supported ("${fromSrc}"): send the tar in the request body`);
   const repo = req.query.get('repo') ?? '';
@@ -314,6 +321,75 @@ async function create(d: ImageHandlerDeps, req: Request, res: ServerResponse): P
     out.error(errorMessage(err));
     out.end();
   }
+}
+
+/**
+ * `X-Registry-Auth`: base64url (or plain base64) of Docker's AuthConfig JSON; absent, empty or `{}` is anonymous.
+ * A header that does not decode is ignored, as dockerd does, so the pull goes on anonymously.
+ */
+export function registryAuthHeader(value: string | string[] | undefined): RegistryAuth | undefined {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  try {
+    const obj = JSON.parse(Buffer.from(raw.trim().replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as unknown;
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return undefined;
+    const auth: RegistryAuth = {};
+    for (const k of ['username', 'password', 'auth', 'identitytoken', 'registrytoken', 'serveraddress'] as const) {
+      const v = (obj as Record<string, unknown>)[k];
+      if (typeof v === 'string' && v !== '') auth[k] = v;
+    }
+    return Object.keys(auth).length > 0 ? auth : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Streams an operation's JSON messages; an error before the first message is an HTTP error status instead. */
+async function streamMessages(res: ServerResponse, run: (onProgress: (m: object) => void) => Promise<unknown>): Promise<void> {
+  const out = new JSONLines(res);
+  try {
+    await run((m) => void out.write(m));
+    out.end();
+  } catch (err) {
+    if (!out.started) throw err;
+    out.error(errorMessage(err));
+    out.end();
+  }
+}
+
+/** `POST /images/create?fromImage=&tag=`: a tag or digest in `tag`; no tag at all pulls every tag, as dockerd. */
+async function pull(d: ImageHandlerDeps, req: Request, res: ServerResponse, from: string): Promise<void> {
+  const tag = req.query.get('tag') ?? '';
+  const ref = tag === '' ? from : `${from}${tag.includes(':') ? '@' : ':'}${tag}`;
+  const parsed = parseReference(ref);
+  const allTags = parsed.tag === undefined && parsed.digest === undefined;
+  const auth = registryAuthHeader(req.raw.headers['x-registry-auth']);
+  const platform = req.query.get('platform') ?? '';
+  await streamMessages(res, (onProgress) =>
+    d.archives.pull(ref, { allTags, signal: req.signal, onProgress, ...(auth ? { auth } : {}), ...(platform !== '' ? { platform } : {}) }),
+  );
+}
+
+/** `POST /images/{name}/push?tag=`: no tag pushes every local tag of the repository, as dockerd. */
+async function push(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
+  const name = req.params['name']!;
+  const tag = req.query.get('tag') ?? '';
+  const ref = tag === '' ? name : `${name}:${tag}`;
+  const parsed = parseReference(ref);
+  const auth = registryAuthHeader(req.raw.headers['x-registry-auth']);
+  await streamMessages(res, (onProgress) => d.archives.push(ref, { allTags: parsed.tag === undefined, signal: req.signal, onProgress, ...(auth ? { auth } : {}) }));
+}
+
+/** `POST /auth`: Docker's AuthConfig in the body; 200 `{Status, IdentityToken}` when the registry accepts it. */
+async function auth(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
+  const body = await readJSONBody<unknown>(req.raw);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidArgumentError('the body must be a JSON AuthConfig object');
+  const a: RegistryAuth = {};
+  for (const k of ['username', 'password', 'auth', 'identitytoken', 'registrytoken', 'serveraddress'] as const) {
+    const v = (body as Record<string, unknown>)[k];
+    if (typeof v === 'string' && v !== '') a[k] = v;
+  }
+  sendJSON(res, 200, await d.archives.login(a));
 }
 
 async function prune(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
@@ -357,6 +433,8 @@ export function imageRoutes(router: Router, d: ImageHandlerDeps): void {
     .add('GET', '/images/{name*}/get', (req, res) => save(d, req, res))
     .add('GET', '/images/{name*}/taghistory', (req, res) => tagHistory(d, req, res))
     .add('POST', '/images/{name*}/tag', (req, res) => tag(d, req, res))
+    .add('POST', '/images/{name*}/push', (req, res) => push(d, req, res))
+    .add('POST', '/auth', (req, res) => auth(d, req, res))
     .add('POST', '/images/{name*}/rollback', (req, res) => rollback(d, req, res))
     .add('DELETE', '/images/{name*}', (req, res) => remove(d, req, res));
 }

@@ -15,6 +15,7 @@ import {
   ramInBytes,
   splitVolumes,
 } from './values.ts';
+import { networkingFromFlags } from '../network/endpoints.ts';
 
 /**
  * docker/cli `container/opts.go` `parse`: turns the parsed `run`/`create` flags into the create request.
@@ -215,8 +216,15 @@ export function buildCreateRequest(flags: FlagValues, image: string, args: reado
   }
 
   const bytesOf = (name: string): number => (flags.string(name) === '' ? 0 : ramInBytes(flags.string(name)));
-  const netModes = [...flags.list('network'), ...flags.list('net')];
-  const networkMode = netModes[0] ?? 'default';
+  const networking = networkingFromFlags([...flags.list('network'), ...flags.list('net')], {
+    aliases: [...flags.list('network-alias'), ...flags.list('net-alias')],
+    links: flags.list('link'),
+    ipv4: flags.string('ip'),
+    ipv6: flags.string('ip6'),
+    mac: flags.string('mac-address'),
+    linkLocalIPs: flags.list('link-local-ip'),
+  });
+  const networkMode = networking.mode;
   const tty = flags.bool('tty');
   const openStdin = flags.bool('interactive');
   const autoRemove = flags.bool('rm');
@@ -308,7 +316,7 @@ export function buildCreateRequest(flags: FlagValues, image: string, args: reado
     ...(flags.string('stop-signal') !== '' ? { StopSignal: flags.string('stop-signal') } : {}),
     ...(flags.has('stop-timeout') ? { StopTimeout: flags.int('stop-timeout') } : {}),
     HostConfig: hostConfig,
-    NetworkingConfig: { EndpointsConfig: netModes.length === 0 ? { default: {} } : {} },
+    NetworkingConfig: { EndpointsConfig: networking.endpoints },
   };
   return { body, attach: attachStdin || attachStdout || attachStderr, autoRemove };
 }

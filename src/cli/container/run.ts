@@ -51,7 +51,12 @@ async function pullImage(client: EngineClient, err: OutStream, image: string, op
   const ref = parseReference(image);
   const tag = ref.digest ?? withDefaultTag(ref).tag;
   const name = `${ref.domain}/${ref.path}`;
-  const messages = await client.imagePull(name, tag, { signal, ...(opts.platform !== '' ? { platform: opts.platform.toLowerCase() } : {}) });
+  const registryAuth = await (await import('../image/registry.ts')).registryAuthFor(ref.domain);
+  const messages = await client.imagePull(name, tag, {
+    signal,
+    ...(opts.platform !== '' ? { platform: opts.platform.toLowerCase() } : {}),
+    ...(registryAuth !== undefined ? { registryAuth } : {}),
+  });
   const target = opts.quiet ? { write: () => {}, isTerminal: false } : err;
   await displayJSONMessages(messages, target);
 }

@@ -1,0 +1,120 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { UnauthorizedError, UnavailableError } from '../../util/errors.ts';
+import { loadArchive } from '../load.ts';
+import { archive, chunks, legacyArchive, makeImage, makeLayer, testEngine, type TestImage } from '../testkit.ts';
+import { parseChallenges } from './auth.ts';
+import { checkLogin } from './login.ts';
+import { pullImage } from './pull.ts';
+import { pushImage } from './push.ts';
+import { makeCerts, startRegistry, startTokenService } from './testkit.ts';
+import { Transport } from './transport.ts';
+import { DEFAULT_REGISTRY_CONFIG, type JSONMessage, type RegistryConfig } from './types.ts';
+
+async function tmp(t: TestContext): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'berth-authtest-'));
+  t.after(() => rm(d, { recursive: true, force: true }));
+  return d;
+}
+
+async function image(seed: string): Promise<TestImage> {
+  return makeImage([await makeLayer({ 'etc/': '', 'etc/seed': seed }, 'gzip'), await makeLayer({ 'srv/': '', 'srv/x': `${seed}!` }, 'gzip')]);
+}
+
+test('WWW-Authenticate parsing: several challenges, quoted commas and escapes', () => {
+  assert.deepEqual(parseChallenges('Bearer realm="http://a/token",service="reg",scope="repository:x/y:pull,push"'), [
+    { scheme: 'bearer', params: { realm: 'http://a/token', service: 'reg', scope: 'repository:x/y:pull,push' } },
+  ]);
+  assert.deepEqual(parseChallenges(['Basic realm="a, \\"b\\""', 'Bearer realm=x']), [
+    { scheme: 'basic', params: { realm: 'a, "b"' } },
+    { scheme: 'bearer', params: { realm: 'x' } },
+  ]);
+  assert.deepEqual(parseChallenges(undefined), []);
+});
+
+test('Bearer tokens: anonymous pull, credentials for private repositories, refresh after 401, mount scopes, login', async (t) => {
+  const dir = await tmp(t);
+  const tokens = await startTokenService(t, dir, { carol: 'pa55' });
+  const reg = await startRegistry(t, { token: tokens });
+  const cfg: RegistryConfig = { ...DEFAULT_REGISTRY_CONFIG, certsDir: '/nonexistent', blobSourcesFile: join(dir, 'sources.json') };
+  const auth = { username: 'carol', password: 'pa55' };
+  const img = await image('bearer');
+  const e = await testEngine(t);
+  await loadArchive(e, chunks(await archive(legacyArchive([{ image: img, tags: [`${reg.host}/public/app:1`, `${reg.host}/team/b:1`] }]))));
+
+  await assert.rejects(pushImage(e, cfg, `${reg.host}/public/app:1`), UnauthorizedError, 'anonymous tokens grant no push');
+  await pushImage(e, cfg, `${reg.host}/public/app:1`, { auth });
+  assert.ok(tokens.requests.some((r) => r.user === 'carol' && r.scopes.includes('repository:public/app:pull,push')));
+
+  // Anonymous pull of a public repository; a private one needs credentials.
+  tokens.requests.length = 0;
+  const e2 = await testEngine(t);
+  await pullImage(e2, cfg, `${reg.host}/public/app:1`);
+  assert.deepEqual(tokens.requests, [{ scopes: ['repository:public/app:pull'], user: undefined }], 'one anonymous token, cached for every request of the pull');
+  await assert.rejects(pullImage(e2, cfg, `${reg.host}/team/b:1`), UnauthorizedError);
+
+  // Push to another repository: the token asks for pull on the source too, and the blobs are mounted.
+  tokens.requests.length = 0;
+  const msgs: JSONMessage[] = [];
+  await pushImage(e, cfg, `${reg.host}/team/b:1`, { auth, onProgress: (m) => msgs.push(m) });
+  assert.equal(msgs.filter((m) => m.status === 'Mounted from public/app').length, 2);
+  assert.ok(tokens.requests.some((r) => r.scopes.includes('repository:public/app:pull') && r.scopes.includes('repository:team/b:pull,push')), JSON.stringify(tokens.requests));
+
+  // A token the registry refuses is dropped and fetched again.
+  tokens.breakNext = 1;
+  tokens.requests.length = 0;
+  const e3 = await testEngine(t);
+  await pullImage(e3, cfg, `${reg.host}/team/b:1`, { auth });
+  assert.equal(e3.images.resolve(`${reg.host}/team/b:1`).configDigest, img.configDigest);
+  assert.ok(tokens.requests.length >= 2);
+
+  assert.equal((await checkLogin(cfg, { ...auth, serveraddress: `http://${reg.host}` })).Status, 'Login Succeeded');
+  await assert.rejects(checkLogin(cfg, { username: 'carol', password: 'nope', serveraddress: reg.host }), (err: Error) => err instanceof UnauthorizedError && /^unauthorized: /.test(err.message) && !err.message.includes('nope'));
+});
+
+test('TLS: client certificate and CA from certs.d/HOST:PORT', async (t) => {
+  const dir = await tmp(t);
+  const server = await makeCerts(dir, 'server');
+  const client = await makeCerts(dir, 'client');
+  const reg = await startRegistry(t, { tls: { cert: server.cert, key: server.key, clientCA: client.caCert } });
+  const certsDir = join(dir, 'certs.d');
+  await mkdir(join(certsDir, reg.host), { recursive: true });
+  await copyFile(server.caCert, join(certsDir, reg.host, 'ca.crt'));
+  await copyFile(client.cert, join(certsDir, reg.host, 'client.cert'));
+  await copyFile(client.key, join(certsDir, reg.host, 'client.key'));
+  const cfg: RegistryConfig = { ...DEFAULT_REGISTRY_CONFIG, certsDir };
+  const img = await image('tls');
+  const e = await testEngine(t);
+  await loadArchive(e, chunks(await archive(legacyArchive([{ image: img, tags: [`${reg.host}/secure/app:1`] }]))));
+  await pushImage(e, cfg, `${reg.host}/secure/app:1`);
+  const e2 = await testEngine(t);
+  await pullImage(e2, cfg, `${reg.host}/secure/app:1`);
+  assert.equal(e2.images.resolve(`${reg.host}/secure/app:1`).configDigest, img.configDigest);
+  // Verified TLS (as for a registry that is not insecure) trusts the CA from certs.d, and only it.
+  const ep = { base: `https://${reg.host}`, registry: reg.host, skipVerify: false, mirror: false };
+  const verified = new Transport(cfg);
+  const res = await verified.request(ep, '/v2/');
+  res.discard();
+  assert.equal(res.status, 200);
+  verified.close();
+  const noCa = join(dir, 'no-ca');
+  await mkdir(join(noCa, reg.host), { recursive: true });
+  await copyFile(client.cert, join(noCa, reg.host, 'client.cert'));
+  await copyFile(client.key, join(noCa, reg.host, 'client.key'));
+  const unverified = new Transport({ ...cfg, certsDir: noCa });
+  await assert.rejects(unverified.request(ep, '/v2/'), (err: Error) => err instanceof UnavailableError && /certificate/i.test(err.message));
+  unverified.close();
+  // Without the client certificate the registry refuses the connection.
+  const empty = join(dir, 'empty');
+  await mkdir(empty);
+  await assert.rejects(pullImage(await testEngine(t), { ...cfg, certsDir: empty }, `${reg.host}/secure/app:1`));
+  // A key missing for a client certificate is a configuration error, named.
+  await writeFile(join(empty, 'x'), '');
+  await mkdir(join(empty, reg.host));
+  await copyFile(client.cert, join(empty, reg.host, 'client.cert'));
+  await assert.rejects(pullImage(await testEngine(t), { ...cfg, certsDir: empty }, `${reg.host}/secure/app:1`), /missing key client\.key/);
+});

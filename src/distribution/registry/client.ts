@@ -1,0 +1,267 @@
+/**
+ * The registry HTTP API (OCI distribution spec v1.1 / Docker registry v2) on one endpoint: ping, manifests,
+ * blobs (with Range), uploads (monolithic, chunked, cross-repository mount) and tag lists. Every request is
+ * authorized for the scopes it needs, and retried once after a 401 with a fresh token.
+ */
+import { ConflictError, DataLossError, ForbiddenError, InvalidArgumentError, NotFoundError, UnauthorizedError, UnavailableError, isBerthError } from '../../util/errors.ts';
+import { sha256, type Digest } from '../../util/digest.ts';
+import { MediaType } from '../../oci/mediatypes.ts';
+import { Authorizer, registryErrorText, repoScope } from './auth.ts';
+import { isProtocolMismatch, type Endpoint, type RegistryResponse, type RequestOptions, type Transport } from './transport.ts';
+import type { RegistryAuth } from './types.ts';
+
+/** Media types a pull accepts, preferred first. schema1 is listed so its refusal is explicit, not a 404. */
+export const MANIFEST_ACCEPT = [
+  MediaType.OciIndex,
+  MediaType.DockerManifestList,
+  MediaType.OciManifest,
+  MediaType.DockerManifest,
+  MediaType.DockerSchema1Signed,
+  MediaType.DockerSchema1,
+].join(', ');
+
+/** Manifests larger than this are refused (distribution's own limit is 4 MiB). */
+const MAX_MANIFEST = 4 << 20;
+
+/** A fetched manifest: its bytes exactly as served, media type and digest. */
+export interface FetchedManifest {
+  bytes: Buffer;
+  mediaType: string;
+  digest: Digest;
+}
+
+interface SessionRequest extends RequestOptions {
+  /** Token scopes the request needs. */
+  scopes: string[];
+}
+
+/**
+ * A connection to one endpoint of a registry, with its authorizer. Opened by `openSession`, which pings
+ * `/v2/` and learns how the registry authenticates.
+ */
+export class Session {
+  readonly transport: Transport;
+  readonly endpoint: Endpoint;
+  readonly authorizer: Authorizer;
+
+  constructor(transport: Transport, endpoint: Endpoint, auth: RegistryAuth | undefined) {
+    this.transport = transport;
+    this.endpoint = endpoint;
+    this.authorizer = new Authorizer(transport, endpoint, auth);
+  }
+
+  /** `GET /v2/`: 200 needs no auth, 401 names the challenge. Anything else is an error. */
+  async ping(signal?: AbortSignal): Promise<RegistryResponse> {
+    const res = await this.transport.request(this.endpoint, '/v2/', { signal });
+    const text = await res.text(1 << 16).catch(() => '');
+    if (res.status === 401) {
+      this.authorizer.learn(res.headers['www-authenticate']);
+      return res;
+    }
+    if (res.status >= 200 && res.status < 300) return res;
+    throw new UnavailableError(`${this.endpoint.base}/v2/ answered ${res.status}${registryErrorText(text) ? `: ${registryErrorText(text)}` : ''}: not a registry`);
+  }
+
+  /** Sends a request with authorization; after a 401, learns the challenge, drops the token and tries once more. */
+  async request(path: string, opts: SessionRequest): Promise<RegistryResponse> {
+    const canRetry = opts.body === undefined || Buffer.isBuffer(opts.body);
+    for (let attempt = 0; ; attempt++) {
+      const authz = await this.authorizer.header(opts.scopes, opts.signal ?? undefined);
+      const headers = { ...opts.headers, ...(authz ? { Authorization: authz } : {}) };
+      const res = await this.transport.request(this.endpoint, path, { ...opts, headers });
+      if (res.status !== 401 || attempt > 0 || !canRetry) return res;
+      this.authorizer.learn(res.headers['www-authenticate']);
+      this.authorizer.invalidate(opts.scopes);
+      res.discard();
+    }
+  }
+
+  /** Turns an error answer into the BerthError Docker's message would match. */
+  async fail(res: RegistryResponse, what: string): Promise<never> {
+    const text = await res.text(1 << 16).catch(() => '');
+    const msg = registryErrorText(text);
+    switch (res.status) {
+      case 401:
+        throw new UnauthorizedError(msg && /^unauthorized/.test(msg) ? msg : `unauthorized: ${msg ?? 'authentication required'}`);
+      case 403:
+        throw new ForbiddenError(`${what}: ${msg ?? 'denied: requested access to the resource is denied'}`);
+      case 404:
+        throw new NotFoundError(`${what}: ${msg ?? 'not found'}`);
+      case 400:
+        throw new InvalidArgumentError(`${what}: ${msg ?? 'bad request'}`);
+      case 409:
+        throw new ConflictError(`${what}: ${msg ?? 'conflict'}`);
+      case 416:
+        throw new InvalidArgumentError(`${what}: ${msg ?? 'range not satisfiable'}`);
+      default:
+        throw new UnavailableError(`${what}: the registry answered ${res.status}${msg ? `: ${msg}` : ''}`);
+    }
+  }
+
+  /** GETs (or HEADs) a manifest by tag or digest, verifying a digest reference and the registry's digest header. */
+  async manifest(repo: string, reference: string, signal?: AbortSignal): Promise<FetchedManifest> {
+    const res = await this.request(`/v2/${repo}/manifests/${reference}`, { headers: { Accept: MANIFEST_ACCEPT }, scopes: [repoScope(repo, ['pull'])], signal });
+    if (res.status !== 200) return this.fail(res, `manifest for ${reference} in ${repo}`);
+    const declared = Number(res.headers['content-length'] ?? NaN);
+    if (declared > MAX_MANIFEST) {
+      res.raw.destroy();
+      throw new InvalidArgumentError(`manifest ${repo}:${reference} is ${declared} bytes, more than the ${MAX_MANIFEST} allowed`);
+    }
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const c of res.body) {
+      n += c.length;
+      if (n > MAX_MANIFEST) {
+        res.raw.destroy();
+        throw new InvalidArgumentError(`manifest ${repo}:${reference} is more than the ${MAX_MANIFEST} bytes allowed`);
+      }
+      chunks.push(c);
+    }
+    const bytes = Buffer.concat(chunks);
+    const digest = sha256(bytes);
+    if (reference.includes(':') && reference !== digest) {
+      throw new DataLossError(`manifest verification failed for digest ${reference}: the registry sent content with digest ${digest}`);
+    }
+    const header = res.headers['docker-content-digest'];
+    if (typeof header === 'string' && header.startsWith('sha256:') && header !== digest) {
+      throw new DataLossError(`manifest ${repo}:${reference}: the registry says its digest is ${header}, but its content has digest ${digest}`);
+    }
+    let mediaType = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+    try {
+      const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: string; schemaVersion?: number; manifests?: unknown; config?: unknown };
+      if (doc.schemaVersion === 1) mediaType = MediaType.DockerSchema1Signed;
+      else if (typeof doc.mediaType === 'string' && doc.mediaType) mediaType = doc.mediaType;
+      else if (!/^application\/vnd\.(oci|docker)\./.test(mediaType)) mediaType = doc.manifests ? MediaType.OciIndex : MediaType.OciManifest;
+    } catch {
+      throw new InvalidArgumentError(`manifest ${repo}:${reference} is not valid JSON`);
+    }
+    return { bytes, mediaType, digest };
+  }
+
+  /** `HEAD` of a blob: its size when the repository has it, undefined when not. */
+  async statBlob(repo: string, digest: string, scopes: string[], signal?: AbortSignal): Promise<number | undefined> {
+    const res = await this.request(`/v2/${repo}/blobs/${digest}`, { method: 'HEAD', scopes, signal });
+    res.discard();
+    if (res.status === 404) return undefined;
+    if (res.status >= 200 && res.status < 300) return Number(res.headers['content-length'] ?? 0);
+    return this.fail(res, `blob ${digest} in ${repo}`);
+  }
+
+  /** GETs a blob from byte `start` (a Range request when start > 0); resolves at its headers. */
+  async blob(repo: string, digest: string, start: number, signal?: AbortSignal): Promise<RegistryResponse> {
+    const headers: Record<string, string> = start > 0 ? { Range: `bytes=${start}-` } : {};
+    let path = `/v2/${repo}/blobs/${digest}`;
+    for (let hops = 0; hops < 5; hops++) {
+      const res = hops === 0 ? await this.request(path, { headers, scopes: [repoScope(repo, ['pull'])], signal }) : await this.transport.request(this.endpoint, path, { headers, signal });
+      if (res.status >= 300 && res.status < 400 && res.headers.location) {
+        // Redirects to storage (S3 and the like) carry their own authorization: no registry token there.
+        res.discard();
+        path = new URL(res.headers.location, res.url).href;
+        continue;
+      }
+      if (res.status === 200 || res.status === 206) return res;
+      return this.fail(res, `blob ${digest} in ${repo}`);
+    }
+    throw new UnavailableError(`blob ${digest} in ${repo}: too many redirects`);
+  }
+
+  /** Tags of a repository, following `Link` pagination. */
+  async tags(repo: string, signal?: AbortSignal): Promise<string[]> {
+    const out: string[] = [];
+    let path: string | undefined = `/v2/${repo}/tags/list`;
+    while (path) {
+      const res: RegistryResponse = await this.request(path, { scopes: [repoScope(repo, ['pull'])], signal });
+      if (res.status !== 200) return this.fail(res, `tags of ${repo}`);
+      const doc = JSON.parse(await res.text()) as { tags?: string[] | null };
+      out.push(...(doc.tags ?? []));
+      const link = String(res.headers.link ?? '');
+      const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(link);
+      path = m ? new URL(m[1]!, res.url).href : undefined;
+    }
+    return out;
+  }
+
+  /**
+   * Starts an upload; with `mount`, asks for a cross-repository mount first. Resolves with `mounted` when the
+   * registry mounted the blob, else with the upload's location.
+   */
+  async startUpload(repo: string, scopes: string[], mount?: { digest: string; from: string }, signal?: AbortSignal): Promise<{ mounted: true } | { mounted: false; location: string }> {
+    const q = mount ? `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from)}` : '';
+    const res = await this.request(`/v2/${repo}/blobs/uploads/${q}`, { method: 'POST', headers: { 'Content-Length': '0' }, body: Buffer.alloc(0), scopes, signal });
+    res.discard();
+    if (res.status === 201 && mount) return { mounted: true };
+    if (res.status !== 202) return this.fail(res, `starting an upload to ${repo}`);
+    const loc = res.headers.location;
+    if (!loc) throw new UnavailableError(`starting an upload to ${repo}: the registry sent no Location`);
+    return { mounted: false, location: new URL(loc, res.url).href };
+  }
+
+  /** Uploads one chunk with PATCH; returns the next location. */
+  async patch(location: string, body: Buffer, start: number, scopes: string[], signal?: AbortSignal, onSent?: (n: number) => void): Promise<string> {
+    const res = await this.request(location, {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length), 'Content-Range': `${start}-${start + body.length - 1}` },
+      body,
+      scopes,
+      signal,
+      ...(onSent ? { onSent } : {}),
+    });
+    res.discard();
+    if (res.status !== 202) return this.fail(res, `uploading to ${location}`);
+    return res.headers.location ? new URL(res.headers.location, res.url).href : location;
+  }
+
+  /** Ends an upload with PUT `?digest=`, with the last bytes (or all of them: a monolithic upload). */
+  async finishUpload(location: string, digest: string, body: Buffer, scopes: string[], signal?: AbortSignal, onSent?: (n: number) => void): Promise<void> {
+    const url = new URL(location);
+    url.searchParams.set('digest', digest);
+    const res = await this.request(url.href, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length) },
+      body,
+      scopes,
+      signal,
+      ...(onSent ? { onSent } : {}),
+    });
+    res.discard();
+    if (res.status !== 201) return this.fail(res, `blob ${digest}`);
+  }
+
+  /** PUTs a manifest under a tag or digest with its media type; returns the digest the registry reports. */
+  async putManifest(repo: string, reference: string, mediaType: string, bytes: Buffer, signal?: AbortSignal): Promise<string> {
+    const res = await this.request(`/v2/${repo}/manifests/${reference}`, {
+      method: 'PUT',
+      headers: { 'Content-Type': mediaType, 'Content-Length': String(bytes.length) },
+      body: bytes,
+      scopes: [repoScope(repo, ['pull', 'push'])],
+      signal,
+    });
+    res.discard();
+    if (res.status !== 201 && res.status !== 200) return this.fail(res, `manifest ${repo}:${reference}`);
+    const d = res.headers['docker-content-digest'];
+    return typeof d === 'string' && d ? d : sha256(bytes);
+  }
+}
+
+/**
+ * Opens a session on the first endpoint that answers `/v2/` (https, then http for insecure registries).
+ * Mirrors are not tried here: the caller walks them and falls back. Errors of the last endpoint are thrown.
+ */
+export async function openSession(transport: Transport, endpoints: Endpoint[], auth: RegistryAuth | undefined, signal?: AbortSignal): Promise<Session> {
+  let lastErr: unknown;
+  for (let i = 0; i < endpoints.length; i++) {
+    const ep = endpoints[i]!;
+    const s = new Session(transport, ep, auth);
+    try {
+      await s.ping(signal);
+      return s;
+    } catch (err) {
+      lastErr = err;
+      const next = endpoints[i + 1];
+      // https refused to speak to a plain-http registry: try the http endpoint of the same registry.
+      if (next && ep.base.startsWith('https:') && next.base.startsWith('http:') && isProtocolMismatch(err)) continue;
+      throw err;
+    }
+  }
+  throw isBerthError(lastErr) ? lastErr : new UnavailableError(`no endpoint of the registry answered`, { cause: lastErr });
+}

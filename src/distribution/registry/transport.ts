@@ -1,0 +1,309 @@
+/**
+ * HTTP(S) to registries with node:http/https: keep-alive agents, TLS from certs.d (CAs and client
+ * certificates), insecure registries (https without verification, then plain http), proxies from the
+ * configuration (Node's own `proxyEnv` agents: CONNECT tunnels for https), and two timeouts: connecting, and
+ * idleness of a response (headers or body) — so a registry that is down or hangs fails in bounded time.
+ */
+import { Agent as HttpAgent, type IncomingHttpHeaders, type IncomingMessage, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { readdirSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
+import type { Readable } from 'node:stream';
+import { CanceledError, InvalidArgumentError, UnavailableError, errorMessage, isBerthError, isErrno } from '../../util/errors.ts';
+import type { RegistryConfig } from './types.ts';
+
+/** A response that sent nothing for the idle timeout: not resumed (a hung registry would hang again). */
+export class IdleTimeoutError extends UnavailableError {}
+
+/** Where requests for a registry go. */
+export interface Endpoint {
+  /** `https://host:port` or `http://host:port`, no trailing slash. */
+  base: string;
+  /** The registry's name as references spell it (`127.0.0.1:5000`, `docker.io`): certs.d and credentials key. */
+  registry: string;
+  /** TLS without verifying the server's certificate (insecure registries). */
+  skipVerify: boolean;
+  /** A mirror of `registry` (pulls only). */
+  mirror: boolean;
+}
+
+/** A response whose body has not been read yet. */
+export interface RegistryResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  url: string;
+  /** The body, with the idle timeout and cancellation turned into BerthErrors. */
+  body: AsyncIterable<Buffer>;
+  /** The raw message, for `destroy()` and headers. */
+  raw: IncomingMessage;
+  text(max?: number): Promise<string>;
+  discard(): void;
+}
+
+export interface RequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  /** A body: bytes, or a stream (send Content-Length in headers with it). */
+  body?: Buffer | Readable | AsyncIterable<Uint8Array>;
+  signal?: AbortSignal | undefined;
+  /** Upload progress: bytes of the body sent so far. */
+  onSent?: (n: number) => void;
+}
+
+const DEFAULT_CONNECT_TIMEOUT = 10_000;
+const DEFAULT_IDLE_TIMEOUT = 60_000;
+const LOOPBACK_NO_PROXY = 'localhost,127.0.0.0/8,::1';
+/** Errors meaning "TLS was spoken to something that is not TLS" or the connection broke at once. */
+const TLS_FALLBACK_CODES = new Set(['EPROTO', 'ECONNRESET', 'ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ECONNREFUSED', 'EPIPE']);
+
+/** `docker.io` is served from `registry-1.docker.io`. */
+export function registryHost(domain: string): string {
+  return domain === 'docker.io' ? 'registry-1.docker.io' : domain;
+}
+
+/** Splits `host[:port]` (IPv6 in brackets). */
+function hostOnly(hostPort: string): string {
+  if (hostPort.startsWith('[')) return hostPort.slice(1, hostPort.indexOf(']'));
+  const i = hostPort.lastIndexOf(':');
+  return i > 0 ? hostPort.slice(0, i) : hostPort;
+}
+
+function ipv4ToInt(ip: string): number {
+  return ip.split('.').reduce((a, p) => (a << 8) + Number(p), 0) >>> 0;
+}
+
+/** Whether `ip` is inside `cidr` (IPv4 only; an IPv6 CIDR matches only its exact address). */
+function inCidr(ip: string, cidr: string): boolean {
+  const [net, bitsStr] = cidr.split('/');
+  if (!net || bitsStr === undefined) return false;
+  if (isIP(ip) !== 4 || isIP(net) !== 4) return ip === net;
+  const bits = Number(bitsStr);
+  if (!(bits >= 0 && bits <= 32)) return false;
+  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
+  return (ipv4ToInt(ip) & mask) === (ipv4ToInt(net) & mask);
+}
+
+/** Whether a registry (`host[:port]`) may be reached without verified TLS. Loopback always may, as in Docker. */
+export function isInsecure(config: RegistryConfig, registry: string): boolean {
+  const host = hostOnly(registry);
+  if (host === 'localhost' || host === '::1' || (isIP(host) === 4 && inCidr(host, '127.0.0.0/8'))) return true;
+  for (const entry of config.insecureRegistries) {
+    const e = entry.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '');
+    if (e.includes('/')) {
+      if (isIP(host) && inCidr(host, e)) return true;
+    } else if (e === registry || e === host) return true;
+  }
+  return false;
+}
+
+/** Mirrors configured for a registry, as endpoint bases. */
+function mirrorsOf(config: RegistryConfig, registry: string): string[] {
+  const m = config.mirrors;
+  const list = Array.isArray(m) ? (registry === 'docker.io' ? m : []) : (m[registry] ?? []);
+  return list.map((u) => (/^https?:\/\//.test(u) ? u : `https://${u}`).replace(/\/+$/, ''));
+}
+
+/**
+ * The endpoints to try for a registry: for pulls its mirrors first; then https (verified unless the registry is
+ * insecure), and for insecure registries plain http after.
+ */
+export function endpointsFor(config: RegistryConfig, registry: string, pull: boolean): Endpoint[] {
+  const out: Endpoint[] = [];
+  if (pull) {
+    for (const base of mirrorsOf(config, registry)) {
+      const host = new URL(base).host;
+      out.push({ base, registry, skipVerify: base.startsWith('https:') && isInsecure(config, host), mirror: true });
+    }
+  }
+  const host = registryHost(registry);
+  const insecure = isInsecure(config, registry);
+  out.push({ base: `https://${host}`, registry, skipVerify: insecure, mirror: false });
+  if (insecure) out.push({ base: `http://${host}`, registry, skipVerify: false, mirror: false });
+  return out;
+}
+
+/** Whether an error from `request` means the endpoint does not speak that protocol (try the next scheme). */
+export function isProtocolMismatch(err: unknown): boolean {
+  const cause = (err as { cause?: unknown })?.cause ?? err;
+  const code = (cause as { code?: string })?.code ?? '';
+  return TLS_FALLBACK_CODES.has(code) || /wrong version number|packet length too long|ssl3_get_record|EPROTO/i.test(errorMessage(cause));
+}
+
+/**
+ * One operation's connections. Agents keep connections alive for the operation; `close()` ends them.
+ */
+export class Transport {
+  readonly config: RegistryConfig;
+  readonly #agents = new Map<string, HttpAgent>();
+  readonly #connectTimeout: number;
+  readonly idleTimeout: number;
+
+  constructor(config: RegistryConfig) {
+    this.config = config;
+    this.#connectTimeout = config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT;
+    this.idleTimeout = config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT;
+  }
+
+  /** TLS options for a host from certs.d: extra CAs (`*.crt`) and a client key pair (`*.cert` + `*.key`). */
+  #tlsFor(hostPort: string): { ca?: string[]; cert?: Buffer; key?: Buffer } {
+    const dir = join(this.config.certsDir, hostPort.replace(/^\[|\](?=:|$)/g, ''));
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EACCES')) return {};
+      throw err;
+    }
+    const out: { ca?: string[]; cert?: Buffer; key?: Buffer } = {};
+    const cas = names.filter((n) => n.endsWith('.crt')).map((n) => readFileSync(join(dir, n), 'utf8'));
+    if (cas.length > 0) out.ca = [...rootCertificates, ...cas];
+    for (const n of names.filter((x) => x.endsWith('.cert'))) {
+      const keyName = `${n.slice(0, -'.cert'.length)}.key`;
+      if (!names.includes(keyName)) throw new InvalidArgumentError(`missing key ${keyName} for client certificate ${join(dir, n)}`);
+      out.cert = readFileSync(join(dir, n));
+      out.key = readFileSync(join(dir, keyName));
+      break;
+    }
+    return out;
+  }
+
+  #agent(url: URL, skipVerify: boolean): HttpAgent {
+    const key = `${url.protocol}//${url.host} ${skipVerify}`;
+    let agent = this.#agents.get(key);
+    if (agent) return agent;
+    const proxy = this.config.proxy;
+    const proxyEnv = proxy && (proxy.http || proxy.https)
+      ? {
+          ...(proxy.http ? { HTTP_PROXY: proxy.http } : {}),
+          ...(proxy.https ? { HTTPS_PROXY: proxy.https } : {}),
+          NO_PROXY: [proxy.noProxy, LOOPBACK_NO_PROXY].filter(Boolean).join(','),
+        }
+      : undefined;
+    const common = { keepAlive: true, maxSockets: 32, ...(proxyEnv ? { proxyEnv } : {}) };
+    if (url.protocol === 'https:') {
+      const tls = this.#tlsFor(url.host);
+      agent = new HttpsAgent({ ...common, ...tls, rejectUnauthorized: !skipVerify, servername: isIP(url.hostname) ? '' : url.hostname } as ConstructorParameters<typeof HttpsAgent>[0]);
+    } else {
+      agent = new HttpAgent(common);
+    }
+    this.#agents.set(key, agent);
+    return agent;
+  }
+
+  /**
+   * Sends a request and resolves with the response once its headers arrive. A connection not made within the
+   * connect timeout, or a response silent for the idle timeout (headers or body), fails with UnavailableError;
+   * an abort with CanceledError.
+   */
+  request(ep: Endpoint, pathOrUrl: string, opts: RequestOptions = {}): Promise<RegistryResponse> {
+    const url = new URL(pathOrUrl, ep.base);
+    const method = opts.method ?? 'GET';
+    const label = `${method} ${url.href}`;
+    if (opts.signal?.aborted) return Promise.reject(new CanceledError(`${label} was canceled`));
+    const skipVerify = url.host === new URL(ep.base).host ? ep.skipVerify : false;
+    const agent = this.#agent(url, skipVerify);
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<RegistryResponse>((resolve, reject) => {
+      let failure: Error | undefined;
+      const req = send(url, { method, headers: { 'User-Agent': 'berth/0.1 (docker compatible)', ...opts.headers }, agent });
+      const fail = (err: Error) => {
+        failure ??= err;
+        req.destroy(failure);
+      };
+      const onAbort = () => fail(new CanceledError(`${label} was canceled`));
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      const connectTimer = setTimeout(() => fail(new UnavailableError(`${label}: no connection within ${this.#connectTimeout / 1000} s`)), this.#connectTimeout);
+      req.on('socket', (socket) => {
+        const connected = () => clearTimeout(connectTimer);
+        if ((socket as { connecting?: boolean }).connecting) socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', connected);
+        else connected();
+      });
+      req.setTimeout(this.idleTimeout, () => fail(new IdleTimeoutError(`${label}: the registry sent nothing for ${this.idleTimeout / 1000} s`)));
+      const done = () => {
+        clearTimeout(connectTimer);
+        opts.signal?.removeEventListener('abort', onAbort);
+      };
+      req.on('error', (err) => {
+        done();
+        reject(wrapNetError(failure ?? err, label));
+      });
+      req.on('response', (res) => {
+        clearTimeout(connectTimer);
+        const body = (async function* (): AsyncGenerator<Buffer> {
+          try {
+            for await (const chunk of res) yield chunk as Buffer;
+            if (!res.complete) throw new UnavailableError(`${label}: the connection closed before the end of the body`);
+          } catch (err) {
+            throw wrapNetError(failure ?? err, label);
+          } finally {
+            done();
+          }
+        })();
+        res.on('end', done);
+        res.on('close', done);
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          url: url.href,
+          body,
+          raw: res,
+          async text(max = 4 << 20) {
+            const chunks: Buffer[] = [];
+            let n = 0;
+            for await (const c of body) {
+              n += c.length;
+              if (n > max) {
+                res.destroy();
+                throw new InvalidArgumentError(`${label}: response larger than ${max} bytes`);
+              }
+              chunks.push(c);
+            }
+            return Buffer.concat(chunks).toString('utf8');
+          },
+          discard() {
+            if (res.complete) return;
+            res.resume();
+          },
+        });
+      });
+      const body = opts.body;
+      if (body === undefined) req.end();
+      else if (Buffer.isBuffer(body)) {
+        req.end(body);
+        opts.onSent?.(body.length);
+      } else {
+        void (async () => {
+          let sent = 0;
+          try {
+            for await (const chunk of body) {
+              sent += chunk.length;
+              if (!req.write(chunk)) await new Promise<void>((r) => req.once('drain', r));
+              opts.onSent?.(sent);
+              if (failure || req.destroyed) return;
+            }
+            req.end();
+          } catch (err) {
+            fail(err instanceof Error ? err : new Error(String(err)));
+          }
+        })();
+      }
+    });
+  }
+
+  /** Ends the operation's kept-alive connections. */
+  close(): void {
+    for (const a of this.#agents.values()) a.destroy();
+    this.#agents.clear();
+  }
+}
+
+/** Network errors as BerthErrors: refused, unreachable, reset, TLS failures are UnavailableError. */
+export function wrapNetError(err: unknown, label: string): Error {
+  if (isBerthError(err)) return err;
+  const e = err as { name?: string; code?: string; message?: string };
+  if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR') return new CanceledError(`${label} was canceled`, { cause: err });
+  const what = e?.code === 'ECONNREFUSED' ? 'connection refused' : e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN' ? 'no such host' : (e?.message ?? String(err));
+  return new UnavailableError(`${label}: ${what}`, { cause: err });
+}

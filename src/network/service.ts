@@ -1,0 +1,962 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EndpointRecord, NetworkRecord, NetworkRecords } from '../metadata/index.ts';
+import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError, UnavailableError, errorMessage, isErrno } from '../util/errors.ts';
+import type { EventLog } from '../util/events.ts';
+import { KeyedMutex } from '../util/lock.ts';
+import { buildHosts, buildResolvConf, splitExtraHost } from './etc.ts';
+import { chooseSubnet, contains, firstHost, formatCidr, formatIP, nextFree, overlaps, parseCidr, parseIP, type Cidr, type Pool } from './ipam.ts';
+import { NetavarkDriver, findHelper, type NetavarkInput, type NetavarkNetwork } from './netavark.ts';
+import { createNetns, removeNetns } from './netns.ts';
+import { ephemeralRange, resolvePorts, wantedPorts, type PortMapping } from './ports.ts';
+import type { ConnectRequest, CreateNetworkRequest, EndpointRequest, EndpointSettings, Network, NetworkContainer, NetworkSettings, PortBinding } from './types.ts';
+
+/** The daemon's network settings (from berthd's config). */
+export interface NetworkConfig {
+  /** The default bridge's device name (Docker's `--bridge`), `berth0`. */
+  bridge: string;
+  /** The default bridge's gateway address with prefix (Docker's `--bip`), `10.65.0.1/16`. */
+  bip: string;
+  /** Host address used when a published port names none (Docker's `--ip`), `0.0.0.0`. */
+  defaultBindAddress: string;
+  /** Where user networks without `--subnet` get theirs (Docker's `default-address-pools`). */
+  pools: Pool[];
+  /** netavark and aardvark-dns binaries; found in podman's helper dirs or $PATH when not given. */
+  netavark?: string;
+  aardvark?: string;
+}
+
+/** What the network service needs to know of a container (the containers service answers, late-bound). */
+export interface ContainerLink {
+  id: string;
+  name: string;
+  running: boolean;
+  /** The container's `HostConfig.NetworkMode` (`bridge`, `host`, `none`, `container:ID` or a network name). */
+  networkMode: string;
+}
+
+/** Finds a container by ID, ID prefix or name; undefined when there is none. */
+export type ContainerLookup = (ref: string) => ContainerLink | undefined;
+
+export interface NetworkServiceDeps {
+  records: NetworkRecords;
+  events: EventLog;
+  /** Namespaces, netavark/aardvark state and per-container netavark inputs live under `<execRoot>/network`. */
+  execRoot: string;
+  config: NetworkConfig;
+  containers?: ContainerLookup;
+  log?: { info(msg: string): void; warn(msg: string): void };
+}
+
+/** Filters of `GET /networks` and `POST /networks/prune` (`?filters=` decoded). */
+export type NetworkFilters = Map<string, string[]>;
+
+/** What `setUp` needs of a starting container. */
+export interface SandboxRequest {
+  id: string;
+  name: string;
+  hostname: string;
+  domainname?: string;
+  /** `HostConfig.NetworkMode` as `prepare` normalised it. */
+  networkMode: string;
+  portBindings?: Record<string, readonly { HostIp?: string; HostPort?: string }[] | null> | null;
+  publishAll?: boolean;
+  /** `Config.ExposedPorts` keys (`80/tcp`). */
+  exposedPorts?: readonly string[];
+  dns?: readonly string[] | null;
+  dnsSearch?: readonly string[] | null;
+  dnsOptions?: readonly string[] | null;
+  extraHosts?: readonly string[] | null;
+  signal?: AbortSignal;
+}
+
+/** What a container gets from `setUp`: the namespace to join (none for `host`/`none`) and its etc files. */
+export interface Sandbox {
+  /** Path of the network namespace file; undefined for `host` (the host's) and `none` (the runtime makes an empty one). */
+  netns?: string;
+  hosts: string;
+  resolvConf: string;
+}
+
+/** The network service's JSON per network (in the metadata DB). */
+interface NetSpec {
+  internal: boolean;
+  attachable: boolean;
+  ipv6: boolean;
+  /** The bridge device; '' for host/none. */
+  bridge: string;
+  subnets: { subnet: string; gateway: string; ipRange?: string }[];
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  ipamOptions: Record<string, string> | null;
+  dns: boolean;
+  /** `bridge`, `host` or `none` for the networks Docker predefines. */
+  predefined?: 'bridge' | 'host' | 'none';
+}
+
+/** What a container asked for on one network. */
+interface EpConfig {
+  aliases: string[];
+  ipv4?: string;
+  ipv6?: string;
+  mac?: string;
+  links?: string[];
+}
+
+type NetRec = NetworkRecord<NetSpec>;
+type EpRec = EndpointRecord<EpConfig>;
+
+/** The state file of a running container's networking: enough to tear it down after a crash. */
+interface SandboxFile {
+  netns: string;
+  input: NetavarkInput;
+}
+
+const PREDEFINED = ['bridge', 'host', 'none'] as const;
+const BRIDGE_NAME_OPT = 'com.docker.network.bridge.name';
+const MTU_OPT = 'com.docker.network.driver.mtu';
+const V6_POOL: Pool = { base: 'fd7b:e47a:b3d0::/48', size: 64 };
+
+function nowNano(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
+}
+
+function matchLabel(labels: Record<string, string>, filter: string): boolean {
+  const eq = filter.indexOf('=');
+  if (eq < 0) return filter in labels;
+  return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
+}
+
+/** Docker's MAC for an IPv4 endpoint: 02:42 then the four address bytes. */
+function macFor(ipv4: string): string {
+  const v = parseIP(ipv4)!.value;
+  const b = [24n, 16n, 8n, 0n].map((s) => Number((v >> s) & 0xffn).toString(16).padStart(2, '0'));
+  return `02:42:${b.join(':')}`;
+}
+
+/** IPv4 routes of the host (`/proc/net/route`), so an automatic subnet avoids networks the host already reaches. */
+async function hostRoutes(): Promise<Cidr[]> {
+  const out: Cidr[] = [];
+  try {
+    const lines = (await readFile('/proc/net/route', 'utf8')).split('\n').slice(1);
+    for (const l of lines) {
+      const f = l.trim().split(/\s+/);
+      if (f.length < 8) continue;
+      const le = (h: string) => BigInt(`0x${h.match(/../g)!.reverse().join('')}`);
+      const dest = le(f[1]!);
+      const mask = le(f[7]!);
+      if (mask === 0n) continue; // the default route is not a subnet of the host
+      let prefix = 0;
+      for (let m = mask; m & 0x80000000n; m = (m << 1n) & 0xffffffffn) prefix++;
+      out.push({ family: 4, base: dest, prefix });
+    }
+  } catch {
+    // no /proc: only the DB's networks count
+  }
+  return out;
+}
+
+/**
+ * Networks and container networking through netavark. State lives in the metadata DB (networks, each container's
+ * endpoints with its allocated addresses, each running container's namespace and ports) and changes in
+ * transactions; a running container's netavark input is also written to `<execRoot>/network/sandboxes/<id>.json`
+ * before netavark runs, so `repair()` can undo what a crash left.
+ *
+ * The container service calls: `prepare` (create: validate NetworkMode and EndpointsConfig, record endpoints),
+ * `setUp` (start, before the runtime creates the container), `tearDown` (stop/exit), `release` (rm),
+ * `settings` (inspect's NetworkSettings) and `sandboxPath` (`--network container:X`).
+ */
+export class NetworkService {
+  readonly #d: NetworkServiceDeps;
+  readonly #records: NetworkRecords<NetSpec, EpConfig, PortMapping[]>;
+  readonly #root: string;
+  readonly #lock = new KeyedMutex();
+  #driver: NetavarkDriver | undefined;
+  #portCursor = 0;
+
+  constructor(deps: NetworkServiceDeps) {
+    this.#d = deps;
+    this.#records = deps.records as NetworkRecords<NetSpec, EpConfig, PortMapping[]>;
+    this.#root = join(deps.execRoot, 'network');
+    this.#ensurePredefined();
+  }
+
+  // ---------------------------------------------------------------- predefined networks
+
+  #ensurePredefined(): void {
+    const cfg = this.#d.config;
+    const bip = parseCidr(cfg.bip, 'bip');
+    const gwIp = cfg.bip.slice(0, cfg.bip.indexOf('/'));
+    const gateway = gwIp && parseIP(gwIp)?.value !== bip.base ? gwIp : formatIP(4, firstHost(bip));
+    const bridgeSpec: NetSpec = {
+      internal: false,
+      attachable: false,
+      ipv6: false,
+      bridge: cfg.bridge,
+      subnets: [{ subnet: formatCidr(bip), gateway }],
+      options: {
+        'com.docker.network.bridge.default_bridge': 'true',
+        'com.docker.network.bridge.enable_icc': 'true',
+        'com.docker.network.bridge.enable_ip_masquerade': 'true',
+        'com.docker.network.bridge.host_binding_ipv4': cfg.defaultBindAddress || '0.0.0.0',
+        [BRIDGE_NAME_OPT]: cfg.bridge,
+        [MTU_OPT]: '1500',
+      },
+      labels: {},
+      ipamOptions: null,
+      dns: false,
+      predefined: 'bridge',
+    };
+    const plain = (p: 'host' | 'none'): NetSpec => ({ internal: false, attachable: false, ipv6: false, bridge: '', subnets: [], options: {}, labels: {}, ipamOptions: null, dns: false, predefined: p });
+    this.#records.transaction(() => {
+      for (const name of PREDEFINED) {
+        const spec = name === 'bridge' ? bridgeSpec : plain(name);
+        const driver = name === 'none' ? 'null' : name;
+        const cur = this.#records.byName(name);
+        if (cur && JSON.stringify(cur.spec) === JSON.stringify(spec)) continue;
+        // A changed --bridge/--bip takes effect at start; the ID stays.
+        const id = cur?.id ?? randomBytes(32).toString('hex');
+        if (cur) this.#records.delete(cur.id);
+        this.#records.put({ id, name, driver, created: cur?.created ?? Date.now(), spec });
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- docker network ...
+
+  /** Finds a network by full ID, name, or unique ID prefix (Docker's order). */
+  #find(ref: string): NetRec {
+    const byId = this.#records.get(ref);
+    if (byId) return byId;
+    const byName = this.#records.byName(ref);
+    if (byName) return byName;
+    const matches = /^[0-9a-f]+$/.test(ref) ? this.#records.all().filter((n) => n.id.startsWith(ref)) : [];
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) throw new InvalidArgumentError(`network ${ref} is ambiguous (${matches.length} matches found based on ID prefix)`);
+    throw new NotFoundError(`network ${ref} not found`);
+  }
+
+  #toApi(n: NetRec, withContainers: boolean): Network {
+    const s = n.spec;
+    const containers: Record<string, NetworkContainer> = {};
+    if (withContainers) {
+      for (const e of this.#records.endpointsOn(n.id)) {
+        if (!e.endpointId) continue;
+        const prefix = (fam: 4 | 6) => s.subnets.map((x) => parseCidr(x.subnet)).find((c) => c.family === fam)?.prefix;
+        containers[e.containerId] = {
+          Name: this.#d.containers?.(e.containerId)?.name ?? e.containerId.slice(0, 12),
+          EndpointID: e.endpointId,
+          MacAddress: e.mac ?? '',
+          IPv4Address: e.ipv4 ? `${e.ipv4}/${prefix(4)}` : '',
+          IPv6Address: e.ipv6 ? `${e.ipv6}/${prefix(6)}` : '',
+        };
+      }
+    }
+    return {
+      Name: n.name,
+      Id: n.id,
+      Created: nowNano(n.created),
+      Scope: 'local',
+      Driver: n.driver,
+      EnableIPv4: true,
+      EnableIPv6: s.ipv6,
+      IPAM: {
+        Driver: 'default',
+        Options: s.ipamOptions,
+        Config: s.subnets.map((x) => ({ Subnet: x.subnet, ...(x.ipRange ? { IPRange: x.ipRange } : {}), Gateway: x.gateway })),
+      },
+      Internal: s.internal,
+      Attachable: s.attachable,
+      Ingress: false,
+      ConfigFrom: { Network: '' },
+      ConfigOnly: false,
+      Containers: containers,
+      Options: s.options,
+      Labels: s.labels,
+    };
+  }
+
+  /** `GET /networks`: filters `name` (substring), `id` (prefix), `label`, `driver`, `type` (custom/builtin), `dangling`. */
+  list(filters: NetworkFilters = new Map()): Network[] {
+    const out: Network[] = [];
+    for (const n of this.#records.all()) {
+      if (!this.#matches(n, filters)) continue;
+      out.push(this.#toApi(n, false));
+    }
+    return out;
+  }
+
+  #active(n: NetRec): EpRec[] {
+    return this.#records.endpointsOn(n.id).filter((e) => e.endpointId !== null);
+  }
+
+  #matches(n: NetRec, f: NetworkFilters): boolean {
+    const names = f.get('name');
+    if (names && !names.some((x) => n.name.includes(x))) return false;
+    const ids = f.get('id');
+    if (ids && !ids.some((x) => n.id.startsWith(x))) return false;
+    const drivers = f.get('driver');
+    if (drivers && !drivers.includes(n.driver)) return false;
+    const labels = f.get('label');
+    if (labels && !labels.every((l) => matchLabel(n.spec.labels, l))) return false;
+    const notLabels = f.get('label!');
+    if (notLabels && notLabels.some((l) => matchLabel(n.spec.labels, l))) return false;
+    const types = f.get('type');
+    if (types) {
+      for (const t of types) if (t !== 'custom' && t !== 'builtin') throw new InvalidArgumentError(`invalid filter: 'type'='${t}'`);
+      if (!types.includes(n.spec.predefined ? 'builtin' : 'custom')) return false;
+    }
+    const dangling = f.get('dangling');
+    if (dangling) {
+      const want = dangling.some((d) => d === 'true' || d === '1');
+      const isDangling = !n.spec.predefined && this.#active(n).length === 0;
+      if (isDangling !== want) return false;
+    }
+    const until = f.get('until');
+    if (until && !until.every((u) => n.created <= untilMs(u))) return false;
+    return true;
+  }
+
+  /** `GET /networks/{id}`: the network with its running containers' endpoints. */
+  inspect(ref: string): Network {
+    return this.#toApi(this.#find(ref), true);
+  }
+
+  /**
+   * `POST /networks/create`. Validates everything before anything is recorded; the bridge device itself is made by
+   * netavark when the first container joins (and removed when the last leaves).
+   */
+  async create(req: CreateNetworkRequest): Promise<{ Id: string; Warning: string }> {
+    return this.#lock.run('alloc', async () => {
+      const name = req.Name ?? '';
+      if (!name) throw new InvalidArgumentError('network name is required');
+      if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new InvalidArgumentError(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      const driver = req.Driver || 'bridge';
+      if (driver === 'host' || driver === 'null') throw new ForbiddenError(`only one instance of "${driver}" network is allowed`);
+      if (driver !== 'bridge') throw new InvalidArgumentError(`plugin "${driver}" not found`);
+      const ipamDriver = req.IPAM?.Driver || 'default';
+      if (ipamDriver !== 'default') throw new InvalidArgumentError(`plugin "${ipamDriver}" not found`);
+      if (req.ConfigFrom?.Network || req.ConfigOnly || req.Ingress) throw new InvalidArgumentError('config-only, config-from and ingress networks are not supported');
+      if (this.#records.byName(name)) throw new ConflictError(`network with name ${name} already exists`);
+      const options = { ...(req.Options ?? {}) };
+      const id = randomBytes(32).toString('hex');
+      const bridge = options[BRIDGE_NAME_OPT] || `br-${id.slice(0, 12)}`;
+      if (bridge.length > 15 || !/^[a-zA-Z0-9_.-]+$/.test(bridge)) throw new InvalidArgumentError(`invalid bridge name "${bridge}": at most 15 characters of [a-zA-Z0-9_.-]`);
+      if (this.#records.all().some((n) => n.spec.bridge === bridge)) throw new ConflictError(`bridge name ${bridge} is used by another network`);
+      if (options[MTU_OPT] !== undefined && !/^\d+$/.test(options[MTU_OPT]!)) throw new InvalidArgumentError(`invalid mtu "${options[MTU_OPT]}"`);
+
+      const taken = this.#records.all().flatMap((n) => n.spec.subnets.map((s) => parseCidr(s.subnet)));
+      const subnets: NetSpec['subnets'] = [];
+      const mine: Cidr[] = [];
+      for (const c of req.IPAM?.Config ?? []) {
+        if (!c.Subnet) {
+          if (c.Gateway || c.IPRange) throw new InvalidArgumentError('a gateway or ip-range needs a subnet (--subnet)');
+          continue;
+        }
+        const subnet = parseCidr(c.Subnet, 'subnet');
+        if ([...taken, ...mine].some((t) => overlaps(t, subnet))) throw new ConflictError('Pool overlaps with other one on this address space');
+        let gateway: string;
+        if (c.Gateway) {
+          const gw = parseIP(c.Gateway);
+          if (!gw) throw new InvalidArgumentError(`invalid gateway address ${c.Gateway} in Ipam configuration`);
+          if (!contains(subnet, gw.family, gw.value)) throw new InvalidArgumentError(`no matching subnet for gateway ${c.Gateway}`);
+          gateway = formatIP(gw.family, gw.value);
+        } else gateway = formatIP(subnet.family, firstHost(subnet));
+        let ipRange: string | undefined;
+        if (c.IPRange) {
+          const r = parseCidr(c.IPRange, 'ip-range');
+          if (r.family !== subnet.family || r.prefix < subnet.prefix || !contains(subnet, r.family, r.base)) throw new InvalidArgumentError(`no matching subnet for range ${c.IPRange}`);
+          ipRange = formatCidr(r);
+        }
+        mine.push(subnet);
+        subnets.push({ subnet: formatCidr(subnet), gateway, ...(ipRange ? { ipRange } : {}) });
+      }
+      const ipv6 = Boolean(req.EnableIPv6) || mine.some((c) => c.family === 6);
+      if (!mine.some((c) => c.family === 4)) {
+        const c = chooseSubnet(this.#d.config.pools, [...taken, ...(await hostRoutes())]);
+        subnets.unshift({ subnet: formatCidr(c), gateway: formatIP(4, firstHost(c)) });
+      }
+      if (ipv6 && !mine.some((c) => c.family === 6)) {
+        const c = chooseSubnet([V6_POOL], taken);
+        subnets.push({ subnet: formatCidr(c), gateway: formatIP(6, firstHost(c)) });
+      }
+      const spec: NetSpec = {
+        internal: Boolean(req.Internal),
+        attachable: Boolean(req.Attachable),
+        ipv6,
+        bridge,
+        subnets,
+        options,
+        labels: { ...(req.Labels ?? {}) },
+        ipamOptions: req.IPAM?.Options && Object.keys(req.IPAM.Options).length ? { ...req.IPAM.Options } : null,
+        dns: true,
+      };
+      if (!this.#records.put({ id, name, driver: 'bridge', created: Date.now(), spec })) throw new ConflictError(`network with name ${name} already exists`);
+      this.#d.events.publish('network', 'create', id, { name, type: 'bridge' });
+      return { Id: id, Warning: '' };
+    });
+  }
+
+  /** `DELETE /networks/{id}`: refused for the predefined networks (403) and while containers run on it (409). */
+  async remove(ref: string): Promise<void> {
+    await this.#lock.run('alloc', async () => {
+      const n = this.#find(ref);
+      if (n.spec.predefined) throw new ForbiddenError(`${n.name} is a pre-defined network and cannot be removed`);
+      if (this.#active(n).length > 0) throw new ConflictError(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
+      this.#records.delete(n.id);
+      this.#d.events.publish('network', 'destroy', n.id, { name: n.name, type: n.driver });
+    });
+  }
+
+  /** `POST /networks/prune`: every user network without running containers; filters `label`, `label!`, `until`. */
+  async prune(filters: NetworkFilters = new Map()): Promise<{ NetworksDeleted: string[] | null }> {
+    const deleted: string[] = [];
+    for (const n of this.#records.all()) {
+      if (n.spec.predefined) continue;
+      const f = new Map([...filters].filter(([k]) => k === 'label' || k === 'label!' || k === 'until'));
+      if (!this.#matches(n, f)) continue;
+      try {
+        await this.remove(n.id);
+        deleted.push(n.name);
+      } catch (err) {
+        if (!(err instanceof ConflictError) && !(err instanceof NotFoundError)) throw err;
+      }
+    }
+    return { NetworksDeleted: deleted.length ? deleted : null };
+  }
+
+  #container(ref: string): ContainerLink {
+    const c = this.#d.containers?.(ref);
+    if (!c) throw new NotFoundError(`No such container: ${ref}`);
+    return c;
+  }
+
+  /**
+   * `POST /networks/{id}/connect`: records the endpoint; a running container gets the interface at once (netavark
+   * setup for that network alone, in its namespace).
+   */
+  async connect(ref: string, containerRef: string, cfg: EndpointRequest = {}, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const n = this.#find(ref);
+    const c = this.#container(containerRef);
+    if (n.spec.predefined === 'host' || n.spec.predefined === 'none') throw new InvalidArgumentError('container cannot be disconnected from host network or connected to host network');
+    const mode = c.networkMode;
+    if (mode === 'host' || mode.startsWith('container:')) throw new InvalidArgumentError('container sharing network namespace with another container or host cannot be connected to any other network');
+    if (mode === 'none') throw new InvalidArgumentError('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+    await this.#lock.run(`c:${c.id}`, async () => {
+      const config = this.#endpointConfig(n, cfg);
+      if (!this.#records.putEndpoint({ containerId: c.id, networkId: n.id, networkName: n.name, config, ipv4: null, ipv6: null, mac: null, endpointId: null })) {
+        throw new ConflictError(`endpoint with name ${c.name} already exists in network ${n.name}`);
+      }
+      const sb = this.#records.sandbox(c.id);
+      if (!sb) {
+        this.#d.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
+        return;
+      }
+      try {
+        const file = await this.#readState(c.id);
+        const used = new Set(Object.values(file?.input.networks ?? {}).map((x) => x.interface_name));
+        let i = 0;
+        while (used.has(`eth${i}`)) i++;
+        const ep = await this.#allocate(c.id, [this.#records.endpointsOf(c.id).find((e) => e.networkId === n.id)!]);
+        const one = this.#input(c, ep.map((e) => ({ ep: e, ifname: `eth${i}` })), []);
+        const merged: NetavarkInput = file
+          ? { ...file.input, networks: { ...file.input.networks, ...one.networks }, network_info: { ...file.input.network_info, ...one.network_info } }
+          : one;
+        await this.#writeState(c.id, { netns: sb.netns, input: merged });
+        try {
+          await this.#withNetworks([n.name], () => this.#netavark().setup(sb.netns, one, opts));
+        } catch (err) {
+          await this.#withNetworks([n.name], () => this.#netavark().teardown(sb.netns, one)).catch(() => {});
+          if (file) await this.#writeState(c.id, file);
+          throw err;
+        }
+      } catch (err) {
+        this.#records.deleteEndpoint(c.id, n.id);
+        throw err;
+      }
+      this.#d.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
+    });
+  }
+
+  /** `POST /networks/{id}/disconnect`: removes the endpoint (and, while running, the interface). */
+  async disconnect(ref: string, containerRef: string, force = false, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const n = this.#find(ref);
+    const c = this.#d.containers?.(containerRef);
+    if (!c) {
+      // `disconnect -f` of a container that is gone: drop its endpoint by name, as Docker's force does.
+      if (force) {
+        for (const e of this.#records.endpointsOn(n.id)) if (e.containerId.startsWith(containerRef)) this.#records.deleteEndpoint(e.containerId, n.id);
+        return;
+      }
+      throw new NotFoundError(`No such container: ${containerRef}`);
+    }
+    if (n.spec.predefined === 'host' || n.spec.predefined === 'none') throw new InvalidArgumentError('container cannot be disconnected from host network or connected to host network');
+    await this.#lock.run(`c:${c.id}`, async () => {
+      const ep = this.#records.endpointsOf(c.id).find((e) => e.networkId === n.id);
+      if (!ep) throw new ConflictError(`container ${c.id} is not connected to network ${n.name}`);
+      const sb = this.#records.sandbox(c.id);
+      const file = sb ? await this.#readState(c.id) : undefined;
+      if (sb && file?.input.networks[n.name]) {
+        const one: NetavarkInput = {
+          container_id: c.id,
+          container_name: file.input.container_name,
+          networks: { [n.name]: file.input.networks[n.name]! },
+          network_info: { [n.name]: file.input.network_info[n.name]! },
+          ...(file.input.port_mappings && Object.keys(file.input.networks)[0] === n.name ? { port_mappings: file.input.port_mappings } : {}),
+        };
+        try {
+          await this.#withNetworks([n.name], () => this.#netavark().teardown(sb.netns, one, opts));
+        } catch (err) {
+          if (!force) throw err;
+          this.#d.log?.warn(`network ${n.name}: disconnect ${c.id.slice(0, 12)}: ${errorMessage(err)}`);
+        }
+        const rest = { ...file.input, networks: { ...file.input.networks }, network_info: { ...file.input.network_info } };
+        delete rest.networks[n.name];
+        delete rest.network_info[n.name];
+        await this.#writeState(c.id, { netns: sb.netns, input: rest });
+      }
+      this.#records.deleteEndpoint(c.id, n.id);
+      this.#d.events.publish('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
+    });
+  }
+
+  // ---------------------------------------------------------------- the container side
+
+  /** Checks a connect/create endpoint config against the network (Docker's rules for the default bridge). */
+  #endpointConfig(n: NetRec, cfg: EndpointRequest | null | undefined): EpConfig {
+    const aliases = [...new Set((cfg?.Aliases ?? []).filter(Boolean))];
+    const ipv4 = cfg?.IPAMConfig?.IPv4Address || undefined;
+    const ipv6 = cfg?.IPAMConfig?.IPv6Address || undefined;
+    if (n.spec.predefined === 'bridge') {
+      if (ipv4 || ipv6) throw new InvalidArgumentError('user specified IP address is supported on user defined networks only');
+      if (aliases.length) throw new InvalidArgumentError('network-scoped alias is supported only for containers in user defined networks');
+    }
+    for (const [ip, fam] of [[ipv4, 4], [ipv6, 6]] as const) {
+      if (!ip) continue;
+      const p = parseIP(ip);
+      if (!p || p.family !== fam) throw new InvalidArgumentError(`invalid IPv${fam} address: ${ip}`);
+      if (!n.spec.subnets.some((s) => contains(parseCidr(s.subnet), p.family, p.value))) {
+        throw new InvalidArgumentError(`Invalid address ${ip}: It does not belong to any of this network's subnets`);
+      }
+    }
+    const mac = typeof cfg?.MacAddress === 'string' && cfg.MacAddress ? cfg.MacAddress : undefined;
+    if (mac && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new InvalidArgumentError(`invalid MAC address: ${mac}`);
+    return { aliases, ...(ipv4 ? { ipv4 } : {}), ...(ipv6 ? { ipv6 } : {}), ...(mac ? { mac } : {}), ...(cfg?.Links?.length ? { links: [...cfg.Links] } : {}) };
+  }
+
+  /**
+   * Container create: validates `NetworkMode` (`default`/`bridge`, `host`, `none`, `container:X`, a user network by
+   * name or ID prefix) and `EndpointsConfig`, and records the container's endpoints. Returns the mode to store
+   * (`default` becomes `bridge`; a network named by ID prefix keeps the name the user gave, as Docker).
+   * `container:X` is resolved by the caller. `mac` is `--mac-address` (Config.MacAddress).
+   */
+  prepare(containerId: string, networkMode: string | undefined, endpoints: Record<string, EndpointRequest | null> | null | undefined, mac?: string): string {
+    const mode = !networkMode || networkMode === 'default' ? 'bridge' : networkMode;
+    if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) return mode;
+    const primary = this.#find(mode);
+    if (primary.spec.predefined === 'host' || primary.spec.predefined === 'none') return primary.name;
+    const cfgs = endpoints ?? {};
+    const cfgFor = (n: NetRec): EndpointRequest | null | undefined => cfgs[n.name] ?? cfgs[n.id] ?? (n === primary ? cfgs[mode] ?? (n.spec.predefined === 'bridge' ? cfgs['default'] : undefined) : undefined);
+    const nets: NetRec[] = [primary];
+    for (const key of Object.keys(cfgs)) {
+      if (key === mode || key === 'default') continue;
+      const n = this.#find(key);
+      if (!nets.some((x) => x.id === n.id)) nets.push(n);
+    }
+    const records = nets.map((n) => {
+      const c = this.#endpointConfig(n, cfgFor(n));
+      if (n === primary && mac && !c.mac) c.mac = mac;
+      return { n, c };
+    });
+    this.#records.transaction(() => {
+      this.#records.deleteEndpointsOf(containerId);
+      for (const { n, c } of records) this.#records.putEndpoint({ containerId, networkId: n.id, networkName: n.name, config: c, ipv4: null, ipv6: null, mac: null, endpointId: null });
+    });
+    return mode;
+  }
+
+  /** The network namespace of a running container (for `--network container:X`); undefined when it has none. */
+  sandboxPath(containerId: string): string | undefined {
+    return this.#records.sandbox(containerId)?.netns;
+  }
+
+  /** IDs of the networks a container is on (for `ps --filter network=`). */
+  networksOf(containerId: string): string[] {
+    return this.#records.endpointsOf(containerId).map((e) => e.networkId);
+  }
+
+  /**
+   * Runs fn holding the lock of each network named (in a fixed order): netavark decides per network whether a
+   * teardown is the last one (and removes the bridge and its rules), which must not interleave with a setup on the
+   * same network. Podman serialises all netavark calls; per network, containers on different networks still start
+   * in parallel.
+   */
+  async #withNetworks<T>(names: readonly string[], fn: () => Promise<T>): Promise<T> {
+    const sorted = [...new Set(names)].sort();
+    const go = (i: number): Promise<T> => (i === sorted.length ? fn() : this.#lock.run(`net:${sorted[i]}`, () => go(i + 1)));
+    return go(0);
+  }
+
+  #netavark(): NetavarkDriver {
+    if (this.#driver) return this.#driver;
+    const netavark = findHelper('netavark', this.#d.config.netavark);
+    if (!netavark) throw new UnavailableError('netavark not found: install it (Debian package netavark) or set the "netavark" daemon option');
+    const aardvark = findHelper('aardvark-dns', this.#d.config.aardvark);
+    this.#driver = new NetavarkDriver({ netavark, ...(aardvark ? { aardvark } : {}), configDir: join(this.#root, 'netavark') });
+    return this.#driver;
+  }
+
+  /** Gives each endpoint its addresses, MAC and endpoint ID, in one transaction; the allocation lock is held. */
+  async #allocate(containerId: string, eps: EpRec[]): Promise<EpRec[]> {
+    return this.#lock.run('alloc', async () =>
+      this.#records.transaction(() => {
+        const out: EpRec[] = [];
+        for (const e of eps) {
+          const n = this.#records.get(e.networkId);
+          if (!n) throw new NotFoundError(`network ${e.networkName} not found`);
+          const live = this.#records.endpointsOn(n.id).filter((x) => x.endpointId && x.containerId !== containerId);
+          let ipv4: string | null = null;
+          let ipv6: string | null = null;
+          for (const s of n.spec.subnets) {
+            const subnet = parseCidr(s.subnet);
+            const want = subnet.family === 4 ? e.config.ipv4 : e.config.ipv6;
+            const used = new Set<bigint>([parseIP(s.gateway)!.value]);
+            for (const x of live) {
+              const a = subnet.family === 4 ? x.ipv4 : x.ipv6;
+              if (a) used.add(parseIP(a)!.value);
+            }
+            let addr: bigint | undefined;
+            if (want) {
+              const p = parseIP(want)!;
+              if (!contains(subnet, p.family, p.value)) continue;
+              if (used.has(p.value)) throw new ConflictError('Address already in use');
+              addr = p.value;
+            } else {
+              addr = nextFree(subnet, used, s.ipRange ? parseCidr(s.ipRange) : undefined);
+              if (addr === undefined) throw new UnavailableError(`no available IPv${subnet.family} addresses on network ${n.name}`);
+            }
+            if (subnet.family === 4 && !ipv4) ipv4 = formatIP(4, addr);
+            if (subnet.family === 6 && !ipv6) ipv6 = formatIP(6, addr);
+          }
+          const mac = e.config.mac ?? (ipv4 ? macFor(ipv4) : `02:42:${randomBytes(4).toString('hex').match(/../g)!.join(':')}`);
+          const live2 = { ipv4, ipv6, mac, endpointId: randomBytes(32).toString('hex') };
+          this.#records.setLive(containerId, n.id, live2);
+          out.push({ ...e, ...live2 });
+        }
+        return out;
+      }),
+    );
+  }
+
+  /** netavark's input for some of a container's endpoints (`ifname` per endpoint) and its published ports. */
+  #input(c: { id: string; name: string }, eps: { ep: EpRec; ifname: string }[], ports: PortMapping[], dns?: readonly string[] | null): NetavarkInput {
+    const input: NetavarkInput = { container_id: c.id, container_name: c.name, networks: {}, network_info: {} };
+    for (const { ep, ifname } of eps) {
+      const n = this.#records.get(ep.networkId)!;
+      const s = n.spec;
+      const info: NetavarkNetwork = {
+        name: n.name,
+        id: n.id,
+        driver: 'bridge',
+        network_interface: s.bridge,
+        subnets: s.subnets.map((x) => ({
+          subnet: x.subnet,
+          gateway: x.gateway,
+        })),
+        ipv6_enabled: s.ipv6,
+        internal: s.internal,
+        dns_enabled: s.dns,
+        ipam_options: { driver: 'host-local' },
+        ...(s.options[MTU_OPT] ? { options: { mtu: s.options[MTU_OPT]! } } : {}),
+      };
+      input.network_info[n.name] = info;
+      const aliases = s.dns ? [...new Set([...ep.config.aliases, c.id.slice(0, 12)])] : [];
+      input.networks[n.name] = {
+        interface_name: ifname,
+        static_ips: [ep.ipv4, ep.ipv6].filter((x): x is string => Boolean(x)),
+        ...(aliases.length ? { aliases } : {}),
+        ...(ep.mac ? { static_mac: ep.mac } : {}),
+      };
+    }
+    if (ports.length) input.port_mappings = ports.map((p) => ({ host_ip: p.hostIp, container_port: p.containerPort, host_port: p.hostPort, protocol: p.protocol, range: 1 }));
+    if (dns?.length) input.dns_servers = [...dns];
+    return input;
+  }
+
+  #stateFile(id: string): string {
+    return join(this.#root, 'sandboxes', `${id}.json`);
+  }
+
+  #netnsPath(id: string): string {
+    return join(this.#root, 'netns', id);
+  }
+
+  async #writeState(id: string, s: SandboxFile): Promise<void> {
+    const p = this.#stateFile(id);
+    await mkdir(join(this.#root, 'sandboxes'), { recursive: true, mode: 0o700 });
+    await writeFile(`${p}.tmp`, JSON.stringify(s));
+    await rename(`${p}.tmp`, p);
+  }
+
+  async #readState(id: string): Promise<SandboxFile | undefined> {
+    try {
+      return JSON.parse(await readFile(this.#stateFile(id), 'utf8')) as SandboxFile;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || err instanceof SyntaxError) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Container start: makes the container's network namespace and runs netavark for its networks and published
+   * ports, then returns the namespace and the /etc/hosts and /etc/resolv.conf to mount. For `host` and `none`
+   * only the files. A host port that is taken (by Berth or any process) is a ConflictError "Bind for
+   * 0.0.0.0:8080 failed: port is already allocated"; on any failure everything made so far is undone.
+   */
+  async setUp(req: SandboxRequest): Promise<Sandbox> {
+    const mode = req.networkMode;
+    const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+    const extraHosts = (req.extraHosts ?? []).map((e) => this.#extraHost(e, req.id));
+    const dnsOpts = { ...(req.dnsSearch?.length ? { search: req.dnsSearch } : {}), ...(req.dnsOptions?.length ? { options: req.dnsOptions } : {}) };
+    if (mode === 'host') {
+      const hosts = (await readFile('/etc/hosts', 'utf8').catch(() => buildHosts({ hostname: req.hostname, addresses: [], extraHosts: [] })));
+      const extra = extraHosts.map((e) => `${splitExtraHost(e)[1]}\t${splitExtraHost(e)[0]}\n`).join('');
+      const resolvConf = req.dns?.length || dnsOpts.search || dnsOpts.options ? buildResolvConf(hostResolv, { ...(req.dns?.length ? { nameservers: req.dns } : {}), ...dnsOpts }) : hostResolv;
+      return { hosts: hosts + extra, resolvConf };
+    }
+    if (mode === 'none' || mode.startsWith('container:')) {
+      return {
+        hosts: buildHosts({ hostname: req.hostname, ...(req.domainname ? { domainname: req.domainname } : {}), addresses: [], extraHosts }),
+        resolvConf: buildResolvConf(hostResolv, { ...(req.dns?.length ? { nameservers: req.dns } : {}), ...dnsOpts }),
+      };
+    }
+    return this.#lock.run(`c:${req.id}`, () => this.#setUpNetns(req, hostResolv, extraHosts, dnsOpts));
+  }
+
+  /** `host-gateway` in `--add-host` is the gateway of the container's first network (Docker: the default bridge's). */
+  #extraHost(e: string, containerId: string): string {
+    const [name, ip] = splitExtraHost(e);
+    if (ip !== 'host-gateway') return `${name}:${ip}`;
+    const first = this.#records.endpointsOf(containerId)[0];
+    const net = first ? this.#records.get(first.networkId) : undefined;
+    const gw = (net ?? this.#records.byName('bridge'))?.spec.subnets.find((s) => parseCidr(s.subnet).family === 4)?.gateway ?? '';
+    return `${name}:${gw}`;
+  }
+
+  async #setUpNetns(req: SandboxRequest, hostResolv: string, extraHosts: string[], dnsOpts: { search?: readonly string[]; options?: readonly string[] }): Promise<Sandbox> {
+    if (this.#records.sandbox(req.id)) await this.#tearDownLocked(req.id);
+    const eps = this.#records.endpointsOf(req.id);
+    if (eps.length === 0) throw new NotFoundError(`network ${req.networkMode} not found`);
+    for (const e of eps) if (!this.#records.get(e.networkId)) throw new NotFoundError(`network ${e.networkName} not found`);
+    const netns = this.#netnsPath(req.id);
+    const wanted = wantedPorts(req.portBindings ?? undefined, Boolean(req.publishAll), req.exposedPorts ?? [], this.#d.config.defaultBindAddress || '');
+    // Ports and addresses are chosen under one lock, and recorded before it is let go.
+    let ports: PortMapping[] = [];
+    let live: EpRec[] = [];
+    await this.#lock.run('ports', async () => {
+      const inUse = this.#records.sandboxes().flatMap((s) => s.ports);
+      const range = await ephemeralRange();
+      if (!this.#portCursor) this.#portCursor = range[0] + Math.floor(Math.random() * (range[1] - range[0] + 1));
+      ports = await resolvePorts(wanted, inUse, range, this.#portCursor);
+      for (const p of ports) if (wanted.some((w) => w.hostPort === 0)) this.#portCursor = Math.max(this.#portCursor, p.hostPort + 1);
+      if (this.#portCursor > range[1]) this.#portCursor = range[0];
+      live = await this.#allocate(req.id, eps);
+      this.#records.putSandbox({ containerId: req.id, netns, ports, created: Date.now() });
+    });
+    const input = this.#input(req, live.map((ep, i) => ({ ep, ifname: `eth${i}` })), ports, req.dns);
+    let status;
+    try {
+      await this.#writeState(req.id, { netns, input });
+      await createNetns(netns);
+      status = await this.#withNetworks(Object.keys(input.networks), () => this.#netavark().setup(netns, input, req.signal ? { signal: req.signal } : {}));
+    } catch (err) {
+      await this.#tearDownLocked(req.id).catch((e) => this.#d.log?.warn(`container ${req.id.slice(0, 12)}: undoing a failed network setup: ${errorMessage(e)}`));
+      throw err;
+    }
+    for (const e of live) this.#d.events.publish('network', 'connect', e.networkId, { container: req.id, name: e.networkName, type: 'bridge' });
+    // aardvark-dns answers on the gateway of each DNS-enabled network; the default bridge has no name service.
+    const servers = live.flatMap((e) => {
+      const n = this.#records.get(e.networkId)!;
+      return n.spec.dns ? (status[n.name]?.dns_server_ips ?? n.spec.subnets.map((s) => s.gateway)).filter((ip) => !ip.includes(':')) : [];
+    });
+    const nameservers = servers.length ? [...new Set(servers)] : req.dns?.length ? [...req.dns] : undefined;
+    return {
+      netns,
+      hosts: buildHosts({ hostname: req.hostname, ...(req.domainname ? { domainname: req.domainname } : {}), addresses: live[0]?.ipv4 ? [live[0].ipv4] : [], extraHosts }),
+      resolvConf: buildResolvConf(hostResolv, { ...(nameservers ? { nameservers } : {}), ...dnsOpts }),
+    };
+  }
+
+  /** Container stop/exit: netavark teardown, namespace removed, addresses and ports freed. Nothing to do is fine. */
+  async tearDown(containerId: string): Promise<void> {
+    await this.#lock.run(`c:${containerId}`, () => this.#tearDownLocked(containerId));
+  }
+
+  async #tearDownLocked(containerId: string): Promise<void> {
+    const sb = this.#records.sandbox(containerId);
+    const file = await this.#readState(containerId);
+    const netns = sb?.netns ?? file?.netns ?? this.#netnsPath(containerId);
+    if (file && Object.keys(file.input.networks).length) {
+      try {
+        await this.#withNetworks(Object.keys(file.input.networks), () => this.#netavark().teardown(netns, file.input));
+      } catch (err) {
+        this.#d.log?.warn(`container ${containerId.slice(0, 12)}: network teardown: ${errorMessage(err)}`);
+      }
+    }
+    await removeNetns(netns);
+    await rm(this.#stateFile(containerId), { force: true });
+    const eps = this.#records.endpointsOf(containerId);
+    this.#records.transaction(() => {
+      for (const e of eps) this.#records.setLive(containerId, e.networkId, { ipv4: null, ipv6: null, mac: null, endpointId: null });
+      this.#records.deleteSandbox(containerId);
+    });
+    if (sb) for (const e of eps) if (e.endpointId) this.#d.events.publish('network', 'disconnect', e.networkId, { container: containerId, name: e.networkName, type: 'bridge' });
+  }
+
+  /** Container rm: tears down what still runs and forgets the container's endpoints. */
+  async release(containerId: string): Promise<void> {
+    await this.tearDown(containerId);
+    this.#records.deleteEndpointsOf(containerId);
+  }
+
+  /**
+   * Container inspect's `NetworkSettings`. `exposed` are the image's and `--expose`'s ports (shown as `null` when
+   * not published, as Docker, while the container runs).
+   */
+  settings(containerId: string, networkMode: string, exposed: readonly string[] = []): NetworkSettings {
+    const sb = this.#records.sandbox(containerId);
+    const networks: Record<string, EndpointSettings> = {};
+    const eps = this.#records.endpointsOf(containerId);
+    const blank = (netId: string): EndpointSettings => ({
+      IPAMConfig: null,
+      Links: null,
+      Aliases: null,
+      MacAddress: '',
+      DriverOpts: null,
+      NetworkID: netId,
+      EndpointID: '',
+      Gateway: '',
+      IPAddress: '',
+      IPPrefixLen: 0,
+      IPv6Gateway: '',
+      GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0,
+      DNSNames: null,
+    });
+    if (networkMode === 'host' || networkMode === 'none') {
+      const n = this.#records.byName(networkMode);
+      networks[networkMode] = blank(n?.id ?? '');
+    }
+    for (const e of eps) {
+      const n = this.#records.get(e.networkId);
+      const s = blank(n?.id ?? e.networkId);
+      const ipam = { ...(e.config.ipv4 ? { IPv4Address: e.config.ipv4 } : {}), ...(e.config.ipv6 ? { IPv6Address: e.config.ipv6 } : {}) };
+      s.IPAMConfig = Object.keys(ipam).length ? ipam : null;
+      s.Aliases = e.config.aliases.length ? [...e.config.aliases] : null;
+      s.Links = e.config.links?.length ? [...e.config.links] : null;
+      s.MacAddress = e.mac ?? e.config.mac ?? '';
+      if (e.endpointId && n) {
+        s.EndpointID = e.endpointId;
+        for (const sub of n.spec.subnets) {
+          const c = parseCidr(sub.subnet);
+          if (c.family === 4 && e.ipv4) {
+            s.IPAddress = e.ipv4;
+            s.IPPrefixLen = c.prefix;
+            if (!n.spec.internal) s.Gateway = sub.gateway;
+          }
+          if (c.family === 6 && e.ipv6) {
+            s.GlobalIPv6Address = e.ipv6;
+            s.GlobalIPv6PrefixLen = c.prefix;
+            if (!n.spec.internal) s.IPv6Gateway = sub.gateway;
+          }
+        }
+        if (n.spec.dns) s.DNSNames = [...new Set([this.#d.containers?.(containerId)?.name ?? '', ...e.config.aliases, containerId.slice(0, 12)].filter(Boolean))];
+      }
+      networks[e.networkName] = s;
+    }
+    const ports: Record<string, PortBinding[] | null> = {};
+    if (sb) {
+      for (const k of exposed) ports[k.includes('/') ? k : `${k}/tcp`] = null;
+      for (const p of sb.ports) {
+        const key = `${p.containerPort}/${p.protocol}`;
+        (ports[key] ??= []).push({ HostIp: p.hostIp || '0.0.0.0', HostPort: String(p.hostPort) });
+      }
+    }
+    const primary = eps[0] ? networks[eps[0].networkName] : undefined;
+    const bridgeNet = eps[0] ? this.#records.get(eps[0].networkId) : undefined;
+    return {
+      Bridge: '',
+      SandboxID: sb ? containerId : '',
+      SandboxKey: sb?.netns ?? '',
+      HairpinMode: false,
+      LinkLocalIPv6Address: '',
+      LinkLocalIPv6PrefixLen: 0,
+      Ports: ports,
+      SecondaryIPAddresses: null,
+      SecondaryIPv6Addresses: null,
+      // The top-level fields are the default bridge's, as Docker (empty for user networks).
+      EndpointID: bridgeNet?.spec.predefined === 'bridge' ? (primary?.EndpointID ?? '') : '',
+      Gateway: bridgeNet?.spec.predefined === 'bridge' ? (primary?.Gateway ?? '') : '',
+      GlobalIPv6Address: bridgeNet?.spec.predefined === 'bridge' ? (primary?.GlobalIPv6Address ?? '') : '',
+      GlobalIPv6PrefixLen: bridgeNet?.spec.predefined === 'bridge' ? (primary?.GlobalIPv6PrefixLen ?? 0) : 0,
+      IPAddress: bridgeNet?.spec.predefined === 'bridge' ? (primary?.IPAddress ?? '') : '',
+      IPPrefixLen: bridgeNet?.spec.predefined === 'bridge' ? (primary?.IPPrefixLen ?? 0) : 0,
+      IPv6Gateway: bridgeNet?.spec.predefined === 'bridge' ? (primary?.IPv6Gateway ?? '') : '',
+      MacAddress: bridgeNet?.spec.predefined === 'bridge' ? (primary?.MacAddress ?? '') : '',
+      Networks: networks,
+    };
+  }
+
+  /** Published ports of a running container (for `ps` and `port`). */
+  ports(containerId: string): PortMapping[] {
+    return this.#records.sandbox(containerId)?.ports ?? [];
+  }
+
+  /**
+   * Startup repair, after the containers were reconciled: tears down the networking of containers that no longer
+   * run (sandbox records, state files and namespace files a crash left) and keeps that of running ones.
+   */
+  async repair(isRunning: (containerId: string) => boolean): Promise<{ tornDown: string[] }> {
+    const tornDown = new Set<string>();
+    for (const sb of this.#records.sandboxes()) {
+      if (isRunning(sb.containerId)) continue;
+      await this.tearDown(sb.containerId);
+      tornDown.add(sb.containerId);
+    }
+    const list = async (dir: string) => readdir(join(this.#root, dir)).catch((err: unknown) => (isErrno(err, 'ENOENT') ? [] : Promise.reject(err)));
+    for (const f of await list('sandboxes')) {
+      const id = f.replace(/\.json(\.tmp)?$/, '');
+      if (f.endsWith('.tmp')) await rm(join(this.#root, 'sandboxes', f), { force: true });
+      else if (!this.#records.sandbox(id) && !isRunning(id)) {
+        await this.tearDown(id);
+        tornDown.add(id);
+      }
+    }
+    for (const id of await list('netns')) {
+      if (this.#records.sandbox(id) && isRunning(id)) continue;
+      await removeNetns(this.#netnsPath(id));
+      tornDown.add(id);
+    }
+    // Endpoints that kept addresses without a sandbox (a crash between the two writes).
+    this.#records.transaction(() => {
+      for (const e of this.#records.allEndpoints()) {
+        if (e.endpointId && !this.#records.sandbox(e.containerId)) this.#records.setLive(e.containerId, e.networkId, { ipv4: null, ipv6: null, mac: null, endpointId: null });
+      }
+    });
+    if (tornDown.size) this.#d.log?.info(`startup repair: removed the networking of ${tornDown.size} container(s) that no longer run`);
+    return { tornDown: [...tornDown] };
+  }
+}
+
+/** `until` filter values: a Unix timestamp, an RFC 3339 time, or a Go duration before now (`24h`, `10m`). */
+function untilMs(u: string): number {
+  if (/^\d+(\.\d+)?$/.test(u)) return Number(u) * 1000;
+  const d = /^(\d+)(h|m|s)$/.exec(u);
+  if (d) return Date.now() - Number(d[1]) * { h: 3_600_000, m: 60_000, s: 1000 }[d[2] as 'h' | 'm' | 's'];
+  const t = Date.parse(u);
+  if (Number.isNaN(t)) throw new InvalidArgumentError(`invalid filter 'until=${u}'`);
+  return t;
+}
+
+export type { ConnectRequest };

@@ -1,0 +1,382 @@
+/**
+ * Networks through real clients (docker CLI 28, `berth`, docker-py) against berthd: user networks with DNS,
+ * published ports, connect/disconnect, `port`, bad input, and a check that the host's links, namespaces and
+ * firewall hold nothing of this test's networks afterwards. Subnets only inside 10.202.0.0/16.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes, randomInt } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { api, berth, docker, run, sh, startDaemon, waitFor, type Daemon, type RunResult } from './harness.ts';
+
+const SFX = randomBytes(3).toString('hex');
+
+/** A /24 inside 10.202.0.0/16 that no interface or route of the host uses now. */
+async function freeSubnet(taken: Set<number>): Promise<{ cidr: string; prefix: string }> {
+  const routes = await sh('ip -o -4 route; ip -o -4 addr');
+  for (;;) {
+    const x = randomInt(0, 256);
+    const prefix = `10.202.${x}.`;
+    if (taken.has(x) || routes.includes(prefix)) continue;
+    taken.add(x);
+    return { cidr: `${prefix}0/24`, prefix };
+  }
+}
+
+/** A TCP port the kernel hands out now (free on every address). */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '0.0.0.0', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function fail(r: RunResult, what: string): string {
+  return `${what} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+}
+
+/** The host state this test compares: links, addresses, namespaces, firewall rules (v4 and v6). */
+async function hostState(): Promise<string[]> {
+  const text = await sh('ip -o link; ip -o addr; ip netns list 2>/dev/null; iptables-save 2>/dev/null; ip6tables-save 2>/dev/null; true');
+  return text.split('\n');
+}
+
+describe('networks through the docker CLI, berth and docker-py', () => {
+  let d: Daemon;
+  let www: string;
+  const subnets = new Set<number>();
+  /** Strings that identify what this test made on the host (subnet prefixes, bridge names, host ports). */
+  const marks = new Set<string>();
+  const containerIds = new Set<string>();
+  let app = { name: `app-${SFX}`, cidr: '', prefix: '' };
+  const web = `web-${SFX}`;
+  const blockers: Server[] = [];
+
+  async function ok(args: string[], input?: string): Promise<string> {
+    const r = await docker(d, args, input);
+    assert.equal(r.code, 0, fail(r, `docker ${args.join(' ')}`));
+    return r.stdout;
+  }
+
+  /** Records what identifies a network on the host: its subnet and its bridge device. */
+  async function remember(net: string): Promise<void> {
+    const r = await api(d.socket, 'GET', `/networks/${net}`);
+    assert.equal(r.status, 200, r.body);
+    const n = JSON.parse(r.body) as { Options?: Record<string, string>; IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] } };
+    for (const c of n.IPAM?.Config ?? []) {
+      if (c.Subnet) marks.add(c.Subnet.replace(/0\/\d+$/, ''));
+      if (c.Subnet) marks.add(c.Subnet);
+    }
+    const bridge = n.Options?.['com.docker.network.bridge.name'];
+    if (bridge) marks.add(bridge);
+  }
+
+  /** Bridges that hold an address of `prefix`, found while they are up (for the teardown check). */
+  async function rememberBridge(prefix: string): Promise<void> {
+    for (const line of (await sh('ip -o -4 addr')).split('\n')) {
+      if (line.includes(` inet ${prefix}`)) marks.add(` ${line.split(/\s+/)[1]}`.replace(/@.*$/, ''));
+    }
+  }
+
+  async function runDetached(args: string[]): Promise<string> {
+    const id = (await ok(['run', '-d', ...args])).trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    containerIds.add(id);
+    return id;
+  }
+
+  /** `wget` from a throwaway container on `net`, retried while DNS and the server come up. */
+  async function fetchFrom(net: string, url: string, tries = 25): Promise<RunResult> {
+    let r: RunResult = { code: -1, stdout: '', stderr: '' };
+    for (let i = 0; i < tries; i++) {
+      r = await docker(d, ['run', '--rm', '--network', net, 'busybox', 'wget', '-qO-', '-T', '2', url]);
+      if (r.code === 0) return r;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    return r;
+  }
+
+  before(async () => {
+    // The default bridge gets this test's own device name and subnet, so it can be told apart on the host.
+    const def = await freeSubnet(subnets);
+    marks.add(def.prefix);
+    marks.add(`bnc${SFX}`);
+    d = await startDaemon({ seed: true, args: ['--bridge', `bnc${SFX}`, '--bip', `${def.prefix}1/24`] });
+    www = join(d.dir, 'www');
+    await mkdir(www);
+    await writeFile(join(www, 'index.html'), `hello from ${SFX}\n`);
+    const s = await freeSubnet(subnets);
+    app = { ...app, ...s };
+    marks.add(s.prefix);
+    marks.add(s.cidr);
+    await remember('bridge').catch(() => undefined);
+  });
+
+  after(async () => {
+    for (const b of blockers) b.close();
+    if (!d) return;
+    // Remember the default bridge's device and subnet too, then remove everything this daemon made.
+    const list = await api(d.socket, 'GET', '/containers/json?all=1').catch(() => undefined);
+    for (const c of list?.status === 200 ? (JSON.parse(list.body) as { Id: string }[]) : []) {
+      containerIds.add(c.Id);
+      await api(d.socket, 'DELETE', `/containers/${c.Id}?force=1&v=1`);
+    }
+    const nets = await api(d.socket, 'GET', '/networks').catch(() => undefined);
+    for (const n of nets?.status === 200 ? (JSON.parse(nets.body) as { Name: string; Id: string }[]) : []) {
+      if (!['bridge', 'host', 'none'].includes(n.Name)) await api(d.socket, 'DELETE', `/networks/${n.Id}`);
+    }
+    const left = await api(d.socket, 'GET', '/containers/json?all=1');
+    await d.cleanup();
+    assert.equal(left.body.trim(), '[]', 'every container removed');
+    for (const id of containerIds) marks.add(id.slice(0, 12));
+    const mine = (line: string) => [...marks].some((m) => m !== '' && line.includes(m));
+    // netavark removes bridges and rules when their last endpoint goes; allow it a moment.
+    const leftovers = await waitFor(
+      'the host to hold nothing of this test',
+      async () => {
+        const lines = (await hostState()).filter(mine);
+        return lines.length === 0 ? 'clean' : undefined;
+      },
+      10_000,
+    ).catch(async () => (await hostState()).filter(mine));
+    assert.deepEqual(leftovers === 'clean' ? [] : leftovers, [], `host lines left with this test's marks (${[...marks].join(' ')})`);
+  });
+
+  it('network create, ls, inspect (docker CLI and berth print the same)', async () => {
+    const id = (await ok(['network', 'create', '--subnet', app.cidr, '--label', `t=${SFX}`, app.name])).trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    await remember(app.name);
+    const ls = await ok(['network', 'ls']);
+    assert.match(ls, /^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE\n/);
+    assert.match(ls, new RegExp(`^${id.slice(0, 12)}\\s+${app.name}\\s+bridge\\s+local$`, 'm'));
+    for (const name of ['bridge', 'host', 'none']) assert.match(ls, new RegExp(`\\s${name}\\s`), `predefined ${name} listed`);
+    const b = await berth(d, ['network', 'ls']);
+    assert.equal(b.code, 0, fail(b, 'berth network ls'));
+    assert.equal(b.stdout, ls, 'berth network ls prints what docker prints');
+    for (const args of [
+      ['network', 'ls', '-q', '--filter', `name=${app.name}`],
+      ['network', 'ls', '--no-trunc', '--format', '{{.ID}} {{.Name}} {{.Driver}} {{.Labels}} {{.Internal}}', '--filter', `label=t=${SFX}`],
+      ['network', 'ls', '--format', 'json', '--filter', `id=${id.slice(0, 12)}`],
+      ['network', 'inspect', app.name],
+      ['network', 'inspect', '-f', '{{.Name}} {{.Driver}} {{range .IPAM.Config}}{{.Subnet}}{{end}} {{.Labels}}', app.name],
+    ]) {
+      const want = await ok(args);
+      const got = await berth(d, args);
+      assert.equal(got.code, 0, fail(got, `berth ${args.join(' ')}`));
+      assert.equal(got.stdout, want, `berth ${args.join(' ')}`);
+    }
+    assert.equal(await ok(['network', 'ls', '-q', '--filter', `name=${app.name}`]), `${id.slice(0, 12)}\n`);
+    assert.equal(
+      await ok(['network', 'inspect', '-f', '{{.Name}} {{.Driver}} {{range .IPAM.Config}}{{.Subnet}}{{end}} {{.Labels}}', app.name]),
+      `${app.name} bridge ${app.cidr} map[t:${SFX}]\n`,
+    );
+    const custom = await ok(['network', 'ls', '--filter', 'type=custom', '--format', '{{.Name}}']);
+    assert.ok(custom.split('\n').includes(app.name) && !custom.includes('bridge\n'), custom);
+  });
+
+  it('containers on a user network resolve each other by name: wget http://web/ prints the page', async () => {
+    await runDetached(['--network', app.name, '--name', web, '-v', `${www}:/www:ro`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+    await rememberBridge(app.prefix);
+    const r = await fetchFrom(app.name, `http://${web}/`);
+    assert.equal(r.code, 0, fail(r, 'wget http://web/'));
+    assert.equal(r.stdout, `hello from ${SFX}\n`);
+    const ip = (await ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${app.name}").IPAddress}}`, web])).trim();
+    assert.ok(ip.startsWith(app.prefix), `web's address ${ip} is in ${app.cidr}`);
+  });
+
+  it('-p HOSTPORT:80 is reachable from the host; port, ps and berth port agree; the port is freed on stop', async () => {
+    const hostPort = await freePort();
+    marks.add(`--dport ${hostPort} `);
+    const pub = `pub-${SFX}`;
+    await runDetached(['-p', `${hostPort}:80`, '--name', pub, '-v', `${www}:/www:ro`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+    await remember('bridge').catch(() => undefined);
+    const body = await waitFor('the published port to answer', async () => {
+      const r = await run('curl', ['-sS', '--max-time', '2', `http://127.0.0.1:${hostPort}/`]);
+      return r.code === 0 ? r.stdout : undefined;
+    }, 15_000);
+    assert.equal(body, `hello from ${SFX}\n`);
+    const port = await ok(['port', pub]);
+    assert.match(port, new RegExp(`^80/tcp -> 0\\.0\\.0\\.0:${hostPort}$`, 'm'));
+    assert.match(await ok(['port', pub, '80']), new RegExp(`^0\\.0\\.0\\.0:${hostPort}$`, 'm'));
+    for (const args of [['port', pub], ['port', pub, '80/tcp']]) {
+      const b = await berth(d, args);
+      assert.equal(b.code, 0, fail(b, `berth ${args.join(' ')}`));
+      assert.equal(b.stdout, await ok(args), `berth ${args.join(' ')}`);
+    }
+    const bad = await docker(d, ['port', pub, '81']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, new RegExp(`No public port '81' published for ${pub}`));
+    const bb = await berth(d, ['port', pub, '81']);
+    assert.equal(bb.code, bad.code);
+    assert.equal(bb.stderr, bad.stderr);
+    const ps = await ok(['ps', '--filter', `name=${pub}`, '--format', '{{.Ports}}']);
+    assert.match(ps, new RegExp(`0\\.0\\.0\\.0:${hostPort}->80/tcp`));
+    const bps = await berth(d, ['ps', '--filter', `name=${pub}`, '--format', '{{.Ports}}']);
+    assert.equal(bps.stdout, ps);
+    await ok(['stop', '-t', '1', pub]);
+    const s = createServer();
+    await new Promise<void>((res, rej) => {
+      s.once('error', rej);
+      s.listen(hostPort, '0.0.0.0', () => res());
+    });
+    await new Promise((r) => s.close(r));
+  });
+
+  it('a host port in use: "port is already allocated", and no container left running', async () => {
+    const s = createServer();
+    blockers.push(s);
+    await new Promise<void>((r) => s.listen(0, '0.0.0.0', () => r()));
+    const busyPort = (s.address() as { port: number }).port;
+    const name = `busy-${SFX}`;
+    const r = await docker(d, ['run', '-d', '-p', `${busyPort}:80`, '--name', name, 'busybox', 'sleep', '60']);
+    assert.notEqual(r.code, 0, fail(r, 'run -p on a port in use'));
+    assert.match(r.stderr, /port is already allocated/);
+    const running = await ok(['ps', '-q', '--filter', `name=${name}`]);
+    assert.equal(running, '', 'nothing running');
+    await docker(d, ['rm', '-f', name]);
+    s.close();
+  });
+
+  it('connect with an alias makes it resolve from that network; disconnect takes it away; connect twice fails', async () => {
+    const other = await freeSubnet(subnets);
+    marks.add(other.prefix);
+    const net2 = `net2-${SFX}`;
+    await ok(['network', 'create', '--subnet', other.cidr, '--gateway', `${other.prefix}1`, net2]);
+    await remember(net2);
+    const client = `cli-${SFX}`;
+    await runDetached(['--network', net2, '--name', client, 'busybox', 'sleep', '300']);
+    await rememberBridge(other.prefix);
+    const get = (host: string) => docker(d, ['exec', client, 'wget', '-qO-', '-T', '2', `http://${host}/`]);
+    const before = await get(web);
+    assert.notEqual(before.code, 0, 'web does not resolve from a network it is not on');
+    await ok(['network', 'connect', '--alias', `site-${SFX}`, '--ip', `${other.prefix}77`, net2, web]);
+    const viaAlias = await waitFor('the alias to resolve', async () => {
+      const r = await get(`site-${SFX}`);
+      return r.code === 0 ? r.stdout : undefined;
+    }, 15_000);
+    assert.equal(viaAlias, `hello from ${SFX}\n`);
+    assert.equal((await get(web)).stdout, `hello from ${SFX}\n`, 'by name as well');
+    assert.equal(
+      (await ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${net2}").IPAddress}}`, web])).trim(),
+      `${other.prefix}77`,
+    );
+    const members = await ok(['network', 'inspect', '-f', '{{range .Containers}}{{.Name}} {{end}}', net2]);
+    assert.deepEqual(members.trim().split(' ').sort(), [client, web].sort());
+    const twice = await docker(d, ['network', 'connect', net2, web]);
+    assert.notEqual(twice.code, 0, 'connecting twice is an error');
+    assert.match(twice.stderr, /Error response from daemon: .+/);
+    const inUse = await api(d.socket, 'DELETE', `/networks/${net2}`);
+    assert.equal(inUse.status, 409, inUse.body);
+    const brm = await berth(d, ['network', 'rm', net2]);
+    assert.equal(brm.code, 1);
+    assert.match(brm.stderr, /^Error response from daemon: /);
+    await ok(['network', 'disconnect', net2, web]);
+    const gone = await waitFor('the alias to stop resolving', async () => ((await get(`site-${SFX}`)).code !== 0 ? true : undefined), 15_000);
+    assert.equal(gone, true);
+    await ok(['rm', '-f', client]);
+    assert.equal(await ok(['network', 'rm', net2]), `${net2}\n`);
+  });
+
+  it('bad input: overlapping subnet, bad CIDR, gateway outside the subnet, unknown driver; nothing created', async () => {
+    const bad = `bad-${SFX}`;
+    const cases: { args: string[]; body?: unknown; re: RegExp }[] = [
+      { args: ['--subnet', app.cidr.replace(/0\/24$/, '128/25')], re: /overlap/i },
+      { args: ['--subnet', '10.202.300.0/24'], re: /invalid|CIDR/i },
+      { args: ['-d', 'nosuchdriver'], re: /nosuchdriver/ },
+    ];
+    for (const c of cases) {
+      const r = await docker(d, ['network', 'create', ...c.args, bad]);
+      assert.notEqual(r.code, 0, fail(r, `network create ${c.args.join(' ')}`));
+      assert.match(r.stderr, c.re, `network create ${c.args.join(' ')}`);
+      const b = await berth(d, ['network', 'create', ...c.args, bad]);
+      assert.equal(b.code, r.code);
+      assert.equal(b.stderr, r.stderr, `berth network create ${c.args.join(' ')}`);
+    }
+    // The docker CLI checks a gateway against the subnet itself; the daemon must refuse it too.
+    const outside = await api(
+      d.socket,
+      'POST',
+      '/networks/create',
+      JSON.stringify({ Name: bad, Driver: 'bridge', IPAM: { Config: [{ Subnet: '10.202.251.0/24', Gateway: '10.202.250.1' }] } }),
+      { 'Content-Type': 'application/json' },
+    );
+    assert.equal(outside.status, 400, outside.body);
+    const cli = await docker(d, ['network', 'create', '--subnet', '10.202.251.0/24', '--gateway', '10.202.250.1', bad]);
+    assert.equal(cli.stderr, 'no matching subnet for gateway 10.202.250.1\n');
+    const b = await berth(d, ['network', 'create', '--subnet', '10.202.251.0/24', '--gateway', '10.202.250.1', bad]);
+    assert.equal(b.stderr, cli.stderr);
+    assert.equal(await ok(['network', 'ls', '-q', '--filter', `name=${bad}`]), '');
+    const none = await docker(d, ['network', 'inspect', bad]);
+    assert.equal(none.code, 1);
+  });
+
+  it('docker-py: networks.create with a pool, connect with aliases, inspect, disconnect, remove', async () => {
+    const s = await freeSubnet(subnets);
+    marks.add(s.prefix);
+    const script = join(d.dir, 'net.py');
+    const pyNet = `py-${SFX}`;
+    await writeFile(
+      script,
+      [
+        'import docker',
+        `c = docker.DockerClient(base_url='unix://${d.socket}')`,
+        `pool = docker.types.IPAMPool(subnet='${s.cidr}', gateway='${s.prefix}1')`,
+        `n = c.networks.create('${pyNet}', driver='bridge', ipam=docker.types.IPAMConfig(pool_configs=[pool]), labels={'t': '${SFX}'})`,
+        'print(n.name, n.attrs["Driver"], n.attrs["IPAM"]["Config"][0]["Subnet"], n.attrs["Labels"])',
+        `ct = c.containers.run('busybox', ['sleep', '60'], detach=True, name='pyc-${SFX}')`,
+        `other = c.containers.run('busybox', ['sleep', '60'], detach=True, name='pyo-${SFX}', network='${pyNet}')`,
+        'n.connect(ct, aliases=["alpha", "beta"])',
+        'n.reload()',
+        'print(sorted(v["Name"] for v in n.attrs["Containers"].values()))',
+        'ct.reload()',
+        `ep = ct.attrs["NetworkSettings"]["Networks"]["${pyNet}"]`,
+        'print(sorted(a for a in (ep["Aliases"] or []) if a in ("alpha", "beta")), ep["IPAddress"].startswith("' + s.prefix + '"))',
+        'import time',
+        'for _ in range(30):',
+        '    r = other.exec_run(["nslookup", "alpha"])',
+        '    if r.exit_code == 0: break',
+        '    time.sleep(0.2)',
+        'print(r.exit_code)',
+        'n.disconnect(ct, force=True)',
+        'other.remove(force=True)',
+        'ct.remove(force=True)',
+        'n.remove()',
+        `print([x.name for x in c.networks.list(names=['${pyNet}'])])`,
+      ].join('\n'),
+    );
+    const r = await run('/usr/bin/python3', [script]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      `${pyNet} bridge ${s.cidr} {'t': '${SFX}'}\n['pyc-${SFX}', 'pyo-${SFX}']\n['alpha', 'beta'] True\n0\n[]\n`,
+    );
+  });
+
+  it('network prune removes unused networks and prints them as docker does', async () => {
+    const s = await freeSubnet(subnets);
+    marks.add(s.prefix);
+    const unused = `unused-${SFX}`;
+    await ok(['network', 'create', '--subnet', s.cidr, '--label', `prune=${SFX}`, unused]);
+    const b = await berth(d, ['network', 'prune', '-f', '--filter', `label=prune=${SFX}`]);
+    assert.equal(b.code, 0, fail(b, 'berth network prune'));
+    assert.equal(b.stdout, `Deleted Networks:\n${unused}\n\n`);
+    assert.equal(await ok(['network', 'prune', '-f', '--filter', `label=prune=${SFX}`]), '');
+    assert.equal(await ok(['network', 'ls', '-q', '--filter', `name=${unused}`]), '');
+    // The app network is still in use by web, so prune leaves it.
+    assert.notEqual(await ok(['network', 'ls', '-q', '--filter', `name=${app.name}`]), '');
+  });
+
+  it('removing a network with containers is a 409; after the container goes it is removed', async () => {
+    const r = await api(d.socket, 'DELETE', `/networks/${app.name}`);
+    assert.equal(r.status, 409, r.body);
+    const cli = await docker(d, ['network', 'rm', app.name]);
+    assert.equal(cli.code, 1);
+    await ok(['rm', '-f', web]);
+    assert.equal(await ok(['network', 'rm', app.name]), `${app.name}\n`);
+    const again = await berth(d, ['network', 'rm', '-f', app.name]);
+    assert.equal(again.code, 0, 'rm -f of a missing network is not an error');
+  });
+});
