@@ -344,11 +344,27 @@ export function registryAuthHeader(value: string | string[] | undefined): Regist
   }
 }
 
-/** Streams an operation's JSON messages; an error before the first message is an HTTP error status instead. */
+/**
+ * Streams an operation's JSON messages. The first message is held until a second one comes: a pull announces
+ * "Pulling from x" before it has the manifest, and dockerd answers an unknown image with a 404 status (which
+ * `docker run`'s auto-pull and the CLI's messages rely on), not with an error inside a 200 stream.
+ */
 async function streamMessages(res: ServerResponse, run: (onProgress: (m: object) => void) => Promise<unknown>): Promise<void> {
   const out = new JSONLines(res);
+  let held: object | undefined;
+  let first = true;
   try {
-    await run((m) => void out.write(m));
+    await run((m) => {
+      if (first) {
+        first = false;
+        held = m;
+        return;
+      }
+      if (held !== undefined) void out.write(held);
+      held = undefined;
+      void out.write(m);
+    });
+    if (held !== undefined) await out.write(held);
     out.end();
   } catch (err) {
     if (!out.started) throw err;
