@@ -161,7 +161,7 @@ async function startDockerd(net: string, userNet: string, log: Log): Promise<Pee
   let out = '';
   const proc = spawn(
     'dockerd',
-    ['--data-root', join(dir, 'dd'), '--exec-root', join(dir, 'dx'), '-H', `unix://${socket}`, '--pidfile', join(dir, 'd.pid'), '--bridge', bridge, '--log-level=error'],
+    ['--data-root', join(dir, 'dd'), '--exec-root', join(dir, 'dx'), '-H', `unix://${socket}`, '--pidfile', join(dir, 'd.pid'), '--bridge', bridge, '--cgroup-parent', `/${bridge}`, '--log-level=error'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -183,6 +183,8 @@ async function startDockerd(net: string, userNet: string, log: Log): Promise<Pee
     if (cd !== undefined) await stopPid(cd, 15_000);
     await removeFirewall([bridge, `${net}.`, `${userNet}.`, ...devices], keep, log);
     for (const dev of new Set([bridge, ...devices])) await run('ip', ['link', 'del', dev], { allowFail: true });
+    // Its containers' cgroup parent, in every hierarchy (rmdir removes only empty ones).
+    await run('sh', ['-c', `rmdir /sys/fs/cgroup/*/${bridge} /sys/fs/cgroup/${bridge} 2>/dev/null; true`], { allowFail: true });
     await removeDir(dir);
   };
   try {

@@ -12,6 +12,7 @@ import { BERTH, DOCKER, NODE, startBerthd, startDockerd, TREE, useTree, type Eng
 import { fmt, MiB, run, type Stats } from './lib/proc.ts';
 import { summariseProfile } from './lib/profile.ts';
 import { benchLoad, throughput, type LoadFigures } from './load.ts';
+import { benchContainers, containersReport } from './containers.ts';
 import { benchNetwork, networkReport } from './network.ts';
 import { benchPhases, type PhaseFigures } from './phases.ts';
 import { benchRegistry, registryReport, type RegistryFigures } from './registry.ts';
@@ -27,6 +28,8 @@ benchmarks (default: load layers idle version phases registry):
   phases    in-process load of both images split into ingest / unpack / register, and unpackLayer alone
   profile   one load of each image into a berthd under 'node --cpu-prof'; prints where its CPU time goes
   registry  pull, push and warm push of both images (gzip layers) via a local docker-registry: berthd vs skopeo
+  containers  run --rm busybox true per CLI, the API create+start+wait+delete cycle, 20 run -d in parallel, memory
+            per running container: berthd, dockerd, podman (--network none)
   network   run --rm on the bridge vs --network none, 20 started in parallel on a user network, wrk through a
             published port vs the container's IP: berthd, dockerd, podman (not in the default set)
 
@@ -59,7 +62,7 @@ const { values, positionals } = parseArgs({
   },
 });
 
-const KNOWN = ['load', 'layers', 'idle', 'version', 'phases', 'profile', 'registry', 'network'];
+const KNOWN = ['load', 'layers', 'idle', 'version', 'phases', 'profile', 'registry', 'network', 'containers'];
 if (values.help) {
   process.stdout.write(USAGE);
   process.exit(0);
@@ -343,6 +346,12 @@ async function main(): Promise<void> {
       );
       json.profile = s;
     }
+  }
+
+  if (selected.includes('containers')) {
+    const f = await benchContainers({ runs, parallel: 20, scratch, log });
+    json.containers = f;
+    out.push(containersReport(f));
   }
 
   if (selected.includes('network')) {

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { api, berth, docker, startDaemon, waitFor, type Daemon } from './harness.ts';
+import { api, berth, docker, run, startDaemon, waitFor, type Daemon } from './harness.ts';
 
 async function ok(d: Daemon, args: string[], input?: Buffer | string): Promise<string> {
   const r = await docker(d, args, input);
@@ -102,6 +102,27 @@ describe('more containers through the docker CLI', () => {
       const r = await docker(d, ['cp', join(host, 's.txt'), 'cpro:/tmp/']);
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, /container rootfs is marked read-only/);
+    });
+  });
+
+  describe('cp views left mounted', () => {
+    it('rm of a container with a cp view still mounted (a crash mid-copy) detaches it and leaves the volume alone', async () => {
+      await ok(d, ['run', '-d', '--name', 'cpcrash', '--network', 'none', '-v', 'keepvol:/data', 'busybox', 'sleep', '1000']);
+      await ok(d, ['exec', 'cpcrash', 'sh', '-c', 'echo precious > /data/keep.txt']);
+      const id = (await ok(d, ['inspect', '-f', '{{.Id}}', 'cpcrash'])).trim();
+      const volDir = (await ok(d, ['volume', 'inspect', '-f', '{{.Mountpoint}}', 'keepvol'])).trim();
+      // What a daemon killed in the middle of a cp leaves: a view with the volume mounted in it.
+      const view = join(d.dataRoot, 'containers', id, 'view-leftover');
+      await mkdir(join(view, 'data'), { recursive: true });
+      const m = await run('mount', ['--bind', volDir, join(view, 'data')]);
+      assert.equal(m.code, 0, m.stderr);
+      try {
+        await ok(d, ['rm', '-f', 'cpcrash']);
+        assert.equal(await readFile(join(volDir, 'keep.txt'), 'utf8'), 'precious\n', 'the volume keeps its files');
+        assert.deepEqual(await mountsUnder(view), []);
+      } finally {
+        if ((await mountsUnder(view)).length > 0) await run('umount', ['-l', join(view, 'data')]);
+      }
     });
   });
 

@@ -54,6 +54,7 @@ describe('networks through the docker CLI, berth and docker-py', () => {
   let app = { name: `app-${SFX}`, cidr: '', prefix: '' };
   const web = `web-${SFX}`;
   const blockers: Server[] = [];
+  const mine = (line: string) => [...marks].some((m) => m !== '' && line.includes(m));
 
   async function ok(args: string[], input?: string): Promise<string> {
     const r = await docker(d, args, input);
@@ -88,11 +89,14 @@ describe('networks through the docker CLI, berth and docker-py', () => {
     return id;
   }
 
-  /** `wget` from a throwaway container on `net`, retried while DNS and the server come up. */
+  /**
+   * `wget` from a throwaway container on `net`, retried while DNS and the server come up. (busybox's own
+   * `timeout`, since Debian's static busybox wget crashes with `-T`.)
+   */
   async function fetchFrom(net: string, url: string, tries = 25): Promise<RunResult> {
     let r: RunResult = { code: -1, stdout: '', stderr: '' };
     for (let i = 0; i < tries; i++) {
-      r = await docker(d, ['run', '--rm', '--network', net, 'busybox', 'wget', '-qO-', '-T', '2', url]);
+      r = await docker(d, ['run', '--rm', '--network', net, 'busybox', 'timeout', '5', 'wget', '-qO-', url]);
       if (r.code === 0) return r;
       await new Promise((res) => setTimeout(res, 200));
     }
@@ -132,7 +136,6 @@ describe('networks through the docker CLI, berth and docker-py', () => {
     await d.cleanup();
     assert.equal(left.body.trim(), '[]', 'every container removed');
     for (const id of containerIds) marks.add(id.slice(0, 12));
-    const mine = (line: string) => [...marks].some((m) => m !== '' && line.includes(m));
     // netavark removes bridges and rules when their last endpoint goes; allow it a moment.
     const leftovers = await waitFor(
       'the host to hold nothing of this test',
@@ -185,6 +188,10 @@ describe('networks through the docker CLI, berth and docker-py', () => {
     assert.equal(r.stdout, `hello from ${SFX}\n`);
     const ip = (await ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${app.name}").IPAddress}}`, web])).trim();
     assert.ok(ip.startsWith(app.prefix), `web's address ${ip} is in ${app.cidr}`);
+    // The teardown check looks for these marks: while web runs, the host shows its bridge, address and rules.
+    const live = (await hostState()).filter(mine);
+    assert.ok(live.some((l) => l.includes(` inet ${app.prefix}`)), `the app bridge holds an address of ${app.cidr}:\n${live.join('\n')}`);
+    assert.ok(live.some((l) => l.startsWith('-A ') && l.includes(app.cidr)), `firewall rules name ${app.cidr}:\n${live.join('\n')}`);
   });
 
   it('-p HOSTPORT:80 is reachable from the host; port, ps and berth port agree; the port is freed on stop', async () => {
@@ -249,7 +256,7 @@ describe('networks through the docker CLI, berth and docker-py', () => {
     const client = `cli-${SFX}`;
     await runDetached(['--network', net2, '--name', client, 'busybox', 'sleep', '300']);
     await rememberBridge(other.prefix);
-    const get = (host: string) => docker(d, ['exec', client, 'wget', '-qO-', '-T', '2', `http://${host}/`]);
+    const get = (host: string) => docker(d, ['exec', client, 'timeout', '3', 'wget', '-qO-', `http://${host}/`]);
     const before = await get(web);
     assert.notEqual(before.code, 0, 'web does not resolve from a network it is not on');
     await ok(['network', 'connect', '--alias', `site-${SFX}`, '--ip', `${other.prefix}77`, net2, web]);
@@ -278,6 +285,56 @@ describe('networks through the docker CLI, berth and docker-py', () => {
     assert.equal(gone, true);
     await ok(['rm', '-f', client]);
     assert.equal(await ok(['network', 'rm', net2]), `${net2}\n`);
+  });
+
+  it('the same through berth: network create/connect/disconnect, run --network --network-alias --ip, -p, port', async () => {
+    const sub = await freeSubnet(subnets);
+    marks.add(sub.prefix);
+    const net = `bnet-${SFX}`;
+    const ok2 = async (args: string[]) => {
+      const r = await berth(d, args);
+      assert.equal(r.code, 0, fail(r, `berth ${args.join(' ')}`));
+      return r.stdout;
+    };
+    assert.match(await ok2(['network', 'create', '--subnet', sub.cidr, '--ip-range', `${sub.prefix}128/25`, '--label', 'via=berth', net]), /^[0-9a-f]{64}\n$/);
+    await remember(net);
+    const srv = `bsrv-${SFX}`;
+    const hostPort = await freePort();
+    marks.add(`--dport ${hostPort} `);
+    const id = (await ok2(['run', '-d', '--network', net, '--network-alias', `api-${SFX}`, '--ip', `${sub.prefix}9`, '-p', `127.0.0.1:${hostPort}:80`, '--name', srv, '-v', `${www}:/www:ro`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www'])).trim();
+    containerIds.add(id);
+    await rememberBridge(sub.prefix);
+    assert.equal((await ok2(['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, srv])).trim(), `${sub.prefix}9`);
+    const viaAlias = await waitFor('the alias to answer', async () => {
+      const r = await berth(d, ['run', '--rm', '--network', net, 'busybox', 'timeout', '5', 'wget', '-qO-', `http://api-${SFX}/`]);
+      return r.code === 0 ? r.stdout : undefined;
+    }, 20_000);
+    assert.equal(viaAlias, `hello from ${SFX}\n`);
+    const body = await waitFor('the published port to answer', async () => {
+      const r = await run('curl', ['-sS', '--max-time', '2', `http://127.0.0.1:${hostPort}/`]);
+      return r.code === 0 ? r.stdout : undefined;
+    }, 15_000);
+    assert.equal(body, `hello from ${SFX}\n`);
+    assert.equal(await ok2(['port', srv]), `80/tcp -> 127.0.0.1:${hostPort}\n`);
+    assert.match(await ok2(['ps', '--filter', `name=${srv}`]), new RegExp(`127\\.0\\.0\\.1:${hostPort}->80/tcp\\s+${srv}\\n$`));
+    // A second container joins through connect with an alias and a fixed address; disconnect -f takes it out.
+    const other = `bother-${SFX}`;
+    containerIds.add((await ok2(['run', '-d', '--network', 'none', '--name', other, 'busybox', 'sleep', '300'])).trim());
+    const none = await berth(d, ['network', 'connect', net, other]);
+    assert.notEqual(none.code, 0, 'a --network none container cannot join a network');
+    await ok2(['rm', '-f', other]);
+    containerIds.add((await ok2(['run', '-d', '--name', other, 'busybox', 'sleep', '300'])).trim());
+    await ok2(['network', 'connect', '--alias', `peer-${SFX}`, '--ip', `${sub.prefix}200`, net, other]);
+    assert.equal((await ok2(['network', 'inspect', '-f', `{{range .Containers}}{{if eq .Name "${other}"}}{{.IPv4Address}}{{end}}{{end}}`, net])).trim(), `${sub.prefix}200/24`);
+    const resolved = await waitFor('peer alias to resolve', async () => {
+      const r = await berth(d, ['exec', srv, 'nslookup', `peer-${SFX}`]);
+      return r.code === 0 && r.stdout.includes(`${sub.prefix}200`) ? true : undefined;
+    }, 15_000);
+    assert.equal(resolved, true);
+    await ok2(['network', 'disconnect', '-f', net, other]);
+    assert.equal((await ok2(['network', 'inspect', '-f', '{{len .Containers}}', net])).trim(), '1');
+    await ok2(['rm', '-f', srv, other]);
+    assert.equal(await ok2(['network', 'rm', net]), `${net}\n`);
   });
 
   it('bad input: overlapping subnet, bad CIDR, gateway outside the subnet, unknown driver; nothing created', async () => {

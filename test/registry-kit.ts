@@ -412,9 +412,10 @@ function closeServer(server: Server): Promise<void> {
  *   for, or than its `Docker-Content-Digest` header says;
  * - `hang`: the layer blob stops after half its bytes and the connection stays open, silent;
  * - `cut-once`: the first GET of the layer blob stops after half its bytes and the connection is cut; later
- *   GETs are healthy and honour `Range` (206), so a client can resume.
+ *   GETs are healthy and honour `Range` (206), so a client can resume;
+ * - `schema1`: the tag serves a signed Docker schema 1 manifest (`…manifest.v1+prettyjws`), which clients refuse.
  */
-export type Fault = 'healthy' | 'bad-digest' | 'truncated' | 'bad-manifest' | 'hang' | 'cut-once';
+export type Fault = 'healthy' | 'bad-digest' | 'truncated' | 'bad-manifest' | 'hang' | 'cut-once' | 'schema1';
 
 /** One request the faulty registry saw. */
 export interface SeenRequest {
@@ -511,9 +512,16 @@ export async function startFaultyRegistry(fault: Fault, opts: { layerBytes?: num
     if (kind === 'manifests') {
       if (ref !== tag && ref !== manifest.digest) return notFound(res, 'MANIFEST_UNKNOWN', 'manifest unknown');
       let body = manifest.body;
+      let mediaType = manifest.mediaType;
+      let digestHeader = manifest.digest;
       // Same JSON, other bytes: a space more at the end changes the digest and nothing else.
       if (current === 'bad-manifest') body = Buffer.concat([manifest.body, Buffer.from(' ')]);
-      res.writeHead(200, { 'content-type': manifest.mediaType, 'content-length': String(body.length), 'docker-content-digest': manifest.digest });
+      if (current === 'schema1') {
+        body = schema1Manifest(repository, tag, layers);
+        mediaType = 'application/vnd.docker.distribution.manifest.v1+prettyjws';
+        digestHeader = digest(body);
+      }
+      res.writeHead(200, { 'content-type': mediaType, 'content-length': String(body.length), 'docker-content-digest': digestHeader });
       return res.end(head ? undefined : body);
     }
     const blob = layers.find((l) => l.digest === ref) ?? (ref === config.digest ? config : undefined);
@@ -590,6 +598,25 @@ export async function startFaultyRegistry(fault: Fault, opts: { layerBytes?: num
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A schema 1 manifest of the image's layers (the signature is not a real one: clients refuse schema 1 first). */
+function schema1Manifest(name: string, tag: string, layers: ServedBlob[]): Buffer {
+  return Buffer.from(
+    JSON.stringify(
+      {
+        schemaVersion: 1,
+        name,
+        tag,
+        architecture: 'amd64',
+        fsLayers: layers.map((l) => ({ blobSum: l.digest })).reverse(),
+        history: layers.map((_, i) => ({ v1Compatibility: JSON.stringify({ id: `${i}`.padStart(64, '0'), created: '2024-05-05T00:00:00Z' }) })),
+        signatures: [{ header: { alg: 'ES256' }, signature: 'c2lnbmF0dXJl', protected: 'e30' }],
+      },
+      null,
+      3,
+    ),
+  );
 }
 
 function notFound(res: ServerResponse, code: string, message: string): void {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BERTH, api, docker, imageIds, run, startDaemon, waitFor, type Daemon, type RunResult } from './harness.ts';
-import { blobFiles, dir, file, image, layer, legacyArchive, listDir, ociArchive, ociManifest, sha256, smallImageArchive, storeProblems, tarOf, type Image } from './fixtures.ts';
+import { blobFiles, dir, file, image, layer, legacyArchive, listDir, ociArchive, ociManifest, sha256, storeProblems, tarOf, type Image } from './fixtures.ts';
 import { accessLog, skopeo, startFaultyRegistry, startRegistry, type DistributionRegistry, type Fault, type FaultyRegistry } from './registry-kit.ts';
 
 const COMMAND_TIMEOUT_MS = 120_000;
@@ -404,8 +404,8 @@ describe('TLS registry with a test CA (certs.d) and htpasswd Basic auth', () => 
     const wrong = await berthAs(d, home, ['login', '-u', 'alice', '--password-stdin', reg.host], 'nope\n');
     assert.equal(wrong.code, 1, wrong.stdout + wrong.stderr);
     assert.match(wrong.stderr, /unauthorized/i);
-    const after = await readJson(path);
-    assert.equal(after && authFor(after as never, reg.host), undefined, 'a failed login stores nothing');
+    const afterWrong = await readJson(path);
+    assert.equal(afterWrong && authFor(afterWrong as never, reg.host), undefined, 'a failed login stores nothing');
 
     const login = ok(await berthAs(d, home, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n'), d, 'berth login');
     assert.match(login.stdout, /Login Succeeded/);
@@ -565,7 +565,7 @@ describe('token auth registry (distribution auth: token, a token service in the 
 // ---- faults ----------------------------------------------------------------------------------------------------
 
 describe('a faulty registry: each fault fails the pull naming the blob, leaves nothing, and the next pull works', () => {
-  const faults: Fault[] = ['bad-digest', 'truncated', 'bad-manifest', 'hang', 'cut-once'];
+  const faults: Fault[] = ['bad-digest', 'truncated', 'bad-manifest', 'hang', 'cut-once', 'schema1'];
   const regs = new Map<Fault, FaultyRegistry>();
   let d: Daemon;
   let scratch: string;
@@ -626,6 +626,17 @@ describe('a faulty registry: each fault fails the pull naming the blob, leaves n
     assert.notEqual(t.code, 0, t.stdout);
     await assertNothingKept(reg, before);
     assert.ok(!reg.requests.some((q) => q.path.includes(reg.layer.digest)), 'no layer was fetched for a bad manifest');
+    await thenHealthy(reg);
+  });
+
+  it('schema1: a Docker schema 1 manifest is refused with a clear message, nothing fetched or kept', async () => {
+    const reg = regs.get('schema1')!;
+    const before = await imageIds(d);
+    const r = await berthAs(d, home, ['pull', `${reg.host}/${reg.repository}:${reg.tag}`]);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /schema ?1|manifest version 2, schema 1|v1\+prettyjws/i);
+    assert.ok(!reg.requests.some((q) => q.path.includes('/blobs/')), 'no blob was fetched');
+    await assertNothingKept(reg, before);
     await thenHealthy(reg);
   });
 
@@ -725,12 +736,13 @@ describe('kill -9 of berthd during a pull', () => {
       assert.notEqual(r.code, 0, 'the pull reports the daemon going away');
       assert.doesNotMatch(r.stderr, /killed after/);
       await d.restart();
+      const kept = `blobs/ after the restart: ${JSON.stringify(await blobFiles(d.dataRoot))}; ingest/: ${JSON.stringify(await listDir(join(d.dataRoot, 'ingest')))}`;
       assert.deepEqual(await imageIds(d), [], 'nothing half-pulled is visible');
       assert.equal(await inspectImage(d, ref), undefined);
       reg.setFault('healthy');
       ok(await berthAs(d, home, ['pull', ref]), d, 'the repeated pull');
       assert.equal((await inspectImage(d, ref))?.Id, reg.config.digest);
-      for (const h of reg.healthy) assert.equal(blobGets(h.digest), 1, `verified layer ${h.digest} reused, not fetched again`);
+      for (const h of reg.healthy) assert.equal(blobGets(h.digest), 1, `verified layer ${h.digest} reused, not fetched again (${kept})`);
       assert.deepEqual(await storeProblems(d.dataRoot), []);
     } finally {
       await d?.cleanup();

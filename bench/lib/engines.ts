@@ -77,16 +77,16 @@ async function removeDir(dir: string): Promise<void> {
 }
 
 /**
- * Starts berthd with `--no-seed` on a fresh data root; `startSeconds` is the time from spawn to its first answer.
+ * Starts berthd with `--no-seed` (unless `seed`: then busybox is created from busybox-static) on a fresh data root; `startSeconds` is the time from spawn to its first answer.
  * With `nodeArgs` (e.g. `--cpu-prof`), Node runs src/daemon/main.ts directly with those flags instead of bin/berthd.
  */
-export async function startBerthd(opts: { nodeArgs?: string[] } = {}): Promise<Engine & { startSeconds: number }> {
+export async function startBerthd(opts: { nodeArgs?: string[]; seed?: boolean } = {}): Promise<Engine & { startSeconds: number }> {
   const dir = await mkdtemp('/tmp/berth-bench-');
   const socket = join(dir, 'berth.sock');
   const dataRoot = join(dir, 'data');
   let out = '';
   const t0 = process.hrtime.bigint();
-  const args = ['--data-root', dataRoot, '--exec-root', join(dir, 'exec'), '-H', `unix://${socket}`, '--no-seed', '--log-level', 'warn'];
+  const args = ['--data-root', dataRoot, '--exec-root', join(dir, 'exec'), '-H', `unix://${socket}`, ...(opts.seed ? [] : ['--no-seed']), '--log-level', 'warn'];
   const proc = opts.nodeArgs
     ? spawn(NODE, [...opts.nodeArgs, join(TREE, 'src', 'daemon', 'main.ts'), ...args], {
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mountAll, unmountAll, unpackLayer, type Snapshotter } from '../snapshots/index.ts';
 import { ForbiddenError, InvalidArgumentError, NotFoundError, NotImplementedError } from '../util/errors.ts';
@@ -119,6 +119,25 @@ export class ContainerFiles {
     } finally {
       await root.close();
     }
+  }
+
+  /**
+   * Detaches the views `cp` mounted for a container (lazily: a copy in progress finishes on the detached tree).
+   * Called before the container's directory is removed, so that removing it cannot reach into a volume or a bind
+   * source, and at daemon start for views a crash left mounted.
+   */
+  async detachViews(id: string): Promise<void> {
+    const dir = this.#d.dir(id);
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith('view-'));
+    if (names.length === 0) return;
+    // Every mount at or below a view, outermost first (a lazy unmount takes what is below with it).
+    const mounted = (await readFile('/proc/self/mountinfo', 'utf8'))
+      .split('\n')
+      .map((l) => (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+      .filter((p) => names.some((n) => p === join(dir, n) || p.startsWith(`${join(dir, n)}/`)))
+      .sort((a, b) => a.length - b.length);
+    for (const p of mounted) await unmountAll(p, { detach: true });
+    for (const n of names) await rmdir(join(dir, n)).catch(() => {});
   }
 
   /** `HEAD /containers/{id}/archive`: the stat of a path in the container. */

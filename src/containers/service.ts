@@ -326,7 +326,7 @@ export class ContainerService {
       }
       const netHost = hc.NetworkMode === 'host';
       networked = true;
-      const netns = await this.#setUpNetwork(r);
+      const { ns: netns, ready: netReady } = await this.#setUpNetwork(r);
       for (const [f, dest] of [['hosts', '/etc/hosts'], ['hostname', '/etc/hostname'], ['resolv.conf', '/etc/resolv.conf']] as const) {
         if (!mounts.some((m) => m.destination === dest)) mounts.push({ type: 'bind', source: join(dir, f), destination: dest, ...(hc.ReadonlyRootfs ? { readonly: true } : {}) });
       }
@@ -375,6 +375,8 @@ export class ContainerService {
         name: r.name,
       });
       created = true;
+      // netavark ran while the runtime created the container; the process must not start before its network.
+      await netReady;
       // Clients that attached before the start get the container's first bytes.
       for (const give of this.#pendingAttach.get(r.id) ?? []) {
         try {
@@ -415,7 +417,7 @@ export class ContainerService {
    * network service, then hosts, hostname and resolv.conf in the container's directory. Returns the spec's network
    * namespace. `container:X` joins X's namespace and shares its files, as Docker.
    */
-  async #setUpNetwork(r: Row): Promise<'host' | 'none' | { path: string }> {
+  async #setUpNetwork(r: Row): Promise<{ ns: 'host' | 'none' | { path: string }; ready: Promise<void> }> {
     const dir = this.dir(r.id);
     const c = r.config.Config;
     const hc = r.hostConfig;
@@ -428,8 +430,8 @@ export class ContainerService {
         throw new ConflictError(`cannot join network of a non running container: ${other?.id ?? mode.slice('container:'.length)}`);
       }
       for (const f of ['hosts', 'resolv.conf']) await writeFile(join(dir, f), await readFile(join(this.dir(other.id), f)).catch(() => ''));
-      if (other.hostConfig.NetworkMode === 'host') return 'host';
-      return { path: this.#d.networks.sandboxPath(other.id) ?? `/proc/${other.state.Pid}/ns/net` };
+      if (other.hostConfig.NetworkMode === 'host') return { ns: 'host', ready: Promise.resolve() };
+      return { ns: { path: this.#d.networks.sandboxPath(other.id) ?? `/proc/${other.state.Pid}/ns/net` }, ready: Promise.resolve() };
     }
     const sb = await this.#d.networks.setUp({
       id: r.id,
@@ -444,10 +446,13 @@ export class ContainerService {
       dnsSearch: hc.DnsSearch ?? null,
       dnsOptions: hc.DnsOptions ?? null,
       extraHosts: hc.ExtraHosts ?? null,
+      early: true,
     });
+    const ready = sb.ready ?? Promise.resolve();
+    ready.catch(() => {}); // awaited by the caller; a failure before that must not be an unhandled rejection
     await writeFile(join(dir, 'hosts'), sb.hosts);
     await writeFile(join(dir, 'resolv.conf'), sb.resolvConf);
-    return mode === 'host' ? 'host' : sb.netns ? { path: sb.netns } : 'none';
+    return { ns: mode === 'host' ? 'host' : sb.netns ? { path: sb.netns } : 'none', ready };
   }
 
   /** Container inspect's `NetworkSettings` (addresses while it runs, published ports). */
@@ -505,7 +510,7 @@ export class ContainerService {
   async #cleanupRuntime(r: Row): Promise<void> {
     const driver = this.#d.runtimes.get(r.runtime);
     await driver?.delete(r.id, { force: true }).catch(() => {});
-    await this.#d.networks.tearDown(r.id).catch((err) => this.#d.log?.warn(`container ${r.id.slice(0, 12)}: network teardown: ${errorMessage(err)}`));
+    await this.#d.networks.tearDown(r.id, { background: true });
     for (const m of r.config.Mounts) if (m.Type === 'volume') await this.#d.volumes.release(m.Name!).catch(() => {});
     await unmountAll(join(this.dir(r.id), 'bundle', 'rootfs'), { detach: true }).catch(() => {});
   }
@@ -654,12 +659,14 @@ export class ContainerService {
   async #removeLocked(r: Row, opts: { volumes?: boolean }): Promise<void> {
     this.#watching.get(r.id)?.abort();
     this.#watching.delete(r.id);
+    // A `cp` in progress has volumes mounted under the container's directory: detach them before anything is removed.
+    await this.#files.detachViews(r.id);
     await this.#cleanupRuntime(r);
     await this.#d.snapshotter.remove(r.snapshot).catch((err) => {
       if (!(err instanceof NotFoundError)) throw err;
     });
     await rm(this.dir(r.id), { recursive: true, force: true });
-    await this.#d.networks.release(r.id).catch((err) => this.#d.log?.warn(`container ${r.id.slice(0, 12)}: network release: ${errorMessage(err)}`));
+    await this.#d.networks.release(r.id, { background: true });
     this.#d.records.delete(r.id);
     if (opts.volumes) {
       for (const m of r.config.Mounts) if (m.Anonymous && m.Name) await this.#d.volumes.remove(m.Name).catch(() => {});
@@ -884,6 +891,7 @@ export class ContainerService {
   async restore(): Promise<void> {
     for (const r of this.#d.records.all()) {
       const driver = this.#d.runtimes.get(r.runtime);
+      await this.#files.detachViews(r.id).catch(() => {}); // views of a `cp` a crash interrupted
       if (r.state.Status === 'removing') {
         await this.#removeLocked(r, {}).catch(() => {});
         continue;

@@ -97,6 +97,7 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
     engineId,
     close: async () => {
       containers.close();
+      await networks.drain();
       await snapshotter.close();
       db.close();
     },

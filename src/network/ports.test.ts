@@ -41,6 +41,9 @@ test('a port another process listens on is refused with Docker\'s message; rando
     );
     // Berth's own allocations count too, even when the kernel would allow the bind.
     await assert.rejects(resolvePorts([{ hostIp: '', hostPort: 1, containerPort: 80, protocol: 'tcp' }], [{ hostIp: '', hostPort: 1, containerPort: 81, protocol: 'tcp' }], [1, 1], 1), /Bind for 0.0.0.0:1 failed/);
+    const ranged = await resolvePorts([{ hostIp: '127.0.0.1', hostPort: port, hostPortEnd: port + 1, containerPort: 80, protocol: 'tcp' }], [], [1, 1], 1);
+    assert.equal(ranged[0]!.hostPort, port + 1, 'a host range gives its first free port');
+    assert.deepEqual(wantedPorts({ '80/tcp': [{ HostPort: '8000-8010' }] }, false, [], '')[0], { hostIp: '', hostPort: 8000, hostPortEnd: 8010, containerPort: 80, protocol: 'tcp' });
     const got = await resolvePorts([{ hostIp: '127.0.0.1', hostPort: 0, containerPort: 80, protocol: 'tcp' }], [], [port, port + 50], port);
     assert.notEqual(got[0]!.hostPort, port);
     assert.ok(got[0]!.hostPort > port && got[0]!.hostPort <= port + 50);

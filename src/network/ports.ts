@@ -32,6 +32,8 @@ export function parsePortKey(key: string): { port: number; protocol: 'tcp' | 'ud
 export interface WantedPort {
   hostIp: string;
   hostPort: number;
+  /** With a host range (`8000-8010:80`), its last port: the first free port of the range is taken. */
+  hostPortEnd?: number;
   containerPort: number;
   protocol: 'tcp' | 'udp' | 'sctp';
 }
@@ -55,14 +57,15 @@ export function wantedPorts(
       if (hostIp && hostIp !== '0.0.0.0' && hostIp !== '::' && !parseIP(hostIp)) throw new InvalidArgumentError(`invalid IP address: ${hostIp}`);
       const hp = b.HostPort ?? '';
       let hostPort = 0;
+      let hostPortEnd: number | undefined;
       if (hp !== '') {
         const m = /^(\d+)(?:-(\d+))?$/.exec(hp);
         if (!m) throw new InvalidArgumentError(`invalid hostPort: ${hp}`);
         hostPort = Number(m[1]);
-        if (!(hostPort >= 0 && hostPort <= 65535)) throw new InvalidArgumentError(`invalid hostPort: ${hp}`);
-        // A host range for a single container port: Docker picks the first free port of the range; we take its start.
+        if (m[2] !== undefined) hostPortEnd = Number(m[2]);
+        if (!(hostPort >= 0 && hostPort <= 65535) || (hostPortEnd !== undefined && !(hostPortEnd >= hostPort && hostPortEnd <= 65535))) throw new InvalidArgumentError(`invalid hostPort: ${hp}`);
       }
-      out.push({ hostIp: hostIp === '0.0.0.0' ? '' : hostIp, hostPort, containerPort: port, protocol });
+      out.push({ hostIp: hostIp === '0.0.0.0' ? '' : hostIp, hostPort, ...(hostPortEnd !== undefined && hostPortEnd !== hostPort ? { hostPortEnd } : {}), containerPort: port, protocol });
     }
   }
   if (publishAll) {
@@ -125,8 +128,19 @@ export async function resolvePorts(wanted: readonly WantedPort[], inUse: readonl
   const out: PortMapping[] = [];
   const taken = (p: { hostIp: string; hostPort: number; protocol: string }) => [...inUse, ...out].some((q) => clash(p, q));
   for (const w of wanted) {
+    const { hostPortEnd, ...plain } = w;
+    if (w.hostPort !== 0 && hostPortEnd !== undefined) {
+      let found: PortMapping | undefined;
+      for (let port = w.hostPort; port <= hostPortEnd && !found; port++) {
+        const p = { ...plain, hostPort: port };
+        if (!taken(p) && (await canBind(p.hostIp, port, p.protocol))) found = p;
+      }
+      if (!found) throw portTaken({ hostIp: w.hostIp, hostPort: hostPortEnd });
+      out.push(found);
+      continue;
+    }
     if (w.hostPort !== 0) {
-      const p = { ...w };
+      const p = { ...plain };
       if (taken(p) || !(await canBind(p.hostIp, p.hostPort, p.protocol))) throw portTaken(p);
       out.push(p);
       continue;
@@ -136,7 +150,7 @@ export async function resolvePorts(wanted: readonly WantedPort[], inUse: readonl
     let found: PortMapping | undefined;
     for (let i = 0; i < n && !found; i++) {
       const port = lo + ((start - lo + i) % n + n) % n;
-      const p = { ...w, hostPort: port };
+      const p = { ...plain, hostPort: port };
       if (!taken(p) && (await canBind(p.hostIp, port, p.protocol))) found = p;
     }
     if (!found) throw new ConflictError(`no free host port for ${w.containerPort}/${w.protocol} in ${lo}-${hi}`);

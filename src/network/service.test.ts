@@ -56,7 +56,7 @@ async function sh(cmd: string, args: string[]): Promise<string> {
  */
 async function lookup(netns: string, name: string, server: string): Promise<string> {
   let last = '';
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < 20; i++) {
     try {
       last = await sh('nsenter', [`--net=${netns}`, 'busybox', 'nslookup', '-type=a', '-timeout=1', name, server]);
       if (/Address: \d/.test(last.split('\n').slice(2).join('\n'))) return last;
@@ -198,10 +198,17 @@ test('default bridge and repair: a crashed daemon\'s namespaces, interfaces and 
   const port = svc.ports(c.id)[0]!;
   assert.equal(port.hostIp, '127.0.0.1');
   assert.ok(port.hostPort >= 1024);
-  // "Crash": a new service on the same DB and exec root, the container no longer running.
+  const live = fakeContainer(`l${tag}`, 'bridge');
+  svc.prepare(live.id, 'bridge', {});
+  const lsb = await svc.setUp({ id: live.id, name: live.name, hostname: 'hl', networkMode: 'bridge' });
+  const liveIp = svc.settings(live.id, 'bridge').IPAddress;
+  // "Crash": a new service on the same DB and exec root; one container still runs (live restore), one does not.
   svc = service();
-  const { tornDown } = await svc.repair(() => false);
+  const { tornDown } = await svc.repair((id) => id === live.id);
   assert.deepEqual(tornDown, [c.id]);
-  assert.deepEqual(await traces(), []);
   assert.equal(svc.settings(c.id, 'bridge').Networks['bridge']!.IPAddress, '');
+  assert.equal(svc.settings(live.id, 'bridge').IPAddress, liveIp, 'the running container keeps its address');
+  await sh('nsenter', [`--net=${lsb.netns}`, 'busybox', 'ping', '-c1', '-W2', `${net(0)}.1`]);
+  await svc.release(live.id);
+  assert.deepEqual(await traces(), []);
 });

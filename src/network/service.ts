@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import type { EndpointRecord, NetworkRecord, NetworkRecords } from '../metadata/index.ts';
 import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError, UnavailableError, errorMessage, isErrno } from '../util/errors.ts';
 import type { EventLog } from '../util/events.ts';
-import { KeyedMutex } from '../util/lock.ts';
+import { KeyedMutex, RWLock } from '../util/lock.ts';
 import { buildHosts, buildResolvConf, splitExtraHost } from './etc.ts';
-import { chooseSubnet, contains, firstHost, formatCidr, formatIP, nextFree, overlaps, parseCidr, parseIP, type Cidr, type Pool } from './ipam.ts';
+import { BRIDGE_NAME_OPT, MTU_OPT, PREDEFINED, macFor, matchLabel, networkJSON, networkSpec, untilMs, type EpConfig, type NetSpec } from './model.ts';
+import { contains, firstHost, formatCidr, formatIP, nextFree, parseCidr, parseIP, type Pool } from './ipam.ts';
 import { NetavarkDriver, findHelper, type NetavarkInput, type NetavarkNetwork } from './netavark.ts';
 import { createNetns, removeNetns } from './netns.ts';
 import { ephemeralRange, resolvePorts, wantedPorts, type PortMapping } from './ports.ts';
-import type { ConnectRequest, CreateNetworkRequest, EndpointRequest, EndpointSettings, Network, NetworkContainer, NetworkSettings, PortBinding } from './types.ts';
+import type { CreateNetworkRequest, EndpointRequest, EndpointSettings, Network, NetworkContainer, NetworkSettings, PortBinding } from './types.ts';
 
 /** The daemon's network settings (from berthd's config). */
 export interface NetworkConfig {
@@ -69,6 +70,12 @@ export interface SandboxRequest {
   dnsOptions?: readonly string[] | null;
   extraHosts?: readonly string[] | null;
   signal?: AbortSignal;
+  /**
+   * Return as soon as the namespace and files exist (addresses are chosen before netavark runs), with `ready`
+   * settling when netavark has finished: the caller creates the runtime container meanwhile and awaits `ready`
+   * before the process starts. On failure the service has already undone its part.
+   */
+  early?: boolean;
 }
 
 /** What a container gets from `setUp`: the namespace to join (none for `host`/`none`) and its etc files. */
@@ -77,31 +84,8 @@ export interface Sandbox {
   netns?: string;
   hosts: string;
   resolvConf: string;
-}
-
-/** The network service's JSON per network (in the metadata DB). */
-interface NetSpec {
-  internal: boolean;
-  attachable: boolean;
-  ipv6: boolean;
-  /** The bridge device; '' for host/none. */
-  bridge: string;
-  subnets: { subnet: string; gateway: string; ipRange?: string }[];
-  options: Record<string, string>;
-  labels: Record<string, string>;
-  ipamOptions: Record<string, string> | null;
-  dns: boolean;
-  /** `bridge`, `host` or `none` for the networks Docker predefines. */
-  predefined?: 'bridge' | 'host' | 'none';
-}
-
-/** What a container asked for on one network. */
-interface EpConfig {
-  aliases: string[];
-  ipv4?: string;
-  ipv6?: string;
-  mac?: string;
-  links?: string[];
+  /** Settles when netavark has set up the interfaces and ports (already settled unless `early`). */
+  ready?: Promise<void>;
 }
 
 type NetRec = NetworkRecord<NetSpec>;
@@ -111,50 +95,6 @@ type EpRec = EndpointRecord<EpConfig>;
 interface SandboxFile {
   netns: string;
   input: NetavarkInput;
-}
-
-const PREDEFINED = ['bridge', 'host', 'none'] as const;
-const BRIDGE_NAME_OPT = 'com.docker.network.bridge.name';
-const MTU_OPT = 'com.docker.network.driver.mtu';
-const V6_POOL: Pool = { base: 'fd7b:e47a:b3d0::/48', size: 64 };
-
-function nowNano(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
-}
-
-function matchLabel(labels: Record<string, string>, filter: string): boolean {
-  const eq = filter.indexOf('=');
-  if (eq < 0) return filter in labels;
-  return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
-}
-
-/** Docker's MAC for an IPv4 endpoint: 02:42 then the four address bytes. */
-function macFor(ipv4: string): string {
-  const v = parseIP(ipv4)!.value;
-  const b = [24n, 16n, 8n, 0n].map((s) => Number((v >> s) & 0xffn).toString(16).padStart(2, '0'));
-  return `02:42:${b.join(':')}`;
-}
-
-/** IPv4 routes of the host (`/proc/net/route`), so an automatic subnet avoids networks the host already reaches. */
-async function hostRoutes(): Promise<Cidr[]> {
-  const out: Cidr[] = [];
-  try {
-    const lines = (await readFile('/proc/net/route', 'utf8')).split('\n').slice(1);
-    for (const l of lines) {
-      const f = l.trim().split(/\s+/);
-      if (f.length < 8) continue;
-      const le = (h: string) => BigInt(`0x${h.match(/../g)!.reverse().join('')}`);
-      const dest = le(f[1]!);
-      const mask = le(f[7]!);
-      if (mask === 0n) continue; // the default route is not a subnet of the host
-      let prefix = 0;
-      for (let m = mask; m & 0x80000000n; m = (m << 1n) & 0xffffffffn) prefix++;
-      out.push({ family: 4, base: dest, prefix });
-    }
-  } catch {
-    // no /proc: only the DB's networks count
-  }
-  return out;
 }
 
 /**
@@ -174,6 +114,9 @@ export class NetworkService {
   readonly #lock = new KeyedMutex();
   #driver: NetavarkDriver | undefined;
   #portCursor = 0;
+  readonly #pending = new Set<Promise<void>>();
+  readonly #netLocks = new Map<string, RWLock>();
+  readonly #settingUp = new Set<string>();
 
   constructor(deps: NetworkServiceDeps) {
     this.#d = deps;
@@ -253,28 +196,7 @@ export class NetworkService {
         };
       }
     }
-    return {
-      Name: n.name,
-      Id: n.id,
-      Created: nowNano(n.created),
-      Scope: 'local',
-      Driver: n.driver,
-      EnableIPv4: true,
-      EnableIPv6: s.ipv6,
-      IPAM: {
-        Driver: 'default',
-        Options: s.ipamOptions,
-        Config: s.subnets.map((x) => ({ Subnet: x.subnet, ...(x.ipRange ? { IPRange: x.ipRange } : {}), Gateway: x.gateway })),
-      },
-      Internal: s.internal,
-      Attachable: s.attachable,
-      Ingress: false,
-      ConfigFrom: { Network: '' },
-      ConfigOnly: false,
-      Containers: containers,
-      Options: s.options,
-      Labels: s.labels,
-    };
+    return networkJSON(n, containers);
   }
 
   /** `GET /networks`: filters `name` (substring), `id` (prefix), `label`, `driver`, `type` (custom/builtin), `dangling`. */
@@ -339,59 +261,8 @@ export class NetworkService {
       if (ipamDriver !== 'default') throw new InvalidArgumentError(`plugin "${ipamDriver}" not found`);
       if (req.ConfigFrom?.Network || req.ConfigOnly || req.Ingress) throw new InvalidArgumentError('config-only, config-from and ingress networks are not supported');
       if (this.#records.byName(name)) throw new ConflictError(`network with name ${name} already exists`);
-      const options = { ...(req.Options ?? {}) };
       const id = randomBytes(32).toString('hex');
-      const bridge = options[BRIDGE_NAME_OPT] || `br-${id.slice(0, 12)}`;
-      if (bridge.length > 15 || !/^[a-zA-Z0-9_.-]+$/.test(bridge)) throw new InvalidArgumentError(`invalid bridge name "${bridge}": at most 15 characters of [a-zA-Z0-9_.-]`);
-      if (this.#records.all().some((n) => n.spec.bridge === bridge)) throw new ConflictError(`bridge name ${bridge} is used by another network`);
-      if (options[MTU_OPT] !== undefined && !/^\d+$/.test(options[MTU_OPT]!)) throw new InvalidArgumentError(`invalid mtu "${options[MTU_OPT]}"`);
-
-      const taken = this.#records.all().flatMap((n) => n.spec.subnets.map((s) => parseCidr(s.subnet)));
-      const subnets: NetSpec['subnets'] = [];
-      const mine: Cidr[] = [];
-      for (const c of req.IPAM?.Config ?? []) {
-        if (!c.Subnet) {
-          if (c.Gateway || c.IPRange) throw new InvalidArgumentError('a gateway or ip-range needs a subnet (--subnet)');
-          continue;
-        }
-        const subnet = parseCidr(c.Subnet, 'subnet');
-        if ([...taken, ...mine].some((t) => overlaps(t, subnet))) throw new ConflictError('Pool overlaps with other one on this address space');
-        let gateway: string;
-        if (c.Gateway) {
-          const gw = parseIP(c.Gateway);
-          if (!gw) throw new InvalidArgumentError(`invalid gateway address ${c.Gateway} in Ipam configuration`);
-          if (!contains(subnet, gw.family, gw.value)) throw new InvalidArgumentError(`no matching subnet for gateway ${c.Gateway}`);
-          gateway = formatIP(gw.family, gw.value);
-        } else gateway = formatIP(subnet.family, firstHost(subnet));
-        let ipRange: string | undefined;
-        if (c.IPRange) {
-          const r = parseCidr(c.IPRange, 'ip-range');
-          if (r.family !== subnet.family || r.prefix < subnet.prefix || !contains(subnet, r.family, r.base)) throw new InvalidArgumentError(`no matching subnet for range ${c.IPRange}`);
-          ipRange = formatCidr(r);
-        }
-        mine.push(subnet);
-        subnets.push({ subnet: formatCidr(subnet), gateway, ...(ipRange ? { ipRange } : {}) });
-      }
-      const ipv6 = Boolean(req.EnableIPv6) || mine.some((c) => c.family === 6);
-      if (!mine.some((c) => c.family === 4)) {
-        const c = chooseSubnet(this.#d.config.pools, [...taken, ...(await hostRoutes())]);
-        subnets.unshift({ subnet: formatCidr(c), gateway: formatIP(4, firstHost(c)) });
-      }
-      if (ipv6 && !mine.some((c) => c.family === 6)) {
-        const c = chooseSubnet([V6_POOL], taken);
-        subnets.push({ subnet: formatCidr(c), gateway: formatIP(6, firstHost(c)) });
-      }
-      const spec: NetSpec = {
-        internal: Boolean(req.Internal),
-        attachable: Boolean(req.Attachable),
-        ipv6,
-        bridge,
-        subnets,
-        options,
-        labels: { ...(req.Labels ?? {}) },
-        ipamOptions: req.IPAM?.Options && Object.keys(req.IPAM.Options).length ? { ...req.IPAM.Options } : null,
-        dns: true,
-      };
+      const spec = await networkSpec(req, id, this.#records.all().map((n) => n.spec), this.#d.config.pools);
       if (!this.#records.put({ id, name, driver: 'bridge', created: Date.now(), spec })) throw new ConflictError(`network with name ${name} already exists`);
       this.#d.events.publish('network', 'create', id, { name, type: 'bridge' });
       return { Id: id, Warning: '' };
@@ -400,6 +271,7 @@ export class NetworkService {
 
   /** `DELETE /networks/{id}`: refused for the predefined networks (403) and while containers run on it (409). */
   async remove(ref: string): Promise<void> {
+    await this.drain();
     await this.#lock.run('alloc', async () => {
       const n = this.#find(ref);
       if (n.spec.predefined) throw new ForbiddenError(`${n.name} is a pre-defined network and cannot be removed`);
@@ -465,7 +337,7 @@ export class NetworkService {
           : one;
         await this.#writeState(c.id, { netns: sb.netns, input: merged });
         try {
-          await this.#withNetworks([n.name], () => this.#netavark().setup(sb.netns, one, opts));
+          await this.#withNetworks([n.name], () => this.#netavark().setup(sb.netns, one, opts), { containerId: c.id });
         } catch (err) {
           await this.#withNetworks([n.name], () => this.#netavark().teardown(sb.netns, one)).catch(() => {});
           if (file) await this.#writeState(c.id, file);
@@ -587,15 +459,33 @@ export class NetworkService {
   }
 
   /**
-   * Runs fn holding the lock of each network named (in a fixed order): netavark decides per network whether a
-   * teardown is the last one (and removes the bridge and its rules), which must not interleave with a setup on the
-   * same network. Podman serialises all netavark calls; per network, containers on different networks still start
-   * in parallel.
+   * Runs a netavark call holding each named network's lock, in a fixed order. netavark decides per network whether
+   * a teardown is the last one (and removes the bridge and its rules), which must not interleave with a setup on
+   * that network, and a network's first setup creates the bridge and rules, which must not run twice at once; so
+   * teardowns and first setups hold a network alone. Setups on a network where another container's endpoint is
+   * already up share it (its rules exist, netavark adds only per-container ones). Podman serialises every call.
    */
-  async #withNetworks<T>(names: readonly string[], fn: () => Promise<T>): Promise<T> {
+  async #withNetworks<T>(names: readonly string[], fn: () => Promise<T>, setup?: { containerId: string }): Promise<T> {
     const sorted = [...new Set(names)].sort();
-    const go = (i: number): Promise<T> => (i === sorted.length ? fn() : this.#lock.run(`net:${sorted[i]}`, () => go(i + 1)));
+    const go = async (i: number): Promise<T> => {
+      if (i === sorted.length) return fn();
+      const name = sorted[i]!;
+      let lock = this.#netLocks.get(name);
+      if (!lock) this.#netLocks.set(name, (lock = new RWLock()));
+      if (setup && this.#warm(name, setup.containerId)) {
+        const shared = await lock.read(async () => (this.#warm(name, setup.containerId) ? { value: await go(i + 1) } : undefined));
+        if (shared) return shared.value;
+      }
+      return lock.write(() => go(i + 1));
+    };
     return go(0);
+  }
+
+  /** Whether another container's endpoint on the network is up (its netavark setup finished): the bridge and rules exist. */
+  #warm(networkName: string, containerId: string): boolean {
+    const n = this.#records.byName(networkName);
+    if (!n) return false;
+    return this.#records.endpointsOn(n.id).some((e) => e.endpointId !== null && e.containerId !== containerId && !this.#settingUp.has(e.containerId));
   }
 
   #netavark(): NetavarkDriver {
@@ -731,7 +621,26 @@ export class NetworkService {
         resolvConf: buildResolvConf(hostResolv, { ...(req.dns?.length ? { nameservers: req.dns } : {}), ...dnsOpts }),
       };
     }
-    return this.#lock.run(`c:${req.id}`, () => this.#setUpNetns(req, hostResolv, extraHosts, dnsOpts));
+    if (!req.early) return this.#lock.run(`c:${req.id}`, async () => {
+      const sb = await this.#setUpNetns(req, hostResolv, extraHosts, dnsOpts);
+      await sb.ready;
+      return sb;
+    });
+    // Early: answer once the namespace and files exist; the lock is kept until netavark is done, so a tearDown
+    // called meanwhile (a failed runtime create) waits for it.
+    return new Promise((resolve, reject) => {
+      void this.#lock.run(`c:${req.id}`, async () => {
+        let sb: Sandbox;
+        try {
+          sb = await this.#setUpNetns(req, hostResolv, extraHosts, dnsOpts);
+        } catch (err) {
+          reject(err);
+          return;
+        }
+        resolve(sb);
+        await sb.ready?.catch(() => {});
+      });
+    });
   }
 
   /** `host-gateway` in `--add-host` is the gateway of the container's first network (Docker: the default bridge's). */
@@ -754,6 +663,10 @@ export class NetworkService {
     // Ports and addresses are chosen under one lock, and recorded before it is let go.
     let ports: PortMapping[] = [];
     let live: EpRec[] = [];
+    // Until netavark has finished, this container's endpoints do not make their networks "warm" for others.
+    this.#settingUp.add(req.id);
+    // A fixed host port may still be held by a container whose teardown runs in the background.
+    if (wanted.some((w) => w.hostPort !== 0)) await this.drain();
     await this.#lock.run('ports', async () => {
       const inUse = this.#records.sandboxes().flatMap((s) => s.ports);
       const range = await ephemeralRange();
@@ -765,32 +678,59 @@ export class NetworkService {
       this.#records.putSandbox({ containerId: req.id, netns, ports, created: Date.now() });
     });
     const input = this.#input(req, live.map((ep, i) => ({ ep, ifname: `eth${i}` })), ports, req.dns);
-    let status;
+    const undo = async (err: unknown): Promise<never> => {
+      this.#settingUp.delete(req.id);
+      await this.#tearDownLocked(req.id).catch((e) => this.#d.log?.warn(`container ${req.id.slice(0, 12)}: undoing a failed network setup: ${errorMessage(e)}`));
+      throw err;
+    };
     try {
       await this.#writeState(req.id, { netns, input });
       await createNetns(netns);
-      status = await this.#withNetworks(Object.keys(input.networks), () => this.#netavark().setup(netns, input, req.signal ? { signal: req.signal } : {}));
     } catch (err) {
-      await this.#tearDownLocked(req.id).catch((e) => this.#d.log?.warn(`container ${req.id.slice(0, 12)}: undoing a failed network setup: ${errorMessage(e)}`));
-      throw err;
+      return undo(err);
     }
-    for (const e of live) this.#d.events.publish('network', 'connect', e.networkId, { container: req.id, name: e.networkName, type: 'bridge' });
-    // aardvark-dns answers on the gateway of each DNS-enabled network; the default bridge has no name service.
+    const ready = this.#withNetworks(Object.keys(input.networks), () => this.#netavark().setup(netns, input, req.signal ? { signal: req.signal } : {}), { containerId: req.id }).then(
+      () => {
+        this.#settingUp.delete(req.id);
+        for (const e of live) this.#d.events.publish('network', 'connect', e.networkId, { container: req.id, name: e.networkName, type: 'bridge' });
+      },
+      undo,
+    );
+    // aardvark-dns answers on the gateway of each DNS-enabled network (what netavark reports as the DNS server);
+    // the default bridge has no name service.
     const servers = live.flatMap((e) => {
       const n = this.#records.get(e.networkId)!;
-      return n.spec.dns ? (status[n.name]?.dns_server_ips ?? n.spec.subnets.map((s) => s.gateway)).filter((ip) => !ip.includes(':')) : [];
+      return n.spec.dns ? n.spec.subnets.map((s) => s.gateway).filter((ip) => !ip.includes(':')) : [];
     });
     const nameservers = servers.length ? [...new Set(servers)] : req.dns?.length ? [...req.dns] : undefined;
     return {
       netns,
       hosts: buildHosts({ hostname: req.hostname, ...(req.domainname ? { domainname: req.domainname } : {}), addresses: live[0]?.ipv4 ? [live[0].ipv4] : [], extraHosts }),
       resolvConf: buildResolvConf(hostResolv, { ...(nameservers ? { nameservers } : {}), ...dnsOpts }),
+      ready,
     };
   }
 
-  /** Container stop/exit: netavark teardown, namespace removed, addresses and ports freed. Nothing to do is fine. */
-  async tearDown(containerId: string): Promise<void> {
-    await this.#lock.run(`c:${containerId}`, () => this.#tearDownLocked(containerId));
+  /**
+   * Container stop/exit: netavark teardown, namespace removed, addresses and ports freed. Nothing to do is fine.
+   * With `{ background: true }` it returns at once and the work finishes behind it (a `run --rm` does not wait
+   * for netavark): whatever depends on it waits — a later setUp of the container or on the same network (locks),
+   * a fixed host port, a network remove, `drain()`.
+   */
+  async tearDown(containerId: string, opts: { background?: boolean } = {}): Promise<void> {
+    const p = this.#lock.run(`c:${containerId}`, () => this.#tearDownLocked(containerId));
+    if (!opts.background) return p;
+    this.#track(p.catch((err) => this.#d.log?.warn(`container ${containerId.slice(0, 12)}: network teardown: ${errorMessage(err)}`)));
+  }
+
+  #track(p: Promise<void>): void {
+    this.#pending.add(p);
+    void p.finally(() => this.#pending.delete(p));
+  }
+
+  /** Waits for the teardowns running in the background (daemon stop, tests). */
+  async drain(): Promise<void> {
+    while (this.#pending.size) await Promise.allSettled([...this.#pending]);
   }
 
   async #tearDownLocked(containerId: string): Promise<void> {
@@ -814,10 +754,11 @@ export class NetworkService {
     if (sb) for (const e of eps) if (e.endpointId) this.#d.events.publish('network', 'disconnect', e.networkId, { container: containerId, name: e.networkName, type: 'bridge' });
   }
 
-  /** Container rm: tears down what still runs and forgets the container's endpoints. */
-  async release(containerId: string): Promise<void> {
-    await this.tearDown(containerId);
-    this.#records.deleteEndpointsOf(containerId);
+  /** Container rm: tears down what still runs and forgets the container's endpoints (`background` as tearDown). */
+  async release(containerId: string, opts: { background?: boolean } = {}): Promise<void> {
+    const p = this.tearDown(containerId).then(() => this.#records.deleteEndpointsOf(containerId));
+    if (!opts.background) return p;
+    this.#track(p.catch((err) => this.#d.log?.warn(`container ${containerId.slice(0, 12)}: network release: ${errorMessage(err)}`)));
   }
 
   /**
@@ -938,9 +879,14 @@ export class NetworkService {
       await removeNetns(this.#netnsPath(id));
       tornDown.add(id);
     }
-    // Endpoints that kept addresses without a sandbox (a crash between the two writes).
+    // Endpoints that kept addresses without a sandbox (a crash between the two writes), and endpoints of containers
+    // that no longer exist (a crash during create or rm).
     this.#records.transaction(() => {
       for (const e of this.#records.allEndpoints()) {
+        if (this.#d.containers && !this.#d.containers(e.containerId)) {
+          this.#records.deleteEndpoint(e.containerId, e.networkId);
+          continue;
+        }
         if (e.endpointId && !this.#records.sandbox(e.containerId)) this.#records.setLive(e.containerId, e.networkId, { ipv4: null, ipv6: null, mac: null, endpointId: null });
       }
     });
@@ -949,14 +895,3 @@ export class NetworkService {
   }
 }
 
-/** `until` filter values: a Unix timestamp, an RFC 3339 time, or a Go duration before now (`24h`, `10m`). */
-function untilMs(u: string): number {
-  if (/^\d+(\.\d+)?$/.test(u)) return Number(u) * 1000;
-  const d = /^(\d+)(h|m|s)$/.exec(u);
-  if (d) return Date.now() - Number(d[1]) * { h: 3_600_000, m: 60_000, s: 1000 }[d[2] as 'h' | 'm' | 's'];
-  const t = Date.parse(u);
-  if (Number.isNaN(t)) throw new InvalidArgumentError(`invalid filter 'until=${u}'`);
-  return t;
-}
-
-export type { ConnectRequest };

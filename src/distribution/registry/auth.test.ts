@@ -72,7 +72,13 @@ test('Bearer tokens: anonymous pull, credentials for private repositories, refre
   assert.equal(e3.images.resolve(`${reg.host}/team/b:1`).configDigest, img.configDigest);
   assert.ok(tokens.requests.length >= 2);
 
-  assert.equal((await checkLogin(cfg, { ...auth, serveraddress: `http://${reg.host}` })).Status, 'Login Succeeded');
+  const login = await checkLogin(cfg, { ...auth, serveraddress: `http://${reg.host}` });
+  assert.deepEqual(login, { Status: 'Login Succeeded', IdentityToken: 'rt-carol' });
+  // The identity token alone (as docker stores it after login) gets tokens by the refresh-token grant.
+  const e4 = await testEngine(t);
+  await pullImage(e4, cfg, `${reg.host}/team/b:1`, { auth: { identitytoken: login.IdentityToken! } });
+  assert.equal(e4.images.resolve(`${reg.host}/team/b:1`).configDigest, img.configDigest);
+  await assert.rejects(pullImage(e4, cfg, `${reg.host}/team/b:1`, { auth: { identitytoken: 'rt-mallory' } }), UnauthorizedError);
   await assert.rejects(checkLogin(cfg, { username: 'carol', password: 'nope', serveraddress: reg.host }), (err: Error) => err instanceof UnauthorizedError && /^unauthorized: /.test(err.message) && !err.message.includes('nope'));
 });
 

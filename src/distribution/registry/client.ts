@@ -52,7 +52,8 @@ export class Session {
 
   /** `GET /v2/`: 200 needs no auth, 401 names the challenge. Anything else is an error. */
   async ping(signal?: AbortSignal): Promise<RegistryResponse> {
-    const res = await this.transport.request(this.endpoint, '/v2/', { signal });
+    // A registry that takes longer than the connect timeout to answer a ping counts as down.
+    const res = await this.transport.request(this.endpoint, '/v2/', { signal, headersTimeoutMs: this.transport.connectTimeout });
     const text = await res.text(1 << 16).catch(() => '');
     if (res.status === 401) {
       this.authorizer.learn(res.headers['www-authenticate']);

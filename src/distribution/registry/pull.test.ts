@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +96,20 @@ test('pull errors: unknown tag or repository, bad reference, registry down (quic
   const started = Date.now();
   await assert.rejects(pullImage(e, config(), `127.0.0.1:${port}/app:1`), UnavailableError);
   assert.ok(Date.now() - started < 10_000);
+  // A registry that accepts connections but never answers fails within the connect timeout too.
+  const silentSockets: Socket[] = [];
+  const silent = createNetServer((s) => silentSockets.push(s));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of silentSockets) s.destroy();
+        silent.close(() => r());
+      }),
+  );
+  const t1 = Date.now();
+  await assert.rejects(pullImage(e, config({ connectTimeoutMs: 1000 }), `127.0.0.1:${(silent.address() as { port: number }).port}/app:1`), UnavailableError);
+  assert.ok(Date.now() - t1 < 5000, `${Date.now() - t1} ms`);
   await assertNothingKept(e);
 });
 
@@ -163,6 +178,7 @@ test('a connection cut mid-blob is resumed with Range; a hung blob fails after t
   const e = await testEngine(t);
   const res = await pullImage(e, config(), `${proxy.host}/resume:1`);
   assert.ok(cut, 'the proxy cut a connection');
+  assert.ok(proxy.requests.some((r) => /^GET \/v2\/resume\/blobs\/sha256:[a-f0-9]{64} /.test(r) && /\r\nRange: bytes=[1-9]\d*-\r?\n?/i.test(`${r}\r\n`)), 'resumed with a Range request from where it broke off');
   assert.equal(res.images[0]?.id, img.configDigest);
   assert.equal((await e.tree(`${proxy.host}/resume:1`)).has('big'), true);
 
@@ -207,9 +223,13 @@ async function fakeRegistry(t: TestContext, img: TestImage, tamper: { blob?: str
     res.end(m[1] === tamper.blob && tamper.body ? tamper.body(b) : b);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(() => new Promise<void>((r) => server.close(() => r())));
-  server.closeAllConnections;
-  t.after(() => server.closeAllConnections());
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   return `127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 
@@ -260,4 +280,51 @@ test('a pull can be canceled and keeps nothing', async (t) => {
   setTimeout(() => ac.abort(), 500);
   await assert.rejects(pullImage(e, config(), `${proxy.host}/c:1`, { signal: ac.signal }), CanceledError);
   await assertNothingKept(e);
+});
+
+test('HTTP(S)_PROXY: requests to a registry go through the proxy (CONNECT for https, absolute URLs for http)', async (t) => {
+  const reg = await startRegistry(t);
+  const img = await twoLayerImage();
+  await skopeoPush(t, img, `${reg.host}/proxied/app:1`);
+  const seen: string[] = [];
+  const sockets = new Set<Socket>();
+  // A forward proxy that sends every host to the test registry (the name below resolves nowhere).
+  const proxy = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    const url = new URL(req.url ?? '/');
+    const up = httpRequest({ host: '127.0.0.1', port: reg.port, method: req.method, path: url.pathname + url.search, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  proxy.on('connect', (req, client: Socket) => {
+    seen.push(`CONNECT ${req.url}`);
+    const up = connect(reg.port, '127.0.0.1', () => client.write('HTTP/1.1 200 Connection established\r\n\r\n'));
+    sockets.add(client).add(up);
+    client.pipe(up).pipe(client);
+    client.on('error', () => up.destroy());
+    up.on('error', () => client.destroy());
+  });
+  proxy.on('connection', (s) => sockets.add(s));
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        proxy.close(() => r());
+      }),
+  );
+  const proxyUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+  const name = `registry.invalid:${reg.port}`;
+  const cfg = config({ insecureRegistries: [name], proxy: { http: proxyUrl, https: proxyUrl } });
+  const e = await testEngine(t);
+  await pullImage(e, cfg, `${name}/proxied/app:1`);
+  assert.equal(e.images.resolve(`${name}/proxied/app:1`).configDigest, img.configDigest);
+  assert.ok(seen.includes(`CONNECT ${name}`), `https was tried through a tunnel first: ${seen.join(', ')}`);
+  assert.ok(seen.includes(`GET http://${name}/v2/`), seen.join(', '));
+  assert.ok(seen.some((s) => s.startsWith(`GET http://${name}/v2/proxied/app/blobs/sha256:`)));
+  // NO_PROXY: listed hosts go direct (here: to a name that does not resolve, so the pull fails fast).
+  await assert.rejects(pullImage(e, config({ insecureRegistries: [name], proxy: { http: proxyUrl, https: proxyUrl, noProxy: 'registry.invalid' } }), `${name}/proxied/app:1`), UnavailableError);
 });

@@ -13,6 +13,7 @@ import { CanceledError, DataLossError, InvalidArgumentError, NotFoundError, Unav
 import { runImageWork, type ArchiveDeps, type ImageWork } from '../work.ts';
 import { openSession, type FetchedManifest, type Session } from './client.ts';
 import { progressMessage, shortId, Throttle } from './progress.ts';
+import { Limit } from './limit.ts';
 import { BlobSources } from './sources.ts';
 import { IdleTimeoutError, Transport, endpointsFor } from './transport.ts';
 import type { JSONMessage, PullOptions, PullResult, RegistryConfig } from './types.ts';
@@ -20,6 +21,8 @@ import type { JSONMessage, PullOptions, PullResult, RegistryConfig } from './typ
 /** Times a broken blob download is resumed before the pull fails. */
 const MAX_RESUMES = 5;
 const MAX_JSON_BLOB = 8 << 20;
+/** Bytes of a download handed to the content store at once. */
+const WRITE_BATCH = 1 << 20;
 
 /** Parses `os/arch[/variant]` (or `arch` alone) as containerd's platforms.Parse, normalising arch names. */
 export function parsePlatform(s: string): Platform {
@@ -48,29 +51,6 @@ export function parsePlatform(s: string): Platform {
 
 function platformString(p: Platform): string {
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
-}
-
-/** A counting semaphore. */
-class Limit {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-  constructor(n: number) {
-    this.#free = Math.max(1, n);
-  }
-  get busy(): boolean {
-    return this.#free <= 0;
-  }
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((r) => this.#waiting.push(r));
-    try {
-      return await fn();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free++;
-    }
-  }
 }
 
 /**
@@ -401,6 +381,16 @@ async function fetchLayers(
 export async function* blobBytes(session: Session, repo: string, d: Descriptor, signal: AbortSignal | undefined, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
   let received = 0;
   let resumes = 0;
+  // Socket reads are 16-64 KiB: hand them on in batches, so the store writes (each a thread-pool round trip)
+  // are few. What is batched was received, so a resume continues after it.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = (): Buffer => {
+    const out = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    return out;
+  };
   for (;;) {
     let res;
     try {
@@ -431,9 +421,15 @@ export async function* blobBytes(session: Session, repo: string, d: Descriptor, 
           skip = 0;
         }
         received += chunk.length;
-        onBytes(received);
-        yield chunk;
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes >= WRITE_BATCH) {
+          onBytes(received);
+          yield flush();
+        }
       }
+      onBytes(received);
+      if (pendingBytes > 0) yield flush();
       return;
     } catch (err) {
       if (!resumable(err) || ++resumes > MAX_RESUMES || received >= d.size) throw err;

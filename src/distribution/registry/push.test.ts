@@ -11,7 +11,7 @@ import { loadArchive } from '../load.ts';
 import { archive, chunks, legacyArchive, makeImage, makeLayer, testEngine, type TestEngine, type TestImage } from '../testkit.ts';
 import { pullImage } from './pull.ts';
 import { pushImage } from './push.ts';
-import { skopeo, startRegistry } from './testkit.ts';
+import { skopeo, startProxy, startRegistry } from './testkit.ts';
 import { DEFAULT_REGISTRY_CONFIG, type JSONMessage, type RegistryConfig } from './types.ts';
 
 async function tmp(t: TestContext): Promise<string> {
@@ -81,6 +81,15 @@ test('push: blobs (monolithic and chunked) and manifest; skopeo and a second eng
   await pushImage(e, cfg, `${reg.host}/other/copy:7`, { onProgress: (m) => mounted.push(m) });
   assert.deepEqual(mounted.filter((m) => m.status?.startsWith('Mounted')).map((m) => `${m.id} ${m.status}`).sort(), ids.map((id) => `${id} Mounted from team/app`).sort());
   assert.equal(sha256(await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/other/copy:7`])), record.manifestDigest);
+  // Through a proxy that logs requests: the big layer went in 1 MiB PATCHes, the small ones in one PUT each.
+  const proxy = await startProxy(t, reg.port);
+  e.images.tag(`${name}:1`, `${proxy.host}/chunked/app:1`);
+  await pushImage(e, { ...cfg, blobSourcesFile: join(dir, 'other-sources.json') }, `${proxy.host}/chunked/app:1`);
+  const big = img.layers[1]!.blob.length;
+  assert.ok(big > 2 << 20);
+  assert.equal(proxy.requests.filter((r) => r.startsWith('PATCH ')).length, Math.ceil(big / (1 << 20)));
+  assert.equal(proxy.requests.filter((r) => /^PUT \/v2\/chunked\/app\/blobs\/uploads\/.*digest=/.test(r)).length, 4, 'three layers and the config');
+  assert.equal(proxy.requests.filter((r) => /^PUT \/v2\/chunked\/app\/manifests\/1 /.test(r) && r.includes(`Content-Type: ${record.mediaType}`)).length, 1);
   // The record of sources persists for later pushes.
   assert.ok(JSON.parse(await readFile(join(dir, 'sources.json'), 'utf8'))[img.layers[0]!.digest].includes(`${reg.host}/team/app`));
 });

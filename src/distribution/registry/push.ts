@@ -15,6 +15,7 @@ import type { ArchiveDeps } from '../work.ts';
 import { repoScope } from './auth.ts';
 import { openSession, type Session } from './client.ts';
 import { progressMessage, shortId, Throttle } from './progress.ts';
+import { Limit } from './limit.ts';
 import { BlobSources } from './sources.ts';
 import { Transport, endpointsFor } from './transport.ts';
 import type { JSONMessage, PushOptions, PushResult, RegistryConfig } from './types.ts';
@@ -22,29 +23,6 @@ import type { JSONMessage, PushOptions, PushResult, RegistryConfig } from './typ
 const DEFAULT_MONOLITHIC_MAX = 8 << 20;
 const DEFAULT_CHUNK = 128 << 20;
 const FOREIGN = new Set<string>([MediaType.DockerForeignLayer, MediaType.OciLayerNondistributable, MediaType.OciLayerNondistributableGzip, MediaType.OciLayerNondistributableZstd]);
-
-/** A counting semaphore. */
-class Limit {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-  constructor(n: number) {
-    this.#free = Math.max(1, n);
-  }
-  tryTake(): boolean {
-    if (this.#free <= 0) return false;
-    this.#free--;
-    return true;
-  }
-  async take(): Promise<void> {
-    if (this.tryTake()) return;
-    await new Promise<void>((r) => this.#waiting.push(r));
-  }
-  release(): void {
-    const next = this.#waiting.shift();
-    if (next) next();
-    else this.#free++;
-  }
-}
 
 /**
  * `docker push NAME[:TAG]` (or every local tag of NAME with `allTags`). Progress messages are dockerd 20.10's.

@@ -143,6 +143,8 @@ export interface TestProxy {
   port: number;
   /** Connections seen. */
   connections: number;
+  /** Request heads seen (method, path and headers of each request, as text). */
+  requests: string[];
   close(): Promise<void>;
 }
 
@@ -161,7 +163,12 @@ export async function startProxy(t: TestContext, targetPort: number, tamper: (co
     sockets.add(upstream);
     let sent = 0;
     let hung = false;
-    client.on('data', (d) => upstream.write(d));
+    client.on('data', (d: Buffer) => {
+      const text = d.toString('latin1');
+      const head = text.indexOf('\r\n\r\n');
+      if (/^[A-Z]+ \S+ HTTP\/1\.[01]\r\n/.test(text)) proxy.requests.push(head >= 0 ? text.slice(0, head) : text);
+      upstream.write(d);
+    });
     upstream.on('data', (d: Buffer) => {
       if (hung) return;
       const verdict = tamper(n, sent, d);
@@ -194,6 +201,7 @@ export async function startProxy(t: TestContext, targetPort: number, tamper: (co
     host: `127.0.0.1:${port}`,
     port,
     connections: 0,
+    requests: [],
     close: () =>
       new Promise<void>((r) => {
         for (const s of sockets) s.destroy();
@@ -235,10 +243,24 @@ export async function startTokenService(t: TestContext, dir: string, users: Reco
   const der = (await readFile(certs.cert, 'utf8')).replace(/-----[^-]+-----|\s/g, '');
   const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
   const svc: TokenService = { realm: '', service: 'berth-test-registry', issuer: 'berth-test-issuer', certFile: certs.cert, requests: [], breakNext: 0 };
-  const server = createHttpServer((req, res) => {
+  const server = createHttpServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const scopes = url.searchParams.getAll('scope');
+    let scopes = url.searchParams.getAll('scope');
     let user: string | undefined;
+    let refresh: string | undefined;
+    if (req.method === 'POST') {
+      // OAuth2 refresh-token grant: the identity token `docker login` stored.
+      let body = '';
+      for await (const c of req) body += c;
+      const form = new URLSearchParams(body);
+      const rt = form.get('refresh_token') ?? '';
+      if (form.get('grant_type') !== 'refresh_token' || !rt.startsWith('rt-') || users[rt.slice(3)] === undefined) {
+        res.statusCode = 401;
+        return res.end(JSON.stringify({ details: 'invalid refresh token' }));
+      }
+      user = rt.slice(3);
+      scopes = (form.get('scope') ?? '').split(' ').filter(Boolean);
+    }
     const authz = req.headers.authorization;
     if (authz?.startsWith('Basic ')) {
       const [u, ...rest] = Buffer.from(authz.slice(6), 'base64').toString().split(':');
@@ -247,6 +269,7 @@ export async function startTokenService(t: TestContext, dir: string, users: Reco
         return res.end(JSON.stringify({ details: 'incorrect username or password' }));
       }
       user = u;
+      if (url.searchParams.get('offline_token') === 'true') refresh = `rt-${u}`;
     }
     svc.requests.push({ scopes, user });
     const access = scopes.flatMap((s) => {
@@ -262,7 +285,7 @@ export async function startTokenService(t: TestContext, dir: string, users: Reco
     const body = `${head}.${b64(claims)}`;
     const sig = createSign('RSA-SHA256').update(body).sign(key).toString('base64url');
     res.setHeader('Content-Type', 'application/json');
-    res.end(JSON.stringify({ token: `${body}.${sig}`, expires_in: 300, issued_at: new Date().toISOString() }));
+    res.end(JSON.stringify({ token: `${body}.${sig}`, expires_in: 300, issued_at: new Date().toISOString(), ...(refresh ? { refresh_token: refresh } : {}) }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.after(() => new Promise<void>((r) => {

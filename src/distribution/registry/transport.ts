@@ -50,6 +50,8 @@ export interface RequestOptions {
   signal?: AbortSignal | undefined;
   /** Upload progress: bytes of the body sent so far. */
   onSent?: (n: number) => void;
+  /** The response headers must arrive within this time (default: the idle timeout). */
+  headersTimeoutMs?: number;
 }
 
 const DEFAULT_CONNECT_TIMEOUT = 10_000;
@@ -137,12 +139,12 @@ export function isProtocolMismatch(err: unknown): boolean {
 export class Transport {
   readonly config: RegistryConfig;
   readonly #agents = new Map<string, HttpAgent>();
-  readonly #connectTimeout: number;
+  readonly connectTimeout: number;
   readonly idleTimeout: number;
 
   constructor(config: RegistryConfig) {
     this.config = config;
-    this.#connectTimeout = config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT;
+    this.connectTimeout = config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT;
     this.idleTimeout = config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT;
   }
 
@@ -214,7 +216,9 @@ export class Transport {
       };
       const onAbort = () => fail(new CanceledError(`${label} was canceled`));
       opts.signal?.addEventListener('abort', onAbort, { once: true });
-      const connectTimer = setTimeout(() => fail(new UnavailableError(`${label}: no connection within ${this.#connectTimeout / 1000} s`)), this.#connectTimeout);
+      const headersTimeout = opts.headersTimeoutMs;
+      const headersTimer = headersTimeout === undefined ? undefined : setTimeout(() => fail(new IdleTimeoutError(`${label}: no answer within ${headersTimeout / 1000} s`)), headersTimeout);
+      const connectTimer = setTimeout(() => fail(new UnavailableError(`${label}: no connection within ${this.connectTimeout / 1000} s`)), this.connectTimeout);
       req.on('socket', (socket) => {
         const connected = () => clearTimeout(connectTimer);
         if ((socket as { connecting?: boolean }).connecting) socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', connected);
@@ -223,6 +227,7 @@ export class Transport {
       req.setTimeout(this.idleTimeout, () => fail(new IdleTimeoutError(`${label}: the registry sent nothing for ${this.idleTimeout / 1000} s`)));
       const done = () => {
         clearTimeout(connectTimer);
+        clearTimeout(headersTimer);
         opts.signal?.removeEventListener('abort', onAbort);
       };
       req.on('error', (err) => {
@@ -231,6 +236,7 @@ export class Transport {
       });
       req.on('response', (res) => {
         clearTimeout(connectTimer);
+        clearTimeout(headersTimer);
         const body = (async function* (): AsyncGenerator<Buffer> {
           try {
             for await (const chunk of res) yield chunk as Buffer;
@@ -263,7 +269,7 @@ export class Transport {
             return Buffer.concat(chunks).toString('utf8');
           },
           discard() {
-            if (res.complete) return;
+            // Even a complete body must be read to its end, or the socket never returns to the pool.
             res.resume();
           },
         });
@@ -279,7 +285,17 @@ export class Transport {
           try {
             for await (const chunk of body) {
               sent += chunk.length;
-              if (!req.write(chunk)) await new Promise<void>((r) => req.once('drain', r));
+              if (!req.write(chunk)) {
+                await new Promise<void>((r) => {
+                  const go = () => {
+                    req.off('drain', go);
+                    req.off('close', go);
+                    r();
+                  };
+                  req.on('drain', go);
+                  req.on('close', go);
+                });
+              }
               opts.onSent?.(sent);
               if (failure || req.destroyed) return;
             }

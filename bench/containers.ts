@@ -1,0 +1,346 @@
+/**
+ * Running containers side by side: berthd, Debian's dockerd 20.10 (bridge, iptables and forwarding off) and podman
+ * (root, runc, its own --root/--runroot), all with `--network none` and the same busybox image (berthd's seed,
+ * `save`d and loaded into the others).
+ * - `run --rm busybox true` through each CLI (hyperfine -N): docker → berthd, berth → berthd, docker → dockerd,
+ *   podman;
+ * - the Engine API cycle create + start + wait + delete over the unix socket (berthd, dockerd, and podman's
+ *   Docker-compatible `podman system service`);
+ * - `--parallel` containers (default 20) started at once with `run -d … sleep`, wall time until every CLI returned;
+ * - memory per running container, with those containers up: the engine's RSS growth divided by their number, plus
+ *   the RSS of each container's monitor (conmon for berthd and podman, containerd-shim-runc-v2 for dockerd).
+ * Everything started is stopped by PID and every temp dir removed; no network device or rule is made.
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { BERTH, DOCKER, dockerEnv, startBerthd, startDockerd, type Engine } from './lib/engines.ts';
+import { ping, run, sleep, stats, statusKiB, stopPid, type Stats } from './lib/proc.ts';
+
+export interface ContainerFigures {
+  runs: number;
+  parallel: number;
+  engines: EngineContainerFigures[];
+}
+
+export interface EngineContainerFigures {
+  engine: string;
+  /** `run --rm --network none busybox true` through each CLI that drives this engine (hyperfine), seconds. */
+  runRm: { cli: string; stats: Stats; mean: number; stddev: number }[];
+  /** create + start + wait + delete over the Engine API, seconds: the whole cycle and each call. */
+  apiCycle?: Stats;
+  apiSteps?: { create: Stats; start: Stats; wait: Stats; remove: Stats };
+  /** Wall time for `parallel` `run -d` at once, seconds. */
+  parallelStart?: Stats;
+  /** With `parallel` containers running: the engine's RSS growth per container, and each monitor's RSS / PSS, KiB. */
+  memory?: { engineKiBPerContainer: number; monitor: string; monitorRssKiB: Stats; monitorPssKiB: Stats; engineIdleKiB: number };
+  errors: string[];
+}
+
+type Log = (s: string) => void;
+
+/** One engine as the benchmark drives it. */
+interface Peer {
+  name: string;
+  /** The CLIs that drive it, each as argv (no shell) and its environment. */
+  clis: { name: string; argv: string[]; env: Record<string, string> }[];
+  /** Its Engine API socket (podman's: a `system service` started for the API cycle). */
+  apiSocket(): Promise<string | undefined>;
+  /** PIDs whose memory is the engine's own (not the containers' monitors). */
+  enginePids(): number[];
+  /** The monitor processes of this engine's containers (conmon, or containerd's shim). */
+  monitors(): number[];
+  monitorName: string;
+  stop(): Promise<void>;
+}
+
+/** Every PID whose command line mentions `needle` and whose command name is `name`. */
+function processes(name: string, needle: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (readFileSync(`/proc/${e}/comm`, 'utf8').trim() !== name) continue;
+      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(needle)) out.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+function pssKiB(pid: number): number | undefined {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const rssSum = (pids: number[]) => pids.reduce((a, p) => a + (statusKiB(p, 'VmRSS') ?? 0), 0);
+
+/** Unmounts what is mounted under `dir`, deepest first, then removes it. */
+async function removeDir(dir: string): Promise<void> {
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => (l.split(' ')[1] ?? '').replace(/\\040/g, ' '))
+    .filter((p) => p === dir || p.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) await run('umount', ['-l', m], { allowFail: true });
+  await rm(dir, { recursive: true, force: true });
+}
+
+function berthPeer(e: Engine): Peer {
+  const env = dockerEnv(e);
+  return {
+    name: 'berthd',
+    clis: [
+      { name: 'docker', argv: [DOCKER, '-H', e.host], env },
+      { name: 'berth', argv: [BERTH, '-H', e.host], env: {} },
+    ],
+    apiSocket: async () => e.socket,
+    enginePids: () => e.pids(),
+    monitors: () => processes('conmon', e.dir),
+    monitorName: 'conmon',
+    stop: () => e.stop(),
+  };
+}
+
+function dockerPeer(e: Engine & { containerd: number | undefined }): Peer {
+  return {
+    name: 'dockerd',
+    clis: [{ name: 'docker', argv: [DOCKER, '-H', e.host], env: dockerEnv(e) }],
+    apiSocket: async () => e.socket,
+    enginePids: () => e.pids(),
+    monitors: () => processes('containerd-shim', e.dir),
+    monitorName: 'containerd-shim-runc-v2',
+    stop: () => e.stop(),
+  };
+}
+
+/** podman (root) on its own storage and run root, runc, cgroupfs, file events; no network configuration used. */
+async function podmanPeer(): Promise<Peer> {
+  const dir = await mkdtemp('/tmp/podman-bench-ctr-');
+  const conf = join(dir, 'containers.conf');
+  await mkdir(join(dir, 'networks'));
+  await writeFile(
+    conf,
+    [
+      '[network]',
+      `network_config_dir = "${join(dir, 'networks')}"`,
+      '[engine]',
+      'cgroup_manager = "cgroupfs"',
+      'events_logger = "file"',
+      // crun 1.8 refuses this host's hybrid cgroups; podman's default rlimits (nofile 1048576) exceed the host's.
+      'runtime = "runc"',
+      `tmp_dir = "${join(dir, 'tmp')}"`,
+      '[containers]',
+      'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]',
+      '',
+    ].join('\n'),
+  );
+  const base = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--network-config-dir', join(dir, 'networks'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  const env = { CONTAINERS_CONF: conf };
+  let service: { pid: number; socket: string } | undefined;
+  const cli = (args: string[], allowFail = false) => run('podman', [...base, ...args], { env, allowFail, timeoutMs: 120_000 });
+  return {
+    name: 'podman',
+    clis: [{ name: 'podman', argv: ['podman', ...base], env }],
+    async apiSocket() {
+      if (service) return service.socket;
+      const socket = join(dir, 'api.sock');
+      const p = spawn('podman', [...base, 'system', 'service', '--time=0', `unix://${socket}`], { env: { ...process.env, ...env }, stdio: 'ignore' });
+      service = { pid: p.pid!, socket };
+      for (let i = 0; i < 300 && !(await ping(socket)); i++) await sleep(20);
+      return (await ping(socket)) ? socket : undefined;
+    },
+    enginePids: () => (service ? [service.pid] : []),
+    monitors: () => processes('conmon', dir),
+    monitorName: 'conmon',
+    async stop() {
+      if (service) await stopPid(service.pid);
+      await cli(['rm', '-a', '-f'], true);
+      await cli(['rmi', '-a', '-f'], true);
+      await removeDir(dir);
+    },
+  };
+}
+
+/** One Engine API call over a unix socket; the parsed JSON body (or undefined). */
+function call(socket: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = request({ socketPath: socket, method, path, headers: data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        let json: unknown;
+        try {
+          json = text ? JSON.parse(text) : undefined;
+        } catch {
+          json = text;
+        }
+        if ((res.statusCode ?? 500) >= 400) reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
+        else resolve({ status: res.statusCode ?? 0, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+/** create + start + wait + delete of `busybox true` over the API (versioned as the docker CLI 28 asks for 1.41). */
+async function apiCycle(socket: string): Promise<{ total: number; create: number; start: number; wait: number; remove: number }> {
+  const t = [process.hrtime.bigint()];
+  const c = (await call(socket, 'POST', '/v1.41/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: 'none' } })).json as { Id: string };
+  t.push(process.hrtime.bigint());
+  await call(socket, 'POST', `/v1.41/containers/${c.Id}/start`);
+  t.push(process.hrtime.bigint());
+  const w = (await call(socket, 'POST', `/v1.41/containers/${c.Id}/wait`)).json as { StatusCode: number };
+  t.push(process.hrtime.bigint());
+  await call(socket, 'DELETE', `/v1.41/containers/${c.Id}`);
+  t.push(process.hrtime.bigint());
+  if (w.StatusCode !== 0) throw new Error(`the API cycle's container exited ${w.StatusCode}`);
+  const s = (i: number) => Number(t[i + 1]! - t[i]!) / 1e9;
+  return { total: Number(t[4]! - t[0]!) / 1e9, create: s(0), start: s(1), wait: s(2), remove: s(3) };
+}
+
+/** hyperfine -N of one command line: median, min, max, mean, stddev in seconds. */
+async function hyperfine(argv: string[], env: Record<string, string>, runs: number, scratch: string): Promise<{ stats: Stats; mean: number; stddev: number }> {
+  const out = join(scratch, `hf-${process.hrtime.bigint()}.json`);
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  await run('hyperfine', ['-N', '--warmup', '3', '--runs', String(runs), '--export-json', out, argv.map(quote).join(' ')], { env, timeoutMs: 600_000 });
+  const r = (JSON.parse(readFileSync(out, 'utf8')) as { results: { times: number[]; mean: number; stddev: number }[] }).results[0]!;
+  return { stats: stats(r.times), mean: r.mean, stddev: r.stddev };
+}
+
+async function benchPeer(peer: Peer, o: { runs: number; parallel: number; scratch: string; log: Log }): Promise<EngineContainerFigures> {
+  const f: EngineContainerFigures = { engine: peer.name, runRm: [], errors: [] };
+  const attempt = async (what: string, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (err) {
+      f.errors.push(`${what}: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`);
+      o.log(`containers: ${peer.name} ${what}: ${(err as Error).message}`);
+    }
+  };
+  const main = peer.clis[0]!;
+  const cli = (args: string[], allowFail = false) => run(main.argv[0]!, [...main.argv.slice(1), ...args], { env: main.env, allowFail, timeoutMs: 120_000 });
+
+  for (const c of peer.clis) {
+    await attempt(`run --rm (${c.name})`, async () => {
+      o.log(`containers: ${peer.name}: ${c.name} run --rm busybox true`);
+      f.runRm.push({ cli: c.name, ...(await hyperfine([...c.argv, 'run', '--rm', '--network', 'none', 'busybox', 'true'], c.env, o.runs, o.scratch)) });
+    });
+  }
+
+  await attempt('API cycle', async () => {
+    const socket = await peer.apiSocket();
+    if (!socket) throw new Error('no Engine API socket');
+    o.log(`containers: ${peer.name}: API cycle`);
+    for (let i = 0; i < 3; i++) await apiCycle(socket);
+    const xs: Awaited<ReturnType<typeof apiCycle>>[] = [];
+    for (let i = 0; i < o.runs; i++) xs.push(await apiCycle(socket));
+    f.apiCycle = stats(xs.map((x) => x.total));
+    f.apiSteps = { create: stats(xs.map((x) => x.create)), start: stats(xs.map((x) => x.start)), wait: stats(xs.map((x) => x.wait)), remove: stats(xs.map((x) => x.remove)) };
+  });
+
+  await attempt(`${o.parallel} in parallel`, async () => {
+    o.log(`containers: ${peer.name}: ${o.parallel} in parallel, and memory`);
+    const walls: number[] = [];
+    // Rounds of `parallel` at once; memory is read in the last round, with all of them up.
+    const rounds = Math.max(1, Math.min(o.runs, 5));
+    for (let round = 0; round < rounds; round++) {
+      await sleep(1000);
+      const engineBefore = rssSum(peer.enginePids());
+      const t0 = process.hrtime.bigint();
+      await Promise.all(Array.from({ length: o.parallel }, () => cli(['run', '-d', '--network', 'none', 'busybox', 'sleep', '1000'])));
+      walls.push(Number(process.hrtime.bigint() - t0) / 1e9);
+      if (round === rounds - 1) {
+        await sleep(2000);
+        const mons = peer.monitors();
+        if (mons.length < o.parallel) throw new Error(`found ${mons.length} ${peer.monitorName} processes for ${o.parallel} containers`);
+        f.memory = {
+          engineKiBPerContainer: (rssSum(peer.enginePids()) - engineBefore) / o.parallel,
+          engineIdleKiB: engineBefore,
+          monitor: peer.monitorName,
+          monitorRssKiB: stats(mons.map((p) => statusKiB(p, 'VmRSS') ?? 0)),
+          monitorPssKiB: stats(mons.map((p) => pssKiB(p) ?? 0)),
+        };
+      }
+      const ids = (await cli(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+      if (ids.length > 0) await cli(['rm', '-f', ...ids]);
+    }
+    f.parallelStart = stats(walls);
+  });
+  return f;
+}
+
+/** Runs the container benchmarks on berthd, dockerd and podman (those in `engines`). */
+export async function benchContainers(o: { runs: number; parallel: number; scratch: string; log: Log; engines?: readonly string[] }): Promise<ContainerFigures> {
+  const want = o.engines ?? ['berthd', 'dockerd', 'podman'];
+  const figures: ContainerFigures = { runs: o.runs, parallel: o.parallel, engines: [] };
+  const links = (await run('ip', ['-o', 'link'], { allowFail: true })).stdout.split('\n').length;
+  const berthd = await startBerthd({ seed: true });
+  try {
+    const archive = join(o.scratch, 'busybox.tar');
+    const env = dockerEnv(berthd);
+    for (let i = 0; i < 300 && (await run(DOCKER, ['image', 'inspect', 'busybox'], { env, allowFail: true })).code !== 0; i++) await sleep(100);
+    await run(DOCKER, ['save', '-o', archive, 'busybox'], { env });
+    const peers: (() => Promise<Peer>)[] = [];
+    if (want.includes('berthd')) peers.push(async () => berthPeer(berthd));
+    if (want.includes('dockerd')) peers.push(async () => dockerPeer(await startDockerd()));
+    if (want.includes('podman')) peers.push(podmanPeer);
+    for (const start of peers) {
+      let peer: Peer | undefined;
+      try {
+        peer = await start();
+        if (peer.name !== 'berthd') {
+          const c = peer.clis[0]!;
+          await run(c.argv[0]!, [...c.argv.slice(1), 'load', '-i', archive], { env: c.env });
+          if (peer.name === 'podman') await run(c.argv[0]!, [...c.argv.slice(1), 'tag', 'localhost/busybox:latest', 'docker.io/library/busybox:latest'], { env: c.env, allowFail: true });
+        }
+        figures.engines.push(await benchPeer(peer, o));
+      } catch (err) {
+        figures.engines.push({ engine: peer?.name ?? 'peer', runRm: [], errors: [(err as Error).message.split('\n')[0] ?? ''] });
+        o.log(`containers: ${(err as Error).message}`);
+      } finally {
+        if (peer !== undefined && peer.name !== 'berthd') await peer.stop();
+      }
+    }
+  } finally {
+    await berthd.stop();
+  }
+  const linksAfter = (await run('ip', ['-o', 'link'], { allowFail: true })).stdout.split('\n').length;
+  if (linksAfter !== links) o.log(`containers: the host had ${links - 1} network links before and ${linksAfter - 1} after`);
+  return figures;
+}
+
+const ms = (s: Stats | undefined) => (s === undefined || s.n === 0 ? 'n/a' : `${(s.median * 1000).toFixed(0)} (${(s.min * 1000).toFixed(0)}–${(s.max * 1000).toFixed(0)}) ms`);
+const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
+
+/** The figures as the Markdown tables bench/README.md keeps. */
+export function containersReport(f: ContainerFigures): string {
+  const lines = [
+    `### Containers (\`--network none\`, runc; median (min–max); ${f.runs} runs each, ${f.parallel} in parallel)`,
+    '',
+    '| engine | CLI | `run --rm busybox true` (hyperfine -N) | mean ± σ |',
+    '|---|---|---|---|',
+  ];
+  for (const e of f.engines) for (const r of e.runRm) lines.push(`| ${e.engine} | ${r.cli} | ${ms(r.stats)} | ${(r.mean * 1000).toFixed(0)} ± ${(r.stddev * 1000).toFixed(0)} ms |`);
+  lines.push('', '| engine | API create | start | wait | delete |', '|---|---|---|---|---|');
+  for (const e of f.engines) lines.push(`| ${e.engine} | ${ms(e.apiSteps?.create)} | ${ms(e.apiSteps?.start)} | ${ms(e.apiSteps?.wait)} | ${ms(e.apiSteps?.remove)} |`);
+  lines.push('', `| engine | API create+start+wait+delete | ${f.parallel} \`run -d\` in parallel | engine RSS per container | monitor | monitor RSS | monitor PSS | engine RSS before |`, '|---|---|---|---|---|---|---|---|');
+  for (const e of f.engines) {
+    const m = e.memory;
+    lines.push(`| ${e.engine} | ${ms(e.apiCycle)} | ${ms(e.parallelStart)} | ${m ? mib(m.engineKiBPerContainer) : 'n/a'} | ${m?.monitor ?? 'n/a'} | ${m ? mib(m.monitorRssKiB.median) : 'n/a'} | ${m ? mib(m.monitorPssKiB.median) : 'n/a'} | ${m ? mib(m.engineIdleKiB) : 'n/a'} |`);
+  }
+  lines.push('');
+  for (const e of f.engines) for (const err of e.errors) lines.push(`- ${e.engine}: ${err}`);
+  lines.push('');
+  return lines.join('\n');
+}

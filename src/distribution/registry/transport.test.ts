@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { UnavailableError } from '../../util/errors.ts';
+import { humanSize, progressBar, shortId } from './progress.ts';
+import { endpointsFor, isInsecure, Transport } from './transport.ts';
+import { DEFAULT_REGISTRY_CONFIG, type RegistryConfig } from './types.ts';
+
+const cfg = (over: Partial<RegistryConfig> = {}): RegistryConfig => ({ ...DEFAULT_REGISTRY_CONFIG, ...over });
+
+test('insecure registries: loopback always, host[:port] and CIDR entries', () => {
+  assert.equal(isInsecure(cfg(), '127.0.0.1:5000'), true);
+  assert.equal(isInsecure(cfg(), 'localhost:5000'), true);
+  assert.equal(isInsecure(cfg(), '[::1]:5000'), true);
+  assert.equal(isInsecure(cfg(), 'reg.example:5000'), false);
+  assert.equal(isInsecure(cfg({ insecureRegistries: ['reg.example:5000'] }), 'reg.example:5000'), true);
+  assert.equal(isInsecure(cfg({ insecureRegistries: ['reg.example'] }), 'reg.example:443'), true);
+  assert.equal(isInsecure(cfg({ insecureRegistries: ['10.1.0.0/16'] }), '10.1.2.3:5000'), true);
+  assert.equal(isInsecure(cfg({ insecureRegistries: ['10.1.0.0/16'] }), '10.2.2.3:5000'), false);
+});
+
+test('endpoints: mirrors first for pulls (a list mirrors Docker Hub only), https, then http when insecure', () => {
+  assert.deepEqual(endpointsFor(cfg(), 'reg.example', true).map((e) => e.base), ['https://reg.example']);
+  assert.deepEqual(endpointsFor(cfg(), 'docker.io', false).map((e) => e.base), ['https://registry-1.docker.io']);
+  assert.deepEqual(endpointsFor(cfg({ mirrors: ['http://127.0.0.1:5001'] }), 'docker.io', true).map((e) => [e.base, e.mirror]), [
+    ['http://127.0.0.1:5001', true],
+    ['https://registry-1.docker.io', false],
+  ]);
+  assert.deepEqual(endpointsFor(cfg({ mirrors: ['http://127.0.0.1:5001'] }), 'reg.example', true).map((e) => e.base), ['https://reg.example']);
+  const m = cfg({ mirrors: { '127.0.0.1:5000': ['127.0.0.1:5001/'] } });
+  assert.deepEqual(endpointsFor(m, '127.0.0.1:5000', true).map((e) => [e.base, e.skipVerify]), [
+    ['https://127.0.0.1:5001', true],
+    ['https://127.0.0.1:5000', true],
+    ['http://127.0.0.1:5000', false],
+  ]);
+  assert.deepEqual(endpointsFor(m, '127.0.0.1:5000', false).map((e) => e.base), ['https://127.0.0.1:5000', 'http://127.0.0.1:5000']);
+});
+
+test('docker progress text, sizes and short IDs', () => {
+  assert.equal(humanSize(512), '512B');
+  assert.equal(humanSize(2_221_000), '2.221MB');
+  assert.equal(humanSize(10_500), '10.5kB');
+  assert.equal(progressBar(2_221_000, 2_221_000), `[${'='.repeat(50)}>]  2.221MB/2.221MB`);
+  assert.equal(progressBar(0, 1000), `[>${' '.repeat(50)}]       0B/1kB`);
+  assert.equal(shortId(`sha256:${'ab'.repeat(32)}`), 'abababababab');
+});
+
+test('a response that goes silent fails after the idle timeout', async (t) => {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Length': '100' });
+    res.write('x'.repeat(10));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const port = (server.address() as { port: number }).port;
+  const tr = new Transport(cfg({ idleTimeoutMs: 300 }));
+  t.after(() => tr.close());
+  const res = await tr.request({ base: `http://127.0.0.1:${port}`, registry: `127.0.0.1:${port}`, skipVerify: false, mirror: false }, '/x');
+  const started = Date.now();
+  await assert.rejects(res.text(), (err: Error) => err instanceof UnavailableError && /sent nothing for 0.3 s/.test(err.message));
+  assert.ok(Date.now() - started < 2000);
+});

@@ -1,0 +1,183 @@
+/**
+ * What the network service stores per network and endpoint, and the pure steps around it: a create request
+ * validated into a network's spec (Docker's messages), a record into Docker's network JSON, small helpers.
+ */
+import { readFile } from 'node:fs/promises';
+import type { NetworkRecord } from '../metadata/index.ts';
+import { ConflictError, InvalidArgumentError } from '../util/errors.ts';
+import { chooseSubnet, contains, firstHost, formatCidr, formatIP, overlaps, parseCidr, parseIP, type Cidr, type Pool } from './ipam.ts';
+import type { CreateNetworkRequest, Network, NetworkContainer } from './types.ts';
+
+/** The network service's JSON per network (in the metadata DB). */
+export interface NetSpec {
+  internal: boolean;
+  attachable: boolean;
+  ipv6: boolean;
+  /** The bridge device; '' for host/none. */
+  bridge: string;
+  subnets: { subnet: string; gateway: string; ipRange?: string }[];
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  ipamOptions: Record<string, string> | null;
+  dns: boolean;
+  /** `bridge`, `host` or `none` for the networks Docker predefines. */
+  predefined?: 'bridge' | 'host' | 'none';
+}
+
+/** What a container asked for on one network. */
+export interface EpConfig {
+  aliases: string[];
+  ipv4?: string;
+  ipv6?: string;
+  mac?: string;
+  links?: string[];
+}
+
+/** The networks Docker lists on every engine. */
+export const PREDEFINED = ['bridge', 'host', 'none'] as const;
+/** The bridge device's name (`docker network create -o com.docker.network.bridge.name=…`). */
+export const BRIDGE_NAME_OPT = 'com.docker.network.bridge.name';
+/** The MTU option, passed to netavark as its `mtu`. */
+export const MTU_OPT = 'com.docker.network.driver.mtu';
+/** Where `--ipv6` networks without an IPv6 subnet get a /64 (a ULA prefix of our own). */
+export const V6_POOL: Pool = { base: 'fd7b:e47a:b3d0::/48', size: 64 };
+
+/** Docker's `Created` of a network: RFC 3339 with nanoseconds. */
+export function nowNano(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
+}
+
+/** A `label` filter (`key` or `key=value`) against labels. */
+export function matchLabel(labels: Record<string, string>, filter: string): boolean {
+  const eq = filter.indexOf('=');
+  if (eq < 0) return filter in labels;
+  return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
+}
+
+/** Docker's MAC for an IPv4 endpoint: 02:42 then the four address bytes. */
+export function macFor(ipv4: string): string {
+  const v = parseIP(ipv4)!.value;
+  const b = [24n, 16n, 8n, 0n].map((s) => Number((v >> s) & 0xffn).toString(16).padStart(2, '0'));
+  return `02:42:${b.join(':')}`;
+}
+
+/** IPv4 routes of the host (`/proc/net/route`), so an automatic subnet avoids networks the host already reaches. */
+export async function hostRoutes(): Promise<Cidr[]> {
+  const out: Cidr[] = [];
+  try {
+    const lines = (await readFile('/proc/net/route', 'utf8')).split('\n').slice(1);
+    for (const l of lines) {
+      const f = l.trim().split(/\s+/);
+      if (f.length < 8) continue;
+      const le = (h: string) => BigInt(`0x${h.match(/../g)!.reverse().join('')}`);
+      const dest = le(f[1]!);
+      const mask = le(f[7]!);
+      if (mask === 0n) continue; // the default route is not a subnet of the host
+      let prefix = 0;
+      for (let m = mask; m & 0x80000000n; m = (m << 1n) & 0xffffffffn) prefix++;
+      out.push({ family: 4, base: dest, prefix });
+    }
+  } catch {
+    // no /proc: only the DB's networks count
+  }
+  return out;
+}
+
+
+/**
+ * Validates `POST /networks/create` into a bridge network's spec, against the specs of the networks that exist
+ * (overlapping subnets, bridge names). A missing IPv4 subnet comes from `pools`, clear of the host's routes.
+ * Throws InvalidArgumentError / ConflictError with Docker's messages; nothing is recorded here.
+ */
+export async function networkSpec(req: CreateNetworkRequest, id: string, existing: readonly NetSpec[], pools: readonly Pool[]): Promise<NetSpec> {
+  const options = { ...(req.Options ?? {}) };
+  const bridge = options[BRIDGE_NAME_OPT] || `br-${id.slice(0, 12)}`;
+  if (bridge.length > 15 || !/^[a-zA-Z0-9_.-]+$/.test(bridge)) throw new InvalidArgumentError(`invalid bridge name "${bridge}": at most 15 characters of [a-zA-Z0-9_.-]`);
+  if (existing.some((n) => n.bridge === bridge)) throw new ConflictError(`bridge name ${bridge} is used by another network`);
+  if (options[MTU_OPT] !== undefined && !/^\d+$/.test(options[MTU_OPT]!)) throw new InvalidArgumentError(`invalid mtu "${options[MTU_OPT]}"`);
+
+  const taken = existing.flatMap((n) => n.subnets.map((s) => parseCidr(s.subnet)));
+  const subnets: NetSpec['subnets'] = [];
+  const mine: Cidr[] = [];
+  for (const c of req.IPAM?.Config ?? []) {
+    if (!c.Subnet) {
+      if (c.Gateway || c.IPRange) throw new InvalidArgumentError('a gateway or ip-range needs a subnet (--subnet)');
+      continue;
+    }
+    const subnet = parseCidr(c.Subnet, 'subnet');
+    if ([...taken, ...mine].some((t) => overlaps(t, subnet))) throw new ConflictError('Pool overlaps with other one on this address space');
+    let gateway: string;
+    if (c.Gateway) {
+      const gw = parseIP(c.Gateway);
+      if (!gw) throw new InvalidArgumentError(`invalid gateway address ${c.Gateway} in Ipam configuration`);
+      if (!contains(subnet, gw.family, gw.value)) throw new InvalidArgumentError(`no matching subnet for gateway ${c.Gateway}`);
+      gateway = formatIP(gw.family, gw.value);
+    } else gateway = formatIP(subnet.family, firstHost(subnet));
+    let ipRange: string | undefined;
+    if (c.IPRange) {
+      const r = parseCidr(c.IPRange, 'ip-range');
+      if (r.family !== subnet.family || r.prefix < subnet.prefix || !contains(subnet, r.family, r.base)) throw new InvalidArgumentError(`no matching subnet for range ${c.IPRange}`);
+      ipRange = formatCidr(r);
+    }
+    mine.push(subnet);
+    subnets.push({ subnet: formatCidr(subnet), gateway, ...(ipRange ? { ipRange } : {}) });
+  }
+  const ipv6 = Boolean(req.EnableIPv6) || mine.some((c) => c.family === 6);
+  if (!mine.some((c) => c.family === 4)) {
+    const c = chooseSubnet(pools, [...taken, ...(await hostRoutes())]);
+    subnets.unshift({ subnet: formatCidr(c), gateway: formatIP(4, firstHost(c)) });
+  }
+  if (ipv6 && !mine.some((c) => c.family === 6)) {
+    const c = chooseSubnet([V6_POOL], taken);
+    subnets.push({ subnet: formatCidr(c), gateway: formatIP(6, firstHost(c)) });
+  }
+  const spec: NetSpec = {
+    internal: Boolean(req.Internal),
+    attachable: Boolean(req.Attachable),
+    ipv6,
+    bridge,
+    subnets,
+    options,
+    labels: { ...(req.Labels ?? {}) },
+    ipamOptions: req.IPAM?.Options && Object.keys(req.IPAM.Options).length ? { ...req.IPAM.Options } : null,
+    dns: true,
+  };
+  return spec;
+}
+
+/** A network record in the Engine API's shape, with the given endpoints as `Containers`. */
+export function networkJSON(n: NetworkRecord<NetSpec>, containers: Record<string, NetworkContainer>): Network {
+  const s = n.spec;
+  return {
+    Name: n.name,
+    Id: n.id,
+    Created: nowNano(n.created),
+    Scope: 'local',
+    Driver: n.driver,
+    EnableIPv4: true,
+    EnableIPv6: s.ipv6,
+    IPAM: {
+      Driver: 'default',
+      Options: s.ipamOptions,
+      Config: s.subnets.map((x) => ({ Subnet: x.subnet, ...(x.ipRange ? { IPRange: x.ipRange } : {}), Gateway: x.gateway })),
+    },
+    Internal: s.internal,
+    Attachable: s.attachable,
+    Ingress: false,
+    ConfigFrom: { Network: '' },
+    ConfigOnly: false,
+    Containers: containers,
+    Options: s.options,
+    Labels: s.labels,
+  };
+}
+
+/** `until` filter values: a Unix timestamp, an RFC 3339 time, or a Go duration before now (`24h`, `10m`). */
+export function untilMs(u: string): number {
+  if (/^\d+(\.\d+)?$/.test(u)) return Number(u) * 1000;
+  const d = /^(\d+)(h|m|s)$/.exec(u);
+  if (d) return Date.now() - Number(d[1]) * { h: 3_600_000, m: 60_000, s: 1000 }[d[2] as 'h' | 'm' | 's'];
+  const t = Date.parse(u);
+  if (Number.isNaN(t)) throw new InvalidArgumentError(`invalid filter 'until=${u}'`);
+  return t;
+}
