@@ -209,62 +209,66 @@ async function apiCycle(socket: string): Promise<{ total: number; create: number
   return { total: Number(t[4]! - t[0]!) / 1e9, create: s(0), start: s(1), wait: s(2), remove: s(3) };
 }
 
-/** hyperfine -N of one command line: median, min, max, mean, stddev in seconds. */
-async function hyperfine(argv: string[], env: Record<string, string>, runs: number, scratch: string): Promise<{ stats: Stats; mean: number; stddev: number }> {
+/** hyperfine -N of one command line: every run's time, in seconds. */
+async function hyperfine(argv: string[], env: Record<string, string>, runs: number, scratch: string): Promise<number[]> {
   const out = join(scratch, `hf-${process.hrtime.bigint()}.json`);
   const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-  await run('hyperfine', ['-N', '--warmup', '3', '--runs', String(runs), '--export-json', out, argv.map(quote).join(' ')], { env, timeoutMs: 600_000 });
-  const r = (JSON.parse(readFileSync(out, 'utf8')) as { results: { times: number[]; mean: number; stddev: number }[] }).results[0]!;
-  return { stats: stats(r.times), mean: r.mean, stddev: r.stddev };
+  await run('hyperfine', ['-N', '--warmup', '2', '--runs', String(runs), '--export-json', out, argv.map(quote).join(' ')], { env, timeoutMs: 600_000 });
+  return (JSON.parse(readFileSync(out, 'utf8')) as { results: { times: number[] }[] }).results[0]!.times;
 }
 
-async function benchPeer(peer: Peer, o: { runs: number; parallel: number; scratch: string; log: Log }): Promise<EngineContainerFigures> {
-  const f: EngineContainerFigures = { engine: peer.name, runRm: [], errors: [] };
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const stddev = (xs: readonly number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
+
+/** One engine's measurements as they accumulate over the rounds. */
+class Tally {
+  readonly runRm = new Map<string, number[]>();
+  readonly api: Awaited<ReturnType<typeof apiCycle>>[] = [];
+  readonly parallel: number[] = [];
+  memory: EngineContainerFigures['memory'];
+  readonly errors: string[] = [];
+}
+
+/**
+ * One round on one engine: `run --rm` through each of its CLIs (hyperfine, `perRound` runs), `perRound` API cycles,
+ * and `parallel` containers started at once (memory read with them up, in the last round).
+ */
+async function round(peer: Peer, t: Tally, o: { perRound: number; parallel: number; scratch: string; last: boolean; log: Log }): Promise<void> {
   const attempt = async (what: string, fn: () => Promise<void>) => {
     try {
       await fn();
     } catch (err) {
-      f.errors.push(`${what}: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`);
+      const msg = `${what}: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`;
+      if (!t.errors.includes(msg)) t.errors.push(msg);
       o.log(`containers: ${peer.name} ${what}: ${(err as Error).message}`);
     }
   };
   const main = peer.clis[0]!;
   const cli = (args: string[], allowFail = false) => run(main.argv[0]!, [...main.argv.slice(1), ...args], { env: main.env, allowFail, timeoutMs: 120_000 });
-
   for (const c of peer.clis) {
     await attempt(`run --rm (${c.name})`, async () => {
-      o.log(`containers: ${peer.name}: ${c.name} run --rm busybox true`);
-      f.runRm.push({ cli: c.name, ...(await hyperfine([...c.argv, 'run', '--rm', '--network', 'none', 'busybox', 'true'], c.env, o.runs, o.scratch)) });
+      const times = await hyperfine([...c.argv, 'run', '--rm', '--network', 'none', 'busybox', 'true'], c.env, o.perRound, o.scratch);
+      t.runRm.set(c.name, [...(t.runRm.get(c.name) ?? []), ...times]);
     });
   }
-
   await attempt('API cycle', async () => {
     const socket = await peer.apiSocket();
     if (!socket) throw new Error('no Engine API socket');
-    o.log(`containers: ${peer.name}: API cycle`);
-    for (let i = 0; i < 3; i++) await apiCycle(socket);
-    const xs: Awaited<ReturnType<typeof apiCycle>>[] = [];
-    for (let i = 0; i < o.runs; i++) xs.push(await apiCycle(socket));
-    f.apiCycle = stats(xs.map((x) => x.total));
-    f.apiSteps = { create: stats(xs.map((x) => x.create)), start: stats(xs.map((x) => x.start)), wait: stats(xs.map((x) => x.wait)), remove: stats(xs.map((x) => x.remove)) };
+    await apiCycle(socket);
+    for (let i = 0; i < o.perRound; i++) t.api.push(await apiCycle(socket));
   });
-
   await attempt(`${o.parallel} in parallel`, async () => {
-    o.log(`containers: ${peer.name}: ${o.parallel} in parallel, and memory`);
-    const walls: number[] = [];
-    // Rounds of `parallel` at once; memory is read in the last round, with all of them up.
-    const rounds = Math.max(1, Math.min(o.runs, 5));
-    for (let round = 0; round < rounds; round++) {
-      await sleep(1000);
-      const engineBefore = rssSum(peer.enginePids());
-      const t0 = process.hrtime.bigint();
-      await Promise.all(Array.from({ length: o.parallel }, () => cli(['run', '-d', '--network', 'none', 'busybox', 'sleep', '1000'])));
-      walls.push(Number(process.hrtime.bigint() - t0) / 1e9);
-      if (round === rounds - 1) {
+    await sleep(500);
+    const engineBefore = rssSum(peer.enginePids());
+    const t0 = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: o.parallel }, () => cli(['run', '-d', '--network', 'none', 'busybox', 'sleep', '1000'])));
+    t.parallel.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    try {
+      if (o.last) {
         await sleep(2000);
         const mons = peer.monitors();
         if (mons.length < o.parallel) throw new Error(`found ${mons.length} ${peer.monitorName} processes for ${o.parallel} containers`);
-        f.memory = {
+        t.memory = {
           engineKiBPerContainer: (rssSum(peer.enginePids()) - engineBefore) / o.parallel,
           engineIdleKiB: engineBefore,
           monitor: peer.monitorName,
@@ -272,51 +276,77 @@ async function benchPeer(peer: Peer, o: { runs: number; parallel: number; scratc
           monitorPssKiB: stats(mons.map((p) => pssKiB(p) ?? 0)),
         };
       }
+    } finally {
       const ids = (await cli(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
       if (ids.length > 0) await cli(['rm', '-f', ...ids]);
     }
-    f.parallelStart = stats(walls);
   });
-  return f;
 }
 
-/** Runs the container benchmarks on berthd, dockerd and podman (those in `engines`). */
-export async function benchContainers(o: { runs: number; parallel: number; scratch: string; log: Log; engines?: readonly string[] }): Promise<ContainerFigures> {
+/**
+ * Runs the container benchmarks on berthd, dockerd and podman (those in `engines`), all up at once and measured in
+ * interleaved rounds (each round visits every engine), so that the machine's other load falls on all of them alike.
+ */
+export async function benchContainers(o: { runs: number; parallel: number; scratch: string; log: Log; engines?: readonly string[]; rounds?: number }): Promise<ContainerFigures> {
   const want = o.engines ?? ['berthd', 'dockerd', 'podman'];
-  const figures: ContainerFigures = { runs: o.runs, parallel: o.parallel, engines: [] };
+  const rounds = o.rounds ?? Math.min(5, o.runs);
+  const perRound = Math.max(1, Math.ceil(o.runs / rounds));
+  const figures: ContainerFigures = { runs: perRound * rounds, parallel: o.parallel, engines: [] };
   const links = (await run('ip', ['-o', 'link'], { allowFail: true })).stdout.split('\n').length;
-  const berthd = await startBerthd({ seed: true });
+  const peers: Peer[] = [];
+  const failed: EngineContainerFigures[] = [];
   try {
+    const berthd = await startBerthd({ seed: true });
+    const bp = berthPeer(berthd);
+    peers.push(bp);
     const archive = join(o.scratch, 'busybox.tar');
     const env = dockerEnv(berthd);
     for (let i = 0; i < 300 && (await run(DOCKER, ['image', 'inspect', 'busybox'], { env, allowFail: true })).code !== 0; i++) await sleep(100);
     await run(DOCKER, ['save', '-o', archive, 'busybox'], { env });
-    const peers: (() => Promise<Peer>)[] = [];
-    if (want.includes('berthd')) peers.push(async () => berthPeer(berthd));
-    if (want.includes('dockerd')) peers.push(async () => dockerPeer(await startDockerd()));
-    if (want.includes('podman')) peers.push(podmanPeer);
-    for (const start of peers) {
+    const starts: [string, () => Promise<Peer>][] = [
+      ['dockerd', async () => dockerPeer(await startDockerd())],
+      ['podman', podmanPeer],
+    ];
+    for (const [name, start] of starts) {
+      if (!want.includes(name)) continue;
       let peer: Peer | undefined;
       try {
         peer = await start();
-        if (peer.name !== 'berthd') {
-          const c = peer.clis[0]!;
-          await run(c.argv[0]!, [...c.argv.slice(1), 'load', '-i', archive], { env: c.env });
-          if (peer.name === 'podman') await run(c.argv[0]!, [...c.argv.slice(1), 'tag', 'localhost/busybox:latest', 'docker.io/library/busybox:latest'], { env: c.env, allowFail: true });
-        }
-        figures.engines.push(await benchPeer(peer, o));
+        const c = peer.clis[0]!;
+        await run(c.argv[0]!, [...c.argv.slice(1), 'load', '-i', archive], { env: c.env });
+        if (peer.name === 'podman') await run(c.argv[0]!, [...c.argv.slice(1), 'tag', 'localhost/busybox:latest', 'docker.io/library/busybox:latest'], { env: c.env, allowFail: true });
+        peers.push(peer);
       } catch (err) {
-        figures.engines.push({ engine: peer?.name ?? 'peer', runRm: [], errors: [(err as Error).message.split('\n')[0] ?? ''] });
-        o.log(`containers: ${(err as Error).message}`);
-      } finally {
-        if (peer !== undefined && peer.name !== 'berthd') await peer.stop();
+        if (peer) await peer.stop().catch(() => {});
+        failed.push({ engine: name, runRm: [], errors: [(err as Error).message.split('\n')[0] ?? ''] });
+        o.log(`containers: ${name}: ${(err as Error).message}`);
       }
     }
+    const measured = peers.filter((p) => want.includes(p.name));
+    const tallies = new Map(measured.map((p) => [p.name, new Tally()]));
+    for (let r = 0; r < rounds; r++) {
+      for (const peer of measured) {
+        o.log(`containers: round ${r + 1}/${rounds}: ${peer.name}`);
+        await round(peer, tallies.get(peer.name)!, { perRound, parallel: o.parallel, scratch: o.scratch, last: r === rounds - 1, log: o.log });
+      }
+    }
+    for (const peer of measured) {
+      const t = tallies.get(peer.name)!;
+      figures.engines.push({
+        engine: peer.name,
+        runRm: [...t.runRm].map(([cli, xs]) => ({ cli, stats: stats(xs), mean: mean(xs), stddev: stddev(xs) })),
+        ...(t.api.length ? { apiCycle: stats(t.api.map((x) => x.total)), apiSteps: { create: stats(t.api.map((x) => x.create)), start: stats(t.api.map((x) => x.start)), wait: stats(t.api.map((x) => x.wait)), remove: stats(t.api.map((x) => x.remove)) } } : {}),
+        ...(t.parallel.length ? { parallelStart: stats(t.parallel) } : {}),
+        ...(t.memory ? { memory: t.memory } : {}),
+        errors: t.errors,
+      });
+    }
+    figures.engines.push(...failed);
   } finally {
-    await berthd.stop();
+    for (const p of peers.reverse()) await p.stop().catch((err) => o.log(`containers: stopping ${p.name}: ${(err as Error).message}`));
   }
   const linksAfter = (await run('ip', ['-o', 'link'], { allowFail: true })).stdout.split('\n').length;
-  if (linksAfter !== links) o.log(`containers: the host had ${links - 1} network links before and ${linksAfter - 1} after`);
+  if (linksAfter !== links) o.log(`containers: the host had ${links - 1} network links before and ${linksAfter - 1} after (other work on the machine, or a leak)`);
   return figures;
 }
 

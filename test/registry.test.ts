@@ -317,7 +317,7 @@ describe('plain HTTP registry (insecure-registries): docker CLI, berth, skopeo',
       assert.equal(r.code, 1, `${ref}: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, /manifest unknown/);
       const dr = await docker(d, ['pull', ref]);
-      assert.equal(dr.code, 1);
+      assert.equal(dr.code, 1, `${dr.stdout}${dr.stderr}`);
       assert.match(dr.stderr, /manifest unknown|not found/);
     }
     const bad = await berthAs(d, home, ['pull', `${reg.host}/x:1:2`]);
@@ -333,7 +333,7 @@ describe('plain HTTP registry (insecure-registries): docker CLI, berth, skopeo',
     await down.kill();
     let t = Date.now();
     const r = await berthAs(d, home, ['pull', `${down.host}/x:1`]);
-    assert.notEqual(r.code, 0);
+    assert.notEqual(r.code, 0, `${r.stdout}${r.stderr}`);
     assert.doesNotMatch(r.stderr, /killed after/);
     assert.match(r.stderr, /connection refused|ECONNREFUSED|connect/i);
     assert.ok(Date.now() - t < 30_000, `refused took ${Date.now() - t} ms`);
@@ -344,7 +344,7 @@ describe('plain HTTP registry (insecure-registries): docker CLI, berth, skopeo',
     assert.doesNotMatch(s.stderr, /killed after/, 'berth pull hung on a silent registry');
     assert.ok(took < 100_000, `a silent registry took ${took} ms`);
     const p = await berthAs(d, home, ['push', `${down.host}/x:1`]);
-    assert.notEqual(p.code, 0);
+    assert.notEqual(p.code, 0, `${p.stdout}${p.stderr}`);
     assert.doesNotMatch(p.stderr, /killed after/);
   });
 });
@@ -381,8 +381,13 @@ describe('TLS registry with a test CA (certs.d) and htpasswd Basic auth', () => 
     const dockerConfig = join(d.dir, 'docker-config', 'config.json');
     const stored = await readJson(dockerConfig);
     assert.equal(stored && authFor(stored as never, reg.host), undefined, 'nothing stored for a failed login');
+    // dockerd answers a registry's "unauthorized" during a pull with 500 (errdefs.Unknown), never 401: on a 401
+    // the docker CLI prompts "Login prior to pull" and waits for a user.
+    const raw = await api(d.socket, 'POST', `/images/create?fromImage=${encodeURIComponent(`${reg.host}/x`)}&tag=1`);
+    assert.notEqual(raw.status, 401, `a pull without credentials must not answer 401: ${raw.body}`);
+    assert.match(raw.body, /unauthorized|no basic auth credentials/i);
     const noAuth = await docker(d, ['pull', `${reg.host}/x:1`]);
-    assert.equal(noAuth.code, 1);
+    assert.equal(noAuth.code, 1, `${noAuth.stdout}${noAuth.stderr}`);
     assert.match(noAuth.stderr, /unauthorized|no basic auth credentials/i);
 
     const login = ok(await docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n'), d, 'docker login');
@@ -419,7 +424,7 @@ describe('TLS registry with a test CA (certs.d) and htpasswd Basic auth', () => 
     assert.match(out.stdout, new RegExp(`Removing login credentials for ${reg.host.replace(/\./g, '\\.')}`));
     assert.equal(authFor(((await readJson(path)) ?? {}) as never, reg.host), undefined);
     const denied = await berthAs(d, home, ['pull', `${reg.host}/x:1`]);
-    assert.equal(denied.code, 1);
+    assert.equal(denied.code, 1, `${denied.stdout}${denied.stderr}`);
     assert.match(denied.stderr, /unauthorized|no basic auth credentials/i);
     assert.ok(!d.log().includes('wonderland'), 'the password is never logged');
   });
@@ -504,7 +509,7 @@ describe('token auth registry (distribution auth: token, a token service in the 
   it('berth login, push; a push to another repository mounts the blobs it shares (scope of both repositories)', async () => {
     const home = await tempHome(scratch);
     const wrong = await berthAs(d, home, ['login', '-u', 'alice', '--password-stdin', reg.host], 'bad\n');
-    assert.equal(wrong.code, 1);
+    assert.equal(wrong.code, 1, `${wrong.stdout}${wrong.stderr}`);
     assert.match(wrong.stderr, /unauthorized/i);
     assert.equal(await readJson(join(home, '.berth', 'config.json')).then((c) => c && authFor(c as never, reg.host)), undefined);
     ok(await berthAs(d, home, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n'), d, 'berth login');
@@ -530,7 +535,7 @@ describe('token auth registry (distribution auth: token, a token service in the 
 
   it('docker login and docker pull through berthd with token auth', async () => {
     const wrong = await docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], 'bad\n');
-    assert.equal(wrong.code, 1);
+    assert.equal(wrong.code, 1, `${wrong.stdout}${wrong.stderr}`);
     assert.match(wrong.stderr, /unauthorized/i);
     ok(await docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n'), d, 'docker login');
     ok(await docker(d, ['tag', 'busybox:latest', `${reg.host}/lib/bb:1`]), d, 'tag');

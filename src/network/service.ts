@@ -116,7 +116,7 @@ export class NetworkService {
   #portCursor = 0;
   readonly #pending = new Set<Promise<void>>();
   readonly #netLocks = new Map<string, RWLock>();
-  readonly #settingUp = new Set<string>();
+  readonly #unsettled = new Set<string>();
 
   constructor(deps: NetworkServiceDeps) {
     this.#d = deps;
@@ -325,6 +325,7 @@ export class NetworkService {
         this.#d.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
         return;
       }
+      this.#unsettled.add(c.id);
       try {
         const file = await this.#readState(c.id);
         const used = new Set(Object.values(file?.input.networks ?? {}).map((x) => x.interface_name));
@@ -346,6 +347,8 @@ export class NetworkService {
       } catch (err) {
         this.#records.deleteEndpoint(c.id, n.id);
         throw err;
+      } finally {
+        this.#unsettled.delete(c.id);
       }
       this.#d.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
     });
@@ -377,10 +380,14 @@ export class NetworkService {
           network_info: { [n.name]: file.input.network_info[n.name]! },
           ...(file.input.port_mappings && Object.keys(file.input.networks)[0] === n.name ? { port_mappings: file.input.port_mappings } : {}),
         };
+        this.#unsettled.add(c.id);
         try {
           await this.#withNetworks([n.name], () => this.#netavark().teardown(sb.netns, one, opts));
         } catch (err) {
-          if (!force) throw err;
+          if (!force) {
+            this.#unsettled.delete(c.id);
+            throw err;
+          }
           this.#d.log?.warn(`network ${n.name}: disconnect ${c.id.slice(0, 12)}: ${errorMessage(err)}`);
         }
         const rest = { ...file.input, networks: { ...file.input.networks }, network_info: { ...file.input.network_info } };
@@ -389,6 +396,7 @@ export class NetworkService {
         await this.#writeState(c.id, { netns: sb.netns, input: rest });
       }
       this.#records.deleteEndpoint(c.id, n.id);
+      this.#unsettled.delete(c.id);
       this.#d.events.publish('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
     });
   }
@@ -472,11 +480,16 @@ export class NetworkService {
       const name = sorted[i]!;
       let lock = this.#netLocks.get(name);
       if (!lock) this.#netLocks.set(name, (lock = new RWLock()));
-      if (setup && this.#warm(name, setup.containerId)) {
-        const shared = await lock.read(async () => (this.#warm(name, setup.containerId) ? { value: await go(i + 1) } : undefined));
-        if (shared) return shared.value;
+      if (!setup) return lock.write(() => go(i + 1));
+      // A setup that waited for the network alone while another made it warm lets go and shares it instead.
+      for (;;) {
+        if (this.#warm(name, setup.containerId)) {
+          const shared = await lock.read(async () => (this.#warm(name, setup.containerId) ? { value: await go(i + 1) } : undefined));
+          if (shared) return shared.value;
+        }
+        const alone = await lock.write(async () => (this.#warm(name, setup.containerId) ? undefined : { value: await go(i + 1) }));
+        if (alone) return alone.value;
       }
-      return lock.write(() => go(i + 1));
     };
     return go(0);
   }
@@ -485,7 +498,7 @@ export class NetworkService {
   #warm(networkName: string, containerId: string): boolean {
     const n = this.#records.byName(networkName);
     if (!n) return false;
-    return this.#records.endpointsOn(n.id).some((e) => e.endpointId !== null && e.containerId !== containerId && !this.#settingUp.has(e.containerId));
+    return this.#records.endpointsOn(n.id).some((e) => e.endpointId !== null && e.containerId !== containerId && !this.#unsettled.has(e.containerId));
   }
 
   #netavark(): NetavarkDriver {
@@ -664,9 +677,9 @@ export class NetworkService {
     let ports: PortMapping[] = [];
     let live: EpRec[] = [];
     // Until netavark has finished, this container's endpoints do not make their networks "warm" for others.
-    this.#settingUp.add(req.id);
+    this.#unsettled.add(req.id);
     // A fixed host port may still be held by a container whose teardown runs in the background.
-    if (wanted.some((w) => w.hostPort !== 0)) await this.drain();
+    if (wanted.some((w) => w.hostPort !== 0)) await this.drain().catch(() => {});
     await this.#lock.run('ports', async () => {
       const inUse = this.#records.sandboxes().flatMap((s) => s.ports);
       const range = await ephemeralRange();
@@ -676,10 +689,13 @@ export class NetworkService {
       if (this.#portCursor > range[1]) this.#portCursor = range[0];
       live = await this.#allocate(req.id, eps);
       this.#records.putSandbox({ containerId: req.id, netns, ports, created: Date.now() });
+    }).catch((err: unknown) => {
+      this.#unsettled.delete(req.id);
+      throw err;
     });
     const input = this.#input(req, live.map((ep, i) => ({ ep, ifname: `eth${i}` })), ports, req.dns);
     const undo = async (err: unknown): Promise<never> => {
-      this.#settingUp.delete(req.id);
+      this.#unsettled.delete(req.id);
       await this.#tearDownLocked(req.id).catch((e) => this.#d.log?.warn(`container ${req.id.slice(0, 12)}: undoing a failed network setup: ${errorMessage(e)}`));
       throw err;
     };
@@ -691,7 +707,7 @@ export class NetworkService {
     }
     const ready = this.#withNetworks(Object.keys(input.networks), () => this.#netavark().setup(netns, input, req.signal ? { signal: req.signal } : {}), { containerId: req.id }).then(
       () => {
-        this.#settingUp.delete(req.id);
+        this.#unsettled.delete(req.id);
         for (const e of live) this.#d.events.publish('network', 'connect', e.networkId, { container: req.id, name: e.networkName, type: 'bridge' });
       },
       undo,
@@ -734,6 +750,16 @@ export class NetworkService {
   }
 
   async #tearDownLocked(containerId: string): Promise<void> {
+    // While going, its endpoints do not keep their networks "warm" (netavark may remove the bridge).
+    this.#unsettled.add(containerId);
+    try {
+      await this.#tearDownUnsettled(containerId);
+    } finally {
+      this.#unsettled.delete(containerId);
+    }
+  }
+
+  async #tearDownUnsettled(containerId: string): Promise<void> {
     const sb = this.#records.sandbox(containerId);
     const file = await this.#readState(containerId);
     const netns = sb?.netns ?? file?.netns ?? this.#netnsPath(containerId);

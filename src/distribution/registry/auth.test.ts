@@ -8,7 +8,7 @@ import { UnauthorizedError, UnavailableError } from '../../util/errors.ts';
 import { loadArchive } from '../load.ts';
 import { archive, chunks, legacyArchive, makeImage, makeLayer, testEngine, type TestImage } from '../testkit.ts';
 import { parseChallenges } from './auth.ts';
-import { checkLogin } from './login.ts';
+import { checkLogin, registryOfAddress } from './login.ts';
 import { pullImage } from './pull.ts';
 import { pushImage } from './push.ts';
 import { makeCerts, startRegistry, startTokenService } from './testkit.ts';
@@ -34,6 +34,13 @@ test('WWW-Authenticate parsing: several challenges, quoted commas and escapes', 
     { scheme: 'bearer', params: { realm: 'x' } },
   ]);
   assert.deepEqual(parseChallenges(undefined), []);
+});
+
+test('server addresses as docker login sends them', () => {
+  assert.equal(registryOfAddress('https://index.docker.io/v1/'), 'docker.io');
+  assert.equal(registryOfAddress('http://127.0.0.1:5000/v2/'), '127.0.0.1:5000');
+  assert.equal(registryOfAddress('127.0.0.1:5000'), '127.0.0.1:5000');
+  assert.equal(registryOfAddress(undefined), 'docker.io');
 });
 
 test('Bearer tokens: anonymous pull, credentials for private repositories, refresh after 401, mount scopes, login', async (t) => {

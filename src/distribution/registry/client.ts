@@ -139,6 +139,15 @@ export class Session {
     return { bytes, mediaType, digest };
   }
 
+  /** `HEAD` of a manifest: whether the repository has it (by digest or tag), with the digest the registry reports. */
+  async statManifest(repo: string, reference: string, scopes: string[], signal?: AbortSignal): Promise<string | undefined> {
+    const res = await this.request(`/v2/${repo}/manifests/${reference}`, { method: 'HEAD', headers: { Accept: MANIFEST_ACCEPT }, scopes, signal });
+    res.discard();
+    if (res.status === 404) return undefined;
+    if (res.status >= 200 && res.status < 300) return String(res.headers['docker-content-digest'] ?? reference);
+    return this.fail(res, `manifest ${reference} in ${repo}`);
+  }
+
   /** `HEAD` of a blob: its size when the repository has it, undefined when not. */
   async statBlob(repo: string, digest: string, scopes: string[], signal?: AbortSignal): Promise<number | undefined> {
     const res = await this.request(`/v2/${repo}/blobs/${digest}`, { method: 'HEAD', scopes, signal });

@@ -83,6 +83,8 @@ test('pull an image skopeo pushed: same digests, files, docker progress, then up
   assert.equal(byDigest.images[0]?.digest, digest);
   assert.equal(e2.images.resolve(`${reg.host}/some/app@${digest}`).configDigest, img.configDigest);
   assert.deepEqual(e2.images.records.tags(), []);
+  await pullImage(e2, config(), `${reg.host}/some/app:other@${digest}`);
+  assert.deepEqual(e2.images.records.tags(), [], 'NAME:TAG@DIGEST pulls by digest and tags nothing');
 });
 
 test('pull errors: unknown tag or repository, bad reference, registry down (quickly), nothing kept', async (t) => {

@@ -21,6 +21,9 @@ import type { JSONMessage, PullOptions, PullResult, RegistryConfig } from './typ
 /** Times a broken blob download is resumed before the pull fails. */
 const MAX_RESUMES = 5;
 const MAX_JSON_BLOB = 8 << 20;
+/** Blobs up to this size download in their own pool, SMALL_BLOB_PARALLELISM times maxConcurrentDownloads wide. */
+const SMALL_BLOB = 1 << 20;
+const SMALL_BLOB_PARALLELISM = 4;
 /** Bytes of a download handed to the content store at once. */
 const WRITE_BATCH = 1 << 20;
 
@@ -65,6 +68,9 @@ export async function pullImage(deps: ArchiveDeps, registry: RegistryConfig, ref
   let ref = parseReference(refString);
   if (opts.allTags) {
     if (ref.tag !== undefined || ref.digest !== undefined) throw new InvalidArgumentError('tag can\'t be used with --all-tags/-a');
+  } else if (ref.digest !== undefined) {
+    // NAME:TAG@DIGEST pulls by digest and tags nothing, as Docker.
+    ref = { domain: ref.domain, path: ref.path, digest: ref.digest };
   } else {
     ref = withDefaultTag(ref);
   }
@@ -282,6 +288,8 @@ async function fetchLayers(
   await work.noteChains(config);
 
   const limit = new Limit(registry.maxConcurrentDownloads || 3);
+  // Small blobs are bound by round trips and fsyncs, not bandwidth: they get a wider pool of their own.
+  const smallLimit = new Limit(SMALL_BLOB_PARALLELISM * (registry.maxConcurrentDownloads || 3));
   let failure: unknown;
   let unpackedTo = 0;
   let unpacking: Promise<void> | undefined;
@@ -331,7 +339,7 @@ async function fetchLayers(
     const waitTimer = setTimeout(() => {
       if (!started) emit({ status: 'Waiting', progressDetail: {}, id });
     }, 0);
-    await limit.run(async () => {
+    await (l.size <= SMALL_BLOB ? smallLimit : limit).run(async () => {
       started = true;
       clearTimeout(waitTimer);
       if (failure !== undefined) return;

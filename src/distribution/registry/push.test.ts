@@ -75,6 +75,16 @@ test('push: blobs (monolithic and chunked) and manifest; skopeo and a second eng
   await pushImage(e, cfg, `${name}:1`, { onProgress: (m) => again.push(m) });
   assert.deepEqual(again.filter((m) => m.id).map((m) => m.status), [...ids.map(() => 'Preparing'), ...ids.map(() => 'Layer already exists')]);
 
+  // A new image sharing two layers: those the registry has (HEAD) are skipped, the new one is pushed.
+  const img2 = makeImage([img.layers[0]!, img.layers[1]!, await makeLayer({ 'srv/': '', 'srv/top': 'two' }, 'gzip')]);
+  await loadArchive(e, chunks(await archive(legacyArchive([{ image: img2, tags: [`${name}:2`] }]))));
+  const second: JSONMessage[] = [];
+  await pushImage(e, cfg, `${name}:2`, { onProgress: (m) => second.push(m) });
+  const final = (id: string) => second.filter((m) => m.id === id && m.status !== 'Pushing' && m.status !== 'Waiting').at(-1)?.status;
+  assert.equal(final(img2.layers[0]!.diffId.slice(7, 19)), 'Layer already exists');
+  assert.equal(final(img2.layers[1]!.diffId.slice(7, 19)), 'Layer already exists');
+  assert.equal(final(img2.layers[2]!.diffId.slice(7, 19)), 'Pushed');
+
   // Another repository of the same registry: blobs are mounted from the first.
   e.images.tag(`${name}:1`, `${reg.host}/other/copy:7`);
   const mounted: JSONMessage[] = [];

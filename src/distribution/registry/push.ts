@@ -104,10 +104,13 @@ class Pusher {
     // Docker lists the top layer first.
     const shown = [...layers].reverse();
     const seen = new Set<string>();
-    for (const l of shown) {
-      if (seen.has(l.id)) continue;
-      seen.add(l.id);
-      this.#emit({ status: 'Preparing', progressDetail: {}, id: l.id });
+    const unique = shown.filter((l) => !seen.has(l.id) && Boolean(seen.add(l.id)));
+    for (const l of unique) this.#emit({ status: 'Preparing', progressDetail: {}, id: l.id });
+    // A registry only accepts a manifest whose blobs it has: when the manifest is there, so is every blob.
+    const has = await this.#session.statManifest(this.#ref.path, record.manifestDigest, this.#scopes, signal).catch(() => undefined);
+    if (has === record.manifestDigest) {
+      for (const l of unique) this.#emit({ status: 'Layer already exists', progressDetail: {}, id: l.id });
+      for (const d of [manifest.config, ...manifest.layers]) this.#done.set(d.digest, Promise.resolve());
     }
     const abort = new AbortController();
     const onOuter = () => abort.abort(signal?.reason);

@@ -12,6 +12,7 @@ const PER_BLOB = 4;
 /** Blobs remembered in all; the least recently noted go first. */
 const MAX_BLOBS = 20_000;
 
+/** The record of blob sources, loaded from its file (if any) at construction and merged back by `save()`. */
 export class BlobSources {
   readonly #file: string | undefined;
   /** digest → `registry/repo` entries, most recent last. Map order is insertion order: oldest first. */

@@ -42,6 +42,7 @@ export interface RegistryResponse {
   discard(): void;
 }
 
+/** A request's method, headers, body, cancellation and timeouts. */
 export interface RequestOptions {
   method?: string;
   headers?: Record<string, string>;
@@ -200,6 +201,10 @@ export class Transport {
    * an abort with CanceledError.
    */
   request(ep: Endpoint, pathOrUrl: string, opts: RequestOptions = {}): Promise<RegistryResponse> {
+    return this.#send(ep, pathOrUrl, opts, false);
+  }
+
+  #send(ep: Endpoint, pathOrUrl: string, opts: RequestOptions, isRetry: boolean): Promise<RegistryResponse> {
     const url = new URL(pathOrUrl, ep.base);
     const method = opts.method ?? 'GET';
     const label = `${method} ${url.href}`;
@@ -232,6 +237,12 @@ export class Transport {
       };
       req.on('error', (err) => {
         done();
+        // A kept-alive connection the server had closed: send an idempotent request once more, on a new one.
+        const code = (err as { code?: string }).code;
+        if (!failure && req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE') && opts.body === undefined && (method === 'GET' || method === 'HEAD') && !isRetry) {
+          resolve(this.#send(ep, pathOrUrl, opts, true));
+          return;
+        }
         reject(wrapNetError(failure ?? err, label));
       });
       req.on('response', (res) => {

@@ -20,7 +20,10 @@ export interface RegistryConfig {
   mirrors: Record<string, string[]> | string[];
   /** certs.d root: `<certsDir>/<host[:port]>/*.crt` are CAs, `client.cert` + `client.key` a client certificate. */
   certsDir: string;
-  /** Blob downloads at once in one pull (default 3). */
+  /**
+   * Blob downloads at once in one pull (default 3). Blobs up to 1 MiB, bound by round trips rather than
+   * bandwidth, download in a pool of their own four times as wide.
+   */
   maxConcurrentDownloads: number;
   /** Blob uploads at once in one push (default 5). */
   maxConcurrentUploads: number;
