@@ -98,6 +98,8 @@ export class ContainerService {
   readonly #waiters = new Map<string, Set<Waiter>>();
   readonly #watching = new Map<string, AbortController>();
   readonly #pendingAttach = new Map<string, ((s: AttachSession | Error) => void)[]>();
+  /** Names of containers being created (held until their row is inserted). */
+  readonly #creating = new Set<string>();
   readonly #restartTimers = new Map<string, NodeJS.Timeout>();
   readonly #health: Healthchecks;
   readonly #files: ContainerFiles;
@@ -186,41 +188,54 @@ export class ContainerService {
     const config = mergeImageConfig(req, img.config.config ?? {});
     config.Image = req.Image;
     const argv = commandLine(config);
-    const cname = name ? validateName(name) : generateName((n) => this.#d.records.byName(n) !== undefined);
-    if (this.#d.records.byName(cname)) {
-      const other = this.#d.records.byName(cname)!;
-      throw new ConflictError(`Conflict. The container name "/${cname}" is already in use by container "${other.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    const cname = name ? validateName(name) : generateName((n) => this.#d.records.byName(n) !== undefined || this.#creating.has(n));
+    const other = this.#d.records.byName(cname);
+    if (other || this.#creating.has(cname)) {
+      throw new ConflictError(`Conflict. The container name "/${cname}" is already in use${other ? ` by container "${other.id}"` : ''}. You have to remove (or rename) that container to be able to reuse that name.`);
     }
-    const id = newContainerId();
-    // Validates the network mode and endpoints (404 "network X not found") and records the endpoints.
-    if (!net.startsWith('container:')) {
-      const mode = this.#d.networks.prepare(id, net, req.NetworkingConfig?.EndpointsConfig as Parameters<NetworkService['prepare']>[2], req.MacAddress);
-      hc.NetworkMode = net === 'default' ? 'default' : mode;
+    // The name is held from here to the insert: creates running at once must not pick the same one.
+    this.#creating.add(cname);
+    try {
+      const id = newContainerId();
+      // Validates the network mode and endpoints (400 "network X not found") and records the endpoints.
+      if (!net.startsWith('container:')) {
+        let mode: string;
+        try {
+          mode = this.#d.networks.prepare(id, net, req.NetworkingConfig?.EndpointsConfig as Parameters<NetworkService['prepare']>[2], req.MacAddress);
+        } catch (err) {
+          // Not a 404: the docker CLI takes any 404 from create for a missing image and would try to pull it.
+          if (err instanceof NotFoundError) throw new InvalidArgumentError(err.message, { cause: err });
+          throw err;
+        }
+        hc.NetworkMode = net === 'default' ? 'default' : mode;
+      }
+      if (!config.Hostname) config.Hostname = net === 'host' ? (await readFile('/etc/hostname', 'utf8').catch(() => 'localhost')).trim() : id.slice(0, 12);
+      const mounts = await this.#resolveMounts(hc, config);
+      await mkdir(join(this.dir(id), 'bundle', 'rootfs'), { recursive: true, mode: 0o711 });
+      await this.#d.snapshotter.prepare(id, image.chainId ?? undefined);
+      const row: Row = {
+        id,
+        name: cname,
+        imageId: image.configDigest,
+        imageRef: req.Image,
+        created: Date.now(),
+        config: { Config: config, Path: argv[0]!, Args: argv.slice(1), Mounts: mounts },
+        hostConfig: hc,
+        state: initialState(),
+        runtime,
+        snapshot: id,
+      };
+      if (!this.#d.records.insert(row)) {
+        await this.#d.networks.release(id).catch(() => {});
+        await this.#d.snapshotter.remove(id).catch(() => {});
+        await rm(this.dir(id), { recursive: true, force: true });
+        throw new ConflictError(`Conflict. The container name "/${cname}" is already in use. You have to remove (or rename) that container to be able to reuse that name.`);
+      }
+      this.#d.events.publish('container', 'create', id, this.#attrs(row));
+      return { Id: id, Warnings: warnings };
+    } finally {
+      this.#creating.delete(cname);
     }
-    if (!config.Hostname) config.Hostname = net === 'host' ? (await readFile('/etc/hostname', 'utf8').catch(() => 'localhost')).trim() : id.slice(0, 12);
-    const mounts = await this.#resolveMounts(hc, config);
-    await mkdir(join(this.dir(id), 'bundle', 'rootfs'), { recursive: true, mode: 0o711 });
-    await this.#d.snapshotter.prepare(id, image.chainId ?? undefined);
-    const row: Row = {
-      id,
-      name: cname,
-      imageId: image.configDigest,
-      imageRef: req.Image,
-      created: Date.now(),
-      config: { Config: config, Path: argv[0]!, Args: argv.slice(1), Mounts: mounts },
-      hostConfig: hc,
-      state: initialState(),
-      runtime,
-      snapshot: id,
-    };
-    if (!this.#d.records.insert(row)) {
-      await this.#d.networks.release(id).catch(() => {});
-      await this.#d.snapshotter.remove(id).catch(() => {});
-      await rm(this.dir(id), { recursive: true, force: true });
-      throw new ConflictError(`Conflict. The container name "/${cname}" is already in use. You have to remove (or rename) that container to be able to reuse that name.`);
-    }
-    this.#d.events.publish('container', 'create', id, this.#attrs(row));
-    return { Id: id, Warnings: warnings };
   }
 
   /** Binds, volumes (named ones created on first use, and anonymous ones for the image's VOLUMEs) and tmpfs. */
