@@ -30,6 +30,10 @@ export interface DaemonConfig {
   certsDir: string;
   maxConcurrentDownloads: number;
   maxConcurrentUploads: number;
+  /** A registry connection not made in this time fails (ms; the registry client's default 10 s). */
+  registryConnectTimeoutMs?: number;
+  /** A registry response silent this long fails (ms; default 60 s): a hung blob does not hang a pull. */
+  registryIdleTimeoutMs?: number;
   /** The default bridge's device (Docker's `--bridge`). */
   bridge: string;
   /**
@@ -104,6 +108,8 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'certs-dir': 'certsDir',
   'max-concurrent-downloads': 'maxConcurrentDownloads',
   'max-concurrent-uploads': 'maxConcurrentUploads',
+  'registry-connect-timeout-ms': 'registryConnectTimeoutMs',
+  'registry-idle-timeout-ms': 'registryIdleTimeoutMs',
   bridge: 'bridge',
   bip: 'bip',
   'default-bridge-subnet': 'bip',
@@ -225,7 +231,12 @@ function validate(c: DaemonConfig): void {
     if (typeof p !== 'string' || !isAbsolute(p)) throw new InvalidArgumentError(`${name} must be an absolute path, not "${String(p)}"`);
   }
   if (!Number.isInteger(c.tagHistoryDepth) || c.tagHistoryDepth < 1) throw new InvalidArgumentError(`tag-history-depth must be a positive integer, not "${c.tagHistoryDepth}"`);
-  for (const [name, n] of [['max-concurrent-downloads', c.maxConcurrentDownloads], ['max-concurrent-uploads', c.maxConcurrentUploads]] as const) {
+  for (const [name, n] of [
+    ['max-concurrent-downloads', c.maxConcurrentDownloads],
+    ['max-concurrent-uploads', c.maxConcurrentUploads],
+    ['registry-connect-timeout-ms', c.registryConnectTimeoutMs ?? 1],
+    ['registry-idle-timeout-ms', c.registryIdleTimeoutMs ?? 1],
+  ] as const) {
     if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer, not "${String(n)}"`);
   }
   if (!Array.isArray(c.insecureRegistries) || c.insecureRegistries.some((r) => typeof r !== 'string' || r === '' || r.includes('://'))) {

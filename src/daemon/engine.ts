@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { FileContentStore } from '../content/index.ts';
+import { clearPullJournals, readPullJournals } from '../distribution/index.ts';
 import { ContainerService } from '../containers/index.ts';
 import { ImageService } from '../images/index.ts';
 import { ContainerRecords, ImageRecords, MetadataDB, NetworkRecords, SnapshotRecords, VolumeRecords } from '../metadata/index.ts';
@@ -13,6 +14,9 @@ import { isErrno } from '../util/errors.ts';
 import type { DaemonConfig } from './config.ts';
 import type { Logger } from './log.ts';
 import { hostFacts, initBinary, setUpRuntimes, type Runtimes } from './runtimes.ts';
+
+/** Under the data root: one journal file per pull in progress (the blobs it verified). */
+export const PULL_JOURNALS = 'pulls';
 
 /** Every service of one engine, built over one data root. Tests build one in a temp dir. */
 export interface Engine {
@@ -121,7 +125,12 @@ export async function repair(engine: Engine, log: Logger): Promise<void> {
       return false;
     }
   });
-  const gc = await engine.images.collect();
+  // Blobs a pull had verified when the daemon died are kept for the repeated pull (their journals say which).
+  const pulls = join(engine.config.dataRoot, PULL_JOURNALS);
+  const verified = await readPullJournals(pulls);
+  const gc = await engine.images.collect({ keep: verified });
+  await clearPullJournals(pulls);
+  if (verified.size > 0) log.info(`startup repair: kept ${verified.size} blob(s) verified by interrupted pulls`);
   if (ingests.removed || snaps.removed.length || gc.blobs.length || gc.layers.length) {
     log.info(
       `startup repair: removed ${ingests.removed} unfinished ingest(s), ${snaps.removed.length} interrupted snapshot(s), ${gc.blobs.length} orphan blob(s), ${gc.layers.length} orphan layer(s)`,

@@ -5,7 +5,7 @@ import { errorMessage } from '../util/errors.ts';
 import { busyboxRootfs } from './busybox.ts';
 import { join } from 'node:path';
 import type { DaemonConfig } from './config.ts';
-import type { Engine } from './engine.ts';
+import { PULL_JOURNALS, type Engine } from './engine.ts';
 import type { Logger } from './log.ts';
 
 /** The archive operations (src/distribution) bound to an engine, as the image handlers call them. */
@@ -44,6 +44,9 @@ export function registryConfig(c: DaemonConfig, env: NodeJS.ProcessEnv = process
     maxConcurrentDownloads: c.maxConcurrentDownloads,
     maxConcurrentUploads: c.maxConcurrentUploads,
     blobSourcesFile: join(c.dataRoot, 'blob-sources.json'),
+    pullJournalDir: join(c.dataRoot, PULL_JOURNALS),
+    ...(c.registryConnectTimeoutMs !== undefined ? { connectTimeoutMs: c.registryConnectTimeoutMs } : {}),
+    ...(c.registryIdleTimeoutMs !== undefined ? { idleTimeoutMs: c.registryIdleTimeoutMs } : {}),
     ...(Object.keys(proxy).length > 0 ? { proxy } : {}),
   };
 }

@@ -529,7 +529,7 @@ export class ImageService {
           this.events.publish('image', 'delete', img.configDigest, {});
         }
       }
-      const gc = await this.#collect();
+      const gc = await this.#collect([]);
       return { images, layers: gc.layers, reclaimed: gc.reclaimed };
     });
   }
@@ -569,17 +569,20 @@ export class ImageService {
     return { ImagesDeleted: out.length ? out : null, SpaceReclaimed: removed.reclaimed };
   }
 
-  /** Runs garbage collection (also done at daemon start as repair). */
-  async collect(): Promise<{ blobs: string[]; layers: string[]; reclaimed: number }> {
-    return this.#gcLock.write(() => this.#collect());
+  /**
+   * Runs garbage collection (also done at daemon start as repair). `keep` spares blobs no image references yet,
+   * such as those a pull had verified when the daemon died, so that repeating the pull reuses them.
+   */
+  async collect(opts: { keep?: Iterable<string> } = {}): Promise<{ blobs: string[]; layers: string[]; reclaimed: number }> {
+    return this.#gcLock.write(() => this.#collect(opts.keep ?? []));
   }
 
   /**
    * Mark and sweep: roots are every image record (their manifest, config and layer blobs, and their snapshot
    * chains), active snapshots (containers) and leased blobs. Everything else goes. Caller holds the GC lock.
    */
-  async #collect(): Promise<{ blobs: string[]; layers: string[]; reclaimed: number }> {
-    const keepBlobs = new Set<string>(this.#leasedBlobs.keys());
+  async #collect(keep: Iterable<string>): Promise<{ blobs: string[]; layers: string[]; reclaimed: number }> {
+    const keepBlobs = new Set<string>([...this.#leasedBlobs.keys(), ...keep]);
     const keepSnaps = new Set<string>();
     for (const img of this.records.all()) {
       keepBlobs.add(img.manifestDigest);

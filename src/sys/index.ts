@@ -4,3 +4,4 @@
  */
 export * from './libc.ts';
 export * from './seqpacket.ts';
+export * from './netlink.ts';

@@ -6,7 +6,7 @@ import type { ImageRecord } from '../../metadata/index.ts';
 import { familiarName, familiarString, parseReference, withDefaultTag } from '../../oci/reference.ts';
 import type { ImageConfig } from '../../oci/types.ts';
 import type { Digest } from '../../util/digest.ts';
-import { InvalidArgumentError, NotImplementedError, errorMessage } from '../../util/errors.ts';
+import { BerthError, InvalidArgumentError, NotImplementedError, UnauthorizedError, errorMessage } from '../../util/errors.ts';
 import { boolParam, filtersParam, JSONLines, readJSONBody, sendJSON, type Request } from '../http.ts';
 import type { Router } from '../router.ts';
 import { versionAtLeast } from '../version.ts';
@@ -367,7 +367,9 @@ async function streamMessages(res: ServerResponse, run: (onProgress: (m: object)
     if (held !== undefined) await out.write(held);
     out.end();
   } catch (err) {
-    if (!out.started) throw err;
+    // dockerd answers a registry's refusal of a pull or push with 500: a 401 would make the docker CLI ask
+    // for a login as if the engine itself had refused it. (`POST /auth` keeps its 401.)
+    if (!out.started) throw err instanceof UnauthorizedError ? new BerthError(err.message, { cause: err }) : err;
     out.error(errorMessage(err));
     out.end();
   }

@@ -3,3 +3,4 @@ export { DEFAULT_REGISTRY_CONFIG, type RegistryConfig, type RegistryAuth, type J
 export { pullImage, parsePlatform } from './pull.ts';
 export { pushImage } from './push.ts';
 export { checkLogin, registryOfAddress } from './login.ts';
+export { clearPullJournals, readPullJournals } from './journal.ts';

@@ -11,6 +11,7 @@ import { MediaType } from '../../oci/mediatypes.ts';
 import { sha256 } from '../../util/digest.ts';
 import { CanceledError, DataLossError, InvalidArgumentError, NotFoundError, UnauthorizedError, UnavailableError } from '../../util/errors.ts';
 import { archive, legacyArchive, makeImage, makeLayer, testEngine, type TestEngine, type TestImage } from '../testkit.ts';
+import { clearPullJournals, readPullJournals } from './journal.ts';
 import { checkLogin } from './login.ts';
 import { parsePlatform, pullImage } from './pull.ts';
 import { freePort, skopeo, startProxy, startRegistry } from './testkit.ts';
@@ -329,4 +330,33 @@ test('HTTP(S)_PROXY: requests to a registry go through the proxy (CONNECT for ht
   assert.ok(seen.some((s) => s.startsWith(`GET http://${name}/v2/proxied/app/blobs/sha256:`)));
   // NO_PROXY: listed hosts go direct (here: to a name that does not resolve, so the pull fails fast).
   await assert.rejects(pullImage(e, config({ insecureRegistries: [name], proxy: { http: proxyUrl, https: proxyUrl, noProxy: 'registry.invalid' } }), `${name}/proxied/app:1`), UnavailableError);
+});
+
+test('the pull journal names the blobs verified so far while a pull runs, and is gone when it ends', async (t) => {
+  const reg = await startRegistry(t);
+  const img = await twoLayerImage();
+  await skopeoPush(t, img, `${reg.host}/j:1`);
+  const proxy = await startProxy(t, reg.port, (_n, sent, chunk) => (sent + chunk.length > 100_000 ? 'hang' : 'pass'));
+  const dir = join(await tmp(t), 'pulls');
+  const e = await testEngine(t);
+  const ac = new AbortController();
+  const pulling = pullImage(e, config({ pullJournalDir: dir }), `${proxy.host}/j:1`, { signal: ac.signal });
+  const layers = (JSON.parse(await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/j:1`])) as { layers: { digest: string; size: number }[] }).layers;
+  const [small, big] = [...layers].sort((a, b) => a.size - b.size);
+  let seen = new Set<string>();
+  for (let i = 0; i < 100 && !seen.has(small!.digest); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    seen = await readPullJournals(dir);
+  }
+  assert.ok(seen.has(small!.digest), `the small layer, verified, is in the journal: ${[...seen]}`);
+  assert.ok(seen.has(img.configDigest));
+  assert.ok(!seen.has(big!.digest), 'the hung layer is not');
+  ac.abort();
+  await assert.rejects(pulling, CanceledError);
+  assert.deepEqual([...(await readPullJournals(dir))], [], 'an ended pull leaves no journal');
+  // What a crash leaves is read back and cleared.
+  await writeFile(join(dir, '1-2-3.pull'), `${img.configDigest}\nnot a digest\n`);
+  assert.deepEqual([...(await readPullJournals(dir))], [img.configDigest]);
+  await clearPullJournals(dir);
+  assert.deepEqual([...(await readPullJournals(dir))], []);
 });

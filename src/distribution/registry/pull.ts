@@ -14,9 +14,13 @@ import { runImageWork, type ArchiveDeps, type ImageWork } from '../work.ts';
 import { openSession, type FetchedManifest, type Session } from './client.ts';
 import { progressMessage, shortId, Throttle } from './progress.ts';
 import { Limit } from './limit.ts';
+import { PullJournal } from './journal.ts';
 import { BlobSources } from './sources.ts';
 import { IdleTimeoutError, Transport, endpointsFor } from './transport.ts';
 import type { JSONMessage, PullOptions, PullResult, RegistryConfig } from './types.ts';
+
+/** Records a blob verified into the store, and where it came from. */
+type BlobNotes = Pick<BlobSources, 'note'>;
 
 /** Times a broken blob download is resumed before the pull fails. */
 const MAX_RESUMES = 5;
@@ -76,7 +80,15 @@ export async function pullImage(deps: ArchiveDeps, registry: RegistryConfig, ref
   }
   const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
   const transport = new Transport(registry);
-  const sources = new BlobSources(registry.blobSourcesFile);
+  const blobSources = new BlobSources(registry.blobSourcesFile);
+  const journal = new PullJournal(registry.pullJournalDir);
+  // Where each verified blob came from (for mounts on push), and the crash journal of this pull.
+  const sources: BlobNotes = {
+    note(digest, reg, repo) {
+      blobSources.note(digest, reg, repo);
+      journal.note(digest);
+    },
+  };
   const emit = opts.onProgress ?? (() => {});
   try {
     const all = endpointsFor(registry, ref.domain, true);
@@ -95,7 +107,8 @@ export async function pullImage(deps: ArchiveDeps, registry: RegistryConfig, ref
     throw new UnavailableError(`no endpoint for ${ref.domain}`);
   } finally {
     transport.close();
-    sources.save();
+    blobSources.save();
+    journal.close();
   }
 }
 
@@ -103,7 +116,7 @@ async function pullFrom(
   deps: ArchiveDeps,
   registry: RegistryConfig,
   session: Session,
-  sources: BlobSources,
+  sources: BlobNotes,
   ref: Reference,
   platform: Platform,
   opts: PullOptions,
@@ -158,7 +171,7 @@ async function pullOne(
   work: ImageWork,
   registry: RegistryConfig,
   session: Session,
-  sources: BlobSources,
+  sources: BlobNotes,
   ref: Reference,
   platform: Platform,
   opts: PullOptions,
@@ -256,7 +269,7 @@ async function fetchLayers(
   work: ImageWork,
   registry: RegistryConfig,
   session: Session,
-  sources: BlobSources,
+  sources: BlobNotes,
   ref: Reference,
   manifest: Manifest,
   config: ImageConfig,

@@ -42,6 +42,11 @@ export interface RegistryConfig {
    * only for the operation.
    */
   blobSourcesFile?: string;
+  /**
+   * A directory (under the data root) for the journals of pulls in progress (see journal.ts): after a crash the
+   * daemon spares the blobs they name from its start-up collection, so a repeated pull reuses them.
+   */
+  pullJournalDir?: string;
   /** Blobs up to this size are uploaded in one PUT; larger ones in PATCH chunks (default 8 MiB). */
   monolithicMax?: number;
   /** Size of each PATCH of a chunked upload (default 64 MiB). */
