@@ -661,7 +661,7 @@ describe('a faulty registry: each fault fails the pull naming the blob, leaves n
 
 // ---- mirrors -----------------------------------------------------------------------------------------------------
 
-describe('registry mirrors, tried before any registry', () => {
+describe('registry mirrors', () => {
   let origin: DistributionRegistry;
   let mirror: DistributionRegistry;
   let scratch: string;
@@ -674,6 +674,8 @@ describe('registry mirrors, tried before any registry', () => {
     const both = await layeredArchive('mirrored', 2, 'seed:1');
     digests['m:1'] = await skopeoPush(origin, both.archive, 'm:1', scratch);
     assert.equal(await skopeoPush(mirror, both.archive, 'm:1', scratch), digests['m:1']);
+    // As Docker Hub's docker.io/library/m:1, for a mirror given as a list.
+    assert.equal(await skopeoPush(mirror, both.archive, 'library/m:1', scratch), digests['m:1']);
     digests['o:1'] = await skopeoPush(origin, (await layeredArchive('origin-only', 1, 'seed:1')).archive, 'o:1', scratch);
   });
   after(async () => {
@@ -682,30 +684,44 @@ describe('registry mirrors, tried before any registry', () => {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
-  for (const form of ['list', 'object'] as const) {
-    it(`registry-mirrors as ${form === 'list' ? 'a list (any registry)' : 'an object keyed by registry'}: mirror first, origin when the mirror lacks it`, async () => {
-      const mirrors = form === 'list' ? [mirror.url] : { [origin.host]: [mirror.url] };
-      const d = await daemonWith({ 'insecure-registries': [origin.host, mirror.host], 'registry-mirrors': mirrors });
-      try {
-        const home = await tempHome(scratch);
-        const o0 = accessLog(origin).length;
-        const m0 = accessLog(mirror).length;
-        ok(await berthAs(d, home, ['pull', `${origin.host}/m:1`]), d, 'pull (mirrored)');
-        const img = await inspectImage(d, `${origin.host}/m:1`);
-        assert.ok(img?.RepoDigests.includes(`${origin.host}/m@${digests['m:1']}`), `named after the origin: ${JSON.stringify(img?.RepoDigests)}`);
-        const fromMirror = accessLog(mirror).slice(m0);
-        assert.ok(fromMirror.some((e) => e.method === 'GET' && e.uri.includes('/blobs/sha256:') && e.status === 200), `blobs came from the mirror: ${JSON.stringify(fromMirror)}`);
-        assert.ok(!accessLog(origin).slice(o0).some((e) => e.uri.includes('/blobs/')), 'no blob from the origin');
+  it('registry-mirrors as an object keyed by registry (a Berth addition): mirror first, origin when the mirror lacks it', async () => {
+    const d = await daemonWith({ 'insecure-registries': [origin.host, mirror.host], 'registry-mirrors': { [origin.host]: [mirror.url] } });
+    try {
+      const home = await tempHome(scratch);
+      const o0 = accessLog(origin).length;
+      const m0 = accessLog(mirror).length;
+      ok(await berthAs(d, home, ['pull', `${origin.host}/m:1`]), d, 'pull (mirrored)');
+      const img = await inspectImage(d, `${origin.host}/m:1`);
+      assert.ok(img?.RepoDigests.includes(`${origin.host}/m@${digests['m:1']}`), `named after the origin: ${JSON.stringify(img?.RepoDigests)}`);
+      const fromMirror = accessLog(mirror).slice(m0);
+      assert.ok(fromMirror.some((e) => e.method === 'GET' && e.uri.includes('/blobs/sha256:') && e.status === 200), `blobs came from the mirror: ${JSON.stringify(fromMirror)}`);
+      assert.ok(!accessLog(origin).slice(o0).some((e) => e.uri.includes('/blobs/')), 'no blob from the origin');
 
-        const m1 = accessLog(mirror).length;
-        ok(await berthAs(d, home, ['pull', `${origin.host}/o:1`]), d, 'pull (not on the mirror)');
-        assert.ok(accessLog(mirror).slice(m1).some((e) => e.uri.includes('/v2/o/manifests/1')), 'the mirror was asked first');
-        assert.ok((await inspectImage(d, `${origin.host}/o:1`))?.RepoDigests.includes(`${origin.host}/o@${digests['o:1']}`));
-      } finally {
-        await d.cleanup();
-      }
-    });
-  }
+      const m1 = accessLog(mirror).length;
+      ok(await berthAs(d, home, ['pull', `${origin.host}/o:1`]), d, 'pull (not on the mirror)');
+      assert.ok(accessLog(mirror).slice(m1).some((e) => e.uri.includes('/v2/o/manifests/1')), 'the mirror was asked first');
+      assert.ok((await inspectImage(d, `${origin.host}/o:1`))?.RepoDigests.includes(`${origin.host}/o@${digests['o:1']}`));
+    } finally {
+      await d.cleanup();
+    }
+  });
+
+  it("registry-mirrors as a list keeps daemon.json's meaning: Docker Hub's mirrors, not other registries'", async () => {
+    // The mirror holds docker.io/library/m:1; it answers, so nothing goes to Docker Hub itself.
+    const d = await daemonWith({ 'insecure-registries': [origin.host, mirror.host], 'registry-mirrors': [mirror.url] });
+    try {
+      const home = await tempHome(scratch);
+      const m0 = accessLog(mirror).length;
+      ok(await berthAs(d, home, ['pull', 'm:1']), d, 'pull of a Docker Hub name (mirrored)');
+      assert.ok((await inspectImage(d, 'm:1'))?.RepoDigests.includes(`m@${digests['m:1']}`));
+      assert.ok(accessLog(mirror).slice(m0).some((e) => e.method === 'GET' && e.uri.includes('/v2/library/m/blobs/sha256:') && e.status === 200), 'blobs came from the mirror');
+      const m1 = accessLog(mirror).length;
+      ok(await berthAs(d, home, ['pull', `${origin.host}/m:1`]), d, 'pull from another registry');
+      assert.equal(accessLog(mirror).slice(m1).length, 0, 'a list does not mirror other registries');
+    } finally {
+      await d.cleanup();
+    }
+  });
 
   it('with the origin down, the mirror still serves', async () => {
     const d = await daemonWith({ 'insecure-registries': [origin.host, mirror.host], 'registry-mirrors': { [origin.host]: [mirror.url] } });

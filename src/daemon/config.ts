@@ -45,6 +45,8 @@ export interface DaemonConfig {
   defaultBindAddress: string;
   /** Pools user networks get subnets from (Docker's `default-address-pools`). */
   defaultAddressPools: { base: string; size: number }[];
+  /** Who makes bridges, veths, firewall rules and DNS: 'berth' (its own, default) or 'netavark'. */
+  networkBackend: 'berth' | 'netavark';
   configFile?: string;
 }
 
@@ -67,6 +69,7 @@ export const DEFAULTS: DaemonConfig = {
   bip: '10.65.0.1/16',
   defaultBindAddress: '0.0.0.0',
   defaultAddressPools: [{ base: '10.66.0.0/15', size: 24 }],
+  networkBackend: 'berth',
 };
 
 export const USAGE = `Usage:	berthd [OPTIONS]
@@ -86,6 +89,7 @@ Options:
       --insecure-registry list  Registry reached over plain HTTP: host[:port] or CIDR (127.0.0.0/8 always)
   -l, --log-level string     Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
       --snapshotter string   Snapshotter: "overlay" or "copy" (default "overlay")
+      --network-backend string  Bridge networks by "berth" (its own) or "netavark" (default "berth")
       --no-seed              Do not create busybox:latest on first start
   -v, --version              Print version information and quit
 `;
@@ -116,6 +120,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   ip: 'defaultBindAddress',
   'default-bind-address': 'defaultBindAddress',
   'default-address-pools': 'defaultAddressPools',
+  'network-backend': 'networkBackend',
 };
 
 export type ParsedArgs = { kind: 'run'; config: DaemonConfig } | { kind: 'help' } | { kind: 'version' };
@@ -184,6 +189,9 @@ export function parseArgs(argv: string[], cwd = process.cwd()): ParsedArgs {
       case '--ip':
       case '--default-bind-address':
         flags.defaultBindAddress = value();
+        break;
+      case '--network-backend':
+        flags.networkBackend = value() as DaemonConfig['networkBackend'];
         break;
       case '--insecure-registry':
         (flags.insecureRegistries ??= []).push(value());
@@ -256,6 +264,7 @@ function validate(c: DaemonConfig): void {
   if (!Array.isArray(c.defaultAddressPools) || c.defaultAddressPools.some((p) => typeof p?.base !== 'string' || !Number.isInteger(p.size))) {
     throw new InvalidArgumentError('default-address-pools must be a list of {"base": "CIDR", "size": prefix length}');
   }
+  if (c.networkBackend !== 'berth' && c.networkBackend !== 'netavark') throw new InvalidArgumentError(`invalid network backend "${String(c.networkBackend)}": use "berth" or "netavark"`);
   if (typeof c.certsDir !== 'string' || !isAbsolute(c.certsDir)) throw new InvalidArgumentError(`certs-dir must be an absolute path, not "${String(c.certsDir)}"`);
 }
 

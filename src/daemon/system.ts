@@ -74,6 +74,8 @@ export class SystemInfo {
     const runtimes: Record<string, { path: string }> = {};
     for (const p of e.runtimes.probes) if (p.ok) runtimes[p.name] = { path: p.path };
     const warnings = e.runtimes.probes.filter((p) => !p.ok).map((p) => `WARNING: runtime ${p.name} does not work on this host: ${p.error ?? 'unknown error'}`);
+    const net = e.networks.backendInfo();
+    warnings.push(...net.warnings);
     return {
       ID: e.engineId,
       Containers: all.length,
@@ -129,6 +131,7 @@ export class SystemInfo {
       Warnings: warnings,
       ProductLicense: 'Apache-2.0',
       BerthStartedAt: this.#started.toISOString(),
+      BerthNetwork: { Backend: net.backend, FirewallChains: net.chains },
     };
   }
 }

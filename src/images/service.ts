@@ -49,6 +49,8 @@ export interface RegisterOptions {
   signal?: AbortSignal;
   /** Called as each layer unpacks: bytes read of its (possibly compressed) blob. */
   onLayerProgress?: (layer: Descriptor, current: number) => void;
+  /** Digests the image was pulled by that are not its manifest's (an index's), each with its repository. */
+  repoDigests?: Reference[];
 }
 
 const MAX_JSON = 4 << 20;
@@ -169,7 +171,7 @@ export class ImageService {
     }
     if (ref) {
       if (ref.digest !== undefined) {
-        const img = this.records.get(ref.digest);
+        const img = this.records.get(ref.digest) ?? this.records.get(this.records.byRepoDigest(`${ref.domain}/${ref.path}`, ref.digest) ?? '');
         if (img) return img;
       } else {
         const tag = this.records.tag(referenceString(withDefaultTag(ref)));
@@ -269,6 +271,9 @@ export class ImageService {
           const name = referenceString(withDefaultTag(t));
           const r = this.records.setTag(name, mdesc.digest);
           if (r.changed) moved.push({ name, previous: r.previous });
+        }
+        for (const d of opts.repoDigests ?? []) {
+          if (d.digest !== undefined && d.digest !== mdesc.digest) this.records.putRepoDigest(`${d.domain}/${d.path}`, d.digest, mdesc.digest);
         }
         return added;
       });

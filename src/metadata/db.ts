@@ -162,6 +162,17 @@ const MIGRATIONS: string[] = [
     created INTEGER NOT NULL
   );
   `,
+  `
+  -- The digests images were pulled by, per repository, when that is not the image's own manifest digest
+  -- (an index's): RepoDigests shows them and \`repo@digest\` resolves by them, as Docker.
+  CREATE TABLE repo_digests (
+    name TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    manifest_digest TEXT NOT NULL REFERENCES images(manifest_digest),
+    PRIMARY KEY (name, digest)
+  );
+  CREATE INDEX repo_digests_manifest ON repo_digests(manifest_digest);
+  `,
 ];
 
 function migrate(db: DatabaseSync): void {

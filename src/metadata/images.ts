@@ -98,8 +98,28 @@ export class ImageRecords {
   delete(manifestDigest: string): void {
     this.#m.transaction(() => {
       this.#m.db.prepare('DELETE FROM tags WHERE manifest_digest = ?').run(manifestDigest);
+      this.#m.db.prepare('DELETE FROM repo_digests WHERE manifest_digest = ?').run(manifestDigest);
       this.#m.db.prepare('DELETE FROM images WHERE manifest_digest = ?').run(manifestDigest);
     });
+  }
+
+  /** Records that `name@digest` (a repository, a digest pulled by) is the image `manifestDigest`. */
+  putRepoDigest(name: string, digest: string, manifestDigest: string): void {
+    this.#m.db
+      .prepare('INSERT INTO repo_digests (name, digest, manifest_digest) VALUES (?, ?, ?) ON CONFLICT(name, digest) DO UPDATE SET manifest_digest = excluded.manifest_digest')
+      .run(name, digest, manifestDigest);
+  }
+
+  /** The image a repository's pulled-by digest names. */
+  byRepoDigest(name: string, digest: string): string | undefined {
+    const r = this.#m.db.prepare('SELECT manifest_digest FROM repo_digests WHERE name = ? AND digest = ?').get(name, digest) as { manifest_digest: string } | undefined;
+    return r?.manifest_digest;
+  }
+
+  /** `name@digest` of every pulled-by digest recorded for an image. */
+  repoDigestsOf(manifestDigest: string): string[] {
+    const rows = this.#m.db.prepare('SELECT name, digest FROM repo_digests WHERE manifest_digest = ? ORDER BY name, digest').all(manifestDigest) as { name: string; digest: string }[];
+    return rows.map((r) => `${r.name}@${r.digest}`);
   }
 
   tag(name: string): TagRecord | undefined {

@@ -9,6 +9,8 @@ import { buildHosts, buildResolvConf, splitExtraHost } from './etc.ts';
 import { BRIDGE_NAME_OPT, MTU_OPT, PREDEFINED, macFor, matchLabel, networkJSON, networkSpec, untilMs, type EpConfig, type NetSpec } from './model.ts';
 import { contains, firstHost, formatCidr, formatIP, nextFree, parseCidr, parseIP, type Pool } from './ipam.ts';
 import { NetavarkDriver, findHelper, type NetavarkInput, type NetavarkNetwork } from './netavark.ts';
+import type { NetworkBackend } from './backend.ts';
+import { BridgeBackend } from './bridge.ts';
 import { createNetns, removeNetns } from './netns.ts';
 import { ephemeralRange, resolvePorts, wantedPorts, type PortMapping } from './ports.ts';
 import type { CreateNetworkRequest, EndpointRequest, EndpointSettings, Network, NetworkContainer, NetworkSettings, PortBinding } from './types.ts';
@@ -26,6 +28,8 @@ export interface NetworkConfig {
   /** netavark and aardvark-dns binaries; found in podman's helper dirs or $PATH when not given. */
   netavark?: string;
   aardvark?: string;
+  /** `berth` (default: Berth's own, bridge.ts) or `netavark` (netavark 1.4). */
+  backend?: 'berth' | 'netavark';
 }
 
 /** What the network service needs to know of a container (the containers service answers, late-bound). */
@@ -112,7 +116,7 @@ export class NetworkService {
   readonly #records: NetworkRecords<NetSpec, EpConfig, PortMapping[]>;
   readonly #root: string;
   readonly #lock = new KeyedMutex();
-  #driver: NetavarkDriver | undefined;
+  #driver: NetworkBackend | undefined;
   #portCursor = 0;
   readonly #pending = new Set<Promise<void>>();
   readonly #netLocks = new Map<string, RWLock>();
@@ -196,7 +200,10 @@ export class NetworkService {
         };
       }
     }
-    return networkJSON(n, containers);
+    const json = networkJSON(n, containers);
+    // Where Berth's own backend keeps this network's rules.
+    if (n.driver === 'bridge' && (this.#d.config.backend ?? 'berth') === 'berth') json.Options = { ...json.Options, 'berth.firewall.chains': this.#netavark().chains?.(n.id).join(',') ?? '' };
+    return json;
   }
 
   /** `GET /networks`: filters `name` (substring), `id` (prefix), `label`, `driver`, `type` (custom/builtin), `dangling`. */
@@ -501,13 +508,32 @@ export class NetworkService {
     return this.#records.endpointsOn(n.id).some((e) => e.endpointId !== null && e.containerId !== containerId && !this.#unsettled.has(e.containerId));
   }
 
-  #netavark(): NetavarkDriver {
+  #netavark(): NetworkBackend {
     if (this.#driver) return this.#driver;
+    if ((this.#d.config.backend ?? 'berth') === 'berth') {
+      const aardvark = findHelper('aardvark-dns', this.#d.config.aardvark);
+      this.#driver = new BridgeBackend({
+        ...(aardvark ? { aardvark } : {}),
+        dnsDir: join(this.#root, 'aardvark-dns'),
+        keep: (name) => this.#records.byName(name)?.spec.predefined === 'bridge',
+        ...(this.#d.log ? { log: this.#d.log } : {}),
+      });
+      return this.#driver;
+    }
     const netavark = findHelper('netavark', this.#d.config.netavark);
     if (!netavark) throw new UnavailableError('netavark not found: install it (Debian package netavark) or set the "netavark" daemon option');
     const aardvark = findHelper('aardvark-dns', this.#d.config.aardvark);
-    this.#driver = new NetavarkDriver({ netavark, ...(aardvark ? { aardvark } : {}), configDir: join(this.#root, 'netavark') });
+    const driver = new NetavarkDriver({ netavark, ...(aardvark ? { aardvark } : {}), configDir: join(this.#root, 'netavark') });
+    this.#driver = { name: 'netavark', setup: (ns, input, o) => driver.setup(ns, input, o), teardown: (ns, input, o) => driver.teardown(ns, input, o) };
     return this.#driver;
+  }
+
+  /** The backend's name, the firewall chains it hooks and its warnings (for `info`). */
+  backendInfo(): { backend: 'berth' | 'netavark'; chains: string[]; warnings: string[] } {
+    const backend = this.#d.config.backend ?? 'berth';
+    if (backend !== 'berth') return { backend, chains: [], warnings: [] };
+    const b = this.#netavark();
+    return { backend, ...(b.info?.() ?? { chains: [], warnings: [] }) };
   }
 
   /** Gives each endpoint its addresses, MAC and endpoint ID, in one transaction; the allocation lock is held. */
@@ -747,6 +773,7 @@ export class NetworkService {
   /** Waits for the teardowns running in the background (daemon stop, tests). */
   async drain(): Promise<void> {
     while (this.#pending.size) await Promise.allSettled([...this.#pending]);
+    await this.#driver?.flush?.();
   }
 
   async #tearDownLocked(containerId: string): Promise<void> {
@@ -916,6 +943,18 @@ export class NetworkService {
         if (e.endpointId && !this.#records.sandbox(e.containerId)) this.#records.setLive(e.containerId, e.networkId, { ipv4: null, ipv6: null, mac: null, endpointId: null });
       }
     });
+    const driver = this.#driver ?? ((this.#d.config.backend ?? 'berth') === 'berth' ? this.#netavark() : undefined);
+    if (driver instanceof BridgeBackend) {
+      // Rules and bridges a crash left mid-setup: this daemon's networks without a live endpoint lose theirs.
+      const nets = this.#records.all().filter((n) => n.driver === 'bridge' && n.spec.bridge);
+      const live = new Set(this.#records.allEndpoints().filter((e) => e.endpointId).map((e) => e.networkId));
+      await driver.repair({
+        ownNetworks: nets.map((n) => ({ name: n.name, id: n.id, network_interface: n.spec.bridge }) as NetavarkNetwork),
+        liveNetworks: live,
+        ownContainers: [...new Set([...tornDown, ...this.#records.allEndpoints().map((e) => e.containerId)])],
+        liveContainers: new Set(this.#records.sandboxes().map((sb) => sb.containerId)),
+      });
+    }
     if (tornDown.size) this.#d.log?.info(`startup repair: removed the networking of ${tornDown.size} container(s) that no longer run`);
     return { tornDown: [...tornDown] };
   }

@@ -375,9 +375,9 @@ export class RtNetlink {
  */
 export function inNetns<T>(path: string, fn: () => T): T {
   const c = load();
-  const self = openSync('/proc/thread-self/ns/net', fsConstants.O_RDONLY | fsConstants.O_CLOEXEC);
+  const self = openSync('/proc/thread-self/ns/net', fsConstants.O_RDONLY);
   try {
-    const target = openSync(path, fsConstants.O_RDONLY | fsConstants.O_CLOEXEC);
+    const target = openSync(path, fsConstants.O_RDONLY);
     try {
       if (c.setns(target, CLONE_NEWNET) !== 0) throw errnoError(koffi().errno(), 'setns', path);
     } finally {
@@ -400,7 +400,7 @@ export function inNetns<T>(path: string, fn: () => T): T {
  */
 export function newNetns<T>(path: string, fn: () => T): T {
   const c = load();
-  const self = openSync('/proc/thread-self/ns/net', fsConstants.O_RDONLY | fsConstants.O_CLOEXEC);
+  const self = openSync('/proc/thread-self/ns/net', fsConstants.O_RDONLY);
   try {
     if (c.unshare(CLONE_NEWNET) !== 0) throw errnoError(koffi().errno(), 'unshare', path);
     try {

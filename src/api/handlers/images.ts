@@ -34,16 +34,25 @@ function toUnix(created: string | undefined): number {
   return Number.isFinite(t) ? Math.floor(t / 1000) : 0;
 }
 
-/** RepoTags and RepoDigests in familiar form. */
-function repoNames(tags: string[], manifestDigest: string): { RepoTags: string[]; RepoDigests: string[] } {
+/**
+ * RepoTags and RepoDigests in familiar form. A repository the image was pulled from by another digest (an
+ * index's) shows that digest, as Docker; other repositories of its tags show the manifest's.
+ */
+function repoNames(tags: string[], manifestDigest: string, pulledBy: string[] = []): { RepoTags: string[]; RepoDigests: string[] } {
   const RepoTags = tags.map((t) => familiarString(parseReference(t)));
-  const repos = [...new Set(tags.map((t) => familiarName(parseReference(t))))];
-  return { RepoTags, RepoDigests: repos.map((r) => `${r}@${manifestDigest}`) };
+  const byRepo = new Map<string, string[]>();
+  for (const p of pulledBy) {
+    const r = parseReference(p);
+    const name = familiarName(r);
+    byRepo.set(name, [...(byRepo.get(name) ?? []), `${name}@${r.digest}`]);
+  }
+  const repos = [...new Set([...tags.map((t) => familiarName(parseReference(t))), ...byRepo.keys()])];
+  return { RepoTags, RepoDigests: repos.flatMap((r) => byRepo.get(r) ?? [`${r}@${manifestDigest}`]) };
 }
 
 export async function imageSummary(images: ImageService, rec: ImageRecord, version: string): Promise<Record<string, unknown> & { _config: ImageConfig }> {
   const img = await images.load(rec);
-  const names = repoNames(img.tags, rec.manifestDigest);
+  const names = repoNames(img.tags, rec.manifestDigest, images.records.repoDigestsOf(rec.manifestDigest));
   const size = images.size(rec, img.config);
   const legacy = !versionAtLeast(version, '1.44');
   const s: Record<string, unknown> & { _config: ImageConfig } = {
@@ -137,7 +146,7 @@ async function list(d: ImageHandlerDeps, req: Request, res: ServerResponse): Pro
     // As Docker: only the tags that match are listed (and the image only when one does).
     const matching = refs ? tags.filter((t) => refs.some((p) => matchRef(p, [t]))) : tags;
     if (matching.length === 0 && refs) continue;
-    if (refs) Object.assign(s, repoNames(matching, rec.manifestDigest));
+    if (refs) Object.assign(s, repoNames(matching, rec.manifestDigest, d.images.records.repoDigestsOf(rec.manifestDigest)));
     if (labels.length && !matchLabels(s._config.config?.Labels ?? {}, labels)) continue;
     const created = s['Created'] as number;
     if (beforeT !== undefined && !(created < beforeT)) continue;
@@ -157,7 +166,7 @@ async function list(d: ImageHandlerDeps, req: Request, res: ServerResponse): Pro
 export async function imageInspect(d: { images: ImageService }, rec: ImageRecord, version: string): Promise<Record<string, unknown>> {
   const img = await d.images.load(rec);
   const c = img.config;
-  const names = repoNames(img.tags, rec.manifestDigest);
+  const names = repoNames(img.tags, rec.manifestDigest, d.images.records.repoDigestsOf(rec.manifestDigest));
   const size = d.images.size(rec, c);
   const out: Record<string, unknown> = {
     Id: rec.configDigest,

@@ -101,6 +101,8 @@ export async function pullImage(deps: ArchiveDeps, registry: RegistryConfig, ref
       } catch (err) {
         // A mirror that fails (down, missing the image, refusing us) falls back to the next, then the registry.
         if (group[0]!.mirror && !(err instanceof CanceledError) && !opts.signal?.aborted) continue;
+        // However the abort surfaced (a stream's AbortError, a timer's), a canceled pull says so.
+        if (opts.signal?.aborted && !(err instanceof CanceledError)) throw new CanceledError(`pull of ${refString} was canceled`, { cause: err });
         throw err;
       }
     }
@@ -234,7 +236,13 @@ async function pullOne(
 
   let img;
   try {
-    img = await work.images.register(desc, { ...(tagName ? { tags: [tagName] } : {}), event: 'pull', ...(signal ? { signal } : {}) });
+    img = await work.images.register(desc, {
+      ...(tagName ? { tags: [tagName] } : {}),
+      // Pulled through an index: RepoDigests names the index's digest, and `repo@<that digest>` finds the image.
+      ...(top.digest !== chosen.digest ? { repoDigests: [{ domain: ref.domain, path: ref.path, digest: top.digest }] } : {}),
+      event: 'pull',
+      ...(signal ? { signal } : {}),
+    });
   } catch (err) {
     throw pullError(err, `registering ${name}`);
   }

@@ -1,0 +1,366 @@
+/**
+ * Berth's own bridge backend: what netavark does for a bridge network, without a child process per container.
+ * Links, addresses and routes through rtnetlink (src/sys/netlink.ts: the veth peer is created straight into the
+ * container's namespace, and a netlink socket opened inside it configures eth0); firewall rules in Berth's own
+ * chains with one iptables-restore per change (firewall.ts); DNS through aardvark-dns driven directly (dns.ts).
+ *
+ * A network's bridge, addresses, sysctls and chains are made with its first endpoint and removed with its last,
+ * except the predefined default bridge, which stays while containers come and go and is removed after it has
+ * been idle a moment (or at `flush`, which the daemon's stop reaches through the service's `drain`).
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readdirSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { RtNetlink, inNetns } from '../sys/index.ts';
+import { errorMessage } from '../util/errors.ts';
+import { KeyedMutex } from '../util/lock.ts';
+import type { NetworkBackend } from './backend.ts';
+import { AardvarkDns } from './dns.ts';
+import {
+  DNAT,
+  FORWARD,
+  FirewallRunner,
+  ISOLATION,
+  POSTROUTING,
+  containerChain,
+  hooksChange,
+  merge,
+  networkChains,
+  networkChange,
+  parseSave,
+  portsChange,
+  purgeChange,
+  removeNetworkChange,
+  removePortsChange,
+  unhookChange,
+  type Change,
+  type FwNetwork,
+  type FwPort,
+} from './firewall.ts';
+import { contains, parseCidr, parseIP } from './ipam.ts';
+import type { NetavarkInput, NetavarkNetwork } from './netavark.ts';
+
+/** What the Berth backend needs. */
+export interface BridgeBackendOptions {
+  /** aardvark-dns's binary; without one, DNS-enabled networks fail to set up. */
+  aardvark?: string;
+  /** aardvark-dns's config directory (under the exec root). */
+  dnsDir: string;
+  /** Networks whose bridge outlives its last endpoint for `lingerMs` (the predefined `bridge`). */
+  keep?: (networkName: string) => boolean;
+  lingerMs?: number;
+  log?: { info(msg: string): void; warn(msg: string): void };
+}
+
+interface NetState {
+  info: NetavarkNetwork;
+  index: number;
+  /** Setups between "bridge ready" and "veth attached": the bridge must not go meanwhile. */
+  inflight: number;
+  linger?: NodeJS.Timeout;
+}
+
+/** The host-side veth name of a container's endpoint on a network (deterministic, so a crash leaves no guess). */
+export function vethName(containerId: string, networkId: string): string {
+  return `vb${createHash('sha256').update(`${containerId}/${networkId}`).digest('hex').slice(0, 11)}`;
+}
+
+const familyOf = (cidr: string): 4 | 6 => (cidr.includes(':') ? 6 : 4);
+
+/** Berth's own network backend. */
+export class BridgeBackend implements NetworkBackend {
+  readonly name = 'berth' as const;
+  readonly #o: BridgeBackendOptions;
+  readonly #lock = new KeyedMutex();
+  readonly #nets = new Map<string, NetState>();
+  readonly #fw = { 4: new FirewallRunner(4), 6: new FirewallRunner(6) } as const;
+  readonly #warnings = new Set<string>();
+  readonly #lingering = new Map<string, () => Promise<void>>();
+  #host: RtNetlink | undefined;
+  #dns: AardvarkDns | undefined;
+
+  constructor(o: BridgeBackendOptions) {
+    this.#o = o;
+  }
+
+  #nl(): RtNetlink {
+    this.#host ??= new RtNetlink();
+    return this.#host;
+  }
+
+  #aardvark(): AardvarkDns {
+    if (!this.#o.aardvark) throw new Error('aardvark-dns not found: install it (Debian package aardvark-dns) for name resolution on user networks');
+    this.#dns ??= new AardvarkDns({ binary: this.#o.aardvark, dir: this.#o.dnsDir });
+    return this.#dns;
+  }
+
+  /** Restore-executions so far (v4 + v6), for tests and the benchmark. */
+  get restoreRuns(): number {
+    return this.#fw[4].runs + this.#fw[6].runs;
+  }
+
+  chains(networkId: string): string[] {
+    const c = networkChains(networkId);
+    return [`filter/${c.filter}`, `nat/${c.nat}`, `filter/${ISOLATION}`];
+  }
+
+  info(): { chains: string[]; warnings: string[] } {
+    return { chains: [`filter/FORWARD → ${FORWARD}`, `nat/POSTROUTING → ${POSTROUTING}`, `nat/PREROUTING,OUTPUT → ${DNAT}`], warnings: [...this.#warnings] };
+  }
+
+  // ---------------------------------------------------------------- setup
+
+  async setup(netns: string, input: NetavarkInput): Promise<void> {
+    const names = Object.keys(input.networks);
+    const done: string[] = [];
+    try {
+      for (const name of names) {
+        await this.#setupOne(netns, input, name);
+        done.push(name);
+      }
+      const first = names[0];
+      if (first && input.port_mappings?.length) {
+        for (const fam of [4, 6] as const) await this.#fw[fam].apply(portsChange(input.container_id, this.#ports(input, first, fam)));
+      }
+      for (const name of names) {
+        const info = input.network_info[name]!;
+        if (!info.dns_enabled) continue;
+        const per = input.networks[name]!;
+        const listen = info.subnets.map((s) => s.gateway).filter((g): g is string => Boolean(g));
+        await this.#aardvark().add(name, listen, {
+          id: input.container_id,
+          ipv4: per.static_ips.filter((ip) => !ip.includes(':')),
+          ipv6: per.static_ips.filter((ip) => ip.includes(':')),
+          names: [...new Set([input.container_name, ...(per.aliases ?? [])])],
+        });
+      }
+    } catch (err) {
+      await this.teardown(netns, { ...input, networks: Object.fromEntries(done.map((n) => [n, input.networks[n]!])) }).catch((e) =>
+        this.#o.log?.warn(`undoing a failed network setup: ${errorMessage(e)}`),
+      );
+      throw err;
+    }
+  }
+
+  /** The published ports of one family, resolved to the container's address on its first network. */
+  #ports(input: NetavarkInput, network: string, fam: 4 | 6): FwPort[] {
+    const ip = input.networks[network]!.static_ips.find((a) => familyOf(a) === fam);
+    if (!ip) return [];
+    return (input.port_mappings ?? []).flatMap((p) => {
+      const hostFam = p.host_ip ? familyOf(p.host_ip) : undefined;
+      if (hostFam && hostFam !== fam && !(p.host_ip === '0.0.0.0' && fam === 4)) return [];
+      if (p.host_ip === '0.0.0.0' && fam === 6) return [];
+      const out: FwPort[] = [];
+      for (let i = 0; i < (p.range || 1); i++) out.push({ hostIp: p.host_ip, hostPort: p.host_port + i, protocol: p.protocol, containerIp: ip, containerPort: p.container_port + i });
+      return out;
+    });
+  }
+
+  async #setupOne(netns: string, input: NetavarkInput, name: string): Promise<void> {
+    const info = input.network_info[name]!;
+    const per = input.networks[name]!;
+    const st = await this.#ensure(info);
+    try {
+      const mtu = info.options?.['mtu'] ? Number(info.options['mtu']) : undefined;
+      const inner = inNetns(netns, () => new RtNetlink());
+      try {
+        inner.setUp('lo');
+        const fd = openSync(netns, 'r');
+        try {
+          this.#nl().addVeth({ host: vethName(input.container_id, info.id), master: st.index, peer: per.interface_name, nsFd: fd, ...(per.static_mac ? { mac: per.static_mac } : {}), ...(mtu ? { mtu } : {}) });
+        } finally {
+          closeSync(fd);
+        }
+        const idx = inner.linkIndex(per.interface_name);
+        if (idx === undefined) throw new Error(`${per.interface_name} did not appear in ${netns}`);
+        inner.setUp(per.interface_name);
+        const routed = new Set<number>();
+        for (const ip of per.static_ips) {
+          const p = parseIP(ip)!;
+          const sub = info.subnets.find((s) => contains(parseCidr(s.subnet), p.family, p.value));
+          if (!sub) continue;
+          inner.addAddress(idx, ip, parseCidr(sub.subnet).prefix);
+          if (!info.internal && sub.gateway && !routed.has(p.family)) {
+            inner.addDefaultRoute(idx, sub.gateway);
+            routed.add(p.family);
+          }
+        }
+      } finally {
+        inner.close();
+      }
+    } finally {
+      st.inflight--;
+    }
+  }
+
+  /** The network's bridge, addresses, sysctls and chains, made once; counts the caller in `inflight`. */
+  async #ensure(info: NetavarkNetwork): Promise<NetState> {
+    return this.#lock.run(`net:${info.id}`, async () => {
+      let st = this.#nets.get(info.id);
+      if (st) {
+        if (st.linger) clearTimeout(st.linger);
+        delete st.linger;
+        this.#lingering.delete(info.id);
+        st.inflight++;
+        return st;
+      }
+      const br = info.network_interface;
+      const mtu = info.options?.['mtu'] ? Number(info.options['mtu']) : undefined;
+      const index = this.#nl().addBridge(br, mtu);
+      for (const s of info.subnets) if (s.gateway) this.#nl().addAddress(index, s.gateway, parseCidr(s.subnet).prefix);
+      const fams = new Set(info.subnets.map((s) => familyOf(s.subnet)));
+      if (fams.has(4)) await writeFile(`/proc/sys/net/ipv4/conf/${br}/route_localnet`, '1');
+      if (!info.internal) {
+        if (fams.has(4)) await this.#forwarding('/proc/sys/net/ipv4/ip_forward', 'net.ipv4.ip_forward');
+        if (fams.has(6)) await this.#forwarding('/proc/sys/net/ipv6/conf/all/forwarding', 'net.ipv6.conf.all.forwarding');
+      }
+      for (const fam of fams) {
+        const saved = await this.#fw[fam].save();
+        const present = { chains: new Set([...saved.filter.chains, ...saved.nat.chains]), rules: new Set([...saved.filter.rules, ...saved.nat.rules]) };
+        const net = networkChange(this.#fwNet(info, fam), fam);
+        // A daemon restart finds the jumps of a network whose containers kept running: not twice.
+        const fresh: Change = { filter: net.filter.filter((l) => !present.rules.has(l)), nat: net.nat.filter((l) => !present.rules.has(l)) };
+        await this.#fw[fam].apply(merge(hooksChange(present), fresh));
+      }
+      st = { info, index, inflight: 1 };
+      this.#nets.set(info.id, st);
+      return st;
+    });
+  }
+
+  async #forwarding(path: string, key: string): Promise<void> {
+    if ((await readFile(path, 'utf8')).trim() === '1') return;
+    await writeFile(path, '1');
+    this.#warnings.add(`WARNING: ${key} was 0: Berth set it to 1 for its bridge networks`);
+    this.#o.log?.warn(`${key} was 0: set to 1 for bridge networks`);
+  }
+
+  #fwNet(info: NetavarkNetwork, fam: 4 | 6): FwNetwork {
+    return { id: info.id, bridge: info.network_interface, subnets: info.subnets.map((s) => s.subnet).filter((s) => familyOf(s) === fam), internal: info.internal };
+  }
+
+  // ---------------------------------------------------------------- teardown
+
+  async teardown(_netns: string, input: NetavarkInput): Promise<void> {
+    const names = Object.keys(input.networks);
+    const errors: unknown[] = [];
+    const first = names[0];
+    if (first && input.port_mappings?.length) {
+      for (const fam of [4, 6] as const) {
+        if (!this.#ports(input, first, fam).length) continue;
+        await this.#fw[fam].apply(removePortsChange(input.container_id)).catch(async () => {
+          await this.#purge(fam, new Set([containerChain(input.container_id)])).catch((e) => errors.push(e));
+        });
+      }
+    }
+    for (const name of names) {
+      const info = input.network_info[name]!;
+      try {
+        if (info.dns_enabled && this.#o.aardvark) await this.#aardvark().remove(name, input.container_id);
+        this.#nl().deleteLink(vethName(input.container_id, info.id));
+        await this.#release(info, this.#o.keep?.(name) ?? false);
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    if (errors.length) throw errors[0];
+  }
+
+  /** After an endpoint went: removes the network's bridge and rules when no endpoint is left (or lets it linger). */
+  async #release(info: NetavarkNetwork, keep: boolean): Promise<void> {
+    await this.#lock.run(`net:${info.id}`, async () => {
+      const st = this.#nets.get(info.id);
+      if (st && st.inflight > 0) return;
+      if (ports(info.network_interface).length) return;
+      if (!keep) return this.#removeNetwork(info);
+      if (st?.linger) return;
+      const go = () => this.#lock.run(`net:${info.id}`, async () => {
+        this.#lingering.delete(info.id);
+        const cur = this.#nets.get(info.id);
+        if (cur) delete cur.linger;
+        if ((cur && cur.inflight > 0) || ports(info.network_interface).length) return;
+        await this.#removeNetwork(info);
+      });
+      this.#lingering.set(info.id, go);
+      const t = setTimeout(() => void go().catch((e) => this.#o.log?.warn(`network ${info.name}: removing the idle bridge: ${errorMessage(e)}`)), this.#o.lingerMs ?? 2000);
+      t.unref();
+      if (st) st.linger = t;
+    });
+  }
+
+  async #removeNetwork(info: NetavarkNetwork): Promise<void> {
+    const st = this.#nets.get(info.id);
+    if (st?.linger) clearTimeout(st.linger);
+    this.#nets.delete(info.id);
+    const fams = new Set(info.subnets.map((s) => familyOf(s.subnet)));
+    for (const fam of fams) {
+      const n = this.#fwNet(info, fam);
+      await this.#fw[fam].apply(removeNetworkChange(n)).catch(async () => {
+        const c = networkChains(info.id);
+        await this.#purge(fam, new Set([c.filter, c.nat]), new Set([`-A ${ISOLATION} -o ${n.bridge} -j DROP`]));
+      });
+    }
+    this.#nl().deleteLink(info.network_interface);
+    if (this.#nets.size === 0) for (const fam of fams) await this.#unhook(fam);
+  }
+
+  /** Removes the hooks and shared chains when no rule is left in them (no network of any Berth daemon here). */
+  async #unhook(fam: 4 | 6): Promise<void> {
+    const saved = await this.#fw[fam].save();
+    const shared = [FORWARD, ISOLATION, POSTROUTING, DNAT];
+    const used = [...saved.filter.rules, ...saved.nat.rules].some((r) => shared.includes(r.split(' ')[1] ?? ''));
+    if (used || !saved.filter.chains.has(FORWARD)) return;
+    const present = new Set([...saved.filter.rules, ...saved.nat.rules]);
+    const c = unhookChange();
+    const keep = (l: string) => !l.startsWith('-D ') || present.has(l.replace(/^-D /, '-A '));
+    const chainOk = (l: string) => !l.startsWith('-X ') || saved.filter.chains.has(l.slice(3)) || saved.nat.chains.has(l.slice(3));
+    await this.#fw[fam].apply({ filter: c.filter.filter(keep).filter(chainOk), nat: c.nat.filter(keep).filter(chainOk) }).catch((e) => this.#o.log?.warn(`removing the firewall hooks: ${errorMessage(e)}`));
+  }
+
+  async #purge(fam: 4 | 6, chains: Set<string>, extra?: Set<string>): Promise<void> {
+    await this.#fw[fam].apply(purgeChange(await this.#fw[fam].save(), chains, extra));
+  }
+
+  /** Removes idle default bridges now (daemon stop). */
+  async flush(): Promise<void> {
+    for (const go of [...this.#lingering.values()]) await go().catch((e) => this.#o.log?.warn(`removing an idle bridge: ${errorMessage(e)}`));
+    if (this.#nets.size === 0 && this.#dns) await this.#dns.stop().catch(() => {});
+  }
+
+  /**
+   * Startup repair: removes the chains of networks and containers of this daemon that have no live endpoint
+   * (`liveNetworks` / `liveContainers` are the IDs that do), bridges of `idleBridges`, and the hooks when unused.
+   */
+  async repair(o: { ownNetworks: NetavarkNetwork[]; liveNetworks: Set<string>; ownContainers: string[]; liveContainers: Set<string> }): Promise<void> {
+    for (const fam of [4, 6] as const) {
+      let saved: ReturnType<typeof parseSave>;
+      try {
+        saved = await this.#fw[fam].save();
+      } catch {
+        continue;
+      }
+      const chains = new Set<string>();
+      const extra = new Set<string>();
+      for (const n of o.ownNetworks) {
+        if (o.liveNetworks.has(n.id)) continue;
+        const c = networkChains(n.id);
+        chains.add(c.filter).add(c.nat);
+        extra.add(`-A ${ISOLATION} -o ${n.network_interface} -j DROP`);
+      }
+      for (const id of o.ownContainers) if (!o.liveContainers.has(id)) chains.add(containerChain(id));
+      const c = purgeChange(saved, chains, extra);
+      await this.#fw[fam].apply(c).catch((e) => this.#o.log?.warn(`startup repair of the firewall: ${errorMessage(e)}`));
+      if (o.liveNetworks.size === 0) await this.#unhook(fam);
+    }
+    for (const n of o.ownNetworks) if (!o.liveNetworks.has(n.id) && ports(n.network_interface).length === 0) this.#nl().deleteLink(n.network_interface);
+  }
+}
+
+/** The interfaces enslaved to a bridge (none when it does not exist). */
+function ports(bridge: string): string[] {
+  try {
+    return readdirSync(`/sys/class/net/${bridge}/brif`);
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Container DNS through aardvark-dns 1.4, driven directly: its config directory holds one file per network
+ * (first line: the gateway IPs it listens on, comma-separated; then one line per container:
+ * `ID IPV4S IPV6S NAMES`, each list comma-separated, an empty list an empty field), and SIGHUP makes it reload.
+ * `aardvark-dns --config DIR -p 53 run` puts itself in the background and writes `DIR/aardvark.pid`. One per
+ * daemon, started with the first DNS network in use and stopped when the last goes.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UnavailableError, isErrno } from '../util/errors.ts';
+import { KeyedMutex } from '../util/lock.ts';
+
+/** One container's line in a network's file. */
+export interface DnsEntry {
+  id: string;
+  ipv4: string[];
+  ipv6: string[];
+  /** Name and aliases (the first is the container's name). */
+  names: string[];
+}
+
+/** A network's file: the listen line and the entries' lines. */
+export function dnsFile(listen: readonly string[], entries: readonly DnsEntry[]): string {
+  return `${listen.join(',')}\n${entries.map((e) => `${e.id} ${e.ipv4.join(',')} ${e.ipv6.join(',')} ${e.names.join(',')}\n`).join('')}`;
+}
+
+/** Reads a network's file back (lines that do not parse are dropped). */
+export function parseDnsFile(text: string): { listen: string[]; entries: DnsEntry[] } {
+  const [first = '', ...rest] = text.split('\n');
+  const list = (s: string | undefined) => (s ? s.split(',').filter(Boolean) : []);
+  const entries: DnsEntry[] = [];
+  for (const l of rest) {
+    const f = l.split(' ');
+    if (f.length < 4 || !f[0]) continue;
+    entries.push({ id: f[0], ipv4: list(f[1]), ipv6: list(f[2]), names: list(f[3]) });
+  }
+  return { listen: list(first.split(' ')[0]), entries };
+}
+
+const PID = 'aardvark.pid';
+
+/** aardvark-dns for one daemon: `dir` is its config directory (under the exec root). */
+export class AardvarkDns {
+  readonly #bin: string;
+  readonly #dir: string;
+  readonly #port: number;
+  readonly #lock = new KeyedMutex();
+
+  constructor(o: { binary: string; dir: string; port?: number }) {
+    this.#bin = o.binary;
+    this.#dir = o.dir;
+    this.#port = o.port ?? 53;
+  }
+
+  /** Adds (or replaces) a container's entry on a network, then makes aardvark-dns serve it. */
+  async add(network: string, listen: readonly string[], entry: DnsEntry): Promise<void> {
+    await this.#lock.run('dns', async () => {
+      const cur = await this.#read(network);
+      const entries = [...(cur?.entries ?? []).filter((e) => e.id !== entry.id), entry];
+      await this.#write(network, dnsFile(listen, entries));
+      await this.#reload();
+    });
+  }
+
+  /** Removes a container's entry; a network without entries loses its file, and with no file left aardvark stops. */
+  async remove(network: string, containerId: string): Promise<void> {
+    await this.#lock.run('dns', async () => {
+      const cur = await this.#read(network);
+      if (!cur) return;
+      const entries = cur.entries.filter((e) => e.id !== containerId);
+      if (entries.length === cur.entries.length) return;
+      if (entries.length) await this.#write(network, dnsFile(cur.listen, entries));
+      else await rm(join(this.#dir, network), { force: true });
+      await this.#reload();
+    });
+  }
+
+  /** The PID of the running aardvark-dns, if any. */
+  async pid(): Promise<number | undefined> {
+    const pid = Number((await readFile(join(this.#dir, PID), 'utf8').catch(() => '')).trim());
+    if (!pid) return undefined;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return undefined;
+    }
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    return cmd.includes(this.#dir) ? pid : undefined;
+  }
+
+  /** Stops aardvark-dns (daemon stop with no DNS network in use, tests). */
+  async stop(): Promise<void> {
+    await this.#lock.run('dns', async () => {
+      const pid = await this.pid();
+      if (pid) process.kill(pid, 'SIGTERM');
+      await rm(join(this.#dir, PID), { force: true });
+    });
+  }
+
+  async #read(network: string): Promise<{ listen: string[]; entries: DnsEntry[] } | undefined> {
+    try {
+      return parseDnsFile(await readFile(join(this.#dir, network), 'utf8'));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+  }
+
+  async #write(network: string, text: string): Promise<void> {
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    const p = join(this.#dir, network);
+    await writeFile(`${p}.tmp`, text);
+    await rename(`${p}.tmp`, p);
+  }
+
+  /** SIGHUP to the running aardvark-dns, or a start when none runs; a stop when no network file is left. */
+  async #reload(): Promise<void> {
+    const files = (await readdir(this.#dir).catch(() => [] as string[])).filter((f) => f !== PID && !f.endsWith('.tmp'));
+    const pid = await this.pid();
+    if (!files.length) {
+      if (pid) process.kill(pid, 'SIGTERM');
+      await rm(join(this.#dir, PID), { force: true });
+      return;
+    }
+    if (pid) {
+      process.kill(pid, 'SIGHUP');
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(this.#bin, ['--config', this.#dir, '-p', String(this.#port), 'run'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+      child.once('error', (e) => reject(new UnavailableError(`cannot run aardvark-dns (${this.#bin}): ${e.message}`, { cause: e })));
+      child.once('close', (code) => {
+        const msg = err.split('\n').filter((l) => l && !l.includes('syslog')).join('; ');
+        if (code === 0) resolve();
+        else reject(new UnavailableError(`aardvark-dns failed to start (exit ${code}): ${msg}`));
+      });
+    });
+  }
+}
