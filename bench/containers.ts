@@ -13,10 +13,10 @@
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { BERTH, DOCKER, dockerEnv, startBerthd, startDockerd, type Engine } from './lib/engines.ts';
+import { BERTH, DOCKER, dockerEnv, startBerthd, startDockerd, type Engine, podmanSetup } from './lib/engines.ts';
 import { ping, run, sleep, stats, statusKiB, stopPid, type Stats } from './lib/proc.ts';
 
 export interface ContainerFigures {
@@ -123,27 +123,7 @@ function dockerPeer(e: Engine & { containerd: number | undefined }): Peer {
 
 /** podman (root) on its own storage and run root, runc, cgroupfs, file events; no network configuration used. */
 async function podmanPeer(): Promise<Peer> {
-  const dir = await mkdtemp('/tmp/podman-bench-ctr-');
-  const conf = join(dir, 'containers.conf');
-  await mkdir(join(dir, 'networks'));
-  await writeFile(
-    conf,
-    [
-      '[network]',
-      `network_config_dir = "${join(dir, 'networks')}"`,
-      '[engine]',
-      'cgroup_manager = "cgroupfs"',
-      'events_logger = "file"',
-      // crun 1.8 refuses this host's hybrid cgroups; podman's default rlimits (nofile 1048576) exceed the host's.
-      'runtime = "runc"',
-      `tmp_dir = "${join(dir, 'tmp')}"`,
-      '[containers]',
-      'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]',
-      '',
-    ].join('\n'),
-  );
-  const base = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--network-config-dir', join(dir, 'networks'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
-  const env = { CONTAINERS_CONF: conf };
+  const { dir, base, env } = await podmanSetup('/tmp/podman-bench-ctr-');
   let service: { pid: number; socket: string } | undefined;
   const cli = (args: string[], allowFail = false) => run('podman', [...base, ...args], { env, allowFail, timeoutMs: 120_000 });
   return {

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { BERTHD, DOCKER } from './lib/engines.ts';
+import { BERTHD, DOCKER, podmanSetup } from './lib/engines.ts';
 import { childrenOf, comm, ping, run, sleep, stats, stopPid, type RunResult, type Stats } from './lib/proc.ts';
 
 export interface NetworkFigures {
@@ -198,28 +198,7 @@ async function startDockerd(net: string, userNet: string, log: Log): Promise<Pee
 
 /** podman (root) on its own storage, run root, network config dir and default subnet. */
 async function startPodman(net: string): Promise<Peer> {
-  const dir = await mkdtemp('/tmp/podman-bench-net-');
-  const conf = join(dir, 'containers.conf');
-  await mkdir(join(dir, 'networks'));
-  await writeFile(
-    conf,
-    [
-      '[network]',
-      `network_config_dir = "${join(dir, 'networks')}"`,
-      `default_subnet = "${net}.0/24"`,
-      '[engine]',
-      'cgroup_manager = "cgroupfs"',
-      'events_logger = "file"',
-      // crun 1.8 refuses this host's hybrid cgroups; podman's default rlimits (nofile 1048576) exceed the host's.
-      'runtime = "runc"',
-      `tmp_dir = "${join(dir, 'tmp')}"`,
-      '[containers]',
-      'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]',
-      '',
-    ].join('\n'),
-  );
-  const base = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--network-config-dir', join(dir, 'networks'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
-  const env = { CONTAINERS_CONF: conf };
+  const { dir, base, env } = await podmanSetup('/tmp/podman-bench-net-', { defaultSubnet: `${net}.0/24` });
   const cli = (args: string[], allowFail?: boolean) => run('podman', [...base, ...args], { env, allowFail: allowFail ?? false, timeoutMs: 120_000 });
   return {
     name: 'podman',

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { childrenOf, comm, ping, run, sleep, stopPid } from './proc.ts';
 
@@ -205,4 +205,33 @@ export async function startDockerd(): Promise<Engine & { startSeconds: number; c
 /** `docker`'s environment aimed at an engine (DOCKER_HOST, and no config dir of the user's). */
 export function dockerEnv(e: Engine): Record<string, string> {
   return { DOCKER_HOST: e.host, DOCKER_CONFIG: join(e.dir, 'docker-config') };
+}
+
+/**
+ * A root podman on its own storage, run root and network config dir (nothing of the host's podman touched):
+ * runc (crun 1.8 refuses this host's hybrid cgroups), cgroupfs, file events, and default ulimits within the
+ * host's hard limits (podman's nofile 1048576 exceeds them). `base` goes before every podman subcommand.
+ */
+export async function podmanSetup(prefix: string, opts: { defaultSubnet?: string } = {}): Promise<{ dir: string; base: string[]; env: Record<string, string> }> {
+  const dir = await mkdtemp(prefix);
+  const conf = join(dir, 'containers.conf');
+  await mkdir(join(dir, 'networks'));
+  await writeFile(
+    conf,
+    [
+      '[network]',
+      `network_config_dir = "${join(dir, 'networks')}"`,
+      ...(opts.defaultSubnet ? [`default_subnet = "${opts.defaultSubnet}"`] : []),
+      '[engine]',
+      'cgroup_manager = "cgroupfs"',
+      'events_logger = "file"',
+      'runtime = "runc"',
+      `tmp_dir = "${join(dir, 'tmp')}"`,
+      '[containers]',
+      'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]',
+      '',
+    ].join('\n'),
+  );
+  const base = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--network-config-dir', join(dir, 'networks'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  return { dir, base, env: { CONTAINERS_CONF: conf } };
 }
