@@ -580,7 +580,8 @@ describe('a faulty registry: each fault fails the pull naming the blob, leaves n
     scratch = await mkdtemp(join(tmpdir(), 'berth-registry-test-'));
     home = await tempHome(scratch);
     for (const f of faults) regs.set(f, await startFaultyRegistry(f, { layerBytes: 4 << 20 }));
-    d = await daemonWith({ 'insecure-registries': [...regs.values()].map((r) => r.host) });
+    // A hung blob must fail after the idle timeout (60 s by default; the daemon option shortens it here).
+    d = await daemonWith({ 'insecure-registries': [...regs.values()].map((r) => r.host), 'registry-idle-timeout-ms': 3000 });
   });
   after(async () => {
     await d?.cleanup();
