@@ -52,6 +52,8 @@ export interface SystemInfo {
   CgroupDriver?: string;
   CgroupVersion?: string;
   Plugins?: { Volume?: string[] | null; Network?: string[] | null; Authorization?: string[] | null; Log?: string[] | null };
+  /** Berth addition: the network backend and the firewall chains it hooks. */
+  BerthNetwork?: { Backend?: string; FirewallChains?: string[] | null };
   CDISpecDirs?: string[] | null;
   Swarm?: { LocalNodeState?: string; NodeID?: string; NodeAddr?: string };
   Runtimes?: Record<string, unknown> | null;

@@ -45,3 +45,31 @@ test('parseHost', () => {
   assert.deepEqual(parseHost('tcp://[::1]:2375'), { kind: 'tcp', host: '::1', port: 2375 });
   assert.throws(() => parseHost('unix://relative.sock'), /must be absolute/);
 });
+
+test('network and registry options: defaults, flags, file keys and bad values', async () => {
+  const run = (argv: string[]) => {
+    const r = parseArgs(argv);
+    assert.equal(r.kind, 'run');
+    return (r as { config: typeof DEFAULTS }).config;
+  };
+  assert.equal(run([]).networkBackend, 'berth');
+  assert.equal(run(['--network-backend', 'netavark']).networkBackend, 'netavark');
+  assert.throws(() => parseArgs(['--network-backend', 'cni']), /invalid network backend "cni"/);
+  assert.deepEqual(run(['--insecure-registry', '10.0.0.0/8', '--insecure-registry', 'reg:5000']).insecureRegistries, ['10.0.0.0/8', 'reg:5000']);
+  assert.throws(() => parseArgs(['--insecure-registry', 'http://reg:5000']), /insecure-registries/);
+  const dir = await mkdtemp(join(tmpdir(), 'berth-config-'));
+  try {
+    const file = join(dir, 'daemon.json');
+    await writeFile(file, JSON.stringify({ 'registry-mirrors': { 'reg:5000': ['http://127.0.0.1:5001'] }, 'max-concurrent-downloads': 6, 'registry-idle-timeout-ms': 2000 }));
+    const c = run(['--config-file', file]);
+    assert.deepEqual(c.registryMirrors, { 'reg:5000': ['http://127.0.0.1:5001'] });
+    assert.equal(c.maxConcurrentDownloads, 6);
+    assert.equal(c.registryIdleTimeoutMs, 2000);
+    await writeFile(file, JSON.stringify({ 'registry-mirrors': ['ftp://m'] }));
+    assert.throws(() => parseArgs(['--config-file', file]), /invalid mirror "ftp:\/\/m"/);
+    await writeFile(file, JSON.stringify({ 'max-concurrent-downloads': 0 }));
+    assert.throws(() => parseArgs(['--config-file', file]), /max-concurrent-downloads must be a positive integer/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -57,7 +57,7 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
     records: new NetworkRecords(db),
     events,
     execRoot: config.execRoot,
-    config: { bridge: config.bridge, bip: config.bip, defaultBindAddress: config.defaultBindAddress, pools: config.defaultAddressPools },
+    config: { bridge: config.bridge, bip: config.bip, defaultBindAddress: config.defaultBindAddress, pools: config.defaultAddressPools, backend: config.networkBackend },
     containers: (ref) => {
       let r;
       try {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { ContentStore } from '../content/index.ts';
 import { readJSONBlob } from '../content/index.ts';
 import type { ImageRecord, ImageRecords, TagHistoryRecord } from '../metadata/index.ts';
@@ -9,7 +10,7 @@ import type { Descriptor, ImageConfig, Index, Manifest } from '../oci/types.ts';
 import { type Snapshotter, TRANSIENT_LABEL } from '../snapshots/index.ts';
 import { decompressor } from '../util/compression.ts';
 import { Digester, type Digest, isDigest } from '../util/digest.ts';
-import { ConflictError, DataLossError, InvalidArgumentError, NotFoundError, isBerthError } from '../util/errors.ts';
+import { CanceledError, ConflictError, DataLossError, InvalidArgumentError, NotFoundError, isBerthError } from '../util/errors.ts';
 import type { EventLog } from '../util/events.ts';
 import { KeyedMutex, RWLock } from '../util/lock.ts';
 import { extract } from '../util/tar/index.ts';
@@ -51,6 +52,16 @@ export interface RegisterOptions {
   onLayerProgress?: (layer: Descriptor, current: number) => void;
   /** Digests the image was pulled by that are not its manifest's (an index's), each with its repository. */
   repoDigests?: Reference[];
+}
+
+/** `unpack`'s options: a register's, plus layers already unpacked by `unpackLayerFrom`. */
+export interface UnpackOptions extends RegisterOptions {
+  /**
+   * Layers unpacked ahead (while they downloaded) by `unpackLayerFrom`: chain ID → the key it returned. `unpack`
+   * takes every one of them over: it commits those still missing in chain order and removes the rest (a
+   * concurrent operation committed that layer first), whether it succeeds or fails.
+   */
+  prepared?: ReadonlyMap<string, string>;
 }
 
 const MAX_JSON = 4 << 20;
@@ -298,10 +309,13 @@ export class ImageService {
    * image, taken in chain order (a chain ID always sits at the same depth, so every caller takes them in one global
    * order), so two loads of images sharing layers unpack each shared layer once. Where the snapshotter's layers do
    * not depend on their parents (overlay), the missing layers unpack in parallel and get their parents at commit.
+   * Layers in `opts.prepared` (unpacked ahead by `unpackLayerFrom`) are committed instead of unpacked again.
    */
-  async unpack(manifest: Manifest, config: ImageConfig, opts: RegisterOptions = {}): Promise<Digest[]> {
+  async unpack(manifest: Manifest, config: ImageConfig, opts: UnpackOptions = {}): Promise<Digest[]> {
     const diffIds = config.rootfs.diff_ids;
     const chain = chainIds(diffIds);
+    // Taken over from the caller: each key leaves this map when committed or handed to `keys`.
+    const prepared = new Map(opts.prepared ?? []);
     const locked = async (i: number): Promise<void> => {
       if (i < chain.length) return this.#unpackLock.run(chain[i]!, () => locked(i + 1));
       // A committed snapshot implies its parents are committed: the missing layers are a suffix.
@@ -309,10 +323,16 @@ export class ImageService {
       while (first > 0 && !(await this.#hasSnapshot(chain[first - 1]!))) first--;
       const missing = [...Array(chain.length - first).keys()].map((k) => k + first);
       if (missing.length === 0) return;
-      if (this.snapshotter.layersIndependent && missing.length > 1) {
+      if (this.snapshotter.layersIndependent && (missing.length > 1 || prepared.size > 0)) {
         const keys = new Map<number, string>();
+        for (const i of missing) {
+          const key = prepared.get(chain[i]!);
+          if (key === undefined) continue;
+          keys.set(i, key);
+          prepared.delete(chain[i]!);
+        }
         try {
-          await mapLimit(missing, UNPACK_PARALLELISM, async (i) => {
+          await mapLimit(missing.filter((i) => !keys.has(i)), UNPACK_PARALLELISM, async (i) => {
             const key = await this.#extractLayer(manifest.layers[i]!, diffIds[i]!, chain[i]!, undefined, opts);
             keys.set(i, key);
           });
@@ -335,8 +355,33 @@ export class ImageService {
         }
       }
     };
-    await locked(0);
+    try {
+      await locked(0);
+    } finally {
+      // Layers unpacked ahead that another operation committed meanwhile (or that a failure left unused).
+      for (const key of prepared.values()) await this.snapshotter.remove(key).catch(() => {});
+    }
     return chain;
+  }
+
+  /**
+   * Unpacks one layer from `source` — its blob's bytes as they arrive, e.g. while they download — into a new
+   * transient snapshot with no parent, verifying the diff ID on the uncompressed stream. Resolves with the
+   * snapshot's key, which the caller hands to `unpack(…, { prepared })` (that commits it in chain order, under the
+   * unpack locks) or to `discardLayer` (its blob turned out bad). Nothing is committed here, so nothing is visible
+   * until the blob is verified too; nothing is left behind on failure. Only where `snapshotter.layersIndependent`
+   * (overlay): elsewhere a layer needs its parent's content first, and this throws a TypeError.
+   */
+  async unpackLayerFrom(layer: Descriptor, diffId: Digest, chainId: Digest, source: Readable | AsyncIterable<Uint8Array>, opts: RegisterOptions = {}): Promise<string> {
+    if (!this.snapshotter.layersIndependent) throw new TypeError(`the ${this.snapshotter.name} snapshotter cannot unpack a layer before its parent`);
+    return this.#extractLayer(layer, diffId, chainId, undefined, opts, source);
+  }
+
+  /** Removes a layer unpacked by `unpackLayerFrom` that will not be committed. */
+  async discardLayer(key: string): Promise<void> {
+    await this.snapshotter.remove(key).catch((err) => {
+      if (!(err instanceof NotFoundError)) throw err;
+    });
   }
 
   async #hasSnapshot(key: string): Promise<boolean> {
@@ -351,16 +396,17 @@ export class ImageService {
 
   /**
    * Unpacks one layer into a new transient active snapshot on `parent` and verifies its diff ID; returns the
-   * snapshot's key, for the caller to commit. Nothing is left behind on failure.
+   * snapshot's key, for the caller to commit. Reads the blob from the content store, or from `source` when given.
+   * Nothing is left behind on failure.
    */
-  async #extractLayer(layer: Descriptor, diffId: Digest, chainId: Digest, parent: Digest | undefined, opts: RegisterOptions): Promise<string> {
+  async #extractLayer(layer: Descriptor, diffId: Digest, chainId: Digest, parent: Digest | undefined, opts: RegisterOptions, source?: Readable | AsyncIterable<Uint8Array>): Promise<string> {
     const key = `extract-${randomBytes(6).toString('hex')} ${chainId}`;
+    const signalOpt = opts.signal ? { signal: opts.signal } : {};
     await this.snapshotter.prepare(key, parent, { labels: { [TRANSIENT_LABEL]: 'true' } });
     try {
       const compression = layerCompression(layer.mediaType) ?? 'none';
       const diff = new Digester();
       let read = 0;
-      const src = this.content.read(layer.digest, opts.signal ? { signal: opts.signal } : {});
       const counter = new Transform({
         transform(chunk: Buffer, _e, cb) {
           read += chunk.length;
@@ -374,24 +420,24 @@ export class ImageService {
           cb(null, chunk);
         },
       });
-      const dec = decompressor(compression);
-      src.on('error', (e) => dec.destroy(e));
-      counter.on('error', (e) => dec.destroy(e));
-      const stream = src.pipe(counter).pipe(dec).pipe(hasher);
-      dec.on('error', (e) => hasher.destroy(e));
       let fileBytes = 0;
-      async function* counted() {
-        for await (const entry of extract(stream, opts.signal ? { signal: opts.signal } : {})) {
-          if (entry.header.type === 'file') fileBytes += entry.header.size;
-          yield entry;
+      const apply = async (tar: AsyncIterable<Uint8Array>): Promise<void> => {
+        async function* counted() {
+          // extract() reads to the end of its input, so the diff ID covers padding after the end-of-archive marker.
+          for await (const entry of extract(tar, signalOpt)) {
+            if (entry.header.type === 'file') fileBytes += entry.header.size;
+            yield entry;
+          }
         }
-        // Read to the end so the digest covers trailing padding after the end-of-archive marker.
-        for await (const _ of stream) void _;
-      }
+        await this.snapshotter.applyLayer(key, counted(), signalOpt);
+      };
       try {
-        await this.snapshotter.applyLayer(key, counted(), opts.signal ? { signal: opts.signal } : {});
+        // pipeline() destroys every stage when one fails, so no stream error is left without a listener.
+        await pipeline(source ?? this.content.read(layer.digest, signalOpt), counter, decompressor(compression), hasher, apply);
       } catch (err) {
         if (isBerthError(err)) throw err;
+        const e = err as { name?: string; code?: string };
+        if (opts.signal?.aborted || e?.name === 'AbortError' || e?.code === 'ABORT_ERR') throw new CanceledError(`unpacking layer ${layer.digest} was canceled`, { cause: err });
         throw new DataLossError(`layer ${layer.digest}: ${(err as Error).message}`, { cause: err });
       }
       const got = diff.digest();

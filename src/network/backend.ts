@@ -11,8 +11,11 @@ export interface NetworkBackend {
   readonly name: 'berth' | 'netavark';
   /** Creates the endpoints of `input.networks` in the namespace bound at `netns`, and the published ports. */
   setup(netns: string, input: NetavarkInput, opts?: { signal?: AbortSignal }): Promise<unknown>;
-  /** Undoes what `setup` with the same input did; a network's bridge and rules go with its last endpoint. */
-  teardown(netns: string, input: NetavarkInput, opts?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Undoes what `setup` with the same input did; a network's bridge and rules go with its last endpoint.
+   * `netnsGoing`: the caller removes the namespace right after (the kernel may then delete the interfaces).
+   */
+  teardown(netns: string, input: NetavarkInput, opts?: { signal?: AbortSignal; netnsGoing?: boolean }): Promise<void>;
   /** Finishes background work now (removal of an idle default bridge): daemon stop, tests. */
   flush?(): Promise<void>;
   /** Where the backend keeps a network's firewall rules (`table/CHAIN` list), for inspect and info. */

@@ -8,8 +8,9 @@
  * except the predefined default bridge, which stays while containers come and go and is removed after it has
  * been idle a moment (or at `flush`, which the daemon's stop reaches through the service's `drain`).
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { RtNetlink, inNetns } from '../sys/index.ts';
 import { errorMessage } from '../util/errors.ts';
@@ -76,6 +77,10 @@ export class BridgeBackend implements NetworkBackend {
   readonly #fw = { 4: new FirewallRunner(4), 6: new FirewallRunner(6) } as const;
   readonly #warnings = new Set<string>();
   readonly #lingering = new Map<string, () => Promise<void>>();
+  /** Host-side veths whose namespace is being removed: the kernel deletes them shortly. */
+  readonly #dying = new Set<string>();
+  /** Bridge removals under way (awaited by `flush`). */
+  readonly #removing = new Set<Promise<void>>();
   #host: RtNetlink | undefined;
   #dns: AardvarkDns | undefined;
 
@@ -112,11 +117,11 @@ export class BridgeBackend implements NetworkBackend {
 
   async setup(netns: string, input: NetavarkInput): Promise<void> {
     const names = Object.keys(input.networks);
-    const done: string[] = [];
+    const tried: string[] = [];
     try {
       for (const name of names) {
+        tried.push(name);
         await this.#setupOne(netns, input, name);
-        done.push(name);
       }
       const first = names[0];
       if (first && input.port_mappings?.length) {
@@ -135,7 +140,7 @@ export class BridgeBackend implements NetworkBackend {
         });
       }
     } catch (err) {
-      await this.teardown(netns, { ...input, networks: Object.fromEntries(done.map((n) => [n, input.networks[n]!])) }).catch((e) =>
+      await this.teardown(netns, { ...input, networks: Object.fromEntries(tried.map((n) => [n, input.networks[n]!])) }).catch((e) =>
         this.#o.log?.warn(`undoing a failed network setup: ${errorMessage(e)}`),
       );
       throw err;
@@ -165,9 +170,12 @@ export class BridgeBackend implements NetworkBackend {
       const inner = inNetns(netns, () => new RtNetlink());
       try {
         inner.setUp('lo');
+        const veth = vethName(input.container_id, info.id);
+        // The same container restarted: its previous veth may still be on its way out with the old namespace.
+        if (this.#dying.has(veth)) await this.#awaitGone(veth);
         const fd = openSync(netns, 'r');
         try {
-          this.#nl().addVeth({ host: vethName(input.container_id, info.id), master: st.index, peer: per.interface_name, nsFd: fd, ...(per.static_mac ? { mac: per.static_mac } : {}), ...(mtu ? { mtu } : {}) });
+          this.#nl().addVeth({ host: veth, master: st.index, peer: per.interface_name, nsFd: fd, ...(per.static_mac ? { mac: per.static_mac } : {}), ...(mtu ? { mtu } : {}) });
         } finally {
           closeSync(fd);
         }
@@ -207,25 +215,45 @@ export class BridgeBackend implements NetworkBackend {
       const br = info.network_interface;
       const mtu = info.options?.['mtu'] ? Number(info.options['mtu']) : undefined;
       const index = this.#nl().addBridge(br, mtu);
-      for (const s of info.subnets) if (s.gateway) this.#nl().addAddress(index, s.gateway, parseCidr(s.subnet).prefix);
-      const fams = new Set(info.subnets.map((s) => familyOf(s.subnet)));
-      if (fams.has(4)) await writeFile(`/proc/sys/net/ipv4/conf/${br}/route_localnet`, '1');
-      if (!info.internal) {
-        if (fams.has(4)) await this.#forwarding('/proc/sys/net/ipv4/ip_forward', 'net.ipv4.ip_forward');
-        if (fams.has(6)) await this.#forwarding('/proc/sys/net/ipv6/conf/all/forwarding', 'net.ipv6.conf.all.forwarding');
-      }
-      for (const fam of fams) {
-        const saved = await this.#fw[fam].save();
-        const present = { chains: new Set([...saved.filter.chains, ...saved.nat.chains]), rules: new Set([...saved.filter.rules, ...saved.nat.rules]) };
-        const net = networkChange(this.#fwNet(info, fam), fam);
-        // A daemon restart finds the jumps of a network whose containers kept running: not twice.
-        const fresh: Change = { filter: net.filter.filter((l) => !present.rules.has(l)), nat: net.nat.filter((l) => !present.rules.has(l)) };
-        await this.#fw[fam].apply(merge(hooksChange(present), fresh));
+      try {
+        await this.#install(info, index);
+      } catch (err) {
+        if (ports(br).length === 0) await deleteLink(br).catch(() => {});
+        throw err;
       }
       st = { info, index, inflight: 1 };
       this.#nets.set(info.id, st);
       return st;
     });
+  }
+
+  /** The bridge's addresses, sysctls and firewall chains. */
+  async #install(info: NetavarkNetwork, index: number): Promise<void> {
+    const br = info.network_interface;
+    for (const s of info.subnets) if (s.gateway) this.#nl().addAddress(index, s.gateway, parseCidr(s.subnet).prefix);
+    const fams = new Set(info.subnets.map((s) => familyOf(s.subnet)));
+    if (fams.has(4)) await writeFile(`/proc/sys/net/ipv4/conf/${br}/route_localnet`, '1');
+    if (!info.internal) {
+      if (fams.has(4)) await this.#forwarding('/proc/sys/net/ipv4/ip_forward', 'net.ipv4.ip_forward');
+      if (fams.has(6)) await this.#forwarding('/proc/sys/net/ipv6/conf/all/forwarding', 'net.ipv6.conf.all.forwarding');
+    }
+    for (const fam of fams) {
+      // Another berthd on this host may create or remove the shared chains between our read and our write
+      // (`-N` of an existing chain, or a jump into a removed one, fails the whole restore): read again, retry.
+      for (let attempt = 1; ; attempt++) {
+        const saved = await this.#fw[fam].save();
+        const present = { chains: new Set([...saved.filter.chains, ...saved.nat.chains]), rules: new Set([...saved.filter.rules, ...saved.nat.rules]) };
+        const net = networkChange(this.#fwNet(info, fam), fam);
+        // A daemon restart finds the jumps of a network whose containers kept running: not twice.
+        const fresh: Change = { filter: net.filter.filter((l) => !present.rules.has(l)), nat: net.nat.filter((l) => !present.rules.has(l)) };
+        try {
+          await this.#fw[fam].apply(merge(hooksChange(present), fresh));
+          break;
+        } catch (err) {
+          if (attempt >= 3) throw err;
+        }
+      }
+    }
   }
 
   async #forwarding(path: string, key: string): Promise<void> {
@@ -241,7 +269,13 @@ export class BridgeBackend implements NetworkBackend {
 
   // ---------------------------------------------------------------- teardown
 
-  async teardown(_netns: string, input: NetavarkInput): Promise<void> {
+  /**
+   * With `netnsGoing` (the caller removes the namespace next: a container's whole teardown) the veths are left to
+   * the kernel, which deletes them with the namespace, off the daemon's thread and without a child process
+   * (`ip link del` of each cost about half of this backend's CPU per container); the bridge is then removed once
+   * they are gone. Otherwise (disconnect) each veth is deleted here.
+   */
+  async teardown(_netns: string, input: NetavarkInput, opts: { netnsGoing?: boolean } = {}): Promise<void> {
     const names = Object.keys(input.networks);
     const errors: unknown[] = [];
     const first = names[0];
@@ -257,7 +291,9 @@ export class BridgeBackend implements NetworkBackend {
       const info = input.network_info[name]!;
       try {
         if (info.dns_enabled && this.#o.aardvark) await this.#aardvark().remove(name, input.container_id);
-        this.#nl().deleteLink(vethName(input.container_id, info.id));
+        const veth = vethName(input.container_id, info.id);
+        if (opts.netnsGoing) this.#dying.add(veth);
+        else await deleteLink(veth);
         await this.#release(info, this.#o.keep?.(name) ?? false);
       } catch (err) {
         errors.push(err);
@@ -266,23 +302,69 @@ export class BridgeBackend implements NetworkBackend {
     if (errors.length) throw errors[0];
   }
 
-  /** After an endpoint went: removes the network's bridge and rules when no endpoint is left (or lets it linger). */
+  /** Waits (up to `ms`) until link `name` is gone, then deletes it if it is still there. */
+  async #awaitGone(name: string, ms = 3000): Promise<void> {
+    const until = Date.now() + ms;
+    while (existsSync(`/sys/class/net/${name}`) && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    if (existsSync(`/sys/class/net/${name}`)) await deleteLink(name);
+    this.#dying.delete(name);
+  }
+
+  /** The bridge's ports that are not on their way out with their namespace. */
+  #livePorts(bridge: string): string[] {
+    const all = ports(bridge);
+    return all.filter((p) => !this.#dying.has(p));
+  }
+
+  /** Waits (up to `ms`) until the bridge's dying veths are gone; those still there then are deleted. */
+  async #awaitDying(bridge: string, ms = 3000): Promise<void> {
+    const until = Date.now() + ms;
+    for (;;) {
+      const left = ports(bridge).filter((p) => this.#dying.has(p));
+      if (!left.length) break;
+      if (Date.now() > until) {
+        for (const p of left) await deleteLink(p).catch(() => {});
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const p of [...this.#dying]) if (!existsSync(`/sys/class/net/${p}`)) this.#dying.delete(p);
+  }
+
+  /**
+   * After an endpoint went: when no endpoint is left, removes the network's bridge and rules — at once when
+   * nothing is dying on it, else in the background once the kernel has removed the veths; the default bridge
+   * only after `lingerMs` idle. Background removals are tracked: `flush` runs and awaits them.
+   */
   async #release(info: NetavarkNetwork, keep: boolean): Promise<void> {
     await this.#lock.run(`net:${info.id}`, async () => {
       const st = this.#nets.get(info.id);
       if (st && st.inflight > 0) return;
-      if (ports(info.network_interface).length) return;
-      if (!keep) return this.#removeNetwork(info);
-      if (st?.linger) return;
-      const go = () => this.#lock.run(`net:${info.id}`, async () => {
+      if (this.#livePorts(info.network_interface).length) return;
+      if (!keep && ports(info.network_interface).length === 0) return this.#removeNetwork(info);
+      if (this.#lingering.has(info.id)) return;
+      const go = (): Promise<void> => {
+        if (st?.linger) clearTimeout(st.linger);
+        if (this.#lingering.get(info.id) !== go) return Promise.resolve();
         this.#lingering.delete(info.id);
-        const cur = this.#nets.get(info.id);
-        if (cur) delete cur.linger;
-        if ((cur && cur.inflight > 0) || ports(info.network_interface).length) return;
-        await this.#removeNetwork(info);
-      });
+        const p = (async () => {
+          // Not under the network's lock: a setup meanwhile must not wait for the kernel.
+          await this.#awaitDying(info.network_interface);
+          await this.#lock.run(`net:${info.id}`, async () => {
+            const cur = this.#nets.get(info.id);
+            if (cur) delete cur.linger;
+            if ((cur && cur.inflight > 0) || ports(info.network_interface).length) return;
+            // Removed meanwhile (its last endpoint's teardown found nothing dying).
+            if (!cur && !existsSync(`/sys/class/net/${info.network_interface}`)) return;
+            await this.#removeNetwork(info);
+          });
+        })();
+        this.#removing.add(p);
+        void p.catch(() => {}).finally(() => this.#removing.delete(p));
+        return p;
+      };
       this.#lingering.set(info.id, go);
-      const t = setTimeout(() => void go().catch((e) => this.#o.log?.warn(`network ${info.name}: removing the idle bridge: ${errorMessage(e)}`)), this.#o.lingerMs ?? 2000);
+      const t = setTimeout(() => void go().catch((e) => this.#o.log?.warn(`network ${info.name}: removing the idle bridge: ${errorMessage(e)}`)), keep ? (this.#o.lingerMs ?? 2000) : 0);
       t.unref();
       if (st) st.linger = t;
     });
@@ -300,7 +382,7 @@ export class BridgeBackend implements NetworkBackend {
         await this.#purge(fam, new Set([c.filter, c.nat]), new Set([`-A ${ISOLATION} -o ${n.bridge} -j DROP`]));
       });
     }
-    this.#nl().deleteLink(info.network_interface);
+    await deleteLink(info.network_interface);
     if (this.#nets.size === 0) for (const fam of fams) await this.#unhook(fam);
   }
 
@@ -324,6 +406,7 @@ export class BridgeBackend implements NetworkBackend {
   /** Removes idle default bridges now (daemon stop). */
   async flush(): Promise<void> {
     for (const go of [...this.#lingering.values()]) await go().catch((e) => this.#o.log?.warn(`removing an idle bridge: ${errorMessage(e)}`));
+    while (this.#removing.size) await Promise.allSettled([...this.#removing]);
     if (this.#nets.size === 0 && this.#dns) await this.#dns.stop().catch(() => {});
   }
 
@@ -352,8 +435,27 @@ export class BridgeBackend implements NetworkBackend {
       await this.#fw[fam].apply(c).catch((e) => this.#o.log?.warn(`startup repair of the firewall: ${errorMessage(e)}`));
       if (o.liveNetworks.size === 0) await this.#unhook(fam);
     }
-    for (const n of o.ownNetworks) if (!o.liveNetworks.has(n.id) && ports(n.network_interface).length === 0) this.#nl().deleteLink(n.network_interface);
+    for (const n of o.ownNetworks) {
+      if (o.liveNetworks.has(n.id)) continue;
+      await this.#awaitDying(n.network_interface);
+      if (ports(n.network_interface).length === 0) await deleteLink(n.network_interface);
+    }
   }
+}
+
+/**
+ * Deletes a link through `ip link del` in a child process: the kernel holds RTM_DELLINK for an RCU grace period
+ * (25–120 ms measured here), which through the blocking netlink socket would stall the daemon's event loop.
+ * A link that is gone is fine.
+ */
+function deleteLink(name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['link', 'del', 'dev', name], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 || /Cannot find device|does not exist/.test(err) ? resolve() : reject(new Error(`ip link del ${name}: ${err.trim()}`))));
+  });
 }
 
 /** The interfaces enslaved to a bridge (none when it does not exist). */

@@ -6,6 +6,7 @@
  * daemon, started with the first DNS network in use and stopped when the last goes.
  */
 import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UnavailableError, isErrno } from '../util/errors.ts';
@@ -40,6 +41,29 @@ export function parseDnsFile(text: string): { listen: string[]; entries: DnsEntr
 
 const PID = 'aardvark.pid';
 
+/** A DNS query for `name` (type A) as bytes. */
+export function dnsQuery(name: string, id = 0x4245): Buffer {
+  const labels = name.split('.').filter(Boolean).map((l) => Buffer.concat([Buffer.from([Buffer.byteLength(l)]), Buffer.from(l)]));
+  const head = Buffer.from([id >> 8, id & 0xff, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+  return Buffer.concat([head, ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+}
+
+/** Whether the DNS server at `server:port` answers an A query for `name` with at least one record (within 25 ms). */
+function answers(server: string, port: number, name: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    const done = (v: boolean) => {
+      clearTimeout(t);
+      s.close();
+      resolve(v);
+    };
+    const t = setTimeout(() => done(false), 25);
+    s.on('message', (m) => done(m.length >= 8 && m.readUInt16BE(6) > 0));
+    s.on('error', () => done(false));
+    s.send(dnsQuery(name), port, server);
+  });
+}
+
 /** aardvark-dns for one daemon: `dir` is its config directory (under the exec root). */
 export class AardvarkDns {
   readonly #bin: string;
@@ -53,14 +77,23 @@ export class AardvarkDns {
     this.#port = o.port ?? 53;
   }
 
-  /** Adds (or replaces) a container's entry on a network, then makes aardvark-dns serve it. */
-  async add(network: string, listen: readonly string[], entry: DnsEntry): Promise<void> {
+  /**
+   * Adds (or replaces) a container's entry on a network, makes aardvark-dns serve it, and waits (up to
+   * `waitMs`) until it answers for the name: aardvark drops queries while it reloads (~50 ms measured here), and a
+   * container's resolver would only retry after seconds.
+   */
+  async add(network: string, listen: readonly string[], entry: DnsEntry, waitMs = 2000): Promise<void> {
     await this.#lock.run('dns', async () => {
       const cur = await this.#read(network);
       const entries = [...(cur?.entries ?? []).filter((e) => e.id !== entry.id), entry];
       await this.#write(network, dnsFile(listen, entries));
       await this.#reload();
     });
+    const server = listen.find((ip) => !ip.includes(':'));
+    const name = entry.names[0];
+    if (!server || !name || !entry.ipv4.length || !waitMs) return;
+    const until = Date.now() + waitMs;
+    while (Date.now() < until) if (await answers(server, this.#port, name)) return;
   }
 
   /** Removes a container's entry; a network without entries loses its file, and with no file left aardvark stops. */

@@ -12,7 +12,7 @@ import {
   restoreText,
   unhookChange,
 } from './firewall.ts';
-import { dnsFile, parseDnsFile } from './dns.ts';
+import { dnsFile, dnsQuery, parseDnsFile } from './dns.ts';
 
 const ID = 'abcdef0123456789'.repeat(4);
 const CID = '0123456789abcdef'.repeat(4);
@@ -118,4 +118,9 @@ test("aardvark-dns's file: listen line, then ID IPV4S IPV6S NAMES; read back", (
     [ID, ['10.201.5.3'], ['fd00::3'], ['db']],
   ]);
   assert.deepEqual(parseDnsFile(text).listen, ['10.201.5.1']);
+});
+
+test('the readiness probe is a well-formed DNS query: one question, type A, class IN', () => {
+  const q = dnsQuery('web.app', 0x0102);
+  assert.equal(q.toString('hex'), '010201000001000000000000' + '03776562' + '03617070' + '00' + '0001' + '0001');
 });

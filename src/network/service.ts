@@ -792,7 +792,7 @@ export class NetworkService {
     const netns = sb?.netns ?? file?.netns ?? this.#netnsPath(containerId);
     if (file && Object.keys(file.input.networks).length) {
       try {
-        await this.#withNetworks(Object.keys(file.input.networks), () => this.#netavark().teardown(netns, file.input));
+        await this.#withNetworks(Object.keys(file.input.networks), () => this.#netavark().teardown(netns, file.input, { netnsGoing: true }));
       } catch (err) {
         this.#d.log?.warn(`container ${containerId.slice(0, 12)}: network teardown: ${errorMessage(err)}`);
       }

@@ -257,6 +257,34 @@ test('faults: wrong blob digest, truncated blob, manifest not matching its diges
   assert.equal(e.images.list().length, 1);
 });
 
+test('a layer unpacks while it downloads, and counts only when both its digest and its diff ID check out', async (t) => {
+  const img = await twoLayerImage();
+  const bad = img.layers[1]!.digest;
+  const e = await testEngine(t);
+  // The gzip header's OS byte changed: the blob unpacks completely to the right diff ID, but its digest is wrong,
+  // which shows only at its last byte. The unpacked snapshot must go.
+  const relabelled = await fakeRegistry(t, img, { blob: bad, body: (b) => Buffer.concat([b.subarray(0, 9), Buffer.from([b[9]! ^ 1]), b.subarray(10)]) });
+  await assert.rejects(pullImage(e, config(), `${relabelled}/x:1`), (err: Error) => err instanceof DataLossError && err.message.includes(bad) && /digest/.test(err.message));
+  await assertNothingKept(e);
+  // The blob is right but the image config names another diff ID: the unpack fails, the blob is not kept either.
+  const lying = makeImage([img.layers[0]!, { ...img.layers[1]!, diffId: sha256('not this layer') }]);
+  const wrongDiff = await fakeRegistry(t, lying, {});
+  await assert.rejects(pullImage(e, config(), `${wrongDiff}/x:1`), (err: Error) => err instanceof DataLossError && err.message.includes(bad) && err.message.includes(sha256('not this layer')));
+  await assertNothingKept(e);
+  // Healthy: every layer is unpacked, committed on its parent, with docker's progress in order for each layer.
+  const good = await fakeRegistry(t, img, {});
+  const seen: JSONMessage[] = [];
+  await pullImage(e, config(), `${good}/x:1`, { onProgress: (m) => seen.push(m) });
+  const tree = await e.tree(`${good}/x:1`);
+  assert.equal(tree.has('etc/hostname') && tree.has('srv/data') && tree.has('big'), true);
+  for (const l of img.layers) {
+    const mine = seen.filter((m) => m.id === l.digest.slice(7, 19)).map((m) => m.status);
+    assert.deepEqual([...new Set(mine)].filter((s) => s !== 'Waiting'), ['Pulling fs layer', 'Downloading', 'Verifying Checksum', 'Download complete', 'Extracting', 'Pull complete']);
+  }
+  const snaps = await e.snapshots();
+  assert.equal(snaps.length, 2, `two committed layers, no transient one: ${JSON.stringify(snaps)}`);
+});
+
 test('mirrors: a pull goes to a mirror of any registry first and falls back to the registry', async (t) => {
   const upstream = await startRegistry(t);
   const mirror = await startRegistry(t);

@@ -1,35 +1,25 @@
 /**
  * `docker pull`: resolves a reference on a registry (through its mirrors first), picks the platform's manifest
  * from an index, downloads the config and layers into the content store — in parallel, verified by digest and
- * size while they stream, resumed with `Range` after a broken connection — unpacks each layer as soon as it
- * and the layers below it are complete, and registers the image under its tag. A failure leaves nothing.
+ * size while they stream, resumed with `Range` after a broken connection — unpacks each layer while it
+ * downloads (layers.ts), and registers the image under its tag. A failure leaves nothing.
  */
 import { choosePlatform, hostPlatform } from '../../images/index.ts';
 import { isIndexType, isManifestType, isSchema1, layerCompression, isConfigType } from '../../oci/mediatypes.ts';
 import { familiarName, familiarString, parseReference, withDefaultTag, type Reference } from '../../oci/reference.ts';
 import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../../oci/types.ts';
 import { isDigest } from '../../util/digest.ts';
-import { CanceledError, DataLossError, InvalidArgumentError, NotFoundError, UnavailableError, errorMessage, isBerthError } from '../../util/errors.ts';
+import { CanceledError, DataLossError, InvalidArgumentError, NotFoundError, UnavailableError, errorMessage } from '../../util/errors.ts';
 import { runImageWork, type ArchiveDeps, type ImageWork } from '../work.ts';
+import { blobBytes, blobError, pullError } from './blob.ts';
 import { openSession, type FetchedManifest, type Session } from './client.ts';
-import { progressMessage, shortId, Throttle } from './progress.ts';
-import { Limit } from './limit.ts';
+import { fetchLayers, type BlobNotes } from './layers.ts';
 import { PullJournal } from './journal.ts';
 import { BlobSources } from './sources.ts';
-import { IdleTimeoutError, Transport, endpointsFor } from './transport.ts';
+import { Transport, endpointsFor } from './transport.ts';
 import type { JSONMessage, PullOptions, PullResult, RegistryConfig } from './types.ts';
 
-/** Records a blob verified into the store, and where it came from. */
-type BlobNotes = Pick<BlobSources, 'note'>;
-
-/** Times a broken blob download is resumed before the pull fails. */
-const MAX_RESUMES = 5;
 const MAX_JSON_BLOB = 8 << 20;
-/** Blobs up to this size download in their own pool, SMALL_BLOB_PARALLELISM times maxConcurrentDownloads wide. */
-const SMALL_BLOB = 1 << 20;
-const SMALL_BLOB_PARALLELISM = 4;
-/** Bytes of a download handed to the content store at once. */
-const WRITE_BATCH = 1 << 20;
 
 /** Parses `os/arch[/variant]` (or `arch` alone) as containerd's platforms.Parse, normalising arch names. */
 export function parsePlatform(s: string): Platform {
@@ -232,7 +222,7 @@ async function pullOne(
   sources.note(chosen.digest, ref.domain, repo);
   sources.note(manifest.config.digest, ref.domain, repo);
 
-  if (!upToDate) await fetchLayers(work, registry, session, sources, ref, manifest, config, opts, emit);
+  if (!upToDate) await fetchLayers({ work, registry, session, sources, ref, manifest, config, opts, emit });
 
   let img;
   try {
@@ -266,229 +256,4 @@ async function fetchJSONBlob<T>(work: ImageWork, session: Session, repo: string,
   } catch (err) {
     throw new DataLossError(`blob ${d.digest} is not valid JSON: ${errorMessage(err)}`);
   }
-}
-
-/**
- * Downloads the layers not in the store (at most maxConcurrentDownloads at once) and unpacks them as the
- * complete prefix grows: each time the layers 0..k are all present, layers up to k are unpacked (on overlay
- * in parallel) while later ones still download.
- */
-async function fetchLayers(
-  work: ImageWork,
-  registry: RegistryConfig,
-  session: Session,
-  sources: BlobNotes,
-  ref: Reference,
-  manifest: Manifest,
-  config: ImageConfig,
-  opts: PullOptions,
-  emit: (m: JSONMessage) => void,
-): Promise<void> {
-  const repo = ref.path;
-  const layers = manifest.layers;
-  const abort = new AbortController();
-  const onOuterAbort = () => abort.abort(opts.signal?.reason);
-  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  const signal = abort.signal;
-  const throttle = new Throttle(100);
-  const present = new Set<string>();
-  const shown = new Set<string>();
-  const downloads = new Map<string, Descriptor>();
-  for (const l of layers) {
-    if (present.has(l.digest) || downloads.has(l.digest)) continue;
-    if (await work.content.has(l.digest)) {
-      // No lease needed: GC waits for this whole operation (runImageWork holds it off).
-      present.add(l.digest);
-      if (!shown.has(l.digest)) emit({ status: 'Already exists', progressDetail: {}, id: shortId(l.digest) });
-      shown.add(l.digest);
-    } else {
-      downloads.set(l.digest, l);
-    }
-  }
-  for (const l of downloads.values()) emit({ status: 'Pulling fs layer', progressDetail: {}, id: shortId(l.digest) });
-  await work.noteChains(config);
-
-  const limit = new Limit(registry.maxConcurrentDownloads || 3);
-  // Small blobs are bound by round trips and fsyncs, not bandwidth: they get a wider pool of their own.
-  const smallLimit = new Limit(SMALL_BLOB_PARALLELISM * (registry.maxConcurrentDownloads || 3));
-  let failure: unknown;
-  let unpackedTo = 0;
-  let unpacking: Promise<void> | undefined;
-  const extracted = new Set<string>();
-  const completeDigests = new Set<string>(present);
-
-  const unpackMore = (): void => {
-    if (unpacking || failure !== undefined) return;
-    let k = unpackedTo;
-    while (k < layers.length && completeDigests.has(layers[k]!.digest)) k++;
-    if (k <= unpackedTo) return;
-    const upto = k;
-    const partManifest: Manifest = { ...manifest, layers: layers.slice(0, upto) };
-    const partConfig: ImageConfig = { ...config, rootfs: { type: 'layers', diff_ids: config.rootfs.diff_ids.slice(0, upto) } };
-    unpacking = (async () => {
-      try {
-        // Only the caller's signal: a download failing elsewhere lets a running unpack (local, bounded) end
-        // by itself, since aborting one mid-layer can leave a stream error unhandled in images.unpack.
-        await work.images.unpack(partManifest, partConfig, {
-          ...(opts.signal ? { signal: opts.signal } : {}),
-          onLayerProgress: (layer, current) => {
-            if (!downloads.has(layer.digest)) return;
-            if (throttle.ok(`x${layer.digest}`, current >= layer.size)) emit(progressMessage('Extracting', shortId(layer.digest), current, layer.size));
-          },
-        });
-        for (let i = unpackedTo; i < upto; i++) {
-          const d = layers[i]!.digest;
-          if (downloads.has(d) && !extracted.has(d)) {
-            extracted.add(d);
-            emit({ status: 'Pull complete', progressDetail: {}, id: shortId(d) });
-          }
-        }
-        unpackedTo = upto;
-      } catch (err) {
-        failure ??= pullError(err, `unpacking layer of ${familiarString(ref)}`);
-        abort.abort(failure);
-      } finally {
-        unpacking = undefined;
-      }
-      unpackMore();
-    })();
-  };
-
-  const downloadOne = async (l: Descriptor): Promise<void> => {
-    const id = shortId(l.digest);
-    let started = false;
-    const waitTimer = setTimeout(() => {
-      if (!started) emit({ status: 'Waiting', progressDetail: {}, id });
-    }, 0);
-    await (l.size <= SMALL_BLOB ? smallLimit : limit).run(async () => {
-      started = true;
-      clearTimeout(waitTimer);
-      if (failure !== undefined) return;
-      try {
-        await work.ingest(
-          blobBytes(session, repo, l, signal, (n) => {
-            if (throttle.ok(id, n >= l.size)) emit(progressMessage('Downloading', id, n, l.size));
-          }),
-          { digest: l.digest, size: l.size },
-          signal,
-        );
-      } catch (err) {
-        throw blobError(err, l.digest);
-      }
-      emit({ status: 'Verifying Checksum', progressDetail: {}, id });
-      emit({ status: 'Download complete', progressDetail: {}, id });
-      sources.note(l.digest, ref.domain, repo);
-      completeDigests.add(l.digest);
-      unpackMore();
-    });
-  };
-
-  unpackMore();
-  await Promise.all(
-    [...downloads.values()].map((l) =>
-      downloadOne(l).catch((err) => {
-        failure ??= err;
-        abort.abort(err);
-      }),
-    ),
-  );
-  opts.signal?.removeEventListener('abort', onOuterAbort);
-  while (unpacking) await unpacking;
-  if (failure === undefined) unpackMore();
-  while (unpacking) await unpacking;
-  if (failure !== undefined) {
-    if (opts.signal?.aborted) throw new CanceledError(`pull of ${familiarString(ref)} was canceled`, { cause: failure });
-    throw failure;
-  }
-  if (unpackedTo < layers.length) throw new DataLossError(`pull of ${familiarString(ref)} left layers unpacked`);
-}
-
-/**
- * A blob's bytes from byte 0 to the end, resuming with `Range` after a broken connection (not after an idle
- * timeout: a hung registry would hang again). `onBytes` gets the running count.
- */
-export async function* blobBytes(session: Session, repo: string, d: Descriptor, signal: AbortSignal | undefined, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
-  let received = 0;
-  let resumes = 0;
-  // Socket reads are 16-64 KiB: hand them on in batches, so the store writes (each a thread-pool round trip)
-  // are few. What is batched was received, so a resume continues after it.
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  const flush = (): Buffer => {
-    const out = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-    pending = [];
-    pendingBytes = 0;
-    return out;
-  };
-  for (;;) {
-    let res;
-    try {
-      res = await session.blob(repo, d.digest, received, signal);
-    } catch (err) {
-      if (!resumable(err) || ++resumes > MAX_RESUMES) throw err;
-      await new Promise((r) => setTimeout(r, 100 * resumes));
-      continue;
-    }
-    let skip = 0;
-    if (received > 0) {
-      const range = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
-      if (res.status === 200) skip = received; // the registry ignored Range: drop what we have
-      else if (!range || Number(range[1]) > received) {
-        res.raw.destroy();
-        throw new DataLossError(`the registry resumed blob ${d.digest} at the wrong offset (${res.headers['content-range']})`);
-      } else skip = received - Number(range[1]);
-    }
-    try {
-      for await (const c of res.body) {
-        let chunk = c;
-        if (skip > 0) {
-          if (chunk.length <= skip) {
-            skip -= chunk.length;
-            continue;
-          }
-          chunk = chunk.subarray(skip);
-          skip = 0;
-        }
-        received += chunk.length;
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        if (pendingBytes >= WRITE_BATCH) {
-          onBytes(received);
-          yield flush();
-        }
-      }
-      onBytes(received);
-      if (pendingBytes > 0) yield flush();
-      return;
-    } catch (err) {
-      if (!resumable(err) || ++resumes > MAX_RESUMES || received >= d.size) throw err;
-    } finally {
-      if (!res.raw.complete) res.raw.destroy();
-    }
-  }
-}
-
-function resumable(err: unknown): boolean {
-  return err instanceof UnavailableError && !(err instanceof IdleTimeoutError);
-}
-
-/** A failed blob download as an error naming the blob. */
-function blobError(err: unknown, digest: string): Error {
-  if (err instanceof CanceledError) return err;
-  const e = err as { name?: string; code?: string };
-  if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR') return new CanceledError(`download of blob ${digest} was canceled`, { cause: err });
-  if (err instanceof DataLossError) return new DataLossError(`filesystem layer verification failed for digest ${digest}: ${err.message}`, { cause: err });
-  if (isBerthError(err)) {
-    if (err.message.includes(digest)) return err;
-    const Cls = err.constructor as new (m: string, o?: { cause?: unknown }) => Error;
-    return new Cls(`blob ${digest}: ${err.message}`, { cause: err });
-  }
-  return new DataLossError(`blob ${digest}: ${errorMessage(err)}`, { cause: err });
-}
-
-function pullError(err: unknown, what: string): Error {
-  if (isBerthError(err)) return err;
-  const e = err as { name?: string; code?: string };
-  if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR') return new CanceledError(`${what} was canceled`, { cause: err });
-  return new DataLossError(`${what}: ${errorMessage(err)}`, { cause: err });
 }

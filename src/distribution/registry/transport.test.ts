@@ -63,3 +63,36 @@ test('a response that goes silent fails after the idle timeout', async (t) => {
   await assert.rejects(res.text(), (err: Error) => err instanceof UnavailableError && /sent nothing for 0.3 s/.test(err.message));
   assert.ok(Date.now() - started < 2000);
 });
+
+test('waiting for a free pooled socket does not count against the connect timeout', async (t) => {
+  // Every socket of the pool (32) is held by a slow answer for longer than the connect timeout; one more request
+  // waits for a socket, and must then succeed instead of failing with "no connection".
+  const held: (() => void)[] = [];
+  let release: (() => void) | undefined;
+  const allHeld = new Promise<void>((r) => (release = r));
+  const server = createServer((req, res) => {
+    if (req.url === '/slow') {
+      held.push(() => res.end('slow'));
+      if (held.length === 32) release!();
+      return;
+    }
+    res.end('fast');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const port = (server.address() as { port: number }).port;
+  const tr = new Transport(cfg({ connectTimeoutMs: 200 }));
+  t.after(() => tr.close());
+  const ep = { base: `http://127.0.0.1:${port}`, registry: `127.0.0.1:${port}`, skipVerify: false, mirror: false };
+  const slow = Array.from({ length: 32 }, () => tr.request(ep, '/slow').then((r) => r.text()));
+  await allHeld;
+  const queued = tr.request(ep, '/fast').then((r) => r.text());
+  // Well past the connect timeout, the queued request is still waiting for a socket; then the pool frees up.
+  await new Promise((r) => setTimeout(r, 600));
+  for (const h of held) h();
+  assert.deepEqual(await Promise.all(slow), Array(32).fill('slow'));
+  assert.equal(await queued, 'fast');
+});

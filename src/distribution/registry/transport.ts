@@ -223,11 +223,13 @@ export class Transport {
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       const headersTimeout = opts.headersTimeoutMs;
       const headersTimer = headersTimeout === undefined ? undefined : setTimeout(() => fail(new IdleTimeoutError(`${label}: no answer within ${headersTimeout / 1000} s`)), headersTimeout);
-      const connectTimer = setTimeout(() => fail(new UnavailableError(`${label}: no connection within ${this.connectTimeout / 1000} s`)), this.connectTimeout);
+      // The connect timer runs from when the agent hands the request a socket that is still connecting, not from
+      // here: waiting for a free pooled socket (all busy with other downloads) is not "no connection".
+      let connectTimer: ReturnType<typeof setTimeout> | undefined;
       req.on('socket', (socket) => {
-        const connected = () => clearTimeout(connectTimer);
-        if ((socket as { connecting?: boolean }).connecting) socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', connected);
-        else connected();
+        if (!(socket as { connecting?: boolean }).connecting) return; // a kept-alive socket, or already connected
+        connectTimer = setTimeout(() => fail(new UnavailableError(`${label}: no connection within ${this.connectTimeout / 1000} s`)), this.connectTimeout);
+        socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
       });
       req.setTimeout(this.idleTimeout, () => fail(new IdleTimeoutError(`${label}: the registry sent nothing for ${this.idleTimeout / 1000} s`)));
       const done = () => {

@@ -1,0 +1,105 @@
+/**
+ * One blob's download: its bytes from a registry as one continuous stream, resumed with `Range` after a broken
+ * connection, and the errors of a failed download or pull, named after the blob.
+ */
+import type { Descriptor } from '../../oci/types.ts';
+import { CanceledError, DataLossError, errorMessage, isBerthError, UnavailableError } from '../../util/errors.ts';
+import type { Session } from './client.ts';
+import { IdleTimeoutError } from './transport.ts';
+
+/** Times a broken blob download is resumed before the pull fails. */
+const MAX_RESUMES = 5;
+/** Bytes of a download handed on at once (to the content store and the unpack). */
+const WRITE_BATCH = 1 << 20;
+
+/**
+ * A blob's bytes from byte 0 to the end, resuming with `Range` after a broken connection (not after an idle
+ * timeout: a hung registry would hang again). `onBytes` gets the running count.
+ */
+export async function* blobBytes(session: Session, repo: string, d: Descriptor, signal: AbortSignal | undefined, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+  let received = 0;
+  let resumes = 0;
+  // Socket reads are 16-64 KiB: hand them on in batches, so the store writes (each a thread-pool round trip)
+  // are few. What is batched was received, so a resume continues after it.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = (): Buffer => {
+    const out = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    return out;
+  };
+  for (;;) {
+    let res;
+    try {
+      res = await session.blob(repo, d.digest, received, signal);
+    } catch (err) {
+      if (!resumable(err) || ++resumes > MAX_RESUMES) throw err;
+      await new Promise((r) => setTimeout(r, 100 * resumes));
+      continue;
+    }
+    let skip = 0;
+    if (received > 0) {
+      const range = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
+      if (res.status === 200) skip = received; // the registry ignored Range: drop what we have
+      else if (!range || Number(range[1]) > received) {
+        res.raw.destroy();
+        throw new DataLossError(`the registry resumed blob ${d.digest} at the wrong offset (${res.headers['content-range']})`);
+      } else skip = received - Number(range[1]);
+    }
+    try {
+      for await (const c of res.body) {
+        let chunk = c;
+        if (skip > 0) {
+          if (chunk.length <= skip) {
+            skip -= chunk.length;
+            continue;
+          }
+          chunk = chunk.subarray(skip);
+          skip = 0;
+        }
+        received += chunk.length;
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes >= WRITE_BATCH) {
+          onBytes(received);
+          yield flush();
+        }
+      }
+      onBytes(received);
+      if (pendingBytes > 0) yield flush();
+      return;
+    } catch (err) {
+      if (!resumable(err) || ++resumes > MAX_RESUMES || received >= d.size) throw err;
+    } finally {
+      if (!res.raw.complete) res.raw.destroy();
+    }
+  }
+}
+
+/** Whether a failed request or body may be resumed: a broken connection, not a registry that hangs. */
+function resumable(err: unknown): boolean {
+  return err instanceof UnavailableError && !(err instanceof IdleTimeoutError);
+}
+
+/** A failed blob download as an error naming the blob. */
+export function blobError(err: unknown, digest: string): Error {
+  if (err instanceof CanceledError) return err;
+  const e = err as { name?: string; code?: string };
+  if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR') return new CanceledError(`download of blob ${digest} was canceled`, { cause: err });
+  if (err instanceof DataLossError) return new DataLossError(`filesystem layer verification failed for digest ${digest}: ${err.message}`, { cause: err });
+  if (isBerthError(err)) {
+    if (err.message.includes(digest)) return err;
+    const Cls = err.constructor as new (m: string, o?: { cause?: unknown }) => Error;
+    return new Cls(`blob ${digest}: ${err.message}`, { cause: err });
+  }
+  return new DataLossError(`blob ${digest}: ${errorMessage(err)}`, { cause: err });
+}
+
+/** An unpack or register failure as a BerthError (stream and zlib errors are data loss). */
+export function pullError(err: unknown, what: string): Error {
+  if (isBerthError(err)) return err;
+  const e = err as { name?: string; code?: string };
+  if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR') return new CanceledError(`${what} was canceled`, { cause: err });
+  return new DataLossError(`${what}: ${errorMessage(err)}`, { cause: err });
+}
