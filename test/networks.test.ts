@@ -192,6 +192,16 @@ describe('networks through the docker CLI, berth and docker-py', () => {
     const live = (await hostState()).filter(mine);
     assert.ok(live.some((l) => l.includes(` inet ${app.prefix}`)), `the app bridge holds an address of ${app.cidr}:\n${live.join('\n')}`);
     assert.ok(live.some((l) => l.startsWith('-A ') && l.includes(app.cidr)), `firewall rules name ${app.cidr}:\n${live.join('\n')}`);
+    // docker rename: the new name resolves, the old one no longer does (as Docker's embedded DNS).
+    await ok(['rename', web, `${web}-new`]);
+    try {
+      const renamed = await fetchFrom(app.name, `http://${web}-new/`);
+      assert.equal(renamed.stdout, `hello from ${SFX}\n`, fail(renamed, 'wget by the new name'));
+      const old = await docker(d, ['run', '--rm', '--network', app.name, 'busybox', 'nslookup', web]);
+      assert.notEqual(old.code, 0, `the old name should not resolve: ${old.stdout}`);
+    } finally {
+      await ok(['rename', `${web}-new`, web]);
+    }
   });
 
   it('-p HOSTPORT:80 is reachable from the host; port, ps and berth port agree; the port is freed on stop', async () => {

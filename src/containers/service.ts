@@ -768,7 +768,7 @@ export class ContainerService {
     this.#d.events.publish('container', 'unpause', r.id, this.#attrs(r));
   }
 
-  rename(ref: string, newName: string): void {
+  async rename(ref: string, newName: string): Promise<void> {
     const r = this.get(ref);
     const name = validateName(newName);
     if (name === r.name) throw new ConflictError(`Renaming a container with the same name as its current name`);
@@ -776,6 +776,8 @@ export class ContainerService {
     if (other || !this.#d.records.rename(r.id, name)) {
       throw new ConflictError(`Conflict. The container name "/${name}" is already in use by container "${other?.id ?? ''}". You have to remove (or rename) that container to be able to reuse that name.`);
     }
+    // Other containers on its user networks resolve the new name, as Docker's.
+    await this.#d.networks.rename(r.id, name).catch((err: unknown) => this.#d.log?.warn(`rename ${r.id.slice(0, 12)}: DNS records keep the old name: ${errorMessage(err)}`));
     this.#d.events.publish('container', 'rename', r.id, { ...this.#attrs({ ...r, name }), oldName: `/${r.name}` });
   }
 

@@ -16,6 +16,8 @@ export interface NetworkBackend {
    * `netnsGoing`: the caller removes the namespace right after (the kernel may then delete the interfaces).
    */
   teardown(netns: string, input: NetavarkInput, opts?: { signal?: AbortSignal; netnsGoing?: boolean }): Promise<void>;
+  /** `docker rename` of a running container: its DNS records answer to the new name. */
+  rename?(containerId: string, name: string): Promise<void>;
   /** Finishes background work now (removal of an idle default bridge): daemon stop, tests. */
   flush?(): Promise<void>;
   /** Where the backend keeps a network's firewall rules (`table/CHAIN` list), for inspect and info. */

@@ -93,6 +93,11 @@ export class BridgeBackend implements NetworkBackend {
     return this.#host;
   }
 
+  async rename(containerId: string, name: string): Promise<void> {
+    // After a daemon restart no record was written yet by this process, but aardvark's files are still there.
+    if (this.#o.aardvark) await this.#aardvark().rename(containerId, name);
+  }
+
   #aardvark(): AardvarkDns {
     if (!this.#o.aardvark) throw new Error('aardvark-dns not found: install it (Debian package aardvark-dns) for name resolution on user networks');
     this.#dns ??= new AardvarkDns({ binary: this.#o.aardvark, dir: this.#o.dnsDir });

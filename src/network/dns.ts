@@ -109,6 +109,23 @@ export class AardvarkDns {
     });
   }
 
+  /** `docker rename`: the container's entries on every network answer to `name` instead of its old name. */
+  async rename(containerId: string, name: string): Promise<void> {
+    await this.#lock.run('dns', async () => {
+      let changed = false;
+      for (const network of await readdir(this.#dir).catch(() => [] as string[])) {
+        if (network === PID || network.endsWith('.tmp')) continue;
+        const cur = await this.#read(network);
+        const entry = cur?.entries.find((e) => e.id === containerId);
+        if (!cur || !entry) continue;
+        entry.names = [name, ...entry.names.slice(1).filter((n) => n !== name)];
+        await this.#write(network, dnsFile(cur.listen, cur.entries));
+        changed = true;
+      }
+      if (changed) await this.#reload();
+    });
+  }
+
   /** The PID of the running aardvark-dns, if any. */
   async pid(): Promise<number | undefined> {
     const pid = Number((await readFile(join(this.#dir, PID), 'utf8').catch(() => '')).trim());

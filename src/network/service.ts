@@ -759,6 +759,18 @@ export class NetworkService {
    * for netavark): whatever depends on it waits — a later setUp of the container or on the same network (locks),
    * a fixed host port, a network remove, `drain()`.
    */
+  /**
+   * `docker rename`: a running container's DNS records (Berth's backend) and its saved input take the new name.
+   * With netavark the records keep the old name until the container restarts.
+   */
+  async rename(containerId: string, name: string): Promise<void> {
+    const state = await this.#readState(containerId);
+    if (!state) return;
+    state.input.container_name = name;
+    await this.#writeState(containerId, state);
+    await this.#netavark().rename?.(containerId, name);
+  }
+
   async tearDown(containerId: string, opts: { background?: boolean } = {}): Promise<void> {
     const p = this.#lock.run(`c:${containerId}`, () => this.#tearDownLocked(containerId));
     if (!opts.background) return p;

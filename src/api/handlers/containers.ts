@@ -343,7 +343,7 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
     .add('POST', '/containers/{id}/rename', async (req, res) => {
       const name = req.query.get('name');
       if (!name) throw new InvalidArgumentError('a new name is required');
-      c.rename(req.params['id']!, name);
+      await c.rename(req.params['id']!, name);
       res.writeHead(204);
       res.end();
     })
