@@ -69,8 +69,15 @@ describe('berth CLI against berthd', () => {
     const bi = await ok(berth(d, ['info']), 'berth info');
     const di = await ok(docker(d, ['info']), 'docker info');
     assert.match(bi, /^ Images: 1$/m);
+    // Berth's additions: the network backend and the firewall chains it hooks (docker does not know the field).
+    assert.match(bi, /^ Network Backend: berth$/m);
+    const berthOnly = /^ Network Backend: .*\n(  Firewall Chains: .*\n)?/m;
     // docker prints the runtimes in Go's map order, which varies from run to run.
-    const server = (out: string) => out.slice(out.indexOf('Server:')).replace(/^ Runtimes: (.*)$/m, (_l, names: string) => ` Runtimes: ${names.split(' ').sort().join(' ')}`);
+    const server = (out: string) =>
+      out
+        .slice(out.indexOf('Server:'))
+        .replace(berthOnly, '')
+        .replace(/^ Runtimes: (.*)$/m, (_l, names: string) => ` Runtimes: ${names.split(' ').sort().join(' ')}`);
     assert.equal(server(bi), server(di));
     await same(d, ['version', '--format', '{{.Server.APIVersion}} {{.Server.Os}}']);
   });

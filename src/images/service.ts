@@ -55,7 +55,7 @@ export interface RegisterOptions {
 }
 
 /** `unpack`'s options: a register's, plus layers already unpacked by `unpackLayerFrom`. */
-export interface UnpackOptions extends RegisterOptions {
+export interface ImageUnpackOptions extends RegisterOptions {
   /**
    * Layers unpacked ahead (while they downloaded) by `unpackLayerFrom`: chain ID → the key it returned. `unpack`
    * takes every one of them over: it commits those still missing in chain order and removes the rest (a
@@ -311,7 +311,7 @@ export class ImageService {
    * not depend on their parents (overlay), the missing layers unpack in parallel and get their parents at commit.
    * Layers in `opts.prepared` (unpacked ahead by `unpackLayerFrom`) are committed instead of unpacked again.
    */
-  async unpack(manifest: Manifest, config: ImageConfig, opts: UnpackOptions = {}): Promise<Digest[]> {
+  async unpack(manifest: Manifest, config: ImageConfig, opts: ImageUnpackOptions = {}): Promise<Digest[]> {
     const diffIds = config.rootfs.diff_ids;
     const chain = chainIds(diffIds);
     // Taken over from the caller: each key leaves this map when committed or handed to `keys`.

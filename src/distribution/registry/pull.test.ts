@@ -285,6 +285,20 @@ test('a layer unpacks while it downloads, and counts only when both its digest a
   assert.equal(snaps.length, 2, `two committed layers, no transient one: ${JSON.stringify(snaps)}`);
 });
 
+test('a layer whose blob is already in the store (not unpacked) is unpacked from the store alongside the downloads', async (t) => {
+  const img = await twoLayerImage({ variant: 'stored' });
+  const e = await testEngine(t);
+  await e.content.put(img.layers[0]!.blob);
+  const good = await fakeRegistry(t, img, {});
+  const seen: JSONMessage[] = [];
+  await pullImage(e, config(), `${good}/x:1`, { onProgress: (m) => seen.push(m) });
+  assert.ok(seen.some((m) => m.status === 'Already exists' && m.id === img.layers[0]!.digest.slice(7, 19)));
+  const tree = await e.tree(`${good}/x:1`);
+  assert.equal(tree.get('bin/tool')?.split(' ')[2], sha256('v1').slice(7, 19));
+  assert.equal(tree.has('srv/data'), true);
+  assert.equal((await e.snapshots()).length, 2);
+});
+
 test('mirrors: a pull goes to a mirror of any registry first and falls back to the registry', async (t) => {
   const upstream = await startRegistry(t);
   const mirror = await startRegistry(t);
