@@ -86,10 +86,12 @@ Options:
   -b, --bridge string        Default bridge device (default "berth0")
       --bip string           Default bridge gateway address and prefix (default "10.65.0.1/16")
       --ip string            Default host address of published ports (default "0.0.0.0")
-      --insecure-registry list  Registry reached over plain HTTP: host[:port] or CIDR (127.0.0.0/8 always)
+      --insecure-registry list
+                             Registry reached over plain HTTP: host[:port] or CIDR (127.0.0.0/8 always)
   -l, --log-level string     Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
       --snapshotter string   Snapshotter: "overlay" or "copy" (default "overlay")
-      --network-backend string  Bridge networks by "berth" (its own) or "netavark" (default "berth")
+      --network-backend string
+                             Bridge networks by "berth" (its own) or "netavark" (default "berth")
       --no-seed              Do not create busybox:latest on first start
   -v, --version              Print version information and quit
 `;
