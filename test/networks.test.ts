@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -32,6 +33,16 @@ async function freePort(): Promise<number> {
   const port = (s.address() as { port: number }).port;
   await new Promise((r) => s.close(r));
   return port;
+}
+
+/** The host's global IPv4 addresses on interfaces that are not bridges (eth0's, say). */
+async function otherHostAddresses(): Promise<string[]> {
+  const out: string[] = [];
+  for (const line of (await sh('ip -o -4 addr show scope global')).split('\n')) {
+    const m = /^\d+:\s+(\S+)\s+inet\s+([\d.]+)\//.exec(line);
+    if (m && !existsSync(`/sys/class/net/${m[1]}/bridge`)) out.push(m[2]!);
+  }
+  return out;
 }
 
 function fail(r: RunResult, what: string): string {
@@ -233,6 +244,17 @@ describe('networks through the docker CLI, berth and docker-py', () => {
     assert.match(ps, new RegExp(`0\\.0\\.0\\.0:${hostPort}->80/tcp`));
     const bps = await berth(d, ['ps', '--filter', `name=${pub}`, '--format', '{{.Ports}}']);
     assert.equal(bps.stdout, ps);
+    // Hairpin: the container reaches its own published port through the host, by the default bridge's gateway and
+    // by an address of the host on another interface (its bridge port in hairpin mode, the reply masqueraded).
+    const gateway = (await ok(['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', 'bridge'])).trim();
+    assert.match(gateway, /^10\.202\.\d+\.1$/, `the default bridge's gateway is this test's`);
+    const hostIps = await otherHostAddresses();
+    assert.ok(hostIps.length > 0, 'the host has an address on an interface that is not a bridge');
+    for (const host of [gateway, hostIps[0]!]) {
+      const r = await docker(d, ['exec', pub, 'timeout', '5', 'wget', '-qO-', `http://${host}:${hostPort}/`]);
+      assert.equal(r.code, 0, fail(r, `wget from ${pub} to its own published port via ${host}:${hostPort}`));
+      assert.equal(r.stdout, `hello from ${SFX}\n`);
+    }
     await ok(['stop', '-t', '1', pub]);
     const s = createServer();
     await new Promise<void>((res, rej) => {
@@ -280,6 +302,12 @@ describe('networks through the docker CLI, berth and docker-py', () => {
       (await ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${net2}").IPAddress}}`, web])).trim(),
       `${other.prefix}77`,
     );
+    // /etc/hosts follows: a line for the new network's address, with the container's hostname (as Docker).
+    const hostname = (await ok(['inspect', '-f', '{{.Config.Hostname}}', web])).trim();
+    const appIp = (await ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${app.name}").IPAddress}}`, web])).trim();
+    const hostsNow = await ok(['exec', web, 'cat', '/etc/hosts']);
+    assert.match(hostsNow, new RegExp(`^${appIp.replaceAll('.', '\\.')}\t${hostname}$`, 'm'), hostsNow);
+    assert.match(hostsNow, new RegExp(`\\n${other.prefix.replaceAll('.', '\\.')}77\t${hostname}\n$`), `connect appends the address:\n${hostsNow}`);
     const members = await ok(['network', 'inspect', '-f', '{{range .Containers}}{{.Name}} {{end}}', net2]);
     assert.deepEqual(members.trim().split(' ').sort(), [client, web].sort());
     const twice = await docker(d, ['network', 'connect', net2, web]);
@@ -291,6 +319,9 @@ describe('networks through the docker CLI, berth and docker-py', () => {
     assert.equal(brm.code, 1);
     assert.match(brm.stderr, /^Error response from daemon: /);
     await ok(['network', 'disconnect', net2, web]);
+    const hostsAfter = await ok(['exec', web, 'cat', '/etc/hosts']);
+    assert.equal(hostsAfter, hostsNow.replace(`${other.prefix}77\t${hostname}\n`, ''), 'disconnect removes that line alone');
+    assert.doesNotMatch(hostsAfter, new RegExp(`${other.prefix.replaceAll('.', '\\.')}77`));
     const gone = await waitFor('the alias to stop resolving', async () => ((await get(`site-${SFX}`)).code !== 0 ? true : undefined), 15_000);
     assert.equal(gone, true);
     await ok(['rm', '-f', client]);

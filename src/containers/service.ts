@@ -461,6 +461,7 @@ export class ContainerService {
       dnsSearch: hc.DnsSearch ?? null,
       dnsOptions: hc.DnsOptions ?? null,
       extraHosts: hc.ExtraHosts ?? null,
+      hostsFile: join(dir, 'hosts'),
       early: true,
     });
     const ready = sb.ready ?? Promise.resolve();

@@ -126,7 +126,9 @@ export class BridgeBackend implements NetworkBackend {
     try {
       for (const name of names) {
         tried.push(name);
-        await this.#setupOne(netns, input, name);
+        // The network that carries the published ports: its port in hairpin mode, so the container reaches its
+        // own published port through the host (the nat chain's DNAT masquerade rule covers the address).
+        await this.#setupOne(netns, input, name, name === names[0] && Boolean(input.port_mappings?.length));
       }
       const first = names[0];
       if (first && input.port_mappings?.length) {
@@ -166,7 +168,7 @@ export class BridgeBackend implements NetworkBackend {
     });
   }
 
-  async #setupOne(netns: string, input: NetavarkInput, name: string): Promise<void> {
+  async #setupOne(netns: string, input: NetavarkInput, name: string, hairpin: boolean): Promise<void> {
     const info = input.network_info[name]!;
     const per = input.networks[name]!;
     const st = await this.#ensure(info);
@@ -184,6 +186,7 @@ export class BridgeBackend implements NetworkBackend {
         } finally {
           closeSync(fd);
         }
+        if (hairpin) this.#nl().setHairpin(veth);
         const idx = inner.linkIndex(per.interface_name);
         if (idx === undefined) throw new Error(`${per.interface_name} did not appear in ${netns}`);
         inner.setUp(per.interface_name);

@@ -22,9 +22,46 @@ export function buildHosts(opts: { hostname: string; domainname?: string; addres
     const [name, ip] = splitExtraHost(e);
     out += `${ip}\t${name}\n`;
   }
-  const names = opts.domainname ? `${opts.hostname}.${opts.domainname} ${opts.hostname}` : opts.hostname;
-  for (const a of opts.addresses) out += `${a}\t${names}\n`;
+  return addHostsEntries(out, opts.addresses, hostNames(opts.hostname, opts.domainname));
+}
+
+/** The names on a container's own /etc/hosts lines: `hostname.domainname hostname`, or the hostname alone. */
+export function hostNames(hostname: string, domainname?: string): string {
+  return domainname ? `${hostname}.${domainname} ${hostname}` : hostname;
+}
+
+/**
+ * Appends a line `ADDRESS\tNAMES` for each address that has none yet (Docker's /etc/hosts gets one for each
+ * network a container joins, at start and at `network connect`). Lines already there, the user's too, are kept.
+ */
+export function addHostsEntries(text: string, addresses: readonly string[], names: string): string {
+  let out = text === '' || text.endsWith('\n') ? text : `${text}\n`;
+  const have = new Set(out.split('\n').map(entryKey));
+  for (const a of addresses) {
+    const line = `${a}\t${names}`;
+    if (have.has(entryKey(line))) continue;
+    have.add(entryKey(line));
+    out += `${line}\n`;
+  }
   return out;
+}
+
+/**
+ * Removes the lines `addHostsEntries` added for `addresses` (the same address with the same names; other lines for
+ * that address, such as an `--add-host`, stay): `network disconnect` takes the network's address away.
+ */
+export function removeHostsEntries(text: string, addresses: readonly string[], names: string): string {
+  const gone = new Set(addresses.map((a) => entryKey(`${a}\t${names}`)));
+  const lines = text.split('\n');
+  const last = lines.pop();
+  const kept = lines.filter((l) => !gone.has(entryKey(l)));
+  return kept.map((l) => `${l}\n`).join('') + (last ?? '');
+}
+
+/** A hosts line compared by its fields (tabs or spaces alike); comments and blank lines never match an entry. */
+function entryKey(line: string): string {
+  const t = line.trim();
+  return t === '' || t.startsWith('#') ? `#${line}` : t.split(/\s+/).join(' ');
 }
 
 /** Splits `name:ip` (or `name=ip`, docker 28); the IP may hold colons (IPv6) and may be bracketed. */

@@ -81,7 +81,9 @@ export function unhookChange(): Change {
  * A network's rules for one family: its forward chain (replies and DNAT'd traffic in, traffic between its own
  * containers, out to the world unless internal, never to another Berth bridge), its nat chain (masquerade out of
  * the subnet unless internal; masquerade of 127.0.0.0/8 towards the bridge, for ports published on 127.0.0.1; of
- * hairpin traffic, a container reaching a published port of one on the same bridge), and the jumps.
+ * hairpin traffic, a container reaching a published port of one on the same bridge or its own — the rule Docker
+ * writes per port, `-s IP -d IP --dport PORT`, is this one's special case; its own needs the bridge port in
+ * hairpin mode as well, see bridge.ts), and the jumps.
  */
 export function networkChange(n: FwNetwork, family: 4 | 6): Change {
   const { filter: F, nat: N } = networkChains(n.id);

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EndpointRecord, NetworkRecord, NetworkRecords } from '../metadata/index.ts';
 import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError, UnavailableError, errorMessage, isErrno } from '../util/errors.ts';
 import type { EventLog } from '../util/events.ts';
 import { KeyedMutex, RWLock } from '../util/lock.ts';
-import { buildHosts, buildResolvConf, splitExtraHost } from './etc.ts';
+import { addHostsEntries, buildHosts, buildResolvConf, hostNames, removeHostsEntries, splitExtraHost } from './etc.ts';
 import { BRIDGE_NAME_OPT, MTU_OPT, PREDEFINED, macFor, matchLabel, networkJSON, networkSpec, untilMs, type EpConfig, type NetSpec } from './model.ts';
 import { contains, firstHost, formatCidr, formatIP, nextFree, parseCidr, parseIP, type Pool } from './ipam.ts';
 import { NetavarkDriver, findHelper, type NetavarkInput, type NetavarkNetwork } from './netavark.ts';
@@ -73,6 +73,11 @@ export interface SandboxRequest {
   dnsSearch?: readonly string[] | null;
   dnsOptions?: readonly string[] | null;
   extraHosts?: readonly string[] | null;
+  /**
+   * The container's own hosts file (bind-mounted as /etc/hosts): `network connect` and `disconnect` of the running
+   * container add and remove the line of that network's address in it, as Docker.
+   */
+  hostsFile?: string;
   signal?: AbortSignal;
   /**
    * Return as soon as the namespace and files exist (addresses are chosen before netavark runs), with `ready`
@@ -99,6 +104,8 @@ type EpRec = EndpointRecord<EpConfig>;
 interface SandboxFile {
   netns: string;
   input: NetavarkInput;
+  /** The container's hosts file and the names on its own lines (kept for connect/disconnect). */
+  hosts?: { file: string; names: string };
 }
 
 /**
@@ -343,7 +350,7 @@ export class NetworkService {
         const merged: NetavarkInput = file
           ? { ...file.input, networks: { ...file.input.networks, ...one.networks }, network_info: { ...file.input.network_info, ...one.network_info } }
           : one;
-        await this.#writeState(c.id, { netns: sb.netns, input: merged });
+        await this.#writeState(c.id, { ...file, netns: sb.netns, input: merged });
         try {
           await this.#withNetworks([n.name], () => this.#netavark().setup(sb.netns, one, opts), { containerId: c.id });
         } catch (err) {
@@ -351,6 +358,7 @@ export class NetworkService {
           if (file) await this.#writeState(c.id, file);
           throw err;
         }
+        await this.#editHosts(c.id, file?.hosts, (text, names) => addHostsEntries(text, one.networks[n.name]!.static_ips, names));
       } catch (err) {
         this.#records.deleteEndpoint(c.id, n.id);
         throw err;
@@ -400,7 +408,8 @@ export class NetworkService {
         const rest = { ...file.input, networks: { ...file.input.networks }, network_info: { ...file.input.network_info } };
         delete rest.networks[n.name];
         delete rest.network_info[n.name];
-        await this.#writeState(c.id, { netns: sb.netns, input: rest });
+        await this.#writeState(c.id, { ...file, netns: sb.netns, input: rest });
+        await this.#editHosts(c.id, file.hosts, (text, names) => removeHostsEntries(text, file.input.networks[n.name]!.static_ips, names));
       }
       this.#records.deleteEndpoint(c.id, n.id);
       this.#unsettled.delete(c.id);
@@ -638,6 +647,28 @@ export class NetworkService {
   }
 
   /**
+   * Rewrites a running container's hosts file in place (same inode: the bind mount pins it, so no rename) with
+   * `edit`. A file that is gone (the container is stopping) is fine; a failure is logged, not the caller's error.
+   */
+  async #editHosts(containerId: string, hosts: SandboxFile['hosts'], edit: (text: string, names: string) => string): Promise<void> {
+    if (!hosts) return;
+    try {
+      const fh = await open(hosts.file, 'r+');
+      try {
+        const text = await fh.readFile('utf8');
+        const next = edit(text, hosts.names);
+        if (next === text) return;
+        await fh.truncate(0);
+        await fh.write(next, 0, 'utf8');
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) this.#d.log?.warn(`container ${containerId.slice(0, 12)}: updating /etc/hosts: ${errorMessage(err)}`);
+    }
+  }
+
+  /**
    * Container start: makes the container's network namespace and runs netavark for its networks and published
    * ports, then returns the namespace and the /etc/hosts and /etc/resolv.conf to mount. For `host` and `none`
    * only the files. A host port that is taken (by Berth or any process) is a ConflictError "Bind for
@@ -726,7 +757,8 @@ export class NetworkService {
       throw err;
     };
     try {
-      await this.#writeState(req.id, { netns, input });
+      const names = hostNames(req.hostname, req.domainname);
+      await this.#writeState(req.id, { netns, input, ...(req.hostsFile ? { hosts: { file: req.hostsFile, names } } : {}) });
       await createNetns(netns);
     } catch (err) {
       return undo(err);
@@ -747,7 +779,8 @@ export class NetworkService {
     const nameservers = servers.length ? [...new Set(servers)] : req.dns?.length ? [...req.dns] : undefined;
     return {
       netns,
-      hosts: buildHosts({ hostname: req.hostname, ...(req.domainname ? { domainname: req.domainname } : {}), addresses: live[0]?.ipv4 ? [live[0].ipv4] : [], extraHosts }),
+      // A line for each network's addresses, as Docker's sandbox adds one per endpoint it joins.
+      hosts: buildHosts({ hostname: req.hostname, ...(req.domainname ? { domainname: req.domainname } : {}), addresses: live.flatMap((e) => [e.ipv4, e.ipv6].filter((a): a is string => Boolean(a))), extraHosts }),
       resolvConf: buildResolvConf(hostResolv, { ...(nameservers ? { nameservers } : {}), ...dnsOpts }),
       ready,
     };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +14,7 @@ import {
   attr,
   bridgeLinkBody,
   defaultRouteBody,
+  hairpinBody,
   ifinfomsg,
   inNetns,
   ipBytes,
@@ -69,6 +70,22 @@ test('a veth body nests kind, data and the peer with its namespace fd; a bridge 
   const br = Buffer.concat(bridgeLinkBody('btlx', 1400)).toString('hex');
   assert.ok(br.includes(Buffer.from('bridge\0').toString('hex')));
   assert.ok(br.includes('0800040078050000'), 'IFLA_MTU 1400');
+});
+
+test('a hairpin body: the port by name, then linkinfo { slave kind "bridge", slave data { IFLA_BRPORT_MODE u8 } }', () => {
+  const b = Buffer.concat(hairpinBody('vb1', true));
+  const want = [
+    ...Array(16).fill(0), // ifinfomsg: any family, index 0 (the name picks the link)
+    8, 0, 3, 0, 0x76, 0x62, 0x31, 0, // IFLA_IFNAME "vb1\0"
+    28, 0, 18, 0x80, // IFLA_LINKINFO | NLA_F_NESTED: 4 + 12 + 12 bytes
+    11, 0, 4, 0, 0x62, 0x72, 0x69, 0x64, 0x67, 0x65, 0, 0, // IFLA_INFO_SLAVE_KIND "bridge\0", padded
+    12, 0, 5, 0x80, // IFLA_INFO_SLAVE_DATA | NLA_F_NESTED
+    5, 0, 4, 0, 1, 0, 0, 0, // IFLA_BRPORT_MODE = 1, padded
+  ];
+  assert.deepEqual([...b], want);
+  const off = Buffer.concat(hairpinBody('vb1', false));
+  assert.equal(off.length, b.length);
+  assert.equal(off[off.length - 4], 0, 'mode 0 turns it off');
 });
 
 test('address and default route bodies', () => {
@@ -134,6 +151,12 @@ test('against the kernel: a namespace, a bridge, a veth into it, address and rou
       assert.match(stdout, /link\/ether 02:42:0a:c9:fe:02/);
       assert.match(stdout, /1 packets received/);
       assert.match((await exec('ip', ['-o', 'link', 'show', 'master', br])).stdout, new RegExp(veth));
+      const hairpin = () => readFileSync(`/sys/class/net/${veth}/brport/hairpin_mode`, 'utf8').trim();
+      assert.equal(hairpin(), '0', 'a new bridge port has hairpin mode off');
+      host.setHairpin(veth);
+      assert.equal(hairpin(), '1', 'hairpin mode on through netlink');
+      host.setHairpin(veth, false);
+      assert.equal(hairpin(), '0', 'and off again');
     } finally {
       inner.close();
     }

@@ -86,6 +86,10 @@ export const IFLA_LINKINFO = 18;
 export const IFLA_NET_NS_FD = 28;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
+export const IFLA_INFO_SLAVE_KIND = 4;
+export const IFLA_INFO_SLAVE_DATA = 5;
+/** linux/if_link.h, the bridge port attributes (inside IFLA_INFO_SLAVE_DATA): `mode` is hairpin. */
+export const IFLA_BRPORT_MODE = 4;
 export const VETH_INFO_PEER = 1;
 export const IFA_ADDRESS = 1;
 export const IFA_LOCAL = 2;
@@ -125,6 +129,11 @@ export function u32Attr(type: number, v: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(v >>> 0, 0);
   return attr(type, b);
+}
+
+/** A u8 attribute (flags such as a bridge port's hairpin mode). */
+export function u8Attr(type: number, v: number): Buffer {
+  return attr(type, Buffer.from([v & 0xff]));
 }
 
 /** `struct ifinfomsg` (16 bytes). */
@@ -226,6 +235,19 @@ export function vethLinkBody(o: { host: string; master: number; peer: string; ns
     u32Attr(IFLA_MASTER, o.master),
     ...(o.mtu ? [u32Attr(IFLA_MTU, o.mtu)] : []),
     nested(IFLA_LINKINFO, [strAttr(IFLA_INFO_KIND, 'veth'), nested(IFLA_INFO_DATA, [attr(VETH_INFO_PEER, Buffer.concat(peer))])]),
+  ];
+}
+
+/**
+ * The body of RTM_NEWLINK that turns hairpin mode on (or off) on bridge port `name` (what `ip link set NAME type
+ * bridge_slave hairpin on` sends): the bridge may then send a frame back out of the port it came in on, which a
+ * container reaching its own published port through the host needs when br_netfilter re-bridges the DNAT'd packet.
+ */
+export function hairpinBody(name: string, on: boolean): Buffer[] {
+  return [
+    ifinfomsg(),
+    strAttr(IFLA_IFNAME, name),
+    nested(IFLA_LINKINFO, [strAttr(IFLA_INFO_SLAVE_KIND, 'bridge'), nested(IFLA_INFO_SLAVE_DATA, [u8Attr(IFLA_BRPORT_MODE, on ? 1 : 0)])]),
   ];
 }
 
@@ -338,6 +360,11 @@ export class RtNetlink {
   /** Sets interface `name` up. */
   setUp(name: string): void {
     this.request(RTM_NEWLINK, 0, [ifinfomsg({ flags: IFF_UP, change: IFF_UP }), strAttr(IFLA_IFNAME, name)], `set ${name} up`);
+  }
+
+  /** Sets hairpin mode of bridge port `name` (an interface enslaved to a bridge), see `hairpinBody`. */
+  setHairpin(name: string, on = true): void {
+    this.request(RTM_NEWLINK, 0, hairpinBody(name, on), `set hairpin ${on ? 'on' : 'off'} on ${name}`);
   }
 
   /** Adds `ip/prefix` to interface `index`; an address that is there already is fine. */
