@@ -21,7 +21,8 @@ test('registry keys: Docker Hub under its legacy URL, others as host[:port]', ()
 
 test('store writes Berth config.json with mode 0600 in docker format; lookup reads it back; erase removes it', async (t) => {
   const { dir, env } = await home(t);
-  const path = await storeAuth('127.0.0.1:5000', { username: 'alice', password: 's3cret' }, env);
+  const { path, helper } = await storeAuth('127.0.0.1:5000', { username: 'alice', password: 's3cret' }, env);
+  assert.equal(helper, undefined);
   assert.equal(path, join(dir, '.berth', 'config.json'));
   assert.equal((await stat(path)).mode & 0o777, 0o600);
   const file = JSON.parse(await readFile(path, 'utf8')) as { auths: Record<string, { auth: string }> };
@@ -35,7 +36,7 @@ test('store writes Berth config.json with mode 0600 in docker format; lookup rea
 
 test('an identity token is stored instead of the password', async (t) => {
   const { env } = await home(t);
-  const path = await storeAuth('reg:1', { username: 'bob', password: 'pw', identitytoken: 'tok' }, env);
+  const { path } = await storeAuth('reg:1', { username: 'bob', password: 'pw', identitytoken: 'tok' }, env);
   const text = await readFile(path, 'utf8');
   assert.ok(!text.includes(Buffer.from('bob:pw').toString('base64')), 'password must not be stored');
   assert.deepEqual(await lookupAuth('reg:1', env), { serveraddress: 'reg:1', username: 'bob', password: '', identitytoken: 'tok' });
@@ -64,7 +65,8 @@ test('credHelpers: the docker-credential-<name> program stores, gets and erases'
   env['PATH'] = `${bin}:${env['PATH']}`;
   await mkdir(join(dir, '.berth'));
   await writeFile(join(dir, '.berth', 'config.json'), JSON.stringify({ credHelpers: { 'reg:2': 'testhelper' } }));
-  const path = await storeAuth('reg:2', { username: 'dave', password: 'pw3' }, env);
+  const { path, helper } = await storeAuth('reg:2', { username: 'dave', password: 'pw3' }, env);
+  assert.equal(helper, 'testhelper');
   assert.ok(!(await readFile(path, 'utf8')).includes('pw3'), 'the secret stays in the helper');
   assert.deepEqual(JSON.parse(await readFile(store, 'utf8')), { ServerURL: 'reg:2', Username: 'dave', Secret: 'pw3' });
   assert.deepEqual(await lookupAuth('reg:2', env), { username: 'dave', password: 'pw3', serveraddress: 'reg:2' });

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { BerthError, InvalidArgumentError, errorMessage } from '../util/errors.ts';
+import { BerthError, errorMessage } from '../util/errors.ts';
 
 /**
  * Registry credentials on the client side, as the docker CLI keeps them: a `config.json` with `auths`
@@ -45,11 +45,6 @@ export function registryKey(server: string): string {
   const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
   if (host === '' || host === 'docker.io' || host === 'index.docker.io' || host === 'registry-1.docker.io') return DOCKER_HUB_KEY;
   return host;
-}
-
-/** The registry host of an image reference's domain, as `registryKey` stores it. */
-export function keyForDomain(domain: string): string {
-  return registryKey(domain);
 }
 
 async function readConfig(path: string): Promise<ConfigFile | undefined> {
@@ -147,8 +142,11 @@ export async function lookupAuth(server: string, env: NodeJS.ProcessEnv = proces
   return (await fromConfig(await readConfig(berthConfigPath(env)), key, env)) ?? (await fromConfig(await readConfig(dockerConfigPath(env)), key, env));
 }
 
-/** Stores credentials in Berth's config (or its credential helper). With an identity token, no password is kept. */
-export async function storeAuth(server: string, entry: AuthEntry, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+/**
+ * Stores credentials in Berth's config (or its credential helper). With an identity token, no password is kept.
+ * Answers the config file's path and the helper that holds the secret, if one does.
+ */
+export async function storeAuth(server: string, entry: AuthEntry, env: NodeJS.ProcessEnv = process.env): Promise<{ path: string; helper: string | undefined }> {
   const key = registryKey(server);
   const path = berthConfigPath(env);
   const config = (await readConfig(path)) ?? {};
@@ -166,7 +164,7 @@ export async function storeAuth(server: string, entry: AuthEntry, env: NodeJS.Pr
       : { auth: Buffer.from(`${entry.username ?? ''}:${entry.password ?? ''}`).toString('base64') };
   }
   await writeConfig(path, config);
-  return path;
+  return { path, helper };
 }
 
 /** Removes stored credentials; false when there were none in Berth's config. */
@@ -193,9 +191,4 @@ export function encodeAuthHeader(entry: AuthEntry | undefined): string | undefin
   if (entry.identitytoken !== undefined) body.identitytoken = entry.identitytoken;
   if (entry.serveraddress !== undefined) body.serveraddress = entry.serveraddress;
   return Buffer.from(JSON.stringify(body)).toString('base64url');
-}
-
-/** Checks a server argument as docker login does (no path beyond the host, no empty value). */
-export function checkServer(server: string): void {
-  if (server.trim() === '') throw new InvalidArgumentError('invalid registry address: empty');
 }

@@ -342,11 +342,7 @@ export function registryAuthHeader(value: string | string[] | undefined): Regist
   try {
     const obj = JSON.parse(Buffer.from(raw.trim().replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as unknown;
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return undefined;
-    const auth: RegistryAuth = {};
-    for (const k of ['username', 'password', 'auth', 'identitytoken', 'registrytoken', 'serveraddress'] as const) {
-      const v = (obj as Record<string, unknown>)[k];
-      if (typeof v === 'string' && v !== '') auth[k] = v;
-    }
+    const auth = toRegistryAuth(obj as Record<string, unknown>);
     return Object.keys(auth).length > 0 ? auth : undefined;
   } catch {
     return undefined;
@@ -362,6 +358,11 @@ async function streamMessages(res: ServerResponse, run: (onProgress: (m: object)
   const out = new JSONLines(res);
   let held: object | undefined;
   let first = true;
+  // Writes are chained, so a client that reads slowly holds one pending write, not a listener per message.
+  let tail = Promise.resolve();
+  const write = (m: object) => {
+    tail = tail.then(() => out.write(m));
+  };
   try {
     await run((m) => {
       if (first) {
@@ -369,15 +370,17 @@ async function streamMessages(res: ServerResponse, run: (onProgress: (m: object)
         held = m;
         return;
       }
-      if (held !== undefined) void out.write(held);
+      if (held !== undefined) write(held);
       held = undefined;
-      void out.write(m);
+      write(m);
     });
-    if (held !== undefined) await out.write(held);
+    if (held !== undefined) write(held);
+    await tail;
     out.end();
   } catch (err) {
     // dockerd answers a registry's refusal of a pull or push with 500: a 401 would make the docker CLI ask
     // for a login as if the engine itself had refused it. (`POST /auth` keeps its 401.)
+    await tail.catch(() => {});
     if (!out.started) throw err instanceof UnauthorizedError ? new BerthError(err.message, { cause: err }) : err;
     out.error(errorMessage(err));
     out.end();
@@ -411,12 +414,17 @@ async function push(d: ImageHandlerDeps, req: Request, res: ServerResponse): Pro
 async function auth(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
   const body = await readJSONBody<unknown>(req.raw);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidArgumentError('the body must be a JSON AuthConfig object');
-  const a: RegistryAuth = {};
+  sendJSON(res, 200, await d.archives.login(toRegistryAuth(body as Record<string, unknown>)));
+}
+
+/** The string fields of Docker's AuthConfig (other fields and empty strings are dropped). */
+function toRegistryAuth(obj: Record<string, unknown>): RegistryAuth {
+  const auth: RegistryAuth = {};
   for (const k of ['username', 'password', 'auth', 'identitytoken', 'registrytoken', 'serveraddress'] as const) {
-    const v = (body as Record<string, unknown>)[k];
-    if (typeof v === 'string' && v !== '') a[k] = v;
+    const v = obj[k];
+    if (typeof v === 'string' && v !== '') auth[k] = v;
   }
-  sendJSON(res, 200, await d.archives.login(a));
+  return auth;
 }
 
 async function prune(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {

@@ -33,20 +33,27 @@ async function readSecret(input: Input, err: OutStream, prompt: string): Promise
         for (const ch of chunk.toString('utf8')) {
           if (ch === '\r' || ch === '\n') {
             input.off('data', onData);
+            input.off('end', onEnd);
             input.pause();
             resolve(buf);
             return;
           }
-          if (ch === '\x03') {
+          if (ch === '\x03' || ch === '\x04') {
             input.off('data', onData);
-            reject(new BerthError('interrupted'));
+            input.off('end', onEnd);
+            reject(new BerthError(ch === '\x03' ? 'interrupted' : 'Error: Password Required'));
             return;
           }
           if (ch === '\x7f' || ch === '\b') buf = buf.slice(0, -1);
           else buf += ch;
         }
       };
+      const onEnd = (): void => {
+        input.off('data', onData);
+        reject(new BerthError('Error: Password Required'));
+      };
       input.on('data', onData);
+      input.once('end', onEnd);
       input.resume();
     });
   } finally {
@@ -82,8 +89,8 @@ export async function login(client: EngineClient, input: Input, out: OutStream, 
     }
   }
   const answer = await client.systemAuth({ username, password, serveraddress: serverAddress }, { signal });
-  const path = await storeAuth(key, answer.IdentityToken ? { username, identitytoken: answer.IdentityToken } : { username, password });
-  err.write(`WARNING! Your password will be stored unencrypted in ${path}.\nConfigure a credential helper to remove this warning.\n\n`);
+  const stored = await storeAuth(key, answer.IdentityToken ? { username, identitytoken: answer.IdentityToken } : { username, password });
+  if (stored.helper === undefined) err.write(`WARNING! Your password will be stored unencrypted in ${stored.path}.\nConfigure a credential helper to remove this warning.\n\n`);
   out.write(`${answer.Status || 'Login Succeeded'}\n`);
 }
 

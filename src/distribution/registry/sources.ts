@@ -18,6 +18,8 @@ export class BlobSources {
   /** digest → `registry/repo` entries, most recent last. Map order is insertion order: oldest first. */
   #map = new Map<string, string[]>();
   #dirty = false;
+  /** `digest registry/repo` entries this operation found wrong (a failed mount): kept out of the merged save. */
+  readonly #forgotten = new Set<string>();
 
   constructor(file: string | undefined) {
     this.#file = file;
@@ -49,6 +51,7 @@ export class BlobSources {
     const rest = list.filter((e) => e !== `${registry}/${repo}`);
     if (rest.length) this.#map.set(digest, rest);
     else this.#map.delete(digest);
+    this.#forgotten.add(`${digest} ${registry}/${repo}`);
     this.#dirty = true;
   }
 
@@ -73,6 +76,13 @@ export class BlobSources {
       for (const [d, list] of this.#map) for (const e of list) {
         const i = e.indexOf('/', e.startsWith('[') ? e.indexOf(']') : 0);
         merged.note(d, e.slice(0, i), e.slice(i + 1));
+      }
+      // What this operation found wrong stays forgotten, even if the file on disk still has it.
+      for (const [d, list] of merged.#map) {
+        const rest = list.filter((e) => !this.#forgotten.has(`${d} ${e}`));
+        if (rest.length === list.length) continue;
+        if (rest.length) merged.#map.set(d, rest);
+        else merged.#map.delete(d);
       }
       this.#map = merged.#map;
       mkdirSync(dirname(this.#file), { recursive: true });
