@@ -409,6 +409,20 @@ describe('networks through the docker CLI, berth and docker-py', () => {
     assert.equal(await ok(['network', 'ls', '-q', '--filter', `name=${bad}`]), '');
     const none = await docker(d, ['network', 'inspect', bad]);
     assert.equal(none.code, 1);
+    // A create that fails after its endpoint was recorded (a bind source that does not exist) leaves no endpoint:
+    // the network is still removable.
+    const s = await freeSubnet(subnets);
+    const tmpNet = `tmpnet-${SFX}`;
+    await ok(['network', 'create', '--subnet', s.cidr, tmpNet]);
+    const ip = `${s.prefix}9`;
+    const failed = await docker(d, ['create', '--network', tmpNet, '--ip', ip, '--mount', 'type=bind,source=/nonexistent-berth-src,target=/x', 'busybox']);
+    assert.notEqual(failed.code, 0, failed.stdout);
+    assert.match(failed.stderr, /bind source path does not exist/);
+    const again = await docker(d, ['create', '--network', tmpNet, '--ip', ip, 'busybox']);
+    assert.equal(again.code, 0, `the address of the failed create was not left allocated: ${again.stderr}`);
+    containerIds.add(again.stdout.trim());
+    await ok(['rm', again.stdout.trim()]);
+    await ok(['network', 'rm', tmpNet]);
   });
 
   it('docker-py: networks.create with a pool, connect with aliases, inspect, disconnect, remove', async () => {

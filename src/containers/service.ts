@@ -209,30 +209,39 @@ export class ContainerService {
         }
         hc.NetworkMode = net === 'default' ? 'default' : mode;
       }
-      if (!config.Hostname) config.Hostname = net === 'host' ? (await readFile('/etc/hostname', 'utf8').catch(() => 'localhost')).trim() : id.slice(0, 12);
-      const mounts = await this.#resolveMounts(hc, config);
-      await mkdir(join(this.dir(id), 'bundle', 'rootfs'), { recursive: true, mode: 0o711 });
-      await this.#d.snapshotter.prepare(id, image.chainId ?? undefined);
-      const row: Row = {
-        id,
-        name: cname,
-        imageId: image.configDigest,
-        imageRef: req.Image,
-        created: Date.now(),
-        config: { Config: config, Path: argv[0]!, Args: argv.slice(1), Mounts: mounts },
-        hostConfig: hc,
-        state: initialState(),
-        runtime,
-        snapshot: id,
-      };
-      if (!this.#d.records.insert(row)) {
-        await this.#d.networks.release(id).catch(() => {});
-        await this.#d.snapshotter.remove(id).catch(() => {});
-        await rm(this.dir(id), { recursive: true, force: true });
-        throw new ConflictError(`Conflict. The container name "/${cname}" is already in use. You have to remove (or rename) that container to be able to reuse that name.`);
+      // Whatever fails from here (a bind source, the snapshot, the name taken meanwhile) leaves nothing behind:
+      // the endpoints just recorded, the snapshot, the container's directory.
+      let inserted = false;
+      try {
+        if (!config.Hostname) config.Hostname = net === 'host' ? (await readFile('/etc/hostname', 'utf8').catch(() => 'localhost')).trim() : id.slice(0, 12);
+        const mounts = await this.#resolveMounts(hc, config);
+        await mkdir(join(this.dir(id), 'bundle', 'rootfs'), { recursive: true, mode: 0o711 });
+        await this.#d.snapshotter.prepare(id, image.chainId ?? undefined);
+        const row: Row = {
+          id,
+          name: cname,
+          imageId: image.configDigest,
+          imageRef: req.Image,
+          created: Date.now(),
+          config: { Config: config, Path: argv[0]!, Args: argv.slice(1), Mounts: mounts },
+          hostConfig: hc,
+          state: initialState(),
+          runtime,
+          snapshot: id,
+        };
+        if (!this.#d.records.insert(row)) {
+          throw new ConflictError(`Conflict. The container name "/${cname}" is already in use. You have to remove (or rename) that container to be able to reuse that name.`);
+        }
+        inserted = true;
+        this.#d.events.publish('container', 'create', id, this.#attrs(row));
+        return { Id: id, Warnings: warnings };
+      } finally {
+        if (!inserted) {
+          await this.#d.networks.release(id).catch(() => {});
+          await this.#d.snapshotter.remove(id).catch(() => {});
+          await rm(this.dir(id), { recursive: true, force: true });
+        }
       }
-      this.#d.events.publish('container', 'create', id, this.#attrs(row));
-      return { Id: id, Warnings: warnings };
     } finally {
       this.#creating.delete(cname);
     }
