@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import type { NetworkRecord } from '../metadata/index.ts';
 import { ConflictError, InvalidArgumentError } from '../util/errors.ts';
+import { parseTimestamp } from '../util/timestamp.ts';
 import { chooseSubnet, contains, firstHost, formatCidr, formatIP, overlaps, parseCidr, parseIP, type Cidr, type Pool } from './ipam.ts';
 import type { CreateNetworkRequest, Network, NetworkContainer } from './types.ts';
 
@@ -172,12 +173,7 @@ export function networkJSON(n: NetworkRecord<NetSpec>, containers: Record<string
   };
 }
 
-/** `until` filter values: a Unix timestamp, an RFC 3339 time, or a Go duration before now (`24h`, `10m`). */
+/** `until` filter values, as every prune of the Engine API takes them (`util/timestamp.ts`), in milliseconds. */
 export function untilMs(u: string): number {
-  if (/^\d+(\.\d+)?$/.test(u)) return Number(u) * 1000;
-  const d = /^(\d+)(h|m|s)$/.exec(u);
-  if (d) return Date.now() - Number(d[1]) * { h: 3_600_000, m: 60_000, s: 1000 }[d[2] as 'h' | 'm' | 's'];
-  const t = Date.parse(u);
-  if (Number.isNaN(t)) throw new InvalidArgumentError(`invalid filter 'until=${u}'`);
-  return t;
+  return parseTimestamp(u) * 1000;
 }

@@ -413,11 +413,22 @@ export function inNetns<T>(path: string, fn: () => T): T {
     try {
       return fn();
     } finally {
-      if (c.setns(self, CLONE_NEWNET) !== 0) throw errnoError(koffi().errno(), 'setns', 'back to the daemon namespace');
+      backToDaemonNetns(c, self);
     }
   } finally {
     closeSync(self);
   }
+}
+
+/**
+ * Moves the thread back to the daemon's network namespace. Failing that, the process stops at once: a daemon
+ * whose main thread stayed in a container's namespace would open every later socket there.
+ */
+function backToDaemonNetns(c: ReturnType<typeof load>, self: number): void {
+  if (c.setns(self, CLONE_NEWNET) === 0) return;
+  const err = errnoError(koffi().errno(), 'setns', 'back to the daemon namespace');
+  process.stderr.write(`berthd: fatal: ${err.message}\n`);
+  process.abort();
 }
 
 /**
@@ -434,7 +445,7 @@ export function newNetns<T>(path: string, fn: () => T): T {
       if (c.mount('/proc/thread-self/ns/net', path, null, MS_BIND, null) !== 0) throw errnoError(koffi().errno(), 'mount', path);
       return fn();
     } finally {
-      if (c.setns(self, CLONE_NEWNET) !== 0) throw errnoError(koffi().errno(), 'setns', 'back to the daemon namespace');
+      backToDaemonNetns(c, self);
     }
   } finally {
     closeSync(self);

@@ -11,7 +11,7 @@ import { frame, STDERR, STDOUT, SYSTEMERR } from '../stdcopy.ts';
 import { parseDetachKeys, pipeSession } from '../session.ts';
 import { pack } from '../../util/tar/index.ts';
 import { versionAtLeast } from '../version.ts';
-import { parseTimestamp } from './images.ts';
+import { parseTimestamp } from '../../util/timestamp.ts';
 
 export interface ContainerHandlerDeps {
   containers: ContainerService;

@@ -10,6 +10,7 @@ import { BerthError, InvalidArgumentError, NotImplementedError, UnauthorizedErro
 import { boolParam, filtersParam, JSONLines, readJSONBody, sendJSON, type Request } from '../http.ts';
 import type { Router } from '../router.ts';
 import { versionAtLeast } from '../version.ts';
+import { parseTimestamp } from '../../util/timestamp.ts';
 
 /** What the image handlers need of the archive code (src/distribution). */
 export interface Archives {
@@ -106,19 +107,6 @@ function parseLabelFilters(values: string[]): { key: string; value?: string; neg
     const eq = v.indexOf('=');
     return eq > 0 ? { key: v.slice(0, eq), value: v.slice(eq + 1), negate: false } : { key: v, negate: false };
   });
-}
-
-/** `until` values: RFC3339 timestamps, unix seconds, or Go durations relative to now ('24h', '10m'). */
-export function parseTimestamp(v: string, now = Date.now()): number {
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v);
-  const dur = /^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$/.exec(v);
-  if (dur) {
-    const mult: Record<string, number> = { ns: 1e-9, us: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
-    return now / 1000 - Number(dur[1]) * mult[dur[2]!]!;
-  }
-  const t = Date.parse(v);
-  if (Number.isFinite(t)) return t / 1000;
-  throw new InvalidArgumentError(`invalid timestamp "${v}"`);
 }
 
 async function list(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {

@@ -4,7 +4,8 @@ import type { EngineEvent, EventLog } from '../../util/events.ts';
 import { InvalidArgumentError } from '../../util/errors.ts';
 import { filtersParam, sendJSON, type Request } from '../http.ts';
 import type { Router } from '../router.ts';
-import { imageSummary, parseTimestamp } from './images.ts';
+import { imageSummary } from './images.ts';
+import { parseTimestamp } from '../../util/timestamp.ts';
 
 export interface SystemDeps {
   images: ImageService;
