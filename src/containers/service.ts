@@ -10,6 +10,7 @@ import { mountAll, unmountAll, type Snapshotter } from '../snapshots/index.ts';
 import type { VolumeService } from '../volumes/index.ts';
 import type { NetworkService, NetworkSettings } from '../network/index.ts';
 import { ConflictError, InvalidArgumentError, NotFoundError, NotModifiedError, BerthError, errorMessage, isErrno } from '../util/errors.ts';
+import { matchLabel } from '../util/labels.ts';
 import type { EventLog } from '../util/events.ts';
 import { KeyedMutex } from '../util/lock.ts';
 import type { PackEntry } from '../util/tar/index.ts';
@@ -1038,11 +1039,6 @@ function parseSize(s: string | undefined): number | undefined {
   if (!m) throw new InvalidArgumentError(`invalid max-size "${s}"`);
   const mult: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
   return Math.floor(Number(m[1]) * mult[m[2]!.toLowerCase()]!);
-}
-
-function matchLabel(labels: Record<string, string>, f: string): boolean {
-  const eq = f.indexOf('=');
-  return eq < 0 ? f in labels : labels[f.slice(0, eq)] === f.slice(eq + 1);
 }
 
 /** The cgroup limits of a host config, as the spec builder takes them (at start and for `update`). */

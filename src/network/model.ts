@@ -48,13 +48,6 @@ export function nowNano(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
 }
 
-/** A `label` filter (`key` or `key=value`) against labels. */
-export function matchLabel(labels: Record<string, string>, filter: string): boolean {
-  const eq = filter.indexOf('=');
-  if (eq < 0) return filter in labels;
-  return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
-}
-
 /** Docker's MAC for an IPv4 endpoint: 02:42 then the four address bytes. */
 export function macFor(ipv4: string): string {
   const v = parseIP(ipv4)!.value;
@@ -83,7 +76,6 @@ export async function hostRoutes(): Promise<Cidr[]> {
   }
   return out;
 }
-
 
 /**
  * Validates `POST /networks/create` into a bridge network's spec, against the specs of the networks that exist

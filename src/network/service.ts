@@ -6,7 +6,8 @@ import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError, Una
 import type { EventLog } from '../util/events.ts';
 import { KeyedMutex, RWLock } from '../util/lock.ts';
 import { addHostsEntries, buildHosts, buildResolvConf, hostNames, removeHostsEntries, splitExtraHost } from './etc.ts';
-import { BRIDGE_NAME_OPT, MTU_OPT, PREDEFINED, macFor, matchLabel, networkJSON, networkSpec, untilMs, type EpConfig, type NetSpec } from './model.ts';
+import { BRIDGE_NAME_OPT, MTU_OPT, PREDEFINED, macFor, networkJSON, networkSpec, untilMs, type EpConfig, type NetSpec } from './model.ts';
+import { matchLabel } from '../util/labels.ts';
 import { contains, firstHost, formatCidr, formatIP, nextFree, parseCidr, parseIP, type Pool } from './ipam.ts';
 import { NetavarkDriver, findHelper, type NetavarkInput, type NetavarkNetwork } from './netavark.ts';
 import type { NetworkBackend } from './backend.ts';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { VolumeRecord, VolumeRecords } from '../metadata/index.ts';
 import { mount, umount2, MNT_DETACH } from '../sys/index.ts';
 import { ConflictError, InvalidArgumentError, NotFoundError, isErrno } from '../util/errors.ts';
+import { matchLabel } from '../util/labels.ts';
 import type { EventLog } from '../util/events.ts';
 
 /** A volume in the Engine API's shape. */
@@ -227,12 +228,6 @@ export class VolumeService {
     }
     return { recreated, unknown: dirs.filter((d) => !known.has(d)) };
   }
-}
-
-function matchLabel(labels: Record<string, string>, filter: string): boolean {
-  const eq = filter.indexOf('=');
-  if (eq < 0) return filter in labels;
-  return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
 }
 
 async function dirSize(dir: string): Promise<number> {
