@@ -206,21 +206,6 @@ export class Session {
     return { mounted: false, location: new URL(loc, res.url).href };
   }
 
-  /** Uploads one chunk with PATCH; returns the next location. */
-  async patch(location: string, body: Buffer, start: number, scopes: string[], signal?: AbortSignal, onSent?: (n: number) => void): Promise<string> {
-    const res = await this.request(location, {
-      method: 'PATCH',
-      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length), 'Content-Range': `${start}-${start + body.length - 1}` },
-      body,
-      scopes,
-      signal,
-      ...(onSent ? { onSent } : {}),
-    });
-    res.discard();
-    if (res.status !== 202) return this.fail(res, `uploading to ${location}`);
-    return res.headers.location ? new URL(res.headers.location, res.url).href : location;
-  }
-
   /** Ends an upload with PUT `?digest=`, with the last bytes (or all of them: a monolithic upload). */
   async finishUpload(location: string, digest: string, body: Buffer, scopes: string[], signal?: AbortSignal, onSent?: (n: number) => void): Promise<void> {
     const url = new URL(location);
