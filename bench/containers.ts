@@ -13,10 +13,9 @@
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { BERTH, DOCKER, dockerEnv, startBerthd, startDockerd, type Engine, podmanSetup } from './lib/engines.ts';
+import { BERTH, DOCKER, dockerEnv, startBerthd, startDockerd, type Engine, podmanSetup, removeDir } from './lib/engines.ts';
 import { ping, run, sleep, stats, statusKiB, stopPid, type Stats } from './lib/proc.ts';
 
 export interface ContainerFigures {
@@ -81,17 +80,6 @@ function pssKiB(pid: number): number | undefined {
 }
 
 const rssSum = (pids: number[]) => pids.reduce((a, p) => a + (statusKiB(p, 'VmRSS') ?? 0), 0);
-
-/** Unmounts what is mounted under `dir`, deepest first, then removes it. */
-async function removeDir(dir: string): Promise<void> {
-  const mounts = readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .map((l) => (l.split(' ')[1] ?? '').replace(/\\040/g, ' '))
-    .filter((p) => p === dir || p.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
-  for (const m of mounts) await run('umount', ['-l', m], { allowFail: true });
-  await rm(dir, { recursive: true, force: true });
-}
 
 function berthPeer(e: Engine): Peer {
   const env = dockerEnv(e);

@@ -10,10 +10,10 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { BERTHD, DOCKER, podmanSetup } from './lib/engines.ts';
+import { BERTHD, DOCKER, podmanSetup, removeDir } from './lib/engines.ts';
 import { childrenOf, comm, ping, run, sleep, stats, stopPid, type RunResult, type Stats } from './lib/proc.ts';
 
 export interface NetworkFigures {
@@ -65,17 +65,6 @@ async function freeSubnets(n: number): Promise<string[]> {
   for (let x = 200; x < 256 && out.length < n; x++) if (!used.includes(`10.202.${x}.`)) out.push(`10.202.${x}`);
   if (out.length < n) throw new Error('no free /24 left in 10.202.200.0–10.202.255.0');
   return out;
-}
-
-/** Unmounts what is mounted under `dir`, deepest first, then removes it. */
-async function removeDir(dir: string): Promise<void> {
-  const mounts = readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .map((l) => (l.split(' ')[1] ?? '').replace(/\\040/g, ' '))
-    .filter((p) => p === dir || p.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
-  for (const m of mounts) await run('umount', ['-l', m], { allowFail: true });
-  await rm(dir, { recursive: true, force: true });
 }
 
 async function waitPing(name: string, socket: string, exited: () => boolean, log: () => string): Promise<void> {

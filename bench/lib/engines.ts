@@ -65,7 +65,7 @@ async function listOr(dir: string): Promise<string[]> {
 }
 
 /** Unmounts whatever is mounted under `dir` (deepest first), then removes it. */
-async function removeDir(dir: string): Promise<void> {
+export async function removeDir(dir: string): Promise<void> {
   const mounts = readFileSync('/proc/self/mounts', 'utf8')
     .split('\n')
     .map((l) => l.split(' ')[1] ?? '')

@@ -117,13 +117,16 @@ interface Attachment {
   abort: AbortController;
 }
 
-function attachStreams(
-  conn: HijackedConnection,
+/** Attaches to the container's streams (`POST /containers/{id}/attach`) and copies them to and from ours. */
+async function attachStreams(
+  client: EngineClient,
+  id: string,
   streams: ContainerStreams,
   which: { stdin: boolean; stdout: boolean; stderr: boolean },
   tty: boolean,
   detachKeys: string,
-): Attachment {
+): Promise<Attachment> {
+  const conn = await client.containerAttach(id, { stream: true, ...which, ...(detachKeys !== '' ? { detachKeys } : {}) });
   const abort = new AbortController();
   const done = streamHijacked({
     conn,
@@ -196,14 +199,8 @@ export async function runContainer(
   let stopResize: (() => void) | undefined;
   try {
     if (attach) {
-      const conn = await client.containerAttach(id, {
-        stream: true,
-        stdin: body.AttachStdin === true,
-        stdout: body.AttachStdout === true,
-        stderr: body.AttachStderr === true,
-        ...(opts.detachKeys !== '' ? { detachKeys: opts.detachKeys } : {}),
-      });
-      attachment = attachStreams(conn, streams, { stdin: body.AttachStdin === true, stdout: body.AttachStdout === true, stderr: body.AttachStderr === true }, tty, opts.detachKeys);
+      const which = { stdin: body.AttachStdin === true, stdout: body.AttachStdout === true, stderr: body.AttachStderr === true };
+      attachment = await attachStreams(client, id, streams, which, tty, opts.detachKeys);
     }
     wait = await client.containerWait(id, { condition: opts.request.autoRemove ? 'removed' : 'next-exit' });
     try {
@@ -292,14 +289,7 @@ export async function startContainers(
   let wait: WaitHandle | undefined;
   let stopResize: (() => void) | undefined;
   try {
-    const conn = await client.containerAttach(c.Id, {
-      stream: true,
-      stdin,
-      stdout: true,
-      stderr: true,
-      ...(opts.detachKeys !== '' ? { detachKeys: opts.detachKeys } : {}),
-    });
-    const attachment = attachStreams(conn, streams, { stdin, stdout: true, stderr: true }, tty, opts.detachKeys);
+    const attachment = await attachStreams(client, c.Id, streams, { stdin, stdout: true, stderr: true }, tty, opts.detachKeys);
     wait = await client.containerWait(c.Id, { condition: c.HostConfig.AutoRemove === true ? 'removed' : 'next-exit' });
     try {
       await client.containerStart(c.Id);
@@ -360,14 +350,7 @@ export async function attachContainer(
     control.releaseSignals?.();
     stopForce = forceExitAfter3Signals(streams.err);
     if (opts.sigProxy && !tty) stopSignals = forwardSignals(client, opts.container);
-    const conn = await client.containerAttach(opts.container, {
-      stream: true,
-      stdin,
-      stdout: true,
-      stderr: true,
-      ...(opts.detachKeys !== '' ? { detachKeys: opts.detachKeys } : {}),
-    });
-    const attachment = attachStreams(conn, streams, { stdin, stdout: true, stderr: true }, tty, opts.detachKeys);
+    const attachment = await attachStreams(client, opts.container, streams, { stdin, stdout: true, stderr: true }, tty, opts.detachKeys);
     try {
       await check();
     } catch (e) {
