@@ -46,7 +46,7 @@ export class ContainerFiles {
   async #open(r: Row): Promise<OpenRootfs> {
     const path = join(this.#d.dir(r.id), 'bundle', 'rootfs');
     if (isLive(r)) return { path, close: async () => {} };
-    const release = await hold(this.#d.lock, r.id);
+    const release = await this.#d.lock.acquire(r.id);
     try {
       const cur = this.#d.current(r.id);
       if (!cur) throw new NotFoundError(`No such container: ${r.id}`);
@@ -236,13 +236,6 @@ function depth(p: string): number {
 
 function isLive(r: Row): boolean {
   return r.state.Status === 'running' || r.state.Status === 'paused';
-}
-
-/** Takes `key` of the mutex and gives back the function that releases it. */
-function hold(lock: KeyedMutex, key: string): Promise<() => void> {
-  return new Promise((acquired) => {
-    void lock.run(key, () => new Promise<void>((release) => acquired(release)));
-  });
 }
 
 function posixBase(p: string): string {

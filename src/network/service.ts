@@ -699,19 +699,18 @@ export class NetworkService {
     });
     // Early: answer once the namespace and files exist; the lock is kept until netavark is done, so a tearDown
     // called meanwhile (a failed runtime create) waits for it.
-    return new Promise((resolve, reject) => {
-      void this.#lock.run(`c:${req.id}`, async () => {
-        let sb: Sandbox;
-        try {
-          sb = await this.#setUpNetns(req, hostResolv, extraHosts, dnsOpts);
-        } catch (err) {
-          reject(err);
-          return;
-        }
-        resolve(sb);
-        await sb.ready?.catch(() => {});
-      });
-    });
+    const release = await this.#lock.acquire(`c:${req.id}`);
+    let sb: Sandbox;
+    try {
+      sb = await this.#setUpNetns(req, hostResolv, extraHosts, dnsOpts);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    void Promise.resolve(sb.ready)
+      .catch(() => {})
+      .finally(release);
+    return sb;
   }
 
   /** `host-gateway` in `--add-host` is the gateway of the container's first network (Docker: the default bridge's). */

@@ -58,3 +58,20 @@ test('RWLock: a read inside a read does not wait behind a queued writer', async 
   await writer;
   assert.deepEqual(order, ['inner read', 'write']);
 });
+
+test('KeyedMutex.acquire: a hold that outlives a callback; run waits for it; releasing twice is harmless', async () => {
+  const m = new KeyedMutex();
+  const order: string[] = [];
+  const release = await m.acquire('k');
+  const later = m.run('k', async () => {
+    order.push('run');
+  });
+  await new Promise((r) => setTimeout(r, 20));
+  order.push('release');
+  release();
+  release();
+  await later;
+  assert.deepEqual(order, ['release', 'run']);
+  const again = await m.acquire('k');
+  again();
+});

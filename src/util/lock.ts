@@ -6,18 +6,32 @@ export class KeyedMutex {
 
   /** Runs fn while holding `key`; callers with the same key run one at a time, in order. */
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const release = await this.acquire(key);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Takes `key` (in order, after every earlier holder) and gives back the function that lets it go, for a hold
+   * that outlives one callback: an operation that answers early and finishes its work in the background.
+   */
+  async acquire(key: string): Promise<() => void> {
     const prev = this.#tails.get(key) ?? Promise.resolve();
     let release!: () => void;
     const mine = new Promise<void>((r) => (release = r));
     const tail = prev.then(() => mine);
     this.#tails.set(key, tail);
     await prev;
-    try {
-      return await fn();
-    } finally {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       release();
       if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    }
+    };
   }
 }
 
