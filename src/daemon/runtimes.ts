@@ -1,7 +1,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { cpus, release } from 'node:os';
-import { join } from 'node:path';
 import { capabilitiesFromMask, ConmonRuntime, parseProcLimits, probeRuntimes, type HostFacts, type ProbeResult, type RuntimeDriver } from '../runtime/index.ts';
+import { findExecutable } from '../util/which.ts';
 import type { Logger } from './log.ts';
 
 const CANDIDATES = [
@@ -10,11 +10,7 @@ const CANDIDATES = [
 ];
 
 function which(name: string, fallback: string): string {
-  for (const dir of (process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
-    const p = join(dir, name);
-    if (existsSync(p)) return p;
-  }
-  return fallback;
+  return findExecutable(name) ?? fallback;
 }
 
 /** What the spec builder needs to know of this host, read once at start. */

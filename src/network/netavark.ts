@@ -4,9 +4,9 @@
  * netavark itself (its `--config DIR/aardvark-dns` directory holds the records).
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { CanceledError, UnavailableError } from '../util/errors.ts';
+import { findExecutable, isExecutable } from '../util/which.ts';
 
 /** netavark's `Network` (one entry of `network_info`). */
 export interface NetavarkNetwork {
@@ -63,17 +63,8 @@ const CANDIDATES = ['/usr/libexec/podman', '/usr/lib/podman', '/usr/local/libexe
 
 /** Finds an executable: the given path, else the podman helper directories, else $PATH. */
 export function findHelper(name: string, given?: string, path = process.env['PATH'] ?? ''): string | undefined {
-  const ok = (p: string) => {
-    try {
-      accessSync(p, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (given) return ok(given) ? given : undefined;
-  for (const d of [...CANDIDATES, ...path.split(':').filter(Boolean)]) if (ok(`${d}/${name}`)) return `${d}/${name}`;
-  return undefined;
+  if (given) return isExecutable(given) ? given : undefined;
+  return findExecutable(name, CANDIDATES, path);
 }
 
 /** How to call netavark: its binary, aardvark-dns's, and the config directory (aardvark's records live under it). */
