@@ -43,9 +43,7 @@ interface Peer {
   stop(): Promise<void>;
 }
 
-interface Log {
-  (s: string): void;
-}
+type Log = (s: string) => void
 
 const SFX = randomBytes(2).toString('hex');
 
@@ -200,12 +198,6 @@ async function startPodman(net: string): Promise<Peer> {
   };
 }
 
-async function timed(peer: Peer, args: string[], runs: number): Promise<Stats> {
-  const xs: number[] = [];
-  for (let i = 0; i < runs; i++) xs.push((await peer.cli(args)).seconds);
-  return stats(xs);
-}
-
 /** wrk's requests per second against `url` (2 threads, 20 connections). */
 async function wrk(url: string, seconds: number): Promise<number> {
   const r = await run('wrk', ['-t2', '-c20', `-d${seconds}s`, url], { timeoutMs: (seconds + 30) * 1000 });
@@ -341,7 +333,7 @@ export function networkReport(f: NetworkFigures): string {
   const lines = [
     `### Networking (${f.runs} runs of each \`run --rm\`, interleaved; ${f.parallel} in parallel; wrk -t2 -c20 for ${f.wrkSeconds} s: median (min–max))`,
     '',
-    '| engine | `run --rm busybox true`, bridge | same, `--network none` | bridge extra | ' + `${f.parallel} \`run -d\` in parallel, user network | wrk via published port | wrk to container IP | published / direct |`,
+    `| engine | \`run --rm busybox true\`, bridge | same, \`--network none\` | bridge extra | ${f.parallel} \`run -d\` in parallel, user network | wrk via published port | wrk to container IP | published / direct |`,
     '|---|---|---|---|---|---|---|---|',
   ];
   for (const e of f.engines) {

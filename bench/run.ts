@@ -143,7 +143,7 @@ async function machine(): Promise<Record<string, string>> {
 // ---- reporting ------------------------------------------------------------------------------------------
 
 const sec = (s: Stats) => `${fmt(s, 2)} s`;
-const ms = (s: Stats) => fmt({ ...s, median: s.median * 1000, min: s.min * 1000, max: s.max * 1000 }, 1) + ' ms';
+const ms = (s: Stats) => `${fmt({ ...s, median: s.median * 1000, min: s.min * 1000, max: s.max * 1000 }, 1)} ms`;
 const mibs = (bytes: number, s: Stats) => `${throughput(bytes, s.median).toFixed(0)} MiB/s`;
 
 function loadReport(f: LoadFigures): string {

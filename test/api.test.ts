@@ -42,10 +42,10 @@ describe('Engine API', () => {
     const r = await api(d.socket, 'HEAD', '/_ping');
     assert.equal(r.status, 200);
     assert.match(String(r.headers['api-version']), /^1\.(4[4-9]|50)$/);
-    assert.equal(r.headers['ostype'], 'linux');
+    assert.equal(r.headers.ostype, 'linux');
     assert.equal(r.headers['docker-experimental'], 'false');
     assert.equal(r.headers['cache-control'], 'no-cache, no-store, must-revalidate');
-    assert.equal(r.headers['pragma'], 'no-cache');
+    assert.equal(r.headers.pragma, 'no-cache');
     assert.equal(r.headers['content-length'], '0');
     assert.equal(r.body, '');
   });
@@ -55,7 +55,7 @@ describe('Engine API', () => {
       const r = await api(d.socket, 'GET', path);
       assert.equal(r.status, 200, path);
       assert.equal(r.body, 'OK');
-      assert.equal(r.headers['ostype'], 'linux');
+      assert.equal(r.headers.ostype, 'linux');
       assert.equal(r.headers['cache-control'], 'no-cache, no-store, must-revalidate');
       assert.match(String(r.headers['content-type']), /^text\/plain/);
     }
@@ -95,8 +95,8 @@ describe('Engine API', () => {
     const r = await api(d.socket, 'GET', '/v1.47/info');
     assert.equal(r.status, 200);
     const info = JSON.parse(r.body) as Record<string, unknown>;
-    assert.equal(info['OSType'], 'linux');
-    assert.equal(info['DockerRootDir'], d.dataRoot);
+    assert.equal(info.OSType, 'linux');
+    assert.equal(info.DockerRootDir, d.dataRoot);
     for (const k of ['ID', 'Name', 'ServerVersion', 'Images', 'Containers', 'Driver', 'DefaultRuntime', 'MemTotal', 'NCPU']) assert.ok(k in info, k);
   });
 
@@ -104,7 +104,7 @@ describe('Engine API', () => {
     const r = await api(d.socket, 'POST', '/images/load', a.archive, { 'Content-Type': 'application/x-tar' });
     assert.equal(r.status, 200);
     const msgs = lines(r.body);
-    assert.ok(msgs.some((m) => m['status'] === 'Loading layer' && typeof m['progressDetail'] === 'object'), r.body);
+    assert.ok(msgs.some((m) => m.status === 'Loading layer' && typeof m.progressDetail === 'object'), r.body);
     assert.deepEqual(msgs.at(-1), { stream: 'Loaded image: apia:1\n' });
 
     const q = await api(d.socket, 'POST', '/images/load?quiet=1', b.archive, { 'Content-Type': 'application/x-tar' });
@@ -114,7 +114,7 @@ describe('Engine API', () => {
 
   it('reports a load failure in the JSON stream or as an error status', async () => {
     const r = await api(d.socket, 'POST', '/images/load?quiet=1', a.archive.subarray(0, 1000));
-    const msg = r.status === 200 ? String(lines(r.body).find((m) => m['error'])?.['error']) : JSON.parse(r.body).message;
+    const msg = r.status === 200 ? String(lines(r.body).find((m) => m.error)?.error) : JSON.parse(r.body).message;
     assert.match(msg, /unexpected end|truncated|cut short/);
   });
 
@@ -180,7 +180,7 @@ describe('Engine API', () => {
   });
 
   it('saves several images with /images/get?names=…&names=…, and one with /images/{name}/get', async () => {
-    const both = await api(d.socket, 'GET', '/images/get?names=apia:1&names=' + encodeURIComponent(b.image.configDigest));
+    const both = await api(d.socket, 'GET', `/images/get?names=apia:1&names=${encodeURIComponent(b.image.configDigest)}`);
     assert.equal(both.status, 200);
     assert.equal(both.headers['content-type'], 'application/x-tar');
     const files = await untar(both.raw);

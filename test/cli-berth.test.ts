@@ -71,7 +71,7 @@ describe('berth CLI against berthd', () => {
     assert.match(bi, /^ Images: 1$/m);
     // Berth's additions: the network backend and the firewall chains it hooks (docker does not know the field).
     assert.match(bi, /^ Network Backend: berth$/m);
-    const berthOnly = /^ Network Backend: .*\n(  Firewall Chains: .*\n)?/m;
+    const berthOnly = /^ Network Backend: .*\n( {2}Firewall Chains: .*\n)?/m;
     // docker prints the runtimes in Go's map order, which varies from run to run.
     const server = (out: string) =>
       out
@@ -152,7 +152,7 @@ describe('berth CLI against berthd', () => {
     const id = (await ok(berth(d, ['import', '--change', 'CMD ["sh"]', '--change', 'ENV A=b', '--change', 'WORKDIR /x', path, 'imp:file']), 'berth import')).trim();
     assert.match(id, /^sha256:[0-9a-f]{64}$/);
     const cfg = JSON.parse(await ok(berth(d, ['image', 'inspect', '-f', '{{json .Config}}', 'imp:file']), 'inspect')) as Record<string, unknown>;
-    assert.deepEqual([cfg['Cmd'], cfg['Env'], cfg['WorkingDir']], [['sh'], ['A=b'], '/x']);
+    assert.deepEqual([cfg.Cmd, cfg.Env, cfg.WorkingDir], [['sh'], ['A=b'], '/x']);
     const id2 = (await ok(berth(d, ['import', '-', 'imp:stdin'], rootfs), 'berth import -')).trim();
     assert.match(id2, /^sha256:[0-9a-f]{64}$/);
 
@@ -211,7 +211,7 @@ describe('berth CLI against berthd', () => {
     const to = await berth(d, ['image', 'rollback', '--to', v3Digest, 'app:1']);
     assert.equal(to.code, 0, to.stderr);
     assert.equal(await idOf(), v3.image.configDigest);
-    const bad = await berth(d, ['image', 'rollback', '--to', 'sha256:' + '0'.repeat(64), 'app:1']);
+    const bad = await berth(d, ['image', 'rollback', '--to', `sha256:${'0'.repeat(64)}`, 'app:1']);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /sha256:0{64}/);
     assert.equal(await idOf(), v3.image.configDigest);

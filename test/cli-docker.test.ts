@@ -77,8 +77,8 @@ describe('docker CLI against berthd', () => {
     const fmt = await ok(d, ['images', '--format', '{{.Repository}}:{{.Tag}}']);
     assert.ok(fmt.split('\n').includes('busybox:latest'), fmt);
     const json = JSON.parse((await ok(d, ['images', '--format', '{{json .}}', 'busybox'])).trim()) as Record<string, string>;
-    assert.equal(json['Repository'], 'busybox');
-    assert.equal(json['ID'], busyboxId.slice(7, 19));
+    assert.equal(json.Repository, 'busybox');
+    assert.equal(json.ID, busyboxId.slice(7, 19));
   });
 
   it('docker load -i loads an archive and docker save -o writes one that loads back with the same ID', async () => {
@@ -124,9 +124,9 @@ describe('docker CLI against berthd', () => {
     const fromFile = await ok(d, ['import', '--change', 'CMD ["sh"]', '--change', 'ENV A=b', '--change', 'WORKDIR /x', path, 'imported/file:1']);
     assert.match(fromFile, /^sha256:[0-9a-f]{64}\n$/);
     const cfg = JSON.parse(await ok(d, ['image', 'inspect', '--format', '{{json .Config}}', 'imported/file:1'])) as Record<string, unknown>;
-    assert.deepEqual(cfg['Cmd'], ['sh']);
-    assert.deepEqual(cfg['Env'], ['A=b']);
-    assert.equal(cfg['WorkingDir'], '/x');
+    assert.deepEqual(cfg.Cmd, ['sh']);
+    assert.deepEqual(cfg.Env, ['A=b']);
+    assert.equal(cfg.WorkingDir, '/x');
     assert.equal((await ok(d, ['image', 'inspect', '-f', '{{.Id}}', 'imported/file:1'])).trim(), fromFile.trim());
 
     const fromStdin = await ok(d, ['import', '--change', 'ENV A=c', '-m', 'from stdin', '-', 'imported/stdin:1'], rootfs);
@@ -168,11 +168,11 @@ describe('docker CLI against berthd', () => {
     const inspect = JSON.parse(await ok(d, ['image', 'inspect', 'busybox'])) as Record<string, unknown>[];
     assert.equal(inspect.length, 1);
     const i = inspect[0]!;
-    assert.equal(i['Id'], busyboxId);
-    assert.deepEqual(i['RepoTags'], ['busybox:latest']);
-    assert.equal(i['Os'], 'linux');
-    assert.equal(i['Architecture'], 'amd64');
-    assert.deepEqual((i['Config'] as { Cmd: string[] }).Cmd, ['sh']);
+    assert.equal(i.Id, busyboxId);
+    assert.deepEqual(i.RepoTags, ['busybox:latest']);
+    assert.equal(i.Os, 'linux');
+    assert.equal(i.Architecture, 'amd64');
+    assert.deepEqual((i.Config as { Cmd: string[] }).Cmd, ['sh']);
 
     const notFound = await docker(d, ['image', 'inspect', 'nope:1']);
     assert.equal(notFound.code, 1);

@@ -169,7 +169,7 @@ describe('containers through the docker CLI', () => {
       }
       const nums = out.trimEnd().split('\n').map((l) => Number(/^line(\d+)$/.exec(l)?.[1]));
       assert.ok(nums.length >= 4);
-      nums.forEach((n, i) => assert.equal(n, nums[0]! + i, `consecutive lines: ${out}`));
+      for (const [i, n] of nums.entries()) assert.equal(n, nums[0]! + i, `consecutive lines: ${out}`);
     });
 
     it('refuses rm of a running container and a name already in use (409)', async () => {

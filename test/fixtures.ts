@@ -22,7 +22,7 @@ export const MT = {
 } as const;
 
 export function sha256(data: Uint8Array | string): string {
-  return 'sha256:' + createHash('sha256').update(data).digest('hex');
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
 export async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
@@ -174,7 +174,7 @@ export async function writeBigArchive(path: string, size: number, tag: string): 
     yield dir(id);
     yield { header: { name: `${id}/layer.tar`, size: tarSize, mode: 0o644 }, body: layerTar };
     // Only evaluated after the layer body has streamed, so the hash is final.
-    const diffId = 'sha256:' + layerHash.digest('hex');
+    const diffId = `sha256:${layerHash.digest('hex')}`;
     const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', created: '2024-03-03T00:00:00Z', config: {}, rootfs: { type: 'layers', diff_ids: [diffId] } }));
     const configId = sha256(config);
     result = { id: configId, diffId };
@@ -228,9 +228,9 @@ export async function storeState(dataRoot: string): Promise<StoreState> {
   const db = new DatabaseSync(join(dataRoot, 'berth.db'), { readOnly: true });
   let images: Map<string, string>, tags: Map<string, string>, snapshots: Map<string, string>;
   try {
-    images = new Map(db.prepare('SELECT manifest_digest, config_digest FROM images').all().map((r) => [String(r['manifest_digest']), String(r['config_digest'])]));
-    tags = new Map(db.prepare('SELECT name, manifest_digest FROM tags').all().map((r) => [String(r['name']), String(r['manifest_digest'])]));
-    snapshots = new Map(db.prepare('SELECT key, id FROM snapshots').all().map((r) => [String(r['key']), String(r['id'])]));
+    images = new Map(db.prepare('SELECT manifest_digest, config_digest FROM images').all().map((r) => [String(r.manifest_digest), String(r.config_digest)]));
+    tags = new Map(db.prepare('SELECT name, manifest_digest FROM tags').all().map((r) => [String(r.name), String(r.manifest_digest)]));
+    snapshots = new Map(db.prepare('SELECT key, id FROM snapshots').all().map((r) => [String(r.key), String(r.id)]));
   } finally {
     db.close();
   }

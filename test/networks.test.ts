@@ -445,7 +445,7 @@ describe('networks through the docker CLI, berth and docker-py', () => {
         'print(sorted(v["Name"] for v in n.attrs["Containers"].values()))',
         'ct.reload()',
         `ep = ct.attrs["NetworkSettings"]["Networks"]["${pyNet}"]`,
-        'print(sorted(a for a in (ep["Aliases"] or []) if a in ("alpha", "beta")), ep["IPAddress"].startswith("' + s.prefix + '"))',
+        `print(sorted(a for a in (ep["Aliases"] or []) if a in ("alpha", "beta")), ep["IPAddress"].startswith("${s.prefix}"))`,
         'import time',
         'for _ in range(30):',
         '    r = other.exec_run(["nslookup", "alpha"])',

@@ -68,7 +68,7 @@ describe('skopeo, umoci and dockerode with berthd', () => {
     await chmod(join(root, 'home/user/notes'), 0o600);
     await symlink('../etc/app/config', join(root, 'home/config-link'));
     await link(join(root, 'etc/app/config'), join(root, 'etc/app/hardlink'));
-    await writeFile(join(root, 'long-' + 'x'.repeat(150)), 'long name');
+    await writeFile(join(root, `long-${'x'.repeat(150)}`), 'long name');
     await chmod(join(root, 'etc'), 0o750);
     rootfsListing = await listing(root);
     await umoci('repack', '--image', `${layout}:t`, bundle);

@@ -86,7 +86,7 @@ async function htpasswdFile(path: string, users: Record<string, string>): Promis
   for (const [u, p] of Object.entries(users)) {
     const r = await run('htpasswd', ['-Bbn', u, p], {}, undefined, { timeoutMs: 30_000 });
     if (r.code !== 0) throw new Error(`htpasswd failed: ${r.stderr}`);
-    text += r.stdout.trim() + '\n';
+    text += `${r.stdout.trim()}\n`;
   }
   await writeFile(path, text, { mode: 0o600 });
 }
@@ -631,15 +631,15 @@ function tarOfOneFile(name: string, body: Buffer): Buffer {
   h.write('0000755\0', 100);
   h.write('0000000\0', 108);
   h.write('0000000\0', 116);
-  h.write(body.length.toString(8).padStart(11, '0') + '\0', 124);
-  h.write((1_700_000_000).toString(8).padStart(11, '0') + '\0', 136);
+  h.write(`${body.length.toString(8).padStart(11, '0')}\0`, 124);
+  h.write(`${(1_700_000_000).toString(8).padStart(11, '0')}\0`, 136);
   h.write('        ', 148);
   h.write('0', 156);
   h.write('ustar\0', 257);
   h.write('00', 263);
   let sum = 0;
   for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
   const pad = Buffer.alloc((512 - (body.length % 512)) % 512);
   return Buffer.concat([h, body, pad, Buffer.alloc(1024)]);
 }

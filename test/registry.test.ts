@@ -461,7 +461,7 @@ describe('TLS registry with a test CA (certs.d) and htpasswd Basic auth', () => 
     await chmod(helper, 0o755);
     await mkdir(join(home2, '.berth'));
     await writeFile(join(home2, '.berth', 'config.json'), JSON.stringify({ credHelpers: { [reg.host]: 'berthtest' } }));
-    ok(await berthAs(d, home2, ['pull', `${reg.host}/x:1`], undefined, { PATH: `${bin}:${process.env['PATH'] ?? ''}` }), d, 'pull with a credential helper');
+    ok(await berthAs(d, home2, ['pull', `${reg.host}/x:1`], undefined, { PATH: `${bin}:${process.env.PATH ?? ''}` }), d, 'pull with a credential helper');
   });
 });
 

@@ -68,7 +68,7 @@ export function filtersParam(q: URLSearchParams, allowed: readonly string[]): Ma
 }
 
 export function sendJSON(res: ServerResponse, status: number, body: unknown): void {
-  const data = Buffer.from(JSON.stringify(body) + '\n');
+  const data = Buffer.from(`${JSON.stringify(body)}\n`);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': data.length });
   res.end(data);
 }
@@ -118,13 +118,13 @@ export class JSONLines {
   }
   write(obj: unknown): Promise<void> {
     this.start();
-    const ok = this.#res.write(JSON.stringify(obj) + '\r\n');
+    const ok = this.#res.write(`${JSON.stringify(obj)}\r\n`);
     if (ok) return Promise.resolve();
     return new Promise((resolve) => this.#res.once('drain', () => resolve()));
   }
   error(message: string): void {
     this.start();
-    this.#res.write(JSON.stringify({ errorDetail: { message }, error: message }) + '\r\n');
+    this.#res.write(`${JSON.stringify({ errorDetail: { message }, error: message })}\r\n`);
   }
   end(): void {
     this.start();

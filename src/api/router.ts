@@ -40,7 +40,9 @@ export class Router {
         continue;
       }
       const params: Record<string, string> = {};
-      r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1]!)));
+      r.names.forEach((n, i) => {
+        params[n] = decodeURIComponent(m[i + 1]!);
+      });
       return { handler: r.handler, params };
     }
     return pathMatched ? 'method' : undefined;

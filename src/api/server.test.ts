@@ -13,7 +13,7 @@ const dir = await mkdtemp(join(tmpdir(), 'berth-api-'));
 const sock = join(dir, 'api.sock');
 const router = new Router();
 router.add('POST', '/echo/{id}/attach', async (req) => {
-  if (req.params['id'] === 'missing') throw new NotFoundError('No such container: missing');
+  if (req.params.id === 'missing') throw new NotFoundError('No such container: missing');
   const { stream } = req.hijack('application/vnd.docker.raw-stream');
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);

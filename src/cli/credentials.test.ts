@@ -8,7 +8,7 @@ import { DOCKER_HUB_KEY, encodeAuthHeader, eraseAuth, lookupAuth, registryKey, s
 async function home(t: { after(fn: () => Promise<void>): void }): Promise<{ dir: string; env: NodeJS.ProcessEnv }> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-cred-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  return { dir, env: { HOME: dir, PATH: process.env['PATH'] ?? '' } };
+  return { dir, env: { HOME: dir, PATH: process.env.PATH ?? '' } };
 }
 
 test('registry keys: Docker Hub under its legacy URL, others as host[:port]', () => {
@@ -62,7 +62,7 @@ test('credHelpers: the docker-credential-<name> program stores, gets and erases'
     `#!/bin/sh\ncase "$1" in\n  store) cat > ${store} ;;\n  get) read url; if [ -f ${store} ]; then cat ${store}; else echo "credentials not found in native keychain"; exit 1; fi ;;\n  erase) rm -f ${store} ;;\nesac\n`,
   );
   await chmod(join(bin, 'docker-credential-testhelper'), 0o755);
-  env['PATH'] = `${bin}:${env['PATH']}`;
+  env.PATH = `${bin}:${env.PATH}`;
   await mkdir(join(dir, '.berth'));
   await writeFile(join(dir, '.berth', 'config.json'), JSON.stringify({ credHelpers: { 'reg:2': 'testhelper' } }));
   const { path, helper } = await storeAuth('reg:2', { username: 'dave', password: 'pw3' }, env);

@@ -33,11 +33,11 @@ interface ConfigFile {
 }
 
 export function berthConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env['BERTH_CONFIG'] || join(env['HOME'] || homedir(), '.berth'), 'config.json');
+  return join(env.BERTH_CONFIG || join(env.HOME || homedir(), '.berth'), 'config.json');
 }
 
 export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env['DOCKER_CONFIG'] || join(env['HOME'] || homedir(), '.docker'), 'config.json');
+  return join(env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker'), 'config.json');
 }
 
 /** The key a registry is stored under: Docker Hub's legacy URL, else the bare `host[:port]`. */

@@ -274,23 +274,23 @@ function defaultValueName(kind: FlagKind): string {
 
 /** pflag's `wrap`: wraps `s` to width `w` with continuation lines indented by `i`. */
 export function wrap(i: number, w: number, s: string): string {
-  if (w === 0) return s.replaceAll('\n', '\n' + ' '.repeat(i));
+  if (w === 0) return s.replaceAll('\n', `\n${' '.repeat(i)}`);
   let width = w - i;
   let r = '';
   if (width < 24) {
     i = 16;
     width = w - i;
-    r += '\n' + ' '.repeat(i);
+    r += `\n${' '.repeat(i)}`;
   }
   if (width < 24) return s.replaceAll('\n', r);
   const slop = 5;
   width -= slop;
   let [l, rest] = wrapN(width, slop, s);
-  r += l.replaceAll('\n', '\n' + ' '.repeat(i));
+  r += l.replaceAll('\n', `\n${' '.repeat(i)}`);
   while (rest !== '') {
     let t: string;
     [t, rest] = wrapN(width, slop, rest);
-    r += '\n' + ' '.repeat(i) + t.replaceAll('\n', '\n' + ' '.repeat(i));
+    r += `\n${' '.repeat(i)}${t.replaceAll('\n', `\n${' '.repeat(i)}`)}`;
   }
   return r;
 }

@@ -8,14 +8,14 @@ export function indentJSON(src: string, indent = '    '): string {
   let depth = 0;
   let needIndent = false; // an opening bracket was just written
   let inString = false;
-  let escape = false;
-  const newline = (): string => '\n' + indent.repeat(depth);
+  let escaped = false;
+  const newline = (): string => `\n${indent.repeat(depth)}`;
   for (let i = 0; i < src.length; i++) {
     const c = src[i] as string;
     if (inString) {
       out += c;
-      if (escape) escape = false;
-      else if (c === '\\') escape = true;
+      if (escaped) escaped = false;
+      else if (c === '\\') escaped = true;
       else if (c === '"') inString = false;
       continue;
     }
@@ -62,11 +62,11 @@ export function indentJSON(src: string, indent = '    '): string {
 export function compactJSON(src: string): string {
   let out = '';
   let inString = false;
-  let escape = false;
+  let escaped = false;
   for (const c of src) {
     if (inString) {
-      if (escape) escape = false;
-      else if (c === '\\') escape = true;
+      if (escaped) escaped = false;
+      else if (c === '\\') escaped = true;
       else if (c === '"') inString = false;
       out += c;
       continue;

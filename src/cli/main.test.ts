@@ -134,7 +134,7 @@ describe('berth against a fake engine', () => {
     );
     const args = await run('-H', host, 'tag', 'a');
     assert.equal(args.status, 1);
-    assert.match(args.err, /^berth: 'berth tag' requires 2 arguments\n\nUsage:  berth tag SOURCE_IMAGE\[:TAG\] TARGET_IMAGE\[:TAG\]\n/);
+    assert.match(args.err, /^berth: 'berth tag' requires 2 arguments\n\nUsage: {2}berth tag SOURCE_IMAGE\[:TAG\] TARGET_IMAGE\[:TAG\]\n/);
     const unknown = await run('-H', host, 'image', 'frob');
     assert.equal(unknown.status, 1);
     assert.match(unknown.err, /^berth: unknown command: berth image frob\n/);
@@ -172,6 +172,7 @@ describe('berth against a fake engine', () => {
     assert.deepEqual(await readFile(file), TAR);
     const saved = await runWith({ errColumns: 150 }, '-H', host, 'save', '-o', file, 'busybox');
     assert.equal(saved.status, 0);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the progress line's escape sequence is what is tested
     assert.match(saved.err, /^\x1b\[2K\rSaving +[\d.]+kB\r/);
     assert.ok(saved.err.endsWith('\x1b[2K\rSaving    300kB\r\n'), JSON.stringify(saved.err.slice(-40)));
     assert.deepEqual(await readFile(file), TAR);

@@ -68,7 +68,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, stre
     }
     const logLevel = parsed.flags.string('log-level');
     if (!LOG_LEVELS.has(logLevel)) throw new ExitStatusError(`Unable to parse logging level: ${logLevel}`, 1);
-    const host = parsed.flags.has('host') ? parsed.flags.string('host') : env['BERTH_HOST'] || DEFAULT_HOST;
+    const host = parsed.flags.has('host') ? parsed.flags.string('host') : env.BERTH_HOST || DEFAULT_HOST;
     const ctx: Context = {
       streams,
       globals: { host, logLevel, debug: parsed.flags.bool('debug') },

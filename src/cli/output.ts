@@ -68,8 +68,8 @@ export function headerLabel(name: string): string {
 
 /** Draws rows as a table of the given fields with docker's tabwriter settings. */
 export function renderTable(rows: readonly Record<string, unknown>[], fields: readonly string[], headers: Record<string, string>): string {
-  let text = fields.map((f) => headers[f] ?? f).join('\t') + '\n';
-  for (const row of rows) text += fields.map((f) => String(row[f] ?? '')).join('\t') + '\n';
+  let text = `${fields.map((f) => headers[f] ?? f).join('\t')}\n`;
+  for (const row of rows) text += `${fields.map((f) => String(row[f] ?? '')).join('\t')}\n`;
   return TabWriter.format(text);
 }
 

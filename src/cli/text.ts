@@ -13,5 +13,5 @@ export function ellipsis(s: string, max: number): string {
   if (max <= 0) return '';
   if (chars.length <= max) return s;
   if (max === 1) return chars[0] ?? '';
-  return chars.slice(0, max - 1).join('') + '…';
+  return `${chars.slice(0, max - 1).join('')}…`;
 }

@@ -116,7 +116,7 @@ export function formatGoTime(unixSeconds: number): string {
 }
 
 function zoneName(d: Date): string {
-  if (d.getTimezoneOffset() === 0 && (process.env['TZ'] === undefined || /^(UTC|Etc\/UTC|)$/.test(process.env['TZ'] ?? ''))) {
+  if (d.getTimezoneOffset() === 0 && (process.env.TZ === undefined || /^(UTC|Etc\/UTC|)$/.test(process.env.TZ ?? ''))) {
     return 'UTC';
   }
   const part = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' })

@@ -65,7 +65,7 @@ beforeEach(() => {
 function json(res: http.ServerResponse, status: number, value: unknown): void {
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json');
-  res.end(JSON.stringify(value) + '\n');
+  res.end(`${JSON.stringify(value)}\n`);
 }
 
 function client(): EngineClient {

@@ -576,7 +576,7 @@ export class EngineClient {
       query: { stream: opts.stream === true ? '1' : '0', 'one-shot': opts.oneShot === true ? '1' : undefined },
       signal: opts.signal,
     });
-    const server = res.headers['server'];
+    const server = res.headers.server;
     const m = typeof server === 'string' ? /\(([^)]+)\)/.exec(server) : null;
     return { osType: m?.[1] ?? '', samples: parseJSONStream<StatsResponse>(res.body) };
   }

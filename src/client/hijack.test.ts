@@ -89,8 +89,8 @@ describe('hijacked connections', () => {
       assert.equal(err.join(''), 'to stderr\n');
       const req = seen[seen.length - 1];
       assert.equal(req?.url, '/v1.45/containers/abc/attach?detachKeys=ctrl-x%2Cy&stderr=1&stdin=1&stdout=1&stream=1');
-      assert.equal(req?.headers['connection'], 'Upgrade');
-      assert.equal(req?.headers['upgrade'], 'tcp');
+      assert.equal(req?.headers.connection, 'Upgrade');
+      assert.equal(req?.headers.upgrade, 'tcp');
       assert.equal(req?.body, 'hello\n');
     } finally {
       c.close();

@@ -27,7 +27,7 @@ describe('stdcopy', () => {
       const err = sink();
       const n = await stdCopy(pieces(data, size), out, err);
       assert.equal(out.text(), 'out1\nin-as-out\n', `chunk size ${size}`);
-      assert.equal(err.text(), 'err1\n' + 'x'.repeat(70_000));
+      assert.equal(err.text(), `err1\n${'x'.repeat(70_000)}`);
       assert.equal(n, 5 + 5 + 10 + 70_000);
     }
   });

@@ -65,7 +65,7 @@ export class Healthchecks {
   async #run(id: string): Promise<void> {
     const r = this.#d.records.get(id);
     const hc = r?.config.Config.Healthcheck;
-    if (!r || r.state.Status !== 'running' || !hc?.Test?.length || !r.state.Health) return;
+    if (r?.state.Status !== 'running' || !hc?.Test?.length || !r.state.Health) return;
     const args = hc.Test[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', hc.Test.slice(1).join(' ')] : hc.Test[0] === 'CMD' ? hc.Test.slice(1) : hc.Test;
     const timeout = hc.Timeout && hc.Timeout > 0 ? hc.Timeout / 1e6 : 30_000;
     const start = new Date();
@@ -94,7 +94,7 @@ export class Healthchecks {
       output = errorMessage(err);
     }
     const cur = this.#d.records.get(id);
-    if (!cur || cur.state.Status !== 'running' || !cur.state.Health) return;
+    if (cur?.state.Status !== 'running' || !cur.state.Health) return;
     const h = { ...cur.state.Health, Log: [...cur.state.Health.Log, { Start: start.toISOString(), End: new Date().toISOString(), ExitCode: exitCode, Output: output.slice(0, 4096) }].slice(-5) };
     const inStartPeriod = hc.StartPeriod ? Date.now() - Date.parse(cur.state.StartedAt) < hc.StartPeriod / 1e6 : false;
     const before = h.Status;

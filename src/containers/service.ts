@@ -559,7 +559,7 @@ export class ContainerService {
       void this.#lock
         .run(r.id, async () => {
           const cur = this.#d.records.get(r.id);
-          if (!cur || cur.state.Status !== 'restarting') return;
+          if (cur?.state.Status !== 'restarting') return;
           cur.state.RestartCount = (ran >= 10_000 ? 0 : cur.state.RestartCount) + 1;
           this.#d.records.setState(cur.id, cur.state);
           await this.#startLocked(cur);

@@ -70,8 +70,8 @@ export function parseIoStat(text: string): { bytes: BlkioEntry[]; ios: BlkioEntr
     const kv = Object.fromEntries(pairs.map((p) => p.split('=')).filter((p) => p.length === 2).map(([k, v]) => [k!, Number(v)]));
     const major = Number(m[1]);
     const minor = Number(m[2]);
-    bytes.push({ major, minor, op: 'read', value: kv['rbytes'] ?? 0 }, { major, minor, op: 'write', value: kv['wbytes'] ?? 0 });
-    ios.push({ major, minor, op: 'read', value: kv['rios'] ?? 0 }, { major, minor, op: 'write', value: kv['wios'] ?? 0 });
+    bytes.push({ major, minor, op: 'read', value: kv.rbytes ?? 0 }, { major, minor, op: 'write', value: kv.wbytes ?? 0 });
+    ios.push({ major, minor, op: 'read', value: kv.rios ?? 0 }, { major, minor, op: 'write', value: kv.wios ?? 0 });
   }
   return { bytes, ios };
 }
@@ -144,10 +144,10 @@ export async function readCgroupStats(group: string): Promise<{ cpu: CpuStats; m
     const limit = await num(join(CGROOT, 'memory', group, 'memory.limit_in_bytes'));
     return {
       cpu: {
-        cpu_usage: { total_usage: (await num(join(CGROOT, 'cpuacct', group, 'cpuacct.usage'))) ?? 0, usage_in_kernelmode: (acct['system'] ?? 0) * 1e7, usage_in_usermode: (acct['user'] ?? 0) * 1e7 },
+        cpu_usage: { total_usage: (await num(join(CGROOT, 'cpuacct', group, 'cpuacct.usage'))) ?? 0, usage_in_kernelmode: (acct.system ?? 0) * 1e7, usage_in_usermode: (acct.user ?? 0) * 1e7 },
         system_cpu_usage: await systemCpu(),
         online_cpus: online,
-        throttling_data: { periods: thr['nr_periods'] ?? 0, throttled_periods: thr['nr_throttled'] ?? 0, throttled_time: thr['throttled_time'] ?? 0 },
+        throttling_data: { periods: thr.nr_periods ?? 0, throttled_periods: thr.nr_throttled ?? 0, throttled_time: thr.throttled_time ?? 0 },
       },
       memory: { usage: (await num(join(CGROOT, 'memory', group, 'memory.usage_in_bytes'))) ?? 0, limit: limit ?? (await hostMemory()), stats: mem },
       pids: { current: (await num(join(CGROOT, 'pids', group, 'pids.current'))) ?? 0, ...optional('limit', await num(join(CGROOT, 'pids', group, 'pids.max'))) },
@@ -163,10 +163,10 @@ export async function readCgroupStats(group: string): Promise<{ cpu: CpuStats; m
   const limit = await num(join(CGROOT, group, 'memory.max'));
   return {
     cpu: {
-      cpu_usage: { total_usage: (cpu['usage_usec'] ?? 0) * 1000, usage_in_kernelmode: (cpu['system_usec'] ?? 0) * 1000, usage_in_usermode: (cpu['user_usec'] ?? 0) * 1000 },
+      cpu_usage: { total_usage: (cpu.usage_usec ?? 0) * 1000, usage_in_kernelmode: (cpu.system_usec ?? 0) * 1000, usage_in_usermode: (cpu.user_usec ?? 0) * 1000 },
       system_cpu_usage: await systemCpu(),
       online_cpus: online,
-      throttling_data: { periods: cpu['nr_periods'] ?? 0, throttled_periods: cpu['nr_throttled'] ?? 0, throttled_time: (cpu['throttled_usec'] ?? 0) * 1000 },
+      throttling_data: { periods: cpu.nr_periods ?? 0, throttled_periods: cpu.nr_throttled ?? 0, throttled_time: (cpu.throttled_usec ?? 0) * 1000 },
     },
     memory: { usage: (await num(join(CGROOT, group, 'memory.current'))) ?? 0, limit: limit ?? (await hostMemory()), stats: await keyed(join(CGROOT, group, 'memory.stat')) },
     pids: { current: (await num(join(CGROOT, group, 'pids.current'))) ?? 0, ...optional('limit', await num(join(CGROOT, group, 'pids.max'))) },

@@ -145,7 +145,7 @@ async function readOrCreateId(path: string): Promise<string> {
     if (!isErrno(err, 'ENOENT')) throw err;
   }
   const id = randomUUID();
-  await writeFile(`${path}.tmp`, id + '\n');
+  await writeFile(`${path}.tmp`, `${id}\n`);
   await rename(`${path}.tmp`, path);
   return id;
 }

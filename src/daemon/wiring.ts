@@ -31,9 +31,9 @@ export function archivesFor(engine: Engine): Archives {
 /** The registry client's settings from the daemon's config and environment (proxies, as dockerd reads them). */
 export function registryConfig(c: DaemonConfig, env: NodeJS.ProcessEnv = process.env): RegistryConfig {
   const proxy: NonNullable<RegistryConfig['proxy']> = {};
-  const http = env['HTTP_PROXY'] ?? env['http_proxy'];
-  const https = env['HTTPS_PROXY'] ?? env['https_proxy'];
-  const noProxy = env['NO_PROXY'] ?? env['no_proxy'];
+  const http = env.HTTP_PROXY ?? env.http_proxy;
+  const https = env.HTTPS_PROXY ?? env.https_proxy;
+  const noProxy = env.NO_PROXY ?? env.no_proxy;
   if (http) proxy.http = http;
   if (https) proxy.https = https;
   if (noProxy) proxy.noProxy = noProxy;

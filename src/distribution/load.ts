@@ -67,7 +67,7 @@ export async function loadArchive(deps: ArchiveDeps, source: AsyncIterable<Uint8
     for (const p of planned) {
       await work.noteChains(p.config);
       const diffIds = new Map<string, Digest>();
-      p.manifest.layers.forEach((l, i) => diffIds.set(l.digest, p.config.rootfs.diff_ids[i]!));
+      for (const [i, l] of p.manifest.layers.entries()) diffIds.set(l.digest, p.config.rootfs.diff_ids[i]!);
       try {
         await deps.images.unpack(p.manifest, p.config, {
           ...(opts.signal ? { signal: opts.signal } : {}),

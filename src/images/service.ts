@@ -6,7 +6,7 @@ import { readJSONBlob } from '../content/index.ts';
 import type { ImageRecord, ImageRecords, TagHistoryRecord } from '../metadata/index.ts';
 import { isConfigType, isIndexType, isManifestType, isSchema1, layerCompression, MediaType } from '../oci/mediatypes.ts';
 import { familiarString, fullName, isIdPrefix, parseReference, referenceString, withDefaultTag, type Reference } from '../oci/reference.ts';
-import type { Descriptor, ImageConfig, Index, Manifest } from '../oci/types.ts';
+import type { Descriptor, ImageConfig, Manifest } from '../oci/types.ts';
 import { type Snapshotter, TRANSIENT_LABEL } from '../snapshots/index.ts';
 import { decompressor } from '../util/compression.ts';
 import { Digester, type Digest, isDigest } from '../util/digest.ts';
@@ -205,7 +205,7 @@ export class ImageService {
   }
 
   /** Sum of the sizes of the image's distinct layers (regular files' bytes, as unpacked). */
-  size(record: ImageRecord, config: ImageConfig): number {
+  size(config: ImageConfig): number {
     let total = 0;
     for (const c of chainIds(config.rootfs.diff_ids)) total += this.records.layerSize(c) ?? 0;
     return total;
@@ -300,7 +300,7 @@ export class ImageService {
 
   #eventAttrs(config: ImageConfig, ref?: Reference): Record<string, string> {
     const attrs: Record<string, string> = { ...(config.config?.Labels ?? {}) };
-    if (ref) attrs['name'] = familiarString(withDefaultTag(ref));
+    if (ref) attrs.name = familiarString(withDefaultTag(ref));
     return attrs;
   }
 

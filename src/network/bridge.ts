@@ -28,7 +28,7 @@ import {
   merge,
   networkChains,
   networkChange,
-  parseSave,
+  type parseSave,
   portsChange,
   purgeChange,
   removeNetworkChange,
@@ -173,7 +173,7 @@ export class BridgeBackend implements NetworkBackend {
     const per = input.networks[name]!;
     const st = await this.#ensure(info);
     try {
-      const mtu = info.options?.['mtu'] ? Number(info.options['mtu']) : undefined;
+      const mtu = info.options?.mtu ? Number(info.options.mtu) : undefined;
       const inner = inNetns(netns, () => new RtNetlink());
       try {
         inner.setUp('lo');
@@ -221,7 +221,7 @@ export class BridgeBackend implements NetworkBackend {
         return st;
       }
       const br = info.network_interface;
-      const mtu = info.options?.['mtu'] ? Number(info.options['mtu']) : undefined;
+      const mtu = info.options?.mtu ? Number(info.options.mtu) : undefined;
       const index = this.#nl().addBridge(br, mtu);
       try {
         await this.#install(info, index);

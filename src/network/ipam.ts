@@ -24,7 +24,7 @@ export function parseIP(s: string): { family: 4 | 6; value: bigint } | undefined
     const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
     if (v4) {
       const n = parseIP(v4[1]!)!.value;
-      text = text.slice(0, -v4[1]!.length) + `${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
+      text = `${text.slice(0, -v4[1]!.length)}${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
     }
     const [head, tail] = text.includes('::') ? text.split('::') as [string, string] : [text, undefined];
     const h = head ? head.split(':') : [];

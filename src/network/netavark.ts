@@ -62,7 +62,7 @@ export type NetavarkStatus = Record<
 const CANDIDATES = ['/usr/libexec/podman', '/usr/lib/podman', '/usr/local/libexec/podman', '/usr/local/lib/podman'];
 
 /** Finds an executable: the given path, else the podman helper directories, else $PATH. */
-export function findHelper(name: string, given?: string, path = process.env['PATH'] ?? ''): string | undefined {
+export function findHelper(name: string, given?: string, path = process.env.PATH ?? ''): string | undefined {
   if (given) return isExecutable(given) ? given : undefined;
   return findExecutable(name, CANDIDATES, path);
 }

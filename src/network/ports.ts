@@ -52,7 +52,7 @@ export function wantedPorts(
   const out: WantedPort[] = [];
   for (const [key, list] of Object.entries(bindings ?? {})) {
     const { port, protocol } = parsePortKey(key);
-    for (const b of list && list.length ? list : [{}]) {
+    for (const b of list?.length ? list : [{}]) {
       const hostIp = b.HostIp || defaultIp;
       if (hostIp && hostIp !== '0.0.0.0' && hostIp !== '::' && !parseIP(hostIp)) throw new InvalidArgumentError(`invalid IP address: ${hostIp}`);
       const hp = b.HostPort ?? '';

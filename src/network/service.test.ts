@@ -217,7 +217,7 @@ for (const backend of ['berth', 'netavark'] as const) {
       svc = service();
       const { tornDown } = await svc.repair((id) => id === live.id);
       assert.deepEqual(tornDown, [c.id]);
-      assert.equal(svc.settings(c.id, 'bridge').Networks['bridge']!.IPAddress, '');
+      assert.equal(svc.settings(c.id, 'bridge').Networks.bridge!.IPAddress, '');
       assert.equal(svc.settings(live.id, 'bridge').IPAddress, liveIp, 'the running container keeps its address');
       await sh('nsenter', [`--net=${lsb.netns}`, 'busybox', 'ping', '-c1', '-W2', `${net(0)}.1`]);
       await svc.release(live.id);

@@ -238,7 +238,7 @@ export class NetworkService {
     const labels = f.get('label');
     if (labels && !labels.every((l) => matchLabel(n.spec.labels, l))) return false;
     const notLabels = f.get('label!');
-    if (notLabels && notLabels.some((l) => matchLabel(n.spec.labels, l))) return false;
+    if (notLabels?.some((l) => matchLabel(n.spec.labels, l))) return false;
     const types = f.get('type');
     if (types) {
       for (const t of types) if (t !== 'custom' && t !== 'builtin') throw new InvalidArgumentError(`invalid filter: 'type'='${t}'`);
@@ -454,7 +454,7 @@ export class NetworkService {
     const primary = this.#find(mode);
     if (primary.spec.predefined === 'host' || primary.spec.predefined === 'none') return primary.name;
     const cfgs = endpoints ?? {};
-    const cfgFor = (n: NetRec): EndpointRequest | null | undefined => cfgs[n.name] ?? cfgs[n.id] ?? (n === primary ? cfgs[mode] ?? (n.spec.predefined === 'bridge' ? cfgs['default'] : undefined) : undefined);
+    const cfgFor = (n: NetRec): EndpointRequest | null | undefined => cfgs[n.name] ?? cfgs[n.id] ?? (n === primary ? cfgs[mode] ?? (n.spec.predefined === 'bridge' ? cfgs.default : undefined) : undefined);
     const nets: NetRec[] = [primary];
     for (const key of Object.keys(cfgs)) {
       if (key === mode || key === 'default') continue;

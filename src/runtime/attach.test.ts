@@ -118,7 +118,7 @@ for (const [name, makeDialer] of dialers) {
       session.stdin.end(big);
       const got = await input;
       assert.ok(got.every((m) => m.length <= MAX_INPUT_MESSAGE), `sizes ${got.map((m) => m.length).join(',')}`);
-      assert.equal(Buffer.concat(got).toString(), 'small\n' + big.toString());
+      assert.equal(Buffer.concat(got).toString(), `small\n${big.toString()}`);
       // After our end-of-file the output still flows (cat's last line comes after its stdin closed).
       server.end(msg(2, 'after eof'));
       assert.deepEqual(text(await out), ['stdout:after eof']);
@@ -134,7 +134,7 @@ for (const [name, makeDialer] of dialers) {
       await new Promise((r) => setTimeout(r, 100)); // nobody reads meanwhile
       const got = await frames(session);
       assert.equal(got.length, n);
-      got.forEach((f, i) => assert.equal(f.data.toString(), `line ${i}\n`));
+      for (const [i, f] of got.entries()) assert.equal(f.data.toString(), `line ${i}\n`);
     });
 
     test('close() detaches: conmon reads end-of-file and the output ends', async () => {

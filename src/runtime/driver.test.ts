@@ -111,7 +111,7 @@ describe('ConmonRuntime with runc', () => {
     await d.create(id, { bundle, stdin: true });
     const session = await d.attach(id);
     const out = new OutputCollector(session.output);
-    const big = 'x'.repeat(100_000) + '\n'; // more than one 32 KiB attach message
+    const big = `${'x'.repeat(100_000)}\n`; // more than one 32 KiB attach message
     session.stdin.end(big);
     await d.start(id);
     assert.equal((await d.waitExit(id)).exitCode, 0);

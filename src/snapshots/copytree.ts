@@ -46,7 +46,10 @@ async function copyEntry(src: string, dst: string, links: Map<string, Promise<st
       }
       let done!: (p: string) => void;
       let failed!: (e: unknown) => void;
-      const copied = new Promise<string>((res, rej) => ((done = res), (failed = rej)));
+      const copied = new Promise<string>((res, rej) => {
+        done = res;
+        failed = rej;
+      });
       copied.catch(() => {}); // the error is thrown below; later links only wait on it
       links.set(id, copied);
       try {

@@ -332,7 +332,7 @@ function blocks(n: number): number {
 }
 
 function times(h: PortableHeader): [number, number] {
-  const atime = Number(h.pax['atime']);
+  const atime = Number(h.pax.atime);
   return [Number.isFinite(atime) ? atime : h.mtime, h.mtime];
 }
 

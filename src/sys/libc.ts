@@ -7,6 +7,7 @@ import { getSystemErrorMessage, getSystemErrorName } from 'node:util';
  * short syscall, and koffi's errno is only reliable for calls made on this thread.
  */
 
+// biome-ignore lint/suspicious/noExplicitAny: koffi's foreign functions take and return what their C signature says
 type Fn = (...args: any[]) => any;
 
 interface Libc {

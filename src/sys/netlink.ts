@@ -12,6 +12,7 @@ import type { SystemError } from './libc.ts';
  * exchange with the kernel, and a thread's namespace may only be switched while no other JS runs on it.
  */
 
+// biome-ignore lint/suspicious/noExplicitAny: koffi's foreign functions take and return what their C signature says
 type Fn = (...args: any[]) => any;
 
 interface NetlinkCalls {
@@ -192,7 +193,7 @@ export function ipBytes(ip: string): Buffer {
     const groups = ip.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
     if (groups.length !== 8 || groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) throw new TypeError(`not an IP address: ${ip}`);
     const b = Buffer.alloc(16);
-    groups.forEach((g, i) => b.writeUInt16BE(parseInt(g, 16), i * 2));
+    for (const [i, g] of groups.entries()) b.writeUInt16BE(parseInt(g, 16), i * 2);
     return b;
   }
   const parts = ip.split('.');

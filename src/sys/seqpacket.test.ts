@@ -136,7 +136,7 @@ describe('seqpacketSocket', () => {
     const { client, server } = pair();
     const atClient = packets(client);
     const atServer = packets(server);
-    const down = ['\x02a', '\x02bb', '\x03ccc', '\x02' + 'd'.repeat(8192), '\x02e'];
+    const down = ['\x02a', '\x02bb', '\x03ccc', `\x02${'d'.repeat(8192)}`, '\x02e'];
     for (const m of down) server.write(m);
     server.end();
     const up = ['x', 'yy', 'zzz'];
@@ -155,7 +155,7 @@ describe('seqpacketSocket', () => {
     await new Promise((r) => setTimeout(r, 20));
     const got = await packets(server);
     assert.equal(got.length, n);
-    got.forEach((b, i) => assert.equal(b.toString(), `packet ${i}`));
+    for (const [i, b] of got.entries()) assert.equal(b.toString(), `packet ${i}`);
   });
 
   test('end() half-closes: the peer reads end-of-file and can still answer', async () => {

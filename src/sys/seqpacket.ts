@@ -13,6 +13,7 @@ import type { SystemError } from './libc.ts';
  * `path`).
  */
 
+// biome-ignore lint/suspicious/noExplicitAny: koffi's foreign functions take and return what their C signature says
 type Fn = (...args: any[]) => any;
 
 interface SocketCalls {

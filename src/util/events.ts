@@ -42,7 +42,7 @@ export class EventLog {
     if (type === 'image' || type === 'container') {
       e.status = action;
       e.id = id;
-      if (attributes['image'] !== undefined && type === 'container') e.from = attributes['image'];
+      if (attributes.image !== undefined && type === 'container') e.from = attributes.image;
     }
     this.#recent.push(e);
     if (this.#recent.length > this.#keep) this.#recent.shift();

@@ -100,7 +100,7 @@ export class VolumeService {
     if (driver !== 'local') throw new NotFoundError(`error looking up volume plugin ${driver}: plugin "${driver}" not found`);
     const options = opts.DriverOpts ?? {};
     for (const k of Object.keys(options)) if (!LOCAL_OPTS.has(k)) throw new InvalidArgumentError(`invalid option: "${k}"`);
-    if (options['type'] !== undefined && options['device'] === undefined) throw new InvalidArgumentError('missing required option: "device"');
+    if (options.type !== undefined && options.device === undefined) throw new InvalidArgumentError('missing required option: "device"');
     const existing = this.#records.get(name);
     if (existing) return this.#toApi(existing);
     const labels = { ...(opts.Labels ?? {}) };
@@ -175,10 +175,10 @@ export class VolumeService {
     if (!v) throw new NotFoundError(`get ${name}: no such volume`);
     const path = this.mountpoint(name);
     const n = this.#mounted.get(name) ?? 0;
-    if (n === 0 && v.options['type'] !== undefined) {
+    if (n === 0 && v.options.type !== undefined) {
       await mkdir(path, { recursive: true });
-      const o = v.options['o'] ?? '';
-      mount(v.options['device']!, path, v.options['type'], 0, o);
+      const o = v.options.o ?? '';
+      mount(v.options.device!, path, v.options.type, 0, o);
       this.#events.publish('volume', 'mount', name, { driver: v.driver });
     }
     this.#mounted.set(name, n + 1);
@@ -197,7 +197,7 @@ export class VolumeService {
 
   async #unmount(name: string, quiet: boolean): Promise<void> {
     const v = this.#records.get(name);
-    if (!v || v.options['type'] === undefined) return;
+    if (!v || v.options.type === undefined) return;
     try {
       umount2(this.mountpoint(name), MNT_DETACH);
       if (!quiet) this.#events.publish('volume', 'unmount', name, { driver: v.driver });

@@ -189,20 +189,20 @@ async function create(d: ContainerHandlerDeps, req: Request, res: ServerResponse
 async function wait(d: ContainerHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
   const condition = req.query.get('condition') || 'not-running';
   if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw new InvalidArgumentError(`invalid condition: "${condition}"`);
-  const p = d.containers.wait(req.params['id']!, condition as 'not-running', req.signal);
+  const p = d.containers.wait(req.params.id!, condition as 'not-running', req.signal);
   // The docker CLI calls wait before start and blocks until the headers arrive: flush them now.
   res.writeHead(200, { 'Content-Type': 'application/json' });
   res.flushHeaders();
   try {
     const r = await p;
-    res.end(JSON.stringify(r) + '\n');
+    res.end(`${JSON.stringify(r)}\n`);
   } catch (err) {
-    if (!req.signal.aborted) res.end(JSON.stringify({ StatusCode: -1, Error: { Message: errorMessage(err) } }) + '\n');
+    if (!req.signal.aborted) res.end(`${JSON.stringify({ StatusCode: -1, Error: { Message: errorMessage(err) } })}\n`);
   }
 }
 
 async function attach(d: ContainerHandlerDeps, req: Request): Promise<void> {
-  const r = d.containers.get(req.params['id']!);
+  const r = d.containers.get(req.params.id!);
   const tty = r.config.Config.Tty ?? false;
   const wantStdin = boolParam(req.query, 'stdin');
   const wantOut = boolParam(req.query, 'stdout');
@@ -238,7 +238,7 @@ async function attach(d: ContainerHandlerDeps, req: Request): Promise<void> {
 
 
 async function logs(d: ContainerHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
-  const r = d.containers.get(req.params['id']!);
+  const r = d.containers.get(req.params.id!);
   const stdout = boolParam(req.query, 'stdout');
   const stderr = boolParam(req.query, 'stderr');
   if (!stdout && !stderr) throw new InvalidArgumentError('You must choose at least one stream');
@@ -297,25 +297,25 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
       const until = f.get('until')?.map((v) => parseTimestamp(v));
       sendJSON(res, 200, await c.prune({ ...(until?.length ? { until: Math.min(...until) } : {}), ...(f.get('label') ? { labels: f.get('label')! } : {}) }));
     })
-    .add('GET', '/containers/{id}/json', (req, res) => sendJSON(res, 200, inspectContainer(d, c.get(req.params['id']!))))
+    .add('GET', '/containers/{id}/json', (req, res) => sendJSON(res, 200, inspectContainer(d, c.get(req.params.id!))))
     .add('POST', '/containers/{id}/start', async (req, res) => {
-      await c.start(req.params['id']!);
+      await c.start(req.params.id!);
       res.writeHead(204);
       res.end();
     })
     .add('POST', '/containers/{id}/stop', async (req, res) => {
-      await c.stop(req.params['id']!, { timeout: toTimeout(req.query), signal: req.query.get('signal') ?? undefined });
+      await c.stop(req.params.id!, { timeout: toTimeout(req.query), signal: req.query.get('signal') ?? undefined });
       res.writeHead(204);
       res.end();
     })
     .add('POST', '/containers/{id}/restart', async (req, res) => {
       const t = toTimeout(req.query);
-      await c.restart(req.params['id']!, { ...(t !== undefined ? { timeout: t } : {}), ...(req.query.get('signal') ? { signal: req.query.get('signal')! } : {}) });
+      await c.restart(req.params.id!, { ...(t !== undefined ? { timeout: t } : {}), ...(req.query.get('signal') ? { signal: req.query.get('signal')! } : {}) });
       res.writeHead(204);
       res.end();
     })
     .add('POST', '/containers/{id}/kill', async (req, res) => {
-      await c.kill(req.params['id']!, req.query.get('signal') || 'SIGKILL');
+      await c.kill(req.params.id!, req.query.get('signal') || 'SIGKILL');
       res.writeHead(204);
       res.end();
     })
@@ -326,62 +326,62 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
       const h = intParam(req.query, 'h');
       const w = intParam(req.query, 'w');
       if (h === undefined || w === undefined) throw new InvalidArgumentError('resize needs h and w');
-      await c.resize(req.params['id']!, h, w);
+      await c.resize(req.params.id!, h, w);
       res.writeHead(200);
       res.end();
     })
     .add('POST', '/containers/{id}/pause', async (req, res) => {
-      await c.pause(req.params['id']!);
+      await c.pause(req.params.id!);
       res.writeHead(204);
       res.end();
     })
     .add('POST', '/containers/{id}/unpause', async (req, res) => {
-      await c.unpause(req.params['id']!);
+      await c.unpause(req.params.id!);
       res.writeHead(204);
       res.end();
     })
     .add('POST', '/containers/{id}/rename', async (req, res) => {
       const name = req.query.get('name');
       if (!name) throw new InvalidArgumentError('a new name is required');
-      await c.rename(req.params['id']!, name);
+      await c.rename(req.params.id!, name);
       res.writeHead(204);
       res.end();
     })
     .add('GET', '/containers/{id}/stats', async (req, res) => {
       const stream = boolParam(req.query, 'stream', true);
       const oneShot = boolParam(req.query, 'one-shot');
-      let sample = await c.stats(req.params['id']!);
+      let sample = await c.stats(req.params.id!);
       if (!stream) {
         // Like dockerd: a second sample a second later, so that the CLI can compute CPU % (one-shot skips it).
         if (!oneShot) {
           await new Promise((r) => setTimeout(r, 1000));
-          sample = await c.stats(req.params['id']!, sample);
+          sample = await c.stats(req.params.id!, sample);
         }
         sendJSON(res, 200, sample);
         return;
       }
       res.writeHead(200, { 'Content-Type': 'application/json' });
       while (!req.signal.aborted) {
-        res.write(JSON.stringify(sample) + '\n');
+        res.write(`${JSON.stringify(sample)}\n`);
         await new Promise((r) => setTimeout(r, 1000));
         if (req.signal.aborted) break;
-        sample = await c.stats(req.params['id']!, sample);
+        sample = await c.stats(req.params.id!, sample);
       }
       res.end();
     })
     .add('HEAD', '/containers/{id}/archive', async (req, res) => {
-      const st = await c.archiveStat(req.params['id']!, archivePath(req.query));
+      const st = await c.archiveStat(req.params.id!, archivePath(req.query));
       res.writeHead(200, { 'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(st)).toString('base64'), 'Content-Type': 'application/x-tar' });
       res.end();
     })
     .add('GET', '/containers/{id}/archive', async (req, res) => {
-      const { stat, tar } = await c.archiveGet(req.params['id']!, archivePath(req.query));
+      const { stat, tar } = await c.archiveGet(req.params.id!, archivePath(req.query));
       res.writeHead(200, { 'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(stat)).toString('base64'), 'Content-Type': 'application/x-tar' });
       for (const chunk of tar) if (!res.write(chunk)) await new Promise<void>((r) => res.once('drain', () => r()));
       res.end();
     })
     .add('PUT', '/containers/{id}/archive', async (req, res) => {
-      await c.archivePut(req.params['id']!, archivePath(req.query), req.raw, req.signal);
+      await c.archivePut(req.params.id!, archivePath(req.query), req.raw, req.signal);
       res.writeHead(200);
       res.end();
     })
@@ -404,11 +404,11 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
     })
     .add('POST', '/containers/{id}/update', async (req, res) => {
       const body = (await readJSONBody<Partial<HostConfig>>(req.raw)) ?? {};
-      sendJSON(res, 200, await c.update(req.params['id']!, body));
+      sendJSON(res, 200, await c.update(req.params.id!, body));
     })
-    .add('GET', '/containers/{id}/changes', async (req, res) => sendJSON(res, 200, await c.changes(req.params['id']!)))
+    .add('GET', '/containers/{id}/changes', async (req, res) => sendJSON(res, 200, await c.changes(req.params.id!)))
     .add('GET', '/containers/{id}/export', async (req, res) => {
-      const entries = c.export(req.params['id']!);
+      const entries = c.export(req.params.id!);
       const tar = pack(entries, { signal: req.signal })[Symbol.asyncIterator]();
       let next = await tar.next();
       res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
@@ -418,10 +418,10 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
       }
       res.end();
     })
-    .add('GET', '/containers/{id}/top', async (req, res) => sendJSON(res, 200, await c.top(req.params['id']!)))
+    .add('GET', '/containers/{id}/top', async (req, res) => sendJSON(res, 200, await c.top(req.params.id!)))
     .add('DELETE', '/containers/{id}', async (req, res) => {
       if (boolParam(req.query, 'link')) throw new ConflictError('links are not supported');
-      await c.remove(req.params['id']!, { force: boolParam(req.query, 'force'), volumes: boolParam(req.query, 'v') });
+      await c.remove(req.params.id!, { force: boolParam(req.query, 'force'), volumes: boolParam(req.query, 'v') });
       res.writeHead(204);
       res.end();
     });

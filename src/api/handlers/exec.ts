@@ -11,13 +11,13 @@ export function execRoutes(router: Router, execs: ExecManager): void {
     .add('POST', '/containers/{id}/exec', async (req, res) => {
       const body = await readJSONBody<ExecConfig>(req.raw);
       if (!body) throw new InvalidArgumentError('exec config is empty');
-      sendJSON(res, 201, execs.create(req.params['id']!, body));
+      sendJSON(res, 201, execs.create(req.params.id!, body));
     })
     .add('POST', '/exec/{id}/start', async (req, res) => {
       const body = (await readJSONBody<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null }>(req.raw)) ?? {};
-      const id = req.params['id']!;
+      const id = req.params.id!;
       const info = execs.inspect(id);
-      const tty = (info['ProcessConfig'] as { tty: boolean }).tty;
+      const tty = (info.ProcessConfig as { tty: boolean }).tty;
       if (body.Detach) {
         await execs.start(id, { detach: true });
         res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -37,10 +37,10 @@ export function execRoutes(router: Router, execs: ExecManager): void {
         }
         await pipeSession(started.attach, stream, {
           multiplexed,
-          stdout: info['OpenStdout'] as boolean,
-          stderr: info['OpenStderr'] as boolean,
-          stdin: info['OpenStdin'] as boolean,
-          detachKeys: tty ? parseDetachKeys((info['DetachKeys'] as string) || 'ctrl-p,ctrl-q') : [],
+          stdout: info.OpenStdout as boolean,
+          stderr: info.OpenStderr as boolean,
+          stdin: info.OpenStdin as boolean,
+          detachKeys: tty ? parseDetachKeys((info.DetachKeys as string) || 'ctrl-p,ctrl-q') : [],
           beforeEnd: () => started.exit,
         });
       } catch (err) {
@@ -52,9 +52,9 @@ export function execRoutes(router: Router, execs: ExecManager): void {
       const h = intParam(req.query, 'h');
       const w = intParam(req.query, 'w');
       if (h === undefined || w === undefined) throw new InvalidArgumentError('resize needs h and w');
-      await execs.resize(req.params['id']!, h, w);
+      await execs.resize(req.params.id!, h, w);
       res.writeHead(200);
       res.end();
     })
-    .add('GET', '/exec/{id}/json', (req, res) => sendJSON(res, 200, execs.inspect(req.params['id']!)));
+    .add('GET', '/exec/{id}/json', (req, res) => sendJSON(res, 200, execs.inspect(req.params.id!)));
 }

@@ -54,7 +54,7 @@ function repoNames(tags: string[], manifestDigest: string, pulledBy: string[] = 
 export async function imageSummary(images: ImageService, rec: ImageRecord, version: string): Promise<Record<string, unknown> & { _config: ImageConfig }> {
   const img = await images.load(rec);
   const names = repoNames(img.tags, rec.manifestDigest, images.records.repoDigestsOf(rec.manifestDigest));
-  const size = images.size(rec, img.config);
+  const size = images.size(img.config);
   const legacy = !versionAtLeast(version, '1.44');
   const s: Record<string, unknown> & { _config: ImageConfig } = {
     Containers: -1,
@@ -68,7 +68,7 @@ export async function imageSummary(images: ImageService, rec: ImageRecord, versi
     Size: size,
     _config: img.config,
   };
-  if (legacy) s['VirtualSize'] = size;
+  if (legacy) s.VirtualSize = size;
   return s;
 }
 
@@ -93,7 +93,7 @@ function globToRegExp(p: string): RegExp {
     else if (c === '[') {
       const end = p.indexOf(']', i + 1);
       if (end < 0) throw new InvalidArgumentError(`invalid reference filter "${p}"`);
-      s += '[' + p.slice(i + 1, end).replace(/^\^/, '^').replace(/\\/g, '\\\\') + ']';
+      s += `[${p.slice(i + 1, end).replace(/^\^/, '^').replace(/\\/g, '\\\\')}]`;
       i = end;
     } else s += c.replace(/[.+^${}()|\\]/g, '\\$&');
   }
@@ -111,10 +111,9 @@ function parseLabelFilters(values: string[]): { key: string; value?: string; neg
 
 async function list(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
   const filters = filtersParam(req.query, ['dangling', 'reference', 'label', 'before', 'since', 'until']);
-  const withDigests = boolParam(req.query, 'digests');
   const out: Record<string, unknown>[] = [];
   const dangling = filters.get('dangling');
-  if (dangling && dangling.some((v) => !['true', 'false', '1', '0'].includes(v))) throw new InvalidArgumentError(`invalid filter 'dangling=${dangling.join(',')}'`);
+  if (dangling?.some((v) => !['true', 'false', '1', '0'].includes(v))) throw new InvalidArgumentError(`invalid filter 'dangling=${dangling.join(',')}'`);
   const before = filters.get('before')?.map((r) => d.images.resolve(r));
   const since = filters.get('since')?.map((r) => d.images.resolve(r));
   const labels = parseLabelFilters(filters.get('label') ?? []);
@@ -136,7 +135,7 @@ async function list(d: ImageHandlerDeps, req: Request, res: ServerResponse): Pro
     if (matching.length === 0 && refs) continue;
     if (refs) Object.assign(s, repoNames(matching, rec.manifestDigest, d.images.records.repoDigestsOf(rec.manifestDigest)));
     if (labels.length && !matchLabels(s._config.config?.Labels ?? {}, labels)) continue;
-    const created = s['Created'] as number;
+    const created = s.Created as number;
     if (beforeT !== undefined && !(created < beforeT)) continue;
     if (sinceT !== undefined && !(created > sinceT)) continue;
     if (until && !until.every((u) => created < u)) continue;
@@ -144,10 +143,9 @@ async function list(d: ImageHandlerDeps, req: Request, res: ServerResponse): Pro
     seen.add(rec.configDigest);
     const { _config, ...summary } = s;
     void _config;
-    if (!withDigests && req.version && !versionAtLeast(req.version, '1.44')) summary['RepoDigests'] = summary['RepoDigests'];
     out.push(summary);
   }
-  out.sort((a, b) => (b['Created'] as number) - (a['Created'] as number));
+  out.sort((a, b) => (b.Created as number) - (a.Created as number));
   sendJSON(res, 200, out);
 }
 
@@ -155,7 +153,7 @@ export async function imageInspect(d: { images: ImageService }, rec: ImageRecord
   const img = await d.images.load(rec);
   const c = img.config;
   const names = repoNames(img.tags, rec.manifestDigest, d.images.records.repoDigestsOf(rec.manifestDigest));
-  const size = d.images.size(rec, c);
+  const size = d.images.size(c);
   const out: Record<string, unknown> = {
     Id: rec.configDigest,
     RepoTags: names.RepoTags,
@@ -173,14 +171,14 @@ export async function imageInspect(d: { images: ImageService }, rec: ImageRecord
     RootFS: { Type: 'layers', Layers: c.rootfs.diff_ids },
     Metadata: { LastTagTime: rec.lastTagTime ? new Date(rec.lastTagTime).toISOString() : '0001-01-01T00:00:00Z' },
   };
-  if (c.variant) out['Variant'] = c.variant;
-  if (c['os.version']) out['OsVersion'] = c['os.version'];
-  if (!versionAtLeast(version, '1.44')) out['VirtualSize'] = size;
+  if (c.variant) out.Variant = c.variant;
+  if (c['os.version']) out.OsVersion = c['os.version'];
+  if (!versionAtLeast(version, '1.44')) out.VirtualSize = size;
   if (!versionAtLeast(version, '1.45')) {
-    out['Container'] = c.container ?? '';
-    out['ContainerConfig'] = c.container_config ?? runConfig({ ...c, config: {} });
+    out.Container = c.container ?? '';
+    out.ContainerConfig = c.container_config ?? runConfig({ ...c, config: {} });
   }
-  if (versionAtLeast(version, '1.48')) out['Descriptor'] = { mediaType: rec.mediaType, digest: rec.manifestDigest, size: rec.manifestSize };
+  if (versionAtLeast(version, '1.48')) out.Descriptor = { mediaType: rec.mediaType, digest: rec.manifestDigest, size: rec.manifestSize };
   return out;
 }
 
@@ -214,7 +212,7 @@ function runConfig(c: ImageConfig): Record<string, unknown> {
 }
 
 async function history(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
-  const rec = d.images.resolve(req.params['name']!);
+  const rec = d.images.resolve(req.params.name!);
   const img = await d.images.load(rec);
   const c = img.config;
   const chain = chainIds(c.rootfs.diff_ids);
@@ -237,7 +235,7 @@ async function history(d: ImageHandlerDeps, req: Request, res: ServerResponse): 
 }
 
 async function remove(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
-  const out = await d.images.remove(req.params['name']!, { force: boolParam(req.query, 'force'), noprune: boolParam(req.query, 'noprune') });
+  const out = await d.images.remove(req.params.name!, { force: boolParam(req.query, 'force'), noprune: boolParam(req.query, 'noprune') });
   sendJSON(res, 200, out);
 }
 
@@ -246,7 +244,7 @@ async function tag(d: ImageHandlerDeps, req: Request, res: ServerResponse): Prom
   const t = req.query.get('tag') ?? '';
   if (repo === '') throw new InvalidArgumentError('repository name must have at least one component');
   const target = t ? `${repo}:${t}` : repo;
-  d.images.tag(req.params['name']!, target);
+  d.images.tag(req.params.name!, target);
   res.writeHead(201);
   res.end();
 }
@@ -271,7 +269,7 @@ async function load(d: ImageHandlerDeps, req: Request, res: ServerResponse): Pro
 }
 
 async function save(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
-  const names = req.params['name'] !== undefined ? [req.params['name']] : req.query.getAll('names');
+  const names = req.params.name !== undefined ? [req.params.name] : req.query.getAll('names');
   if (names.length === 0) throw new InvalidArgumentError('no image names given');
   const stream = (await d.archives.save(names, { signal: req.signal }))[Symbol.asyncIterator]();
   // The first chunk comes only after every name resolved: a missing image is still a 404, not a cut stream.
@@ -390,7 +388,7 @@ async function pull(d: ImageHandlerDeps, req: Request, res: ServerResponse, from
 
 /** `POST /images/{name}/push?tag=`: no tag pushes every local tag of the repository, as dockerd. */
 async function push(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
-  const name = req.params['name']!;
+  const name = req.params.name!;
   const tag = req.query.get('tag') ?? '';
   const ref = tag === '' ? name : `${name}:${tag}`;
   const parsed = parseReference(ref);
@@ -431,12 +429,12 @@ async function prune(d: ImageHandlerDeps, req: Request, res: ServerResponse): Pr
 }
 
 async function rollback(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
-  const r = d.images.rollback(req.params['name']!, req.query.get('to') ?? undefined);
+  const r = d.images.rollback(req.params.name!, req.query.get('to') ?? undefined);
   sendJSON(res, 200, { Name: r.name, From: r.from, To: r.to });
 }
 
 async function tagHistory(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
-  const h = d.images.tagHistory(req.params['name']!);
+  const h = d.images.tagHistory(req.params.name!);
   sendJSON(
     res,
     200,
@@ -451,7 +449,7 @@ export function imageRoutes(router: Router, d: ImageHandlerDeps): void {
     .add('GET', '/images/get', (req, res) => save(d, req, res))
     .add('POST', '/images/create', (req, res) => create(d, req, res))
     .add('POST', '/images/prune', (req, res) => prune(d, req, res))
-    .add('GET', '/images/{name*}/json', async (req, res) => sendJSON(res, 200, await imageInspect(d, d.images.resolve(req.params['name']!), req.version)))
+    .add('GET', '/images/{name*}/json', async (req, res) => sendJSON(res, 200, await imageInspect(d, d.images.resolve(req.params.name!), req.version)))
     .add('GET', '/images/{name*}/history', (req, res) => history(d, req, res))
     .add('GET', '/images/{name*}/get', (req, res) => save(d, req, res))
     .add('GET', '/images/{name*}/taghistory', (req, res) => tagHistory(d, req, res))

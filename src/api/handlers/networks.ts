@@ -21,22 +21,22 @@ export function networkRoutes(router: Router, networks: NetworkService): void {
     .add('GET', '/networks/{id}', (req, res) => {
       // `verbose` and `scope` only matter for swarm networks; they are checked and otherwise ignored.
       boolParam(req.query, 'verbose');
-      sendJSON(res, 200, networks.inspect(req.params['id']!));
+      sendJSON(res, 200, networks.inspect(req.params.id!));
     })
     .add('DELETE', '/networks/{id}', async (req, res) => {
-      await networks.remove(req.params['id']!);
+      await networks.remove(req.params.id!);
       sendEmpty(res, 204);
     })
     .add('POST', '/networks/{id}/connect', async (req, res) => {
       const body = await readJSONBody<ConnectRequest>(req.raw);
       if (body === undefined || typeof body.Container !== 'string' || body.Container === '') throw new InvalidArgumentError('no container specified');
-      await networks.connect(req.params['id']!, body.Container, body.EndpointConfig ?? {}, { signal: req.signal });
+      await networks.connect(req.params.id!, body.Container, body.EndpointConfig ?? {}, { signal: req.signal });
       sendEmpty(res, 200);
     })
     .add('POST', '/networks/{id}/disconnect', async (req, res) => {
       const body = await readJSONBody<{ Container?: string; Force?: boolean }>(req.raw);
       if (body === undefined || typeof body.Container !== 'string' || body.Container === '') throw new InvalidArgumentError('no container specified');
-      await networks.disconnect(req.params['id']!, body.Container, body.Force === true, { signal: req.signal });
+      await networks.disconnect(req.params.id!, body.Container, body.Force === true, { signal: req.signal });
       sendEmpty(res, 200);
     });
 }

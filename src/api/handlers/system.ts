@@ -44,8 +44,8 @@ function eventMatches(e: EngineEvent, f: Map<string, string[]>): boolean {
   const ev = [...(f.get('event') ?? []), ...(f.get('action') ?? [])];
   if (ev.length && !ev.includes(e.Action)) return false;
   const img = f.get('image');
-  if (img && !(e.Type === 'image' && (img.includes(e.Actor.ID) || img.includes(e.Actor.Attributes['name'] ?? '') || img.some((i) => e.Actor.ID.startsWith(`sha256:${i}`))))) {
-    if (!(e.Type === 'container' && img.includes(e.Actor.Attributes['image'] ?? ''))) return false;
+  if (img && !(e.Type === 'image' && (img.includes(e.Actor.ID) || img.includes(e.Actor.Attributes.name ?? '') || img.some((i) => e.Actor.ID.startsWith(`sha256:${i}`))))) {
+    if (!(e.Type === 'container' && img.includes(e.Actor.Attributes.image ?? ''))) return false;
   }
   const label = f.get('label');
   if (label) {
@@ -73,7 +73,7 @@ async function events(d: SystemDeps, req: Request, res: ServerResponse): Promise
   res.flushHeaders();
   const write = (e: EngineEvent) => {
     if (until !== undefined && e.timeNano / 1e9 > until) return;
-    if (eventMatches(e, filters)) res.write(JSON.stringify(e) + '\n');
+    if (eventMatches(e, filters)) res.write(`${JSON.stringify(e)}\n`);
   };
   const buffered: EngineEvent[] = [];
   let live = false;
@@ -118,15 +118,15 @@ async function df(d: SystemDeps, req: Request, res: ServerResponse): Promise<voi
       }
       images.push({ summary, chain });
     }
-    body['LayersSize'] = [...layerSizes.values()].reduce((a, b) => a + b, 0);
-    body['Images'] = images.map(({ summary, chain }) => {
+    body.LayersSize = [...layerSizes.values()].reduce((a, b) => a + b, 0);
+    body.Images = images.map(({ summary, chain }) => {
       const shared = chain.filter((c) => (layerUse.get(c) ?? 0) > 1).reduce((a, c) => a + (layerSizes.get(c) ?? 0), 0);
       return { ...summary, SharedSize: shared, Containers: 0 };
     });
   }
-  if (want('container')) body['Containers'] = [];
-  if (want('volume')) body['Volumes'] = [];
-  if (want('build-cache')) body['BuildCache'] = [];
+  if (want('container')) body.Containers = [];
+  if (want('volume')) body.Volumes = [];
+  if (want('build-cache')) body.BuildCache = [];
   sendJSON(res, 200, body);
 }
 

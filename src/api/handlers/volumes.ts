@@ -12,9 +12,9 @@ export function volumeRoutes(router: Router, volumes: VolumeService): void {
       const all = (f.get('all') ?? []).some((v) => v === 'true' || v === '1');
       sendJSON(res, 200, await volumes.prune({ all, ...(labels.length ? { labels } : {}) }));
     })
-    .add('GET', '/volumes/{name}', (req, res) => sendJSON(res, 200, volumes.inspect(req.params['name']!)))
+    .add('GET', '/volumes/{name}', (req, res) => sendJSON(res, 200, volumes.inspect(req.params.name!)))
     .add('DELETE', '/volumes/{name}', async (req, res) => {
-      await volumes.remove(req.params['name']!, { force: boolParam(req.query, 'force') });
+      await volumes.remove(req.params.name!, { force: boolParam(req.query, 'force') });
       res.writeHead(204);
       res.end();
     });

@@ -18,13 +18,21 @@ import {
  * is a flag error (exit 125 with the usage hint); the rest are checked when the request is built.
  */
 
+/** A flag value that a parser must accept; the value itself is kept as given. */
+function checked(parse: (v: string) => unknown): (v: string) => string {
+  return (v) => {
+    parse(v);
+    return v;
+  };
+}
+
 const env = (v: string): string => validateEnv(v, (k) => process.env[k]);
-const size = (v: string): string => (ramInBytes(v), v);
-const swap = (v: string): string => (memSwapBytes(v), v);
-const cpus = (v: string): string => (parseCPUs(v), v);
-const duration = (v: string): string => (parseGoDuration(v), v);
-const ulimit = (v: string): string => (parseUlimit(v), v);
-const mount = (v: string): string => (parseMount(v, process.cwd()), v);
+const size = checked((v) => ramInBytes(v));
+const swap = checked((v) => memSwapBytes(v));
+const cpus = checked((v) => parseCPUs(v));
+const duration = checked((v) => parseGoDuration(v));
+const ulimit = checked((v) => parseUlimit(v));
+const mount = checked((v) => parseMount(v, process.cwd()));
 const uint16 = (v: string): string => {
   if (!/^\d+$/.test(v)) throw new RangeError(`strconv.ParseUint: parsing ${JSON.stringify(v)}: invalid syntax`);
   if (Number(v) > 65535) throw new RangeError(`strconv.ParseUint: parsing ${JSON.stringify(v)}: value out of range`);

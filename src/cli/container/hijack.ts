@@ -113,7 +113,7 @@ export async function streamHijacked(opts: StreamOptions): Promise<void> {
   const socket = conn.socket;
   const input = opts.input;
   let restored = true;
-  let escape: EscapeMatcher | undefined;
+  let detachKeys: EscapeMatcher | undefined;
   if (input !== undefined && tty) {
     let keys: Uint8Array = DEFAULT_DETACH_KEYS;
     if (opts.detachKeys !== '') {
@@ -123,7 +123,7 @@ export async function streamHijacked(opts: StreamOptions): Promise<void> {
         // docker warns and keeps the default.
       }
     }
-    escape = new EscapeMatcher(keys);
+    detachKeys = new EscapeMatcher(keys);
     if (input.isTTY === true && typeof input.setRawMode === 'function') {
       setRawTerminal(input);
       restored = false;
@@ -158,7 +158,7 @@ export async function streamHijacked(opts: StreamOptions): Promise<void> {
     const onData = (chunk: Buffer | string): void => {
       let data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       let detached = false;
-      if (escape !== undefined) ({ data, detached } = escape.feed(data));
+      if (detachKeys !== undefined) ({ data, detached } = detachKeys.feed(data));
       if (data.length > 0 && !socket.destroyed && socket.writable) {
         if (!socket.write(data)) {
           input.pause();

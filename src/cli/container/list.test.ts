@@ -30,25 +30,25 @@ function summary(over: Partial<ContainerSummary> = {}): ContainerSummary {
 describe('ps rows (docker formatter.ContainerContext)', () => {
   it('truncates IDs, commands, names and mounts, and quotes the command like Go', () => {
     const row = containerRow(summary(), true, NOW);
-    assert.equal(row['ID'], 'accb50bdbcf5');
-    assert.equal(row['Command'], '"sh -c \\"while true; …"');
-    assert.equal(row['Image'], 'busybox:latest');
-    assert.equal(row['Names'], 'web');
-    assert.equal(row['RunningFor'], '2 hours ago');
-    assert.equal(row['Labels'], 'a=1,b=2');
-    assert.equal(row['Mounts'], 'averyveryveryl…,/host');
-    assert.equal(row['LocalVolumes'], '1');
-    assert.equal(row['Size'], '0B (virtual 1.98MB)');
+    assert.equal(row.ID, 'accb50bdbcf5');
+    assert.equal(row.Command, '"sh -c \\"while true; …"');
+    assert.equal(row.Image, 'busybox:latest');
+    assert.equal(row.Names, 'web');
+    assert.equal(row.RunningFor, '2 hours ago');
+    assert.equal(row.Labels, 'a=1,b=2');
+    assert.equal(row.Mounts, 'averyveryveryl…,/host');
+    assert.equal(row.LocalVolumes, '1');
+    assert.equal(row.Size, '0B (virtual 1.98MB)');
     assert.equal(row.Label?.('a'), '1');
     const full = containerRow(summary(), false, NOW);
-    assert.equal(full['ID'], ID);
-    assert.equal(full['Names'], 'web,other/alias');
-    assert.equal(full['Image'], 'docker.io/library/busybox:latest');
+    assert.equal(full.ID, ID);
+    assert.equal(full.Names, 'web,other/alias');
+    assert.equal(full.Image, 'docker.io/library/busybox:latest');
   });
 
   it('shows an image given by ID as its short ID', () => {
-    assert.equal(containerRow(summary({ Image: '7b7b7b7b7b7b7b', ImageID: `sha256:${'7b'.repeat(32)}` }), true, NOW)['Image'], '7b7b7b7b7b7b');
-    assert.equal(containerRow(summary({ Image: '' }), true, NOW)['Image'], '<no image>');
+    assert.equal(containerRow(summary({ Image: '7b7b7b7b7b7b7b', ImageID: `sha256:${'7b'.repeat(32)}` }), true, NOW).Image, '7b7b7b7b7b7b');
+    assert.equal(containerRow(summary({ Image: '' }), true, NOW).Image, '<no image>');
   });
 
   it('groups ports as docker does', () => {

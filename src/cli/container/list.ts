@@ -215,7 +215,7 @@ async function checkTemplate(format: string): Promise<boolean> {
   const empty: ContainerSummary = { Id: '', Names: null, Image: '', ImageID: '', Command: '', Created: 0, Ports: null, Labels: null, State: '', Status: '' };
   let sizeUsed = false;
   const fields = containerRow(empty, true, Date.now());
-  const size = fields['Size'];
+  const size = fields.Size;
   Object.defineProperty(fields, 'Size', {
     get: () => {
       sizeUsed = true;
@@ -249,7 +249,7 @@ export async function listContainers(client: EngineClient, out: OutStream, err: 
   const now = Date.now();
   const rows = containers.map((c) => containerRow(c, !opts.noTrunc, now));
   if (format === '{{.ID}}') {
-    out.write(rows.map((r) => `${r['ID'] ?? ''}\n`).join(''));
+    out.write(rows.map((r) => `${r.ID ?? ''}\n`).join(''));
     return;
   }
   out.write(await renderRows(rows as Record<string, string>[], format, layout));

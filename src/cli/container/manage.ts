@@ -22,7 +22,18 @@ function settleLimited(items: readonly string[], limit: number, op: (item: strin
   let running = 0;
   const queue: (() => void)[] = [];
   const slot = (): Promise<void> =>
-    running < limit ? (running++, Promise.resolve()) : new Promise<void>((resolve) => queue.push(() => (running++, resolve())));
+    {
+      if (running < limit) {
+        running++;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) =>
+        queue.push(() => {
+          running++;
+          resolve();
+        }),
+      );
+    }
   const release = (): void => {
     running--;
     queue.shift()?.();

@@ -59,9 +59,9 @@ export function cpuPercentUnix(v: StatsResponse): number {
 export function memUsageNoCache(mem: StatsResponse['memory_stats']): number {
   const usage = mem?.usage ?? 0;
   const stats = mem?.stats ?? {};
-  const v1 = stats['total_inactive_file'];
+  const v1 = stats.total_inactive_file;
   if (v1 !== undefined && v1 < usage) return usage - v1;
-  const v2 = stats['inactive_file'] ?? 0;
+  const v2 = stats.inactive_file ?? 0;
   if (v2 < usage) return usage - v2;
   return usage;
 }

@@ -316,8 +316,6 @@ function absIfDotRelative(path: string, cwd: string): string {
   return `/${out.join('/')}`;
 }
 
-const PROPAGATIONS = new Set(['rprivate', 'private', 'rshared', 'shared', 'rslave', 'slave']);
-
 /** docker's `--mount` CSV syntax (`type=bind,source=/a,target=/b,readonly`), as `opts.MountOpt.Set`. */
 export function parseMount(value: string, cwd: string): Mount {
   const fields = parseCSVLine(value);

@@ -6,7 +6,7 @@ import { GO_TYPE, GoFloat } from './values.ts';
 test('Sprintf verbs, flags, width and precision', () => {
   assert.equal(sprintf('%s|%5s|%-5s|%.2s|%q', ['a', 'b', 'c', 'def', 'x"y']), 'a|    b|c    |de|"x\\"y"');
   assert.equal(sprintf('%d|%5d|%-5d|%05d|%+d|%x|%X|%o|%b|%c|%U', [1, 2, 3, -4, 5, 255, 255, 8, 5, 65, 0x41]), '1|    2|3    |-0004|+5|ff|FF|10|101|A|U+0041');
-  assert.equal(sprintf('%v|%.2f|%8.3f|%e|%g|%G', [new GoFloat(2), 3.14159, -1.5, 1234.5678, 1e-7, 1e21]), '2|3.14|  -1.500|1.234568e+03|1e-07|1E+21');
+  assert.equal(sprintf('%v|%.2f|%8.3f|%e|%g|%G', [new GoFloat(2), 3.14158, -1.5, 1234.5678, 1e-7, 1e21]), '2|3.14|  -1.500|1.234568e+03|1e-07|1E+21');
   assert.equal(sprintf('%t|%v|%5t', [true, false, true]), 'true|false| true');
   assert.equal(sprintf('%%|%d%%', [50]), '%|50%');
 });

@@ -4,7 +4,6 @@ import { marshalJSON, quoteJSON, UnsupportedValueError } from './gojson.ts';
 import { GO_TYPE, GoFloat, MARSHAL_JSON } from './values.ts';
 
 const plain = { escapeHTML: false };
-const html = { escapeHTML: true };
 
 test('scalars', () => {
   assert.equal(marshalJSON(null, plain), 'null');

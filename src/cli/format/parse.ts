@@ -433,7 +433,7 @@ class Parser {
   pipeline(context: string, end: ItemType): PipeNode {
     const token = this.peekNonSpace();
     const pipe: PipeNode = { type: 'pipe', pos: token.pos, line: token.line, isAssign: false, decl: [], cmds: [] };
-    decls: for (;;) {
+    for (;;) {
       const v = this.peekNonSpace();
       if (v.type !== 'variable') break;
       this.next();
@@ -450,7 +450,7 @@ class Parser {
         this.vars.push(v.val);
         if (context === 'range' && pipe.decl.length < 2) {
           const p = this.peekNonSpace().type;
-          if (p === 'variable' || p === 'rightDelim' || p === 'rightParen') continue decls;
+          if (p === 'variable' || p === 'rightDelim' || p === 'rightParen') continue;
           this.errorf('range can only initialize variables');
         }
         this.errorf(`too many declarations in ${context}`);

@@ -117,10 +117,10 @@ export async function inspectObjects(
     }
     const decoded = JSON.parse(answer) as unknown;
     try {
-      text += typed(typedView(decoded, objectShape, fmt)) + '\n';
+      text += `${typed(typedView(decoded, objectShape, fmt))}\n`;
     } catch {
       try {
-        text += raw(decoded) + '\n';
+        text += `${raw(decoded)}\n`;
       } catch (err) {
         errors.push(err);
       }
@@ -132,7 +132,7 @@ export async function inspectObjects(
     out.write('[]\n');
   } else {
     const array = `[${raws.join(',')}]`;
-    out.write((opts.format === 'json' ? compactJSON(array) : indentJSON(array)) + '\n');
+    out.write(`${opts.format === 'json' ? compactJSON(array) : indentJSON(array)}\n`);
   }
   if (errors.length === 1) throw errors[0];
   if (errors.length > 1) throw new MultiError(errors);

@@ -141,7 +141,7 @@ const AMBIGUOUS = new Set(['build', 'history', 'import', 'inspect', 'list', 'loa
 export async function listImages(client: EngineClient, out: OutStream, err: OutStream, opts: ListImagesOptions, signal?: AbortSignal): Promise<void> {
   const filters: Record<string, string[]> = { ...opts.filters };
   if (opts.matchName !== undefined && opts.matchName !== '') {
-    filters['reference'] = [...(filters['reference'] ?? []), opts.matchName];
+    filters.reference = [...(filters.reference ?? []), opts.matchName];
   }
   const images = await client.imageList({ all: opts.all, filters, digests: opts.digests, signal });
   const { format, layout } = imageLayout(opts.format, opts.quiet, opts.digests);

@@ -73,7 +73,7 @@ export async function pruneImages(
   opts: PruneOptions,
   signal?: AbortSignal,
 ): Promise<void> {
-  const filters = { ...opts.filters, dangling: [...(opts.filters['dangling'] ?? []), String(!opts.all)] };
+  const filters = { ...opts.filters, dangling: [...(opts.filters.dangling ?? []), String(!opts.all)] };
   if (!opts.force) {
     const yes = await confirm(input, out, opts.all ? ALL_WARNING : DANGLING_WARNING);
     if (!yes) throw new CanceledError('image prune has been cancelled');

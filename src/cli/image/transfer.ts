@@ -2,7 +2,7 @@ import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BerthError, InvalidArgumentError, errorMessage } from '../../util/errors.ts';
+import { type BerthError, InvalidArgumentError, errorMessage } from '../../util/errors.ts';
 import type { EngineClient, JSONMessage } from '../../client/index.ts';
 import type { OutStream } from '../command.ts';
 import { displayJSONMessages } from '../jsonmessage.ts';

@@ -24,5 +24,5 @@ test('long syntax, and docker errors', () => {
   assert.throws(() => networkingFromFlags(['app', 'bridge'], none), /cannot attach both user-defined and non-user-defined/);
   assert.throws(() => networkingFromFlags(['app', 'app'], none), /network "app" is specified multiple times/);
   assert.throws(() => networkingFromFlags(['app'], { ...none, mac: 'zz' }), /zz is not a valid mac address/);
-  assert.equal(networkingFromFlags(['app'], { ...none, mac: '92:d0:c6:0a:29:33' }).endpoints['app']?.MacAddress, '92:d0:c6:0a:29:33');
+  assert.equal(networkingFromFlags(['app'], { ...none, mac: '92:d0:c6:0a:29:33' }).endpoints.app?.MacAddress, '92:d0:c6:0a:29:33');
 });

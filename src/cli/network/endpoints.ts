@@ -133,7 +133,7 @@ export function networkingFromFlags(values: readonly string[], c: ContainerNetwo
   if (attachments.length === 0) {
     const n = parseNetworkOpt('default');
     applyContainerOptions(n, c);
-    endpoints['default'] = endpoint(n) ?? {};
+    endpoints.default = endpoint(n) ?? {};
     return { mode: 'default', endpoints };
   }
   let userDefined = false;

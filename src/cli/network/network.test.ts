@@ -29,9 +29,9 @@ test('rows: truncated IDs, sorted labels, Go time text', () => {
     IPAM: { Driver: 'default', Config: [] }, Internal: false, Attachable: false, Ingress: false, ConfigOnly: false, Options: {}, Labels: { z: '1', a: '2' },
   };
   const row = networkRow(n, true);
-  assert.equal(row['ID'], 'a'.repeat(12));
-  assert.equal(row['Labels'], 'a=2,z=1');
-  assert.equal(row['IPv4'], 'true');
-  assert.equal(row['CreatedAt'], '2026-11-22 13:05:01.12345 +0000 UTC');
+  assert.equal(row.ID, 'a'.repeat(12));
+  assert.equal(row.Labels, 'a=2,z=1');
+  assert.equal(row.IPv4, 'true');
+  assert.equal(row.CreatedAt, '2026-11-22 13:05:01.12345 +0000 UTC');
   assert.equal(goTimeString('2026-11-22T13:05:01Z'), '2026-11-22 13:05:01 +0000 UTC');
 });

@@ -206,7 +206,7 @@ export async function listNetworks(
   else if (format === 'raw') format = o.quiet ? 'network_id: {{.ID}}' : 'network_id: {{.ID}}\\nname: {{.Name}}\\ndriver: {{.Driver}}\\nscope: {{.Scope}}\\n';
   const rows = networks.map((n) => networkRow(n, !o.noTrunc));
   if (format === '{{.ID}}') {
-    out.write(rows.map((r) => `${r['ID'] ?? ''}\n`).join(''));
+    out.write(rows.map((r) => `${r.ID ?? ''}\n`).join(''));
     return;
   }
   const layout: ListLayout = {
@@ -299,7 +299,7 @@ function joinHostPort(host: string, port: string): string {
 /** `berth port CONTAINER [PRIVATE_PORT[/PROTO]]` (docker/cli `container/port.go`). */
 export async function showPorts(client: EngineClient, out: OutStream, o: { container: string; port: string }): Promise<void> {
   const c = await client.containerInspect(o.container);
-  const settings = c['NetworkSettings'] as { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null } | null | undefined;
+  const settings = c.NetworkSettings as { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null } | null | undefined;
   const ports = settings?.Ports ?? {};
   const lines: string[] = [];
   if (o.port !== '') {

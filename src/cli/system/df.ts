@@ -121,9 +121,9 @@ function containerRow(c: DiskUsageContainer, trunc: boolean, nowMs: number): Rec
   else if (trunc && truncateID(c.ImageID ?? '') === truncateID(image)) image = truncateID(image);
   const command = trunc ? ellipsis(c.Command ?? '', 20) : (c.Command ?? '');
   const mounts = (c.Mounts ?? []) as { Name?: string; Source?: string; Driver?: string }[];
-  const labels = (c['Labels'] ?? {}) as Record<string, string>;
-  const networks = Object.keys(((c['NetworkSettings'] as { Networks?: Record<string, unknown> } | undefined)?.Networks) ?? {}).sort();
-  const ports = ((c['Ports'] ?? []) as { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[]).map((p) =>
+  const labels = (c.Labels ?? {}) as Record<string, string>;
+  const networks = Object.keys(((c.NetworkSettings as { Networks?: Record<string, unknown> } | undefined)?.Networks) ?? {}).sort();
+  const ports = ((c.Ports ?? []) as { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[]).map((p) =>
     p.PublicPort !== undefined && p.PublicPort !== 0 ? `${p.IP ?? ''}:${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`,
   );
   return {

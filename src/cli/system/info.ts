@@ -106,10 +106,10 @@ export function serverInfoText(info: SystemInfo, debugClient: boolean): string {
   ln(' Docker Root Dir:', info.DockerRootDir ?? '');
   ln(' Debug Mode:', info.Debug ?? false);
   if (info.Debug === true || debugClient) {
-    ln('  File Descriptors:', info['NFd'] ?? 0);
-    ln('  Goroutines:', info['NGoroutines'] ?? 0);
-    ln('  System Time:', info['SystemTime'] ?? '');
-    ln('  EventsListeners:', info['NEventsListener'] ?? 0);
+    ln('  File Descriptors:', info.NFd ?? 0);
+    ln('  Goroutines:', info.NGoroutines ?? 0);
+    ln('  System Time:', info.SystemTime ?? '');
+    ln('  EventsListeners:', info.NEventsListener ?? 0);
   }
   nonEmpty(' HTTP Proxy:', info.HttpProxy);
   nonEmpty(' HTTPS Proxy:', info.HttpsProxy);

@@ -35,8 +35,8 @@ export function withEngineComponent(sv: SystemVersion): SystemVersion {
   const components = [...(sv.Components ?? [])].map((c) => ({ ...c, Details: c.Details === undefined || c.Details === null ? {} : { ...c.Details } }));
   const engine = components.find((c) => c.Name === 'Engine');
   if (engine !== undefined) {
-    const bt = engine.Details['BuildTime'];
-    if (bt !== undefined) engine.Details['BuildTime'] = reformatDate(bt);
+    const bt = engine.Details.BuildTime;
+    if (bt !== undefined) engine.Details.BuildTime = reformatDate(bt);
   } else {
     components.push({
       Name: 'Engine',
@@ -73,12 +73,12 @@ export function defaultVersionText(v: VersionData): string {
       s += `\n ${comp.Name}:`;
       if (comp.Name === 'Engine') {
         s += `\n  Version:\t${comp.Version}`;
-        s += `\n  API version:\t${d['ApiVersion'] ?? ''} (minimum version ${d['MinAPIVersion'] ?? ''})`;
-        s += `\n  Go version:\t${d['GoVersion'] ?? ''}`;
-        s += `\n  Git commit:\t${d['GitCommit'] ?? ''}`;
-        s += `\n  Built:\t${d['BuildTime'] ?? ''}`;
-        s += `\n  OS/Arch:\t${d['Os'] ?? ''}/${d['Arch'] ?? ''}`;
-        s += `\n  Experimental:\t${d['Experimental'] ?? ''}`;
+        s += `\n  API version:\t${d.ApiVersion ?? ''} (minimum version ${d.MinAPIVersion ?? ''})`;
+        s += `\n  Go version:\t${d.GoVersion ?? ''}`;
+        s += `\n  Git commit:\t${d.GitCommit ?? ''}`;
+        s += `\n  Built:\t${d.BuildTime ?? ''}`;
+        s += `\n  OS/Arch:\t${d.Os ?? ''}/${d.Arch ?? ''}`;
+        s += `\n  Experimental:\t${d.Experimental ?? ''}`;
       } else {
         s += `\n  Version:\t${comp.Version}`;
         for (const key of Object.keys(d).sort()) s += `\n  ${key}:\t${d[key] ?? ''}`;

@@ -107,7 +107,7 @@ export async function listVolumes(
   const layout: ListLayout = { defaultTable: 'table {{.Driver}}\t{{.Name}}', headers: HEADERS, columns: ['Driver', 'Name'], typeName: '*formatter.volumeContext' };
   const rows = volumes.map(volumeRow);
   if (format === '{{.Name}}') {
-    out.write(rows.map((r) => `${r['Name'] ?? ''}\n`).join(''));
+    out.write(rows.map((r) => `${r.Name ?? ''}\n`).join(''));
     return;
   }
   out.write(await renderRows(rows, format, layout));
@@ -147,8 +147,8 @@ export async function pruneVolumes(
   const api = await client.apiVersion();
   if (compareVersions(api, '1.42') >= 0) {
     if (o.all) {
-      if (filters['all'] !== undefined) throw new BerthError('conflicting options: cannot specify both --all and --filter all=1');
-      filters['all'] = ['true'];
+      if (filters.all !== undefined) throw new BerthError('conflicting options: cannot specify both --all and --filter all=1');
+      filters.all = ['true'];
       warning = ALL_WARNING;
     }
   } else {

@@ -128,9 +128,9 @@ export class Authorizer {
   }
 
   async #fetchToken(c: Challenge, scopes: string[], signal?: AbortSignal): Promise<CachedToken> {
-    const realm = c.params['realm'];
+    const realm = c.params.realm;
     if (!realm) throw new UnauthorizedError(`unauthorized: the registry's bearer challenge names no realm`);
-    const service = c.params['service'];
+    const service = c.params.service;
     const started = Date.now();
     let res;
     const creds = this.#creds;
@@ -156,7 +156,7 @@ export class Authorizer {
         url.searchParams.set('client_id', 'berth');
       }
       const headers: Record<string, string> = {};
-      if (creds.username) headers['Authorization'] = `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}`;
+      if (creds.username) headers.Authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}`;
       res = await this.#transport.request(this.#ep, url.href, { headers, signal });
     }
     const text = await res.text(1 << 20);

@@ -144,7 +144,7 @@ export function mergeTmpfsOptions(options: readonly string[]): string[] {
     if (eq >= 0) {
       const key = opt.slice(0, eq);
       if (!TMPFS_KEYS.has(key)) throw new InvalidArgumentError(`invalid tmpfs option "${raw}"`);
-      const at = out.findIndex((o) => o.startsWith(key + '='));
+      const at = out.findIndex((o) => o.startsWith(`${key}=`));
       if (at >= 0) out[at] = opt;
       else out.push(opt);
       continue;

@@ -67,7 +67,7 @@ export function parseProcLimits(text: string): HostLimits {
   const out: HostLimits = {};
   for (const line of text.split('\n')) {
     for (const [label, name] of Object.entries(PROC_LIMITS_ROWS)) {
-      if (!line.startsWith(label + ' ')) continue;
+      if (!line.startsWith(`${label} `)) continue;
       const fields = line.slice(label.length).trim().split(/\s+/);
       const hard = fields[1];
       if (hard === undefined) continue;

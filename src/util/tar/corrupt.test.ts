@@ -9,7 +9,6 @@ import {
   END,
   chunked,
   gnuTar,
-  makeFixtureTree,
   packToBuffer,
   rawEntry,
   rawHeader,
@@ -197,7 +196,7 @@ test('PAX: global records apply until changed; an empty local value removes a re
   const [one, two, three] = (await readAll(chunked(archive))).map((e) => e.header);
   assert.deepEqual([one!.name, one!.uname, one!.mtime, one!.pax], ['one', 'everyone', 1.5, { comment: 'global', uname: 'everyone', mtime: '1.5' }]);
   assert.deepEqual([two!.name, two!.uname, two!.mtime], ['renamed', 'own', 1.5]);
-  assert.equal(two!.pax['uname'], undefined);
+  assert.equal(two!.pax.uname, undefined);
   assert.deepEqual(two!.xattrs, new Map([['user.a=b', Buffer.from([0, 255])]]));
   assert.deepEqual(three!.pax, { uname: 'everyone', mtime: '1.5' });
 });

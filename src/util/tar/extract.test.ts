@@ -122,7 +122,7 @@ test('GNU tar --format=pax: long names and links, big ids, binary xattrs come th
   assert.equal(byName.get('./longlink')?.linkname, 't'.repeat(150));
   const big = byName.get('./bigid')!;
   assert.deepEqual([big.uid, big.gid], [3000000, 3000001]);
-  assert.equal(big.pax['uid'], '3000000');
+  assert.equal(big.pax.uid, '3000000');
   // plain.txt and hard are one inode: whichever GNU tar reached first holds the data
   const plain = [byName.get('./plain.txt')!, byName.get('./hard')!].find((h) => h.type === 'file')!;
   assert.equal(plain.mtime, 1614834367.25);
@@ -164,7 +164,7 @@ test('PAX global headers from GNU tar apply to every later entry', async (t) => 
   ]);
   const entries = await readAll(createReadStream(archive));
   assert.deepEqual(
-    entries.map((e) => [e.header.name, e.header.pax['comment']]),
+    entries.map((e) => [e.header.name, e.header.pax.comment]),
     [
       ['empty', 'everyone'],
       ['owned', 'everyone'],

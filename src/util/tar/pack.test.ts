@@ -271,7 +271,7 @@ test('pack() sizes over 8 GiB go in a PAX size record and base-256', async () =>
   const e = await entries.next();
   assert.ok(!e.done);
   assert.equal(e.value.header.size, size);
-  assert.equal(e.value.header.pax['size'], String(size));
+  assert.equal(e.value.header.pax.size, String(size));
   await entries.return(undefined);
 });
 

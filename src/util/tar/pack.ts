@@ -314,7 +314,7 @@ function encodeHeaders(h: ResolvedHeader, owed: number, inline: Uint8Array | und
   if (h.size > maxOctal(SIZE_LEN)) records.push(['size', String(h.size)]);
   if (!Number.isInteger(h.mtime) || h.mtime < 0 || h.mtime > maxOctal(MTIME_LEN)) {
     // a record read by extract() may carry nanoseconds a number cannot: keep its text while it still agrees
-    const given = h.pax['mtime'];
+    const given = h.pax.mtime;
     const exact = given !== undefined && parsePaxNumber(given, true) === h.mtime;
     records.push(['mtime', exact ? given : formatPaxTime(h.mtime)]);
   }
