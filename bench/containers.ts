@@ -15,7 +15,16 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { BERTH, DOCKER, dockerEnv, startBerthd, startDockerd, type Engine, podmanSetup, removeDir } from './lib/engines.ts';
+import {
+  BERTH,
+  DOCKER,
+  dockerEnv,
+  startBerthd,
+  startDockerd,
+  type Engine,
+  podmanSetup,
+  removeDir,
+} from './lib/engines.ts';
 import { ping, run, sleep, stats, statusKiB, stopPid, type Stats } from './lib/proc.ts';
 
 export interface ContainerFigures {
@@ -34,7 +43,13 @@ export interface EngineContainerFigures {
   /** Wall time for `parallel` `run -d` at once, seconds. */
   parallelStart?: Stats;
   /** With `parallel` containers running: the engine's RSS growth per container, and each monitor's RSS / PSS, KiB. */
-  memory?: { engineKiBPerContainer: number; monitor: string; monitorRssKiB: Stats; monitorPssKiB: Stats; engineIdleKiB: number };
+  memory?: {
+    engineKiBPerContainer: number;
+    monitor: string;
+    monitorRssKiB: Stats;
+    monitorPssKiB: Stats;
+    engineIdleKiB: number;
+  };
   errors: string[];
 }
 
@@ -113,14 +128,18 @@ function dockerPeer(e: Engine & { containerd: number | undefined }): Peer {
 async function podmanPeer(): Promise<Peer> {
   const { dir, base, env } = await podmanSetup('/tmp/podman-bench-ctr-');
   let service: { pid: number; socket: string } | undefined;
-  const cli = (args: string[], allowFail = false) => run('podman', [...base, ...args], { env, allowFail, timeoutMs: 120_000 });
+  const cli = (args: string[], allowFail = false) =>
+    run('podman', [...base, ...args], { env, allowFail, timeoutMs: 120_000 });
   return {
     name: 'podman',
     clis: [{ name: 'podman', argv: ['podman', ...base], env }],
     async apiSocket() {
       if (service) return service.socket;
       const socket = join(dir, 'api.sock');
-      const p = spawn('podman', [...base, 'system', 'service', '--time=0', `unix://${socket}`], { env: { ...process.env, ...env }, stdio: 'ignore' });
+      const p = spawn('podman', [...base, 'system', 'service', '--time=0', `unix://${socket}`], {
+        env: { ...process.env, ...env },
+        stdio: 'ignore',
+      });
       service = { pid: p.pid!, socket };
       for (let i = 0; i < 300 && !(await ping(socket)); i++) await sleep(20);
       return (await ping(socket)) ? socket : undefined;
@@ -138,33 +157,55 @@ async function podmanPeer(): Promise<Peer> {
 }
 
 /** One Engine API call over a unix socket; the parsed JSON body (or undefined). */
-function call(socket: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+function call(
+  socket: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = request({ socketPath: socket, method, path, headers: data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        let json: unknown;
-        try {
-          json = text ? JSON.parse(text) : undefined;
-        } catch {
-          json = text;
-        }
-        if ((res.statusCode ?? 500) >= 400) reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
-        else resolve({ status: res.statusCode ?? 0, json });
-      });
-    });
+    const req = request(
+      {
+        socketPath: socket,
+        method,
+        path,
+        headers: data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {},
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          let json: unknown;
+          try {
+            json = text ? JSON.parse(text) : undefined;
+          } catch {
+            json = text;
+          }
+          if ((res.statusCode ?? 500) >= 400)
+            reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
+          else resolve({ status: res.statusCode ?? 0, json });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(data);
   });
 }
 
 /** create + start + wait + delete of `busybox true` over the API (versioned as the docker CLI 28 asks for 1.41). */
-async function apiCycle(socket: string): Promise<{ total: number; create: number; start: number; wait: number; remove: number }> {
+async function apiCycle(
+  socket: string,
+): Promise<{ total: number; create: number; start: number; wait: number; remove: number }> {
   const t = [process.hrtime.bigint()];
-  const c = (await call(socket, 'POST', '/v1.41/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: 'none' } })).json as { Id: string };
+  const c = (
+    await call(socket, 'POST', '/v1.41/containers/create', {
+      Image: 'busybox',
+      Cmd: ['true'],
+      HostConfig: { NetworkMode: 'none' },
+    })
+  ).json as { Id: string };
   t.push(process.hrtime.bigint());
   await call(socket, 'POST', `/v1.41/containers/${c.Id}/start`);
   t.push(process.hrtime.bigint());
@@ -178,10 +219,19 @@ async function apiCycle(socket: string): Promise<{ total: number; create: number
 }
 
 /** hyperfine -N of one command line: every run's time, in seconds. */
-async function hyperfine(argv: string[], env: Record<string, string>, runs: number, scratch: string): Promise<number[]> {
+async function hyperfine(
+  argv: string[],
+  env: Record<string, string>,
+  runs: number,
+  scratch: string,
+): Promise<number[]> {
   const out = join(scratch, `hf-${process.hrtime.bigint()}.json`);
   const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-  await run('hyperfine', ['-N', '--warmup', '2', '--runs', String(runs), '--export-json', out, argv.map(quote).join(' ')], { env, timeoutMs: 600_000 });
+  await run(
+    'hyperfine',
+    ['-N', '--warmup', '2', '--runs', String(runs), '--export-json', out, argv.map(quote).join(' ')],
+    { env, timeoutMs: 600_000 },
+  );
   return (JSON.parse(readFileSync(out, 'utf8')) as { results: { times: number[] }[] }).results[0]!.times;
 }
 
@@ -201,7 +251,11 @@ class Tally {
  * One round on one engine: `run --rm` through each of its CLIs (hyperfine, `perRound` runs), `perRound` API cycles,
  * and `parallel` containers started at once (memory read with them up, in the last round).
  */
-async function round(peer: Peer, t: Tally, o: { perRound: number; parallel: number; scratch: string; last: boolean; log: Log }): Promise<void> {
+async function round(
+  peer: Peer,
+  t: Tally,
+  o: { perRound: number; parallel: number; scratch: string; last: boolean; log: Log },
+): Promise<void> {
   const attempt = async (what: string, fn: () => Promise<void>) => {
     try {
       await fn();
@@ -212,10 +266,16 @@ async function round(peer: Peer, t: Tally, o: { perRound: number; parallel: numb
     }
   };
   const main = peer.clis[0]!;
-  const cli = (args: string[], allowFail = false) => run(main.argv[0]!, [...main.argv.slice(1), ...args], { env: main.env, allowFail, timeoutMs: 120_000 });
+  const cli = (args: string[], allowFail = false) =>
+    run(main.argv[0]!, [...main.argv.slice(1), ...args], { env: main.env, allowFail, timeoutMs: 120_000 });
   for (const c of peer.clis) {
     await attempt(`run --rm (${c.name})`, async () => {
-      const times = await hyperfine([...c.argv, 'run', '--rm', '--network', 'none', 'busybox', 'true'], c.env, o.perRound, o.scratch);
+      const times = await hyperfine(
+        [...c.argv, 'run', '--rm', '--network', 'none', 'busybox', 'true'],
+        c.env,
+        o.perRound,
+        o.scratch,
+      );
       t.runRm.set(c.name, [...(t.runRm.get(c.name) ?? []), ...times]);
     });
   }
@@ -229,13 +289,16 @@ async function round(peer: Peer, t: Tally, o: { perRound: number; parallel: numb
     await sleep(500);
     const engineBefore = rssSum(peer.enginePids());
     const t0 = process.hrtime.bigint();
-    await Promise.all(Array.from({ length: o.parallel }, () => cli(['run', '-d', '--network', 'none', 'busybox', 'sleep', '1000'])));
+    await Promise.all(
+      Array.from({ length: o.parallel }, () => cli(['run', '-d', '--network', 'none', 'busybox', 'sleep', '1000'])),
+    );
     t.parallel.push(Number(process.hrtime.bigint() - t0) / 1e9);
     try {
       if (o.last) {
         await sleep(2000);
         const mons = peer.monitors();
-        if (mons.length < o.parallel) throw new Error(`found ${mons.length} ${peer.monitorName} processes for ${o.parallel} containers`);
+        if (mons.length < o.parallel)
+          throw new Error(`found ${mons.length} ${peer.monitorName} processes for ${o.parallel} containers`);
         t.memory = {
           engineKiBPerContainer: (rssSum(peer.enginePids()) - engineBefore) / o.parallel,
           engineIdleKiB: engineBefore,
@@ -255,7 +318,14 @@ async function round(peer: Peer, t: Tally, o: { perRound: number; parallel: numb
  * Runs the container benchmarks on berthd, dockerd and podman (those in `engines`), all up at once and measured in
  * interleaved rounds (each round visits every engine), so that the machine's other load falls on all of them alike.
  */
-export async function benchContainers(o: { runs: number; parallel: number; scratch: string; log: Log; engines?: readonly string[]; rounds?: number }): Promise<ContainerFigures> {
+export async function benchContainers(o: {
+  runs: number;
+  parallel: number;
+  scratch: string;
+  log: Log;
+  engines?: readonly string[];
+  rounds?: number;
+}): Promise<ContainerFigures> {
   const want = o.engines ?? ['berthd', 'dockerd', 'podman'];
   const rounds = o.rounds ?? Math.min(5, o.runs);
   const perRound = Math.max(1, Math.ceil(o.runs / rounds));
@@ -269,7 +339,12 @@ export async function benchContainers(o: { runs: number; parallel: number; scrat
     peers.push(bp);
     const archive = join(o.scratch, 'busybox.tar');
     const env = dockerEnv(berthd);
-    for (let i = 0; i < 300 && (await run(DOCKER, ['image', 'inspect', 'busybox'], { env, allowFail: true })).code !== 0; i++) await sleep(100);
+    for (
+      let i = 0;
+      i < 300 && (await run(DOCKER, ['image', 'inspect', 'busybox'], { env, allowFail: true })).code !== 0;
+      i++
+    )
+      await sleep(100);
     await run(DOCKER, ['save', '-o', archive, 'busybox'], { env });
     const starts: [string, () => Promise<Peer>][] = [
       ['dockerd', async () => dockerPeer(await startDockerd())],
@@ -282,7 +357,12 @@ export async function benchContainers(o: { runs: number; parallel: number; scrat
         peer = await start();
         const c = peer.clis[0]!;
         await run(c.argv[0]!, [...c.argv.slice(1), 'load', '-i', archive], { env: c.env });
-        if (peer.name === 'podman') await run(c.argv[0]!, [...c.argv.slice(1), 'tag', 'localhost/busybox:latest', 'docker.io/library/busybox:latest'], { env: c.env, allowFail: true });
+        if (peer.name === 'podman')
+          await run(
+            c.argv[0]!,
+            [...c.argv.slice(1), 'tag', 'localhost/busybox:latest', 'docker.io/library/busybox:latest'],
+            { env: c.env, allowFail: true },
+          );
         peers.push(peer);
       } catch (err) {
         if (peer) await peer.stop().catch(() => {});
@@ -295,7 +375,13 @@ export async function benchContainers(o: { runs: number; parallel: number; scrat
     for (let r = 0; r < rounds; r++) {
       for (const peer of measured) {
         o.log(`containers: round ${r + 1}/${rounds}: ${peer.name}`);
-        await round(peer, tallies.get(peer.name)!, { perRound, parallel: o.parallel, scratch: o.scratch, last: r === rounds - 1, log: o.log });
+        await round(peer, tallies.get(peer.name)!, {
+          perRound,
+          parallel: o.parallel,
+          scratch: o.scratch,
+          last: r === rounds - 1,
+          log: o.log,
+        });
       }
     }
     for (const peer of measured) {
@@ -303,7 +389,17 @@ export async function benchContainers(o: { runs: number; parallel: number; scrat
       figures.engines.push({
         engine: peer.name,
         runRm: [...t.runRm].map(([cli, xs]) => ({ cli, stats: stats(xs), mean: mean(xs), stddev: stddev(xs) })),
-        ...(t.api.length ? { apiCycle: stats(t.api.map((x) => x.total)), apiSteps: { create: stats(t.api.map((x) => x.create)), start: stats(t.api.map((x) => x.start)), wait: stats(t.api.map((x) => x.wait)), remove: stats(t.api.map((x) => x.remove)) } } : {}),
+        ...(t.api.length
+          ? {
+              apiCycle: stats(t.api.map((x) => x.total)),
+              apiSteps: {
+                create: stats(t.api.map((x) => x.create)),
+                start: stats(t.api.map((x) => x.start)),
+                wait: stats(t.api.map((x) => x.wait)),
+                remove: stats(t.api.map((x) => x.remove)),
+              },
+            }
+          : {}),
         ...(t.parallel.length ? { parallelStart: stats(t.parallel) } : {}),
         ...(t.memory ? { memory: t.memory } : {}),
         errors: t.errors,
@@ -311,14 +407,21 @@ export async function benchContainers(o: { runs: number; parallel: number; scrat
     }
     figures.engines.push(...failed);
   } finally {
-    for (const p of peers.reverse()) await p.stop().catch((err) => o.log(`containers: stopping ${p.name}: ${(err as Error).message}`));
+    for (const p of peers.reverse())
+      await p.stop().catch((err) => o.log(`containers: stopping ${p.name}: ${(err as Error).message}`));
   }
   const linksAfter = (await run('ip', ['-o', 'link'], { allowFail: true })).stdout.split('\n').length;
-  if (linksAfter !== links) o.log(`containers: the host had ${links - 1} network links before and ${linksAfter - 1} after (other work on the machine, or a leak)`);
+  if (linksAfter !== links)
+    o.log(
+      `containers: the host had ${links - 1} network links before and ${linksAfter - 1} after (other work on the machine, or a leak)`,
+    );
   return figures;
 }
 
-const ms = (s: Stats | undefined) => (s === undefined || s.n === 0 ? 'n/a' : `${(s.median * 1000).toFixed(0)} (${(s.min * 1000).toFixed(0)}–${(s.max * 1000).toFixed(0)}) ms`);
+const ms = (s: Stats | undefined) =>
+  s === undefined || s.n === 0
+    ? 'n/a'
+    : `${(s.median * 1000).toFixed(0)} (${(s.min * 1000).toFixed(0)}–${(s.max * 1000).toFixed(0)}) ms`;
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 
 /** The figures as the Markdown tables bench/README.md keeps. */
@@ -329,13 +432,26 @@ export function containersReport(f: ContainerFigures): string {
     '| engine | CLI | `run --rm busybox true` (hyperfine -N) | mean ± σ |',
     '|---|---|---|---|',
   ];
-  for (const e of f.engines) for (const r of e.runRm) lines.push(`| ${e.engine} | ${r.cli} | ${ms(r.stats)} | ${(r.mean * 1000).toFixed(0)} ± ${(r.stddev * 1000).toFixed(0)} ms |`);
+  for (const e of f.engines)
+    for (const r of e.runRm)
+      lines.push(
+        `| ${e.engine} | ${r.cli} | ${ms(r.stats)} | ${(r.mean * 1000).toFixed(0)} ± ${(r.stddev * 1000).toFixed(0)} ms |`,
+      );
   lines.push('', '| engine | API create | start | wait | delete |', '|---|---|---|---|---|');
-  for (const e of f.engines) lines.push(`| ${e.engine} | ${ms(e.apiSteps?.create)} | ${ms(e.apiSteps?.start)} | ${ms(e.apiSteps?.wait)} | ${ms(e.apiSteps?.remove)} |`);
-  lines.push('', `| engine | API create+start+wait+delete | ${f.parallel} \`run -d\` in parallel | engine RSS per container | monitor | monitor RSS | monitor PSS | engine RSS before |`, '|---|---|---|---|---|---|---|---|');
+  for (const e of f.engines)
+    lines.push(
+      `| ${e.engine} | ${ms(e.apiSteps?.create)} | ${ms(e.apiSteps?.start)} | ${ms(e.apiSteps?.wait)} | ${ms(e.apiSteps?.remove)} |`,
+    );
+  lines.push(
+    '',
+    `| engine | API create+start+wait+delete | ${f.parallel} \`run -d\` in parallel | engine RSS per container | monitor | monitor RSS | monitor PSS | engine RSS before |`,
+    '|---|---|---|---|---|---|---|---|',
+  );
   for (const e of f.engines) {
     const m = e.memory;
-    lines.push(`| ${e.engine} | ${ms(e.apiCycle)} | ${ms(e.parallelStart)} | ${m ? mib(m.engineKiBPerContainer) : 'n/a'} | ${m?.monitor ?? 'n/a'} | ${m ? mib(m.monitorRssKiB.median) : 'n/a'} | ${m ? mib(m.monitorPssKiB.median) : 'n/a'} | ${m ? mib(m.engineIdleKiB) : 'n/a'} |`);
+    lines.push(
+      `| ${e.engine} | ${ms(e.apiCycle)} | ${ms(e.parallelStart)} | ${m ? mib(m.engineKiBPerContainer) : 'n/a'} | ${m?.monitor ?? 'n/a'} | ${m ? mib(m.monitorRssKiB.median) : 'n/a'} | ${m ? mib(m.monitorPssKiB.median) : 'n/a'} | ${m ? mib(m.engineIdleKiB) : 'n/a'} |`,
+    );
   }
   lines.push('');
   for (const e of f.engines) for (const err of e.errors) lines.push(`- ${e.engine}: ${err}`);

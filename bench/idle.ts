@@ -21,7 +21,11 @@ export interface IdleFigures {
 
 const rssMiB = (pids: number[]): number => pids.reduce((s, p) => s + (statusKiB(p, 'VmRSS') ?? 0), 0) / 1024;
 
-async function measure(e: Engine, settleMs: number, imagesCmd: () => Promise<unknown>): Promise<{ idle: number; after: number; daemonOnly: number }> {
+async function measure(
+  e: Engine,
+  settleMs: number,
+  imagesCmd: () => Promise<unknown>,
+): Promise<{ idle: number; after: number; daemonOnly: number }> {
   await sleep(settleMs);
   const idle = rssMiB(e.pids());
   await imagesCmd();
@@ -29,7 +33,11 @@ async function measure(e: Engine, settleMs: number, imagesCmd: () => Promise<unk
   return { idle, after: rssMiB(e.pids()), daemonOnly: rssMiB([e.pid]) };
 }
 
-export async function benchIdle(opts: { runs: number; settleMs: number; log: (s: string) => void }): Promise<IdleFigures> {
+export async function benchIdle(opts: {
+  runs: number;
+  settleMs: number;
+  log: (s: string) => void;
+}): Promise<IdleFigures> {
   const b = { start: [] as number[], idle: [] as number[], after: [] as number[] };
   const d = { start: [] as number[], idle: [] as number[], after: [] as number[], only: [] as number[] };
   for (let i = 0; i < opts.runs; i++) {

@@ -38,11 +38,18 @@ async function removeImage(e: Engine, name: string): Promise<void> {
   await run(DOCKER, ['rmi', '-f', `${name}:latest`], { env, allowFail: true });
   await run(DOCKER, ['image', 'prune', '-a', '-f'], { env });
   const left = await e.layerDirs();
-  if (left.length > 0) throw new Error(`${e.name} still holds ${left.length} layer directories after rmi and prune: ${left.slice(0, 3).join(', ')}`);
+  if (left.length > 0)
+    throw new Error(
+      `${e.name} still holds ${left.length} layer directories after rmi and prune: ${left.slice(0, 3).join(', ')}`,
+    );
 }
 
 /** One timed load; returns wall seconds and the engine's peak RSS (sampled) and VmHWM (MiB). */
-async function timedLoad(e: Engine, image: BuiltImage, client: 'docker' | 'berth'): Promise<{ seconds: number; peak: number; hwm: number }> {
+async function timedLoad(
+  e: Engine,
+  image: BuiltImage,
+  client: 'docker' | 'berth',
+): Promise<{ seconds: number; peak: number; hwm: number }> {
   await run('sync', []);
   for (const pid of e.pids()) await resetPeak(pid);
   const sampler = sampleRss(e.pids(), 20);
@@ -52,7 +59,8 @@ async function timedLoad(e: Engine, image: BuiltImage, client: 'docker' | 'berth
       : await run(BERTH, ['-H', e.host, 'load', '-q', '-i', image.archive], { timeoutMs: LOAD_TIMEOUT_MS });
   const peak = sampler.stop() / 1024;
   const hwm = e.pids().reduce((s, pid) => s + (statusKiB(pid, 'VmHWM') ?? 0), 0) / 1024;
-  if (!r.stdout.includes(image.name)) throw new Error(`${client} load into ${e.name} printed no "${image.name}": ${r.stdout}${r.stderr}`);
+  if (!r.stdout.includes(image.name))
+    throw new Error(`${client} load into ${e.name} printed no "${image.name}": ${r.stdout}${r.stderr}`);
   await removeImage(e, image.name);
   return { seconds: r.seconds, peak, hwm };
 }
@@ -75,7 +83,12 @@ export async function benchLoad(
   engines: { berthd: Engine; dockerd: Engine },
   opts: { runs: number; scratch: string; log: (s: string) => void },
 ): Promise<LoadFigures> {
-  const t = { dockerd: [] as number[], berthdDockerCli: [] as number[], berthdBerthCli: [] as number[], tar: [] as number[] };
+  const t = {
+    dockerd: [] as number[],
+    berthdDockerCli: [] as number[],
+    berthdBerthCli: [] as number[],
+    tar: [] as number[],
+  };
   const rss = { berthdPeak: [] as number[], berthdHwm: [] as number[], dockerdPeak: [] as number[] };
   // One warm-up round (not counted): page cache, the CLIs' compile caches, both engines' first-load paths.
   await timedLoad(engines.dockerd, image, 'docker');

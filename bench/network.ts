@@ -43,7 +43,7 @@ interface Peer {
   stop(): Promise<void>;
 }
 
-type Log = (s: string) => void
+type Log = (s: string) => void;
 
 const SFX = randomBytes(2).toString('hex');
 
@@ -82,7 +82,20 @@ async function startBerth(net: string): Promise<Peer & { socket: string }> {
   let out = '';
   const proc = spawn(
     BERTHD,
-    ['--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '-H', `unix://${socket}`, '--log-level', 'warn', '--bridge', `bnbb${SFX}`, '--bip', `${net}.1/24`],
+    [
+      '--data-root',
+      join(dir, 'data'),
+      '--exec-root',
+      join(dir, 'exec'),
+      '-H',
+      `unix://${socket}`,
+      '--log-level',
+      'warn',
+      '--bridge',
+      `bnbb${SFX}`,
+      '--bip',
+      `${net}.1/24`,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -92,13 +105,23 @@ async function startBerth(net: string): Promise<Peer & { socket: string }> {
     await removeDir(dir);
   };
   try {
-    await waitPing('berthd', socket, () => proc.exitCode !== null, () => out);
+    await waitPing(
+      'berthd',
+      socket,
+      () => proc.exitCode !== null,
+      () => out,
+    );
   } catch (err) {
     await stop();
     throw err;
   }
   const env = { DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'docker-config') };
-  return { name: 'berthd', socket, cli: (args, allowFail) => run(DOCKER, args, { env, allowFail: allowFail ?? false, timeoutMs: 120_000 }), stop };
+  return {
+    name: 'berthd',
+    socket,
+    cli: (args, allowFail) => run(DOCKER, args, { env, allowFail: allowFail ?? false, timeoutMs: 120_000 }),
+    stop,
+  };
 }
 
 /** iptables chains per table, to tell later which ones a dockerd made. */
@@ -114,7 +137,9 @@ async function chains(): Promise<Set<string>> {
 /** Deletes the rules that mention one of `marks`, and the chains (with the jumps to them) not in `keep`. */
 async function removeFirewall(marks: readonly string[], keep: Set<string>, log: Log): Promise<void> {
   for (const table of ['filter', 'nat']) {
-    const made = [...(await chains())].filter((c) => c.startsWith(`${table}/`) && !keep.has(c)).map((c) => c.slice(table.length + 1));
+    const made = [...(await chains())]
+      .filter((c) => c.startsWith(`${table}/`) && !keep.has(c))
+      .map((c) => c.slice(table.length + 1));
     const rules = (await run('iptables', ['-t', table, '-S'], { allowFail: true })).stdout.split('\n');
     for (const rule of rules) {
       if (!rule.startsWith('-A ')) continue;
@@ -122,7 +147,12 @@ async function removeFirewall(marks: readonly string[], keep: Set<string>, log: 
       if (made.includes(chain)) continue; // flushed with the chain below
       const jumpsToMade = made.some((c) => rule.endsWith(` -j ${c}`) || rule.includes(` -j ${c} `));
       if (!jumpsToMade && !marks.some((m) => rule.includes(m))) continue;
-      const args = ['-t', table, '-D', ...(rule.slice(3).match(/"[^"]*"|\S+/g) ?? []).map((a) => a.replace(/^"(.*)"$/, '$1'))];
+      const args = [
+        '-t',
+        table,
+        '-D',
+        ...(rule.slice(3).match(/"[^"]*"|\S+/g) ?? []).map((a) => a.replace(/^"(.*)"$/, '$1')),
+      ];
       const r = await run('iptables', args, { allowFail: true });
       if (r.code !== 0) log(`could not delete "${rule}" from ${table}: ${r.stderr.trim()}`);
     }
@@ -148,34 +178,61 @@ async function startDockerd(net: string, userNet: string, log: Log): Promise<Pee
   let out = '';
   const proc = spawn(
     'dockerd',
-    ['--data-root', join(dir, 'dd'), '--exec-root', join(dir, 'dx'), '-H', `unix://${socket}`, '--pidfile', join(dir, 'd.pid'), '--bridge', bridge, '--cgroup-parent', `/${bridge}`, '--log-level=error'],
+    [
+      '--data-root',
+      join(dir, 'dd'),
+      '--exec-root',
+      join(dir, 'dx'),
+      '-H',
+      `unix://${socket}`,
+      '--pidfile',
+      join(dir, 'd.pid'),
+      '--bridge',
+      bridge,
+      '--cgroup-parent',
+      `/${bridge}`,
+      '--log-level=error',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const pid = proc.pid!;
   const env = { DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'docker-config') };
-  const cli = (args: string[], allowFail?: boolean) => run(DOCKER, args, { env, allowFail: allowFail ?? false, timeoutMs: 120_000 });
+  const cli = (args: string[], allowFail?: boolean) =>
+    run(DOCKER, args, { env, allowFail: allowFail ?? false, timeoutMs: 120_000 });
   const stop = async () => {
     // dockerd leaves its networks' bridges (br-…) and their rules behind when it stops: remove its networks first,
     // then any device that still holds an address of its subnets.
     if (proc.exitCode === null) {
-      const ids = (await cli(['network', 'ls', '-q', '--filter', 'type=custom'], true)).stdout.split('\n').filter(Boolean);
+      const ids = (await cli(['network', 'ls', '-q', '--filter', 'type=custom'], true)).stdout
+        .split('\n')
+        .filter(Boolean);
       if (ids.length > 0) await cli(['network', 'rm', ...ids], true);
     }
     const addrs = (await run('ip', ['-o', '-4', 'addr'], { allowFail: true })).stdout.split('\n');
-    const devices = addrs.filter((l) => l.includes(` inet ${userNet}.`) || l.includes(` inet ${net}.`)).map((l) => l.split(/\s+/)[1] ?? '').filter(Boolean);
+    const devices = addrs
+      .filter((l) => l.includes(` inet ${userNet}.`) || l.includes(` inet ${net}.`))
+      .map((l) => l.split(/\s+/)[1] ?? '')
+      .filter(Boolean);
     const cd = childrenOf(pid).find((c) => comm(c) === 'containerd');
     await stopPid(pid, 30_000);
     if (cd !== undefined) await stopPid(cd, 15_000);
     await removeFirewall([bridge, `${net}.`, `${userNet}.`, ...devices], keep, log);
     for (const dev of new Set([bridge, ...devices])) await run('ip', ['link', 'del', dev], { allowFail: true });
     // Its containers' cgroup parent, in every hierarchy (rmdir removes only empty ones).
-    await run('sh', ['-c', `rmdir /sys/fs/cgroup/*/${bridge} /sys/fs/cgroup/${bridge} 2>/dev/null; true`], { allowFail: true });
+    await run('sh', ['-c', `rmdir /sys/fs/cgroup/*/${bridge} /sys/fs/cgroup/${bridge} 2>/dev/null; true`], {
+      allowFail: true,
+    });
     await removeDir(dir);
   };
   try {
-    await waitPing('dockerd', socket, () => proc.exitCode !== null, () => out);
+    await waitPing(
+      'dockerd',
+      socket,
+      () => proc.exitCode !== null,
+      () => out,
+    );
   } catch (err) {
     await stop();
     throw err;
@@ -186,7 +243,8 @@ async function startDockerd(net: string, userNet: string, log: Log): Promise<Pee
 /** podman (root) on its own storage, run root, network config dir and default subnet. */
 async function startPodman(net: string): Promise<Peer> {
   const { dir, base, env } = await podmanSetup('/tmp/podman-bench-net-', { defaultSubnet: `${net}.0/24` });
-  const cli = (args: string[], allowFail?: boolean) => run('podman', [...base, ...args], { env, allowFail: allowFail ?? false, timeoutMs: 120_000 });
+  const cli = (args: string[], allowFail?: boolean) =>
+    run('podman', [...base, ...args], { env, allowFail: allowFail ?? false, timeoutMs: 120_000 });
   return {
     name: 'podman',
     cli,
@@ -215,7 +273,10 @@ async function waitHttp(url: string): Promise<void> {
   throw new Error(`${url} did not answer`);
 }
 
-async function benchPeer(peer: Peer, o: { runs: number; parallel: number; wrkSeconds: number; userNet: string; www: string; log: Log }): Promise<EngineFigures> {
+async function benchPeer(
+  peer: Peer,
+  o: { runs: number; parallel: number; wrkSeconds: number; userNet: string; www: string; log: Log },
+): Promise<EngineFigures> {
   const f: EngineFigures = { engine: peer.name, errors: [] };
   const attempt = async (what: string, fn: () => Promise<void>) => {
     try {
@@ -246,7 +307,12 @@ async function benchPeer(peer: Peer, o: { runs: number; parallel: number; wrkSec
       for (let round = 0; round < Math.max(1, Math.min(3, o.runs)); round++) {
         const t0 = process.hrtime.bigint();
         const results = await Promise.all(
-          Array.from({ length: o.parallel }, (_, i) => peer.cli(['run', '-d', '--network', net, '--name', `bp${SFX}-${round}-${i}`, 'busybox', 'sleep', '120'], true)),
+          Array.from({ length: o.parallel }, (_, i) =>
+            peer.cli(
+              ['run', '-d', '--network', net, '--name', `bp${SFX}-${round}-${i}`, 'busybox', 'sleep', '120'],
+              true,
+            ),
+          ),
         );
         walls.push(Number(process.hrtime.bigint() - t0) / 1e9);
         const failed = results.filter((r) => r.code !== 0);
@@ -262,9 +328,27 @@ async function benchPeer(peer: Peer, o: { runs: number; parallel: number; wrkSec
   await attempt('wrk', async () => {
     const port = await freePort();
     const name = `bw${SFX}`;
-    await peer.cli(['run', '-d', '--name', name, '-p', `${port}:80`, '-v', `${o.www}:/www:ro`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+    await peer.cli([
+      'run',
+      '-d',
+      '--name',
+      name,
+      '-p',
+      `${port}:80`,
+      '-v',
+      `${o.www}:/www:ro`,
+      'busybox',
+      'httpd',
+      '-f',
+      '-p',
+      '80',
+      '-h',
+      '/www',
+    ]);
     try {
-      const ip = (await peer.cli(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', name])).stdout.trim();
+      const ip = (
+        await peer.cli(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', name])
+      ).stdout.trim();
       await waitHttp(`http://127.0.0.1:${port}/`);
       await waitHttp(`http://${ip}/`);
       f.published = await wrk(`http://127.0.0.1:${port}/`, o.wrkSeconds);
@@ -278,11 +362,21 @@ async function benchPeer(peer: Peer, o: { runs: number; parallel: number; wrkSec
 
 async function forwardState(): Promise<{ ipForward: string; policy: string | undefined }> {
   const r = await run('iptables', ['-S', 'FORWARD'], { allowFail: true });
-  return { ipForward: readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim(), policy: /^-P FORWARD (\w+)/m.exec(r.stdout)?.[1] };
+  return {
+    ipForward: readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim(),
+    policy: /^-P FORWARD (\w+)/m.exec(r.stdout)?.[1],
+  };
 }
 
 /** Runs the network benchmark on berthd, dockerd and podman (those in `engines`). */
-export async function benchNetwork(o: { runs: number; parallel: number; wrkSeconds: number; scratch: string; log: Log; engines?: readonly string[] }): Promise<NetworkFigures> {
+export async function benchNetwork(o: {
+  runs: number;
+  parallel: number;
+  wrkSeconds: number;
+  scratch: string;
+  log: Log;
+  engines?: readonly string[];
+}): Promise<NetworkFigures> {
   const want = o.engines ?? ['berthd', 'dockerd', 'podman'];
   const before = await forwardState();
   const [berthNet, dockerNet, podmanNet, userNet] = (await freeSubnets(4)) as [string, string, string, string];
@@ -294,7 +388,8 @@ export async function benchNetwork(o: { runs: number; parallel: number; wrkSecon
   try {
     // berthd seeds busybox from Debian's busybox-static; the same image goes to the peers.
     const archive = join(o.scratch, 'busybox.tar');
-    for (let i = 0; i < 100 && (await berth.cli(['image', 'inspect', 'busybox'], true)).code !== 0; i++) await sleep(100);
+    for (let i = 0; i < 100 && (await berth.cli(['image', 'inspect', 'busybox'], true)).code !== 0; i++)
+      await sleep(100);
     await berth.cli(['save', '-o', archive, 'busybox']);
     const peers: (() => Promise<Peer>)[] = [];
     if (want.includes('berthd')) peers.push(async () => berth);
@@ -306,7 +401,8 @@ export async function benchNetwork(o: { runs: number; parallel: number; wrkSecon
         peer = await start();
         if (peer !== berth) {
           await peer.cli(['load', '-i', archive]);
-          if (peer.name === 'podman') await peer.cli(['tag', 'localhost/busybox:latest', 'docker.io/library/busybox:latest'], true);
+          if (peer.name === 'podman')
+            await peer.cli(['tag', 'localhost/busybox:latest', 'docker.io/library/busybox:latest'], true);
         }
         o.log(`network: ${peer.name}`);
         figures.engines.push(await benchPeer(peer, { ...o, userNet, www }));
@@ -321,12 +417,16 @@ export async function benchNetwork(o: { runs: number; parallel: number; wrkSecon
     await berth.stop();
     const now = await forwardState();
     if (now.ipForward !== before.ipForward) await writeFile('/proc/sys/net/ipv4/ip_forward', `${before.ipForward}\n`);
-    if (before.policy !== undefined && now.policy !== before.policy) await run('iptables', ['-P', 'FORWARD', before.policy]);
+    if (before.policy !== undefined && now.policy !== before.policy)
+      await run('iptables', ['-P', 'FORWARD', before.policy]);
   }
   return figures;
 }
 
-const ms = (s: Stats | undefined) => (s === undefined || s.n === 0 ? 'n/a' : `${(s.median * 1000).toFixed(0)} (${(s.min * 1000).toFixed(0)}–${(s.max * 1000).toFixed(0)}) ms`);
+const ms = (s: Stats | undefined) =>
+  s === undefined || s.n === 0
+    ? 'n/a'
+    : `${(s.median * 1000).toFixed(0)} (${(s.min * 1000).toFixed(0)}–${(s.max * 1000).toFixed(0)}) ms`;
 
 /** The figures as the Markdown tables bench/README.md keeps. */
 export function networkReport(f: NetworkFigures): string {
@@ -340,7 +440,9 @@ export function networkReport(f: NetworkFigures): string {
     const extra = e.bridge && e.none ? `${((e.bridge.median - e.none.median) * 1000).toFixed(0)} ms` : 'n/a';
     const ratio = e.published !== undefined && e.direct ? `${(e.published / e.direct).toFixed(2)}×` : 'n/a';
     const rps = (x: number | undefined) => (x === undefined ? 'n/a' : `${x.toFixed(0)} req/s`);
-    lines.push(`| ${e.engine} | ${ms(e.bridge)} | ${ms(e.none)} | ${extra} | ${ms(e.parallelStart)} | ${rps(e.published)} | ${rps(e.direct)} | ${ratio} |`);
+    lines.push(
+      `| ${e.engine} | ${ms(e.bridge)} | ${ms(e.none)} | ${extra} | ${ms(e.parallelStart)} | ${rps(e.published)} | ${rps(e.direct)} | ${ratio} |`,
+    );
   }
   lines.push('');
   for (const e of f.engines) for (const err of e.errors) lines.push(`- ${e.engine}: ${err}`);

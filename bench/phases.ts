@@ -50,7 +50,12 @@ async function engine(m: Modules, root: string) {
   const content = new m.content.FileContentStore(root);
   await content.init();
   const snapshotter = new m.snapshots.OverlaySnapshotter({ root, records: new m.metadata.SnapshotRecords(db) });
-  const images = new m.images.ImageService({ content, snapshotter, records: new m.metadata.ImageRecords(db), events: new m.events.EventLog() });
+  const images = new m.images.ImageService({
+    content,
+    snapshotter,
+    records: new m.metadata.ImageRecords(db),
+    events: new m.events.EventLog(),
+  });
   return {
     content,
     images,
@@ -61,11 +66,20 @@ async function engine(m: Modules, root: string) {
   };
 }
 
-export async function benchPhases(image: BuiltImage, opts: { runs: number; scratch: string; log: (s: string) => void }): Promise<PhaseFigures> {
+export async function benchPhases(
+  image: BuiltImage,
+  opts: { runs: number; scratch: string; log: (s: string) => void },
+): Promise<PhaseFigures> {
   const m = await modules();
   const root = await mkdtemp(join(opts.scratch, 'phases-'));
   const e = await engine(m, root);
-  const t = { total: [] as number[], ingest: [] as number[], unpack: [] as number[], register: [] as number[], only: [] as number[] };
+  const t = {
+    total: [] as number[],
+    ingest: [] as number[],
+    unpack: [] as number[],
+    register: [] as number[],
+    only: [] as number[],
+  };
   try {
     // Time the image service's unpack from outside: an own-property wrapper around the instance's method.
     const unpack = e.images.unpack.bind(e.images);
@@ -85,7 +99,11 @@ export async function benchPhases(image: BuiltImage, opts: { runs: number; scrat
       unpackSeconds = 0;
       await run('sync', []);
       const t0 = process.hrtime.bigint();
-      await withTimeout(m.distribution.loadArchive(e, createReadStream(image.archive, { highWaterMark: 1 << 20 })), LOAD_TIMEOUT_MS, `loading ${image.name}`);
+      await withTimeout(
+        m.distribution.loadArchive(e, createReadStream(image.archive, { highWaterMark: 1 << 20 })),
+        LOAD_TIMEOUT_MS,
+        `loading ${image.name}`,
+      );
       const total = since(t0);
       const ingest = firstUnpack === undefined ? total : Number(firstUnpack - t0) / 1e9;
       await e.images.remove(`${image.name}:latest`);
@@ -99,7 +117,9 @@ export async function benchPhases(image: BuiltImage, opts: { runs: number; scrat
         const dir = join(dest, String(j));
         await mkdir(dir);
         const src = createReadStream(l.gz ?? l.tar, { highWaterMark: 1 << 20 });
-        await m.snapshots.unpackLayer(dir, m.tar.extract(l.gz ? src.pipe(m.compression.decompressor('gzip')) : src), { whiteouts: 'overlay' });
+        await m.snapshots.unpackLayer(dir, m.tar.extract(l.gz ? src.pipe(m.compression.decompressor('gzip')) : src), {
+          whiteouts: 'overlay',
+        });
       }
       const only = since(u0);
       await rm(dest, { recursive: true, force: true });

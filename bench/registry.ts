@@ -41,7 +41,18 @@ const skopeo = (args: string[]) => timed('skopeo', ['--insecure-policy', ...args
 
 /** Pushes the image's archive into `reg` as `<name>:1` with skopeo (untimed seeding). */
 async function seed(reg: DistributionRegistry, image: BuiltImage): Promise<void> {
-  await run('skopeo', ['--insecure-policy', 'copy', '-q', '--dest-tls-verify=false', `docker-archive:${image.archive}`, `docker://${reg.host}/${image.name}:1`], { timeoutMs: STEP_TIMEOUT_MS });
+  await run(
+    'skopeo',
+    [
+      '--insecure-policy',
+      'copy',
+      '-q',
+      '--dest-tls-verify=false',
+      `docker-archive:${image.archive}`,
+      `docker://${reg.host}/${image.name}:1`,
+    ],
+    { timeoutMs: STEP_TIMEOUT_MS },
+  );
 }
 
 /** Removes every image from berthd and prunes; fails if an unpacked layer is left. */
@@ -62,7 +73,14 @@ export async function benchRegistry(
   // A temp HOME: no credentials of the user are read or written.
   const env = { HOME: home, DOCKER_CONFIG: join(home, '.docker') };
   const origin = await startRegistry('plain');
-  const t = { berthPull: [] as number[], skopeoPull: [] as number[], berthPush: [] as number[], skopeoPush: [] as number[], berthWarm: [] as number[], skopeoWarm: [] as number[] };
+  const t = {
+    berthPull: [] as number[],
+    skopeoPull: [] as number[],
+    berthPush: [] as number[],
+    skopeoPush: [] as number[],
+    berthWarm: [] as number[],
+    skopeoWarm: [] as number[],
+  };
   try {
     await seed(origin, image);
     const ref = `${origin.host}/${image.name}:1`;
@@ -70,7 +88,13 @@ export async function benchRegistry(
     const round = async (record: boolean) => {
       // Pull.
       await rm(ociDir, { recursive: true, force: true });
-      const sp = await skopeo(['copy', '-q', '--src-tls-verify=false', `docker://${ref}`, `oci:${ociDir}:${image.name}`]);
+      const sp = await skopeo([
+        'copy',
+        '-q',
+        '--src-tls-verify=false',
+        `docker://${ref}`,
+        `oci:${ociDir}:${image.name}`,
+      ]);
       const bp = await timed(BERTH, ['-H', berthd.host, 'pull', '-q', ref], env);
       // Cold push (each to a fresh registry), then warm push (the same again: every blob is there).
       const forSkopeo = await startRegistry('plain');
@@ -129,7 +153,8 @@ export const REGISTRY_GOALS = { bigPull: 1.2, push: 1.0, manyPull: 0.5, warmPush
 export function registryReport(f: RegistryFigures, big: boolean): string {
   const sec = (s: Stats) => `${s.median.toFixed(3)} (${s.min.toFixed(3)}–${s.max.toFixed(3)}) s`;
   const ratio = (a: Stats, b: Stats) => a.median / b.median;
-  const verdict = (r: number, goal: number) => `**${r.toFixed(2)}×** (goal ≤ ${goal}×: ${r <= goal ? 'met' : 'missed'})`;
+  const verdict = (r: number, goal: number) =>
+    `**${r.toFixed(2)}×** (goal ≤ ${goal}×: ${r <= goal ? 'met' : 'missed'})`;
   const pullGoal = big ? REGISTRY_GOALS.bigPull : REGISTRY_GOALS.manyPull;
   return [
     `### ${f.image}: ${f.layers} layer(s), ${(f.layerBytes / MiB).toFixed(0)} MiB of layer tar, via docker-registry on 127.0.0.1 (${f.runs} runs: median (min–max))`,

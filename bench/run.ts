@@ -127,16 +127,18 @@ async function machine(): Promise<Record<string, string>> {
   return {
     date: await sh('date -u "+%Y-%m-%d %H:%M UTC"'),
     cpus: `${await sh('nproc')} × ${await sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'")}`,
-    memory: await sh("free -h | awk '/^Mem:/ {print $2 \" total, \" $7 \" available\"}'"),
+    memory: await sh('free -h | awk \'/^Mem:/ {print $2 " total, " $7 " available"}\''),
     kernel: await sh('uname -r'),
-    disk: await sh("df -hT /tmp | awk 'NR==2 {print $1 \" \" $2 \", \" $3 \" (\" $5 \" free)\"}'"),
+    disk: await sh('df -hT /tmp | awk \'NR==2 {print $1 " " $2 ", " $3 " (" $5 " free)"}\''),
     node: await sh(`${NODE} --version`),
     berth: `${await sh(`${BERTH} --version`)} (tree ${TREE})`,
     dockerd: await sh('dockerd --version'),
     'docker CLI': await sh(`${DOCKER} --version`),
     tar: await sh('tar --version | head -1'),
     hyperfine: await sh('hyperfine --version'),
-    'load average at start': loadavg().map((l) => l.toFixed(2)).join(' '),
+    'load average at start': loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' '),
   };
 }
 
@@ -181,9 +183,16 @@ function phasesReport(f: PhaseFigures, image: BuiltImage, tar: Stats | undefined
     `| register + sweep | ${sec(f.register)} | |`,
     `| unpackLayer alone (layer file → dir) | ${sec(f.unpackOnly)} | ${mibs(bytes, f.unpackOnly)} |`,
   ];
-  if (tar) lines.push(`| \`tar ${image.gzip ? '-xzf' : '-xf'}\` (from the load benchmark) | ${sec(tar)} | ${mibs(bytes, tar)} |`);
+  if (tar)
+    lines.push(
+      `| \`tar ${image.gzip ? '-xzf' : '-xf'}\` (from the load benchmark) | ${sec(tar)} | ${mibs(bytes, tar)} |`,
+    );
   lines.push('');
-  if (tar) lines.push(`- unpack phase throughput / tar's: **${(tar.median / f.unpack.median).toFixed(2)}×**; unpackLayer alone / tar's: **${(tar.median / f.unpackOnly.median).toFixed(2)}×** (goal ≥ 0.8×)`, '');
+  if (tar)
+    lines.push(
+      `- unpack phase throughput / tar's: **${(tar.median / f.unpack.median).toFixed(2)}×**; unpackLayer alone / tar's: **${(tar.median / f.unpackOnly.median).toFixed(2)}×** (goal ≥ 0.8×)`,
+      '',
+    );
   return lines.join('\n');
 }
 
@@ -207,7 +216,9 @@ function versionReport(f: VersionFigures): string {
     '',
     '| command | time | mean ± σ |',
     '|---|---|---|',
-    ...f.results.map((r) => `| ${r.label} | ${ms(r.stats)} | ${(r.mean * 1000).toFixed(1)} ± ${(r.stddev * 1000).toFixed(1)} ms |`),
+    ...f.results.map(
+      (r) => `| ${r.label} | ${ms(r.stats)} | ${(r.mean * 1000).toFixed(1)} ± ${(r.stddev * 1000).toFixed(1)} ms |`,
+    ),
     '',
   ].join('\n');
 }
@@ -253,7 +264,10 @@ async function main(): Promise<void> {
 
   const tarTimes = new Map<string, Stats>();
   const loads: LoadFigures[] = [];
-  for (const [bench, list] of [['load', big], ['layers', many]] as const) {
+  for (const [bench, list] of [
+    ['load', big],
+    ['layers', many],
+  ] as const) {
     if (!selected.includes(bench)) continue;
     for (const image of list) {
       log(`${bench}: ${image.name}`);
@@ -360,7 +374,12 @@ async function main(): Promise<void> {
     out.push(networkReport(f));
   }
 
-  out.push(`Load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`, '');
+  out.push(
+    `Load average at the end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+    '',
+  );
   process.stdout.write(`${out.join('\n')}\n`);
   if (values.json) await writeFile(values.json, JSON.stringify(json, null, 2));
 }

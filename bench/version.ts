@@ -15,10 +15,21 @@ export interface VersionFigures {
 }
 
 interface HyperfineJson {
-  results: { command: string; mean: number; stddev: number; median: number; min: number; max: number; times: number[] }[];
+  results: {
+    command: string;
+    mean: number;
+    stddev: number;
+    median: number;
+    min: number;
+    max: number;
+    times: number[];
+  }[];
 }
 
-export async function benchVersion(engines: { berthd: Engine; dockerd: Engine }, opts: { runs: number; scratch: string }): Promise<VersionFigures> {
+export async function benchVersion(
+  engines: { berthd: Engine; dockerd: Engine },
+  opts: { runs: number; scratch: string },
+): Promise<VersionFigures> {
   const out = join(opts.scratch, 'hyperfine.json');
   const commands: [string, string][] = [
     ['berth version → berthd', `${BERTH} -H ${engines.berthd.host} version`],
@@ -26,9 +37,13 @@ export async function benchVersion(engines: { berthd: Engine; dockerd: Engine },
     ['docker version → dockerd', `${DOCKER} -H ${engines.dockerd.host} version`],
   ];
   // DOCKER_CONFIG points at an empty dir so the user's docker config (contexts, plugins) plays no part.
-  await run('hyperfine', ['-N', '--warmup', '3', '--runs', String(opts.runs), '--export-json', out, ...commands.map(([, c]) => c)], {
-    env: { DOCKER_CONFIG: join(opts.scratch, 'docker-config') },
-  });
+  await run(
+    'hyperfine',
+    ['-N', '--warmup', '3', '--runs', String(opts.runs), '--export-json', out, ...commands.map(([, c]) => c)],
+    {
+      env: { DOCKER_CONFIG: join(opts.scratch, 'docker-config') },
+    },
+  );
   const json = JSON.parse(await readFile(out, 'utf8')) as HyperfineJson;
   await rm(out, { force: true });
   return {

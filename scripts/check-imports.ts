@@ -25,8 +25,33 @@ export const ARROWS: Record<string, string[]> = {
   containers: ['images', 'snapshots', 'runtime', 'network', 'volumes', 'metadata', 'content', 'sys'],
   build: ['containers', 'images', 'snapshots', 'content', 'metadata'],
   registry: ['content', 'metadata'],
-  api: ['images', 'distribution', 'containers', 'network', 'volumes', 'build', 'registry', 'metadata', 'content', 'snapshots'],
-  daemon: ['api', 'images', 'distribution', 'containers', 'network', 'volumes', 'build', 'registry', 'metadata', 'content', 'snapshots', 'runtime', 'sys'],
+  api: [
+    'images',
+    'distribution',
+    'containers',
+    'network',
+    'volumes',
+    'build',
+    'registry',
+    'metadata',
+    'content',
+    'snapshots',
+  ],
+  daemon: [
+    'api',
+    'images',
+    'distribution',
+    'containers',
+    'network',
+    'volumes',
+    'build',
+    'registry',
+    'metadata',
+    'content',
+    'snapshots',
+    'runtime',
+    'sys',
+  ],
   client: [],
   cli: ['client'],
   compose: ['client'],
@@ -67,7 +92,8 @@ for (const file of walk(src)) {
     if (to === folder) continue;
     const isTest = /\.(test|suite|bench)\.ts$|\/testkit\.ts$/.test(file);
     if (!EVERYONE.includes(to) && !allowed.includes(to)) {
-      if (!(isTest && to !== 'daemon' && to !== 'api' && to !== 'cli')) problems.push(`${relative(root, file)}: src/${folder} may not import src/${to} (${spec})`);
+      if (!(isTest && to !== 'daemon' && to !== 'api' && to !== 'cli'))
+        problems.push(`${relative(root, file)}: src/${folder} may not import src/${to} (${spec})`);
     }
     if (!FILE_BY_FILE.has(to) && rel !== join(to, 'index.ts') && !isTest) {
       problems.push(`${relative(root, file)}: imports ${spec}; other folders are reached through src/${to}/index.ts`);

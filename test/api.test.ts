@@ -73,10 +73,13 @@ describe('Engine API', () => {
     }
   });
 
-  it('rejects versions too new or too old with 400 and Docker\'s wording', async () => {
+  it("rejects versions too new or too old with 400 and Docker's wording", async () => {
     const tooNew = await api(d.socket, 'GET', '/v1.51/version');
     assert.equal(tooNew.status, 400);
-    assert.match(JSON.parse(tooNew.body).message, /client version 1\.51 is too new\. Maximum supported API version is 1\.50/);
+    assert.match(
+      JSON.parse(tooNew.body).message,
+      /client version 1\.51 is too new\. Maximum supported API version is 1\.50/,
+    );
     const tooOld = await api(d.socket, 'GET', '/v1.10/version');
     assert.equal(tooOld.status, 400);
     assert.match(JSON.parse(tooOld.body).message, /client version 1\.10 is too old\. Minimum supported API version is/);
@@ -97,14 +100,28 @@ describe('Engine API', () => {
     const info = JSON.parse(r.body) as Record<string, unknown>;
     assert.equal(info.OSType, 'linux');
     assert.equal(info.DockerRootDir, d.dataRoot);
-    for (const k of ['ID', 'Name', 'ServerVersion', 'Images', 'Containers', 'Driver', 'DefaultRuntime', 'MemTotal', 'NCPU']) assert.ok(k in info, k);
+    for (const k of [
+      'ID',
+      'Name',
+      'ServerVersion',
+      'Images',
+      'Containers',
+      'Driver',
+      'DefaultRuntime',
+      'MemTotal',
+      'NCPU',
+    ])
+      assert.ok(k in info, k);
   });
 
   it('loads with JSON-lines progress, or only the result with quiet=1', async () => {
     const r = await api(d.socket, 'POST', '/images/load', a.archive, { 'Content-Type': 'application/x-tar' });
     assert.equal(r.status, 200);
     const msgs = lines(r.body);
-    assert.ok(msgs.some((m) => m.status === 'Loading layer' && typeof m.progressDetail === 'object'), r.body);
+    assert.ok(
+      msgs.some((m) => m.status === 'Loading layer' && typeof m.progressDetail === 'object'),
+      r.body,
+    );
     assert.deepEqual(msgs.at(-1), { stream: 'Loaded image: apia:1\n' });
 
     const q = await api(d.socket, 'POST', '/images/load?quiet=1', b.archive, { 'Content-Type': 'application/x-tar' });
@@ -130,11 +147,18 @@ describe('Engine API', () => {
       const ids = (JSON.parse(r.body) as { Id: string }[]).map((i) => i.Id);
       assert.deepEqual(ids, [b.image.configDigest], JSON.stringify(f));
     }
-    const notDangling = (JSON.parse((await api(d.socket, 'GET', q({ dangling: { false: true } }))).body) as { Id: string }[]).map((i) => i.Id);
+    const notDangling = (
+      JSON.parse((await api(d.socket, 'GET', q({ dangling: { false: true } }))).body) as { Id: string }[]
+    ).map((i) => i.Id);
     assert.ok(notDangling.includes(a.image.configDigest) && !notDangling.includes(b.image.configDigest));
-    const byRef = JSON.parse((await api(d.socket, 'GET', q({ reference: { 'apia:*': true } }))).body) as { RepoTags: string[] }[];
+    const byRef = JSON.parse((await api(d.socket, 'GET', q({ reference: { 'apia:*': true } }))).body) as {
+      RepoTags: string[];
+    }[];
     // Only the matching tags are listed, as Docker lists them (apia's image is also apib:1 now).
-    assert.deepEqual(byRef.map((i) => i.RepoTags), [['apia:1']]);
+    assert.deepEqual(
+      byRef.map((i) => i.RepoTags),
+      [['apia:1']],
+    );
 
     const bad = await api(d.socket, 'GET', '/images/json?filters=%7Bnot-json');
     assert.equal(bad.status, 400);
@@ -154,7 +178,10 @@ describe('Engine API', () => {
     await api(d.socket, 'POST', `/images/${a.image.configDigest}/tag?repo=other&tag=x`);
     const conflict = await api(d.socket, 'DELETE', `/images/${a.image.configDigest.slice(7, 19)}`);
     assert.equal(conflict.status, 409);
-    assert.match(JSON.parse(conflict.body).message, /^conflict: unable to delete [0-9a-f]{12} \(must be forced\) - image is referenced in multiple repositories$/);
+    assert.match(
+      JSON.parse(conflict.body).message,
+      /^conflict: unable to delete [0-9a-f]{12} \(must be forced\) - image is referenced in multiple repositories$/,
+    );
     const badRef = await api(d.socket, 'POST', `/images/${a.image.configDigest}/tag?repo=UPPER&tag=1`);
     assert.equal(badRef.status, 400);
     assert.match(JSON.parse(badRef.body).message, /invalid reference format/);
@@ -162,7 +189,10 @@ describe('Engine API', () => {
 
   it('keeps an /events stream with a far `until` open (no timer overflow), and ends it at `until`', async () => {
     const now = Date.now() / 1000;
-    for (const [until, open] of [[now + 40 * 86400, true], [now + 0.2, false]] as const) {
+    for (const [until, open] of [
+      [now + 40 * 86400, true],
+      [now + 0.2, false],
+    ] as const) {
       const ended = await new Promise<boolean>((resolve) => {
         const req = request({ socketPath: d.socket, path: `/events?until=${until.toFixed(3)}` }, (res) => {
           res.resume();
@@ -180,12 +210,22 @@ describe('Engine API', () => {
   });
 
   it('saves several images with /images/get?names=…&names=…, and one with /images/{name}/get', async () => {
-    const both = await api(d.socket, 'GET', `/images/get?names=apia:1&names=${encodeURIComponent(b.image.configDigest)}`);
+    const both = await api(
+      d.socket,
+      'GET',
+      `/images/get?names=apia:1&names=${encodeURIComponent(b.image.configDigest)}`,
+    );
     assert.equal(both.status, 200);
     assert.equal(both.headers['content-type'], 'application/x-tar');
     const files = await untar(both.raw);
-    const manifest = JSON.parse(files.get('manifest.json')!.toString()) as { Config: string; RepoTags: string[] | null }[];
-    assert.deepEqual(manifest.map((m) => m.Config).sort(), [a.image.configDigest, b.image.configDigest].map((c) => `blobs/sha256/${c.slice(7)}`).sort());
+    const manifest = JSON.parse(files.get('manifest.json')!.toString()) as {
+      Config: string;
+      RepoTags: string[] | null;
+    }[];
+    assert.deepEqual(
+      manifest.map((m) => m.Config).sort(),
+      [a.image.configDigest, b.image.configDigest].map((c) => `blobs/sha256/${c.slice(7)}`).sort(),
+    );
     assert.ok(files.has('index.json') && files.has('oci-layout'));
     for (const m of manifest) assert.ok(files.has(m.Config), m.Config);
 

@@ -30,7 +30,11 @@ async function sameError(d: Daemon, args: string[]): Promise<RunResult> {
   const bt = await berth(d, args);
   assert.notEqual(dk.code, 0);
   assert.notEqual(bt.code, 0, `berth ${args.join(' ')} should fail`);
-  assert.equal(bt.stderr.replaceAll('berth', 'docker'), dk.stderr, `berth ${args.join(' ')}: error differs from docker's`);
+  assert.equal(
+    bt.stderr.replaceAll('berth', 'docker'),
+    dk.stderr,
+    `berth ${args.join(' ')}: error differs from docker's`,
+  );
   return bt;
 }
 
@@ -53,10 +57,17 @@ describe('berth CLI against berthd', () => {
       history: [
         { created: '2024-01-01T00:00:00Z', created_by: '/bin/sh -c #(nop) ADD file:abc in / ' },
         { created: '2024-01-01T00:00:00Z', created_by: '/bin/sh -c #(nop)  CMD ["/app/run"]', empty_layer: true },
-        { created: '2024-01-02T00:00:00Z', created_by: 'COPY run /app/run # buildkit', comment: 'buildkit.dockerfile.v0' },
+        {
+          created: '2024-01-02T00:00:00Z',
+          created_by: 'COPY run /app/run # buildkit',
+          comment: 'buildkit.dockerfile.v0',
+        },
       ],
     });
-    await ok(berth(d, ['load'], await tarOf(legacyArchive([{ image: img, tags: ['two/layers:latest', 'two/layers:other'] }]))), 'berth load');
+    await ok(
+      berth(d, ['load'], await tarOf(legacyArchive([{ image: img, tags: ['two/layers:latest', 'two/layers:other'] }]))),
+      'berth load',
+    );
   });
   after(async () => {
     await d?.cleanup();
@@ -113,7 +124,7 @@ describe('berth CLI against berthd', () => {
     await sameError(d, ['history', 'missing:1']);
   });
 
-  it('berth load, tag, rmi and save; errors match docker\'s', async () => {
+  it("berth load, tag, rmi and save; errors match docker's", async () => {
     const loaded = await ok(berth(d, ['load'], v1.archive), 'berth load');
     assert.equal(loaded, 'Loaded image: app:1\n');
     const path = join(d.dir, 'v1.tar');
@@ -128,7 +139,10 @@ describe('berth CLI against berthd', () => {
     assert.equal(await ok(docker(d, ['rmi', 'copy/app:y']), 'docker rmi'), 'Untagged: copy/app:y\n');
     await ok(berth(d, ['tag', 'app:1', 'other/app:1']), 'berth tag');
     const conflict = await sameError(d, ['rmi', v1.image.configDigest.slice(7, 19)]);
-    assert.match(conflict.stderr, /conflict: unable to delete [0-9a-f]{12} \(must be forced\) - image is referenced in multiple repositories/);
+    assert.match(
+      conflict.stderr,
+      /conflict: unable to delete [0-9a-f]{12} \(must be forced\) - image is referenced in multiple repositories/,
+    );
     await ok(berth(d, ['image', 'rm', 'other/app:1']), 'berth image rm');
     await sameError(d, ['rmi', 'no/such:image']);
     await sameError(d, ['tag', 'no/such:image', 'x:1']);
@@ -142,27 +156,53 @@ describe('berth CLI against berthd', () => {
     // What berth saved, docker loads, with the same ID.
     await ok(berth(d, ['rmi', 'app:1']), 'berth rmi');
     assert.equal(await ok(docker(d, ['load', '-i', out]), 'docker load'), 'Loaded image: app:1\n');
-    assert.equal((await ok(berth(d, ['image', 'inspect', '-f', '{{.Id}}', 'app:1']), 'inspect')).trim(), v1.image.configDigest);
+    assert.equal(
+      (await ok(berth(d, ['image', 'inspect', '-f', '{{.Id}}', 'app:1']), 'inspect')).trim(),
+      v1.image.configDigest,
+    );
   });
 
   it('berth import (file and stdin, with --change) and berth image prune', async () => {
     const rootfs = await tarOf([dir('x'), file('x/f', 'data')]);
     const path = join(d.dir, 'rootfs.tar');
     await writeFile(path, rootfs);
-    const id = (await ok(berth(d, ['import', '--change', 'CMD ["sh"]', '--change', 'ENV A=b', '--change', 'WORKDIR /x', path, 'imp:file']), 'berth import')).trim();
+    const id = (
+      await ok(
+        berth(d, [
+          'import',
+          '--change',
+          'CMD ["sh"]',
+          '--change',
+          'ENV A=b',
+          '--change',
+          'WORKDIR /x',
+          path,
+          'imp:file',
+        ]),
+        'berth import',
+      )
+    ).trim();
     assert.match(id, /^sha256:[0-9a-f]{64}$/);
-    const cfg = JSON.parse(await ok(berth(d, ['image', 'inspect', '-f', '{{json .Config}}', 'imp:file']), 'inspect')) as Record<string, unknown>;
+    const cfg = JSON.parse(
+      await ok(berth(d, ['image', 'inspect', '-f', '{{json .Config}}', 'imp:file']), 'inspect'),
+    ) as Record<string, unknown>;
     assert.deepEqual([cfg.Cmd, cfg.Env, cfg.WorkingDir], [['sh'], ['A=b'], '/x']);
     const id2 = (await ok(berth(d, ['import', '-', 'imp:stdin'], rootfs), 'berth import -')).trim();
     assert.match(id2, /^sha256:[0-9a-f]{64}$/);
 
     const untagged = await smallImageArchive('berth-untagged', []);
-    assert.equal(await ok(berth(d, ['load'], untagged.archive), 'berth load'), `Loaded image ID: ${untagged.image.configDigest}\n`);
+    assert.equal(
+      await ok(berth(d, ['load'], untagged.archive), 'berth load'),
+      `Loaded image ID: ${untagged.image.configDigest}\n`,
+    );
     const pruned = await ok(berth(d, ['image', 'prune', '-f']), 'berth image prune');
     assert.match(pruned, /^Deleted Images:\n/);
     assert.ok(pruned.includes(`deleted: ${untagged.image.configDigest}`), pruned);
     assert.match(pruned, /^Total reclaimed space: /m);
-    assert.equal(await ok(berth(d, ['image', 'prune', '-f']), 'prune again'), await ok(docker(d, ['image', 'prune', '-f']), 'docker prune'));
+    assert.equal(
+      await ok(berth(d, ['image', 'prune', '-f']), 'prune again'),
+      await ok(docker(d, ['image', 'prune', '-f']), 'docker prune'),
+    );
   });
 
   it('berth system df and berth events print what docker prints', async () => {
@@ -172,7 +212,17 @@ describe('berth CLI against berthd', () => {
     const ev = await same(d, ['events', '--since', since, '--until', until]);
     assert.match(ev, / image load sha256:[0-9a-f]{64} \(name=app:1\)$/m);
     assert.match(ev, / image import sha256:[0-9a-f]{64} \(name=imp:file\)$/m);
-    await same(d, ['events', '--since', since, '--until', until, '--filter', 'event=untag', '--format', '{{.Action}} {{.Actor.Attributes.name}}']);
+    await same(d, [
+      'events',
+      '--since',
+      since,
+      '--until',
+      until,
+      '--filter',
+      'event=untag',
+      '--format',
+      '{{.Action}} {{.Actor.Attributes.name}}',
+    ]);
   });
 
   it('berth image history --tags lists every version of a tag, newest first', async () => {
@@ -206,7 +256,10 @@ describe('berth CLI against berthd', () => {
     assert.match(back.stdout, /app:1/);
     assert.equal(await idOf(), v2.image.configDigest);
     // --to the digest of v3's manifest (as history --tags shows it).
-    const hist = JSON.parse((await api(d.socket, 'GET', '/images/app:1/taghistory')).body) as { Digest: string | null; ImageID: string | null }[];
+    const hist = JSON.parse((await api(d.socket, 'GET', '/images/app:1/taghistory')).body) as {
+      Digest: string | null;
+      ImageID: string | null;
+    }[];
     const v3Digest = hist.find((h) => h.ImageID === v3.image.configDigest)!.Digest!;
     const to = await berth(d, ['image', 'rollback', '--to', v3Digest, 'app:1']);
     assert.equal(to.code, 0, to.stderr);
@@ -217,7 +270,7 @@ describe('berth CLI against berthd', () => {
     assert.equal(await idOf(), v3.image.configDigest);
   });
 
-  it('berth image prune --history deletes the old versions that tags\' history keeps', async () => {
+  it("berth image prune --history deletes the old versions that tags' history keeps", async () => {
     // v1 and v2 are no longer tagged but kept by app:1's history: plain prune keeps them.
     const ids = async () => (await ok(berth(d, ['images', '-a', '-q', '--no-trunc']), 'images')).trim().split('\n');
     await ok(berth(d, ['image', 'prune', '-f']), 'prune');
@@ -237,7 +290,9 @@ describe('berth CLI against berthd', () => {
     assert.notEqual(wrong.code, 0);
     assert.match(wrong.stderr, /nothing\.sock/);
     // -H wins over BERTH_HOST.
-    const both = await run(BERTH, ['-H', d.host, 'version', '--format', '{{.Server.Version}}'], { BERTH_HOST: `unix://${join(d.dir, 'nothing.sock')}` });
+    const both = await run(BERTH, ['-H', d.host, 'version', '--format', '{{.Server.Version}}'], {
+      BERTH_HOST: `unix://${join(d.dir, 'nothing.sock')}`,
+    });
     assert.equal(both.code, 0, both.stderr);
   });
 
@@ -263,7 +318,9 @@ describe('berth CLI against berthd', () => {
       const fromRoot = await run(BERTH, ['-H', d.host, 'images', '-q'], {}, undefined, { cwd: '/' });
       assert.equal(fromRoot.code, 0, fromRoot.stderr);
       await symlink(BERTH, join(elsewhere, 'berth'));
-      const viaLink = await run(join(elsewhere, 'berth'), ['-H', d.host, 'images', '-q'], {}, undefined, { cwd: elsewhere });
+      const viaLink = await run(join(elsewhere, 'berth'), ['-H', d.host, 'images', '-q'], {}, undefined, {
+        cwd: elsewhere,
+      });
       assert.equal(viaLink.code, 0, viaLink.stderr);
       assert.equal(viaLink.stdout, fromRoot.stdout);
       assert.ok(fromRoot.stdout.trim().length > 0);

@@ -55,7 +55,7 @@ describe('docker CLI against berthd', () => {
     assert.equal((await ok(d, ['info', '--format', '{{.Images}} {{.OSType}}'])).trim(), '1 linux');
   });
 
-  it('docker images lists busybox with docker\'s columns, -q, --digests, --no-trunc and --format', async () => {
+  it("docker images lists busybox with docker's columns, -q, --digests, --no-trunc and --format", async () => {
     const table = rows(await ok(d, ['images']));
     assert.deepEqual(table[0], ['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE']);
     const bb = table.find((r) => r[0] === 'busybox')!;
@@ -76,7 +76,10 @@ describe('docker CLI against berthd', () => {
 
     const fmt = await ok(d, ['images', '--format', '{{.Repository}}:{{.Tag}}']);
     assert.ok(fmt.split('\n').includes('busybox:latest'), fmt);
-    const json = JSON.parse((await ok(d, ['images', '--format', '{{json .}}', 'busybox'])).trim()) as Record<string, string>;
+    const json = JSON.parse((await ok(d, ['images', '--format', '{{json .}}', 'busybox'])).trim()) as Record<
+      string,
+      string
+    >;
     assert.equal(json.Repository, 'busybox');
     assert.equal(json.ID, busyboxId.slice(7, 19));
   });
@@ -100,7 +103,10 @@ describe('docker CLI against berthd', () => {
       names.push(e.header.name);
       for await (const _ of e.body);
     }
-    assert.ok(names.includes('manifest.json') && names.includes('index.json') && names.includes('oci-layout'), names.join(' '));
+    assert.ok(
+      names.includes('manifest.json') && names.includes('index.json') && names.includes('oci-layout'),
+      names.join(' '),
+    );
     assert.ok(names.includes(`blobs/sha256/${image.configDigest.slice(7)}`));
 
     await ok(d, ['rmi', 'loaded/one:v1', 'loaded/one:v2']);
@@ -121,17 +127,37 @@ describe('docker CLI against berthd', () => {
     const rootfs = await tarOf([dir('x'), dir('bin'), file('x/hello', 'hi\n'), file('bin/tool', '#!/bin/sh\n', 0o755)]);
     const path = join(d.dir, 'rootfs.tar');
     await writeFile(path, rootfs);
-    const fromFile = await ok(d, ['import', '--change', 'CMD ["sh"]', '--change', 'ENV A=b', '--change', 'WORKDIR /x', path, 'imported/file:1']);
+    const fromFile = await ok(d, [
+      'import',
+      '--change',
+      'CMD ["sh"]',
+      '--change',
+      'ENV A=b',
+      '--change',
+      'WORKDIR /x',
+      path,
+      'imported/file:1',
+    ]);
     assert.match(fromFile, /^sha256:[0-9a-f]{64}\n$/);
-    const cfg = JSON.parse(await ok(d, ['image', 'inspect', '--format', '{{json .Config}}', 'imported/file:1'])) as Record<string, unknown>;
+    const cfg = JSON.parse(
+      await ok(d, ['image', 'inspect', '--format', '{{json .Config}}', 'imported/file:1']),
+    ) as Record<string, unknown>;
     assert.deepEqual(cfg.Cmd, ['sh']);
     assert.deepEqual(cfg.Env, ['A=b']);
     assert.equal(cfg.WorkingDir, '/x');
     assert.equal((await ok(d, ['image', 'inspect', '-f', '{{.Id}}', 'imported/file:1'])).trim(), fromFile.trim());
 
-    const fromStdin = await ok(d, ['import', '--change', 'ENV A=c', '-m', 'from stdin', '-', 'imported/stdin:1'], rootfs);
+    const fromStdin = await ok(
+      d,
+      ['import', '--change', 'ENV A=c', '-m', 'from stdin', '-', 'imported/stdin:1'],
+      rootfs,
+    );
     assert.match(fromStdin, /^sha256:[0-9a-f]{64}\n$/);
-    const inspect = JSON.parse(await ok(d, ['image', 'inspect', 'imported/stdin:1'])) as { Config: { Env: string[] }; Comment: string; RootFS: { Layers: string[] } }[];
+    const inspect = JSON.parse(await ok(d, ['image', 'inspect', 'imported/stdin:1'])) as {
+      Config: { Env: string[] };
+      Comment: string;
+      RootFS: { Layers: string[] };
+    }[];
     assert.deepEqual(inspect[0]!.Config.Env, ['A=c']);
     assert.equal(inspect[0]!.Comment, 'from stdin');
     assert.equal(inspect[0]!.RootFS.Layers.length, 1);
@@ -139,7 +165,7 @@ describe('docker CLI against berthd', () => {
     assert.equal(hist[1]![hist[1]!.length - 1], 'from stdin');
   });
 
-  it('docker tag and docker rmi, with docker\'s wording and a 409 for an ID in several repositories', async () => {
+  it("docker tag and docker rmi, with docker's wording and a 409 for an ID in several repositories", async () => {
     assert.equal(await ok(d, ['tag', 'busybox', 'mine/bb:1']), '');
     assert.equal(await ok(d, ['tag', 'busybox:latest', 'other:2']), '');
     const listed = await ok(d, ['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
@@ -148,7 +174,10 @@ describe('docker CLI against berthd', () => {
 
     const conflict = await docker(d, ['rmi', busyboxId.slice(7, 19)]);
     assert.equal(conflict.code, 1);
-    assert.equal(conflict.stderr.trim(), `Error response from daemon: conflict: unable to delete ${busyboxId.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`);
+    assert.equal(
+      conflict.stderr.trim(),
+      `Error response from daemon: conflict: unable to delete ${busyboxId.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`,
+    );
 
     assert.equal(await ok(d, ['rmi', 'mine/bb:1']), 'Untagged: mine/bb:1\n');
     assert.equal(await ok(d, ['image', 'rm', 'other:2']), 'Untagged: other:2\n');
@@ -194,10 +223,15 @@ describe('docker CLI against berthd', () => {
     assert.equal(await ok(d, ['load'], untagged.archive), `Loaded image ID: ${untagged.image.configDigest}\n`);
     const dangling = rows(await ok(d, ['images', '--filter', 'dangling=true']));
     assert.deepEqual(
-      dangling.slice(1).map((r) => [r[0], r[1], r[2]]).sort(),
+      dangling
+        .slice(1)
+        .map((r) => [r[0], r[1], r[2]])
+        .sort(),
       [a, untagged].map((x) => ['<none>', '<none>', x.image.configDigest.slice(7, 19)]).sort(),
     );
-    const byRef = (await ok(d, ['images', '--filter', 'reference=prn', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'])).trim();
+    const byRef = (
+      await ok(d, ['images', '--filter', 'reference=prn', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'])
+    ).trim();
     assert.equal(byRef, `prn:1 ${b.image.configDigest.slice(7, 19)}`);
     const glob = (await ok(d, ['images', '--filter', 'reference=busy*:lat*', '-q'])).trim();
     assert.equal(glob, busyboxId.slice(7, 19));
@@ -209,7 +243,10 @@ describe('docker CLI against berthd', () => {
     assert.ok(pruned.includes(`deleted: ${untagged.image.configDigest}`), pruned);
     assert.ok(!pruned.includes(a.image.configDigest), pruned);
     assert.match(pruned, /^Total reclaimed space: \d+(\.\d+)?k?B$/m);
-    assert.equal((await ok(d, ['images', '--filter', 'dangling=true', '-q'])).trim(), a.image.configDigest.slice(7, 19));
+    assert.equal(
+      (await ok(d, ['images', '--filter', 'dangling=true', '-q'])).trim(),
+      a.image.configDigest.slice(7, 19),
+    );
     assert.equal((await ok(d, ['image', 'prune', '-f'])).trim(), 'Total reclaimed space: 0B');
   });
 
@@ -228,9 +265,24 @@ describe('docker CLI against berthd', () => {
   it('docker events --since … --until … shows load, import, tag, untag and delete', async () => {
     // Everything the earlier tests did happened after t0.
     const t1 = (Date.now() / 1000).toFixed(3);
-    const out = await ok(d, ['events', '--since', t0, '--until', t1, '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}']);
+    const out = await ok(d, [
+      'events',
+      '--since',
+      t0,
+      '--until',
+      t1,
+      '--format',
+      '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}',
+    ]);
     const events = out.trim().split('\n');
-    for (const e of ['image load loaded/one:v1', 'image import imported/file:1', 'image tag mine/bb:1', 'image untag mine/bb:1', 'image untag gone:1', 'image delete <no value>']) {
+    for (const e of [
+      'image load loaded/one:v1',
+      'image import imported/file:1',
+      'image tag mine/bb:1',
+      'image untag mine/bb:1',
+      'image untag gone:1',
+      'image delete <no value>',
+    ]) {
       assert.ok(events.includes(e), `${e} missing from:\n${out}`);
     }
     // Nothing after --until is shown, and the stream ends by itself.
@@ -239,9 +291,16 @@ describe('docker CLI against berthd', () => {
     assert.ok(!again.includes('late:1'));
     assert.ok(again.includes('image load'));
     // The raw API agrees (filters by type).
-    const raw = await api(d.socket, 'GET', `/events?since=${t0}&until=${t1}&filters=${encodeURIComponent('{"type":["image"],"event":["delete"]}')}`);
+    const raw = await api(
+      d.socket,
+      'GET',
+      `/events?since=${t0}&until=${t1}&filters=${encodeURIComponent('{"type":["image"],"event":["delete"]}')}`,
+    );
     assert.equal(raw.status, 200);
-    const lines = raw.body.trim().split('\n').map((l) => JSON.parse(l) as { Action: string; Type: string });
+    const lines = raw.body
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { Action: string; Type: string });
     assert.ok(lines.length >= 1 && lines.every((l) => l.Type === 'image' && l.Action === 'delete'));
   });
 });

@@ -15,14 +15,22 @@ after(() => d.cleanup());
 describe('container clients', () => {
   it('dockerode: create, start, wait, logs (framed), exec, attach with stdin, remove', async () => {
     const docker = new Docker({ socketPath: d.socket });
-    const c = await docker.createContainer({ Image: 'busybox', Cmd: ['sh', '-c', 'echo out; echo err >&2; exit 4'], HostConfig: { NetworkMode: 'none' } });
+    const c = await docker.createContainer({
+      Image: 'busybox',
+      Cmd: ['sh', '-c', 'echo out; echo err >&2; exit 4'],
+      HostConfig: { NetworkMode: 'none' },
+    });
     await c.start();
     assert.deepEqual(await c.wait(), { StatusCode: 4, Error: null });
     const logs = (await c.logs({ stdout: true, stderr: true })) as unknown as Buffer;
     assert.equal(logs.toString('latin1'), '\x01\0\0\0\0\0\0\x04out\n\x02\0\0\0\0\0\0\x04err\n');
     await c.remove();
 
-    const s = await docker.createContainer({ Image: 'busybox', Cmd: ['sleep', '30'], HostConfig: { NetworkMode: 'none' } });
+    const s = await docker.createContainer({
+      Image: 'busybox',
+      Cmd: ['sleep', '30'],
+      HostConfig: { NetworkMode: 'none' },
+    });
     await s.start();
     const ex = await s.exec({ Cmd: ['sh', '-c', 'echo via-exec; exit 5'], AttachStdout: true, AttachStderr: true });
     const stream = await ex.start({ hijack: true, stdin: false });
@@ -33,7 +41,15 @@ describe('container clients', () => {
     assert.equal((await ex.inspect()).ExitCode, 5);
     await s.remove({ force: true });
 
-    const a = await docker.createContainer({ Image: 'busybox', Cmd: ['cat'], OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, HostConfig: { NetworkMode: 'none' } });
+    const a = await docker.createContainer({
+      Image: 'busybox',
+      Cmd: ['cat'],
+      OpenStdin: true,
+      StdinOnce: true,
+      AttachStdin: true,
+      AttachStdout: true,
+      HostConfig: { NetworkMode: 'none' },
+    });
     const as = await a.attach({ stream: true, stdin: true, stdout: true, hijack: true });
     let aout = '';
     as.on('data', (b: Buffer) => (aout += b.toString('latin1')));
@@ -58,11 +74,11 @@ describe('container clients', () => {
         'print(r.exit_code, repr(r.output))',
         'import time',
         'for _ in range(50):',
-        "    if ct.logs(): break",
+        '    if ct.logs(): break',
         '    time.sleep(0.1)',
         'print(repr(ct.logs()))',
         'ct.remove(force=True)',
-        "print(len(c.containers.list(all=True)))",
+        'print(len(c.containers.list(all=True)))',
       ].join('\n'),
     );
     const r = await run('/usr/bin/python3', [script]);

@@ -42,7 +42,8 @@ describe('more containers through the docker CLI', () => {
   after(async () => {
     if (d) {
       const list = await api(d.socket, 'GET', '/containers/json?all=1').catch(() => undefined);
-      for (const c of list && list.status === 200 ? (JSON.parse(list.body) as { Id: string }[]) : []) await api(d.socket, 'DELETE', `/containers/${c.Id}?force=1&v=1`);
+      for (const c of list && list.status === 200 ? (JSON.parse(list.body) as { Id: string }[]) : [])
+        await api(d.socket, 'DELETE', `/containers/${c.Id}?force=1&v=1`);
       const left = await api(d.socket, 'GET', '/containers/json?all=1');
       const mounts = await mountsUnder(d.dataRoot);
       await d.cleanup();
@@ -57,16 +58,39 @@ describe('more containers through the docker CLI', () => {
       const bind = join(host, 'bind');
       await mkdir(bind);
       await writeFile(join(host, 'a.txt'), 'into the volume\n');
-      await ok(d, ['run', '-d', '--name', 'cpv', '--network', 'none', '-v', 'cpvol:/data', '-v', `${bind}:/bind`, '-v', 'cprovol:/ro:ro', 'busybox', 'sleep', '1000']);
+      await ok(d, [
+        'run',
+        '-d',
+        '--name',
+        'cpv',
+        '--network',
+        'none',
+        '-v',
+        'cpvol:/data',
+        '-v',
+        `${bind}:/bind`,
+        '-v',
+        'cprovol:/ro:ro',
+        'busybox',
+        'sleep',
+        '1000',
+      ]);
       await ok(d, ['cp', join(host, 'a.txt'), 'cpv:/data/a.txt']);
       await ok(d, ['cp', join(host, 'a.txt'), 'cpv:/bind/b.txt']);
-      assert.equal(await ok(d, ['exec', 'cpv', 'cat', '/data/a.txt', '/bind/b.txt']), 'into the volume\ninto the volume\n', 'the container sees both copies');
+      assert.equal(
+        await ok(d, ['exec', 'cpv', 'cat', '/data/a.txt', '/bind/b.txt']),
+        'into the volume\ninto the volume\n',
+        'the container sees both copies',
+      );
       const volDir = (await ok(d, ['volume', 'inspect', '-f', '{{.Mountpoint}}', 'cpvol'])).trim();
       assert.equal(await readFile(join(volDir, 'a.txt'), 'utf8'), 'into the volume\n', 'the file is in the volume');
       assert.equal(await readFile(join(bind, 'b.txt'), 'utf8'), 'into the volume\n', 'the file is in the bind source');
       // Not beneath the mount, in the container's own layer: diff does not list it, another container sees it.
       assert.doesNotMatch(await ok(d, ['diff', 'cpv']), /a\.txt/);
-      assert.equal(await ok(d, ['run', '--rm', '--network', 'none', '-v', 'cpvol:/v', 'busybox', 'cat', '/v/a.txt']), 'into the volume\n');
+      assert.equal(
+        await ok(d, ['run', '--rm', '--network', 'none', '-v', 'cpvol:/v', 'busybox', 'cat', '/v/a.txt']),
+        'into the volume\n',
+      );
 
       // Out of the volume and the bind mount: files the container wrote there, and a whole directory.
       await ok(d, ['exec', 'cpv', 'sh', '-c', 'echo from inside > /data/in.txt; echo bound > /bind/in.txt']);
@@ -82,21 +106,56 @@ describe('more containers through the docker CLI', () => {
       assert.notEqual(ro.code, 0);
       assert.match(ro.stderr, /mounted volume is marked read-only/);
       const id = (await ok(d, ['inspect', '-f', '{{.Id}}', 'cpv'])).trim();
-      assert.deepEqual((await readdir(join(d.dataRoot, 'containers', id))).filter((n) => n.startsWith('view-')), []);
-      assert.deepEqual((await mountsUnder(join(d.dataRoot, 'containers', id))).filter((p) => p.includes('view-')), [], 'no view left mounted');
+      assert.deepEqual(
+        (await readdir(join(d.dataRoot, 'containers', id))).filter((n) => n.startsWith('view-')),
+        [],
+      );
+      assert.deepEqual(
+        (await mountsUnder(join(d.dataRoot, 'containers', id))).filter((p) => p.includes('view-')),
+        [],
+        'no view left mounted',
+      );
     });
 
     it('copies into the volume of a stopped container, and into a volume (only) of a read-only one', async () => {
       await writeFile(join(host, 's.txt'), 'stopped\n');
-      await ok(d, ['create', '--name', 'cps', '--network', 'none', '-v', 'cpsvol:/data', 'busybox', 'cat', '/data/s.txt']);
+      await ok(d, [
+        'create',
+        '--name',
+        'cps',
+        '--network',
+        'none',
+        '-v',
+        'cpsvol:/data',
+        'busybox',
+        'cat',
+        '/data/s.txt',
+      ]);
       await ok(d, ['cp', join(host, 's.txt'), 'cps:/data/']);
       const volDir = (await ok(d, ['volume', 'inspect', '-f', '{{.Mountpoint}}', 'cpsvol'])).trim();
       assert.equal(await readFile(join(volDir, 's.txt'), 'utf8'), 'stopped\n');
       assert.equal(await ok(d, ['start', '-a', 'cps']), 'stopped\n', 'the container reads it from its volume');
       const id = (await ok(d, ['inspect', '-f', '{{.Id}}', 'cps'])).trim();
-      assert.deepEqual(await mountsUnder(join(d.dataRoot, 'containers', id)), [], 'the stopped container is unmounted again');
+      assert.deepEqual(
+        await mountsUnder(join(d.dataRoot, 'containers', id)),
+        [],
+        'the stopped container is unmounted again',
+      );
 
-      await ok(d, ['run', '-d', '--name', 'cpro', '--read-only', '--network', 'none', '-v', 'cprovol2:/w', 'busybox', 'sleep', '1000']);
+      await ok(d, [
+        'run',
+        '-d',
+        '--name',
+        'cpro',
+        '--read-only',
+        '--network',
+        'none',
+        '-v',
+        'cprovol2:/w',
+        'busybox',
+        'sleep',
+        '1000',
+      ]);
       await ok(d, ['cp', join(host, 's.txt'), 'cpro:/w/']);
       assert.equal(await ok(d, ['exec', 'cpro', 'cat', '/w/s.txt']), 'stopped\n');
       const r = await docker(d, ['cp', join(host, 's.txt'), 'cpro:/tmp/']);
@@ -107,7 +166,19 @@ describe('more containers through the docker CLI', () => {
 
   describe('cp views left mounted', () => {
     it('rm of a container with a cp view still mounted (a crash mid-copy) detaches it and leaves the volume alone', async () => {
-      await ok(d, ['run', '-d', '--name', 'cpcrash', '--network', 'none', '-v', 'keepvol:/data', 'busybox', 'sleep', '1000']);
+      await ok(d, [
+        'run',
+        '-d',
+        '--name',
+        'cpcrash',
+        '--network',
+        'none',
+        '-v',
+        'keepvol:/data',
+        'busybox',
+        'sleep',
+        '1000',
+      ]);
       await ok(d, ['exec', 'cpcrash', 'sh', '-c', 'echo precious > /data/keep.txt']);
       const id = (await ok(d, ['inspect', '-f', '{{.Id}}', 'cpcrash'])).trim();
       const volDir = (await ok(d, ['volume', 'inspect', '-f', '{{.Mountpoint}}', 'keepvol'])).trim();
@@ -127,7 +198,7 @@ describe('more containers through the docker CLI', () => {
   });
 
   describe('exec --privileged', () => {
-    it('gives the exec\'d process the full capability set, and a plain exec the container\'s', async () => {
+    it("gives the exec'd process the full capability set, and a plain exec the container's", async () => {
       await ok(d, ['run', '-d', '--name', 'capc', '--network', 'none', 'busybox', 'sleep', '1000']);
       const plain = await ok(d, ['exec', 'capc', 'cat', '/proc/self/status']);
       const priv = await ok(d, ['exec', '--privileged', 'capc', 'cat', '/proc/self/status']);
@@ -144,28 +215,107 @@ describe('more containers through the docker CLI', () => {
   describe('--security-opt seccomp', () => {
     it('seccomp=FILE: a Docker-format profile denying mkdir makes mkdir fail (docker and berth CLIs); a bad profile creates nothing', async () => {
       const profile = join(host, 'deny-mkdir.json');
-      await writeFile(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] }, null, 2));
-      const denied = await docker(d, ['run', '--rm', '--network', 'none', '--security-opt', `seccomp=${profile}`, 'busybox', 'mkdir', '/x']);
+      await writeFile(
+        profile,
+        JSON.stringify(
+          {
+            defaultAction: 'SCMP_ACT_ALLOW',
+            syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
+          },
+          null,
+          2,
+        ),
+      );
+      const denied = await docker(d, [
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '--security-opt',
+        `seccomp=${profile}`,
+        'busybox',
+        'mkdir',
+        '/x',
+      ]);
       assert.equal(denied.code, 1, denied.stderr);
       assert.match(denied.stderr, /can't create directory '\/x': Operation not permitted/);
-      assert.equal((await docker(d, ['run', '--rm', '--network', 'none', '--security-opt', `seccomp=${profile}`, 'busybox', 'touch', '/x'])).code, 0, 'other calls are allowed');
-      assert.equal((await docker(d, ['run', '--rm', '--network', 'none', 'busybox', 'mkdir', '/x'])).code, 0, 'mkdir works without the profile');
-      const viaBerth = await berth(d, ['run', '--rm', '--network', 'none', '--security-opt', `seccomp=${profile}`, 'busybox', 'mkdir', '/x']);
+      assert.equal(
+        (
+          await docker(d, [
+            'run',
+            '--rm',
+            '--network',
+            'none',
+            '--security-opt',
+            `seccomp=${profile}`,
+            'busybox',
+            'touch',
+            '/x',
+          ])
+        ).code,
+        0,
+        'other calls are allowed',
+      );
+      assert.equal(
+        (await docker(d, ['run', '--rm', '--network', 'none', 'busybox', 'mkdir', '/x'])).code,
+        0,
+        'mkdir works without the profile',
+      );
+      const viaBerth = await berth(d, [
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '--security-opt',
+        `seccomp=${profile}`,
+        'busybox',
+        'mkdir',
+        '/x',
+      ]);
       assert.equal(viaBerth.code, 1, viaBerth.stderr);
       assert.match(viaBerth.stderr, /Operation not permitted/);
 
-      const ids = async () => (JSON.parse((await api(d.socket, 'GET', '/containers/json?all=1')).body) as { Id: string }[]).map((c) => c.Id).sort();
+      const ids = async () =>
+        (JSON.parse((await api(d.socket, 'GET', '/containers/json?all=1')).body) as { Id: string }[])
+          .map((c) => c.Id)
+          .sort();
       const before = await ids();
       const bad = join(host, 'bad.json');
       await writeFile(bad, '{"defaultAction":"SCMP_ACT_NOPE"}');
-      const r = await docker(d, ['run', '--rm', '--network', 'none', '--security-opt', `seccomp=${bad}`, 'busybox', 'true']);
+      const r = await docker(d, [
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '--security-opt',
+        `seccomp=${bad}`,
+        'busybox',
+        'true',
+      ]);
       assert.equal(r.code, 125);
       assert.match(r.stderr, /invalid seccomp profile: defaultAction "SCMP_ACT_NOPE"/);
-      const name = await docker(d, ['create', '--network', 'none', '--security-opt', 'seccomp=/no/such/file.json', 'busybox', 'true']);
+      const name = await docker(d, [
+        'create',
+        '--network',
+        'none',
+        '--security-opt',
+        'seccomp=/no/such/file.json',
+        'busybox',
+        'true',
+      ]);
       assert.notEqual(name.code, 0);
       assert.match(name.stderr, /no such file or directory/);
       // A client that sends a file name instead of the profile is told so.
-      const raw = await api(d.socket, 'POST', '/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { NetworkMode: 'none', SecurityOpt: ['seccomp=/etc/profile.json'] } }), { 'Content-Type': 'application/json' });
+      const raw = await api(
+        d.socket,
+        'POST',
+        '/containers/create',
+        JSON.stringify({
+          Image: 'busybox',
+          HostConfig: { NetworkMode: 'none', SecurityOpt: ['seccomp=/etc/profile.json'] },
+        }),
+        { 'Content-Type': 'application/json' },
+      );
       assert.equal(raw.status, 400);
       assert.match(raw.body, /send the profile JSON/);
       assert.deepEqual(await ids(), before, 'nothing was created');
@@ -175,8 +325,40 @@ describe('more containers through the docker CLI', () => {
       const confined = await docker(d, ['run', '--rm', '--network', 'none', 'busybox', 'unshare', '-U', 'true']);
       assert.equal(confined.code, 1);
       assert.match(confined.stderr, /Operation not permitted/);
-      assert.equal((await docker(d, ['run', '--rm', '--network', 'none', '--security-opt', 'seccomp=unconfined', 'busybox', 'unshare', '-U', 'true'])).code, 0);
-      assert.equal((await docker(d, ['run', '--rm', '--network', 'none', '--security-opt', 'seccomp=builtin', 'busybox', 'unshare', '-U', 'true'])).code, 1);
+      assert.equal(
+        (
+          await docker(d, [
+            'run',
+            '--rm',
+            '--network',
+            'none',
+            '--security-opt',
+            'seccomp=unconfined',
+            'busybox',
+            'unshare',
+            '-U',
+            'true',
+          ])
+        ).code,
+        0,
+      );
+      assert.equal(
+        (
+          await docker(d, [
+            'run',
+            '--rm',
+            '--network',
+            'none',
+            '--security-opt',
+            'seccomp=builtin',
+            'busybox',
+            'unshare',
+            '-U',
+            'true',
+          ])
+        ).code,
+        1,
+      );
     });
   });
 
@@ -185,24 +367,47 @@ describe('more containers through the docker CLI', () => {
       read: string;
       pids_stats: { current?: number };
       memory_stats: { usage?: number };
-      blkio_stats: { io_service_bytes_recursive: { major: number; minor: number; op: string; value: number }[] | null; io_serviced_recursive: unknown[] | null };
+      blkio_stats: {
+        io_service_bytes_recursive: { major: number; minor: number; op: string; value: number }[] | null;
+        io_serviced_recursive: unknown[] | null;
+      };
     }
-    const sample = async (ref: string) => JSON.parse((await api(d.socket, 'GET', `/containers/${ref}/stats?stream=0`)).body) as Stats;
+    const sample = async (ref: string) =>
+      JSON.parse((await api(d.socket, 'GET', `/containers/${ref}/stats?stream=0`)).body) as Stats;
 
     it('block I/O: bytes written by the container show in the API (v1 blkio) and in docker stats', async () => {
       const dataDev = await stat(d.dataRoot);
       const dev = `${Math.floor(Number(dataDev.dev) / 256) & 0xfff}:${(Number(dataDev.dev) & 0xff) | ((Number(dataDev.dev) >> 12) & 0xfff00)}`;
-      await ok(d, ['run', '-d', '--name', 'io', '--network', 'none', 'busybox', 'sh', '-c', 'while [ ! -e /go ]; do sleep 0.1; done; dd if=/dev/zero of=/big bs=1M count=8 oflag=direct; touch /done; sleep 1000']);
+      await ok(d, [
+        'run',
+        '-d',
+        '--name',
+        'io',
+        '--network',
+        'none',
+        'busybox',
+        'sh',
+        '-c',
+        'while [ ! -e /go ]; do sleep 0.1; done; dd if=/dev/zero of=/big bs=1M count=8 oflag=direct; touch /done; sleep 1000',
+      ]);
       const id = (await ok(d, ['inspect', '-f', '{{.Id}}', 'io'])).trim();
       // This kernel counts cgroup v1 blkio only on a queue with a throttle rule (blk-throttle keeps the counters);
       // a rule far above any real rate on the container's own group turns the counting on (the group goes with it).
       const blkio = `/sys/fs/cgroup/blkio/berth/${id}`;
-      const v1 = await stat(blkio).then(() => true, () => false);
+      const v1 = await stat(blkio).then(
+        () => true,
+        () => false,
+      );
       if (v1) await writeFile(join(blkio, 'blkio.throttle.write_bps_device'), `${dev} ${2 ** 40}`);
       await ok(d, ['exec', 'io', 'touch', '/go']);
-      await waitFor('the write to finish', async () => (await docker(d, ['exec', 'io', 'test', '-e', '/done'])).code === 0);
+      await waitFor(
+        'the write to finish',
+        async () => (await docker(d, ['exec', 'io', 'test', '-e', '/done'])).code === 0,
+      );
       const s = await sample('io');
-      const written = (s.blkio_stats.io_service_bytes_recursive ?? []).filter((e) => e.op.toLowerCase() === 'write').reduce((a, e) => a + e.value, 0);
+      const written = (s.blkio_stats.io_service_bytes_recursive ?? [])
+        .filter((e) => e.op.toLowerCase() === 'write')
+        .reduce((a, e) => a + e.value, 0);
       assert.ok(written >= 8 << 20, `at least 8 MiB written: ${JSON.stringify(s.blkio_stats)}`);
       assert.ok((s.blkio_stats.io_serviced_recursive ?? []).length > 0);
       const line = (await ok(d, ['stats', '--no-stream', '--format', '{{.Name}} {{.BlockIO}}', 'io'])).trim();

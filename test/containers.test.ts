@@ -20,7 +20,19 @@ async function ok(d: Daemon, args: string[], input?: Buffer | string): Promise<s
 interface Inspect {
   Id: string;
   RestartCount: number;
-  State: { Status: string; Running: boolean; Paused: boolean; Restarting: boolean; OOMKilled: boolean; Dead: boolean; Pid: number; ExitCode: number; Error: string; StartedAt: string; FinishedAt: string };
+  State: {
+    Status: string;
+    Running: boolean;
+    Paused: boolean;
+    Restarting: boolean;
+    OOMKilled: boolean;
+    Dead: boolean;
+    Pid: number;
+    ExitCode: number;
+    Error: string;
+    StartedAt: string;
+    FinishedAt: string;
+  };
 }
 
 async function inspect(d: Daemon, ref: string): Promise<Inspect> {
@@ -36,7 +48,8 @@ function cgroupLeftovers(ids: Iterable<string>): string[] {
   for (const h of readdirSync(CGROUP_ROOT)) {
     const dir = join(CGROUP_ROOT, h, 'berth');
     if (!existsSync(dir)) continue;
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory() && want.has(e.name)) out.push(join(dir, e.name));
+    for (const e of readdirSync(dir, { withFileTypes: true }))
+      if (e.isDirectory() && want.has(e.name)) out.push(join(dir, e.name));
   }
   return out;
 }
@@ -94,7 +107,10 @@ describe('containers through the docker CLI', () => {
       const r = await docker(d, ['run', '--rm', '--network', 'none', 'busybox', 'nosuchcmd']);
       assert.equal(r.code, 127);
       assert.equal(r.stdout, '');
-      assert.match(r.stderr, /^docker: Error response from daemon: failed to create task for container: .*exec: "nosuchcmd": executable file not found in \$PATH\n/);
+      assert.match(
+        r.stderr,
+        /^docker: Error response from daemon: failed to create task for container: .*exec: "nosuchcmd": executable file not found in \$PATH\n/,
+      );
       assert.match(r.stderr, /Run 'docker run --help' for more information\n$/);
       const all = JSON.parse((await api(d.socket, 'GET', '/containers/json?all=1')).body) as unknown[];
       assert.equal(all.length, 0, '--rm removed the container that failed to start');
@@ -108,7 +124,10 @@ describe('containers through the docker CLI', () => {
     it('rejects a one-character name as Docker does', async () => {
       const r = await docker(d, ['run', '--rm', '--name', 'w', 'busybox', 'true']);
       assert.equal(r.code, 125);
-      assert.equal(r.stderr, "docker: Error response from daemon: Invalid container name (w), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed\n\nRun 'docker run --help' for more information\n");
+      assert.equal(
+        r.stderr,
+        "docker: Error response from daemon: Invalid container name (w), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed\n\nRun 'docker run --help' for more information\n",
+      );
     });
 
     it('keeps stdout and stderr apart', async () => {
@@ -126,7 +145,10 @@ describe('containers through the docker CLI', () => {
 
     it('docker ps shows it Up', async () => {
       const out = await ok(d, ['ps', '--format', '{{.ID}} {{.Names}} {{.Status}} {{.Command}}']);
-      assert.match(out, new RegExp(`^${id.slice(0, 12)} w1 Up (Less than a second|\\d+ seconds?) "sh -c 'i=0; while t…"$`, 'm'));
+      assert.match(
+        out,
+        new RegExp(`^${id.slice(0, 12)} w1 Up (Less than a second|\\d+ seconds?) "sh -c 'i=0; while t…"$`, 'm'),
+      );
       const full = await ok(d, ['ps', '--no-trunc', '--format', '{{.Command}}']);
       assert.equal(full, `"sh -c '${LOOP}'"\n`);
       const ins = await inspect(d, 'w1');
@@ -146,7 +168,10 @@ describe('containers through the docker CLI', () => {
     it('docker logs, --tail and -t', async () => {
       await waitFor('4 lines of log', async () => (await ok(d, ['logs', 'w1'])).split('\n').length > 4);
       const all = (await ok(d, ['logs', 'w1'])).trimEnd().split('\n');
-      assert.deepEqual(all, all.map((_, i) => `line${i}`));
+      assert.deepEqual(
+        all,
+        all.map((_, i) => `line${i}`),
+      );
       const tail = (await ok(d, ['logs', '--tail', '2', 'w1'])).trimEnd().split('\n');
       assert.equal(tail.length, 2);
       for (const l of tail) assert.match(l, /^line\d+$/);
@@ -157,7 +182,10 @@ describe('containers through the docker CLI', () => {
     });
 
     it('docker logs -f streams new lines', async () => {
-      const p = spawn('docker', ['logs', '-f', '--tail', '1', 'w1'], { env: { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn('docker', ['logs', '-f', '--tail', '1', 'w1'], {
+        env: { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       p.stdout.on('data', (c) => (out += c));
       const closed = new Promise((r) => p.once('close', r));
@@ -167,7 +195,10 @@ describe('containers through the docker CLI', () => {
         p.kill('SIGKILL');
         await closed;
       }
-      const nums = out.trimEnd().split('\n').map((l) => Number(/^line(\d+)$/.exec(l)?.[1]));
+      const nums = out
+        .trimEnd()
+        .split('\n')
+        .map((l) => Number(/^line(\d+)$/.exec(l)?.[1]));
       assert.ok(nums.length >= 4);
       for (const [i, n] of nums.entries()) assert.equal(n, nums[0]! + i, `consecutive lines: ${out}`);
     });
@@ -175,13 +206,21 @@ describe('containers through the docker CLI', () => {
     it('refuses rm of a running container and a name already in use (409)', async () => {
       const r = await docker(d, ['rm', 'w1']);
       assert.equal(r.code, 1);
-      assert.equal(r.stderr, 'Error response from daemon: cannot remove container "/w1": container is running: stop the container before removing or force remove\n');
+      assert.equal(
+        r.stderr,
+        'Error response from daemon: cannot remove container "/w1": container is running: stop the container before removing or force remove\n',
+      );
       const res = await api(d.socket, 'DELETE', '/containers/w1');
       assert.equal(res.status, 409);
       const c = await docker(d, ['run', '-d', '--network', 'none', '--name', 'w1', 'busybox', 'true']);
       assert.equal(c.code, 125);
-      assert.equal(c.stderr, `docker: Error response from daemon: Conflict. The container name "/w1" is already in use by container "${id}". You have to remove (or rename) that container to be able to reuse that name.\n\nRun 'docker run --help' for more information\n`);
-      const create = await api(d.socket, 'POST', '/containers/create?name=w1', JSON.stringify({ Image: 'busybox' }), { 'Content-Type': 'application/json' });
+      assert.equal(
+        c.stderr,
+        `docker: Error response from daemon: Conflict. The container name "/w1" is already in use by container "${id}". You have to remove (or rename) that container to be able to reuse that name.\n\nRun 'docker run --help' for more information\n`,
+      );
+      const create = await api(d.socket, 'POST', '/containers/create?name=w1', JSON.stringify({ Image: 'busybox' }), {
+        'Content-Type': 'application/json',
+      });
       assert.equal(create.status, 409);
     });
 
@@ -197,7 +236,10 @@ describe('containers through the docker CLI', () => {
       assert.ok([137, 143].includes(ins.State.ExitCode), `exit code ${ins.State.ExitCode}`);
       assert.ok(Date.parse(ins.State.FinishedAt) >= Date.parse(ins.State.StartedAt));
       assert.equal(alive(pid), false);
-      assert.match(await ok(d, ['ps', '-a', '--filter', 'name=^w1$', '--format', '{{.Status}}']), /^Exited \((137|143)\) (Less than a second|\d+ seconds?) ago\n$/);
+      assert.match(
+        await ok(d, ['ps', '-a', '--filter', 'name=^w1$', '--format', '{{.Status}}']),
+        /^Exited \((137|143)\) (Less than a second|\d+ seconds?) ago\n$/,
+      );
       const k = await docker(d, ['kill', 'w1']);
       assert.equal(k.code, 1);
       assert.equal(k.stderr, `Error response from daemon: Cannot kill container: w1: container ${id} is not running\n`);
@@ -229,7 +271,11 @@ describe('containers through the docker CLI', () => {
 
     it('docker run -d --rm removes the container when it exits', async () => {
       const id = await runDetached(['--rm', 'busybox', 'sh', '-c', 'sleep 0.3; exit 2']);
-      await waitFor('container removed', async () => (await api(d.socket, 'GET', `/containers/${id}/json`)).status === 404, 10_000);
+      await waitFor(
+        'container removed',
+        async () => (await api(d.socket, 'GET', `/containers/${id}/json`)).status === 404,
+        10_000,
+      );
       assert.deepEqual(cgroupLeftovers([id]), []);
     });
 
@@ -298,26 +344,72 @@ describe('containers through the docker CLI', () => {
     });
 
     it('a read-only bind mount refuses writes; a writable one is seen on the host', async () => {
-      const ro = await docker(d, ['run', '--rm', '--network', 'none', '-v', `${hostDir}:/d:ro`, 'busybox', 'sh', '-c', 'echo x > /d/f']);
+      const ro = await docker(d, [
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '-v',
+        `${hostDir}:/d:ro`,
+        'busybox',
+        'sh',
+        '-c',
+        'echo x > /d/f',
+      ]);
       assert.equal(ro.code, 1);
-      assert.equal(ro.stderr, 'sh: can\'t create /d/f: Read-only file system\n');
+      assert.equal(ro.stderr, "sh: can't create /d/f: Read-only file system\n");
       assert.equal(existsSync(join(hostDir, 'f')), false);
       await ok(d, ['run', '--rm', '--network', 'none', '-v', `${hostDir}:/d`, 'busybox', 'sh', '-c', 'echo y > /d/g']);
       assert.equal(await readFile(join(hostDir, 'g'), 'utf8'), 'y\n');
     });
 
     it('--tmpfs mounts a tmpfs', async () => {
-      const out = await ok(d, ['run', '--rm', '--network', 'none', '--tmpfs', '/t', 'busybox', 'sh', '-c', 'echo z > /t/f && cat /t/f && grep " /t " /proc/mounts']);
+      const out = await ok(d, [
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '--tmpfs',
+        '/t',
+        'busybox',
+        'sh',
+        '-c',
+        'echo z > /t/f && cat /t/f && grep " /t " /proc/mounts',
+      ]);
       assert.match(out, /^z\ntmpfs \/t tmpfs rw,/);
     });
   });
 
   describe('healthchecks', () => {
     it('berthd runs the health command: healthy, unhealthy after the retries, shown by ps and inspect', async () => {
-      const good = await runDetached(['--health-cmd', 'echo fine', '--health-interval', '1s', 'busybox', 'sleep', '60']);
-      const bad = await runDetached(['--health-cmd', 'exit 1', '--health-interval', '1s', '--health-retries', '2', 'busybox', 'sleep', '60']);
-      await waitFor('healthy', async () => (await ok(d, ['inspect', '-f', '{{.State.Health.Status}}', good])).trim() === 'healthy');
-      await waitFor('unhealthy', async () => (await ok(d, ['inspect', '-f', '{{.State.Health.Status}}', bad])).trim() === 'unhealthy');
+      const good = await runDetached([
+        '--health-cmd',
+        'echo fine',
+        '--health-interval',
+        '1s',
+        'busybox',
+        'sleep',
+        '60',
+      ]);
+      const bad = await runDetached([
+        '--health-cmd',
+        'exit 1',
+        '--health-interval',
+        '1s',
+        '--health-retries',
+        '2',
+        'busybox',
+        'sleep',
+        '60',
+      ]);
+      await waitFor(
+        'healthy',
+        async () => (await ok(d, ['inspect', '-f', '{{.State.Health.Status}}', good])).trim() === 'healthy',
+      );
+      await waitFor(
+        'unhealthy',
+        async () => (await ok(d, ['inspect', '-f', '{{.State.Health.Status}}', bad])).trim() === 'unhealthy',
+      );
       assert.equal((await ok(d, ['inspect', '-f', '{{(index .State.Health.Log 0).Output}}', good])).trim(), 'fine');
       assert.match(await ok(d, ['ps', '--filter', `id=${good}`, '--format', '{{.Status}}']), /^Up .+ \(healthy\)\n$/);
       assert.equal((await ok(d, ['ps', '-q', '--no-trunc', '--filter', 'health=unhealthy'])).trim(), bad);
@@ -351,15 +443,22 @@ describe('containers through the docker CLI', () => {
 
   describe('commit', () => {
     it('docker commit makes an image of the changes (files and deletions) with -c, -m, -a', async () => {
-      const id = (await ok(d, ['create', '--network', 'none', 'busybox', 'sh', '-c', 'echo committed > /hello; rm /etc/group'])).trim();
+      const id = (
+        await ok(d, ['create', '--network', 'none', 'busybox', 'sh', '-c', 'echo committed > /hello; rm /etc/group'])
+      ).trim();
       ids.add(id);
       await ok(d, ['start', '-a', id]);
-      const image = (await ok(d, ['commit', '-c', 'CMD ["cat","/hello"]', '-m', 'a message', '-a', 'an author', id, 'committed:1'])).trim();
+      const image = (
+        await ok(d, ['commit', '-c', 'CMD ["cat","/hello"]', '-m', 'a message', '-a', 'an author', id, 'committed:1'])
+      ).trim();
       assert.match(image, /^sha256:[0-9a-f]{64}$/);
       assert.equal(await ok(d, ['run', '--rm', '--network', 'none', 'committed:1']), 'committed\n');
       const gone = await docker(d, ['run', '--rm', '--network', 'none', 'committed:1', 'ls', '/etc/group']);
       assert.equal(gone.code, 1, 'the deletion is a whiteout in the new layer');
-      assert.equal((await ok(d, ['inspect', '-f', '{{.Comment}}|{{.Author}}|{{.Config.Cmd}}', 'committed:1'])).trim(), 'a message|an author|[cat /hello]');
+      assert.equal(
+        (await ok(d, ['inspect', '-f', '{{.Comment}}|{{.Author}}|{{.Config.Cmd}}', 'committed:1'])).trim(),
+        'a message|an author|[cat /hello]',
+      );
       await ok(d, ['rm', id]);
       await ok(d, ['rmi', 'committed:1']);
     });
@@ -369,16 +468,32 @@ describe('containers through the docker CLI', () => {
     it('docker update changes the limits of a running container at once and keeps them', async () => {
       const id = await runDetached(['--memory', '64m', 'busybox', 'sleep', '60']);
       await ok(d, ['update', '--memory', '96m', '--memory-swap', '192m', '--pids-limit', '33', id]);
-      assert.equal((await readFile(`/sys/fs/cgroup/memory/berth/${id}/memory.limit_in_bytes`, 'utf8')).trim(), String(96 << 20));
+      assert.equal(
+        (await readFile(`/sys/fs/cgroup/memory/berth/${id}/memory.limit_in_bytes`, 'utf8')).trim(),
+        String(96 << 20),
+      );
       assert.equal((await readFile(`/sys/fs/cgroup/pids/berth/${id}/pids.max`, 'utf8')).trim(), '33');
-      assert.equal((await ok(d, ['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}', id])).trim(), `${96 << 20} 33`);
+      assert.equal(
+        (await ok(d, ['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}', id])).trim(),
+        `${96 << 20} 33`,
+      );
       await ok(d, ['rm', '-f', id]);
     });
   });
 
   describe('diff and export', () => {
     it('docker diff lists what the container changed, as docker does; docker export is its filesystem', async () => {
-      const id = (await ok(d, ['create', '--network', 'none', 'busybox', 'sh', '-c', 'echo hi > /tmp/new; rm /etc/group; mkdir /data'])).trim();
+      const id = (
+        await ok(d, [
+          'create',
+          '--network',
+          'none',
+          'busybox',
+          'sh',
+          '-c',
+          'echo hi > /tmp/new; rm /etc/group; mkdir /data',
+        ])
+      ).trim();
       ids.add(id);
       assert.equal(await ok(d, ['diff', id]), '');
       await ok(d, ['start', '-a', id]);
@@ -420,9 +535,19 @@ describe('containers through the docker CLI', () => {
     it('--pids-limit 20: a fork bomb is contained and the daemon stays responsive', async () => {
       // The bomb runs in a subshell started first; the container's own process then execs sleep, which needs no
       // fork, so it stays up however full the pids cgroup is.
-      const id = await runDetached(['--pids-limit', '20', 'busybox', 'sh', '-c', '(bomb() { bomb | bomb & }; bomb) & exec sleep 30']);
+      const id = await runDetached([
+        '--pids-limit',
+        '20',
+        'busybox',
+        'sh',
+        '-c',
+        '(bomb() { bomb | bomb & }; bomb) & exec sleep 30',
+      ]);
       const pidsDir = join(CGROUP_ROOT, 'pids', 'berth', id);
-      await waitFor('the fork bomb to fill the pids cgroup', async () => Number((await readFile(join(pidsDir, 'pids.current'), 'utf8').catch(() => '0')).trim()) >= 15);
+      await waitFor(
+        'the fork bomb to fill the pids cgroup',
+        async () => Number((await readFile(join(pidsDir, 'pids.current'), 'utf8').catch(() => '0')).trim()) >= 15,
+      );
       const max = (await readFile(join(pidsDir, 'pids.max'), 'utf8')).trim();
       assert.equal(max, '20');
       const cur = Number((await readFile(join(pidsDir, 'pids.current'), 'utf8')).trim());
@@ -440,9 +565,26 @@ describe('containers through the docker CLI', () => {
     it('SIGTERM ends attach, wait and logs -f streams (the container keeps running) and berthd exits 0', async () => {
       const e = await startDaemon({ seed: true });
       try {
-        const id = (await ok(e, ['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', 'while true; do echo x; sleep 0.2; done'])).trim();
-        const follow = spawn('docker', ['logs', '-f', id], { env: { ...process.env, DOCKER_HOST: e.host, DOCKER_CONFIG: join(e.dir, 'docker-config') }, stdio: 'ignore' });
-        const waiter = spawn('docker', ['wait', id], { env: { ...process.env, DOCKER_HOST: e.host, DOCKER_CONFIG: join(e.dir, 'docker-config') }, stdio: 'ignore' });
+        const id = (
+          await ok(e, [
+            'run',
+            '-d',
+            '--network',
+            'none',
+            'busybox',
+            'sh',
+            '-c',
+            'while true; do echo x; sleep 0.2; done',
+          ])
+        ).trim();
+        const follow = spawn('docker', ['logs', '-f', id], {
+          env: { ...process.env, DOCKER_HOST: e.host, DOCKER_CONFIG: join(e.dir, 'docker-config') },
+          stdio: 'ignore',
+        });
+        const waiter = spawn('docker', ['wait', id], {
+          env: { ...process.env, DOCKER_HOST: e.host, DOCKER_CONFIG: join(e.dir, 'docker-config') },
+          stdio: 'ignore',
+        });
         await new Promise((r) => setTimeout(r, 800));
         const pid = (await inspect(e, id)).State.Pid;
         const t = Date.now();
@@ -471,7 +613,9 @@ describe('containers through the docker CLI', () => {
       assert.ok(alive(pid));
 
       d.proc.kill('SIGKILL');
-      await new Promise((r) => (d.proc.exitCode !== null || d.proc.signalCode !== null ? r(undefined) : d.proc.once('exit', r)));
+      await new Promise((r) =>
+        d.proc.exitCode !== null || d.proc.signalCode !== null ? r(undefined) : d.proc.once('exit', r),
+      );
       const beforeLines = (await readFile(join(d.dataRoot, 'containers', live, 'ctr.log'), 'utf8')).split('\n').length;
       await new Promise((r) => setTimeout(r, 1600));
       assert.ok(alive(pid), 'container process alive while berthd is down');
@@ -488,21 +632,38 @@ describe('containers through the docker CLI', () => {
       assert.equal(await ok(d, ['wait', 'ending']), '5\n');
 
       const lines = (await ok(d, ['logs', 'live'])).trimEnd().split('\n');
-      assert.ok(lines.length >= beforeLines + 5, `lines written while berthd was down (${beforeLines} → ${lines.length})`);
-      assert.deepEqual(lines, lines.map((_, i) => `line${i}`));
+      assert.ok(
+        lines.length >= beforeLines + 5,
+        `lines written while berthd was down (${beforeLines} → ${lines.length})`,
+      );
+      assert.deepEqual(
+        lines,
+        lines.map((_, i) => `line${i}`),
+      );
 
-      const p = spawn('docker', ['logs', '-f', 'live'], { env: { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn('docker', ['logs', '-f', 'live'], {
+        env: { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       p.stdout.on('data', (c) => (out += c));
       const closed = new Promise((r) => p.once('close', r));
       try {
-        await waitFor('logs -f after the restart follows new lines', () => out.split('\n').length > lines.length + 3, 10_000);
+        await waitFor(
+          'logs -f after the restart follows new lines',
+          () => out.split('\n').length > lines.length + 3,
+          10_000,
+        );
       } finally {
         p.kill('SIGKILL');
         await closed;
       }
       const followed = out.trimEnd().split('\n');
-      assert.deepEqual(followed, followed.map((_, i) => `line${i}`), 'no line lost or repeated');
+      assert.deepEqual(
+        followed,
+        followed.map((_, i) => `line${i}`),
+        'no line lost or repeated',
+      );
 
       assert.equal(await ok(d, ['stop', '-t', '1', 'live']), 'live\n');
       assert.equal(alive(pid), false);

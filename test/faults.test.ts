@@ -51,8 +51,12 @@ async function expectRefused(d: Daemon, archive: Buffer, message: RegExp): Promi
   return r.stderr;
 }
 
-const symlinkEntry = (name: string, target: string): PackEntry => ({ header: { name, type: 'symlink', linkname: target } });
-const hardlinkEntry = (name: string, target: string): PackEntry => ({ header: { name, type: 'link', linkname: target } });
+const symlinkEntry = (name: string, target: string): PackEntry => ({
+  header: { name, type: 'symlink', linkname: target },
+});
+const hardlinkEntry = (name: string, target: string): PackEntry => ({
+  header: { name, type: 'link', linkname: target },
+});
 
 async function legacyWith(entries: PackEntry[], tag: string): Promise<Buffer> {
   const l = await layer(entries);
@@ -95,47 +99,85 @@ describe('bad archives are refused, leaving nothing behind', () => {
     const blob = Buffer.from(l.blob);
     blob[blob.length - 6]! ^= 0xff; // the CRC
     const bad = { ...l, blob, digest: sha256(blob) };
-    await expectRefused(d, await tarOf(legacyArchive([{ image: image([bad]), tags: ['gzbad:1'] }])), new RegExp(`layer ${bad.digest}: incorrect data check`));
+    await expectRefused(
+      d,
+      await tarOf(legacyArchive([{ image: image([bad]), tags: ['gzbad:1'] }])),
+      new RegExp(`layer ${bad.digest}: incorrect data check`),
+    );
   });
 
   it('a blob whose content does not match its digest', async () => {
     const m = ociManifest(oci.image);
-    const archive = await tarOf(ociArchive([{ manifest: m, name: 'mismatch:1' }], [oci.image], { [oci.layerDigest]: Buffer.from('not the layer') }));
+    const archive = await tarOf(
+      ociArchive([{ manifest: m, name: 'mismatch:1' }], [oci.image], {
+        [oci.layerDigest]: Buffer.from('not the layer'),
+      }),
+    );
     await expectRefused(d, archive, new RegExp(`does not match.*${oci.layerDigest.slice(7)}`));
   });
 
   it('a blob whose size does not match the manifest', async () => {
     const m = JSON.parse(ociManifest(oci.image).toString()) as { layers: { size: number }[] };
     m.layers[0]!.size += 5;
-    const archive = await tarOf(ociArchive([{ manifest: Buffer.from(JSON.stringify(m)), name: 'size:1' }], [oci.image]));
+    const archive = await tarOf(
+      ociArchive([{ manifest: Buffer.from(JSON.stringify(m)), name: 'size:1' }], [oci.image]),
+    );
     await expectRefused(d, archive, new RegExp(`${oci.layerDigest}.*${m.layers[0]!.size}`));
   });
 
   it('a manifest naming a missing blob', async () => {
-    const archive = await tarOf(ociArchive([{ manifest: ociManifest(oci.image), name: 'missing:1' }], [oci.image], { [oci.layerDigest]: undefined }));
+    const archive = await tarOf(
+      ociArchive([{ manifest: ociManifest(oci.image), name: 'missing:1' }], [oci.image], {
+        [oci.layerDigest]: undefined,
+      }),
+    );
     await expectRefused(d, archive, new RegExp(`${oci.layerDigest}, which is missing`));
   });
 
   it('a config whose diff IDs do not match the layers', async () => {
     const l = await layer([file('b', 'x')]);
     const wrong = sha256('another layer');
-    await expectRefused(d, await tarOf(legacyArchive([{ image: image([l], {}, [wrong]), tags: ['diffid:1'] }])), new RegExp(`diff ID is ${wrong}`));
+    await expectRefused(
+      d,
+      await tarOf(legacyArchive([{ image: image([l], {}, [wrong]), tags: ['diffid:1'] }])),
+      new RegExp(`diff ID is ${wrong}`),
+    );
   });
 
   it('a layer entry with ../ in its path', async () => {
-    await expectRefused(d, await legacyWith([file('../evil', 'x')], 'dotdot:1'), /layer entry "\.\.\/evil" escapes the root/);
-    await expectRefused(d, await legacyWith([dir('a'), file('a/../../evil', 'x')], 'dotdot:2'), /layer entry "a\/\.\.\/\.\.\/evil" escapes the root/);
+    await expectRefused(
+      d,
+      await legacyWith([file('../evil', 'x')], 'dotdot:1'),
+      /layer entry "\.\.\/evil" escapes the root/,
+    );
+    await expectRefused(
+      d,
+      await legacyWith([dir('a'), file('a/../../evil', 'x')], 'dotdot:2'),
+      /layer entry "a\/\.\.\/\.\.\/evil" escapes the root/,
+    );
   });
 
   it('a symlink that escapes the layer root, written through', async () => {
-    await expectRefused(d, await legacyWith([symlinkEntry('esc', '../../../../../tmp'), file('esc/pwned', 'x')], 'symesc:1'), /layer entry "esc\/pwned" would be written through the symlink "esc"/);
-    await expectRefused(d, await legacyWith([symlinkEntry('abs', '/etc'), file('abs/pwned', 'x')], 'symesc:2'), /"abs\/pwned" would be written through the symlink "abs"/);
+    await expectRefused(
+      d,
+      await legacyWith([symlinkEntry('esc', '../../../../../tmp'), file('esc/pwned', 'x')], 'symesc:1'),
+      /layer entry "esc\/pwned" would be written through the symlink "esc"/,
+    );
+    await expectRefused(
+      d,
+      await legacyWith([symlinkEntry('abs', '/etc'), file('abs/pwned', 'x')], 'symesc:2'),
+      /"abs\/pwned" would be written through the symlink "abs"/,
+    );
     assert.equal(existsSync('/tmp/pwned'), false);
     assert.equal(existsSync('/etc/pwned'), false);
   });
 
   it('a hard link to a path outside the layer root', async () => {
-    await expectRefused(d, await legacyWith([hardlinkEntry('hl', '../../etc/passwd')], 'hardesc:1'), /layer entry "hl" links to "\.\.\/\.\.\/etc\/passwd", outside the root/);
+    await expectRefused(
+      d,
+      await legacyWith([hardlinkEntry('hl', '../../etc/passwd')], 'hardesc:1'),
+      /layer entry "hl" links to "\.\.\/\.\.\/etc\/passwd", outside the root/,
+    );
   });
 
   it('an entry with an absolute path stays inside the layer (as Docker treats it)', async () => {
@@ -146,7 +188,9 @@ describe('bad archives are refused, leaving nothing behind', () => {
       return;
     }
     assert.equal(existsSync('/etc/absolute-evil'), false);
-    const [img] = JSON.parse((await docker(d, ['image', 'inspect', 'abs:1'])).stdout) as { RootFS: { Layers: string[] } }[];
+    const [img] = JSON.parse((await docker(d, ['image', 'inspect', 'abs:1'])).stdout) as {
+      RootFS: { Layers: string[] };
+    }[];
     const s = await storeState(d.dataRoot);
     const fs = join(d.dataRoot, 'snapshots', s.snapshots.get(img!.RootFS.Layers[0]!)!, 'fs');
     assert.equal((await stat(join(fs, 'etc/absolute-evil'))).size, 1);
@@ -154,12 +198,23 @@ describe('bad archives are refused, leaving nothing behind', () => {
   });
 
   it('an unknown layer media type', async () => {
-    const archive = await tarOf(ociArchive([{ manifest: ociManifest(oci.image, ['application/x-foo']), name: 'mt:1' }], [oci.image]));
+    const archive = await tarOf(
+      ociArchive([{ manifest: ociManifest(oci.image, ['application/x-foo']), name: 'mt:1' }], [oci.image]),
+    );
     await expectRefused(d, archive, /unsupported layer media type "application\/x-foo"/);
   });
 
   it('a schema 1 manifest', async () => {
-    const s1 = Buffer.from(JSON.stringify({ schemaVersion: 1, name: 'x', tag: 'latest', architecture: 'amd64', fsLayers: [{ blobSum: oci.layerDigest }], history: [{ v1Compatibility: '{}' }] }));
+    const s1 = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 1,
+        name: 'x',
+        tag: 'latest',
+        architecture: 'amd64',
+        fsLayers: [{ blobSum: oci.layerDigest }],
+        history: [{ v1Compatibility: '{}' }],
+      }),
+    );
     const archive = await tarOf(ociArchive([{ manifest: s1, name: 's1:1', mediaType: MT.schema1Signed }], [oci.image]));
     await expectRefused(d, archive, /schema 1 manifests are not supported/);
   });
@@ -174,10 +229,12 @@ describe('bad archives are refused, leaving nothing behind', () => {
     const fine = await smallImageArchive('faults-pair', ['pair:1']);
     const l = await layer([file('../evil', 'x')]);
     const bad = image([l]);
-    const archive = await tarOf(legacyArchive([
-      { image: fine.image, tags: ['pair:1'] },
-      { image: bad, tags: ['pair:2'] },
-    ]));
+    const archive = await tarOf(
+      legacyArchive([
+        { image: fine.image, tags: ['pair:1'] },
+        { image: bad, tags: ['pair:2'] },
+      ]),
+    );
     await expectRefused(d, archive, /escapes the root/);
     assert.equal((await docker(d, ['image', 'inspect', 'pair:1'])).code, 1);
   });
@@ -204,7 +261,11 @@ describe('concurrency, crashes and the daemon process', () => {
   it('the same image loaded twice at once gives one image', async () => {
     const d = await start();
     // Several layers with some bulk, so that the two loads overlap.
-    const layers = await Promise.all([0, 1, 2, 3].map((i) => layer([dir(`l${i}`), file(`l${i}/data`, Buffer.alloc(2 << 20, i + 1))], { gzip: i % 2 === 0 })));
+    const layers = await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        layer([dir(`l${i}`), file(`l${i}/data`, Buffer.alloc(2 << 20, i + 1))], { gzip: i % 2 === 0 }),
+      ),
+    );
     const img = image(layers);
     const archive = await tarOf(legacyArchive([{ image: img, tags: ['twice:1'] }]));
     const [a, b] = await Promise.all([docker(d, ['load'], archive), docker(d, ['load'], archive)]);
@@ -274,22 +335,29 @@ describe('concurrency, crashes and the daemon process', () => {
     const doomed = await tarOf(legacyArchive([{ image: img, tags: ['doomed:1'] }]));
     for (const stage of ['record deleted', 'gc under way'] as const) {
       const killed = new Promise<void>((resolveKill, rejectKill) => {
-        const req = request({ socketPath: d.socket, path: `/events?filters=${encodeURIComponent('{"event":["delete"]}')}` }, (res) => {
-          res.on('data', (chunk: Buffer) => {
-            if (!chunk.toString().includes('"delete"')) return;
-            if (stage === 'record deleted') {
-              process.kill(d.proc.pid!, 'SIGKILL');
-              resolveKill();
-              return;
-            }
-            void waitFor('GC to begin', async () => (await snapshotDirs(d.dataRoot)).length < snapsBefore, 30_000).then(() => {
-              process.kill(d.proc.pid!, 'SIGKILL');
-              resolveKill();
-            }, rejectKill);
-          });
-          res.on('error', () => {});
-          void docker(d, ['rmi', 'doomed:1']);
-        });
+        const req = request(
+          { socketPath: d.socket, path: `/events?filters=${encodeURIComponent('{"event":["delete"]}')}` },
+          (res) => {
+            res.on('data', (chunk: Buffer) => {
+              if (!chunk.toString().includes('"delete"')) return;
+              if (stage === 'record deleted') {
+                process.kill(d.proc.pid!, 'SIGKILL');
+                resolveKill();
+                return;
+              }
+              void waitFor(
+                'GC to begin',
+                async () => (await snapshotDirs(d.dataRoot)).length < snapsBefore,
+                30_000,
+              ).then(() => {
+                process.kill(d.proc.pid!, 'SIGKILL');
+                resolveKill();
+              }, rejectKill);
+            });
+            res.on('error', () => {});
+            void docker(d, ['rmi', 'doomed:1']);
+          },
+        );
         req.on('error', rejectKill);
         req.end();
       });
@@ -314,14 +382,37 @@ describe('concurrency, crashes and the daemon process', () => {
     const d = await start();
     const other = await mkdtemp(join(tmpdir(), 'berth-it-second-'));
     dirs.push(other);
-    const r = await run(BERTHD, ['--data-root', d.dataRoot, '--exec-root', join(other, 'exec'), '-H', `unix://${join(other, 's.sock')}`, '--no-seed'], {}, undefined, { timeoutMs: 30_000 });
+    const r = await run(
+      BERTHD,
+      [
+        '--data-root',
+        d.dataRoot,
+        '--exec-root',
+        join(other, 'exec'),
+        '-H',
+        `unix://${join(other, 's.sock')}`,
+        '--no-seed',
+      ],
+      {},
+      undefined,
+      { timeoutMs: 30_000 },
+    );
     assert.notEqual(r.code, 0);
-    assert.match(r.stdout + r.stderr, new RegExp(`another berthd \\(pid ${d.proc.pid}\\) is using the data root ${d.dataRoot}`));
+    assert.match(
+      r.stdout + r.stderr,
+      new RegExp(`another berthd \\(pid ${d.proc.pid}\\) is using the data root ${d.dataRoot}`),
+    );
     assert.equal(existsSync(join(other, 's.sock')), false);
     // The first one is unaffected.
     assert.equal((await api(d.socket, 'GET', '/_ping')).body, 'OK');
     // A socket another daemon listens on is refused too.
-    const r2 = await run(BERTHD, ['--data-root', join(other, 'data'), '--exec-root', join(other, 'exec'), '-H', d.host, '--no-seed'], {}, undefined, { timeoutMs: 30_000 });
+    const r2 = await run(
+      BERTHD,
+      ['--data-root', join(other, 'data'), '--exec-root', join(other, 'exec'), '-H', d.host, '--no-seed'],
+      {},
+      undefined,
+      { timeoutMs: 30_000 },
+    );
     assert.notEqual(r2.code, 0);
     assert.match(r2.stdout + r2.stderr, new RegExp(`another daemon is already listening on unix://${d.socket}`));
     assert.equal(existsSync(join(other, 'data')), false, 'refused before creating its data root');
@@ -350,7 +441,11 @@ describe('concurrency, crashes and the daemon process', () => {
     });
     assert.deepEqual(await listDir(join(d.dataRoot, 'ingest')), []);
     const load = docker(d, ['load', '-i', join(d.dir, 'bulky.tar')]);
-    await waitFor('the load to be received', async () => (await listDir(join(d.dataRoot, 'ingest'))).length > 0 || (await imageIds(d)).length > 1, 30_000);
+    await waitFor(
+      'the load to be received',
+      async () => (await listDir(join(d.dataRoot, 'ingest'))).length > 0 || (await imageIds(d)).length > 1,
+      30_000,
+    );
     const code = await d.stop('SIGTERM');
     assert.equal(code, 0, d.log());
     assert.doesNotMatch(d.log(), /harness: berthd did not exit/);
@@ -368,14 +463,25 @@ describe('concurrency, crashes and the daemon process', () => {
   it('a config file with an unknown key, bad JSON, or a bad --log-level: a clear error, exit non-zero', async () => {
     const tmp = await mkdtemp(join(tmpdir(), 'berth-it-config-'));
     dirs.push(tmp);
-    const common = ['--data-root', join(tmp, 'data'), '--exec-root', join(tmp, 'exec'), '-H', `unix://${join(tmp, 's.sock')}`];
+    const common = [
+      '--data-root',
+      join(tmp, 'data'),
+      '--exec-root',
+      join(tmp, 'exec'),
+      '-H',
+      `unix://${join(tmp, 's.sock')}`,
+    ];
     await writeFile(join(tmp, 'bad-key.json'), JSON.stringify({ 'log-level': 'info', colour: 'red' }));
-    const badKey = await run(BERTHD, [...common, '--config-file', join(tmp, 'bad-key.json')], {}, undefined, { timeoutMs: 30_000 });
+    const badKey = await run(BERTHD, [...common, '--config-file', join(tmp, 'bad-key.json')], {}, undefined, {
+      timeoutMs: 30_000,
+    });
     assert.notEqual(badKey.code, 0);
     assert.match(badKey.stderr, /unknown option "colour"/);
     assert.ok(badKey.stderr.includes(join(tmp, 'bad-key.json')));
     await writeFile(join(tmp, 'bad.json'), '{"hosts": [');
-    const badJson = await run(BERTHD, [...common, '--config-file', join(tmp, 'bad.json')], {}, undefined, { timeoutMs: 30_000 });
+    const badJson = await run(BERTHD, [...common, '--config-file', join(tmp, 'bad.json')], {}, undefined, {
+      timeoutMs: 30_000,
+    });
     assert.notEqual(badJson.code, 0);
     assert.match(badJson.stderr, /not valid JSON/);
     const badLevel = await run(BERTHD, [...common, '--log-level', 'nonsense'], {}, undefined, { timeoutMs: 30_000 });

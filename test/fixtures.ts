@@ -87,7 +87,8 @@ export function legacyArchive(images: { image: Image; tags: string[] }[]): PackE
   const manifest = images.map(({ image: img, tags }) => {
     const paths = img.layers.map((l) => {
       const id = l.digest.slice(7);
-      if (!out.some((e) => e.header.name === `${id}/layer.tar`)) out.push(dir(id), file(`${id}/VERSION`, '1.0'), file(`${id}/layer.tar`, l.blob));
+      if (!out.some((e) => e.header.name === `${id}/layer.tar`))
+        out.push(dir(id), file(`${id}/VERSION`, '1.0'), file(`${id}/layer.tar`, l.blob));
       return `${id}/layer.tar`;
     });
     out.push(file(`${img.configDigest.slice(7)}.json`, img.config));
@@ -103,7 +104,11 @@ export function ociManifest(img: Image, layerTypes?: string[]): Buffer {
       schemaVersion: 2,
       mediaType: MT.ociManifest,
       config: { mediaType: MT.ociConfig, digest: img.configDigest, size: img.config.length },
-      layers: img.layers.map((l, i) => ({ mediaType: layerTypes?.[i] ?? l.mediaType, digest: l.digest, size: l.blob.length })),
+      layers: img.layers.map((l, i) => ({
+        mediaType: layerTypes?.[i] ?? l.mediaType,
+        digest: l.digest,
+        size: l.blob.length,
+      })),
     }),
   );
 }
@@ -133,7 +138,14 @@ export function ociArchive(
       mediaType: m.mediaType ?? MT.ociManifest,
       digest: sha256(m.manifest),
       size: m.manifest.length,
-      ...(m.name ? { annotations: { 'io.containerd.image.name': `docker.io/library/${m.name}`, 'org.opencontainers.image.ref.name': m.name.split(':')[1] } } : {}),
+      ...(m.name
+        ? {
+            annotations: {
+              'io.containerd.image.name': `docker.io/library/${m.name}`,
+              'org.opencontainers.image.ref.name': m.name.split(':')[1],
+            },
+          }
+        : {}),
     })),
   };
   out.push(file('index.json', JSON.stringify(index)));
@@ -151,7 +163,11 @@ export async function smallImageArchive(seed: string, tags: string[]): Promise<{
  * Streams a legacy docker-archive with one layer holding `size` bytes of random data to `path`, hashing as it
  * goes (memory stays small). Returns the image ID.
  */
-export async function writeBigArchive(path: string, size: number, tag: string): Promise<{ id: string; diffId: string }> {
+export async function writeBigArchive(
+  path: string,
+  size: number,
+  tag: string,
+): Promise<{ id: string; diffId: string }> {
   const inner = (async function* () {
     let left = size;
     while (left > 0) {
@@ -175,11 +191,22 @@ export async function writeBigArchive(path: string, size: number, tag: string): 
     yield { header: { name: `${id}/layer.tar`, size: tarSize, mode: 0o644 }, body: layerTar };
     // Only evaluated after the layer body has streamed, so the hash is final.
     const diffId = `sha256:${layerHash.digest('hex')}`;
-    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', created: '2024-03-03T00:00:00Z', config: {}, rootfs: { type: 'layers', diff_ids: [diffId] } }));
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        created: '2024-03-03T00:00:00Z',
+        config: {},
+        rootfs: { type: 'layers', diff_ids: [diffId] },
+      }),
+    );
     const configId = sha256(config);
     result = { id: configId, diffId };
     yield file(`${configId.slice(7)}.json`, config);
-    yield file('manifest.json', JSON.stringify([{ Config: `${configId.slice(7)}.json`, RepoTags: [tag], Layers: [`${id}/layer.tar`] }]));
+    yield file(
+      'manifest.json',
+      JSON.stringify([{ Config: `${configId.slice(7)}.json`, RepoTags: [tag], Layers: [`${id}/layer.tar`] }]),
+    );
   })();
   await pipeline(Readable.from(pack(entries)), createWriteStream(path));
   return result!;
@@ -228,9 +255,24 @@ export async function storeState(dataRoot: string): Promise<StoreState> {
   const db = new DatabaseSync(join(dataRoot, 'berth.db'), { readOnly: true });
   let images: Map<string, string>, tags: Map<string, string>, snapshots: Map<string, string>;
   try {
-    images = new Map(db.prepare('SELECT manifest_digest, config_digest FROM images').all().map((r) => [String(r.manifest_digest), String(r.config_digest)]));
-    tags = new Map(db.prepare('SELECT name, manifest_digest FROM tags').all().map((r) => [String(r.name), String(r.manifest_digest)]));
-    snapshots = new Map(db.prepare('SELECT key, id FROM snapshots').all().map((r) => [String(r.key), String(r.id)]));
+    images = new Map(
+      db
+        .prepare('SELECT manifest_digest, config_digest FROM images')
+        .all()
+        .map((r) => [String(r.manifest_digest), String(r.config_digest)]),
+    );
+    tags = new Map(
+      db
+        .prepare('SELECT name, manifest_digest FROM tags')
+        .all()
+        .map((r) => [String(r.name), String(r.manifest_digest)]),
+    );
+    snapshots = new Map(
+      db
+        .prepare('SELECT key, id FROM snapshots')
+        .all()
+        .map((r) => [String(r.key), String(r.id)]),
+    );
   } finally {
     db.close();
   }

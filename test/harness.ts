@@ -47,9 +47,21 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
   let out = '';
   let proc!: ChildProcess;
   // Many daemons run at once: each gets its own default bridge and a random /24 of 10.203.0.0/16 for it.
-  const net = opts.args?.includes('--bridge') ? [] : ['--bridge', `bt${randomBytes(3).toString('hex')}`, '--bip', `10.203.${randomInt(256)}.1/24`];
+  const net = opts.args?.includes('--bridge')
+    ? []
+    : ['--bridge', `bt${randomBytes(3).toString('hex')}`, '--bip', `10.203.${randomInt(256)}.1/24`];
   const launch = async () => {
-    const args = ['--data-root', dataRoot, '--exec-root', execRoot, '-H', `unix://${socket}`, ...(opts.seed ? [] : ['--no-seed']), ...net, ...(opts.args ?? [])];
+    const args = [
+      '--data-root',
+      dataRoot,
+      '--exec-root',
+      execRoot,
+      '-H',
+      `unix://${socket}`,
+      ...(opts.seed ? [] : ['--no-seed']),
+      ...net,
+      ...(opts.args ?? []),
+    ];
     proc = spawn(BERTHD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout!.on('data', (d) => (out += d));
     proc.stderr!.on('data', (d) => (out += d));
@@ -152,7 +164,11 @@ export async function run(
   opts: { cwd?: string; timeoutMs?: number } = {},
 ): Promise<RunResult> {
   return new Promise((res) => {
-    const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'], ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+    const p = spawn(cmd, args, {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    });
     let stdout = '';
     let stderr = '';
     // A command that should end but hangs is killed (by its PID), and says so in stderr.
@@ -178,11 +194,17 @@ export async function berth(d: Daemon, args: string[], input?: Buffer | string):
 }
 
 export async function docker(d: Daemon, args: string[], input?: Buffer | string): Promise<RunResult> {
-  return run('docker', args, { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') }, input, { timeoutMs: COMMAND_TIMEOUT_MS });
+  return run('docker', args, { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') }, input, {
+    timeoutMs: COMMAND_TIMEOUT_MS,
+  });
 }
 
 /** Polls `cond` every 20 ms until it returns a truthy value (which is returned) or `timeoutMs` passes. */
-export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  what: string,
+  cond: () => T | Promise<T>,
+  timeoutMs = 30_000,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await cond();

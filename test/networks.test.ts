@@ -51,7 +51,9 @@ function fail(r: RunResult, what: string): string {
 
 /** The host state this test compares: links, addresses, namespaces, firewall rules (v4 and v6). */
 async function hostState(): Promise<string[]> {
-  const text = await sh('ip -o link; ip -o addr; ip netns list 2>/dev/null; iptables-save 2>/dev/null; ip6tables-save 2>/dev/null; true');
+  const text = await sh(
+    'ip -o link; ip -o addr; ip netns list 2>/dev/null; iptables-save 2>/dev/null; ip6tables-save 2>/dev/null; true',
+  );
   return text.split('\n');
 }
 
@@ -77,7 +79,10 @@ describe('networks through the docker CLI, berth and docker-py', () => {
   async function remember(net: string): Promise<void> {
     const r = await api(d.socket, 'GET', `/networks/${net}`);
     assert.equal(r.status, 200, r.body);
-    const n = JSON.parse(r.body) as { Options?: Record<string, string>; IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] } };
+    const n = JSON.parse(r.body) as {
+      Options?: Record<string, string>;
+      IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] };
+    };
     for (const c of n.IPAM?.Config ?? []) {
       if (c.Subnet) marks.add(c.Subnet.replace(/0\/\d+$/, ''));
       if (c.Subnet) marks.add(c.Subnet);
@@ -156,7 +161,11 @@ describe('networks through the docker CLI, berth and docker-py', () => {
       },
       10_000,
     ).catch(async () => (await hostState()).filter(mine));
-    assert.deepEqual(leftovers === 'clean' ? [] : leftovers, [], `host lines left with this test's marks (${[...marks].join(' ')})`);
+    assert.deepEqual(
+      leftovers === 'clean' ? [] : leftovers,
+      [],
+      `host lines left with this test's marks (${[...marks].join(' ')})`,
+    );
   });
 
   it('network create, ls, inspect (docker CLI and berth print the same)', async () => {
@@ -166,16 +175,31 @@ describe('networks through the docker CLI, berth and docker-py', () => {
     const ls = await ok(['network', 'ls']);
     assert.match(ls, /^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE\n/);
     assert.match(ls, new RegExp(`^${id.slice(0, 12)}\\s+${app.name}\\s+bridge\\s+local$`, 'm'));
-    for (const name of ['bridge', 'host', 'none']) assert.match(ls, new RegExp(`\\s${name}\\s`), `predefined ${name} listed`);
+    for (const name of ['bridge', 'host', 'none'])
+      assert.match(ls, new RegExp(`\\s${name}\\s`), `predefined ${name} listed`);
     const b = await berth(d, ['network', 'ls']);
     assert.equal(b.code, 0, fail(b, 'berth network ls'));
     assert.equal(b.stdout, ls, 'berth network ls prints what docker prints');
     for (const args of [
       ['network', 'ls', '-q', '--filter', `name=${app.name}`],
-      ['network', 'ls', '--no-trunc', '--format', '{{.ID}} {{.Name}} {{.Driver}} {{.Labels}} {{.Internal}}', '--filter', `label=t=${SFX}`],
+      [
+        'network',
+        'ls',
+        '--no-trunc',
+        '--format',
+        '{{.ID}} {{.Name}} {{.Driver}} {{.Labels}} {{.Internal}}',
+        '--filter',
+        `label=t=${SFX}`,
+      ],
       ['network', 'ls', '--format', 'json', '--filter', `id=${id.slice(0, 12)}`],
       ['network', 'inspect', app.name],
-      ['network', 'inspect', '-f', '{{.Name}} {{.Driver}} {{range .IPAM.Config}}{{.Subnet}}{{end}} {{.Labels}}', app.name],
+      [
+        'network',
+        'inspect',
+        '-f',
+        '{{.Name}} {{.Driver}} {{range .IPAM.Config}}{{.Subnet}}{{end}} {{.Labels}}',
+        app.name,
+      ],
     ]) {
       const want = await ok(args);
       const got = await berth(d, args);
@@ -184,7 +208,13 @@ describe('networks through the docker CLI, berth and docker-py', () => {
     }
     assert.equal(await ok(['network', 'ls', '-q', '--filter', `name=${app.name}`]), `${id.slice(0, 12)}\n`);
     assert.equal(
-      await ok(['network', 'inspect', '-f', '{{.Name}} {{.Driver}} {{range .IPAM.Config}}{{.Subnet}}{{end}} {{.Labels}}', app.name]),
+      await ok([
+        'network',
+        'inspect',
+        '-f',
+        '{{.Name}} {{.Driver}} {{range .IPAM.Config}}{{.Subnet}}{{end}} {{.Labels}}',
+        app.name,
+      ]),
       `${app.name} bridge ${app.cidr} map[t:${SFX}]\n`,
     );
     const custom = await ok(['network', 'ls', '--filter', 'type=custom', '--format', '{{.Name}}']);
@@ -192,17 +222,39 @@ describe('networks through the docker CLI, berth and docker-py', () => {
   });
 
   it('containers on a user network resolve each other by name: wget http://web/ prints the page', async () => {
-    await runDetached(['--network', app.name, '--name', web, '-v', `${www}:/www:ro`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+    await runDetached([
+      '--network',
+      app.name,
+      '--name',
+      web,
+      '-v',
+      `${www}:/www:ro`,
+      'busybox',
+      'httpd',
+      '-f',
+      '-p',
+      '80',
+      '-h',
+      '/www',
+    ]);
     await rememberBridge(app.prefix);
     const r = await fetchFrom(app.name, `http://${web}/`);
     assert.equal(r.code, 0, fail(r, 'wget http://web/'));
     assert.equal(r.stdout, `hello from ${SFX}\n`);
-    const ip = (await ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${app.name}").IPAddress}}`, web])).trim();
+    const ip = (
+      await ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${app.name}").IPAddress}}`, web])
+    ).trim();
     assert.ok(ip.startsWith(app.prefix), `web's address ${ip} is in ${app.cidr}`);
     // The teardown check looks for these marks: while web runs, the host shows its bridge, address and rules.
     const live = (await hostState()).filter(mine);
-    assert.ok(live.some((l) => l.includes(` inet ${app.prefix}`)), `the app bridge holds an address of ${app.cidr}:\n${live.join('\n')}`);
-    assert.ok(live.some((l) => l.startsWith('-A ') && l.includes(app.cidr)), `firewall rules name ${app.cidr}:\n${live.join('\n')}`);
+    assert.ok(
+      live.some((l) => l.includes(` inet ${app.prefix}`)),
+      `the app bridge holds an address of ${app.cidr}:\n${live.join('\n')}`,
+    );
+    assert.ok(
+      live.some((l) => l.startsWith('-A ') && l.includes(app.cidr)),
+      `firewall rules name ${app.cidr}:\n${live.join('\n')}`,
+    );
     // docker rename: the new name resolves, the old one no longer does (as Docker's embedded DNS).
     await ok(['rename', web, `${web}-new`]);
     try {
@@ -219,17 +271,38 @@ describe('networks through the docker CLI, berth and docker-py', () => {
     const hostPort = await freePort();
     marks.add(`--dport ${hostPort} `);
     const pub = `pub-${SFX}`;
-    await runDetached(['-p', `${hostPort}:80`, '--name', pub, '-v', `${www}:/www:ro`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+    await runDetached([
+      '-p',
+      `${hostPort}:80`,
+      '--name',
+      pub,
+      '-v',
+      `${www}:/www:ro`,
+      'busybox',
+      'httpd',
+      '-f',
+      '-p',
+      '80',
+      '-h',
+      '/www',
+    ]);
     await remember('bridge').catch(() => undefined);
-    const body = await waitFor('the published port to answer', async () => {
-      const r = await run('curl', ['-sS', '--max-time', '2', `http://127.0.0.1:${hostPort}/`]);
-      return r.code === 0 ? r.stdout : undefined;
-    }, 15_000);
+    const body = await waitFor(
+      'the published port to answer',
+      async () => {
+        const r = await run('curl', ['-sS', '--max-time', '2', `http://127.0.0.1:${hostPort}/`]);
+        return r.code === 0 ? r.stdout : undefined;
+      },
+      15_000,
+    );
     assert.equal(body, `hello from ${SFX}\n`);
     const port = await ok(['port', pub]);
     assert.match(port, new RegExp(`^80/tcp -> 0\\.0\\.0\\.0:${hostPort}$`, 'm'));
     assert.match(await ok(['port', pub, '80']), new RegExp(`^0\\.0\\.0\\.0:${hostPort}$`, 'm'));
-    for (const args of [['port', pub], ['port', pub, '80/tcp']]) {
+    for (const args of [
+      ['port', pub],
+      ['port', pub, '80/tcp'],
+    ]) {
       const b = await berth(d, args);
       assert.equal(b.code, 0, fail(b, `berth ${args.join(' ')}`));
       assert.equal(b.stdout, await ok(args), `berth ${args.join(' ')}`);
@@ -246,7 +319,9 @@ describe('networks through the docker CLI, berth and docker-py', () => {
     assert.equal(bps.stdout, ps);
     // Hairpin: the container reaches its own published port through the host, by the default bridge's gateway and
     // by an address of the host on another interface (its bridge port in hairpin mode, the reply masqueraded).
-    const gateway = (await ok(['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', 'bridge'])).trim();
+    const gateway = (
+      await ok(['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', 'bridge'])
+    ).trim();
     assert.match(gateway, /^10\.202\.\d+\.1$/, `the default bridge's gateway is this test's`);
     const hostIps = await otherHostAddresses();
     assert.ok(hostIps.length > 0, 'the host has an address on an interface that is not a bridge');
@@ -292,10 +367,14 @@ describe('networks through the docker CLI, berth and docker-py', () => {
     const before = await get(web);
     assert.notEqual(before.code, 0, 'web does not resolve from a network it is not on');
     await ok(['network', 'connect', '--alias', `site-${SFX}`, '--ip', `${other.prefix}77`, net2, web]);
-    const viaAlias = await waitFor('the alias to resolve', async () => {
-      const r = await get(`site-${SFX}`);
-      return r.code === 0 ? r.stdout : undefined;
-    }, 15_000);
+    const viaAlias = await waitFor(
+      'the alias to resolve',
+      async () => {
+        const r = await get(`site-${SFX}`);
+        return r.code === 0 ? r.stdout : undefined;
+      },
+      15_000,
+    );
     assert.equal(viaAlias, `hello from ${SFX}\n`);
     assert.equal((await get(web)).stdout, `hello from ${SFX}\n`, 'by name as well');
     assert.equal(
@@ -304,10 +383,16 @@ describe('networks through the docker CLI, berth and docker-py', () => {
     );
     // /etc/hosts follows: a line for the new network's address, with the container's hostname (as Docker).
     const hostname = (await ok(['inspect', '-f', '{{.Config.Hostname}}', web])).trim();
-    const appIp = (await ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${app.name}").IPAddress}}`, web])).trim();
+    const appIp = (
+      await ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${app.name}").IPAddress}}`, web])
+    ).trim();
     const hostsNow = await ok(['exec', web, 'cat', '/etc/hosts']);
     assert.match(hostsNow, new RegExp(`^${appIp.replaceAll('.', '\\.')}\t${hostname}$`, 'm'), hostsNow);
-    assert.match(hostsNow, new RegExp(`\\n${other.prefix.replaceAll('.', '\\.')}77\t${hostname}\n$`), `connect appends the address:\n${hostsNow}`);
+    assert.match(
+      hostsNow,
+      new RegExp(`\\n${other.prefix.replaceAll('.', '\\.')}77\t${hostname}\n$`),
+      `connect appends the address:\n${hostsNow}`,
+    );
     const members = await ok(['network', 'inspect', '-f', '{{range .Containers}}{{.Name}} {{end}}', net2]);
     assert.deepEqual(members.trim().split(' ').sort(), [client, web].sort());
     const twice = await docker(d, ['network', 'connect', net2, web]);
@@ -320,9 +405,17 @@ describe('networks through the docker CLI, berth and docker-py', () => {
     assert.match(brm.stderr, /^Error response from daemon: /);
     await ok(['network', 'disconnect', net2, web]);
     const hostsAfter = await ok(['exec', web, 'cat', '/etc/hosts']);
-    assert.equal(hostsAfter, hostsNow.replace(`${other.prefix}77\t${hostname}\n`, ''), 'disconnect removes that line alone');
+    assert.equal(
+      hostsAfter,
+      hostsNow.replace(`${other.prefix}77\t${hostname}\n`, ''),
+      'disconnect removes that line alone',
+    );
     assert.doesNotMatch(hostsAfter, new RegExp(`${other.prefix.replaceAll('.', '\\.')}77`));
-    const gone = await waitFor('the alias to stop resolving', async () => ((await get(`site-${SFX}`)).code !== 0 ? true : undefined), 15_000);
+    const gone = await waitFor(
+      'the alias to stop resolving',
+      async () => ((await get(`site-${SFX}`)).code !== 0 ? true : undefined),
+      15_000,
+    );
     assert.equal(gone, true);
     await ok(['rm', '-f', client]);
     assert.equal(await ok(['network', 'rm', net2]), `${net2}\n`);
@@ -337,40 +430,119 @@ describe('networks through the docker CLI, berth and docker-py', () => {
       assert.equal(r.code, 0, fail(r, `berth ${args.join(' ')}`));
       return r.stdout;
     };
-    assert.match(await ok2(['network', 'create', '--subnet', sub.cidr, '--ip-range', `${sub.prefix}128/25`, '--label', 'via=berth', net]), /^[0-9a-f]{64}\n$/);
+    assert.match(
+      await ok2([
+        'network',
+        'create',
+        '--subnet',
+        sub.cidr,
+        '--ip-range',
+        `${sub.prefix}128/25`,
+        '--label',
+        'via=berth',
+        net,
+      ]),
+      /^[0-9a-f]{64}\n$/,
+    );
     await remember(net);
     const srv = `bsrv-${SFX}`;
     const hostPort = await freePort();
     marks.add(`--dport ${hostPort} `);
-    const id = (await ok2(['run', '-d', '--network', net, '--network-alias', `api-${SFX}`, '--ip', `${sub.prefix}9`, '-p', `127.0.0.1:${hostPort}:80`, '--name', srv, '-v', `${www}:/www:ro`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www'])).trim();
+    const id = (
+      await ok2([
+        'run',
+        '-d',
+        '--network',
+        net,
+        '--network-alias',
+        `api-${SFX}`,
+        '--ip',
+        `${sub.prefix}9`,
+        '-p',
+        `127.0.0.1:${hostPort}:80`,
+        '--name',
+        srv,
+        '-v',
+        `${www}:/www:ro`,
+        'busybox',
+        'httpd',
+        '-f',
+        '-p',
+        '80',
+        '-h',
+        '/www',
+      ])
+    ).trim();
     containerIds.add(id);
     await rememberBridge(sub.prefix);
-    assert.equal((await ok2(['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, srv])).trim(), `${sub.prefix}9`);
-    const viaAlias = await waitFor('the alias to answer', async () => {
-      const r = await berth(d, ['run', '--rm', '--network', net, 'busybox', 'timeout', '5', 'wget', '-qO-', `http://api-${SFX}/`]);
-      return r.code === 0 ? r.stdout : undefined;
-    }, 20_000);
+    assert.equal(
+      (await ok2(['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, srv])).trim(),
+      `${sub.prefix}9`,
+    );
+    const viaAlias = await waitFor(
+      'the alias to answer',
+      async () => {
+        const r = await berth(d, [
+          'run',
+          '--rm',
+          '--network',
+          net,
+          'busybox',
+          'timeout',
+          '5',
+          'wget',
+          '-qO-',
+          `http://api-${SFX}/`,
+        ]);
+        return r.code === 0 ? r.stdout : undefined;
+      },
+      20_000,
+    );
     assert.equal(viaAlias, `hello from ${SFX}\n`);
-    const body = await waitFor('the published port to answer', async () => {
-      const r = await run('curl', ['-sS', '--max-time', '2', `http://127.0.0.1:${hostPort}/`]);
-      return r.code === 0 ? r.stdout : undefined;
-    }, 15_000);
+    const body = await waitFor(
+      'the published port to answer',
+      async () => {
+        const r = await run('curl', ['-sS', '--max-time', '2', `http://127.0.0.1:${hostPort}/`]);
+        return r.code === 0 ? r.stdout : undefined;
+      },
+      15_000,
+    );
     assert.equal(body, `hello from ${SFX}\n`);
     assert.equal(await ok2(['port', srv]), `80/tcp -> 127.0.0.1:${hostPort}\n`);
-    assert.match(await ok2(['ps', '--filter', `name=${srv}`]), new RegExp(`127\\.0\\.0\\.1:${hostPort}->80/tcp\\s+${srv}\\n$`));
+    assert.match(
+      await ok2(['ps', '--filter', `name=${srv}`]),
+      new RegExp(`127\\.0\\.0\\.1:${hostPort}->80/tcp\\s+${srv}\\n$`),
+    );
     // A second container joins through connect with an alias and a fixed address; disconnect -f takes it out.
     const other = `bother-${SFX}`;
-    containerIds.add((await ok2(['run', '-d', '--network', 'none', '--name', other, 'busybox', 'sleep', '300'])).trim());
+    containerIds.add(
+      (await ok2(['run', '-d', '--network', 'none', '--name', other, 'busybox', 'sleep', '300'])).trim(),
+    );
     const none = await berth(d, ['network', 'connect', net, other]);
     assert.notEqual(none.code, 0, 'a --network none container cannot join a network');
     await ok2(['rm', '-f', other]);
     containerIds.add((await ok2(['run', '-d', '--name', other, 'busybox', 'sleep', '300'])).trim());
     await ok2(['network', 'connect', '--alias', `peer-${SFX}`, '--ip', `${sub.prefix}200`, net, other]);
-    assert.equal((await ok2(['network', 'inspect', '-f', `{{range .Containers}}{{if eq .Name "${other}"}}{{.IPv4Address}}{{end}}{{end}}`, net])).trim(), `${sub.prefix}200/24`);
-    const resolved = await waitFor('peer alias to resolve', async () => {
-      const r = await berth(d, ['exec', srv, 'nslookup', `peer-${SFX}`]);
-      return r.code === 0 && r.stdout.includes(`${sub.prefix}200`) ? true : undefined;
-    }, 15_000);
+    assert.equal(
+      (
+        await ok2([
+          'network',
+          'inspect',
+          '-f',
+          `{{range .Containers}}{{if eq .Name "${other}"}}{{.IPv4Address}}{{end}}{{end}}`,
+          net,
+        ])
+      ).trim(),
+      `${sub.prefix}200/24`,
+    );
+    const resolved = await waitFor(
+      'peer alias to resolve',
+      async () => {
+        const r = await berth(d, ['exec', srv, 'nslookup', `peer-${SFX}`]);
+        return r.code === 0 && r.stdout.includes(`${sub.prefix}200`) ? true : undefined;
+      },
+      15_000,
+    );
     assert.equal(resolved, true);
     await ok2(['network', 'disconnect', '-f', net, other]);
     assert.equal((await ok2(['network', 'inspect', '-f', '{{len .Containers}}', net])).trim(), '1');
@@ -398,7 +570,11 @@ describe('networks through the docker CLI, berth and docker-py', () => {
       d.socket,
       'POST',
       '/networks/create',
-      JSON.stringify({ Name: bad, Driver: 'bridge', IPAM: { Config: [{ Subnet: '10.202.251.0/24', Gateway: '10.202.250.1' }] } }),
+      JSON.stringify({
+        Name: bad,
+        Driver: 'bridge',
+        IPAM: { Config: [{ Subnet: '10.202.251.0/24', Gateway: '10.202.250.1' }] },
+      }),
       { 'Content-Type': 'application/json' },
     );
     assert.equal(outside.status, 400, outside.body);
@@ -415,7 +591,16 @@ describe('networks through the docker CLI, berth and docker-py', () => {
     const tmpNet = `tmpnet-${SFX}`;
     await ok(['network', 'create', '--subnet', s.cidr, tmpNet]);
     const ip = `${s.prefix}9`;
-    const failed = await docker(d, ['create', '--network', tmpNet, '--ip', ip, '--mount', 'type=bind,source=/nonexistent-berth-src,target=/x', 'busybox']);
+    const failed = await docker(d, [
+      'create',
+      '--network',
+      tmpNet,
+      '--ip',
+      ip,
+      '--mount',
+      'type=bind,source=/nonexistent-berth-src,target=/x',
+      'busybox',
+    ]);
     assert.notEqual(failed.code, 0, failed.stdout);
     assert.match(failed.stderr, /bind source path does not exist/);
     const again = await docker(d, ['create', '--network', tmpNet, '--ip', ip, 'busybox']);

@@ -74,15 +74,19 @@ describe('skopeo, umoci and dockerode with berthd', () => {
     await umoci('repack', '--image', `${layout}:t`, bundle);
     const manifest = JSON.parse(await skopeo('inspect', '--raw', `oci:${layout}:t`)) as { config: { digest: string } };
     configDigest = manifest.config.digest;
-    diffIds = (JSON.parse(await skopeo('inspect', '--config', `oci:${layout}:t`)) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
+    diffIds = (JSON.parse(await skopeo('inspect', '--config', `oci:${layout}:t`)) as { rootfs: { diff_ids: string[] } })
+      .rootfs.diff_ids;
     await skopeo('copy', `oci:${layout}:t`, `docker-archive:${join(work, 'from-skopeo.tar')}:peer/umoci:1`);
   });
   after(async () => {
     await d?.cleanup();
   });
 
-  it('loads skopeo\'s docker-archive of a umoci image with the same image ID and diff IDs', async () => {
-    assert.equal(await ok(docker(d, ['load', '-i', join(work, 'from-skopeo.tar')]), 'docker load'), 'Loaded image: peer/umoci:1\n');
+  it("loads skopeo's docker-archive of a umoci image with the same image ID and diff IDs", async () => {
+    assert.equal(
+      await ok(docker(d, ['load', '-i', join(work, 'from-skopeo.tar')]), 'docker load'),
+      'Loaded image: peer/umoci:1\n',
+    );
     const [img] = JSON.parse(await ok(docker(d, ['image', 'inspect', 'peer/umoci:1']), 'inspect')) as Inspect[];
     assert.equal(img!.Id, configDigest);
     assert.deepEqual(img!.RootFS.Layers, diffIds);
@@ -91,18 +95,26 @@ describe('skopeo, umoci and dockerode with berthd', () => {
     assert.deepEqual(await listing(fs), rootfsListing);
   });
 
-  it('saves an archive skopeo reads with the same layers, whose OCI layout umoci unpacks to the snapshot\'s files', async () => {
+  it("saves an archive skopeo reads with the same layers, whose OCI layout umoci unpacks to the snapshot's files", async () => {
     const saved = join(work, 'from-berth.tar');
     await ok(docker(d, ['save', '-o', saved, 'peer/umoci:1', 'busybox:latest']), 'docker save');
     const src = `docker-archive:${saved}:peer/umoci:1`;
     const inspected = JSON.parse(await skopeo('inspect', src)) as { Layers: string[] };
-    const raw = JSON.parse(await skopeo('inspect', '--raw', src)) as { config: { digest: string }; layers: { digest: string }[] };
+    const raw = JSON.parse(await skopeo('inspect', '--raw', src)) as {
+      config: { digest: string };
+      layers: { digest: string }[];
+    };
     assert.equal(raw.config.digest, configDigest);
     // The layer blobs are the ones skopeo's archive held (skopeo writes them uncompressed: digest = diff ID).
-    const fromSkopeo = JSON.parse(await skopeo('inspect', `docker-archive:${join(work, 'from-skopeo.tar')}`)) as { Layers: string[] };
+    const fromSkopeo = JSON.parse(await skopeo('inspect', `docker-archive:${join(work, 'from-skopeo.tar')}`)) as {
+      Layers: string[];
+    };
     assert.deepEqual(inspected.Layers, fromSkopeo.Layers);
     assert.deepEqual(inspected.Layers, diffIds);
-    assert.deepEqual(raw.layers.map((l) => l.digest), inspected.Layers);
+    assert.deepEqual(
+      raw.layers.map((l) => l.digest),
+      inspected.Layers,
+    );
     const config = JSON.parse(await skopeo('inspect', '--config', src)) as { rootfs: { diff_ids: string[] } };
     assert.deepEqual(config.rootfs.diff_ids, diffIds);
 
@@ -110,8 +122,13 @@ describe('skopeo, umoci and dockerode with berthd', () => {
     const layout = join(work, 'saved-layout');
     await mkdir(layout);
     await ok(run('tar', ['-xf', saved, '-C', layout]), 'tar -x');
-    const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as { manifests: { annotations: Record<string, string> }[] };
-    assert.deepEqual(index.manifests.map((m) => m.annotations['org.opencontainers.image.ref.name']).sort(), ['1', 'latest']);
+    const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as {
+      manifests: { annotations: Record<string, string> }[];
+    };
+    assert.deepEqual(index.manifests.map((m) => m.annotations['org.opencontainers.image.ref.name']).sort(), [
+      '1',
+      'latest',
+    ]);
     const bundle = join(work, 'saved-bundle');
     await umoci('unpack', '--image', `${layout}:1`, bundle);
     const fs = await snapshotFs(d.dataRoot, diffIds[0]!);
@@ -121,7 +138,8 @@ describe('skopeo, umoci and dockerode with berthd', () => {
     // busybox, which berthd made itself (like `docker import`), unpacks to its snapshot's files too.
     const bbBundle = join(work, 'saved-busybox');
     await umoci('unpack', '--image', `${layout}:latest`, bbBundle);
-    const bbLayer = (JSON.parse(await ok(docker(d, ['image', 'inspect', 'busybox']), 'inspect')) as Inspect[])[0]!.RootFS.Layers[0]!;
+    const bbLayer = (JSON.parse(await ok(docker(d, ['image', 'inspect', 'busybox']), 'inspect')) as Inspect[])[0]!
+      .RootFS.Layers[0]!;
     const bbFiles = await listing(join(bbBundle, 'rootfs'));
     assert.ok(bbFiles.size > 100, `busybox has its applets: ${bbFiles.size}`);
     assert.deepEqual(bbFiles, await listing(await snapshotFs(d.dataRoot, bbLayer)));
@@ -130,14 +148,27 @@ describe('skopeo, umoci and dockerode with berthd', () => {
   it('skopeo reads and writes through the docker-daemon: transport (API 1.22)', async () => {
     const host = ['--daemon-host', d.host];
     const bbId = (await ok(docker(d, ['image', 'inspect', '-f', '{{.Id}}', 'busybox']), 'inspect')).trim();
-    const raw = JSON.parse(await skopeo('inspect', '--raw', ...host, 'docker-daemon:busybox:latest')) as { config: { digest: string }; layers: { digest: string }[] };
+    const raw = JSON.parse(await skopeo('inspect', '--raw', ...host, 'docker-daemon:busybox:latest')) as {
+      config: { digest: string };
+      layers: { digest: string }[];
+    };
     assert.equal(raw.config.digest, bbId);
-    const bbLayers = (JSON.parse(await ok(docker(d, ['image', 'inspect', 'busybox']), 'inspect')) as Inspect[])[0]!.RootFS.Layers;
+    const bbLayers = (JSON.parse(await ok(docker(d, ['image', 'inspect', 'busybox']), 'inspect')) as Inspect[])[0]!
+      .RootFS.Layers;
     // busybox's layer is stored uncompressed, so its blob digest is its diff ID.
-    assert.deepEqual(raw.layers.map((l) => l.digest), bbLayers);
+    assert.deepEqual(
+      raw.layers.map((l) => l.digest),
+      bbLayers,
+    );
 
     // And into berthd: the umoci layout, copied by skopeo straight into the daemon.
-    await skopeo('copy', '--dest-daemon-host', d.host, `oci:${join(work, 'layout')}:t`, 'docker-daemon:peer/via-daemon:1');
+    await skopeo(
+      'copy',
+      '--dest-daemon-host',
+      d.host,
+      `oci:${join(work, 'layout')}:t`,
+      'docker-daemon:peer/via-daemon:1',
+    );
     const [img] = JSON.parse(await ok(docker(d, ['image', 'inspect', 'peer/via-daemon:1']), 'inspect')) as Inspect[];
     assert.deepEqual(img!.RootFS.Layers, diffIds);
   });
@@ -159,17 +190,29 @@ describe('skopeo, umoci and dockerode with berthd', () => {
 
     await client.getImage('busybox').tag({ repo: 'dockerode/tagged', tag: 'v1' });
     const after = await client.listImages({ filters: JSON.stringify({ reference: ['dockerode/*'] }) });
-    assert.deepEqual(after.map((i) => i.RepoTags), [['dockerode/tagged:v1']]);
+    assert.deepEqual(
+      after.map((i) => i.RepoTags),
+      [['dockerode/tagged:v1']],
+    );
     assert.equal(after[0]!.Id, bb.Id);
 
     assert.deepEqual(await client.getImage('dockerode/tagged:v1').remove(), [{ Untagged: 'dockerode/tagged:v1' }]);
-    await assert.rejects(client.getImage('dockerode/tagged:v1').inspect(), (err: { statusCode?: number }) => err.statusCode === 404);
+    await assert.rejects(
+      client.getImage('dockerode/tagged:v1').inspect(),
+      (err: { statusCode?: number }) => err.statusCode === 404,
+    );
 
     // The umoci image came in twice (by archive and through docker-daemon:) as the same image: removing one tag
     // only untags; removing the last deletes it.
     assert.deepEqual(await client.getImage('peer/via-daemon:1').remove(), [{ Untagged: 'peer/via-daemon:1' }]);
     const removed = await client.getImage('peer/umoci:1').remove();
-    assert.ok(removed.some((r) => r.Deleted === configDigest), JSON.stringify(removed));
-    await assert.rejects(client.getImage(configDigest).inspect(), (err: { statusCode?: number }) => err.statusCode === 404);
+    assert.ok(
+      removed.some((r) => r.Deleted === configDigest),
+      JSON.stringify(removed),
+    );
+    await assert.rejects(
+      client.getImage(configDigest).inspect(),
+      (err: { statusCode?: number }) => err.statusCode === 404,
+    );
   });
 });

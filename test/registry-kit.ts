@@ -75,10 +75,32 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 /** Makes a CA (ca.key, ca.crt) and a server certificate for 127.0.0.1 signed by it (server.key, server.crt). */
 async function makeCa(dir: string): Promise<void> {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=berth test CA'], dir);
+  await openssl(
+    ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=berth test CA'],
+    dir,
+  );
   await openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1'], dir);
   await writeFile(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  await openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext.cnf'], dir);
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.crt',
+      '-days',
+      '2',
+      '-extfile',
+      'ext.cnf',
+    ],
+    dir,
+  );
 }
 
 async function htpasswdFile(path: string, users: Record<string, string>): Promise<void> {
@@ -92,13 +114,19 @@ async function htpasswdFile(path: string, users: Record<string, string>): Promis
 }
 
 /** Starts `docker-registry serve` on 127.0.0.1:0 and reads the port it got from its log. */
-async function serve(dir: string, configYaml: string): Promise<{ proc: ChildProcess; port: number; log: () => string }> {
+async function serve(
+  dir: string,
+  configYaml: string,
+): Promise<{ proc: ChildProcess; port: number; log: () => string }> {
   const config = join(dir, 'config.yml');
   await writeFile(config, configYaml);
   const proc = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`docker-registry did not listen within ${READY_TIMEOUT_MS} ms:\n${out}`)), READY_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`docker-registry did not listen within ${READY_TIMEOUT_MS} ms:\n${out}`)),
+      READY_TIMEOUT_MS,
+    );
     const onData = (d: Buffer) => {
       out += d;
       const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
@@ -155,7 +183,10 @@ function registryYaml(dir: string, extra: string): string {
  * Starts docker-registry in one of three set-ups: `plain` (HTTP, no auth), `tls` (HTTPS with a CA made here,
  * htpasswd bcrypt Basic auth) or `token` (HTTP, bearer tokens from a token service run in this process).
  */
-export async function startRegistry(kind: 'plain' | 'tls' | 'token', opts: RegistryOptions = {}): Promise<DistributionRegistry> {
+export async function startRegistry(
+  kind: 'plain' | 'tls' | 'token',
+  opts: RegistryOptions = {},
+): Promise<DistributionRegistry> {
   const dir = await mkdtemp(join(tmpdir(), `berth-registry-${kind}-`));
   const users: Record<string, string> = opts.users ?? DEFAULT_USERS;
   let tokens: TokenService | undefined;
@@ -174,7 +205,11 @@ export async function startRegistry(kind: 'plain' | 'tls' | 'token', opts: Regis
         `    path: ${join(dir, 'htpasswd')}`,
       ].join('\n');
     } else if (kind === 'token') {
-      tokens = await startTokenService(dir, { users, anonymousPull: opts.anonymousPull ?? false, ttl: opts.tokenTtl ?? 300 });
+      tokens = await startTokenService(dir, {
+        users,
+        anonymousPull: opts.anonymousPull ?? false,
+        ttl: opts.tokenTtl ?? 300,
+      });
       extra = [
         'auth:',
         '  token:',
@@ -273,7 +308,14 @@ function parseScope(scope: string): { type: string; name: string; actions: strin
   const last = scope.lastIndexOf(':');
   const first = scope.indexOf(':');
   if (first < 0 || last === first) return undefined;
-  return { type: scope.slice(0, first), name: scope.slice(first + 1, last), actions: scope.slice(last + 1).split(',').filter(Boolean) };
+  return {
+    type: scope.slice(0, first),
+    name: scope.slice(first + 1, last),
+    actions: scope
+      .slice(last + 1)
+      .split(',')
+      .filter(Boolean),
+  };
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -287,8 +329,30 @@ async function readBody(req: IncomingMessage): Promise<string> {
  * OAuth2 POST (`grant_type=password` or `refresh_token`). Known users get every action they ask for; anonymous
  * clients get `pull` when `anonymousPull`; a wrong password is a 401.
  */
-async function startTokenService(dir: string, opts: { users: Record<string, string>; anonymousPull: boolean; ttl: number }): Promise<TokenService> {
-  await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'token.key', '-out', 'token.crt', '-days', '2', '-subj', '/CN=berth test token signer'], dir);
+async function startTokenService(
+  dir: string,
+  opts: { users: Record<string, string>; anonymousPull: boolean; ttl: number },
+): Promise<TokenService> {
+  await openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'token.key',
+      '-out',
+      'token.crt',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=berth test token signer',
+    ],
+    dir,
+  );
   const key = createPrivateKey(await readFile(join(dir, 'token.key')));
   const pem = await readFile(join(dir, 'token.crt'), 'utf8');
   const certDer = Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
@@ -330,7 +394,14 @@ async function startTokenService(dir: string, opts: { users: Record<string, stri
         refresh = form.get('refresh_token') ?? '';
       }
     }
-    const record: TokenRequest = { method: req.method ?? '', account, service: svc, scopes, status: 200, ...(grantType !== undefined ? { grantType } : {}) };
+    const record: TokenRequest = {
+      method: req.method ?? '',
+      account,
+      service: svc,
+      scopes,
+      status: 200,
+      ...(grantType !== undefined ? { grantType } : {}),
+    };
     requests.push(record);
     const deny = (status: number, msg: string) => {
       record.status = status;
@@ -344,7 +415,8 @@ async function startTokenService(dir: string, opts: { users: Record<string, stri
       account = who;
       record.account = who;
     } else if (account !== '' || password !== undefined) {
-      if (opts.users[account] === undefined || opts.users[account] !== password) return deny(401, 'authentication failed');
+      if (opts.users[account] === undefined || opts.users[account] !== password)
+        return deny(401, 'authentication failed');
     }
     const access: { type: string; name: string; actions: string[] }[] = [];
     for (const s of scopes) {
@@ -365,7 +437,12 @@ async function startTokenService(dir: string, opts: { users: Record<string, stri
       jti: randomUUID(),
       access,
     });
-    const body: Record<string, unknown> = { token, access_token: token, expires_in: opts.ttl, issued_at: new Date(now * 1000).toISOString() };
+    const body: Record<string, unknown> = {
+      token,
+      access_token: token,
+      expires_in: opts.ttl,
+      issued_at: new Date(now * 1000).toISOString(),
+    };
     if (account !== '' && (offline || grantType === 'password' || grantType === 'refresh_token')) {
       const rt = randomBytes(24).toString('hex');
       refreshTokens.set(rt, account);
@@ -453,7 +530,10 @@ export interface FaultyRegistry extends RegistryPeer {
  * layers (64 KiB each, default 0) below the layer the faults apply to, an uncompressed tar holding `layerBytes`
  * random bytes (default 4 MiB).
  */
-export async function startFaultyRegistry(fault: Fault, opts: { layerBytes?: number; healthyLayers?: number } = {}): Promise<FaultyRegistry> {
+export async function startFaultyRegistry(
+  fault: Fault,
+  opts: { layerBytes?: number; healthyLayers?: number } = {},
+): Promise<FaultyRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-registry-faulty-'));
   const digest = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
   const tarMediaType = 'application/vnd.docker.image.rootfs.diff.tar';
@@ -474,7 +554,11 @@ export async function startFaultyRegistry(fault: Fault, opts: { layerBytes?: num
       history: layers.map(() => ({ created: '2024-05-05T00:00:00Z', created_by: 'faulty registry' })),
     }),
   );
-  const config: ServedBlob = { digest: digest(configBody), body: configBody, mediaType: 'application/vnd.docker.container.image.v1+json' };
+  const config: ServedBlob = {
+    digest: digest(configBody),
+    body: configBody,
+    mediaType: 'application/vnd.docker.container.image.v1+json',
+  };
   const manifestBody = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -483,7 +567,11 @@ export async function startFaultyRegistry(fault: Fault, opts: { layerBytes?: num
       layers: layers.map((l) => ({ mediaType: l.mediaType, size: l.body.length, digest: l.digest })),
     }),
   );
-  const manifest: ServedBlob = { digest: digest(manifestBody), body: manifestBody, mediaType: 'application/vnd.docker.distribution.manifest.v2+json' };
+  const manifest: ServedBlob = {
+    digest: digest(manifestBody),
+    body: manifestBody,
+    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+  };
   const repository = 'faulty/x';
   const tag = '1';
   const requests: SeenRequest[] = [];
@@ -500,7 +588,9 @@ export async function startFaultyRegistry(fault: Fault, opts: { layerBytes?: num
     const head = req.method === 'HEAD';
     if (req.method !== 'GET' && !head) {
       res.writeHead(405, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: 'the faulty registry only serves pulls' }] }));
+      return res.end(
+        JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: 'the faulty registry only serves pulls' }] }),
+      );
     }
     if (path === '/v2/' || path === '/v2') {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '2' });
@@ -521,12 +611,20 @@ export async function startFaultyRegistry(fault: Fault, opts: { layerBytes?: num
         mediaType = 'application/vnd.docker.distribution.manifest.v1+prettyjws';
         digestHeader = digest(body);
       }
-      res.writeHead(200, { 'content-type': mediaType, 'content-length': String(body.length), 'docker-content-digest': digestHeader });
+      res.writeHead(200, {
+        'content-type': mediaType,
+        'content-length': String(body.length),
+        'docker-content-digest': digestHeader,
+      });
       return res.end(head ? undefined : body);
     }
     const blob = layers.find((l) => l.digest === ref) ?? (ref === config.digest ? config : undefined);
     if (!blob) return notFound(res, 'BLOB_UNKNOWN', 'blob unknown to registry');
-    const base = { 'content-type': 'application/octet-stream', 'docker-content-digest': blob.digest, 'accept-ranges': 'bytes' };
+    const base = {
+      'content-type': 'application/octet-stream',
+      'docker-content-digest': blob.digest,
+      'accept-ranges': 'bytes',
+    };
     if (head) {
       res.writeHead(200, { ...base, 'content-length': String(blob.body.length) });
       return res.end();
@@ -559,7 +657,11 @@ export async function startFaultyRegistry(fault: Fault, opts: { layerBytes?: num
         res.writeHead(416, { ...base, 'content-range': `bytes */${blob.body.length}` });
         return res.end();
       }
-      res.writeHead(206, { ...base, 'content-length': String(end - start + 1), 'content-range': `bytes ${start}-${end}/${blob.body.length}` });
+      res.writeHead(206, {
+        ...base,
+        'content-length': String(end - start + 1),
+        'content-range': `bytes ${start}-${end}/${blob.body.length}`,
+      });
       return res.end(blob.body.subarray(start, end + 1));
     }
     res.writeHead(200, { ...base, 'content-length': String(blob.body.length) });
@@ -610,7 +712,9 @@ function schema1Manifest(name: string, tag: string, layers: ServedBlob[]): Buffe
         tag,
         architecture: 'amd64',
         fsLayers: layers.map((l) => ({ blobSum: l.digest })).reverse(),
-        history: layers.map((_, i) => ({ v1Compatibility: JSON.stringify({ id: `${i}`.padStart(64, '0'), created: '2024-05-05T00:00:00Z' }) })),
+        history: layers.map((_, i) => ({
+          v1Compatibility: JSON.stringify({ id: `${i}`.padStart(64, '0'), created: '2024-05-05T00:00:00Z' }),
+        })),
         signatures: [{ header: { alg: 'ES256' }, signature: 'c2lnbmF0dXJl', protected: 'e30' }],
       },
       null,
@@ -657,7 +761,8 @@ export interface AccessLogEntry {
 /** The requests a docker-registry answered so far, from its access log. */
 export function accessLog(reg: RegistryPeer): AccessLogEntry[] {
   const out: AccessLogEntry[] = [];
-  for (const m of reg.log().matchAll(/"([A-Z]+) (\S+) HTTP\/[\d.]+" (\d+) /g)) out.push({ method: m[1]!, uri: m[2]!, status: Number(m[3]) });
+  for (const m of reg.log().matchAll(/"([A-Z]+) (\S+) HTTP\/[\d.]+" (\d+) /g))
+    out.push({ method: m[1]!, uri: m[2]!, status: Number(m[3]) });
   return out;
 }
 

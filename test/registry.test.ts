@@ -13,8 +13,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BERTH, api, docker, imageIds, run, startDaemon, waitFor, type Daemon, type RunResult } from './harness.ts';
-import { blobFiles, dir, file, image, layer, legacyArchive, listDir, ociArchive, ociManifest, sha256, storeProblems, tarOf, type Image } from './fixtures.ts';
-import { accessLog, skopeo, startFaultyRegistry, startRegistry, type DistributionRegistry, type Fault, type FaultyRegistry } from './registry-kit.ts';
+import {
+  blobFiles,
+  dir,
+  file,
+  image,
+  layer,
+  legacyArchive,
+  listDir,
+  ociArchive,
+  ociManifest,
+  sha256,
+  storeProblems,
+  tarOf,
+  type Image,
+} from './fixtures.ts';
+import {
+  accessLog,
+  skopeo,
+  startFaultyRegistry,
+  startRegistry,
+  type DistributionRegistry,
+  type Fault,
+  type FaultyRegistry,
+} from './registry-kit.ts';
 
 const COMMAND_TIMEOUT_MS = 120_000;
 
@@ -40,25 +62,51 @@ async function tempHome(under: string): Promise<string> {
 }
 
 /** `berth -H … ARGS` with HOME (and DOCKER_CONFIG) in `home`. */
-function berthAs(d: Daemon, home: string, args: string[], input?: string, env: Record<string, string> = {}): Promise<RunResult> {
-  return run(BERTH, ['-H', d.host, ...args], { HOME: home, DOCKER_CONFIG: join(home, '.docker'), ...env }, input, { timeoutMs: COMMAND_TIMEOUT_MS });
+function berthAs(
+  d: Daemon,
+  home: string,
+  args: string[],
+  input?: string,
+  env: Record<string, string> = {},
+): Promise<RunResult> {
+  return run(BERTH, ['-H', d.host, ...args], { HOME: home, DOCKER_CONFIG: join(home, '.docker'), ...env }, input, {
+    timeoutMs: COMMAND_TIMEOUT_MS,
+  });
 }
 
 /** Asserts a command succeeded, showing its output and the daemon's log tail when not. */
 function ok(r: RunResult, d: Daemon, what: string): RunResult {
-  assert.equal(r.code, 0, `${what} failed (${r.code}):\n${r.stdout}\n${r.stderr}\n--- berthd log tail ---\n${d.log().slice(-3000)}`);
+  assert.equal(
+    r.code,
+    0,
+    `${what} failed (${r.code}):\n${r.stdout}\n${r.stderr}\n--- berthd log tail ---\n${d.log().slice(-3000)}`,
+  );
   return r;
 }
 
 /** Writes a docker-archive and pushes it with skopeo to `reg` as `ref` (repo:tag); returns the manifest digest. */
-async function skopeoPush(reg: DistributionRegistry, archive: Buffer | string, ref: string, scratch: string, opts: { format?: 'oci' | 'v2s2'; all?: boolean; transport?: string } = {}): Promise<string> {
+async function skopeoPush(
+  reg: DistributionRegistry,
+  archive: Buffer | string,
+  ref: string,
+  scratch: string,
+  opts: { format?: 'oci' | 'v2s2'; all?: boolean; transport?: string } = {},
+): Promise<string> {
   let path = archive as string;
   if (Buffer.isBuffer(archive)) {
     path = join(scratch, `${ref.replace(/[/:]/g, '_')}.tar`);
     await writeFile(path, archive);
   }
   const src = `${opts.transport ?? 'docker-archive'}:${path}`;
-  const args = ['copy', '-q', ...reg.skopeoFlags('dest'), ...(opts.format ? ['--format', opts.format] : []), ...(opts.all ? ['--all'] : []), src, `docker://${reg.host}/${ref}`];
+  const args = [
+    'copy',
+    '-q',
+    ...reg.skopeoFlags('dest'),
+    ...(opts.format ? ['--format', opts.format] : []),
+    ...(opts.all ? ['--all'] : []),
+    src,
+    `docker://${reg.host}/${ref}`,
+  ];
   const r = await skopeo(args);
   assert.equal(r.code, 0, `skopeo ${args.join(' ')}: ${r.stderr}`);
   return manifestDigest(reg, ref);
@@ -80,7 +128,13 @@ async function configDigestOf(reg: DistributionRegistry, ref: string): Promise<s
 }
 
 async function skopeoRaw(reg: DistributionRegistry, ref: string, config = false): Promise<string> {
-  const r = await skopeo(['inspect', '--raw', ...(config ? ['--config'] : []), ...srcFlags(reg), `docker://${reg.host}/${ref}`]);
+  const r = await skopeo([
+    'inspect',
+    '--raw',
+    ...(config ? ['--config'] : []),
+    ...srcFlags(reg),
+    `docker://${reg.host}/${ref}`,
+  ]);
   assert.equal(r.code, 0, `skopeo inspect ${ref}: ${r.stderr}`);
   return r.stdout;
 }
@@ -101,16 +155,23 @@ async function inspectImage(d: Daemon, name: string): Promise<ImageInspect | und
 }
 
 /** A distinct image of `n` layers (content depends on `seed`) as a legacy docker-archive. */
-async function layeredArchive(seed: string, n: number, tag: string, config: Record<string, unknown> = {}): Promise<{ archive: Buffer; image: Image }> {
+async function layeredArchive(
+  seed: string,
+  n: number,
+  tag: string,
+  config: Record<string, unknown> = {},
+): Promise<{ archive: Buffer; image: Image }> {
   const layers = [];
-  for (let i = 0; i < n; i++) layers.push(await layer([dir(`l${i}`), file(`l${i}/${seed}`, `${seed} ${i} ${Math.random()}`)]));
+  for (let i = 0; i < n; i++)
+    layers.push(await layer([dir(`l${i}`), file(`l${i}/${seed}`, `${seed} ${i} ${Math.random()}`)]));
   const img = image(layers, config);
   return { archive: await tarOf(legacyArchive([{ image: img, tags: [tag] }])), image: img };
 }
 
 /** The auths entry for `host` in a docker-format config file, whatever form of the key was used. */
 function authFor(config: { auths?: Record<string, { auth?: string }> }, host: string): { auth?: string } | undefined {
-  for (const [k, v] of Object.entries(config.auths ?? {})) if (k === host || k.replace(/^https?:\/\//, '').replace(/\/.*$/, '') === host) return v;
+  for (const [k, v] of Object.entries(config.auths ?? {}))
+    if (k === host || k.replace(/^https?:\/\//, '').replace(/\/.*$/, '') === host) return v;
   return undefined;
 }
 
@@ -161,7 +222,12 @@ describe('plain HTTP registry (insecure-registries): docker CLI, berth, skopeo',
     reg = await startRegistry('plain');
     down = await startRegistry('plain');
     silent = await silentServer();
-    for (const [ref, format] of [['x:1', 'v2s2'], ['oci:1', 'oci'], ['multi:a', 'v2s2'], ['multi:b', 'oci']] as const) {
+    for (const [ref, format] of [
+      ['x:1', 'v2s2'],
+      ['oci:1', 'oci'],
+      ['multi:a', 'v2s2'],
+      ['multi:b', 'oci'],
+    ] as const) {
       const img = await layeredArchive(ref, 2, 'seed:1');
       seeded[ref] = { digest: await skopeoPush(reg, img.archive, ref, scratch, { format }), id: '' };
       seeded[ref]!.id = await configDigestOf(reg, ref);
@@ -197,12 +263,27 @@ describe('plain HTTP registry (insecure-registries): docker CLI, berth, skopeo',
   it('POST /images/create?fromImage=…&tag=…: JSON-lines progress with status, id and progressDetail', async () => {
     const r = await api(d.socket, 'POST', `/images/create?fromImage=${encodeURIComponent(`${reg.host}/oci`)}&tag=1`);
     assert.equal(r.status, 200, r.body);
-    const lines = r.body.trim().split('\n').map((l) => JSON.parse(l) as { status?: string; id?: string; progressDetail?: unknown; error?: string });
+    const lines = r.body
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { status?: string; id?: string; progressDetail?: unknown; error?: string });
     assert.ok(!lines.some((l) => l.error), r.body);
-    assert.ok(lines.some((l) => l.status === 'Pulling from oci' && l.id === '1'), r.body);
-    assert.ok(lines.some((l) => l.status === 'Pull complete' && typeof l.id === 'string' && l.id.length === 12), r.body);
-    assert.ok(lines.some((l) => l.status === `Digest: ${seeded['oci:1']!.digest}`), r.body);
-    assert.ok(lines.some((l) => l.status === `Status: Downloaded newer image for ${reg.host}/oci:1`), r.body);
+    assert.ok(
+      lines.some((l) => l.status === 'Pulling from oci' && l.id === '1'),
+      r.body,
+    );
+    assert.ok(
+      lines.some((l) => l.status === 'Pull complete' && typeof l.id === 'string' && l.id.length === 12),
+      r.body,
+    );
+    assert.ok(
+      lines.some((l) => l.status === `Digest: ${seeded['oci:1']!.digest}`),
+      r.body,
+    );
+    assert.ok(
+      lines.some((l) => l.status === `Status: Downloaded newer image for ${reg.host}/oci:1`),
+      r.body,
+    );
     assert.equal((await inspectImage(d, `${reg.host}/oci:1`))?.Id, seeded['oci:1']!.id);
   });
 
@@ -250,7 +331,11 @@ describe('plain HTTP registry (insecure-registries): docker CLI, berth, skopeo',
       const img = await inspectImage(d, `${reg.host}/${ref}`);
       const repo = ref.split(':')[0];
       assert.ok(img?.RepoDigests.includes(`${reg.host}/${repo}@${seeded[ref]!.digest}`), JSON.stringify(img));
-      assert.equal(img?.Id, sha256(await skopeoRaw(reg, ref, true)), 'the image ID is the digest of the config skopeo reads');
+      assert.equal(
+        img?.Id,
+        sha256(await skopeoRaw(reg, ref, true)),
+        'the image ID is the digest of the config skopeo reads',
+      );
     }
   });
 
@@ -287,24 +372,56 @@ describe('plain HTTP registry (insecure-registries): docker CLI, berth, skopeo',
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.index.v1+json',
       manifests: [
-        { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(mAmd), size: mAmd.length, platform: { architecture: 'amd64', os: 'linux' } },
-        { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(mArm), size: mArm.length, platform: { architecture: 'arm64', os: 'linux' } },
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: sha256(mAmd),
+          size: mAmd.length,
+          platform: { architecture: 'amd64', os: 'linux' },
+        },
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: sha256(mArm),
+          size: mArm.length,
+          platform: { architecture: 'arm64', os: 'linux' },
+        },
       ],
     };
     // An oci-archive whose top index names one image index (ref "plat") listing two platforms; pushed as one index.
     const inner = Buffer.from(JSON.stringify(index));
-    const entries = ociArchive([{ manifest: inner, name: 'plat:plat', mediaType: 'application/vnd.oci.image.index.v1+json' }], [amd.image, arm.image], { [sha256(mAmd)]: mAmd, [sha256(mArm)]: mArm });
+    const entries = ociArchive(
+      [{ manifest: inner, name: 'plat:plat', mediaType: 'application/vnd.oci.image.index.v1+json' }],
+      [amd.image, arm.image],
+      { [sha256(mAmd)]: mAmd, [sha256(mArm)]: mArm },
+    );
     const path = join(scratch, 'plat.oci.tar');
     await writeFile(path, await tarOf(entries));
-    const r = await skopeo(['copy', '-q', '--all', '--dest-tls-verify=false', `oci-archive:${path}:plat`, `docker://${reg.host}/plat:1`]);
+    const r = await skopeo([
+      'copy',
+      '-q',
+      '--all',
+      '--dest-tls-verify=false',
+      `oci-archive:${path}:plat`,
+      `docker://${reg.host}/plat:1`,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     ok(await berthAs(d, home, ['pull', `${reg.host}/plat:1`]), d, 'berth pull (index)');
     const host = await inspectImage(d, `${reg.host}/plat:1`);
     assert.equal(host?.Id, amd.image.configDigest, 'amd64 chosen on this amd64 host');
     const served = await skopeoRaw(reg, 'plat:1');
-    assert.equal((JSON.parse(served) as { manifests?: unknown[] }).manifests?.length, 2, 'the registry holds an index of two');
-    assert.ok(host.RepoDigests.includes(`${reg.host}/plat@${sha256(served)}`), `the repo digest is the index's (${sha256(served)}), as Docker's: ${JSON.stringify(host.RepoDigests)} (index ${served})`);
-    ok(await berthAs(d, home, ['pull', '--platform', 'linux/arm64', `${reg.host}/plat:1`]), d, 'berth pull --platform linux/arm64');
+    assert.equal(
+      (JSON.parse(served) as { manifests?: unknown[] }).manifests?.length,
+      2,
+      'the registry holds an index of two',
+    );
+    assert.ok(
+      host.RepoDigests.includes(`${reg.host}/plat@${sha256(served)}`),
+      `the repo digest is the index's (${sha256(served)}), as Docker's: ${JSON.stringify(host.RepoDigests)} (index ${served})`,
+    );
+    ok(
+      await berthAs(d, home, ['pull', '--platform', 'linux/arm64', `${reg.host}/plat:1`]),
+      d,
+      'berth pull --platform linux/arm64',
+    );
     const other = await inspectImage(d, `${reg.host}/plat:1`);
     assert.equal(other?.Id, arm.image.configDigest);
     assert.equal(other.Architecture, 'arm64');
@@ -390,7 +507,11 @@ describe('TLS registry with a test CA (certs.d) and htpasswd Basic auth', () => 
     assert.equal(noAuth.code, 1, `${noAuth.stdout}${noAuth.stderr}`);
     assert.match(noAuth.stderr, /unauthorized|no basic auth credentials/i);
 
-    const login = ok(await docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n'), d, 'docker login');
+    const login = ok(
+      await docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n'),
+      d,
+      'docker login',
+    );
     assert.match(login.stdout, /Login Succeeded/);
     const pull = ok(await docker(d, ['pull', `${reg.host}/x:1`]), d, 'docker pull');
     assert.ok(pull.stdout.includes(`Digest: ${digest}`), pull.stdout);
@@ -412,7 +533,11 @@ describe('TLS registry with a test CA (certs.d) and htpasswd Basic auth', () => 
     const afterWrong = await readJson(path);
     assert.equal(afterWrong && authFor(afterWrong as never, reg.host), undefined, 'a failed login stores nothing');
 
-    const login = ok(await berthAs(d, home, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n'), d, 'berth login');
+    const login = ok(
+      await berthAs(d, home, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n'),
+      d,
+      'berth login',
+    );
     assert.match(login.stdout, /Login Succeeded/);
     assert.ok(!(login.stdout + login.stderr).includes('wonderland'), 'the password is never printed');
     const st = await stat(path);
@@ -433,7 +558,11 @@ describe('TLS registry with a test CA (certs.d) and htpasswd Basic auth', () => 
     const home = await tempHome(scratch);
     const cfgDir = join(home, 'elsewhere');
     const env = { BERTH_CONFIG: cfgDir };
-    const login = ok(await berthAs(d, home, ['login', '-u', 'bob', '-p', 's3cret-b0b', reg.host], undefined, env), d, 'berth login -p');
+    const login = ok(
+      await berthAs(d, home, ['login', '-u', 'bob', '-p', 's3cret-b0b', reg.host], undefined, env),
+      d,
+      'berth login -p',
+    );
     assert.match(login.stdout, /Login Succeeded/);
     assert.ok(!login.stdout.includes('s3cret-b0b'));
     const cfg = (await readJson(join(cfgDir, 'config.json'))) as { auths?: Record<string, { auth?: string }> };
@@ -444,10 +573,13 @@ describe('TLS registry with a test CA (certs.d) and htpasswd Basic auth', () => 
     assert.equal(typeof (await manifestDigest(reg, 'bob:1')), 'string');
   });
 
-  it("credentials are read from ~/.docker/config.json and from a docker-credential-* helper", async () => {
+  it('credentials are read from ~/.docker/config.json and from a docker-credential-* helper', async () => {
     const home = await tempHome(scratch);
     await mkdir(join(home, '.docker'));
-    await writeFile(join(home, '.docker', 'config.json'), JSON.stringify({ auths: { [reg.host]: { auth: b64('alice:wonderland') } } }));
+    await writeFile(
+      join(home, '.docker', 'config.json'),
+      JSON.stringify({ auths: { [reg.host]: { auth: b64('alice:wonderland') } } }),
+    );
     ok(await berthAs(d, home, ['pull', `${reg.host}/x:1`]), d, 'pull with docker config credentials');
 
     const home2 = await tempHome(scratch);
@@ -461,7 +593,11 @@ describe('TLS registry with a test CA (certs.d) and htpasswd Basic auth', () => 
     await chmod(helper, 0o755);
     await mkdir(join(home2, '.berth'));
     await writeFile(join(home2, '.berth', 'config.json'), JSON.stringify({ credHelpers: { [reg.host]: 'berthtest' } }));
-    ok(await berthAs(d, home2, ['pull', `${reg.host}/x:1`], undefined, { PATH: `${bin}:${process.env.PATH ?? ''}` }), d, 'pull with a credential helper');
+    ok(
+      await berthAs(d, home2, ['pull', `${reg.host}/x:1`], undefined, { PATH: `${bin}:${process.env.PATH ?? ''}` }),
+      d,
+      'pull with a credential helper',
+    );
   });
 });
 
@@ -493,9 +629,18 @@ describe('token auth registry (distribution auth: token, a token service in the 
     ok(await berthAs(d, home, ['pull', `${reg.host}/lib/x:1`]), d, 'anonymous berth pull');
     const mine = reg.tokens!.requests.slice(n);
     assert.ok(mine.length >= 1, 'a token was asked for');
-    assert.ok(mine.every((r) => r.account === '' && r.status === 200), JSON.stringify(mine));
-    assert.ok(mine.some((r) => r.scopes.includes('repository:lib/x:pull')), JSON.stringify(mine));
-    assert.ok(mine.length <= 2, `tokens are cached: ${mine.length} token requests for one pull of 5 blobs: ${JSON.stringify(mine)}`);
+    assert.ok(
+      mine.every((r) => r.account === '' && r.status === 200),
+      JSON.stringify(mine),
+    );
+    assert.ok(
+      mine.some((r) => r.scopes.includes('repository:lib/x:pull')),
+      JSON.stringify(mine),
+    );
+    assert.ok(
+      mine.length <= 2,
+      `tokens are cached: ${mine.length} token requests for one pull of 5 blobs: ${JSON.stringify(mine)}`,
+    );
     const img = await inspectImage(d, `${reg.host}/lib/x:1`);
     assert.equal(img?.Id, seeded.id);
     assert.ok(img.RepoDigests.includes(`${reg.host}/lib/x@${seeded.digest}`));
@@ -511,8 +656,15 @@ describe('token auth registry (distribution auth: token, a token service in the 
     const wrong = await berthAs(d, home, ['login', '-u', 'alice', '--password-stdin', reg.host], 'bad\n');
     assert.equal(wrong.code, 1, `${wrong.stdout}${wrong.stderr}`);
     assert.match(wrong.stderr, /unauthorized/i);
-    assert.equal(await readJson(join(home, '.berth', 'config.json')).then((c) => c && authFor(c as never, reg.host)), undefined);
-    ok(await berthAs(d, home, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n'), d, 'berth login');
+    assert.equal(
+      await readJson(join(home, '.berth', 'config.json')).then((c) => c && authFor(c as never, reg.host)),
+      undefined,
+    );
+    ok(
+      await berthAs(d, home, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n'),
+      d,
+      'berth login',
+    );
 
     ok(await berthAs(d, home, ['pull', `${reg.host}/lib/x:1`]), d, 'pull');
     ok(await berthAs(d, home, ['tag', `${reg.host}/lib/x:1`, `${reg.host}/lib/copy:1`]), d, 'tag');
@@ -521,15 +673,32 @@ describe('token auth registry (distribution auth: token, a token service in the 
     const p = ok(await berthAs(d, home, ['push', `${reg.host}/lib/copy:1`]), d, 'berth push (mount)');
     assert.ok(p.stdout.includes(`digest: ${seeded.digest}`), `the same manifest, the same digest: ${p.stdout}`);
     const scopes = reg.tokens!.requests.slice(n).flatMap((r) => r.scopes);
-    assert.ok(scopes.some((s) => /^repository:lib\/copy:(pull,push|push,pull)$/.test(s)), JSON.stringify(scopes));
-    assert.ok(scopes.includes('repository:lib/x:pull'), `the source repository's pull scope for the mount: ${JSON.stringify(scopes)}`);
+    assert.ok(
+      scopes.some((s) => /^repository:lib\/copy:(pull,push|push,pull)$/.test(s)),
+      JSON.stringify(scopes),
+    );
+    assert.ok(
+      scopes.includes('repository:lib/x:pull'),
+      `the source repository's pull scope for the mount: ${JSON.stringify(scopes)}`,
+    );
     const requests = accessLog(reg).slice(logAt);
     const mounts = requests.filter((e) => {
       const uri = decodeURIComponent(e.uri);
-      return e.method === 'POST' && uri.startsWith('/v2/lib/copy/blobs/uploads/') && uri.includes('mount=sha256:') && uri.includes('from=lib/x');
+      return (
+        e.method === 'POST' &&
+        uri.startsWith('/v2/lib/copy/blobs/uploads/') &&
+        uri.includes('mount=sha256:') &&
+        uri.includes('from=lib/x')
+      );
     });
-    assert.ok(mounts.length >= 3 && mounts.every((m) => m.status === 201), `each layer and the config mounted: ${JSON.stringify(requests)}`);
-    assert.ok(!requests.some((e) => e.method === 'PATCH' || (e.method === 'PUT' && e.uri.includes('/blobs/uploads/'))), `no blob uploaded: ${JSON.stringify(requests)}`);
+    assert.ok(
+      mounts.length >= 3 && mounts.every((m) => m.status === 201),
+      `each layer and the config mounted: ${JSON.stringify(requests)}`,
+    );
+    assert.ok(
+      !requests.some((e) => e.method === 'PATCH' || (e.method === 'PUT' && e.uri.includes('/blobs/uploads/'))),
+      `no blob uploaded: ${JSON.stringify(requests)}`,
+    );
     assert.equal(await manifestDigest(reg, 'lib/copy:1'), seeded.digest);
   });
 
@@ -543,7 +712,9 @@ describe('token auth registry (distribution auth: token, a token service in the 
     ok(await docker(d, ['rmi', `${reg.host}/lib/bb:1`]), d, 'rmi');
     const r = ok(await docker(d, ['run', '--rm', `${reg.host}/lib/bb:1`, 'echo', 'tokens']), d, 'docker run');
     assert.match(r.stdout, /tokens/);
-    const pushers = reg.tokens!.requests.filter((q) => q.account === 'alice' && q.scopes.some((s) => s.startsWith('repository:lib/bb:') && s.includes('push')));
+    const pushers = reg.tokens!.requests.filter(
+      (q) => q.account === 'alice' && q.scopes.some((s) => s.startsWith('repository:lib/bb:') && s.includes('push')),
+    );
     assert.ok(pushers.length >= 1, JSON.stringify(reg.tokens!.requests));
   });
 
@@ -581,7 +752,10 @@ describe('a faulty registry: each fault fails the pull naming the blob, leaves n
     home = await tempHome(scratch);
     for (const f of faults) regs.set(f, await startFaultyRegistry(f, { layerBytes: 4 << 20 }));
     // A hung blob must fail after the idle timeout (60 s by default; the daemon option shortens it here).
-    d = await daemonWith({ 'insecure-registries': [...regs.values()].map((r) => r.host), 'registry-idle-timeout-ms': 3000 });
+    d = await daemonWith({
+      'insecure-registries': [...regs.values()].map((r) => r.host),
+      'registry-idle-timeout-ms': 3000,
+    });
   });
   after(async () => {
     await d?.cleanup();
@@ -595,13 +769,18 @@ describe('a faulty registry: each fault fails the pull naming the blob, leaves n
     assert.equal(await inspectImage(d, `${reg.host}/${reg.repository}:${reg.tag}`), undefined);
     const blobs = await blobFiles(d.dataRoot);
     assert.ok(!blobs.includes(reg.layer.digest), 'the bad layer is not in blobs/');
-    for (const b of blobs) assert.equal(sha256(await readFile(join(d.dataRoot, 'blobs', 'sha256', b.slice(7)))), b, `blob ${b} is intact`);
+    for (const b of blobs)
+      assert.equal(sha256(await readFile(join(d.dataRoot, 'blobs', 'sha256', b.slice(7)))), b, `blob ${b} is intact`);
     assert.deepEqual(await listDir(join(d.dataRoot, 'ingest')), [], 'nothing partial in ingest/');
   }
 
   async function thenHealthy(reg: FaultyRegistry): Promise<void> {
     reg.setFault('healthy');
-    ok(await berthAs(d, home, ['pull', `${reg.host}/${reg.repository}:${reg.tag}`]), d, 'pull from the healthy registry');
+    ok(
+      await berthAs(d, home, ['pull', `${reg.host}/${reg.repository}:${reg.tag}`]),
+      d,
+      'pull from the healthy registry',
+    );
     assert.equal((await inspectImage(d, `${reg.host}/${reg.repository}:${reg.tag}`))?.Id, reg.config.digest);
     assert.deepEqual(await storeProblems(d.dataRoot), []);
   }
@@ -614,7 +793,10 @@ describe('a faulty registry: each fault fails the pull naming the blob, leaves n
       const r = await berthAs(d, home, ['pull', `${reg.host}/${reg.repository}:${reg.tag}`]);
       assert.notEqual(r.code, 0, `the pull should fail: ${r.stdout}`);
       assert.doesNotMatch(r.stderr, /killed after/, `the pull hung (${Date.now() - t} ms): ${reg.log()}`);
-      assert.ok(r.stderr.includes(reg.layer.digest.slice(7, 19)), `the message names the blob ${reg.layer.digest}: ${r.stderr}`);
+      assert.ok(
+        r.stderr.includes(reg.layer.digest.slice(7, 19)),
+        `the message names the blob ${reg.layer.digest}: ${r.stderr}`,
+      );
       await assertNothingKept(reg, before);
       await thenHealthy(reg);
     });
@@ -648,14 +830,21 @@ describe('a faulty registry: each fault fails the pull naming the blob, leaves n
 
   it('cut-once: a connection cut mid-blob is resumed with Range from where it stopped', async () => {
     const reg = regs.get('cut-once')!;
-    ok(await berthAs(d, home, ['pull', `${reg.host}/${reg.repository}:${reg.tag}`]), d, 'pull through a cut connection');
+    ok(
+      await berthAs(d, home, ['pull', `${reg.host}/${reg.repository}:${reg.tag}`]),
+      d,
+      'pull through a cut connection',
+    );
     assert.equal((await inspectImage(d, `${reg.host}/${reg.repository}:${reg.tag}`))?.Id, reg.config.digest);
     const gets = reg.requests.filter((q) => q.method === 'GET' && q.path.endsWith(reg.layer.digest));
     assert.ok(gets.length >= 2, JSON.stringify(gets));
     const resumed = gets.slice(1).find((q) => q.range !== undefined);
     assert.ok(resumed, `a later GET asks for a Range: ${JSON.stringify(gets)}`);
     const from = Number(/^bytes=(\d+)-/.exec(resumed.range!)?.[1]);
-    assert.ok(from > 0 && from <= reg.layer.body.length >> 1, `resumed from ${from}, at most the ${reg.layer.body.length >> 1} bytes sent`);
+    assert.ok(
+      from > 0 && from <= reg.layer.body.length >> 1,
+      `resumed from ${from}, at most the ${reg.layer.body.length >> 1} bytes sent`,
+    );
     assert.deepEqual(await storeProblems(d.dataRoot), []);
   });
 });
@@ -677,7 +866,12 @@ describe('registry mirrors', () => {
     assert.equal(await skopeoPush(mirror, both.archive, 'm:1', scratch), digests['m:1']);
     // As Docker Hub's docker.io/library/m:1, for a mirror given as a list.
     assert.equal(await skopeoPush(mirror, both.archive, 'library/m:1', scratch), digests['m:1']);
-    digests['o:1'] = await skopeoPush(origin, (await layeredArchive('origin-only', 1, 'seed:1')).archive, 'o:1', scratch);
+    digests['o:1'] = await skopeoPush(
+      origin,
+      (await layeredArchive('origin-only', 1, 'seed:1')).archive,
+      'o:1',
+      scratch,
+    );
   });
   after(async () => {
     await origin?.stop();
@@ -686,22 +880,43 @@ describe('registry mirrors', () => {
   });
 
   it('registry-mirrors as an object keyed by registry (a Berth addition): mirror first, origin when the mirror lacks it', async () => {
-    const d = await daemonWith({ 'insecure-registries': [origin.host, mirror.host], 'registry-mirrors': { [origin.host]: [mirror.url] } });
+    const d = await daemonWith({
+      'insecure-registries': [origin.host, mirror.host],
+      'registry-mirrors': { [origin.host]: [mirror.url] },
+    });
     try {
       const home = await tempHome(scratch);
       const o0 = accessLog(origin).length;
       const m0 = accessLog(mirror).length;
       ok(await berthAs(d, home, ['pull', `${origin.host}/m:1`]), d, 'pull (mirrored)');
       const img = await inspectImage(d, `${origin.host}/m:1`);
-      assert.ok(img?.RepoDigests.includes(`${origin.host}/m@${digests['m:1']}`), `named after the origin: ${JSON.stringify(img?.RepoDigests)}`);
+      assert.ok(
+        img?.RepoDigests.includes(`${origin.host}/m@${digests['m:1']}`),
+        `named after the origin: ${JSON.stringify(img?.RepoDigests)}`,
+      );
       const fromMirror = accessLog(mirror).slice(m0);
-      assert.ok(fromMirror.some((e) => e.method === 'GET' && e.uri.includes('/blobs/sha256:') && e.status === 200), `blobs came from the mirror: ${JSON.stringify(fromMirror)}`);
-      assert.ok(!accessLog(origin).slice(o0).some((e) => e.uri.includes('/blobs/')), 'no blob from the origin');
+      assert.ok(
+        fromMirror.some((e) => e.method === 'GET' && e.uri.includes('/blobs/sha256:') && e.status === 200),
+        `blobs came from the mirror: ${JSON.stringify(fromMirror)}`,
+      );
+      assert.ok(
+        !accessLog(origin)
+          .slice(o0)
+          .some((e) => e.uri.includes('/blobs/')),
+        'no blob from the origin',
+      );
 
       const m1 = accessLog(mirror).length;
       ok(await berthAs(d, home, ['pull', `${origin.host}/o:1`]), d, 'pull (not on the mirror)');
-      assert.ok(accessLog(mirror).slice(m1).some((e) => e.uri.includes('/v2/o/manifests/1')), 'the mirror was asked first');
-      assert.ok((await inspectImage(d, `${origin.host}/o:1`))?.RepoDigests.includes(`${origin.host}/o@${digests['o:1']}`));
+      assert.ok(
+        accessLog(mirror)
+          .slice(m1)
+          .some((e) => e.uri.includes('/v2/o/manifests/1')),
+        'the mirror was asked first',
+      );
+      assert.ok(
+        (await inspectImage(d, `${origin.host}/o:1`))?.RepoDigests.includes(`${origin.host}/o@${digests['o:1']}`),
+      );
     } finally {
       await d.cleanup();
     }
@@ -715,7 +930,12 @@ describe('registry mirrors', () => {
       const m0 = accessLog(mirror).length;
       ok(await berthAs(d, home, ['pull', 'm:1']), d, 'pull of a Docker Hub name (mirrored)');
       assert.ok((await inspectImage(d, 'm:1'))?.RepoDigests.includes(`m@${digests['m:1']}`));
-      assert.ok(accessLog(mirror).slice(m0).some((e) => e.method === 'GET' && e.uri.includes('/v2/library/m/blobs/sha256:') && e.status === 200), 'blobs came from the mirror');
+      assert.ok(
+        accessLog(mirror)
+          .slice(m0)
+          .some((e) => e.method === 'GET' && e.uri.includes('/v2/library/m/blobs/sha256:') && e.status === 200),
+        'blobs came from the mirror',
+      );
       const m1 = accessLog(mirror).length;
       ok(await berthAs(d, home, ['pull', `${origin.host}/m:1`]), d, 'pull from another registry');
       assert.equal(accessLog(mirror).slice(m1).length, 0, 'a list does not mirror other registries');
@@ -725,12 +945,17 @@ describe('registry mirrors', () => {
   });
 
   it('with the origin down, the mirror still serves', async () => {
-    const d = await daemonWith({ 'insecure-registries': [origin.host, mirror.host], 'registry-mirrors': { [origin.host]: [mirror.url] } });
+    const d = await daemonWith({
+      'insecure-registries': [origin.host, mirror.host],
+      'registry-mirrors': { [origin.host]: [mirror.url] },
+    });
     try {
       await origin.kill();
       const home = await tempHome(scratch);
       ok(await berthAs(d, home, ['pull', `${origin.host}/m:1`]), d, 'pull with the origin down');
-      assert.ok((await inspectImage(d, `${origin.host}/m:1`))?.RepoDigests.includes(`${origin.host}/m@${digests['m:1']}`));
+      assert.ok(
+        (await inspectImage(d, `${origin.host}/m:1`))?.RepoDigests.includes(`${origin.host}/m@${digests['m:1']}`),
+      );
     } finally {
       await d.cleanup();
     }
@@ -749,8 +974,13 @@ describe('kill -9 of berthd during a pull', () => {
       const home = await tempHome(scratch);
       const ref = `${reg.host}/${reg.repository}:${reg.tag}`;
       const pulling = berthAs(d, home, ['pull', ref]);
-      const blobGets = (digest: string) => reg.requests.filter((q) => q.method === 'GET' && q.path.endsWith(digest)).length;
-      await waitFor('the healthy layers fetched and the big one hanging', () => reg.healthy.every((h) => blobGets(h.digest) >= 1) && blobGets(reg.layer.digest) >= 1, 60_000);
+      const blobGets = (digest: string) =>
+        reg.requests.filter((q) => q.method === 'GET' && q.path.endsWith(digest)).length;
+      await waitFor(
+        'the healthy layers fetched and the big one hanging',
+        () => reg.healthy.every((h) => blobGets(h.digest) >= 1) && blobGets(reg.layer.digest) >= 1,
+        60_000,
+      );
       // Time for the two small layers to be verified and committed.
       await new Promise((r) => setTimeout(r, 1500));
       process.kill(d.proc.pid!, 'SIGKILL');
@@ -764,7 +994,8 @@ describe('kill -9 of berthd during a pull', () => {
       reg.setFault('healthy');
       ok(await berthAs(d, home, ['pull', ref]), d, 'the repeated pull');
       assert.equal((await inspectImage(d, ref))?.Id, reg.config.digest);
-      for (const h of reg.healthy) assert.equal(blobGets(h.digest), 1, `verified layer ${h.digest} reused, not fetched again (${kept})`);
+      for (const h of reg.healthy)
+        assert.equal(blobGets(h.digest), 1, `verified layer ${h.digest} reused, not fetched again (${kept})`);
       assert.deepEqual(await storeProblems(d.dataRoot), []);
     } finally {
       await d?.cleanup();

@@ -29,7 +29,11 @@ describe('interactive terminals (tmux)', () => {
   /** Waits until the pane shows `re`; the screen is in the message when it does not. */
   const see = async (target: string, re: RegExp) => {
     let last = '';
-    await waitFor(`${re} on the screen`, async () => re.test((last = await screen(target).catch(() => last))), 15_000).catch((err: Error) => {
+    await waitFor(
+      `${re} on the screen`,
+      async () => re.test((last = await screen(target).catch(() => last))),
+      15_000,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}; the screen:\n${last}`);
     });
   };
@@ -38,7 +42,10 @@ describe('interactive terminals (tmux)', () => {
     const name = `s${++n}`;
     const exitFile = join(dir, `${name}.exit`);
     const script = join(dir, `${name}.sh`);
-    await writeFile(script, `export DOCKER_HOST='${d.host}' BERTH_HOST='${d.host}' DOCKER_CONFIG='${join(d.dir, 'docker-config')}'\n${cmd}\necho $? > '${exitFile}'\n`);
+    await writeFile(
+      script,
+      `export DOCKER_HOST='${d.host}' BERTH_HOST='${d.host}' DOCKER_CONFIG='${join(d.dir, 'docker-config')}'\n${cmd}\necho $? > '${exitFile}'\n`,
+    );
     await tmux('new-session', '-d', '-s', name, '-x', '100', '-y', '30', 'sh', script);
     return { target: name, exitFile };
   };
@@ -60,7 +67,8 @@ describe('interactive terminals (tmux)', () => {
     if (tmuxSocket && existsSync(tmuxSocket)) await run('tmux', ['-S', tmuxSocket, 'kill-server']);
     if (d) {
       const list = await api(d.socket, 'GET', '/containers/json?all=1').catch(() => undefined);
-      for (const c of list && list.status === 200 ? (JSON.parse(list.body) as { Id: string }[]) : []) await api(d.socket, 'DELETE', `/containers/${c.Id}?force=1`);
+      for (const c of list && list.status === 200 ? (JSON.parse(list.body) as { Id: string }[]) : [])
+        await api(d.socket, 'DELETE', `/containers/${c.Id}?force=1`);
       await d.cleanup();
     }
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -78,11 +86,15 @@ describe('interactive terminals (tmux)', () => {
       await see(s.target, /^30 100$/m);
       await tmux('resize-window', '-t', s.target, '-x', '120', '-y', '40');
       // The new size travels CLI (SIGWINCH) → API resize → conmon → pty: ask again until it has arrived.
-      await waitFor('stty size to show the new size', async () => {
-        await tmux('send-keys', '-t', s.target, 'clear; stty size', 'Enter');
-        await new Promise((r) => setTimeout(r, 200));
-        return /^40 120$/m.test(await screen(s.target));
-      }, 10_000);
+      await waitFor(
+        'stty size to show the new size',
+        async () => {
+          await tmux('send-keys', '-t', s.target, 'clear; stty size', 'Enter');
+          await new Promise((r) => setTimeout(r, 200));
+          return /^40 120$/m.test(await screen(s.target));
+        },
+        10_000,
+      );
       await tmux('send-keys', '-t', s.target, 'exit 3', 'Enter');
       assert.equal(await exitCode(s.exitFile), 3);
       const left = JSON.parse((await api(d.socket, 'GET', '/containers/json?all=1')).body) as unknown[];
@@ -100,7 +112,9 @@ describe('interactive terminals (tmux)', () => {
       // As the docker CLI: the escape sequence ends attach with "read escape sequence" and status 1.
       await see(s.target, /read escape sequence/);
       assert.equal(await exitCode(s.exitFile), 1);
-      const st = JSON.parse((await api(d.socket, 'GET', `/containers/${name}/json`)).body) as { State: { Status: string } };
+      const st = JSON.parse((await api(d.socket, 'GET', `/containers/${name}/json`)).body) as {
+        State: { Status: string };
+      };
       assert.equal(st.State.Status, 'running', 'the container still runs after the detach');
       // The shell is still there: a second attach reaches it.
       const again = await session(`${cli} attach ${name}`);

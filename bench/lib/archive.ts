@@ -71,11 +71,16 @@ async function* randomBody(size: number): AsyncGenerator<Uint8Array> {
 
 function* layerEntries(spec: LayerSpec): Generator<PackEntry> {
   for (const d of spec.dirs) yield { header: { name: d, type: 'directory', mode: 0o755, mtime: 1_700_000_000 } };
-  for (const f of spec.files) yield { header: { name: f.path, size: f.size, mode: 0o644, mtime: 1_700_000_000 }, body: randomBody(f.size) };
+  for (const f of spec.files)
+    yield { header: { name: f.path, size: f.size, mode: 0o644, mtime: 1_700_000_000 }, body: randomBody(f.size) };
 }
 
 /** Writes a stream to a file; returns the sha256 (hex) and size of what was written. */
-async function writeHashed(source: AsyncIterable<Uint8Array> | Readable, path: string, via?: Transform): Promise<{ hex: string; size: number }> {
+async function writeHashed(
+  source: AsyncIterable<Uint8Array> | Readable,
+  path: string,
+  via?: Transform,
+): Promise<{ hex: string; size: number }> {
   const h = createHash('sha256');
   let size = 0;
   const tap = new Transform({
@@ -91,7 +96,12 @@ async function writeHashed(source: AsyncIterable<Uint8Array> | Readable, path: s
 }
 
 /** Builds `<dir>/<name>.tar` from the layer specs (in order, lowest first). */
-export async function buildImage(dir: string, name: string, specs: LayerSpec[], opts: { gzip: boolean }): Promise<BuiltImage> {
+export async function buildImage(
+  dir: string,
+  name: string,
+  specs: LayerSpec[],
+  opts: { gzip: boolean },
+): Promise<BuiltImage> {
   const layers: BuiltLayer[] = [];
   const diffIds: string[] = [];
   const descs: { mediaType: string; digest: string; size: number; file: string }[] = [];
@@ -99,7 +109,12 @@ export async function buildImage(dir: string, name: string, specs: LayerSpec[], 
     const tar = join(dir, `${name}-layer${i}.tar`);
     const t = await writeHashed(Readable.from(pack(layerEntries(spec))), tar);
     diffIds.push(`sha256:${t.hex}`);
-    const layer: BuiltLayer = { tar, tarBytes: t.size, fileBytes: spec.files.reduce((s, f) => s + f.size, 0), files: spec.files.length };
+    const layer: BuiltLayer = {
+      tar,
+      tarBytes: t.size,
+      fileBytes: spec.files.reduce((s, f) => s + f.size, 0),
+      files: spec.files.length,
+    };
     if (opts.gzip) {
       // gzip's default level, as `gzip` and Docker's own compression use.
       const gz = `${tar}.gz`;
@@ -141,14 +156,21 @@ export async function buildImage(dir: string, name: string, specs: LayerSpec[], 
           mediaType: MediaType.OciManifest,
           digest: `sha256:${manifestHex}`,
           size: manifest.length,
-          annotations: { 'io.containerd.image.name': `docker.io/library/${name}:latest`, 'org.opencontainers.image.ref.name': 'latest' },
+          annotations: {
+            'io.containerd.image.name': `docker.io/library/${name}:latest`,
+            'org.opencontainers.image.ref.name': 'latest',
+          },
         },
       ],
     }),
   );
   const dockerManifest = Buffer.from(
     JSON.stringify([
-      { Config: `blobs/sha256/${configHex}`, RepoTags: [`${name}:latest`], Layers: descs.map((d) => `blobs/sha256/${d.digest.slice(7)}`) },
+      {
+        Config: `blobs/sha256/${configHex}`,
+        RepoTags: [`${name}:latest`],
+        Layers: descs.map((d) => `blobs/sha256/${d.digest.slice(7)}`),
+      },
     ]),
   );
   const seen = new Set<string>();
@@ -159,7 +181,10 @@ export async function buildImage(dir: string, name: string, specs: LayerSpec[], 
     for (const d of descs) {
       if (seen.has(d.digest)) continue;
       seen.add(d.digest);
-      yield { header: { name: `blobs/sha256/${d.digest.slice(7)}`, size: d.size, mtime: m }, body: createReadStream(d.file, { highWaterMark: CHUNK }) };
+      yield {
+        header: { name: `blobs/sha256/${d.digest.slice(7)}`, size: d.size, mtime: m },
+        body: createReadStream(d.file, { highWaterMark: CHUNK }),
+      };
     }
     yield { header: { name: `blobs/sha256/${configHex}`, mtime: m }, body: config };
     yield { header: { name: `blobs/sha256/${manifestHex}`, mtime: m }, body: manifest };
@@ -169,5 +194,12 @@ export async function buildImage(dir: string, name: string, specs: LayerSpec[], 
   }
   const archive = join(dir, `${name}.tar`);
   await pipeline(Readable.from(pack(entries())), createWriteStream(archive));
-  return { archive, archiveBytes: (await stat(archive)).size, name, id: `sha256:${configHex}`, gzip: opts.gzip, layers };
+  return {
+    archive,
+    archiveBytes: (await stat(archive)).size,
+    name,
+    id: `sha256:${configHex}`,
+    gzip: opts.gzip,
+    layers,
+  };
 }

@@ -46,10 +46,17 @@ export interface Engine {
   stop(): Promise<void>;
 }
 
-async function waitReady(name: string, socket: string, proc: ChildProcess, log: () => string, timeoutMs = 60_000): Promise<void> {
+async function waitReady(
+  name: string,
+  socket: string,
+  proc: ChildProcess,
+  log: () => string,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${name} exited (${proc.exitCode ?? proc.signalCode}):\n${log().slice(-3000)}`);
+    if (proc.exitCode !== null || proc.signalCode !== null)
+      throw new Error(`${name} exited (${proc.exitCode ?? proc.signalCode}):\n${log().slice(-3000)}`);
     if (existsSync(socket) && (await ping(socket))) return;
     await sleep(20);
   }
@@ -80,13 +87,25 @@ export async function removeDir(dir: string): Promise<void> {
  * Starts berthd with `--no-seed` (unless `seed`: then busybox is created from busybox-static) on a fresh data root; `startSeconds` is the time from spawn to its first answer.
  * With `nodeArgs` (e.g. `--cpu-prof`), Node runs src/daemon/main.ts directly with those flags instead of bin/berthd.
  */
-export async function startBerthd(opts: { nodeArgs?: string[]; seed?: boolean } = {}): Promise<Engine & { startSeconds: number }> {
+export async function startBerthd(
+  opts: { nodeArgs?: string[]; seed?: boolean } = {},
+): Promise<Engine & { startSeconds: number }> {
   const dir = await mkdtemp('/tmp/berth-bench-');
   const socket = join(dir, 'berth.sock');
   const dataRoot = join(dir, 'data');
   let out = '';
   const t0 = process.hrtime.bigint();
-  const args = ['--data-root', dataRoot, '--exec-root', join(dir, 'exec'), '-H', `unix://${socket}`, ...(opts.seed ? [] : ['--no-seed']), '--log-level', 'warn'];
+  const args = [
+    '--data-root',
+    dataRoot,
+    '--exec-root',
+    join(dir, 'exec'),
+    '-H',
+    `unix://${socket}`,
+    ...(opts.seed ? [] : ['--no-seed']),
+    '--log-level',
+    'warn',
+  ];
   const proc = opts.nodeArgs
     ? spawn(NODE, [...opts.nodeArgs, join(TREE, 'src', 'daemon', 'main.ts'), ...args], {
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -152,10 +171,14 @@ export async function startDockerd(): Promise<Engine & { startSeconds: number; c
   const proc = spawn(
     'dockerd',
     [
-      '--data-root', join(dir, 'dd'),
-      '--exec-root', join(dir, 'dx'),
-      '-H', `unix://${socket}`,
-      '--pidfile', join(dir, 'd.pid'),
+      '--data-root',
+      join(dir, 'dd'),
+      '--exec-root',
+      join(dir, 'dx'),
+      '-H',
+      `unix://${socket}`,
+      '--pidfile',
+      join(dir, 'd.pid'),
       '--bridge=none',
       '--iptables=false',
       '--ip-masq=false',
@@ -212,7 +235,10 @@ export function dockerEnv(e: Engine): Record<string, string> {
  * runc (crun 1.8 refuses this host's hybrid cgroups), cgroupfs, file events, and default ulimits within the
  * host's hard limits (podman's nofile 1048576 exceeds them). `base` goes before every podman subcommand.
  */
-export async function podmanSetup(prefix: string, opts: { defaultSubnet?: string } = {}): Promise<{ dir: string; base: string[]; env: Record<string, string> }> {
+export async function podmanSetup(
+  prefix: string,
+  opts: { defaultSubnet?: string } = {},
+): Promise<{ dir: string; base: string[]; env: Record<string, string> }> {
   const dir = await mkdtemp(prefix);
   const conf = join(dir, 'containers.conf');
   await mkdir(join(dir, 'networks'));
@@ -232,6 +258,17 @@ export async function podmanSetup(prefix: string, opts: { defaultSubnet?: string
       '',
     ].join('\n'),
   );
-  const base = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--network-config-dir', join(dir, 'networks'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  const base = [
+    '--root',
+    join(dir, 'root'),
+    '--runroot',
+    join(dir, 'run'),
+    '--network-config-dir',
+    join(dir, 'networks'),
+    '--cgroup-manager',
+    'cgroupfs',
+    '--events-backend',
+    'file',
+  ];
   return { dir, base, env: { CONTAINERS_CONF: conf } };
 }

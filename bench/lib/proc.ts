@@ -16,7 +16,11 @@ export interface RunResult {
  * Runs a command to its end; throws with its output when it exits non-zero (unless `allowFail`). With
  * `timeoutMs`, the command is killed (SIGKILL) and an error thrown when it runs longer.
  */
-export function run(cmd: string, args: string[], opts: { env?: Record<string, string>; allowFail?: boolean; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: Record<string, string>; allowFail?: boolean; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
     const p = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -42,7 +46,9 @@ export function run(cmd: string, args: string[], opts: { env?: Record<string, st
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const r = { code: code ?? -1, stdout, stderr, seconds };
       if (r.code !== 0 && !opts.allowFail) {
-        reject(new Error(`${cmd} ${args.join(' ')} exited with ${r.code}:\n${stderr.slice(-2000)}${stdout.slice(-2000)}`));
+        reject(
+          new Error(`${cmd} ${args.join(' ')} exited with ${r.code}:\n${stderr.slice(-2000)}${stdout.slice(-2000)}`),
+        );
       } else {
         resolve(r);
       }
@@ -88,7 +94,8 @@ export function childrenOf(pid: number): number[] {
   }
   for (const t of tasks) {
     try {
-      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/)) if (c) out.add(Number(c));
+      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/))
+        if (c) out.add(Number(c));
     } catch {
       // the thread ended
     }

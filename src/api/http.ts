@@ -55,12 +55,16 @@ export function filtersParam(q: URLSearchParams, allowed: readonly string[]): Ma
   } catch {
     throw new InvalidArgumentError(`invalid filter: "${raw}" is not JSON`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError(`invalid filter: "${raw}"`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new InvalidArgumentError(`invalid filter: "${raw}"`);
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
     if (!allowed.includes(k)) throw new InvalidArgumentError(`invalid filter '${k}'`);
     let values: string[];
     if (Array.isArray(v)) values = v.map(String);
-    else if (typeof v === 'object' && v !== null) values = Object.entries(v as Record<string, unknown>).filter(([, b]) => b === true).map(([s]) => s);
+    else if (typeof v === 'object' && v !== null)
+      values = Object.entries(v as Record<string, unknown>)
+        .filter(([, b]) => b === true)
+        .map(([s]) => s);
     else throw new InvalidArgumentError(`invalid filter '${k}'`);
     out.set(k, values);
   }

@@ -15,7 +15,10 @@ describe('Router', () => {
   };
 
   it('matches names with slashes, decoded', () => {
-    assert.deepEqual(match('GET', '/images/library%2Fbusybox/json'), { label: 'inspect', params: { name: 'library/busybox' } });
+    assert.deepEqual(match('GET', '/images/library%2Fbusybox/json'), {
+      label: 'inspect',
+      params: { name: 'library/busybox' },
+    });
     assert.deepEqual(match('GET', '/images/a/b/c:1/json'), { label: 'inspect', params: { name: 'a/b/c:1' } });
     assert.deepEqual(match('GET', '/images/json'), { label: 'list', params: {} });
   });

@@ -21,10 +21,12 @@ export class Router {
 
   add(method: string, pattern: string, handler: Handler): this {
     const names: string[] = [];
-    const src = pattern.replace(/[.+?^$()[\]\\|]/g, '\\$&').replace(/\{(\w+)(\*?)\}/g, (_m, name: string, star: string) => {
-      names.push(name);
-      return star ? '(.*)' : '([^/]+)';
-    });
+    const src = pattern
+      .replace(/[.+?^$()[\]\\|]/g, '\\$&')
+      .replace(/\{(\w+)(\*?)\}/g, (_m, name: string, star: string) => {
+        names.push(name);
+        return star ? '(.*)' : '([^/]+)';
+      });
     this.#routes.push({ method, re: new RegExp(`^${src}$`), names, handler });
     return this;
   }

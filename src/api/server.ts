@@ -69,12 +69,18 @@ async function readUpgradeBody(req: IncomingMessage, socket: Socket, head: Buffe
   return buf.subarray(Math.min(want, buf.length));
 }
 
-function hijacker(raw: IncomingMessage, res: ServerResponse, upgrade: { socket: Socket; head: Buffer } | undefined): (contentType: string) => Hijacked {
+function hijacker(
+  raw: IncomingMessage,
+  res: ServerResponse,
+  upgrade: { socket: Socket; head: Buffer } | undefined,
+): (contentType: string) => Hijacked {
   return (contentType) => {
     if (upgrade) {
       const { socket, head } = upgrade;
       res.detachSocket(socket);
-      socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+      socket.write(
+        `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`,
+      );
       if (head.length > 0) socket.unshift(head);
       return { stream: socket, upgraded: true };
     }
@@ -84,7 +90,12 @@ function hijacker(raw: IncomingMessage, res: ServerResponse, upgrade: { socket: 
   };
 }
 
-async function handle(opts: ServerOptions, raw: IncomingMessage, res: ServerResponse, upgrade?: { socket: Socket; head: Buffer }): Promise<void> {
+async function handle(
+  opts: ServerOptions,
+  raw: IncomingMessage,
+  res: ServerResponse,
+  upgrade?: { socket: Socket; head: Buffer },
+): Promise<void> {
   const url = new URL(raw.url ?? '/', 'http://berth');
   let path = url.pathname;
   let version = API_VERSION;
@@ -97,11 +108,15 @@ async function handle(opts: ServerOptions, raw: IncomingMessage, res: ServerResp
     version = vm[1]!;
     path = vm[2]!;
     if (compareVersions(version, MIN_API_VERSION) < 0) {
-      sendJSON(res, 400, { message: `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version` });
+      sendJSON(res, 400, {
+        message: `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
+      });
       return;
     }
     if (compareVersions(version, MAX_API_VERSION) > 0) {
-      sendJSON(res, 400, { message: `client version ${version} is too new. Maximum supported API version is ${MAX_API_VERSION}` });
+      sendJSON(res, 400, {
+        message: `client version ${version} is too new. Maximum supported API version is ${MAX_API_VERSION}`,
+      });
       return;
     }
   }
@@ -127,7 +142,16 @@ async function handle(opts: ServerOptions, raw: IncomingMessage, res: ServerResp
       res.on('close', () => opts.shutdown?.removeEventListener('abort', close));
     }
   }
-  const req: Request = { raw, method, path, version, query: url.searchParams, params: match.params, signal: ac.signal, hijack: hijacker(raw, res, upgrade) };
+  const req: Request = {
+    raw,
+    method,
+    path,
+    version,
+    query: url.searchParams,
+    params: match.params,
+    signal: ac.signal,
+    hijack: hijacker(raw, res, upgrade),
+  };
   try {
     await match.handler(req, res);
   } catch (err) {

@@ -54,11 +54,7 @@ export interface Invocation {
   path: string;
 }
 
-export type ArgsRule =
-  | { none: true }
-  | { exact: number }
-  | { min: number; max?: number }
-  | { max: number };
+export type ArgsRule = { none: true } | { exact: number } | { min: number; max?: number } | { max: number };
 
 export interface Command {
   name: string;
@@ -99,7 +95,10 @@ export async function dispatch(ctx: Context, roots: readonly Command[], argv: re
   }
   const top = findCommand(roots, first);
   if (top === undefined) {
-    throw new UsageError(`${BIN}: unknown command: ${BIN} ${first}\n\nRun '${BIN} --help' for more information`, 'args');
+    throw new UsageError(
+      `${BIN}: unknown command: ${BIN} ${first}\n\nRun '${BIN} --help' for more information`,
+      'args',
+    );
   }
   let cmd: Command = top;
   let path = `${BIN} ${cmd.name}`;
@@ -148,7 +147,13 @@ export async function dispatch(ctx: Context, roots: readonly Command[], argv: re
 
 function parseGroupFlags(cmd: Command, path: string, parentPath: string, rest: readonly string[]): { help: boolean } {
   try {
-    return { help: parseFlags([], rest.filter((a) => a.startsWith('-')), {}).help };
+    return {
+      help: parseFlags(
+        [],
+        rest.filter((a) => a.startsWith('-')),
+        {},
+      ).help,
+    };
   } catch (err) {
     if (err instanceof FlagError) {
       throw new UsageError(
@@ -176,7 +181,10 @@ export function checkArgs(cmd: Command, args: readonly string[], path: string, l
   }
   if ('exact' in rule) {
     if (n !== rule.exact) {
-      throw new UsageError(`${BIN}: '${path}' requires ${rule.exact} ${plural('argument', rule.exact)}${tail('Run')}`, 'args');
+      throw new UsageError(
+        `${BIN}: '${path}' requires ${rule.exact} ${plural('argument', rule.exact)}${tail('Run')}`,
+        'args',
+      );
     }
     return;
   }
@@ -188,12 +196,18 @@ export function checkArgs(cmd: Command, args: readonly string[], path: string, l
       );
     }
     if (n < rule.min) {
-      throw new UsageError(`${BIN}: '${path}' requires at least ${rule.min} ${plural('argument', rule.min)}${tail('See')}`, 'args');
+      throw new UsageError(
+        `${BIN}: '${path}' requires at least ${rule.min} ${plural('argument', rule.min)}${tail('See')}`,
+        'args',
+      );
     }
     return;
   }
   if (n > rule.max) {
-    throw new UsageError(`${BIN}: '${path}' requires at most ${rule.max} ${plural('argument', rule.max)}${tail('Run')}`, 'args');
+    throw new UsageError(
+      `${BIN}: '${path}' requires at most ${rule.max} ${plural('argument', rule.max)}${tail('Run')}`,
+      'args',
+    );
   }
 }
 

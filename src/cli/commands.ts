@@ -58,7 +58,13 @@ const history: Omit<Command, 'name' | 'use' | 'aliases'> = {
   args: { exact: 1 },
   flags: [
     listFormat,
-    { name: 'human', short: 'H', kind: 'bool', usage: 'Print sizes and dates in human readable format', defaultValue: true },
+    {
+      name: 'human',
+      short: 'H',
+      kind: 'bool',
+      usage: 'Print sizes and dates in human readable format',
+      defaultValue: true,
+    },
     noTrunc,
     { name: 'quiet', short: 'q', kind: 'bool', usage: 'Only show image IDs' },
     { name: 'tags', kind: 'bool', usage: 'Show what the tag NAME:TAG pointed at over time (Berth)' },
@@ -68,7 +74,12 @@ const history: Omit<Command, 'name' | 'use' | 'aliases'> = {
       ? (await import('./image/history.ts')).showTagHistory(
           ctx.client(),
           ctx.streams.out,
-          { name: firstArg(inv), noTrunc: inv.flags.bool('no-trunc'), quiet: inv.flags.bool('quiet'), format: inv.flags.string('format') },
+          {
+            name: firstArg(inv),
+            noTrunc: inv.flags.bool('no-trunc'),
+            quiet: inv.flags.bool('quiet'),
+            format: inv.flags.string('format'),
+          },
           ctx.signal,
         )
       : (await import('./image/history.ts')).showHistory(
@@ -91,7 +102,11 @@ const tag: Omit<Command, 'name' | 'use' | 'aliases'> = {
   args: { exact: 2 },
   interspersed: false,
   run: async (ctx, inv) =>
-    (await import('./image/manage.ts')).tagImage(ctx.client(), { source: firstArg(inv), target: inv.args[1] ?? '' }, ctx.signal),
+    (await import('./image/manage.ts')).tagImage(
+      ctx.client(),
+      { source: firstArg(inv), target: inv.args[1] ?? '' },
+      ctx.signal,
+    ),
 };
 
 const rmi: Omit<Command, 'name' | 'use' | 'aliases'> = {
@@ -145,7 +160,12 @@ const pull: Omit<Command, 'name' | 'use' | 'aliases'> = {
     (await import('./image/registry.ts')).pullImage(
       ctx.client(),
       ctx.streams.out,
-      { name: firstArg(inv), allTags: inv.flags.bool('all-tags'), platform: inv.flags.string('platform'), quiet: inv.flags.bool('quiet') },
+      {
+        name: firstArg(inv),
+        allTags: inv.flags.bool('all-tags'),
+        platform: inv.flags.string('platform'),
+        quiet: inv.flags.bool('quiet'),
+      },
       ctx.signal,
     ),
 };
@@ -184,7 +204,12 @@ const login: Command = {
       ctx.streams.in,
       ctx.streams.out,
       ctx.streams.err,
-      { server: inv.args[0], username: inv.flags.string('username'), password: inv.flags.string('password'), passwordStdin: inv.flags.bool('password-stdin') },
+      {
+        server: inv.args[0],
+        username: inv.flags.string('username'),
+        password: inv.flags.string('password'),
+        passwordStdin: inv.flags.bool('password-stdin'),
+      },
       ctx.signal,
     ),
 };
@@ -227,7 +252,12 @@ const importCmd: Omit<Command, 'name' | 'use' | 'aliases'> = {
       ctx.streams.in,
       ctx.streams.out,
       ctx.streams.err,
-      { source: firstArg(inv), reference: inv.args[1], changes: inv.flags.list('change'), message: inv.flags.string('message') },
+      {
+        source: firstArg(inv),
+        reference: inv.args[1],
+        changes: inv.flags.list('change'),
+        message: inv.flags.string('message'),
+      },
       ctx.signal,
     ),
 };
@@ -246,7 +276,12 @@ const imageGroup: Command = {
       args: { min: 1 },
       flags: [inspectFormat],
       run: async (ctx, inv) =>
-        (await import('./image/inspect.ts')).inspectImages(ctx.client(), ctx.streams.out, { refs: inv.args, format: inv.flags.string('format') }, ctx.signal),
+        (await import('./image/inspect.ts')).inspectImages(
+          ctx.client(),
+          ctx.streams.out,
+          { refs: inv.args, format: inv.flags.string('format') },
+          ctx.signal,
+        ),
     },
     { name: 'load', use: 'load [OPTIONS]', ...load },
     { name: 'pull', use: 'pull [OPTIONS] NAME[:TAG|@DIGEST]', ...pull },
@@ -268,7 +303,12 @@ const imageGroup: Command = {
           ctx.client(),
           ctx.streams.in,
           ctx.streams.out,
-          { all: inv.flags.bool('all'), force: inv.flags.bool('force'), history: inv.flags.bool('history'), filters: inv.flags.filters('filter') },
+          {
+            all: inv.flags.bool('all'),
+            force: inv.flags.bool('force'),
+            history: inv.flags.bool('history'),
+            filters: inv.flags.filters('filter'),
+          },
           ctx.signal,
         ),
     },
@@ -299,7 +339,13 @@ const version: Command = {
   args: { none: true },
   flags: [inspectFormat],
   run: async (ctx, inv) =>
-    (await import('./system/version.ts')).showVersion(ctx.client(), ctx.streams.out, ctx.version, { format: inv.flags.string('format') }, ctx.signal),
+    (await import('./system/version.ts')).showVersion(
+      ctx.client(),
+      ctx.streams.out,
+      ctx.version,
+      { format: inv.flags.string('format') },
+      ctx.signal,
+    ),
 };
 
 const info: Omit<Command, 'name' | 'use'> = {
@@ -352,7 +398,10 @@ const systemGroup: Command = {
       use: 'df [OPTIONS]',
       short: 'Show berth disk usage',
       args: { none: true },
-      flags: [{ name: 'verbose', short: 'v', kind: 'bool', usage: 'Show detailed information on space usage' }, listFormat],
+      flags: [
+        { name: 'verbose', short: 'v', kind: 'bool', usage: 'Show detailed information on space usage' },
+        listFormat,
+      ],
       run: async (ctx, inv) =>
         (await import('./system/df.ts')).showDiskUsage(
           ctx.client(),
@@ -377,19 +426,19 @@ export const COMMANDS: readonly Command[] = [
   volumeGroup,
   ...[
     ...CONTAINER_COMMANDS,
-  { name: 'events', use: 'events [OPTIONS]', ...events },
-  { name: 'history', use: 'history [OPTIONS] IMAGE', ...history },
-  { name: 'images', use: 'images [OPTIONS] [REPOSITORY[:TAG]]', ...images, run: runImages(true) },
-  { name: 'import', use: 'import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]', ...importCmd },
-  { name: 'info', use: 'info [OPTIONS]', ...info },
-  { name: 'load', use: 'load [OPTIONS]', ...load },
-  login,
-  logout,
-  { name: 'pull', use: 'pull [OPTIONS] NAME[:TAG|@DIGEST]', ...pull },
-  { name: 'push', use: 'push [OPTIONS] NAME[:TAG]', ...push },
-  { name: 'rmi', use: 'rmi [OPTIONS] IMAGE [IMAGE...]', ...rmi },
-  { name: 'save', use: 'save [OPTIONS] IMAGE [IMAGE...]', ...save },
-  { name: 'tag', use: 'tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]', ...tag },
-  version,
+    { name: 'events', use: 'events [OPTIONS]', ...events },
+    { name: 'history', use: 'history [OPTIONS] IMAGE', ...history },
+    { name: 'images', use: 'images [OPTIONS] [REPOSITORY[:TAG]]', ...images, run: runImages(true) },
+    { name: 'import', use: 'import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]', ...importCmd },
+    { name: 'info', use: 'info [OPTIONS]', ...info },
+    { name: 'load', use: 'load [OPTIONS]', ...load },
+    login,
+    logout,
+    { name: 'pull', use: 'pull [OPTIONS] NAME[:TAG|@DIGEST]', ...pull },
+    { name: 'push', use: 'push [OPTIONS] NAME[:TAG]', ...push },
+    { name: 'rmi', use: 'rmi [OPTIONS] IMAGE [IMAGE...]', ...rmi },
+    { name: 'save', use: 'save [OPTIONS] IMAGE [IMAGE...]', ...save },
+    { name: 'tag', use: 'tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]', ...tag },
+    version,
   ].sort(byName),
 ];

@@ -12,7 +12,11 @@ import { portCommand } from './network/commands.ts';
 
 type Def = Omit<Command, 'name' | 'use'> & { use: string };
 
-const detachKeys: FlagSpec = { name: 'detach-keys', kind: 'string', usage: 'Override the key sequence for detaching a container' };
+const detachKeys: FlagSpec = {
+  name: 'detach-keys',
+  kind: 'string',
+  usage: 'Override the key sequence for detaching a container',
+};
 
 function streams(ctx: Context) {
   return { in: ctx.streams.in, out: ctx.streams.out, err: ctx.streams.err };
@@ -104,7 +108,12 @@ const start: Def = {
     (await import('./container/run.ts')).startContainers(
       ctx.client(),
       streams(ctx),
-      { containers: inv.args, attach: inv.flags.bool('attach'), interactive: inv.flags.bool('interactive'), detachKeys: inv.flags.string('detach-keys') },
+      {
+        containers: inv.args,
+        attach: inv.flags.bool('attach'),
+        interactive: inv.flags.bool('interactive'),
+        detachKeys: inv.flags.string('detach-keys'),
+      },
       signalControl(ctx),
     ),
 };
@@ -123,7 +132,12 @@ const attach: Def = {
     (await import('./container/run.ts')).attachContainer(
       ctx.client(),
       streams(ctx),
-      { container: inv.args[0] ?? '', noStdin: inv.flags.bool('no-stdin'), sigProxy: inv.flags.bool('sig-proxy'), detachKeys: inv.flags.string('detach-keys') },
+      {
+        container: inv.args[0] ?? '',
+        noStdin: inv.flags.bool('no-stdin'),
+        sigProxy: inv.flags.bool('sig-proxy'),
+        detachKeys: inv.flags.string('detach-keys'),
+      },
       signalControl(ctx),
     ),
 };
@@ -131,7 +145,12 @@ const attach: Def = {
 const stopFlags: FlagSpec[] = [
   { name: 'signal', short: 's', kind: 'string', usage: 'Signal to send to the container' },
   { name: 'timeout', short: 't', kind: 'int', usage: 'Seconds to wait before killing the container' },
-  { name: 'time', kind: 'int', usage: 'Seconds to wait before killing the container (deprecated: use --timeout)', hidden: true },
+  {
+    name: 'time',
+    kind: 'int',
+    usage: 'Seconds to wait before killing the container (deprecated: use --timeout)',
+    hidden: true,
+  },
 ];
 
 async function stopOptions(inv: Invocation) {
@@ -153,7 +172,8 @@ const stop: Def = {
   aliasesHelp: 'berth container stop, berth stop',
   args: { min: 1 },
   flags: stopFlags,
-  run: async (ctx, inv) => (await import('./container/manage.ts')).stopContainers(ctx.client(), ctx.streams.out, await stopOptions(inv)),
+  run: async (ctx, inv) =>
+    (await import('./container/manage.ts')).stopContainers(ctx.client(), ctx.streams.out, await stopOptions(inv)),
 };
 
 const restart: Def = {
@@ -162,7 +182,8 @@ const restart: Def = {
   aliasesHelp: 'berth container restart, berth restart',
   args: { min: 1 },
   flags: stopFlags,
-  run: async (ctx, inv) => (await import('./container/manage.ts')).restartContainers(ctx.client(), ctx.streams.out, await stopOptions(inv)),
+  run: async (ctx, inv) =>
+    (await import('./container/manage.ts')).restartContainers(ctx.client(), ctx.streams.out, await stopOptions(inv)),
 };
 
 const kill: Def = {
@@ -172,7 +193,10 @@ const kill: Def = {
   args: { min: 1 },
   flags: [{ name: 'signal', short: 's', kind: 'string', usage: 'Signal to send to the container' }],
   run: async (ctx, inv) =>
-    (await import('./container/manage.ts')).killContainers(ctx.client(), ctx.streams.out, { containers: inv.args, signal: inv.flags.string('signal') }),
+    (await import('./container/manage.ts')).killContainers(ctx.client(), ctx.streams.out, {
+      containers: inv.args,
+      signal: inv.flags.string('signal'),
+    }),
 };
 
 const rm: Def = {
@@ -199,7 +223,8 @@ const pause: Def = {
   short: 'Pause all processes within one or more containers',
   aliasesHelp: 'berth container pause, berth pause',
   args: { min: 1 },
-  run: async (ctx, inv) => (await import('./container/manage.ts')).pauseContainers(ctx.client(), ctx.streams.out, inv.args),
+  run: async (ctx, inv) =>
+    (await import('./container/manage.ts')).pauseContainers(ctx.client(), ctx.streams.out, inv.args),
 };
 
 const unpause: Def = {
@@ -207,7 +232,8 @@ const unpause: Def = {
   short: 'Unpause all processes within one or more containers',
   aliasesHelp: 'berth container unpause, berth unpause',
   args: { min: 1 },
-  run: async (ctx, inv) => (await import('./container/manage.ts')).unpauseContainers(ctx.client(), ctx.streams.out, inv.args),
+  run: async (ctx, inv) =>
+    (await import('./container/manage.ts')).unpauseContainers(ctx.client(), ctx.streams.out, inv.args),
 };
 
 const rename: Def = {
@@ -215,7 +241,13 @@ const rename: Def = {
   short: 'Rename a container',
   aliasesHelp: 'berth container rename, berth rename',
   args: { exact: 2 },
-  run: async (ctx, inv) => (await import('./container/manage.ts')).renameContainer(ctx.client(), ctx.streams.err, inv.args[0] ?? '', inv.args[1] ?? ''),
+  run: async (ctx, inv) =>
+    (await import('./container/manage.ts')).renameContainer(
+      ctx.client(),
+      ctx.streams.err,
+      inv.args[0] ?? '',
+      inv.args[1] ?? '',
+    ),
 };
 
 const wait: Def = {
@@ -223,7 +255,8 @@ const wait: Def = {
   short: 'Block until one or more containers stop, then print their exit codes',
   aliasesHelp: 'berth container wait, berth wait',
   args: { min: 1 },
-  run: async (ctx, inv) => (await import('./container/manage.ts')).waitContainers(ctx.client(), ctx.streams.out, inv.args, ctx.signal),
+  run: async (ctx, inv) =>
+    (await import('./container/manage.ts')).waitContainers(ctx.client(), ctx.streams.out, inv.args, ctx.signal),
 };
 
 const update: Def = {
@@ -240,7 +273,11 @@ const update: Def = {
       count++;
       values[f.name] = inv.flags.string(f.name);
     }
-    await (await import('./container/manage.ts')).updateContainers(ctx.client(), ctx.streams.out, { containers: inv.args, flagCount: count, values });
+    await (await import('./container/manage.ts')).updateContainers(ctx.client(), ctx.streams.out, {
+      containers: inv.args,
+      flagCount: count,
+      values,
+    });
   },
 };
 
@@ -252,10 +289,24 @@ const logs: Def = {
   flags: [
     { name: 'details', kind: 'bool', usage: 'Show extra details provided to logs' },
     { name: 'follow', short: 'f', kind: 'bool', usage: 'Follow log output' },
-    { name: 'since', kind: 'string', usage: 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)' },
-    { name: 'tail', short: 'n', kind: 'string', usage: 'Number of lines to show from the end of the logs', defaultValue: 'all' },
+    {
+      name: 'since',
+      kind: 'string',
+      usage: 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)',
+    },
+    {
+      name: 'tail',
+      short: 'n',
+      kind: 'string',
+      usage: 'Number of lines to show from the end of the logs',
+      defaultValue: 'all',
+    },
     { name: 'timestamps', short: 't', kind: 'bool', usage: 'Show timestamps' },
-    { name: 'until', kind: 'string', usage: 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)' },
+    {
+      name: 'until',
+      kind: 'string',
+      usage: 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)',
+    },
   ],
   run: async (ctx, inv) =>
     (await import('./container/logs.ts')).showLogs(
@@ -284,7 +335,13 @@ const exec: Def = {
   flags: [
     { name: 'detach', short: 'd', kind: 'bool', usage: 'Detached mode: run command in the background' },
     detachKeys,
-    { name: 'env', short: 'e', kind: 'list', usage: 'Set environment variables', validate: (v) => validateEnv(v, (k) => process.env[k]) },
+    {
+      name: 'env',
+      short: 'e',
+      kind: 'list',
+      usage: 'Set environment variables',
+      validate: (v) => validateEnv(v, (k) => process.env[k]),
+    },
     { name: 'env-file', kind: 'list', usage: 'Read in a file of environment variables' },
     { name: 'interactive', short: 'i', kind: 'bool', usage: 'Keep STDIN open even if not attached' },
     { name: 'privileged', kind: 'bool', usage: 'Give extended privileges to the command' },
@@ -293,12 +350,13 @@ const exec: Def = {
     { name: 'workdir', short: 'w', kind: 'string', usage: 'Working directory inside the container' },
   ],
   run: async (ctx, inv) => {
-    const [{ execInContainer }, { parseEnvFileText, goErrnoText }, { readFileSync }, { BerthError }] = await Promise.all([
-      import('./container/exec.ts'),
-      import('./container/values.ts'),
-      import('node:fs'),
-      import('../util/errors.ts'),
-    ]);
+    const [{ execInContainer }, { parseEnvFileText, goErrnoText }, { readFileSync }, { BerthError }] =
+      await Promise.all([
+        import('./container/exec.ts'),
+        import('./container/values.ts'),
+        import('node:fs'),
+        import('../util/errors.ts'),
+      ]);
     const env: string[] = [];
     for (const file of inv.flags.list('env-file')) {
       let text: string;
@@ -337,7 +395,13 @@ const ps: Omit<Def, 'use'> = {
     { name: 'all', short: 'a', kind: 'bool', usage: 'Show all containers (default shows just running)' },
     { name: 'filter', short: 'f', kind: 'filter', usage: 'Filter output based on conditions provided' },
     { name: 'format', kind: 'string', usage: FORMAT_HELP },
-    { name: 'last', short: 'n', kind: 'int', usage: 'Show n last created containers (includes all states)', defaultValue: '-1' },
+    {
+      name: 'last',
+      short: 'n',
+      kind: 'int',
+      usage: 'Show n last created containers (includes all states)',
+      defaultValue: '-1',
+    },
     { name: 'latest', short: 'l', kind: 'bool', usage: 'Show the latest created container (includes all states)' },
     { name: 'no-trunc', kind: 'bool', usage: "Don't truncate output" },
     { name: 'quiet', short: 'q', kind: 'bool', usage: 'Only display container IDs' },
@@ -394,7 +458,13 @@ const top: Def = {
   aliasesHelp: 'berth container top, berth top',
   args: { min: 1 },
   interspersed: false,
-  run: async (ctx, inv) => (await import('./container/manage.ts')).topContainer(ctx.client(), ctx.streams.out, inv.args[0] ?? '', inv.args.slice(1)),
+  run: async (ctx, inv) =>
+    (await import('./container/manage.ts')).topContainer(
+      ctx.client(),
+      ctx.streams.out,
+      inv.args[0] ?? '',
+      inv.args.slice(1),
+    ),
 };
 
 const diff: Def = {
@@ -402,7 +472,8 @@ const diff: Def = {
   short: "Inspect changes to files or directories on a container's filesystem",
   aliasesHelp: 'berth container diff, berth diff',
   args: { exact: 1 },
-  run: async (ctx, inv) => (await import('./container/manage.ts')).diffContainer(ctx.client(), ctx.streams.out, inv.args[0] ?? ''),
+  run: async (ctx, inv) =>
+    (await import('./container/manage.ts')).diffContainer(ctx.client(), ctx.streams.out, inv.args[0] ?? ''),
 };
 
 const exportCmd: Def = {
@@ -412,7 +483,12 @@ const exportCmd: Def = {
   args: { exact: 1 },
   flags: [{ name: 'output', short: 'o', kind: 'string', usage: 'Write to a file, instead of STDOUT' }],
   run: async (ctx, inv) =>
-    (await import('./container/manage.ts')).exportContainer(ctx.client(), ctx.streams.out, { container: inv.args[0] ?? '', output: inv.flags.string('output') }, ctx.signal),
+    (await import('./container/manage.ts')).exportContainer(
+      ctx.client(),
+      ctx.streams.out,
+      { container: inv.args[0] ?? '', output: inv.flags.string('output') },
+      ctx.signal,
+    ),
 };
 
 const commit: Def = {
@@ -456,7 +532,8 @@ container source to stdout.`,
       name: 'quiet',
       short: 'q',
       kind: 'bool',
-      usage: 'Suppress progress output during copy. Progress output is automatically suppressed if no terminal is attached',
+      usage:
+        'Suppress progress output during copy. Progress output is automatically suppressed if no terminal is attached',
     },
   ],
   run: async (ctx, inv) =>
@@ -568,7 +645,14 @@ export const volumeGroup: Command = {
         { name: 'driver', short: 'd', kind: 'string', usage: 'Specify volume driver name', defaultValue: 'local' },
         { name: 'label', kind: 'list', usage: 'Set metadata for a volume' },
         { name: 'name', kind: 'string', usage: 'Specify volume name', hidden: true },
-        { name: 'opt', short: 'o', kind: 'list', usage: 'Set driver specific options', valueName: 'map', defaultText: 'map[]' },
+        {
+          name: 'opt',
+          short: 'o',
+          kind: 'list',
+          usage: 'Set driver specific options',
+          valueName: 'map',
+          defaultText: 'map[]',
+        },
       ],
       run: async (ctx, inv) =>
         (await import('./volume/volume.ts')).createVolume(ctx.client(), ctx.streams.out, {
@@ -586,7 +670,10 @@ export const volumeGroup: Command = {
       args: { min: 1 },
       flags: [inspectFormat],
       run: async (ctx, inv) =>
-        (await import('./volume/volume.ts')).inspectVolumes(ctx.client(), ctx.streams.out, { names: inv.args, format: inv.flags.string('format') }),
+        (await import('./volume/volume.ts')).inspectVolumes(ctx.client(), ctx.streams.out, {
+          names: inv.args,
+          format: inv.flags.string('format'),
+        }),
     },
     {
       name: 'ls',
@@ -634,7 +721,10 @@ export const volumeGroup: Command = {
       args: { min: 1 },
       flags: [{ name: 'force', short: 'f', kind: 'bool', usage: 'Force the removal of one or more volumes' }],
       run: async (ctx, inv) =>
-        (await import('./volume/volume.ts')).removeVolumes(ctx.client(), ctx.streams.out, { names: inv.args, force: inv.flags.bool('force') }),
+        (await import('./volume/volume.ts')).removeVolumes(ctx.client(), ctx.streams.out, {
+          names: inv.args,
+          force: inv.flags.bool('force'),
+        }),
     },
   ],
 };

@@ -27,7 +27,11 @@ test('store writes Berth config.json with mode 0600 in docker format; lookup rea
   assert.equal((await stat(path)).mode & 0o777, 0o600);
   const file = JSON.parse(await readFile(path, 'utf8')) as { auths: Record<string, { auth: string }> };
   assert.equal(Buffer.from(file.auths['127.0.0.1:5000']!.auth, 'base64').toString(), 'alice:s3cret');
-  assert.deepEqual(await lookupAuth('127.0.0.1:5000', env), { serveraddress: '127.0.0.1:5000', username: 'alice', password: 's3cret' });
+  assert.deepEqual(await lookupAuth('127.0.0.1:5000', env), {
+    serveraddress: '127.0.0.1:5000',
+    username: 'alice',
+    password: 's3cret',
+  });
   assert.equal(await lookupAuth('127.0.0.1:5001', env), undefined);
   assert.equal(await eraseAuth('127.0.0.1:5000', env), true);
   assert.equal(await lookupAuth('127.0.0.1:5000', env), undefined);
@@ -39,13 +43,21 @@ test('an identity token is stored instead of the password', async (t) => {
   const { path } = await storeAuth('reg:1', { username: 'bob', password: 'pw', identitytoken: 'tok' }, env);
   const text = await readFile(path, 'utf8');
   assert.ok(!text.includes(Buffer.from('bob:pw').toString('base64')), 'password must not be stored');
-  assert.deepEqual(await lookupAuth('reg:1', env), { serveraddress: 'reg:1', username: 'bob', password: '', identitytoken: 'tok' });
+  assert.deepEqual(await lookupAuth('reg:1', env), {
+    serveraddress: 'reg:1',
+    username: 'bob',
+    password: '',
+    identitytoken: 'tok',
+  });
 });
 
 test("docker's ~/.docker/config.json is read when Berth's has nothing for the registry", async (t) => {
   const { dir, env } = await home(t);
   await mkdir(join(dir, '.docker'));
-  await writeFile(join(dir, '.docker', 'config.json'), JSON.stringify({ auths: { 'https://reg.example': { auth: Buffer.from('carol:pw2').toString('base64') } } }));
+  await writeFile(
+    join(dir, '.docker', 'config.json'),
+    JSON.stringify({ auths: { 'https://reg.example': { auth: Buffer.from('carol:pw2').toString('base64') } } }),
+  );
   assert.equal((await lookupAuth('reg.example', env))?.username, 'carol');
   await writeFile(join(dir, '.docker', 'config.json'), '{not json');
   await assert.rejects(lookupAuth('reg.example', env), /loading config file: .*config\.json/);
@@ -78,5 +90,9 @@ test('X-Registry-Auth is base64url JSON of the auth config', () => {
   assert.equal(encodeAuthHeader(undefined), undefined);
   const h = encodeAuthHeader({ username: 'u', password: 'p?>>', serveraddress: 'r:1' })!;
   assert.ok(!/[+/=]/.test(h));
-  assert.deepEqual(JSON.parse(Buffer.from(h, 'base64url').toString()), { username: 'u', password: 'p?>>', serveraddress: 'r:1' });
+  assert.deepEqual(JSON.parse(Buffer.from(h, 'base64url').toString()), {
+    username: 'u',
+    password: 'p?>>',
+    serveraddress: 'r:1',
+  });
 });

@@ -43,7 +43,8 @@ export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
 /** The key a registry is stored under: Docker Hub's legacy URL, else the bare `host[:port]`. */
 export function registryKey(server: string): string {
   const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
-  if (host === '' || host === 'docker.io' || host === 'index.docker.io' || host === 'registry-1.docker.io') return DOCKER_HUB_KEY;
+  if (host === '' || host === 'docker.io' || host === 'index.docker.io' || host === 'registry-1.docker.io')
+    return DOCKER_HUB_KEY;
   return host;
 }
 
@@ -85,11 +86,20 @@ async function writeConfig(path: string, config: ConfigFile): Promise<void> {
 }
 
 function helperFor(config: ConfigFile | undefined, key: string): string | undefined {
-  return config?.credHelpers?.[key] ?? config?.credHelpers?.[key.replace(/^https?:\/\//, '')] ?? (config?.credsStore || undefined);
+  return (
+    config?.credHelpers?.[key] ??
+    config?.credHelpers?.[key.replace(/^https?:\/\//, '')] ??
+    (config?.credsStore || undefined)
+  );
 }
 
 /** Runs `docker-credential-<helper> <action>` with `input` on stdin; resolves with its stdout. */
-function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string, env: NodeJS.ProcessEnv): Promise<string> {
+function runHelper(
+  helper: string,
+  action: 'get' | 'store' | 'erase',
+  input: string,
+  env: NodeJS.ProcessEnv,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(`docker-credential-${helper}`, [action], { stdio: ['pipe', 'pipe', 'pipe'], env });
     let out = '';
@@ -99,7 +109,12 @@ function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: str
     child.on('error', (e) => reject(new BerthError(`error getting credentials - err: ${errorMessage(e)}, out: \`\``)));
     child.on('close', (code) => {
       if (code === 0) resolve(out);
-      else reject(new BerthError(`error ${action === 'get' ? 'getting' : action === 'store' ? 'storing' : 'erasing'} credentials - err: exit status ${code}, out: \`${(out || err).trim()}\``));
+      else
+        reject(
+          new BerthError(
+            `error ${action === 'get' ? 'getting' : action === 'store' ? 'storing' : 'erasing'} credentials - err: exit status ${code}, out: \`${(out || err).trim()}\``,
+          ),
+        );
     });
     child.stdin.end(input);
   });
@@ -112,7 +127,11 @@ function decodeAuth(auth: string): { username: string; password: string } {
   return { username: text.slice(0, i), password: text.slice(i + 1) };
 }
 
-async function fromConfig(config: ConfigFile | undefined, key: string, env: NodeJS.ProcessEnv): Promise<AuthEntry | undefined> {
+async function fromConfig(
+  config: ConfigFile | undefined,
+  key: string,
+  env: NodeJS.ProcessEnv,
+): Promise<AuthEntry | undefined> {
   if (config === undefined) return undefined;
   const helper = helperFor(config, key);
   if (helper !== undefined) {
@@ -120,13 +139,17 @@ async function fromConfig(config: ConfigFile | undefined, key: string, env: Node
       const out = await runHelper(helper, 'get', key, env);
       const got = JSON.parse(out) as { Username?: string; Secret?: string };
       if (!got.Secret) return undefined;
-      return got.Username === '<token>' ? { identitytoken: got.Secret, serveraddress: key } : { username: got.Username ?? '', password: got.Secret, serveraddress: key };
+      return got.Username === '<token>'
+        ? { identitytoken: got.Secret, serveraddress: key }
+        : { username: got.Username ?? '', password: got.Secret, serveraddress: key };
     } catch (err) {
       if (/credentials not found/i.test(errorMessage(err))) return undefined;
       throw err;
     }
   }
-  const entry = config.auths?.[key] ?? (key === DOCKER_HUB_KEY ? undefined : config.auths?.[`https://${key}`] ?? config.auths?.[`http://${key}`]);
+  const entry =
+    config.auths?.[key] ??
+    (key === DOCKER_HUB_KEY ? undefined : (config.auths?.[`https://${key}`] ?? config.auths?.[`http://${key}`]));
   if (entry === undefined) return undefined;
   const out: AuthEntry = { serveraddress: key };
   if (entry.auth) Object.assign(out, decodeAuth(entry.auth));
@@ -139,14 +162,21 @@ async function fromConfig(config: ConfigFile | undefined, key: string, env: Node
 /** The stored credentials for a registry: Berth's config first, then Docker's. */
 export async function lookupAuth(server: string, env: NodeJS.ProcessEnv = process.env): Promise<AuthEntry | undefined> {
   const key = registryKey(server);
-  return (await fromConfig(await readConfig(berthConfigPath(env)), key, env)) ?? (await fromConfig(await readConfig(dockerConfigPath(env)), key, env));
+  return (
+    (await fromConfig(await readConfig(berthConfigPath(env)), key, env)) ??
+    (await fromConfig(await readConfig(dockerConfigPath(env)), key, env))
+  );
 }
 
 /**
  * Stores credentials in Berth's config (or its credential helper). With an identity token, no password is kept.
  * Answers the config file's path and the helper that holds the secret, if one does.
  */
-export async function storeAuth(server: string, entry: AuthEntry, env: NodeJS.ProcessEnv = process.env): Promise<{ path: string; helper: string | undefined }> {
+export async function storeAuth(
+  server: string,
+  entry: AuthEntry,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ path: string; helper: string | undefined }> {
   const key = registryKey(server);
   const path = berthConfigPath(env);
   const config = (await readConfig(path)) ?? {};

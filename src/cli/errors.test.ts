@@ -16,7 +16,10 @@ describe('exitReport', () => {
   it('does not prefix client-side failures', () => {
     const down = new UnavailableError('Cannot connect to the Berth daemon at unix:///x. Is berthd running?');
     assert.deepEqual(exitReport(down), { status: 1, message: down.message });
-    assert.deepEqual(exitReport(new NotFoundError('open /x: no such file or directory')).message, 'open /x: no such file or directory');
+    assert.deepEqual(
+      exitReport(new NotFoundError('open /x: no such file or directory')).message,
+      'open /x: no such file or directory',
+    );
   });
 
   it('uses 125 for flag errors, 1 for argument counts, 64 for templates', () => {
@@ -27,7 +30,10 @@ describe('exitReport', () => {
   });
 
   it('is silent and successful for a canceled prompt', () => {
-    assert.deepEqual(exitReport(new CanceledError('image prune has been cancelled')), { status: 0, message: undefined });
+    assert.deepEqual(exitReport(new CanceledError('image prune has been cancelled')), {
+      status: 0,
+      message: undefined,
+    });
   });
 
   it('lists several failures one per line', () => {

@@ -83,7 +83,8 @@ export function withHelp(err: unknown, command: string): string {
 export function runStatusError(err: unknown, command = 'run'): ExitStatusError {
   const text = describeError(err);
   let status = 125;
-  if (/executable file not found|no such file or directory|system cannot find the file specified/.test(text)) status = 127;
+  if (/executable file not found|no such file or directory|system cannot find the file specified/.test(text))
+    status = 127;
   else if (/permission denied|is a directory/.test(text)) status = 126;
   return new ExitStatusError(withHelp(err, command), status, { cause: err });
 }

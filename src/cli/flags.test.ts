@@ -21,7 +21,16 @@ describe('parseFlags', () => {
   });
 
   it('accepts --flag=value, --flag value, -f value, -f=value and repeats lists', () => {
-    const { flags } = parseFlags(SPECS, ['--format={{.ID}}', '-c', 'CMD x', '--change', 'ENV a=b', '-f=label=x', '--filter', ' Label = y ']);
+    const { flags } = parseFlags(SPECS, [
+      '--format={{.ID}}',
+      '-c',
+      'CMD x',
+      '--change',
+      'ENV a=b',
+      '-f=label=x',
+      '--filter',
+      ' Label = y ',
+    ]);
     assert.equal(flags.string('format'), '{{.ID}}');
     assert.deepEqual(flags.list('change'), ['CMD x', 'ENV a=b']);
     assert.deepEqual(flags.filters('filter'), { label: ['x', 'y'] });
@@ -54,10 +63,16 @@ describe('parseFlags', () => {
       [['--format'], 'flag needs an argument: --format'],
       [['-f'], "flag needs an argument: 'f' in -f"],
       [['-f', 'foo'], 'invalid argument "foo" for "-f, --filter" flag: bad format of filter (expected name=value)'],
-      [['--all=maybe'], 'invalid argument "maybe" for "-a, --all" flag: strconv.ParseBool: parsing "maybe": invalid syntax'],
+      [
+        ['--all=maybe'],
+        'invalid argument "maybe" for "-a, --all" flag: strconv.ParseBool: parsing "maybe": invalid syntax',
+      ],
     ];
     for (const [argv, message] of cases) {
-      assert.throws(() => parseFlags(SPECS, argv), (err: unknown) => err instanceof FlagError && err.message === message);
+      assert.throws(
+        () => parseFlags(SPECS, argv),
+        (err: unknown) => err instanceof FlagError && err.message === message,
+      );
     }
   });
 
@@ -73,8 +88,19 @@ describe('flagUsages', () => {
       [
         { name: 'quiet', short: 'q', kind: 'bool', usage: 'Only show image IDs' },
         { name: 'all', short: 'a', kind: 'bool', usage: 'Show all images (default hides intermediate images)' },
-        { name: 'format', kind: 'string', usage: "Format output using a custom template:\n'table':            Print output in table format with column headers (default)" },
-        { name: 'human', short: 'H', kind: 'bool', usage: 'Print sizes and dates in human readable format', defaultValue: true },
+        {
+          name: 'format',
+          kind: 'string',
+          usage:
+            "Format output using a custom template:\n'table':            Print output in table format with column headers (default)",
+        },
+        {
+          name: 'human',
+          short: 'H',
+          kind: 'bool',
+          usage: 'Print sizes and dates in human readable format',
+          defaultValue: true,
+        },
       ],
       79,
     );
@@ -94,7 +120,19 @@ describe('flagUsages', () => {
 describe('typed flag values', () => {
   const specs: FlagSpec[] = [
     { name: 'last', short: 'n', kind: 'int', usage: 'Last n', defaultValue: '-1' },
-    { name: 'memory', short: 'm', kind: 'string', usage: 'Memory limit', valueName: 'bytes', validate: (v) => (/^\d+[kmg]?$/.test(v) ? v : (() => { throw new Error(`invalid size: '${v}'`); })()) },
+    {
+      name: 'memory',
+      short: 'm',
+      kind: 'string',
+      usage: 'Memory limit',
+      valueName: 'bytes',
+      validate: (v) =>
+        /^\d+[kmg]?$/.test(v)
+          ? v
+          : (() => {
+              throw new Error(`invalid size: '${v}'`);
+            })(),
+    },
     { name: 'attach', short: 'a', kind: 'list', usage: 'Attach', validate: (v) => v.toLowerCase() },
     { name: 'opt', kind: 'list', usage: 'Options', defaultText: 'map[]' },
   ];
@@ -103,12 +141,19 @@ describe('typed flag values', () => {
     assert.equal(parseFlags(specs, []).flags.int('last'), -1);
     assert.equal(parseFlags(specs, ['-n', '5']).flags.int('last'), 5);
     assert.equal(parseFlags(specs, ['-n=0x10']).flags.int('last'), 16);
-    assert.throws(() => parseFlags(specs, ['-n', 'x']), (e: unknown) => e instanceof FlagError && e.message === 'invalid argument "x" for "-n, --last" flag: strconv.ParseInt: parsing "x": invalid syntax');
+    assert.throws(
+      () => parseFlags(specs, ['-n', 'x']),
+      (e: unknown) =>
+        e instanceof FlagError &&
+        e.message === 'invalid argument "x" for "-n, --last" flag: strconv.ParseInt: parsing "x": invalid syntax',
+    );
   });
 
   it('checks and normalises values with the flag’s validator', () => {
     assert.deepEqual(parseFlags(specs, ['-a', 'STDIN', '-a', 'Stdout']).flags.list('attach'), ['stdin', 'stdout']);
-    assert.throws(() => parseFlags(specs, ['-m', 'abc']), { message: `invalid argument "abc" for "-m, --memory" flag: invalid size: 'abc'` });
+    assert.throws(() => parseFlags(specs, ['-m', 'abc']), {
+      message: `invalid argument "abc" for "-m, --memory" flag: invalid size: 'abc'`,
+    });
   });
 
   it('shows value names and docker’s defaults in help', () => {

@@ -126,14 +126,18 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], 
     }
     if (value === true) throw new RangeError('a non-bool flag needs a value');
     if (spec.kind === 'filter' && !value.includes('=')) {
-      throw new FlagError(`invalid argument "${value}" for "${flagTitle(spec)}" flag: bad format of filter (expected name=value)`);
+      throw new FlagError(
+        `invalid argument "${value}" for "${flagTitle(spec)}" flag: bad format of filter (expected name=value)`,
+      );
     }
     let checked = value;
     try {
       if (spec.kind === 'int') parseGoInt(value);
       if (spec.validate !== undefined) checked = spec.validate(value);
     } catch (err) {
-      throw new FlagError(`invalid argument "${value}" for "${flagTitle(spec)}" flag: ${err instanceof Error ? err.message : String(err)}`);
+      throw new FlagError(
+        `invalid argument "${value}" for "${flagTitle(spec)}" flag: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     values.set(spec.name, checked);
   };
@@ -234,7 +238,9 @@ function parseBool(spec: FlagSpec, text: string): boolean {
  * name, usage aligned one column past the longest flag, wrapped to `cols`.
  */
 export function flagUsages(specs: readonly FlagSpec[], cols: number): string {
-  const visible = specs.filter((s) => s.hidden !== true).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const visible = specs
+    .filter((s) => s.hidden !== true)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const lines: [string, string][] = [];
   let maxlen = 0;
   for (const s of visible) {
@@ -244,9 +250,16 @@ export function flagUsages(specs: readonly FlagSpec[], cols: number): string {
     maxlen = Math.max(maxlen, left.length + 1);
     let usage = s.usage;
     if (s.defaultText !== undefined) usage += ` (default ${s.defaultText})`;
-    else if (s.defaultValue !== undefined && s.defaultValue !== false && s.defaultValue !== '' && !(s.kind === 'int' && s.defaultValue === '0')) {
+    else if (
+      s.defaultValue !== undefined &&
+      s.defaultValue !== false &&
+      s.defaultValue !== '' &&
+      !(s.kind === 'int' && s.defaultValue === '0')
+    ) {
       usage +=
-        typeof s.defaultValue === 'string' && s.kind !== 'int' ? ` (default ${JSON.stringify(s.defaultValue)})` : ` (default ${s.defaultValue})`;
+        typeof s.defaultValue === 'string' && s.kind !== 'int'
+          ? ` (default ${JSON.stringify(s.defaultValue)})`
+          : ` (default ${s.defaultValue})`;
     }
     lines.push([left, usage]);
   }

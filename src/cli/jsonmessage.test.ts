@@ -7,9 +7,15 @@ async function* from(messages: JSONMessage[]): AsyncGenerator<JSONMessage> {
   yield* messages;
 }
 
-function sink(isTerminal: boolean, columns?: number): { out: { write(s: string): void; isTerminal: boolean; columns?: number }; text(): string } {
+function sink(
+  isTerminal: boolean,
+  columns?: number,
+): { out: { write(s: string): void; isTerminal: boolean; columns?: number }; text(): string } {
   let buf = '';
-  return { out: { write: (s: string) => void (buf += s), isTerminal, ...(columns !== undefined ? { columns } : {}) }, text: () => buf };
+  return {
+    out: { write: (s: string) => void (buf += s), isTerminal, ...(columns !== undefined ? { columns } : {}) },
+    text: () => buf,
+  };
 }
 
 const LOAD: JSONMessage[] = [
@@ -49,7 +55,9 @@ describe('displayJSONMessages', () => {
     );
     assert.equal(
       s.text(),
-      '\n\x1b[1A\x1b[2K\ra: Waiting \r\x1b[1B' + '\n\x1b[1A\x1b[2K\rb: Waiting \r\x1b[1B' + '\x1b[2A\x1b[2K\ra: Done \r\x1b[2B',
+      '\n\x1b[1A\x1b[2K\ra: Waiting \r\x1b[1B' +
+        '\n\x1b[1A\x1b[2K\rb: Waiting \r\x1b[1B' +
+        '\x1b[2A\x1b[2K\ra: Done \r\x1b[2B',
     );
   });
 
@@ -58,7 +66,12 @@ describe('displayJSONMessages', () => {
     const s = sink(false);
     await assert.rejects(
       displayJSONMessages(
-        from([{ aux: { ID: 'sha256:1' } }, { stream: 'ok\n' }, { errorDetail: { message: 'no space left' }, error: 'no space left' }, { stream: 'never\n' }]),
+        from([
+          { aux: { ID: 'sha256:1' } },
+          { stream: 'ok\n' },
+          { errorDetail: { message: 'no space left' }, error: 'no space left' },
+          { stream: 'never\n' },
+        ]),
         s.out,
         { onAux: (m) => aux.push(m.aux) },
       ),

@@ -34,12 +34,33 @@ before(async () => {
       // Ages relative to this request, so that a slow machine does not turn "30 seconds ago" into 31.
       const now = Math.floor(Date.now() / 1000);
       return json(200, [
-        { Id: ID, RepoTags: ['busybox:latest', 'docker.io/library/busybox:1'], RepoDigests: [], Created: now - 7200, Size: 1982269, SharedSize: -1, Containers: -1, Labels: null, ParentId: '' },
-        { Id: `sha256:${'cd'.repeat(32)}`, RepoTags: ['<none>:<none>'], RepoDigests: ['<none>@<none>'], Created: now - 30, Size: 4_270_000, SharedSize: -1, Containers: -1, Labels: null, ParentId: '' },
+        {
+          Id: ID,
+          RepoTags: ['busybox:latest', 'docker.io/library/busybox:1'],
+          RepoDigests: [],
+          Created: now - 7200,
+          Size: 1982269,
+          SharedSize: -1,
+          Containers: -1,
+          Labels: null,
+          ParentId: '',
+        },
+        {
+          Id: `sha256:${'cd'.repeat(32)}`,
+          RepoTags: ['<none>:<none>'],
+          RepoDigests: ['<none>@<none>'],
+          Created: now - 30,
+          Size: 4_270_000,
+          SharedSize: -1,
+          Containers: -1,
+          Labels: null,
+          ParentId: '',
+        },
       ]);
     }
     if (url.startsWith('/v1.41/images/nosuch')) return json(404, { message: 'No such image: nosuch:latest' });
-    if (url.startsWith('/v1.41/images/busybox') && req.method === 'DELETE') return json(200, [{ Untagged: 'busybox:latest' }, { Deleted: ID }]);
+    if (url.startsWith('/v1.41/images/busybox') && req.method === 'DELETE')
+      return json(200, [{ Untagged: 'busybox:latest' }, { Deleted: ID }]);
     if (url.startsWith('/v1.41/images/get?names=busybox')) {
       res.setHeader('Content-Type', 'application/x-tar');
       return void res.end(TAR);
@@ -51,7 +72,14 @@ before(async () => {
       return;
     }
     if (url.endsWith('/taghistory')) {
-      return json(200, [{ Digest: `sha256:${'ef'.repeat(32)}`, ImageID: ID, Time: new Date((now - 120) * 1000).toISOString(), Action: 'set' }]);
+      return json(200, [
+        {
+          Digest: `sha256:${'ef'.repeat(32)}`,
+          ImageID: ID,
+          Time: new Date((now - 120) * 1000).toISOString(),
+          Action: 'set',
+        },
+      ]);
     }
     json(404, { message: `page not found: ${url}` });
   });
@@ -79,7 +107,10 @@ async function run(...argv: string[]): Promise<{ status: number; out: string; er
 }
 
 /** Runs with stderr as a terminal of `columns` columns, when given. */
-async function runWith(opts: { errColumns?: number }, ...argv: string[]): Promise<{ status: number; out: string; err: string }> {
+async function runWith(
+  opts: { errColumns?: number },
+  ...argv: string[]
+): Promise<{ status: number; out: string; err: string }> {
   const out = capture();
   const err = opts.errColumns === undefined ? capture() : { ...capture(), isTerminal: true, columns: opts.errColumns };
   const streams: Streams = { in: new PassThrough(), out, err };
@@ -134,7 +165,10 @@ describe('berth against a fake engine', () => {
     );
     const args = await run('-H', host, 'tag', 'a');
     assert.equal(args.status, 1);
-    assert.match(args.err, /^berth: 'berth tag' requires 2 arguments\n\nUsage: {2}berth tag SOURCE_IMAGE\[:TAG\] TARGET_IMAGE\[:TAG\]\n/);
+    assert.match(
+      args.err,
+      /^berth: 'berth tag' requires 2 arguments\n\nUsage: {2}berth tag SOURCE_IMAGE\[:TAG\] TARGET_IMAGE\[:TAG\]\n/,
+    );
     const unknown = await run('-H', host, 'image', 'frob');
     assert.equal(unknown.status, 1);
     assert.match(unknown.err, /^berth: unknown command: berth image frob\n/);
@@ -154,13 +188,21 @@ describe('berth against a fake engine', () => {
   it('says where it could not connect', async () => {
     const missing = `unix://${join(dir, 'absent.sock')}`;
     const r = await run('-H', missing, 'images');
-    assert.deepEqual(r, { status: 1, out: '', err: `Cannot connect to the Berth daemon at ${missing}. Is berthd running?\n` });
+    assert.deepEqual(r, {
+      status: 1,
+      out: '',
+      err: `Cannot connect to the Berth daemon at ${missing}. Is berthd running?\n`,
+    });
   });
 
   it('reads BERTH_HOST but not DOCKER_HOST', async () => {
     const out = capture();
     const err = capture();
-    const status = await main(['images', '-q'], { BERTH_HOST: host, DOCKER_HOST: 'unix:///nonexistent' }, { in: new PassThrough(), out, err });
+    const status = await main(
+      ['images', '-q'],
+      { BERTH_HOST: host, DOCKER_HOST: 'unix:///nonexistent' },
+      { in: new PassThrough(), out, err },
+    );
     assert.equal(status, 0);
     assert.equal(out.text().split('\n').length, 4);
   });
@@ -179,7 +221,10 @@ describe('berth against a fake engine', () => {
 
     const loaded = await runWith({ errColumns: 150 }, '-H', host, 'load', '-i', file);
     assert.equal(loaded.out, 'Loaded image: busybox:latest (300000 bytes)\n');
-    assert.ok(loaded.err.endsWith(`\x1b[2K\rUploading [${'='.repeat(50)}>]    300kB/300kB\r\n`), JSON.stringify(loaded.err.slice(-80)));
+    assert.ok(
+      loaded.err.endsWith(`\x1b[2K\rUploading [${'='.repeat(50)}>]    300kB/300kB\r\n`),
+      JSON.stringify(loaded.err.slice(-80)),
+    );
     const plain = await run('-H', host, 'load', '-i', file);
     assert.deepEqual(plain, { status: 0, out: 'Loaded image: busybox:latest (300000 bytes)\n', err: '' });
     const narrow = await runWith({ errColumns: 80 }, '-H', host, 'load', '-q', '-i', file);

@@ -14,7 +14,9 @@ function clientVersion(): string {
   try {
     // node:fs through getBuiltinModule: its ESM facade would load fs streams, which the CLI mostly does not need.
     const { readFileSync } = process.getBuiltinModule('node:fs');
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';
@@ -53,7 +55,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, stre
       parsed = parseFlags(GLOBAL_FLAGS, argv, { interspersed: false });
     } catch (err) {
       if (err instanceof FlagError) {
-        throw new UsageError(`${err.message}\n\nUsage:  ${BIN} [OPTIONS] COMMAND\n\nRun '${BIN} --help' for more information`, 'flag');
+        throw new UsageError(
+          `${err.message}\n\nUsage:  ${BIN} [OPTIONS] COMMAND\n\nRun '${BIN} --help' for more information`,
+          'flag',
+        );
       }
       throw err;
     }

@@ -67,7 +67,11 @@ export function headerLabel(name: string): string {
 }
 
 /** Draws rows as a table of the given fields with docker's tabwriter settings. */
-export function renderTable(rows: readonly Record<string, unknown>[], fields: readonly string[], headers: Record<string, string>): string {
+export function renderTable(
+  rows: readonly Record<string, unknown>[],
+  fields: readonly string[],
+  headers: Record<string, string>,
+): string {
   let text = `${fields.map((f) => headers[f] ?? f).join('\t')}\n`;
   for (const row of rows) text += `${fields.map((f) => String(row[f] ?? '')).join('\t')}\n`;
   return TabWriter.format(text);
@@ -119,10 +123,15 @@ export async function compileFormat(source: string, opts: CompileOptions = {}): 
   const execPrefix = opts.execPrefix ?? 'template parsing error: ';
   let tmpl: ReturnType<FormatModule['Template']['parse']>;
   try {
-    tmpl = fmt.Template.parse(source, { name: opts.name ?? '', ...(opts.missingKey !== undefined ? { missingKey: opts.missingKey } : {}) });
+    tmpl = fmt.Template.parse(source, {
+      name: opts.name ?? '',
+      ...(opts.missingKey !== undefined ? { missingKey: opts.missingKey } : {}),
+    });
   } catch (err) {
     const message = `${parsePrefix}${templateMessage(err)}`;
-    throw (opts.parseStatus ?? 64) === 64 ? new TemplateError(message, { cause: err }) : new ExitStatusError(message, opts.parseStatus ?? 1, { cause: err });
+    throw (opts.parseStatus ?? 64) === 64
+      ? new TemplateError(message, { cause: err })
+      : new ExitStatusError(message, opts.parseStatus ?? 1, { cause: err });
   }
   return (data) => {
     try {

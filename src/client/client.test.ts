@@ -5,7 +5,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { CanceledError, ConflictError, NotFoundError, UnavailableError, BerthError, InvalidArgumentError } from '../util/index.ts';
+import {
+  CanceledError,
+  ConflictError,
+  NotFoundError,
+  UnavailableError,
+  BerthError,
+  InvalidArgumentError,
+} from '../util/index.ts';
 import { EngineClient, encodeFilters, isDaemonError, compareVersions, parseHost } from './index.ts';
 
 interface Seen {
@@ -31,7 +38,12 @@ before(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const s: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
+      const s: Seen = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+      };
       seen.push(s);
       if (apiHeader !== undefined) res.setHeader('Api-Version', apiHeader);
       res.setHeader('Ostype', 'linux');
@@ -108,7 +120,10 @@ describe('version negotiation', () => {
     const c = client();
     assert.equal(await c.apiVersion(), '1.43');
     c.close();
-    assert.deepEqual(seen.map((s) => s.method), ['HEAD', 'GET']);
+    assert.deepEqual(
+      seen.map((s) => s.method),
+      ['HEAD', 'GET'],
+    );
   });
 
   it('does not negotiate when the version is pinned', async () => {
@@ -116,7 +131,10 @@ describe('version negotiation', () => {
     const c = new EngineClient({ host: `unix://${sock}`, apiVersion: '1.30' });
     await c.version();
     c.close();
-    assert.deepEqual(seen.map((s) => s.url), ['/v1.30/version']);
+    assert.deepEqual(
+      seen.map((s) => s.url),
+      ['/v1.30/version'],
+    );
   });
 });
 
@@ -173,7 +191,10 @@ describe('errors', () => {
     const c = client();
     await assert.rejects(c.imageSave(['nosuch']), (err: unknown) => {
       assert.ok(err instanceof UnavailableError);
-      assert.equal(err.message, `error during connect: Get "http://${encodeURIComponent(sock)}/v1.41/images/get?names=nosuch": EOF`);
+      assert.equal(
+        err.message,
+        `error during connect: Get "http://${encodeURIComponent(sock)}/v1.41/images/get?names=nosuch": EOF`,
+      );
       return true;
     });
     c.close();
@@ -221,10 +242,10 @@ describe('image calls', () => {
     await c.imageTag('busybox', 'bb:v2');
     assert.throws(() => c.imageTag('busybox', 'bb@sha256:00'), InvalidArgumentError);
     c.close();
-    assert.deepEqual(seen.slice(1).map((s) => s.url), [
-      '/v1.41/images/busybox/tag?repo=localhost%3A5000%2Fbb&tag=latest',
-      '/v1.41/images/busybox/tag?repo=bb&tag=v2',
-    ]);
+    assert.deepEqual(
+      seen.slice(1).map((s) => s.url),
+      ['/v1.41/images/busybox/tag?repo=localhost%3A5000%2Fbb&tag=latest', '/v1.41/images/busybox/tag?repo=bb&tag=v2'],
+    );
   });
 
   it('streams a load body up and parses JSON messages split across chunks', async () => {
@@ -262,7 +283,11 @@ describe('image calls', () => {
     };
     const c = client();
     const msgs = [];
-    for await (const m of await c.imageImport('rootfs', { repo: 'imp:1', changes: ['CMD ["sh"]', 'ENV A=1'], message: 'hi there' })) {
+    for await (const m of await c.imageImport('rootfs', {
+      repo: 'imp:1',
+      changes: ['CMD ["sh"]', 'ENV A=1'],
+      message: 'hi there',
+    })) {
       msgs.push(m);
     }
     const stream = await c.imageSave(['a:1', 'b']);
@@ -290,10 +315,10 @@ describe('image calls', () => {
     c.close();
     assert.deepEqual(r, { Name: 'a:1', From: 'sha256:2', To: 'sha256:1' });
     assert.equal(h[0]?.Action, 'set');
-    assert.deepEqual(seen.slice(1).map((s) => `${s.method} ${s.url}`), [
-      'POST /v1.41/images/a:1/rollback?to=sha256%3A1',
-      'GET /v1.41/images/a:1/taghistory',
-    ]);
+    assert.deepEqual(
+      seen.slice(1).map((s) => `${s.method} ${s.url}`),
+      ['POST /v1.41/images/a:1/rollback?to=sha256%3A1', 'GET /v1.41/images/a:1/taghistory'],
+    );
   });
 });
 

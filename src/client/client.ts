@@ -456,7 +456,12 @@ export class EngineClient {
   async #stopLike(verb: string, id: string, opts: StopOptions): Promise<void> {
     const path = `/containers/${containerPath(id)}/${verb}`;
     let signal: string | undefined;
-    if (opts.stopSignal !== undefined && opts.stopSignal !== '' && compareVersions(await this.apiVersion(opts), '1.42') >= 0) signal = opts.stopSignal;
+    if (
+      opts.stopSignal !== undefined &&
+      opts.stopSignal !== '' &&
+      compareVersions(await this.apiVersion(opts), '1.42') >= 0
+    )
+      signal = opts.stopSignal;
     // 304 (already stopped) is success for the CLI.
     const res = await this.#sendVersioned('POST', path, { query: { t: opts.timeout, signal }, signal: opts.signal });
     if (res.statusCode === 304) {
@@ -467,12 +472,19 @@ export class EngineClient {
   }
 
   containerKill(id: string, signal?: string, opts: CallOptions = {}): Promise<void> {
-    return this.requestVoid('POST', `/containers/${containerPath(id)}/kill`, { query: { signal: signal || undefined }, signal: opts.signal });
+    return this.requestVoid('POST', `/containers/${containerPath(id)}/kill`, {
+      query: { signal: signal || undefined },
+      signal: opts.signal,
+    });
   }
 
   containerRemove(id: string, opts: ContainerRemoveOptions = {}): Promise<void> {
     return this.requestVoid('DELETE', `/containers/${containerPath(id)}`, {
-      query: { v: opts.volumes === true ? '1' : undefined, link: opts.link === true ? '1' : undefined, force: opts.force === true ? '1' : undefined },
+      query: {
+        v: opts.volumes === true ? '1' : undefined,
+        link: opts.link === true ? '1' : undefined,
+        force: opts.force === true ? '1' : undefined,
+      },
       signal: opts.signal,
     });
   }
@@ -486,7 +498,10 @@ export class EngineClient {
   }
 
   containerRename(id: string, name: string, opts: CallOptions = {}): Promise<void> {
-    return this.requestVoid('POST', `/containers/${containerPath(id)}/rename`, { query: { name }, signal: opts.signal });
+    return this.requestVoid('POST', `/containers/${containerPath(id)}/rename`, {
+      query: { name },
+      signal: opts.signal,
+    });
   }
 
   /**
@@ -542,7 +557,10 @@ export class EngineClient {
   }
 
   containerResize(id: string, height: number, width: number, opts: CallOptions = {}): Promise<void> {
-    return this.requestVoid('POST', `/containers/${containerPath(id)}/resize`, { query: { h: height, w: width }, signal: opts.signal });
+    return this.requestVoid('POST', `/containers/${containerPath(id)}/resize`, {
+      query: { h: height, w: width },
+      signal: opts.signal,
+    });
   }
 
   /** `GET /containers/{id}/logs`: the byte stream (multiplexed unless the container has a TTY). */
@@ -608,23 +626,39 @@ export class EngineClient {
   }
 
   containerPrune(filters: Filters = {}, opts: CallOptions = {}): Promise<ContainerPruneReport> {
-    return this.requestJSON<ContainerPruneReport>('POST', '/containers/prune', { query: { filters: encodeFilters(filters) }, signal: opts.signal });
+    return this.requestJSON<ContainerPruneReport>('POST', '/containers/prune', {
+      query: { filters: encodeFilters(filters) },
+      signal: opts.signal,
+    });
   }
 
   containerUpdate(id: string, update: ContainerUpdateConfig, opts: CallOptions = {}): Promise<ContainerUpdateResponse> {
-    return this.requestJSON<ContainerUpdateResponse>('POST', `/containers/${containerPath(id)}/update`, { json: update, signal: opts.signal });
+    return this.requestJSON<ContainerUpdateResponse>('POST', `/containers/${containerPath(id)}/update`, {
+      json: update,
+      signal: opts.signal,
+    });
   }
 
   /** `HEAD /containers/{id}/archive?path=`: the stat of a path in the container. */
   async containerStatPath(id: string, path: string, opts: CallOptions = {}): Promise<PathStat> {
-    const res = await this.request('HEAD', `/containers/${containerPath(id)}/archive`, { query: { path }, signal: opts.signal });
+    const res = await this.request('HEAD', `/containers/${containerPath(id)}/archive`, {
+      query: { path },
+      signal: opts.signal,
+    });
     res.body.resume();
     return decodePathStat(res.headers);
   }
 
   /** `GET /containers/{id}/archive?path=`: a tar of the path and its stat. */
-  async containerArchiveGet(id: string, path: string, opts: CallOptions = {}): Promise<{ stat: PathStat; body: Readable }> {
-    const res = await this.request('GET', `/containers/${containerPath(id)}/archive`, { query: { path }, signal: opts.signal });
+  async containerArchiveGet(
+    id: string,
+    path: string,
+    opts: CallOptions = {},
+  ): Promise<{ stat: PathStat; body: Readable }> {
+    const res = await this.request('GET', `/containers/${containerPath(id)}/archive`, {
+      query: { path },
+      signal: opts.signal,
+    });
     let stat: PathStat;
     try {
       stat = decodePathStat(res.headers);
@@ -653,20 +687,31 @@ export class EngineClient {
 
   /** `POST /containers/{id}/exec`: 201 `{Id}`. */
   execCreate(containerId: string, config: ExecConfig, opts: CallOptions = {}): Promise<{ Id: string }> {
-    return this.requestJSON<{ Id: string }>('POST', `/containers/${containerPath(containerId)}/exec`, { json: config, signal: opts.signal });
+    return this.requestJSON<{ Id: string }>('POST', `/containers/${containerPath(containerId)}/exec`, {
+      json: config,
+      signal: opts.signal,
+    });
   }
 
   /** `POST /exec/{id}/start` without attaching (`Detach: true`). */
   execStart(execId: string, opts: ExecStartOptions = {}): Promise<void> {
     return this.requestVoid('POST', `/exec/${escapePath(execId)}/start`, {
-      json: { Detach: opts.Detach ?? false, Tty: opts.Tty ?? false, ...(opts.ConsoleSize != null ? { ConsoleSize: opts.ConsoleSize } : {}) },
+      json: {
+        Detach: opts.Detach ?? false,
+        Tty: opts.Tty ?? false,
+        ...(opts.ConsoleSize != null ? { ConsoleSize: opts.ConsoleSize } : {}),
+      },
       signal: opts.signal,
     });
   }
 
   /** `POST /exec/{id}/start` hijacked. */
   execAttach(execId: string, opts: ExecStartOptions = {}): Promise<HijackedConnection> {
-    const body = { Detach: false, Tty: opts.Tty ?? false, ...(opts.ConsoleSize != null ? { ConsoleSize: opts.ConsoleSize } : {}) };
+    const body = {
+      Detach: false,
+      Tty: opts.Tty ?? false,
+      ...(opts.ConsoleSize != null ? { ConsoleSize: opts.ConsoleSize } : {}),
+    };
     return this.#hijack('POST', `/exec/${escapePath(execId)}/start`, {
       body: JSON.stringify(body),
       headers: { 'Content-Type': 'application/json' },
@@ -675,7 +720,10 @@ export class EngineClient {
   }
 
   execResize(execId: string, height: number, width: number, opts: CallOptions = {}): Promise<void> {
-    return this.requestVoid('POST', `/exec/${escapePath(execId)}/resize`, { query: { h: height, w: width }, signal: opts.signal });
+    return this.requestVoid('POST', `/exec/${escapePath(execId)}/resize`, {
+      query: { h: height, w: width },
+      signal: opts.signal,
+    });
   }
 
   execInspect(execId: string, opts: CallOptions = {}): Promise<ExecInspect> {
@@ -689,7 +737,10 @@ export class EngineClient {
   }
 
   volumeList(opts: CallOptions & { filters?: Filters } = {}): Promise<VolumeListResponse> {
-    return this.requestJSON<VolumeListResponse>('GET', '/volumes', { query: { filters: encodeFilters(opts.filters) }, signal: opts.signal });
+    return this.requestJSON<VolumeListResponse>('GET', '/volumes', {
+      query: { filters: encodeFilters(opts.filters) },
+      signal: opts.signal,
+    });
   }
 
   volumeInspect(name: string, opts: CallOptions = {}): Promise<Volume> {
@@ -701,11 +752,17 @@ export class EngineClient {
   }
 
   volumeRemove(name: string, opts: CallOptions & { force?: boolean } = {}): Promise<void> {
-    return this.requestVoid('DELETE', `/volumes/${objectPath('volume', name)}`, { query: { force: opts.force === true ? '1' : undefined }, signal: opts.signal });
+    return this.requestVoid('DELETE', `/volumes/${objectPath('volume', name)}`, {
+      query: { force: opts.force === true ? '1' : undefined },
+      signal: opts.signal,
+    });
   }
 
   volumePrune(filters: Filters = {}, opts: CallOptions = {}): Promise<VolumePruneReport> {
-    return this.requestJSON<VolumePruneReport>('POST', '/volumes/prune', { query: { filters: encodeFilters(filters) }, signal: opts.signal });
+    return this.requestJSON<VolumePruneReport>('POST', '/volumes/prune', {
+      query: { filters: encodeFilters(filters) },
+      signal: opts.signal,
+    });
   }
 
   // ---- networks ----
@@ -717,7 +774,10 @@ export class EngineClient {
 
   /** `GET /networks`, with docker's filters (name, id, label, driver, type, dangling). */
   networkList(opts: CallOptions & { filters?: Filters } = {}): Promise<Network[]> {
-    return this.requestJSON<Network[]>('GET', '/networks', { query: { filters: encodeFilters(opts.filters) }, signal: opts.signal });
+    return this.requestJSON<Network[]>('GET', '/networks', {
+      query: { filters: encodeFilters(opts.filters) },
+      signal: opts.signal,
+    });
   }
 
   networkInspect(id: string, opts: CallOptions = {}): Promise<Network> {
@@ -734,22 +794,40 @@ export class EngineClient {
   }
 
   networkPrune(filters: Filters = {}, opts: CallOptions = {}): Promise<NetworkPruneReport> {
-    return this.requestJSON<NetworkPruneReport>('POST', '/networks/prune', { query: { filters: encodeFilters(filters) }, signal: opts.signal });
+    return this.requestJSON<NetworkPruneReport>('POST', '/networks/prune', {
+      query: { filters: encodeFilters(filters) },
+      signal: opts.signal,
+    });
   }
 
   /** `POST /networks/{id}/connect`: attaches a container, with its aliases and static addresses. */
-  networkConnect(network: string, container: string, endpoint: EndpointSettings | null = null, opts: CallOptions = {}): Promise<void> {
+  networkConnect(
+    network: string,
+    container: string,
+    endpoint: EndpointSettings | null = null,
+    opts: CallOptions = {},
+  ): Promise<void> {
     const body: NetworkConnectRequest = { Container: container, EndpointConfig: endpoint };
-    return this.requestVoid('POST', `/networks/${objectPath('network', network)}/connect`, { json: body, signal: opts.signal });
+    return this.requestVoid('POST', `/networks/${objectPath('network', network)}/connect`, {
+      json: body,
+      signal: opts.signal,
+    });
   }
 
   /** `POST /networks/{id}/disconnect`; `force` also works when the container is gone or stopped. */
   networkDisconnect(network: string, container: string, force = false, opts: CallOptions = {}): Promise<void> {
-    return this.requestVoid('POST', `/networks/${objectPath('network', network)}/disconnect`, { json: { Container: container, Force: force }, signal: opts.signal });
+    return this.requestVoid('POST', `/networks/${objectPath('network', network)}/disconnect`, {
+      json: { Container: container, Force: force },
+      signal: opts.signal,
+    });
   }
 
   /** `POST /images/create?fromImage=&tag=`: a pull, as JSON progress messages. */
-  imagePull(fromImage: string, tag: string | undefined, opts: CallOptions & { platform?: string; registryAuth?: string } = {}): Promise<AsyncGenerator<JSONMessage>> {
+  imagePull(
+    fromImage: string,
+    tag: string | undefined,
+    opts: CallOptions & { platform?: string; registryAuth?: string } = {},
+  ): Promise<AsyncGenerator<JSONMessage>> {
     return this.requestJSONStream('POST', '/images/create', {
       query: { fromImage, tag, platform: opts.platform || undefined },
       ...(opts.registryAuth !== undefined ? { headers: { 'X-Registry-Auth': opts.registryAuth } } : {}),
@@ -758,7 +836,11 @@ export class EngineClient {
   }
 
   /** `POST /images/{name}/push?tag=`: a push, as JSON progress messages (docker sends `X-Registry-Auth` always). */
-  imagePush(name: string, tag: string | undefined, opts: CallOptions & { registryAuth?: string } = {}): Promise<AsyncGenerator<JSONMessage>> {
+  imagePush(
+    name: string,
+    tag: string | undefined,
+    opts: CallOptions & { registryAuth?: string } = {},
+  ): Promise<AsyncGenerator<JSONMessage>> {
     return this.requestJSONStream('POST', `/images/${escapePath(name)}/push`, {
       query: { tag: tag || undefined },
       headers: { 'X-Registry-Auth': opts.registryAuth ?? Buffer.from('{}').toString('base64url') },
@@ -767,8 +849,14 @@ export class EngineClient {
   }
 
   /** `POST /auth`: checks credentials against a registry; may answer an identity token to store instead. */
-  systemAuth(auth: { username?: string; password?: string; serveraddress?: string; identitytoken?: string }, opts: CallOptions = {}): Promise<{ Status: string; IdentityToken?: string }> {
-    return this.requestJSON<{ Status: string; IdentityToken?: string }>('POST', '/auth', { json: auth, signal: opts.signal });
+  systemAuth(
+    auth: { username?: string; password?: string; serveraddress?: string; identitytoken?: string },
+    opts: CallOptions = {},
+  ): Promise<{ Status: string; IdentityToken?: string }> {
+    return this.requestJSON<{ Status: string; IdentityToken?: string }>('POST', '/auth', {
+      json: auth,
+      signal: opts.signal,
+    });
   }
 
   async #sendVersioned(method: string, path: string, opts: RequestOptions): Promise<IncomingMessage> {
@@ -913,7 +1001,9 @@ export function decodePathStat(headers: IncomingHttpHeaders): PathStat {
   try {
     return JSON.parse(text) as PathStat;
   } catch (err) {
-    throw new BerthError(`unable to decode container path stat header: ${text === '' ? 'EOF' : (err as Error).message}`);
+    throw new BerthError(
+      `unable to decode container path stat header: ${text === '' ? 'EOF' : (err as Error).message}`,
+    );
   }
 }
 

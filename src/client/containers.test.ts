@@ -40,7 +40,9 @@ before(async () => {
       if (url.includes('/stop')) return void res.writeHead(304).end();
       if (url.includes('/kill')) return json(409, { message: 'Container abc is not running' });
       if (url.includes('/archive') && req.method === 'HEAD') {
-        const stat = Buffer.from(JSON.stringify({ name: 'tmp', size: 4096, mode: 2147484141, mtime: '2024-01-01T00:00:00Z', linkTarget: '' })).toString('base64');
+        const stat = Buffer.from(
+          JSON.stringify({ name: 'tmp', size: 4096, mode: 2147484141, mtime: '2024-01-01T00:00:00Z', linkTarget: '' }),
+        ).toString('base64');
         res.writeHead(200, { 'X-Docker-Container-Path-Stat': stat });
         return void res.end();
       }
@@ -74,7 +76,10 @@ describe('container requests', () => {
   it('create, list, start, kill, remove, resize and logs use docker’s paths and queries', async () => {
     const c = client();
     try {
-      assert.deepEqual(await c.containerCreate({ Image: 'busybox', Cmd: ['true'] }, { name: 'web' }), { Id: 'abc', Warnings: [] });
+      assert.deepEqual(await c.containerCreate({ Image: 'busybox', Cmd: ['true'] }, { name: 'web' }), {
+        Id: 'abc',
+        Warnings: [],
+      });
       assert.deepEqual(JSON.parse(bodies[0] ?? ''), { Image: 'busybox', Cmd: ['true'] });
       await c.containerList({ all: true, limit: 2, size: true, filters: { status: ['exited'], label: ['a=1'] } });
       await c.containerStart('abc', { detachKeys: 'ctrl-a' });
@@ -82,7 +87,9 @@ describe('container requests', () => {
       await c.containerRemove('abc', { force: true, volumes: true });
       await c.containerResize('abc', 30, 100);
       await c.containerRename('abc', 'new name');
-      (await c.containerLogs('abc', { stdout: true, stderr: true, tail: 'all', follow: true, timestamps: true })).resume();
+      (
+        await c.containerLogs('abc', { stdout: true, stderr: true, tail: 'all', follow: true, timestamps: true })
+      ).resume();
       assert.deepEqual(seen, [
         'POST /v1.45/containers/create?name=web',
         'GET /v1.45/containers/json?all=1&filters=%7B%22status%22%3A%7B%22exited%22%3Atrue%7D%2C%22label%22%3A%7B%22a%3D1%22%3Atrue%7D%7D&limit=2&size=1',
@@ -93,7 +100,11 @@ describe('container requests', () => {
         'POST /v1.45/containers/abc/rename?name=new+name',
         'GET /v1.45/containers/abc/logs?follow=1&stderr=1&stdout=1&tail=all&timestamps=1',
       ]);
-      assert.throws(() => c.containerStart('  '), (e: unknown) => e instanceof InvalidArgumentError && e.message === 'invalid container name or ID: value is empty');
+      assert.throws(
+        () => c.containerStart('  '),
+        (e: unknown) =>
+          e instanceof InvalidArgumentError && e.message === 'invalid container name or ID: value is empty',
+      );
     } finally {
       c.close();
     }
@@ -141,8 +152,22 @@ describe('container requests', () => {
       const st = await c.containerStatPath('abc', '/tmp');
       assert.equal(st.name, 'tmp');
       assert.equal(Math.floor(st.mode / 2 ** 31), 1, 'a directory');
-      assert.deepEqual(await c.containerCommit({ container: 'abc', repo: 'docker.io/library/x', tag: '1', comment: 'm', author: 'a', changes: ['ENV A=1'], pause: false }), { Id: 'sha256:1' });
-      assert.equal(seen[1], 'POST /v1.45/commit?author=a&changes=ENV+A%3D1&comment=m&container=abc&pause=0&repo=docker.io%2Flibrary%2Fx&tag=1');
+      assert.deepEqual(
+        await c.containerCommit({
+          container: 'abc',
+          repo: 'docker.io/library/x',
+          tag: '1',
+          comment: 'm',
+          author: 'a',
+          changes: ['ENV A=1'],
+          pause: false,
+        }),
+        { Id: 'sha256:1' },
+      );
+      assert.equal(
+        seen[1],
+        'POST /v1.45/commit?author=a&changes=ENV+A%3D1&comment=m&container=abc&pause=0&repo=docker.io%2Flibrary%2Fx&tag=1',
+      );
       await c.volumeCreate({ Name: 'v', Labels: { a: 'b' } });
       assert.equal(seen[2], 'POST /v1.45/volumes/create');
       assert.deepEqual(JSON.parse(bodies[2] ?? ''), { Name: 'v', Labels: { a: 'b' } });

@@ -71,7 +71,13 @@ describe('hijacked connections', () => {
   it('asks for an upgrade, gets the raw socket, half-closes and reads the reply sent after EOF', async () => {
     const c = client();
     try {
-      const conn = await c.containerAttach('abc', { stream: true, stdin: true, stdout: true, stderr: true, detachKeys: 'ctrl-x,y' });
+      const conn = await c.containerAttach('abc', {
+        stream: true,
+        stdin: true,
+        stdout: true,
+        stderr: true,
+        detachKeys: 'ctrl-x,y',
+      });
       assert.equal(conn.contentType, 'application/vnd.docker.multiplexed-stream');
       conn.socket.end('hello\n');
       const out: string[] = [];
@@ -114,7 +120,10 @@ describe('hijacked connections', () => {
   it("fails with docker's text when the engine does not upgrade", async () => {
     const c = client();
     try {
-      await assert.rejects(c.containerAttach('nope', { stream: true }), (e: unknown) => e instanceof NotFoundError && e.message === 'unable to upgrade to tcp, received 404');
+      await assert.rejects(
+        c.containerAttach('nope', { stream: true }),
+        (e: unknown) => e instanceof NotFoundError && e.message === 'unable to upgrade to tcp, received 404',
+      );
     } finally {
       c.close();
     }

@@ -22,12 +22,20 @@ export async function* parseJSONStream<T = unknown>(
 export type Reviver = (key: string, value: unknown, context: { source?: string }) => unknown;
 
 function parse<T>(text: string, reviver: Reviver | undefined): T {
-  return (reviver === undefined ? JSON.parse(text) : JSON.parse(text, reviver as (k: string, v: unknown) => unknown)) as T;
+  return (
+    reviver === undefined ? JSON.parse(text) : JSON.parse(text, reviver as (k: string, v: unknown) => unknown)
+  ) as T;
 }
 
 /** Keeps integers JSON numbers cannot hold exactly (event `timeNano`) as bigint. */
 export const exactIntegers: Reviver = (_key, value, context) => {
-  if (typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value) && context.source !== undefined && /^-?\d+$/.test(context.source)) {
+  if (
+    typeof value === 'number' &&
+    !Number.isSafeInteger(value) &&
+    Number.isInteger(value) &&
+    context.source !== undefined &&
+    /^-?\d+$/.test(context.source)
+  ) {
     return BigInt(context.source);
   }
   return value;

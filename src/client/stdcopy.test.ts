@@ -21,7 +21,13 @@ async function* pieces(data: Buffer, size: number): AsyncGenerator<Buffer> {
 
 describe('stdcopy', () => {
   it('keeps stdout and stderr apart however the bytes are chunked', async () => {
-    const data = Buffer.concat([frame(1, 'out1\n'), frame(2, 'err1\n'), frame(0, 'in-as-out\n'), frame(1, ''), frame(2, 'x'.repeat(70_000))]);
+    const data = Buffer.concat([
+      frame(1, 'out1\n'),
+      frame(2, 'err1\n'),
+      frame(0, 'in-as-out\n'),
+      frame(1, ''),
+      frame(2, 'x'.repeat(70_000)),
+    ]);
     for (const size of [1, 3, 7, 8, 9, 4096, data.length]) {
       const out = sink();
       const err = sink();
@@ -36,14 +42,22 @@ describe('stdcopy', () => {
     const out = sink();
     await stdCopy(pieces(Buffer.concat([frame(1, 'ok'), frame(1, 'cut').subarray(0, 9)]), 4), out, undefined);
     assert.equal(out.text(), 'ok');
-    await assert.rejects(stdCopy(pieces(Buffer.from([9, 0, 0, 0, 0, 0, 0, 1, 65]), 9), sink(), sink()), { message: 'Unrecognized input header: 9' });
-    await assert.rejects(stdCopy(pieces(frame(3, 'boom'), 100), sink(), sink()), { message: 'error from daemon in stream: boom' });
+    await assert.rejects(stdCopy(pieces(Buffer.from([9, 0, 0, 0, 0, 0, 0, 1, 65]), 9), sink(), sink()), {
+      message: 'Unrecognized input header: 9',
+    });
+    await assert.rejects(stdCopy(pieces(frame(3, 'boom'), 100), sink(), sink()), {
+      message: 'error from daemon in stream: boom',
+    });
   });
 
   it('drops a stream that has no destination and yields typed chunks', async () => {
     const chunks = [];
-    for await (const c of demultiplex(pieces(Buffer.concat([frame(2, 'e'), frame(1, 'o')]), 5))) chunks.push([c.stream, c.data.toString()]);
-    assert.deepEqual(chunks, [[2, 'e'], [1, 'o']]);
+    for await (const c of demultiplex(pieces(Buffer.concat([frame(2, 'e'), frame(1, 'o')]), 5)))
+      chunks.push([c.stream, c.data.toString()]);
+    assert.deepEqual(chunks, [
+      [2, 'e'],
+      [1, 'o'],
+    ]);
     const out = sink();
     await stdCopy(pieces(Buffer.concat([frame(2, 'e'), frame(1, 'o')]), 5), out, undefined);
     assert.equal(out.text(), 'o');

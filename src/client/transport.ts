@@ -197,11 +197,23 @@ export function sendRequest(
   });
 }
 
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOENT', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ENOTSOCK']);
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ENOENT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENOTSOCK',
+]);
 
 /** The request's URL as docker's Go client names it in errors: `http://%2Frun%2Fx.sock/v1.47/_ping`. */
 function requestURL(endpoint: EngineEndpoint, req: RawRequest): string {
-  const host = endpoint.kind === 'unix' ? encodeURIComponent(endpoint.socketPath) : `${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
+  const host =
+    endpoint.kind === 'unix'
+      ? encodeURIComponent(endpoint.socketPath)
+      : `${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
   return `http://${host}${req.path}`;
 }
 
@@ -212,13 +224,14 @@ function translateError(err: unknown, hostText: string, endpoint: EngineEndpoint
   }
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   if (typeof code === 'string' && CONNECT_ERRORS.has(code)) {
-    return new UnavailableError(`Cannot connect to the Berth daemon at ${hostText}. Is berthd running?`, { cause: err });
+    return new UnavailableError(`Cannot connect to the Berth daemon at ${hostText}. Is berthd running?`, {
+      cause: err,
+    });
   }
   if (code === 'EACCES') {
-    return new UnavailableError(
-      `permission denied while trying to connect to the Berth daemon socket at ${hostText}`,
-      { cause: err },
-    );
+    return new UnavailableError(`permission denied while trying to connect to the Berth daemon socket at ${hostText}`, {
+      cause: err,
+    });
   }
   if (code === 'ECONNRESET' && err instanceof Error && err.message === 'socket hang up') {
     // The engine closed the connection without an answer; docker's client reports it as an EOF of the request.
@@ -289,7 +302,9 @@ export function sendHijack(endpoint: EngineEndpoint, hostText: string, req: RawR
       path: req.path,
       headers,
       agent: false,
-      ...(endpoint.kind === 'unix' ? { socketPath: endpoint.socketPath, host: 'localhost' } : { host: endpoint.host, port: endpoint.port }),
+      ...(endpoint.kind === 'unix'
+        ? { socketPath: endpoint.socketPath, host: 'localhost' }
+        : { host: endpoint.host, port: endpoint.port }),
     };
     let settled = false;
     const r = http.request(options);

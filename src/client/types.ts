@@ -51,7 +51,12 @@ export interface SystemInfo {
   LoggingDriver?: string;
   CgroupDriver?: string;
   CgroupVersion?: string;
-  Plugins?: { Volume?: string[] | null; Network?: string[] | null; Authorization?: string[] | null; Log?: string[] | null };
+  Plugins?: {
+    Volume?: string[] | null;
+    Network?: string[] | null;
+    Authorization?: string[] | null;
+    Log?: string[] | null;
+  };
   /** Berth addition: the network backend and the firewall chains it hooks. */
   BerthNetwork?: { Backend?: string; FirewallChains?: string[] | null };
   CDISpecDirs?: string[] | null;
@@ -499,13 +504,24 @@ export interface StatsResponse {
   num_procs?: number;
   cpu_stats?: StatsCPU;
   precpu_stats?: StatsCPU;
-  memory_stats?: { usage?: number; limit?: number; stats?: Record<string, number> | null; max_usage?: number; privateworkingset?: number };
+  memory_stats?: {
+    usage?: number;
+    limit?: number;
+    stats?: Record<string, number> | null;
+    max_usage?: number;
+    privateworkingset?: number;
+  };
   networks?: Record<string, { rx_bytes: number; tx_bytes: number }> | null;
   [key: string]: unknown;
 }
 
 export interface StatsCPU {
-  cpu_usage?: { total_usage?: number; percpu_usage?: number[] | null; usage_in_kernelmode?: number; usage_in_usermode?: number };
+  cpu_usage?: {
+    total_usage?: number;
+    percpu_usage?: number[] | null;
+    usage_in_kernelmode?: number;
+    usage_in_usermode?: number;
+  };
   system_cpu_usage?: number;
   online_cpus?: number;
   throttling_data?: unknown;

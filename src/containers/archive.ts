@@ -19,13 +19,25 @@ async function* walk(root: string, prefix: string, rel: string, seen: Map<string
     const st = await lstat(join(root, r));
     const name = prefix ? `${prefix}/${r}` : r;
     if (st.isDirectory()) {
-      yield { header: { name: `${name}/`, type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000 } };
+      yield {
+        header: {
+          name: `${name}/`,
+          type: 'directory',
+          mode: st.mode & 0o7777,
+          uid: st.uid,
+          gid: st.gid,
+          mtime: st.mtimeMs / 1000,
+        },
+      };
       yield* walk(root, prefix, r, seen);
       continue;
     }
     for await (const e of walkOne(root, r, st, seen)) {
       const h = e.header;
-      yield { ...e, header: { ...h, name, ...(h.type === 'link' && prefix ? { linkname: `${prefix}/${h.linkname}` } : {}) } };
+      yield {
+        ...e,
+        header: { ...h, name, ...(h.type === 'link' && prefix ? { linkname: `${prefix}/${h.linkname}` } : {}) },
+      };
     }
   }
 }
@@ -76,23 +88,47 @@ export async function upperChanges(upper: string, lowers: readonly string[], rel
  * `.wh.<name>` whiteouts, opaque directories get a `.wh..wh..opq` entry, and `skip` (mount points the runtime
  * made, such as /etc/hosts) is left out when it is an empty file or directory.
  */
-export async function* layerEntries(upper: string, skip: ReadonlySet<string>, isOpaque: (path: string) => boolean, rel = ''): AsyncGenerator<PackEntry> {
+export async function* layerEntries(
+  upper: string,
+  skip: ReadonlySet<string>,
+  isOpaque: (path: string) => boolean,
+  rel = '',
+): AsyncGenerator<PackEntry> {
   const seen = new Map<string, string>();
   yield* layerWalk(upper, skip, isOpaque, rel, seen);
 }
 
-async function* layerWalk(upper: string, skip: ReadonlySet<string>, isOpaque: (path: string) => boolean, rel: string, seen: Map<string, string>): AsyncGenerator<PackEntry> {
+async function* layerWalk(
+  upper: string,
+  skip: ReadonlySet<string>,
+  isOpaque: (path: string) => boolean,
+  rel: string,
+  seen: Map<string, string>,
+): AsyncGenerator<PackEntry> {
   for (const n of (await readdir(join(upper, rel))).sort()) {
     const r = rel ? `${rel}/${n}` : n;
     const path = join(upper, r);
     const st = await lstat(path);
-    if (skip.has(`/${r}`) && ((st.isFile() && st.size === 0) || (st.isDirectory() && (await readdir(path)).length === 0))) continue;
+    if (
+      skip.has(`/${r}`) &&
+      ((st.isFile() && st.size === 0) || (st.isDirectory() && (await readdir(path)).length === 0))
+    )
+      continue;
     if (st.isCharacterDevice() && st.rdev === 0) {
       yield { header: { name: rel ? `${rel}/.wh.${n}` : `.wh.${n}`, type: 'file', size: 0, mode: 0o644 } };
       continue;
     }
     if (st.isDirectory()) {
-      yield { header: { name: `${r}/`, type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000 } };
+      yield {
+        header: {
+          name: `${r}/`,
+          type: 'directory',
+          mode: st.mode & 0o7777,
+          uid: st.uid,
+          gid: st.gid,
+          mtime: st.mtimeMs / 1000,
+        },
+      };
       if (isOpaque(path)) yield { header: { name: `${r}/.wh..wh..opq`, type: 'file', size: 0, mode: 0o644 } };
       yield* layerWalk(upper, skip, isOpaque, r, seen);
       continue;
@@ -101,7 +137,12 @@ async function* layerWalk(upper: string, skip: ReadonlySet<string>, isOpaque: (p
   }
 }
 
-async function* walkOne(root: string, r: string, st: import('node:fs').Stats, seen: Map<string, string>): AsyncGenerator<PackEntry> {
+async function* walkOne(
+  root: string,
+  r: string,
+  st: import('node:fs').Stats,
+  seen: Map<string, string>,
+): AsyncGenerator<PackEntry> {
   const path = join(root, r);
   const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000 };
   if (st.isSymbolicLink()) yield { header: { ...base, name: r, type: 'symlink', linkname: await readlink(path) } };
@@ -111,10 +152,21 @@ async function* walkOne(root: string, r: string, st: import('node:fs').Stats, se
     if (first !== undefined) yield { header: { ...base, name: r, type: 'link', linkname: first } };
     else {
       if (st.nlink > 1) seen.set(key, r);
-      yield { header: { ...base, name: r, type: 'file', size: st.size }, body: createReadStream(path, { highWaterMark: 1 << 20 }) };
+      yield {
+        header: { ...base, name: r, type: 'file', size: st.size },
+        body: createReadStream(path, { highWaterMark: 1 << 20 }),
+      };
     }
   } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-    yield { header: { ...base, name: r, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) } };
+    yield {
+      header: {
+        ...base,
+        name: r,
+        type: st.isCharacterDevice() ? 'character-device' : 'block-device',
+        devmajor: Math.floor(st.rdev / 256) & 0xfff,
+        devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00),
+      },
+    };
   } else if (st.isFIFO()) yield { header: { ...base, name: r, type: 'fifo' } };
 }
 
@@ -177,18 +229,34 @@ export async function pathStat(host: string, name: string): Promise<PathStat> {
   if (st.mode & 0o4000) mode += 2 ** 23;
   if (st.mode & 0o2000) mode += 2 ** 22;
   if (st.mode & 0o1000) mode += 2 ** 20;
-  return { name, size: st.size, mode, mtime: new Date(st.mtimeMs).toISOString(), linkTarget: st.isSymbolicLink() ? await readlink(host) : '' };
+  return {
+    name,
+    size: st.size,
+    mode,
+    mtime: new Date(st.mtimeMs).toISOString(),
+    linkTarget: st.isSymbolicLink() ? await readlink(host) : '',
+  };
 }
 
 /** One path as tar entries named from its base name (a directory with everything below it). */
 export async function* pathEntries(host: string, name: string): AsyncGenerator<PackEntry> {
   const st = await lstat(host);
   if (st.isDirectory()) {
-    yield { header: { name: `${name}/`, type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000 } };
+    yield {
+      header: {
+        name: `${name}/`,
+        type: 'directory',
+        mode: st.mode & 0o7777,
+        uid: st.uid,
+        gid: st.gid,
+        mtime: st.mtimeMs / 1000,
+      },
+    };
     yield* treeEntries(host, name);
     return;
   }
   const dir = join(host, '..');
   const seen = new Map<string, string>();
-  for await (const e of walkOne(dir, host.slice(dir.length + 1), st, seen)) yield { ...e, header: { ...e.header, name } };
+  for await (const e of walkOne(dir, host.slice(dir.length + 1), st, seen))
+    yield { ...e, header: { ...e.header, name } };
 }

@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { commandLine, generateName, mergeEnv, mergeImageConfig, parseBind, validateHostConfig, validateName } from './config.ts';
+import {
+  commandLine,
+  generateName,
+  mergeEnv,
+  mergeImageConfig,
+  parseBind,
+  validateHostConfig,
+  validateName,
+} from './config.ts';
 
 test('names: docker rule, leading slash dropped; generated names avoid taken ones', () => {
   assert.equal(validateName('/web'), 'web');
@@ -21,7 +29,15 @@ test('env merges by key, request wins', () => {
 });
 
 test("entrypoint and cmd follow docker's rules", () => {
-  const image = { Entrypoint: ['/entry'], Cmd: ['default'], Env: ['PATH=/bin'], WorkingDir: '/app', User: 'app', Labels: { a: '1' }, StopSignal: 'SIGQUIT' };
+  const image = {
+    Entrypoint: ['/entry'],
+    Cmd: ['default'],
+    Env: ['PATH=/bin'],
+    WorkingDir: '/app',
+    User: 'app',
+    Labels: { a: '1' },
+    StopSignal: 'SIGQUIT',
+  };
   const plain = mergeImageConfig({ Image: 'x' }, image);
   assert.deepEqual(commandLine(plain), ['/entry', 'default']);
   assert.equal(plain.WorkingDir, '/app');
@@ -29,14 +45,30 @@ test("entrypoint and cmd follow docker's rules", () => {
   assert.equal(plain.StopSignal, 'SIGQUIT');
   assert.deepEqual(commandLine(mergeImageConfig({ Cmd: ['other'] }, image)), ['/entry', 'other']);
   assert.deepEqual(commandLine(mergeImageConfig({ Entrypoint: ['/new'] }, image)), ['/new'], "image's Cmd is dropped");
-  assert.deepEqual(commandLine(mergeImageConfig({ Entrypoint: [], Cmd: ['ls'] }, image)), ['ls'], 'empty entrypoint clears it');
+  assert.deepEqual(
+    commandLine(mergeImageConfig({ Entrypoint: [], Cmd: ['ls'] }, image)),
+    ['ls'],
+    'empty entrypoint clears it',
+  );
   assert.deepEqual(mergeImageConfig({ Labels: { b: '2' }, User: 'root' }, image).Labels, { a: '1', b: '2' });
   assert.throws(() => commandLine(mergeImageConfig({}, {})), /no command specified/);
 });
 
 test('binds: forms, modes and errors', () => {
-  assert.deepEqual(parseBind('/host:/ctr:ro'), { source: '/host', target: '/ctr', kind: 'bind', readOnly: true, modes: [] });
-  assert.deepEqual(parseBind('data:/var/lib/x'), { source: 'data', target: '/var/lib/x', kind: 'volume', readOnly: false, modes: [] });
+  assert.deepEqual(parseBind('/host:/ctr:ro'), {
+    source: '/host',
+    target: '/ctr',
+    kind: 'bind',
+    readOnly: true,
+    modes: [],
+  });
+  assert.deepEqual(parseBind('data:/var/lib/x'), {
+    source: 'data',
+    target: '/var/lib/x',
+    kind: 'volume',
+    readOnly: false,
+    modes: [],
+  });
   assert.deepEqual(parseBind('/anon'), { source: '', target: '/anon', kind: 'volume', readOnly: false, modes: [] });
   assert.deepEqual(parseBind('/h:/c:rw,rshared').modes, ['rshared']);
   assert.throws(() => parseBind('/h:relative'), /mount path must be absolute/);
@@ -47,13 +79,30 @@ test('binds: forms, modes and errors', () => {
 });
 
 test('host config validation names the bad value', () => {
-  assert.throws(() => validateHostConfig({ RestartPolicy: { Name: 'sometimes' as never } }), /unknown policy 'sometimes'/);
-  assert.throws(() => validateHostConfig({ RestartPolicy: { Name: 'always', MaximumRetryCount: 3 } }), /only be used with 'on-failure'/);
-  assert.throws(() => validateHostConfig({ RestartPolicy: { Name: 'always' }, AutoRemove: true }), /both --restart and --rm/);
+  assert.throws(
+    () => validateHostConfig({ RestartPolicy: { Name: 'sometimes' as never } }),
+    /unknown policy 'sometimes'/,
+  );
+  assert.throws(
+    () => validateHostConfig({ RestartPolicy: { Name: 'always', MaximumRetryCount: 3 } }),
+    /only be used with 'on-failure'/,
+  );
+  assert.throws(
+    () => validateHostConfig({ RestartPolicy: { Name: 'always' }, AutoRemove: true }),
+    /both --restart and --rm/,
+  );
   assert.throws(() => validateHostConfig({ Memory: 1024 }), /Minimum memory limit allowed is 6MB/);
-  assert.throws(() => validateHostConfig({ Memory: 64 << 20, MemorySwap: 32 << 20 }), /memoryswap limit should be larger/);
+  assert.throws(
+    () => validateHostConfig({ Memory: 64 << 20, MemorySwap: 32 << 20 }),
+    /memoryswap limit should be larger/,
+  );
   assert.throws(() => validateHostConfig({ NanoCpus: -1 }), /range of CPUs must be positive/);
   assert.throws(() => validateHostConfig({ Mounts: [{ Type: 'bind', Target: '/x' }] }), /Source must not be empty/);
   assert.throws(() => validateHostConfig({ Mounts: [{ Type: 'weird' as never, Target: '/x' }] }), /mount type unknown/);
-  validateHostConfig({ RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 }, Memory: 32 << 20, MemorySwap: -1, Binds: ['/tmp:/tmp:ro'] });
+  validateHostConfig({
+    RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 },
+    Memory: 32 << 20,
+    MemorySwap: -1,
+    Binds: ['/tmp:/tmp:ro'],
+  });
 });

@@ -13,7 +13,12 @@ export interface MountSpec {
   ReadOnly?: boolean;
   Consistency?: string;
   BindOptions?: { Propagation?: string; NonRecursive?: boolean; CreateMountpoint?: boolean };
-  VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string>; DriverConfig?: { Name?: string; Options?: Record<string, string> }; Subpath?: string };
+  VolumeOptions?: {
+    NoCopy?: boolean;
+    Labels?: Record<string, string>;
+    DriverConfig?: { Name?: string; Options?: Record<string, string> };
+    Subpath?: string;
+  };
   TmpfsOptions?: { SizeBytes?: number; Mode?: number; Options?: string[][] };
 }
 
@@ -83,7 +88,8 @@ const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
 /** Docker's container-name rule; returns the name without a leading '/'. */
 export function validateName(name: string): string {
-  if (!NAME_RE.test(name)) throw new InvalidArgumentError(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  if (!NAME_RE.test(name))
+    throw new InvalidArgumentError(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   return name.startsWith('/') ? name.slice(1) : name;
 }
 
@@ -91,8 +97,58 @@ export function newContainerId(): string {
   return randomBytes(32).toString('hex');
 }
 
-const LEFT = ['brave', 'calm', 'clever', 'eager', 'fond', 'gentle', 'happy', 'jolly', 'keen', 'kind', 'lucid', 'merry', 'nimble', 'proud', 'quiet', 'sharp', 'steady', 'swift', 'tidy', 'vivid', 'wise', 'witty', 'zealous', 'bold'];
-const RIGHT = ['anchor', 'beacon', 'buoy', 'cargo', 'compass', 'crane', 'dock', 'ferry', 'harbor', 'hull', 'jetty', 'keel', 'lantern', 'mast', 'mooring', 'pier', 'quay', 'rudder', 'sail', 'schooner', 'tugboat', 'wharf', 'skiff', 'tiller'];
+const LEFT = [
+  'brave',
+  'calm',
+  'clever',
+  'eager',
+  'fond',
+  'gentle',
+  'happy',
+  'jolly',
+  'keen',
+  'kind',
+  'lucid',
+  'merry',
+  'nimble',
+  'proud',
+  'quiet',
+  'sharp',
+  'steady',
+  'swift',
+  'tidy',
+  'vivid',
+  'wise',
+  'witty',
+  'zealous',
+  'bold',
+];
+const RIGHT = [
+  'anchor',
+  'beacon',
+  'buoy',
+  'cargo',
+  'compass',
+  'crane',
+  'dock',
+  'ferry',
+  'harbor',
+  'hull',
+  'jetty',
+  'keel',
+  'lantern',
+  'mast',
+  'mooring',
+  'pier',
+  'quay',
+  'rudder',
+  'sail',
+  'schooner',
+  'tugboat',
+  'wharf',
+  'skiff',
+  'tiller',
+];
 
 /** A random name like docker's `adjective_noun` (Berth's own word lists). `taken` tells which are in use. */
 export function generateName(taken: (name: string) => boolean, rand: () => number = Math.random): string {
@@ -127,7 +183,10 @@ export function mergeEnv(image: readonly string[] = [], request: readonly string
  * the image's; env, exposed ports, volumes and labels merge; WorkingDir, User, StopSignal, Healthcheck,
  * Shell and OnBuild come from the image unless given.
  */
-export function mergeImageConfig(req: CreateRequest, image: ImageRunConfig = {}): ImageRunConfig & { StopTimeout?: number } {
+export function mergeImageConfig(
+  req: CreateRequest,
+  image: ImageRunConfig = {},
+): ImageRunConfig & { StopTimeout?: number } {
   const entrypointGiven = req.Entrypoint !== undefined && req.Entrypoint !== null;
   const cmdGiven = Array.isArray(req.Cmd) && req.Cmd.length > 0;
   const out: ImageRunConfig & { StopTimeout?: number } = {
@@ -163,14 +222,21 @@ export function mergeImageConfig(req: CreateRequest, image: ImageRunConfig = {})
 }
 
 /** The request's healthcheck fields override the image's one by one; `Test: ["NONE"]` disables it. */
-export function mergeHealthcheck(req: HealthConfig | undefined, image: HealthConfig | undefined): HealthConfig | undefined {
+export function mergeHealthcheck(
+  req: HealthConfig | undefined,
+  image: HealthConfig | undefined,
+): HealthConfig | undefined {
   if (!req && !image) return undefined;
   if (!req) return image;
   if (!image || (req.Test && req.Test.length > 0)) {
-    return { ...image, ...Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined && v !== 0)) } as HealthConfig;
+    return {
+      ...image,
+      ...Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined && v !== 0)),
+    } as HealthConfig;
   }
   const merged: HealthConfig = { ...image };
-  for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const) if (req[k]) merged[k] = req[k];
+  for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const)
+    if (req[k]) merged[k] = req[k];
   return merged;
 }
 
@@ -187,27 +253,51 @@ const POLICIES = new Set(['', 'no', 'always', 'unless-stopped', 'on-failure']);
 export function validateHostConfig(hc: HostConfig): void {
   const rp = hc.RestartPolicy;
   if (rp) {
-    if (!POLICIES.has(rp.Name)) throw new InvalidArgumentError(`invalid restart policy: unknown policy '${rp.Name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
-    if (rp.MaximumRetryCount && rp.Name !== 'on-failure') throw new InvalidArgumentError(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
-    if ((rp.MaximumRetryCount ?? 0) < 0) throw new InvalidArgumentError('invalid restart policy: maximum retry count cannot be negative');
-    if (hc.AutoRemove && rp.Name !== '' && rp.Name !== 'no') throw new InvalidArgumentError("conflicting options: cannot specify both --restart and --rm");
+    if (!POLICIES.has(rp.Name))
+      throw new InvalidArgumentError(
+        `invalid restart policy: unknown policy '${rp.Name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`,
+      );
+    if (rp.MaximumRetryCount && rp.Name !== 'on-failure')
+      throw new InvalidArgumentError(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+    if ((rp.MaximumRetryCount ?? 0) < 0)
+      throw new InvalidArgumentError('invalid restart policy: maximum retry count cannot be negative');
+    if (hc.AutoRemove && rp.Name !== '' && rp.Name !== 'no')
+      throw new InvalidArgumentError('conflicting options: cannot specify both --restart and --rm');
   }
-  if (hc.Memory !== undefined && hc.Memory !== 0 && hc.Memory < 6 * 1024 * 1024) throw new InvalidArgumentError('Minimum memory limit allowed is 6MB');
-  if (hc.MemorySwap !== undefined && hc.MemorySwap > 0 && hc.Memory !== undefined && hc.Memory > 0 && hc.MemorySwap < hc.Memory)
+  if (hc.Memory !== undefined && hc.Memory !== 0 && hc.Memory < 6 * 1024 * 1024)
+    throw new InvalidArgumentError('Minimum memory limit allowed is 6MB');
+  if (
+    hc.MemorySwap !== undefined &&
+    hc.MemorySwap > 0 &&
+    hc.Memory !== undefined &&
+    hc.Memory > 0 &&
+    hc.MemorySwap < hc.Memory
+  )
     throw new InvalidArgumentError('Minimum memoryswap limit should be larger than memory limit, see usage');
-  if (hc.MemorySwap !== undefined && hc.MemorySwap > 0 && !hc.Memory) throw new InvalidArgumentError('You should always set the Memory limit when using Memoryswap limit, see usage');
-  if (hc.NanoCpus !== undefined && hc.NanoCpus < 0) throw new InvalidArgumentError('invalid CPU value: range of CPUs must be positive');
-  if (hc.NanoCpus && (hc.CpuQuota || hc.CpuPeriod)) throw new InvalidArgumentError('Conflicting options: Nano CPUs and CPU Period cannot both be set');
-  if (hc.CpuShares !== undefined && hc.CpuShares < 0) throw new InvalidArgumentError(`invalid CPU shares: ${hc.CpuShares}`);
-  if (hc.PidsLimit !== undefined && hc.PidsLimit !== null && hc.PidsLimit < -1) throw new InvalidArgumentError(`invalid pids limit: ${hc.PidsLimit}`);
+  if (hc.MemorySwap !== undefined && hc.MemorySwap > 0 && !hc.Memory)
+    throw new InvalidArgumentError('You should always set the Memory limit when using Memoryswap limit, see usage');
+  if (hc.NanoCpus !== undefined && hc.NanoCpus < 0)
+    throw new InvalidArgumentError('invalid CPU value: range of CPUs must be positive');
+  if (hc.NanoCpus && (hc.CpuQuota || hc.CpuPeriod))
+    throw new InvalidArgumentError('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if (hc.CpuShares !== undefined && hc.CpuShares < 0)
+    throw new InvalidArgumentError(`invalid CPU shares: ${hc.CpuShares}`);
+  if (hc.PidsLimit !== undefined && hc.PidsLimit !== null && hc.PidsLimit < -1)
+    throw new InvalidArgumentError(`invalid pids limit: ${hc.PidsLimit}`);
   if (hc.ShmSize !== undefined && hc.ShmSize < 0) throw new InvalidArgumentError('SHM size can not be less than 0');
-  if (hc.OomScoreAdj !== undefined && (hc.OomScoreAdj < -1000 || hc.OomScoreAdj > 1000)) throw new InvalidArgumentError(`Invalid value ${hc.OomScoreAdj}, range for oom score adj is [-1000, 1000]`);
+  if (hc.OomScoreAdj !== undefined && (hc.OomScoreAdj < -1000 || hc.OomScoreAdj > 1000))
+    throw new InvalidArgumentError(`Invalid value ${hc.OomScoreAdj}, range for oom score adj is [-1000, 1000]`);
   for (const b of hc.Binds ?? []) parseBind(b);
   for (const m of hc.Mounts ?? []) {
     if (!m.Target) throw new InvalidArgumentError('invalid mount config: Target must not be empty');
-    if (!m.Target.startsWith('/')) throw new InvalidArgumentError(`invalid mount config for type "${m.Type}": invalid mount path: '${m.Target}' mount path must be absolute`);
-    if (m.Type === 'bind' && !m.Source) throw new InvalidArgumentError(`invalid mount config for type "bind": field Source must not be empty`);
-    if (!['bind', 'volume', 'tmpfs'].includes(m.Type)) throw new InvalidArgumentError(`invalid mount config: mount type unknown: "${m.Type}"`);
+    if (!m.Target.startsWith('/'))
+      throw new InvalidArgumentError(
+        `invalid mount config for type "${m.Type}": invalid mount path: '${m.Target}' mount path must be absolute`,
+      );
+    if (m.Type === 'bind' && !m.Source)
+      throw new InvalidArgumentError(`invalid mount config for type "bind": field Source must not be empty`);
+    if (!['bind', 'volume', 'tmpfs'].includes(m.Type))
+      throw new InvalidArgumentError(`invalid mount config: mount type unknown: "${m.Type}"`);
   }
 }
 
@@ -229,17 +319,29 @@ export function parseBind(spec: string): Bind {
   const parts = spec.split(':');
   if (parts.length === 1) {
     const target = parts[0]!;
-    if (!target.startsWith('/')) throw new InvalidArgumentError(`invalid volume specification: '${spec}': invalid mount config for type "volume": invalid mount path: '${target}' mount path must be absolute`);
+    if (!target.startsWith('/'))
+      throw new InvalidArgumentError(
+        `invalid volume specification: '${spec}': invalid mount config for type "volume": invalid mount path: '${target}' mount path must be absolute`,
+      );
     return { source: '', target, kind: 'volume', readOnly: false, modes: [] };
   }
-  if (parts.length > 3 || parts.some((p) => p === '')) throw new InvalidArgumentError(`invalid volume specification: '${spec}'`);
+  if (parts.length > 3 || parts.some((p) => p === ''))
+    throw new InvalidArgumentError(`invalid volume specification: '${spec}'`);
   const [source, target, mode = ''] = parts as [string, string, string?];
-  if (!target.startsWith('/')) throw new InvalidArgumentError(`invalid volume specification: '${spec}': invalid mount config for type "bind": invalid mount path: '${target}' mount path must be absolute`);
-  if (target === '/') throw new InvalidArgumentError(`invalid volume specification: '${spec}': invalid mount config for type "bind": invalid specification: destination can't be '/'`);
+  if (!target.startsWith('/'))
+    throw new InvalidArgumentError(
+      `invalid volume specification: '${spec}': invalid mount config for type "bind": invalid mount path: '${target}' mount path must be absolute`,
+    );
+  if (target === '/')
+    throw new InvalidArgumentError(
+      `invalid volume specification: '${spec}': invalid mount config for type "bind": invalid specification: destination can't be '/'`,
+    );
   const modes = mode ? mode.split(',') : [];
   for (const m of modes) if (!MODES.has(m)) throw new InvalidArgumentError(`invalid mode: ${m}`);
   const kind = source.startsWith('/') ? 'bind' : 'volume';
   if (kind === 'volume' && !VOLUME_NAME_RE.test(source))
-    throw new InvalidArgumentError(`create ${source}: "${source}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
+    throw new InvalidArgumentError(
+      `create ${source}: "${source}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
+    );
   return { source, target, kind, readOnly: modes.includes('ro'), modes: modes.filter((m) => m !== 'ro' && m !== 'rw') };
 }

@@ -50,7 +50,11 @@ export class ExecManager {
     if (!config.Cmd || config.Cmd.length === 0) throw new InvalidArgumentError('No exec command specified');
     const id = randomBytes(32).toString('hex');
     this.#execs.set(id, { id, containerId: r.id, config, running: false, exitCode: null, pid: 0 });
-    this.#events.publish('container', `exec_create: ${config.Cmd.join(' ')}`, r.id, { image: r.imageRef, name: r.name, execID: id });
+    this.#events.publish('container', `exec_create: ${config.Cmd.join(' ')}`, r.id, {
+      image: r.imageRef,
+      name: r.name,
+      execID: id,
+    });
     return { Id: id };
   }
 
@@ -65,13 +69,18 @@ export class ExecManager {
    * The process spec is the container's own (capabilities, rlimits, no-new-privileges) with this exec's
    * command, environment, working directory, user and terminal.
    */
-  async start(id: string, opts: { detach: boolean; consoleSize?: [number, number] | undefined }): Promise<{ attach?: AttachSession; exit: Promise<number> }> {
+  async start(
+    id: string,
+    opts: { detach: boolean; consoleSize?: [number, number] | undefined },
+  ): Promise<{ attach?: AttachSession; exit: Promise<number> }> {
     const e = this.#get(id);
     if (e.running || e.exitCode !== null) throw new ConflictError(`exec ${id} has already run`);
     const r = this.#containers.get(e.containerId);
     if (r.state.Status !== 'running') throw new ConflictError(`container ${r.id} is not running`);
     const bundle = join(this.#containers.dir(r.id), 'bundle');
-    const spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as { process: ExecProcess & { env?: string[]; user?: { uid: number; gid: number; additionalGids?: number[] } } };
+    const spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as {
+      process: ExecProcess & { env?: string[]; user?: { uid: number; gid: number; additionalGids?: number[] } };
+    };
     const c = e.config;
     const user = c.User ? await resolveUser(join(bundle, 'rootfs'), c.User) : undefined;
     const size = c.ConsoleSize ?? opts.consoleSize;
@@ -104,11 +113,20 @@ export class ExecManager {
     e.session = session;
     e.running = true;
     e.pid = session.pid;
-    this.#events.publish('container', `exec_start: ${c.Cmd!.join(' ')}`, r.id, { image: r.imageRef, name: r.name, execID: id });
+    this.#events.publish('container', `exec_start: ${c.Cmd!.join(' ')}`, r.id, {
+      image: r.imageRef,
+      name: r.name,
+      execID: id,
+    });
     const exit = session.exit.then((st) => {
       e.running = false;
       e.exitCode = st.exitCode;
-      this.#events.publish('container', 'exec_die', r.id, { image: r.imageRef, name: r.name, execID: id, exitCode: String(st.exitCode) });
+      this.#events.publish('container', 'exec_die', r.id, {
+        image: r.imageRef,
+        name: r.name,
+        execID: id,
+        exitCode: String(st.exitCode),
+      });
       void driver.removeExec(id).catch(() => {});
       return st.exitCode;
     });
@@ -129,7 +147,13 @@ export class ExecManager {
       ID: e.id,
       Running: e.running,
       ExitCode: e.exitCode,
-      ProcessConfig: { tty: c.Tty ?? false, entrypoint: c.Cmd?.[0] ?? '', arguments: c.Cmd?.slice(1) ?? [], privileged: c.Privileged ?? false, ...(c.User ? { user: c.User } : {}) },
+      ProcessConfig: {
+        tty: c.Tty ?? false,
+        entrypoint: c.Cmd?.[0] ?? '',
+        arguments: c.Cmd?.slice(1) ?? [],
+        privileged: c.Privileged ?? false,
+        ...(c.User ? { user: c.User } : {}),
+      },
       OpenStdin: c.AttachStdin ?? false,
       OpenStderr: c.AttachStderr ?? false,
       OpenStdout: c.AttachStdout ?? false,

@@ -5,7 +5,15 @@ import { mountAll, unmountAll, unpackLayer, type Snapshotter } from '../snapshot
 import { ForbiddenError, InvalidArgumentError, NotFoundError, NotImplementedError } from '../util/errors.ts';
 import type { KeyedMutex } from '../util/lock.ts';
 import { extract, pack, type PackEntry } from '../util/tar/index.ts';
-import { pathEntries, pathStat, resolveInRoot, treeEntries, upperChanges, type Change, type PathStat } from './archive.ts';
+import {
+  pathEntries,
+  pathStat,
+  resolveInRoot,
+  treeEntries,
+  upperChanges,
+  type Change,
+  type PathStat,
+} from './archive.ts';
 import type { Row } from './service.ts';
 
 /** What the file operations need of the container service. */
@@ -80,7 +88,9 @@ export class ContainerFiles {
    */
   async #openWithMounts(r: Row): Promise<OpenRootfs> {
     const root = await this.#open(r);
-    const binds = r.config.Mounts.filter((m) => m.Type !== 'tmpfs').sort((a, b) => depth(a.Destination) - depth(b.Destination));
+    const binds = r.config.Mounts.filter((m) => m.Type !== 'tmpfs').sort(
+      (a, b) => depth(a.Destination) - depth(b.Destination),
+    );
     if (binds.length === 0) return root;
     const view = join(this.#d.dir(r.id), `view-${randomBytes(6).toString('hex')}`);
     let mounted = false;
@@ -133,7 +143,9 @@ export class ContainerFiles {
     // Every mount at or below a view, outermost first (a lazy unmount takes what is below with it).
     const mounted = (await readFile('/proc/self/mountinfo', 'utf8'))
       .split('\n')
-      .map((l) => (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+      .map((l) =>
+        (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))),
+      )
       .filter((p) => names.some((n) => p === join(dir, n) || p.startsWith(`${join(dir, n)}/`)))
       .sort((a, b) => a.length - b.length);
     for (const p of mounted) await unmountAll(p, { detach: true });
@@ -203,20 +215,36 @@ export class ContainerFiles {
     const m = mounts[0];
     const opt = (k: string) => m?.options.find((o) => o.startsWith(`${k}=`))?.slice(k.length + 1);
     let all: Change[];
-    if (m?.type === 'overlay' && opt('upperdir')) all = await upperChanges(opt('upperdir')!, (opt('lowerdir') ?? '').split(':').filter(Boolean));
+    if (m?.type === 'overlay' && opt('upperdir'))
+      all = await upperChanges(opt('upperdir')!, (opt('lowerdir') ?? '').split(':').filter(Boolean));
     else if (m?.type === 'bind' && this.#d.snapshotter.name === 'overlay') all = await upperChanges(m.source, []);
     else throw new NotImplementedError(`docker diff is not available with the ${this.#d.snapshotter.name} snapshotter`);
     // The runtime creates mount points (/etc/hosts, volume targets, ...) in the upper layer; Docker keeps those in
     // an init layer and does not report them, nor directories changed only because of them.
     const mountPoints = [...runtimeMountPoints(r)];
-    const kept = all.filter((c) => !(c.Kind === 1 && mountPoints.some((p) => c.Path === p || c.Path.startsWith(`${p}/`))));
-    return kept.filter((c) => c.Kind !== 0 || !all.some((x) => x.Path.startsWith(`${c.Path}/`)) || kept.some((x) => x.Path.startsWith(`${c.Path}/`)));
+    const kept = all.filter(
+      (c) => !(c.Kind === 1 && mountPoints.some((p) => c.Path === p || c.Path.startsWith(`${p}/`))),
+    );
+    return kept.filter(
+      (c) =>
+        c.Kind !== 0 ||
+        !all.some((x) => x.Path.startsWith(`${c.Path}/`)) ||
+        kept.some((x) => x.Path.startsWith(`${c.Path}/`)),
+    );
   }
 }
 
 /** Paths the runtime mounts over (and so creates in the upper layer): left out of `diff` and `commit`. */
 export function runtimeMountPoints(r: Row): Set<string> {
-  return new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/dev', '/proc', '/sys', ...r.config.Mounts.map((x) => x.Destination)]);
+  return new Set([
+    '/etc/hosts',
+    '/etc/hostname',
+    '/etc/resolv.conf',
+    '/dev',
+    '/proc',
+    '/sys',
+    ...r.config.Mounts.map((x) => x.Destination),
+  ]);
 }
 
 /** The bind or volume mount that holds `path` (a container path), the deepest one if they nest. */
@@ -225,7 +253,8 @@ function mountOf(mounts: readonly MountPointLike[], path: string): MountPointLik
   for (const m of mounts) {
     if (m.Type === 'tmpfs') continue;
     const d = m.Destination.replace(/\/+$/, '') || '/';
-    if ((path === d || path.startsWith(d === '/' ? '/' : `${d}/`)) && (!best || depth(d) > depth(best.Destination))) best = m;
+    if ((path === d || path.startsWith(d === '/' ? '/' : `${d}/`)) && (!best || depth(d) > depth(best.Destination)))
+      best = m;
   }
   return best;
 }

@@ -66,18 +66,26 @@ export class Healthchecks {
     const r = this.#d.records.get(id);
     const hc = r?.config.Config.Healthcheck;
     if (r?.state.Status !== 'running' || !hc?.Test?.length || !r.state.Health) return;
-    const args = hc.Test[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', hc.Test.slice(1).join(' ')] : hc.Test[0] === 'CMD' ? hc.Test.slice(1) : hc.Test;
+    const args =
+      hc.Test[0] === 'CMD-SHELL'
+        ? ['/bin/sh', '-c', hc.Test.slice(1).join(' ')]
+        : hc.Test[0] === 'CMD'
+          ? hc.Test.slice(1)
+          : hc.Test;
     const timeout = hc.Timeout && hc.Timeout > 0 ? hc.Timeout / 1e6 : 30_000;
     const start = new Date();
     let exitCode = -1;
     let output = '';
     try {
-      const spec = JSON.parse(await readFile(join(this.#d.dir(id), 'bundle', 'config.json'), 'utf8')) as { process: ExecProcess };
+      const spec = JSON.parse(await readFile(join(this.#d.dir(id), 'bundle', 'config.json'), 'utf8')) as {
+        process: ExecProcess;
+      };
       const driver = this.#d.driverOf(r);
       const execId = randomBytes(16).toString('hex');
       const session = await driver.exec(id, execId, { ...spec.process, args, terminal: false }, { attach: true });
       const collect = (async () => {
-        for await (const f of (session.attach?.output ?? []) as AsyncIterable<{ data: Buffer }>) if (output.length < 4096) output += f.data.toString();
+        for await (const f of (session.attach?.output ?? []) as AsyncIterable<{ data: Buffer }>)
+          if (output.length < 4096) output += f.data.toString();
       })();
       const timer = new Promise<'timeout'>((res) => setTimeout(() => res('timeout'), timeout).unref());
       const res = await Promise.race([session.exit.then((st) => st.exitCode), timer]);
@@ -95,7 +103,18 @@ export class Healthchecks {
     }
     const cur = this.#d.records.get(id);
     if (cur?.state.Status !== 'running' || !cur.state.Health) return;
-    const h = { ...cur.state.Health, Log: [...cur.state.Health.Log, { Start: start.toISOString(), End: new Date().toISOString(), ExitCode: exitCode, Output: output.slice(0, 4096) }].slice(-5) };
+    const h = {
+      ...cur.state.Health,
+      Log: [
+        ...cur.state.Health.Log,
+        {
+          Start: start.toISOString(),
+          End: new Date().toISOString(),
+          ExitCode: exitCode,
+          Output: output.slice(0, 4096),
+        },
+      ].slice(-5),
+    };
     const inStartPeriod = hc.StartPeriod ? Date.now() - Date.parse(cur.state.StartedAt) < hc.StartPeriod / 1e6 : false;
     const before = h.Status;
     if (exitCode === 0) {

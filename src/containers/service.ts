@@ -5,16 +5,49 @@ import { promisify } from 'node:util';
 import type { ImageService } from '../images/index.ts';
 import type { ContainerRecords, ContainerRow } from '../metadata/index.ts';
 import type { ImageRunConfig } from '../oci/types.ts';
-import { buildSpec, resolveCapabilities, resolveResources, serializeSpec, validateProfile, type HostFacts, type SeccompProfile, type MountInput, type RuntimeDriver, type AttachSession, type ResourcesInput, type ExitStatus, readLog, type LogEntry } from '../runtime/index.ts';
+import {
+  buildSpec,
+  resolveCapabilities,
+  resolveResources,
+  serializeSpec,
+  validateProfile,
+  type HostFacts,
+  type SeccompProfile,
+  type MountInput,
+  type RuntimeDriver,
+  type AttachSession,
+  type ResourcesInput,
+  type ExitStatus,
+  readLog,
+  type LogEntry,
+} from '../runtime/index.ts';
 import { mountAll, unmountAll, type Snapshotter } from '../snapshots/index.ts';
 import type { VolumeService } from '../volumes/index.ts';
 import type { NetworkService, NetworkSettings } from '../network/index.ts';
-import { ConflictError, InvalidArgumentError, NotFoundError, NotModifiedError, BerthError, errorMessage, isErrno } from '../util/errors.ts';
+import {
+  ConflictError,
+  InvalidArgumentError,
+  NotFoundError,
+  NotModifiedError,
+  BerthError,
+  errorMessage,
+  isErrno,
+} from '../util/errors.ts';
 import { matchLabel } from '../util/labels.ts';
 import type { EventLog } from '../util/events.ts';
 import { KeyedMutex } from '../util/lock.ts';
 import type { PackEntry } from '../util/tar/index.ts';
-import { commandLine, generateName, mergeImageConfig, newContainerId, parseBind, validateHostConfig, validateName, type CreateRequest, type HostConfig } from './config.ts';
+import {
+  commandLine,
+  generateName,
+  mergeImageConfig,
+  newContainerId,
+  parseBind,
+  validateHostConfig,
+  validateName,
+  type CreateRequest,
+  type HostConfig,
+} from './config.ts';
 import { initialState, ZERO_TIME, type ContainerState } from './state.ts';
 import { resolveUser } from './users.ts';
 import { emptyBlkio, emptyCpu, readCgroupStats, type StatsSample } from './stats.ts';
@@ -108,8 +141,19 @@ export class ContainerService {
 
   constructor(deps: ContainerServiceDeps) {
     this.#d = deps;
-    this.#health = new Healthchecks({ records: deps.records, events: deps.events, driverOf: (r) => this.#driver(r), dir: (id) => this.dir(id), attrs: (r) => this.#attrs(r) });
-    this.#files = new ContainerFiles({ snapshotter: deps.snapshotter, dir: (id) => this.dir(id), lock: this.#lock, current: (id) => deps.records.get(id) });
+    this.#health = new Healthchecks({
+      records: deps.records,
+      events: deps.events,
+      driverOf: (r) => this.#driver(r),
+      dir: (id) => this.dir(id),
+      attrs: (r) => this.#attrs(r),
+    });
+    this.#files = new ContainerFiles({
+      snapshotter: deps.snapshotter,
+      dir: (id) => this.dir(id),
+      lock: this.#lock,
+      current: (id) => deps.records.get(id),
+    });
   }
 
   // ---- lookup ------------------------------------------------------------------------------------------
@@ -132,7 +176,10 @@ export class ContainerService {
 
   /** Containers using an image, for rmi's conflict checks. */
   usingImage(imageId: string): { id: string; running: boolean }[] {
-    return this.#d.records.usingImage(imageId).map((r) => ({ id: r.id, running: r.state.Status === 'running' || r.state.Status === 'paused' || r.state.Status === 'restarting' }));
+    return this.#d.records.usingImage(imageId).map((r) => ({
+      id: r.id,
+      running: r.state.Status === 'running' || r.state.Status === 'paused' || r.state.Status === 'restarting',
+    }));
   }
 
   /** Containers using a named volume. */
@@ -153,7 +200,10 @@ export class ContainerService {
 
   /** Every capability the runtime on this host can grant: what `exec --privileged` gives. */
   allCapabilities(): string[] {
-    return resolveCapabilities({ privileged: true, ...(this.#d.host.capabilities ? { available: this.#d.host.capabilities } : {}) });
+    return resolveCapabilities({
+      privileged: true,
+      ...(this.#d.host.capabilities ? { available: this.#d.host.capabilities } : {}),
+    });
   }
 
   /** The runtime driver a container runs under (exec uses it). */
@@ -163,7 +213,8 @@ export class ContainerService {
 
   #driver(r: Row): RuntimeDriver {
     const d = this.#d.runtimes.get(r.runtime);
-    if (!d) throw new BerthError(`runtime "${r.runtime}" of container ${r.id.slice(0, 12)} is not available on this host`);
+    if (!d)
+      throw new BerthError(`runtime "${r.runtime}" of container ${r.id.slice(0, 12)} is not available on this host`);
     return d;
   }
 
@@ -183,16 +234,21 @@ export class ContainerService {
       const other = this.get(net.slice('container:'.length));
       hc.NetworkMode = `container:${other.id}`;
     }
-    if (hc.Init && !this.#d.initPath) throw new InvalidArgumentError('--init: no init binary (catatonit or tini) is installed on the host');
+    if (hc.Init && !this.#d.initPath)
+      throw new InvalidArgumentError('--init: no init binary (catatonit or tini) is installed on the host');
     const image = this.#d.images.resolve(req.Image);
     const img = await this.#d.images.load(image);
     const config = mergeImageConfig(req, img.config.config ?? {});
     config.Image = req.Image;
     const argv = commandLine(config);
-    const cname = name ? validateName(name) : generateName((n) => this.#d.records.byName(n) !== undefined || this.#creating.has(n));
+    const cname = name
+      ? validateName(name)
+      : generateName((n) => this.#d.records.byName(n) !== undefined || this.#creating.has(n));
     const other = this.#d.records.byName(cname);
     if (other || this.#creating.has(cname)) {
-      throw new ConflictError(`Conflict. The container name "/${cname}" is already in use${other ? ` by container "${other.id}"` : ''}. You have to remove (or rename) that container to be able to reuse that name.`);
+      throw new ConflictError(
+        `Conflict. The container name "/${cname}" is already in use${other ? ` by container "${other.id}"` : ''}. You have to remove (or rename) that container to be able to reuse that name.`,
+      );
     }
     // The name is held from here to the insert: creates running at once must not pick the same one.
     this.#creating.add(cname);
@@ -202,7 +258,12 @@ export class ContainerService {
       if (!net.startsWith('container:')) {
         let mode: string;
         try {
-          mode = this.#d.networks.prepare(id, net, req.NetworkingConfig?.EndpointsConfig as Parameters<NetworkService['prepare']>[2], req.MacAddress);
+          mode = this.#d.networks.prepare(
+            id,
+            net,
+            req.NetworkingConfig?.EndpointsConfig as Parameters<NetworkService['prepare']>[2],
+            req.MacAddress,
+          );
         } catch (err) {
           // Not a 404: the docker CLI takes any 404 from create for a missing image and would try to pull it.
           if (err instanceof NotFoundError) throw new InvalidArgumentError(err.message, { cause: err });
@@ -214,7 +275,11 @@ export class ContainerService {
       // the endpoints just recorded, the snapshot, the container's directory.
       let inserted = false;
       try {
-        if (!config.Hostname) config.Hostname = net === 'host' ? (await readFile('/etc/hostname', 'utf8').catch(() => 'localhost')).trim() : id.slice(0, 12);
+        if (!config.Hostname)
+          config.Hostname =
+            net === 'host'
+              ? (await readFile('/etc/hostname', 'utf8').catch(() => 'localhost')).trim()
+              : id.slice(0, 12);
         const mounts = await this.#resolveMounts(hc, config);
         await mkdir(join(this.dir(id), 'bundle', 'rootfs'), { recursive: true, mode: 0o711 });
         await this.#d.snapshotter.prepare(id, image.chainId ?? undefined);
@@ -231,7 +296,9 @@ export class ContainerService {
           snapshot: id,
         };
         if (!this.#d.records.insert(row)) {
-          throw new ConflictError(`Conflict. The container name "/${cname}" is already in use. You have to remove (or rename) that container to be able to reuse that name.`);
+          throw new ConflictError(
+            `Conflict. The container name "/${cname}" is already in use. You have to remove (or rename) that container to be able to reuse that name.`,
+          );
         }
         inserted = true;
         this.#d.events.publish('container', 'create', id, this.#attrs(row));
@@ -260,14 +327,32 @@ export class ContainerService {
     for (const spec of hc.Binds ?? []) {
       const b = parseBind(spec);
       const mode = [b.readOnly ? 'ro' : '', ...b.modes].filter(Boolean).join(',');
-      const propagation = b.modes.find((m) => /^r?(private|shared|slave)$/.test(m)) ?? (b.kind === 'bind' ? 'rprivate' : '');
+      const propagation =
+        b.modes.find((m) => /^r?(private|shared|slave)$/.test(m)) ?? (b.kind === 'bind' ? 'rprivate' : '');
       if (b.kind === 'bind') {
         // docker -v creates a missing host directory (unlike --mount type=bind).
         await mkdir(b.source, { recursive: true });
-        add({ Type: 'bind', Source: b.source, Destination: b.target, Mode: mode, RW: !b.readOnly, Propagation: propagation });
+        add({
+          Type: 'bind',
+          Source: b.source,
+          Destination: b.target,
+          Mode: mode,
+          RW: !b.readOnly,
+          Propagation: propagation,
+        });
       } else {
         const v = await this.#d.volumes.create(b.source ? { Name: b.source } : {});
-        add({ Type: 'volume', Name: v.Name, Source: v.Mountpoint, Destination: b.target, Driver: 'local', Mode: mode || 'z', RW: !b.readOnly, Propagation: '', ...(b.source ? {} : { Anonymous: true }) });
+        add({
+          Type: 'volume',
+          Name: v.Name,
+          Source: v.Mountpoint,
+          Destination: b.target,
+          Driver: 'local',
+          Mode: mode || 'z',
+          RW: !b.readOnly,
+          Propagation: '',
+          ...(b.source ? {} : { Anonymous: true }),
+        });
       }
     }
     for (const m of hc.Mounts ?? []) {
@@ -275,26 +360,75 @@ export class ContainerService {
         try {
           await stat(m.Source!);
         } catch {
-          throw new InvalidArgumentError(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
+          throw new InvalidArgumentError(
+            `invalid mount config for type "bind": bind source path does not exist: ${m.Source}`,
+          );
         }
-        add({ Type: 'bind', Source: m.Source!, Destination: m.Target, Mode: '', RW: !m.ReadOnly, Propagation: m.BindOptions?.Propagation ?? 'rprivate' });
+        add({
+          Type: 'bind',
+          Source: m.Source!,
+          Destination: m.Target,
+          Mode: '',
+          RW: !m.ReadOnly,
+          Propagation: m.BindOptions?.Propagation ?? 'rprivate',
+        });
       } else if (m.Type === 'volume') {
-        const v = await this.#d.volumes.create({ ...(m.Source ? { Name: m.Source } : {}), ...(m.VolumeOptions?.Labels ? { Labels: m.VolumeOptions.Labels } : {}), ...(m.VolumeOptions?.DriverConfig?.Options ? { DriverOpts: m.VolumeOptions.DriverConfig.Options } : {}) });
-        add({ Type: 'volume', Name: v.Name, Source: v.Mountpoint, Destination: m.Target, Driver: 'local', Mode: 'z', RW: !m.ReadOnly, Propagation: '', ...(m.Source ? {} : { Anonymous: true }) });
+        const v = await this.#d.volumes.create({
+          ...(m.Source ? { Name: m.Source } : {}),
+          ...(m.VolumeOptions?.Labels ? { Labels: m.VolumeOptions.Labels } : {}),
+          ...(m.VolumeOptions?.DriverConfig?.Options ? { DriverOpts: m.VolumeOptions.DriverConfig.Options } : {}),
+        });
+        add({
+          Type: 'volume',
+          Name: v.Name,
+          Source: v.Mountpoint,
+          Destination: m.Target,
+          Driver: 'local',
+          Mode: 'z',
+          RW: !m.ReadOnly,
+          Propagation: '',
+          ...(m.Source ? {} : { Anonymous: true }),
+        });
       } else if (m.Type === 'tmpfs') {
         const opts: string[] = [];
         if (m.TmpfsOptions?.SizeBytes) opts.push(`size=${m.TmpfsOptions.SizeBytes}`);
         if (m.TmpfsOptions?.Mode) opts.push(`mode=${m.TmpfsOptions.Mode.toString(8)}`);
-        add({ Type: 'tmpfs', Source: '', Destination: m.Target, Mode: '', RW: !m.ReadOnly, Propagation: '', TmpfsOptions: opts });
+        add({
+          Type: 'tmpfs',
+          Source: '',
+          Destination: m.Target,
+          Mode: '',
+          RW: !m.ReadOnly,
+          Propagation: '',
+          TmpfsOptions: opts,
+        });
       }
     }
     for (const [dest, o] of Object.entries(hc.Tmpfs ?? {})) {
-      add({ Type: 'tmpfs', Source: '', Destination: dest, Mode: o, RW: !o.split(',').includes('ro'), Propagation: '', TmpfsOptions: o ? o.split(',') : [] });
+      add({
+        Type: 'tmpfs',
+        Source: '',
+        Destination: dest,
+        Mode: o,
+        RW: !o.split(',').includes('ro'),
+        Propagation: '',
+        TmpfsOptions: o ? o.split(',') : [],
+      });
     }
     for (const dest of Object.keys(config.Volumes ?? {})) {
       if (taken.has(dest)) continue;
       const v = await this.#d.volumes.create({});
-      add({ Type: 'volume', Name: v.Name, Source: v.Mountpoint, Destination: dest, Driver: 'local', Mode: '', RW: true, Propagation: '', Anonymous: true });
+      add({
+        Type: 'volume',
+        Name: v.Name,
+        Source: v.Mountpoint,
+        Destination: dest,
+        Driver: 'local',
+        Mode: '',
+        RW: true,
+        Propagation: '',
+        Anonymous: true,
+      });
     }
     return out;
   }
@@ -311,7 +445,8 @@ export class ContainerService {
       const r = this.get(r0.id);
       if (r.state.Status === 'running') throw new NotModifiedError(`container ${r.id} is already running`);
       if (r.state.Status === 'paused') throw new ConflictError('cannot start a paused container, try unpause instead');
-      if (r.state.Status === 'removing' || r.state.Status === 'dead') throw new ConflictError(`container ${r.id} is marked for removal and cannot be started`);
+      if (r.state.Status === 'removing' || r.state.Status === 'dead')
+        throw new ConflictError(`container ${r.id} is marked for removal and cannot be started`);
       await this.#startLocked(r);
     });
   }
@@ -338,7 +473,12 @@ export class ContainerService {
       const mounts: MountInput[] = [];
       for (const m of r.config.Mounts) {
         if (m.Type === 'tmpfs') {
-          mounts.push({ type: 'tmpfs', destination: m.Destination, options: m.TmpfsOptions ?? [], ...(m.RW ? {} : { readonly: true }) });
+          mounts.push({
+            type: 'tmpfs',
+            destination: m.Destination,
+            options: m.TmpfsOptions ?? [],
+            ...(m.RW ? {} : { readonly: true }),
+          });
           continue;
         }
         let source = m.Source;
@@ -347,13 +487,29 @@ export class ContainerService {
           acquired.push(m.Name!);
           await copyUp(join(rootfs, m.Destination), source);
         }
-        mounts.push({ type: 'bind', source, destination: m.Destination, ...(m.RW ? {} : { readonly: true }), ...(m.Propagation && m.Propagation !== 'rprivate' ? { propagation: m.Propagation as never } : {}) });
+        mounts.push({
+          type: 'bind',
+          source,
+          destination: m.Destination,
+          ...(m.RW ? {} : { readonly: true }),
+          ...(m.Propagation && m.Propagation !== 'rprivate' ? { propagation: m.Propagation as never } : {}),
+        });
       }
       const netHost = hc.NetworkMode === 'host';
       networked = true;
       const { ns: netns, ready: netReady } = await this.#setUpNetwork(r);
-      for (const [f, dest] of [['hosts', '/etc/hosts'], ['hostname', '/etc/hostname'], ['resolv.conf', '/etc/resolv.conf']] as const) {
-        if (!mounts.some((m) => m.destination === dest)) mounts.push({ type: 'bind', source: join(dir, f), destination: dest, ...(hc.ReadonlyRootfs ? { readonly: true } : {}) });
+      for (const [f, dest] of [
+        ['hosts', '/etc/hosts'],
+        ['hostname', '/etc/hostname'],
+        ['resolv.conf', '/etc/resolv.conf'],
+      ] as const) {
+        if (!mounts.some((m) => m.destination === dest))
+          mounts.push({
+            type: 'bind',
+            source: join(dir, f),
+            destination: dest,
+            ...(hc.ReadonlyRootfs ? { readonly: true } : {}),
+          });
       }
       const security = parseSecurityOpts(hc.SecurityOpt ?? []);
       const spec = buildSpec({
@@ -365,7 +521,9 @@ export class ContainerService {
           env: [...(c.Env ?? []), ...(c.Env?.some((e) => e.startsWith('HOME=')) ? [] : [`HOME=${user.home}`])],
           cwd: c.WorkingDir || '/',
           terminal: c.Tty ?? false,
-          ...(hc.ConsoleSize && hc.ConsoleSize[0] > 0 ? { consoleSize: { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] } } : {}),
+          ...(hc.ConsoleSize && hc.ConsoleSize[0] > 0
+            ? { consoleSize: { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] } }
+            : {}),
           user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
           noNewPrivileges: security.noNewPrivileges,
           ...(hc.OomScoreAdj ? { oomScoreAdj: hc.OomScoreAdj } : {}),
@@ -382,7 +540,12 @@ export class ContainerService {
         devices: await resolveDevices(hc.Devices ?? []),
         sysctls: hc.Sysctls ?? {},
         ulimits: (hc.Ulimits ?? []).map((u) => ({ name: u.Name, soft: u.Soft, hard: u.Hard })),
-        namespaces: { network: netns, ...(hc.PidMode === 'host' ? { pid: 'host' as const } : {}), ...(hc.IpcMode === 'host' ? { ipc: 'host' as const } : {}), ...(hc.UTSMode === 'host' ? { uts: 'host' as const } : {}) },
+        namespaces: {
+          network: netns,
+          ...(hc.PidMode === 'host' ? { pid: 'host' as const } : {}),
+          ...(hc.IpcMode === 'host' ? { ipc: 'host' as const } : {}),
+          ...(hc.UTSMode === 'host' ? { uts: 'host' as const } : {}),
+        },
         cgroupsPath: `/berth/${r.id}`,
         ...(hc.Init && this.#d.initPath ? { init: this.#d.initPath } : {}),
         annotations: { 'org.opencontainers.image.ref.name': r.imageRef, 'berth.container.name': r.name },
@@ -412,8 +575,19 @@ export class ContainerService {
       }
       this.#pendingAttach.delete(r.id);
       await driver.start(r.id);
-      const state: ContainerState = { ...r.state, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME, OOMKilled: false, StoppedByUser: false };
-      if (c.Healthcheck?.Test?.length && c.Healthcheck.Test[0] !== 'NONE') state.Health = { Status: 'starting', FailingStreak: 0, Log: [] };
+      const state: ContainerState = {
+        ...r.state,
+        Status: 'running',
+        Pid: pid,
+        ExitCode: 0,
+        Error: '',
+        StartedAt: new Date().toISOString(),
+        FinishedAt: ZERO_TIME,
+        OOMKilled: false,
+        StoppedByUser: false,
+      };
+      if (c.Healthcheck?.Test?.length && c.Healthcheck.Test[0] !== 'NONE')
+        state.Health = { Status: 'starting', FailingStreak: 0, Log: [] };
       this.#d.records.setState(r.id, state);
       this.#d.events.publish('container', 'start', r.id, this.#attrs(r));
       this.#watch(r.id, driver);
@@ -424,13 +598,24 @@ export class ContainerService {
       for (const v of acquired) await this.#d.volumes.release(v).catch(() => {});
       if (mounted) await unmountAll(rootfs, { detach: true }).catch(() => {});
       const message = errorMessage(err);
-      const code = /executable file not found|no such file or directory/i.test(message) ? 127 : /permission denied/i.test(message) ? 126 : 128;
-      this.#d.records.setState(r.id, { ...r.state, Status: r.state.Status === 'created' ? 'created' : 'exited', ExitCode: code, Error: message, Pid: 0 });
+      const code = /executable file not found|no such file or directory/i.test(message)
+        ? 127
+        : /permission denied/i.test(message)
+          ? 126
+          : 128;
+      this.#d.records.setState(r.id, {
+        ...r.state,
+        Status: r.state.Status === 'created' ? 'created' : 'exited',
+        ExitCode: code,
+        Error: message,
+        Pid: 0,
+      });
       for (const give of this.#pendingAttach.get(r.id) ?? []) give(err as Error);
       this.#pendingAttach.delete(r.id);
       this.#resolveWaiters(r.id, 'next-exit', code, message);
       // As dockerd: a --rm container whose start failed is removed (and `wait?condition=removed` returns).
-      if (r.hostConfig.AutoRemove) await this.#removeLocked({ ...r, state: { ...r.state, ExitCode: code } }, { volumes: true }).catch(() => {});
+      if (r.hostConfig.AutoRemove)
+        await this.#removeLocked({ ...r, state: { ...r.state, ExitCode: code } }, { volumes: true }).catch(() => {});
       if (err instanceof BerthError && err.code !== 'INTERNAL') throw err;
       // The runtime's own words: "exec: "x": executable file not found in $PATH" → the CLI maps it to 127.
       throw new InvalidArgumentError(`failed to create task for container: ${message}`, { cause: err });
@@ -452,11 +637,17 @@ export class ContainerService {
     if (mode.startsWith('container:')) {
       const other = this.#d.records.get(mode.slice('container:'.length));
       if (!other || (other.state.Status !== 'running' && other.state.Status !== 'paused')) {
-        throw new ConflictError(`cannot join network of a non running container: ${other?.id ?? mode.slice('container:'.length)}`);
+        throw new ConflictError(
+          `cannot join network of a non running container: ${other?.id ?? mode.slice('container:'.length)}`,
+        );
       }
-      for (const f of ['hosts', 'resolv.conf']) await writeFile(join(dir, f), await readFile(join(this.dir(other.id), f)).catch(() => ''));
+      for (const f of ['hosts', 'resolv.conf'])
+        await writeFile(join(dir, f), await readFile(join(this.dir(other.id), f)).catch(() => ''));
       if (other.hostConfig.NetworkMode === 'host') return { ns: 'host', ready: Promise.resolve() };
-      return { ns: { path: this.#d.networks.sandboxPath(other.id) ?? `/proc/${other.state.Pid}/ns/net` }, ready: Promise.resolve() };
+      return {
+        ns: { path: this.#d.networks.sandboxPath(other.id) ?? `/proc/${other.state.Pid}/ns/net` },
+        ready: Promise.resolve(),
+      };
     }
     const sb = await this.#d.networks.setUp({
       id: r.id,
@@ -497,7 +688,11 @@ export class ContainerService {
     driver.waitExit(id, { signal: ac.signal }).then(
       (status) => {
         if (this.#watching.get(id) === ac) this.#watching.delete(id);
-        void this.#lock.run(id, () => this.#onExit(id, status)).catch((err) => this.#d.log?.warn(`container ${id.slice(0, 12)}: exit handling failed: ${errorMessage(err)}`));
+        void this.#lock
+          .run(id, () => this.#onExit(id, status))
+          .catch((err) =>
+            this.#d.log?.warn(`container ${id.slice(0, 12)}: exit handling failed: ${errorMessage(err)}`),
+          );
       },
       () => {
         /* aborted: removed, or the daemon is stopping */
@@ -585,7 +780,8 @@ export class ContainerService {
     const r = this.get(ref);
     this.#cancelRestart(r);
     const cur = this.get(r.id);
-    if (cur.state.Status !== 'running' && cur.state.Status !== 'paused') throw new NotModifiedError(`container ${r.id} is not running`);
+    if (cur.state.Status !== 'running' && cur.state.Status !== 'paused')
+      throw new NotModifiedError(`container ${r.id} is not running`);
     this.#d.records.setState(r.id, { ...cur.state, StoppedByUser: true });
     const driver = this.#driver(r);
     const sig = opts.signal || r.config.Config.StopSignal || 'SIGTERM';
@@ -594,7 +790,10 @@ export class ContainerService {
     if (cur.state.Status === 'paused') await driver.resume(r.id).catch(() => {});
     await driver.kill(r.id, sig).catch(() => {});
     if (timeout >= 0) {
-      const timedOut = await Promise.race([exited.then(() => false), new Promise<boolean>((res) => setTimeout(() => res(true), timeout * 1000).unref())]);
+      const timedOut = await Promise.race([
+        exited.then(() => false),
+        new Promise<boolean>((res) => setTimeout(() => res(true), timeout * 1000).unref()),
+      ]);
       if (timedOut) await driver.kill(r.id, 'SIGKILL', { all: true }).catch(() => {});
     }
     await exited;
@@ -603,11 +802,21 @@ export class ContainerService {
 
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
     const r = this.get(ref);
-    if (r.state.Status !== 'running' && r.state.Status !== 'paused') throw new ConflictError(`Cannot kill container: ${ref}: container ${r.id} is not running`);
-    const sig = /^\d+$/.test(signal) ? Number(signal) : signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
+    if (r.state.Status !== 'running' && r.state.Status !== 'paused')
+      throw new ConflictError(`Cannot kill container: ${ref}: container ${r.id} is not running`);
+    const sig = /^\d+$/.test(signal)
+      ? Number(signal)
+      : signal.toUpperCase().startsWith('SIG')
+        ? signal.toUpperCase()
+        : `SIG${signal.toUpperCase()}`;
     if (sig === 'SIGKILL' || sig === 9) this.#d.records.setState(r.id, { ...r.state, StoppedByUser: true });
     await this.#driver(r).kill(r.id, sig);
-    this.#d.events.publish('container', 'kill', r.id, this.#attrs(r, { signal: String(typeof sig === 'number' ? sig : sig.replace(/^SIG/, '')) }));
+    this.#d.events.publish(
+      'container',
+      'kill',
+      r.id,
+      this.#attrs(r, { signal: String(typeof sig === 'number' ? sig : sig.replace(/^SIG/, '')) }),
+    );
   }
 
   async restart(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
@@ -626,14 +835,24 @@ export class ContainerService {
     if (t) {
       clearTimeout(t);
       this.#restartTimers.delete(r.id);
-      if (r.state.Status === 'restarting') this.#d.records.setState(r.id, { ...r.state, Status: 'exited', StoppedByUser: true });
+      if (r.state.Status === 'restarting')
+        this.#d.records.setState(r.id, { ...r.state, Status: 'exited', StoppedByUser: true });
     }
   }
 
   /** Docker's `/wait`. */
-  wait(ref: string, condition: WaitCondition = 'not-running', signal?: AbortSignal): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
+  wait(
+    ref: string,
+    condition: WaitCondition = 'not-running',
+    signal?: AbortSignal,
+  ): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
     const r = this.get(ref);
-    if (condition === 'not-running' && r.state.Status !== 'running' && r.state.Status !== 'paused' && r.state.Status !== 'restarting') {
+    if (
+      condition === 'not-running' &&
+      r.state.Status !== 'running' &&
+      r.state.Status !== 'paused' &&
+      r.state.Status !== 'restarting'
+    ) {
       return Promise.resolve({ StatusCode: r.state.ExitCode, Error: null });
     }
     return new Promise((resolve, reject) => {
@@ -665,14 +884,18 @@ export class ContainerService {
     const r0 = this.get(ref);
     if (r0.state.Status === 'running' || r0.state.Status === 'paused' || r0.state.Status === 'restarting') {
       if (!opts.force) {
-        throw new ConflictError(`cannot remove container "/${r0.name}": container is ${r0.state.Status}: stop the container before removing or force remove`);
+        throw new ConflictError(
+          `cannot remove container "/${r0.name}": container is ${r0.state.Status}: stop the container before removing or force remove`,
+        );
       }
       this.#cancelRestart(r0);
       const cur = this.get(r0.id);
       if (cur.state.Status === 'running' || cur.state.Status === 'paused') {
         this.#d.records.setState(cur.id, { ...cur.state, StoppedByUser: true });
         const exited = this.wait(r0.id, 'not-running');
-        await this.#driver(r0).kill(r0.id, 'SIGKILL', { all: true }).catch(() => {});
+        await this.#driver(r0)
+          .kill(r0.id, 'SIGKILL', { all: true })
+          .catch(() => {});
         await exited;
       }
     }
@@ -726,7 +949,11 @@ export class ContainerService {
       this.#pendingAttach.set(r.id, list);
       signal?.addEventListener('abort', () => {
         const l = this.#pendingAttach.get(r.id);
-        if (l) this.#pendingAttach.set(r.id, l.filter((g) => g !== give));
+        if (l)
+          this.#pendingAttach.set(
+            r.id,
+            l.filter((g) => g !== give),
+          );
         reject(signal.reason);
       });
     });
@@ -744,7 +971,8 @@ export class ContainerService {
     const driver = this.#driver(r);
     const wantOut = opts.stdout ?? true;
     const wantErr = opts.stderr ?? true;
-    const follow = opts.follow && (r.state.Status === 'running' || r.state.Status === 'paused' || r.state.Status === 'restarting');
+    const follow =
+      opts.follow && (r.state.Status === 'running' || r.state.Status === 'paused' || r.state.Status === 'restarting');
     const readOpts = {
       ...(opts.since !== undefined ? { since: opts.since } : {}),
       ...(opts.until !== undefined ? { until: opts.until } : {}),
@@ -785,16 +1013,23 @@ export class ContainerService {
     if (name === r.name) throw new ConflictError(`Renaming a container with the same name as its current name`);
     const other = this.#d.records.byName(name);
     if (other || !this.#d.records.rename(r.id, name)) {
-      throw new ConflictError(`Conflict. The container name "/${name}" is already in use by container "${other?.id ?? ''}". You have to remove (or rename) that container to be able to reuse that name.`);
+      throw new ConflictError(
+        `Conflict. The container name "/${name}" is already in use by container "${other?.id ?? ''}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
     }
     // Other containers on its user networks resolve the new name, as Docker's.
-    await this.#d.networks.rename(r.id, name).catch((err: unknown) => this.#d.log?.warn(`rename ${r.id.slice(0, 12)}: DNS records keep the old name: ${errorMessage(err)}`));
+    await this.#d.networks
+      .rename(r.id, name)
+      .catch((err: unknown) =>
+        this.#d.log?.warn(`rename ${r.id.slice(0, 12)}: DNS records keep the old name: ${errorMessage(err)}`),
+      );
     this.#d.events.publish('container', 'rename', r.id, { ...this.#attrs({ ...r, name }), oldName: `/${r.name}` });
   }
 
   async top(ref: string): Promise<{ Titles: string[]; Processes: string[][] }> {
     const r = this.get(ref);
-    if (r.state.Status !== 'running' && r.state.Status !== 'paused') throw new ConflictError(`Container ${r.id} is not running`);
+    if (r.state.Status !== 'running' && r.state.Status !== 'paused')
+      throw new ConflictError(`Container ${r.id} is not running`);
     const pids = await this.#driver(r).ps(r.id);
     if (pids.length === 0) return { Titles: ['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD'], Processes: [] };
     const { stdout } = await exec('ps', ['-o', 'uid,pid,ppid,c,stime,tty,time,cmd', '-p', pids.join(',')]);
@@ -837,16 +1072,28 @@ export class ContainerService {
    */
   async update(ref: string, u: Partial<HostConfig>): Promise<{ Warnings: string[] }> {
     const r = this.get(ref);
-    const keys = ['Memory', 'MemorySwap', 'MemoryReservation', 'CpuShares', 'NanoCpus', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'RestartPolicy'] as const;
+    const keys = [
+      'Memory',
+      'MemorySwap',
+      'MemoryReservation',
+      'CpuShares',
+      'NanoCpus',
+      'CpuPeriod',
+      'CpuQuota',
+      'CpusetCpus',
+      'CpusetMems',
+      'PidsLimit',
+      'RestartPolicy',
+    ] as const;
     const hc: HostConfig = { ...r.hostConfig };
     for (const k of keys) if (u[k] !== undefined && u[k] !== null) (hc as Record<string, unknown>)[k] = u[k];
     if (hc.NanoCpus && (u.CpuQuota || u.CpuPeriod)) delete hc.NanoCpus;
     validateHostConfig(hc);
     if (r.state.Status === 'running' || r.state.Status === 'paused') {
-      const res = resolveResources(
-        resourcesInput(hc),
-        { swapAccounting: this.#d.host.swapAccounting ?? true, ...(this.#d.host.cpuCount ? { cpuCount: this.#d.host.cpuCount } : {}) },
-      );
+      const res = resolveResources(resourcesInput(hc), {
+        swapAccounting: this.#d.host.swapAccounting ?? true,
+        ...(this.#d.host.cpuCount ? { cpuCount: this.#d.host.cpuCount } : {}),
+      });
       const { devices: _devices, ...limits } = res as SpecResourcesLike;
       void _devices;
       await this.#driver(r).update(r.id, limits);
@@ -898,7 +1145,9 @@ export class ContainerService {
     return this.#files.export(this.get(ref));
   }
 
-  async prune(filters: { until?: number; labels?: string[] } = {}): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {
+  async prune(
+    filters: { until?: number; labels?: string[] } = {},
+  ): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {
     const deleted: string[] = [];
     for (const r of this.#d.records.all()) {
       if (r.state.Status !== 'exited' && r.state.Status !== 'created' && r.state.Status !== 'dead') continue;
@@ -926,7 +1175,13 @@ export class ContainerService {
       }
       if (r.state.Status === 'running' || r.state.Status === 'paused') {
         if (!driver) {
-          this.#d.records.setState(r.id, { ...r.state, Status: 'exited', ExitCode: 255, Error: `runtime ${r.runtime} is not available`, Pid: 0 });
+          this.#d.records.setState(r.id, {
+            ...r.state,
+            Status: 'exited',
+            ExitCode: 255,
+            Error: `runtime ${r.runtime} is not available`,
+            Pid: 0,
+          });
           continue;
         }
         let alive = false;
@@ -941,7 +1196,9 @@ export class ContainerService {
           if (r.state.Health) this.#health.schedule(r.id, true);
           continue;
         }
-        await this.#lock.run(r.id, () => this.#onExit(r.id, exit ?? { exitCode: 255, exitedAt: new Date(), oomKilled: false, monitorLost: true }));
+        await this.#lock.run(r.id, () =>
+          this.#onExit(r.id, exit ?? { exitCode: 255, exitedAt: new Date(), oomKilled: false, monitorLost: true }),
+        );
         continue;
       }
       if (r.state.Status === 'restarting') {
@@ -949,7 +1206,9 @@ export class ContainerService {
       }
       const p = r.hostConfig.RestartPolicy?.Name;
       if ((p === 'always' || p === 'unless-stopped') && !r.state.StoppedByUser) {
-        await this.start(r.id).catch((err) => this.#d.log?.warn(`container ${r.id.slice(0, 12)}: restart at daemon start failed: ${errorMessage(err)}`));
+        await this.start(r.id).catch((err) =>
+          this.#d.log?.warn(`container ${r.id.slice(0, 12)}: restart at daemon start failed: ${errorMessage(err)}`),
+        );
       }
     }
   }
@@ -983,11 +1242,18 @@ async function copyUp(from: string, to: string): Promise<void> {
  * `seccomp=builtin`, or `seccomp=<profile JSON>` (the client reads the file and sends its content, as the docker CLI
  * does); label and apparmor options are accepted and have no effect here.
  */
-function parseSecurityOpts(opts: readonly string[]): { noNewPrivileges: boolean; seccomp: 'default' | 'unconfined' | SeccompProfile } {
+function parseSecurityOpts(opts: readonly string[]): {
+  noNewPrivileges: boolean;
+  seccomp: 'default' | 'unconfined' | SeccompProfile;
+} {
   let noNewPrivileges = false;
   let seccomp: 'default' | 'unconfined' | SeccompProfile = 'default';
   for (const o of opts) {
-    const [k, v = ''] = o.includes('=') ? [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)] : o.includes(':') ? [o.slice(0, o.indexOf(':')), o.slice(o.indexOf(':') + 1)] : [o, ''];
+    const [k, v = ''] = o.includes('=')
+      ? [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)]
+      : o.includes(':')
+        ? [o.slice(0, o.indexOf(':')), o.slice(o.indexOf(':') + 1)]
+        : [o, ''];
     if (k === 'no-new-privileges') noNewPrivileges = v === '' || v === 'true';
     else if (k === 'seccomp') {
       if (v === 'unconfined') seccomp = 'unconfined';
@@ -1001,24 +1267,34 @@ function parseSecurityOpts(opts: readonly string[]): { noNewPrivileges: boolean;
         }
         validateProfile(profile);
         seccomp = profile;
-      } else throw new InvalidArgumentError(`seccomp profiles from files are read by the client: send the profile JSON in SecurityOpt, not the file name (seccomp=${v})`);
+      } else
+        throw new InvalidArgumentError(
+          `seccomp profiles from files are read by the client: send the profile JSON in SecurityOpt, not the file name (seccomp=${v})`,
+        );
     } else if (k === 'label' || k === 'apparmor') continue;
     else throw new InvalidArgumentError(`Invalid --security-opt: "${o}"`);
   }
   return { noNewPrivileges, seccomp };
 }
 
-async function resolveDevices(devs: readonly { PathOnHost: string; PathInContainer?: string; CgroupPermissions?: string }[]) {
+async function resolveDevices(
+  devs: readonly { PathOnHost: string; PathInContainer?: string; CgroupPermissions?: string }[],
+) {
   const out = [];
   for (const d of devs) {
     let st;
     try {
       st = await stat(d.PathOnHost);
     } catch {
-      throw new InvalidArgumentError(`error gathering device information while adding custom device "${d.PathOnHost}": no such file or directory`);
+      throw new InvalidArgumentError(
+        `error gathering device information while adding custom device "${d.PathOnHost}": no such file or directory`,
+      );
     }
     const type = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : undefined;
-    if (!type) throw new InvalidArgumentError(`error gathering device information while adding custom device "${d.PathOnHost}": not a device node`);
+    if (!type)
+      throw new InvalidArgumentError(
+        `error gathering device information while adding custom device "${d.PathOnHost}": not a device node`,
+      );
     out.push({
       path: d.PathInContainer || d.PathOnHost,
       type: type as 'c' | 'b',

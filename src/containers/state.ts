@@ -25,7 +25,17 @@ export interface ContainerState {
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 export function initialState(): ContainerState {
-  return { Status: 'created', Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME, OOMKilled: false, RestartCount: 0, StoppedByUser: false };
+  return {
+    Status: 'created',
+    Pid: 0,
+    ExitCode: 0,
+    Error: '',
+    StartedAt: ZERO_TIME,
+    FinishedAt: ZERO_TIME,
+    OOMKilled: false,
+    RestartCount: 0,
+    StoppedByUser: false,
+  };
 }
 
 /** Docker's `ps` STATUS column: "Up 2 minutes", "Exited (0) 3 seconds ago", "Created". */

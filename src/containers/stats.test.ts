@@ -17,7 +17,9 @@ after(async () => {
   }
 });
 
-test('reads memory, pids and cpu of a real cgroup', { skip: !existsSync('/sys/fs/cgroup/memory') && 'no cgroup v1 memory controller' }, async () => {
+test('reads memory, pids and cpu of a real cgroup', {
+  skip: !existsSync('/sys/fs/cgroup/memory') && 'no cgroup v1 memory controller',
+}, async () => {
   for (const c of ['memory', 'pids', 'cpuacct']) {
     const d = `/sys/fs/cgroup/${c}/${group}`;
     await mkdir(d);
@@ -25,7 +27,8 @@ test('reads memory, pids and cpu of a real cgroup', { skip: !existsSync('/sys/fs
   }
   await writeFile(`/sys/fs/cgroup/memory/${group}/memory.limit_in_bytes`, String(256 << 20));
   await writeFile(`/sys/fs/cgroup/pids/${group}/pids.max`, '77');
-  for (const c of ['memory', 'pids', 'cpuacct']) await writeFile(`/sys/fs/cgroup/${c}/${group}/cgroup.procs`, String(process.pid));
+  for (const c of ['memory', 'pids', 'cpuacct'])
+    await writeFile(`/sys/fs/cgroup/${c}/${group}/cgroup.procs`, String(process.pid));
   let x = 0;
   for (let i = 0; i < 2e7; i++) x += i;
   const s = await readCgroupStats(group);
@@ -39,7 +42,8 @@ test('reads memory, pids and cpu of a real cgroup', { skip: !existsSync('/sys/fs
 });
 
 test('parses cgroup v1 blkio files (device lines, without the Total line)', () => {
-  const text = '254:0 Read 1982464\n254:0 Write 4194304\n254:0 Sync 6176768\n254:0 Async 0\n254:0 Discard 0\n254:0 Total 6176768\nTotal 6176768\n';
+  const text =
+    '254:0 Read 1982464\n254:0 Write 4194304\n254:0 Sync 6176768\n254:0 Async 0\n254:0 Discard 0\n254:0 Total 6176768\nTotal 6176768\n';
   assert.deepEqual(parseBlkioV1(text), [
     { major: 254, minor: 0, op: 'Read', value: 1982464 },
     { major: 254, minor: 0, op: 'Write', value: 4194304 },
@@ -52,7 +56,9 @@ test('parses cgroup v1 blkio files (device lines, without the Total line)', () =
 });
 
 test('parses cgroup v2 io.stat as dockerd converts it (read/write bytes and operations per device)', () => {
-  const io = parseIoStat('8:16 rbytes=1459200 wbytes=314773504 rios=192 wios=353 dbytes=0 dios=0\n254:0 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n');
+  const io = parseIoStat(
+    '8:16 rbytes=1459200 wbytes=314773504 rios=192 wios=353 dbytes=0 dios=0\n254:0 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n',
+  );
   assert.deepEqual(io.bytes, [
     { major: 8, minor: 16, op: 'read', value: 1459200 },
     { major: 8, minor: 16, op: 'write', value: 314773504 },
@@ -63,7 +69,9 @@ test('parses cgroup v2 io.stat as dockerd converts it (read/write bytes and oper
   assert.deepEqual(parseIoStat(''), { bytes: [], ios: [] });
 });
 
-test('reads block I/O of a real v1 blkio cgroup (a throttle rule turns the counting on)', { skip: !existsSync('/sys/fs/cgroup/blkio') && 'no cgroup v1 blkio controller' }, async () => {
+test('reads block I/O of a real v1 blkio cgroup (a throttle rule turns the counting on)', {
+  skip: !existsSync('/sys/fs/cgroup/blkio') && 'no cgroup v1 blkio controller',
+}, async () => {
   const d = `/sys/fs/cgroup/blkio/${group}`;
   await mkdir(d);
   made.push(d);
@@ -73,10 +81,15 @@ test('reads block I/O of a real v1 blkio cgroup (a throttle rule turns the count
     const dev = `${Math.floor(st.dev / 256) & 0xfff}:${(st.dev & 0xff) | ((st.dev >> 12) & 0xfff00)}`;
     // This kernel keeps the v1 counters in blk-throttle, which counts only on a queue that has a rule.
     await writeFile(join(d, 'blkio.throttle.write_bps_device'), `${dev} ${2 ** 40}`);
-    const r = spawnSync('sh', ['-c', `echo $$ > ${d}/cgroup.procs && dd if=/dev/zero of=${dir}/f bs=1M count=4 oflag=direct 2>/dev/null`]);
+    const r = spawnSync('sh', [
+      '-c',
+      `echo $$ > ${d}/cgroup.procs && dd if=/dev/zero of=${dir}/f bs=1M count=4 oflag=direct 2>/dev/null`,
+    ]);
     assert.equal(r.status, 0, String(r.stderr));
     const s = await readCgroupStats(group);
-    const written = (s.blkio.io_service_bytes_recursive ?? []).filter((e) => e.op === 'Write').reduce((a, e) => a + e.value, 0);
+    const written = (s.blkio.io_service_bytes_recursive ?? [])
+      .filter((e) => e.op === 'Write')
+      .reduce((a, e) => a + e.value, 0);
     assert.ok(written >= 4 << 20, JSON.stringify(s.blkio));
     assert.ok((s.blkio.io_serviced_recursive ?? []).some((e) => e.op === 'Write' && e.value > 0));
   } finally {

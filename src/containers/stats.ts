@@ -40,7 +40,16 @@ export interface BlkioStats {
 
 /** `blkio_stats` with no figures (a stopped container, or no blkio/io controller). */
 export function emptyBlkio(): BlkioStats {
-  return { io_service_bytes_recursive: null, io_serviced_recursive: null, io_queue_recursive: null, io_service_time_recursive: null, io_wait_time_recursive: null, io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null };
+  return {
+    io_service_bytes_recursive: null,
+    io_serviced_recursive: null,
+    io_queue_recursive: null,
+    io_service_time_recursive: null,
+    io_wait_time_recursive: null,
+    io_merged_recursive: null,
+    io_time_recursive: null,
+    sectors_recursive: null,
+  };
 }
 
 /**
@@ -67,10 +76,18 @@ export function parseIoStat(text: string): { bytes: BlkioEntry[]; ios: BlkioEntr
     const [dev, ...pairs] = line.trim().split(/\s+/);
     const m = /^(\d+):(\d+)$/.exec(dev ?? '');
     if (!m) continue;
-    const kv = Object.fromEntries(pairs.map((p) => p.split('=')).filter((p) => p.length === 2).map(([k, v]) => [k!, Number(v)]));
+    const kv = Object.fromEntries(
+      pairs
+        .map((p) => p.split('='))
+        .filter((p) => p.length === 2)
+        .map(([k, v]) => [k!, Number(v)]),
+    );
     const major = Number(m[1]);
     const minor = Number(m[2]);
-    bytes.push({ major, minor, op: 'read', value: kv.rbytes ?? 0 }, { major, minor, op: 'write', value: kv.wbytes ?? 0 });
+    bytes.push(
+      { major, minor, op: 'read', value: kv.rbytes ?? 0 },
+      { major, minor, op: 'write', value: kv.wbytes ?? 0 },
+    );
     ios.push({ major, minor, op: 'read', value: kv.rios ?? 0 }, { major, minor, op: 'write', value: kv.wios ?? 0 });
   }
   return { bytes, ios };
@@ -80,7 +97,10 @@ export function parseIoStat(text: string): { bytes: BlkioEntry[]; ios: BlkioEntr
  * A v1 blkio counter of a group, from the first of the files that has figures, in runc's order: the CFQ
  * scheduler's, BFQ's, then the throttle layer's (which counts I/O whatever the scheduler).
  */
-async function blkioV1(dir: string, what: 'io_service_bytes_recursive' | 'io_serviced_recursive'): Promise<BlkioEntry[]> {
+async function blkioV1(
+  dir: string,
+  what: 'io_service_bytes_recursive' | 'io_serviced_recursive',
+): Promise<BlkioEntry[]> {
   for (const f of [`blkio.${what}`, `blkio.bfq.${what}`, `blkio.throttle.${what}`]) {
     const text = await readFile(join(dir, f), 'utf8').catch(() => '');
     const entries = parseBlkioV1(text);
@@ -126,7 +146,10 @@ async function keyed(path: string): Promise<Record<string, number>> {
 /** Host CPU time in nanoseconds, as docker computes system_cpu_usage (sum of /proc/stat's cpu line, in ticks of 1/100 s). */
 async function systemCpu(): Promise<number> {
   const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
-  const ticks = line.split(/\s+/).slice(1, 8).reduce((a, b) => a + Number(b || 0), 0);
+  const ticks = line
+    .split(/\s+/)
+    .slice(1, 8)
+    .reduce((a, b) => a + Number(b || 0), 0);
   return ticks * 1e7;
 }
 
@@ -134,7 +157,9 @@ async function systemCpu(): Promise<number> {
  * Reads a container's counters from its cgroup `<group>` (e.g. `berth/<id>`): cgroup v1 controllers when
  * they are mounted (this kind of host), else the unified v2 hierarchy.
  */
-export async function readCgroupStats(group: string): Promise<{ cpu: CpuStats; memory: StatsSample['memory_stats']; pids: StatsSample['pids_stats']; blkio: BlkioStats }> {
+export async function readCgroupStats(
+  group: string,
+): Promise<{ cpu: CpuStats; memory: StatsSample['memory_stats']; pids: StatsSample['pids_stats']; blkio: BlkioStats }> {
   const v1 = existsSync(join(CGROOT, 'memory', group)) || existsSync(join(CGROOT, 'cpuacct', group));
   const online = cpus().length;
   if (v1) {
@@ -144,13 +169,28 @@ export async function readCgroupStats(group: string): Promise<{ cpu: CpuStats; m
     const limit = await num(join(CGROOT, 'memory', group, 'memory.limit_in_bytes'));
     return {
       cpu: {
-        cpu_usage: { total_usage: (await num(join(CGROOT, 'cpuacct', group, 'cpuacct.usage'))) ?? 0, usage_in_kernelmode: (acct.system ?? 0) * 1e7, usage_in_usermode: (acct.user ?? 0) * 1e7 },
+        cpu_usage: {
+          total_usage: (await num(join(CGROOT, 'cpuacct', group, 'cpuacct.usage'))) ?? 0,
+          usage_in_kernelmode: (acct.system ?? 0) * 1e7,
+          usage_in_usermode: (acct.user ?? 0) * 1e7,
+        },
         system_cpu_usage: await systemCpu(),
         online_cpus: online,
-        throttling_data: { periods: thr.nr_periods ?? 0, throttled_periods: thr.nr_throttled ?? 0, throttled_time: thr.throttled_time ?? 0 },
+        throttling_data: {
+          periods: thr.nr_periods ?? 0,
+          throttled_periods: thr.nr_throttled ?? 0,
+          throttled_time: thr.throttled_time ?? 0,
+        },
       },
-      memory: { usage: (await num(join(CGROOT, 'memory', group, 'memory.usage_in_bytes'))) ?? 0, limit: limit ?? (await hostMemory()), stats: mem },
-      pids: { current: (await num(join(CGROOT, 'pids', group, 'pids.current'))) ?? 0, ...optional('limit', await num(join(CGROOT, 'pids', group, 'pids.max'))) },
+      memory: {
+        usage: (await num(join(CGROOT, 'memory', group, 'memory.usage_in_bytes'))) ?? 0,
+        limit: limit ?? (await hostMemory()),
+        stats: mem,
+      },
+      pids: {
+        current: (await num(join(CGROOT, 'pids', group, 'pids.current'))) ?? 0,
+        ...optional('limit', await num(join(CGROOT, 'pids', group, 'pids.max'))),
+      },
       blkio: {
         ...emptyBlkio(),
         io_service_bytes_recursive: await blkioV1(join(CGROOT, 'blkio', group), 'io_service_bytes_recursive'),
@@ -163,13 +203,28 @@ export async function readCgroupStats(group: string): Promise<{ cpu: CpuStats; m
   const limit = await num(join(CGROOT, group, 'memory.max'));
   return {
     cpu: {
-      cpu_usage: { total_usage: (cpu.usage_usec ?? 0) * 1000, usage_in_kernelmode: (cpu.system_usec ?? 0) * 1000, usage_in_usermode: (cpu.user_usec ?? 0) * 1000 },
+      cpu_usage: {
+        total_usage: (cpu.usage_usec ?? 0) * 1000,
+        usage_in_kernelmode: (cpu.system_usec ?? 0) * 1000,
+        usage_in_usermode: (cpu.user_usec ?? 0) * 1000,
+      },
       system_cpu_usage: await systemCpu(),
       online_cpus: online,
-      throttling_data: { periods: cpu.nr_periods ?? 0, throttled_periods: cpu.nr_throttled ?? 0, throttled_time: (cpu.throttled_usec ?? 0) * 1000 },
+      throttling_data: {
+        periods: cpu.nr_periods ?? 0,
+        throttled_periods: cpu.nr_throttled ?? 0,
+        throttled_time: (cpu.throttled_usec ?? 0) * 1000,
+      },
     },
-    memory: { usage: (await num(join(CGROOT, group, 'memory.current'))) ?? 0, limit: limit ?? (await hostMemory()), stats: await keyed(join(CGROOT, group, 'memory.stat')) },
-    pids: { current: (await num(join(CGROOT, group, 'pids.current'))) ?? 0, ...optional('limit', await num(join(CGROOT, group, 'pids.max'))) },
+    memory: {
+      usage: (await num(join(CGROOT, group, 'memory.current'))) ?? 0,
+      limit: limit ?? (await hostMemory()),
+      stats: await keyed(join(CGROOT, group, 'memory.stat')),
+    },
+    pids: {
+      current: (await num(join(CGROOT, group, 'pids.current'))) ?? 0,
+      ...optional('limit', await num(join(CGROOT, group, 'pids.max'))),
+    },
     blkio: { ...emptyBlkio(), io_service_bytes_recursive: io.bytes, io_serviced_recursive: io.ios },
   };
 }
@@ -184,5 +239,8 @@ async function hostMemory(): Promise<number> {
 }
 
 export function emptyCpu(): CpuStats {
-  return { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
+  return {
+    cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 },
+    throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+  };
 }

@@ -14,8 +14,18 @@ after(() => rm(root, { recursive: true, force: true }));
 test('names and numbers, groups from /etc/group, --group-add', async () => {
   assert.deepEqual(await resolveUser(root, ''), { uid: 0, gid: 0, additionalGids: [], home: '/root' });
   assert.deepEqual(await resolveUser(root, 'app'), { uid: 1000, gid: 1000, additionalGids: [10], home: '/home/app' });
-  assert.deepEqual(await resolveUser(root, '1000:audio'), { uid: 1000, gid: 29, additionalGids: [10], home: '/home/app' });
-  assert.deepEqual(await resolveUser(root, '4242:4343', ['audio', '77']), { uid: 4242, gid: 4343, additionalGids: [29, 77], home: '/' });
+  assert.deepEqual(await resolveUser(root, '1000:audio'), {
+    uid: 1000,
+    gid: 29,
+    additionalGids: [10],
+    home: '/home/app',
+  });
+  assert.deepEqual(await resolveUser(root, '4242:4343', ['audio', '77']), {
+    uid: 4242,
+    gid: 4343,
+    additionalGids: [29, 77],
+    home: '/',
+  });
   await assert.rejects(resolveUser(root, 'nobody'), /unable to find user nobody/);
   await assert.rejects(resolveUser(root, 'app:nogroup'), /unable to find group nogroup/);
 });

@@ -26,7 +26,11 @@ async function readLines(path: string): Promise<string[][]> {
  * `uid:gid`; a name that is not in the file is an error, a number need not be; the user's supplementary groups
  * from /etc/group are added, then `--group-add` entries (names or numbers).
  */
-export async function resolveUser(rootfs: string, spec: string, groupAdd: readonly string[] = []): Promise<ResolvedUser> {
+export async function resolveUser(
+  rootfs: string,
+  spec: string,
+  groupAdd: readonly string[] = [],
+): Promise<ResolvedUser> {
   const passwd = await readLines(join(rootfs, 'etc/passwd'));
   const groups = await readLines(join(rootfs, 'etc/group'));
   const [userPart = '', groupPart] = spec === '' ? ['0'] : spec.split(':');
@@ -52,7 +56,8 @@ export async function resolveUser(rootfs: string, spec: string, groupAdd: readon
     gid = groupId(groups, groupPart);
   }
   const additional = new Set<number>();
-  if (name !== undefined) for (const g of groups) if ((g[3] ?? '').split(',').includes(name)) additional.add(Number(g[2]));
+  if (name !== undefined)
+    for (const g of groups) if ((g[3] ?? '').split(',').includes(name)) additional.add(Number(g[2]));
   for (const g of groupAdd) additional.add(groupId(groups, g));
   additional.delete(gid);
   return { uid, gid, additionalGids: [...additional], home };

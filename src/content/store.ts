@@ -32,7 +32,11 @@ export interface Provider {
 /** Writes blobs: nothing is visible until its size and digest are verified and it is renamed into place. */
 export interface Ingester {
   /** Streams `source` into the store. With an expected digest, a mismatch is a DataLossError and nothing is kept. */
-  ingest(source: AsyncIterable<Uint8Array> | Readable, expected?: Expected, opts?: { signal?: AbortSignal }): Promise<BlobInfo & { created: boolean }>;
+  ingest(
+    source: AsyncIterable<Uint8Array> | Readable,
+    expected?: Expected,
+    opts?: { signal?: AbortSignal },
+  ): Promise<BlobInfo & { created: boolean }>;
   /** Stores bytes already in memory. */
   put(data: Uint8Array, expected?: Expected): Promise<BlobInfo & { created: boolean }>;
 }
@@ -105,13 +109,19 @@ export class FileContentStore implements ContentStore {
 
   async readAll(digest: Digest, maxSize = 16 << 20): Promise<Buffer> {
     const info = await this.info(digest);
-    if (info.size > maxSize) throw new InvalidArgumentError(`blob ${digest} is ${info.size} bytes, more than the ${maxSize} allowed here`);
+    if (info.size > maxSize)
+      throw new InvalidArgumentError(`blob ${digest} is ${info.size} bytes, more than the ${maxSize} allowed here`);
     const data = await readFile(this.path(digest));
     return data;
   }
 
-  async ingest(source: AsyncIterable<Uint8Array> | Readable, expected: Expected = {}, opts: { signal?: AbortSignal } = {}): Promise<BlobInfo & { created: boolean }> {
-    if (expected.digest !== undefined && !isDigest(expected.digest)) throw new InvalidArgumentError(`invalid digest "${expected.digest}"`);
+  async ingest(
+    source: AsyncIterable<Uint8Array> | Readable,
+    expected: Expected = {},
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<BlobInfo & { created: boolean }> {
+    if (expected.digest !== undefined && !isDigest(expected.digest))
+      throw new InvalidArgumentError(`invalid digest "${expected.digest}"`);
     const dir = join(this.root, 'ingest');
     const tmp = join(dir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
     const verify = new VerifyingStream(expected);

@@ -23,7 +23,10 @@ test('the busybox rootfs is the same bytes every time', async () => {
 });
 
 test('the busybox rootfs holds busybox, a symlink per applet, users and the usual directories', async () => {
-  const entries = new Map<string, { type: string; mode: number; linkname: string; size: number; mtime: number; body?: string }>();
+  const entries = new Map<
+    string,
+    { type: string; mode: number; linkname: string; size: number; mtime: number; body?: string }
+  >();
   const names: string[] = [];
   for await (const { header, body } of extract(busyboxRootfs())) {
     names.push(header.name);
@@ -41,11 +44,17 @@ test('the busybox rootfs holds busybox, a symlink per applet, users and the usua
   assert.equal(busybox.type, 'file');
   assert.equal(busybox.mode, 0o755);
   assert.equal(busybox.size, Number(execFileSync('stat', ['-Lc', '%s', '/bin/busybox']).toString()));
-  const applets = execFileSync('/bin/busybox', ['--list-full']).toString().trim().split('\n').filter((a) => a !== 'bin/busybox');
-  for (const a of applets) assert.deepEqual([entries.get(a)?.type, entries.get(a)?.linkname], ['symlink', '/bin/busybox'], a);
+  const applets = execFileSync('/bin/busybox', ['--list-full'])
+    .toString()
+    .trim()
+    .split('\n')
+    .filter((a) => a !== 'bin/busybox');
+  for (const a of applets)
+    assert.deepEqual([entries.get(a)?.type, entries.get(a)?.linkname], ['symlink', '/bin/busybox'], a);
   assert.equal(entries.get('tmp')?.mode, 0o1777);
   assert.equal(entries.get('root')?.mode, 0o700);
-  for (const d of ['dev', 'proc', 'sys', 'home', 'var', 'etc', 'usr/bin', 'usr/sbin', 'sbin']) assert.equal(entries.get(d)?.type, 'directory', d);
+  for (const d of ['dev', 'proc', 'sys', 'home', 'var', 'etc', 'usr/bin', 'usr/sbin', 'sbin'])
+    assert.equal(entries.get(d)?.type, 'directory', d);
   assert.match(entries.get('etc/passwd')!.body!, /^root:x:0:0:root:\/root:\/bin\/sh$/m);
   assert.match(entries.get('etc/passwd')!.body!, /^nobody:x:65534:65534:/m);
   assert.match(entries.get('etc/group')!.body!, /^root:x:0:$/m);
@@ -55,13 +64,21 @@ test('the busybox rootfs holds busybox, a symlink per applet, users and the usua
 
 test('imported as busybox:latest, its shell runs chrooted in the unpacked snapshot', async (t) => {
   const e = await testEngine(t);
-  const img = await importRootfs(e, busyboxRootfs(), { tag: parseReference('busybox:latest'), changes: ['CMD ["sh"]'] });
+  const img = await importRootfs(e, busyboxRootfs(), {
+    tag: parseReference('busybox:latest'),
+    changes: ['CMD ["sh"]'],
+  });
   assert.deepEqual(img.config.config?.Cmd, ['sh']);
   const target = join(e.root, 'rootfs');
   await mkdir(target);
   mountAll(await e.snapshotter.view('run', img.record.chainId!), target);
   try {
-    const out = execFileSync('chroot', [target, '/bin/sh', '-c', 'echo hello from $(basename $(readlink /bin/sh)); id -un; ls -d /tmp /root']).toString();
+    const out = execFileSync('chroot', [
+      target,
+      '/bin/sh',
+      '-c',
+      'echo hello from $(basename $(readlink /bin/sh)); id -un; ls -d /tmp /root',
+    ]).toString();
     assert.equal(out, 'hello from busybox\nroot\n/root\n/tmp\n');
   } finally {
     await unmountAll(target);

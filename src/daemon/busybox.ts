@@ -89,14 +89,21 @@ export async function* busyboxRootfs(busyboxPath = '/bin/busybox'): AsyncGenerat
   try {
     size = (await stat(busyboxPath)).size;
     const { stdout } = await run(busyboxPath, ['--list-full'], { maxBuffer: 1 << 20 });
-    applets = stdout.split('\n').map((l) => posix.normalize(l.trim()).replace(/^\/+/, '')).filter((l) => l !== '' && l !== '.');
+    applets = stdout
+      .split('\n')
+      .map((l) => posix.normalize(l.trim()).replace(/^\/+/, ''))
+      .filter((l) => l !== '' && l !== '.');
   } catch (err) {
-    throw new FailedPreconditionError(`cannot use busybox at "${busyboxPath}": ${(err as Error).message}`, { cause: err });
+    throw new FailedPreconditionError(`cannot use busybox at "${busyboxPath}": ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const entries = new Map<string, PackEntry>();
-  const dir = (name: string, mode: number) => entries.set(name, { header: { name: `${name}/`, type: 'directory', mode } });
+  const dir = (name: string, mode: number) =>
+    entries.set(name, { header: { name: `${name}/`, type: 'directory', mode } });
   for (const [name, mode] of Object.entries(DIRS)) dir(name, mode);
-  const text = (name: string, body: string, mode = 0o644) => entries.set(name, { header: { name, mode }, body: Buffer.from(body) });
+  const text = (name: string, body: string, mode = 0o644) =>
+    entries.set(name, { header: { name, mode }, body: Buffer.from(body) });
   text('etc/passwd', PASSWD);
   text('etc/group', GROUP);
   text('etc/nsswitch.conf', NSSWITCH);
@@ -105,7 +112,10 @@ export async function* busyboxRootfs(busyboxPath = '/bin/busybox'): AsyncGenerat
     for (let d = posix.dirname(applet); d !== '.' && !entries.has(d); d = posix.dirname(d)) dir(d, 0o755);
     entries.set(applet, { header: { name: applet, type: 'symlink', linkname: '/bin/busybox', mode: 0o777 } });
   }
-  entries.set('bin/busybox', { header: { name: 'bin/busybox', mode: 0o755, size }, body: readFileExactly(busyboxPath, size) });
+  entries.set('bin/busybox', {
+    header: { name: 'bin/busybox', mode: 0o755, size },
+    body: readFileExactly(busyboxPath, size),
+  });
   const sorted = [...entries.keys()].sort().map((k) => entries.get(k)!);
   yield* pack(sorted);
 }

@@ -9,7 +9,10 @@ test('defaults, then the config file, then flags', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'berth-config-'));
   try {
     const file = join(dir, 'daemon.json');
-    await writeFile(file, JSON.stringify({ 'data-root': '/srv/berth', 'log-level': 'debug', hosts: ['unix:///tmp/a.sock'] }));
+    await writeFile(
+      file,
+      JSON.stringify({ 'data-root': '/srv/berth', 'log-level': 'debug', hosts: ['unix:///tmp/a.sock'] }),
+    );
     const r = parseArgs(['--config-file', file, '--log-level=warn'], dir);
     assert.equal(r.kind, 'run');
     if (r.kind !== 'run') return;
@@ -55,12 +58,22 @@ test('network and registry options: defaults, flags, file keys and bad values', 
   assert.equal(run([]).networkBackend, 'berth');
   assert.equal(run(['--network-backend', 'netavark']).networkBackend, 'netavark');
   assert.throws(() => parseArgs(['--network-backend', 'cni']), /invalid network backend "cni"/);
-  assert.deepEqual(run(['--insecure-registry', '10.0.0.0/8', '--insecure-registry', 'reg:5000']).insecureRegistries, ['10.0.0.0/8', 'reg:5000']);
+  assert.deepEqual(run(['--insecure-registry', '10.0.0.0/8', '--insecure-registry', 'reg:5000']).insecureRegistries, [
+    '10.0.0.0/8',
+    'reg:5000',
+  ]);
   assert.throws(() => parseArgs(['--insecure-registry', 'http://reg:5000']), /insecure-registries/);
   const dir = await mkdtemp(join(tmpdir(), 'berth-config-'));
   try {
     const file = join(dir, 'daemon.json');
-    await writeFile(file, JSON.stringify({ 'registry-mirrors': { 'reg:5000': ['http://127.0.0.1:5001'] }, 'max-concurrent-downloads': 6, 'registry-idle-timeout-ms': 2000 }));
+    await writeFile(
+      file,
+      JSON.stringify({
+        'registry-mirrors': { 'reg:5000': ['http://127.0.0.1:5001'] },
+        'max-concurrent-downloads': 6,
+        'registry-idle-timeout-ms': 2000,
+      }),
+    );
     const c = run(['--config-file', file]);
     assert.deepEqual(c.registryMirrors, { 'reg:5000': ['http://127.0.0.1:5001'] });
     assert.equal(c.maxConcurrentDownloads, 6);

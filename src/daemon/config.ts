@@ -222,7 +222,8 @@ export function readConfigFile(path: string): Partial<DaemonConfig> {
   } catch (err) {
     throw new InvalidArgumentError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
   }
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new InvalidArgumentError(`config file ${path} must hold a JSON object`);
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
+    throw new InvalidArgumentError(`config file ${path} must hold a JSON object`);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) {
     const key = FILE_KEYS[k];
@@ -233,41 +234,71 @@ export function readConfigFile(path: string): Partial<DaemonConfig> {
 }
 
 function validate(c: DaemonConfig): void {
-  if (!LEVELS.includes(c.logLevel)) throw new InvalidArgumentError(`invalid log level "${c.logLevel}": use one of ${LEVELS.join(', ')}`);
-  if (c.snapshotter !== 'overlay' && c.snapshotter !== 'copy') throw new InvalidArgumentError(`invalid snapshotter "${c.snapshotter}": use "overlay" or "copy"`);
+  if (!LEVELS.includes(c.logLevel))
+    throw new InvalidArgumentError(`invalid log level "${c.logLevel}": use one of ${LEVELS.join(', ')}`);
+  if (c.snapshotter !== 'overlay' && c.snapshotter !== 'copy')
+    throw new InvalidArgumentError(`invalid snapshotter "${c.snapshotter}": use "overlay" or "copy"`);
   if (!Array.isArray(c.hosts) || c.hosts.length === 0) throw new InvalidArgumentError('at least one host is needed');
   for (const h of c.hosts) parseHost(h);
-  for (const [name, p] of [['data-root', c.dataRoot], ['exec-root', c.execRoot]] as const) {
-    if (typeof p !== 'string' || !isAbsolute(p)) throw new InvalidArgumentError(`${name} must be an absolute path, not "${String(p)}"`);
+  for (const [name, p] of [
+    ['data-root', c.dataRoot],
+    ['exec-root', c.execRoot],
+  ] as const) {
+    if (typeof p !== 'string' || !isAbsolute(p))
+      throw new InvalidArgumentError(`${name} must be an absolute path, not "${String(p)}"`);
   }
-  if (!Number.isInteger(c.tagHistoryDepth) || c.tagHistoryDepth < 1) throw new InvalidArgumentError(`tag-history-depth must be a positive integer, not "${c.tagHistoryDepth}"`);
+  if (!Number.isInteger(c.tagHistoryDepth) || c.tagHistoryDepth < 1)
+    throw new InvalidArgumentError(`tag-history-depth must be a positive integer, not "${c.tagHistoryDepth}"`);
   for (const [name, n] of [
     ['max-concurrent-downloads', c.maxConcurrentDownloads],
     ['max-concurrent-uploads', c.maxConcurrentUploads],
     ['registry-connect-timeout-ms', c.registryConnectTimeoutMs ?? 1],
     ['registry-idle-timeout-ms', c.registryIdleTimeoutMs ?? 1],
   ] as const) {
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer, not "${String(n)}"`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new InvalidArgumentError(`${name} must be a positive integer, not "${String(n)}"`);
   }
-  if (!Array.isArray(c.insecureRegistries) || c.insecureRegistries.some((r) => typeof r !== 'string' || r === '' || r.includes('://'))) {
+  if (
+    !Array.isArray(c.insecureRegistries) ||
+    c.insecureRegistries.some((r) => typeof r !== 'string' || r === '' || r.includes('://'))
+  ) {
     throw new InvalidArgumentError('insecure-registries must be a list of host[:port] or CIDR strings (no scheme)');
   }
-  const mirrorLists = Array.isArray(c.registryMirrors) ? [c.registryMirrors] : typeof c.registryMirrors === 'object' && c.registryMirrors !== null ? Object.values(c.registryMirrors) : undefined;
-  if (mirrorLists === undefined) throw new InvalidArgumentError('registry-mirrors must be a list of URLs, or an object of registry host → list of URLs');
+  const mirrorLists = Array.isArray(c.registryMirrors)
+    ? [c.registryMirrors]
+    : typeof c.registryMirrors === 'object' && c.registryMirrors !== null
+      ? Object.values(c.registryMirrors)
+      : undefined;
+  if (mirrorLists === undefined)
+    throw new InvalidArgumentError(
+      'registry-mirrors must be a list of URLs, or an object of registry host → list of URLs',
+    );
   for (const list of mirrorLists) {
-    if (!Array.isArray(list)) throw new InvalidArgumentError('registry-mirrors: each registry needs a list of mirror URLs');
+    if (!Array.isArray(list))
+      throw new InvalidArgumentError('registry-mirrors: each registry needs a list of mirror URLs');
     for (const m of list) {
-      if (typeof m !== 'string' || !/^https?:\/\/[^/]+/.test(m)) throw new InvalidArgumentError(`registry-mirrors: invalid mirror "${String(m)}": use http(s)://HOST[:PORT]`);
+      if (typeof m !== 'string' || !/^https?:\/\/[^/]+/.test(m))
+        throw new InvalidArgumentError(`registry-mirrors: invalid mirror "${String(m)}": use http(s)://HOST[:PORT]`);
     }
   }
-  if (typeof c.bridge !== 'string' || !/^[a-zA-Z0-9_.-]{1,15}$/.test(c.bridge)) throw new InvalidArgumentError(`invalid bridge name "${String(c.bridge)}": 1 to 15 characters of [a-zA-Z0-9_.-]`);
-  if (typeof c.bip !== 'string' || !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c.bip)) throw new InvalidArgumentError(`invalid bip "${String(c.bip)}": use an IPv4 address with a prefix length, 10.65.0.1/16`);
-  if (typeof c.defaultBindAddress !== 'string' || !isIP(c.defaultBindAddress)) throw new InvalidArgumentError(`invalid default bind address "${String(c.defaultBindAddress)}"`);
-  if (!Array.isArray(c.defaultAddressPools) || c.defaultAddressPools.some((p) => typeof p?.base !== 'string' || !Number.isInteger(p.size))) {
+  if (typeof c.bridge !== 'string' || !/^[a-zA-Z0-9_.-]{1,15}$/.test(c.bridge))
+    throw new InvalidArgumentError(`invalid bridge name "${String(c.bridge)}": 1 to 15 characters of [a-zA-Z0-9_.-]`);
+  if (typeof c.bip !== 'string' || !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c.bip))
+    throw new InvalidArgumentError(
+      `invalid bip "${String(c.bip)}": use an IPv4 address with a prefix length, 10.65.0.1/16`,
+    );
+  if (typeof c.defaultBindAddress !== 'string' || !isIP(c.defaultBindAddress))
+    throw new InvalidArgumentError(`invalid default bind address "${String(c.defaultBindAddress)}"`);
+  if (
+    !Array.isArray(c.defaultAddressPools) ||
+    c.defaultAddressPools.some((p) => typeof p?.base !== 'string' || !Number.isInteger(p.size))
+  ) {
     throw new InvalidArgumentError('default-address-pools must be a list of {"base": "CIDR", "size": prefix length}');
   }
-  if (c.networkBackend !== 'berth' && c.networkBackend !== 'netavark') throw new InvalidArgumentError(`invalid network backend "${String(c.networkBackend)}": use "berth" or "netavark"`);
-  if (typeof c.certsDir !== 'string' || !isAbsolute(c.certsDir)) throw new InvalidArgumentError(`certs-dir must be an absolute path, not "${String(c.certsDir)}"`);
+  if (c.networkBackend !== 'berth' && c.networkBackend !== 'netavark')
+    throw new InvalidArgumentError(`invalid network backend "${String(c.networkBackend)}": use "berth" or "netavark"`);
+  if (typeof c.certsDir !== 'string' || !isAbsolute(c.certsDir))
+    throw new InvalidArgumentError(`certs-dir must be an absolute path, not "${String(c.certsDir)}"`);
 }
 
 export type Listen = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };

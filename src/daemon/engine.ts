@@ -5,7 +5,14 @@ import { FileContentStore } from '../content/index.ts';
 import { clearPullJournals, readPullJournals } from '../distribution/index.ts';
 import { ContainerService } from '../containers/index.ts';
 import { ImageService } from '../images/index.ts';
-import { ContainerRecords, ImageRecords, MetadataDB, NetworkRecords, SnapshotRecords, VolumeRecords } from '../metadata/index.ts';
+import {
+  ContainerRecords,
+  ImageRecords,
+  MetadataDB,
+  NetworkRecords,
+  SnapshotRecords,
+  VolumeRecords,
+} from '../metadata/index.ts';
 import { NetworkService } from '../network/index.ts';
 import { VolumeService } from '../volumes/index.ts';
 import { CopySnapshotter, OverlaySnapshotter, type Snapshotter } from '../snapshots/index.ts';
@@ -40,7 +47,8 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
   const content = new FileContentStore(config.dataRoot);
   await content.init();
   const deps = { root: config.dataRoot, records: new SnapshotRecords(db) };
-  const snapshotter: Snapshotter = config.snapshotter === 'copy' ? new CopySnapshotter(deps) : new OverlaySnapshotter(deps);
+  const snapshotter: Snapshotter =
+    config.snapshotter === 'copy' ? new CopySnapshotter(deps) : new OverlaySnapshotter(deps);
   const events = new EventLog();
   // The services refer to each other through late-bound callbacks (an image or volume is in use by a container).
   let containers: ContainerService | undefined;
@@ -52,12 +60,23 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
     historyDepth: config.tagHistoryDepth,
     usedBy: (id) => containers?.usingImage(id) ?? [],
   });
-  const volumes = new VolumeService({ root: config.dataRoot, records: new VolumeRecords(db), events, usedBy: (n) => containers?.usingVolume(n) ?? [] });
+  const volumes = new VolumeService({
+    root: config.dataRoot,
+    records: new VolumeRecords(db),
+    events,
+    usedBy: (n) => containers?.usingVolume(n) ?? [],
+  });
   const networks = new NetworkService({
     records: new NetworkRecords(db),
     events,
     execRoot: config.execRoot,
-    config: { bridge: config.bridge, bip: config.bip, defaultBindAddress: config.defaultBindAddress, pools: config.defaultAddressPools, backend: config.networkBackend },
+    config: {
+      bridge: config.bridge,
+      bip: config.bip,
+      defaultBindAddress: config.defaultBindAddress,
+      pools: config.defaultAddressPools,
+      backend: config.networkBackend,
+    },
     containers: (ref) => {
       let r;
       try {
@@ -67,7 +86,12 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
       }
       if (!r) return undefined;
       const st = r.state.Status;
-      return { id: r.id, name: r.name, running: st === 'running' || st === 'paused' || st === 'restarting', networkMode: r.hostConfig.NetworkMode ?? 'bridge' };
+      return {
+        id: r.id,
+        name: r.name,
+        running: st === 'running' || st === 'paused' || st === 'restarting',
+        networkMode: r.hostConfig.NetworkMode ?? 'bridge',
+      };
     },
     log,
   });

@@ -23,7 +23,9 @@ export async function acquirePidLock(path: string, what: string): Promise<{ rele
     }
     const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && (await isBerthd(pid))) {
-      throw new FailedPreconditionError(`another berthd (pid ${pid}) is using ${what}; stop it first, or give this one its own --data-root and --exec-root`);
+      throw new FailedPreconditionError(
+        `another berthd (pid ${pid}) is using ${what}; stop it first, or give this one its own --data-root and --exec-root`,
+      );
     }
     await rm(path, { force: true });
   }

@@ -2,7 +2,16 @@ import { chmod, mkdir, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Server } from 'node:http';
-import { containerRoutes, createApiServer, execRoutes, imageRoutes, networkRoutes, Router, systemRoutes, volumeRoutes } from '../api/index.ts';
+import {
+  containerRoutes,
+  createApiServer,
+  execRoutes,
+  imageRoutes,
+  networkRoutes,
+  Router,
+  systemRoutes,
+  volumeRoutes,
+} from '../api/index.ts';
 import { ExecManager } from '../containers/index.ts';
 import { errorMessage, FailedPreconditionError, isBerthError } from '../util/errors.ts';
 import { parseArgs, parseHost, USAGE, type DaemonConfig, type Listen } from './config.ts';
@@ -26,7 +35,8 @@ async function socketInUse(path: string): Promise<boolean> {
 async function listen(server: Server, l: Listen): Promise<void> {
   if (l.kind === 'unix') {
     await mkdir(dirname(l.path), { recursive: true, mode: 0o711 });
-    if (await socketInUse(l.path)) throw new FailedPreconditionError(`another daemon is already listening on unix://${l.path}`);
+    if (await socketInUse(l.path))
+      throw new FailedPreconditionError(`another daemon is already listening on unix://${l.path}`);
     await rm(l.path, { force: true });
   }
   await new Promise<void>((resolve, reject) => {
@@ -41,7 +51,8 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
   const listens = config.hosts.map(parseHost);
   // Refuse a socket another daemon serves before touching the data root (listen() checks again).
   for (const l of listens) {
-    if (l.kind === 'unix' && (await socketInUse(l.path))) throw new FailedPreconditionError(`another daemon is already listening on unix://${l.path}`);
+    if (l.kind === 'unix' && (await socketInUse(l.path)))
+      throw new FailedPreconditionError(`another daemon is already listening on unix://${l.path}`);
   }
   await mkdir(config.execRoot, { recursive: true, mode: 0o711 });
   await mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
@@ -55,14 +66,29 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
     if (config.seedBusybox && engine.images.list().length === 0) await seedBusybox(engine, log);
     const system = new SystemInfo(config, engine);
     const router = new Router();
-    systemRoutes(router, { images: engine.images, events: engine.events, info: () => system.info(), version: () => system.version(), shutdown: shutdown.signal });
+    systemRoutes(router, {
+      images: engine.images,
+      events: engine.events,
+      info: () => system.info(),
+      version: () => system.version(),
+      shutdown: shutdown.signal,
+    });
     imageRoutes(router, { images: engine.images, archives: archivesFor(engine) });
-    containerRoutes(router, { containers: engine.containers, images: engine.images, snapshotterName: engine.snapshotter.name });
+    containerRoutes(router, {
+      containers: engine.containers,
+      images: engine.images,
+      snapshotterName: engine.snapshotter.name,
+    });
     volumeRoutes(router, engine.volumes);
     networkRoutes(router, engine.networks);
     execRoutes(router, new ExecManager(engine.containers, engine.events));
     for (const l of listens) {
-      const server = createApiServer({ router, serverVersion: BERTH_VERSION, log: (lvl, m) => log[lvl](m), shutdown: shutdown.signal });
+      const server = createApiServer({
+        router,
+        serverVersion: BERTH_VERSION,
+        log: (lvl, m) => log[lvl](m),
+        shutdown: shutdown.signal,
+      });
       await listen(server, l);
       servers.push(server);
       log.info(`API listen on ${l.kind === 'unix' ? l.path : `${l.host}:${l.port}`}`);

@@ -1,6 +1,14 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { cpus, release } from 'node:os';
-import { capabilitiesFromMask, ConmonRuntime, parseProcLimits, probeRuntimes, type HostFacts, type ProbeResult, type RuntimeDriver } from '../runtime/index.ts';
+import {
+  capabilitiesFromMask,
+  ConmonRuntime,
+  parseProcLimits,
+  probeRuntimes,
+  type HostFacts,
+  type ProbeResult,
+  type RuntimeDriver,
+} from '../runtime/index.ts';
 import { findExecutable } from '../util/which.ts';
 import type { Logger } from './log.ts';
 
@@ -23,7 +31,9 @@ export function hostFacts(): HostFacts {
     cgroupV2: existsSync('/sys/fs/cgroup/cgroup.controllers'),
     limits: parseProcLimits(readFileSync('/proc/self/limits', 'utf8')),
     ...(capBnd ? { capabilities: capabilitiesFromMask(capBnd) } : {}),
-    swapAccounting: existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') || existsSync('/sys/fs/cgroup/cgroup.controllers'),
+    swapAccounting:
+      existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') ||
+      existsSync('/sys/fs/cgroup/cgroup.controllers'),
     cpuCount: cpus().length,
   };
 }
@@ -40,7 +50,9 @@ export interface Runtimes {
  * that works.
  */
 export async function setUpRuntimes(execRoot: string, wanted: string, log: Logger): Promise<Runtimes> {
-  const candidates = CANDIDATES.map((c) => ({ name: c.name, path: which(c.name, c.path) })).filter((c) => existsSync(c.path));
+  const candidates = CANDIDATES.map((c) => ({ name: c.name, path: which(c.name, c.path) })).filter((c) =>
+    existsSync(c.path),
+  );
   const probes = candidates.length ? await probeRuntimes(candidates, { execRoot }) : [];
   const drivers = new Map<string, RuntimeDriver>();
   for (const p of probes) {
@@ -51,7 +63,8 @@ export async function setUpRuntimes(execRoot: string, wanted: string, log: Logge
   if (!drivers.has(wanted)) {
     const fallback = ['runc', 'crun'].find((n) => drivers.has(n)) ?? [...drivers.keys()][0];
     if (fallback) {
-      if (probes.some((p) => p.name === wanted)) log.warn(`default runtime ${wanted} does not work here: using ${fallback}`);
+      if (probes.some((p) => p.name === wanted))
+        log.warn(`default runtime ${wanted} does not work here: using ${fallback}`);
       defaultRuntime = fallback;
     } else log.warn('no OCI runtime works on this host: containers cannot run (install runc)');
   }
@@ -59,6 +72,7 @@ export async function setUpRuntimes(execRoot: string, wanted: string, log: Logge
 }
 
 export function initBinary(): string | undefined {
-  for (const p of ['/usr/bin/catatonit', '/usr/libexec/podman/catatonit', '/usr/bin/tini-static', '/usr/bin/tini']) if (existsSync(p)) return p;
+  for (const p of ['/usr/bin/catatonit', '/usr/libexec/podman/catatonit', '/usr/bin/tini-static', '/usr/bin/tini'])
+    if (existsSync(p)) return p;
   return undefined;
 }

@@ -6,7 +6,8 @@ import type { Engine } from './engine.ts';
 
 export const BERTH_VERSION: string = (() => {
   try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
+      .version;
   } catch {
     return '0.0.0';
   }
@@ -73,7 +74,9 @@ export class SystemInfo {
     const count = (s: string[]) => all.filter((r) => s.includes(r.state.Status)).length;
     const runtimes: Record<string, { path: string }> = {};
     for (const p of e.runtimes.probes) if (p.ok) runtimes[p.name] = { path: p.path };
-    const warnings = e.runtimes.probes.filter((p) => !p.ok).map((p) => `WARNING: runtime ${p.name} does not work on this host: ${p.error ?? 'unknown error'}`);
+    const warnings = e.runtimes.probes
+      .filter((p) => !p.ok)
+      .map((p) => `WARNING: runtime ${p.name} does not work on this host: ${p.error ?? 'unknown error'}`);
     const net = e.networks.backendInfo();
     warnings.push(...net.warnings);
     return {
@@ -123,7 +126,14 @@ export class SystemInfo {
       ServerVersion: BERTH_VERSION,
       Runtimes: runtimes,
       DefaultRuntime: e.runtimes.defaultRuntime,
-      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      Swarm: {
+        NodeID: '',
+        NodeAddr: '',
+        LocalNodeState: 'inactive',
+        ControlAvailable: false,
+        Error: '',
+        RemoteManagers: null,
+      },
       LiveRestoreEnabled: true,
       Isolation: '',
       InitBinary: 'catatonit',
@@ -143,7 +153,8 @@ function registryInfo(c: DaemonConfig): Record<string, unknown> {
   const index: Record<string, unknown> = {
     'docker.io': { Name: 'docker.io', Mirrors: hubMirrors, Secure: true, Official: true },
   };
-  for (const host of c.insecureRegistries.filter((r) => !r.includes('/'))) index[host] = { Name: host, Mirrors: [], Secure: false, Official: false };
+  for (const host of c.insecureRegistries.filter((r) => !r.includes('/')))
+    index[host] = { Name: host, Mirrors: [], Secure: false, Official: false };
   if (!Array.isArray(c.registryMirrors)) {
     for (const [host, mirrors] of Object.entries(c.registryMirrors)) {
       if (host === 'docker.io') continue;
@@ -151,5 +162,11 @@ function registryInfo(c: DaemonConfig): Record<string, unknown> {
       index[host] = { Name: host, Mirrors: mirrors, Secure: cur.Secure ?? true, Official: false };
     }
   }
-  return { AllowNondistributableArtifactsCIDRs: null, AllowNondistributableArtifactsHostnames: null, InsecureRegistryCIDRs: cidrs, IndexConfigs: index, Mirrors: hubMirrors };
+  return {
+    AllowNondistributableArtifactsCIDRs: null,
+    AllowNondistributableArtifactsHostnames: null,
+    InsecureRegistryCIDRs: cidrs,
+    IndexConfigs: index,
+    Mirrors: hubMirrors,
+  };
 }

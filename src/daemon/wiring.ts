@@ -1,5 +1,13 @@
 import type { Archives } from '../api/index.ts';
-import { checkLogin, importRootfs, loadArchive, pullImage, pushImage, saveArchive, type RegistryConfig } from '../distribution/index.ts';
+import {
+  checkLogin,
+  importRootfs,
+  loadArchive,
+  pullImage,
+  pushImage,
+  saveArchive,
+  type RegistryConfig,
+} from '../distribution/index.ts';
 import { parseReference } from '../oci/reference.ts';
 import { errorMessage } from '../util/errors.ts';
 import { busyboxRootfs } from './busybox.ts';

@@ -17,10 +17,21 @@ test('import stores one uncompressed layer (digest = diff ID), applies changes, 
   const before = Date.now();
   const img = await importRootfs(e, chunks(compress(layer.tar, 'gzip')), {
     tag: parseReference('imported:v1'),
-    changes: ['CMD ["sh"]', 'ENV A=1 B="two words"', 'EXPOSE 80 53/udp', 'LABEL org.example=yes', 'WORKDIR /srv', 'USER nobody', 'VOLUME /data', 'STOPSIGNAL SIGINT'],
+    changes: [
+      'CMD ["sh"]',
+      'ENV A=1 B="two words"',
+      'EXPOSE 80 53/udp',
+      'LABEL org.example=yes',
+      'WORKDIR /srv',
+      'USER nobody',
+      'VOLUME /data',
+      'STOPSIGNAL SIGINT',
+    ],
   });
   assert.deepEqual(img.tags, ['docker.io/library/imported:v1']);
-  assert.deepEqual(img.manifest.layers, [{ mediaType: MediaType.OciLayer, size: layer.tar.length, digest: layer.diffId }]);
+  assert.deepEqual(img.manifest.layers, [
+    { mediaType: MediaType.OciLayer, size: layer.tar.length, digest: layer.diffId },
+  ]);
   assert.equal(img.manifest.mediaType, MediaType.OciManifest);
   assert.equal(img.manifest.config.mediaType, MediaType.OciConfig);
   assert.deepEqual(img.config.rootfs, { type: 'layers', diff_ids: [layer.diffId] });
@@ -61,14 +72,20 @@ test('a bad change is InvalidArgument before anything is stored', async (t) => {
     read = true;
     yield Buffer.alloc(0);
   }
-  await assert.rejects(importRootfs(e, source(), { changes: ['RUN echo hi'] }), (err: unknown) => err instanceof InvalidArgumentError && err.message === 'run is not a valid change command');
+  await assert.rejects(
+    importRootfs(e, source(), { changes: ['RUN echo hi'] }),
+    (err: unknown) => err instanceof InvalidArgumentError && err.message === 'run is not a valid change command',
+  );
   assert.equal(read, false);
   assert.deepEqual(await e.blobs(), []);
 });
 
 test('importing something that is not a tar is DataLoss and leaves nothing', async (t) => {
   const e = await testEngine(t);
-  await assert.rejects(importRootfs(e, chunks(Buffer.from('x'.repeat(2000))), { tag: parseReference('bad:1') }), DataLossError);
+  await assert.rejects(
+    importRootfs(e, chunks(Buffer.from('x'.repeat(2000))), { tag: parseReference('bad:1') }),
+    DataLossError,
+  );
   assert.deepEqual(await e.blobs(), []);
   assert.deepEqual(await e.snapshots(), []);
   assert.deepEqual(e.images.list(), []);

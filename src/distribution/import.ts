@@ -22,7 +22,11 @@ export interface ImportOptions {
  * ID); the config has this host's platform, the time of the import and Docker's history entry; `changes` are
  * applied to its run config. On failure nothing is left behind.
  */
-export async function importRootfs(deps: ArchiveDeps, source: AsyncIterable<Uint8Array>, opts: ImportOptions = {}): Promise<Image> {
+export async function importRootfs(
+  deps: ArchiveDeps,
+  source: AsyncIterable<Uint8Array>,
+  opts: ImportOptions = {},
+): Promise<Image> {
   const runConfig = applyChanges({}, opts.changes ?? []); // a bad change fails before any byte is read
   const signal = opts.signal ? { signal: opts.signal } : {};
   return runImageWork(deps, async (work) => {

@@ -11,7 +11,19 @@ import { sha256 } from '../util/digest.ts';
 import { BerthError, DataLossError, InvalidArgumentError } from '../util/errors.ts';
 import { pack } from '../util/tar/index.ts';
 import { loadArchive, type LoadProgress } from './load.ts';
-import { archive, chunks, collect, legacyArchive, makeImage, makeLayer, ociArchive, ociManifest, testEngine, type TestEngine, type TestImage } from './testkit.ts';
+import {
+  archive,
+  chunks,
+  collect,
+  legacyArchive,
+  makeImage,
+  makeLayer,
+  ociArchive,
+  ociManifest,
+  testEngine,
+  type TestEngine,
+  type TestImage,
+} from './testkit.ts';
 
 async function threeLayerImage(): Promise<TestImage> {
   const base = await makeLayer({ 'bin/': '', 'bin/tool': 'v1', 'etc/': '', 'etc/hostname': 'box' }, 'none');
@@ -47,7 +59,10 @@ test('legacy docker-archive with plain, gzip and zstd layers: Docker image ID, d
     ],
   );
   assert.equal(stored.manifest.config.mediaType, MediaType.OciConfig);
-  assert.deepEqual(stored.config.rootfs.diff_ids, img.layers.map((l) => l.diffId));
+  assert.deepEqual(
+    stored.config.rootfs.diff_ids,
+    img.layers.map((l) => l.diffId),
+  );
   assert.deepEqual(stored.tags, ['docker.io/library/busybox:latest', 'example.com/me/box:1']);
   const tree = await e.tree('busybox');
   assert.equal(tree.get('etc/motd')?.split(' ')[2], sha256('gzip layer').slice(7, 19));
@@ -61,15 +76,28 @@ test('legacy docker-archive with plain, gzip and zstd layers: Docker image ID, d
   assert.deepEqual([...new Set(loading.map((p) => p.id))].sort(), img.layers.map((l) => l.diffId.slice(7, 19)).sort());
   const last = loading.filter((p) => p.id === img.layers[1]!.diffId.slice(7, 19)).at(-1)!;
   assert.deepEqual(last.progressDetail, { current: img.layers[1]!.blob.length, total: img.layers[1]!.blob.length });
-  assert.deepEqual(progress.filter((p) => 'stream' in p), [{ stream: 'Loaded image: busybox:latest\n' }, { stream: 'Loaded image: example.com/me/box:1\n' }]);
+  assert.deepEqual(
+    progress.filter((p) => 'stream' in p),
+    [{ stream: 'Loaded image: busybox:latest\n' }, { stream: 'Loaded image: example.com/me/box:1\n' }],
+  );
 });
 
 test('manifest.json first, a layer shared by symlink, a gzip-compressed archive, and an untagged image', async (t) => {
   const e = await testEngine(t);
   const shared = await makeLayer({ 'a/': '', 'a/x': 'shared' });
-  const one = makeImage([shared, await makeLayer({ 'one': '1' }, 'gzip')]);
-  const two = makeImage([shared, await makeLayer({ 'two': '2' })], { author: 'two' });
-  const data = gzipSync(await archive(legacyArchive([{ image: one, tags: ['one:v1'] }, { image: two, tags: [] }], { manifestFirst: true })));
+  const one = makeImage([shared, await makeLayer({ one: '1' }, 'gzip')]);
+  const two = makeImage([shared, await makeLayer({ two: '2' })], { author: 'two' });
+  const data = gzipSync(
+    await archive(
+      legacyArchive(
+        [
+          { image: one, tags: ['one:v1'] },
+          { image: two, tags: [] },
+        ],
+        { manifestFirst: true },
+      ),
+    ),
+  );
   const res = await loadArchive(e, chunks(data, 1000));
   assert.deepEqual(res.images, [
     { id: one.configDigest, tags: ['one:v1'] },
@@ -86,7 +114,16 @@ test('docker-archive with an OCI layout (Docker 25+): manifest digest kept, name
   const img = await threeLayerImage();
   const m = ociManifest(img);
   const entries = ociArchive(
-    [{ image: img, annotations: { 'io.containerd.image.name': 'docker.io/library/app:1', 'org.opencontainers.image.ref.name': '1' }, tags: ['app:1', 'app:extra'] }],
+    [
+      {
+        image: img,
+        annotations: {
+          'io.containerd.image.name': 'docker.io/library/app:1',
+          'org.opencontainers.image.ref.name': '1',
+        },
+        tags: ['app:1', 'app:extra'],
+      },
+    ],
     { docker: true },
   );
   const res = await loadArchive(e, chunks(await archive(entries)));
@@ -99,15 +136,25 @@ test('docker-archive with an OCI layout (Docker 25+): manifest digest kept, name
 
 test('oci-archive: a full reference in ref.name, a nested index picks linux/amd64, blobs of other platforms absent', async (t) => {
   const e = await testEngine(t);
-  const img = makeImage([await makeLayer({ 'f': 'amd64' }, 'gzip')]);
+  const img = makeImage([await makeLayer({ f: 'amd64' }, 'gzip')]);
   const m = ociManifest(img);
   const nested = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: MediaType.OciIndex,
       manifests: [
-        { mediaType: MediaType.OciManifest, digest: sha256('arm64 manifest, not in the archive'), size: 10, platform: { os: 'linux', architecture: 'arm64' } },
-        { mediaType: MediaType.OciManifest, digest: m.digest, size: m.manifest.length, platform: { os: 'linux', architecture: 'amd64' } },
+        {
+          mediaType: MediaType.OciManifest,
+          digest: sha256('arm64 manifest, not in the archive'),
+          size: 10,
+          platform: { os: 'linux', architecture: 'arm64' },
+        },
+        {
+          mediaType: MediaType.OciManifest,
+          digest: m.digest,
+          size: m.manifest.length,
+          platform: { os: 'linux', architecture: 'amd64' },
+        },
       ],
     }),
   );
@@ -115,13 +162,24 @@ test('oci-archive: a full reference in ref.name, a nested index picks linux/amd6
     extraBlobs: [nested],
     index: {
       schemaVersion: 2,
-      manifests: [{ mediaType: MediaType.OciIndex, digest: sha256(nested), size: nested.length, annotations: { 'org.opencontainers.image.ref.name': 'registry.local:5000/multi:2' } }],
+      manifests: [
+        {
+          mediaType: MediaType.OciIndex,
+          digest: sha256(nested),
+          size: nested.length,
+          annotations: { 'org.opencontainers.image.ref.name': 'registry.local:5000/multi:2' },
+        },
+      ],
     },
   });
   const res = await loadArchive(e, chunks(await archive(entries)));
   assert.deepEqual(res.images, [{ id: img.configDigest, tags: ['registry.local:5000/multi:2'] }]);
   assert.equal(e.images.resolve('registry.local:5000/multi:2').manifestDigest, m.digest);
-  assert.deepEqual(await e.blobs(), [m.digest, img.configDigest, img.layers[0]!.digest].sort(), 'the index blob is not referenced by the image and goes');
+  assert.deepEqual(
+    await e.blobs(),
+    [m.digest, img.configDigest, img.layers[0]!.digest].sort(),
+    'the index blob is not referenced by the image and goes',
+  );
 });
 
 test('a docker-archive written by skopeo from an OCI layout made with umoci', async (t) => {
@@ -146,10 +204,15 @@ test('a docker-archive written by skopeo from an OCI layout made with umoci', as
   assert.equal(res.images.length, 1);
   assert.deepEqual(res.images[0]!.tags, ['umoci/test:v1']);
   assert.ok(res.images[0]!.id.startsWith('sha256:'));
-  const inspect = JSON.parse(execFileSync('skopeo', ['inspect', '--raw', '--config', `docker-archive:${file}`]).toString()) as { rootfs: { diff_ids: string[] } };
+  const inspect = JSON.parse(
+    execFileSync('skopeo', ['inspect', '--raw', '--config', `docker-archive:${file}`]).toString(),
+  ) as { rootfs: { diff_ids: string[] } };
   const img = await e.images.load(e.images.resolve('umoci/test:v1'));
   assert.deepEqual(img.config.rootfs.diff_ids, inspect.rootfs.diff_ids);
-  assert.equal(img.record.configDigest, sha256(execFileSync('skopeo', ['inspect', '--raw', '--config', `docker-archive:${file}`])));
+  assert.equal(
+    img.record.configDigest,
+    sha256(execFileSync('skopeo', ['inspect', '--raw', '--config', `docker-archive:${file}`])),
+  );
   const tree = await e.tree('umoci/test:v1');
   assert.equal(tree.get('etc/greeting')?.split(' ')[2], sha256('hello from umoci\n').slice(7, 19));
   assert.match(tree.get('bin/run') ?? '', /^file 755 /);
@@ -164,13 +227,21 @@ test('loading the same archive twice at once gives one image and no stray blobs'
   assert.deepEqual(a, b);
   assert.equal(e.images.list().length, 1);
   const stored = e.images.resolve('twice');
-  assert.deepEqual(await e.blobs(), [stored.manifestDigest, img.configDigest, ...img.layers.map((l) => l.digest)].sort());
+  assert.deepEqual(
+    await e.blobs(),
+    [stored.manifestDigest, img.configDigest, ...img.layers.map((l) => l.digest)].sort(),
+  );
   assert.equal((await e.snapshots()).length, 3);
 });
 
 // ---- errors: each leaves nothing behind ----------------------------------------------------------------------
 
-async function failingLoad(t: Parameters<typeof testEngine>[0], data: Uint8Array, kind: typeof DataLossError | typeof InvalidArgumentError, message: RegExp): Promise<TestEngine> {
+async function failingLoad(
+  t: Parameters<typeof testEngine>[0],
+  data: Uint8Array,
+  kind: typeof DataLossError | typeof InvalidArgumentError,
+  message: RegExp,
+): Promise<TestEngine> {
   const e = await testEngine(t);
   await assert.rejects(loadArchive(e, chunks(data)), (err: unknown) => {
     assert.ok(err instanceof kind, `expected ${kind.name}, got ${String(err)}`);
@@ -198,8 +269,15 @@ test('a blob that does not hash to its name is DataLoss naming the path', async 
   const img = await threeLayerImage();
   const entries = ociArchive([{ image: img, tags: ['x:1'] }], { docker: true });
   const layerPath = `blobs/sha256/${img.layers[1]!.digest.slice(7)}`;
-  const bad = entries.map((en) => (en.header.name === layerPath ? { ...en, body: Buffer.from(compressedGarbage()) } : en));
-  await failingLoad(t, await archive(bad), DataLossError, new RegExp(`"${layerPath}" in the image archive does not match its name`));
+  const bad = entries.map((en) =>
+    en.header.name === layerPath ? { ...en, body: Buffer.from(compressedGarbage()) } : en,
+  );
+  await failingLoad(
+    t,
+    await archive(bad),
+    DataLossError,
+    new RegExp(`"${layerPath}" in the image archive does not match its name`),
+  );
 });
 
 function compressedGarbage(): Buffer {
@@ -210,25 +288,61 @@ test('a manifest naming a missing blob is DataLoss', async (t) => {
   const img = await threeLayerImage();
   const entries = ociArchive([{ image: img, annotations: { 'io.containerd.image.name': 'docker.io/library/x:1' } }]);
   const missing = `blobs/sha256/${img.layers[2]!.digest.slice(7)}`;
-  await failingLoad(t, await archive(entries.filter((en) => en.header.name !== missing)), DataLossError, new RegExp(`${img.layers[2]!.digest}.*missing`));
+  await failingLoad(
+    t,
+    await archive(entries.filter((en) => en.header.name !== missing)),
+    DataLossError,
+    new RegExp(`${img.layers[2]!.digest}.*missing`),
+  );
 });
 
 test('a legacy manifest.json naming a file the archive lacks is DataLoss', async (t) => {
   const img = await threeLayerImage();
-  const entries = legacyArchive([{ image: img, tags: ['x:1'] }]).filter((en) => !en.header.name.endsWith(`${img.configDigest.slice(7)}.json`));
-  await failingLoad(t, await archive(entries), DataLossError, /manifest.json names ".*\.json", which the image archive does not contain/);
+  const entries = legacyArchive([{ image: img, tags: ['x:1'] }]).filter(
+    (en) => !en.header.name.endsWith(`${img.configDigest.slice(7)}.json`),
+  );
+  await failingLoad(
+    t,
+    await archive(entries),
+    DataLossError,
+    /manifest.json names ".*\.json", which the image archive does not contain/,
+  );
 });
 
 test('an unknown layer media type is InvalidArgument', async (t) => {
   const img = makeImage([await makeLayer({ f: '1' })]);
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: img.configDigest, size: img.config.length }, layers: [{ mediaType: 'application/x-unknown', digest: img.layers[0]!.digest, size: img.layers[0]!.blob.length }] }));
-  const entries = ociArchive([], { extraBlobs: [manifest, img.config, img.layers[0]!.blob], index: { schemaVersion: 2, manifests: [{ mediaType: MediaType.OciManifest, digest: sha256(manifest), size: manifest.length }] } });
-  await failingLoad(t, await archive(entries), InvalidArgumentError, /unsupported layer media type "application\/x-unknown"/);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: { mediaType: MediaType.OciConfig, digest: img.configDigest, size: img.config.length },
+      layers: [{ mediaType: 'application/x-unknown', digest: img.layers[0]!.digest, size: img.layers[0]!.blob.length }],
+    }),
+  );
+  const entries = ociArchive([], {
+    extraBlobs: [manifest, img.config, img.layers[0]!.blob],
+    index: {
+      schemaVersion: 2,
+      manifests: [{ mediaType: MediaType.OciManifest, digest: sha256(manifest), size: manifest.length }],
+    },
+  });
+  await failingLoad(
+    t,
+    await archive(entries),
+    InvalidArgumentError,
+    /unsupported layer media type "application\/x-unknown"/,
+  );
 });
 
 test('a schema1 manifest is InvalidArgument', async (t) => {
   const manifest = Buffer.from(JSON.stringify({ schemaVersion: 1, name: 'x', tag: 'latest', fsLayers: [] }));
-  const entries = ociArchive([], { extraBlobs: [manifest], index: { schemaVersion: 2, manifests: [{ mediaType: MediaType.DockerSchema1Signed, digest: sha256(manifest), size: manifest.length }] } });
+  const entries = ociArchive([], {
+    extraBlobs: [manifest],
+    index: {
+      schemaVersion: 2,
+      manifests: [{ mediaType: MediaType.DockerSchema1Signed, digest: sha256(manifest), size: manifest.length }],
+    },
+  });
   await failingLoad(t, await archive(entries), InvalidArgumentError, /schema 1/);
 });
 
@@ -240,7 +354,12 @@ test('a layer whose content does not match its diff ID is DataLoss, and earlier 
 });
 
 test('an archive with neither manifest.json nor index.json is InvalidArgument', async (t) => {
-  await failingLoad(t, await archive([{ header: { name: 'hello.txt' }, body: Buffer.from('hi') }]), InvalidArgumentError, /neither manifest.json nor an OCI layout/);
+  await failingLoad(
+    t,
+    await archive([{ header: { name: 'hello.txt' }, body: Buffer.from('hi') }]),
+    InvalidArgumentError,
+    /neither manifest.json nor an OCI layout/,
+  );
 });
 
 test('a failed load keeps what was in the store before it', async (t) => {
@@ -250,7 +369,10 @@ test('a failed load keeps what was in the store before it', async (t) => {
   const blobs = await e.blobs();
   const snaps = await e.snapshots();
   const broken = makeImage([img.layers[0]!, { ...(await makeLayer({ y: 'y' })), diffId: sha256('wrong') }]);
-  await assert.rejects(loadArchive(e, chunks(await archive(legacyArchive([{ image: broken, tags: ['keep:1'] }])))), DataLossError);
+  await assert.rejects(
+    loadArchive(e, chunks(await archive(legacyArchive([{ image: broken, tags: ['keep:1'] }])))),
+    DataLossError,
+  );
   assert.deepEqual(await e.blobs(), blobs);
   assert.deepEqual(await e.snapshots(), snaps);
   assert.equal(e.images.resolve('keep:1').configDigest, img.configDigest, 'the tag did not move');
@@ -260,7 +382,15 @@ test('a 256 MiB layer streams into the store without being held in memory', asyn
   const e = await testEngine(t);
   const size = 256 << 20;
   const block = Buffer.alloc(1 << 20, 0x5a);
-  const layerEntries = () => pack([{ header: { name: 'big' , size }, body: (async function* () { for (let i = 0; i < size; i += block.length) yield block; })() }]);
+  const layerEntries = () =>
+    pack([
+      {
+        header: { name: 'big', size },
+        body: (async function* () {
+          for (let i = 0; i < size; i += block.length) yield block;
+        })(),
+      },
+    ]);
   let layerSize = 0;
   const h = (await import('node:crypto')).createHash('sha256');
   for await (const c of layerEntries()) {
@@ -268,9 +398,14 @@ test('a 256 MiB layer streams into the store without being held in memory', asyn
     h.update(c);
   }
   const diffId = `sha256:${h.digest('hex')}` as const;
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] } }));
+  const config = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] } }),
+  );
   const source = pack([
-    { header: { name: 'manifest.json' }, body: Buffer.from(JSON.stringify([{ Config: 'c.json', RepoTags: ['big:1'], Layers: ['l/layer.tar'] }])) },
+    {
+      header: { name: 'manifest.json' },
+      body: Buffer.from(JSON.stringify([{ Config: 'c.json', RepoTags: ['big:1'], Layers: ['l/layer.tar'] }])),
+    },
     { header: { name: 'c.json' }, body: config },
     { header: { name: 'l/layer.tar', size: layerSize }, body: layerEntries() },
   ]);
@@ -291,7 +426,17 @@ test('a 256 MiB layer streams into the store without being held in memory', asyn
 
 test('errors are BerthErrors, never bare stream errors', async (t) => {
   const e = await testEngine(t);
-  await assert.rejects(loadArchive(e, chunks(Buffer.from('this is not a tar archive at all, and it is long enough to fill a header block or more'.repeat(20)))), BerthError);
+  await assert.rejects(
+    loadArchive(
+      e,
+      chunks(
+        Buffer.from(
+          'this is not a tar archive at all, and it is long enough to fill a header block or more'.repeat(20),
+        ),
+      ),
+    ),
+    BerthError,
+  );
   await assertEmpty(e);
   const ctl = new AbortController();
   const img = await threeLayerImage();
@@ -303,7 +448,10 @@ test('errors are BerthErrors, never bare stream errors', async (t) => {
       yield c;
     }
   }
-  await assert.rejects(loadArchive(e, slow(), { signal: ctl.signal }), (err: unknown) => err instanceof BerthError && err.code === 'CANCELED');
+  await assert.rejects(
+    loadArchive(e, slow(), { signal: ctl.signal }),
+    (err: unknown) => err instanceof BerthError && err.code === 'CANCELED',
+  );
   await assertEmpty(e);
   void collect;
 });
@@ -320,7 +468,10 @@ test('a garbage collection asked for during a load waits for it, and both finish
       yield c;
     }
   }
-  const outcome = await Promise.race([loadArchive(e, source()).then(() => 'loaded'), new Promise((r) => setTimeout(() => r('stuck'), 3000).unref())]);
+  const outcome = await Promise.race([
+    loadArchive(e, source()).then(() => 'loaded'),
+    new Promise((r) => setTimeout(() => r('stuck'), 3000).unref()),
+  ]);
   assert.equal(outcome, 'loaded');
   await gc;
   assert.equal(e.images.resolve('x:1').configDigest, img.configDigest, 'the collection did not take the new image');

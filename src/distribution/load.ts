@@ -53,7 +53,11 @@ const TAG_RE = /^[\w][\w.-]{0,127}$/;
  * Errors: DataLossError for a truncated or corrupt archive, a blob not matching its name or size, or a missing
  * blob; InvalidArgumentError for a malformed or unsupported archive, media type or schema1 manifest.
  */
-export async function loadArchive(deps: ArchiveDeps, source: AsyncIterable<Uint8Array>, opts: LoadOptions = {}): Promise<LoadResult> {
+export async function loadArchive(
+  deps: ArchiveDeps,
+  source: AsyncIterable<Uint8Array>,
+  opts: LoadOptions = {},
+): Promise<LoadResult> {
   return runImageWork(deps, async (work) => {
     let contents: ArchiveContents;
     try {
@@ -73,7 +77,11 @@ export async function loadArchive(deps: ArchiveDeps, source: AsyncIterable<Uint8
           ...(opts.signal ? { signal: opts.signal } : {}),
           onLayerProgress: (layer, current) => {
             const diffId = diffIds.get(layer.digest) ?? layer.digest;
-            opts.onProgress?.({ status: 'Loading layer', progressDetail: { current, total: layer.size }, id: diffId.slice(diffId.indexOf(':') + 1, diffId.indexOf(':') + 13) });
+            opts.onProgress?.({
+              status: 'Loading layer',
+              progressDetail: { current, total: layer.size },
+              id: diffId.slice(diffId.indexOf(':') + 1, diffId.indexOf(':') + 13),
+            });
           },
         });
       } catch (err) {
@@ -85,7 +93,11 @@ export async function loadArchive(deps: ArchiveDeps, source: AsyncIterable<Uint8
       const tags = [...p.tags.values()];
       let img: Image;
       try {
-        img = await deps.images.register(p.desc, { tags, event: 'load', ...(opts.signal ? { signal: opts.signal } : {}) });
+        img = await deps.images.register(p.desc, {
+          tags,
+          event: 'load',
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
       } catch (err) {
         throw archiveError(err, `registering image ${p.manifest.config.digest}`);
       }
@@ -175,14 +187,20 @@ function archivePath(name: string): string | undefined {
   return p === '' ? undefined : p;
 }
 
-async function readArchive(source: AsyncIterable<Uint8Array>, work: ImageWork, signal: AbortSignal | undefined): Promise<ArchiveContents> {
+async function readArchive(
+  source: AsyncIterable<Uint8Array>,
+  work: ImageWork,
+  signal: AbortSignal | undefined,
+): Promise<ArchiveContents> {
   const c = new ArchiveContents();
   for await (const { header, body } of extract(autoDecompress(source), signal ? { signal } : {})) {
     const name = archivePath(header.name);
     if (name === undefined) continue;
     switch (header.type) {
       case 'symlink': {
-        const target = header.linkname.startsWith('/') ? header.linkname : posix.join(posix.dirname(name), header.linkname);
+        const target = header.linkname.startsWith('/')
+          ? header.linkname
+          : posix.join(posix.dirname(name), header.linkname);
         c.links.set(name, archivePath(target) ?? '');
         break;
       }
@@ -200,7 +218,14 @@ async function readArchive(source: AsyncIterable<Uint8Array>, work: ImageWork, s
   return c;
 }
 
-async function readFile(c: ArchiveContents, name: string, size: number, body: AsyncIterable<Buffer>, work: ImageWork, signal: AbortSignal | undefined): Promise<void> {
+async function readFile(
+  c: ArchiveContents,
+  name: string,
+  size: number,
+  body: AsyncIterable<Buffer>,
+  work: ImageWork,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const blob = /^blobs\/([^/]+)\/([^/]+)$/.exec(name);
   let head = Buffer.alloc(0);
   async function* sniffing(): AsyncGenerator<Buffer> {
@@ -211,12 +236,16 @@ async function readFile(c: ArchiveContents, name: string, size: number, body: As
   }
   if (blob) {
     const digest = `${blob[1]}:${blob[2]}`;
-    if (!isDigest(digest)) throw new InvalidArgumentError(`"${name}" in the image archive is not named by a valid digest`);
+    if (!isDigest(digest))
+      throw new InvalidArgumentError(`"${name}" in the image archive is not named by a valid digest`);
     try {
       const info = await work.ingest(sniffing(), { digest, size }, signal);
       c.stored.set(name, { ...info, compression: detectCompression(head) });
     } catch (err) {
-      if (err instanceof DataLossError) throw new DataLossError(`"${name}" in the image archive does not match its name: ${err.message}`, { cause: err });
+      if (err instanceof DataLossError)
+        throw new DataLossError(`"${name}" in the image archive does not match its name: ${err.message}`, {
+          cause: err,
+        });
       throw err;
     }
     return;
@@ -255,10 +284,15 @@ async function planImages(c: ArchiveContents, work: ImageWork): Promise<PlannedI
   const byManifest = new Map<string, PlannedImage>();
   const layout = await c.json<{ imageLayoutVersion?: unknown }>(work, 'oci-layout');
   if (layout !== undefined) {
-    if (layout.imageLayoutVersion !== '1.0.0') throw new InvalidArgumentError(`unsupported OCI image layout version ${JSON.stringify(layout.imageLayoutVersion)}`);
+    if (layout.imageLayoutVersion !== '1.0.0')
+      throw new InvalidArgumentError(
+        `unsupported OCI image layout version ${JSON.stringify(layout.imageLayoutVersion)}`,
+      );
     const index = await c.json<Index>(work, 'index.json');
-    if (index === undefined) throw new InvalidArgumentError('the image archive has an oci-layout file but no index.json');
-    if (!Array.isArray(index.manifests)) throw new InvalidArgumentError('index.json in the image archive has no "manifests" list');
+    if (index === undefined)
+      throw new InvalidArgumentError('the image archive has an oci-layout file but no index.json');
+    if (!Array.isArray(index.manifests))
+      throw new InvalidArgumentError('index.json in the image archive has no "manifests" list');
     for (const d of index.manifests) {
       checkDescriptor(d, 'index.json');
       await addImage(byManifest, work, d, annotationNames(d.annotations));
@@ -266,12 +300,17 @@ async function planImages(c: ArchiveContents, work: ImageWork): Promise<PlannedI
   }
   const entries = await c.json<DockerManifestEntry[]>(work, 'manifest.json');
   if (entries === undefined) {
-    if (layout === undefined) throw new InvalidArgumentError('the image archive contains neither manifest.json nor an OCI layout (oci-layout, index.json)');
+    if (layout === undefined)
+      throw new InvalidArgumentError(
+        'the image archive contains neither manifest.json nor an OCI layout (oci-layout, index.json)',
+      );
   } else {
     if (!Array.isArray(entries)) throw new InvalidArgumentError('manifest.json in the image archive is not a list');
     for (const e of entries) {
       if (typeof e?.Config !== 'string' || !Array.isArray(e.Layers) || e.Layers.some((l) => typeof l !== 'string')) {
-        throw new InvalidArgumentError(`manifest.json in the image archive has a malformed entry: ${JSON.stringify(e).slice(0, 200)}`);
+        throw new InvalidArgumentError(
+          `manifest.json in the image archive has a malformed entry: ${JSON.stringify(e).slice(0, 200)}`,
+        );
       }
       const names = (e.RepoTags ?? []).map((t) => imageName(t, 'manifest.json'));
       const config = await c.blob(work, e.Config, 'manifest.json');
@@ -307,22 +346,40 @@ const LEGACY_LAYER_TYPE: Record<Compression, string> = {
 };
 
 function checkDescriptor(d: Descriptor, where: string): void {
-  if (typeof d !== 'object' || d === null || typeof d.mediaType !== 'string' || typeof d.digest !== 'string' || typeof d.size !== 'number') {
-    throw new InvalidArgumentError(`${where} in the image archive has a malformed descriptor: ${JSON.stringify(d).slice(0, 200)}`);
+  if (
+    typeof d !== 'object' ||
+    d === null ||
+    typeof d.mediaType !== 'string' ||
+    typeof d.digest !== 'string' ||
+    typeof d.size !== 'number'
+  ) {
+    throw new InvalidArgumentError(
+      `${where} in the image archive has a malformed descriptor: ${JSON.stringify(d).slice(0, 200)}`,
+    );
   }
-  if (!isDigest(d.digest)) throw new InvalidArgumentError(`${where} in the image archive names an invalid digest "${d.digest}"`);
+  if (!isDigest(d.digest))
+    throw new InvalidArgumentError(`${where} in the image archive names an invalid digest "${d.digest}"`);
 }
 
 /** Resolves a manifest or index to this platform's image manifest and adds it (or its names) to the plan. */
-async function addImage(plan: Map<string, PlannedImage>, work: ImageWork, d: Descriptor, names: (Reference | undefined)[]): Promise<void> {
+async function addImage(
+  plan: Map<string, PlannedImage>,
+  work: ImageWork,
+  d: Descriptor,
+  names: (Reference | undefined)[],
+): Promise<void> {
   let resolved: Awaited<ReturnType<typeof work.images.resolveManifest>>;
   try {
     const info = await work.content.info(d.digest);
-    if (info.size !== d.size) throw new DataLossError(`blob ${d.digest} in the image archive is ${info.size} bytes, but its descriptor says ${d.size}`);
+    if (info.size !== d.size)
+      throw new DataLossError(
+        `blob ${d.digest} in the image archive is ${info.size} bytes, but its descriptor says ${d.size}`,
+      );
     resolved = await work.images.resolveManifest(d);
   } catch (err) {
     // A blob the archive's manifests name but do not carry: the archive is incomplete.
-    if (err instanceof NotFoundError) throw new DataLossError(`the image archive is incomplete: ${err.message}`, { cause: err });
+    if (err instanceof NotFoundError)
+      throw new DataLossError(`the image archive is incomplete: ${err.message}`, { cause: err });
     throw err;
   }
   let p = plan.get(resolved.desc.digest);

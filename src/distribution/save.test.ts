@@ -10,7 +10,18 @@ import { NotFoundError } from '../util/errors.ts';
 import { extract } from '../util/tar/index.ts';
 import { loadArchive } from './load.ts';
 import { saveArchive } from './save.ts';
-import { archive, chunks, collect, describeTree, legacyArchive, makeImage, makeLayer, testEngine, type TestEngine, type TestImage } from './testkit.ts';
+import {
+  archive,
+  chunks,
+  collect,
+  describeTree,
+  legacyArchive,
+  makeImage,
+  makeLayer,
+  testEngine,
+  type TestEngine,
+  type TestImage,
+} from './testkit.ts';
 
 interface Saved {
   files: Map<string, Buffer>;
@@ -29,13 +40,19 @@ async function readTar(data: Buffer): Promise<Saved> {
 
 const json = (s: Saved, name: string): unknown => JSON.parse(s.files.get(name)!.toString());
 
-async function loaded(t: Parameters<typeof testEngine>[0], uncompressed = false): Promise<{ e: TestEngine; img: TestImage }> {
+async function loaded(
+  t: Parameters<typeof testEngine>[0],
+  uncompressed = false,
+): Promise<{ e: TestEngine; img: TestImage }> {
   const e = await testEngine(t);
   const img = makeImage([
     await makeLayer({ 'etc/': '', 'etc/os-release': 'ID=test\n', 'bin/': '', 'bin/app': 'binary' }),
     await makeLayer({ 'etc/': '', 'etc/motd': 'welcome\n' }, uncompressed ? 'none' : 'gzip'),
   ]);
-  await loadArchive(e, chunks(await archive(legacyArchive([{ image: img, tags: ['app:1', 'app:latest', 'other/app:2'] }]))));
+  await loadArchive(
+    e,
+    chunks(await archive(legacyArchive([{ image: img, tags: ['app:1', 'app:latest', 'other/app:2'] }]))),
+  );
   return { e, img };
 }
 
@@ -43,23 +60,50 @@ test('save writes Docker 25 layout: blobs once, index.json per name, manifest.js
   const { e, img } = await loaded(t);
   const rec = e.images.resolve('app:1');
   const s = await readTar(await collect(saveArchive(e, ['app:1', 'other/app:2'])));
-  const blobs = [rec.manifestDigest, img.configDigest, ...img.layers.map((l) => l.digest)].map((d) => `blobs/sha256/${d.slice(7)}`).sort();
-  assert.deepEqual(s.order, ['blobs/', 'blobs/sha256/', ...blobs, 'index.json', 'manifest.json', 'oci-layout', 'repositories']);
-  for (const b of blobs) assert.equal(sha256(s.files.get(b)!), `sha256:${b.slice(13)}`, `${b} holds what its name says`);
+  const blobs = [rec.manifestDigest, img.configDigest, ...img.layers.map((l) => l.digest)]
+    .map((d) => `blobs/sha256/${d.slice(7)}`)
+    .sort();
+  assert.deepEqual(s.order, [
+    'blobs/',
+    'blobs/sha256/',
+    ...blobs,
+    'index.json',
+    'manifest.json',
+    'oci-layout',
+    'repositories',
+  ]);
+  for (const b of blobs)
+    assert.equal(sha256(s.files.get(b)!), `sha256:${b.slice(13)}`, `${b} holds what its name says`);
   assert.deepEqual(json(s, 'oci-layout'), { imageLayoutVersion: '1.0.0' });
   const base = { mediaType: MediaType.OciManifest, digest: rec.manifestDigest, size: rec.manifestSize };
   assert.deepEqual(json(s, 'index.json'), {
     schemaVersion: 2,
     mediaType: MediaType.OciIndex,
     manifests: [
-      { ...base, annotations: { 'io.containerd.image.name': 'docker.io/library/app:1', 'org.opencontainers.image.ref.name': '1' } },
-      { ...base, annotations: { 'io.containerd.image.name': 'docker.io/other/app:2', 'org.opencontainers.image.ref.name': '2' } },
+      {
+        ...base,
+        annotations: {
+          'io.containerd.image.name': 'docker.io/library/app:1',
+          'org.opencontainers.image.ref.name': '1',
+        },
+      },
+      {
+        ...base,
+        annotations: { 'io.containerd.image.name': 'docker.io/other/app:2', 'org.opencontainers.image.ref.name': '2' },
+      },
     ],
   });
   assert.deepEqual(json(s, 'manifest.json'), [
-    { Config: `blobs/sha256/${img.configDigest.slice(7)}`, RepoTags: ['app:1', 'other/app:2'], Layers: img.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`) },
+    {
+      Config: `blobs/sha256/${img.configDigest.slice(7)}`,
+      RepoTags: ['app:1', 'other/app:2'],
+      Layers: img.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`),
+    },
   ]);
-  assert.deepEqual(json(s, 'repositories'), { app: { '1': img.layers[1]!.digest.slice(7) }, 'other/app': { '2': img.layers[1]!.digest.slice(7) } });
+  assert.deepEqual(json(s, 'repositories'), {
+    app: { '1': img.layers[1]!.digest.slice(7) },
+    'other/app': { '2': img.layers[1]!.digest.slice(7) },
+  });
 });
 
 test('a name without a tag saves every tag of the repository; an ID saves the image without names', async (t) => {
@@ -68,7 +112,10 @@ test('a name without a tag saves every tag of the repository; an ID saves the im
   assert.deepEqual((json(byRepo, 'manifest.json') as { RepoTags: string[] }[])[0]!.RepoTags, ['app:1', 'app:latest']);
   const byId = await readTar(await collect(saveArchive(e, [img.configDigest.slice(7, 19)])));
   assert.deepEqual((json(byId, 'manifest.json') as { RepoTags: unknown }[])[0]!.RepoTags, null);
-  assert.equal((json(byId, 'index.json') as { manifests: { annotations?: unknown }[] }).manifests[0]!.annotations, undefined);
+  assert.equal(
+    (json(byId, 'index.json') as { manifests: { annotations?: unknown }[] }).manifests[0]!.annotations,
+    undefined,
+  );
   assert.equal(byId.files.has('repositories'), false);
   const gen = saveArchive(e, ['nope:1']);
   await assert.rejects(gen.next(), NotFoundError);
@@ -97,8 +144,14 @@ test('skopeo reads the saved docker-archive and reports the same layers', async 
   t.after(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'app.tar');
   await writeFile(file, await collect(saveArchive(e, ['app:1'])));
-  const inspect = JSON.parse(execFileSync('skopeo', ['inspect', `docker-archive:${file}`]).toString()) as { Layers: string[]; Architecture: string };
-  assert.deepEqual(inspect.Layers, img.layers.map((l) => l.digest));
+  const inspect = JSON.parse(execFileSync('skopeo', ['inspect', `docker-archive:${file}`]).toString()) as {
+    Layers: string[];
+    Architecture: string;
+  };
+  assert.deepEqual(
+    inspect.Layers,
+    img.layers.map((l) => l.digest),
+  );
   assert.equal(inspect.Architecture, 'amd64');
   const config = execFileSync('skopeo', ['inspect', '--raw', '--config', `docker-archive:${file}`]);
   assert.equal(sha256(config), img.configDigest);

@@ -1,7 +1,14 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Image } from '../images/index.ts';
 import { MediaType } from '../oci/mediatypes.ts';
-import { familiarName, familiarString, fullName, parseReference, referenceString, type Reference } from '../oci/reference.ts';
+import {
+  familiarName,
+  familiarString,
+  fullName,
+  parseReference,
+  referenceString,
+  type Reference,
+} from '../oci/reference.ts';
 import type { Descriptor, Index } from '../oci/types.ts';
 import { type Digest, digestAlgorithm, digestHex } from '../util/digest.ts';
 import { DataLossError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
@@ -48,7 +55,11 @@ export async function* saveArchive(deps: ArchiveDeps, refs: string[], opts: Save
         const manifest = await deps.images.readManifest(img.record.manifestDigest as Digest);
         img.layers = manifest.layers;
         const wanted: Descriptor[] = [
-          { mediaType: img.record.mediaType, digest: img.record.manifestDigest as Digest, size: img.record.manifestSize },
+          {
+            mediaType: img.record.mediaType,
+            digest: img.record.manifestDigest as Digest,
+            size: img.record.manifestSize,
+          },
           manifest.config,
           ...manifest.layers,
         ];
@@ -112,7 +123,11 @@ function resolveImages(deps: ArchiveDeps, refs: string[]): SavedImage[] {
       }
     }
     const record = deps.images.resolve(s);
-    if (ref?.tag !== undefined && ref.digest === undefined && deps.images.records.tag(referenceString(ref))?.manifestDigest === record.manifestDigest) {
+    if (
+      ref?.tag !== undefined &&
+      ref.digest === undefined &&
+      deps.images.records.tag(referenceString(ref))?.manifestDigest === record.manifestDigest
+    ) {
       add(record, ref);
     } else {
       add(record);
@@ -143,20 +158,28 @@ async function* archiveEntries(images: SavedImage[], blobs: Map<string, OpenBlob
   yield dir('blobs/');
   for (const alg of algorithms) {
     yield dir(`blobs/${alg}/`);
-    for (const b of [...blobs.values()].filter((x) => digestAlgorithm(x.digest) === alg).sort((x, y) => (x.digest < y.digest ? -1 : 1))) {
+    for (const b of [...blobs.values()]
+      .filter((x) => digestAlgorithm(x.digest) === alg)
+      .sort((x, y) => (x.digest < y.digest ? -1 : 1))) {
       yield {
         header: { name: blobPath(b.digest), size: b.size, mode: 0o644 },
         body: readBlob(b),
       };
     }
   }
-  const file = (name: string, value: unknown): PackEntry => ({ header: { name, mode: 0o644 }, body: Buffer.from(JSON.stringify(value)) });
+  const file = (name: string, value: unknown): PackEntry => ({
+    header: { name, mode: 0o644 },
+    body: Buffer.from(JSON.stringify(value)),
+  });
   yield file('index.json', indexOf(images));
-  yield file('manifest.json', images.map((img) => ({
-    Config: blobPath(img.record.configDigest as Digest),
-    RepoTags: img.names.length > 0 ? img.names.map((n) => familiarString(n)) : null,
-    Layers: img.layers.map((l) => blobPath(l.digest)),
-  })));
+  yield file(
+    'manifest.json',
+    images.map((img) => ({
+      Config: blobPath(img.record.configDigest as Digest),
+      RepoTags: img.names.length > 0 ? img.names.map((n) => familiarString(n)) : null,
+      Layers: img.layers.map((l) => blobPath(l.digest)),
+    })),
+  );
   yield file('oci-layout', { imageLayoutVersion: '1.0.0' });
   const repositories: Record<string, Record<string, string>> = {};
   for (const img of images) {
@@ -170,10 +193,17 @@ async function* archiveEntries(images: SavedImage[], blobs: Map<string, OpenBlob
 function indexOf(images: SavedImage[]): Index {
   const manifests: Descriptor[] = [];
   for (const img of images) {
-    const base: Descriptor = { mediaType: img.record.mediaType, digest: img.record.manifestDigest as Digest, size: img.record.manifestSize };
+    const base: Descriptor = {
+      mediaType: img.record.mediaType,
+      digest: img.record.manifestDigest as Digest,
+      size: img.record.manifestSize,
+    };
     if (img.names.length === 0) manifests.push(base);
     for (const n of img.names) {
-      manifests.push({ ...base, annotations: { [ANNOTATION_IMAGE_NAME]: referenceString(n), [ANNOTATION_REF_NAME]: n.tag! } });
+      manifests.push({
+        ...base,
+        annotations: { [ANNOTATION_IMAGE_NAME]: referenceString(n), [ANNOTATION_REF_NAME]: n.tag! },
+      });
     }
   }
   return { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests };

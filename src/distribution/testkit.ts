@@ -133,7 +133,11 @@ export interface TestLayer {
 
 /** A layer tar of the given files (`dir/` for a directory), compressed as asked. */
 export async function makeLayer(files: Record<string, string>, compression: Compression = 'none'): Promise<TestLayer> {
-  const entries: PackEntry[] = Object.entries(files).map(([name, body]) => (name.endsWith('/') ? { header: { name, mtime: 1_600_000_000 } } : { header: { name, mtime: 1_600_000_000 }, body: Buffer.from(body) }));
+  const entries: PackEntry[] = Object.entries(files).map(([name, body]) =>
+    name.endsWith('/')
+      ? { header: { name, mtime: 1_600_000_000 } }
+      : { header: { name, mtime: 1_600_000_000 }, body: Buffer.from(body) },
+  );
   const tar = await collect(pack(entries));
   const blob = compress(tar, compression);
   return { tar, blob, digest: sha256(blob), diffId: sha256(tar), compression };
@@ -160,13 +164,19 @@ export function makeImage(layers: TestLayer[], extra: Record<string, unknown> = 
   return { layers, config, configDigest: sha256(config) };
 }
 
-const file = (name: string, body: Buffer | string): PackEntry => ({ header: { name, mode: 0o644 }, body: Buffer.isBuffer(body) ? body : Buffer.from(body) });
+const file = (name: string, body: Buffer | string): PackEntry => ({
+  header: { name, mode: 0o644 },
+  body: Buffer.isBuffer(body) ? body : Buffer.from(body),
+});
 
 /**
  * A docker-archive as Docker 20.10 writes it: `<id>/layer.tar`, `<id>/VERSION`, `<id>/json`, `<config hex>.json`,
  * `manifest.json` and `repositories`. A layer used twice is a symlink the second time, as Docker writes it.
  */
-export function legacyArchive(images: { image: TestImage; tags: string[] }[], opts: { manifestFirst?: boolean } = {}): PackEntry[] {
+export function legacyArchive(
+  images: { image: TestImage; tags: string[] }[],
+  opts: { manifestFirst?: boolean } = {},
+): PackEntry[] {
   const layerFiles: PackEntry[] = [];
   const seen = new Map<string, string>();
   const manifest = images.map(({ image, tags }) => {
@@ -191,7 +201,11 @@ export function legacyArchive(images: { image: TestImage; tags: string[] }[], op
   return opts.manifestFirst ? [...meta, ...layerFiles] : [...layerFiles, ...meta];
 }
 
-const LAYER_TYPE: Record<Compression, string> = { none: MediaType.OciLayer, gzip: MediaType.OciLayerGzip, zstd: MediaType.OciLayerZstd };
+const LAYER_TYPE: Record<Compression, string> = {
+  none: MediaType.OciLayer,
+  gzip: MediaType.OciLayerGzip,
+  zstd: MediaType.OciLayerZstd,
+};
 
 export function ociManifest(image: TestImage): { manifest: Buffer; digest: Digest } {
   const manifest = Buffer.from(
@@ -199,7 +213,11 @@ export function ociManifest(image: TestImage): { manifest: Buffer; digest: Diges
       schemaVersion: 2,
       mediaType: MediaType.OciManifest,
       config: { mediaType: MediaType.OciConfig, digest: image.configDigest, size: image.config.length },
-      layers: image.layers.map((l) => ({ mediaType: LAYER_TYPE[l.compression], digest: l.digest, size: l.blob.length })),
+      layers: image.layers.map((l) => ({
+        mediaType: LAYER_TYPE[l.compression],
+        digest: l.digest,
+        size: l.blob.length,
+      })),
     }),
   );
   return { manifest, digest: sha256(manifest) };
@@ -220,17 +238,33 @@ export function ociArchive(
     blobs.set(m.digest, m.manifest);
     blobs.set(image.configDigest, image.config);
     for (const l of image.layers) blobs.set(l.digest, l.blob);
-    index.push({ mediaType: MediaType.OciManifest, digest: m.digest, size: m.manifest.length, ...(annotations ? { annotations } : {}) });
+    index.push({
+      mediaType: MediaType.OciManifest,
+      digest: m.digest,
+      size: m.manifest.length,
+      ...(annotations ? { annotations } : {}),
+    });
   }
   for (const b of opts.extraBlobs ?? []) blobs.set(sha256(b), b);
   const entries: PackEntry[] = [...blobs].map(([d, b]) => file(`blobs/sha256/${d.slice(7)}`, b));
-  entries.push(file('index.json', JSON.stringify(opts.index ?? { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: index })));
+  entries.push(
+    file(
+      'index.json',
+      JSON.stringify(opts.index ?? { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: index }),
+    ),
+  );
   entries.push(file('oci-layout', '{"imageLayoutVersion":"1.0.0"}'));
   if (opts.docker) {
     entries.push(
       file(
         'manifest.json',
-        JSON.stringify(images.map(({ image, tags }) => ({ Config: `blobs/sha256/${image.configDigest.slice(7)}`, RepoTags: tags ?? [], Layers: image.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`) }))),
+        JSON.stringify(
+          images.map(({ image, tags }) => ({
+            Config: `blobs/sha256/${image.configDigest.slice(7)}`,
+            RepoTags: tags ?? [],
+            Layers: image.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`),
+          })),
+        ),
       ),
     );
   }

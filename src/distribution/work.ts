@@ -33,7 +33,11 @@ export class ImageWork {
   }
 
   /** Streams a blob into the content store, leased until the operation ends. */
-  async ingest(source: AsyncIterable<Uint8Array> | Readable, expected: Expected, signal?: AbortSignal): Promise<{ digest: Digest; size: number }> {
+  async ingest(
+    source: AsyncIterable<Uint8Array> | Readable,
+    expected: Expected,
+    signal?: AbortSignal,
+  ): Promise<{ digest: Digest; size: number }> {
     const info = await this.content.ingest(source, expected, signal ? { signal } : {});
     this.#note(info.digest, info.created);
     return { digest: info.digest, size: info.size };
@@ -96,9 +100,11 @@ export async function runImageWork<T>(deps: ArchiveDeps, fn: (work: ImageWork) =
 
 /** Turns whatever an archive operation threw into a BerthError (stream and zlib errors are data loss). */
 export function archiveError(err: unknown, what: string): Error {
-  if (err instanceof DataLossError && !err.message.includes('image archive')) return new DataLossError(`${what}: ${err.message}`, { cause: err });
+  if (err instanceof DataLossError && !err.message.includes('image archive'))
+    return new DataLossError(`${what}: ${err.message}`, { cause: err });
   if (isBerthError(err)) return err;
   const e = err as { name?: string; code?: string; message?: string };
-  if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR') return new CanceledError(`${what} was canceled`, { cause: err });
+  if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR')
+    return new CanceledError(`${what} was canceled`, { cause: err });
   return new DataLossError(`${what}: ${e?.message ?? String(err)}`, { cause: err });
 }

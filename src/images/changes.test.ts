@@ -10,14 +10,21 @@ test('CMD and ENTRYPOINT: exec form, shell form, and ENTRYPOINT clearing a CMD n
   assert.deepEqual(applyChanges({ Shell: ['/bin/bash', '-ec'] }, ['CMD make']).Cmd, ['/bin/bash', '-ec', 'make']);
   const base = { Cmd: ['old'] };
   assert.deepEqual(applyChanges(base, ['ENTRYPOINT ["/init"]']), { Cmd: null, Entrypoint: ['/init'] });
-  assert.deepEqual(applyChanges(base, ['CMD ["x"]', 'ENTRYPOINT /init --fast']), { Cmd: ['x'], Entrypoint: ['/bin/sh', '-c', '/init --fast'] });
+  assert.deepEqual(applyChanges(base, ['CMD ["x"]', 'ENTRYPOINT /init --fast']), {
+    Cmd: ['x'],
+    Entrypoint: ['/bin/sh', '-c', '/init --fast'],
+  });
   assert.deepEqual(base, { Cmd: ['old'] }, 'the input is not modified');
 });
 
 test('ENV and LABEL: key=value pairs with quotes, the legacy form, replacement and expansion', () => {
-  const c = applyChanges({ Env: ['PATH=/bin', 'A=old'] }, ['ENV A=new B="two words" C=x\\ y', 'ENV D ${A}-and $B', 'ENV E=${MISSING:-dflt} F=${A:+set}']);
+  const c = applyChanges({ Env: ['PATH=/bin', 'A=old'] }, [
+    'ENV A=new B="two words" C=x\\ y',
+    'ENV D ${A}-and $B',
+    'ENV E=${MISSING:-dflt} F=${A:+set}',
+  ]);
   assert.deepEqual(c.Env, ['PATH=/bin', 'A=new', 'B=two words', 'C=x y', 'D=new-and two words', 'E=dflt', 'F=set']);
-  const l = applyChanges({ Labels: { keep: '1' } }, ["LABEL a=1 'b c'=\"d e\"", 'LABEL legacy some value']);
+  const l = applyChanges({ Labels: { keep: '1' } }, ['LABEL a=1 \'b c\'="d e"', 'LABEL legacy some value']);
   assert.deepEqual(l.Labels, { keep: '1', a: '1', 'b c': 'd e', legacy: 'some value' });
   assert.throws(() => applyChanges({}, ['ENV a=1 b']), /can't find = in "b"/);
   assert.throws(() => applyChanges({}, ['ENV']), InvalidArgumentError);
@@ -50,7 +57,13 @@ test('EXPOSE, VOLUME, WORKDIR, USER, STOPSIGNAL, ONBUILD', () => {
 });
 
 test('instructions other than the ten are refused like docker, before any is applied', () => {
-  for (const [line, instr] of [['RUN make', 'run'], ['FROM scratch', 'from'], ['COPY a b', 'copy'], ['HEALTHCHECK NONE', 'healthcheck'], ['SHELL ["/bin/bash"]', 'shell']]) {
+  for (const [line, instr] of [
+    ['RUN make', 'run'],
+    ['FROM scratch', 'from'],
+    ['COPY a b', 'copy'],
+    ['HEALTHCHECK NONE', 'healthcheck'],
+    ['SHELL ["/bin/bash"]', 'shell'],
+  ]) {
     assert.throws(
       () => applyChanges({}, ['CMD ["ok"]', line!]),
       (err: unknown) => err instanceof InvalidArgumentError && err.message === `${instr} is not a valid change command`,
@@ -64,7 +77,10 @@ test('continuation lines, comments and blank lines', () => {
 });
 
 test('processWord: quotes, escapes, expansion', () => {
-  const env = new Map([['X', 'ex'], ['E', '']]);
+  const env = new Map([
+    ['X', 'ex'],
+    ['E', ''],
+  ]);
   assert.equal(processWord(`'$X'"$X"\\$X`, env), '$Xex$X');
   assert.equal(processWord('${E:-d}${E-d}${U-d}${X+p}${U+p}', env), 'ddp');
   assert.equal(processWord('"a\\"b"', env), 'a"b');

@@ -4,7 +4,18 @@ import type { ImageRunConfig } from '../oci/types.ts';
 import { InvalidArgumentError } from '../util/errors.ts';
 
 /** The Dockerfile instructions `docker import --change` and `docker commit --change` accept (moby's validCommitCommands). */
-const CHANGE_COMMANDS = new Set(['cmd', 'entrypoint', 'env', 'expose', 'label', 'onbuild', 'stopsignal', 'user', 'volume', 'workdir']);
+const CHANGE_COMMANDS = new Set([
+  'cmd',
+  'entrypoint',
+  'env',
+  'expose',
+  'label',
+  'onbuild',
+  'stopsignal',
+  'user',
+  'volume',
+  'workdir',
+]);
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
 
 /**
@@ -25,7 +36,8 @@ export function applyChanges(base: ImageRunConfig, changes: readonly string[]): 
     return { instruction: m[1]!.toLowerCase(), rest: m[2]!.trim(), line };
   });
   for (const s of steps) {
-    if (!CHANGE_COMMANDS.has(s.instruction)) throw new InvalidArgumentError(`${s.instruction} is not a valid change command`);
+    if (!CHANGE_COMMANDS.has(s.instruction))
+      throw new InvalidArgumentError(`${s.instruction} is not a valid change command`);
   }
   let cmdSet = false;
   for (const { instruction, rest } of steps) {
@@ -84,8 +96,10 @@ export function applyChanges(base: ImageRunConfig, changes: readonly string[]): 
       case 'onbuild': {
         const trigger = (/^\S*/.exec(rest)?.[0] ?? '').toUpperCase();
         if (trigger === '') throw new InvalidArgumentError('ONBUILD requires at least one argument');
-        if (trigger === 'ONBUILD') throw new InvalidArgumentError('Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
-        if (trigger === 'FROM' || trigger === 'MAINTAINER') throw new InvalidArgumentError(`${trigger} isn't allowed as an ONBUILD trigger`);
+        if (trigger === 'ONBUILD')
+          throw new InvalidArgumentError("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+        if (trigger === 'FROM' || trigger === 'MAINTAINER')
+          throw new InvalidArgumentError(`${trigger} isn't allowed as an ONBUILD trigger`);
         cfg.OnBuild = [...(cfg.OnBuild ?? []), rest];
         break;
       }
@@ -161,12 +175,16 @@ function nameValues(instr: string, rest: string, env: Map<string, string>): [str
   const words = rawWords(rest);
   if (!words[0]!.includes('=')) {
     const m = /^(\S+)\s+([\s\S]+)$/.exec(rest);
-    if (!m) throw new InvalidArgumentError(`${instr} names only "${rest}": it needs a value (${instr} key value, or ${instr} key=value)`);
+    if (!m)
+      throw new InvalidArgumentError(
+        `${instr} names only "${rest}": it needs a value (${instr} key value, or ${instr} key=value)`,
+      );
     return [[processWord(m[1]!, env), processWord(m[2]!, env)]];
   }
   return words.map((w) => {
     const i = w.indexOf('=');
-    if (i <= 0) throw new InvalidArgumentError(`Syntax error - can't find = in "${w}". Must be of the form: name=value`);
+    if (i <= 0)
+      throw new InvalidArgumentError(`Syntax error - can't find = in "${w}". Must be of the form: name=value`);
     return [processWord(w.slice(0, i), env), processWord(w.slice(i + 1), env)];
   });
 }

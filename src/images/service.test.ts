@@ -30,7 +30,10 @@ test('register unpacks layers once, and two images share a layer snapshot', asyn
 
 test('the same image registered twice at once gives one image', async () => {
   const img = await makeImage(e.content, [[file('x', '1')], [file('y', '2')], [file('z', '3')]], { gzip: true });
-  await Promise.all([e.images.register(img.desc, { tags: [parseReference('twice:1')] }), e.images.register(img.desc, { tags: [parseReference('twice:1')] })]);
+  await Promise.all([
+    e.images.register(img.desc, { tags: [parseReference('twice:1')] }),
+    e.images.register(img.desc, { tags: [parseReference('twice:1')] }),
+  ]);
   assert.equal(e.images.list().filter((r) => r.configDigest === img.configDigest).length, 1);
   const snaps = [];
   for await (const s of e.images.snapshotter.walk()) snaps.push(s);
@@ -40,12 +43,22 @@ test('the same image registered twice at once gives one image', async () => {
 test('a layer whose content does not match its diff ID is refused, leaving no snapshot', async () => {
   const img = await makeImage(e.content, [[file('good', 'g')]]);
   // Register a manifest whose config claims a different diff ID.
-  const badConfig = { ...img.config, rootfs: { type: 'layers' as const, diff_ids: [`sha256:${'0'.repeat(64)}` as const] } };
+  const badConfig = {
+    ...img.config,
+    rootfs: { type: 'layers' as const, diff_ids: [`sha256:${'0'.repeat(64)}` as const] },
+  };
   const c = await e.content.put(Buffer.from(JSON.stringify(badConfig)));
-  const m = await e.content.put(Buffer.from(JSON.stringify({ ...img.manifest, config: { ...img.manifest.config, digest: c.digest, size: c.size } })));
+  const m = await e.content.put(
+    Buffer.from(
+      JSON.stringify({ ...img.manifest, config: { ...img.manifest.config, digest: c.digest, size: c.size } }),
+    ),
+  );
   const before = [];
   for await (const s of e.images.snapshotter.walk()) before.push(s.key);
-  await assert.rejects(e.images.register({ mediaType: img.desc.mediaType, digest: m.digest, size: m.size }), DataLossError);
+  await assert.rejects(
+    e.images.register({ mediaType: img.desc.mediaType, digest: m.digest, size: m.size }),
+    DataLossError,
+  );
   const afterKeys = [];
   for await (const s of e.images.snapshotter.walk()) afterKeys.push(s.key);
   assert.deepEqual(afterKeys.sort(), before.sort());
@@ -53,14 +66,30 @@ test('a layer whose content does not match its diff ID is refused, leaving no sn
 
 test('a manifest naming a missing blob, or of an unknown media type, is refused', async () => {
   const img = await makeImage(e.content, [[file('m', 'm')]]);
-  const missing = { ...img.manifest, layers: [{ ...img.manifest.layers[0]!, digest: `sha256:${'1'.repeat(64)}` as const }] };
+  const missing = {
+    ...img.manifest,
+    layers: [{ ...img.manifest.layers[0]!, digest: `sha256:${'1'.repeat(64)}` as const }],
+  };
   const m1 = await e.content.put(Buffer.from(JSON.stringify(missing)));
-  await assert.rejects(e.images.register({ mediaType: img.desc.mediaType, digest: m1.digest, size: m1.size }), NotFoundError);
+  await assert.rejects(
+    e.images.register({ mediaType: img.desc.mediaType, digest: m1.digest, size: m1.size }),
+    NotFoundError,
+  );
   const unknown = { ...img.manifest, layers: [{ ...img.manifest.layers[0]!, mediaType: 'application/x-weird' }] };
   const m2 = await e.content.put(Buffer.from(JSON.stringify(unknown)));
-  await assert.rejects(e.images.register({ mediaType: img.desc.mediaType, digest: m2.digest, size: m2.size }), /unsupported layer media type "application\/x-weird"/);
+  await assert.rejects(
+    e.images.register({ mediaType: img.desc.mediaType, digest: m2.digest, size: m2.size }),
+    /unsupported layer media type "application\/x-weird"/,
+  );
   const s1 = await e.content.put(Buffer.from(JSON.stringify({ schemaVersion: 1, name: 'x', fsLayers: [] })));
-  await assert.rejects(e.images.register({ mediaType: 'application/vnd.docker.distribution.manifest.v1+prettyjws', digest: s1.digest, size: s1.size }), /schema 1/);
+  await assert.rejects(
+    e.images.register({
+      mediaType: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
+      digest: s1.digest,
+      size: s1.size,
+    }),
+    /schema 1/,
+  );
 });
 
 test('tag history, rollback one step at a time and to a digest', async () => {
@@ -70,7 +99,10 @@ test('tag history, rollback one step at a time and to a digest', async () => {
   for (const v of [v1, v2, v3]) await e.images.register(v.desc, { tags: [parseReference('web:prod')] });
   assert.equal(e.images.resolve('web:prod').manifestDigest, v3.desc.digest);
   const h = e.images.tagHistory('web:prod');
-  assert.deepEqual(h.map((x) => x.manifestDigest), [v3.desc.digest, v2.desc.digest, v1.desc.digest]);
+  assert.deepEqual(
+    h.map((x) => x.manifestDigest),
+    [v3.desc.digest, v2.desc.digest, v1.desc.digest],
+  );
   let r = e.images.rollback('web:prod');
   assert.equal(r.to, v2.desc.digest);
   r = e.images.rollback('web:prod');

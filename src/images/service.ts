@@ -4,13 +4,35 @@ import { pipeline } from 'node:stream/promises';
 import type { ContentStore } from '../content/index.ts';
 import { readJSONBlob } from '../content/index.ts';
 import type { ImageRecord, ImageRecords, TagHistoryRecord } from '../metadata/index.ts';
-import { isConfigType, isIndexType, isManifestType, isSchema1, layerCompression, MediaType } from '../oci/mediatypes.ts';
-import { familiarString, fullName, isIdPrefix, parseReference, referenceString, withDefaultTag, type Reference } from '../oci/reference.ts';
+import {
+  isConfigType,
+  isIndexType,
+  isManifestType,
+  isSchema1,
+  layerCompression,
+  MediaType,
+} from '../oci/mediatypes.ts';
+import {
+  familiarString,
+  fullName,
+  isIdPrefix,
+  parseReference,
+  referenceString,
+  withDefaultTag,
+  type Reference,
+} from '../oci/reference.ts';
 import type { Descriptor, ImageConfig, Manifest } from '../oci/types.ts';
 import { type Snapshotter, TRANSIENT_LABEL } from '../snapshots/index.ts';
 import { decompressor } from '../util/compression.ts';
 import { Digester, type Digest, isDigest } from '../util/digest.ts';
-import { CanceledError, ConflictError, DataLossError, InvalidArgumentError, NotFoundError, isBerthError } from '../util/errors.ts';
+import {
+  CanceledError,
+  ConflictError,
+  DataLossError,
+  InvalidArgumentError,
+  NotFoundError,
+  isBerthError,
+} from '../util/errors.ts';
 import type { EventLog } from '../util/events.ts';
 import { KeyedMutex, RWLock } from '../util/lock.ts';
 import { extract } from '../util/tar/index.ts';
@@ -182,14 +204,16 @@ export class ImageService {
     }
     if (ref) {
       if (ref.digest !== undefined) {
-        const img = this.records.get(ref.digest) ?? this.records.get(this.records.byRepoDigest(`${ref.domain}/${ref.path}`, ref.digest) ?? '');
+        const img =
+          this.records.get(ref.digest) ??
+          this.records.get(this.records.byRepoDigest(`${ref.domain}/${ref.path}`, ref.digest) ?? '');
         if (img) return img;
       } else {
         const tag = this.records.tag(referenceString(withDefaultTag(ref)));
         if (tag) return this.records.get(tag.manifestDigest);
       }
     }
-    if (isIdPrefix(s) && !s.includes(':') || /^sha256:[a-f0-9]{1,63}$/.test(s)) {
+    if ((isIdPrefix(s) && !s.includes(':')) || /^sha256:[a-f0-9]{1,63}$/.test(s)) {
       const hex = s.startsWith('sha256:') ? s.slice(7) : s;
       const found = this.records.byConfigPrefix(hex);
       const ids = new Set(found.map((f) => f.configDigest));
@@ -220,38 +244,62 @@ export class ImageService {
   async resolveManifest(desc: Descriptor): Promise<{ desc: Descriptor; manifest: Manifest; config: ImageConfig }> {
     let d = desc;
     for (let depth = 0; depth < 4; depth++) {
-      if (isSchema1(d.mediaType)) throw new InvalidArgumentError(`schema 1 manifests are not supported (${d.digest}): convert the image to schema 2 or OCI`);
-      const doc = await readJSONBlob<{ mediaType?: string; schemaVersion?: number; manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] }>(
-        this.content,
-        d.digest,
-        MAX_JSON,
-      );
-      if (doc.schemaVersion === 1) throw new InvalidArgumentError(`schema 1 manifests are not supported (${d.digest}): convert the image to schema 2 or OCI`);
+      if (isSchema1(d.mediaType))
+        throw new InvalidArgumentError(
+          `schema 1 manifests are not supported (${d.digest}): convert the image to schema 2 or OCI`,
+        );
+      const doc = await readJSONBlob<{
+        mediaType?: string;
+        schemaVersion?: number;
+        manifests?: Descriptor[];
+        config?: Descriptor;
+        layers?: Descriptor[];
+      }>(this.content, d.digest, MAX_JSON);
+      if (doc.schemaVersion === 1)
+        throw new InvalidArgumentError(
+          `schema 1 manifests are not supported (${d.digest}): convert the image to schema 2 or OCI`,
+        );
       const mt = doc.mediaType ?? d.mediaType;
       if (isIndexType(mt) || (doc.manifests && !doc.config)) {
         const chosen = choosePlatform(doc.manifests ?? []);
-        if (!chosen) throw new NotFoundError(`no manifest for linux/${process.arch === 'x64' ? 'amd64' : process.arch} in index ${d.digest}`);
+        if (!chosen)
+          throw new NotFoundError(
+            `no manifest for linux/${process.arch === 'x64' ? 'amd64' : process.arch} in index ${d.digest}`,
+          );
         d = chosen;
         continue;
       }
-      if (!isManifestType(mt) && !(doc.config && doc.layers)) throw new InvalidArgumentError(`unsupported manifest media type "${mt}" (${d.digest})`);
+      if (!isManifestType(mt) && !(doc.config && doc.layers))
+        throw new InvalidArgumentError(`unsupported manifest media type "${mt}" (${d.digest})`);
       const manifest = doc as Manifest;
-      if (!manifest.config || !Array.isArray(manifest.layers)) throw new InvalidArgumentError(`manifest ${d.digest} has no config or layers`);
-      if (!isConfigType(manifest.config.mediaType)) throw new InvalidArgumentError(`unsupported config media type "${manifest.config.mediaType}" in manifest ${d.digest}`);
+      if (!manifest.config || !Array.isArray(manifest.layers))
+        throw new InvalidArgumentError(`manifest ${d.digest} has no config or layers`);
+      if (!isConfigType(manifest.config.mediaType))
+        throw new InvalidArgumentError(
+          `unsupported config media type "${manifest.config.mediaType}" in manifest ${d.digest}`,
+        );
       for (const l of manifest.layers) {
-        if (layerCompression(l.mediaType) === undefined) throw new InvalidArgumentError(`unsupported layer media type "${l.mediaType}" in manifest ${d.digest}`);
-        if (!isDigest(l.digest)) throw new InvalidArgumentError(`invalid layer digest "${l.digest}" in manifest ${d.digest}`);
+        if (layerCompression(l.mediaType) === undefined)
+          throw new InvalidArgumentError(`unsupported layer media type "${l.mediaType}" in manifest ${d.digest}`);
+        if (!isDigest(l.digest))
+          throw new InvalidArgumentError(`invalid layer digest "${l.digest}" in manifest ${d.digest}`);
       }
       for (const blob of [manifest.config, ...manifest.layers]) {
         const has = await this.content.has(blob.digest).catch(() => false);
         if (!has) throw new NotFoundError(`manifest ${d.digest} names blob ${blob.digest}, which is missing`);
         const info = await this.content.info(blob.digest);
-        if (info.size !== blob.size) throw new DataLossError(`blob ${blob.digest} is ${info.size} bytes, but manifest ${d.digest} says ${blob.size}`);
+        if (info.size !== blob.size)
+          throw new DataLossError(
+            `blob ${blob.digest} is ${info.size} bytes, but manifest ${d.digest} says ${blob.size}`,
+          );
       }
       const config = await this.readConfig(manifest.config.digest);
-      if (config.rootfs?.type !== 'layers' || !Array.isArray(config.rootfs.diff_ids)) throw new InvalidArgumentError(`image config ${manifest.config.digest} has no rootfs.diff_ids`);
+      if (config.rootfs?.type !== 'layers' || !Array.isArray(config.rootfs.diff_ids))
+        throw new InvalidArgumentError(`image config ${manifest.config.digest} has no rootfs.diff_ids`);
       if (config.rootfs.diff_ids.length !== manifest.layers.length)
-        throw new InvalidArgumentError(`image config ${manifest.config.digest} lists ${config.rootfs.diff_ids.length} layers but manifest ${d.digest} has ${manifest.layers.length}`);
+        throw new InvalidArgumentError(
+          `image config ${manifest.config.digest} lists ${config.rootfs.diff_ids.length} layers but manifest ${d.digest} has ${manifest.layers.length}`,
+        );
       return { desc: { mediaType: mt, digest: d.digest, size: d.size }, manifest, config };
     }
     throw new InvalidArgumentError(`index nesting too deep at ${d.digest}`);
@@ -284,15 +332,20 @@ export class ImageService {
           if (r.changed) moved.push({ name, previous: r.previous });
         }
         for (const d of opts.repoDigests ?? []) {
-          if (d.digest !== undefined && d.digest !== mdesc.digest) this.records.putRepoDigest(`${d.domain}/${d.path}`, d.digest, mdesc.digest);
+          if (d.digest !== undefined && d.digest !== mdesc.digest)
+            this.records.putRepoDigest(`${d.domain}/${d.path}`, d.digest, mdesc.digest);
         }
         return added;
       });
       const stored = this.records.get(mdesc.digest)!;
       void isNew;
-      if (opts.event) this.events.publish('image', opts.event, manifest.config.digest, this.#eventAttrs(config, opts.tags?.[0]));
+      if (opts.event)
+        this.events.publish('image', opts.event, manifest.config.digest, this.#eventAttrs(config, opts.tags?.[0]));
       for (const m of moved) {
-        this.events.publish('image', 'tag', manifest.config.digest, { ...this.#eventAttrs(config), name: familiarString(parseReference(m.name)) });
+        this.events.publish('image', 'tag', manifest.config.digest, {
+          ...this.#eventAttrs(config),
+          name: familiarString(parseReference(m.name)),
+        });
       }
       return { record: stored, manifest, config, tags: this.records.tagsOf(mdesc.digest) };
     });
@@ -332,10 +385,14 @@ export class ImageService {
           prepared.delete(chain[i]!);
         }
         try {
-          await mapLimit(missing.filter((i) => !keys.has(i)), UNPACK_PARALLELISM, async (i) => {
-            const key = await this.#extractLayer(manifest.layers[i]!, diffIds[i]!, chain[i]!, undefined, opts);
-            keys.set(i, key);
-          });
+          await mapLimit(
+            missing.filter((i) => !keys.has(i)),
+            UNPACK_PARALLELISM,
+            async (i) => {
+              const key = await this.#extractLayer(manifest.layers[i]!, diffIds[i]!, chain[i]!, undefined, opts);
+              keys.set(i, key);
+            },
+          );
           for (const i of missing) {
             await this.snapshotter.commit(chain[i]!, keys.get(i)!, i > 0 ? { parent: chain[i - 1]! } : {});
             keys.delete(i);
@@ -346,7 +403,13 @@ export class ImageService {
         return;
       }
       for (const i of missing) {
-        const key = await this.#extractLayer(manifest.layers[i]!, diffIds[i]!, chain[i]!, i > 0 ? chain[i - 1]! : undefined, opts);
+        const key = await this.#extractLayer(
+          manifest.layers[i]!,
+          diffIds[i]!,
+          chain[i]!,
+          i > 0 ? chain[i - 1]! : undefined,
+          opts,
+        );
         try {
           await this.snapshotter.commit(chain[i]!, key);
         } catch (err) {
@@ -372,8 +435,15 @@ export class ImageService {
    * until the blob is verified too; nothing is left behind on failure. Only where `snapshotter.layersIndependent`
    * (overlay): elsewhere a layer needs its parent's content first, and this throws a TypeError.
    */
-  async unpackLayerFrom(layer: Descriptor, diffId: Digest, chainId: Digest, source: Readable | AsyncIterable<Uint8Array>, opts: RegisterOptions = {}): Promise<string> {
-    if (!this.snapshotter.layersIndependent) throw new TypeError(`the ${this.snapshotter.name} snapshotter cannot unpack a layer before its parent`);
+  async unpackLayerFrom(
+    layer: Descriptor,
+    diffId: Digest,
+    chainId: Digest,
+    source: Readable | AsyncIterable<Uint8Array>,
+    opts: RegisterOptions = {},
+  ): Promise<string> {
+    if (!this.snapshotter.layersIndependent)
+      throw new TypeError(`the ${this.snapshotter.name} snapshotter cannot unpack a layer before its parent`);
     return this.#extractLayer(layer, diffId, chainId, undefined, opts, source);
   }
 
@@ -399,7 +469,14 @@ export class ImageService {
    * snapshot's key, for the caller to commit. Reads the blob from the content store, or from `source` when given.
    * Nothing is left behind on failure.
    */
-  async #extractLayer(layer: Descriptor, diffId: Digest, chainId: Digest, parent: Digest | undefined, opts: RegisterOptions, source?: Readable | AsyncIterable<Uint8Array>): Promise<string> {
+  async #extractLayer(
+    layer: Descriptor,
+    diffId: Digest,
+    chainId: Digest,
+    parent: Digest | undefined,
+    opts: RegisterOptions,
+    source?: Readable | AsyncIterable<Uint8Array>,
+  ): Promise<string> {
     const key = `extract-${randomBytes(6).toString('hex')} ${chainId}`;
     const signalOpt = opts.signal ? { signal: opts.signal } : {};
     await this.snapshotter.prepare(key, parent, { labels: { [TRANSIENT_LABEL]: 'true' } });
@@ -433,15 +510,25 @@ export class ImageService {
       };
       try {
         // pipeline() destroys every stage when one fails, so no stream error is left without a listener.
-        await pipeline(source ?? this.content.read(layer.digest, signalOpt), counter, decompressor(compression), hasher, apply);
+        await pipeline(
+          source ?? this.content.read(layer.digest, signalOpt),
+          counter,
+          decompressor(compression),
+          hasher,
+          apply,
+        );
       } catch (err) {
         if (isBerthError(err)) throw err;
         const e = err as { name?: string; code?: string };
-        if (opts.signal?.aborted || e?.name === 'AbortError' || e?.code === 'ABORT_ERR') throw new CanceledError(`unpacking layer ${layer.digest} was canceled`, { cause: err });
+        if (opts.signal?.aborted || e?.name === 'AbortError' || e?.code === 'ABORT_ERR')
+          throw new CanceledError(`unpacking layer ${layer.digest} was canceled`, { cause: err });
         throw new DataLossError(`layer ${layer.digest}: ${(err as Error).message}`, { cause: err });
       }
       const got = diff.digest();
-      if (got !== diffId) throw new DataLossError(`layer ${layer.digest} unpacks to ${got}, but the image config says its diff ID is ${diffId}`);
+      if (got !== diffId)
+        throw new DataLossError(
+          `layer ${layer.digest} unpacks to ${got}, but the image config says its diff ID is ${diffId}`,
+        );
       this.records.putLayer(chainId, diffId, parent ?? null, fileBytes);
       return key;
     } catch (err) {
@@ -466,7 +553,8 @@ export class ImageService {
   tagHistory(name: string): TagHistoryRecord[] {
     const full = referenceString(withDefaultTag(parseReference(name)));
     const h = this.records.history(full);
-    if (h.length === 0) throw new NotFoundError(`No history for tag: ${familiarString(withDefaultTag(parseReference(name)))}`);
+    if (h.length === 0)
+      throw new NotFoundError(`No history for tag: ${familiarString(withDefaultTag(parseReference(name)))}`);
     return h;
   }
 
@@ -486,7 +574,10 @@ export class ImageService {
     let target: string | undefined;
     if (to !== undefined && to !== '') {
       const want = to.startsWith('sha256:') ? to : `sha256:${to}`;
-      const match = history.find((h) => h.manifestDigest !== null && (h.manifestDigest.startsWith(want) || (h.configDigest ?? '').startsWith(want)));
+      const match = history.find(
+        (h) =>
+          h.manifestDigest !== null && (h.manifestDigest.startsWith(want) || (h.configDigest ?? '').startsWith(want)),
+      );
       if (!match?.manifestDigest) throw new NotFoundError(`${to} is not in the history of ${display}`);
       target = match.manifestDigest;
     } else {
@@ -544,16 +635,24 @@ export class ImageService {
     }
     if (byTag === undefined && tags.length > 1 && !opts.force) {
       const repos = new Set(tags.map((t) => fullName(parseReference(t))));
-      if (repos.size > 1) throw new ConflictError(`conflict: unable to delete ${shortId} (must be forced) - image is referenced in multiple repositories`);
+      if (repos.size > 1)
+        throw new ConflictError(
+          `conflict: unable to delete ${shortId} (must be forced) - image is referenced in multiple repositories`,
+        );
     }
-    if (running) throw new ConflictError(`conflict: unable to delete ${shortId} (cannot be forced) - image is being used by running container ${running.id.slice(0, 12)}`);
+    if (running)
+      throw new ConflictError(
+        `conflict: unable to delete ${shortId} (cannot be forced) - image is being used by running container ${running.id.slice(0, 12)}`,
+      );
     if (users[0] && !opts.force) {
       if (byTag !== undefined) {
         // Docker untags but keeps the image when a stopped container uses it.
         this.#untag(byTag, img, out);
         return out;
       }
-      throw new ConflictError(`conflict: unable to delete ${shortId} (must be forced) - image is being used by stopped container ${users[0].id.slice(0, 12)}`);
+      throw new ConflictError(
+        `conflict: unable to delete ${shortId} (must be forced) - image is being used by stopped container ${users[0].id.slice(0, 12)}`,
+      );
     }
     for (const t of tags) this.#untag(t, img, out);
     if (users[0]) return out;
@@ -589,7 +688,14 @@ export class ImageService {
    * `docker image prune`: deletes dangling images (or, with `all`, every image no container uses), keeping the
    * versions that tags' recent history needs unless `history` is set.
    */
-  async prune(opts: { all?: boolean; history?: boolean; until?: number; labels?: { key: string; value?: string; negate: boolean }[] } = {}): Promise<{
+  async prune(
+    opts: {
+      all?: boolean;
+      history?: boolean;
+      until?: number;
+      labels?: { key: string; value?: string; negate: boolean }[];
+    } = {},
+  ): Promise<{
     ImagesDeleted: DeleteResponseItem[] | null;
     SpaceReclaimed: number;
   }> {
@@ -624,7 +730,9 @@ export class ImageService {
    * Runs garbage collection (also done at daemon start as repair). `keep` spares blobs no image references yet,
    * such as those a pull had verified when the daemon died, so that repeating the pull reuses them.
    */
-  async collect(opts: { keep?: Iterable<string> } = {}): Promise<{ blobs: string[]; layers: string[]; reclaimed: number }> {
+  async collect(
+    opts: { keep?: Iterable<string> } = {},
+  ): Promise<{ blobs: string[]; layers: string[]; reclaimed: number }> {
     return this.#gcLock.write(() => this.#collect(opts.keep ?? []));
   }
 
@@ -671,7 +779,9 @@ export class ImageService {
     // Remove leaves first until no unreferenced snapshot is left.
     let pending = [...snaps.keys()].filter((k) => !keepSnaps.has(k));
     while (pending.length > 0) {
-      const parents = new Set([...snaps.entries()].filter(([k]) => pending.includes(k) || keepSnaps.has(k)).map(([, s]) => s.parent));
+      const parents = new Set(
+        [...snaps.entries()].filter(([k]) => pending.includes(k) || keepSnaps.has(k)).map(([, s]) => s.parent),
+      );
       const leaves = pending.filter((k) => !parents.has(k));
       if (leaves.length === 0) break;
       for (const k of leaves) {
@@ -696,7 +806,10 @@ export class ImageService {
   }
 }
 
-export function matchLabels(labels: Record<string, string>, filters: { key: string; value?: string; negate: boolean }[]): boolean {
+export function matchLabels(
+  labels: Record<string, string>,
+  filters: { key: string; value?: string; negate: boolean }[],
+): boolean {
   for (const f of filters) {
     const has = f.value === undefined ? f.key in labels : labels[f.key] === f.value;
     if (has === f.negate) return false;

@@ -64,7 +64,11 @@ export async function makeImage(
     diffIds.push(sha256(tar));
     const blob = opts.gzip ? gzipSync(tar) : tar;
     const info = await content.put(blob);
-    layerDescs.push({ mediaType: opts.gzip ? MediaType.OciLayerGzip : MediaType.OciLayer, digest: info.digest, size: info.size });
+    layerDescs.push({
+      mediaType: opts.gzip ? MediaType.OciLayerGzip : MediaType.OciLayer,
+      digest: info.digest,
+      size: info.size,
+    });
   }
   const config: ImageConfig = {
     architecture: 'amd64',
@@ -84,5 +88,10 @@ export async function makeImage(
   };
   const mbytes = Buffer.from(JSON.stringify(manifest));
   const minfo = await content.put(mbytes);
-  return { desc: { mediaType: MediaType.OciManifest, digest: minfo.digest, size: minfo.size }, manifest, config, configDigest: cinfo.digest };
+  return {
+    desc: { mediaType: MediaType.OciManifest, digest: minfo.digest, size: minfo.size },
+    manifest,
+    config,
+    configDigest: cinfo.digest,
+  };
 }

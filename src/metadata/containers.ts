@@ -66,16 +66,22 @@ export class ContainerRecords<C = unknown, H = unknown, S = unknown> {
   }
 
   byIdPrefix(prefix: string): ContainerRow<C, H, S>[] {
-    const rows = this.#m.db.prepare("SELECT * FROM containers WHERE id LIKE ? ESCAPE '\\'").all(`${prefix.replace(/[%_\\]/g, '\\$&')}%`) as unknown as Row[];
+    const rows = this.#m.db
+      .prepare("SELECT * FROM containers WHERE id LIKE ? ESCAPE '\\'")
+      .all(`${prefix.replace(/[%_\\]/g, '\\$&')}%`) as unknown as Row[];
     return rows.map((r) => fromRow<C, H, S>(r));
   }
 
   all(): ContainerRow<C, H, S>[] {
-    return (this.#m.db.prepare('SELECT * FROM containers ORDER BY created DESC, id').all() as unknown as Row[]).map((r) => fromRow<C, H, S>(r));
+    return (this.#m.db.prepare('SELECT * FROM containers ORDER BY created DESC, id').all() as unknown as Row[]).map(
+      (r) => fromRow<C, H, S>(r),
+    );
   }
 
   usingImage(imageId: string): ContainerRow<C, H, S>[] {
-    return (this.#m.db.prepare('SELECT * FROM containers WHERE image_id = ?').all(imageId) as unknown as Row[]).map((r) => fromRow<C, H, S>(r));
+    return (this.#m.db.prepare('SELECT * FROM containers WHERE image_id = ?').all(imageId) as unknown as Row[]).map(
+      (r) => fromRow<C, H, S>(r),
+    );
   }
 
   /** Inserts; false when the name is taken. */
@@ -84,7 +90,18 @@ export class ContainerRecords<C = unknown, H = unknown, S = unknown> {
       .prepare(
         'INSERT OR IGNORE INTO containers (id, name, image_id, image_ref, created, config, host_config, state, runtime, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(c.id, c.name, c.imageId, c.imageRef, c.created, JSON.stringify(c.config), JSON.stringify(c.hostConfig), JSON.stringify(c.state), c.runtime, c.snapshot);
+      .run(
+        c.id,
+        c.name,
+        c.imageId,
+        c.imageRef,
+        c.created,
+        JSON.stringify(c.config),
+        JSON.stringify(c.hostConfig),
+        JSON.stringify(c.state),
+        c.runtime,
+        c.snapshot,
+      );
     return Number(res.changes) > 0;
   }
 

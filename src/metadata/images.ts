@@ -66,22 +66,30 @@ export class ImageRecords {
   }
 
   get(manifestDigest: string): ImageRecord | undefined {
-    const r = this.#m.db.prepare('SELECT * FROM images WHERE manifest_digest = ?').get(manifestDigest) as ImageRow | undefined;
+    const r = this.#m.db.prepare('SELECT * FROM images WHERE manifest_digest = ?').get(manifestDigest) as
+      | ImageRow
+      | undefined;
     return r ? imageFromRow(r) : undefined;
   }
 
   all(): ImageRecord[] {
-    return (this.#m.db.prepare('SELECT * FROM images ORDER BY created, manifest_digest').all() as unknown as ImageRow[]).map(imageFromRow);
+    return (
+      this.#m.db.prepare('SELECT * FROM images ORDER BY created, manifest_digest').all() as unknown as ImageRow[]
+    ).map(imageFromRow);
   }
 
   byConfig(configDigest: string): ImageRecord[] {
-    return (this.#m.db.prepare('SELECT * FROM images WHERE config_digest = ?').all(configDigest) as unknown as ImageRow[]).map(imageFromRow);
+    return (
+      this.#m.db.prepare('SELECT * FROM images WHERE config_digest = ?').all(configDigest) as unknown as ImageRow[]
+    ).map(imageFromRow);
   }
 
   /** Images whose config digest hex starts with `hexPrefix`. */
   byConfigPrefix(hexPrefix: string): ImageRecord[] {
     return (
-      this.#m.db.prepare("SELECT * FROM images WHERE config_digest LIKE ? ESCAPE '\\'").all(`sha256:${hexPrefix.replace(/[%_\\]/g, '\\$&')}%`) as unknown as ImageRow[]
+      this.#m.db
+        .prepare("SELECT * FROM images WHERE config_digest LIKE ? ESCAPE '\\'")
+        .all(`sha256:${hexPrefix.replace(/[%_\\]/g, '\\$&')}%`) as unknown as ImageRow[]
     ).map(imageFromRow);
   }
 
@@ -106,19 +114,25 @@ export class ImageRecords {
   /** Records that `name@digest` (a repository, a digest pulled by) is the image `manifestDigest`. */
   putRepoDigest(name: string, digest: string, manifestDigest: string): void {
     this.#m.db
-      .prepare('INSERT INTO repo_digests (name, digest, manifest_digest) VALUES (?, ?, ?) ON CONFLICT(name, digest) DO UPDATE SET manifest_digest = excluded.manifest_digest')
+      .prepare(
+        'INSERT INTO repo_digests (name, digest, manifest_digest) VALUES (?, ?, ?) ON CONFLICT(name, digest) DO UPDATE SET manifest_digest = excluded.manifest_digest',
+      )
       .run(name, digest, manifestDigest);
   }
 
   /** The image a repository's pulled-by digest names. */
   byRepoDigest(name: string, digest: string): string | undefined {
-    const r = this.#m.db.prepare('SELECT manifest_digest FROM repo_digests WHERE name = ? AND digest = ?').get(name, digest) as { manifest_digest: string } | undefined;
+    const r = this.#m.db
+      .prepare('SELECT manifest_digest FROM repo_digests WHERE name = ? AND digest = ?')
+      .get(name, digest) as { manifest_digest: string } | undefined;
     return r?.manifest_digest;
   }
 
   /** `name@digest` of every pulled-by digest recorded for an image. */
   repoDigestsOf(manifestDigest: string): string[] {
-    const rows = this.#m.db.prepare('SELECT name, digest FROM repo_digests WHERE manifest_digest = ? ORDER BY name, digest').all(manifestDigest) as { name: string; digest: string }[];
+    const rows = this.#m.db
+      .prepare('SELECT name, digest FROM repo_digests WHERE manifest_digest = ? ORDER BY name, digest')
+      .all(manifestDigest) as { name: string; digest: string }[];
     return rows.map((r) => `${r.name}@${r.digest}`);
   }
 
@@ -139,7 +153,9 @@ export class ImageRecords {
   }
 
   tagsOf(manifestDigest: string): string[] {
-    const rows = this.#m.db.prepare('SELECT name FROM tags WHERE manifest_digest = ? ORDER BY name').all(manifestDigest) as { name: string }[];
+    const rows = this.#m.db
+      .prepare('SELECT name FROM tags WHERE manifest_digest = ? ORDER BY name')
+      .all(manifestDigest) as { name: string }[];
     return rows.map((r) => r.name);
   }
 
@@ -147,14 +163,20 @@ export class ImageRecords {
    * Points `name` at an image, recording the move in the tag's history. Returns the digest the tag pointed at
    * before (or undefined), and does nothing when the tag already points there.
    */
-  setTag(name: string, manifestDigest: string, action: TagAction = 'tag'): { previous: string | undefined; changed: boolean } {
+  setTag(
+    name: string,
+    manifestDigest: string,
+    action: TagAction = 'tag',
+  ): { previous: string | undefined; changed: boolean } {
     return this.#m.transaction(() => {
       const prev = this.tag(name);
       if (prev?.manifestDigest === manifestDigest) return { previous: prev.manifestDigest, changed: false };
       const now = Date.now();
       const img = this.get(manifestDigest);
       this.#m.db
-        .prepare('INSERT INTO tags (name, manifest_digest, updated) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET manifest_digest = excluded.manifest_digest, updated = excluded.updated')
+        .prepare(
+          'INSERT INTO tags (name, manifest_digest, updated) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET manifest_digest = excluded.manifest_digest, updated = excluded.updated',
+        )
         .run(name, manifestDigest, now);
       this.#m.db.prepare('UPDATE images SET last_tag_time = ? WHERE manifest_digest = ?').run(now, manifestDigest);
       this.#m.db
@@ -171,7 +193,9 @@ export class ImageRecords {
       if (!prev) return undefined;
       this.#m.db.prepare('DELETE FROM tags WHERE name = ?').run(name);
       this.#m.db
-        .prepare("INSERT INTO tag_history (name, manifest_digest, config_digest, at, action) VALUES (?, NULL, NULL, ?, 'untag')")
+        .prepare(
+          "INSERT INTO tag_history (name, manifest_digest, config_digest, at, action) VALUES (?, NULL, NULL, ?, 'untag')",
+        )
         .run(name, Date.now());
       return prev.manifestDigest;
     });
@@ -180,9 +204,25 @@ export class ImageRecords {
   /** A tag's history, newest first. */
   history(name: string): TagHistoryRecord[] {
     const rows = this.#m.db
-      .prepare('SELECT seq, name, manifest_digest, config_digest, at, action FROM tag_history WHERE name = ? ORDER BY seq DESC')
-      .all(name) as { seq: number; name: string; manifest_digest: string | null; config_digest: string | null; at: number; action: TagAction }[];
-    return rows.map((r) => ({ seq: r.seq, name: r.name, manifestDigest: r.manifest_digest, configDigest: r.config_digest, at: r.at, action: r.action }));
+      .prepare(
+        'SELECT seq, name, manifest_digest, config_digest, at, action FROM tag_history WHERE name = ? ORDER BY seq DESC',
+      )
+      .all(name) as {
+      seq: number;
+      name: string;
+      manifest_digest: string | null;
+      config_digest: string | null;
+      at: number;
+      action: TagAction;
+    }[];
+    return rows.map((r) => ({
+      seq: r.seq,
+      name: r.name,
+      manifestDigest: r.manifest_digest,
+      configDigest: r.config_digest,
+      at: r.at,
+      action: r.action,
+    }));
   }
 
   /**
@@ -191,7 +231,9 @@ export class ImageRecords {
    */
   historyRoots(depth: number): Set<string> {
     const rows = this.#m.db
-      .prepare('SELECT name, manifest_digest FROM tag_history WHERE manifest_digest IS NOT NULL ORDER BY name, seq DESC')
+      .prepare(
+        'SELECT name, manifest_digest FROM tag_history WHERE manifest_digest IS NOT NULL ORDER BY name, seq DESC',
+      )
       .all() as { name: string; manifest_digest: string }[];
     const keep = new Set<string>();
     let current = '';
@@ -210,11 +252,15 @@ export class ImageRecords {
 
   /** Records an unpacked layer's size (the sum of its regular files), keyed by chain ID. */
   putLayer(chainId: string, diffId: string, parent: string | null, size: number): void {
-    this.#m.db.prepare('INSERT OR REPLACE INTO layers (chain_id, diff_id, parent, size) VALUES (?, ?, ?, ?)').run(chainId, diffId, parent, size);
+    this.#m.db
+      .prepare('INSERT OR REPLACE INTO layers (chain_id, diff_id, parent, size) VALUES (?, ?, ?, ?)')
+      .run(chainId, diffId, parent, size);
   }
 
   layerSize(chainId: string): number | undefined {
-    const r = this.#m.db.prepare('SELECT size FROM layers WHERE chain_id = ?').get(chainId) as { size: number } | undefined;
+    const r = this.#m.db.prepare('SELECT size FROM layers WHERE chain_id = ?').get(chainId) as
+      | { size: number }
+      | undefined;
     return r?.size;
   }
 
@@ -225,7 +271,9 @@ export class ImageRecords {
   /** Forgets history entries of images that no longer exist, e.g. after `image prune --history`. */
   pruneHistory(): number {
     const res = this.#m.db
-      .prepare('DELETE FROM tag_history WHERE manifest_digest IS NOT NULL AND manifest_digest NOT IN (SELECT manifest_digest FROM images)')
+      .prepare(
+        'DELETE FROM tag_history WHERE manifest_digest IS NOT NULL AND manifest_digest NOT IN (SELECT manifest_digest FROM images)',
+      )
       .run();
     return Number(res.changes);
   }

@@ -62,7 +62,13 @@ interface SbRow {
   created: number;
 }
 
-const net = <S>(r: NetRow): NetworkRecord<S> => ({ id: r.id, name: r.name, driver: r.driver, created: r.created, spec: JSON.parse(r.spec) as S });
+const net = <S>(r: NetRow): NetworkRecord<S> => ({
+  id: r.id,
+  name: r.name,
+  driver: r.driver,
+  created: r.created,
+  spec: JSON.parse(r.spec) as S,
+});
 const ep = <C>(r: EpRow): EndpointRecord<C> => ({
   containerId: r.container_id,
   networkId: r.network_id,
@@ -74,7 +80,12 @@ const ep = <C>(r: EpRow): EndpointRecord<C> => ({
   mac: r.mac,
   endpointId: r.endpoint_id,
 });
-const sb = <P>(r: SbRow): SandboxRecord<P> => ({ containerId: r.container_id, netns: r.netns, ports: JSON.parse(r.ports) as P, created: r.created });
+const sb = <P>(r: SbRow): SandboxRecord<P> => ({
+  containerId: r.container_id,
+  netns: r.netns,
+  ports: JSON.parse(r.ports) as P,
+  created: r.created,
+});
 
 /** Networks, endpoints and sandboxes: the network service's state, changed in transactions. */
 export class NetworkRecords<S = unknown, C = unknown, P = unknown> {
@@ -98,7 +109,9 @@ export class NetworkRecords<S = unknown, C = unknown, P = unknown> {
   }
 
   all(): NetworkRecord<S>[] {
-    return (this.#m.db.prepare('SELECT * FROM networks ORDER BY created, name').all() as unknown as NetRow[]).map((r) => net<S>(r));
+    return (this.#m.db.prepare('SELECT * FROM networks ORDER BY created, name').all() as unknown as NetRow[]).map((r) =>
+      net<S>(r),
+    );
   }
 
   /** Inserts a network; false (nothing changed) when the name or ID exists. */
@@ -115,11 +128,19 @@ export class NetworkRecords<S = unknown, C = unknown, P = unknown> {
 
   /** A container's endpoints, primary first. */
   endpointsOf(containerId: string): EndpointRecord<C>[] {
-    return (this.#m.db.prepare('SELECT * FROM network_endpoints WHERE container_id = ? ORDER BY position').all(containerId) as unknown as EpRow[]).map((r) => ep<C>(r));
+    return (
+      this.#m.db
+        .prepare('SELECT * FROM network_endpoints WHERE container_id = ? ORDER BY position')
+        .all(containerId) as unknown as EpRow[]
+    ).map((r) => ep<C>(r));
   }
 
   endpointsOn(networkId: string): EndpointRecord<C>[] {
-    return (this.#m.db.prepare('SELECT * FROM network_endpoints WHERE network_id = ? ORDER BY position').all(networkId) as unknown as EpRow[]).map((r) => ep<C>(r));
+    return (
+      this.#m.db
+        .prepare('SELECT * FROM network_endpoints WHERE network_id = ? ORDER BY position')
+        .all(networkId) as unknown as EpRow[]
+    ).map((r) => ep<C>(r));
   }
 
   allEndpoints(): EndpointRecord<C>[] {
@@ -128,22 +149,44 @@ export class NetworkRecords<S = unknown, C = unknown, P = unknown> {
 
   /** Adds an endpoint (position after the container's last); false when the container is on that network already. */
   putEndpoint(e: Omit<EndpointRecord<C>, 'position'>): boolean {
-    const row = this.#m.db.prepare('SELECT COALESCE(MAX(position), -1) + 1 AS p FROM network_endpoints WHERE container_id = ?').get(e.containerId) as { p: number };
+    const row = this.#m.db
+      .prepare('SELECT COALESCE(MAX(position), -1) + 1 AS p FROM network_endpoints WHERE container_id = ?')
+      .get(e.containerId) as { p: number };
     const res = this.#m.db
-      .prepare('INSERT OR IGNORE INTO network_endpoints (container_id, network_id, network_name, position, config, ipv4, ipv6, mac, endpoint_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(e.containerId, e.networkId, e.networkName, row.p, JSON.stringify(e.config), e.ipv4, e.ipv6, e.mac, e.endpointId);
+      .prepare(
+        'INSERT OR IGNORE INTO network_endpoints (container_id, network_id, network_name, position, config, ipv4, ipv6, mac, endpoint_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        e.containerId,
+        e.networkId,
+        e.networkName,
+        row.p,
+        JSON.stringify(e.config),
+        e.ipv4,
+        e.ipv6,
+        e.mac,
+        e.endpointId,
+      );
     return Number(res.changes) > 0;
   }
 
   /** Sets (or with nulls clears) the live part of an endpoint. Throws on an address another endpoint of the network holds. */
-  setLive(containerId: string, networkId: string, live: { ipv4: string | null; ipv6: string | null; mac: string | null; endpointId: string | null }): void {
+  setLive(
+    containerId: string,
+    networkId: string,
+    live: { ipv4: string | null; ipv6: string | null; mac: string | null; endpointId: string | null },
+  ): void {
     this.#m.db
-      .prepare('UPDATE network_endpoints SET ipv4 = ?, ipv6 = ?, mac = ?, endpoint_id = ? WHERE container_id = ? AND network_id = ?')
+      .prepare(
+        'UPDATE network_endpoints SET ipv4 = ?, ipv6 = ?, mac = ?, endpoint_id = ? WHERE container_id = ? AND network_id = ?',
+      )
       .run(live.ipv4, live.ipv6, live.mac, live.endpointId, containerId, networkId);
   }
 
   deleteEndpoint(containerId: string, networkId: string): void {
-    this.#m.db.prepare('DELETE FROM network_endpoints WHERE container_id = ? AND network_id = ?').run(containerId, networkId);
+    this.#m.db
+      .prepare('DELETE FROM network_endpoints WHERE container_id = ? AND network_id = ?')
+      .run(containerId, networkId);
   }
 
   deleteEndpointsOf(containerId: string): void {
@@ -151,7 +194,9 @@ export class NetworkRecords<S = unknown, C = unknown, P = unknown> {
   }
 
   sandbox(containerId: string): SandboxRecord<P> | undefined {
-    const r = this.#m.db.prepare('SELECT * FROM network_sandboxes WHERE container_id = ?').get(containerId) as SbRow | undefined;
+    const r = this.#m.db.prepare('SELECT * FROM network_sandboxes WHERE container_id = ?').get(containerId) as
+      | SbRow
+      | undefined;
     return r ? sb<P>(r) : undefined;
   }
 
@@ -160,7 +205,9 @@ export class NetworkRecords<S = unknown, C = unknown, P = unknown> {
   }
 
   putSandbox(s: SandboxRecord<P>): void {
-    this.#m.db.prepare('INSERT OR REPLACE INTO network_sandboxes (container_id, netns, ports, created) VALUES (?, ?, ?, ?)').run(s.containerId, s.netns, JSON.stringify(s.ports), s.created);
+    this.#m.db
+      .prepare('INSERT OR REPLACE INTO network_sandboxes (container_id, netns, ports, created) VALUES (?, ?, ?, ?)')
+      .run(s.containerId, s.netns, JSON.stringify(s.ports), s.created);
   }
 
   deleteSandbox(containerId: string): void {

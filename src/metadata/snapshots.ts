@@ -56,8 +56,12 @@ export class SnapshotRecords {
    */
   commit(key: string, name: string, parent?: string): void {
     this.#m.transaction(() => {
-      if (parent === undefined) this.#m.db.prepare("UPDATE snapshots SET key = ?, kind = 'committed' WHERE key = ?").run(name, key);
-      else this.#m.db.prepare("UPDATE snapshots SET key = ?, kind = 'committed', parent = ? WHERE key = ?").run(name, parent, key);
+      if (parent === undefined)
+        this.#m.db.prepare("UPDATE snapshots SET key = ?, kind = 'committed' WHERE key = ?").run(name, key);
+      else
+        this.#m.db
+          .prepare("UPDATE snapshots SET key = ?, kind = 'committed', parent = ? WHERE key = ?")
+          .run(name, parent, key);
     });
   }
 

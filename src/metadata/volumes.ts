@@ -21,7 +21,14 @@ interface Row {
 }
 
 function fromRow(r: Row): VolumeRecord {
-  return { name: r.name, driver: r.driver, options: JSON.parse(r.options), labels: JSON.parse(r.labels), created: r.created, anonymous: r.anonymous !== 0 };
+  return {
+    name: r.name,
+    driver: r.driver,
+    options: JSON.parse(r.options),
+    labels: JSON.parse(r.labels),
+    created: r.created,
+    anonymous: r.anonymous !== 0,
+  };
 }
 
 export class VolumeRecords {
@@ -42,7 +49,9 @@ export class VolumeRecords {
   /** Inserts the volume; returns false (and changes nothing) when the name exists. */
   put(v: VolumeRecord): boolean {
     const res = this.#m.db
-      .prepare('INSERT OR IGNORE INTO volumes (name, driver, options, labels, created, anonymous) VALUES (?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT OR IGNORE INTO volumes (name, driver, options, labels, created, anonymous) VALUES (?, ?, ?, ?, ?, ?)',
+      )
       .run(v.name, v.driver, JSON.stringify(v.options), JSON.stringify(v.labels), v.created, v.anonymous ? 1 : 0);
     return Number(res.changes) > 0;
   }

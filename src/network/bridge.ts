@@ -99,7 +99,10 @@ export class BridgeBackend implements NetworkBackend {
   }
 
   #aardvark(): AardvarkDns {
-    if (!this.#o.aardvark) throw new Error('aardvark-dns not found: install it (Debian package aardvark-dns) for name resolution on user networks');
+    if (!this.#o.aardvark)
+      throw new Error(
+        'aardvark-dns not found: install it (Debian package aardvark-dns) for name resolution on user networks',
+      );
     this.#dns ??= new AardvarkDns({ binary: this.#o.aardvark, dir: this.#o.dnsDir });
     return this.#dns;
   }
@@ -115,7 +118,10 @@ export class BridgeBackend implements NetworkBackend {
   }
 
   info(): { chains: string[]; warnings: string[] } {
-    return { chains: [`filter/FORWARD → ${FORWARD}`, `nat/POSTROUTING → ${POSTROUTING}`, `nat/PREROUTING,OUTPUT → ${DNAT}`], warnings: [...this.#warnings] };
+    return {
+      chains: [`filter/FORWARD → ${FORWARD}`, `nat/POSTROUTING → ${POSTROUTING}`, `nat/PREROUTING,OUTPUT → ${DNAT}`],
+      warnings: [...this.#warnings],
+    };
   }
 
   // ---------------------------------------------------------------- setup
@@ -132,7 +138,8 @@ export class BridgeBackend implements NetworkBackend {
       }
       const first = names[0];
       if (first && input.port_mappings?.length) {
-        for (const fam of [4, 6] as const) await this.#fw[fam].apply(portsChange(input.container_id, this.#ports(input, first, fam)));
+        for (const fam of [4, 6] as const)
+          await this.#fw[fam].apply(portsChange(input.container_id, this.#ports(input, first, fam)));
       }
       for (const name of names) {
         const info = input.network_info[name]!;
@@ -147,9 +154,10 @@ export class BridgeBackend implements NetworkBackend {
         });
       }
     } catch (err) {
-      await this.teardown(netns, { ...input, networks: Object.fromEntries(tried.map((n) => [n, input.networks[n]!])) }).catch((e) =>
-        this.#o.log?.warn(`undoing a failed network setup: ${errorMessage(e)}`),
-      );
+      await this.teardown(netns, {
+        ...input,
+        networks: Object.fromEntries(tried.map((n) => [n, input.networks[n]!])),
+      }).catch((e) => this.#o.log?.warn(`undoing a failed network setup: ${errorMessage(e)}`));
       throw err;
     }
   }
@@ -163,7 +171,14 @@ export class BridgeBackend implements NetworkBackend {
       if (hostFam && hostFam !== fam && !(p.host_ip === '0.0.0.0' && fam === 4)) return [];
       if (p.host_ip === '0.0.0.0' && fam === 6) return [];
       const out: FwPort[] = [];
-      for (let i = 0; i < (p.range || 1); i++) out.push({ hostIp: p.host_ip, hostPort: p.host_port + i, protocol: p.protocol, containerIp: ip, containerPort: p.container_port + i });
+      for (let i = 0; i < (p.range || 1); i++)
+        out.push({
+          hostIp: p.host_ip,
+          hostPort: p.host_port + i,
+          protocol: p.protocol,
+          containerIp: ip,
+          containerPort: p.container_port + i,
+        });
       return out;
     });
   }
@@ -182,7 +197,14 @@ export class BridgeBackend implements NetworkBackend {
         if (this.#dying.has(veth)) await this.#awaitGone(veth);
         const fd = openSync(netns, 'r');
         try {
-          this.#nl().addVeth({ host: veth, master: st.index, peer: per.interface_name, nsFd: fd, ...(per.static_mac ? { mac: per.static_mac } : {}), ...(mtu ? { mtu } : {}) });
+          this.#nl().addVeth({
+            host: veth,
+            master: st.index,
+            peer: per.interface_name,
+            nsFd: fd,
+            ...(per.static_mac ? { mac: per.static_mac } : {}),
+            ...(mtu ? { mtu } : {}),
+          });
         } finally {
           closeSync(fd);
         }
@@ -250,10 +272,16 @@ export class BridgeBackend implements NetworkBackend {
       // (`-N` of an existing chain, or a jump into a removed one, fails the whole restore): read again, retry.
       for (let attempt = 1; ; attempt++) {
         const saved = await this.#fw[fam].save();
-        const present = { chains: new Set([...saved.filter.chains, ...saved.nat.chains]), rules: new Set([...saved.filter.rules, ...saved.nat.rules]) };
+        const present = {
+          chains: new Set([...saved.filter.chains, ...saved.nat.chains]),
+          rules: new Set([...saved.filter.rules, ...saved.nat.rules]),
+        };
         const net = networkChange(this.#fwNet(info, fam), fam);
         // A daemon restart finds the jumps of a network whose containers kept running: not twice.
-        const fresh: Change = { filter: net.filter.filter((l) => !present.rules.has(l)), nat: net.nat.filter((l) => !present.rules.has(l)) };
+        const fresh: Change = {
+          filter: net.filter.filter((l) => !present.rules.has(l)),
+          nat: net.nat.filter((l) => !present.rules.has(l)),
+        };
         try {
           await this.#fw[fam].apply(merge(hooksChange(present), fresh));
           break;
@@ -272,7 +300,12 @@ export class BridgeBackend implements NetworkBackend {
   }
 
   #fwNet(info: NetavarkNetwork, fam: 4 | 6): FwNetwork {
-    return { id: info.id, bridge: info.network_interface, subnets: info.subnets.map((s) => s.subnet).filter((s) => familyOf(s) === fam), internal: info.internal };
+    return {
+      id: info.id,
+      bridge: info.network_interface,
+      subnets: info.subnets.map((s) => s.subnet).filter((s) => familyOf(s) === fam),
+      internal: info.internal,
+    };
   }
 
   // ---------------------------------------------------------------- teardown
@@ -372,7 +405,13 @@ export class BridgeBackend implements NetworkBackend {
         return p;
       };
       this.#lingering.set(info.id, go);
-      const t = setTimeout(() => void go().catch((e) => this.#o.log?.warn(`network ${info.name}: removing the idle bridge: ${errorMessage(e)}`)), keep ? (this.#o.lingerMs ?? 2000) : 0);
+      const t = setTimeout(
+        () =>
+          void go().catch((e) =>
+            this.#o.log?.warn(`network ${info.name}: removing the idle bridge: ${errorMessage(e)}`),
+          ),
+        keep ? (this.#o.lingerMs ?? 2000) : 0,
+      );
       t.unref();
       if (st) st.linger = t;
     });
@@ -403,8 +442,11 @@ export class BridgeBackend implements NetworkBackend {
     const present = new Set([...saved.filter.rules, ...saved.nat.rules]);
     const c = unhookChange();
     const keep = (l: string) => !l.startsWith('-D ') || present.has(l.replace(/^-D /, '-A '));
-    const chainOk = (l: string) => !l.startsWith('-X ') || saved.filter.chains.has(l.slice(3)) || saved.nat.chains.has(l.slice(3));
-    await this.#fw[fam].apply({ filter: c.filter.filter(keep).filter(chainOk), nat: c.nat.filter(keep).filter(chainOk) }).catch((e) => this.#o.log?.warn(`removing the firewall hooks: ${errorMessage(e)}`));
+    const chainOk = (l: string) =>
+      !l.startsWith('-X ') || saved.filter.chains.has(l.slice(3)) || saved.nat.chains.has(l.slice(3));
+    await this.#fw[fam]
+      .apply({ filter: c.filter.filter(keep).filter(chainOk), nat: c.nat.filter(keep).filter(chainOk) })
+      .catch((e) => this.#o.log?.warn(`removing the firewall hooks: ${errorMessage(e)}`));
   }
 
   async #purge(fam: 4 | 6, chains: Set<string>, extra?: Set<string>): Promise<void> {
@@ -413,7 +455,8 @@ export class BridgeBackend implements NetworkBackend {
 
   /** Removes idle default bridges now (daemon stop). */
   async flush(): Promise<void> {
-    for (const go of [...this.#lingering.values()]) await go().catch((e) => this.#o.log?.warn(`removing an idle bridge: ${errorMessage(e)}`));
+    for (const go of [...this.#lingering.values()])
+      await go().catch((e) => this.#o.log?.warn(`removing an idle bridge: ${errorMessage(e)}`));
     while (this.#removing.size) await Promise.allSettled([...this.#removing]);
     if (this.#nets.size === 0 && this.#dns) await this.#dns.stop().catch(() => {});
   }
@@ -422,7 +465,12 @@ export class BridgeBackend implements NetworkBackend {
    * Startup repair: removes the chains of networks and containers of this daemon that have no live endpoint
    * (`liveNetworks` / `liveContainers` are the IDs that do), bridges of `idleBridges`, and the hooks when unused.
    */
-  async repair(o: { ownNetworks: NetavarkNetwork[]; liveNetworks: Set<string>; ownContainers: string[]; liveContainers: Set<string> }): Promise<void> {
+  async repair(o: {
+    ownNetworks: NetavarkNetwork[];
+    liveNetworks: Set<string>;
+    ownContainers: string[];
+    liveContainers: Set<string>;
+  }): Promise<void> {
     for (const fam of [4, 6] as const) {
       let saved: ReturnType<typeof parseSave>;
       try {
@@ -440,7 +488,9 @@ export class BridgeBackend implements NetworkBackend {
       }
       for (const id of o.ownContainers) if (!o.liveContainers.has(id)) chains.add(containerChain(id));
       const c = purgeChange(saved, chains, extra);
-      await this.#fw[fam].apply(c).catch((e) => this.#o.log?.warn(`startup repair of the firewall: ${errorMessage(e)}`));
+      await this.#fw[fam]
+        .apply(c)
+        .catch((e) => this.#o.log?.warn(`startup repair of the firewall: ${errorMessage(e)}`));
       if (o.liveNetworks.size === 0) await this.#unhook(fam);
     }
     for (const n of o.ownNetworks) {
@@ -462,7 +512,11 @@ function deleteLink(name: string): Promise<void> {
     let err = '';
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
     child.once('error', reject);
-    child.once('close', (code) => (code === 0 || /Cannot find device|does not exist/.test(err) ? resolve() : reject(new Error(`ip link del ${name}: ${err.trim()}`))));
+    child.once('close', (code) =>
+      code === 0 || /Cannot find device|does not exist/.test(err)
+        ? resolve()
+        : reject(new Error(`ip link del ${name}: ${err.trim()}`)),
+    );
   });
 }
 

@@ -43,7 +43,10 @@ const PID = 'aardvark.pid';
 
 /** A DNS query for `name` (type A) as bytes. */
 export function dnsQuery(name: string, id = 0x4245): Buffer {
-  const labels = name.split('.').filter(Boolean).map((l) => Buffer.concat([Buffer.from([Buffer.byteLength(l)]), Buffer.from(l)]));
+  const labels = name
+    .split('.')
+    .filter(Boolean)
+    .map((l) => Buffer.concat([Buffer.from([Buffer.byteLength(l)]), Buffer.from(l)]));
   const head = Buffer.from([id >> 8, id & 0xff, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
   return Buffer.concat([head, ...labels, Buffer.from([0, 0, 1, 0, 1])]);
 }
@@ -166,7 +169,9 @@ export class AardvarkDns {
 
   /** SIGHUP to the running aardvark-dns, or a start when none runs; a stop when no network file is left. */
   async #reload(): Promise<void> {
-    const files = (await readdir(this.#dir).catch(() => [] as string[])).filter((f) => f !== PID && !f.endsWith('.tmp'));
+    const files = (await readdir(this.#dir).catch(() => [] as string[])).filter(
+      (f) => f !== PID && !f.endsWith('.tmp'),
+    );
     const pid = await this.pid();
     if (!files.length) {
       if (pid) process.kill(pid, 'SIGTERM');
@@ -178,12 +183,19 @@ export class AardvarkDns {
       return;
     }
     await new Promise<void>((resolve, reject) => {
-      const child = spawn(this.#bin, ['--config', this.#dir, '-p', String(this.#port), 'run'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(this.#bin, ['--config', this.#dir, '-p', String(this.#port), 'run'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let err = '';
       child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-      child.once('error', (e) => reject(new UnavailableError(`cannot run aardvark-dns (${this.#bin}): ${e.message}`, { cause: e })));
+      child.once('error', (e) =>
+        reject(new UnavailableError(`cannot run aardvark-dns (${this.#bin}): ${e.message}`, { cause: e })),
+      );
       child.once('close', (code) => {
-        const msg = err.split('\n').filter((l) => l && !l.includes('syslog')).join('; ');
+        const msg = err
+          .split('\n')
+          .filter((l) => l && !l.includes('syslog'))
+          .join('; ');
         if (code === 0) resolve();
         else reject(new UnavailableError(`aardvark-dns failed to start (exit ${code}): ${msg}`));
       });

@@ -16,7 +16,12 @@ const DEFAULT_HOSTS = [
  * /etc/hosts: Docker's default lines, then each `--add-host name:ip` (`host-gateway` already replaced by the
  * caller), then the container's own addresses with its hostname (and `hostname.domainname` first when set).
  */
-export function buildHosts(opts: { hostname: string; domainname?: string; addresses: readonly string[]; extraHosts: readonly string[] }): string {
+export function buildHosts(opts: {
+  hostname: string;
+  domainname?: string;
+  addresses: readonly string[];
+  extraHosts: readonly string[];
+}): string {
   let out = DEFAULT_HOSTS.map(([ip, names]) => `${ip}\t${names}\n`).join('');
   for (const e of opts.extraHosts) {
     const [name, ip] = splitExtraHost(e);
@@ -79,7 +84,10 @@ export function splitExtraHost(e: string): [string, string] {
  * container's namespace) — if none remain, there is none. `--dns-search` and `--dns-option` replace the host's
  * `search`/`options` lines; other lines of the host file are kept.
  */
-export function buildResolvConf(host: string, opts: { nameservers?: readonly string[]; search?: readonly string[]; options?: readonly string[] }): string {
+export function buildResolvConf(
+  host: string,
+  opts: { nameservers?: readonly string[]; search?: readonly string[]; options?: readonly string[] },
+): string {
   const lines = host.split('\n');
   const kept: string[] = [];
   const hostServers: string[] = [];

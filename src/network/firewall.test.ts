@@ -20,7 +20,10 @@ const net = { id: ID, bridge: 'btl0', subnets: ['10.201.5.0/24'], internal: fals
 
 test('restore text: only the tables touched, each committed', () => {
   assert.equal(restoreText({ filter: [], nat: ['-A X -j Y'] }), '*nat\n-A X -j Y\nCOMMIT\n');
-  assert.equal(restoreText(merge({ filter: ['-N A'], nat: [] }, { filter: ['-N B'], nat: ['-N C'] })), '*filter\n-N A\n-N B\nCOMMIT\n*nat\n-N C\nCOMMIT\n');
+  assert.equal(
+    restoreText(merge({ filter: ['-N A'], nat: [] }, { filter: ['-N B'], nat: ['-N C'] })),
+    '*filter\n-N A\n-N B\nCOMMIT\n*nat\n-N C\nCOMMIT\n',
+  );
   assert.equal(restoreText({ filter: [], nat: [] }), '');
 });
 
@@ -45,11 +48,24 @@ test('a network: its own chains, masquerade, forward, isolation, hairpin, 127.0.
   ]);
   const internal = networkChange({ ...net, internal: true }, 4);
   assert.ok(internal.filter.includes('-A BERTH-F-abcdef012345 -i btl0 -j DROP'));
-  assert.deepEqual(internal.nat, [':BERTH-N-abcdef012345 - [0:0]', '-A BERTH-POSTROUTING -j BERTH-N-abcdef012345'], 'no masquerade for --internal');
+  assert.deepEqual(
+    internal.nat,
+    [':BERTH-N-abcdef012345 - [0:0]', '-A BERTH-POSTROUTING -j BERTH-N-abcdef012345'],
+    'no masquerade for --internal',
+  );
   assert.ok(!networkChange({ ...net, subnets: ['fd00::/64'] }, 6).nat.some((l) => l.includes('127.0.0.0/8')));
   const undo = removeNetworkChange(net);
-  assert.deepEqual(undo.filter, ['-D BERTH-FORWARD -j BERTH-F-abcdef012345', '-D BERTH-ISOLATION -o btl0 -j DROP', '-F BERTH-F-abcdef012345', '-X BERTH-F-abcdef012345']);
-  assert.deepEqual(undo.nat, ['-D BERTH-POSTROUTING -j BERTH-N-abcdef012345', '-F BERTH-N-abcdef012345', '-X BERTH-N-abcdef012345']);
+  assert.deepEqual(undo.filter, [
+    '-D BERTH-FORWARD -j BERTH-F-abcdef012345',
+    '-D BERTH-ISOLATION -o btl0 -j DROP',
+    '-F BERTH-F-abcdef012345',
+    '-X BERTH-F-abcdef012345',
+  ]);
+  assert.deepEqual(undo.nat, [
+    '-D BERTH-POSTROUTING -j BERTH-N-abcdef012345',
+    '-F BERTH-N-abcdef012345',
+    '-X BERTH-N-abcdef012345',
+  ]);
 });
 
 test('published ports: one DNAT chain per container, jumped to from BERTH-DNAT', () => {
@@ -63,9 +79,16 @@ test('published ports: one DNAT chain per container, jumped to from BERTH-DNAT',
     '-A BERTH-D-0123456789ab -d 127.0.0.1 -p udp -m udp --dport 5353 -j DNAT --to-destination 10.201.5.2:53',
     '-A BERTH-DNAT -j BERTH-D-0123456789ab',
   ]);
-  assert.match(portsChange(CID, [{ hostIp: '', hostPort: 1, protocol: 'tcp', containerIp: 'fd00::2', containerPort: 2 }]).nat[1]!, /--to-destination \[fd00::2\]:2$/);
+  assert.match(
+    portsChange(CID, [{ hostIp: '', hostPort: 1, protocol: 'tcp', containerIp: 'fd00::2', containerPort: 2 }]).nat[1]!,
+    /--to-destination \[fd00::2\]:2$/,
+  );
   assert.deepEqual(portsChange(CID, []), { filter: [], nat: [] });
-  assert.deepEqual(removePortsChange(CID).nat, ['-D BERTH-DNAT -j BERTH-D-0123456789ab', '-F BERTH-D-0123456789ab', '-X BERTH-D-0123456789ab']);
+  assert.deepEqual(removePortsChange(CID).nat, [
+    '-D BERTH-DNAT -j BERTH-D-0123456789ab',
+    '-F BERTH-D-0123456789ab',
+    '-X BERTH-D-0123456789ab',
+  ]);
 });
 
 test('hooks: only what is missing is added (shared chains with -N, never flushed); unhook undoes them', () => {
@@ -78,8 +101,15 @@ test('hooks: only what is missing is added (shared chains with -N, never flushed
     '-A OUTPUT -m addrtype --dst-type LOCAL -j BERTH-DNAT',
     '-A POSTROUTING -j BERTH-POSTROUTING',
   ]);
-  const saved = parseSave(restoreText(none).replace(/-N (\S+)/g, ':$1 - [0:0]').replace('-I FORWARD 1', '-A FORWARD'));
-  const present = { chains: new Set([...saved.filter.chains, ...saved.nat.chains]), rules: new Set([...saved.filter.rules, ...saved.nat.rules]) };
+  const saved = parseSave(
+    restoreText(none)
+      .replace(/-N (\S+)/g, ':$1 - [0:0]')
+      .replace('-I FORWARD 1', '-A FORWARD'),
+  );
+  const present = {
+    chains: new Set([...saved.filter.chains, ...saved.nat.chains]),
+    rules: new Set([...saved.filter.rules, ...saved.nat.rules]),
+  };
   assert.deepEqual(hooksChange(present), { filter: [], nat: [] });
   assert.deepEqual(unhookChange().filter, ['-D FORWARD -j BERTH-FORWARD', '-X BERTH-FORWARD', '-X BERTH-ISOLATION']);
 });
@@ -102,21 +132,40 @@ test('purge: from iptables-save, every jump to the chains and the chains themsel
     '-A BERTH-DNAT -j BERTH-D-0123456789ab',
     'COMMIT',
   ].join('\n');
-  const c = purgeChange(parseSave(save), new Set(['BERTH-F-abcdef012345', 'BERTH-D-0123456789ab', 'BERTH-N-abcdef012345']), new Set(['-A BERTH-ISOLATION -o btl0 -j DROP']));
-  assert.deepEqual(c.filter, ['-D BERTH-FORWARD -j BERTH-F-abcdef012345', '-D BERTH-ISOLATION -o btl0 -j DROP', '-F BERTH-F-abcdef012345', '-X BERTH-F-abcdef012345']);
-  assert.deepEqual(c.nat, ['-D BERTH-DNAT -j BERTH-D-0123456789ab', '-F BERTH-D-0123456789ab', '-X BERTH-D-0123456789ab']);
+  const c = purgeChange(
+    parseSave(save),
+    new Set(['BERTH-F-abcdef012345', 'BERTH-D-0123456789ab', 'BERTH-N-abcdef012345']),
+    new Set(['-A BERTH-ISOLATION -o btl0 -j DROP']),
+  );
+  assert.deepEqual(c.filter, [
+    '-D BERTH-FORWARD -j BERTH-F-abcdef012345',
+    '-D BERTH-ISOLATION -o btl0 -j DROP',
+    '-F BERTH-F-abcdef012345',
+    '-X BERTH-F-abcdef012345',
+  ]);
+  assert.deepEqual(c.nat, [
+    '-D BERTH-DNAT -j BERTH-D-0123456789ab',
+    '-F BERTH-D-0123456789ab',
+    '-X BERTH-D-0123456789ab',
+  ]);
 });
 
 test("aardvark-dns's file: listen line, then ID IPV4S IPV6S NAMES; read back", () => {
-  const text = dnsFile(['10.201.5.1'], [
-    { id: CID, ipv4: ['10.201.5.2'], ipv6: [], names: ['web', 'www', CID.slice(0, 12)] },
-    { id: ID, ipv4: ['10.201.5.3'], ipv6: ['fd00::3'], names: ['db'] },
-  ]);
+  const text = dnsFile(
+    ['10.201.5.1'],
+    [
+      { id: CID, ipv4: ['10.201.5.2'], ipv6: [], names: ['web', 'www', CID.slice(0, 12)] },
+      { id: ID, ipv4: ['10.201.5.3'], ipv6: ['fd00::3'], names: ['db'] },
+    ],
+  );
   assert.equal(text, `10.201.5.1\n${CID} 10.201.5.2  web,www,${CID.slice(0, 12)}\n${ID} 10.201.5.3 fd00::3 db\n`);
-  assert.deepEqual(parseDnsFile(text).entries.map((e) => [e.id, e.ipv4, e.ipv6, e.names]), [
-    [CID, ['10.201.5.2'], [], ['web', 'www', CID.slice(0, 12)]],
-    [ID, ['10.201.5.3'], ['fd00::3'], ['db']],
-  ]);
+  assert.deepEqual(
+    parseDnsFile(text).entries.map((e) => [e.id, e.ipv4, e.ipv6, e.names]),
+    [
+      [CID, ['10.201.5.2'], [], ['web', 'www', CID.slice(0, 12)]],
+      [ID, ['10.201.5.3'], ['fd00::3'], ['db']],
+    ],
+  );
   assert.deepEqual(parseDnsFile(text).listen, ['10.201.5.1']);
 });
 

@@ -41,7 +41,10 @@ export function merge(a: Change, b: Change): Change {
 }
 
 /** The chains of a network (by ID) and a container (by ID). */
-export const networkChains = (id: string) => ({ filter: `BERTH-F-${id.slice(0, 12)}`, nat: `BERTH-N-${id.slice(0, 12)}` });
+export const networkChains = (id: string) => ({
+  filter: `BERTH-F-${id.slice(0, 12)}`,
+  nat: `BERTH-N-${id.slice(0, 12)}`,
+});
 export const containerChain = (id: string) => `BERTH-D-${id.slice(0, 12)}`;
 
 /** What the firewall needs of a network. */
@@ -66,7 +69,11 @@ export function hooksChange(present: { chains: Set<string>; rules: Set<string> }
 /** The hook rules, as `iptables-save` prints them. */
 export const HOOKS: Change = {
   filter: [`-A FORWARD -j ${FORWARD}`],
-  nat: [`-A PREROUTING -m addrtype --dst-type LOCAL -j ${DNAT}`, `-A OUTPUT -m addrtype --dst-type LOCAL -j ${DNAT}`, `-A POSTROUTING -j ${POSTROUTING}`],
+  nat: [
+    `-A PREROUTING -m addrtype --dst-type LOCAL -j ${DNAT}`,
+    `-A OUTPUT -m addrtype --dst-type LOCAL -j ${DNAT}`,
+    `-A POSTROUTING -j ${POSTROUTING}`,
+  ],
 };
 
 /** Removes the hooks and shared chains (run only when they hold no rule). */
@@ -94,7 +101,9 @@ export function networkChange(n: FwNetwork, family: 4 | 6): Change {
   if (n.internal) {
     c.filter.push(`-A ${F} -i ${br} -j DROP`, `-A ${F} -o ${br} -j DROP`);
   } else {
-    c.filter.push(`-A ${F} -i ${br} ! -o ${br} -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT -j ${ISOLATION}`);
+    c.filter.push(
+      `-A ${F} -i ${br} ! -o ${br} -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT -j ${ISOLATION}`,
+    );
     c.filter.push(`-A ${F} -i ${br} ! -o ${br} -j ACCEPT`);
     c.filter.push(`-A ${F} -o ${br} -m conntrack --ctstate DNAT -j ACCEPT`);
     for (const s of n.subnets) c.nat.push(`-A ${N} -s ${s} ! -d ${s} -j MASQUERADE`);
@@ -131,7 +140,9 @@ export function portsChange(containerId: string, ports: FwPort[]): Change {
   const c: Change = { filter: [], nat: [`:${D} - [0:0]`] };
   for (const p of ports) {
     const dst = p.hostIp && p.hostIp !== '0.0.0.0' && p.hostIp !== '::' ? ` -d ${p.hostIp}` : '';
-    const to = p.containerIp.includes(':') ? `[${p.containerIp}]:${p.containerPort}` : `${p.containerIp}:${p.containerPort}`;
+    const to = p.containerIp.includes(':')
+      ? `[${p.containerIp}]:${p.containerPort}`
+      : `${p.containerIp}:${p.containerPort}`;
     c.nat.push(`-A ${D}${dst} -p ${p.protocol} -m ${p.protocol} --dport ${p.hostPort} -j DNAT --to-destination ${to}`);
   }
   c.nat.push(`-A ${DNAT} -j ${D}`);
@@ -148,7 +159,10 @@ export function removePortsChange(containerId: string): Change {
  * From `iptables-save` output: the chains that exist and the rules (as `-A …` lines), per table.
  */
 export function parseSave(text: string): Record<'filter' | 'nat', { chains: Set<string>; rules: string[] }> {
-  const out = { filter: { chains: new Set<string>(), rules: [] as string[] }, nat: { chains: new Set<string>(), rules: [] as string[] } };
+  const out = {
+    filter: { chains: new Set<string>(), rules: [] as string[] },
+    nat: { chains: new Set<string>(), rules: [] as string[] },
+  };
   let table: 'filter' | 'nat' | undefined;
   for (const line of text.split('\n')) {
     if (line.startsWith('*')) table = line === '*filter' ? 'filter' : line === '*nat' ? 'nat' : undefined;
@@ -163,7 +177,11 @@ export function parseSave(text: string): Record<'filter' | 'nat', { chains: Set<
  * Removes, from what `iptables-save` shows, every rule that jumps to one of `chains` or is in `extra`, then the
  * chains themselves: the repair path, and the fallback when an exact removal finds the ruleset changed.
  */
-export function purgeChange(saved: ReturnType<typeof parseSave>, chains: Set<string>, extra: Set<string> = new Set()): Change {
+export function purgeChange(
+  saved: ReturnType<typeof parseSave>,
+  chains: Set<string>,
+  extra: Set<string> = new Set(),
+): Change {
   const c = empty();
   for (const table of ['filter', 'nat'] as const) {
     const t = saved[table];
@@ -192,7 +210,11 @@ function exec(cmd: string, args: string[], input: string): Promise<string> {
     child.stdin.end(input);
     child.once('close', (code) => {
       if (code === 0) return resolve(Buffer.concat(out).toString());
-      const msg = Buffer.concat(err).toString().split('\n').filter((l) => l && !l.includes('syslog')).join('; ');
+      const msg = Buffer.concat(err)
+        .toString()
+        .split('\n')
+        .filter((l) => l && !l.includes('syslog'))
+        .join('; ');
       reject(new UnavailableError(`${cmd} failed (exit ${code}): ${msg}`));
     });
   });

@@ -26,7 +26,7 @@ export function parseIP(s: string): { family: 4 | 6; value: bigint } | undefined
       const n = parseIP(v4[1]!)!.value;
       text = `${text.slice(0, -v4[1]!.length)}${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
     }
-    const [head, tail] = text.includes('::') ? text.split('::') as [string, string] : [text, undefined];
+    const [head, tail] = text.includes('::') ? (text.split('::') as [string, string]) : [text, undefined];
     const h = head ? head.split(':') : [];
     const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
     const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
@@ -67,7 +67,8 @@ export function parseCidr(s: string, what = 'subnet'): Cidr {
   const ip = slash > 0 ? parseIP(s.slice(0, slash)) : undefined;
   const prefixText = slash > 0 ? s.slice(slash + 1) : '';
   const prefix = /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
-  if (!ip || !(prefix >= 0 && prefix <= bits(ip.family))) throw new InvalidArgumentError(`invalid ${what} ${s} : invalid CIDR address: ${s}`);
+  if (!ip || !(prefix >= 0 && prefix <= bits(ip.family)))
+    throw new InvalidArgumentError(`invalid ${what} ${s} : invalid CIDR address: ${s}`);
   return { family: ip.family, base: ip.value & mask(ip.family, prefix), prefix };
 }
 
@@ -119,7 +120,9 @@ export function chooseSubnet(pools: readonly Pool[], taken: readonly Cidr[]): Ci
       if (!taken.some((t) => overlaps(t, cand))) return cand;
     }
   }
-  throw new ConflictError('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+  throw new ConflictError(
+    'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network',
+  );
 }
 
 /**

@@ -6,7 +6,18 @@ import { readFile } from 'node:fs/promises';
 import type { NetworkRecord } from '../metadata/index.ts';
 import { ConflictError, InvalidArgumentError } from '../util/errors.ts';
 import { parseTimestamp } from '../util/timestamp.ts';
-import { chooseSubnet, contains, firstHost, formatCidr, formatIP, overlaps, parseCidr, parseIP, type Cidr, type Pool } from './ipam.ts';
+import {
+  chooseSubnet,
+  contains,
+  firstHost,
+  formatCidr,
+  formatIP,
+  overlaps,
+  parseCidr,
+  parseIP,
+  type Cidr,
+  type Pool,
+} from './ipam.ts';
 import type { CreateNetworkRequest, Network, NetworkContainer } from './types.ts';
 
 /** The network service's JSON per network (in the metadata DB). */
@@ -51,7 +62,11 @@ export function nowNano(ms: number): string {
 /** Docker's MAC for an IPv4 endpoint: 02:42 then the four address bytes. */
 export function macFor(ipv4: string): string {
   const v = parseIP(ipv4)!.value;
-  const b = [24n, 16n, 8n, 0n].map((s) => Number((v >> s) & 0xffn).toString(16).padStart(2, '0'));
+  const b = [24n, 16n, 8n, 0n].map((s) =>
+    Number((v >> s) & 0xffn)
+      .toString(16)
+      .padStart(2, '0'),
+  );
   return `02:42:${b.join(':')}`;
 }
 
@@ -82,12 +97,20 @@ export async function hostRoutes(): Promise<Cidr[]> {
  * (overlapping subnets, bridge names). A missing IPv4 subnet comes from `pools`, clear of the host's routes.
  * Throws InvalidArgumentError / ConflictError with Docker's messages; nothing is recorded here.
  */
-export async function networkSpec(req: CreateNetworkRequest, id: string, existing: readonly NetSpec[], pools: readonly Pool[]): Promise<NetSpec> {
+export async function networkSpec(
+  req: CreateNetworkRequest,
+  id: string,
+  existing: readonly NetSpec[],
+  pools: readonly Pool[],
+): Promise<NetSpec> {
   const options = { ...(req.Options ?? {}) };
   const bridge = options[BRIDGE_NAME_OPT] || `br-${id.slice(0, 12)}`;
-  if (bridge.length > 15 || !/^[a-zA-Z0-9_.-]+$/.test(bridge)) throw new InvalidArgumentError(`invalid bridge name "${bridge}": at most 15 characters of [a-zA-Z0-9_.-]`);
-  if (existing.some((n) => n.bridge === bridge)) throw new ConflictError(`bridge name ${bridge} is used by another network`);
-  if (options[MTU_OPT] !== undefined && !/^\d+$/.test(options[MTU_OPT]!)) throw new InvalidArgumentError(`invalid mtu "${options[MTU_OPT]}"`);
+  if (bridge.length > 15 || !/^[a-zA-Z0-9_.-]+$/.test(bridge))
+    throw new InvalidArgumentError(`invalid bridge name "${bridge}": at most 15 characters of [a-zA-Z0-9_.-]`);
+  if (existing.some((n) => n.bridge === bridge))
+    throw new ConflictError(`bridge name ${bridge} is used by another network`);
+  if (options[MTU_OPT] !== undefined && !/^\d+$/.test(options[MTU_OPT]!))
+    throw new InvalidArgumentError(`invalid mtu "${options[MTU_OPT]}"`);
 
   const taken = existing.flatMap((n) => n.subnets.map((s) => parseCidr(s.subnet)));
   const subnets: NetSpec['subnets'] = [];
@@ -98,18 +121,21 @@ export async function networkSpec(req: CreateNetworkRequest, id: string, existin
       continue;
     }
     const subnet = parseCidr(c.Subnet, 'subnet');
-    if ([...taken, ...mine].some((t) => overlaps(t, subnet))) throw new ConflictError('Pool overlaps with other one on this address space');
+    if ([...taken, ...mine].some((t) => overlaps(t, subnet)))
+      throw new ConflictError('Pool overlaps with other one on this address space');
     let gateway: string;
     if (c.Gateway) {
       const gw = parseIP(c.Gateway);
       if (!gw) throw new InvalidArgumentError(`invalid gateway address ${c.Gateway} in Ipam configuration`);
-      if (!contains(subnet, gw.family, gw.value)) throw new InvalidArgumentError(`no matching subnet for gateway ${c.Gateway}`);
+      if (!contains(subnet, gw.family, gw.value))
+        throw new InvalidArgumentError(`no matching subnet for gateway ${c.Gateway}`);
       gateway = formatIP(gw.family, gw.value);
     } else gateway = formatIP(subnet.family, firstHost(subnet));
     let ipRange: string | undefined;
     if (c.IPRange) {
       const r = parseCidr(c.IPRange, 'ip-range');
-      if (r.family !== subnet.family || r.prefix < subnet.prefix || !contains(subnet, r.family, r.base)) throw new InvalidArgumentError(`no matching subnet for range ${c.IPRange}`);
+      if (r.family !== subnet.family || r.prefix < subnet.prefix || !contains(subnet, r.family, r.base))
+        throw new InvalidArgumentError(`no matching subnet for range ${c.IPRange}`);
       ipRange = formatCidr(r);
     }
     mine.push(subnet);
@@ -152,7 +178,11 @@ export function networkJSON(n: NetworkRecord<NetSpec>, containers: Record<string
     IPAM: {
       Driver: 'default',
       Options: s.ipamOptions,
-      Config: s.subnets.map((x) => ({ Subnet: x.subnet, ...(x.ipRange ? { IPRange: x.ipRange } : {}), Gateway: x.gateway })),
+      Config: s.subnets.map((x) => ({
+        Subnet: x.subnet,
+        ...(x.ipRange ? { IPRange: x.ipRange } : {}),
+        Gateway: x.gateway,
+      })),
     },
     Internal: s.internal,
     Attachable: s.attachable,

@@ -55,7 +55,10 @@ export type NetavarkStatus = Record<
   {
     dns_search_domains?: string[] | null;
     dns_server_ips?: string[] | null;
-    interfaces?: Record<string, { mac_address: string; subnets?: { ipnet: string; gateway?: string | null }[] | null }> | null;
+    interfaces?: Record<
+      string,
+      { mac_address: string; subnets?: { ipnet: string; gateway?: string | null }[] | null }
+    > | null;
   }
 >;
 
@@ -103,7 +106,13 @@ export class NetavarkDriver {
       await mkdir(this.#o.configDir, { recursive: true, mode: 0o700 });
       this.#ready = true;
     }
-    const args = ['--config', this.#o.configDir, ...(this.#o.aardvark ? ['--aardvark-binary', this.#o.aardvark] : []), cmd, netns];
+    const args = [
+      '--config',
+      this.#o.configDir,
+      ...(this.#o.aardvark ? ['--aardvark-binary', this.#o.aardvark] : []),
+      cmd,
+      netns,
+    ];
     if (signal?.aborted) return Promise.reject(new CanceledError(`netavark ${cmd} canceled`, { cause: signal.reason }));
     return new Promise((resolve, reject) => {
       const child = spawn(this.#o.netavark, args, { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -12,7 +12,18 @@ test('parsePortKey', () => {
 });
 
 test('wantedPorts: bindings, default bind address, -P for exposed ports not bound yet', () => {
-  const w = wantedPorts({ '80/tcp': [{ HostIp: '', HostPort: '8080' }, { HostIp: '127.0.0.1', HostPort: '' }], '53/udp': null }, true, ['80/tcp', '443/tcp'], '0.0.0.0');
+  const w = wantedPorts(
+    {
+      '80/tcp': [
+        { HostIp: '', HostPort: '8080' },
+        { HostIp: '127.0.0.1', HostPort: '' },
+      ],
+      '53/udp': null,
+    },
+    true,
+    ['80/tcp', '443/tcp'],
+    '0.0.0.0',
+  );
   assert.deepEqual(w, [
     { hostIp: '', hostPort: 8080, containerPort: 80, protocol: 'tcp' },
     { hostIp: '127.0.0.1', hostPort: 0, containerPort: 80, protocol: 'tcp' },
@@ -20,31 +31,69 @@ test('wantedPorts: bindings, default bind address, -P for exposed ports not boun
     { hostIp: '', hostPort: 0, containerPort: 443, protocol: 'tcp' },
   ]);
   assert.equal(wantedPorts({ '80/tcp': [{ HostPort: '1' }] }, false, [], '127.0.0.1')[0]!.hostIp, '127.0.0.1');
-  assert.throws(() => wantedPorts({ '80/tcp': [{ HostIp: 'nope', HostPort: '1' }] }, false, [], ''), /invalid IP address: nope/);
+  assert.throws(
+    () => wantedPorts({ '80/tcp': [{ HostIp: 'nope', HostPort: '1' }] }, false, [], ''),
+    /invalid IP address: nope/,
+  );
 });
 
 test('clash: same port and protocol, and one address covers the other', () => {
   assert.ok(clash({ hostIp: '', hostPort: 1, protocol: 'tcp' }, { hostIp: '127.0.0.1', hostPort: 1, protocol: 'tcp' }));
-  assert.ok(!clash({ hostIp: '127.0.0.2', hostPort: 1, protocol: 'tcp' }, { hostIp: '127.0.0.1', hostPort: 1, protocol: 'tcp' }));
+  assert.ok(
+    !clash(
+      { hostIp: '127.0.0.2', hostPort: 1, protocol: 'tcp' },
+      { hostIp: '127.0.0.1', hostPort: 1, protocol: 'tcp' },
+    ),
+  );
   assert.ok(!clash({ hostIp: '', hostPort: 1, protocol: 'udp' }, { hostIp: '', hostPort: 1, protocol: 'tcp' }));
 });
 
-test('a port another process listens on is refused with Docker\'s message; random ports avoid taken ones', async () => {
+test("a port another process listens on is refused with Docker's message; random ports avoid taken ones", async () => {
   const srv: Server = createServer();
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const port = (srv.address() as { port: number }).port;
   try {
     assert.equal(await canBind('127.0.0.1', port, 'tcp'), false);
     await assert.rejects(
-      resolvePorts([{ hostIp: '127.0.0.1', hostPort: port, containerPort: 80, protocol: 'tcp' }], [], [port, port], port),
-      (e: unknown) => e instanceof ConflictError && e.message === `Bind for 127.0.0.1:${port} failed: port is already allocated`,
+      resolvePorts(
+        [{ hostIp: '127.0.0.1', hostPort: port, containerPort: 80, protocol: 'tcp' }],
+        [],
+        [port, port],
+        port,
+      ),
+      (e: unknown) =>
+        e instanceof ConflictError && e.message === `Bind for 127.0.0.1:${port} failed: port is already allocated`,
     );
     // Berth's own allocations count too, even when the kernel would allow the bind.
-    await assert.rejects(resolvePorts([{ hostIp: '', hostPort: 1, containerPort: 80, protocol: 'tcp' }], [{ hostIp: '', hostPort: 1, containerPort: 81, protocol: 'tcp' }], [1, 1], 1), /Bind for 0.0.0.0:1 failed/);
-    const ranged = await resolvePorts([{ hostIp: '127.0.0.1', hostPort: port, hostPortEnd: port + 1, containerPort: 80, protocol: 'tcp' }], [], [1, 1], 1);
+    await assert.rejects(
+      resolvePorts(
+        [{ hostIp: '', hostPort: 1, containerPort: 80, protocol: 'tcp' }],
+        [{ hostIp: '', hostPort: 1, containerPort: 81, protocol: 'tcp' }],
+        [1, 1],
+        1,
+      ),
+      /Bind for 0.0.0.0:1 failed/,
+    );
+    const ranged = await resolvePorts(
+      [{ hostIp: '127.0.0.1', hostPort: port, hostPortEnd: port + 1, containerPort: 80, protocol: 'tcp' }],
+      [],
+      [1, 1],
+      1,
+    );
     assert.equal(ranged[0]!.hostPort, port + 1, 'a host range gives its first free port');
-    assert.deepEqual(wantedPorts({ '80/tcp': [{ HostPort: '8000-8010' }] }, false, [], '')[0], { hostIp: '', hostPort: 8000, hostPortEnd: 8010, containerPort: 80, protocol: 'tcp' });
-    const got = await resolvePorts([{ hostIp: '127.0.0.1', hostPort: 0, containerPort: 80, protocol: 'tcp' }], [], [port, port + 50], port);
+    assert.deepEqual(wantedPorts({ '80/tcp': [{ HostPort: '8000-8010' }] }, false, [], '')[0], {
+      hostIp: '',
+      hostPort: 8000,
+      hostPortEnd: 8010,
+      containerPort: 80,
+      protocol: 'tcp',
+    });
+    const got = await resolvePorts(
+      [{ hostIp: '127.0.0.1', hostPort: 0, containerPort: 80, protocol: 'tcp' }],
+      [],
+      [port, port + 50],
+      port,
+    );
     assert.notEqual(got[0]!.hostPort, port);
     assert.ok(got[0]!.hostPort > port && got[0]!.hostPort <= port + 50);
   } finally {

@@ -9,7 +9,6 @@ import { readFile } from 'node:fs/promises';
 import { ConflictError, InvalidArgumentError } from '../util/errors.ts';
 import { parseIP } from './ipam.ts';
 
-
 /** One published port, resolved: what netavark gets (one entry per port; ranges are split). */
 export interface PortMapping {
   /** `''` for every address (Docker shows `0.0.0.0`). */
@@ -54,7 +53,8 @@ export function wantedPorts(
     const { port, protocol } = parsePortKey(key);
     for (const b of list?.length ? list : [{}]) {
       const hostIp = b.HostIp || defaultIp;
-      if (hostIp && hostIp !== '0.0.0.0' && hostIp !== '::' && !parseIP(hostIp)) throw new InvalidArgumentError(`invalid IP address: ${hostIp}`);
+      if (hostIp && hostIp !== '0.0.0.0' && hostIp !== '::' && !parseIP(hostIp))
+        throw new InvalidArgumentError(`invalid IP address: ${hostIp}`);
       const hp = b.HostPort ?? '';
       let hostPort = 0;
       let hostPortEnd: number | undefined;
@@ -63,9 +63,19 @@ export function wantedPorts(
         if (!m) throw new InvalidArgumentError(`invalid hostPort: ${hp}`);
         hostPort = Number(m[1]);
         if (m[2] !== undefined) hostPortEnd = Number(m[2]);
-        if (!(hostPort >= 0 && hostPort <= 65535) || (hostPortEnd !== undefined && !(hostPortEnd >= hostPort && hostPortEnd <= 65535))) throw new InvalidArgumentError(`invalid hostPort: ${hp}`);
+        if (
+          !(hostPort >= 0 && hostPort <= 65535) ||
+          (hostPortEnd !== undefined && !(hostPortEnd >= hostPort && hostPortEnd <= 65535))
+        )
+          throw new InvalidArgumentError(`invalid hostPort: ${hp}`);
       }
-      out.push({ hostIp: hostIp === '0.0.0.0' ? '' : hostIp, hostPort, ...(hostPortEnd !== undefined && hostPortEnd !== hostPort ? { hostPortEnd } : {}), containerPort: port, protocol });
+      out.push({
+        hostIp: hostIp === '0.0.0.0' ? '' : hostIp,
+        hostPort,
+        ...(hostPortEnd !== undefined && hostPortEnd !== hostPort ? { hostPortEnd } : {}),
+        containerPort: port,
+        protocol,
+      });
     }
   }
   if (publishAll) {
@@ -116,17 +126,30 @@ export async function canBind(hostIp: string, port: number, protocol: 'tcp' | 'u
 }
 
 /** Whether two bindings would claim the same host socket (same port and protocol, and one address covers the other). */
-export function clash(a: { hostIp: string; hostPort: number; protocol: string }, b: { hostIp: string; hostPort: number; protocol: string }): boolean {
-  return a.hostPort === b.hostPort && a.protocol === b.protocol && (a.hostIp === '' || b.hostIp === '' || a.hostIp === b.hostIp);
+export function clash(
+  a: { hostIp: string; hostPort: number; protocol: string },
+  b: { hostIp: string; hostPort: number; protocol: string },
+): boolean {
+  return (
+    a.hostPort === b.hostPort &&
+    a.protocol === b.protocol &&
+    (a.hostIp === '' || b.hostIp === '' || a.hostIp === b.hostIp)
+  );
 }
 
 /**
  * Turns wanted bindings into mappings: a fixed port is refused when Berth holds it (`inUse`) or the kernel will not
  * bind it; a random port is the first free one of the ephemeral range from a rotating start.
  */
-export async function resolvePorts(wanted: readonly WantedPort[], inUse: readonly PortMapping[], range: [number, number], start: number): Promise<PortMapping[]> {
+export async function resolvePorts(
+  wanted: readonly WantedPort[],
+  inUse: readonly PortMapping[],
+  range: [number, number],
+  start: number,
+): Promise<PortMapping[]> {
   const out: PortMapping[] = [];
-  const taken = (p: { hostIp: string; hostPort: number; protocol: string }) => [...inUse, ...out].some((q) => clash(p, q));
+  const taken = (p: { hostIp: string; hostPort: number; protocol: string }) =>
+    [...inUse, ...out].some((q) => clash(p, q));
   for (const w of wanted) {
     const { hostPortEnd, ...plain } = w;
     if (w.hostPort !== 0 && hostPortEnd !== undefined) {
@@ -149,7 +172,7 @@ export async function resolvePorts(wanted: readonly WantedPort[], inUse: readonl
     const n = hi - lo + 1;
     let found: PortMapping | undefined;
     for (let i = 0; i < n && !found; i++) {
-      const port = lo + ((start - lo + i) % n + n) % n;
+      const port = lo + ((((start - lo + i) % n) + n) % n);
       const p = { ...plain, hostPort: port };
       if (!taken(p) && (await canBind(p.hostIp, port, p.protocol))) found = p;
     }

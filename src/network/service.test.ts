@@ -38,7 +38,13 @@ for (const backend of ['berth', 'netavark'] as const) {
         records: new NetworkRecords(db),
         events: new EventLog(),
         execRoot: join(dir, 'exec'),
-        config: { bridge: BR_DEFAULT, bip: `${net(0)}.1/24`, defaultBindAddress: '0.0.0.0', pools: [{ base: `${net(2)}.0/23`, size: 24 }], backend },
+        config: {
+          bridge: BR_DEFAULT,
+          bip: `${net(0)}.1/24`,
+          defaultBindAddress: '0.0.0.0',
+          pools: [{ base: `${net(2)}.0/23`, size: 24 }],
+          backend,
+        },
         containers: (ref) => containers.get(ref) ?? [...containers.values()].find((c) => c.name === ref),
       });
     }
@@ -73,7 +79,11 @@ for (const backend of ['berth', 'netavark'] as const) {
 
     /** Lines of `ip link`, `ip netns`, `iptables-save` that mention this test's bridges or subnets. */
     async function traces(): Promise<string[]> {
-      const text = [await sh('ip', ['-o', 'link']), await sh('ip', ['netns', 'list']), await sh('iptables-save', [])].join('\n');
+      const text = [
+        await sh('ip', ['-o', 'link']),
+        await sh('ip', ['netns', 'list']),
+        await sh('iptables-save', []),
+      ].join('\n');
       const marks = [BR_DEFAULT, BR_USER, `${net(0)}.`, `${net(1)}.`, `${net(2)}.`, `${net(3)}.`];
       return text.split('\n').filter((l) => marks.some((m) => l.includes(m)));
     }
@@ -93,37 +103,85 @@ for (const backend of ['berth', 'netavark'] as const) {
 
     test('predefined networks as Docker lists them; they cannot be removed', async () => {
       const names = svc.list().map((n) => [n.Name, n.Driver]);
-      assert.deepEqual(names, [['bridge', 'bridge'], ['host', 'host'], ['none', 'null']]);
+      assert.deepEqual(names, [
+        ['bridge', 'bridge'],
+        ['host', 'host'],
+        ['none', 'null'],
+      ]);
       const bridge = svc.inspect('bridge');
       assert.deepEqual(bridge.IPAM.Config, [{ Subnet: `${net(0)}.0/24`, Gateway: `${net(0)}.1` }]);
       assert.equal(bridge.Options['com.docker.network.bridge.name'], BR_DEFAULT);
       assert.equal(svc.inspect(bridge.Id.slice(0, 10)).Name, 'bridge', 'found by ID prefix');
-      await assert.rejects(svc.remove('host'), (e: unknown) => e instanceof ForbiddenError && e.message === 'host is a pre-defined network and cannot be removed');
-      assert.throws(() => svc.inspect('nope'), (e: unknown) => e instanceof NotFoundError && e.message === 'network nope not found');
+      await assert.rejects(
+        svc.remove('host'),
+        (e: unknown) =>
+          e instanceof ForbiddenError && e.message === 'host is a pre-defined network and cannot be removed',
+      );
+      assert.throws(
+        () => svc.inspect('nope'),
+        (e: unknown) => e instanceof NotFoundError && e.message === 'network nope not found',
+      );
     });
 
     test('bad input is refused and nothing is recorded', async () => {
       const before = svc.list().length;
       const bad: [object, new (...a: never[]) => Error, RegExp][] = [
-        [{ Name: `x${tag}`, IPAM: { Config: [{ Subnet: '10.201.0.0/33' }] } }, InvalidArgumentError, /invalid subnet 10\.201\.0\.0\/33 : invalid CIDR address/],
-        [{ Name: `x${tag}`, IPAM: { Config: [{ Subnet: `${net(0)}.0/25` }] } }, ConflictError, /^Pool overlaps with other one on this address space$/],
-        [{ Name: `x${tag}`, IPAM: { Config: [{ Subnet: `${net(1)}.0/24`, Gateway: `${net(3)}.1` }] } }, InvalidArgumentError, /^no matching subnet for gateway /],
-        [{ Name: `x${tag}`, IPAM: { Config: [{ Subnet: `${net(1)}.0/24`, IPRange: `${net(3)}.0/25` }] } }, InvalidArgumentError, /^no matching subnet for range /],
+        [
+          { Name: `x${tag}`, IPAM: { Config: [{ Subnet: '10.201.0.0/33' }] } },
+          InvalidArgumentError,
+          /invalid subnet 10\.201\.0\.0\/33 : invalid CIDR address/,
+        ],
+        [
+          { Name: `x${tag}`, IPAM: { Config: [{ Subnet: `${net(0)}.0/25` }] } },
+          ConflictError,
+          /^Pool overlaps with other one on this address space$/,
+        ],
+        [
+          { Name: `x${tag}`, IPAM: { Config: [{ Subnet: `${net(1)}.0/24`, Gateway: `${net(3)}.1` }] } },
+          InvalidArgumentError,
+          /^no matching subnet for gateway /,
+        ],
+        [
+          { Name: `x${tag}`, IPAM: { Config: [{ Subnet: `${net(1)}.0/24`, IPRange: `${net(3)}.0/25` }] } },
+          InvalidArgumentError,
+          /^no matching subnet for range /,
+        ],
         [{ Name: `x${tag}`, Driver: 'overlay' }, InvalidArgumentError, /^plugin "overlay" not found$/],
         [{ Name: 'bridge' }, ConflictError, /^network with name bridge already exists$/],
       ];
-      for (const [req, cls, msg] of bad) await assert.rejects(svc.create(req as never), (e: unknown) => e instanceof cls && msg.test((e as Error).message));
+      for (const [req, cls, msg] of bad)
+        await assert.rejects(
+          svc.create(req as never),
+          (e: unknown) => e instanceof cls && msg.test((e as Error).message),
+        );
       assert.equal(svc.list().length, before);
     });
 
     test('user network: two namespaces talk, resolve each other by name and alias, a published port answers on 127.0.0.1; teardown leaves no trace', async () => {
-      const { Id } = await svc.create({ Name: `btlnet${tag}`, IPAM: { Config: [{ Subnet: `${net(1)}.0/24`, IPRange: `${net(1)}.128/25` }] }, Options: { 'com.docker.network.bridge.name': BR_USER }, Labels: { t: tag } });
-      assert.equal(svc.list(new Map([['label', [`t=${tag}`]]])).map((n) => n.Id).join(), Id);
+      const { Id } = await svc.create({
+        Name: `btlnet${tag}`,
+        IPAM: { Config: [{ Subnet: `${net(1)}.0/24`, IPRange: `${net(1)}.128/25` }] },
+        Options: { 'com.docker.network.bridge.name': BR_USER },
+        Labels: { t: tag },
+      });
+      assert.equal(
+        svc
+          .list(new Map([['label', [`t=${tag}`]]]))
+          .map((n) => n.Id)
+          .join(),
+        Id,
+      );
       const a = fakeContainer(`a${tag}`, `btlnet${tag}`);
       const b = fakeContainer(`b${tag}`, `btlnet${tag}`);
       assert.equal(svc.prepare(a.id, `btlnet${tag}`, { [`btlnet${tag}`]: { Aliases: ['alpha'] } }), `btlnet${tag}`);
       svc.prepare(b.id, `btlnet${tag}`, { [`btlnet${tag}`]: { IPAMConfig: { IPv4Address: `${net(1)}.200` } } });
-      assert.throws(() => svc.prepare(randomBytes(32).toString('hex'), 'bridge', { bridge: { IPAMConfig: { IPv4Address: `${net(0)}.9` } } }), /user specified IP address is supported on user defined networks only/);
+      assert.throws(
+        () =>
+          svc.prepare(randomBytes(32).toString('hex'), 'bridge', {
+            bridge: { IPAMConfig: { IPv4Address: `${net(0)}.9` } },
+          }),
+        /user specified IP address is supported on user defined networks only/,
+      );
       assert.throws(() => svc.prepare('x', 'nosuchnet', {}), /network nosuchnet not found/);
 
       // A host port for A: the first free one from the kernel.
@@ -133,10 +191,24 @@ for (const backend of ['berth', 'netavark'] as const) {
       await new Promise((r) => probe.close(r));
 
       const t0 = performance.now();
-      const sa = await svc.setUp({ id: a.id, name: a.name, hostname: 'ha', networkMode: `btlnet${tag}`, portBindings: { '8080/tcp': [{ HostPort: String(hostPort) }] } });
+      const sa = await svc.setUp({
+        id: a.id,
+        name: a.name,
+        hostname: 'ha',
+        networkMode: `btlnet${tag}`,
+        portBindings: { '8080/tcp': [{ HostPort: String(hostPort) }] },
+      });
       const t1 = performance.now();
-      const sb = await svc.setUp({ id: b.id, name: b.name, hostname: 'hb', networkMode: `btlnet${tag}`, extraHosts: ['gw:host-gateway'] });
-      process.stderr.write(`${backend} setup with a port: ${(t1 - t0).toFixed(0)} ms; without: ${(performance.now() - t1).toFixed(0)} ms\n`);
+      const sb = await svc.setUp({
+        id: b.id,
+        name: b.name,
+        hostname: 'hb',
+        networkMode: `btlnet${tag}`,
+        extraHosts: ['gw:host-gateway'],
+      });
+      process.stderr.write(
+        `${backend} setup with a port: ${(t1 - t0).toFixed(0)} ms; without: ${(performance.now() - t1).toFixed(0)} ms\n`,
+      );
       assert.ok(sa.netns && sb.netns);
       const ia = svc.settings(a.id, `btlnet${tag}`).Networks[`btlnet${tag}`]!;
       const ib = svc.settings(b.id, `btlnet${tag}`).Networks[`btlnet${tag}`]!;
@@ -149,10 +221,18 @@ for (const backend of ['berth', 'netavark'] as const) {
       assert.deepEqual(Object.keys(svc.inspect(Id).Containers).sort(), [a.id, b.id].sort());
       if (backend === 'berth') {
         // Every rule in Berth's own chains, named in inspect.
-        assert.equal(svc.inspect(Id).Options['berth.firewall.chains'], `filter/BERTH-F-${Id.slice(0, 12)},nat/BERTH-N-${Id.slice(0, 12)},filter/BERTH-ISOLATION`);
-        const rules = (await sh('iptables-save', [])).split('\n').filter((l) => l.includes(BR_USER) || l.includes(`${net(1)}.`));
+        assert.equal(
+          svc.inspect(Id).Options['berth.firewall.chains'],
+          `filter/BERTH-F-${Id.slice(0, 12)},nat/BERTH-N-${Id.slice(0, 12)},filter/BERTH-ISOLATION`,
+        );
+        const rules = (await sh('iptables-save', []))
+          .split('\n')
+          .filter((l) => l.includes(BR_USER) || l.includes(`${net(1)}.`));
         assert.ok(rules.length > 0 && rules.every((l) => /^-A BERTH-/.test(l)), rules.join('\n'));
-        assert.ok(rules.some((l) => l.startsWith(`-A BERTH-D-${a.id.slice(0, 12)} `) && l.includes(`--dport ${hostPort}`)), 'the DNAT rule of the published port');
+        assert.ok(
+          rules.some((l) => l.startsWith(`-A BERTH-D-${a.id.slice(0, 12)} `) && l.includes(`--dport ${hostPort}`)),
+          'the DNAT rule of the published port',
+        );
       }
 
       await sh('nsenter', [`--net=${sb.netns}`, 'busybox', 'ping', '-c1', '-W2', ia.IPAddress]);
@@ -162,7 +242,17 @@ for (const backend of ['berth', 'netavark'] as const) {
       assert.match(byName, new RegExp(`Address: ${net(1)}\\.128`));
 
       // A server in A's namespace answers through the published port on the host's loopback.
-      const server = execFile('nsenter', [`--net=${sa.netns}`, 'busybox', 'nc', '-l', '-p', '8080', '-e', 'echo', `hello-${tag}`]);
+      const server = execFile('nsenter', [
+        `--net=${sa.netns}`,
+        'busybox',
+        'nc',
+        '-l',
+        '-p',
+        '8080',
+        '-e',
+        'echo',
+        `hello-${tag}`,
+      ]);
       try {
         let answer = '';
         for (let i = 0; i < 50 && !answer.includes(`hello-${tag}`); i++) {
@@ -173,15 +263,29 @@ for (const backend of ['berth', 'netavark'] as const) {
       } finally {
         server.kill('SIGKILL');
       }
-      assert.deepEqual(svc.settings(a.id, `btlnet${tag}`).Ports, { '8080/tcp': [{ HostIp: '0.0.0.0', HostPort: String(hostPort) }] });
+      assert.deepEqual(svc.settings(a.id, `btlnet${tag}`).Ports, {
+        '8080/tcp': [{ HostIp: '0.0.0.0', HostPort: String(hostPort) }],
+      });
 
       // The port is Berth's while A runs.
       const c = fakeContainer(`c${tag}`, 'bridge');
       svc.prepare(c.id, 'bridge', {});
-      await assert.rejects(svc.setUp({ id: c.id, name: c.name, hostname: 'hc', networkMode: 'bridge', portBindings: { '80/tcp': [{ HostPort: String(hostPort) }] } }), /port is already allocated/);
+      await assert.rejects(
+        svc.setUp({
+          id: c.id,
+          name: c.name,
+          hostname: 'hc',
+          networkMode: 'bridge',
+          portBindings: { '80/tcp': [{ HostPort: String(hostPort) }] },
+        }),
+        /port is already allocated/,
+      );
       assert.equal(svc.settings(c.id, 'bridge').SandboxKey, '', 'nothing left of the failed setup');
 
-      await assert.rejects(svc.remove(Id), (e: unknown) => e instanceof ConflictError && /has active endpoints/.test((e as Error).message));
+      await assert.rejects(
+        svc.remove(Id),
+        (e: unknown) => e instanceof ConflictError && /has active endpoints/.test((e as Error).message),
+      );
       await svc.disconnect(Id, b.id);
       assert.deepEqual(Object.keys(svc.inspect(Id).Containers), [a.id]);
       await svc.connect(Id, b.id, { Aliases: ['beta'] });
@@ -193,17 +297,29 @@ for (const backend of ['berth', 'netavark'] as const) {
       await svc.tearDown(a.id);
       const t3 = performance.now();
       await svc.release(b.id);
-      process.stderr.write(`${backend} teardown with a port: ${(t3 - t2).toFixed(0)} ms; without: ${(performance.now() - t3).toFixed(0)} ms\n`);
+      process.stderr.write(
+        `${backend} teardown with a port: ${(t3 - t2).toFixed(0)} ms; without: ${(performance.now() - t3).toFixed(0)} ms\n`,
+      );
       await svc.remove(Id);
       assert.deepEqual(await traces(), []);
-      assert.doesNotMatch(await sh('iptables-save', []), new RegExp(`${Id.slice(0, 12)}|${a.id.slice(0, 12)}`), 'no chain of the network or the container left');
+      assert.doesNotMatch(
+        await sh('iptables-save', []),
+        new RegExp(`${Id.slice(0, 12)}|${a.id.slice(0, 12)}`),
+        'no chain of the network or the container left',
+      );
       assert.deepEqual(await readdir(join(dir, 'exec', 'network', 'netns')), []);
     });
 
-    test('default bridge and repair: a crashed daemon\'s namespaces, interfaces and rules are removed at the next start', async () => {
+    test("default bridge and repair: a crashed daemon's namespaces, interfaces and rules are removed at the next start", async () => {
       const c = fakeContainer(`r${tag}`, 'bridge');
       svc.prepare(c.id, 'bridge', {});
-      const sb = await svc.setUp({ id: c.id, name: c.name, hostname: 'hr', networkMode: 'bridge', portBindings: { '80/tcp': [{ HostIp: '127.0.0.1' }] } });
+      const sb = await svc.setUp({
+        id: c.id,
+        name: c.name,
+        hostname: 'hr',
+        networkMode: 'bridge',
+        portBindings: { '80/tcp': [{ HostIp: '127.0.0.1' }] },
+      });
       assert.ok(!/nameserver 10\.201\./.test(sb.resolvConf), 'the default bridge has no name service');
       assert.ok((await traces()).some((l) => l.includes(BR_DEFAULT)));
       const port = svc.ports(c.id)[0]!;

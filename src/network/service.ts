@@ -2,11 +2,29 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EndpointRecord, NetworkRecord, NetworkRecords } from '../metadata/index.ts';
-import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError, UnavailableError, errorMessage, isErrno } from '../util/errors.ts';
+import {
+  ConflictError,
+  ForbiddenError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnavailableError,
+  errorMessage,
+  isErrno,
+} from '../util/errors.ts';
 import type { EventLog } from '../util/events.ts';
 import { KeyedMutex, RWLock } from '../util/lock.ts';
 import { addHostsEntries, buildHosts, buildResolvConf, hostNames, removeHostsEntries, splitExtraHost } from './etc.ts';
-import { BRIDGE_NAME_OPT, MTU_OPT, PREDEFINED, macFor, networkJSON, networkSpec, untilMs, type EpConfig, type NetSpec } from './model.ts';
+import {
+  BRIDGE_NAME_OPT,
+  MTU_OPT,
+  PREDEFINED,
+  macFor,
+  networkJSON,
+  networkSpec,
+  untilMs,
+  type EpConfig,
+  type NetSpec,
+} from './model.ts';
 import { matchLabel } from '../util/labels.ts';
 import { contains, firstHost, formatCidr, formatIP, nextFree, parseCidr, parseIP, type Pool } from './ipam.ts';
 import { NetavarkDriver, findHelper, type NetavarkInput, type NetavarkNetwork } from './netavark.ts';
@@ -14,7 +32,15 @@ import type { NetworkBackend } from './backend.ts';
 import { BridgeBackend } from './bridge.ts';
 import { createNetns, removeNetns } from './netns.ts';
 import { ephemeralRange, resolvePorts, wantedPorts, type PortMapping } from './ports.ts';
-import type { CreateNetworkRequest, EndpointRequest, EndpointSettings, Network, NetworkContainer, NetworkSettings, PortBinding } from './types.ts';
+import type {
+  CreateNetworkRequest,
+  EndpointRequest,
+  EndpointSettings,
+  Network,
+  NetworkContainer,
+  NetworkSettings,
+  PortBinding,
+} from './types.ts';
 
 /** The daemon's network settings (from berthd's config). */
 export interface NetworkConfig {
@@ -163,7 +189,18 @@ export class NetworkService {
       dns: false,
       predefined: 'bridge',
     };
-    const plain = (p: 'host' | 'none'): NetSpec => ({ internal: false, attachable: false, ipv6: false, bridge: '', subnets: [], options: {}, labels: {}, ipamOptions: null, dns: false, predefined: p });
+    const plain = (p: 'host' | 'none'): NetSpec => ({
+      internal: false,
+      attachable: false,
+      ipv6: false,
+      bridge: '',
+      subnets: [],
+      options: {},
+      labels: {},
+      ipamOptions: null,
+      dns: false,
+      predefined: p,
+    });
     this.#records.transaction(() => {
       for (const name of PREDEFINED) {
         const spec = name === 'bridge' ? bridgeSpec : plain(name);
@@ -188,7 +225,10 @@ export class NetworkService {
     if (byName) return byName;
     const matches = /^[0-9a-f]+$/.test(ref) ? this.#records.all().filter((n) => n.id.startsWith(ref)) : [];
     if (matches.length === 1) return matches[0]!;
-    if (matches.length > 1) throw new InvalidArgumentError(`network ${ref} is ambiguous (${matches.length} matches found based on ID prefix)`);
+    if (matches.length > 1)
+      throw new InvalidArgumentError(
+        `network ${ref} is ambiguous (${matches.length} matches found based on ID prefix)`,
+      );
     throw new NotFoundError(`network ${ref} not found`);
   }
 
@@ -210,7 +250,8 @@ export class NetworkService {
     }
     const json = networkJSON(n, containers);
     // Where Berth's own backend keeps this network's rules.
-    if (n.driver === 'bridge' && (this.#d.config.backend ?? 'berth') === 'berth') json.Options = { ...json.Options, 'berth.firewall.chains': this.#netavark().chains?.(n.id).join(',') ?? '' };
+    if (n.driver === 'bridge' && (this.#d.config.backend ?? 'berth') === 'berth')
+      json.Options = { ...json.Options, 'berth.firewall.chains': this.#netavark().chains?.(n.id).join(',') ?? '' };
     return json;
   }
 
@@ -241,7 +282,8 @@ export class NetworkService {
     if (notLabels?.some((l) => matchLabel(n.spec.labels, l))) return false;
     const types = f.get('type');
     if (types) {
-      for (const t of types) if (t !== 'custom' && t !== 'builtin') throw new InvalidArgumentError(`invalid filter: 'type'='${t}'`);
+      for (const t of types)
+        if (t !== 'custom' && t !== 'builtin') throw new InvalidArgumentError(`invalid filter: 'type'='${t}'`);
       if (!types.includes(n.spec.predefined ? 'builtin' : 'custom')) return false;
     }
     const dangling = f.get('dangling');
@@ -268,17 +310,26 @@ export class NetworkService {
     return this.#lock.run('alloc', async () => {
       const name = req.Name ?? '';
       if (!name) throw new InvalidArgumentError('network name is required');
-      if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new InvalidArgumentError(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name))
+        throw new InvalidArgumentError(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
       const driver = req.Driver || 'bridge';
-      if (driver === 'host' || driver === 'null') throw new ForbiddenError(`only one instance of "${driver}" network is allowed`);
+      if (driver === 'host' || driver === 'null')
+        throw new ForbiddenError(`only one instance of "${driver}" network is allowed`);
       if (driver !== 'bridge') throw new InvalidArgumentError(`plugin "${driver}" not found`);
       const ipamDriver = req.IPAM?.Driver || 'default';
       if (ipamDriver !== 'default') throw new InvalidArgumentError(`plugin "${ipamDriver}" not found`);
-      if (req.ConfigFrom?.Network || req.ConfigOnly || req.Ingress) throw new InvalidArgumentError('config-only, config-from and ingress networks are not supported');
+      if (req.ConfigFrom?.Network || req.ConfigOnly || req.Ingress)
+        throw new InvalidArgumentError('config-only, config-from and ingress networks are not supported');
       if (this.#records.byName(name)) throw new ConflictError(`network with name ${name} already exists`);
       const id = randomBytes(32).toString('hex');
-      const spec = await networkSpec(req, id, this.#records.all().map((n) => n.spec), this.#d.config.pools);
-      if (!this.#records.put({ id, name, driver: 'bridge', created: Date.now(), spec })) throw new ConflictError(`network with name ${name} already exists`);
+      const spec = await networkSpec(
+        req,
+        id,
+        this.#records.all().map((n) => n.spec),
+        this.#d.config.pools,
+      );
+      if (!this.#records.put({ id, name, driver: 'bridge', created: Date.now(), spec }))
+        throw new ConflictError(`network with name ${name} already exists`);
       this.#d.events.publish('network', 'create', id, { name, type: 'bridge' });
       return { Id: id, Warning: '' };
     });
@@ -290,7 +341,8 @@ export class NetworkService {
     await this.#lock.run('alloc', async () => {
       const n = this.#find(ref);
       if (n.spec.predefined) throw new ForbiddenError(`${n.name} is a pre-defined network and cannot be removed`);
-      if (this.#active(n).length > 0) throw new ConflictError(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
+      if (this.#active(n).length > 0)
+        throw new ConflictError(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
       this.#records.delete(n.id);
       this.#d.events.publish('network', 'destroy', n.id, { name: n.name, type: n.driver });
     });
@@ -323,16 +375,39 @@ export class NetworkService {
    * `POST /networks/{id}/connect`: records the endpoint; a running container gets the interface at once (netavark
    * setup for that network alone, in its namespace).
    */
-  async connect(ref: string, containerRef: string, cfg: EndpointRequest = {}, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  async connect(
+    ref: string,
+    containerRef: string,
+    cfg: EndpointRequest = {},
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<void> {
     const n = this.#find(ref);
     const c = this.#container(containerRef);
-    if (n.spec.predefined === 'host' || n.spec.predefined === 'none') throw new InvalidArgumentError('container cannot be disconnected from host network or connected to host network');
+    if (n.spec.predefined === 'host' || n.spec.predefined === 'none')
+      throw new InvalidArgumentError('container cannot be disconnected from host network or connected to host network');
     const mode = c.networkMode;
-    if (mode === 'host' || mode.startsWith('container:')) throw new InvalidArgumentError('container sharing network namespace with another container or host cannot be connected to any other network');
-    if (mode === 'none') throw new InvalidArgumentError('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+    if (mode === 'host' || mode.startsWith('container:'))
+      throw new InvalidArgumentError(
+        'container sharing network namespace with another container or host cannot be connected to any other network',
+      );
+    if (mode === 'none')
+      throw new InvalidArgumentError(
+        'container cannot be connected to multiple networks with one of the networks in private (none) mode',
+      );
     await this.#lock.run(`c:${c.id}`, async () => {
       const config = this.#endpointConfig(n, cfg);
-      if (!this.#records.putEndpoint({ containerId: c.id, networkId: n.id, networkName: n.name, config, ipv4: null, ipv6: null, mac: null, endpointId: null })) {
+      if (
+        !this.#records.putEndpoint({
+          containerId: c.id,
+          networkId: n.id,
+          networkName: n.name,
+          config,
+          ipv4: null,
+          ipv6: null,
+          mac: null,
+          endpointId: null,
+        })
+      ) {
         throw new ConflictError(`endpoint with name ${c.name} already exists in network ${n.name}`);
       }
       const sb = this.#records.sandbox(c.id);
@@ -347,9 +422,17 @@ export class NetworkService {
         let i = 0;
         while (used.has(`eth${i}`)) i++;
         const ep = await this.#allocate(c.id, [this.#records.endpointsOf(c.id).find((e) => e.networkId === n.id)!]);
-        const one = this.#input(c, ep.map((e) => ({ ep: e, ifname: `eth${i}` })), []);
+        const one = this.#input(
+          c,
+          ep.map((e) => ({ ep: e, ifname: `eth${i}` })),
+          [],
+        );
         const merged: NetavarkInput = file
-          ? { ...file.input, networks: { ...file.input.networks, ...one.networks }, network_info: { ...file.input.network_info, ...one.network_info } }
+          ? {
+              ...file.input,
+              networks: { ...file.input.networks, ...one.networks },
+              network_info: { ...file.input.network_info, ...one.network_info },
+            }
           : one;
         await this.#writeState(c.id, { ...file, netns: sb.netns, input: merged });
         try {
@@ -359,7 +442,9 @@ export class NetworkService {
           if (file) await this.#writeState(c.id, file);
           throw err;
         }
-        await this.#editHosts(c.id, file?.hosts, (text, names) => addHostsEntries(text, one.networks[n.name]!.static_ips, names));
+        await this.#editHosts(c.id, file?.hosts, (text, names) =>
+          addHostsEntries(text, one.networks[n.name]!.static_ips, names),
+        );
       } catch (err) {
         this.#records.deleteEndpoint(c.id, n.id);
         throw err;
@@ -371,18 +456,25 @@ export class NetworkService {
   }
 
   /** `POST /networks/{id}/disconnect`: removes the endpoint (and, while running, the interface). */
-  async disconnect(ref: string, containerRef: string, force = false, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  async disconnect(
+    ref: string,
+    containerRef: string,
+    force = false,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<void> {
     const n = this.#find(ref);
     const c = this.#d.containers?.(containerRef);
     if (!c) {
       // `disconnect -f` of a container that is gone: drop its endpoint by name, as Docker's force does.
       if (force) {
-        for (const e of this.#records.endpointsOn(n.id)) if (e.containerId.startsWith(containerRef)) this.#records.deleteEndpoint(e.containerId, n.id);
+        for (const e of this.#records.endpointsOn(n.id))
+          if (e.containerId.startsWith(containerRef)) this.#records.deleteEndpoint(e.containerId, n.id);
         return;
       }
       throw new NotFoundError(`No such container: ${containerRef}`);
     }
-    if (n.spec.predefined === 'host' || n.spec.predefined === 'none') throw new InvalidArgumentError('container cannot be disconnected from host network or connected to host network');
+    if (n.spec.predefined === 'host' || n.spec.predefined === 'none')
+      throw new InvalidArgumentError('container cannot be disconnected from host network or connected to host network');
     await this.#lock.run(`c:${c.id}`, async () => {
       const ep = this.#records.endpointsOf(c.id).find((e) => e.networkId === n.id);
       if (!ep) throw new ConflictError(`container ${c.id} is not connected to network ${n.name}`);
@@ -394,7 +486,9 @@ export class NetworkService {
           container_name: file.input.container_name,
           networks: { [n.name]: file.input.networks[n.name]! },
           network_info: { [n.name]: file.input.network_info[n.name]! },
-          ...(file.input.port_mappings && Object.keys(file.input.networks)[0] === n.name ? { port_mappings: file.input.port_mappings } : {}),
+          ...(file.input.port_mappings && Object.keys(file.input.networks)[0] === n.name
+            ? { port_mappings: file.input.port_mappings }
+            : {}),
         };
         this.#unsettled.add(c.id);
         try {
@@ -406,11 +500,17 @@ export class NetworkService {
           }
           this.#d.log?.warn(`network ${n.name}: disconnect ${c.id.slice(0, 12)}: ${errorMessage(err)}`);
         }
-        const rest = { ...file.input, networks: { ...file.input.networks }, network_info: { ...file.input.network_info } };
+        const rest = {
+          ...file.input,
+          networks: { ...file.input.networks },
+          network_info: { ...file.input.network_info },
+        };
         delete rest.networks[n.name];
         delete rest.network_info[n.name];
         await this.#writeState(c.id, { ...file, netns: sb.netns, input: rest });
-        await this.#editHosts(c.id, file.hosts, (text, names) => removeHostsEntries(text, file.input.networks[n.name]!.static_ips, names));
+        await this.#editHosts(c.id, file.hosts, (text, names) =>
+          removeHostsEntries(text, file.input.networks[n.name]!.static_ips, names),
+        );
       }
       this.#records.deleteEndpoint(c.id, n.id);
       this.#unsettled.delete(c.id);
@@ -426,10 +526,17 @@ export class NetworkService {
     const ipv4 = cfg?.IPAMConfig?.IPv4Address || undefined;
     const ipv6 = cfg?.IPAMConfig?.IPv6Address || undefined;
     if (n.spec.predefined === 'bridge') {
-      if (ipv4 || ipv6) throw new InvalidArgumentError('user specified IP address is supported on user defined networks only');
-      if (aliases.length) throw new InvalidArgumentError('network-scoped alias is supported only for containers in user defined networks');
+      if (ipv4 || ipv6)
+        throw new InvalidArgumentError('user specified IP address is supported on user defined networks only');
+      if (aliases.length)
+        throw new InvalidArgumentError(
+          'network-scoped alias is supported only for containers in user defined networks',
+        );
     }
-    for (const [ip, fam] of [[ipv4, 4], [ipv6, 6]] as const) {
+    for (const [ip, fam] of [
+      [ipv4, 4],
+      [ipv6, 6],
+    ] as const) {
       if (!ip) continue;
       const p = parseIP(ip);
       if (!p || p.family !== fam) throw new InvalidArgumentError(`invalid IPv${fam} address: ${ip}`);
@@ -438,8 +545,15 @@ export class NetworkService {
       }
     }
     const mac = typeof cfg?.MacAddress === 'string' && cfg.MacAddress ? cfg.MacAddress : undefined;
-    if (mac && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new InvalidArgumentError(`invalid MAC address: ${mac}`);
-    return { aliases, ...(ipv4 ? { ipv4 } : {}), ...(ipv6 ? { ipv6 } : {}), ...(mac ? { mac } : {}), ...(cfg?.Links?.length ? { links: [...cfg.Links] } : {}) };
+    if (mac && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac))
+      throw new InvalidArgumentError(`invalid MAC address: ${mac}`);
+    return {
+      aliases,
+      ...(ipv4 ? { ipv4 } : {}),
+      ...(ipv6 ? { ipv6 } : {}),
+      ...(mac ? { mac } : {}),
+      ...(cfg?.Links?.length ? { links: [...cfg.Links] } : {}),
+    };
   }
 
   /**
@@ -448,13 +562,21 @@ export class NetworkService {
    * (`default` becomes `bridge`; a network named by ID prefix keeps the name the user gave, as Docker).
    * `container:X` is resolved by the caller. `mac` is `--mac-address` (Config.MacAddress).
    */
-  prepare(containerId: string, networkMode: string | undefined, endpoints: Record<string, EndpointRequest | null> | null | undefined, mac?: string): string {
+  prepare(
+    containerId: string,
+    networkMode: string | undefined,
+    endpoints: Record<string, EndpointRequest | null> | null | undefined,
+    mac?: string,
+  ): string {
     const mode = !networkMode || networkMode === 'default' ? 'bridge' : networkMode;
     if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) return mode;
     const primary = this.#find(mode);
     if (primary.spec.predefined === 'host' || primary.spec.predefined === 'none') return primary.name;
     const cfgs = endpoints ?? {};
-    const cfgFor = (n: NetRec): EndpointRequest | null | undefined => cfgs[n.name] ?? cfgs[n.id] ?? (n === primary ? cfgs[mode] ?? (n.spec.predefined === 'bridge' ? cfgs.default : undefined) : undefined);
+    const cfgFor = (n: NetRec): EndpointRequest | null | undefined =>
+      cfgs[n.name] ??
+      cfgs[n.id] ??
+      (n === primary ? (cfgs[mode] ?? (n.spec.predefined === 'bridge' ? cfgs.default : undefined)) : undefined);
     const nets: NetRec[] = [primary];
     for (const key of Object.keys(cfgs)) {
       if (key === mode || key === 'default') continue;
@@ -468,7 +590,17 @@ export class NetworkService {
     });
     this.#records.transaction(() => {
       this.#records.deleteEndpointsOf(containerId);
-      for (const { n, c } of records) this.#records.putEndpoint({ containerId, networkId: n.id, networkName: n.name, config: c, ipv4: null, ipv6: null, mac: null, endpointId: null });
+      for (const { n, c } of records)
+        this.#records.putEndpoint({
+          containerId,
+          networkId: n.id,
+          networkName: n.name,
+          config: c,
+          ipv4: null,
+          ipv6: null,
+          mac: null,
+          endpointId: null,
+        });
     });
     return mode;
   }
@@ -501,10 +633,14 @@ export class NetworkService {
       // A setup that waited for the network alone while another made it warm lets go and shares it instead.
       for (;;) {
         if (this.#warm(name, setup.containerId)) {
-          const shared = await lock.read(async () => (this.#warm(name, setup.containerId) ? { value: await go(i + 1) } : undefined));
+          const shared = await lock.read(async () =>
+            this.#warm(name, setup.containerId) ? { value: await go(i + 1) } : undefined,
+          );
           if (shared) return shared.value;
         }
-        const alone = await lock.write(async () => (this.#warm(name, setup.containerId) ? undefined : { value: await go(i + 1) }));
+        const alone = await lock.write(async () =>
+          this.#warm(name, setup.containerId) ? undefined : { value: await go(i + 1) },
+        );
         if (alone) return alone.value;
       }
     };
@@ -515,7 +651,9 @@ export class NetworkService {
   #warm(networkName: string, containerId: string): boolean {
     const n = this.#records.byName(networkName);
     if (!n) return false;
-    return this.#records.endpointsOn(n.id).some((e) => e.endpointId !== null && e.containerId !== containerId && !this.#unsettled.has(e.containerId));
+    return this.#records
+      .endpointsOn(n.id)
+      .some((e) => e.endpointId !== null && e.containerId !== containerId && !this.#unsettled.has(e.containerId));
   }
 
   #netavark(): NetworkBackend {
@@ -531,10 +669,21 @@ export class NetworkService {
       return this.#driver;
     }
     const netavark = findHelper('netavark', this.#d.config.netavark);
-    if (!netavark) throw new UnavailableError('netavark not found: install it (Debian package netavark) or set the "netavark" daemon option');
+    if (!netavark)
+      throw new UnavailableError(
+        'netavark not found: install it (Debian package netavark) or set the "netavark" daemon option',
+      );
     const aardvark = findHelper('aardvark-dns', this.#d.config.aardvark);
-    const driver = new NetavarkDriver({ netavark, ...(aardvark ? { aardvark } : {}), configDir: join(this.#root, 'netavark') });
-    this.#driver = { name: 'netavark', setup: (ns, input, o) => driver.setup(ns, input, o), teardown: (ns, input, o) => driver.teardown(ns, input, o) };
+    const driver = new NetavarkDriver({
+      netavark,
+      ...(aardvark ? { aardvark } : {}),
+      configDir: join(this.#root, 'netavark'),
+    });
+    this.#driver = {
+      name: 'netavark',
+      setup: (ns, input, o) => driver.setup(ns, input, o),
+      teardown: (ns, input, o) => driver.teardown(ns, input, o),
+    };
     return this.#driver;
   }
 
@@ -573,12 +722,14 @@ export class NetworkService {
               addr = p.value;
             } else {
               addr = nextFree(subnet, used, s.ipRange ? parseCidr(s.ipRange) : undefined);
-              if (addr === undefined) throw new UnavailableError(`no available IPv${subnet.family} addresses on network ${n.name}`);
+              if (addr === undefined)
+                throw new UnavailableError(`no available IPv${subnet.family} addresses on network ${n.name}`);
             }
             if (subnet.family === 4 && !ipv4) ipv4 = formatIP(4, addr);
             if (subnet.family === 6 && !ipv6) ipv6 = formatIP(6, addr);
           }
-          const mac = e.config.mac ?? (ipv4 ? macFor(ipv4) : `02:42:${randomBytes(4).toString('hex').match(/../g)!.join(':')}`);
+          const mac =
+            e.config.mac ?? (ipv4 ? macFor(ipv4) : `02:42:${randomBytes(4).toString('hex').match(/../g)!.join(':')}`);
           const live2 = { ipv4, ipv6, mac, endpointId: randomBytes(32).toString('hex') };
           this.#records.setLive(containerId, n.id, live2);
           out.push({ ...e, ...live2 });
@@ -589,7 +740,12 @@ export class NetworkService {
   }
 
   /** netavark's input for some of a container's endpoints (`ifname` per endpoint) and its published ports. */
-  #input(c: { id: string; name: string }, eps: { ep: EpRec; ifname: string }[], ports: PortMapping[], dns?: readonly string[] | null): NetavarkInput {
+  #input(
+    c: { id: string; name: string },
+    eps: { ep: EpRec; ifname: string }[],
+    ports: PortMapping[],
+    dns?: readonly string[] | null,
+  ): NetavarkInput {
     const input: NetavarkInput = { container_id: c.id, container_name: c.name, networks: {}, network_info: {} };
     for (const { ep, ifname } of eps) {
       const n = this.#records.get(ep.networkId)!;
@@ -618,7 +774,14 @@ export class NetworkService {
         ...(ep.mac ? { static_mac: ep.mac } : {}),
       };
     }
-    if (ports.length) input.port_mappings = ports.map((p) => ({ host_ip: p.hostIp, container_port: p.containerPort, host_port: p.hostPort, protocol: p.protocol, range: 1 }));
+    if (ports.length)
+      input.port_mappings = ports.map((p) => ({
+        host_ip: p.hostIp,
+        container_port: p.containerPort,
+        host_port: p.hostPort,
+        protocol: p.protocol,
+        range: 1,
+      }));
     if (dns?.length) input.dns_servers = [...dns];
     return input;
   }
@@ -651,7 +814,11 @@ export class NetworkService {
    * Rewrites a running container's hosts file in place (same inode: the bind mount pins it, so no rename) with
    * `edit`. A file that is gone (the container is stopping) is fine; a failure is logged, not the caller's error.
    */
-  async #editHosts(containerId: string, hosts: SandboxFile['hosts'], edit: (text: string, names: string) => string): Promise<void> {
+  async #editHosts(
+    containerId: string,
+    hosts: SandboxFile['hosts'],
+    edit: (text: string, names: string) => string,
+  ): Promise<void> {
     if (!hosts) return;
     try {
       const fh = await open(hosts.file, 'r+');
@@ -665,7 +832,8 @@ export class NetworkService {
         await fh.close();
       }
     } catch (err) {
-      if (!isErrno(err, 'ENOENT')) this.#d.log?.warn(`container ${containerId.slice(0, 12)}: updating /etc/hosts: ${errorMessage(err)}`);
+      if (!isErrno(err, 'ENOENT'))
+        this.#d.log?.warn(`container ${containerId.slice(0, 12)}: updating /etc/hosts: ${errorMessage(err)}`);
     }
   }
 
@@ -679,24 +847,38 @@ export class NetworkService {
     const mode = req.networkMode;
     const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
     const extraHosts = (req.extraHosts ?? []).map((e) => this.#extraHost(e, req.id));
-    const dnsOpts = { ...(req.dnsSearch?.length ? { search: req.dnsSearch } : {}), ...(req.dnsOptions?.length ? { options: req.dnsOptions } : {}) };
+    const dnsOpts = {
+      ...(req.dnsSearch?.length ? { search: req.dnsSearch } : {}),
+      ...(req.dnsOptions?.length ? { options: req.dnsOptions } : {}),
+    };
     if (mode === 'host') {
-      const hosts = (await readFile('/etc/hosts', 'utf8').catch(() => buildHosts({ hostname: req.hostname, addresses: [], extraHosts: [] })));
+      const hosts = await readFile('/etc/hosts', 'utf8').catch(() =>
+        buildHosts({ hostname: req.hostname, addresses: [], extraHosts: [] }),
+      );
       const extra = extraHosts.map((e) => `${splitExtraHost(e)[1]}\t${splitExtraHost(e)[0]}\n`).join('');
-      const resolvConf = req.dns?.length || dnsOpts.search || dnsOpts.options ? buildResolvConf(hostResolv, { ...(req.dns?.length ? { nameservers: req.dns } : {}), ...dnsOpts }) : hostResolv;
+      const resolvConf =
+        req.dns?.length || dnsOpts.search || dnsOpts.options
+          ? buildResolvConf(hostResolv, { ...(req.dns?.length ? { nameservers: req.dns } : {}), ...dnsOpts })
+          : hostResolv;
       return { hosts: hosts + extra, resolvConf };
     }
     if (mode === 'none' || mode.startsWith('container:')) {
       return {
-        hosts: buildHosts({ hostname: req.hostname, ...(req.domainname ? { domainname: req.domainname } : {}), addresses: [], extraHosts }),
+        hosts: buildHosts({
+          hostname: req.hostname,
+          ...(req.domainname ? { domainname: req.domainname } : {}),
+          addresses: [],
+          extraHosts,
+        }),
         resolvConf: buildResolvConf(hostResolv, { ...(req.dns?.length ? { nameservers: req.dns } : {}), ...dnsOpts }),
       };
     }
-    if (!req.early) return this.#lock.run(`c:${req.id}`, async () => {
-      const sb = await this.#setUpNetns(req, hostResolv, extraHosts, dnsOpts);
-      await sb.ready;
-      return sb;
-    });
+    if (!req.early)
+      return this.#lock.run(`c:${req.id}`, async () => {
+        const sb = await this.#setUpNetns(req, hostResolv, extraHosts, dnsOpts);
+        await sb.ready;
+        return sb;
+      });
     // Early: answer once the namespace and files exist; the lock is kept until netavark is done, so a tearDown
     // called meanwhile (a failed runtime create) waits for it.
     const release = await this.#lock.acquire(`c:${req.id}`);
@@ -719,17 +901,30 @@ export class NetworkService {
     if (ip !== 'host-gateway') return `${name}:${ip}`;
     const first = this.#records.endpointsOf(containerId)[0];
     const net = first ? this.#records.get(first.networkId) : undefined;
-    const gw = (net ?? this.#records.byName('bridge'))?.spec.subnets.find((s) => parseCidr(s.subnet).family === 4)?.gateway ?? '';
+    const gw =
+      (net ?? this.#records.byName('bridge'))?.spec.subnets.find((s) => parseCidr(s.subnet).family === 4)?.gateway ??
+      '';
     return `${name}:${gw}`;
   }
 
-  async #setUpNetns(req: SandboxRequest, hostResolv: string, extraHosts: string[], dnsOpts: { search?: readonly string[]; options?: readonly string[] }): Promise<Sandbox> {
+  async #setUpNetns(
+    req: SandboxRequest,
+    hostResolv: string,
+    extraHosts: string[],
+    dnsOpts: { search?: readonly string[]; options?: readonly string[] },
+  ): Promise<Sandbox> {
     if (this.#records.sandbox(req.id)) await this.#tearDownLocked(req.id);
     const eps = this.#records.endpointsOf(req.id);
     if (eps.length === 0) throw new NotFoundError(`network ${req.networkMode} not found`);
-    for (const e of eps) if (!this.#records.get(e.networkId)) throw new NotFoundError(`network ${e.networkName} not found`);
+    for (const e of eps)
+      if (!this.#records.get(e.networkId)) throw new NotFoundError(`network ${e.networkName} not found`);
     const netns = this.#netnsPath(req.id);
-    const wanted = wantedPorts(req.portBindings ?? undefined, Boolean(req.publishAll), req.exposedPorts ?? [], this.#d.config.defaultBindAddress || '');
+    const wanted = wantedPorts(
+      req.portBindings ?? undefined,
+      Boolean(req.publishAll),
+      req.exposedPorts ?? [],
+      this.#d.config.defaultBindAddress || '',
+    );
     // Ports and addresses are chosen under one lock, and recorded before it is let go.
     let ports: PortMapping[] = [];
     let live: EpRec[] = [];
@@ -737,39 +932,59 @@ export class NetworkService {
     this.#unsettled.add(req.id);
     // A fixed host port may still be held by a container whose teardown runs in the background.
     if (wanted.some((w) => w.hostPort !== 0)) await this.drain().catch(() => {});
-    await this.#lock.run('ports', async () => {
-      const inUse = this.#records.sandboxes().flatMap((s) => s.ports);
-      const range = await ephemeralRange();
-      if (!this.#portCursor) this.#portCursor = range[0] + Math.floor(Math.random() * (range[1] - range[0] + 1));
-      ports = await resolvePorts(wanted, inUse, range, this.#portCursor);
-      for (const p of ports) if (wanted.some((w) => w.hostPort === 0)) this.#portCursor = Math.max(this.#portCursor, p.hostPort + 1);
-      if (this.#portCursor > range[1]) this.#portCursor = range[0];
-      live = await this.#allocate(req.id, eps);
-      this.#records.putSandbox({ containerId: req.id, netns, ports, created: Date.now() });
-    }).catch((err: unknown) => {
-      this.#unsettled.delete(req.id);
-      throw err;
-    });
-    const input = this.#input(req, live.map((ep, i) => ({ ep, ifname: `eth${i}` })), ports, req.dns);
+    await this.#lock
+      .run('ports', async () => {
+        const inUse = this.#records.sandboxes().flatMap((s) => s.ports);
+        const range = await ephemeralRange();
+        if (!this.#portCursor) this.#portCursor = range[0] + Math.floor(Math.random() * (range[1] - range[0] + 1));
+        ports = await resolvePorts(wanted, inUse, range, this.#portCursor);
+        for (const p of ports)
+          if (wanted.some((w) => w.hostPort === 0)) this.#portCursor = Math.max(this.#portCursor, p.hostPort + 1);
+        if (this.#portCursor > range[1]) this.#portCursor = range[0];
+        live = await this.#allocate(req.id, eps);
+        this.#records.putSandbox({ containerId: req.id, netns, ports, created: Date.now() });
+      })
+      .catch((err: unknown) => {
+        this.#unsettled.delete(req.id);
+        throw err;
+      });
+    const input = this.#input(
+      req,
+      live.map((ep, i) => ({ ep, ifname: `eth${i}` })),
+      ports,
+      req.dns,
+    );
     const undo = async (err: unknown): Promise<never> => {
       this.#unsettled.delete(req.id);
-      await this.#tearDownLocked(req.id).catch((e) => this.#d.log?.warn(`container ${req.id.slice(0, 12)}: undoing a failed network setup: ${errorMessage(e)}`));
+      await this.#tearDownLocked(req.id).catch((e) =>
+        this.#d.log?.warn(`container ${req.id.slice(0, 12)}: undoing a failed network setup: ${errorMessage(e)}`),
+      );
       throw err;
     };
     try {
       const names = hostNames(req.hostname, req.domainname);
-      await this.#writeState(req.id, { netns, input, ...(req.hostsFile ? { hosts: { file: req.hostsFile, names } } : {}) });
+      await this.#writeState(req.id, {
+        netns,
+        input,
+        ...(req.hostsFile ? { hosts: { file: req.hostsFile, names } } : {}),
+      });
       await createNetns(netns);
     } catch (err) {
       return undo(err);
     }
-    const ready = this.#withNetworks(Object.keys(input.networks), () => this.#netavark().setup(netns, input, req.signal ? { signal: req.signal } : {}), { containerId: req.id }).then(
-      () => {
-        this.#unsettled.delete(req.id);
-        for (const e of live) this.#d.events.publish('network', 'connect', e.networkId, { container: req.id, name: e.networkName, type: 'bridge' });
-      },
-      undo,
-    );
+    const ready = this.#withNetworks(
+      Object.keys(input.networks),
+      () => this.#netavark().setup(netns, input, req.signal ? { signal: req.signal } : {}),
+      { containerId: req.id },
+    ).then(() => {
+      this.#unsettled.delete(req.id);
+      for (const e of live)
+        this.#d.events.publish('network', 'connect', e.networkId, {
+          container: req.id,
+          name: e.networkName,
+          type: 'bridge',
+        });
+    }, undo);
     // aardvark-dns answers on the gateway of each DNS-enabled network (what netavark reports as the DNS server);
     // the default bridge has no name service.
     const servers = live.flatMap((e) => {
@@ -780,7 +995,12 @@ export class NetworkService {
     return {
       netns,
       // A line for each network's addresses, as Docker's sandbox adds one per endpoint it joins.
-      hosts: buildHosts({ hostname: req.hostname, ...(req.domainname ? { domainname: req.domainname } : {}), addresses: live.flatMap((e) => [e.ipv4, e.ipv6].filter((a): a is string => Boolean(a))), extraHosts }),
+      hosts: buildHosts({
+        hostname: req.hostname,
+        ...(req.domainname ? { domainname: req.domainname } : {}),
+        addresses: live.flatMap((e) => [e.ipv4, e.ipv6].filter((a): a is string => Boolean(a))),
+        extraHosts,
+      }),
       resolvConf: buildResolvConf(hostResolv, { ...(nameservers ? { nameservers } : {}), ...dnsOpts }),
       ready,
     };
@@ -807,7 +1027,11 @@ export class NetworkService {
   async tearDown(containerId: string, opts: { background?: boolean } = {}): Promise<void> {
     const p = this.#lock.run(`c:${containerId}`, () => this.#tearDownLocked(containerId));
     if (!opts.background) return p;
-    this.#track(p.catch((err) => this.#d.log?.warn(`container ${containerId.slice(0, 12)}: network teardown: ${errorMessage(err)}`)));
+    this.#track(
+      p.catch((err) =>
+        this.#d.log?.warn(`container ${containerId.slice(0, 12)}: network teardown: ${errorMessage(err)}`),
+      ),
+    );
   }
 
   #track(p: Promise<void>): void {
@@ -837,7 +1061,9 @@ export class NetworkService {
     const netns = sb?.netns ?? file?.netns ?? this.#netnsPath(containerId);
     if (file && Object.keys(file.input.networks).length) {
       try {
-        await this.#withNetworks(Object.keys(file.input.networks), () => this.#netavark().teardown(netns, file.input, { netnsGoing: true }));
+        await this.#withNetworks(Object.keys(file.input.networks), () =>
+          this.#netavark().teardown(netns, file.input, { netnsGoing: true }),
+        );
       } catch (err) {
         this.#d.log?.warn(`container ${containerId.slice(0, 12)}: network teardown: ${errorMessage(err)}`);
       }
@@ -846,17 +1072,29 @@ export class NetworkService {
     await rm(this.#stateFile(containerId), { force: true });
     const eps = this.#records.endpointsOf(containerId);
     this.#records.transaction(() => {
-      for (const e of eps) this.#records.setLive(containerId, e.networkId, { ipv4: null, ipv6: null, mac: null, endpointId: null });
+      for (const e of eps)
+        this.#records.setLive(containerId, e.networkId, { ipv4: null, ipv6: null, mac: null, endpointId: null });
       this.#records.deleteSandbox(containerId);
     });
-    if (sb) for (const e of eps) if (e.endpointId) this.#d.events.publish('network', 'disconnect', e.networkId, { container: containerId, name: e.networkName, type: 'bridge' });
+    if (sb)
+      for (const e of eps)
+        if (e.endpointId)
+          this.#d.events.publish('network', 'disconnect', e.networkId, {
+            container: containerId,
+            name: e.networkName,
+            type: 'bridge',
+          });
   }
 
   /** Container rm: tears down what still runs and forgets the container's endpoints (`background` as tearDown). */
   async release(containerId: string, opts: { background?: boolean } = {}): Promise<void> {
     const p = this.tearDown(containerId).then(() => this.#records.deleteEndpointsOf(containerId));
     if (!opts.background) return p;
-    this.#track(p.catch((err) => this.#d.log?.warn(`container ${containerId.slice(0, 12)}: network release: ${errorMessage(err)}`)));
+    this.#track(
+      p.catch((err) =>
+        this.#d.log?.warn(`container ${containerId.slice(0, 12)}: network release: ${errorMessage(err)}`),
+      ),
+    );
   }
 
   /**
@@ -890,7 +1128,10 @@ export class NetworkService {
     for (const e of eps) {
       const n = this.#records.get(e.networkId);
       const s = blank(n?.id ?? e.networkId);
-      const ipam = { ...(e.config.ipv4 ? { IPv4Address: e.config.ipv4 } : {}), ...(e.config.ipv6 ? { IPv6Address: e.config.ipv6 } : {}) };
+      const ipam = {
+        ...(e.config.ipv4 ? { IPv4Address: e.config.ipv4 } : {}),
+        ...(e.config.ipv6 ? { IPv6Address: e.config.ipv6 } : {}),
+      };
       s.IPAMConfig = Object.keys(ipam).length ? ipam : null;
       s.Aliases = e.config.aliases.length ? [...e.config.aliases] : null;
       s.Links = e.config.links?.length ? [...e.config.links] : null;
@@ -910,7 +1151,14 @@ export class NetworkService {
             if (!n.spec.internal) s.IPv6Gateway = sub.gateway;
           }
         }
-        if (n.spec.dns) s.DNSNames = [...new Set([this.#d.containers?.(containerId)?.name ?? '', ...e.config.aliases, containerId.slice(0, 12)].filter(Boolean))];
+        if (n.spec.dns)
+          s.DNSNames = [
+            ...new Set(
+              [this.#d.containers?.(containerId)?.name ?? '', ...e.config.aliases, containerId.slice(0, 12)].filter(
+                Boolean,
+              ),
+            ),
+          ];
       }
       networks[e.networkName] = s;
     }
@@ -963,7 +1211,8 @@ export class NetworkService {
       await this.tearDown(sb.containerId);
       tornDown.add(sb.containerId);
     }
-    const list = async (dir: string) => readdir(join(this.#root, dir)).catch((err: unknown) => (isErrno(err, 'ENOENT') ? [] : Promise.reject(err)));
+    const list = async (dir: string) =>
+      readdir(join(this.#root, dir)).catch((err: unknown) => (isErrno(err, 'ENOENT') ? [] : Promise.reject(err)));
     for (const f of await list('sandboxes')) {
       const id = f.replace(/\.json(\.tmp)?$/, '');
       if (f.endsWith('.tmp')) await rm(join(this.#root, 'sandboxes', f), { force: true });
@@ -985,14 +1234,20 @@ export class NetworkService {
           this.#records.deleteEndpoint(e.containerId, e.networkId);
           continue;
         }
-        if (e.endpointId && !this.#records.sandbox(e.containerId)) this.#records.setLive(e.containerId, e.networkId, { ipv4: null, ipv6: null, mac: null, endpointId: null });
+        if (e.endpointId && !this.#records.sandbox(e.containerId))
+          this.#records.setLive(e.containerId, e.networkId, { ipv4: null, ipv6: null, mac: null, endpointId: null });
       }
     });
     const driver = this.#driver ?? ((this.#d.config.backend ?? 'berth') === 'berth' ? this.#netavark() : undefined);
     if (driver instanceof BridgeBackend) {
       // Rules and bridges a crash left mid-setup: this daemon's networks without a live endpoint lose theirs.
       const nets = this.#records.all().filter((n) => n.driver === 'bridge' && n.spec.bridge);
-      const live = new Set(this.#records.allEndpoints().filter((e) => e.endpointId).map((e) => e.networkId));
+      const live = new Set(
+        this.#records
+          .allEndpoints()
+          .filter((e) => e.endpointId)
+          .map((e) => e.networkId),
+      );
       await driver.repair({
         ownNetworks: nets.map((n) => ({ name: n.name, id: n.id, network_interface: n.spec.bridge }) as NetavarkNetwork),
         liveNetworks: live,
@@ -1000,8 +1255,8 @@ export class NetworkService {
         liveContainers: new Set(this.#records.sandboxes().map((sb) => sb.containerId)),
       });
     }
-    if (tornDown.size) this.#d.log?.info(`startup repair: removed the networking of ${tornDown.size} container(s) that no longer run`);
+    if (tornDown.size)
+      this.#d.log?.info(`startup repair: removed the networking of ${tornDown.size} container(s) that no longer run`);
     return { tornDown: [...tornDown] };
   }
 }
-

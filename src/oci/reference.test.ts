@@ -103,7 +103,10 @@ test('error messages match docker', () => {
   rejects('UPPER', 'invalid reference format: repository name (library/UPPER) must be lowercase');
   // Berth is stricter than docker: a capitalised first component without '.' or ':' is not taken for a host.
   rejects('UPPER/case', 'invalid reference format: repository name (UPPER/case) must be lowercase');
-  rejects('LOCALDOMAIN/library/debian', 'invalid reference format: repository name (LOCALDOMAIN/library/debian) must be lowercase');
+  rejects(
+    'LOCALDOMAIN/library/debian',
+    'invalid reference format: repository name (LOCALDOMAIN/library/debian) must be lowercase',
+  );
   rejects('Docker/docker:1', 'invalid reference format: repository name (Docker/docker) must be lowercase');
   rejects('test:5000/Upper/lower:tag', 'invalid reference format: repository name (Upper/lower) must be lowercase');
   rejects('Uppercase:tag', 'invalid reference format: repository name (library/Uppercase) must be lowercase');
@@ -124,7 +127,13 @@ test('a path of exactly 255 characters is allowed', () => {
 
 // TestParseRepositoryInfo: each of these spellings normalises to the same full and familiar names.
 const REPOSITORY_INFO: Array<{ spellings: string[]; familiar: string; full: string; domain: string; path: string }> = [
-  { spellings: ['localhost/fooo'], familiar: 'localhost/fooo', full: 'localhost/fooo', domain: 'localhost', path: 'fooo' },
+  {
+    spellings: ['localhost/fooo'],
+    familiar: 'localhost/fooo',
+    full: 'localhost/fooo',
+    domain: 'localhost',
+    path: 'fooo',
+  },
   {
     spellings: ['localhost/fooo/bar'],
     familiar: 'localhost/fooo/bar',
@@ -221,8 +230,18 @@ const PARSE: Array<{ input: string; domain: string; path: string; tag?: string; 
     digest: `sha256:${HEX64}`,
   },
   { input: 'lowercase:Uppercase', domain: 'docker.io', path: 'library/lowercase', tag: 'Uppercase' },
-  { input: 'sub-dom1.foo.com/bar/baz/quux:some-long-tag', domain: 'sub-dom1.foo.com', path: 'bar/baz/quux', tag: 'some-long-tag' },
-  { input: 'b.gcr.io/test.example.com/my-app:test.example.com', domain: 'b.gcr.io', path: 'test.example.com/my-app', tag: 'test.example.com' },
+  {
+    input: 'sub-dom1.foo.com/bar/baz/quux:some-long-tag',
+    domain: 'sub-dom1.foo.com',
+    path: 'bar/baz/quux',
+    tag: 'some-long-tag',
+  },
+  {
+    input: 'b.gcr.io/test.example.com/my-app:test.example.com',
+    domain: 'b.gcr.io',
+    path: 'test.example.com/my-app',
+    tag: 'test.example.com',
+  },
   { input: 'xn--n3h.com/myimage:xn--n3h.com', domain: 'xn--n3h.com', path: 'myimage', tag: 'xn--n3h.com' },
   { input: 'foo_bar.com:8080', domain: 'docker.io', path: 'library/foo_bar.com', tag: '8080' },
   { input: 'foo/foo_bar.com:8080', domain: 'docker.io', path: 'foo/foo_bar.com', tag: '8080' },
@@ -237,7 +256,12 @@ const PARSE: Array<{ input: string; domain: string; path: string; tag?: string; 
   { input: '[::1]:5000/x', domain: '[::1]:5000', path: 'x' },
   { input: 'localhost/x', domain: 'localhost', path: 'x' },
   { input: 'localhost:5000/x:1', domain: 'localhost:5000', path: 'x', tag: '1' },
-  { input: `${'a/'.repeat(127)}a:tag-puts-this-over-max`, domain: 'docker.io', path: `${'a/'.repeat(127)}a`, tag: 'tag-puts-this-over-max' },
+  {
+    input: `${'a/'.repeat(127)}a:tag-puts-this-over-max`,
+    domain: 'docker.io',
+    path: `${'a/'.repeat(127)}a`,
+    tag: 'tag-puts-this-over-max',
+  },
 ];
 
 test('parses tags, digests, ports and IPv6 domains', () => {

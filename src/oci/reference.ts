@@ -78,7 +78,9 @@ export function parseReference(s: string): Reference {
   const first = slash > 0 ? s.slice(0, slash) : '';
   if (first !== '' && !/[.:]/.test(first) && first.toLowerCase() !== first) {
     const end = s.search(/[:@]/);
-    throw new InvalidArgumentError(`invalid reference format: repository name (${end < 0 ? s : s.slice(0, end)}) must be lowercase`);
+    throw new InvalidArgumentError(
+      `invalid reference format: repository name (${end < 0 ? s : s.slice(0, end)}) must be lowercase`,
+    );
   }
   const [domain, remainder] = splitDockerDomain(s);
   const tagSep = remainder.indexOf(':');

@@ -104,7 +104,10 @@ for (const [name, makeDialer] of dialers) {
       for (const [i, s] of sent.entries()) server.write(msg(i === 1 ? 3 : 2, s));
       server.write(msg(5, 'a pipe conmon does not send is skipped'));
       server.end();
-      assert.deepEqual(text(await out), sent.map((s, i) => `${i === 1 ? 'stderr' : 'stdout'}:${s}`));
+      assert.deepEqual(
+        text(await out),
+        sent.map((s, i) => `${i === 1 ? 'stderr' : 'stdout'}:${s}`),
+      );
     });
 
     test('stdin goes in messages of at most 32 KiB, and end() is end-of-file at conmon', async () => {
@@ -117,7 +120,10 @@ for (const [name, makeDialer] of dialers) {
       session.stdin.write('small\n');
       session.stdin.end(big);
       const got = await input;
-      assert.ok(got.every((m) => m.length <= MAX_INPUT_MESSAGE), `sizes ${got.map((m) => m.length).join(',')}`);
+      assert.ok(
+        got.every((m) => m.length <= MAX_INPUT_MESSAGE),
+        `sizes ${got.map((m) => m.length).join(',')}`,
+      );
       assert.equal(Buffer.concat(got).toString(), `small\n${big.toString()}`);
       // After our end-of-file the output still flows (cat's last line comes after its stdin closed).
       server.end(msg(2, 'after eof'));
@@ -155,7 +161,10 @@ for (const [name, makeDialer] of dialers) {
       await assert.rejects(dial(join(dir, 'no-such-attach')), ConflictError);
       const conmon = fakeConmon();
       cleanups.pop()!(); // conmon is gone; its socket file stays
-      await assert.rejects(dial(conmon.path), (e: unknown) => e instanceof ConflictError && /not running/.test((e as Error).message));
+      await assert.rejects(
+        dial(conmon.path),
+        (e: unknown) => e instanceof ConflictError && /not running/.test((e as Error).message),
+      );
     });
 
     test('a socket path longer than sun_path works', async () => {
@@ -196,7 +205,8 @@ describe('nativeSeqpacketDialer', () => {
       const session = attachSession(await dial(conmon.path));
       const server = await conmon.acceptFd();
       const out = frames(session);
-      if (i % 3 === 0) session.close(); // detached
+      if (i % 3 === 0)
+        session.close(); // detached
       else {
         if (i % 3 === 1) await new Promise<void>((r) => session.stdin.write('x', () => r())); // unread: a reset
         writeSync(server, msg(2, 'o'));

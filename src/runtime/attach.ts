@@ -135,7 +135,9 @@ export function nativeSeqpacketDialer(opts: { retryMs?: number; connectTimeoutMs
         fd = connectSeqpacket(path);
       } catch (e) {
         if (isErrno(e, 'ENOENT') || isErrno(e, 'ECONNREFUSED')) {
-          throw new ConflictError(`cannot attach to '${path}': ${errorMessage(e)} (the process is not running)`, { cause: e });
+          throw new ConflictError(`cannot attach to '${path}': ${errorMessage(e)} (the process is not running)`, {
+            cause: e,
+          });
         }
         if (isErrno(e, 'EAGAIN') && performance.now() < deadline) {
           await sleep(retryMs, undefined, signal ? { signal } : {}).catch(() => {});
@@ -207,7 +209,9 @@ function socketConnection(socket: Socket, spare: number, path: string): PacketCo
     messages,
     send(data) {
       if (data.length > MAX_INPUT_MESSAGE) {
-        return Promise.reject(new RangeError(`attach message of ${data.length} bytes; conmon reads at most ${MAX_INPUT_MESSAGE}`));
+        return Promise.reject(
+          new RangeError(`attach message of ${data.length} bytes; conmon reads at most ${MAX_INPUT_MESSAGE}`),
+        );
       }
       if (!socket.writable) return Promise.reject(new ConflictError(`attach socket '${path}' is closed for writing`));
       // A zero-length message would read as end-of-file at conmon's side.
@@ -266,7 +270,8 @@ export function perlSeqpacketDialer(opts: { perlPath?: string; env?: Record<stri
     try {
       await stat(path);
     } catch (e) {
-      if (isErrno(e, 'ENOENT')) throw new ConflictError(`cannot attach to '${path}': no such socket (the process is not running)`);
+      if (isErrno(e, 'ENOENT'))
+        throw new ConflictError(`cannot attach to '${path}': no such socket (the process is not running)`);
       throw e;
     }
     return new Promise<PacketConnection>((resolve, reject) => {
@@ -275,7 +280,11 @@ export function perlSeqpacketDialer(opts: { perlPath?: string; env?: Record<stri
         return;
       }
       // Run in the socket's directory and connect to its base name: sun_path is too short for some paths.
-      const child = spawn(perl, ['-e', RELAY, basename(path)], { cwd: dirname(path), stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? {} });
+      const child = spawn(perl, ['-e', RELAY, basename(path)], {
+        cwd: dirname(path),
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: opts.env ?? {},
+      });
       let connected = false;
       let stderr = '';
       let pending: Buffer = Buffer.alloc(0);
@@ -302,7 +311,9 @@ export function perlSeqpacketDialer(opts: { perlPath?: string; env?: Record<stri
       signal?.addEventListener('abort', onAbort, { once: true });
       child.stderr.setEncoding('utf8');
       child.stderr.on('data', (s: string) => (stderr += s));
-      child.on('error', (e) => fail(new UnavailableError(`cannot run '${perl}' to attach to '${path}': ${e.message}`, { cause: e })));
+      child.on('error', (e) =>
+        fail(new UnavailableError(`cannot run '${perl}' to attach to '${path}': ${e.message}`, { cause: e })),
+      );
       child.stdin.on('error', () => {});
       child.stdout.on('data', (b: Buffer) => {
         pending = pending.length === 0 ? b : Buffer.concat([pending, b]);

@@ -17,16 +17,55 @@ const base = {
 };
 
 test('conmonArgv: the flags podman passes, the runtime root as --runtime-arg, the log driver', () => {
-  const argv = conmonArgv({ ...base, exitDir: '/x', conmonPidFile: '/s/conmon.pid', logPath: '/b/ctr.log', logSizeMax: 1000, name: 'web' });
+  const argv = conmonArgv({
+    ...base,
+    exitDir: '/x',
+    conmonPidFile: '/s/conmon.pid',
+    logPath: '/b/ctr.log',
+    logSizeMax: 1000,
+    name: 'web',
+  });
   assert.deepEqual(argv, [
-    '--api-version', '1', '-c', 'c1', '-u', 'c1', '-r', '/usr/sbin/runc', '-b', '/b', '-p', '/s/pidfile', '-n', 'web',
-    '--conmon-pidfile', '/s/conmon.pid', '--exit-dir', '/x', '--persist-dir', '/s', '--full-attach',
-    '--runtime-arg', '--root', '--runtime-arg', '/run/berth/runtime/runc', '-l', 'k8s-file:/b/ctr.log', '--log-size-max', '1000',
+    '--api-version',
+    '1',
+    '-c',
+    'c1',
+    '-u',
+    'c1',
+    '-r',
+    '/usr/sbin/runc',
+    '-b',
+    '/b',
+    '-p',
+    '/s/pidfile',
+    '-n',
+    'web',
+    '--conmon-pidfile',
+    '/s/conmon.pid',
+    '--exit-dir',
+    '/x',
+    '--persist-dir',
+    '/s',
+    '--full-attach',
+    '--runtime-arg',
+    '--root',
+    '--runtime-arg',
+    '/run/berth/runtime/runc',
+    '-l',
+    'k8s-file:/b/ctr.log',
+    '--log-size-max',
+    '1000',
   ]);
 });
 
 test('conmonArgv: terminal, stdin, leave-stdin-open only with stdin, exec, no log', () => {
-  const argv = conmonArgv({ ...base, terminal: true, stdin: true, leaveStdinOpen: true, exec: { processSpecPath: '/e/p.json', attach: true } });
+  const argv = conmonArgv({
+    ...base,
+    terminal: true,
+    stdin: true,
+    leaveStdinOpen: true,
+    exec: { processSpecPath: '/e/p.json', attach: true },
+  });
   assert.ok(argv.includes('-t') && argv.includes('-i') && argv.includes('--leave-stdin-open'));
   assert.deepEqual(argv.slice(-4), ['-e', '--exec-process-spec', '/e/p.json', '--exec-attach']);
   assert.deepEqual(argv.slice(argv.indexOf('-l'), argv.indexOf('-l') + 2), ['-l', 'none']);
@@ -57,8 +96,17 @@ test('runtime messages map to error kinds', () => {
   assert.equal(runtimeMessage(logrus), 'container does not exist');
   assert.ok(runtimeError('runc', 'state', 'x', logrus, 1) instanceof NotFoundError);
   assert.ok(runtimeError('runc', 'kill', 'x', 'level=error msg="container not running"', 1) instanceof ConflictError);
-  assert.ok(runtimeError('crun', 'state', 'x', 'error opening file `/r/x/status`: No such file or directory', 1) instanceof NotFoundError);
-  const e = runtimeError('runc', 'create', 'x', 'level=error msg="exec: \\"nosuch\\": executable file not found in $PATH"', 1);
+  assert.ok(
+    runtimeError('crun', 'state', 'x', 'error opening file `/r/x/status`: No such file or directory', 1) instanceof
+      NotFoundError,
+  );
+  const e = runtimeError(
+    'runc',
+    'create',
+    'x',
+    'level=error msg="exec: \\"nosuch\\": executable file not found in $PATH"',
+    1,
+  );
   assert.ok(!(e instanceof NotFoundError));
   assert.match(e.message, /"nosuch": executable file not found/);
 });

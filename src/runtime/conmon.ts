@@ -58,7 +58,8 @@ export interface ConmonArgs {
 
 /** conmon's argv for `args`. Pure, so it is unit-tested. */
 export function conmonArgv(a: ConmonArgs): string[] {
-  if (a.logPath?.includes(':')) throw new RangeError(`log path '${a.logPath}' contains ':', which conmon's -l cannot carry`);
+  if (a.logPath?.includes(':'))
+    throw new RangeError(`log path '${a.logPath}' contains ':', which conmon's -l cannot carry`);
   const argv = ['--api-version', '1', '-c', a.cid, '-u', a.uuid, '-r', a.runtimePath, '-b', a.bundle, '-p', a.pidFile];
   if (a.name !== undefined) argv.push('-n', a.name);
   if (a.conmonPidFile !== undefined) argv.push('--conmon-pidfile', a.conmonPidFile);
@@ -182,7 +183,11 @@ export class ConmonLaunch {
    * calls setsid() itself, so it leaves our session and process group).
    * `cwd` matters: conmon writes stray files (its default pid file) there.
    */
-  static spawn(conmonPath: string, argv: string[], opts: { env: Record<string, string>; cwd: string; execAttach?: boolean }): ConmonLaunch {
+  static spawn(
+    conmonPath: string,
+    argv: string[],
+    opts: { env: Record<string, string>; cwd: string; execAttach?: boolean },
+  ): ConmonLaunch {
     const fds = opts.execAttach ? 6 : 5;
     const env: Record<string, string> = { ...opts.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' };
     if (opts.execAttach) env._OCI_ATTACHPIPE = '5';
@@ -219,7 +224,9 @@ export class ConmonLaunch {
     const msg = await abortable(reader.next(), signal, () => this.kill());
     if (msg === undefined) {
       const code = await this.#exited;
-      throw new UnavailableError(`conmon ended (exit code ${code}) before ${what}${this.stderr ? `: ${this.stderr}` : ''}`);
+      throw new UnavailableError(
+        `conmon ended (exit code ${code}) before ${what}${this.stderr ? `: ${this.stderr}` : ''}`,
+      );
     }
     if (msg.data < 0) {
       const text = (msg.message ?? '').trim() || `conmon reported ${msg.data}`;

@@ -21,7 +21,9 @@ describe('ConmonRuntime with runc', () => {
 
   test('runs to completion: exit code, stdout and stderr kept apart in the k8s-file log', async () => {
     const d = bed.driver;
-    const { id, bundle, logPath } = await bed.bundle({ args: ['sh', '-c', 'echo out1; echo err1 >&2; echo out2; exit 3'] });
+    const { id, bundle, logPath } = await bed.bundle({
+      args: ['sh', '-c', 'echo out1; echo err1 >&2; echo out2; exit 3'],
+    });
     const { pid, conmonPid } = await d.create(id, { bundle, logPath });
     assert.ok(pid > 0 && conmonPid > 0);
     assert.equal((await d.state(id)).status, 'created');
@@ -146,7 +148,12 @@ describe('ConmonRuntime with runc', () => {
     await d.create(id, { bundle });
     await d.start(id);
 
-    const e1 = await d.exec(id, `${id}-x1`, { args: ['sh', '-c', 'echo in-exec; echo oops >&2; exit 4'], env: ['PATH=/bin'], cwd: '/' }, { attach: true });
+    const e1 = await d.exec(
+      id,
+      `${id}-x1`,
+      { args: ['sh', '-c', 'echo in-exec; echo oops >&2; exit 4'], env: ['PATH=/bin'], cwd: '/' },
+      { attach: true },
+    );
     assert.ok(e1.pid > 0);
     const out1 = new OutputCollector(e1.attach!.output);
     const x1 = await e1.exit;
@@ -156,7 +163,12 @@ describe('ConmonRuntime with runc', () => {
     assert.equal(out1.stderr, 'oops\n');
     await d.removeExec(`${id}-x1`);
 
-    const e2 = await d.exec(id, `${id}-x2`, { args: ['cat'], env: ['PATH=/bin'], cwd: '/' }, { attach: true, stdin: true });
+    const e2 = await d.exec(
+      id,
+      `${id}-x2`,
+      { args: ['cat'], env: ['PATH=/bin'], cwd: '/' },
+      { attach: true, stdin: true },
+    );
     const out2 = new OutputCollector(e2.attach!.output);
     e2.attach!.stdin.end('piped\n');
     assert.equal((await e2.exit).exitCode, 0);
@@ -168,7 +180,12 @@ describe('ConmonRuntime with runc', () => {
     assert.equal((await e3.exit).exitCode, 9);
     await d.removeExec(`${id}-x3`);
 
-    const e4 = await d.exec(id, `${id}-x4`, { args: ['tty'], env: ['PATH=/bin'], cwd: '/', terminal: true }, { attach: true });
+    const e4 = await d.exec(
+      id,
+      `${id}-x4`,
+      { args: ['tty'], env: ['PATH=/bin'], cwd: '/', terminal: true },
+      { attach: true },
+    );
     const out4 = new OutputCollector(e4.attach!.output);
     assert.equal((await e4.exit).exitCode, 0);
     await out4.ended;
@@ -177,7 +194,8 @@ describe('ConmonRuntime with runc', () => {
 
     await assert.rejects(
       d.exec(id, `${id}-x5`, { args: ['nosuchcmd'], env: ['PATH=/bin'], cwd: '/' }),
-      (e: unknown) => e instanceof OciRuntimeError && /executable file not found|no such file/i.test((e as Error).message),
+      (e: unknown) =>
+        e instanceof OciRuntimeError && /executable file not found|no such file/i.test((e as Error).message),
     );
     await assert.rejects(stat(join(bed.execRoot, 'exec', `${id}-x5`)), /ENOENT/);
     assert.equal((await d.state(id)).status, 'running', 'exec leaves the container running');
@@ -213,7 +231,10 @@ describe('ConmonRuntime with runc', () => {
     await assert.rejects(d.state('nope'), NotFoundError);
     await assert.rejects(d.kill('nope'), NotFoundError);
     await assert.rejects(d.state('../etc'), InvalidArgumentError);
-    await assert.rejects(d.kill('x', 'SIGNOPE'), (e: unknown) => e instanceof NotFoundError || e instanceof InvalidArgumentError);
+    await assert.rejects(
+      d.kill('x', 'SIGNOPE'),
+      (e: unknown) => e instanceof NotFoundError || e instanceof InvalidArgumentError,
+    );
 
     const a = await bed.bundle({ args: ['true'] });
     await assert.rejects(d.create(a.id, { bundle: a.bundle, terminal: true }), InvalidArgumentError);

@@ -167,7 +167,10 @@ export class ConmonRuntime implements RuntimeDriver {
     this.#execRoot = deps.execRoot;
     this.#conmon = deps.conmonPath ?? '/usr/bin/conmon';
     this.#env = deps.env ?? DEFAULT_ENV;
-    this.cli = new OciRuntimeCli({ ...deps.runtime, root: join(deps.execRoot, 'runtime', deps.runtime.name) }, this.#env);
+    this.cli = new OciRuntimeCli(
+      { ...deps.runtime, root: join(deps.execRoot, 'runtime', deps.runtime.name) },
+      this.#env,
+    );
     this.#dial = deps.dial ?? nativeSeqpacketDialer();
     this.#exits = new ExitWatcher(this.#exitDir, { pollMs: deps.exitPollMs ?? 1000 });
     this.#syslog = deps.syslog ?? false;
@@ -195,7 +198,8 @@ export class ConmonRuntime implements RuntimeDriver {
       throw e;
     }
     const rec = JSON.parse(text) as MonitorRecord;
-    if (rec.runtime !== this.name) throw new NotFoundError(`container '${id}' belongs to runtime ${rec.runtime}, not ${this.name}`);
+    if (rec.runtime !== this.name)
+      throw new NotFoundError(`container '${id}' belongs to runtime ${rec.runtime}, not ${this.name}`);
     this.#records.set(id, rec);
     return rec;
   }
@@ -212,7 +216,8 @@ export class ConmonRuntime implements RuntimeDriver {
     try {
       await mkdir(dir);
     } catch (e) {
-      if (isErrno(e, 'EEXIST')) throw new AlreadyExistsError(`container '${id}' already exists in runtime ${this.name}`);
+      if (isErrno(e, 'EEXIST'))
+        throw new AlreadyExistsError(`container '${id}' already exists in runtime ${this.name}`);
       throw e;
     }
     await rm(join(this.#exitDir, id), { force: true });
@@ -280,7 +285,11 @@ export class ConmonRuntime implements RuntimeDriver {
     return this.cli.state(id, opts);
   }
 
-  async kill(id: string, signal: string | number = 'SIGTERM', opts: { all?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+  async kill(
+    id: string,
+    signal: string | number = 'SIGTERM',
+    opts: { all?: boolean; signal?: AbortSignal } = {},
+  ): Promise<void> {
     await this.#record(id);
     await this.cli.kill(id, signalName(signal), opts.all ?? false, opts.signal ? { signal: opts.signal } : {});
   }
@@ -359,13 +368,15 @@ export class ConmonRuntime implements RuntimeDriver {
   async attach(id: string, opts: { signal?: AbortSignal } = {}): Promise<AttachSession> {
     const rec = await this.#record(id);
     // conmon keeps its socket open for a few ms after writing the exit file: the exit file decides.
-    if (await readExitFile(join(this.#exitDir, id))) throw new ConflictError(`cannot attach to container '${id}': it is not running`);
+    if (await readExitFile(join(this.#exitDir, id)))
+      throw new ConflictError(`cannot attach to container '${id}': it is not running`);
     return attachSession(await this.#dial(join(rec.bundle, 'attach'), opts));
   }
 
   async resize(id: string, size: TerminalSize): Promise<void> {
     const rec = await this.#record(id);
-    if (await readExitFile(join(this.#exitDir, id))) throw new ConflictError(`cannot resize container '${id}': it is not running`);
+    if (await readExitFile(join(this.#exitDir, id)))
+      throw new ConflictError(`cannot resize container '${id}': it is not running`);
     await writeControl(join(rec.bundle, 'ctl'), size, `container '${id}'`);
   }
 
@@ -483,7 +494,9 @@ export class ConmonRuntime implements RuntimeDriver {
       const conmonPid = Number.parseInt(await readFile(join(dir, 'conmon.pid'), 'utf8').catch(() => '0'), 10);
       await watcher.waitFor('exit', { check: async () => !pidRunning(conmonPid) });
       const late = await readExitFile(join(dir, 'exit'));
-      return late ? { ...late, oomKilled: false } : { exitCode: 255, exitedAt: new Date(), oomKilled: false, monitorLost: true };
+      return late
+        ? { ...late, oomKilled: false }
+        : { exitCode: 255, exitedAt: new Date(), oomKilled: false, monitorLost: true };
     } finally {
       launch.close();
     }
@@ -508,7 +521,9 @@ async function checkBundle(bundle: string, terminal: boolean): Promise<void> {
     spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as typeof spec;
   } catch (e) {
     if (isErrno(e, 'ENOENT')) throw new InvalidArgumentError(`bundle '${bundle}' has no config.json`);
-    throw new InvalidArgumentError(`bundle '${bundle}': config.json does not parse: ${(e as Error).message}`, { cause: e });
+    throw new InvalidArgumentError(`bundle '${bundle}': config.json does not parse: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   if ((spec.process?.terminal ?? false) !== terminal) {
     throw new InvalidArgumentError(
@@ -520,14 +535,16 @@ async function checkBundle(bundle: string, terminal: boolean): Promise<void> {
 /** Writes a resize request (`1 <height> <width>`) to conmon's control fifo. */
 async function writeControl(path: string, size: TerminalSize, what: string): Promise<void> {
   for (const [k, v] of Object.entries(size)) {
-    if (!Number.isInteger(v) || v < 0 || v > 65535) throw new InvalidArgumentError(`terminal ${k} ${String(v)} is not in 0..65535`);
+    if (!Number.isInteger(v) || v < 0 || v > 65535)
+      throw new InvalidArgumentError(`terminal ${k} ${String(v)} is not in 0..65535`);
   }
   let fh;
   try {
     fh = await open(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
   } catch (e) {
     // ENXIO: a fifo nobody reads (conmon is gone); ENOENT: it never was.
-    if (isErrno(e, 'ENXIO') || isErrno(e, 'ENOENT')) throw new ConflictError(`cannot resize ${what}: it is not running`);
+    if (isErrno(e, 'ENXIO') || isErrno(e, 'ENOENT'))
+      throw new ConflictError(`cannot resize ${what}: it is not running`);
     throw e;
   }
   try {
@@ -542,11 +559,13 @@ export function signalName(sig: string | number): string {
   const signals = osConstants.signals as Record<string, number>;
   if (typeof sig === 'number' || /^\d+$/.test(sig)) {
     const n = Number(sig);
-    if (!Object.values(signals).includes(n) && !(n >= 34 && n <= 64)) throw new InvalidArgumentError(`invalid signal '${sig}'`);
+    if (!Object.values(signals).includes(n) && !(n >= 34 && n <= 64))
+      throw new InvalidArgumentError(`invalid signal '${sig}'`);
     return String(n);
   }
   const name = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
-  if (!(name in signals) && !/^SIGRTM(?:IN|AX)(?:[+-]\d+)?$/.test(name)) throw new InvalidArgumentError(`invalid signal '${sig}'`);
+  if (!(name in signals) && !/^SIGRTM(?:IN|AX)(?:[+-]\d+)?$/.test(name))
+    throw new InvalidArgumentError(`invalid signal '${sig}'`);
   return name;
 }
 

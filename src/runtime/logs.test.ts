@@ -64,7 +64,8 @@ test('readLog follow: appended lines, a replaced (rotated) file, and stopWhen en
   let stop = false;
   const got: string[] = [];
   const reading = (async () => {
-    for await (const e of readLog(p, { follow: true, pollMs: 20, stopWhen: async () => stop })) got.push(e.message.toString());
+    for await (const e of readLog(p, { follow: true, pollMs: 20, stopWhen: async () => stop }))
+      got.push(e.message.toString());
   })();
   const until = async (n: number): Promise<void> => {
     for (let i = 0; i < 200 && got.length < n; i++) await new Promise((r) => setTimeout(r, 10));

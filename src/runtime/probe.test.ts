@@ -32,7 +32,9 @@ test('probeRuntimes: runc works here; crun 1.8 on a hybrid-cgroup host is report
   assert.deepEqual(await readdir(join(root, 'conmon')), []);
   assert.deepEqual(await readdir(join(root, 'probe')), []);
   for (const ctrl of await readdir('/sys/fs/cgroup')) {
-    const left = (await readdir(join('/sys/fs/cgroup', ctrl)).catch(() => [])).filter((n) => n.startsWith('berth-probe-'));
+    const left = (await readdir(join('/sys/fs/cgroup', ctrl)).catch(() => [])).filter((n) =>
+      n.startsWith('berth-probe-'),
+    );
     assert.deepEqual(left, [], `cgroup ${ctrl}`);
   }
 });

@@ -32,7 +32,10 @@ export interface ProbeDeps {
  * (the host's /usr, /bin, /lib... bound read-only into an empty root), all under conmon as every container is.
  * Changes nothing on the host; what fails is reported, not worked around.
  */
-export async function probeRuntimes(candidates: readonly { name: string; path: string }[], deps: ProbeDeps): Promise<ProbeResult[]> {
+export async function probeRuntimes(
+  candidates: readonly { name: string; path: string }[],
+  deps: ProbeDeps,
+): Promise<ProbeResult[]> {
   const results: ProbeResult[] = [];
   for (const c of candidates) results.push(await probeOne(c, deps));
   return results;

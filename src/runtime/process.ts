@@ -27,7 +27,8 @@ export interface RunOptions {
  */
 export function runProcess(file: string, args: readonly string[], opts: RunOptions = {}): Promise<ProcessResult> {
   const { signal } = opts;
-  if (signal?.aborted) return Promise.reject(new CanceledError(`'${file} ${args[0] ?? ''}' canceled`, { cause: signal.reason }));
+  if (signal?.aborted)
+    return Promise.reject(new CanceledError(`'${file} ${args[0] ?? ''}' canceled`, { cause: signal.reason }));
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],

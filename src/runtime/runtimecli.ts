@@ -46,11 +46,22 @@ export function runtimeMessage(stderr: string): string {
 }
 
 /** Maps a runtime's complaint about container `id` to the matching BerthError kind. */
-export function runtimeError(runtime: string, verb: string, id: string, stderr: string, code: number | null): BerthError {
+export function runtimeError(
+  runtime: string,
+  verb: string,
+  id: string,
+  stderr: string,
+  code: number | null,
+): BerthError {
   const msg = runtimeMessage(stderr) || `exit code ${code}`;
   const text = `${runtime} ${verb} '${id}': ${msg}`;
-  if (/does not exist|no such file or directory/i.test(msg) && !/exec:|executable file/i.test(msg)) return new NotFoundError(text);
-  if (/not running|not stopped|not paused|is paused|has stopped|already|is running|cannot .* (?:running|paused|stopped)/i.test(msg)) {
+  if (/does not exist|no such file or directory/i.test(msg) && !/exec:|executable file/i.test(msg))
+    return new NotFoundError(text);
+  if (
+    /not running|not stopped|not paused|is paused|has stopped|already|is running|cannot .* (?:running|paused|stopped)/i.test(
+      msg,
+    )
+  ) {
     return new ConflictError(text);
   }
   return new OciRuntimeError(text);
@@ -60,7 +71,10 @@ const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /** Refuses ids that a runtime or a file name could misread. */
 export function checkId(id: string, what = 'container id'): void {
-  if (!ID_RE.test(id)) throw new InvalidArgumentError(`invalid ${what} '${id}': want 1-128 of [A-Za-z0-9_.-], not starting with '.', '-' or '_'`);
+  if (!ID_RE.test(id))
+    throw new InvalidArgumentError(
+      `invalid ${what} '${id}': want 1-128 of [A-Za-z0-9_.-], not starting with '.', '-' or '_'`,
+    );
 }
 
 /**
@@ -85,7 +99,12 @@ export class OciRuntimeCli {
     return ['--root', this.root];
   }
 
-  async #call(verb: string, id: string, args: string[], opts: { input?: string; signal?: AbortSignal } = {}): Promise<ProcessResult> {
+  async #call(
+    verb: string,
+    id: string,
+    args: string[],
+    opts: { input?: string; signal?: AbortSignal } = {},
+  ): Promise<ProcessResult> {
     const res = await runProcess(this.path, [...this.globalArgs(), ...args], {
       env: this.#env,
       ...(opts.input !== undefined ? { input: opts.input } : {}),
@@ -134,7 +153,10 @@ export class OciRuntimeCli {
 
   /** The first line of `--version`, e.g. "runc version 1.1.5+ds1". */
   async version(opts: { signal?: AbortSignal } = {}): Promise<string> {
-    const res = await runProcess(this.path, ['--version'], { env: this.#env, ...(opts.signal ? { signal: opts.signal } : {}) });
+    const res = await runProcess(this.path, ['--version'], {
+      env: this.#env,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
     if (res.code !== 0) throw runtimeError(this.name, 'version', '-', res.stderr, res.code);
     return res.stdout.split('\n')[0]!.trim();
   }

@@ -19,7 +19,9 @@ export async function busyboxRootfs(dir: string): Promise<string> {
   await mkdir(join(rootfs, 'bin'), { recursive: true });
   for (const d of ['proc', 'dev', 'sys', 'tmp']) await mkdir(join(rootfs, d));
   await copyFile(BUSYBOX, join(rootfs, 'bin', 'busybox'));
-  const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a && a !== 'busybox');
+  const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((a) => a && a !== 'busybox');
   await Promise.all(applets.map((a) => symlink('busybox', join(rootfs, 'bin', a))));
   return rootfs;
 }
@@ -53,7 +55,12 @@ export function minimalSpec(rootfs: string, o: BundleOptions): object {
     hostname: 'berth-test',
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc' },
-      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+      {
+        destination: '/dev',
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+      },
       {
         destination: '/dev/pts',
         type: 'devpts',
@@ -107,7 +114,10 @@ export class RuntimeTestbed {
     this.ids.add(id);
     const bundle = join(this.dir, 'bundles', id);
     await mkdir(bundle, { recursive: true });
-    await writeFile(join(bundle, 'config.json'), JSON.stringify(minimalSpec(this.rootfs, { ...o, cgroupsPath: `/${id}` })));
+    await writeFile(
+      join(bundle, 'config.json'),
+      JSON.stringify(minimalSpec(this.rootfs, { ...o, cgroupsPath: `/${id}` })),
+    );
     return { id, bundle, logPath: join(bundle, 'ctr.log') };
   }
 
@@ -152,7 +162,10 @@ export class OutputCollector {
   async waitFor(re: RegExp, ms = 5000): Promise<string> {
     const deadline = Date.now() + ms;
     let ended = false;
-    void this.ended.then(() => (ended = true), () => (ended = true));
+    void this.ended.then(
+      () => (ended = true),
+      () => (ended = true),
+    );
     while (!re.test(this.stdout)) {
       if (ended || Date.now() > deadline) throw new Error(`stdout ${JSON.stringify(this.stdout)} never matched ${re}`);
       await new Promise<void>((r) => {

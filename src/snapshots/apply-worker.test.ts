@@ -28,7 +28,11 @@ test('eight unpacks at once (more than the worker threads) all complete, each in
   const roots = await Promise.all(Array.from({ length: 8 }, root));
   await Promise.all(
     roots.map((r, i) =>
-      unpackLayer(r, extract(pack([{ header: { name: 'd/' } }, { header: { name: 'd/f' }, body: Buffer.from(`layer ${i}`) }])), { whiteouts: 'overlay' }),
+      unpackLayer(
+        r,
+        extract(pack([{ header: { name: 'd/' } }, { header: { name: 'd/f' }, body: Buffer.from(`layer ${i}`) }])),
+        { whiteouts: 'overlay' },
+      ),
     ),
   );
   for (const [i, r] of roots.entries()) assert.equal(await readFile(join(r, 'd/f'), 'utf8'), `layer ${i}`);
@@ -37,20 +41,37 @@ test('eight unpacks at once (more than the worker threads) all complete, each in
 test("a worker's error arrives as its class, and the next unpack works", async () => {
   const bad = await root();
   await assert.rejects(
-    unpackLayer(bad, extract(pack([{ header: { name: 'a' }, body: Buffer.from('x') }, { header: { name: 'l', type: 'link', linkname: 'missing' } }])), { whiteouts: 'overlay' }),
-    (err: unknown) => err instanceof InvalidArgumentError && /links to "missing", which does not exist/.test(err.message),
+    unpackLayer(
+      bad,
+      extract(
+        pack([
+          { header: { name: 'a' }, body: Buffer.from('x') },
+          { header: { name: 'l', type: 'link', linkname: 'missing' } },
+        ]),
+      ),
+      { whiteouts: 'overlay' },
+    ),
+    (err: unknown) =>
+      err instanceof InvalidArgumentError && /links to "missing", which does not exist/.test(err.message),
   );
   const good = await root();
-  await unpackLayer(good, extract(pack([{ header: { name: 'ok' }, body: Buffer.from('fine') }])), { whiteouts: 'overlay' });
+  await unpackLayer(good, extract(pack([{ header: { name: 'ok' }, body: Buffer.from('fine') }])), {
+    whiteouts: 'overlay',
+  });
   assert.equal(await readFile(join(good, 'ok'), 'utf8'), 'fine');
 });
 
 test('a body larger than the flow-control window lands whole, and the size counts every block', async () => {
   const big = Buffer.alloc(40 << 20);
   for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i, i);
-  const small: PackEntry[] = Array.from({ length: 300 }, (_, i) => ({ header: { name: `s/${i}` }, body: Buffer.from(String(i)) }));
+  const small: PackEntry[] = Array.from({ length: 300 }, (_, i) => ({
+    header: { name: `s/${i}` },
+    body: Buffer.from(String(i)),
+  }));
   const r = await root();
-  const { size } = await unpackLayer(r, extract(pack([{ header: { name: 'big' }, body: big }, ...small])), { whiteouts: 'overlay' });
+  const { size } = await unpackLayer(r, extract(pack([{ header: { name: 'big' }, body: big }, ...small])), {
+    whiteouts: 'overlay',
+  });
   assert.deepEqual(await readFile(join(r, 'big')), big);
   assert.equal((await readdir(join(r, 's'))).length, 300);
   assert.equal(size, 512 + big.length + 300 * 1024 + 1024);
@@ -65,7 +86,10 @@ test('a canceled unpack stops its worker before it returns: nothing more lands i
     }
   }
   const r = await root();
-  await assert.rejects(unpackLayer(r, extract(pack(entries())), { whiteouts: 'overlay', signal: ac.signal }), CanceledError);
+  await assert.rejects(
+    unpackLayer(r, extract(pack(entries())), { whiteouts: 'overlay', signal: ac.signal }),
+    CanceledError,
+  );
   const count = (await readdir(r)).length;
   assert.ok(count <= 50, `${count} files`);
   await new Promise((resolve) => setTimeout(resolve, 100));

@@ -103,7 +103,8 @@ describe('unpackLayer', () => {
   test("'overlay' mode: a hard link must point at this layer's content", async () => {
     await assert.rejects(
       unpack([{ header: { name: 'l', type: 'link', linkname: 'etc/passwd' } }]),
-      (err: Error) => err instanceof InvalidArgumentError && /"l" links to "etc\/passwd", which does not exist/.test(err.message),
+      (err: Error) =>
+        err instanceof InvalidArgumentError && /"l" links to "etc\/passwd", which does not exist/.test(err.message),
     );
   });
 
@@ -135,15 +136,24 @@ describe('unpackLayer', () => {
     const root = join(tmp, `root-${++n}`);
     await mkdir(root);
     await symlink(outside, join(root, 'link'));
-    await assert.rejects(unpack([{ header: { name: 'link/.wh.keep' }, body: Buffer.alloc(0) }], 'delete', root), InvalidArgumentError);
-    await assert.rejects(unpack([{ header: { name: 'link/.wh..wh..opq' }, body: Buffer.alloc(0) }], 'delete', root), InvalidArgumentError);
+    await assert.rejects(
+      unpack([{ header: { name: 'link/.wh.keep' }, body: Buffer.alloc(0) }], 'delete', root),
+      InvalidArgumentError,
+    );
+    await assert.rejects(
+      unpack([{ header: { name: 'link/.wh..wh..opq' }, body: Buffer.alloc(0) }], 'delete', root),
+      InvalidArgumentError,
+    );
     assert.deepEqual(await readdir(outside), ['keep']);
   });
 
   test('many small files written in the background all land, with their metadata', async () => {
     const entries: PackEntry[] = [{ header: { name: 'many/' } }];
     for (let i = 0; i < 300; i++) {
-      entries.push({ header: { name: `many/f${i}`, mode: 0o640, uid: i, mtime: 1_000_000 + i }, body: Buffer.from(`body ${i}`) });
+      entries.push({
+        header: { name: `many/f${i}`, mode: 0o640, uid: i, mtime: 1_000_000 + i },
+        body: Buffer.from(`body ${i}`),
+      });
     }
     const root = await unpack(entries);
     assert.equal((await readdir(join(root, 'many'))).length, 300);

@@ -73,7 +73,8 @@ export async function unpackLayer(
   try {
     job.start(root, opts.whiteouts);
     for await (const { header, body } of layer) {
-      if (opts.signal?.aborted) throw new CanceledError(`unpack into "${root}" canceled`, { cause: opts.signal.reason });
+      if (opts.signal?.aborted)
+        throw new CanceledError(`unpack into "${root}" canceled`, { cause: opts.signal.reason });
       job.throwIfFailed();
       job.header(header);
       if (header.type === 'file') {
@@ -114,7 +115,10 @@ async function takeWorker(): Promise<Thread> {
   }
   if (workers >= MAX_WORKERS) return new Promise((resolve) => waiting.push(resolve));
   workers++;
-  const fresh: Thread = { worker: new Worker(new URL('./apply-worker.ts', import.meta.url)), ring: new SharedArrayBuffer(RING) };
+  const fresh: Thread = {
+    worker: new Worker(new URL('./apply-worker.ts', import.meta.url)),
+    ring: new SharedArrayBuffer(RING),
+  };
   fresh.worker.on('exit', () => {
     workers--;
     const i = idle.findIndex((x) => x.w === fresh);

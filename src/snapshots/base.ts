@@ -111,10 +111,13 @@ export abstract class DirectorySnapshotter implements Snapshotter {
     if (rec.kind !== 'active') throw new FailedPreconditionError(`snapshot "${key}" is ${rec.kind}, not active`);
     if (this.records.get(name)) throw new AlreadyExistsError(`snapshot "${name}" already exists`);
     if (opts.parent !== undefined) {
-      if (!this.layersIndependent) throw new InvalidArgumentError(`the ${this.name} snapshotter cannot give a parent at commit`);
-      if (rec.parent !== null) throw new InvalidArgumentError(`snapshot "${key}" already has the parent "${rec.parent}"`);
+      if (!this.layersIndependent)
+        throw new InvalidArgumentError(`the ${this.name} snapshotter cannot give a parent at commit`);
+      if (rec.parent !== null)
+        throw new InvalidArgumentError(`snapshot "${key}" already has the parent "${rec.parent}"`);
       const parent = this.#get(opts.parent);
-      if (parent.kind !== 'committed') throw new InvalidArgumentError(`parent snapshot "${opts.parent}" is ${parent.kind}, not committed`);
+      if (parent.kind !== 'committed')
+        throw new InvalidArgumentError(`parent snapshot "${opts.parent}" is ${parent.kind}, not committed`);
     }
     this.records.commit(key, name, opts.parent);
   }
@@ -165,7 +168,11 @@ export abstract class DirectorySnapshotter implements Snapshotter {
     this.#open();
     const removed: string[] = [];
     for (const rec of this.records.all()) {
-      if (rec.kind === 'active' && rec.labels[TRANSIENT_LABEL] !== undefined && this.records.children(rec.key).length === 0) {
+      if (
+        rec.kind === 'active' &&
+        rec.labels[TRANSIENT_LABEL] !== undefined &&
+        this.records.children(rec.key).length === 0
+      ) {
         await this.remove(rec.key);
         removed.push(rec.key);
       }

@@ -1,4 +1,17 @@
-import { copyFile, chmod, chown, lchown, link, lstat, lutimes, mkdir, readdir, readlink, symlink, utimes } from 'node:fs/promises';
+import {
+  copyFile,
+  chmod,
+  chown,
+  lchown,
+  link,
+  lstat,
+  lutimes,
+  mkdir,
+  readdir,
+  readlink,
+  symlink,
+  utimes,
+} from 'node:fs/promises';
 import { constants } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { lgetxattr, llistxattr, lsetxattr, mknod } from '../sys/index.ts';

@@ -7,7 +7,24 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { chmod, chown, lchown, link, lstat, lutimes, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  lchown,
+  link,
+  lstat,
+  lutimes,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -73,7 +90,17 @@ export function runSnapshotterSuite(
           await mkdir(dir);
           await fill(dir);
           const out = join(tmp, `layer-${n}.tar`);
-          await run('tar', ['--xattrs', '--xattrs-include=*', '--format=pax', '--numeric-owner', '-C', dir, '-cf', out, '.']);
+          await run('tar', [
+            '--xattrs',
+            '--xattrs-include=*',
+            '--format=pax',
+            '--numeric-owner',
+            '-C',
+            dir,
+            '-cf',
+            out,
+            '.',
+          ]);
           return out;
         },
         async commitLayer(name, parent, tarPath) {
@@ -104,7 +131,11 @@ export function runSnapshotterSuite(
     });
 
     /** Unpacks crafted entries (written with util/tar's pack) into a new active snapshot. */
-    async function applyEntries(key: string, parent: string | undefined, entries: PackEntry[]): Promise<{ size: number }> {
+    async function applyEntries(
+      key: string,
+      parent: string | undefined,
+      entries: PackEntry[],
+    ): Promise<{ size: number }> {
       await ctx.snapshotter.prepare(key, parent);
       return ctx.snapshotter.applyLayer(key, extract(pack(entries)));
     }
@@ -296,8 +327,14 @@ export function runSnapshotterSuite(
         return parent!;
       }
       const shared = { id: 'shared', entries: [{ header: { name: 'common' }, body: Buffer.from('c') }] };
-      const a = await unpackImage([shared, { id: 'a', entries: [{ header: { name: 'only-a' }, body: Buffer.from('a') }] }]);
-      const b = await unpackImage([shared, { id: 'b', entries: [{ header: { name: 'only-b' }, body: Buffer.from('b') }] }]);
+      const a = await unpackImage([
+        shared,
+        { id: 'a', entries: [{ header: { name: 'only-a' }, body: Buffer.from('a') }] },
+      ]);
+      const b = await unpackImage([
+        shared,
+        { id: 'b', entries: [{ header: { name: 'only-b' }, body: Buffer.from('b') }] },
+      ]);
       assert.deepEqual(unpacked, ['shared', 'a', 'b']);
       assert.equal((await ctx.snapshotter.stat(a)).parent, (await ctx.snapshotter.stat(b)).parent);
       await withView(a, async (m) => assert.deepEqual((await readdir(m)).sort(), ['common', 'only-a']));
@@ -338,11 +375,17 @@ export function runSnapshotterSuite(
 
     test('stat, walk, commit, remove and their errors', async () => {
       const s = ctx.snapshotter;
-      await assert.rejects(s.stat('nope'), (err: Error) => err instanceof NotFoundError && err.message === 'snapshot "nope" not found');
+      await assert.rejects(
+        s.stat('nope'),
+        (err: Error) => err instanceof NotFoundError && err.message === 'snapshot "nope" not found',
+      );
       await s.prepare('sem-a', undefined, { labels: { l: 'v' } });
       const before = Date.now();
       const info = await s.stat('sem-a');
-      assert.deepEqual({ ...info, created: 0 }, { key: 'sem-a', parent: null, kind: 'active', created: 0, labels: { l: 'v' } });
+      assert.deepEqual(
+        { ...info, created: 0 },
+        { key: 'sem-a', parent: null, kind: 'active', created: 0, labels: { l: 'v' } },
+      );
       assert.ok(info.created <= before && info.created > before - 60_000);
       await assert.rejects(s.prepare('sem-a'), AlreadyExistsError);
       await assert.rejects(s.prepare('sem-b', 'missing'), NotFoundError);
@@ -366,7 +409,10 @@ export function runSnapshotterSuite(
       assert.deepEqual(walked.get('sem-e'), { parent: 'sem-c', kind: 'active' });
       assert.deepEqual(walked.get('sem-v'), { parent: 'sem-c', kind: 'view' });
 
-      await assert.rejects(s.remove('sem-c'), (err: Error) => err instanceof FailedPreconditionError && /sem-e/.test(err.message));
+      await assert.rejects(
+        s.remove('sem-c'),
+        (err: Error) => err instanceof FailedPreconditionError && /sem-e/.test(err.message),
+      );
       await s.remove('sem-e');
       await s.remove('sem-v');
       await s.remove('sem-c');
@@ -381,7 +427,11 @@ export function runSnapshotterSuite(
       await writeFile(join(outside, 'secret'), 'secret');
       const cases: { what: string; entries: PackEntry[]; bad: string }[] = [
         { what: 'dot-dot', entries: [{ header: { name: '../x' }, body: Buffer.from('x') }], bad: '../x' },
-        { what: 'inner dot-dot', entries: [{ header: { name: 'a/../../x' }, body: Buffer.from('x') }], bad: 'a/../../x' },
+        {
+          what: 'inner dot-dot',
+          entries: [{ header: { name: 'a/../../x' }, body: Buffer.from('x') }],
+          bad: 'a/../../x',
+        },
         {
           what: 'symlink parent',
           entries: [
@@ -403,7 +453,11 @@ export function runSnapshotterSuite(
           ],
           bad: 'hl2',
         },
-        { what: 'hard link to nothing', entries: [{ header: { name: 'hl3', type: 'link', linkname: 'missing' } }], bad: 'hl3' },
+        {
+          what: 'hard link to nothing',
+          entries: [{ header: { name: 'hl3', type: 'link', linkname: 'missing' } }],
+          bad: 'hl3',
+        },
       ];
       for (const c of cases) {
         const key = `escape-${++n}`;
@@ -422,12 +476,17 @@ export function runSnapshotterSuite(
       // An absolute name is refused (Docker would strip the '/'); symlinks themselves may point anywhere.
       await ctx.snapshotter.prepare('absname-active');
       await assert.rejects(
-        ctx.snapshotter.applyLayer('absname-active', extract(pack([{ header: { name: '/abs/file' }, body: Buffer.from('in') }]))),
+        ctx.snapshotter.applyLayer(
+          'absname-active',
+          extract(pack([{ header: { name: '/abs/file' }, body: Buffer.from('in') }])),
+        ),
         /layer entry "\/abs\/file" has an absolute path/,
       );
       await assert.rejects(stat('/abs/file'), { code: 'ENOENT' });
       await ctx.snapshotter.remove('absname-active');
-      await applyEntries('abs-active', undefined, [{ header: { name: 'out', type: 'symlink', linkname: '../../../../etc/passwd' } }]);
+      await applyEntries('abs-active', undefined, [
+        { header: { name: 'out', type: 'symlink', linkname: '../../../../etc/passwd' } },
+      ]);
       await ctx.snapshotter.commit('abs', 'abs-active');
       await withView('abs', async (m) => {
         assert.equal(await readlink(join(m, 'out')), '../../../../etc/passwd');
@@ -442,7 +501,10 @@ export function runSnapshotterSuite(
         ac.abort();
         yield { header: { name: 'second' }, body: Buffer.from('2') } as PackEntry;
       }
-      await assert.rejects(ctx.snapshotter.applyLayer('abort-active', extract(pack(entries())), { signal: ac.signal }), CanceledError);
+      await assert.rejects(
+        ctx.snapshotter.applyLayer('abort-active', extract(pack(entries())), { signal: ac.signal }),
+        CanceledError,
+      );
       await ctx.snapshotter.remove('abort-active');
     });
 

@@ -71,7 +71,8 @@ export class SyncUnpacker {
   /** Applies one entry; true if it is a regular file whose body must follow (`write`, then `endFile`). */
   begin(header: PortableHeader): boolean {
     this.size += archivedSize(header);
-    if (isAbsoluteEntry(header.name)) throw new InvalidArgumentError(`layer entry "${header.name}" has an absolute path`);
+    if (isAbsoluteEntry(header.name))
+      throw new InvalidArgumentError(`layer entry "${header.name}" has an absolute path`);
     const rel = normalise(header.name);
     if (rel === null) throw new InvalidArgumentError(`layer entry "${header.name}" escapes the root`);
     if (rel === '') return false; // the root itself: its metadata belongs to the snapshot, as Docker skips '.'
@@ -235,7 +236,8 @@ export class SyncUnpacker {
     if (!this.#ensureParent(h.name, target, false)) throw new InvalidArgumentError(missing);
     const st = lstatSync(this.#abs(target), { throwIfNoEntry: false });
     if (st === undefined) throw new InvalidArgumentError(missing);
-    if (st.isDirectory()) throw new InvalidArgumentError(`layer entry "${h.name}" links to the directory "${h.linkname}"`);
+    if (st.isDirectory())
+      throw new InvalidArgumentError(`layer entry "${h.name}" links to the directory "${h.linkname}"`);
     if (target === rel) return;
     this.#replacing(rel, () => linkSync(this.#abs(target), this.#abs(rel)));
   }

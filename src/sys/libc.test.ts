@@ -76,14 +76,17 @@ describe('mknod', () => {
 
   test('throws node:fs-style errors', () => {
     const p = join(dir, 'missing', 'x');
-    assert.throws(() => mknod(p, S_IFIFO | 0o600), (err: NodeJS.ErrnoException) => {
-      assert.equal(err.code, 'ENOENT');
-      assert.equal(err.errno, -2);
-      assert.equal(err.syscall, 'mknod');
-      assert.equal(err.path, p);
-      assert.match(err.message, /^ENOENT: no such file or directory, mknod '.*missing\/x'$/);
-      return true;
-    });
+    assert.throws(
+      () => mknod(p, S_IFIFO | 0o600),
+      (err: NodeJS.ErrnoException) => {
+        assert.equal(err.code, 'ENOENT');
+        assert.equal(err.errno, -2);
+        assert.equal(err.syscall, 'mknod');
+        assert.equal(err.path, p);
+        assert.match(err.message, /^ENOENT: no such file or directory, mknod '.*missing\/x'$/);
+        return true;
+      },
+    );
     assert.throws(() => mknod(join(dir, 'fifo'), S_IFIFO | 0o600), { code: 'EEXIST' });
   });
 });
@@ -168,12 +171,15 @@ describe('mount', () => {
 
   test('errors are node:fs-style and too-long data is refused before the call', async () => {
     const missing = join(dir, 'no-such-dir');
-    assert.throws(() => mount('overlay', missing, 'overlay', 0, 'lowerdir=/x'), (err: NodeJS.ErrnoException) => {
-      assert.equal(err.code, 'ENOENT');
-      assert.equal(err.syscall, 'mount');
-      assert.equal((err as { dest?: string }).dest, missing);
-      return true;
-    });
+    assert.throws(
+      () => mount('overlay', missing, 'overlay', 0, 'lowerdir=/x'),
+      (err: NodeJS.ErrnoException) => {
+        assert.equal(err.code, 'ENOENT');
+        assert.equal(err.syscall, 'mount');
+        assert.equal((err as { dest?: string }).dest, missing);
+        return true;
+      },
+    );
     assert.throws(() => mount('overlay', dir, 'overlay', 0, 'x'.repeat(4096)), RangeError);
   });
 });

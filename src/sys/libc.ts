@@ -127,9 +127,17 @@ export const CLONE_NEWTIME = 0x00000080;
  * mount(2). `data` is the filesystem's option string (at most one page, 4096 bytes with its NUL, on Linux);
  * `null` passes none. Throws a SystemError (code, syscall 'mount', path = source, dest = target).
  */
-export function mount(source: string, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+export function mount(
+  source: string,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null = null,
+): void {
   if (data !== null && Buffer.byteLength(data) >= 4096) {
-    throw new RangeError(`mount data for '${target}' is ${Buffer.byteLength(data)} bytes; the kernel takes at most 4095`);
+    throw new RangeError(
+      `mount data for '${target}' is ${Buffer.byteLength(data)} bytes; the kernel takes at most 4095`,
+    );
   }
   if (load().mount(source, target, fstype, flags, data) !== 0) throw systemError('mount', source, target);
 }

@@ -58,7 +58,9 @@ test('addresses: IPv4, IPv6 with ::, MAC; garbage refused', () => {
 });
 
 test('a veth body nests kind, data and the peer with its namespace fd; a bridge body its kind', () => {
-  const body = Buffer.concat(vethLinkBody({ host: 'vbx', master: 9, peer: 'eth1', nsFd: 33, mac: '02:42:00:00:00:01' }));
+  const body = Buffer.concat(
+    vethLinkBody({ host: 'vbx', master: 9, peer: 'eth1', nsFd: 33, mac: '02:42:00:00:00:01' }),
+  );
   const hex = body.toString('hex');
   assert.ok(hex.includes(Buffer.from('veth\0').toString('hex')), 'kind veth');
   assert.ok(hex.includes(Buffer.from('eth1\0').toString('hex')), 'peer name');
@@ -76,11 +78,42 @@ test('a hairpin body: the port by name, then linkinfo { slave kind "bridge", sla
   const b = Buffer.concat(hairpinBody('vb1', true));
   const want = [
     ...Array(16).fill(0), // ifinfomsg: any family, index 0 (the name picks the link)
-    8, 0, 3, 0, 0x76, 0x62, 0x31, 0, // IFLA_IFNAME "vb1\0"
-    28, 0, 18, 0x80, // IFLA_LINKINFO | NLA_F_NESTED: 4 + 12 + 12 bytes
-    11, 0, 4, 0, 0x62, 0x72, 0x69, 0x64, 0x67, 0x65, 0, 0, // IFLA_INFO_SLAVE_KIND "bridge\0", padded
-    12, 0, 5, 0x80, // IFLA_INFO_SLAVE_DATA | NLA_F_NESTED
-    5, 0, 4, 0, 1, 0, 0, 0, // IFLA_BRPORT_MODE = 1, padded
+    8,
+    0,
+    3,
+    0,
+    0x76,
+    0x62,
+    0x31,
+    0, // IFLA_IFNAME "vb1\0"
+    28,
+    0,
+    18,
+    0x80, // IFLA_LINKINFO | NLA_F_NESTED: 4 + 12 + 12 bytes
+    11,
+    0,
+    4,
+    0,
+    0x62,
+    0x72,
+    0x69,
+    0x64,
+    0x67,
+    0x65,
+    0,
+    0, // IFLA_INFO_SLAVE_KIND "bridge\0", padded
+    12,
+    0,
+    5,
+    0x80, // IFLA_INFO_SLAVE_DATA | NLA_F_NESTED
+    5,
+    0,
+    4,
+    0,
+    1,
+    0,
+    0,
+    0, // IFLA_BRPORT_MODE = 1, padded
   ];
   assert.deepEqual([...b], want);
   const off = Buffer.concat(hairpinBody('vb1', false));
@@ -107,7 +140,13 @@ test('answers parse: an error code, and several messages in one receive', () => 
   err.writeInt32LE(-17, 16);
   const done = nlmsg(3, 0, 10, [Buffer.alloc(4)]);
   const ms = parseMessages(Buffer.concat([err, done]));
-  assert.deepEqual(ms.map((m) => [m.type, m.seq, m.error]), [[2, 9, -17], [3, 10, undefined]]);
+  assert.deepEqual(
+    ms.map((m) => [m.type, m.seq, m.error]),
+    [
+      [2, 9, -17],
+      [3, 10, undefined],
+    ],
+  );
 });
 
 test('against the kernel: a namespace, a bridge, a veth into it, address and route; all removed', async () => {
@@ -133,19 +172,28 @@ test('against the kernel: a namespace, a bridge, a veth into it, address and rou
         closeSync(fd);
       }
       assert.equal(host.linkIndex(`btlno${tag}`), undefined, 'no such link');
-      assert.equal(inNetns(ns, () => {
-        const s = new RtNetlink();
-        try {
-          return s.linkIndex('eth0');
-        } finally {
-          s.close();
-        }
-      }), inner.linkIndex('eth0'), 'a socket opened inside the namespace sees its eth0');
+      assert.equal(
+        inNetns(ns, () => {
+          const s = new RtNetlink();
+          try {
+            return s.linkIndex('eth0');
+          } finally {
+            s.close();
+          }
+        }),
+        inner.linkIndex('eth0'),
+        'a socket opened inside the namespace sees its eth0',
+      );
       const idx = inner.linkIndex('eth0')!;
       inner.setUp('eth0');
       inner.addAddress(idx, '10.201.254.2', 24);
       inner.addDefaultRoute(idx, '10.201.254.1');
-      const { stdout } = await exec('nsenter', [`--net=${ns}`, 'sh', '-c', 'ip -o addr show eth0; ip route; ip -o link show eth0; busybox ping -c1 -W2 10.201.254.1']);
+      const { stdout } = await exec('nsenter', [
+        `--net=${ns}`,
+        'sh',
+        '-c',
+        'ip -o addr show eth0; ip route; ip -o link show eth0; busybox ping -c1 -W2 10.201.254.1',
+      ]);
       assert.match(stdout, /inet 10\.201\.254\.2\/24/);
       assert.match(stdout, /default via 10\.201\.254\.1 dev eth0/);
       assert.match(stdout, /link\/ether 02:42:0a:c9:fe:02/);

@@ -39,14 +39,18 @@ function load(): NetlinkCalls {
     close: lib.func('int close(int fd)'),
     unshare: lib.func('int unshare(int flags)'),
     setns: lib.func('int setns(int fd, int nstype)'),
-    mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+    mount: lib.func(
+      'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+    ),
   };
   return calls;
 }
 
 function errnoError(errno: number, syscall: string, what?: string): SystemError {
   const code = getSystemErrorName(-errno);
-  const err = new Error(`${code}: ${getSystemErrorMessage(-errno)}, ${syscall}${what ? ` ${what}` : ''}`) as SystemError;
+  const err = new Error(
+    `${code}: ${getSystemErrorMessage(-errno)}, ${syscall}${what ? ` ${what}` : ''}`,
+  ) as SystemError;
   err.errno = -errno;
   err.code = code;
   err.syscall = syscall;
@@ -138,7 +142,9 @@ export function u8Attr(type: number, v: number): Buffer {
 }
 
 /** `struct ifinfomsg` (16 bytes). */
-export function ifinfomsg(o: { family?: number; type?: number; index?: number; flags?: number; change?: number } = {}): Buffer {
+export function ifinfomsg(
+  o: { family?: number; type?: number; index?: number; flags?: number; change?: number } = {},
+): Buffer {
   const b = Buffer.alloc(16);
   b.writeUInt8(o.family ?? 0, 0);
   b.writeUInt16LE(o.type ?? 0, 2);
@@ -149,7 +155,13 @@ export function ifinfomsg(o: { family?: number; type?: number; index?: number; f
 }
 
 /** `struct ifaddrmsg` (8 bytes). */
-export function ifaddrmsg(o: { family: number; prefixlen: number; flags?: number; scope?: number; index: number }): Buffer {
+export function ifaddrmsg(o: {
+  family: number;
+  prefixlen: number;
+  flags?: number;
+  scope?: number;
+  index: number;
+}): Buffer {
   const b = Buffer.alloc(8);
   b.writeUInt8(o.family, 0);
   b.writeUInt8(o.prefixlen, 1);
@@ -191,13 +203,15 @@ export function ipBytes(ip: string): Buffer {
     const h = head ? head.split(':') : [];
     const t = ip.includes('::') ? (tail ? tail.split(':') : []) : [];
     const groups = ip.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
-    if (groups.length !== 8 || groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) throw new TypeError(`not an IP address: ${ip}`);
+    if (groups.length !== 8 || groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g)))
+      throw new TypeError(`not an IP address: ${ip}`);
     const b = Buffer.alloc(16);
     for (const [i, g] of groups.entries()) b.writeUInt16BE(parseInt(g, 16), i * 2);
     return b;
   }
   const parts = ip.split('.');
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) throw new TypeError(`not an IP address: ${ip}`);
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255))
+    throw new TypeError(`not an IP address: ${ip}`);
   return Buffer.from(parts.map(Number));
 }
 
@@ -221,7 +235,14 @@ export function bridgeLinkBody(name: string, mtu?: number): Buffer[] {
  * The body of RTM_NEWLINK for a veth pair: `host` (up, enslaved to `master`) here, and its peer `peer` (down, with
  * `mac`) created directly in the network namespace `nsFd` refers to.
  */
-export function vethLinkBody(o: { host: string; master: number; peer: string; nsFd: number; mac?: string; mtu?: number }): Buffer[] {
+export function vethLinkBody(o: {
+  host: string;
+  master: number;
+  peer: string;
+  nsFd: number;
+  mac?: string;
+  mtu?: number;
+}): Buffer[] {
   // The peer cannot be set up here (veth_open answers ENOTCONN until the pair is linked): set it up afterwards.
   const peer = [
     ifinfomsg(),
@@ -235,7 +256,10 @@ export function vethLinkBody(o: { host: string; master: number; peer: string; ns
     strAttr(IFLA_IFNAME, o.host),
     u32Attr(IFLA_MASTER, o.master),
     ...(o.mtu ? [u32Attr(IFLA_MTU, o.mtu)] : []),
-    nested(IFLA_LINKINFO, [strAttr(IFLA_INFO_KIND, 'veth'), nested(IFLA_INFO_DATA, [attr(VETH_INFO_PEER, Buffer.concat(peer))])]),
+    nested(IFLA_LINKINFO, [
+      strAttr(IFLA_INFO_KIND, 'veth'),
+      nested(IFLA_INFO_DATA, [attr(VETH_INFO_PEER, Buffer.concat(peer))]),
+    ]),
   ];
 }
 
@@ -248,7 +272,10 @@ export function hairpinBody(name: string, on: boolean): Buffer[] {
   return [
     ifinfomsg(),
     strAttr(IFLA_IFNAME, name),
-    nested(IFLA_LINKINFO, [strAttr(IFLA_INFO_SLAVE_KIND, 'bridge'), nested(IFLA_INFO_SLAVE_DATA, [u8Attr(IFLA_BRPORT_MODE, on ? 1 : 0)])]),
+    nested(IFLA_LINKINFO, [
+      strAttr(IFLA_INFO_SLAVE_KIND, 'bridge'),
+      nested(IFLA_INFO_SLAVE_DATA, [u8Attr(IFLA_BRPORT_MODE, on ? 1 : 0)]),
+    ]),
   ];
 }
 
@@ -256,13 +283,21 @@ export function hairpinBody(name: string, on: boolean): Buffer[] {
 export function addrBody(index: number, ip: string, prefix: number): Buffer[] {
   const v6 = ip.includes(':');
   const a = ipBytes(ip);
-  return [ifaddrmsg({ family: v6 ? AF_INET6 : AF_INET, prefixlen: prefix, flags: v6 ? IFA_F_NODAD : 0, index }), attr(IFA_LOCAL, a), attr(IFA_ADDRESS, a)];
+  return [
+    ifaddrmsg({ family: v6 ? AF_INET6 : AF_INET, prefixlen: prefix, flags: v6 ? IFA_F_NODAD : 0, index }),
+    attr(IFA_LOCAL, a),
+    attr(IFA_ADDRESS, a),
+  ];
 }
 
 /** The body of RTM_NEWROUTE for a default route via `gateway` out of interface `index`. */
 export function defaultRouteBody(index: number, gateway: string): Buffer[] {
   const v6 = gateway.includes(':');
-  return [rtmsg({ family: v6 ? AF_INET6 : AF_INET, dstLen: 0 }), attr(RTA_GATEWAY, ipBytes(gateway)), u32Attr(RTA_OIF, index)];
+  return [
+    rtmsg({ family: v6 ? AF_INET6 : AF_INET, dstLen: 0 }),
+    attr(RTA_GATEWAY, ipBytes(gateway)),
+    u32Attr(RTA_OIF, index),
+  ];
 }
 
 /** Reads the messages of one receive: type, sequence number, and for NLMSG_ERROR the (negative) error code. */
@@ -360,7 +395,12 @@ export class RtNetlink {
 
   /** Sets interface `name` up. */
   setUp(name: string): void {
-    this.request(RTM_NEWLINK, 0, [ifinfomsg({ flags: IFF_UP, change: IFF_UP }), strAttr(IFLA_IFNAME, name)], `set ${name} up`);
+    this.request(
+      RTM_NEWLINK,
+      0,
+      [ifinfomsg({ flags: IFF_UP, change: IFF_UP }), strAttr(IFLA_IFNAME, name)],
+      `set ${name} up`,
+    );
   }
 
   /** Sets hairpin mode of bridge port `name` (an interface enslaved to a bridge), see `hairpinBody`. */
@@ -370,12 +410,20 @@ export class RtNetlink {
 
   /** Adds `ip/prefix` to interface `index`; an address that is there already is fine. */
   addAddress(index: number, ip: string, prefix: number): void {
-    this.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, addrBody(index, ip, prefix), `add address ${ip}/${prefix}`, ['EEXIST']);
+    this.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, addrBody(index, ip, prefix), `add address ${ip}/${prefix}`, [
+      'EEXIST',
+    ]);
   }
 
   /** Adds the default route via `gateway` out of interface `index`. */
   addDefaultRoute(index: number, gateway: string): void {
-    this.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, defaultRouteBody(index, gateway), `add default route via ${gateway}`, ['EEXIST']);
+    this.request(
+      RTM_NEWROUTE,
+      NLM_F_CREATE | NLM_F_EXCL,
+      defaultRouteBody(index, gateway),
+      `add default route via ${gateway}`,
+      ['EEXIST'],
+    );
   }
 
   /** Deletes interface `name` (a veth takes its peer along); one that is gone is fine. Returns whether it existed. */
@@ -443,7 +491,8 @@ export function newNetns<T>(path: string, fn: () => T): T {
   try {
     if (c.unshare(CLONE_NEWNET) !== 0) throw errnoError(koffi().errno(), 'unshare', path);
     try {
-      if (c.mount('/proc/thread-self/ns/net', path, null, MS_BIND, null) !== 0) throw errnoError(koffi().errno(), 'mount', path);
+      if (c.mount('/proc/thread-self/ns/net', path, null, MS_BIND, null) !== 0)
+        throw errnoError(koffi().errno(), 'mount', path);
       return fn();
     } finally {
       backToDaemonNetns(c, self);

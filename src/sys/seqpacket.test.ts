@@ -73,14 +73,17 @@ function fdFlags(fd: number): Promise<number> {
 describe('connectSeqpacket', () => {
   test('errors are node-style: ENOENT, ECONNREFUSED, EPROTOTYPE for a stream socket', async () => {
     const missing = join(dir, 'nothing-here');
-    assert.throws(() => connectSeqpacket(missing), (e: NodeJS.ErrnoException) => {
-      assert.equal(e.code, 'ENOENT');
-      assert.equal(e.errno, -2);
-      assert.equal(e.syscall, 'connect');
-      assert.equal(e.path, missing);
-      assert.match(e.message, /^ENOENT: .*, connect '.*nothing-here'$/);
-      return true;
-    });
+    assert.throws(
+      () => connectSeqpacket(missing),
+      (e: NodeJS.ErrnoException) => {
+        assert.equal(e.code, 'ENOENT');
+        assert.equal(e.errno, -2);
+        assert.equal(e.syscall, 'connect');
+        assert.equal(e.path, missing);
+        assert.match(e.message, /^ENOENT: .*, connect '.*nothing-here'$/);
+        return true;
+      },
+    );
 
     const closed = listen();
     closeSync(listeners.pop()!); // the socket file stays, nobody listens
@@ -127,7 +130,10 @@ describe('connectSeqpacket', () => {
 
     const tooLong = join(deep, 'n'.repeat(100));
     assert.throws(() => connectSeqpacket(tooLong), { code: 'ENAMETOOLONG', syscall: 'connect', path: tooLong });
-    assert.throws(() => connectSeqpacket(join(dir, 'no-such-dir', 'x'.repeat(120))), { code: 'ENOENT', syscall: 'open' });
+    assert.throws(() => connectSeqpacket(join(dir, 'no-such-dir', 'x'.repeat(120))), {
+      code: 'ENOENT',
+      syscall: 'open',
+    });
   });
 });
 

@@ -220,7 +220,8 @@ function pipeBinding(): PipeWrapBinding {
   const emitWarning = process.emitWarning;
   process.emitWarning = function (this: unknown, warning: string | Error, ...rest: unknown[]): void {
     const [typeOrOpts, code] = rest;
-    const warningCode = typeof typeOrOpts === 'object' && typeOrOpts !== null ? (typeOrOpts as { code?: unknown }).code : code;
+    const warningCode =
+      typeof typeOrOpts === 'object' && typeOrOpts !== null ? (typeOrOpts as { code?: unknown }).code : code;
     if (warningCode === 'DEP0111') return;
     (emitWarning as Fn).call(process, warning, ...rest);
   } as typeof process.emitWarning;

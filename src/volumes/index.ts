@@ -1,1 +1,7 @@
-export { VolumeService, ANONYMOUS_LABEL, type Volume, type VolumeServiceDeps, type CreateVolumeOptions } from './service.ts';
+export {
+  VolumeService,
+  ANONYMOUS_LABEL,
+  type Volume,
+  type VolumeServiceDeps,
+  type CreateVolumeOptions,
+} from './service.ts';

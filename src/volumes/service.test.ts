@@ -18,7 +18,12 @@ before(async () => {
   root = await mkdtemp(join(tmpdir(), 'berth-volumes-'));
   db = new MetadataDB(join(root, 'berth.db'));
   events = new EventLog();
-  vols = new VolumeService({ root, records: new VolumeRecords(db), events, usedBy: (n) => (inUse.has(n) ? ['c0ffee'] : []) });
+  vols = new VolumeService({
+    root,
+    records: new VolumeRecords(db),
+    events,
+    usedBy: (n) => (inUse.has(n) ? ['c0ffee'] : []),
+  });
 });
 after(async () => {
   db.close();
@@ -36,8 +41,14 @@ test('create, inspect, list with filters, idempotent create, events', async () =
   const anon = await vols.create();
   assert.match(anon.Name, /^[0-9a-f]{64}$/);
   assert.ok(anon.Labels && ANONYMOUS_LABEL in anon.Labels);
-  assert.deepEqual(vols.list(new Map([['label', ['app=web']]])).map((x) => x.Name), ['data']);
-  assert.deepEqual(vols.list(new Map([['name', ['dat']]])).map((x) => x.Name), ['data']);
+  assert.deepEqual(
+    vols.list(new Map([['label', ['app=web']]])).map((x) => x.Name),
+    ['data'],
+  );
+  assert.deepEqual(
+    vols.list(new Map([['name', ['dat']]])).map((x) => x.Name),
+    ['data'],
+  );
   assert.equal(vols.inspect('data').Name, 'data');
   assert.ok(events.since(0).some((e) => e.Type === 'volume' && e.Action === 'create' && e.Actor.ID === 'data'));
 });

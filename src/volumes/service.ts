@@ -97,10 +97,13 @@ export class VolumeService {
       );
     }
     const driver = opts.Driver || 'local';
-    if (driver !== 'local') throw new NotFoundError(`error looking up volume plugin ${driver}: plugin "${driver}" not found`);
+    if (driver !== 'local')
+      throw new NotFoundError(`error looking up volume plugin ${driver}: plugin "${driver}" not found`);
     const options = opts.DriverOpts ?? {};
-    for (const k of Object.keys(options)) if (!LOCAL_OPTS.has(k)) throw new InvalidArgumentError(`invalid option: "${k}"`);
-    if (options.type !== undefined && options.device === undefined) throw new InvalidArgumentError('missing required option: "device"');
+    for (const k of Object.keys(options))
+      if (!LOCAL_OPTS.has(k)) throw new InvalidArgumentError(`invalid option: "${k}"`);
+    if (options.type !== undefined && options.device === undefined)
+      throw new InvalidArgumentError('missing required option: "device"');
     const existing = this.#records.get(name);
     if (existing) return this.#toApi(existing);
     const labels = { ...(opts.Labels ?? {}) };
@@ -152,13 +155,19 @@ export class VolumeService {
   }
 
   /** `docker volume prune`: unused anonymous volumes, or with `all` every unused volume. */
-  async prune(opts: { all?: boolean; labels?: string[] } = {}): Promise<{ VolumesDeleted: string[] | null; SpaceReclaimed: number }> {
+  async prune(
+    opts: { all?: boolean; labels?: string[] } = {},
+  ): Promise<{ VolumesDeleted: string[] | null; SpaceReclaimed: number }> {
     const deleted: string[] = [];
     let reclaimed = 0;
     for (const v of this.#records.all()) {
       if (!opts.all && !v.anonymous) continue;
       if (this.#usedBy(v.name).length > 0) continue;
-      if (opts.labels && !opts.labels.every((l) => (l.startsWith('!') ? !matchLabel(v.labels, l.slice(1)) : matchLabel(v.labels, l)))) continue;
+      if (
+        opts.labels &&
+        !opts.labels.every((l) => (l.startsWith('!') ? !matchLabel(v.labels, l.slice(1)) : matchLabel(v.labels, l)))
+      )
+        continue;
       reclaimed += await dirSize(this.mountpoint(v.name));
       await this.remove(v.name);
       deleted.push(v.name);

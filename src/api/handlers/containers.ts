@@ -24,12 +24,16 @@ function rfc3339(ms: number): string {
 }
 
 /** ps's `Ports`: published ports with their host side, exposed ones without (Docker's `types.Port`). */
-function portsJSON(settings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> }): Record<string, unknown>[] {
+function portsJSON(settings: {
+  Ports: Record<string, { HostIp: string; HostPort: string }[] | null>;
+}): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   for (const [key, list] of Object.entries(settings.Ports)) {
     const [port, type = 'tcp'] = key.split('/');
     if (!list) out.push({ PrivatePort: Number(port), Type: type });
-    else for (const b of list) out.push({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type });
+    else
+      for (const b of list)
+        out.push({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type });
   }
   return out;
 }
@@ -130,7 +134,22 @@ function summary(d: ContainerHandlerDeps, r: ContainerRow): Record<string, unkno
   };
 }
 
-const PS_FILTERS = ['status', 'name', 'label', 'ancestor', 'exited', 'health', 'id', 'before', 'since', 'volume', 'network', 'is-task', 'publish', 'expose'];
+const PS_FILTERS = [
+  'status',
+  'name',
+  'label',
+  'ancestor',
+  'exited',
+  'health',
+  'id',
+  'before',
+  'since',
+  'volume',
+  'network',
+  'is-task',
+  'publish',
+  'expose',
+];
 
 function list(d: ContainerHandlerDeps, req: Request, res: ServerResponse): void {
   const f = filtersParam(req.query, PS_FILTERS);
@@ -138,7 +157,10 @@ function list(d: ContainerHandlerDeps, req: Request, res: ServerResponse): void 
   const limit = intParam(req.query, 'limit') ?? -1;
   let rows = d.containers.list();
   const statuses = f.get('status');
-  if (statuses) for (const s of statuses) if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) throw new InvalidArgumentError(`invalid filter 'status=${s}'`);
+  if (statuses)
+    for (const s of statuses)
+      if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s))
+        throw new InvalidArgumentError(`invalid filter 'status=${s}'`);
   const before = f.get('before')?.map((x) => d.containers.get(x).created);
   const since = f.get('since')?.map((x) => d.containers.get(x).created);
   const ancestors = f.get('ancestor')?.map((a) => {
@@ -149,18 +171,32 @@ function list(d: ContainerHandlerDeps, req: Request, res: ServerResponse): void 
     }
   });
   rows = rows.filter((r) => {
-    if (!all && !statuses && limit <= 0 && !before && !since && r.state.Status !== 'running' && r.state.Status !== 'paused' && r.state.Status !== 'restarting') return false;
+    if (
+      !all &&
+      !statuses &&
+      limit <= 0 &&
+      !before &&
+      !since &&
+      r.state.Status !== 'running' &&
+      r.state.Status !== 'paused' &&
+      r.state.Status !== 'restarting'
+    )
+      return false;
     if (statuses && !statuses.includes(r.state.Status)) return false;
     const names = f.get('name');
     if (names && !names.some((n) => nameMatches(n, r.name))) return false;
     const ids = f.get('id');
     if (ids && !ids.some((i) => r.id.startsWith(i))) return false;
     const labels = f.get('label');
-    if (labels && !labels.every((l) => {
-      const eq = l.indexOf('=');
-      const lab = r.config.Config.Labels ?? {};
-      return eq < 0 ? l in lab : lab[l.slice(0, eq)] === l.slice(eq + 1);
-    })) return false;
+    if (
+      labels &&
+      !labels.every((l) => {
+        const eq = l.indexOf('=');
+        const lab = r.config.Config.Labels ?? {};
+        return eq < 0 ? l in lab : lab[l.slice(0, eq)] === l.slice(eq + 1);
+      })
+    )
+      return false;
     if (ancestors && !ancestors.includes(r.imageId) && !f.get('ancestor')!.includes(r.imageRef)) return false;
     const exited = f.get('exited');
     if (exited && !(r.state.Status === 'exited' && exited.includes(String(r.state.ExitCode)))) return false;
@@ -171,11 +207,21 @@ function list(d: ContainerHandlerDeps, req: Request, res: ServerResponse): void 
     const vol = f.get('volume');
     if (vol && !r.config.Mounts.some((m) => vol.includes(m.Name ?? '') || vol.includes(m.Destination))) return false;
     const nets = f.get('network');
-    if (nets && !Object.entries(d.containers.networkSettings(r).Networks).some(([name, e]) => nets.includes(name) || nets.some((n) => n.length > 0 && e.NetworkID.startsWith(n)))) return false;
+    if (
+      nets &&
+      !Object.entries(d.containers.networkSettings(r).Networks).some(
+        ([name, e]) => nets.includes(name) || nets.some((n) => n.length > 0 && e.NetworkID.startsWith(n)),
+      )
+    )
+      return false;
     return true;
   });
   if (limit > 0) rows = rows.slice(0, limit);
-  sendJSON(res, 200, rows.map((r) => summary(d, r)));
+  sendJSON(
+    res,
+    200,
+    rows.map((r) => summary(d, r)),
+  );
 }
 
 async function create(d: ContainerHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
@@ -188,7 +234,8 @@ async function create(d: ContainerHandlerDeps, req: Request, res: ServerResponse
 
 async function wait(d: ContainerHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
   const condition = req.query.get('condition') || 'not-running';
-  if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw new InvalidArgumentError(`invalid condition: "${condition}"`);
+  if (!['not-running', 'next-exit', 'removed'].includes(condition))
+    throw new InvalidArgumentError(`invalid condition: "${condition}"`);
   const p = d.containers.wait(req.params.id!, condition as 'not-running', req.signal);
   // The docker CLI calls wait before start and blocks until the headers arrive: flush them now.
   res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -207,12 +254,17 @@ async function attach(d: ContainerHandlerDeps, req: Request): Promise<void> {
   const wantStdin = boolParam(req.query, 'stdin');
   const wantOut = boolParam(req.query, 'stdout');
   const wantErr = boolParam(req.query, 'stderr');
-  if (!boolParam(req.query, 'stream') && !boolParam(req.query, 'logs')) throw new InvalidArgumentError('either stream or logs must be true');
+  if (!boolParam(req.query, 'stream') && !boolParam(req.query, 'logs'))
+    throw new InvalidArgumentError('either stream or logs must be true');
   // Without a TTY the streams are framed (stdcopy); the content type says so from API 1.42 on.
   const multiplexed = !tty;
   // Answer the upgrade first: `docker run` waits for it before it asks for /wait and /start, and the session of a
   // container not started yet only comes with the start.
-  const { stream } = req.hijack(multiplexed && versionAtLeast(req.version, '1.42') ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream');
+  const { stream } = req.hijack(
+    multiplexed && versionAtLeast(req.version, '1.42')
+      ? 'application/vnd.docker.multiplexed-stream'
+      : 'application/vnd.docker.raw-stream',
+  );
   const ac = new AbortController();
   stream.on('close', () => ac.abort());
   let session: Awaited<ReturnType<ContainerService['attach']>>;
@@ -233,9 +285,14 @@ async function attach(d: ContainerHandlerDeps, req: Request): Promise<void> {
     stream.end(errorMessage(err));
     return;
   }
-  await pipeSession(session, stream, { multiplexed, stdout: wantOut, stderr: wantErr, stdin: wantStdin && (r.config.Config.OpenStdin ?? false), detachKeys });
+  await pipeSession(session, stream, {
+    multiplexed,
+    stdout: wantOut,
+    stderr: wantErr,
+    stdin: wantStdin && (r.config.Config.OpenStdin ?? false),
+    detachKeys,
+  });
 }
-
 
 async function logs(d: ContainerHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
   const r = d.containers.get(req.params.id!);
@@ -251,7 +308,12 @@ async function logs(d: ContainerHandlerDeps, req: Request, res: ServerResponse):
   const timestamps = boolParam(req.query, 'timestamps');
   const tty = r.config.Config.Tty ?? false;
   const multiplexed = !tty;
-  res.writeHead(200, { 'Content-Type': multiplexed && versionAtLeast(req.version, '1.42') ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream' });
+  res.writeHead(200, {
+    'Content-Type':
+      multiplexed && versionAtLeast(req.version, '1.42')
+        ? 'application/vnd.docker.multiplexed-stream'
+        : 'application/vnd.docker.raw-stream',
+  });
   res.flushHeaders();
   const pending = new Map<string, Buffer[]>();
   for await (const e of d.containers.logs(r.id, {
@@ -295,7 +357,14 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
     .add('POST', '/containers/prune', async (req, res) => {
       const f = filtersParam(req.query, ['until', 'label']);
       const until = f.get('until')?.map((v) => parseTimestamp(v));
-      sendJSON(res, 200, await c.prune({ ...(until?.length ? { until: Math.min(...until) } : {}), ...(f.get('label') ? { labels: f.get('label')! } : {}) }));
+      sendJSON(
+        res,
+        200,
+        await c.prune({
+          ...(until?.length ? { until: Math.min(...until) } : {}),
+          ...(f.get('label') ? { labels: f.get('label')! } : {}),
+        }),
+      );
     })
     .add('GET', '/containers/{id}/json', (req, res) => sendJSON(res, 200, inspectContainer(d, c.get(req.params.id!))))
     .add('POST', '/containers/{id}/start', async (req, res) => {
@@ -310,7 +379,10 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
     })
     .add('POST', '/containers/{id}/restart', async (req, res) => {
       const t = toTimeout(req.query);
-      await c.restart(req.params.id!, { ...(t !== undefined ? { timeout: t } : {}), ...(req.query.get('signal') ? { signal: req.query.get('signal')! } : {}) });
+      await c.restart(req.params.id!, {
+        ...(t !== undefined ? { timeout: t } : {}),
+        ...(req.query.get('signal') ? { signal: req.query.get('signal')! } : {}),
+      });
       res.writeHead(204);
       res.end();
     })
@@ -371,12 +443,18 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
     })
     .add('HEAD', '/containers/{id}/archive', async (req, res) => {
       const st = await c.archiveStat(req.params.id!, archivePath(req.query));
-      res.writeHead(200, { 'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(st)).toString('base64'), 'Content-Type': 'application/x-tar' });
+      res.writeHead(200, {
+        'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(st)).toString('base64'),
+        'Content-Type': 'application/x-tar',
+      });
       res.end();
     })
     .add('GET', '/containers/{id}/archive', async (req, res) => {
       const { stat, tar } = await c.archiveGet(req.params.id!, archivePath(req.query));
-      res.writeHead(200, { 'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(stat)).toString('base64'), 'Content-Type': 'application/x-tar' });
+      res.writeHead(200, {
+        'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(stat)).toString('base64'),
+        'Content-Type': 'application/x-tar',
+      });
       for (const chunk of tar) if (!res.write(chunk)) await new Promise<void>((r) => res.once('drain', () => r()));
       res.end();
     })
@@ -396,7 +474,10 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
         ...(q.get('tag') ? { tag: q.get('tag')! } : {}),
         ...(q.get('comment') ? { comment: q.get('comment')! } : {}),
         ...(q.get('author') ? { author: q.get('author')! } : {}),
-        changes: q.getAll('changes').flatMap((x) => x.split('\n')).filter(Boolean),
+        changes: q
+          .getAll('changes')
+          .flatMap((x) => x.split('\n'))
+          .filter(Boolean),
         pause: boolParam(q, 'pause', true),
         ...(body ? { config: body } : {}),
       });
@@ -426,7 +507,6 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
       res.end();
     });
 }
-
 
 function archivePath(q: URLSearchParams): string {
   const p = q.get('path');

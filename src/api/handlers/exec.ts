@@ -14,7 +14,8 @@ export function execRoutes(router: Router, execs: ExecManager): void {
       sendJSON(res, 201, execs.create(req.params.id!, body));
     })
     .add('POST', '/exec/{id}/start', async (req, res) => {
-      const body = (await readJSONBody<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null }>(req.raw)) ?? {};
+      const body =
+        (await readJSONBody<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null }>(req.raw)) ?? {};
       const id = req.params.id!;
       const info = execs.inspect(id);
       const tty = (info.ProcessConfig as { tty: boolean }).tty;
@@ -27,7 +28,11 @@ export function execRoutes(router: Router, execs: ExecManager): void {
       const multiplexed = !tty;
       // Hijack first, as dockerd does: a process that cannot start is reported on the stream (and in the exec's
       // exit code, which the CLI reads next), not as an HTTP error the CLI would not show.
-      const { stream } = req.hijack(multiplexed && versionAtLeast(req.version, '1.42') ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream');
+      const { stream } = req.hijack(
+        multiplexed && versionAtLeast(req.version, '1.42')
+          ? 'application/vnd.docker.multiplexed-stream'
+          : 'application/vnd.docker.raw-stream',
+      );
       try {
         const started = await execs.start(id, { detach: false, consoleSize: body.ConsoleSize ?? undefined });
         if (!started.attach) {

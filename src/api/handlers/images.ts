@@ -6,7 +6,13 @@ import type { ImageRecord } from '../../metadata/index.ts';
 import { familiarName, familiarString, parseReference, withDefaultTag } from '../../oci/reference.ts';
 import type { ImageConfig } from '../../oci/types.ts';
 import type { Digest } from '../../util/digest.ts';
-import { BerthError, InvalidArgumentError, NotImplementedError, UnauthorizedError, errorMessage } from '../../util/errors.ts';
+import {
+  BerthError,
+  InvalidArgumentError,
+  NotImplementedError,
+  UnauthorizedError,
+  errorMessage,
+} from '../../util/errors.ts';
 import { boolParam, filtersParam, JSONLines, readJSONBody, sendJSON, type Request } from '../http.ts';
 import type { Router } from '../router.ts';
 import { versionAtLeast } from '../version.ts';
@@ -14,13 +20,31 @@ import { parseTimestamp } from '../../util/timestamp.ts';
 
 /** What the image handlers need of the archive code (src/distribution). */
 export interface Archives {
-  load(source: AsyncIterable<Uint8Array>, opts: { signal: AbortSignal; onProgress?: (p: object) => void }): Promise<{ images: { id: string; tags: string[] }[] }>;
+  load(
+    source: AsyncIterable<Uint8Array>,
+    opts: { signal: AbortSignal; onProgress?: (p: object) => void },
+  ): Promise<{ images: { id: string; tags: string[] }[] }>;
   save(refs: string[], opts: { signal: AbortSignal }): Promise<AsyncIterable<Uint8Array>>;
-  importRootfs(source: AsyncIterable<Uint8Array>, opts: { tag?: string; changes: string[]; message?: string; signal: AbortSignal }): Promise<Image>;
+  importRootfs(
+    source: AsyncIterable<Uint8Array>,
+    opts: { tag?: string; changes: string[]; message?: string; signal: AbortSignal },
+  ): Promise<Image>;
   /** Pulls `ref` (every tag of the repository with `allTags`), reporting Docker's JSON progress messages. */
-  pull(ref: string, opts: { platform?: string; allTags: boolean; auth?: RegistryAuth; signal: AbortSignal; onProgress: (m: object) => void }): Promise<unknown>;
+  pull(
+    ref: string,
+    opts: {
+      platform?: string;
+      allTags: boolean;
+      auth?: RegistryAuth;
+      signal: AbortSignal;
+      onProgress: (m: object) => void;
+    },
+  ): Promise<unknown>;
   /** Pushes `ref` (every local tag of the repository with `allTags`). */
-  push(ref: string, opts: { allTags: boolean; auth?: RegistryAuth; signal: AbortSignal; onProgress: (m: object) => void }): Promise<unknown>;
+  push(
+    ref: string,
+    opts: { allTags: boolean; auth?: RegistryAuth; signal: AbortSignal; onProgress: (m: object) => void },
+  ): Promise<unknown>;
   /** Checks credentials against a registry (`POST /auth`). */
   login(auth: RegistryAuth): Promise<{ Status: string; IdentityToken?: string }>;
 }
@@ -39,7 +63,11 @@ function toUnix(created: string | undefined): number {
  * RepoTags and RepoDigests in familiar form. A repository the image was pulled from by another digest (an
  * index's) shows that digest, as Docker; other repositories of its tags show the manifest's.
  */
-function repoNames(tags: string[], manifestDigest: string, pulledBy: string[] = []): { RepoTags: string[]; RepoDigests: string[] } {
+function repoNames(
+  tags: string[],
+  manifestDigest: string,
+  pulledBy: string[] = [],
+): { RepoTags: string[]; RepoDigests: string[] } {
   const RepoTags = tags.map((t) => familiarString(parseReference(t)));
   const byRepo = new Map<string, string[]>();
   for (const p of pulledBy) {
@@ -51,7 +79,11 @@ function repoNames(tags: string[], manifestDigest: string, pulledBy: string[] = 
   return { RepoTags, RepoDigests: repos.flatMap((r) => byRepo.get(r) ?? [`${r}@${manifestDigest}`]) };
 }
 
-export async function imageSummary(images: ImageService, rec: ImageRecord, version: string): Promise<Record<string, unknown> & { _config: ImageConfig }> {
+export async function imageSummary(
+  images: ImageService,
+  rec: ImageRecord,
+  version: string,
+): Promise<Record<string, unknown> & { _config: ImageConfig }> {
   const img = await images.load(rec);
   const names = repoNames(img.tags, rec.manifestDigest, images.records.repoDigestsOf(rec.manifestDigest));
   const size = images.size(img.config);
@@ -93,7 +125,10 @@ function globToRegExp(p: string): RegExp {
     else if (c === '[') {
       const end = p.indexOf(']', i + 1);
       if (end < 0) throw new InvalidArgumentError(`invalid reference filter "${p}"`);
-      s += `[${p.slice(i + 1, end).replace(/^\^/, '^').replace(/\\/g, '\\\\')}]`;
+      s += `[${p
+        .slice(i + 1, end)
+        .replace(/^\^/, '^')
+        .replace(/\\/g, '\\\\')}]`;
       i = end;
     } else s += c.replace(/[.+^${}()|\\]/g, '\\$&');
   }
@@ -113,7 +148,8 @@ async function list(d: ImageHandlerDeps, req: Request, res: ServerResponse): Pro
   const filters = filtersParam(req.query, ['dangling', 'reference', 'label', 'before', 'since', 'until']);
   const out: Record<string, unknown>[] = [];
   const dangling = filters.get('dangling');
-  if (dangling?.some((v) => !['true', 'false', '1', '0'].includes(v))) throw new InvalidArgumentError(`invalid filter 'dangling=${dangling.join(',')}'`);
+  if (dangling?.some((v) => !['true', 'false', '1', '0'].includes(v)))
+    throw new InvalidArgumentError(`invalid filter 'dangling=${dangling.join(',')}'`);
   const before = filters.get('before')?.map((r) => d.images.resolve(r));
   const since = filters.get('since')?.map((r) => d.images.resolve(r));
   const labels = parseLabelFilters(filters.get('label') ?? []);
@@ -133,7 +169,8 @@ async function list(d: ImageHandlerDeps, req: Request, res: ServerResponse): Pro
     // As Docker: only the tags that match are listed (and the image only when one does).
     const matching = refs ? tags.filter((t) => refs.some((p) => matchRef(p, [t]))) : tags;
     if (matching.length === 0 && refs) continue;
-    if (refs) Object.assign(s, repoNames(matching, rec.manifestDigest, d.images.records.repoDigestsOf(rec.manifestDigest)));
+    if (refs)
+      Object.assign(s, repoNames(matching, rec.manifestDigest, d.images.records.repoDigestsOf(rec.manifestDigest)));
     if (labels.length && !matchLabels(s._config.config?.Labels ?? {}, labels)) continue;
     const created = s.Created as number;
     if (beforeT !== undefined && !(created < beforeT)) continue;
@@ -149,7 +186,11 @@ async function list(d: ImageHandlerDeps, req: Request, res: ServerResponse): Pro
   sendJSON(res, 200, out);
 }
 
-export async function imageInspect(d: { images: ImageService }, rec: ImageRecord, version: string): Promise<Record<string, unknown>> {
+export async function imageInspect(
+  d: { images: ImageService },
+  rec: ImageRecord,
+  version: string,
+): Promise<Record<string, unknown>> {
   const img = await d.images.load(rec);
   const c = img.config;
   const names = repoNames(img.tags, rec.manifestDigest, d.images.records.repoDigestsOf(rec.manifestDigest));
@@ -159,7 +200,7 @@ export async function imageInspect(d: { images: ImageService }, rec: ImageRecord
     RepoTags: names.RepoTags,
     RepoDigests: names.RepoDigests,
     Parent: '',
-    Comment: c.comment ?? (c.history?.[c.history.length - 1]?.comment ?? ''),
+    Comment: c.comment ?? c.history?.[c.history.length - 1]?.comment ?? '',
     Created: c.created ?? '',
     DockerVersion: c.docker_version ?? '',
     Author: c.author ?? '',
@@ -167,7 +208,10 @@ export async function imageInspect(d: { images: ImageService }, rec: ImageRecord
     Architecture: c.architecture,
     Os: c.os,
     Size: size,
-    GraphDriver: { Data: null, Name: d.images.snapshotter.name === 'overlay' ? 'overlayfs' : d.images.snapshotter.name },
+    GraphDriver: {
+      Data: null,
+      Name: d.images.snapshotter.name === 'overlay' ? 'overlayfs' : d.images.snapshotter.name,
+    },
     RootFS: { Type: 'layers', Layers: c.rootfs.diff_ids },
     Metadata: { LastTagTime: rec.lastTagTime ? new Date(rec.lastTagTime).toISOString() : '0001-01-01T00:00:00Z' },
   };
@@ -178,7 +222,8 @@ export async function imageInspect(d: { images: ImageService }, rec: ImageRecord
     out.Container = c.container ?? '';
     out.ContainerConfig = c.container_config ?? runConfig({ ...c, config: {} });
   }
-  if (versionAtLeast(version, '1.48')) out.Descriptor = { mediaType: rec.mediaType, digest: rec.manifestDigest, size: rec.manifestSize };
+  if (versionAtLeast(version, '1.48'))
+    out.Descriptor = { mediaType: rec.mediaType, digest: rec.manifestDigest, size: rec.manifestSize };
   return out;
 }
 
@@ -216,7 +261,11 @@ async function history(d: ImageHandlerDeps, req: Request, res: ServerResponse): 
   const img = await d.images.load(rec);
   const c = img.config;
   const chain = chainIds(c.rootfs.diff_ids);
-  const entries = c.history?.length ? c.history : c.rootfs.diff_ids.map(() => ({}) as { empty_layer?: boolean; created?: string; created_by?: string; comment?: string });
+  const entries = c.history?.length
+    ? c.history
+    : c.rootfs.diff_ids.map(
+        () => ({}) as { empty_layer?: boolean; created?: string; created_by?: string; comment?: string },
+      );
   let layer = 0;
   const rows = entries.map((h) => {
     let size = 0;
@@ -224,7 +273,14 @@ async function history(d: ImageHandlerDeps, req: Request, res: ServerResponse): 
       const id = chain[layer++];
       size = id ? (d.images.records.layerSize(id) ?? 0) : 0;
     }
-    return { Id: '<missing>', Created: toUnix(h.created), CreatedBy: h.created_by ?? '', Tags: null as string[] | null, Size: size, Comment: h.comment ?? '' };
+    return {
+      Id: '<missing>',
+      Created: toUnix(h.created),
+      CreatedBy: h.created_by ?? '',
+      Tags: null as string[] | null,
+      Size: size,
+      Comment: h.comment ?? '',
+    };
   });
   rows.reverse();
   if (rows[0]) {
@@ -235,7 +291,10 @@ async function history(d: ImageHandlerDeps, req: Request, res: ServerResponse): 
 }
 
 async function remove(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
-  const out = await d.images.remove(req.params.name!, { force: boolParam(req.query, 'force'), noprune: boolParam(req.query, 'noprune') });
+  const out = await d.images.remove(req.params.name!, {
+    force: boolParam(req.query, 'force'),
+    noprune: boolParam(req.query, 'noprune'),
+  });
   sendJSON(res, 200, out);
 }
 
@@ -293,7 +352,10 @@ async function create(d: ImageHandlerDeps, req: Request, res: ServerResponse): P
     if (from === null) throw new InvalidArgumentError('either fromImage or fromSrc is required');
     return pull(d, req, res, from);
   }
-  if (fromSrc !== '-') throw new NotImplementedError(`importing from a URL is not supported ("${fromSrc}"): send the tar in the request body`);
+  if (fromSrc !== '-')
+    throw new NotImplementedError(
+      `importing from a URL is not supported ("${fromSrc}"): send the tar in the request body`,
+    );
   const repo = req.query.get('repo') ?? '';
   const t = req.query.get('tag') ?? '';
   let target: string | undefined;
@@ -326,7 +388,9 @@ export function registryAuthHeader(value: string | string[] | undefined): Regist
   const raw = Array.isArray(value) ? value[0] : value;
   if (raw === undefined || raw.trim() === '') return undefined;
   try {
-    const obj = JSON.parse(Buffer.from(raw.trim().replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as unknown;
+    const obj = JSON.parse(
+      Buffer.from(raw.trim().replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'),
+    ) as unknown;
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return undefined;
     const auth = toRegistryAuth(obj as Record<string, unknown>);
     return Object.keys(auth).length > 0 ? auth : undefined;
@@ -340,7 +404,10 @@ export function registryAuthHeader(value: string | string[] | undefined): Regist
  * "Pulling from x" before it has the manifest, and dockerd answers an unknown image with a 404 status (which
  * `docker run`'s auto-pull and the CLI's messages rely on), not with an error inside a 200 stream.
  */
-async function streamMessages(res: ServerResponse, run: (onProgress: (m: object) => void) => Promise<unknown>): Promise<void> {
+async function streamMessages(
+  res: ServerResponse,
+  run: (onProgress: (m: object) => void) => Promise<unknown>,
+): Promise<void> {
   const out = new JSONLines(res);
   let held: object | undefined;
   let first = true;
@@ -382,7 +449,13 @@ async function pull(d: ImageHandlerDeps, req: Request, res: ServerResponse, from
   const auth = registryAuthHeader(req.raw.headers['x-registry-auth']);
   const platform = req.query.get('platform') ?? '';
   await streamMessages(res, (onProgress) =>
-    d.archives.pull(ref, { allTags, signal: req.signal, onProgress, ...(auth ? { auth } : {}), ...(platform !== '' ? { platform } : {}) }),
+    d.archives.pull(ref, {
+      allTags,
+      signal: req.signal,
+      onProgress,
+      ...(auth ? { auth } : {}),
+      ...(platform !== '' ? { platform } : {}),
+    }),
   );
 }
 
@@ -393,13 +466,21 @@ async function push(d: ImageHandlerDeps, req: Request, res: ServerResponse): Pro
   const ref = tag === '' ? name : `${name}:${tag}`;
   const parsed = parseReference(ref);
   const auth = registryAuthHeader(req.raw.headers['x-registry-auth']);
-  await streamMessages(res, (onProgress) => d.archives.push(ref, { allTags: parsed.tag === undefined, signal: req.signal, onProgress, ...(auth ? { auth } : {}) }));
+  await streamMessages(res, (onProgress) =>
+    d.archives.push(ref, {
+      allTags: parsed.tag === undefined,
+      signal: req.signal,
+      onProgress,
+      ...(auth ? { auth } : {}),
+    }),
+  );
 }
 
 /** `POST /auth`: Docker's AuthConfig in the body; 200 `{Status, IdentityToken}` when the registry accepts it. */
 async function auth(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
   const body = await readJSONBody<unknown>(req.raw);
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidArgumentError('the body must be a JSON AuthConfig object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new InvalidArgumentError('the body must be a JSON AuthConfig object');
   sendJSON(res, 200, await d.archives.login(toRegistryAuth(body as Record<string, unknown>)));
 }
 
@@ -417,7 +498,10 @@ async function prune(d: ImageHandlerDeps, req: Request, res: ServerResponse): Pr
   const filters = filtersParam(req.query, ['dangling', 'until', 'label', 'label!']);
   const dangling = filters.get('dangling') ?? ['true'];
   const all = dangling.some((v) => v === 'false' || v === '0');
-  const labels = [...parseLabelFilters(filters.get('label') ?? []), ...parseLabelFilters(filters.get('label!') ?? []).map((l) => ({ ...l, negate: true }))];
+  const labels = [
+    ...parseLabelFilters(filters.get('label') ?? []),
+    ...parseLabelFilters(filters.get('label!') ?? []).map((l) => ({ ...l, negate: true })),
+  ];
   const until = filters.get('until')?.map((v) => parseTimestamp(v));
   const result = await d.images.prune({
     all,
@@ -438,7 +522,13 @@ async function tagHistory(d: ImageHandlerDeps, req: Request, res: ServerResponse
   sendJSON(
     res,
     200,
-    h.map((e) => ({ Digest: e.manifestDigest, ImageID: e.configDigest, Time: new Date(e.at).toISOString(), Action: e.action, Exists: e.manifestDigest !== null && d.images.records.get(e.manifestDigest) !== undefined })),
+    h.map((e) => ({
+      Digest: e.manifestDigest,
+      ImageID: e.configDigest,
+      Time: new Date(e.at).toISOString(),
+      Action: e.action,
+      Exists: e.manifestDigest !== null && d.images.records.get(e.manifestDigest) !== undefined,
+    })),
   );
 }
 
@@ -449,7 +539,9 @@ export function imageRoutes(router: Router, d: ImageHandlerDeps): void {
     .add('GET', '/images/get', (req, res) => save(d, req, res))
     .add('POST', '/images/create', (req, res) => create(d, req, res))
     .add('POST', '/images/prune', (req, res) => prune(d, req, res))
-    .add('GET', '/images/{name*}/json', async (req, res) => sendJSON(res, 200, await imageInspect(d, d.images.resolve(req.params.name!), req.version)))
+    .add('GET', '/images/{name*}/json', async (req, res) =>
+      sendJSON(res, 200, await imageInspect(d, d.images.resolve(req.params.name!), req.version)),
+    )
     .add('GET', '/images/{name*}/history', (req, res) => history(d, req, res))
     .add('GET', '/images/{name*}/get', (req, res) => save(d, req, res))
     .add('GET', '/images/{name*}/taghistory', (req, res) => tagHistory(d, req, res))

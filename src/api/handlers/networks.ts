@@ -14,10 +14,13 @@ export function networkRoutes(router: Router, networks: NetworkService): void {
     .add('GET', '/networks', (req, res) => sendJSON(res, 200, networks.list(filtersParam(req.query, LIST_FILTERS))))
     .add('POST', '/networks/create', async (req, res) => {
       const body = await readJSONBody<CreateNetworkRequest>(req.raw);
-      if (body === undefined || typeof body !== 'object' || body === null) throw new InvalidArgumentError('invalid JSON: request body is empty');
+      if (body === undefined || typeof body !== 'object' || body === null)
+        throw new InvalidArgumentError('invalid JSON: request body is empty');
       sendJSON(res, 201, await networks.create(body));
     })
-    .add('POST', '/networks/prune', async (req, res) => sendJSON(res, 200, await networks.prune(filtersParam(req.query, PRUNE_FILTERS))))
+    .add('POST', '/networks/prune', async (req, res) =>
+      sendJSON(res, 200, await networks.prune(filtersParam(req.query, PRUNE_FILTERS))),
+    )
     .add('GET', '/networks/{id}', (req, res) => {
       // `verbose` and `scope` only matter for swarm networks; they are checked and otherwise ignored.
       boolParam(req.query, 'verbose');
@@ -29,13 +32,15 @@ export function networkRoutes(router: Router, networks: NetworkService): void {
     })
     .add('POST', '/networks/{id}/connect', async (req, res) => {
       const body = await readJSONBody<ConnectRequest>(req.raw);
-      if (body === undefined || typeof body.Container !== 'string' || body.Container === '') throw new InvalidArgumentError('no container specified');
+      if (body === undefined || typeof body.Container !== 'string' || body.Container === '')
+        throw new InvalidArgumentError('no container specified');
       await networks.connect(req.params.id!, body.Container, body.EndpointConfig ?? {}, { signal: req.signal });
       sendEmpty(res, 200);
     })
     .add('POST', '/networks/{id}/disconnect', async (req, res) => {
       const body = await readJSONBody<{ Container?: string; Force?: boolean }>(req.raw);
-      if (body === undefined || typeof body.Container !== 'string' || body.Container === '') throw new InvalidArgumentError('no container specified');
+      if (body === undefined || typeof body.Container !== 'string' || body.Container === '')
+        throw new InvalidArgumentError('no container specified');
       await networks.disconnect(req.params.id!, body.Container, body.Force === true, { signal: req.signal });
       sendEmpty(res, 200);
     });

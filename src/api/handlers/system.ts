@@ -36,7 +36,23 @@ function ping(req: Request, res: ServerResponse): void {
   res.end('OK');
 }
 
-const EVENT_FILTERS = ['type', 'event', 'action', 'image', 'container', 'label', 'scope', 'network', 'volume', 'daemon', 'plugin', 'node', 'service', 'secret', 'config'];
+const EVENT_FILTERS = [
+  'type',
+  'event',
+  'action',
+  'image',
+  'container',
+  'label',
+  'scope',
+  'network',
+  'volume',
+  'daemon',
+  'plugin',
+  'node',
+  'service',
+  'secret',
+  'config',
+];
 
 function eventMatches(e: EngineEvent, f: Map<string, string[]>): boolean {
   const t = f.get('type');
@@ -44,7 +60,15 @@ function eventMatches(e: EngineEvent, f: Map<string, string[]>): boolean {
   const ev = [...(f.get('event') ?? []), ...(f.get('action') ?? [])];
   if (ev.length && !ev.includes(e.Action)) return false;
   const img = f.get('image');
-  if (img && !(e.Type === 'image' && (img.includes(e.Actor.ID) || img.includes(e.Actor.Attributes.name ?? '') || img.some((i) => e.Actor.ID.startsWith(`sha256:${i}`))))) {
+  if (
+    img &&
+    !(
+      e.Type === 'image' &&
+      (img.includes(e.Actor.ID) ||
+        img.includes(e.Actor.Attributes.name ?? '') ||
+        img.some((i) => e.Actor.ID.startsWith(`sha256:${i}`)))
+    )
+  ) {
     if (!(e.Type === 'container' && img.includes(e.Actor.Attributes.image ?? ''))) return false;
   }
   const label = f.get('label');
@@ -68,7 +92,8 @@ async function events(d: SystemDeps, req: Request, res: ServerResponse): Promise
   const untilRaw = req.query.get('until');
   const since = sinceRaw ? parseTimestamp(sinceRaw) : undefined;
   const until = untilRaw ? parseTimestamp(untilRaw) : undefined;
-  if (since !== undefined && until !== undefined && until < since) throw new InvalidArgumentError('`since` time must be before `until` time');
+  if (since !== undefined && until !== undefined && until < since)
+    throw new InvalidArgumentError('`since` time must be before `until` time');
   res.writeHead(200, { 'Content-Type': 'application/json' });
   res.flushHeaders();
   const write = (e: EngineEvent) => {
@@ -89,7 +114,10 @@ async function events(d: SystemDeps, req: Request, res: ServerResponse): Promise
     };
     // `until` may be far ahead: wait in steps setTimeout can take.
     const arm = (ms: number) => {
-      timer = setTimeout(() => (ms > MAX_TIMER_MS ? arm(ms - MAX_TIMER_MS) : done()), Math.min(Math.max(0, ms), MAX_TIMER_MS));
+      timer = setTimeout(
+        () => (ms > MAX_TIMER_MS ? arm(ms - MAX_TIMER_MS) : done()),
+        Math.min(Math.max(0, ms), MAX_TIMER_MS),
+      );
     };
     if (until !== undefined) arm((until - now) * 1000);
     req.signal.addEventListener('abort', done, { once: true });

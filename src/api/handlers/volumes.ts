@@ -4,8 +4,15 @@ import type { Router } from '../router.ts';
 
 export function volumeRoutes(router: Router, volumes: VolumeService): void {
   router
-    .add('GET', '/volumes', (req, res) => sendJSON(res, 200, { Volumes: volumes.list(filtersParam(req.query, ['dangling', 'driver', 'label', 'name'])), Warnings: [] }))
-    .add('POST', '/volumes/create', async (req, res) => sendJSON(res, 201, await volumes.create((await readJSONBody<CreateVolumeOptions>(req.raw)) ?? {})))
+    .add('GET', '/volumes', (req, res) =>
+      sendJSON(res, 200, {
+        Volumes: volumes.list(filtersParam(req.query, ['dangling', 'driver', 'label', 'name'])),
+        Warnings: [],
+      }),
+    )
+    .add('POST', '/volumes/create', async (req, res) =>
+      sendJSON(res, 201, await volumes.create((await readJSONBody<CreateVolumeOptions>(req.raw)) ?? {})),
+    )
     .add('POST', '/volumes/prune', async (req, res) => {
       const f = filtersParam(req.query, ['label', 'label!', 'all']);
       const labels = [...(f.get('label') ?? []), ...(f.get('label!') ?? []).map((l) => `!${l}`)];

@@ -1,5 +1,18 @@
 import { createReadStream, type Stats } from 'node:fs';
-import { lstat, mkdir, open, opendir, readlink, rm, stat, symlink, link, utimes, chmod, lutimes } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  open,
+  opendir,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  link,
+  utimes,
+  chmod,
+  lutimes,
+} from 'node:fs/promises';
 import { dirname, basename, join, resolve as resolvePath, isAbsolute, normalize } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -79,8 +92,14 @@ function localAbs(p: string): string {
 /** How Go names a failed syscall on a path: `lstat /x: no such file or directory`. */
 function pathError(op: string, path: string, err: unknown): BerthError {
   const code = (err as { code?: string }).code;
-  const text: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', ENOTDIR: 'not a directory' };
-  return new BerthError(`${op} ${path}: ${(code !== undefined ? text[code] : undefined) ?? (err as Error).message}`, { cause: err });
+  const text: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    ENOTDIR: 'not a directory',
+  };
+  return new BerthError(`${op} ${path}: ${(code !== undefined ? text[code] : undefined) ?? (err as Error).message}`, {
+    cause: err,
+  });
 }
 
 /** Replaces the first occurrence of `from` in each entry name (moby's `RebaseArchiveEntries`). */
@@ -118,7 +137,11 @@ async function* localEntries(dir: string, base: string, followTop: boolean): Asy
 }
 
 /** Resolves where a tar should be extracted locally and renames entries (moby's `CopyTo`/`PrepareArchiveCopy`). */
-async function prepareLocalDestination(dstPath: string, srcIsDir: boolean, srcBase: string): Promise<{ dir: string; from: string; to: string } | { dir: string }> {
+async function prepareLocalDestination(
+  dstPath: string,
+  srcIsDir: boolean,
+  srcBase: string,
+): Promise<{ dir: string; from: string; to: string } | { dir: string }> {
   let info: { exists: boolean; isDir: boolean; path: string } = { exists: false, isDir: false, path: dstPath };
   try {
     let st = await lstat(dstPath);
@@ -141,21 +164,27 @@ async function prepareLocalDestination(dstPath: string, srcIsDir: boolean, srcBa
   const [dstDir, dstBase] = splitPathDirEntry(info.path);
   if (info.exists && info.isDir) return { dir: info.path };
   if (info.exists && srcIsDir) throw new BerthError('cannot copy directory');
-  if (!info.exists && !srcIsDir && (hasTrailingSeparator(info.path) || specifiesCurrentDir(info.path))) throw new BerthError('no such directory');
+  if (!info.exists && !srcIsDir && (hasTrailingSeparator(info.path) || specifiesCurrentDir(info.path)))
+    throw new BerthError('no such directory');
   return { dir: dstDir, from: srcBase, to: dstBase };
 }
 
 /** Extracts a tar under `dir` without changing owners and refusing to put a directory over a file or back. */
-async function untar(source: AsyncIterable<Uint8Array>, dir: string, rename: { from: string; to: string } | undefined): Promise<void> {
+async function untar(
+  source: AsyncIterable<Uint8Array>,
+  dir: string,
+  rename: { from: string; to: string } | undefined,
+): Promise<void> {
   const dirTimes: [string, number][] = [];
   for await (const entry of extract(source)) {
     const h = entry.header;
     let name = rename === undefined ? h.name : rebaseName(h.name, rename.from, rename.to);
     name = normalize(name).replace(/\/+$/, '');
-    if (name === '' || name === '.' ) {
+    if (name === '' || name === '.') {
       if (h.type === 'directory') continue;
     }
-    if (name.startsWith('..') || isAbsolute(name)) throw new BerthError(`invalid archive entry: ${JSON.stringify(h.name)}`);
+    if (name.startsWith('..') || isAbsolute(name))
+      throw new BerthError(`invalid archive entry: ${JSON.stringify(h.name)}`);
     const target = join(dir, name);
     let existing: Stats | undefined;
     try {
@@ -164,8 +193,10 @@ async function untar(source: AsyncIterable<Uint8Array>, dir: string, rename: { f
       existing = undefined;
     }
     if (existing !== undefined) {
-      if (existing.isDirectory() && h.type !== 'directory') throw new BerthError(`cannot overwrite directory "${target}" with non-directory "${h.name}"`);
-      if (!existing.isDirectory() && h.type === 'directory') throw new BerthError(`cannot overwrite non-directory "${target}" with directory "${h.name}"`);
+      if (existing.isDirectory() && h.type !== 'directory')
+        throw new BerthError(`cannot overwrite directory "${target}" with non-directory "${h.name}"`);
+      if (!existing.isDirectory() && h.type === 'directory')
+        throw new BerthError(`cannot overwrite non-directory "${target}" with directory "${h.name}"`);
       if (!existing.isDirectory()) await rm(target, { force: true });
     }
     switch (h.type) {
@@ -202,7 +233,10 @@ async function untar(source: AsyncIterable<Uint8Array>, dir: string, rename: { f
   for (const [d, t] of dirTimes.reverse()) await utimes(d, t, t).catch(() => {});
 }
 
-function progressLine(err: OutStream, header: string): { count: (n: number) => void; finish: () => void; total: () => number } {
+function progressLine(
+  err: OutStream,
+  header: string,
+): { count: (n: number) => void; finish: () => void; total: () => number } {
   let total = 0;
   let timer: NodeJS.Timeout | undefined;
   if (err.isTerminal) {
@@ -237,7 +271,15 @@ function checkFileMode(mode: number): string | undefined {
   return undefined;
 }
 
-async function copyToContainer(client: EngineClient, input: Readable, err: OutStream, container: string, srcPath: string, dstPath: string, opts: CopyOptions): Promise<void> {
+async function copyToContainer(
+  client: EngineClient,
+  input: Readable,
+  err: OutStream,
+  container: string,
+  srcPath: string,
+  dstPath: string,
+  opts: CopyOptions,
+): Promise<void> {
   const src = srcPath === '-' ? '-' : localAbs(srcPath);
   let dst = { path: dstPath, exists: false, isDir: false };
   let dstStat: PathStat | undefined;
@@ -256,7 +298,8 @@ async function copyToContainer(client: EngineClient, input: Readable, err: OutSt
   }
   if (dstStat !== undefined) {
     const bad = checkFileMode(dstStat.mode);
-    if (bad !== undefined) throw new BerthError(`destination "${container}:${dstPath}" must be a directory or a regular file: ${bad}`);
+    if (bad !== undefined)
+      throw new BerthError(`destination "${container}:${dstPath}" must be a directory or a regular file: ${bad}`);
     dst = { ...dst, exists: true, isDir: isDirMode(dstStat.mode) };
   } else if (statErr !== undefined && !(statErr instanceof NotFoundError)) {
     throw statErr;
@@ -286,14 +329,17 @@ async function copyToContainer(client: EngineClient, input: Readable, err: OutSt
   let rename: { from: string; to: string } | undefined;
   if (dst.exists && dst.isDir) extractDir = dst.path;
   else if (dst.exists && srcIsDir) throw new BerthError('cannot copy directory');
-  else if (!dst.exists && !srcIsDir && (hasTrailingSeparator(dst.path) || specifiesCurrentDir(dst.path))) throw new BerthError('no such directory');
+  else if (!dst.exists && !srcIsDir && (hasTrailingSeparator(dst.path) || specifiesCurrentDir(dst.path)))
+    throw new BerthError('no such directory');
   else {
     extractDir = dstDir;
     rename = { from: srcBase, to: dstBase };
   }
   const entries = (async function* () {
     for await (const e of localEntries(srcDir, srcBase, opts.followLink)) {
-      yield rename === undefined ? e : { ...e, header: { ...e.header, name: rebaseName(e.header.name, rename.from, rename.to) } };
+      yield rename === undefined
+        ? e
+        : { ...e, header: { ...e.header, name: rebaseName(e.header.name, rename.from, rename.to) } };
     }
   })();
   const progress = opts.quiet ? undefined : progressLine(err, 'Copying to container - ');
@@ -303,7 +349,8 @@ async function copyToContainer(client: EngineClient, input: Readable, err: OutSt
   } finally {
     progress?.finish();
   }
-  if (progress !== undefined) err.write(`Successfully copied ${humanSizeWithPrecision(progress.total(), 3)} to ${container}:${dst.path}\n`);
+  if (progress !== undefined)
+    err.write(`Successfully copied ${humanSizeWithPrecision(progress.total(), 3)} to ${container}:${dst.path}\n`);
 }
 
 async function validateOutputPath(path: string): Promise<void> {
@@ -312,7 +359,8 @@ async function validateOutputPath(path: string): Promise<void> {
     try {
       await stat(dir);
     } catch (e) {
-      if ((e as { code?: string }).code === 'ENOENT') throw new BerthError(`invalid output path: directory ${JSON.stringify(dir)} does not exist`);
+      if ((e as { code?: string }).code === 'ENOENT')
+        throw new BerthError(`invalid output path: directory ${JSON.stringify(dir)} does not exist`);
     }
   }
   try {
@@ -325,7 +373,15 @@ async function validateOutputPath(path: string): Promise<void> {
   }
 }
 
-async function copyFromContainer(client: EngineClient, out: OutStream, err: OutStream, container: string, srcPath: string, dstPath: string, opts: CopyOptions): Promise<void> {
+async function copyFromContainer(
+  client: EngineClient,
+  out: OutStream,
+  err: OutStream,
+  container: string,
+  srcPath: string,
+  dstPath: string,
+  opts: CopyOptions,
+): Promise<void> {
   const dst = dstPath === '-' ? '-' : localAbs(dstPath);
   if (dst !== '-') await validateOutputPath(dst);
   let src = srcPath;
@@ -372,10 +428,17 @@ async function copyFromContainer(client: EngineClient, out: OutStream, err: OutS
   } finally {
     progress?.finish();
   }
-  if (progress !== undefined) err.write(`Successfully copied ${humanSizeWithPrecision(progress.total(), 3)} to ${dst}\n`);
+  if (progress !== undefined)
+    err.write(`Successfully copied ${humanSizeWithPrecision(progress.total(), 3)} to ${dst}\n`);
 }
 
-export async function copyFiles(client: EngineClient, input: Readable, out: OutStream, err: OutStream, opts: CopyOptions): Promise<void> {
+export async function copyFiles(
+  client: EngineClient,
+  input: Readable,
+  out: OutStream,
+  err: OutStream,
+  opts: CopyOptions,
+): Promise<void> {
   if (opts.source === '') throw new BerthError('source can not be empty');
   if (opts.destination === '') throw new BerthError('destination can not be empty');
   const src = splitCpArg(opts.source);

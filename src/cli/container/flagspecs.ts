@@ -47,12 +47,45 @@ const int64 = (v: string): string => {
   return v;
 };
 
-const list = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({ name, kind: 'list', usage, ...extra });
-const str = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({ name, kind: 'string', usage, ...extra });
-const bool = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({ name, kind: 'bool', usage, ...extra });
-const int = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({ name, kind: 'int', usage, ...extra });
-const bytes = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({ name, kind: 'string', usage, valueName: 'bytes', validate: size, ...extra });
-const dur = (name: string, usage: string): FlagSpec => ({ name, kind: 'string', usage, valueName: 'duration', validate: duration });
+const list = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
+  name,
+  kind: 'list',
+  usage,
+  ...extra,
+});
+const str = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
+  name,
+  kind: 'string',
+  usage,
+  ...extra,
+});
+const bool = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
+  name,
+  kind: 'bool',
+  usage,
+  ...extra,
+});
+const int = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
+  name,
+  kind: 'int',
+  usage,
+  ...extra,
+});
+const bytes = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
+  name,
+  kind: 'string',
+  usage,
+  valueName: 'bytes',
+  validate: size,
+  ...extra,
+});
+const dur = (name: string, usage: string): FlagSpec => ({
+  name,
+  kind: 'string',
+  usage,
+  valueName: 'duration',
+  validate: duration,
+});
 
 /** `addFlags`: everything that goes into Config and HostConfig. */
 export const CONTAINER_FLAGS: readonly FlagSpec[] = [
@@ -84,11 +117,14 @@ export const CONTAINER_FLAGS: readonly FlagSpec[] = [
   bool('privileged', 'Give extended privileges to this container'),
   list('security-opt', 'Security Options'),
   str('userns', 'User namespace to use'),
-  str('cgroupns', `Cgroup namespace to use (host|private)
+  str(
+    'cgroupns',
+    `Cgroup namespace to use (host|private)
 'host':    Run the container in the Docker host's cgroup namespace
 'private': Run the container in its own private cgroup namespace
 '':        Use the cgroup namespace as configured by the
-           default-cgroupns-mode option on the daemon (default)`),
+           default-cgroupns-mode option on the daemon (default)`,
+  ),
   list('add-host', 'Add a custom host-to-IP mapping (host:ip)'),
   list('dns', 'Set custom DNS servers'),
   list('dns-option', 'Set DNS options'),
@@ -118,10 +154,16 @@ export const CONTAINER_FLAGS: readonly FlagSpec[] = [
   dur('health-interval', 'Time between running the check (ms|s|m|h) (default 0s)'),
   int('health-retries', 'Consecutive failures needed to report unhealthy'),
   dur('health-timeout', 'Maximum time to allow one check to run (ms|s|m|h) (default 0s)'),
-  dur('health-start-period', 'Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)'),
+  dur(
+    'health-start-period',
+    'Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)',
+  ),
   dur('health-start-interval', 'Time between running the check during the start period (ms|s|m|h) (default 0s)'),
   bool('no-healthcheck', 'Disable any container-specified HEALTHCHECK'),
-  str('blkio-weight', 'Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)', { valueName: 'uint16', validate: uint16 }),
+  str('blkio-weight', 'Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)', {
+    valueName: 'uint16',
+    validate: uint16,
+  }),
   list('blkio-weight-device', 'Block IO weight (relative device weight)', { defaultText: '[]' }),
   str('cidfile', 'Write the container ID to the file'),
   str('cpuset-cpus', 'CPUs in which to allow execution (0-3, 0,1)'),
@@ -139,8 +181,16 @@ export const CONTAINER_FLAGS: readonly FlagSpec[] = [
   bytes('kernel-memory', 'Kernel memory limit'),
   bytes('memory', 'Memory limit', { short: 'm' }),
   bytes('memory-reservation', 'Memory soft limit'),
-  str('memory-swap', "Swap limit equal to memory plus swap: '-1' to enable unlimited swap", { valueName: 'bytes', validate: swap }),
-  str('memory-swappiness', 'Tune container memory swappiness (0 to 100)', { valueName: 'int', validate: int64, defaultValue: '-1', kind: 'int' }),
+  str('memory-swap', "Swap limit equal to memory plus swap: '-1' to enable unlimited swap", {
+    valueName: 'bytes',
+    validate: swap,
+  }),
+  str('memory-swappiness', 'Tune container memory swappiness (0 to 100)', {
+    valueName: 'int',
+    validate: int64,
+    defaultValue: '-1',
+    kind: 'int',
+  }),
   bool('oom-kill-disable', 'Disable OOM Killer'),
   int('oom-score-adj', "Tune host's OOM preferences (-1000 to 1000)"),
   str('pids-limit', 'Tune container pids limit (set -1 for unlimited)', { valueName: 'int', validate: int64 }),
@@ -152,13 +202,25 @@ export const CONTAINER_FLAGS: readonly FlagSpec[] = [
   str('uts', 'UTS namespace to use'),
   str('runtime', 'Runtime to use for this container'),
   bool('init', 'Run an init inside the container that forwards signals and reaps processes'),
-  list('annotation', 'Add an annotation to the container (passed through to the OCI runtime)', { valueName: 'map', defaultText: 'map[]' }),
-  str('io-maxbandwidth', 'Maximum IO bandwidth limit for the system drive (Windows only)', { valueName: 'bytes', validate: size, hidden: true }),
-  str('io-maxiops', 'Maximum IOps limit for the system drive (Windows only)', { valueName: 'uint', validate: uint64, hidden: true }),
+  list('annotation', 'Add an annotation to the container (passed through to the OCI runtime)', {
+    valueName: 'map',
+    defaultText: 'map[]',
+  }),
+  str('io-maxbandwidth', 'Maximum IO bandwidth limit for the system drive (Windows only)', {
+    valueName: 'bytes',
+    validate: size,
+    hidden: true,
+  }),
+  str('io-maxiops', 'Maximum IOps limit for the system drive (Windows only)', {
+    valueName: 'uint',
+    validate: uint64,
+    hidden: true,
+  }),
 ];
 
 const PLATFORM: FlagSpec = str('platform', 'Set platform if server is multi-platform capable');
-const PULL = (verb: string): FlagSpec => str('pull', `Pull image before ${verb} ("always", "missing", "never")`, { defaultValue: 'missing' });
+const PULL = (verb: string): FlagSpec =>
+  str('pull', `Pull image before ${verb} ("always", "missing", "never")`, { defaultValue: 'missing' });
 /** run and create take `-h` for the host name, so their help flag has no short form. */
 const HELP: FlagSpec = bool('help', 'Print usage');
 const TRUST: FlagSpec = bool('disable-content-trust', 'Skip image verification', { defaultValue: true });
@@ -188,7 +250,10 @@ export const CREATE_FLAGS: readonly FlagSpec[] = [
 
 /** `update`'s flags (docker/cli `container/update.go`). */
 export const UPDATE_FLAGS: readonly FlagSpec[] = [
-  str('blkio-weight', 'Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)', { valueName: 'uint16', validate: uint16 }),
+  str('blkio-weight', 'Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)', {
+    valueName: 'uint16',
+    validate: uint16,
+  }),
   str('cpu-period', 'Limit CPU CFS (Completely Fair Scheduler) period', { valueName: 'int', validate: int64 }),
   str('cpu-quota', 'Limit CPU CFS (Completely Fair Scheduler) quota', { valueName: 'int', validate: int64 }),
   str('cpu-rt-period', 'Limit the CPU real-time period in microseconds', { valueName: 'int', validate: int64 }),
@@ -198,7 +263,10 @@ export const UPDATE_FLAGS: readonly FlagSpec[] = [
   str('cpu-shares', 'CPU shares (relative weight)', { short: 'c', valueName: 'int', validate: int64 }),
   bytes('memory', 'Memory limit', { short: 'm' }),
   bytes('memory-reservation', 'Memory soft limit'),
-  str('memory-swap', 'Swap limit equal to memory plus swap: -1 to enable unlimited swap', { valueName: 'bytes', validate: swap }),
+  str('memory-swap', 'Swap limit equal to memory plus swap: -1 to enable unlimited swap', {
+    valueName: 'bytes',
+    validate: swap,
+  }),
   bytes('kernel-memory', 'Kernel memory limit (deprecated)', { hidden: true }),
   str('restart', 'Restart policy to apply when a container exits'),
   str('pids-limit', 'Tune container pids limit (set -1 for unlimited)', { valueName: 'int', validate: int64 }),

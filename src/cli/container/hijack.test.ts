@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { frame } from '../../client/index.ts';
 import type { EngineClient } from '../../client/index.ts';
-import { DetachedError, EscapeMatcher, detachKeyBytes, forceExitAfter3Signals, forwardSignals, streamHijacked, type TerminalInput } from './hijack.ts';
+import {
+  DetachedError,
+  EscapeMatcher,
+  detachKeyBytes,
+  forceExitAfter3Signals,
+  forwardSignals,
+  streamHijacked,
+  type TerminalInput,
+} from './hijack.ts';
 
 describe('detach keys', () => {
   it("parses moby/term's key names", () => {
@@ -82,7 +90,14 @@ describe('streamHijacked', () => {
     peer.on('end', () => peer.end(Buffer.concat([frame(1, `echo:${got}`), frame(2, 'e')])));
     const out = sink();
     const err = sink();
-    await streamHijacked({ conn: { socket: client, contentType: undefined }, input: new PassThrough().end('abc'), output: out, error: err, tty: false, detachKeys: '' });
+    await streamHijacked({
+      conn: { socket: client, contentType: undefined },
+      input: new PassThrough().end('abc'),
+      output: out,
+      error: err,
+      tty: false,
+      detachKeys: '',
+    });
     assert.equal(out.text(), 'echo:abc');
     assert.equal(err.text(), 'e');
   });
@@ -91,7 +106,14 @@ describe('streamHijacked', () => {
     const { client, peer } = await pair();
     peer.on('end', () => peer.end(frame(1, 'bye')));
     const out = sink();
-    await streamHijacked({ conn: { socket: client, contentType: undefined }, input: undefined, output: out, error: undefined, tty: false, detachKeys: '' });
+    await streamHijacked({
+      conn: { socket: client, contentType: undefined },
+      input: undefined,
+      output: out,
+      error: undefined,
+      tty: false,
+      detachKeys: '',
+    });
     assert.equal(out.text(), 'bye');
   });
 
@@ -107,7 +129,14 @@ describe('streamHijacked', () => {
     input.isTTY = true;
     input.setRawMode = (m: boolean) => modes.push(m);
     const out = sink();
-    const done = streamHijacked({ conn: { socket: client, contentType: undefined }, input, output: out, error: out, tty: true, detachKeys: '' });
+    const done = streamHijacked({
+      conn: { socket: client, contentType: undefined },
+      input,
+      output: out,
+      error: out,
+      tty: true,
+      detachKeys: '',
+    });
     input.write('ls\n');
     await new Promise((r) => setTimeout(r, 30));
     input.write('\x10\x11');
@@ -123,7 +152,9 @@ describe('signals', () => {
   it('forwards each signal as a kill request without the SIG prefix, until stopped', async () => {
     const proc = new EventEmitter();
     const sent: string[] = [];
-    const client = { containerKill: async (id: string, sig?: string) => void sent.push(`${id}:${sig}`) } as unknown as EngineClient;
+    const client = {
+      containerKill: async (id: string, sig?: string) => void sent.push(`${id}:${sig}`),
+    } as unknown as EngineClient;
     const stop = forwardSignals(client, 'c1', proc as unknown as NodeJS.Process);
     proc.emit('SIGTERM');
     proc.emit('SIGUSR2');

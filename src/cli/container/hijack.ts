@@ -12,9 +12,38 @@ import { stdCopy, writeWithBackpressure } from '../../client/index.ts';
 export const DEFAULT_DETACH_KEYS = Uint8Array.of(16, 17);
 
 const CTRL_NAMES = [
-  'ctrl-@', 'ctrl-a', 'ctrl-b', 'ctrl-c', 'ctrl-d', 'ctrl-e', 'ctrl-f', 'ctrl-g', 'ctrl-h', 'ctrl-i', 'ctrl-j', 'ctrl-k', 'ctrl-l',
-  'ctrl-m', 'ctrl-n', 'ctrl-o', 'ctrl-p', 'ctrl-q', 'ctrl-r', 'ctrl-s', 'ctrl-t', 'ctrl-u', 'ctrl-v', 'ctrl-w', 'ctrl-x', 'ctrl-y',
-  'ctrl-z', 'ctrl-[', 'ctrl-\\', 'ctrl-]', 'ctrl-^', 'ctrl-_',
+  'ctrl-@',
+  'ctrl-a',
+  'ctrl-b',
+  'ctrl-c',
+  'ctrl-d',
+  'ctrl-e',
+  'ctrl-f',
+  'ctrl-g',
+  'ctrl-h',
+  'ctrl-i',
+  'ctrl-j',
+  'ctrl-k',
+  'ctrl-l',
+  'ctrl-m',
+  'ctrl-n',
+  'ctrl-o',
+  'ctrl-p',
+  'ctrl-q',
+  'ctrl-r',
+  'ctrl-s',
+  'ctrl-t',
+  'ctrl-u',
+  'ctrl-v',
+  'ctrl-w',
+  'ctrl-x',
+  'ctrl-y',
+  'ctrl-z',
+  'ctrl-[',
+  'ctrl-\\',
+  'ctrl-]',
+  'ctrl-^',
+  'ctrl-_',
 ];
 
 /** moby/term `ToBytes`: `ctrl-p,ctrl-q`, single characters, or `DEL`. */
@@ -82,7 +111,9 @@ export class DetachedError extends Error {
 function setRawTerminal(input: TerminalInput): void {
   input.setRawMode?.(true);
   if ((input as { fd?: number }).fd === 0) {
-    process.getBuiltinModule('node:child_process').spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
+    process
+      .getBuiltinModule('node:child_process')
+      .spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
   }
 }
 
@@ -241,7 +272,8 @@ export function monitorTtySize(
   err: { write(text: string): void },
   initial?: [number, number],
 ): () => void {
-  const send = (size: [number, number]): Promise<void> => (size[0] === 0 && size[1] === 0 ? Promise.resolve() : resize(size[0], size[1]));
+  const send = (size: [number, number]): Promise<void> =>
+    size[0] === 0 && size[1] === 0 ? Promise.resolve() : resize(size[0], size[1]);
   let stopped = false;
   void (async () => {
     try {
@@ -272,14 +304,29 @@ export function monitorTtySize(
 
 /** The signals forwarded: those docker's CLI forwards (it takes all but SIGCHLD, SIGPIPE, SIGURG) that a user sends. */
 const PROXIED: readonly NodeJS.Signals[] = [
-  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGTERM', 'SIGALRM', 'SIGCONT', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGWINCH',
+  'SIGHUP',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGTERM',
+  'SIGALRM',
+  'SIGCONT',
+  'SIGTSTP',
+  'SIGTTIN',
+  'SIGTTOU',
+  'SIGWINCH',
 ];
 
 /**
  * docker's `ForwardAllSignals`: each signal the CLI receives is sent to the container as
  * `POST /containers/{id}/kill?signal=NAME` (without the `SIG` prefix). Returns a function that stops.
  */
-export function forwardSignals(client: EngineClient, id: string, proc: Pick<NodeJS.Process, 'on' | 'off'> = process): () => void {
+export function forwardSignals(
+  client: EngineClient,
+  id: string,
+  proc: Pick<NodeJS.Process, 'on' | 'off'> = process,
+): () => void {
   const handlers = PROXIED.map((sig) => {
     const handler = (): void => {
       void client.containerKill(id, sig.slice(3)).catch(() => {});
@@ -297,7 +344,10 @@ export function forwardSignals(client: EngineClient, id: string, proc: Pick<Node
  * (forwarded to the container when signals are proxied), the third ends the CLI ("got 3 SIGTERM/SIGINTs,
  * forcefully exiting", exit 1). Returns a function that stops counting.
  */
-export function forceExitAfter3Signals(err: { write(text: string): void }, proc: Pick<NodeJS.Process, 'on' | 'off' | 'exit'> = process): () => void {
+export function forceExitAfter3Signals(
+  err: { write(text: string): void },
+  proc: Pick<NodeJS.Process, 'on' | 'off' | 'exit'> = process,
+): () => void {
   let count = 0;
   const onSignal = (): void => {
     count++;

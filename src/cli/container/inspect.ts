@@ -91,8 +91,18 @@ export interface InspectOptions {
   size: boolean;
 }
 
-export function inspectContainers(client: EngineClient, out: OutStream, opts: InspectOptions, signal?: AbortSignal): Promise<void> {
-  return inspectObjects(out, opts, (ref) => client.containerInspectRaw(ref, { size: opts.size, signal }), CONTAINER_SHAPE);
+export function inspectContainers(
+  client: EngineClient,
+  out: OutStream,
+  opts: InspectOptions,
+  signal?: AbortSignal,
+): Promise<void> {
+  return inspectObjects(
+    out,
+    opts,
+    (ref) => client.containerInspectRaw(ref, { size: opts.size, signal }),
+    CONTAINER_SHAPE,
+  );
 }
 
 /** Errors that let the generic inspect try the next type, as docker's `isErrSkippable`. */
@@ -113,14 +123,21 @@ export async function inspectAny(
   signal?: AbortSignal,
 ): Promise<void> {
   const all: { type: ObjectType; size: boolean; get: (ref: string) => Promise<string>; shape: InspectShape }[] = [
-    { type: 'container', size: true, get: (ref) => client.containerInspectRaw(ref, { size: opts.size, signal }), shape: CONTAINER_SHAPE },
+    {
+      type: 'container',
+      size: true,
+      get: (ref) => client.containerInspectRaw(ref, { size: opts.size, signal }),
+      shape: CONTAINER_SHAPE,
+    },
     { type: 'image', size: false, get: (ref) => client.imageInspectRaw(ref, { signal }), shape: IMAGE_SHAPE },
     { type: 'network', size: false, get: (ref) => client.networkInspectRaw(ref, { signal }), shape: NETWORK_SHAPE },
     { type: 'volume', size: false, get: (ref) => client.volumeInspectRaw(ref, { signal }), shape: VOLUME_SHAPE },
   ];
   const known = ['config', 'container', 'image', 'network', 'node', 'plugin', 'secret', 'service', 'task', 'volume'];
   if (opts.type !== '' && !known.includes(opts.type)) {
-    throw new BerthError(`unknown type: ${JSON.stringify(opts.type)}: must be one of ${known.map((k) => JSON.stringify(k)).join(', ')}`);
+    throw new BerthError(
+      `unknown type: ${JSON.stringify(opts.type)}: must be one of ${known.map((k) => JSON.stringify(k)).join(', ')}`,
+    );
   }
   await inspectObjects(out, opts, async (ref) => {
     for (const kind of all) {

@@ -47,7 +47,10 @@ describe('ps rows (docker formatter.ContainerContext)', () => {
   });
 
   it('shows an image given by ID as its short ID', () => {
-    assert.equal(containerRow(summary({ Image: '7b7b7b7b7b7b7b', ImageID: `sha256:${'7b'.repeat(32)}` }), true, NOW).Image, '7b7b7b7b7b7b');
+    assert.equal(
+      containerRow(summary({ Image: '7b7b7b7b7b7b7b', ImageID: `sha256:${'7b'.repeat(32)}` }), true, NOW).Image,
+      '7b7b7b7b7b7b',
+    );
     assert.equal(containerRow(summary({ Image: '' }), true, NOW).Image, '<no image>');
   });
 
@@ -71,7 +74,10 @@ describe('ps rows (docker formatter.ContainerContext)', () => {
   });
 
   it('draws the default table, with sizes when asked', async () => {
-    const rows = [containerRow(summary(), true, NOW), containerRow(summary({ Id: 'b'.repeat(64), Names: ['/db'], Status: 'Exited (0) 1 hour ago' }), true, NOW)];
+    const rows = [
+      containerRow(summary(), true, NOW),
+      containerRow(summary({ Id: 'b'.repeat(64), Names: ['/db'], Status: 'Exited (0) 1 hour ago' }), true, NOW),
+    ];
     const { format, layout } = containerLayout('', false, true);
     const text = await renderRows(rows as Record<string, string>[], format, layout);
     assert.equal(
@@ -88,6 +94,9 @@ describe('ps rows (docker formatter.ContainerContext)', () => {
     const json = await renderRows([row] as Record<string, string>[], format, layout);
     assert.match(json, /^\{"Command":.*"Labels":"com.x=\\u003cy\\u003e".*"Platform":null,.*"Status":"Up 2 hours"\}\n$/);
     const t = containerLayout('table {{.ID}}\t{{.Label "com.x"}}', false, false);
-    assert.equal(await renderRows([row] as Record<string, string>[], t.format, t.layout), 'CONTAINER ID   x\naccb50bdbcf5   <y>\n');
+    assert.equal(
+      await renderRows([row] as Record<string, string>[], t.format, t.layout),
+      'CONTAINER ID   x\naccb50bdbcf5   <y>\n',
+    );
   });
 });

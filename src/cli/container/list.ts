@@ -196,7 +196,11 @@ export function containerLayout(format: string, quiet: boolean, size: boolean): 
     if (quiet) return { format: '{{.ID}}', layout: { ...base, defaultTable: '{{.ID}}', columns: ['ID'] } };
     return { format: 'table', layout: { ...base, defaultTable: table, columns } };
   }
-  if (format === 'raw') return { format: quiet ? 'container_id: {{.ID}}' : RAW_FORMAT + (size ? 'size: {{.Size}}\\n' : ''), layout: { ...base, defaultTable: table, columns } };
+  if (format === 'raw')
+    return {
+      format: quiet ? 'container_id: {{.ID}}' : RAW_FORMAT + (size ? 'size: {{.Size}}\\n' : ''),
+      layout: { ...base, defaultTable: table, columns },
+    };
   return { format: quiet ? '{{.ID}}' : format, layout: { ...base, defaultTable: table, columns } };
 }
 
@@ -212,7 +216,18 @@ async function checkTemplate(format: string): Promise<boolean> {
   } catch (err) {
     throw new BerthError(`failed to parse template: ${(err as Error).message}`, { cause: err });
   }
-  const empty: ContainerSummary = { Id: '', Names: null, Image: '', ImageID: '', Command: '', Created: 0, Ports: null, Labels: null, State: '', Status: '' };
+  const empty: ContainerSummary = {
+    Id: '',
+    Names: null,
+    Image: '',
+    ImageID: '',
+    Command: '',
+    Created: 0,
+    Ports: null,
+    Labels: null,
+    State: '',
+    Status: '',
+  };
   let sizeUsed = false;
   const fields = containerRow(empty, true, Date.now());
   const size = fields.Size;
@@ -235,8 +250,15 @@ async function checkTemplate(format: string): Promise<boolean> {
   return sizeUsed;
 }
 
-export async function listContainers(client: EngineClient, out: OutStream, err: OutStream, opts: PsOptions, signal?: AbortSignal): Promise<void> {
-  if (opts.format !== '' && opts.quiet) err.write('WARNING: Ignoring custom format, because both --format and --quiet are set.\n');
+export async function listContainers(
+  client: EngineClient,
+  out: OutStream,
+  err: OutStream,
+  opts: PsOptions,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (opts.format !== '' && opts.quiet)
+    err.write('WARNING: Ignoring custom format, because both --format and --quiet are set.\n');
   let size = opts.size;
   if (opts.format !== '') {
     const sizeUsed = await checkTemplate(opts.format);

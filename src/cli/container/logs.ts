@@ -28,7 +28,13 @@ function timestamp(value: string, what: string): string {
   }
 }
 
-export async function showLogs(client: EngineClient, out: OutStream, err: OutStream, opts: LogsOptions, signal?: AbortSignal): Promise<void> {
+export async function showLogs(
+  client: EngineClient,
+  out: OutStream,
+  err: OutStream,
+  opts: LogsOptions,
+  signal?: AbortSignal,
+): Promise<void> {
   const c = await client.containerInspect(opts.container, { signal });
   const body = await client.containerLogs(c.Id, {
     stdout: true,

@@ -18,22 +18,25 @@ import { goErrnoText, memSwapBytes, parseCPUs, parseRestartPolicy, ramInBytes } 
  */
 
 /** Runs `op` over every item, at most `limit` at a time; each promise settles with the error or undefined. */
-function settleLimited(items: readonly string[], limit: number, op: (item: string) => Promise<void>): Promise<unknown>[] {
+function settleLimited(
+  items: readonly string[],
+  limit: number,
+  op: (item: string) => Promise<void>,
+): Promise<unknown>[] {
   let running = 0;
   const queue: (() => void)[] = [];
-  const slot = (): Promise<void> =>
-    {
-      if (running < limit) {
-        running++;
-        return Promise.resolve();
-      }
-      return new Promise<void>((resolve) =>
-        queue.push(() => {
-          running++;
-          resolve();
-        }),
-      );
+  const slot = (): Promise<void> => {
+    if (running < limit) {
+      running++;
+      return Promise.resolve();
     }
+    return new Promise<void>((resolve) =>
+      queue.push(() => {
+        running++;
+        resolve();
+      }),
+    );
+  };
   const release = (): void => {
     running--;
     queue.shift()?.();
@@ -63,7 +66,7 @@ async function eachContainer(
   const errors: unknown[] = [];
   for (let i = 0; i < containers.length; i++) {
     const c = containers[i] as string;
-    const failure = settled !== undefined ? await settled[i] : (await settleLimited([c], 1, op)[0]);
+    const failure = settled !== undefined ? await settled[i] : await settleLimited([c], 1, op)[0];
     if (failure === undefined) {
       out.write(`${c}\n`);
       continue;
@@ -83,7 +86,10 @@ export interface StopOptions {
 
 export function stopContainers(client: EngineClient, out: OutStream, opts: StopOptions): Promise<void> {
   return eachContainer(opts.containers, out, (id) =>
-    client.containerStop(id, { ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}), stopSignal: opts.signal }),
+    client.containerStop(id, {
+      ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
+      stopSignal: opts.signal,
+    }),
   );
 }
 
@@ -91,12 +97,20 @@ export function restartContainers(client: EngineClient, out: OutStream, opts: St
   return eachContainer(
     opts.containers,
     out,
-    (id) => client.containerRestart(id, { ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}), stopSignal: opts.signal }),
+    (id) =>
+      client.containerRestart(id, {
+        ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
+        stopSignal: opts.signal,
+      }),
     { parallel: false },
   );
 }
 
-export function killContainers(client: EngineClient, out: OutStream, opts: { containers: string[]; signal: string }): Promise<void> {
+export function killContainers(
+  client: EngineClient,
+  out: OutStream,
+  opts: { containers: string[]; signal: string },
+): Promise<void> {
   return eachContainer(opts.containers, out, (id) => client.containerKill(id, opts.signal));
 }
 
@@ -108,7 +122,12 @@ export interface RemoveOptions {
 }
 
 /** `berth rm`: with `-f`, a container that does not exist is reported on stderr but is no failure. */
-export function removeContainers(client: EngineClient, out: OutStream, err: OutStream, opts: RemoveOptions): Promise<void> {
+export function removeContainers(
+  client: EngineClient,
+  out: OutStream,
+  err: OutStream,
+  opts: RemoveOptions,
+): Promise<void> {
   return eachContainer(
     opts.containers,
     out,
@@ -136,7 +155,12 @@ export function unpauseContainers(client: EngineClient, out: OutStream, containe
   return eachContainer(containers, out, (id) => client.containerUnpause(id));
 }
 
-export async function renameContainer(client: EngineClient, err: OutStream, oldName: string, newName: string): Promise<void> {
+export async function renameContainer(
+  client: EngineClient,
+  err: OutStream,
+  oldName: string,
+  newName: string,
+): Promise<void> {
   const from = oldName.trim();
   const to = newName.trim();
   if (from === '' || to === '') throw new BerthError('Error: Neither old nor new names may be empty');
@@ -149,7 +173,12 @@ export async function renameContainer(client: EngineClient, err: OutStream, oldN
 }
 
 /** `berth wait`: blocks until each container stops, printing its exit code. */
-export async function waitContainers(client: EngineClient, out: OutStream, containers: string[], signal?: AbortSignal): Promise<void> {
+export async function waitContainers(
+  client: EngineClient,
+  out: OutStream,
+  containers: string[],
+  signal?: AbortSignal,
+): Promise<void> {
   const errors: unknown[] = [];
   for (const c of containers) {
     try {
@@ -222,7 +251,8 @@ export async function pruneContainers(
   out: OutStream,
   opts: { force: boolean; filters: Record<string, string[]> },
 ): Promise<void> {
-  if (!opts.force && !(await confirm(input, out, PRUNE_WARNING))) throw new CanceledError('container prune has been cancelled');
+  if (!opts.force && !(await confirm(input, out, PRUNE_WARNING)))
+    throw new CanceledError('container prune has been cancelled');
   const report = await client.containerPrune(opts.filters);
   const deleted = report.ContainersDeleted ?? [];
   let space = 0;
@@ -275,7 +305,12 @@ export async function diffContainer(client: EngineClient, out: OutStream, contai
 }
 
 /** `berth top`: the engine's ps table, aligned with docker's tabwriter settings (minwidth 20, padding 3). */
-export async function topContainer(client: EngineClient, out: OutStream, container: string, psArgs: string[]): Promise<void> {
+export async function topContainer(
+  client: EngineClient,
+  out: OutStream,
+  container: string,
+  psArgs: string[],
+): Promise<void> {
   const top = await client.containerTop(container, psArgs);
   let text = `${(top.Titles ?? []).join('\t')}\n`;
   for (const p of top.Processes ?? []) text += `${p.join('\t')}\n`;
@@ -283,7 +318,12 @@ export async function topContainer(client: EngineClient, out: OutStream, contain
 }
 
 /** `berth export`: the filesystem tar to stdout (never a terminal) or atomically to `-o FILE`. */
-export async function exportContainer(client: EngineClient, out: OutStream, opts: { container: string; output: string }, signal?: AbortSignal): Promise<void> {
+export async function exportContainer(
+  client: EngineClient,
+  out: OutStream,
+  opts: { container: string; output: string },
+  signal?: AbortSignal,
+): Promise<void> {
   if (opts.output === '') {
     if (out.isTerminal) throw new BerthError('cowardly refusing to save to a terminal. Use the -o flag or redirect');
     const tar = await client.containerExport(opts.container, { signal });
@@ -292,9 +332,12 @@ export async function exportContainer(client: EngineClient, out: OutStream, opts
   }
   const dir = dirname(opts.output);
   const st = await stat(dir).catch((e: unknown) => {
-    throw new BerthError(`failed to export container: invalid output path: ${goErrnoText(e, dir, 'stat')}`, { cause: e });
+    throw new BerthError(`failed to export container: invalid output path: ${goErrnoText(e, dir, 'stat')}`, {
+      cause: e,
+    });
   });
-  if (!st.isDirectory()) throw new BerthError(`failed to export container: invalid output path: ${dir} is not a directory`);
+  if (!st.isDirectory())
+    throw new BerthError(`failed to export container: invalid output path: ${dir} is not a directory`);
   const temp = join(dir, `.${basename(opts.output)}.${process.pid}.tmp`);
   const handle = await open(temp, 'w', 0o600).catch((e: unknown) => {
     throw new BerthError(`failed to export container: ${goErrnoText(e, temp)}`, { cause: e });

@@ -23,13 +23,70 @@ function build(...argv: string[]) {
 describe('run/create flags → create request', () => {
   it('fills Config and HostConfig as docker does', () => {
     const { body, attach, autoRemove } = build(
-      '-it', '--rm', '-e', 'X=1', '--env-file', '/env', '--label-file', '/labels', '-l', 'k=v', '-w', '/w', '-u', '1:2',
-      '--memory', '64m', '--memory-swap', '-1', '--cpus', '1.5', '--pids-limit', '50', '--shm-size', '8m',
-      '--ulimit', 'nofile=10:20', '--cap-add', 'net_admin', '--cap-drop', 'ALL', '--restart', 'no', '--init',
-      '--network', 'none', '-v', './d:/d:ro', '-v', '/anon', '--tmpfs', '/t:size=1m', '--stop-timeout', '5',
-      '--health-cmd', 'true', '--health-interval', '2s', '--log-opt', 'max-size=1m', '--sysctl', 'net.core.somaxconn=1',
-      '--security-opt', 'no-new-privileges', '--group-add', '10', '--read-only', '--runtime', 'runc', '-h', 'box',
-      'busybox', 'sh', '-c', 'true',
+      '-it',
+      '--rm',
+      '-e',
+      'X=1',
+      '--env-file',
+      '/env',
+      '--label-file',
+      '/labels',
+      '-l',
+      'k=v',
+      '-w',
+      '/w',
+      '-u',
+      '1:2',
+      '--memory',
+      '64m',
+      '--memory-swap',
+      '-1',
+      '--cpus',
+      '1.5',
+      '--pids-limit',
+      '50',
+      '--shm-size',
+      '8m',
+      '--ulimit',
+      'nofile=10:20',
+      '--cap-add',
+      'net_admin',
+      '--cap-drop',
+      'ALL',
+      '--restart',
+      'no',
+      '--init',
+      '--network',
+      'none',
+      '-v',
+      './d:/d:ro',
+      '-v',
+      '/anon',
+      '--tmpfs',
+      '/t:size=1m',
+      '--stop-timeout',
+      '5',
+      '--health-cmd',
+      'true',
+      '--health-interval',
+      '2s',
+      '--log-opt',
+      'max-size=1m',
+      '--sysctl',
+      'net.core.somaxconn=1',
+      '--security-opt',
+      'no-new-privileges',
+      '--group-add',
+      '10',
+      '--read-only',
+      '--runtime',
+      'runc',
+      '-h',
+      'box',
+      'busybox',
+      'sh',
+      '-c',
+      'true',
     );
     assert.equal(attach, true);
     assert.equal(autoRemove, true);
@@ -43,7 +100,13 @@ describe('run/create flags → create request', () => {
     assert.deepEqual(body.Labels, { l1: 'x', k: 'v' });
     assert.equal(body.Hostname, 'box');
     assert.equal(body.StopTimeout, 5);
-    assert.deepEqual(body.Healthcheck, { Test: ['CMD-SHELL', 'true'], Interval: 2e9, Timeout: 0, StartPeriod: 0, Retries: 0 });
+    assert.deepEqual(body.Healthcheck, {
+      Test: ['CMD-SHELL', 'true'],
+      Interval: 2e9,
+      Timeout: 0,
+      StartPeriod: 0,
+      Retries: 0,
+    });
     assert.deepEqual(body.Volumes, { '/anon': {} });
     const h = body.HostConfig ?? {};
     assert.equal(h.Memory, 64 * 1024 * 1024);
@@ -84,21 +147,41 @@ describe('run/create flags → create request', () => {
   });
 
   it("reports bad values with docker's messages", () => {
-    assert.throws(() => build('--rm', '--restart', 'always', 'busybox'), { message: 'conflicting options: cannot specify both --restart and --rm' });
+    assert.throws(() => build('--rm', '--restart', 'always', 'busybox'), {
+      message: 'conflicting options: cannot specify both --restart and --rm',
+    });
     assert.throws(() => build('--env-file', '/nope', 'busybox'), { message: 'open /nope: no such file or directory' });
-    assert.throws(() => build('--no-healthcheck', '--health-retries', '2', 'busybox'), { message: '--no-healthcheck conflicts with --health-* options' });
-    assert.throws(() => build('--memory-swappiness', '101', 'busybox'), { message: 'invalid value: 101. Valid memory swappiness range is 0-100' });
+    assert.throws(() => build('--no-healthcheck', '--health-retries', '2', 'busybox'), {
+      message: '--no-healthcheck conflicts with --health-* options',
+    });
+    assert.throws(() => build('--memory-swappiness', '101', 'busybox'), {
+      message: 'invalid value: 101. Valid memory swappiness range is 0-100',
+    });
     assert.throws(() => build('-v', ':/x', 'busybox'), { message: 'invalid spec: :/x: empty section between colons' });
     assert.throws(() => build('--pid', 'bogus', 'busybox'), { message: '--pid: invalid PID mode' });
   });
 
   it('checks typed values while parsing flags (exit 125 with usage)', () => {
-    assert.throws(() => build('--memory', 'abc', 'busybox'), (e: unknown) => e instanceof FlagError && e.message === `invalid argument "abc" for "-m, --memory" flag: invalid size: 'abc'`);
-    assert.throws(() => build('--cpus', 'x', 'busybox'), { message: 'invalid argument "x" for "--cpus" flag: failed to parse x as a rational number' });
-    assert.throws(() => build('--stop-timeout', 'x', 'busybox'), { message: 'invalid argument "x" for "--stop-timeout" flag: strconv.ParseInt: parsing "x": invalid syntax' });
-    assert.throws(() => build('--ulimit', 'nofile', 'busybox'), { message: 'invalid argument "nofile" for "--ulimit" flag: invalid ulimit argument: nofile' });
-    assert.throws(() => build('--mount', 'type=bind', 'busybox'), { message: 'invalid argument "type=bind" for "--mount" flag: target is required' });
-    assert.throws(() => build('--health-timeout', '3', 'busybox'), { message: 'invalid argument "3" for "--health-timeout" flag: time: missing unit in duration "3"' });
+    assert.throws(
+      () => build('--memory', 'abc', 'busybox'),
+      (e: unknown) =>
+        e instanceof FlagError && e.message === `invalid argument "abc" for "-m, --memory" flag: invalid size: 'abc'`,
+    );
+    assert.throws(() => build('--cpus', 'x', 'busybox'), {
+      message: 'invalid argument "x" for "--cpus" flag: failed to parse x as a rational number',
+    });
+    assert.throws(() => build('--stop-timeout', 'x', 'busybox'), {
+      message: 'invalid argument "x" for "--stop-timeout" flag: strconv.ParseInt: parsing "x": invalid syntax',
+    });
+    assert.throws(() => build('--ulimit', 'nofile', 'busybox'), {
+      message: 'invalid argument "nofile" for "--ulimit" flag: invalid ulimit argument: nofile',
+    });
+    assert.throws(() => build('--mount', 'type=bind', 'busybox'), {
+      message: 'invalid argument "type=bind" for "--mount" flag: target is required',
+    });
+    assert.throws(() => build('--health-timeout', '3', 'busybox'), {
+      message: 'invalid argument "3" for "--health-timeout" flag: time: missing unit in duration "3"',
+    });
   });
 
   it('-h is the host name, flags stop at the image', () => {
@@ -109,7 +192,11 @@ describe('run/create flags → create request', () => {
   });
 
   it('normalises capabilities and ports like docker', () => {
-    assert.deepEqual(normalizeCaps(['net_admin', 'CAP_CHOWN', 'all', 'NET_ADMIN']), ['ALL', 'CAP_CHOWN', 'CAP_NET_ADMIN']);
+    assert.deepEqual(normalizeCaps(['net_admin', 'CAP_CHOWN', 'all', 'NET_ADMIN']), [
+      'ALL',
+      'CAP_CHOWN',
+      'CAP_NET_ADMIN',
+    ]);
     assert.deepEqual(parsePortSpecs(['8080:80', '127.0.0.1::53/udp']), {
       exposed: { '80/tcp': {}, '53/udp': {} },
       bindings: { '80/tcp': [{ HostIp: '', HostPort: '8080' }], '53/udp': [{ HostIp: '127.0.0.1', HostPort: '' }] },

@@ -37,7 +37,11 @@ export interface BuiltRequest {
   autoRemove: boolean;
 }
 
-function readKVFiles(files: readonly string[], envir: BuildEnvironment, lookup: ((k: string) => string | undefined) | undefined): string[] {
+function readKVFiles(
+  files: readonly string[],
+  envir: BuildEnvironment,
+  lookup: ((k: string) => string | undefined) | undefined,
+): string[] {
   const out: string[] = [];
   for (const file of files) {
     let text: string;
@@ -105,7 +109,8 @@ export function parsePortSpecs(specs: readonly string[]): {
       const key = `${p}/${proto}`;
       exposed[key] = {};
       let hp = '';
-      if (hostRange !== undefined) hp = hostRange[0] === hostRange[1] && c0 !== c1 ? `${hostRange[0]}` : `${hostRange[0] + (p - c0)}`;
+      if (hostRange !== undefined)
+        hp = hostRange[0] === hostRange[1] && c0 !== c1 ? `${hostRange[0]}` : `${hostRange[0] + (p - c0)}`;
       (bindings[key] ??= []).push({ HostIp: ip, HostPort: hp });
     }
   }
@@ -117,7 +122,12 @@ function validMode(mode: string, extra: (rest: string) => boolean): boolean {
 }
 
 /** Builds the create request from `run`/`create` flags, image and command (docker's `parse`). */
-export function buildCreateRequest(flags: FlagValues, image: string, args: readonly string[], envir: BuildEnvironment): BuiltRequest {
+export function buildCreateRequest(
+  flags: FlagValues,
+  image: string,
+  args: readonly string[],
+  envir: BuildEnvironment,
+): BuiltRequest {
   const attachList = flags.list('attach');
   let attachStdin = attachList.includes('stdin');
   let attachStdout = attachList.includes('stdout');
@@ -152,7 +162,10 @@ export function buildCreateRequest(flags: FlagValues, image: string, args: reado
     const proto = slash < 0 ? 'tcp' : e.slice(slash + 1);
     const port = slash < 0 ? e : e.slice(0, slash);
     const m = /^(\d+)(?:-(\d+))?$/.exec(port);
-    if (m === null) throw new RangeError(`invalid range format for --expose: ${e}, error: invalid start port '${port}': invalid syntax`);
+    if (m === null)
+      throw new RangeError(
+        `invalid range format for --expose: ${e}, error: invalid start port '${port}': invalid syntax`,
+      );
     for (let p = Number(m[1]); p <= Number(m[2] ?? m[1]); p++) exposed[`${p}/${proto}`] ??= {};
   }
 
@@ -161,10 +174,12 @@ export function buildCreateRequest(flags: FlagValues, image: string, args: reado
   const labels = [...readKVFiles(flags.list('label-file'), envir, undefined), ...flags.list('label')];
 
   const pid = flags.string('pid');
-  if (!validMode(pid, (m) => m.startsWith('container:') && m.length > 'container:'.length)) throw new RangeError('--pid: invalid PID mode');
+  if (!validMode(pid, (m) => m.startsWith('container:') && m.length > 'container:'.length))
+    throw new RangeError('--pid: invalid PID mode');
   if (!validMode(flags.string('uts'), () => false)) throw new RangeError('--uts: invalid UTS mode');
   if (!validMode(flags.string('userns'), () => false)) throw new RangeError('--userns: invalid USER mode');
-  if (!['', 'host', 'private'].includes(flags.string('cgroupns'))) throw new RangeError('--cgroupns: invalid CGROUP mode');
+  if (!['', 'host', 'private'].includes(flags.string('cgroupns')))
+    throw new RangeError('--cgroupns: invalid CGROUP mode');
 
   const restartPolicy = parseRestartPolicy(flags.string('restart'));
 
@@ -195,7 +210,13 @@ export function buildCreateRequest(flags: FlagValues, image: string, args: reado
   const startPeriod = dur('health-start-period');
   const startInterval = dur('health-start-interval');
   const retries = flags.int('health-retries');
-  const haveHealth = flags.string('health-cmd') !== '' || interval !== 0 || timeout !== 0 || startPeriod !== 0 || retries !== 0 || startInterval !== 0;
+  const haveHealth =
+    flags.string('health-cmd') !== '' ||
+    interval !== 0 ||
+    timeout !== 0 ||
+    startPeriod !== 0 ||
+    retries !== 0 ||
+    startInterval !== 0;
   if (flags.bool('no-healthcheck')) {
     if (haveHealth) throw new RangeError('--no-healthcheck conflicts with --health-* options');
     healthcheck = { Test: ['NONE'] };

@@ -81,12 +81,21 @@ before(async () => {
         const cfg = JSON.parse(body) as { Image: string; Cmd: string[] | null; Tty: boolean; OpenStdin: boolean };
         if (cfg.Image.startsWith('nosuch')) return json(res, 404, { message: `No such image: ${cfg.Image}` });
         const id = String(nextId++).padStart(64, 'c');
-        const c: FakeContainer = { id, name: url.searchParams.get('name') ?? `n${id.slice(-2)}`, tty: cfg.Tty, stdin: cfg.OpenStdin, cmd: cfg.Cmd ?? [], waiters: [], exitCode: 0 };
+        const c: FakeContainer = {
+          id,
+          name: url.searchParams.get('name') ?? `n${id.slice(-2)}`,
+          tty: cfg.Tty,
+          stdin: cfg.OpenStdin,
+          cmd: cfg.Cmd ?? [],
+          waiters: [],
+          exitCode: 0,
+        };
         if (c.cmd[0] === 'exit') c.exitCode = Number(c.cmd[1]);
         containers.set(id, c);
         return json(res, 201, { Id: id, Warnings: c.cmd[0] === 'warn' ? ['be careful'] : null });
       }
-      if (req.method === 'POST' && path === '/images/create') return json(res, 501, { message: 'pulling is not implemented' });
+      if (req.method === 'POST' && path === '/images/create')
+        return json(res, 501, { message: 'pulling is not implemented' });
       if ((m = /^\/containers\/([^/]+)\/(\w+)$/.exec(path)) !== null) {
         const c = find(decodeURIComponent(m[1] as string));
         if (c === undefined) return json(res, 404, { message: `No such container: ${m[1]}` });
@@ -98,16 +107,27 @@ before(async () => {
             return;
           case 'start':
             if (c.cmd[0] === 'nosuchcmd') {
-              return json(res, 400, { message: 'failed to create task: exec: "nosuchcmd": executable file not found in $PATH' });
+              return json(res, 400, {
+                message: 'failed to create task: exec: "nosuchcmd": executable file not found in $PATH',
+              });
             }
             res.statusCode = 204;
             res.end();
             runContainer(c);
             return;
           case 'json':
-            return json(res, 200, { Id: c.id, Name: `/${c.name}`, Config: { Tty: c.tty, OpenStdin: c.stdin }, HostConfig: {}, State: { Running: true } });
+            return json(res, 200, {
+              Id: c.id,
+              Name: `/${c.name}`,
+              Config: { Tty: c.tty, OpenStdin: c.stdin },
+              HostConfig: {},
+              State: { Running: true },
+            });
           case 'logs':
-            res.setHeader('Content-Type', c.tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
+            res.setHeader(
+              'Content-Type',
+              c.tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream',
+            );
             return void res.end(c.tty ? 'tty log\n' : Buffer.concat([frame(1, 'log out\n'), frame(2, 'log err\n')]));
           case 'resize':
           case 'kill':
@@ -129,7 +149,9 @@ before(async () => {
       return;
     }
     c.socket = socket;
-    socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.${c.tty ? 'raw' : 'multiplexed'}-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+    socket.write(
+      `HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.${c.tty ? 'raw' : 'multiplexed'}-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`,
+    );
   });
   await new Promise<void>((resolve) => server.listen(join(dir, 'engine.sock'), resolve));
 });
@@ -158,7 +180,10 @@ function capture(): OutStream & { text(): string } {
   return { stream, isTerminal: false, columns: undefined, write: (s: string) => void (buf += s), text: () => buf };
 }
 
-async function berth(stdin: string | undefined, ...argv: string[]): Promise<{ status: number; out: string; err: string }> {
+async function berth(
+  stdin: string | undefined,
+  ...argv: string[]
+): Promise<{ status: number; out: string; err: string }> {
   const out = capture();
   const err = capture();
   const input = stdin === undefined ? new Readable({ read() {} }) : Readable.from([Buffer.from(stdin)]);
@@ -189,7 +214,10 @@ describe('berth run against a fake engine', () => {
     assert.equal(r.out, 'ran echo hi\n');
     assert.equal(r.err, 'on stderr\n');
     const id = [...containers.keys()][0] ?? '';
-    assert.deepEqual(log.slice(1, 3), [`UPGRADE /containers/${id}/attach?stderr=1&stdout=1&stream=1`, `POST /containers/${id}/wait?condition=next-exit`]);
+    assert.deepEqual(log.slice(1, 3), [
+      `UPGRADE /containers/${id}/attach?stderr=1&stdout=1&stream=1`,
+      `POST /containers/${id}/wait?condition=next-exit`,
+    ]);
   });
 
   it('-d prints the ID after starting, without attaching; warnings go to stderr', async () => {
@@ -198,7 +226,11 @@ describe('berth run against a fake engine', () => {
     assert.equal(r.status, 0);
     assert.equal(r.out, `${id}\n`);
     assert.equal(r.err, 'WARNING: be careful\n');
-    assert.deepEqual(log, ['POST /containers/create?name=web', `POST /containers/${id}/wait?condition=next-exit`, `POST /containers/${id}/start`]);
+    assert.deepEqual(log, [
+      'POST /containers/create?name=web',
+      `POST /containers/${id}/wait?condition=next-exit`,
+      `POST /containers/${id}/start`,
+    ]);
   });
 
   it('with a TTY, copies the raw stream (no demultiplexing)', async () => {
@@ -214,22 +246,34 @@ describe('berth run against a fake engine', () => {
       r.err,
       "Unable to find image 'nosuch:latest' locally\nberth: Error response from daemon: pulling is not implemented\n\nRun 'berth run --help' for more information\n",
     );
-    assert.deepEqual(log, ['POST /containers/create', 'POST /images/create?fromImage=docker.io%2Flibrary%2Fnosuch&tag=latest']);
+    assert.deepEqual(log, [
+      'POST /containers/create',
+      'POST /images/create?fromImage=docker.io%2Flibrary%2Fnosuch&tag=latest',
+    ]);
   });
 
   it('maps a start failure to 127 when the command is not found', async () => {
     const r = await berth(undefined, 'run', 'busybox', 'nosuchcmd');
     assert.equal(r.status, 127);
-    assert.match(r.err, /^berth: Error response from daemon: failed to create task: exec: "nosuchcmd": executable file not found in \$PATH\n\nRun 'berth run --help' for more information\n$/);
+    assert.match(
+      r.err,
+      /^berth: Error response from daemon: failed to create task: exec: "nosuchcmd": executable file not found in \$PATH\n\nRun 'berth run --help' for more information\n$/,
+    );
   });
 
   it('refuses bad flag values before sending anything', async () => {
     const r = await berth(undefined, 'run', '--memory', 'abc', 'busybox');
     assert.equal(r.status, 125);
-    assert.equal(r.err, `invalid argument "abc" for "-m, --memory" flag: invalid size: 'abc'\n\nUsage:  berth run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'berth run --help' for more information\n`);
+    assert.equal(
+      r.err,
+      `invalid argument "abc" for "-m, --memory" flag: invalid size: 'abc'\n\nUsage:  berth run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'berth run --help' for more information\n`,
+    );
     const r2 = await berth(undefined, 'run', '--rm', '--restart', 'always', 'busybox');
     assert.equal(r2.status, 125);
-    assert.equal(r2.err, "berth: conflicting options: cannot specify both --restart and --rm\n\nRun 'berth run --help' for more information\n");
+    assert.equal(
+      r2.err,
+      "berth: conflicting options: cannot specify both --restart and --rm\n\nRun 'berth run --help' for more information\n",
+    );
     assert.deepEqual(log, []);
   });
 

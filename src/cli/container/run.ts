@@ -1,10 +1,25 @@
-import type { ContainerCreateRequest, EngineClient, HijackedConnection, WaitHandle, WaitResponse } from '../../client/index.ts';
+import type {
+  ContainerCreateRequest,
+  EngineClient,
+  HijackedConnection,
+  WaitHandle,
+  WaitResponse,
+} from '../../client/index.ts';
 import { familiarString, parseReference, withDefaultTag, type Reference } from '../../oci/index.ts';
 import { BerthError, CanceledError, NotFoundError } from '../../util/errors.ts';
 import type { OutStream } from '../command.ts';
 import { ExitStatusError, describeError, runStatusError, withHelp } from '../errors.ts';
 import { displayJSONMessages } from '../jsonmessage.ts';
-import { DetachedError, forceExitAfter3Signals, forwardSignals, monitorTtySize, streamHijacked, ttySize, type TerminalInput, type TerminalOutput } from './hijack.ts';
+import {
+  DetachedError,
+  forceExitAfter3Signals,
+  forwardSignals,
+  monitorTtySize,
+  streamHijacked,
+  ttySize,
+  type TerminalInput,
+  type TerminalOutput,
+} from './hijack.ts';
 import type { BuiltRequest } from './opts.ts';
 
 /**
@@ -47,7 +62,13 @@ export function checkPullOption(pull: string, command: string): void {
   }
 }
 
-async function pullImage(client: EngineClient, err: OutStream, image: string, opts: CreateOptions, signal?: AbortSignal): Promise<void> {
+async function pullImage(
+  client: EngineClient,
+  err: OutStream,
+  image: string,
+  opts: CreateOptions,
+  signal?: AbortSignal,
+): Promise<void> {
   const ref = parseReference(image);
   const tag = ref.digest ?? withDefaultTag(ref).tag;
   const name = `${ref.domain}/${ref.path}`;
@@ -126,7 +147,11 @@ async function attachStreams(
   tty: boolean,
   detachKeys: string,
 ): Promise<Attachment> {
-  const conn = await client.containerAttach(id, { stream: true, ...which, ...(detachKeys !== '' ? { detachKeys } : {}) });
+  const conn = await client.containerAttach(id, {
+    stream: true,
+    ...which,
+    ...(detachKeys !== '' ? { detachKeys } : {}),
+  });
   const abort = new AbortController();
   const done = streamHijacked({
     conn,
@@ -199,7 +224,11 @@ export async function runContainer(
   let stopResize: (() => void) | undefined;
   try {
     if (attach) {
-      const which = { stdin: body.AttachStdin === true, stdout: body.AttachStdout === true, stderr: body.AttachStderr === true };
+      const which = {
+        stdin: body.AttachStdin === true,
+        stdout: body.AttachStdout === true,
+        stderr: body.AttachStderr === true,
+      };
       attachment = await attachStreams(client, id, streams, which, tty, opts.detachKeys);
     }
     wait = await client.containerWait(id, { condition: opts.request.autoRemove ? 'removed' : 'next-exit' });
@@ -222,7 +251,13 @@ export async function runContainer(
     }
     const current = attachment as Attachment;
     const waitDone = statusOf(wait, streams.err);
-    const first = await Promise.race([current.done.then(() => 'stream' as const, (e: unknown) => e), waitDone.then((s) => ({ status: s }))]);
+    const first = await Promise.race([
+      current.done.then(
+        () => 'stream' as const,
+        (e: unknown) => e,
+      ),
+      waitDone.then((s) => ({ status: s })),
+    ]);
     let status: number;
     if (first === 'stream') {
       status = await waitDone;
@@ -244,7 +279,12 @@ export async function runContainer(
 }
 
 /** `berth create`: prints the new container's ID. */
-export async function createOnly(client: EngineClient, streams: ContainerStreams, request: BuiltRequest, opts: CreateOptions): Promise<void> {
+export async function createOnly(
+  client: EngineClient,
+  streams: ContainerStreams,
+  request: BuiltRequest,
+  opts: CreateOptions,
+): Promise<void> {
   const body = request.body;
   if (body.HostConfig !== undefined) body.HostConfig.ConsoleSize = ttySize(streams.out.stream as TerminalOutput);
   const id = await createContainer(client, streams.err, body, opts);
@@ -289,7 +329,14 @@ export async function startContainers(
   let wait: WaitHandle | undefined;
   let stopResize: (() => void) | undefined;
   try {
-    const attachment = await attachStreams(client, c.Id, streams, { stdin, stdout: true, stderr: true }, tty, opts.detachKeys);
+    const attachment = await attachStreams(
+      client,
+      c.Id,
+      streams,
+      { stdin, stdout: true, stderr: true },
+      tty,
+      opts.detachKeys,
+    );
     wait = await client.containerWait(c.Id, { condition: c.HostConfig.AutoRemove === true ? 'removed' : 'next-exit' });
     try {
       await client.containerStart(c.Id);
@@ -300,7 +347,8 @@ export async function startContainers(
       throw e;
     }
     const out = streams.out.stream as TerminalOutput;
-    if (tty && out.isTTY === true) stopResize = monitorTtySize((h, w) => client.containerResize(c.Id, h, w), out, streams.err);
+    if (tty && out.isTTY === true)
+      stopResize = monitorTtySize((h, w) => client.containerResize(c.Id, h, w), out, streams.err);
     try {
       await attachment.done;
     } catch (e) {
@@ -340,7 +388,8 @@ export async function attachContainer(
       const c = await client.containerInspect(opts.container);
       if (!c.State.Running) throw new BerthError('You cannot attach to a stopped container, start it first');
       if (c.State.Paused) throw new BerthError('You cannot attach to a paused container, unpause it first');
-      if (c.State.Restarting) throw new BerthError('You cannot attach to a restarting container, wait until it is running');
+      if (c.State.Restarting)
+        throw new BerthError('You cannot attach to a restarting container, wait until it is running');
       return c;
     };
     const c = await check();
@@ -350,7 +399,14 @@ export async function attachContainer(
     control.releaseSignals?.();
     stopForce = forceExitAfter3Signals(streams.err);
     if (opts.sigProxy && !tty) stopSignals = forwardSignals(client, opts.container);
-    const attachment = await attachStreams(client, opts.container, streams, { stdin, stdout: true, stderr: true }, tty, opts.detachKeys);
+    const attachment = await attachStreams(
+      client,
+      opts.container,
+      streams,
+      { stdin, stdout: true, stderr: true },
+      tty,
+      opts.detachKeys,
+    );
     try {
       await check();
     } catch (e) {
@@ -360,7 +416,10 @@ export async function attachContainer(
     const out = streams.out.stream as TerminalOutput;
     if (tty && out.isTTY === true) {
       const [h, w] = ttySize(out);
-      stopResize = monitorTtySize((hh, ww) => client.containerResize(opts.container, hh, ww), out, streams.err, [h + 1, w + 1]);
+      stopResize = monitorTtySize((hh, ww) => client.containerResize(opts.container, hh, ww), out, streams.err, [
+        h + 1,
+        w + 1,
+      ]);
     }
     await attachment.done;
     const res = await wait.result;

@@ -9,7 +9,13 @@ const SAMPLE: StatsResponse = {
   cpu_stats: { cpu_usage: { total_usage: 2_000_000 }, system_cpu_usage: 110_000_000, online_cpus: 2 },
   precpu_stats: { cpu_usage: { total_usage: 1_000_000 }, system_cpu_usage: 100_000_000 },
   memory_stats: { usage: 10 * 1024 * 1024, limit: 1024 * 1024 * 1024, stats: { total_inactive_file: 2 * 1024 * 1024 } },
-  blkio_stats: { io_service_bytes_recursive: [{ op: 'Read', value: 4096 }, { op: 'write', value: 1000 }, { op: 'Total', value: 5096 }] },
+  blkio_stats: {
+    io_service_bytes_recursive: [
+      { op: 'Read', value: 4096 },
+      { op: 'write', value: 1000 },
+      { op: 'Total', value: 5096 },
+    ],
+  },
   networks: { eth0: { rx_bytes: 1500, tx_bytes: 700 }, eth1: { rx_bytes: 500, tx_bytes: 300 } },
   pids_stats: { current: 3 },
 };
@@ -18,7 +24,17 @@ describe('stats computations (docker stats_helpers.go)', () => {
   it('computes CPU % from the sample and its precpu stats', () => {
     assert.equal(cpuPercentUnix(SAMPLE), 20);
     assert.equal(cpuPercentUnix({ ...SAMPLE, precpu_stats: SAMPLE.cpu_stats ?? {} }), 0);
-    assert.equal(cpuPercentUnix({ ...SAMPLE, cpu_stats: { ...SAMPLE.cpu_stats, online_cpus: 0, cpu_usage: { total_usage: 2_000_000, percpu_usage: [1, 2, 3, 4] } } }), 40);
+    assert.equal(
+      cpuPercentUnix({
+        ...SAMPLE,
+        cpu_stats: {
+          ...SAMPLE.cpu_stats,
+          online_cpus: 0,
+          cpu_usage: { total_usage: 2_000_000, percpu_usage: [1, 2, 3, 4] },
+        },
+      }),
+      40,
+    );
   });
 
   it('takes the page cache out of memory use (cgroup v1 and v2 names)', () => {
@@ -31,7 +47,12 @@ describe('stats computations (docker stats_helpers.go)', () => {
 describe('stats table', () => {
   it("draws docker's default columns", async () => {
     const entry = entryFromSample('web', SAMPLE, 'linux');
-    const text = await renderStats([entry, { ...emptyEntry('gone'), id: 'f'.repeat(64), name: '/gone', isInvalid: true }], 'table', 'linux', true);
+    const text = await renderStats(
+      [entry, { ...emptyEntry('gone'), id: 'f'.repeat(64), name: '/gone', isInvalid: true }],
+      'table',
+      'linux',
+      true,
+    );
     assert.equal(
       text,
       'CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT   MEM %     NET I/O     BLOCK I/O     PIDS\n' +
@@ -42,7 +63,10 @@ describe('stats table', () => {
 
   it('renders templates over the same fields and redraws in place when streaming', async () => {
     const entry = entryFromSample('web', SAMPLE, 'linux');
-    assert.equal(await renderStats([entry], '{{.Container}}: {{.CPUPerc}} {{.MemPerc}} {{.PIDs}}', 'linux', true), 'web: 20.00% 0.78% 3\n');
+    assert.equal(
+      await renderStats([entry], '{{.Container}}: {{.CPUPerc}} {{.MemPerc}} {{.PIDs}}', 'linux', true),
+      'web: 20.00% 0.78% 3\n',
+    );
     assert.equal(streamFrame('A\nB\n'), '\x1b[HA\nB\n\x1b[HA \x1b[K\nB \x1b[K\n \x1b[K\n\x1b[J');
   });
 });

@@ -103,7 +103,8 @@ const HEADERS: Record<string, string> = {
   BlockIO: 'BLOCK I/O',
   PIDs: 'PIDS',
 };
-const DEFAULT_TABLE = 'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
+const DEFAULT_TABLE =
+  'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
 const WINDOWS_TABLE = 'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.NetIO}}\t{{.BlockIO}}';
 
 const pct = (v: number): string => `${v.toFixed(2)}%`;
@@ -116,20 +117,33 @@ export function statsRow(s: StatsEntry, osType: string, trunc: boolean): Record<
     Name: s.name.length > 1 ? s.name.slice(1) : '--',
     ID: trunc ? truncateID(s.id) : s.id,
     CPUPerc: s.isInvalid ? '--' : pct(s.cpuPercentage),
-    MemUsage: s.isInvalid ? '-- / --' : windows ? bytesSize(s.memory) : `${bytesSize(s.memory)} / ${bytesSize(s.memoryLimit)}`,
+    MemUsage: s.isInvalid
+      ? '-- / --'
+      : windows
+        ? bytesSize(s.memory)
+        : `${bytesSize(s.memory)} / ${bytesSize(s.memoryLimit)}`,
     MemPerc: s.isInvalid || windows ? '--' : pct(s.memoryPercentage),
     NetIO: s.isInvalid ? '--' : `${humanSizeWithPrecision(s.networkRx, 3)} / ${humanSizeWithPrecision(s.networkTx, 3)}`,
-    BlockIO: s.isInvalid ? '--' : `${humanSizeWithPrecision(s.blockRead, 3)} / ${humanSizeWithPrecision(s.blockWrite, 3)}`,
+    BlockIO: s.isInvalid
+      ? '--'
+      : `${humanSizeWithPrecision(s.blockRead, 3)} / ${humanSizeWithPrecision(s.blockWrite, 3)}`,
     PIDs: s.isInvalid || windows ? '--' : String(s.pidsCurrent),
   };
 }
 
 /** Renders the table (or template) for the entries, as `statsFormatWrite` does. */
-export async function renderStats(entries: readonly StatsEntry[], format: string, osType: string, trunc: boolean): Promise<string> {
+export async function renderStats(
+  entries: readonly StatsEntry[],
+  format: string,
+  osType: string,
+  trunc: boolean,
+): Promise<string> {
   const windows = osType === 'windows';
   const table = windows ? WINDOWS_TABLE : DEFAULT_TABLE;
   const headers = windows ? { ...HEADERS, MemUsage: 'PRIV WORKING SET' } : HEADERS;
-  const columns = windows ? ['ID', 'Name', 'CPUPerc', 'MemUsage', 'NetIO', 'BlockIO'] : ['ID', 'Name', 'CPUPerc', 'MemUsage', 'MemPerc', 'NetIO', 'BlockIO', 'PIDs'];
+  const columns = windows
+    ? ['ID', 'Name', 'CPUPerc', 'MemUsage', 'NetIO', 'BlockIO']
+    : ['ID', 'Name', 'CPUPerc', 'MemUsage', 'MemPerc', 'NetIO', 'BlockIO', 'PIDs'];
   const layout: ListLayout = { defaultTable: table, headers, columns, typeName: '*container.statsContext' };
   return renderRows(
     entries.map((e) => statsRow(e, osType, trunc)),

@@ -38,7 +38,11 @@ describe('ramInBytes (go-units RAMInBytes)', () => {
     assert.throws(() => ramInBytes('abc'), { message: "invalid size: 'abc'" });
     assert.throws(() => ramInBytes('1q'), { message: "invalid suffix: 'q'" });
     assert.throws(() => ramInBytes('1kx'), { message: "invalid suffix: 'kx'" });
-    assert.throws(() => ramInBytes('1kib2'), { message: 'strconv.ParseFloat: parsing "1kib2": invalid syntax' }, 'a trailing digit makes all of it the number');
+    assert.throws(
+      () => ramInBytes('1kib2'),
+      { message: 'strconv.ParseFloat: parsing "1kib2": invalid syntax' },
+      'a trailing digit makes all of it the number',
+    );
     assert.throws(() => ramInBytes('1bb'), { message: "invalid suffix: 'bb'" });
     assert.throws(() => ramInBytes('1mbytes'), { message: "invalid suffix: 'mbytes'" });
     assert.throws(() => ramInBytes('-1'), { message: /invalid syntax|invalid size/ });
@@ -74,9 +78,15 @@ describe('parseUlimit', () => {
     assert.throws(() => parseUlimit('nofile'), { message: 'invalid ulimit argument: nofile' });
     assert.throws(() => parseUlimit('bogus=1'), { message: 'invalid ulimit type: bogus' });
     assert.throws(() => parseUlimit('nofile=a'), { message: 'strconv.ParseInt: parsing "a": invalid syntax' });
-    assert.throws(() => parseUlimit('nofile=1:2:3'), { message: 'too many limit value arguments - 1:2:3, can only have up to two, `soft[:hard]`' });
-    assert.throws(() => parseUlimit('nofile=10:5'), { message: 'ulimit soft limit must be less than or equal to hard limit: 10 > 5' });
-    assert.throws(() => parseUlimit('nofile=-1:5'), { message: 'ulimit soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: 5' });
+    assert.throws(() => parseUlimit('nofile=1:2:3'), {
+      message: 'too many limit value arguments - 1:2:3, can only have up to two, `soft[:hard]`',
+    });
+    assert.throws(() => parseUlimit('nofile=10:5'), {
+      message: 'ulimit soft limit must be less than or equal to hard limit: 10 > 5',
+    });
+    assert.throws(() => parseUlimit('nofile=-1:5'), {
+      message: 'ulimit soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: 5',
+    });
   });
 });
 
@@ -85,11 +95,19 @@ describe('parseRestartPolicy', () => {
     assert.deepEqual(parseRestartPolicy('no'), { Name: 'no', MaximumRetryCount: 0 });
     assert.deepEqual(parseRestartPolicy('on-failure:3'), { Name: 'on-failure', MaximumRetryCount: 3 });
     assert.deepEqual(parseRestartPolicy('always'), { Name: 'always', MaximumRetryCount: 0 });
-    assert.deepEqual(parseRestartPolicy('bogus'), { Name: 'bogus', MaximumRetryCount: 0 }, 'names are the engine’s to check');
+    assert.deepEqual(
+      parseRestartPolicy('bogus'),
+      { Name: 'bogus', MaximumRetryCount: 0 },
+      'names are the engine’s to check',
+    );
   });
   it('refuses a bad count or a missing name', () => {
-    assert.throws(() => parseRestartPolicy('on-failure:x'), { message: 'invalid restart policy format: maximum retry count must be an integer' });
-    assert.throws(() => parseRestartPolicy(':3'), { message: 'invalid restart policy format: no policy provided before colon' });
+    assert.throws(() => parseRestartPolicy('on-failure:x'), {
+      message: 'invalid restart policy format: maximum retry count must be an integer',
+    });
+    assert.throws(() => parseRestartPolicy(':3'), {
+      message: 'invalid restart policy format: no policy provided before colon',
+    });
   });
 });
 
@@ -97,15 +115,24 @@ describe('env files', () => {
   it('keeps KEY=value lines literally, looks up bare keys, skips comments and a BOM', () => {
     const text = '\uFEFFA=1\n# comment\n\n  B\nC=x y # not a comment\nD\n';
     const env: Record<string, string> = { B: 'from-env' };
-    assert.deepEqual(parseEnvFileText(text, (k) => env[k]), ['A=1', 'B=from-env', 'C=x y # not a comment']);
+    assert.deepEqual(
+      parseEnvFileText(text, (k) => env[k]),
+      ['A=1', 'B=from-env', 'C=x y # not a comment'],
+    );
   });
   it('refuses names with blanks or no name', () => {
     assert.throws(() => parseEnvFileText('A B=1\n', undefined), { message: "variable 'A B' contains whitespaces" });
     assert.throws(() => parseEnvFileText('=1\n', undefined), { message: "no variable name on line '=1'" });
   });
   it('-e takes a bare name from the environment', () => {
-    assert.equal(validateEnv('X', (k) => (k === 'X' ? 'y' : undefined)), 'X=y');
-    assert.equal(validateEnv('X', () => undefined), 'X');
+    assert.equal(
+      validateEnv('X', (k) => (k === 'X' ? 'y' : undefined)),
+      'X=y',
+    );
+    assert.equal(
+      validateEnv('X', () => undefined),
+      'X',
+    );
     assert.throws(() => validateEnv('=x', () => undefined), { message: 'invalid environment variable: =x' });
   });
 });
@@ -129,9 +156,21 @@ describe('other value checks', () => {
     assert.throws(() => parseGoDuration('abc'), { message: 'time: invalid duration "abc"' });
   });
   it('devices', () => {
-    assert.deepEqual(parseDevice('/dev/null'), { PathOnHost: '/dev/null', PathInContainer: '/dev/null', CgroupPermissions: 'rwm' });
-    assert.deepEqual(parseDevice('/dev/null:/dev/x:r'), { PathOnHost: '/dev/null', PathInContainer: '/dev/x', CgroupPermissions: 'r' });
-    assert.deepEqual(parseDevice('/dev/null:rw'), { PathOnHost: '/dev/null', PathInContainer: '/dev/null', CgroupPermissions: 'rw' });
+    assert.deepEqual(parseDevice('/dev/null'), {
+      PathOnHost: '/dev/null',
+      PathInContainer: '/dev/null',
+      CgroupPermissions: 'rwm',
+    });
+    assert.deepEqual(parseDevice('/dev/null:/dev/x:r'), {
+      PathOnHost: '/dev/null',
+      PathInContainer: '/dev/x',
+      CgroupPermissions: 'r',
+    });
+    assert.deepEqual(parseDevice('/dev/null:rw'), {
+      PathOnHost: '/dev/null',
+      PathInContainer: '/dev/null',
+      CgroupPermissions: 'rw',
+    });
     assert.throws(() => parseDevice('/dev/null:rel'), { message: 'rel is not an absolute path' });
     assert.throws(() => parseDevice('/dev/null:/x:rwx'), { message: 'bad mode specified: rwx' });
   });
@@ -148,13 +187,20 @@ describe('other value checks', () => {
       'seccomp=unconfined',
     ]);
     assert.throws(() => parseSecurityOpts(['foo'], read), { message: 'Invalid --security-opt: "foo"' });
-    assert.throws(() => parseSecurityOpts(['seccomp=/none'], read), { message: 'opening seccomp profile (/none) failed: open /none: no such file or directory' });
+    assert.throws(() => parseSecurityOpts(['seccomp=/none'], read), {
+      message: 'opening seccomp profile (/none) failed: open /none: no such file or directory',
+    });
   });
 });
 
 describe('--mount', () => {
   it('reads the CSV syntax with defaults and aliases', () => {
-    assert.deepEqual(parseMount('type=bind,src=./data,dst=/d,readonly', '/home/u'), { Type: 'bind', Source: '/home/u/data', Target: '/d', ReadOnly: true });
+    assert.deepEqual(parseMount('type=bind,src=./data,dst=/d,readonly', '/home/u'), {
+      Type: 'bind',
+      Source: '/home/u/data',
+      Target: '/d',
+      ReadOnly: true,
+    });
     assert.deepEqual(parseMount('target=/v,source=vol,volume-nocopy,volume-label=a=b', '/'), {
       Type: 'volume',
       Source: 'vol',
@@ -171,8 +217,12 @@ describe('--mount', () => {
   it("fails with docker's messages", () => {
     assert.throws(() => parseMount('type=foo', '/'), { message: 'target is required' });
     assert.throws(() => parseMount('foo', '/'), { message: "invalid field 'foo' must be a key=value pair" });
-    assert.throws(() => parseMount('type=bind,dst=/x,volume-nocopy', '/'), { message: "cannot mix 'volume-*' options with mount type 'bind'" });
-    assert.throws(() => parseMount('type=tmpfs,dst=/x,tmpfs-size=abc', '/'), { message: 'invalid value for tmpfs-size: abc' });
+    assert.throws(() => parseMount('type=bind,dst=/x,volume-nocopy', '/'), {
+      message: "cannot mix 'volume-*' options with mount type 'bind'",
+    });
+    assert.throws(() => parseMount('type=tmpfs,dst=/x,tmpfs-size=abc', '/'), {
+      message: 'invalid value for tmpfs-size: abc',
+    });
     assert.throws(() => parseMount('dst=/x,ro=maybe', '/'), { message: 'invalid value for ro: maybe' });
     assert.throws(() => parseMount('dst=/x,bogus=1', '/'), { message: "unexpected key 'bogus' in 'bogus=1'" });
   });
@@ -188,7 +238,11 @@ describe('-v', () => {
     assert.deepEqual(parseVolumeSpec('/a:/b:ro'), { type: 'bind', source: '/a', target: '/b', readOnly: true });
     assert.deepEqual(parseVolumeSpec('name:/b'), { type: 'volume', source: 'name', target: '/b', readOnly: false });
     assert.deepEqual(parseVolumeSpec('/anon'), { type: 'volume', source: '', target: '/anon', readOnly: false });
-    assert.deepEqual(parseVolumeSpec('a:b:c:d'), { type: 'bind', source: 'a:b', target: 'c:d', readOnly: false }, 'one-letter parts are drives');
+    assert.deepEqual(
+      parseVolumeSpec('a:b:c:d'),
+      { type: 'bind', source: 'a:b', target: 'c:d', readOnly: false },
+      'one-letter parts are drives',
+    );
   });
   it("refuses empty sections and too many colons with docker's text", () => {
     assert.throws(() => parseVolumeSpec(':/x'), { message: 'invalid spec: :/x: empty section between colons' });

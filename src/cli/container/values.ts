@@ -93,7 +93,21 @@ function parseRational(text: string): [bigint, bigint] | undefined {
 }
 
 const ULIMIT_NAMES = new Set([
-  'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack',
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'rttime',
+  'sigpending',
+  'stack',
 ]);
 
 /** go-units `ParseUlimit`: `name=soft[:hard]`, hard defaulting to soft. */
@@ -104,22 +118,29 @@ export function parseUlimit(text: string): Ulimit {
   const value = text.slice(eq + 1);
   if (!ULIMIT_NAMES.has(name)) throw new RangeError(`invalid ulimit type: ${name}`);
   const parts = value.split(':');
-  if (parts.length > 2) throw new RangeError(`too many limit value arguments - ${value}, can only have up to two, \`soft[:hard]\``);
+  if (parts.length > 2)
+    throw new RangeError(`too many limit value arguments - ${value}, can only have up to two, \`soft[:hard]\``);
   const hardPart = parts.length === 2 ? goInt64(parts[1] as string) : undefined;
   const soft = goInt64(parts[0] as string);
   const hard = hardPart ?? soft;
   if (hard !== -1) {
-    if (soft === -1) throw new RangeError(`ulimit soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: ${hard}`);
-    if (soft > hard) throw new RangeError(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
+    if (soft === -1)
+      throw new RangeError(
+        `ulimit soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: ${hard}`,
+      );
+    if (soft > hard)
+      throw new RangeError(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
   }
   return { Name: name, Hard: hard, Soft: soft };
 }
 
 /** Go's `strconv.ParseInt(s, 10, 64)`. */
 export function goInt64(text: string): number {
-  if (!/^[+-]?\d+$/.test(text)) throw new RangeError(`strconv.ParseInt: parsing ${JSON.stringify(text)}: invalid syntax`);
+  if (!/^[+-]?\d+$/.test(text))
+    throw new RangeError(`strconv.ParseInt: parsing ${JSON.stringify(text)}: invalid syntax`);
   const n = BigInt(text);
-  if (n > 2n ** 63n - 1n || n < -(2n ** 63n)) throw new RangeError(`strconv.ParseInt: parsing ${JSON.stringify(text)}: value out of range`);
+  if (n > 2n ** 63n - 1n || n < -(2n ** 63n))
+    throw new RangeError(`strconv.ParseInt: parsing ${JSON.stringify(text)}: value out of range`);
   return Number(n);
 }
 
@@ -139,8 +160,8 @@ export function goParseBool(text: string): boolean {
 const DURATION_UNITS: Record<string, number> = {
   ns: 1,
   us: 1e3,
-  'µs': 1e3,
-  'μs': 1e3,
+  µs: 1e3,
+  μs: 1e3,
   ms: 1e6,
   s: 1e9,
   m: 60e9,
@@ -170,9 +191,12 @@ export function parseGoDuration(text: string): number {
     const unit = /^[^\d.]*/.exec(s)?.[0] ?? '';
     if (unit === '') throw new RangeError(`time: missing unit in duration ${JSON.stringify(text)}`);
     const scale = DURATION_UNITS[unit];
-    if (scale === undefined) throw new RangeError(`time: unknown unit ${JSON.stringify(unit)} in duration ${JSON.stringify(text)}`);
+    if (scale === undefined)
+      throw new RangeError(`time: unknown unit ${JSON.stringify(unit)} in duration ${JSON.stringify(text)}`);
     s = s.slice(unit.length);
-    total += Number(whole === '' ? '0' : whole) * scale + (frac === undefined || frac === '' ? 0 : Number(`0.${frac}`) * scale);
+    total +=
+      Number(whole === '' ? '0' : whole) * scale +
+      (frac === undefined || frac === '' ? 0 : Number(`0.${frac}`) * scale);
   }
   if (total > 2 ** 63 - 1) invalid();
   return Math.round(neg ? -total : total);
@@ -187,7 +211,8 @@ export function parseRestartPolicy(text: string): RestartPolicy {
   if (colon >= 0 && name === '') throw new RangeError('invalid restart policy format: no policy provided before colon');
   let max = 0;
   if (count !== '') {
-    if (!/^[+-]?\d+$/.test(count)) throw new RangeError('invalid restart policy format: maximum retry count must be an integer');
+    if (!/^[+-]?\d+$/.test(count))
+      throw new RangeError('invalid restart policy format: maximum retry count must be an integer');
     max = Number(count);
   }
   return { Name: name, MaximumRetryCount: max };
@@ -239,7 +264,16 @@ export function validateLabel(value: string): string {
   return value;
 }
 
-const SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
+const SYSCTLS = new Set([
+  'kernel.msgmax',
+  'kernel.msgmnb',
+  'kernel.msgmni',
+  'kernel.sem',
+  'kernel.shmall',
+  'kernel.shmmax',
+  'kernel.shmmni',
+  'kernel.shm_rmid_forced',
+]);
 
 /** docker's `ValidateSysctl`: namespaced sysctls only. */
 export function validateSysctl(value: string): string {
@@ -275,7 +309,10 @@ export function parseCSVLine(line: string): string[] {
     if (line[i] === '"') {
       i++;
       for (;;) {
-        if (i >= line.length) throw new RangeError(`parse error on line 1, column ${line.length + 1}: extraneous or missing " in quoted-field`);
+        if (i >= line.length)
+          throw new RangeError(
+            `parse error on line 1, column ${line.length + 1}: extraneous or missing " in quoted-field`,
+          );
         if (line[i] === '"') {
           if (line[i + 1] === '"') {
             field += '"';
@@ -288,12 +325,14 @@ export function parseCSVLine(line: string): string[] {
         field += line[i];
         i++;
       }
-      if (i < line.length && line[i] !== ',') throw new RangeError(`parse error on line 1, column ${i + 1}: extraneous or missing " in quoted-field`);
+      if (i < line.length && line[i] !== ',')
+        throw new RangeError(`parse error on line 1, column ${i + 1}: extraneous or missing " in quoted-field`);
     } else {
       const end = line.indexOf(',', i);
       field = end < 0 ? line.slice(i) : line.slice(i, end);
       const quote = field.indexOf('"');
-      if (quote >= 0) throw new RangeError(`parse error on line 1, column ${i + quote + 1}: bare " in non-quoted-field`);
+      if (quote >= 0)
+        throw new RangeError(`parse error on line 1, column ${i + quote + 1}: bare " in non-quoted-field`);
       i = end < 0 ? line.length : end;
     }
     fields.push(field);
@@ -384,7 +423,10 @@ export function parseMount(value: string, cwd: string): Mount {
         if (val === 'disabled') bind().NonRecursive = true;
         else if (val === 'writable') bind().ReadOnlyNonRecursive = true;
         else if (val === 'readonly') bind().ReadOnlyForceRecursive = true;
-        else if (val !== 'enabled') throw new RangeError(`invalid value for ${key}: ${val} (must be "enabled", "disabled", "writable", or "readonly")`);
+        else if (val !== 'enabled')
+          throw new RangeError(
+            `invalid value for ${key}: ${val} (must be "enabled", "disabled", "writable", or "readonly")`,
+          );
         break;
       case 'volume-subpath':
         vol().Subpath = val;
@@ -414,7 +456,8 @@ export function parseMount(value: string, cwd: string): Mount {
         }
         break;
       case 'tmpfs-mode':
-        if (!/^[0-7]+$/.test(val) || Number.parseInt(val, 8) > 0xffffffff) throw new RangeError(`invalid value for ${key}: ${val}`);
+        if (!/^[0-7]+$/.test(val) || Number.parseInt(val, 8) > 0xffffffff)
+          throw new RangeError(`invalid value for ${key}: ${val}`);
         tmpfs().Mode = Number.parseInt(val, 8);
         break;
       default:
@@ -423,17 +466,24 @@ export function parseMount(value: string, cwd: string): Mount {
   }
   if (mount.Type === '') throw new RangeError('type is required');
   if (mount.Target === '') throw new RangeError('target is required');
-  if (volumeOptions !== undefined && mount.Type !== 'volume') throw new RangeError(`cannot mix 'volume-*' options with mount type '${mount.Type}'`);
-  if (imageOptions !== undefined && mount.Type !== 'image') throw new RangeError(`cannot mix 'image-*' options with mount type '${mount.Type}'`);
-  if (bindOptions !== undefined && mount.Type !== 'bind') throw new RangeError(`cannot mix 'bind-*' options with mount type '${mount.Type}'`);
-  if (tmpfsOptions !== undefined && mount.Type !== 'tmpfs') throw new RangeError(`cannot mix 'tmpfs-*' options with mount type '${mount.Type}'`);
+  if (volumeOptions !== undefined && mount.Type !== 'volume')
+    throw new RangeError(`cannot mix 'volume-*' options with mount type '${mount.Type}'`);
+  if (imageOptions !== undefined && mount.Type !== 'image')
+    throw new RangeError(`cannot mix 'image-*' options with mount type '${mount.Type}'`);
+  if (bindOptions !== undefined && mount.Type !== 'bind')
+    throw new RangeError(`cannot mix 'bind-*' options with mount type '${mount.Type}'`);
+  if (tmpfsOptions !== undefined && mount.Type !== 'tmpfs')
+    throw new RangeError(`cannot mix 'tmpfs-*' options with mount type '${mount.Type}'`);
   if (bindOptions?.ReadOnlyNonRecursive === true && mount.ReadOnly !== true) {
     throw new RangeError("option 'bind-recursive=writable' requires 'readonly' to be specified in conjunction");
   }
   if (bindOptions?.ReadOnlyForceRecursive === true) {
-    if (mount.ReadOnly !== true) throw new RangeError("option 'bind-recursive=readonly' requires 'readonly' to be specified in conjunction");
+    if (mount.ReadOnly !== true)
+      throw new RangeError("option 'bind-recursive=readonly' requires 'readonly' to be specified in conjunction");
     if (bindOptions.Propagation !== 'rprivate') {
-      throw new RangeError("option 'bind-recursive=readonly' requires 'bind-propagation=rprivate' to be specified in conjunction");
+      throw new RangeError(
+        "option 'bind-recursive=readonly' requires 'bind-propagation=rprivate' to be specified in conjunction",
+      );
     }
   }
   if (volumeOptions !== undefined) mount.VolumeOptions = volumeOptions;
@@ -514,7 +564,10 @@ export function parseVolumeSpec(spec: string): VolumeSpec {
  * docker's `-v` handling in `parse`: specs with a source become `Binds` (a `.`-relative bind source made
  * absolute against `cwd`); the rest stay anonymous volumes in `Config.Volumes`.
  */
-export function splitVolumes(specs: readonly string[], cwd: string): { binds: string[]; volumes: Record<string, Record<string, never>> } {
+export function splitVolumes(
+  specs: readonly string[],
+  cwd: string,
+): { binds: string[]; volumes: Record<string, Record<string, never>> } {
   const binds: string[] = [];
   const volumes: Record<string, Record<string, never>> = {};
   for (const spec of specs) volumes[spec] = {};
@@ -602,7 +655,8 @@ export function parseSecurityOpts(opts: readonly string[], readFile: (path: stri
     if (sep < 0 && opt !== 'no-new-privileges') sep = opt.indexOf(':');
     const key = sep < 0 ? opt : opt.slice(0, sep);
     const value = sep < 0 ? '' : opt.slice(sep + 1);
-    if ((sep < 0 || value === '') && key !== 'no-new-privileges') throw new RangeError(`Invalid --security-opt: ${JSON.stringify(opt)}`);
+    if ((sep < 0 || value === '') && key !== 'no-new-privileges')
+      throw new RangeError(`Invalid --security-opt: ${JSON.stringify(opt)}`);
     if (key !== 'seccomp' || value === 'builtin' || value === 'unconfined') return opt;
     let text: string;
     try {

@@ -139,7 +139,10 @@ class State {
       throw new ExecFailure(`template: ${this.name}: ${message}`, cause);
     }
     const loc = location(this.tree, this.node.pos);
-    throw new ExecFailure(`template: ${loc}: executing ${quote(this.name)} at <${nodeString(this.node)}>: ${message}`, cause);
+    throw new ExecFailure(
+      `template: ${loc}: executing ${quote(this.name)} at <${nodeString(this.node)}>: ${message}`,
+      cause,
+    );
   }
 
   // --- variables
@@ -201,7 +204,13 @@ class State {
     }
   }
 
-  walkIfOrWith(type: 'if' | 'with', dot: unknown, pipe: PipeNode, list: ListNode, elseList: ListNode | undefined): void {
+  walkIfOrWith(
+    type: 'if' | 'with',
+    dot: unknown,
+    pipe: PipeNode,
+    list: ListNode,
+    elseList: ListNode | undefined,
+  ): void {
     const mark = this.mark();
     try {
       const val = this.evalPipeline(dot, pipe);
@@ -303,7 +312,8 @@ class State {
   }
 
   notAFunction(args: Node[], final: Final): void {
-    if (args.length > 1 || final !== MISSING) this.errorf(`can't give argument to non-function ${nodeString(args[0]!)}`);
+    if (args.length > 1 || final !== MISSING)
+      this.errorf(`can't give argument to non-function ${nodeString(args[0]!)}`);
   }
 
   evalCommand(dot: unknown, cmd: CommandNode, final: Final): unknown {
@@ -373,7 +383,14 @@ class State {
     return this.evalFieldChain(dot, value, v, v.ident.slice(1), args, final);
   }
 
-  evalFieldChain(dot: unknown, receiver: unknown, node: Node, ident: string[], args: Node[] | undefined, final: Final): unknown {
+  evalFieldChain(
+    dot: unknown,
+    receiver: unknown,
+    node: Node,
+    ident: string[],
+    args: Node[] | undefined,
+    final: Final,
+  ): unknown {
     const n = ident.length;
     for (let i = 0; i < n - 1; i++) receiver = this.evalField(dot, ident[i]!, node, undefined, MISSING, receiver);
     return this.evalField(dot, ident[n - 1]!, node, args, final, receiver);
@@ -388,7 +405,14 @@ class State {
     return this.evalCall(dot, f, true, cmd, name, args, final);
   }
 
-  evalField(dot: unknown, fieldName: string, node: Node, args: Node[] | undefined, final: Final, receiver: unknown): unknown {
+  evalField(
+    dot: unknown,
+    fieldName: string,
+    node: Node,
+    args: Node[] | undefined,
+    final: Final,
+    receiver: unknown,
+  ): unknown {
     if (receiver === undefined) {
       // An invalid receiver is treated as a missing map key.
       if (this.missingKey === 'error') this.errorf(`nil data; no entry for key ${quote(fieldName)}`);
@@ -411,10 +435,19 @@ class State {
       case 'map': {
         // A method of a Go map type (docker's SubHeaderContext.Label): an own non-enumerable function. An
         // enumerable one is an entry holding a func value (for `call`).
-        const desc = receiver instanceof Map ? undefined : Object.getOwnPropertyDescriptor(receiver as object, fieldName);
+        const desc =
+          receiver instanceof Map ? undefined : Object.getOwnPropertyDescriptor(receiver as object, fieldName);
         const method: unknown = desc !== undefined && desc.enumerable === false ? desc.value : undefined;
         if (typeof method === 'function') {
-          return this.evalCall(dot, { params: [], variadic: 'any', fn: method as (...a: unknown[]) => unknown }, false, node, fieldName, args, final);
+          return this.evalCall(
+            dot,
+            { params: [], variadic: 'any', fn: method as (...a: unknown[]) => unknown },
+            false,
+            node,
+            fieldName,
+            args,
+            final,
+          );
         }
         if (hasArgs) this.errorf(`${fieldName} is not a method but has arguments`);
         if (this.missingKey !== 'invalid' && !mapHas(receiver as object, fieldName)) {
@@ -462,7 +495,8 @@ class State {
     const argv: unknown[] = [];
     let i = 0;
     for (; i < numFixed && i < argNodes.length; i++) argv.push(this.evalArg(dot, fun.params[i], argNodes[i]!));
-    if (fun.variadic !== undefined) for (; i < argNodes.length; i++) argv.push(this.evalArg(dot, fun.variadic, argNodes[i]!));
+    if (fun.variadic !== undefined)
+      for (; i < argNodes.length; i++) argv.push(this.evalArg(dot, fun.variadic, argNodes[i]!));
     if (final !== MISSING) {
       const t = fun.variadic === undefined || numIn - 1 < numFixed ? fun.params[numIn - 1] : fun.variadic;
       argv.push(this.validateType(final, t));

@@ -176,7 +176,10 @@ function slice(item: unknown, ...indexes: unknown[]): unknown {
   });
   if (idx[0]! > idx[1]!) throw new FuncError(`invalid slice index: ${idx[0]} > ${idx[1]}`);
   if (indexes.length === 3 && idx[1]! > idx[2]!) throw new FuncError(`invalid slice index: ${idx[1]} > ${idx[2]}`);
-  if (k === 'string') return utf8(item as string).subarray(idx[0], idx[1]).toString('utf8');
+  if (k === 'string')
+    return utf8(item as string)
+      .subarray(idx[0], idx[1])
+      .toString('utf8');
   return (item as unknown[]).slice(idx[0], idx[1]);
 }
 

@@ -5,8 +5,14 @@ import { GO_TYPE, GoFloat } from './values.ts';
 
 test('Sprintf verbs, flags, width and precision', () => {
   assert.equal(sprintf('%s|%5s|%-5s|%.2s|%q', ['a', 'b', 'c', 'def', 'x"y']), 'a|    b|c    |de|"x\\"y"');
-  assert.equal(sprintf('%d|%5d|%-5d|%05d|%+d|%x|%X|%o|%b|%c|%U', [1, 2, 3, -4, 5, 255, 255, 8, 5, 65, 0x41]), '1|    2|3    |-0004|+5|ff|FF|10|101|A|U+0041');
-  assert.equal(sprintf('%v|%.2f|%8.3f|%e|%g|%G', [new GoFloat(2), 3.14158, -1.5, 1234.5678, 1e-7, 1e21]), '2|3.14|  -1.500|1.234568e+03|1e-07|1E+21');
+  assert.equal(
+    sprintf('%d|%5d|%-5d|%05d|%+d|%x|%X|%o|%b|%c|%U', [1, 2, 3, -4, 5, 255, 255, 8, 5, 65, 0x41]),
+    '1|    2|3    |-0004|+5|ff|FF|10|101|A|U+0041',
+  );
+  assert.equal(
+    sprintf('%v|%.2f|%8.3f|%e|%g|%G', [new GoFloat(2), 3.14158, -1.5, 1234.5678, 1e-7, 1e21]),
+    '2|3.14|  -1.500|1.234568e+03|1e-07|1E+21',
+  );
   assert.equal(sprintf('%t|%v|%5t', [true, false, true]), 'true|false| true');
   assert.equal(sprintf('%%|%d%%', [50]), '%|50%');
 });
@@ -24,13 +30,26 @@ test('Sprintf error strings', () => {
 test('composite values print as Go prints them', () => {
   assert.equal(formatValue([1, [2, 3], 'x']), '[1 [2 3] x]');
   assert.equal(formatValue({ b: 'x', a: 1, c: { d: null } }), 'map[a:1 b:x c:map[d:<nil>]]');
-  assert.equal(formatValue(new Map<unknown, unknown>([[10, 'b'], [2, 'a']])), 'map[2:a 10:b]', 'numeric keys sort numerically');
+  assert.equal(
+    formatValue(
+      new Map<unknown, unknown>([
+        [10, 'b'],
+        [2, 'a'],
+      ]),
+    ),
+    'map[2:a 10:b]',
+    'numeric keys sort numerically',
+  );
   assert.equal(formatValue({ [GO_TYPE]: 'T', A: 1, B: 'x' }), '{1 x}');
   assert.equal(sprintf('%+v', [{ [GO_TYPE]: 'T', A: 1, B: 'x' }]), '{A:1 B:x}');
   assert.equal(formatValue(null), '<nil>');
   assert.equal(formatValue(2n ** 63n), '9223372036854775808');
   assert.equal(sprintf('%5v|%-4v|', [[1, 22], ['a']]), '[    1    22]|[a   ]|');
-  assert.equal(formatValue(new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 600))), '2024-01-02 03:04:05.6 +0000 UTC', 'as time.Time');
+  assert.equal(
+    formatValue(new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 600))),
+    '2024-01-02 03:04:05.6 +0000 UTC',
+    'as time.Time',
+  );
 });
 
 test('Sprint puts spaces between operands only when neither is a string; Sprintln always', () => {

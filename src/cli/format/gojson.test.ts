@@ -29,8 +29,20 @@ test('strings are escaped as encoding/json escapes them', () => {
 
 test('objects: plain objects keep their order, maps and sortMapKeys sort, structs keep field order', () => {
   assert.equal(marshalJSON({ b: 1, a: [1, 'x'], c: undefined }, plain), '{"b":1,"a":[1,"x"]}');
-  assert.equal(marshalJSON({ b: 1, a: { d: 1, c: 2 } }, { escapeHTML: false, sortMapKeys: true }), '{"a":{"c":2,"d":1},"b":1}');
-  assert.equal(marshalJSON(new Map([['b', 1], ['a', 2]]), plain), '{"a":2,"b":1}');
+  assert.equal(
+    marshalJSON({ b: 1, a: { d: 1, c: 2 } }, { escapeHTML: false, sortMapKeys: true }),
+    '{"a":{"c":2,"d":1},"b":1}',
+  );
+  assert.equal(
+    marshalJSON(
+      new Map([
+        ['b', 1],
+        ['a', 2],
+      ]),
+      plain,
+    ),
+    '{"a":2,"b":1}',
+  );
   class S {
     readonly Z = 1;
     readonly A = 'x';

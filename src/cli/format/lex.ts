@@ -94,7 +94,8 @@ const TRIM_MARKER_LEN = 2; // the '-' and the space next to it
 const EOF = -1;
 
 export const isSpace = (r: number): boolean => r === 0x20 || r === 0x09 || r === 0x0d || r === 0x0a;
-const isAlphaNumeric = (r: number): boolean => r === 0x5f || (r >= 0 && /^[\p{L}\p{Nd}]$/u.test(String.fromCodePoint(r)));
+const isAlphaNumeric = (r: number): boolean =>
+  r === 0x5f || (r >= 0 && /^[\p{L}\p{Nd}]$/u.test(String.fromCodePoint(r)));
 const hasLeftTrimMarker = (s: string): boolean => s.length >= 2 && s[0] === '-' && isSpace(s.charCodeAt(1));
 const hasRightTrimMarker = (s: string): boolean => s.length >= 2 && isSpace(s.charCodeAt(0)) && s[1] === '-';
 const trimLeftLength = (s: string): number => s.length - s.replace(/^[ \t\r\n]+/, '').length;
@@ -175,7 +176,12 @@ export class Lexer {
   }
 
   thisItem(type: ItemType): Item {
-    const i: Item = { type, pos: this.start, val: this.input.slice(this.start, this.pos), line: this.lineAt(this.start) };
+    const i: Item = {
+      type,
+      pos: this.start,
+      val: this.input.slice(this.start, this.pos),
+      line: this.lineAt(this.start),
+    };
     this.start = this.pos;
     return i;
   }

@@ -29,7 +29,11 @@ test('table columns are measured in terminal cells (docker: East Asian wide char
     { Tag: 'latest', ID: 'c5ea509bcbc0' },
     { Tag: '2024.01-rc.1', ID: '379250812a88' },
   ];
-  const out = renderList(rows, 'table {{if eq .Tag "1"}}日本語テキスト{{end}}{{.Tag}}\\t{{.ID}}\\t{{if eq .Tag "latest"}}éü{{end}}|', opts);
+  const out = renderList(
+    rows,
+    'table {{if eq .Tag "1"}}日本語テキスト{{end}}{{.Tag}}\\t{{.ID}}\\t{{if eq .Tag "latest"}}éü{{end}}|',
+    opts,
+  );
   assert.equal(
     out,
     'TAG               IMAGE ID       |\n' +
@@ -42,7 +46,10 @@ test('table columns are measured in terminal cells (docker: East Asian wide char
 test('json rows have sorted keys and HTML-escaped strings, as docker marshals its row contexts', () => {
   const out = renderList([{ Tag: '<none>', ID: 'a&b' }], 'json', opts);
   assert.equal(out, '{"ID":"a\\u0026b","Tag":"\\u003cnone\\u003e"}\n');
-  assert.equal(renderList([{ Tag: '<none>', ID: 'x' }], '{{json .}}|{{json .Tag}}', opts), '{"ID":"x","Tag":"\\u003cnone\\u003e"}|"<none>"\n');
+  assert.equal(
+    renderList([{ Tag: '<none>', ID: 'x' }], '{{json .}}|{{json .Tag}}', opts),
+    '{"ID":"x","Tag":"\\u003cnone\\u003e"}|"<none>"\n',
+  );
 });
 
 test('rows may be class instances with getters', () => {
@@ -68,6 +75,7 @@ test('an unknown field fails the whole list, and the default type name is used',
     () => renderList([{ A: 1 }], '{{.B}}', { defaultTable: '', headers: {} }),
     (err: unknown) =>
       err instanceof InvalidArgumentError &&
-      err.message === 'template parsing error: template: :1:2: executing "" at <.B>: can\'t evaluate field B in type row',
+      err.message ===
+        'template parsing error: template: :1:2: executing "" at <.B>: can\'t evaluate field B in type row',
   );
 });

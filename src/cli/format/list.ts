@@ -47,7 +47,10 @@ export function renderList<T>(rows: T[], format: string, opts: RenderListOptions
   const isTable = spec.startsWith(TABLE_KEY);
   if (isTable) spec = spec.slice(TABLE_KEY.length);
   else if (spec === JSON_KEY) spec = '{{json .}}';
-  spec = spec.replace(/^ +| +$/g, '').replaceAll('\\t', '\t').replaceAll('\\n', '\n');
+  spec = spec
+    .replace(/^ +| +$/g, '')
+    .replaceAll('\\t', '\t')
+    .replaceAll('\\n', '\n');
 
   let tmpl: Template;
   try {

@@ -191,7 +191,9 @@ export function nodeString(n: Node): string {
       return `${s}{{end}}`;
     }
     case 'template':
-      return n.pipe === undefined ? `{{template ${quote(n.name)}}}` : `{{template ${quote(n.name)} ${nodeString(n.pipe)}}}`;
+      return n.pipe === undefined
+        ? `{{template ${quote(n.name)}}}`
+        : `{{template ${quote(n.name)} ${nodeString(n.pipe)}}}`;
     case 'break':
       return '{{break}}';
     case 'continue':

@@ -68,8 +68,15 @@ test('fields, nested fields, dot and $', () => {
 
 test('field names are case-sensitive and a missing map key prints <no value>', () => {
   const data = { ID: 'abc', Labels: { a: '1' } };
-  assert.equal(run('{{.ID}}|{{.Id}}|{{.Labels.zz}}|{{.Labels.zz.deeper}}', data), 'abc|<no value>|<no value>|<no value>');
-  assert.equal(run('{{index .Labels "zz"}}|{{index .Labels "a"}}', data), '|1', "a map[string]string's zero value is ''");
+  assert.equal(
+    run('{{.ID}}|{{.Id}}|{{.Labels.zz}}|{{.Labels.zz.deeper}}', data),
+    'abc|<no value>|<no value>|<no value>',
+  );
+  assert.equal(
+    run('{{index .Labels "zz"}}|{{index .Labels "a"}}', data),
+    '|1',
+    "a map[string]string's zero value is ''",
+  );
   assert.equal(run('{{index .M "zz"}}', { M: { a: 1 } }), '<no value>');
 });
 
@@ -97,7 +104,10 @@ class ImageRow {
 
 test('class instances are structs: getters and methods, missing fields are errors', () => {
   const row = new ImageRow();
-  assert.equal(run('{{.ID}} {{.Size}} {{.Describe}} {{.Short 2}} {{3 | .Short}}', row), 'sha256:0123 1024 image sha256:0123 01 012');
+  assert.equal(
+    run('{{.ID}} {{.Size}} {{.Describe}} {{.Short 2}} {{3 | .Short}}', row),
+    'sha256:0123 1024 image sha256:0123 01 012',
+  );
   assert.equal(run('{{.}}', row), '{sha256:0123 1024}');
   assert.equal(run('{{printf "%+v" .}}', row), '{ID:sha256:0123 Size:1024}');
   assert.equal(
@@ -160,9 +170,16 @@ test('range over arrays, maps (sorted keys) and ints, with else, break and conti
   assert.equal(run('{{range .}}x{{else}}empty{{end}}', []), 'empty');
   assert.equal(run('{{range .}}x{{else}}empty{{end}}', {}), 'empty');
   assert.equal(run('{{range .X}}x{{else}}empty{{end}}', {}), 'empty');
-  assert.equal(run('{{range .}}{{if eq . 2}}{{continue}}{{end}}{{if eq . 4}}{{break}}{{end}}{{.}}{{end}}', [1, 2, 3, 4, 5]), '13');
+  assert.equal(
+    run('{{range .}}{{if eq . 2}}{{continue}}{{end}}{{if eq . 4}}{{break}}{{end}}{{.}}{{end}}', [1, 2, 3, 4, 5]),
+    '13',
+  );
   assert.equal(run('{{range 3}}{{.}}{{end}}'), '012');
-  assert.equal(run('{{$i := 0}}{{range .}}{{$i = .}}{{end}}{{$i}}', [1, 2, 3]), '3', 'assignment reaches outer variables');
+  assert.equal(
+    run('{{$i := 0}}{{range .}}{{$i = .}}{{end}}{{$i}}', [1, 2, 3]),
+    '3',
+    'assignment reaches outer variables',
+  );
   assert.equal(run('{{range $i, $v := .}}{{range $v}}{{$i}}{{.}}{{end}}{{end}}', [[1, 2], [3]]), '010213');
   assert.equal(
     execError('{{range .}}{{end}}', 'str').message,
@@ -179,7 +196,10 @@ test('comments and trim markers', () => {
 });
 
 test('literals', () => {
-  assert.equal(run('{{"a\\tb"}}|{{`raw\\t`}}|{{true}}|{{false}}|{{1}}|{{-2}}|{{1.5}}|{{1e6}}|{{0x10}}|{{\'a\'}}'), 'a\tb|raw\\t|true|false|1|-2|1.5|1e+06|16|97');
+  assert.equal(
+    run('{{"a\\tb"}}|{{`raw\\t`}}|{{true}}|{{false}}|{{1}}|{{-2}}|{{1.5}}|{{1e6}}|{{0x10}}|{{\'a\'}}'),
+    'a\tb|raw\\t|true|false|1|-2|1.5|1e+06|16|97',
+  );
   assert.equal(run('{{print nil}}'), '<nil>');
   assert.equal(run('{{9007199254740993}}'), '9007199254740993', 'ints beyond 2^53 stay exact');
 });
@@ -199,15 +219,27 @@ test('value printing follows Go', () => {
 test('define, template and block', () => {
   assert.equal(run('{{define "T"}}<{{.}}>{{end}}{{template "T" .A}}{{template "T"}}', { A: 'a' }), '<a><<no value>>');
   assert.equal(run('{{block "B" .}}[{{.}}]{{end}}', 'x'), '[x]');
-  assert.equal(parseError('{{define "T"}}a{{end}}{{define "T"}}b{{end}}'), 'template: :1: template: multiple definition of template "T"');
+  assert.equal(
+    parseError('{{define "T"}}a{{end}}{{define "T"}}b{{end}}'),
+    'template: :1: template: multiple definition of template "T"',
+  );
 });
 
 test('builtin functions', () => {
-  assert.equal(run('{{and 1 0 2}} {{and 1 2}} {{or 0 "" "x"}} {{or 0 ""}} {{not 0}} {{not .}}', [1]), '0 2 x  true false');
+  assert.equal(
+    run('{{and 1 0 2}} {{and 1 2}} {{or 0 "" "x"}} {{or 0 ""}} {{not 0}} {{not .}}', [1]),
+    '0 2 x  true false',
+  );
   assert.equal(run('{{and .A .A.B}}', {}), '<no value>', 'and short-circuits before .A.B');
-  assert.equal(run('{{len .}} {{len "héllo"}} {{index . 1}} {{slice . 1}} {{slice "héllo" 1 3}}', ['a', 'b', 'c']), '3 6 b [b c] é');
+  assert.equal(
+    run('{{len .}} {{len "héllo"}} {{index . 1}} {{slice . 1}} {{slice "héllo" 1 3}}', ['a', 'b', 'c']),
+    '3 6 b [b c] é',
+  );
   assert.equal(run('{{index . "k" 1}}', { k: ['x', 'y'] }), 'y');
-  assert.equal(run('{{eq .A "x" "y"}} {{ne 1 2}} {{lt 1 2}} {{le 2 2}} {{gt "b" "a"}} {{ge 1.5 2.5}}', { A: 'y' }), 'true true true true true false');
+  assert.equal(
+    run('{{eq .A "x" "y"}} {{ne 1 2}} {{lt 1 2}} {{le 2 2}} {{gt "b" "a"}} {{ge 1.5 2.5}}', { A: 'y' }),
+    'true true true true true false',
+  );
   assert.equal(run('{{eq .A 3}} {{eq .Missing nil}} {{eq .Missing "x"}}', { A: 3 }), 'true true false');
   assert.equal(run('{{html "<a href=\'x\'>&\\"</a>"}}'), '&lt;a href=&#39;x&#39;&gt;&amp;&#34;&lt;/a&gt;');
   assert.equal(run('{{js "it\'s <b> & \\"q\\" = \\\\"}}'), 'it\\\'s \\u003Cb\\u003E \\u0026 \\"q\\" \\u003D \\\\');
@@ -243,7 +275,10 @@ test('functions errors are wrapped as Go does', () => {
     execError('{{upper .A}}', { A: 5 }).message,
     'template: :1:8: executing "" at <.A>: wrong type for value; expected string; got int',
   );
-  assert.equal(execError('{{upper .A}}', {}).message, 'template: :1:8: executing "" at <.A>: invalid value; expected string');
+  assert.equal(
+    execError('{{upper .A}}', {}).message,
+    'template: :1:8: executing "" at <.A>: invalid value; expected string',
+  );
   assert.equal(
     execError('{{.A.B}}', { A: null }).message,
     'template: :1:4: executing "" at <.A.B>: nil pointer evaluating interface {}.B',
@@ -257,7 +292,10 @@ test('functions errors are wrapped as Go does', () => {
 test('execution errors keep the output written before them', () => {
   const err = execError('before {{.A}} {{.A.Length}} after', { A: 'a' });
   assert.equal(err.partial, 'before a ');
-  assert.equal(err.message, 'template: :1:18: executing "" at <.A.Length>: can\'t evaluate field Length in type string');
+  assert.equal(
+    err.message,
+    'template: :1:18: executing "" at <.A.Length>: can\'t evaluate field Length in type string',
+  );
   assert.equal(run('{{.B.C.D 1}}', { B: {} }), '<no value>', 'a missing value has no fields and takes no arguments');
   assert.ok(err instanceof InvalidArgumentError);
 });
@@ -283,7 +321,10 @@ test('docker functions: json, split, join, title, lower, upper, pad, truncate', 
   assert.equal(run('{{join . ", "}}', ['x', 'y']), 'x, y');
   assert.equal(run('{{title "hello wORLD foo_bar x-y 1a"}}'), 'Hello WORLD Foo_bar X-Y 1a');
   assert.equal(run('{{lower "ÀB"}}{{upper "àb"}}'), 'àbÀB');
-  assert.equal(run('[{{pad "x" 1 2}}][{{pad "" 1 2}}][{{truncate "abcdef" 3}}][{{truncate "ab" 3}}]'), '[ x  ][][abc][ab]');
+  assert.equal(
+    run('[{{pad "x" 1 2}}][{{pad "" 1 2}}][{{truncate "abcdef" 3}}][{{truncate "ab" 3}}]'),
+    '[ x  ][][abc][ab]',
+  );
 });
 
 test('parse errors read as Go prints them', () => {
@@ -332,7 +373,10 @@ test('missingkey=error: a missing map key, or a field of missing data, stops exe
       err.message === 'template: :1:9: executing "" at <.Config.Foo>: map has no entry for key "Foo"',
   );
   assert.equal(Template.parse('{{.Config.Foo}}').execute(data), '<no value>', 'option() leaves the original as it was');
-  assert.equal(Template.parse('{{.Id}}|{{.Config.Labels.a}}|{{.Config.Env}}', { missingKey: 'error' }).execute(data), 'x|1|<nil>');
+  assert.equal(
+    Template.parse('{{.Id}}|{{.Config.Labels.a}}|{{.Config.Env}}', { missingKey: 'error' }).execute(data),
+    'x|1|<nil>',
+  );
   assert.throws(
     () => Template.parse('{{$x := .Nope}}', { missingKey: 'error' }).execute(data),
     /at <\.Nope>: map has no entry for key "Nope"$/,
@@ -341,14 +385,27 @@ test('missingkey=error: a missing map key, or a field of missing data, stops exe
     () => Template.parse('{{with $x := 1}}{{$.Config.Labels.b}}{{end}}', { missingKey: 'error' }).execute(data),
     /map has no entry for key "b"$/,
   );
-  assert.throws(() => Template.parse('{{.A.B}}', { missingKey: 'error' }).execute(undefined), /nil data; no entry for key "A"$/);
-  assert.equal(Template.parse('{{index .Config.Labels "zz"}}', { missingKey: 'error' }).execute(data), '', 'index ignores missingkey');
+  assert.throws(
+    () => Template.parse('{{.A.B}}', { missingKey: 'error' }).execute(undefined),
+    /nil data; no entry for key "A"$/,
+  );
+  assert.equal(
+    Template.parse('{{index .Config.Labels "zz"}}', { missingKey: 'error' }).execute(data),
+    '',
+    'index ignores missingkey',
+  );
 });
 
-test('missingkey=zero gives the elements\' zero value; unknown options are refused', () => {
+test("missingkey=zero gives the elements' zero value; unknown options are refused", () => {
   const data = { Labels: { a: '1' }, Any: { n: 1 } };
   assert.equal(Template.parse('[{{.Labels.zz}}]|{{.Any.zz}}').option('missingkey=zero').execute(data), '[]|<no value>');
-  assert.equal(Template.parse('{{.Labels.zz}}').option('missingkey=error', 'missingkey=default').execute(data), '<no value>');
-  assert.throws(() => Template.parse('x').option('missingkey=bogus'), /^RangeError: unrecognized option: missingkey=bogus$/);
+  assert.equal(
+    Template.parse('{{.Labels.zz}}').option('missingkey=error', 'missingkey=default').execute(data),
+    '<no value>',
+  );
+  assert.throws(
+    () => Template.parse('x').option('missingkey=bogus'),
+    /^RangeError: unrecognized option: missingkey=bogus$/,
+  );
   assert.throws(() => Template.parse('x').option('nokey=1'), /^RangeError: unrecognized option: nokey=1$/);
 });

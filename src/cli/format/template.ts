@@ -16,7 +16,12 @@ export interface TemplateOptions {
   missingKey?: MissingKey;
 }
 
-const MISSING_KEY_VALUES: Record<string, MissingKey> = { invalid: 'invalid', default: 'invalid', zero: 'zero', error: 'error' };
+const MISSING_KEY_VALUES: Record<string, MissingKey> = {
+  invalid: 'invalid',
+  default: 'invalid',
+  zero: 'zero',
+  error: 'error',
+};
 
 export class Template {
   readonly name: string;
@@ -39,7 +44,12 @@ export class Template {
     const name = opts.name ?? '';
     const funcs = funcMap(BUILTINS, opts.funcs ?? DOCKER_FUNCS);
     try {
-      return new Template(name, parseTemplate(name, source, (f) => funcs.has(f)), funcs, opts.missingKey ?? 'invalid');
+      return new Template(
+        name,
+        parseTemplate(name, source, (f) => funcs.has(f)),
+        funcs,
+        opts.missingKey ?? 'invalid',
+      );
     } catch (err) {
       if (err instanceof TemplateParseError) throw new InvalidArgumentError(err.message, { cause: err });
       throw err;

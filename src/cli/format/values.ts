@@ -28,7 +28,18 @@ export class GoFloat {
   }
 }
 
-export type Kind = 'invalid' | 'nil' | 'bool' | 'int' | 'uint' | 'float' | 'string' | 'slice' | 'map' | 'struct' | 'func';
+export type Kind =
+  | 'invalid'
+  | 'nil'
+  | 'bool'
+  | 'int'
+  | 'uint'
+  | 'float'
+  | 'string'
+  | 'slice'
+  | 'map'
+  | 'struct'
+  | 'func';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_LIMIT = 2n ** 63n;
@@ -174,7 +185,11 @@ function compareKeys(a: unknown, b: unknown): number {
 export type Member = { kind: 'method'; fn: (...args: unknown[]) => unknown } | { kind: 'field'; value: unknown };
 
 export function findMember(obj: object, name: string): Member | undefined {
-  for (let o: object | null = obj; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+  for (
+    let o: object | null = obj;
+    o !== null && o !== Object.prototype;
+    o = Object.getPrototypeOf(o) as object | null
+  ) {
     const desc = Object.getOwnPropertyDescriptor(o, name);
     if (desc === undefined) continue;
     if (desc.get !== undefined) return { kind: 'field', value: desc.get.call(obj) };
@@ -202,7 +217,11 @@ export function mapHas(m: object, key: string): boolean {
 export function structFields(obj: object): Array<[string, unknown]> {
   const out: Array<[string, unknown]> = [];
   const seen = new Set<string>();
-  for (let o: object | null = obj; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+  for (
+    let o: object | null = obj;
+    o !== null && o !== Object.prototype;
+    o = Object.getPrototypeOf(o) as object | null
+  ) {
     for (const key of Object.getOwnPropertyNames(o)) {
       if (seen.has(key) || key === 'constructor') continue;
       const desc = Object.getOwnPropertyDescriptor(o, key);

@@ -43,7 +43,12 @@ export function historyRow(h: ImageHistoryItem, opts: { human: boolean; trunc: b
   };
 }
 
-export async function showHistory(client: EngineClient, out: OutStream, opts: HistoryOptions, signal?: AbortSignal): Promise<void> {
+export async function showHistory(
+  client: EngineClient,
+  out: OutStream,
+  opts: HistoryOptions,
+  signal?: AbortSignal,
+): Promise<void> {
   const items = await client.imageHistory(opts.image, { signal });
   const rows = items.map((h) => historyRow(h, { human: opts.human, trunc: !opts.noTrunc, nowMs: Date.now() }));
   if ((opts.format === '' || opts.format === 'table') && opts.quiet) {
@@ -68,13 +73,24 @@ export interface TagHistoryOptions {
   format: string;
 }
 
-const TAG_HEADERS: Record<string, string> = { Digest: 'DIGEST', ImageID: 'IMAGE ID', Set: 'SET', Action: 'ACTION', Time: 'TIME' };
+const TAG_HEADERS: Record<string, string> = {
+  Digest: 'DIGEST',
+  ImageID: 'IMAGE ID',
+  Set: 'SET',
+  Action: 'ACTION',
+  Time: 'TIME',
+};
 
 /**
  * Berth addition, `berth image history --tags NAME:TAG`: what the tag pointed at over time, newest
  * first, from `GET /images/{name}/taghistory`. Columns: DIGEST, IMAGE ID, SET (relative time), ACTION.
  */
-export async function showTagHistory(client: EngineClient, out: OutStream, opts: TagHistoryOptions, signal?: AbortSignal): Promise<void> {
+export async function showTagHistory(
+  client: EngineClient,
+  out: OutStream,
+  opts: TagHistoryOptions,
+  signal?: AbortSignal,
+): Promise<void> {
   const entries = await client.imageTagHistory(opts.name, { signal });
   const now = Date.now();
   const rows = entries.map((e: TagHistoryEntry) => {
@@ -83,7 +99,8 @@ export async function showTagHistory(client: EngineClient, out: OutStream, opts:
       Action: e.Action,
       // An untag leaves the tag pointing nowhere: no digest, no image.
       Digest: e.Digest ?? '<none>',
-      ImageID: e.ImageID === null || e.ImageID === undefined ? '<none>' : opts.noTrunc ? e.ImageID : truncateID(e.ImageID),
+      ImageID:
+        e.ImageID === null || e.ImageID === undefined ? '<none>' : opts.noTrunc ? e.ImageID : truncateID(e.ImageID),
       Set: Number.isNaN(t) ? e.Time : `${humanDuration(now - t)} ago`,
       Time: e.Time,
     };

@@ -35,7 +35,16 @@ export interface InspectShape {
 export const IMAGE_SHAPE: InspectShape = {
   typeName: 'image.InspectResponse',
   maps: ['Config.Labels', 'Config.ExposedPorts', 'Config.Volumes', 'GraphDriver.Data', 'Descriptor.annotations'],
-  slices: ['RepoTags', 'RepoDigests', 'RootFS.Layers', 'Config.Env', 'Config.Cmd', 'Config.Entrypoint', 'Config.OnBuild', 'Config.Shell'],
+  slices: [
+    'RepoTags',
+    'RepoDigests',
+    'RootFS.Layers',
+    'Config.Env',
+    'Config.Cmd',
+    'Config.Entrypoint',
+    'Config.OnBuild',
+    'Config.Shell',
+  ],
   times: ['Metadata.LastTagTime'],
   renames: { Id: 'ID' },
 };
@@ -46,7 +55,11 @@ type FormatModule = Awaited<ReturnType<typeof loadFormat>>;
  * The decoded answer as docker's typed value behaves in a template: objects are structs (naming a field
  * they lack fails), except the maps of `shape`; null maps and slices are empty ones that marshal as `null`.
  */
-export function typedView(value: unknown, shape: InspectShape, fmt: Pick<FormatModule, 'GO_TYPE' | 'MARSHAL_JSON'>): unknown {
+export function typedView(
+  value: unknown,
+  shape: InspectShape,
+  fmt: Pick<FormatModule, 'GO_TYPE' | 'MARSHAL_JSON'>,
+): unknown {
   const maps = new Set(shape.maps);
   const slices = new Set(shape.slices);
   const times = new Set(shape.times);
@@ -59,7 +72,9 @@ export function typedView(value: unknown, shape: InspectShape, fmt: Pick<FormatM
     }
     if (typeof v === 'string' && times.has(path)) {
       const date = new Date(v);
-      return Number.isNaN(date.getTime()) ? v : Object.defineProperty(date, fmt.MARSHAL_JSON, { value: () => JSON.stringify(v) });
+      return Number.isNaN(date.getTime())
+        ? v
+        : Object.defineProperty(date, fmt.MARSHAL_JSON, { value: () => JSON.stringify(v) });
     }
     if (Array.isArray(v)) return v.map((e) => visit(e, `${path}[]`, typeName));
     if (typeof v !== 'object' || maps.has(path)) return v;
@@ -138,6 +153,11 @@ export async function inspectObjects(
   if (errors.length > 1) throw new MultiError(errors);
 }
 
-export function inspectImages(client: EngineClient, out: OutStream, opts: InspectOptions, signal?: AbortSignal): Promise<void> {
+export function inspectImages(
+  client: EngineClient,
+  out: OutStream,
+  opts: InspectOptions,
+  signal?: AbortSignal,
+): Promise<void> {
   return inspectObjects(out, opts, (ref) => client.imageInspectRaw(ref, { signal }));
 }

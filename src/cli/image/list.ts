@@ -60,7 +60,14 @@ export function isDangling(img: Pick<ImageSummary, 'RepoTags' | 'RepoDigests'>):
   return tags.length === 1 && tags[0] === '<none>:<none>' && digests.length === 1 && digests[0] === '<none>@<none>';
 }
 
-export function imageRow(img: ImageSummary, repo: string, tag: string, digest: string, trunc: boolean, nowMs: number): ImageRow {
+export function imageRow(
+  img: ImageSummary,
+  repo: string,
+  tag: string,
+  digest: string,
+  trunc: boolean,
+  nowMs: number,
+): ImageRow {
   const size = img.Size;
   const shared = img.SharedSize;
   return {
@@ -82,7 +89,10 @@ export function imageRow(img: ImageSummary, repo: string, tag: string, digest: s
  * One row per repository:tag (and per digest when digests are shown), as docker's `imageFormat`:
  * dangling images are a single `<none> <none>` row, digest-only references get a `<none>` tag.
  */
-export function imageRows(images: readonly ImageSummary[], opts: { trunc: boolean; digests: boolean; needDigest: boolean; nowMs: number }): ImageRow[] {
+export function imageRows(
+  images: readonly ImageSummary[],
+  opts: { trunc: boolean; digests: boolean; needDigest: boolean; nowMs: number },
+): ImageRow[] {
   const rows: ImageRow[] = [];
   for (const img of images) {
     if (isDangling(img)) {
@@ -126,19 +136,49 @@ export function imageLayout(format: string, quiet: boolean, digests: boolean): {
     if (digests) {
       return {
         format: 'table',
-        layout: { ...base, defaultTable: DEFAULT_TABLE_DIGESTS, columns: ['Repository', 'Tag', 'Digest', 'ID', 'CreatedSince', 'Size'] },
+        layout: {
+          ...base,
+          defaultTable: DEFAULT_TABLE_DIGESTS,
+          columns: ['Repository', 'Tag', 'Digest', 'ID', 'CreatedSince', 'Size'],
+        },
       };
     }
-    return { format: 'table', layout: { ...base, defaultTable: DEFAULT_TABLE, columns: ['Repository', 'Tag', 'ID', 'CreatedSince', 'Size'] } };
+    return {
+      format: 'table',
+      layout: { ...base, defaultTable: DEFAULT_TABLE, columns: ['Repository', 'Tag', 'ID', 'CreatedSince', 'Size'] },
+    };
   }
   let f = format;
   if (f.startsWith('table') && digests && !f.includes('{{.Digest}}')) f += '\t{{.Digest}}';
-  return { format: f, layout: { ...base, defaultTable: DEFAULT_TABLE, columns: ['Repository', 'Tag', 'ID', 'CreatedSince', 'Size'] } };
+  return {
+    format: f,
+    layout: { ...base, defaultTable: DEFAULT_TABLE, columns: ['Repository', 'Tag', 'ID', 'CreatedSince', 'Size'] },
+  };
 }
 
-const AMBIGUOUS = new Set(['build', 'history', 'import', 'inspect', 'list', 'load', 'ls', 'prune', 'pull', 'push', 'rm', 'save', 'tag']);
+const AMBIGUOUS = new Set([
+  'build',
+  'history',
+  'import',
+  'inspect',
+  'list',
+  'load',
+  'ls',
+  'prune',
+  'pull',
+  'push',
+  'rm',
+  'save',
+  'tag',
+]);
 
-export async function listImages(client: EngineClient, out: OutStream, err: OutStream, opts: ListImagesOptions, signal?: AbortSignal): Promise<void> {
+export async function listImages(
+  client: EngineClient,
+  out: OutStream,
+  err: OutStream,
+  opts: ListImagesOptions,
+  signal?: AbortSignal,
+): Promise<void> {
   const filters: Record<string, string[]> = { ...opts.filters };
   if (opts.matchName !== undefined && opts.matchName !== '') {
     filters.reference = [...(filters.reference ?? []), opts.matchName];
@@ -153,6 +193,8 @@ export async function listImages(client: EngineClient, out: OutStream, err: OutS
     out.write(await renderRows(rows, format, layout));
   }
   if (opts.matchName !== undefined && images.length === 0 && opts.calledAsImages && AMBIGUOUS.has(opts.matchName)) {
-    err.write(`\nNo images found matching ${JSON.stringify(opts.matchName)}: did you mean "berth image ${opts.matchName}"?\n`);
+    err.write(
+      `\nNo images found matching ${JSON.stringify(opts.matchName)}: did you mean "berth image ${opts.matchName}"?\n`,
+    );
   }
 }

@@ -16,7 +16,9 @@ export async function tagImage(client: EngineClient, opts: TagOptions, signal?: 
   for (const ref of [opts.source, opts.target]) {
     const problem = /^(sha256:)?[a-f0-9]{64}$/.test(ref) && ref !== opts.target ? undefined : referenceError(ref);
     if (problem !== undefined) {
-      throw new InvalidArgumentError(`Error parsing reference: ${JSON.stringify(ref)} is not a valid repository/tag: ${problem}`);
+      throw new InvalidArgumentError(
+        `Error parsing reference: ${JSON.stringify(ref)} is not a valid repository/tag: ${problem}`,
+      );
     }
   }
   await client.imageTag(opts.source, opts.target, { signal });
@@ -32,14 +34,24 @@ export interface RemoveOptions {
  * `berth rmi`: prints `Untagged:` / `Deleted:` lines per image. Failures are reported together;
  * with `--force`, images that were not found only warn (exit 0), as docker does.
  */
-export async function removeImages(client: EngineClient, out: OutStream, err: OutStream, opts: RemoveOptions, signal?: AbortSignal): Promise<void> {
+export async function removeImages(
+  client: EngineClient,
+  out: OutStream,
+  err: OutStream,
+  opts: RemoveOptions,
+  signal?: AbortSignal,
+): Promise<void> {
   const errors: unknown[] = [];
   let fatal = false;
   for (const image of opts.images) {
     try {
       const items = await client.imageRemove(image, { force: opts.force, noPrune: opts.noPrune, signal });
       for (const item of items) {
-        out.write(item.Deleted !== undefined && item.Deleted !== '' ? `Deleted: ${item.Deleted}\n` : `Untagged: ${item.Untagged ?? ''}\n`);
+        out.write(
+          item.Deleted !== undefined && item.Deleted !== ''
+            ? `Deleted: ${item.Deleted}\n`
+            : `Untagged: ${item.Untagged ?? ''}\n`,
+        );
       }
     } catch (e) {
       if (!(e instanceof NotFoundError)) fatal = true;
@@ -84,7 +96,8 @@ export async function pruneImages(
   if (deleted.length > 0) {
     let text = 'Deleted Images:\n';
     for (const d of deleted) {
-      text += d.Untagged !== undefined && d.Untagged !== '' ? `untagged: ${d.Untagged}\n` : `deleted: ${d.Deleted ?? ''}\n`;
+      text +=
+        d.Untagged !== undefined && d.Untagged !== '' ? `untagged: ${d.Untagged}\n` : `deleted: ${d.Deleted ?? ''}\n`;
     }
     out.write(`${text}\n`);
     space = report.SpaceReclaimed;
@@ -98,7 +111,12 @@ export interface RollbackOptions {
 }
 
 /** Berth addition: `berth image rollback NAME:TAG [--to DIGEST]` via `POST /images/{name}/rollback`. */
-export async function rollbackImage(client: EngineClient, out: OutStream, opts: RollbackOptions, signal?: AbortSignal): Promise<void> {
+export async function rollbackImage(
+  client: EngineClient,
+  out: OutStream,
+  opts: RollbackOptions,
+  signal?: AbortSignal,
+): Promise<void> {
   const r = await client.imageRollback(opts.name, { ...(opts.to !== undefined ? { to: opts.to } : {}), signal });
   out.write(`Rolled back ${r.Name}: ${r.From} -> ${r.To}\n`);
 }

@@ -1,5 +1,11 @@
 import type { EngineClient } from '../../client/index.ts';
-import { familiarString, parseReference, referenceString, withDefaultTag, type Reference } from '../../oci/reference.ts';
+import {
+  familiarString,
+  parseReference,
+  referenceString,
+  withDefaultTag,
+  type Reference,
+} from '../../oci/reference.ts';
 import { InvalidArgumentError } from '../../util/errors.ts';
 import type { OutStream } from '../command.ts';
 import { encodeAuthHeader, lookupAuth } from '../credentials.ts';
@@ -30,19 +36,29 @@ export interface PullOptions {
   quiet: boolean;
 }
 
-export async function pullImage(client: EngineClient, out: OutStream, opts: PullOptions, signal?: AbortSignal): Promise<void> {
+export async function pullImage(
+  client: EngineClient,
+  out: OutStream,
+  opts: PullOptions,
+  signal?: AbortSignal,
+): Promise<void> {
   let ref = parseNamed(opts.name);
-  if (opts.allTags && (ref.tag !== undefined || ref.digest !== undefined)) throw new InvalidArgumentError('tag can\'t be used with --all-tags/-a');
+  if (opts.allTags && (ref.tag !== undefined || ref.digest !== undefined))
+    throw new InvalidArgumentError("tag can't be used with --all-tags/-a");
   if (!opts.allTags && ref.tag === undefined && ref.digest === undefined) {
     ref = withDefaultTag(ref);
     if (!opts.quiet) out.write('Using default tag: latest\n');
   }
   const registryAuth = await registryAuthFor(ref.domain);
-  const messages = await client.imagePull(`${ref.domain}/${ref.path}`, opts.allTags ? undefined : (ref.digest ?? ref.tag), {
-    signal,
-    ...(opts.platform !== '' ? { platform: opts.platform.toLowerCase() } : {}),
-    ...(registryAuth !== undefined ? { registryAuth } : {}),
-  });
+  const messages = await client.imagePull(
+    `${ref.domain}/${ref.path}`,
+    opts.allTags ? undefined : (ref.digest ?? ref.tag),
+    {
+      signal,
+      ...(opts.platform !== '' ? { platform: opts.platform.toLowerCase() } : {}),
+      ...(registryAuth !== undefined ? { registryAuth } : {}),
+    },
+  );
   await displayJSONMessages(messages, opts.quiet ? { write: () => {}, isTerminal: false } : out);
   out.write(`${opts.allTags ? `${ref.domain}/${ref.path}` : referenceString(ref)}\n`);
 }
@@ -53,10 +69,15 @@ export interface PushOptions {
   quiet: boolean;
 }
 
-export async function pushImage(client: EngineClient, out: OutStream, opts: PushOptions, signal?: AbortSignal): Promise<void> {
+export async function pushImage(
+  client: EngineClient,
+  out: OutStream,
+  opts: PushOptions,
+  signal?: AbortSignal,
+): Promise<void> {
   let ref = parseNamed(opts.name);
   if (ref.digest !== undefined) throw new InvalidArgumentError('cannot push a digest reference');
-  if (opts.allTags && ref.tag !== undefined) throw new InvalidArgumentError('tag can\'t be used with --all-tags/-a');
+  if (opts.allTags && ref.tag !== undefined) throw new InvalidArgumentError("tag can't be used with --all-tags/-a");
   if (!opts.allTags && ref.tag === undefined) {
     ref = withDefaultTag(ref);
     if (!opts.quiet) out.write('Using default tag: latest\n');

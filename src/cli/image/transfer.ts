@@ -41,7 +41,11 @@ async function openInput(path: string): Promise<{ stream: Readable; size: number
  * The request body for an uploaded file: counted by a progress line on `err` when that is a terminal.
  * The line ends once the engine answers, so the engine's own messages start on a line of their own.
  */
-async function upload(path: string, err: OutStream, quiet: boolean): Promise<{ body: AsyncIterable<Uint8Array>; progress: ByteProgress | undefined }> {
+async function upload(
+  path: string,
+  err: OutStream,
+  quiet: boolean,
+): Promise<{ body: AsyncIterable<Uint8Array>; progress: ByteProgress | undefined }> {
   const input = await openInput(path);
   const progress = byteProgress(err, 'Uploading', input.size, { quiet });
   return { body: progress === undefined ? input.stream : progress.count(input.stream), progress };
@@ -93,9 +97,16 @@ export interface SaveOptions {
  * `berth save`: writes the engine's tar to a file (atomically: temp file then rename, mode 0600), with
  * the bytes written shown on stderr when that is a terminal, or to stdout, which must not be a terminal.
  */
-export async function saveImages(client: EngineClient, out: OutStream, err: OutStream, opts: SaveOptions, signal?: AbortSignal): Promise<void> {
+export async function saveImages(
+  client: EngineClient,
+  out: OutStream,
+  err: OutStream,
+  opts: SaveOptions,
+  signal?: AbortSignal,
+): Promise<void> {
   if (opts.output === undefined || opts.output === '') {
-    if (out.isTerminal) throw new InvalidArgumentError('cowardly refusing to save to a terminal. Use the -o flag or redirect');
+    if (out.isTerminal)
+      throw new InvalidArgumentError('cowardly refusing to save to a terminal. Use the -o flag or redirect');
     const tar = await client.imageSave(opts.images, { signal });
     await pipeline(tar, out.stream, { end: false });
     return;
@@ -103,9 +114,13 @@ export async function saveImages(client: EngineClient, out: OutStream, err: OutS
   const target = opts.output;
   const dir = dirname(target);
   const st = await stat(dir).catch((err: unknown) => {
-    throw new InvalidArgumentError(`failed to save image: invalid output path: ${openError('stat', dir, err).message}`, { cause: err });
+    throw new InvalidArgumentError(
+      `failed to save image: invalid output path: ${openError('stat', dir, err).message}`,
+      { cause: err },
+    );
   });
-  if (!st.isDirectory()) throw new InvalidArgumentError(`failed to save image: invalid output path: ${dir} is not a directory`);
+  if (!st.isDirectory())
+    throw new InvalidArgumentError(`failed to save image: invalid output path: ${dir} is not a directory`);
   const tar = await client.imageSave(opts.images, { signal });
   const temp = join(dir, `.${basename(target)}.${process.pid}.tmp`);
   const handle = await open(temp, 'w', 0o600).catch((err: unknown) => {
@@ -116,7 +131,9 @@ export async function saveImages(client: EngineClient, out: OutStream, err: OutS
   try {
     // The stream owns the handle: it fsyncs (`flush`) and closes it when done.
     const file = handle.createWriteStream({ flush: true });
-    await (progress === undefined ? pipeline(tar, file) : pipeline(tar, (source: AsyncIterable<Uint8Array>) => progress.count(source), file));
+    await (progress === undefined
+      ? pipeline(tar, file)
+      : pipeline(tar, (source: AsyncIterable<Uint8Array>) => progress.count(source), file));
     progress?.finish();
     await rename(temp, target);
   } catch (failure) {

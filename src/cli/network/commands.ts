@@ -8,11 +8,32 @@ import { FORMAT_HELP, INSPECT_FORMAT_HELP } from '../formathelp.ts';
  * imported when a command runs.
  */
 
-const list = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({ name, kind: 'list', usage, ...extra });
-const str = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({ name, kind: 'string', usage, ...extra });
-const bool = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({ name, kind: 'bool', usage, ...extra });
+const list = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
+  name,
+  kind: 'list',
+  usage,
+  ...extra,
+});
+const str = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
+  name,
+  kind: 'string',
+  usage,
+  ...extra,
+});
+const bool = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
+  name,
+  kind: 'bool',
+  usage,
+  ...extra,
+});
 /** pflag's StringSlice: repeatable, each value comma-separated; help shows `strings`. */
-const slice = (name: string, usage: string): FlagSpec => ({ name, kind: 'list', usage, valueName: 'strings', defaultText: '[]' });
+const slice = (name: string, usage: string): FlagSpec => ({
+  name,
+  kind: 'list',
+  usage,
+  valueName: 'strings',
+  defaultText: '[]',
+});
 
 const logic = () => import('./network.ts');
 
@@ -29,7 +50,11 @@ export const networkGroup: Command = {
       flags: [
         slice('alias', 'Add network-scoped alias for the container'),
         slice('driver-opt', 'driver options for the network'),
-        { name: 'gw-priority', kind: 'int', usage: 'Highest gw-priority provides the default gateway. Accepts positive and negative values.' },
+        {
+          name: 'gw-priority',
+          kind: 'int',
+          usage: 'Highest gw-priority provides the default gateway. Accepts positive and negative values.',
+        },
         str('ip', 'IPv4 address (e.g., "172.30.100.104")'),
         str('ip6', 'IPv6 address (e.g., "2001:db8::33")'),
         list('link', 'Add link to another container'),
@@ -57,7 +82,10 @@ export const networkGroup: Command = {
       args: { exact: 1 },
       flags: [
         bool('attachable', 'Enable manual container attachment'),
-        list('aux-address', 'Auxiliary IPv4 or IPv6 addresses used by Network driver', { valueName: 'map', defaultText: 'map[]' }),
+        list('aux-address', 'Auxiliary IPv4 or IPv6 addresses used by Network driver', {
+          valueName: 'map',
+          defaultText: 'map[]',
+        }),
         str('config-from', 'The network from which to copy the configuration'),
         bool('config-only', 'Create a configuration only network'),
         str('driver', 'Driver to manage the Network', { short: 'd', defaultValue: 'bridge' }),
@@ -105,7 +133,11 @@ export const networkGroup: Command = {
       args: { exact: 2 },
       flags: [bool('force', 'Force the container to disconnect from a network', { short: 'f' })],
       run: async (ctx, inv) =>
-        (await logic()).disconnectNetwork(ctx.client(), { network: inv.args[0] ?? '', container: inv.args[1] ?? '', force: inv.flags.bool('force') }),
+        (await logic()).disconnectNetwork(ctx.client(), {
+          network: inv.args[0] ?? '',
+          container: inv.args[1] ?? '',
+          force: inv.flags.bool('force'),
+        }),
     },
     {
       name: 'inspect',
@@ -116,7 +148,11 @@ export const networkGroup: Command = {
         { name: 'format', short: 'f', kind: 'string', usage: INSPECT_FORMAT_HELP },
         bool('verbose', 'Verbose output for diagnostics', { short: 'v' }),
       ],
-      run: async (ctx, inv) => (await logic()).inspectNetworks(ctx.client(), ctx.streams.out, { names: inv.args, format: inv.flags.string('format') }),
+      run: async (ctx, inv) =>
+        (await logic()).inspectNetworks(ctx.client(), ctx.streams.out, {
+          names: inv.args,
+          format: inv.flags.string('format'),
+        }),
     },
     {
       name: 'ls',
@@ -149,7 +185,10 @@ export const networkGroup: Command = {
         bool('force', 'Do not prompt for confirmation', { short: 'f' }),
       ],
       run: async (ctx, inv) =>
-        (await logic()).pruneNetworks(ctx.client(), ctx.streams.in, ctx.streams.out, { force: inv.flags.bool('force'), filters: inv.flags.filters('filter') }),
+        (await logic()).pruneNetworks(ctx.client(), ctx.streams.in, ctx.streams.out, {
+          force: inv.flags.bool('force'),
+          filters: inv.flags.filters('filter'),
+        }),
     },
     {
       name: 'rm',
@@ -160,7 +199,10 @@ export const networkGroup: Command = {
       args: { min: 1 },
       flags: [bool('force', 'Do not error if the network does not exist', { short: 'f' })],
       run: async (ctx, inv) =>
-        (await logic()).removeNetworks(ctx.client(), ctx.streams.out, ctx.streams.err, { names: inv.args, force: inv.flags.bool('force') }),
+        (await logic()).removeNetworks(ctx.client(), ctx.streams.out, ctx.streams.err, {
+          names: inv.args,
+          force: inv.flags.bool('force'),
+        }),
     },
   ],
 };
@@ -171,5 +213,6 @@ export const portCommand: Omit<Command, 'name'> = {
   short: 'List port mappings or a specific mapping for the container',
   aliasesHelp: 'berth container port, berth port',
   args: { min: 1, max: 2 },
-  run: async (ctx, inv) => (await logic()).showPorts(ctx.client(), ctx.streams.out, { container: inv.args[0] ?? '', port: inv.args[1] ?? '' }),
+  run: async (ctx, inv) =>
+    (await logic()).showPorts(ctx.client(), ctx.streams.out, { container: inv.args[0] ?? '', port: inv.args[1] ?? '' }),
 };

@@ -39,7 +39,17 @@ export function isUserDefined(mode: string): boolean {
 
 /** docker's `NetworkOpt.Set`. */
 export function parseNetworkOpt(value: string): NetworkAttachment {
-  const n: NetworkAttachment = { target: '', aliases: [], ipv4: '', ipv6: '', mac: '', linkLocalIPs: [], links: [], driverOpts: {}, gwPriority: 0 };
+  const n: NetworkAttachment = {
+    target: '',
+    aliases: [],
+    ipv4: '',
+    ipv6: '',
+    mac: '',
+    linkLocalIPs: [],
+    links: [],
+    driverOpts: {},
+    gwPriority: 0,
+  };
   if (!/\w+=\w+(,\w+=\w+)*/.test(value)) {
     n.target = value;
     return n;
@@ -88,13 +98,20 @@ export function parseNetworkOpt(value: string): NetworkAttachment {
 }
 
 function applyContainerOptions(n: NetworkAttachment, c: ContainerNetworkFlags): void {
-  if (n.aliases.length > 0 && c.aliases.length > 0) throw new RangeError('conflicting options: cannot specify both --network-alias and per-network alias');
-  if (n.links.length > 0 && c.links.length > 0) throw new RangeError('conflicting options: cannot specify both --link and per-network links');
-  if (n.ipv4 !== '' && c.ipv4 !== '') throw new RangeError('conflicting options: cannot specify both --ip and per-network IPv4 address');
-  if (n.ipv6 !== '' && c.ipv6 !== '') throw new RangeError('conflicting options: cannot specify both --ip6 and per-network IPv6 address');
-  if (n.mac !== '' && c.mac !== '') throw new RangeError('conflicting options: cannot specify both --mac-address and per-network MAC address');
+  if (n.aliases.length > 0 && c.aliases.length > 0)
+    throw new RangeError('conflicting options: cannot specify both --network-alias and per-network alias');
+  if (n.links.length > 0 && c.links.length > 0)
+    throw new RangeError('conflicting options: cannot specify both --link and per-network links');
+  if (n.ipv4 !== '' && c.ipv4 !== '')
+    throw new RangeError('conflicting options: cannot specify both --ip and per-network IPv4 address');
+  if (n.ipv6 !== '' && c.ipv6 !== '')
+    throw new RangeError('conflicting options: cannot specify both --ip6 and per-network IPv6 address');
+  if (n.mac !== '' && c.mac !== '')
+    throw new RangeError('conflicting options: cannot specify both --mac-address and per-network MAC address');
   if (n.linkLocalIPs.length > 0 && c.linkLocalIPs.length > 0) {
-    throw new RangeError('conflicting options: cannot specify both --link-local-ip and per-network link-local IP addresses');
+    throw new RangeError(
+      'conflicting options: cannot specify both --link-local-ip and per-network link-local IP addresses',
+    );
   }
   if (c.aliases.length > 0) n.aliases = [...c.aliases];
   if (isUserDefined(n.target) && c.links.length > 0) n.links = [...c.links];
@@ -108,7 +125,8 @@ function applyContainerOptions(n: NetworkAttachment, c: ContainerNetworkFlags): 
 function endpoint(n: NetworkAttachment): EndpointSettings | undefined {
   if (n.target.trim() === '') throw new RangeError('no name set for network');
   if (!isUserDefined(n.target)) {
-    if (n.aliases.length > 0) throw new RangeError('network-scoped aliases are only supported for user-defined networks');
+    if (n.aliases.length > 0)
+      throw new RangeError('network-scoped aliases are only supported for user-defined networks');
     if (n.links.length > 0) throw new RangeError('links are only supported for user-defined networks');
   }
   const ep: EndpointSettings = {};
@@ -116,10 +134,15 @@ function endpoint(n: NetworkAttachment): EndpointSettings | undefined {
   if (Object.keys(n.driverOpts).length > 0) ep.DriverOpts = n.driverOpts;
   if (n.links.length > 0) ep.Links = n.links;
   if (n.ipv4 !== '' || n.ipv6 !== '' || n.linkLocalIPs.length > 0) {
-    ep.IPAMConfig = { IPv4Address: n.ipv4, IPv6Address: n.ipv6, ...(n.linkLocalIPs.length > 0 ? { LinkLocalIPs: n.linkLocalIPs } : {}) };
+    ep.IPAMConfig = {
+      IPv4Address: n.ipv4,
+      IPv6Address: n.ipv6,
+      ...(n.linkLocalIPs.length > 0 ? { LinkLocalIPs: n.linkLocalIPs } : {}),
+    };
   }
   if (n.mac !== '') {
-    if (!/^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i.test(n.mac.trim())) throw new RangeError(`${n.mac} is not a valid mac address`);
+    if (!/^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i.test(n.mac.trim()))
+      throw new RangeError(`${n.mac} is not a valid mac address`);
     ep.MacAddress = n.mac;
   }
   if (n.gwPriority !== 0) ep.GwPriority = n.gwPriority;
@@ -127,7 +150,10 @@ function endpoint(n: NetworkAttachment): EndpointSettings | undefined {
 }
 
 /** The network mode and the endpoints to send, from the `--network` values and the container-level flags. */
-export function networkingFromFlags(values: readonly string[], c: ContainerNetworkFlags): { mode: string; endpoints: Record<string, EndpointSettings> } {
+export function networkingFromFlags(
+  values: readonly string[],
+  c: ContainerNetworkFlags,
+): { mode: string; endpoints: Record<string, EndpointSettings> } {
   const attachments = values.map(parseNetworkOpt);
   const endpoints: Record<string, EndpointSettings> = {};
   if (attachments.length === 0) {
@@ -143,10 +169,12 @@ export function networkingFromFlags(values: readonly string[], c: ContainerNetwo
     else builtin = true;
     if (i === 0) applyContainerOptions(n, c);
     const ep = endpoint(n);
-    if (Object.hasOwn(endpoints, n.target)) throw new RangeError(`network ${JSON.stringify(n.target)} is specified multiple times`);
+    if (Object.hasOwn(endpoints, n.target))
+      throw new RangeError(`network ${JSON.stringify(n.target)} is specified multiple times`);
     if (i === 0 && attachments.length === 1 && ep === undefined) return;
     endpoints[n.target] = ep ?? {};
   });
-  if (userDefined && builtin) throw new RangeError('conflicting options: cannot attach both user-defined and non-user-defined network-modes');
+  if (userDefined && builtin)
+    throw new RangeError('conflicting options: cannot attach both user-defined and non-user-defined network-modes');
   return { mode: attachments[0]!.target, endpoints };
 }

@@ -54,8 +54,10 @@ function ipBits(ip: string): { family: 4 | 6; bits: bigint } | undefined {
   if (fam === 4) return { family: 4, bits: ip.split('.').reduce((acc, o) => (acc << 8n) | BigInt(Number(o)), 0n) };
   if (fam !== 6) return undefined;
   // An embedded dotted quad (`::ffff:1.2.3.4`) becomes two hex groups.
-  const text = ip.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a: string, b: string, c: string, d: string) =>
-    `${((Number(a) << 8) | Number(b)).toString(16)}:${((Number(c) << 8) | Number(d)).toString(16)}`,
+  const text = ip.replace(
+    /(\d+)\.(\d+)\.(\d+)\.(\d+)$/,
+    (_m, a: string, b: string, c: string, d: string) =>
+      `${((Number(a) << 8) | Number(b)).toString(16)}:${((Number(c) << 8) | Number(d)).toString(16)}`,
   );
   const [head, rest] = text.includes('::') ? (text.split('::') as [string, string]) : [text, undefined];
   const h = head === '' ? [] : head.split(':').map((x) => BigInt(`0x${x}`));
@@ -70,7 +72,8 @@ function parseCIDR(text: string): CIDR {
   const ip = slash < 0 ? undefined : ipBits(text.slice(0, slash));
   const prefixText = slash < 0 ? '' : text.slice(slash + 1);
   const max = ip?.family === 6 ? 128 : 32;
-  if (ip === undefined || !/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max) throw new BerthError(`invalid CIDR address: ${text}`);
+  if (ip === undefined || !/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max)
+    throw new BerthError(`invalid CIDR address: ${text}`);
   return { family: ip.family, bits: ip.bits, prefix: Number(prefixText) };
 }
 
@@ -94,18 +97,26 @@ function subnetMatches(subnet: string, data: string): boolean {
 }
 
 /** docker/cli's `createIPAMConfig`: one config per subnet, each range, gateway and aux address matched to one. */
-export function ipamConfig(o: Pick<NetworkCreateOptions, 'subnets' | 'ipRanges' | 'gateways' | 'auxAddresses'>): NetworkIPAMConfig[] {
+export function ipamConfig(
+  o: Pick<NetworkCreateOptions, 'subnets' | 'ipRanges' | 'gateways' | 'auxAddresses'>,
+): NetworkIPAMConfig[] {
   if (o.subnets.length < o.ipRanges.length || o.subnets.length < o.gateways.length) {
     throw new BerthError('every ip-range or gateway must have a corresponding subnet');
   }
   const data = new Map<string, NetworkIPAMConfig & { AuxiliaryAddresses: Record<string, string> }>();
   for (const s of o.subnets) {
     for (const k of data.keys()) {
-      if (subnetMatches(s, k) || subnetMatches(k, s)) throw new BerthError('multiple overlapping subnet configuration is not supported');
+      if (subnetMatches(s, k) || subnetMatches(k, s))
+        throw new BerthError('multiple overlapping subnet configuration is not supported');
     }
     data.set(s, { Subnet: s, AuxiliaryAddresses: {} });
   }
-  const assign = (value: string, what: 'IPRange' | 'Gateway', noMatch: string, multiple: (prev: string, s: string) => string): void => {
+  const assign = (
+    value: string,
+    what: 'IPRange' | 'Gateway',
+    noMatch: string,
+    multiple: (prev: string, s: string) => string,
+  ): void => {
     let match = false;
     for (const s of o.subnets) {
       if (what === 'IPRange') parseCIDR(value);
@@ -118,8 +129,20 @@ export function ipamConfig(o: Pick<NetworkCreateOptions, 'subnets' | 'ipRanges' 
     }
     if (!match) throw new BerthError(noMatch);
   };
-  for (const r of o.ipRanges) assign(r, 'IPRange', `no matching subnet for range ${r}`, (prev, s) => `cannot configure multiple ranges (${r}, ${prev}) on the same subnet (${s})`);
-  for (const g of o.gateways) assign(g, 'Gateway', `no matching subnet for gateway ${g}`, (prev, s) => `cannot configure multiple gateways (${g}, ${prev}) for the same subnet (${s})`);
+  for (const r of o.ipRanges)
+    assign(
+      r,
+      'IPRange',
+      `no matching subnet for range ${r}`,
+      (prev, s) => `cannot configure multiple ranges (${r}, ${prev}) on the same subnet (${s})`,
+    );
+  for (const g of o.gateways)
+    assign(
+      g,
+      'Gateway',
+      `no matching subnet for gateway ${g}`,
+      (prev, s) => `cannot configure multiple gateways (${g}, ${prev}) for the same subnet (${s})`,
+    );
   for (const [key, aa] of Object.entries(kvToMap(o.auxAddresses))) {
     let match = false;
     for (const s of o.subnets) {
@@ -200,10 +223,15 @@ export async function listNetworks(
   out: OutStream,
   o: { quiet: boolean; noTrunc: boolean; format: string; filters: Record<string, string[]> },
 ): Promise<void> {
-  const networks = [...(await client.networkList({ filters: o.filters }))].sort((a, b) => (naturalLess(a.Name, b.Name) ? -1 : naturalLess(b.Name, a.Name) ? 1 : 0));
+  const networks = [...(await client.networkList({ filters: o.filters }))].sort((a, b) =>
+    naturalLess(a.Name, b.Name) ? -1 : naturalLess(b.Name, a.Name) ? 1 : 0,
+  );
   let format = o.format === '' ? 'table' : o.format;
   if (format === 'table' && o.quiet) format = '{{.ID}}';
-  else if (format === 'raw') format = o.quiet ? 'network_id: {{.ID}}' : 'network_id: {{.ID}}\\nname: {{.Name}}\\ndriver: {{.Driver}}\\nscope: {{.Scope}}\\n';
+  else if (format === 'raw')
+    format = o.quiet
+      ? 'network_id: {{.ID}}'
+      : 'network_id: {{.ID}}\\nname: {{.Name}}\\ndriver: {{.Driver}}\\nscope: {{.Scope}}\\n';
   const rows = networks.map((n) => networkRow(n, !o.noTrunc));
   if (format === '{{.ID}}') {
     out.write(rows.map((r) => `${r.ID ?? ''}\n`).join(''));
@@ -218,12 +246,26 @@ export async function listNetworks(
   out.write(await renderRows(rows, format, layout));
 }
 
-export function inspectNetworks(client: EngineClient, out: OutStream, o: { names: string[]; format: string }): Promise<void> {
-  return inspectObjects(out, { refs: o.names, format: o.format }, (name) => client.networkInspectRaw(name), NETWORK_SHAPE);
+export function inspectNetworks(
+  client: EngineClient,
+  out: OutStream,
+  o: { names: string[]; format: string },
+): Promise<void> {
+  return inspectObjects(
+    out,
+    { refs: o.names, format: o.format },
+    (name) => client.networkInspectRaw(name),
+    NETWORK_SHAPE,
+  );
 }
 
 /** `network rm`: each failure on its own stderr line, exit 1 if any failed; `-f` skips missing networks. */
-export async function removeNetworks(client: EngineClient, out: OutStream, err: OutStream, o: { names: string[]; force: boolean }): Promise<void> {
+export async function removeNetworks(
+  client: EngineClient,
+  out: OutStream,
+  err: OutStream,
+  o: { names: string[]; force: boolean },
+): Promise<void> {
   let failed = false;
   for (const name of o.names) {
     try {
@@ -247,7 +289,8 @@ export async function pruneNetworks(
   out: OutStream,
   o: { force: boolean; filters: Record<string, string[]> },
 ): Promise<void> {
-  if (!o.force && !(await confirm(input, out, PRUNE_WARNING))) throw new CanceledError('network prune has been cancelled');
+  if (!o.force && !(await confirm(input, out, PRUNE_WARNING)))
+    throw new CanceledError('network prune has been cancelled');
   const report = await client.networkPrune(o.filters);
   const deleted = report.NetworksDeleted ?? [];
   if (deleted.length > 0) out.write(`Deleted Networks:\n${deleted.map((n) => `${n}\n`).join('')}\n`);
@@ -287,7 +330,10 @@ export async function connectNetwork(client: EngineClient, o: ConnectOptions): P
   });
 }
 
-export async function disconnectNetwork(client: EngineClient, o: { network: string; container: string; force: boolean }): Promise<void> {
+export async function disconnectNetwork(
+  client: EngineClient,
+  o: { network: string; container: string; force: boolean },
+): Promise<void> {
   await client.networkDisconnect(o.network, o.container, o.force);
 }
 
@@ -297,17 +343,30 @@ function joinHostPort(host: string, port: string): string {
 }
 
 /** `berth port CONTAINER [PRIVATE_PORT[/PROTO]]` (docker/cli `container/port.go`). */
-export async function showPorts(client: EngineClient, out: OutStream, o: { container: string; port: string }): Promise<void> {
+export async function showPorts(
+  client: EngineClient,
+  out: OutStream,
+  o: { container: string; port: string },
+): Promise<void> {
   const c = await client.containerInspect(o.container);
-  const settings = c.NetworkSettings as { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null } | null | undefined;
+  const settings = c.NetworkSettings as
+    | { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null }
+    | null
+    | undefined;
   const ports = settings?.Ports ?? {};
   const lines: string[] = [];
   if (o.port !== '') {
     const slash = o.port.indexOf('/');
     const port = slash < 0 ? o.port : o.port.slice(0, slash);
     const proto = slash < 0 || o.port.slice(slash + 1) === '' ? 'tcp' : o.port.slice(slash + 1);
-    if (!/^\d+$/.test(port)) throw new BerthError(`Error: invalid port (${port}): strconv.ParseUint: parsing ${JSON.stringify(port)}: invalid syntax`);
-    if (Number(port) > 65535) throw new BerthError(`Error: invalid port (${port}): strconv.ParseUint: parsing ${JSON.stringify(port)}: value out of range`);
+    if (!/^\d+$/.test(port))
+      throw new BerthError(
+        `Error: invalid port (${port}): strconv.ParseUint: parsing ${JSON.stringify(port)}: invalid syntax`,
+      );
+    if (Number(port) > 65535)
+      throw new BerthError(
+        `Error: invalid port (${port}): strconv.ParseUint: parsing ${JSON.stringify(port)}: value out of range`,
+      );
     const frontends = ports[`${port}/${proto}`] ?? [];
     if (frontends.length === 0) throw new BerthError(`Error: No public port '${o.port}' published for ${o.container}`);
     for (const f of frontends) lines.push(joinHostPort(f.HostIp, f.HostPort));

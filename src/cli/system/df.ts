@@ -1,4 +1,11 @@
-import type { DiskUsage, DiskUsageBuildCache, DiskUsageContainer, DiskUsageVolume, EngineClient, ImageSummary } from '../../client/index.ts';
+import type {
+  DiskUsage,
+  DiskUsageBuildCache,
+  DiskUsageContainer,
+  DiskUsageVolume,
+  EngineClient,
+  ImageSummary,
+} from '../../client/index.ts';
 import type { OutStream } from '../command.ts';
 import { imageRow, IMAGE_HEADERS, isDangling } from '../image/list.ts';
 import { asDockerContext, asGoStruct, compileFormat, renderRows, renderTable } from '../output.ts';
@@ -122,16 +129,23 @@ function containerRow(c: DiskUsageContainer, trunc: boolean, nowMs: number): Rec
   const command = trunc ? ellipsis(c.Command ?? '', 20) : (c.Command ?? '');
   const mounts = (c.Mounts ?? []) as { Name?: string; Source?: string; Driver?: string }[];
   const labels = (c.Labels ?? {}) as Record<string, string>;
-  const networks = Object.keys(((c.NetworkSettings as { Networks?: Record<string, unknown> } | undefined)?.Networks) ?? {}).sort();
-  const ports = ((c.Ports ?? []) as { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[]).map((p) =>
-    p.PublicPort !== undefined && p.PublicPort !== 0 ? `${p.IP ?? ''}:${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`,
+  const networks = Object.keys(
+    (c.NetworkSettings as { Networks?: Record<string, unknown> } | undefined)?.Networks ?? {},
+  ).sort();
+  const ports = ((c.Ports ?? []) as { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[]).map(
+    (p) =>
+      p.PublicPort !== undefined && p.PublicPort !== 0
+        ? `${p.IP ?? ''}:${p.PublicPort}->${p.PrivatePort}/${p.Type}`
+        : `${p.PrivatePort}/${p.Type}`,
   );
   return {
     Command: JSON.stringify(command),
     CreatedAt: formatGoTime(c.Created ?? 0),
     ID: trunc ? truncateID(c.Id) : c.Id,
     Image: image,
-    Labels: Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(','),
+    Labels: Object.entries(labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(','),
     LocalVolumes: String(mounts.filter((m) => m.Driver === 'local').length),
     Mounts: mounts.map((m) => (trunc ? ellipsis(m.Name || m.Source || '', 15) : m.Name || m.Source || '')).join(','),
     Names: shownNames.join(','),
@@ -151,7 +165,9 @@ function volumeRow(v: DiskUsageVolume): Record<string, string> {
     Availability: 'N/A',
     Driver: v.Driver ?? '',
     Group: 'N/A',
-    Labels: Object.entries(v.Labels ?? {}).map(([k, val]) => `${k}=${val}`).join(','),
+    Labels: Object.entries(v.Labels ?? {})
+      .map(([k, val]) => `${k}=${val}`)
+      .join(','),
     Links: u === undefined || u === null ? 'N/A' : String(u.RefCount),
     Mountpoint: v.Mountpoint ?? '',
     Name: v.Name,
@@ -180,7 +196,12 @@ function cacheRow(b: DiskUsageBuildCache, trunc: boolean, nowMs: number): Record
 }
 
 /** `berth system df [-v] [--format]`. */
-export async function showDiskUsage(client: EngineClient, out: OutStream, opts: DiskUsageOptions, signal?: AbortSignal): Promise<void> {
+export async function showDiskUsage(
+  client: EngineClient,
+  out: OutStream,
+  opts: DiskUsageOptions,
+  signal?: AbortSignal,
+): Promise<void> {
   const du = await client.systemDf({ signal });
   const now = Date.now();
   if (!opts.verbose) {
@@ -203,7 +224,10 @@ export async function showDiskUsage(client: EngineClient, out: OutStream, opts: 
     .sort((a, b) => Date.parse(b.LastUsedAt ?? '') - Date.parse(a.LastUsedAt ?? '') || 0)
     .map((b) => cacheRow(b, trunc, now));
   if (!table) {
-    const template = await compileFormat(opts.format === 'json' ? '{{json .}}' : opts.format, { execPrefix: '', parseStatus: 1 });
+    const template = await compileFormat(opts.format === 'json' ? '{{json .}}' : opts.format, {
+      execPrefix: '',
+      parseStatus: 1,
+    });
     const wrap = (rows: Record<string, unknown>[], type: string): Promise<Record<string, unknown>[]> =>
       Promise.all(rows.map((r) => asDockerContext(r, type)));
     const data = {
@@ -219,7 +243,11 @@ export async function showDiskUsage(client: EngineClient, out: OutStream, opts: 
   for (const b of du.BuildCache ?? []) if (b.Shared !== true) builderSize += b.Size ?? 0;
   out.write('Images space usage:\n\n');
   out.write(
-    renderTable(images, ['Repository', 'Tag', 'ID', 'CreatedSince', 'Size', 'SharedSize', 'UniqueSize', 'Containers'], IMAGE_HEADERS),
+    renderTable(
+      images,
+      ['Repository', 'Tag', 'ID', 'CreatedSince', 'Size', 'SharedSize', 'UniqueSize', 'Containers'],
+      IMAGE_HEADERS,
+    ),
   );
   out.write('\nContainers space usage:\n\n');
   out.write(

@@ -49,7 +49,9 @@ function fromNanos(ns: bigint): string {
 }
 
 function parseDate(value: string): { ms: number; extraNanos: number } | undefined {
-  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2})(?::(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?)?(Z|[+-]\d{2}:\d{2})?$/i.exec(value);
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2})(?::(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?)?(Z|[+-]\d{2}:\d{2})?$/i.exec(
+    value,
+  );
   if (m === null) return undefined;
   const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '', zone] = m;
   const fracDigits = frac === '' ? '' : frac.slice(1).padEnd(9, '0');
@@ -71,7 +73,8 @@ function parseDate(value: string): { ms: number; extraNanos: number } | undefine
 /** docker's `prettyPrintEvent`: `TIME TYPE ACTION ID (k=v, …)`. */
 export function formatEvent(e: EventMessage): string {
   let s = '';
-  if (e.timeNano !== undefined && e.timeNano !== 0 && e.timeNano !== 0n) s += `${formatRFC3339NanoFixed(BigInt(e.timeNano))} `;
+  if (e.timeNano !== undefined && e.timeNano !== 0 && e.timeNano !== 0n)
+    s += `${formatRFC3339NanoFixed(BigInt(e.timeNano))} `;
   else if (e.time !== undefined && e.time !== 0) s += `${formatRFC3339NanoFixed(BigInt(e.time) * 1_000_000_000n)} `;
   s += `${e.Type ?? ''} ${e.Action ?? ''} ${e.Actor?.ID ?? ''}`;
   const attrs = e.Actor?.Attributes ?? {};
@@ -118,11 +121,19 @@ export function goEvent(e: EventMessage, fmt: Pick<FormatModule, 'GO_TYPE' | 'MA
 }
 
 /** `berth events`: streams until `--until` passes, the engine closes, or the signal aborts. */
-export async function streamEvents(client: EngineClient, out: OutStream, opts: EventsOptions, signal?: AbortSignal): Promise<void> {
+export async function streamEvents(
+  client: EngineClient,
+  out: OutStream,
+  opts: EventsOptions,
+  signal?: AbortSignal,
+): Promise<void> {
   let template: ((data: unknown) => string) | undefined;
   let fmt: FormatModule | undefined;
   if (opts.format !== '') {
-    template = await compileFormat(opts.format === 'json' ? '{{json .}}' : opts.format, { parsePrefix: 'Error parsing format: ', execPrefix: '' });
+    template = await compileFormat(opts.format === 'json' ? '{{json .}}' : opts.format, {
+      parsePrefix: 'Error parsing format: ',
+      execPrefix: '',
+    });
     fmt = await loadFormat();
     try {
       // docker checks the template against a zero event first.

@@ -59,9 +59,11 @@ export function serverInfoText(info: SystemInfo, debugClient: boolean): string {
   ln('  Network:', (info.Plugins?.Network ?? []).join(' '));
   if (info.BerthNetwork?.Backend) {
     ln(' Network Backend:', info.BerthNetwork.Backend);
-    if ((info.BerthNetwork.FirewallChains ?? []).length > 0) ln('  Firewall Chains:', (info.BerthNetwork.FirewallChains ?? []).join(' '));
+    if ((info.BerthNetwork.FirewallChains ?? []).length > 0)
+      ln('  Firewall Chains:', (info.BerthNetwork.FirewallChains ?? []).join(' '));
   }
-  if ((info.Plugins?.Authorization ?? []).length > 0) ln('  Authorization:', (info.Plugins?.Authorization ?? []).join(' '));
+  if ((info.Plugins?.Authorization ?? []).length > 0)
+    ln('  Authorization:', (info.Plugins?.Authorization ?? []).join(' '));
   ln('  Log:', (info.Plugins?.Log ?? []).join(' '));
   if ((info.CDISpecDirs ?? []).length > 0) {
     ln(' CDI spec directories:');

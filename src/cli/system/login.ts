@@ -62,9 +62,18 @@ async function readSecret(input: Input, err: OutStream, prompt: string): Promise
   }
 }
 
-export async function login(client: EngineClient, input: Input, out: OutStream, err: OutStream, opts: LoginOptions, signal?: AbortSignal): Promise<void> {
-  if (opts.password !== '' && opts.passwordStdin) throw new InvalidArgumentError('--password and --password-stdin are mutually exclusive');
-  if (opts.passwordStdin && opts.username === '') throw new InvalidArgumentError('Must provide --username with --password-stdin');
+export async function login(
+  client: EngineClient,
+  input: Input,
+  out: OutStream,
+  err: OutStream,
+  opts: LoginOptions,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (opts.password !== '' && opts.passwordStdin)
+    throw new InvalidArgumentError('--password and --password-stdin are mutually exclusive');
+  if (opts.passwordStdin && opts.username === '')
+    throw new InvalidArgumentError('Must provide --username with --password-stdin');
   const key = registryKey(opts.server ?? '');
   const serverAddress = key;
   let username = opts.username.trim();
@@ -73,7 +82,9 @@ export async function login(client: EngineClient, input: Input, out: OutStream, 
   if (opts.passwordStdin) {
     const chunks: Buffer[] = [];
     for await (const c of input) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
-    password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    password = Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
   }
   if (username === '' || password === '') {
     if (input.isTTY !== true) throw new BerthError('Cannot perform an interactive login from a non TTY device');
@@ -89,14 +100,21 @@ export async function login(client: EngineClient, input: Input, out: OutStream, 
     }
   }
   const answer = await client.systemAuth({ username, password, serveraddress: serverAddress }, { signal });
-  const stored = await storeAuth(key, answer.IdentityToken ? { username, identitytoken: answer.IdentityToken } : { username, password });
-  if (stored.helper === undefined) err.write(`WARNING! Your password will be stored unencrypted in ${stored.path}.\nConfigure a credential helper to remove this warning.\n\n`);
+  const stored = await storeAuth(
+    key,
+    answer.IdentityToken ? { username, identitytoken: answer.IdentityToken } : { username, password },
+  );
+  if (stored.helper === undefined)
+    err.write(
+      `WARNING! Your password will be stored unencrypted in ${stored.path}.\nConfigure a credential helper to remove this warning.\n\n`,
+    );
   out.write(`${answer.Status || 'Login Succeeded'}\n`);
 }
 
 export async function logout(out: OutStream, server: string | undefined): Promise<void> {
   const key = registryKey(server ?? '');
-  const shown = server === undefined || key === DOCKER_HUB_KEY ? key : server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+  const shown =
+    server === undefined || key === DOCKER_HUB_KEY ? key : server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
   if (!(await eraseAuth(key))) {
     out.write(`Not logged in to ${shown}\n`);
     return;

@@ -26,13 +26,24 @@ export interface VersionData {
 
 /** Node's names for architectures, spelled as Go's GOARCH (docker prints those). */
 export function goArch(arch: string = process.arch): string {
-  const map: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  const map: Record<string, string> = {
+    x64: 'amd64',
+    ia32: '386',
+    arm64: 'arm64',
+    arm: 'arm',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+  };
   return map[arch] ?? arch;
 }
 
 /** Makes sure there is an `Engine` component, synthesised from top-level fields as docker does. */
 export function withEngineComponent(sv: SystemVersion): SystemVersion {
-  const components = [...(sv.Components ?? [])].map((c) => ({ ...c, Details: c.Details === undefined || c.Details === null ? {} : { ...c.Details } }));
+  const components = [...(sv.Components ?? [])].map((c) => ({
+    ...c,
+    Details: c.Details === undefined || c.Details === null ? {} : { ...c.Details },
+  }));
   const engine = components.find((c) => c.Name === 'Engine');
   if (engine !== undefined) {
     const bt = engine.Details.BuildTime;
@@ -99,7 +110,10 @@ export async function showVersion(
   opts: VersionOptions,
   signal?: AbortSignal,
 ): Promise<void> {
-  const template = opts.format === '' ? undefined : await compileFormat(opts.format === 'json' ? '{{json .}}' : opts.format, { name: 'version', execPrefix: '' });
+  const template =
+    opts.format === ''
+      ? undefined
+      : await compileFormat(opts.format === 'json' ? '{{json .}}' : opts.format, { name: 'version', execPrefix: '' });
   let apiVersion = MAX_API_VERSION;
   let server: SystemVersion | null = null;
   let failure: unknown;
@@ -126,7 +140,12 @@ export async function showVersion(
     text =
       template === undefined
         ? defaultVersionText(data)
-        : template(await asGoStruct({ ...data, Client: await asGoStruct(data.Client, 'system.clientVersion') }, 'system.versionInfo'));
+        : template(
+            await asGoStruct(
+              { ...data, Client: await asGoStruct(data.Client, 'system.clientVersion') },
+              'system.versionInfo',
+            ),
+          );
   } catch (err) {
     failure ??= err;
     text = '';

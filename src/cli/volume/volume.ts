@@ -22,9 +22,16 @@ export interface VolumeCreateOptions {
 
 export async function createVolume(client: EngineClient, out: OutStream, o: VolumeCreateOptions): Promise<void> {
   if (o.name !== '' && o.nameFlag !== '') {
-    throw new BerthError('conflicting options: cannot specify a volume-name through both --name and as a positional arg');
+    throw new BerthError(
+      'conflicting options: cannot specify a volume-name through both --name and as a positional arg',
+    );
   }
-  const v = await client.volumeCreate({ Driver: o.driver, DriverOpts: kvToMap(o.opts), Name: o.name || o.nameFlag, Labels: kvToMap(o.labels) });
+  const v = await client.volumeCreate({
+    Driver: o.driver,
+    DriverOpts: kvToMap(o.opts),
+    Name: o.name || o.nameFlag,
+    Labels: kvToMap(o.labels),
+  });
   out.write(`${v.Name}\n`);
 }
 
@@ -100,11 +107,18 @@ export async function listVolumes(
   o: { quiet: boolean; format: string; filters: Record<string, string[]> },
 ): Promise<void> {
   const res = await client.volumeList({ filters: o.filters });
-  const volumes = [...(res.Volumes ?? [])].sort((a, b) => (naturalLess(a.Name, b.Name) ? -1 : naturalLess(b.Name, a.Name) ? 1 : 0));
+  const volumes = [...(res.Volumes ?? [])].sort((a, b) =>
+    naturalLess(a.Name, b.Name) ? -1 : naturalLess(b.Name, a.Name) ? 1 : 0,
+  );
   let format = o.format === '' ? 'table' : o.format;
   if (format === 'table' && o.quiet) format = '{{.Name}}';
   else if (format === 'raw') format = o.quiet ? 'name: {{.Name}}' : 'name: {{.Name}}\\ndriver: {{.Driver}}\\n';
-  const layout: ListLayout = { defaultTable: 'table {{.Driver}}\t{{.Name}}', headers: HEADERS, columns: ['Driver', 'Name'], typeName: '*formatter.volumeContext' };
+  const layout: ListLayout = {
+    defaultTable: 'table {{.Driver}}\t{{.Name}}',
+    headers: HEADERS,
+    columns: ['Driver', 'Name'],
+    typeName: '*formatter.volumeContext',
+  };
   const rows = volumes.map(volumeRow);
   if (format === '{{.Name}}') {
     out.write(rows.map((r) => `${r.Name ?? ''}\n`).join(''));
@@ -113,11 +127,24 @@ export async function listVolumes(
   out.write(await renderRows(rows, format, layout));
 }
 
-export function inspectVolumes(client: EngineClient, out: OutStream, o: { names: string[]; format: string }): Promise<void> {
-  return inspectObjects(out, { refs: o.names, format: o.format }, (name) => client.volumeInspectRaw(name), VOLUME_SHAPE);
+export function inspectVolumes(
+  client: EngineClient,
+  out: OutStream,
+  o: { names: string[]; format: string },
+): Promise<void> {
+  return inspectObjects(
+    out,
+    { refs: o.names, format: o.format },
+    (name) => client.volumeInspectRaw(name),
+    VOLUME_SHAPE,
+  );
 }
 
-export async function removeVolumes(client: EngineClient, out: OutStream, o: { names: string[]; force: boolean }): Promise<void> {
+export async function removeVolumes(
+  client: EngineClient,
+  out: OutStream,
+  o: { names: string[]; force: boolean },
+): Promise<void> {
   const errors: unknown[] = [];
   for (const name of o.names) {
     try {
@@ -147,7 +174,8 @@ export async function pruneVolumes(
   const api = await client.apiVersion();
   if (compareVersions(api, '1.42') >= 0) {
     if (o.all) {
-      if (filters.all !== undefined) throw new BerthError('conflicting options: cannot specify both --all and --filter all=1');
+      if (filters.all !== undefined)
+        throw new BerthError('conflicting options: cannot specify both --all and --filter all=1');
       filters.all = ['true'];
       warning = ALL_WARNING;
     }

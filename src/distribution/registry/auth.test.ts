@@ -22,7 +22,10 @@ async function tmp(t: TestContext): Promise<string> {
 }
 
 async function image(seed: string): Promise<TestImage> {
-  return makeImage([await makeLayer({ 'etc/': '', 'etc/seed': seed }, 'gzip'), await makeLayer({ 'srv/': '', 'srv/x': `${seed}!` }, 'gzip')]);
+  return makeImage([
+    await makeLayer({ 'etc/': '', 'etc/seed': seed }, 'gzip'),
+    await makeLayer({ 'srv/': '', 'srv/x': `${seed}!` }, 'gzip'),
+  ]);
 }
 
 test('WWW-Authenticate parsing: several challenges, quoted commas and escapes', () => {
@@ -47,13 +50,24 @@ test('Bearer tokens: anonymous pull, credentials for private repositories, refre
   const dir = await tmp(t);
   const tokens = await startTokenService(t, dir, { carol: 'pa55' });
   const reg = await startRegistry(t, { token: tokens });
-  const cfg: RegistryConfig = { ...DEFAULT_REGISTRY_CONFIG, certsDir: '/nonexistent', blobSourcesFile: join(dir, 'sources.json') };
+  const cfg: RegistryConfig = {
+    ...DEFAULT_REGISTRY_CONFIG,
+    certsDir: '/nonexistent',
+    blobSourcesFile: join(dir, 'sources.json'),
+  };
   const auth = { username: 'carol', password: 'pa55' };
   const img = await image('bearer');
   const e = await testEngine(t);
-  await loadArchive(e, chunks(await archive(legacyArchive([{ image: img, tags: [`${reg.host}/public/app:1`, `${reg.host}/team/b:1`] }]))));
+  await loadArchive(
+    e,
+    chunks(await archive(legacyArchive([{ image: img, tags: [`${reg.host}/public/app:1`, `${reg.host}/team/b:1`] }]))),
+  );
 
-  await assert.rejects(pushImage(e, cfg, `${reg.host}/public/app:1`), UnauthorizedError, 'anonymous tokens grant no push');
+  await assert.rejects(
+    pushImage(e, cfg, `${reg.host}/public/app:1`),
+    UnauthorizedError,
+    'anonymous tokens grant no push',
+  );
   await pushImage(e, cfg, `${reg.host}/public/app:1`, { auth });
   assert.ok(tokens.requests.some((r) => r.user === 'carol' && r.scopes.includes('repository:public/app:pull,push')));
 
@@ -61,7 +75,11 @@ test('Bearer tokens: anonymous pull, credentials for private repositories, refre
   tokens.requests.length = 0;
   const e2 = await testEngine(t);
   await pullImage(e2, cfg, `${reg.host}/public/app:1`);
-  assert.deepEqual(tokens.requests, [{ scopes: ['repository:public/app:pull'], user: undefined }], 'one anonymous token, cached for every request of the pull');
+  assert.deepEqual(
+    tokens.requests,
+    [{ scopes: ['repository:public/app:pull'], user: undefined }],
+    'one anonymous token, cached for every request of the pull',
+  );
   await assert.rejects(pullImage(e2, cfg, `${reg.host}/team/b:1`), UnauthorizedError);
 
   // Push to another repository: the token asks for pull on the source too, and the blobs are mounted.
@@ -69,7 +87,12 @@ test('Bearer tokens: anonymous pull, credentials for private repositories, refre
   const msgs: JSONMessage[] = [];
   await pushImage(e, cfg, `${reg.host}/team/b:1`, { auth, onProgress: (m) => msgs.push(m) });
   assert.equal(msgs.filter((m) => m.status === 'Mounted from public/app').length, 2);
-  assert.ok(tokens.requests.some((r) => r.scopes.includes('repository:public/app:pull') && r.scopes.includes('repository:team/b:pull,push')), JSON.stringify(tokens.requests));
+  assert.ok(
+    tokens.requests.some(
+      (r) => r.scopes.includes('repository:public/app:pull') && r.scopes.includes('repository:team/b:pull,push'),
+    ),
+    JSON.stringify(tokens.requests),
+  );
 
   // A token the registry refuses is dropped and fetched again.
   tokens.breakNext = 1;
@@ -85,8 +108,15 @@ test('Bearer tokens: anonymous pull, credentials for private repositories, refre
   const e4 = await testEngine(t);
   await pullImage(e4, cfg, `${reg.host}/team/b:1`, { auth: { identitytoken: login.IdentityToken! } });
   assert.equal(e4.images.resolve(`${reg.host}/team/b:1`).configDigest, img.configDigest);
-  await assert.rejects(pullImage(e4, cfg, `${reg.host}/team/b:1`, { auth: { identitytoken: 'rt-mallory' } }), UnauthorizedError);
-  await assert.rejects(checkLogin(cfg, { username: 'carol', password: 'nope', serveraddress: reg.host }), (err: Error) => err instanceof UnauthorizedError && /^unauthorized: /.test(err.message) && !err.message.includes('nope'));
+  await assert.rejects(
+    pullImage(e4, cfg, `${reg.host}/team/b:1`, { auth: { identitytoken: 'rt-mallory' } }),
+    UnauthorizedError,
+  );
+  await assert.rejects(
+    checkLogin(cfg, { username: 'carol', password: 'nope', serveraddress: reg.host }),
+    (err: Error) =>
+      err instanceof UnauthorizedError && /^unauthorized: /.test(err.message) && !err.message.includes('nope'),
+  );
 });
 
 test('TLS: client certificate and CA from certs.d/HOST:PORT', async (t) => {
@@ -119,7 +149,10 @@ test('TLS: client certificate and CA from certs.d/HOST:PORT', async (t) => {
   await copyFile(client.cert, join(noCa, reg.host, 'client.cert'));
   await copyFile(client.key, join(noCa, reg.host, 'client.key'));
   const unverified = new Transport({ ...cfg, certsDir: noCa });
-  await assert.rejects(unverified.request(ep, '/v2/'), (err: Error) => err instanceof UnavailableError && /certificate/i.test(err.message));
+  await assert.rejects(
+    unverified.request(ep, '/v2/'),
+    (err: Error) => err instanceof UnavailableError && /certificate/i.test(err.message),
+  );
   unverified.close();
   // Without the client certificate the registry refuses the connection.
   const empty = join(dir, 'empty');
@@ -129,5 +162,8 @@ test('TLS: client certificate and CA from certs.d/HOST:PORT', async (t) => {
   await writeFile(join(empty, 'x'), '');
   await mkdir(join(empty, reg.host));
   await copyFile(client.cert, join(empty, reg.host, 'client.cert'));
-  await assert.rejects(pullImage(await testEngine(t), { ...cfg, certsDir: empty }, `${reg.host}/secure/app:1`), /missing key client\.key/);
+  await assert.rejects(
+    pullImage(await testEngine(t), { ...cfg, certsDir: empty }, `${reg.host}/secure/app:1`),
+    /missing key client\.key/,
+  );
 });

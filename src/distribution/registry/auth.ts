@@ -43,7 +43,12 @@ export function parseChallenges(header: string | string[] | undefined): Challeng
 }
 
 /** Username and password (or identity token) from Docker's AuthConfig forms. */
-export function credentials(auth: RegistryAuth | undefined): { username?: string; password?: string; identityToken?: string; registryToken?: string } {
+export function credentials(auth: RegistryAuth | undefined): {
+  username?: string;
+  password?: string;
+  identityToken?: string;
+  registryToken?: string;
+} {
   if (!auth) return {};
   const out: { username?: string; password?: string; identityToken?: string; registryToken?: string } = {};
   if (auth.username) out.username = auth.username;
@@ -97,7 +102,8 @@ export class Authorizer {
   /** Records the challenge of a 401 answer (Bearer preferred over Basic). */
   learn(header: string | string[] | undefined): void {
     const all = parseChallenges(header);
-    this.#challenge = all.find((c) => c.scheme === 'bearer') ?? all.find((c) => c.scheme === 'basic') ?? this.#challenge;
+    this.#challenge =
+      all.find((c) => c.scheme === 'bearer') ?? all.find((c) => c.scheme === 'basic') ?? this.#challenge;
   }
 
   get challenge(): Challenge | undefined {
@@ -136,7 +142,12 @@ export class Authorizer {
     const creds = this.#creds;
     if (creds.identityToken) {
       // OAuth2 refresh-token grant, as Docker does with an identity token.
-      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'berth', ...(service ? { service } : {}) });
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: creds.identityToken,
+        client_id: 'berth',
+        ...(service ? { service } : {}),
+      });
       if (scopes.length) form.set('scope', scopes.join(' '));
       const body = Buffer.from(form.toString());
       res = await this.#transport.request(this.#ep, realm, {
@@ -156,14 +167,18 @@ export class Authorizer {
         url.searchParams.set('client_id', 'berth');
       }
       const headers: Record<string, string> = {};
-      if (creds.username) headers.Authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}`;
+      if (creds.username)
+        headers.Authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}`;
       res = await this.#transport.request(this.#ep, url.href, { headers, signal });
     }
     const text = await res.text(1 << 20);
     if (res.status === 401 || res.status === 403) {
       throw new UnauthorizedError(`unauthorized: ${registryErrorText(text) ?? 'incorrect username or password'}`);
     }
-    if (res.status !== 200) throw new UnauthorizedError(`unauthorized: the token service ${realm} answered ${res.status}${registryErrorText(text) ? `: ${registryErrorText(text)}` : ''}`);
+    if (res.status !== 200)
+      throw new UnauthorizedError(
+        `unauthorized: the token service ${realm} answered ${res.status}${registryErrorText(text) ? `: ${registryErrorText(text)}` : ''}`,
+      );
     let doc: { token?: string; access_token?: string; expires_in?: number; issued_at?: string; refresh_token?: string };
     try {
       doc = JSON.parse(text) as typeof doc;
@@ -184,7 +199,11 @@ export class Authorizer {
 /** The message of a registry's JSON error body (`{"errors":[{"code","message","detail"}]}`), if it has one. */
 export function registryErrorText(text: string): string | undefined {
   try {
-    const doc = JSON.parse(text) as { errors?: { code?: string; message?: string }[]; details?: string; error?: string };
+    const doc = JSON.parse(text) as {
+      errors?: { code?: string; message?: string }[];
+      details?: string;
+      error?: string;
+    };
     const first = doc.errors?.[0];
     if (first) {
       const code = (first.code ?? '').toLowerCase().replace(/_/g, ' ');

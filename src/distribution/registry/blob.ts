@@ -16,7 +16,13 @@ const WRITE_BATCH = 1 << 20;
  * A blob's bytes from byte 0 to the end, resuming with `Range` after a broken connection (not after an idle
  * timeout: a hung registry would hang again). `onBytes` gets the running count.
  */
-export async function* blobBytes(session: Session, repo: string, d: Descriptor, signal: AbortSignal | undefined, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+export async function* blobBytes(
+  session: Session,
+  repo: string,
+  d: Descriptor,
+  signal: AbortSignal | undefined,
+  onBytes: (n: number) => void,
+): AsyncGenerator<Buffer> {
   let received = 0;
   let resumes = 0;
   // Socket reads are 16-64 KiB: hand them on in batches, so the store writes (each a thread-pool round trip)
@@ -41,10 +47,13 @@ export async function* blobBytes(session: Session, repo: string, d: Descriptor, 
     let skip = 0;
     if (received > 0) {
       const range = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
-      if (res.status === 200) skip = received; // the registry ignored Range: drop what we have
+      if (res.status === 200)
+        skip = received; // the registry ignored Range: drop what we have
       else if (!range || Number(range[1]) > received) {
         res.raw.destroy();
-        throw new DataLossError(`the registry resumed blob ${d.digest} at the wrong offset (${res.headers['content-range']})`);
+        throw new DataLossError(
+          `the registry resumed blob ${d.digest} at the wrong offset (${res.headers['content-range']})`,
+        );
       } else skip = received - Number(range[1]);
     }
     try {
@@ -86,8 +95,12 @@ function resumable(err: unknown): boolean {
 export function blobError(err: unknown, digest: string): Error {
   if (err instanceof CanceledError) return err;
   const e = err as { name?: string; code?: string };
-  if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR') return new CanceledError(`download of blob ${digest} was canceled`, { cause: err });
-  if (err instanceof DataLossError) return new DataLossError(`filesystem layer verification failed for digest ${digest}: ${err.message}`, { cause: err });
+  if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR')
+    return new CanceledError(`download of blob ${digest} was canceled`, { cause: err });
+  if (err instanceof DataLossError)
+    return new DataLossError(`filesystem layer verification failed for digest ${digest}: ${err.message}`, {
+      cause: err,
+    });
   if (isBerthError(err)) {
     if (err.message.includes(digest)) return err;
     const Cls = err.constructor as new (m: string, o?: { cause?: unknown }) => Error;
@@ -100,6 +113,7 @@ export function blobError(err: unknown, digest: string): Error {
 export function pullError(err: unknown, what: string): Error {
   if (isBerthError(err)) return err;
   const e = err as { name?: string; code?: string };
-  if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR') return new CanceledError(`${what} was canceled`, { cause: err });
+  if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR')
+    return new CanceledError(`${what} was canceled`, { cause: err });
   return new DataLossError(`${what}: ${errorMessage(err)}`, { cause: err });
 }

@@ -3,11 +3,26 @@
  * blobs (with Range), uploads (monolithic, chunked, cross-repository mount) and tag lists. Every request is
  * authorized for the scopes it needs, and retried once after a 401 with a fresh token.
  */
-import { ConflictError, DataLossError, ForbiddenError, InvalidArgumentError, NotFoundError, UnauthorizedError, UnavailableError, isBerthError } from '../../util/errors.ts';
+import {
+  ConflictError,
+  DataLossError,
+  ForbiddenError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnauthorizedError,
+  UnavailableError,
+  isBerthError,
+} from '../../util/errors.ts';
 import { sha256, type Digest } from '../../util/digest.ts';
 import { MediaType } from '../../oci/mediatypes.ts';
 import { Authorizer, registryErrorText, repoScope } from './auth.ts';
-import { isProtocolMismatch, type Endpoint, type RegistryResponse, type RequestOptions, type Transport } from './transport.ts';
+import {
+  isProtocolMismatch,
+  type Endpoint,
+  type RegistryResponse,
+  type RequestOptions,
+  type Transport,
+} from './transport.ts';
 import type { RegistryAuth } from './types.ts';
 
 /** Media types a pull accepts, preferred first. schema1 is listed so its refusal is explicit, not a 404. */
@@ -53,14 +68,19 @@ export class Session {
   /** `GET /v2/`: 200 needs no auth, 401 names the challenge. Anything else is an error. */
   async ping(signal?: AbortSignal): Promise<RegistryResponse> {
     // A registry that takes longer than the connect timeout to answer a ping counts as down.
-    const res = await this.transport.request(this.endpoint, '/v2/', { signal, headersTimeoutMs: this.transport.connectTimeout });
+    const res = await this.transport.request(this.endpoint, '/v2/', {
+      signal,
+      headersTimeoutMs: this.transport.connectTimeout,
+    });
     const text = await res.text(1 << 16).catch(() => '');
     if (res.status === 401) {
       this.authorizer.learn(res.headers['www-authenticate']);
       return res;
     }
     if (res.status >= 200 && res.status < 300) return res;
-    throw new UnavailableError(`${this.endpoint.base}/v2/ answered ${res.status}${registryErrorText(text) ? `: ${registryErrorText(text)}` : ''}: not a registry`);
+    throw new UnavailableError(
+      `${this.endpoint.base}/v2/ answered ${res.status}${registryErrorText(text) ? `: ${registryErrorText(text)}` : ''}: not a registry`,
+    );
   }
 
   /** Sends a request with authorization; after a 401, learns the challenge, drops the token and tries once more. */
@@ -83,7 +103,9 @@ export class Session {
     const msg = registryErrorText(text);
     switch (res.status) {
       case 401:
-        throw new UnauthorizedError(msg && /^unauthorized/.test(msg) ? msg : `unauthorized: ${msg ?? 'authentication required'}`);
+        throw new UnauthorizedError(
+          msg && /^unauthorized/.test(msg) ? msg : `unauthorized: ${msg ?? 'authentication required'}`,
+        );
       case 403:
         throw new ForbiddenError(`${what}: ${msg ?? 'denied: requested access to the resource is denied'}`);
       case 404:
@@ -101,12 +123,18 @@ export class Session {
 
   /** GETs (or HEADs) a manifest by tag or digest, verifying a digest reference and the registry's digest header. */
   async manifest(repo: string, reference: string, signal?: AbortSignal): Promise<FetchedManifest> {
-    const res = await this.request(`/v2/${repo}/manifests/${reference}`, { headers: { Accept: MANIFEST_ACCEPT }, scopes: [repoScope(repo, ['pull'])], signal });
+    const res = await this.request(`/v2/${repo}/manifests/${reference}`, {
+      headers: { Accept: MANIFEST_ACCEPT },
+      scopes: [repoScope(repo, ['pull'])],
+      signal,
+    });
     if (res.status !== 200) return this.fail(res, `manifest for ${reference} in ${repo}`);
     const declared = Number(res.headers['content-length'] ?? NaN);
     if (declared > MAX_MANIFEST) {
       res.raw.destroy();
-      throw new InvalidArgumentError(`manifest ${repo}:${reference} is ${declared} bytes, more than the ${MAX_MANIFEST} allowed`);
+      throw new InvalidArgumentError(
+        `manifest ${repo}:${reference} is ${declared} bytes, more than the ${MAX_MANIFEST} allowed`,
+      );
     }
     const chunks: Buffer[] = [];
     let n = 0;
@@ -121,18 +149,30 @@ export class Session {
     const bytes = Buffer.concat(chunks);
     const digest = sha256(bytes);
     if (reference.includes(':') && reference !== digest) {
-      throw new DataLossError(`manifest verification failed for digest ${reference}: the registry sent content with digest ${digest}`);
+      throw new DataLossError(
+        `manifest verification failed for digest ${reference}: the registry sent content with digest ${digest}`,
+      );
     }
     const header = res.headers['docker-content-digest'];
     if (typeof header === 'string' && header.startsWith('sha256:') && header !== digest) {
-      throw new DataLossError(`manifest ${repo}:${reference}: the registry says its digest is ${header}, but its content has digest ${digest}`);
+      throw new DataLossError(
+        `manifest ${repo}:${reference}: the registry says its digest is ${header}, but its content has digest ${digest}`,
+      );
     }
-    let mediaType = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+    let mediaType = String(res.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim();
     try {
-      const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: string; schemaVersion?: number; manifests?: unknown; config?: unknown };
+      const doc = JSON.parse(bytes.toString('utf8')) as {
+        mediaType?: string;
+        schemaVersion?: number;
+        manifests?: unknown;
+        config?: unknown;
+      };
       if (doc.schemaVersion === 1) mediaType = MediaType.DockerSchema1Signed;
       else if (typeof doc.mediaType === 'string' && doc.mediaType) mediaType = doc.mediaType;
-      else if (!/^application\/vnd\.(oci|docker)\./.test(mediaType)) mediaType = doc.manifests ? MediaType.OciIndex : MediaType.OciManifest;
+      else if (!/^application\/vnd\.(oci|docker)\./.test(mediaType))
+        mediaType = doc.manifests ? MediaType.OciIndex : MediaType.OciManifest;
     } catch {
       throw new InvalidArgumentError(`manifest ${repo}:${reference} is not valid JSON`);
     }
@@ -140,8 +180,18 @@ export class Session {
   }
 
   /** `HEAD` of a manifest: whether the repository has it (by digest or tag), with the digest the registry reports. */
-  async statManifest(repo: string, reference: string, scopes: string[], signal?: AbortSignal): Promise<string | undefined> {
-    const res = await this.request(`/v2/${repo}/manifests/${reference}`, { method: 'HEAD', headers: { Accept: MANIFEST_ACCEPT }, scopes, signal });
+  async statManifest(
+    repo: string,
+    reference: string,
+    scopes: string[],
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
+    const res = await this.request(`/v2/${repo}/manifests/${reference}`, {
+      method: 'HEAD',
+      headers: { Accept: MANIFEST_ACCEPT },
+      scopes,
+      signal,
+    });
     res.discard();
     if (res.status === 404) return undefined;
     if (res.status >= 200 && res.status < 300) return String(res.headers['docker-content-digest'] ?? reference);
@@ -162,7 +212,10 @@ export class Session {
     const headers: Record<string, string> = start > 0 ? { Range: `bytes=${start}-` } : {};
     let path = `/v2/${repo}/blobs/${digest}`;
     for (let hops = 0; hops < 5; hops++) {
-      const res = hops === 0 ? await this.request(path, { headers, scopes: [repoScope(repo, ['pull'])], signal }) : await this.transport.request(this.endpoint, path, { headers, signal });
+      const res =
+        hops === 0
+          ? await this.request(path, { headers, scopes: [repoScope(repo, ['pull'])], signal })
+          : await this.transport.request(this.endpoint, path, { headers, signal });
       if (res.status >= 300 && res.status < 400 && res.headers.location) {
         // Redirects to storage (S3 and the like) carry their own authorization: no registry token there.
         res.discard();
@@ -195,9 +248,20 @@ export class Session {
    * Starts an upload; with `mount`, asks for a cross-repository mount first. Resolves with `mounted` when the
    * registry mounted the blob, else with the upload's location.
    */
-  async startUpload(repo: string, scopes: string[], mount?: { digest: string; from: string }, signal?: AbortSignal): Promise<{ mounted: true } | { mounted: false; location: string }> {
+  async startUpload(
+    repo: string,
+    scopes: string[],
+    mount?: { digest: string; from: string },
+    signal?: AbortSignal,
+  ): Promise<{ mounted: true } | { mounted: false; location: string }> {
     const q = mount ? `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from)}` : '';
-    const res = await this.request(`/v2/${repo}/blobs/uploads/${q}`, { method: 'POST', headers: { 'Content-Length': '0' }, body: Buffer.alloc(0), scopes, signal });
+    const res = await this.request(`/v2/${repo}/blobs/uploads/${q}`, {
+      method: 'POST',
+      headers: { 'Content-Length': '0' },
+      body: Buffer.alloc(0),
+      scopes,
+      signal,
+    });
     res.discard();
     if (res.status === 201 && mount) return { mounted: true };
     if (res.status !== 202) return this.fail(res, `starting an upload to ${repo}`);
@@ -207,7 +271,14 @@ export class Session {
   }
 
   /** Ends an upload with PUT `?digest=`, with the last bytes (or all of them: a monolithic upload). */
-  async finishUpload(location: string, digest: string, body: Buffer, scopes: string[], signal?: AbortSignal, onSent?: (n: number) => void): Promise<void> {
+  async finishUpload(
+    location: string,
+    digest: string,
+    body: Buffer,
+    scopes: string[],
+    signal?: AbortSignal,
+    onSent?: (n: number) => void,
+  ): Promise<void> {
     const url = new URL(location);
     url.searchParams.set('digest', digest);
     const res = await this.request(url.href, {
@@ -223,7 +294,13 @@ export class Session {
   }
 
   /** PUTs a manifest under a tag or digest with its media type; returns the digest the registry reports. */
-  async putManifest(repo: string, reference: string, mediaType: string, bytes: Buffer, signal?: AbortSignal): Promise<string> {
+  async putManifest(
+    repo: string,
+    reference: string,
+    mediaType: string,
+    bytes: Buffer,
+    signal?: AbortSignal,
+  ): Promise<string> {
     const res = await this.request(`/v2/${repo}/manifests/${reference}`, {
       method: 'PUT',
       headers: { 'Content-Type': mediaType, 'Content-Length': String(bytes.length) },
@@ -242,7 +319,12 @@ export class Session {
  * Opens a session on the first endpoint that answers `/v2/` (https, then http for insecure registries).
  * Mirrors are not tried here: the caller walks them and falls back. Errors of the last endpoint are thrown.
  */
-export async function openSession(transport: Transport, endpoints: Endpoint[], auth: RegistryAuth | undefined, signal?: AbortSignal): Promise<Session> {
+export async function openSession(
+  transport: Transport,
+  endpoints: Endpoint[],
+  auth: RegistryAuth | undefined,
+  signal?: AbortSignal,
+): Promise<Session> {
   let lastErr: unknown;
   for (let i = 0; i < endpoints.length; i++) {
     const ep = endpoints[i]!;
@@ -258,5 +340,7 @@ export async function openSession(transport: Transport, endpoints: Endpoint[], a
       throw err;
     }
   }
-  throw isBerthError(lastErr) ? lastErr : new UnavailableError(`no endpoint of the registry answered`, { cause: lastErr });
+  throw isBerthError(lastErr)
+    ? lastErr
+    : new UnavailableError(`no endpoint of the registry answered`, { cause: lastErr });
 }

@@ -1,5 +1,15 @@
 /** The registry client: pull, push and login against OCI distribution / Docker registry v2 servers. */
-export { DEFAULT_REGISTRY_CONFIG, type RegistryConfig, type RegistryAuth, type JSONMessage, type PullOptions, type PullResult, type PushOptions, type PushResult, type LoginResult } from './types.ts';
+export {
+  DEFAULT_REGISTRY_CONFIG,
+  type RegistryConfig,
+  type RegistryAuth,
+  type JSONMessage,
+  type PullOptions,
+  type PullResult,
+  type PushOptions,
+  type PushResult,
+  type LoginResult,
+} from './types.ts';
 export { pullImage, parsePlatform } from './pull.ts';
 export { pushImage } from './push.ts';
 export { checkLogin, registryOfAddress } from './login.ts';

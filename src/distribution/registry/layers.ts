@@ -122,7 +122,8 @@ class Tasks {
 
   /** The failure to throw: a CanceledError when the caller canceled. */
   error(ref: Reference): unknown {
-    if (this.#outer?.aborted && !(this.failure instanceof CanceledError)) return new CanceledError(`pull of ${familiarString(ref)} was canceled`, { cause: this.failure });
+    if (this.#outer?.aborted && !(this.failure instanceof CanceledError))
+      return new CanceledError(`pull of ${familiarString(ref)} was canceled`, { cause: this.failure });
     return this.failure;
   }
 }
@@ -187,7 +188,10 @@ async function pipelined(job: LayerJob, downloads: Map<string, Descriptor>): Pro
             if (downloaded && throttle.ok(`x${id}`)) emit(progressMessage('Extracting', id, n, l.size));
           },
         })
-        .then((key) => ({ key }), (err: unknown) => ({ err }))
+        .then(
+          (key) => ({ key }),
+          (err: unknown) => ({ err }),
+        )
         .finally(() => {
           // An unpack that ended without reading its input to the end (it failed early) takes no more bytes.
           if (!toUnpack.writableFinished) toUnpack.destroy();
@@ -207,7 +211,8 @@ async function pipelined(job: LayerJob, downloads: Map<string, Descriptor>): Pro
           toUnpack.destroy(err instanceof Error ? err : new Error(String(err)));
           throw err;
         } finally {
-          if (!ended && !toUnpack.destroyed) toUnpack.destroy(new CanceledError(`download of blob ${l.digest} stopped`));
+          if (!ended && !toUnpack.destroyed)
+            toUnpack.destroy(new CanceledError(`download of blob ${l.digest} stopped`));
         }
       })();
     }
@@ -231,7 +236,8 @@ async function pipelined(job: LayerJob, downloads: Map<string, Descriptor>): Pro
       emit({ status: 'Pull complete', progressDetail: {}, id });
       return;
     }
-    if (unpacked.err !== undefined || !unpacked.key) throw pullError(unpacked.err, `unpacking layer ${l.digest} of ${familiarString(ref)}`);
+    if (unpacked.err !== undefined || !unpacked.key)
+      throw pullError(unpacked.err, `unpacking layer ${l.digest} of ${familiarString(ref)}`);
     if (tasks.failure !== undefined) {
       await work.images.discardLayer(unpacked.key).catch(() => {});
       return;
@@ -241,14 +247,25 @@ async function pipelined(job: LayerJob, downloads: Map<string, Descriptor>): Pro
     emit({ status: 'Pull complete', progressDetail: {}, id });
   };
 
-  for (const l of downloads.values()) tasks.start(l.size, () => downloadOne(l), () => emit({ status: 'Waiting', progressDetail: {}, id: shortId(l.digest) }));
+  for (const l of downloads.values())
+    tasks.start(
+      l.size,
+      () => downloadOne(l),
+      () => emit({ status: 'Waiting', progressDetail: {}, id: shortId(l.digest) }),
+    );
   // Blobs already in the store whose layer is not unpacked (a pull cut short before, a load of another image):
   // unpacked from the store alongside the downloads.
   for (const [digest, at] of target) {
     if (downloads.has(digest)) continue;
     const l = layers[at]!;
     tasks.start(l.size, async () => {
-      const key = await work.images.unpackLayerFrom(l, diffIds[at]!, chain[at]!, work.content.read(l.digest as Digest, { signal }), { signal });
+      const key = await work.images.unpackLayerFrom(
+        l,
+        diffIds[at]!,
+        chain[at]!,
+        work.content.read(l.digest as Digest, { signal }),
+        { signal },
+      );
       if (tasks.failure !== undefined) await work.images.discardLayer(key).catch(() => {});
       else prepared.set(chain[at]!, key);
     });
@@ -264,7 +281,8 @@ async function pipelined(job: LayerJob, downloads: Map<string, Descriptor>): Pro
       prepared,
       ...(opts.signal ? { signal: opts.signal } : {}),
       onLayerProgress: (layer, n) => {
-        if (throttle.ok(`x${shortId(layer.digest)}`, n >= layer.size)) emit(progressMessage('Extracting', shortId(layer.digest), n, layer.size));
+        if (throttle.ok(`x${shortId(layer.digest)}`, n >= layer.size))
+          emit(progressMessage('Extracting', shortId(layer.digest), n, layer.size));
       },
     });
   } catch (err) {
@@ -278,7 +296,11 @@ async function pipelined(job: LayerJob, downloads: Map<string, Descriptor>): Pro
  * present, layers up to k are unpacked while later ones still download. For snapshotters whose layers depend on
  * their parents' content (copy).
  */
-async function downloadThenUnpack(job: LayerJob, downloads: Map<string, Descriptor>, present: Set<string>): Promise<void> {
+async function downloadThenUnpack(
+  job: LayerJob,
+  downloads: Map<string, Descriptor>,
+  present: Set<string>,
+): Promise<void> {
   const { work, session, sources, ref, manifest, config, opts, emit } = job;
   const repo = ref.path;
   const layers = manifest.layers;
@@ -297,7 +319,10 @@ async function downloadThenUnpack(job: LayerJob, downloads: Map<string, Descript
     if (k <= unpackedTo) return;
     const upto = k;
     const partManifest: Manifest = { ...manifest, layers: layers.slice(0, upto) };
-    const partConfig: ImageConfig = { ...config, rootfs: { type: 'layers', diff_ids: config.rootfs.diff_ids.slice(0, upto) } };
+    const partConfig: ImageConfig = {
+      ...config,
+      rootfs: { type: 'layers', diff_ids: config.rootfs.diff_ids.slice(0, upto) },
+    };
     unpacking = (async () => {
       try {
         // Only the caller's signal: a download failing elsewhere lets a running unpack (local, bounded) end by itself.
@@ -305,7 +330,8 @@ async function downloadThenUnpack(job: LayerJob, downloads: Map<string, Descript
           ...(opts.signal ? { signal: opts.signal } : {}),
           onLayerProgress: (layer, current) => {
             if (!downloads.has(layer.digest)) return;
-            if (throttle.ok(`x${layer.digest}`, current >= layer.size)) emit(progressMessage('Extracting', shortId(layer.digest), current, layer.size));
+            if (throttle.ok(`x${layer.digest}`, current >= layer.size))
+              emit(progressMessage('Extracting', shortId(layer.digest), current, layer.size));
           },
         });
         for (let i = unpackedTo; i < upto; i++) {
@@ -346,7 +372,12 @@ async function downloadThenUnpack(job: LayerJob, downloads: Map<string, Descript
   };
 
   unpackMore();
-  for (const l of downloads.values()) tasks.start(l.size, () => downloadOne(l), () => emit({ status: 'Waiting', progressDetail: {}, id: shortId(l.digest) }));
+  for (const l of downloads.values())
+    tasks.start(
+      l.size,
+      () => downloadOne(l),
+      () => emit({ status: 'Waiting', progressDetail: {}, id: shortId(l.digest) }),
+    );
   await tasks.settle();
   while (unpacking) await unpacking;
   if (tasks.failure === undefined) unpackMore();

@@ -30,7 +30,8 @@ export async function checkLogin(registry: RegistryConfig, auth: RegistryAuth): 
     const session = await openSession(transport, endpointsFor(registry, name, false), auth);
     const c = session.authorizer.challenge;
     if (!c) return { Status: 'Login Succeeded' };
-    if (!session.authorizer.hasCredentials) throw new UnauthorizedError('unauthorized: a username and password are required');
+    if (!session.authorizer.hasCredentials)
+      throw new UnauthorizedError('unauthorized: a username and password are required');
     if (c.scheme === 'bearer') {
       await session.authorizer.header([]);
       const token = session.authorizer.refreshToken;
@@ -40,7 +41,9 @@ export async function checkLogin(registry: RegistryConfig, auth: RegistryAuth): 
     const text = await res.text(1 << 16).catch(() => '');
     if (res.status >= 200 && res.status < 300) return { Status: 'Login Succeeded' };
     const detail = registryErrorText(text);
-    throw new UnauthorizedError(`unauthorized: login attempt to ${session.endpoint.base}/v2/ failed with status: ${res.status}${detail ? ` (${detail})` : ''}`);
+    throw new UnauthorizedError(
+      `unauthorized: login attempt to ${session.endpoint.base}/v2/ failed with status: ${res.status}${detail ? ` (${detail})` : ''}`,
+    );
   } finally {
     transport.close();
   }

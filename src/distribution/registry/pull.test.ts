@@ -9,15 +9,34 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { MediaType } from '../../oci/mediatypes.ts';
 import { sha256 } from '../../util/digest.ts';
-import { CanceledError, DataLossError, InvalidArgumentError, NotFoundError, UnauthorizedError, UnavailableError } from '../../util/errors.ts';
-import { archive, legacyArchive, makeImage, makeLayer, testEngine, type TestEngine, type TestImage } from '../testkit.ts';
+import {
+  CanceledError,
+  DataLossError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnauthorizedError,
+  UnavailableError,
+} from '../../util/errors.ts';
+import {
+  archive,
+  legacyArchive,
+  makeImage,
+  makeLayer,
+  testEngine,
+  type TestEngine,
+  type TestImage,
+} from '../testkit.ts';
 import { clearPullJournals, readPullJournals } from './journal.ts';
 import { checkLogin } from './login.ts';
 import { parsePlatform, pullImage } from './pull.ts';
 import { freePort, skopeo, startProxy, startRegistry } from './testkit.ts';
 import { DEFAULT_REGISTRY_CONFIG, type JSONMessage, type RegistryConfig } from './types.ts';
 
-const config = (over: Partial<RegistryConfig> = {}): RegistryConfig => ({ ...DEFAULT_REGISTRY_CONFIG, certsDir: '/nonexistent', ...over });
+const config = (over: Partial<RegistryConfig> = {}): RegistryConfig => ({
+  ...DEFAULT_REGISTRY_CONFIG,
+  certsDir: '/nonexistent',
+  ...over,
+});
 
 async function tmp(t: TestContext): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), 'berth-pulltest-'));
@@ -27,7 +46,10 @@ async function tmp(t: TestContext): Promise<string> {
 
 async function twoLayerImage(extra: Record<string, unknown> = {}): Promise<TestImage> {
   const base = await makeLayer({ 'bin/': '', 'bin/tool': 'v1', 'etc/': '', 'etc/hostname': 'box' }, 'gzip');
-  const top = await makeLayer({ 'srv/': '', 'srv/data': `top ${JSON.stringify(extra)}`, big: randomBytes(300_000).toString('base64') }, 'gzip');
+  const top = await makeLayer(
+    { 'srv/': '', 'srv/data': `top ${JSON.stringify(extra)}`, big: randomBytes(300_000).toString('base64') },
+    'gzip',
+  );
   return makeImage([base, top], extra);
 }
 
@@ -37,7 +59,13 @@ async function skopeoPush(t: TestContext, image: TestImage, dest: string, extra:
   const file = join(dir, 'img.tar');
   await writeFile(file, await archive(legacyArchive([{ image, tags: ['x:1'] }])));
   await skopeo(['copy', '--quiet', '--dest-tls-verify=false', ...extra, `docker-archive:${file}`, `docker://${dest}`]);
-  const raw = await skopeo(['inspect', '--raw', '--tls-verify=false', ...extra.map((a) => a.replace('--dest-', '--')), `docker://${dest}`]);
+  const raw = await skopeo([
+    'inspect',
+    '--raw',
+    '--tls-verify=false',
+    ...extra.map((a) => a.replace('--dest-', '--')),
+    `docker://${dest}`,
+  ]);
   return sha256(raw);
 }
 
@@ -67,16 +95,25 @@ test('pull an image skopeo pushed: same digests, files, docker progress, then up
   for (const layer of stored.manifest.layers) {
     const id = layer.digest.slice(7, 19);
     const mine = msgs.filter((m) => m.id === id).map((m) => m.status);
-    assert.deepEqual([...new Set(mine)].filter((s) => s !== 'Waiting'), ['Pulling fs layer', 'Downloading', 'Verifying Checksum', 'Download complete', 'Extracting', 'Pull complete']);
+    assert.deepEqual(
+      [...new Set(mine)].filter((s) => s !== 'Waiting'),
+      ['Pulling fs layer', 'Downloading', 'Verifying Checksum', 'Download complete', 'Extracting', 'Pull complete'],
+    );
     const dl = msgs.filter((m) => m.id === id && m.status === 'Downloading').at(-1)!;
     assert.deepEqual(dl.progressDetail, { current: layer.size, total: layer.size });
     assert.match(dl.progress ?? '', /^\[=+>\] /);
   }
-  assert.deepEqual(statuses.slice(-2), [`Digest: ${digest}`, `Status: Downloaded newer image for ${reg.host}/some/app:1`]);
+  assert.deepEqual(statuses.slice(-2), [
+    `Digest: ${digest}`,
+    `Status: Downloaded newer image for ${reg.host}/some/app:1`,
+  ]);
 
   const again: JSONMessage[] = [];
   await pullImage(e, config(), `${reg.host}/some/app:1`, { onProgress: (m) => again.push(m) });
-  assert.deepEqual(again.map((m) => m.status), ['Pulling from some/app', `Digest: ${digest}`, `Status: Image is up to date for ${reg.host}/some/app:1`]);
+  assert.deepEqual(
+    again.map((m) => m.status),
+    ['Pulling from some/app', `Digest: ${digest}`, `Status: Image is up to date for ${reg.host}/some/app:1`],
+  );
 
   // By digest: nothing tagged, found by digest reference.
   const e2 = await testEngine(t);
@@ -91,10 +128,24 @@ test('pull an image skopeo pushed: same digests, files, docker progress, then up
 test('pull errors: unknown tag or repository, bad reference, registry down (quickly), nothing kept', async (t) => {
   const reg = await startRegistry(t);
   const e = await testEngine(t);
-  await assert.rejects(pullImage(e, config(), `${reg.host}/none:latest`), (err: Error) => err instanceof NotFoundError && /manifest unknown/.test(err.message) && err.message.includes(`${reg.host}/none:latest`));
+  await assert.rejects(
+    pullImage(e, config(), `${reg.host}/none:latest`),
+    (err: Error) =>
+      err instanceof NotFoundError &&
+      /manifest unknown/.test(err.message) &&
+      err.message.includes(`${reg.host}/none:latest`),
+  );
   await skopeoPush(t, await twoLayerImage(), `${reg.host}/app:1`);
-  await assert.rejects(pullImage(e, config(), `${reg.host}/app:nope`), (err: Error) => err instanceof NotFoundError && err.message === `manifest for ${reg.host}/app:nope not found: manifest unknown: manifest unknown`);
-  await assert.rejects(pullImage(e, config(), 'UPPER:x:y'), (err: Error) => err instanceof InvalidArgumentError && /invalid reference format/.test(err.message));
+  await assert.rejects(
+    pullImage(e, config(), `${reg.host}/app:nope`),
+    (err: Error) =>
+      err instanceof NotFoundError &&
+      err.message === `manifest for ${reg.host}/app:nope not found: manifest unknown: manifest unknown`,
+  );
+  await assert.rejects(
+    pullImage(e, config(), 'UPPER:x:y'),
+    (err: Error) => err instanceof InvalidArgumentError && /invalid reference format/.test(err.message),
+  );
   const port = await freePort();
   const started = Date.now();
   await assert.rejects(pullImage(e, config(), `127.0.0.1:${port}/app:1`), UnavailableError);
@@ -111,7 +162,10 @@ test('pull errors: unknown tag or repository, bad reference, registry down (quic
       }),
   );
   const t1 = Date.now();
-  await assert.rejects(pullImage(e, config({ connectTimeoutMs: 1000 }), `127.0.0.1:${(silent.address() as { port: number }).port}/app:1`), UnavailableError);
+  await assert.rejects(
+    pullImage(e, config({ connectTimeoutMs: 1000 }), `127.0.0.1:${(silent.address() as { port: number }).port}/app:1`),
+    UnavailableError,
+  );
   assert.ok(Date.now() - t1 < 5000, `${Date.now() - t1} ms`);
   await assertNothingKept(e);
 });
@@ -130,24 +184,43 @@ test('pull with every tag (-a) and with a platform from an OCI index', async (t)
   await assert.rejects(pullImage(e, config(), `${reg.host}/multi:amd`, { allTags: true }), InvalidArgumentError);
 
   // An index of both (pushed by hand: skopeo has no tool to make one from two images).
-  const ma = JSON.parse(await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/multi:amd`])) as { mediaType: string };
+  const ma = JSON.parse(await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/multi:amd`])) as {
+    mediaType: string;
+  };
   const rawA = await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/multi:amd`]);
   const rawB = await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/multi:arm`]);
   const index = JSON.stringify({
     schemaVersion: 2,
     mediaType: MediaType.OciIndex,
     manifests: [
-      { mediaType: ma.mediaType, digest: sha256(rawA), size: Buffer.byteLength(rawA), platform: { os: 'linux', architecture: 'amd64' } },
-      { mediaType: ma.mediaType, digest: sha256(rawB), size: Buffer.byteLength(rawB), platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+      {
+        mediaType: ma.mediaType,
+        digest: sha256(rawA),
+        size: Buffer.byteLength(rawA),
+        platform: { os: 'linux', architecture: 'amd64' },
+      },
+      {
+        mediaType: ma.mediaType,
+        digest: sha256(rawB),
+        size: Buffer.byteLength(rawB),
+        platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+      },
     ],
   });
-  const put = await fetch(`http://${reg.host}/v2/multi/manifests/both`, { method: 'PUT', headers: { 'Content-Type': MediaType.OciIndex }, body: index });
+  const put = await fetch(`http://${reg.host}/v2/multi/manifests/both`, {
+    method: 'PUT',
+    headers: { 'Content-Type': MediaType.OciIndex },
+    body: index,
+  });
   assert.equal(put.status, 201);
   const e2 = await testEngine(t);
   const got = await pullImage(e2, config(), `${reg.host}/multi:both`, { platform: 'linux/arm64' });
   assert.deepEqual(got.images, [{ id: b.configDigest, name: `${reg.host}/multi:both`, digest: sha256(index) }]);
   assert.equal(e2.images.resolve(`${reg.host}/multi:both`).manifestDigest, sha256(rawB));
-  await assert.rejects(pullImage(e2, config(), `${reg.host}/multi:both`, { platform: 'linux/s390x' }), (err: Error) => err instanceof NotFoundError && /linux\/s390x/.test(err.message));
+  await assert.rejects(
+    pullImage(e2, config(), `${reg.host}/multi:both`, { platform: 'linux/s390x' }),
+    (err: Error) => err instanceof NotFoundError && /linux\/s390x/.test(err.message),
+  );
   assert.deepEqual(parsePlatform('linux/arm64/v8'), { os: 'linux', architecture: 'arm64' });
   assert.deepEqual(parsePlatform('aarch64'), { os: 'linux', architecture: 'arm64' });
 });
@@ -156,13 +229,26 @@ test('Basic auth (htpasswd, bcrypt): refused without or with wrong credentials, 
   const reg = await startRegistry(t, { user: 'alice', password: 's3cret' });
   await skopeoPush(t, await twoLayerImage(), `${reg.host}/private:1`, ['--dest-creds=alice:s3cret']);
   const e = await testEngine(t);
-  await assert.rejects(pullImage(e, config(), `${reg.host}/private:1`), (err: Error) => err instanceof UnauthorizedError && /^unauthorized: /.test(err.message));
-  await assert.rejects(pullImage(e, config(), `${reg.host}/private:1`, { auth: { username: 'alice', password: 'wrong' } }), UnauthorizedError);
+  await assert.rejects(
+    pullImage(e, config(), `${reg.host}/private:1`),
+    (err: Error) => err instanceof UnauthorizedError && /^unauthorized: /.test(err.message),
+  );
+  await assert.rejects(
+    pullImage(e, config(), `${reg.host}/private:1`, { auth: { username: 'alice', password: 'wrong' } }),
+    UnauthorizedError,
+  );
   await assertNothingKept(e);
-  const res = await pullImage(e, config(), `${reg.host}/private:1`, { auth: { auth: Buffer.from('alice:s3cret').toString('base64') } });
+  const res = await pullImage(e, config(), `${reg.host}/private:1`, {
+    auth: { auth: Buffer.from('alice:s3cret').toString('base64') },
+  });
   assert.equal(res.images.length, 1);
-  assert.deepEqual(await checkLogin(config(), { username: 'alice', password: 's3cret', serveraddress: reg.host }), { Status: 'Login Succeeded' });
-  await assert.rejects(checkLogin(config(), { username: 'alice', password: 'nope', serveraddress: reg.host }), (err: Error) => err instanceof UnauthorizedError && !err.message.includes('nope'));
+  assert.deepEqual(await checkLogin(config(), { username: 'alice', password: 's3cret', serveraddress: reg.host }), {
+    Status: 'Login Succeeded',
+  });
+  await assert.rejects(
+    checkLogin(config(), { username: 'alice', password: 'nope', serveraddress: reg.host }),
+    (err: Error) => err instanceof UnauthorizedError && !err.message.includes('nope'),
+  );
 });
 
 test('a connection cut mid-blob is resumed with Range; a hung blob fails after the idle timeout and keeps nothing', async (t) => {
@@ -181,7 +267,14 @@ test('a connection cut mid-blob is resumed with Range; a hung blob fails after t
   const e = await testEngine(t);
   const res = await pullImage(e, config(), `${proxy.host}/resume:1`);
   assert.ok(cut, 'the proxy cut a connection');
-  assert.ok(proxy.requests.some((r) => /^GET \/v2\/resume\/blobs\/sha256:[a-f0-9]{64} /.test(r) && /\r\nRange: bytes=[1-9]\d*-\r?\n?/i.test(`${r}\r\n`)), 'resumed with a Range request from where it broke off');
+  assert.ok(
+    proxy.requests.some(
+      (r) =>
+        /^GET \/v2\/resume\/blobs\/sha256:[a-f0-9]{64} /.test(r) &&
+        /\r\nRange: bytes=[1-9]\d*-\r?\n?/i.test(`${r}\r\n`),
+    ),
+    'resumed with a Range request from where it broke off',
+  );
   assert.equal(res.images[0]?.id, img.configDigest);
   assert.equal((await e.tree(`${proxy.host}/resume:1`)).has('big'), true);
 
@@ -195,7 +288,13 @@ test('a connection cut mid-blob is resumed with Range; a hung blob fails after t
   });
   const e2 = await testEngine(t);
   const started = Date.now();
-  await assert.rejects(pullImage(e2, config({ idleTimeoutMs: 1500 }), `${hung.host}/resume:1`), (err: Error) => err instanceof UnavailableError && /blobs\/sha256:[a-f0-9]{64}/.test(err.message) && /sent nothing/.test(err.message));
+  await assert.rejects(
+    pullImage(e2, config({ idleTimeoutMs: 1500 }), `${hung.host}/resume:1`),
+    (err: Error) =>
+      err instanceof UnavailableError &&
+      /blobs\/sha256:[a-f0-9]{64}/.test(err.message) &&
+      /sent nothing/.test(err.message),
+  );
   assert.ok(hangs > 0);
   assert.ok(Date.now() - started < 8000, 'bounded by the idle timeout');
   await assertNothingKept(e2);
@@ -205,10 +304,30 @@ test('a connection cut mid-blob is resumed with Range; a hung blob fails after t
 });
 
 /** A fake registry serving one image whose blobs may be tampered with. */
-async function fakeRegistry(t: TestContext, img: TestImage, tamper: { blob?: string; body?: (b: Buffer) => Buffer; manifest?: Buffer; digestHeader?: string }): Promise<string> {
-  const layers = img.layers.map((l) => ({ mediaType: MediaType.DockerLayerGzip, digest: l.digest, size: l.blob.length }));
-  const manifest = tamper.manifest ?? Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.DockerManifest, config: { mediaType: MediaType.DockerConfig, digest: img.configDigest, size: img.config.length }, layers }));
-  const blobs = new Map<string, Buffer>([[img.configDigest, img.config], ...img.layers.map((l) => [l.digest, l.blob] as [string, Buffer])]);
+async function fakeRegistry(
+  t: TestContext,
+  img: TestImage,
+  tamper: { blob?: string; body?: (b: Buffer) => Buffer; manifest?: Buffer; digestHeader?: string },
+): Promise<string> {
+  const layers = img.layers.map((l) => ({
+    mediaType: MediaType.DockerLayerGzip,
+    digest: l.digest,
+    size: l.blob.length,
+  }));
+  const manifest =
+    tamper.manifest ??
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.DockerManifest,
+        config: { mediaType: MediaType.DockerConfig, digest: img.configDigest, size: img.config.length },
+        layers,
+      }),
+    );
+  const blobs = new Map<string, Buffer>([
+    [img.configDigest, img.config],
+    ...img.layers.map((l) => [l.digest, l.blob] as [string, Buffer]),
+  ]);
   const server = createServer((req, res) => {
     const url = req.url ?? '';
     if (url === '/v2/') return res.end('{}');
@@ -240,17 +359,34 @@ test('faults: wrong blob digest, truncated blob, manifest not matching its diges
   const img = await twoLayerImage();
   const bad = img.layers[1]!.digest;
   const e = await testEngine(t);
-  const wrong = await fakeRegistry(t, img, { blob: bad, body: (b) => Buffer.concat([b.subarray(0, b.length - 1), Buffer.from([b[b.length - 1]! ^ 1])]) });
-  await assert.rejects(pullImage(e, config(), `${wrong}/x:1`), (err: Error) => err instanceof DataLossError && err.message.includes(bad));
+  const wrong = await fakeRegistry(t, img, {
+    blob: bad,
+    body: (b) => Buffer.concat([b.subarray(0, b.length - 1), Buffer.from([b[b.length - 1]! ^ 1])]),
+  });
+  await assert.rejects(
+    pullImage(e, config(), `${wrong}/x:1`),
+    (err: Error) => err instanceof DataLossError && err.message.includes(bad),
+  );
   await assertNothingKept(e);
   const short = await fakeRegistry(t, img, { blob: bad, body: (b) => b.subarray(0, b.length - 10) });
-  await assert.rejects(pullImage(e, config(), `${short}/x:1`), (err: Error) => err instanceof DataLossError && err.message.includes(bad));
+  await assert.rejects(
+    pullImage(e, config(), `${short}/x:1`),
+    (err: Error) => err instanceof DataLossError && err.message.includes(bad),
+  );
   await assertNothingKept(e);
   const lying = await fakeRegistry(t, img, { digestHeader: `sha256:${'a'.repeat(64)}` });
-  await assert.rejects(pullImage(e, config(), `${lying}/x:1`), (err: Error) => err instanceof DataLossError && err.message.includes('a'.repeat(64)));
+  await assert.rejects(
+    pullImage(e, config(), `${lying}/x:1`),
+    (err: Error) => err instanceof DataLossError && err.message.includes('a'.repeat(64)),
+  );
   await assertNothingKept(e);
-  const s1 = await fakeRegistry(t, img, { manifest: Buffer.from(JSON.stringify({ schemaVersion: 1, name: 'x', tag: '1', fsLayers: [], history: [] })) });
-  await assert.rejects(pullImage(e, config(), `${s1}/x:1`), (err: Error) => err instanceof InvalidArgumentError && /schema 1/.test(err.message));
+  const s1 = await fakeRegistry(t, img, {
+    manifest: Buffer.from(JSON.stringify({ schemaVersion: 1, name: 'x', tag: '1', fsLayers: [], history: [] })),
+  });
+  await assert.rejects(
+    pullImage(e, config(), `${s1}/x:1`),
+    (err: Error) => err instanceof InvalidArgumentError && /schema 1/.test(err.message),
+  );
   await assertNothingKept(e);
   const good = await fakeRegistry(t, img, {});
   await pullImage(e, config(), `${good}/x:1`);
@@ -263,13 +399,23 @@ test('a layer unpacks while it downloads, and counts only when both its digest a
   const e = await testEngine(t);
   // The gzip header's OS byte changed: the blob unpacks completely to the right diff ID, but its digest is wrong,
   // which shows only at its last byte. The unpacked snapshot must go.
-  const relabelled = await fakeRegistry(t, img, { blob: bad, body: (b) => Buffer.concat([b.subarray(0, 9), Buffer.from([b[9]! ^ 1]), b.subarray(10)]) });
-  await assert.rejects(pullImage(e, config(), `${relabelled}/x:1`), (err: Error) => err instanceof DataLossError && err.message.includes(bad) && /digest/.test(err.message));
+  const relabelled = await fakeRegistry(t, img, {
+    blob: bad,
+    body: (b) => Buffer.concat([b.subarray(0, 9), Buffer.from([b[9]! ^ 1]), b.subarray(10)]),
+  });
+  await assert.rejects(
+    pullImage(e, config(), `${relabelled}/x:1`),
+    (err: Error) => err instanceof DataLossError && err.message.includes(bad) && /digest/.test(err.message),
+  );
   await assertNothingKept(e);
   // The blob is right but the image config names another diff ID: the unpack fails, the blob is not kept either.
   const lying = makeImage([img.layers[0]!, { ...img.layers[1]!, diffId: sha256('not this layer') }]);
   const wrongDiff = await fakeRegistry(t, lying, {});
-  await assert.rejects(pullImage(e, config(), `${wrongDiff}/x:1`), (err: Error) => err instanceof DataLossError && err.message.includes(bad) && err.message.includes(sha256('not this layer')));
+  await assert.rejects(
+    pullImage(e, config(), `${wrongDiff}/x:1`),
+    (err: Error) =>
+      err instanceof DataLossError && err.message.includes(bad) && err.message.includes(sha256('not this layer')),
+  );
   await assertNothingKept(e);
   // Healthy: every layer is unpacked, committed on its parent, with docker's progress in order for each layer.
   const good = await fakeRegistry(t, img, {});
@@ -279,7 +425,10 @@ test('a layer unpacks while it downloads, and counts only when both its digest a
   assert.equal(tree.has('etc/hostname') && tree.has('srv/data') && tree.has('big'), true);
   for (const l of img.layers) {
     const mine = seen.filter((m) => m.id === l.digest.slice(7, 19)).map((m) => m.status);
-    assert.deepEqual([...new Set(mine)].filter((s) => s !== 'Waiting'), ['Pulling fs layer', 'Downloading', 'Verifying Checksum', 'Download complete', 'Extracting', 'Pull complete']);
+    assert.deepEqual(
+      [...new Set(mine)].filter((s) => s !== 'Waiting'),
+      ['Pulling fs layer', 'Downloading', 'Verifying Checksum', 'Download complete', 'Extracting', 'Pull complete'],
+    );
   }
   const snaps = await e.snapshots();
   assert.equal(snaps.length, 2, `two committed layers, no transient one: ${JSON.stringify(snaps)}`);
@@ -312,7 +461,11 @@ test('mirrors: a pull goes to a mirror of any registry first and falls back to t
   const other = await twoLayerImage({ v: 2 });
   await skopeoPush(t, other, `${upstream.host}/lib/other:1`);
   const port = await freePort();
-  await pullImage(e, config({ mirrors: { [upstream.host]: [`http://127.0.0.1:${port}`] } }), `${upstream.host}/lib/other:1`);
+  await pullImage(
+    e,
+    config({ mirrors: { [upstream.host]: [`http://127.0.0.1:${port}`] } }),
+    `${upstream.host}/lib/other:1`,
+  );
   assert.equal(e.images.resolve(`${upstream.host}/lib/other:1`).configDigest, other.configDigest);
 });
 
@@ -337,10 +490,13 @@ test('HTTP(S)_PROXY: requests to a registry go through the proxy (CONNECT for ht
   const proxy = createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
     const url = new URL(req.url ?? '/');
-    const up = httpRequest({ host: '127.0.0.1', port: reg.port, method: req.method, path: url.pathname + url.search, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
+    const up = httpRequest(
+      { host: '127.0.0.1', port: reg.port, method: req.method, path: url.pathname + url.search, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
@@ -371,7 +527,14 @@ test('HTTP(S)_PROXY: requests to a registry go through the proxy (CONNECT for ht
   assert.ok(seen.includes(`GET http://${name}/v2/`), seen.join(', '));
   assert.ok(seen.some((s) => s.startsWith(`GET http://${name}/v2/proxied/app/blobs/sha256:`)));
   // NO_PROXY: listed hosts go direct (here: to a name that does not resolve, so the pull fails fast).
-  await assert.rejects(pullImage(e, config({ insecureRegistries: [name], proxy: { http: proxyUrl, https: proxyUrl, noProxy: 'registry.invalid' } }), `${name}/proxied/app:1`), UnavailableError);
+  await assert.rejects(
+    pullImage(
+      e,
+      config({ insecureRegistries: [name], proxy: { http: proxyUrl, https: proxyUrl, noProxy: 'registry.invalid' } }),
+      `${name}/proxied/app:1`,
+    ),
+    UnavailableError,
+  );
 });
 
 test('the pull journal names the blobs verified so far while a pull runs, and is gone when it ends', async (t) => {
@@ -383,7 +546,11 @@ test('the pull journal names the blobs verified so far while a pull runs, and is
   const e = await testEngine(t);
   const ac = new AbortController();
   const pulling = pullImage(e, config({ pullJournalDir: dir }), `${proxy.host}/j:1`, { signal: ac.signal });
-  const layers = (JSON.parse(await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/j:1`])) as { layers: { digest: string; size: number }[] }).layers;
+  const layers = (
+    JSON.parse(await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/j:1`])) as {
+      layers: { digest: string; size: number }[];
+    }
+  ).layers;
   const [small, big] = [...layers].sort((a, b) => a.size - b.size);
   let seen = new Set<string>();
   for (let i = 0; i < 100 && !seen.has(small!.digest); i++) {

@@ -9,7 +9,14 @@ import { isIndexType, isManifestType, isSchema1, layerCompression, isConfigType 
 import { familiarName, familiarString, parseReference, withDefaultTag, type Reference } from '../../oci/reference.ts';
 import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../../oci/types.ts';
 import { isDigest } from '../../util/digest.ts';
-import { CanceledError, DataLossError, InvalidArgumentError, NotFoundError, UnavailableError, errorMessage } from '../../util/errors.ts';
+import {
+  CanceledError,
+  DataLossError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnavailableError,
+  errorMessage,
+} from '../../util/errors.ts';
 import { runImageWork, type ArchiveDeps, type ImageWork } from '../work.ts';
 import { blobBytes, blobError, pullError } from './blob.ts';
 import { openSession, type FetchedManifest, type Session } from './client.ts';
@@ -24,7 +31,8 @@ const MAX_JSON_BLOB = 8 << 20;
 /** Parses `os/arch[/variant]` (or `arch` alone) as containerd's platforms.Parse, normalising arch names. */
 export function parsePlatform(s: string): Platform {
   const parts = s.toLowerCase().split('/');
-  if (parts.length > 3 || parts.some((p) => p === '')) throw new InvalidArgumentError(`"${s}": invalid platform: expected os/arch[/variant]`);
+  if (parts.length > 3 || parts.some((p) => p === ''))
+    throw new InvalidArgumentError(`"${s}": invalid platform: expected os/arch[/variant]`);
   const oses = new Set(['linux', 'windows', 'darwin', 'freebsd']);
   let os = 'linux';
   let rest = parts;
@@ -36,7 +44,14 @@ export function parsePlatform(s: string): Platform {
   }
   let arch = rest[0]!;
   let variant = rest[1];
-  const alias: Record<string, string> = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', i386: '386', armhf: 'arm', armel: 'arm' };
+  const alias: Record<string, string> = {
+    x86_64: 'amd64',
+    'x86-64': 'amd64',
+    aarch64: 'arm64',
+    i386: '386',
+    armhf: 'arm',
+    armel: 'arm',
+  };
   if (arch === 'armhf') variant ??= 'v7';
   if (arch === 'armel') variant ??= 'v6';
   arch = alias[arch] ?? arch;
@@ -58,10 +73,16 @@ function platformString(p: Platform): string {
  * UnauthorizedError; DataLossError naming the blob for a corrupt, truncated or mismatching blob;
  * UnavailableError for a registry that is down or hangs; CanceledError.
  */
-export async function pullImage(deps: ArchiveDeps, registry: RegistryConfig, refString: string, opts: PullOptions = {}): Promise<PullResult> {
+export async function pullImage(
+  deps: ArchiveDeps,
+  registry: RegistryConfig,
+  refString: string,
+  opts: PullOptions = {},
+): Promise<PullResult> {
   let ref = parseReference(refString);
   if (opts.allTags) {
-    if (ref.tag !== undefined || ref.digest !== undefined) throw new InvalidArgumentError('tag can\'t be used with --all-tags/-a');
+    if (ref.tag !== undefined || ref.digest !== undefined)
+      throw new InvalidArgumentError("tag can't be used with --all-tags/-a");
   } else if (ref.digest !== undefined) {
     // NAME:TAG@DIGEST pulls by digest and tags nothing, as Docker.
     ref = { domain: ref.domain, path: ref.path, digest: ref.digest };
@@ -92,7 +113,8 @@ export async function pullImage(deps: ArchiveDeps, registry: RegistryConfig, ref
         // A mirror that fails (down, missing the image, refusing us) falls back to the next, then the registry.
         if (group[0]!.mirror && !(err instanceof CanceledError) && !opts.signal?.aborted) continue;
         // However the abort surfaced (a stream's AbortError, a timer's), a canceled pull says so.
-        if (opts.signal?.aborted && !(err instanceof CanceledError)) throw new CanceledError(`pull of ${refString} was canceled`, { cause: err });
+        if (opts.signal?.aborted && !(err instanceof CanceledError))
+          throw new CanceledError(`pull of ${refString} was canceled`, { cause: err });
         throw err;
       }
     }
@@ -118,7 +140,10 @@ async function pullFrom(
   let refs: Reference[];
   if (opts.allTags) {
     const tags = await session.tags(repo, opts.signal).catch((err) => {
-      if (err instanceof NotFoundError) throw new NotFoundError(`repository ${familiarName(ref)} not found: ${err.message.replace(/^[^:]*: /, '')}`, { cause: err });
+      if (err instanceof NotFoundError)
+        throw new NotFoundError(`repository ${familiarName(ref)} not found: ${err.message.replace(/^[^:]*: /, '')}`, {
+          cause: err,
+        });
       throw err;
     });
     if (tags.length === 0) throw new NotFoundError(`repository ${familiarName(ref)} has no tags`);
@@ -136,18 +161,27 @@ async function pullFrom(
       out.images.push({ id: got.id, name: familiarString(r), digest: got.digest });
       if (!opts.allTags) {
         emit({ status: `Digest: ${got.digest}` });
-        emit({ status: `Status: ${got.changed ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarString(r)}` });
+        emit({
+          status: `Status: ${got.changed ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarString(r)}`,
+        });
       } else {
         emit({ status: `Digest: ${got.digest}`, id: r.tag! });
       }
     }
-    if (opts.allTags) emit({ status: `Status: ${anyNew ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarName(ref)}` });
+    if (opts.allTags)
+      emit({ status: `Status: ${anyNew ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarName(ref)}` });
     return out;
   });
 }
 
 /** Parses and checks a manifest document's JSON. */
-function parseDoc(m: FetchedManifest): { manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[]; schemaVersion?: number; mediaType?: string } {
+function parseDoc(m: FetchedManifest): {
+  manifests?: Descriptor[];
+  config?: Descriptor;
+  layers?: Descriptor[];
+  schemaVersion?: number;
+  mediaType?: string;
+} {
   return JSON.parse(m.bytes.toString('utf8')) as ReturnType<typeof parseDoc>;
 }
 
@@ -186,27 +220,45 @@ async function pullOne(
   let chosen = top;
   let doc = parseDoc(top);
   if (isIndexType(top.mediaType) || (doc.manifests && !doc.config)) {
-    const pick = choosePlatform(((doc as Index).manifests ?? []).filter((d) => d && typeof d.digest === 'string'), platform);
-    if (!pick) throw new NotFoundError(`no matching manifest for ${platformString(platform)} in the manifest list entries`);
-    if (!isDigest(pick.digest)) throw new InvalidArgumentError(`index ${top.digest} names an invalid digest "${pick.digest}"`);
+    const pick = choosePlatform(
+      ((doc as Index).manifests ?? []).filter((d) => d && typeof d.digest === 'string'),
+      platform,
+    );
+    if (!pick)
+      throw new NotFoundError(`no matching manifest for ${platformString(platform)} in the manifest list entries`);
+    if (!isDigest(pick.digest))
+      throw new InvalidArgumentError(`index ${top.digest} names an invalid digest "${pick.digest}"`);
     chosen = await session.manifest(repo, pick.digest, signal);
     refuseSchema1(chosen.mediaType, chosen.digest);
     doc = parseDoc(chosen);
-    if (doc.manifests) throw new InvalidArgumentError(`index ${top.digest} names another index ${pick.digest}: nested indexes are not supported`);
+    if (doc.manifests)
+      throw new InvalidArgumentError(
+        `index ${top.digest} names another index ${pick.digest}: nested indexes are not supported`,
+      );
   }
-  if (!isManifestType(chosen.mediaType) && !(doc.config && doc.layers)) throw new InvalidArgumentError(`unsupported manifest media type "${chosen.mediaType}" (${chosen.digest})`);
+  if (!isManifestType(chosen.mediaType) && !(doc.config && doc.layers))
+    throw new InvalidArgumentError(`unsupported manifest media type "${chosen.mediaType}" (${chosen.digest})`);
   const manifest = doc as Manifest;
-  if (!manifest.config || !Array.isArray(manifest.layers)) throw new InvalidArgumentError(`manifest ${chosen.digest} has no config or layers`);
-  if (!isConfigType(manifest.config.mediaType)) throw new InvalidArgumentError(`unsupported config media type "${manifest.config.mediaType}" in manifest ${chosen.digest}`);
+  if (!manifest.config || !Array.isArray(manifest.layers))
+    throw new InvalidArgumentError(`manifest ${chosen.digest} has no config or layers`);
+  if (!isConfigType(manifest.config.mediaType))
+    throw new InvalidArgumentError(
+      `unsupported config media type "${manifest.config.mediaType}" in manifest ${chosen.digest}`,
+    );
   for (const d of [manifest.config, ...manifest.layers]) {
-    if (!d || !isDigest(d.digest) || typeof d.size !== 'number' || d.size < 0) throw new InvalidArgumentError(`manifest ${chosen.digest} has a malformed descriptor: ${JSON.stringify(d).slice(0, 200)}`);
+    if (!d || !isDigest(d.digest) || typeof d.size !== 'number' || d.size < 0)
+      throw new InvalidArgumentError(
+        `manifest ${chosen.digest} has a malformed descriptor: ${JSON.stringify(d).slice(0, 200)}`,
+      );
   }
   for (const l of manifest.layers) {
-    if (layerCompression(l.mediaType) === undefined) throw new InvalidArgumentError(`unsupported layer media type "${l.mediaType}" in manifest ${chosen.digest}`);
+    if (layerCompression(l.mediaType) === undefined)
+      throw new InvalidArgumentError(`unsupported layer media type "${l.mediaType}" in manifest ${chosen.digest}`);
   }
 
   const desc: Descriptor = { mediaType: chosen.mediaType, digest: chosen.digest, size: chosen.bytes.length };
-  const tagName = ref.tag !== undefined ? withDefaultTag({ domain: ref.domain, path: ref.path, tag: ref.tag }) : undefined;
+  const tagName =
+    ref.tag !== undefined ? withDefaultTag({ domain: ref.domain, path: ref.path, tag: ref.tag }) : undefined;
   const records = work.images.records;
   const existing = records.get(chosen.digest);
   const tagBefore = tagName ? records.tag(`${ref.domain}/${ref.path}:${ref.tag}`)?.manifestDigest : undefined;
@@ -214,9 +266,12 @@ async function pullOne(
 
   // The config first: it names the diff IDs the layers must unpack to.
   const config = await fetchJSONBlob<ImageConfig>(work, session, repo, manifest.config, signal);
-  if (config.rootfs?.type !== 'layers' || !Array.isArray(config.rootfs.diff_ids)) throw new InvalidArgumentError(`image config ${manifest.config.digest} has no rootfs.diff_ids`);
+  if (config.rootfs?.type !== 'layers' || !Array.isArray(config.rootfs.diff_ids))
+    throw new InvalidArgumentError(`image config ${manifest.config.digest} has no rootfs.diff_ids`);
   if (config.rootfs.diff_ids.length !== manifest.layers.length) {
-    throw new InvalidArgumentError(`image config ${manifest.config.digest} lists ${config.rootfs.diff_ids.length} layers but manifest ${chosen.digest} has ${manifest.layers.length}`);
+    throw new InvalidArgumentError(
+      `image config ${manifest.config.digest} lists ${config.rootfs.diff_ids.length} layers but manifest ${chosen.digest} has ${manifest.layers.length}`,
+    );
   }
   await work.put(chosen.bytes);
   sources.note(chosen.digest, ref.domain, repo);
@@ -229,7 +284,9 @@ async function pullOne(
     img = await work.images.register(desc, {
       ...(tagName ? { tags: [tagName] } : {}),
       // Pulled through an index: RepoDigests names the index's digest, and `repo@<that digest>` finds the image.
-      ...(top.digest !== chosen.digest ? { repoDigests: [{ domain: ref.domain, path: ref.path, digest: top.digest }] } : {}),
+      ...(top.digest !== chosen.digest
+        ? { repoDigests: [{ domain: ref.domain, path: ref.path, digest: top.digest }] }
+        : {}),
       event: 'pull',
       ...(signal ? { signal } : {}),
     });
@@ -241,11 +298,24 @@ async function pullOne(
 }
 
 /** Downloads a small JSON blob (the config) into the store and parses it. */
-async function fetchJSONBlob<T>(work: ImageWork, session: Session, repo: string, d: Descriptor, signal: AbortSignal | undefined): Promise<T> {
-  if (d.size > MAX_JSON_BLOB) throw new InvalidArgumentError(`blob ${d.digest} is ${d.size} bytes, more than the ${MAX_JSON_BLOB} allowed for a config`);
+async function fetchJSONBlob<T>(
+  work: ImageWork,
+  session: Session,
+  repo: string,
+  d: Descriptor,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  if (d.size > MAX_JSON_BLOB)
+    throw new InvalidArgumentError(
+      `blob ${d.digest} is ${d.size} bytes, more than the ${MAX_JSON_BLOB} allowed for a config`,
+    );
   if (!(await work.content.has(d.digest))) {
     try {
-      await work.ingest(blobBytes(session, repo, d, signal, () => {}), { digest: d.digest, size: d.size }, signal);
+      await work.ingest(
+        blobBytes(session, repo, d, signal, () => {}),
+        { digest: d.digest, size: d.size },
+        signal,
+      );
     } catch (err) {
       throw blobError(err, d.digest);
     }

@@ -8,7 +8,16 @@ import type { TestContext } from 'node:test';
 import { sha256 } from '../../util/digest.ts';
 import { NotFoundError, UnauthorizedError } from '../../util/errors.ts';
 import { loadArchive } from '../load.ts';
-import { archive, chunks, legacyArchive, makeImage, makeLayer, testEngine, type TestEngine, type TestImage } from '../testkit.ts';
+import {
+  archive,
+  chunks,
+  legacyArchive,
+  makeImage,
+  makeLayer,
+  testEngine,
+  type TestEngine,
+  type TestImage,
+} from '../testkit.ts';
 import { pullImage } from './pull.ts';
 import { pushImage } from './push.ts';
 import { skopeo, startProxy, startRegistry } from './testkit.ts';
@@ -37,7 +46,13 @@ async function loaded(t: TestContext, img: TestImage, tags: string[]): Promise<T
 test('push: blobs (monolithic and chunked) and manifest; skopeo and a second engine see the same digests', async (t) => {
   const reg = await startRegistry(t);
   const dir = await tmp(t);
-  const cfg: RegistryConfig = { ...DEFAULT_REGISTRY_CONFIG, certsDir: '/nonexistent', monolithicMax: 64 << 10, chunkSize: 1 << 20, blobSourcesFile: join(dir, 'sources.json') };
+  const cfg: RegistryConfig = {
+    ...DEFAULT_REGISTRY_CONFIG,
+    certsDir: '/nonexistent',
+    monolithicMax: 64 << 10,
+    chunkSize: 1 << 20,
+    blobSourcesFile: join(dir, 'sources.json'),
+  };
   const img = await image('one');
   const name = `${reg.host}/team/app`;
   const e = await loaded(t, img, [`${name}:1`]);
@@ -47,7 +62,11 @@ test('push: blobs (monolithic and chunked) and manifest; skopeo and a second eng
   assert.deepEqual(res.pushed, [{ tag: '1', digest: record.manifestDigest, size: record.manifestSize }]);
   assert.equal(msgs[0]?.status, `The push refers to repository [${name}]`);
   const ids = [...img.layers].reverse().map((l) => l.diffId.slice(7, 19));
-  assert.deepEqual(msgs.filter((m) => m.status === 'Preparing').map((m) => m.id), ids, 'top layer first, named by diff ID');
+  assert.deepEqual(
+    msgs.filter((m) => m.status === 'Preparing').map((m) => m.id),
+    ids,
+    'top layer first, named by diff ID',
+  );
   for (const id of ids) {
     const mine = [...new Set(msgs.filter((m) => m.id === id).map((m) => m.status))].filter((s) => s !== 'Waiting');
     assert.deepEqual(mine, ['Preparing', 'Pushing', 'Pushed']);
@@ -58,11 +77,25 @@ test('push: blobs (monolithic and chunked) and manifest; skopeo and a second eng
   // skopeo reads exactly the manifest Berth stored, and copies it to an OCI layout with the same digests.
   const raw = await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${name}:1`]);
   assert.equal(sha256(raw), record.manifestDigest);
-  await skopeo(['copy', '--quiet', '--preserve-digests', '--src-tls-verify=false', `docker://${name}:1`, `oci:${join(dir, 'layout')}:1`]);
-  const index = JSON.parse(await readFile(join(dir, 'layout', 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-  const ociManifest = JSON.parse(await readFile(join(dir, 'layout', 'blobs', 'sha256', index.manifests[0]!.digest.slice(7)), 'utf8')) as { config: { digest: string }; layers: { digest: string }[] };
+  await skopeo([
+    'copy',
+    '--quiet',
+    '--preserve-digests',
+    '--src-tls-verify=false',
+    `docker://${name}:1`,
+    `oci:${join(dir, 'layout')}:1`,
+  ]);
+  const index = JSON.parse(await readFile(join(dir, 'layout', 'index.json'), 'utf8')) as {
+    manifests: { digest: string }[];
+  };
+  const ociManifest = JSON.parse(
+    await readFile(join(dir, 'layout', 'blobs', 'sha256', index.manifests[0]!.digest.slice(7)), 'utf8'),
+  ) as { config: { digest: string }; layers: { digest: string }[] };
   assert.equal(ociManifest.config.digest, img.configDigest);
-  assert.deepEqual(ociManifest.layers.map((l) => l.digest), img.layers.map((l) => l.digest));
+  assert.deepEqual(
+    ociManifest.layers.map((l) => l.digest),
+    img.layers.map((l) => l.digest),
+  );
 
   // A second engine pulls it back identically.
   const e2 = await testEngine(t);
@@ -73,14 +106,18 @@ test('push: blobs (monolithic and chunked) and manifest; skopeo and a second eng
   // Again: the registry has everything.
   const again: JSONMessage[] = [];
   await pushImage(e, cfg, `${name}:1`, { onProgress: (m) => again.push(m) });
-  assert.deepEqual(again.filter((m) => m.id).map((m) => m.status), [...ids.map(() => 'Preparing'), ...ids.map(() => 'Layer already exists')]);
+  assert.deepEqual(
+    again.filter((m) => m.id).map((m) => m.status),
+    [...ids.map(() => 'Preparing'), ...ids.map(() => 'Layer already exists')],
+  );
 
   // A new image sharing two layers: those the registry has (HEAD) are skipped, the new one is pushed.
   const img2 = makeImage([img.layers[0]!, img.layers[1]!, await makeLayer({ 'srv/': '', 'srv/top': 'two' }, 'gzip')]);
   await loadArchive(e, chunks(await archive(legacyArchive([{ image: img2, tags: [`${name}:2`] }]))));
   const second: JSONMessage[] = [];
   await pushImage(e, cfg, `${name}:2`, { onProgress: (m) => second.push(m) });
-  const final = (id: string) => second.filter((m) => m.id === id && m.status !== 'Pushing' && m.status !== 'Waiting').at(-1)?.status;
+  const final = (id: string) =>
+    second.filter((m) => m.id === id && m.status !== 'Pushing' && m.status !== 'Waiting').at(-1)?.status;
   assert.equal(final(img2.layers[0]!.diffId.slice(7, 19)), 'Layer already exists');
   assert.equal(final(img2.layers[1]!.diffId.slice(7, 19)), 'Layer already exists');
   assert.equal(final(img2.layers[2]!.diffId.slice(7, 19)), 'Pushed');
@@ -89,8 +126,17 @@ test('push: blobs (monolithic and chunked) and manifest; skopeo and a second eng
   e.images.tag(`${name}:1`, `${reg.host}/other/copy:7`);
   const mounted: JSONMessage[] = [];
   await pushImage(e, cfg, `${reg.host}/other/copy:7`, { onProgress: (m) => mounted.push(m) });
-  assert.deepEqual(mounted.filter((m) => m.status?.startsWith('Mounted')).map((m) => `${m.id} ${m.status}`).sort(), ids.map((id) => `${id} Mounted from team/app`).sort());
-  assert.equal(sha256(await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/other/copy:7`])), record.manifestDigest);
+  assert.deepEqual(
+    mounted
+      .filter((m) => m.status?.startsWith('Mounted'))
+      .map((m) => `${m.id} ${m.status}`)
+      .sort(),
+    ids.map((id) => `${id} Mounted from team/app`).sort(),
+  );
+  assert.equal(
+    sha256(await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/other/copy:7`])),
+    record.manifestDigest,
+  );
   // Through a proxy that logs requests: the big layer went in 1 MiB PATCHes, the small ones in one PUT each.
   const proxy = await startProxy(t, reg.port);
   e.images.tag(`${name}:1`, `${proxy.host}/chunked/app:1`);
@@ -98,10 +144,23 @@ test('push: blobs (monolithic and chunked) and manifest; skopeo and a second eng
   const big = img.layers[1]!.blob.length;
   assert.ok(big > 2 << 20);
   assert.equal(proxy.requests.filter((r) => r.startsWith('PATCH ')).length, Math.ceil(big / (1 << 20)));
-  assert.equal(proxy.requests.filter((r) => /^PUT \/v2\/chunked\/app\/blobs\/uploads\/.*digest=/.test(r)).length, 4, 'three layers and the config');
-  assert.equal(proxy.requests.filter((r) => /^PUT \/v2\/chunked\/app\/manifests\/1 /.test(r) && r.includes(`Content-Type: ${record.mediaType}`)).length, 1);
+  assert.equal(
+    proxy.requests.filter((r) => /^PUT \/v2\/chunked\/app\/blobs\/uploads\/.*digest=/.test(r)).length,
+    4,
+    'three layers and the config',
+  );
+  assert.equal(
+    proxy.requests.filter(
+      (r) => /^PUT \/v2\/chunked\/app\/manifests\/1 /.test(r) && r.includes(`Content-Type: ${record.mediaType}`),
+    ).length,
+    1,
+  );
   // The record of sources persists for later pushes.
-  assert.ok(JSON.parse(await readFile(join(dir, 'sources.json'), 'utf8'))[img.layers[0]!.digest].includes(`${reg.host}/team/app`));
+  assert.ok(
+    JSON.parse(await readFile(join(dir, 'sources.json'), 'utf8'))[img.layers[0]!.digest].includes(
+      `${reg.host}/team/app`,
+    ),
+  );
 });
 
 test('push -a pushes every local tag of the repository; missing images and bad credentials are refused', async (t) => {
@@ -112,11 +171,23 @@ test('push -a pushes every local tag of the repository; missing images and bad c
   const e = await loaded(t, img, [`${name}:a`, `${name}:b`, `${reg.host}/elsewhere:c`]);
   const auth = { username: 'bob', password: 'pw' };
   await assert.rejects(pushImage(e, cfg, `${name}:a`), UnauthorizedError);
-  await assert.rejects(pushImage(e, cfg, `${name}:a`, { auth: { username: 'bob', password: 'bad' } }), UnauthorizedError);
+  await assert.rejects(
+    pushImage(e, cfg, `${name}:a`, { auth: { username: 'bob', password: 'bad' } }),
+    UnauthorizedError,
+  );
   const res = await pushImage(e, cfg, name, { allTags: true, auth });
-  assert.deepEqual(res.pushed.map((p) => p.tag), ['a', 'b']);
-  const tags = JSON.parse(await skopeo(['list-tags', '--tls-verify=false', '--creds=bob:pw', `docker://${name}`])) as { Tags: string[] };
+  assert.deepEqual(
+    res.pushed.map((p) => p.tag),
+    ['a', 'b'],
+  );
+  const tags = JSON.parse(await skopeo(['list-tags', '--tls-verify=false', '--creds=bob:pw', `docker://${name}`])) as {
+    Tags: string[];
+  };
   assert.deepEqual(tags.Tags.sort(), ['a', 'b']);
-  await assert.rejects(pushImage(e, cfg, `${name}:zzz`, { auth }), (err: Error) => err instanceof NotFoundError && err.message === `An image does not exist locally with the tag: ${name}:zzz`);
+  await assert.rejects(
+    pushImage(e, cfg, `${name}:zzz`, { auth }),
+    (err: Error) =>
+      err instanceof NotFoundError && err.message === `An image does not exist locally with the tag: ${name}:zzz`,
+  );
   await assert.rejects(pushImage(e, cfg, `${reg.host}/none`, { allTags: true, auth }), NotFoundError);
 });

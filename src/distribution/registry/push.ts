@@ -7,10 +7,24 @@
 import { createReadStream } from 'node:fs';
 import type { ImageRecord } from '../../metadata/index.ts';
 import { MediaType } from '../../oci/mediatypes.ts';
-import { familiarString, fullName, parseReference, referenceString, withDefaultTag, type Reference } from '../../oci/reference.ts';
+import {
+  familiarString,
+  fullName,
+  parseReference,
+  referenceString,
+  withDefaultTag,
+  type Reference,
+} from '../../oci/reference.ts';
 import type { Descriptor } from '../../oci/types.ts';
 import type { Digest } from '../../util/digest.ts';
-import { CanceledError, InvalidArgumentError, NotFoundError, UnavailableError, isBerthError, errorMessage } from '../../util/errors.ts';
+import {
+  CanceledError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnavailableError,
+  isBerthError,
+  errorMessage,
+} from '../../util/errors.ts';
 import type { ArchiveDeps } from '../work.ts';
 import { repoScope } from './auth.ts';
 import { openSession, type Session } from './client.ts';
@@ -22,7 +36,12 @@ import type { JSONMessage, PushOptions, PushResult, RegistryConfig } from './typ
 
 const DEFAULT_MONOLITHIC_MAX = 8 << 20;
 const DEFAULT_CHUNK = 128 << 20;
-const FOREIGN = new Set<string>([MediaType.DockerForeignLayer, MediaType.OciLayerNondistributable, MediaType.OciLayerNondistributableGzip, MediaType.OciLayerNondistributableZstd]);
+const FOREIGN = new Set<string>([
+  MediaType.DockerForeignLayer,
+  MediaType.OciLayerNondistributable,
+  MediaType.OciLayerNondistributableGzip,
+  MediaType.OciLayerNondistributableZstd,
+]);
 
 /**
  * `docker push NAME[:TAG]` (or every local tag of NAME with `allTags`). Progress messages are dockerd 20.10's.
@@ -30,21 +49,29 @@ const FOREIGN = new Set<string>([MediaType.DockerForeignLayer, MediaType.OciLaye
  * Errors: InvalidArgumentError for a bad or digest reference; NotFoundError "An image does not exist locally
  * with the tag: NAME"; UnauthorizedError / ForbiddenError from the registry; UnavailableError; CanceledError.
  */
-export async function pushImage(deps: ArchiveDeps, registry: RegistryConfig, refString: string, opts: PushOptions = {}): Promise<PushResult> {
+export async function pushImage(
+  deps: ArchiveDeps,
+  registry: RegistryConfig,
+  refString: string,
+  opts: PushOptions = {},
+): Promise<PushResult> {
   const parsed = parseReference(refString);
   if (parsed.digest !== undefined) throw new InvalidArgumentError(`cannot push a digest reference "${refString}"`);
   const records = deps.images.records;
   const repoName = fullName(parsed);
   let targets: { tag: string; record: ImageRecord }[];
   if (opts.allTags) {
-    if (parsed.tag !== undefined) throw new InvalidArgumentError('tag can\'t be used with --all-tags/-a');
+    if (parsed.tag !== undefined) throw new InvalidArgumentError("tag can't be used with --all-tags/-a");
     targets = records
       .tags()
       .filter((t) => t.name.startsWith(`${repoName}:`))
       .map((t) => ({ tag: t.name.slice(repoName.length + 1), record: records.get(t.manifestDigest)! }))
       .filter((t) => t.record !== undefined)
       .sort((a, b) => a.tag.localeCompare(b.tag));
-    if (targets.length === 0) throw new NotFoundError(`An image does not exist locally with the tag: ${familiarString({ domain: parsed.domain, path: parsed.path })}`);
+    if (targets.length === 0)
+      throw new NotFoundError(
+        `An image does not exist locally with the tag: ${familiarString({ domain: parsed.domain, path: parsed.path })}`,
+      );
   } else {
     const ref = withDefaultTag(parsed);
     const tag = records.tag(referenceString(ref));
@@ -83,7 +110,15 @@ class Pusher {
   readonly #done = new Map<string, Promise<void>>();
   readonly #scopes: string[];
 
-  constructor(deps: ArchiveDeps, registry: RegistryConfig, session: Session, sources: BlobSources, ref: Reference, opts: PushOptions, emit: (m: JSONMessage) => void) {
+  constructor(
+    deps: ArchiveDeps,
+    registry: RegistryConfig,
+    session: Session,
+    sources: BlobSources,
+    ref: Reference,
+    opts: PushOptions,
+    emit: (m: JSONMessage) => void,
+  ) {
     this.#deps = deps;
     this.#session = session;
     this.#sources = sources;
@@ -100,14 +135,18 @@ class Pusher {
     const signal = this.#opts.signal;
     const manifest = await this.#deps.images.readManifest(record.manifestDigest as Digest);
     const config = await this.#deps.images.readConfig(record.configDigest as Digest);
-    const layers = manifest.layers.map((l, i) => ({ desc: l, id: shortId(config.rootfs.diff_ids[i] ?? l.digest) })).filter((l) => !FOREIGN.has(l.desc.mediaType));
+    const layers = manifest.layers
+      .map((l, i) => ({ desc: l, id: shortId(config.rootfs.diff_ids[i] ?? l.digest) }))
+      .filter((l) => !FOREIGN.has(l.desc.mediaType));
     // Docker lists the top layer first.
     const shown = [...layers].reverse();
     const seen = new Set<string>();
     const unique = shown.filter((l) => !seen.has(l.id) && Boolean(seen.add(l.id)));
     for (const l of unique) this.#emit({ status: 'Preparing', progressDetail: {}, id: l.id });
     // A registry only accepts a manifest whose blobs it has: when the manifest is there, so is every blob.
-    const has = await this.#session.statManifest(this.#ref.path, record.manifestDigest, this.#scopes, signal).catch(() => undefined);
+    const has = await this.#session
+      .statManifest(this.#ref.path, record.manifestDigest, this.#scopes, signal)
+      .catch(() => undefined);
     if (has === record.manifestDigest) {
       for (const l of unique) this.#emit({ status: 'Layer already exists', progressDetail: {}, id: l.id });
       for (const d of [manifest.config, ...manifest.layers]) this.#done.set(d.digest, Promise.resolve());
@@ -132,7 +171,8 @@ class Pusher {
       signal?.removeEventListener('abort', onOuter);
     }
     if (failure !== undefined) {
-      if (signal?.aborted) throw new CanceledError(`push of ${familiarString(this.#ref)} was canceled`, { cause: failure });
+      if (signal?.aborted)
+        throw new CanceledError(`push of ${familiarString(this.#ref)} was canceled`, { cause: failure });
       throw failure;
     }
     const bytes = await this.#deps.content.readAll(record.manifestDigest as Digest, 4 << 20);
@@ -176,7 +216,12 @@ class Pusher {
       const from = this.#sources.mountSource(d.digest, this.#ref.domain, repo);
       let location: string;
       if (from) {
-        const start = await s.startUpload(repo, [...this.#scopes, repoScope(from, ['pull'])], { digest: d.digest, from }, signal);
+        const start = await s.startUpload(
+          repo,
+          [...this.#scopes, repoScope(from, ['pull'])],
+          { digest: d.digest, from },
+          signal,
+        );
         if (start.mounted) {
           emit({ status: `Mounted from ${from}`, progressDetail: {} });
           this.#sources.note(d.digest, this.#ref.domain, repo);
@@ -205,7 +250,10 @@ class Pusher {
   async #upload(location: string, d: Descriptor, signal: AbortSignal, onSent: (n: number) => void): Promise<void> {
     const content = this.#deps.content;
     const info = await content.info(d.digest);
-    if (info.size !== d.size) throw new InvalidArgumentError(`blob ${d.digest} is ${info.size} bytes in the store, but the manifest says ${d.size}`);
+    if (info.size !== d.size)
+      throw new InvalidArgumentError(
+        `blob ${d.digest} is ${info.size} bytes in the store, but the manifest says ${d.size}`,
+      );
     if (d.size <= this.#monolithicMax) {
       const data = await content.readAll(d.digest, this.#monolithicMax);
       await this.#session.finishUpload(location, d.digest, data, this.#scopes, signal, onSent);
@@ -218,7 +266,11 @@ class Pusher {
       const body = createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20, signal });
       const res = await this.#session.request(loc, {
         method: 'PATCH',
-        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(end - start), 'Content-Range': `${start}-${end - 1}` },
+        headers: {
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': String(end - start),
+          'Content-Range': `${start}-${end - 1}`,
+        },
         body,
         scopes: this.#scopes,
         signal,
@@ -234,7 +286,8 @@ class Pusher {
 
 function pushError(err: unknown, digest: string): Error {
   const e = err as { name?: string; code?: string };
-  if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR') return new CanceledError(`upload of blob ${digest} was canceled`, { cause: err });
+  if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR')
+    return new CanceledError(`upload of blob ${digest} was canceled`, { cause: err });
   if (isBerthError(err)) return err;
   return new UnavailableError(`blob ${digest}: ${errorMessage(err)}`, { cause: err });
 }

@@ -26,7 +26,12 @@ export class BlobSources {
     if (!file) return;
     try {
       const doc = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string[]>;
-      for (const [d, list] of Object.entries(doc)) if (Array.isArray(list)) this.#map.set(d, list.filter((x) => typeof x === 'string'));
+      for (const [d, list] of Object.entries(doc))
+        if (Array.isArray(list))
+          this.#map.set(
+            d,
+            list.filter((x) => typeof x === 'string'),
+          );
     } catch (err) {
       if (!isErrno(err, 'ENOENT') && !(err instanceof SyntaxError)) throw err;
     }
@@ -73,10 +78,11 @@ export class BlobSources {
     try {
       // Re-read and merge, so that two operations at once do not lose each other's entries.
       const merged = new BlobSources(this.#file);
-      for (const [d, list] of this.#map) for (const e of list) {
-        const i = e.indexOf('/', e.startsWith('[') ? e.indexOf(']') : 0);
-        merged.note(d, e.slice(0, i), e.slice(i + 1));
-      }
+      for (const [d, list] of this.#map)
+        for (const e of list) {
+          const i = e.indexOf('/', e.startsWith('[') ? e.indexOf(']') : 0);
+          merged.note(d, e.slice(0, i), e.slice(i + 1));
+        }
       // What this operation found wrong stays forgotten, even if the file on disk still has it.
       for (const [d, list] of merged.#map) {
         const rest = list.filter((e) => !this.#forgotten.has(`${d} ${e}`));

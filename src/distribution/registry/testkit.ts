@@ -152,7 +152,11 @@ export interface TestProxy {
  * A TCP proxy on 127.0.0.1 in front of `target`. `tamper(n, chunk)` sees each response chunk of the n-th
  * connection (from 1) and returns 'pass', 'cut' (destroy both sides now) or 'hang' (stop forwarding).
  */
-export async function startProxy(t: TestContext, targetPort: number, tamper: (conn: number, sentSoFar: number, chunk: Buffer) => 'pass' | 'cut' | 'hang' = () => 'pass'): Promise<TestProxy> {
+export async function startProxy(
+  t: TestContext,
+  targetPort: number,
+  tamper: (conn: number, sentSoFar: number, chunk: Buffer) => 'pass' | 'cut' | 'hang' = () => 'pass',
+): Promise<TestProxy> {
   const sockets = new Set<Socket>();
   let count = 0;
   const server: Server = createServer((client) => {
@@ -213,12 +217,56 @@ export async function startProxy(t: TestContext, targetPort: number, tamper: (co
 }
 
 /** Makes a CA and a certificate signed by it (for `127.0.0.1` and `localhost`) with openssl, in `dir`. */
-export async function makeCerts(dir: string, name: string): Promise<{ caCert: string; caKey: string; cert: string; key: string }> {
+export async function makeCerts(
+  dir: string,
+  name: string,
+): Promise<{ caCert: string; caKey: string; cert: string; key: string }> {
   const p = (f: string) => join(dir, `${name}-${f}`);
-  await exec('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.crt'), '-days', '2', '-subj', `/CN=${name} test CA`]);
-  await exec('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('cert.key'), '-out', p('cert.csr'), '-subj', `/CN=${name}`]);
+  await exec('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    p('ca.key'),
+    '-out',
+    p('ca.crt'),
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name} test CA`,
+  ]);
+  await exec('openssl', [
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    p('cert.key'),
+    '-out',
+    p('cert.csr'),
+    '-subj',
+    `/CN=${name}`,
+  ]);
   await writeFile(p('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
-  await exec('openssl', ['x509', '-req', '-in', p('cert.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('cert.crt'), '-days', '2', '-extfile', p('ext.cnf')]);
+  await exec('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    p('cert.csr'),
+    '-CA',
+    p('ca.crt'),
+    '-CAkey',
+    p('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    p('cert.crt'),
+    '-days',
+    '2',
+    '-extfile',
+    p('ext.cnf'),
+  ]);
   return { caCert: p('ca.crt'), caKey: p('ca.key'), cert: p('cert.crt'), key: p('cert.key') };
 }
 
@@ -237,12 +285,23 @@ export interface TokenService {
  * A token service for distribution's `auth: token`: RS256 JWTs with the signing certificate in `x5c`. Users in
  * `users` get pull and push on everything; anonymous requests get pull on repositories under `public/`.
  */
-export async function startTokenService(t: TestContext, dir: string, users: Record<string, string>): Promise<TokenService> {
+export async function startTokenService(
+  t: TestContext,
+  dir: string,
+  users: Record<string, string>,
+): Promise<TokenService> {
   const certs = await makeCerts(dir, 'token');
   const key = await readFile(certs.key, 'utf8');
   const der = (await readFile(certs.cert, 'utf8')).replace(/-----[^-]+-----|\s/g, '');
   const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
-  const svc: TokenService = { realm: '', service: 'berth-test-registry', issuer: 'berth-test-issuer', certFile: certs.cert, requests: [], breakNext: 0 };
+  const svc: TokenService = {
+    realm: '',
+    service: 'berth-test-registry',
+    issuer: 'berth-test-issuer',
+    certFile: certs.cert,
+    requests: [],
+    breakNext: 0,
+  };
   const server = createHttpServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     let scopes = url.searchParams.getAll('scope');
@@ -273,25 +332,52 @@ export async function startTokenService(t: TestContext, dir: string, users: Reco
     }
     svc.requests.push({ scopes, user });
     const access = scopes.flatMap((s) => {
-      const [type, name, actions] = [s.slice(0, s.indexOf(':')), s.slice(s.indexOf(':') + 1, s.lastIndexOf(':')), s.slice(s.lastIndexOf(':') + 1)];
-      const granted = user ? actions!.split(',') : name!.startsWith('public/') ? actions!.split(',').filter((a) => a === 'pull') : [];
+      const [type, name, actions] = [
+        s.slice(0, s.indexOf(':')),
+        s.slice(s.indexOf(':') + 1, s.lastIndexOf(':')),
+        s.slice(s.lastIndexOf(':') + 1),
+      ];
+      const granted = user
+        ? actions!.split(',')
+        : name!.startsWith('public/')
+          ? actions!.split(',').filter((a) => a === 'pull')
+          : [];
       return granted.length ? [{ type, name, actions: granted }] : [];
     });
     const now = Math.floor(Date.now() / 1000);
     const broken = svc.breakNext > 0;
     if (broken) svc.breakNext--;
-    const claims = { iss: svc.issuer, sub: user ?? '', aud: broken ? 'someone-else' : svc.service, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access };
+    const claims = {
+      iss: svc.issuer,
+      sub: user ?? '',
+      aud: broken ? 'someone-else' : svc.service,
+      exp: now + 300,
+      nbf: now - 10,
+      iat: now,
+      jti: randomBytes(8).toString('hex'),
+      access,
+    };
     const head = b64({ alg: 'RS256', typ: 'JWT', x5c: [der] });
     const body = `${head}.${b64(claims)}`;
     const sig = createSign('RSA-SHA256').update(body).sign(key).toString('base64url');
     res.setHeader('Content-Type', 'application/json');
-    res.end(JSON.stringify({ token: `${body}.${sig}`, expires_in: 300, issued_at: new Date().toISOString(), ...(refresh ? { refresh_token: refresh } : {}) }));
+    res.end(
+      JSON.stringify({
+        token: `${body}.${sig}`,
+        expires_in: 300,
+        issued_at: new Date().toISOString(),
+        ...(refresh ? { refresh_token: refresh } : {}),
+      }),
+    );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(() => new Promise<void>((r) => {
-    server.closeAllConnections();
-    server.close(() => r());
-  }));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   svc.realm = `http://127.0.0.1:${(server.address() as { port: number }).port}/token`;
   return svc;
 }

@@ -20,20 +20,38 @@ test('insecure registries: loopback always, host[:port] and CIDR entries', () =>
 });
 
 test('endpoints: mirrors first for pulls (a list mirrors Docker Hub only), https, then http when insecure', () => {
-  assert.deepEqual(endpointsFor(cfg(), 'reg.example', true).map((e) => e.base), ['https://reg.example']);
-  assert.deepEqual(endpointsFor(cfg(), 'docker.io', false).map((e) => e.base), ['https://registry-1.docker.io']);
-  assert.deepEqual(endpointsFor(cfg({ mirrors: ['http://127.0.0.1:5001'] }), 'docker.io', true).map((e) => [e.base, e.mirror]), [
-    ['http://127.0.0.1:5001', true],
-    ['https://registry-1.docker.io', false],
-  ]);
-  assert.deepEqual(endpointsFor(cfg({ mirrors: ['http://127.0.0.1:5001'] }), 'reg.example', true).map((e) => e.base), ['https://reg.example']);
+  assert.deepEqual(
+    endpointsFor(cfg(), 'reg.example', true).map((e) => e.base),
+    ['https://reg.example'],
+  );
+  assert.deepEqual(
+    endpointsFor(cfg(), 'docker.io', false).map((e) => e.base),
+    ['https://registry-1.docker.io'],
+  );
+  assert.deepEqual(
+    endpointsFor(cfg({ mirrors: ['http://127.0.0.1:5001'] }), 'docker.io', true).map((e) => [e.base, e.mirror]),
+    [
+      ['http://127.0.0.1:5001', true],
+      ['https://registry-1.docker.io', false],
+    ],
+  );
+  assert.deepEqual(
+    endpointsFor(cfg({ mirrors: ['http://127.0.0.1:5001'] }), 'reg.example', true).map((e) => e.base),
+    ['https://reg.example'],
+  );
   const m = cfg({ mirrors: { '127.0.0.1:5000': ['127.0.0.1:5001/'] } });
-  assert.deepEqual(endpointsFor(m, '127.0.0.1:5000', true).map((e) => [e.base, e.skipVerify]), [
-    ['https://127.0.0.1:5001', true],
-    ['https://127.0.0.1:5000', true],
-    ['http://127.0.0.1:5000', false],
-  ]);
-  assert.deepEqual(endpointsFor(m, '127.0.0.1:5000', false).map((e) => e.base), ['https://127.0.0.1:5000', 'http://127.0.0.1:5000']);
+  assert.deepEqual(
+    endpointsFor(m, '127.0.0.1:5000', true).map((e) => [e.base, e.skipVerify]),
+    [
+      ['https://127.0.0.1:5001', true],
+      ['https://127.0.0.1:5000', true],
+      ['http://127.0.0.1:5000', false],
+    ],
+  );
+  assert.deepEqual(
+    endpointsFor(m, '127.0.0.1:5000', false).map((e) => e.base),
+    ['https://127.0.0.1:5000', 'http://127.0.0.1:5000'],
+  );
 });
 
 test('docker progress text, sizes and short IDs', () => {
@@ -58,9 +76,15 @@ test('a response that goes silent fails after the idle timeout', async (t) => {
   const port = (server.address() as { port: number }).port;
   const tr = new Transport(cfg({ idleTimeoutMs: 300 }));
   t.after(() => tr.close());
-  const res = await tr.request({ base: `http://127.0.0.1:${port}`, registry: `127.0.0.1:${port}`, skipVerify: false, mirror: false }, '/x');
+  const res = await tr.request(
+    { base: `http://127.0.0.1:${port}`, registry: `127.0.0.1:${port}`, skipVerify: false, mirror: false },
+    '/x',
+  );
   const started = Date.now();
-  await assert.rejects(res.text(), (err: Error) => err instanceof UnavailableError && /sent nothing for 0.3 s/.test(err.message));
+  await assert.rejects(
+    res.text(),
+    (err: Error) => err instanceof UnavailableError && /sent nothing for 0.3 s/.test(err.message),
+  );
   assert.ok(Date.now() - started < 2000);
 });
 

@@ -11,7 +11,14 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import type { Readable } from 'node:stream';
-import { CanceledError, InvalidArgumentError, UnavailableError, errorMessage, isBerthError, isErrno } from '../../util/errors.ts';
+import {
+  CanceledError,
+  InvalidArgumentError,
+  UnavailableError,
+  errorMessage,
+  isBerthError,
+  isErrno,
+} from '../../util/errors.ts';
 import type { RegistryConfig } from './types.ts';
 
 /** A response that sent nothing for the idle timeout: not resumed (a hung registry would hang again). */
@@ -59,7 +66,14 @@ const DEFAULT_CONNECT_TIMEOUT = 10_000;
 const DEFAULT_IDLE_TIMEOUT = 60_000;
 const LOOPBACK_NO_PROXY = 'localhost,127.0.0.0/8,::1';
 /** Errors meaning "TLS was spoken to something that is not TLS" or the connection broke at once. */
-const TLS_FALLBACK_CODES = new Set(['EPROTO', 'ECONNRESET', 'ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ECONNREFUSED', 'EPIPE']);
+const TLS_FALLBACK_CODES = new Set([
+  'EPROTO',
+  'ECONNRESET',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+  'ECONNREFUSED',
+  'EPIPE',
+]);
 
 /** `docker.io` is served from `registry-1.docker.io`. */
 export function registryHost(domain: string): string {
@@ -131,7 +145,10 @@ export function endpointsFor(config: RegistryConfig, registry: string, pull: boo
 export function isProtocolMismatch(err: unknown): boolean {
   const cause = (err as { cause?: unknown })?.cause ?? err;
   const code = (cause as { code?: string })?.code ?? '';
-  return TLS_FALLBACK_CODES.has(code) || /wrong version number|packet length too long|ssl3_get_record|EPROTO/i.test(errorMessage(cause));
+  return (
+    TLS_FALLBACK_CODES.has(code) ||
+    /wrong version number|packet length too long|ssl3_get_record|EPROTO/i.test(errorMessage(cause))
+  );
 }
 
 /**
@@ -164,7 +181,8 @@ export class Transport {
     if (cas.length > 0) out.ca = [...rootCertificates, ...cas];
     for (const n of names.filter((x) => x.endsWith('.cert'))) {
       const keyName = `${n.slice(0, -'.cert'.length)}.key`;
-      if (!names.includes(keyName)) throw new InvalidArgumentError(`missing key ${keyName} for client certificate ${join(dir, n)}`);
+      if (!names.includes(keyName))
+        throw new InvalidArgumentError(`missing key ${keyName} for client certificate ${join(dir, n)}`);
       out.cert = readFileSync(join(dir, n));
       out.key = readFileSync(join(dir, keyName));
       break;
@@ -177,17 +195,23 @@ export class Transport {
     let agent = this.#agents.get(key);
     if (agent) return agent;
     const proxy = this.config.proxy;
-    const proxyEnv = proxy && (proxy.http || proxy.https)
-      ? {
-          ...(proxy.http ? { HTTP_PROXY: proxy.http } : {}),
-          ...(proxy.https ? { HTTPS_PROXY: proxy.https } : {}),
-          NO_PROXY: [proxy.noProxy, LOOPBACK_NO_PROXY].filter(Boolean).join(','),
-        }
-      : undefined;
+    const proxyEnv =
+      proxy && (proxy.http || proxy.https)
+        ? {
+            ...(proxy.http ? { HTTP_PROXY: proxy.http } : {}),
+            ...(proxy.https ? { HTTPS_PROXY: proxy.https } : {}),
+            NO_PROXY: [proxy.noProxy, LOOPBACK_NO_PROXY].filter(Boolean).join(','),
+          }
+        : undefined;
     const common = { keepAlive: true, maxSockets: 32, ...(proxyEnv ? { proxyEnv } : {}) };
     if (url.protocol === 'https:') {
       const tls = this.#tlsFor(url.host);
-      agent = new HttpsAgent({ ...common, ...tls, rejectUnauthorized: !skipVerify, servername: isIP(url.hostname) ? '' : url.hostname } as ConstructorParameters<typeof HttpsAgent>[0]);
+      agent = new HttpsAgent({
+        ...common,
+        ...tls,
+        rejectUnauthorized: !skipVerify,
+        servername: isIP(url.hostname) ? '' : url.hostname,
+      } as ConstructorParameters<typeof HttpsAgent>[0]);
     } else {
       agent = new HttpAgent(common);
     }
@@ -214,7 +238,11 @@ export class Transport {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<RegistryResponse>((resolve, reject) => {
       let failure: Error | undefined;
-      const req = send(url, { method, headers: { 'User-Agent': 'berth/0.1 (docker compatible)', ...opts.headers }, agent });
+      const req = send(url, {
+        method,
+        headers: { 'User-Agent': 'berth/0.1 (docker compatible)', ...opts.headers },
+        agent,
+      });
       const fail = (err: Error) => {
         failure ??= err;
         req.destroy(failure);
@@ -222,16 +250,27 @@ export class Transport {
       const onAbort = () => fail(new CanceledError(`${label} was canceled`));
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       const headersTimeout = opts.headersTimeoutMs;
-      const headersTimer = headersTimeout === undefined ? undefined : setTimeout(() => fail(new IdleTimeoutError(`${label}: no answer within ${headersTimeout / 1000} s`)), headersTimeout);
+      const headersTimer =
+        headersTimeout === undefined
+          ? undefined
+          : setTimeout(
+              () => fail(new IdleTimeoutError(`${label}: no answer within ${headersTimeout / 1000} s`)),
+              headersTimeout,
+            );
       // The connect timer runs from when the agent hands the request a socket that is still connecting, not from
       // here: waiting for a free pooled socket (all busy with other downloads) is not "no connection".
       let connectTimer: ReturnType<typeof setTimeout> | undefined;
       req.on('socket', (socket) => {
         if (!(socket as { connecting?: boolean }).connecting) return; // a kept-alive socket, or already connected
-        connectTimer = setTimeout(() => fail(new UnavailableError(`${label}: no connection within ${this.connectTimeout / 1000} s`)), this.connectTimeout);
+        connectTimer = setTimeout(
+          () => fail(new UnavailableError(`${label}: no connection within ${this.connectTimeout / 1000} s`)),
+          this.connectTimeout,
+        );
         socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
       });
-      req.setTimeout(this.idleTimeout, () => fail(new IdleTimeoutError(`${label}: the registry sent nothing for ${this.idleTimeout / 1000} s`)));
+      req.setTimeout(this.idleTimeout, () =>
+        fail(new IdleTimeoutError(`${label}: the registry sent nothing for ${this.idleTimeout / 1000} s`)),
+      );
       const done = () => {
         clearTimeout(connectTimer);
         clearTimeout(headersTimer);
@@ -241,7 +280,14 @@ export class Transport {
         done();
         // A kept-alive connection the server had closed: send an idempotent request once more, on a new one.
         const code = (err as { code?: string }).code;
-        if (!failure && req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE') && opts.body === undefined && (method === 'GET' || method === 'HEAD') && !isRetry) {
+        if (
+          !failure &&
+          req.reusedSocket &&
+          (code === 'ECONNRESET' || code === 'EPIPE') &&
+          opts.body === undefined &&
+          (method === 'GET' || method === 'HEAD') &&
+          !isRetry
+        ) {
           resolve(this.#send(ep, pathOrUrl, opts, true));
           return;
         }
@@ -332,7 +378,13 @@ export class Transport {
 export function wrapNetError(err: unknown, label: string): Error {
   if (isBerthError(err)) return err;
   const e = err as { name?: string; code?: string; message?: string };
-  if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR') return new CanceledError(`${label} was canceled`, { cause: err });
-  const what = e?.code === 'ECONNREFUSED' ? 'connection refused' : e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN' ? 'no such host' : (e?.message ?? String(err));
+  if (e?.name === 'AbortError' || e?.code === 'ABORT_ERR')
+    return new CanceledError(`${label} was canceled`, { cause: err });
+  const what =
+    e?.code === 'ECONNREFUSED'
+      ? 'connection refused'
+      : e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN'
+        ? 'no such host'
+        : (e?.message ?? String(err));
   return new UnavailableError(`${label}: ${what}`, { cause: err });
 }

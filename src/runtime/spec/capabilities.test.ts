@@ -1,15 +1,36 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from '../../util/errors.ts';
-import { ALL_CAPABILITIES, capabilitiesFromMask, DEFAULT_CAPABILITIES, normalizeCapability, resolveCapabilities } from './capabilities.ts';
+import {
+  ALL_CAPABILITIES,
+  capabilitiesFromMask,
+  DEFAULT_CAPABILITIES,
+  normalizeCapability,
+  resolveCapabilities,
+} from './capabilities.ts';
 
 const sorted = (caps: readonly string[]) => [...caps].sort();
 
 test("Docker's default set is exactly these 14 capabilities", () => {
-  assert.deepEqual(sorted(DEFAULT_CAPABILITIES), sorted([
-    'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
-    'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
-  ]));
+  assert.deepEqual(
+    sorted(DEFAULT_CAPABILITIES),
+    sorted([
+      'CAP_CHOWN',
+      'CAP_DAC_OVERRIDE',
+      'CAP_FSETID',
+      'CAP_FOWNER',
+      'CAP_MKNOD',
+      'CAP_NET_RAW',
+      'CAP_SETGID',
+      'CAP_SETUID',
+      'CAP_SETFCAP',
+      'CAP_SETPCAP',
+      'CAP_NET_BIND_SERVICE',
+      'CAP_SYS_CHROOT',
+      'CAP_KILL',
+      'CAP_AUDIT_WRITE',
+    ]),
+  );
   assert.deepEqual(sorted(resolveCapabilities({})), sorted(DEFAULT_CAPABILITIES));
 });
 
@@ -18,7 +39,10 @@ test('names are accepted with or without CAP_, in any case; unknown names are re
   assert.equal(normalizeCapability('CAP_NET_ADMIN'), 'CAP_NET_ADMIN');
   assert.equal(normalizeCapability('cap_sys_admin'), 'CAP_SYS_ADMIN');
   assert.equal(normalizeCapability('all'), 'ALL');
-  assert.throws(() => normalizeCapability('FLY'), (e: unknown) => e instanceof InvalidArgumentError && /"FLY"/.test(e.message));
+  assert.throws(
+    () => normalizeCapability('FLY'),
+    (e: unknown) => e instanceof InvalidArgumentError && /"FLY"/.test(e.message),
+  );
   assert.throws(() => resolveCapabilities({ capAdd: ['CAP_NOPE'] }), /"CAP_NOPE"/);
 });
 
@@ -35,7 +59,10 @@ test('--cap-add ALL gives all but the dropped; --cap-drop ALL gives only the add
   const all = resolveCapabilities({ capAdd: ['ALL'], capDrop: ['SYS_ADMIN'] });
   assert.equal(all.length, ALL_CAPABILITIES.length - 1);
   assert.ok(!all.includes('CAP_SYS_ADMIN'));
-  assert.deepEqual(resolveCapabilities({ capDrop: ['ALL'], capAdd: ['NET_BIND_SERVICE', 'chown'] }), ['CAP_CHOWN', 'CAP_NET_BIND_SERVICE']);
+  assert.deepEqual(resolveCapabilities({ capDrop: ['ALL'], capAdd: ['NET_BIND_SERVICE', 'chown'] }), [
+    'CAP_CHOWN',
+    'CAP_NET_BIND_SERVICE',
+  ]);
   assert.deepEqual(resolveCapabilities({ capDrop: ['all'] }), []);
 });
 

@@ -29,9 +29,29 @@ export {
   resolveCapabilities,
   type CapabilityRequest,
 } from './capabilities.ts';
-export { DEFAULT_SHM_SIZE, mergeTmpfsOptions, type MountInput, type BindMountInput, type TmpfsMountInput, type Propagation } from './mounts.ts';
+export {
+  DEFAULT_SHM_SIZE,
+  mergeTmpfsOptions,
+  type MountInput,
+  type BindMountInput,
+  type TmpfsMountInput,
+  type Propagation,
+} from './mounts.ts';
 export { CPU_PERIOD, MIN_MEMORY, parseDeviceCgroupRule, resolveResources, type ResourcesInput } from './resources.ts';
-export { DEFAULT_NOFILE, parseProcLimits, resolveRlimits, type HostLimits, type RlimitName, type Ulimit } from './rlimits.ts';
-export { toOciSeccomp, validateProfile, type SeccompContext, type SeccompProfile, type SeccompProfileRule } from './seccomp.ts';
+export {
+  DEFAULT_NOFILE,
+  parseProcLimits,
+  resolveRlimits,
+  type HostLimits,
+  type RlimitName,
+  type Ulimit,
+} from './rlimits.ts';
+export {
+  toOciSeccomp,
+  validateProfile,
+  type SeccompContext,
+  type SeccompProfile,
+  type SeccompProfileRule,
+} from './seccomp.ts';
 export { defaultSeccompProfile } from './seccomp-default.ts';
 export { validateSysctls } from './sysctls.ts';

@@ -53,7 +53,12 @@ export function defaultMounts(o: DefaultMountsOptions): SpecMountEntry[] {
   const sysAccess = o.privileged ? 'rw' : 'ro';
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
     {
       destination: '/dev/pts',
       type: 'devpts',
@@ -61,9 +66,19 @@ export function defaultMounts(o: DefaultMountsOptions): SpecMountEntry[] {
       options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
     },
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', sysAccess] },
-    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: [sysAccess, 'nosuid', 'noexec', 'nodev'] },
+    {
+      destination: '/sys/fs/cgroup',
+      type: 'cgroup',
+      source: 'cgroup',
+      options: [sysAccess, 'nosuid', 'noexec', 'nodev'],
+    },
     o.hostIpc
-      ? { destination: '/dev/mqueue', type: 'bind', source: '/dev/mqueue', options: ['rbind', 'nosuid', 'noexec', 'nodev'] }
+      ? {
+          destination: '/dev/mqueue',
+          type: 'bind',
+          source: '/dev/mqueue',
+          options: ['rbind', 'nosuid', 'noexec', 'nodev'],
+        }
       : { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     o.hostIpc
       ? { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'nosuid', 'noexec', 'nodev'] }
@@ -91,7 +106,9 @@ export function buildMounts(defaults: SpecMountEntry[], extra: readonly MountInp
   const overDev = taken.has('/dev');
   const kept = defaults.filter((d) => !taken.has(d.destination) && !(overDev && d.destination.startsWith('/dev/')));
   const depth = (p: string) => (p === '/' ? 0 : p.split('/').length - 1);
-  const sorted = user.map((m, i) => ({ m, i })).sort((a, b) => depth(a.m.destination) - depth(b.m.destination) || a.i - b.i);
+  const sorted = user
+    .map((m, i) => ({ m, i }))
+    .sort((a, b) => depth(a.m.destination) - depth(b.m.destination) || a.i - b.i);
   return [...kept, ...sorted.map((x) => x.m)];
 }
 
@@ -113,7 +130,8 @@ export function toSpecMount(m: MountInput): SpecMountEntry {
       extra.push(`size=${m.size}`);
     }
     if (m.mode !== undefined) {
-      if (!Number.isInteger(m.mode) || m.mode < 0 || m.mode > 0o7777) throw new InvalidArgumentError(`invalid tmpfs mode ${m.mode}`);
+      if (!Number.isInteger(m.mode) || m.mode < 0 || m.mode > 0o7777)
+        throw new InvalidArgumentError(`invalid tmpfs mode ${m.mode}`);
       extra.push(`mode=${m.mode.toString(8).padStart(4, '0')}`);
     }
     const options = mergeTmpfsOptions(['noexec', 'nosuid', 'nodev', 'rprivate', ...extra, ...(m.options ?? [])]);
@@ -124,12 +142,42 @@ export function toSpecMount(m: MountInput): SpecMountEntry {
 
 /** Flags that cancel each other: the later one wins. */
 const OPPOSITES: Record<string, string> = {
-  ro: 'rw', rw: 'ro', exec: 'noexec', noexec: 'exec', suid: 'nosuid', nosuid: 'suid', dev: 'nodev', nodev: 'dev',
-  atime: 'noatime', noatime: 'atime', diratime: 'nodiratime', nodiratime: 'diratime', sync: 'async', async: 'sync',
+  ro: 'rw',
+  rw: 'ro',
+  exec: 'noexec',
+  noexec: 'exec',
+  suid: 'nosuid',
+  nosuid: 'suid',
+  dev: 'nodev',
+  nodev: 'dev',
+  atime: 'noatime',
+  noatime: 'atime',
+  diratime: 'nodiratime',
+  nodiratime: 'diratime',
+  sync: 'async',
+  async: 'sync',
 };
 const PROPAGATIONS: ReadonlySet<string> = new Set(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave']);
-const TMPFS_KEYS: ReadonlySet<string> = new Set(['size', 'mode', 'uid', 'gid', 'nr_inodes', 'nr_blocks', 'huge', 'mpol']);
-const TMPFS_FLAGS: ReadonlySet<string> = new Set([...Object.keys(OPPOSITES), ...PROPAGATIONS, 'relatime', 'norelatime', 'strictatime', 'nostrictatime', 'tmpcopyup', 'noswap']);
+const TMPFS_KEYS: ReadonlySet<string> = new Set([
+  'size',
+  'mode',
+  'uid',
+  'gid',
+  'nr_inodes',
+  'nr_blocks',
+  'huge',
+  'mpol',
+]);
+const TMPFS_FLAGS: ReadonlySet<string> = new Set([
+  ...Object.keys(OPPOSITES),
+  ...PROPAGATIONS,
+  'relatime',
+  'norelatime',
+  'strictatime',
+  'nostrictatime',
+  'tmpcopyup',
+  'noswap',
+]);
 
 /**
  * Merges tmpfs options as Docker's MergeTmpfsOptions does: a flag replaces its opposite, a `key=value`

@@ -145,7 +145,11 @@ export const RLIM_INFINITY = 18446744073709551615n;
 
 /** The config.json text for a spec: JSON, with bigints (RLIM_INFINITY) written as their exact digits. */
 export function serializeSpec(spec: RuntimeSpec): string {
-  return JSON.stringify(spec, (_key, value: unknown) => (typeof value === 'bigint' ? rawJSON(value.toString()) : value), 2);
+  return JSON.stringify(
+    spec,
+    (_key, value: unknown) => (typeof value === 'bigint' ? rawJSON(value.toString()) : value),
+    2,
+  );
 }
 
 /** `JSON.rawJSON` (in Node 24; not yet in TypeScript's lib): a value JSON.stringify writes verbatim. */

@@ -6,7 +6,11 @@ import { parseDeviceCgroupRule, resolveResources, type ResourcesInput } from './
 const MiB = 1024 * 1024;
 const host = { swapAccounting: true, cpuCount: 2 };
 const refuses = (r: ResourcesInput, message: RegExp, h = host) =>
-  assert.throws(() => resolveResources(r, h), (e: unknown) => e instanceof InvalidArgumentError && message.test(e.message), JSON.stringify(r));
+  assert.throws(
+    () => resolveResources(r, h),
+    (e: unknown) => e instanceof InvalidArgumentError && message.test(e.message),
+    JSON.stringify(r),
+  );
 
 test('no limits asked, none set', () => {
   assert.deepEqual(resolveResources({}, host), {});
@@ -14,22 +18,37 @@ test('no limits asked, none set', () => {
 
 test('memory: swap defaults to twice the memory, like Docker', () => {
   assert.deepEqual(resolveResources({ memory: 32 * MiB }, host).memory, { limit: 32 * MiB, swap: 64 * MiB });
-  assert.deepEqual(resolveResources({ memory: 32 * MiB, memorySwap: 0 }, host).memory, { limit: 32 * MiB, swap: 64 * MiB });
+  assert.deepEqual(resolveResources({ memory: 32 * MiB, memorySwap: 0 }, host).memory, {
+    limit: 32 * MiB,
+    swap: 64 * MiB,
+  });
 });
 
 test('memory: --memory-swap -1 is unlimited swap; a positive value is memory plus swap', () => {
   assert.deepEqual(resolveResources({ memory: 32 * MiB, memorySwap: -1 }, host).memory, { limit: 32 * MiB, swap: -1 });
-  assert.deepEqual(resolveResources({ memory: 32 * MiB, memorySwap: 32 * MiB }, host).memory, { limit: 32 * MiB, swap: 32 * MiB });
-  assert.deepEqual(resolveResources({ memory: 32 * MiB, memorySwap: 100 * MiB }, host).memory, { limit: 32 * MiB, swap: 100 * MiB });
+  assert.deepEqual(resolveResources({ memory: 32 * MiB, memorySwap: 32 * MiB }, host).memory, {
+    limit: 32 * MiB,
+    swap: 32 * MiB,
+  });
+  assert.deepEqual(resolveResources({ memory: 32 * MiB, memorySwap: 100 * MiB }, host).memory, {
+    limit: 32 * MiB,
+    swap: 100 * MiB,
+  });
   assert.deepEqual(resolveResources({ memorySwap: -1 }, host), { memory: { swap: -1 } });
 });
 
 test('memory: without swap accounting the swap limit is left out (Docker discards it too)', () => {
-  assert.deepEqual(resolveResources({ memory: 32 * MiB, memorySwap: 100 * MiB }, { swapAccounting: false }).memory, { limit: 32 * MiB });
+  assert.deepEqual(resolveResources({ memory: 32 * MiB, memorySwap: 100 * MiB }, { swapAccounting: false }).memory, {
+    limit: 32 * MiB,
+  });
 });
 
 test('memory: reservation', () => {
-  assert.deepEqual(resolveResources({ memory: 64 * MiB, memoryReservation: 32 * MiB }, host).memory, { limit: 64 * MiB, reservation: 32 * MiB, swap: 128 * MiB });
+  assert.deepEqual(resolveResources({ memory: 64 * MiB, memoryReservation: 32 * MiB }, host).memory, {
+    limit: 64 * MiB,
+    reservation: 32 * MiB,
+    swap: 128 * MiB,
+  });
   assert.deepEqual(resolveResources({ memoryReservation: 32 * MiB }, host).memory, { reservation: 32 * MiB });
 });
 
@@ -60,9 +79,17 @@ test('--cpus out of range, or together with period/quota, is refused', () => {
 });
 
 test('explicit period and quota, shares, cpusets', () => {
-  assert.deepEqual(resolveResources({ cpuPeriod: 50000, cpuQuota: 25000, cpuShares: 512, cpusetCpus: '0-1', cpusetMems: '0' }, host).cpu, {
-    shares: 512, period: 50000, quota: 25000, cpus: '0-1', mems: '0',
-  });
+  assert.deepEqual(
+    resolveResources({ cpuPeriod: 50000, cpuQuota: 25000, cpuShares: 512, cpusetCpus: '0-1', cpusetMems: '0' }, host)
+      .cpu,
+    {
+      shares: 512,
+      period: 50000,
+      quota: 25000,
+      cpus: '0-1',
+      mems: '0',
+    },
+  );
   assert.deepEqual(resolveResources({ cpuQuota: -1 }, host).cpu, { quota: -1 });
   refuses({ cpuPeriod: 999 }, /CPU period 999/);
   refuses({ cpuPeriod: 1_000_001 }, /CPU period 1000001/);
@@ -91,5 +118,6 @@ test('device cgroup rules in Docker text form', () => {
   assert.deepEqual(parseDeviceCgroupRule('c 1:3 rwm'), { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' });
   assert.deepEqual(parseDeviceCgroupRule('b 8:* r'), { allow: true, type: 'b', major: 8, access: 'r' });
   assert.deepEqual(parseDeviceCgroupRule('a *:* m'), { allow: true, type: 'a', access: 'm' });
-  for (const bad of ['c 1:3', 'x 1:3 r', 'c 1:3 rwx', 'c 1:3 rr', 'c a:3 r']) assert.throws(() => parseDeviceCgroupRule(bad), new RegExp(`"${bad}"`));
+  for (const bad of ['c 1:3', 'x 1:3 r', 'c 1:3 rwx', 'c 1:3 rr', 'c a:3 r'])
+    assert.throws(() => parseDeviceCgroupRule(bad), new RegExp(`"${bad}"`));
 });

@@ -61,7 +61,9 @@ export function resolveResources(r: ResourcesInput, host: ResourceHost): SpecRes
     throw new InvalidArgumentError(`memory swap limit ${swap} needs a memory limit: set the memory limit too`);
   }
   if (swap > 0 && swap < memory) {
-    throw new InvalidArgumentError(`memory swap limit ${swap} is below the memory limit ${memory}: it counts memory plus swap`);
+    throw new InvalidArgumentError(
+      `memory swap limit ${swap} is below the memory limit ${memory}: it counts memory plus swap`,
+    );
   }
   if (reservation > 0 && memory > 0 && reservation > memory) {
     throw new InvalidArgumentError(`memory reservation ${reservation} is above the memory limit ${memory}`);
@@ -128,7 +130,9 @@ export function resolveResources(r: ResourcesInput, host: ResourceHost): SpecRes
 export function parseDeviceCgroupRule(text: string): SpecDeviceCgroup {
   const m = /^([acb]) (\*|\d+):(\*|\d+) ([rwm]{1,3})$/.exec(text.trim());
   if (!m || new Set(m[4]).size !== m[4]!.length) {
-    throw new InvalidArgumentError(`invalid device cgroup rule "${text}": expected "TYPE MAJOR:MINOR ACCESS" like "c 1:3 rwm"`);
+    throw new InvalidArgumentError(
+      `invalid device cgroup rule "${text}": expected "TYPE MAJOR:MINOR ACCESS" like "c 1:3 rwm"`,
+    );
   }
   const rule: SpecDeviceCgroup = { allow: true, type: m[1] as 'a' | 'c' | 'b' };
   if (m[2] !== '*') rule.major = Number(m[2]);
@@ -144,7 +148,8 @@ function nonNegative(n: number, what: string): number {
 
 function cpuList(text: string, what: string): string {
   const t = text.trim();
-  const ok = /^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(t) &&
+  const ok =
+    /^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(t) &&
     t.split(',').every((part) => {
       const [a, b] = part.split('-').map(Number);
       return b === undefined || a! <= b;

@@ -18,7 +18,15 @@ Max realtime timeout      unlimited            unlimited            us
 
 test('parseProcLimits reads the hard column', () => {
   assert.deepEqual(parseProcLimits(PROC_LIMITS), {
-    cpu: Infinity, fsize: Infinity, stack: Infinity, core: Infinity, nproc: 96365, nofile: 20000, memlock: 8388608, nice: 0, rttime: Infinity,
+    cpu: Infinity,
+    fsize: Infinity,
+    stack: Infinity,
+    core: Infinity,
+    nproc: 96365,
+    nofile: 20000,
+    memlock: 8388608,
+    nice: 0,
+    rttime: Infinity,
   });
 });
 
@@ -31,7 +39,14 @@ test("the default NOFILE is Docker's 1048576, clamped to the host's hard limit",
 
 test('a --ulimit within the host limit is kept, replacing the default of its resource', () => {
   assert.deepEqual(
-    resolveRlimits([{ name: 'nofile', soft: 1024, hard: 4096 }, { name: 'nproc', soft: 100, hard: 200 }, { name: 'CORE', soft: -1, hard: -1 }], { nofile: 20000, nproc: 96365, core: Infinity }),
+    resolveRlimits(
+      [
+        { name: 'nofile', soft: 1024, hard: 4096 },
+        { name: 'nproc', soft: 100, hard: 200 },
+        { name: 'CORE', soft: -1, hard: -1 },
+      ],
+      { nofile: 20000, nproc: 96365, core: Infinity },
+    ),
     [
       { type: 'RLIMIT_NOFILE', soft: 1024, hard: 4096 },
       { type: 'RLIMIT_NPROC', soft: 100, hard: 200 },
@@ -40,7 +55,13 @@ test('a --ulimit within the host limit is kept, replacing the default of its res
   );
   // exactly at the host's limit is fine; a later --ulimit for the same resource wins
   assert.deepEqual(
-    resolveRlimits([{ name: 'nofile', soft: 1, hard: 1 }, { name: 'nofile', soft: 20000, hard: 20000 }], { nofile: 20000 }),
+    resolveRlimits(
+      [
+        { name: 'nofile', soft: 1, hard: 1 },
+        { name: 'nofile', soft: 20000, hard: 20000 },
+      ],
+      { nofile: 20000 },
+    ),
     [{ type: 'RLIMIT_NOFILE', soft: 20000, hard: 20000 }],
   );
 });
@@ -55,7 +76,10 @@ test('a --ulimit above the host hard limit is refused, naming it', () => {
 
 test('malformed --ulimit values are refused', () => {
   assert.throws(() => resolveRlimits([{ name: 'bogus', soft: 1, hard: 1 }], {}), /unknown resource "bogus"/);
-  assert.throws(() => resolveRlimits([{ name: 'nofile', soft: 10, hard: 5 }], {}), /soft limit is above the hard limit/);
+  assert.throws(
+    () => resolveRlimits([{ name: 'nofile', soft: 10, hard: 5 }], {}),
+    /soft limit is above the hard limit/,
+  );
   assert.throws(() => resolveRlimits([{ name: 'nofile', soft: -5, hard: 5 }], {}), /nofile=-5:5/);
   assert.throws(() => resolveRlimits([{ name: 'nofile', soft: 1.5, hard: 5 }], {}), /nofile=1.5:5/);
   assert.throws(() => resolveRlimits([{ name: 'nofile', soft: -1, hard: 5 }], {}), /soft limit is above/);

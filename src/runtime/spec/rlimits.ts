@@ -38,8 +38,22 @@ export type HostLimits = Partial<Record<RlimitName, number>>;
 export const DEFAULT_NOFILE = 1048576;
 
 const NAMES: ReadonlySet<string> = new Set<RlimitName>([
-  'as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss',
-  'rtprio', 'rttime', 'sigpending', 'stack',
+  'as',
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'rttime',
+  'sigpending',
+  'stack',
 ]);
 
 /** The rows of /proc/<pid>/limits, by the resource they describe. */
@@ -110,7 +124,8 @@ export function resolveRlimits(ulimits: readonly Ulimit[], host: HostLimits): Sp
 
 function limitValue(n: number, text: string): number {
   if (n === -1) return Infinity;
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`invalid ulimit "${text}": limits are integers ≥ 0, or -1`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new InvalidArgumentError(`invalid ulimit "${text}": limits are integers ≥ 0, or -1`);
   return n;
 }
 

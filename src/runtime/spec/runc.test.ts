@@ -6,7 +6,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  symlinkSync,
+  copyFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir, release } from 'node:os';
 import { join } from 'node:path';
 import { capabilitiesFromMask } from './capabilities.ts';
@@ -14,7 +25,9 @@ import { serializeSpec } from './oci.ts';
 import { parseProcLimits } from './rlimits.ts';
 import { buildSpec, type HostFacts, type SpecInput } from './spec.ts';
 
-const RUNC = ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc'].find((p) => existsSync(p));
+const RUNC = ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc'].find((p) =>
+  existsSync(p),
+);
 const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
 const skip = !RUNC
   ? 'runc is not installed'
@@ -47,7 +60,8 @@ before(() => {
     cgroupV2: existsSync('/sys/fs/cgroup/cgroup.controllers'),
     limits: parseProcLimits(readFileSync('/proc/self/limits', 'utf8')),
     capabilities: capabilitiesFromMask(/^CapBnd:\s*(\S+)/m.exec(status)![1]!),
-    swapAccounting: existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') || existsSync('/sys/fs/cgroup/memory.swap.max'),
+    swapAccounting:
+      existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') || existsSync('/sys/fs/cgroup/memory.swap.max'),
   };
 });
 
@@ -112,7 +126,9 @@ test('runc runs a default spec: echo ok', { skip }, async () => {
   assert.equal(r.stdout, 'ok\n');
 });
 
-test('inside: hostname, clamped NOFILE, default capabilities, seccomp on, masked and read-only paths', { skip }, async () => {
+test('inside: hostname, clamped NOFILE, default capabilities, seccomp on, masked and read-only paths', {
+  skip,
+}, async () => {
   const script = [
     'hostname',
     'ulimit -Hn',
@@ -146,7 +162,10 @@ test('the default profile refuses a new user namespace and mount; unconfined, un
 });
 
 test('with --cap-add SYS_ADMIN the profile lets mount through', { skip }, async () => {
-  const r = await run({ capAdd: ['SYS_ADMIN'], process: { args: ['/bin/sh', '-c', 'mount -t tmpfs t /mnt && echo mounted'] } });
+  const r = await run({
+    capAdd: ['SYS_ADMIN'],
+    process: { args: ['/bin/sh', '-c', 'mount -t tmpfs t /mnt && echo mounted'] },
+  });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'mounted\n');
 });
@@ -162,17 +181,36 @@ test('read-only rootfs, a tmpfs, a --ulimit and cgroup limits take effect under 
     mounts: [{ type: 'tmpfs', destination: '/mnt', size: 1024 * 1024 }],
     ulimits: [{ name: 'nofile', soft: 256, hard: 512 }],
     resources: { memory: 64 * 1024 * 1024, pidsLimit: 20, cpus: 0.5 },
-    process: { args: ['/bin/sh', '-c', `touch /x 2>/dev/null && echo rw || echo ro; touch /mnt/y && echo tmpfs-ok; ulimit -Sn; ulimit -Hn; ${limits}`] },
+    process: {
+      args: [
+        '/bin/sh',
+        '-c',
+        `touch /x 2>/dev/null && echo rw || echo ro; touch /mnt/y && echo tmpfs-ok; ulimit -Sn; ulimit -Hn; ${limits}`,
+      ],
+    },
   });
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(r.stdout.trim().split('\n'), ['ro', 'tmpfs-ok', '256', '512', String(64 * 1024 * 1024), '20', '50000 100000']);
+  assert.deepEqual(r.stdout.trim().split('\n'), [
+    'ro',
+    'tmpfs-ok',
+    '256',
+    '512',
+    String(64 * 1024 * 1024),
+    '20',
+    '50000 100000',
+  ]);
 });
 
 const STATIC_INITS = ['/usr/bin/catatonit', '/usr/bin/tini-static'].filter((p) => existsSync(p));
 
-test('--init: a static catatonit or tini runs as pid 1 and passes the exit code through', { skip: skip || (STATIC_INITS.length === 0 && 'no static init (catatonit, tini-static) installed') }, async () => {
+test('--init: a static catatonit or tini runs as pid 1 and passes the exit code through', {
+  skip: skip || (STATIC_INITS.length === 0 && 'no static init (catatonit, tini-static) installed'),
+}, async () => {
   for (const init of STATIC_INITS) {
-    const r = await run({ init, process: { args: ['/bin/sh', '-c', 'tr "\\0" " " < /proc/1/cmdline; echo; echo $$; exit 3'] } });
+    const r = await run({
+      init,
+      process: { args: ['/bin/sh', '-c', 'tr "\\0" " " < /proc/1/cmdline; echo; echo $$; exit 3'] },
+    });
     assert.equal(r.code, 3, `${init}: ${r.stderr}`);
     const [cmdline, pid] = r.stdout.trim().split('\n');
     assert.match(cmdline!, /^\/sbin\/docker-init -- \/bin\/sh -c /, init);

@@ -18,7 +18,8 @@ const verdict = (syscall: string, args: number[] = [], capAdd: string[] = [], ca
 function blockedUnlessCap(syscalls: string[], caps: string[]) {
   for (const s of syscalls) {
     assert.deepEqual(verdict(s), EPERM_VERDICT, `${s} must be refused with Docker's default capabilities`);
-    for (const cap of caps) assert.deepEqual(verdict(s, [], [cap]), ALLOW, `${s} must be allowed with --cap-add ${cap}`);
+    for (const cap of caps)
+      assert.deepEqual(verdict(s, [], [cap]), ALLOW, `${s} must be allowed with --cap-add ${cap}`);
   }
 }
 /** Asserts each syscall is refused even with every capability but --privileged. */
@@ -39,22 +40,118 @@ test('profile shape: deny with EPERM by default, x86_64 with its 32-bit ABIs, aa
 
 test('ordinary programs (a shell, busybox, glibc, musl, Node, Python) find what they need', () => {
   const needed = [
-    'read', 'write', 'openat', 'open', 'close', 'execve', 'exit_group', 'mmap', 'mprotect', 'munmap', 'brk',
-    'rt_sigaction', 'rt_sigprocmask', 'rt_sigreturn', 'ioctl', 'pread64', 'fstat', 'newfstatat', 'lseek',
-    'getdents64', 'fcntl', 'dup2', 'pipe2', 'wait4', 'fork', 'vfork', 'kill', 'getpid', 'getuid', 'setuid',
-    'setgroups', 'chdir', 'getcwd', 'uname', 'arch_prctl', 'set_tid_address', 'set_robust_list', 'prlimit64',
-    'futex', 'epoll_create1', 'epoll_ctl', 'epoll_wait', 'eventfd2', 'socketpair', 'connect', 'bind',
-    'accept4', 'sendmsg', 'recvmsg', 'getrandom', 'madvise', 'sched_getaffinity', 'sched_yield', 'clock_gettime',
-    'nanosleep', 'clock_nanosleep', 'sigaltstack', 'mremap', 'statfs', 'readlink', 'unlinkat', 'renameat2',
-    'mkdirat', 'fchownat', 'utimensat', 'chroot', 'sendfile', 'copy_file_range', 'memfd_create', 'membarrier',
-    'capget', 'capset', 'prctl', 'getxattr', 'setxattr', 'flock', 'inotify_init1', 'timerfd_create',
-    'signalfd4', 'shmget', 'semget', 'msgget', 'mq_open', 'mknodat', 'setsid', 'setpgid', 'getrusage',
+    'read',
+    'write',
+    'openat',
+    'open',
+    'close',
+    'execve',
+    'exit_group',
+    'mmap',
+    'mprotect',
+    'munmap',
+    'brk',
+    'rt_sigaction',
+    'rt_sigprocmask',
+    'rt_sigreturn',
+    'ioctl',
+    'pread64',
+    'fstat',
+    'newfstatat',
+    'lseek',
+    'getdents64',
+    'fcntl',
+    'dup2',
+    'pipe2',
+    'wait4',
+    'fork',
+    'vfork',
+    'kill',
+    'getpid',
+    'getuid',
+    'setuid',
+    'setgroups',
+    'chdir',
+    'getcwd',
+    'uname',
+    'arch_prctl',
+    'set_tid_address',
+    'set_robust_list',
+    'prlimit64',
+    'futex',
+    'epoll_create1',
+    'epoll_ctl',
+    'epoll_wait',
+    'eventfd2',
+    'socketpair',
+    'connect',
+    'bind',
+    'accept4',
+    'sendmsg',
+    'recvmsg',
+    'getrandom',
+    'madvise',
+    'sched_getaffinity',
+    'sched_yield',
+    'clock_gettime',
+    'nanosleep',
+    'clock_nanosleep',
+    'sigaltstack',
+    'mremap',
+    'statfs',
+    'readlink',
+    'unlinkat',
+    'renameat2',
+    'mkdirat',
+    'fchownat',
+    'utimensat',
+    'chroot',
+    'sendfile',
+    'copy_file_range',
+    'memfd_create',
+    'membarrier',
+    'capget',
+    'capset',
+    'prctl',
+    'getxattr',
+    'setxattr',
+    'flock',
+    'inotify_init1',
+    'timerfd_create',
+    'signalfd4',
+    'shmget',
+    'semget',
+    'msgget',
+    'mq_open',
+    'mknodat',
+    'setsid',
+    'setpgid',
+    'getrusage',
     // newer ones libcs and runtimes try first
-    'faccessat2', 'close_range', 'openat2', 'epoll_pwait2', 'pidfd_open', 'pidfd_send_signal', 'statx', 'rseq',
-    'landlock_create_ruleset', 'landlock_add_rule', 'landlock_restrict_self', 'futex_waitv', 'fchmodat2',
-    'cachestat', 'mseal', 'map_shadow_stack', 'futex_wake', 'futex_wait', 'futex_requeue', 'process_mrelease',
+    'faccessat2',
+    'close_range',
+    'openat2',
+    'epoll_pwait2',
+    'pidfd_open',
+    'pidfd_send_signal',
+    'statx',
+    'rseq',
+    'landlock_create_ruleset',
+    'landlock_add_rule',
+    'landlock_restrict_self',
+    'futex_waitv',
+    'fchmodat2',
+    'cachestat',
+    'mseal',
+    'map_shadow_stack',
+    'futex_wake',
+    'futex_wait',
+    'futex_requeue',
+    'process_mrelease',
     // tracing of the container's own processes (Docker's behaviour on kernels ≥ 4.8)
-    'ptrace', 'process_vm_readv', 'process_vm_writev',
+    'ptrace',
+    'process_vm_readv',
+    'process_vm_writev',
   ];
   for (const s of needed) assert.deepEqual(verdict(s), ALLOW, `${s} must be allowed`);
 });
@@ -71,7 +168,15 @@ test('clone: fork and threads are allowed, every namespace flag is refused witho
   const thread = 0x003d0f00; // VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|PARENT_SETTID|CHILD_CLEARTID
   assert.deepEqual(verdict('clone', [fork]), ALLOW);
   assert.deepEqual(verdict('clone', [thread]), ALLOW);
-  const flags = { NEWNS: 0x20000, NEWCGROUP: 0x02000000, NEWUTS: 0x04000000, NEWIPC: 0x08000000, NEWUSER: 0x10000000, NEWPID: 0x20000000, NEWNET: 0x40000000 };
+  const flags = {
+    NEWNS: 0x20000,
+    NEWCGROUP: 0x02000000,
+    NEWUTS: 0x04000000,
+    NEWIPC: 0x08000000,
+    NEWUSER: 0x10000000,
+    NEWPID: 0x20000000,
+    NEWNET: 0x40000000,
+  };
   for (const [name, flag] of Object.entries(flags)) {
     assert.deepEqual(verdict('clone', [flag | SIGCHLD]), EPERM_VERDICT, `clone(CLONE_${name}) must be refused`);
     assert.deepEqual(verdict('clone', [flag | SIGCHLD], ['SYS_ADMIN']), ALLOW, `clone(CLONE_${name}) with SYS_ADMIN`);
@@ -84,7 +189,19 @@ test('unshare and setns (new or foreign namespaces) need CAP_SYS_ADMIN', () => {
 
 test('mount, umount2, pivot_root and the new mount API need CAP_SYS_ADMIN', () => {
   blockedUnlessCap(
-    ['mount', 'umount', 'umount2', 'pivot_root', 'fsopen', 'fsconfig', 'fsmount', 'fspick', 'move_mount', 'open_tree', 'mount_setattr'],
+    [
+      'mount',
+      'umount',
+      'umount2',
+      'pivot_root',
+      'fsopen',
+      'fsconfig',
+      'fsmount',
+      'fspick',
+      'move_mount',
+      'open_tree',
+      'mount_setattr',
+    ],
     ['SYS_ADMIN'],
   );
 });
@@ -118,7 +235,8 @@ test('ptrace-like inspection of other processes (kcmp, pidfd_getfd, process_madv
 });
 
 test('personality: only execution domains that change nothing of security', () => {
-  for (const v of [0, 8, 0x20000, 0x20008, 0xffffffff]) assert.deepEqual(verdict('personality', [v]), ALLOW, `personality(${v})`);
+  for (const v of [0, 8, 0x20000, 0x20008, 0xffffffff])
+    assert.deepEqual(verdict('personality', [v]), ALLOW, `personality(${v})`);
   const ADDR_NO_RANDOMIZE = 0x0040000;
   const READ_IMPLIES_EXEC = 0x0400000;
   for (const v of [ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC, 0x0040008]) {
@@ -136,7 +254,10 @@ test('swap is refused whatever the capabilities', () => {
 });
 
 test('setting the clock needs CAP_SYS_TIME', () => {
-  blockedUnlessCap(['settimeofday', 'stime', 'clock_settime', 'clock_settime64', 'adjtimex', 'clock_adjtime'], ['SYS_TIME']);
+  blockedUnlessCap(
+    ['settimeofday', 'stime', 'clock_settime', 'clock_settime64', 'adjtimex', 'clock_adjtime'],
+    ['SYS_TIME'],
+  );
 });
 
 test('file handles: open_by_handle_at needs CAP_DAC_READ_SEARCH, name_to_handle_at CAP_SYS_ADMIN', () => {
@@ -171,7 +292,19 @@ test('hostname changes need CAP_SYS_ADMIN', () => {
 });
 
 test('obsolete and dangerous legacy calls are refused whatever the capabilities', () => {
-  alwaysBlocked(['nfsservctl', 'vm86', 'vm86old', 'uselib', 'ustat', 'sysfs', '_sysctl', 'create_module', 'get_kernel_syms', 'query_module', 'lsm_set_self_attr']);
+  alwaysBlocked([
+    'nfsservctl',
+    'vm86',
+    'vm86old',
+    'uselib',
+    'ustat',
+    'sysfs',
+    '_sysctl',
+    'create_module',
+    'get_kernel_syms',
+    'query_module',
+    'lsm_set_self_attr',
+  ]);
   for (const s of NEVER_ALLOWED) assert.deepEqual(verdict(s, [], ['ALL']), EPERM_VERDICT, s);
 });
 

@@ -60,7 +60,12 @@ test('a Docker-format profile keeps the rules whose includes hold and whose excl
 
 test('an OCI-style profile with an explicit architecture list passes through', () => {
   const out = toOciSeccomp(
-    { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ names: ['reboot'], action: 'SCMP_ACT_KILL' }], flags: ['SECCOMP_FILTER_FLAG_LOG'] },
+    {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      architectures: ['SCMP_ARCH_X86_64'],
+      syscalls: [{ names: ['reboot'], action: 'SCMP_ACT_KILL' }],
+      flags: ['SECCOMP_FILTER_FLAG_LOG'],
+    },
     ctx,
   );
   assert.deepEqual(out, {
@@ -79,29 +84,74 @@ test('malformed profiles are refused with the reason', () => {
     [{ defaultAction: 'SCMP_ACT_NOPE' }, /"SCMP_ACT_NOPE" is not a seccomp action/],
     [{ defaultAction: 'SCMP_ACT_ALLOW', syscalls: {} }, /syscalls must be a list/],
     [{ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ action: 'SCMP_ACT_ALLOW' }] }, /names no syscall/],
-    [{ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ name: 'a', names: ['b'], action: 'SCMP_ACT_ALLOW' }] }, /both name and names/],
-    [{ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['a'], action: 'ALLOW' }] }, /"ALLOW" is not a seccomp action/],
-    [{ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['a'], action: 'SCMP_ACT_ALLOW', args: [{ index: 9, value: 1, op: 'SCMP_CMP_EQ' }] }] }, /malformed condition/],
-    [{ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['a'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 1, op: 'EQ' }] }] }, /malformed condition/],
-    [{ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], archMap: [{ architecture: 'SCMP_ARCH_X86_64', subArchitectures: [] }] }, /both architectures and archMap/],
+    [
+      { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ name: 'a', names: ['b'], action: 'SCMP_ACT_ALLOW' }] },
+      /both name and names/,
+    ],
+    [
+      { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['a'], action: 'ALLOW' }] },
+      /"ALLOW" is not a seccomp action/,
+    ],
+    [
+      {
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [{ names: ['a'], action: 'SCMP_ACT_ALLOW', args: [{ index: 9, value: 1, op: 'SCMP_CMP_EQ' }] }],
+      },
+      /malformed condition/,
+    ],
+    [
+      {
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [{ names: ['a'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 1, op: 'EQ' }] }],
+      },
+      /malformed condition/,
+    ],
+    [
+      {
+        defaultAction: 'SCMP_ACT_ALLOW',
+        architectures: ['SCMP_ARCH_X86_64'],
+        archMap: [{ architecture: 'SCMP_ARCH_X86_64', subArchitectures: [] }],
+      },
+      /both architectures and archMap/,
+    ],
   ];
   for (const [profile, message] of cases) {
-    assert.throws(() => validateProfile(profile), (e: unknown) => e instanceof InvalidArgumentError && message.test(e.message), JSON.stringify(profile));
+    assert.throws(
+      () => validateProfile(profile),
+      (e: unknown) => e instanceof InvalidArgumentError && message.test(e.message),
+      JSON.stringify(profile),
+    );
   }
 });
 
 test('an unsupported host architecture or a bad kernel version is refused', () => {
   assert.throws(() => toOciSeccomp({ defaultAction: 'SCMP_ACT_ALLOW' }, { ...ctx, arch: 'pdp11' }), /"pdp11"/);
   assert.throws(
-    () => toOciSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['a'], action: 'SCMP_ACT_ALLOW', includes: { minKernel: 'new' } }] }, ctx),
+    () =>
+      toOciSeccomp(
+        {
+          defaultAction: 'SCMP_ACT_ALLOW',
+          syscalls: [{ names: ['a'], action: 'SCMP_ACT_ALLOW', includes: { minKernel: 'new' } }],
+        },
+        ctx,
+      ),
     /minKernel "new"/,
   );
 });
 
 test('without a kernel version every minKernel rule is taken as satisfied', () => {
   const out = toOciSeccomp(
-    { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['ptrace'], action: 'SCMP_ACT_ALLOW', includes: { minKernel: '4.8' } }, { names: ['old'], action: 'SCMP_ACT_ALLOW', excludes: { minKernel: '4.8' } }] },
+    {
+      defaultAction: 'SCMP_ACT_ERRNO',
+      syscalls: [
+        { names: ['ptrace'], action: 'SCMP_ACT_ALLOW', includes: { minKernel: '4.8' } },
+        { names: ['old'], action: 'SCMP_ACT_ALLOW', excludes: { minKernel: '4.8' } },
+      ],
+    },
     { capabilities: [], arch: 'x64' },
   );
-  assert.deepEqual(out.syscalls!.map((r) => r.names[0]), ['ptrace']);
+  assert.deepEqual(
+    out.syscalls!.map((r) => r.names[0]),
+    ['ptrace'],
+  );
 });

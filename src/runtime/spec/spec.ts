@@ -5,12 +5,7 @@
  */
 import { InvalidArgumentError } from '../../util/errors.ts';
 import { resolveCapabilities } from './capabilities.ts';
-import {
-  buildMounts,
-  DEFAULT_SHM_SIZE,
-  defaultMounts,
-  type MountInput,
-} from './mounts.ts';
+import { buildMounts, DEFAULT_SHM_SIZE, defaultMounts, type MountInput } from './mounts.ts';
 import {
   OCI_VERSION,
   type NamespaceType,
@@ -154,7 +149,13 @@ export const MASKED_PATHS: readonly string[] = [
 ];
 
 /** Docker's read-only paths; not with --privileged. */
-export const READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+export const READONLY_PATHS: readonly string[] = [
+  '/proc/bus',
+  '/proc/fs',
+  '/proc/irq',
+  '/proc/sys',
+  '/proc/sysrq-trigger',
+];
 
 /** The device nodes every container gets (mode 0666, root-owned). */
 export const DEFAULT_DEVICES: readonly SpecDevice[] = [
@@ -198,7 +199,9 @@ export function buildSpec(input: SpecInput): RuntimeSpec {
   const cgroupNs = ns.cgroup ?? (input.host.cgroupV2 ? 'private' : 'host');
 
   if (uts === 'host' && (input.hostname || input.domainname)) {
-    throw new InvalidArgumentError(`hostname "${input.hostname ?? input.domainname}" cannot be set with the host's UTS namespace`);
+    throw new InvalidArgumentError(
+      `hostname "${input.hostname ?? input.domainname}" cannot be set with the host's UTS namespace`,
+    );
   }
 
   const capabilities = resolveCapabilities({
@@ -272,7 +275,10 @@ function buildProcess(input: SpecInput, capabilities: string[]): SpecProcess {
   if (!cwd.startsWith('/')) throw new InvalidArgumentError(`working directory "${cwd}" is not an absolute path`);
   const terminal = p.terminal ?? false;
   const u = p.user ?? { uid: 0, gid: 0 };
-  for (const [what, id] of [['uid', u.uid], ['gid', u.gid]] as const) {
+  for (const [what, id] of [
+    ['uid', u.uid],
+    ['gid', u.gid],
+  ] as const) {
     if (!isId(id)) throw new InvalidArgumentError(`invalid ${what} ${id}`);
   }
   const groups = [...new Set([...(u.additionalGids ?? []), ...(input.groupAdd ?? [])])];
@@ -280,7 +286,8 @@ function buildProcess(input: SpecInput, capabilities: string[]): SpecProcess {
   const user: SpecProcess['user'] = { uid: u.uid, gid: u.gid };
   if (groups.length > 0) user.additionalGids = groups;
   if (u.umask !== undefined) {
-    if (!Number.isInteger(u.umask) || u.umask < 0 || u.umask > 0o777) throw new InvalidArgumentError(`invalid umask ${u.umask}`);
+    if (!Number.isInteger(u.umask) || u.umask < 0 || u.umask > 0o777)
+      throw new InvalidArgumentError(`invalid umask ${u.umask}`);
     user.umask = u.umask;
   }
   const args = input.init !== undefined ? [INIT_PATH, '--', ...p.args] : [...p.args];
@@ -335,7 +342,8 @@ function namespaces(m: {
   const add = (type: NamespaceType, mode: NamespaceMode | NetworkMode) => {
     if (mode === 'host') return;
     if (typeof mode === 'object') {
-      if (!mode.path.startsWith('/')) throw new InvalidArgumentError(`${type} namespace path "${mode.path}" is not absolute`);
+      if (!mode.path.startsWith('/'))
+        throw new InvalidArgumentError(`${type} namespace path "${mode.path}" is not absolute`);
       out.push({ type, path: mode.path });
     } else {
       out.push({ type });
@@ -350,17 +358,24 @@ function namespaces(m: {
   return out;
 }
 
-function buildDevices(inputs: readonly DeviceInput[], privileged: boolean): { devices: SpecDevice[]; rules: SpecDeviceCgroup[] } {
+function buildDevices(
+  inputs: readonly DeviceInput[],
+  privileged: boolean,
+): { devices: SpecDevice[]; rules: SpecDeviceCgroup[] } {
   const byPath = new Map<string, SpecDevice>(DEFAULT_DEVICES.map((d) => [d.path, { ...d }]));
-  const rules: SpecDeviceCgroup[] = privileged ? [{ allow: true, access: 'rwm' }] : DEFAULT_DEVICE_RULES.map((r) => ({ ...r }));
+  const rules: SpecDeviceCgroup[] = privileged
+    ? [{ allow: true, access: 'rwm' }]
+    : DEFAULT_DEVICE_RULES.map((r) => ({ ...r }));
   for (const d of inputs) {
     const perms = d.permissions ?? 'rwm';
     if (!/^[rwm]{1,3}$/.test(perms) || new Set(perms).size !== perms.length) {
       throw new InvalidArgumentError(`invalid device permissions "${perms}" for ${d.path}: a subset of "rwm"`);
     }
     if (!d.path.startsWith('/dev/')) throw new InvalidArgumentError(`device path "${d.path}" is not under /dev`);
-    if (d.type !== 'c' && d.type !== 'b') throw new InvalidArgumentError(`device ${d.path} is neither a character nor a block device`);
-    if (!isId(d.major) || !isId(d.minor)) throw new InvalidArgumentError(`invalid device numbers ${d.major}:${d.minor} for ${d.path}`);
+    if (d.type !== 'c' && d.type !== 'b')
+      throw new InvalidArgumentError(`device ${d.path} is neither a character nor a block device`);
+    if (!isId(d.major) || !isId(d.minor))
+      throw new InvalidArgumentError(`invalid device numbers ${d.major}:${d.minor} for ${d.path}`);
     byPath.set(d.path, {
       path: d.path,
       type: d.type,

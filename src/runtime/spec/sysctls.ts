@@ -25,7 +25,10 @@ export interface SysctlNamespaces {
  * need a private IPC namespace, `net.*` a private network namespace; any other parameter is host-wide and is
  * refused. Keys may be written with dots or slashes (`net/ipv4/ip_forward`); the result uses dots.
  */
-export function validateSysctls(sysctls: Readonly<Record<string, string>>, ns: SysctlNamespaces): Record<string, string> {
+export function validateSysctls(
+  sysctls: Readonly<Record<string, string>>,
+  ns: SysctlNamespaces,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [raw, value] of Object.entries(sysctls)) {
     const key = raw.trim().replaceAll('/', '.');

@@ -35,13 +35,17 @@ export function evaluateSeccomp(filter: SpecSeccomp, syscall: string, args: read
   for (const rule of filter.syscalls ?? []) {
     if (!rule.names.includes(syscall)) continue;
     if (!(rule.args ?? []).every((c) => holds(c, args))) continue;
-    verdicts.push(rule.errnoRet === undefined ? { action: rule.action } : { action: rule.action, errno: rule.errnoRet });
+    verdicts.push(
+      rule.errnoRet === undefined ? { action: rule.action } : { action: rule.action, errno: rule.errnoRet },
+    );
   }
   const distinct = new Set(verdicts.map((v) => JSON.stringify(v)));
   if (distinct.size > 1) throw new Error(`ambiguous filter for ${syscall}: ${[...distinct].join(' vs ')}`);
   if (verdicts[0]) {
     const v = verdicts[0];
-    return v.action === 'SCMP_ACT_ERRNO' && v.errno === undefined ? { action: v.action, errno: filter.defaultErrnoRet ?? 1 } : v;
+    return v.action === 'SCMP_ACT_ERRNO' && v.errno === undefined
+      ? { action: v.action, errno: filter.defaultErrnoRet ?? 1 }
+      : v;
   }
   return filter.defaultErrnoRet === undefined
     ? { action: filter.defaultAction }

@@ -5,17 +5,7 @@ import { test } from 'node:test';
 import { CanceledError, DataLossError, InvalidArgumentError } from '../errors.ts';
 import { extract } from './extract.ts';
 import { encodePaxRecords } from './format.ts';
-import {
-  END,
-  chunked,
-  gnuTar,
-  packToBuffer,
-  rawEntry,
-  rawHeader,
-  readAll,
-  sh,
-  tempDir,
-} from './testkit.ts';
+import { END, chunked, gnuTar, packToBuffer, rawEntry, rawHeader, readAll, sh, tempDir } from './testkit.ts';
 
 /** Offsets at which the input may end cleanly: where a header chain starts, and from the end marker on. */
 function cleanCutOffsets(archive: Buffer): { clean: Set<number>; end: number } {
@@ -70,7 +60,8 @@ for (const format of ['pax', 'gnu']) {
       } else {
         await assert.rejects(
           readAll(input),
-          (err: unknown) => err instanceof DataLossError && /^unexpected end of tar archive at offset \d+: /.test(err.message),
+          (err: unknown) =>
+            err instanceof DataLossError && /^unexpected end of tar archive at offset \d+: /.test(err.message),
           `cut at ${cut}`,
         );
         errors++;
@@ -125,7 +116,10 @@ test('empty input, zero blocks, no end marker, and bytes after the marker', asyn
       yield c;
     }
   }
-  assert.deepEqual((await readAll(counting())).map((e) => e.header.name), ['f']);
+  assert.deepEqual(
+    (await readAll(counting())).map((e) => e.header.name),
+    ['f'],
+  );
   assert.equal(pulled, trailing.length, 'the source is read to its end');
 });
 
@@ -139,7 +133,10 @@ test('GNU sparse files are refused, in old GNU and in PAX form', async (t) => {
     gnuTar([`--format=${format}`, '--sparse', '-C', dir, '-cf', archive, 'sparse']);
     await assert.rejects(readAll(createReadStream(archive)), (err: unknown) => {
       assert.ok(err instanceof InvalidArgumentError, String(err));
-      assert.match(err.message, /^unsupported tar entry type "S" for "[^"]*sparse": GNU sparse files are not supported/);
+      assert.match(
+        err.message,
+        /^unsupported tar entry type "S" for "[^"]*sparse": GNU sparse files are not supported/,
+      );
       return true;
     });
   }
@@ -150,7 +147,8 @@ test('unknown entry types are refused with their flag and name', async () => {
     await assert.rejects(
       readAll(chunked(Buffer.concat([rawEntry({ name: 'thing', flag }), END]))),
       (err: unknown) =>
-        err instanceof InvalidArgumentError && err.message.startsWith(`unsupported tar entry type "${flag}" for "thing"`),
+        err instanceof InvalidArgumentError &&
+        err.message.startsWith(`unsupported tar entry type "${flag}" for "thing"`),
     );
   }
 });
@@ -185,16 +183,27 @@ test('PAX: global records apply until changed; an empty local value removes a re
     return rawEntry({ name: 'PaxHeaders/x', flag }, data);
   };
   const archive = Buffer.concat([
-    pax('g', [['comment', 'global'], ['uname', 'everyone'], ['mtime', '1.5']]),
+    pax('g', [
+      ['comment', 'global'],
+      ['uname', 'everyone'],
+      ['mtime', '1.5'],
+    ]),
     rawEntry({ name: 'one', flag: '0', uname: 'own' }),
-    pax('x', [['uname', ''], ['path', 'renamed'], ['LIBARCHIVE.xattr.user.a%3Db', Buffer.from([0, 255]).toString('base64')]]),
+    pax('x', [
+      ['uname', ''],
+      ['path', 'renamed'],
+      ['LIBARCHIVE.xattr.user.a%3Db', Buffer.from([0, 255]).toString('base64')],
+    ]),
     rawEntry({ name: 'two', flag: '0', uname: 'own' }),
     pax('g', [['comment', '']]),
     rawEntry({ name: 'three', flag: '0' }),
     END,
   ]);
   const [one, two, three] = (await readAll(chunked(archive))).map((e) => e.header);
-  assert.deepEqual([one!.name, one!.uname, one!.mtime, one!.pax], ['one', 'everyone', 1.5, { comment: 'global', uname: 'everyone', mtime: '1.5' }]);
+  assert.deepEqual(
+    [one!.name, one!.uname, one!.mtime, one!.pax],
+    ['one', 'everyone', 1.5, { comment: 'global', uname: 'everyone', mtime: '1.5' }],
+  );
   assert.deepEqual([two!.name, two!.uname, two!.mtime], ['renamed', 'own', 1.5]);
   assert.equal(two!.pax.uname, undefined);
   assert.deepEqual(two!.xattrs, new Map([['user.a=b', Buffer.from([0, 255])]]));
@@ -202,14 +211,28 @@ test('PAX: global records apply until changed; an empty local value removes a re
 });
 
 test('malformed or oversized extended headers are refused', async () => {
-  const bad = Buffer.concat([rawEntry({ name: 'x', flag: 'x' }, Buffer.from('13 path=abc\n')), rawEntry({ name: 'f', flag: '0' }), END]);
-  await assert.rejects(readAll(chunked(bad)), (err: unknown) => err instanceof DataLossError && /invalid PAX extended header at offset 0/.test(err.message));
+  const bad = Buffer.concat([
+    rawEntry({ name: 'x', flag: 'x' }, Buffer.from('13 path=abc\n')),
+    rawEntry({ name: 'f', flag: '0' }),
+    END,
+  ]);
+  await assert.rejects(
+    readAll(chunked(bad)),
+    (err: unknown) => err instanceof DataLossError && /invalid PAX extended header at offset 0/.test(err.message),
+  );
   const huge = Buffer.concat([rawHeader({ name: 'x', flag: 'x', size: 2 << 20 }), Buffer.alloc(1024)]);
-  await assert.rejects(readAll(chunked(huge)), (err: unknown) => err instanceof InvalidArgumentError && /2097152 bytes, more than the 1048576-byte limit/.test(err.message));
+  await assert.rejects(
+    readAll(chunked(huge)),
+    (err: unknown) =>
+      err instanceof InvalidArgumentError && /2097152 bytes, more than the 1048576-byte limit/.test(err.message),
+  );
   const dangling = Buffer.concat([rawEntry({ name: 'x', flag: 'x' }, Buffer.from('9 path=a\n')), END]);
   await assert.rejects(readAll(chunked(dangling)), DataLossError);
   const badNumber = rawHeader({ name: 'f', flag: '0', patch: [[124, '0000000009z\0']] });
-  await assert.rejects(readAll(chunked(Buffer.concat([badNumber, END]))), /invalid size field "0000000009z\\u0000" in the tar header at offset 0/);
+  await assert.rejects(
+    readAll(chunked(Buffer.concat([badNumber, END]))),
+    /invalid size field "0000000009z\\u0000" in the tar header at offset 0/,
+  );
 });
 
 test('bodies: skipped, half read, read out of turn, and next() called without waiting', async () => {
@@ -228,7 +251,10 @@ test('bodies: skipped, half read, read out of turn, and next() called without wa
   assert.deepEqual(Buffer.concat([r1.value ?? Buffer.alloc(0), r2.value ?? Buffer.alloc(0)]), Buffer.alloc(3000, 2));
   assert.equal(r3.done, true);
   const c = (await it.next()).value!;
-  await assert.rejects(a.body[Symbol.asyncIterator]().next(), /the body of tar entry "a" was read after moving to the next entry/);
+  await assert.rejects(
+    a.body[Symbol.asyncIterator]().next(),
+    /the body of tar entry "a" was read after moving to the next entry/,
+  );
   let text = '';
   for await (const chunk of c.body) text += chunk.toString();
   assert.equal(text, 'ccc');
@@ -239,7 +265,11 @@ test('a 1 MiB body arrives as subarrays of the source chunks, not copies', async
   const body = Buffer.alloc(1 << 20, 9);
   const archive = await packToBuffer([{ header: { name: 'big' }, body }]);
   const chunks = [archive.subarray(0, 512 + 65536), archive.subarray(512 + 65536)];
-  for await (const e of extract((async function* () { yield* chunks; })())) {
+  for await (const e of extract(
+    (async function* () {
+      yield* chunks;
+    })(),
+  )) {
     const parts: Buffer[] = [];
     for await (const c of e.body) parts.push(c);
     assert.equal(parts.length, 2);

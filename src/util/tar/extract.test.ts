@@ -101,7 +101,10 @@ for (const [format, options] of FORMATS) {
     // the same headers when no body is read at all, from whole-file chunks
     const names: string[] = [];
     for await (const e of extract(createReadStream(archive, { highWaterMark: 1 << 20 }))) names.push(e.header.name);
-    assert.deepEqual(names, entries.map((e) => e.header.name));
+    assert.deepEqual(
+      names,
+      entries.map((e) => e.header.name),
+    );
   });
 }
 
@@ -116,7 +119,8 @@ test('GNU tar --format=pax: long names and links, big ids, binary xattrs come th
 
   const deep = `./${'L'.repeat(60)}/${'M'.repeat(60)}/${'N'.repeat(60)}/${'O'.repeat(60)}/${'f'.repeat(80)}`;
   assert.ok(deep.length > 255);
-  const [first, second] = byName.get(deep)!.type === 'file' ? [deep, './hardlink-to-long'] : ['./hardlink-to-long', deep];
+  const [first, second] =
+    byName.get(deep)!.type === 'file' ? [deep, './hardlink-to-long'] : ['./hardlink-to-long', deep];
   assert.deepEqual([byName.get(second)!.type, byName.get(second)!.linkname], ['link', first]);
   assert.equal(byName.get(`./${'n'.repeat(120)}`)?.type, 'file');
   assert.equal(byName.get('./longlink')?.linkname, 't'.repeat(150));

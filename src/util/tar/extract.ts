@@ -151,7 +151,8 @@ class EntryBody implements AsyncIterableIterator<Buffer> {
 
   async #read(): Promise<IteratorResult<Buffer, undefined>> {
     if (this.#left === 0) return { done: true, value: undefined };
-    if (this.#detached) throw new Error(`the body of tar entry "${this.#name}" was read after moving to the next entry`);
+    if (this.#detached)
+      throw new Error(`the body of tar entry "${this.#name}" was read after moving to the next entry`);
     const chunk = await this.#reader.take(this.#left);
     if (chunk === null) {
       throw truncated(
@@ -182,11 +183,14 @@ async function readHeader(reader: ChunkReader, globals: PaxRecords): Promise<Tar
       if (!hasPending && block.every((b) => b === 0)) return null;
       throw truncated(
         at + block.length,
-        block.length === 0 ? `the entry after the extended header before offset ${at} is missing` : `the header at offset ${at} is cut short`,
+        block.length === 0
+          ? `the entry after the extended header before offset ${at} is missing`
+          : `the header at offset ${at} is cut short`,
       );
     }
     if (isZeroBlock(block, 0)) {
-      if (hasPending) throw new DataLossError(`tar extended header before offset ${at} is followed by the end-of-archive marker`);
+      if (hasPending)
+        throw new DataLossError(`tar extended header before offset ${at} is followed by the end-of-archive marker`);
       return null;
     }
     const sum = verifyChecksum(block, 0);
@@ -196,7 +200,12 @@ async function readHeader(reader: ChunkReader, globals: PaxRecords): Promise<Tar
       );
     }
     const flag = block[TYPEFLAG]!;
-    if (flag === FLAG_PAX_LOCAL || flag === FLAG_PAX_GLOBAL || flag === FLAG_GNU_LONGNAME || flag === FLAG_GNU_LONGLINK) {
+    if (
+      flag === FLAG_PAX_LOCAL ||
+      flag === FLAG_PAX_GLOBAL ||
+      flag === FLAG_GNU_LONGNAME ||
+      flag === FLAG_GNU_LONGLINK
+    ) {
       const data = await readExtended(reader, block, at);
       if (flag === FLAG_PAX_GLOBAL) {
         mergePax(globals, parsePax(data, at));
@@ -207,8 +216,7 @@ async function readHeader(reader: ChunkReader, globals: PaxRecords): Promise<Tar
         // empty values are kept here: they delete global records when the two are merged
         pending.local ??= new Map();
         for (const [k, v] of parsePax(data, at)) pending.local.set(k, v);
-      }
-      else {
+      } else {
         const nul = data.indexOf(0);
         const value = data.toString('utf8', 0, nul === -1 ? data.length : nul);
         if (flag === FLAG_GNU_LONGNAME) pending.longName = value;
@@ -342,7 +350,10 @@ function applyPax(header: TarHeader, records: PaxRecords, at: number): void {
       case 'SCHILY.devmajor':
       case 'SCHILY.devminor': {
         const n = parsePaxNumber(value, key === 'mtime');
-        if (Number.isNaN(n)) throw new DataLossError(`invalid PAX ${key} ${JSON.stringify(value)} in the extended header before offset ${at}`);
+        if (Number.isNaN(n))
+          throw new DataLossError(
+            `invalid PAX ${key} ${JSON.stringify(value)} in the extended header before offset ${at}`,
+          );
         if (key === 'SCHILY.devmajor') header.devmajor = n;
         else if (key === 'SCHILY.devminor') header.devminor = n;
         else header[key] = n;

@@ -7,21 +7,34 @@ import type { TarEntryType } from './types.ts';
 export const BLOCK_SIZE = 512;
 
 /** Field offsets and widths of a ustar header (old GNU and v7 headers share the first 257 bytes). */
-export const NAME = 0, NAME_LEN = 100;
-export const MODE = 100, MODE_LEN = 8;
-export const UID = 108, UID_LEN = 8;
-export const GID = 116, GID_LEN = 8;
-export const SIZE = 124, SIZE_LEN = 12;
-export const MTIME = 136, MTIME_LEN = 12;
-export const CHKSUM = 148, CHKSUM_LEN = 8;
+export const NAME = 0,
+  NAME_LEN = 100;
+export const MODE = 100,
+  MODE_LEN = 8;
+export const UID = 108,
+  UID_LEN = 8;
+export const GID = 116,
+  GID_LEN = 8;
+export const SIZE = 124,
+  SIZE_LEN = 12;
+export const MTIME = 136,
+  MTIME_LEN = 12;
+export const CHKSUM = 148,
+  CHKSUM_LEN = 8;
 export const TYPEFLAG = 156;
-export const LINKNAME = 157, LINKNAME_LEN = 100;
+export const LINKNAME = 157,
+  LINKNAME_LEN = 100;
 export const MAGIC = 257;
-export const UNAME = 265, UNAME_LEN = 32;
-export const GNAME = 297, GNAME_LEN = 32;
-export const DEVMAJOR = 329, DEVMAJOR_LEN = 8;
-export const DEVMINOR = 337, DEVMINOR_LEN = 8;
-export const PREFIX = 345, PREFIX_LEN = 155;
+export const UNAME = 265,
+  UNAME_LEN = 32;
+export const GNAME = 297,
+  GNAME_LEN = 32;
+export const DEVMAJOR = 329,
+  DEVMAJOR_LEN = 8;
+export const DEVMINOR = 337,
+  DEVMINOR_LEN = 8;
+export const PREFIX = 345,
+  PREFIX_LEN = 155;
 /** star (Schily) headers keep a 131-byte prefix followed by atime/ctime, and "tar\0" at 508. */
 export const STAR_PREFIX_LEN = 131;
 

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, lstatSync, lutimesSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CanceledError, InvalidArgumentError } from '../errors.ts';
@@ -31,7 +39,10 @@ const UNICODE = 'ünïcødé-名前.txt';
 function entries(): PackEntry[] {
   return [
     { header: { name: 'dir/', mode: 0o750, uid: 1000, gid: 1001, mtime: 1600000000 } },
-    { header: { name: 'dir/file.txt', mode: 0o640, uid: 1000, gid: 1001, mtime: 1600000000.5 }, body: Buffer.from('hello\n') },
+    {
+      header: { name: 'dir/file.txt', mode: 0o640, uid: 1000, gid: 1001, mtime: 1600000000.5 },
+      body: Buffer.from('hello\n'),
+    },
     { header: { name: 'setuid-bin', mode: 0o4755, mtime: 1234567890 }, body: new Uint8Array([0x7f, 0x45, 0x4c, 0x46]) },
     { header: { name: 'setgid-dir/', mode: 0o2775 } },
     { header: { name: 'sticky/', mode: 0o1777 } },
@@ -148,11 +159,14 @@ test('GNU tar --xattrs extracts what pack() writes, exactly', async (t) => {
   }
   assert.equal(sha256hex(readFileSync(join(out, 'big.bin'))), sha256hex(BIG));
   assert.equal(readFileSync(join(out, UNICODE), 'utf8'), 'unicode\n');
-  assert.deepEqual(readXattrs(join(out, 'xattrs')), new Map([
-    ['security.capability', CAPABILITY],
-    ['user.bin', BINARY_XATTR],
-    ['user.text', Buffer.from('value')],
-  ]));
+  assert.deepEqual(
+    readXattrs(join(out, 'xattrs')),
+    new Map([
+      ['security.capability', CAPABILITY],
+      ['user.bin', BINARY_XATTR],
+      ['user.text', Buffer.from('value')],
+    ]),
+  );
 });
 
 test('extract() reads back what pack() writes, field for field', async () => {
@@ -219,7 +233,8 @@ test('pack() of a tree on disk matches the tree under tar --diff', async (t) => 
         mtime: Number(st.mtimeNs) / 1e9,
       };
       if (st.isDirectory()) yield { header: { name: `${rel}/`, ...base } };
-      else if (st.isSymbolicLink()) yield { header: { name: rel, type: 'symlink', linkname: readlinkSync(path), ...base } };
+      else if (st.isSymbolicLink())
+        yield { header: { name: rel, type: 'symlink', linkname: readlinkSync(path), ...base } };
       else if (st.isFIFO()) yield { header: { name: rel, type: 'fifo', ...base } };
       else if (st.isCharacterDevice() || st.isBlockDevice()) {
         const type = st.isCharacterDevice() ? 'character-device' : 'block-device';
@@ -228,7 +243,10 @@ test('pack() of a tree on disk matches the tree under tar --diff', async (t) => 
       } else if (seen.has(st.ino)) yield { header: { name: rel, type: 'link', linkname: seen.get(st.ino)!, ...base } };
       else {
         seen.set(st.ino, rel);
-        yield { header: { name: rel, size: Number(st.size), ...base }, body: createReadStream(path, { highWaterMark: 8192 }) };
+        yield {
+          header: { name: rel, size: Number(st.size), ...base },
+          body: createReadStream(path, { highWaterMark: 8192 }),
+        };
       }
     }
   }
@@ -240,21 +258,39 @@ test('pack() of a tree on disk matches the tree under tar --diff', async (t) => 
 
 test('pack() refuses bodies that do not match their size, and bad headers', async () => {
   const run = (e: PackEntry): Promise<Buffer> => packToBuffer([e]);
-  await assert.rejects(run({ header: { name: 'a', size: 10 }, body: chunked(Buffer.alloc(11), [4]) }), (err: unknown) => {
-    assert.ok(err instanceof InvalidArgumentError);
-    assert.match(err.message, /"a" is longer than its header size 10/);
-    return true;
-  });
-  await assert.rejects(run({ header: { name: 'a', size: 10 }, body: chunked(Buffer.alloc(9), [4]) }), /"a" ended after 9 bytes, but its header size is 10/);
-  await assert.rejects(run({ header: { name: 'a' }, body: chunked(Buffer.alloc(9)) }), /streamed body but no header size/);
-  await assert.rejects(run({ header: { name: 'a', size: 3 }, body: Buffer.alloc(4) }), /header size 3 but a body of 4 bytes/);
-  await assert.rejects(run({ header: { name: 'd/', size: 0 }, body: Buffer.alloc(1) }), /of type directory cannot have a body/);
+  await assert.rejects(
+    run({ header: { name: 'a', size: 10 }, body: chunked(Buffer.alloc(11), [4]) }),
+    (err: unknown) => {
+      assert.ok(err instanceof InvalidArgumentError);
+      assert.match(err.message, /"a" is longer than its header size 10/);
+      return true;
+    },
+  );
+  await assert.rejects(
+    run({ header: { name: 'a', size: 10 }, body: chunked(Buffer.alloc(9), [4]) }),
+    /"a" ended after 9 bytes, but its header size is 10/,
+  );
+  await assert.rejects(
+    run({ header: { name: 'a' }, body: chunked(Buffer.alloc(9)) }),
+    /streamed body but no header size/,
+  );
+  await assert.rejects(
+    run({ header: { name: 'a', size: 3 }, body: Buffer.alloc(4) }),
+    /header size 3 but a body of 4 bytes/,
+  );
+  await assert.rejects(
+    run({ header: { name: 'd/', size: 0 }, body: Buffer.alloc(1) }),
+    /of type directory cannot have a body/,
+  );
   await assert.rejects(run({ header: { name: '' } }), InvalidArgumentError);
   await assert.rejects(run({ header: { name: 'a\0b' } }), /invalid tar entry name "a\\u0000b"/);
   await assert.rejects(run({ header: { name: 's', type: 'symlink' } }), /has no linkname/);
   await assert.rejects(run({ header: { name: 'a', uid: -1 } }), /invalid uid -1 for tar entry "a"/);
   await assert.rejects(run({ header: { name: 'a', mtime: Number.NaN } }), /invalid mtime NaN/);
-  await assert.rejects(run({ header: { name: 'a', xattrs: new Map([['user.a=b', Buffer.alloc(1)]]) } }), /invalid xattr "user.a=b"/);
+  await assert.rejects(
+    run({ header: { name: 'a', xattrs: new Map([['user.a=b', Buffer.alloc(1)]]) } }),
+    /invalid xattr "user.a=b"/,
+  );
 });
 
 test('pack() sizes over 8 GiB go in a PAX size record and base-256', async () => {
@@ -275,7 +311,9 @@ test('pack() sizes over 8 GiB go in a PAX size record and base-256', async () =>
   await entries.return(undefined);
 });
 
-test('pack() stops with CanceledError when its signal aborts, and stops the body it was reading', { timeout: 10_000 }, async (t) => {
+test('pack() stops with CanceledError when its signal aborts, and stops the body it was reading', {
+  timeout: 10_000,
+}, async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'big');
   writeFileSync(file, randomBytes(1 << 20));

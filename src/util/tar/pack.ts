@@ -113,7 +113,9 @@ export async function* pack(
 ): AsyncGenerator<Buffer> {
   const watch = new AbortWatch(options.signal, 'tar packing');
   const it =
-    Symbol.asyncIterator in entries ? entries[Symbol.asyncIterator]() : (entries as Iterable<PackEntry>)[Symbol.iterator]();
+    Symbol.asyncIterator in entries
+      ? entries[Symbol.asyncIterator]()
+      : (entries as Iterable<PackEntry>)[Symbol.iterator]();
   let done = false;
   let owed = 0; // zero bytes owed after the previous body, sent in front of the next header
   const slab = new Slab();
@@ -143,7 +145,11 @@ export async function* pack(
   }
 }
 
-async function* streamBody(body: AsyncIterable<Uint8Array>, h: ResolvedHeader, watch: AbortWatch): AsyncGenerator<Buffer> {
+async function* streamBody(
+  body: AsyncIterable<Uint8Array>,
+  h: ResolvedHeader,
+  watch: AbortWatch,
+): AsyncGenerator<Buffer> {
   const it = body[Symbol.asyncIterator]();
   let n = 0;
   let done = false;
@@ -155,7 +161,8 @@ async function* streamBody(body: AsyncIterable<Uint8Array>, h: ResolvedHeader, w
         break;
       }
       const chunk = r.value;
-      if (!(chunk instanceof Uint8Array)) throw new TypeError(`the body of tar entry "${h.name}" yielded ${typeof chunk}, not a Uint8Array`);
+      if (!(chunk instanceof Uint8Array))
+        throw new TypeError(`the body of tar entry "${h.name}" yielded ${typeof chunk}, not a Uint8Array`);
       n += chunk.length;
       if (n > h.size) {
         throw new InvalidArgumentError(`the body of tar entry "${h.name}" is longer than its header size ${h.size}`);
@@ -166,7 +173,9 @@ async function* streamBody(body: AsyncIterable<Uint8Array>, h: ResolvedHeader, w
     if (!done) stopIterator(it);
   }
   if (n < h.size) {
-    throw new InvalidArgumentError(`the body of tar entry "${h.name}" ended after ${n} bytes, but its header size is ${h.size}`);
+    throw new InvalidArgumentError(
+      `the body of tar entry "${h.name}" ended after ${n} bytes, but its header size is ${h.size}`,
+    );
   }
 }
 
@@ -207,18 +216,22 @@ function resolveHeader(entry: PackEntry): ResolvedHeader {
     throw new InvalidArgumentError(`invalid tar entry name ${JSON.stringify(name)}`);
   }
   const type = h.type ?? (name.endsWith('/') ? 'directory' : 'file');
-  if (!Object.hasOwn(FLAG_BY_TYPE, type)) throw new InvalidArgumentError(`invalid tar entry type "${type}" for "${name}"`);
+  if (!Object.hasOwn(FLAG_BY_TYPE, type))
+    throw new InvalidArgumentError(`invalid tar entry type "${type}" for "${name}"`);
 
   const body = entry.body;
   let size = 0;
   if (type === 'file') {
     if (body instanceof Uint8Array) {
       if (h.size !== undefined && h.size !== body.length) {
-        throw new InvalidArgumentError(`tar entry "${name}" has header size ${h.size} but a body of ${body.length} bytes`);
+        throw new InvalidArgumentError(
+          `tar entry "${name}" has header size ${h.size} but a body of ${body.length} bytes`,
+        );
       }
       size = body.length;
     } else if (body !== undefined) {
-      if (h.size === undefined) throw new InvalidArgumentError(`tar entry "${name}" has a streamed body but no header size`);
+      if (h.size === undefined)
+        throw new InvalidArgumentError(`tar entry "${name}" has a streamed body but no header size`);
       size = checkInteger(name, 'size', h.size);
     } else {
       size = checkInteger(name, 'size', h.size ?? 0);
@@ -283,7 +296,11 @@ function truncateUtf8(s: string, max: number): Buffer {
 function splitName(name: string): [prefix: string, name: string] | undefined {
   if (name.length <= NAME_LEN) return ['', name];
   if (name.length > PREFIX_LEN + 1 + NAME_LEN) return undefined;
-  for (let i = name.indexOf('/', name.length - NAME_LEN - 1); i !== -1 && i <= PREFIX_LEN; i = name.indexOf('/', i + 1)) {
+  for (
+    let i = name.indexOf('/', name.length - NAME_LEN - 1);
+    i !== -1 && i <= PREFIX_LEN;
+    i = name.indexOf('/', i + 1)
+  ) {
     if (i > 0 && i < name.length - 1) return [name.slice(0, i), name.slice(i + 1)];
   }
   return undefined;

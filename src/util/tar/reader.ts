@@ -34,7 +34,7 @@ export class ChunkReader {
     this.#it =
       Symbol.asyncIterator in source
         ? source[Symbol.asyncIterator]()
-        : (source as Iterable<Uint8Array>)[Symbol.iterator]() as unknown as AsyncIterator<Uint8Array>;
+        : ((source as Iterable<Uint8Array>)[Symbol.iterator]() as unknown as AsyncIterator<Uint8Array>);
     this.#watch = watch;
   }
 

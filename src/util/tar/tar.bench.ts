@@ -37,7 +37,10 @@ async function best(what: string, bytes: number, fn: () => Promise<void> | void)
 }
 
 function gnuTar(args: string[], shell?: string): void {
-  const r = shell === undefined ? spawnSync('/usr/bin/tar', args, { stdio: 'inherit' }) : spawnSync('sh', ['-c', shell], { stdio: 'inherit' });
+  const r =
+    shell === undefined
+      ? spawnSync('/usr/bin/tar', args, { stdio: 'inherit' })
+      : spawnSync('sh', ['-c', shell], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`tar ${args.join(' ')} failed`);
 }
 
@@ -53,13 +56,18 @@ try {
 
   await best('pack:    pack() file → archive file', size, () =>
     pipeline(
-      Readable.from(pack([{ header: { name: 'big.bin', size }, body: createReadStream(file, { highWaterMark: 1 << 20 }) }])),
+      Readable.from(
+        pack([{ header: { name: 'big.bin', size }, body: createReadStream(file, { highWaterMark: 1 << 20 }) }]),
+      ),
       createWriteStream(ours),
     ),
   );
   await best('pack:    GNU tar -cf archive file', size, () => gnuTar(['-C', src, '-cf', theirs, 'big.bin']));
 
-  for (const [label, hwm] of [['64 KiB', 64 << 10], ['1 MiB', 1 << 20]] as const) {
+  for (const [label, hwm] of [
+    ['64 KiB', 64 << 10],
+    ['1 MiB', 1 << 20],
+  ] as const) {
     await best(`read:    the archive file alone, no tar (${label} reads)`, size, async () => {
       for await (const _ of createReadStream(ours, { highWaterMark: hwm }));
     });
@@ -70,7 +78,8 @@ try {
   await best('extract: extract() from memory, 64 KiB chunks', size, async () => {
     async function* fromMemory(): AsyncGenerator<Buffer> {
       yield head;
-      for (let left = size; left > 0; left -= chunk.length) yield left >= chunk.length ? chunk : chunk.subarray(0, left);
+      for (let left = size; left > 0; left -= chunk.length)
+        yield left >= chunk.length ? chunk : chunk.subarray(0, left);
       yield Buffer.alloc(1024 + ((512 - (size % 512)) % 512));
     }
     let n = 0;
@@ -79,12 +88,15 @@ try {
   });
   const discard = async (hwm: number): Promise<void> => {
     let n = 0;
-    for await (const e of extract(createReadStream(ours, { highWaterMark: hwm }))) for await (const c of e.body) n += c.length;
+    for await (const e of extract(createReadStream(ours, { highWaterMark: hwm })))
+      for await (const c of e.body) n += c.length;
     if (n !== size) throw new Error(`read ${n} of ${size} bytes`);
   };
   await best('extract: extract() bodies discarded (64 KiB reads)', size, () => discard(64 << 10));
   await best('extract: extract() bodies discarded (1 MiB reads)', size, () => discard(1 << 20));
-  await best('extract: GNU tar -xOf archive > /dev/null', size, () => gnuTar([], `/usr/bin/tar -xOf ${ours} > /dev/null`));
+  await best('extract: GNU tar -xOf archive > /dev/null', size, () =>
+    gnuTar([], `/usr/bin/tar -xOf ${ours} > /dev/null`),
+  );
 
   const out = join(dir, 'out');
   await best('unpack:  extract() → FileHandle.write (1 MiB reads)', size, async () => {
