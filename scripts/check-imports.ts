@@ -14,6 +14,7 @@ export const ARROWS: Record<string, string[]> = {
   sys: [],
   util: ['sys'],
   oci: [],
+  'engine-api': [],
   metadata: [],
   content: ['metadata'],
   snapshots: ['sys', 'metadata'],
@@ -58,8 +59,10 @@ export const ARROWS: Record<string, string[]> = {
   cluster: ['client'],
   trust: ['content', 'images'],
 };
-const EVERYONE = ['util', 'oci'];
-const FILE_BY_FILE = new Set(['util', 'oci']);
+const EVERYONE = ['util', 'oci', 'engine-api'];
+const FILE_BY_FILE = new Set(['util', 'oci', 'engine-api']);
+/** Folders that hold types only: importing them must be `import type` / `export type`, so no code crosses. */
+const TYPES_ONLY = new Set(['engine-api']);
 
 function* walk(dir: string): Generator<string> {
   for (const name of readdirSync(dir)) {
@@ -69,7 +72,7 @@ function* walk(dir: string): Generator<string> {
   }
 }
 
-const IMPORT_RE = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT_RE = /(?:^|\n)\s*((?:import|export)\s[^'"]*?)from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 const problems: string[] = [];
 for (const file of walk(src)) {
   const folder = relative(src, file).split(sep)[0]!;
@@ -80,7 +83,8 @@ for (const file of walk(src)) {
   }
   const text = readFileSync(file, 'utf8');
   for (const m of text.matchAll(IMPORT_RE)) {
-    const spec = m[1] ?? m[2]!;
+    const spec = m[2] ?? m[3]!;
+    const clause = m[1] ?? '';
     if (!spec.startsWith('.')) continue;
     const target = resolve(dirname(file), spec);
     const rel = relative(src, target);
@@ -90,6 +94,9 @@ for (const file of walk(src)) {
     }
     const to = rel.split(sep)[0]!;
     if (to === folder) continue;
+    if (TYPES_ONLY.has(to) && !/^(?:import|export)\s+type\s/.test(clause)) {
+      problems.push(`${relative(root, file)}: src/${to} holds types only; use \`import type\` (${spec})`);
+    }
     const isTest = /\.(test|suite|bench)\.ts$|\/testkit\.ts$/.test(file);
     if (!EVERYONE.includes(to) && !allowed.includes(to)) {
       if (!(isTest && to !== 'daemon' && to !== 'api' && to !== 'cli'))

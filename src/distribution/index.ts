@@ -24,4 +24,4 @@ export {
   type PushOptions,
   type PushResult,
   type LoginResult,
-} from './registry/index.ts';
+} from './remote/index.ts';
