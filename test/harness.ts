@@ -46,10 +46,11 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
   const socket = join(dir, 'berth.sock');
   let out = '';
   let proc!: ChildProcess;
-  // Many daemons run at once: each gets its own default bridge and a random /24 of 10.203.0.0/16 for it.
+  // Many daemons run at once (other test files, other checkouts): each gets its own default bridge and a /24 of
+  // 10.203.0.0/16 that no route of the host uses now.
   const net = opts.args?.includes('--bridge')
     ? []
-    : ['--bridge', `bt${randomBytes(3).toString('hex')}`, '--bip', `10.203.${randomInt(256)}.1/24`];
+    : ['--bridge', `bt${randomBytes(3).toString('hex')}`, '--bip', `${await freeBridgeSubnet()}1/24`];
   const launch = async () => {
     const args = [
       '--data-root',
@@ -101,6 +102,15 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
     },
   };
   return d;
+}
+
+/** `10.203.X.` for a random X that no IPv4 route of the host is in. */
+async function freeBridgeSubnet(): Promise<string> {
+  const { stdout } = await exec('ip', ['-o', '-4', 'route']);
+  for (;;) {
+    const prefix = `10.203.${randomInt(256)}.`;
+    if (!stdout.includes(prefix)) return prefix;
+  }
 }
 
 async function waitReady(socket: string, proc: ChildProcess, log: () => string): Promise<void> {
