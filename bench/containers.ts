@@ -13,8 +13,8 @@
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
+import { apiCycle, type ApiCycle } from './lib/api.ts';
 import {
   BERTH,
   DOCKER,
@@ -25,6 +25,7 @@ import {
   podmanSetup,
   removeDir,
 } from './lib/engines.ts';
+import { hyperfine } from './lib/hyperfine.ts';
 import { ping, run, sleep, stats, statusKiB, stopPid, type Stats } from './lib/proc.ts';
 
 export interface ContainerFigures {
@@ -56,7 +57,7 @@ export interface EngineContainerFigures {
 type Log = (s: string) => void;
 
 /** One engine as the benchmark drives it. */
-interface Peer {
+export interface Peer {
   name: string;
   /** The CLIs that drive it, each as argv (no shell) and its environment. */
   clis: { name: string; argv: string[]; env: Record<string, string> }[];
@@ -71,7 +72,7 @@ interface Peer {
 }
 
 /** Every PID whose command line mentions `needle` and whose command name is `name`. */
-function processes(name: string, needle: string): number[] {
+export function processes(name: string, needle: string): number[] {
   const out: number[] = [];
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
@@ -94,9 +95,9 @@ function pssKiB(pid: number): number | undefined {
   }
 }
 
-const rssSum = (pids: number[]) => pids.reduce((a, p) => a + (statusKiB(p, 'VmRSS') ?? 0), 0);
+export const rssSum = (pids: number[]) => pids.reduce((a, p) => a + (statusKiB(p, 'VmRSS') ?? 0), 0);
 
-function berthPeer(e: Engine): Peer {
+export function berthPeer(e: Engine): Peer {
   const env = dockerEnv(e);
   return {
     name: 'berthd',
@@ -112,7 +113,7 @@ function berthPeer(e: Engine): Peer {
   };
 }
 
-function dockerPeer(e: Engine & { containerd: number | undefined }): Peer {
+export function dockerPeer(e: Engine & { containerd: number | undefined }): Peer {
   return {
     name: 'dockerd',
     clis: [{ name: 'docker', argv: [DOCKER, '-H', e.host], env: dockerEnv(e) }],
@@ -125,7 +126,7 @@ function dockerPeer(e: Engine & { containerd: number | undefined }): Peer {
 }
 
 /** podman (root) on its own storage and run root, runc, cgroupfs, file events; no network configuration used. */
-async function podmanPeer(): Promise<Peer> {
+export async function podmanPeer(): Promise<Peer> {
   const { dir, base, env } = await podmanSetup('/tmp/podman-bench-ctr-');
   let service: { pid: number; socket: string } | undefined;
   const cli = (args: string[], allowFail = false) =>
@@ -156,92 +157,13 @@ async function podmanPeer(): Promise<Peer> {
   };
 }
 
-/** One Engine API call over a unix socket; the parsed JSON body (or undefined). */
-function call(
-  socket: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: unknown }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = request(
-      {
-        socketPath: socket,
-        method,
-        path,
-        headers: data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {},
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString();
-          let json: unknown;
-          try {
-            json = text ? JSON.parse(text) : undefined;
-          } catch {
-            json = text;
-          }
-          if ((res.statusCode ?? 500) >= 400)
-            reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
-          else resolve({ status: res.statusCode ?? 0, json });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
-}
-
-/** create + start + wait + delete of `busybox true` over the API (versioned as the docker CLI 28 asks for 1.41). */
-async function apiCycle(
-  socket: string,
-): Promise<{ total: number; create: number; start: number; wait: number; remove: number }> {
-  const t = [process.hrtime.bigint()];
-  const c = (
-    await call(socket, 'POST', '/v1.41/containers/create', {
-      Image: 'busybox',
-      Cmd: ['true'],
-      HostConfig: { NetworkMode: 'none' },
-    })
-  ).json as { Id: string };
-  t.push(process.hrtime.bigint());
-  await call(socket, 'POST', `/v1.41/containers/${c.Id}/start`);
-  t.push(process.hrtime.bigint());
-  const w = (await call(socket, 'POST', `/v1.41/containers/${c.Id}/wait`)).json as { StatusCode: number };
-  t.push(process.hrtime.bigint());
-  await call(socket, 'DELETE', `/v1.41/containers/${c.Id}`);
-  t.push(process.hrtime.bigint());
-  if (w.StatusCode !== 0) throw new Error(`the API cycle's container exited ${w.StatusCode}`);
-  const s = (i: number) => Number(t[i + 1]! - t[i]!) / 1e9;
-  return { total: Number(t[4]! - t[0]!) / 1e9, create: s(0), start: s(1), wait: s(2), remove: s(3) };
-}
-
-/** hyperfine -N of one command line: every run's time, in seconds. */
-async function hyperfine(
-  argv: string[],
-  env: Record<string, string>,
-  runs: number,
-  scratch: string,
-): Promise<number[]> {
-  const out = join(scratch, `hf-${process.hrtime.bigint()}.json`);
-  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-  await run(
-    'hyperfine',
-    ['-N', '--warmup', '2', '--runs', String(runs), '--export-json', out, argv.map(quote).join(' ')],
-    { env, timeoutMs: 600_000 },
-  );
-  return (JSON.parse(readFileSync(out, 'utf8')) as { results: { times: number[] }[] }).results[0]!.times;
-}
-
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const stddev = (xs: readonly number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
 
 /** One engine's measurements as they accumulate over the rounds. */
-class Tally {
+export class Tally {
   readonly runRm = new Map<string, number[]>();
-  readonly api: Awaited<ReturnType<typeof apiCycle>>[] = [];
+  readonly api: ApiCycle[] = [];
   readonly parallel: number[] = [];
   memory: EngineContainerFigures['memory'];
   readonly errors: string[] = [];
@@ -251,7 +173,7 @@ class Tally {
  * One round on one engine: `run --rm` through each of its CLIs (hyperfine, `perRound` runs), `perRound` API cycles,
  * and `parallel` containers started at once (memory read with them up, in the last round).
  */
-async function round(
+export async function round(
   peer: Peer,
   t: Tally,
   o: { perRound: number; parallel: number; scratch: string; last: boolean; log: Log },
@@ -270,12 +192,11 @@ async function round(
     run(main.argv[0]!, [...main.argv.slice(1), ...args], { env: main.env, allowFail, timeoutMs: 120_000 });
   for (const c of peer.clis) {
     await attempt(`run --rm (${c.name})`, async () => {
-      const times = await hyperfine(
-        [...c.argv, 'run', '--rm', '--network', 'none', 'busybox', 'true'],
-        c.env,
-        o.perRound,
-        o.scratch,
-      );
+      const times = await hyperfine([...c.argv, 'run', '--rm', '--network', 'none', 'busybox', 'true'], {
+        env: c.env,
+        runs: o.perRound,
+        scratch: o.scratch,
+      });
       t.runRm.set(c.name, [...(t.runRm.get(c.name) ?? []), ...times]);
     });
   }

@@ -16,6 +16,7 @@ import { benchContainers, containersReport } from './containers.ts';
 import { benchNetwork, networkReport } from './network.ts';
 import { benchPhases, type PhaseFigures } from './phases.ts';
 import { benchRegistry, registryReport, type RegistryFigures } from './registry.ts';
+import { benchStart, startReport } from './start.ts';
 import { benchVersion, type VersionFigures } from './version.ts';
 
 const USAGE = `usage: node bench/run.ts [BENCHMARK...] [options]
@@ -30,6 +31,8 @@ benchmarks (default: load layers idle version phases registry):
   registry  pull, push and warm push of both images (gzip layers) via a local docker-registry: berthd vs skopeo
   containers  run --rm busybox true per CLI, the API create+start+wait+delete cycle, 20 run -d in parallel, memory
             per running container: berthd, dockerd, podman (--network none)
+  start     the start path in one run: node and runc floors, the API cycle, run --rm, 20 run -d at once, version,
+            berth run --rm: berthd, dockerd, podman; berthd's phase breakdown and RSS (not in the default set)
   network   run --rm on the bridge vs --network none, 20 started in parallel on a user network, wrk through a
             published port vs the container's IP: berthd, dockerd, podman (not in the default set)
 
@@ -39,7 +42,8 @@ options:
   --layer-kib N        size of each of those layers (default 1024)
   --compression LIST   layer compression in the archives: none (as docker save writes), gzip, or none,gzip
                        (default none,gzip)
-  --runs N             timed runs of each load (default 5; one untimed warm-up before)
+  --runs N             timed runs of each load (default 5; one untimed warm-up before); for start, runs per round
+  --rounds N           interleaved rounds of the start benchmark (default 3)
   --idle-runs N        daemon starts for the idle benchmark (default 3)
   --version-runs N     hyperfine runs per command (default 30)
   --json FILE          also write every figure as JSON
@@ -54,6 +58,7 @@ const { values, positionals } = parseArgs({
     'layer-kib': { type: 'string', default: '1024' },
     compression: { type: 'string', default: 'none,gzip' },
     runs: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
     'idle-runs': { type: 'string', default: '3' },
     'version-runs': { type: 'string', default: '30' },
     json: { type: 'string' },
@@ -62,7 +67,7 @@ const { values, positionals } = parseArgs({
   },
 });
 
-const KNOWN = ['load', 'layers', 'idle', 'version', 'phases', 'profile', 'registry', 'network', 'containers'];
+const KNOWN = ['load', 'layers', 'idle', 'version', 'phases', 'profile', 'registry', 'network', 'containers', 'start'];
 if (values.help) {
   process.stdout.write(USAGE);
   process.exit(0);
@@ -86,6 +91,7 @@ const mib = positive('mib', values.mib);
 const layerCount = positive('layers', values.layers);
 const layerKib = positive('layer-kib', values['layer-kib']);
 const runs = positive('runs', values.runs);
+const rounds = positive('rounds', values.rounds);
 const idleRuns = positive('idle-runs', values['idle-runs']);
 const versionRuns = positive('version-runs', values['version-runs']);
 const compressions = (values.compression ?? '').split(',').filter(Boolean);
@@ -366,6 +372,20 @@ async function main(): Promise<void> {
     const f = await benchContainers({ runs, parallel: 20, scratch, log });
     json.containers = f;
     out.push(containersReport(f));
+  }
+
+  if (selected.includes('start')) {
+    const f = await benchStart({ rounds, perRound: runs, parallel: 20, scratch, log });
+    json.start = {
+      ...f,
+      engines: f.engines.map((e) => ({
+        engine: e.engine,
+        api: e.tally.api,
+        parallel: e.tally.parallel,
+        runRm: Object.fromEntries(e.tally.runRm),
+      })),
+    };
+    out.push(startReport(f));
   }
 
   if (selected.includes('network')) {

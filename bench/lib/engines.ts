@@ -84,13 +84,15 @@ export async function removeDir(dir: string): Promise<void> {
 }
 
 /**
- * Starts berthd with `--no-seed` (unless `seed`: then busybox is created from busybox-static) on a fresh data root; `startSeconds` is the time from spawn to its first answer.
- * With `nodeArgs` (e.g. `--cpu-prof`), Node runs src/daemon/main.ts directly with those flags instead of bin/berthd.
+ * Starts berthd with `--no-seed` (unless `seed`: then busybox is created from busybox-static) on a fresh data root
+ * (or on the roots in `dir`, left by an earlier `stopKeeping()`); `startSeconds` is the time from spawn to its first
+ * answer. With `nodeArgs` (e.g. `--cpu-prof`), Node runs src/daemon/main.ts directly with those flags instead of
+ * bin/berthd; `env` is added to its environment.
  */
 export async function startBerthd(
-  opts: { nodeArgs?: string[]; seed?: boolean } = {},
-): Promise<Engine & { startSeconds: number }> {
-  const dir = await mkdtemp('/tmp/berth-bench-');
+  opts: { nodeArgs?: string[]; seed?: boolean; env?: Record<string, string>; dir?: string } = {},
+): Promise<Engine & { startSeconds: number; stopKeeping(): Promise<void> }> {
+  const dir = opts.dir ?? (await mkdtemp('/tmp/berth-bench-'));
   const socket = join(dir, 'berth.sock');
   const dataRoot = join(dir, 'data');
   let out = '';
@@ -109,9 +111,9 @@ export async function startBerthd(
   const proc = opts.nodeArgs
     ? spawn(NODE, [...opts.nodeArgs, join(TREE, 'src', 'daemon', 'main.ts'), ...args], {
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, NODE_COMPILE_CACHE: join(TREE, 'node_modules', '.cache', 'node-compile') },
+        env: { ...process.env, NODE_COMPILE_CACHE: join(TREE, 'node_modules', '.cache', 'node-compile'), ...opts.env },
       })
-    : spawn(BERTHD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    : spawn(BERTHD, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   try {
@@ -135,6 +137,10 @@ export async function startBerthd(
     async stop() {
       await stopPid(pid);
       await removeDir(dir);
+    },
+    /** Stops the daemon and keeps its directory, for another `startBerthd({ dir })` on the same roots. */
+    async stopKeeping() {
+      await stopPid(pid);
     },
   };
 }

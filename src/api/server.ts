@@ -2,6 +2,7 @@ import { createServer, ServerResponse, type IncomingMessage, type Server } from 
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { errorMessage } from '../util/errors.ts';
+import { phaseEnd, phaseStart } from '../util/trace.ts';
 import { httpStatus } from './errors.ts';
 import { sendJSON, upgradeBodies, type Hijacked, type Request } from './http.ts';
 import type { Router } from './router.ts';
@@ -26,6 +27,8 @@ const FOLLOWS = /^\/(?:containers\/[^/]+\/(?:attach|wait|logs|stats)|exec\/[^/]+
 /** The Engine API HTTP server: version prefix handling, common headers, routing, and errors → `{message}`. */
 export function createApiServer(opts: ServerOptions): Server {
   const server = createServer({ keepAliveTimeout: 5000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
+    const t0 = phaseStart();
+    if (t0 !== undefined) res.once('finish', () => phaseEnd(`api ${req.method} ${req.url}`, '', t0));
     void handle(opts, req, res);
   });
   // Requests with `Upgrade: tcp` (docker's attach and exec start) arrive here with the raw socket. A response

@@ -1,3 +1,4 @@
+import { phaseSync } from '../util/trace.ts';
 import type { MetadataDB } from './db.ts';
 
 /** What the containers service stores per container; `config`, `hostConfig` and `state` are its own JSON shapes. */
@@ -86,6 +87,10 @@ export class ContainerRecords<C = unknown, H = unknown, S = unknown> {
 
   /** Inserts; false when the name is taken. */
   insert(c: ContainerRow<C, H, S>): boolean {
+    return phaseSync('database', c.id, () => this.#insert(c));
+  }
+
+  #insert(c: ContainerRow<C, H, S>): boolean {
     const res = this.#m.db
       .prepare(
         'INSERT OR IGNORE INTO containers (id, name, image_id, image_ref, created, config, host_config, state, runtime, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -106,7 +111,9 @@ export class ContainerRecords<C = unknown, H = unknown, S = unknown> {
   }
 
   setState(id: string, state: S): void {
-    this.#m.db.prepare('UPDATE containers SET state = ? WHERE id = ?').run(JSON.stringify(state), id);
+    phaseSync('database', id, () =>
+      this.#m.db.prepare('UPDATE containers SET state = ? WHERE id = ?').run(JSON.stringify(state), id),
+    );
   }
 
   setHostConfig(id: string, hostConfig: H): void {
@@ -125,6 +132,6 @@ export class ContainerRecords<C = unknown, H = unknown, S = unknown> {
   }
 
   delete(id: string): void {
-    this.#m.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+    phaseSync('database', id, () => this.#m.db.prepare('DELETE FROM containers WHERE id = ?').run(id));
   }
 }

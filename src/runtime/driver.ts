@@ -2,6 +2,7 @@ import { constants as osConstants } from 'node:os';
 import { constants as fsConstants, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { phaseEnd, phaseStart } from '../util/trace.ts';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, isErrno, NotFoundError } from '../util/errors.ts';
 import { attachSession, nativeSeqpacketDialer, type AttachSession, type SeqpacketDialer } from './attach.ts';
 import { ConmonLaunch, conmonArgv } from './conmon.ts';
@@ -206,6 +207,7 @@ export class ConmonRuntime implements RuntimeDriver {
 
   async create(id: string, opts: CreateOptions): Promise<Created> {
     checkId(id);
+    const t0 = phaseStart();
     const terminal = opts.terminal ?? false;
     const stdin = opts.stdin ?? false;
     await checkBundle(opts.bundle, terminal);
@@ -253,16 +255,22 @@ export class ConmonRuntime implements RuntimeDriver {
       ...(opts.logSizeMax !== undefined ? { logSizeMax: opts.logSizeMax } : {}),
       ...(opts.noPivot ? { noPivot: true } : {}),
     });
+    phaseEnd('runtime.prepare', id, t0);
+    const t1 = phaseStart();
     const launch = ConmonLaunch.spawn(this.#conmon, argv, { env: this.#env, cwd: dir });
     try {
       launch.go();
       const pid = await launch.expect(launch.sync, `creating '${id}'`, this.name, opts.signal);
+      // conmon started, forked its monitor, which ran `runtime create` and reported the container's pid.
+      phaseEnd('conmon+runtime.create', id, t1);
+      const t2 = phaseStart();
       await launch.exited();
       rec.conmonPid = Number.parseInt(await readFile(join(dir, 'conmon.pid'), 'utf8'), 10);
       rec.pid = pid;
       await writeFile(join(dir, 'monitor.json.tmp'), JSON.stringify(rec));
       await rename(join(dir, 'monitor.json.tmp'), join(dir, 'monitor.json'));
       this.#records.set(id, rec);
+      phaseEnd('runtime.record', id, t2);
       return { pid, conmonPid: rec.conmonPid };
     } catch (e) {
       launch.kill();
@@ -397,6 +405,14 @@ export class ConmonRuntime implements RuntimeDriver {
     const dir = this.#dir(id);
     const lost = async (): Promise<boolean> => !(pidRunning(rec.conmonPid) && isConmonOf(rec.conmonPid, dir));
     await this.#exits.waitFor(id, { check: lost, ...(opts.signal ? { signal: opts.signal } : {}) });
+    if (phaseStart() !== undefined) {
+      // From conmon's write of the exit file to berthd noticing it.
+      const written = await stat(join(this.#exitDir, id)).then(
+        (s) => s.mtimeMs,
+        () => undefined,
+      );
+      phaseEnd('exit.notice', id, written);
+    }
     const status = await this.exitStatus(id);
     if (status) return status;
     return { exitCode: 255, exitedAt: new Date(), oomKilled: await exists(join(dir, 'oom')), monitorLost: true };

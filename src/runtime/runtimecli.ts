@@ -1,4 +1,5 @@
 import { BerthError, ConflictError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
+import { phase } from '../util/trace.ts';
 import { runProcess, type ProcessResult } from './process.ts';
 
 /** An OCI runtime program (runc, crun) and the state directory Berth gives it with `--root`. */
@@ -105,11 +106,13 @@ export class OciRuntimeCli {
     args: string[],
     opts: { input?: string; signal?: AbortSignal } = {},
   ): Promise<ProcessResult> {
-    const res = await runProcess(this.path, [...this.globalArgs(), ...args], {
-      env: this.#env,
-      ...(opts.input !== undefined ? { input: opts.input } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
+    const res = await phase(`runtime.${verb}`, id, () =>
+      runProcess(this.path, [...this.globalArgs(), ...args], {
+        env: this.#env,
+        ...(opts.input !== undefined ? { input: opts.input } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      }),
+    );
     if (res.code !== 0) throw runtimeError(this.name, verb, id, res.stderr, res.code);
     return res;
   }

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { phase, phaseSync } from '../util/trace.ts';
 import {
   mount,
   umount2,
@@ -80,6 +81,10 @@ export function parseMountOptions(options: readonly string[]): { flags: number; 
  * undoing the ones made.
  */
 export function mountAll(mounts: readonly Mount[], target: string): void {
+  phaseSync('mount', target, () => mountAllNow(mounts, target));
+}
+
+function mountAllNow(mounts: readonly Mount[], target: string): void {
   let done = 0;
   try {
     for (const m of mounts) {
@@ -103,13 +108,15 @@ export function mountAll(mounts: readonly Mount[], target: string): void {
 }
 
 /** Unmounts everything mounted on `target` (stacked mounts too); returns how many were unmounted. */
-export async function unmountAll(target: string, opts: { detach?: boolean } = {}): Promise<number> {
-  let n = 0;
-  while (await isMountPoint(target)) {
-    umount2(target, opts.detach ? MNT_DETACH : 0);
-    n++;
-  }
-  return n;
+export function unmountAll(target: string, opts: { detach?: boolean } = {}): Promise<number> {
+  return phase('unmount', target, async () => {
+    let n = 0;
+    while (await isMountPoint(target)) {
+      umount2(target, opts.detach ? MNT_DETACH : 0);
+      n++;
+    }
+    return n;
+  });
 }
 
 /** Whether something is mounted on `path` (an exact, already-resolved path) in this mount namespace. */

@@ -1,0 +1,99 @@
+/**
+ * The runtime's floor: runc alone, with no engine and no monitor, on a busybox bundle whose config.json is
+ * written by Berth's own spec builder with the inputs berthd gives it for `run --network none busybox true`
+ * (default seccomp profile, capabilities, masked paths, its own network namespace, a cgroup), so the only
+ * differences from berthd's container are the ones an engine adds: conmon, the overlay root, the bookkeeping.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { hostFacts } from '../../src/daemon/runtimes.ts';
+import { buildSpec, serializeSpec } from '../../src/runtime/index.ts';
+import { busyboxRootfs, RUNC } from '../../src/runtime/testkit.ts';
+import { epochMs } from './api.ts';
+
+export interface RuncBed {
+  runc: string;
+  /** runc's --root (its state dir). */
+  root: string;
+  bundle: string;
+  /** The argv of `runc run` of the bundle (the container deletes itself when `true` exits). */
+  runArgv: string[];
+  cleanup(): Promise<void>;
+}
+
+/** A busybox bundle under `dir` and a runc state dir, for container ids `<prefix>-N`. */
+export async function runcBed(dir: string): Promise<RuncBed> {
+  const rootfs = await busyboxRootfs(dir);
+  const bundle = join(dir, 'bundle');
+  const root = join(dir, 'runc-root');
+  await mkdir(bundle, { recursive: true });
+  await mkdir(root, { recursive: true });
+  const files = { hosts: '127.0.0.1\tlocalhost\n', hostname: 'benchfloor\n', 'resolv.conf': 'nameserver 127.0.0.1\n' };
+  for (const [name, text] of Object.entries(files)) await writeFile(join(bundle, name), text);
+  const spec = buildSpec({
+    id: 'benchfloor',
+    rootfs,
+    process: {
+      args: ['true'],
+      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root'],
+      cwd: '/',
+      terminal: false,
+      user: { uid: 0, gid: 0, additionalGids: [] },
+    },
+    hostname: 'benchfloor',
+    mounts: [
+      { type: 'bind', source: join(bundle, 'hosts'), destination: '/etc/hosts' },
+      { type: 'bind', source: join(bundle, 'hostname'), destination: '/etc/hostname' },
+      { type: 'bind', source: join(bundle, 'resolv.conf'), destination: '/etc/resolv.conf' },
+    ],
+    seccomp: 'default',
+    namespaces: { network: 'none' },
+    cgroupsPath: '/berth-bench-floor/benchfloor',
+    host: hostFacts(),
+  });
+  await writeFile(join(bundle, 'config.json'), serializeSpec(spec));
+  return {
+    runc: RUNC.path,
+    root,
+    bundle,
+    runArgv: [RUNC.path, '--root', root, 'run', '--bundle', bundle, 'benchfloor'],
+    async cleanup() {
+      await runcStep([RUNC.path, '--root', root, 'delete', '--force', 'benchfloor']).catch(() => {});
+      for (const ctrl of await readdir('/sys/fs/cgroup').catch(() => [] as string[]))
+        await rmdir(join('/sys/fs/cgroup', ctrl, 'berth-bench-floor')).catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs one runc command (stdio on /dev/null), rejecting on a non-zero exit; resolves with its wall time, ms. */
+export function runcStep(argv: readonly string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = epochMs();
+    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    c.once('error', reject);
+    c.once('exit', (code) =>
+      code === 0 ? resolve(epochMs() - t0) : reject(new Error(`${argv.join(' ')} exited ${code}: ${err.slice(-500)}`)),
+    );
+  });
+}
+
+/** `runc create`, `start` and `delete` of the bundle as three commands, timed each (ms). */
+export async function runcSteps(bed: RuncBed): Promise<{ create: number; start: number; delete: number }> {
+  const base = [bed.runc, '--root', bed.root];
+  const create = await runcStep([...base, 'create', '--bundle', bed.bundle, 'benchfloor']);
+  const start = await runcStep([...base, 'start', 'benchfloor']);
+  // `true` exits at once; delete refuses a container that is still running, so wait for it to stop.
+  for (let i = 0; i < 200; i++) {
+    try {
+      return { create, start, delete: await runcStep([...base, 'delete', 'benchfloor']) };
+    } catch (err) {
+      if (i === 199) throw err;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+  throw new Error('unreachable');
+}
