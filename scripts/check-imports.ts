@@ -72,7 +72,7 @@ function* walk(dir: string): Generator<string> {
   }
 }
 
-const IMPORT_RE = /(?:^|\n)\s*((?:import|export)\s[^'"]*?)from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT_RE = /(?:^|\n)\s*((?:import|export)\s[^'";]*?)from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 const problems: string[] = [];
 for (const file of walk(src)) {
   const folder = relative(src, file).split(sep)[0]!;
