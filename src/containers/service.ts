@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ImageService } from '../images/index.ts';
-import type { ContainerRecords, ContainerRow } from '../metadata/index.ts';
+import type { ContainerRecords } from '../metadata/index.ts';
 import type { ImageRunConfig } from '../oci/types.ts';
 import {
   buildSpec,
@@ -49,6 +49,7 @@ import {
   type HostConfig,
 } from './config.ts';
 import { initialState, ZERO_TIME, type ContainerState } from './state.ts';
+import type { LogsOptions, MountPoint, Row, StoredConfig, WaitCondition, WaitResult } from './model.ts';
 import { resolveUser } from './users.ts';
 import { emptyBlkio, emptyCpu, readCgroupStats, type StatsSample } from './stats.ts';
 import type { Change, PathStat } from './archive.ts';
@@ -57,32 +58,6 @@ import { ContainerFiles } from './files.ts';
 import { Healthchecks } from './health.ts';
 
 const exec = promisify(execFile);
-
-/** A resolved mount of a container, in the shape of inspect's `Mounts`. */
-export interface MountPoint {
-  Type: 'bind' | 'volume' | 'tmpfs';
-  Name?: string;
-  Source: string;
-  Destination: string;
-  Driver?: string;
-  Mode: string;
-  RW: boolean;
-  Propagation: string;
-  /** tmpfs options (--tmpfs or --mount type=tmpfs). */
-  TmpfsOptions?: string[];
-  /** The volume was created for this container (anonymous): `rm -v` removes it. */
-  Anonymous?: boolean;
-}
-
-/** What is stored per container besides its state. */
-export interface StoredConfig {
-  Config: ImageRunConfig & { StopTimeout?: number };
-  Path: string;
-  Args: string[];
-  Mounts: MountPoint[];
-}
-
-export type Row = ContainerRow<StoredConfig, HostConfig, ContainerState>;
 
 export interface ContainerServiceDeps {
   dataRoot: string;
@@ -104,21 +79,9 @@ export interface ContainerServiceDeps {
 
 type SpecResourcesLike = { devices?: unknown } & Record<string, unknown>;
 
-export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
-
 interface Waiter {
   condition: WaitCondition;
-  resolve: (r: { StatusCode: number; Error: { Message: string } | null }) => void;
-}
-
-export interface LogsOptions {
-  follow?: boolean;
-  stdout?: boolean;
-  stderr?: boolean;
-  since?: bigint;
-  until?: bigint;
-  tail?: number;
-  signal?: AbortSignal;
+  resolve: (r: WaitResult) => void;
 }
 
 /**
@@ -841,11 +804,7 @@ export class ContainerService {
   }
 
   /** Docker's `/wait`. */
-  wait(
-    ref: string,
-    condition: WaitCondition = 'not-running',
-    signal?: AbortSignal,
-  ): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
+  wait(ref: string, condition: WaitCondition = 'not-running', signal?: AbortSignal): Promise<WaitResult> {
     const r = this.get(ref);
     if (
       condition === 'not-running' &&
