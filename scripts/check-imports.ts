@@ -54,7 +54,7 @@ export const ARROWS: Record<string, string[]> = {
     'sys',
   ],
   client: [],
-  cli: ['client'],
+  cli: ['client', 'registry'],
   compose: ['client'],
   cluster: ['client'],
   trust: ['content', 'images'],
