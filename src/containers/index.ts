@@ -1,4 +1,5 @@
 export { ContainerService, type ContainerServiceDeps } from './service.ts';
+export { PS_FILTERS, type ListOptions } from './filters.ts';
 export type {
   MountPoint,
   StoredConfig,
