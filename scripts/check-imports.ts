@@ -54,7 +54,7 @@ export const ARROWS: Record<string, string[]> = {
     'sys',
   ],
   client: [],
-  cli: ['client'],
+  cli: ['client', 'registry'],
   compose: ['client'],
   cluster: ['client'],
   trust: ['content', 'images'],
@@ -72,7 +72,7 @@ function* walk(dir: string): Generator<string> {
   }
 }
 
-const IMPORT_RE = /(?:^|\n)\s*((?:import|export)\s[^'"]*?)from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT_RE = /(?:^|\n)\s*((?:import|export)\s[^'";]*?)from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 const problems: string[] = [];
 for (const file of walk(src)) {
   const folder = relative(src, file).split(sep)[0]!;

@@ -71,6 +71,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, stre
       (parsed.help ? streams.out : streams.err).write(rootHelp(COMMANDS));
       return 0;
     }
+    if (parsed.args[0] === 'registry') {
+      // The registry server and its administration are a program of their own that does not talk to berthd:
+      // loaded only for this command, and it handles its own signals (a server stops cleanly on SIGTERM).
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      const { registryMain } = await import('../registry/index.ts');
+      return await registryMain({ argv: parsed.args.slice(1), env, streams, signal: controller.signal });
+    }
     const logLevel = parsed.flags.string('log-level');
     if (!LOG_LEVELS.has(logLevel)) throw new ExitStatusError(`Unable to parse logging level: ${logLevel}`, 1);
     const host = parsed.flags.has('host') ? parsed.flags.string('host') : env.BERTH_HOST || DEFAULT_HOST;

@@ -8,7 +8,7 @@ import { NotImplementedError } from '../util/errors.ts';
 import { pack } from '../util/tar/index.ts';
 import { layerEntries } from './archive.ts';
 import { runtimeMountPoints } from './files.ts';
-import type { Row } from './service.ts';
+import type { Row } from './model.ts';
 
 /** `docker commit`'s options (`-c`, `-m`, `-a`, `--pause`) and the config the API may send. */
 export interface CommitOptions {

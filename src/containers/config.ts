@@ -247,6 +247,32 @@ export function commandLine(c: ImageRunConfig): string[] {
   return argv;
 }
 
+/** What create checks of the request alone, before the image is looked up (dockerd's verifyContainerSettings). */
+export interface CreateContext {
+  /** The runtimes that work on this host, by name. */
+  runtimes: { has(name: string): boolean };
+  defaultRuntime: string;
+  /** An init binary for `--init` is installed. */
+  init: boolean;
+}
+
+/**
+ * The request's own checks: an image is named, the host config is valid, its runtime exists here, `--init` can be
+ * honoured. Returns the host config to store (with its runtime). What depends on the image (the command) and the
+ * spec's options (`validateSpec`) are checked once the image is known.
+ */
+export function checkCreateRequest(req: CreateRequest, ctx: CreateContext): HostConfig {
+  if (!req.Image) throw new InvalidArgumentError('config cannot be empty in order to create a container');
+  const hc: HostConfig = { ...(req.HostConfig ?? {}) };
+  validateHostConfig(hc);
+  const runtime = hc.Runtime || ctx.defaultRuntime;
+  if (!ctx.runtimes.has(runtime)) throw new InvalidArgumentError(`unknown or invalid runtime name: ${runtime}`);
+  hc.Runtime = runtime;
+  if (hc.Init && !ctx.init)
+    throw new InvalidArgumentError('--init: no init binary (catatonit or tini) is installed on the host');
+  return hc;
+}
+
 const POLICIES = new Set(['', 'no', 'always', 'unless-stopped', 'on-failure']);
 
 /** Checks the host config the way dockerd does before anything is created. */

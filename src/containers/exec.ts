@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AttachSession, ExecProcess, ExecSession } from '../runtime/index.ts';
+import { type AttachSession, type ExecProcess, type ExecSession, ProcessStartError } from '../runtime/index.ts';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 import type { EventLog } from '../util/events.ts';
 import { mergeEnv } from './config.ts';
@@ -105,8 +105,9 @@ export class ExecManager {
     try {
       session = await driver.exec(r.id, id, process, { attach: attached, stdin: attached && (c.AttachStdin ?? false) });
     } catch (err) {
-      // As dockerd: the exec ends with 127 when the command is not found, 126 when it cannot be run.
-      e.exitCode = /not found|no such file/i.test(String((err as Error).message)) ? 127 : 126;
+      // As dockerd: the exec ends with 127 when the command is not found, 126 when it cannot be run (the runtime's
+      // report says which), 126 for any other failure to start it.
+      e.exitCode = err instanceof ProcessStartError ? err.exitCode : 126;
       await driver.removeExec(id).catch(() => {});
       throw err;
     }

@@ -14,7 +14,7 @@ import {
   type Change,
   type PathStat,
 } from './archive.ts';
-import type { Row } from './service.ts';
+import type { Row } from './model.ts';
 
 /** What the file operations need of the container service. */
 export interface FilesDeps {

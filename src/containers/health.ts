@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { ExecProcess, RuntimeDriver } from '../runtime/index.ts';
 import { errorMessage } from '../util/errors.ts';
 import type { EventLog } from '../util/events.ts';
-import type { Row } from './service.ts';
+import type { Row } from './model.ts';
 
 /** What the healthchecks need of the container service. */
 export interface HealthDeps {

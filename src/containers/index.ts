@@ -1,12 +1,13 @@
-export {
-  ContainerService,
-  type ContainerServiceDeps,
-  type MountPoint,
-  type StoredConfig,
-  type Row as ContainerRow,
-  type WaitCondition,
-  type LogsOptions,
-} from './service.ts';
+export { ContainerService, type ContainerServiceDeps } from './service.ts';
+export { PS_FILTERS, type ListOptions } from './filters.ts';
+export type {
+  MountPoint,
+  StoredConfig,
+  Row as ContainerRow,
+  WaitCondition,
+  WaitResult,
+  LogsOptions,
+} from './model.ts';
 export {
   mergeImageConfig,
   validateHostConfig,

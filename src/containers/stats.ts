@@ -1,7 +1,11 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
 
 /** One sample of a container's cgroup counters, in the Engine API's `stats` shape (the fields the CLI reads). */
 export interface StatsSample {
@@ -243,4 +247,47 @@ export function emptyCpu(): CpuStats {
     cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 },
     throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
   };
+}
+
+const ZERO = '0001-01-01T00:00:00Z';
+
+/**
+ * One stats sample of a container (`docker stats`): its cgroup's counters while it runs, zeros otherwise, with
+ * `precpu_stats` from `previous` so that the CLI can compute CPU %.
+ */
+export async function statsSample(
+  c: { id: string; name: string; running: boolean },
+  previous?: StatsSample,
+): Promise<StatsSample> {
+  const s = c.running ? await readCgroupStats(`berth/${c.id}`) : undefined;
+  return {
+    read: c.running ? new Date().toISOString() : ZERO,
+    preread: previous?.read ?? ZERO,
+    pids_stats: s?.pids ?? {},
+    cpu_stats: s?.cpu ?? emptyCpu(),
+    precpu_stats: previous?.cpu_stats ?? emptyCpu(),
+    memory_stats: s?.memory ?? {},
+    blkio_stats: s?.blkio ?? emptyBlkio(),
+    num_procs: 0,
+    storage_stats: {},
+    name: `/${c.name}`,
+    id: c.id,
+  };
+}
+
+const TOP_TITLES = ['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD'];
+
+/** `docker top`: `ps -o uid,pid,ppid,c,stime,tty,time,cmd` of the container's processes (host PIDs). */
+export async function top(pids: readonly number[]): Promise<{ Titles: string[]; Processes: string[][] }> {
+  if (pids.length === 0) return { Titles: TOP_TITLES, Processes: [] };
+  const { stdout } = await exec('ps', ['-o', 'uid,pid,ppid,c,stime,tty,time,cmd', '-p', pids.join(',')]);
+  const rows = stdout
+    .trimEnd()
+    .split('\n')
+    .slice(1)
+    .map((l) => {
+      const parts = l.trim().split(/\s+/);
+      return [...parts.slice(0, 7), parts.slice(7).join(' ')];
+    });
+  return { Titles: TOP_TITLES, Processes: rows };
 }

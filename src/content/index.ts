@@ -5,6 +5,8 @@ export {
   type ContentStore,
   type Expected,
   type Ingester,
+  type IngestWriter,
+  type ResumableIngester,
   type Manager,
   type Provider,
 } from './store.ts';

@@ -6,6 +6,14 @@ import { pipeline } from 'node:stream/promises';
 import { PassThrough, Readable } from 'node:stream';
 import { type Digest, digestAlgorithm, digestHex, isDigest, VerifyingStream } from '../util/digest.ts';
 import { DataLossError, InvalidArgumentError, NotFoundError, isErrno } from '../util/errors.ts';
+import {
+  FileIngestWriter,
+  type IngestWriter,
+  type ResumableIngester,
+  checkRef,
+  listPartials,
+  placeFile,
+} from './writer.ts';
 
 export interface BlobInfo {
   digest: Digest;
@@ -21,8 +29,8 @@ export interface Expected {
 export interface Provider {
   info(digest: Digest): Promise<BlobInfo>;
   has(digest: Digest): Promise<boolean>;
-  /** A stream of the blob's bytes from `start` (for resumed reads). */
-  read(digest: Digest, opts?: { start?: number; signal?: AbortSignal }): Readable;
+  /** A stream of the blob's bytes from `start` to `end` (inclusive; for resumed and range reads). */
+  read(digest: Digest, opts?: { start?: number; end?: number; signal?: AbortSignal }): Readable;
   /** The whole blob, for small JSON documents; refuses blobs above maxSize. */
   readAll(digest: Digest, maxSize?: number): Promise<Buffer>;
   /** The blob's path on disk, for consumers that want to open it themselves (e.g. to read it twice). */
@@ -51,12 +59,14 @@ export interface Manager {
 
 export type ContentStore = Provider & Ingester & Manager;
 
+export type { IngestWriter, ResumableIngester } from './writer.ts';
+
 /**
  * Content-addressed blob store in OCI image layout: `<root>/blobs/<alg>/<hex>`, with partial writes under
  * `<root>/ingest/`. A blob appears only by rename after a verified, fsynced write, so a reader never sees a
  * partial or wrong blob, and a crash leaves only ingest files, which `repair()` removes.
  */
-export class FileContentStore implements ContentStore {
+export class FileContentStore implements ContentStore, ResumableIngester {
   readonly root: string;
   constructor(root: string) {
     this.root = root;
@@ -92,9 +102,10 @@ export class FileContentStore implements ContentStore {
     }
   }
 
-  read(digest: Digest, opts: { start?: number; signal?: AbortSignal } = {}): Readable {
+  read(digest: Digest, opts: { start?: number; end?: number; signal?: AbortSignal } = {}): Readable {
     const stream = createReadStream(this.path(digest), {
       start: opts.start ?? 0,
+      ...(opts.end !== undefined ? { end: opts.end } : {}),
       highWaterMark: 1 << 20,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
@@ -188,6 +199,25 @@ export class FileContentStore implements ContentStore {
     }
   }
 
+  /** A partial blob under `ingest/<ref>`, kept across restarts until committed or aborted (see `ResumableIngester`). */
+  async writer(ref: string, opts: { size: number; algorithm?: 'sha256' | 'sha512' }): Promise<IngestWriter> {
+    return FileIngestWriter.open(join(this.root, 'ingest'), ref, opts, async (tmp, digest) => {
+      const final = this.path(digest);
+      await mkdir(dirname(final), { recursive: true });
+      return placeFile(tmp, final);
+    });
+  }
+
+  async abort(ref: string): Promise<void> {
+    checkRef(ref);
+    await rm(join(this.root, 'ingest', ref), { force: true });
+  }
+
+  partials(): AsyncIterable<{ ref: string; size: number; updatedAt: number }> {
+    return listPartials(join(this.root, 'ingest'));
+  }
+
+  /** Removes every partial write; for the engine, whose ingests do not outlive the process. */
   async repair(): Promise<{ removed: number }> {
     const dir = join(this.root, 'ingest');
     let names: string[] = [];

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from '../util/errors.ts';
-import { applyChanges, processWord } from './changes.ts';
+import { applyChanges } from './changes.ts';
 
 test('CMD and ENTRYPOINT: exec form, shell form, and ENTRYPOINT clearing a CMD not set before it', () => {
   assert.deepEqual(applyChanges({}, ['CMD ["sh", "-c", "echo hi"]']).Cmd, ['sh', '-c', 'echo hi']);
@@ -76,14 +76,13 @@ test('continuation lines, comments and blank lines', () => {
   assert.deepEqual(c.Env, ['A=1', 'B=2']);
 });
 
-test('processWord: quotes, escapes, expansion', () => {
-  const env = new Map([
-    ['X', 'ex'],
-    ['E', ''],
-  ]);
-  assert.equal(processWord(`'$X'"$X"\\$X`, env), '$Xex$X');
-  assert.equal(processWord('${E:-d}${E-d}${U-d}${X+p}${U+p}', env), 'ddp');
-  assert.equal(processWord('"a\\"b"', env), 'a"b');
-  assert.throws(() => processWord('"open', env), /unmatched "/);
-  assert.throws(() => processWord('${X', env), /missing '}'/);
+test('words are expanded with the Dockerfile rules: quotes, escapes, modifiers', () => {
+  const base = { Env: ['X=ex', 'E=', 'P=linux/arm/v7'] };
+  const label = (text: string) => applyChanges(base, [`LABEL l=${text}`]).Labels?.l;
+  assert.equal(label(`'$X'"$X"\\$X`), '$Xex$X');
+  assert.equal(label('${E:-d}${E-d}${U-d}${X+p}${U+p}'), 'ddp');
+  assert.equal(label('"a\\"b"'), 'a"b');
+  assert.equal(label('${P%%/*}-${P##*/}'), 'linux-v7');
+  assert.throws(() => label('${X'), /missing '}'/);
+  assert.throws(() => label('"${U:?needs U}"'), /U: needs U/);
 });

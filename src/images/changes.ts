@@ -2,6 +2,7 @@ import { constants } from 'node:os';
 import { posix } from 'node:path';
 import type { ImageRunConfig } from '../oci/types.ts';
 import { InvalidArgumentError } from '../util/errors.ts';
+import { processWord } from '../util/shellwords.ts';
 
 /** The Dockerfile instructions `docker import --change` and `docker commit --change` accept (moby's validCommitCommands). */
 const CHANGE_COMMANDS = new Set([
@@ -26,8 +27,8 @@ const DEFAULT_SHELL = ['/bin/sh', '-c'];
  *
  * CMD and ENTRYPOINT take the JSON (exec) form or the shell form (run by the config's Shell, else `/bin/sh -c`);
  * ENTRYPOINT clears Cmd unless a CMD came before it in the same changes. ENV, LABEL, USER, WORKDIR, VOLUME,
- * EXPOSE and STOPSIGNAL expand `$VAR`/`${VAR}` (with `:-`, `-`, `:+`, `+`) from the environment so far and
- * remove quotes, as Dockerfile words.
+ * EXPOSE and STOPSIGNAL expand variables from the environment so far and remove quotes, with the Dockerfile
+ * builder's word rules (src/util/shellwords.ts).
  */
 export function applyChanges(base: ImageRunConfig, changes: readonly string[]): ImageRunConfig {
   const cfg: ImageRunConfig = structuredClone(base);
@@ -220,80 +221,6 @@ function rawWords(text: string): string[] {
 
 function shellWords(text: string, env: Map<string, string>): string[] {
   return rawWords(text).map((w) => processWord(w, env));
-}
-
-/** Dockerfile word processing: quote removal, backslash escapes, and variable expansion. */
-export function processWord(word: string, env: ReadonlyMap<string, string>): string {
-  let out = '';
-  let i = 0;
-  const expand = (): string => {
-    // at '$'
-    i++;
-    if (word[i] === '{') {
-      const end = word.indexOf('}', i);
-      if (end < 0) throw new InvalidArgumentError(`missing '}' in "${word}"`);
-      const inner = word.slice(i + 1, end);
-      i = end + 1;
-      const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([\s\S]*))?$/.exec(inner);
-      if (!m) throw new InvalidArgumentError(`bad substitution "\${${inner}}" in "${word}"`);
-      const [, name, op, arg] = m;
-      const set = env.has(name!);
-      const value = env.get(name!) ?? '';
-      switch (op) {
-        case undefined:
-          return value;
-        case ':-':
-          return value !== '' ? value : processWord(arg ?? '', env);
-        case '-':
-          return set ? value : processWord(arg ?? '', env);
-        case ':+':
-          return value !== '' ? processWord(arg ?? '', env) : '';
-        default:
-          return set ? processWord(arg ?? '', env) : '';
-      }
-    }
-    const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(word.slice(i));
-    if (!m) return '$';
-    i += m[0].length;
-    return env.get(m[0]) ?? '';
-  };
-  while (i < word.length) {
-    const ch = word[i]!;
-    if (ch === "'") {
-      const end = word.indexOf("'", i + 1);
-      if (end < 0) throw new InvalidArgumentError(`unmatched ' in "${word}"`);
-      out += word.slice(i + 1, end);
-      i = end + 1;
-    } else if (ch === '"') {
-      i++;
-      for (;;) {
-        if (i >= word.length) throw new InvalidArgumentError(`unmatched " in "${word}"`);
-        const c = word[i]!;
-        if (c === '"') {
-          i++;
-          break;
-        }
-        if (c === '\\' && i + 1 < word.length && ['"', '\\', '$'].includes(word[i + 1]!)) {
-          out += word[i + 1];
-          i += 2;
-        } else if (c === '$') {
-          out += expand();
-        } else {
-          out += c;
-          i++;
-        }
-      }
-    } else if (ch === '\\' && i + 1 < word.length) {
-      out += word[i + 1];
-      i += 2;
-    } else if (ch === '$') {
-      out += expand();
-    } else {
-      out += ch;
-      i++;
-    }
-  }
-  return out;
 }
 
 /** `80`, `80/tcp`, `53/udp`, `8000-8002/tcp` → the ExposedPorts keys (`80/tcp`, …). */

@@ -217,19 +217,35 @@ export class NetworkService {
 
   // ---------------------------------------------------------------- docker network ...
 
-  /** Finds a network by full ID, name, or unique ID prefix (Docker's order). */
-  #find(ref: string): NetRec {
+  /** Finds a network by full ID, name, or unique ID prefix (Docker's order); undefined when there is none. */
+  #lookup(ref: string): NetRec | undefined {
     const byId = this.#records.get(ref);
     if (byId) return byId;
     const byName = this.#records.byName(ref);
     if (byName) return byName;
     const matches = /^[0-9a-f]+$/.test(ref) ? this.#records.all().filter((n) => n.id.startsWith(ref)) : [];
-    if (matches.length === 1) return matches[0]!;
     if (matches.length > 1)
       throw new InvalidArgumentError(
         `network ${ref} is ambiguous (${matches.length} matches found based on ID prefix)`,
       );
-    throw new NotFoundError(`network ${ref} not found`);
+    return matches[0];
+  }
+
+  /** `#lookup`, NotFound (404) when there is no such network. */
+  #find(ref: string): NetRec {
+    const n = this.#lookup(ref);
+    if (!n) throw new NotFoundError(`network ${ref} not found`);
+    return n;
+  }
+
+  /**
+   * A network a container create names. An unknown one is a bad request (400), not a 404: the docker CLI takes
+   * any 404 from create for a missing image and would try to pull it.
+   */
+  #endpointNetwork(ref: string): NetRec {
+    const n = this.#lookup(ref);
+    if (!n) throw new InvalidArgumentError(`network ${ref} not found`);
+    return n;
   }
 
   #toApi(n: NetRec, withContainers: boolean): Network {
@@ -570,7 +586,7 @@ export class NetworkService {
   ): string {
     const mode = !networkMode || networkMode === 'default' ? 'bridge' : networkMode;
     if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) return mode;
-    const primary = this.#find(mode);
+    const primary = this.#endpointNetwork(mode);
     if (primary.spec.predefined === 'host' || primary.spec.predefined === 'none') return primary.name;
     const cfgs = endpoints ?? {};
     const cfgFor = (n: NetRec): EndpointRequest | null | undefined =>
@@ -580,7 +596,7 @@ export class NetworkService {
     const nets: NetRec[] = [primary];
     for (const key of Object.keys(cfgs)) {
       if (key === mode || key === 'default') continue;
-      const n = this.#find(key);
+      const n = this.#endpointNetwork(key);
       if (!nets.some((x) => x.id === n.id)) nets.push(n);
     }
     const records = nets.map((n) => {
@@ -610,9 +626,15 @@ export class NetworkService {
     return this.#records.sandbox(containerId)?.netns;
   }
 
-  /** IDs of the networks a container is on (for `ps --filter network=`). */
-  networksOf(containerId: string): string[] {
-    return this.#records.endpointsOf(containerId).map((e) => e.networkId);
+  /**
+   * The networks a container is on, by name and ID (`ps --filter network=`): its endpoints, or the `host` or `none`
+   * network; none for `container:X`.
+   */
+  attachments(containerId: string, networkMode: string): { name: string; id: string }[] {
+    if (networkMode.startsWith('container:')) return [];
+    if (networkMode === 'host' || networkMode === 'none')
+      return [{ name: networkMode, id: this.#records.byName(networkMode)?.id ?? '' }];
+    return this.#records.endpointsOf(containerId).map((e) => ({ name: e.networkName, id: e.networkId }));
   }
 
   /**

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { CanceledError, UnavailableError } from '../util/errors.ts';
-import { OciRuntimeError } from './runtimecli.ts';
+import { processStartError } from './runtimecli.ts';
 
 /**
  * Driving conmon (Debian's conmon 2.1), the way podman's libpod/oci_conmon_common.go does.
@@ -230,7 +230,8 @@ export class ConmonLaunch {
     }
     if (msg.data < 0) {
       const text = (msg.message ?? '').trim() || `conmon reported ${msg.data}`;
-      throw new OciRuntimeError(`${runtime}: ${cleanRuntimeStderr(text)}`);
+      // The runtime's create or exec failed: the one place that says why the process could not start.
+      throw processStartError(`${runtime}: ${cleanRuntimeStderr(text)}`);
     }
     return msg.data;
   }

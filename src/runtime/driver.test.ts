@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
-import { OciRuntimeError } from './runtimecli.ts';
+import { ProcessStartError } from './runtimecli.ts';
 import { readLog, type LogEntry } from './logs.ts';
 import { pidRunning } from './process.ts';
 import { signalName } from './driver.ts';
@@ -195,9 +195,16 @@ describe('ConmonRuntime with runc', () => {
     await assert.rejects(
       d.exec(id, `${id}-x5`, { args: ['nosuchcmd'], env: ['PATH=/bin'], cwd: '/' }),
       (e: unknown) =>
-        e instanceof OciRuntimeError && /executable file not found|no such file/i.test((e as Error).message),
+        e instanceof ProcessStartError &&
+        e.exitCode === 127 &&
+        /executable file not found|no such file/i.test((e as Error).message),
     );
     await assert.rejects(stat(join(bed.execRoot, 'exec', `${id}-x5`)), /ENOENT/);
+    // A program that cannot be run (a directory): the runtime says so, and that is 126.
+    await assert.rejects(
+      d.exec(id, `${id}-x6`, { args: ['/bin'], env: ['PATH=/bin'], cwd: '/' }),
+      (e: unknown) => e instanceof ProcessStartError && e.exitCode === 126,
+    );
     assert.equal((await d.state(id)).status, 'running', 'exec leaves the container running');
     await d.delete(id, { force: true });
   });
@@ -245,7 +252,7 @@ describe('ConmonRuntime with runc', () => {
     const b = await bed.bundle({ args: ['nosuchcmd'] });
     await assert.rejects(
       d.create(b.id, { bundle: b.bundle }),
-      (e: unknown) => e instanceof OciRuntimeError && /nosuchcmd/.test((e as Error).message),
+      (e: unknown) => e instanceof ProcessStartError && e.exitCode === 127 && /nosuchcmd/.test((e as Error).message),
     );
     assert.deepEqual(await d.list(), []);
     await assert.rejects(stat(join(bed.execRoot, 'conmon', b.id)), /ENOENT/);

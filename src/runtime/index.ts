@@ -9,4 +9,12 @@ export { conmonArgv, type ConmonArgs } from './conmon.ts';
 export { readExitFile, ExitWatcher, type ExitStatus } from './exits.ts';
 export * from './logs.ts';
 export * from './probe.ts';
-export { OciRuntimeCli, OciRuntimeError, checkId, type OciRuntimeConfig, type OciState } from './runtimecli.ts';
+export {
+  OciRuntimeCli,
+  OciRuntimeError,
+  ProcessStartError,
+  startFailureCode,
+  checkId,
+  type OciRuntimeConfig,
+  type OciState,
+} from './runtimecli.ts';

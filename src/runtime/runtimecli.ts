@@ -28,6 +28,36 @@ export interface OciState {
 /** The runtime said no; the message is the runtime's own. */
 export class OciRuntimeError extends BerthError {}
 
+/**
+ * The runtime could not start the container's (or an exec's) process because of what it was asked to run: the
+ * program or a mount source is not there (`exitCode` 127, Docker's "command not found") or cannot be run (126,
+ * "cannot invoke"). A fault of the configuration, not of the engine.
+ */
+export class ProcessStartError extends InvalidArgumentError {
+  readonly exitCode: 126 | 127;
+  constructor(message: string, exitCode: 126 | 127, options?: { cause?: unknown }) {
+    super(message, options);
+    this.exitCode = exitCode;
+  }
+}
+
+/**
+ * Why the runtime could not start a process, told from its own words (runc and crun report it as text only), by
+ * dockerd's rules (daemon/start.go): 127 when the program or a file is missing, or a mount meets a file where a
+ * directory should be (or the reverse); 126 when it may not be run; undefined for any other failure.
+ */
+export function startFailureCode(message: string): 126 | 127 | undefined {
+  if (/executable file not found|no such file or directory|not a directory/i.test(message)) return 127;
+  if (/permission denied/i.test(message)) return 126;
+  return undefined;
+}
+
+/** The runtime's report that a process could not be started, as the error of the right kind. */
+export function processStartError(message: string): OciRuntimeError | ProcessStartError {
+  const code = startFailureCode(message);
+  return code === undefined ? new OciRuntimeError(message) : new ProcessStartError(message, code);
+}
+
 /** Pulls the message out of runc's logrus lines (`level=error msg="..."`) or crun's plain text. */
 export function runtimeMessage(stderr: string): string {
   const msgs: string[] = [];
@@ -56,6 +86,8 @@ export function runtimeError(
 ): BerthError {
   const msg = runtimeMessage(stderr) || `exit code ${code}`;
   const text = `${runtime} ${verb} '${id}': ${msg}`;
+  // `start` runs the process the runtime created: its failure is the process's.
+  if (verb === 'start' && startFailureCode(msg) !== undefined) return processStartError(text);
   if (/does not exist|no such file or directory/i.test(msg) && !/exec:|executable file/i.test(msg))
     return new NotFoundError(text);
   if (

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { ContainerRow, ContainerService, CreateRequest, HostConfig } from '../../containers/index.ts';
-import { formatTimestampNano, statusText } from '../../containers/index.ts';
+import { formatTimestampNano, PS_FILTERS, statusText } from '../../containers/index.ts';
 import type { ImageService } from '../../images/index.ts';
 import type { ImageRunConfig } from '../../oci/types.ts';
 
@@ -104,17 +104,6 @@ export function psCommand(path: string, args: readonly string[]): string {
   return [path, ...args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' ');
 }
 
-/** The `name` filter of `ps`: a regular expression matched against the name with and without its '/' (an invalid one matches nothing). */
-export function nameMatches(pattern: string, name: string): boolean {
-  let re: RegExp;
-  try {
-    re = new RegExp(pattern);
-  } catch {
-    return false;
-  }
-  return re.test(`/${name}`) || re.test(name);
-}
-
 function summary(d: ContainerHandlerDeps, r: ContainerRow): Record<string, unknown> {
   const net = d.containers.networkSettings(r);
   return {
@@ -134,89 +123,12 @@ function summary(d: ContainerHandlerDeps, r: ContainerRow): Record<string, unkno
   };
 }
 
-const PS_FILTERS = [
-  'status',
-  'name',
-  'label',
-  'ancestor',
-  'exited',
-  'health',
-  'id',
-  'before',
-  'since',
-  'volume',
-  'network',
-  'is-task',
-  'publish',
-  'expose',
-];
-
 function list(d: ContainerHandlerDeps, req: Request, res: ServerResponse): void {
-  const f = filtersParam(req.query, PS_FILTERS);
-  const all = boolParam(req.query, 'all');
-  const limit = intParam(req.query, 'limit') ?? -1;
-  let rows = d.containers.list();
-  const statuses = f.get('status');
-  if (statuses)
-    for (const s of statuses)
-      if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s))
-        throw new InvalidArgumentError(`invalid filter 'status=${s}'`);
-  const before = f.get('before')?.map((x) => d.containers.get(x).created);
-  const since = f.get('since')?.map((x) => d.containers.get(x).created);
-  const ancestors = f.get('ancestor')?.map((a) => {
-    try {
-      return d.images.resolve(a).configDigest;
-    } catch {
-      return `unknown:${a}`;
-    }
+  const rows = d.containers.list({
+    all: boolParam(req.query, 'all'),
+    limit: intParam(req.query, 'limit') ?? -1,
+    filters: filtersParam(req.query, PS_FILTERS),
   });
-  rows = rows.filter((r) => {
-    if (
-      !all &&
-      !statuses &&
-      limit <= 0 &&
-      !before &&
-      !since &&
-      r.state.Status !== 'running' &&
-      r.state.Status !== 'paused' &&
-      r.state.Status !== 'restarting'
-    )
-      return false;
-    if (statuses && !statuses.includes(r.state.Status)) return false;
-    const names = f.get('name');
-    if (names && !names.some((n) => nameMatches(n, r.name))) return false;
-    const ids = f.get('id');
-    if (ids && !ids.some((i) => r.id.startsWith(i))) return false;
-    const labels = f.get('label');
-    if (
-      labels &&
-      !labels.every((l) => {
-        const eq = l.indexOf('=');
-        const lab = r.config.Config.Labels ?? {};
-        return eq < 0 ? l in lab : lab[l.slice(0, eq)] === l.slice(eq + 1);
-      })
-    )
-      return false;
-    if (ancestors && !ancestors.includes(r.imageId) && !f.get('ancestor')!.includes(r.imageRef)) return false;
-    const exited = f.get('exited');
-    if (exited && !(r.state.Status === 'exited' && exited.includes(String(r.state.ExitCode)))) return false;
-    const health = f.get('health');
-    if (health && !health.includes(r.state.Health?.Status ?? 'none')) return false;
-    if (before && !before.every((t) => r.created < t)) return false;
-    if (since && !since.every((t) => r.created > t)) return false;
-    const vol = f.get('volume');
-    if (vol && !r.config.Mounts.some((m) => vol.includes(m.Name ?? '') || vol.includes(m.Destination))) return false;
-    const nets = f.get('network');
-    if (
-      nets &&
-      !Object.entries(d.containers.networkSettings(r).Networks).some(
-        ([name, e]) => nets.includes(name) || nets.some((n) => n.length > 0 && e.NetworkID.startsWith(n)),
-      )
-    )
-      return false;
-    return true;
-  });
-  if (limit > 0) rows = rows.slice(0, limit);
   sendJSON(
     res,
     200,

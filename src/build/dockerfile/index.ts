@@ -1,0 +1,11 @@
+/**
+ * The Dockerfile frontend: text → syntax tree → typed instructions in stages. Pure: no I/O, nothing expanded
+ * that needs build state (the planner does that).
+ */
+export { dump, dumpNode } from './ast.ts';
+export type { Heredoc, Node, ParseResult, ParseWarning } from './ast.ts';
+export { type CheckDirective, detectSyntax, parseCheckDirective } from './directives.ts';
+export { DockerfileError } from './errors.ts';
+export * from './instructions.ts';
+export { type CacheSharing, type Mount, type MountType, parseMount } from './mounts.ts';
+export { chompHeredocContent, INSTRUCTIONS, parse, parseHeredoc, type ParseOptions } from './parser.ts';

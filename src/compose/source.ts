@@ -1,0 +1,155 @@
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import { ComposeFileError, dotted, type KeyPath, type SourcePos } from './errors.ts';
+
+/**
+ * A compose file parsed from YAML with the position of every key kept, so that any later error (schema,
+ * interpolation, a dependency on an unknown service) can name the file, line and key. YAML 1.2 (the `yaml`
+ * package's core schema, as go-yaml v3 reads compose files), anchors and aliases, `<<` merge keys, several
+ * documents in one file (each merged over the one before, as Docker Compose does).
+ */
+
+/** Key paths written as JSON pointers (`/services/web/ports/0`), as ajv reports them. */
+export function pointer(path: KeyPath): string {
+  return path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
+}
+
+/** Where each key of one or more files was written; the last file to set a path wins. */
+export class Positions {
+  readonly #map = new Map<string, SourcePos>();
+
+  set(path: KeyPath, pos: SourcePos): void {
+    this.#map.set(pointer(path), pos);
+  }
+
+  get(path: KeyPath): SourcePos | undefined {
+    return this.#map.get(pointer(path));
+  }
+
+  /** The position of the path, else of its nearest ancestor that has one. */
+  find(path: KeyPath): SourcePos | undefined {
+    for (let n = path.length; n >= 0; n--) {
+      const pos = this.#map.get(pointer(path.slice(0, n)));
+      if (pos !== undefined) return pos;
+    }
+    return undefined;
+  }
+
+  /** Copies another file's positions in (under `prefix`), overriding what is there. */
+  absorb(other: Positions, prefix: KeyPath = [], from: KeyPath = []): void {
+    const fromKey = pointer(from);
+    const toKey = pointer(prefix);
+    for (const [key, pos] of other.#map) {
+      if (key === fromKey || key.startsWith(`${fromKey}/`)) this.#map.set(toKey + key.slice(fromKey.length), pos);
+    }
+  }
+
+  /** An error at `path`, located by the nearest known position. */
+  error(path: KeyPath, reason: string, options?: { cause?: unknown }): ComposeFileError {
+    return new ComposeFileError(this.find(path), dotted(path), reason, options);
+  }
+}
+
+export interface ParsedFile {
+  file: string;
+  /** One mapping per YAML document (usually one). */
+  documents: Record<string, unknown>[];
+  positions: Positions;
+}
+
+/** Parses a compose file's text. Syntax errors, duplicate keys and a non-mapping top level are ComposeFileErrors. */
+export function parseComposeYaml(file: string, text: string): ParsedFile {
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: false });
+  const positions = new Positions();
+  const at = (offset: number): SourcePos => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { file, line, column: col };
+  };
+  const documents: Record<string, unknown>[] = [];
+  const list = Array.isArray(docs) ? docs : [docs];
+  for (const doc of list) {
+    const problem = doc.errors[0];
+    if (problem !== undefined) {
+      const pos = at(problem.pos[0]);
+      throw new ComposeFileError(pos, '', `invalid YAML: ${firstLine(problem.message)}`);
+    }
+    if (doc.contents === null) continue;
+    if (!isMap(doc.contents)) {
+      throw new ComposeFileError(at(doc.contents.range?.[0] ?? 0), '', 'top-level object must be a mapping');
+    }
+    index(doc, doc.contents, [], positions, at, 0);
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100_000 });
+    } catch (err) {
+      throw new ComposeFileError({ file }, '', `invalid YAML: ${(err as Error).message}`);
+    }
+    documents.push(value as Record<string, unknown>);
+  }
+  return { file, documents, positions };
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? text;
+}
+
+/** Records the position of every key under `node`. */
+function index(
+  doc: Document,
+  node: Node | null,
+  path: (string | number)[],
+  positions: Positions,
+  at: (offset: number) => SourcePos,
+  depth: number,
+): void {
+  if (node === null || depth > 64) return;
+  if (isAlias(node)) {
+    const target = node.resolve(doc);
+    if (target !== undefined) index(doc, target as Node, path, positions, at, depth + 1);
+    return;
+  }
+  if (isMap(node)) {
+    const merges: Node[] = [];
+    const explicit = new Set<string>();
+    for (const pair of node.items) {
+      const key = pair.key as Node | null;
+      if (isScalar(key) && typeof key.value === 'symbol') {
+        if (pair.value !== null) merges.push(pair.value as Node);
+        continue;
+      }
+      const name = isScalar(key) ? String(key.value) : String(key);
+      explicit.add(name);
+      const child = [...path, name];
+      const offset = key?.range?.[0];
+      if (offset !== undefined) positions.set(child, at(offset));
+      index(doc, pair.value as Node | null, child, positions, at, depth + 1);
+    }
+    // Keys merged in with `<<` are located where the anchored mapping wrote them, unless written here too.
+    for (const m of merges) {
+      const sources = isSeq(m) ? (m.items as Node[]) : [m];
+      for (const src of sources) {
+        const target = isAlias(src) ? (src.resolve(doc) as Node | undefined) : src;
+        if (target === undefined || !isMap(target)) continue;
+        for (const pair of target.items) {
+          const key = pair.key as Node | null;
+          const name = isScalar(key) ? String(key.value) : String(key);
+          if (explicit.has(name)) continue;
+          explicit.add(name);
+          const child = [...path, name];
+          const offset = key?.range?.[0];
+          if (offset !== undefined) positions.set(child, at(offset));
+          index(doc, pair.value as Node | null, child, positions, at, depth + 1);
+        }
+      }
+    }
+    return;
+  }
+  if (isSeq(node)) {
+    node.items.forEach((item, i) => {
+      const n = item as Node | null;
+      const offset = n?.range?.[0];
+      if (offset !== undefined) positions.set([...path, i], at(offset));
+      index(doc, n, [...path, i], positions, at, depth + 1);
+    });
+  }
+}

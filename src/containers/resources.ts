@@ -1,0 +1,68 @@
+/** A container's cgroup limits and the byte sizes of its options, from the host config. Pure. */
+import { type HostFacts, type ResourcesInput, resolveResources, type SpecResources } from '../runtime/index.ts';
+import { InvalidArgumentError } from '../util/errors.ts';
+import type { HostConfig } from './config.ts';
+
+/** The cgroup limits of a host config, as the spec builder takes them (at start, and for `update`). */
+export function resourcesInput(hc: HostConfig): ResourcesInput {
+  return {
+    ...(hc.Memory ? { memory: hc.Memory } : {}),
+    ...(hc.MemorySwap ? { memorySwap: hc.MemorySwap } : {}),
+    ...(hc.MemoryReservation ? { memoryReservation: hc.MemoryReservation } : {}),
+    ...(hc.CpuShares ? { cpuShares: hc.CpuShares } : {}),
+    ...(hc.NanoCpus ? { cpus: hc.NanoCpus / 1e9 } : {}),
+    ...(hc.CpuPeriod ? { cpuPeriod: hc.CpuPeriod } : {}),
+    ...(hc.CpuQuota ? { cpuQuota: hc.CpuQuota } : {}),
+    ...(hc.CpusetCpus ? { cpusetCpus: hc.CpusetCpus } : {}),
+    ...(hc.CpusetMems ? { cpusetMems: hc.CpusetMems } : {}),
+    ...(hc.PidsLimit && hc.PidsLimit > 0 ? { pidsLimit: hc.PidsLimit } : {}),
+  };
+}
+
+/** The host config keys `docker update` may change. */
+export const UPDATABLE = [
+  'Memory',
+  'MemorySwap',
+  'MemoryReservation',
+  'CpuShares',
+  'NanoCpus',
+  'CpuPeriod',
+  'CpuQuota',
+  'CpusetCpus',
+  'CpusetMems',
+  'PidsLimit',
+  'RestartPolicy',
+] as const;
+
+/**
+ * `docker update`: the host config with the update's keys applied (a quota or period given replaces `--cpus`).
+ * Checks nothing: the caller validates the result as a whole.
+ */
+export function applyUpdate(hc: HostConfig, u: Partial<HostConfig>): HostConfig {
+  const out: HostConfig = { ...hc };
+  for (const k of UPDATABLE) if (u[k] !== undefined && u[k] !== null) (out as Record<string, unknown>)[k] = u[k];
+  if (out.NanoCpus && (u.CpuQuota || u.CpuPeriod)) delete out.NanoCpus;
+  return out;
+}
+
+/** The limits a running container gets through the runtime's `update` (no device rules: those stay as started). */
+export function liveLimits(hc: HostConfig, host: HostFacts): Omit<SpecResources, 'devices'> {
+  const { devices: _, ...limits } = resolveResources(resourcesInput(hc), {
+    swapAccounting: host.swapAccounting ?? true,
+    ...(host.cpuCount ? { cpuCount: host.cpuCount } : {}),
+  });
+  return limits;
+}
+
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/**
+ * A size as log options write it (`10m`, `1.5g`, `512k`, `100`, with an optional `b`); undefined when empty.
+ * Binary units, as Docker's `units.RAMInBytes`. `what` names the option in the error.
+ */
+export function parseSize(s: string | undefined, what = 'max-size'): number | undefined {
+  if (!s) return undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i.exec(s.trim());
+  if (!m) throw new InvalidArgumentError(`invalid ${what} "${s}"`);
+  return Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+}

@@ -1,0 +1,174 @@
+/**
+ * A container's run: what start acquires, in order — its root filesystem mounted, its volumes, its network
+ * sandbox, the runtime's container — each undone in reverse if a later step fails, and released in the same
+ * reverse order when the container has stopped (`releaseRun`).
+ */
+import { readFile, stat, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { NetworkService } from '../network/index.ts';
+import {
+  buildSpec,
+  type DeviceInput,
+  type HostFacts,
+  type NetworkMode,
+  type RuntimeDriver,
+  serializeSpec,
+} from '../runtime/index.ts';
+import { mountAll, type Snapshotter, unmountAll } from '../snapshots/index.ts';
+import { ConflictError } from '../util/errors.ts';
+import { deviceInput } from './devices.ts';
+import type { Row } from './model.ts';
+import { acquireVolumes, type MountVolumes, releaseVolumes } from './mounts.ts';
+import { runtimeOptions, specInput } from './spec.ts';
+import { UndoStack } from './undo.ts';
+import { resolveUser } from './users.ts';
+
+/** What a run needs. */
+export interface RunDeps {
+  snapshotter: Snapshotter;
+  volumes: MountVolumes;
+  networks: NetworkService;
+  host: HostFacts;
+  /** A small init for --init (catatonit or tini), if installed. */
+  initPath?: string | undefined;
+  /** The container's directory (bundle, /etc files, log). */
+  dir(id: string): string;
+  logPath(id: string): string;
+  /** Another container's record, for `--network container:X`. */
+  record(id: string): Row | undefined;
+  log?: { warn(m: string): void } | undefined;
+}
+
+/**
+ * Starts the container's process: mounts its root, acquires its volumes, sets up its network while the runtime
+ * creates the container, writes its spec, and starts it once the network is ready and `beforeStart` (the attach
+ * hand-over) is done. On failure everything acquired is undone before the error is thrown. Returns the process's
+ * host PID.
+ */
+export async function launch(
+  d: RunDeps,
+  r: Row,
+  driver: RuntimeDriver,
+  beforeStart: () => Promise<void>,
+): Promise<{ pid: number }> {
+  const dir = d.dir(r.id);
+  const bundle = join(dir, 'bundle');
+  const rootfs = join(bundle, 'rootfs');
+  return UndoStack.run(
+    async (undo) => {
+      // A container that ran before still has its runtime record until cleaned up.
+      await driver.delete(r.id, { force: true }).catch(() => {});
+      await mkdir(rootfs, { recursive: true });
+      await unmountAll(rootfs, { detach: true });
+      await undo.acquire(
+        'root filesystem',
+        async () => mountAll(await d.snapshotter.mounts(r.snapshot), rootfs),
+        () => unmountAll(rootfs, { detach: true }),
+      );
+      const user = await resolveUser(rootfs, r.config.Config.User ?? '', r.hostConfig.GroupAdd ?? []);
+      const volumes = await acquireVolumes(d.volumes, r, rootfs, undo);
+      // Torn down whatever part of the set-up failed (tearing down nothing is fine).
+      undo.push('network', () => d.networks.tearDown(r.id));
+      const net = await setUpNetwork(d, r);
+      const spec = buildSpec(
+        specInput(r, {
+          rootfs,
+          user,
+          volumes,
+          etc: { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') },
+          network: net.ns,
+          devices: await statDevices(r),
+          init: d.initPath,
+          host: d.host,
+        }),
+      );
+      await writeFile(join(bundle, 'config.json'), serializeSpec(spec));
+      const { pid } = await undo.acquire(
+        'runtime container',
+        () => driver.create(r.id, { ...runtimeOptions(r), bundle, logPath: d.logPath(r.id), name: r.name }),
+        () => driver.delete(r.id, { force: true }),
+      );
+      // The network was set up while the runtime created the container; the process must not start before it.
+      await net.ready;
+      await beforeStart();
+      await driver.start(r.id);
+      return { pid };
+    },
+    (m) => d.log?.warn(`container ${r.id.slice(0, 12)}: ${m}`),
+  );
+}
+
+/**
+ * After the container stopped: the runtime's container deleted, the network torn down in the background (or, when
+ * the container is being removed, released: its endpoints forgotten too), volumes released, the root unmounted.
+ */
+export async function releaseRun(
+  d: RunDeps,
+  r: Row,
+  driver: RuntimeDriver | undefined,
+  opts: { removing?: boolean } = {},
+): Promise<void> {
+  await driver?.delete(r.id, { force: true }).catch(() => {});
+  if (opts.removing) await d.networks.release(r.id, { background: true });
+  else await d.networks.tearDown(r.id, { background: true });
+  await releaseVolumes(d.volumes, r);
+  await unmountAll(join(d.dir(r.id), 'bundle', 'rootfs'), { detach: true }).catch(() => {});
+}
+
+/** `--device` nodes stat'ed on the host. */
+async function statDevices(r: Row): Promise<DeviceInput[]> {
+  const out: DeviceInput[] = [];
+  for (const dev of r.hostConfig.Devices ?? [])
+    out.push(deviceInput(dev, await stat(dev.PathOnHost).catch(() => undefined)));
+  return out;
+}
+
+/**
+ * The container's network, before the runtime creates it: namespace, interfaces and published ports through the
+ * network service, then hosts, hostname and resolv.conf in the container's directory. Returns the spec's network
+ * namespace. `container:X` joins X's namespace and shares its files, as Docker.
+ */
+async function setUpNetwork(d: RunDeps, r: Row): Promise<{ ns: NetworkMode; ready: Promise<void> }> {
+  const dir = d.dir(r.id);
+  const c = r.config.Config;
+  const hc = r.hostConfig;
+  const mode = hc.NetworkMode || 'default';
+  const hostname = c.Hostname ?? r.id.slice(0, 12);
+  await writeFile(join(dir, 'hostname'), `${hostname}\n`);
+  if (mode.startsWith('container:')) {
+    const other = d.record(mode.slice('container:'.length));
+    if (!other || (other.state.Status !== 'running' && other.state.Status !== 'paused')) {
+      throw new ConflictError(
+        `cannot join network of a non running container: ${other?.id ?? mode.slice('container:'.length)}`,
+      );
+    }
+    for (const f of ['hosts', 'resolv.conf'])
+      await writeFile(join(dir, f), await readFile(join(d.dir(other.id), f)).catch(() => ''));
+    if (other.hostConfig.NetworkMode === 'host') return { ns: 'host', ready: Promise.resolve() };
+    return {
+      ns: { path: d.networks.sandboxPath(other.id) ?? `/proc/${other.state.Pid}/ns/net` },
+      ready: Promise.resolve(),
+    };
+  }
+  const sb = await d.networks.setUp({
+    id: r.id,
+    name: r.name,
+    hostname,
+    ...(c.Domainname ? { domainname: c.Domainname } : {}),
+    networkMode: mode === 'default' ? 'bridge' : mode,
+    portBindings: hc.PortBindings ?? null,
+    publishAll: hc.PublishAllPorts ?? false,
+    exposedPorts: Object.keys(c.ExposedPorts ?? {}),
+    dns: hc.Dns ?? null,
+    dnsSearch: hc.DnsSearch ?? null,
+    dnsOptions: hc.DnsOptions ?? null,
+    extraHosts: hc.ExtraHosts ?? null,
+    hostsFile: join(dir, 'hosts'),
+    early: true,
+  });
+  const ready = sb.ready ?? Promise.resolve();
+  ready.catch(() => {}); // awaited by the caller; a failure before that must not be an unhandled rejection
+  await writeFile(join(dir, 'hosts'), sb.hosts);
+  await writeFile(join(dir, 'resolv.conf'), sb.resolvConf);
+  return { ns: mode === 'host' ? 'host' : sb.netns ? { path: sb.netns } : 'none', ready };
+}

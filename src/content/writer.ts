@@ -1,0 +1,227 @@
+import { createReadStream } from 'node:fs';
+import { type FileHandle, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { type Digest, Digester, digestAlgorithm } from '../util/digest.ts';
+import { DataLossError, InvalidArgumentError, NotFoundError, isErrno } from '../util/errors.ts';
+import type { BlobInfo, Expected } from './store.ts';
+
+/**
+ * Writes one blob over several calls, such as a registry's chunked upload: each `append` adds a chunk, `commit`
+ * verifies size and digest and makes the blob visible. A partial blob survives a restart of the process; the
+ * caller says how many bytes it acknowledged, and anything past that (a chunk cut by a crash) is dropped.
+ */
+export interface ResumableIngester {
+  /**
+   * Opens the partial blob `ref` positioned at `size` bytes (the bytes acknowledged so far; 0 creates it).
+   * A partial shorter than `size` (lost by a crash before it reached the disk) is DataLoss; one longer is cut back.
+   */
+  writer(ref: string, opts: { size: number; algorithm?: 'sha256' | 'sha512' }): Promise<IngestWriter>;
+  /** Removes a partial blob; nothing happens when it is gone. */
+  abort(ref: string): Promise<void>;
+  /** The partial blobs, with their size and last write (ms since the epoch), for clean-up of abandoned ones. */
+  partials(): AsyncIterable<{ ref: string; size: number; updatedAt: number }>;
+}
+
+export interface IngestWriter {
+  readonly ref: string;
+  /** Bytes written so far. */
+  readonly size: number;
+  /**
+   * Appends `source`. All or nothing: a failed, aborted or too large append (more than `maxSize` bytes in all) is
+   * cut back to where it started, and the error is passed on.
+   */
+  append(
+    source: AsyncIterable<Uint8Array> | Readable,
+    opts?: { signal?: AbortSignal; maxSize?: number },
+  ): Promise<number>;
+  /**
+   * Verifies the whole blob against `expected` and moves it into the store; the partial is gone afterwards,
+   * also on a mismatch (DataLossError), since bytes that hash wrong cannot become right by appending more.
+   */
+  commit(expected: Expected): Promise<BlobInfo & { created: boolean }>;
+  /** Lets the file go; the partial stays for a later writer. */
+  close(): Promise<void>;
+}
+
+const REF_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export function checkRef(ref: string): void {
+  if (!REF_RE.test(ref)) throw new InvalidArgumentError(`invalid ingest reference "${ref}"`);
+}
+
+/** The file-backed writer of `FileContentStore`: the partial is `<root>/ingest/<ref>`. */
+export class FileIngestWriter implements IngestWriter {
+  readonly ref: string;
+  #size: number;
+  readonly #file: string;
+  readonly #fh: FileHandle;
+  readonly #algorithm: 'sha256' | 'sha512';
+  /** The running digest of bytes [0, size), or undefined when it must be recomputed from the file. */
+  #digester: Digester | undefined;
+  readonly #place: (tmp: string, digest: Digest) => Promise<boolean>;
+
+  private constructor(
+    ref: string,
+    file: string,
+    fh: FileHandle,
+    size: number,
+    algorithm: 'sha256' | 'sha512',
+    place: (tmp: string, digest: Digest) => Promise<boolean>,
+  ) {
+    this.ref = ref;
+    this.#file = file;
+    this.#fh = fh;
+    this.#size = size;
+    this.#algorithm = algorithm;
+    this.#digester = size === 0 ? new Digester(algorithm) : undefined;
+    this.#place = place;
+  }
+
+  /** `place(tmp, digest)` renames the verified file into the store; false when the blob was already there. */
+  static async open(
+    dir: string,
+    ref: string,
+    opts: { size: number; algorithm?: 'sha256' | 'sha512' },
+    place: (tmp: string, digest: Digest) => Promise<boolean>,
+  ): Promise<FileIngestWriter> {
+    checkRef(ref);
+    const file = join(dir, ref);
+    let fh: FileHandle;
+    try {
+      fh = await open(file, opts.size === 0 ? 'a+' : 'r+');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new NotFoundError(`partial blob "${ref}" not found`);
+      throw err;
+    }
+    const st = await fh.stat();
+    if (st.size < opts.size) {
+      await fh.close();
+      throw new DataLossError(`partial blob "${ref}" has ${st.size} bytes, ${opts.size} were acknowledged`);
+    }
+    if (st.size > opts.size) await fh.truncate(opts.size);
+    return new FileIngestWriter(ref, file, fh, opts.size, opts.algorithm ?? 'sha256', place);
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  async #hasher(): Promise<Digester> {
+    if (this.#digester) return this.#digester;
+    const d = new Digester(this.#algorithm);
+    if (this.#size > 0) {
+      for await (const chunk of createReadStream(this.#file, { start: 0, end: this.#size - 1, highWaterMark: 1 << 20 }))
+        d.update(chunk as Buffer);
+    }
+    this.#digester = d;
+    return d;
+  }
+
+  async append(
+    source: AsyncIterable<Uint8Array> | Readable,
+    opts: { signal?: AbortSignal; maxSize?: number } = {},
+  ): Promise<number> {
+    const start = this.#size;
+    const digester = await this.#hasher();
+    let pos = start;
+    try {
+      for await (const chunk of source) {
+        opts.signal?.throwIfAborted();
+        if (opts.maxSize !== undefined && pos + chunk.byteLength > opts.maxSize)
+          throw new InvalidArgumentError(`blob is larger than the ${opts.maxSize} bytes allowed`);
+        let off = 0;
+        while (off < chunk.byteLength) {
+          const { bytesWritten } = await this.#fh.write(chunk, off, chunk.byteLength - off, pos);
+          off += bytesWritten;
+          pos += bytesWritten;
+        }
+        digester.update(chunk);
+      }
+      opts.signal?.throwIfAborted();
+    } catch (err) {
+      // The hash has seen bytes that are now cut off: it is rebuilt from the file when next needed.
+      this.#digester = undefined;
+      await this.#fh.truncate(start).catch(() => {});
+      throw err;
+    }
+    this.#size = pos;
+    return pos;
+  }
+
+  async commit(expected: Expected): Promise<BlobInfo & { created: boolean }> {
+    if (expected.digest !== undefined && digestAlgorithm(expected.digest) !== this.#algorithm)
+      throw new InvalidArgumentError(`digest ${expected.digest} does not use this upload's ${this.#algorithm}`);
+    const digester = await this.#hasher();
+    const size = this.#size;
+    const digest = digester.digest();
+    // The digester is final now; a failed commit must not let later appends use it.
+    this.#digester = undefined;
+    if (expected.size !== undefined && expected.size !== size) {
+      await this.#discard();
+      throw new DataLossError(`content size ${size} does not match the expected ${expected.size}`);
+    }
+    if (expected.digest !== undefined && expected.digest !== digest) {
+      await this.#discard();
+      throw new DataLossError(`content digest ${digest} does not match the expected ${expected.digest}`);
+    }
+    await this.#fh.sync();
+    await this.#fh.close();
+    let created: boolean;
+    try {
+      created = await this.#place(this.#file, digest);
+    } catch (err) {
+      await rm(this.#file, { force: true });
+      throw err;
+    }
+    return { digest, size, created };
+  }
+
+  async #discard(): Promise<void> {
+    await this.#fh.close().catch(() => {});
+    await rm(this.#file, { force: true });
+  }
+
+  async close(): Promise<void> {
+    await this.#fh.close().catch(() => {});
+  }
+}
+
+/** The partial blobs under `dir`. */
+export async function* listPartials(dir: string): AsyncIterable<{ ref: string; size: number; updatedAt: number }> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return;
+    throw err;
+  }
+  for (const ref of names) {
+    if (!REF_RE.test(ref)) continue;
+    try {
+      const st = await stat(join(dir, ref));
+      yield { ref, size: st.size, updatedAt: st.mtimeMs };
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+    }
+  }
+}
+
+/** Renames a verified file to `final` unless a blob is already there; makes the rename durable. */
+export async function placeFile(tmp: string, final: string): Promise<boolean> {
+  try {
+    await stat(final);
+    await rm(tmp, { force: true });
+    return false;
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+  }
+  await rename(tmp, final);
+  const fh = await open(dirname(final), 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  return true;
+}

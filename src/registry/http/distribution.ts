@@ -1,0 +1,414 @@
+import { once } from 'node:events';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { MediaType } from '../../oci/mediatypes.ts';
+import type { Digest } from '../../util/digest.ts';
+import type { Action, AuthGate, Principal } from '../auth/gate.ts';
+import { RegistryError } from '../errors.ts';
+import { MAX_MANIFEST_BYTES } from '../manifest.ts';
+import { checkDigest, checkName, isTag, parseReference } from '../names.ts';
+import type { ChunkRange, Registry } from '../service.ts';
+import { API_VERSION, API_VERSION_HEADER, send, sendError, sendJSON } from './respond.ts';
+
+const MANIFEST_RE = /^\/v2\/(.+)\/manifests\/([^/]+)$/;
+const UPLOAD_RE = /^\/v2\/(.+)\/blobs\/uploads\/([^/]*)$/;
+const BLOB_RE = /^\/v2\/(.+)\/blobs\/([^/]+)$/;
+const TAGS_RE = /^\/v2\/(.+)\/tags\/list$/;
+const REFERRERS_RE = /^\/v2\/(.+)\/referrers\/([^/]+)$/;
+const CONTENT_RANGE_RE = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/;
+const RANGE_RE = /^bytes=(\d*)-(\d*)$/;
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 10_000;
+
+/** One request to the distribution API, after routing. */
+interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  path: string;
+  query: URLSearchParams;
+  principal: Principal;
+  /** `http(s)://host`, as the client addressed the registry (for challenges). */
+  base: string;
+}
+
+/** The `/v2/` API: routes a request, checks access, calls the registry, writes the answer. */
+export class DistributionApi {
+  readonly #reg: Registry;
+  readonly #gate: AuthGate;
+  constructor(reg: Registry, gate: AuthGate) {
+    this.#reg = reg;
+    this.#gate = gate;
+  }
+
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    query: URLSearchParams,
+    base: string,
+  ): Promise<void> {
+    let scope: string | undefined;
+    try {
+      const principal = await this.#gate.authenticate(req.headers.authorization);
+      const ctx: Ctx = { req, res, path, query, principal, base };
+      const method = req.method ?? 'GET';
+      if (path === '/v2/' || path === '/v2') {
+        this.#gate.requireLogin(principal);
+        send(req, res, 200, { 'Content-Type': 'application/json' }, '{}');
+        return;
+      }
+      if (path === '/v2/_catalog') {
+        scope = 'registry:catalog:*';
+        this.#gate.requireLogin(principal);
+        return await this.#catalog(ctx);
+      }
+      let m: RegExpExecArray | null;
+      if ((m = MANIFEST_RE.exec(path))) {
+        const repo = checkName(m[1]!);
+        const action: Action = method === 'PUT' ? 'push' : method === 'DELETE' ? 'delete' : 'pull';
+        scope = `repository:${repo}:${action === 'pull' ? 'pull' : action === 'push' ? 'pull,push' : 'delete'}`;
+        await this.#gate.require(principal, repo, action);
+        const ref = parseReference(decodeURIComponent(m[2]!));
+        if (method === 'GET' || method === 'HEAD') return await this.#getManifest(ctx, repo, ref);
+        if (method === 'PUT') return await this.#putManifest(ctx, repo, ref);
+        if (method === 'DELETE') return await this.#deleteManifest(ctx, repo, ref);
+        return notAllowed(ctx, 'GET, HEAD, PUT, DELETE');
+      }
+      if ((m = UPLOAD_RE.exec(path))) {
+        const repo = checkName(m[1]!);
+        scope = `repository:${repo}:pull,push`;
+        await this.#gate.require(principal, repo, 'push');
+        const id = m[2]!;
+        if (id === '') {
+          if (method === 'POST') return await this.#startUpload(ctx, repo);
+          return notAllowed(ctx, 'POST');
+        }
+        const upload = await this.#reg.upload(repo, id, principal.name);
+        if (method === 'PATCH') return await this.#patch(ctx, repo, upload.id);
+        if (method === 'PUT') return await this.#finish(ctx, repo, upload.id);
+        if (method === 'GET') return this.#uploadStatus(ctx, repo, upload.id, upload.size, 204);
+        if (method === 'DELETE') {
+          await this.#reg.cancelUpload(upload);
+          return send(req, res, 204, {});
+        }
+        return notAllowed(ctx, 'GET, PATCH, PUT, DELETE');
+      }
+      if ((m = BLOB_RE.exec(path))) {
+        const repo = checkName(m[1]!);
+        const action: Action = method === 'DELETE' ? 'delete' : 'pull';
+        scope = `repository:${repo}:${action}`;
+        await this.#gate.require(principal, repo, action);
+        const digest = checkDigest(decodeURIComponent(m[2]!));
+        if (method === 'GET' || method === 'HEAD') return await this.#getBlob(ctx, repo, digest);
+        if (method === 'DELETE') {
+          await this.#reg.deleteBlob(repo, digest);
+          return send(req, res, 202, {});
+        }
+        return notAllowed(ctx, 'GET, HEAD, DELETE');
+      }
+      if ((m = TAGS_RE.exec(path))) {
+        const repo = checkName(m[1]!);
+        scope = `repository:${repo}:pull`;
+        await this.#gate.require(principal, repo, 'pull');
+        if (method !== 'GET' && method !== 'HEAD') return notAllowed(ctx, 'GET');
+        return await this.#tags(ctx, repo);
+      }
+      if ((m = REFERRERS_RE.exec(path))) {
+        const repo = checkName(m[1]!);
+        scope = `repository:${repo}:pull`;
+        await this.#gate.require(principal, repo, 'pull');
+        if (method !== 'GET' && method !== 'HEAD') return notAllowed(ctx, 'GET');
+        return await this.#referrers(ctx, repo, checkDigest(decodeURIComponent(m[2]!)));
+      }
+      sendError(req, res, new RegistryError('NAME_UNKNOWN', `no route for ${method} ${path}`, { status: 404 }));
+    } catch (err) {
+      const headers: OutgoingHttpHeaders = {};
+      if (err instanceof RegistryError && err.status === 401) {
+        const c = this.#gate.challenge(base, scope);
+        if (c) headers['WWW-Authenticate'] = c;
+      }
+      if (err instanceof RegistryError && err.status === 416 && typeof err.detail === 'object' && err.detail) {
+        const m = UPLOAD_RE.exec(path);
+        const size = (err.detail as { size?: number }).size;
+        if (m && size !== undefined) uploadHeaders(headers, m[1]!, m[2]!, size);
+      }
+      sendError(req, res, err, headers);
+    }
+  }
+
+  async #getManifest(ctx: Ctx, repo: string, ref: { digest: Digest } | { tag: string }): Promise<void> {
+    const m = await this.#reg.manifest(repo, ref);
+    send(
+      ctx.req,
+      ctx.res,
+      200,
+      {
+        'Content-Type': m.mediaType,
+        'Content-Length': m.size,
+        'Docker-Content-Digest': m.digest,
+        ETag: `"${m.digest}"`,
+      },
+      m.content,
+    );
+    if (ctx.req.method === 'GET')
+      this.#reg.emit({
+        action: 'pull',
+        repo,
+        digest: m.digest,
+        tag: 'tag' in ref ? ref.tag : undefined,
+        actor: ctx.principal.name,
+      });
+  }
+
+  async #putManifest(ctx: Ctx, repo: string, ref: { digest: Digest } | { tag: string }): Promise<void> {
+    const extra = ctx.query.getAll('tag');
+    for (const t of extra) if (!isTag(t)) throw new RegistryError('MANIFEST_INVALID', `invalid tag "${t}"`);
+    const body = await readBody(ctx.req, MAX_MANIFEST_BYTES);
+    const r = await this.#reg.putManifest(repo, ref, body, ctx.req.headers['content-type'], extra, ctx.principal.name);
+    const headers: OutgoingHttpHeaders = {
+      Location: `/v2/${repo}/manifests/${r.digest}`,
+      'Docker-Content-Digest': r.digest,
+    };
+    if (r.subject) headers['OCI-Subject'] = r.subject;
+    if (extra.length > 0) headers['OCI-Tag'] = extra.join(', ');
+    send(ctx.req, ctx.res, 201, headers);
+  }
+
+  async #deleteManifest(ctx: Ctx, repo: string, ref: { digest: Digest } | { tag: string }): Promise<void> {
+    await this.#reg.deleteManifest(repo, ref, ctx.principal.name);
+    send(ctx.req, ctx.res, 202, {});
+  }
+
+  async #getBlob(ctx: Ctx, repo: string, digest: Digest): Promise<void> {
+    const size = await this.#reg.blobSize(repo, digest);
+    const headers: OutgoingHttpHeaders = {
+      'Content-Type': 'application/octet-stream',
+      'Docker-Content-Digest': digest,
+      'Accept-Ranges': 'bytes',
+      ETag: `"${digest}"`,
+      'Cache-Control': 'max-age=31536000',
+    };
+    let range: ChunkRange | undefined;
+    const want = ctx.req.headers.range;
+    if (want !== undefined) {
+      const r = parseRange(want, size);
+      if (r === null) {
+        const err = new RegistryError('BLOB_UNKNOWN', `range "${want}" is outside the blob's ${size} bytes`, {
+          status: 416,
+        });
+        return sendError(ctx.req, ctx.res, err, { 'Content-Range': `bytes */${size}` });
+      }
+      range = r;
+    }
+    if (range) {
+      headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
+      headers['Content-Length'] = range.end - range.start + 1;
+    } else headers['Content-Length'] = size;
+    if (ctx.req.method === 'HEAD' || size === 0) return send(ctx.req, ctx.res, range ? 206 : 200, headers);
+    headers[API_VERSION_HEADER] = API_VERSION;
+    const stream = this.#reg.readBlob(digest, range);
+    // The first bytes decide the status: a blob the backend lost is an error answer, not a cut stream.
+    await once(stream, 'readable');
+    ctx.res.writeHead(range ? 206 : 200, headers);
+    try {
+      await pipeline(stream, ctx.res);
+    } catch (err) {
+      if (!ctx.res.headersSent) throw err;
+      ctx.res.destroy();
+    }
+  }
+
+  async #startUpload(ctx: Ctx, repo: string): Promise<void> {
+    const { req, res, query, principal } = ctx;
+    const mount = query.get('mount');
+    if (mount !== null) {
+      const digest = checkDigest(mount);
+      const from = query.get('from');
+      const source = from !== null ? checkName(from) : undefined;
+      if (source !== undefined && (await this.#gate.allows(principal, source, 'pull'))) {
+        const size = await this.#reg.mount(repo, source, digest, principal.name);
+        if (size !== undefined) {
+          return send(req, res, 201, { Location: `/v2/${repo}/blobs/${digest}`, 'Docker-Content-Digest': digest });
+        }
+      }
+    }
+    const algorithm = query.get('digest-algorithm') ?? 'sha256';
+    if (algorithm !== 'sha256' && algorithm !== 'sha512')
+      throw new RegistryError(
+        'UNSUPPORTED',
+        `digest algorithm "${algorithm}" is not supported (sha256 and sha512 are)`,
+        {
+          status: 400,
+        },
+      );
+    const digestParam = query.get('digest');
+    const digest = digestParam !== null ? checkDigest(digestParam) : undefined;
+    const id = await this.#reg.startUpload(
+      repo,
+      principal.name,
+      digest ? (digest.startsWith('sha512:') ? 'sha512' : 'sha256') : algorithm,
+    );
+    if (digest) {
+      const u = await this.#reg.upload(repo, id, principal.name);
+      await this.#reg.appendUpload(u, req, { length: contentLength(req) });
+      const info = await this.#reg.finishUpload(u, digest, principal.name);
+      return send(req, res, 201, {
+        Location: `/v2/${repo}/blobs/${info.digest}`,
+        'Docker-Content-Digest': info.digest,
+      });
+    }
+    this.#uploadStatus(ctx, repo, id, 0, 202);
+  }
+
+  #uploadStatus(ctx: Ctx, repo: string, id: string, size: number, status: number): void {
+    send(ctx.req, ctx.res, status, uploadHeaders({}, repo, id, size));
+  }
+
+  async #patch(ctx: Ctx, repo: string, id: string): Promise<void> {
+    const u = await this.#reg.upload(repo, id, ctx.principal.name);
+    const size = await this.#reg.appendUpload(u, ctx.req, {
+      range: contentRange(ctx.req),
+      length: contentLength(ctx.req),
+    });
+    this.#uploadStatus(ctx, repo, id, size, 202);
+  }
+
+  async #finish(ctx: Ctx, repo: string, id: string): Promise<void> {
+    const { req, res, principal } = ctx;
+    const digest = checkDigest(ctx.query.get('digest'));
+    let u = await this.#reg.upload(repo, id, principal.name);
+    const length = contentLength(req);
+    const range = contentRange(req);
+    const hasBody =
+      range !== undefined || (length !== undefined ? length > 0 : req.headers['transfer-encoding'] !== undefined);
+    if (hasBody) {
+      await this.#reg.appendUpload(u, req, { range, length });
+      u = await this.#reg.upload(repo, id, principal.name);
+    }
+    const info = await this.#reg.finishUpload(u, digest, principal.name);
+    send(req, res, 201, { Location: `/v2/${repo}/blobs/${info.digest}`, 'Docker-Content-Digest': info.digest });
+  }
+
+  async #tags(ctx: Ctx, repo: string): Promise<void> {
+    const n = pageSize(ctx.query.get('n'), undefined);
+    const last = ctx.query.get('last') ?? '';
+    if (n === 0) return sendJSON(ctx.req, ctx.res, 200, { name: repo, tags: [] });
+    const tags = await this.#reg.tags(repo, last, n === undefined ? undefined : n + 1);
+    const headers: OutgoingHttpHeaders = {};
+    if (n !== undefined && tags.length > n) {
+      tags.length = n;
+      headers.Link = `</v2/${repo}/tags/list?n=${n}&last=${encodeURIComponent(tags[n - 1]!)}>; rel="next"`;
+    }
+    sendJSON(ctx.req, ctx.res, 200, { name: repo, tags }, headers);
+  }
+
+  async #catalog(ctx: Ctx): Promise<void> {
+    const n = pageSize(ctx.query.get('n'), DEFAULT_PAGE)!;
+    let last = ctx.query.get('last') ?? '';
+    if (n === 0) return sendJSON(ctx.req, ctx.res, 200, { repositories: [] });
+    const out: string[] = [];
+    let more = false;
+    // Only what the caller may pull is listed; pages are filled past the repositories it may not see.
+    for (;;) {
+      const batch = await this.#reg.catalog(last, n + 1);
+      for (const name of batch) {
+        if (out.length === n) {
+          more = true;
+          break;
+        }
+        if (await this.#gate.allows(ctx.principal, name, 'pull')) out.push(name);
+      }
+      if (more || batch.length < n + 1) break;
+      last = batch[batch.length - 1]!;
+    }
+    const headers: OutgoingHttpHeaders = {};
+    if (more) headers.Link = `</v2/_catalog?n=${n}&last=${encodeURIComponent(out[n - 1]!)}>; rel="next"`;
+    sendJSON(ctx.req, ctx.res, 200, { repositories: out }, headers);
+  }
+
+  async #referrers(ctx: Ctx, repo: string, digest: Digest): Promise<void> {
+    const artifactType = ctx.query.get('artifactType') ?? undefined;
+    const list = await this.#reg.referrers(repo, digest, artifactType);
+    const headers: OutgoingHttpHeaders = { 'Content-Type': MediaType.OciIndex };
+    if (artifactType !== undefined) headers['OCI-Filters-Applied'] = 'artifactType';
+    sendJSON(ctx.req, ctx.res, 200, { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: list }, headers);
+  }
+}
+
+function uploadHeaders(h: OutgoingHttpHeaders, repo: string, id: string, size: number): OutgoingHttpHeaders {
+  h.Location = `/v2/${repo}/blobs/uploads/${id}`;
+  h.Range = `0-${Math.max(0, size - 1)}`;
+  h['Docker-Upload-UUID'] = id;
+  return h;
+}
+
+function notAllowed(ctx: Ctx, allow: string): void {
+  sendError(
+    ctx.req,
+    ctx.res,
+    new RegistryError('UNSUPPORTED', `method ${ctx.req.method} is not allowed here`, { status: 405 }),
+    { Allow: allow },
+  );
+}
+
+function contentLength(req: IncomingMessage): number | undefined {
+  const v = req.headers['content-length'];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new RegistryError('SIZE_INVALID', `invalid Content-Length "${v}"`);
+  return n;
+}
+
+function contentRange(req: IncomingMessage): ChunkRange | undefined {
+  const v = req.headers['content-range'];
+  if (v === undefined) return undefined;
+  const m = CONTENT_RANGE_RE.exec(v.trim());
+  if (!m) throw new RegistryError('BLOB_UPLOAD_INVALID', `invalid Content-Range "${v}"`, { status: 416 });
+  return { start: Number(m[1]), end: Number(m[2]) };
+}
+
+/** A single `bytes=` range within `size`; undefined for none or several (the whole blob), null if unsatisfiable. */
+export function parseRange(header: string, size: number): ChunkRange | undefined | null {
+  const m = RANGE_RE.exec(header.trim());
+  if (!m) return undefined;
+  const [, a, b] = m;
+  if (a === '' && b === '') return null;
+  if (a === '') {
+    const n = Number(b);
+    if (n === 0 || size === 0) return null;
+    return { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(a);
+  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
+  if (start >= size || end < start) return null;
+  return { start, end };
+}
+
+function pageSize(v: string | null, fallback: number | undefined): number | undefined {
+  if (v === null || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new RegistryError('UNSUPPORTED', `invalid page size n="${v}"`, { status: 400, detail: { n: v } });
+  return Math.min(n, MAX_PAGE);
+}
+
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > max) {
+    req.resume();
+    throw new RegistryError('MANIFEST_INVALID', `manifest of ${declared} bytes is larger than the ${max} allowed`, {
+      status: 413,
+    });
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req) {
+    total += (chunk as Buffer).length;
+    if (total > max) {
+      req.resume();
+      throw new RegistryError('MANIFEST_INVALID', `manifest is larger than the ${max} bytes allowed`, { status: 413 });
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,67 @@
+import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttps } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { RegistryError } from '../errors.ts';
+import { sendError } from './respond.ts';
+
+/** A part of the HTTP surface: `/v2/`, `/token`, `/admin/`. */
+export interface Handler {
+  handle(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams, base: string): Promise<void>;
+}
+
+export interface Routes {
+  v2: Handler;
+  token?: Handler | undefined;
+  admin?: Handler | undefined;
+}
+
+export interface ServeOptions {
+  tls?: { cert: Buffer | string; key: Buffer | string } | undefined;
+  /** Called with each failed request that was the server's fault (5xx). */
+  onError?: (err: unknown, req: IncomingMessage) => void;
+}
+
+/** The registry's HTTP(S) server: splits path and query, sends each request to its part. */
+export function createRegistryServer(routes: Routes, opts: ServeOptions = {}): Server {
+  const scheme = opts.tls ? 'https' : 'http';
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+    const base = `${scheme}://${req.headers.host ?? 'localhost'}`;
+    let handler: Handler | undefined;
+    if (path.startsWith('/v2')) handler = routes.v2;
+    else if (path === '/token' || path === '/token/') handler = routes.token;
+    else if (path.startsWith('/admin/')) handler = routes.admin;
+    if (!handler) {
+      sendError(req, res, new RegistryError('NAME_UNKNOWN', `no route for ${req.method} ${path}`, { status: 404 }));
+      return;
+    }
+    handler.handle(req, res, path, query, base).catch((err: unknown) => {
+      opts.onError?.(err, req);
+      sendError(req, res, err);
+    });
+  };
+  const server = opts.tls ? createHttps({ cert: opts.tls.cert, key: opts.tls.key }, listener) : createHttp(listener);
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 70_000;
+  // Uploads of large layers take as long as they take.
+  server.requestTimeout = 0;
+  return server;
+}
+
+/** Listens on `host:port` (port 0: one from the kernel); resolves with the address bound. */
+export function listen(server: Server, addr: string): Promise<AddressInfo> {
+  const i = addr.lastIndexOf(':');
+  const host = i <= 0 ? '0.0.0.0' : addr.slice(0, i).replace(/^\[|\]$/g, '');
+  const port = Number(i < 0 ? addr : addr.slice(i + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`invalid listen address "${addr}"`);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}

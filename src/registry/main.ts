@@ -1,0 +1,62 @@
+import type { Readable } from 'node:stream';
+import { BerthError, errorMessage } from '../util/errors.ts';
+
+/** The standard streams, as the `berth` CLI hands them over. */
+export interface RegistryStreams {
+  in: Readable & { isTTY?: boolean };
+  out: { write(text: string): void };
+  err: { write(text: string): void };
+}
+
+export interface RegistryCommandContext {
+  argv: string[];
+  env: NodeJS.ProcessEnv;
+  streams: RegistryStreams;
+  signal: AbortSignal;
+}
+
+/** A failure of the command line itself (exit status 125, as the docker CLI's flag errors). */
+export class RegistryUsageError extends BerthError {}
+
+export const USAGE = `Usage:  berth registry COMMAND
+
+An OCI distribution registry, and its administration
+
+Commands:
+  serve      Run the registry server
+  gc         Collect garbage (blobs and manifests nothing needs)
+  user       Manage users (add, rm, ls, passwd)
+  robot      Manage robot accounts (add, rm, ls)
+  project    Manage projects (create, rm, ls)
+  grant      Give a user or robot a role in a project
+  revoke     Take a role away
+
+Administration commands take --root DIR (the registry's data, as serve) or --url URL (a running registry's
+admin API, with --username and the password from BERTH_REGISTRY_PASSWORD or a prompt).
+`;
+
+/** `berth registry …`: resolves with the exit status. */
+export async function registryMain(ctx: RegistryCommandContext): Promise<number> {
+  const [cmd, ...rest] = ctx.argv;
+  const sub = { ...ctx, argv: rest };
+  try {
+    switch (cmd) {
+      case 'serve': {
+        const { serveCommand } = await import('./commands/serve.ts');
+        return await serveCommand(sub);
+      }
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        (cmd === undefined ? ctx.streams.err : ctx.streams.out).write(USAGE);
+        return cmd === undefined ? 1 : 0;
+      default:
+        throw new RegistryUsageError(`unknown command "berth registry ${cmd}"\n\n${USAGE}`);
+    }
+  } catch (err) {
+    ctx.streams.err.write(`berth registry: ${errorMessage(err)}\n`);
+    if (err instanceof RegistryUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return 125;
+    return 1;
+  }
+}

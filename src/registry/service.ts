@@ -1,0 +1,326 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { IngestWriter } from '../content/index.ts';
+import { type Digest, digestAlgorithm } from '../util/digest.ts';
+import { DataLossError, InvalidArgumentError, isBerthError } from '../util/errors.ts';
+import { KeyedMutex } from '../util/lock.ts';
+import { RegistryError, blobUnknown, manifestUnknown, nameUnknown, uploadUnknown } from './errors.ts';
+import { MAX_MANIFEST_BYTES, digestOf, parseManifest } from './manifest.ts';
+import { BlobBeingDeleted, type ManifestRecord, type Referrer, type RegistryStore, type Upload } from './meta/store.ts';
+import type { BlobBackend } from './storage/backend.ts';
+
+/** What happened, for listeners (logs now; webhooks, audit and replication later). */
+export interface RegistryEvent {
+  action: 'push' | 'pull' | 'delete' | 'mount';
+  repo: string;
+  digest: Digest;
+  tag?: string | undefined;
+  mediaType?: string | undefined;
+  actor: string;
+}
+
+export interface RegistryOptions {
+  store: RegistryStore;
+  blobs: BlobBackend;
+  /** Whether DELETE of manifests, tags and blobs is allowed (UNSUPPORTED otherwise). */
+  deleteEnabled?: boolean;
+  /** Largest blob accepted, in bytes (unlimited by default). */
+  maxBlobBytes?: number;
+}
+
+/** A chunk's place in the blob, from `Content-Range`. */
+export interface ChunkRange {
+  start: number;
+  end: number;
+}
+
+const WRITER_IDLE_MS = 60_000;
+
+/**
+ * The registry's operations, one per thing the distribution API can do, independent of HTTP. Uploads keep an
+ * open writer (and its running digest) between requests; a restart or another process reopens it from storage.
+ */
+export class Registry {
+  readonly store: RegistryStore;
+  readonly blobs: BlobBackend;
+  readonly deleteEnabled: boolean;
+  readonly maxBlobBytes: number | undefined;
+  readonly #writers = new Map<string, { writer: IngestWriter; timer: NodeJS.Timeout }>();
+  readonly #uploadLocks = new KeyedMutex();
+  readonly #listeners: ((e: RegistryEvent) => void)[] = [];
+
+  constructor(opts: RegistryOptions) {
+    this.store = opts.store;
+    this.blobs = opts.blobs;
+    this.deleteEnabled = opts.deleteEnabled ?? true;
+    this.maxBlobBytes = opts.maxBlobBytes;
+  }
+
+  onEvent(fn: (e: RegistryEvent) => void): void {
+    this.#listeners.push(fn);
+  }
+
+  emit(e: RegistryEvent): void {
+    for (const fn of this.#listeners) fn(e);
+  }
+
+  // Blobs
+
+  async blobSize(repo: string, digest: Digest): Promise<number> {
+    const size = await this.store.blobInRepo(repo, digest);
+    if (size === undefined) throw blobUnknown(digest);
+    return size;
+  }
+
+  readBlob(digest: Digest, range?: ChunkRange): Readable {
+    return this.blobs.read(digest, range ? { start: range.start, end: range.end } : {});
+  }
+
+  async deleteBlob(repo: string, digest: Digest): Promise<void> {
+    this.#checkDelete();
+    if (!(await this.store.unlinkBlob(repo, digest))) throw blobUnknown(digest);
+  }
+
+  /** Cross-repository mount: the size when `from` has the blob, undefined to fall back to an upload. */
+  async mount(repo: string, from: string, digest: Digest, actor: string): Promise<number | undefined> {
+    const size = await this.store.mount(repo, from, digest);
+    if (size !== undefined) this.emit({ action: 'mount', repo, digest, actor });
+    return size;
+  }
+
+  // Uploads
+
+  async startUpload(repo: string, owner: string, algorithm: 'sha256' | 'sha512' = 'sha256'): Promise<string> {
+    const id = randomUUID();
+    await this.store.createUpload({ id, repo, owner, algorithm });
+    const w = await this.blobs.writer(id, { size: 0, algorithm });
+    this.#keep(id, w);
+    return id;
+  }
+
+  /** The upload, when it exists, belongs to `repo` and was started by `owner`; BLOB_UPLOAD_UNKNOWN otherwise. */
+  async upload(repo: string, id: string, owner: string): Promise<Upload> {
+    const u = await this.store.upload(id);
+    if (!u || u.repo !== repo || u.owner !== owner) throw uploadUnknown(id);
+    return u;
+  }
+
+  #keep(id: string, writer: IngestWriter): void {
+    const old = this.#writers.get(id);
+    if (old) clearTimeout(old.timer);
+    const timer = setTimeout(() => {
+      this.#writers.delete(id);
+      void writer.close();
+    }, WRITER_IDLE_MS);
+    timer.unref();
+    this.#writers.set(id, { writer, timer });
+  }
+
+  async #drop(id: string): Promise<void> {
+    const w = this.#writers.get(id);
+    if (!w) return;
+    clearTimeout(w.timer);
+    this.#writers.delete(id);
+    await w.writer.close();
+  }
+
+  /** The open writer of an upload positioned at its acknowledged size (reopened when this process has none). */
+  async #writer(u: Upload): Promise<IngestWriter> {
+    const kept = this.#writers.get(u.id);
+    if (kept && kept.writer.size === u.size) return kept.writer;
+    await this.#drop(u.id);
+    let w: IngestWriter;
+    try {
+      w = await this.blobs.writer(u.id, { size: u.size, algorithm: u.algorithm });
+    } catch (err) {
+      if (isBerthError(err) && (err.code === 'NOT_FOUND' || err.code === 'DATA_LOSS')) {
+        await this.store.deleteUpload(u.id);
+        throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `blob upload ${u.id} was lost: ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
+    this.#keep(u.id, w);
+    return w;
+  }
+
+  /**
+   * Appends a chunk. With a range, it must start where the upload ends (416 otherwise) and the body must be as
+   * long as the range says (SIZE_INVALID otherwise). Returns the new size.
+   */
+  async appendUpload(
+    u: Upload,
+    body: Readable,
+    opts: { range?: ChunkRange | undefined; length?: number | undefined; signal?: AbortSignal } = {},
+  ): Promise<number> {
+    return this.#uploadLocks.run(u.id, async () => {
+      const fresh = await this.store.upload(u.id);
+      if (!fresh) throw uploadUnknown(u.id);
+      const { range, length } = opts;
+      if (range) {
+        if (range.start !== fresh.size || range.end < range.start)
+          throw new RegistryError(
+            'BLOB_UPLOAD_INVALID',
+            `chunk range ${range.start}-${range.end} does not follow byte ${fresh.size - 1}`,
+            {
+              status: 416,
+              detail: { size: fresh.size },
+            },
+          );
+        if (length !== undefined && length !== range.end - range.start + 1)
+          throw new RegistryError(
+            'SIZE_INVALID',
+            `Content-Length ${length} does not match Content-Range ${range.start}-${range.end}`,
+          );
+      }
+      const w = await this.#writer(fresh);
+      const announced = range ? range.end + 1 : length !== undefined ? fresh.size + length : undefined;
+      const limit = Math.min(announced ?? Number.POSITIVE_INFINITY, this.maxBlobBytes ?? Number.POSITIVE_INFINITY);
+      let size: number;
+      try {
+        size = await w.append(body, {
+          ...(Number.isFinite(limit) ? { maxSize: limit } : {}),
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
+      } catch (err) {
+        if (err instanceof InvalidArgumentError) throw new RegistryError('SIZE_INVALID', err.message, { cause: err });
+        throw err;
+      }
+      const expected = announced ?? size;
+      if (size !== expected) {
+        await this.#drop(u.id);
+        throw new RegistryError(
+          'SIZE_INVALID',
+          `received ${size - fresh.size} bytes, ${expected - fresh.size} were announced`,
+        );
+      }
+      if (!(await this.store.advanceUpload(u.id, fresh.size, size))) {
+        await this.#drop(u.id);
+        throw new RegistryError('BLOB_UPLOAD_INVALID', `blob upload ${u.id} was changed by another request`, {
+          status: 416,
+        });
+      }
+      return size;
+    });
+  }
+
+  /** Verifies the whole upload against `digest`, stores the blob and links it to the repository. */
+  async finishUpload(u: Upload, digest: Digest, actor: string): Promise<{ digest: Digest; size: number }> {
+    return this.#uploadLocks.run(u.id, async () => {
+      const fresh = await this.store.upload(u.id);
+      if (!fresh) throw uploadUnknown(u.id);
+      if (digestAlgorithm(digest) !== fresh.algorithm)
+        throw new RegistryError('DIGEST_INVALID', `digest ${digest} is not ${fresh.algorithm}, the upload's algorithm`);
+      const w = await this.#writer(fresh);
+      for (let i = 0; ; i++) {
+        try {
+          await this.store.claimDigest(fresh.id, digest);
+          break;
+        } catch (err) {
+          if (!(err instanceof BlobBeingDeleted) || i >= 600) throw err;
+          await sleep(50);
+        }
+      }
+      const kept = this.#writers.get(fresh.id);
+      if (kept) clearTimeout(kept.timer);
+      this.#writers.delete(fresh.id);
+      let info: { digest: Digest; size: number };
+      try {
+        info = await w.commit({ digest });
+      } catch (err) {
+        await this.store.deleteUpload(fresh.id);
+        if (err instanceof DataLossError)
+          throw new RegistryError('DIGEST_INVALID', `uploaded content does not match digest ${digest}`, { cause: err });
+        throw err;
+      }
+      await this.store.linkUploaded(fresh, info.digest, info.size);
+      this.emit({ action: 'push', repo: fresh.repo, digest, actor });
+      return info;
+    });
+  }
+
+  async cancelUpload(u: Upload): Promise<void> {
+    await this.#uploadLocks.run(u.id, async () => {
+      await this.#drop(u.id);
+      await this.store.deleteUpload(u.id);
+      await this.blobs.abort(u.id);
+    });
+  }
+
+  /** Drops an abandoned upload (the collector's job): its row and its partial blob. */
+  async purgeUpload(id: string): Promise<void> {
+    await this.#uploadLocks.run(id, async () => {
+      await this.#drop(id);
+      await this.store.deleteUpload(id);
+      await this.blobs.abort(id);
+    });
+  }
+
+  // Manifests
+
+  async manifest(repo: string, ref: { digest: Digest } | { tag: string }): Promise<ManifestRecord> {
+    const m =
+      'digest' in ref
+        ? await this.store.manifestByDigest(repo, ref.digest)
+        : await this.store.manifestByTag(repo, ref.tag);
+    if (!m) throw manifestUnknown('digest' in ref ? ref.digest : ref.tag);
+    return m;
+  }
+
+  /** Validates and stores a manifest under a tag or digest (plus `extraTags`); returns its digest and subject. */
+  async putManifest(
+    repo: string,
+    ref: { digest: Digest } | { tag: string },
+    content: Buffer,
+    contentType: string | undefined,
+    extraTags: string[],
+    actor: string,
+  ): Promise<{ digest: Digest; subject?: Digest | undefined; tags: string[] }> {
+    if (content.length > MAX_MANIFEST_BYTES)
+      throw new RegistryError('MANIFEST_INVALID', `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`, {
+        status: 413,
+      });
+    const digest = digestOf(content, 'digest' in ref ? digestAlgorithm(ref.digest) : 'sha256');
+    if ('digest' in ref && ref.digest !== digest)
+      throw new RegistryError('DIGEST_INVALID', `manifest digest ${digest} does not match the reference ${ref.digest}`);
+    const m = parseManifest(content, contentType, digest);
+    const tags = 'tag' in ref ? [ref.tag, ...extraTags] : extraTags;
+    await this.store.putManifest(repo, m, tags);
+    this.emit({ action: 'push', repo, digest, tag: tags[0], mediaType: m.mediaType, actor });
+    return { digest, subject: m.subject, tags };
+  }
+
+  async deleteManifest(repo: string, ref: { digest: Digest } | { tag: string }, actor: string): Promise<void> {
+    this.#checkDelete();
+    if ('digest' in ref) await this.store.deleteManifest(repo, ref.digest);
+    else await this.store.deleteTag(repo, ref.tag);
+    const digest = 'digest' in ref ? ref.digest : ('' as Digest);
+    this.emit({ action: 'delete', repo, digest, tag: 'tag' in ref ? ref.tag : undefined, actor });
+  }
+
+  #checkDelete(): void {
+    if (!this.deleteEnabled) throw new RegistryError('UNSUPPORTED', 'deletes are disabled on this registry');
+  }
+
+  // Discovery
+
+  async tags(repo: string, last: string, n: number | undefined): Promise<string[]> {
+    const id = await this.store.repoId(repo);
+    if (id === undefined) throw nameUnknown(repo);
+    return this.store.tags(id, last, n);
+  }
+
+  async referrers(repo: string, subject: Digest, artifactType?: string): Promise<Referrer[]> {
+    const id = await this.store.repoId(repo);
+    if (id === undefined) return [];
+    return this.store.referrers(id, subject, artifactType);
+  }
+
+  catalog(last: string, n: number): Promise<string[]> {
+    return this.store.catalog(last, n);
+  }
+
+  async close(): Promise<void> {
+    for (const id of [...this.#writers.keys()]) await this.#drop(id);
+  }
+}

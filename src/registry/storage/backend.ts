@@ -1,0 +1,13 @@
+import type { Manager, Provider, ResumableIngester } from '../../content/index.ts';
+
+/**
+ * Where blob bytes live: the roles of content/'s store the registry needs. The filesystem implementation is
+ * content/'s `FileContentStore` itself; the S3 one (`s3.ts`) implements the same roles over a bucket. Which blobs
+ * exist is the metadata's business: a blob the metadata does not list is not served, whatever the backend holds.
+ */
+export type BlobBackend = Pick<Provider, 'read'> &
+  Pick<Manager, 'delete' | 'walk'> &
+  ResumableIngester & {
+    init(): Promise<void>;
+    close?(): Promise<void>;
+  };
