@@ -3,3 +3,6 @@ export * from './keys.ts';
 export * from './payload.ts';
 export * from './layout.ts';
 export * from './sign.ts';
+export * from './policy.ts';
+export * from './evaluate.ts';
+export * from './gpg.ts';
