@@ -14,14 +14,17 @@ cd "$(dirname "$0")/.."
 #   netavark          bridge networks, IPAM, firewall rules and port forwarding, driven by JSON
 #   aardvark-dns      container name resolution on user networks (started by netavark)
 #   iproute2,iptables network namespaces and the firewall netavark writes to
-RUN_PKGS=(runc crun conmon catatonit busybox-static attr netavark aardvark-dns iproute2 iptables)
+#   gnupg             GPG simple signing: `berth trust sign --gpg-key`, and signedBy policies berthd enforces
+RUN_PKGS=(runc crun conmon catatonit busybox-static attr netavark aardvark-dns iproute2 iptables gnupg)
 #   skopeo, umoci     peers that read and write the same archives (acceptance tests)
 #   python3-docker    docker-py, a real Engine API client (acceptance tests)
 #   docker-registry   CNCF distribution 2.8, the registry peer of pull/push tests (run on loopback)
 #   apache2-utils     htpasswd (bcrypt) for the registry's Basic auth set-up
 #   tmux              drives `run -it` as a user would, in the TTY test
 #   curl              reaches published ports from the host in network tests
-TEST_PKGS=(skopeo umoci python3-docker docker-registry apache2-utils tmux curl)
+#   openssl           verifies Berth's signatures and makes keys to import (trust tests)
+#   zip               writes OSV databases as OSV's all.zip downloads are (trust tests)
+TEST_PKGS=(skopeo umoci python3-docker docker-registry apache2-utils tmux curl openssl zip)
 #   docker.io         a reference dockerd for benchmarks (tests do not start it)
 #   hyperfine         command timing in benchmarks
 #   wrk               HTTP load through published ports in benchmarks

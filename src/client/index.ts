@@ -32,6 +32,8 @@ export type {
   ImageRemoveOptions,
   RequestOptions,
 } from './client.ts';
+export { imageBuild } from './build.ts';
+export type { ImageBuildOptions } from './build.ts';
 export { EngineStatusError, encodeQuery, errorForStatus, escapePath, isDaemonError, parseHost } from './transport.ts';
 export type { EngineEndpoint, HijackedConnection, Query, QueryValue, RequestBody } from './transport.ts';
 export { STDERR, STDOUT, demultiplex, frame, stdCopy, writeWithBackpressure } from './stdcopy.ts';

@@ -1,0 +1,65 @@
+/**
+ * Where OSV records come from for an import: a directory tree of `*.json` files, a ZIP (OSV's per-ecosystem
+ * `all.zip`), or a tar stream (how `berth scan db import DIR` sends a directory to berthd). Each yields the JSON
+ * files with their names; what is not a `.json` file is passed over.
+ */
+import { open, readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import yauzl from 'yauzl';
+import { InvalidArgumentError } from '../../util/errors.ts';
+import { extract } from '../../util/tar/index.ts';
+import type { OsvFile } from './db.ts';
+
+/** The largest single record read (OSV records are a few KiB; a few very large ones reach hundreds). */
+const MAX_RECORD = 16 << 20;
+
+export async function* filesFromDir(dir: string): AsyncGenerator<OsvFile> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  for (const e of entries) {
+    if (!e.isFile() || !e.name.endsWith('.json')) continue;
+    const path = join(e.parentPath, e.name);
+    yield { name: relative(dir, path), bytes: await readFile(path) };
+  }
+}
+
+/** Whether a file starts as a ZIP does (`PK\3\4`, or `PK\5\6` for an empty one). */
+export async function isZip(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const b = Buffer.alloc(4);
+    await fh.read(b, 0, 4, 0);
+    return b.readUInt32LE(0) === 0x04034b50 || b.readUInt32LE(0) === 0x06054b50;
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function* filesFromZip(path: string): AsyncGenerator<OsvFile> {
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await yauzl.openPromise(path, { lazyEntries: true, autoClose: false });
+  } catch (err) {
+    throw new InvalidArgumentError(`${path} is not a readable ZIP file: ${(err as Error).message}`);
+  }
+  try {
+    for await (const entry of zip.eachEntry()) {
+      if (!entry.fileName.endsWith('.json')) continue;
+      if (entry.uncompressedSize > MAX_RECORD) continue;
+      const chunks: Buffer[] = [];
+      for await (const c of await zip.openReadStreamPromise(entry)) chunks.push(c as Buffer);
+      yield { name: entry.fileName, bytes: Buffer.concat(chunks) };
+    }
+  } finally {
+    zip.close();
+  }
+}
+
+export async function* filesFromTar(source: AsyncIterable<Uint8Array>, signal?: AbortSignal): AsyncGenerator<OsvFile> {
+  for await (const entry of extract(source, signal ? { signal } : {})) {
+    if (entry.header.type !== 'file' || !entry.header.name.endsWith('.json') || entry.header.size > MAX_RECORD)
+      continue;
+    const chunks: Buffer[] = [];
+    for await (const c of entry.body) chunks.push(c);
+    yield { name: entry.header.name.replace(/^\.\//, ''), bytes: Buffer.concat(chunks) };
+  }
+}
