@@ -7,5 +7,6 @@ export type { Heredoc, Node, ParseResult, ParseWarning } from './ast.ts';
 export { type CheckDirective, detectSyntax, parseCheckDirective } from './directives.ts';
 export { DockerfileError } from './errors.ts';
 export * from './instructions.ts';
-export { type CacheSharing, type Mount, type MountType, parseMount } from './mounts.ts';
+export { type CacheSharing, csvFields, type Mount, type MountType, parseMount } from './mounts.ts';
+export { suggestion } from './flags.ts';
 export { chompHeredocContent, INSTRUCTIONS, parse, parseHeredoc, type ParseOptions } from './parser.ts';

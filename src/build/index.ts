@@ -1,0 +1,14 @@
+/**
+ * The builder. So far its pure parts: the Dockerfile frontend (dockerfile/), build arguments and the stage
+ * planner; the executor that runs steps in containers comes on top of them.
+ */
+export * from './dockerfile/index.ts';
+export { ArgScope, expansionEnv, PLATFORM_ARGS, PROXY_ARGS, predefinedArgs, resolveMetaArgs } from './args.ts';
+export {
+  type BuildPlan,
+  type PlannedStage,
+  type PlanOptions,
+  planBuild,
+  type SourceRef,
+  type StageBase,
+} from './planner.ts';
