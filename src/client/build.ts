@@ -1,4 +1,5 @@
-import type { EngineClient, CallOptions } from './client.ts';
+import type { EngineClient } from './client.ts';
+import type { CallOptions } from './core.ts';
 import type { RequestBody } from './transport.ts';
 import type { JSONMessage } from './types.ts';
 

@@ -1,16 +1,18 @@
+export { EngineClient, type EventsOptions } from './client.ts';
 export {
-  EngineClient,
   DEFAULT_HOST,
   MAX_API_VERSION,
   FALLBACK_API_VERSION,
   compareVersions,
   encodeFilters,
-  splitRepoTag,
-  decodePathStat,
-} from './client.ts';
+  type CallOptions,
+  type EngineClientOptions,
+  type EngineResponse,
+  type RequestOptions,
+} from './core.ts';
+export { decodePathStat } from './containers.ts';
 export type {
   AttachOptions,
-  CallOptions,
   CommitOptions,
   ContainerCreateOptions,
   ContainerListOptions,
@@ -23,15 +25,9 @@ export type {
   StopOptions,
   WaitCondition,
   WaitHandle,
-  EngineClientOptions,
-  EngineResponse,
-  EventsOptions,
-  ImageImportOptions,
-  ImageListOptions,
-  ImageLoadOptions,
-  ImageRemoveOptions,
-  RequestOptions,
-} from './client.ts';
+} from './containers.ts';
+export { splitRepoTag } from './images.ts';
+export type { ImageImportOptions, ImageListOptions, ImageLoadOptions, ImageRemoveOptions } from './images.ts';
 export { imageBuild } from './build.ts';
 export type { ImageBuildOptions } from './build.ts';
 export { EngineStatusError, encodeQuery, errorForStatus, escapePath, isDaemonError, parseHost } from './transport.ts';

@@ -1,0 +1,262 @@
+import type { Agent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { InvalidArgumentError } from '../util/errors.ts';
+import { parseJSONStream, type Reviver } from './jsonstream.ts';
+import {
+  encodeQuery,
+  errorFromResponse,
+  escapePath,
+  isJSON,
+  newAgent,
+  parseHost,
+  readText,
+  sendHijack,
+  sendRequest,
+  type EngineEndpoint,
+  type HijackedConnection,
+  type Query,
+  type RequestBody,
+} from './transport.ts';
+import type { Filters, JSONMessage, PingResult } from './types.ts';
+
+/** The newest API version this client speaks; negotiation only ever goes down from here. */
+export const MAX_API_VERSION = '1.50';
+/** Used when the engine's ping carries no `Api-Version` header (as docker's client does). */
+export const FALLBACK_API_VERSION = '1.24';
+export const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
+
+export interface EngineClientOptions {
+  /** `unix:///path` or `tcp://host:port`; defaults to {@link DEFAULT_HOST}. */
+  host?: string;
+  /** Pins the API version and turns negotiation off (like `DOCKER_API_VERSION`). */
+  apiVersion?: string;
+  userAgent?: string;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal | undefined;
+}
+
+export interface RequestOptions extends CallOptions {
+  query?: Query;
+  headers?: Record<string, string>;
+  body?: RequestBody;
+  /** A JSON request body; sets Content-Type. */
+  json?: unknown;
+  /** Prefix the path with `/v1.xx` (default true). */
+  versioned?: boolean;
+}
+
+/** A successful (2xx) response whose body has not been read yet. */
+export interface EngineResponse {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: IncomingMessage;
+}
+
+/** Encodes filters as the Engine API expects: `{"key":{"value":true}}`. */
+export function encodeFilters(filters: Filters | undefined): string | undefined {
+  if (filters === undefined) return undefined;
+  const out: Record<string, Record<string, boolean>> = {};
+  for (const [key, values] of Object.entries(filters)) {
+    if (values.length === 0) continue;
+    const set: Record<string, boolean> = (out[key] ??= {});
+    for (const v of values) set[v] = true;
+  }
+  return Object.keys(out).length === 0 ? undefined : JSON.stringify(out);
+}
+
+/** Compares dotted versions numerically: negative when a < b. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.');
+  const pb = b.split('.');
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = Number.parseInt(pa[i] ?? '0', 10) || 0;
+    const y = Number.parseInt(pb[i] ?? '0', 10) || 0;
+    if (x !== y) return x - y;
+  }
+  return 0;
+}
+
+/**
+ * The connection every call goes through: the endpoint and its connection pool, the API version (negotiated once,
+ * lazily, from `HEAD /_ping` as docker's client does; every call then uses `/v1.xx/…` paths), and requests by the
+ * kind of answer (JSON, none, a JSON-message stream, a hijacked connection). HTTP errors become BerthError
+ * subclasses by status (see transport.ts `errorForStatus`). The calls are grouped by area in subclasses:
+ * containers.ts, images.ts, and client.ts's EngineClient, which has them all.
+ */
+export class EngineConnection {
+  readonly host: string;
+  readonly #endpoint: EngineEndpoint;
+  readonly #agent: Agent;
+  readonly #userAgent: string;
+  readonly #pinned: string | undefined;
+  #negotiated: Promise<string> | undefined;
+  #ping: PingResult | undefined;
+
+  constructor(options: EngineClientOptions = {}) {
+    this.host = options.host ?? DEFAULT_HOST;
+    this.#endpoint = parseHost(this.host);
+    this.#agent = newAgent();
+    this.#userAgent = options.userAgent ?? 'Berth-Client';
+    this.#pinned = options.apiVersion;
+  }
+
+  /** Releases pooled connections. */
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  /** The API version in use: pinned, or negotiated from a ping (once). */
+  apiVersion(opts: CallOptions = {}): Promise<string> {
+    if (this.#pinned !== undefined) return Promise.resolve(this.#pinned);
+    this.#negotiated ??= this.ping(opts).then((p) => {
+      const server = p.apiVersion ?? FALLBACK_API_VERSION;
+      return compareVersions(server, MAX_API_VERSION) < 0 ? server : MAX_API_VERSION;
+    });
+    // A failed negotiation is not cached: the next call tries again.
+    this.#negotiated.catch(() => {
+      this.#negotiated = undefined;
+    });
+    return this.#negotiated;
+  }
+
+  /** The headers of the last ping, if one was made. */
+  get lastPing(): PingResult | undefined {
+    return this.#ping;
+  }
+
+  /** `HEAD /_ping`, retried as `GET` when HEAD is refused; 200 and 500 answers both carry headers. */
+  async ping(opts: CallOptions = {}): Promise<PingResult> {
+    let res = await this.#send('HEAD', '/_ping', undefined, opts);
+    res.resume();
+    if (res.statusCode !== 200 && res.statusCode !== 500) {
+      res = await this.#send('GET', '/_ping', undefined, opts);
+      res.resume();
+    }
+    const h = res.headers;
+    const one = (name: string): string | undefined => {
+      const v = h[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const result: PingResult = {
+      apiVersion: one('api-version'),
+      osType: one('ostype'),
+      experimental: one('docker-experimental') === 'true',
+      builderVersion: one('builder-version'),
+      swarmStatus: one('swarm'),
+      server: one('server'),
+    };
+    this.#ping = result;
+    return result;
+  }
+
+  /**
+   * Sends any Engine API request and checks its status: 2xx resolves with the unread body, anything
+   * else rejects with the mapped BerthError. Paths are given unversioned (`/containers/json`).
+   */
+  async request(method: string, path: string, opts: RequestOptions = {}): Promise<EngineResponse> {
+    const versioned = opts.versioned ?? true;
+    const prefix = versioned ? `/v${await this.apiVersion(opts)}` : '';
+    const headers: Record<string, string> = { ...opts.headers };
+    let body = opts.body;
+    if (opts.json !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      body = JSON.stringify(opts.json);
+    }
+    const res = await this.#send(method, prefix + path + encodeQuery(opts.query), body, opts, headers);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw await errorFromResponse(res);
+    return { statusCode: status, headers: res.headers, body: res };
+  }
+
+  /** A request whose JSON answer is parsed and returned. */
+  async requestJSON<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.request(method, path, opts);
+    const text = await readText(res.body);
+    return (text.trim() === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  /** A request whose answer body is ignored. */
+  async requestVoid(method: string, path: string, opts: RequestOptions = {}): Promise<void> {
+    const res = await this.request(method, path, opts);
+    res.body.resume();
+    await new Promise<void>((resolve, reject) => {
+      res.body.once('end', resolve);
+      res.body.once('error', reject);
+    });
+  }
+
+  /** A request whose answer is a JSON-message stream (load, import, pull, push, build, events). */
+  async requestJSONStream<T = JSONMessage>(
+    method: string,
+    path: string,
+    opts: RequestOptions & { reviver?: Reviver } = {},
+  ): Promise<AsyncGenerator<T>> {
+    const res = await this.request(method, path, opts);
+    if (!isJSON(res.headers)) return textAsMessages(res.body) as AsyncGenerator<T>;
+    return parseJSONStream<T>(res.body, opts.reviver);
+  }
+
+  #send(
+    method: string,
+    path: string,
+    body: RequestBody | undefined,
+    opts: CallOptions,
+    headers: Record<string, string> = {},
+  ): Promise<IncomingMessage> {
+    return sendRequest(this.#endpoint, this.host, this.#agent, {
+      method,
+      path,
+      headers: { 'User-Agent': this.#userAgent, ...headers },
+      ...(body !== undefined ? { body } : {}),
+      signal: opts.signal,
+    });
+  }
+
+  // ---- for the calls: a versioned request whose status the caller checks, and a hijacked connection ----
+
+  protected async sendVersioned(method: string, path: string, opts: RequestOptions): Promise<IncomingMessage> {
+    const prefix = `/v${await this.apiVersion(opts)}`;
+    return this.#send(method, prefix + path + encodeQuery(opts.query), opts.body, opts, opts.headers);
+  }
+
+  protected async checkAndDrain(res: IncomingMessage): Promise<void> {
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw await errorFromResponse(res);
+    res.resume();
+    await new Promise<void>((resolve, reject) => {
+      res.once('end', resolve);
+      res.once('error', reject);
+    });
+  }
+
+  protected async hijack(method: string, path: string, opts: RequestOptions): Promise<HijackedConnection> {
+    const prefix = `/v${await this.apiVersion(opts)}`;
+    return sendHijack(this.#endpoint, this.host, {
+      method,
+      path: prefix + path + encodeQuery(opts.query),
+      headers: { 'User-Agent': this.#userAgent, ...opts.headers },
+      ...(opts.body !== undefined ? { body: opts.body } : {}),
+      signal: opts.signal,
+    });
+  }
+}
+
+/** An object reference as a path segment; an empty one fails like docker's client ("value is empty"). */
+export function objectPath(kind: string, id: string): string {
+  const trimmed = id.trim();
+  if (trimmed === '') throw new InvalidArgumentError(`invalid ${kind} name or ID: value is empty`);
+  return escapePath(trimmed);
+}
+
+export function containerPath(id: string): string {
+  return objectPath('container', id);
+}
+
+/** A non-JSON answer to a streaming call, as `stream` messages (docker prints such bodies verbatim). */
+async function* textAsMessages(body: Readable): AsyncGenerator<JSONMessage> {
+  for await (const chunk of body) {
+    yield { stream: typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8') };
+  }
+}
