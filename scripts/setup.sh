@@ -24,7 +24,8 @@ RUN_PKGS=(runc crun conmon catatonit busybox-static attr netavark aardvark-dns i
 #   curl              reaches published ports from the host in network tests
 #   openssl           verifies Berth's signatures and makes keys to import (trust tests)
 #   zip               writes OSV databases as OSV's all.zip downloads are (trust tests)
-TEST_PKGS=(skopeo umoci python3-docker docker-registry apache2-utils tmux curl openssl zip)
+#   rpm               writes a real rpm database (sqlite backend) for the SBOM test
+TEST_PKGS=(skopeo umoci python3-docker docker-registry apache2-utils tmux curl openssl zip rpm)
 #   docker.io         a reference dockerd for benchmarks (tests do not start it)
 #   hyperfine         command timing in benchmarks
 #   wrk               HTTP load through published ports in benchmarks
