@@ -1,16 +1,7 @@
 import type { FlagSpec } from '../flags.ts';
-import {
-  memSwapBytes,
-  parseCPUs,
-  parseGoDuration,
-  parseMount,
-  parseUlimit,
-  ramInBytes,
-  validateAttach,
-  validateEnv,
-  validateLabel,
-  validateSysctl,
-} from './values.ts';
+import { memSwapBytes, parseCPUs, parseGoDuration, ramInBytes } from './numbers.ts';
+import { parseMount } from './mountspecs.ts';
+import { parseUlimit, validateAttach, validateEnv, validateLabel, validateSysctl } from './values.ts';
 
 /**
  * The flags of `run` and `create` (docker/cli `container/opts.go` `addFlags`), with docker's names, help

@@ -9,7 +9,8 @@ import { MultiError, describeError } from '../errors.ts';
 import { TabWriter } from '../format/tabwriter.ts';
 import { confirm, type LineSource } from '../prompt.ts';
 import { humanSize } from '../units.ts';
-import { goErrnoText, memSwapBytes, parseCPUs, parseRestartPolicy, ramInBytes } from './values.ts';
+import { memSwapBytes, parseCPUs, ramInBytes } from './numbers.ts';
+import { goErrnoText, parseRestartPolicy } from './values.ts';
 
 /**
  * The small container verbs (docker/cli `container/{stop,restart,kill,rm,pause,unpause,rename,wait,

@@ -1,19 +1,14 @@
 import type { ContainerCreateRequest, HealthConfig, HostConfig } from '../../client/index.ts';
 import type { FlagValues } from '../flags.ts';
+import { memSwapBytes, parseCPUs, parseGoDuration, ramInBytes } from './numbers.ts';
+import { parseDevice, parseMount, splitVolumes } from './mountspecs.ts';
 import {
   goErrnoText,
   kvToMap,
-  memSwapBytes,
-  parseCPUs,
-  parseDevice,
   parseEnvFileText,
-  parseGoDuration,
-  parseMount,
   parseRestartPolicy,
   parseSecurityOpts,
   parseUlimit,
-  ramInBytes,
-  splitVolumes,
 } from './values.ts';
 import { networkingFromFlags } from '../network/endpoints.ts';
 

@@ -1,72 +1,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  parseCPUs,
   parseCSVLine,
-  parseDevice,
   parseEnvFileText,
-  parseGoDuration,
-  parseMount,
   parseRestartPolicy,
   parseSecurityOpts,
   parseUlimit,
-  parseVolumeSpec,
-  ramInBytes,
-  memSwapBytes,
-  splitVolumes,
   validateEnv,
   validateLabel,
   validateSysctl,
   validateAttach,
 } from './values.ts';
-
-describe('ramInBytes (go-units RAMInBytes)', () => {
-  it('reads binary multiples with optional i/b and a space', () => {
-    assert.equal(ramInBytes('32'), 32);
-    assert.equal(ramInBytes('32b'), 32);
-    assert.equal(ramInBytes('1k'), 1024);
-    assert.equal(ramInBytes('64m'), 64 * 1024 * 1024);
-    assert.equal(ramInBytes('64M'), 64 * 1024 * 1024);
-    assert.equal(ramInBytes('1.5g'), 1.5 * 1024 ** 3);
-    assert.equal(ramInBytes('2GiB'), 2 * 1024 ** 3);
-    assert.equal(ramInBytes('2gb'), 2 * 1024 ** 3);
-    assert.equal(ramInBytes('1 t'), 1024 ** 4);
-    assert.equal(ramInBytes('0.5k'), 512);
-    assert.equal(ramInBytes('1.7'), 1);
-  });
-  it("fails with docker's messages", () => {
-    assert.throws(() => ramInBytes('abc'), { message: "invalid size: 'abc'" });
-    assert.throws(() => ramInBytes('1q'), { message: "invalid suffix: 'q'" });
-    assert.throws(() => ramInBytes('1kx'), { message: "invalid suffix: 'kx'" });
-    assert.throws(
-      () => ramInBytes('1kib2'),
-      { message: 'strconv.ParseFloat: parsing "1kib2": invalid syntax' },
-      'a trailing digit makes all of it the number',
-    );
-    assert.throws(() => ramInBytes('1bb'), { message: "invalid suffix: 'bb'" });
-    assert.throws(() => ramInBytes('1mbytes'), { message: "invalid suffix: 'mbytes'" });
-    assert.throws(() => ramInBytes('-1'), { message: /invalid syntax|invalid size/ });
-    assert.throws(() => ramInBytes('1.2.3'), { message: 'strconv.ParseFloat: parsing "1.2.3": invalid syntax' });
-  });
-  it('takes -1 for swap only', () => {
-    assert.equal(memSwapBytes('-1'), -1);
-    assert.equal(memSwapBytes('1g'), 1024 ** 3);
-  });
-});
-
-describe('parseCPUs', () => {
-  it('turns a rational number into nano CPUs', () => {
-    assert.equal(parseCPUs('1.5'), 1_500_000_000);
-    assert.equal(parseCPUs('3/2'), 1_500_000_000);
-    assert.equal(parseCPUs('0.01'), 10_000_000);
-    assert.equal(parseCPUs('1e-3'), 1_000_000);
-    assert.equal(parseCPUs('-1'), -1_000_000_000, 'ranges are checked by the engine');
-  });
-  it('refuses text and too fine values', () => {
-    assert.throws(() => parseCPUs('abc'), { message: 'failed to parse abc as a rational number' });
-    assert.throws(() => parseCPUs('0.0000000001'), { message: 'value is too precise' });
-  });
-});
 
 describe('parseUlimit', () => {
   it('reads soft[:hard]', () => {
@@ -136,7 +80,6 @@ describe('env files', () => {
     assert.throws(() => validateEnv('=x', () => undefined), { message: 'invalid environment variable: =x' });
   });
 });
-
 describe('other value checks', () => {
   it('labels, sysctls, attach streams', () => {
     assert.throws(() => validateLabel('=x'), { message: "invalid label '=x': empty name" });
@@ -145,34 +88,6 @@ describe('other value checks', () => {
     assert.throws(() => validateSysctl('kernel.pid_max=1'), { message: "sysctl 'kernel.pid_max=1' is not allowed" });
     assert.equal(validateAttach('STDOUT'), 'stdout');
     assert.throws(() => validateAttach('x'), { message: 'valid streams are STDIN, STDOUT and STDERR' });
-  });
-  it('durations as Go parses them', () => {
-    assert.equal(parseGoDuration('1h30m'), 5400e9);
-    assert.equal(parseGoDuration('1.5s'), 1.5e9);
-    assert.equal(parseGoDuration('0'), 0);
-    assert.equal(parseGoDuration('-2ms'), -2e6);
-    assert.throws(() => parseGoDuration('5'), { message: 'time: missing unit in duration "5"' });
-    assert.throws(() => parseGoDuration('5q'), { message: 'time: unknown unit "q" in duration "5q"' });
-    assert.throws(() => parseGoDuration('abc'), { message: 'time: invalid duration "abc"' });
-  });
-  it('devices', () => {
-    assert.deepEqual(parseDevice('/dev/null'), {
-      PathOnHost: '/dev/null',
-      PathInContainer: '/dev/null',
-      CgroupPermissions: 'rwm',
-    });
-    assert.deepEqual(parseDevice('/dev/null:/dev/x:r'), {
-      PathOnHost: '/dev/null',
-      PathInContainer: '/dev/x',
-      CgroupPermissions: 'r',
-    });
-    assert.deepEqual(parseDevice('/dev/null:rw'), {
-      PathOnHost: '/dev/null',
-      PathInContainer: '/dev/null',
-      CgroupPermissions: 'rw',
-    });
-    assert.throws(() => parseDevice('/dev/null:rel'), { message: 'rel is not an absolute path' });
-    assert.throws(() => parseDevice('/dev/null:/x:rwx'), { message: 'bad mode specified: rwx' });
   });
   it('security options, reading a seccomp profile inline', () => {
     const files: Record<string, string> = { '/p.json': '{ "defaultAction": "SCMP_ACT_ALLOW" }' };
@@ -191,68 +106,9 @@ describe('other value checks', () => {
       message: 'opening seccomp profile (/none) failed: open /none: no such file or directory',
     });
   });
-});
-
-describe('--mount', () => {
-  it('reads the CSV syntax with defaults and aliases', () => {
-    assert.deepEqual(parseMount('type=bind,src=./data,dst=/d,readonly', '/home/u'), {
-      Type: 'bind',
-      Source: '/home/u/data',
-      Target: '/d',
-      ReadOnly: true,
-    });
-    assert.deepEqual(parseMount('target=/v,source=vol,volume-nocopy,volume-label=a=b', '/'), {
-      Type: 'volume',
-      Source: 'vol',
-      Target: '/v',
-      VolumeOptions: { Labels: { a: 'b' }, DriverConfig: {}, NoCopy: true },
-    });
-    assert.deepEqual(parseMount('type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770', '/'), {
-      Type: 'tmpfs',
-      Target: '/t',
-      TmpfsOptions: { SizeBytes: 1024 * 1024, Mode: 0o1770 },
-    });
-    assert.deepEqual(parseMount('"type=bind","src=/a,b",dst=/x', '/'), { Type: 'bind', Source: '/a,b', Target: '/x' });
-  });
-  it("fails with docker's messages", () => {
-    assert.throws(() => parseMount('type=foo', '/'), { message: 'target is required' });
-    assert.throws(() => parseMount('foo', '/'), { message: "invalid field 'foo' must be a key=value pair" });
-    assert.throws(() => parseMount('type=bind,dst=/x,volume-nocopy', '/'), {
-      message: "cannot mix 'volume-*' options with mount type 'bind'",
-    });
-    assert.throws(() => parseMount('type=tmpfs,dst=/x,tmpfs-size=abc', '/'), {
-      message: 'invalid value for tmpfs-size: abc',
-    });
-    assert.throws(() => parseMount('dst=/x,ro=maybe', '/'), { message: 'invalid value for ro: maybe' });
-    assert.throws(() => parseMount('dst=/x,bogus=1', '/'), { message: "unexpected key 'bogus' in 'bogus=1'" });
-  });
   it('splits CSV as Go does', () => {
     assert.deepEqual(parseCSVLine('a,"b,c",d'), ['a', 'b,c', 'd']);
     assert.deepEqual(parseCSVLine('"x""y"'), ['x"y']);
     assert.deepEqual(parseCSVLine(''), ['']);
-  });
-});
-
-describe('-v', () => {
-  it('splits source, target and mode like the compose loader', () => {
-    assert.deepEqual(parseVolumeSpec('/a:/b:ro'), { type: 'bind', source: '/a', target: '/b', readOnly: true });
-    assert.deepEqual(parseVolumeSpec('name:/b'), { type: 'volume', source: 'name', target: '/b', readOnly: false });
-    assert.deepEqual(parseVolumeSpec('/anon'), { type: 'volume', source: '', target: '/anon', readOnly: false });
-    assert.deepEqual(
-      parseVolumeSpec('a:b:c:d'),
-      { type: 'bind', source: 'a:b', target: 'c:d', readOnly: false },
-      'one-letter parts are drives',
-    );
-  });
-  it("refuses empty sections and too many colons with docker's text", () => {
-    assert.throws(() => parseVolumeSpec(':/x'), { message: 'invalid spec: :/x: empty section between colons' });
-    assert.throws(() => parseVolumeSpec('/a:/b:ro:x'), { message: 'invalid spec: /a:/b:ro:x: too many colons' });
-    assert.throws(() => parseVolumeSpec(''), { message: 'invalid empty volume spec' });
-  });
-  it('makes binds of specs with a source and keeps the rest as anonymous volumes', () => {
-    assert.deepEqual(splitVolumes(['./d:/d', 'v:/v:ro', '/anon'], '/home/u'), {
-      binds: ['/home/u/d:/d', 'v:/v:ro'],
-      volumes: { '/anon': {} },
-    });
   });
 });
