@@ -34,7 +34,7 @@ import {
   isBerthError,
 } from '../util/errors.ts';
 import type { EventLog } from '../util/events.ts';
-import { KeyedMutex, RWLock } from '../util/lock.ts';
+import { KeyedMutex, mapLimit, RWLock } from '../util/lock.ts';
 import { extract } from '../util/tar/index.ts';
 import { chainIds } from './chain.ts';
 import { choosePlatform } from './platform.ts';
@@ -89,24 +89,6 @@ export interface ImageUnpackOptions extends RegisterOptions {
 const MAX_JSON = 4 << 20;
 /** Layers of one image unpacked at once (gunzip and the file writes of each use about one core). */
 const UNPACK_PARALLELISM = 3;
-
-/** Runs fn over items, at most `limit` at a time; rejects with the first error after all started ones settle. */
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const worker = async () => {
-    while (next < items.length && failure === undefined) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== undefined) throw failure;
-}
 
 /**
  * Images: registering manifests whose blobs are in the content store (unpacking each distinct layer once into a

@@ -25,7 +25,7 @@ import { CanceledError, DataLossError, NotFoundError } from '../../util/errors.t
 import type { ImageWork } from '../work.ts';
 import { blobBytes, blobError, pullError } from './blob.ts';
 import type { Session } from './client.ts';
-import { Limit } from './limit.ts';
+import { Limit } from '../../util/lock.ts';
 import { progressMessage, shortId, Throttle } from './progress.ts';
 import type { BlobSources } from './sources.ts';
 import type { JSONMessage, PullOptions, RegistryConfig } from './types.ts';

@@ -29,7 +29,7 @@ import type { ArchiveDeps } from '../work.ts';
 import { repoScope } from './auth.ts';
 import { openSession, type Session } from './client.ts';
 import { progressMessage, shortId, Throttle } from './progress.ts';
-import { Limit } from './limit.ts';
+import { Limit } from '../../util/lock.ts';
 import { BlobSources } from './sources.ts';
 import { Transport, endpointsFor } from './transport.ts';
 import type { JSONMessage, PushOptions, PushResult, RegistryConfig } from './types.ts';
