@@ -143,7 +143,7 @@ export class AdminService implements AdminApi {
     if (!this.#p.admin && this.#p.name !== name)
       throw new ForbiddenError('only an administrator may change another password');
     const a = await this.#access.account(name);
-    if (!a || a.kind !== 'user') throw new NotFoundError(`no user "${name}"`);
+    if (a?.kind !== 'user') throw new NotFoundError(`no user "${name}"`);
     await this.#access.setSecret(name, await hashPassword(password));
     this.#changed();
   }

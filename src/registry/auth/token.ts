@@ -147,7 +147,7 @@ export class TokenGate implements AuthGate {
   /** The account behind a refresh token, or undefined when it is not one or was voided. */
   async refresh(token: string): Promise<Principal | undefined> {
     const claims = this.#o.key.verify(token);
-    if (!claims || claims.typ !== 'refresh' || claims.aud !== this.#o.service || !claims.sub) return undefined;
+    if (claims?.typ !== 'refresh' || claims.aud !== this.#o.service || !claims.sub) return undefined;
     const account = await this.#o.policy.account(claims.sub);
     if (!account || secretVersion(account.secret) !== claims.sv) return undefined;
     return principalOf(account);

@@ -77,8 +77,8 @@ export class AdminHttp implements Handler {
         }
       }
       if (what === 'users' && name !== undefined) {
-        if (method === 'DELETE' && sub === undefined) return done(req, res, await api.removeUser(name));
-        if (method === 'PUT' && sub === 'password') return done(req, res, await api.setPassword(name, str('password')));
+        if (method === 'DELETE' && sub === undefined) return await done(req, res, api.removeUser(name));
+        if (method === 'PUT' && sub === 'password') return await done(req, res, api.setPassword(name, str('password')));
       }
       if (what === 'robots' && name === undefined) {
         if (method === 'GET') return sendJSON(req, res, 200, await api.robots());
@@ -94,7 +94,7 @@ export class AdminHttp implements Handler {
         }
       }
       if (what === 'robots' && name !== undefined && method === 'DELETE')
-        return done(req, res, await api.removeRobot(name));
+        return await done(req, res, api.removeRobot(name));
       if (what === 'projects' && name === undefined) {
         if (method === 'GET') return sendJSON(req, res, 200, await api.projects());
         if (method === 'POST') {
@@ -103,14 +103,14 @@ export class AdminHttp implements Handler {
         }
       }
       if (what === 'projects' && name !== undefined) {
-        if (sub === undefined && method === 'DELETE') return done(req, res, await api.removeProject(name));
+        if (sub === undefined && method === 'DELETE') return await done(req, res, api.removeProject(name));
         if (sub === 'members' && arg === undefined && method === 'GET')
           return sendJSON(req, res, 200, await api.members(name));
         if (sub === 'members' && arg !== undefined && method === 'PUT')
-          return done(req, res, await api.grant(arg, name, str('role') as Role));
+          return await done(req, res, api.grant(arg, name, str('role') as Role));
         if (sub === 'members' && arg !== undefined && method === 'DELETE') {
           const role = query.get('role');
-          return done(req, res, await api.revoke(arg, name, (role ?? undefined) as Role | undefined));
+          return await done(req, res, api.revoke(arg, name, (role ?? undefined) as Role | undefined));
         }
       }
       if (what === 'gc' && method === 'POST') {
@@ -138,7 +138,8 @@ export class AdminHttp implements Handler {
   }
 }
 
-function done(req: IncomingMessage, res: ServerResponse, _v: void): void {
+async function done(req: IncomingMessage, res: ServerResponse, work: Promise<void>): Promise<void> {
+  await work;
   send(req, res, 204, {});
 }
 
