@@ -54,6 +54,7 @@ async function engine(m: Modules, root: string) {
     content,
     snapshotter,
     records: new m.metadata.ImageRecords(db),
+    leases: new m.metadata.LeaseRecords(db),
     events: new m.events.EventLog(),
   });
   return {

@@ -73,7 +73,7 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 }
 
 /** Makes a CA (ca.key, ca.crt) and a server certificate for 127.0.0.1 signed by it (server.key, server.crt). */
-async function makeCa(dir: string): Promise<void> {
+export async function makeCa(dir: string): Promise<void> {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   await openssl(
     ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=berth test CA'],
@@ -103,7 +103,7 @@ async function makeCa(dir: string): Promise<void> {
   );
 }
 
-async function htpasswdFile(path: string, users: Record<string, string>): Promise<void> {
+export async function htpasswdFile(path: string, users: Record<string, string>): Promise<void> {
   let text = '';
   for (const [u, p] of Object.entries(users)) {
     const r = await run('htpasswd', ['-Bbn', u, p], {}, undefined, { timeoutMs: 30_000 });

@@ -2,12 +2,12 @@ import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { FileContentStore } from '../content/index.ts';
-import { clearPullJournals, readPullJournals } from '../distribution/index.ts';
 import { ContainerService } from '../containers/index.ts';
 import { ImageService } from '../images/index.ts';
 import {
   ContainerRecords,
   ImageRecords,
+  LeaseRecords,
   MetadataDB,
   NetworkRecords,
   SnapshotRecords,
@@ -21,9 +21,6 @@ import { isErrno } from '../util/errors.ts';
 import type { DaemonConfig } from './config.ts';
 import type { Logger } from './log.ts';
 import { hostFacts, initBinary, setUpRuntimes, type Runtimes } from './runtimes.ts';
-
-/** Under the data root: one journal file per pull in progress (the blobs it verified). */
-export const PULL_JOURNALS = 'pulls';
 
 /** Every service of one engine, built over one data root. Tests build one in a temp dir. */
 export interface Engine {
@@ -56,6 +53,7 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
     content,
     snapshotter,
     records: new ImageRecords(db),
+    leases: new LeaseRecords(db),
     events,
     historyDepth: config.tagHistoryDepth,
     usedBy: (id) => containers?.usingImage(id) ?? [],
@@ -149,12 +147,10 @@ export async function repair(engine: Engine, log: Logger): Promise<void> {
       return false;
     }
   });
-  // Blobs a pull had verified when the daemon died are kept for the repeated pull (their journals say which).
-  const pulls = join(engine.config.dataRoot, PULL_JOURNALS);
-  const verified = await readPullJournals(pulls);
-  const gc = await engine.images.collect({ keep: verified });
-  await clearPullJournals(pulls);
-  if (verified.size > 0) log.info(`startup repair: kept ${verified.size} blob(s) verified by interrupted pulls`);
+  // Leases of operations the daemon died in: a pull's verified blobs stay for the repeated pull, the rest goes.
+  const leases = engine.images.repairLeases();
+  const gc = await engine.images.collect();
+  if (leases.keptBlobs > 0) log.info(`startup repair: kept ${leases.keptBlobs} blob(s) verified by interrupted pulls`);
   if (ingests.removed || snaps.removed.length || gc.blobs.length || gc.layers.length) {
     log.info(
       `startup repair: removed ${ingests.removed} unfinished ingest(s), ${snaps.removed.length} interrupted snapshot(s), ${gc.blobs.length} orphan blob(s), ${gc.layers.length} orphan layer(s)`,

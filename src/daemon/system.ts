@@ -1,6 +1,12 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { cpus, hostname, release, totalmem } from 'node:os';
 import { API_VERSION, MIN_API_VERSION } from '../api/index.ts';
+import type {
+  IndexInfo,
+  RegistryServiceConfig,
+  SystemInfo as SystemInfoJSON,
+  SystemVersion,
+} from '../engine-api/system.ts';
 import type { DaemonConfig } from './config.ts';
 import type { Engine } from './engine.ts';
 
@@ -39,7 +45,7 @@ export class SystemInfo {
     this.#engine = engine;
   }
 
-  version(): Record<string, unknown> {
+  version(): SystemVersion {
     const details = {
       ApiVersion: API_VERSION,
       Arch: GOARCH[process.arch] ?? process.arch,
@@ -66,7 +72,7 @@ export class SystemInfo {
     };
   }
 
-  async info(): Promise<Record<string, unknown>> {
+  async info(): Promise<SystemInfoJSON> {
     const c = this.#config;
     const e = this.#engine;
     const images = new Set(e.images.list().map((i) => i.configDigest)).size;
@@ -147,10 +153,10 @@ export class SystemInfo {
 }
 
 /** `RegistryConfig` of /info as dockerd shows it; Berth's per-registry mirrors appear in each IndexConfigs entry. */
-function registryInfo(c: DaemonConfig): Record<string, unknown> {
+function registryInfo(c: DaemonConfig): RegistryServiceConfig {
   const cidrs = ['127.0.0.0/8', ...c.insecureRegistries.filter((r) => r.includes('/'))];
   const hubMirrors = Array.isArray(c.registryMirrors) ? c.registryMirrors : (c.registryMirrors['docker.io'] ?? []);
-  const index: Record<string, unknown> = {
+  const index: Record<string, IndexInfo> = {
     'docker.io': { Name: 'docker.io', Mirrors: hubMirrors, Secure: true, Official: true },
   };
   for (const host of c.insecureRegistries.filter((r) => !r.includes('/')))
@@ -158,8 +164,7 @@ function registryInfo(c: DaemonConfig): Record<string, unknown> {
   if (!Array.isArray(c.registryMirrors)) {
     for (const [host, mirrors] of Object.entries(c.registryMirrors)) {
       if (host === 'docker.io') continue;
-      const cur = (index[host] as { Secure?: boolean } | undefined) ?? {};
-      index[host] = { Name: host, Mirrors: mirrors, Secure: cur.Secure ?? true, Official: false };
+      index[host] = { Name: host, Mirrors: mirrors, Secure: index[host]?.Secure ?? true, Official: false };
     }
   }
   return {

@@ -8,17 +8,17 @@ import {
   saveArchive,
   type RegistryConfig,
 } from '../distribution/index.ts';
+import { BlobSourceRecords } from '../metadata/index.ts';
 import { parseReference } from '../oci/reference.ts';
 import { errorMessage } from '../util/errors.ts';
 import { busyboxRootfs } from './busybox.ts';
-import { join } from 'node:path';
 import type { DaemonConfig } from './config.ts';
-import { PULL_JOURNALS, type Engine } from './engine.ts';
+import type { Engine } from './engine.ts';
 import type { Logger } from './log.ts';
 
 /** The archive operations (src/distribution) bound to an engine, as the image handlers call them. */
 export function archivesFor(engine: Engine): Archives {
-  const deps = { content: engine.content, images: engine.images };
+  const deps = { content: engine.content, images: engine.images, blobSources: new BlobSourceRecords(engine.db) };
   const registry = registryConfig(engine.config);
   return {
     pull: (ref, opts) => pullImage(deps, registry, ref, opts),
@@ -51,8 +51,6 @@ export function registryConfig(c: DaemonConfig, env: NodeJS.ProcessEnv = process
     certsDir: c.certsDir,
     maxConcurrentDownloads: c.maxConcurrentDownloads,
     maxConcurrentUploads: c.maxConcurrentUploads,
-    blobSourcesFile: join(c.dataRoot, 'blob-sources.json'),
-    pullJournalDir: join(c.dataRoot, PULL_JOURNALS),
     ...(c.registryConnectTimeoutMs !== undefined ? { connectTimeoutMs: c.registryConnectTimeoutMs } : {}),
     ...(c.registryIdleTimeoutMs !== undefined ? { idleTimeoutMs: c.registryIdleTimeoutMs } : {}),
     ...(Object.keys(proxy).length > 0 ? { proxy } : {}),

@@ -13,8 +13,6 @@ export {
   pullImage,
   pushImage,
   checkLogin,
-  readPullJournals,
-  clearPullJournals,
   DEFAULT_REGISTRY_CONFIG,
   type RegistryConfig,
   type RegistryAuth,

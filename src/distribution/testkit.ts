@@ -1,110 +1,14 @@
-/** Helpers for the distribution tests: a whole image engine in a temp dir, and image archives built in memory. */
-import { mkdtemp, mkdir, readdir, readFile, readlink, lstat, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+/**
+ * Helpers for the distribution tests: image archives built in memory, and (from images/testkit.ts) the test
+ * engine in a temp dir.
+ */
 import { gzipSync, zstdCompressSync } from 'node:zlib';
-import type { TestContext } from 'node:test';
-import { FileContentStore } from '../content/index.ts';
-import { ImageService } from '../images/index.ts';
-import { ImageRecords, MetadataDB, SnapshotRecords } from '../metadata/index.ts';
 import { MediaType } from '../oci/mediatypes.ts';
-import { mountAll, OverlaySnapshotter, unmountAll } from '../snapshots/index.ts';
-import { sha256, type Digest } from '../util/digest.ts';
-import { EventLog } from '../util/events.ts';
-import { pack, type PackEntry } from '../util/tar/index.ts';
 import type { Compression } from '../util/compression.ts';
-import type { ArchiveDeps } from './work.ts';
+import { type Digest, sha256 } from '../util/digest.ts';
+import { type PackEntry, pack } from '../util/tar/index.ts';
 
-export interface TestEngine extends ArchiveDeps {
-  root: string;
-  snapshotter: OverlaySnapshotter;
-  events: EventLog;
-  /** Digests of every blob in the content store, sorted. */
-  blobs(): Promise<string[]>;
-  /** Keys of every snapshot, sorted. */
-  snapshots(): Promise<string[]>;
-  /** Whether anything is half-written in the store's ingest dir. */
-  ingesting(): Promise<string[]>;
-  /** Every path under the image's root file system (mounted read-only for the call) with a short description. */
-  tree(imageRef: string): Promise<Map<string, string>>;
-}
-
-/** A content store, overlay snapshotter and image service in a fresh temp data root, removed after the test. */
-export async function testEngine(t: TestContext): Promise<TestEngine> {
-  const root = await mkdtemp(join(tmpdir(), 'berth-dist-'));
-  const db = new MetadataDB(join(root, 'berth.db'));
-  const content = new FileContentStore(root);
-  await content.init();
-  const snapshotter = new OverlaySnapshotter({ root, records: new SnapshotRecords(db) });
-  const events = new EventLog();
-  const images = new ImageService({ content, snapshotter, records: new ImageRecords(db), events });
-  let views = 0;
-  t.after(async () => {
-    await snapshotter.close();
-    db.close();
-    await rm(root, { recursive: true, force: true });
-  });
-  return {
-    root,
-    content,
-    snapshotter,
-    events,
-    images,
-    async blobs() {
-      const out: string[] = [];
-      for await (const b of content.walk()) out.push(b.digest);
-      return out.sort();
-    },
-    async snapshots() {
-      const out: string[] = [];
-      for await (const s of snapshotter.walk()) out.push(s.key);
-      return out.sort();
-    },
-    async ingesting() {
-      return readdir(join(root, 'ingest'));
-    },
-    async tree(imageRef) {
-      const img = await images.load(images.resolve(imageRef));
-      const key = `view-${++views}`;
-      const target = join(root, `mnt-${views}`);
-      await mkdir(target);
-      await snapshotter.view(key, img.record.chainId!);
-      try {
-        mountAll(await snapshotter.mounts(key), target);
-        try {
-          return await describeTree(target);
-        } finally {
-          await unmountAll(target);
-        }
-      } finally {
-        await snapshotter.remove(key);
-        await rm(target, { recursive: true });
-      }
-    },
-  };
-}
-
-/** path → 'dir 755', 'file 644 <content>', 'link -> target' for every entry under dir. */
-export async function describeTree(dir: string, rel = ''): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const name of (await readdir(join(dir, rel))).sort()) {
-    const p = rel ? `${rel}/${name}` : name;
-    const full = join(dir, p);
-    const st = await lstat(full);
-    const mode = (st.mode & 0o7777).toString(8);
-    if (st.isDirectory()) {
-      out.set(p, `dir ${mode}`);
-      for (const [k, v] of await describeTree(dir, p)) out.set(k, v);
-    } else if (st.isSymbolicLink()) {
-      out.set(p, `link -> ${await readlink(full)}`);
-    } else if (st.isFile()) {
-      out.set(p, `file ${mode} ${sha256(await readFile(full)).slice(7, 19)}`);
-    } else {
-      out.set(p, `other ${st.mode.toString(8)}`);
-    }
-  }
-  return out;
-}
+export { describeTree, type TestEngine, testEngine } from '../images/testkit.ts';
 
 export async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const chunks: Buffer[] = [];

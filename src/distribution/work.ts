@@ -1,14 +1,19 @@
 import type { Readable } from 'node:stream';
 import type { ContentStore, Expected } from '../content/index.ts';
-import { chainIds, type ImageService } from '../images/index.ts';
+import { chainIds, type ImageService, type LeaseOptions } from '../images/index.ts';
+import type { BlobSourceRecords } from '../metadata/index.ts';
 import type { ImageConfig, Manifest } from '../oci/types.ts';
 import type { Digest } from '../util/digest.ts';
 import { CanceledError, DataLossError, NotFoundError, isBerthError } from '../util/errors.ts';
 
-/** What loads, saves and imports need: the content store and the image service (built on that same store). */
+/**
+ * What loads, saves, imports, pulls and pushes need: the content store and the image service (built on that same
+ * store), and where blobs came from (pull and push; without it a push mounts nothing from other repositories).
+ */
 export interface ArchiveDeps {
   content: ContentStore;
   images: ImageService;
+  blobSources?: BlobSourceRecords;
 }
 
 /**
@@ -54,6 +59,11 @@ export class ImageWork {
     if (created) this.createdBlobs.add(digest);
   }
 
+  /** Adds a blob this operation relies on (already in the store) to its lease. */
+  lease(digest: string): void {
+    this.#lease(digest);
+  }
+
   /** Records which of the image's layer snapshots do not exist yet (call before unpacking). */
   async noteChains(config: ImageConfig): Promise<void> {
     for (const id of chainIds(config.rootfs.diff_ids)) {
@@ -76,20 +86,25 @@ export class ImageWork {
 }
 
 /**
- * Runs a load or import: holds garbage collection off for its whole duration (blobs it writes are leased), and
+ * Runs a load, import or pull: holds garbage collection off for its whole duration (blobs it writes are leased,
+ * and after a crash as `opts` says), and
  * afterwards, when it created blobs or layer snapshots that no image it registered uses (it failed, or the
  * archive held extra files), runs the image service's garbage collection. GC waits for every other load and
  * import to finish first, so it never takes what a concurrent one is about to use; a failed operation leaves
  * nothing behind and a successful one leaves only its images.
  */
-export async function runImageWork<T>(deps: ArchiveDeps, fn: (work: ImageWork) => Promise<T>): Promise<T> {
+export async function runImageWork<T>(
+  deps: ArchiveDeps,
+  fn: (work: ImageWork) => Promise<T>,
+  opts: LeaseOptions = {},
+): Promise<T> {
   let work!: ImageWork;
   let failed = true;
   try {
     const result = await deps.images.withLease(async (lease) => {
       work = new ImageWork(deps, lease);
       return fn(work);
-    });
+    }, opts);
     failed = false;
     return result;
   } finally {

@@ -28,23 +28,30 @@ export interface ImageInspectConfig {
   AttachStdin?: boolean;
   AttachStdout?: boolean;
   AttachStderr?: boolean;
-  ExposedPorts?: Record<string, Record<string, never>> | null;
+  ExposedPorts?: Record<string, object> | null;
   Tty?: boolean;
   OpenStdin?: boolean;
   StdinOnce?: boolean;
   Env?: string[] | null;
   Cmd?: string[] | null;
-  Healthcheck?: Record<string, unknown> | null;
+  /** Durations in nanoseconds; `Test: ["NONE"]` turns a base image's check off. */
+  Healthcheck?: {
+    Test?: string[] | null;
+    Interval?: number;
+    Timeout?: number;
+    StartPeriod?: number;
+    StartInterval?: number;
+    Retries?: number;
+  } | null;
   ArgsEscaped?: boolean;
   Image?: string;
-  Volumes?: Record<string, Record<string, never>> | null;
+  Volumes?: Record<string, object> | null;
   WorkingDir?: string;
   Entrypoint?: string[] | null;
   OnBuild?: string[] | null;
   Labels?: Record<string, string> | null;
   StopSignal?: string;
   Shell?: string[] | null;
-  [key: string]: unknown;
 }
 
 /** `GET /images/{name}/json`. */

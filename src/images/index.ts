@@ -1,12 +1,17 @@
 export {
   ImageService,
-  matchLabels,
+  IMAGE_LIST_FILTERS,
+  IMAGE_PRUNE_FILTERS,
   type Image,
   type ImageServiceDeps,
-  type DeleteResponseItem,
+  type HistoryStep,
+  type ListedImage,
   type RegisterOptions,
   type ImageUnpackOptions,
 } from './service.ts';
+export type { CollectResult, LeaseOptions } from './gc.ts';
+export type { RollbackResult, TagVersion } from './tags.ts';
 export { chainIds } from './chain.ts';
+export { createdSeconds } from './filters.ts';
 export { choosePlatform, hostPlatform } from './platform.ts';
 export { applyChanges } from './changes.ts';

@@ -149,3 +149,81 @@ test('collect removes blobs and snapshots nothing needs, keeps what images need'
   assert.ok(await e.content.has(keep.desc.digest));
   assert.ok(await e.content.has(keep.manifest.layers[0]!.digest));
 });
+
+test('find: the Engine API filters, one entry per image ID, newest first; matching tags only with reference', async () => {
+  const f = (o: Record<string, string[]>) => new Map(Object.entries(o));
+  const old = await makeImage(e.content, [[file('f', 'old')]], { created: '2020-01-01T00:00:00Z', labels: { a: '1' } });
+  const mid = await makeImage(e.content, [[file('f', 'mid')]], { created: '2022-01-01T00:00:00Z', labels: { a: '2' } });
+  const dang = await makeImage(e.content, [[file('f', 'dangling')]], { created: '2023-01-01T00:00:00Z' });
+  await e.images.register(old.desc, { tags: [parseReference('find/old:1'), parseReference('find/old:keep')] });
+  await e.images.register(mid.desc, { tags: [parseReference('find/mid:1')] });
+  await e.images.register(dang.desc);
+  const ids = async (filters: Record<string, string[]>) =>
+    (await e.images.find(f(filters)))
+      .map((i) => i.record.configDigest)
+      .filter((d) => [old, mid, dang].some((x) => x.configDigest === d));
+  assert.deepEqual(await ids({}), [dang.configDigest, mid.configDigest, old.configDigest], 'newest first');
+  assert.deepEqual(await ids({ dangling: ['true'] }), [dang.configDigest]);
+  assert.ok(!(await ids({ dangling: ['false'] })).includes(dang.configDigest));
+  assert.deepEqual(await ids({ label: ['a'] }), [mid.configDigest, old.configDigest]);
+  assert.deepEqual(await ids({ label: ['a!=2'] }), [dang.configDigest, old.configDigest], 'no label a passes too');
+  assert.deepEqual(await ids({ before: ['find/mid:1'] }), [old.configDigest]);
+  assert.deepEqual(await ids({ since: ['find/old:1'] }), [dang.configDigest, mid.configDigest]);
+  assert.deepEqual(await ids({ until: ['2021-01-01T00:00:00Z'] }), [old.configDigest]);
+  const byRef = await e.images.find(f({ reference: ['find/old:k*'] }));
+  assert.deepEqual(
+    byRef.map((i) => i.tags),
+    [['docker.io/find/old:keep']],
+    'only the matching tags',
+  );
+  await assert.rejects(e.images.find(f({ dangling: ['maybe'] })), InvalidArgumentError);
+  await assert.rejects(e.images.find(f({ colour: ['red'] })), /invalid filter 'colour'/);
+  await assert.rejects(e.images.find(f({ before: ['no/such:image'] })), NotFoundError);
+});
+
+test('history: steps newest first with the size of the layer each made; disk usage counts shared layers', async () => {
+  const base = [file('etc/base', '12345678')];
+  const one = await makeImage(e.content, [base, [file('one', '123')]]);
+  const two = await makeImage(e.content, [base, [file('two', '12')]]);
+  await e.images.register(one.desc, { tags: [parseReference('hist:1')] });
+  await e.images.register(two.desc, { tags: [parseReference('hist:2')] });
+  const h = await e.images.history('hist:1');
+  assert.equal(h.image.record.configDigest, one.configDigest);
+  assert.deepEqual(
+    h.steps.map((s) => [s.createdBy, s.size]),
+    [
+      ['layer 1', 3],
+      ['layer 0', 8],
+    ],
+  );
+  const du = await e.images.diskUsage();
+  const entry = (c: string) => du.images.find((i) => i.image.record.configDigest === c)!;
+  assert.equal(entry(one.configDigest).sharedSize, 8, 'the base layer is shared');
+  assert.equal(entry(two.configDigest).sharedSize, 8);
+  assert.ok(du.layersSize >= 8 + 3 + 2);
+  assert.equal(e.images.size(one.config), 11);
+});
+
+test('prune takes the Engine API filters: dangling=false for all, until, label and label!', async () => {
+  const f = (o: Record<string, string[]>) => new Map(Object.entries(o));
+  const a = await makeImage(e.content, [[file('p', 'a')]], { created: '2020-01-01T00:00:00Z', labels: { keep: 'no' } });
+  const b = await makeImage(e.content, [[file('p', 'b')]], {
+    created: '2020-01-01T00:00:00Z',
+    labels: { keep: 'yes' },
+  });
+  await e.images.register(a.desc, { tags: [parseReference('prune/a:1')] });
+  await e.images.register(b.desc, { tags: [parseReference('prune/b:1')] });
+  await assert.rejects(e.images.prune({ filters: f({ colour: ['red'] }) }), /invalid filter 'colour'/);
+  const none = await e.images.prune({ filters: f({ label: ['keep=no'] }) });
+  assert.ok(
+    !(none.ImagesDeleted ?? []).some((d) => d.Deleted === a.configDigest),
+    'tagged images stay without dangling=false',
+  );
+  const r = await e.images.prune({
+    filters: f({ dangling: ['false'], 'label!': ['keep=yes'], until: ['2021-01-01T00:00:00Z'] }),
+  });
+  const deleted = (r.ImagesDeleted ?? []).map((d) => d.Deleted ?? d.Untagged);
+  assert.ok(deleted.includes('prune/a:1') && deleted.includes(a.configDigest));
+  assert.ok(!deleted.includes(b.configDigest), 'label! spares the other');
+  assert.ok(e.images.records.get(b.desc.digest));
+});

@@ -173,6 +173,18 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX repo_digests_manifest ON repo_digests(manifest_digest);
   `,
+  `
+  -- Where blobs came from: the registry repositories (\`registry/repository\`) each blob was pulled from or
+  -- pushed to, so that a push can mount it from another repository of the same registry. \`seq\` orders them by
+  -- when they were last noted; the oldest go first.
+  CREATE TABLE blob_sources (
+    digest TEXT NOT NULL,
+    source TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (digest, source)
+  );
+  CREATE INDEX blob_sources_seq ON blob_sources(seq);
+  `,
 ];
 
 function migrate(db: DatabaseSync): void {

@@ -27,7 +27,7 @@ Commands:
   gc         Collect garbage (blobs and manifests nothing needs)
   user       Manage users (add, rm, ls, passwd)
   robot      Manage robot accounts (add, rm, ls)
-  project    Manage projects (create, rm, ls)
+  project    Manage projects (create, rm, ls, members)
   grant      Give a user or robot a role in a project
   revoke     Take a role away
 
@@ -44,6 +44,15 @@ export async function registryMain(ctx: RegistryCommandContext): Promise<number>
       case 'serve': {
         const { serveCommand } = await import('./commands/serve.ts');
         return await serveCommand(sub);
+      }
+      case 'user':
+      case 'robot':
+      case 'project':
+      case 'grant':
+      case 'revoke':
+      case 'gc': {
+        const { adminCommand } = await import('./commands/admin.ts');
+        return await adminCommand(cmd, sub);
       }
       case undefined:
       case '--help':

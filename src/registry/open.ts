@@ -1,8 +1,18 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileContentStore } from '../content/index.ts';
-import { type AuthGate, OpenGate } from './auth/gate.ts';
+import { type AdminApi, AdminService, type GcOptions, type GcReport } from './admin.ts';
+import { HtpasswdGate } from './auth/basic.ts';
+import { type AuthGate, OpenGate, type Principal } from './auth/gate.ts';
+import { TokenKey } from './auth/jwt.ts';
+import { HtpasswdFile } from './auth/passwords.ts';
+import { Policy } from './auth/policy.ts';
+import { TokenGate, TokenService } from './auth/token.ts';
 import type { RegistryConfig } from './config.ts';
+import { AdminHttp } from './http/admin.ts';
+import { DistributionApi } from './http/distribution.ts';
+import type { Routes } from './http/server.ts';
+import { AccessStore } from './meta/access.ts';
 import { migrate } from './meta/schema.ts';
 import { type SqlDb, SqliteDb } from './meta/sql.ts';
 import { RegistryStore } from './meta/store.ts';
@@ -28,20 +38,59 @@ export async function openBlobs(config: Pick<RegistryConfig, 'root' | 's3'>): Pr
 export interface OpenRegistry {
   db: SqlDb;
   registry: Registry;
+  access: AccessStore;
+  policy: Policy;
   gate: AuthGate;
+  routes: Routes;
+  /** The admin operations with the permissions of `p`. */
+  admin(p: Principal): AdminApi;
+  gc(opts: GcOptions): Promise<GcReport>;
   close(): Promise<void>;
+}
+
+/** The registry's token signing key: made on first use and kept in the metadata (shared by every process). */
+export async function tokenKey(access: AccessStore): Promise<TokenKey> {
+  const pem = (await access.setting('token.key')) ?? (await access.settingOnce('token.key', TokenKey.generate()));
+  return new TokenKey(pem);
 }
 
 export async function openRegistry(config: RegistryConfig): Promise<OpenRegistry> {
   const db = await openDatabase(config);
   const blobs = await openBlobs(config);
-  const store = new RegistryStore(db);
+  const store = new RegistryStore(db, { touchAfterMs: Math.min(60_000, config.gc.graceMs / 10) });
   const registry = new Registry({ store, blobs, deleteEnabled: config.deleteEnabled });
-  const gate: AuthGate = new OpenGate();
+  const access = new AccessStore(db);
+  const policy = new Policy(access);
+  const auth = config.auth ?? ((await access.hasUsers()) ? { mode: 'token' } : { mode: 'none' });
+  let gate: AuthGate;
+  let tokenService: TokenService | undefined;
+  if (auth.mode === 'token') {
+    const tg = new TokenGate({ policy, key: await tokenKey(access), service: config.service, ttl: config.tokenTtl });
+    gate = tg;
+    tokenService = new TokenService(tg);
+  } else if (auth.mode === 'htpasswd') {
+    gate = new HtpasswdGate(new HtpasswdFile(auth.file), config.service);
+  } else {
+    gate = new OpenGate();
+  }
+  const gc = async (opts: GcOptions): Promise<GcReport> => {
+    const { collect } = await import('./gc.ts');
+    return collect(registry, {
+      graceMs: opts.graceMs ?? config.gc.graceMs,
+      deleteUntagged: opts.deleteUntagged ?? config.gc.deleteUntagged,
+      dryRun: opts.dryRun ?? false,
+    });
+  };
+  const admin = (p: Principal) => new AdminService(access, policy, p, gc);
   return {
     db,
     registry,
+    access,
+    policy,
     gate,
+    admin,
+    gc,
+    routes: { v2: new DistributionApi(registry, gate), token: tokenService, admin: new AdminHttp(gate, admin) },
     close: async () => {
       await registry.close();
       await blobs.close?.();

@@ -229,3 +229,29 @@ export function rawCall(
     req.end();
   });
 }
+
+/** Runs `berth registry ARGS` (an administration command), with `input` on stdin; never throws on failure. */
+export function registryCli(
+  args: string[],
+  input?: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(BERTH, ['registry', ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    p.stdin.end(input ?? '');
+  });
+}
+
+/** A bearer token from the registry's `/token` for `scopes`, with Basic credentials when given. */
+export async function getToken(reg: { url: string }, scopes: string[], creds?: string): Promise<Response> {
+  const q = new URLSearchParams({ service: 'berth-registry' });
+  for (const s of scopes) q.append('scope', s);
+  return fetch(`${reg.url}/token?${q}`, {
+    headers: creds ? { Authorization: `Basic ${Buffer.from(creds).toString('base64')}` } : {},
+  });
+}

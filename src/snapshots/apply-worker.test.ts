@@ -61,6 +61,27 @@ test("a worker's error arrives as its class, and the next unpack works", async (
   assert.equal(await readFile(join(good, 'ok'), 'utf8'), 'fine');
 });
 
+test('more failed unpacks than worker threads give every slot back: the next unpacks still run', async () => {
+  const badLayer = () =>
+    extract(
+      pack([
+        { header: { name: 'a' }, body: Buffer.from('x') },
+        { header: { name: 'l', type: 'link', linkname: 'missing' } },
+      ]),
+    );
+  for (let i = 0; i < 5; i++)
+    await assert.rejects(unpackLayer(await root(), badLayer(), { whiteouts: 'overlay' }), InvalidArgumentError);
+  const roots = await Promise.all(Array.from({ length: 4 }, root));
+  await Promise.all(
+    roots.map((r, i) =>
+      unpackLayer(r, extract(pack([{ header: { name: 'f' }, body: Buffer.from(`after ${i}`) }])), {
+        whiteouts: 'overlay',
+      }),
+    ),
+  );
+  for (const [i, r] of roots.entries()) assert.equal(await readFile(join(r, 'f'), 'utf8'), `after ${i}`);
+});
+
 test('a body larger than the flow-control window lands whole, and the size counts every block', async () => {
   const big = Buffer.alloc(40 << 20);
   for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i, i);

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { CanceledError, InvalidArgumentError } from '../util/errors.ts';
+import { Limit } from '../util/lock.ts';
 import type { TarEntry, TarHeader } from '../util/tar/index.ts';
 import type { FromWorker, ToWorker, UnpackOp } from './apply-worker.ts';
 import type { WhiteoutMode } from './unpacker.ts';
@@ -95,10 +96,13 @@ export async function unpackLayer(
   }
 }
 
-/** The worker threads, process-wide: a cache of threads that hold no state between jobs. */
+/**
+ * The worker threads, process-wide: a cache of threads that hold no state between jobs. An unpack holds one of
+ * MAX_WORKERS slots while it has a worker and takes an idle thread before starting a new one, so there are never
+ * more than MAX_WORKERS threads, busy and idle together.
+ */
+const slots = new Limit(MAX_WORKERS);
 const idle: { w: Thread; timer: NodeJS.Timeout }[] = [];
-let workers = 0;
-const waiting: ((w: Thread) => void)[] = [];
 
 /** A worker thread and the ring buffer it shares with this thread. */
 interface Thread {
@@ -106,42 +110,39 @@ interface Thread {
   ring: SharedArrayBuffer;
 }
 
+/** Waits for a slot, then hands out an idle worker or a new one. */
 async function takeWorker(): Promise<Thread> {
+  await slots.take();
   const spare = idle.pop();
   if (spare !== undefined) {
     clearTimeout(spare.timer);
     spare.w.worker.ref();
     return spare.w;
   }
-  if (workers >= MAX_WORKERS) return new Promise((resolve) => waiting.push(resolve));
-  workers++;
-  const fresh: Thread = {
-    worker: new Worker(new URL('./apply-worker.ts', import.meta.url)),
-    ring: new SharedArrayBuffer(RING),
-  };
+  let fresh: Thread;
+  try {
+    fresh = { worker: new Worker(new URL('./apply-worker.ts', import.meta.url)), ring: new SharedArrayBuffer(RING) };
+  } catch (err) {
+    slots.release();
+    throw err;
+  }
   fresh.worker.on('exit', () => {
-    workers--;
+    // An idle worker that exited (its idle time ran out) leaves the cache; a busy one's job fails and gives
+    // its slot back.
     const i = idle.findIndex((x) => x.w === fresh);
     if (i >= 0) idle.splice(i, 1)[0]!.timer.close();
-    // A waiting unpack gets a new worker in place of this one.
-    const next = waiting.shift();
-    if (next !== undefined) void takeWorker().then(next);
   });
   fresh.worker.on('error', () => {}); // a crash: 'exit' follows; a busy worker's is its job's failure
   return fresh;
 }
 
-/** Hands a worker that finished a job well to the next waiting unpack, else keeps it idle for a while. */
+/** Keeps a worker that finished a job well idle for a while (the next unpack takes it), and frees its slot. */
 function releaseWorker(w: Thread): void {
-  const next = waiting.shift();
-  if (next !== undefined) {
-    next(w);
-    return;
-  }
   w.worker.unref();
   const timer = setTimeout(() => void w.worker.terminate(), IDLE_MS);
   timer.unref();
   idle.push({ w, timer });
+  slots.release();
 }
 
 /** One unpack's conversation with its worker: batches of ops, file bodies through the ring. */
@@ -249,7 +250,10 @@ class Job {
     w.off('error', this.#onError);
     w.off('exit', this.#onExit);
     if (ok) releaseWorker(this.#t);
-    else await w.terminate();
+    else {
+      await w.terminate();
+      slots.release();
+    }
   }
 
   #post(m: ToWorker): void {

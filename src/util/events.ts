@@ -2,7 +2,10 @@
  * The daemon's event log, in the Engine API's shape (`GET /events`). Services publish; subscribers (the API's
  * events stream) get new events, and recent ones are kept for `since`.
  */
-export interface EngineEvent {
+import type { EventMessage } from '../engine-api/system.ts';
+import { matchLabel } from './labels.ts';
+
+export interface EngineEvent extends EventMessage {
   Type: string;
   Action: string;
   Actor: { ID: string; Attributes: Record<string, string> };
@@ -59,4 +62,51 @@ export class EventLog {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
+}
+
+/** The filters `GET /events` takes. */
+export const EVENT_FILTERS: readonly string[] = [
+  'type',
+  'event',
+  'action',
+  'image',
+  'container',
+  'label',
+  'scope',
+  'network',
+  'volume',
+  'daemon',
+  'plugin',
+  'node',
+  'service',
+  'secret',
+  'config',
+];
+
+/**
+ * Whether an event passes the filters of `GET /events`. Applied: `type`, `event`/`action`, `image` (an image's
+ * ID, ID prefix or name; a container's image), `label` and `scope`; the others are accepted and not applied.
+ */
+export function eventMatches(e: EngineEvent, f: ReadonlyMap<string, readonly string[]>): boolean {
+  const t = f.get('type');
+  if (t && !t.includes(e.Type)) return false;
+  const ev = [...(f.get('event') ?? []), ...(f.get('action') ?? [])];
+  if (ev.length && !ev.includes(e.Action)) return false;
+  const img = f.get('image');
+  if (
+    img &&
+    !(
+      e.Type === 'image' &&
+      (img.includes(e.Actor.ID) ||
+        img.includes(e.Actor.Attributes.name ?? '') ||
+        img.some((i) => e.Actor.ID.startsWith(`sha256:${i}`)))
+    )
+  ) {
+    if (!(e.Type === 'container' && img.includes(e.Actor.Attributes.image ?? ''))) return false;
+  }
+  const label = f.get('label');
+  if (label && !label.every((l) => matchLabel(e.Actor.Attributes, l))) return false;
+  const scope = f.get('scope');
+  if (scope && !scope.includes(e.scope)) return false;
+  return true;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KeyedMutex, RWLock } from './lock.ts';
+import { KeyedMutex, Limit, mapLimit, RWLock } from './lock.ts';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -74,4 +74,61 @@ test('KeyedMutex.acquire: a hold that outlives a callback; run waits for it; rel
   assert.deepEqual(order, ['release', 'run']);
   const again = await m.acquire('k');
   again();
+});
+
+test('Limit: at most n holders, waiters served in order, tryTake only when a slot is free', async () => {
+  const l = new Limit(2);
+  let active = 0;
+  let most = 0;
+  const order: number[] = [];
+  const job = (i: number) =>
+    l.run(async () => {
+      active++;
+      most = Math.max(most, active);
+      order.push(i);
+      await tick();
+      active--;
+    });
+  await Promise.all([0, 1, 2, 3, 4].map(job));
+  assert.equal(most, 2);
+  assert.deepEqual(order, [0, 1, 2, 3, 4]);
+  assert.equal(l.tryTake(), true);
+  assert.equal(l.tryTake(), true);
+  assert.equal(l.tryTake(), false, 'both slots taken');
+  const waiter = l.take().then(() => 'got');
+  l.release();
+  assert.equal(l.tryTake(), false, 'the released slot went to the waiter, not to a later tryTake');
+  assert.equal(await waiter, 'got');
+  assert.equal(new Limit(0).tryTake(), true, 'a limit below 1 counts as 1');
+});
+
+test('mapLimit: bounded, and after a failure starts nothing new and rejects with the first error', async () => {
+  let active = 0;
+  let most = 0;
+  const seen: number[] = [];
+  await mapLimit([1, 2, 3, 4, 5, 6], 3, async (i) => {
+    active++;
+    most = Math.max(most, active);
+    seen.push(i);
+    await tick();
+    active--;
+  });
+  assert.equal(most, 3);
+  assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
+
+  const started: number[] = [];
+  let settled = 0;
+  await assert.rejects(
+    mapLimit([1, 2, 3, 4, 5], 2, async (i) => {
+      started.push(i);
+      await tick();
+      settled++;
+      if (i === 1) throw new Error('first');
+      if (i === 2) throw new Error('second');
+    }),
+    /first/,
+  );
+  assert.deepEqual(started, [1, 2], 'nothing started after the failure');
+  assert.equal(settled, 2, 'the started calls settled before the rejection');
+  await mapLimit([], 2, async () => assert.fail('no items'));
 });

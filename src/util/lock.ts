@@ -1,4 +1,4 @@
-/** Small async locks: a keyed mutex and a readers-writer lock. In-process only. */
+/** Small async locks: a keyed mutex, a readers-writer lock and a counting limiter. In-process only. */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 export class KeyedMutex {
@@ -88,4 +88,72 @@ export class RWLock {
       next.go();
     }
   }
+}
+
+/**
+ * A counting semaphore: at most `n` holders at once, the rest wait in the order they came. A slot given back
+ * goes straight to the first waiter, so a waiter is never overtaken by a later `tryTake`.
+ */
+export class Limit {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  /** `n` below 1 counts as 1. */
+  constructor(n: number) {
+    this.#free = Math.max(1, n);
+  }
+
+  /** Takes a slot if one is free now. */
+  tryTake(): boolean {
+    if (this.#free <= 0) return false;
+    this.#free--;
+    return true;
+  }
+
+  /** Waits for a slot. */
+  async take(): Promise<void> {
+    if (this.tryTake()) return;
+    await new Promise<void>((r) => this.#waiting.push(r));
+  }
+
+  /** Gives a slot back (to the first waiter, if any). Call once per slot taken. */
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
+  }
+
+  /** Runs fn holding a slot. */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    await this.take();
+    try {
+      return await fn();
+    } finally {
+      this.release();
+    }
+  }
+}
+
+/**
+ * Runs fn over items, at most `limit` at a time, in order. After a failure no further item starts; rejects with
+ * the first error once every started call has settled.
+ */
+export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const slots = new Limit(limit);
+  let failed = false;
+  let failure: unknown;
+  await Promise.all(
+    items.map((item) =>
+      slots.run(async () => {
+        if (failed) return;
+        try {
+          await fn(item);
+        } catch (err) {
+          if (!failed) failure = err;
+          failed = true;
+        }
+      }),
+    ),
+  );
+  if (failed) throw failure;
 }

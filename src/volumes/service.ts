@@ -6,18 +6,7 @@ import { mount, umount2, MNT_DETACH } from '../sys/index.ts';
 import { ConflictError, InvalidArgumentError, NotFoundError, isErrno } from '../util/errors.ts';
 import { matchLabel } from '../util/labels.ts';
 import type { EventLog } from '../util/events.ts';
-
-/** A volume in the Engine API's shape. */
-export interface Volume {
-  Name: string;
-  Driver: string;
-  Mountpoint: string;
-  CreatedAt: string;
-  Labels: Record<string, string> | null;
-  Scope: 'local';
-  Options: Record<string, string> | null;
-  UsageData?: { Size: number; RefCount: number };
-}
+import type { Volume, VolumeCreateRequest, VolumePruneReport } from '../engine-api/volumes.ts';
 
 export interface VolumeServiceDeps {
   /** The data root: volumes live in `<root>/volumes/<name>/_data`. */
@@ -28,12 +17,8 @@ export interface VolumeServiceDeps {
   usedBy?: (name: string) => string[];
 }
 
-export interface CreateVolumeOptions {
-  Name?: string;
-  Driver?: string;
-  DriverOpts?: Record<string, string>;
-  Labels?: Record<string, string>;
-}
+/** `POST /volumes/create`'s body. */
+export type CreateVolumeOptions = VolumeCreateRequest;
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const LOCAL_OPTS = new Set(['type', 'device', 'o', 'size']);
@@ -155,9 +140,7 @@ export class VolumeService {
   }
 
   /** `docker volume prune`: unused anonymous volumes, or with `all` every unused volume. */
-  async prune(
-    opts: { all?: boolean; labels?: string[] } = {},
-  ): Promise<{ VolumesDeleted: string[] | null; SpaceReclaimed: number }> {
+  async prune(opts: { all?: boolean; labels?: string[] } = {}): Promise<VolumePruneReport> {
     const deleted: string[] = [];
     let reclaimed = 0;
     for (const v of this.#records.all()) {

@@ -1,11 +1,18 @@
 import type { ServerResponse } from 'node:http';
-import type { RegistryAuth } from '../../distribution/index.ts';
+import type {
+  AuthConfig,
+  AuthResponse,
+  ImageHistoryItem,
+  ImageInspect,
+  ImageInspectConfig,
+  ImageRollbackResult,
+  ImageSummary,
+  TagHistoryEntry,
+} from '../../engine-api/images.ts';
 import type { Image, ImageService } from '../../images/index.ts';
-import { chainIds, matchLabels } from '../../images/index.ts';
-import type { ImageRecord } from '../../metadata/index.ts';
-import { familiarName, familiarString, parseReference, withDefaultTag } from '../../oci/reference.ts';
+import { createdSeconds, IMAGE_LIST_FILTERS, IMAGE_PRUNE_FILTERS } from '../../images/index.ts';
+import { familiarName, familiarString, parseReference } from '../../oci/reference.ts';
 import type { ImageConfig } from '../../oci/types.ts';
-import type { Digest } from '../../util/digest.ts';
 import {
   BerthError,
   InvalidArgumentError,
@@ -16,7 +23,6 @@ import {
 import { boolParam, filtersParam, JSONLines, readJSONBody, sendJSON, type Request } from '../http.ts';
 import type { Router } from '../router.ts';
 import { versionAtLeast } from '../version.ts';
-import { parseTimestamp } from '../../util/timestamp.ts';
 
 /** What the image handlers need of the archive code (src/distribution). */
 export interface Archives {
@@ -35,7 +41,7 @@ export interface Archives {
     opts: {
       platform?: string;
       allTags: boolean;
-      auth?: RegistryAuth;
+      auth?: AuthConfig;
       signal: AbortSignal;
       onProgress: (m: object) => void;
     },
@@ -43,20 +49,15 @@ export interface Archives {
   /** Pushes `ref` (every local tag of the repository with `allTags`). */
   push(
     ref: string,
-    opts: { allTags: boolean; auth?: RegistryAuth; signal: AbortSignal; onProgress: (m: object) => void },
+    opts: { allTags: boolean; auth?: AuthConfig; signal: AbortSignal; onProgress: (m: object) => void },
   ): Promise<unknown>;
   /** Checks credentials against a registry (`POST /auth`). */
-  login(auth: RegistryAuth): Promise<{ Status: string; IdentityToken?: string }>;
+  login(auth: AuthConfig): Promise<AuthResponse>;
 }
 
 export interface ImageHandlerDeps {
   images: ImageService;
   archives: Archives;
-}
-
-function toUnix(created: string | undefined): number {
-  const t = created ? Date.parse(created) : NaN;
-  return Number.isFinite(t) ? Math.floor(t / 1000) : 0;
 }
 
 /**
@@ -79,18 +80,15 @@ function repoNames(
   return { RepoTags, RepoDigests: repos.flatMap((r) => byRepo.get(r) ?? [`${r}@${manifestDigest}`]) };
 }
 
-export async function imageSummary(
-  images: ImageService,
-  rec: ImageRecord,
-  version: string,
-): Promise<Record<string, unknown> & { _config: ImageConfig }> {
-  const img = await images.load(rec);
+/** An image as `GET /images/json` (and `/system/df`) shows it; `tags` are those to list. */
+export function imageSummary(images: ImageService, img: Image, version: string): ImageSummary {
+  const rec = img.record;
   const names = repoNames(img.tags, rec.manifestDigest, images.records.repoDigestsOf(rec.manifestDigest));
   const size = images.size(img.config);
   const legacy = !versionAtLeast(version, '1.44');
-  const s: Record<string, unknown> & { _config: ImageConfig } = {
+  const s: ImageSummary = {
     Containers: -1,
-    Created: toUnix(img.config.created),
+    Created: createdSeconds(img.config.created),
     Id: rec.configDigest,
     Labels: img.config.config?.Labels ?? null,
     ParentId: '',
@@ -98,104 +96,31 @@ export async function imageSummary(
     RepoTags: names.RepoTags.length || !legacy ? names.RepoTags : ['<none>:<none>'],
     SharedSize: -1,
     Size: size,
-    _config: img.config,
   };
   if (legacy) s.VirtualSize = size;
   return s;
 }
 
-function matchRef(pattern: string, tags: string[]): boolean {
-  const re = globToRegExp(pattern);
-  for (const t of tags) {
-    const ref = parseReference(t);
-    const fam = familiarName(ref);
-    if (re.test(fam) || re.test(familiarString(ref))) return true;
-    if (ref.tag !== undefined && re.test(`${fam}:${ref.tag}`)) return true;
-  }
-  return false;
-}
-
-/** Go's path.Match as docker uses it for reference filters: `*` and `?` do not cross '/'. */
-function globToRegExp(p: string): RegExp {
-  let s = '';
-  for (let i = 0; i < p.length; i++) {
-    const c = p[i]!;
-    if (c === '*') s += '[^/]*';
-    else if (c === '?') s += '[^/]';
-    else if (c === '[') {
-      const end = p.indexOf(']', i + 1);
-      if (end < 0) throw new InvalidArgumentError(`invalid reference filter "${p}"`);
-      s += `[${p
-        .slice(i + 1, end)
-        .replace(/^\^/, '^')
-        .replace(/\\/g, '\\\\')}]`;
-      i = end;
-    } else s += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(`^${s}$`);
-}
-
-function parseLabelFilters(values: string[]): { key: string; value?: string; negate: boolean }[] {
-  return values.map((v) => {
-    const neq = v.indexOf('!=');
-    if (neq > 0) return { key: v.slice(0, neq), value: v.slice(neq + 2), negate: true };
-    const eq = v.indexOf('=');
-    return eq > 0 ? { key: v.slice(0, eq), value: v.slice(eq + 1), negate: false } : { key: v, negate: false };
-  });
-}
-
 async function list(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
-  const filters = filtersParam(req.query, ['dangling', 'reference', 'label', 'before', 'since', 'until']);
-  const out: Record<string, unknown>[] = [];
-  const dangling = filters.get('dangling');
-  if (dangling?.some((v) => !['true', 'false', '1', '0'].includes(v)))
-    throw new InvalidArgumentError(`invalid filter 'dangling=${dangling.join(',')}'`);
-  const before = filters.get('before')?.map((r) => d.images.resolve(r));
-  const since = filters.get('since')?.map((r) => d.images.resolve(r));
-  const labels = parseLabelFilters(filters.get('label') ?? []);
-  const until = filters.get('until')?.map((v) => parseTimestamp(v));
-  const createdOf = async (r: ImageRecord) => toUnix((await d.images.readConfig(r.configDigest as Digest)).created);
-  const beforeT = before ? Math.min(...(await Promise.all(before.map(createdOf)))) : undefined;
-  const sinceT = since ? Math.max(...(await Promise.all(since.map(createdOf)))) : undefined;
-  const seen = new Set<string>();
-  for (const rec of d.images.list()) {
-    const s = await imageSummary(d.images, rec, req.version);
-    const tags = d.images.records.tagsOf(rec.manifestDigest);
-    if (dangling) {
-      const want = dangling.includes('true') || dangling.includes('1');
-      if ((tags.length === 0) !== want) continue;
-    }
-    const refs = filters.get('reference');
-    // As Docker: only the tags that match are listed (and the image only when one does).
-    const matching = refs ? tags.filter((t) => refs.some((p) => matchRef(p, [t]))) : tags;
-    if (matching.length === 0 && refs) continue;
-    if (refs)
-      Object.assign(s, repoNames(matching, rec.manifestDigest, d.images.records.repoDigestsOf(rec.manifestDigest)));
-    if (labels.length && !matchLabels(s._config.config?.Labels ?? {}, labels)) continue;
-    const created = s.Created as number;
-    if (beforeT !== undefined && !(created < beforeT)) continue;
-    if (sinceT !== undefined && !(created > sinceT)) continue;
-    if (until && !until.every((u) => created < u)) continue;
-    if (seen.has(rec.configDigest)) continue;
-    seen.add(rec.configDigest);
-    const { _config, ...summary } = s;
-    void _config;
-    out.push(summary);
-  }
-  out.sort((a, b) => (b.Created as number) - (a.Created as number));
-  sendJSON(res, 200, out);
+  const found = await d.images.find(filtersParam(req.query, IMAGE_LIST_FILTERS));
+  sendJSON(
+    res,
+    200,
+    found.map((img) => imageSummary(d.images, img, req.version)),
+  );
 }
 
 export async function imageInspect(
   d: { images: ImageService },
-  rec: ImageRecord,
+  nameOrId: string,
   version: string,
-): Promise<Record<string, unknown>> {
-  const img = await d.images.load(rec);
+): Promise<ImageInspect> {
+  const img = await d.images.load(d.images.resolve(nameOrId));
+  const rec = img.record;
   const c = img.config;
   const names = repoNames(img.tags, rec.manifestDigest, d.images.records.repoDigestsOf(rec.manifestDigest));
   const size = d.images.size(c);
-  const out: Record<string, unknown> = {
+  const out: ImageInspect = {
     Id: rec.configDigest,
     RepoTags: names.RepoTags,
     RepoDigests: names.RepoDigests,
@@ -228,7 +153,7 @@ export async function imageInspect(
 }
 
 /** Docker's inspect shows every field of the container config, with nulls. */
-function runConfig(c: ImageConfig): Record<string, unknown> {
+function runConfig(c: ImageConfig): ImageInspectConfig {
   const r = c.config ?? {};
   return {
     Hostname: r.Hostname ?? '',
@@ -257,35 +182,18 @@ function runConfig(c: ImageConfig): Record<string, unknown> {
 }
 
 async function history(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
-  const rec = d.images.resolve(req.params.name!);
-  const img = await d.images.load(rec);
-  const c = img.config;
-  const chain = chainIds(c.rootfs.diff_ids);
-  const entries = c.history?.length
-    ? c.history
-    : c.rootfs.diff_ids.map(
-        () => ({}) as { empty_layer?: boolean; created?: string; created_by?: string; comment?: string },
-      );
-  let layer = 0;
-  const rows = entries.map((h) => {
-    let size = 0;
-    if (!h.empty_layer) {
-      const id = chain[layer++];
-      size = id ? (d.images.records.layerSize(id) ?? 0) : 0;
-    }
-    return {
-      Id: '<missing>',
-      Created: toUnix(h.created),
-      CreatedBy: h.created_by ?? '',
-      Tags: null as string[] | null,
-      Size: size,
-      Comment: h.comment ?? '',
-    };
-  });
-  rows.reverse();
+  const { image, steps } = await d.images.history(req.params.name!);
+  const rows: ImageHistoryItem[] = steps.map((h) => ({
+    Id: '<missing>',
+    Created: h.created,
+    CreatedBy: h.createdBy,
+    Tags: null,
+    Size: h.size,
+    Comment: h.comment,
+  }));
   if (rows[0]) {
-    rows[0].Id = rec.configDigest;
-    rows[0].Tags = img.tags.map((t) => familiarString(parseReference(t)));
+    rows[0].Id = image.record.configDigest;
+    rows[0].Tags = image.tags.map((t) => familiarString(parseReference(t)));
   }
   sendJSON(res, 200, rows);
 }
@@ -384,7 +292,7 @@ async function create(d: ImageHandlerDeps, req: Request, res: ServerResponse): P
  * `X-Registry-Auth`: base64url (or plain base64) of Docker's AuthConfig JSON; absent, empty or `{}` is anonymous.
  * A header that does not decode is ignored, as dockerd does, so the pull goes on anonymously.
  */
-export function registryAuthHeader(value: string | string[] | undefined): RegistryAuth | undefined {
+export function registryAuthHeader(value: string | string[] | undefined): AuthConfig | undefined {
   const raw = Array.isArray(value) ? value[0] : value;
   if (raw === undefined || raw.trim() === '') return undefined;
   try {
@@ -392,7 +300,7 @@ export function registryAuthHeader(value: string | string[] | undefined): Regist
       Buffer.from(raw.trim().replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'),
     ) as unknown;
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return undefined;
-    const auth = toRegistryAuth(obj as Record<string, unknown>);
+    const auth = toAuthConfig(obj as Record<string, unknown>);
     return Object.keys(auth).length > 0 ? auth : undefined;
   } catch {
     return undefined;
@@ -481,12 +389,12 @@ async function auth(d: ImageHandlerDeps, req: Request, res: ServerResponse): Pro
   const body = await readJSONBody<unknown>(req.raw);
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new InvalidArgumentError('the body must be a JSON AuthConfig object');
-  sendJSON(res, 200, await d.archives.login(toRegistryAuth(body as Record<string, unknown>)));
+  sendJSON(res, 200, await d.archives.login(toAuthConfig(body as Record<string, unknown>)));
 }
 
 /** The string fields of Docker's AuthConfig (other fields and empty strings are dropped). */
-function toRegistryAuth(obj: Record<string, unknown>): RegistryAuth {
-  const auth: RegistryAuth = {};
+function toAuthConfig(obj: Record<string, unknown>): AuthConfig {
+  const auth: AuthConfig = {};
   for (const k of ['username', 'password', 'auth', 'identitytoken', 'registrytoken', 'serveraddress'] as const) {
     const v = obj[k];
     if (typeof v === 'string' && v !== '') auth[k] = v;
@@ -495,41 +403,25 @@ function toRegistryAuth(obj: Record<string, unknown>): RegistryAuth {
 }
 
 async function prune(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
-  const filters = filtersParam(req.query, ['dangling', 'until', 'label', 'label!']);
-  const dangling = filters.get('dangling') ?? ['true'];
-  const all = dangling.some((v) => v === 'false' || v === '0');
-  const labels = [
-    ...parseLabelFilters(filters.get('label') ?? []),
-    ...parseLabelFilters(filters.get('label!') ?? []).map((l) => ({ ...l, negate: true })),
-  ];
-  const until = filters.get('until')?.map((v) => parseTimestamp(v));
-  const result = await d.images.prune({
-    all,
-    history: boolParam(req.query, 'history'),
-    ...(until?.length ? { until: Math.min(...until) } : {}),
-    labels,
-  });
-  sendJSON(res, 200, result);
+  const filters = filtersParam(req.query, IMAGE_PRUNE_FILTERS);
+  sendJSON(res, 200, await d.images.prune({ filters, history: boolParam(req.query, 'history') }));
 }
 
 async function rollback(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
   const r = d.images.rollback(req.params.name!, req.query.get('to') ?? undefined);
-  sendJSON(res, 200, { Name: r.name, From: r.from, To: r.to });
+  const out: ImageRollbackResult = { Name: r.name, From: r.from, To: r.to };
+  sendJSON(res, 200, out);
 }
 
 async function tagHistory(d: ImageHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
-  const h = d.images.tagHistory(req.params.name!);
-  sendJSON(
-    res,
-    200,
-    h.map((e) => ({
-      Digest: e.manifestDigest,
-      ImageID: e.configDigest,
-      Time: new Date(e.at).toISOString(),
-      Action: e.action,
-      Exists: e.manifestDigest !== null && d.images.records.get(e.manifestDigest) !== undefined,
-    })),
-  );
+  const out: TagHistoryEntry[] = d.images.tagHistory(req.params.name!).map((e) => ({
+    Digest: e.manifestDigest,
+    ImageID: e.configDigest,
+    Time: new Date(e.at).toISOString(),
+    Action: e.action,
+    Exists: e.exists,
+  }));
+  sendJSON(res, 200, out);
 }
 
 export function imageRoutes(router: Router, d: ImageHandlerDeps): void {
@@ -540,7 +432,7 @@ export function imageRoutes(router: Router, d: ImageHandlerDeps): void {
     .add('POST', '/images/create', (req, res) => create(d, req, res))
     .add('POST', '/images/prune', (req, res) => prune(d, req, res))
     .add('GET', '/images/{name*}/json', async (req, res) =>
-      sendJSON(res, 200, await imageInspect(d, d.images.resolve(req.params.name!), req.version)),
+      sendJSON(res, 200, await imageInspect(d, req.params.name!, req.version)),
     )
     .add('GET', '/images/{name*}/history', (req, res) => history(d, req, res))
     .add('GET', '/images/{name*}/get', (req, res) => save(d, req, res))
@@ -551,5 +443,3 @@ export function imageRoutes(router: Router, d: ImageHandlerDeps): void {
     .add('POST', '/images/{name*}/rollback', (req, res) => rollback(d, req, res))
     .add('DELETE', '/images/{name*}', (req, res) => remove(d, req, res));
 }
-
-export { withDefaultTag };

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
-import { chainIds, type ImageService } from '../../images/index.ts';
-import type { EngineEvent, EventLog } from '../../util/events.ts';
+import type { DiskUsage, SystemInfo, SystemVersion } from '../../engine-api/system.ts';
+import type { ImageService } from '../../images/index.ts';
+import { EVENT_FILTERS, type EngineEvent, type EventLog, eventMatches } from '../../util/events.ts';
 import { InvalidArgumentError } from '../../util/errors.ts';
 import { filtersParam, sendJSON, type Request } from '../http.ts';
 import type { Router } from '../router.ts';
@@ -10,8 +11,8 @@ import { parseTimestamp } from '../../util/timestamp.ts';
 export interface SystemDeps {
   images: ImageService;
   events: EventLog;
-  info(): Promise<Record<string, unknown>>;
-  version(): Record<string, unknown>;
+  info(): Promise<SystemInfo>;
+  version(): SystemVersion;
   /** Aborted when the daemon stops: long-lived streams (`/events`) end then, so the server can close. */
   shutdown?: AbortSignal;
 }
@@ -34,55 +35,6 @@ function ping(req: Request, res: ServerResponse): void {
   }
   res.writeHead(200, { ...headers, 'Content-Length': '2' });
   res.end('OK');
-}
-
-const EVENT_FILTERS = [
-  'type',
-  'event',
-  'action',
-  'image',
-  'container',
-  'label',
-  'scope',
-  'network',
-  'volume',
-  'daemon',
-  'plugin',
-  'node',
-  'service',
-  'secret',
-  'config',
-];
-
-function eventMatches(e: EngineEvent, f: Map<string, string[]>): boolean {
-  const t = f.get('type');
-  if (t && !t.includes(e.Type)) return false;
-  const ev = [...(f.get('event') ?? []), ...(f.get('action') ?? [])];
-  if (ev.length && !ev.includes(e.Action)) return false;
-  const img = f.get('image');
-  if (
-    img &&
-    !(
-      e.Type === 'image' &&
-      (img.includes(e.Actor.ID) ||
-        img.includes(e.Actor.Attributes.name ?? '') ||
-        img.some((i) => e.Actor.ID.startsWith(`sha256:${i}`)))
-    )
-  ) {
-    if (!(e.Type === 'container' && img.includes(e.Actor.Attributes.image ?? ''))) return false;
-  }
-  const label = f.get('label');
-  if (label) {
-    for (const l of label) {
-      const eq = l.indexOf('=');
-      const k = eq < 0 ? l : l.slice(0, eq);
-      if (!(k in e.Actor.Attributes)) return false;
-      if (eq >= 0 && e.Actor.Attributes[k] !== l.slice(eq + 1)) return false;
-    }
-  }
-  const scope = f.get('scope');
-  if (scope && !scope.includes(e.scope)) return false;
-  return true;
 }
 
 async function events(d: SystemDeps, req: Request, res: ServerResponse): Promise<void> {
@@ -131,26 +83,15 @@ async function events(d: SystemDeps, req: Request, res: ServerResponse): Promise
 async function df(d: SystemDeps, req: Request, res: ServerResponse): Promise<void> {
   const types = req.query.getAll('type');
   const want = (t: string) => types.length === 0 || types.includes(t);
-  const body: Record<string, unknown> = {};
+  const body: DiskUsage = {};
   if (want('image')) {
-    const images = [];
-    const layerSizes = new Map<string, number>();
-    const layerUse = new Map<string, number>();
-    for (const rec of d.images.list()) {
-      const s = await imageSummary(d.images, rec, req.version);
-      const { _config, ...summary } = s;
-      const chain = chainIds(_config.rootfs.diff_ids);
-      for (const c of new Set(chain)) {
-        layerSizes.set(c, d.images.records.layerSize(c) ?? 0);
-        layerUse.set(c, (layerUse.get(c) ?? 0) + 1);
-      }
-      images.push({ summary, chain });
-    }
-    body.LayersSize = [...layerSizes.values()].reduce((a, b) => a + b, 0);
-    body.Images = images.map(({ summary, chain }) => {
-      const shared = chain.filter((c) => (layerUse.get(c) ?? 0) > 1).reduce((a, c) => a + (layerSizes.get(c) ?? 0), 0);
-      return { ...summary, SharedSize: shared, Containers: 0 };
-    });
+    const usage = await d.images.diskUsage();
+    body.LayersSize = usage.layersSize;
+    body.Images = usage.images.map(({ image, sharedSize }) => ({
+      ...imageSummary(d.images, image, req.version),
+      SharedSize: sharedSize,
+      Containers: 0,
+    }));
   }
   if (want('container')) body.Containers = [];
   if (want('volume')) body.Volumes = [];

@@ -53,7 +53,6 @@ test('Bearer tokens: anonymous pull, credentials for private repositories, refre
   const cfg: RegistryConfig = {
     ...DEFAULT_REGISTRY_CONFIG,
     certsDir: '/nonexistent',
-    blobSourcesFile: join(dir, 'sources.json'),
   };
   const auth = { username: 'carol', password: 'pa55' };
   const img = await image('bearer');

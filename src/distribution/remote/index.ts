@@ -13,4 +13,3 @@ export {
 export { pullImage, parsePlatform } from './pull.ts';
 export { pushImage } from './push.ts';
 export { checkLogin, registryOfAddress } from './login.ts';
-export { clearPullJournals, readPullJournals } from './journal.ts';

@@ -25,13 +25,14 @@ import { CanceledError, DataLossError, NotFoundError } from '../../util/errors.t
 import type { ImageWork } from '../work.ts';
 import { blobBytes, blobError, pullError } from './blob.ts';
 import type { Session } from './client.ts';
-import { Limit } from './limit.ts';
+import { Limit } from '../../util/lock.ts';
 import { progressMessage, shortId, Throttle } from './progress.ts';
-import type { BlobSources } from './sources.ts';
 import type { JSONMessage, PullOptions, RegistryConfig } from './types.ts';
 
 /** Records a blob verified into the store, and where it came from. */
-export type BlobNotes = Pick<BlobSources, 'note'>;
+export interface BlobNotes {
+  note(digest: string, registry: string, repo: string): void;
+}
 
 /** Blobs up to this size download in their own pool, SMALL_BLOB_PARALLELISM times maxConcurrentDownloads wide. */
 const SMALL_BLOB = 1 << 20;

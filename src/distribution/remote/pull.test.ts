@@ -26,9 +26,8 @@ import {
   type TestEngine,
   type TestImage,
 } from '../testkit.ts';
-import { clearPullJournals, readPullJournals } from './journal.ts';
 import { checkLogin } from './login.ts';
-import { parsePlatform, pullImage } from './pull.ts';
+import { PULL_LEASE_MS, parsePlatform, pullImage } from './pull.ts';
 import { freePort, skopeo, startProxy, startRegistry } from './testkit.ts';
 import { DEFAULT_REGISTRY_CONFIG, type JSONMessage, type RegistryConfig } from './types.ts';
 
@@ -537,35 +536,36 @@ test('HTTP(S)_PROXY: requests to a registry go through the proxy (CONNECT for ht
   );
 });
 
-test('the pull journal names the blobs verified so far while a pull runs, and is gone when it ends', async (t) => {
+test("the pull's lease names the blobs verified so far, outlives a crash by PULL_LEASE_MS, and is gone when the pull ends", async (t) => {
   const reg = await startRegistry(t);
   const img = await twoLayerImage();
   await skopeoPush(t, img, `${reg.host}/j:1`);
   const proxy = await startProxy(t, reg.port, (_n, sent, chunk) => (sent + chunk.length > 100_000 ? 'hang' : 'pass'));
-  const dir = join(await tmp(t), 'pulls');
   const e = await testEngine(t);
   const ac = new AbortController();
-  const pulling = pullImage(e, config({ pullJournalDir: dir }), `${proxy.host}/j:1`, { signal: ac.signal });
+  const started = Date.now();
+  const pulling = pullImage(e, config(), `${proxy.host}/j:1`, { signal: ac.signal });
   const layers = (
     JSON.parse(await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/j:1`])) as {
       layers: { digest: string; size: number }[];
     }
   ).layers;
   const [small, big] = [...layers].sort((a, b) => a.size - b.size);
+  const leased = () => new Set(e.leases.all().flatMap((l) => e.leases.resourcesOf(l.id, 'content')));
   let seen = new Set<string>();
   for (let i = 0; i < 100 && !seen.has(small!.digest); i++) {
     await new Promise((r) => setTimeout(r, 50));
-    seen = await readPullJournals(dir);
+    seen = leased();
   }
-  assert.ok(seen.has(small!.digest), `the small layer, verified, is in the journal: ${[...seen]}`);
+  assert.ok(seen.has(small!.digest), `the small layer, verified, is in the lease: ${[...seen]}`);
   assert.ok(seen.has(img.configDigest));
   assert.ok(!seen.has(big!.digest), 'the hung layer is not');
+  const [lease, ...more] = e.leases.all();
+  assert.equal(more.length, 0, 'one lease for the pull');
+  assert.ok(lease!.expires !== null && lease!.expires >= started + PULL_LEASE_MS, 'it outlives a crash');
+  assert.ok(lease!.expires! <= Date.now() + PULL_LEASE_MS);
   ac.abort();
   await assert.rejects(pulling, CanceledError);
-  assert.deepEqual([...(await readPullJournals(dir))], [], 'an ended pull leaves no journal');
-  // What a crash leaves is read back and cleared.
-  await writeFile(join(dir, '1-2-3.pull'), `${img.configDigest}\nnot a digest\n`);
-  assert.deepEqual([...(await readPullJournals(dir))], [img.configDigest]);
-  await clearPullJournals(dir);
-  assert.deepEqual([...(await readPullJournals(dir))], []);
+  assert.deepEqual(e.leases.all(), [], 'an ended pull leaves no lease');
+  assert.ok(!(await e.content.has(small!.digest as `sha256:${string}`)), 'and a canceled one leaves no blob');
 });

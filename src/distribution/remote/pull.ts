@@ -21,12 +21,15 @@ import { runImageWork, type ArchiveDeps, type ImageWork } from '../work.ts';
 import { blobBytes, blobError, pullError } from './blob.ts';
 import { openSession, type FetchedManifest, type Session } from './client.ts';
 import { fetchLayers, type BlobNotes } from './layers.ts';
-import { PullJournal } from './journal.ts';
-import { BlobSources } from './sources.ts';
 import { Transport, endpointsFor } from './transport.ts';
 import type { JSONMessage, PullOptions, PullResult, RegistryConfig } from './types.ts';
 
 const MAX_JSON_BLOB = 8 << 20;
+/**
+ * How long a pull's lease keeps the blobs it verified if the daemon dies during the pull, so that the pull, run
+ * again, reuses them instead of downloading them again (containerd's leases default to the same 24 hours).
+ */
+export const PULL_LEASE_MS = 24 * 60 * 60 * 1000;
 
 /** Parses `os/arch[/variant]` (or `arch` alone) as containerd's platforms.Parse, normalising arch names. */
 export function parsePlatform(s: string): Platform {
@@ -91,15 +94,6 @@ export async function pullImage(
   }
   const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
   const transport = new Transport(registry);
-  const blobSources = new BlobSources(registry.blobSourcesFile);
-  const journal = new PullJournal(registry.pullJournalDir);
-  // Where each verified blob came from (for mounts on push), and the crash journal of this pull.
-  const sources: BlobNotes = {
-    note(digest, reg, repo) {
-      blobSources.note(digest, reg, repo);
-      journal.note(digest);
-    },
-  };
   const emit = opts.onProgress ?? (() => {});
   try {
     const all = endpointsFor(registry, ref.domain, true);
@@ -108,7 +102,7 @@ export async function pullImage(
       const group = groups[g]!;
       try {
         const session = await openSession(transport, group, opts.auth, opts.signal);
-        return await pullFrom(deps, registry, session, sources, ref, platform, opts, emit);
+        return await pullFrom(deps, registry, session, ref, platform, opts, emit);
       } catch (err) {
         // A mirror that fails (down, missing the image, refusing us) falls back to the next, then the registry.
         if (group[0]!.mirror && !(err instanceof CanceledError) && !opts.signal?.aborted) continue;
@@ -121,8 +115,6 @@ export async function pullImage(
     throw new UnavailableError(`no endpoint for ${ref.domain}`);
   } finally {
     transport.close();
-    blobSources.save();
-    journal.close();
   }
 }
 
@@ -130,7 +122,6 @@ async function pullFrom(
   deps: ArchiveDeps,
   registry: RegistryConfig,
   session: Session,
-  sources: BlobNotes,
   ref: Reference,
   platform: Platform,
   opts: PullOptions,
@@ -151,27 +142,40 @@ async function pullFrom(
   } else {
     refs = [ref];
   }
-  return runImageWork(deps, async (work) => {
-    const out: PullResult = { images: [] };
-    let anyNew = false;
-    for (const r of refs) {
-      emit({ status: `Pulling from ${r.path}`, id: r.tag ?? r.digest ?? 'latest' });
-      const got = await pullOne(work, registry, session, sources, r, platform, opts, emit);
-      anyNew ||= got.changed;
-      out.images.push({ id: got.id, name: familiarString(r), digest: got.digest });
-      if (!opts.allTags) {
-        emit({ status: `Digest: ${got.digest}` });
-        emit({
-          status: `Status: ${got.changed ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarString(r)}`,
-        });
-      } else {
-        emit({ status: `Digest: ${got.digest}`, id: r.tag! });
+  return runImageWork(
+    deps,
+    async (work) => {
+      // Each verified blob: where it came from (for mounts on push), and kept by the pull's lease.
+      const sources: BlobNotes = {
+        note(digest, reg, repo) {
+          deps.blobSources?.note(digest, reg, repo);
+          work.lease(digest);
+        },
+      };
+      const out: PullResult = { images: [] };
+      let anyNew = false;
+      for (const r of refs) {
+        emit({ status: `Pulling from ${r.path}`, id: r.tag ?? r.digest ?? 'latest' });
+        const got = await pullOne(work, registry, session, sources, r, platform, opts, emit);
+        anyNew ||= got.changed;
+        out.images.push({ id: got.id, name: familiarString(r), digest: got.digest });
+        if (!opts.allTags) {
+          emit({ status: `Digest: ${got.digest}` });
+          emit({
+            status: `Status: ${got.changed ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarString(r)}`,
+          });
+        } else {
+          emit({ status: `Digest: ${got.digest}`, id: r.tag! });
+        }
       }
-    }
-    if (opts.allTags)
-      emit({ status: `Status: ${anyNew ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarName(ref)}` });
-    return out;
-  });
+      if (opts.allTags)
+        emit({
+          status: `Status: ${anyNew ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarName(ref)}`,
+        });
+      return out;
+    },
+    { keepAfterCrashMs: PULL_LEASE_MS },
+  );
 }
 
 /** Parses and checks a manifest document's JSON. */

@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { BlobSourceRecords, MetadataDB } from '../../metadata/index.ts';
 import { sha256 } from '../../util/digest.ts';
 import { NotFoundError, UnauthorizedError } from '../../util/errors.ts';
 import { loadArchive } from '../load.ts';
@@ -51,7 +52,6 @@ test('push: blobs (monolithic and chunked) and manifest; skopeo and a second eng
     certsDir: '/nonexistent',
     monolithicMax: 64 << 10,
     chunkSize: 1 << 20,
-    blobSourcesFile: join(dir, 'sources.json'),
   };
   const img = await image('one');
   const name = `${reg.host}/team/app`;
@@ -140,7 +140,7 @@ test('push: blobs (monolithic and chunked) and manifest; skopeo and a second eng
   // Through a proxy that logs requests: the big layer went in 1 MiB PATCHes, the small ones in one PUT each.
   const proxy = await startProxy(t, reg.port);
   e.images.tag(`${name}:1`, `${proxy.host}/chunked/app:1`);
-  await pushImage(e, { ...cfg, blobSourcesFile: join(dir, 'other-sources.json') }, `${proxy.host}/chunked/app:1`);
+  await pushImage(e, cfg, `${proxy.host}/chunked/app:1`);
   const big = img.layers[1]!.blob.length;
   assert.ok(big > 2 << 20);
   assert.equal(proxy.requests.filter((r) => r.startsWith('PATCH ')).length, Math.ceil(big / (1 << 20)));
@@ -155,12 +155,11 @@ test('push: blobs (monolithic and chunked) and manifest; skopeo and a second eng
     ).length,
     1,
   );
-  // The record of sources persists for later pushes.
-  assert.ok(
-    JSON.parse(await readFile(join(dir, 'sources.json'), 'utf8'))[img.layers[0]!.digest].includes(
-      `${reg.host}/team/app`,
-    ),
-  );
+  // The record of sources persists for later pushes (in the engine's database).
+  const reopened = new MetadataDB(join(e.root, 'berth.db'));
+  const noted = new BlobSourceRecords(reopened).sourcesOf(img.layers[0]!.digest);
+  reopened.close();
+  assert.ok(noted.includes(`${reg.host}/team/app`), JSON.stringify(noted));
 });
 
 test('push -a pushes every local tag of the repository; missing images and bad credentials are refused', async (t) => {

@@ -5,7 +5,7 @@
  * manifest, byte for byte as stored, with its media type, under the tag.
  */
 import { createReadStream } from 'node:fs';
-import type { ImageRecord } from '../../metadata/index.ts';
+import type { BlobSourceRecords, ImageRecord } from '../../metadata/index.ts';
 import { MediaType } from '../../oci/mediatypes.ts';
 import {
   familiarString,
@@ -29,10 +29,15 @@ import type { ArchiveDeps } from '../work.ts';
 import { repoScope } from './auth.ts';
 import { openSession, type Session } from './client.ts';
 import { progressMessage, shortId, Throttle } from './progress.ts';
-import { Limit } from './limit.ts';
-import { BlobSources } from './sources.ts';
+import { Limit } from '../../util/lock.ts';
 import { Transport, endpointsFor } from './transport.ts';
 import type { JSONMessage, PushOptions, PushResult, RegistryConfig } from './types.ts';
+
+/** Where blobs came from, as a push reads and corrects it (metadata's BlobSourceRecords). */
+type BlobSourceHints = Pick<BlobSourceRecords, 'note' | 'forget' | 'mountSource'>;
+
+/** Without a record of sources: nothing to mount from. */
+const NO_SOURCES: BlobSourceHints = { note() {}, forget() {}, mountSource: () => undefined };
 
 const DEFAULT_MONOLITHIC_MAX = 8 << 20;
 const DEFAULT_CHUNK = 128 << 20;
@@ -82,7 +87,7 @@ export async function pushImage(
   const emit = opts.onProgress ?? (() => {});
   emit({ status: `The push refers to repository [${repoName}]` });
   const transport = new Transport(registry);
-  const sources = new BlobSources(registry.blobSourcesFile);
+  const sources = deps.blobSources ?? NO_SOURCES;
   try {
     const session = await openSession(transport, endpointsFor(registry, parsed.domain, false), opts.auth, opts.signal);
     const pusher = new Pusher(deps, registry, session, sources, parsed, opts, emit);
@@ -91,14 +96,13 @@ export async function pushImage(
     return out;
   } finally {
     transport.close();
-    sources.save();
   }
 }
 
 class Pusher {
   readonly #deps: ArchiveDeps;
   readonly #session: Session;
-  readonly #sources: BlobSources;
+  readonly #sources: BlobSourceHints;
   readonly #ref: Reference;
   readonly #opts: PushOptions;
   readonly #emit: (m: JSONMessage) => void;
@@ -114,7 +118,7 @@ class Pusher {
     deps: ArchiveDeps,
     registry: RegistryConfig,
     session: Session,
-    sources: BlobSources,
+    sources: BlobSourceHints,
     ref: Reference,
     opts: PushOptions,
     emit: (m: JSONMessage) => void,

@@ -1,4 +1,7 @@
 /** The registry client's configuration, credentials and progress messages: what the daemon and the API hand in. */
+import type { AuthConfig, AuthResponse, JSONMessage } from '../../engine-api/images.ts';
+
+export type { JSONMessage };
 
 /**
  * How berthd talks to registries (daemon.json's `insecure-registries`, `registry-mirrors`, certs.d, proxies).
@@ -36,17 +39,6 @@ export interface RegistryConfig {
    * hosts, domain suffixes (`.example.com`), CIDRs or `*`; loopback never goes through a proxy.
    */
   proxy?: { http?: string; https?: string; noProxy?: string };
-  /**
-   * A JSON file (under the data root) recording which repositories each blob was pulled from or pushed to,
-   * so that a push can mount it from another repository of the same registry. Without it the record lives
-   * only for the operation.
-   */
-  blobSourcesFile?: string;
-  /**
-   * A directory (under the data root) for the journals of pulls in progress (see journal.ts): after a crash the
-   * daemon spares the blobs they name from its start-up collection, so a repeated pull reuses them.
-   */
-  pullJournalDir?: string;
   /** Blobs up to this size are uploaded in one PUT; larger ones in PATCH chunks (default 8 MiB). */
   monolithicMax?: number;
   /** Size of each PATCH of a chunked upload (default 64 MiB). */
@@ -62,30 +54,8 @@ export const DEFAULT_REGISTRY_CONFIG: RegistryConfig = {
   maxConcurrentUploads: 5,
 };
 
-/** Credentials as the Engine API carries them (`X-Registry-Auth`, `POST /auth`), Docker's AuthConfig. */
-export interface RegistryAuth {
-  username?: string;
-  password?: string;
-  /** base64 of `username:password` (config.json's form). */
-  auth?: string;
-  /** A refresh token from an earlier login, used to get bearer tokens. */
-  identitytoken?: string;
-  /** A bearer token to send as is. */
-  registrytoken?: string;
-  serveraddress?: string;
-  email?: string;
-}
-
-/** Docker's JSON-lines progress message. */
-export type JSONMessage = {
-  status?: string;
-  id?: string;
-  progressDetail?: { current?: number; total?: number };
-  progress?: string;
-  aux?: unknown;
-  errorDetail?: { message: string };
-  error?: string;
-};
+/** Credentials as the Engine API carries them (`X-Registry-Auth`, `POST /auth`): Docker's AuthConfig. */
+export type RegistryAuth = AuthConfig;
 
 /** Options of a pull. */
 export interface PullOptions {
@@ -118,7 +88,4 @@ export interface PushResult {
 }
 
 /** `POST /auth`'s answer. */
-export interface LoginResult {
-  Status: string;
-  IdentityToken?: string;
-}
+export type LoginResult = AuthResponse;

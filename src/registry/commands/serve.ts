@@ -3,9 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type RegistryConfig, defaultConfig, loadConfigFile, parseAuth } from '../config.ts';
-import { DistributionApi } from '../http/distribution.ts';
 import { createRegistryServer, listen } from '../http/server.ts';
 import type { RegistryCommandContext } from '../main.ts';
+import { gcText } from './admin.ts';
 import { openRegistry } from '../open.ts';
 
 export const SERVE_USAGE = `Usage:  berth registry serve [OPTIONS]
@@ -57,19 +57,27 @@ export async function serveCommand(ctx: RegistryCommandContext): Promise<number>
   }
   const tls = config.tls ? { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) } : undefined;
   const reg = await openRegistry(config);
-  const server = createRegistryServer(
-    { v2: new DistributionApi(reg.registry, reg.gate) },
-    {
-      tls,
-      onError: (err, req) =>
-        ctx.streams.err.write(`error: ${req.method} ${req.url}: ${(err as Error)?.stack ?? err}\n`),
-    },
-  );
+  const server = createRegistryServer(reg.routes, {
+    tls,
+    onError: (err, req) => ctx.streams.err.write(`error: ${req.method} ${req.url}: ${(err as Error)?.stack ?? err}\n`),
+  });
   const addr = await listen(server, config.addr);
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   ctx.streams.err.write(
     `berth registry: listening on ${tls ? 'https' : 'http'}://${host}:${addr.port} (root ${config.root}, auth ${reg.gate.mode})\n`,
   );
+  let collecting: Promise<unknown> | undefined;
+  const schedule =
+    config.gc.intervalMs > 0
+      ? setInterval(() => {
+          collecting ??= reg
+            .gc({})
+            .then((r) => ctx.streams.err.write(`berth registry: gc: ${gcText(r).split('\n').at(-2)}\n`))
+            .catch((err: unknown) => ctx.streams.err.write(`berth registry: gc failed: ${(err as Error).message}\n`))
+            .finally(() => (collecting = undefined));
+        }, config.gc.intervalMs)
+      : undefined;
+  schedule?.unref();
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGTERM', onSignal);
@@ -79,6 +87,8 @@ export async function serveCommand(ctx: RegistryCommandContext): Promise<number>
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   ctx.streams.err.write('berth registry: stopping\n');
+  if (schedule) clearInterval(schedule);
+  await collecting;
   server.close();
   server.closeIdleConnections();
   const grace = setTimeout(() => server.closeAllConnections(), 10_000);

@@ -1,0 +1,262 @@
+/**
+ * Layer unpacking: turns an image's layer blobs into committed snapshots keyed by chain ID, each distinct layer
+ * once, verifying every layer's diff ID on its uncompressed stream. Needs only the content store's Provider role
+ * (to read blobs) and a snapshotter; what it unpacked is reported through `onUnpacked`.
+ */
+import { randomBytes } from 'node:crypto';
+import { type Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Provider } from '../content/index.ts';
+import { layerCompression } from '../oci/mediatypes.ts';
+import type { Descriptor, ImageConfig, Manifest } from '../oci/types.ts';
+import { type Snapshotter, TRANSIENT_LABEL } from '../snapshots/index.ts';
+import { decompressor } from '../util/compression.ts';
+import { type Digest, Digester } from '../util/digest.ts';
+import { CanceledError, DataLossError, isBerthError, NotFoundError } from '../util/errors.ts';
+import { KeyedMutex, mapLimit } from '../util/lock.ts';
+import { extract } from '../util/tar/index.ts';
+import { chainIds } from './chain.ts';
+
+/** Layers of one image unpacked at once (gunzip and the file writes of each use about one core). */
+const UNPACK_PARALLELISM = 3;
+
+/** A layer unpacked and verified: its chain ID, diff ID, parent chain ID and the bytes of its regular files. */
+export interface UnpackedLayer {
+  chainId: Digest;
+  diffId: Digest;
+  parent: Digest | null;
+  size: number;
+}
+
+export interface LayerUnpackerDeps {
+  content: Provider;
+  snapshotter: Snapshotter;
+  /** Called for each layer unpacked and verified, just before its snapshot is committed. */
+  onUnpacked?: (layer: UnpackedLayer) => void;
+}
+
+/** Options of one unpack. */
+export interface LayerOptions {
+  signal?: AbortSignal;
+  /** Called as each layer unpacks: bytes read of its (possibly compressed) blob. */
+  onLayerProgress?: (layer: Descriptor, current: number) => void;
+}
+
+/** `unpack`'s options: also the layers already unpacked by `unpackLayerFrom`. */
+export interface UnpackOptions extends LayerOptions {
+  /**
+   * Layers unpacked ahead (while they downloaded) by `unpackLayerFrom`: chain ID → the key it returned. `unpack`
+   * takes every one of them over: it commits those still missing in chain order and removes the rest (a
+   * concurrent operation committed that layer first), whether it succeeds or fails.
+   */
+  prepared?: ReadonlyMap<string, string>;
+}
+
+export class LayerUnpacker {
+  readonly #content: Provider;
+  readonly #snapshotter: Snapshotter;
+  readonly #onUnpacked: (layer: UnpackedLayer) => void;
+  readonly #locks = new KeyedMutex();
+  /** The file bytes of each layer unpacked ahead by `unpackLayerFrom` and not yet committed or discarded. */
+  readonly #aheadSizes = new Map<string, number>();
+
+  constructor(deps: LayerUnpackerDeps) {
+    this.#content = deps.content;
+    this.#snapshotter = deps.snapshotter;
+    this.#onUnpacked = deps.onUnpacked ?? (() => {});
+  }
+
+  /**
+   * Unpacks each layer not yet unpacked; returns the chain IDs. Holds the unpack lock of every chain ID of the
+   * image, taken in chain order (a chain ID always sits at the same depth, so every caller takes them in one
+   * global order), so two loads of images sharing layers unpack each shared layer once. Where the snapshotter's
+   * layers do not depend on their parents (overlay), the missing layers unpack in parallel and get their parents
+   * at commit. Layers in `opts.prepared` (unpacked ahead by `unpackLayerFrom`) are committed instead of unpacked
+   * again.
+   */
+  async unpack(manifest: Manifest, config: ImageConfig, opts: UnpackOptions = {}): Promise<Digest[]> {
+    const diffIds = config.rootfs.diff_ids;
+    const chain = chainIds(diffIds);
+    // Taken over from the caller: each key leaves this map when committed or handed to `keys`.
+    const prepared = new Map(opts.prepared ?? []);
+    const locked = async (i: number): Promise<void> => {
+      if (i < chain.length) return this.#locks.run(chain[i]!, () => locked(i + 1));
+      // A committed snapshot implies its parents are committed: the missing layers are a suffix.
+      let first = chain.length;
+      while (first > 0 && !(await this.#hasSnapshot(chain[first - 1]!))) first--;
+      const missing = [...Array(chain.length - first).keys()].map((k) => k + first);
+      if (missing.length === 0) return;
+      if (this.#snapshotter.layersIndependent && (missing.length > 1 || prepared.size > 0)) {
+        await this.#unpackIndependent(manifest, diffIds, chain, missing, prepared, opts);
+        return;
+      }
+      for (const i of missing) {
+        const parent = i > 0 ? chain[i - 1]! : undefined;
+        const { key, size } = await this.#extract(manifest.layers[i]!, diffIds[i]!, chain[i]!, parent, opts);
+        try {
+          this.#onUnpacked({ chainId: chain[i]!, diffId: diffIds[i]!, parent: parent ?? null, size });
+          await this.#snapshotter.commit(chain[i]!, key);
+        } catch (err) {
+          await this.#snapshotter.remove(key).catch(() => {});
+          throw err;
+        }
+      }
+    };
+    try {
+      await locked(0);
+    } finally {
+      // Layers unpacked ahead that another operation committed meanwhile (or that a failure left unused).
+      for (const key of prepared.values()) await this.discardLayer(key).catch(() => {});
+    }
+    return chain;
+  }
+
+  /** The missing layers unpacked in parallel, each without a parent, then committed in chain order. */
+  async #unpackIndependent(
+    manifest: Manifest,
+    diffIds: readonly Digest[],
+    chain: Digest[],
+    missing: number[],
+    prepared: Map<string, string>,
+    opts: LayerOptions,
+  ): Promise<void> {
+    const keys = new Map<number, { key: string; size: number }>();
+    for (const i of missing) {
+      const key = prepared.get(chain[i]!);
+      if (key === undefined) continue;
+      keys.set(i, { key, size: this.#aheadSizes.get(key) ?? 0 });
+      prepared.delete(chain[i]!);
+    }
+    try {
+      await mapLimit(
+        missing.filter((i) => !keys.has(i)),
+        UNPACK_PARALLELISM,
+        async (i) => {
+          keys.set(i, await this.#extract(manifest.layers[i]!, diffIds[i]!, chain[i]!, undefined, opts));
+        },
+      );
+      for (const i of missing) {
+        const { key, size } = keys.get(i)!;
+        const parent = i > 0 ? chain[i - 1]! : undefined;
+        this.#onUnpacked({ chainId: chain[i]!, diffId: diffIds[i]!, parent: parent ?? null, size });
+        await this.#snapshotter.commit(chain[i]!, key, parent !== undefined ? { parent } : {});
+        this.#aheadSizes.delete(key);
+        keys.delete(i);
+      }
+    } finally {
+      for (const { key } of keys.values()) await this.discardLayer(key).catch(() => {});
+    }
+  }
+
+  /**
+   * Unpacks one layer from `source` — its blob's bytes as they arrive, e.g. while they download — into a new
+   * transient snapshot with no parent, verifying the diff ID on the uncompressed stream. Resolves with the
+   * snapshot's key, which the caller hands to `unpack(…, { prepared })` (that commits it in chain order, under the
+   * unpack locks) or to `discardLayer` (its blob turned out bad). Nothing is committed here, so nothing is visible
+   * until the blob is verified too; nothing is left behind on failure. Only where `snapshotter.layersIndependent`
+   * (overlay): elsewhere a layer needs its parent's content first, and this throws a TypeError.
+   */
+  async unpackLayerFrom(
+    layer: Descriptor,
+    diffId: Digest,
+    chainId: Digest,
+    source: Readable | AsyncIterable<Uint8Array>,
+    opts: LayerOptions = {},
+  ): Promise<string> {
+    if (!this.#snapshotter.layersIndependent)
+      throw new TypeError(`the ${this.#snapshotter.name} snapshotter cannot unpack a layer before its parent`);
+    const { key, size } = await this.#extract(layer, diffId, chainId, undefined, opts, source);
+    this.#aheadSizes.set(key, size);
+    return key;
+  }
+
+  /** Removes a layer unpacked by `unpackLayerFrom` that will not be committed. */
+  async discardLayer(key: string): Promise<void> {
+    this.#aheadSizes.delete(key);
+    await this.#snapshotter.remove(key).catch((err) => {
+      if (!(err instanceof NotFoundError)) throw err;
+    });
+  }
+
+  async #hasSnapshot(key: string): Promise<boolean> {
+    try {
+      await this.#snapshotter.stat(key);
+      return true;
+    } catch (err) {
+      if (err instanceof NotFoundError) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Unpacks one layer into a new transient active snapshot on `parent` and verifies its diff ID; returns the
+   * snapshot's key, for the caller to commit, and the bytes of its regular files. Reads the blob from the content
+   * store, or from `source` when given. Nothing is left behind on failure.
+   */
+  async #extract(
+    layer: Descriptor,
+    diffId: Digest,
+    chainId: Digest,
+    parent: Digest | undefined,
+    opts: LayerOptions,
+    source?: Readable | AsyncIterable<Uint8Array>,
+  ): Promise<{ key: string; size: number }> {
+    const key = `extract-${randomBytes(6).toString('hex')} ${chainId}`;
+    const signalOpt = opts.signal ? { signal: opts.signal } : {};
+    await this.#snapshotter.prepare(key, parent, { labels: { [TRANSIENT_LABEL]: 'true' } });
+    try {
+      const compression = layerCompression(layer.mediaType) ?? 'none';
+      const diff = new Digester();
+      let read = 0;
+      const counter = new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          read += chunk.length;
+          opts.onLayerProgress?.(layer, read);
+          cb(null, chunk);
+        },
+      });
+      const hasher = new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          diff.update(chunk);
+          cb(null, chunk);
+        },
+      });
+      let fileBytes = 0;
+      const apply = async (tar: AsyncIterable<Uint8Array>): Promise<void> => {
+        async function* counted() {
+          // extract() reads to the end of its input, so the diff ID covers padding after the end-of-archive marker.
+          for await (const entry of extract(tar, signalOpt)) {
+            if (entry.header.type === 'file') fileBytes += entry.header.size;
+            yield entry;
+          }
+        }
+        await this.#snapshotter.applyLayer(key, counted(), signalOpt);
+      };
+      try {
+        // pipeline() destroys every stage when one fails, so no stream error is left without a listener.
+        await pipeline(
+          source ?? this.#content.read(layer.digest, signalOpt),
+          counter,
+          decompressor(compression),
+          hasher,
+          apply,
+        );
+      } catch (err) {
+        if (isBerthError(err)) throw err;
+        const e = err as { name?: string; code?: string };
+        if (opts.signal?.aborted || e?.name === 'AbortError' || e?.code === 'ABORT_ERR')
+          throw new CanceledError(`unpacking layer ${layer.digest} was canceled`, { cause: err });
+        throw new DataLossError(`layer ${layer.digest}: ${(err as Error).message}`, { cause: err });
+      }
+      const got = diff.digest();
+      if (got !== diffId)
+        throw new DataLossError(
+          `layer ${layer.digest} unpacks to ${got}, but the image config says its diff ID is ${diffId}`,
+        );
+      return { key, size: fileBytes };
+    } catch (err) {
+      await this.#snapshotter.remove(key).catch(() => {});
+      throw err;
+    }
+  }
+}

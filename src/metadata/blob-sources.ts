@@ -1,0 +1,60 @@
+import type { MetadataDB } from './db.ts';
+
+/** Repositories remembered per blob; the least recently noted go first. */
+const PER_BLOB = 4;
+/** (blob, repository) pairs remembered in all; the least recently noted go first. */
+const MAX_PAIRS = 80_000;
+
+/**
+ * Where blobs came from: for each blob digest, the repositories (on which registry) it was pulled from or pushed
+ * to, so a push can ask the registry to mount it from one of them instead of uploading it. Only a hint: a wrong
+ * or lost entry costs an upload, never correctness. Each note is one statement, so operations at once see each
+ * other's entries and none is lost.
+ */
+export class BlobSourceRecords {
+  readonly #m: MetadataDB;
+  constructor(m: MetadataDB) {
+    this.#m = m;
+  }
+
+  /** Records that `digest` is in `repo` of `registry` (as the most recent source of that blob). */
+  note(digest: string, registry: string, repo: string): void {
+    const source = `${registry}/${repo}`;
+    this.#m.transaction(() => {
+      const db = this.#m.db;
+      const { next } = db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM blob_sources').get() as {
+        next: number;
+      };
+      db.prepare(
+        'INSERT INTO blob_sources (digest, source, seq) VALUES (?, ?, ?) ON CONFLICT(digest, source) DO UPDATE SET seq = excluded.seq',
+      ).run(digest, source, next);
+      db.prepare(
+        'DELETE FROM blob_sources WHERE digest = ? AND seq NOT IN (SELECT seq FROM blob_sources WHERE digest = ? ORDER BY seq DESC LIMIT ?)',
+      ).run(digest, digest, PER_BLOB);
+      db.prepare('DELETE FROM blob_sources WHERE seq <= ?').run(next - MAX_PAIRS);
+    });
+  }
+
+  /** Forgets that `digest` is in `repo` of `registry` (a mount from it failed). */
+  forget(digest: string, registry: string, repo: string): void {
+    this.#m.db.prepare('DELETE FROM blob_sources WHERE digest = ? AND source = ?').run(digest, `${registry}/${repo}`);
+  }
+
+  /** The repositories noted for `digest`, as `registry/repo`, most recent first. */
+  sourcesOf(digest: string): string[] {
+    const rows = this.#m.db
+      .prepare('SELECT source FROM blob_sources WHERE digest = ? ORDER BY seq DESC')
+      .all(digest) as { source: string }[];
+    return rows.map((r) => r.source);
+  }
+
+  /** Another repository of the same registry known to hold `digest`, most recent first. */
+  mountSource(digest: string, registry: string, exceptRepo: string): string | undefined {
+    for (const s of this.sourcesOf(digest)) {
+      if (!s.startsWith(`${registry}/`)) continue;
+      const repo = s.slice(registry.length + 1);
+      if (repo !== exceptRepo) return repo;
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { EventLog, eventMatches } from './events.ts';
+
+test('eventMatches: type, action, image by ID, prefix or name (and a container by its image), label, scope', () => {
+  const log = new EventLog();
+  const id = `sha256:${'ab'.repeat(32)}`;
+  const tag = log.publish('image', 'tag', id, { name: 'app:1', 'com.example.team': 'web' });
+  const run = log.publish('container', 'start', 'c1', { image: 'app:1', name: 'web' });
+  const f = (o: Record<string, string[]>) => new Map(Object.entries(o));
+  assert.equal(eventMatches(tag, f({})), true);
+  assert.equal(eventMatches(tag, f({ type: ['image'] })), true);
+  assert.equal(eventMatches(run, f({ type: ['image'] })), false);
+  assert.equal(eventMatches(tag, f({ event: ['untag'], action: ['tag'] })), true);
+  assert.equal(eventMatches(tag, f({ event: ['untag'] })), false);
+  for (const image of [id, 'abab', 'app:1']) assert.equal(eventMatches(tag, f({ image: [image] })), true, image);
+  assert.equal(eventMatches(tag, f({ image: ['other'] })), false);
+  assert.equal(eventMatches(run, f({ image: ['app:1'] })), true, "a container's image");
+  assert.equal(eventMatches(run, f({ image: ['other:1'] })), false);
+  assert.equal(eventMatches(tag, f({ label: ['com.example.team'] })), true);
+  assert.equal(eventMatches(tag, f({ label: ['com.example.team=web', 'name=app:1'] })), true);
+  assert.equal(eventMatches(tag, f({ label: ['com.example.team=db'] })), false);
+  assert.equal(eventMatches(tag, f({ scope: ['local'] })), true);
+  assert.equal(eventMatches(tag, f({ scope: ['swarm'] })), false);
+});
