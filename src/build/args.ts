@@ -15,7 +15,7 @@
  */
 import type { Platform } from '../oci/types.ts';
 import { formatPlatform, formatPlatformAll } from '../oci/platform.ts';
-import { processShellWord, type WordEnv } from '../util/shellwords.ts';
+import { processShellWord } from '../util/shellwords.ts';
 import type { ArgInstruction } from './dockerfile/index.ts';
 
 /** Proxy variables: usable without an ARG, and never written to the image's history. */
@@ -112,15 +112,11 @@ export class ArgScope {
   }
 
   /**
-   * Declares `ARG key[=default]`: the build argument if given, else the default expanded in `env` (the stage's
-   * variables at this point), else the global value of the same name. Returns the value (undefined: unset).
+   * Declares `ARG key[=default]` (the default already expanded in the stage): the build argument if given, else
+   * the default, else the global value of the same name. Returns the value (undefined: unset).
    */
-  declare(key: string, defaultValue: string | undefined, env: WordEnv, escapeToken: string): string | undefined {
-    let value = this.buildArgs.get(key);
-    if (value === undefined && defaultValue !== undefined) {
-      value = processShellWord(defaultValue, env, { escapeToken }).result;
-    }
-    if (value === undefined && defaultValue === undefined) value = this.global.get(key);
+  declare(key: string, defaultValue: string | undefined): string | undefined {
+    const value = this.buildArgs.get(key) ?? defaultValue ?? this.global.get(key);
     this.declared.set(key, value);
     return value;
   }

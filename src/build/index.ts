@@ -12,3 +12,15 @@ export {
   type SourceRef,
   type StageBase,
 } from './planner.ts';
+export {
+  applyInstruction,
+  beginStage,
+  type CopyWork,
+  DEFAULT_PATH,
+  DEFAULT_SHELL,
+  type HistoryStep,
+  type RunWork,
+  type StageState,
+  type StepResult,
+  type WorkdirWork,
+} from './imageconfig.ts';

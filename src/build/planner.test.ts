@@ -171,16 +171,17 @@ test('ArgScope: build arguments, defaults expanded in the stage, global values i
     ['https_proxy', 'http://proxy'],
   ]);
   const scope = new ArgScope(global, buildArgs);
-  const env = new Map([['HOME', '/root']]);
-  assert.equal(scope.declare('GIVEN', 'default', env, '\\'), 'from-cli');
-  assert.equal(scope.declare('D', '$HOME/x', env, '\\'), '/root/x');
-  assert.equal(scope.declare('V', undefined, env, '\\'), 'meta');
-  assert.equal(scope.declare('TARGETARCH', undefined, env, '\\'), 'amd64');
-  assert.equal(scope.declare('NONE', undefined, env, '\\'), undefined);
+  assert.equal(scope.declare('GIVEN', 'default'), 'from-cli');
+  assert.equal(scope.declare('D', '/root/x'), '/root/x');
+  assert.equal(scope.declare('V', undefined), 'meta');
+  assert.equal(scope.declare('V2', ''), '', 'an empty default is a value');
+  assert.equal(scope.declare('TARGETARCH', undefined), 'amd64');
+  assert.equal(scope.declare('NONE', undefined), undefined);
   assert.deepEqual(Object.fromEntries(scope.values()), {
     GIVEN: 'from-cli',
     D: '/root/x',
     V: 'meta',
+    V2: '',
     TARGETARCH: 'amd64',
     https_proxy: 'http://proxy',
   });

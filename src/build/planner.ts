@@ -55,7 +55,10 @@ export interface PlannedStage {
   base: StageBase;
   /** `FROM --platform=` expanded and parsed; undefined when not given (the target platform then). */
   platform?: Platform;
-  /** ONBUILD triggers of a base stage, run before the stage's own instructions. */
+  /**
+   * ONBUILD triggers of a base stage, typed, for the graph (they may COPY --from another stage). The executor runs
+   * the triggers `beginStage` takes from the base's config, which for a base stage are the same.
+   */
   triggers: Instruction[];
   commands: Instruction[];
   /** Stages this one needs (its base and every stage it reads), without repeats, in index order. */

@@ -9,4 +9,5 @@ export { DockerfileError } from './errors.ts';
 export * from './instructions.ts';
 export { type CacheSharing, csvFields, type Mount, type MountType, parseMount } from './mounts.ts';
 export { suggestion } from './flags.ts';
+export { LineParseError } from './line-parsers.ts';
 export { chompHeredocContent, INSTRUCTIONS, parse, parseHeredoc, type ParseOptions } from './parser.ts';
