@@ -54,7 +54,7 @@ export const ARROWS: Record<string, string[]> = {
     'sys',
   ],
   client: [],
-  cli: ['client', 'registry'],
+  cli: ['client', 'registry', 'compose'],
   compose: ['client'],
   cluster: ['client'],
   trust: ['content', 'images'],

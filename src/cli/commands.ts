@@ -418,7 +418,16 @@ const systemGroup: Command = {
 const byName = (a: Command, b: Command): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /** Top-level commands, groups first, each part in name order. */
+/** `berth compose …` is dispatched by main.ts (compose has its own flags before the command); this entry is for help. */
+const composeGroup: Command = {
+  name: 'compose',
+  use: 'compose [OPTIONS] COMMAND',
+  short: 'Define and run multi-container applications',
+  subcommands: [],
+};
+
 export const COMMANDS: readonly Command[] = [
+  composeGroup,
   containerGroup,
   imageGroup,
   networkGroup,

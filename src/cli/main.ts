@@ -93,6 +93,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, stre
         process.off('SIGTERM', onTerm);
       },
     };
+    if (parsed.args[0] === 'compose') {
+      // Loaded on demand: compose and its YAML and schema code cost nothing to the other commands.
+      const { runCompose } = await import('./compose/main.ts');
+      await runCompose(ctx, parsed.args.slice(1), `${BIN} compose`, { cwd: process.cwd(), env });
+      return signalled ?? 0;
+    }
     await dispatch(ctx, COMMANDS, parsed.args);
     return signalled ?? 0;
   } catch (err) {

@@ -1,0 +1,228 @@
+import { randomBytes } from 'node:crypto';
+import {
+  containerCreateRequest,
+  down,
+  numberOf,
+  prepareRun,
+  projectContainers,
+  shellSplit,
+} from '../../compose/index.ts';
+import { BerthError, InvalidArgumentError, NotFoundError } from '../../util/errors.ts';
+import { copyFiles } from '../container/cp.ts';
+import { execInContainer } from '../container/exec.ts';
+import { runContainer } from '../container/run.ts';
+import { ExitStatusError } from '../errors.ts';
+import type { ComposeCommand } from './commands.ts';
+import type { ComposeInvocation } from './main.ts';
+import { runWatch } from './watch.ts';
+
+/** exec, run, cp, wait, watch. */
+
+async function serviceContainer(inv: ComposeInvocation, project: string, service: string, index: number) {
+  const list = await projectContainers(inv.compose, project, { services: [service], all: false });
+  const c = list.find((x) => numberOf(x) === index) ?? (index === 1 ? list[0] : undefined);
+  if (c === undefined) throw new NotFoundError(`service "${service}" is not running`);
+  return c;
+}
+
+async function runExec(inv: ComposeInvocation): Promise<void> {
+  const [service, ...command] = inv.args;
+  if (service === undefined || command.length === 0)
+    throw new InvalidArgumentError(`"${inv.prog} exec" requires at least 2 arguments`);
+  const { project } = inv.load([service]);
+  if (project.services[service] === undefined) throw new NotFoundError(`service "${service}" is not running`);
+  const f = inv.flags;
+  const c = await serviceContainer(inv, project.name, service, f.has('index') ? f.int('index') : 1);
+  const tty = !f.bool('no-TTY') && inv.ctx.streams.in.isTTY === true && !f.bool('detach');
+  await execInContainer(inv.ctx.client(), inv.ctx.streams, {
+    container: c.Id,
+    command,
+    detach: f.bool('detach'),
+    interactive: !f.bool('detach'),
+    tty,
+    user: f.string('user'),
+    privileged: f.bool('privileged'),
+    env: f.list('env'),
+    workdir: f.string('workdir'),
+    detachKeys: '',
+  });
+}
+
+async function runRun(inv: ComposeInvocation): Promise<void> {
+  const [service, ...command] = inv.args;
+  if (service === undefined) throw new InvalidArgumentError(`"${inv.prog} run" requires at least 1 argument`);
+  const f = inv.flags;
+  const { project } = inv.load([service]);
+  const svc = project.services[service];
+  if (svc === undefined) throw new NotFoundError(`no such service: ${service}`);
+  // Dependencies first (unless --no-deps), as `up` would start them.
+  await prepareRun(inv.compose, project, service, f.bool('no-deps'));
+  const name = f.string('name') || `${project.name}-${service}-run-${randomBytes(6).toString('hex')}`;
+  const tty = !f.bool('no-TTY') && inv.ctx.streams.in.isTTY === true;
+  const entrypoint = f.has('entrypoint') ? shellSplit(f.string('entrypoint')) : undefined;
+  const apiVersion = await inv.compose.client.apiVersion({ signal: inv.ctx.signal });
+  const plan = containerCreateRequest({
+    project,
+    service: { ...svc, ...(f.bool('service-ports') ? {} : { ports: [] }), container_name: name },
+    name,
+    apiVersion,
+    oneoff: true,
+    labels: { 'com.docker.compose.slug': randomBytes(32).toString('hex') },
+    override: {
+      ...(command.length > 0 ? { Cmd: command } : {}),
+      ...(entrypoint !== undefined ? { Entrypoint: entrypoint, ...(command.length === 0 ? { Cmd: [] } : {}) } : {}),
+      ...(f.has('user') ? { User: f.string('user') } : {}),
+      ...(f.has('workdir') ? { WorkingDir: f.string('workdir') } : {}),
+      Tty: tty,
+      OpenStdin: !f.bool('detach'),
+      AttachStdin: !f.bool('detach'),
+      env: f.list('env'),
+      ports: f.list('publish'),
+      autoRemove: f.bool('rm'),
+    },
+  });
+  await runContainer(
+    inv.ctx.client(),
+    inv.ctx.streams,
+    {
+      name,
+      pull: 'never',
+      quiet: true,
+      platform: '',
+      request: { body: plan.body, attach: !f.bool('detach'), autoRemove: f.bool('rm') },
+      detach: f.bool('detach'),
+      sigProxy: true,
+      detachKeys: '',
+      attachGiven: false,
+    },
+    inv.ctx.releaseSignals !== undefined ? { releaseSignals: inv.ctx.releaseSignals } : {},
+  );
+}
+
+async function runCp(inv: ComposeInvocation): Promise<void> {
+  const [src, dst] = inv.args as [string, string];
+  if (inv.args.length !== 2) throw new InvalidArgumentError(`"${inv.prog} cp" requires exactly 2 arguments`);
+  const { project } = inv.load();
+  const index = inv.flags.has('index') ? inv.flags.int('index') : 1;
+  const resolve = async (arg: string): Promise<string> => {
+    const colon = arg.indexOf(':');
+    if (colon <= 0 || arg.startsWith('/') || arg.startsWith('.')) return arg;
+    const service = arg.slice(0, colon);
+    if (project.services[service] === undefined) throw new NotFoundError(`no such service: ${service}`);
+    const list = await projectContainers(inv.compose, project.name, { services: [service] });
+    const c = list.find((x) => numberOf(x) === index);
+    if (c === undefined) throw new NotFoundError(`service "${service}" has no container #${index}`);
+    return `${c.Id}:${arg.slice(colon + 1)}`;
+  };
+  await copyFiles(inv.ctx.client(), inv.ctx.streams.in, inv.ctx.streams.out, inv.ctx.streams.err, {
+    source: await resolve(src),
+    destination: await resolve(dst),
+    followLink: inv.flags.bool('follow-link'),
+    copyUIDGID: inv.flags.bool('archive'),
+    quiet: true,
+  });
+}
+
+async function runWait(inv: ComposeInvocation): Promise<void> {
+  if (inv.args.length === 0) throw new InvalidArgumentError(`"${inv.prog} wait" requires at least 1 argument`);
+  const { project } = inv.load(inv.args);
+  const containers = await projectContainers(inv.compose, project.name, { services: inv.args });
+  if (containers.length === 0) throw new BerthError('no containers for project');
+  let status = 0;
+  const handles = await Promise.all(
+    containers.map((c) => inv.compose.client.containerWait(c.Id, { signal: inv.ctx.signal })),
+  );
+  const first = await Promise.race(handles.map((h) => h.result));
+  status = first.StatusCode;
+  for (const h of handles) h.cancel();
+  if (inv.flags.bool('down-project')) await down(inv.compose, project.name, project, {});
+  inv.ctx.streams.out.write(`${status}\n`);
+  if (status !== 0) throw new ExitStatusError('', status);
+}
+
+export const EXEC_COMMANDS: ComposeCommand[] = [
+  {
+    name: 'exec',
+    use: '[OPTIONS] SERVICE COMMAND [ARGS...]',
+    short: 'Execute a command in a running container',
+    interspersed: false,
+    flags: [
+      { name: 'detach', short: 'd', kind: 'bool', usage: 'Detached mode: Run command in the background' },
+      {
+        name: 'no-TTY',
+        short: 'T',
+        kind: 'bool',
+        usage: 'Disable pseudo-TTY allocation. By default `docker compose exec` allocates a TTY',
+      },
+      { name: 'env', short: 'e', kind: 'list', valueName: 'stringArray', usage: 'Set environment variables' },
+      { name: 'user', short: 'u', kind: 'string', usage: 'Run the command as this user' },
+      { name: 'workdir', short: 'w', kind: 'string', usage: 'Path to workdir directory for this command' },
+      { name: 'index', kind: 'int', usage: 'Index of the container if service has multiple replicas' },
+      { name: 'privileged', kind: 'bool', usage: 'Give extended privileges to the process' },
+    ],
+    run: runExec,
+  },
+  {
+    name: 'run',
+    use: '[OPTIONS] SERVICE [COMMAND] [ARGS...]',
+    short: 'Run a one-off command on a service',
+    interspersed: false,
+    flags: [
+      { name: 'detach', short: 'd', kind: 'bool', usage: 'Run container in background and print container ID' },
+      { name: 'rm', kind: 'bool', usage: 'Automatically remove the container when it exits' },
+      { name: 'env', short: 'e', kind: 'list', valueName: 'stringArray', usage: 'Set environment variables' },
+      { name: 'no-deps', kind: 'bool', usage: "Don't start linked services" },
+      { name: 'entrypoint', kind: 'string', usage: 'Override the entrypoint of the image' },
+      {
+        name: 'publish',
+        short: 'p',
+        kind: 'list',
+        valueName: 'stringArray',
+        usage: "Publish a container's port(s) to the host",
+      },
+      {
+        name: 'service-ports',
+        short: 'P',
+        kind: 'bool',
+        usage: "Run command with all service's ports enabled and mapped to the host",
+      },
+      { name: 'name', kind: 'string', usage: 'Assign a name to the container' },
+      { name: 'no-TTY', short: 'T', kind: 'bool', usage: 'Disable pseudo-TTY allocation (default: auto-detected)' },
+      { name: 'user', short: 'u', kind: 'string', usage: 'Run as specified username or uid' },
+      { name: 'workdir', short: 'w', kind: 'string', usage: 'Working directory inside the container' },
+      {
+        name: 'interactive',
+        short: 'i',
+        kind: 'bool',
+        usage: 'Keep STDIN open even if not attached',
+        defaultValue: true,
+      },
+    ],
+    run: runRun,
+  },
+  {
+    name: 'cp',
+    use: '[OPTIONS] SERVICE:SRC_PATH DEST_PATH|-\n\t' + 'docker compose cp [OPTIONS] SRC_PATH|- SERVICE:DEST_PATH',
+    short: 'Copy files/folders between a service container and the local filesystem',
+    flags: [
+      { name: 'archive', short: 'a', kind: 'bool', usage: 'Archive mode (copy all uid/gid information)' },
+      { name: 'follow-link', short: 'L', kind: 'bool', usage: 'Always follow symbol link in SRC_PATH' },
+      { name: 'index', kind: 'int', usage: 'Index of the container if service has multiple replicas' },
+    ],
+    run: runCp,
+  },
+  {
+    name: 'wait',
+    use: 'SERVICE [SERVICE...] [OPTIONS]',
+    short: 'Block until containers of all (or specified) services stop.',
+    flags: [{ name: 'down-project', kind: 'bool', usage: 'Drops project when the first container stops' }],
+    run: runWait,
+  },
+  {
+    name: 'watch',
+    use: '[SERVICE...]',
+    short: 'Watch build context for service and rebuild/refresh containers when files are updated',
+    flags: [{ name: 'no-up', kind: 'bool', usage: 'Do not build & start services before watching' }],
+    run: runWatch,
+  },
+];

@@ -1,0 +1,483 @@
+import {
+  buildImage,
+  create,
+  down,
+  imageName,
+  inDependencyOrder,
+  projectContainers,
+  pullImage,
+  selectServices,
+  startServices,
+  stopAndRemove,
+  stopTimeout,
+  up,
+  waitReady,
+  containerName,
+  type ComposeContext,
+  type Project,
+  type RecreatePolicy,
+} from '../../compose/index.ts';
+import { BerthError, InvalidArgumentError } from '../../util/errors.ts';
+import { ExitStatusError } from '../errors.ts';
+import type { FlagSpec } from '../flags.ts';
+import type { ComposeCommand } from './commands.ts';
+import { followProject } from './logs.ts';
+import type { ComposeInvocation } from './main.ts';
+
+/** up, create, down, start, stop, restart, rm, kill, pause, unpause, build, pull, push. */
+
+const TIMEOUT: FlagSpec = { name: 'timeout', short: 't', kind: 'int', usage: 'Specify a shutdown timeout in seconds' };
+
+function scaleFlags(list: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of list) {
+    const [name = '', n = ''] = s.split('=');
+    const v = Number(n);
+    if (name === '' || !Number.isInteger(v) || v < 0)
+      throw new InvalidArgumentError(`invalid --scale value "${s}": use SERVICE=NUM`);
+    out[name] = v;
+  }
+  return out;
+}
+
+function timeoutOf(inv: ComposeInvocation): number | undefined {
+  return inv.flags.has('timeout') ? inv.flags.int('timeout') : undefined;
+}
+
+function recreatePolicy(inv: ComposeInvocation): RecreatePolicy | undefined {
+  const force = inv.flags.bool('force-recreate');
+  const never = inv.flags.bool('no-recreate');
+  if (force && never) throw new InvalidArgumentError('--force-recreate and --no-recreate are incompatible');
+  return force ? 'force' : never ? 'never' : undefined;
+}
+
+function buildMode(inv: ComposeInvocation): 'always' | 'never' | undefined {
+  if (inv.flags.bool('build') && inv.flags.bool('no-build'))
+    throw new InvalidArgumentError('--build and --no-build are incompatible');
+  return inv.flags.bool('build') ? 'always' : inv.flags.bool('no-build') ? 'never' : undefined;
+}
+
+function pullMode(inv: ComposeInvocation): 'always' | 'missing' | 'never' | undefined {
+  if (!inv.flags.has('pull')) return undefined;
+  const p = inv.flags.string('pull');
+  if (p !== 'always' && p !== 'missing' && p !== 'never')
+    throw new InvalidArgumentError(`invalid --pull option "${p}"`);
+  return p;
+}
+
+const CREATE_FLAGS: FlagSpec[] = [
+  { name: 'build', kind: 'bool', usage: 'Build images before starting containers' },
+  { name: 'no-build', kind: 'bool', usage: "Don't build an image, even if it's policy" },
+  {
+    name: 'pull',
+    kind: 'string',
+    usage: 'Pull image before running ("always"|"missing"|"never")',
+    defaultValue: 'missing',
+  },
+  {
+    name: 'force-recreate',
+    kind: 'bool',
+    usage: "Recreate containers even if their configuration and image haven't changed",
+  },
+  { name: 'no-recreate', kind: 'bool', usage: "If containers already exist, don't recreate them" },
+  { name: 'remove-orphans', kind: 'bool', usage: 'Remove containers for services not defined in the Compose file' },
+  {
+    name: 'scale',
+    kind: 'list',
+    valueName: 'scale',
+    usage: 'Scale SERVICE to NUM instances. Overrides the `scale` setting',
+  },
+  { name: 'quiet-pull', kind: 'bool', usage: 'Pull without printing progress information' },
+];
+
+async function runUp(inv: ComposeInvocation): Promise<void> {
+  const f = inv.flags;
+  const detach = f.bool('detach');
+  if (detach && f.bool('abort-on-container-exit')) {
+    throw new InvalidArgumentError('--abort-on-container-exit and --detach are incompatible');
+  }
+  const { project } = inv.load(inv.args);
+  const recreate = recreatePolicy(inv);
+  const build = buildMode(inv);
+  const pull = pullMode(inv);
+  const waitTimeout = f.has('wait-timeout') ? f.int('wait-timeout') * 1000 : undefined;
+  const services = await up(inv.compose, project, {
+    services: inv.args,
+    noDeps: f.bool('no-deps'),
+    ...(recreate !== undefined ? { recreate } : {}),
+    ...(f.bool('always-recreate-deps') ? { recreateDependencies: 'force' as const } : {}),
+    ...(build !== undefined ? { build } : {}),
+    ...(pull !== undefined ? { pull } : {}),
+    scale: scaleFlags(f.list('scale')),
+    removeOrphans: f.bool('remove-orphans'),
+    noStart: f.bool('no-start'),
+    wait: f.bool('wait'),
+    ...(waitTimeout !== undefined ? { waitTimeout } : {}),
+    ...(timeoutOf(inv) !== undefined ? { timeout: timeoutOf(inv)! } : {}),
+    output: (line) => inv.ctx.streams.err.write(`${line}\n`),
+  });
+  if (detach || f.bool('no-start') || f.bool('wait')) return;
+  // Attached: follow the logs of the attached services until their containers end (or Ctrl-C stops them).
+  const attachOnly = f.list('attach');
+  const noAttach = new Set(f.list('no-attach'));
+  const attached = services.filter(
+    (s) => (attachOnly.length > 0 ? attachOnly.includes(s) : project.services[s]?.attach !== false) && !noAttach.has(s),
+  );
+  const exitFrom = f.string('exit-code-from');
+  if (exitFrom !== '' && project.services[exitFrom] === undefined)
+    throw new InvalidArgumentError(`no such service: ${exitFrom}`);
+  const code = await followProject(inv, project, attached, {
+    abortOnExit: f.bool('abort-on-container-exit') || exitFrom !== '',
+    exitCodeFrom: exitFrom,
+    timestamps: f.bool('timestamps'),
+    prefix: !f.bool('no-log-prefix'),
+    color: inv.ansi && !f.bool('no-color'),
+    timeout: timeoutOf(inv),
+  });
+  if (code !== 0) throw new ExitStatusError('', code);
+}
+
+async function runDown(inv: ComposeInvocation): Promise<void> {
+  const f = inv.flags;
+  const rmi = f.string('rmi');
+  if (rmi !== '' && rmi !== 'all' && rmi !== 'local') throw new InvalidArgumentError(`invalid --rmi option "${rmi}"`);
+  let project: Project | undefined;
+  let name: string;
+  try {
+    project = inv.load().project;
+    name = project.name;
+  } catch (err) {
+    // `down -p NAME` works without the files, from the labels.
+    if (!inv.ctx.streams || !(err instanceof Error) || !/no configuration file provided/.test(err.message)) throw err;
+    name = inv.projectName();
+  }
+  await down(inv.compose, name, project, {
+    volumes: f.bool('volumes'),
+    removeOrphans: f.bool('remove-orphans'),
+    ...(rmi !== '' ? { rmi: rmi as 'all' | 'local' } : {}),
+    ...(timeoutOf(inv) !== undefined ? { timeout: timeoutOf(inv)! } : {}),
+    services: inv.args,
+  });
+}
+
+/** The containers of the named services (all when none), service containers only. */
+async function targets(inv: ComposeInvocation, project: Project, all = true) {
+  const names = inv.args.length > 0 ? selectServices(project, inv.args, true) : undefined;
+  return projectContainers(inv.compose, project.name, { ...(names !== undefined ? { services: names } : {}), all });
+}
+
+async function eachInOrder(
+  ctx: ComposeContext,
+  project: Project,
+  services: string[],
+  reverse: boolean,
+  fn: (service: string) => Promise<void>,
+): Promise<void> {
+  await inDependencyOrder(
+    project.services,
+    services.filter((s) => project.services[s] !== undefined),
+    fn,
+    { reverse },
+  );
+  void ctx;
+}
+
+async function runStop(inv: ComposeInvocation): Promise<void> {
+  const { project } = inv.load(inv.args);
+  const containers = await targets(inv, project, false);
+  const services = [...new Set(containers.map((c) => c.Labels?.['com.docker.compose.service'] ?? ''))];
+  await eachInOrder(inv.compose, project, services, true, async (s) => {
+    const t = stopTimeout(project.services[s], timeoutOf(inv));
+    await Promise.all(
+      containers
+        .filter((c) => c.Labels?.['com.docker.compose.service'] === s)
+        .map(async (c) => {
+          inv.compose.reporter.event('Container', containerName(c), 'Stopping');
+          await inv.compose.client.containerStop(c.Id, {
+            ...(t !== undefined ? { timeout: t } : {}),
+            signal: inv.ctx.signal,
+          });
+          inv.compose.reporter.event('Container', containerName(c), 'Stopped');
+        }),
+    );
+  });
+}
+
+async function runStart(inv: ComposeInvocation): Promise<void> {
+  const { project } = inv.load(inv.args);
+  const services = selectServices(project, inv.args, true);
+  const existing = await projectContainers(inv.compose, project.name, { services });
+  if (existing.length === 0) throw new BerthError('service(s) have no container to start; use up');
+  await startServices(inv.compose, project, { services });
+  if (inv.flags.bool('wait')) await waitReady(inv.compose, project, services);
+}
+
+async function runRestart(inv: ComposeInvocation): Promise<void> {
+  const { project } = inv.load(inv.args);
+  const services = selectServices(project, inv.args, inv.flags.bool('no-deps') || inv.args.length > 0);
+  const containers = await projectContainers(inv.compose, project.name, { services });
+  await eachInOrder(inv.compose, project, services, false, async (s) => {
+    const t = stopTimeout(project.services[s], timeoutOf(inv));
+    for (const c of containers.filter((x) => x.Labels?.['com.docker.compose.service'] === s)) {
+      inv.compose.reporter.event('Container', containerName(c), 'Restarting');
+      await inv.compose.client.containerRestart(c.Id, {
+        ...(t !== undefined ? { timeout: t } : {}),
+        signal: inv.ctx.signal,
+      });
+      inv.compose.reporter.event('Container', containerName(c), 'Started');
+    }
+  });
+}
+
+async function runRm(inv: ComposeInvocation): Promise<void> {
+  const { project } = inv.load(inv.args);
+  const containers = await targets(inv, project, true);
+  if (inv.flags.bool('stop')) {
+    for (const c of containers.filter((x) => x.State === 'running')) {
+      await inv.compose.client.containerStop(c.Id, { signal: inv.ctx.signal });
+      c.State = 'exited';
+    }
+  }
+  const stopped = containers.filter((c) => c.State !== 'running' && c.State !== 'paused' && c.State !== 'restarting');
+  if (stopped.length === 0) {
+    inv.ctx.streams.err.write('No stopped containers\n');
+    return;
+  }
+  if (!inv.flags.bool('force')) {
+    inv.ctx.streams.err.write(`Going to remove ${stopped.map(containerName).join(', ')}\n`);
+    if (!inv.ctx.streams.in.isTTY) throw new BerthError('use -f to remove containers without a prompt');
+  }
+  for (const c of stopped) await stopAndRemove(inv.compose, c, undefined);
+  if (inv.flags.bool('volumes')) void 0;
+}
+
+function simple(verb: 'kill' | 'pause' | 'unpause', done: string): (inv: ComposeInvocation) => Promise<void> {
+  return async (inv) => {
+    const { project } = inv.load(inv.args);
+    const containers = (await targets(inv, project, false)).filter((c) =>
+      verb === 'unpause' ? c.State === 'paused' : c.State === 'running' || (verb === 'kill' && c.State === 'paused'),
+    );
+    await Promise.all(
+      containers.map(async (c) => {
+        if (verb === 'kill')
+          await inv.compose.client.containerKill(c.Id, inv.flags.string('signal'), { signal: inv.ctx.signal });
+        else if (verb === 'pause') await inv.compose.client.containerPause(c.Id, { signal: inv.ctx.signal });
+        else await inv.compose.client.containerUnpause(c.Id, { signal: inv.ctx.signal });
+        inv.compose.reporter.event('Container', containerName(c), done);
+      }),
+    );
+  };
+}
+
+async function runCreate(inv: ComposeInvocation): Promise<void> {
+  const { project } = inv.load(inv.args);
+  const recreate = recreatePolicy(inv);
+  const build = buildMode(inv);
+  const pull = pullMode(inv);
+  await create(inv.compose, project, {
+    services: inv.args,
+    ...(recreate !== undefined ? { recreate } : {}),
+    ...(build !== undefined ? { build } : {}),
+    ...(pull !== undefined ? { pull } : {}),
+    scale: scaleFlags(inv.flags.list('scale')),
+    removeOrphans: inv.flags.bool('remove-orphans'),
+    output: (line) => inv.ctx.streams.err.write(`${line}\n`),
+  });
+}
+
+async function runBuild(inv: ComposeInvocation): Promise<void> {
+  const { project } = inv.load(inv.args);
+  const services = inv.args.length > 0 ? selectServices(project, inv.args, true) : Object.keys(project.services).sort();
+  const args: Record<string, string> = {};
+  for (const a of inv.flags.list('build-arg')) {
+    const eq = a.indexOf('=');
+    if (eq < 0) {
+      const v = inv.ctx.streams ? project.environment[a] : undefined;
+      if (v !== undefined) args[a] = v;
+    } else args[a.slice(0, eq)] = a.slice(eq + 1);
+  }
+  for (const n of services) {
+    const s = project.services[n]!;
+    if (s.build === undefined) continue;
+    await buildImage(inv.compose, project, s, {
+      noCache: inv.flags.bool('no-cache'),
+      pull: inv.flags.bool('pull'),
+      quiet: inv.flags.bool('quiet'),
+      args,
+      output: (line) => inv.ctx.streams.err.write(`${line}\n`),
+    });
+  }
+}
+
+async function runPull(inv: ComposeInvocation): Promise<void> {
+  const { project } = inv.load(inv.args);
+  const services = inv.args.length > 0 ? selectServices(project, inv.args, true) : Object.keys(project.services).sort();
+  const failures: string[] = [];
+  for (const n of services) {
+    const s = project.services[n]!;
+    if (s.image === undefined || s.pull_policy === 'build') continue;
+    try {
+      await pullImage(inv.compose, s.image, n);
+    } catch (err) {
+      if (!inv.flags.bool('ignore-pull-failures') && !(s.build !== undefined && inv.flags.bool('ignore-buildable')))
+        throw err;
+      failures.push(`${n}: ${(err as Error).message}`);
+    }
+  }
+  for (const f of failures) inv.compose.reporter.warn(f);
+}
+
+async function runPush(inv: ComposeInvocation): Promise<void> {
+  const { project } = inv.load(inv.args);
+  const services = inv.args.length > 0 ? selectServices(project, inv.args, true) : Object.keys(project.services).sort();
+  for (const n of services) {
+    const s = project.services[n]!;
+    if (s.build === undefined && s.image === undefined) continue;
+    const image = imageName(project, s);
+    inv.compose.reporter.event('Image', image, 'Pushing');
+    const slash = image.lastIndexOf('/');
+    const colon = image.lastIndexOf(':');
+    const [repo, tag] = colon > slash ? [image.slice(0, colon), image.slice(colon + 1)] : [image, 'latest'];
+    for await (const m of await inv.compose.client.imagePush(repo, tag, { signal: inv.ctx.signal })) {
+      if (m.error !== undefined) {
+        if (inv.flags.bool('ignore-push-failures')) inv.compose.reporter.warn(`${n}: ${m.error}`);
+        else throw new BerthError(m.error);
+      }
+    }
+    inv.compose.reporter.event('Image', image, 'Pushed');
+  }
+}
+
+export const LIFECYCLE_COMMANDS: ComposeCommand[] = [
+  {
+    name: 'up',
+    use: '[OPTIONS] [SERVICE...]',
+    short: 'Create and start containers',
+    flags: [
+      { name: 'detach', short: 'd', kind: 'bool', usage: 'Detached mode: Run containers in the background' },
+      ...CREATE_FLAGS,
+      { name: 'no-deps', kind: 'bool', usage: "Don't start linked services" },
+      { name: 'always-recreate-deps', kind: 'bool', usage: 'Recreate dependent containers' },
+      { name: 'no-start', kind: 'bool', usage: "Don't start the services after creating them" },
+      { name: 'wait', kind: 'bool', usage: 'Wait for services to be running|healthy. Implies detached mode' },
+      {
+        name: 'wait-timeout',
+        kind: 'int',
+        usage: 'Maximum duration in seconds to wait for the project to be running|healthy',
+      },
+      { name: 'abort-on-container-exit', kind: 'bool', usage: 'Stops all containers if any container was stopped' },
+      { name: 'exit-code-from', kind: 'string', usage: 'Return the exit code of the selected service container' },
+      { name: 'attach', kind: 'list', valueName: 'stringArray', usage: 'Restrict attaching to the specified services' },
+      {
+        name: 'no-attach',
+        kind: 'list',
+        valueName: 'stringArray',
+        usage: 'Do not attach (stream logs) to the specified services',
+      },
+      { name: 'no-color', kind: 'bool', usage: 'Produce monochrome output' },
+      { name: 'no-log-prefix', kind: 'bool', usage: "Don't print prefix in logs" },
+      { name: 'timestamps', kind: 'bool', usage: 'Show timestamps' },
+      { name: 'renew-anon-volumes', short: 'V', kind: 'bool', usage: 'Recreate anonymous volumes', hidden: true },
+      TIMEOUT,
+    ],
+    run: runUp,
+  },
+  {
+    name: 'down',
+    use: '[OPTIONS] [SERVICES]',
+    short: 'Stop and remove containers, networks',
+    flags: [
+      {
+        name: 'volumes',
+        short: 'v',
+        kind: 'bool',
+        usage: 'Remove named volumes declared in the "volumes" section and anonymous volumes',
+      },
+      {
+        name: 'rmi',
+        kind: 'string',
+        usage: 'Remove images used by services. "local" remove only images that don\'t have a custom tag',
+      },
+      { name: 'remove-orphans', kind: 'bool', usage: 'Remove containers for services not defined in the Compose file' },
+      TIMEOUT,
+    ],
+    run: runDown,
+  },
+  {
+    name: 'create',
+    use: '[OPTIONS] [SERVICE...]',
+    short: 'Creates containers for a service',
+    flags: CREATE_FLAGS,
+    run: runCreate,
+  },
+  {
+    name: 'start',
+    use: '[SERVICE...]',
+    short: 'Start services',
+    flags: [{ name: 'wait', kind: 'bool', usage: 'Wait for services to be running|healthy', hidden: true }],
+    run: runStart,
+  },
+  { name: 'stop', use: '[OPTIONS] [SERVICE...]', short: 'Stop services', flags: [TIMEOUT], run: runStop },
+  {
+    name: 'restart',
+    use: '[OPTIONS] [SERVICE...]',
+    short: 'Restart service containers',
+    flags: [TIMEOUT, { name: 'no-deps', kind: 'bool', usage: "Don't restart dependent services" }],
+    run: runRestart,
+  },
+  {
+    name: 'rm',
+    use: '[OPTIONS] [SERVICE...]',
+    short: 'Removes stopped service containers',
+    flags: [
+      { name: 'force', short: 'f', kind: 'bool', usage: "Don't ask to confirm removal" },
+      { name: 'stop', short: 's', kind: 'bool', usage: 'Stop the containers, if required, before removing' },
+      { name: 'volumes', short: 'v', kind: 'bool', usage: 'Remove any anonymous volumes attached to containers' },
+    ],
+    run: runRm,
+  },
+  {
+    name: 'kill',
+    use: '[OPTIONS] [SERVICE...]',
+    short: 'Force stop service containers',
+    flags: [
+      { name: 'signal', short: 's', kind: 'string', usage: 'SIGNAL to send to the container', defaultValue: 'SIGKILL' },
+      { name: 'remove-orphans', kind: 'bool', usage: 'Remove containers for services not defined in the Compose file' },
+    ],
+    run: simple('kill', 'Killed'),
+  },
+  { name: 'pause', use: '[SERVICE...]', short: 'Pause services', run: simple('pause', 'Paused') },
+  { name: 'unpause', use: '[SERVICE...]', short: 'Unpause services', run: simple('unpause', 'Unpaused') },
+  {
+    name: 'build',
+    use: '[OPTIONS] [SERVICE...]',
+    short: 'Build or rebuild services',
+    flags: [
+      { name: 'no-cache', kind: 'bool', usage: 'Do not use cache when building the image' },
+      { name: 'pull', kind: 'bool', usage: 'Always attempt to pull a newer version of the image' },
+      { name: 'quiet', short: 'q', kind: 'bool', usage: "Don't print anything to STDOUT" },
+      { name: 'build-arg', kind: 'list', valueName: 'stringArray', usage: 'Set build-time variables for services' },
+    ],
+    run: runBuild,
+  },
+  {
+    name: 'pull',
+    use: '[OPTIONS] [SERVICE...]',
+    short: 'Pull service images',
+    flags: [
+      { name: 'quiet', short: 'q', kind: 'bool', usage: 'Pull without printing progress information' },
+      { name: 'ignore-pull-failures', kind: 'bool', usage: 'Pull what it can and ignores images with pull failures' },
+      { name: 'ignore-buildable', kind: 'bool', usage: 'Ignore images that can be built' },
+    ],
+    run: runPull,
+  },
+  {
+    name: 'push',
+    use: '[OPTIONS] [SERVICE...]',
+    short: 'Push service images',
+    flags: [
+      { name: 'ignore-push-failures', kind: 'bool', usage: 'Push what it can and ignores images with push failures' },
+    ],
+    run: runPush,
+  },
+];

@@ -1,0 +1,109 @@
+import { existsSync, statSync, watch } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { posix, relative, sep } from 'node:path';
+import { buildImage, containerName, projectContainers, up, type Project, type WatchRule } from '../../compose/index.ts';
+import { FailedPreconditionError } from '../../util/errors.ts';
+import { pack } from '../../util/tar/index.ts';
+import type { ComposeInvocation } from './main.ts';
+
+/**
+ * `watch`: the `develop.watch` rules of the services: `sync` copies changed files into the running containers
+ * (and removes deleted ones), `sync+restart` also restarts them, `restart` only restarts, `rebuild` builds the
+ * image and recreates the service. Changes are gathered for 300 ms before they are applied.
+ */
+
+const DEBOUNCE_MS = 300;
+
+async function syncFile(
+  inv: ComposeInvocation,
+  project: Project,
+  service: string,
+  rule: WatchRule,
+  file: string,
+): Promise<void> {
+  if (rule.target === undefined) return;
+  const rel = relative(rule.path, file).split(sep).join('/');
+  const target = rel === '' ? rule.target : posix.join(rule.target, rel);
+  const containers = await projectContainers(inv.compose, project.name, { services: [service], all: false });
+  for (const c of containers) {
+    if (existsSync(file) && statSync(file).isFile()) {
+      const body = await readFile(file);
+      const chunks: Buffer[] = [];
+      for await (const chunk of pack([
+        { header: { name: posix.basename(target), mode: statSync(file).mode & 0o7777 }, body },
+      ]))
+        chunks.push(chunk);
+      await inv.compose.client.containerArchivePut(c.Id, posix.dirname(target), Buffer.concat(chunks));
+    } else if (!existsSync(file)) {
+      const exec = await inv.compose.client.execCreate(c.Id, { Cmd: ['rm', '-rf', target] });
+      await inv.compose.client.execStart(exec.Id, { Detach: true });
+    }
+  }
+  inv.compose.reporter.event('Sync', service, 'Synced', target);
+}
+
+async function restart(inv: ComposeInvocation, project: Project, service: string): Promise<void> {
+  for (const c of await projectContainers(inv.compose, project.name, { services: [service], all: false })) {
+    await inv.compose.client.containerRestart(c.Id);
+    inv.compose.reporter.event('Container', containerName(c), 'Restarted');
+  }
+}
+
+export async function runWatch(inv: ComposeInvocation): Promise<void> {
+  const { project } = inv.load(inv.args);
+  const names = (inv.args.length > 0 ? inv.args : Object.keys(project.services)).filter(
+    (n) => (project.services[n]?.develop?.watch.length ?? 0) > 0,
+  );
+  if (names.length === 0) {
+    throw new FailedPreconditionError(
+      "none of the selected services is configured for watch, consider setting a 'develop' section",
+    );
+  }
+  if (!inv.flags.bool('no-up')) await up(inv.compose, project, { services: names });
+  const watchers: ReturnType<typeof watch>[] = [];
+  const pending = new Map<string, { service: string; rule: WatchRule; files: Set<string> }>();
+  let timer: NodeJS.Timeout | undefined;
+  let chain = Promise.resolve();
+  const flush = () => {
+    const batch = [...pending.values()];
+    pending.clear();
+    chain = chain.then(async () => {
+      for (const { service, rule, files } of batch) {
+        try {
+          if (rule.action === 'rebuild') {
+            await buildImage(inv.compose, project, project.services[service]!, {});
+            await up(inv.compose, project, { services: [service], noDeps: true });
+          } else {
+            if (rule.action === 'sync' || rule.action === 'sync+restart' || rule.action === 'sync+exec') {
+              for (const f of files) await syncFile(inv, project, service, rule, f);
+            }
+            if (rule.action === 'sync+restart' || rule.action === 'restart') await restart(inv, project, service);
+          }
+        } catch (err) {
+          inv.compose.reporter.warn(`watch: ${service}: ${(err as Error).message}`);
+        }
+      }
+    });
+  };
+  for (const service of names) {
+    for (const rule of project.services[service]!.develop!.watch) {
+      const w = watch(rule.path, { recursive: true }, (_event, name) => {
+        const file = name === null ? rule.path : `${rule.path}${sep}${name}`;
+        const rel = relative(rule.path, file).split(sep).join('/');
+        if (rule.ignore.some((i) => rel === i || rel.startsWith(`${i.replace(/\/$/, '')}/`))) return;
+        const key = `${service}\0${rule.path}\0${rule.action}`;
+        const entry = pending.get(key) ?? { service, rule, files: new Set<string>() };
+        entry.files.add(file);
+        pending.set(key, entry);
+        clearTimeout(timer);
+        timer = setTimeout(flush, DEBOUNCE_MS);
+      });
+      watchers.push(w);
+    }
+  }
+  inv.ctx.streams.err.write('Watch enabled\n');
+  await new Promise<void>((resolve) => inv.ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+  for (const w of watchers) w.close();
+  clearTimeout(timer);
+  await chain;
+}
