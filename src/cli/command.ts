@@ -75,6 +75,13 @@ export interface Command {
   subcommands?: readonly Command[];
 }
 
+/** The top-level commands: found by name, each loaded (with the rest of its table) only when it is used. */
+export interface RootCommands {
+  find(name: string): Promise<Command | undefined>;
+  /** Every top-level command, for `berth --help`. */
+  all(): Promise<readonly Command[]>;
+}
+
 export function findCommand(list: readonly Command[], name: string): Command | undefined {
   return list.find((c) => c.name === name || (c.aliases?.includes(name) ?? false));
 }
@@ -87,13 +94,13 @@ function useLine(parentPath: string, cmd: Command): string {
  * Resolves `argv` (after the global flags) down the tree and runs the command.
  * Help goes to stdout; usage errors are thrown as UsageError with docker's wording.
  */
-export async function dispatch(ctx: Context, roots: readonly Command[], argv: readonly string[]): Promise<void> {
+export async function dispatch(ctx: Context, roots: RootCommands, argv: readonly string[]): Promise<void> {
   const first = argv[0];
   if (first === undefined) {
-    ctx.streams.err.write(rootHelp(roots));
+    ctx.streams.err.write(rootHelp(await roots.all()));
     return;
   }
-  const top = findCommand(roots, first);
+  const top = await roots.find(first);
   if (top === undefined) {
     throw new UsageError(
       `${BIN}: unknown command: ${BIN} ${first}\n\nRun '${BIN} --help' for more information`,

@@ -68,7 +68,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, stre
       return 0;
     }
     if (parsed.help || parsed.args.length === 0) {
-      (parsed.help ? streams.out : streams.err).write(rootHelp(COMMANDS));
+      (parsed.help ? streams.out : streams.err).write(rootHelp(await COMMANDS.all()));
       return 0;
     }
     if (parsed.args[0] === 'registry') {

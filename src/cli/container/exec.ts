@@ -1,13 +1,34 @@
+import { readFileSync } from 'node:fs';
 import type { EngineClient, ExecConfig } from '../../client/index.ts';
 import { BerthError } from '../../util/errors.ts';
 import type { OutStream } from '../command.ts';
 import { ExitStatusError } from '../errors.ts';
+import { goErrnoText, parseEnvFileText } from './values.ts';
 import { monitorTtySize, streamHijacked, ttySize, type TerminalInput, type TerminalOutput } from './hijack.ts';
 
 /**
  * `berth exec` (docker/cli `container/exec.go`): inspect, create the exec, then start it detached, or
  * hijacked with stdio copied as for attach; the exit status is the exec's `ExitCode`.
  */
+
+/** `--env-file`s read in order, each line as docker reads it (a bare `KEY` from `lookup`). */
+export function readEnvFiles(files: readonly string[], lookup: (key: string) => string | undefined): string[] {
+  const env: string[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new BerthError(goErrnoText(err, file));
+    }
+    try {
+      env.push(...parseEnvFileText(text, lookup));
+    } catch (err) {
+      throw new BerthError(`invalid env file (${file}): ${(err as Error).message}`);
+    }
+  }
+  return env;
+}
 
 export interface ExecOptions {
   container: string;

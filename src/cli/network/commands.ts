@@ -216,3 +216,6 @@ export const portCommand: Omit<Command, 'name'> = {
   run: async (ctx, inv) =>
     (await logic()).showPorts(ctx.client(), ctx.streams.out, { container: inv.args[0] ?? '', port: inv.args[1] ?? '' }),
 };
+
+/** The top-level commands this table defines (`port` is the container table's, which takes it from here). */
+export const TOP: readonly Command[] = [networkGroup];

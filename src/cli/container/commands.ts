@@ -1,13 +1,14 @@
-import type { Command, Context, Invocation } from './command.ts';
-import { FORMAT_HELP, INSPECT_FORMAT_HELP } from './formathelp.ts';
-import type { FlagSpec } from './flags.ts';
-import { CREATE_FLAGS, RUN_FLAGS, UPDATE_FLAGS } from './container/flagspecs.ts';
-import { validateEnv } from './container/values.ts';
-import { portCommand } from './network/commands.ts';
+import type { Command, Context, Invocation } from '../command.ts';
+import type { FlagSpec } from '../flags.ts';
+import { FORMAT_HELP, INSPECT_FORMAT_HELP } from '../formathelp.ts';
+import { portCommand } from '../network/commands.ts';
+import { CREATE_FLAGS, RUN_FLAGS, UPDATE_FLAGS } from './flagspecs.ts';
+import { validateEnv } from './values.ts';
 
 /**
- * The container and volume commands: docker's names, aliases, flags and help texts. As in commands.ts,
- * each `run` only maps flags to an options object; the logic is imported when the command runs.
+ * The container commands (`berth container …` and their top-level shortcuts `berth run`, `berth ps`, …):
+ * docker's names, aliases, flags and help texts. Each `run` only maps flags to an options object; the logic is
+ * imported when the command runs.
  */
 
 type Def = Omit<Command, 'name' | 'use'> & { use: string };
@@ -29,8 +30,8 @@ function signalControl(ctx: Context) {
 /** Builds the create request, reporting bad values as docker does (`berth: …`, exit 125). */
 async function buildRequest(inv: Invocation, command: 'run' | 'create') {
   const [{ buildCreateRequest }, { withHelp, ExitStatusError }, { readFileSync }] = await Promise.all([
-    import('./container/opts.ts'),
-    import('./errors.ts'),
+    import('./opts.ts'),
+    import('../errors.ts'),
     import('node:fs'),
   ]);
   try {
@@ -52,7 +53,7 @@ const run: Def = {
   interspersed: false,
   flags: RUN_FLAGS,
   run: async (ctx, inv) => {
-    const { checkPullOption, runContainer } = await import('./container/run.ts');
+    const { checkPullOption, runContainer } = await import('./run.ts');
     checkPullOption(inv.flags.string('pull'), 'run');
     const request = await buildRequest(inv, 'run');
     await runContainer(
@@ -82,7 +83,7 @@ const create: Def = {
   interspersed: false,
   flags: CREATE_FLAGS,
   run: async (ctx, inv) => {
-    const { checkPullOption, createOnly } = await import('./container/run.ts');
+    const { checkPullOption, createOnly } = await import('./run.ts');
     checkPullOption(inv.flags.string('pull'), 'create');
     const request = await buildRequest(inv, 'create');
     await createOnly(ctx.client(), streams(ctx), request, {
@@ -105,7 +106,7 @@ const start: Def = {
     detachKeys,
   ],
   run: async (ctx, inv) =>
-    (await import('./container/run.ts')).startContainers(
+    (await import('./run.ts')).startContainers(
       ctx.client(),
       streams(ctx),
       {
@@ -129,7 +130,7 @@ const attach: Def = {
     { name: 'sig-proxy', kind: 'bool', usage: 'Proxy all received signals to the process', defaultValue: true },
   ],
   run: async (ctx, inv) =>
-    (await import('./container/run.ts')).attachContainer(
+    (await import('./run.ts')).attachContainer(
       ctx.client(),
       streams(ctx),
       {
@@ -155,7 +156,7 @@ const stopFlags: FlagSpec[] = [
 
 async function stopOptions(inv: Invocation) {
   if (inv.flags.has('time') && inv.flags.has('timeout')) {
-    const { BerthError } = await import('../util/errors.ts');
+    const { BerthError } = await import('../../util/errors.ts');
     throw new BerthError('conflicting options: cannot specify both --timeout and --time');
   }
   const changed = inv.flags.has('timeout') || inv.flags.has('time');
@@ -173,7 +174,7 @@ const stop: Def = {
   args: { min: 1 },
   flags: stopFlags,
   run: async (ctx, inv) =>
-    (await import('./container/manage.ts')).stopContainers(ctx.client(), ctx.streams.out, await stopOptions(inv)),
+    (await import('./manage.ts')).stopContainers(ctx.client(), ctx.streams.out, await stopOptions(inv)),
 };
 
 const restart: Def = {
@@ -183,7 +184,7 @@ const restart: Def = {
   args: { min: 1 },
   flags: stopFlags,
   run: async (ctx, inv) =>
-    (await import('./container/manage.ts')).restartContainers(ctx.client(), ctx.streams.out, await stopOptions(inv)),
+    (await import('./manage.ts')).restartContainers(ctx.client(), ctx.streams.out, await stopOptions(inv)),
 };
 
 const kill: Def = {
@@ -193,7 +194,7 @@ const kill: Def = {
   args: { min: 1 },
   flags: [{ name: 'signal', short: 's', kind: 'string', usage: 'Signal to send to the container' }],
   run: async (ctx, inv) =>
-    (await import('./container/manage.ts')).killContainers(ctx.client(), ctx.streams.out, {
+    (await import('./manage.ts')).killContainers(ctx.client(), ctx.streams.out, {
       containers: inv.args,
       signal: inv.flags.string('signal'),
     }),
@@ -210,7 +211,7 @@ const rm: Def = {
     { name: 'volumes', short: 'v', kind: 'bool', usage: 'Remove anonymous volumes associated with the container' },
   ],
   run: async (ctx, inv) =>
-    (await import('./container/manage.ts')).removeContainers(ctx.client(), ctx.streams.out, ctx.streams.err, {
+    (await import('./manage.ts')).removeContainers(ctx.client(), ctx.streams.out, ctx.streams.err, {
       containers: inv.args,
       force: inv.flags.bool('force'),
       volumes: inv.flags.bool('volumes'),
@@ -223,8 +224,7 @@ const pause: Def = {
   short: 'Pause all processes within one or more containers',
   aliasesHelp: 'berth container pause, berth pause',
   args: { min: 1 },
-  run: async (ctx, inv) =>
-    (await import('./container/manage.ts')).pauseContainers(ctx.client(), ctx.streams.out, inv.args),
+  run: async (ctx, inv) => (await import('./manage.ts')).pauseContainers(ctx.client(), ctx.streams.out, inv.args),
 };
 
 const unpause: Def = {
@@ -232,8 +232,7 @@ const unpause: Def = {
   short: 'Unpause all processes within one or more containers',
   aliasesHelp: 'berth container unpause, berth unpause',
   args: { min: 1 },
-  run: async (ctx, inv) =>
-    (await import('./container/manage.ts')).unpauseContainers(ctx.client(), ctx.streams.out, inv.args),
+  run: async (ctx, inv) => (await import('./manage.ts')).unpauseContainers(ctx.client(), ctx.streams.out, inv.args),
 };
 
 const rename: Def = {
@@ -242,12 +241,7 @@ const rename: Def = {
   aliasesHelp: 'berth container rename, berth rename',
   args: { exact: 2 },
   run: async (ctx, inv) =>
-    (await import('./container/manage.ts')).renameContainer(
-      ctx.client(),
-      ctx.streams.err,
-      inv.args[0] ?? '',
-      inv.args[1] ?? '',
-    ),
+    (await import('./manage.ts')).renameContainer(ctx.client(), ctx.streams.err, inv.args[0] ?? '', inv.args[1] ?? ''),
 };
 
 const wait: Def = {
@@ -256,7 +250,7 @@ const wait: Def = {
   aliasesHelp: 'berth container wait, berth wait',
   args: { min: 1 },
   run: async (ctx, inv) =>
-    (await import('./container/manage.ts')).waitContainers(ctx.client(), ctx.streams.out, inv.args, ctx.signal),
+    (await import('./manage.ts')).waitContainers(ctx.client(), ctx.streams.out, inv.args, ctx.signal),
 };
 
 const update: Def = {
@@ -273,7 +267,7 @@ const update: Def = {
       count++;
       values[f.name] = inv.flags.string(f.name);
     }
-    await (await import('./container/manage.ts')).updateContainers(ctx.client(), ctx.streams.out, {
+    await (await import('./manage.ts')).updateContainers(ctx.client(), ctx.streams.out, {
       containers: inv.args,
       flagCount: count,
       values,
@@ -309,7 +303,7 @@ const logs: Def = {
     },
   ],
   run: async (ctx, inv) =>
-    (await import('./container/logs.ts')).showLogs(
+    (await import('./logs.ts')).showLogs(
       ctx.client(),
       ctx.streams.out,
       ctx.streams.err,
@@ -350,28 +344,8 @@ const exec: Def = {
     { name: 'workdir', short: 'w', kind: 'string', usage: 'Working directory inside the container' },
   ],
   run: async (ctx, inv) => {
-    const [{ execInContainer }, { parseEnvFileText, goErrnoText }, { readFileSync }, { BerthError }] =
-      await Promise.all([
-        import('./container/exec.ts'),
-        import('./container/values.ts'),
-        import('node:fs'),
-        import('../util/errors.ts'),
-      ]);
-    const env: string[] = [];
-    for (const file of inv.flags.list('env-file')) {
-      let text: string;
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch (err) {
-        throw new BerthError(goErrnoText(err, file));
-      }
-      try {
-        env.push(...parseEnvFileText(text, (k) => process.env[k]));
-      } catch (err) {
-        throw new BerthError(`invalid env file (${file}): ${(err as Error).message}`);
-      }
-    }
-    env.push(...inv.flags.list('env'));
+    const { execInContainer, readEnvFiles } = await import('./exec.ts');
+    const env = [...readEnvFiles(inv.flags.list('env-file'), (k) => process.env[k]), ...inv.flags.list('env')];
     await execInContainer(ctx.client(), streams(ctx), {
       container: inv.args[0] ?? '',
       command: inv.args.slice(1),
@@ -408,7 +382,7 @@ const ps: Omit<Def, 'use'> = {
     { name: 'size', short: 's', kind: 'bool', usage: 'Display total file sizes' },
   ],
   run: async (ctx, inv) =>
-    (await import('./container/list.ts')).listContainers(
+    (await import('./list.ts')).listContainers(
       ctx.client(),
       ctx.streams.out,
       ctx.streams.err,
@@ -438,7 +412,7 @@ const stats: Def = {
     { name: 'no-trunc', kind: 'bool', usage: 'Do not truncate output' },
   ],
   run: async (ctx, inv) =>
-    (await import('./container/stats.ts')).showStats(
+    (await import('./stats.ts')).showStats(
       ctx.client(),
       ctx.streams.out,
       {
@@ -459,12 +433,7 @@ const top: Def = {
   args: { min: 1 },
   interspersed: false,
   run: async (ctx, inv) =>
-    (await import('./container/manage.ts')).topContainer(
-      ctx.client(),
-      ctx.streams.out,
-      inv.args[0] ?? '',
-      inv.args.slice(1),
-    ),
+    (await import('./manage.ts')).topContainer(ctx.client(), ctx.streams.out, inv.args[0] ?? '', inv.args.slice(1)),
 };
 
 const diff: Def = {
@@ -473,7 +442,7 @@ const diff: Def = {
   aliasesHelp: 'berth container diff, berth diff',
   args: { exact: 1 },
   run: async (ctx, inv) =>
-    (await import('./container/manage.ts')).diffContainer(ctx.client(), ctx.streams.out, inv.args[0] ?? ''),
+    (await import('./manage.ts')).diffContainer(ctx.client(), ctx.streams.out, inv.args[0] ?? ''),
 };
 
 const exportCmd: Def = {
@@ -483,7 +452,7 @@ const exportCmd: Def = {
   args: { exact: 1 },
   flags: [{ name: 'output', short: 'o', kind: 'string', usage: 'Write to a file, instead of STDOUT' }],
   run: async (ctx, inv) =>
-    (await import('./container/manage.ts')).exportContainer(
+    (await import('./manage.ts')).exportContainer(
       ctx.client(),
       ctx.streams.out,
       { container: inv.args[0] ?? '', output: inv.flags.string('output') },
@@ -504,7 +473,7 @@ const commit: Def = {
     { name: 'pause', short: 'p', kind: 'bool', usage: 'Pause container during commit', defaultValue: true },
   ],
   run: async (ctx, inv) =>
-    (await import('./container/manage.ts')).commitContainer(ctx.client(), ctx.streams.out, {
+    (await import('./manage.ts')).commitContainer(ctx.client(), ctx.streams.out, {
       container: inv.args[0] ?? '',
       reference: inv.args[1],
       message: inv.flags.string('message'),
@@ -537,7 +506,7 @@ container source to stdout.`,
     },
   ],
   run: async (ctx, inv) =>
-    (await import('./container/cp.ts')).copyFiles(ctx.client(), ctx.streams.in, ctx.streams.out, ctx.streams.err, {
+    (await import('./cp.ts')).copyFiles(ctx.client(), ctx.streams.in, ctx.streams.out, ctx.streams.err, {
       source: inv.args[0] ?? '',
       destination: inv.args[1] ?? '',
       followLink: inv.flags.bool('follow-link'),
@@ -558,7 +527,7 @@ const inspect: Def = {
     { name: 'type', kind: 'string', usage: 'Only inspect objects of the given type' },
   ],
   run: async (ctx, inv) =>
-    (await import('./container/inspect.ts')).inspectAny(ctx.client(), ctx.streams.out, ctx.streams.err, {
+    (await import('./inspect.ts')).inspectAny(ctx.client(), ctx.streams.out, ctx.streams.err, {
       refs: inv.args,
       format: inv.flags.string('format'),
       size: inv.flags.bool('size'),
@@ -572,7 +541,7 @@ const containerInspect: Def = {
   args: { min: 1 },
   flags: [inspectFormat, { name: 'size', short: 's', kind: 'bool', usage: 'Display total file sizes' }],
   run: async (ctx, inv) =>
-    (await import('./container/inspect.ts')).inspectContainers(ctx.client(), ctx.streams.out, {
+    (await import('./inspect.ts')).inspectContainers(ctx.client(), ctx.streams.out, {
       refs: inv.args,
       format: inv.flags.string('format'),
       size: inv.flags.bool('size'),
@@ -588,14 +557,15 @@ const containerPrune: Def = {
     { name: 'force', short: 'f', kind: 'bool', usage: 'Do not prompt for confirmation' },
   ],
   run: async (ctx, inv) =>
-    (await import('./container/manage.ts')).pruneContainers(ctx.client(), ctx.streams.in, ctx.streams.out, {
+    (await import('./manage.ts')).pruneContainers(ctx.client(), ctx.streams.in, ctx.streams.out, {
       force: inv.flags.bool('force'),
       filters: inv.flags.filters('filter'),
     }),
 };
 
-function named(name: string, def: Def, aliases?: readonly string[]): Command {
-  return { name, ...def, ...(aliases !== undefined ? { aliases } : {}) };
+/** A definition under its name: the first word of its usage line. */
+function named(def: Def, aliases?: readonly string[]): Command {
+  return { name: def.use.split(' ')[0]!, ...def, ...(aliases !== undefined ? { aliases } : {}) };
 }
 
 export const containerGroup: Command = {
@@ -603,156 +573,18 @@ export const containerGroup: Command = {
   use: 'container',
   short: 'Manage containers',
   subcommands: [
-    named('attach', attach),
-    named('commit', commit),
-    named('cp', cp),
-    named('create', create),
-    named('diff', diff),
-    named('exec', exec),
-    named('export', exportCmd),
-    named('inspect', containerInspect),
-    named('kill', kill),
-    named('logs', logs),
+    ...[attach, commit, cp, create, diff, exec, exportCmd, containerInspect, kill, logs].map((d) => named(d)),
     { name: 'ls', aliases: ['ps', 'list'], use: 'ls [OPTIONS]', ...ps },
-    named('pause', pause),
-    named('port', portCommand),
-    named('prune', containerPrune),
-    named('rename', rename),
-    named('restart', restart),
-    named('rm', rm, ['remove']),
-    named('run', run),
-    named('start', start),
-    named('stats', stats),
-    named('stop', stop),
-    named('top', top),
-    named('unpause', unpause),
-    named('update', update),
-    named('wait', wait),
+    ...[pause, portCommand, containerPrune, rename, restart].map((d) => named(d)),
+    named(rm, ['remove']),
+    ...[run, start, stats, stop, top, unpause, update, wait].map((d) => named(d)),
   ],
 };
 
-export const volumeGroup: Command = {
-  name: 'volume',
-  use: 'volume COMMAND',
-  short: 'Manage volumes',
-  subcommands: [
-    {
-      name: 'create',
-      use: 'create [OPTIONS] [VOLUME]',
-      short: 'Create a volume',
-      args: { max: 1 },
-      flags: [
-        { name: 'driver', short: 'd', kind: 'string', usage: 'Specify volume driver name', defaultValue: 'local' },
-        { name: 'label', kind: 'list', usage: 'Set metadata for a volume' },
-        { name: 'name', kind: 'string', usage: 'Specify volume name', hidden: true },
-        {
-          name: 'opt',
-          short: 'o',
-          kind: 'list',
-          usage: 'Set driver specific options',
-          valueName: 'map',
-          defaultText: 'map[]',
-        },
-      ],
-      run: async (ctx, inv) =>
-        (await import('./volume/volume.ts')).createVolume(ctx.client(), ctx.streams.out, {
-          name: inv.args[0] ?? '',
-          nameFlag: inv.flags.string('name'),
-          driver: inv.flags.string('driver'),
-          opts: inv.flags.list('opt'),
-          labels: inv.flags.list('label'),
-        }),
-    },
-    {
-      name: 'inspect',
-      use: 'inspect [OPTIONS] VOLUME [VOLUME...]',
-      short: 'Display detailed information on one or more volumes',
-      args: { min: 1 },
-      flags: [inspectFormat],
-      run: async (ctx, inv) =>
-        (await import('./volume/volume.ts')).inspectVolumes(ctx.client(), ctx.streams.out, {
-          names: inv.args,
-          format: inv.flags.string('format'),
-        }),
-    },
-    {
-      name: 'ls',
-      aliases: ['list'],
-      use: 'ls [OPTIONS]',
-      short: 'List volumes',
-      aliasesHelp: 'berth volume ls, berth volume list',
-      args: { none: true },
-      flags: [
-        { name: 'filter', short: 'f', kind: 'filter', usage: 'Provide filter values (e.g. "dangling=true")' },
-        { name: 'format', kind: 'string', usage: FORMAT_HELP },
-        { name: 'quiet', short: 'q', kind: 'bool', usage: 'Only display volume names' },
-      ],
-      run: async (ctx, inv) =>
-        (await import('./volume/volume.ts')).listVolumes(ctx.client(), ctx.streams.out, {
-          quiet: inv.flags.bool('quiet'),
-          format: inv.flags.string('format'),
-          filters: inv.flags.filters('filter'),
-        }),
-    },
-    {
-      name: 'prune',
-      use: 'prune [OPTIONS]',
-      short: 'Remove unused local volumes',
-      args: { none: true },
-      flags: [
-        { name: 'all', short: 'a', kind: 'bool', usage: 'Remove all unused volumes, not just anonymous ones' },
-        { name: 'filter', kind: 'filter', usage: 'Provide filter values (e.g. "label=<label>")' },
-        { name: 'force', short: 'f', kind: 'bool', usage: 'Do not prompt for confirmation' },
-      ],
-      run: async (ctx, inv) =>
-        (await import('./volume/volume.ts')).pruneVolumes(ctx.client(), ctx.streams.in, ctx.streams.out, {
-          all: inv.flags.bool('all'),
-          force: inv.flags.bool('force'),
-          filters: inv.flags.filters('filter'),
-        }),
-    },
-    {
-      name: 'rm',
-      aliases: ['remove'],
-      use: 'rm [OPTIONS] VOLUME [VOLUME...]',
-      short: 'Remove one or more volumes',
-      long: 'Remove one or more volumes. You cannot remove a volume that is in use by a container.',
-      aliasesHelp: 'berth volume rm, berth volume remove',
-      args: { min: 1 },
-      flags: [{ name: 'force', short: 'f', kind: 'bool', usage: 'Force the removal of one or more volumes' }],
-      run: async (ctx, inv) =>
-        (await import('./volume/volume.ts')).removeVolumes(ctx.client(), ctx.streams.out, {
-          names: inv.args,
-          force: inv.flags.bool('force'),
-        }),
-    },
-  ],
-};
-
-/** The top-level shortcuts (`berth run`, `berth ps`, …). */
-export const CONTAINER_COMMANDS: readonly Command[] = [
-  named('attach', attach),
-  named('commit', commit),
-  named('cp', cp),
-  named('create', create),
-  named('diff', diff),
-  named('exec', exec),
-  named('export', exportCmd),
-  named('inspect', inspect),
-  named('kill', kill),
-  named('logs', logs),
-  named('pause', pause),
-  named('port', portCommand),
+/** The top-level commands this table defines: the group and the shortcuts. */
+export const TOP: readonly Command[] = [
+  containerGroup,
+  ...[attach, commit, cp, create, diff, exec, exportCmd, inspect, kill, logs, pause, portCommand].map((d) => named(d)),
   { name: 'ps', use: 'ps [OPTIONS]', ...ps },
-  named('rename', rename),
-  named('restart', restart),
-  named('rm', rm),
-  named('run', run),
-  named('start', start),
-  named('stats', stats),
-  named('stop', stop),
-  named('top', top),
-  named('unpause', unpause),
-  named('update', update),
-  named('wait', wait),
+  ...[rename, restart, rm, run, start, stats, stop, top, unpause, update, wait].map((d) => named(d)),
 ];
