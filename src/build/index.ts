@@ -24,3 +24,10 @@ export {
   type StepResult,
   type WorkdirWork,
 } from './imageconfig.ts';
+export {
+  dockerignoreCandidates,
+  keepBuildFiles,
+  type MatchInfo,
+  PatternMatcher,
+  readDockerignore,
+} from './dockerignore.ts';

@@ -62,8 +62,9 @@ export function describe(err: unknown): { status: number; code: string; message:
         break;
     }
   }
-  const e = err as NodeJS.ErrnoException;
-  if (e && (e.code === 'ENOSPC' || e.code === 'EDQUOT'))
+  const e = err as NodeJS.ErrnoException & { errcode?: number };
+  // ENOSPC from a write, SQLITE_FULL (13) from the metadata.
+  if (e && (e.code === 'ENOSPC' || e.code === 'EDQUOT' || e.errcode === 13))
     return { status: 507, code: 'UNAVAILABLE', message: `the registry's storage is full: ${e.message}` };
   return { status: 500, code: 'UNKNOWN', message: errorMessage(err) };
 }
@@ -80,6 +81,8 @@ export function sendError(
     return;
   }
   const d = describe(err);
+  // A body not read to its end (a failed chunk): the connection cannot be reused, and the client learns at once.
+  if (!req.complete) headers.Connection = 'close';
   const entry: Record<string, unknown> = { code: d.code, message: d.message };
   if (d.detail !== undefined) entry.detail = d.detail;
   sendJSON(req, res, d.status, { errors: [entry] }, headers);
