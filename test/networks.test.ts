@@ -421,6 +421,36 @@ describe('networks through the docker CLI, berth and docker-py', () => {
     assert.equal(await ok(['network', 'rm', net2]), `${net2}\n`);
   });
 
+  it("--network container:X joins X's namespace and shares X's /etc/hosts and resolv.conf, the same files", async () => {
+    const x = `cx-${SFX}`;
+    const y = `cy-${SFX}`;
+    await runDetached(['--name', x, '--dns-search', `s${SFX}.example`, 'busybox', 'sleep', '300']);
+    await runDetached(['--network', `container:${x}`, '--name', y, 'busybox', 'sleep', '300']);
+    const addr = async (c: string) => ok(['exec', c, 'ip', '-o', '-4', 'addr', 'show', 'eth0']);
+    assert.match(await addr(x), /inet \d/);
+    assert.equal(await addr(y), await addr(x), 'one namespace');
+    const cat = async (c: string, f: string) => ok(['exec', c, 'cat', f]);
+    assert.equal(await cat(y, '/etc/hosts'), await cat(x, '/etc/hosts'));
+    const resolv = await cat(y, '/etc/resolv.conf');
+    assert.equal(resolv, await cat(x, '/etc/resolv.conf'));
+    assert.match(resolv, new RegExp(`^search s${SFX}\\.example$`, 'm'), "X's --dns-search");
+    const paths = async (c: string) => ok(['inspect', '-f', '{{.HostsPath}} {{.ResolvConfPath}}', c]);
+    assert.equal(await paths(y), await paths(x), "inspect names X's files");
+    // Not a copy: X's connect to another network adds a line to X's /etc/hosts, which Y sees as well.
+    const other = await freeSubnet(subnets);
+    marks.add(other.prefix);
+    const net3 = `net3-${SFX}`;
+    await ok(['network', 'create', '--subnet', other.cidr, net3]);
+    await remember(net3);
+    await ok(['network', 'connect', '--ip', `${other.prefix}9`, net3, x]);
+    await rememberBridge(other.prefix);
+    const shared = await cat(y, '/etc/hosts');
+    assert.match(shared, new RegExp(`^${other.prefix.replaceAll('.', '\\.')}9\t`, 'm'), shared);
+    assert.equal(shared, await cat(x, '/etc/hosts'));
+    await ok(['rm', '-f', y, x]);
+    assert.equal(await ok(['network', 'rm', net3]), `${net3}\n`);
+  });
+
   it('the same through berth: network create/connect/disconnect, run --network --network-alias --ip, -p, port', async () => {
     const sub = await freeSubnet(subnets);
     marks.add(sub.prefix);

@@ -2,7 +2,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ImageService } from '../images/index.ts';
 import type { ContainerRecords } from '../metadata/index.ts';
-import type { NetworkService, NetworkSettings } from '../network/index.ts';
+import type { NetworkSettings, Sandboxes } from '../network/index.ts';
 import {
   type AttachSession,
   type HostFacts,
@@ -59,8 +59,8 @@ export interface ContainerServiceDeps {
   images: ImageService;
   snapshotter: Snapshotter;
   volumes: VolumeService;
-  /** Container networking: endpoints recorded at create, set up before the runtime creates the container. */
-  networks: NetworkService;
+  /** Each container's networking: endpoints recorded at create, set up before the runtime creates the container. */
+  networks: Sandboxes;
   /** The runtimes that work on this host, by name. */
   runtimes: Map<string, RuntimeDriver>;
   defaultRuntime: string;
@@ -190,6 +190,17 @@ export class ContainerService {
     return join(this.dir(id), 'ctr.log');
   }
 
+  /**
+   * The directory whose `hosts` and `resolv.conf` the container has at /etc: its own, or for `--network
+   * container:X` X's (the files are shared, as Docker's).
+   */
+  networkFilesDir(r: Row): string {
+    let cur: Row | undefined = r;
+    for (let hops = 0; cur?.hostConfig.NetworkMode?.startsWith('container:') && hops < 8; hops++)
+      cur = this.#d.records.get(cur.hostConfig.NetworkMode.slice('container:'.length));
+    return this.dir((cur ?? r).id);
+  }
+
   /** Every capability the runtime on this host can grant: what `exec --privileged` gives. */
   allCapabilities(): string[] {
     return resolveCapabilities({
@@ -276,7 +287,7 @@ export class ContainerService {
         async (undo) => {
           // Validates the network mode and endpoints (400 "network X not found") and records the endpoints.
           if (!net.startsWith('container:')) {
-            const endpoints = req.NetworkingConfig?.EndpointsConfig as Parameters<NetworkService['prepare']>[2];
+            const endpoints = req.NetworkingConfig?.EndpointsConfig as Parameters<Sandboxes['prepare']>[2];
             const mode = await undo.acquire(
               'network endpoints',
               () => this.#d.networks.prepare(id, net, endpoints, req.MacAddress),

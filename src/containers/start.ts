@@ -3,17 +3,10 @@
  * sandbox, the runtime's container — each undone in reverse if a later step fails, and released in the same
  * reverse order when the container has stopped (`releaseRun`).
  */
-import { readFile, stat, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { NetworkService } from '../network/index.ts';
-import {
-  buildSpec,
-  type DeviceInput,
-  type HostFacts,
-  type NetworkMode,
-  type RuntimeDriver,
-  serializeSpec,
-} from '../runtime/index.ts';
+import type { Sandbox, Sandboxes } from '../network/index.ts';
+import { buildSpec, type DeviceInput, type HostFacts, type RuntimeDriver, serializeSpec } from '../runtime/index.ts';
 import { mountAll, type Snapshotter, unmountAll } from '../snapshots/index.ts';
 import { ConflictError } from '../util/errors.ts';
 import { deviceInput } from './devices.ts';
@@ -27,7 +20,7 @@ import { resolveUser } from './users.ts';
 export interface RunDeps {
   snapshotter: Snapshotter;
   volumes: MountVolumes;
-  networks: NetworkService;
+  networks: Sandboxes;
   host: HostFacts;
   /** A small init for --init (catatonit or tini), if installed. */
   initPath?: string | undefined;
@@ -69,14 +62,14 @@ export async function launch(
       const volumes = await acquireVolumes(d.volumes, r, rootfs, undo);
       // Torn down whatever part of the set-up failed (tearing down nothing is fine).
       undo.push('network', () => d.networks.tearDown(r.id));
-      const net = await setUpNetwork(d, r);
+      const net = await setUpNetwork(d, r, dir);
       const spec = buildSpec(
         specInput(r, {
           rootfs,
           user,
           volumes,
-          etc: { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') },
-          network: net.ns,
+          etc: { hosts: net.hosts, hostname: join(dir, 'hostname'), resolvConf: net.resolvConf },
+          network: net.netns,
           devices: await statDevices(r),
           init: d.initPath,
           host: d.host,
@@ -124,33 +117,27 @@ async function statDevices(r: Row): Promise<DeviceInput[]> {
 }
 
 /**
- * The container's network, before the runtime creates it: namespace, interfaces and published ports through the
- * network service, then hosts, hostname and resolv.conf in the container's directory. Returns the spec's network
- * namespace. `container:X` joins X's namespace and shares its files, as Docker.
+ * The container's network, before the runtime creates it: its hostname file here, then its sandbox (namespace,
+ * interfaces, published ports, /etc/hosts and /etc/resolv.conf) from the network side. `container:X` joins X's
+ * namespace and shares X's files, as Docker (X's own peer when X joined another).
  */
-async function setUpNetwork(d: RunDeps, r: Row): Promise<{ ns: NetworkMode; ready: Promise<void> }> {
-  const dir = d.dir(r.id);
+async function setUpNetwork(d: RunDeps, r: Row, dir: string): Promise<Sandbox> {
   const c = r.config.Config;
   const hc = r.hostConfig;
   const mode = hc.NetworkMode || 'default';
   const hostname = c.Hostname ?? r.id.slice(0, 12);
   await writeFile(join(dir, 'hostname'), `${hostname}\n`);
+  let peer: Row | undefined;
   if (mode.startsWith('container:')) {
-    const other = d.record(mode.slice('container:'.length));
-    if (!other || (other.state.Status !== 'running' && other.state.Status !== 'paused')) {
+    peer = d.record(mode.slice('container:'.length));
+    for (let hops = 0; peer?.hostConfig.NetworkMode?.startsWith('container:') && hops < 8; hops++)
+      peer = d.record(peer.hostConfig.NetworkMode.slice('container:'.length));
+    if (!peer || (peer.state.Status !== 'running' && peer.state.Status !== 'paused'))
       throw new ConflictError(
-        `cannot join network of a non running container: ${other?.id ?? mode.slice('container:'.length)}`,
+        `cannot join network of a non running container: ${peer?.id ?? mode.slice('container:'.length)}`,
       );
-    }
-    for (const f of ['hosts', 'resolv.conf'])
-      await writeFile(join(dir, f), await readFile(join(d.dir(other.id), f)).catch(() => ''));
-    if (other.hostConfig.NetworkMode === 'host') return { ns: 'host', ready: Promise.resolve() };
-    return {
-      ns: { path: d.networks.sandboxPath(other.id) ?? `/proc/${other.state.Pid}/ns/net` },
-      ready: Promise.resolve(),
-    };
   }
-  const sb = await d.networks.setUp({
+  return d.networks.setUp({
     id: r.id,
     name: r.name,
     hostname,
@@ -163,12 +150,17 @@ async function setUpNetwork(d: RunDeps, r: Row): Promise<{ ns: NetworkMode; read
     dnsSearch: hc.DnsSearch ?? null,
     dnsOptions: hc.DnsOptions ?? null,
     extraHosts: hc.ExtraHosts ?? null,
-    hostsFile: join(dir, 'hosts'),
+    dir,
+    ...(peer
+      ? {
+          peer: {
+            id: peer.id,
+            pid: peer.state.Pid,
+            networkMode: peer.hostConfig.NetworkMode || 'default',
+            dir: d.dir(peer.id),
+          },
+        }
+      : {}),
     early: true,
   });
-  const ready = sb.ready ?? Promise.resolve();
-  ready.catch(() => {}); // awaited by the caller; a failure before that must not be an unhandled rejection
-  await writeFile(join(dir, 'hosts'), sb.hosts);
-  await writeFile(join(dir, 'resolv.conf'), sb.resolvConf);
-  return { ns: mode === 'host' ? 'host' : sb.netns ? { path: sb.netns } : 'none', ready };
 }

@@ -13,7 +13,7 @@ import {
   SnapshotRecords,
   VolumeRecords,
 } from '../metadata/index.ts';
-import { NetworkService } from '../network/index.ts';
+import { BridgeBackend, findHelper, NetavarkBackend, type NetworkBackend, NetworkService } from '../network/index.ts';
 import { VolumeService } from '../volumes/index.ts';
 import { CopySnapshotter, OverlaySnapshotter, type Snapshotter } from '../snapshots/index.ts';
 import { EventLog } from '../util/events.ts';
@@ -73,8 +73,8 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
       bip: config.bip,
       defaultBindAddress: config.defaultBindAddress,
       pools: config.defaultAddressPools,
-      backend: config.networkBackend,
     },
+    backend: networkBackend(config, log),
     containers: (ref) => {
       let r;
       try {
@@ -100,7 +100,7 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
     images,
     snapshotter,
     volumes,
-    networks,
+    networks: networks.sandboxes,
     runtimes: runtimes.drivers,
     defaultRuntime: runtimes.defaultRuntime,
     events,
@@ -131,6 +131,25 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
 }
 
 /**
+ * The network backend the config asks for: Berth's own bridge backend (the default) or netavark. aardvark-dns and
+ * netavark are looked for in podman's helper directories, then $PATH; a missing one fails the first setup that
+ * needs it, not the daemon.
+ */
+function networkBackend(config: DaemonConfig, log: Logger): NetworkBackend {
+  const dir = join(config.execRoot, 'network');
+  const aardvark = findHelper('aardvark-dns');
+  if (config.networkBackend === 'netavark')
+    return new NetavarkBackend({ netavark: findHelper('netavark'), aardvark, configDir: join(dir, 'netavark') });
+  return new BridgeBackend({
+    ...(aardvark ? { aardvark } : {}),
+    dnsDir: join(dir, 'aardvark-dns'),
+    // The default bridge stays a moment after its last container, as containers come and go on it.
+    keep: (name) => name === 'bridge',
+    log,
+  });
+}
+
+/**
  * Repairs what a crash left, before serving: unfinished ingests, unpacks in progress, snapshot directories
  * without records, then blobs and snapshots no image needs.
  */
@@ -139,7 +158,7 @@ export async function repair(engine: Engine, log: Logger): Promise<void> {
   const snaps = await engine.snapshotter.repair();
   await engine.volumes.repair();
   await engine.containers.restore();
-  await engine.networks.repair((id) => {
+  await engine.networks.sandboxes.repair((id) => {
     try {
       const st = engine.containers.get(id).state.Status;
       return st === 'running' || st === 'paused' || st === 'restarting';

@@ -15,13 +15,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { RtNetlink, inNetns } from '../sys/index.ts';
 import { errorMessage } from '../util/errors.ts';
 import { KeyedMutex } from '../util/lock.ts';
-import type { NetworkBackend } from './backend.ts';
+import type { BackendRepair, ContainerNetworks, NetworkBackend, NetworkDefinition } from './backend.ts';
 import { AardvarkDns } from './dns.ts';
 import {
   DNAT,
   FORWARD,
   FirewallRunner,
   ISOLATION,
+  afterPurge,
   POSTROUTING,
   containerChain,
   hooksChange,
@@ -39,7 +40,6 @@ import {
   type FwPort,
 } from './firewall.ts';
 import { contains, parseCidr, parseIP } from './ipam.ts';
-import type { NetavarkInput, NetavarkNetwork } from './netavark.ts';
 
 /** What the Berth backend needs. */
 export interface BridgeBackendOptions {
@@ -54,7 +54,7 @@ export interface BridgeBackendOptions {
 }
 
 interface NetState {
-  info: NetavarkNetwork;
+  info: NetworkDefinition;
   index: number;
   /** Setups between "bridge ready" and "veth attached": the bridge must not go meanwhile. */
   inflight: number;
@@ -126,7 +126,7 @@ export class BridgeBackend implements NetworkBackend {
 
   // ---------------------------------------------------------------- setup
 
-  async setup(netns: string, input: NetavarkInput): Promise<void> {
+  async setup(netns: string, input: ContainerNetworks): Promise<void> {
     const names = Object.keys(input.networks);
     const tried: string[] = [];
     try {
@@ -163,7 +163,7 @@ export class BridgeBackend implements NetworkBackend {
   }
 
   /** The published ports of one family, resolved to the container's address on its first network. */
-  #ports(input: NetavarkInput, network: string, fam: 4 | 6): FwPort[] {
+  #ports(input: ContainerNetworks, network: string, fam: 4 | 6): FwPort[] {
     const ip = input.networks[network]!.static_ips.find((a) => familyOf(a) === fam);
     if (!ip) return [];
     return (input.port_mappings ?? []).flatMap((p) => {
@@ -183,7 +183,7 @@ export class BridgeBackend implements NetworkBackend {
     });
   }
 
-  async #setupOne(netns: string, input: NetavarkInput, name: string, hairpin: boolean): Promise<void> {
+  async #setupOne(netns: string, input: ContainerNetworks, name: string, hairpin: boolean): Promise<void> {
     const info = input.network_info[name]!;
     const per = input.networks[name]!;
     const st = await this.#ensure(info);
@@ -232,7 +232,7 @@ export class BridgeBackend implements NetworkBackend {
   }
 
   /** The network's bridge, addresses, sysctls and chains, made once; counts the caller in `inflight`. */
-  async #ensure(info: NetavarkNetwork): Promise<NetState> {
+  async #ensure(info: NetworkDefinition): Promise<NetState> {
     return this.#lock.run(`net:${info.id}`, async () => {
       let st = this.#nets.get(info.id);
       if (st) {
@@ -258,7 +258,7 @@ export class BridgeBackend implements NetworkBackend {
   }
 
   /** The bridge's addresses, sysctls and firewall chains. */
-  async #install(info: NetavarkNetwork, index: number): Promise<void> {
+  async #install(info: NetworkDefinition, index: number): Promise<void> {
     const br = info.network_interface;
     for (const s of info.subnets) if (s.gateway) this.#nl().addAddress(index, s.gateway, parseCidr(s.subnet).prefix);
     const fams = new Set(info.subnets.map((s) => familyOf(s.subnet)));
@@ -299,7 +299,7 @@ export class BridgeBackend implements NetworkBackend {
     this.#o.log?.warn(`${key} was 0: set to 1 for bridge networks`);
   }
 
-  #fwNet(info: NetavarkNetwork, fam: 4 | 6): FwNetwork {
+  #fwNet(info: NetworkDefinition, fam: 4 | 6): FwNetwork {
     return {
       id: info.id,
       bridge: info.network_interface,
@@ -316,7 +316,7 @@ export class BridgeBackend implements NetworkBackend {
    * (`ip link del` of each cost about half of this backend's CPU per container); the bridge is then removed once
    * they are gone. Otherwise (disconnect) each veth is deleted here.
    */
-  async teardown(_netns: string, input: NetavarkInput, opts: { netnsGoing?: boolean } = {}): Promise<void> {
+  async teardown(_netns: string, input: ContainerNetworks, opts: { netnsGoing?: boolean } = {}): Promise<void> {
     const names = Object.keys(input.networks);
     const errors: unknown[] = [];
     const first = names[0];
@@ -377,7 +377,7 @@ export class BridgeBackend implements NetworkBackend {
    * nothing is dying on it, else in the background once the kernel has removed the veths; the default bridge
    * only after `lingerMs` idle. Background removals are tracked: `flush` runs and awaits them.
    */
-  async #release(info: NetavarkNetwork, keep: boolean): Promise<void> {
+  async #release(info: NetworkDefinition, keep: boolean): Promise<void> {
     await this.#lock.run(`net:${info.id}`, async () => {
       const st = this.#nets.get(info.id);
       if (st && st.inflight > 0) return;
@@ -417,7 +417,7 @@ export class BridgeBackend implements NetworkBackend {
     });
   }
 
-  async #removeNetwork(info: NetavarkNetwork): Promise<void> {
+  async #removeNetwork(info: NetworkDefinition): Promise<void> {
     const st = this.#nets.get(info.id);
     if (st?.linger) clearTimeout(st.linger);
     this.#nets.delete(info.id);
@@ -433,9 +433,12 @@ export class BridgeBackend implements NetworkBackend {
     if (this.#nets.size === 0) for (const fam of fams) await this.#unhook(fam);
   }
 
-  /** Removes the hooks and shared chains when no rule is left in them (no network of any Berth daemon here). */
-  async #unhook(fam: 4 | 6): Promise<void> {
-    const saved = await this.#fw[fam].save();
+  /**
+   * Removes the hooks and shared chains when no rule is left in them (no network of any Berth daemon here).
+   * `saved` is the ruleset as the caller knows it is now; without it, `iptables-save` is asked.
+   */
+  async #unhook(fam: 4 | 6, known?: ReturnType<typeof parseSave>): Promise<void> {
+    const saved = known ?? (await this.#fw[fam].save());
     const shared = [FORWARD, ISOLATION, POSTROUTING, DNAT];
     const used = [...saved.filter.rules, ...saved.nat.rules].some((r) => shared.includes(r.split(' ')[1] ?? ''));
     if (used || !saved.filter.chains.has(FORWARD)) return;
@@ -465,12 +468,7 @@ export class BridgeBackend implements NetworkBackend {
    * Startup repair: removes the chains of networks and containers of this daemon that have no live endpoint
    * (`liveNetworks` / `liveContainers` are the IDs that do), bridges of `idleBridges`, and the hooks when unused.
    */
-  async repair(o: {
-    ownNetworks: NetavarkNetwork[];
-    liveNetworks: Set<string>;
-    ownContainers: string[];
-    liveContainers: Set<string>;
-  }): Promise<void> {
+  async repair(o: BackendRepair): Promise<void> {
     for (const fam of [4, 6] as const) {
       let saved: ReturnType<typeof parseSave>;
       try {
@@ -487,11 +485,13 @@ export class BridgeBackend implements NetworkBackend {
         extra.add(`-A ${ISOLATION} -o ${n.network_interface} -j DROP`);
       }
       for (const id of o.ownContainers) if (!o.liveContainers.has(id)) chains.add(containerChain(id));
-      const c = purgeChange(saved, chains, extra);
-      await this.#fw[fam]
-        .apply(c)
-        .catch((e) => this.#o.log?.warn(`startup repair of the firewall: ${errorMessage(e)}`));
-      if (o.liveNetworks.size === 0) await this.#unhook(fam);
+      // One `iptables-save` per family: what is left after the purge is known without asking again.
+      let after: ReturnType<typeof parseSave> | undefined = afterPurge(saved, chains, extra);
+      await this.#fw[fam].apply(purgeChange(saved, chains, extra)).catch((e) => {
+        after = undefined;
+        this.#o.log?.warn(`startup repair of the firewall: ${errorMessage(e)}`);
+      });
+      if (o.liveNetworks.size === 0) await this.#unhook(fam, after);
     }
     for (const n of o.ownNetworks) {
       if (o.liveNetworks.has(n.id)) continue;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  afterPurge,
   hooksChange,
   merge,
   networkChange,
@@ -148,6 +149,16 @@ test('purge: from iptables-save, every jump to the chains and the chains themsel
     '-F BERTH-D-0123456789ab',
     '-X BERTH-D-0123456789ab',
   ]);
+  // What iptables-save would show after the purge, known without running it again (start-up repair's unhook).
+  const after = afterPurge(
+    parseSave(save),
+    new Set(['BERTH-F-abcdef012345', 'BERTH-D-0123456789ab', 'BERTH-N-abcdef012345']),
+    new Set(['-A BERTH-ISOLATION -o btl0 -j DROP']),
+  );
+  assert.deepEqual([...after.filter.chains], ['FORWARD', 'BERTH-FORWARD', 'BERTH-ISOLATION']);
+  assert.deepEqual(after.filter.rules, ['-A FORWARD -j BERTH-FORWARD', '-A BERTH-FORWARD -j BERTH-F-ffffffffffff']);
+  assert.deepEqual([...after.nat.chains], []);
+  assert.deepEqual(after.nat.rules, []);
 });
 
 test("aardvark-dns's file: listen line, then ID IPV4S IPV6S NAMES; read back", () => {

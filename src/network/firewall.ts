@@ -197,6 +197,27 @@ export function purgeChange(
   return c;
 }
 
+/** What `iptables-save` shows once `purgeChange(saved, chains, extra)` has been applied, without asking again. */
+export function afterPurge(
+  saved: ReturnType<typeof parseSave>,
+  chains: Set<string>,
+  extra: Set<string> = new Set(),
+): ReturnType<typeof parseSave> {
+  const out = {} as ReturnType<typeof parseSave>;
+  for (const table of ['filter', 'nat'] as const) {
+    const t = saved[table];
+    out[table] = {
+      chains: new Set([...t.chains].filter((ch) => !chains.has(ch))),
+      rules: t.rules.filter((r) => {
+        const [, chain = ''] = r.split(' ');
+        const target = /-j (\S+)/.exec(r)?.[1] ?? '';
+        return !chains.has(chain) && !chains.has(target) && !extra.has(r);
+      }),
+    };
+  }
+  return out;
+}
+
 /** Runs a program with `input` on stdin; resolves with stdout, rejects with stderr. */
 function exec(cmd: string, args: string[], input: string): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -1,19 +1,33 @@
 /**
  * Networks: the predefined `bridge`, `host` and `none`, user-defined bridge networks, IPAM, published ports and
- * container DNS, driven through netavark (+ aardvark-dns). The container service calls `prepare` at create,
- * `setUp` before the runtime creates a container, `tearDown` when it stops and `release` when it is removed;
- * the API calls the `docker network` operations (list/inspect/create/remove/prune/connect/disconnect).
+ * container DNS. `NetworkService` serves `docker network …`; its `sandboxes` are each container's side, which the
+ * container service calls: `prepare` at create, `setUp` before the runtime creates a container, `tearDown` when it
+ * stops and `release` when it is removed. The backend (Berth's own bridge backend, or netavark) is built by the
+ * daemon and passed in.
  */
 export {
   NetworkService,
   type NetworkServiceDeps,
   type NetworkConfig,
-  type ContainerLink,
-  type ContainerLookup,
-  type SandboxRequest,
-  type Sandbox,
   type NetworkFilters,
 } from './service.ts';
+export type { ContainerLink, ContainerLookup } from './model.ts';
+export {
+  Sandboxes,
+  type NamespaceRef,
+  type SandboxRequest,
+  type Sandbox,
+} from './sandbox.ts';
+export type {
+  NetworkBackend,
+  ContainerNetworks,
+  NetworkDefinition,
+  EndpointOptions,
+  PortForward,
+  BackendRepair,
+} from './backend.ts';
+export { BridgeBackend, type BridgeBackendOptions } from './bridge.ts';
+export { NetavarkBackend, findHelper, type NetavarkOptions } from './netavark.ts';
 export type {
   Network,
   NetworkContainer,
@@ -25,5 +39,4 @@ export type {
   NetworkSettings,
   PortBinding,
 } from './types.ts';
-export { parsePortKey, type PortMapping } from './ports.ts';
-export { buildHosts, buildResolvConf } from './etc.ts';
+export type { PortMapping } from './ports.ts';

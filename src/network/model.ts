@@ -3,7 +3,7 @@
  * validated into a network's spec (Docker's messages), a record into Docker's network JSON, small helpers.
  */
 import { readFile } from 'node:fs/promises';
-import type { NetworkRecord } from '../metadata/index.ts';
+import type { EndpointRecord, NetworkRecord, NetworkRecords } from '../metadata/index.ts';
 import { ConflictError, InvalidArgumentError } from '../util/errors.ts';
 import { parseTimestamp } from '../util/timestamp.ts';
 import {
@@ -18,7 +18,8 @@ import {
   type Cidr,
   type Pool,
 } from './ipam.ts';
-import type { CreateNetworkRequest, Network, NetworkContainer } from './types.ts';
+import type { PortMapping } from './ports.ts';
+import type { CreateNetworkRequest, EndpointRequest, Network, NetworkContainer } from './types.ts';
 
 /** The network service's JSON per network (in the metadata DB). */
 export interface NetSpec {
@@ -44,6 +45,23 @@ export interface EpConfig {
   mac?: string;
   links?: string[];
 }
+
+/** The network records as this folder types them. */
+export type Records = NetworkRecords<NetSpec, EpConfig, PortMapping[]>;
+export type NetRec = NetworkRecord<NetSpec>;
+export type EpRec = EndpointRecord<EpConfig>;
+
+/** What the network side needs to know of a container (the containers service answers, late-bound). */
+export interface ContainerLink {
+  id: string;
+  name: string;
+  running: boolean;
+  /** The container's `HostConfig.NetworkMode` (`bridge`, `host`, `none`, `container:ID` or a network name). */
+  networkMode: string;
+}
+
+/** Finds a container by ID, ID prefix or name; undefined when there is none. */
+export type ContainerLookup = (ref: string) => ContainerLink | undefined;
 
 /** The networks Docker lists on every engine. */
 export const PREDEFINED = ['bridge', 'host', 'none'] as const;
@@ -198,4 +216,50 @@ export function networkJSON(n: NetworkRecord<NetSpec>, containers: Record<string
 /** `until` filter values, as every prune of the Engine API takes them (`util/timestamp.ts`), in milliseconds. */
 export function untilMs(u: string): number {
   return parseTimestamp(u) * 1000;
+}
+
+/** Finds a network by full ID, name, or unique ID prefix (Docker's order); undefined when there is none. */
+export function lookupNetwork(records: Records, ref: string): NetRec | undefined {
+  const byId = records.get(ref);
+  if (byId) return byId;
+  const byName = records.byName(ref);
+  if (byName) return byName;
+  const matches = /^[0-9a-f]+$/.test(ref) ? records.all().filter((n) => n.id.startsWith(ref)) : [];
+  if (matches.length > 1)
+    throw new InvalidArgumentError(`network ${ref} is ambiguous (${matches.length} matches found based on ID prefix)`);
+  return matches[0];
+}
+
+/** Checks a connect/create endpoint config against the network (Docker's rules for the default bridge). */
+export function endpointConfig(n: NetRec, cfg: EndpointRequest | null | undefined): EpConfig {
+  const aliases = [...new Set((cfg?.Aliases ?? []).filter(Boolean))];
+  const ipv4 = cfg?.IPAMConfig?.IPv4Address || undefined;
+  const ipv6 = cfg?.IPAMConfig?.IPv6Address || undefined;
+  if (n.spec.predefined === 'bridge') {
+    if (ipv4 || ipv6)
+      throw new InvalidArgumentError('user specified IP address is supported on user defined networks only');
+    if (aliases.length)
+      throw new InvalidArgumentError('network-scoped alias is supported only for containers in user defined networks');
+  }
+  for (const [ip, fam] of [
+    [ipv4, 4],
+    [ipv6, 6],
+  ] as const) {
+    if (!ip) continue;
+    const p = parseIP(ip);
+    if (!p || p.family !== fam) throw new InvalidArgumentError(`invalid IPv${fam} address: ${ip}`);
+    if (!n.spec.subnets.some((s) => contains(parseCidr(s.subnet), p.family, p.value))) {
+      throw new InvalidArgumentError(`Invalid address ${ip}: It does not belong to any of this network's subnets`);
+    }
+  }
+  const mac = typeof cfg?.MacAddress === 'string' && cfg.MacAddress ? cfg.MacAddress : undefined;
+  if (mac && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac))
+    throw new InvalidArgumentError(`invalid MAC address: ${mac}`);
+  return {
+    aliases,
+    ...(ipv4 ? { ipv4 } : {}),
+    ...(ipv6 ? { ipv6 } : {}),
+    ...(mac ? { mac } : {}),
+    ...(cfg?.Links?.length ? { links: [...cfg.Links] } : {}),
+  };
 }

@@ -1,53 +1,13 @@
 /**
- * netavark 1.4 as Berth drives it: the JSON it takes on stdin (its `NetworkOptions`), the status it prints, and
- * `setup`/`teardown` of one container's network namespace. aardvark-dns is started and told of changes by
- * netavark itself (its `--config DIR/aardvark-dns` directory holds the records).
+ * netavark 1.4 as a network backend: `setup`/`teardown` of one container's network namespace, the input passed on
+ * stdin as it is (a `ContainerNetworks` is netavark's `NetworkOptions`), the status it prints. aardvark-dns is
+ * started and told of changes by netavark itself (its `--config DIR/aardvark-dns` directory holds the records).
  */
 import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { CanceledError, UnavailableError } from '../util/errors.ts';
+import type { ContainerNetworks, NetworkBackend } from './backend.ts';
 import { findExecutable, isExecutable } from '../util/which.ts';
-
-/** netavark's `Network` (one entry of `network_info`). */
-export interface NetavarkNetwork {
-  name: string;
-  id: string;
-  driver: 'bridge';
-  network_interface: string;
-  subnets: { subnet: string; gateway?: string; lease_range?: { start_ip?: string; end_ip?: string } }[];
-  ipv6_enabled: boolean;
-  internal: boolean;
-  dns_enabled: boolean;
-  options?: Record<string, string>;
-  ipam_options: { driver: 'host-local' };
-}
-
-/** netavark's `PerNetworkOptions`. */
-export interface NetavarkPerNetwork {
-  interface_name: string;
-  static_ips: string[];
-  aliases?: string[];
-  static_mac?: string;
-}
-
-/** netavark's `PortMapping`. */
-export interface NetavarkPort {
-  host_ip: string;
-  container_port: number;
-  host_port: number;
-  protocol: string;
-  range: number;
-}
-
-/** netavark's `NetworkOptions`: everything one `setup` or `teardown` call needs. */
-export interface NetavarkInput {
-  container_id: string;
-  container_name: string;
-  networks: Record<string, NetavarkPerNetwork>;
-  network_info: Record<string, NetavarkNetwork>;
-  port_mappings?: NetavarkPort[];
-  dns_servers?: string[];
-}
 
 /** netavark's `StatusBlock` per network, as `setup` prints it. */
 export type NetavarkStatus = Record<
@@ -70,23 +30,27 @@ export function findHelper(name: string, given?: string, path = process.env.PATH
   return findExecutable(name, CANDIDATES, path);
 }
 
-/** How to call netavark: its binary, aardvark-dns's, and the config directory (aardvark's records live under it). */
-export interface NetavarkDriverOptions {
-  netavark: string;
-  aardvark?: string;
+/**
+ * How to call netavark: its binary (undefined when none is installed: every call then fails as Unavailable),
+ * aardvark-dns's, and the config directory (aardvark's records live under it).
+ */
+export interface NetavarkOptions {
+  netavark: string | undefined;
+  aardvark?: string | undefined;
   configDir: string;
 }
 
-/** Runs netavark for one container namespace. */
-export class NetavarkDriver {
-  readonly #o: NetavarkDriverOptions;
+/** The netavark backend: runs netavark for one container namespace per call. */
+export class NetavarkBackend implements NetworkBackend {
+  readonly name = 'netavark' as const;
+  readonly #o: NetavarkOptions;
   #ready = false;
-  constructor(o: NetavarkDriverOptions) {
+  constructor(o: NetavarkOptions) {
     this.#o = o;
   }
 
   /** `netavark setup NETNS`: creates the interfaces, firewall rules, port forwards and DNS records; returns the status. */
-  async setup(netns: string, input: NetavarkInput, opts: { signal?: AbortSignal } = {}): Promise<NetavarkStatus> {
+  async setup(netns: string, input: ContainerNetworks, opts: { signal?: AbortSignal } = {}): Promise<NetavarkStatus> {
     const out = await this.#run('setup', netns, input, opts.signal);
     try {
       return JSON.parse(out) as NetavarkStatus;
@@ -96,11 +60,21 @@ export class NetavarkDriver {
   }
 
   /** `netavark teardown NETNS`: undoes what `setup` with the same input did. */
-  async teardown(netns: string, input: NetavarkInput, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  async teardown(netns: string, input: ContainerNetworks, opts: { signal?: AbortSignal } = {}): Promise<void> {
     await this.#run('teardown', netns, input, opts.signal);
   }
 
-  async #run(cmd: 'setup' | 'teardown', netns: string, input: NetavarkInput, signal?: AbortSignal): Promise<string> {
+  async #run(
+    cmd: 'setup' | 'teardown',
+    netns: string,
+    input: ContainerNetworks,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const netavark = this.#o.netavark;
+    if (!netavark)
+      throw new UnavailableError(
+        'netavark not found: install it (Debian package netavark) or set the "netavark" daemon option',
+      );
     // netavark makes `<config>/aardvark-dns` but not its parent.
     if (!this.#ready) {
       await mkdir(this.#o.configDir, { recursive: true, mode: 0o700 });
@@ -115,7 +89,7 @@ export class NetavarkDriver {
     ];
     if (signal?.aborted) return Promise.reject(new CanceledError(`netavark ${cmd} canceled`, { cause: signal.reason }));
     return new Promise((resolve, reject) => {
-      const child = spawn(this.#o.netavark, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(netavark, args, { stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -124,7 +98,7 @@ export class NetavarkDriver {
       signal?.addEventListener('abort', onAbort, { once: true });
       child.once('error', (e) => {
         signal?.removeEventListener('abort', onAbort);
-        reject(new UnavailableError(`cannot run netavark (${this.#o.netavark}): ${e.message}`, { cause: e }));
+        reject(new UnavailableError(`cannot run netavark (${netavark}): ${e.message}`, { cause: e }));
       });
       child.stdin.on('error', () => {});
       child.stdin.end(JSON.stringify(input));

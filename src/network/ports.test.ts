@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { test } from 'node:test';
 import { ConflictError, InvalidArgumentError } from '../util/errors.ts';
-import { canBind, clash, parsePortKey, resolvePorts, wantedPorts } from './ports.ts';
+import { canBind, clash, contends, parsePortKey, resolvePorts, wantedPorts } from './ports.ts';
 
 test('parsePortKey', () => {
   assert.deepEqual(parsePortKey('80'), { port: 80, protocol: 'tcp' });
@@ -46,6 +46,26 @@ test('clash: same port and protocol, and one address covers the other', () => {
     ),
   );
   assert.ok(!clash({ hostIp: '', hostPort: 1, protocol: 'udp' }, { hostIp: '', hostPort: 1, protocol: 'tcp' }));
+});
+
+test('contends: only a fixed port or range that a held binding covers', () => {
+  const held = [{ hostIp: '', hostPort: 8080, containerPort: 80, protocol: 'tcp' as const }];
+  const want = (hostPort: number, more: object = {}) => [
+    { hostIp: '', hostPort, containerPort: 80, protocol: 'tcp' as const, ...more },
+  ];
+  assert.equal(contends(want(8080), held), true);
+  assert.equal(contends(want(8081), held), false);
+  assert.equal(contends(want(0), held), false, 'a random port never waits');
+  assert.equal(contends(want(8070, { hostPortEnd: 8090 }), held), true, 'a range that covers it');
+  assert.equal(contends(want(8081, { hostPortEnd: 8090 }), held), false);
+  assert.equal(contends(want(8080, { protocol: 'udp' }), held), false, 'another protocol');
+  assert.equal(contends(want(8080, { hostIp: '127.0.0.1' }), held), true, 'every address covers 127.0.0.1');
+  assert.equal(
+    contends(want(8080, { hostIp: '127.0.0.1' }), [{ ...held[0]!, hostIp: '10.0.0.1' }]),
+    false,
+    'two other addresses',
+  );
+  assert.equal(contends(want(8080), []), false);
 });
 
 test("a port another process listens on is refused with Docker's message; random ports avoid taken ones", async () => {

@@ -137,6 +137,20 @@ export function clash(
   );
 }
 
+/** Whether a fixed host port (or range) of `wanted` would claim a host socket that `held` has. */
+export function contends(wanted: readonly WantedPort[], held: readonly PortMapping[]): boolean {
+  return wanted.some(
+    (w) =>
+      w.hostPort !== 0 &&
+      held.some(
+        (p) =>
+          p.hostPort >= w.hostPort &&
+          p.hostPort <= (w.hostPortEnd ?? w.hostPort) &&
+          clash({ ...w, hostPort: p.hostPort }, p),
+      ),
+  );
+}
+
 /**
  * Turns wanted bindings into mappings: a fixed port is refused when Berth holds it (`inUse`) or the kernel will not
  * bind it; a random port is the first free one of the ephemeral range from a rotating start.

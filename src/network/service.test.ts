@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,11 @@ import { after, before, describe, test } from 'node:test';
 import { MetadataDB, NetworkRecords } from '../metadata/index.ts';
 import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 import { EventLog } from '../util/events.ts';
-import { NetworkService, type ContainerLink } from './service.ts';
+import { BridgeBackend } from './bridge.ts';
+import { NetavarkBackend, findHelper } from './netavark.ts';
+import type { ContainerLink } from './model.ts';
+import type { SandboxRequest } from './sandbox.ts';
+import { NetworkService } from './service.ts';
 
 const exec = promisify(execFile);
 const tag = randomBytes(3).toString('hex');
@@ -43,8 +47,19 @@ for (const backend of ['berth', 'netavark'] as const) {
           bip: `${net(0)}.1/24`,
           defaultBindAddress: '0.0.0.0',
           pools: [{ base: `${net(2)}.0/23`, size: 24 }],
-          backend,
         },
+        backend:
+          backend === 'berth'
+            ? new BridgeBackend({
+                aardvark: findHelper('aardvark-dns')!,
+                dnsDir: join(dir, 'exec', 'network', 'aardvark-dns'),
+                keep: (name) => name === 'bridge',
+              })
+            : new NetavarkBackend({
+                netavark: findHelper('netavark'),
+                aardvark: findHelper('aardvark-dns'),
+                configDir: join(dir, 'exec', 'network', 'netavark'),
+              }),
         containers: (ref) => containers.get(ref) ?? [...containers.values()].find((c) => c.name === ref),
       });
     }
@@ -53,6 +68,21 @@ for (const backend of ['berth', 'netavark'] as const) {
       const c = { id: randomBytes(32).toString('hex'), name, running: true, networkMode };
       containers.set(c.id, c);
       return c;
+    }
+
+    /** Sets up a container's sandbox in a directory of its own; the namespace's path and the files' text. */
+    async function up(req: Omit<SandboxRequest, 'dir'>): Promise<{ netns: string; hosts: string; resolvConf: string }> {
+      const cdir = join(dir, 'containers', req.id);
+      await mkdir(cdir, { recursive: true });
+      const sb = await svc.sandboxes.setUp({ ...req, dir: cdir });
+      assert.equal(sb.hosts, join(cdir, 'hosts'), 'the files are written in the container directory');
+      assert.equal(sb.resolvConf, join(cdir, 'resolv.conf'));
+      assert.ok(typeof sb.netns === 'object', 'a namespace of its own');
+      return {
+        netns: sb.netns.path,
+        hosts: await readFile(sb.hosts, 'utf8'),
+        resolvConf: await readFile(sb.resolvConf, 'utf8'),
+      };
     }
 
     async function sh(cmd: string, args: string[]): Promise<string> {
@@ -96,7 +126,7 @@ for (const backend of ['berth', 'netavark'] as const) {
     });
 
     after(async () => {
-      for (const id of containers.keys()) await svc.release(id).catch(() => {});
+      for (const id of containers.keys()) await svc.sandboxes.release(id).catch(() => {});
       db.close();
       await rm(dir, { recursive: true, force: true });
     });
@@ -173,16 +203,21 @@ for (const backend of ['berth', 'netavark'] as const) {
       );
       const a = fakeContainer(`a${tag}`, `btlnet${tag}`);
       const b = fakeContainer(`b${tag}`, `btlnet${tag}`);
-      assert.equal(svc.prepare(a.id, `btlnet${tag}`, { [`btlnet${tag}`]: { Aliases: ['alpha'] } }), `btlnet${tag}`);
-      svc.prepare(b.id, `btlnet${tag}`, { [`btlnet${tag}`]: { IPAMConfig: { IPv4Address: `${net(1)}.200` } } });
+      assert.equal(
+        svc.sandboxes.prepare(a.id, `btlnet${tag}`, { [`btlnet${tag}`]: { Aliases: ['alpha'] } }),
+        `btlnet${tag}`,
+      );
+      svc.sandboxes.prepare(b.id, `btlnet${tag}`, {
+        [`btlnet${tag}`]: { IPAMConfig: { IPv4Address: `${net(1)}.200` } },
+      });
       assert.throws(
         () =>
-          svc.prepare(randomBytes(32).toString('hex'), 'bridge', {
+          svc.sandboxes.prepare(randomBytes(32).toString('hex'), 'bridge', {
             bridge: { IPAMConfig: { IPv4Address: `${net(0)}.9` } },
           }),
         /user specified IP address is supported on user defined networks only/,
       );
-      assert.throws(() => svc.prepare('x', 'nosuchnet', {}), /network nosuchnet not found/);
+      assert.throws(() => svc.sandboxes.prepare('x', 'nosuchnet', {}), /network nosuchnet not found/);
 
       // A host port for A: the first free one from the kernel.
       const probe = createServer();
@@ -191,7 +226,7 @@ for (const backend of ['berth', 'netavark'] as const) {
       await new Promise((r) => probe.close(r));
 
       const t0 = performance.now();
-      const sa = await svc.setUp({
+      const sa = await up({
         id: a.id,
         name: a.name,
         hostname: 'ha',
@@ -199,7 +234,7 @@ for (const backend of ['berth', 'netavark'] as const) {
         portBindings: { '8080/tcp': [{ HostPort: String(hostPort) }] },
       });
       const t1 = performance.now();
-      const sb = await svc.setUp({
+      const sb = await up({
         id: b.id,
         name: b.name,
         hostname: 'hb',
@@ -210,8 +245,8 @@ for (const backend of ['berth', 'netavark'] as const) {
         `${backend} setup with a port: ${(t1 - t0).toFixed(0)} ms; without: ${(performance.now() - t1).toFixed(0)} ms\n`,
       );
       assert.ok(sa.netns && sb.netns);
-      const ia = svc.settings(a.id, `btlnet${tag}`).Networks[`btlnet${tag}`]!;
-      const ib = svc.settings(b.id, `btlnet${tag}`).Networks[`btlnet${tag}`]!;
+      const ia = svc.sandboxes.settings(a.id, `btlnet${tag}`).Networks[`btlnet${tag}`]!;
+      const ib = svc.sandboxes.settings(b.id, `btlnet${tag}`).Networks[`btlnet${tag}`]!;
       assert.equal(ia.IPAddress, `${net(1)}.128`, 'first address of the ip-range');
       assert.equal(ib.IPAddress, `${net(1)}.200`, 'the static address');
       assert.equal(ia.Gateway, `${net(1)}.1`);
@@ -263,15 +298,15 @@ for (const backend of ['berth', 'netavark'] as const) {
       } finally {
         server.kill('SIGKILL');
       }
-      assert.deepEqual(svc.settings(a.id, `btlnet${tag}`).Ports, {
+      assert.deepEqual(svc.sandboxes.settings(a.id, `btlnet${tag}`).Ports, {
         '8080/tcp': [{ HostIp: '0.0.0.0', HostPort: String(hostPort) }],
       });
 
       // The port is Berth's while A runs.
       const c = fakeContainer(`c${tag}`, 'bridge');
-      svc.prepare(c.id, 'bridge', {});
+      svc.sandboxes.prepare(c.id, 'bridge', {});
       await assert.rejects(
-        svc.setUp({
+        up({
           id: c.id,
           name: c.name,
           hostname: 'hc',
@@ -280,7 +315,7 @@ for (const backend of ['berth', 'netavark'] as const) {
         }),
         /port is already allocated/,
       );
-      assert.equal(svc.settings(c.id, 'bridge').SandboxKey, '', 'nothing left of the failed setup');
+      assert.equal(svc.sandboxes.settings(c.id, 'bridge').SandboxKey, '', 'nothing left of the failed setup');
 
       await assert.rejects(
         svc.remove(Id),
@@ -294,9 +329,9 @@ for (const backend of ['berth', 'netavark'] as const) {
       assert.match(beta, new RegExp(`Address: ${net(1)}\\.`));
 
       const t2 = performance.now();
-      await svc.tearDown(a.id);
+      await svc.sandboxes.tearDown(a.id);
       const t3 = performance.now();
-      await svc.release(b.id);
+      await svc.sandboxes.release(b.id);
       process.stderr.write(
         `${backend} teardown with a port: ${(t3 - t2).toFixed(0)} ms; without: ${(performance.now() - t3).toFixed(0)} ms\n`,
       );
@@ -312,8 +347,8 @@ for (const backend of ['berth', 'netavark'] as const) {
 
     test("default bridge and repair: a crashed daemon's namespaces, interfaces and rules are removed at the next start", async () => {
       const c = fakeContainer(`r${tag}`, 'bridge');
-      svc.prepare(c.id, 'bridge', {});
-      const sb = await svc.setUp({
+      svc.sandboxes.prepare(c.id, 'bridge', {});
+      const sb = await up({
         id: c.id,
         name: c.name,
         hostname: 'hr',
@@ -322,21 +357,25 @@ for (const backend of ['berth', 'netavark'] as const) {
       });
       assert.ok(!/nameserver 10\.201\./.test(sb.resolvConf), 'the default bridge has no name service');
       assert.ok((await traces()).some((l) => l.includes(BR_DEFAULT)));
-      const port = svc.ports(c.id)[0]!;
+      const port = svc.sandboxes.ports(c.id)[0]!;
       assert.equal(port.hostIp, '127.0.0.1');
       assert.ok(port.hostPort >= 1024);
       const live = fakeContainer(`l${tag}`, 'bridge');
-      svc.prepare(live.id, 'bridge', {});
-      const lsb = await svc.setUp({ id: live.id, name: live.name, hostname: 'hl', networkMode: 'bridge' });
-      const liveIp = svc.settings(live.id, 'bridge').IPAddress;
+      svc.sandboxes.prepare(live.id, 'bridge', {});
+      const lsb = await up({ id: live.id, name: live.name, hostname: 'hl', networkMode: 'bridge' });
+      const liveIp = svc.sandboxes.settings(live.id, 'bridge').IPAddress;
       // "Crash": a new service on the same DB and exec root; one container still runs (live restore), one does not.
       svc = service();
-      const { tornDown } = await svc.repair((id) => id === live.id);
+      const { tornDown } = await svc.sandboxes.repair((id) => id === live.id);
       assert.deepEqual(tornDown, [c.id]);
-      assert.equal(svc.settings(c.id, 'bridge').Networks.bridge!.IPAddress, '');
-      assert.equal(svc.settings(live.id, 'bridge').IPAddress, liveIp, 'the running container keeps its address');
+      assert.equal(svc.sandboxes.settings(c.id, 'bridge').Networks.bridge!.IPAddress, '');
+      assert.equal(
+        svc.sandboxes.settings(live.id, 'bridge').IPAddress,
+        liveIp,
+        'the running container keeps its address',
+      );
       await sh('nsenter', [`--net=${lsb.netns}`, 'busybox', 'ping', '-c1', '-W2', `${net(0)}.1`]);
-      await svc.release(live.id);
+      await svc.sandboxes.release(live.id);
       // The default bridge outlives its last endpoint a moment (Berth's backend); drain() finishes that now.
       await svc.drain();
       assert.deepEqual(await traces(), []);
