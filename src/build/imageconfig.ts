@@ -59,6 +59,8 @@ export interface RunWork {
   cmd: string[];
   /** The config's Env, then the build arguments in reach (ARG values, the proxy build arguments). */
   env: string[];
+  /** The same without the proxy build arguments the stage did not declare: what the cache key covers. */
+  keyEnv: string[];
   user: string;
   workingDir: string;
   mounts: Mount[];
@@ -336,6 +338,7 @@ function applyRun(
       kind: 'run',
       cmd,
       env: [...configEnv, ...buildArgs.map(([k, v]) => `${k}=${v}`)],
+      keyEnv: [...configEnv, ...buildArgs.filter(([k]) => state.args.isRecorded(k)).map(([k, v]) => `${k}=${v}`)],
       user: cfg.User ?? '',
       workingDir: cfg.WorkingDir ?? '',
       mounts: ins.mounts.map((spec) => parseMount(spec, word)),

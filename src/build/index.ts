@@ -31,3 +31,23 @@ export {
   PatternMatcher,
   readDockerignore,
 } from './dockerignore.ts';
+export {
+  type BaseIdentity,
+  baseKey,
+  CACHE_KEY_VERSION,
+  type CacheKey,
+  canonicalJson,
+  dirSourceHash,
+  type EntryHeader,
+  entryHash,
+  entryHeaderText,
+  entrySum,
+  fileSourceHash,
+  type KeyedMount,
+  type KeyedStep,
+  keyedMount,
+  keyedStep,
+  sourcesHash,
+  type StepInputs,
+  stepKey,
+} from './cachekey.ts';
