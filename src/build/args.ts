@@ -111,6 +111,13 @@ export class ArgScope {
     this.buildArgs = buildArgs;
   }
 
+  /** A copy to declare into, leaving this one as it is. */
+  clone(): ArgScope {
+    const c = new ArgScope(this.global, this.buildArgs);
+    for (const [k, v] of this.declared) c.declared.set(k, v);
+    return c;
+  }
+
   /**
    * Declares `ARG key[=default]` (the default already expanded in the stage): the build argument if given, else
    * the default, else the global value of the same name. Returns the value (undefined: unset).

@@ -364,6 +364,17 @@ test('errors name the instruction: bad signal, port, expansion, mount, empty WOR
   assert.match(fails('VOLUME [""]'), /VOLUME specified can not be an empty string/);
 });
 
+test('the input state is left as it was', () => {
+  const df = parseInstructions(parse('FROM b\nARG A=1\nENV B=2\nLABEL c=3\n'));
+  const start = beginStage({ Env: ['X=1'], Labels: { l: 'v' } }, new ArgScope(new Map(), new Map())).state;
+  const snapshot = structuredClone({ config: start.config, declared: [...start.args.declared] });
+  let state = start;
+  for (const ins of df.stages[0]!.commands) state = applyInstruction(state, ins).state;
+  assert.deepEqual({ config: start.config, declared: [...start.args.declared] }, snapshot);
+  assert.deepEqual([...state.args.declared], [['A', '1']]);
+  assert.deepEqual(state.config.Labels, { c: '3', l: 'v' });
+});
+
 test('Go formatting of durations and retries', () => {
   const cases: [number, string][] = [
     [0, '0s'],

@@ -190,6 +190,7 @@ function apply(input: StageState, ins: Instruction): StepResult {
       state.author = ins.maintainer;
       return nop(`MAINTAINER ${ins.maintainer}`);
     case 'arg': {
+      state.args = state.args.clone();
       const parts: string[] = [];
       for (const a of ins.args) {
         const key = word(a.key);
