@@ -25,8 +25,10 @@ RUN_PKGS=(runc crun conmon catatonit busybox-static attr netavark aardvark-dns i
 #   openssl           verifies Berth's signatures and makes keys to import (trust tests)
 #   zip               writes OSV databases as OSV's all.zip downloads are (trust tests)
 #   rpm               writes a real rpm database (sqlite backend) for the SBOM test
-TEST_PKGS=(skopeo umoci python3-docker docker-registry apache2-utils tmux curl openssl zip rpm)
-#   docker.io         a reference dockerd for benchmarks (tests do not start it)
+#   docker-compose    Debian's docker-compose 1.29.2, the compose peer (compose tests and benchmarks)
+#   docker.io         a reference dockerd: the compose tests run docker-compose and berth compose side by side on it
+TEST_PKGS=(skopeo umoci python3-docker docker-registry apache2-utils tmux curl openssl zip rpm docker-compose docker.io)
+#   docker.io         also the reference dockerd of the benchmarks
 #   hyperfine         command timing in benchmarks
 #   wrk               HTTP load through published ports in benchmarks
 #   podman            a second peer for container and network benchmarks
