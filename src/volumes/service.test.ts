@@ -70,7 +70,13 @@ test('remove refuses a volume in use; prune takes only unused anonymous volumes 
   const p1 = await vols.prune();
   assert.equal(p1.VolumesDeleted?.length, 1, 'only the anonymous one');
   assert.ok(vols.inspect('busy'));
-  const p2 = await vols.prune({ all: true, labels: ['!app=web'] });
+  const p2 = await vols.prune(
+    new Map([
+      ['all', ['true']],
+      ['label!', ['app=web']],
+    ]),
+  );
+  await assert.rejects(vols.prune(new Map([['colour', ['red']]])), /invalid filter 'colour'/);
   assert.ok(p2.VolumesDeleted?.includes('busy'));
   assert.ok(!p2.VolumesDeleted?.includes('data'));
   assert.ok(p2.SpaceReclaimed >= 5);

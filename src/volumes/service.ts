@@ -20,6 +20,11 @@ export interface VolumeServiceDeps {
 /** `POST /volumes/create`'s body. */
 export type CreateVolumeOptions = VolumeCreateRequest;
 
+/** The filters `list` takes (`GET /volumes`). */
+export const VOLUME_LIST_FILTERS: readonly string[] = ['dangling', 'driver', 'label', 'name'];
+/** The filters `prune` takes (`POST /volumes/prune`). */
+export const VOLUME_PRUNE_FILTERS: readonly string[] = ['label', 'label!', 'all'];
+
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const LOCAL_OPTS = new Set(['type', 'device', 'o', 'size']);
 export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
@@ -139,18 +144,22 @@ export class VolumeService {
     this.#events.publish('volume', 'destroy', name, { driver: v.driver });
   }
 
-  /** `docker volume prune`: unused anonymous volumes, or with `all` every unused volume. */
-  async prune(opts: { all?: boolean; labels?: string[] } = {}): Promise<VolumePruneReport> {
+  /**
+   * `docker volume prune`: unused anonymous volumes, or with the filter `all=true` every unused volume, that pass
+   * the `label` and `label!` filters (`key` or `key=value`).
+   */
+  async prune(filters: ReadonlyMap<string, readonly string[]> = new Map()): Promise<VolumePruneReport> {
+    for (const k of filters.keys())
+      if (!VOLUME_PRUNE_FILTERS.includes(k)) throw new InvalidArgumentError(`invalid filter '${k}'`);
+    const all = (filters.get('all') ?? []).some((v) => v === 'true' || v === '1');
+    const labels = filters.get('label') ?? [];
+    const notLabels = filters.get('label!') ?? [];
     const deleted: string[] = [];
     let reclaimed = 0;
     for (const v of this.#records.all()) {
-      if (!opts.all && !v.anonymous) continue;
+      if (!all && !v.anonymous) continue;
       if (this.#usedBy(v.name).length > 0) continue;
-      if (
-        opts.labels &&
-        !opts.labels.every((l) => (l.startsWith('!') ? !matchLabel(v.labels, l.slice(1)) : matchLabel(v.labels, l)))
-      )
-        continue;
+      if (!labels.every((l) => matchLabel(v.labels, l)) || notLabels.some((l) => matchLabel(v.labels, l))) continue;
       reclaimed += await dirSize(this.mountpoint(v.name));
       await this.remove(v.name);
       deleted.push(v.name);
