@@ -1,7 +1,7 @@
 /**
  * Registry benchmark: pull and push through berthd (`berth pull -q`, `berth push`) side by side with skopeo
  * (`skopeo copy docker://… oci:DIR`, `skopeo copy oci:DIR docker://…`) against the same local docker-registry
- * (Debian's distribution 2.8.2 on 127.0.0.1, plain HTTP, started by test/registry-kit.ts). Berth's pull includes
+ * (Debian's distribution 2.8.2 on 127.0.0.1, plain HTTP, started by src/distribution/remote/testkit.ts). Berth's pull includes
  * the unpack into snapshots; skopeo's does not unpack. A cold push goes to a fresh registry (its storage empty),
  * so every blob is uploaded; the warm push repeats it to the same registry, where every blob is present. Between
  * runs berthd removes the image and prunes (checked: no snapshot left), and skopeo's OCI dir is removed; `sync`
@@ -9,7 +9,7 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startRegistry, type DistributionRegistry } from '../test/registry-kit.ts';
+import { startRegistry, type DistributionRegistry } from '../src/distribution/remote/testkit.ts';
 import type { BuiltImage } from './lib/archive.ts';
 import { BERTH, type Engine } from './lib/engines.ts';
 import { MiB, run, stats, type Stats } from './lib/proc.ts';

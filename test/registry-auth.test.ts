@@ -20,7 +20,7 @@ import {
 } from '../src/registry/testkit.ts';
 import { dir, file, image, layer, legacyArchive, tarOf } from './fixtures.ts';
 import { docker, startDaemon, type Daemon } from './harness.ts';
-import { htpasswdFile, makeCa, skopeo } from './registry-kit.ts';
+import { htpasswdFile, makeCa, skopeo } from '../src/distribution/remote/testkit.ts';
 
 const bearer = (t: string) => ({ Authorization: `Bearer ${t}` });
 const basic = (c: string) => ({ Authorization: `Basic ${Buffer.from(c).toString('base64')}` });

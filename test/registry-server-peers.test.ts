@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { serveRegistry, type ServedRegistry } from '../src/registry/testkit.ts';
 import { dir, file, image, layer, legacyArchive, ociArchive, ociManifest, sha256, tarOf } from './fixtures.ts';
 import { BERTH, docker, run, startDaemon, type Daemon, type RunResult } from './harness.ts';
-import { skopeo, startRegistry, type DistributionRegistry } from './registry-kit.ts';
+import { skopeo, startRegistry, type DistributionRegistry } from '../src/distribution/remote/testkit.ts';
 
 const plain = ['--src-tls-verify=false', '--dest-tls-verify=false'];
 

@@ -36,7 +36,7 @@ import {
   type DistributionRegistry,
   type Fault,
   type FaultyRegistry,
-} from './registry-kit.ts';
+} from '../src/distribution/remote/testkit.ts';
 
 const COMMAND_TIMEOUT_MS = 120_000;
 

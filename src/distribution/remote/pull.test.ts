@@ -28,7 +28,7 @@ import {
 } from '../testkit.ts';
 import { checkLogin } from './login.ts';
 import { PULL_LEASE_MS, parsePlatform, pullImage } from './pull.ts';
-import { freePort, skopeo, startProxy, startRegistry } from './testkit.ts';
+import { freePort, registryFor, skopeoOut as skopeo, startProxy } from './testkit.ts';
 import { DEFAULT_REGISTRY_CONFIG, type JSONMessage, type RegistryConfig } from './types.ts';
 
 const config = (over: Partial<RegistryConfig> = {}): RegistryConfig => ({
@@ -76,7 +76,7 @@ async function assertNothingKept(e: TestEngine): Promise<void> {
 }
 
 test('pull an image skopeo pushed: same digests, files, docker progress, then up to date', async (t) => {
-  const reg = await startRegistry(t);
+  const reg = await registryFor(t, 'plain');
   const img = await twoLayerImage();
   const digest = await skopeoPush(t, img, `${reg.host}/some/app:1`);
   const e = await testEngine(t);
@@ -125,7 +125,7 @@ test('pull an image skopeo pushed: same digests, files, docker progress, then up
 });
 
 test('pull errors: unknown tag or repository, bad reference, registry down (quickly), nothing kept', async (t) => {
-  const reg = await startRegistry(t);
+  const reg = await registryFor(t, 'plain');
   const e = await testEngine(t);
   await assert.rejects(
     pullImage(e, config(), `${reg.host}/none:latest`),
@@ -170,7 +170,7 @@ test('pull errors: unknown tag or repository, bad reference, registry down (quic
 });
 
 test('pull with every tag (-a) and with a platform from an OCI index', async (t) => {
-  const reg = await startRegistry(t);
+  const reg = await registryFor(t, 'plain');
   const a = await twoLayerImage({ architecture: 'amd64' });
   const b = await twoLayerImage({ architecture: 'arm64' });
   await skopeoPush(t, a, `${reg.host}/multi:amd`);
@@ -225,7 +225,7 @@ test('pull with every tag (-a) and with a platform from an OCI index', async (t)
 });
 
 test('Basic auth (htpasswd, bcrypt): refused without or with wrong credentials, pull and login with the right ones', async (t) => {
-  const reg = await startRegistry(t, { user: 'alice', password: 's3cret' });
+  const reg = await registryFor(t, 'plain', { basicAuth: true, users: { alice: 's3cret' } });
   await skopeoPush(t, await twoLayerImage(), `${reg.host}/private:1`, ['--dest-creds=alice:s3cret']);
   const e = await testEngine(t);
   await assert.rejects(
@@ -251,7 +251,7 @@ test('Basic auth (htpasswd, bcrypt): refused without or with wrong credentials, 
 });
 
 test('a connection cut mid-blob is resumed with Range; a hung blob fails after the idle timeout and keeps nothing', async (t) => {
-  const reg = await startRegistry(t);
+  const reg = await registryFor(t, 'plain');
   const img = await twoLayerImage();
   await skopeoPush(t, img, `${reg.host}/resume:1`);
   // Cut the first connection that carries more than 100 kB of response body.
@@ -448,8 +448,8 @@ test('a layer whose blob is already in the store (not unpacked) is unpacked from
 });
 
 test('mirrors: a pull goes to a mirror of any registry first and falls back to the registry', async (t) => {
-  const upstream = await startRegistry(t);
-  const mirror = await startRegistry(t);
+  const upstream = await registryFor(t, 'plain');
+  const mirror = await registryFor(t, 'plain');
   const img = await twoLayerImage();
   await skopeoPush(t, img, `${mirror.host}/lib/app:1`);
   // The upstream does not have it: only the mirror can serve it.
@@ -469,7 +469,7 @@ test('mirrors: a pull goes to a mirror of any registry first and falls back to t
 });
 
 test('a pull can be canceled and keeps nothing', async (t) => {
-  const reg = await startRegistry(t);
+  const reg = await registryFor(t, 'plain');
   await skopeoPush(t, await twoLayerImage(), `${reg.host}/c:1`);
   const proxy = await startProxy(t, reg.port, (_n, sent, chunk) => (sent + chunk.length > 100_000 ? 'hang' : 'pass'));
   const e = await testEngine(t);
@@ -480,7 +480,7 @@ test('a pull can be canceled and keeps nothing', async (t) => {
 });
 
 test('HTTP(S)_PROXY: requests to a registry go through the proxy (CONNECT for https, absolute URLs for http)', async (t) => {
-  const reg = await startRegistry(t);
+  const reg = await registryFor(t, 'plain');
   const img = await twoLayerImage();
   await skopeoPush(t, img, `${reg.host}/proxied/app:1`);
   const seen: string[] = [];
@@ -537,7 +537,7 @@ test('HTTP(S)_PROXY: requests to a registry go through the proxy (CONNECT for ht
 });
 
 test("the pull's lease names the blobs verified so far, outlives a crash by PULL_LEASE_MS, and is gone when the pull ends", async (t) => {
-  const reg = await startRegistry(t);
+  const reg = await registryFor(t, 'plain');
   const img = await twoLayerImage();
   await skopeoPush(t, img, `${reg.host}/j:1`);
   const proxy = await startProxy(t, reg.port, (_n, sent, chunk) => (sent + chunk.length > 100_000 ? 'hang' : 'pass'));

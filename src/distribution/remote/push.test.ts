@@ -21,7 +21,7 @@ import {
 } from '../testkit.ts';
 import { pullImage } from './pull.ts';
 import { pushImage } from './push.ts';
-import { skopeo, startProxy, startRegistry } from './testkit.ts';
+import { registryFor, skopeoOut as skopeo, startProxy } from './testkit.ts';
 import { DEFAULT_REGISTRY_CONFIG, type JSONMessage, type RegistryConfig } from './types.ts';
 
 async function tmp(t: TestContext): Promise<string> {
@@ -45,7 +45,7 @@ async function loaded(t: TestContext, img: TestImage, tags: string[]): Promise<T
 }
 
 test('push: blobs (monolithic and chunked) and manifest; skopeo and a second engine see the same digests', async (t) => {
-  const reg = await startRegistry(t);
+  const reg = await registryFor(t, 'plain');
   const dir = await tmp(t);
   const cfg: RegistryConfig = {
     ...DEFAULT_REGISTRY_CONFIG,
@@ -163,7 +163,7 @@ test('push: blobs (monolithic and chunked) and manifest; skopeo and a second eng
 });
 
 test('push -a pushes every local tag of the repository; missing images and bad credentials are refused', async (t) => {
-  const reg = await startRegistry(t, { user: 'bob', password: 'pw' });
+  const reg = await registryFor(t, 'plain', { basicAuth: true, users: { bob: 'pw' } });
   const cfg: RegistryConfig = { ...DEFAULT_REGISTRY_CONFIG, certsDir: '/nonexistent' };
   const img = await image('two');
   const name = `${reg.host}/tags`;

@@ -1,21 +1,304 @@
 /**
- * Test helpers for the registry client: Debian's docker-registry (CNCF distribution 2.8) on 127.0.0.1 at a
- * port from the kernel, in a temp dir, optionally with htpasswd Basic auth; skopeo; and a small TCP proxy that
- * can misbehave (cut a connection mid-body once). Everything is stopped by PID and removed after the test.
+ * The registry test kit, for the registry client's unit tests, the integration tests in test/ and the
+ * benchmarks; every peer on 127.0.0.1 at a port the kernel picks:
+ *
+ * - Debian's `docker-registry` (CNCF distribution 2.8.2) in three set-ups: plain HTTP (optionally with htpasswd
+ *   Basic auth); TLS with a CA made here (openssl), htpasswd (bcrypt) Basic auth unless turned off, and client
+ *   certificates on request; and token auth pointed at a token service run in this process (testkit-token.ts).
+ * - A "faulty registry" that serves one image and breaks one of its blobs (or its manifest) on demand, and a TCP
+ *   proxy that can cut or hang a connection (testkit-faults.ts).
+ * - skopeo, and docker-registry's access log read back.
+ *
+ * Every process is started by this module and killed by its PID in `stop()`; every temp dir is removed there.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import { createServer as createHttpServer, request } from 'node:http';
-import { createSign, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { TestContext } from 'node:test';
+import {
+  type AnonymousPull,
+  openssl,
+  type RunResult,
+  run,
+  startTokenService,
+  type TokenService,
+} from './testkit-token.ts';
 
-const exec = promisify(execFile);
-export const REGISTRY_BIN = '/usr/bin/docker-registry';
+export {
+  type Fault,
+  type FaultyRegistry,
+  type SeenRequest,
+  type ServedBlob,
+  startFaultyRegistry,
+  startProxy,
+  type TestProxy,
+} from './testkit-faults.ts';
+export type { AnonymousPull, RunResult, TokenRequest, TokenService } from './testkit-token.ts';
+
+const READY_TIMEOUT_MS = 20_000;
+const STOP_GRACE_MS = 5_000;
+
+/** What every registry peer gives a test. */
+export interface RegistryPeer {
+  /** `127.0.0.1:PORT`, the registry part of image references. */
+  host: string;
+  port: number;
+  /** `http://…` or `https://…`. */
+  url: string;
+  /** Its temp dir (config, storage, keys). */
+  dir: string;
+  /** The registry's log so far. */
+  log(): string;
+  /** Kills what it started (by PID) and removes its temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** A docker-registry process. */
+export interface DistributionRegistry extends RegistryPeer {
+  kind: 'plain' | 'tls' | 'token';
+  /** PID of the docker-registry process. */
+  pid: number;
+  /** TLS set-up: the CA certificate (PEM) and its path. */
+  caCert?: string;
+  caCertPath?: string;
+  /** Users accepted by htpasswd or the token service. */
+  users: Record<string, string>;
+  /** Token set-up: the token service. */
+  tokens?: TokenService;
+  /** Kills the registry (SIGKILL, by PID) but keeps its storage, for "registry down" tests. */
+  kill(): Promise<void>;
+  /** Writes a certs.d tree (`<dir>/<host>/ca.crt`) for this registry's CA under `dir` (TLS only). */
+  writeCertsD(dir: string): Promise<void>;
+  /** skopeo flags for this registry as a destination (`dest`) or a source (`src`). */
+  skopeoFlags(side: 'src' | 'dest', user?: string): string[];
+}
+
+export interface RegistryOptions {
+  /** user → password (Basic auth and token set-ups). Default `{ alice: 'wonderland' }`. */
+  users?: Record<string, string>;
+  /** htpasswd (bcrypt) Basic auth for `users`: default true for `tls`, false for `plain`. */
+  basicAuth?: boolean;
+  /** TLS set-up: a CA certificate (PEM file); clients must present a certificate it signed. */
+  clientCA?: string;
+  /** Token set-up: who may pull without credentials (every repository, none, or those a function accepts). */
+  anonymousPull?: AnonymousPull;
+  /** Token set-up: lifetime of the tokens in seconds (default 300). */
+  tokenTtl?: number;
+}
+
+const DEFAULT_USERS = { alice: 'wonderland' };
+
+/** Makes a CA (ca.key, ca.crt) and a server certificate for 127.0.0.1 signed by it (server.key, server.crt). */
+export async function makeCa(dir: string): Promise<void> {
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await openssl(
+    ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=berth test CA'],
+    dir,
+  );
+  await openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1'], dir);
+  await writeFile(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.crt',
+      '-days',
+      '2',
+      '-extfile',
+      'ext.cnf',
+    ],
+    dir,
+  );
+}
+
+export async function htpasswdFile(path: string, users: Record<string, string>): Promise<void> {
+  let text = '';
+  for (const [u, p] of Object.entries(users)) {
+    const r = await run('htpasswd', ['-Bbn', u, p], { timeoutMs: 30_000 });
+    if (r.code !== 0) throw new Error(`htpasswd failed: ${r.stderr}`);
+    text += `${r.stdout.trim()}\n`;
+  }
+  await writeFile(path, text, { mode: 0o600 });
+}
+
+/** Starts `docker-registry serve` on 127.0.0.1:0 and reads the port it got from its log. */
+async function serve(
+  dir: string,
+  configYaml: string,
+): Promise<{ proc: ChildProcess; port: number; log: () => string }> {
+  const config = join(dir, 'config.yml');
+  await writeFile(config, configYaml);
+  const proc = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`docker-registry did not listen within ${READY_TIMEOUT_MS} ms:\n${out}`)),
+      READY_TIMEOUT_MS,
+    );
+    const onData = (d: Buffer) => {
+      out += d;
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`docker-registry exited with ${code}:\n${out}`));
+    });
+  }).catch(async (err) => {
+    await killPid(proc);
+    throw err;
+  });
+  return { proc, port, log: () => out };
+}
+
+function killPid(proc: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null || proc.pid === undefined) return resolve();
+    const force = setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS);
+    proc.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    proc.kill(signal);
+  });
+}
+
+function registryYaml(dir: string, extra: string): string {
+  return [
+    'version: 0.1',
+    'log:',
+    '  level: info',
+    '  accesslog:',
+    '    disabled: false',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${join(dir, 'storage')}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    '  addr: 127.0.0.1:0',
+    `  secret: ${randomBytes(16).toString('hex')}`,
+    extra,
+  ].join('\n');
+}
+
+/**
+ * Starts docker-registry in one of three set-ups: `plain` (HTTP, no auth unless `basicAuth`), `tls` (HTTPS with a
+ * CA made here, htpasswd bcrypt Basic auth unless `basicAuth: false`, client certificates with `clientCA`) or
+ * `token` (HTTP, bearer tokens from a token service run in this process). The caller stops it (`registryFor`
+ * stops it after a test).
+ */
+export async function startRegistry(
+  kind: 'plain' | 'tls' | 'token',
+  opts: RegistryOptions = {},
+): Promise<DistributionRegistry> {
+  const dir = await mkdtemp(join(tmpdir(), `berth-registry-${kind}-`));
+  const users: Record<string, string> = opts.users ?? DEFAULT_USERS;
+  let tokens: TokenService | undefined;
+  try {
+    const basic = opts.basicAuth ?? kind === 'tls';
+    const lines: string[] = [];
+    if (kind === 'tls') {
+      await makeCa(dir);
+      lines.push('  tls:', `    certificate: ${join(dir, 'server.crt')}`, `    key: ${join(dir, 'server.key')}`);
+      if (opts.clientCA) lines.push('    clientcas:', `      - ${opts.clientCA}`);
+    }
+    if (basic && kind !== 'token') {
+      await htpasswdFile(join(dir, 'htpasswd'), users);
+      lines.push('auth:', '  htpasswd:', '    realm: berth-test', `    path: ${join(dir, 'htpasswd')}`);
+    } else if (kind === 'token') {
+      tokens = await startTokenService(dir, {
+        users,
+        anonymousPull: opts.anonymousPull ?? false,
+        ttl: opts.tokenTtl ?? 300,
+      });
+      lines.push(
+        'auth:',
+        '  token:',
+        `    realm: ${tokens.realm}`,
+        `    service: ${tokens.service}`,
+        `    issuer: ${tokens.issuer}`,
+        `    rootcertbundle: ${tokens.certPath}`,
+      );
+    }
+    const extra = lines.join('\n');
+    const { proc, port, log } = await serve(dir, registryYaml(dir, extra));
+    const host = `127.0.0.1:${port}`;
+    const caCertPath = kind === 'tls' ? join(dir, 'ca.crt') : undefined;
+    const caCert = caCertPath ? await readFile(caCertPath, 'utf8') : undefined;
+    let stopped = false;
+    const reg: DistributionRegistry = {
+      kind,
+      host,
+      port,
+      url: `${kind === 'tls' ? 'https' : 'http'}://${host}`,
+      dir,
+      pid: proc.pid!,
+      users,
+      ...(caCert !== undefined && caCertPath !== undefined ? { caCert, caCertPath } : {}),
+      ...(tokens ? { tokens } : {}),
+      log,
+      kill: () => killPid(proc, 'SIGKILL'),
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        await killPid(proc);
+        await tokens?.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+      writeCertsD: async (certsDir) => {
+        if (!caCert) throw new Error('only the TLS registry has a CA');
+        await mkdir(join(certsDir, host), { recursive: true });
+        await writeFile(join(certsDir, host, 'ca.crt'), caCert);
+      },
+      skopeoFlags: (side, user) => {
+        const f: string[] = [];
+        if (kind === 'tls') f.push(`--${side}-cert-dir`, join(dir, 'skopeo-certs'));
+        else f.push(`--${side}-tls-verify=false`);
+        const u = user ?? (basic || kind === 'token' ? Object.keys(users)[0] : undefined);
+        if (u !== undefined) f.push(`--${side}-creds`, `${u}:${users[u]}`);
+        return f;
+      },
+    };
+    if (kind === 'tls') {
+      await mkdir(join(dir, 'skopeo-certs'));
+      await writeFile(join(dir, 'skopeo-certs', 'ca.crt'), caCert!);
+    }
+    return reg;
+  } catch (err) {
+    await tokens?.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** `startRegistry`, stopped after the test. */
+export async function registryFor(
+  t: TestContext,
+  kind: 'plain' | 'tls' | 'token',
+  opts: RegistryOptions = {},
+): Promise<DistributionRegistry> {
+  const reg = await startRegistry(kind, opts);
+  t.after(() => reg.stop());
+  return reg;
+}
 
 /** A free TCP port on 127.0.0.1, from the kernel. */
 export async function freePort(): Promise<number> {
@@ -29,355 +312,71 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export interface TestRegistry {
-  /** `127.0.0.1:PORT` */
-  host: string;
-  port: number;
-  dir: string;
-  proc: ChildProcess;
-  log(): string;
-  stop(): Promise<void>;
-}
-
-/** Options of a test registry: Basic auth for one user, or `token` auth against a token service. */
-export interface RegistryOptions {
-  user?: string;
-  password?: string;
-  token?: { realm: string; service: string; issuer: string; certFile: string };
-  /** TLS: the server certificate and key, and CAs whose client certificates it requires. */
-  tls?: { cert: string; key: string; clientCA?: string };
-}
-
-/** Starts docker-registry (plain HTTP unless `tls`; auth as asked) and stops it after the test. */
-export async function startRegistry(t: TestContext, opts: RegistryOptions = {}): Promise<TestRegistry> {
-  const dir = await mkdtemp(join(tmpdir(), 'berth-reg-'));
-  let proc: ChildProcess | undefined;
-  let out = '';
-  const stop = async () => {
-    if (proc && proc.exitCode === null && proc.signalCode === null) {
-      const p = proc;
-      await new Promise<void>((r) => {
-        const force = setTimeout(() => p.kill('SIGKILL'), 5000);
-        p.once('exit', () => {
-          clearTimeout(force);
-          r();
-        });
-        p.kill('SIGTERM');
-      });
-    }
-  };
-  t.after(async () => {
-    await stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-  let auth = '';
-  if (opts.user) {
-    const { stdout } = await exec('htpasswd', ['-Bbn', opts.user, opts.password ?? '']);
-    await writeFile(join(dir, 'htpasswd'), stdout);
-    auth = `auth:\n  htpasswd:\n    realm: berth-test\n    path: ${join(dir, 'htpasswd')}\n`;
-  }
-  if (opts.token) {
-    const k = opts.token;
-    auth = `auth:\n  token:\n    realm: ${k.realm}\n    service: ${k.service}\n    issuer: ${k.issuer}\n    rootcertbundle: ${k.certFile}\n`;
-  }
-  let tls = '';
-  if (opts.tls) {
-    tls = `  tls:\n    certificate: ${opts.tls.cert}\n    key: ${opts.tls.key}\n`;
-    if (opts.tls.clientCA) tls += `    clientcas:\n      - ${opts.tls.clientCA}\n`;
-  }
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
-    const config = join(dir, 'config.yml');
-    await writeFile(
-      config,
-      `version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\nhttp:\n  addr: 127.0.0.1:${port}\n${tls}${auth}`,
-    );
-    out = '';
-    proc = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-    proc.stdout!.on('data', (d) => (out += d));
-    proc.stderr!.on('data', (d) => (out += d));
-    if (await waitUp(port, proc, Boolean(opts.tls))) {
-      const p = proc;
-      return { host: `127.0.0.1:${port}`, port, dir, proc: p, log: () => out, stop };
-    }
-    await stop();
-  }
-  throw new Error(`docker-registry did not start: ${out}`);
-}
-
-async function waitUp(port: number, proc: ChildProcess, tlsUp: boolean): Promise<boolean> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null || proc.signalCode !== null) return false;
-    const ok = await new Promise<boolean>((resolve) => {
-      if (tlsUp) {
-        // A TLS registry may demand a client certificate: that it accepts connections is enough.
-        const s = connect(port, '127.0.0.1', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => resolve(false));
-        return;
-      }
-      const req = request({ host: '127.0.0.1', port, path: '/v2/' }, (res) => {
-        res.resume();
-        resolve(true);
-      });
-      req.on('error', () => resolve(false));
-      req.end();
-    });
-    if (ok) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
-
-/** Runs skopeo with the given args (TLS verification is the caller's flag to give). */
-export async function skopeo(args: string[]): Promise<string> {
-  const { stdout } = await exec('skopeo', args, { maxBuffer: 64 << 20, timeout: 120_000 });
-  return stdout;
-}
-
-export interface TestProxy {
-  host: string;
-  port: number;
-  /** Connections seen. */
-  connections: number;
-  /** Request heads seen (method, path and headers of each request, as text). */
-  requests: string[];
-  close(): Promise<void>;
-}
-
 /**
- * A TCP proxy on 127.0.0.1 in front of `target`. `tamper(n, chunk)` sees each response chunk of the n-th
- * connection (from 1) and returns 'pass', 'cut' (destroy both sides now) or 'hang' (stop forwarding).
+ * A CA and a client certificate signed by it (openssl, in `dir`): for a registry that asks for client certificates
+ * (`clientCA: caCert`) and a certs.d with `client.cert` and `client.key`.
  */
-export async function startProxy(
-  t: TestContext,
-  targetPort: number,
-  tamper: (conn: number, sentSoFar: number, chunk: Buffer) => 'pass' | 'cut' | 'hang' = () => 'pass',
-): Promise<TestProxy> {
-  const sockets = new Set<Socket>();
-  let count = 0;
-  const server: Server = createServer((client) => {
-    const n = ++count;
-    proxy.connections = count;
-    const upstream = connect(targetPort, '127.0.0.1');
-    sockets.add(client);
-    sockets.add(upstream);
-    let sent = 0;
-    let hung = false;
-    client.on('data', (d: Buffer) => {
-      const text = d.toString('latin1');
-      const head = text.indexOf('\r\n\r\n');
-      if (/^[A-Z]+ \S+ HTTP\/1\.[01]\r\n/.test(text)) proxy.requests.push(head >= 0 ? text.slice(0, head) : text);
-      upstream.write(d);
-    });
-    upstream.on('data', (d: Buffer) => {
-      if (hung) return;
-      const verdict = tamper(n, sent, d);
-      if (verdict === 'cut') {
-        client.destroy();
-        upstream.destroy();
-        return;
-      }
-      if (verdict === 'hang') {
-        hung = true;
-        return;
-      }
-      sent += d.length;
-      client.write(d);
-    });
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('close', end);
-    upstream.on('close', end);
-    client.on('error', end);
-    upstream.on('error', end);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as { port: number }).port;
-  const proxy: TestProxy = {
-    host: `127.0.0.1:${port}`,
-    port,
-    connections: 0,
-    requests: [],
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-  t.after(() => proxy.close());
-  return proxy;
-}
-
-/** Makes a CA and a certificate signed by it (for `127.0.0.1` and `localhost`) with openssl, in `dir`. */
-export async function makeCerts(
+export async function makeClientCert(
   dir: string,
   name: string,
-): Promise<{ caCert: string; caKey: string; cert: string; key: string }> {
-  const p = (f: string) => join(dir, `${name}-${f}`);
-  await exec('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    p('ca.key'),
-    '-out',
-    p('ca.crt'),
-    '-days',
-    '2',
-    '-subj',
-    `/CN=${name} test CA`,
-  ]);
-  await exec('openssl', [
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    p('cert.key'),
-    '-out',
-    p('cert.csr'),
-    '-subj',
-    `/CN=${name}`,
-  ]);
-  await writeFile(p('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
-  await exec('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    p('cert.csr'),
-    '-CA',
-    p('ca.crt'),
-    '-CAkey',
-    p('ca.key'),
-    '-CAcreateserial',
-    '-out',
-    p('cert.crt'),
-    '-days',
-    '2',
-    '-extfile',
-    p('ext.cnf'),
-  ]);
-  return { caCert: p('ca.crt'), caKey: p('ca.key'), cert: p('cert.crt'), key: p('cert.key') };
-}
-
-export interface TokenService {
-  realm: string;
-  service: string;
-  issuer: string;
-  certFile: string;
-  /** The scopes of each token request, and whether it carried credentials. */
-  requests: { scopes: string[]; user: string | undefined }[];
-  /** Tokens to hand out broken (signed for the wrong audience) before good ones: tests refresh on 401. */
-  breakNext: number;
-}
-
-/**
- * A token service for distribution's `auth: token`: RS256 JWTs with the signing certificate in `x5c`. Users in
- * `users` get pull and push on everything; anonymous requests get pull on repositories under `public/`.
- */
-export async function startTokenService(
-  t: TestContext,
-  dir: string,
-  users: Record<string, string>,
-): Promise<TokenService> {
-  const certs = await makeCerts(dir, 'token');
-  const key = await readFile(certs.key, 'utf8');
-  const der = (await readFile(certs.cert, 'utf8')).replace(/-----[^-]+-----|\s/g, '');
-  const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
-  const svc: TokenService = {
-    realm: '',
-    service: 'berth-test-registry',
-    issuer: 'berth-test-issuer',
-    certFile: certs.cert,
-    requests: [],
-    breakNext: 0,
-  };
-  const server = createHttpServer(async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    let scopes = url.searchParams.getAll('scope');
-    let user: string | undefined;
-    let refresh: string | undefined;
-    if (req.method === 'POST') {
-      // OAuth2 refresh-token grant: the identity token `docker login` stored.
-      let body = '';
-      for await (const c of req) body += c;
-      const form = new URLSearchParams(body);
-      const rt = form.get('refresh_token') ?? '';
-      if (form.get('grant_type') !== 'refresh_token' || !rt.startsWith('rt-') || users[rt.slice(3)] === undefined) {
-        res.statusCode = 401;
-        return res.end(JSON.stringify({ details: 'invalid refresh token' }));
-      }
-      user = rt.slice(3);
-      scopes = (form.get('scope') ?? '').split(' ').filter(Boolean);
-    }
-    const authz = req.headers.authorization;
-    if (authz?.startsWith('Basic ')) {
-      const [u, ...rest] = Buffer.from(authz.slice(6), 'base64').toString().split(':');
-      if (users[u!] === undefined || users[u!] !== rest.join(':')) {
-        res.statusCode = 401;
-        return res.end(JSON.stringify({ details: 'incorrect username or password' }));
-      }
-      user = u;
-      if (url.searchParams.get('offline_token') === 'true') refresh = `rt-${u}`;
-    }
-    svc.requests.push({ scopes, user });
-    const access = scopes.flatMap((s) => {
-      const [type, name, actions] = [
-        s.slice(0, s.indexOf(':')),
-        s.slice(s.indexOf(':') + 1, s.lastIndexOf(':')),
-        s.slice(s.lastIndexOf(':') + 1),
-      ];
-      const granted = user
-        ? actions!.split(',')
-        : name!.startsWith('public/')
-          ? actions!.split(',').filter((a) => a === 'pull')
-          : [];
-      return granted.length ? [{ type, name, actions: granted }] : [];
-    });
-    const now = Math.floor(Date.now() / 1000);
-    const broken = svc.breakNext > 0;
-    if (broken) svc.breakNext--;
-    const claims = {
-      iss: svc.issuer,
-      sub: user ?? '',
-      aud: broken ? 'someone-else' : svc.service,
-      exp: now + 300,
-      nbf: now - 10,
-      iat: now,
-      jti: randomBytes(8).toString('hex'),
-      access,
-    };
-    const head = b64({ alg: 'RS256', typ: 'JWT', x5c: [der] });
-    const body = `${head}.${b64(claims)}`;
-    const sig = createSign('RSA-SHA256').update(body).sign(key).toString('base64url');
-    res.setHeader('Content-Type', 'application/json');
-    res.end(
-      JSON.stringify({
-        token: `${body}.${sig}`,
-        expires_in: 300,
-        issued_at: new Date().toISOString(),
-        ...(refresh ? { refresh_token: refresh } : {}),
-      }),
-    );
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(
-    () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
+): Promise<{ caCert: string; cert: string; key: string }> {
+  const p = (f: string) => `${name}-${f}`;
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await openssl(
+    ['req', '-x509', ...ec, '-keyout', p('ca.key'), '-out', p('ca.crt'), '-days', '2', '-subj', `/CN=${name} test CA`],
+    dir,
   );
-  svc.realm = `http://127.0.0.1:${(server.address() as { port: number }).port}/token`;
-  return svc;
+  await openssl(['req', ...ec, '-keyout', p('client.key'), '-out', p('client.csr'), '-subj', `/CN=${name}`], dir);
+  await writeFile(join(dir, p('ext.cnf')), 'extendedKeyUsage=clientAuth\n');
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      p('client.csr'),
+      '-CA',
+      p('ca.crt'),
+      '-CAkey',
+      p('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      p('client.crt'),
+      '-days',
+      '2',
+      '-extfile',
+      p('ext.cnf'),
+    ],
+    dir,
+  );
+  return { caCert: join(dir, p('ca.crt')), cert: join(dir, p('client.crt')), key: join(dir, p('client.key')) };
+}
+
+// ---- skopeo and the access log ----------------------------------------------------------------------------
+
+/** One line of docker-registry's access log. */
+export interface AccessLogEntry {
+  method: string;
+  /** The request URI, with its query. */
+  uri: string;
+  status: number;
+}
+
+/** The requests a docker-registry answered so far, from its access log. */
+export function accessLog(reg: RegistryPeer): AccessLogEntry[] {
+  const out: AccessLogEntry[] = [];
+  for (const m of reg.log().matchAll(/"([A-Z]+) (\S+) HTTP\/[\d.]+" (\d+) /g))
+    out.push({ method: m[1]!, uri: m[2]!, status: Number(m[3]) });
+  return out;
+}
+
+/** Runs skopeo with `--insecure-policy` (no policy.json is read), never throwing on a non-zero exit. */
+export function skopeo(args: string[], timeoutMs = 300_000): Promise<RunResult> {
+  return run('skopeo', ['--insecure-policy', ...args], { timeoutMs });
+}
+
+/** Runs skopeo as `skopeo` does and returns its output; a non-zero exit is an Error with its stderr. */
+export async function skopeoOut(args: string[], timeoutMs = 300_000): Promise<string> {
+  const r = await skopeo(args, timeoutMs);
+  if (r.code !== 0) throw new Error(`skopeo ${args.join(' ')} exited with ${r.code}: ${r.stderr}`);
+  return r.stdout;
 }
