@@ -8,3 +8,4 @@ export { containerRoutes, type ContainerHandlerDeps } from './handlers/container
 export { volumeRoutes } from './handlers/volumes.ts';
 export { networkRoutes } from './handlers/networks.ts';
 export { execRoutes } from './handlers/exec.ts';
+export { trustRoutes } from './handlers/trust.ts';

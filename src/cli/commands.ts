@@ -1,7 +1,7 @@
 import { findCommand, type Command, type RootCommands } from './command.ts';
 
 /**
- * The `berth` command tree's root. Each area's table (container, image, network, system, volume) lives beside its
+ * The `berth` command tree's root. Each area's table (container, image, network, system, trust, volume) lives beside its
  * logic and is loaded only when one of its commands runs, so `berth version` loads neither the container flags
  * nor their parsers. A table declares docker's names, aliases, flags and help texts, and each `run` turns flags
  * into the options object of the logic it calls, which is itself imported when the command runs.
@@ -23,6 +23,7 @@ export const TABLES = {
   image: (): Promise<Table> => import('./image/commands.ts'),
   network: (): Promise<Table> => import('./network/commands.ts'),
   system: (): Promise<Table> => import('./system/commands.ts'),
+  trust: (): Promise<Table> => import('./trust/commands.ts'),
   volume: (): Promise<Table> => import('./volume/commands.ts'),
 };
 
@@ -33,6 +34,7 @@ export const WHERE: Readonly<Record<string, keyof typeof TABLES>> = {
   image: 'image',
   network: 'network',
   system: 'system',
+  trust: 'trust',
   volume: 'volume',
   attach: 'container',
   commit: 'container',
@@ -63,6 +65,8 @@ export const WHERE: Readonly<Record<string, keyof typeof TABLES>> = {
   rmi: 'image',
   run: 'container',
   save: 'image',
+  sbom: 'trust',
+  scan: 'trust',
   start: 'container',
   stats: 'container',
   stop: 'container',

@@ -37,3 +37,12 @@ export type { StreamChunk } from './stdcopy.ts';
 export { JSONValueScanner, exactIntegers, parseJSONStream } from './jsonstream.ts';
 export type { Reviver } from './jsonstream.ts';
 export type * from './types.ts';
+export {
+  imageAddSignature,
+  imageAttach,
+  imageSbom,
+  imageScan,
+  imageSignatures,
+  scanDbImport,
+  scanDbInfo,
+} from './trust.ts';

@@ -47,6 +47,12 @@ export interface DaemonConfig {
   defaultAddressPools: { base: string; size: number }[];
   /** Who makes bridges, veths, firewall rules and DNS: 'berth' (its own, default) or 'netavark'. */
   networkBackend: 'berth' | 'netavark';
+  /** A containers-policy.json file enforced on pull, create and run; none accepts anything. */
+  signaturePolicy?: string;
+  /** containers-registries.d(5) directory: where GPG signatures are kept (lookaside stores). */
+  registriesD: string;
+  /** Days after which the vulnerability database is reported stale. */
+  scanDbMaxAgeDays: number;
   configFile?: string;
 }
 
@@ -70,6 +76,8 @@ export const DEFAULTS: DaemonConfig = {
   defaultBindAddress: '0.0.0.0',
   defaultAddressPools: [{ base: '10.66.0.0/15', size: 24 }],
   networkBackend: 'berth',
+  registriesD: '/etc/containers/registries.d',
+  scanDbMaxAgeDays: 7,
 };
 
 export const USAGE = `Usage:	berthd [OPTIONS]
@@ -93,6 +101,9 @@ Options:
       --network-backend string
                              Bridge networks by "berth" (its own) or "netavark" (default "berth")
       --no-seed              Do not create busybox:latest on first start
+      --signature-policy string
+                             containers-policy.json enforced on pull, create and run (default: accept anything)
+      --registries-d string  registries.d directory of GPG lookaside stores (default "/etc/containers/registries.d")
   -v, --version              Print version information and quit
 `;
 
@@ -123,6 +134,9 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'default-bind-address': 'defaultBindAddress',
   'default-address-pools': 'defaultAddressPools',
   'network-backend': 'networkBackend',
+  'signature-policy': 'signaturePolicy',
+  'registries-d': 'registriesD',
+  'scan-db-max-age-days': 'scanDbMaxAgeDays',
 };
 
 export type ParsedArgs = { kind: 'run'; config: DaemonConfig } | { kind: 'help' } | { kind: 'version' };
@@ -180,6 +194,12 @@ export function parseArgs(argv: string[], cwd = process.cwd()): ParsedArgs {
         break;
       case '--no-seed':
         flags.seedBusybox = false;
+        break;
+      case '--signature-policy':
+        flags.signaturePolicy = value();
+        break;
+      case '--registries-d':
+        flags.registriesD = value();
         break;
       case '-b':
       case '--bridge':
@@ -299,6 +319,17 @@ function validate(c: DaemonConfig): void {
     throw new InvalidArgumentError(`invalid network backend "${String(c.networkBackend)}": use "berth" or "netavark"`);
   if (typeof c.certsDir !== 'string' || !isAbsolute(c.certsDir))
     throw new InvalidArgumentError(`certs-dir must be an absolute path, not "${String(c.certsDir)}"`);
+  for (const [name, p] of [
+    ['signature-policy', c.signaturePolicy ?? '/'],
+    ['registries-d', c.registriesD],
+  ] as const) {
+    if (typeof p !== 'string' || !isAbsolute(p))
+      throw new InvalidArgumentError(`${name} must be an absolute path, not "${String(p)}"`);
+  }
+  if (!Number.isInteger(c.scanDbMaxAgeDays) || c.scanDbMaxAgeDays < 1)
+    throw new InvalidArgumentError(
+      `scan-db-max-age-days must be a positive integer, not "${String(c.scanDbMaxAgeDays)}"`,
+    );
 }
 
 export type Listen = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };

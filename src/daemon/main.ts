@@ -10,6 +10,7 @@ import {
   networkRoutes,
   Router,
   systemRoutes,
+  trustRoutes,
   volumeRoutes,
 } from '../api/index.ts';
 import { ExecManager } from '../containers/index.ts';
@@ -19,7 +20,7 @@ import { buildEngine, repair, type Engine } from './engine.ts';
 import { acquirePidLock } from './lock.ts';
 import { createLogger, type Logger } from './log.ts';
 import { BERTH_VERSION, SystemInfo } from './system.ts';
-import { archivesFor, seedBusybox } from './wiring.ts';
+import { archivesFor, seedBusybox, trustFor } from './wiring.ts';
 
 async function socketInUse(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -73,11 +74,14 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
       version: () => system.version(),
       shutdown: shutdown.signal,
     });
-    imageRoutes(router, { images: engine.images, archives: archivesFor(engine) });
+    const { trust, enforcer } = await trustFor(engine);
+    trustRoutes(router, trust);
+    imageRoutes(router, { images: engine.images, archives: archivesFor(engine, enforcer) });
     containerRoutes(router, {
       containers: engine.containers,
       images: engine.images,
       snapshotterName: engine.snapshotter.name,
+      checkImage: (image, signal) => enforcer.checkRun(image, undefined, signal),
     });
     volumeRoutes(router, engine.volumes);
     networkRoutes(router, engine.networks);

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import type { Archives } from '../api/index.ts';
+import { ACCEPT_ANYTHING, loadRegistriesD, parsePolicy, PolicyEnforcer, TrustService } from '../trust/index.ts';
 import {
   checkLogin,
   importRootfs,
@@ -10,18 +12,22 @@ import {
 } from '../distribution/index.ts';
 import { BlobSourceRecords } from '../metadata/index.ts';
 import { parseReference } from '../oci/reference.ts';
-import { errorMessage } from '../util/errors.ts';
+import { errorMessage, InvalidArgumentError } from '../util/errors.ts';
 import { busyboxRootfs } from './busybox.ts';
 import type { DaemonConfig } from './config.ts';
 import type { Engine } from './engine.ts';
 import type { Logger } from './log.ts';
 
 /** The archive operations (src/distribution) bound to an engine, as the image handlers call them. */
-export function archivesFor(engine: Engine): Archives {
+export function archivesFor(engine: Engine, enforcer?: PolicyEnforcer): Archives {
   const deps = { content: engine.content, images: engine.images, blobSources: new BlobSourceRecords(engine.db) };
   const registry = registryConfig(engine.config);
   return {
-    pull: (ref, opts) => pullImage(deps, registry, ref, opts),
+    pull: (ref, opts) =>
+      pullImage(deps, registry, ref, {
+        ...opts,
+        ...(enforcer ? { verify: (r, m) => enforcer.checkPull(r, m, opts.auth, opts.signal) } : {}),
+      }),
     push: (ref, opts) => pushImage(deps, registry, ref, opts),
     login: (auth) => checkLogin(registry, auth),
     load: (source, opts) => loadArchive(deps, source, opts),
@@ -69,5 +75,36 @@ export async function seedBusybox(engine: Engine, log: Logger): Promise<void> {
     log.info(`created busybox:latest (${img.record.configDigest.slice(7, 19)}) from ${path}`);
   } catch (err) {
     log.warn(`could not create busybox:latest from ${path}: ${errorMessage(err)} (install Debian's busybox-static)`);
+  }
+}
+
+/**
+ * Signatures, SBOMs and scans, and the signature policy. A `signature-policy` that does not parse, or names a key
+ * that cannot be read, stops the daemon at start with the file, the place in it and the reason.
+ */
+export async function trustFor(engine: Engine): Promise<{ trust: TrustService; enforcer: PolicyEnforcer }> {
+  const c = engine.config;
+  const policy = c.signaturePolicy
+    ? parsePolicy(readPolicyFile(c.signaturePolicy), c.signaturePolicy, (p) => readFileSync(p))
+    : ACCEPT_ANYTHING;
+  const registriesD = await loadRegistriesD(c.registriesD);
+  const registry = registryConfig(c);
+  const trust = new TrustService({
+    images: engine.images,
+    registry,
+    root: join(c.dataRoot, 'trust'),
+    registriesD,
+    dbMaxAgeDays: c.scanDbMaxAgeDays,
+    tool: 'berth-0.1.0',
+  });
+  await trust.repair();
+  return { trust, enforcer: new PolicyEnforcer({ policy, registry, registriesD, images: engine.images }) };
+}
+
+function readPolicyFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new InvalidArgumentError(`signature-policy ${path} cannot be read: ${errorMessage(err)}`);
   }
 }

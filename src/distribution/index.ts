@@ -22,4 +22,6 @@ export {
   type PushOptions,
   type PushResult,
   type LoginResult,
+  RemoteRepository,
+  withRepository,
 } from './remote/index.ts';

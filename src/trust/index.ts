@@ -15,3 +15,13 @@ export { extractSbom, resolveInRoot } from './sbom/extract.ts';
 export { sbomDocument, SBOM_FORMATS, SBOM_MEDIA_TYPE, type SbomFormat, type SbomSubject } from './sbom/formats.ts';
 export type { Distro, Package, PackageType, Sbom } from './sbom/types.ts';
 export { scanSbom, filterBySeverity, type ScanReport, type Vulnerability, type ScanOptions } from './scan.ts';
+export { TrustService, type TrustServiceDeps } from './service.ts';
+export {
+  loadRegistriesD,
+  lookasideBase,
+  readLookaside,
+  writeLookaside,
+  signatureUrl,
+  type RegistriesD,
+} from './lookaside.ts';
+export { PolicyEnforcer, type EnforcerDeps } from './enforce.ts';

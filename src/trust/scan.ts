@@ -7,24 +7,10 @@ import { type Severity, SEVERITIES, severityRank } from './osv/cvss.ts';
 import type { VulnDb } from './osv/db.ts';
 import { matchPackage } from './osv/match.ts';
 import type { Sbom } from './sbom/types.ts';
+import type { ScanReport, ScanVulnerability } from '../engine-api/trust.ts';
 
-export interface Vulnerability {
-  id: string;
-  aliases: string[];
-  summary: string;
-  severity: Severity;
-  score?: number;
-  fixedVersion?: string;
-  package: { name: string; version: string; type: string; ecosystem: string; purl: string; locations: string[] };
-}
-
-export interface ScanReport {
-  image?: { name: string; digest: string };
-  database: { advisories: number; importedAt?: string; ageDays?: number; stale: boolean };
-  packages: number;
-  vulnerabilities: Vulnerability[];
-  counts: Record<Severity, number>;
-}
+export type Vulnerability = ScanVulnerability;
+export type { ScanReport };
 
 export interface ScanOptions {
   /** Days after which the database counts as stale (default 7). */

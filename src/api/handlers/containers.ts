@@ -17,6 +17,8 @@ export interface ContainerHandlerDeps {
   containers: ContainerService;
   images: ImageService;
   snapshotterName: string;
+  /** The signature policy's check of the image a container is created from (Berth's; none accepts anything). */
+  checkImage?: (image: string, signal: AbortSignal) => Promise<void>;
 }
 
 function rfc3339(ms: number): string {
@@ -140,6 +142,7 @@ async function create(d: ContainerHandlerDeps, req: Request, res: ServerResponse
   const body = await readJSONBody<CreateRequest>(req.raw);
   if (!body) throw new InvalidArgumentError('config cannot be empty in order to create a container');
   const name = req.query.get('name') || undefined;
+  if (d.checkImage && typeof body.Image === 'string' && body.Image !== '') await d.checkImage(body.Image, req.signal);
   const out = await d.containers.create(body, name);
   sendJSON(res, 201, out);
 }

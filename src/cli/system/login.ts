@@ -21,7 +21,7 @@ export interface LoginOptions {
 type Input = Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
 
 /** Reads a password from a terminal without echoing it. */
-async function readSecret(input: Input, err: OutStream, prompt: string): Promise<string> {
+export async function readSecret(input: Input, err: OutStream, prompt: string): Promise<string> {
   err.write(prompt);
   const raw = typeof input.setRawMode === 'function';
   if (!raw) return (await readLine(input)) ?? '';

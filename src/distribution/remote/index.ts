@@ -13,3 +13,4 @@ export {
 export { pullImage, parsePlatform } from './pull.ts';
 export { pushImage } from './push.ts';
 export { checkLogin, registryOfAddress } from './login.ts';
+export { RemoteRepository, withRepository } from './artifacts.ts';

@@ -221,6 +221,8 @@ async function pullOne(
     throw err;
   }
   refuseSchema1(top.mediaType, top.digest);
+  // The signature policy decides on the manifest the tag names, before any blob is fetched.
+  if (opts.verify) await opts.verify(ref, { digest: top.digest, mediaType: top.mediaType, size: top.bytes.length });
   let chosen = top;
   let doc = parseDoc(top);
   if (isIndexType(top.mediaType) || (doc.manifests && !doc.config)) {

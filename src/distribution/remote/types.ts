@@ -2,6 +2,7 @@
 import type { AuthConfig, AuthResponse, JSONMessage } from '../../engine-api/images.ts';
 
 export type { JSONMessage };
+import type { Reference } from '../../oci/reference.ts';
 
 /**
  * How berthd talks to registries (daemon.json's `insecure-registries`, `registry-mirrors`, certs.d, proxies).
@@ -66,6 +67,11 @@ export interface PullOptions {
   auth?: RegistryAuth;
   signal?: AbortSignal;
   onProgress?: (m: JSONMessage) => void;
+  /**
+   * Called with each reference's top manifest (an index's, for a multi-platform image) before anything of it
+   * is downloaded; a rejection fails the pull and nothing of the image is stored (berthd's signature policy).
+   */
+  verify?: (ref: Reference, manifest: { digest: string; mediaType: string; size: number }) => Promise<void>;
 }
 
 /** What a pull made: each image pulled, its ID (config digest), the name pulled and the digest pulled by. */
