@@ -10,7 +10,8 @@ import type {
   ScanReport,
   SignaturesResponse,
 } from '../engine-api/trust.ts';
-import type { CallOptions, EngineClient } from './client.ts';
+import type { EngineClient } from './client.ts';
+import type { CallOptions } from './core.ts';
 import { escapePath } from './transport.ts';
 
 type AuthOptions = CallOptions & { registryAuth?: string | undefined };

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Archives } from '../api/index.ts';
 import { ACCEPT_ANYTHING, loadRegistriesD, parsePolicy, PolicyEnforcer, TrustService } from '../trust/index.ts';
 import {
