@@ -18,6 +18,7 @@ import { benchPhases, type PhaseFigures } from './phases.ts';
 import { benchRegistry, registryReport, type RegistryFigures } from './registry.ts';
 import { benchStart, startReport } from './start.ts';
 import { benchVersion, type VersionFigures } from './version.ts';
+import { benchTrust, trustReport } from './trust.ts';
 
 const USAGE = `usage: node bench/run.ts [BENCHMARK...] [options]
 
@@ -33,6 +34,8 @@ benchmarks (default: load layers idle version phases registry):
             per running container: berthd, dockerd, podman (--network none)
   start     the start path in one run: node and runc floors, the API cycle, run --rm, 20 run -d at once, version,
             berth run --rm: berthd, dockerd, podman; berthd's phase breakdown and RSS (not in the default set)
+  trust     berth scan of a Debian image against --advisories OSV records (warm), and the signature policy's cost
+            on a pull of a present image (not in the default set; --debian-root DIR: a debootstrap tree)
   network   run --rm on the bridge vs --network none, 20 started in parallel on a user network, wrk through a
             published port vs the container's IP: berthd, dockerd, podman (not in the default set)
 
@@ -48,6 +51,8 @@ options:
   --version-runs N     hyperfine runs per command (default 30)
   --json FILE          also write every figure as JSON
   --tree DIR           benchmark another Berth tree (e.g. a patched copy): its bin/berth, bin/berthd and src/
+  --advisories N       OSV records in the trust benchmark's database (default 50000)
+  --debian-root DIR    a Debian root filesystem (debootstrap) to scan in the trust benchmark
 `;
 
 const { values, positionals } = parseArgs({
@@ -63,11 +68,25 @@ const { values, positionals } = parseArgs({
     'version-runs': { type: 'string', default: '30' },
     json: { type: 'string' },
     tree: { type: 'string' },
+    advisories: { type: 'string', default: '50000' },
+    'debian-root': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
-const KNOWN = ['load', 'layers', 'idle', 'version', 'phases', 'profile', 'registry', 'network', 'containers', 'start'];
+const KNOWN = [
+  'load',
+  'layers',
+  'idle',
+  'version',
+  'phases',
+  'profile',
+  'registry',
+  'network',
+  'containers',
+  'start',
+  'trust',
+];
 if (values.help) {
   process.stdout.write(USAGE);
   process.exit(0);
@@ -372,6 +391,18 @@ async function main(): Promise<void> {
     const f = await benchContainers({ runs, parallel: 20, scratch, log });
     json.containers = f;
     out.push(containersReport(f));
+  }
+
+  if (selected.includes('trust')) {
+    const f = await benchTrust({
+      runs,
+      scratch,
+      advisories: positive('advisories', values.advisories),
+      ...(values['debian-root'] ? { debianRoot: values['debian-root'] } : {}),
+      log,
+    });
+    json.trust = f;
+    out.push(trustReport(f));
   }
 
   if (selected.includes('start')) {

@@ -90,7 +90,7 @@ export async function removeDir(dir: string): Promise<void> {
  * bin/berthd; `env` is added to its environment.
  */
 export async function startBerthd(
-  opts: { nodeArgs?: string[]; seed?: boolean; env?: Record<string, string>; dir?: string } = {},
+  opts: { nodeArgs?: string[]; seed?: boolean; env?: Record<string, string>; dir?: string; args?: string[] } = {},
 ): Promise<Engine & { startSeconds: number; stopKeeping(): Promise<void> }> {
   const dir = opts.dir ?? (await mkdtemp('/tmp/berth-bench-'));
   const socket = join(dir, 'berth.sock');
@@ -107,6 +107,7 @@ export async function startBerthd(
     ...(opts.seed ? [] : ['--no-seed']),
     '--log-level',
     'warn',
+    ...(opts.args ?? []),
   ];
   const proc = opts.nodeArgs
     ? spawn(NODE, [...opts.nodeArgs, join(TREE, 'src', 'daemon', 'main.ts'), ...args], {

@@ -27,7 +27,7 @@ export function archivesFor(engine: Engine, enforcer?: PolicyEnforcer): Archives
     pull: (ref, opts) =>
       pullImage(deps, registry, ref, {
         ...opts,
-        ...(enforcer ? { verify: (r, m) => enforcer.checkPull(r, m, opts.auth, opts.signal) } : {}),
+        ...(enforcer ? { verify: (r, m, repo) => enforcer.checkPull(r, m, repo, opts.auth, opts.signal) } : {}),
       }),
     push: (ref, opts) => pushImage(deps, registry, ref, opts),
     login: (auth) => checkLogin(registry, auth),

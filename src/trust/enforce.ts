@@ -5,7 +5,12 @@
  * A refusal is a ForbiddenError that names the image, the policy section and the reason; when the policy cannot
  * refuse anything (accept-anything requirements only), neither check costs more than a lookup.
  */
-import { type RegistryAuth, type RegistryConfig, withRepository } from '../distribution/index.ts';
+import {
+  type RegistryAuth,
+  type RegistryConfig,
+  type RemoteRepository,
+  withRepository,
+} from '../distribution/index.ts';
 import type { ImageService } from '../images/index.ts';
 import { familiarString, parseReference, type Reference, withDefaultTag } from '../oci/reference.ts';
 import { ForbiddenError, isBerthError } from '../util/errors.ts';
@@ -34,15 +39,21 @@ export class PolicyEnforcer {
     this.#d = deps;
   }
 
+  /**
+   * Signatures from the registry: over `repo` (the pull's own connection) when given, else a connection of its
+   * own. With `tagOnly`, only the `.sig` tag is read (one manifest and its payloads: what cosign and skopeo write).
+   */
   #source(
     ref: Reference,
     digest: string,
     auth: RegistryAuth | undefined,
     signal: AbortSignal | undefined,
+    repo: RemoteRepository | undefined,
+    tagOnly: boolean,
   ): SignatureSource {
+    const read = (r: RemoteRepository) => readSigstoreSignatures(r, digest, { tagOnly });
     return {
-      sigstore: () =>
-        withRepository(this.#d.registry, ref, { auth, signal }, (repo) => readSigstoreSignatures(repo, digest)),
+      sigstore: () => (repo ? read(repo) : withRepository(this.#d.registry, ref, { auth, signal }, read)),
       gpg: async () => {
         const base = lookasideBase(this.#d.registriesD, ref, false);
         if (!base) return [];
@@ -57,29 +68,33 @@ export class PolicyEnforcer {
     what: string,
     auth: RegistryAuth | undefined,
     signal: AbortSignal | undefined,
+    repo?: RemoteRepository,
   ): Promise<void> {
     const { requirements } = requirementsFor(this.#d.policy, ref);
     if (onlyAccepts(requirements)) return;
-    const d = await evaluatePolicy(
-      this.#d.policy,
-      { reference: ref, manifestDigest: digest },
-      this.#source(ref, digest, auth, signal),
-      this.#d.gpg ?? gpgVerify,
-    );
-    if (!d.allowed)
+    const image = { reference: ref, manifestDigest: digest };
+    const gpg = this.#d.gpg ?? gpgVerify;
+    // The `.sig` tag first (a manifest and its payloads); the referrers as well only when that is not enough.
+    let d = await evaluatePolicy(this.#d.policy, image, this.#source(ref, digest, auth, signal, repo, true), gpg);
+    if (!d.allowed && requirements.some((r) => r.type === 'sigstoreSigned')) {
+      d = await evaluatePolicy(this.#d.policy, image, this.#source(ref, digest, auth, signal, repo, false), gpg);
+    }
+    if (!d.allowed) {
       throw new ForbiddenError(
         `${what} ${familiarString(ref)} is refused by the signature policy (${d.scope}): ${d.reason}`,
       );
+    }
   }
 
   /** The pull hook: the manifest a reference names in the registry, before anything of it is stored. */
   checkPull(
     ref: Reference,
     manifest: { digest: string },
+    repo: RemoteRepository | undefined,
     auth: RegistryAuth | undefined,
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    return this.#check(ref, manifest.digest, 'pulling', auth, signal);
+    return this.#check(ref, manifest.digest, 'pulling', auth, signal, repo);
   }
 
   /**

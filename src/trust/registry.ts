@@ -48,10 +48,14 @@ async function signaturesIn(
   return { signatures, malformed };
 }
 
-/** Every sigstore signature of `digest` in the repository, from the tag layout and from signature referrers. */
+/**
+ * Every sigstore signature of `digest` in the repository, from the tag layout and (unless `tagOnly`) from signature
+ * referrers.
+ */
 export async function readSigstoreSignatures(
   repo: RemoteRepository,
   digest: string,
+  opts: { tagOnly?: boolean } = {},
 ): Promise<{ signatures: SigstoreSignature[]; malformed: string[] }> {
   const out: SigstoreSignature[] = [];
   const malformed: string[] = [];
@@ -62,7 +66,7 @@ export async function readSigstoreSignatures(
     out.push(...r.signatures);
     malformed.push(...r.malformed);
   }
-  const refs = await repo.referrers(digest);
+  const refs = opts.tagOnly ? { descriptors: [] } : await repo.referrers(digest);
   for (const d of refs.descriptors) {
     if (d.artifactType !== SIGNATURE_ARTIFACT_TYPE) continue;
     const rm = await repo.manifest(d.digest);

@@ -20,6 +20,7 @@ import {
 import { runImageWork, type ArchiveDeps, type ImageWork } from '../work.ts';
 import { blobBytes, blobError, pullError } from './blob.ts';
 import { openSession, type FetchedManifest, type Session } from './client.ts';
+import { RemoteRepository } from './artifacts.ts';
 import { fetchLayers, type BlobNotes } from './layers.ts';
 import { Transport, endpointsFor } from './transport.ts';
 import type { JSONMessage, PullOptions, PullResult, RegistryConfig } from './types.ts';
@@ -222,7 +223,10 @@ async function pullOne(
   }
   refuseSchema1(top.mediaType, top.digest);
   // The signature policy decides on the manifest the tag names, before any blob is fetched.
-  if (opts.verify) await opts.verify(ref, { digest: top.digest, mediaType: top.mediaType, size: top.bytes.length });
+  if (opts.verify) {
+    const repository = new RemoteRepository(session, repo, signal);
+    await opts.verify(ref, { digest: top.digest, mediaType: top.mediaType, size: top.bytes.length }, repository);
+  }
   let chosen = top;
   let doc = parseDoc(top);
   if (isIndexType(top.mediaType) || (doc.manifests && !doc.config)) {

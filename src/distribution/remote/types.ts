@@ -3,6 +3,7 @@ import type { AuthConfig, AuthResponse, JSONMessage } from '../../engine-api/ima
 
 export type { JSONMessage };
 import type { Reference } from '../../oci/reference.ts';
+import type { RemoteRepository } from './artifacts.ts';
 
 /**
  * How berthd talks to registries (daemon.json's `insecure-registries`, `registry-mirrors`, certs.d, proxies).
@@ -69,9 +70,14 @@ export interface PullOptions {
   onProgress?: (m: JSONMessage) => void;
   /**
    * Called with each reference's top manifest (an index's, for a multi-platform image) before anything of it
-   * is downloaded; a rejection fails the pull and nothing of the image is stored (berthd's signature policy).
+   * is downloaded, and the repository over the pull's own connection (for reading signatures); a rejection fails
+   * the pull and nothing of the image is stored (berthd's signature policy).
    */
-  verify?: (ref: Reference, manifest: { digest: string; mediaType: string; size: number }) => Promise<void>;
+  verify?: (
+    ref: Reference,
+    manifest: { digest: string; mediaType: string; size: number },
+    repository: RemoteRepository,
+  ) => Promise<void>;
 }
 
 /** What a pull made: each image pulled, its ID (config digest), the name pulled and the digest pulled by. */
