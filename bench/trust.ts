@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { startRegistry } from '../test/registry-kit.ts';
+import { startRegistry } from '../src/distribution/remote/testkit.ts';
 import { osvRecord, type RecordSpec } from '../src/trust/osv/testkit.ts';
 import { parseStanzas } from '../src/trust/sbom/dpkg.ts';
 import { writeDebianRoot } from '../src/trust/sbom/testkit.ts';

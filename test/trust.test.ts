@@ -14,7 +14,7 @@ import { writeOsvDir } from '../src/trust/osv/testkit.ts';
 import { writeAlpineRoot, writeDebianRoot, writeNodeProject } from '../src/trust/sbom/testkit.ts';
 import { makeKeyring } from '../src/trust/testkit.ts';
 import { api, BERTH, BERTHD, type Daemon, run, startDaemon } from './harness.ts';
-import { type DistributionRegistry, skopeo, startRegistry } from './registry-kit.ts';
+import { type DistributionRegistry, skopeo, startRegistry } from '../src/distribution/remote/testkit.ts';
 
 const PASSWORD = 'correct horse';
 
