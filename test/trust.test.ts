@@ -15,12 +15,15 @@ import { writeAlpineRoot, writeDebianRoot, writeNodeProject } from '../src/trust
 import { makeKeyring } from '../src/trust/testkit.ts';
 import { api, BERTH, BERTHD, type Daemon, run, startDaemon } from './harness.ts';
 import { type DistributionRegistry, skopeo, startRegistry } from '../src/distribution/remote/testkit.ts';
+import { type ServedRegistry, serveRegistry } from '../src/registry/testkit.ts';
 
 const PASSWORD = 'correct horse';
 
 describe('trust', { timeout: 600_000 }, () => {
   let scratch = '';
   let reg: DistributionRegistry;
+  /** Berth's own registry server, which has the OCI 1.1 referrers API. */
+  let own: ServedRegistry;
   let plain: Daemon;
   let enforcing: Daemon | undefined;
   let gnupg = '';
@@ -72,11 +75,12 @@ describe('trust', { timeout: 600_000 }, () => {
   before(async () => {
     scratch = await mkdtemp(join(tmpdir(), 'berth-trust-test-'));
     reg = await startRegistry('plain');
+    own = await serveRegistry(undefined);
     mkdirSync(join(scratch, 'registries.d'));
     mkdirSync(join(scratch, 'sigs'));
     await writeFile(
       join(scratch, 'registries.d', 'berth-test.yaml'),
-      `docker:\n  ${reg.host}:\n    lookaside: file://${join(scratch, 'sigs')}\n`,
+      `default-docker:\n  lookaside: file://${join(scratch, 'sigs')}\n`,
     );
     plain = await startDaemon({ args: ['--registries-d', join(scratch, 'registries.d')] });
     gnupg = join(scratch, 'gnupg');
@@ -92,6 +96,8 @@ describe('trust', { timeout: 600_000 }, () => {
     await enforcing?.cleanup();
     await plain?.cleanup();
     await reg?.stop();
+    await own?.stop();
+    if (own) await rm(own.root, { recursive: true, force: true });
     try {
       execFileSync('gpgconf', ['--homedir', gnupg, '--kill', 'all'], { stdio: 'ignore' });
     } catch {}
@@ -164,6 +170,14 @@ describe('trust', { timeout: 600_000 }, () => {
             },
           ],
           [`${reg.host}/gpg`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: join(scratch, 'releases.gpg') }],
+          [`${own.host}/app`]: [
+            {
+              type: 'sigstoreSigned',
+              keyPath: join(scratch, 'release.pub'),
+              signedIdentity: { type: 'matchRepository' },
+            },
+          ],
+          [`${own.host}/gpg`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: join(scratch, 'releases.gpg') }],
         },
       },
     };
@@ -318,6 +332,71 @@ describe('trust', { timeout: 600_000 }, () => {
     assert.equal(u.code, 0, u.stderr);
     const refused = await b(enforcing!, ['pull', `${reg.host}/gpg:3`]);
     assert.match(refused.stderr, /signedBy: a signature was required, but no GPG signature exists/);
+  });
+
+  it('against Berth’s registry: signatures also as OCI 1.1 referrers, read back through the referrers API', async () => {
+    const ref = `${own.host}/app:1`;
+    await ok(plain, ['tag', img('1'), ref]);
+    await ok(plain, ['push', ref]);
+    const signed = await ok(plain, ['trust', 'sign', '--key', 'release.key', ref]);
+    assert.match(signed.stdout, /stored as sha256-[0-9a-f]{64}\.sig, referrer sha256:[0-9a-f]{64}/);
+    const ins = JSON.parse((await ok(plain, ['trust', 'inspect', '--format', 'json', ref])).stdout);
+    assert.equal(ins.referrersApi, true);
+    assert.ok(
+      ins.referrers.some(
+        (r: { artifactType: string }) => r.artifactType === 'application/vnd.dev.cosign.artifact.sig.v1+json',
+      ),
+    );
+    // The same signature from the tag and the referrer counts once.
+    assert.equal(ins.sigstore.length, 1);
+    assert.match((await ok(plain, ['trust', 'verify', '--key', 'release.pub', ref])).stdout, /Verified: /);
+    await ok(enforcing!, ['pull', ref]);
+    // GPG both ways here too: skopeo signs, berthd's policy accepts; Berth signs, skopeo's policy accepts.
+    const env = { GNUPGHOME: gnupg };
+    const s = await run(
+      'skopeo',
+      [
+        '--insecure-policy',
+        '--registries.d',
+        join(scratch, 'registries.d'),
+        'copy',
+        '--src-tls-verify=false',
+        '--dest-tls-verify=false',
+        '--sign-by',
+        gpgKeys.fingerprints[0]!,
+        `docker://${ref}`,
+        `docker://${own.host}/gpg:1`,
+      ],
+      env,
+      undefined,
+      { timeoutMs: 120_000 },
+    );
+    assert.equal(s.code, 0, s.stderr);
+    await ok(enforcing!, ['pull', `${own.host}/gpg:1`]);
+    await ok(plain, ['tag', img('1'), `${own.host}/gpg:2`]);
+    await ok(plain, ['push', `${own.host}/gpg:2`]);
+    await ok(plain, ['trust', 'sign', '--gpg-key', gpgKeys.fingerprints[0]!, `${own.host}/gpg:2`], env);
+    await writeFile(
+      join(scratch, 'skopeo-policy.json'),
+      JSON.stringify({ default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: join(scratch, 'releases.gpg') }] }),
+    );
+    const v = await run(
+      'skopeo',
+      [
+        '--policy',
+        join(scratch, 'skopeo-policy.json'),
+        '--registries.d',
+        join(scratch, 'registries.d'),
+        'copy',
+        '--src-tls-verify=false',
+        `docker://${own.host}/gpg:2`,
+        `dir:${join(scratch, 'out-own')}`,
+      ],
+      {},
+      undefined,
+      { timeoutMs: 120_000 },
+    );
+    assert.equal(v.code, 0, v.stderr);
   });
 
   it('SBOMs and scans of images with real package databases; reports attached as referrers', async () => {
