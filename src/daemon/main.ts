@@ -59,11 +59,15 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
   await mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
   const lock = await acquirePidLock(join(config.dataRoot, 'berthd.pid'), `the data root ${config.dataRoot}`);
   let engine: Engine | undefined;
+  let closeTrust: (() => void) | undefined;
   const servers: Server[] = [];
   const shutdown = new AbortController();
   try {
     engine = await buildEngine(config, log);
     await repair(engine, log);
+    // Before anything else: a signature policy that does not load stops the daemon here.
+    const { trust, enforcer } = await trustFor(engine);
+    closeTrust = () => trust.close();
     if (config.seedBusybox && engine.images.list().length === 0) await seedBusybox(engine, log);
     const system = new SystemInfo(config, engine);
     const router = new Router();
@@ -74,7 +78,6 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
       version: () => system.version(),
       shutdown: shutdown.signal,
     });
-    const { trust, enforcer } = await trustFor(engine);
     trustRoutes(router, trust);
     imageRoutes(router, { images: engine.images, archives: archivesFor(engine, enforcer) });
     containerRoutes(router, {
@@ -129,6 +132,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
           ),
         );
         for (const l of listens) if (l.kind === 'unix') await rm(l.path, { force: true });
+        closeTrust?.();
         await eng.close();
         await lock.release();
         log.info('stopped');

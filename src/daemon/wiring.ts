@@ -16,6 +16,7 @@ import { parseReference } from '../oci/reference.ts';
 import { errorMessage, InvalidArgumentError } from '../util/errors.ts';
 import { busyboxRootfs } from './busybox.ts';
 import type { DaemonConfig } from './config.ts';
+import { BERTH_VERSION } from './system.ts';
 import type { Engine } from './engine.ts';
 import type { Logger } from './log.ts';
 
@@ -96,7 +97,7 @@ export async function trustFor(engine: Engine): Promise<{ trust: TrustService; e
     root: join(c.dataRoot, 'trust'),
     registriesD,
     dbMaxAgeDays: c.scanDbMaxAgeDays,
-    tool: 'berth-0.1.0',
+    tool: `berth-${BERTH_VERSION}`,
   });
   await trust.repair();
   return { trust, enforcer: new PolicyEnforcer({ policy, registry, registriesD, images: engine.images }) };
