@@ -1,4 +1,4 @@
-import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse as Response } from 'node:http';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { errorMessage } from '../util/errors.ts';
@@ -7,6 +7,12 @@ import { httpStatus } from './errors.ts';
 import { sendJSON, upgradeBodies, type Hijacked, type Request } from './http.ts';
 import type { Router } from './router.ts';
 import { API_VERSION, compareVersions, MAX_API_VERSION, MIN_API_VERSION } from './version.ts';
+
+/**
+ * node:http through `process.getBuiltinModule`: an ESM import of it builds a facade of every export, whose lazy
+ * getters load undici (and with it http2, tls and webcrypto): about 13 MB of berthd's resident memory.
+ */
+const { createServer, ServerResponse } = process.getBuiltinModule('node:http');
 
 export interface ServerOptions {
   router: Router;
@@ -74,7 +80,7 @@ async function readUpgradeBody(req: IncomingMessage, socket: Socket, head: Buffe
 
 function hijacker(
   raw: IncomingMessage,
-  res: ServerResponse,
+  res: Response,
   upgrade: { socket: Socket; head: Buffer } | undefined,
 ): (contentType: string) => Hijacked {
   return (contentType) => {
@@ -96,7 +102,7 @@ function hijacker(
 async function handle(
   opts: ServerOptions,
   raw: IncomingMessage,
-  res: ServerResponse,
+  res: Response,
   upgrade?: { socket: Socket; head: Buffer },
 ): Promise<void> {
   const url = new URL(raw.url ?? '/', 'http://berth');

@@ -4,12 +4,10 @@
  * configuration (Node's own `proxyEnv` agents: CONNECT tunnels for https), and two timeouts: connecting, and
  * idleness of a response (headers or body) — so a registry that is down or hangs fails in bounded time.
  */
-import { Agent as HttpAgent, type IncomingHttpHeaders, type IncomingMessage, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { rootCertificates } from 'node:tls';
 import type { Readable } from 'node:stream';
 import {
   CanceledError,
@@ -20,6 +18,23 @@ import {
   isErrno,
 } from '../../util/errors.ts';
 import type { RegistryConfig } from './types.ts';
+
+/**
+ * node:http, node:https and node:tls, taken when the first request is made and with `process.getBuiltinModule`:
+ * an ESM import of node:http builds a facade of every export, whose lazy getters load undici and with it http2,
+ * tls and webcrypto, about 13 MB of a daemon that may never pull.
+ */
+const builtin = {
+  get http() {
+    return process.getBuiltinModule('node:http');
+  },
+  get https() {
+    return process.getBuiltinModule('node:https');
+  },
+  get tls() {
+    return process.getBuiltinModule('node:tls');
+  },
+};
 
 /** A response that sent nothing for the idle timeout: not resumed (a hung registry would hang again). */
 export class IdleTimeoutError extends UnavailableError {}
@@ -178,7 +193,7 @@ export class Transport {
     }
     const out: { ca?: string[]; cert?: Buffer; key?: Buffer } = {};
     const cas = names.filter((n) => n.endsWith('.crt')).map((n) => readFileSync(join(dir, n), 'utf8'));
-    if (cas.length > 0) out.ca = [...rootCertificates, ...cas];
+    if (cas.length > 0) out.ca = [...builtin.tls.rootCertificates, ...cas];
     for (const n of names.filter((x) => x.endsWith('.cert'))) {
       const keyName = `${n.slice(0, -'.cert'.length)}.key`;
       if (!names.includes(keyName))
@@ -206,14 +221,14 @@ export class Transport {
     const common = { keepAlive: true, maxSockets: 32, ...(proxyEnv ? { proxyEnv } : {}) };
     if (url.protocol === 'https:') {
       const tls = this.#tlsFor(url.host);
-      agent = new HttpsAgent({
+      agent = new builtin.https.Agent({
         ...common,
         ...tls,
         rejectUnauthorized: !skipVerify,
         servername: isIP(url.hostname) ? '' : url.hostname,
-      } as ConstructorParameters<typeof HttpsAgent>[0]);
+      } as ConstructorParameters<typeof builtin.https.Agent>[0]);
     } else {
-      agent = new HttpAgent(common);
+      agent = new builtin.http.Agent(common);
     }
     this.#agents.set(key, agent);
     return agent;
@@ -235,7 +250,7 @@ export class Transport {
     if (opts.signal?.aborted) return Promise.reject(new CanceledError(`${label} was canceled`));
     const skipVerify = url.host === new URL(ep.base).host ? ep.skipVerify : false;
     const agent = this.#agent(url, skipVerify);
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const send = url.protocol === 'https:' ? builtin.https.request : builtin.http.request;
     return new Promise<RegistryResponse>((resolve, reject) => {
       let failure: Error | undefined;
       const req = send(url, {
