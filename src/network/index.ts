@@ -28,15 +28,4 @@ export type {
 } from './backend.ts';
 export { BridgeBackend, type BridgeBackendOptions } from './bridge.ts';
 export { NetavarkBackend, findHelper, type NetavarkOptions } from './netavark.ts';
-export type {
-  Network,
-  NetworkContainer,
-  IPAMConfig,
-  CreateNetworkRequest,
-  ConnectRequest,
-  EndpointRequest,
-  EndpointSettings,
-  NetworkSettings,
-  PortBinding,
-} from './types.ts';
 export type { PortMapping } from './ports.ts';

@@ -19,7 +19,7 @@ import {
   type Pool,
 } from './ipam.ts';
 import type { PortMapping } from './ports.ts';
-import type { CreateNetworkRequest, EndpointRequest, Network, NetworkContainer } from './types.ts';
+import type { EndpointSettings, Network, NetworkContainer, NetworkCreateRequest } from '../engine-api/networks.ts';
 
 /** The network service's JSON per network (in the metadata DB). */
 export interface NetSpec {
@@ -116,7 +116,7 @@ export async function hostRoutes(): Promise<Cidr[]> {
  * Throws InvalidArgumentError / ConflictError with Docker's messages; nothing is recorded here.
  */
 export async function networkSpec(
-  req: CreateNetworkRequest,
+  req: NetworkCreateRequest,
   id: string,
   existing: readonly NetSpec[],
   pools: readonly Pool[],
@@ -231,7 +231,7 @@ export function lookupNetwork(records: Records, ref: string): NetRec | undefined
 }
 
 /** Checks a connect/create endpoint config against the network (Docker's rules for the default bridge). */
-export function endpointConfig(n: NetRec, cfg: EndpointRequest | null | undefined): EpConfig {
+export function endpointConfig(n: NetRec, cfg: EndpointSettings | null | undefined): EpConfig {
   const aliases = [...new Set((cfg?.Aliases ?? []).filter(Boolean))];
   const ipv4 = cfg?.IPAMConfig?.IPv4Address || undefined;
   const ipv6 = cfg?.IPAMConfig?.IPv6Address || undefined;

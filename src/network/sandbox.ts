@@ -11,6 +11,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError, errorMessage, NotFoundError } from '../util/errors.ts';
+import type { EndpointSettings, NetworkSettings } from '../engine-api/networks.ts';
 import type { EventLog } from '../util/events.ts';
 import type { KeyedMutex } from '../util/lock.ts';
 import type { ContainerNetworks, NetworkBackend } from './backend.ts';
@@ -31,7 +32,6 @@ import { createNetns, removeNetns } from './netns.ts';
 import { contends, ephemeralRange, type PortMapping, resolvePorts, wantedPorts } from './ports.ts';
 import { repairSandboxes } from './repair.ts';
 import { SandboxFiles } from './sandboxfiles.ts';
-import type { EndpointRequest, NetworkSettings } from './types.ts';
 
 /** A network namespace as the runtime takes it: the host's, a new empty one, or one at a path. */
 export type NamespaceRef = 'host' | 'none' | { path: string };
@@ -117,7 +117,7 @@ export class Sandboxes {
   prepare(
     containerId: string,
     networkMode: string | undefined,
-    endpoints: Record<string, EndpointRequest | null> | null | undefined,
+    endpoints: Record<string, EndpointSettings | null> | null | undefined,
     mac?: string,
   ): string {
     return recordEndpoints(this.#d.records, containerId, networkMode, endpoints, mac);
@@ -335,7 +335,12 @@ export class Sandboxes {
    * `network connect`: records the endpoint; a running container gets the interface at once (the backend's setup
    * for that network alone, in its namespace) and a line for the new address in its /etc/hosts.
    */
-  async connect(c: ContainerLink, n: NetRec, cfg: EndpointRequest, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  async connect(
+    c: ContainerLink,
+    n: NetRec,
+    cfg: EndpointSettings,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<void> {
     const records = this.#d.records;
     await this.#d.lock.run(`c:${c.id}`, async () => {
       const config = endpointConfig(n, cfg);
