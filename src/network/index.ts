@@ -11,13 +11,8 @@ export {
   type NetworkConfig,
   type NetworkFilters,
 } from './service.ts';
-export type { ContainerLink, ContainerLookup } from './model.ts';
-export {
-  Sandboxes,
-  type NamespaceRef,
-  type SandboxRequest,
-  type Sandbox,
-} from './sandbox.ts';
+export type { ContainerLink, ContainerLookup, NamespaceRef, SandboxRequest, Sandbox } from './model.ts';
+export { Sandboxes } from './sandbox.ts';
 export type {
   NetworkBackend,
   ContainerNetworks,

@@ -1,6 +1,7 @@
 /**
- * What the network service stores per network and endpoint, and the pure steps around it: a create request
- * validated into a network's spec (Docker's messages), a record into Docker's network JSON, small helpers.
+ * What the network service stores per network and endpoint, what a container's sandbox is asked for and gives, and
+ * the pure steps around them: a create request validated into a network's spec (Docker's messages), an endpoint
+ * request checked against its network, a record into Docker's network JSON, small helpers.
  */
 import { readFile } from 'node:fs/promises';
 import type { EndpointRecord, NetworkRecord, NetworkRecords } from '../metadata/index.ts';
@@ -62,6 +63,52 @@ export interface ContainerLink {
 
 /** Finds a container by ID, ID prefix or name; undefined when there is none. */
 export type ContainerLookup = (ref: string) => ContainerLink | undefined;
+
+/** A network namespace as the runtime takes it: the host's, a new empty one, or one at a path. */
+export type NamespaceRef = 'host' | 'none' | { path: string };
+
+/** What `setUp` needs of a starting container. */
+export interface SandboxRequest {
+  id: string;
+  name: string;
+  hostname: string;
+  domainname?: string;
+  /** `HostConfig.NetworkMode` as `prepare` normalised it (`bridge`, `host`, `none` or a network); see `peer`. */
+  networkMode: string;
+  portBindings?: Record<string, readonly { HostIp?: string; HostPort?: string }[] | null> | null;
+  publishAll?: boolean;
+  /** `Config.ExposedPorts` keys (`80/tcp`). */
+  exposedPorts?: readonly string[];
+  dns?: readonly string[] | null;
+  dnsSearch?: readonly string[] | null;
+  dnsOptions?: readonly string[] | null;
+  extraHosts?: readonly string[] | null;
+  /** The container's directory: its `hosts` and `resolv.conf` are written there. */
+  dir: string;
+  /**
+   * `--network container:X`: the running container X whose namespace and files this one shares (as Docker, the
+   * same /etc/hosts and /etc/resolv.conf files, not copies). `networkMode` is then ignored.
+   */
+  peer?: { id: string; pid: number; networkMode: string; dir: string };
+  signal?: AbortSignal;
+  /**
+   * Return as soon as the namespace and files exist (addresses are chosen before the backend runs), with `ready`
+   * settling when the backend has finished: the caller creates the runtime container meanwhile and awaits `ready`
+   * before the process starts. On failure the sandbox has already undone its part.
+   */
+  early?: boolean;
+}
+
+/** What a container gets from `setUp`. */
+export interface Sandbox {
+  /** The namespace to join. */
+  netns: NamespaceRef;
+  /** Host paths of the files to bind at /etc/hosts and /etc/resolv.conf. */
+  hosts: string;
+  resolvConf: string;
+  /** Settles when the backend has set up the interfaces and ports (already settled unless `early`). */
+  ready: Promise<void>;
+}
 
 /** The networks Docker lists on every engine. */
 export const PREDEFINED = ['bridge', 'host', 'none'] as const;

@@ -17,8 +17,7 @@ import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError } fr
 import { EventLog } from '../util/events.ts';
 import { BridgeBackend } from './bridge.ts';
 import { NetavarkBackend, findHelper } from './netavark.ts';
-import type { ContainerLink } from './model.ts';
-import type { SandboxRequest } from './sandbox.ts';
+import type { ContainerLink, SandboxRequest } from './model.ts';
 import { NetworkService } from './service.ts';
 
 const exec = promisify(execFile);
