@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { writeOsvDir } from '../src/trust/osv/testkit.ts';
 import { writeAlpineRoot, writeDebianRoot, writeNodeProject } from '../src/trust/sbom/testkit.ts';
 import { makeKeyring } from '../src/trust/testkit.ts';
-import { api, BERTH, BERTHD, type Daemon, run, startDaemon } from './harness.ts';
+import { api, BERTH, BERTHD, type Daemon, docker, run, startDaemon } from './harness.ts';
 import { type DistributionRegistry, skopeo, startRegistry } from '../src/distribution/remote/testkit.ts';
 import { type ServedRegistry, serveRegistry } from '../src/registry/testkit.ts';
 
