@@ -198,6 +198,13 @@ describe('trust', { timeout: 600_000 }, () => {
       blobsBefore,
       'nothing of the refused image is stored',
     );
+    // The docker CLI shows the same reason.
+    const viaDocker = await docker(enforcing, ['pull', img('unsigned')]);
+    assert.notEqual(viaDocker.code, 0);
+    assert.match(
+      viaDocker.stderr,
+      /Error response from daemon: pulling .*app:unsigned is refused by the signature policy/,
+    );
     assert.doesNotMatch((await ok(enforcing, ['images'])).stdout, /unsigned/);
     // A signature moved onto another manifest: it signs the old digest.
     const d1 = await digestOf(img('1'));
