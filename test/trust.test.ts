@@ -141,6 +141,44 @@ describe('trust', { timeout: 600_000 }, () => {
     assert.equal(m.mediaType, 'application/vnd.oci.image.manifest.v1+json');
     assert.equal(m.layers[0].mediaType, 'application/vnd.dev.cosign.simplesigning.v1+json');
     assert.ok(m.layers[0].annotations['dev.cosignproject.cosign/signature']);
+    // containers/image (Debian's skopeo) reads the attachment: copied with use-sigstore-attachments, the signature
+    // arrives in the destination with its payload and annotation intact.
+    const rd = join(scratch, 'registries-attach.d');
+    mkdirSync(rd, { recursive: true });
+    await writeFile(join(rd, 'a.yaml'), `docker:\n  ${reg.host}:\n    use-sigstore-attachments: true\n`);
+    const out = join(scratch, 'attach-copy');
+    const sc = await skopeo([
+      '--registries.d',
+      rd,
+      'copy',
+      '--src-tls-verify=false',
+      `docker://${img('1')}`,
+      `dir:${out}`,
+    ]);
+    assert.equal(sc.code, 0, sc.stderr);
+    const copied = (await readFile(join(out, 'signature-1'))).toString();
+    assert.ok(copied.startsWith('\0sigstore-json\n'), copied.slice(0, 40));
+    const att = JSON.parse(copied.slice('\0sigstore-json\n'.length));
+    assert.equal(att.mimeType, 'application/vnd.dev.cosign.simplesigning.v1+json');
+    assert.equal(
+      JSON.parse(Buffer.from(att.payload, 'base64').toString()).critical.image['docker-manifest-digest'],
+      digest,
+    );
+    assert.ok(att.annotations['dev.cosignproject.cosign/signature']);
+    // And written back by containers/image to another repository, Berth verifies it there.
+    const back = await skopeo([
+      '--registries.d',
+      rd,
+      'copy',
+      '--dest-tls-verify=false',
+      `dir:${out}`,
+      `docker://${reg.host}/app-copy:1`,
+    ]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(
+      (await ok(plain, ['trust', 'verify', '--key', 'release.pub', `${reg.host}/app-copy:1`])).stdout,
+      /Verified: .*\/app@/,
+    );
     const v = await ok(plain, ['trust', 'verify', '--key', 'release.pub', img('1')]);
     assert.match(
       v.stdout,
