@@ -12,6 +12,7 @@ import { BERTH, DOCKER, NODE, startBerthd, startDockerd, TREE, useTree, type Eng
 import { fmt, MiB, run, type Stats } from './lib/proc.ts';
 import { summariseProfile } from './lib/profile.ts';
 import { benchLoad, throughput, type LoadFigures } from './load.ts';
+import { benchCompose, composeReport } from './compose.ts';
 import { benchContainers, containersReport } from './containers.ts';
 import { benchNetwork, networkReport } from './network.ts';
 import { benchPhases, type PhaseFigures } from './phases.ts';
@@ -36,6 +37,8 @@ benchmarks (default: load layers idle version phases registry):
             berth run --rm: berthd, dockerd, podman; berthd's phase breakdown and RSS (not in the default set)
   trust     berth scan of a Debian image against --advisories OSV records (warm), and the signature policy's cost
             on a pull of a present image (not in the default set; --debian-root DIR: a debootstrap tree)
+  compose   up -d and down -v of a three-service app, berth compose → berthd vs docker-compose 1.29.2 → dockerd (and
+            crossed), config of a 50-service file (not in the default set)
   network   run --rm on the bridge vs --network none, 20 started in parallel on a user network, wrk through a
             published port vs the container's IP: berthd, dockerd, podman (not in the default set)
 
@@ -86,6 +89,7 @@ const KNOWN = [
   'containers',
   'start',
   'trust',
+  'compose',
 ];
 if (values.help) {
   process.stdout.write(USAGE);
@@ -419,6 +423,11 @@ async function main(): Promise<void> {
     out.push(startReport(f));
   }
 
+  if (selected.includes('compose')) {
+    const f = await benchCompose({ runs, log });
+    json.compose = f;
+    out.push(composeReport(f));
+  }
   if (selected.includes('network')) {
     const f = await benchNetwork({ runs, parallel: 20, wrkSeconds: 5, scratch, log });
     json.network = f;

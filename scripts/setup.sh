@@ -27,7 +27,11 @@ RUN_PKGS=(runc crun conmon catatonit busybox-static attr netavark aardvark-dns i
 #   rpm               writes a real rpm database (sqlite backend) for the SBOM test
 #   docker-compose    Debian's docker-compose 1.29.2, the compose peer (compose tests and benchmarks)
 #   docker.io         a reference dockerd: the compose tests run docker-compose and berth compose side by side on it
-TEST_PKGS=(skopeo umoci python3-docker docker-registry apache2-utils tmux curl openssl zip rpm docker-compose docker.io)
+#   ceph-mon, ceph-osd, radosgw
+#                     Ceph's S3 server for the registry's S3 blob backend (one monitor, one in-memory OSD, radosgw)
+#   postgresql        the registry's PostgreSQL metadata backend (tests run it on their own data dir and port)
+TEST_PKGS=(skopeo umoci python3-docker docker-registry apache2-utils tmux curl openssl zip rpm docker-compose docker.io
+  ceph-mon ceph-osd radosgw postgresql)
 #   docker.io         also the reference dockerd of the benchmarks
 #   hyperfine         command timing in benchmarks
 #   wrk               HTTP load through published ports in benchmarks

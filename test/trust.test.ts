@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { writeOsvDir } from '../src/trust/osv/testkit.ts';
 import { writeAlpineRoot, writeDebianRoot, writeNodeProject } from '../src/trust/sbom/testkit.ts';
 import { makeKeyring } from '../src/trust/testkit.ts';
-import { api, BERTH, BERTHD, type Daemon, run, startDaemon } from './harness.ts';
+import { api, BERTH, BERTHD, type Daemon, docker, run, startDaemon } from './harness.ts';
 import { type DistributionRegistry, skopeo, startRegistry } from '../src/distribution/remote/testkit.ts';
 import { type ServedRegistry, serveRegistry } from '../src/registry/testkit.ts';
 
@@ -141,6 +141,44 @@ describe('trust', { timeout: 600_000 }, () => {
     assert.equal(m.mediaType, 'application/vnd.oci.image.manifest.v1+json');
     assert.equal(m.layers[0].mediaType, 'application/vnd.dev.cosign.simplesigning.v1+json');
     assert.ok(m.layers[0].annotations['dev.cosignproject.cosign/signature']);
+    // containers/image (Debian's skopeo) reads the attachment: copied with use-sigstore-attachments, the signature
+    // arrives in the destination with its payload and annotation intact.
+    const rd = join(scratch, 'registries-attach.d');
+    mkdirSync(rd, { recursive: true });
+    await writeFile(join(rd, 'a.yaml'), `docker:\n  ${reg.host}:\n    use-sigstore-attachments: true\n`);
+    const out = join(scratch, 'attach-copy');
+    const sc = await skopeo([
+      '--registries.d',
+      rd,
+      'copy',
+      '--src-tls-verify=false',
+      `docker://${img('1')}`,
+      `dir:${out}`,
+    ]);
+    assert.equal(sc.code, 0, sc.stderr);
+    const copied = (await readFile(join(out, 'signature-1'))).toString();
+    assert.ok(copied.startsWith('\0sigstore-json\n'), copied.slice(0, 40));
+    const att = JSON.parse(copied.slice('\0sigstore-json\n'.length));
+    assert.equal(att.mimeType, 'application/vnd.dev.cosign.simplesigning.v1+json');
+    assert.equal(
+      JSON.parse(Buffer.from(att.payload, 'base64').toString()).critical.image['docker-manifest-digest'],
+      digest,
+    );
+    assert.ok(att.annotations['dev.cosignproject.cosign/signature']);
+    // And written back by containers/image to another repository, Berth verifies it there.
+    const back = await skopeo([
+      '--registries.d',
+      rd,
+      'copy',
+      '--dest-tls-verify=false',
+      `dir:${out}`,
+      `docker://${reg.host}/app-copy:1`,
+    ]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(
+      (await ok(plain, ['trust', 'verify', '--key', 'release.pub', `${reg.host}/app-copy:1`])).stdout,
+      /Verified: .*\/app@/,
+    );
     const v = await ok(plain, ['trust', 'verify', '--key', 'release.pub', img('1')]);
     assert.match(
       v.stdout,
@@ -197,6 +235,13 @@ describe('trust', { timeout: 600_000 }, () => {
       (await readdir(join(enforcing.dataRoot, 'blobs', 'sha256'))).length,
       blobsBefore,
       'nothing of the refused image is stored',
+    );
+    // The docker CLI shows the same reason.
+    const viaDocker = await docker(enforcing, ['pull', img('unsigned')]);
+    assert.notEqual(viaDocker.code, 0);
+    assert.match(
+      viaDocker.stderr,
+      /Error response from daemon: pulling .*app:unsigned is refused by the signature policy/,
     );
     assert.doesNotMatch((await ok(enforcing, ['images'])).stdout, /unsigned/);
     // A signature moved onto another manifest: it signs the old digest.

@@ -110,10 +110,12 @@ export async function createContainer(
   return res.Id;
 }
 
+/** Stops and removes a container; `volumes` also removes its anonymous volumes (`down -v`, `rm -v`). */
 export async function stopAndRemove(
   ctx: ComposeContext,
   c: ContainerSummary,
   timeout: number | undefined,
+  volumes = false,
 ): Promise<void> {
   const name = containerName(c);
   if (c.State === 'running' || c.State === 'paused' || c.State === 'restarting') {
@@ -123,7 +125,7 @@ export async function stopAndRemove(
   }
   ctx.reporter.event('Container', name, 'Removing');
   try {
-    await ctx.client.containerRemove(c.Id, { force: true, volumes: true, signal: ctx.signal });
+    await ctx.client.containerRemove(c.Id, { force: true, volumes, signal: ctx.signal });
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err;
   }

@@ -213,22 +213,32 @@ export async function ensureImages(
   opts: EnsureImagesOptions = {},
 ): Promise<Record<string, string>> {
   const ids: Record<string, string> = {};
+  // One inspect per image, however many services run it; the inspects run at once.
+  const known = new Map<string, Promise<string | undefined>>();
+  const lookup = (name: string) => {
+    let p = known.get(name);
+    if (p === undefined) known.set(name, (p = imageId(ctx, name)));
+    return p;
+  };
+  for (const n of services) lookup(imageName(project, project.services[n]!)).catch(() => {});
   for (const n of services) {
     const s = project.services[n]!;
     const name = imageName(project, s);
     const policy = (opts.pull === 'always' ? 'always' : (s.pull_policy ?? 'missing')) as PullPolicy;
-    let id = policy === 'always' && s.build === undefined ? undefined : await imageId(ctx, name);
+    let id = policy === 'always' && s.build === undefined ? undefined : await lookup(name);
     const wantBuild =
       s.build !== undefined &&
       (opts.build === 'always' || policy === 'build' || (id === undefined && opts.build !== 'never'));
     if (wantBuild) {
       id = await buildImage(ctx, project, s, { ...(opts.output !== undefined ? { output: opts.output } : {}) });
+      known.set(name, Promise.resolve(id));
     } else if (id === undefined || policy === 'always') {
       if (policy === 'never' || opts.pull === 'never' || (s.build !== undefined && opts.build === 'never')) {
         if (id === undefined) throw new NotFoundError(`No such image: ${name}`);
       } else {
         await pullImage(ctx, name, n);
         id = await imageId(ctx, name);
+        known.set(name, Promise.resolve(id));
       }
     }
     if (id !== undefined) ids[n] = id;

@@ -10,7 +10,7 @@ import { normalizeService, type NormalizeContext } from './normalize.ts';
 import { rebaseDocument, rebaseService } from './paths.ts';
 import { checkConsistency, normalizeFileObjects, normalizeNetworks, normalizeVolumes } from './resources.ts';
 import { validateSchema } from './schema.ts';
-import { parseComposeYaml, Positions } from './source.ts';
+import { type ParsedFile, parseComposeYaml, Positions } from './source.ts';
 import { withDependencies } from './graph.ts';
 import { resolveEnvironment } from './environment.ts';
 
@@ -99,6 +99,18 @@ class Loader {
     if (!this.warnings.includes(msg)) this.warnings.push(msg);
   }
 
+  readonly #parsed = new Map<string, ParsedFile>();
+
+  /** A file parsed once, whoever asks (the project name is looked up before the files are loaded). */
+  parse(file: string): ParsedFile {
+    let parsed = this.#parsed.get(file);
+    if (parsed === undefined) {
+      parsed = parseComposeYaml(file === '-' ? join(this.#opts.cwd, '(stdin)') : file, this.read(file));
+      this.#parsed.set(file, parsed);
+    }
+    return parsed;
+  }
+
   read(file: string): string {
     if (file === '-') {
       this.#stdin.text ??= this.#opts.readStdin?.() ?? '';
@@ -143,7 +155,7 @@ class Loader {
           `include cycle detected: ${[...chain, file].join(' -> ')}`,
         );
       }
-      const parsed = parseComposeYaml(file === '-' ? join(this.#opts.cwd, '(stdin)') : file, this.read(file));
+      const parsed = this.parse(file);
       this.positions.absorb(parsed.positions);
       for (const raw of parsed.documents) {
         const doc = this.prepare(raw, parsed.positions, env);
@@ -214,7 +226,7 @@ class Loader {
     let resolved: Dict;
     if (ext.file !== undefined) {
       const target = isAbsolute(String(ext.file)) ? String(ext.file) : resolve(dirname(file), String(ext.file));
-      const parsed = parseComposeYaml(target, this.read(target));
+      const parsed = this.parse(target);
       this.positions.absorb(parsed.positions);
       const other = parsed.documents.reduce<Dict>(
         (acc, d) => mergeDocuments(acc, this.prepare(d, parsed.positions, env)),
@@ -355,7 +367,7 @@ export function loadProject(opts: LoadOptions): LoadResult {
 function nameFromFiles(loader: Loader, files: readonly string[], env: Record<string, string>): string | undefined {
   let found: string | undefined;
   for (const file of files) {
-    const parsed = parseComposeYaml(file === '-' ? '(stdin)' : file, loader.read(file));
+    const parsed = loader.parse(file);
     for (const doc of parsed.documents) {
       if (typeof doc.name !== 'string' || doc.name === '') continue;
       try {

@@ -31,10 +31,6 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-async function containersOf(ctx: ComposeContext, project: Project, service: string): Promise<ContainerSummary[]> {
-  return projectContainers(ctx, project.name, { services: [service] });
-}
-
 /** Waits until a dependency meets its condition; throws (or warns, when not required) when it cannot. */
 async function waitDependency(
   ctx: ComposeContext,
@@ -43,11 +39,11 @@ async function waitDependency(
   dep: string,
   d: Dependency,
   deadline: number | undefined,
+  containers: ContainerSummary[],
 ): Promise<void> {
   if (d.condition === 'service_started') return;
   const s = project.services[dep];
   if (s === undefined) return;
-  const containers = await containersOf(ctx, project, dep);
   if (containers.length === 0) {
     if (d.required) throw new FailedPreconditionError(`${dependant} is missing dependency ${dep}`);
     ctx.reporter.warn(`${dependant} is missing dependency ${dep}`);
@@ -170,12 +166,19 @@ export interface StartOptions {
 /** Starts the given services' containers, each after its dependencies' conditions hold. */
 export async function startServices(ctx: ComposeContext, project: Project, opts: StartOptions): Promise<void> {
   const deadline = opts.timeout === undefined ? undefined : Date.now() + opts.timeout;
+  // One listing for the whole start phase: convergence is over, so no container comes or goes meanwhile.
+  const byService = new Map<string, ContainerSummary[]>();
+  for (const c of await projectContainers(ctx, project.name)) {
+    byService.set(serviceOf(c), [...(byService.get(serviceOf(c)) ?? []), c]);
+  }
   await inDependencyOrder(project.services, opts.services, async (name) => {
     const s = project.services[name]!;
     await Promise.all(
-      Object.entries(s.depends_on).map(([dep, d]) => waitDependency(ctx, project, name, dep, d, deadline)),
+      Object.entries(s.depends_on).map(([dep, d]) =>
+        waitDependency(ctx, project, name, dep, d, deadline, byService.get(dep) ?? []),
+      ),
     );
-    const containers = await containersOf(ctx, project, name);
+    const containers = byService.get(name) ?? [];
     for (const c of containers) {
       if (c.State === 'running') continue;
       const cname = containerName(c);

@@ -155,7 +155,9 @@ export async function down(
   // Dependents first; containers of services the file does not know go first of all.
   const rest = [...byService.keys()].filter((s) => !ordered.includes(s));
   await Promise.all(
-    rest.map((s) => Promise.all((byService.get(s) ?? []).map((c) => stopAndRemove(ctx, c, opts.timeout)))),
+    rest.map((s) =>
+      Promise.all((byService.get(s) ?? []).map((c) => stopAndRemove(ctx, c, opts.timeout, opts.volumes))),
+    ),
   );
   if (project !== undefined && ordered.length > 0) {
     await inDependencyOrder(
@@ -163,7 +165,7 @@ export async function down(
       ordered,
       async (s) => {
         const t = stopTimeout(project.services[s], opts.timeout);
-        await Promise.all((byService.get(s) ?? []).map((c) => stopAndRemove(ctx, c, t)));
+        await Promise.all((byService.get(s) ?? []).map((c) => stopAndRemove(ctx, c, t, opts.volumes)));
       },
       { reverse: true },
     );

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ChangeItem, PathStat } from '../engine-api/containers.ts';
 import type { PackEntry } from '../util/tar/index.ts';
 
 /**
@@ -42,11 +43,8 @@ async function* walk(root: string, prefix: string, rel: string, seen: Map<string
   }
 }
 
-export interface Change {
-  Path: string;
-  /** 0 modified, 1 added, 2 deleted (docker's ChangeType). */
-  Kind: 0 | 1 | 2;
-}
+/** One entry of `docker diff` (its `Kind` 0 modified, 1 added, 2 deleted). */
+export type Change = ChangeItem & { Kind: 0 | 1 | 2 };
 
 /**
  * What a container changed, from its overlay upper directory: a 0/0 character device is a deletion, an entry
@@ -205,15 +203,6 @@ export async function resolveInRoot(root: string, path: string): Promise<string>
   }
   if (last === '..') resolved.pop();
   return join(root, ...resolved, ...(last !== undefined && last !== '..' ? [last] : []));
-}
-
-/** Docker's container path stat (`X-Docker-Container-Path-Stat`), with Go's FileMode bits. */
-export interface PathStat {
-  name: string;
-  size: number;
-  mode: number;
-  mtime: string;
-  linkTarget: string;
 }
 
 export async function pathStat(host: string, name: string): Promise<PathStat> {

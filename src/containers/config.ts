@@ -3,86 +3,13 @@
  * name and ID rules, merging the image's config, validating the host config. No I/O here.
  */
 import { randomBytes } from 'node:crypto';
+import type {
+  ContainerCreateRequest,
+  HealthConfig as RequestHealthConfig,
+  HostConfig,
+} from '../engine-api/containers.ts';
 import type { HealthConfig, ImageRunConfig } from '../oci/types.ts';
 import { InvalidArgumentError } from '../util/errors.ts';
-
-export interface MountSpec {
-  Type: 'bind' | 'volume' | 'tmpfs' | 'npipe' | 'cluster' | 'image';
-  Source?: string;
-  Target: string;
-  ReadOnly?: boolean;
-  Consistency?: string;
-  BindOptions?: { Propagation?: string; NonRecursive?: boolean; CreateMountpoint?: boolean };
-  VolumeOptions?: {
-    NoCopy?: boolean;
-    Labels?: Record<string, string>;
-    DriverConfig?: { Name?: string; Options?: Record<string, string> };
-    Subpath?: string;
-  };
-  TmpfsOptions?: { SizeBytes?: number; Mode?: number; Options?: string[][] };
-}
-
-export interface RestartPolicy {
-  Name: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
-  MaximumRetryCount?: number;
-}
-
-export interface HostConfig {
-  Binds?: string[] | null;
-  LogConfig?: { Type?: string; Config?: Record<string, string> };
-  NetworkMode?: string;
-  PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[] | null>;
-  RestartPolicy?: RestartPolicy;
-  AutoRemove?: boolean;
-  VolumesFrom?: string[] | null;
-  Mounts?: MountSpec[] | null;
-  ConsoleSize?: [number, number];
-  CapAdd?: string[] | null;
-  CapDrop?: string[] | null;
-  Dns?: string[] | null;
-  DnsOptions?: string[] | null;
-  DnsSearch?: string[] | null;
-  ExtraHosts?: string[] | null;
-  GroupAdd?: string[] | null;
-  IpcMode?: string;
-  PidMode?: string;
-  UTSMode?: string;
-  Privileged?: boolean;
-  PublishAllPorts?: boolean;
-  ReadonlyRootfs?: boolean;
-  SecurityOpt?: string[] | null;
-  Tmpfs?: Record<string, string> | null;
-  ShmSize?: number;
-  Sysctls?: Record<string, string> | null;
-  Runtime?: string;
-  CpuShares?: number;
-  Memory?: number;
-  NanoCpus?: number;
-  CpuPeriod?: number;
-  CpuQuota?: number;
-  CpusetCpus?: string;
-  CpusetMems?: string;
-  Devices?: { PathOnHost: string; PathInContainer?: string; CgroupPermissions?: string }[] | null;
-  MemoryReservation?: number;
-  MemorySwap?: number;
-  MemorySwappiness?: number | null;
-  OomKillDisable?: boolean | null;
-  OomScoreAdj?: number;
-  PidsLimit?: number | null;
-  Ulimits?: { Name: string; Soft: number; Hard: number }[] | null;
-  Init?: boolean | null;
-  [key: string]: unknown;
-}
-
-/** The body of `POST /containers/create`. */
-export interface CreateRequest extends ImageRunConfig {
-  Image?: string;
-  StopTimeout?: number | null;
-  NetworkDisabled?: boolean;
-  MacAddress?: string;
-  HostConfig?: HostConfig;
-  NetworkingConfig?: { EndpointsConfig?: Record<string, unknown> };
-}
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
@@ -184,7 +111,7 @@ export function mergeEnv(image: readonly string[] = [], request: readonly string
  * Shell and OnBuild come from the image unless given.
  */
 export function mergeImageConfig(
-  req: CreateRequest,
+  req: ContainerCreateRequest,
   image: ImageRunConfig = {},
 ): ImageRunConfig & { StopTimeout?: number } {
   const entrypointGiven = req.Entrypoint !== undefined && req.Entrypoint !== null;
@@ -223,7 +150,7 @@ export function mergeImageConfig(
 
 /** The request's healthcheck fields override the image's one by one; `Test: ["NONE"]` disables it. */
 export function mergeHealthcheck(
-  req: HealthConfig | undefined,
+  req: RequestHealthConfig | null | undefined,
   image: HealthConfig | undefined,
 ): HealthConfig | undefined {
   if (!req && !image) return undefined;
@@ -261,7 +188,7 @@ export interface CreateContext {
  * honoured. Returns the host config to store (with its runtime). What depends on the image (the command) and the
  * spec's options (`validateSpec`) are checked once the image is known.
  */
-export function checkCreateRequest(req: CreateRequest, ctx: CreateContext): HostConfig {
+export function checkCreateRequest(req: ContainerCreateRequest, ctx: CreateContext): HostConfig {
   if (!req.Image) throw new InvalidArgumentError('config cannot be empty in order to create a container');
   const hc: HostConfig = { ...(req.HostConfig ?? {}) };
   validateHostConfig(hc);

@@ -1,7 +1,7 @@
 /** `--device`: a host device node as the spec builder takes it. Pure: the caller stats the node. */
 import type { DeviceInput } from '../runtime/index.ts';
 import { InvalidArgumentError } from '../util/errors.ts';
-import type { HostConfig } from './config.ts';
+import type { HostConfig } from '../engine-api/containers.ts';
 
 /** One `HostConfig.Devices` entry. */
 export type DeviceRequest = NonNullable<HostConfig['Devices']>[number];

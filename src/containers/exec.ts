@@ -3,25 +3,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type AttachSession, type ExecProcess, type ExecSession, ProcessStartError } from '../runtime/index.ts';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
+import type { ExecConfig, ExecInspect } from '../engine-api/exec.ts';
 import type { EventLog } from '../util/events.ts';
 import { mergeEnv } from './config.ts';
 import type { ContainerService } from './service.ts';
 import { resolveUser } from './users.ts';
-
-/** The body of `POST /containers/{id}/exec`. */
-export interface ExecConfig {
-  Cmd?: string[];
-  Env?: string[] | null;
-  WorkingDir?: string;
-  User?: string;
-  Tty?: boolean;
-  AttachStdin?: boolean;
-  AttachStdout?: boolean;
-  AttachStderr?: boolean;
-  Privileged?: boolean;
-  DetachKeys?: string;
-  ConsoleSize?: [number, number] | null;
-}
 
 interface Exec {
   id: string;
@@ -141,7 +127,7 @@ export class ExecManager {
     await this.#containers.runtimeOf(r).resizeExec(id, { height, width });
   }
 
-  inspect(id: string): Record<string, unknown> {
+  inspect(id: string): ExecInspect {
     const e = this.#get(id);
     const c = e.config;
     return {

@@ -3,17 +3,10 @@ import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { mountAll, unmountAll, unpackLayer, type Snapshotter } from '../snapshots/index.ts';
 import { ForbiddenError, InvalidArgumentError, NotFoundError, NotImplementedError } from '../util/errors.ts';
+import type { PathStat } from '../engine-api/containers.ts';
 import type { KeyedMutex } from '../util/lock.ts';
 import { extract, pack, type PackEntry } from '../util/tar/index.ts';
-import {
-  pathEntries,
-  pathStat,
-  resolveInRoot,
-  treeEntries,
-  upperChanges,
-  type Change,
-  type PathStat,
-} from './archive.ts';
+import { pathEntries, pathStat, resolveInRoot, treeEntries, upperChanges, type Change } from './archive.ts';
 import type { Row } from './model.ts';
 
 /** What the file operations need of the container service. */

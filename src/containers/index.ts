@@ -1,3 +1,7 @@
+/**
+ * Containers: create, start, stop, kill, wait, remove, attach, logs, exec, healthchecks, restart policies and
+ * start-up reconciliation. `ContainerService` is the state machine; the modules beside it do the work.
+ */
 export { ContainerService, type ContainerServiceDeps } from './service.ts';
 export { PS_FILTERS, type ListOptions } from './filters.ts';
 export type {
@@ -8,15 +12,6 @@ export type {
   WaitResult,
   LogsOptions,
 } from './model.ts';
-export {
-  mergeImageConfig,
-  validateHostConfig,
-  parseBind,
-  validateName,
-  type CreateRequest,
-  type HostConfig,
-  type MountSpec,
-} from './config.ts';
-export { statusText, humanDuration, type ContainerState, type ContainerStatus } from './state.ts';
+export { statusText, type ContainerState, type ContainerStatus } from './state.ts';
 export { formatTimestampNano } from '../runtime/index.ts';
-export { ExecManager, type ExecConfig } from './exec.ts';
+export { ExecManager } from './exec.ts';

@@ -4,7 +4,7 @@
  */
 import type { ContainerRow } from '../metadata/index.ts';
 import type { ImageRunConfig } from '../oci/types.ts';
-import type { HostConfig } from './config.ts';
+import type { HostConfig } from '../engine-api/containers.ts';
 import type { ContainerState } from './state.ts';
 
 /** A resolved mount of a container, in the shape of inspect's `Mounts`. */

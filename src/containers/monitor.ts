@@ -7,7 +7,7 @@ import type { ContainerRecords } from '../metadata/index.ts';
 import type { ExitStatus, RuntimeDriver } from '../runtime/index.ts';
 import { errorMessage, NotFoundError } from '../util/errors.ts';
 import type { KeyedMutex } from '../util/lock.ts';
-import type { HostConfig } from './config.ts';
+import type { HostConfig } from '../engine-api/containers.ts';
 import type { Healthchecks } from './health.ts';
 import type { Row, StoredConfig } from './model.ts';
 import type { ContainerState } from './state.ts';

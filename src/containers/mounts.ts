@@ -10,7 +10,8 @@ import { promisify } from 'node:util';
 import type { ImageRunConfig } from '../oci/types.ts';
 import type { VolumeService } from '../volumes/index.ts';
 import { InvalidArgumentError, isErrno } from '../util/errors.ts';
-import { type HostConfig, parseBind } from './config.ts';
+import type { HostConfig } from '../engine-api/containers.ts';
+import { parseBind } from './config.ts';
 import type { MountPoint, Row } from './model.ts';
 import type { UndoStack } from './undo.ts';
 

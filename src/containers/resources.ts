@@ -1,7 +1,7 @@
 /** A container's cgroup limits and the byte sizes of its options, from the host config. Pure. */
 import { type HostFacts, type ResourcesInput, resolveResources, type SpecResources } from '../runtime/index.ts';
 import { InvalidArgumentError } from '../util/errors.ts';
-import type { HostConfig } from './config.ts';
+import type { HostConfig } from '../engine-api/containers.ts';
 
 /** The cgroup limits of a host config, as the spec builder takes them (at start, and for `update`). */
 export function resourcesInput(hc: HostConfig): ResourcesInput {

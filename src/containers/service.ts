@@ -1,16 +1,16 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ImageService } from '../images/index.ts';
 import type { ContainerRecords } from '../metadata/index.ts';
-import type { NetworkSettings, Sandboxes } from '../network/index.ts';
+import type { ContainerCreateRequest, HostConfig, PathStat } from '../engine-api/containers.ts';
+import type { NetworkSettings } from '../engine-api/networks.ts';
+import type { Sandboxes } from '../network/index.ts';
 import {
   type AttachSession,
   type HostFacts,
   type LogEntry,
-  OciRuntimeError,
   ProcessStartError,
   type RuntimeDriver,
-  readLog,
   resolveCapabilities,
 } from '../runtime/index.ts';
 import type { Snapshotter } from '../snapshots/index.ts';
@@ -27,31 +27,22 @@ import { matchLabel } from '../util/labels.ts';
 import { KeyedMutex } from '../util/lock.ts';
 import type { PackEntry } from '../util/tar/index.ts';
 import type { VolumeService } from '../volumes/index.ts';
-import type { Change, PathStat } from './archive.ts';
+import type { Change } from './archive.ts';
 import { type CommitOptions, commitContainer } from './commit.ts';
-import {
-  type CreateRequest,
-  checkCreateRequest,
-  commandLine,
-  generateName,
-  type HostConfig,
-  mergeImageConfig,
-  newContainerId,
-  validateHostConfig,
-  validateName,
-} from './config.ts';
+import { validateHostConfig, validateName } from './config.ts';
 import { ContainerFiles } from './files.ts';
 import { type ListOptions, selectContainers } from './filters.ts';
 import { Healthchecks } from './health.ts';
 import type { LogsOptions, Row, StoredConfig, WaitCondition, WaitResult } from './model.ts';
 import { Monitor } from './monitor.ts';
-import { resolveMounts } from './mounts.ts';
+import { Waiters } from './waiters.ts';
+import { PendingAttaches } from './attach.ts';
+import { createContainer } from './create.ts';
 import { applyUpdate, liveLimits } from './resources.ts';
-import { validateSpec } from './spec.ts';
-import { launch, type RunDeps, releaseRun } from './start.ts';
-import { type ContainerState, initialState, ZERO_TIME } from './state.ts';
+import { launch, networkPeer, type RunDeps, releaseRun, startError } from './start.ts';
+import { containerLog } from './logs.ts';
+import { type ContainerState, ZERO_TIME } from './state.ts';
 import { type StatsSample, statsSample, top } from './stats.ts';
-import { UndoStack } from './undo.ts';
 
 export interface ContainerServiceDeps {
   dataRoot: string;
@@ -71,11 +62,6 @@ export interface ContainerServiceDeps {
   log?: { info(m: string): void; warn(m: string): void; debug(m: string): void };
 }
 
-interface Waiter {
-  condition: WaitCondition;
-  resolve: (r: WaitResult) => void;
-}
-
 const isLive = (r: Row) => r.state.Status === 'running' || r.state.Status === 'paused';
 
 /**
@@ -87,8 +73,8 @@ const isLive = (r: Row) => r.state.Status === 'running' || r.state.Status === 'p
 export class ContainerService {
   readonly #d: ContainerServiceDeps;
   readonly #lock = new KeyedMutex();
-  readonly #waiters = new Map<string, Set<Waiter>>();
-  readonly #pendingAttach = new Map<string, ((s: AttachSession | Error) => void)[]>();
+  readonly #waiters = new Waiters();
+  readonly #attaches = new PendingAttaches();
   /** Names of containers being created (held until their row is inserted). */
   readonly #creating = new Set<string>();
   readonly #health: Healthchecks;
@@ -130,7 +116,7 @@ export class ContainerService {
       log: deps.log,
       publish: (action, r, extra) => this.#publish(action, r, extra),
       releaseRun: (r) => releaseRun(this.#run, r, deps.runtimes.get(r.runtime)),
-      exited: (id, code) => this.#resolveWaiters(id, 'next-exit', code),
+      exited: (id, code) => this.#waiters.exited(id, code),
       remove: (r, opts) => this.#removeLocked(r, opts),
       startLocked: (r) => this.#startLocked(r),
       start: (id) => this.start(id),
@@ -195,10 +181,7 @@ export class ContainerService {
    * container:X` X's (the files are shared, as Docker's).
    */
   networkFilesDir(r: Row): string {
-    let cur: Row | undefined = r;
-    for (let hops = 0; cur?.hostConfig.NetworkMode?.startsWith('container:') && hops < 8; hops++)
-      cur = this.#d.records.get(cur.hostConfig.NetworkMode.slice('container:'.length));
-    return this.dir((cur ?? r).id);
+    return this.dir((networkPeer(r, (id) => this.#d.records.get(id)) ?? r).id);
   }
 
   /** Every capability the runtime on this host can grant: what `exec --privileged` gives. */
@@ -239,84 +222,20 @@ export class ContainerService {
 
   // ---- create ------------------------------------------------------------------------------------------
 
-  /**
-   * A container from an image: everything is checked before anything is made (the request, then with the image
-   * its command and spec options); then its endpoints, mounts, directory and snapshot are made, and undone if a
-   * later step fails, so a failed create leaves nothing behind.
-   */
-  async create(req: CreateRequest, name?: string): Promise<{ Id: string; Warnings: string[] }> {
-    const hc = checkCreateRequest(req, {
-      runtimes: this.#d.runtimes,
-      defaultRuntime: this.#d.defaultRuntime,
-      init: Boolean(this.#d.initPath),
-    });
-    const net = hc.NetworkMode || 'default';
-    if (net.startsWith('container:')) hc.NetworkMode = `container:${this.get(net.slice('container:'.length)).id}`;
-    const image = this.#d.images.resolve(req.Image!);
-    const img = await this.#d.images.load(image);
-    const config = mergeImageConfig(req, img.config.config ?? {});
-    config.Image = req.Image!;
-    const argv = commandLine(config);
-    const cname = name
-      ? validateName(name)
-      : generateName((n) => this.#d.records.byName(n) !== undefined || this.#creating.has(n));
-    const taken = (other?: Row) =>
-      new ConflictError(
-        `Conflict. The container name "/${cname}" is already in use${other ? ` by container "${other.id}"` : ''}. You have to remove (or rename) that container to be able to reuse that name.`,
-      );
-    const other = this.#d.records.byName(cname);
-    if (other || this.#creating.has(cname)) throw taken(other);
-    const id = newContainerId();
-    const row: Row = {
-      id,
-      name: cname,
-      imageId: image.configDigest,
-      imageRef: req.Image!,
-      created: Date.now(),
-      config: { Config: config, Path: argv[0]!, Args: argv.slice(1), Mounts: [] },
-      hostConfig: hc,
-      state: initialState(),
-      runtime: hc.Runtime!,
-      snapshot: id,
-    };
-    validateSpec(row, this.#d.host);
-    // The name is held from here to the insert: creates running at once must not pick the same one.
-    this.#creating.add(cname);
-    try {
-      await UndoStack.run(
-        async (undo) => {
-          // Validates the network mode and endpoints (400 "network X not found") and records the endpoints.
-          if (!net.startsWith('container:')) {
-            const endpoints = req.NetworkingConfig?.EndpointsConfig as Parameters<Sandboxes['prepare']>[2];
-            const mode = await undo.acquire(
-              'network endpoints',
-              () => this.#d.networks.prepare(id, net, endpoints, req.MacAddress),
-              () => this.#d.networks.release(id),
-            );
-            hc.NetworkMode = net === 'default' ? 'default' : mode;
-          }
-          if (!config.Hostname)
-            config.Hostname =
-              net === 'host'
-                ? (await readFile('/etc/hostname', 'utf8').catch(() => 'localhost')).trim()
-                : id.slice(0, 12);
-          row.config.Mounts = await resolveMounts(this.#d.volumes, hc, config, undo);
-          undo.push('container directory', () => rm(this.dir(id), { recursive: true, force: true }));
-          await mkdir(join(this.dir(id), 'bundle', 'rootfs'), { recursive: true, mode: 0o711 });
-          await undo.acquire(
-            'snapshot',
-            () => this.#d.snapshotter.prepare(id, image.chainId ?? undefined),
-            () => this.#d.snapshotter.remove(id),
-          );
-          if (!this.#d.records.insert(row)) throw taken();
-        },
-        (m) => this.#d.log?.warn(`create ${cname}: ${m}`),
-      );
-    } finally {
-      this.#creating.delete(cname);
-    }
+  /** A container from an image (see `createContainer`): checked whole, then made, or nothing is left. */
+  async create(req: ContainerCreateRequest, name?: string): Promise<{ Id: string; Warnings: string[] }> {
+    const row = await createContainer(
+      {
+        ...this.#d,
+        get: (ref) => this.get(ref),
+        dir: (id) => this.dir(id),
+        creating: this.#creating,
+      },
+      req,
+      name,
+    );
     this.#publish('create', row);
-    return { Id: id, Warnings: [] };
+    return { Id: row.id, Warnings: [] };
   }
 
   // ---- start -------------------------------------------------------------------------------------------
@@ -338,7 +257,7 @@ export class ContainerService {
     const driver = this.#driver(r);
     let pid: number;
     try {
-      ({ pid } = await launch(this.#run, r, driver, () => this.#handOverAttach(r.id, driver)));
+      ({ pid } = await launch(this.#run, r, driver, () => this.#attaches.handOver(r.id, driver)));
     } catch (err) {
       await this.#startFailed(r, err);
       throw startError(err);
@@ -363,18 +282,6 @@ export class ContainerService {
     if (state.Health) this.#health.schedule(r.id, true);
   }
 
-  /** Clients that attached before the start get the container's stdio now, before its process runs. */
-  async #handOverAttach(id: string, driver: RuntimeDriver): Promise<void> {
-    for (const give of this.#pendingAttach.get(id) ?? []) {
-      try {
-        give(await driver.attach(id));
-      } catch (err) {
-        give(err as Error);
-      }
-    }
-    this.#pendingAttach.delete(id);
-  }
-
   async #startFailed(r: Row, err: unknown): Promise<void> {
     const message = errorMessage(err);
     // 127 or 126 when the runtime says the process could not start because of what it was given (dockerd's codes).
@@ -386,9 +293,8 @@ export class ContainerService {
       Error: message,
       Pid: 0,
     });
-    for (const give of this.#pendingAttach.get(r.id) ?? []) give(err as Error);
-    this.#pendingAttach.delete(r.id);
-    this.#resolveWaiters(r.id, 'next-exit', code, message);
+    this.#attaches.fail(r.id, err as Error);
+    this.#waiters.exited(r.id, code, message);
     // As dockerd: a --rm container whose start failed is removed (and `wait?condition=removed` returns).
     if (r.hostConfig.AutoRemove)
       await this.#removeLocked({ ...r, state: { ...r.state, ExitCode: code } }, { volumes: true }).catch(() => {});
@@ -446,27 +352,7 @@ export class ContainerService {
     const r = this.get(ref);
     if (condition === 'not-running' && !isLive(r) && r.state.Status !== 'restarting')
       return Promise.resolve({ StatusCode: r.state.ExitCode, Error: null });
-    return new Promise((resolve, reject) => {
-      let set = this.#waiters.get(r.id);
-      if (!set) this.#waiters.set(r.id, (set = new Set()));
-      const w: Waiter = { condition, resolve };
-      set.add(w);
-      signal?.addEventListener('abort', () => {
-        set.delete(w);
-        reject(signal.reason);
-      });
-    });
-  }
-
-  #resolveWaiters(id: string, event: 'next-exit' | 'removed', code: number, error?: string): void {
-    const set = this.#waiters.get(id);
-    if (!set) return;
-    for (const w of [...set]) {
-      if (event === 'next-exit' && w.condition === 'removed') continue;
-      set.delete(w);
-      w.resolve({ StatusCode: code, Error: error ? { Message: error } : null });
-    }
-    if (set.size === 0) this.#waiters.delete(id);
+    return this.#waiters.add(r.id, condition, signal);
   }
 
   // ---- remove ------------------------------------------------------------------------------------------
@@ -510,8 +396,7 @@ export class ContainerService {
       for (const m of r.config.Mounts) if (m.Anonymous && m.Name) await this.#d.volumes.remove(m.Name).catch(() => {});
     }
     this.#publish('destroy', r);
-    this.#resolveWaiters(r.id, 'next-exit', r.state.ExitCode);
-    this.#resolveWaiters(r.id, 'removed', r.state.ExitCode);
+    this.#waiters.removed(r.id, r.state.ExitCode);
   }
 
   async prune(
@@ -538,21 +423,7 @@ export class ContainerService {
     const r = this.get(ref);
     this.#publish('attach', r);
     if (isLive(r)) return this.#driver(r).attach(r.id, signal ? { signal } : {});
-    return new Promise((resolve, reject) => {
-      const list = this.#pendingAttach.get(r.id) ?? [];
-      const give = (s: AttachSession | Error) => (s instanceof Error ? reject(s) : resolve(s));
-      list.push(give);
-      this.#pendingAttach.set(r.id, list);
-      signal?.addEventListener('abort', () => {
-        const l = this.#pendingAttach.get(r.id);
-        if (l)
-          this.#pendingAttach.set(
-            r.id,
-            l.filter((g) => g !== give),
-          );
-        reject(signal.reason);
-      });
-    });
+    return this.#attaches.wait(r.id, signal);
   }
 
   async resize(ref: string, height: number, width: number): Promise<void> {
@@ -562,27 +433,9 @@ export class ContainerService {
   }
 
   /** The container's log, oldest first; with `follow`, until it exits. */
-  async *logs(ref: string, opts: LogsOptions = {}): AsyncGenerator<LogEntry> {
+  logs(ref: string, opts: LogsOptions = {}): AsyncGenerator<LogEntry> {
     const r = this.get(ref);
-    const driver = this.#driver(r);
-    const wantOut = opts.stdout ?? true;
-    const wantErr = opts.stderr ?? true;
-    const follow = (opts.follow ?? false) && (isLive(r) || r.state.Status === 'restarting');
-    const readOpts = {
-      ...(opts.since !== undefined ? { since: opts.since } : {}),
-      ...(opts.until !== undefined ? { until: opts.until } : {}),
-      ...(opts.tail !== undefined && opts.tail >= 0 ? { tail: opts.tail } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      follow,
-      stopWhen: async () => {
-        const cur = this.#d.records.get(r.id);
-        if (!cur || !isLive(cur)) return true;
-        return (await driver.exitStatus(r.id).catch(() => undefined)) !== undefined;
-      },
-    };
-    for await (const e of readLog(this.logPath(r.id), readOpts)) {
-      if ((e.stream === 'stdout' && wantOut) || (e.stream === 'stderr' && wantErr)) yield e;
-    }
+    return containerLog(r, this.logPath(r.id), this.#driver(r), (id) => this.#d.records.get(id), opts);
   }
 
   async pause(ref: string): Promise<void> {
@@ -703,16 +556,4 @@ export class ContainerService {
     this.#monitor.close();
     this.#health.close();
   }
-}
-
-/**
- * A failed start as the client sees it: the runtime's errors say they come from creating the container's task (as
- * dockerd's do), keeping their kind; every other error is passed on as it is.
- */
-function startError(err: unknown): unknown {
-  const prefix = 'failed to create task for container';
-  if (err instanceof ProcessStartError)
-    return new ProcessStartError(`${prefix}: ${err.message}`, err.exitCode, { cause: err });
-  if (err instanceof OciRuntimeError) return new OciRuntimeError(`${prefix}: ${err.message}`, { cause: err });
-  return err;
 }

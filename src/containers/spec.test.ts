@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildSpec } from '../runtime/index.ts';
 import { InvalidArgumentError } from '../util/errors.ts';
-import type { HostConfig } from './config.ts';
+import type { HostConfig } from '../engine-api/containers.ts';
 import type { MountPoint, Row } from './model.ts';
 import { type Resolved, runtimeOptions, specInput, validateSpec } from './spec.ts';
 import { initialState } from './state.ts';
@@ -206,7 +206,7 @@ test("create's check refuses what start would refuse, before anything exists", (
     /send the profile JSON in SecurityOpt/,
   );
   assert.throws(
-    () => validateSpec(row({ hc: { LogConfig: { Config: { 'max-size': 'ten' } } } }), host),
+    () => validateSpec(row({ hc: { LogConfig: { Type: 'json-file', Config: { 'max-size': 'ten' } } } }), host),
     (e: unknown) => e instanceof InvalidArgumentError && e.message === 'invalid max-size "ten"',
   );
 });

@@ -6,7 +6,15 @@
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Sandbox, Sandboxes } from '../network/index.ts';
-import { buildSpec, type DeviceInput, type HostFacts, type RuntimeDriver, serializeSpec } from '../runtime/index.ts';
+import {
+  buildSpec,
+  type DeviceInput,
+  type HostFacts,
+  OciRuntimeError,
+  ProcessStartError,
+  type RuntimeDriver,
+  serializeSpec,
+} from '../runtime/index.ts';
 import { mountAll, type Snapshotter, unmountAll } from '../snapshots/index.ts';
 import { ConflictError } from '../util/errors.ts';
 import { deviceInput } from './devices.ts';
@@ -127,16 +135,11 @@ async function setUpNetwork(d: RunDeps, r: Row, dir: string): Promise<Sandbox> {
   const mode = hc.NetworkMode || 'default';
   const hostname = c.Hostname ?? r.id.slice(0, 12);
   await writeFile(join(dir, 'hostname'), `${hostname}\n`);
-  let peer: Row | undefined;
-  if (mode.startsWith('container:')) {
-    peer = d.record(mode.slice('container:'.length));
-    for (let hops = 0; peer?.hostConfig.NetworkMode?.startsWith('container:') && hops < 8; hops++)
-      peer = d.record(peer.hostConfig.NetworkMode.slice('container:'.length));
-    if (!peer || (peer.state.Status !== 'running' && peer.state.Status !== 'paused'))
-      throw new ConflictError(
-        `cannot join network of a non running container: ${peer?.id ?? mode.slice('container:'.length)}`,
-      );
-  }
+  const peer = networkPeer(r, d.record);
+  if (mode.startsWith('container:') && (!peer || (peer.state.Status !== 'running' && peer.state.Status !== 'paused')))
+    throw new ConflictError(
+      `cannot join network of a non running container: ${peer?.id ?? mode.slice('container:'.length)}`,
+    );
   return d.networks.setUp({
     id: r.id,
     name: r.name,
@@ -163,4 +166,27 @@ async function setUpNetwork(d: RunDeps, r: Row, dir: string): Promise<Sandbox> {
       : {}),
     early: true,
   });
+}
+
+/**
+ * The container whose network a `--network container:X` container joins: X, or the one X joined in turn;
+ * undefined for a container with a network of its own, or when X is gone.
+ */
+export function networkPeer(r: Row, record: (id: string) => Row | undefined): Row | undefined {
+  let peer: Row | undefined = r;
+  for (let hops = 0; peer?.hostConfig.NetworkMode?.startsWith('container:') && hops < 8; hops++)
+    peer = record(peer.hostConfig.NetworkMode.slice('container:'.length));
+  return peer === r ? undefined : peer;
+}
+
+/**
+ * A failed start as the client sees it: the runtime's errors say they come from creating the container's task (as
+ * dockerd's do), keeping their kind; every other error is passed on as it is.
+ */
+export function startError(err: unknown): unknown {
+  const prefix = 'failed to create task for container';
+  if (err instanceof ProcessStartError)
+    return new ProcessStartError(`${prefix}: ${err.message}`, err.exitCode, { cause: err });
+  if (err instanceof OciRuntimeError) return new OciRuntimeError(`${prefix}: ${err.message}`, { cause: err });
+  return err;
 }

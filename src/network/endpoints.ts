@@ -9,7 +9,7 @@ import type { ContainerNetworks, NetworkDefinition } from './backend.ts';
 import { contains, formatIP, nextFree, parseCidr, parseIP } from './ipam.ts';
 import { type EpRec, endpointConfig, lookupNetwork, MTU_OPT, macFor, type NetRec, type Records } from './model.ts';
 import type { PortMapping } from './ports.ts';
-import type { EndpointRequest } from './types.ts';
+import type { EndpointSettings } from '../engine-api/networks.ts';
 
 /**
  * Container create: validates `NetworkMode` (`default`/`bridge`, `host`, `none`, `container:X`, a user network by
@@ -23,7 +23,7 @@ export function recordEndpoints(
   records: Records,
   containerId: string,
   networkMode: string | undefined,
-  endpoints: Record<string, EndpointRequest | null> | null | undefined,
+  endpoints: Record<string, EndpointSettings | null> | null | undefined,
   mac?: string,
 ): string {
   const find = (ref: string): NetRec => {
@@ -36,7 +36,7 @@ export function recordEndpoints(
   const primary = find(mode);
   if (primary.spec.predefined === 'host' || primary.spec.predefined === 'none') return primary.name;
   const cfgs = endpoints ?? {};
-  const cfgFor = (n: NetRec): EndpointRequest | null | undefined =>
+  const cfgFor = (n: NetRec): EndpointSettings | null | undefined =>
     cfgs[n.name] ??
     cfgs[n.id] ??
     (n === primary ? (cfgs[mode] ?? (n.spec.predefined === 'bridge' ? cfgs.default : undefined)) : undefined);

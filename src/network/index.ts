@@ -11,13 +11,8 @@ export {
   type NetworkConfig,
   type NetworkFilters,
 } from './service.ts';
-export type { ContainerLink, ContainerLookup } from './model.ts';
-export {
-  Sandboxes,
-  type NamespaceRef,
-  type SandboxRequest,
-  type Sandbox,
-} from './sandbox.ts';
+export type { ContainerLink, ContainerLookup, NamespaceRef, SandboxRequest, Sandbox } from './model.ts';
+export { Sandboxes } from './sandbox.ts';
 export type {
   NetworkBackend,
   ContainerNetworks,
@@ -28,15 +23,4 @@ export type {
 } from './backend.ts';
 export { BridgeBackend, type BridgeBackendOptions } from './bridge.ts';
 export { NetavarkBackend, findHelper, type NetavarkOptions } from './netavark.ts';
-export type {
-  Network,
-  NetworkContainer,
-  IPAMConfig,
-  CreateNetworkRequest,
-  ConnectRequest,
-  EndpointRequest,
-  EndpointSettings,
-  NetworkSettings,
-  PortBinding,
-} from './types.ts';
 export type { PortMapping } from './ports.ts';

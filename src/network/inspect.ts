@@ -4,7 +4,13 @@
  */
 import { parseCidr } from './ipam.ts';
 import { type NetRec, networkJSON, type Records } from './model.ts';
-import type { EndpointSettings, Network, NetworkContainer, NetworkSettings, PortBinding } from './types.ts';
+import type {
+  EndpointSettings,
+  Network,
+  NetworkContainer,
+  NetworkSettings,
+  PortBinding,
+} from '../engine-api/networks.ts';
 
 /** An endpoint as inspect shows it before (or without) its addresses. */
 function blank(networkId: string): EndpointSettings {

@@ -1,6 +1,7 @@
 /**
- * What the network service stores per network and endpoint, and the pure steps around it: a create request
- * validated into a network's spec (Docker's messages), a record into Docker's network JSON, small helpers.
+ * What the network service stores per network and endpoint, what a container's sandbox is asked for and gives, and
+ * the pure steps around them: a create request validated into a network's spec (Docker's messages), an endpoint
+ * request checked against its network, a record into Docker's network JSON, small helpers.
  */
 import { readFile } from 'node:fs/promises';
 import type { EndpointRecord, NetworkRecord, NetworkRecords } from '../metadata/index.ts';
@@ -19,7 +20,7 @@ import {
   type Pool,
 } from './ipam.ts';
 import type { PortMapping } from './ports.ts';
-import type { CreateNetworkRequest, EndpointRequest, Network, NetworkContainer } from './types.ts';
+import type { EndpointSettings, Network, NetworkContainer, NetworkCreateRequest } from '../engine-api/networks.ts';
 
 /** The network service's JSON per network (in the metadata DB). */
 export interface NetSpec {
@@ -62,6 +63,52 @@ export interface ContainerLink {
 
 /** Finds a container by ID, ID prefix or name; undefined when there is none. */
 export type ContainerLookup = (ref: string) => ContainerLink | undefined;
+
+/** A network namespace as the runtime takes it: the host's, a new empty one, or one at a path. */
+export type NamespaceRef = 'host' | 'none' | { path: string };
+
+/** What `setUp` needs of a starting container. */
+export interface SandboxRequest {
+  id: string;
+  name: string;
+  hostname: string;
+  domainname?: string;
+  /** `HostConfig.NetworkMode` as `prepare` normalised it (`bridge`, `host`, `none` or a network); see `peer`. */
+  networkMode: string;
+  portBindings?: Record<string, readonly { HostIp?: string; HostPort?: string }[] | null> | null;
+  publishAll?: boolean;
+  /** `Config.ExposedPorts` keys (`80/tcp`). */
+  exposedPorts?: readonly string[];
+  dns?: readonly string[] | null;
+  dnsSearch?: readonly string[] | null;
+  dnsOptions?: readonly string[] | null;
+  extraHosts?: readonly string[] | null;
+  /** The container's directory: its `hosts` and `resolv.conf` are written there. */
+  dir: string;
+  /**
+   * `--network container:X`: the running container X whose namespace and files this one shares (as Docker, the
+   * same /etc/hosts and /etc/resolv.conf files, not copies). `networkMode` is then ignored.
+   */
+  peer?: { id: string; pid: number; networkMode: string; dir: string };
+  signal?: AbortSignal;
+  /**
+   * Return as soon as the namespace and files exist (addresses are chosen before the backend runs), with `ready`
+   * settling when the backend has finished: the caller creates the runtime container meanwhile and awaits `ready`
+   * before the process starts. On failure the sandbox has already undone its part.
+   */
+  early?: boolean;
+}
+
+/** What a container gets from `setUp`. */
+export interface Sandbox {
+  /** The namespace to join. */
+  netns: NamespaceRef;
+  /** Host paths of the files to bind at /etc/hosts and /etc/resolv.conf. */
+  hosts: string;
+  resolvConf: string;
+  /** Settles when the backend has set up the interfaces and ports (already settled unless `early`). */
+  ready: Promise<void>;
+}
 
 /** The networks Docker lists on every engine. */
 export const PREDEFINED = ['bridge', 'host', 'none'] as const;
@@ -116,7 +163,7 @@ export async function hostRoutes(): Promise<Cidr[]> {
  * Throws InvalidArgumentError / ConflictError with Docker's messages; nothing is recorded here.
  */
 export async function networkSpec(
-  req: CreateNetworkRequest,
+  req: NetworkCreateRequest,
   id: string,
   existing: readonly NetSpec[],
   pools: readonly Pool[],
@@ -231,7 +278,7 @@ export function lookupNetwork(records: Records, ref: string): NetRec | undefined
 }
 
 /** Checks a connect/create endpoint config against the network (Docker's rules for the default bridge). */
-export function endpointConfig(n: NetRec, cfg: EndpointRequest | null | undefined): EpConfig {
+export function endpointConfig(n: NetRec, cfg: EndpointSettings | null | undefined): EpConfig {
   const aliases = [...new Set((cfg?.Aliases ?? []).filter(Boolean))];
   const ipv4 = cfg?.IPAMConfig?.IPv4Address || undefined;
   const ipv6 = cfg?.IPAMConfig?.IPv6Address || undefined;

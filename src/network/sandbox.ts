@@ -11,6 +11,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError, errorMessage, NotFoundError } from '../util/errors.ts';
+import type { EndpointSettings, NetworkSettings } from '../engine-api/networks.ts';
 import type { EventLog } from '../util/events.ts';
 import type { KeyedMutex } from '../util/lock.ts';
 import type { ContainerNetworks, NetworkBackend } from './backend.ts';
@@ -25,59 +26,14 @@ import {
   endpointConfig,
   type NetRec,
   type Records,
+  type Sandbox,
+  type SandboxRequest,
 } from './model.ts';
 import { NetworkLocks } from './netlocks.ts';
 import { createNetns, removeNetns } from './netns.ts';
 import { contends, ephemeralRange, type PortMapping, resolvePorts, wantedPorts } from './ports.ts';
 import { repairSandboxes } from './repair.ts';
 import { SandboxFiles } from './sandboxfiles.ts';
-import type { EndpointRequest, NetworkSettings } from './types.ts';
-
-/** A network namespace as the runtime takes it: the host's, a new empty one, or one at a path. */
-export type NamespaceRef = 'host' | 'none' | { path: string };
-
-/** What `setUp` needs of a starting container. */
-export interface SandboxRequest {
-  id: string;
-  name: string;
-  hostname: string;
-  domainname?: string;
-  /** `HostConfig.NetworkMode` as `prepare` normalised it (`bridge`, `host`, `none` or a network); see `peer`. */
-  networkMode: string;
-  portBindings?: Record<string, readonly { HostIp?: string; HostPort?: string }[] | null> | null;
-  publishAll?: boolean;
-  /** `Config.ExposedPorts` keys (`80/tcp`). */
-  exposedPorts?: readonly string[];
-  dns?: readonly string[] | null;
-  dnsSearch?: readonly string[] | null;
-  dnsOptions?: readonly string[] | null;
-  extraHosts?: readonly string[] | null;
-  /** The container's directory: its `hosts` and `resolv.conf` are written there. */
-  dir: string;
-  /**
-   * `--network container:X`: the running container X whose namespace and files this one shares (as Docker, the
-   * same /etc/hosts and /etc/resolv.conf files, not copies). `networkMode` is then ignored.
-   */
-  peer?: { id: string; pid: number; networkMode: string; dir: string };
-  signal?: AbortSignal;
-  /**
-   * Return as soon as the namespace and files exist (addresses are chosen before the backend runs), with `ready`
-   * settling when the backend has finished: the caller creates the runtime container meanwhile and awaits `ready`
-   * before the process starts. On failure the sandbox has already undone its part.
-   */
-  early?: boolean;
-}
-
-/** What a container gets from `setUp`. */
-export interface Sandbox {
-  /** The namespace to join. */
-  netns: NamespaceRef;
-  /** Host paths of the files to bind at /etc/hosts and /etc/resolv.conf. */
-  hosts: string;
-  resolvConf: string;
-  /** Settles when the backend has set up the interfaces and ports (already settled unless `early`). */
-  ready: Promise<void>;
-}
 
 export interface SandboxesDeps {
   records: Records;
@@ -117,7 +73,7 @@ export class Sandboxes {
   prepare(
     containerId: string,
     networkMode: string | undefined,
-    endpoints: Record<string, EndpointRequest | null> | null | undefined,
+    endpoints: Record<string, EndpointSettings | null> | null | undefined,
     mac?: string,
   ): string {
     return recordEndpoints(this.#d.records, containerId, networkMode, endpoints, mac);
@@ -335,7 +291,12 @@ export class Sandboxes {
    * `network connect`: records the endpoint; a running container gets the interface at once (the backend's setup
    * for that network alone, in its namespace) and a line for the new address in its /etc/hosts.
    */
-  async connect(c: ContainerLink, n: NetRec, cfg: EndpointRequest, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  async connect(
+    c: ContainerLink,
+    n: NetRec,
+    cfg: EndpointSettings,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<void> {
     const records = this.#d.records;
     await this.#d.lock.run(`c:${c.id}`, async () => {
       const config = endpointConfig(n, cfg);

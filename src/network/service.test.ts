@@ -17,8 +17,7 @@ import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError } fr
 import { EventLog } from '../util/events.ts';
 import { BridgeBackend } from './bridge.ts';
 import { NetavarkBackend, findHelper } from './netavark.ts';
-import type { ContainerLink } from './model.ts';
-import type { SandboxRequest } from './sandbox.ts';
+import type { ContainerLink, SandboxRequest } from './model.ts';
 import { NetworkService } from './service.ts';
 
 const exec = promisify(execFile);
@@ -140,7 +139,7 @@ for (const backend of ['berth', 'netavark'] as const) {
       ]);
       const bridge = svc.inspect('bridge');
       assert.deepEqual(bridge.IPAM.Config, [{ Subnet: `${net(0)}.0/24`, Gateway: `${net(0)}.1` }]);
-      assert.equal(bridge.Options['com.docker.network.bridge.name'], BR_DEFAULT);
+      assert.equal(bridge.Options?.['com.docker.network.bridge.name'], BR_DEFAULT);
       assert.equal(svc.inspect(bridge.Id.slice(0, 10)).Name, 'bridge', 'found by ID prefix');
       await assert.rejects(
         svc.remove('host'),
@@ -253,11 +252,11 @@ for (const backend of ['berth', 'netavark'] as const) {
       assert.deepEqual(ia.Aliases, ['alpha']);
       assert.match(sb.hosts, new RegExp(`${net(1)}\\.1\\tgw\\n${net(1)}\\.200\\thb\\n$`));
       assert.match(sb.resolvConf, new RegExp(`^nameserver ${net(1)}\\.1$`, 'm'));
-      assert.deepEqual(Object.keys(svc.inspect(Id).Containers).sort(), [a.id, b.id].sort());
+      assert.deepEqual(Object.keys(svc.inspect(Id).Containers ?? {}).sort(), [a.id, b.id].sort());
       if (backend === 'berth') {
         // Every rule in Berth's own chains, named in inspect.
         assert.equal(
-          svc.inspect(Id).Options['berth.firewall.chains'],
+          svc.inspect(Id).Options?.['berth.firewall.chains'],
           `filter/BERTH-F-${Id.slice(0, 12)},nat/BERTH-N-${Id.slice(0, 12)},filter/BERTH-ISOLATION`,
         );
         const rules = (await sh('iptables-save', []))
@@ -322,7 +321,7 @@ for (const backend of ['berth', 'netavark'] as const) {
         (e: unknown) => e instanceof ConflictError && /has active endpoints/.test((e as Error).message),
       );
       await svc.disconnect(Id, b.id);
-      assert.deepEqual(Object.keys(svc.inspect(Id).Containers), [a.id]);
+      assert.deepEqual(Object.keys(svc.inspect(Id).Containers ?? {}), [a.id]);
       await svc.connect(Id, b.id, { Aliases: ['beta'] });
       await assert.rejects(svc.connect(Id, b.id), /endpoint with name .* already exists in network/);
       const beta = await lookup(sa.netns, 'beta', `${net(1)}.1`);

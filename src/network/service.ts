@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
+import type { EndpointSettings, Network, NetworkCreateRequest } from '../engine-api/networks.ts';
 import type { EventLog } from '../util/events.ts';
 import { matchLabel } from '../util/labels.ts';
 import { KeyedMutex } from '../util/lock.ts';
@@ -29,7 +30,6 @@ import {
   untilMs,
 } from './model.ts';
 import { Sandboxes } from './sandbox.ts';
-import type { CreateNetworkRequest, EndpointRequest, Network } from './types.ts';
 
 /** The daemon's network settings (from berthd's config). */
 export interface NetworkConfig {
@@ -203,7 +203,7 @@ export class NetworkService {
    * `POST /networks/create`. Validates everything before anything is recorded; the bridge device itself is made by
    * the backend when the first container joins (and removed when the last leaves).
    */
-  async create(req: CreateNetworkRequest): Promise<{ Id: string; Warning: string }> {
+  async create(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
     return this.#lock.run('alloc', async () => {
       const name = req.Name ?? '';
       if (!name) throw new InvalidArgumentError('network name is required');
@@ -275,7 +275,7 @@ export class NetworkService {
   async connect(
     ref: string,
     containerRef: string,
-    cfg: EndpointRequest = {},
+    cfg: EndpointSettings = {},
     opts: { signal?: AbortSignal } = {},
   ): Promise<void> {
     const n = this.#find(ref);

@@ -21,6 +21,12 @@ import type { BlobBackend } from './storage/backend.ts';
 
 /** The metadata database a config names: `<root>/registry.db`, or PostgreSQL. Migrated to the current schema. */
 export async function openDatabase(config: Pick<RegistryConfig, 'root' | 'postgres'>): Promise<SqlDb> {
+  if (config.postgres) {
+    const { PostgresDb } = await import('./meta/postgres.ts');
+    const db = new PostgresDb(config.postgres);
+    await migrate(db, (sql) => db.exec(sql));
+    return db;
+  }
   await mkdir(config.root, { recursive: true, mode: 0o700 });
   const db = new SqliteDb(join(config.root, 'registry.db'));
   await migrate(db, async (sql) => db.exec(sql));
@@ -29,6 +35,12 @@ export async function openDatabase(config: Pick<RegistryConfig, 'root' | 'postgr
 
 /** The blob backend a config names: `<root>/blobs` through content/'s store, or an S3 bucket. */
 export async function openBlobs(config: Pick<RegistryConfig, 'root' | 's3'>): Promise<BlobBackend> {
+  if (config.s3) {
+    const { S3Blobs } = await import('./storage/s3.ts');
+    const b = new S3Blobs(config.s3);
+    await b.init();
+    return b;
+  }
   const b = new FileContentStore(config.root);
   await b.init();
   return b;

@@ -86,8 +86,8 @@ export function runtimeError(
 ): BerthError {
   const msg = runtimeMessage(stderr) || `exit code ${code}`;
   const text = `${runtime} ${verb} '${id}': ${msg}`;
-  // `start` runs the process the runtime created: its failure is the process's.
-  if (verb === 'start' && startFailureCode(msg) !== undefined) return processStartError(text);
+  // `start` runs the process the runtime created: a failure to exec it is the process's.
+  if (verb === 'start' && /\bexec\b/.test(msg) && startFailureCode(msg) !== undefined) return processStartError(text);
   if (/does not exist|no such file or directory/i.test(msg) && !/exec:|executable file/i.test(msg))
     return new NotFoundError(text);
   if (

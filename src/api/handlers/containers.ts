@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import type { ContainerRow, ContainerService, CreateRequest, HostConfig } from '../../containers/index.ts';
+import type { ContainerRow, ContainerService } from '../../containers/index.ts';
+import type { ContainerCreateRequest, HostConfig, MountPoint } from '../../engine-api/containers.ts';
 import { formatTimestampNano, PS_FILTERS, statusText } from '../../containers/index.ts';
 import type { ImageService } from '../../images/index.ts';
 import type { ImageRunConfig } from '../../oci/types.ts';
@@ -40,7 +41,7 @@ function portsJSON(settings: {
   return out;
 }
 
-function mountsJSON(r: ContainerRow): Record<string, unknown>[] {
+function mountsJSON(r: ContainerRow): MountPoint[] {
   return r.config.Mounts.map((m) => ({
     Type: m.Type,
     ...(m.Name ? { Name: m.Name } : {}),
@@ -139,7 +140,7 @@ function list(d: ContainerHandlerDeps, req: Request, res: ServerResponse): void 
 }
 
 async function create(d: ContainerHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
-  const body = await readJSONBody<CreateRequest>(req.raw);
+  const body = await readJSONBody<ContainerCreateRequest>(req.raw);
   if (!body) throw new InvalidArgumentError('config cannot be empty in order to create a container');
   const name = req.query.get('name') || undefined;
   if (d.checkImage && typeof body.Image === 'string' && body.Image !== '') await d.checkImage(body.Image, req.signal);

@@ -1,4 +1,5 @@
-import type { ExecConfig, ExecManager } from '../../containers/index.ts';
+import type { ExecManager } from '../../containers/index.ts';
+import type { ExecConfig, ExecStartConfig } from '../../engine-api/exec.ts';
 import { InvalidArgumentError, errorMessage } from '../../util/errors.ts';
 import { intParam, readJSONBody, sendJSON } from '../http.ts';
 import type { Router } from '../router.ts';
@@ -14,8 +15,7 @@ export function execRoutes(router: Router, execs: ExecManager): void {
       sendJSON(res, 201, execs.create(req.params.id!, body));
     })
     .add('POST', '/exec/{id}/start', async (req, res) => {
-      const body =
-        (await readJSONBody<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null }>(req.raw)) ?? {};
+      const body = (await readJSONBody<ExecStartConfig>(req.raw)) ?? {};
       const id = req.params.id!;
       const info = execs.inspect(id);
       const tty = (info.ProcessConfig as { tty: boolean }).tty;

@@ -1,4 +1,9 @@
-import type { ConnectRequest, CreateNetworkRequest, NetworkService } from '../../network/index.ts';
+import type {
+  NetworkConnectRequest,
+  NetworkCreateRequest,
+  NetworkDisconnectRequest,
+} from '../../engine-api/networks.ts';
+import type { NetworkService } from '../../network/index.ts';
 import { InvalidArgumentError } from '../../util/errors.ts';
 import { boolParam, filtersParam, readJSONBody, sendEmpty, sendJSON } from '../http.ts';
 import type { Router } from '../router.ts';
@@ -13,7 +18,7 @@ export function networkRoutes(router: Router, networks: NetworkService): void {
   router
     .add('GET', '/networks', (req, res) => sendJSON(res, 200, networks.list(filtersParam(req.query, LIST_FILTERS))))
     .add('POST', '/networks/create', async (req, res) => {
-      const body = await readJSONBody<CreateNetworkRequest>(req.raw);
+      const body = await readJSONBody<NetworkCreateRequest>(req.raw);
       if (body === undefined || typeof body !== 'object' || body === null)
         throw new InvalidArgumentError('invalid JSON: request body is empty');
       sendJSON(res, 201, await networks.create(body));
@@ -31,14 +36,14 @@ export function networkRoutes(router: Router, networks: NetworkService): void {
       sendEmpty(res, 204);
     })
     .add('POST', '/networks/{id}/connect', async (req, res) => {
-      const body = await readJSONBody<ConnectRequest>(req.raw);
+      const body = await readJSONBody<NetworkConnectRequest>(req.raw);
       if (body === undefined || typeof body.Container !== 'string' || body.Container === '')
         throw new InvalidArgumentError('no container specified');
       await networks.connect(req.params.id!, body.Container, body.EndpointConfig ?? {}, { signal: req.signal });
       sendEmpty(res, 200);
     })
     .add('POST', '/networks/{id}/disconnect', async (req, res) => {
-      const body = await readJSONBody<{ Container?: string; Force?: boolean }>(req.raw);
+      const body = await readJSONBody<Partial<NetworkDisconnectRequest>>(req.raw);
       if (body === undefined || typeof body.Container !== 'string' || body.Container === '')
         throw new InvalidArgumentError('no container specified');
       await networks.disconnect(req.params.id!, body.Container, body.Force === true, { signal: req.signal });

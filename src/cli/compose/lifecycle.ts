@@ -247,8 +247,7 @@ async function runRm(inv: ComposeInvocation): Promise<void> {
     inv.ctx.streams.err.write(`Going to remove ${stopped.map(containerName).join(', ')}\n`);
     if (!inv.ctx.streams.in.isTTY) throw new BerthError('use -f to remove containers without a prompt');
   }
-  for (const c of stopped) await stopAndRemove(inv.compose, c, undefined);
-  if (inv.flags.bool('volumes')) void 0;
+  for (const c of stopped) await stopAndRemove(inv.compose, c, undefined, inv.flags.bool('volumes'));
 }
 
 function simple(verb: 'kill' | 'pause' | 'unpause', done: string): (inv: ComposeInvocation) => Promise<void> {

@@ -120,11 +120,15 @@ export async function scan(
   }
 }
 
+/** The directory's `*.json` files as tar entries, 64 read at once (small files are bound by the round trip). */
 async function* dirEntries(dir: string) {
-  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!e.isFile() || !e.name.endsWith('.json')) continue;
-    const path = join(e.parentPath, e.name);
-    yield { header: { name: relative(dir, path), mode: 0o644 }, body: await readFile(path) };
+  const all = await readdir(dir, { recursive: true, withFileTypes: true });
+  const paths = all.filter((e) => e.isFile() && e.name.endsWith('.json')).map((e) => join(e.parentPath, e.name));
+  for (let i = 0; i < paths.length; i += 64) {
+    const batch = paths.slice(i, i + 64);
+    const bodies = await Promise.all(batch.map((p) => readFile(p)));
+    for (let j = 0; j < batch.length; j++)
+      yield { header: { name: relative(dir, batch[j]!), mode: 0o644 }, body: bodies[j]! };
   }
 }
 

@@ -22,7 +22,7 @@ export function migrations(d: Dialect): string[] {
     CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE repositories (
       id ${d.serial},
-      name TEXT NOT NULL UNIQUE,
+      name ${d.text} NOT NULL UNIQUE,
       created_at BIGINT NOT NULL
     );
     CREATE TABLE blobs (
@@ -64,7 +64,7 @@ export function migrations(d: Dialect): string[] {
     CREATE INDEX manifest_refs_child ON manifest_refs(child, repo_id);
     CREATE TABLE tags (
       repo_id BIGINT NOT NULL,
-      name TEXT NOT NULL,
+      name ${d.text} NOT NULL,
       digest TEXT NOT NULL,
       updated_at BIGINT NOT NULL,
       PRIMARY KEY (repo_id, name),
@@ -84,7 +84,7 @@ export function migrations(d: Dialect): string[] {
     CREATE INDEX uploads_digest ON uploads(digest);
     CREATE TABLE users (
       id ${d.serial},
-      name TEXT NOT NULL UNIQUE,
+      name ${d.text} NOT NULL UNIQUE,
       kind TEXT NOT NULL,
       secret TEXT NOT NULL,
       admin SMALLINT NOT NULL DEFAULT 0,
@@ -94,7 +94,7 @@ export function migrations(d: Dialect): string[] {
     );
     CREATE TABLE projects (
       id ${d.serial},
-      name TEXT NOT NULL UNIQUE,
+      name ${d.text} NOT NULL UNIQUE,
       public SMALLINT NOT NULL DEFAULT 0,
       created_at BIGINT NOT NULL
     );

@@ -34,6 +34,8 @@ export interface Dialect {
   /** The DDL type of an auto-numbered primary key, and of bytes. */
   serial: string;
   bytes: string;
+  /** Text compared and ordered byte by byte (names, tags: the spec's "ASCIIbetical" order). */
+  text: string;
 }
 
 export const SQLITE: Dialect = {
@@ -42,6 +44,7 @@ export const SQLITE: Dialect = {
   forShare: '',
   serial: 'INTEGER PRIMARY KEY',
   bytes: 'BLOB',
+  text: 'TEXT',
 };
 
 /**

@@ -1,0 +1,170 @@
+/**
+ * Compose side by side, in one run: `up -d` and `down -v` of the three-service app (a web server behind a published
+ * port, a worker, a store with a named volume; busybox images already present) by `berth compose` against berthd
+ * and by Debian's docker-compose 1.29.2 against dockerd 20.10 (the goal: ≤ 0.3×), plus the crossed pairs; and
+ * `config` of a 50-service file (the goal: ≤ 100 ms), `berth compose` vs docker-compose 1.29.2. Interleaved runs;
+ * everything started is stopped by PID. `node bench/compose.ts [--runs N]`, or `npm run bench -- compose`.
+ */
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BERTH, DOCKER, removeDir, startBerthd, startDockerd, type Engine } from './lib/engines.ts';
+import { fmt, run, stats, type Stats } from './lib/proc.ts';
+
+export interface ComposeFigures {
+  runs: number;
+  /** Seconds, by `<cli> → <engine>`. */
+  up: Record<string, Stats>;
+  down: Record<string, Stats>;
+  /** Seconds for `config` of the 50-service file, by CLI. */
+  config: Record<string, Stats>;
+  loadavg: number[];
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function appFile(port: number): string {
+  return `services:
+  web:
+    image: busybox
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    stop_signal: SIGKILL
+    ports: ["${port}:8080"]
+    depends_on: [store]
+  worker:
+    image: busybox
+    command: ["sh", "-c", "while true; do echo working; sleep 1; done"]
+    stop_signal: SIGKILL
+    depends_on: [store]
+  store:
+    image: busybox
+    command: ["sh", "-c", "exec nc -ll -p 6379 -e cat"]
+    stop_signal: SIGKILL
+    volumes: [data:/data]
+volumes:
+  data: {}
+`;
+}
+
+/** Fifty services with the usual keys (ports, environment, volumes, depends_on, healthcheck, labels). */
+export function fiftyServices(): string {
+  let s = 'services:\n';
+  for (let i = 0; i < 50; i++) {
+    s += `  svc${i}:
+    image: busybox:\${TAG:-latest}
+    command: sh -c "echo ${i}; sleep 3600"
+    environment: ["A=${i}", "B=\${B:-b}", C]
+    ports: ["${20000 + i}:80", "127.0.0.1:${21000 + i}:81/udp"]
+    volumes: [./data${i}:/data, vol${i % 5}:/v, /anon]
+    labels: {tier: t${i % 3}, idx: "${i}"}
+    healthcheck: {test: "true", interval: 5s, retries: 3}
+    deploy: {resources: {limits: {memory: 64m, cpus: "0.5"}}}
+${i > 0 ? `    depends_on: [svc${i - 1}]\n` : ''}`;
+  }
+  s += 'volumes:\n';
+  for (let v = 0; v < 5; v++) s += `  vol${v}: {}\n`;
+  return s;
+}
+
+type Cli = 'berth compose' | 'docker-compose';
+
+function composeCmd(cli: Cli, engine: Engine, dir: string, args: string[]): [string, string[], Record<string, string>] {
+  if (cli === 'berth compose')
+    return [
+      BERTH,
+      ['-H', engine.host, 'compose', '--project-directory', dir, '-f', join(dir, 'compose.yaml'), ...args],
+      {},
+    ];
+  return [
+    'docker-compose',
+    ['--project-directory', dir, '-f', join(dir, 'compose.yaml'), ...args],
+    { DOCKER_HOST: engine.host },
+  ];
+}
+
+export async function benchCompose(opts: { runs: number; log: (s: string) => void }): Promise<ComposeFigures> {
+  const { runs, log } = opts;
+  const scratch = await mkdtemp('/tmp/compose-bench-');
+  const berthd = await startBerthd({ seed: true });
+  const dockerd = await startDockerd();
+  try {
+    log('loading busybox into dockerd');
+    await run('bash', ['-c', `"${BERTH}" -H ${berthd.host} save busybox | "${DOCKER}" -H ${dockerd.host} load`]);
+    const pairs: [Cli, Engine][] = [
+      ['berth compose', berthd],
+      ['docker-compose', dockerd],
+      ['berth compose', dockerd],
+      ['docker-compose', berthd],
+    ];
+    const up: Record<string, number[]> = {};
+    const down: Record<string, number[]> = {};
+    for (let r = 0; r <= runs; r++) {
+      for (const [cli, engine] of pairs) {
+        const key = `${cli} → ${engine.name}`;
+        const dir = join(scratch, `app-${r}-${cli.replace(' ', '-')}-${engine.name}`);
+        await mkdir(dir, { recursive: true });
+        await writeFile(join(dir, 'compose.yaml'), appFile(await freePort()));
+        const p = `bench${r}`;
+        const [c1, a1, e1] = composeCmd(cli, engine, dir, ['-p', p, 'up', '-d']);
+        const u = await run(c1, a1, { env: e1, timeoutMs: 120_000 });
+        const [c2, a2, e2] = composeCmd(cli, engine, dir, ['-p', p, 'down', '-v']);
+        const dn = await run(c2, a2, { env: e2, timeoutMs: 120_000 });
+        if (r === 0) continue; // warm-up
+        (up[key] ??= []).push(u.seconds);
+        (down[key] ??= []).push(dn.seconds);
+        log(`${key}: up ${u.seconds.toFixed(2)} s, down ${dn.seconds.toFixed(2)} s`);
+      }
+    }
+    const fifty = join(scratch, 'fifty');
+    await mkdir(fifty, { recursive: true });
+    await writeFile(join(fifty, 'compose.yaml'), fiftyServices());
+    const config: Record<string, number[]> = {};
+    for (let r = 0; r <= runs * 2; r++) {
+      for (const cli of ['berth compose', 'docker-compose'] as const) {
+        const [c, a, e] = composeCmd(cli, berthd, fifty, ['config']);
+        const res = await run(c, a, { env: e });
+        if (r > 0) (config[cli] ??= []).push(res.seconds);
+      }
+    }
+    const st = (m: Record<string, number[]>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, stats(v)]));
+    return { runs, up: st(up), down: st(down), config: st(config), loadavg: loadavg() };
+  } finally {
+    await berthd.stop();
+    await dockerd.stop();
+    await removeDir(scratch);
+  }
+}
+
+export function composeReport(f: ComposeFigures): string {
+  const lines = [
+    `compose (${f.runs} runs each, interleaved; load average ${f.loadavg.map((x) => x.toFixed(2)).join(' ')})`,
+  ];
+  lines.push('  up -d, seconds, median (min–max):');
+  for (const [k, s] of Object.entries(f.up)) lines.push(`    ${k.padEnd(28)} ${fmt(s)}`);
+  lines.push('  down -v, seconds:');
+  for (const [k, s] of Object.entries(f.down)) lines.push(`    ${k.padEnd(28)} ${fmt(s)}`);
+  const ratio = (m: Record<string, Stats>) =>
+    (m['berth compose → berthd']!.median / m['docker-compose → dockerd']!.median).toFixed(2);
+  lines.push(
+    `  berth compose → berthd vs docker-compose 1.29.2 → dockerd: up ${ratio(f.up)}×, down ${ratio(f.down)}× (goal ≤ 0.3×)`,
+  );
+  lines.push('  config of a 50-service file, seconds (whole command):');
+  for (const [k, s] of Object.entries(f.config)) lines.push(`    ${k.padEnd(28)} ${fmt(s, 3)}`);
+  return lines.join('\n');
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
+  const f = await benchCompose({ runs: Number(values.runs), log: (s) => process.stderr.write(`${s}\n`) });
+  process.stdout.write(`${composeReport(f)}\n`);
+}

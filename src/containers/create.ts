@@ -1,0 +1,119 @@
+/**
+ * Creating a container: everything is checked before anything is made (the request, then with the image its
+ * command and spec options); then its endpoints, mounts, directory and snapshot are made through one undo stack,
+ * so a create that fails at any step leaves nothing behind.
+ */
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ContainerCreateRequest } from '../engine-api/containers.ts';
+import type { ImageService } from '../images/index.ts';
+import type { ContainerRecords } from '../metadata/index.ts';
+import type { Sandboxes } from '../network/index.ts';
+import type { HostFacts, RuntimeDriver } from '../runtime/index.ts';
+import type { Snapshotter } from '../snapshots/index.ts';
+import { ConflictError } from '../util/errors.ts';
+import type { HostConfig } from '../engine-api/containers.ts';
+import {
+  checkCreateRequest,
+  commandLine,
+  generateName,
+  mergeImageConfig,
+  newContainerId,
+  validateName,
+} from './config.ts';
+import type { Row, StoredConfig } from './model.ts';
+import { type MountVolumes, resolveMounts } from './mounts.ts';
+import { validateSpec } from './spec.ts';
+import { type ContainerState, initialState } from './state.ts';
+import { UndoStack } from './undo.ts';
+
+export interface CreateDeps {
+  records: ContainerRecords<StoredConfig, HostConfig, ContainerState>;
+  images: ImageService;
+  snapshotter: Snapshotter;
+  volumes: MountVolumes;
+  networks: Sandboxes;
+  runtimes: Map<string, RuntimeDriver>;
+  defaultRuntime: string;
+  host: HostFacts;
+  initPath?: string | undefined;
+  log?: { warn(m: string): void } | undefined;
+  /** A container by ID, name or prefix (NotFound otherwise): `--network container:X`. */
+  get(ref: string): Row;
+  dir(id: string): string;
+  /** Names of containers being created, held from the name check to the insert. */
+  creating: Set<string>;
+}
+
+/** Makes a container; returns its record, inserted. */
+export async function createContainer(d: CreateDeps, req: ContainerCreateRequest, name?: string): Promise<Row> {
+  const hc = checkCreateRequest(req, {
+    runtimes: d.runtimes,
+    defaultRuntime: d.defaultRuntime,
+    init: Boolean(d.initPath),
+  });
+  const net = hc.NetworkMode || 'default';
+  if (net.startsWith('container:')) hc.NetworkMode = `container:${d.get(net.slice('container:'.length)).id}`;
+  const image = d.images.resolve(req.Image!);
+  const img = await d.images.load(image);
+  const config = mergeImageConfig(req, img.config.config ?? {});
+  config.Image = req.Image!;
+  const argv = commandLine(config);
+  const cname = name ? validateName(name) : generateName((n) => d.records.byName(n) !== undefined || d.creating.has(n));
+  const taken = (other?: Row) =>
+    new ConflictError(
+      `Conflict. The container name "/${cname}" is already in use${other ? ` by container "${other.id}"` : ''}. You have to remove (or rename) that container to be able to reuse that name.`,
+    );
+  const other = d.records.byName(cname);
+  if (other || d.creating.has(cname)) throw taken(other);
+  const id = newContainerId();
+  const row: Row = {
+    id,
+    name: cname,
+    imageId: image.configDigest,
+    imageRef: req.Image!,
+    created: Date.now(),
+    config: { Config: config, Path: argv[0]!, Args: argv.slice(1), Mounts: [] },
+    hostConfig: hc,
+    state: initialState(),
+    runtime: hc.Runtime!,
+    snapshot: id,
+  };
+  validateSpec(row, d.host);
+  // The name is held from here to the insert: creates running at once must not pick the same one.
+  d.creating.add(cname);
+  try {
+    await UndoStack.run(
+      async (undo) => {
+        // Validates the network mode and endpoints (400 "network X not found") and records the endpoints.
+        if (!net.startsWith('container:')) {
+          const endpoints = req.NetworkingConfig?.EndpointsConfig;
+          const mode = await undo.acquire(
+            'network endpoints',
+            () => d.networks.prepare(id, net, endpoints, req.MacAddress),
+            () => d.networks.release(id),
+          );
+          hc.NetworkMode = net === 'default' ? 'default' : mode;
+        }
+        if (!config.Hostname)
+          config.Hostname =
+            net === 'host'
+              ? (await readFile('/etc/hostname', 'utf8').catch(() => 'localhost')).trim()
+              : id.slice(0, 12);
+        row.config.Mounts = await resolveMounts(d.volumes, hc, config, undo);
+        undo.push('container directory', () => rm(d.dir(id), { recursive: true, force: true }));
+        await mkdir(join(d.dir(id), 'bundle', 'rootfs'), { recursive: true, mode: 0o711 });
+        await undo.acquire(
+          'snapshot',
+          () => d.snapshotter.prepare(id, image.chainId ?? undefined),
+          () => d.snapshotter.remove(id),
+        );
+        if (!d.records.insert(row)) throw taken();
+      },
+      (m) => d.log?.warn(`create ${cname}: ${m}`),
+    );
+  } finally {
+    d.creating.delete(cname);
+  }
+  return row;
+}
