@@ -12,6 +12,7 @@ import type { Sandboxes } from '../network/index.ts';
 import type { HostFacts, RuntimeDriver } from '../runtime/index.ts';
 import type { Snapshotter } from '../snapshots/index.ts';
 import { ConflictError } from '../util/errors.ts';
+import { phase, phaseSync } from '../util/trace.ts';
 import type { HostConfig } from '../engine-api/containers.ts';
 import {
   checkCreateRequest,
@@ -55,7 +56,7 @@ export async function createContainer(d: CreateDeps, req: ContainerCreateRequest
   const net = hc.NetworkMode || 'default';
   if (net.startsWith('container:')) hc.NetworkMode = `container:${d.get(net.slice('container:'.length)).id}`;
   const image = d.images.resolve(req.Image!);
-  const img = await d.images.load(image);
+  const img = await phase('image', '', () => d.images.load(image));
   const config = mergeImageConfig(req, img.config.config ?? {});
   config.Image = req.Image!;
   const argv = commandLine(config);
@@ -79,7 +80,7 @@ export async function createContainer(d: CreateDeps, req: ContainerCreateRequest
     runtime: hc.Runtime!,
     snapshot: id,
   };
-  validateSpec(row, d.host);
+  phaseSync('spec', id, () => validateSpec(row, d.host));
   // The name is held from here to the insert: creates running at once must not pick the same one.
   d.creating.add(cname);
   try {
@@ -90,7 +91,7 @@ export async function createContainer(d: CreateDeps, req: ContainerCreateRequest
           const endpoints = req.NetworkingConfig?.EndpointsConfig;
           const mode = await undo.acquire(
             'network endpoints',
-            () => d.networks.prepare(id, net, endpoints, req.MacAddress),
+            () => phase('network', id, async () => d.networks.prepare(id, net, endpoints, req.MacAddress)),
             () => d.networks.release(id),
           );
           hc.NetworkMode = net === 'default' ? 'default' : mode;
@@ -105,7 +106,7 @@ export async function createContainer(d: CreateDeps, req: ContainerCreateRequest
         await mkdir(join(d.dir(id), 'bundle', 'rootfs'), { recursive: true, mode: 0o711 });
         await undo.acquire(
           'snapshot',
-          () => d.snapshotter.prepare(id, image.chainId ?? undefined),
+          () => phase('snapshot', id, () => d.snapshotter.prepare(id, image.chainId ?? undefined)),
           () => d.snapshotter.remove(id),
         );
         if (!d.records.insert(row)) throw taken();

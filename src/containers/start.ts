@@ -17,6 +17,7 @@ import {
 } from '../runtime/index.ts';
 import { mountAll, type Snapshotter, unmountAll } from '../snapshots/index.ts';
 import { ConflictError } from '../util/errors.ts';
+import { phase } from '../util/trace.ts';
 import { deviceInput } from './devices.ts';
 import type { Row } from './model.ts';
 import { acquireVolumes, type MountVolumes, releaseVolumes } from './mounts.ts';
@@ -57,40 +58,47 @@ export async function launch(
   const rootfs = join(bundle, 'rootfs');
   return UndoStack.run(
     async (undo) => {
-      // A container that ran before still has its runtime record until cleaned up.
-      await driver.delete(r.id, { force: true }).catch(() => {});
-      await mkdir(rootfs, { recursive: true });
-      await unmountAll(rootfs, { detach: true });
+      await phase('start.leftovers', r.id, async () => {
+        // A container that ran before still has its runtime record until cleaned up.
+        await driver.delete(r.id, { force: true }).catch(() => {});
+        await mkdir(rootfs, { recursive: true });
+        await unmountAll(rootfs, { detach: true });
+      });
       await undo.acquire(
         'root filesystem',
         async () => mountAll(await d.snapshotter.mounts(r.snapshot), rootfs),
         () => unmountAll(rootfs, { detach: true }),
       );
-      const user = await resolveUser(rootfs, r.config.Config.User ?? '', r.hostConfig.GroupAdd ?? []);
-      const volumes = await acquireVolumes(d.volumes, r, rootfs, undo);
+      const user = await phase('user', r.id, () =>
+        resolveUser(rootfs, r.config.Config.User ?? '', r.hostConfig.GroupAdd ?? []),
+      );
+      const volumes = await phase('volumes', r.id, () => acquireVolumes(d.volumes, r, rootfs, undo));
       // Torn down whatever part of the set-up failed (tearing down nothing is fine).
       undo.push('network', () => d.networks.tearDown(r.id));
-      const net = await setUpNetwork(d, r, dir);
-      const spec = buildSpec(
-        specInput(r, {
-          rootfs,
-          user,
-          volumes,
-          etc: { hosts: net.hosts, hostname: join(dir, 'hostname'), resolvConf: net.resolvConf },
-          network: net.netns,
-          devices: await statDevices(r),
-          init: d.initPath,
-          host: d.host,
-        }),
-      );
-      await writeFile(join(bundle, 'config.json'), serializeSpec(spec));
+      const net = await phase('network', r.id, () => setUpNetwork(d, r, dir));
+      const devices = await statDevices(r);
+      await phase('spec', r.id, async () => {
+        const spec = buildSpec(
+          specInput(r, {
+            rootfs,
+            user,
+            volumes,
+            etc: { hosts: net.hosts, hostname: join(dir, 'hostname'), resolvConf: net.resolvConf },
+            network: net.netns,
+            devices,
+            init: d.initPath,
+            host: d.host,
+          }),
+        );
+        await writeFile(join(bundle, 'config.json'), serializeSpec(spec));
+      });
       const { pid } = await undo.acquire(
         'runtime container',
         () => driver.create(r.id, { ...runtimeOptions(r), bundle, logPath: d.logPath(r.id), name: r.name }),
         () => driver.delete(r.id, { force: true }),
       );
       // The network was set up while the runtime created the container; the process must not start before it.
-      await net.ready;
+      await phase('network.ready', r.id, () => net.ready);
       await beforeStart();
       await driver.start(r.id);
       return { pid };
@@ -110,9 +118,10 @@ export async function releaseRun(
   opts: { removing?: boolean } = {},
 ): Promise<void> {
   await driver?.delete(r.id, { force: true }).catch(() => {});
-  if (opts.removing) await d.networks.release(r.id, { background: true });
-  else await d.networks.tearDown(r.id, { background: true });
-  await releaseVolumes(d.volumes, r);
+  await phase('network', r.id, () =>
+    opts.removing ? d.networks.release(r.id, { background: true }) : d.networks.tearDown(r.id, { background: true }),
+  );
+  await phase('volumes', r.id, () => releaseVolumes(d.volumes, r));
   await unmountAll(join(d.dir(r.id), 'bundle', 'rootfs'), { detach: true }).catch(() => {});
 }
 

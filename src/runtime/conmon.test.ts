@@ -24,6 +24,7 @@ test('conmonArgv: the flags podman passes, the runtime root as --runtime-arg, th
     logPath: '/b/ctr.log',
     logSizeMax: 1000,
     name: 'web',
+    noSyncLog: true,
   });
   assert.deepEqual(argv, [
     '--api-version',
@@ -55,6 +56,7 @@ test('conmonArgv: the flags podman passes, the runtime root as --runtime-arg, th
     'k8s-file:/b/ctr.log',
     '--log-size-max',
     '1000',
+    '--no-sync-log',
   ]);
 });
 

@@ -52,6 +52,11 @@ export interface ConmonArgs {
   noPivot?: boolean;
   /** `--syslog`: conmon's own warnings to syslog (else they are lost once it daemonizes). */
   syslog?: boolean;
+  /**
+   * `--no-sync-log`: no fsync of the log file when the container exits. conmon does that fsync before it writes the
+   * exit file, so on a busy disk it delays every exit; Docker's log files are not synced either.
+   */
+  noSyncLog?: boolean;
   /** `-e --exec-process-spec FILE` (+ `--exec-attach` when `attach`). */
   exec?: { processSpecPath: string; attach: boolean };
 }
@@ -75,6 +80,7 @@ export function conmonArgv(a: ConmonArgs): string[] {
   if (a.stdin && a.leaveStdinOpen) argv.push('--leave-stdin-open');
   if (a.noPivot) argv.push('--no-pivot');
   if (a.syslog) argv.push('--syslog');
+  if (a.noSyncLog) argv.push('--no-sync-log');
   if (a.exec) {
     argv.push('-e', '--exec-process-spec', a.exec.processSpecPath);
     if (a.exec.attach) argv.push('--exec-attach');

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 import { ProcessStartError } from './runtimecli.ts';
@@ -299,6 +299,27 @@ describe('ConmonRuntime with runc', () => {
     assert.equal(exit.monitorLost, true);
     assert.equal(exit.exitCode, 255);
     await d.delete(id, { force: true });
+  });
+
+  test('a forced delete after the init exited kills what it left behind in the host PID namespace', async () => {
+    const d = bed.driver;
+    const { id, bundle } = await bed.bundle({ args: ['sh', '-c', 'sleep 300 & exit 0'] });
+    // Share the host's PID namespace (as --pid=host): the child outlives the init, in the container's cgroup.
+    const specPath = join(bundle, 'config.json');
+    const spec = JSON.parse(await readFile(specPath, 'utf8')) as { linux: { namespaces: { type: string }[] } };
+    spec.linux.namespaces = spec.linux.namespaces.filter((n) => n.type !== 'pid');
+    await writeFile(specPath, JSON.stringify(spec));
+    await d.create(id, { bundle });
+    await d.start(id);
+    assert.equal((await d.waitExit(id, { signal: AbortSignal.timeout(10_000) })).exitCode, 0);
+    const procs = (await readFile(join('/sys/fs/cgroup/pids', id, 'cgroup.procs'), 'utf8').catch(() => ''))
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+    assert.equal(procs.length, 1, `the background sleep should be left in the cgroup: ${procs.join(' ')}`);
+    await d.delete(id, { force: true });
+    for (let i = 0; i < 100 && pidRunning(procs[0]!); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(pidRunning(procs[0]!), false, `process ${procs[0]} outlived the forced delete`);
   });
 });
 
