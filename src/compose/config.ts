@@ -67,7 +67,15 @@ function scalar(v: unknown): string {
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   const s = String(v);
-  if (s !== '' && PLAIN.test(s) && !SPECIAL.test(s) && !s.endsWith(' ') && !s.endsWith(':') && !s.includes(': ') && !s.includes(' #')) {
+  if (
+    s !== '' &&
+    PLAIN.test(s) &&
+    !SPECIAL.test(s) &&
+    !s.endsWith(' ') &&
+    !s.endsWith(':') &&
+    !s.includes(': ') &&
+    !s.includes(' #')
+  ) {
     return s;
   }
   return JSON.stringify(s);
