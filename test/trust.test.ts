@@ -264,6 +264,18 @@ describe('trust', { timeout: 600_000 }, () => {
     assert.match(c.stderr, /running .*app:local is refused by the signature policy/);
     const created = await ok(enforcing, ['create', img('1'), 'true']);
     await ok(enforcing, ['rm', created.stdout.trim()]);
+    // By image ID: the image's own tag names it for the policy.
+    const localId = (await ok(enforcing, ['images', '-q', '--no-trunc', img('local')])).stdout.trim();
+    assert.match((await b(enforcing, ['create', localId, 'true'])).stderr, /running .*app:local is refused/);
+    const signedId = (await ok(enforcing, ['images', '-q', '--no-trunc', img('1')])).stdout.trim();
+    await ok(enforcing, ['rm', (await ok(enforcing, ['create', signedId, 'true'])).stdout.trim()]);
+    // Signed, but by a key the policy does not trust.
+    await ok(plain, ['tag', img('unsigned'), img('other-key')]);
+    await ok(plain, ['push', img('other-key')]);
+    await ok(plain, ['trust', 'sign', '--key', 'other.key', img('other-key')]);
+    const otherKey = await b(enforcing, ['pull', img('other-key')]);
+    assert.notEqual(otherKey.code, 0);
+    assert.match(otherKey.stderr, /not signed by a key the policy trusts \(.*release.pub\)/);
   });
 
   it('a malformed policy stops berthd at start, naming the key', async () => {
