@@ -264,6 +264,18 @@ describe('trust', { timeout: 600_000 }, () => {
     assert.match(c.stderr, /running .*app:local is refused by the signature policy/);
     const created = await ok(enforcing, ['create', img('1'), 'true']);
     await ok(enforcing, ['rm', created.stdout.trim()]);
+    // By image ID: the image's own tag names it for the policy.
+    const localId = (await ok(enforcing, ['images', '-q', '--no-trunc', img('local')])).stdout.trim();
+    assert.match((await b(enforcing, ['create', localId, 'true'])).stderr, /running .*app:local is refused/);
+    const signedId = (await ok(enforcing, ['images', '-q', '--no-trunc', img('1')])).stdout.trim();
+    await ok(enforcing, ['rm', (await ok(enforcing, ['create', signedId, 'true'])).stdout.trim()]);
+    // Signed, but by a key the policy does not trust.
+    await ok(plain, ['tag', img('unsigned'), img('other-key')]);
+    await ok(plain, ['push', img('other-key')]);
+    await ok(plain, ['trust', 'sign', '--key', 'other.key', img('other-key')]);
+    const otherKey = await b(enforcing, ['pull', img('other-key')]);
+    assert.notEqual(otherKey.code, 0);
+    assert.match(otherKey.stderr, /not signed by a key the policy trusts \(.*release.pub\)/);
   });
 
   it('a malformed policy stops berthd at start, naming the key', async () => {
@@ -475,6 +487,19 @@ describe('trust', { timeout: 600_000 }, () => {
     const imp = await ok(plain, ['scan', 'db', 'import', 'osv']);
     assert.match(imp.stdout, /Imported 3 advisories \(3 in the database\), skipped 1 with errors/);
     assert.match((await ok(plain, ['scan', 'db', 'info'])).stdout, /Advisories: 3/);
+    // A ZIP as OSV publishes them (all.zip), with a record that is not valid OSV: skipped and counted.
+    const osvZip = join(scratch, 'osv-zip');
+    writeOsvDir(osvZip, [
+      { id: 'PYSEC-9003', ecosystem: 'PyPI', name: 'jinja2', events: [{ introduced: '0' }, { fixed: '3.1.3' }] },
+    ]);
+    await writeFile(join(osvZip, 'no-id.json'), JSON.stringify({ modified: '2024-01-01T00:00:00Z' }));
+    execFileSync('zip', ['-q', '-r', join(scratch, 'all.zip'), '.'], { cwd: osvZip });
+    const zipped = await ok(plain, ['scan', 'db', 'import', 'all.zip']);
+    assert.match(zipped.stdout, /Imported 1 advisories \(4 in the database\), skipped 1 with errors/);
+    assert.match(zipped.stderr, /skipped no-id.json: "id" is missing/);
+    const notZip = await b(plain, ['scan', 'db', 'import', 'osv/DSA-9001-1.json']);
+    assert.notEqual(notZip.code, 0);
+    assert.match(notZip.stderr, /not a readable ZIP file/);
     const json = JSON.parse((await ok(plain, ['scan', '--format', 'json', img('1')])).stdout);
     const ids = json.vulnerabilities.map((v: { id: string; package: { name: string } }) => `${v.id} ${v.package.name}`);
     assert.ok(ids.includes('GHSA-lodash-test lodash'), ids.join(', '));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { formatConfig } from './config.ts';
+import { emitYaml, formatConfig } from './config.ts';
 import { serviceHash } from './hash.ts';
 import type { Project } from './model.ts';
 import { normalizeService } from './normalize.ts';
@@ -71,4 +71,31 @@ test('config hash: stable, changed by what the container runs, not by scale, bui
     serviceHash(svc({ environment: { A: '1', B: '2' } })),
     serviceHash(svc({ environment: { B: '2', A: '1' } })),
   );
+});
+
+test('the YAML writer: what it writes reads back the same, quoting what would not', () => {
+  const doc = {
+    plain: 'busybox:1.36',
+    trailingColon: 'a:',
+    url: 'http://x:80/y',
+    spaces: 'sh -c echo',
+    numeric: '8080',
+    bool: 'true',
+    empty: '',
+    colon: 'a: b',
+    hash: 'x #y',
+    lead: '-x',
+    star: '*x',
+    newline: 'a\nb',
+    quote: 'say "hi"',
+    n: 3,
+    f: 0.5,
+    t: false,
+    nul: null,
+    list: ['a', 1, { k: 'v', m: ['x'] }, [], {}],
+    nested: { 'a.b': { c: [{ d: 1, e: [2, 3] }] }, '80': 'port' },
+    emptyList: [],
+    emptyMap: {},
+  };
+  assert.deepEqual(parse(emitYaml(doc)), doc);
 });

@@ -1,4 +1,3 @@
-import { stringify } from 'yaml';
 import type { Project, Service } from './model.ts';
 
 /**
@@ -56,5 +55,60 @@ export function projectDocument(project: Project): Dict {
 export function formatConfig(project: Project, format: 'yaml' | 'json'): string {
   const doc = projectDocument(project);
   if (format === 'json') return `${JSON.stringify(doc, null, 2)}\n`;
-  return stringify(doc, { lineWidth: 0, aliasDuplicateObjects: false });
+  return emitYaml(doc);
+}
+
+const PLAIN = /^[A-Za-z0-9_./][A-Za-z0-9_./@+ =,:-]*$/;
+const SPECIAL =
+  /^(?:true|false|yes|no|on|off|y|n|null|~|[-+]?(?:\d[\d_]*(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?|0x[0-9a-f]+|0o[0-7]+|\.inf|\.nan)$/i;
+
+/** A scalar as YAML: plain when it reads back as the same string, else double-quoted (JSON's quoting is YAML's). */
+function scalar(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  const s = String(v);
+  if (
+    s !== '' &&
+    PLAIN.test(s) &&
+    !SPECIAL.test(s) &&
+    !s.endsWith(' ') &&
+    !s.endsWith(':') &&
+    !s.includes(': ') &&
+    !s.includes(' #')
+  ) {
+    return s;
+  }
+  return JSON.stringify(s);
+}
+
+function isEmpty(v: unknown): boolean {
+  return Array.isArray(v) ? v.length === 0 : v !== null && typeof v === 'object' && Object.keys(v).length === 0;
+}
+
+/**
+ * Plain data (mappings, lists, strings, numbers, booleans, null) as block YAML, two spaces a level. The `yaml`
+ * package's stringify does the same several times slower, which `config` of a large file noticed.
+ */
+export function emitYaml(value: unknown, indent = ''): string {
+  let out = '';
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      if (item !== null && typeof item === 'object' && !isEmpty(item)) {
+        const body = emitYaml(item, `${indent}  `);
+        out += `${indent}- ${body.slice(indent.length + 2)}`;
+      } else {
+        out += `${indent}- ${isEmpty(item) ? (Array.isArray(item) ? '[]' : '{}') : scalar(item)}\n`;
+      }
+    }
+    return out;
+  }
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const key = scalar(k);
+    if (v !== null && typeof v === 'object' && !isEmpty(v)) {
+      out += `${indent}${key}:\n${emitYaml(v, Array.isArray(v) ? indent : `${indent}  `)}`;
+    } else {
+      out += `${indent}${key}: ${isEmpty(v) ? (Array.isArray(v) ? '[]' : '{}') : scalar(v)}\n`;
+    }
+  }
+  return out;
 }

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -192,7 +192,7 @@ export class FileContentStore implements ContentStore, ResumableIngester {
 
   async delete(digest: Digest): Promise<void> {
     try {
-      await rm(this.path(digest));
+      await unlink(this.path(digest));
     } catch (err) {
       if (isErrno(err, 'ENOENT')) throw new NotFoundError(`blob ${digest} not found`);
       throw err;

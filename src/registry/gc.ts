@@ -13,7 +13,7 @@ export interface CollectOptions {
   dryRun: boolean;
 }
 
-const BATCH = 256;
+const BATCH = 128;
 const PARALLEL_DELETES = 16;
 
 /**
@@ -173,12 +173,16 @@ async function deleteManifests(db: SqlDb, doomed: ManifestRow[], cutoff: number)
   return done;
 }
 
-/** Unlinks blobs from repositories where no manifest references them any more and the link is old. */
+/**
+ * Unlinks blobs from repositories where no manifest of that repository references them and the link is old, for
+ * blobs still referenced elsewhere (the links of garbage blobs go with the blobs, in deleteBlobs).
+ */
 async function deleteLinks(db: SqlDb, cutoff: number): Promise<number> {
   const stale = await db.all<{ repo_id: number; digest: string }>(
     `SELECT l.repo_id, l.digest FROM repo_blobs l JOIN blobs b ON b.digest = l.digest
      WHERE l.linked_at < ? AND b.touched_at < ?
-     AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.repo_id = l.repo_id AND r.child = l.digest AND r.kind = 0)`,
+     AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.repo_id = l.repo_id AND r.child = l.digest AND r.kind = 0)
+     AND EXISTS (SELECT 1 FROM manifest_refs r WHERE r.child = l.digest AND r.kind = 0)`,
     [cutoff, cutoff],
   );
   let n = 0;
@@ -203,32 +207,37 @@ async function deleteLinks(db: SqlDb, cutoff: number): Promise<number> {
   return n;
 }
 
-/** Removes garbage blobs (and finishes removals a crash interrupted): mark `deleting`, delete bytes, drop the row. */
+const GARBAGE = `touched_at < ?
+  AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.child = blobs.digest AND r.kind = 0)
+  AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.digest = blobs.digest)
+  AND NOT EXISTS (SELECT 1 FROM repo_blobs l WHERE l.digest = blobs.digest AND l.linked_at >= ?)`;
+
+/**
+ * Removes garbage blobs (and finishes removals a crash interrupted), a batch at a time: lock the rows, mark those
+ * still garbage `deleting` and drop their (old) links in one transaction, delete the bytes, then the rows.
+ */
 async function deleteBlobs(reg: Registry, db: SqlDb, cutoff: number): Promise<{ digest: Digest; size: number }[]> {
-  const candidates = await db.all<{ digest: Digest; size: number }>(
-    `SELECT b.digest, b.size FROM blobs b WHERE (b.state = 'deleting') OR (b.state = 'live' AND b.touched_at < ?
-     AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.child = b.digest AND r.kind = 0)
-     AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.digest = b.digest)
-     AND NOT EXISTS (SELECT 1 FROM repo_blobs l WHERE l.digest = b.digest))`,
-    [cutoff],
+  const candidates = await db.all<{ digest: Digest }>(
+    `SELECT digest FROM blobs WHERE state = 'deleting' OR (state = 'live' AND ${GARBAGE})`,
+    [cutoff, cutoff],
   );
   const gone: { digest: Digest; size: number }[] = [];
   for (let i = 0; i < candidates.length; i += BATCH) {
-    const batch = candidates.slice(i, i + BATCH);
+    const batch = candidates.slice(i, i + BATCH).map((c) => c.digest);
+    const marks = batch.map(() => '?').join(', ');
     const marked = await db.tx(async (q) => {
-      const ok: { digest: Digest; size: number }[] = [];
-      for (const b of batch) {
-        await q.get(`SELECT state FROM blobs WHERE digest = ?${db.dialect.forUpdate}`, [b.digest]);
-        const r = await q.run(
-          `UPDATE blobs SET state = 'deleting' WHERE digest = ? AND (state = 'deleting' OR (touched_at < ?
-           AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.child = blobs.digest AND r.kind = 0)
-           AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.digest = blobs.digest)
-           AND NOT EXISTS (SELECT 1 FROM repo_blobs l WHERE l.digest = blobs.digest)))`,
-          [b.digest, cutoff],
+      await q.all(`SELECT digest FROM blobs WHERE digest IN (${marks}) ORDER BY digest${db.dialect.forUpdate}`, batch);
+      const rows = await q.all<{ digest: Digest; size: number }>(
+        `UPDATE blobs SET state = 'deleting' WHERE digest IN (${marks}) AND (state = 'deleting' OR (${GARBAGE}))
+         RETURNING digest, size`,
+        [...batch, cutoff, cutoff],
+      );
+      if (rows.length > 0)
+        await q.run(
+          `DELETE FROM repo_blobs WHERE digest IN (${rows.map(() => '?').join(', ')})`,
+          rows.map((r) => r.digest),
         );
-        if (r.changes > 0) ok.push({ digest: b.digest, size: Number(b.size) });
-      }
-      return ok;
+      return rows.map((r) => ({ digest: r.digest, size: Number(r.size) }));
     });
     for (let j = 0; j < marked.length; j += PARALLEL_DELETES) {
       await Promise.all(
@@ -241,9 +250,12 @@ async function deleteBlobs(reg: Registry, db: SqlDb, cutoff: number): Promise<{ 
         }),
       );
     }
-    await db.tx(async (q) => {
-      for (const b of marked) await q.run(`DELETE FROM blobs WHERE digest = ? AND state = 'deleting'`, [b.digest]);
-    });
+    if (marked.length > 0) {
+      await db.run(
+        `DELETE FROM blobs WHERE state = 'deleting' AND digest IN (${marked.map(() => '?').join(', ')})`,
+        marked.map((b) => b.digest),
+      );
+    }
     gone.push(...marked);
     await yieldLoop();
   }

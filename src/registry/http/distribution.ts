@@ -206,7 +206,8 @@ export class DistributionApi {
     } else headers['Content-Length'] = size;
     if (ctx.req.method === 'HEAD' || size === 0) return send(ctx.req, ctx.res, range ? 206 : 200, headers);
     headers[API_VERSION_HEADER] = API_VERSION;
-    const stream = this.#reg.readBlob(digest, range);
+    // An explicit end also sizes the read buffers to the blob (small blobs do not get 1 MiB buffers).
+    const stream = this.#reg.readBlob(digest, range ?? { start: 0, end: size - 1 });
     // The first bytes decide the status: a blob the backend lost is an error answer, not a cut stream.
     await once(stream, 'readable');
     ctx.res.writeHead(range ? 206 : 200, headers);
