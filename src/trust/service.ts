@@ -34,7 +34,6 @@ import { extractSbom } from './sbom/extract.ts';
 import { sbomDocument, type SbomFormat } from './sbom/formats.ts';
 import type { Sbom } from './sbom/types.ts';
 import type { Severity } from './osv/cvss.ts';
-import { signatureTag } from './layout.ts';
 
 export interface TrustServiceDeps {
   images: ImageService;
@@ -219,7 +218,8 @@ export class TrustService {
           `no lookaside store is configured for ${referenceString(ref)} in registries.d (set lookaside-staging or lookaside for it)`,
         );
       }
-      signatureTag(req.digest);
+      if (!/^sha256:[a-f0-9]{64}$/.test(req.digest))
+        throw new InvalidArgumentError(`invalid manifest digest "${req.digest}"`);
       return [await writeLookaside(base, ref, req.digest, Buffer.from(req.signature, 'base64'))];
     }
     return withRepository(this.#d.registry, ref, opts, async (repo) => {

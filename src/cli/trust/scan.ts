@@ -78,11 +78,12 @@ export function scanTable(r: ScanReport): string {
   const counts = (['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'] as const)
     .map((s) => `${s} ${r.counts[s]}`)
     .join(', ');
+  const db = `database: ${r.database.advisories} advisories${r.database.ageDays !== undefined ? `, imported ${r.database.ageDays} days ago` : ''}`;
   const out = [
     line(head),
     ...rows.map(line),
     '',
-    `${r.image?.name ?? 'image'}: ${r.packages} packages, ${r.vulnerabilities.length} vulnerabilities (${counts})`,
+    `${r.image?.name ?? 'image'}: ${r.packages} packages, ${r.vulnerabilities.length} vulnerabilities (${counts}); ${db}`,
   ];
   return `${out.join('\n')}\n`;
 }
