@@ -1,4 +1,5 @@
-import type { Service } from './model.ts';
+import { NotFoundError } from '../util/errors.ts';
+import type { Project, Service } from './model.ts';
 
 /**
  * The service dependency graph: `depends_on`, `links`, `volumes_from` and `network_mode`/`ipc`/`pid` of the
@@ -128,4 +129,15 @@ export async function inDependencyOrder(
   const results = await Promise.allSettled([...selected].sort().map(run));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed !== undefined) throw failed.reason;
+}
+
+/** The services an operation covers: the named ones and (unless `noDeps`) what they depend on, in start order. */
+export function selectServices(project: Project, names: readonly string[] | undefined, noDeps = false): string[] {
+  const all = Object.keys(project.services);
+  if (names === undefined || names.length === 0) return startOrder(project.services);
+  for (const n of names) {
+    if (project.services[n] === undefined) throw new NotFoundError(`no such service: ${n}`);
+  }
+  const chosen = noDeps ? new Set(names) : withDependencies(project.services, names);
+  return startOrder(project.services).filter((n) => chosen.has(n) && all.includes(n));
 }

@@ -5,18 +5,13 @@ import { imageBuild, splitRepoTag } from '../client/index.ts';
 import { BerthError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 import { pack, type PackEntry } from '../util/tar/index.ts';
 import type { ComposeContext } from './context.ts';
-import type { Project, Service } from './model.ts';
+import { imageName, type Project, type Service } from './model.ts';
 
 /**
  * The images a project needs: pulled (`pull_policy`), or built from `build:` through the engine's `POST /build`
  * (the classic builder, as the docker CLI without BuildKit), the context sent as a tar that leaves out what
  * `.dockerignore` lists.
  */
-
-/** The image a service runs: `image:`, else `<project>-<service>` for a service that only builds. */
-export function imageName(project: Project, s: Service): string {
-  return s.image ?? `${project.name}-${s.name}`;
-}
 
 /** The image's ID, or undefined when the engine does not have it. */
 export async function imageId(ctx: ComposeContext, name: string): Promise<string | undefined> {

@@ -1,21 +1,28 @@
+/**
+ * compose/: loading (files → the model) is here and loads quickly; everything that talks to an engine (up, down,
+ * convergence, builds, readiness probes) comes from `engine()`, loaded on first use, so that `config` and
+ * friends do not pay for it.
+ */
 export { loadProject, normalizeProjectName, DEFAULT_FILES } from './load.ts';
 export type { LoadOptions, LoadResult } from './load.ts';
 export { ComposeFileError, InvalidProjectError } from './errors.ts';
 export type * from './model.ts';
-export { serviceScale } from './model.ts';
+export { imageName, serviceScale } from './model.ts';
 export type { ComposeContext, Reporter } from './context.ts';
 export { collectingReporter, containerName, isOneoff, numberOf, projectContainers, serviceOf } from './context.ts';
-export { formatConfig, projectDocument } from './config.ts';
+export { emitYaml, formatConfig, projectDocument } from './config.ts';
 export { serviceHash } from './hash.ts';
-export { COMPOSE_VERSION } from './labels.ts';
+export { COMPOSE_VERSION, PROJECT as PROJECT_LABEL } from './labels.ts';
 export { containerCreateRequest } from './convert.ts';
-export type { RecreatePolicy } from './converge.ts';
-export { stopAndRemove, stopTimeout } from './converge.ts';
-export { buildImage, ensureImages, imageName, pullImage } from './images.ts';
-export { containerHealth, parseReadiness } from './readiness.ts';
-export { startServices, waitReady } from './start.ts';
-export { create, down, listProjects, prepareRun, selectServices, up } from './up.ts';
-export type { CreateOptions, DownOptions, UpOptions } from './up.ts';
-export { inDependencyOrder } from './graph.ts';
+export { inDependencyOrder, selectServices } from './graph.ts';
+export { parseReadiness } from './ready-spec.ts';
 export { shellSplit, parseDuration } from './units.ts';
-export { PROJECT as PROJECT_LABEL } from './labels.ts';
+export type { RecreatePolicy } from './converge.ts';
+export type { CreateOptions, DownOptions, UpOptions } from './up.ts';
+
+export type Engine = typeof import('./engine.ts');
+
+/** The engine-facing half of compose (up, down, builds, readiness), loaded on first use. */
+export function engine(): Promise<Engine> {
+  return import('./engine.ts');
+}

@@ -13,6 +13,7 @@ import { validateSchema } from './schema.ts';
 import { type ParsedFile, parseComposeYaml, Positions } from './source.ts';
 import { withDependencies } from './graph.ts';
 import { resolveEnvironment } from './environment.ts';
+import { parseReadiness } from './ready-spec.ts';
 
 /**
  * Loading a project, in Docker Compose's order: find the files; read `.env` (or `--env-file`); for each file
@@ -360,6 +361,7 @@ export function loadProject(opts: LoadOptions): LoadResult {
     project.networks.default = { name: `${name}_default`, driver_opts: {}, labels: {} };
   }
   checkConsistency(project, positions, (m) => loader.warn(m));
+  for (const s of Object.values(project.services)) parseReadiness(s, (path, reason) => positions.error(path, reason));
   for (const s of Object.values(project.services)) resolveEnvironment(s, lookup, positions);
   return { project, positions, warnings: loader.warnings };
 }

@@ -270,3 +270,8 @@ export interface FileObjectConfig {
 export function serviceScale(s: Service): number {
   return s.deploy?.replicas ?? s.scale ?? 1;
 }
+
+/** The image a service runs: `image:`, else `<project>-<service>` for a service that only builds. */
+export function imageName(project: Project, s: Service): string {
+  return s.image ?? `${project.name}-${s.name}`;
+}

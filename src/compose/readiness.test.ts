@@ -5,7 +5,8 @@ import { after, before, test } from 'node:test';
 import type { ContainerInspect } from '../client/index.ts';
 import type { ComposeContext } from './context.ts';
 import { normalizeService } from './normalize.ts';
-import { parseReadiness, probeReady } from './readiness.ts';
+import { probeReady } from './readiness.ts';
+import { parseReadiness } from './ready-spec.ts';
 
 const ctx0 = { workingDir: '/p', home: '/h', error: (_: unknown, r: string) => new Error(r) };
 const svc = (ready: unknown) => normalizeService('db', { image: 'x', 'x-berth-ready': ready }, ctx0);

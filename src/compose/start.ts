@@ -5,7 +5,8 @@ import { type ComposeContext, containerName, projectContainers, serviceOf } from
 import { fileTarget } from './convert.ts';
 import { inDependencyOrder } from './graph.ts';
 import type { Dependency, Project, Service } from './model.ts';
-import { containerHealth, parseReadiness } from './readiness.ts';
+import { containerHealth } from './readiness.ts';
+import { parseReadiness } from './ready-spec.ts';
 
 /**
  * The start phase of `up` (and `start`): services in dependency order, each one after its `depends_on`

@@ -2,10 +2,10 @@ import type { ContainerSummary } from '../client/index.ts';
 import { NotFoundError } from '../util/errors.ts';
 import { type ComposeContext, containerName, isOneoff, projectContainers, serviceOf } from './context.ts';
 import { converge, orphans, type RecreatePolicy, stopAndRemove, stopTimeout } from './converge.ts';
-import { inDependencyOrder, startOrder, withDependencies } from './graph.ts';
-import { ensureImages, type EnsureImagesOptions, imageName } from './images.ts';
+import { inDependencyOrder, selectServices } from './graph.ts';
+import { ensureImages, type EnsureImagesOptions } from './images.ts';
 import * as L from './labels.ts';
-import type { Project } from './model.ts';
+import { imageName, type Project } from './model.ts';
 import { ensureNetworks, ensureVolumes, removeNetworks, removeVolumes, usedResources } from './resources-engine.ts';
 import { startServices, waitReady } from './start.ts';
 
@@ -32,17 +32,6 @@ export interface UpOptions extends CreateOptions {
   wait?: boolean;
   /** Milliseconds. */
   waitTimeout?: number;
-}
-
-/** The services an operation covers: the named ones and (unless `noDeps`) what they depend on, in start order. */
-export function selectServices(project: Project, names: readonly string[] | undefined, noDeps = false): string[] {
-  const all = Object.keys(project.services);
-  if (names === undefined || names.length === 0) return startOrder(project.services);
-  for (const n of names) {
-    if (project.services[n] === undefined) throw new NotFoundError(`no such service: ${n}`);
-  }
-  const chosen = noDeps ? new Set(names) : withDependencies(project.services, names);
-  return startOrder(project.services).filter((n) => chosen.has(n) && all.includes(n));
 }
 
 export async function create(ctx: ComposeContext, project: Project, opts: CreateOptions = {}): Promise<string[]> {

@@ -1,16 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import {
-  containerCreateRequest,
-  down,
-  numberOf,
-  prepareRun,
-  projectContainers,
-  shellSplit,
-} from '../../compose/index.ts';
+import { containerCreateRequest, numberOf, projectContainers, shellSplit, engine } from '../../compose/index.ts';
 import { BerthError, InvalidArgumentError, NotFoundError } from '../../util/errors.ts';
-import { copyFiles } from '../container/cp.ts';
-import { execInContainer } from '../container/exec.ts';
-import { runContainer } from '../container/run.ts';
 import { ExitStatusError } from '../errors.ts';
 import type { ComposeCommand } from './commands.ts';
 import type { ComposeInvocation } from './main.ts';
@@ -34,6 +24,8 @@ async function runExec(inv: ComposeInvocation): Promise<void> {
   const f = inv.flags;
   const c = await serviceContainer(inv, project.name, service, f.has('index') ? f.int('index') : 1);
   const tty = !f.bool('no-TTY') && inv.ctx.streams.in.isTTY === true && !f.bool('detach');
+  // The container commands' code is loaded only by the compose commands that use it.
+  const { execInContainer } = await import('../container/exec.ts');
   await execInContainer(inv.ctx.client(), inv.ctx.streams, {
     container: c.Id,
     command,
@@ -56,7 +48,7 @@ async function runRun(inv: ComposeInvocation): Promise<void> {
   const svc = project.services[service];
   if (svc === undefined) throw new NotFoundError(`no such service: ${service}`);
   // Dependencies first (unless --no-deps), as `up` would start them.
-  await prepareRun(inv.compose, project, service, f.bool('no-deps'));
+  await (await engine()).prepareRun(inv.compose, project, service, f.bool('no-deps'));
   const name = f.string('name') || `${project.name}-${service}-run-${randomBytes(6).toString('hex')}`;
   const tty = !f.bool('no-TTY') && inv.ctx.streams.in.isTTY === true;
   const entrypoint = f.has('entrypoint') ? shellSplit(f.string('entrypoint')) : undefined;
@@ -81,6 +73,7 @@ async function runRun(inv: ComposeInvocation): Promise<void> {
       autoRemove: f.bool('rm'),
     },
   });
+  const { runContainer } = await import('../container/run.ts');
   await runContainer(
     inv.ctx.client(),
     inv.ctx.streams,
@@ -114,6 +107,7 @@ async function runCp(inv: ComposeInvocation): Promise<void> {
     if (c === undefined) throw new NotFoundError(`service "${service}" has no container #${index}`);
     return `${c.Id}:${arg.slice(colon + 1)}`;
   };
+  const { copyFiles } = await import('../container/cp.ts');
   await copyFiles(inv.ctx.client(), inv.ctx.streams.in, inv.ctx.streams.out, inv.ctx.streams.err, {
     source: await resolve(src),
     destination: await resolve(dst),
@@ -135,7 +129,7 @@ async function runWait(inv: ComposeInvocation): Promise<void> {
   const first = await Promise.race(handles.map((h) => h.result));
   status = first.StatusCode;
   for (const h of handles) h.cancel();
-  if (inv.flags.bool('down-project')) await down(inv.compose, project.name, project, {});
+  if (inv.flags.bool('down-project')) await (await engine()).down(inv.compose, project.name, project, {});
   inv.ctx.streams.out.write(`${status}\n`);
   if (status !== 0) throw new ExitStatusError('', status);
 }

@@ -1,11 +1,9 @@
 import type { ContainerSummary } from '../../client/index.ts';
 import {
   COMPOSE_VERSION,
-  containerHealth,
   containerName,
   formatConfig,
   imageName,
-  listProjects,
   numberOf,
   parseReadiness,
   PROJECT_LABEL as PROJECT,
@@ -14,8 +12,8 @@ import {
   serviceHash,
   serviceOf,
   type Project,
+  engine,
 } from '../../compose/index.ts';
-import { stringify } from 'yaml';
 import { BerthError, InvalidArgumentError, NotFoundError } from '../../util/errors.ts';
 import type { ComposeCommand } from './commands.ts';
 import { LOGS_COMMAND } from './logs.ts';
@@ -70,7 +68,7 @@ async function statusOf(
     return { status: c.Status, health: m === null ? '' : m[1] === 'health: starting' ? 'starting' : m[1]! };
   }
   const info = await inv.compose.client.containerInspect(c.Id, { signal: inv.ctx.signal });
-  const h = await containerHealth(inv.compose, info, svc);
+  const h = await (await engine()).containerHealth(inv.compose, info, svc);
   const word = h === 'healthy' ? 'ready' : 'not ready';
   return { status: `${c.Status.replace(/ \((healthy|unhealthy|health: starting)\)$/, '')} (${word})`, health: word };
 }
@@ -175,7 +173,7 @@ async function runPs(inv: ComposeInvocation): Promise<void> {
 }
 
 async function runLs(inv: ComposeInvocation): Promise<void> {
-  const list = await listProjects(inv.compose, inv.flags.bool('all'));
+  const list = await (await engine()).listProjects(inv.compose, inv.flags.bool('all'));
   const filters = inv.flags.list('filter').filter((x) => x.startsWith('name='));
   const shown = filters.length === 0 ? list : list.filter((p) => filters.some((x) => p.name.includes(x.slice(5))));
   if (inv.flags.bool('quiet')) return void inv.ctx.streams.out.write(shown.map((p) => `${p.name}\n`).join(''));
@@ -340,7 +338,6 @@ async function runEvents(inv: ComposeInvocation): Promise<void> {
   }
 }
 
-void stringify;
 void BerthError;
 
 export const INFO_COMMANDS: ComposeCommand[] = [

@@ -1,21 +1,13 @@
 import {
-  buildImage,
-  create,
-  down,
   imageName,
   inDependencyOrder,
   projectContainers,
-  pullImage,
   selectServices,
-  startServices,
-  stopAndRemove,
-  stopTimeout,
-  up,
-  waitReady,
   containerName,
   type ComposeContext,
   type Project,
   type RecreatePolicy,
+  engine,
 } from '../../compose/index.ts';
 import { BerthError, InvalidArgumentError } from '../../util/errors.ts';
 import { ExitStatusError } from '../errors.ts';
@@ -101,7 +93,7 @@ async function runUp(inv: ComposeInvocation): Promise<void> {
   const build = buildMode(inv);
   const pull = pullMode(inv);
   const waitTimeout = f.has('wait-timeout') ? f.int('wait-timeout') * 1000 : undefined;
-  const services = await up(inv.compose, project, {
+  const services = await (await engine()).up(inv.compose, project, {
     services: inv.args,
     noDeps: f.bool('no-deps'),
     ...(recreate !== undefined ? { recreate } : {}),
@@ -151,7 +143,7 @@ async function runDown(inv: ComposeInvocation): Promise<void> {
     if (!inv.ctx.streams || !(err instanceof Error) || !/no configuration file provided/.test(err.message)) throw err;
     name = inv.projectName();
   }
-  await down(inv.compose, name, project, {
+  await (await engine()).down(inv.compose, name, project, {
     volumes: f.bool('volumes'),
     removeOrphans: f.bool('remove-orphans'),
     ...(rmi !== '' ? { rmi: rmi as 'all' | 'local' } : {}),
@@ -187,7 +179,7 @@ async function runStop(inv: ComposeInvocation): Promise<void> {
   const containers = await targets(inv, project, false);
   const services = [...new Set(containers.map((c) => c.Labels?.['com.docker.compose.service'] ?? ''))];
   await eachInOrder(inv.compose, project, services, true, async (s) => {
-    const t = stopTimeout(project.services[s], timeoutOf(inv));
+    const t = (await engine()).stopTimeout(project.services[s], timeoutOf(inv));
     await Promise.all(
       containers
         .filter((c) => c.Labels?.['com.docker.compose.service'] === s)
@@ -208,8 +200,8 @@ async function runStart(inv: ComposeInvocation): Promise<void> {
   const services = selectServices(project, inv.args, true);
   const existing = await projectContainers(inv.compose, project.name, { services });
   if (existing.length === 0) throw new BerthError('service(s) have no container to start; use up');
-  await startServices(inv.compose, project, { services });
-  if (inv.flags.bool('wait')) await waitReady(inv.compose, project, services);
+  await (await engine()).startServices(inv.compose, project, { services });
+  if (inv.flags.bool('wait')) await (await engine()).waitReady(inv.compose, project, services);
 }
 
 async function runRestart(inv: ComposeInvocation): Promise<void> {
@@ -217,7 +209,7 @@ async function runRestart(inv: ComposeInvocation): Promise<void> {
   const services = selectServices(project, inv.args, inv.flags.bool('no-deps') || inv.args.length > 0);
   const containers = await projectContainers(inv.compose, project.name, { services });
   await eachInOrder(inv.compose, project, services, false, async (s) => {
-    const t = stopTimeout(project.services[s], timeoutOf(inv));
+    const t = (await engine()).stopTimeout(project.services[s], timeoutOf(inv));
     for (const c of containers.filter((x) => x.Labels?.['com.docker.compose.service'] === s)) {
       inv.compose.reporter.event('Container', containerName(c), 'Restarting');
       await inv.compose.client.containerRestart(c.Id, {
@@ -247,7 +239,7 @@ async function runRm(inv: ComposeInvocation): Promise<void> {
     inv.ctx.streams.err.write(`Going to remove ${stopped.map(containerName).join(', ')}\n`);
     if (!inv.ctx.streams.in.isTTY) throw new BerthError('use -f to remove containers without a prompt');
   }
-  for (const c of stopped) await stopAndRemove(inv.compose, c, undefined, inv.flags.bool('volumes'));
+  for (const c of stopped) await (await engine()).stopAndRemove(inv.compose, c, undefined, inv.flags.bool('volumes'));
 }
 
 function simple(verb: 'kill' | 'pause' | 'unpause', done: string): (inv: ComposeInvocation) => Promise<void> {
@@ -273,7 +265,7 @@ async function runCreate(inv: ComposeInvocation): Promise<void> {
   const recreate = recreatePolicy(inv);
   const build = buildMode(inv);
   const pull = pullMode(inv);
-  await create(inv.compose, project, {
+  await (await engine()).create(inv.compose, project, {
     services: inv.args,
     ...(recreate !== undefined ? { recreate } : {}),
     ...(build !== undefined ? { build } : {}),
@@ -298,7 +290,7 @@ async function runBuild(inv: ComposeInvocation): Promise<void> {
   for (const n of services) {
     const s = project.services[n]!;
     if (s.build === undefined) continue;
-    await buildImage(inv.compose, project, s, {
+    await (await engine()).buildImage(inv.compose, project, s, {
       noCache: inv.flags.bool('no-cache'),
       pull: inv.flags.bool('pull'),
       quiet: inv.flags.bool('quiet'),
@@ -316,7 +308,7 @@ async function runPull(inv: ComposeInvocation): Promise<void> {
     const s = project.services[n]!;
     if (s.image === undefined || s.pull_policy === 'build') continue;
     try {
-      await pullImage(inv.compose, s.image, n);
+      await (await engine()).pullImage(inv.compose, s.image, n);
     } catch (err) {
       if (!inv.flags.bool('ignore-pull-failures') && !(s.build !== undefined && inv.flags.bool('ignore-buildable')))
         throw err;

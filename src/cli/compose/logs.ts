@@ -11,7 +11,6 @@ import {
 import { CanceledError } from '../../util/errors.ts';
 import type { ComposeCommand } from './commands.ts';
 import type { ComposeInvocation } from './main.ts';
-import { getTimestamp } from '../system/events.ts';
 
 /**
  * `logs` and the attached `up`: every container's output, line by line, behind a `service-N  | ` prefix (coloured
@@ -180,8 +179,9 @@ export async function followProject(
   return status;
 }
 
-function timeArg(value: string, what: string): string | undefined {
+async function timeArg(value: string, what: string): Promise<string | undefined> {
   if (value === '') return undefined;
+  const { getTimestamp } = await import('../system/events.ts');
   try {
     return getTimestamp(value);
   } catch (err) {
@@ -212,8 +212,8 @@ async function runLogs(inv: ComposeInvocation): Promise<void> {
     color: inv.ansi && !f.bool('no-color'),
   });
   const tail = f.string('tail');
-  const since = timeArg(f.string('since'), 'since');
-  const until = timeArg(f.string('until'), 'until');
+  const since = await timeArg(f.string('since'), 'since');
+  const until = await timeArg(f.string('until'), 'until');
   await Promise.all(
     containers.map((c) =>
       streamLogs(

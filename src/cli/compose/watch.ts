@@ -1,7 +1,7 @@
 import { existsSync, statSync, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { posix, relative, sep } from 'node:path';
-import { buildImage, containerName, projectContainers, up, type Project, type WatchRule } from '../../compose/index.ts';
+import { containerName, projectContainers, type Project, type WatchRule, engine } from '../../compose/index.ts';
 import { FailedPreconditionError } from '../../util/errors.ts';
 import { pack } from '../../util/tar/index.ts';
 import type { ComposeInvocation } from './main.ts';
@@ -59,7 +59,7 @@ export async function runWatch(inv: ComposeInvocation): Promise<void> {
       "none of the selected services is configured for watch, consider setting a 'develop' section",
     );
   }
-  if (!inv.flags.bool('no-up')) await up(inv.compose, project, { services: names });
+  if (!inv.flags.bool('no-up')) await (await engine()).up(inv.compose, project, { services: names });
   const watchers: ReturnType<typeof watch>[] = [];
   const pending = new Map<string, { service: string; rule: WatchRule; files: Set<string> }>();
   let timer: NodeJS.Timeout | undefined;
@@ -71,8 +71,8 @@ export async function runWatch(inv: ComposeInvocation): Promise<void> {
       for (const { service, rule, files } of batch) {
         try {
           if (rule.action === 'rebuild') {
-            await buildImage(inv.compose, project, project.services[service]!, {});
-            await up(inv.compose, project, { services: [service], noDeps: true });
+            await (await engine()).buildImage(inv.compose, project, project.services[service]!, {});
+            await (await engine()).up(inv.compose, project, { services: [service], noDeps: true });
           } else {
             if (rule.action === 'sync' || rule.action === 'sync+restart' || rule.action === 'sync+exec') {
               for (const f of files) await syncFile(inv, project, service, rule, f);

@@ -1,0 +1,6 @@
+/** The engine-facing half of compose, loaded through `engine()` in index.ts. */
+export { stopAndRemove, stopTimeout } from './converge.ts';
+export { buildImage, ensureImages, pullImage } from './images.ts';
+export { containerHealth } from './readiness.ts';
+export { startServices, waitReady } from './start.ts';
+export { create, down, listProjects, prepareRun, up } from './up.ts';
