@@ -69,7 +69,14 @@ describe('docker build against berthd', () => {
     assert.match(out, /^Successfully tagged app:latest$/m);
     assert.deepEqual(ranSteps(out).length, 9);
     assert.equal((await ok(d, ['run', '--rm', 'app'])).trim(), 'hello from gen');
-    const files = await ok(d, ['run', '--rm', 'app', 'sh', '-c', 'cat /app/a.txt /sub/b.txt; stat -c "%a %u %g" /app /app/a.txt']);
+    const files = await ok(d, [
+      'run',
+      '--rm',
+      'app',
+      'sh',
+      '-c',
+      'cat /app/a.txt /sub/b.txt; stat -c "%a %u %g" /app /app/a.txt',
+    ]);
     assert.equal(files, 'hello\nworld\n755 0 0\n644 0 0\n');
 
     const id = (await ok(d, ['image', 'inspect', '-f', '{{.Id}}', 'app'])).trim();
@@ -107,7 +114,17 @@ describe('docker build against berthd', () => {
   it('-f sub/Dockerfile, --build-arg, --iidfile and -q', async () => {
     await writeFile(join(ctx, 'sub', 'Dockerfile'), 'FROM busybox\nARG WHO=nobody\nRUN echo "hi $WHO" > /who\n');
     const iid = join(work, 'iid');
-    const q = await ok(d, ['build', '-q', '-f', join(ctx, 'sub', 'Dockerfile'), '--build-arg', 'WHO=berth', '--iidfile', iid, ctx]);
+    const q = await ok(d, [
+      'build',
+      '-q',
+      '-f',
+      join(ctx, 'sub', 'Dockerfile'),
+      '--build-arg',
+      'WHO=berth',
+      '--iidfile',
+      iid,
+      ctx,
+    ]);
     const id = (await readFile(iid, 'utf8')).trim();
     assert.match(id, /^sha256:[0-9a-f]{64}$/);
     assert.equal(q.trim(), id);
