@@ -24,7 +24,7 @@ export const ARROWS: Record<string, string[]> = {
   network: ['metadata', 'sys'],
   volumes: ['metadata', 'sys'],
   containers: ['images', 'snapshots', 'runtime', 'network', 'volumes', 'metadata', 'content', 'sys'],
-  build: ['containers', 'images', 'snapshots', 'content', 'metadata'],
+  build: ['containers', 'images', 'snapshots', 'content', 'metadata', 'runtime', 'network', 'sys'],
   registry: ['content', 'metadata'],
   api: [
     'images',

@@ -9,3 +9,4 @@ export { volumeRoutes } from './handlers/volumes.ts';
 export { networkRoutes } from './handlers/networks.ts';
 export { execRoutes } from './handlers/exec.ts';
 export { trustRoutes } from './handlers/trust.ts';
+export { buildRoutes } from './handlers/build.ts';

@@ -52,6 +52,12 @@ export interface EntryHeader {
   devminor?: number;
   /** Extended attributes (`security.capability`, …), values as the tar header's PAX records hold them. */
   xattrs?: Record<string, string>;
+  /**
+   * Owner names: empty for context entries (the docker CLI sends none); for files of a stage or an image, the host's
+   * names of their uid and gid, as the classic builder's Go `tar.FileInfoHeader` looks them up.
+   */
+  uname?: string;
+  gname?: string;
 }
 
 /** The tarsum v1 header bytes of an entry: what its hash starts with. */
@@ -64,8 +70,8 @@ export function entryHeaderText(h: EntryHeader): string {
     ['size', String(h.size)],
     ['typeflag', h.typeflag],
     ['linkname', h.linkname ?? ''],
-    ['uname', ''],
-    ['gname', ''],
+    ['uname', h.uname ?? ''],
+    ['gname', h.gname ?? ''],
     ['devmajor', String(h.devmajor ?? 0)],
     ['devminor', String(h.devminor ?? 0)],
   ];

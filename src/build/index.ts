@@ -1,6 +1,6 @@
 /**
- * The builder. So far its pure parts: the Dockerfile frontend (dockerfile/), build arguments and the stage
- * planner; the executor that runs steps in containers comes on top of them.
+ * The builder: the Dockerfile frontend (dockerfile/), build arguments and the stage planner (pure), and the
+ * service that receives contexts and runs builds (service.ts, executor.ts, steps.ts) with its cache.
  */
 export * from './dockerfile/index.ts';
 export { ArgScope, expansionEnv, PLATFORM_ARGS, PROXY_ARGS, predefinedArgs, resolveMetaArgs } from './args.ts';
@@ -51,3 +51,12 @@ export {
   type StepInputs,
   stepKey,
 } from './cachekey.ts';
+export {
+  BuildService,
+  type BuildServiceDeps,
+  type BuildRequest,
+  type BuildResult,
+} from './service.ts';
+export { type BuildEvent, classicLines, shortId } from './progress.ts';
+export { RunFailedError } from './steps.ts';
+export { parseGoDuration } from './dockerfile/duration.ts';

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { FileContentStore } from '../content/index.ts';
 import { ContainerService } from '../containers/index.ts';
 import { ImageService } from '../images/index.ts';
+import { BuildService, type BuildServiceDeps } from '../build/index.ts';
 import {
+  BuildCacheRecords,
   ContainerRecords,
   ImageRecords,
   LeaseRecords,
@@ -32,6 +34,9 @@ export interface Engine {
   volumes: VolumeService;
   networks: NetworkService;
   containers: ContainerService;
+  build: BuildService;
+  /** How the builder pulls (the registry client is wired after the engine: see `archivesFor`). */
+  setBuildPull(fn: BuildServiceDeps['pull']): void;
   runtimes: Runtimes;
   events: EventLog;
   engineId: string;
@@ -49,6 +54,7 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
   const events = new EventLog();
   // The services refer to each other through late-bound callbacks (an image or volume is in use by a container).
   let containers: ContainerService | undefined;
+  const buildCache = new BuildCacheRecords(db);
   const images = new ImageService({
     content,
     snapshotter,
@@ -57,6 +63,7 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
     events,
     historyDepth: config.tagHistoryDepth,
     usedBy: (id) => containers?.usingImage(id) ?? [],
+    roots: () => buildCache.roots(),
   });
   const volumes = new VolumeService({
     root: config.dataRoot,
@@ -108,6 +115,25 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
     initPath: initBinary(),
     log,
   });
+  const defaultRuntime = runtimes.probes.find((p) => p.ok && p.name === runtimes.defaultRuntime);
+  // The builder pulls through the same code as `docker pull` (daemon/wiring.ts sets it once the engine exists).
+  const pull: { fn?: BuildServiceDeps['pull'] } = {};
+  const build = new BuildService({
+    dataRoot: config.dataRoot,
+    execRoot: config.execRoot,
+    images,
+    snapshotter,
+    records: buildCache,
+    sandboxes: networks.sandboxes,
+    runtime: defaultRuntime ? { name: defaultRuntime.name, path: defaultRuntime.path } : undefined,
+    host: hostFacts(),
+    events,
+    pull: (ref, opts) => {
+      if (!pull.fn) throw new Error('the builder cannot pull yet');
+      return pull.fn(ref, opts);
+    },
+    log,
+  });
   const engineId = await readOrCreateId(join(config.dataRoot, 'engine-id'));
   return {
     config,
@@ -118,6 +144,10 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
     volumes,
     networks,
     containers,
+    build,
+    setBuildPull: (fn) => {
+      pull.fn = fn;
+    },
     runtimes,
     events,
     engineId,
@@ -155,6 +185,9 @@ function networkBackend(config: DaemonConfig, log: Logger): NetworkBackend {
  */
 export async function repair(engine: Engine, log: Logger): Promise<void> {
   const ingests = await engine.content.repair();
+  // Builds a crash interrupted: their runs released and roots unmounted before the snapshots they held go.
+  const builds = await engine.build.repair();
+  if (builds.runs > 0) log.info(`startup repair: released ${builds.runs} interrupted build step(s)`);
   const snaps = await engine.snapshotter.repair();
   await engine.volumes.repair();
   await engine.containers.restore();

@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Server } from 'node:http';
 import {
+  buildRoutes,
   containerRoutes,
   createApiServer,
   execRoutes,
@@ -20,7 +21,7 @@ import { buildEngine, repair, type Engine } from './engine.ts';
 import { acquirePidLock } from './lock.ts';
 import { createLogger, type Logger } from './log.ts';
 import { BERTH_VERSION, SystemInfo } from './system.ts';
-import { archivesFor, seedBusybox, trustFor } from './wiring.ts';
+import { archivesFor, buildPull, seedBusybox, trustFor } from './wiring.ts';
 
 async function socketInUse(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -70,16 +71,21 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
     closeTrust = () => trust.close();
     if (config.seedBusybox && engine.images.list().length === 0) await seedBusybox(engine, log);
     const system = new SystemInfo(config, engine);
+    const eng0 = engine;
     const router = new Router();
     systemRoutes(router, {
       images: engine.images,
       events: engine.events,
       info: () => system.info(),
       version: () => system.version(),
+      buildCache: () => eng0.build.diskUsage(),
       shutdown: shutdown.signal,
     });
     trustRoutes(router, trust);
-    imageRoutes(router, { images: engine.images, archives: archivesFor(engine, enforcer) });
+    const archives = archivesFor(engine, enforcer);
+    engine.setBuildPull(buildPull(archives));
+    imageRoutes(router, { images: engine.images, archives });
+    buildRoutes(router, engine.build);
     containerRoutes(router, {
       containers: engine.containers,
       images: engine.images,

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Archives } from '../api/index.ts';
+import type { BuildServiceDeps } from '../build/index.ts';
+import type { AuthConfig } from '../engine-api/images.ts';
+import { formatPlatform } from '../oci/platform.ts';
 import { ACCEPT_ANYTHING, loadRegistriesD, parsePolicy, PolicyEnforcer, TrustService } from '../trust/index.ts';
 import {
   checkLogin,
@@ -109,4 +112,30 @@ function readPolicyFile(path: string): string {
   } catch (err) {
     throw new InvalidArgumentError(`signature-policy ${path} cannot be read: ${errorMessage(err)}`);
   }
+}
+
+/**
+ * How the builder pulls a base image: through the same pull as `docker pull`, with the credentials the build's
+ * `X-Registry-Config` has for the image's registry (keyed by host, or by Docker Hub's index URL).
+ */
+export function buildPull(archives: Archives): BuildServiceDeps['pull'] {
+  return async (ref, opts) => {
+    const domain = parseReference(ref).domain;
+    const hub = domain === 'docker.io';
+    let auth: AuthConfig | undefined;
+    for (const [key, value] of Object.entries(opts.auth ?? {})) {
+      const host = key.replace(/^https?:\/\//, '').split('/')[0]!;
+      if (host === domain || (hub && (host === 'index.docker.io' || host === 'registry-1.docker.io'))) {
+        auth = value as AuthConfig;
+        break;
+      }
+    }
+    await archives.pull(ref, {
+      platform: formatPlatform(opts.platform),
+      allTags: false,
+      ...(auth ? { auth } : {}),
+      signal: opts.signal,
+      onProgress: (m) => opts.onProgress(m as Record<string, unknown>),
+    });
+  };
 }

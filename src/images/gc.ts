@@ -1,8 +1,8 @@
 /**
  * Garbage collection of the image store: mark from the roots, sweep the rest (after containerd's
  * `core/metadata/gc.go`). Roots are every image record (its manifest, config and layer blobs, and its snapshot
- * chain), active snapshots and views (containers' root file systems, and their parents), and the resources of the
- * leases in force. Leases are kept in metadata/ (`LeaseRecords`), so a crash leaves them: start-up repair deletes
+ * chain), active snapshots and views (containers' root file systems, and their parents), the resources of the
+ * leases in force, and what the `roots` callback names (the build cache's steps). Leases are kept in metadata/ (`LeaseRecords`), so a crash leaves them: start-up repair deletes
  * those of operations that died with the process, and keeps the expiring ones (a pull's verified blobs) until then.
  */
 import { randomUUID } from 'node:crypto';
@@ -23,6 +23,8 @@ export interface GarbageCollectorDeps {
   snapshotter: Snapshotter;
   records: ImageRecords;
   leases: LeaseRecords;
+  /** Roots kept by others than images and leases (the build cache): blob digests and snapshot keys. */
+  roots?: () => { blobs: Iterable<string>; snapshots: Iterable<string> };
 }
 
 /** What a collection removed: blob digests, layer chain IDs, and the bytes they held. */
@@ -45,6 +47,7 @@ export class GarbageCollector {
   readonly #snapshotter: Snapshotter;
   readonly #records: ImageRecords;
   readonly #leases: LeaseRecords;
+  readonly #roots: GarbageCollectorDeps['roots'];
   /** Operations (registration, leased work) hold it shared; a collection holds it exclusively. */
   readonly #lock = new RWLock();
 
@@ -53,6 +56,7 @@ export class GarbageCollector {
     this.#snapshotter = deps.snapshotter;
     this.#records = deps.records;
     this.#leases = deps.leases;
+    this.#roots = deps.roots;
   }
 
   /** Runs fn with collections held off (they wait for it, and it waits for a running one). */
@@ -109,6 +113,9 @@ export class GarbageCollector {
     const keepBlobs = this.#leases.kept('content', now);
     const keepSnaps = this.#leases.kept('snapshot', now);
     await this.#markImages(keepBlobs, keepSnaps);
+    const more = this.#roots?.();
+    for (const b of more?.blobs ?? []) keepBlobs.add(b);
+    for (const k of more?.snapshots ?? []) keepSnaps.add(k);
     const snaps = new Map<string, { parent: string | null; kind: string }>();
     for await (const s of this.#snapshotter.walk()) snaps.set(s.key, { parent: s.parent, kind: s.kind });
     // Active snapshots and views keep their parents.

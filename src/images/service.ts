@@ -41,6 +41,8 @@ export interface ImageServiceDeps {
   historyDepth?: number;
   /** Containers using an image (by image ID), to refuse deleting it; filled in once containers exist. */
   usedBy?: (imageId: string) => { id: string; running: boolean }[];
+  /** More roots of garbage collection (the build cache's blobs and snapshots); filled in once the builder exists. */
+  roots?: () => { blobs: Iterable<string>; snapshots: Iterable<string> };
 }
 
 /** An image as stored: its record, manifest and config. */
@@ -113,6 +115,7 @@ export class ImageService {
       snapshotter: deps.snapshotter,
       records: deps.records,
       leases: deps.leases,
+      ...(deps.roots ? { roots: deps.roots } : {}),
     });
     this.#unpacker = new LayerUnpacker({
       content: deps.content,

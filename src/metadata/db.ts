@@ -185,6 +185,34 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX blob_sources_seq ON blob_sources(seq);
   `,
+  `
+  -- The build cache: each step's result by its cache key (the step's image config blob, the layers up to it and
+  -- the snapshot of the top one), and the directories kept between builds (cache mounts, kept contexts).
+  CREATE TABLE build_cache (
+    key TEXT PRIMARY KEY,
+    parent TEXT,
+    image_id TEXT NOT NULL,
+    config TEXT NOT NULL,
+    layers TEXT NOT NULL,
+    chain_id TEXT,
+    size INTEGER NOT NULL,
+    description TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    last_used INTEGER NOT NULL,
+    usage_count INTEGER NOT NULL
+  );
+  CREATE TABLE build_dirs (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    last_used INTEGER NOT NULL,
+    usage_count INTEGER NOT NULL,
+    description TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+  );
+  `,
 ];
 
 function migrate(db: DatabaseSync): void {

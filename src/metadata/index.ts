@@ -6,3 +6,9 @@ export { BlobSourceRecords } from './blob-sources.ts';
 export { VolumeRecords, type VolumeRecord } from './volumes.ts';
 export { ContainerRecords, type ContainerRow } from './containers.ts';
 export { NetworkRecords, type NetworkRecord, type EndpointRecord, type SandboxRecord } from './networks.ts';
+export {
+  BuildCacheRecords,
+  type BuildCacheRecord,
+  type BuildDirRecord,
+  type CachedLayer,
+} from './build-cache.ts';

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { DiskUsage, SystemInfo, SystemVersion } from '../../engine-api/system.ts';
+import type { DiskUsage, DiskUsageBuildCache, SystemInfo, SystemVersion } from '../../engine-api/system.ts';
 import type { ImageService } from '../../images/index.ts';
 import { EVENT_FILTERS, type EngineEvent, type EventLog, eventMatches } from '../../util/events.ts';
 import { InvalidArgumentError } from '../../util/errors.ts';
@@ -13,6 +13,8 @@ export interface SystemDeps {
   events: EventLog;
   info(): Promise<SystemInfo>;
   version(): SystemVersion;
+  /** The build cache's records, for `system df`. */
+  buildCache?: () => Promise<DiskUsageBuildCache[]>;
   /** Aborted when the daemon stops: long-lived streams (`/events`) end then, so the server can close. */
   shutdown?: AbortSignal;
 }
@@ -95,7 +97,7 @@ async function df(d: SystemDeps, req: Request, res: ServerResponse): Promise<voi
   }
   if (want('container')) body.Containers = [];
   if (want('volume')) body.Volumes = [];
-  if (want('build-cache')) body.BuildCache = [];
+  if (want('build-cache')) body.BuildCache = (await d.buildCache?.()) ?? [];
   sendJSON(res, 200, body);
 }
 

@@ -1,0 +1,129 @@
+/**
+ * `POST /build` as the docker CLI sends it without BuildKit (the classic protocol), `POST /build/prune` and
+ * `POST /build/cancel`. The context is the request body, streamed to the builder; the answer is the classic
+ * builder's JSON lines. An error before the first line is an HTTP error (the docker CLI prints "Error response
+ * from daemon"); after it, an `errorDetail` line (with the exit code of a failed RUN).
+ */
+import type { ServerResponse } from 'node:http';
+import {
+  type BuildEvent,
+  type BuildService,
+  classicLines,
+  parseGoDuration,
+  RunFailedError,
+} from '../../build/index.ts';
+import { errorMessage, InvalidArgumentError, NotImplementedError } from '../../util/errors.ts';
+import { boolParam, filtersParam, intParam, JSONLines, sendJSON, type Request } from '../http.ts';
+import type { Router } from '../router.ts';
+
+function jsonParam<T>(q: URLSearchParams, name: string): T | undefined {
+  const v = q.get(name);
+  if (v === null || v === '') return undefined;
+  try {
+    return JSON.parse(v) as T;
+  } catch {
+    throw new InvalidArgumentError(`invalid JSON in query parameter ${name}: ${v}`);
+  }
+}
+
+function registryConfig(header: string | string[] | undefined): Record<string, unknown> | undefined {
+  const v = Array.isArray(header) ? header[0] : header;
+  if (!v) return undefined;
+  try {
+    return JSON.parse(Buffer.from(v, 'base64').toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+async function build(svc: BuildService, req: Request, res: ServerResponse): Promise<void> {
+  const q = req.query;
+  if (q.get('remote')) throw new NotImplementedError('remote build contexts (remote=) are not supported');
+  if (q.get('version') === '2')
+    throw new NotImplementedError('BuildKit (version=2) is not supported: use the classic builder');
+  const quiet = boolParam(q, 'q');
+  const structured = boolParam(q, 'berthprogress');
+  const out = new JSONLines(res);
+  const emit = (e: BuildEvent) => {
+    if (structured) void out.write({ berth: e });
+    if (quiet) return;
+    for (const m of classicLines(e)) void out.write(m);
+  };
+  const extraHosts = q
+    .getAll('extrahosts')
+    .flatMap((h) => h.split(','))
+    .filter(Boolean);
+  let result: Awaited<ReturnType<BuildService['build']>>;
+  try {
+    result = await svc.build({
+      body: req.raw,
+      dockerfile: q.get('dockerfile') ?? undefined,
+      tags: q.getAll('t'),
+      buildArgs: jsonParam<Record<string, string | null>>(q, 'buildargs'),
+      labels: jsonParam<Record<string, string>>(q, 'labels'),
+      target: q.get('target') ?? undefined,
+      noCache: boolParam(q, 'nocache'),
+      pull: boolParam(q, 'pull'),
+      networkMode: q.get('networkmode') ?? undefined,
+      extraHosts,
+      shmSize: intParam(q, 'shmsize'),
+      cacheFrom: jsonParam<string[]>(q, 'cachefrom') ?? [],
+      platform: q.get('platform') ?? undefined,
+      registryAuth: registryConfig(req.raw.headers['x-registry-config']),
+      buildId: q.get('buildid') ?? undefined,
+      signal: req.signal,
+      emit,
+    });
+  } catch (err) {
+    if (!out.started) {
+      // nothing was sent yet: drain what the client still sends, then an HTTP error
+      req.raw.resume();
+      throw err;
+    }
+    const message = errorMessage(err);
+    const detail = err instanceof RunFailedError ? { code: err.exitCode, message } : { message };
+    if (!res.writableEnded) {
+      res.write(`${JSON.stringify({ errorDetail: detail, error: message })}\r\n`);
+      res.end();
+    }
+    return;
+  }
+  if (quiet) await out.write({ stream: `${result.id}\n` });
+  else {
+    await out.write({ stream: `Successfully built ${result.id.slice(7, 19)}\n` });
+    for (const t of result.tags) await out.write({ stream: `Successfully tagged ${t}\n` });
+  }
+  out.end();
+}
+
+async function prune(svc: BuildService, req: Request, res: ServerResponse): Promise<void> {
+  const q = req.query;
+  const filters = filtersParam(q, ['until', 'unused-for', 'type', 'id', 'inuse', 'shared', 'private', 'parent']);
+  const until = filters.get('until')?.[0] ?? filters.get('unused-for')?.[0];
+  let untilSeconds: number | undefined;
+  if (until !== undefined) {
+    let ns: number;
+    try {
+      ns = parseGoDuration(until);
+    } catch (err) {
+      throw new InvalidArgumentError(`invalid filter 'until=${until}': ${errorMessage(err)}`);
+    }
+    untilSeconds = (Date.now() - ns / 1e6) / 1000;
+  }
+  const keep = intParam(q, 'keep-storage') ?? intParam(q, 'reserved-space') ?? intParam(q, 'max-used-space');
+  const report = await svc.prune({ all: boolParam(q, 'all'), until: untilSeconds, keepStorage: keep });
+  sendJSON(res, 200, report);
+}
+
+export function buildRoutes(router: Router, svc: BuildService): void {
+  router
+    .add('POST', '/build', (req, res) => build(svc, req, res))
+    .add('POST', '/build/prune', (req, res) => prune(svc, req, res))
+    .add('POST', '/build/cancel', (req, res) => {
+      const id = req.query.get('id');
+      if (!id) throw new InvalidArgumentError('build ID not set: ?id= is required');
+      svc.cancel(id);
+      res.writeHead(200);
+      res.end();
+    });
+}

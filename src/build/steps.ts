@@ -1,0 +1,213 @@
+/**
+ * Making one step's result when the cache has none: metadata steps only move the config; WORKDIR, COPY, ADD and
+ * RUN write into a new layer on the stage's top one (layer.ts), which is committed when it changed something.
+ * Also what a step's cache key needs from outside the Dockerfile: the hash of COPY's sources and what RUN's bind
+ * mounts show.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, lchown, lstat, mkdir } from 'node:fs/promises';
+import { chainIds } from '../images/index.ts';
+import { FailedPreconditionError } from '../util/errors.ts';
+import type { CacheKey, StepInputs } from './cachekey.ts';
+import { canonicalJson } from './cachekey.ts';
+import type { BuildContext } from './context.ts';
+import { copySources, parseChmod, type Resolved, resolveChown, resolveSources } from './copy.ts';
+import type { Mount } from './dockerfile/index.ts';
+import type { ExecutorDeps } from './executor.ts';
+import type { CopyWork, RunWork, StepResult } from './imageconfig.ts';
+import { type MadeLayer, WorkLayer } from './layer.ts';
+import type { BuildEvent } from './progress.ts';
+import { inRoot } from './rootpath.ts';
+import { prepareMounts } from './runmounts.ts';
+import type { SourceFS } from './sources.ts';
+import { nextImage, type StepImage } from './stepimage.ts';
+
+/** What a step runs with. */
+export interface StepEnv {
+  deps: ExecutorDeps;
+  stage: number;
+  step: number;
+  context: BuildContext;
+  contextSource: SourceFS;
+  tmpDir: string;
+  networkMode: string;
+  extraHosts: readonly string[];
+  shmSize?: number | undefined;
+  secrets: ReadonlyMap<string, Buffer>;
+  signal: AbortSignal;
+  emit(e: BuildEvent): void;
+  /** A stage (by name or index) or an image, as `--from` names it: its key part and its root. */
+  source(from: string): Promise<{ id: string; fs: SourceFS }>;
+}
+
+/** A RUN whose process failed: the classic builder's message, and the exit code for `errorDetail.code`. */
+export class RunFailedError extends FailedPreconditionError {
+  readonly exitCode: number;
+  constructor(cmd: readonly string[], code: number) {
+    super(`The command '${cmd.join(' ')}' returned a non-zero code: ${code}`);
+    this.exitCode = code;
+  }
+}
+
+/** Mount points the runtime makes in every step's root. */
+const RUNTIME_STUBS = ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/dev', '/proc', '/sys'];
+
+/** COPY/ADD's sources, resolved for the key (and kept for the copy). */
+export interface CopyInputs {
+  resolved: Resolved;
+  fs: SourceFS | undefined;
+  fromContext: boolean;
+}
+
+export async function copyInputs(env: StepEnv, w: CopyWork, inputs: StepInputs): Promise<CopyInputs> {
+  const fromContext = w.from === '';
+  let fs: SourceFS | undefined = env.contextSource;
+  if (!fromContext) {
+    const src = await env.source(w.from);
+    fs = src.fs;
+    inputs.from = src.id;
+  }
+  // The content of a stage's or an image's files follows from its key or ID: their hash waits for a cache miss.
+  const resolved = await resolveSources(w, fs, {
+    fromContext,
+    hashNeeded: fromContext,
+    tmpDir: env.tmpDir,
+    signal: env.signal,
+  });
+  inputs.sources = fromContext
+    ? resolved.hash
+    : `paths:${canonicalJson(resolved.sources.map((s) => (s.kind === 'path' ? s.name : s.hash)))}`;
+  return { resolved, fs, fromContext };
+}
+
+/** For each RUN mount, what its content follows from: a context hash, a stage's key, an image's ID. */
+export async function mountKeys(env: StepEnv, mounts: readonly Mount[]): Promise<(string | undefined)[]> {
+  const out: (string | undefined)[] = [];
+  for (const m of mounts) {
+    if (m.type !== 'bind') {
+      out.push(undefined);
+      continue;
+    }
+    if (m.from === '') {
+      const name = await env.contextSource.resolve(m.source || '.');
+      out.push((await env.contextSource.type(name)) ? await env.contextSource.hash(name) : `missing:${name}`);
+    } else out.push((await env.source(m.from)).id);
+  }
+  return out;
+}
+
+/** Makes the step's image; returns it with the size of the layer it added. */
+export async function executeStep(
+  env: StepEnv,
+  result: StepResult,
+  cur: StepImage,
+  key: CacheKey,
+  copy?: CopyInputs,
+): Promise<{ image: StepImage; size: number }> {
+  const w = result.work;
+  const base = {
+    key,
+    runConfig: result.state.config,
+    author: result.state.author,
+    createdBy: result.history.createdBy,
+  };
+  if (!w) return { image: nextImage(cur, { ...base, created: new Date().toISOString() }), size: 0 };
+  const layer = await WorkLayer.begin(
+    { snapshotter: env.deps.snapshotter, images: env.deps.images, mountRoot: `${env.deps.workRoot}/mnt` },
+    cur.chainId,
+  );
+  try {
+    let stubs: string[] = [];
+    let createdBy = base.createdBy;
+    switch (w.kind) {
+      case 'workdir': {
+        const host = await inRoot(layer.rootfs, w.path);
+        if (!(await lstat(host).catch(() => undefined))) {
+          await mkdir(host, { recursive: true, mode: 0o755 });
+          await chmod(host, 0o755);
+          await lchown(host, 0, 0);
+        }
+        break;
+      }
+      case 'copy':
+      case 'add': {
+        const c = copy!;
+        let resolved = c.resolved;
+        if (!c.fromContext)
+          resolved = await resolveSources(w, c.fs, {
+            fromContext: false,
+            hashNeeded: true,
+            tmpDir: env.tmpDir,
+            signal: env.signal,
+          });
+        createdBy = w.createdBy(resolved.hash);
+        await copySources(w, resolved, c.fs, {
+          root: layer.rootfs,
+          identity: await resolveChown(layer.rootfs, w.chown),
+          mode: parseChmod(w.chmod),
+          unpack: w.kind === 'add' && w.unpack !== false,
+          signal: env.signal,
+        });
+        break;
+      }
+      case 'run':
+        stubs = await runStep(env, w, layer);
+        break;
+    }
+    const made = await layer.diff([...RUNTIME_STUBS, ...stubs]);
+    const created = new Date().toISOString();
+    if (!made) {
+      await layer.discard();
+      return { image: nextImage(cur, { ...base, createdBy, created }), size: 0 };
+    }
+    const chainId = chainIds([...cur.config.rootfs.diff_ids, made.diffId as `sha256:${string}`]).at(-1)!;
+    await layer.commit(chainId, made);
+    return { image: nextImage(cur, { ...base, createdBy, created, layer: layerOf(made, chainId) }), size: made.size };
+  } catch (err) {
+    await layer.discard();
+    throw err;
+  }
+}
+
+function layerOf(made: MadeLayer, chainId: string) {
+  return {
+    descriptor: { mediaType: made.descriptor.mediaType, digest: made.descriptor.digest, size: made.descriptor.size },
+    diffId: made.diffId,
+    chainId,
+  };
+}
+
+/** Runs RUN's process in the layer's root; returns the mount targets to take out of the layer. */
+async function runStep(env: StepEnv, w: RunWork, layer: WorkLayer): Promise<string[]> {
+  const prepared = await prepareMounts(
+    w.mounts,
+    {
+      root: async (m) => (m.from === '' ? env.context.dir : (await env.source(m.from)).fs.root),
+      secrets: env.secrets,
+      tmpDir: env.tmpDir,
+    },
+    env.deps.caches,
+  );
+  const id = randomBytes(32).toString('hex');
+  env.emit({ kind: 'run-start', stage: env.stage, step: env.step, id });
+  try {
+    const code = await env.deps.runner.run({
+      id,
+      rootfs: layer.rootfs,
+      work: w,
+      network: w.network === 'default' ? env.networkMode : w.network,
+      extraHosts: env.extraHosts,
+      shmSize: env.shmSize,
+      mounts: prepared.mounts,
+      env: prepared.env,
+      signal: env.signal,
+      onOutput: (stream, chunk) =>
+        env.emit({ kind: 'output', stage: env.stage, step: env.step, stream, data: chunk.toString('utf8') }),
+    });
+    if (code !== 0) throw new RunFailedError(w.cmd, code);
+  } finally {
+    await prepared.release();
+  }
+  env.emit({ kind: 'run-end', stage: env.stage, step: env.step, id });
+  return prepared.stubs;
+}
