@@ -73,9 +73,12 @@ async function statusOf(
   return { status: `${c.Status.replace(/ \((healthy|unhealthy|health: starting)\)$/, '')} (${word})`, health: word };
 }
 
-function loadOrName(inv: ComposeInvocation): { project: Project | undefined; name: string } {
+function loadOrName(
+  inv: ComposeInvocation,
+  services: string[] = inv.args,
+): { project: Project | undefined; name: string } {
   try {
-    const { project } = inv.load(inv.args);
+    const { project } = inv.load(services);
     return { project, name: project.name };
   } catch (err) {
     if (!(err instanceof Error) || !/no configuration file provided/.test(err.message)) throw err;
@@ -226,7 +229,7 @@ async function runTop(inv: ComposeInvocation): Promise<void> {
 
 async function runPort(inv: ComposeInvocation): Promise<void> {
   const [service, privatePort] = inv.args as [string, string];
-  const { name } = loadOrName(inv);
+  const { name } = loadOrName(inv, [service]);
   const index = inv.flags.has('index') ? inv.flags.int('index') : 1;
   const c = (await projectContainers(inv.compose, name, { services: [service] })).find((x) => numberOf(x) === index);
   if (c === undefined) throw new NotFoundError(`service "${service}" is not running container #${index}`);
