@@ -1,7 +1,7 @@
 /**
  * `berth registry serve` beside Debian's docker-registry (distribution 2.8.2) in the same run, on 127.0.0.1:
  *
- * - http: GET manifest by tag, GET /v2/ (wrk -t2 -c32) and HEAD blob (ab -k -c32: wrk 4.1 cannot HEAD), without
+ * - http: GET manifest by tag, GET /v2/ (wrk -t2 -c32) and HEAD blob (ab -k -c32 for the same time: wrk 4.1 cannot HEAD), without
  *   auth and with token auth (a bearer token from each registry's token service on every request); peak RSS of
  *   each server under that load.
  * - throughput: skopeo copy of an image with one --mib MiB layer (random data, gzip) into each registry (a fresh
@@ -23,7 +23,6 @@ import { benchGc, gcReport } from './registry-gc.ts';
 
 const USAGE = `usage: node bench/registry-server.ts [http] [throughput] [gc] [options]
   --seconds N     wrk duration per measurement (default 10)
-  --head-n N      HEAD requests per ab run (default 50000)
   --rounds N      rounds of the http measurements, interleaved (default 2)
   --mib N         layer size of the throughput image (default 256)
   --runs N        throughput runs per direction and registry (default 3)
@@ -34,7 +33,6 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     seconds: { type: 'string', default: '10' },
-    'head-n': { type: 'string', default: '50000' },
     rounds: { type: 'string', default: '2' },
     mib: { type: 'string', default: '256' },
     runs: { type: 'string', default: '3' },
@@ -48,7 +46,6 @@ if (values.help) {
 }
 const which = new Set(positionals.length ? positionals : ['http', 'throughput', 'gc']);
 const SECONDS = Number(values.seconds);
-const HEAD_N = Number(values['head-n']);
 const ROUNDS = Number(values.rounds);
 
 const load = () =>
@@ -74,7 +71,8 @@ interface Target {
   name: string;
   url: string;
   pid: number;
-  headers: Record<string, string>;
+  /** Headers for a measurement: a fresh bearer token each time with token auth (tokens live 5 minutes). */
+  headers: () => Promise<Record<string, string>>;
 }
 
 async function tokenFor(realm: string, service: string, scope: string, creds: string): Promise<string> {
@@ -89,15 +87,16 @@ async function tokenFor(realm: string, service: string, scope: string, creds: st
 type Endpoint = 'manifest' | 'ping' | 'head';
 
 async function measure(t: Target, ep: Endpoint, layer: string): Promise<LoadFigures & { rssKiB: number }> {
+  const headers = await t.headers();
   const rss = sampleRss([t.pid], 50);
   let f: LoadFigures;
   if (ep === 'manifest')
     f = await wrk(`${t.url}/v2/bench/app/manifests/v1`, SECONDS, {
-      ...t.headers,
+      ...headers,
       Accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json',
     });
-  else if (ep === 'ping') f = await wrk(`${t.url}/v2/`, SECONDS, t.headers);
-  else f = await abHead(`${t.url}/v2/bench/app/blobs/${layer}`, HEAD_N, t.headers);
+  else if (ep === 'ping') f = await wrk(`${t.url}/v2/`, SECONDS, headers);
+  else f = await abHead(`${t.url}/v2/bench/app/blobs/${layer}`, SECONDS, headers);
   return { ...f, rssKiB: rss.stop() };
 }
 
@@ -124,18 +123,23 @@ async function benchHttp(work: string, archive: string): Promise<void> {
     ).json()) as { layers: { digest: string }[] };
     const layer = manifest.layers[0]!.digest;
     const scope = 'repository:bench/app:pull';
-    const bt = await tokenFor(`${berthTok.url}/token`, 'berth-registry', scope, 'alice:wonderland');
-    const dt = await tokenFor(distTok.tokens!.realm, distTok.tokens!.service, scope, 'alice:wonderland');
+    const bt = async () => ({
+      Authorization: `Bearer ${await tokenFor(`${berthTok.url}/token`, 'berth-registry', scope, 'alice:wonderland')}`,
+    });
+    const dt = async () => ({
+      Authorization: `Bearer ${await tokenFor(distTok.tokens!.realm, distTok.tokens!.service, scope, 'alice:wonderland')}`,
+    });
+    const none = async () => ({});
     const targets: [string, Target, Target][] = [
       [
         'no auth',
-        { name: 'berth', url: berth.url, pid: berth.pid, headers: {} },
-        { name: 'distribution', url: dist.url, pid: dist.pid, headers: {} },
+        { name: 'berth', url: berth.url, pid: berth.pid, headers: none },
+        { name: 'distribution', url: dist.url, pid: dist.pid, headers: none },
       ],
       [
         'token auth',
-        { name: 'berth', url: berthTok.url, pid: berthTok.pid, headers: { Authorization: `Bearer ${bt}` } },
-        { name: 'distribution', url: distTok.url, pid: distTok.pid, headers: { Authorization: `Bearer ${dt}` } },
+        { name: 'berth', url: berthTok.url, pid: berthTok.pid, headers: bt },
+        { name: 'distribution', url: distTok.url, pid: distTok.pid, headers: dt },
       ],
     ];
     const results = new Map<string, (LoadFigures & { rssKiB: number })[]>();
@@ -152,7 +156,7 @@ async function benchHttp(work: string, archive: string): Promise<void> {
       }
     }
     out(
-      `\n## HTTP (${ROUNDS} rounds, wrk -t2 -c32 -d${SECONDS}s; HEAD: ab -k -c32 -n ${HEAD_N}); load average now ${load()}`,
+      `\n## HTTP (${ROUNDS} rounds, wrk -t2 -c32 -d${SECONDS}s; HEAD: ab -k -c32 -t ${SECONDS}); load average now ${load()}`,
     );
     out(
       '| auth | request | berth req/s | berth p99 ms | distribution req/s | distribution p99 ms | ratio | peak RSS berth / distribution MiB |',

@@ -33,14 +33,11 @@ export async function wrk(url: string, seconds: number, headers: Record<string, 
  * HEAD requests with ab (keep-alive, 32 concurrent, one thread): wrk 4.1 waits for a body after a HEAD answer
  * that has a Content-Length, so it cannot measure HEAD against any registry.
  */
-export async function abHead(
-  url: string,
-  requests: number,
-  headers: Record<string, string> = {},
-): Promise<LoadFigures> {
-  const args = ['-q', '-k', '-i', '-c', '32', '-n', String(requests)];
+export async function abHead(url: string, seconds: number, headers: Record<string, string> = {}): Promise<LoadFigures> {
+  // -t first, then -n: a time limit with no request cap in practice.
+  const args = ['-q', '-k', '-i', '-c', '32', '-t', String(seconds), '-n', '100000000'];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
-  const r = await run('ab', [...args, url], { timeoutMs: 300_000 });
+  const r = await run('ab', [...args, url], { timeoutMs: (seconds + 60) * 1000 });
   const out = r.stdout;
   return {
     rps: Number(/Requests per second:\s+([\d.]+)/.exec(out)?.[1]),

@@ -17,8 +17,17 @@ const composeGroup: Command = {
   subcommands: [],
 };
 
+/** `berth registry …` is dispatched by main.ts to the registry server's own program; this entry is for help. */
+const registryGroup: Command = {
+  name: 'registry',
+  use: 'registry COMMAND',
+  short: 'Run an OCI registry server and administer it',
+  subcommands: [],
+};
+
 export const TABLES = {
   compose: async (): Promise<Table> => ({ TOP: [composeGroup] }),
+  registry: async (): Promise<Table> => ({ TOP: [registryGroup] }),
   container: (): Promise<Table> => import('./container/commands.ts'),
   image: (): Promise<Table> => import('./image/commands.ts'),
   network: (): Promise<Table> => import('./network/commands.ts'),
@@ -33,6 +42,7 @@ export const WHERE: Readonly<Record<string, keyof typeof TABLES>> = {
   container: 'container',
   image: 'image',
   network: 'network',
+  registry: 'registry',
   system: 'system',
   trust: 'trust',
   volume: 'volume',

@@ -217,7 +217,11 @@ export class Registry {
           await this.store.claimDigest(fresh.id, digest);
           break;
         } catch (err) {
-          if (!(err instanceof BlobBeingDeleted) || i >= 600) throw err;
+          if (!(err instanceof BlobBeingDeleted)) throw err;
+          if (i >= 600)
+            throw new RegistryError('TOOMANYREQUESTS', `blob ${digest} is being garbage-collected; try again`, {
+              cause: err,
+            });
           await sleep(50);
         }
       }

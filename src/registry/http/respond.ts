@@ -83,6 +83,7 @@ export function sendError(
   const d = describe(err);
   // A body not read to its end (a failed chunk): the connection cannot be reused, and the client learns at once.
   if (!req.complete) headers.Connection = 'close';
+  if (d.status === 429) headers['Retry-After'] ??= '1';
   const entry: Record<string, unknown> = { code: d.code, message: d.message };
   if (d.detail !== undefined) entry.detail = d.detail;
   sendJSON(req, res, d.status, { errors: [entry] }, headers);
