@@ -5,6 +5,8 @@ import { checkPassword, secretVersion } from './passwords.ts';
 /** How long what was read from the metadata (accounts, roles, projects) is trusted before it is read again. */
 const TTL_MS = 1000;
 
+const ALL: ReadonlySet<Action> = new Set<Action>(['pull', 'push', 'delete']);
+
 const ACTIONS_OF: Record<Role, Action[]> = {
   pull: ['pull'],
   push: ['pull', 'push'],
@@ -27,16 +29,22 @@ export class Policy {
   readonly #roles = new Map<string, { at: number; roles: Map<string, Role> }>();
   /** Basic credentials already checked: sha256 of the header → account name and secret version. */
   readonly #checked = new Map<string, { at: number; name: string; version: string }>();
+  readonly #allowed = new Map<string, { at: number; set: ReadonlySet<Action> }>();
 
   constructor(access: AccessStore) {
     this.access = access;
   }
 
+  /** Bumped by every `invalidate()`: caches elsewhere compare it to know they are stale. */
+  generation = 0;
+
   /** Forgets what was cached (after an admin change in this process). */
   invalidate(): void {
+    this.generation++;
     this.#projects = undefined;
     this.#accounts.clear();
     this.#roles.clear();
+    this.#allowed.clear();
   }
 
   async projects(): Promise<Project[]> {
@@ -85,9 +93,20 @@ export class Policy {
     return (await this.#rolesOf(name)).get(project);
   }
 
-  /** What `p` may do on `repo` now, whatever any token says. */
-  async allowed(p: Principal, repo: string): Promise<Set<Action>> {
-    if (p.admin) return new Set<Action>(['pull', 'push', 'delete']);
+  /** What `p` may do on `repo` now, whatever any token says (remembered for a second: every request asks). */
+  async allowed(p: Principal, repo: string): Promise<ReadonlySet<Action>> {
+    if (p.admin) return ALL;
+    const key = `${p.kind}\0${p.name}\0${repo}`;
+    const now = Date.now();
+    const c = this.#allowed.get(key);
+    if (c && now - c.at <= TTL_MS) return c.set;
+    const set = await this.#compute(p, repo);
+    if (this.#allowed.size > 10_000) this.#allowed.clear();
+    this.#allowed.set(key, { at: now, set });
+    return set;
+  }
+
+  async #compute(p: Principal, repo: string): Promise<ReadonlySet<Action>> {
     const project = await this.projectOf(repo);
     const out = new Set<Action>();
     if (!project) return out;

@@ -45,7 +45,10 @@ export function parseBasic(header: string): { user: string; password: string } |
 export class TokenGate implements AuthGate {
   readonly mode = 'token';
   readonly #o: TokenOptions;
-  readonly #verified = new Map<string, { claims: JwtClaims; granted: Map<string, Set<string>> }>();
+  readonly #verified = new Map<
+    string,
+    { claims: JwtClaims; granted: Map<string, Set<string>>; principal?: Principal; checkedAt: number; gen: number }
+  >();
 
   constructor(o: TokenOptions) {
     this.#o = o;
@@ -75,14 +78,26 @@ export class TokenGate implements AuthGate {
         for (const x of a.actions) set.add(x);
         granted.set(a.name, set);
       }
-      v = { claims, granted };
+      v = { claims, granted, checkedAt: 0, gen: -1 };
       if (this.#verified.size > 10_000) this.#verified.clear();
       this.#verified.set(token, v);
     }
-    if (v.claims.sub === '') return { ...ANONYMOUS, granted: v.granted };
-    const account = await this.#o.policy.account(v.claims.sub);
-    if (!account || secretVersion(account.secret) !== v.claims.sv) throw unauthorized('the token was revoked');
-    return { ...principalOf(account), granted: v.granted };
+    // The account behind the token is looked at again at most once a second (revocation, expiry).
+    const ms = Date.now();
+    const gen = this.#o.policy.generation;
+    if (v.principal && v.gen === gen && ms - v.checkedAt <= 1000) return v.principal;
+    if (v.claims.sub === '') v.principal = { ...ANONYMOUS, granted: v.granted };
+    else {
+      const account = await this.#o.policy.account(v.claims.sub);
+      if (!account || secretVersion(account.secret) !== v.claims.sv) {
+        this.#verified.delete(token);
+        throw unauthorized('the token was revoked');
+      }
+      v.principal = { ...principalOf(account), granted: v.granted };
+    }
+    v.checkedAt = ms;
+    v.gen = gen;
+    return v.principal;
   }
 
   async require(p: Principal, repo: string, action: Action): Promise<void> {
