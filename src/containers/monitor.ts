@@ -6,6 +6,7 @@
 import type { ContainerRecords } from '../metadata/index.ts';
 import type { ExitStatus, RuntimeDriver } from '../runtime/index.ts';
 import { errorMessage, NotFoundError } from '../util/errors.ts';
+import { phaseEnd, phaseStart } from '../util/trace.ts';
 import type { KeyedMutex } from '../util/lock.ts';
 import type { HostConfig } from '../engine-api/containers.ts';
 import type { Healthchecks } from './health.ts';
@@ -54,8 +55,10 @@ export class Monitor {
     driver.waitExit(id, { signal: ac.signal }).then(
       (status) => {
         if (this.#watching.get(id) === ac) this.#watching.delete(id);
+        const t = phaseStart();
         void this.#d.lock
           .run(id, () => this.#onExit(id, status))
+          .finally(() => phaseEnd('exit.lock+handling', id, t))
           .catch((err) =>
             this.#d.log?.warn(`container ${id.slice(0, 12)}: exit handling failed: ${errorMessage(err)}`),
           );

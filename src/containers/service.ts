@@ -22,6 +22,7 @@ import {
   NotFoundError,
   NotModifiedError,
 } from '../util/errors.ts';
+import { phase } from '../util/trace.ts';
 import type { EventLog } from '../util/events.ts';
 import { matchLabel } from '../util/labels.ts';
 import { KeyedMutex } from '../util/lock.ts';
@@ -387,10 +388,12 @@ export class ContainerService {
     // A `cp` in progress has volumes mounted under the container's directory: detach them before anything is removed.
     await this.#files.detachViews(r.id);
     await releaseRun(this.#run, r, this.#d.runtimes.get(r.runtime), { removing: true });
-    await this.#d.snapshotter.remove(r.snapshot).catch((err) => {
-      if (!(err instanceof NotFoundError)) throw err;
-    });
-    await rm(this.dir(r.id), { recursive: true, force: true });
+    await phase('snapshot', r.id, () =>
+      this.#d.snapshotter.remove(r.snapshot).catch((err) => {
+        if (!(err instanceof NotFoundError)) throw err;
+      }),
+    );
+    await phase('files', r.id, () => rm(this.dir(r.id), { recursive: true, force: true }));
     this.#d.records.delete(r.id);
     if (opts.volumes) {
       for (const m of r.config.Mounts) if (m.Anonymous && m.Name) await this.#d.volumes.remove(m.Name).catch(() => {});

@@ -2,7 +2,7 @@ import { constants as osConstants } from 'node:os';
 import { constants as fsConstants, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { phaseEnd, phaseStart } from '../util/trace.ts';
+import { phase, phaseEnd, phaseStart } from '../util/trace.ts';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, isErrno, NotFoundError } from '../util/errors.ts';
 import { attachSession, nativeSeqpacketDialer, type AttachSession, type SeqpacketDialer } from './attach.ts';
 import { ConmonLaunch, conmonArgv } from './conmon.ts';
@@ -356,7 +356,7 @@ export class ConmonRuntime implements RuntimeDriver {
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
     }
-    await this.#cleanup(id, rec.bundle);
+    await phase('runtime.files', id, () => this.#cleanup(id, rec.bundle));
   }
 
   /** Waits until the container's conmon has exited (or `ms` pass). */
@@ -373,9 +373,12 @@ export class ConmonRuntime implements RuntimeDriver {
 
   async #cleanup(id: string, bundle: string): Promise<void> {
     this.#records.delete(id);
-    await rm(this.#dir(id), { recursive: true, force: true });
-    await rm(join(this.#exitDir, id), { force: true });
-    for (const f of ['attach', 'ctl', 'winsz']) await rm(join(bundle, f), { force: true });
+    // Independent files, removed at once (one after the other they were ~5 ms of each container's exit here).
+    await Promise.all([
+      rm(this.#dir(id), { recursive: true, force: true }),
+      rm(join(this.#exitDir, id), { force: true }),
+      ...['attach', 'ctl', 'winsz'].map((f) => rm(join(bundle, f), { force: true })),
+    ]);
   }
 
   async attach(id: string, opts: { signal?: AbortSignal } = {}): Promise<AttachSession> {
