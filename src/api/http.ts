@@ -58,14 +58,14 @@ export function filtersParam(q: URLSearchParams, allowed: readonly string[]): Ma
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw new InvalidArgumentError(`invalid filter: "${raw}"`);
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
-    if (!allowed.includes(k)) throw new InvalidArgumentError(`invalid filter '${k}'`);
+    if (!allowed.includes(k)) throw new InvalidArgumentError(`Invalid filter '${k}'`);
     let values: string[];
     if (Array.isArray(v)) values = v.map(String);
     else if (typeof v === 'object' && v !== null)
       values = Object.entries(v as Record<string, unknown>)
         .filter(([, b]) => b === true)
         .map(([s]) => s);
-    else throw new InvalidArgumentError(`invalid filter '${k}'`);
+    else throw new InvalidArgumentError(`Invalid filter '${k}'`);
     out.set(k, values);
   }
   return out;
