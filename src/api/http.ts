@@ -71,6 +71,28 @@ export function filtersParam(q: URLSearchParams, allowed: readonly string[]): Ma
   return out;
 }
 
+/**
+ * Waits until `w` takes more data: true on 'drain', false when it closed or failed first (the client went away).
+ * A writer that stops on false lets its source finish (a generator's `finally` closes its files); one that waited
+ * for a 'drain' that never comes would leave them to the garbage collector.
+ */
+export function drained(w: import('node:stream').Writable): Promise<boolean> {
+  if (w.destroyed || w.writableEnded) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => () => {
+      w.off('drain', onDrain);
+      w.off('close', onClose);
+      w.off('error', onClose);
+      resolve(ok);
+    };
+    const onDrain = done(true);
+    const onClose = done(false);
+    w.once('drain', onDrain);
+    w.once('close', onClose);
+    w.once('error', onClose);
+  });
+}
+
 export function sendJSON(res: ServerResponse, status: number, body: unknown): void {
   const data = Buffer.from(`${JSON.stringify(body)}\n`);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': data.length });
@@ -124,7 +146,7 @@ export class JSONLines {
     this.start();
     const ok = this.#res.write(`${JSON.stringify(obj)}\r\n`);
     if (ok) return Promise.resolve();
-    return new Promise((resolve) => this.#res.once('drain', () => resolve()));
+    return drained(this.#res).then(() => undefined);
   }
   error(message: string): void {
     this.start();

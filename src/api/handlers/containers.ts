@@ -6,7 +6,7 @@ import type { ImageService } from '../../images/index.ts';
 import type { ImageRunConfig } from '../../oci/types.ts';
 
 import { ConflictError, InvalidArgumentError, errorMessage } from '../../util/errors.ts';
-import { boolParam, filtersParam, intParam, readJSONBody, sendJSON, type Request } from '../http.ts';
+import { boolParam, filtersParam, intParam, readJSONBody, sendJSON, type Request, drained } from '../http.ts';
 import type { Router } from '../router.ts';
 import { frame, STDERR, STDOUT, SYSTEMERR } from '../stdcopy.ts';
 import { parseDetachKeys, pipeSession } from '../session.ts';
@@ -116,7 +116,7 @@ async function attach(d: ContainerHandlerDeps, req: Request): Promise<void> {
         timestamps: false,
         multiplexed,
       }))
-        if (!stream.write(out)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+        if (!stream.write(out) && !(await drained(stream))) return;
     } catch (err) {
       if (!stream.destroyed) stream.end(multiplexed ? frame(SYSTEMERR, Buffer.from(`${errorMessage(err)}\n`)) : '');
       return;
@@ -206,7 +206,7 @@ async function logs(d: ContainerHandlerDeps, req: Request, res: ServerResponse):
     timestamps,
     multiplexed,
   }))
-    if (!res.write(out)) await new Promise<void>((resolve) => res.once('drain', () => resolve()));
+    if (!res.write(out) && !(await drained(res))) break;
   res.end();
 }
 
@@ -324,7 +324,7 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
         'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(stat)).toString('base64'),
         'Content-Type': 'application/x-tar',
       });
-      for (const chunk of tar) if (!res.write(chunk)) await new Promise<void>((r) => res.once('drain', () => r()));
+      for (const chunk of tar) if (!res.write(chunk) && !(await drained(res))) return;
       res.end();
     })
     .add('PUT', '/containers/{id}/archive', async (req, res) => {
@@ -373,7 +373,10 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
       let next = await tar.next();
       res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
       while (!next.done) {
-        if (!res.write(next.value)) await new Promise<void>((r) => res.once('drain', () => r()));
+        if (!res.write(next.value) && !(await drained(res))) {
+          await tar.return?.(undefined);
+          return;
+        }
         next = await tar.next();
       }
       res.end();
