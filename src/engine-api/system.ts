@@ -146,6 +146,12 @@ export interface DiskUsageVolume {
   [key: string]: unknown;
 }
 
+/** `POST /build/prune`'s answer. */
+export interface BuildCachePruneReport {
+  CachesDeleted: string[] | null;
+  SpaceReclaimed: number;
+}
+
 export interface DiskUsageBuildCache {
   ID: string;
   Type?: string;

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { run, type RunResult } from '../harness.ts';
+import { BERTH, run, type RunResult } from '../harness.ts';
 import { normalise, shape, valuesAt, type Facts, type Step } from './compare.ts';
 import type { Engine, EngineKind } from './engines.ts';
 
@@ -45,6 +45,8 @@ export interface Ctx {
   hijack(path: string, body?: object, opts?: { stdin?: string; timeoutMs?: number }): Promise<HijackResult>;
   /** The docker CLI (API pinned to 1.41 unless env says otherwise). */
   cli(args: string[], input?: string | Buffer, env?: Record<string, string>): Promise<RunResult>;
+  /** The berth CLI: a client like the others, so it runs against dockerd too. */
+  berth(args: string[], input?: string | Buffer): Promise<RunResult>;
   /** Runs Python with `c` (docker.APIClient) and `d` (docker.DockerClient) bound to the engine; returns `out`. */
   py(code: string): Promise<Record<string, unknown>>;
   // biome-ignore lint/suspicious/noExplicitAny: dockerode ships no types
@@ -80,6 +82,7 @@ export function makeCtx(engine: Engine, rec: Recorder, scenario: string): Ctx {
           timeoutMs: 60_000,
         },
       ),
+    berth: (args, input) => run(BERTH, ['-H', engine.host, ...args], {}, input, { timeoutMs: 60_000 }),
     py: async (code) => {
       const script = join(engine.dir, `py-${scenario.replace(/\W/g, '_')}-${Date.now()}.py`);
       await writeFile(

@@ -11,7 +11,7 @@ export const clients: Scenario[] = [
     async run(c) {
       const out = await c.py(`
 ct = d.containers.run('busybox', ['sleep', '60'], detach=True, name='df-py', network_mode='none')
-rec('exec_run', lambda: list(ct.exec_run(['sh', '-c', 'echo out; echo err >&2; exit 3'])))
+rec('exec_run', lambda: list(ct.exec_run(['sh', '-c', 'echo out; sleep 0.2; echo err >&2; exit 3'])))
 rec('exec_run tty', lambda: list(ct.exec_run(['sh', '-c', 'echo hello out'], tty=True)))
 rec('exec_run missing', lambda: ct.exec_run(['/no/such'])[0])
 rec('exec_run not executable', lambda: ct.exec_run(['/etc/passwd'])[0])

@@ -93,6 +93,41 @@ export const system: Scenario[] = [
     },
   },
   {
+    name: 'system prune: docker and berth CLIs',
+    serial: true,
+    async run(c) {
+      // The same leftovers twice: once for each CLI. Labels keep the prune to what the scenario made.
+      const leftovers = async () => {
+        const r = await c.http('POST', '/containers/create?name=df-sp', {
+          Image: 'busybox',
+          Cmd: ['true'],
+          Labels: { 'df.sp': '1' },
+          HostConfig: { NetworkMode: 'none' },
+        });
+        await c.http('POST', '/networks/create', {
+          Name: 'df-sp-net',
+          Labels: { 'df.sp': '1' },
+          Internal: true,
+          IPAM: { Config: [{ Subnet: '10.205.77.0/24' }] },
+        });
+        return r.status;
+      };
+      c.rec.add('leftovers for docker', { create: await leftovers() });
+      const d = await c.cli(['system', 'prune', '-f', '--filter', 'label=df.sp=1']);
+      c.rec.cli('docker system prune -f --filter', d);
+      c.rec.add('leftovers for berth', { create: await leftovers() });
+      const b = await c.berth(['system', 'prune', '-f', '--filter', 'label=df.sp=1']);
+      c.rec.cli('berth system prune -f --filter', b);
+      c.rec.add('the two CLIs print the same', { same: b.stdout === d.stdout && b.code === d.code });
+      c.rec.cli('berth system prune without -f, answered no', await c.berth(['system', 'prune'], 'n\n'));
+      c.rec.http(
+        'containers left',
+        await c.http('GET', `/containers/json?all=1&filters=${encodeURIComponent('{"label":["df.sp"]}')}`),
+        { noBody: true },
+      );
+    },
+  },
+  {
     name: 'system/df and prune',
     serial: true,
     async run(c) {
