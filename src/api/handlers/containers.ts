@@ -153,11 +153,54 @@ async function attach(d: ContainerHandlerDeps, req: Request): Promise<void> {
   });
 }
 
-type LogOptions = Parameters<ContainerService['logs']>[1] & { timestamps: boolean; multiplexed: boolean };
+type LogOptions = Parameters<ContainerService['logs']>[1] & {
+  timestamps: boolean;
+  multiplexed: boolean;
+  /** `details=1`: this prefix (the log options' attributes) before each line. */
+  details?: string;
+};
+
+/**
+ * The attributes `docker logs --details` shows, as the json-file driver records them: the container's labels named
+ * by the `labels` log option (and matching `labels-regex`), the environment variables named by `env` (and matching
+ * `env-regex`), as `key=value` joined by commas, sorted by key.
+ */
+export function logDetails(r: ContainerRow): string {
+  const opts = r.hostConfig.LogConfig?.Config ?? {};
+  const attrs = new Map<string, string>();
+  const labels = r.config.Config.Labels ?? {};
+  const env = new Map(
+    (r.config.Config.Env ?? []).map((kv) => {
+      const i = kv.indexOf('=');
+      return i < 0 ? ([kv, ''] as const) : ([kv.slice(0, i), kv.slice(i + 1)] as const);
+    }),
+  );
+  const pick = (names: string | undefined, regex: string | undefined, from: Map<string, string>) => {
+    for (const n of (names ?? '').split(',').filter(Boolean)) {
+      const v = from.get(n);
+      if (v !== undefined) attrs.set(n, v);
+    }
+    if (regex) {
+      let re: RegExp;
+      try {
+        re = new RegExp(regex);
+      } catch {
+        return;
+      }
+      for (const [k, v] of from) if (re.test(k)) attrs.set(k, v);
+    }
+  };
+  pick(opts.labels, opts['labels-regex'], new Map(Object.entries(labels)));
+  pick(opts.env, opts['env-regex'], env);
+  return [...attrs]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
 
 /** A container's log lines as the API sends them: stdcopy frames (or raw with a TTY), partial lines joined. */
 async function* logFrames(d: ContainerHandlerDeps, id: string, o: LogOptions): AsyncGenerator<Buffer> {
-  const { timestamps, multiplexed, ...opts } = o;
+  const { timestamps, multiplexed, details, ...opts } = o;
   const pending = new Map<string, Buffer[]>();
   for await (const e of d.containers.logs(id, opts)) {
     // Partial lines are joined with what follows, as the program wrote them.
@@ -169,6 +212,7 @@ async function* logFrames(d: ContainerHandlerDeps, id: string, o: LogOptions): A
     }
     pending.delete(e.stream);
     let line = Buffer.concat([...parts, e.message, Buffer.from('\n')]);
+    if (details !== undefined) line = Buffer.concat([Buffer.from(`${details} `), line]);
     if (timestamps) line = Buffer.concat([Buffer.from(`${formatTimestampNano(e.timeNano)} `), line]);
     yield multiplexed ? frame(e.stream === 'stdout' ? STDOUT : STDERR, line) : line;
   }
@@ -205,6 +249,7 @@ async function logs(d: ContainerHandlerDeps, req: Request, res: ServerResponse):
     signal: req.signal,
     timestamps,
     multiplexed,
+    ...(boolParam(req.query, 'details') ? { details: logDetails(r) } : {}),
   }))
     if (!res.write(out) && !(await drained(res))) break;
   res.end();
