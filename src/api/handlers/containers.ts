@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { ContainerRow, ContainerService } from '../../containers/index.ts';
-import type { ContainerCreateRequest, HostConfig, MountPoint } from '../../engine-api/containers.ts';
+import type { ContainerCreateRequest, HostConfig } from '../../engine-api/containers.ts';
 import { formatTimestampNano, PS_FILTERS, statusText } from '../../containers/index.ts';
 import type { ImageService } from '../../images/index.ts';
 import type { ImageRunConfig } from '../../oci/types.ts';
