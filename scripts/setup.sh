@@ -22,11 +22,12 @@ RUN_PKGS=(runc crun conmon catatonit busybox-static attr netavark aardvark-dns i
 #   apache2-utils     htpasswd (bcrypt) for the registry's Basic auth set-up
 #   tmux              drives `run -it` as a user would, in the TTY test
 #   curl              reaches published ports from the host in network tests
-#   openssl           verifies Berth's signatures and makes keys to import (trust tests)
+#   openssl           verifies Berth's signatures and makes keys to import (trust tests); the test CA of the TLS tests
 #   zip               writes OSV databases as OSV's all.zip downloads are (trust tests)
 #   rpm               writes a real rpm database (sqlite backend) for the SBOM test
 #   docker-compose    Debian's docker-compose 1.29.2, the compose peer (compose tests and benchmarks)
-#   docker.io         a reference dockerd: the compose tests run docker-compose and berth compose side by side on it
+#   docker.io         a reference dockerd 20.10: the differential test compares berthd with it, the compose tests
+#                     run docker-compose and berth compose side by side on it
 #   ceph-mon, ceph-osd, radosgw
 #                     Ceph's S3 server for the registry's S3 blob backend (one monitor, one in-memory OSD, radosgw)
 #   postgresql        the registry's PostgreSQL metadata backend (tests run it on their own data dir and port)
@@ -36,7 +37,7 @@ TEST_PKGS=(skopeo umoci python3-docker docker-registry apache2-utils tmux curl o
 #   hyperfine         command timing in benchmarks
 #   wrk               HTTP load through published ports in benchmarks
 #   podman            a second peer for container and network benchmarks
-BENCH_PKGS=(docker.io hyperfine wrk podman)
+BENCH_PKGS=(hyperfine wrk podman)
 
 want=("${RUN_PKGS[@]}")
 case "${1:-}" in

@@ -99,6 +99,9 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
     cleanup: async () => {
       await d.stop();
       await rm(dir, { recursive: true, force: true });
+      // Node closes a FileHandle nobody closed when it is collected, and says so: a leak, whichever test caused it.
+      const leak = out.split('\n').find((l) => l.includes('on garbage collection'));
+      if (leak) throw new Error(`berthd left a file handle to the garbage collector: ${leak}`);
     },
   };
   return d;

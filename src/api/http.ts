@@ -58,17 +58,39 @@ export function filtersParam(q: URLSearchParams, allowed: readonly string[]): Ma
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw new InvalidArgumentError(`invalid filter: "${raw}"`);
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
-    if (!allowed.includes(k)) throw new InvalidArgumentError(`invalid filter '${k}'`);
+    if (!allowed.includes(k)) throw new InvalidArgumentError(`Invalid filter '${k}'`);
     let values: string[];
     if (Array.isArray(v)) values = v.map(String);
     else if (typeof v === 'object' && v !== null)
       values = Object.entries(v as Record<string, unknown>)
         .filter(([, b]) => b === true)
         .map(([s]) => s);
-    else throw new InvalidArgumentError(`invalid filter '${k}'`);
+    else throw new InvalidArgumentError(`Invalid filter '${k}'`);
     out.set(k, values);
   }
   return out;
+}
+
+/**
+ * Waits until `w` takes more data: true on 'drain', false when it closed or failed first (the client went away).
+ * A writer that stops on false lets its source finish (a generator's `finally` closes its files); one that waited
+ * for a 'drain' that never comes would leave them to the garbage collector.
+ */
+export function drained(w: import('node:stream').Writable): Promise<boolean> {
+  if (w.destroyed || w.writableEnded) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => () => {
+      w.off('drain', onDrain);
+      w.off('close', onClose);
+      w.off('error', onClose);
+      resolve(ok);
+    };
+    const onDrain = done(true);
+    const onClose = done(false);
+    w.once('drain', onDrain);
+    w.once('close', onClose);
+    w.once('error', onClose);
+  });
 }
 
 export function sendJSON(res: ServerResponse, status: number, body: unknown): void {
@@ -124,7 +146,7 @@ export class JSONLines {
     this.start();
     const ok = this.#res.write(`${JSON.stringify(obj)}\r\n`);
     if (ok) return Promise.resolve();
-    return new Promise((resolve) => this.#res.once('drain', () => resolve()));
+    return drained(this.#res).then(() => undefined);
   }
   error(message: string): void {
     this.start();

@@ -10,3 +10,4 @@ export { networkRoutes } from './handlers/networks.ts';
 export { execRoutes } from './handlers/exec.ts';
 export { trustRoutes } from './handlers/trust.ts';
 export { buildRoutes } from './handlers/build.ts';
+export { distributionRoutes, type RegistryLookups } from './handlers/distribution.ts';

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse as Response } from 'node:http';
+import type { TlsOptions } from 'node:tls';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { errorMessage } from '../util/errors.ts';
@@ -24,6 +25,8 @@ export interface ServerOptions {
    */
   shutdown?: AbortSignal;
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
+  /** Serve HTTPS with these (a TCP listener: `requestCert` + `rejectUnauthorized` for mutual TLS). */
+  tls?: TlsOptions;
 }
 
 const VERSION_PREFIX = /^\/v(\d+\.\d+)(\/.*)$/;
@@ -32,11 +35,16 @@ const FOLLOWS = /^\/(?:containers\/[^/]+\/(?:attach|wait|logs|stats)|exec\/[^/]+
 
 /** The Engine API HTTP server: version prefix handling, common headers, routing, and errors → `{message}`. */
 export function createApiServer(opts: ServerOptions): Server {
-  const server = createServer({ keepAliveTimeout: 5000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
+  const options = { keepAliveTimeout: 5000, requestTimeout: 0, headersTimeout: 60_000 };
+  const onRequest = (req: IncomingMessage, res: Response) => {
     const t0 = phaseStart();
     if (t0 !== undefined) res.once('finish', () => phaseEnd(`api ${req.method} ${req.url}`, '', t0));
     void handle(opts, req, res);
-  });
+  };
+  // node:https (and with it tls) is loaded only for a TLS listener, as node:http is (see above).
+  const server: Server = opts.tls
+    ? process.getBuiltinModule('node:https').createServer({ ...options, ...opts.tls }, onRequest)
+    : createServer(options, onRequest);
   // Requests with `Upgrade: tcp` (docker's attach and exec start) arrive here with the raw socket. A response
   // object is put on the socket so that errors before the hijack are ordinary JSON responses.
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {

@@ -1,3 +1,4 @@
+import { drained } from './http.ts';
 import type { Duplex } from 'node:stream';
 import { frame, STDERR, STDOUT } from './stdcopy.ts';
 
@@ -61,7 +62,7 @@ export async function pipeSession(session: StdioSession, stream: Duplex, o: Pipe
     if (f.stream === 'stdout' && !o.stdout) continue;
     if (f.stream === 'stderr' && !o.stderr) continue;
     const chunk = o.multiplexed ? frame(f.stream === 'stdout' ? STDOUT : STDERR, f.data) : f.data;
-    if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+    if (!stream.write(chunk) && !(await drained(stream))) break;
   }
   if (o.beforeEnd && !detached) await o.beforeEnd();
   if (!stream.writableEnded) stream.end();

@@ -261,6 +261,15 @@ export const GLOBAL_FLAGS: readonly FlagSpec[] = [
     usage: 'Set the logging level ("debug", "info", "warn", "error", "fatal")',
     defaultValue: 'info',
   },
+  { name: 'tls', kind: 'bool', usage: 'Use TLS; implied by --tlsverify' },
+  {
+    name: 'tlscacert',
+    kind: 'string',
+    usage: 'Trust certs signed only by this CA (default "$DOCKER_CERT_PATH/ca.pem", or ~/.docker/ca.pem)',
+  },
+  { name: 'tlscert', kind: 'string', usage: 'Path to TLS certificate file (default "$DOCKER_CERT_PATH/cert.pem")' },
+  { name: 'tlskey', kind: 'string', usage: 'Path to TLS key file (default "$DOCKER_CERT_PATH/key.pem")' },
+  { name: 'tlsverify', kind: 'bool', usage: 'Use TLS and verify the remote (or $DOCKER_TLS_VERIFY)' },
   { name: 'version', short: 'v', kind: 'bool', usage: 'Print version information and quit' },
 ];
 

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { EngineClient, DEFAULT_HOST } from '../client/index.ts';
+import { EngineClient, DEFAULT_HOST, type ClientTLS } from '../client/index.ts';
 import { BIN, GLOBAL_FLAGS, dispatch, rootHelp, type Context, type OutStream, type Streams } from './command.ts';
 import { COMMANDS } from './commands.ts';
 import { ExitStatusError, UsageError, exitReport } from './errors.ts';
@@ -32,6 +32,35 @@ function outStream(stream: Writable & { isTTY?: boolean; columns?: number }): Ou
       stream.write(text);
     },
   };
+}
+
+/**
+ * TLS to a TCP engine as the docker CLI sets it up: `--tlsverify` (or `DOCKER_TLS_VERIFY` non-empty) verifies the
+ * engine against the CA; `--tls` alone encrypts without verifying; the CA, certificate and key default to
+ * `ca.pem`, `cert.pem`, `key.pem` in `DOCKER_CERT_PATH` (or ~/.docker). Undefined when TLS is not asked for.
+ */
+export function clientTLS(
+  flags: { has(n: string): boolean; bool(n: string): boolean; string(n: string): string },
+  env: NodeJS.ProcessEnv,
+): ClientTLS | undefined {
+  const verify = flags.has('tlsverify') ? flags.bool('tlsverify') : (env.DOCKER_TLS_VERIFY ?? '') !== '';
+  if (!verify && !flags.bool('tls')) return undefined;
+  const { readFileSync, existsSync } = process.getBuiltinModule('node:fs');
+  const dir = env.DOCKER_CERT_PATH || `${env.HOME ?? ''}/.docker`;
+  const file = (flag: string, name: string, needed: boolean): Buffer | undefined => {
+    const given = flags.has(flag);
+    const path = given ? flags.string(flag) : `${dir}/${name}`;
+    if (!given && !needed && !existsSync(path)) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ExitStatusError(`could not read the TLS file ${path}: ${(err as Error).message}`, 1);
+    }
+  };
+  const ca = file('tlscacert', 'ca.pem', verify);
+  const cert = file('tlscert', 'cert.pem', false);
+  const key = file('tlskey', 'key.pem', false);
+  return { verify, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
 }
 
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal', 'panic']);
@@ -82,12 +111,18 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, stre
     const logLevel = parsed.flags.string('log-level');
     if (!LOG_LEVELS.has(logLevel)) throw new ExitStatusError(`Unable to parse logging level: ${logLevel}`, 1);
     const host = parsed.flags.has('host') ? parsed.flags.string('host') : env.BERTH_HOST || DEFAULT_HOST;
+    const tls = clientTLS(parsed.flags, env);
     const ctx: Context = {
       streams,
       globals: { host, logLevel, debug: parsed.flags.bool('debug') },
       signal: controller.signal,
       version,
-      client: () => (client ??= new EngineClient({ host, userAgent: `Berth-Client/${version} (${process.platform})` })),
+      client: () =>
+        (client ??= new EngineClient({
+          host,
+          userAgent: `Berth-Client/${version} (${process.platform})`,
+          ...(tls ? { tls } : {}),
+        })),
       releaseSignals: () => {
         process.off('SIGINT', onInt);
         process.off('SIGTERM', onTerm);

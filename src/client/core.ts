@@ -12,6 +12,7 @@ import {
   readText,
   sendHijack,
   sendRequest,
+  type ClientTLS,
   type EngineEndpoint,
   type HijackedConnection,
   type Query,
@@ -31,6 +32,8 @@ export interface EngineClientOptions {
   /** Pins the API version and turns negotiation off (like `DOCKER_API_VERSION`). */
   apiVersion?: string;
   userAgent?: string;
+  /** TLS to a TCP host (the CLI's --tls/--tlsverify, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH). */
+  tls?: ClientTLS;
 }
 
 export interface CallOptions {
@@ -96,8 +99,9 @@ export class EngineConnection {
 
   constructor(options: EngineClientOptions = {}) {
     this.host = options.host ?? DEFAULT_HOST;
-    this.#endpoint = parseHost(this.host);
-    this.#agent = newAgent();
+    const endpoint = parseHost(this.host);
+    this.#endpoint = endpoint.kind === 'tcp' && options.tls ? { ...endpoint, tls: options.tls } : endpoint;
+    this.#agent = newAgent(this.#endpoint);
     this.#userAgent = options.userAgent ?? 'Berth-Client';
     this.#pinned = options.apiVersion;
   }

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { InvalidArgumentError } from '../util/errors.ts';
 import { escapePath, readText, type RequestBody } from './transport.ts';
 import type {
+  BuildCachePruneReport,
   Filters,
   ImageDeleteItem,
   ImageHistoryItem,
@@ -116,6 +117,14 @@ export class ImageCalls extends ContainerCalls {
         changes: opts.changes !== undefined && opts.changes.length > 0 ? opts.changes : undefined,
       },
       ...(tar !== undefined ? { body: tar, headers: { 'Content-Type': 'application/x-tar' } } : {}),
+      signal: opts.signal,
+    });
+  }
+
+  /** `POST /build/prune`: the builder's cache (`all` also what is in use). */
+  buildPrune(filters: Filters = {}, opts: CallOptions & { all?: boolean } = {}): Promise<BuildCachePruneReport> {
+    return this.requestJSON<BuildCachePruneReport>('POST', '/build/prune', {
+      query: { filters: encodeFilters(filters), ...(opts.all ? { all: '1' } : {}) },
       signal: opts.signal,
     });
   }

@@ -31,7 +31,7 @@ export type { ImageImportOptions, ImageListOptions, ImageLoadOptions, ImageRemov
 export { imageBuild } from './build.ts';
 export type { ImageBuildOptions } from './build.ts';
 export { EngineStatusError, encodeQuery, errorForStatus, escapePath, isDaemonError, parseHost } from './transport.ts';
-export type { EngineEndpoint, HijackedConnection, Query, QueryValue, RequestBody } from './transport.ts';
+export type { ClientTLS, EngineEndpoint, HijackedConnection, Query, QueryValue, RequestBody } from './transport.ts';
 export { STDERR, STDOUT, demultiplex, frame, stdCopy, writeWithBackpressure } from './stdcopy.ts';
 export type { StreamChunk } from './stdcopy.ts';
 export { JSONValueScanner, exactIntegers, parseJSONStream } from './jsonstream.ts';

@@ -20,13 +20,46 @@ import {
  */
 const http = process.getBuiltinModule('node:http');
 
+/**
+ * TLS to an engine's TCP listener, as the docker CLI's `--tls`/`--tlsverify` set it up: the CA to check the
+ * engine against (verify), and the client certificate and key the engine asks for.
+ */
+export interface ClientTLS {
+  verify: boolean;
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+function tlsRequestOptions(t: ClientTLS): Record<string, unknown> {
+  return {
+    rejectUnauthorized: t.verify,
+    ...(t.ca ? { ca: t.ca } : {}),
+    ...(t.cert ? { cert: t.cert } : {}),
+    ...(t.key ? { key: t.key } : {}),
+  };
+}
+
 /** A connection pool for one engine; keep-alive lets a command's requests share a connection. */
-export function newAgent(): Agent {
+export function newAgent(endpoint?: EngineEndpoint): Agent {
+  if (endpoint?.kind === 'tcp' && endpoint.tls) {
+    const https = process.getBuiltinModule('node:https');
+    return new https.Agent({ keepAlive: true, ...tlsRequestOptions(endpoint.tls) });
+  }
   return new http.Agent({ keepAlive: true });
 }
 
-/** Where an engine listens: a unix socket or a TCP address. */
-export type EngineEndpoint = { kind: 'unix'; socketPath: string } | { kind: 'tcp'; host: string; port: number };
+/** The request function for an endpoint: https for a TCP listener with TLS. */
+function requestFor(endpoint: EngineEndpoint): typeof http.request {
+  return endpoint.kind === 'tcp' && endpoint.tls
+    ? (process.getBuiltinModule('node:https').request as typeof http.request)
+    : http.request;
+}
+
+/** Where an engine listens: a unix socket or a TCP address (with TLS when set up). */
+export type EngineEndpoint =
+  | { kind: 'unix'; socketPath: string }
+  | { kind: 'tcp'; host: string; port: number; tls?: ClientTLS };
 
 /**
  * Parses `unix:///path`, `tcp://host:port` (also `http://`) as docker's `-H` does.
@@ -171,7 +204,7 @@ export function sendRequest(
       settled = true;
       reject(translateError(err, hostText, endpoint, req));
     };
-    const r = http.request(options, (res) => {
+    const r = requestFor(endpoint)(options, (res) => {
       if (settled) {
         res.destroy();
         return;
@@ -304,10 +337,10 @@ export function sendHijack(endpoint: EngineEndpoint, hostText: string, req: RawR
       agent: false,
       ...(endpoint.kind === 'unix'
         ? { socketPath: endpoint.socketPath, host: 'localhost' }
-        : { host: endpoint.host, port: endpoint.port }),
+        : { host: endpoint.host, port: endpoint.port, ...(endpoint.tls ? tlsRequestOptions(endpoint.tls) : {}) }),
     };
     let settled = false;
-    const r = http.request(options);
+    const r = requestFor(endpoint)(options);
     const onAbort = (): void => {
       r.destroy();
     };

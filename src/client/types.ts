@@ -14,6 +14,7 @@ export interface PingResult {
 }
 
 export type {
+  BuildCachePruneReport,
   ComponentVersion,
   DiskUsage,
   DiskUsageBuildCache,

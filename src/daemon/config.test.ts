@@ -20,7 +20,7 @@ test('defaults, then the config file, then flags', async () => {
     assert.equal(r.config.logLevel, 'warn');
     assert.deepEqual(r.config.hosts, ['unix:///tmp/a.sock']);
     assert.equal(r.config.execRoot, DEFAULTS.execRoot);
-    const relative = parseArgs(['--data-root', 'rel', '-H', 'tcp://127.0.0.1:2375'], dir);
+    const relative = parseArgs(['--data-root', 'rel', '-H', 'tcp://127.0.0.1:2375', '--tls=false'], dir);
     assert.ok(relative.kind === 'run' && relative.config.dataRoot === join(dir, 'rel'));
     assert.ok(relative.kind === 'run' && relative.config.hosts[0] === 'tcp://127.0.0.1:2375');
     await writeFile(file, JSON.stringify({ 'data-rot': '/x' }));
@@ -85,4 +85,30 @@ test('network and registry options: defaults, flags, file keys and bad values', 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a TCP listener needs mutual TLS, or plain TCP said explicitly', () => {
+  assert.throws(
+    () => parseArgs(['-H', 'tcp://127.0.0.1:2375']),
+    /refusing to serve the API on tcp:\/\/127\.0\.0\.1:2375 without TLS/,
+  );
+  const plain = parseArgs(['-H', 'tcp://127.0.0.1:2375', '--tls=false']);
+  assert.ok(plain.kind === 'run' && plain.config.tls === false && !plain.config.tlsVerify);
+  const server = parseArgs(['-H', 'tcp://127.0.0.1:2375', '--tls']);
+  assert.ok(server.kind === 'run' && server.config.tls === true);
+  const mtls = parseArgs([
+    '-H',
+    'tcp://127.0.0.1:2376',
+    '--tlsverify',
+    '--tlscacert',
+    '/c/ca.pem',
+    '--tlscert=/c/cert.pem',
+  ]);
+  assert.ok(mtls.kind === 'run' && mtls.config.tlsVerify && mtls.config.tlsCaCert === '/c/ca.pem');
+  assert.ok(mtls.kind === 'run' && mtls.config.tlsCert === '/c/cert.pem' && mtls.config.tlsKey === DEFAULTS.tlsKey);
+  assert.throws(() => parseArgs(['--tlsverify', '--tls=false']), /cannot go with --tls=false/);
+  assert.throws(() => parseArgs(['--tls=maybe']), /invalid boolean value "maybe" for --tls/);
+  assert.throws(() => parseArgs(['--group', 'a b']), /invalid group "a b"/);
+  const g = parseArgs(['-G', 'docker']);
+  assert.ok(g.kind === 'run' && g.config.group === 'docker');
 });

@@ -53,6 +53,21 @@ export interface DaemonConfig {
   registriesD: string;
   /** Days after which the vulnerability database is reported stale. */
   scanDbMaxAgeDays: number;
+  /**
+   * TLS on TCP listeners (dockerd's `--tls`). Undefined means not said: a TCP listener then needs `tlsVerify`, and
+   * plain TCP is served only when this is explicitly false.
+   */
+  tls?: boolean;
+  /** Mutual TLS on TCP listeners: clients must show a certificate signed by `tlsCaCert`. Implies `tls`. */
+  tlsVerify: boolean;
+  tlsCaCert: string;
+  tlsCert: string;
+  tlsKey: string;
+  /**
+   * The group that owns the unix socket (mode 0660), so its members reach the API without root. Undefined: the
+   * `berth` group when it exists, else root's.
+   */
+  group?: string;
   configFile?: string;
 }
 
@@ -78,6 +93,10 @@ export const DEFAULTS: DaemonConfig = {
   networkBackend: 'berth',
   registriesD: '/etc/containers/registries.d',
   scanDbMaxAgeDays: 7,
+  tlsVerify: false,
+  tlsCaCert: '/etc/berth/tls/ca.pem',
+  tlsCert: '/etc/berth/tls/cert.pem',
+  tlsKey: '/etc/berth/tls/key.pem',
 };
 
 export const USAGE = `Usage:	berthd [OPTIONS]
@@ -91,6 +110,12 @@ Options:
   -h, --help                 Print usage
   -H, --host list            Daemon socket(s) to listen on: unix://PATH or tcp://ADDR:PORT
                              (default "unix:///run/berth/berth.sock")
+  -G, --group string         Group of the unix socket (default "berth" when that group exists)
+      --tls                  Serve TCP listeners over TLS (implied by --tlsverify); --tls=false allows plain TCP
+      --tlsverify            Serve TCP listeners over TLS and require a client certificate signed by the CA
+      --tlscacert string     CA clients' certificates must be signed by (default "/etc/berth/tls/ca.pem")
+      --tlscert string       Server certificate (default "/etc/berth/tls/cert.pem")
+      --tlskey string        Server key (default "/etc/berth/tls/key.pem")
   -b, --bridge string        Default bridge device (default "berth0")
       --bip string           Default bridge gateway address and prefix (default "10.65.0.1/16")
       --ip string            Default host address of published ports (default "0.0.0.0")
@@ -137,6 +162,12 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'signature-policy': 'signaturePolicy',
   'registries-d': 'registriesD',
   'scan-db-max-age-days': 'scanDbMaxAgeDays',
+  tls: 'tls',
+  tlsverify: 'tlsVerify',
+  tlscacert: 'tlsCaCert',
+  tlscert: 'tlsCert',
+  tlskey: 'tlsKey',
+  group: 'group',
 };
 
 export type ParsedArgs = { kind: 'run'; config: DaemonConfig } | { kind: 'help' } | { kind: 'version' };
@@ -145,6 +176,13 @@ function need(args: string[], i: number, flag: string): string {
   const v = args[i + 1];
   if (v === undefined) throw new InvalidArgumentError(`flag needs an argument: ${flag}`);
   return v;
+}
+
+/** A boolean flag: `--tls` alone is true, `--tls=false` false. */
+function boolFlag(flag: string, inline: string | undefined): boolean {
+  if (inline === undefined || inline === 'true' || inline === '1') return true;
+  if (inline === 'false' || inline === '0') return false;
+  throw new InvalidArgumentError(`invalid boolean value "${inline}" for ${flag}`);
 }
 
 /** Parses berthd's command line (and the config file it names). */
@@ -214,6 +252,25 @@ export function parseArgs(argv: string[], cwd = process.cwd()): ParsedArgs {
         break;
       case '--network-backend':
         flags.networkBackend = value() as DaemonConfig['networkBackend'];
+        break;
+      case '--tls':
+        flags.tls = boolFlag(a, inline);
+        break;
+      case '--tlsverify':
+        flags.tlsVerify = boolFlag(a, inline);
+        break;
+      case '--tlscacert':
+        flags.tlsCaCert = resolve(cwd, value());
+        break;
+      case '--tlscert':
+        flags.tlsCert = resolve(cwd, value());
+        break;
+      case '--tlskey':
+        flags.tlsKey = resolve(cwd, value());
+        break;
+      case '-G':
+      case '--group':
+        flags.group = value();
         break;
       case '--insecure-registry':
         (flags.insecureRegistries ??= []).push(value());
@@ -317,6 +374,31 @@ function validate(c: DaemonConfig): void {
   }
   if (c.networkBackend !== 'berth' && c.networkBackend !== 'netavark')
     throw new InvalidArgumentError(`invalid network backend "${String(c.networkBackend)}": use "berth" or "netavark"`);
+  for (const [name, v] of [
+    ['tls', c.tls ?? false],
+    ['tlsverify', c.tlsVerify],
+  ] as const) {
+    if (typeof v !== 'boolean') throw new InvalidArgumentError(`${name} must be true or false, not "${String(v)}"`);
+  }
+  for (const [name, p] of [
+    ['tlscacert', c.tlsCaCert],
+    ['tlscert', c.tlsCert],
+    ['tlskey', c.tlsKey],
+  ] as const) {
+    if (typeof p !== 'string' || !isAbsolute(p))
+      throw new InvalidArgumentError(`${name} must be an absolute path, not "${String(p)}"`);
+  }
+  if (c.group !== undefined && (typeof c.group !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(c.group)))
+    throw new InvalidArgumentError(`invalid group "${String(c.group)}"`);
+  if (c.tlsVerify && c.tls === false)
+    throw new InvalidArgumentError('--tlsverify needs TLS: it cannot go with --tls=false');
+  // The API is root on this host: a TCP listener without client certificates is served only when asked plainly.
+  const tcp = c.hosts.filter((h) => h.startsWith('tcp://'));
+  if (tcp.length > 0 && !c.tlsVerify && c.tls === undefined)
+    throw new InvalidArgumentError(
+      `refusing to serve the API on ${tcp.join(', ')} without TLS: whoever reaches the port is root on this host. ` +
+        'Use --tlsverify with --tlscacert, --tlscert and --tlskey (mutual TLS), or say --tls=false to serve plain TCP anyway',
+    );
   if (typeof c.certsDir !== 'string' || !isAbsolute(c.certsDir))
     throw new InvalidArgumentError(`certs-dir must be an absolute path, not "${String(c.certsDir)}"`);
   for (const [name, p] of [

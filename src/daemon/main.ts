@@ -1,11 +1,11 @@
-import { chmod, mkdir, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
-import { dirname, join } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Server } from 'node:http';
 import {
   buildRoutes,
   containerRoutes,
   createApiServer,
+  distributionRoutes,
   execRoutes,
   imageRoutes,
   networkRoutes,
@@ -16,41 +16,20 @@ import {
 } from '../api/index.ts';
 import { ExecManager } from '../containers/index.ts';
 import { errorMessage, FailedPreconditionError, isBerthError } from '../util/errors.ts';
-import { parseArgs, parseHost, USAGE, type DaemonConfig, type Listen } from './config.ts';
+import { parseArgs, parseHost, USAGE, type DaemonConfig } from './config.ts';
 import { buildEngine, repair, type Engine } from './engine.ts';
+import { exposureWarnings, listen, serverTLS, socketGroup, socketInUse } from './listen.ts';
 import { acquirePidLock } from './lock.ts';
 import { createLogger, type Logger } from './log.ts';
 import { BERTH_VERSION, SystemInfo } from './system.ts';
-import { archivesFor, buildPull, seedBusybox, trustFor } from './wiring.ts';
-
-async function socketInUse(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-async function listen(server: Server, l: Listen): Promise<void> {
-  if (l.kind === 'unix') {
-    await mkdir(dirname(l.path), { recursive: true, mode: 0o711 });
-    if (await socketInUse(l.path))
-      throw new FailedPreconditionError(`another daemon is already listening on unix://${l.path}`);
-    await rm(l.path, { force: true });
-  }
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    if (l.kind === 'unix') server.listen(l.path, () => resolve());
-    else server.listen(l.port, l.host, () => resolve());
-  });
-  if (l.kind === 'unix') await chmod(l.path, 0o660);
-}
+import { archivesFor, buildPull, lookupsFor, seedBusybox, trustFor } from './wiring.ts';
 
 export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ stop(): Promise<void> }> {
   const listens = config.hosts.map(parseHost);
+  const group = socketGroup(config);
+  const tls = listens.some((l) => l.kind === 'tcp') ? await serverTLS(config) : undefined;
+  const exposure = exposureWarnings(config, listens);
+  for (const w of exposure) log.warn(w.replace(/\n\s*/g, ' '));
   // Refuse a socket another daemon serves before touching the data root (listen() checks again).
   for (const l of listens) {
     if (l.kind === 'unix' && (await socketInUse(l.path)))
@@ -70,7 +49,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
     const { trust, enforcer } = await trustFor(engine);
     closeTrust = () => trust.close();
     if (config.seedBusybox && engine.images.list().length === 0) await seedBusybox(engine, log);
-    const system = new SystemInfo(config, engine);
+    const system = new SystemInfo(config, engine, exposure);
     const eng0 = engine;
     const router = new Router();
     systemRoutes(router, {
@@ -84,6 +63,8 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
     trustRoutes(router, trust);
     const archives = archivesFor(engine, enforcer);
     engine.setBuildPull(buildPull(archives));
+    // Before the image routes: `/images/search` is not an image called "search".
+    distributionRoutes(router, lookupsFor(engine));
     imageRoutes(router, { images: engine.images, archives });
     buildRoutes(router, engine.build);
     containerRoutes(router, {
@@ -101,10 +82,13 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
         serverVersion: BERTH_VERSION,
         log: (lvl, m) => log[lvl](m),
         shutdown: shutdown.signal,
+        ...(l.kind === 'tcp' && tls ? { tls } : {}),
       });
-      await listen(server, l);
+      await listen(server, l, group.gid);
       servers.push(server);
-      log.info(`API listen on ${l.kind === 'unix' ? l.path : `${l.host}:${l.port}`}`);
+      if (l.kind === 'unix') log.info(`API listen on ${l.path} (group ${group.name})`);
+      else
+        log.info(`API listen on ${l.host}:${l.port} (${tls?.requestCert ? 'mutual TLS' : tls ? 'TLS' : 'plain TCP'})`);
     }
   } catch (err) {
     for (const s of servers) s.close();

@@ -39,10 +39,13 @@ export function cgroupVersion(): '1' | '2' {
 export class SystemInfo {
   readonly #config: DaemonConfig;
   readonly #engine: Engine;
+  /** Warnings about listeners anyone who reaches them may use (listen.ts). */
+  readonly #exposure: string[];
   readonly #started = new Date();
-  constructor(config: DaemonConfig, engine: Engine) {
+  constructor(config: DaemonConfig, engine: Engine, exposure: string[] = []) {
     this.#config = config;
     this.#engine = engine;
+    this.#exposure = exposure;
   }
 
   version(): SystemVersion {
@@ -84,7 +87,7 @@ export class SystemInfo {
       .filter((p) => !p.ok)
       .map((p) => `WARNING: runtime ${p.name} does not work on this host: ${p.error ?? 'unknown error'}`);
     const net = e.networks.backendInfo();
-    warnings.push(...net.warnings);
+    warnings.push(...net.warnings, ...this.#exposure);
     return {
       ID: e.engineId,
       Containers: all.length,
@@ -102,6 +105,10 @@ export class SystemInfo {
       CPUShares: true,
       CPUSet: true,
       PidsLimit: true,
+      KernelMemory: false,
+      KernelMemoryTCP: false,
+      BridgeNfIptables: sysctlOn('/proc/sys/net/bridge/bridge-nf-call-iptables'),
+      BridgeNfIp6tables: sysctlOn('/proc/sys/net/bridge/bridge-nf-call-ip6tables'),
       IPv4Forwarding: readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1',
       Debug: c.logLevel === 'debug',
       NFd: 0,
@@ -144,11 +151,25 @@ export class SystemInfo {
       Isolation: '',
       InitBinary: 'catatonit',
       SecurityOptions: ['name=seccomp,profile=builtin'],
+      GenericResources: null,
+      // Berth has no containerd; the runtime and init are the host's packages (no pinned commits to expect).
+      ContainerdCommit: { ID: '', Expected: '' },
+      RuncCommit: { ID: '', Expected: '' },
+      InitCommit: { ID: '', Expected: '' },
       Warnings: warnings,
       ProductLicense: 'Apache-2.0',
       BerthStartedAt: this.#started.toISOString(),
       BerthNetwork: { Backend: net.backend, FirewallChains: net.chains },
     };
+  }
+}
+
+/** A boolean sysctl read from /proc; false when the file is missing (module not loaded). */
+function sysctlOn(path: string): boolean {
+  try {
+    return readFileSync(path, 'utf8').trim() === '1';
+  } catch {
+    return false;
   }
 }
 
@@ -168,8 +189,8 @@ function registryInfo(c: DaemonConfig): RegistryServiceConfig {
     }
   }
   return {
-    AllowNondistributableArtifactsCIDRs: null,
-    AllowNondistributableArtifactsHostnames: null,
+    AllowNondistributableArtifactsCIDRs: [],
+    AllowNondistributableArtifactsHostnames: [],
     InsecureRegistryCIDRs: cidrs,
     IndexConfigs: index,
     Mirrors: hubMirrors,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Archives } from '../api/index.ts';
+import type { Archives, RegistryLookups } from '../api/index.ts';
 import type { BuildServiceDeps } from '../build/index.ts';
 import type { AuthConfig } from '../engine-api/images.ts';
 import { formatPlatform } from '../oci/platform.ts';
@@ -8,6 +8,8 @@ import { ACCEPT_ANYTHING, loadRegistriesD, parsePolicy, PolicyEnforcer, TrustSer
 import {
   checkLogin,
   importRootfs,
+  inspectDistribution,
+  searchRegistry,
   loadArchive,
   pullImage,
   pushImage,
@@ -44,6 +46,15 @@ export function archivesFor(engine: Engine, enforcer?: PolicyEnforcer): Archives
         ...(opts.message !== undefined ? { message: opts.message } : {}),
         signal: opts.signal,
       }),
+  };
+}
+
+/** Registry look-ups for `/distribution/{name}/json` and `/images/search`. */
+export function lookupsFor(engine: Engine): RegistryLookups {
+  const registry = registryConfig(engine.config);
+  return {
+    distribution: (name, opts) => inspectDistribution(registry, name, opts),
+    search: (term, limit, opts) => searchRegistry(registry, term, limit, opts),
   };
 }
 

@@ -476,3 +476,49 @@ test('a garbage collection asked for during a load waits for it, and both finish
   await gc;
   assert.equal(e.images.resolve('x:1').configDigest, img.configDigest, 'the collection did not take the new image');
 });
+
+test('the pre-1.10 layout (repositories, <id>/json, layer.tar): one image per tag, config and history from the v1 JSON', async (t) => {
+  const e = await testEngine(t);
+  const base = await makeLayer({ 'bin/': '', 'bin/tool': 'v1' });
+  const top = await makeLayer({ 'etc/': '', 'etc/motd': 'old layout' });
+  const [b, c] = ['b'.repeat(64), 'c'.repeat(64)];
+  const v1 = (id: string, parent: string | undefined, cmd: string) =>
+    JSON.stringify({
+      id,
+      ...(parent ? { parent } : {}),
+      created: '2015-06-01T00:00:00Z',
+      os: 'linux',
+      architecture: 'amd64',
+      container_config: { Cmd: ['/bin/sh', '-c', cmd] },
+      config: { Cmd: ['sh'], Env: ['PATH=/bin'] },
+      Size: 10,
+    });
+  const file = (name: string, body: string | Buffer) => ({
+    header: { name, mtime: 1_600_000_000 },
+    body: Buffer.isBuffer(body) ? body : Buffer.from(body),
+  });
+  const data = await archive([
+    file('repositories', JSON.stringify({ old: { v1: c, latest: c } })),
+    file(`${b}/VERSION`, '1.0'),
+    file(`${b}/json`, v1(b, undefined, 'ADD tool')),
+    file(`${b}/layer.tar`, base.tar),
+    file(`${c}/VERSION`, '1.0'),
+    file(`${c}/json`, v1(c, b, 'ADD motd')),
+    file(`${c}/layer.tar`, top.tar),
+  ]);
+  const res = await loadArchive(e, chunks(data));
+  assert.equal(res.images.length, 1);
+  assert.deepEqual(res.images[0]!.tags.sort(), ['old:latest', 'old:v1']);
+  const img = await e.images.load(e.images.resolve('old:v1'));
+  assert.deepEqual(img.config.rootfs.diff_ids, [base.diffId, top.diffId]);
+  assert.deepEqual(img.config.config?.Cmd, ['sh']);
+  assert.deepEqual(
+    img.config.history?.map((h) => h.created_by),
+    ['/bin/sh -c ADD tool', '/bin/sh -c ADD motd'],
+  );
+  assert.equal((img.config as unknown as Record<string, unknown>).parent, undefined, 'v1 fields are dropped');
+});
+
+test('a body that is not an archive at all is the client error, saying so', async (t) => {
+  await failingLoad(t, Buffer.from('this is not an image archive'), InvalidArgumentError, /not an image archive/);
+});

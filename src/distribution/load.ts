@@ -63,7 +63,13 @@ export async function loadArchive(
     try {
       contents = await readArchive(source, work, opts.signal);
     } catch (err) {
-      throw archiveError(err, 'reading the image archive');
+      const e = archiveError(err, 'reading the image archive');
+      // Bad from its first header on: not a damaged archive but no archive at all, the client's error.
+      if (e instanceof DataLossError && /\bat offset 0\b/.test(e.message))
+        throw new InvalidArgumentError(`the body is not an image archive (a tar, maybe compressed): ${e.message}`, {
+          cause: err,
+        });
+      throw e;
     }
     const planned = await planImages(contents, work);
     if (planned.length === 0) throw new InvalidArgumentError('the image archive contains no images');
@@ -299,7 +305,9 @@ async function planImages(c: ArchiveContents, work: ImageWork): Promise<PlannedI
     }
   }
   const entries = await c.json<DockerManifestEntry[]>(work, 'manifest.json');
-  if (entries === undefined) {
+  if (entries === undefined && layout === undefined && c.has('repositories')) {
+    await planLegacyV1(c, work, byManifest);
+  } else if (entries === undefined) {
     if (layout === undefined)
       throw new InvalidArgumentError(
         'the image archive contains neither manifest.json nor an OCI layout (oci-layout, index.json)',
@@ -337,6 +345,84 @@ async function planImages(c: ArchiveContents, work: ImageWork): Promise<PlannedI
     }
   }
   return [...byManifest.values()];
+}
+
+/** A layer's `json` in the pre-1.10 layout (Docker's v1 image JSON). */
+interface V1Image {
+  id?: string;
+  parent?: string;
+  created?: string;
+  author?: string;
+  comment?: string;
+  container_config?: { Cmd?: string[] | null };
+  [key: string]: unknown;
+}
+
+/**
+ * The layout `docker save` wrote before Docker 1.10, which dockerd 20.10 still loads: `repositories`
+ * (`{repo: {tag: top layer ID}}`) and a folder per layer with `json` (v1 image JSON, `parent` naming the layer
+ * below), `VERSION` and `layer.tar`. Each tagged chain becomes an image as Docker converts it: the top layer's JSON
+ * less its v1 fields is the config, every layer a diff ID (uncompressed tars) and a history entry.
+ */
+async function planLegacyV1(c: ArchiveContents, work: ImageWork, byManifest: Map<string, PlannedImage>): Promise<void> {
+  const repos = await c.json<Record<string, Record<string, string>>>(work, 'repositories');
+  if (typeof repos !== 'object' || repos === null || Array.isArray(repos))
+    throw new InvalidArgumentError('"repositories" in the image archive is not an object of repository → tags');
+  const built = new Map<string, Descriptor>();
+  for (const [repo, tags] of Object.entries(repos)) {
+    for (const [tag, top] of Object.entries(tags ?? {})) {
+      const name = imageName(`${repo}:${tag}`, 'repositories');
+      let desc = built.get(top);
+      if (!desc) {
+        const chain: V1Image[] = [];
+        const seen = new Set<string>();
+        for (let id: string | undefined = top; id; ) {
+          if (!/^[0-9a-f]{64}$/.test(id) || seen.has(id))
+            throw new InvalidArgumentError(`"repositories" in the image archive names an invalid layer "${id}"`);
+          seen.add(id);
+          const json: V1Image | undefined = await c.json<V1Image>(work, `${id}/json`);
+          if (!json) throw new DataLossError(`the image archive has no "${id}/json" for ${repo}:${tag}`);
+          chain.unshift(json);
+          id = json.parent;
+        }
+        const layers: Descriptor[] = [];
+        const history: Record<string, unknown>[] = [];
+        for (const l of chain) {
+          const f = await c.blob(work, `${l.id}/layer.tar`, `${l.id}/json`);
+          if (f.compression !== 'none')
+            throw new InvalidArgumentError(`"${l.id}/layer.tar" in the image archive is compressed (${f.compression})`);
+          layers.push({ mediaType: MediaType.OciLayer, size: f.size, digest: f.digest });
+          history.push({
+            ...(l.created ? { created: l.created } : {}),
+            ...(l.author ? { author: l.author } : {}),
+            created_by: (l.container_config?.Cmd ?? []).join(' '),
+            ...(l.comment ? { comment: l.comment } : {}),
+          });
+        }
+        const {
+          id: _id,
+          parent: _parent,
+          Size: _size,
+          parent_id: _p,
+          layer_id: _l,
+          throwaway: _t,
+          ...rest
+        } = chain.at(-1)!;
+        const config = { ...rest, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) }, history };
+        const cfg = await work.put(Buffer.from(JSON.stringify(config)));
+        const manifest = {
+          schemaVersion: 2,
+          mediaType: MediaType.OciManifest,
+          config: { mediaType: MediaType.OciConfig, size: cfg.size, digest: cfg.digest },
+          layers,
+        };
+        const m = await work.put(Buffer.from(JSON.stringify(manifest)));
+        desc = { mediaType: MediaType.OciManifest, digest: m.digest, size: m.size };
+        built.set(top, desc);
+      }
+      await addImage(byManifest, work, desc, [name]);
+    }
+  }
 }
 
 const LEGACY_LAYER_TYPE: Record<Compression, string> = {

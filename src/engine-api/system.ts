@@ -84,9 +84,9 @@ export interface SystemInfo {
   OSType?: string;
   OSVersion?: string;
   InitBinary?: string;
-  ContainerdCommit?: { ID?: string };
-  RuncCommit?: { ID?: string };
-  InitCommit?: { ID?: string };
+  ContainerdCommit?: { ID?: string; Expected?: string };
+  RuncCommit?: { ID?: string; Expected?: string };
+  InitCommit?: { ID?: string; Expected?: string };
   SecurityOptions?: string[] | null;
   KernelVersion?: string;
   OperatingSystem?: string;
@@ -113,6 +113,8 @@ export interface SystemInfo {
 /** `GET /system/df`. */
 export interface DiskUsage {
   LayersSize?: number;
+  /** Deprecated in API 1.42; sent to older clients. */
+  BuilderSize?: number;
   Images?: ImageSummary[] | null;
   Containers?: DiskUsageContainer[] | null;
   Volumes?: DiskUsageVolume[] | null;
@@ -142,6 +144,12 @@ export interface DiskUsageVolume {
   Scope?: string;
   UsageData?: { Size: number; RefCount: number } | null;
   [key: string]: unknown;
+}
+
+/** `POST /build/prune`'s answer. */
+export interface BuildCachePruneReport {
+  CachesDeleted: string[] | null;
+  SpaceReclaimed: number;
 }
 
 export interface DiskUsageBuildCache {

@@ -4,17 +4,14 @@
  * (to read blobs) and a snapshotter; what it unpacked is reported through `onUnpacked`.
  */
 import { randomBytes } from 'node:crypto';
-import { type Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import type { Provider } from '../content/index.ts';
 import { layerCompression } from '../oci/mediatypes.ts';
 import type { Descriptor, ImageConfig, Manifest } from '../oci/types.ts';
 import { type Snapshotter, TRANSIENT_LABEL } from '../snapshots/index.ts';
-import { decompressor } from '../util/compression.ts';
-import { type Digest, Digester } from '../util/digest.ts';
+import type { Digest } from '../util/digest.ts';
 import { CanceledError, DataLossError, isBerthError, NotFoundError } from '../util/errors.ts';
 import { KeyedMutex, mapLimit } from '../util/lock.ts';
-import { extract } from '../util/tar/index.ts';
 import { chainIds } from './chain.ts';
 
 /** Layers of one image unpacked at once (gunzip and the file writes of each use about one core). */
@@ -206,41 +203,22 @@ export class LayerUnpacker {
     await this.#snapshotter.prepare(key, parent, { labels: { [TRANSIENT_LABEL]: 'true' } });
     try {
       const compression = layerCompression(layer.mediaType) ?? 'none';
-      const diff = new Digester();
-      let read = 0;
-      const counter = new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          read += chunk.length;
-          opts.onLayerProgress?.(layer, read);
-          cb(null, chunk);
-        },
-      });
-      const hasher = new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          diff.update(chunk);
-          cb(null, chunk);
-        },
-      });
-      let fileBytes = 0;
-      const apply = async (tar: AsyncIterable<Uint8Array>): Promise<void> => {
-        async function* counted() {
-          // extract() reads to the end of its input, so the diff ID covers padding after the end-of-archive marker.
-          for await (const entry of extract(tar, signalOpt)) {
-            if (entry.header.type === 'file') fileBytes += entry.header.size;
-            yield entry;
-          }
-        }
-        await this.#snapshotter.applyLayer(key, counted(), signalOpt);
-      };
+      if (source === undefined && !(await this.#content.has(layer.digest as Digest)))
+        throw new NotFoundError(`blob ${layer.digest} not found`);
+      let got: Digest;
+      let fileBytes: number;
       try {
-        // pipeline() destroys every stage when one fails, so no stream error is left without a listener.
-        await pipeline(
-          source ?? this.#content.read(layer.digest, signalOpt),
-          counter,
-          decompressor(compression),
-          hasher,
-          apply,
-        );
+        // Decompression, the diff ID's digest and the file work all run on the unpack threads; a blob in the store
+        // is read there too.
+        ({ diffId: got, fileBytes } = await this.#snapshotter.applyBlob(
+          key,
+          source ?? { file: this.#content.path(layer.digest as Digest) },
+          {
+            compression,
+            ...signalOpt,
+            onRead: (n) => opts.onLayerProgress?.(layer, n),
+          },
+        ));
       } catch (err) {
         if (isBerthError(err)) throw err;
         const e = err as { name?: string; code?: string };
@@ -248,7 +226,6 @@ export class LayerUnpacker {
           throw new CanceledError(`unpacking layer ${layer.digest} was canceled`, { cause: err });
         throw new DataLossError(`layer ${layer.digest}: ${(err as Error).message}`, { cause: err });
       }
-      const got = diff.digest();
       if (got !== diffId)
         throw new DataLossError(
           `layer ${layer.digest} unpacks to ${got}, but the image config says its diff ID is ${diffId}`,

@@ -584,12 +584,12 @@ export function signalName(sig: string | number): string {
   if (typeof sig === 'number' || /^\d+$/.test(sig)) {
     const n = Number(sig);
     if (!Object.values(signals).includes(n) && !(n >= 34 && n <= 64))
-      throw new InvalidArgumentError(`invalid signal '${sig}'`);
+      throw new InvalidArgumentError(`Invalid signal: ${sig}`);
     return String(n);
   }
   const name = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
   if (!(name in signals) && !/^SIGRTM(?:IN|AX)(?:[+-]\d+)?$/.test(name))
-    throw new InvalidArgumentError(`invalid signal '${sig}'`);
+    throw new InvalidArgumentError(`Invalid signal: ${sig}`);
   return name;
 }
 

@@ -8,7 +8,8 @@ import {
   NotFoundError,
   UnavailableError,
 } from '../util/errors.ts';
-import { unpackLayer } from './apply.ts';
+import type { Compression } from '../util/compression.ts';
+import { type LayerSource, type UnpackedTar, unpackLayer, unpackTar } from './apply.ts';
 import type { WhiteoutMode } from './apply.ts';
 import { TRANSIENT_LABEL } from './types.ts';
 import type { Mount, SnapshotInfo, Snapshotter, TarEntry, Usage } from './types.ts';
@@ -156,12 +157,25 @@ export abstract class DirectorySnapshotter implements Snapshotter {
     layer: AsyncIterable<TarEntry>,
     opts: { signal?: AbortSignal } = {},
   ): Promise<{ size: number }> {
+    return unpackLayer(this.#activeDir(key), layer, { whiteouts: this.whiteouts, signal: opts.signal });
+  }
+
+  async applyBlob(
+    key: string,
+    source: LayerSource,
+    opts: { compression?: Compression; signal?: AbortSignal; onRead?: (bytes: number) => void } = {},
+  ): Promise<UnpackedTar> {
+    return unpackTar(this.#activeDir(key), source, { whiteouts: this.whiteouts, ...opts });
+  }
+
+  /** The directory of the active snapshot `key`, which a layer unpacks into. */
+  #activeDir(key: string): string {
     this.#open();
     const rec = this.#get(key);
     if (rec.kind !== 'active') {
       throw new FailedPreconditionError(`snapshot "${key}" is ${rec.kind}; layers unpack only into active snapshots`);
     }
-    return unpackLayer(this.fsDir(rec.id), layer, { whiteouts: this.whiteouts, signal: opts.signal });
+    return this.fsDir(rec.id);
   }
 
   async repair(): Promise<{ removed: string[] }> {

@@ -3,7 +3,14 @@ export { TRANSIENT_LABEL } from './types.ts';
 export type { SnapshotterDeps } from './base.ts';
 export { OverlaySnapshotter, MAX_MOUNT_DATA } from './overlay.ts';
 export { CopySnapshotter } from './copy.ts';
-export { unpackLayer, normalise as normaliseLayerPath } from './apply.ts';
-export type { UnpackOptions, WhiteoutMode } from './apply.ts';
+export {
+  configureUnpackThreads,
+  normalise as normaliseLayerPath,
+  stopUnpackThreads,
+  unpackLayer,
+  unpackTar,
+} from './apply.ts';
+export type { LayerSource, TarOptions, UnpackedTar, UnpackOptions, WhiteoutMode } from './apply.ts';
+export type { UnpackThreads } from './pool.ts';
 export { mountAll, unmountAll, isMountPoint, parseMountOptions } from './mount.ts';
 export { diskUsage } from './usage.ts';

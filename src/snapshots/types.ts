@@ -1,4 +1,6 @@
+import type { Compression } from '../util/compression.ts';
 import type { TarEntry } from '../util/tar/index.ts';
+import type { LayerSource, UnpackedTar } from './apply.ts';
 
 export type { TarEntry };
 
@@ -44,7 +46,8 @@ export interface Usage {
  *   try { await s.stat(chainId); continue }   // already unpacked (maybe by another image): reuse it
  *   catch (e) { if (!(e instanceof NotFoundError)) throw e }
  *   await s.prepare(`extract-${random} ${chainId}`, parentChainId, { labels: { [TRANSIENT_LABEL]: 'true' } });
- *   await s.applyLayer(`extract-${random} ${chainId}`, extract(layerStream));
+ *   const { diffId } = await s.applyBlob(`extract-${random} ${chainId}`, { file: blobPath }, { compression });
+ *   if (diffId !== expected) { await s.remove(`extract-${random} ${chainId}`); throw … }
  *   await s.commit(chainId, `extract-${random} ${chainId}`);
  * ```
  * A container's root filesystem is then `prepare(containerId, topChainId)` and mounting what it returns.
@@ -88,6 +91,17 @@ export interface Snapshotter {
    * converted to this snapshotter's form. Returns the uncompressed tar's size.
    */
   applyLayer(key: string, layer: AsyncIterable<TarEntry>, opts?: { signal?: AbortSignal }): Promise<{ size: number }>;
+  /**
+   * Unpacks a layer blob into the active snapshot `key`: its bytes as stored (plain, gzip or zstd), from a file or as
+   * they arrive, decompressed, hashed and written off the main thread (`unpackTar`). Resolves with the diff ID (the
+   * digest of the uncompressed tar), which the caller checks before committing, the tar's size, its files' bytes
+   * and the blob's bytes read. `onRead` hears of the blob's bytes read now and then.
+   */
+  applyBlob(
+    key: string,
+    source: LayerSource,
+    opts?: { compression?: Compression; signal?: AbortSignal; onRead?: (bytes: number) => void },
+  ): Promise<UnpackedTar>;
   /**
    * Removes directories that have no record (left by a crash) and active snapshots labelled
    * TRANSIENT_LABEL (an unpack that a crash interrupted); called at daemon start, before any other use.

@@ -21,32 +21,32 @@ import {
 import { posix } from 'node:path';
 import { lsetxattr, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from '../sys/index.ts';
 import { InvalidArgumentError, isErrno } from '../util/errors.ts';
-import type { TarHeader } from '../util/tar/index.ts';
+import {
+  entryPath,
+  isAbsoluteEntry,
+  normalise,
+  OPAQUE_MARKER,
+  times,
+  WHITEOUT_PREFIX,
+  type PortableHeader,
+  type WhiteoutMode,
+} from './layer-rules.ts';
 
-/**
- * How a layer's whiteouts are written:
- * - 'overlay': into an empty directory that becomes an overlayfs layer. `.wh.NAME` becomes a 0/0 character
- *   device NAME, `.wh..wh..opq` sets `trusted.overlay.opaque=y` on its directory; neither marker is written.
- * - 'delete': onto a copy of the parent's tree. `.wh.NAME` removes NAME, `.wh..wh..opq` removes everything in
- *   its directory that this layer did not write.
- */
-export type WhiteoutMode = 'overlay' | 'delete';
-
-/** A header as it arrives through a worker's message port: its xattr values are plain Uint8Arrays. */
-export type PortableHeader = Omit<TarHeader, 'xattrs'> & { xattrs: Map<string, Uint8Array> };
-
-const WHITEOUT_PREFIX = '.wh.';
-const OPAQUE_MARKER = '.wh..wh..opq';
 const OVERLAY_XATTR_PREFIX = 'trusted.overlay.';
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /**
  * Applies a layer's tar entries to `root`, one call at a time and every file system call synchronous: it runs in
- * a worker thread (see apply.ts), where blocking on ext4's journal holds up nobody else, and where a round trip
- * through the libuv pool (shared with gunzip and the content store's writes) would only add waiting.
+ * a worker thread (an applier, see pool.ts), where blocking on ext4's journal holds up nobody else, and where a
+ * round trip through the libuv pool (shared with gunzip and the content store's writes) would only add waiting.
  *
  * For each entry: `begin(header)`; if it returns true (a regular file), its body follows through `write` and
  * ends with `endFile`; `finish()` after the last entry sets directories' times. The rules are `unpackLayer`'s.
+ *
+ * Alone, one SyncUnpacker applies a whole layer in order. Several (one per applier thread) share a layer when the
+ * reading thread orders their work (dispatch.ts): then `keepDirTimes` is false (the reader sets directories' times
+ * at the end), missing parents arrive as `makeParent` steps, and `forgetDirs()` drops what this one knows of the
+ * tree after another removed part of it.
  */
 export class SyncUnpacker {
   readonly #root: string;
@@ -60,21 +60,19 @@ export class SyncUnpacker {
   /** The regular file being written, between `begin` and `endFile`. */
   #fd = -1;
   #file: { abs: string; header: PortableHeader } | undefined;
-  /** The archive's size so far (see `unpackLayer`). */
-  size = 0;
+  readonly #keepDirTimes: boolean;
 
-  constructor(root: string, mode: WhiteoutMode) {
+  constructor(root: string, mode: WhiteoutMode, opts: { keepDirTimes?: boolean } = {}) {
     this.#root = root;
     this.#mode = mode;
+    this.#keepDirTimes = opts.keepDirTimes ?? true;
   }
 
   /** Applies one entry; true if it is a regular file whose body must follow (`write`, then `endFile`). */
   begin(header: PortableHeader): boolean {
-    this.size += archivedSize(header);
-    if (isAbsoluteEntry(header.name))
-      throw new InvalidArgumentError(`layer entry "${header.name}" has an absolute path`);
-    const rel = normalise(header.name);
-    if (rel === null) throw new InvalidArgumentError(`layer entry "${header.name}" escapes the root`);
+    const path = entryPath(header.name);
+    if ('refused' in path) throw new InvalidArgumentError(path.refused);
+    const rel = path.rel;
     if (rel === '') return false; // the root itself: its metadata belongs to the snapshot, as Docker skips '.'
     const base = posix.basename(rel);
     if (base.startsWith(WHITEOUT_PREFIX)) {
@@ -131,6 +129,20 @@ export class SyncUnpacker {
     } finally {
       this.close();
     }
+  }
+
+  /**
+   * A parent directory of entry `name` that the layer does not name, made as `begin` makes missing parents (0755,
+   * root-owned), after the same checks of each existing ancestor (a real directory, never a symlink).
+   */
+  makeParent(rel: string, name: string): void {
+    this.#ensureParent(name, `${rel}/.`, true);
+  }
+
+  /** Forgets which paths are directories: another thread removed part of the tree, so each is checked again. */
+  forgetDirs(): void {
+    this.#dirs.clear();
+    this.#dirs.add('');
   }
 
   /** Sets directories' times, after everything else. */
@@ -224,7 +236,7 @@ export class SyncUnpacker {
     chownSync(abs, h.uid, h.gid);
     chmodSync(abs, h.mode & 0o7777);
     this.#xattrs(abs, h);
-    this.#dirTimes.set(rel, times(h));
+    if (this.#keepDirTimes) this.#dirTimes.set(rel, times(h));
   }
 
   #hardLink(rel: string, h: PortableHeader): void {
@@ -292,50 +304,6 @@ export class SyncUnpacker {
       else if (ent.isDirectory()) this.#clearUnwritten(child);
     }
   }
-}
-
-/** An absolute entry name, other than the root directory itself ('/'). */
-export function isAbsoluteEntry(name: string): boolean {
-  return name.startsWith('/') && name.replace(/\/+$/, '') !== '';
-}
-
-/**
- * The entry's path relative to the root, without './', '//', '..' steps or a trailing '/'; '' for the root
- * itself; null if it leaves the root. A leading '/' is dropped, as Docker does.
- */
-export function normalise(name: string): string | null {
-  let p = posix.normalize(name.replace(/^\/+/, ''));
-  if (p === '..' || p.startsWith('../')) return null;
-  if (p.endsWith('/')) p = p.slice(0, -1);
-  if (p === '.' || p === '') return '';
-  return p;
-}
-
-/** The bytes `h` took in the archive: header, PAX extended header if any, padded body. */
-function archivedSize(h: PortableHeader): number {
-  let pax = 0;
-  for (const [key, value] of Object.entries(h.pax)) {
-    const raw = key.startsWith('SCHILY.xattr.') ? h.xattrs.get(key.slice('SCHILY.xattr.'.length)) : undefined;
-    pax += paxRecordLength(key, raw ? raw.length : Buffer.byteLength(value));
-  }
-  return 512 + (pax > 0 ? 512 + blocks(pax) : 0) + blocks(h.size);
-}
-
-/** The length of the PAX record "<len> <key>=<value>\n", which counts its own length's digits. */
-function paxRecordLength(key: string, valueBytes: number): number {
-  const rest = 1 + Buffer.byteLength(key) + 1 + valueBytes + 1;
-  let len = rest + String(rest).length;
-  if (String(len).length !== String(rest).length) len = rest + String(len).length;
-  return len;
-}
-
-function blocks(n: number): number {
-  return Math.ceil(n / 512) * 512;
-}
-
-function times(h: PortableHeader): [number, number] {
-  const atime = Number(h.pax.atime);
-  return [Number.isFinite(atime) ? atime : h.mtime, h.mtime];
 }
 
 function skipBytes(chunks: Uint8Array[], n: number): Uint8Array[] {

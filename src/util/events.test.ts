@@ -23,3 +23,23 @@ test('eventMatches: type, action, image by ID, prefix or name (and a container b
   assert.equal(eventMatches(tag, f({ scope: ['local'] })), true);
   assert.equal(eventMatches(tag, f({ scope: ['swarm'] })), false);
 });
+
+test('eventMatches as dockerd: container, network… by ID or name prefix, excluding other actors; image with or without the tag', () => {
+  const log = new EventLog();
+  const start = log.publish('container', 'start', 'abc123', { name: 'web', image: 'busybox:latest' });
+  const pull = log.publish('image', 'pull', 'busybox:latest', { name: 'busybox:latest' });
+  const connect = log.publish('network', 'connect', 'net999', { name: 'front', container: 'abc123' });
+  const exec = log.publish('container', 'exec_start: sh -c true', 'abc123', { name: 'web' });
+  const f = (o: Record<string, string[]>) => new Map(Object.entries(o));
+  assert.equal(eventMatches(start, f({ container: ['web'] })), true);
+  assert.equal(eventMatches(start, f({ container: ['abc'] })), true);
+  assert.equal(eventMatches(start, f({ container: ['other'] })), false);
+  assert.equal(eventMatches(connect, f({ container: ['web'] })), false, 'a network event is not a container event');
+  assert.equal(eventMatches(connect, f({ network: ['front'] })), true);
+  assert.equal(eventMatches(start, f({ image: ['busybox'] })), true);
+  assert.equal(eventMatches(pull, f({ image: ['busybox:latest'] })), true);
+  assert.equal(eventMatches(pull, f({ image: ['alpine'] })), false);
+  assert.equal(eventMatches(start, f({ type: ['image', 'container'], event: ['die', 'start'] })), true);
+  assert.equal(eventMatches(exec, f({ event: ['exec_start'] })), true);
+  assert.equal(eventMatches(exec, f({ event: ['start'] })), false);
+});

@@ -3,6 +3,7 @@
  * events stream) get new events, and recent ones are kept for `since`.
  */
 import type { EventMessage } from '../engine-api/system.ts';
+import { familiarName, parseReference } from '../oci/reference.ts';
 import { matchLabel } from './labels.ts';
 
 export interface EngineEvent extends EventMessage {
@@ -83,30 +84,53 @@ export const EVENT_FILTERS: readonly string[] = [
   'config',
 ];
 
+/** Actor types whose filter matches the actor's ID or name, exactly or as a prefix (moby's FuzzyMatch). */
+const NAMED = ['container', 'network', 'volume', 'daemon', 'plugin', 'node', 'service', 'secret', 'config'] as const;
+
+/** Exact, or a prefix of the value (Docker's FuzzyMatch). */
+function fuzzy(wanted: readonly string[] | undefined, ...values: (string | undefined)[]): boolean {
+  if (!wanted?.length) return true;
+  return wanted.some((w) => values.some((v) => v !== undefined && v !== '' && v.startsWith(w)));
+}
+
+function exact(wanted: readonly string[] | undefined, ...values: (string | undefined)[]): boolean {
+  if (!wanted?.length) return true;
+  return wanted.some((w) => values.includes(w));
+}
+
+/** `busybox:latest` → `busybox`; a name that does not parse stays as it is. */
+function stripTag(name: string): string {
+  if (name === '' || name.startsWith('sha256:')) return name;
+  try {
+    const r = parseReference(name);
+    return r.digest ? name : familiarName(r);
+  } catch {
+    return name;
+  }
+}
+
 /**
- * Whether an event passes the filters of `GET /events`. Applied: `type`, `event`/`action`, `image` (an image's
- * ID, ID prefix or name; a container's image), `label` and `scope`; the others are accepted and not applied.
+ * Whether an event passes the filters of `GET /events`, as dockerd decides (moby `daemon/events/filter.go`): every
+ * key given must match, the values of one key are alternatives. `container`, `network`, `volume`… match the
+ * actor's ID or `name` attribute by prefix, whatever the event's type, so `container=web` shows only that
+ * container's events; `image` matches an image event's ID or name, or a container event's `image` attribute, with
+ * or without the tag (and, a Berth addition, an image ID by prefix); `event` values `exec_start`, `exec_create` and
+ * `health_status` match their longer actions by prefix.
  */
 export function eventMatches(e: EngineEvent, f: ReadonlyMap<string, readonly string[]>): boolean {
-  const t = f.get('type');
-  if (t && !t.includes(e.Type)) return false;
-  const ev = [...(f.get('event') ?? []), ...(f.get('action') ?? [])];
-  if (ev.length && !ev.includes(e.Action)) return false;
+  const events = [...(f.get('event') ?? []), ...(f.get('action') ?? [])];
+  const fuzzyEvents = events.some((v) => v === 'health_status' || v === 'exec_create' || v === 'exec_start');
+  if (events.length && !(fuzzyEvents ? fuzzy(events, e.Action) : exact(events, e.Action))) return false;
+  if (!exact(f.get('type'), e.Type)) return false;
+  if (!exact(f.get('scope'), e.scope)) return false;
+  for (const key of NAMED) if (!fuzzy(f.get(key), e.Actor.ID, e.Actor.Attributes.name)) return false;
   const img = f.get('image');
-  if (
-    img &&
-    !(
-      e.Type === 'image' &&
-      (img.includes(e.Actor.ID) ||
-        img.includes(e.Actor.Attributes.name ?? '') ||
-        img.some((i) => e.Actor.ID.startsWith(`sha256:${i}`)))
-    )
-  ) {
-    if (!(e.Type === 'container' && img.includes(e.Actor.Attributes.image ?? ''))) return false;
+  if (img?.length) {
+    const name = (e.Type === 'image' ? e.Actor.Attributes.name : e.Actor.Attributes.image) ?? '';
+    const byId =
+      e.Type === 'image' && img.some((i) => /^[0-9a-f]{4,64}$/.test(i) && e.Actor.ID.startsWith(`sha256:${i}`));
+    if (!byId && !exact(img, e.Actor.ID, name, stripTag(e.Actor.ID), stripTag(name))) return false;
   }
   const label = f.get('label');
-  if (label && !label.every((l) => matchLabel(e.Actor.Attributes, l))) return false;
-  const scope = f.get('scope');
-  if (scope && !scope.includes(e.scope)) return false;
-  return true;
+  return !label || label.every((l) => matchLabel(e.Actor.Attributes, l));
 }

@@ -88,7 +88,9 @@ export class VolumeService {
     }
     const driver = opts.Driver || 'local';
     if (driver !== 'local')
-      throw new NotFoundError(`error looking up volume plugin ${driver}: plugin "${driver}" not found`);
+      throw new NotFoundError(
+        `create ${opts.Name ?? ''}: error looking up volume plugin ${driver}: plugin "${driver}" not found`,
+      );
     const options = opts.DriverOpts ?? {};
     for (const k of Object.keys(options))
       if (!LOCAL_OPTS.has(k)) throw new InvalidArgumentError(`invalid option: "${k}"`);

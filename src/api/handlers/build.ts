@@ -98,7 +98,24 @@ async function build(svc: BuildService, req: Request, res: ServerResponse): Prom
 
 async function prune(svc: BuildService, req: Request, res: ServerResponse): Promise<void> {
   const q = req.query;
-  const filters = filtersParam(q, ['until', 'unused-for', 'type', 'id', 'inuse', 'shared', 'private', 'parent']);
+  const filters = filtersParam(q, [
+    'until',
+    'unused-for',
+    'type',
+    'id',
+    'inuse',
+    'shared',
+    'private',
+    'parent',
+    'label',
+    'label!',
+  ]);
+  // `docker system prune --filter label=…` passes its filters here too. Cache records carry no labels: a `label`
+  // filter matches none of them (nothing is pruned), a `label!` filter all of them, as dockerd answers.
+  if (filters.get('label')?.length) {
+    sendJSON(res, 200, { CachesDeleted: null, SpaceReclaimed: 0 });
+    return;
+  }
   const until = filters.get('until')?.[0] ?? filters.get('unused-for')?.[0];
   let untilSeconds: number | undefined;
   if (until !== undefined) {

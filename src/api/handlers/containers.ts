@@ -1,16 +1,17 @@
 import type { ServerResponse } from 'node:http';
 import type { ContainerRow, ContainerService } from '../../containers/index.ts';
-import type { ContainerCreateRequest, HostConfig, MountPoint } from '../../engine-api/containers.ts';
+import type { ContainerCreateRequest, HostConfig } from '../../engine-api/containers.ts';
 import { formatTimestampNano, PS_FILTERS, statusText } from '../../containers/index.ts';
 import type { ImageService } from '../../images/index.ts';
 import type { ImageRunConfig } from '../../oci/types.ts';
 
 import { ConflictError, InvalidArgumentError, errorMessage } from '../../util/errors.ts';
-import { boolParam, filtersParam, intParam, readJSONBody, sendJSON, type Request } from '../http.ts';
+import { boolParam, filtersParam, intParam, readJSONBody, sendJSON, type Request, drained } from '../http.ts';
 import type { Router } from '../router.ts';
 import { frame, STDERR, STDOUT, SYSTEMERR } from '../stdcopy.ts';
 import { parseDetachKeys, pipeSession } from '../session.ts';
 import { pack } from '../../util/tar/index.ts';
+import { inspectContainer, mountsJSON, portsJSON, withoutNewerFields } from './container-json.ts';
 import { versionAtLeast } from '../version.ts';
 import { parseTimestamp } from '../../util/timestamp.ts';
 
@@ -22,92 +23,12 @@ export interface ContainerHandlerDeps {
   checkImage?: (image: string, signal: AbortSignal) => Promise<void>;
 }
 
-function rfc3339(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-/** ps's `Ports`: published ports with their host side, exposed ones without (Docker's `types.Port`). */
-function portsJSON(settings: {
-  Ports: Record<string, { HostIp: string; HostPort: string }[] | null>;
-}): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  for (const [key, list] of Object.entries(settings.Ports)) {
-    const [port, type = 'tcp'] = key.split('/');
-    if (!list) out.push({ PrivatePort: Number(port), Type: type });
-    else
-      for (const b of list)
-        out.push({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type });
-  }
-  return out;
-}
-
-function mountsJSON(r: ContainerRow): MountPoint[] {
-  return r.config.Mounts.map((m) => ({
-    Type: m.Type,
-    ...(m.Name ? { Name: m.Name } : {}),
-    Source: m.Source,
-    Destination: m.Destination,
-    ...(m.Driver ? { Driver: m.Driver } : {}),
-    Mode: m.Mode,
-    RW: m.RW,
-    Propagation: m.Propagation,
-  }));
-}
-
-export function inspectContainer(d: ContainerHandlerDeps, r: ContainerRow): Record<string, unknown> {
-  const s = r.state;
-  const dir = d.containers.dir(r.id);
-  const hc = { ...r.hostConfig };
-  // Logs are kept by conmon (k8s-file on disk) and served by `/logs` like Docker's json-file driver; clients gate on
-  // the name (docker-py's `containers.run` only returns output for json-file or journald), so that is what we say.
-  if (!hc.LogConfig?.Type) hc.LogConfig = { Type: 'json-file', Config: hc.LogConfig?.Config ?? {} };
-  const out: Record<string, unknown> = {
-    Id: r.id,
-    Created: rfc3339(r.created),
-    Path: r.config.Path,
-    Args: r.config.Args,
-    State: {
-      Status: s.Status,
-      Running: s.Status === 'running' || s.Status === 'paused',
-      Paused: s.Status === 'paused',
-      Restarting: s.Status === 'restarting',
-      OOMKilled: s.OOMKilled,
-      Dead: s.Status === 'dead',
-      Pid: s.Pid,
-      ExitCode: s.ExitCode,
-      Error: s.Error,
-      StartedAt: s.StartedAt,
-      FinishedAt: s.FinishedAt,
-      ...(s.Health ? { Health: s.Health } : {}),
-    },
-    Image: r.imageId,
-    ResolvConfPath: `${d.containers.networkFilesDir(r)}/resolv.conf`,
-    HostnamePath: `${dir}/hostname`,
-    HostsPath: `${d.containers.networkFilesDir(r)}/hosts`,
-    LogPath: d.containers.logPath(r.id),
-    Name: `/${r.name}`,
-    RestartCount: s.RestartCount,
-    Driver: d.snapshotterName === 'overlay' ? 'overlayfs' : d.snapshotterName,
-    Platform: 'linux',
-    MountLabel: '',
-    ProcessLabel: '',
-    AppArmorProfile: '',
-    ExecIDs: null,
-    HostConfig: hc,
-    GraphDriver: { Data: null, Name: d.snapshotterName === 'overlay' ? 'overlayfs' : d.snapshotterName },
-    Mounts: mountsJSON(r),
-    Config: r.config.Config,
-    NetworkSettings: d.containers.networkSettings(r),
-  };
-  return out;
-}
-
 /** `ps`'s COMMAND as dockerd builds it: the path, then the arguments, each one holding a space in single quotes. */
 export function psCommand(path: string, args: readonly string[]): string {
   return [path, ...args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' ');
 }
 
-function summary(d: ContainerHandlerDeps, r: ContainerRow): Record<string, unknown> {
+function summary(d: ContainerHandlerDeps, r: ContainerRow, version: string): Record<string, unknown> {
   const net = d.containers.networkSettings(r);
   return {
     Id: r.id,
@@ -121,7 +42,7 @@ function summary(d: ContainerHandlerDeps, r: ContainerRow): Record<string, unkno
     State: r.state.Status,
     Status: statusText(r.state),
     HostConfig: { NetworkMode: r.hostConfig.NetworkMode ?? 'default' },
-    NetworkSettings: { Networks: net.Networks },
+    NetworkSettings: { Networks: withoutNewerFields(net, version).Networks },
     Mounts: mountsJSON(r),
   };
 }
@@ -135,7 +56,7 @@ function list(d: ContainerHandlerDeps, req: Request, res: ServerResponse): void 
   sendJSON(
     res,
     200,
-    rows.map((r) => summary(d, r)),
+    rows.map((r) => summary(d, r, req.version)),
   );
 }
 
@@ -183,6 +104,28 @@ async function attach(d: ContainerHandlerDeps, req: Request): Promise<void> {
   );
   const ac = new AbortController();
   stream.on('close', () => ac.abort());
+  // logs=1: what the container wrote so far comes first; with stream=0 that is all (docker-py's
+  // `attach(logs=True, stream=False)`).
+  if (boolParam(req.query, 'logs') && (wantOut || wantErr)) {
+    try {
+      for await (const out of logFrames(d, r.id, {
+        follow: false,
+        stdout: wantOut,
+        stderr: wantErr,
+        signal: ac.signal,
+        timestamps: false,
+        multiplexed,
+      }))
+        if (!stream.write(out) && !(await drained(stream))) return;
+    } catch (err) {
+      if (!stream.destroyed) stream.end(multiplexed ? frame(SYSTEMERR, Buffer.from(`${errorMessage(err)}\n`)) : '');
+      return;
+    }
+  }
+  if (!boolParam(req.query, 'stream')) {
+    stream.end();
+    return;
+  }
   let session: Awaited<ReturnType<ContainerService['attach']>>;
   try {
     session = await d.containers.attach(r.id, ac.signal);
@@ -210,11 +153,76 @@ async function attach(d: ContainerHandlerDeps, req: Request): Promise<void> {
   });
 }
 
+type LogOptions = Parameters<ContainerService['logs']>[1] & {
+  timestamps: boolean;
+  multiplexed: boolean;
+  /** `details=1`: this prefix (the log options' attributes) before each line. */
+  details?: string;
+};
+
+/**
+ * The attributes `docker logs --details` shows, as the json-file driver records them: the container's labels named
+ * by the `labels` log option (and matching `labels-regex`), the environment variables named by `env` (and matching
+ * `env-regex`), as `key=value` joined by commas, sorted by key.
+ */
+export function logDetails(r: ContainerRow): string {
+  const opts = r.hostConfig.LogConfig?.Config ?? {};
+  const attrs = new Map<string, string>();
+  const labels = r.config.Config.Labels ?? {};
+  const env = new Map(
+    (r.config.Config.Env ?? []).map((kv) => {
+      const i = kv.indexOf('=');
+      return i < 0 ? ([kv, ''] as const) : ([kv.slice(0, i), kv.slice(i + 1)] as const);
+    }),
+  );
+  const pick = (names: string | undefined, regex: string | undefined, from: Map<string, string>) => {
+    for (const n of (names ?? '').split(',').filter(Boolean)) {
+      const v = from.get(n);
+      if (v !== undefined) attrs.set(n, v);
+    }
+    if (regex) {
+      let re: RegExp;
+      try {
+        re = new RegExp(regex);
+      } catch {
+        return;
+      }
+      for (const [k, v] of from) if (re.test(k)) attrs.set(k, v);
+    }
+  };
+  pick(opts.labels, opts['labels-regex'], new Map(Object.entries(labels)));
+  pick(opts.env, opts['env-regex'], env);
+  return [...attrs]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+/** A container's log lines as the API sends them: stdcopy frames (or raw with a TTY), partial lines joined. */
+async function* logFrames(d: ContainerHandlerDeps, id: string, o: LogOptions): AsyncGenerator<Buffer> {
+  const { timestamps, multiplexed, details, ...opts } = o;
+  const pending = new Map<string, Buffer[]>();
+  for await (const e of d.containers.logs(id, opts)) {
+    // Partial lines are joined with what follows, as the program wrote them.
+    const parts = pending.get(e.stream) ?? [];
+    if (e.partial) {
+      parts.push(e.message);
+      pending.set(e.stream, parts);
+      continue;
+    }
+    pending.delete(e.stream);
+    let line = Buffer.concat([...parts, e.message, Buffer.from('\n')]);
+    if (details !== undefined) line = Buffer.concat([Buffer.from(`${details} `), line]);
+    if (timestamps) line = Buffer.concat([Buffer.from(`${formatTimestampNano(e.timeNano)} `), line]);
+    yield multiplexed ? frame(e.stream === 'stdout' ? STDOUT : STDERR, line) : line;
+  }
+}
+
 async function logs(d: ContainerHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
   const r = d.containers.get(req.params.id!);
   const stdout = boolParam(req.query, 'stdout');
   const stderr = boolParam(req.query, 'stderr');
-  if (!stdout && !stderr) throw new InvalidArgumentError('You must choose at least one stream');
+  if (!stdout && !stderr) throw new InvalidArgumentError('Bad parameters: you must choose at least one stream');
   const tailRaw = req.query.get('tail') ?? 'all';
   const tail = tailRaw === 'all' || tailRaw === '' ? undefined : Number(tailRaw);
   if (tail !== undefined && !Number.isInteger(tail)) throw new InvalidArgumentError(`invalid tail value "${tailRaw}"`);
@@ -231,8 +239,7 @@ async function logs(d: ContainerHandlerDeps, req: Request, res: ServerResponse):
         : 'application/vnd.docker.raw-stream',
   });
   res.flushHeaders();
-  const pending = new Map<string, Buffer[]>();
-  for await (const e of d.containers.logs(r.id, {
+  for await (const out of logFrames(d, r.id, {
     follow: boolParam(req.query, 'follow'),
     stdout,
     stderr,
@@ -240,20 +247,11 @@ async function logs(d: ContainerHandlerDeps, req: Request, res: ServerResponse):
     ...(until !== undefined ? { until } : {}),
     ...(tail !== undefined ? { tail } : {}),
     signal: req.signal,
-  })) {
-    // Partial lines are joined with what follows, as the program wrote them.
-    const parts = pending.get(e.stream) ?? [];
-    if (e.partial) {
-      parts.push(e.message);
-      pending.set(e.stream, parts);
-      continue;
-    }
-    pending.delete(e.stream);
-    let line = Buffer.concat([...parts, e.message, Buffer.from('\n')]);
-    if (timestamps) line = Buffer.concat([Buffer.from(`${formatTimestampNano(e.timeNano)} `), line]);
-    const out = multiplexed ? frame(e.stream === 'stdout' ? STDOUT : STDERR, line) : line;
-    if (!res.write(out)) await new Promise<void>((resolve) => res.once('drain', () => resolve()));
-  }
+    timestamps,
+    multiplexed,
+    ...(boolParam(req.query, 'details') ? { details: logDetails(r) } : {}),
+  }))
+    if (!res.write(out) && !(await drained(res))) break;
   res.end();
 }
 
@@ -282,7 +280,9 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
         }),
       );
     })
-    .add('GET', '/containers/{id}/json', (req, res) => sendJSON(res, 200, inspectContainer(d, c.get(req.params.id!))))
+    .add('GET', '/containers/{id}/json', (req, res) =>
+      sendJSON(res, 200, inspectContainer(d, c.get(req.params.id!), req.version)),
+    )
     .add('POST', '/containers/{id}/start', async (req, res) => {
       await c.start(req.params.id!);
       res.writeHead(204);
@@ -330,7 +330,7 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
     })
     .add('POST', '/containers/{id}/rename', async (req, res) => {
       const name = req.query.get('name');
-      if (!name) throw new InvalidArgumentError('a new name is required');
+      if (!name) throw new InvalidArgumentError('Neither old nor new names may be empty');
       await c.rename(req.params.id!, name);
       res.writeHead(204);
       res.end();
@@ -348,7 +348,8 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
         sendJSON(res, 200, sample);
         return;
       }
-      res.writeHead(200, { 'Content-Type': 'application/json' });
+      // As dockerd: the stream has no Content-Type (only the one-shot answer is application/json).
+      res.writeHead(200);
       while (!req.signal.aborted) {
         res.write(`${JSON.stringify(sample)}\n`);
         await new Promise((r) => setTimeout(r, 1000));
@@ -359,10 +360,7 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
     })
     .add('HEAD', '/containers/{id}/archive', async (req, res) => {
       const st = await c.archiveStat(req.params.id!, archivePath(req.query));
-      res.writeHead(200, {
-        'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(st)).toString('base64'),
-        'Content-Type': 'application/x-tar',
-      });
+      res.writeHead(200, { 'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(st)).toString('base64') });
       res.end();
     })
     .add('GET', '/containers/{id}/archive', async (req, res) => {
@@ -371,7 +369,7 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
         'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(stat)).toString('base64'),
         'Content-Type': 'application/x-tar',
       });
-      for (const chunk of tar) if (!res.write(chunk)) await new Promise<void>((r) => res.once('drain', () => r()));
+      for (const chunk of tar) if (!res.write(chunk) && !(await drained(res))) return;
       res.end();
     })
     .add('PUT', '/containers/{id}/archive', async (req, res) => {
@@ -401,16 +399,29 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
     })
     .add('POST', '/containers/{id}/update', async (req, res) => {
       const body = (await readJSONBody<Partial<HostConfig>>(req.raw)) ?? {};
-      sendJSON(res, 200, await c.update(req.params.id!, body));
+      const out = await c.update(req.params.id!, body);
+      // dockerd's Warnings is null when there are none.
+      sendJSON(res, 200, { ...out, Warnings: out.Warnings?.length ? out.Warnings : null });
     })
-    .add('GET', '/containers/{id}/changes', async (req, res) => sendJSON(res, 200, await c.changes(req.params.id!)))
+    .add('GET', '/containers/{id}/changes', async (req, res) => {
+      // In path order, as dockerd lists them.
+      const changes = await c.changes(req.params.id!);
+      sendJSON(
+        res,
+        200,
+        [...(changes ?? [])].sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0)),
+      );
+    })
     .add('GET', '/containers/{id}/export', async (req, res) => {
       const entries = c.export(req.params.id!);
       const tar = pack(entries, { signal: req.signal })[Symbol.asyncIterator]();
       let next = await tar.next();
       res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
       while (!next.done) {
-        if (!res.write(next.value)) await new Promise<void>((r) => res.once('drain', () => r()));
+        if (!res.write(next.value) && !(await drained(res))) {
+          await tar.return?.(undefined);
+          return;
+        }
         next = await tar.next();
       }
       res.end();

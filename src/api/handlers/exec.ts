@@ -21,7 +21,7 @@ export function execRoutes(router: Router, execs: ExecManager): void {
       const tty = (info.ProcessConfig as { tty: boolean }).tty;
       if (body.Detach) {
         await execs.start(id, { detach: true });
-        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.writeHead(200);
         res.end();
         return;
       }

@@ -20,7 +20,7 @@ import {
   UnauthorizedError,
   errorMessage,
 } from '../../util/errors.ts';
-import { boolParam, filtersParam, JSONLines, readJSONBody, sendJSON, type Request } from '../http.ts';
+import { boolParam, filtersParam, JSONLines, readJSONBody, sendJSON, type Request, drained } from '../http.ts';
 import type { Router } from '../router.ts';
 import { versionAtLeast } from '../version.ts';
 
@@ -243,8 +243,7 @@ async function save(d: ImageHandlerDeps, req: Request, res: ServerResponse): Pro
   let next = await stream.next();
   res.writeHead(200, { 'Content-Type': 'application/x-tar' });
   while (!next.done) {
-    if (!res.write(next.value)) await new Promise<void>((r) => res.once('drain', () => r()));
-    if (req.signal.aborted) {
+    if ((!res.write(next.value) && !(await drained(res))) || req.signal.aborted) {
       await stream.return?.();
       return;
     }

@@ -7,6 +7,7 @@ import { filtersParam, sendJSON, type Request } from '../http.ts';
 import type { Router } from '../router.ts';
 import { imageSummary } from './images.ts';
 import { parseTimestamp } from '../../util/timestamp.ts';
+import { versionAtLeast } from '../version.ts';
 
 export interface SystemDeps {
   images: ImageService;
@@ -47,7 +48,7 @@ async function events(d: SystemDeps, req: Request, res: ServerResponse): Promise
   const since = sinceRaw ? parseTimestamp(sinceRaw) : undefined;
   const until = untilRaw ? parseTimestamp(untilRaw) : undefined;
   if (since !== undefined && until !== undefined && until < since)
-    throw new InvalidArgumentError('`since` time must be before `until` time');
+    throw new InvalidArgumentError(`\`since\` time (${sinceRaw}) cannot be after \`until\` time (${untilRaw})`);
   res.writeHead(200, { 'Content-Type': 'application/json' });
   res.flushHeaders();
   const write = (e: EngineEvent) => {
@@ -98,6 +99,8 @@ async function df(d: SystemDeps, req: Request, res: ServerResponse): Promise<voi
   if (want('container')) body.Containers = [];
   if (want('volume')) body.Volumes = [];
   if (want('build-cache')) body.BuildCache = (await d.buildCache?.()) ?? [];
+  // Deprecated in API 1.42; older clients read it.
+  if (!versionAtLeast(req.version, '1.42')) body.BuilderSize = 0;
   sendJSON(res, 200, body);
 }
 
@@ -108,5 +111,7 @@ export function systemRoutes(router: Router, d: SystemDeps): void {
     .add('GET', '/version', (_req, res) => sendJSON(res, 200, d.version()))
     .add('GET', '/info', async (_req, res) => sendJSON(res, 200, await d.info()))
     .add('GET', '/events', (req, res) => events(d, req, res))
-    .add('GET', '/system/df', (req, res) => df(d, req, res));
+    .add('GET', '/system/df', (req, res) => df(d, req, res))
+    // No plugin system: an empty list, as Podman gives, so `docker plugin ls` works.
+    .add('GET', '/plugins', (_req, res) => sendJSON(res, 200, []));
 }

@@ -126,6 +126,31 @@ const systemGroup: Command = {
     },
     { name: 'events', use: 'events [OPTIONS]', ...events },
     { name: 'info', use: 'info [OPTIONS]', ...info },
+    {
+      name: 'prune',
+      use: 'prune [OPTIONS]',
+      short: 'Remove unused data',
+      args: { none: true },
+      flags: [
+        { name: 'all', short: 'a', kind: 'bool', usage: 'Remove all unused images not just dangling ones' },
+        { name: 'filter', kind: 'filter', usage: 'Provide filter values (e.g. "label=<key>=<value>")' },
+        { name: 'force', short: 'f', kind: 'bool', usage: 'Do not prompt for confirmation' },
+        { name: 'volumes', kind: 'bool', usage: 'Prune anonymous volumes' },
+      ],
+      run: async (ctx, inv) =>
+        (await import('./prune.ts')).pruneSystem(
+          ctx.client(),
+          ctx.streams.in,
+          ctx.streams.out,
+          {
+            all: inv.flags.bool('all'),
+            volumes: inv.flags.bool('volumes'),
+            force: inv.flags.bool('force'),
+            filters: inv.flags.filters('filter'),
+          },
+          ctx.signal,
+        ),
+    },
   ],
 };
 

@@ -14,3 +14,10 @@ export { pullImage, parsePlatform } from './pull.ts';
 export { pushImage } from './push.ts';
 export { checkLogin, registryOfAddress } from './login.ts';
 export { RemoteRepository, withRepository } from './artifacts.ts';
+export {
+  inspectDistribution,
+  searchRegistry,
+  splitSearchTerm,
+  type DistributionInspect,
+  type SearchResult,
+} from './inspect.ts';

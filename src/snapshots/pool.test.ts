@@ -3,12 +3,17 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CanceledError, InvalidArgumentError } from '../util/errors.ts';
+import { CanceledError, InvalidArgumentError, UnavailableError } from '../util/errors.ts';
 import { extract, pack } from '../util/tar/index.ts';
 import type { PackEntry } from '../util/tar/index.ts';
-import { unpackLayer } from './apply.ts';
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
+import { unpackLayer, unpackTar } from './apply.ts';
+import { UnpackPool } from './pool.ts';
 
-// unpackLayer's worker threads: more unpacks at once than workers, failures, cancels, big bodies.
+// The unpack threads (pool.ts): more unpacks at once than readers, failures, cancels, big bodies, blobs read from a
+// file or handed over as they arrive, compressed or not.
 let tmp: string;
 let n = 0;
 before(async () => {
@@ -116,4 +121,76 @@ test('a canceled unpack stops its worker before it returns: nothing more lands i
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.equal((await readdir(r)).length, count);
   assert.ok((await stat(r)).isDirectory());
+});
+
+async function tarOf(entries: PackEntry[]): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of pack(entries)) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
+
+test('a blob from a file or from its bytes, plain, gzip or zstd: the diff ID, sizes and the bytes read', async () => {
+  const entries: PackEntry[] = [
+    { header: { name: 'dir/' } },
+    { header: { name: 'dir/big' }, body: Buffer.alloc(3 << 20, 7) },
+    { header: { name: 'dir/small' }, body: Buffer.from('small') },
+  ];
+  const tar = await tarOf(entries);
+  const diffId = `sha256:${createHash('sha256').update(tar).digest('hex')}`;
+  const forms = { none: tar, gzip: gzipSync(tar), zstd: zstdCompressSync(tar) } as const;
+  for (const [compression, blob] of Object.entries(forms) as [keyof typeof forms, Buffer][]) {
+    const file = join(tmp, `blob.${compression}`);
+    await writeFile(file, blob);
+    async function* arriving(): AsyncGenerator<Uint8Array> {
+      for (let off = 0; off < blob.length; off += 100_000) yield blob.subarray(off, off + 100_000);
+    }
+    for (const source of [{ file }, arriving()]) {
+      const r = await root();
+      let read = 0;
+      const got = await unpackTar(r, source, { whiteouts: 'overlay', compression, onRead: (n) => (read = n) });
+      const what = `${compression} from ${'file' in source ? 'a file' : 'its bytes'}`;
+      assert.deepEqual(got, { diffId, size: tar.length, fileBytes: (3 << 20) + 5, read: blob.length }, what);
+      assert.equal(read, blob.length, what);
+      assert.deepEqual(await readFile(join(r, 'dir/big')), entries[1]!.body, what);
+    }
+  }
+});
+
+test("a corrupt gzip blob fails with zlib's error; a source that fails stops the unpack before it rejects", async () => {
+  const tar = await tarOf([{ header: { name: 'f' }, body: Buffer.alloc(1 << 20, 1) }]);
+  const gz = gzipSync(tar);
+  gz[gz.length >> 1] = gz[gz.length >> 1]! ^ 0xff;
+  await assert.rejects(unpackTar(await root(), [gz], { whiteouts: 'overlay', compression: 'gzip' }), (err: Error) =>
+    /invalid|incorrect|check/i.test(err.message),
+  );
+  async function* failing(): AsyncGenerator<Uint8Array> {
+    yield tar.subarray(0, 4096);
+    throw new Error('the network went away');
+  }
+  const r = await root();
+  await assert.rejects(unpackTar(r, failing(), { whiteouts: 'overlay' }), /the network went away/);
+  const after = await readdir(r);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(await readdir(r), after);
+});
+
+test('stopping the threads fails the unpack under way; the next one starts them again', async () => {
+  const pool = new UnpackPool({ readers: 1, appliers: 2 });
+  async function* slow(): AsyncGenerator<Uint8Array> {
+    const tar = await tarOf([{ header: { name: 'f' }, body: Buffer.alloc(1 << 20) }]);
+    yield tar.subarray(0, 1024);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    yield tar.subarray(1024);
+  }
+  const running = unpackTar(await root(), slow(), { whiteouts: 'overlay', pool });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await pool.close();
+  await assert.rejects(running, UnavailableError);
+  const r = await root();
+  await unpackTar(r, [await tarOf([{ header: { name: 'again' }, body: Buffer.from('yes') }])], {
+    whiteouts: 'overlay',
+    pool,
+  });
+  assert.equal(await readFile(join(r, 'again'), 'utf8'), 'yes');
+  await pool.close();
 });

@@ -1,0 +1,112 @@
+/**
+ * What the unpack threads say to each other (see pool.ts for who they are): the messages, the layout of the memory
+ * each reader thread shares with the main thread and the appliers, and how an error crosses a thread boundary.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { Compression } from '../util/compression.ts';
+import { CanceledError, DataLossError, InvalidArgumentError } from '../util/errors.ts';
+import type { PortableHeader, WhiteoutMode } from './layer-rules.ts';
+
+/** Bytes of a layer's blob in flight from the main thread to its reader: copied in, read in place. */
+export const INPUT_RING = 4 << 20;
+/** File bodies go from a reader to the appliers through slots of this size, at most SLOTS of them in use. */
+export const SLOT = 128 << 10;
+export const SLOTS = 32;
+/** Applier threads at most (the control block has room for this many). */
+export const MAX_APPLIERS = 8;
+
+/** The reader's control block, an Int32Array over shared memory. */
+export const CTL_ABORT = 0; // the main thread sets 1: cancel the running unpack
+export const CTL_FAILED = 1; // set when the unpack failed: appliers skip the rest of its steps
+export const CTL_FREED = 2; // bumped each time an applier frees a body slot
+export const CTL_PROGRESS = 3; // + applier id: steps of the running unpack that applier has done
+export const CTL_SLOTS = CTL_PROGRESS + MAX_APPLIERS; // + slot: 1 while the slot holds a body piece
+export const CTL_LENGTH = CTL_SLOTS + SLOTS;
+
+/**
+ * One step for an applier: an entry's header (`begin`), a parent directory the layer does not name, a piece of
+ * the current file's body (`n` bytes in body slot `d`), the end of that body, forgetting cached directories after
+ * another applier removed part of the tree, and the end of the unpack (set directories' times, when it keeps them).
+ */
+export type ApplyStep =
+  | { h: PortableHeader }
+  | { p: string; name: string }
+  | { d: number; n: number }
+  | { e: 1 }
+  | { r: 1 }
+  | { f: 1 };
+
+/** An error as it crosses a thread boundary. */
+export interface PortableError {
+  name: string;
+  message: string;
+  code?: string;
+  errno?: number;
+  syscall?: string;
+  path?: string;
+}
+
+/** Main thread → reader. */
+export type ToReader =
+  | { t: 'init'; input: SharedArrayBuffer; bodies: SharedArrayBuffer; ctl: SharedArrayBuffer }
+  | { t: 'applier'; id: number; port: MessagePort }
+  | {
+      t: 'job';
+      job: number;
+      root: string;
+      mode: WhiteoutMode;
+      compression: Compression;
+      /** Read the blob from this file; without it, the bytes come through the input ring. */
+      file?: string;
+    }
+  | { t: 'data'; off: number; len: number }
+  | { t: 'eof' }
+  | { t: 'abort' };
+
+/** Reader → main thread. */
+export type FromReader =
+  | { t: 'ack'; bytes: number }
+  | { t: 'progress'; read: number }
+  | { t: 'done'; diffId: string; size: number; fileBytes: number; read: number }
+  | ({ t: 'error' } & PortableError);
+
+/** Main thread → applier: a reader to serve, with its shared memory, and this applier's id. */
+export type ToApplier = {
+  t: 'reader';
+  id: number;
+  port: MessagePort;
+  ctl: SharedArrayBuffer;
+  bodies: SharedArrayBuffer;
+};
+
+/** Reader → applier, through their own port. */
+export type ReaderToApplier =
+  | { t: 'start'; job: number; root: string; mode: WhiteoutMode; shared: boolean }
+  | { t: 'steps'; job: number; steps: ApplyStep[] };
+
+/** Applier → reader. */
+export type ApplierToReader = { t: 'error'; job: number } & PortableError;
+
+export function portableError(err: unknown): PortableError {
+  const e = err as NodeJS.ErrnoException;
+  const out: PortableError = { name: e?.name ?? 'Error', message: e?.message ?? String(err) };
+  if (typeof e?.code === 'string') out.code = e.code;
+  if (typeof e?.errno === 'number') out.errno = e.errno;
+  if (typeof e?.syscall === 'string') out.syscall = e.syscall;
+  if (typeof e?.path === 'string') out.path = e.path;
+  return out;
+}
+
+/** The error again, as the class a caller expects: Berth's own classes by name, else an errno error. */
+export function rebuildError(m: PortableError): Error {
+  if (m.name === 'InvalidArgumentError') return new InvalidArgumentError(m.message);
+  if (m.name === 'DataLossError') return new DataLossError(m.message);
+  if (m.name === 'CanceledError') return new CanceledError(m.message);
+  const err: NodeJS.ErrnoException = new Error(m.message);
+  if (m.name !== 'Error') err.name = m.name;
+  if (m.code !== undefined) err.code = m.code;
+  if (m.errno !== undefined) err.errno = m.errno;
+  if (m.syscall !== undefined) err.syscall = m.syscall;
+  if (m.path !== undefined) err.path = m.path;
+  return err;
+}
