@@ -1,11 +1,12 @@
 /** Resolving a stored manifest or index to the image manifest for this platform, with every check it needs. */
 import type { Provider } from '../content/index.ts';
 import { readJSONBlob } from '../content/index.ts';
+import { formatPlatform } from '../oci/platform.ts';
 import { isConfigType, isIndexType, isManifestType, isSchema1, layerCompression } from '../oci/mediatypes.ts';
 import type { Descriptor, ImageConfig, Manifest } from '../oci/types.ts';
 import { isDigest } from '../util/digest.ts';
 import { DataLossError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
-import { choosePlatform } from './platform.ts';
+import { choosePlatform, hostPlatform } from './platform.ts';
 
 const MAX_JSON = 4 << 20;
 
@@ -37,10 +38,7 @@ export async function resolveManifest(
     const mt = doc.mediaType ?? d.mediaType;
     if (isIndexType(mt) || (doc.manifests && !doc.config)) {
       const chosen = choosePlatform(doc.manifests ?? []);
-      if (!chosen)
-        throw new NotFoundError(
-          `no manifest for linux/${process.arch === 'x64' ? 'amd64' : process.arch} in index ${d.digest}`,
-        );
+      if (!chosen) throw new NotFoundError(`no manifest for ${formatPlatform(hostPlatform())} in index ${d.digest}`);
       d = chosen;
       continue;
     }

@@ -6,6 +6,7 @@
  */
 import { choosePlatform, hostPlatform } from '../../images/index.ts';
 import { isIndexType, isManifestType, isSchema1, layerCompression, isConfigType } from '../../oci/mediatypes.ts';
+import { formatPlatform, parsePlatform } from '../../oci/platform.ts';
 import { familiarName, familiarString, parseReference, withDefaultTag, type Reference } from '../../oci/reference.ts';
 import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../../oci/types.ts';
 import { isDigest } from '../../util/digest.ts';
@@ -32,43 +33,6 @@ const MAX_JSON_BLOB = 8 << 20;
  */
 export const PULL_LEASE_MS = 24 * 60 * 60 * 1000;
 
-/** Parses `os/arch[/variant]` (or `arch` alone) as containerd's platforms.Parse, normalising arch names. */
-export function parsePlatform(s: string): Platform {
-  const parts = s.toLowerCase().split('/');
-  if (parts.length > 3 || parts.some((p) => p === ''))
-    throw new InvalidArgumentError(`"${s}": invalid platform: expected os/arch[/variant]`);
-  const oses = new Set(['linux', 'windows', 'darwin', 'freebsd']);
-  let os = 'linux';
-  let rest = parts;
-  if (parts.length === 1) {
-    if (oses.has(parts[0]!)) return { ...hostPlatform(), os: parts[0]! };
-  } else {
-    os = parts[0]!;
-    rest = parts.slice(1);
-  }
-  let arch = rest[0]!;
-  let variant = rest[1];
-  const alias: Record<string, string> = {
-    x86_64: 'amd64',
-    'x86-64': 'amd64',
-    aarch64: 'arm64',
-    i386: '386',
-    armhf: 'arm',
-    armel: 'arm',
-  };
-  if (arch === 'armhf') variant ??= 'v7';
-  if (arch === 'armel') variant ??= 'v6';
-  arch = alias[arch] ?? arch;
-  if (arch === 'arm64' && (variant === 'v8' || variant === '8')) variant = undefined;
-  if (arch === 'arm' && variant && /^\d$/.test(variant)) variant = `v${variant}`;
-  if (arch === 'arm' && !variant) variant = 'v7';
-  return variant ? { os, architecture: arch, variant } : { os, architecture: arch };
-}
-
-function platformString(p: Platform): string {
-  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
-}
-
 /**
  * `docker pull NAME[:TAG|@DIGEST]` (or every tag with `allTags`). Progress messages are dockerd 20.10's.
  *
@@ -93,7 +57,7 @@ export async function pullImage(
   } else {
     ref = withDefaultTag(ref);
   }
-  const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+  const platform = opts.platform ? parsePlatform(opts.platform, hostPlatform()) : hostPlatform();
   const transport = new Transport(registry);
   const emit = opts.onProgress ?? (() => {});
   try {
@@ -235,7 +199,7 @@ async function pullOne(
       platform,
     );
     if (!pick)
-      throw new NotFoundError(`no matching manifest for ${platformString(platform)} in the manifest list entries`);
+      throw new NotFoundError(`no matching manifest for ${formatPlatform(platform)} in the manifest list entries`);
     if (!isDigest(pick.digest))
       throw new InvalidArgumentError(`index ${top.digest} names an invalid digest "${pick.digest}"`);
     chosen = await session.manifest(repo, pick.digest, signal);
