@@ -4,11 +4,17 @@
  * size while they stream, resumed with `Range` after a broken connection — unpacks each layer while it
  * downloads (layers.ts), and registers the image under its tag. A failure leaves nothing.
  */
-import { choosePlatform, hostPlatform } from '../../images/index.ts';
-import { isIndexType, isManifestType, isSchema1, layerCompression, isConfigType } from '../../oci/mediatypes.ts';
+import {
+  checkImageConfig,
+  checkImageManifest,
+  choosePlatform,
+  hostPlatform,
+  type ManifestDocument,
+} from '../../images/index.ts';
+import { isIndexType, isSchema1 } from '../../oci/mediatypes.ts';
 import { formatPlatform, parsePlatform } from '../../oci/platform.ts';
 import { familiarName, familiarString, parseReference, withDefaultTag, type Reference } from '../../oci/reference.ts';
-import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../../oci/types.ts';
+import type { Descriptor, ImageConfig, Index, Platform } from '../../oci/types.ts';
 import { isDigest } from '../../util/digest.ts';
 import {
   CanceledError,
@@ -143,15 +149,9 @@ async function pullFrom(
   );
 }
 
-/** Parses and checks a manifest document's JSON. */
-function parseDoc(m: FetchedManifest): {
-  manifests?: Descriptor[];
-  config?: Descriptor;
-  layers?: Descriptor[];
-  schemaVersion?: number;
-  mediaType?: string;
-} {
-  return JSON.parse(m.bytes.toString('utf8')) as ReturnType<typeof parseDoc>;
+/** Parses a manifest document's JSON. */
+function parseDoc(m: FetchedManifest): ManifestDocument {
+  return JSON.parse(m.bytes.toString('utf8')) as ManifestDocument;
 }
 
 function refuseSchema1(mt: string, digest: string): void {
@@ -210,25 +210,7 @@ async function pullOne(
         `index ${top.digest} names another index ${pick.digest}: nested indexes are not supported`,
       );
   }
-  if (!isManifestType(chosen.mediaType) && !(doc.config && doc.layers))
-    throw new InvalidArgumentError(`unsupported manifest media type "${chosen.mediaType}" (${chosen.digest})`);
-  const manifest = doc as Manifest;
-  if (!manifest.config || !Array.isArray(manifest.layers))
-    throw new InvalidArgumentError(`manifest ${chosen.digest} has no config or layers`);
-  if (!isConfigType(manifest.config.mediaType))
-    throw new InvalidArgumentError(
-      `unsupported config media type "${manifest.config.mediaType}" in manifest ${chosen.digest}`,
-    );
-  for (const d of [manifest.config, ...manifest.layers]) {
-    if (!d || !isDigest(d.digest) || typeof d.size !== 'number' || d.size < 0)
-      throw new InvalidArgumentError(
-        `manifest ${chosen.digest} has a malformed descriptor: ${JSON.stringify(d).slice(0, 200)}`,
-      );
-  }
-  for (const l of manifest.layers) {
-    if (layerCompression(l.mediaType) === undefined)
-      throw new InvalidArgumentError(`unsupported layer media type "${l.mediaType}" in manifest ${chosen.digest}`);
-  }
+  const manifest = checkImageManifest(doc, chosen.mediaType, chosen.digest);
 
   const desc: Descriptor = { mediaType: chosen.mediaType, digest: chosen.digest, size: chosen.bytes.length };
   const tagName =
@@ -240,13 +222,7 @@ async function pullOne(
 
   // The config first: it names the diff IDs the layers must unpack to.
   const config = await fetchJSONBlob<ImageConfig>(work, session, repo, manifest.config, signal);
-  if (config.rootfs?.type !== 'layers' || !Array.isArray(config.rootfs.diff_ids))
-    throw new InvalidArgumentError(`image config ${manifest.config.digest} has no rootfs.diff_ids`);
-  if (config.rootfs.diff_ids.length !== manifest.layers.length) {
-    throw new InvalidArgumentError(
-      `image config ${manifest.config.digest} lists ${config.rootfs.diff_ids.length} layers but manifest ${chosen.digest} has ${manifest.layers.length}`,
-    );
-  }
+  checkImageConfig(config, manifest, chosen.digest);
   await work.put(chosen.bytes);
   sources.note(chosen.digest, ref.domain, repo);
   sources.note(manifest.config.digest, ref.domain, repo);
