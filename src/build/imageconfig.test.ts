@@ -13,7 +13,6 @@ import { DockerfileError, parse, parseInstructions, parseTriggers } from './dock
 import { goDuration, goQuoteRune } from './gofmt.ts';
 import { applyInstruction, beginStage, type StageState } from './imageconfig.ts';
 import { planBuild } from './planner.ts';
-import { exposedPortKeys, isValidSignal } from './ports.ts';
 
 const amd64 = { os: 'linux', architecture: 'amd64' };
 
@@ -396,13 +395,4 @@ test('Go formatting of durations and retries', () => {
   assert.equal(goQuoteRune(39), "'\\''");
   assert.equal(goQuoteRune(92), "'\\\\'");
   assert.equal(goQuoteRune(2 ** 31 - 1), "'�'");
-});
-
-test('ports and signals', () => {
-  assert.deepEqual(exposedPortKeys('8000-8002/UDP'), ['8000/udp', '8001/udp', '8002/udp']);
-  assert.deepEqual(exposedPortKeys('127.0.0.1:8080:80'), ['80/tcp']);
-  assert.throws(() => exposedPortKeys('/tcp'), /no port specified/);
-  assert.throws(() => exposedPortKeys('9-8'), /invalid containerPort: 9-8/);
-  for (const ok of ['SIGTERM', 'term', 'KILL', '9', 'SIGRTMIN+3', 'rtmax-2']) assert.ok(isValidSignal(ok), ok);
-  for (const bad of ['0', 'FOO', 'SIGRTMIN+16', '']) assert.ok(!isValidSignal(bad), bad);
 });

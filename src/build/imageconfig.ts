@@ -9,6 +9,7 @@
  * SHELL, HEALTHCHECK, ONBUILD and MAINTAINER are taken literally, as Docker does.
  */
 import { posix } from 'node:path';
+import { exposedPortKeys, isValidSignal } from '../oci/configvalues.ts';
 import type { HealthConfig, ImageRunConfig } from '../oci/types.ts';
 import { processShellWord, processWords } from '../util/shellwords.ts';
 import { type ArgScope, expansionEnv } from './args.ts';
@@ -26,7 +27,6 @@ import {
   type SourceContent,
 } from './dockerfile/index.ts';
 import { goDuration, goList, goQuoteList, goQuoteRune } from './gofmt.ts';
-import { exposedPortKeys, isValidSignal } from './ports.ts';
 
 export const DEFAULT_SHELL: readonly string[] = ['/bin/sh', '-c'];
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -1,5 +1,5 @@
-import { constants } from 'node:os';
 import { posix } from 'node:path';
+import { exposedPortKeys, isValidSignal } from '../oci/configvalues.ts';
 import type { ImageRunConfig } from '../oci/types.ts';
 import { InvalidArgumentError } from '../util/errors.ts';
 import { processWord } from '../util/shellwords.ts';
@@ -65,7 +65,7 @@ export function applyChanges(base: ImageRunConfig, changes: readonly string[]): 
         const ports = shellWords(rest, env);
         if (ports.length === 0) throw new InvalidArgumentError('EXPOSE requires at least one argument');
         const exposed = { ...(cfg.ExposedPorts ?? {}) };
-        for (const p of ports) for (const key of portKeys(p)) exposed[key] = {};
+        for (const p of ports) for (const key of exposedPortKeys(p)) exposed[key] = {};
         cfg.ExposedPorts = exposed;
         break;
       }
@@ -90,7 +90,7 @@ export function applyChanges(base: ImageRunConfig, changes: readonly string[]): 
       }
       case 'stopsignal': {
         const sig = oneWord('STOPSIGNAL', rest, env);
-        if (!isSignal(sig)) throw new InvalidArgumentError(`Invalid signal: ${sig}`);
+        if (!isValidSignal(sig)) throw new InvalidArgumentError(`Invalid signal: ${sig}`);
         cfg.StopSignal = sig;
         break;
       }
@@ -221,26 +221,4 @@ function rawWords(text: string): string[] {
 
 function shellWords(text: string, env: Map<string, string>): string[] {
   return rawWords(text).map((w) => processWord(w, env));
-}
-
-/** `80`, `80/tcp`, `53/udp`, `8000-8002/tcp` → the ExposedPorts keys (`80/tcp`, …). */
-function portKeys(spec: string): string[] {
-  const m = /^(\d+)(?:-(\d+))?(?:\/([a-zA-Z]+))?$/.exec(spec);
-  if (!m) throw new InvalidArgumentError(`invalid containerPort: ${spec}`);
-  const start = Number(m[1]);
-  const end = m[2] !== undefined ? Number(m[2]) : start;
-  const proto = (m[3] ?? 'tcp').toLowerCase();
-  if (!['tcp', 'udp', 'sctp'].includes(proto)) throw new InvalidArgumentError(`invalid proto: ${m[3]}`);
-  if (start < 1 || end > 65535 || end < start) throw new InvalidArgumentError(`invalid containerPort: ${spec}`);
-  const out: string[] = [];
-  for (let p = start; p <= end; p++) out.push(`${p}/${proto}`);
-  return out;
-}
-
-/** A signal as Docker's signal.ParseSignal takes it: a number, or a name with or without SIG (RTMIN+n too). */
-function isSignal(s: string): boolean {
-  if (/^\d+$/.test(s)) return Number(s) >= 1 && Number(s) <= 64;
-  const name = s.toUpperCase().replace(/^SIG/, '');
-  if (/^RTM(IN|AX)([+-]\d+)?$/.test(name)) return true;
-  return Object.hasOwn(constants.signals, `SIG${name}`);
 }

@@ -15,3 +15,4 @@ export { chainIds } from './chain.ts';
 export { createdSeconds } from './filters.ts';
 export { choosePlatform, hostPlatform } from './platform.ts';
 export { applyChanges } from './changes.ts';
+export { checkImageConfig, checkImageManifest, type ManifestDocument } from './manifest.ts';

@@ -19,6 +19,8 @@ test('platform specifiers are parsed and normalised as containerd does', () => {
     ['linux/riscv64', 'linux/riscv64'],
   ];
   for (const [input, want] of cases) assert.equal(formatPlatform(parsePlatform(input)), want, input);
+  assert.deepEqual(parsePlatform('linux/arm64/v8'), { os: 'linux', architecture: 'arm64' });
+  assert.deepEqual(parsePlatform('aarch64'), { os: 'linux', architecture: 'arm64' });
   assert.deepEqual(parsePlatform('linux', { os: 'linux', architecture: 'arm64' }), {
     os: 'linux',
     architecture: 'arm64',

@@ -10,7 +10,7 @@ export {
   type PushResult,
   type LoginResult,
 } from './types.ts';
-export { pullImage, parsePlatform } from './pull.ts';
+export { pullImage } from './pull.ts';
 export { pushImage } from './push.ts';
 export { checkLogin, registryOfAddress } from './login.ts';
 export { RemoteRepository, withRepository } from './artifacts.ts';

@@ -4,10 +4,17 @@
  * size while they stream, resumed with `Range` after a broken connection — unpacks each layer while it
  * downloads (layers.ts), and registers the image under its tag. A failure leaves nothing.
  */
-import { choosePlatform, hostPlatform } from '../../images/index.ts';
-import { isIndexType, isManifestType, isSchema1, layerCompression, isConfigType } from '../../oci/mediatypes.ts';
+import {
+  checkImageConfig,
+  checkImageManifest,
+  choosePlatform,
+  hostPlatform,
+  type ManifestDocument,
+} from '../../images/index.ts';
+import { isIndexType, isSchema1 } from '../../oci/mediatypes.ts';
+import { formatPlatform, parsePlatform } from '../../oci/platform.ts';
 import { familiarName, familiarString, parseReference, withDefaultTag, type Reference } from '../../oci/reference.ts';
-import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../../oci/types.ts';
+import type { Descriptor, ImageConfig, Index, Platform } from '../../oci/types.ts';
 import { isDigest } from '../../util/digest.ts';
 import {
   CanceledError,
@@ -31,43 +38,6 @@ const MAX_JSON_BLOB = 8 << 20;
  * again, reuses them instead of downloading them again (containerd's leases default to the same 24 hours).
  */
 export const PULL_LEASE_MS = 24 * 60 * 60 * 1000;
-
-/** Parses `os/arch[/variant]` (or `arch` alone) as containerd's platforms.Parse, normalising arch names. */
-export function parsePlatform(s: string): Platform {
-  const parts = s.toLowerCase().split('/');
-  if (parts.length > 3 || parts.some((p) => p === ''))
-    throw new InvalidArgumentError(`"${s}": invalid platform: expected os/arch[/variant]`);
-  const oses = new Set(['linux', 'windows', 'darwin', 'freebsd']);
-  let os = 'linux';
-  let rest = parts;
-  if (parts.length === 1) {
-    if (oses.has(parts[0]!)) return { ...hostPlatform(), os: parts[0]! };
-  } else {
-    os = parts[0]!;
-    rest = parts.slice(1);
-  }
-  let arch = rest[0]!;
-  let variant = rest[1];
-  const alias: Record<string, string> = {
-    x86_64: 'amd64',
-    'x86-64': 'amd64',
-    aarch64: 'arm64',
-    i386: '386',
-    armhf: 'arm',
-    armel: 'arm',
-  };
-  if (arch === 'armhf') variant ??= 'v7';
-  if (arch === 'armel') variant ??= 'v6';
-  arch = alias[arch] ?? arch;
-  if (arch === 'arm64' && (variant === 'v8' || variant === '8')) variant = undefined;
-  if (arch === 'arm' && variant && /^\d$/.test(variant)) variant = `v${variant}`;
-  if (arch === 'arm' && !variant) variant = 'v7';
-  return variant ? { os, architecture: arch, variant } : { os, architecture: arch };
-}
-
-function platformString(p: Platform): string {
-  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
-}
 
 /**
  * `docker pull NAME[:TAG|@DIGEST]` (or every tag with `allTags`). Progress messages are dockerd 20.10's.
@@ -93,7 +63,7 @@ export async function pullImage(
   } else {
     ref = withDefaultTag(ref);
   }
-  const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+  const platform = opts.platform ? parsePlatform(opts.platform, hostPlatform()) : hostPlatform();
   const transport = new Transport(registry);
   const emit = opts.onProgress ?? (() => {});
   try {
@@ -179,15 +149,9 @@ async function pullFrom(
   );
 }
 
-/** Parses and checks a manifest document's JSON. */
-function parseDoc(m: FetchedManifest): {
-  manifests?: Descriptor[];
-  config?: Descriptor;
-  layers?: Descriptor[];
-  schemaVersion?: number;
-  mediaType?: string;
-} {
-  return JSON.parse(m.bytes.toString('utf8')) as ReturnType<typeof parseDoc>;
+/** Parses a manifest document's JSON. */
+function parseDoc(m: FetchedManifest): ManifestDocument {
+  return JSON.parse(m.bytes.toString('utf8')) as ManifestDocument;
 }
 
 function refuseSchema1(mt: string, digest: string): void {
@@ -235,7 +199,7 @@ async function pullOne(
       platform,
     );
     if (!pick)
-      throw new NotFoundError(`no matching manifest for ${platformString(platform)} in the manifest list entries`);
+      throw new NotFoundError(`no matching manifest for ${formatPlatform(platform)} in the manifest list entries`);
     if (!isDigest(pick.digest))
       throw new InvalidArgumentError(`index ${top.digest} names an invalid digest "${pick.digest}"`);
     chosen = await session.manifest(repo, pick.digest, signal);
@@ -246,25 +210,7 @@ async function pullOne(
         `index ${top.digest} names another index ${pick.digest}: nested indexes are not supported`,
       );
   }
-  if (!isManifestType(chosen.mediaType) && !(doc.config && doc.layers))
-    throw new InvalidArgumentError(`unsupported manifest media type "${chosen.mediaType}" (${chosen.digest})`);
-  const manifest = doc as Manifest;
-  if (!manifest.config || !Array.isArray(manifest.layers))
-    throw new InvalidArgumentError(`manifest ${chosen.digest} has no config or layers`);
-  if (!isConfigType(manifest.config.mediaType))
-    throw new InvalidArgumentError(
-      `unsupported config media type "${manifest.config.mediaType}" in manifest ${chosen.digest}`,
-    );
-  for (const d of [manifest.config, ...manifest.layers]) {
-    if (!d || !isDigest(d.digest) || typeof d.size !== 'number' || d.size < 0)
-      throw new InvalidArgumentError(
-        `manifest ${chosen.digest} has a malformed descriptor: ${JSON.stringify(d).slice(0, 200)}`,
-      );
-  }
-  for (const l of manifest.layers) {
-    if (layerCompression(l.mediaType) === undefined)
-      throw new InvalidArgumentError(`unsupported layer media type "${l.mediaType}" in manifest ${chosen.digest}`);
-  }
+  const manifest = checkImageManifest(doc, chosen.mediaType, chosen.digest);
 
   const desc: Descriptor = { mediaType: chosen.mediaType, digest: chosen.digest, size: chosen.bytes.length };
   const tagName =
@@ -276,13 +222,7 @@ async function pullOne(
 
   // The config first: it names the diff IDs the layers must unpack to.
   const config = await fetchJSONBlob<ImageConfig>(work, session, repo, manifest.config, signal);
-  if (config.rootfs?.type !== 'layers' || !Array.isArray(config.rootfs.diff_ids))
-    throw new InvalidArgumentError(`image config ${manifest.config.digest} has no rootfs.diff_ids`);
-  if (config.rootfs.diff_ids.length !== manifest.layers.length) {
-    throw new InvalidArgumentError(
-      `image config ${manifest.config.digest} lists ${config.rootfs.diff_ids.length} layers but manifest ${chosen.digest} has ${manifest.layers.length}`,
-    );
-  }
+  checkImageConfig(config, manifest, chosen.digest);
   await work.put(chosen.bytes);
   sources.note(chosen.digest, ref.domain, repo);
   sources.note(manifest.config.digest, ref.domain, repo);

@@ -1,4 +1,8 @@
-/** EXPOSE port specs and STOPSIGNAL names, checked as Docker's classic builder checks them. Pure. */
+/**
+ * Values of an image's run config as Docker's builder checks them: the ExposedPorts keys of an EXPOSE word and
+ * StopSignal names. Pure. The Dockerfile builder (build/imageconfig.ts) and `--change` (images/changes.ts) both
+ * use them, as dockerd runs the same instruction code for both.
+ */
 import { InvalidArgumentError } from '../util/errors.ts';
 
 /**
