@@ -150,17 +150,35 @@ describe('docker-compose 1.29.2 against berthd', {
 });
 
 describe('builds: compose build on berthd', () => {
-  it("waits for berthd's Dockerfile builder", {
-    skip: "berthd's Dockerfile builder (POST /build) has not landed yet; enable this test then",
-  }, async () => {
+  it("compose build, up --build and run through berthd's Dockerfile builder (POST /build)", async () => {
     const dir = join(work, 'buildb');
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'Dockerfile'), 'FROM busybox\nRUN echo built > /built\nCMD ["cat", "/built"]\n');
     await writeFile(join(dir, 'compose.yaml'), 'services:\n  app:\n    build: .\n');
     const r = await berthCompose(d.host, dir, ['-p', 'bb', 'build']);
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /Image bb-app {2}Built/);
     const out = await berthCompose(d.host, dir, ['-p', 'bb', 'run', '--rm', '-T', 'app']);
     assert.equal(out.stdout.trim(), 'built');
+    // A changed Dockerfile and `up --build`: a new image, so the container is recreated.
+    await writeFile(
+      join(dir, 'Dockerfile'),
+      'FROM busybox\nRUN echo rebuilt > /built\nCMD ["sh", "-c", "cat /built; sleep 60"]\n',
+    );
+    const up = await berthCompose(d.host, dir, ['-p', 'bb', 'up', '-d', '--build']);
+    assert.equal(up.code, 0, up.stderr);
+    await waitFor(
+      'the rebuilt image to run',
+      async () =>
+        (await berthCompose(d.host, dir, ['-p', 'bb', 'logs', '--no-log-prefix'])).stdout.trim() === 'rebuilt',
+      20_000,
+    );
+    // A Dockerfile that fails: compose says which service, and starts nothing new.
+    await writeFile(join(dir, 'Dockerfile'), 'FROM busybox\nRUN exit 3\n');
+    const bad = await berthCompose(d.host, dir, ['-p', 'bb', 'build']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /failed to build service "app"/);
+    assert.equal((await berthCompose(d.host, dir, ['-p', 'bb', 'down'])).code, 0);
   });
 });
 

@@ -297,12 +297,15 @@ describe('faults', () => {
     assert.equal((await berthCompose(d.host, dir, ['-p', 'init', 'down', '-v'])).code, 0);
   });
 
-  it('a build against an engine without /build fails clearly, starting nothing', async () => {
-    const dir = writeApp(join(work, 'build'), 'services:\n  app:\n    build: .\n');
-    await writeFile(join(dir, 'Dockerfile'), 'FROM busybox\n');
+  it('a build that fails: the service is named, nothing is started', async () => {
+    const dir = writeApp(
+      join(work, 'build'),
+      'services:\n  app:\n    build: .\n  other:\n    image: busybox\n    command: ["sleep", "60"]\n',
+    );
+    await writeFile(join(dir, 'Dockerfile'), 'FROM busybox\nRUN exit 3\n');
     const r = await berthCompose(d.host, dir, ['-p', 'build', 'up', '-d']);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /build|page not found|not found/i);
+    assert.match(r.stderr, /failed to build service "app"/);
     assert.equal((await projectState('build')).containers.length, 0);
     await berthCompose(d.host, dir, ['-p', 'build', 'down']);
   });
