@@ -19,7 +19,7 @@ import { berthPeer, dockerPeer, type Peer, podmanPeer, round, Tally } from './co
 import { BERTH, DOCKER, dockerEnv, NODE, ROOT, startBerthd, startDockerd } from './lib/engines.ts';
 import { hyperfine } from './lib/hyperfine.ts';
 import { run, sleep, stats, type Stats } from './lib/proc.ts';
-import { runcBed, runcSteps } from './lib/runc.ts';
+import { runcBed, runcParallel, runcSteps } from './lib/runc.ts';
 
 type Log = (s: string) => void;
 
@@ -52,6 +52,9 @@ export interface StartFigures {
   runcRun: Stats;
   /** Milliseconds. */
   runcSteps: { create: Stats; start: Stats; delete: Stats };
+  /** Milliseconds: `parallel` runc create+start at once, and `parallel` docker CLI processes (`version`) at once. */
+  runcParallel: Stats;
+  cliParallel: Stats;
   engines: { engine: string; tally: Tally }[];
   /** Seconds per CLI command line. */
   cli: { label: string; stats: Stats }[];
@@ -173,6 +176,8 @@ export async function benchStart(o: {
     nodeStart: stats([]),
     runcRun: stats([]),
     runcSteps: { create: stats([]), start: stats([]), delete: stats([]) },
+    runcParallel: stats([]),
+    cliParallel: stats([]),
     engines: [],
     cli: [],
     phases: [],
@@ -222,6 +227,8 @@ export async function benchStart(o: {
     const node: number[] = [];
     const runcRun: number[] = [];
     const steps = { create: [] as number[], start: [] as number[], delete: [] as number[] };
+    const parallelFloor: number[] = [];
+    const cliFloor: number[] = [];
     const cliLines: { label: string; argv: string[]; env?: Record<string, string> }[] = [
       { label: '`berth version` → berthd', argv: [BERTH, '-H', berthd.host, 'version'] },
       { label: '`docker version` → berthd', argv: [DOCKER, 'version'], env },
@@ -246,6 +253,10 @@ export async function benchStart(o: {
         steps.start.push(s.start);
         steps.delete.push(s.delete);
       }
+      parallelFloor.push(await runcParallel(bed, o.parallel));
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: o.parallel }, () => run(DOCKER, ['version'], { env })));
+      cliFloor.push(performance.now() - t0);
       for (const c of cliLines) {
         const xs = await hyperfine(c.argv, { runs: o.perRound, scratch: o.scratch, ...(c.env ? { env: c.env } : {}) });
         cliTimes.set(c.label, [...(cliTimes.get(c.label) ?? []), ...xs]);
@@ -264,6 +275,8 @@ export async function benchStart(o: {
     f.nodeStart = stats(node);
     f.runcRun = stats(runcRun);
     f.runcSteps = { create: stats(steps.create), start: stats(steps.start), delete: stats(steps.delete) };
+    f.runcParallel = stats(parallelFloor);
+    f.cliParallel = stats(cliFloor);
     f.cli = [...cliTimes].map(([label, xs]) => ({ label, stats: stats(xs) }));
     f.engines = peers.map((p) => ({ engine: p.name, tally: tallies.get(p.name)! }));
     for (const p of peers) for (const e of tallies.get(p.name)!.errors) errors.push(`${p.name}: ${e}`);
@@ -308,6 +321,8 @@ export function startReport(f: StartFigures): string {
     `| \`runc create\` alone | ${ms(f.runcSteps.create, 1)} |`,
     `| \`runc start\` alone | ${ms(f.runcSteps.start, 1)} |`,
     `| \`runc delete\` alone | ${ms(f.runcSteps.delete, 1)} |`,
+    `| ${f.parallel} × \`runc create\` + \`start\` of \`sleep\` at once | ${ms(f.runcParallel, 1)} |`,
+    `| ${f.parallel} × \`docker version\` → berthd at once (the CLI processes alone) | ${ms(f.cliParallel, 1)} |`,
     '',
     `| engine | API create | start | wait | delete | API cycle | cycle / \`runc run\` | \`docker run --rm\` | ${f.parallel} \`run -d\` at once |`,
     '|---|---|---|---|---|---|---|---|---|',
