@@ -5,6 +5,8 @@ import { create, q, remove, start, wait } from './util.ts';
 
 /** One /24 for the scenario's network, the same on both engines; chosen once per run. */
 const SUBNET = `10.204.${randomInt(256)}`;
+/** The bridge device the networks scenario names, so that the test can remove it if a run stops half-way. */
+export const DIFF_BRIDGE = `dfbr${SUBNET.split('.')[2]}`;
 
 export const resources: Scenario[] = [
   {
@@ -81,7 +83,7 @@ export const resources: Scenario[] = [
         Driver: 'bridge',
         Labels: { 'df.net': 'x' },
         IPAM: { Config: [{ Subnet: `${SUBNET}.0/24`, Gateway: `${SUBNET}.1` }] },
-        Options: { 'com.docker.network.bridge.name': `dfbr${SUBNET.split('.')[2]}` },
+        Options: { 'com.docker.network.bridge.name': DIFF_BRIDGE },
       };
       c.rec.http('create', await c.http('POST', '/networks/create', body), { values: ['Warning'] });
       c.rec.http('create duplicate', await c.http('POST', '/networks/create', body));
