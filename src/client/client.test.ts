@@ -53,6 +53,8 @@ before(async () => {
           res.end();
           return;
         }
+        // As berthd and dockerd answer: with a length, so the connection can carry the next request.
+        res.setHeader('Content-Length', '2');
         res.end(s.method === 'GET' ? 'OK' : undefined);
         return;
       }
@@ -95,6 +97,21 @@ describe('version negotiation', () => {
       seen.map((s) => `${s.method} ${s.url}`),
       ['HEAD /_ping', 'GET /v1.41/version', 'GET /v1.41/info'],
     );
+  });
+
+  it('sends the ping and the call after it on one connection', async () => {
+    handler = (_r, res) => json(res, 200, { Version: 'x' });
+    const connections: string[] = [];
+    const onConnection = () => connections.push('c');
+    server.on('connection', onConnection);
+    const c = client();
+    try {
+      await c.version();
+    } finally {
+      c.close();
+      server.off('connection', onConnection);
+    }
+    assert.equal(connections.length, 1);
   });
 
   it('falls back to 1.24 without an Api-Version header', async () => {

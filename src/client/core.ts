@@ -133,10 +133,10 @@ export class EngineConnection {
   /** `HEAD /_ping`, retried as `GET` when HEAD is refused; 200 and 500 answers both carry headers. */
   async ping(opts: CallOptions = {}): Promise<PingResult> {
     let res = await this.#send('HEAD', '/_ping', undefined, opts);
-    res.resume();
+    await drain(res);
     if (res.statusCode !== 200 && res.statusCode !== 500) {
       res = await this.#send('GET', '/_ping', undefined, opts);
-      res.resume();
+      await drain(res);
     }
     const h = res.headers;
     const one = (name: string): string | undefined => {
@@ -256,6 +256,22 @@ export function objectPath(kind: string, id: string): string {
 
 export function containerPath(id: string): string {
   return objectPath('container', id);
+}
+
+/**
+ * Reads an answer to its end, so that its connection goes back to the pool before the next request is sent (the
+ * request after a ping would otherwise open a second connection).
+ */
+function drain(res: IncomingMessage): Promise<void> {
+  res.resume();
+  return new Promise((resolve) => {
+    if (res.readableEnded) resolve();
+    else
+      res
+        .once('end', resolve)
+        .once('error', () => resolve())
+        .once('close', resolve);
+  });
 }
 
 /** A non-JSON answer to a streaming call, as `stream` messages (docker prints such bodies verbatim). */

@@ -3,6 +3,7 @@
  * outlive berthd; exit files, attach sockets, k8s-file logs; and the pure spec builder (./spec).
  */
 export * from './spec/index.ts';
+export * from './types.ts';
 export * from './driver.ts';
 export * from './attach.ts';
 export { conmonArgv, type ConmonArgs } from './conmon.ts';
