@@ -44,10 +44,14 @@ async function build(svc: BuildService, req: Request, res: ServerResponse): Prom
   const quiet = boolParam(q, 'q');
   const structured = boolParam(q, 'berthprogress');
   const out = new JSONLines(res);
+  // With q=1 the lines are kept and sent only if the build fails (then with the error), as dockerd does.
+  const held: unknown[] = [];
   const emit = (e: BuildEvent) => {
     if (structured) void out.write({ berth: e });
-    if (quiet) return;
-    for (const m of classicLines(e)) void out.write(m);
+    for (const m of classicLines(e)) {
+      if (quiet) held.push(m);
+      else void out.write(m);
+    }
   };
   const extraHosts = q
     .getAll('extrahosts')
@@ -75,6 +79,7 @@ async function build(svc: BuildService, req: Request, res: ServerResponse): Prom
       emit,
     });
   } catch (err) {
+    if (quiet) for (const m of held) void out.write(m);
     if (!out.started) {
       // nothing was sent yet: drain what the client still sends, then an HTTP error
       req.raw.resume();
