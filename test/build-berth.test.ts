@@ -145,7 +145,10 @@ describe('berth build', () => {
     const r = await run(BERTH, ['-H', d.host, ...args], { TOKEN: 'abc' });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(
-      await sh('mounts', 'cat /secret-seen /env-seen /x /count; for p in /run/secrets /run /scratch /cache /data; do test -e $p && echo $p; done; true'),
+      await sh(
+        'mounts',
+        'cat /secret-seen /env-seen /x /count; for p in /run/secrets /run /scratch /cache /data; do test -e $p && echo $p; done; true',
+      ),
       'ok\nok\nbound\n1\n',
     );
     const again = await run(BERTH, ['-H', d.host, ...args.slice(0, 1), '--no-cache', ...args.slice(1)], {
