@@ -13,7 +13,7 @@ import { InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 import { Limit } from '../util/lock.ts';
 import { sourcesHash } from './cachekey.ts';
 import { contextName } from './context.ts';
-import { PatternMatcher } from './dockerignore.ts';
+import { PatternMatcher } from '../util/dockerignore.ts';
 import type { CopyWork } from './imageconfig.ts';
 import { extractArchive, isArchive } from './archive.ts';
 import { type Fetched, fetchUrl, isUrl } from './remote.ts';

@@ -172,7 +172,8 @@ class BuildRun {
     const o = this.#o;
     let step = this.#firstStep.get(st.index)!;
     const emit = (e: BuildEvent) => this.#order.emit(e);
-    emit({ kind: 'step', stage: st.index, step, total: this.#total, text: st.from.original });
+    const where = (k: number) => ({ name: st.displayName, index: k, count: st.commands.length + 1 });
+    emit({ kind: 'step', stage: st.index, step, total: this.#total, text: st.from.original, ...where(1) });
     let cur = await this.#base(st);
     emit({ kind: 'result', stage: st.index, step, id: cur.id, ms: 0, cached: true });
     const args = new ArgScope(this.#plan.globalArgs, o.buildArgs);
@@ -184,9 +185,9 @@ class BuildRun {
     const triggers = begun.triggers.length > 0 ? parseTriggers(begun.triggers, 'ONBUILD') : [];
     if (triggers.length > 0) emit({ kind: 'triggers', stage: st.index, count: triggers.length });
     for (const ins of triggers) ({ state, cur } = await this.#step(st, ins, state, cur, step, false));
-    for (const ins of st.commands) {
+    for (const [k, ins] of st.commands.entries()) {
       step++;
-      emit({ kind: 'step', stage: st.index, step, total: this.#total, text: ins.original });
+      emit({ kind: 'step', stage: st.index, step, total: this.#total, text: ins.original, ...where(k + 2) });
       ({ state, cur } = await this.#step(st, ins, state, cur, step, true));
     }
     emit({ kind: 'stage-done', stage: st.index, id: cur.id });

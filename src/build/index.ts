@@ -30,7 +30,7 @@ export {
   type MatchInfo,
   PatternMatcher,
   readDockerignore,
-} from './dockerignore.ts';
+} from '../util/dockerignore.ts';
 export {
   type BaseIdentity,
   baseKey,
@@ -60,3 +60,4 @@ export {
 export { type BuildEvent, classicLines, shortId } from './progress.ts';
 export { RunFailedError } from './steps.ts';
 export { parseGoDuration } from './dockerfile/duration.ts';
+export { MANIFEST_NAME, type ManifestEntry } from './kept.ts';

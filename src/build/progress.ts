@@ -7,19 +7,9 @@
  * lines of the stages before it), holding a later stage's lines until the earlier ones are done.
  */
 
-export type BuildEvent =
-  | { kind: 'step'; stage: number; step: number; total: number; text: string }
-  | { kind: 'triggers'; stage: number; count: number }
-  | { kind: 'cached'; stage: number; step: number }
-  | { kind: 'run-start'; stage: number; step: number; id: string }
-  | { kind: 'output'; stage: number; step: number; stream: 'stdout' | 'stderr'; data: string }
-  | { kind: 'run-end'; stage: number; step: number; id: string }
-  /** The step's image (` ---> <id>`), with how long the step took. */
-  | { kind: 'result'; stage: number; step: number; id: string; ms: number; cached: boolean }
-  | { kind: 'stage-done'; stage: number; id: string }
-  /** A registry's progress while a base image is pulled (Docker's JSON message). */
-  | { kind: 'pull'; stage: number; message: Record<string, unknown> }
-  | { kind: 'warning'; text: string };
+import type { BuildEvent } from '../engine-api/build.ts';
+
+export type { BuildEvent };
 
 /** One JSON line of the classic stream. */
 export type ClassicMessage = { stream: string } | { aux: { ID: string } } | Record<string, unknown>;

@@ -18,6 +18,7 @@ import { diskUsage, type Snapshotter, unmountAll } from '../snapshots/index.ts';
 import { CanceledError, errorMessage, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 import type { EventLog } from '../util/events.ts';
 import { BuildContext, contextName } from './context.ts';
+import { KeptContexts, type ManifestEntry } from './kept.ts';
 import { parse, parseInstructions } from './dockerfile/index.ts';
 import { execute, type PullOptions } from './executor.ts';
 import { hostPlatform } from '../images/index.ts';
@@ -61,6 +62,8 @@ export interface BuildRequest {
   secrets?: ReadonlyMap<string, Buffer> | undefined;
   /** `X-Registry-Config`: credentials by registry, for pulls. */
   registryAuth?: Record<string, unknown> | undefined;
+  /** `berth build`'s kept context to update from the body (see kept.ts), instead of a whole context. */
+  keptContext?: string | undefined;
   /** A client-chosen ID that `cancel` takes. */
   buildId?: string | undefined;
   signal: AbortSignal;
@@ -78,6 +81,7 @@ export class BuildService {
   readonly #runner: Runner | undefined;
   readonly #caches: CacheMounts;
   readonly #running = new Map<string, AbortController>();
+  readonly #kept: KeptContexts;
 
   constructor(deps: BuildServiceDeps) {
     this.#d = deps;
@@ -91,6 +95,12 @@ export class BuildService {
         })
       : undefined;
     this.#caches = new CacheMounts(join(this.#root, 'cache'), deps.records);
+    this.#kept = new KeptContexts(join(this.#root, 'kept'), deps.records);
+  }
+
+  /** `berth build`: which entries of its context the kept copy lacks (see kept.ts). */
+  planContext(id: string, manifest: readonly ManifestEntry[]): Promise<string[]> {
+    return this.#kept.plan(id, manifest);
   }
 
   get #root(): string {
@@ -106,8 +116,15 @@ export class BuildService {
     this.#running.set(buildId, ac);
     const ctxDir = join(this.#root, 'contexts', randomBytes(12).toString('hex'));
     this.#d.events.publish('builder', 'start', buildId, { tags: tags.map((t) => familiarString(t)).join(',') });
+    let releaseKept: (() => void) | undefined;
     try {
-      const { context, dockerfile: alone } = await BuildContext.receive(req.body, ctxDir, { signal });
+      let context: BuildContext;
+      let alone: Buffer | undefined;
+      if (req.keptContext) {
+        const k = await this.#kept.receive(req.keptContext, req.body, { signal });
+        context = k.context;
+        releaseKept = k.release;
+      } else ({ context, dockerfile: alone } = await BuildContext.receive(req.body, ctxDir, { signal }));
       const dfName = req.dockerfile || 'Dockerfile';
       const text = alone ?? (await this.#readDockerfile(context, dfName));
       const displayName = dfName.startsWith('.dockerfile.') ? 'Dockerfile' : (dfName.split('/').pop() ?? dfName);
@@ -158,6 +175,7 @@ export class BuildService {
       throw err;
     } finally {
       this.#running.delete(buildId);
+      releaseKept?.();
       await rm(ctxDir, { recursive: true, force: true }).catch(() => {});
     }
   }

@@ -47,6 +47,8 @@ export const WHERE: Readonly<Record<string, keyof typeof TABLES>> = {
   trust: 'trust',
   volume: 'volume',
   attach: 'container',
+  build: 'image',
+  builder: 'image',
   commit: 'container',
   cp: 'container',
   create: 'container',

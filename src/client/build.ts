@@ -25,6 +25,14 @@ export interface ImageBuildOptions extends CallOptions {
   platform?: string;
   /** `X-Registry-Config`: base64url JSON of registry → credentials, for `FROM` pulls. */
   registryConfig?: string;
+  /** Berth: also send the build's progress as structured events (`{"berth": …}` lines). */
+  berthProgress?: boolean;
+  /** Berth: the body updates this kept context (see `planBuildContext`). */
+  keptContext?: string;
+  /** Berth: secrets for `RUN --mount=type=secret`, by id. */
+  secrets?: ReadonlyMap<string, Uint8Array>;
+  /** An ID `buildCancel` takes. */
+  buildId?: string;
 }
 
 /**
@@ -54,12 +62,86 @@ export function imageBuild(
       extrahosts: opts.extraHosts !== undefined && opts.extraHosts.length > 0 ? [...opts.extraHosts] : undefined,
       shmsize: opts.shmSize,
       platform: opts.platform || undefined,
+      berthprogress: opts.berthProgress === true ? '1' : undefined,
+      berthcontext: opts.keptContext || undefined,
+      buildid: opts.buildId || undefined,
     },
     headers: {
       'Content-Type': 'application/x-tar',
       ...(opts.registryConfig !== undefined ? { 'X-Registry-Config': opts.registryConfig } : {}),
+      ...(opts.secrets !== undefined && opts.secrets.size > 0
+        ? { 'X-Berth-Build-Secrets': secretsHeader(opts.secrets) }
+        : {}),
     },
     body: context,
+    signal: opts.signal,
+  });
+}
+
+function secretsHeader(secrets: ReadonlyMap<string, Uint8Array>): string {
+  const obj: Record<string, string> = {};
+  for (const [k, v] of secrets) obj[k] = Buffer.from(v).toString('base64');
+  return Buffer.from(JSON.stringify(obj)).toString('base64');
+}
+
+/** One entry of a context as `berth build` describes it to the engine. */
+export interface ContextManifestEntry {
+  path: string;
+  type: 'file' | 'directory' | 'symlink';
+  mode: number;
+  size: number;
+  /** Milliseconds since the epoch, as `lstat` gives them; `ctime` tells a change that kept the mtime. */
+  mtime: number;
+  ctime?: number;
+  linkname?: string;
+}
+
+/** Berth: the paths of a context the engine's kept copy lacks (`POST /build/context`). */
+export async function planBuildContext(
+  client: EngineClient,
+  id: string,
+  manifest: readonly ContextManifestEntry[],
+  opts: CallOptions = {},
+): Promise<string[]> {
+  const r = await client.requestJSON<{ Need: string[] }>('POST', '/build/context', {
+    query: { id },
+    json: manifest,
+    signal: opts.signal,
+  });
+  return r.Need ?? [];
+}
+
+/** `POST /build/cancel?id=`. */
+export async function buildCancel(client: EngineClient, id: string, opts: CallOptions = {}): Promise<void> {
+  const r = await client.request('POST', '/build/cancel', { query: { id }, signal: opts.signal });
+  r.body.resume();
+}
+
+/** `POST /build/prune`'s answer. */
+export interface BuildPruneReport {
+  CachesDeleted: string[] | null;
+  SpaceReclaimed: number;
+}
+
+/** `POST /build/prune`: `all`, `filters` (until=24h), `keepStorage` bytes. */
+export function buildPrune(
+  client: EngineClient,
+  opts: CallOptions & { all?: boolean; filters?: Record<string, string[]>; keepStorage?: number } = {},
+): Promise<BuildPruneReport> {
+  const filters =
+    opts.filters && Object.keys(opts.filters).length > 0
+      ? JSON.stringify(
+          Object.fromEntries(
+            Object.entries(opts.filters).map(([k, vs]) => [k, Object.fromEntries(vs.map((v) => [v, true]))]),
+          ),
+        )
+      : undefined;
+  return client.requestJSON<BuildPruneReport>('POST', '/build/prune', {
+    query: {
+      all: opts.all ? '1' : undefined,
+      filters,
+      'keep-storage': opts.keepStorage !== undefined ? String(opts.keepStorage) : undefined,
+    },
     signal: opts.signal,
   });
 }

@@ -28,8 +28,8 @@ export type {
 } from './containers.ts';
 export { splitRepoTag } from './images.ts';
 export type { ImageImportOptions, ImageListOptions, ImageLoadOptions, ImageRemoveOptions } from './images.ts';
-export { imageBuild } from './build.ts';
-export type { ImageBuildOptions } from './build.ts';
+export { buildCancel, buildPrune, imageBuild, planBuildContext } from './build.ts';
+export type { BuildPruneReport, ContextManifestEntry, ImageBuildOptions } from './build.ts';
 export { EngineStatusError, encodeQuery, errorForStatus, escapePath, isDaemonError, parseHost } from './transport.ts';
 export type { ClientTLS, EngineEndpoint, HijackedConnection, Query, QueryValue, RequestBody } from './transport.ts';
 export { STDERR, STDOUT, demultiplex, frame, stdCopy, writeWithBackpressure } from './stdcopy.ts';

@@ -1,19 +1,21 @@
 /**
- * `POST /build` as the docker CLI sends it without BuildKit (the classic protocol), `POST /build/prune` and
- * `POST /build/cancel`. The context is the request body, streamed to the builder; the answer is the classic
- * builder's JSON lines. An error before the first line is an HTTP error (the docker CLI prints "Error response
- * from daemon"); after it, an `errorDetail` line (with the exit code of a failed RUN).
+ * `POST /build` as the docker CLI sends it without BuildKit (the classic protocol), `POST /build/prune`,
+ * `POST /build/cancel`, and (Berth) `POST /build/context` for `berth build`'s kept contexts. The context is the
+ * request body, streamed to the builder; the answer is the classic builder's JSON lines. An error before the first
+ * line is an HTTP error (the docker CLI prints "Error response from daemon"); after it, an `errorDetail` line (with
+ * the exit code of a failed RUN).
  */
 import type { ServerResponse } from 'node:http';
 import {
   type BuildEvent,
   type BuildService,
   classicLines,
+  type ManifestEntry,
   parseGoDuration,
   RunFailedError,
 } from '../../build/index.ts';
 import { errorMessage, InvalidArgumentError, NotImplementedError } from '../../util/errors.ts';
-import { boolParam, filtersParam, intParam, JSONLines, sendJSON, type Request } from '../http.ts';
+import { boolParam, filtersParam, intParam, JSONLines, readJSONBody, sendJSON, type Request } from '../http.ts';
 import type { Router } from '../router.ts';
 
 function jsonParam<T>(q: URLSearchParams, name: string): T | undefined {
@@ -36,6 +38,23 @@ function registryConfig(header: string | string[] | undefined): Record<string, u
   }
 }
 
+/** Berth's `X-Berth-Build-Secrets`: base64 of JSON `{id: base64 value}` (`berth build --secret`). */
+function secretsHeader(header: string | string[] | undefined): Map<string, Buffer> | undefined {
+  const v = Array.isArray(header) ? header[0] : header;
+  if (!v) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(v, 'base64').toString('utf8'));
+  } catch {
+    throw new InvalidArgumentError('invalid X-Berth-Build-Secrets header: not base64 JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null)
+    throw new InvalidArgumentError('invalid X-Berth-Build-Secrets header');
+  return new Map(
+    Object.entries(parsed as Record<string, string>).map(([k, b]) => [k, Buffer.from(String(b), 'base64')]),
+  );
+}
+
 async function build(svc: BuildService, req: Request, res: ServerResponse): Promise<void> {
   const q = req.query;
   if (q.get('remote')) throw new NotImplementedError('remote build contexts (remote=) are not supported');
@@ -44,10 +63,18 @@ async function build(svc: BuildService, req: Request, res: ServerResponse): Prom
   const quiet = boolParam(q, 'q');
   const structured = boolParam(q, 'berthprogress');
   const out = new JSONLines(res);
+  // With q=1 the lines are kept and sent only if the build fails (then with the error), as dockerd does. With
+  // berthprogress=1 (berth build) the events go out as they are instead of the classic text.
+  const held: unknown[] = [];
   const emit = (e: BuildEvent) => {
-    if (structured) void out.write({ berth: e });
-    if (quiet) return;
-    for (const m of classicLines(e)) void out.write(m);
+    if (structured) {
+      void out.write({ berth: e });
+      return;
+    }
+    for (const m of classicLines(e)) {
+      if (quiet) held.push(m);
+      else void out.write(m);
+    }
   };
   const extraHosts = q
     .getAll('extrahosts')
@@ -71,10 +98,13 @@ async function build(svc: BuildService, req: Request, res: ServerResponse): Prom
       platform: q.get('platform') ?? undefined,
       registryAuth: registryConfig(req.raw.headers['x-registry-config']),
       buildId: q.get('buildid') ?? undefined,
+      keptContext: q.get('berthcontext') ?? undefined,
+      secrets: secretsHeader(req.raw.headers['x-berth-build-secrets']),
       signal: req.signal,
       emit,
     });
   } catch (err) {
+    if (quiet) for (const m of held) void out.write(m);
     if (!out.started) {
       // nothing was sent yet: drain what the client still sends, then an HTTP error
       req.raw.resume();
@@ -88,7 +118,8 @@ async function build(svc: BuildService, req: Request, res: ServerResponse): Prom
     }
     return;
   }
-  if (quiet) await out.write({ stream: `${result.id}\n` });
+  if (structured) await out.write({ aux: { ID: result.id } });
+  else if (quiet) await out.write({ stream: `${result.id}\n` });
   else {
     await out.write({ stream: `Successfully built ${result.id.slice(7, 19)}\n` });
     for (const t of result.tags) await out.write({ stream: `Successfully tagged ${t}\n` });
@@ -136,6 +167,13 @@ export function buildRoutes(router: Router, svc: BuildService): void {
   router
     .add('POST', '/build', (req, res) => build(svc, req, res))
     .add('POST', '/build/prune', (req, res) => prune(svc, req, res))
+    .add('POST', '/build/context', async (req, res) => {
+      const id = req.query.get('id');
+      if (!id) throw new InvalidArgumentError('context ID not set: ?id= is required');
+      const manifest = await readJSONBody<ManifestEntry[]>(req.raw, 256 << 20);
+      if (!Array.isArray(manifest)) throw new InvalidArgumentError('the body must be a JSON list of context entries');
+      sendJSON(res, 200, { Need: await svc.planContext(id, manifest) });
+    })
     .add('POST', '/build/cancel', (req, res) => {
       const id = req.query.get('id');
       if (!id) throw new InvalidArgumentError('build ID not set: ?id= is required');

@@ -227,11 +227,113 @@ const importCmd: Omit<Command, 'name' | 'use' | 'aliases'> = {
     ),
 };
 
+const build: Omit<Command, 'name' | 'use' | 'aliases'> = {
+  short: 'Build an image from a Dockerfile',
+  aliasesHelp: 'berth image build, berth build',
+  args: { exact: 1 },
+  flags: [
+    { name: 'add-host', kind: 'list', usage: 'Add a custom host-to-IP mapping ("host:ip")' },
+    { name: 'build-arg', kind: 'list', usage: 'Set build-time variables' },
+    { name: 'cache-from', kind: 'list', usage: 'Images to consider as cache sources' },
+    { name: 'file', short: 'f', kind: 'string', usage: 'Name of the Dockerfile (default: "PATH/Dockerfile")' },
+    { name: 'iidfile', kind: 'string', usage: 'Write the image ID to the file' },
+    { name: 'label', kind: 'list', usage: 'Set metadata for an image' },
+    { name: 'network', kind: 'string', usage: 'Set the networking mode for the RUN instructions during build' },
+    { name: 'no-cache', kind: 'bool', usage: 'Do not use cache when building the image' },
+    {
+      name: 'output',
+      short: 'o',
+      kind: 'list',
+      usage: 'Output destination (format: "type=local,dest=path" or "type=tar,dest=file")',
+    },
+    { name: 'platform', kind: 'string', usage: 'Set target platform for build (the native one)' },
+    {
+      name: 'progress',
+      kind: 'string',
+      usage: 'Set type of progress output ("auto", "plain", "tty")',
+      defaultValue: 'auto',
+    },
+    { name: 'pull', kind: 'bool', usage: 'Always attempt to pull a newer version of the image' },
+    { name: 'quiet', short: 'q', kind: 'bool', usage: 'Suppress the build output and print image ID on success' },
+    { name: 'rm', kind: 'bool', usage: 'Remove intermediate containers after a successful build', defaultValue: true },
+    { name: 'force-rm', kind: 'bool', usage: 'Always remove intermediate containers' },
+    {
+      name: 'secret',
+      kind: 'list',
+      usage: 'Secret to expose to the build (format: "id=mysecret[,src=/local/secret|,env=VAR]")',
+    },
+    { name: 'shm-size', kind: 'string', usage: 'Size of "/dev/shm"' },
+    { name: 'tag', short: 't', kind: 'list', usage: 'Name and optionally a tag in the "name:tag" format' },
+    { name: 'target', kind: 'string', usage: 'Set the target build stage to build' },
+  ],
+  run: async (ctx, inv) =>
+    (await import('./build.ts')).buildImage(
+      ctx.client(),
+      { stdin: ctx.streams.in, out: ctx.streams.out, err: ctx.streams.err, env: process.env },
+      {
+        context: firstArg(inv),
+        tags: inv.flags.list('tag'),
+        file: inv.flags.string('file'),
+        buildArgs: inv.flags.list('build-arg'),
+        target: inv.flags.string('target'),
+        noCache: inv.flags.bool('no-cache'),
+        pull: inv.flags.bool('pull'),
+        labels: inv.flags.list('label'),
+        iidfile: inv.flags.string('iidfile'),
+        quiet: inv.flags.bool('quiet'),
+        network: inv.flags.string('network'),
+        secrets: inv.flags.list('secret'),
+        addHosts: inv.flags.list('add-host'),
+        shmSize: inv.flags.string('shm-size'),
+        progress: inv.flags.string('progress'),
+        platform: inv.flags.string('platform'),
+        outputs: inv.flags.list('output'),
+        cacheFrom: inv.flags.list('cache-from'),
+      },
+      ctx.signal,
+    ),
+};
+
+const builderGroup: Command = {
+  name: 'builder',
+  use: 'builder',
+  short: 'Manage builds',
+  subcommands: [
+    { name: 'build', use: 'build [OPTIONS] PATH | URL | -', ...build },
+    {
+      name: 'prune',
+      use: 'prune',
+      short: 'Remove build cache',
+      args: { none: true },
+      flags: [
+        { name: 'all', short: 'a', kind: 'bool', usage: 'Remove all unused build cache, not just dangling ones' },
+        { name: 'filter', kind: 'filter', usage: 'Provide filter values (e.g. "until=24h")' },
+        { name: 'force', short: 'f', kind: 'bool', usage: 'Do not prompt for confirmation' },
+        { name: 'keep-storage', kind: 'string', usage: 'Amount of disk space to keep for cache' },
+      ],
+      run: async (ctx, inv) =>
+        (await import('./buildprune.ts')).pruneBuildCache(
+          ctx.client(),
+          ctx.streams.in,
+          ctx.streams.out,
+          {
+            all: inv.flags.bool('all'),
+            force: inv.flags.bool('force'),
+            filters: inv.flags.filters('filter'),
+            keepStorage: inv.flags.string('keep-storage'),
+          },
+          ctx.signal,
+        ),
+    },
+  ],
+};
+
 const imageGroup: Command = {
   name: 'image',
   use: 'image',
   short: 'Manage images',
   subcommands: [
+    { name: 'build', use: 'build [OPTIONS] PATH | URL | -', ...build },
     { name: 'history', use: 'history [OPTIONS] IMAGE', ...history },
     { name: 'import', use: 'import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]', ...importCmd },
     {
@@ -300,6 +402,8 @@ const imageGroup: Command = {
 /** The top-level commands this table defines. */
 export const TOP: readonly Command[] = [
   imageGroup,
+  builderGroup,
+  { name: 'build', use: 'build [OPTIONS] PATH | URL | -', ...build },
   { name: 'history', use: 'history [OPTIONS] IMAGE', ...history },
   { name: 'images', use: 'images [OPTIONS] [REPOSITORY[:TAG]]', ...images, run: runImages(true) },
   { name: 'import', use: 'import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]', ...importCmd },

@@ -11,8 +11,8 @@
  * - `NAME.dockerignore` beside a Dockerfile called NAME takes the place of the context's `.dockerignore`.
  */
 import { posix } from 'node:path';
-import { InvalidArgumentError } from '../util/errors.ts';
-import { isGoSpace } from '../util/shellwords.ts';
+import { InvalidArgumentError } from './errors.ts';
+import { isGoSpace } from './shellwords.ts';
 
 /** The ignore files to look for, first found wins: `<dockerfile>.dockerignore`, then `.dockerignore`. */
 export function dockerignoreCandidates(dockerfile: string): string[] {

@@ -1,7 +1,7 @@
 /** The cases of moby's patternmatcher and ignorefile tests, and the examples of Docker's .dockerignore docs. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InvalidArgumentError } from '../util/errors.ts';
+import { InvalidArgumentError } from './errors.ts';
 import {
   dockerignoreCandidates,
   keepBuildFiles,

@@ -1,0 +1,149 @@
+/**
+ * `berth build`'s context: the directory walked with `.dockerignore`'s rules (or `NAME.dockerignore` beside the
+ * Dockerfile), as the docker CLI sends it (names relative to the context, owners 0:0, times to the second), a
+ * Dockerfile outside the context added as `.dockerfile.<hash>` and listed in the sent `.dockerignore` so the
+ * engine drops it again. For an engine that keeps contexts (berthd), the walk also gives the manifest, and only
+ * the files the engine lacks are sent.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import type { ContextManifestEntry } from '../../client/index.ts';
+import {
+  dockerignoreCandidates,
+  keepBuildFiles,
+  type MatchInfo,
+  PatternMatcher,
+  readDockerignore,
+} from '../../util/dockerignore.ts';
+import { InvalidArgumentError } from '../../util/errors.ts';
+import { pack, type PackEntry } from '../../util/tar/index.ts';
+
+/** Names the kept-context protocol reserves (berthd's `MANIFEST_NAME`). */
+export const MANIFEST_NAME = '.berth-context-manifest.json';
+
+export interface LocalContext {
+  dir: string;
+  /** The Dockerfile's name in the sent context. */
+  dockerfile: string;
+  entries: ContextManifestEntry[];
+  /** Entries the CLI makes (an outside Dockerfile, the `.dockerignore` that drops it): always sent. */
+  generated: Map<string, Buffer>;
+}
+
+/**
+ * Walks a context directory. `dockerfile` is `-f` as given (relative to the current directory) or undefined;
+ * `stdinDockerfile` the Dockerfile read from stdin for `-f -`.
+ */
+export async function localContext(
+  dir: string,
+  dockerfile: string | undefined,
+  stdinDockerfile?: Buffer,
+): Promise<LocalContext> {
+  const root = resolve(dir);
+  const st = await lstat(root).catch(() => undefined);
+  if (!st?.isDirectory()) throw new InvalidArgumentError(`unable to prepare context: path "${dir}" not found`);
+  let inside: string | undefined;
+  let outside: Buffer | undefined = stdinDockerfile;
+  if (outside === undefined) {
+    const path = dockerfile ? resolve(dockerfile) : join(root, 'Dockerfile');
+    const rel = relative(root, path);
+    const text = await readFile(path).catch(() => {
+      throw new InvalidArgumentError(
+        `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${path}: no such file or directory`,
+      );
+    });
+    if (rel.startsWith('..') || isAbsolute(rel)) outside = text;
+    else inside = rel.split(sep).join('/');
+  }
+  const ignoreName = inside ?? 'Dockerfile';
+  let patterns: string[] = [];
+  for (const candidate of dockerignoreCandidates(ignoreName)) {
+    const text = await readFile(join(root, candidate), 'utf8').catch(() => undefined);
+    if (text !== undefined) {
+      patterns = readDockerignore(text);
+      break;
+    }
+  }
+  patterns = keepBuildFiles(patterns, inside);
+  const matcher = new PatternMatcher(patterns);
+  const entries: ContextManifestEntry[] = [];
+  await walk(root, '', matcher, undefined, entries);
+  const generated = new Map<string, Buffer>();
+  let name = inside ?? '';
+  if (outside !== undefined) {
+    name = `.dockerfile.${createHash('sha256').update(outside).digest('hex').slice(0, 20)}`;
+    generated.set(name, outside);
+    const ignore = await readFile(join(root, '.dockerignore'), 'utf8').catch(() => '');
+    generated.set(
+      '.dockerignore',
+      Buffer.from(`${ignore}${ignore === '' || ignore.endsWith('\n') ? '' : '\n'}${name}\n`),
+    );
+  }
+  const kept = entries.filter((e) => !generated.has(e.path));
+  for (const [path, data] of generated) kept.push({ path, type: 'file', mode: 0o644, size: data.length, mtime: 0 });
+  return { dir: root, dockerfile: name, entries: kept, generated };
+}
+
+async function walk(
+  root: string,
+  rel: string,
+  matcher: PatternMatcher,
+  parent: MatchInfo | undefined,
+  out: ContextManifestEntry[],
+): Promise<void> {
+  const names = (await readdir(join(root, rel))).sort();
+  for (const n of names) {
+    const path = rel === '' ? n : `${rel}/${n}`;
+    const st = await lstat(join(root, path));
+    const { matched, info } = matcher.matchesUsingParentResults(path, parent);
+    if (matched && !(st.isDirectory() && matcher.mustEnterExcluded(path))) continue;
+    const base = { path, mode: st.mode & 0o7777, mtime: st.mtimeMs, ctime: st.ctimeMs };
+    if (st.isDirectory()) {
+      if (!matched) out.push({ ...base, type: 'directory', size: 0 });
+      await walk(root, path, matcher, info, out);
+    } else if (st.isSymbolicLink()) {
+      if (!matched) out.push({ ...base, type: 'symlink', size: 0, linkname: await readlink(join(root, path)) });
+    } else if (st.isFile()) {
+      if (!matched) out.push({ ...base, type: 'file', size: st.size });
+    }
+  }
+}
+
+/**
+ * The context as a tar. With `only`, a kept-context body: the manifest first, then every directory, the files
+ * and links in `only`, and the generated entries.
+ */
+export function contextTar(ctx: LocalContext, only?: ReadonlySet<string>): AsyncIterable<Uint8Array> {
+  async function* entries(): AsyncGenerator<PackEntry> {
+    if (only) yield { header: { name: MANIFEST_NAME, mode: 0o644 }, body: Buffer.from(JSON.stringify(ctx.entries)) };
+    for (const e of ctx.entries) {
+      const gen = ctx.generated.get(e.path);
+      // times to the second, as the docker CLI sends them
+      const header = { mode: e.mode, uid: 0, gid: 0, mtime: Math.floor(e.mtime / 1000) };
+      if (gen) {
+        yield { header: { ...header, name: e.path, type: 'file' }, body: gen };
+        continue;
+      }
+      if (e.type === 'directory') {
+        yield { header: { ...header, name: `${e.path}/`, type: 'directory' } };
+        continue;
+      }
+      if (only && !only.has(e.path)) continue;
+      if (e.type === 'symlink')
+        yield { header: { ...header, name: e.path, type: 'symlink', linkname: e.linkname ?? '' } };
+      else
+        yield {
+          header: { ...header, name: e.path, type: 'file', size: e.size },
+          body: createReadStream(join(ctx.dir, e.path), { highWaterMark: 1 << 20 }),
+        };
+    }
+  }
+  return pack(entries());
+}
+
+/** The kept context's ID for this directory and Dockerfile on this machine. */
+export function keptContextId(host: string, ctx: LocalContext): string {
+  return createHash('sha256').update(`${host}\0${ctx.dir}\0${ctx.dockerfile}`).digest('hex').slice(0, 32);
+}
