@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { FileContentStore } from '../content/index.ts';
 import { type AdminApi, AdminService, type GcOptions, type GcReport } from './admin.ts';
@@ -9,6 +10,7 @@ import { HtpasswdFile } from './auth/passwords.ts';
 import { Policy } from './auth/policy.ts';
 import { TokenGate, TokenService } from './auth/token.ts';
 import type { RegistryConfig } from './config.ts';
+import type { CollectOptions } from './gc.ts';
 import { AdminHttp } from './http/admin.ts';
 import { DistributionApi } from './http/distribution.ts';
 import type { Routes } from './http/server.ts';
@@ -44,6 +46,26 @@ export async function openBlobs(config: Pick<RegistryConfig, 'root' | 's3'>): Pr
   const b = new FileContentStore(config.root);
   await b.init();
   return b;
+}
+
+/** Runs one collection in a worker thread with its own connections, so the serving thread is never held up. */
+export function collectInWorker(config: RegistryConfig, options: CollectOptions): Promise<GcReport> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL('./gc-worker.ts', import.meta.url), { workerData: { config, options } });
+    let done = false;
+    w.once('message', (m: { report?: GcReport; error?: string }) => {
+      done = true;
+      if (m.report) resolve(m.report);
+      else reject(new Error(`garbage collection failed: ${m.error}`));
+    });
+    w.once('error', (err) => {
+      done = true;
+      reject(err);
+    });
+    w.once('exit', (code) => {
+      if (!done) reject(new Error(`garbage collection worker exited with ${code}`));
+    });
+  });
 }
 
 /** Everything a serving registry is made of. */
@@ -85,13 +107,23 @@ export async function openRegistry(config: RegistryConfig): Promise<OpenRegistry
   } else {
     gate = new OpenGate();
   }
-  const gc = async (opts: GcOptions): Promise<GcReport> => {
-    const { collect } = await import('./gc.ts');
-    return collect(registry, {
+  // One collection at a time in this process; it runs in a worker thread (see gc-worker.ts).
+  let running: Promise<GcReport> | undefined;
+  const gc = (opts: GcOptions): Promise<GcReport> => {
+    const options: CollectOptions = {
       graceMs: opts.graceMs ?? config.gc.graceMs,
       deleteUntagged: opts.deleteUntagged ?? config.gc.deleteUntagged,
       dryRun: opts.dryRun ?? false,
-    });
+    };
+    const run = async (): Promise<GcReport> => {
+      try {
+        return await collectInWorker(config, options);
+      } finally {
+        running = undefined;
+      }
+    };
+    running = running ? running.then(run, run) : run();
+    return running;
   };
   const admin = (p: Principal) => new AdminService(access, policy, p, gc);
   return {
