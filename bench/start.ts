@@ -12,7 +12,8 @@
  * - berthd's RSS after a start on a data root it already knows, and after 20 containers came and went.
  */
 import { readFileSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ApiCycle } from './lib/api.ts';
 import { berthPeer, dockerPeer, type Peer, podmanPeer, round, Tally } from './containers.ts';
@@ -41,6 +42,48 @@ export interface MemoryFigures {
   /** KiB: VmRSS, RssAnon, RssFile. */
   afterStart: { rss: number; anon: number; file: number };
   after20: { rss: number; anon: number; file: number };
+  /** The floors, read the same way: `node` idle, and `node` with the built-ins berthd uses and no Berth code. */
+  nodeIdle: { rss: number; anon: number; file: number };
+  nodeBuiltins: { rss: number; anon: number; file: number };
+}
+
+/**
+ * A Node process with what berthd takes from Node and nothing of Berth: an HTTP server listening on a unix socket,
+ * a SQLite database in WAL mode, a SHA-256, gzip, a worker thread module, a UDP socket, a child process, an inotify
+ * watch. Run with berthd's V8 flags.
+ */
+const BUILTINS_FLOOR = `
+const get = (m) => process.getBuiltinModule(m);
+const dir = process.argv[1];
+get('node:http').createServer().listen(dir + '/floor.sock');
+const { DatabaseSync } = get('node:sqlite');
+const db = new DatabaseSync(dir + '/floor.db'); db.exec('PRAGMA journal_mode = WAL'); db.exec('CREATE TABLE t (a)');
+get('node:crypto').createHash('sha256').update('x').digest('hex');
+get('node:zlib').gzipSync('x');
+get('node:worker_threads');
+get('node:dgram').createSocket('udp4').bind(0);
+get('node:child_process').spawnSync('true');
+get('node:fs').watch(dir);
+setInterval(() => {}, 1000);
+`;
+
+async function floorMemory(code: string | undefined): Promise<{ rss: number; anon: number; file: number }> {
+  const dir = await mkdtemp('/tmp/berth-bench-floor-mem-');
+  const p = spawn(
+    NODE,
+    ['--max-semi-space-size=1', ...(code ? ['-e', code, dir] : ['-e', 'setInterval(() => {}, 1000)'])],
+    {
+      stdio: 'ignore',
+    },
+  );
+  try {
+    await sleep(3000);
+    return memoryOf(p.pid!);
+  } finally {
+    p.kill();
+    await new Promise((r) => p.once('exit', r));
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 export interface StartFigures {
@@ -149,7 +192,12 @@ async function berthdMemory(parallel: number, log: Log): Promise<MemoryFigures> 
     await sleep(3000);
     const after20 = memoryOf(e.pid);
     log(`start: berthd RSS ${(afterStart.rss / 1024).toFixed(1)} → ${(after20.rss / 1024).toFixed(1)} MiB`);
-    return { afterStart, after20 };
+    return {
+      afterStart,
+      after20,
+      nodeIdle: await floorMemory(undefined),
+      nodeBuiltins: await floorMemory(BUILTINS_FLOOR),
+    };
   } finally {
     await e.stop();
   }
@@ -376,6 +424,8 @@ export function startReport(f: StartFigures): string {
       '|---|---|',
       `| 3 s after a start on a known data root | ${m(f.memory.afterStart)} |`,
       `| 3 s after ${f.parallel} containers came and went | ${m(f.memory.after20)} |`,
+      `| floor: \`node\` idle | ${m(f.memory.nodeIdle)} |`,
+      `| floor: \`node\` with the built-ins berthd uses (HTTP server, SQLite, crypto, zlib, workers, UDP, a child, inotify), no Berth code | ${m(f.memory.nodeBuiltins)} |`,
       '',
     );
   }

@@ -20,12 +20,14 @@ import {
   randomBytes,
   scrypt,
 } from 'node:crypto';
-import { secretbox } from '@noble/ciphers/salsa.js';
 import { InvalidArgumentError, UnauthorizedError } from '../util/errors.ts';
 
 export const COSIGN_PRIVATE_KEY_LABEL = 'ENCRYPTED COSIGN PRIVATE KEY';
 export const SIGSTORE_PRIVATE_KEY_LABEL = 'ENCRYPTED SIGSTORE PRIVATE KEY';
 export const PUBLIC_KEY_LABEL = 'PUBLIC KEY';
+
+/** NaCl secretbox, loaded when a key is sealed or opened (not by every berthd start that loads this module). */
+const secretboxModule = () => import('@noble/ciphers/salsa.js');
 
 /** The scrypt parameters written (go-securesystemslib's "legacy" strength, the only one older readers take). */
 export const SCRYPT_WRITE = { N: 32768, r: 8, p: 1 } as const;
@@ -95,7 +97,7 @@ export async function encryptPrivateKey(
   const salt = fixed.salt ?? randomBytes(SALT_BYTES);
   const nonce = fixed.nonce ?? randomBytes(NONCE_BYTES);
   const boxKey = await scryptKey(password, salt, SCRYPT_WRITE.N, SCRYPT_WRITE.r, SCRYPT_WRITE.p);
-  const sealed = secretbox(boxKey, nonce).seal(der);
+  const sealed = (await secretboxModule()).secretbox(boxKey, nonce).seal(der);
   // Field order and spelling as Go's json.Marshal writes go-securesystemslib's structs.
   const doc = {
     kdf: {
@@ -152,6 +154,7 @@ export async function decryptPrivateKey(pem: string, password: string): Promise<
   if (nonce.length !== NONCE_BYTES) throw new InvalidArgumentError('encrypted private key: incorrect nonce size');
   const ciphertext = b64Field(doc.ciphertext, 'ciphertext');
   const boxKey = await scryptKey(password, salt, N, 8, 1);
+  const { secretbox } = await secretboxModule();
   let der: Uint8Array;
   try {
     der = secretbox(boxKey, nonce).open(ciphertext);

@@ -9,7 +9,6 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
 import type { Reference } from '../oci/reference.ts';
 import { InvalidArgumentError, isErrno, UnavailableError } from '../util/errors.ts';
 import { dockerScopes } from './policy.ts';
@@ -51,6 +50,8 @@ export async function loadRegistriesD(dir: string): Promise<RegistriesD> {
     if (isErrno(err, 'ENOENT')) return out;
     throw err;
   }
+  // The YAML parser (72 modules) is loaded only when there is a file to read: berthd reads this at every start.
+  const { parse: parseYaml } = names.length > 0 ? await import('yaml') : { parse: () => undefined };
   for (const name of names) {
     const path = `${dir}/${name}`;
     let doc: unknown;

@@ -5,7 +5,7 @@
  */
 import { open, readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import yauzl from 'yauzl';
+import type yauzl from 'yauzl';
 import { InvalidArgumentError } from '../../util/errors.ts';
 import { extract } from '../../util/tar/index.ts';
 import type { OsvFile } from './db.ts';
@@ -39,9 +39,11 @@ export async function isZip(path: string): Promise<boolean> {
 }
 
 export async function* filesFromZip(path: string): AsyncGenerator<OsvFile> {
+  // Loaded here, for the one command that reads a ZIP, not by every berthd start that loads this module.
+  const { default: zipReader } = await import('yauzl');
   let zip: yauzl.ZipFile;
   try {
-    zip = await yauzl.openPromise(path, { lazyEntries: true, autoClose: false });
+    zip = await zipReader.openPromise(path, { lazyEntries: true, autoClose: false });
   } catch (err) {
     throw new InvalidArgumentError(`${path} is not a readable ZIP file: ${(err as Error).message}`);
   }
