@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { DockerfileError } from './errors.ts';
 import { parseGoDuration } from './duration.ts';
 import { type Dockerfile, type Instruction, parseInstructions, parseTriggers } from './instructions.ts';
-import { csvFields, parseMount, ramInBytes } from './mounts.ts';
+import { csvFields, parseMount } from './mounts.ts';
 import { parse } from './parser.ts';
 
 const load = (text: string): Dockerfile => parseInstructions(parse(text));
@@ -298,8 +298,6 @@ test("mounts: types, defaults, options, and BuildKit's checks", () => {
   }
   assert.deepEqual(csvFields('type=bind,"target=/a,b","x="""'), ['type=bind', 'target=/a,b', 'x="']);
   assert.throws(() => csvFields('a="b'), /bare "/);
-  assert.equal(ramInBytes('1.5GiB'), 1.5 * 1024 ** 3);
-  assert.equal(ramInBytes('512'), 512);
 });
 
 test('Go durations', () => {
