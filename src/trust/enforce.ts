@@ -12,7 +12,7 @@ import {
   withRepository,
 } from '../distribution/index.ts';
 import type { ImageService } from '../images/index.ts';
-import { familiarString, parseReference, type Reference, withDefaultTag } from '../oci/reference.ts';
+import { familiarString, parseReference, type Reference, referenceString, withDefaultTag } from '../oci/reference.ts';
 import { ForbiddenError, isBerthError } from '../util/errors.ts';
 import { evaluatePolicy, type GpgVerifier, type SignatureSource } from './evaluate.ts';
 import { gpgVerify } from './gpg.ts';
@@ -115,7 +115,7 @@ export class PolicyEnforcer {
       const r = parseReference(name);
       ref = r.digest !== undefined ? r : withDefaultTag(r);
     } catch {}
-    if (!ref || (ref.digest === undefined && this.#d.images.records.tag(familiarTagKey(ref)) === undefined)) {
+    if (!ref || (ref.digest === undefined && this.#d.images.records.tag(referenceString(ref)) === undefined)) {
       const tag = this.#d.images.records.tagsOf(rec.manifestDigest)[0];
       ref = tag ? parseReference(tag) : undefined;
     }
@@ -133,8 +133,4 @@ export class PolicyEnforcer {
       ?.slice(repo.length + 1);
     await this.#check(ref, ref.digest ?? pulledBy ?? rec.manifestDigest, 'running', auth, signal);
   }
-}
-
-function familiarTagKey(ref: Reference): string {
-  return `${ref.domain}/${ref.path}:${ref.tag ?? 'latest'}`;
 }
