@@ -12,7 +12,14 @@ import {
   withRepository,
 } from '../distribution/index.ts';
 import type { ImageService } from '../images/index.ts';
-import { familiarString, parseReference, type Reference, referenceString, withDefaultTag } from '../oci/reference.ts';
+import {
+  familiarString,
+  fullName,
+  parseReference,
+  type Reference,
+  referenceString,
+  withDefaultTag,
+} from '../oci/reference.ts';
 import { ForbiddenError, isBerthError } from '../util/errors.ts';
 import { evaluatePolicy, type GpgVerifier, type SignatureSource } from './evaluate.ts';
 import { gpgVerify } from './gpg.ts';
@@ -126,7 +133,7 @@ export class PolicyEnforcer {
         `running ${name} is refused by the signature policy (default): the image has no name to check signatures for`,
       );
     }
-    const repo = `${ref.domain}/${ref.path}`;
+    const repo = fullName(ref);
     const pulledBy = this.#d.images.records
       .repoDigestsOf(rec.manifestDigest)
       .find((rd) => rd.startsWith(`${repo}@`))
