@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseGoFloat, ramInBytes } from './units.ts';
+import { parseGoDuration, parseGoFloat, ramInBytes } from './units.ts';
 
 test('sizes as go-units RAMInBytes reads them: binary multiples, optional i/b and a space', () => {
   assert.equal(ramInBytes('32'), 32);
@@ -33,4 +33,17 @@ test('numbers as strconv.ParseFloat reads them', () => {
   assert.equal(parseGoFloat('1_000'), 1000);
   assert.equal(parseGoFloat('-Inf'), Number.NEGATIVE_INFINITY);
   assert.throws(() => parseGoFloat('1x'), { message: 'strconv.ParseFloat: parsing "1x": invalid syntax' });
+});
+
+test("durations as Go's time.ParseDuration reads them, in nanoseconds", () => {
+  assert.equal(parseGoDuration('1h2m3.5s'), 3723.5e9);
+  assert.equal(parseGoDuration('300ms'), 3e8);
+  assert.equal(parseGoDuration('2us'), 2000);
+  assert.equal(parseGoDuration('2µs'), 2000);
+  assert.equal(parseGoDuration('0'), 0);
+  assert.equal(parseGoDuration('-1.5s'), -1.5e9);
+  assert.throws(() => parseGoDuration('1'), /missing unit in duration "1"/);
+  assert.throws(() => parseGoDuration('1y'), /unknown unit "y" in duration "1y"/);
+  assert.throws(() => parseGoDuration(''), /invalid duration ""/);
+  assert.throws(() => parseGoDuration('.s'), /invalid duration/);
 });
