@@ -59,5 +59,4 @@ export {
 } from './service.ts';
 export { type BuildEvent, classicLines, shortId } from './progress.ts';
 export { RunFailedError } from './steps.ts';
-export { parseGoDuration } from './dockerfile/duration.ts';
 export { MANIFEST_NAME, type ManifestEntry } from './kept.ts';

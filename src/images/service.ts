@@ -324,8 +324,8 @@ export class ImageService {
         created: now,
       };
       const moved: { name: string; previous: string | undefined }[] = [];
-      const isNew = this.records.transaction(() => {
-        const added = this.records.put(record);
+      this.records.transaction(() => {
+        this.records.put(record);
         for (const t of opts.tags ?? []) {
           const name = referenceString(withDefaultTag(t));
           const r = this.records.setTag(name, mdesc.digest);
@@ -335,10 +335,8 @@ export class ImageService {
           if (d.digest !== undefined && d.digest !== mdesc.digest)
             this.records.putRepoDigest(`${d.domain}/${d.path}`, d.digest, mdesc.digest);
         }
-        return added;
       });
       const stored = this.records.get(mdesc.digest)!;
-      void isNew;
       if (opts.event)
         this.events.publish('image', opts.event, manifest.config.digest, this.#eventAttrs(config, opts.tags?.[0]));
       for (const m of moved) {
@@ -498,9 +496,9 @@ export class ImageService {
       for (const t of tags) this.#tags.untag(t, img, out);
       victims.push(img);
     }
-    if (opts.history) this.records.pruneHistory();
     if (victims.length === 0 && !opts.history) return { ImagesDeleted: out.length ? out : null, SpaceReclaimed: 0 };
     const removed = await this.#deleteImages(victims);
+    // Forgets the history of every image no longer stored, the victims' included.
     if (opts.history) this.records.pruneHistory();
     for (const r of removed.images) out.push({ Deleted: r });
     for (const s of removed.layers) out.push({ Deleted: s });

@@ -12,7 +12,14 @@ import {
   withRepository,
 } from '../distribution/index.ts';
 import type { ImageService } from '../images/index.ts';
-import { familiarString, parseReference, type Reference, withDefaultTag } from '../oci/reference.ts';
+import {
+  familiarString,
+  fullName,
+  parseReference,
+  type Reference,
+  referenceString,
+  withDefaultTag,
+} from '../oci/reference.ts';
 import { ForbiddenError, isBerthError } from '../util/errors.ts';
 import { evaluatePolicy, type GpgVerifier, type SignatureSource } from './evaluate.ts';
 import { gpgVerify } from './gpg.ts';
@@ -115,7 +122,7 @@ export class PolicyEnforcer {
       const r = parseReference(name);
       ref = r.digest !== undefined ? r : withDefaultTag(r);
     } catch {}
-    if (!ref || (ref.digest === undefined && this.#d.images.records.tag(familiarTagKey(ref)) === undefined)) {
+    if (!ref || (ref.digest === undefined && this.#d.images.records.tag(referenceString(ref)) === undefined)) {
       const tag = this.#d.images.records.tagsOf(rec.manifestDigest)[0];
       ref = tag ? parseReference(tag) : undefined;
     }
@@ -126,15 +133,11 @@ export class PolicyEnforcer {
         `running ${name} is refused by the signature policy (default): the image has no name to check signatures for`,
       );
     }
-    const repo = `${ref.domain}/${ref.path}`;
+    const repo = fullName(ref);
     const pulledBy = this.#d.images.records
       .repoDigestsOf(rec.manifestDigest)
       .find((rd) => rd.startsWith(`${repo}@`))
       ?.slice(repo.length + 1);
     await this.#check(ref, ref.digest ?? pulledBy ?? rec.manifestDigest, 'running', auth, signal);
   }
-}
-
-function familiarTagKey(ref: Reference): string {
-  return `${ref.domain}/${ref.path}:${ref.tag ?? 'latest'}`;
 }

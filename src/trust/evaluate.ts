@@ -6,7 +6,7 @@
  * matching the reference by the requirement's `signedIdentity`.
  */
 import type { KeyObject } from 'node:crypto';
-import { parseReference, type Reference, withDefaultTag } from '../oci/reference.ts';
+import { fullName, parseReference, type Reference, referenceString, withDefaultTag } from '../oci/reference.ts';
 import { errorMessage } from '../util/errors.ts';
 import { ATOMIC_SIGNATURE_TYPE, COSIGN_SIGNATURE_TYPE, parsePayload } from './payload.ts';
 import { type IdentityMatch, type Policy, type Requirement, requirementsFor } from './policy.ts';
@@ -56,22 +56,14 @@ export interface Decision {
   reason: string;
 }
 
-function refString(r: Reference): string {
-  return `${r.domain}/${r.path}${r.tag !== undefined ? `:${r.tag}` : ''}${r.digest !== undefined ? `@${r.digest}` : ''}`;
-}
-
-function name(r: Reference): string {
-  return `${r.domain}/${r.path}`;
-}
-
 function nameOnly(r: Reference): boolean {
   return r.tag === undefined && r.digest === undefined;
 }
 
 function repoDigestOrExact(intended: Reference, signed: Reference): boolean {
   if (nameOnly(signed)) return false;
-  if (intended.tag !== undefined) return refString(signed) === refString(intended);
-  if (intended.digest !== undefined) return name(signed) === name(intended);
+  if (intended.tag !== undefined) return referenceString(signed) === referenceString(intended);
+  if (intended.digest !== undefined) return fullName(signed) === fullName(intended);
   return false;
 }
 
@@ -85,22 +77,22 @@ export function identityMatches(m: IdentityMatch, intended: Reference, signedTex
   }
   switch (m.type) {
     case 'matchExact':
-      return !nameOnly(intended) && !nameOnly(signed) && refString(signed) === refString(intended);
+      return !nameOnly(intended) && !nameOnly(signed) && referenceString(signed) === referenceString(intended);
     case 'matchRepoDigestOrExact':
       return repoDigestOrExact(intended, signed);
     case 'matchRepository':
-      return name(signed) === name(intended);
+      return fullName(signed) === fullName(intended);
     case 'exactReference':
-      return !nameOnly(signed) && refString(signed) === refString(m.dockerReference);
+      return !nameOnly(signed) && referenceString(signed) === referenceString(m.dockerReference);
     case 'exactRepository':
-      return name(signed) === name(m.dockerRepository);
+      return fullName(signed) === fullName(m.dockerRepository);
     case 'remapIdentity': {
-      const n = name(intended);
+      const n = fullName(intended);
       const matches = n === m.prefix || (n.startsWith(m.prefix) && n[m.prefix.length] === '/');
       if (!matches) return repoDigestOrExact(intended, signed);
       let remapped: Reference;
       try {
-        remapped = parseReference(m.signedPrefix + refString(intended).slice(m.prefix.length));
+        remapped = parseReference(m.signedPrefix + referenceString(intended).slice(m.prefix.length));
       } catch {
         return false;
       }
@@ -125,7 +117,7 @@ function payloadProblem(payload: Buffer, type: string, image: PolicyImage, m: Id
     return `it signs manifest ${p.manifestDigest}, not ${image.manifestDigest} (the manifest changed after signing, or the signature is for another image)`;
   }
   if (!identityMatches(m, image.reference, p.dockerReference)) {
-    return `its signed identity "${p.dockerReference}" is not accepted for ${refString(image.reference)} (${describeIdentity(m)})`;
+    return `its signed identity "${p.dockerReference}" is not accepted for ${referenceString(image.reference)} (${describeIdentity(m)})`;
   }
   return undefined;
 }
@@ -237,7 +229,7 @@ export async function evaluatePolicy(
           results.push({
             type: req.type,
             accepted: false,
-            reason: `${refString(image.reference)} is rejected by policy`,
+            reason: `${referenceString(image.reference)} is rejected by policy`,
           });
           break;
         case 'signedBaseLayer':

@@ -16,7 +16,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { InvalidArgumentError } from '../util/errors.ts';
-import { parseReference, type Reference } from '../oci/reference.ts';
+import { fullName, parseReference, type Reference } from '../oci/reference.ts';
 import { parsePublicKey } from './keys.ts';
 
 export type IdentityMatch =
@@ -292,7 +292,7 @@ export function parsePolicy(text: string, source: string, readFile: ReadKeyFile)
  * for the host's parent domains.
  */
 export function dockerScopes(ref: Reference): string[] {
-  const name = `${ref.domain}/${ref.path}`;
+  const name = fullName(ref);
   const out: string[] = [];
   if (ref.digest !== undefined) out.push(`${name}@${ref.digest}`);
   else out.push(`${name}:${ref.tag ?? 'latest'}`);

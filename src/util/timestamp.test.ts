@@ -10,5 +10,6 @@ test('until/since values: unix seconds, RFC 3339, Go durations before now; anyth
   assert.equal(parseTimestamp('1.5h', now), now / 1000 - 5400);
   assert.equal(parseTimestamp('30ms', now), now / 1000 - 0.03);
   assert.equal(parseTimestamp('10m', now), now / 1000 - 600);
+  assert.equal(parseTimestamp('1h30m', now), now / 1000 - 5400);
   assert.throws(() => parseTimestamp('yesterday', now), /invalid timestamp "yesterday"/);
 });

@@ -11,10 +11,10 @@ import {
   type BuildService,
   classicLines,
   type ManifestEntry,
-  parseGoDuration,
   RunFailedError,
 } from '../../build/index.ts';
 import { errorMessage, InvalidArgumentError, NotImplementedError } from '../../util/errors.ts';
+import { parseGoDuration } from '../../util/units.ts';
 import { boolParam, filtersParam, intParam, JSONLines, readJSONBody, sendJSON, type Request } from '../http.ts';
 import type { Router } from '../router.ts';
 

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DockerfileError } from './errors.ts';
-import { parseGoDuration } from './duration.ts';
 import { type Dockerfile, type Instruction, parseInstructions, parseTriggers } from './instructions.ts';
-import { csvFields, parseMount, ramInBytes } from './mounts.ts';
+import { csvFields, parseMount } from './mounts.ts';
 import { parse } from './parser.ts';
 
 const load = (text: string): Dockerfile => parseInstructions(parse(text));
@@ -298,19 +297,4 @@ test("mounts: types, defaults, options, and BuildKit's checks", () => {
   }
   assert.deepEqual(csvFields('type=bind,"target=/a,b","x="""'), ['type=bind', 'target=/a,b', 'x="']);
   assert.throws(() => csvFields('a="b'), /bare "/);
-  assert.equal(ramInBytes('1.5GiB'), 1.5 * 1024 ** 3);
-  assert.equal(ramInBytes('512'), 512);
-});
-
-test('Go durations', () => {
-  assert.equal(parseGoDuration('1h2m3.5s'), 3723.5e9);
-  assert.equal(parseGoDuration('300ms'), 3e8);
-  assert.equal(parseGoDuration('2us'), 2000);
-  assert.equal(parseGoDuration('2µs'), 2000);
-  assert.equal(parseGoDuration('0'), 0);
-  assert.equal(parseGoDuration('-1.5s'), -1.5e9);
-  assert.throws(() => parseGoDuration('1'), /missing unit in duration "1"/);
-  assert.throws(() => parseGoDuration('1y'), /unknown unit "y" in duration "1y"/);
-  assert.throws(() => parseGoDuration(''), /invalid duration ""/);
-  assert.throws(() => parseGoDuration('.s'), /invalid duration/);
 });

@@ -3,13 +3,13 @@
  * Docker's messages. Nothing is expanded yet: words keep their quotes and `$VAR`s until the planner knows the
  * variables that reach them.
  */
+import { parseGoDuration } from '../../util/units.ts';
 import type { Node, ParseResult } from './ast.ts';
 import { DockerfileError } from './errors.ts';
 import { Flags, suggestion } from './flags.ts';
 import { LineParseError } from './line-parsers.ts';
 import { checkMountFrom, parseMount } from './mounts.ts';
 import { INSTRUCTIONS, chompHeredocContent, parse, parseHeredoc } from './parser.ts';
-import { parseGoDuration } from './duration.ts';
 
 interface Base {
   /** The instruction as written (`RUN`, `run`). */

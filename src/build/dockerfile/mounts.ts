@@ -3,6 +3,8 @@
  * messages. The values may hold build variables, so a spec is parsed in full once it is expanded; the instruction
  * parser checks the specs with no `$` at once, so that a typo fails before anything runs.
  */
+import { csvRecord } from '../../util/csv.ts';
+import { ramInBytes } from '../../util/units.ts';
 import { LineParseError } from './line-parsers.ts';
 import { suggestion } from './flags.ts';
 
@@ -129,7 +131,7 @@ export function parseMount(spec: string, expand: (word: string) => string = (w) 
         break;
       case 'size':
         if (m.type !== 'tmpfs') throw new LineParseError(`unexpected key '${key}' for mount type '${m.type}'`);
-        m.sizeLimit = ramInBytes(value, key);
+        m.sizeLimit = sizeValue(value, key);
         break;
       case 'id':
         m.id = value;
@@ -189,40 +191,12 @@ export function checkMountFrom(spec: string): void {
   }
 }
 
-/** One line of CSV as Go's encoding/csv reads it: `,` separates, `"…"` quotes a field, `""` is a quote inside. */
+/** The fields of a `--mount` spec: one record of CSV as Go reads it, errors worded as BuildKit's. */
 export function csvFields(line: string): string[] {
-  const out: string[] = [];
-  let i = 0;
-  for (;;) {
-    let field = '';
-    if (line[i] === '"') {
-      i++;
-      for (;;) {
-        if (i >= line.length)
-          throw new LineParseError(`failed to parse csv mounts: extraneous or missing " in quoted-field`);
-        if (line[i] === '"') {
-          if (line[i + 1] === '"') {
-            field += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        field += line[i++];
-      }
-      if (i < line.length && line[i] !== ',') {
-        throw new LineParseError(`failed to parse csv mounts: extraneous or missing " in quoted-field`);
-      }
-    } else {
-      while (i < line.length && line[i] !== ',') {
-        if (line[i] === '"') throw new LineParseError(`failed to parse csv mounts: bare " in non-quoted-field`);
-        field += line[i++];
-      }
-    }
-    out.push(field);
-    if (i >= line.length) return out;
-    i++; // the comma
+  try {
+    return csvRecord(line);
+  } catch (err) {
+    throw new LineParseError(`failed to parse csv mounts: ${(err as Error).message}`);
   }
 }
 
@@ -240,12 +214,11 @@ function parseUint(value: string, base: 8 | 10, key: string): number {
   return n;
 }
 
-/** docker/go-units RAMInBytes: `64m`, `1.5GiB`, `512` (bytes); binary multiples. */
-export function ramInBytes(value: string, key = 'size'): number {
-  const m = /^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$/.exec(value);
-  if (!m) throw new LineParseError(`invalid value for ${key}: ${value}`);
-  const n = Number.parseFloat(m[1]!);
-  const unit = (m[2] ?? '').toLowerCase();
-  const mult = 1024 ** ['', 'k', 'm', 'g', 't', 'p'].indexOf(unit);
-  return Math.trunc(n * mult);
+/** A size (go-units RAMInBytes: `64m`, `1.5GiB`, `512` bytes), refused as `invalid value for KEY: VALUE`. */
+function sizeValue(value: string, key: string): number {
+  try {
+    return ramInBytes(value);
+  } catch {
+    throw new LineParseError(`invalid value for ${key}: ${value}`);
+  }
 }

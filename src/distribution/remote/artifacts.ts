@@ -41,17 +41,10 @@ export class RemoteRepository {
   /** A blob read whole (signature payloads, configs, SBOMs), checked against its digest. */
   async blob(digest: string, max = MAX_SMALL_BLOB): Promise<Buffer> {
     const res = await this.#session.blob(this.#path, digest, 0, this.#signal);
-    const chunks: Buffer[] = [];
-    let n = 0;
-    for await (const c of res.body) {
-      n += c.length;
-      if (n > max) {
-        res.raw.destroy();
-        throw new DataLossError(`blob ${digest} in ${this.#path} is larger than ${max} bytes`);
-      }
-      chunks.push(c);
-    }
-    const bytes = Buffer.concat(chunks);
+    const bytes = await res.bytes(
+      max,
+      () => new DataLossError(`blob ${digest} in ${this.#path} is larger than ${max} bytes`),
+    );
     if (sha256(bytes) !== digest)
       throw new DataLossError(`blob ${digest} in ${this.#path}: the registry sent other content`);
     return bytes;

@@ -136,17 +136,10 @@ export class Session {
         `manifest ${repo}:${reference} is ${declared} bytes, more than the ${MAX_MANIFEST} allowed`,
       );
     }
-    const chunks: Buffer[] = [];
-    let n = 0;
-    for await (const c of res.body) {
-      n += c.length;
-      if (n > MAX_MANIFEST) {
-        res.raw.destroy();
-        throw new InvalidArgumentError(`manifest ${repo}:${reference} is more than the ${MAX_MANIFEST} bytes allowed`);
-      }
-      chunks.push(c);
-    }
-    const bytes = Buffer.concat(chunks);
+    const bytes = await res.bytes(
+      MAX_MANIFEST,
+      () => new InvalidArgumentError(`manifest ${repo}:${reference} is more than the ${MAX_MANIFEST} bytes allowed`),
+    );
     const digest = sha256(bytes);
     if (reference.includes(':') && reference !== digest) {
       throw new DataLossError(

@@ -6,7 +6,7 @@
 import { isIndexType } from '../../oci/mediatypes.ts';
 import { parseReference, withDefaultTag } from '../../oci/reference.ts';
 import { CanceledError, InvalidArgumentError, UnavailableError } from '../../util/errors.ts';
-import { repoScope } from './auth.ts';
+import { RemoteRepository } from './artifacts.ts';
 import { openSession } from './client.ts';
 import { Transport, endpointsFor } from './transport.ts';
 import type { RegistryAuth, RegistryConfig } from './types.ts';
@@ -49,12 +49,8 @@ export async function inspectDistribution(
     if (isIndexType(m.mediaType))
       return { Descriptor, Platforms: (doc.manifests ?? []).flatMap((e) => (e.platform ? [e.platform] : [])) };
     if (!doc.config) return { Descriptor, Platforms: [] };
-    const res = await session.request(`/v2/${ref.path}/blobs/${doc.config.digest}`, {
-      scopes: [repoScope(ref.path, ['pull'])],
-      signal: opts.signal,
-    });
-    if (res.status !== 200) return await session.fail(res, `config of ${name}`);
-    const cfg = JSON.parse(await res.text(4 << 20)) as Record<string, unknown>;
+    const config = await new RemoteRepository(session, ref.path, opts.signal).blob(doc.config.digest, 4 << 20);
+    const cfg = JSON.parse(config.toString('utf8')) as Record<string, unknown>;
     const p: DistributionInspect['Platforms'][number] = {
       architecture: String(cfg.architecture ?? ''),
       os: String(cfg.os ?? ''),

@@ -60,6 +60,12 @@ export interface RegistryResponse {
   body: AsyncIterable<Buffer>;
   /** The raw message, for `destroy()` and headers. */
   raw: IncomingMessage;
+  /**
+   * The whole body, at most `max` bytes (default 4 MiB): a longer one is cut off and fails with `tooLarge()`, or an
+   * InvalidArgumentError saying so.
+   */
+  bytes(max?: number, tooLarge?: () => Error): Promise<Buffer>;
+  /** `bytes` as UTF-8 text. */
   text(max?: number): Promise<string>;
   discard(): void;
 }
@@ -323,24 +329,28 @@ export class Transport {
         })();
         res.on('end', done);
         res.on('close', done);
+        const readAll = async (max = 4 << 20, tooLarge?: () => Error): Promise<Buffer> => {
+          const chunks: Buffer[] = [];
+          let n = 0;
+          for await (const c of body) {
+            n += c.length;
+            if (n > max) {
+              res.destroy();
+              throw tooLarge?.() ?? new InvalidArgumentError(`${label}: response larger than ${max} bytes`);
+            }
+            chunks.push(c);
+          }
+          return Buffer.concat(chunks);
+        };
         resolve({
           status: res.statusCode ?? 0,
           headers: res.headers,
           url: url.href,
           body,
           raw: res,
-          async text(max = 4 << 20) {
-            const chunks: Buffer[] = [];
-            let n = 0;
-            for await (const c of body) {
-              n += c.length;
-              if (n > max) {
-                res.destroy();
-                throw new InvalidArgumentError(`${label}: response larger than ${max} bytes`);
-              }
-              chunks.push(c);
-            }
-            return Buffer.concat(chunks).toString('utf8');
+          bytes: readAll,
+          async text(max) {
+            return (await readAll(max)).toString('utf8');
           },
           discard() {
             // Even a complete body must be read to its end, or the socket never returns to the pool.

@@ -58,11 +58,6 @@ function cmpLocal(a: (number | string)[] | null, b: (number | string)[] | null):
   return 0;
 }
 
-/** Whether `v` is a valid PEP 440 version. */
-export function isPep440(v: string): boolean {
-  return RE.test(v.trim().toLowerCase());
-}
-
 export function comparePep440(a: string, b: string): number {
   const x = key(a);
   const y = key(b);
