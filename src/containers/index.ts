@@ -15,5 +15,4 @@ export type {
 export { statusText, type ContainerState, type ContainerStatus } from './state.ts';
 export { formatTimestampNano } from '../runtime/index.ts';
 export { ExecManager } from './exec.ts';
-export { layerEntries } from './archive.ts';
 export { resolveUser, type ResolvedUser } from './users.ts';
