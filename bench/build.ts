@@ -170,10 +170,10 @@ export async function benchBuild(opts: {
     cleanups.push(async () => {
       await run('umount', ['-R', join(work, 'buildah', 'root', 'overlay')], { allowFail: true });
     });
-    const times = (which: 'small' | 'large') =>
+    const times = () =>
       Object.fromEntries(builders.map((b) => [b.name, {} as Record<string, number[]>]));
-    const smallT = times('small');
-    const largeT = times('large');
+    const smallT = times();
+    const largeT = times();
     const add = (t: Record<string, Record<string, number[]>>, b: Builder, k: string, s: number) => {
       (t[b.name]![k] ??= []).push(s);
     };
