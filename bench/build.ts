@@ -170,8 +170,7 @@ export async function benchBuild(opts: {
     cleanups.push(async () => {
       await run('umount', ['-R', join(work, 'buildah', 'root', 'overlay')], { allowFail: true });
     });
-    const times = () =>
-      Object.fromEntries(builders.map((b) => [b.name, {} as Record<string, number[]>]));
+    const times = () => Object.fromEntries(builders.map((b) => [b.name, {} as Record<string, number[]>]));
     const smallT = times();
     const largeT = times();
     const add = (t: Record<string, Record<string, number[]>>, b: Builder, k: string, s: number) => {
