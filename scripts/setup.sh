@@ -37,7 +37,8 @@ TEST_PKGS=(skopeo umoci python3-docker docker-registry apache2-utils tmux curl o
 #   hyperfine         command timing in benchmarks
 #   wrk               HTTP load through published ports in benchmarks
 #   podman            a second peer for container and network benchmarks
-BENCH_PKGS=(hyperfine wrk podman)
+#   buildah           a second builder beside dockerd's classic one in the build benchmark
+BENCH_PKGS=(hyperfine wrk podman buildah)
 
 want=("${RUN_PKGS[@]}")
 case "${1:-}" in

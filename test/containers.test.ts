@@ -208,7 +208,7 @@ describe('containers through the docker CLI', () => {
       assert.equal(r.code, 1);
       assert.equal(
         r.stderr,
-        'Error response from daemon: cannot remove container "/w1": container is running: stop the container before removing or force remove\n',
+        `Error response from daemon: You cannot remove a running container ${id}. Stop the container before attempting removal or force remove\n`,
       );
       const res = await api(d.socket, 'DELETE', '/containers/w1');
       assert.equal(res.status, 409);
@@ -242,7 +242,7 @@ describe('containers through the docker CLI', () => {
       );
       const k = await docker(d, ['kill', 'w1']);
       assert.equal(k.code, 1);
-      assert.equal(k.stderr, `Error response from daemon: Cannot kill container: w1: container ${id} is not running\n`);
+      assert.equal(k.stderr, `Error response from daemon: Cannot kill container: w1: Container ${id} is not running\n`);
       assert.equal((await api(d.socket, 'POST', '/containers/w1/kill')).status, 409);
       assert.equal(await ok(d, ['wait', 'w1']), `${ins.State.ExitCode}\n`);
       assert.equal(await ok(d, ['rm', 'w1']), 'w1\n');

@@ -38,15 +38,17 @@ async function blobFiles(root: string): Promise<string[]> {
 describe('garbage collection', () => {
   let reg: ServedRegistry;
   let cfg: string;
+  let cfgDir: string;
   before(async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'berth-reggc-cfg-'));
-    cfg = join(dir, 'gc.json');
+    cfgDir = await mkdtemp(join(tmpdir(), 'berth-reggc-cfg-'));
+    cfg = join(cfgDir, 'gc.json');
     await writeFile(cfg, JSON.stringify({ gc: { grace: `${GRACE_MS}ms` } }));
     reg = await serveRegistry(undefined, { args: ['--config', cfg] });
   });
   after(async () => {
     await reg.stop();
     await rm(reg.root, { recursive: true, force: true });
+    await rm(cfgDir, { recursive: true, force: true });
   });
 
   it('keeps what tags reach and young content; --dry-run lists what would go with sizes; then frees it', async () => {

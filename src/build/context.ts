@@ -1,18 +1,17 @@
 /**
- * The build context: the body of `POST /build` (a tar, possibly compressed, or a Dockerfile alone) streamed into
- * a directory, each entry's tarsum computed as it passes (cachekey.ts), so COPY's source hashes need no second
- * read. Nothing is held whole in memory: bodies of large files stream to disk, small ones are written a few at a
- * time while the next entries arrive.
+ * The build context: the body of `POST /build` (a tar, possibly compressed, or a Dockerfile alone), read once as it
+ * streams in: each entry's tarsum is computed as it passes (cachekey.ts), so COPY's source hashes need no second
+ * read, and the bodies of the files are appended to one spool file. Files are written out to the context
+ * directory only when a step needs them (`materialize`): a build whose steps all come from the cache writes
+ * nothing but the spool. Nothing is held whole in memory.
  *
- * The directory is made only of what the archive holds, and nothing is written through a symbolic link: an entry
- * below a symbolic link, or whose name leaves the context, is refused.
+ * The directory is made only of what the archive holds, and nothing is written through a symbolic link: names are
+ * cleaned, an entry below something that is not a directory, or whose name leaves the context, is refused.
  */
-import { createWriteStream } from 'node:fs';
-import { chmod, link, lutimes, mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { chmod, link, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { InvalidArgumentError } from '../util/errors.ts';
-import { Limit } from '../util/lock.ts';
 import { extract, type TarHeader } from '../util/tar/index.ts';
 import { type EntryHeader, entryHash } from './cachekey.ts';
 import { looksLikeTar, openArchive } from './decompress.ts';
@@ -25,6 +24,11 @@ export interface ContextEntry {
   /** Symbolic and hard links: the target as written. */
   linkname: string;
   size: number;
+  mode?: number;
+  /** Seconds since the epoch. */
+  mtime?: number;
+  /** Where its body is in the spool (files of a received context). */
+  offset?: number;
 }
 
 const TYPEFLAG: Record<TarHeader['type'], string> = {
@@ -37,7 +41,6 @@ const TYPEFLAG: Record<TarHeader['type'], string> = {
   fifo: '6',
 };
 
-const SMALL_FILE = 1 << 20;
 /** The largest Dockerfile sent alone as the body. */
 const MAX_DOCKERFILE = 16 << 20;
 
@@ -48,22 +51,26 @@ export function contextName(name: string): string {
 }
 
 export class BuildContext {
-  /** Where the files are. */
+  /** Where the files are (or will be, once materialized). */
   readonly dir: string;
   /** Every entry by its cleaned name ('' is not in it). */
   readonly entries: Map<string, ContextEntry>;
   /** Bytes of file content. */
   readonly size: number;
+  /** The bodies of a received context's files, one after the other; undefined when every file is in `dir`. */
+  readonly #spool: string | undefined;
+  readonly #made = new Map<string, Promise<void>>();
 
-  constructor(dir: string, entries: Map<string, ContextEntry>, size: number) {
+  constructor(dir: string, entries: Map<string, ContextEntry>, size: number, spool?: string) {
     this.dir = dir;
     this.entries = entries;
     this.size = size;
+    this.#spool = spool;
   }
 
   /**
-   * Reads a context body into `dir` (which must not exist). A body that is not an archive is a Dockerfile sent
-   * alone: the context is then empty and the Dockerfile is returned.
+   * Reads a context body: its entries into memory, the files' bodies into a spool beside `dir` (which must not
+   * exist). A body that is not an archive is a Dockerfile sent alone: the context is then empty.
    */
   static async receive(
     source: AsyncIterable<Uint8Array>,
@@ -82,12 +89,43 @@ export class BuildContext {
       }
       return { context: new BuildContext(dir, new Map(), 0), dockerfile: Buffer.concat(chunks) };
     }
-    const writer = new ContextWriter(dir);
-    for await (const e of extract(stream, opts.signal ? { signal: opts.signal } : {})) {
-      await writer.add(e.header, e.body);
+    const spool = `${dir}.spool`;
+    const out = createWriteStream(spool, { mode: 0o600, highWaterMark: 1 << 20 });
+    const failed = new Promise<never>((_, reject) => out.once('error', reject));
+    failed.catch(() => {});
+    const entries = new Map<string, ContextEntry>();
+    let offset = 0;
+    try {
+      for await (const e of extract(stream, opts.signal ? { signal: opts.signal } : {})) {
+        const h = e.header;
+        if (h.name.split('/').includes('..') || h.name.startsWith('/'))
+          throw new InvalidArgumentError(`context entry "${h.name}" is outside the context`);
+        const name = contextName(h.name);
+        if (name === '') continue;
+        checkParents(entries, name);
+        const hash = entryHash(entryHeader(h));
+        const start = offset;
+        if (h.type === 'file') {
+          for await (const c of e.body) {
+            hash.update(c);
+            offset += c.length;
+            if (!out.write(c)) await Promise.race([new Promise<void>((r) => out.once('drain', () => r())), failed]);
+          }
+        }
+        entries.set(name, {
+          type: h.type,
+          sum: hash.digest('hex'),
+          linkname: h.linkname,
+          size: h.type === 'file' ? h.size : 0,
+          mode: h.mode,
+          mtime: h.mtime,
+          ...(h.type === 'file' ? { offset: start } : {}),
+        });
+      }
+    } finally {
+      await new Promise<void>((resolve) => out.end(resolve));
     }
-    await writer.finish();
-    return { context: new BuildContext(dir, writer.entries, writer.size) };
+    return { context: new BuildContext(dir, entries, offset, spool) };
   }
 
   /**
@@ -135,143 +173,112 @@ export class BuildContext {
     return e?.sum || (name === '' ? '.' : name);
   }
 
-  async remove(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true });
-  }
-}
-
-/** Writes entries under a directory, refusing names that leave it or pass through a symbolic link. */
-class ContextWriter {
-  readonly entries = new Map<string, ContextEntry>();
-  size = 0;
-  readonly #dir: string;
-  readonly #dirs = new Set<string>(['']);
-  readonly #pending = new Map<string, Promise<void>>();
-  readonly #limit = new Limit(8);
-  readonly #dirTimes: [string, number][] = [];
-  #failure: unknown;
-
-  constructor(dir: string) {
-    this.#dir = dir;
-  }
-
-  async add(h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
-    if (this.#failure !== undefined) throw this.#failure;
-    const raw = h.name;
-    if (raw.split('/').includes('..') || raw.startsWith('/'))
-      throw new InvalidArgumentError(`context entry "${raw}" is outside the context`);
-    const name = contextName(raw);
-    if (name === '') return;
-    await this.#parents(name);
-    const path = join(this.#dir, name);
-    // hashed with the name exactly as the archive has it (`./a` and `a` hash differently, as in the classic builder)
-    const header: EntryHeader = {
-      name: raw,
-      mode: h.mode,
-      uid: h.uid,
-      gid: h.gid,
-      size: h.type === 'file' ? h.size : 0,
-      typeflag: TYPEFLAG[h.type],
-      linkname: h.linkname,
-      devmajor: h.devmajor,
-      devminor: h.devminor,
-      ...(h.xattrs.size > 0
-        ? { xattrs: Object.fromEntries([...h.xattrs].map(([k, v]) => [k, v.toString('utf8')])) }
-        : {}),
-    };
-    const hash = entryHash(header);
-    const previous = this.entries.get(name);
-    if (previous && previous.type !== 'directory') {
-      await this.#pending.get(name);
-      await rm(path, { force: true });
+  /** Writes `name` and everything below it (and their parents) into the directory, once. */
+  async materialize(name: string): Promise<void> {
+    if (!this.#spool) return;
+    const names = [...parentsOf(name), ...(name === '' ? [] : [name]), ...this.below(name)];
+    const dirs: string[] = [];
+    for (const n of names) {
+      const e = this.entries.get(n);
+      if (e?.type === 'directory') dirs.push(n);
+      await this.#one(n);
     }
-    const mtime = h.mtime;
-    switch (h.type) {
+    // directory times last: writing into them moved them
+    for (const d of dirs.reverse()) {
+      const e = this.entries.get(d)!;
+      if (e.mtime !== undefined) await utimes(join(this.dir, d), e.mtime, e.mtime);
+    }
+  }
+
+  #one(name: string): Promise<void> {
+    let p = this.#made.get(name);
+    if (!p) {
+      p = this.#write(name);
+      this.#made.set(name, p);
+    }
+    return p;
+  }
+
+  async #write(name: string): Promise<void> {
+    const e = this.entries.get(name);
+    const path = join(this.dir, name);
+    if (!e) {
+      await mkdir(path, { recursive: true });
+      return;
+    }
+    const mtime = e.mtime ?? 0;
+    switch (e.type) {
       case 'directory':
-        if (!this.#dirs.has(name)) {
-          await mkdir(path);
-          this.#dirs.add(name);
-        }
-        await chmod(path, h.mode);
-        this.#dirTimes.push([path, mtime]);
+        await mkdir(path, { recursive: true });
+        await chmod(path, e.mode ?? 0o755);
         break;
       case 'file': {
-        this.size += h.size;
-        if (h.size <= SMALL_FILE) {
-          const chunks: Buffer[] = [];
-          for await (const c of body) {
-            hash.update(c);
-            chunks.push(c);
+        const fh = await open(path, 'w', e.mode ?? 0o644);
+        try {
+          if (e.size > 0) {
+            const start = e.offset ?? 0;
+            const stream = createReadStream(this.#spool!, { start, end: start + e.size - 1, highWaterMark: 1 << 20 });
+            for await (const c of stream) await fh.write(c as Buffer);
           }
-          await this.#background(name, async () => {
-            await writeFile(path, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), { mode: h.mode });
-            await chmod(path, h.mode);
-            await utimes(path, mtime, mtime);
-          });
-        } else {
-          const out = createWriteStream(path, { mode: h.mode });
-          await pipeline(async function* () {
-            for await (const c of body) {
-              hash.update(c);
-              yield c;
-            }
-          }, out);
-          await chmod(path, h.mode);
-          await utimes(path, mtime, mtime);
+          await fh.chmod(e.mode ?? 0o644);
+        } finally {
+          await fh.close();
         }
+        await utimes(path, mtime, mtime);
         break;
       }
       case 'symlink':
-        await symlink(h.linkname, path);
+        await symlink(e.linkname, path);
         await lutimes(path, mtime, mtime).catch(() => {});
         break;
       case 'link': {
-        const target = contextName(h.linkname);
-        const t = this.entries.get(target);
-        if (t?.type !== 'file')
-          throw new InvalidArgumentError(`context entry "${raw}" links to "${h.linkname}", no file`);
-        await this.#pending.get(target);
-        await link(join(this.#dir, target), path);
+        const target = contextName(e.linkname);
+        if (this.entries.get(target)?.type !== 'file')
+          throw new InvalidArgumentError(`context entry "${name}" links to "${e.linkname}", no file`);
+        await this.#one(target);
+        await link(join(this.dir, target), path);
         break;
       }
       default:
         // devices and FIFOs are not copied into images from a context; their sums still count
         break;
     }
-    this.entries.set(name, { type: h.type, sum: hash.digest('hex'), linkname: h.linkname, size: header.size });
   }
 
-  /** Every parent of `name` is a directory of ours: made when missing, refused when something else. */
-  async #parents(name: string): Promise<void> {
-    const parts = name.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const p = parts.slice(0, i).join('/');
-      if (this.#dirs.has(p)) continue;
-      if (this.entries.has(p))
-        throw new InvalidArgumentError(`context entry "${name}" is below "${p}", which is not a directory`);
-      await mkdir(join(this.#dir, p));
-      this.#dirs.add(p);
-    }
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+    if (this.#spool) await rm(this.#spool, { force: true });
   }
+}
 
-  /** Runs a write beside the reading, at most 8 at once: the reading waits for a free slot (backpressure). */
-  async #background(name: string, fn: () => Promise<void>): Promise<void> {
-    await this.#limit.take();
-    const p = fn()
-      .catch((err: unknown) => {
-        this.#failure ??= err;
-      })
-      .finally(() => {
-        this.#limit.release();
-        if (this.#pending.get(name) === p) this.#pending.delete(name);
-      });
-    this.#pending.set(name, p);
-  }
+/** The header fields an entry is hashed with, its name exactly as the archive has it (`./a` and `a` differ). */
+function entryHeader(h: TarHeader): EntryHeader {
+  return {
+    name: h.name,
+    mode: h.mode,
+    uid: h.uid,
+    gid: h.gid,
+    size: h.type === 'file' ? h.size : 0,
+    typeflag: TYPEFLAG[h.type],
+    linkname: h.linkname,
+    devmajor: h.devmajor,
+    devminor: h.devminor,
+    ...(h.xattrs.size > 0
+      ? { xattrs: Object.fromEntries([...h.xattrs].map(([k, v]) => [k, v.toString('utf8')])) }
+      : {}),
+  };
+}
 
-  async finish(): Promise<void> {
-    await Promise.all(this.#pending.values());
-    if (this.#failure !== undefined) throw this.#failure;
-    // directories last, deepest first: writing into them moved their times
-    for (const [path, t] of this.#dirTimes.reverse()) await utimes(path, t, t);
+/** Every parent of `name` must be a directory (or not listed): nothing is ever written below a link or a file. */
+function checkParents(entries: ReadonlyMap<string, ContextEntry>, name: string): void {
+  for (const p of parentsOf(name)) {
+    const e = entries.get(p);
+    if (e && e.type !== 'directory')
+      throw new InvalidArgumentError(`context entry "${name}" is below "${p}", which is not a directory`);
   }
+}
+
+function parentsOf(name: string): string[] {
+  const parts = name.split('/');
+  return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));
 }

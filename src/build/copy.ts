@@ -175,6 +175,7 @@ export async function copySources(
       await finish(host, owner, t.mode ?? 0o600, s.fetched.mtime);
       continue;
     }
+    await source!.prepare?.(s.name);
     const from = join(source!.root, s.name);
     if (s.type === 'directory') {
       const destExisted = await isDirIn(t.root, dest);
@@ -194,15 +195,22 @@ export async function copySources(
     const host = await makeParents(t.root, target, owner);
     const st = await lstat(from);
     await copyFile(from, host);
-    await finish(host, owner, t.mode ?? st.mode & 0o7777, st.mtimeMs / 1000);
+    await finish(host, owner, t.mode ?? st.mode & 0o7777, st.mtimeMs / 1000, st.mode & 0o7777);
   }
 }
 
-async function finish(host: string, owner: Identity, mode: number, mtime?: number): Promise<void> {
-  await lchown(host, owner.uid, owner.gid);
-  await chmodPath(host, mode);
+/**
+ * Owner, mode and time of a file just written. A file this (root) process made is already 0:0, and copyFile gives
+ * the source's mode, so those calls are made only when something else is asked for.
+ */
+async function finish(host: string, owner: Identity, mode: number, mtime?: number, made?: number): Promise<void> {
+  if (owner.uid !== ROOT_UID || owner.gid !== ROOT_GID) await lchown(host, owner.uid, owner.gid);
+  if (made === undefined || made !== mode) await chmodPath(host, mode);
   if (mtime !== undefined) await utimes(host, mtime, mtime);
 }
+
+const ROOT_UID = process.getuid?.() === 0 ? 0 : -1;
+const ROOT_GID = process.getgid?.() === 0 ? 0 : -1;
 
 /** Copies the names below a source directory into `to`, keeping modes and times, owned by `owner`. */
 async function copyTree(
@@ -237,7 +245,7 @@ async function copyTree(
         (async () => {
           try {
             await copyFile(src, dst);
-            await finish(dst, owner, mode ?? st.mode & 0o7777, st.mtimeMs / 1000);
+            await finish(dst, owner, mode ?? st.mode & 0o7777, st.mtimeMs / 1000, st.mode & 0o7777);
           } catch (err) {
             failure ??= err;
           } finally {

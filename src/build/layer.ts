@@ -11,7 +11,6 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Stats } from 'node:fs';
-import { layerEntries } from '../containers/index.ts';
 import type { ImageService } from '../images/index.ts';
 import { MediaType } from '../oci/mediatypes.ts';
 import type { Descriptor } from '../oci/types.ts';
@@ -19,6 +18,7 @@ import { mountAll, type Mount, type Snapshotter, TRANSIENT_LABEL, unmountAll } f
 import { lgetxattr } from '../sys/index.ts';
 import { AlreadyExistsError, NotImplementedError } from '../util/errors.ts';
 import { pack, type PackEntry } from '../util/tar/index.ts';
+import { coalesce, diffEntries } from './difftar.ts';
 
 export interface LayerDeps {
   snapshotter: Snapshotter;
@@ -111,7 +111,7 @@ export class WorkLayer {
         yield e;
       }
     };
-    const blob = await this.#d.images.content.ingest(pack(counted(layerEntries(this.upper, new Set(), isOpaque))));
+    const blob = await this.#d.images.content.ingest(coalesce(pack(counted(diffEntries(this.upper, isOpaque)))));
     return {
       descriptor: { mediaType: MediaType.OciLayer, digest: blob.digest, size: blob.size },
       diffId: blob.digest,

@@ -177,6 +177,7 @@ export class BuildService {
       this.#running.delete(buildId);
       releaseKept?.();
       await rm(ctxDir, { recursive: true, force: true }).catch(() => {});
+      await rm(`${ctxDir}.spool`, { force: true }).catch(() => {});
     }
   }
 
@@ -186,6 +187,7 @@ export class BuildService {
     const e = context.stat(resolved);
     if (!e || e.type === 'directory' || clean === '' || name.split('/').includes('..'))
       throw new NotFoundError(`Cannot locate specified Dockerfile: ${name}`);
+    await context.materialize(resolved);
     return readFile(join(context.dir, resolved));
   }
 

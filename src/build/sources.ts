@@ -23,6 +23,8 @@ export interface SourceFS {
   below(name: string): Promise<string[]>;
   /** The classic builder's hash of a resolved name: `file:<sum>` or `dir:<sum>`. */
   hash(name: string): Promise<string>;
+  /** Makes `name` and what is below it readable under `root` (a received context writes files only when asked). */
+  prepare?(name: string): Promise<void>;
 }
 
 /** The build context as a source. */
@@ -46,6 +48,9 @@ export class ContextSource implements SourceFS {
   }
   async below(name: string): Promise<string[]> {
     return this.#ctx.below(name);
+  }
+  prepare(name: string): Promise<void> {
+    return this.#ctx.materialize(name);
   }
   async hash(name: string): Promise<string> {
     const e = this.#ctx.stat(name);

@@ -182,7 +182,11 @@ async function runStep(env: StepEnv, w: RunWork, layer: WorkLayer): Promise<stri
   const prepared = await prepareMounts(
     w.mounts,
     {
-      root: async (m) => (m.from === '' ? env.context.dir : (await env.source(m.from)).fs.root),
+      root: async (m) => {
+        if (m.from !== '') return (await env.source(m.from)).fs.root;
+        await env.context.materialize(env.context.resolve(m.source || '.'));
+        return env.context.dir;
+      },
       secrets: env.secrets,
       tmpDir: env.tmpDir,
     },

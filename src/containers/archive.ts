@@ -1,8 +1,9 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import type { ChangeItem, PathStat } from '../engine-api/containers.ts';
-import type { PackEntry } from '../util/tar/index.ts';
+import type { PackEntry, TarEntry } from '../util/tar/index.ts';
+import { BerthError, DataLossError, InvalidArgumentError } from '../util/errors.ts';
 
 /**
  * The entries of a directory tree as tar entries (for `export` and `cp`): depth first, names relative to `root`
@@ -169,13 +170,13 @@ async function* walkOne(
 }
 
 /**
- * The host path of `path` as the container sees it under `root`: symbolic links in the parent components are
- * followed, but always inside `root` (an absolute or `..` target cannot leave it); the last component is not
- * followed, as `docker cp` copies a link itself.
+ * The host path of `path` as the container sees it under `root`: symbolic links are followed, but always inside
+ * `root` (an absolute or `..` target cannot leave it), as dockerd's FollowSymlinkInScope. The last component is
+ * followed only with `followLast` (`docker cp` copies a link itself, but extracts into the directory a link names).
  */
-export async function resolveInRoot(root: string, path: string): Promise<string> {
+export async function resolveInRoot(root: string, path: string, opts: { followLast?: boolean } = {}): Promise<string> {
   const parts = path.split('/').filter((p) => p !== '' && p !== '.');
-  const last = parts.pop();
+  const last = opts.followLast ? undefined : parts.pop();
   const resolved: string[] = [];
   let links = 0;
   while (parts.length > 0) {
@@ -193,7 +194,7 @@ export async function resolveInRoot(root: string, path: string): Promise<string>
       continue;
     }
     if (st.isSymbolicLink()) {
-      if (++links > 40) throw new Error(`too many levels of symbolic links in "${path}"`);
+      if (++links > 255) throw new InvalidArgumentError(`too many levels of symbolic links in "${path}"`);
       const target = await readlink(host);
       if (target.startsWith('/')) resolved.length = 0;
       parts.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
@@ -203,6 +204,21 @@ export async function resolveInRoot(root: string, path: string): Promise<string>
   }
   if (last === '..') resolved.pop();
   return join(root, ...resolved, ...(last !== undefined && last !== '..' ? [last] : []));
+}
+
+/**
+ * A path to copy out of the container (`HEAD` and `GET /archive`), as dockerd's ResolvePath: the directory part is
+ * resolved in the root, links followed; the last component is not followed, unless the path ends in `/` or `/.`,
+ * which says it is a directory (so a link to a directory is followed, and a file is an error).
+ */
+export async function resolveCopyPath(root: string, path: string): Promise<string> {
+  const asDir = /\/\.?$/.test(path);
+  const host = await resolveInRoot(root, path, { followLast: asDir });
+  if (asDir) {
+    const st = await lstat(host).catch(() => undefined);
+    if (st && !st.isDirectory()) throw new BerthError(`lstat ${path}: not a directory`);
+  }
+  return host;
 }
 
 export async function pathStat(host: string, name: string): Promise<PathStat> {
@@ -248,4 +264,59 @@ export async function* pathEntries(host: string, name: string): AsyncGenerator<P
   const seen = new Map<string, string>();
   for await (const e of walkOne(dir, host.slice(dir.length + 1), st, seen))
     yield { ...e, header: { ...e.header, name } };
+}
+
+/**
+ * `noOverwriteDirNonDir`: the entries of a tar being extracted at `dest` (the container's `inside`), refusing one that
+ * would replace a directory by a non-directory or the reverse, before it reaches the unpacker (dockerd's words).
+ * What is already there is looked at through real directories only: under a symbolic link the unpacker refuses
+ * the entry anyway.
+ */
+export async function* noOverwriteDirNonDir(
+  entries: AsyncIterable<TarEntry>,
+  dest: string,
+  inside: string,
+): AsyncGenerator<TarEntry> {
+  const realDirs = new Set<string>(['']);
+  for await (const e of entries) {
+    const rel = posix.normalize(e.header.name).replace(/^(\.\/|\/)+|\/+$/g, '');
+    if (rel !== '' && rel !== '.') {
+      const existing = await lstatUnder(dest, rel, realDirs);
+      const isDir = e.header.type === 'directory';
+      const target = posix.join(inside, rel);
+      if (existing?.isDirectory() && !isDir)
+        throw new BerthError(
+          `Error processing tar file(exit status 1): cannot overwrite directory "${target}" with non-directory "${inside}"`,
+        );
+      if (existing && !existing.isDirectory() && isDir)
+        throw new BerthError(
+          `Error processing tar file(exit status 1): cannot overwrite non-directory "${target}" with directory "${inside}"`,
+        );
+    }
+    yield e;
+  }
+}
+
+/** lstat of `rel` below `dest`, undefined when it or a parent is missing or a parent is not a real directory. */
+async function lstatUnder(dest: string, rel: string, realDirs: Set<string>): Promise<Stats | undefined> {
+  const parts = rel.split('/');
+  let p = '';
+  for (const part of parts.slice(0, -1)) {
+    p = p === '' ? part : `${p}/${part}`;
+    if (realDirs.has(p)) continue;
+    const st = await lstat(join(dest, p)).catch(() => undefined);
+    if (!st?.isDirectory()) return undefined;
+    realDirs.add(p);
+  }
+  return lstat(join(dest, rel)).catch(() => undefined);
+}
+
+/**
+ * An extraction that failed on its archive, worded as dockerd words it (clients show it as is): "Error processing tar
+ * file(exit status 1): …", "unexpected EOF" for an archive cut short. Errors of other kinds pass unchanged.
+ */
+export function tarError(err: unknown): unknown {
+  if (!(err instanceof DataLossError) || err.message.startsWith('Error processing tar file')) return err;
+  const why = err.message.startsWith('unexpected end of tar archive') ? 'unexpected EOF' : err.message;
+  return new InvalidArgumentError(`Error processing tar file(exit status 1): ${why}`, { cause: err });
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   commandLine,
   generateName,
+  createEnv,
   mergeEnv,
   mergeImageConfig,
   parseBind,
@@ -26,6 +27,16 @@ test('names: docker rule, leading slash dropped; generated names avoid taken one
 
 test('env merges by key, request wins', () => {
   assert.deepEqual(mergeEnv(['PATH=/bin', 'A=1'], ['A=2', 'B=3']), ['PATH=/bin', 'A=2', 'B=3']);
+});
+
+test("a container's env is the request's first, then the image's it does not set (dockerd's order)", () => {
+  assert.deepEqual(createEnv(['PATH=/bin', 'A=1'], ['B=3', 'A=2']), ['B=3', 'A=2', 'PATH=/bin']);
+  assert.deepEqual(createEnv(['PATH=/bin'], []), ['PATH=/bin']);
+  assert.deepEqual(
+    mergeImageConfig({ Env: ['A=1'] }, { Env: ['PATH=/bin'] }).Env,
+    ['A=1', 'PATH=/bin'],
+    'inspect shows A=1 first, as dockerd',
+  );
 });
 
 test("entrypoint and cmd follow docker's rules", () => {

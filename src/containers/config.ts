@@ -92,7 +92,10 @@ function envKey(e: string): string {
   return eq < 0 ? e : e.slice(0, eq);
 }
 
-/** Image env first, then the request's: a key given in both takes the request's value (Docker's MergeEnv). */
+/**
+ * A process's environment with `request` applied: a key given in both keeps its place and takes the request's value,
+ * new keys come after (exec's environment over the container's, as Docker's ReplaceOrAppendEnvValues).
+ */
 export function mergeEnv(image: readonly string[] = [], request: readonly string[] = []): string[] {
   const out = [...image];
   for (const e of request) {
@@ -102,6 +105,15 @@ export function mergeEnv(image: readonly string[] = [], request: readonly string
     else out.push(e);
   }
   return out;
+}
+
+/**
+ * A container's environment as dockerd's create merges it (daemon/merge.go): the request's variables first, in its
+ * order, then the image's whose key the request does not set.
+ */
+export function createEnv(image: readonly string[] = [], request: readonly string[] = []): string[] {
+  const keys = new Set(request.map(envKey));
+  return [...request, ...image.filter((e) => !keys.has(envKey(e)))];
 }
 
 /**
@@ -126,7 +138,7 @@ export function mergeImageConfig(
     Tty: req.Tty ?? false,
     OpenStdin: req.OpenStdin ?? false,
     StdinOnce: req.StdinOnce ?? false,
-    Env: mergeEnv(image.Env ?? [], req.Env ?? []),
+    Env: createEnv(image.Env ?? [], req.Env ?? []),
     Cmd: cmdGiven ? req.Cmd! : entrypointGiven ? null : (image.Cmd ?? null),
     Image: req.Image ?? '',
     WorkingDir: req.WorkingDir || image.WorkingDir || '',

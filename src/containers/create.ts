@@ -3,7 +3,7 @@
  * command and spec options); then its endpoints, mounts, directory and snapshot are made through one undo stack,
  * so a create that fails at any step leaves nothing behind.
  */
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerCreateRequest } from '../engine-api/containers.ts';
 import type { ImageService } from '../images/index.ts';
@@ -104,6 +104,7 @@ export async function createContainer(d: CreateDeps, req: ContainerCreateRequest
         row.config.Mounts = await resolveMounts(d.volumes, hc, config, undo);
         undo.push('container directory', () => rm(d.dir(id), { recursive: true, force: true }));
         await mkdir(join(d.dir(id), 'bundle', 'rootfs'), { recursive: true, mode: 0o711 });
+        await etcFiles(d.dir(id), config.Hostname, !net.startsWith('container:'));
         await undo.acquire(
           'snapshot',
           () => phase('snapshot', id, () => d.snapshotter.prepare(id, image.chainId ?? undefined)),
@@ -117,4 +118,15 @@ export async function createContainer(d: CreateDeps, req: ContainerCreateRequest
     d.creating.delete(cname);
   }
   return row;
+}
+
+/**
+ * The container's /etc/hostname, and its empty /etc/hosts and /etc/resolv.conf until its network is set up at start,
+ * made at create as dockerd makes them, so that `docker cp` reads (and writes) them before the container starts.
+ * A container on another's network (`container:X`) has X's.
+ */
+async function etcFiles(dir: string, hostname: string, ownNetwork: boolean): Promise<void> {
+  await writeFile(join(dir, 'hostname'), `${hostname}\n`);
+  if (!ownNetwork) return;
+  for (const f of ['hosts', 'resolv.conf']) await writeFile(join(dir, f), '', { flag: 'a' });
 }

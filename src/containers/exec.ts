@@ -32,7 +32,7 @@ export class ExecManager {
 
   create(ref: string, config: ExecConfig): { Id: string } {
     const r = this.#containers.get(ref);
-    if (r.state.Status !== 'running') throw new ConflictError(`container ${r.id} is not running`);
+    if (r.state.Status !== 'running') throw new ConflictError(`Container ${r.id} is not running`);
     if (!config.Cmd || config.Cmd.length === 0) throw new InvalidArgumentError('No exec command specified');
     const id = randomBytes(32).toString('hex');
     this.#execs.set(id, { id, containerId: r.id, config, running: false, exitCode: null, pid: 0 });
@@ -60,9 +60,9 @@ export class ExecManager {
     opts: { detach: boolean; consoleSize?: [number, number] | undefined },
   ): Promise<{ attach?: AttachSession; exit: Promise<number> }> {
     const e = this.#get(id);
-    if (e.running || e.exitCode !== null) throw new ConflictError(`exec ${id} has already run`);
+    if (e.running || e.exitCode !== null) throw new ConflictError(`Error: Exec command ${id} has already run`);
     const r = this.#containers.get(e.containerId);
-    if (r.state.Status !== 'running') throw new ConflictError(`container ${r.id} is not running`);
+    if (r.state.Status !== 'running') throw new ConflictError(`Container ${r.id} is not running`);
     const bundle = join(this.#containers.dir(r.id), 'bundle');
     const spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as {
       process: ExecProcess & { env?: string[]; user?: { uid: number; gid: number; additionalGids?: number[] } };

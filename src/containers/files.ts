@@ -1,12 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { mountAll, unmountAll, unpackLayer, type Snapshotter } from '../snapshots/index.ts';
 import { ForbiddenError, InvalidArgumentError, NotFoundError, NotImplementedError } from '../util/errors.ts';
 import type { PathStat } from '../engine-api/containers.ts';
 import type { KeyedMutex } from '../util/lock.ts';
-import { extract, pack, type PackEntry } from '../util/tar/index.ts';
-import { pathEntries, pathStat, resolveInRoot, treeEntries, upperChanges, type Change } from './archive.ts';
+import { extract, pack, type PackEntry, type TarEntry } from '../util/tar/index.ts';
+import {
+  noOverwriteDirNonDir,
+  pathEntries,
+  pathStat,
+  resolveCopyPath,
+  resolveInRoot,
+  tarError,
+  treeEntries,
+  upperChanges,
+  type Change,
+} from './archive.ts';
 import type { Row } from './model.ts';
 
 /** What the file operations need of the container service. */
@@ -18,6 +28,15 @@ export interface FilesDeps {
   lock: KeyedMutex;
   /** The record as it is now (the state may have changed while waiting for the lock). */
   current(id: string): Row | undefined;
+  /** The host files the container has at /etc/hosts, /etc/hostname and /etc/resolv.conf (its own or its peer's). */
+  etcFiles(r: Row): { destination: string; source: string }[];
+}
+
+/** `PUT /archive`'s options. */
+export interface PutOptions {
+  /** Refuse to replace a directory by a non-directory or the reverse (the docker CLI always asks). */
+  noOverwriteDirNonDir?: boolean;
+  signal?: AbortSignal | undefined;
 }
 
 /** A container's root filesystem, mounted for as long as it is open. */
@@ -76,14 +95,18 @@ export class ContainerFiles {
 
   /**
    * The container's files as `docker cp` sees them, as Docker does: its root filesystem with its volumes and bind
-   * mounts on top (tmpfs mounts live in the container's own mount namespace and are not seen). The mounts are
-   * made on a private view of the root (`containers/<id>/view-*`), never on the root the container runs in.
+   * mounts on top, and its /etc/hosts, /etc/hostname and /etc/resolv.conf (made at create, so that a container not
+   * started yet has them too); tmpfs mounts live in the container's own mount namespace and are not seen. The mounts
+   * are made on a private view of the root (`containers/<id>/view-*`), never on the root the container runs in.
    */
   async #openWithMounts(r: Row): Promise<OpenRootfs> {
     const root = await this.#open(r);
-    const binds = r.config.Mounts.filter((m) => m.Type !== 'tmpfs').sort(
-      (a, b) => depth(a.Destination) - depth(b.Destination),
-    );
+    const user = r.config.Mounts.filter((m) => m.Type !== 'tmpfs');
+    const etc = [];
+    for (const f of this.#d.etcFiles(r))
+      if (!user.some((m) => m.Destination === f.destination) && (await stat(f.source).catch(() => undefined)))
+        etc.push({ Destination: f.destination, Source: f.source, RW: !r.hostConfig.ReadonlyRootfs });
+    const binds = [...user, ...etc].sort((a, b) => depth(a.Destination) - depth(b.Destination));
     if (binds.length === 0) return root;
     const view = join(this.#d.dir(r.id), `view-${randomBytes(6).toString('hex')}`);
     let mounted = false;
@@ -105,7 +128,10 @@ export class ContainerFiles {
         if (!source) continue;
         const target = await resolveInRoot(view, m.Destination);
         if (source.isDirectory()) await mkdir(target, { recursive: true });
-        else await writeFile(target, '', { flag: 'a' });
+        else {
+          await mkdir(dirname(target), { recursive: true });
+          await writeFile(target, '', { flag: 'a' });
+        }
         mountAll([{ type: 'bind', source: m.Source, options: ['rbind', 'private', ...(m.RW ? [] : ['ro'])] }], target);
       }
     } catch (err) {
@@ -148,7 +174,7 @@ export class ContainerFiles {
   /** `HEAD /containers/{id}/archive`: the stat of a path in the container. */
   stat(r: Row, ref: string, path: string): Promise<PathStat> {
     return this.#withRootfs(r, async (root) => {
-      const host = await resolveInRoot(root, path);
+      const host = await resolveCopyPath(root, path);
       try {
         return await pathStat(host, posixBase(path));
       } catch {
@@ -160,7 +186,7 @@ export class ContainerFiles {
   /** `GET /containers/{id}/archive`: a path of the container as a tar (read whole while the root is mounted). */
   get(r: Row, ref: string, path: string): Promise<{ stat: PathStat; tar: Buffer[] }> {
     return this.#withRootfs(r, async (root) => {
-      const host = await resolveInRoot(root, path);
+      const host = await resolveCopyPath(root, path);
       let st: PathStat;
       try {
         st = await pathStat(host, posixBase(path));
@@ -173,22 +199,30 @@ export class ContainerFiles {
     });
   }
 
-  /** `PUT /containers/{id}/archive`: extracts a tar into a directory of the container. */
-  async put(r: Row, ref: string, path: string, tar: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void> {
+  /**
+   * `PUT /containers/{id}/archive`: extracts a tar into a directory of the container. The directory is resolved in
+   * the container's root with every link followed (the last one too: a link to a directory, absolute, relative or
+   * climbing with `..`, names the directory it points to inside the container), as dockerd does; a link that leads
+   * nowhere is "not found", a file "not a directory". Nothing is reported done that was not.
+   */
+  async put(r: Row, ref: string, path: string, tar: AsyncIterable<Uint8Array>, o: PutOptions = {}): Promise<void> {
     await this.#withRootfs(r, async (root) => {
-      const host = await resolveInRoot(root, path.endsWith('/') ? `${path}.` : `${path}/.`);
-      let st;
-      try {
-        st = await stat(host);
-      } catch {
-        throw new NotFoundError(`Could not find the file ${path} in container ${ref}`);
-      }
-      if (!st.isDirectory()) throw new InvalidArgumentError(`extraction point is not a directory: ${path}`);
+      const host = await resolveInRoot(root, path, { followLast: true });
+      const st = await lstat(host).catch(() => undefined);
+      if (!st) throw new NotFoundError(`Could not find the file ${path} in container ${ref}`);
+      if (!st.isDirectory()) throw new InvalidArgumentError('extraction point is not a directory');
       // As Docker: a read-only root still takes files into a writable volume; a read-only volume takes none.
-      const m = mountOf(r.config.Mounts, host.slice(root.length) || '/');
+      const inside = host.slice(root.length) || '/';
+      const m = mountOf(r.config.Mounts, inside);
       if (m && !m.RW) throw new ForbiddenError('mounted volume is marked read-only');
       if (!m && r.hostConfig.ReadonlyRootfs) throw new ForbiddenError('container rootfs is marked read-only');
-      await unpackLayer(host, extract(tar, signal ? { signal } : {}), { whiteouts: 'delete', signal });
+      let entries: AsyncIterable<TarEntry> = extract(tar, o.signal ? { signal: o.signal } : {});
+      if (o.noOverwriteDirNonDir) entries = noOverwriteDirNonDir(entries, host, inside);
+      try {
+        await unpackLayer(host, entries, { whiteouts: 'delete', signal: o.signal });
+      } catch (err) {
+        throw tarError(err);
+      }
     });
   }
 

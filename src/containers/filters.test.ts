@@ -65,6 +65,13 @@ const ctx: FilterContext = {
   },
   imageId: (ref) => ({ nginx: 'sha256:nginx', 'nginx:1': 'sha256:nginx', busybox: 'sha256:busybox' })[ref],
   networks: (r) => (r === web ? [{ name: 'front', id: 'f00d1234' }] : [{ name: 'bridge', id: 'b0b0' }]),
+  ports: (r) =>
+    r === web
+      ? [
+          { PrivatePort: 80, PublicPort: 8080, Type: 'tcp' },
+          { PrivatePort: 53, Type: 'udp' },
+        ]
+      : [],
 };
 const names = (o: ListOptions) => selectContainers(rows, o, ctx).map((r) => r.name);
 const filters = (f: Record<string, string[]>): ListOptions => ({ all: true, filters: new Map(Object.entries(f)) });
@@ -105,8 +112,20 @@ describe('selectContainers', () => {
   it('refuses an unknown status and a before/since container that does not exist', () => {
     assert.throws(
       () => names(filters({ status: ['sleeping'] })),
-      (e: unknown) => e instanceof InvalidArgumentError && e.message === "invalid filter 'status=sleeping'",
+      (e: unknown) => e instanceof InvalidArgumentError && e.message === "Invalid filter 'status=sleeping'",
     );
     assert.throws(() => names(filters({ before: ['nope'] })), NotFoundError);
+  });
+
+  it('filters by published port (the host side) and exposed port (the container side), ranges and protocols', () => {
+    assert.deepEqual(names(filters({ publish: ['8080'] })), ['web']);
+    assert.deepEqual(names(filters({ publish: ['80'] })), [], 'publish matches the host port');
+    assert.deepEqual(names(filters({ publish: ['8000-8100/tcp'] })), ['web']);
+    assert.deepEqual(names(filters({ expose: ['80/tcp'] })), ['web']);
+    assert.deepEqual(names(filters({ expose: ['53/udp'] })), ['web']);
+    assert.deepEqual(names(filters({ expose: ['53'] })), [], 'the protocol defaults to tcp');
+    assert.deepEqual(names(filters({ expose: ['81'] })), []);
+    assert.throws(() => names(filters({ publish: ['1:80'] })), /filter for 'publish' should not contain ':': 1:80/);
+    assert.throws(() => names(filters({ expose: ['http'] })), InvalidArgumentError);
   });
 });

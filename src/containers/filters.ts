@@ -40,6 +40,44 @@ export interface FilterContext {
   imageId(ref: string): string | undefined;
   /** The networks a container is attached to, by name and ID: `network`. */
   networks(r: Row): readonly { name: string; id: string }[];
+  /** The container's ports as `ps` lists them (published ones with their host port): `publish` and `expose`. */
+  ports(r: Row): readonly PsPort[];
+}
+
+/**
+ * A `publish` or `expose` filter value (`80`, `80/udp`, `8000-8010/tcp`) as the set of `port/proto` keys it names,
+ * as dockerd's portOp.
+ */
+export function portFilterKeys(key: string, value: string): string[] {
+  if (value.includes(':')) throw new InvalidArgumentError(`filter for '${key}' should not contain ':': ${value}`);
+  const m = /^(\d+)(?:-(\d+))?(?:\/([a-z]+))?$/.exec(value);
+  const lo = Number(m?.[1]);
+  const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
+  if (!m || lo > 65535 || hi > 65535 || hi < lo)
+    throw new InvalidArgumentError(`error while looking up for ${key} ${value}: invalid port range`);
+  const proto = m[3] ?? 'tcp';
+  return Array.from({ length: hi - lo + 1 }, (_, i) => `${lo + i}/${proto}`);
+}
+
+/** One of `ps`'s `Ports` (Docker's `types.Port`): published ones carry their host side. */
+export interface PsPort {
+  IP?: string;
+  PrivatePort: number;
+  PublicPort?: number;
+  Type: string;
+}
+
+/** ps's `Ports` from a container's `NetworkSettings.Ports`: published ports with their host side, exposed ones without. */
+export function psPorts(settings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> }): PsPort[] {
+  const out: PsPort[] = [];
+  for (const [key, list] of Object.entries(settings.Ports)) {
+    const [port, type = 'tcp'] = key.split('/');
+    if (!list) out.push({ PrivatePort: Number(port), Type: type });
+    else
+      for (const b of list)
+        out.push({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type });
+  }
+  return out;
 }
 
 /** The `name` filter: a regular expression matched against the name with and without its '/' (an invalid one matches nothing). */
@@ -59,7 +97,7 @@ export function selectContainers(rows: readonly Row[], o: ListOptions, ctx: Filt
   const limit = o.limit ?? -1;
   const statuses = f.get('status');
   for (const s of statuses ?? [])
-    if (!STATUSES.includes(s)) throw new InvalidArgumentError(`invalid filter 'status=${s}'`);
+    if (!STATUSES.includes(s)) throw new InvalidArgumentError(`Invalid filter 'status=${s}'`);
   const before = f.get('before')?.map((x) => ctx.container(x).created);
   const since = f.get('since')?.map((x) => ctx.container(x).created);
   const ancestorRefs = f.get('ancestor');
@@ -73,6 +111,8 @@ export function selectContainers(rows: readonly Row[], o: ListOptions, ctx: Filt
   const health = f.get('health');
   const vol = f.get('volume');
   const nets = f.get('network');
+  const publish = new Set(f.get('publish')?.flatMap((v) => portFilterKeys('publish', v)));
+  const expose = new Set(f.get('expose')?.flatMap((v) => portFilterKeys('expose', v)));
   const out = rows.filter((r) => {
     const st = r.state.Status;
     if (liveOnly && st !== 'running' && st !== 'paused' && st !== 'restarting') return false;
@@ -89,6 +129,13 @@ export function selectContainers(rows: readonly Row[], o: ListOptions, ctx: Filt
     if (
       nets &&
       !ctx.networks(r).some((n) => nets.includes(n.name) || nets.some((x) => x.length > 0 && n.id.startsWith(x)))
+    )
+      return false;
+    if (
+      (publish.size > 0 || expose.size > 0) &&
+      !ctx
+        .ports(r)
+        .some((p) => publish.has(`${p.PublicPort ?? 0}/${p.Type}`) || expose.has(`${p.PrivatePort}/${p.Type}`))
     )
       return false;
     return true;

@@ -3,7 +3,7 @@
  * start-up reconciliation. `ContainerService` is the state machine; the modules beside it do the work.
  */
 export { ContainerService, type ContainerServiceDeps } from './service.ts';
-export { PS_FILTERS, type ListOptions } from './filters.ts';
+export { PS_FILTERS, psPorts, type ListOptions, type PsPort } from './filters.ts';
 export type {
   MountPoint,
   StoredConfig,
@@ -15,5 +15,4 @@ export type {
 export { statusText, type ContainerState, type ContainerStatus } from './state.ts';
 export { formatTimestampNano } from '../runtime/index.ts';
 export { ExecManager } from './exec.ts';
-export { layerEntries } from './archive.ts';
 export { resolveUser, type ResolvedUser } from './users.ts';

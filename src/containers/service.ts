@@ -31,8 +31,8 @@ import type { VolumeService } from '../volumes/index.ts';
 import type { Change } from './archive.ts';
 import { type CommitOptions, commitContainer } from './commit.ts';
 import { validateHostConfig, validateName } from './config.ts';
-import { ContainerFiles } from './files.ts';
-import { type ListOptions, selectContainers } from './filters.ts';
+import { ContainerFiles, type PutOptions } from './files.ts';
+import { type ListOptions, psPorts, selectContainers } from './filters.ts';
 import { Healthchecks } from './health.ts';
 import type { LogsOptions, Row, StoredConfig, WaitCondition, WaitResult } from './model.ts';
 import { Monitor } from './monitor.ts';
@@ -64,6 +64,14 @@ export interface ContainerServiceDeps {
 }
 
 const isLive = (r: Row) => r.state.Status === 'running' || r.state.Status === 'paused';
+
+/** dockerd's refusal to remove a live container without force, which clients match (one text per state). */
+function removeLiveMessage(r: Row): string {
+  const state = r.state.Status;
+  return state === 'paused'
+    ? `You cannot remove a paused container ${r.id}. Unpause and then stop the container before attempting removal or force remove`
+    : `You cannot remove a ${state} container ${r.id}. Stop the container before attempting removal or force remove`;
+}
 
 /**
  * Containers: the state machine (created → running ⇄ paused → exited, restarting, removing) with one lock per
@@ -97,6 +105,11 @@ export class ContainerService {
       dir: (id) => this.dir(id),
       lock: this.#lock,
       current: (id) => deps.records.get(id),
+      etcFiles: (r) => [
+        { destination: '/etc/hostname', source: join(this.dir(r.id), 'hostname') },
+        { destination: '/etc/hosts', source: join(this.networkFilesDir(r), 'hosts') },
+        { destination: '/etc/resolv.conf', source: join(this.networkFilesDir(r), 'resolv.conf') },
+      ],
     });
     this.#run = {
       snapshotter: deps.snapshotter,
@@ -151,6 +164,7 @@ export class ContainerService {
         }
       },
       networks: (r) => this.#d.networks.attachments(r.id, r.hostConfig.NetworkMode || 'default'),
+      ports: (r) => psPorts(this.networkSettings(r)),
     });
   }
 
@@ -329,7 +343,7 @@ export class ContainerService {
 
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
     const r = this.get(ref);
-    if (!isLive(r)) throw new ConflictError(`Cannot kill container: ${ref}: container ${r.id} is not running`);
+    if (!isLive(r)) throw new ConflictError(`Cannot kill container: ${ref}: Container ${r.id} is not running`);
     const upper = signal.toUpperCase();
     const sig = /^\d+$/.test(signal) ? Number(signal) : upper.startsWith('SIG') ? upper : `SIG${upper}`;
     if (sig === 'SIGKILL' || sig === 9) this.#d.records.setState(r.id, { ...r.state, StoppedByUser: true });
@@ -361,11 +375,7 @@ export class ContainerService {
   async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const r0 = this.get(ref);
     if (isLive(r0) || r0.state.Status === 'restarting') {
-      if (!opts.force) {
-        throw new ConflictError(
-          `cannot remove container "/${r0.name}": container is ${r0.state.Status}: stop the container before removing or force remove`,
-        );
-      }
+      if (!opts.force) throw new ConflictError(removeLiveMessage(r0));
       this.#monitor.cancelRestart(r0);
       const cur = this.get(r0.id);
       if (isLive(cur)) {
@@ -465,7 +475,7 @@ export class ContainerService {
     const other = this.#d.records.byName(name);
     if (other || !this.#d.records.rename(r.id, name)) {
       throw new ConflictError(
-        `Conflict. The container name "/${name}" is already in use by container "${other?.id ?? ''}". You have to remove (or rename) that container to be able to reuse that name.`,
+        `Error when allocating new name: Conflict. The container name "/${name}" is already in use by container "${other?.id ?? ''}". You have to remove (or rename) that container to be able to reuse that name.`,
       );
     }
     // Other containers on its user networks resolve the new name, as Docker's.
@@ -506,13 +516,20 @@ export class ContainerService {
   }
 
   /**
-   * `docker commit`: the container's changes as a new image (see `commitContainer`). The container is paused
-   * meanwhile unless `pause` is false.
+   * `docker commit`: the container's changes as a new image (see `commitContainer`). A running container is paused
+   * meanwhile unless `pause` is false; where the runtime cannot pause it (the freezer refused), it is committed
+   * running, as dockerd does (it ignores a failed pause).
    */
   async commit(ref: string, o: CommitOptions): Promise<string> {
     const r = this.get(ref);
-    const pause = (o.pause ?? true) && r.state.Status === 'running';
-    if (pause) await this.pause(r.id);
+    let pause = (o.pause ?? true) && r.state.Status === 'running';
+    if (pause)
+      await this.pause(r.id).catch((err: unknown) => {
+        pause = false;
+        this.#d.log?.warn(
+          `commit ${r.id.slice(0, 12)}: committing it running, it could not be paused: ${errorMessage(err)}`,
+        );
+      });
     try {
       const id = await commitContainer(this.#d, r, o);
       this.#publish('commit', r, { comment: o.comment ?? '', imageID: id });
@@ -533,8 +550,8 @@ export class ContainerService {
   }
 
   /** `PUT /containers/{id}/archive`: extracts a tar into a directory of the container. */
-  archivePut(ref: string, path: string, tar: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void> {
-    return this.#files.put(this.get(ref), ref, path, tar, signal);
+  archivePut(ref: string, path: string, tar: AsyncIterable<Uint8Array>, opts: PutOptions = {}): Promise<void> {
+    return this.#files.put(this.get(ref), ref, path, tar, opts);
   }
 
   /** `docker diff`: the container's changes against its image (overlay snapshotter only). */

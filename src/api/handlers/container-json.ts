@@ -7,21 +7,6 @@ function rfc3339(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-/** ps's `Ports`: published ports with their host side, exposed ones without (Docker's `types.Port`). */
-export function portsJSON(settings: {
-  Ports: Record<string, { HostIp: string; HostPort: string }[] | null>;
-}): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  for (const [key, list] of Object.entries(settings.Ports)) {
-    const [port, type = 'tcp'] = key.split('/');
-    if (!list) out.push({ PrivatePort: Number(port), Type: type });
-    else
-      for (const b of list)
-        out.push({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type });
-  }
-  return out;
-}
-
 export function mountsJSON(r: ContainerRow): MountPoint[] {
   return r.config.Mounts.map((m) => ({
     Type: m.Type,

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { ContainerRow, ContainerService } from '../../containers/index.ts';
 import type { ContainerCreateRequest, HostConfig } from '../../engine-api/containers.ts';
-import { formatTimestampNano, PS_FILTERS, statusText } from '../../containers/index.ts';
+import { formatTimestampNano, PS_FILTERS, psPorts, statusText } from '../../containers/index.ts';
 import type { ImageService } from '../../images/index.ts';
 import type { ImageRunConfig } from '../../oci/types.ts';
 
@@ -11,7 +11,7 @@ import type { Router } from '../router.ts';
 import { frame, STDERR, STDOUT, SYSTEMERR } from '../stdcopy.ts';
 import { parseDetachKeys, pipeSession } from '../session.ts';
 import { pack } from '../../util/tar/index.ts';
-import { inspectContainer, mountsJSON, portsJSON, withoutNewerFields } from './container-json.ts';
+import { inspectContainer, mountsJSON, withoutNewerFields } from './container-json.ts';
 import { versionAtLeast } from '../version.ts';
 import { parseTimestamp } from '../../util/timestamp.ts';
 
@@ -37,7 +37,7 @@ function summary(d: ContainerHandlerDeps, r: ContainerRow, version: string): Rec
     ImageID: r.imageId,
     Command: psCommand(r.config.Path, r.config.Args),
     Created: Math.floor(r.created / 1000),
-    Ports: portsJSON(net),
+    Ports: psPorts(net),
     Labels: r.config.Config.Labels ?? {},
     State: r.state.Status,
     Status: statusText(r.state),
@@ -373,7 +373,10 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
       res.end();
     })
     .add('PUT', '/containers/{id}/archive', async (req, res) => {
-      await c.archivePut(req.params.id!, archivePath(req.query), req.raw, req.signal);
+      await c.archivePut(req.params.id!, archivePath(req.query), req.raw, {
+        noOverwriteDirNonDir: boolParam(req.query, 'noOverwriteDirNonDir'),
+        signal: req.signal,
+      });
       res.writeHead(200);
       res.end();
     })
@@ -437,6 +440,6 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
 
 function archivePath(q: URLSearchParams): string {
   const p = q.get('path');
-  if (!p) throw new InvalidArgumentError('path is required');
+  if (!p) throw new InvalidArgumentError('bad parameter: path cannot be empty');
   return p;
 }

@@ -1,0 +1,257 @@
+/**
+ * Builds side by side in one run: dockerd 20.10's classic builder (docker CLI 28), berthd through the same docker CLI,
+ * berthd through `berth build` (its kept context), and Debian's buildah (`bud --layers`, runc, its own storage),
+ * all with `--network none` (the reference dockerd runs without a bridge), interleaved round by round.
+ *
+ * - small: a multi-stage busybox fixture (300 files of 1 KiB and one of 20 MiB, a RUN over each, a final stage
+ *   copying from the first): cold (image and build cache removed), again fully cached, and after one small file
+ *   changed;
+ * - large: a context of 10,000 files, 200 MiB: `COPY . /ctx` cold and after one file changed, and a FROM-only
+ *   Dockerfile (the cost of sending the context); `tar -c` of the context to /dev/null as the floor.
+ *
+ * `node bench/build.ts [--runs N] [--only small|large]`, or `npm run bench -- build`.
+ */
+import { randomFillSync } from 'node:crypto';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BERTH, DOCKER, removeDir, startBerthd, startDockerd, type Engine } from './lib/engines.ts';
+import { fmt, run, stats, type Stats } from './lib/proc.ts';
+
+export interface BuildFigures {
+  runs: number;
+  /** Seconds by builder, then by case. */
+  small: Record<string, Record<string, Stats>>;
+  large: Record<string, Record<string, Stats>>;
+  tar: Stats;
+  loadavg: { start: number[]; end: number[] };
+}
+
+const SMALL_DOCKERFILE = `FROM busybox AS build
+WORKDIR /src
+COPY small/ small/
+RUN find small -type f | sort | xargs cat | md5sum > small.md5
+COPY big.bin .
+RUN md5sum big.bin > big.md5
+FROM busybox
+COPY --from=build /src/small.md5 /src/big.md5 /sums/
+COPY small/ /app/small/
+COPY big.bin /app/
+CMD ["cat", "/sums/small.md5"]
+`;
+
+async function smallFixture(dir: string): Promise<void> {
+  await mkdir(join(dir, 'small'), { recursive: true });
+  for (let i = 0; i < 300; i++)
+    await writeFile(join(dir, 'small', `f${String(i).padStart(3, '0')}`), randomFillSync(Buffer.alloc(1024)));
+  await writeFile(join(dir, 'big.bin'), randomFillSync(Buffer.alloc(20 << 20)));
+  await writeFile(join(dir, 'Dockerfile'), SMALL_DOCKERFILE);
+}
+
+async function largeFixture(dir: string): Promise<void> {
+  const buf = Buffer.alloc(20_970);
+  for (let d = 0; d < 100; d++) {
+    await mkdir(join(dir, `d${d}`), { recursive: true });
+    for (let f = 0; f < 100; f++) await writeFile(join(dir, `d${d}`, `f${f}`), randomFillSync(buf));
+  }
+  await writeFile(join(dir, 'Dockerfile.copy'), 'FROM busybox\nCOPY . /ctx\n');
+  await writeFile(join(dir, 'Dockerfile.from'), 'FROM busybox\n');
+}
+
+interface Builder {
+  name: string;
+  /** Builds `dir` with `file` (relative to it) as image `tag`; returns seconds. */
+  build(dir: string, file: string, tag: string): Promise<number>;
+  /** Removes the images `tags` and the build cache, so the next build is cold. */
+  reset(tags: string[]): Promise<void>;
+}
+
+function dockerBuilder(name: string, e: Engine, env: Record<string, string>): Builder {
+  return {
+    name,
+    build: async (dir, file, tag) =>
+      (
+        await run(DOCKER, ['build', '-q', '--network', 'none', '-f', join(dir, file), '-t', tag, dir], {
+          env,
+          timeoutMs: 600_000,
+        })
+      ).seconds,
+    reset: async (tags) => {
+      await run(DOCKER, ['rmi', '-f', ...tags], { env, allowFail: true });
+      await run(DOCKER, ['image', 'prune', '-f'], { env, allowFail: true });
+      if (e.name === 'berthd') await run(BERTH, ['-H', e.host, 'builder', 'prune', '-a', '-f'], { allowFail: true });
+    },
+  };
+}
+
+function berthBuilder(e: Engine): Builder {
+  return {
+    name: 'berth build → berthd',
+    build: async (dir, file, tag) =>
+      (
+        await run(BERTH, ['-H', e.host, 'build', '-q', '--network', 'none', '-f', join(dir, file), '-t', tag, dir], {
+          timeoutMs: 600_000,
+        })
+      ).seconds,
+    reset: async (tags) => {
+      await run(BERTH, ['-H', e.host, 'rmi', '-f', ...tags], { allowFail: true });
+      await run(BERTH, ['-H', e.host, 'builder', 'prune', '-a', '-f'], { allowFail: true });
+    },
+  };
+}
+
+async function buildahBuilder(root: string, busybox: string): Promise<Builder> {
+  const base = ['--root', join(root, 'root'), '--runroot', join(root, 'run'), '--storage-driver', 'overlay'];
+  await run('buildah', [...base, 'pull', '-q', `docker-archive:${busybox}`]);
+  const id = (await run('buildah', [...base, 'images', '-q'])).stdout.trim().split('\n')[0]!;
+  await run('buildah', [...base, 'tag', id, 'busybox:latest']);
+  return {
+    name: 'buildah',
+    build: async (dir, file, tag) =>
+      (
+        await run(
+          'buildah',
+          [
+            ...base,
+            'bud',
+            '-q',
+            '--layers',
+            '--runtime',
+            '/usr/sbin/runc',
+            '--isolation',
+            'oci',
+            '--network',
+            'none',
+            '-f',
+            join(dir, file),
+            '-t',
+            tag,
+            dir,
+          ],
+          { timeoutMs: 600_000 },
+        )
+      ).seconds,
+    reset: async (tags) => {
+      await run('buildah', [...base, 'rmi', '-f', ...tags], { allowFail: true });
+      await run('buildah', [...base, 'rmi', '--prune'], { allowFail: true });
+    },
+  };
+}
+
+export async function benchBuild(opts: {
+  runs: number;
+  only?: string;
+  log: (s: string) => void;
+}): Promise<BuildFigures> {
+  const { runs, log } = opts;
+  const work = await mkdtemp('/tmp/berth-bench-build-');
+  const cleanups: (() => Promise<void>)[] = [() => removeDir(work)];
+  const start = loadavg();
+  try {
+    const small = join(work, 'small');
+    const large = join(work, 'large');
+    log('build: writing the fixtures');
+    await smallFixture(small);
+    if (opts.only !== 'small') await largeFixture(large);
+    const berthd = await startBerthd({ seed: true });
+    cleanups.push(() => berthd.stop());
+    const dockerd = await startDockerd();
+    cleanups.push(() => dockerd.stop());
+    const busybox = join(work, 'busybox.tar');
+    await run(BERTH, ['-H', berthd.host, 'save', '-o', busybox, 'busybox']);
+    await run(DOCKER, ['load', '-q', '-i', busybox], { env: { DOCKER_HOST: dockerd.host } });
+    const builders = [
+      dockerBuilder('docker build → dockerd', dockerd, { DOCKER_HOST: dockerd.host, DOCKER_CONFIG: join(work, 'dc') }),
+      dockerBuilder('docker build → berthd', berthd, { DOCKER_HOST: berthd.host, DOCKER_CONFIG: join(work, 'dc') }),
+      berthBuilder(berthd),
+      await buildahBuilder(join(work, 'buildah'), busybox),
+    ];
+    cleanups.push(async () => {
+      await run('umount', ['-R', join(work, 'buildah', 'root', 'overlay')], { allowFail: true });
+    });
+    const times = () => Object.fromEntries(builders.map((b) => [b.name, {} as Record<string, number[]>]));
+    const smallT = times();
+    const largeT = times();
+    const add = (t: Record<string, Record<string, number[]>>, b: Builder, k: string, s: number) => {
+      (t[b.name]![k] ??= []).push(s);
+    };
+    const tarT: number[] = [];
+    let change = 0;
+    for (let r = 0; r < runs; r++) {
+      if (opts.only !== 'large') {
+        for (const b of builders) {
+          log(`build: round ${r + 1}/${runs}, small fixture, ${b.name}`);
+          await b.reset(['bench-small']);
+          await run('sync', []);
+          add(smallT, b, 'cold', await b.build(small, 'Dockerfile', 'bench-small'));
+          add(smallT, b, 'cached', await b.build(small, 'Dockerfile', 'bench-small'));
+          await writeFile(join(small, 'small', 'f150'), `changed ${change++}\n`);
+          add(smallT, b, 'one file changed', await b.build(small, 'Dockerfile', 'bench-small'));
+        }
+      }
+      if (opts.only !== 'small') {
+        tarT.push((await run('sh', ['-c', `tar -C ${large} -cf - . > /dev/null`])).seconds);
+        for (const b of builders) {
+          log(`build: round ${r + 1}/${runs}, large context, ${b.name}`);
+          await b.reset(['bench-large', 'bench-from']);
+          await run('sync', []);
+          add(largeT, b, 'COPY . cold', await b.build(large, 'Dockerfile.copy', 'bench-large'));
+          await writeFile(join(large, 'd50', 'f50'), `changed ${change++}\n`);
+          add(largeT, b, 'COPY . one file changed', await b.build(large, 'Dockerfile.copy', 'bench-large'));
+          add(largeT, b, 'FROM only (send the context)', await b.build(large, 'Dockerfile.from', 'bench-from'));
+        }
+      }
+    }
+    const st = (t: Record<string, Record<string, number[]>>) =>
+      Object.fromEntries(
+        Object.entries(t).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([c, xs]) => [c, stats(xs)]))]),
+      );
+    return { runs, small: st(smallT), large: st(largeT), tar: stats(tarT), loadavg: { start, end: loadavg() } };
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch((err: unknown) => log(`cleanup: ${(err as Error).message}`));
+  }
+}
+
+export function buildReport(f: BuildFigures): string {
+  const out: string[] = [];
+  const la = (l: number[]) => l.map((x) => x.toFixed(1)).join(' ');
+  out.push(
+    `### Build (${f.runs} runs: median (min–max) seconds; load average ${la(f.loadavg.start)} → ${la(f.loadavg.end)})`,
+    '',
+  );
+  const table = (title: string, t: Record<string, Record<string, Stats>>, ref: string) => {
+    const cases = [...new Set(Object.values(t).flatMap((c) => Object.keys(c)))];
+    if (cases.length === 0) return;
+    out.push(`${title}`, '', `| builder | ${cases.join(' | ')} |`, `|---|${cases.map(() => '---').join('|')}|`);
+    for (const [b, c] of Object.entries(t)) {
+      const cells = cases.map((k) => {
+        const s = c[k];
+        const r = t[ref]?.[k];
+        if (!s) return '';
+        const ratio = r && b !== ref ? ` (**${(s.median / r.median).toFixed(2)}×**)` : '';
+        return `${fmt(s, 2)}${ratio}`;
+      });
+      out.push(`| ${b} | ${cells.join(' | ')} |`);
+    }
+    out.push('');
+  };
+  table(
+    'Multi-stage busybox fixture (300 × 1 KiB + 20 MiB); ratios to docker build → dockerd',
+    f.small,
+    'docker build → dockerd',
+  );
+  table('10,000 files, 200 MiB; ratios to docker build → dockerd', f.large, 'docker build → dockerd');
+  if (f.tar.n > 0) out.push(`\`tar -c\` of the large context to /dev/null: ${fmt(f.tar, 2)} s`, '');
+  return out.join('\n');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, only: { type: 'string' } } });
+  const f = await benchBuild({
+    runs: Number(values.runs),
+    ...(values.only ? { only: values.only } : {}),
+    log: (s) => process.stderr.write(`${s}\n`),
+  });
+  process.stdout.write(`${buildReport(f)}\n`);
+}
