@@ -52,6 +52,12 @@ describe('ConmonRuntime with runc', () => {
     const first = bed.driver;
     const { conmonPid } = await first.create(id, { bundle, logPath });
     await first.start(id);
+    // The first tick says the shell has set its trap (a TERM before that would be ignored by the container's init).
+    const ticked = async (): Promise<boolean> => {
+      for await (const e of readLog(logPath)) if (e.message.toString() === 'tick') return true;
+      return false;
+    };
+    for (let i = 0; i < 200 && !(await ticked()); i++) await new Promise((r) => setTimeout(r, 10));
     // berthd goes away: nothing of the first driver is used from here on.
     const second = bed.newDriver();
     assert.deepEqual(await second.list(), [id]);

@@ -176,7 +176,11 @@ export class ConmonRuntime implements RuntimeDriver {
   }
 
   async start(id: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
-    await this.#record(id);
+    const rec = await this.#record(id);
+    if (this.name === 'runc') {
+      const started = await phase('runtime.start', id, () => startThroughFifo(join(this.cli.root, id), rec.pid));
+      if (started) return;
+    }
     await this.cli.start(id, opts);
   }
 
@@ -501,4 +505,49 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * `runc start`, without runc: a created container's init waits in `open(<state dir>/exec.fifo, O_WRONLY)` until
+ * someone opens it for reading, writes "0", and execs the process; runc's `start` opens it, reads it and removes it,
+ * nothing more. Doing that here spares a runtime process and a fork of berthd on every start (~10–17 ms each here,
+ * and most of what 20 starts at once wait for). False when there is no fifo (another runtime version: the caller
+ * runs `runc start`). If the init dies before it opens its end, the pending open is released by opening the write
+ * end once, and the start fails as runc's does.
+ */
+async function startThroughFifo(stateDir: string, initPid: number): Promise<boolean> {
+  const path = join(stateDir, 'exec.fifo');
+  try {
+    if (!(await stat(path)).isFIFO()) return false;
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return false;
+    throw e;
+  }
+  let released = false;
+  const watchdog = setInterval(() => {
+    if (pidRunning(initPid)) return;
+    released = true;
+    clearInterval(watchdog);
+    open(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK).then(
+      (fh) => fh.close(),
+      () => {},
+    );
+  }, 100);
+  let data: Buffer;
+  try {
+    const fh = await open(path, fsConstants.O_RDONLY);
+    try {
+      data = await fh.readFile();
+    } finally {
+      await fh.close();
+    }
+  } finally {
+    clearInterval(watchdog);
+  }
+  if (data.length === 0)
+    throw new ConflictError(
+      released ? 'the container process is already dead' : 'cannot start an already running container',
+    );
+  await rm(path, { force: true });
+  return true;
 }
