@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Provider } from '../content/index.ts';
 import { layerCompression } from '../oci/mediatypes.ts';
+import type { Compression } from '../util/compression.ts';
 import type { Descriptor, ImageConfig, Manifest } from '../oci/types.ts';
 import { type Snapshotter, TRANSIENT_LABEL } from '../snapshots/index.ts';
 import type { Digest } from '../util/digest.ts';
@@ -167,7 +168,36 @@ export class LayerUnpacker {
     return key;
   }
 
-  /** Removes a layer unpacked by `unpackLayerFrom` that will not be committed. */
+  /**
+   * Unpacks bytes that may be a layer before it is known whether any image uses them (a load reads an archive's
+   * blobs before its manifests), into a new transient snapshot with no parent. Resolves with the snapshot's key and
+   * the diff ID the bytes unpacked to: `unpack(…, { prepared })` commits it where an image's layer has that diff ID,
+   * and `discardLayer` removes it otherwise. Nothing is left behind on failure. Only where
+   * `snapshotter.layersIndependent` (else a TypeError).
+   */
+  async unpackAhead(
+    source: Readable | AsyncIterable<Uint8Array>,
+    compression: Compression,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<{ key: string; diffId: Digest }> {
+    if (!this.#snapshotter.layersIndependent)
+      throw new TypeError(`the ${this.#snapshotter.name} snapshotter cannot unpack a layer before its parent`);
+    const key = `extract-${randomBytes(6).toString('hex')} ahead`;
+    await this.#snapshotter.prepare(key, undefined, { labels: { [TRANSIENT_LABEL]: 'true' } });
+    try {
+      const r = await this.#snapshotter.applyBlob(key, source, {
+        compression,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      this.#aheadSizes.set(key, r.fileBytes);
+      return { key, diffId: r.diffId };
+    } catch (err) {
+      await this.#snapshotter.remove(key).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Removes a layer unpacked ahead (`unpackLayerFrom`, `unpackAhead`) that will not be committed. */
   async discardLayer(key: string): Promise<void> {
     this.#aheadSizes.delete(key);
     await this.#snapshotter.remove(key).catch((err) => {
