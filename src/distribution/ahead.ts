@@ -28,7 +28,8 @@ export function layerLike(head: Uint8Array): Compression | undefined {
 
 interface Unpacked {
   key: string;
-  diffId: Digest;
+  /** Undefined for an uncompressed blob until its digest (its diff ID) is known. */
+  diffId: Digest | undefined;
   compression: Compression;
   used: boolean;
 }
@@ -130,7 +131,7 @@ export class AheadUnpacks {
       const u = w.unpacked;
       if (u === undefined) continue;
       if (w.digest === undefined || this.#byDigest.has(w.digest)) this.#spare.push(u.key);
-      else this.#byDigest.set(w.digest, u);
+      else this.#byDigest.set(w.digest, { ...u, diffId: u.diffId ?? w.digest });
     }
     this.#watched.length = 0;
   }

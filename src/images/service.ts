@@ -376,7 +376,7 @@ export class ImageService {
     source: Parameters<LayerUnpacker['unpackAhead']>[0],
     compression: Parameters<LayerUnpacker['unpackAhead']>[1],
     opts: { signal?: AbortSignal } = {},
-  ): Promise<{ key: string; diffId: Digest }> {
+  ): Promise<{ key: string; diffId: Digest | undefined }> {
     return this.#unpacker.unpackAhead(source, compression, opts);
   }
 
