@@ -87,6 +87,7 @@ async function importLayer(
       ...signal,
       prepared: ahead?.prepared(manifest, config) ?? new Map(),
     });
+    await work.durable();
     const img = await deps.images.register(
       { mediaType: MediaType.OciManifest, digest: m.digest, size: m.size },
       { tags: opts.tag ? [opts.tag] : [], event: 'import', ...signal },

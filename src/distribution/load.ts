@@ -115,6 +115,7 @@ async function loadImages(
       throw archiveError(err, `unpacking image ${p.manifest.config.digest}`);
     }
   }
+  await work.durable();
   const out: LoadResult = { images: [] };
   for (const p of planned) {
     const tags = [...p.tags.values()];
