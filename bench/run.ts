@@ -14,6 +14,7 @@ import { summariseProfile } from './lib/profile.ts';
 import { benchLoad, throughput, type LoadFigures } from './load.ts';
 import { benchCompose, composeReport } from './compose.ts';
 import { benchContainers, containersReport } from './containers.ts';
+import { benchDatapath, datapathReport } from './datapath.ts';
 import { benchNetwork, networkReport } from './network.ts';
 import { benchPhases, type PhaseFigures } from './phases.ts';
 import { benchRegistry, registryReport, type RegistryFigures } from './registry.ts';
@@ -41,6 +42,9 @@ benchmarks (default: load layers idle version phases registry):
             crossed), config of a 50-service file (not in the default set)
   network   run --rm on the bridge vs --network none, 20 started in parallel on a user network, wrk through a
             published port vs the container's IP: berthd, dockerd, podman (not in the default set)
+  datapath  issue 11 in one run of --rounds rounds: pull (berthd, dockerd, podman, skopeo) of a --mib single-layer
+            and a --layers image, docker load into berthd and dockerd (plain and gzip), unpack beside tar -x,
+            floors, a pull's timeline, and peak RSS during a --rss-mib load (not in the default set)
 
 options:
   --mib N              size of the single-layer image (default 256)
@@ -49,7 +53,8 @@ options:
   --compression LIST   layer compression in the archives: none (as docker save writes), gzip, or none,gzip
                        (default none,gzip)
   --runs N             timed runs of each load (default 5; one untimed warm-up before); for start, runs per round
-  --rounds N           interleaved rounds of the start benchmark (default 3)
+  --rounds N           interleaved rounds of the start and datapath benchmarks (default 3)
+  --rss-mib N          size of the image loaded for the datapath memory step (default 1024; 0: skip it)
   --idle-runs N        daemon starts for the idle benchmark (default 3)
   --version-runs N     hyperfine runs per command (default 30)
   --json FILE          also write every figure as JSON
@@ -67,6 +72,7 @@ const { values, positionals } = parseArgs({
     compression: { type: 'string', default: 'none,gzip' },
     runs: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
+    'rss-mib': { type: 'string', default: '1024' },
     'idle-runs': { type: 'string', default: '3' },
     'version-runs': { type: 'string', default: '30' },
     json: { type: 'string' },
@@ -90,6 +96,7 @@ const KNOWN = [
   'start',
   'trust',
   'compose',
+  'datapath',
 ];
 if (values.help) {
   process.stdout.write(USAGE);
@@ -427,6 +434,12 @@ async function main(): Promise<void> {
     const f = await benchCompose({ runs, log });
     json.compose = f;
     out.push(composeReport(f));
+  }
+  if (selected.includes('datapath')) {
+    const rssMib = Number(values['rss-mib']);
+    const f = await benchDatapath({ rounds, mib, layers: layerCount, layerKib, rssMib, scratch, log });
+    json.datapath = f;
+    out.push(datapathReport(f));
   }
   if (selected.includes('network')) {
     const f = await benchNetwork({ runs, parallel: 20, wrkSeconds: 5, scratch, log });

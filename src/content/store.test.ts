@@ -69,3 +69,13 @@ test('read streams a large blob whole, also through gunzip (regression: a wrappe
   for await (const c of store.read(info.digest).pipe(createGunzip())) total += (c as Buffer).length;
   assert.equal(total, raw.length);
 });
+
+test('a blob stored without its directory synced is there at once; syncBlobs makes the names durable', async () => {
+  const data = Buffer.from('synced later');
+  const info = await store.ingest(Readable.from([data]), { digest: sha256(data) }, { syncDir: false });
+  assert.equal(info.created, true);
+  assert.deepEqual(await store.readAll(info.digest), data);
+  await store.syncBlobs();
+  const again = await store.put(Buffer.from('put, synced later'), {}, { syncDir: false });
+  assert.equal(await store.has(again.digest), true);
+});

@@ -39,14 +39,20 @@ export interface Provider {
 
 /** Writes blobs: nothing is visible until its size and digest are verified and it is renamed into place. */
 export interface Ingester {
-  /** Streams `source` into the store. With an expected digest, a mismatch is a DataLossError and nothing is kept. */
+  /**
+   * Streams `source` into the store. With an expected digest, a mismatch is a DataLossError and nothing is kept.
+   * The blob's content is on disk before its name appears; with `syncDir: false` the new name itself is made
+   * durable later, by `syncBlobs()` (one directory sync for many blobs, before anything refers to them).
+   */
   ingest(
     source: AsyncIterable<Uint8Array> | Readable,
     expected?: Expected,
-    opts?: { signal?: AbortSignal },
+    opts?: { signal?: AbortSignal; syncDir?: boolean },
   ): Promise<BlobInfo & { created: boolean }>;
   /** Stores bytes already in memory. */
-  put(data: Uint8Array, expected?: Expected): Promise<BlobInfo & { created: boolean }>;
+  put(data: Uint8Array, expected?: Expected, opts?: { syncDir?: boolean }): Promise<BlobInfo & { created: boolean }>;
+  /** Makes the names of blobs stored with `syncDir: false` durable. */
+  syncBlobs(): Promise<void>;
 }
 
 /** Lists and deletes blobs. */
@@ -129,7 +135,7 @@ export class FileContentStore implements ContentStore, ResumableIngester {
   async ingest(
     source: AsyncIterable<Uint8Array> | Readable,
     expected: Expected = {},
-    opts: { signal?: AbortSignal } = {},
+    opts: { signal?: AbortSignal; syncDir?: boolean } = {},
   ): Promise<BlobInfo & { created: boolean }> {
     if (expected.digest !== undefined && !isDigest(expected.digest))
       throw new InvalidArgumentError(`invalid digest "${expected.digest}"`);
@@ -156,7 +162,7 @@ export class FileContentStore implements ContentStore, ResumableIngester {
         return { digest, size, created: false };
       }
       await rename(tmp, final);
-      await syncDir(dirname(final));
+      if (opts.syncDir ?? true) await syncDir(dirname(final));
       return { digest, size, created: true };
     } catch (err) {
       await fh.close().catch(() => {});
@@ -165,8 +171,16 @@ export class FileContentStore implements ContentStore, ResumableIngester {
     }
   }
 
-  async put(data: Uint8Array, expected: Expected = {}): Promise<BlobInfo & { created: boolean }> {
-    return this.ingest(Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]), expected);
+  async put(
+    data: Uint8Array,
+    expected: Expected = {},
+    opts: { syncDir?: boolean } = {},
+  ): Promise<BlobInfo & { created: boolean }> {
+    return this.ingest(Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]), expected, opts);
+  }
+
+  async syncBlobs(): Promise<void> {
+    await syncDir(join(this.root, 'blobs', 'sha256'));
   }
 
   async *walk(): AsyncIterable<BlobInfo> {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { InvalidArgumentError } from '../util/errors.ts';
 
@@ -30,6 +31,8 @@ export interface DaemonConfig {
   certsDir: string;
   maxConcurrentDownloads: number;
   maxConcurrentUploads: number;
+  /** Threads doing layers' file work, shared by the layers unpacking at once (Berth's own key). */
+  unpackThreads: number;
   /** A registry connection not made in this time fails (ms; the registry client's default 10 s). */
   registryConnectTimeoutMs?: number;
   /** A registry response silent this long fails (ms; default 60 s): a hung blob does not hang a pull. */
@@ -86,6 +89,7 @@ export const DEFAULTS: DaemonConfig = {
   certsDir: '/etc/berth/certs.d',
   maxConcurrentDownloads: 3,
   maxConcurrentUploads: 5,
+  unpackThreads: Math.min(4, availableParallelism()),
   bridge: 'berth0',
   bip: '10.65.0.1/16',
   defaultBindAddress: '0.0.0.0',
@@ -150,6 +154,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'certs-dir': 'certsDir',
   'max-concurrent-downloads': 'maxConcurrentDownloads',
   'max-concurrent-uploads': 'maxConcurrentUploads',
+  'unpack-threads': 'unpackThreads',
   'registry-connect-timeout-ms': 'registryConnectTimeoutMs',
   'registry-idle-timeout-ms': 'registryIdleTimeoutMs',
   bridge: 'bridge',
@@ -329,6 +334,7 @@ function validate(c: DaemonConfig): void {
   for (const [name, n] of [
     ['max-concurrent-downloads', c.maxConcurrentDownloads],
     ['max-concurrent-uploads', c.maxConcurrentUploads],
+    ['unpack-threads', c.unpackThreads],
     ['registry-connect-timeout-ms', c.registryConnectTimeoutMs ?? 1],
     ['registry-idle-timeout-ms', c.registryIdleTimeoutMs ?? 1],
   ] as const) {

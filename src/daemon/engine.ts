@@ -17,7 +17,7 @@ import {
 } from '../metadata/index.ts';
 import { BridgeBackend, findHelper, NetavarkBackend, type NetworkBackend, NetworkService } from '../network/index.ts';
 import { VolumeService } from '../volumes/index.ts';
-import { CopySnapshotter, OverlaySnapshotter, type Snapshotter } from '../snapshots/index.ts';
+import { configureUnpackThreads, CopySnapshotter, OverlaySnapshotter, type Snapshotter } from '../snapshots/index.ts';
 import { EventLog } from '../util/events.ts';
 import { isErrno } from '../util/errors.ts';
 import type { DaemonConfig } from './config.ts';
@@ -51,6 +51,8 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
   const deps = { root: config.dataRoot, records: new SnapshotRecords(db) };
   const snapshotter: Snapshotter =
     config.snapshotter === 'copy' ? new CopySnapshotter(deps) : new OverlaySnapshotter(deps);
+  // A layer unpacking per download at once, each spread over the applier threads (snapshots/pool.ts).
+  configureUnpackThreads({ readers: config.maxConcurrentDownloads, appliers: config.unpackThreads });
   const events = new EventLog();
   // The services refer to each other through late-bound callbacks (an image or volume is in use by a container).
   let containers: ContainerService | undefined;

@@ -4,7 +4,9 @@ import { MediaType } from '../oci/mediatypes.ts';
 import type { Reference } from '../oci/reference.ts';
 import type { ImageConfig, Manifest } from '../oci/types.ts';
 import { autoDecompress } from '../util/compression.ts';
-import { archiveError, runImageWork, type ArchiveDeps } from './work.ts';
+import { coalesce } from '../util/chunks.ts';
+import { AheadUnpacks, type Watched } from './ahead.ts';
+import { archiveError, runImageWork, type ArchiveDeps, type ImageWork } from './work.ts';
 
 export interface ImportOptions {
   /** The name to give the image (`docker import - busybox:latest`). */
@@ -28,45 +30,71 @@ export async function importRootfs(
   opts: ImportOptions = {},
 ): Promise<Image> {
   const runConfig = applyChanges({}, opts.changes ?? []); // a bad change fails before any byte is read
-  const signal = opts.signal ? { signal: opts.signal } : {};
   return runImageWork(deps, async (work) => {
-    let layer: { digest: `${string}:${string}`; size: number };
+    // The tar is stored and unpacked in one pass (ahead.ts), where the snapshotter allows.
+    const ahead = AheadUnpacks.possible(deps.images) ? new AheadUnpacks(deps.images, opts.signal) : undefined;
     try {
-      layer = await work.ingest(autoDecompress(source), {}, opts.signal);
-    } catch (err) {
-      throw archiveError(err, 'reading the imported file system');
-    }
-    const created = new Date().toISOString();
-    const comment = opts.message || 'Imported from -';
-    const platform = hostPlatform();
-    const config: ImageConfig = {
-      architecture: platform.architecture,
-      comment,
-      config: runConfig,
-      created,
-      history: [{ created, comment }],
-      os: platform.os,
-      rootfs: { type: 'layers', diff_ids: [layer.digest] },
-    };
-    const configBlob = await work.put(Buffer.from(JSON.stringify(config)));
-    const manifest: Manifest = {
-      schemaVersion: 2,
-      mediaType: MediaType.OciManifest,
-      config: { mediaType: MediaType.OciConfig, size: configBlob.size, digest: configBlob.digest },
-      layers: [{ mediaType: MediaType.OciLayer, size: layer.size, digest: layer.digest }],
-    };
-    // An OCI manifest, as for archives without one (see load.ts), so that saved layouts are readable by OCI tools.
-    const m = await work.put(Buffer.from(JSON.stringify(manifest)));
-    await work.noteChains(config);
-    try {
-      const img = await deps.images.register(
-        { mediaType: MediaType.OciManifest, digest: m.digest, size: m.size },
-        { tags: opts.tag ? [opts.tag] : [], event: 'import', ...signal },
-      );
-      work.keep(img.record.manifestDigest, img.manifest);
-      return img;
-    } catch (err) {
-      throw archiveError(err, 'importing the file system');
+      return await importLayer(deps, work, source, opts, runConfig, ahead);
+    } finally {
+      await ahead?.discardUnused();
     }
   });
+}
+
+async function importLayer(
+  deps: ArchiveDeps,
+  work: ImageWork,
+  source: AsyncIterable<Uint8Array>,
+  opts: ImportOptions,
+  runConfig: NonNullable<ImageConfig['config']>,
+  ahead: AheadUnpacks | undefined,
+): Promise<Image> {
+  const signal = opts.signal ? { signal: opts.signal } : {};
+  let layer: { digest: `${string}:${string}`; size: number };
+  const watched: Watched = {};
+  try {
+    const tar = autoDecompress(coalesce(source));
+    layer = await work.ingest(ahead ? ahead.watch(tar, watched) : tar, {}, opts.signal);
+    watched.digest = layer.digest;
+    await ahead?.settle();
+  } catch (err) {
+    throw archiveError(err, 'reading the imported file system');
+  }
+  const created = new Date().toISOString();
+  const comment = opts.message || 'Imported from -';
+  const platform = hostPlatform();
+  const config: ImageConfig = {
+    architecture: platform.architecture,
+    comment,
+    config: runConfig,
+    created,
+    history: [{ created, comment }],
+    os: platform.os,
+    rootfs: { type: 'layers', diff_ids: [layer.digest] },
+  };
+  const configBlob = await work.put(Buffer.from(JSON.stringify(config)));
+  const manifest: Manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config: { mediaType: MediaType.OciConfig, size: configBlob.size, digest: configBlob.digest },
+    layers: [{ mediaType: MediaType.OciLayer, size: layer.size, digest: layer.digest }],
+  };
+  // An OCI manifest, as for archives without one (see load.ts), so that saved layouts are readable by OCI tools.
+  const m = await work.put(Buffer.from(JSON.stringify(manifest)));
+  await work.noteChains(config);
+  try {
+    await deps.images.unpack(manifest, config, {
+      ...signal,
+      prepared: ahead?.prepared(manifest, config) ?? new Map(),
+    });
+    await work.durable();
+    const img = await deps.images.register(
+      { mediaType: MediaType.OciManifest, digest: m.digest, size: m.size },
+      { tags: opts.tag ? [opts.tag] : [], event: 'import', ...signal },
+    );
+    work.keep(img.record.manifestDigest, img.manifest);
+    return img;
+  } catch (err) {
+    throw archiveError(err, 'importing the file system');
+  }
 }

@@ -522,3 +522,31 @@ test('the pre-1.10 layout (repositories, <id>/json, layer.tar): one image per ta
 test('a body that is not an archive at all is the client error, saying so', async (t) => {
   await failingLoad(t, Buffer.from('this is not an image archive'), InvalidArgumentError, /not an image archive/);
 });
+
+test('layers unpack in the same pass as the archive is read; blobs that only look like layers leave nothing', async (t) => {
+  const e = await testEngine(t);
+  const img = await threeLayerImage();
+  // Not layers of any image: a gzip of text (not a tar), and a tar no manifest names.
+  const notTar = gzipSync(Buffer.from('just text, not a tar'.repeat(100)));
+  const stray = await makeLayer({ 'stray/': '', 'stray/f': 'unused' }, 'none');
+  const entries = ociArchive([{ image: img, tags: ['app:1'] }], { docker: true, extraBlobs: [notTar, stray.blob] });
+  const prepared: string[] = [];
+  const prepare = e.snapshotter.prepare.bind(e.snapshotter);
+  e.snapshotter.prepare = (key, parent, opts) => {
+    prepared.push(key);
+    return prepare(key, parent, opts);
+  };
+  const res = await loadArchive(e, chunks(await archive(entries)));
+  assert.deepEqual(res.images, [{ id: img.configDigest, tags: ['app:1'] }]);
+  // Every layer (and the stray tar, and the gzip until it was no tar) was unpacked while it streamed in; none was
+  // read back from the store.
+  assert.equal(prepared.length, 5, prepared.join(', '));
+  assert.ok(
+    prepared.every((k) => k.endsWith(' ahead')),
+    `unpacked from the store: ${prepared.filter((k) => !k.endsWith(' ahead')).join(', ')}`,
+  );
+  assert.equal((await e.snapshots()).length, 3, 'only the image chain is kept');
+  const tree = await e.tree('app:1');
+  assert.equal(tree.get('srv/data')?.split(' ')[2], sha256('zstd layer').slice(7, 19));
+  assert.equal(tree.has('stray/f'), false);
+});

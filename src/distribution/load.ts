@@ -7,6 +7,8 @@ import { autoDecompress, detectCompression, type Compression } from '../util/com
 import { type Digest, isDigest } from '../util/digest.ts';
 import { DataLossError, InvalidArgumentError, NotFoundError, errorMessage } from '../util/errors.ts';
 import { extract } from '../util/tar/index.ts';
+import { coalesce } from '../util/chunks.ts';
+import { AheadUnpacks, type Watched } from './ahead.ts';
 import { archiveError, runImageWork, type ArchiveDeps, type ImageWork } from './work.ts';
 
 /** Annotation holding an image's full name (containerd, Docker 25+ `docker save`). */
@@ -59,62 +61,81 @@ export async function loadArchive(
   opts: LoadOptions = {},
 ): Promise<LoadResult> {
   return runImageWork(deps, async (work) => {
-    let contents: ArchiveContents;
+    const ahead = AheadUnpacks.possible(deps.images) ? new AheadUnpacks(deps.images, opts.signal) : undefined;
     try {
-      contents = await readArchive(source, work, opts.signal);
-    } catch (err) {
-      const e = archiveError(err, 'reading the image archive');
-      // Bad from its first header on: not a damaged archive but no archive at all, the client's error.
-      if (e instanceof DataLossError && /\bat offset 0\b/.test(e.message))
-        throw new InvalidArgumentError(`the body is not an image archive (a tar, maybe compressed): ${e.message}`, {
-          cause: err,
-        });
-      throw e;
+      return await loadImages(deps, work, coalesce(source), opts, ahead);
+    } finally {
+      await ahead?.discardUnused();
     }
-    const planned = await planImages(contents, work);
-    if (planned.length === 0) throw new InvalidArgumentError('the image archive contains no images');
-    // Unpack everything first, so that a bad layer in any image records no image at all.
-    for (const p of planned) {
-      await work.noteChains(p.config);
-      const diffIds = new Map<string, Digest>();
-      for (const [i, l] of p.manifest.layers.entries()) diffIds.set(l.digest, p.config.rootfs.diff_ids[i]!);
-      try {
-        await deps.images.unpack(p.manifest, p.config, {
-          ...(opts.signal ? { signal: opts.signal } : {}),
-          onLayerProgress: (layer, current) => {
-            const diffId = diffIds.get(layer.digest) ?? layer.digest;
-            opts.onProgress?.({
-              status: 'Loading layer',
-              progressDetail: { current, total: layer.size },
-              id: diffId.slice(diffId.indexOf(':') + 1, diffId.indexOf(':') + 13),
-            });
-          },
-        });
-      } catch (err) {
-        throw archiveError(err, `unpacking image ${p.manifest.config.digest}`);
-      }
-    }
-    const out: LoadResult = { images: [] };
-    for (const p of planned) {
-      const tags = [...p.tags.values()];
-      let img: Image;
-      try {
-        img = await deps.images.register(p.desc, {
-          tags,
-          event: 'load',
-          ...(opts.signal ? { signal: opts.signal } : {}),
-        });
-      } catch (err) {
-        throw archiveError(err, `registering image ${p.manifest.config.digest}`);
-      }
-      work.keep(img.record.manifestDigest, img.manifest);
-      const familiar = tags.map((t) => familiarString(t));
-      out.images.push({ id: img.record.configDigest, tags: familiar });
-      if (familiar.length === 0) opts.onProgress?.({ stream: `Loaded image ID: ${img.record.configDigest}\n` });
-      for (const f of familiar) opts.onProgress?.({ stream: `Loaded image: ${f}\n` });
-    }
-    return out;
   });
+}
+
+async function loadImages(
+  deps: ArchiveDeps,
+  work: ImageWork,
+  source: AsyncIterable<Uint8Array>,
+  opts: LoadOptions,
+  ahead: AheadUnpacks | undefined,
+): Promise<LoadResult> {
+  let contents: ArchiveContents;
+  try {
+    contents = await readArchive(source, work, opts, ahead);
+    await ahead?.settle();
+  } catch (err) {
+    const e = archiveError(err, 'reading the image archive');
+    // Bad from its first header on: not a damaged archive but no archive at all, the client's error.
+    if (e instanceof DataLossError && /\bat offset 0\b/.test(e.message))
+      throw new InvalidArgumentError(`the body is not an image archive (a tar, maybe compressed): ${e.message}`, {
+        cause: err,
+      });
+    throw e;
+  }
+  const planned = await planImages(contents, work);
+  if (planned.length === 0) throw new InvalidArgumentError('the image archive contains no images');
+  // Unpack everything first, so that a bad layer in any image records no image at all. Layers unpacked while the
+  // archive was read are committed; the others unpack from the store.
+  for (const p of planned) {
+    await work.noteChains(p.config);
+    const diffIds = new Map<string, Digest>();
+    for (const [i, l] of p.manifest.layers.entries()) diffIds.set(l.digest, p.config.rootfs.diff_ids[i]!);
+    try {
+      await deps.images.unpack(p.manifest, p.config, {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        prepared: ahead?.prepared(p.manifest, p.config) ?? new Map(),
+        onLayerProgress: (layer, current) => {
+          const diffId = diffIds.get(layer.digest) ?? layer.digest;
+          opts.onProgress?.({
+            status: 'Loading layer',
+            progressDetail: { current, total: layer.size },
+            id: diffId.slice(diffId.indexOf(':') + 1, diffId.indexOf(':') + 13),
+          });
+        },
+      });
+    } catch (err) {
+      throw archiveError(err, `unpacking image ${p.manifest.config.digest}`);
+    }
+  }
+  await work.durable();
+  const out: LoadResult = { images: [] };
+  for (const p of planned) {
+    const tags = [...p.tags.values()];
+    let img: Image;
+    try {
+      img = await deps.images.register(p.desc, {
+        tags,
+        event: 'load',
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    } catch (err) {
+      throw archiveError(err, `registering image ${p.manifest.config.digest}`);
+    }
+    work.keep(img.record.manifestDigest, img.manifest);
+    const familiar = tags.map((t) => familiarString(t));
+    out.images.push({ id: img.record.configDigest, tags: familiar });
+    if (familiar.length === 0) opts.onProgress?.({ stream: `Loaded image ID: ${img.record.configDigest}\n` });
+    for (const f of familiar) opts.onProgress?.({ stream: `Loaded image: ${f}\n` });
+  }
+  return out;
 }
 
 // ---- reading the archive --------------------------------------------------------------------------------
@@ -196,9 +217,11 @@ function archivePath(name: string): string | undefined {
 async function readArchive(
   source: AsyncIterable<Uint8Array>,
   work: ImageWork,
-  signal: AbortSignal | undefined,
+  opts: LoadOptions,
+  ahead: AheadUnpacks | undefined,
 ): Promise<ArchiveContents> {
   const c = new ArchiveContents();
+  const signal = opts.signal;
   for await (const { header, body } of extract(autoDecompress(source), signal ? { signal } : {})) {
     const name = archivePath(header.name);
     if (name === undefined) continue;
@@ -215,7 +238,7 @@ async function readArchive(
         break;
       case 'file':
         c.links.delete(name);
-        await readFile(c, name, header.size, body, work, signal);
+        await readFile(c, name, header.size, body, work, opts, ahead);
         break;
       default:
         break; // directories, devices and fifos carry nothing an image archive needs
@@ -230,12 +253,22 @@ async function readFile(
   size: number,
   body: AsyncIterable<Buffer>,
   work: ImageWork,
-  signal: AbortSignal | undefined,
+  opts: LoadOptions,
+  ahead: AheadUnpacks | undefined,
 ): Promise<void> {
+  const signal = opts.signal;
   const blob = /^blobs\/([^/]+)\/([^/]+)$/.exec(name);
   let head = Buffer.alloc(0);
+  // A file to be stored as a blob may be a layer: it unpacks on the side as it is stored (ahead.ts).
+  const watched: Watched = {};
+  const id = (blob?.[2] ?? name.split('/')[0] ?? name).slice(0, 12);
+  const stored = ahead
+    ? ahead.watch(body, watched, (current) =>
+        opts.onProgress?.({ status: 'Loading layer', progressDetail: { current, total: size }, id }),
+      )
+    : body;
   async function* sniffing(): AsyncGenerator<Buffer> {
-    for await (const chunk of body) {
+    for await (const chunk of stored) {
       if (head.length < 4) head = Buffer.concat([head, chunk.subarray(0, 4 - head.length)]);
       yield chunk;
     }
@@ -246,6 +279,7 @@ async function readFile(
       throw new InvalidArgumentError(`"${name}" in the image archive is not named by a valid digest`);
     try {
       const info = await work.ingest(sniffing(), { digest, size }, signal);
+      watched.digest = info.digest;
       c.stored.set(name, { ...info, compression: detectCompression(head) });
     } catch (err) {
       if (err instanceof DataLossError)
@@ -259,13 +293,14 @@ async function readFile(
   const isMeta = name.endsWith('.json') || name === 'oci-layout' || name === 'repositories';
   if (size <= (isMeta ? SMALL_JSON : SMALL_FILE) && c.smallBytes + size <= SMALL_BUDGET) {
     const chunks: Buffer[] = [];
-    for await (const chunk of body) chunks.push(chunk);
+    for await (const chunk of body) chunks.push(chunk); // (not watched: never read as a layer)
     const data = Buffer.concat(chunks); // a copy: the chunks are views of larger source buffers
     c.small.set(name, data);
     c.smallBytes += data.length;
     return;
   }
   const info = await work.ingest(sniffing(), { size }, signal);
+  watched.digest = info.digest;
   c.stored.set(name, { ...info, compression: detectCompression(head) });
 }
 

@@ -30,6 +30,8 @@ export class ImageWork {
   /** Blobs referenced by the images this operation registered. */
   readonly kept = new Set<string>();
   readonly #lease: (d: string) => void;
+  /** Blobs were renamed into the store whose names are not yet durable (see `durable`). */
+  #unsynced = false;
 
   constructor(deps: ArchiveDeps, lease: (d: string) => void) {
     this.images = deps.images;
@@ -43,20 +45,34 @@ export class ImageWork {
     expected: Expected,
     signal?: AbortSignal,
   ): Promise<{ digest: Digest; size: number }> {
-    const info = await this.content.ingest(source, expected, signal ? { signal } : {});
+    const info = await this.content.ingest(source, expected, { syncDir: false, ...(signal ? { signal } : {}) });
     this.#note(info.digest, info.created);
     return { digest: info.digest, size: info.size };
   }
 
   async put(data: Uint8Array): Promise<{ digest: Digest; size: number }> {
-    const info = await this.content.put(data);
+    const info = await this.content.put(data, {}, { syncDir: false });
     this.#note(info.digest, info.created);
     return { digest: info.digest, size: info.size };
   }
 
   #note(digest: Digest, created: boolean): void {
     this.#lease(digest);
-    if (created) this.createdBlobs.add(digest);
+    if (created) {
+      this.createdBlobs.add(digest);
+      this.#unsynced = true;
+    }
+  }
+
+  /**
+   * Makes the names of the blobs this operation stored durable: one sync of the blob directory, called before an
+   * image that refers to them is recorded (each blob's content was synced before its rename), instead of one per
+   * blob (measured in bench/README.md, "fsync policy").
+   */
+  async durable(): Promise<void> {
+    if (!this.#unsynced) return;
+    this.#unsynced = false;
+    await this.content.syncBlobs();
   }
 
   /** Adds a blob this operation relies on (already in the store) to its lease. */

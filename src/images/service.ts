@@ -371,7 +371,16 @@ export class ImageService {
     return this.#unpacker.unpackLayerFrom(layer, diffId, chainId, source, opts);
   }
 
-  /** Removes a layer unpacked by `unpackLayerFrom` that will not be committed. */
+  /** Unpacks bytes that may be a layer before any image names it (see LayerUnpacker.unpackAhead). */
+  unpackAhead(
+    source: Parameters<LayerUnpacker['unpackAhead']>[0],
+    compression: Parameters<LayerUnpacker['unpackAhead']>[1],
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<{ key: string; diffId: Digest | undefined }> {
+    return this.#unpacker.unpackAhead(source, compression, opts);
+  }
+
+  /** Removes a layer unpacked ahead (`unpackLayerFrom`, `unpackAhead`) that will not be committed. */
   discardLayer(key: string): Promise<void> {
     return this.#unpacker.discardLayer(key);
   }

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Provider } from '../content/index.ts';
 import { layerCompression } from '../oci/mediatypes.ts';
+import type { Compression } from '../util/compression.ts';
 import type { Descriptor, ImageConfig, Manifest } from '../oci/types.ts';
 import { type Snapshotter, TRANSIENT_LABEL } from '../snapshots/index.ts';
 import type { Digest } from '../util/digest.ts';
@@ -167,7 +168,39 @@ export class LayerUnpacker {
     return key;
   }
 
-  /** Removes a layer unpacked by `unpackLayerFrom` that will not be committed. */
+  /**
+   * Unpacks bytes that may be a layer before it is known whether any image uses them (a load reads an archive's
+   * blobs before its manifests), into a new transient snapshot with no parent. Resolves with the snapshot's key and
+   * the diff ID the bytes unpacked to (undefined for uncompressed bytes: their diff ID is the digest of the blob they
+   * are stored as): `unpack(…, { prepared })` commits it where an image's layer has that diff ID, and
+   * `discardLayer` removes it otherwise. Nothing is left behind on failure. Only where
+   * `snapshotter.layersIndependent` (else a TypeError).
+   */
+  async unpackAhead(
+    source: Readable | AsyncIterable<Uint8Array>,
+    compression: Compression,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<{ key: string; diffId: Digest | undefined }> {
+    if (!this.#snapshotter.layersIndependent)
+      throw new TypeError(`the ${this.#snapshotter.name} snapshotter cannot unpack a layer before its parent`);
+    const key = `extract-${randomBytes(6).toString('hex')} ahead`;
+    await this.#snapshotter.prepare(key, undefined, { labels: { [TRANSIENT_LABEL]: 'true' } });
+    try {
+      // An uncompressed blob is its own tar: its digest, checked as it is stored, is the diff ID.
+      const r = await this.#snapshotter.applyBlob(key, source, {
+        compression,
+        hash: compression !== 'none',
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      this.#aheadSizes.set(key, r.fileBytes);
+      return { key, diffId: r.diffId };
+    } catch (err) {
+      await this.#snapshotter.remove(key).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Removes a layer unpacked ahead (`unpackLayerFrom`, `unpackAhead`) that will not be committed. */
   async discardLayer(key: string): Promise<void> {
     this.#aheadSizes.delete(key);
     await this.#snapshotter.remove(key).catch((err) => {
@@ -205,7 +238,10 @@ export class LayerUnpacker {
       const compression = layerCompression(layer.mediaType) ?? 'none';
       if (source === undefined && !(await this.#content.has(layer.digest as Digest)))
         throw new NotFoundError(`blob ${layer.digest} not found`);
-      let got: Digest;
+      // An uncompressed blob is its own tar: its digest (checked as it was stored, or by the caller as it is stored)
+      // is the diff ID, so the tar is not hashed again.
+      const plain = compression === 'none';
+      let got: Digest | undefined;
       let fileBytes: number;
       try {
         // Decompression, the diff ID's digest and the file work all run on the unpack threads; a blob in the store
@@ -215,6 +251,7 @@ export class LayerUnpacker {
           source ?? { file: this.#content.path(layer.digest as Digest) },
           {
             compression,
+            hash: !plain,
             ...signalOpt,
             onRead: (n) => opts.onLayerProgress?.(layer, n),
           },
@@ -226,6 +263,7 @@ export class LayerUnpacker {
           throw new CanceledError(`unpacking layer ${layer.digest} was canceled`, { cause: err });
         throw new DataLossError(`layer ${layer.digest}: ${(err as Error).message}`, { cause: err });
       }
+      if (plain) got = layer.digest as Digest;
       if (got !== diffId)
         throw new DataLossError(
           `layer ${layer.digest} unpacks to ${got}, but the image config says its diff ID is ${diffId}`,

@@ -23,13 +23,19 @@ export interface TarOptions extends UnpackOptions {
   compression?: Compression;
   /** Called now and then with the blob's bytes read so far. */
   onRead?: (bytes: number) => void;
+  /**
+   * False: the tar's digest is not computed, and `diffId` is undefined. For a caller that knows it: an uncompressed
+   * blob is its own tar, so its verified blob digest is the diff ID.
+   */
+  hash?: boolean;
   /** The threads to use (default: the process's pool). */
   pool?: UnpackPool;
 }
 
 /** What unpacking a layer blob found: the tar's digest (the diff ID), its size, its files' bytes, the blob's bytes. */
 export interface UnpackedTar {
-  diffId: Digest;
+  /** Undefined when asked not to hash (`hash: false`). */
+  diffId: Digest | undefined;
   size: number;
   fileBytes: number;
   read: number;
@@ -135,7 +141,12 @@ async function run(r: Reader, root: string, source: LayerSource, opts: TarOption
         over = true;
         wake();
         opts.onRead?.(m.read);
-        settle.resolve({ diffId: m.diffId as Digest, size: m.size, fileBytes: m.fileBytes, read: m.read });
+        settle.resolve({
+          diffId: m.diffId === '' ? undefined : (m.diffId as Digest),
+          size: m.size,
+          fileBytes: m.fileBytes,
+          read: m.read,
+        });
         return;
       case 'error':
         over = true;
@@ -164,11 +175,12 @@ async function run(r: Reader, root: string, source: LayerSource, opts: TarOption
   try {
     const job = Math.floor(Math.random() * 0x7fffffff);
     const compression = opts.compression ?? 'none';
+    const hash = opts.hash ?? true;
     if ('file' in source) {
-      r.post({ t: 'job', job, root, mode: opts.whiteouts, compression, file: source.file });
+      r.post({ t: 'job', job, root, mode: opts.whiteouts, compression, hash, file: source.file });
       return await answer;
     }
-    r.post({ t: 'job', job, root, mode: opts.whiteouts, compression });
+    r.post({ t: 'job', job, root, mode: opts.whiteouts, compression, hash });
     answer.catch(() => {}); // awaited below, after the feeding stops
     let head = 0;
     let read = 0;

@@ -163,7 +163,7 @@ export abstract class DirectorySnapshotter implements Snapshotter {
   async applyBlob(
     key: string,
     source: LayerSource,
-    opts: { compression?: Compression; signal?: AbortSignal; onRead?: (bytes: number) => void } = {},
+    opts: { compression?: Compression; hash?: boolean; signal?: AbortSignal; onRead?: (bytes: number) => void } = {},
   ): Promise<UnpackedTar> {
     return unpackTar(this.#activeDir(key), source, { whiteouts: this.whiteouts, ...opts });
   }

@@ -9,6 +9,7 @@
  * memory: the input ring (main thread → reader), the body slots (reader → appliers) and a control block (see
  * unpack-protocol.ts). A thread that dies fails every unpack under way and the whole set is started again.
  */
+import { availableParallelism } from 'node:os';
 import { MessageChannel, type Worker } from 'node:worker_threads';
 import { UnavailableError } from '../util/errors.ts';
 import { Limit } from '../util/lock.ts';
@@ -31,7 +32,8 @@ export interface UnpackThreads {
   appliers: number;
 }
 
-export const DEFAULT_THREADS: UnpackThreads = { readers: 3, appliers: 2 };
+/** Three layers at once (docker's max-concurrent-downloads), each over as many appliers as CPUs (up to four). */
+export const DEFAULT_THREADS: UnpackThreads = { readers: 3, appliers: Math.min(4, availableParallelism()) };
 
 /** Threads stop after this long with no unpack. */
 const IDLE_MS = 10_000;

@@ -85,6 +85,7 @@ class Job {
   readonly #id: number;
   readonly #s: Shared;
   readonly #hash = createHash('sha256');
+  readonly #hashing: boolean;
   readonly #parser: TarParser;
   readonly #dispatch: Dispatcher;
   readonly #inflate: Duplex | undefined;
@@ -98,6 +99,7 @@ class Job {
   constructor(m: Extract<ToReader, { t: 'job' }>, s: Shared) {
     this.#id = m.job;
     this.#s = s;
+    this.#hashing = m.hash;
     Atomics.store(s.ctl, CTL_FAILED, 0);
     const shared = m.mode === 'overlay' && s.links.length > 1 && isEmptyDir(m.root);
     this.#dispatch = new Dispatcher({
@@ -182,7 +184,7 @@ class Job {
     if (this.#failed) return;
     try {
       if (Atomics.load(this.#s.ctl, CTL_ABORT) !== 0) throw new CanceledError('unpack canceled');
-      this.#hash.update(chunk);
+      if (this.#hashing) this.#hash.update(chunk);
       this.#parser.push(chunk);
       this.#dispatch.flushAll();
     } catch (err) {
@@ -202,7 +204,7 @@ class Job {
     }
     this.#s.send({
       t: 'done',
-      diffId: `sha256:${this.#hash.digest('hex')}`,
+      diffId: this.#hashing ? `sha256:${this.#hash.digest('hex')}` : '',
       size: this.#dispatch.size,
       fileBytes: this.#dispatch.fileBytes,
       read: this.#read,

@@ -94,13 +94,13 @@ export interface Snapshotter {
   /**
    * Unpacks a layer blob into the active snapshot `key`: its bytes as stored (plain, gzip or zstd), from a file or as
    * they arrive, decompressed, hashed and written off the main thread (`unpackTar`). Resolves with the diff ID (the
-   * digest of the uncompressed tar), which the caller checks before committing, the tar's size, its files' bytes
-   * and the blob's bytes read. `onRead` hears of the blob's bytes read now and then.
+   * digest of the uncompressed tar; not computed with `hash: false`), which the caller checks before committing,
+   * the tar's size, its files' bytes and the blob's bytes read. `onRead` hears of the blob's bytes read now and then.
    */
   applyBlob(
     key: string,
     source: LayerSource,
-    opts?: { compression?: Compression; signal?: AbortSignal; onRead?: (bytes: number) => void },
+    opts?: { compression?: Compression; hash?: boolean; signal?: AbortSignal; onRead?: (bytes: number) => void },
   ): Promise<UnpackedTar>;
   /**
    * Removes directories that have no record (left by a crash) and active snapshots labelled

@@ -56,6 +56,8 @@ export type ToReader =
       root: string;
       mode: WhiteoutMode;
       compression: Compression;
+      /** Compute the tar's digest (the diff ID). */
+      hash: boolean;
       /** Read the blob from this file; without it, the bytes come through the input ring. */
       file?: string;
     }

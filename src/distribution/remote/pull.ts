@@ -229,6 +229,7 @@ async function pullOne(
 
   if (!upToDate) await fetchLayers({ work, registry, session, sources, ref, manifest, config, opts, emit });
 
+  await work.durable();
   let img;
   try {
     img = await work.images.register(desc, {

@@ -1,0 +1,420 @@
+/**
+ * The data path side by side (issue 11), in one run of interleaved rounds, each step with the load average at its
+ * start:
+ * - pull of a single-layer gzip image and of a many-layer gzip image from one local docker-registry (started here,
+ *   seeded by skopeo): `docker pull` and `berth pull` through berthd, `docker pull` through Debian's dockerd 20.10,
+ *   `podman pull` (root, its own storage), `skopeo copy docker://… oci:DIR` (no unpack: the floor of the network
+ *   part); every engine removes the image and prunes between runs (checked: no unpacked layer left);
+ * - `docker load` of the same images' archives, uncompressed and gzip, into berthd and into dockerd;
+ * - unpack: berthd's unpack code in this process (`unpackTar` from the layer file, the image's layers three at a
+ *   time as a load unpacks them) beside GNU `tar -x` / `tar -xz` of the same layer files;
+ * - floors: the big blob fetched from the registry to /dev/null (curl), and written to a file with one fsync (dd);
+ * - where a berth pull's time goes: the JSON progress of `POST /images/create` through the API, timestamped;
+ * - memory: berthd's RSS when idle, and its peak (VmRSS every 20 ms) during a `docker load` of a `--rss-mib`
+ *   single-layer image, beside dockerd + containerd's.
+ * No timing is asserted.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { startRegistry, type DistributionRegistry } from '../src/distribution/remote/testkit.ts';
+import { bigLayer, buildImage, manyLayers, type BuiltImage } from './lib/archive.ts';
+import {
+  BERTH,
+  DOCKER,
+  dockerEnv,
+  podmanSetup,
+  removeDir,
+  startBerthd,
+  startDockerd,
+  TREE,
+  type Engine,
+} from './lib/engines.ts';
+import { MiB, resetPeak, run, sampleRss, sleep, stats, statusKiB, type Stats } from './lib/proc.ts';
+
+/** A step longer than this is a hang. */
+const STEP_MS = 600_000;
+
+export interface Sample {
+  seconds: number;
+  /** The 1-minute load average when the step started. */
+  load: number;
+}
+
+export interface DatapathFigures {
+  rounds: number;
+  images: { name: string; layers: number; layerBytes: number; blobBytes: number }[];
+  /** `${kind} ${image} ${who}` → samples. */
+  samples: Record<string, Sample[]>;
+  /** Where a berth pull's time went, per image: seconds from the request to each milestone (medians). */
+  pullMarks: Record<string, Record<string, number>>;
+  rss: { berthdIdle: number; berthdPeak: number; dockerdPeak: number; mib: number; load: number } | undefined;
+}
+
+const now = (): number => loadavg()[0]!;
+
+async function timed(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Sample> {
+  await run('sync', []);
+  const load = now();
+  const r = await run(cmd, args, { env, timeoutMs: STEP_MS });
+  return { seconds: r.seconds, load };
+}
+
+/** The tree under test's unpack code, for the in-process unpack. */
+async function unpackCode(): Promise<typeof import('../src/snapshots/index.ts')> {
+  return import(pathToFileURL(join(TREE, 'src', 'snapshots', 'index.ts')).href);
+}
+
+/** Pulls through the API, timestamping the progress: seconds from the request to each milestone. */
+function apiPull(socket: string, ref: string): Promise<Record<string, number>> {
+  const [name, tag] = [ref.slice(0, ref.lastIndexOf(':')), ref.slice(ref.lastIndexOf(':') + 1)];
+  const t0 = performance.now();
+  const at = (): number => (performance.now() - t0) / 1000;
+  const marks: Record<string, number> = {};
+  return new Promise((resolve, reject) => {
+    const path = `/v1.41/images/create?fromImage=${encodeURIComponent(name)}&tag=${encodeURIComponent(tag)}`;
+    const req = request({ socketPath: socket, method: 'POST', path }, (res) => {
+      let buf = '';
+      res.on('data', (c: Buffer) => {
+        buf += c.toString();
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+          const line = buf.slice(0, i).trim();
+          buf = buf.slice(i + 1);
+          if (!line) continue;
+          const m = JSON.parse(line) as { status?: string; error?: string };
+          if (m.error) reject(new Error(m.error));
+          const s = m.status ?? '';
+          if (s === 'Downloading') marks['first bytes'] ??= at();
+          if (s === 'Download complete') marks['last blob downloaded'] = at();
+          if (s === 'Extracting') marks['last extract progress'] = at();
+          if (s === 'Pull complete') marks['last layer unpacked'] = at();
+        }
+      });
+      res.on('end', () => {
+        marks['pull answered'] = at();
+        resolve(marks);
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function clearDocker(e: Engine, ref: string): Promise<void> {
+  const env = dockerEnv(e);
+  await run(DOCKER, ['rmi', '-f', ref], { env, allowFail: true });
+  await run(DOCKER, ['image', 'prune', '-a', '-f'], { env });
+  const left = await e.layerDirs();
+  if (left.length) throw new Error(`${e.name} kept ${left.length} layer dir(s) after rmi and prune`);
+}
+
+/** Seeds the registry with an image's archive as `<name>:1` (skopeo, untimed). */
+async function seed(reg: DistributionRegistry, image: BuiltImage): Promise<string> {
+  const ref = `${reg.host}/${image.name}:1`;
+  await run(
+    'skopeo',
+    [
+      '--insecure-policy',
+      'copy',
+      '-q',
+      '--dest-tls-verify=false',
+      `docker-archive:${image.archive}`,
+      `docker://${ref}`,
+    ],
+    { timeoutMs: STEP_MS },
+  );
+  return ref;
+}
+
+export async function benchDatapath(o: {
+  rounds: number;
+  mib: number;
+  layers: number;
+  layerKib: number;
+  rssMib: number;
+  scratch: string;
+  log: (s: string) => void;
+}): Promise<DatapathFigures> {
+  const { scratch, log } = o;
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const samples: Record<string, Sample[]> = {};
+  const add = (key: string, s: Sample): void => {
+    (samples[key] ??= []).push(s);
+    log(`  ${key}: ${s.seconds.toFixed(2)} s (load ${s.load.toFixed(1)})`);
+  };
+  const marks: Record<string, Record<string, number>[]> = {};
+  try {
+    log('building the images');
+    const built = {
+      big: await buildImage(scratch, 'dp-big', [bigLayer(o.mib)], { gzip: true }),
+      bigRaw: await buildImage(scratch, 'dp-big-raw', [bigLayer(o.mib)], { gzip: false }),
+      many: await buildImage(scratch, 'dp-many', manyLayers(o.layers, o.layerKib), { gzip: true }),
+      manyRaw: await buildImage(scratch, 'dp-many-raw', manyLayers(o.layers, o.layerKib), { gzip: false }),
+    };
+    const berthd = await startBerthd();
+    cleanups.push(() => berthd.stop());
+    const dockerd = await startDockerd();
+    cleanups.push(() => dockerd.stop());
+    const pod = await podmanSetup('/tmp/podman-bench-dp-');
+    cleanups.push(async () => {
+      await run('podman', [...pod.base, 'rmi', '-a', '-f'], { env: pod.env, allowFail: true });
+      await removeDir(pod.dir);
+    });
+    const reg = await startRegistry('plain');
+    cleanups.push(() => reg.stop());
+    const home = join(scratch, 'home');
+    await mkdir(home, { recursive: true });
+    const berthEnv = { HOME: home, DOCKER_CONFIG: join(home, '.docker') };
+    const refs = { big: await seed(reg, built.big), many: await seed(reg, built.many) };
+    const snapshots = await unpackCode();
+
+    const pullOnce = async (which: 'big' | 'many', record: boolean): Promise<void> => {
+      const ref = refs[which];
+      const steps: [string, () => Promise<Sample>, () => Promise<void>][] = [
+        [
+          'docker → berthd',
+          () => timed(DOCKER, ['pull', '-q', ref], dockerEnv(berthd)),
+          () => clearDocker(berthd, ref),
+        ],
+        [
+          'berth → berthd',
+          () => timed(BERTH, ['-H', berthd.host, 'pull', '-q', ref], berthEnv),
+          () => clearDocker(berthd, ref),
+        ],
+        [
+          'docker → dockerd',
+          () => timed(DOCKER, ['pull', '-q', ref], dockerEnv(dockerd)),
+          () => clearDocker(dockerd, ref),
+        ],
+        [
+          'podman',
+          () => timed('podman', [...pod.base, 'pull', '-q', '--tls-verify=false', ref], pod.env),
+          async () => {
+            await run('podman', [...pod.base, 'rmi', '-a', '-f'], { env: pod.env });
+          },
+        ],
+        [
+          'skopeo (no unpack)',
+          () =>
+            timed('skopeo', [
+              '--insecure-policy',
+              'copy',
+              '-q',
+              '--src-tls-verify=false',
+              `docker://${ref}`,
+              `oci:${join(scratch, 'oci')}:x`,
+            ]),
+          () => rm(join(scratch, 'oci'), { recursive: true, force: true }),
+        ],
+      ];
+      for (const [who, step, clear] of steps) {
+        const s = await step();
+        await clear();
+        if (record) add(`pull ${which} ${who}`, s);
+      }
+      await run('sync', []);
+      const m = await apiPull(berthd.socket, ref);
+      await clearDocker(berthd, ref);
+      if (record) (marks[which] ??= []).push(m);
+    };
+
+    const loadOnce = async (image: BuiltImage, record: boolean): Promise<void> => {
+      for (const e of [berthd, dockerd]) {
+        const s = await timed(DOCKER, ['load', '-q', '-i', image.archive], dockerEnv(e));
+        await clearDocker(e, `${image.name}:latest`);
+        if (record) add(`load ${image.name} docker → ${e.name}`, s);
+      }
+    };
+
+    const unpackOnce = async (image: BuiltImage, record: boolean): Promise<void> => {
+      const dir = join(scratch, 'unpack');
+      const files = image.layers.map((l) => l.gz ?? l.tar);
+      const fresh = async (): Promise<void> => {
+        await rm(dir, { recursive: true, force: true });
+        await mkdir(dir);
+        for (let i = 0; i < files.length; i++) await mkdir(join(dir, String(i)));
+        await run('sync', []);
+      };
+      await fresh();
+      let load = now();
+      let t0 = performance.now();
+      const queue = files.map((f, i) => [f, i] as const);
+      await Promise.all(
+        [0, 1, 2].map(async () => {
+          for (let next = queue.shift(); next; next = queue.shift()) {
+            await snapshots.unpackTar(
+              join(dir, String(next[1])),
+              { file: next[0] },
+              {
+                whiteouts: 'overlay',
+                compression: image.gzip ? 'gzip' : 'none',
+              },
+            );
+          }
+        }),
+      );
+      const berth = { seconds: (performance.now() - t0) / 1000, load };
+      await fresh();
+      load = now();
+      t0 = performance.now();
+      await run('sh', [
+        '-c',
+        files.map((f, i) => `tar ${image.gzip ? '-xzf' : '-xf'} ${f} -C ${dir}/${i}`).join(' && '),
+      ]);
+      const tar = { seconds: (performance.now() - t0) / 1000, load };
+      await rm(dir, { recursive: true, force: true });
+      if (record) {
+        add(`unpack ${image.name} berth`, berth);
+        add(`unpack ${image.name} tar`, tar);
+      }
+    };
+
+    const floors = async (record: boolean): Promise<void> => {
+      const blob = built.big.layers[0]!;
+      const manifest = JSON.parse(
+        (await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${refs.big}`])).stdout,
+      ) as { layers: { digest: string }[] };
+      const url = `http://${reg.host}/v2/${built.big.name}/blobs/${manifest.layers[0]!.digest}`;
+      const curl = await timed('curl', ['-sf', '-o', '/dev/null', url]);
+      const out = join(scratch, 'dd.out');
+      const dd = await timed('dd', [`if=${blob.gz}`, `of=${out}`, 'bs=1M', 'conv=fsync', 'status=none']);
+      await rm(out, { force: true });
+      if (record) {
+        add('floor big blob → /dev/null (curl)', curl);
+        add('floor big blob → file + fsync (dd)', dd);
+      }
+    };
+
+    for (let r = 0; r <= o.rounds; r++) {
+      const record = r > 0; // round 0 warms every path up
+      log(record ? `round ${r}/${o.rounds}` : 'warm-up round');
+      await pullOnce('big', record);
+      await pullOnce('many', record);
+      for (const image of [built.bigRaw, built.big, built.manyRaw, built.many]) await loadOnce(image, record);
+      for (const image of [built.bigRaw, built.big, built.many]) await unpackOnce(image, record);
+      await floors(record);
+    }
+    await snapshots.stopUnpackThreads();
+
+    const rss = o.rssMib > 0 ? await rssStep(o, berthd, dockerd, log) : undefined;
+    const pullMarks: Record<string, Record<string, number>> = {};
+    for (const [which, list] of Object.entries(marks)) {
+      pullMarks[which] = {};
+      for (const k of Object.keys(list[0] ?? {})) pullMarks[which]![k] = stats(list.map((m) => m[k] ?? NaN)).median;
+    }
+    return {
+      rounds: o.rounds,
+      images: Object.values(built).map((i) => ({
+        name: i.name,
+        layers: i.layers.length,
+        layerBytes: i.layers.reduce((s, l) => s + l.tarBytes, 0),
+        blobBytes: i.archiveBytes,
+      })),
+      samples,
+      pullMarks,
+      rss,
+    };
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch((err: Error) => log(`cleanup: ${err.message}`));
+  }
+}
+
+/** berthd's idle RSS (a fresh daemon), then its peak during a load of a `rssMib` image, beside dockerd's. */
+async function rssStep(
+  o: { rssMib: number; scratch: string },
+  _berthd: Engine,
+  dockerd: Engine,
+  log: (s: string) => void,
+): Promise<DatapathFigures['rss']> {
+  log(`building a ${o.rssMib} MiB single-layer archive for the memory step`);
+  const image = await buildImage(o.scratch, 'dp-rss', [bigLayer(o.rssMib)], { gzip: false });
+  for (const l of image.layers) await rm(l.tar, { force: true });
+  const fresh = await startBerthd();
+  try {
+    await sleep(3000);
+    const idle = (statusKiB(fresh.pid, 'VmRSS') ?? 0) / 1024;
+    const peakOf = async (e: Engine): Promise<number> => {
+      await run('sync', []);
+      for (const pid of e.pids()) await resetPeak(pid);
+      const s = sampleRss(e.pids(), 20);
+      await run(DOCKER, ['load', '-q', '-i', image.archive], { env: dockerEnv(e), timeoutMs: STEP_MS });
+      const peak = s.stop() / 1024;
+      await clearDocker(e, `${image.name}:latest`);
+      return peak;
+    };
+    const load = now();
+    const berthdPeak = await peakOf(fresh);
+    const dockerdPeak = await peakOf(dockerd);
+    log(
+      `  rss: berthd idle ${idle.toFixed(0)} MiB, peak ${berthdPeak.toFixed(0)} MiB; dockerd ${dockerdPeak.toFixed(0)}`,
+    );
+    return { berthdIdle: idle, berthdPeak, dockerdPeak, mib: o.rssMib, load };
+  } finally {
+    await fresh.stop();
+    await rm(image.archive, { force: true });
+  }
+}
+
+const fmtS = (s: Stats): string => `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)}) s`;
+const loads = (xs: Sample[]): string => {
+  const l = stats(xs.map((x) => x.load));
+  return `${l.min.toFixed(1)}–${l.max.toFixed(1)}`;
+};
+
+/** The markdown report: each step's median (min–max) and load average, the ratios against the goals. */
+export function datapathReport(f: DatapathFigures): string {
+  const med = (k: string): number => stats((f.samples[k] ?? []).map((s) => s.seconds)).median;
+  const row = (k: string): string => {
+    const xs = f.samples[k] ?? [];
+    return `| ${k} | ${fmtS(stats(xs.map((s) => s.seconds)))} | ${loads(xs)} |`;
+  };
+  /** Time ratio a / b against a goal; with `less` false, the throughput ratio b / a. */
+  const ratio = (a: string, b: string, goal: number, less = true): string => {
+    const r = less ? med(a) / med(b) : med(b) / med(a);
+    return `**${r.toFixed(2)}×** (goal ${less ? '≤' : '≥'} ${goal}×: ${(less ? r <= goal : r >= goal) ? 'met' : 'missed'})`;
+  };
+  const out = [
+    `### Data path (${f.rounds} rounds after a warm-up; median (min–max); load average = 1-minute, at each step)`,
+    '',
+    f.images
+      .map((i) => `- ${i.name}: ${i.layers} layer(s), ${(i.layerBytes / MiB).toFixed(0)} MiB of layer tar`)
+      .join('\n'),
+    '',
+    '| step | time | load average |',
+    '|---|---|---|',
+    ...Object.keys(f.samples).map(row),
+    '',
+    'Goals (ratios of medians from the same rounds):',
+    '',
+  ];
+  for (const which of ['big', 'many']) {
+    out.push(
+      `- pull ${which}: docker → berthd / docker → dockerd ${ratio(`pull ${which} docker → berthd`, `pull ${which} docker → dockerd`, 0.5)}; ` +
+        `berth pull / skopeo ${ratio(`pull ${which} berth → berthd`, `pull ${which} skopeo (no unpack)`, 1.0)}; ` +
+        `/ podman ${(med(`pull ${which} docker → berthd`) / med(`pull ${which} podman`)).toFixed(2)}×`,
+    );
+  }
+  for (const name of ['dp-big-raw', 'dp-big', 'dp-many-raw', 'dp-many'])
+    out.push(
+      `- load ${name}: berthd / dockerd ${ratio(`load ${name} docker → berthd`, `load ${name} docker → dockerd`, 0.5)}`,
+    );
+  for (const name of ['dp-big-raw', 'dp-big', 'dp-many'])
+    out.push(`- unpack ${name}: throughput / tar's ${ratio(`unpack ${name} berth`, `unpack ${name} tar`, 1.2, false)}`);
+  if (f.rss) {
+    const extra = f.rss.berthdPeak - f.rss.berthdIdle;
+    out.push(
+      `- peak RSS during a ${f.rss.mib} MiB load (load average ${f.rss.load.toFixed(1)}): berthd ${f.rss.berthdPeak.toFixed(0)} MiB = idle ${f.rss.berthdIdle.toFixed(0)} + ${extra.toFixed(0)} MiB (goal ≤ idle + 64: ${extra <= 64 ? 'met' : 'missed'}); dockerd + containerd ${f.rss.dockerdPeak.toFixed(0)} MiB`,
+    );
+  }
+  out.push('', 'Where a berth pull (API, progress timestamped) spends its time, seconds from the request:', '');
+  for (const [which, m] of Object.entries(f.pullMarks))
+    out.push(
+      `- ${which}: ${Object.entries(m)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(', ')}`,
+    );
+  out.push('');
+  return out.join('\n');
+}
