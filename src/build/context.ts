@@ -9,7 +9,7 @@
  * cleaned, an entry below something that is not a directory, or whose name leaves the context, is refused.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, link, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
+import { chmod, copyFile, link, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { InvalidArgumentError } from '../util/errors.ts';
 import { extract, type TarHeader } from '../util/tar/index.ts';
@@ -27,7 +27,8 @@ export interface ContextEntry {
   mode?: number;
   /** Seconds since the epoch. */
   mtime?: number;
-  /** Where its body is in the spool (files of a received context). */
+  /** Where its body is: a spool file and the offset in it (files of a received or kept context). */
+  spool?: string;
   offset?: number;
 }
 
@@ -57,7 +58,7 @@ export class BuildContext {
   readonly entries: Map<string, ContextEntry>;
   /** Bytes of file content. */
   readonly size: number;
-  /** The bodies of a received context's files, one after the other; undefined when every file is in `dir`. */
+  /** The spool this context received its bodies into (removed with it); undefined for a kept context. */
   readonly #spool: string | undefined;
   readonly #made = new Map<string, Promise<void>>();
 
@@ -119,7 +120,7 @@ export class BuildContext {
           size: h.type === 'file' ? h.size : 0,
           mode: h.mode,
           mtime: h.mtime,
-          ...(h.type === 'file' ? { offset: start } : {}),
+          ...(h.type === 'file' ? { spool, offset: start } : {}),
         });
       }
     } finally {
@@ -175,7 +176,6 @@ export class BuildContext {
 
   /** Writes `name` and everything below it (and their parents) into the directory, once. */
   async materialize(name: string): Promise<void> {
-    if (!this.#spool) return;
     const names = [...parentsOf(name), ...(name === '' ? [] : [name]), ...this.below(name)];
     const dirs: string[] = [];
     for (const n of names) {
@@ -213,11 +213,12 @@ export class BuildContext {
         await chmod(path, e.mode ?? 0o755);
         break;
       case 'file': {
+        if (e.spool === undefined) break; // already in the directory
         const fh = await open(path, 'w', e.mode ?? 0o644);
         try {
           if (e.size > 0) {
             const start = e.offset ?? 0;
-            const stream = createReadStream(this.#spool!, { start, end: start + e.size - 1, highWaterMark: 1 << 20 });
+            const stream = createReadStream(e.spool, { start, end: start + e.size - 1, highWaterMark: 1 << 20 });
             for await (const c of stream) await fh.write(c as Buffer);
           }
           await fh.chmod(e.mode ?? 0o644);
@@ -243,6 +244,49 @@ export class BuildContext {
         // devices and FIFOs are not copied into images from a context; their sums still count
         break;
     }
+  }
+
+  /**
+   * Writes a file's content to `dest`, created with `mode`: straight from the spool, or a copy of the file in the
+   * directory (a kept context, or one already written out).
+   */
+  async copyFileTo(name: string, dest: string, mode: number): Promise<void> {
+    const e = this.entries.get(name);
+    if (e?.type === 'link') return this.copyFileTo(contextName(e.linkname), dest, mode);
+    if (e?.spool === undefined || e.offset === undefined) {
+      await copyFile(join(this.dir, name), dest);
+      await chmod(dest, mode);
+      return;
+    }
+    const fh = await open(dest, 'w', mode);
+    try {
+      if (e.size > 0) {
+        const stream = createReadStream(e.spool, {
+          start: e.offset,
+          end: e.offset + e.size - 1,
+          highWaterMark: 1 << 20,
+        });
+        for await (const c of stream) await fh.write(c as Buffer);
+      }
+      await fh.chmod(mode);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** A file's content, from the spool or the directory; nothing is opened before it is read. */
+  async *read(name: string): AsyncGenerator<Uint8Array> {
+    const e = this.entries.get(name);
+    if (e?.type === 'link') {
+      yield* this.read(contextName(e.linkname));
+      return;
+    }
+    if (e && e.size === 0) return;
+    const stream =
+      e?.spool !== undefined && e.offset !== undefined
+        ? createReadStream(e.spool, { start: e.offset, end: e.offset + e.size - 1, highWaterMark: 1 << 20 })
+        : createReadStream(join(this.dir, name), { highWaterMark: 1 << 20 });
+    for await (const c of stream) yield c as Buffer;
   }
 
   async remove(): Promise<void> {

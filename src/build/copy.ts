@@ -6,7 +6,7 @@
  * as the destination; new parent directories 0755; owners 0:0 or `--chown`'s, modes and times kept (`--chmod`
  * replaces the mode); ADD unpacks local archives (tar, gzip, bzip2, xz, zstd) and fetches URLs (remote.ts).
  */
-import { copyFile, lchown, lstat, mkdir, readFile, readlink, symlink, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, lchown, lstat, mkdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { chmod as chmodPath } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
 import { InvalidArgumentError, NotFoundError } from '../util/errors.ts';
@@ -175,27 +175,30 @@ export async function copySources(
       await finish(host, owner, t.mode ?? 0o600, s.fetched.mtime);
       continue;
     }
-    await source!.prepare?.(s.name);
-    const from = join(source!.root, s.name);
+    const src = source!;
     if (s.type === 'directory') {
       const destExisted = await isDirIn(t.root, dest);
       const host = await makeParents(t.root, posix.join(dest, '.'), owner, true);
       if (!destExisted) await lchown(host, owner.uid, owner.gid);
-      const names = (await source!.below(s.name)).map((n) => (s.name === '' ? n : n.slice(s.name.length + 1)));
-      await copyTree(from, host, names, owner, t.mode, t.signal);
+      await copyTree(src, s.name, host, owner, t.mode, t.signal);
       continue;
     }
-    if (t.unpack && s.type === 'file' && (await isArchive(from))) {
-      await makeParents(t.root, posix.join(dest, '.'), owner, true);
-      await extractArchive(from, t.root, dest, t.signal);
-      continue;
+    if (t.unpack && s.type === 'file') {
+      await src.prepare?.(s.name);
+      const from = join(src.root, s.name);
+      if (await isArchive(from)) {
+        await makeParents(t.root, posix.join(dest, '.'), owner, true);
+        await extractArchive(from, t.root, dest, t.signal);
+        continue;
+      }
     }
     const into = destDir || (await isDirIn(t.root, dest));
     const target = into ? posix.join(dest, s.base) : dest;
     const host = await makeParents(t.root, target, owner);
-    const st = await lstat(from);
-    await copyFile(from, host);
-    await finish(host, owner, t.mode ?? st.mode & 0o7777, st.mtimeMs / 1000, st.mode & 0o7777);
+    const info = await src.info(s.name);
+    await rm(host, { force: true });
+    await src.copyTo(s.name, host, info.mode);
+    await finish(host, owner, t.mode ?? info.mode, info.mtime, info.mode);
   }
 }
 
@@ -212,40 +215,38 @@ async function finish(host: string, owner: Identity, mode: number, mtime?: numbe
 const ROOT_UID = process.getuid?.() === 0 ? 0 : -1;
 const ROOT_GID = process.getgid?.() === 0 ? 0 : -1;
 
-/** Copies the names below a source directory into `to`, keeping modes and times, owned by `owner`. */
+/** Copies everything below a source directory into `to`, keeping modes and times, owned by `owner`. */
 async function copyTree(
-  from: string,
+  src: SourceFS,
+  dir: string,
   to: string,
-  names: readonly string[],
   owner: Identity,
   mode: number | undefined,
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const dirTimes: [string, number][] = [];
-  const limit = new Limit(8);
+  const limit = new Limit(16);
   const pending: Promise<void>[] = [];
   let failure: unknown;
-  for (const n of names) {
+  for (const name of await src.below(dir)) {
     signal?.throwIfAborted();
     if (failure !== undefined) break;
-    const src = join(from, n);
-    const dst = join(to, n);
-    const st = await lstat(src);
-    if (st.isDirectory()) {
+    const dst = join(to, dir === '' ? name : name.slice(dir.length + 1));
+    const info = await src.info(name);
+    if (info.type === 'directory') {
       await mkdir(dst, { recursive: true });
-      await lchown(dst, owner.uid, owner.gid);
-      await chmodPath(dst, mode ?? st.mode & 0o7777);
-      dirTimes.push([dst, st.mtimeMs / 1000]);
-    } else if (st.isSymbolicLink()) {
-      await symlink(await readlink(src), dst);
-      await lchown(dst, owner.uid, owner.gid);
-    } else if (st.isFile()) {
+      await finish(dst, owner, mode ?? info.mode);
+      dirTimes.push([dst, info.mtime]);
+    } else if (info.type === 'symlink') {
+      await symlink(info.linkname, dst);
+      if (owner.uid !== ROOT_UID || owner.gid !== ROOT_GID) await lchown(dst, owner.uid, owner.gid);
+    } else if (info.type === 'file') {
       await limit.take();
       pending.push(
         (async () => {
           try {
-            await copyFile(src, dst);
-            await finish(dst, owner, mode ?? st.mode & 0o7777, st.mtimeMs / 1000, st.mode & 0o7777);
+            await src.copyTo(name, dst, info.mode);
+            await finish(dst, owner, mode ?? info.mode, info.mtime, info.mode);
           } catch (err) {
             failure ??= err;
           } finally {

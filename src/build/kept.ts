@@ -2,18 +2,20 @@
  * Kept contexts (a Berth addition for `berth build`): the daemon keeps the last context a client sent for a
  * directory, with each entry's metadata and tarsum, so the next build of that directory sends only what changed.
  *
- * 1. `plan(id, manifest)`: the client lists every entry of its context (path, type, mode, size, mtime, link);
+ * 1. `plan(id, manifest)`: the client lists every entry of its context (path, type, mode, size, times, link);
  *    the answer names the files and links whose content the kept copy lacks (new, or any of those changed).
  * 2. `receive(id, body)`: the client sends a tar whose first entry is that manifest (`MANIFEST_NAME`), then the
- *    entries asked for (and every directory). Sent files replace the kept ones by rename (a new inode, so a layer
- *    that linked or copied the old one is untouched); entries the manifest no longer lists are deleted; the others
- *    keep their sums. The context is then the kept directory itself, used by one build at a time.
+ *    entries asked for (and every directory). The bodies sent are appended to a new segment file; the index maps
+ *    every entry to its segment and offset (those not sent keep theirs); entries the manifest no longer lists are
+ *    dropped. A segment no entry uses is deleted, and when the segments hold more dead bytes than live ones, the
+ *    live bodies are copied into one new segment. The build reads the bodies from the segments, as it reads a
+ *    received context's spool (context.ts); one build uses a kept context at a time.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { chmod, lutimes, mkdir, readFile, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import type { BuildCacheRecords } from '../metadata/index.ts';
 import { InvalidArgumentError } from '../util/errors.ts';
 import { KeyedMutex } from '../util/lock.ts';
@@ -38,7 +40,12 @@ export interface ManifestEntry {
 
 interface Indexed extends ManifestEntry {
   sum: string;
+  /** Files: the segment (file name) and offset of the body. */
+  seg?: string;
+  offset?: number;
 }
+
+const COMPACT_MIN = 64 << 20;
 
 export class KeptContexts {
   readonly #root: string;
@@ -86,95 +93,100 @@ export class KeptContexts {
 
   /**
    * Takes context `id` for one build: applies the body (manifest, then the entries sent) to the kept copy and
-   * returns it with a release to call when the build is done.
+   * returns it (files written out, when a step needs them, under `workDir`) with a release to call when the build
+   * is done.
    */
   async receive(
     id: string,
     body: AsyncIterable<Uint8Array>,
+    workDir: string,
     opts: { signal?: AbortSignal; description?: string } = {},
   ): Promise<{ context: BuildContext; release: () => void }> {
     const dir = this.#dir(id);
     const release = await this.#locks.acquire(id);
     try {
-      const files = join(dir, 'files');
-      await mkdir(files, { recursive: true, mode: 0o700 });
+      const segs = join(dir, 'segments');
+      await mkdir(segs, { recursive: true, mode: 0o700 });
       const old = await this.#index(id);
       const next = new Map<string, Indexed>();
-      const { stream } = await openArchive(body);
+      const seg = `${Date.now()}-${randomBytes(4).toString('hex')}`;
+      const out = createWriteStream(join(segs, seg), { mode: 0o600, highWaterMark: 1 << 20 });
+      let offset = 0;
       let manifest: Map<string, ManifestEntry> | undefined;
-      const dirTimes: [string, number][] = [];
-      for await (const e of extract(stream, opts.signal ? { signal: opts.signal } : {})) {
-        const h = e.header;
-        if (manifest === undefined) {
-          if (h.name !== MANIFEST_NAME)
-            throw new InvalidArgumentError(`a kept context's body starts with ${MANIFEST_NAME}`);
-          const chunks: Buffer[] = [];
-          for await (const c of e.body) chunks.push(c);
-          const list = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ManifestEntry[];
-          manifest = new Map(list.map((m) => [contextName(m.path), m]));
-          continue;
+      try {
+        const { stream } = await openArchive(body);
+        for await (const e of extract(stream, opts.signal ? { signal: opts.signal } : {})) {
+          const h = e.header;
+          if (manifest === undefined) {
+            if (h.name !== MANIFEST_NAME)
+              throw new InvalidArgumentError(`a kept context's body starts with ${MANIFEST_NAME}`);
+            const chunks: Buffer[] = [];
+            for await (const c of e.body) chunks.push(c);
+            const list = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ManifestEntry[];
+            manifest = new Map(list.map((m) => [contextName(m.path), m]));
+            continue;
+          }
+          const name = contextName(h.name);
+          const m = manifest.get(name);
+          if (!m || name === '' || h.name.split('/').includes('..'))
+            throw new InvalidArgumentError(`context entry "${h.name}" is not in the manifest`);
+          if (h.type !== 'file' && h.type !== 'directory' && h.type !== 'symlink')
+            throw new InvalidArgumentError(`context entry "${h.name}": ${h.type} is not kept`);
+          const hash = entryHash({
+            name: h.name,
+            mode: h.mode,
+            uid: h.uid,
+            gid: h.gid,
+            size: h.type === 'file' ? h.size : 0,
+            typeflag: h.type === 'file' ? '0' : h.type === 'directory' ? '5' : '2',
+            linkname: h.linkname,
+          });
+          const start = offset;
+          if (h.type === 'file') {
+            for await (const c of e.body) {
+              hash.update(c);
+              offset += c.length;
+              await write(out, c);
+            }
+          }
+          next.set(name, {
+            ...m,
+            path: name,
+            mode: h.mode,
+            sum: hash.digest('hex'),
+            ...(h.type === 'file' ? { seg, offset: start } : {}),
+          });
         }
-        const name = contextName(h.name);
-        const m = manifest.get(name);
-        if (!m || name === '' || h.name.split('/').includes('..'))
-          throw new InvalidArgumentError(`context entry "${h.name}" is not in the manifest`);
-        const path = join(files, name);
-        await mkdir(dirname(path), { recursive: true });
-        const hash = entryHash({
-          name: h.name,
-          mode: h.mode,
-          uid: h.uid,
-          gid: h.gid,
-          size: h.type === 'file' ? h.size : 0,
-          typeflag: h.type === 'file' ? '0' : h.type === 'directory' ? '5' : '2',
-          linkname: h.linkname,
-        });
-        if (h.type === 'directory') {
-          await mkdir(path, { recursive: true });
-          await chmod(path, h.mode);
-          dirTimes.push([path, h.mtime]);
-        } else {
-          const tmp = join(files, `.tmp-${randomBytes(8).toString('hex')}`);
-          if (h.type === 'symlink') {
-            await symlink(h.linkname, tmp);
-            await lutimes(tmp, h.mtime, h.mtime).catch(() => {});
-          } else if (h.type === 'file') {
-            await pipeline(
-              async function* () {
-                for await (const c of e.body) {
-                  hash.update(c);
-                  yield c;
-                }
-              },
-              createWriteStream(tmp, { mode: h.mode }),
-            );
-            await chmod(tmp, h.mode);
-            await utimes(tmp, h.mtime, h.mtime);
-          } else throw new InvalidArgumentError(`context entry "${h.name}": ${h.type} is not kept`);
-          await rm(path, { recursive: true, force: true });
-          await rename(tmp, path);
-        }
-        next.set(name, { ...m, path: name, sum: hash.digest('hex') });
+      } finally {
+        await new Promise<void>((resolve) => out.end(resolve));
       }
       if (!manifest) throw new InvalidArgumentError(`a kept context's body starts with ${MANIFEST_NAME}`);
-      // what was not sent is kept as it was; what the manifest no longer lists goes
+      // what was not sent is kept as it was; what the manifest no longer lists is dropped
       for (const [name, m] of manifest) {
         if (next.has(name) || name === '') continue;
         const k = old.get(name);
         if (!k) throw new InvalidArgumentError(`context entry "${name}" was neither sent nor kept: send it again`);
-        next.set(name, { ...m, path: name, sum: k.sum });
+        next.set(name, { ...k, ...m, path: name, sum: k.sum });
       }
-      for (const name of [...old.keys()].sort().reverse()) {
-        if (!next.has(name)) await rm(join(files, name), { recursive: true, force: true });
-      }
-      for (const [path, t] of dirTimes.reverse()) await utimes(path, t, t);
+      await this.#compact(segs, next);
       const list = [...next.values()];
       await writeFile(join(dir, 'index.json.tmp'), JSON.stringify(list));
       await rename(join(dir, 'index.json.tmp'), join(dir, 'index.json'));
+      // only once the index no longer names them: the segments nothing uses
+      const used = new Set(list.flatMap((e) => (e.seg ? [e.seg] : [])));
+      for (const name of await readdir(segs)) if (!used.has(name)) await rm(join(segs, name), { force: true });
       const entries = new Map<string, ContextEntry>();
       let size = 0;
       for (const e of list) {
-        entries.set(e.path, { type: e.type, sum: e.sum, linkname: e.linkname ?? '', size: e.size });
+        entries.set(e.path, {
+          type: e.type,
+          sum: e.sum,
+          linkname: e.linkname ?? '',
+          size: e.size,
+          mode: e.mode,
+          mtime: Math.floor(e.mtime / 1000),
+          ...(e.seg !== undefined ? { spool: join(segs, e.seg), offset: e.offset ?? 0 } : {}),
+        });
         if (e.type === 'file') size += e.size;
       }
       const now = Date.now();
@@ -189,10 +201,54 @@ export class KeptContexts {
         usageCount: (prev?.usageCount ?? 0) + 1,
         description: opts.description ?? 'kept build context',
       });
-      return { context: new BuildContext(files, entries, size), release };
+      return { context: new BuildContext(workDir, entries, size), release };
     } catch (err) {
       release();
       throw err;
     }
   }
+
+  /** When the segments in use hold more dead bytes than live ones, copies the live bodies into one segment. */
+  async #compact(segs: string, index: Map<string, Indexed>): Promise<void> {
+    const live = new Map<string, number>();
+    for (const e of index.values()) if (e.seg) live.set(e.seg, (live.get(e.seg) ?? 0) + e.size);
+    let total = 0;
+    for (const name of live.keys()) total += (await stat(join(segs, name))).size;
+    const liveBytes = [...live.values()].reduce((a, b) => a + b, 0);
+    if (total - liveBytes < Math.max(COMPACT_MIN, liveBytes)) return;
+    const seg = `${Date.now()}-${randomBytes(4).toString('hex')}-compact`;
+    const out = createWriteStream(join(segs, seg), { mode: 0o600, highWaterMark: 1 << 20 });
+    let offset = 0;
+    try {
+      for (const e of index.values()) {
+        if (!e.seg) continue;
+        const start = offset;
+        if (e.size > 0) {
+          const from = createReadStream(join(segs, e.seg), { start: e.offset ?? 0, end: (e.offset ?? 0) + e.size - 1 });
+          for await (const c of from) {
+            offset += (c as Buffer).length;
+            await write(out, c as Buffer);
+          }
+        }
+        e.seg = seg;
+        e.offset = start;
+      }
+    } finally {
+      await new Promise<void>((resolve) => out.end(resolve));
+    }
+  }
+}
+
+function write(out: Writable, c: Uint8Array): Promise<void> {
+  if (out.write(c)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      out.off('drain', done);
+      out.off('error', done);
+      if (err) reject(err);
+      else resolve();
+    };
+    out.once('drain', () => done());
+    out.once('error', done);
+  });
 }

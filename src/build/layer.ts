@@ -8,13 +8,14 @@
  * for it) is taken out before the diff, as Docker keeps it in the container's init layer: `trimStubs`.
  */
 import { randomBytes } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import { lstat, mkdir, readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Stats } from 'node:fs';
 import type { ImageService } from '../images/index.ts';
 import { MediaType } from '../oci/mediatypes.ts';
 import type { Descriptor } from '../oci/types.ts';
-import { mountAll, type Mount, type Snapshotter, TRANSIENT_LABEL, unmountAll } from '../snapshots/index.ts';
+import { mountAll, type Mount, type Snapshotter, TRANSIENT_LABEL, unmountAll, unpackTar } from '../snapshots/index.ts';
 import { lgetxattr } from '../sys/index.ts';
 import { AlreadyExistsError, NotImplementedError } from '../util/errors.ts';
 import { pack, type PackEntry } from '../util/tar/index.ts';
@@ -112,6 +113,51 @@ export class WorkLayer {
       }
     };
     const blob = await this.#d.images.content.ingest(coalesce(pack(counted(diffEntries(this.upper, isOpaque)))));
+    return {
+      descriptor: { mediaType: MediaType.OciLayer, digest: blob.digest, size: blob.size },
+      diffId: blob.digest,
+      size,
+    };
+  }
+
+  /**
+   * Writes a layer given as tar entries (a COPY's, see copytar.ts) into the unmounted upper directory and, from the
+   * same stream, into the content store as the layer blob: read once, nothing read back.
+   */
+  async applyTar(entries: Iterable<PackEntry>): Promise<MadeLayer> {
+    await this.unmount();
+    let size = 0;
+    const counted = function* (list: Iterable<PackEntry>): Generator<PackEntry> {
+      for (const e of list) {
+        if (e.header.type === 'file') size += e.header.size ?? 0;
+        yield e;
+      }
+    };
+    const toStore = new PassThrough({ highWaterMark: 4 << 20 });
+    const ingesting = this.#d.images.content.ingest(toStore);
+    ingesting.catch(() => {});
+    async function* tee(): AsyncGenerator<Buffer> {
+      try {
+        for await (const c of coalesce(pack(counted(entries)))) {
+          if (!toStore.write(c)) await new Promise<void>((r) => toStore.once('drain', () => r()));
+          yield c;
+        }
+        toStore.end();
+      } catch (err) {
+        toStore.destroy(err as Error);
+        throw err;
+      }
+    }
+    let unpacked: Awaited<ReturnType<typeof unpackTar>>;
+    try {
+      unpacked = await unpackTar(this.upper, tee(), { whiteouts: 'overlay' });
+    } catch (err) {
+      toStore.destroy(err as Error);
+      throw err;
+    }
+    const blob = await ingesting;
+    if (blob.digest !== unpacked.diffId)
+      throw new Error(`layer ${blob.digest} was unpacked as ${unpacked.diffId}: the stream changed`);
     return {
       descriptor: { mediaType: MediaType.OciLayer, digest: blob.digest, size: blob.size },
       diffId: blob.digest,

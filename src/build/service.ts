@@ -121,7 +121,8 @@ export class BuildService {
       let context: BuildContext;
       let alone: Buffer | undefined;
       if (req.keptContext) {
-        const k = await this.#kept.receive(req.keptContext, req.body, { signal });
+        await mkdir(ctxDir, { recursive: true, mode: 0o700 });
+        const k = await this.#kept.receive(req.keptContext, req.body, ctxDir, { signal });
         context = k.context;
         releaseKept = k.release;
       } else ({ context, dockerfile: alone } = await BuildContext.receive(req.body, ctxDir, { signal }));

@@ -5,12 +5,23 @@
  * classic builder's format (cachekey.ts). Globs use Go's `filepath.Match`, as the classic builder does.
  */
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { chmod, copyFile, lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dirSourceHash, type EntryHeader, entryHash, fileSourceHash } from './cachekey.ts';
 import { type BuildContext, contextName } from './context.ts';
 
 export type SourceType = 'file' | 'directory' | 'symlink' | 'other';
+
+/** What COPY keeps of a source entry. */
+export interface SourceInfo {
+  type: SourceType;
+  /** Permission bits with setuid/setgid/sticky. */
+  mode: number;
+  /** Seconds since the epoch. */
+  mtime: number;
+  size: number;
+  linkname: string;
+}
 
 export interface SourceFS {
   /** The host directory the names are relative to. */
@@ -23,6 +34,12 @@ export interface SourceFS {
   below(name: string): Promise<string[]>;
   /** The classic builder's hash of a resolved name: `file:<sum>` or `dir:<sum>`. */
   hash(name: string): Promise<string>;
+  /** An entry's metadata, links not followed. */
+  info(name: string): Promise<SourceInfo>;
+  /** Writes a file's content to `dest` (a new file, created with `mode`). */
+  copyTo(name: string, dest: string, mode: number): Promise<void>;
+  /** A file's content; nothing is opened before it is read. */
+  read(name: string): AsyncIterable<Uint8Array>;
   /** Makes `name` and what is below it readable under `root` (a received context writes files only when asked). */
   prepare?(name: string): Promise<void>;
 }
@@ -51,6 +68,25 @@ export class ContextSource implements SourceFS {
   }
   prepare(name: string): Promise<void> {
     return this.#ctx.materialize(name);
+  }
+  async info(name: string): Promise<SourceInfo> {
+    const e = this.#ctx.stat(name);
+    // a hard link has the content (and size) of its target
+    const content = e?.type === 'link' ? (this.#ctx.stat(contextName(e.linkname)) ?? e) : e;
+    const type = e?.type === 'link' ? 'file' : ((await this.type(name)) ?? 'other');
+    return {
+      type,
+      mode: e?.mode ?? 0o755,
+      mtime: e?.mtime ?? 0,
+      size: content?.size ?? 0,
+      linkname: e?.type === 'link' ? '' : (e?.linkname ?? ''),
+    };
+  }
+  read(name: string): AsyncIterable<Uint8Array> {
+    return this.#ctx.read(name);
+  }
+  copyTo(name: string, dest: string, mode: number): Promise<void> {
+    return this.#ctx.copyFileTo(name, dest, mode);
   }
   async hash(name: string): Promise<string> {
     const e = this.#ctx.stat(name);
@@ -87,6 +123,27 @@ export class DirSource implements SourceFS {
       out.push(c);
     }
     return out.join('/');
+  }
+
+  async info(name: string): Promise<SourceInfo> {
+    const path = join(this.root, name);
+    const st = await lstat(path);
+    return {
+      type: st.isDirectory() ? 'directory' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other',
+      mode: st.mode & 0o7777,
+      mtime: st.mtimeMs / 1000,
+      size: st.size,
+      linkname: st.isSymbolicLink() ? await readlink(path) : '',
+    };
+  }
+
+  async copyTo(name: string, dest: string, mode: number): Promise<void> {
+    await copyFile(join(this.root, name), dest);
+    await chmod(dest, mode);
+  }
+
+  async *read(name: string): AsyncGenerator<Uint8Array> {
+    for await (const c of createReadStream(join(this.root, name), { highWaterMark: 1 << 20 })) yield c as Buffer;
   }
 
   async type(name: string): Promise<SourceType | undefined> {

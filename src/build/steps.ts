@@ -5,13 +5,17 @@
  * mounts show.
  */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { chmod, lchown, lstat, mkdir } from 'node:fs/promises';
 import { chainIds } from '../images/index.ts';
 import { FailedPreconditionError } from '../util/errors.ts';
+import type { PackEntry } from '../util/tar/index.ts';
 import type { CacheKey, StepInputs } from './cachekey.ts';
 import { canonicalJson } from './cachekey.ts';
 import type { BuildContext } from './context.ts';
+import { isArchive } from './archive.ts';
 import { copySources, parseChmod, type Resolved, resolveChown, resolveSources } from './copy.ts';
+import { copyEntries } from './copytar.ts';
 import type { Mount } from './dockerfile/index.ts';
 import type { ExecutorDeps } from './executor.ts';
 import type { CopyWork, RunWork, StepResult } from './imageconfig.ts';
@@ -119,6 +123,7 @@ export async function executeStep(
   try {
     let stubs: string[] = [];
     let createdBy = base.createdBy;
+    let applied: MadeLayer | undefined;
     switch (w.kind) {
       case 'workdir': {
         const host = await inRoot(layer.rootfs, w.path);
@@ -141,20 +146,26 @@ export async function executeStep(
             signal: env.signal,
           });
         createdBy = w.createdBy(resolved.hash);
-        await copySources(w, resolved, c.fs, {
+        const target = {
           root: layer.rootfs,
           identity: await resolveChown(layer.rootfs, w.chown),
           mode: parseChmod(w.chmod),
-          unpack: w.kind === 'add' && w.unpack !== false,
-          signal: env.signal,
-        });
+        };
+        if (w.kind === 'add' && w.unpack !== false && (await hasArchive(resolved, c.fs))) {
+          // ADD unpacking an archive: through the mounted root, and the layer from its diff
+          await copySources(w, resolved, c.fs, { ...target, unpack: true, signal: env.signal });
+          break;
+        }
+        const entries: PackEntry[] = [];
+        for await (const e of copyEntries(w, resolved, c.fs, target)) entries.push(e);
+        applied = await layer.applyTar(entries);
         break;
       }
       case 'run':
         stubs = await runStep(env, w, layer);
         break;
     }
-    const made = await layer.diff([...RUNTIME_STUBS, ...stubs]);
+    const made = applied ?? (await layer.diff([...RUNTIME_STUBS, ...stubs]));
     const created = new Date().toISOString();
     if (!made) {
       await layer.discard();
@@ -167,6 +178,16 @@ export async function executeStep(
     await layer.discard();
     throw err;
   }
+}
+
+/** Whether ADD has a local archive to unpack among its sources. */
+async function hasArchive(resolved: Resolved, fs: SourceFS | undefined): Promise<boolean> {
+  for (const s of resolved.sources) {
+    if (s.kind !== 'path' || s.type !== 'file' || !fs) continue;
+    await fs.prepare?.(s.name);
+    if (await isArchive(join(fs.root, s.name))) return true;
+  }
+  return false;
 }
 
 function layerOf(made: MadeLayer, chainId: string) {

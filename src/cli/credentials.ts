@@ -116,6 +116,9 @@ function runHelper(
           ),
         );
     });
+    // A helper may exit without reading its input (a `get` that fails at once): its exit status is the answer,
+    // so a broken pipe on the way in is not an error of its own.
+    child.stdin.on('error', () => {});
     child.stdin.end(input);
   });
 }

@@ -25,6 +25,9 @@ import {
 import type { Row, StoredConfig } from './model.ts';
 import { type MountVolumes, resolveMounts } from './mounts.ts';
 import { validateSpec } from './spec.ts';
+import { resolveLinks } from './links.ts';
+import { resolveJoinedModes, validateNamespaceModes } from './namespaces.ts';
+import { hostConfigWarnings } from './resources.ts';
 import { type ContainerState, initialState } from './state.ts';
 import { UndoStack } from './undo.ts';
 
@@ -46,15 +49,30 @@ export interface CreateDeps {
   creating: Set<string>;
 }
 
-/** Makes a container; returns its record, inserted. */
-export async function createContainer(d: CreateDeps, req: ContainerCreateRequest, name?: string): Promise<Row> {
+/** Makes a container; returns its record, inserted, and dockerd's warnings about its options. */
+export async function createContainer(
+  d: CreateDeps,
+  req: ContainerCreateRequest,
+  name?: string,
+): Promise<{ row: Row; warnings: string[] }> {
   const hc = checkCreateRequest(req, {
     runtimes: d.runtimes,
     defaultRuntime: d.defaultRuntime,
     init: Boolean(d.initPath),
   });
+  validateNamespaceModes(hc, req.Hostname);
   const net = hc.NetworkMode || 'default';
   if (net.startsWith('container:')) hc.NetworkMode = `container:${d.get(net.slice('container:'.length)).id}`;
+  const find = (ref: string) => {
+    try {
+      return d.get(ref);
+    } catch {
+      return undefined;
+    }
+  };
+  resolveJoinedModes(hc, find);
+  hc.Links = resolveLinks(hc, find);
+  const warnings = hostConfigWarnings(hc, d.host);
   const image = d.images.resolve(req.Image!);
   const img = await phase('image', '', () => d.images.load(image));
   const config = mergeImageConfig(req, img.config.config ?? {});
@@ -117,7 +135,7 @@ export async function createContainer(d: CreateDeps, req: ContainerCreateRequest
   } finally {
     d.creating.delete(cname);
   }
-  return row;
+  return { row, warnings };
 }
 
 /**

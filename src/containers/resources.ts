@@ -16,7 +16,31 @@ export function resourcesInput(hc: HostConfig): ResourcesInput {
     ...(hc.CpusetCpus ? { cpusetCpus: hc.CpusetCpus } : {}),
     ...(hc.CpusetMems ? { cpusetMems: hc.CpusetMems } : {}),
     ...(hc.PidsLimit && hc.PidsLimit > 0 ? { pidsLimit: hc.PidsLimit } : {}),
+    ...(hc.BlkioWeight ? { blkioWeight: hc.BlkioWeight } : {}),
+    ...(hc.DeviceCgroupRules?.length ? { deviceCgroupRules: hc.DeviceCgroupRules } : {}),
+    ...(hc.OomKillDisable ? { oomKillDisable: true } : {}),
   };
+}
+
+/**
+ * What dockerd warns about at create (the docker CLI prints each as `WARNING: …`), with the options this host's
+ * cgroups cannot honour discarded from `hc`, as dockerd stores them (inspect then shows 0 / false).
+ */
+export function hostConfigWarnings(hc: HostConfig, host: HostFacts): string[] {
+  const out: string[] = [];
+  if (hc.BlkioWeight && host.blkioWeight === false) {
+    out.push('Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
+    hc.BlkioWeight = 0;
+  }
+  if (hc.OomKillDisable && host.oomKillDisable === false) {
+    out.push('Your kernel does not support OomKillDisable. OomKillDisable discarded.');
+    hc.OomKillDisable = false;
+  }
+  if (hc.OomKillDisable && !hc.Memory)
+    out.push(
+      'OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.',
+    );
+  return out;
 }
 
 /** The host config keys `docker update` may change. */
@@ -31,6 +55,7 @@ export const UPDATABLE = [
   'CpusetCpus',
   'CpusetMems',
   'PidsLimit',
+  'BlkioWeight',
   'RestartPolicy',
 ] as const;
 

@@ -39,10 +39,11 @@ import { Monitor } from './monitor.ts';
 import { Waiters } from './waiters.ts';
 import { PendingAttaches } from './attach.ts';
 import { createContainer } from './create.ts';
+import { inspectLinks, linkNames, withoutLink } from './links.ts';
 import { applyUpdate, liveLimits } from './resources.ts';
 import { launch, networkPeer, type RunDeps, releaseRun, startError } from './start.ts';
 import { containerLog } from './logs.ts';
-import { type ContainerState, ZERO_TIME } from './state.ts';
+import { type ContainerState, removeLiveMessage, settlesWithin, ZERO_TIME } from './state.ts';
 import { type StatsSample, statsSample, top } from './stats.ts';
 
 export interface ContainerServiceDeps {
@@ -64,14 +65,6 @@ export interface ContainerServiceDeps {
 }
 
 const isLive = (r: Row) => r.state.Status === 'running' || r.state.Status === 'paused';
-
-/** dockerd's refusal to remove a live container without force, which clients match (one text per state). */
-function removeLiveMessage(r: Row): string {
-  const state = r.state.Status;
-  return state === 'paused'
-    ? `You cannot remove a paused container ${r.id}. Unpause and then stop the container before attempting removal or force remove`
-    : `You cannot remove a ${state} container ${r.id}. Stop the container before attempting removal or force remove`;
-}
 
 /**
  * Containers: the state machine (created → running ⇄ paused → exited, restarting, removing) with one lock per
@@ -119,7 +112,7 @@ export class ContainerService {
       initPath: deps.initPath,
       dir: (id) => this.dir(id),
       logPath: (id) => this.logPath(id),
-      record: (id) => deps.records.get(id),
+      record: (ref) => deps.records.get(ref) ?? deps.records.byName(ref),
       log: deps.log,
     };
     this.#monitor = new Monitor({
@@ -166,6 +159,22 @@ export class ContainerService {
       networks: (r) => this.#d.networks.attachments(r.id, r.hostConfig.NetworkMode || 'default'),
       ports: (r) => psPorts(this.networkSettings(r)),
     });
+  }
+
+  /** Inspect's `HostConfig.Links`: `/child:/parent/alias`. */
+  links(r: Row): string[] | null {
+    return inspectLinks(r, (id) => this.#d.records.get(id));
+  }
+
+  /** The link names (`/parent/alias`) each container has besides its own, for `ps`'s `Names`. */
+  linkNames(): Map<string, string[]> {
+    return linkNames(this.#d.records.all());
+  }
+
+  /** `DELETE /containers/PARENT/ALIAS?link=1`: removes a legacy link. */
+  removeLink(name: string): void {
+    const { parent, hostConfig } = withoutLink(name, (n) => this.#d.records.byName(n));
+    this.#d.records.setHostConfig(parent.id, hostConfig);
   }
 
   /** Containers using an image, for rmi's conflict checks. */
@@ -239,7 +248,7 @@ export class ContainerService {
 
   /** A container from an image (see `createContainer`): checked whole, then made, or nothing is left. */
   async create(req: ContainerCreateRequest, name?: string): Promise<{ Id: string; Warnings: string[] }> {
-    const row = await createContainer(
+    const { row, warnings } = await createContainer(
       {
         ...this.#d,
         get: (ref) => this.get(ref),
@@ -250,7 +259,7 @@ export class ContainerService {
       name,
     );
     this.#publish('create', row);
-    return { Id: row.id, Warnings: [] };
+    return { Id: row.id, Warnings: warnings };
   }
 
   // ---- start -------------------------------------------------------------------------------------------
@@ -341,14 +350,28 @@ export class ContainerService {
     this.#publish('stop', r);
   }
 
+  /**
+   * Sends a signal. SIGKILL returns only once the container is recorded as exited (as dockerd: a client reads
+   * `Running: false` right after); a paused container is resumed so that the signal is delivered.
+   */
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
     const r = this.get(ref);
     if (!isLive(r)) throw new ConflictError(`Cannot kill container: ${ref}: Container ${r.id} is not running`);
     const upper = signal.toUpperCase();
     const sig = /^\d+$/.test(signal) ? Number(signal) : upper.startsWith('SIG') ? upper : `SIG${upper}`;
-    if (sig === 'SIGKILL' || sig === 9) this.#d.records.setState(r.id, { ...r.state, StoppedByUser: true });
-    await this.#driver(r).kill(r.id, sig);
+    const killing = sig === 'SIGKILL' || sig === 9;
+    if (killing) this.#d.records.setState(r.id, { ...r.state, StoppedByUser: true });
+    const exited = killing ? this.wait(r.id, 'not-running') : undefined;
+    const driver = this.#driver(r);
+    await driver.kill(r.id, sig);
     this.#publish('kill', r, { signal: String(typeof sig === 'number' ? sig : sig.replace(/^SIG/, '')) });
+    if (!exited) return;
+    if (r.state.Status === 'paused') await driver.resume(r.id).catch(() => {});
+    // dockerd waits (2 s), kills every process of the container directly, and waits once more.
+    if (await settlesWithin(exited, 2000)) return;
+    await driver.kill(r.id, 'SIGKILL', { all: true }).catch(() => {});
+    if (!(await settlesWithin(exited, 2000)))
+      throw new BerthError('tried to kill container, but did not receive an exit event');
   }
 
   async restart(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
@@ -375,7 +398,7 @@ export class ContainerService {
   async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const r0 = this.get(ref);
     if (isLive(r0) || r0.state.Status === 'restarting') {
-      if (!opts.force) throw new ConflictError(removeLiveMessage(r0));
+      if (!opts.force) throw new ConflictError(removeLiveMessage(r0.id, r0.state.Status));
       this.#monitor.cancelRestart(r0);
       const cur = this.get(r0.id);
       if (isLive(cur)) {

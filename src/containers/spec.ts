@@ -8,6 +8,7 @@ import type { Row } from './model.ts';
 import { parseSize, resourcesInput } from './resources.ts';
 import { parseSecurityOpts } from './security.ts';
 import type { ResolvedUser } from './users.ts';
+import { type JoinedNamespaces, namespaceInput } from './namespaces.ts';
 
 /** What start finds out on the host before it builds the spec. */
 export interface Resolved {
@@ -26,6 +27,12 @@ export interface Resolved {
   /** The host's init binary for `--init`, when one is installed. */
   init?: string | undefined;
   host: HostFacts;
+  /** The container's directory (where a shareable /dev/shm is mounted). */
+  dir?: string;
+  /** The processes of the containers whose IPC and PID namespaces it joins (`--ipc/--pid container:X`). */
+  joined?: JoinedNamespaces;
+  /** The environment its legacy links give it (`--link`), before its own. */
+  linkEnv?: readonly string[];
 }
 
 const ETC_FILES = [
@@ -39,7 +46,8 @@ export function specInput(r: Row, res: Resolved): SpecInput {
   const c = r.config.Config;
   const hc = r.hostConfig;
   const security = parseSecurityOpts(hc.SecurityOpt ?? []);
-  const env = c.Env ?? [];
+  const env = [...(res.linkEnv ?? []), ...(c.Env ?? [])];
+  const ns = namespaceInput(hc, res.joined ?? {}, res.dir ?? '/');
   return {
     id: r.id,
     rootfs: res.rootfs,
@@ -56,10 +64,11 @@ export function specInput(r: Row, res: Resolved): SpecInput {
       noNewPrivileges: security.noNewPrivileges,
       ...(hc.OomScoreAdj ? { oomScoreAdj: hc.OomScoreAdj } : {}),
     },
-    hostname: hc.NetworkMode === 'host' ? '' : (c.Hostname ?? ''),
+    hostname: hc.NetworkMode === 'host' || hc.UTSMode === 'host' ? '' : (c.Hostname ?? ''),
     ...(c.Domainname ? { domainname: c.Domainname } : {}),
-    mounts: mountInputs(r, res),
+    mounts: [...mountInputs(r, res), ...ns.mounts],
     ...(hc.ShmSize ? { shmSize: hc.ShmSize } : {}),
+    ...(ns.noShm ? { noShm: true } : {}),
     resources: resourcesInput(hc),
     capAdd: hc.CapAdd ?? [],
     capDrop: hc.CapDrop ?? [],
@@ -68,12 +77,7 @@ export function specInput(r: Row, res: Resolved): SpecInput {
     devices: res.devices,
     sysctls: hc.Sysctls ?? {},
     ulimits: (hc.Ulimits ?? []).map((u) => ({ name: u.Name, soft: u.Soft, hard: u.Hard })),
-    namespaces: {
-      network: res.network,
-      ...(hc.PidMode === 'host' ? { pid: 'host' as const } : {}),
-      ...(hc.IpcMode === 'host' ? { ipc: 'host' as const } : {}),
-      ...(hc.UTSMode === 'host' ? { uts: 'host' as const } : {}),
-    },
+    namespaces: { network: res.network, ...ns.namespaces },
     cgroupsPath: `/berth/${r.id}`,
     ...(hc.Init && res.init ? { init: res.init } : {}),
     annotations: { 'org.opencontainers.image.ref.name': r.imageRef, 'berth.container.name': r.name },

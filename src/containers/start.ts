@@ -24,6 +24,8 @@ import { acquireVolumes, type MountVolumes, releaseVolumes } from './mounts.ts';
 import { runtimeOptions, specInput } from './spec.ts';
 import { UndoStack } from './undo.ts';
 import { resolveUser } from './users.ts';
+import { type LinkInput, linkedChildren, linkInput } from './links.ts';
+import { joinedNamespaces, mountShareableShm, unmountShareableShm } from './namespaces.ts';
 
 /** What a run needs. */
 export interface RunDeps {
@@ -73,9 +75,16 @@ export async function launch(
         resolveUser(rootfs, r.config.Config.User ?? '', r.hostConfig.GroupAdd ?? []),
       );
       const volumes = await phase('volumes', r.id, () => acquireVolumes(d.volumes, r, rootfs, undo));
+      const joined = joinedNamespaces(r, d.record, d.dir);
+      await undo.acquire(
+        'shareable /dev/shm',
+        () => mountShareableShm(r, dir),
+        () => unmountShareableShm(r, dir),
+      );
+      const links = linksOf(d, r);
       // Torn down whatever part of the set-up failed (tearing down nothing is fine).
       undo.push('network', () => d.networks.tearDown(r.id));
-      const net = await phase('network', r.id, () => setUpNetwork(d, r, dir));
+      const net = await phase('network', r.id, () => setUpNetwork(d, r, dir, links.hosts));
       const devices = await statDevices(r);
       await phase('spec', r.id, async () => {
         const spec = buildSpec(
@@ -88,6 +97,9 @@ export async function launch(
             devices,
             init: d.initPath,
             host: d.host,
+            dir,
+            joined,
+            linkEnv: links.env,
           }),
         );
         await writeFile(join(bundle, 'config.json'), serializeSpec(spec));
@@ -122,6 +134,7 @@ export async function releaseRun(
     opts.removing ? d.networks.release(r.id, { background: true }) : d.networks.tearDown(r.id, { background: true }),
   );
   await phase('volumes', r.id, () => releaseVolumes(d.volumes, r));
+  await unmountShareableShm(r, d.dir(r.id));
   await unmountAll(join(d.dir(r.id), 'bundle', 'rootfs'), { detach: true }).catch(() => {});
 }
 
@@ -153,7 +166,7 @@ async function statDevices(r: Row): Promise<DeviceInput[]> {
  * interfaces, published ports, /etc/hosts and /etc/resolv.conf) from the network side. `container:X` joins X's
  * namespace and shares X's files, as Docker (X's own peer when X joined another).
  */
-async function setUpNetwork(d: RunDeps, r: Row, dir: string): Promise<Sandbox> {
+async function setUpNetwork(d: RunDeps, r: Row, dir: string, linkHosts: readonly string[]): Promise<Sandbox> {
   const c = r.config.Config;
   const hc = r.hostConfig;
   const mode = hc.NetworkMode || 'default';
@@ -176,7 +189,7 @@ async function setUpNetwork(d: RunDeps, r: Row, dir: string): Promise<Sandbox> {
     dns: hc.Dns ?? null,
     dnsSearch: hc.DnsSearch ?? null,
     dnsOptions: hc.DnsOptions ?? null,
-    extraHosts: hc.ExtraHosts ?? null,
+    extraHosts: linkHosts.length ? [...(hc.ExtraHosts ?? []), ...linkHosts] : (hc.ExtraHosts ?? null),
     dir,
     ...(peer
       ? {
@@ -190,6 +203,19 @@ async function setUpNetwork(d: RunDeps, r: Row, dir: string): Promise<Sandbox> {
       : {}),
     early: true,
   });
+}
+
+/** What the container's legacy links give it at start (see links.ts): variables, and hosts lines. */
+function linksOf(d: RunDeps, r: Row): LinkInput {
+  if (!r.hostConfig.Links?.length) return { env: [], hosts: [] };
+  const mode = r.hostConfig.NetworkMode || 'default';
+  const bridge = mode === 'default' || mode === 'bridge';
+  const networks = d.networks.attachments(r.id, mode).map((n) => n.name);
+  const children = linkedChildren(r, d.record, networks, (child) => {
+    const s = d.networks.settings(child.id, child.hostConfig.NetworkMode || 'default');
+    return Object.fromEntries(Object.entries(s.Networks).map(([n, e]) => [n, e.IPAddress ?? '']));
+  });
+  return linkInput(r.name, children, bridge);
 }
 
 /**

@@ -77,3 +77,23 @@ export function humanDuration(ms: number): string {
   if (h < 24 * 365 * 2) return `${Math.trunc(h / 24 / 30)} months`;
   return `${Math.trunc(h / 24 / 365)} years`;
 }
+
+/** Whether `p` settles within `ms`. */
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((res) => {
+    timer = setTimeout(() => res(false), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** dockerd's refusal to remove a live container without force, which clients match (one text per state). */
+export function removeLiveMessage(id: string, state: ContainerStatus): string {
+  return state === 'paused'
+    ? `You cannot remove a paused container ${id}. Unpause and then stop the container before attempting removal or force remove`
+    : `You cannot remove a ${state} container ${id}. Stop the container before attempting removal or force remove`;
+}

@@ -35,7 +35,20 @@ export function hostFacts(): HostFacts {
       existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') ||
       existsSync('/sys/fs/cgroup/cgroup.controllers'),
     cpuCount: cpus().length,
+    blkioWeight:
+      ['blkio/blkio.weight', 'blkio/blkio.bfq.weight'].some((f) => existsSync(`/sys/fs/cgroup/${f}`)) ||
+      controllers().includes('io'),
+    oomKillDisable: existsSync('/sys/fs/cgroup/memory/memory.oom_control'),
   };
+}
+
+/** The controllers of a cgroup v2 root (none on v1). */
+function controllers(): string[] {
+  try {
+    return readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').trim().split(/\s+/);
+  } catch {
+    return [];
+  }
 }
 
 export interface Runtimes {

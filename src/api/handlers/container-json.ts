@@ -119,6 +119,7 @@ export function inspectContainer(d: ContainerHandlerDeps, r: ContainerRow, versi
   // the name (docker-py's `containers.run` only returns output for json-file or journald), so that is what we say.
   if (!hc.LogConfig?.Type) hc.LogConfig = { Type: 'json-file', Config: hc.LogConfig?.Config ?? {} };
   hc.RestartPolicy = { Name: 'no', MaximumRetryCount: 0, ...hc.RestartPolicy };
+  hc.Links = d.containers.links(r);
   const out: Record<string, unknown> = {
     Id: r.id,
     Created: rfc3339(r.created),

@@ -5,7 +5,7 @@ import { formatTimestampNano, PS_FILTERS, psPorts, statusText } from '../../cont
 import type { ImageService } from '../../images/index.ts';
 import type { ImageRunConfig } from '../../oci/types.ts';
 
-import { ConflictError, InvalidArgumentError, errorMessage } from '../../util/errors.ts';
+import { InvalidArgumentError, errorMessage } from '../../util/errors.ts';
 import { boolParam, filtersParam, intParam, readJSONBody, sendJSON, type Request, drained } from '../http.ts';
 import type { Router } from '../router.ts';
 import { frame, STDERR, STDOUT, SYSTEMERR } from '../stdcopy.ts';
@@ -28,11 +28,16 @@ export function psCommand(path: string, args: readonly string[]): string {
   return [path, ...args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' ');
 }
 
-function summary(d: ContainerHandlerDeps, r: ContainerRow, version: string): Record<string, unknown> {
+function summary(
+  d: ContainerHandlerDeps,
+  r: ContainerRow,
+  version: string,
+  links: ReadonlyMap<string, string[]>,
+): Record<string, unknown> {
   const net = d.containers.networkSettings(r);
   return {
     Id: r.id,
-    Names: [`/${r.name}`],
+    Names: [`/${r.name}`, ...(links.get(r.id) ?? [])],
     Image: r.imageRef,
     ImageID: r.imageId,
     Command: psCommand(r.config.Path, r.config.Args),
@@ -53,10 +58,11 @@ function list(d: ContainerHandlerDeps, req: Request, res: ServerResponse): void 
     limit: intParam(req.query, 'limit') ?? -1,
     filters: filtersParam(req.query, PS_FILTERS),
   });
+  const links = d.containers.linkNames();
   sendJSON(
     res,
     200,
-    rows.map((r) => summary(d, r, req.version)),
+    rows.map((r) => summary(d, r, req.version, links)),
   );
 }
 
@@ -430,8 +436,13 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
       res.end();
     })
     .add('GET', '/containers/{id}/top', async (req, res) => sendJSON(res, 200, await c.top(req.params.id!)))
-    .add('DELETE', '/containers/{id}', async (req, res) => {
-      if (boolParam(req.query, 'link')) throw new ConflictError('links are not supported');
+    .add('DELETE', '/containers/{id*}', async (req, res) => {
+      if (boolParam(req.query, 'link')) {
+        c.removeLink(req.params.id!);
+        res.writeHead(204);
+        res.end();
+        return;
+      }
       await c.remove(req.params.id!, { force: boolParam(req.query, 'force'), volumes: boolParam(req.query, 'v') });
       res.writeHead(204);
       res.end();

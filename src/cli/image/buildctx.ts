@@ -94,9 +94,10 @@ async function walk(
   out: ContextManifestEntry[],
 ): Promise<void> {
   const names = (await readdir(join(root, rel))).sort();
-  for (const n of names) {
+  const stats = await Promise.all(names.map((n) => lstat(join(root, rel === '' ? n : `${rel}/${n}`))));
+  for (const [i, n] of names.entries()) {
     const path = rel === '' ? n : `${rel}/${n}`;
-    const st = await lstat(join(root, path));
+    const st = stats[i]!;
     const { matched, info } = matcher.matchesUsingParentResults(path, parent);
     if (matched && !(st.isDirectory() && matcher.mustEnterExcluded(path))) continue;
     const base = { path, mode: st.mode & 0o7777, mtime: st.mtimeMs, ctime: st.ctimeMs };
@@ -116,34 +117,66 @@ async function walk(
  * and links in `only`, and the generated entries.
  */
 export function contextTar(ctx: LocalContext, only?: ReadonlySet<string>): AsyncIterable<Uint8Array> {
+  const list = ctx.entries.filter(
+    (e) => ctx.generated.has(e.path) || e.type === 'directory' || !only || only.has(e.path),
+  );
+  // small files are read a few ahead, so the reads overlap the sending
+  const reads = new Map<number, Promise<Buffer>>();
+  const ahead = (from: number) => {
+    for (let i = from; i < Math.min(list.length, from + READ_AHEAD); i++) {
+      const e = list[i]!;
+      if (!reads.has(i) && e.type === 'file' && !ctx.generated.has(e.path) && e.size <= SMALL_FILE)
+        reads.set(i, readFile(join(ctx.dir, e.path)));
+    }
+  };
   async function* entries(): AsyncGenerator<PackEntry> {
     if (only) yield { header: { name: MANIFEST_NAME, mode: 0o644 }, body: Buffer.from(JSON.stringify(ctx.entries)) };
-    for (const e of ctx.entries) {
+    for (const [i, e] of list.entries()) {
+      ahead(i);
       const gen = ctx.generated.get(e.path);
       // times to the second, as the docker CLI sends them
       const header = { mode: e.mode, uid: 0, gid: 0, mtime: Math.floor(e.mtime / 1000) };
-      if (gen) {
-        yield { header: { ...header, name: e.path, type: 'file' }, body: gen };
-        continue;
-      }
-      if (e.type === 'directory') {
-        yield { header: { ...header, name: `${e.path}/`, type: 'directory' } };
-        continue;
-      }
-      if (only && !only.has(e.path)) continue;
-      if (e.type === 'symlink')
+      if (gen) yield { header: { ...header, name: e.path, type: 'file' }, body: gen };
+      else if (e.type === 'directory') yield { header: { ...header, name: `${e.path}/`, type: 'directory' } };
+      else if (e.type === 'symlink')
         yield { header: { ...header, name: e.path, type: 'symlink', linkname: e.linkname ?? '' } };
-      else
-        yield {
-          header: { ...header, name: e.path, type: 'file', size: e.size },
-          body: createReadStream(join(ctx.dir, e.path), { highWaterMark: 1 << 20 }),
-        };
+      else {
+        const small = reads.get(i);
+        reads.delete(i);
+        if (small) {
+          const data = await small;
+          yield { header: { ...header, name: e.path, type: 'file', size: data.length }, body: data };
+        } else
+          yield {
+            header: { ...header, name: e.path, type: 'file', size: e.size },
+            body: createReadStream(join(ctx.dir, e.path), { highWaterMark: 1 << 20 }),
+          };
+      }
     }
   }
-  return pack(entries());
+  return coalesce(pack(entries()));
 }
 
-/** The kept context's ID for this directory and Dockerfile on this machine. */
+const SMALL_FILE = 256 * 1024;
+const READ_AHEAD = 16;
+
+/** Chunks gathered into pieces of about 1 MiB (fewer, larger writes to the socket). */
+async function* coalesce(src: AsyncIterable<Uint8Array>, size = 1 << 20): AsyncGenerator<Uint8Array> {
+  let parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of src) {
+    parts.push(c);
+    n += c.length;
+    if (n >= size) {
+      yield Buffer.concat(parts, n);
+      parts = [];
+      n = 0;
+    }
+  }
+  if (n > 0) yield Buffer.concat(parts, n);
+}
+
+/** The kept context's ID for this directory on this machine (whatever the Dockerfile, its files are shared). */
 export function keptContextId(host: string, ctx: LocalContext): string {
-  return createHash('sha256').update(`${host}\0${ctx.dir}\0${ctx.dockerfile}`).digest('hex').slice(0, 32);
+  return createHash('sha256').update(`${host}\0${ctx.dir}`).digest('hex').slice(0, 32);
 }

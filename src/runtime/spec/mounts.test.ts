@@ -39,13 +39,20 @@ test('privileged: /sys and /sys/fs/cgroup are writable', () => {
   assert.ok(!m.some((x) => x.options!.includes('ro')));
 });
 
-test("host IPC: the host's /dev/shm and /dev/mqueue are bound in", () => {
+test("host IPC: the host's /dev/shm is bound in; mqueue is mounted (in the host's IPC namespace), not bound", () => {
   const m = defaultMounts({ ...base, hostIpc: true });
   assert.deepEqual(
     m.find((x) => x.destination === '/dev/shm'),
     { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'nosuid', 'noexec', 'nodev'] },
   );
-  assert.equal(m.find((x) => x.destination === '/dev/mqueue')!.type, 'bind');
+  assert.equal(m.find((x) => x.destination === '/dev/mqueue')!.type, 'mqueue');
+});
+
+test('--ipc none: no /dev/shm', () => {
+  assert.equal(
+    defaultMounts({ ...base, noShm: true }).some((x) => x.destination === '/dev/shm'),
+    false,
+  );
 });
 
 test('binds: rbind and rprivate by default, ro, propagation, plain bind, extra options', () => {

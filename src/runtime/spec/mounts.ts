@@ -44,8 +44,13 @@ export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
 export interface DefaultMountsOptions {
   privileged: boolean;
   shmSize: number;
-  /** The container shares the host's IPC namespace: /dev/shm and /dev/mqueue are the host's, bound in. */
+  /**
+   * The container shares the host's IPC namespace: the host's /dev/shm is bound in (the mqueue filesystem, mounted
+   * in the host's IPC namespace, is the host's: dockerd binds only /dev/shm, and many hosts have no /dev/mqueue).
+   */
   hostIpc: boolean;
+  /** `--ipc none`: a private IPC namespace without /dev/shm. */
+  noShm?: boolean;
 }
 
 /** Docker's default mounts (moby oci/defaults.go and daemon/oci_linux.go), in order. */
@@ -72,22 +77,26 @@ export function defaultMounts(o: DefaultMountsOptions): SpecMountEntry[] {
       source: 'cgroup',
       options: [sysAccess, 'nosuid', 'noexec', 'nodev'],
     },
-    o.hostIpc
-      ? {
-          destination: '/dev/mqueue',
-          type: 'bind',
-          source: '/dev/mqueue',
-          options: ['rbind', 'nosuid', 'noexec', 'nodev'],
-        }
-      : { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    o.hostIpc
-      ? { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'nosuid', 'noexec', 'nodev'] }
-      : {
-          destination: '/dev/shm',
-          type: 'tmpfs',
-          source: 'shm',
-          options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${o.shmSize}`],
-        },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    ...(o.noShm
+      ? []
+      : o.hostIpc
+        ? [
+            {
+              destination: '/dev/shm',
+              type: 'bind',
+              source: '/dev/shm',
+              options: ['rbind', 'nosuid', 'noexec', 'nodev'],
+            },
+          ]
+        : [
+            {
+              destination: '/dev/shm',
+              type: 'tmpfs',
+              source: 'shm',
+              options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${o.shmSize}`],
+            },
+          ]),
   ];
 }
 

@@ -90,7 +90,7 @@ export interface SpecDeviceCgroup {
 
 export interface SpecResources {
   devices?: SpecDeviceCgroup[];
-  memory?: { limit?: number; reservation?: number; swap?: number };
+  memory?: { limit?: number; reservation?: number; swap?: number; disableOOMKiller?: boolean };
   cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
   pids?: { limit: number };
   blockIO?: { weight?: number };

@@ -30,6 +30,8 @@ export interface ResourcesInput {
   blkioWeight?: number;
   /** Extra device cgroup rules in Docker's text form (`c 1:3 rwm`, `b 8:* r`, `a *:* m`), after the defaults. */
   deviceCgroupRules?: string[];
+  /** --oom-kill-disable: the kernel's OOM killer spares the container (cgroup v1 only). */
+  oomKillDisable?: boolean;
 }
 
 export interface ResourceHost {
@@ -71,6 +73,7 @@ export function resolveResources(r: ResourcesInput, host: ResourceHost): SpecRes
   const mem: NonNullable<SpecResources['memory']> = {};
   if (memory > 0) mem.limit = memory;
   if (reservation > 0) mem.reservation = reservation;
+  if (r.oomKillDisable) mem.disableOOMKiller = true;
   if (host.swapAccounting) {
     if (swap === -1) mem.swap = -1;
     else if (swap > 0) mem.swap = swap;

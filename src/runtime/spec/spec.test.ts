@@ -275,10 +275,16 @@ test("namespaces: Docker's defaults, per network mode, joined by path, cgroup on
   invalid(testInput({ namespaces: { network: { path: 'netns' } } }), /"netns"/);
 });
 
-test('host IPC binds the host /dev/shm and /dev/mqueue', () => {
+test('host IPC binds the host /dev/shm; --ipc none has none', () => {
   const spec = buildSpec(testInput({ namespaces: { ipc: 'host' } }));
   assert.equal(spec.mounts.find((m) => m.destination === '/dev/shm')!.source, '/dev/shm');
-  assert.equal(spec.mounts.find((m) => m.destination === '/dev/mqueue')!.type, 'bind');
+  assert.equal(spec.mounts.find((m) => m.destination === '/dev/mqueue')!.type, 'mqueue');
+  const none = buildSpec(testInput({ noShm: true }));
+  assert.equal(
+    none.mounts.some((m) => m.destination === '/dev/shm'),
+    false,
+  );
+  assert.ok(none.linux.namespaces.some((n) => n.type === 'ipc' && !n.path));
 });
 
 test('cgroups path: /berth/<id> by default, or as given', () => {

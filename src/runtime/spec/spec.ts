@@ -40,6 +40,8 @@ export interface SpecInput {
   mounts?: MountInput[];
   /** Bytes of /dev/shm (--shm-size); default 64 MiB. */
   shmSize?: number;
+  /** `--ipc none`: no /dev/shm at all. */
+  noShm?: boolean;
   resources?: ResourcesInput;
   capAdd?: string[];
   capDrop?: string[];
@@ -125,6 +127,10 @@ export interface HostFacts {
   swapAccounting?: boolean;
   /** Online CPUs, to bound --cpus. */
   cpuCount?: number;
+  /** The block I/O controller takes a weight (blkio.weight on v1, the io controller on v2); default true. */
+  blkioWeight?: boolean;
+  /** The memory controller can disable the OOM killer (memory.oom_control, cgroup v1 only); default true. */
+  oomKillDisable?: boolean;
 }
 
 /** Where --init puts the init binary in the container, and the first argument of process.args. */
@@ -227,7 +233,10 @@ export function buildSpec(input: SpecInput): RuntimeSpec {
   }
   const shmSize = input.shmSize ?? DEFAULT_SHM_SIZE;
   if (!Number.isSafeInteger(shmSize) || shmSize <= 0) throw new InvalidArgumentError(`invalid shm size ${shmSize}`);
-  spec.mounts = buildMounts(defaultMounts({ privileged, shmSize, hostIpc: ipc === 'host' }), extraMounts);
+  spec.mounts = buildMounts(
+    defaultMounts({ privileged, shmSize, hostIpc: ipc === 'host', noShm: input.noShm ?? false }),
+    extraMounts,
+  );
 
   const linux: SpecLinux = spec.linux;
   linux.namespaces = namespaces({ pid, network, ipc, uts, cgroupNs });

@@ -1,0 +1,145 @@
+/**
+ * COPY (and ADD of files, URLs and heredocs) as one pass: the step's layer is written as a tar of exactly what the
+ * copy makes — the destination's parents as overlay copies them up (their mode, owner and time from the image),
+ * new directories 0755, then the sources with the classic builder's rules (copy.ts) — and that stream is both
+ * unpacked into the step's upper directory (snapshots' threads, which never write through a link) and ingested as
+ * the layer blob, so the sources are read once and nothing is read back.
+ *
+ * Paths are resolved against the image (the step's merged root, mounted): a symbolic link on the way to the
+ * destination, or at a directory the copy writes into, is followed inside the root, as a copy into the mounted
+ * root would follow it.
+ */
+import { lstat } from 'node:fs/promises';
+import { posix, relative } from 'node:path';
+import type { PackEntry } from '../util/tar/index.ts';
+import type { Identity, Resolved } from './copy.ts';
+import type { CopyWork } from './imageconfig.ts';
+import { inRoot } from './rootpath.ts';
+import type { SourceFS } from './sources.ts';
+
+export interface CopyPlan {
+  /** The step's merged root, mounted (read, never written here). */
+  root: string;
+  identity?: Identity | undefined;
+  mode?: number | undefined;
+}
+
+/** The layer a COPY makes, as tar entries (bodies streamed from the sources). */
+export async function* copyEntries(
+  work: CopyWork,
+  resolved: Resolved,
+  source: SourceFS | undefined,
+  p: CopyPlan,
+): AsyncGenerator<PackEntry> {
+  const owner = p.identity ?? { uid: 0, gid: 0 };
+  const now = Math.floor(Date.now() / 1000);
+  const emitted = new Set<string>();
+  let dest = work.dest;
+  const slash = dest.endsWith('/');
+  if (!dest.startsWith('/')) dest = posix.join('/', work.workingDir, dest) + (slash && !dest.endsWith('/') ? '/' : '');
+  const destDir = slash || dest.endsWith('/');
+
+  /** The image's path for a container path, links followed inside the root (relative, no leading `/`). */
+  const canonical = async (path: string): Promise<string> => relative(p.root, await inRoot(p.root, path));
+
+  /** Entries for the parents of `rel` (a canonical path) that the layer must hold, each once. */
+  async function* parents(rel: string): AsyncGenerator<PackEntry> {
+    const parts = rel.split('/').filter(Boolean);
+    for (let i = 1; i < parts.length; i++) yield* dirEntry(parts.slice(0, i).join('/'), undefined);
+  }
+
+  /** A directory of the layer: copied up from the image when it has it, else new (0755, the owner's). */
+  async function* dirEntry(rel: string, own: { mode: number; mtime: number } | undefined): AsyncGenerator<PackEntry> {
+    if (rel === '' || emitted.has(rel)) return;
+    emitted.add(rel);
+    const st = own ? undefined : await lstat(posix.join(p.root, rel)).catch(() => undefined);
+    const header = st?.isDirectory()
+      ? { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) }
+      : { mode: own?.mode ?? 0o755, uid: owner.uid, gid: owner.gid, mtime: own?.mtime ?? now };
+    yield { header: { ...header, name: `${rel}/`, type: 'directory' } };
+  }
+
+  const isDir = async (path: string): Promise<boolean> =>
+    (await lstat(await inRoot(p.root, path)).catch(() => undefined))?.isDirectory() ?? false;
+
+  const file = (rel: string, mode: number, mtime: number, size: number, body: PackEntry['body']): PackEntry => {
+    emitted.add(rel);
+    return {
+      header: { name: rel, type: 'file', mode, uid: owner.uid, gid: owner.gid, mtime: Math.floor(mtime), size },
+      ...(body !== undefined ? { body } : {}),
+    };
+  };
+
+  for (const s of resolved.sources) {
+    if (s.kind === 'content') {
+      const target = await canonical(destDir ? posix.join(dest, s.name) : dest);
+      yield* parents(target);
+      const data = Buffer.from(s.data);
+      yield file(target, p.mode ?? 0o644, now, data.length, data);
+      continue;
+    }
+    if (s.kind === 'url') {
+      const into = destDir || (await isDir(dest));
+      const target = await canonical(into ? posix.join(dest, s.fetched.filename) : dest);
+      yield* parents(target);
+      const { createReadStream } = await import('node:fs');
+      yield file(target, p.mode ?? 0o600, s.fetched.mtime ?? now, s.fetched.size, createReadStream(s.fetched.path));
+      continue;
+    }
+    const src = source!;
+    if (s.type === 'directory') {
+      const top = await canonical(posix.join(dest, '.'));
+      yield* parents(top);
+      yield* dirEntry(top, undefined);
+      // each directory of the source lands where the image resolves it (a link there is followed)
+      const dirs = new Map<string, string>([[s.name, top]]);
+      for (const name of await src.below(s.name)) {
+        const parentName = name.includes('/') ? name.slice(0, name.lastIndexOf('/')) : '';
+        const at = dirs.get(parentName) ?? top;
+        const base = name.slice(name.lastIndexOf('/') + 1);
+        let rel = at === '' ? base : `${at}/${base}`;
+        const info = await src.info(name);
+        if (info.type === 'directory') {
+          const there = await lstat(posix.join(p.root, rel)).catch(() => undefined);
+          if (there?.isSymbolicLink()) rel = await canonical(`/${rel}`);
+          dirs.set(name, rel);
+          if (!emitted.has(rel)) {
+            emitted.add(rel);
+            const mode = p.mode ?? info.mode;
+            yield {
+              header: {
+                name: `${rel}/`,
+                type: 'directory',
+                mode,
+                uid: owner.uid,
+                gid: owner.gid,
+                mtime: Math.floor(info.mtime),
+              },
+            };
+          }
+        } else if (info.type === 'symlink') {
+          emitted.add(rel);
+          yield {
+            header: {
+              name: rel,
+              type: 'symlink',
+              linkname: info.linkname,
+              mode: 0o777,
+              uid: owner.uid,
+              gid: owner.gid,
+              mtime: Math.floor(info.mtime),
+            },
+          };
+        } else if (info.type === 'file') {
+          yield file(rel, p.mode ?? info.mode, info.mtime, info.size, src.read(name));
+        }
+      }
+      continue;
+    }
+    const into = destDir || (await isDir(dest));
+    const target = await canonical(into ? posix.join(dest, s.base) : dest);
+    yield* parents(target);
+    const info = await src.info(s.name);
+    yield file(target, p.mode ?? info.mode, info.mtime, info.size, src.read(s.name));
+  }
+}

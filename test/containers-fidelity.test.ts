@@ -1,0 +1,256 @@
+/**
+ * What issue 16 found clients expecting of containers, each checked on its own against a real berthd (the differential
+ * test compares with dockerd 20.10, but only where the reference can run the same thing): kill that returns once the
+ * container is exited, legacy links, the namespace and cgroup options of `docker run`, and commit of a running
+ * container.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { after, before, describe, it } from 'node:test';
+import { api, docker, startDaemon, type Daemon } from './harness.ts';
+
+async function ok(d: Daemon, args: string[], input?: Buffer | string): Promise<string> {
+  const r = await docker(d, args, input);
+  assert.equal(r.code, 0, `docker ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const json = (body: unknown) => [JSON.stringify(body), { 'Content-Type': 'application/json' }] as const;
+
+/** The parts of container inspect these tests read. */
+interface Inspect {
+  State: { Status: string; Running: boolean; Paused: boolean; ExitCode: number };
+  Config: { Hostname: string };
+  HostConfig: { Links: string[] | null; BlkioWeight: number };
+  NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
+}
+
+async function inspect(d: Daemon, ref: string): Promise<Inspect> {
+  const r = await api(d.socket, 'GET', `/containers/${ref}/json`);
+  assert.equal(r.status, 200, r.body);
+  return JSON.parse(r.body) as Inspect;
+}
+
+describe('container fidelity (issue 16)', () => {
+  let d: Daemon;
+
+  before(async () => {
+    d = await startDaemon({ seed: true });
+  });
+
+  after(async () => {
+    if (!d) return;
+    const list = await api(d.socket, 'GET', '/containers/json?all=1').catch(() => undefined);
+    for (const c of list && list.status === 200 ? (JSON.parse(list.body) as { Id: string }[]) : [])
+      await api(d.socket, 'DELETE', `/containers/${c.Id}?force=1&v=1`);
+    const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((p) => p.startsWith(d.dataRoot));
+    await d.cleanup();
+    assert.deepEqual(mounts, [], 'nothing left mounted under the data root (a shareable /dev/shm neither)');
+  });
+
+  it('POST /kill (SIGKILL) returns once inspect shows the container exited with 137, paused ones too', async () => {
+    for (const paused of [false, true]) {
+      const id = (await ok(d, ['run', '-d', '--network', 'none', 'busybox', 'sleep', '60'])).trim();
+      if (paused) await ok(d, ['pause', id]);
+      const k = await api(d.socket, 'POST', `/containers/${id}/kill`);
+      assert.equal(k.status, 204, k.body);
+      const s = (await inspect(d, id)).State;
+      assert.deepEqual([s.Status, s.Running, s.Paused, s.ExitCode], ['exited', false, false, 137], `paused=${paused}`);
+      await ok(d, ['rm', id]);
+    }
+    // Another signal returns at once: the container may still be running.
+    const id = (await ok(d, ['run', '-d', '--network', 'none', 'busybox', 'sleep', '60'])).trim();
+    assert.equal((await api(d.socket, 'POST', `/containers/${id}/kill?signal=SIGWINCH`)).status, 204);
+    assert.equal((await inspect(d, id)).State.Running, true);
+    await ok(d, ['rm', '-f', id]);
+  });
+
+  it('--link on the default bridge: ALIAS_* variables and a hosts line; inspect, ps names and DELETE ?link=1', async () => {
+    await ok(d, ['run', '-d', '--name', 'lk-db', '-e', 'PG=16', '--expose', '5432', 'busybox', 'sleep', '60']);
+    const dbIp = (await inspect(d, 'lk-db')).NetworkSettings.Networks.bridge!.IPAddress;
+    assert.match(dbIp, /^\d+\.\d+\.\d+\.\d+$/);
+    const out = await ok(d, [
+      'run',
+      '--name',
+      'lk-web',
+      '--link',
+      'lk-db:database',
+      'busybox',
+      'sh',
+      '-c',
+      'env | grep ^DATABASE_ | sort; grep database /etc/hosts',
+    ]);
+    const lines = out.trim().split('\n');
+    for (const want of [
+      `DATABASE_ENV_PG=16`,
+      `DATABASE_NAME=/lk-web/database`,
+      `DATABASE_PORT=tcp://${dbIp}:5432`,
+      `DATABASE_PORT_5432_TCP_ADDR=${dbIp}`,
+      `DATABASE_PORT_5432_TCP_PORT=5432`,
+      `DATABASE_PORT_5432_TCP_PROTO=tcp`,
+    ])
+      assert.ok(lines.includes(want), `${want} in:\n${out}`);
+    const hostsLine = lines.find((l) => l.startsWith(dbIp));
+    assert.ok(hostsLine, out);
+    assert.deepEqual(hostsLine.split(/\s+/).slice(1), [
+      'database',
+      (await inspect(d, 'lk-db')).Config.Hostname,
+      'lk-db',
+    ]);
+    assert.deepEqual((await inspect(d, 'lk-web')).HostConfig.Links, ['/lk-db:/lk-web/database']);
+    const ps = JSON.parse((await api(d.socket, 'GET', '/containers/json?filters={"name":["lk-db"]}')).body) as {
+      Names: string[];
+    }[];
+    assert.deepEqual(ps[0]!.Names, ['/lk-db', '/lk-web/database']);
+
+    const none = await api(d.socket, 'DELETE', '/containers/lk-web/nolink?link=1');
+    assert.equal(none.status, 404);
+    assert.equal(JSON.parse(none.body).message, 'No such container: lk-web/nolink');
+    assert.equal((await api(d.socket, 'DELETE', '/containers/lk-web/database?link=1')).status, 204);
+    assert.equal((await inspect(d, 'lk-web')).HostConfig.Links, null);
+    assert.equal((await inspect(d, 'lk-db')).State.Running, true, 'removing the link leaves both containers');
+
+    const missing = await docker(d, ['run', '--rm', '--link', 'lk-nosuch:x', 'busybox', 'true']);
+    assert.equal(missing.code, 125);
+    assert.match(missing.stderr, /could not get container for lk-nosuch: No such container: lk-nosuch/);
+    await ok(d, ['stop', '-t', '0', 'lk-db']);
+    const stopped = await docker(d, ['run', '--rm', '--link', 'lk-db:database', 'busybox', 'true']);
+    assert.notEqual(stopped.code, 0);
+    assert.match(stopped.stderr, /Cannot link to a non running container: \/lk-db AS \/[a-z_0-9]+\/database/);
+    await ok(d, ['rm', '-f', 'lk-db', 'lk-web']);
+  });
+
+  it('--ipc, --pid, --uts, --cgroupns, --userns and --isolation as dockerd takes them', async () => {
+    const run = (args: string[]) => ok(d, ['run', '--rm', '--network', 'none', ...args]);
+    assert.equal(await run(['--ipc', 'host', 'busybox', 'sh', '-c', 'test -d /dev/shm && echo ok']), 'ok\n');
+    assert.equal(await run(['--uts', 'host', 'busybox', 'hostname']), `${hostname()}\n`);
+    const conflict = await docker(d, ['run', '--rm', '--uts', 'host', '-h', 'x', 'busybox', 'true']);
+    assert.equal(conflict.code, 125);
+    assert.match(conflict.stderr, /conflicting options: hostname and the UTS mode/);
+    // The host's PID namespace: PID 1 is the host's init, not the container's command.
+    assert.notEqual((await run(['--pid', 'host', 'busybox', 'cat', '/proc/1/comm'])).trim(), 'cat');
+
+    await ok(d, [
+      'run',
+      '-d',
+      '--name',
+      'ns-donor',
+      '--network',
+      'none',
+      '--ipc',
+      'shareable',
+      'busybox',
+      'sleep',
+      '60',
+    ]);
+    await ok(d, ['exec', 'ns-donor', 'sh', '-c', 'echo shared > /dev/shm/mark']);
+    const seen = await run([
+      '--pid',
+      'container:ns-donor',
+      '--ipc',
+      'container:ns-donor',
+      'busybox',
+      'sh',
+      '-c',
+      'ps -o comm; cat /dev/shm/mark',
+    ]);
+    assert.match(seen, /sleep/, "the donor's processes are visible");
+    assert.match(seen, /shared/, "the donor's /dev/shm is shared");
+    await ok(d, ['run', '-d', '--name', 'ns-private', '--network', 'none', 'busybox', 'sleep', '60']);
+    const notShareable = await docker(d, ['run', '--rm', '--ipc', 'container:ns-private', 'busybox', 'true']);
+    assert.notEqual(notShareable.code, 0);
+    assert.match(notShareable.stderr, /non-shareable IPC/);
+    await ok(d, ['rm', '-f', 'ns-donor', 'ns-private']);
+
+    assert.equal((await run(['--ipc', 'none', 'busybox', 'sh', '-c', 'test -e /dev/shm || echo none'])).trim(), 'none');
+    for (const mode of ['host', 'private']) await run(['--cgroupns', mode, 'busybox', 'true']);
+    await run(['--userns', 'host', '--isolation', 'default', 'busybox', 'true']);
+    for (const [flag, value, message] of [
+      ['--isolation', 'hyperv', /invalid isolation \(hyperv\): linux only supports 'default'/],
+      ['--ipc', 'bogus', /invalid IPC mode: bogus/],
+    ] as const) {
+      const r = await docker(d, ['run', '--rm', flag, value, 'busybox', 'true']);
+      assert.equal(r.code, 125, `${flag} ${value}`);
+      assert.match(r.stderr, message);
+    }
+    // The CLI checks --cgroupns itself; the API says it as dockerd.
+    const bad = await api(
+      d.socket,
+      'POST',
+      '/containers/create',
+      ...json({ Image: 'busybox', HostConfig: { CgroupnsMode: 'bogus' } }),
+    );
+    assert.equal(bad.status, 400);
+    assert.equal(JSON.parse(bad.body).message, 'invalid cgroup namespace mode: bogus');
+  });
+
+  it('--device-cgroup-rule, --oom-kill-disable, --memory-reservation, --cpu-period/--cpu-quota reach the cgroup', async () => {
+    const v2 = (await api(d.socket, 'GET', '/info').then((r) => JSON.parse(r.body).CgroupVersion)) === '2';
+    const read = (args: string[], file: string) =>
+      ok(d, ['run', '--rm', '--network', 'none', ...args, 'busybox', 'cat', `/sys/fs/cgroup/${file}`]);
+    if (!v2) {
+      assert.match(await read(['--device-cgroup-rule', 'c 7:128 rwm'], 'devices/devices.list'), /^c 7:128 rwm$/m);
+      assert.match(await read(['-m', '64m', '--oom-kill-disable'], 'memory/memory.oom_control'), /oom_kill_disable 1/);
+      assert.equal(
+        (await read(['--memory-reservation', '32m'], 'memory/memory.soft_limit_in_bytes')).trim(),
+        `${32 << 20}`,
+      );
+      assert.equal(
+        (await read(['--cpu-period', '50000', '--cpu-quota', '25000'], 'cpu/cpu.cfs_quota_us')).trim(),
+        '25000',
+      );
+      assert.equal((await read(['--cpu-period', '50000'], 'cpu/cpu.cfs_period_us')).trim(), '50000');
+    } else {
+      assert.equal((await read(['--memory-reservation', '32m'], 'memory.low')).trim(), `${32 << 20}`);
+      assert.equal((await read(['--cpu-period', '50000', '--cpu-quota', '25000'], 'cpu.max')).trim(), '25000 50000');
+    }
+    // What the host cannot do is warned about and discarded, as dockerd does.
+    const info = JSON.parse(
+      (
+        await api(
+          d.socket,
+          'POST',
+          '/containers/create',
+          ...json({ Image: 'busybox', HostConfig: { BlkioWeight: 300, NetworkMode: 'none' } }),
+        )
+      ).body,
+    ) as { Id: string; Warnings: string[] };
+    const weight = (await inspect(d, info.Id)).HostConfig.BlkioWeight;
+    if (info.Warnings.length) {
+      assert.deepEqual(info.Warnings, [
+        'Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.',
+      ]);
+      assert.equal(weight, 0);
+    } else assert.equal(weight, 300);
+    const noLimit = await docker(d, ['run', '--rm', '--network', 'none', '--oom-kill-disable', 'busybox', 'true']);
+    assert.equal(noLimit.code, 0, noLimit.stderr);
+    assert.match(
+      noLimit.stderr,
+      /WARNING: .*OOM killer is disabled for the container, but no memory limit is set|OomKillDisable discarded/,
+    );
+    await ok(d, ['rm', info.Id]);
+  });
+
+  it('commit of a running container: paused meanwhile, or not with pause=false; the container keeps running', async () => {
+    const id = (
+      await ok(d, ['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', 'echo x > /made; sleep 60'])
+    ).trim();
+    for (const pause of ['true', 'false']) {
+      const r = await api(
+        d.socket,
+        'POST',
+        `/commit?container=${id}&repo=fid-commit&tag=${pause}&pause=${pause}`,
+        ...json({}),
+      );
+      assert.equal(r.status, 201, r.body);
+      assert.equal(await ok(d, ['run', '--rm', '--network', 'none', `fid-commit:${pause}`, 'cat', '/made']), 'x\n');
+    }
+    assert.equal((await inspect(d, id)).State.Status, 'running');
+    await ok(d, ['rm', '-f', id]);
+    await ok(d, ['rmi', 'fid-commit:true', 'fid-commit:false']);
+  });
+});
