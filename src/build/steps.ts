@@ -5,9 +5,10 @@
  * mounts show.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { chmod, lchown, lstat, mkdir } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { chmod, cp, lchown, lstat, mkdir, rm } from 'node:fs/promises';
 import { chainIds } from '../images/index.ts';
+import type { MountInput } from '../runtime/index.ts';
 import { FailedPreconditionError } from '../util/errors.ts';
 import type { PackEntry } from '../util/tar/index.ts';
 import type { CacheKey, StepInputs } from './cachekey.ts';
@@ -162,7 +163,7 @@ export async function executeStep(
         break;
       }
       case 'run':
-        stubs = await runStep(env, w, layer);
+        stubs = await runStep(env, w, layer, Object.keys(result.state.config.Volumes ?? {}));
         break;
     }
     const made = applied ?? (await layer.diff([...RUNTIME_STUBS, ...stubs]));
@@ -198,8 +199,26 @@ function layerOf(made: MadeLayer, chainId: string) {
   };
 }
 
+/**
+ * The image's volumes during a RUN, as the classic builder has them: the mount point made in the root (it stays
+ * in the layer), an anonymous volume holding a copy of what the image has there, and what the step writes into it
+ * is thrown away.
+ */
+async function volumeMounts(root: string, volumes: readonly string[], tmpDir: string): Promise<MountInput[]> {
+  const out: MountInput[] = [];
+  for (const v of volumes) {
+    const host = await inRoot(root, v);
+    if (!(await lstat(host).catch(() => undefined))) await mkdir(host, { recursive: true, mode: 0o755 });
+    const scratch = join(tmpDir, `volume-${randomBytes(6).toString('hex')}`);
+    await cp(host, scratch, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+    out.push({ type: 'bind', source: scratch, destination: posix.resolve('/', v) });
+  }
+  return out;
+}
+
 /** Runs RUN's process in the layer's root; returns the mount targets to take out of the layer. */
-async function runStep(env: StepEnv, w: RunWork, layer: WorkLayer): Promise<string[]> {
+async function runStep(env: StepEnv, w: RunWork, layer: WorkLayer, volumes: readonly string[]): Promise<string[]> {
+  const vols = await volumeMounts(layer.rootfs, volumes, env.tmpDir);
   const prepared = await prepareMounts(
     w.mounts,
     {
@@ -223,7 +242,7 @@ async function runStep(env: StepEnv, w: RunWork, layer: WorkLayer): Promise<stri
       network: w.network === 'default' ? env.networkMode : w.network,
       extraHosts: env.extraHosts,
       shmSize: env.shmSize,
-      mounts: prepared.mounts,
+      mounts: [...vols, ...prepared.mounts],
       env: prepared.env,
       signal: env.signal,
       onOutput: (stream, chunk) =>
@@ -232,6 +251,7 @@ async function runStep(env: StepEnv, w: RunWork, layer: WorkLayer): Promise<stri
     if (code !== 0) throw new RunFailedError(w.cmd, code);
   } finally {
     await prepared.release();
+    for (const v of vols) if (v.type === 'bind') await rm(v.source, { recursive: true, force: true });
   }
   env.emit({ kind: 'run-end', stage: env.stage, step: env.step, id });
   return prepared.stubs;

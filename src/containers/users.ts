@@ -55,12 +55,14 @@ export async function resolveUser(
   if (groupPart !== undefined && groupPart !== '') {
     gid = groupId(groups, groupPart);
   }
-  const additional = new Set<number>();
-  if (name !== undefined)
-    for (const g of groups) if ((g[3] ?? '').split(',').includes(name)) additional.add(Number(g[2]));
-  for (const g of groupAdd) additional.add(groupId(groups, g));
-  additional.delete(gid);
-  return { uid, gid, additionalGids: [...additional], home };
+  // As dockerd: the primary group first, then the groups that list the user (only when no group was given), then
+  // --group-add (`id` shows `groups=<gid>(…)`, even for a user in no group).
+  const additional = [gid];
+  const explicitGroup = groupPart !== undefined && groupPart !== '';
+  if (name !== undefined && !explicitGroup)
+    for (const g of groups) if ((g[3] ?? '').split(',').includes(name)) additional.push(Number(g[2]));
+  for (const g of groupAdd) additional.push(groupId(groups, g));
+  return { uid, gid, additionalGids: additional, home };
 }
 
 function groupId(groups: string[][], g: string): number {
