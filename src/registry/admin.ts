@@ -4,6 +4,8 @@ import { hashPassword, newSecret } from './auth/passwords.ts';
 import { type Policy, ROBOT_PREFIX, roleAtLeast } from './auth/policy.ts';
 import { type AccessStore, isRole, type Membership, type Role } from './meta/access.ts';
 import { isRepositoryName } from './names.ts';
+import type { OpsApi, ProjectSettings } from './ops/api.ts';
+import { type OpsParts, OpsService } from './ops/service.ts';
 
 export interface UserInfo {
   name: string;
@@ -21,6 +23,11 @@ export interface ProjectInfo {
   name: string;
   public: boolean;
   createdAt: string;
+  /** Bytes the project may hold (null: no limit), and holds. */
+  quota: number | null;
+  usage: number;
+  /** The upstream, for a pull-through cache project. */
+  proxy: string | null;
 }
 export interface NewRobot {
   name: string;
@@ -48,7 +55,7 @@ export interface GcReport {
  * The registry's administration: what the admin HTTP API serves and what `berth registry user|robot|project|grant|
  * revoke|gc` do, either in-process on a root (`--root`) or through that API (`--url`, `AdminClient`).
  */
-export interface AdminApi {
+export interface AdminApi extends OpsApi {
   users(): Promise<UserInfo[]>;
   addUser(name: string, password: string, admin: boolean): Promise<void>;
   removeUser(name: string): Promise<void>;
@@ -60,7 +67,7 @@ export interface AdminApi {
   ): Promise<NewRobot>;
   removeRobot(name: string): Promise<void>;
   projects(): Promise<ProjectInfo[]>;
-  createProject(name: string, isPublic: boolean): Promise<void>;
+  createProject(name: string, isPublic: boolean, settings?: ProjectSettings): Promise<void>;
   removeProject(name: string): Promise<void>;
   members(project: string): Promise<Membership[]>;
   grant(account: string, project: string, role: Role): Promise<void>;
@@ -83,13 +90,22 @@ export function robotName(name: string): string {
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** The admin operations with the permissions of `principal` (registry admins all; project admins their projects). */
-export class AdminService implements AdminApi {
+export class AdminService extends OpsService implements AdminApi {
   readonly #access: AccessStore;
   readonly #policy: Policy;
   readonly #p: Principal;
   readonly #gc: (o: GcOptions) => Promise<GcReport>;
+  readonly #ops: OpsParts;
 
-  constructor(access: AccessStore, policy: Policy, principal: Principal, gc: (o: GcOptions) => Promise<GcReport>) {
+  constructor(
+    access: AccessStore,
+    policy: Policy,
+    principal: Principal,
+    gc: (o: GcOptions) => Promise<GcReport>,
+    ops: OpsParts,
+  ) {
+    super(ops, principal);
+    this.#ops = ops;
     this.#access = access;
     this.#policy = policy;
     this.#p = principal;
@@ -213,16 +229,36 @@ export class AdminService implements AdminApi {
     const mine = this.#p.admin
       ? undefined
       : new Set((await this.#access.memberships({ account: this.#p.name })).map((m) => m.project));
-    return all
-      .filter((p) => !mine || p.public || mine.has(p.name))
-      .map((p) => ({ name: p.name, public: p.public, createdAt: iso(p.createdAt)! }));
+    const out: ProjectInfo[] = [];
+    for (const p of all) {
+      if (mine && !p.public && !mine.has(p.name)) continue;
+      const ops = await this.#ops.settings.info(p.name);
+      out.push({
+        name: p.name,
+        public: p.public,
+        createdAt: iso(p.createdAt)!,
+        quota: ops.quota,
+        usage: ops.usage,
+        proxy: ops.proxy?.url ?? null,
+      });
+    }
+    return out;
   }
 
-  async createProject(name: string, isPublic: boolean): Promise<void> {
+  async createProject(name: string, isPublic: boolean, settings: ProjectSettings = {}): Promise<void> {
     this.#requireAdmin();
     if (!isRepositoryName(name))
       throw new InvalidArgumentError(`invalid project name "${name}": it must be a repository name prefix`);
     await this.#access.createProject(name, isPublic);
+    if (settings.quota !== undefined || settings.proxy !== undefined) {
+      try {
+        await this.#ops.settings.apply(name, settings);
+      } catch (err) {
+        // Nothing half-made: a project whose settings are refused is not left behind.
+        await this.#access.removeProject(name);
+        throw err;
+      }
+    }
     this.#changed();
   }
 

@@ -32,6 +32,10 @@ export interface RegistryConfig {
   postgres?: string | undefined;
   /** Blobs in an S3 bucket instead of `<root>/blobs`. */
   s3?: S3Config | undefined;
+  /** The audit log: entries older than `keepMs` are purged; `pulls: false` leaves pulls out. */
+  audit: { keepMs: number; pulls: boolean };
+  /** Webhook deliveries: attempts, the first back-off (doubled each time) and the timeout of one attempt (ms). */
+  webhooks: { attempts: number; backoffMs: number; timeoutMs: number };
   gc: {
     /** Blobs, links and uploads younger than this are kept (ms). */
     graceMs: number;
@@ -51,6 +55,8 @@ export function defaultConfig(): RegistryConfig {
     service: 'berth-registry',
     tokenTtl: 300,
     deleteEnabled: true,
+    audit: { keepMs: 90 * 86_400_000, pulls: true },
+    webhooks: { attempts: 6, backoffMs: 1000, timeoutMs: 10_000 },
     gc: { graceMs: 3_600_000, intervalMs: 0, deleteUntagged: false },
   };
 }
@@ -72,7 +78,20 @@ export function parseDuration(v: string | number): number {
   return Math.round(Number(m[1]) * unit);
 }
 
-const KEYS = new Set(['addr', 'root', 'tls', 'auth', 'service', 'tokenTtl', 'deleteEnabled', 'postgres', 's3', 'gc']);
+const KEYS = new Set([
+  'addr',
+  'root',
+  'tls',
+  'auth',
+  'service',
+  'tokenTtl',
+  'deleteEnabled',
+  'postgres',
+  's3',
+  'gc',
+  'audit',
+  'webhooks',
+]);
 
 /** Reads a JSON config file onto `base`; an unknown key is an error, so a typo does not go unnoticed. */
 export async function loadConfigFile(file: string, base: RegistryConfig): Promise<RegistryConfig> {
@@ -86,7 +105,12 @@ export async function loadConfigFile(file: string, base: RegistryConfig): Promis
     throw new InvalidArgumentError(`config file ${file} is not a JSON object`);
   for (const k of Object.keys(doc))
     if (!KEYS.has(k)) throw new InvalidArgumentError(`config file ${file}: unknown key "${k}"`);
-  const c: RegistryConfig = { ...base, gc: { ...base.gc } };
+  const c: RegistryConfig = {
+    ...base,
+    gc: { ...base.gc },
+    audit: { ...base.audit },
+    webhooks: { ...base.webhooks },
+  };
   if (typeof doc.addr === 'string') c.addr = doc.addr;
   if (typeof doc.root === 'string') c.root = resolve(doc.root);
   if (doc.tls !== undefined) {
@@ -105,6 +129,21 @@ export async function loadConfigFile(file: string, base: RegistryConfig): Promis
     if (typeof s.bucket !== 'string' || s.bucket === '')
       throw new InvalidArgumentError(`config file ${file}: s3 needs a "bucket"`);
     c.s3 = s;
+  }
+  if (doc.audit !== undefined) {
+    const a = doc.audit as { keep?: string | number; pulls?: boolean };
+    if (a.keep !== undefined) c.audit.keepMs = parseDuration(a.keep);
+    if (a.pulls !== undefined) c.audit.pulls = a.pulls === true;
+  }
+  if (doc.webhooks !== undefined) {
+    const w = doc.webhooks as { attempts?: number; backoff?: string | number; timeout?: string | number };
+    if (w.attempts !== undefined) {
+      if (!Number.isSafeInteger(w.attempts) || w.attempts < 1)
+        throw new InvalidArgumentError(`config file ${file}: webhooks.attempts must be 1 or more`);
+      c.webhooks.attempts = w.attempts;
+    }
+    if (w.backoff !== undefined) c.webhooks.backoffMs = parseDuration(w.backoff);
+    if (w.timeout !== undefined) c.webhooks.timeoutMs = parseDuration(w.timeout);
   }
   if (doc.gc !== undefined) {
     const g = doc.gc as { grace?: string | number; interval?: string | number; deleteUntagged?: boolean };

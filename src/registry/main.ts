@@ -27,9 +27,14 @@ Commands:
   gc         Collect garbage (blobs and manifests nothing needs)
   user       Manage users (add, rm, ls, passwd)
   robot      Manage robot accounts (add, rm, ls)
-  project    Manage projects (create, rm, ls, members)
+  project    Manage projects (create, set, rm, ls, members): quotas, pull-through caches
   grant      Give a user or robot a role in a project
   revoke     Take a role away
+  immutable  Tags no push may move and no delete may remove (add, ls, rm)
+  retention  Which tags a project keeps (add, ls, rm, run)
+  webhook    HTTP notifications of a project's events (add, ls, rm, deliveries)
+  audit      Who did what to which repository, when, from where
+  replication  Copy images to or from other registries (add, ls, rm, run, status)
 
 Administration commands take --root DIR (the registry's data, as serve) or --url URL (a running registry's
 admin API, with --username and the password from BERTH_REGISTRY_PASSWORD or a prompt).
@@ -53,6 +58,14 @@ export async function registryMain(ctx: RegistryCommandContext): Promise<number>
       case 'gc': {
         const { adminCommand } = await import('./commands/admin.ts');
         return await adminCommand(cmd, sub);
+      }
+      case 'immutable':
+      case 'retention':
+      case 'webhook':
+      case 'audit':
+      case 'replication': {
+        const { opsCommand } = await import('./commands/ops.ts');
+        return await opsCommand(cmd, sub);
       }
       case undefined:
       case '--help':

@@ -18,6 +18,12 @@ import { AccessStore } from './meta/access.ts';
 import { migrate } from './meta/schema.ts';
 import { type SqlDb, SqliteDb } from './meta/sql.ts';
 import { RegistryStore } from './meta/store.ts';
+import { AuditLog } from './ops/audit.ts';
+import { OpsGuard } from './ops/guard.ts';
+import { Retention } from './ops/retention.ts';
+import type { OpsParts } from './ops/service.ts';
+import { SettingsStore } from './ops/settings.ts';
+import { Webhooks } from './ops/webhooks.ts';
 import { Registry } from './service.ts';
 import type { BlobBackend } from './storage/backend.ts';
 
@@ -78,6 +84,8 @@ export interface OpenRegistry {
   routes: Routes;
   /** The admin operations with the permissions of `p`. */
   admin(p: Principal): AdminApi;
+  /** The operations' parts: settings, retention, webhooks, the audit log. */
+  ops: OpsParts;
   gc(opts: GcOptions): Promise<GcReport>;
   close(): Promise<void>;
 }
@@ -95,6 +103,26 @@ export async function openRegistry(config: RegistryConfig): Promise<OpenRegistry
   const registry = new Registry({ store, blobs, deleteEnabled: config.deleteEnabled });
   const access = new AccessStore(db);
   const policy = new Policy(access);
+  store.guard = new OpsGuard(db, (r) =>
+    registry.emit({
+      action: 'quota',
+      repo: r.repo,
+      digest: r.digest,
+      actor: '',
+      detail: { project: r.project, limit: r.limit, usage: r.usage, size: r.size },
+    }),
+  );
+  const audit = new AuditLog(db, { pulls: config.audit.pulls });
+  const webhooks = new Webhooks(db, config.webhooks);
+  registry.onEvent((e) => audit.onEvent(e));
+  registry.onEvent((e) => webhooks.onEvent(e));
+  const ops: OpsParts = {
+    policy,
+    settings: new SettingsStore(db),
+    retention: new Retention(db, registry),
+    webhooks,
+    audit,
+  };
   const auth = config.auth ?? ((await access.hasUsers()) ? { mode: 'token' } : { mode: 'none' });
   let gate: AuthGate;
   let tokenService: TokenService | undefined;
@@ -125,7 +153,7 @@ export async function openRegistry(config: RegistryConfig): Promise<OpenRegistry
     running = running ? running.then(run, run) : run();
     return running;
   };
-  const admin = (p: Principal) => new AdminService(access, policy, p, gc);
+  const admin = (p: Principal) => new AdminService(access, policy, p, gc, ops);
   return {
     db,
     registry,
@@ -133,9 +161,12 @@ export async function openRegistry(config: RegistryConfig): Promise<OpenRegistry
     policy,
     gate,
     admin,
+    ops,
     gc,
     routes: { v2: new DistributionApi(registry, gate), token: tokenService, admin: new AdminHttp(gate, admin) },
     close: async () => {
+      await webhooks.close();
+      await audit.close();
       await registry.close();
       await blobs.close?.();
       await db.close();

@@ -10,14 +10,22 @@ import { MAX_MANIFEST_BYTES, digestOf, parseManifest } from './manifest.ts';
 import { BlobBeingDeleted, type ManifestRecord, type Referrer, type RegistryStore, type Upload } from './meta/store.ts';
 import type { BlobBackend } from './storage/backend.ts';
 
-/** What happened, for listeners (logs now; webhooks, audit and replication later). */
+/**
+ * What happened, for listeners: the audit log, webhooks, replication's on-push trigger. A `push` or `delete` with
+ * a media type is a manifest's (one without is a blob's); `pull` is a manifest's. `scan` (a scan report stored),
+ * `quota` (a push refused by a quota) and `replication` (an execution ended) come from the operations.
+ */
 export interface RegistryEvent {
-  action: 'push' | 'pull' | 'delete' | 'mount';
+  action: 'push' | 'pull' | 'delete' | 'mount' | 'scan' | 'quota' | 'replication';
   repo: string;
   digest: Digest;
   tag?: string | undefined;
   mediaType?: string | undefined;
   actor: string;
+  /** The client's address, when the event comes from a request. */
+  address?: string | undefined;
+  /** Anything else a listener may want (a quota's limit and usage, an execution's counts). */
+  detail?: Record<string, unknown> | undefined;
 }
 
 export interface RegistryOptions {
@@ -83,9 +91,15 @@ export class Registry {
   }
 
   /** Cross-repository mount: the size when `from` has the blob, undefined to fall back to an upload. */
-  async mount(repo: string, from: string, digest: Digest, actor: string): Promise<number | undefined> {
+  async mount(
+    repo: string,
+    from: string,
+    digest: Digest,
+    actor: string,
+    address?: string,
+  ): Promise<number | undefined> {
     const size = await this.store.mount(repo, from, digest);
-    if (size !== undefined) this.emit({ action: 'mount', repo, digest, actor });
+    if (size !== undefined) this.emit({ action: 'mount', repo, digest, actor, address });
     return size;
   }
 
@@ -205,12 +219,18 @@ export class Registry {
   }
 
   /** Verifies the whole upload against `digest`, stores the blob and links it to the repository. */
-  async finishUpload(u: Upload, digest: Digest, actor: string): Promise<{ digest: Digest; size: number }> {
+  async finishUpload(
+    u: Upload,
+    digest: Digest,
+    actor: string,
+    address?: string,
+  ): Promise<{ digest: Digest; size: number }> {
     return this.#uploadLocks.run(u.id, async () => {
       const fresh = await this.store.upload(u.id);
       if (!fresh) throw uploadUnknown(u.id);
       if (digestAlgorithm(digest) !== fresh.algorithm)
         throw new RegistryError('DIGEST_INVALID', `digest ${digest} is not ${fresh.algorithm}, the upload's algorithm`);
+      await this.store.guard?.beforeUpload?.(fresh.repo, digest, fresh.size);
       const w = await this.#writer(fresh);
       for (let i = 0; ; i++) {
         try {
@@ -238,7 +258,7 @@ export class Registry {
         throw err;
       }
       await this.store.linkUploaded(fresh, info.digest, info.size);
-      this.emit({ action: 'push', repo: fresh.repo, digest, actor });
+      this.emit({ action: 'push', repo: fresh.repo, digest, actor, address });
       return info;
     });
   }
@@ -279,6 +299,7 @@ export class Registry {
     contentType: string | undefined,
     extraTags: string[],
     actor: string,
+    address?: string,
   ): Promise<{ digest: Digest; subject?: Digest | undefined; tags: string[] }> {
     if (content.length > MAX_MANIFEST_BYTES)
       throw new RegistryError('MANIFEST_INVALID', `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`, {
@@ -290,16 +311,39 @@ export class Registry {
     const m = parseManifest(content, contentType, digest);
     const tags = 'tag' in ref ? [ref.tag, ...extraTags] : extraTags;
     await this.store.putManifest(repo, m, tags);
-    this.emit({ action: 'push', repo, digest, tag: tags[0], mediaType: m.mediaType, actor });
+    this.emit({ action: 'push', repo, digest, tag: tags[0], mediaType: m.mediaType, actor, address });
     return { digest, subject: m.subject, tags };
   }
 
-  async deleteManifest(repo: string, ref: { digest: Digest } | { tag: string }, actor: string): Promise<void> {
+  /**
+   * Stores a manifest a pull-through cache fetched from its upstream (verified against `digest`), tagged `tag` if
+   * given, without requiring its blobs: they are fetched when first asked for.
+   */
+  async cacheManifest(repo: string, digest: Digest, content: Buffer, mediaType: string, tag?: string): Promise<void> {
+    if (digestOf(content, digestAlgorithm(digest)) !== digest)
+      throw new DataLossError(`the upstream's manifest does not match its digest ${digest}`);
+    const m = parseManifest(content, mediaType, digest);
+    await this.store.putManifest(repo, m, tag === undefined ? [] : [tag], { unchecked: true });
+  }
+
+  async deleteManifest(
+    repo: string,
+    ref: { digest: Digest } | { tag: string },
+    actor: string,
+    address?: string,
+  ): Promise<void> {
     this.#checkDelete();
-    if ('digest' in ref) await this.store.deleteManifest(repo, ref.digest);
-    else await this.store.deleteTag(repo, ref.tag);
-    const digest = 'digest' in ref ? ref.digest : ('' as Digest);
-    this.emit({ action: 'delete', repo, digest, tag: 'tag' in ref ? ref.tag : undefined, actor });
+    let digest = 'digest' in ref ? ref.digest : ('' as Digest);
+    let mediaType: string | undefined;
+    if ('tag' in ref) {
+      const m = await this.store.manifestByTag(repo, ref.tag);
+      if (m) ({ digest, mediaType } = m);
+      await this.store.deleteTag(repo, ref.tag);
+    } else {
+      mediaType = (await this.store.manifestByDigest(repo, ref.digest))?.mediaType;
+      await this.store.deleteManifest(repo, ref.digest);
+    }
+    this.emit({ action: 'delete', repo, digest, tag: 'tag' in ref ? ref.tag : undefined, mediaType, actor, address });
   }
 
   #checkDelete(): void {

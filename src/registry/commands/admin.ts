@@ -9,6 +9,7 @@ import { isRole, type Role } from '../meta/access.ts';
 import { type RegistryCommandContext, RegistryUsageError } from '../main.ts';
 import { openRegistry } from '../open.ts';
 import { AdminClient } from './client.ts';
+import { PROJECT_FLAGS, projectSettingsFrom } from './ops.ts';
 
 /** Flags every administration command takes: where the registry is. */
 const TARGET: NonNullable<ParseArgsConfig['options']> = {
@@ -20,10 +21,10 @@ const TARGET: NonNullable<ParseArgsConfig['options']> = {
   insecure: { type: 'boolean' },
 };
 
-type Values = Record<string, string | boolean | undefined>;
+export type Values = Record<string, string | boolean | undefined>;
 
 /** Reads a secret from a terminal without echo, or a line from a pipe. */
-async function readSecret(ctx: RegistryCommandContext, prompt: string): Promise<string> {
+export async function readSecret(ctx: RegistryCommandContext, prompt: string): Promise<string> {
   const input = ctx.streams.in as Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
   if (!input.isTTY || typeof input.setRawMode !== 'function')
     throw new InvalidArgumentError('no password: pass --password-stdin (or run in a terminal)');
@@ -57,7 +58,7 @@ async function readSecret(ctx: RegistryCommandContext, prompt: string): Promise<
   }
 }
 
-async function readStdin(input: Readable): Promise<string> {
+export async function readStdin(input: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of input) chunks.push(Buffer.from(c as Buffer));
   return Buffer.concat(chunks)
@@ -75,7 +76,10 @@ async function newPassword(ctx: RegistryCommandContext, v: Values, who: string):
 }
 
 /** The admin API a command works on: the root's data in this process, or a running registry's `--url`. */
-async function target(ctx: RegistryCommandContext, v: Values): Promise<{ api: AdminApi; close(): Promise<void> }> {
+export async function target(
+  ctx: RegistryCommandContext,
+  v: Values,
+): Promise<{ api: AdminApi; close(): Promise<void> }> {
   if (typeof v.url === 'string') {
     if (v.root || v.config) throw new RegistryUsageError('--url and --root/--config exclude each other');
     const username = typeof v.username === 'string' ? v.username : undefined;
@@ -97,7 +101,7 @@ async function target(ctx: RegistryCommandContext, v: Values): Promise<{ api: Ad
   return { api: reg.admin({ name: '', kind: 'user', admin: true }), close: () => reg.close() };
 }
 
-function table(rows: string[][]): string {
+export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return `${rows
     .map((r) =>
@@ -109,7 +113,7 @@ function table(rows: string[][]): string {
     .join('\n')}\n`;
 }
 
-function parse(
+export function parse(
   ctx: RegistryCommandContext,
   extra: NonNullable<ParseArgsConfig['options']>,
   usage: string,
@@ -129,7 +133,7 @@ function parse(
   return { values: values as Values, args: positionals };
 }
 
-function role(v: string): Role {
+export function role(v: string): Role {
   if (!isRole(v)) throw new InvalidArgumentError(`invalid role "${v}": pull, push, delete or admin`);
   return v;
 }
@@ -138,7 +142,10 @@ export const ADMIN_USAGE: Record<string, string> = {
   user: 'Usage:  berth registry user add NAME [--admin] [--password-stdin] | rm NAME | ls | passwd NAME [--password-stdin]\n',
   robot:
     'Usage:  berth registry robot add NAME --project P [--role pull|push|delete|admin] [--expires 30d] [-q] | rm NAME | ls\n',
-  project: 'Usage:  berth registry project create NAME [--public] | rm NAME | ls\n',
+  project:
+    'Usage:  berth registry project create NAME [--public] [--quota BYTES] [--proxy UPSTREAM_URL [--proxy-user U]\n' +
+    '          [--proxy-password-stdin] [--proxy-max-age 10m] [--proxy-insecure] [--proxy-ca FILE]]\n' +
+    '        berth registry project set NAME [--quota BYTES|none] [--proxy URL|none …] | rm NAME | ls | members NAME\n',
   grant: 'Usage:  berth registry grant USER PROJECT pull|push|delete|admin\n',
   revoke: 'Usage:  berth registry revoke USER PROJECT [ROLE]\n',
   gc: 'Usage:  berth registry gc [--dry-run] [--delete-untagged] [--grace 1h]\n',
@@ -167,7 +174,8 @@ export async function adminCommand(noun: string, ctx: RegistryCommandContext): P
     ],
     'robot rm': [{}, 1],
     'robot ls': [{}, 0],
-    'project create': [{ public: { type: 'boolean' } }, 1],
+    'project create': [{ public: { type: 'boolean' }, ...PROJECT_FLAGS }, 1],
+    'project set': [PROJECT_FLAGS, 1],
     'project rm': [{}, 1],
     'project ls': [{}, 0],
     'project members': [{}, 1],
@@ -190,6 +198,7 @@ export async function adminCommand(noun: string, ctx: RegistryCommandContext): P
   }
   const { values: v, args } = p;
   const password = key === 'user add' || key === 'user passwd' ? await newPassword(ctx, v, args[0]!) : undefined;
+  const settings = key === 'project create' || key === 'project set' ? await projectSettingsFrom(ctx, v) : undefined;
   const t = await target(ctx, v);
   try {
     const api = t.api;
@@ -240,7 +249,10 @@ export async function adminCommand(noun: string, ctx: RegistryCommandContext): P
         );
         break;
       case 'project create':
-        await api.createProject(args[0]!, v.public === true);
+        await api.createProject(args[0]!, v.public === true, settings);
+        break;
+      case 'project set':
+        await api.setProject(args[0]!, settings!);
         break;
       case 'project rm':
         await api.removeProject(args[0]!);
@@ -248,8 +260,15 @@ export async function adminCommand(noun: string, ctx: RegistryCommandContext): P
       case 'project ls':
         out.write(
           table([
-            ['NAME', 'PUBLIC', 'CREATED'],
-            ...(await api.projects()).map((x) => [x.name, x.public ? 'yes' : 'no', x.createdAt]),
+            ['NAME', 'PUBLIC', 'QUOTA', 'USED', 'PROXY', 'CREATED'],
+            ...(await api.projects()).map((x) => [
+              x.name,
+              x.public ? 'yes' : 'no',
+              x.quota === null ? '-' : String(x.quota),
+              String(x.usage),
+              x.proxy ?? '-',
+              x.createdAt,
+            ]),
           ]),
         );
         break;

@@ -3,14 +3,35 @@ import { request as httpsRequest } from 'node:https';
 import {
   AlreadyExistsError,
   BerthError,
+  FailedPreconditionError,
   ForbiddenError,
   InvalidArgumentError,
   NotFoundError,
+  NotImplementedError,
   UnauthorizedError,
   UnavailableError,
 } from '../../util/errors.ts';
 import type { AdminApi, GcOptions, GcReport, NewRobot, ProjectInfo, RobotInfo, UserInfo } from '../admin.ts';
 import type { Membership, Role } from '../meta/access.ts';
+import type {
+  AuditEntry,
+  AuditQuery,
+  DeliveryInfo,
+  ExecutionInfo,
+  ExecutionItem,
+  ImmutableRuleInfo,
+  ProjectOpsInfo,
+  ProjectSettings,
+  ReplicationRuleInfo,
+  ReplicationRuleInput,
+  RetentionReport,
+  RetentionRuleInfo,
+  RetentionRuleInput,
+  WebhookInfo,
+  WebhookInput,
+} from '../ops/api.ts';
+
+const enc = encodeURIComponent;
 
 /** The admin API of a running registry, over HTTP(S) with Basic credentials: what `--url` uses. */
 export class AdminClient implements AdminApi {
@@ -91,8 +112,8 @@ export class AdminClient implements AdminApi {
   projects(): Promise<ProjectInfo[]> {
     return this.#call('GET', 'projects');
   }
-  async createProject(name: string, isPublic: boolean): Promise<void> {
-    await this.#call('POST', 'projects', { name, public: isPublic });
+  async createProject(name: string, isPublic: boolean, settings: ProjectSettings = {}): Promise<void> {
+    await this.#call('POST', 'projects', { name, public: isPublic, ...settings });
   }
   async removeProject(name: string): Promise<void> {
     await this.#call('DELETE', `projects/${encodeURIComponent(name)}`);
@@ -110,6 +131,73 @@ export class AdminClient implements AdminApi {
   gc(opts: GcOptions): Promise<GcReport> {
     return this.#call('POST', 'gc', opts);
   }
+
+  projectOps(name: string): Promise<ProjectOpsInfo> {
+    return this.#call('GET', `projects/${enc(name)}/settings`);
+  }
+  async setProject(name: string, settings: ProjectSettings): Promise<void> {
+    await this.#call('PUT', `projects/${enc(name)}/settings`, settings);
+  }
+  immutableRules(project: string): Promise<ImmutableRuleInfo[]> {
+    return this.#call('GET', `projects/${enc(project)}/immutable`);
+  }
+  addImmutable(project: string, pattern: string): Promise<ImmutableRuleInfo> {
+    return this.#call('POST', `projects/${enc(project)}/immutable`, { pattern });
+  }
+  async removeImmutable(project: string, rule: string): Promise<void> {
+    await this.#call('DELETE', `projects/${enc(project)}/immutable/${enc(rule)}`);
+  }
+  retentionRules(project: string): Promise<RetentionRuleInfo[]> {
+    return this.#call('GET', `projects/${enc(project)}/retention`);
+  }
+  addRetention(project: string, rule: RetentionRuleInput, force?: boolean): Promise<RetentionRuleInfo> {
+    return this.#call('POST', `projects/${enc(project)}/retention`, { ...rule, force: force === true });
+  }
+  async removeRetention(project: string, id: number): Promise<void> {
+    await this.#call('DELETE', `projects/${enc(project)}/retention/${id}`);
+  }
+  runRetention(project: string, opts: { dryRun?: boolean; force?: boolean }): Promise<RetentionReport> {
+    return this.#call('POST', `projects/${enc(project)}/retention/run`, opts);
+  }
+  webhooks(project: string): Promise<WebhookInfo[]> {
+    return this.#call('GET', `projects/${enc(project)}/webhooks`);
+  }
+  addWebhook(project: string, hook: WebhookInput): Promise<WebhookInfo> {
+    return this.#call('POST', `projects/${enc(project)}/webhooks`, hook);
+  }
+  async removeWebhook(project: string, id: number): Promise<void> {
+    await this.#call('DELETE', `projects/${enc(project)}/webhooks/${id}`);
+  }
+  deliveries(project: string, opts: { hookId?: number; state?: string; limit?: number }): Promise<DeliveryInfo[]> {
+    const q = new URLSearchParams();
+    if (opts.hookId !== undefined) q.set('hook', String(opts.hookId));
+    if (opts.state !== undefined) q.set('state', opts.state);
+    if (opts.limit !== undefined) q.set('limit', String(opts.limit));
+    return this.#call('GET', `projects/${enc(project)}/webhooks/deliveries?${q}`);
+  }
+  audit(f: AuditQuery): Promise<AuditEntry[]> {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(f)) if (v !== undefined) q.set(k, String(v));
+    return this.#call('GET', `audit?${q}`);
+  }
+  replicationRules(): Promise<ReplicationRuleInfo[]> {
+    return this.#call('GET', 'replication');
+  }
+  addReplication(rule: ReplicationRuleInput): Promise<ReplicationRuleInfo> {
+    return this.#call('POST', 'replication', rule);
+  }
+  async removeReplication(name: string): Promise<void> {
+    await this.#call('DELETE', `replication/${enc(name)}`);
+  }
+  runReplication(name: string, opts: { wait?: boolean }): Promise<ExecutionInfo> {
+    return this.#call('POST', `replication/${enc(name)}/run`, opts);
+  }
+  executions(name: string, limit?: number): Promise<ExecutionInfo[]> {
+    return this.#call('GET', `replication/${enc(name)}/executions${limit !== undefined ? `?limit=${limit}` : ''}`);
+  }
+  execution(id: number): Promise<{ execution: ExecutionInfo; items: ExecutionItem[] }> {
+    return this.#call('GET', `replication/executions/${id}`);
+  }
 }
 
 function errorFor(status: number, message: string): BerthError {
@@ -118,5 +206,7 @@ function errorFor(status: number, message: string): BerthError {
   if (status === 400) return new InvalidArgumentError(message);
   if (status === 401) return new UnauthorizedError(message);
   if (status === 403) return new ForbiddenError(message);
+  if (status === 412) return new FailedPreconditionError(message);
+  if (status === 501) return new NotImplementedError(message);
   return new BerthError(message);
 }

@@ -7,6 +7,7 @@ import { createRegistryServer, listen } from '../http/server.ts';
 import type { RegistryCommandContext } from '../main.ts';
 import { gcText } from './admin.ts';
 import { openRegistry } from '../open.ts';
+import { Scheduler } from '../ops/scheduler.ts';
 
 export const SERVE_USAGE = `Usage:  berth registry serve [OPTIONS]
 
@@ -78,6 +79,11 @@ export async function serveCommand(ctx: RegistryCommandContext): Promise<number>
         }, config.gc.intervalMs)
       : undefined;
   schedule?.unref();
+  const scheduler = new Scheduler(reg.ops, {
+    auditKeepMs: config.audit.keepMs,
+    log: (line) => ctx.streams.err.write(`berth registry: ${line}\n`),
+  });
+  scheduler.start();
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGTERM', onSignal);
@@ -88,6 +94,7 @@ export async function serveCommand(ctx: RegistryCommandContext): Promise<number>
   process.off('SIGINT', onSignal);
   ctx.streams.err.write('berth registry: stopping\n');
   if (schedule) clearInterval(schedule);
+  await scheduler.stop();
   await collecting;
   server.close();
   server.closeIdleConnections();

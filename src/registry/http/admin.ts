@@ -5,6 +5,7 @@ import type { AuthGate, Principal } from '../auth/gate.ts';
 import type { Role } from '../meta/access.ts';
 import { RegistryError } from '../errors.ts';
 import type { Handler } from './server.ts';
+import { routeOps, settingsOf } from './ops.ts';
 import { send, sendJSON } from './respond.ts';
 
 /** Status of an admin API failure: the kinds of BerthError, as the Engine API maps them. */
@@ -25,6 +26,8 @@ export function adminStatus(err: unknown): number {
       return 403;
     case 'FAILED_PRECONDITION':
       return 412;
+    case 'NOT_IMPLEMENTED':
+      return 501;
     default:
       return 500;
   }
@@ -98,7 +101,7 @@ export class AdminHttp implements Handler {
       if (what === 'projects' && name === undefined) {
         if (method === 'GET') return sendJSON(req, res, 200, await api.projects());
         if (method === 'POST') {
-          await api.createProject(str('name'), body.public === true);
+          await api.createProject(str('name'), body.public === true, settingsOf(body));
           return send(req, res, 201, {});
         }
       }
@@ -125,6 +128,9 @@ export class AdminHttp implements Handler {
           }),
         );
       }
+      const answer = await routeOps(api, method, parts, query, body);
+      if (answer?.status === 204) return send(req, res, 204, {});
+      if (answer) return sendJSON(req, res, answer.status, answer.value);
       throw new NotFoundError(`no admin route ${method} ${path}`);
     } catch (err) {
       const status = adminStatus(err);

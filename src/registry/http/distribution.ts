@@ -29,6 +29,8 @@ interface Ctx {
   principal: Principal;
   /** `http(s)://host`, as the client addressed the registry (for challenges). */
   base: string;
+  /** The client's address (the audit log's). */
+  address: string;
 }
 
 /** The `/v2/` API: routes a request, checks access, calls the registry, writes the answer. */
@@ -50,7 +52,7 @@ export class DistributionApi {
     let scope: string | undefined;
     try {
       const principal = await this.#gate.authenticate(req.headers.authorization);
-      const ctx: Ctx = { req, res, path, query, principal, base };
+      const ctx: Ctx = { req, res, path, query, principal, base, address: req.socket.remoteAddress ?? '' };
       const method = req.method ?? 'GET';
       if (path === '/v2/' || path === '/v2') {
         this.#gate.requireLogin(principal);
@@ -156,7 +158,9 @@ export class DistributionApi {
         repo,
         digest: m.digest,
         tag: 'tag' in ref ? ref.tag : undefined,
+        mediaType: m.mediaType,
         actor: ctx.principal.name,
+        address: ctx.address,
       });
   }
 
@@ -164,7 +168,15 @@ export class DistributionApi {
     const extra = ctx.query.getAll('tag');
     for (const t of extra) if (!isTag(t)) throw new RegistryError('MANIFEST_INVALID', `invalid tag "${t}"`);
     const body = await readBody(ctx.req, MAX_MANIFEST_BYTES);
-    const r = await this.#reg.putManifest(repo, ref, body, ctx.req.headers['content-type'], extra, ctx.principal.name);
+    const r = await this.#reg.putManifest(
+      repo,
+      ref,
+      body,
+      ctx.req.headers['content-type'],
+      extra,
+      ctx.principal.name,
+      ctx.address,
+    );
     const headers: OutgoingHttpHeaders = {
       Location: `/v2/${repo}/manifests/${r.digest}`,
       'Docker-Content-Digest': r.digest,
@@ -175,7 +187,7 @@ export class DistributionApi {
   }
 
   async #deleteManifest(ctx: Ctx, repo: string, ref: { digest: Digest } | { tag: string }): Promise<void> {
-    await this.#reg.deleteManifest(repo, ref, ctx.principal.name);
+    await this.#reg.deleteManifest(repo, ref, ctx.principal.name, ctx.address);
     send(ctx.req, ctx.res, 202, {});
   }
 
@@ -227,7 +239,7 @@ export class DistributionApi {
       const from = query.get('from');
       const source = from !== null ? checkName(from) : undefined;
       if (source !== undefined && (await this.#gate.allows(principal, source, 'pull'))) {
-        const size = await this.#reg.mount(repo, source, digest, principal.name);
+        const size = await this.#reg.mount(repo, source, digest, principal.name, ctx.address);
         if (size !== undefined) {
           return send(req, res, 201, { Location: `/v2/${repo}/blobs/${digest}`, 'Docker-Content-Digest': digest });
         }
@@ -252,7 +264,7 @@ export class DistributionApi {
     if (digest) {
       const u = await this.#reg.upload(repo, id, principal.name);
       await this.#reg.appendUpload(u, req, { length: contentLength(req) });
-      const info = await this.#reg.finishUpload(u, digest, principal.name);
+      const info = await this.#reg.finishUpload(u, digest, principal.name, ctx.address);
       return send(req, res, 201, {
         Location: `/v2/${repo}/blobs/${info.digest}`,
         'Docker-Content-Digest': info.digest,
@@ -286,7 +298,7 @@ export class DistributionApi {
       await this.#reg.appendUpload(u, req, { range, length });
       u = await this.#reg.upload(repo, id, principal.name);
     }
-    const info = await this.#reg.finishUpload(u, digest, principal.name);
+    const info = await this.#reg.finishUpload(u, digest, principal.name, ctx.address);
     send(req, res, 201, { Location: `/v2/${repo}/blobs/${info.digest}`, 'Docker-Content-Digest': info.digest });
   }
 

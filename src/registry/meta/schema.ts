@@ -15,6 +15,13 @@ import type { Dialect, SqlDb } from './sql.ts';
  * - `manifests` keeps each manifest's exact bytes, its subject and artifact type (the referrers API) and what it
  *   references (`manifest_refs`: blobs, kind 0, and child manifests, kind 1), so marking is a query.
  * - `users` holds people and robot accounts; `projects` are repository-name prefixes; `members` their roles.
+ * - Operations (third entry): `projects.quota_bytes` (null: no limit); `proxies` makes a project a pull-through
+ *   cache of an upstream registry, whose tags are revalidated once `validated_at` is older than `max_age_ms`;
+ *   `tags.pulled_at` is the last pull (retention's "pulled within D days"); `immutable_rules` and `retention_rules`
+ *   are per project; `webhooks` and their `webhook_deliveries` (a queue: `pending` until `delivered` or `failed`,
+ *   each attempt recorded); `audit_log`; replication `rules`, their `executions` (one run each, with counts, a
+ *   heartbeat while running so another process can adopt it after a crash), the `items` each copied, skipped,
+ *   deleted or failed, and `uploads` (where a blob's interrupted transfer can be resumed).
  */
 export function migrations(d: Dialect): string[] {
   return [
@@ -109,6 +116,132 @@ export function migrations(d: Dialect): string[] {
     `
     CREATE INDEX manifest_refs_child_kind ON manifest_refs(child, kind);
     CREATE INDEX repo_blobs_digest_linked ON repo_blobs(digest, linked_at);
+    `,
+    // Registry operations: quotas, proxy projects, immutable tags, retention, webhooks, audit, replication.
+    `
+    ALTER TABLE projects ADD COLUMN quota_bytes BIGINT;
+    ALTER TABLE tags ADD COLUMN pulled_at BIGINT;
+    ALTER TABLE tags ADD COLUMN validated_at BIGINT;
+    CREATE TABLE proxies (
+      project_id BIGINT PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+      url TEXT NOT NULL,
+      username TEXT,
+      password TEXT,
+      ca TEXT,
+      insecure SMALLINT NOT NULL DEFAULT 0,
+      max_age_ms BIGINT NOT NULL
+    );
+    CREATE TABLE immutable_rules (
+      id ${d.serial},
+      project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+      pattern TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      UNIQUE (project_id, pattern)
+    );
+    CREATE TABLE retention_rules (
+      id ${d.serial},
+      project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+      keep_last INTEGER NOT NULL,
+      keep_pulled_days INTEGER,
+      match_pattern TEXT,
+      schedule TEXT,
+      next_run_at BIGINT,
+      created_at BIGINT NOT NULL
+    );
+    CREATE INDEX retention_rules_due ON retention_rules(next_run_at);
+    CREATE TABLE webhooks (
+      id ${d.serial},
+      project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+      url TEXT NOT NULL,
+      secret TEXT NOT NULL,
+      events TEXT NOT NULL,
+      created_at BIGINT NOT NULL
+    );
+    CREATE TABLE webhook_deliveries (
+      id ${d.serial},
+      hook_id BIGINT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+      event TEXT NOT NULL,
+      payload TEXT NOT NULL,
+      state TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      next_at BIGINT NOT NULL,
+      last_status INTEGER,
+      last_error TEXT,
+      created_at BIGINT NOT NULL,
+      delivered_at BIGINT
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_at);
+    CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(hook_id, id);
+    CREATE TABLE audit_log (
+      id ${d.serial},
+      at BIGINT NOT NULL,
+      actor TEXT NOT NULL,
+      address TEXT,
+      action TEXT NOT NULL,
+      repo ${d.text},
+      reference TEXT,
+      digest TEXT,
+      detail TEXT
+    );
+    CREATE INDEX audit_log_at ON audit_log(at);
+    CREATE INDEX audit_log_repo ON audit_log(repo, at);
+    CREATE TABLE replication_rules (
+      id ${d.serial},
+      name ${d.text} NOT NULL UNIQUE,
+      direction TEXT NOT NULL,
+      remote_url TEXT NOT NULL,
+      remote_username TEXT,
+      remote_password TEXT,
+      remote_ca TEXT,
+      remote_insecure SMALLINT NOT NULL DEFAULT 0,
+      timeout_ms BIGINT,
+      repo_pattern TEXT NOT NULL,
+      tag_pattern TEXT,
+      label TEXT,
+      trigger_kind TEXT NOT NULL,
+      schedule TEXT,
+      deletes SMALLINT NOT NULL DEFAULT 0,
+      dest_prefix TEXT,
+      next_run_at BIGINT,
+      created_at BIGINT NOT NULL
+    );
+    CREATE TABLE replication_executions (
+      id ${d.serial},
+      rule_id BIGINT NOT NULL REFERENCES replication_rules(id) ON DELETE CASCADE,
+      trigger_kind TEXT NOT NULL,
+      scope TEXT,
+      state TEXT NOT NULL,
+      started_at BIGINT NOT NULL,
+      ended_at BIGINT,
+      heartbeat_at BIGINT NOT NULL,
+      copied INTEGER NOT NULL DEFAULT 0,
+      skipped INTEGER NOT NULL DEFAULT 0,
+      failed INTEGER NOT NULL DEFAULT 0,
+      deleted INTEGER NOT NULL DEFAULT 0,
+      bytes BIGINT NOT NULL DEFAULT 0,
+      error TEXT
+    );
+    CREATE INDEX replication_executions_rule ON replication_executions(rule_id, id);
+    CREATE INDEX replication_executions_state ON replication_executions(state, heartbeat_at);
+    CREATE TABLE replication_items (
+      execution_id BIGINT NOT NULL REFERENCES replication_executions(id) ON DELETE CASCADE,
+      repo TEXT NOT NULL,
+      tag TEXT,
+      digest TEXT,
+      state TEXT NOT NULL,
+      bytes BIGINT NOT NULL DEFAULT 0,
+      error TEXT,
+      at BIGINT NOT NULL
+    );
+    CREATE INDEX replication_items_execution ON replication_items(execution_id);
+    CREATE TABLE replication_uploads (
+      rule_id BIGINT NOT NULL REFERENCES replication_rules(id) ON DELETE CASCADE,
+      repo TEXT NOT NULL,
+      digest TEXT NOT NULL,
+      location TEXT NOT NULL,
+      updated_at BIGINT NOT NULL,
+      PRIMARY KEY (rule_id, repo, digest)
+    );
     `,
   ];
 }

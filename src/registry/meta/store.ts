@@ -42,6 +42,21 @@ export interface Upload {
   updatedAt: number;
 }
 
+/**
+ * Checks the registry's operations make inside the store's own transactions, so that no concurrent write slips
+ * between the check and the change (quotas, immutable tags). Each throws to refuse; the transaction rolls back.
+ */
+export interface StoreGuard {
+  /** Outside any transaction, before an upload's bytes are committed: a cheap early refusal. */
+  beforeUpload?(repo: string, digest: Digest, size: number): Promise<void>;
+  /** `digest` (`size` bytes) is about to be linked to `repo` (an upload's end, or a mount). */
+  link(q: SqlQueries, repo: string, digest: Digest, size: number): Promise<void>;
+  /** `tags` of `repo` are about to point at manifest `digest`. */
+  tag(q: SqlQueries, repo: string, repoId: number, tags: string[], digest: Digest): Promise<void>;
+  /** `tags` of `repo` are about to be deleted (a tag delete, or the tags of a manifest deleted by digest). */
+  untag(q: SqlQueries, repo: string, repoId: number, tags: string[]): Promise<void>;
+}
+
 /** Thrown by `claimDigest` while the collector is removing that blob; the caller waits and tries again. */
 export class BlobBeingDeleted extends Error {}
 
@@ -55,9 +70,12 @@ export class RegistryStore {
   readonly db: SqlDb;
   /** A read of a blob refreshes its `touched_at` when it is older than this (so reads rarely write). */
   readonly touchAfterMs: number;
-  constructor(db: SqlDb, opts: { touchAfterMs?: number } = {}) {
+  /** The operations' checks (quotas, immutable tags); none by default. */
+  guard: StoreGuard | undefined;
+  constructor(db: SqlDb, opts: { touchAfterMs?: number; guard?: StoreGuard } = {}) {
     this.db = db;
     this.touchAfterMs = opts.touchAfterMs ?? 60_000;
+    this.guard = opts.guard;
   }
 
   // Repositories
@@ -124,6 +142,7 @@ export class RegistryStore {
   /** After the blob is in the store: records it, links it to the upload's repository and ends the upload. */
   async linkUploaded(upload: Upload, digest: Digest, size: number): Promise<void> {
     await this.db.tx(async (q) => {
+      await this.guard?.link(q, upload.repo, digest, size);
       const t = now();
       await q.run(
         `INSERT INTO blobs (digest, size, state, created_at, touched_at) VALUES (?, ?, 'live', ?, ?)
@@ -152,6 +171,7 @@ export class RegistryStore {
         [from, digest],
       );
       if (!row) return undefined;
+      await this.guard?.link(q, repo, digest, Number(row.size));
       const repoId = await this.ensureRepo(q, repo);
       const t = now();
       await this.#link(q, repoId, digest, t);
@@ -249,12 +269,13 @@ export class RegistryStore {
    * Stores a manifest and points `tags` at it, in one transaction that first checks that every referenced blob
    * is linked to the repository and every child manifest is in it (MANIFEST_BLOB_UNKNOWN otherwise).
    */
-  async putManifest(repo: string, m: NewManifest, tags: string[]): Promise<void> {
+  async putManifest(repo: string, m: NewManifest, tags: string[], opts: { unchecked?: boolean } = {}): Promise<void> {
     const d = this.db.dialect;
     await this.db.tx(async (q) => {
       const repoId = await this.ensureRepo(q, repo);
       const missing: string[] = [];
-      for (const digest of new Set(m.blobs)) {
+      // A pull-through cache stores manifests whose blobs it fetches later, on demand.
+      for (const digest of opts.unchecked ? [] : new Set(m.blobs)) {
         const row = await q.get(
           `SELECT b.digest FROM repo_blobs l JOIN blobs b ON b.digest = l.digest
            WHERE l.repo_id = ? AND l.digest = ? AND b.state = 'live'${d.forShare}`,
@@ -262,7 +283,7 @@ export class RegistryStore {
         );
         if (!row) missing.push(digest);
       }
-      for (const digest of new Set(m.manifests)) {
+      for (const digest of opts.unchecked ? [] : new Set(m.manifests)) {
         const row = await q.get('SELECT 1 AS x FROM manifests WHERE repo_id = ? AND digest = ?', [repoId, digest]);
         if (!row) missing.push(digest);
       }
@@ -275,6 +296,7 @@ export class RegistryStore {
           },
         );
       }
+      if (tags.length > 0) await this.guard?.tag(q, repo, repoId, tags, m.digest);
       const t = now();
       const exists = await q.get('SELECT 1 AS x FROM manifests WHERE repo_id = ? AND digest = ?', [repoId, m.digest]);
       if (!exists) {
@@ -316,19 +338,39 @@ export class RegistryStore {
 
   /** Deletes a manifest and the tags that point at it; MANIFEST_UNKNOWN when it is not there. */
   async deleteManifest(repo: string, digest: Digest): Promise<void> {
-    const r = await this.db.run(
-      'DELETE FROM manifests WHERE digest = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)',
-      [digest, repo],
-    );
-    if (r.changes === 0) throw manifestUnknown(digest);
+    await this.db.tx(async (q) => {
+      const repoId = await q.get<{ id: number }>('SELECT id FROM repositories WHERE name = ?', [repo]);
+      if (!repoId) throw manifestUnknown(digest);
+      const id = Number(repoId.id);
+      if (this.guard) {
+        const tags = await q.all<{ name: string }>('SELECT name FROM tags WHERE repo_id = ? AND digest = ?', [
+          id,
+          digest,
+        ]);
+        if (tags.length > 0)
+          await this.guard.untag(
+            q,
+            repo,
+            id,
+            tags.map((t) => t.name),
+          );
+      }
+      const r = await q.run('DELETE FROM manifests WHERE digest = ? AND repo_id = ?', [digest, id]);
+      if (r.changes === 0) throw manifestUnknown(digest);
+    });
   }
 
+  /** Deletes a tag (the manifest stays); MANIFEST_UNKNOWN when there is no such tag. */
   async deleteTag(repo: string, tag: string): Promise<void> {
-    const r = await this.db.run(
-      'DELETE FROM tags WHERE name = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)',
-      [tag, repo],
-    );
-    if (r.changes === 0) throw manifestUnknown(tag);
+    await this.db.tx(async (q) => {
+      const repoId = await q.get<{ id: number }>('SELECT id FROM repositories WHERE name = ?', [repo]);
+      if (!repoId) throw manifestUnknown(tag);
+      const id = Number(repoId.id);
+      const exists = await q.get('SELECT 1 AS x FROM tags WHERE repo_id = ? AND name = ?', [id, tag]);
+      if (!exists) throw manifestUnknown(tag);
+      await this.guard?.untag(q, repo, id, [tag]);
+      await q.run('DELETE FROM tags WHERE repo_id = ? AND name = ?', [id, tag]);
+    });
   }
 
   /** Tags of `repo` in byte order after `last`, at most `n` (all when n is undefined). */
