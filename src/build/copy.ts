@@ -22,7 +22,8 @@ import { globToRegExp, hasWildcards, type SourceFS, type SourceType } from './so
 
 /** One thing to copy. */
 export type ResolvedSource =
-  | { kind: 'path'; name: string; base: string; type: SourceType; hash: string }
+  /** `rel`: the path as the instruction named it, from the context's root (what `--parents` keeps). */
+  | { kind: 'path'; name: string; base: string; rel: string; type: SourceType; hash: string }
   | { kind: 'content'; name: string; data: string; hash: string }
   | { kind: 'url'; fetched: Fetched; hash: string };
 
@@ -81,6 +82,7 @@ export async function resolveSources(
           kind: 'path',
           name: resolved,
           base: basename(m),
+          rel: parentsPath(src, m),
           type,
           hash: opts.hashNeeded ? await source.hash(resolved) : '',
         });
@@ -101,13 +103,32 @@ export async function resolveSources(
       );
     }
     const base = cleaned === '.' || cleaned === '/' ? '' : basename(cleaned);
-    out.push({ kind: 'path', name: resolved, base, type, hash: opts.hashNeeded ? await source.hash(resolved) : '' });
+    out.push({
+      kind: 'path',
+      name: resolved,
+      base,
+      rel: parentsPath(src, cleaned),
+      type,
+      hash: opts.hashNeeded ? await source.hash(resolved) : '',
+    });
   }
   if (out.length > 1 && !work.dest.endsWith('/'))
     throw new InvalidArgumentError(
       `When using ${name} with more than one source file, the destination must be a directory and end with a /`,
     );
   return { sources: out, hash: sourcesHash(out.map((s) => s.hash)) };
+}
+
+/**
+ * What `--parents` keeps of a source: its path from the context's root, or only what follows a `/./` in the
+ * source as written (BuildKit's pivot).
+ */
+function parentsPath(written: string, path: string): string {
+  const pivot = written.indexOf('/./');
+  const clean = contextName(path);
+  if (pivot < 0) return clean;
+  const head = contextName(written.slice(0, pivot));
+  return head !== '' && clean.startsWith(`${head}/`) ? clean.slice(head.length + 1) : clean;
 }
 
 /** `--chown=user[:group]` against the destination's /etc/passwd and /etc/group (a user alone: gid = uid). */

@@ -11,6 +11,7 @@
  */
 import { lstat } from 'node:fs/promises';
 import { posix, relative } from 'node:path';
+import { PatternMatcher } from '../util/dockerignore.ts';
 import type { PackEntry } from '../util/tar/index.ts';
 import type { Identity, Resolved } from './copy.ts';
 import type { CopyWork } from './imageconfig.ts';
@@ -34,6 +35,7 @@ export async function* copyEntries(
   const owner = p.identity ?? { uid: 0, gid: 0 };
   const now = Math.floor(Date.now() / 1000);
   const emitted = new Set<string>();
+  const excludes = work.excludes.length > 0 ? new PatternMatcher(work.excludes) : undefined;
   let dest = work.dest;
   const slash = dest.endsWith('/');
   if (!dest.startsWith('/')) dest = posix.join('/', work.workingDir, dest) + (slash && !dest.endsWith('/') ? '/' : '');
@@ -88,12 +90,15 @@ export async function* copyEntries(
     }
     const src = source!;
     if (s.type === 'directory') {
-      const top = await canonical(posix.join(dest, '.'));
+      const top = await canonical(posix.join(dest, work.parents ? s.rel : '.'));
       yield* parents(top);
       yield* dirEntry(top, undefined);
       // each directory of the source lands where the image resolves it (a link there is followed)
       const dirs = new Map<string, string>([[s.name, top]]);
       for (const name of await src.below(s.name)) {
+        // --exclude: a pattern matches the path from the context's root or from the copied directory
+        const inner = s.name === '' ? name : name.slice(s.name.length + 1);
+        if (excludes && (excludes.matches(name) || excludes.matches(inner))) continue;
         const parentName = name.includes('/') ? name.slice(0, name.lastIndexOf('/')) : '';
         const at = dirs.get(parentName) ?? top;
         const base = name.slice(name.lastIndexOf('/') + 1);
@@ -136,8 +141,8 @@ export async function* copyEntries(
       }
       continue;
     }
-    const into = destDir || (await isDir(dest));
-    const target = await canonical(into ? posix.join(dest, s.base) : dest);
+    const into = destDir || work.parents || (await isDir(dest));
+    const target = await canonical(into ? posix.join(dest, work.parents ? s.rel : s.base) : dest);
     yield* parents(target);
     const info = await src.info(s.name);
     yield file(target, p.mode ?? info.mode, info.mtime, info.size, src.read(s.name));
