@@ -20,6 +20,9 @@ export const MediaType = {
   DockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
 } as const;
 
+/** The artifact type of Berth's vulnerability scan reports (`berth scan --attach`, the registry's scan on push). */
+export const SCAN_REPORT_ARTIFACT_TYPE = 'application/vnd.berth.scan.report.v1+json';
+
 import type { Compression } from '../util/compression.ts';
 export type { Compression };
 

@@ -36,6 +36,11 @@ export interface RegistryConfig {
   audit: { keepMs: number; pulls: boolean };
   /** Webhook deliveries: attempts, the first back-off (doubled each time) and the timeout of one attempt (ms). */
   webhooks: { attempts: number; backoffMs: number; timeoutMs: number };
+  /**
+   * Serve the signatures API extension and advertise it (`X-Registry-Supports-Signatures: 1`): skopeo and podman
+   * then keep GPG simple signatures in the registry instead of a lookaside store.
+   */
+  signatureApi?: boolean | undefined;
   gc: {
     /** Blobs, links and uploads younger than this are kept (ms). */
     graceMs: number;
@@ -91,6 +96,7 @@ const KEYS = new Set([
   'gc',
   'audit',
   'webhooks',
+  'signatureApi',
 ]);
 
 /** Reads a JSON config file onto `base`; an unknown key is an error, so a typo does not go unnoticed. */
@@ -124,6 +130,11 @@ export async function loadConfigFile(file: string, base: RegistryConfig): Promis
   if (typeof doc.tokenTtl === 'number') c.tokenTtl = doc.tokenTtl;
   if (typeof doc.deleteEnabled === 'boolean') c.deleteEnabled = doc.deleteEnabled;
   if (typeof doc.postgres === 'string') c.postgres = doc.postgres;
+  if (doc.signatureApi !== undefined) {
+    if (typeof doc.signatureApi !== 'boolean')
+      throw new InvalidArgumentError(`config file ${file}: signatureApi must be true or false`);
+    c.signatureApi = doc.signatureApi;
+  }
   if (doc.s3 !== undefined) {
     const s = doc.s3 as S3Config;
     if (typeof s.bucket !== 'string' || s.bucket === '')

@@ -27,7 +27,8 @@ Commands:
   gc         Collect garbage (blobs and manifests nothing needs)
   user       Manage users (add, rm, ls, passwd)
   robot      Manage robot accounts (add, rm, ls)
-  project    Manage projects (create, set, rm, ls, members): quotas, pull-through caches
+  project    Manage projects (create, set, rm, ls, members): quotas, pull-through caches; policy, key,
+             artifacts: signatures required, scan on push, no pulls of vulnerable images
   grant      Give a user or robot a role in a project
   revoke     Take a role away
   immutable  Tags no push may move and no delete may remove (add, ls, rm)
@@ -35,6 +36,7 @@ Commands:
   webhook    HTTP notifications of a project's events (add, ls, rm, deliveries)
   audit      Who did what to which repository, when, from where
   replication  Copy images to or from other registries (add, ls, rm, run, status)
+  scan       Vulnerability scans (run, ls, report) and their database (db import, db info)
 
 Administration commands take --root DIR (the registry's data, as serve) or --url URL (a running registry's
 admin API, with --username and the password from BERTH_REGISTRY_PASSWORD or a prompt).
@@ -50,9 +52,20 @@ export async function registryMain(ctx: RegistryCommandContext): Promise<number>
         const { serveCommand } = await import('./commands/serve.ts');
         return await serveCommand(sub);
       }
+      case 'scan': {
+        const { scanCommand } = await import('./trust/commands.ts');
+        return await scanCommand(sub);
+      }
+      case 'project': {
+        if (rest[0] === 'policy' || rest[0] === 'key' || rest[0] === 'artifacts') {
+          const { projectTrustCommand } = await import('./trust/commands.ts');
+          return await projectTrustCommand(sub);
+        }
+        const { adminCommand } = await import('./commands/admin.ts');
+        return await adminCommand(cmd, sub);
+      }
       case 'user':
       case 'robot':
-      case 'project':
       case 'grant':
       case 'revoke':
       case 'gc': {

@@ -26,6 +26,7 @@ import { SettingsStore } from './ops/settings.ts';
 import { Webhooks } from './ops/webhooks.ts';
 import { Registry } from './service.ts';
 import type { BlobBackend } from './storage/backend.ts';
+import { type RegistryTrust, SignatureExtension, trustAdminRoute, wireTrust } from './trust/index.ts';
 
 /** The metadata database a config names: `<root>/registry.db`, or PostgreSQL. Migrated to the current schema. */
 export async function openDatabase(config: Pick<RegistryConfig, 'root' | 'postgres'>): Promise<SqlDb> {
@@ -82,6 +83,8 @@ export interface OpenRegistry {
   policy: Policy;
   gate: AuthGate;
   routes: Routes;
+  /** The trust policies: the guard on manifests, scans (started by `serve`), their administration. */
+  trust: RegistryTrust;
   /** The admin operations with the permissions of `p`. */
   admin(p: Principal): AdminApi;
   /** The operations' parts: settings, retention, webhooks, the audit log. */
@@ -96,7 +99,10 @@ export async function tokenKey(access: AccessStore): Promise<TokenKey> {
   return new TokenKey(pem);
 }
 
-export async function openRegistry(config: RegistryConfig): Promise<OpenRegistry> {
+export async function openRegistry(
+  config: RegistryConfig,
+  opts: { log?: (line: string) => void } = {},
+): Promise<OpenRegistry> {
   const db = await openDatabase(config);
   const blobs = await openBlobs(config);
   const store = new RegistryStore(db, { touchAfterMs: Math.min(60_000, config.gc.graceMs / 10) });
@@ -154,6 +160,8 @@ export async function openRegistry(config: RegistryConfig): Promise<OpenRegistry
     return running;
   };
   const admin = (p: Principal) => new AdminService(access, policy, p, gc, ops);
+  const trust = wireTrust({ config, db, registry, auth: policy, ...(opts.log ? { log: opts.log } : {}) });
+  const ping = config.signatureApi ? { 'X-Registry-Supports-Signatures': '1' } : {};
   return {
     db,
     registry,
@@ -163,10 +171,19 @@ export async function openRegistry(config: RegistryConfig): Promise<OpenRegistry
     admin,
     ops,
     gc,
-    routes: { v2: new DistributionApi(registry, gate), token: tokenService, admin: new AdminHttp(gate, admin) },
+    trust,
+    routes: {
+      v2: new DistributionApi(registry, gate, { pingHeaders: ping }),
+      token: tokenService,
+      admin: new AdminHttp(gate, admin, (p, req, res, parts, query) =>
+        trustAdminRoute(trust.admin(p), req, res, parts, query, trust.dir),
+      ),
+      extensions: config.signatureApi ? new SignatureExtension(registry, gate, trust.store) : undefined,
+    },
     close: async () => {
       await webhooks.close();
       await audit.close();
+      await trust.close();
       await registry.close();
       await blobs.close?.();
       await db.close();

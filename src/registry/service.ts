@@ -7,7 +7,14 @@ import { DataLossError, InvalidArgumentError, isBerthError } from '../util/error
 import { KeyedMutex } from '../util/lock.ts';
 import { RegistryError, blobUnknown, manifestUnknown, nameUnknown, uploadUnknown } from './errors.ts';
 import { MAX_MANIFEST_BYTES, digestOf, parseManifest } from './manifest.ts';
-import { BlobBeingDeleted, type ManifestRecord, type Referrer, type RegistryStore, type Upload } from './meta/store.ts';
+import {
+  BlobBeingDeleted,
+  type ManifestRecord,
+  type NewManifest,
+  type Referrer,
+  type RegistryStore,
+  type Upload,
+} from './meta/store.ts';
 import type { BlobBackend } from './storage/backend.ts';
 
 /**
@@ -26,6 +33,15 @@ export interface RegistryEvent {
   address?: string | undefined;
   /** Anything else a listener may want (a quota's limit and usage, an execution's counts). */
   detail?: Record<string, unknown> | undefined;
+}
+
+/**
+ * The trust policies' hooks (registry/trust/gate.ts): `beforePut` before a manifest is stored, `beforePull` before
+ * the distribution API sends one (GET only; internal reads are not pulls). Each throws to refuse.
+ */
+export interface ManifestGuard {
+  beforePut(repo: string, m: NewManifest, tags: string[]): Promise<void>;
+  beforePull(repo: string, m: ManifestRecord): Promise<void>;
 }
 
 export interface RegistryOptions {
@@ -57,6 +73,8 @@ export class Registry {
   readonly #writers = new Map<string, { writer: IngestWriter; timer: NodeJS.Timeout }>();
   readonly #uploadLocks = new KeyedMutex();
   readonly #listeners: ((e: RegistryEvent) => void)[] = [];
+  /** Consulted before a manifest is stored (set once the trust policies are wired). */
+  guard: ManifestGuard | undefined;
 
   constructor(opts: RegistryOptions) {
     this.store = opts.store;
@@ -310,6 +328,7 @@ export class Registry {
       throw new RegistryError('DIGEST_INVALID', `manifest digest ${digest} does not match the reference ${ref.digest}`);
     const m = parseManifest(content, contentType, digest);
     const tags = 'tag' in ref ? [ref.tag, ...extraTags] : extraTags;
+    await this.guard?.beforePut(repo, m, tags);
     await this.store.putManifest(repo, m, tags);
     this.emit({ action: 'push', repo, digest, tag: tags[0], mediaType: m.mediaType, actor, address });
     return { digest, subject: m.subject, tags };

@@ -99,10 +99,20 @@ async function importKeys(home: string, keys: Buffer[], env: NodeJS.ProcessEnv):
   for (const k of keys) {
     const res = await run(['--batch', '--no-tty', '--homedir', home, '--status-fd', '2', '--import'], k, env);
     const ok = [...res.stderr.matchAll(/^\[GNUPG:\] IMPORT_OK \d+ ([0-9A-F]{40})$/gm)].map((m) => m[1]!);
-    if (ok.length === 0) throw new InvalidArgumentError(`a policy GPG key does not import: ${lastError(res.stderr)}`);
+    if (ok.length === 0) throw new InvalidArgumentError(`a GPG public key does not import: ${lastError(res.stderr)}`);
     fprs.push(...ok);
   }
   return fprs;
+}
+
+/** The primary key fingerprints of exported public key material (binary or armored); InvalidArgument when none. */
+export async function gpgKeyFingerprints(key: Buffer): Promise<string[]> {
+  const home = await mkdtemp(join(tmpdir(), 'berth-gpg-'));
+  try {
+    return await importKeys(home, [key], { ...process.env, GNUPGHOME: home });
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
 }
 
 /**

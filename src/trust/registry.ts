@@ -85,10 +85,9 @@ export async function readSigstoreSignatures(
   return { signatures, malformed };
 }
 
-/** The descriptor of a manifest in the repository (by tag or digest), or undefined. */
+/** The descriptor of a manifest in the repository (by tag or digest), or undefined; asked with a HEAD. */
 export async function describe(repo: RemoteRepository, reference: string): Promise<Descriptor | undefined> {
-  const m = await repo.manifest(reference);
-  return m ? ({ mediaType: m.mediaType, digest: m.digest, size: m.bytes.length } as Descriptor) : undefined;
+  return repo.describe(reference);
 }
 
 /**

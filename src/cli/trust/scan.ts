@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { imageAttach, imageSbom, imageScan, scanDbImport, scanDbInfo } from '../../client/index.ts';
 import type { ScanReport } from '../../engine-api/trust.ts';
+import { SCAN_REPORT_ARTIFACT_TYPE } from '../../oci/mediatypes.ts';
 import { parseReference } from '../../oci/reference.ts';
 import { InvalidArgumentError } from '../../util/errors.ts';
 import { pack } from '../../util/tar/index.ts';
@@ -18,7 +19,7 @@ const SBOM_TYPES: Record<string, string> = {
   'cyclonedx-json': 'application/vnd.cyclonedx+json',
 };
 /** The artifact type Berth's scan reports are stored under. */
-export const SCAN_REPORT_TYPE = 'application/vnd.berth.scan.report.v1+json';
+export const SCAN_REPORT_TYPE = SCAN_REPORT_ARTIFACT_TYPE;
 
 async function attach(
   ctx: Context,

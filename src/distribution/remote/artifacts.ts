@@ -38,6 +38,18 @@ export class RemoteRepository {
     }
   }
 
+  /**
+   * A manifest's descriptor by tag or digest, from a HEAD (no content is sent: a registry that refuses to send an
+   * unsigned image's manifest still says what it is, which signing needs); a GET when the HEAD's headers fall short.
+   */
+  async describe(reference: string): Promise<Descriptor | undefined> {
+    const h = await this.#session.headManifest(this.#path, reference, this.#signal);
+    if (h === undefined) return undefined;
+    if (h !== 'incomplete') return h as Descriptor;
+    const m = await this.manifest(reference);
+    return m ? ({ mediaType: m.mediaType, digest: m.digest, size: m.bytes.length } as Descriptor) : undefined;
+  }
+
   /** A blob read whole (signature payloads, configs, SBOMs), checked against its digest. */
   async blob(digest: string, max = MAX_SMALL_BLOB): Promise<Buffer> {
     const res = await this.#session.blob(this.#path, digest, 0, this.#signal);

@@ -172,6 +172,35 @@ export class Session {
     return { bytes, mediaType, digest };
   }
 
+  /**
+   * `HEAD` of a manifest by tag or digest: its descriptor from the answer's headers (digest, media type, size);
+   * undefined when the repository has no such manifest, `incomplete` when the registry left a header out.
+   */
+  async headManifest(
+    repo: string,
+    reference: string,
+    signal?: AbortSignal,
+  ): Promise<{ digest: string; mediaType: string; size: number } | undefined | 'incomplete'> {
+    const res = await this.request(`/v2/${repo}/manifests/${reference}`, {
+      method: 'HEAD',
+      headers: { Accept: MANIFEST_ACCEPT },
+      scopes: [repoScope(repo, ['pull'])],
+      signal,
+    });
+    res.discard();
+    if (res.status === 404) return undefined;
+    if (res.status < 200 || res.status >= 300) return this.fail(res, `manifest for ${reference} in ${repo}`);
+    const digest = String(res.headers['docker-content-digest'] ?? '');
+    const mediaType = String(res.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim();
+    const size = Number(res.headers['content-length'] ?? NaN);
+    if (!/^sha256:[a-f0-9]{64}$/.test(digest) || !/^application\/vnd\.(oci|docker)\./.test(mediaType) || !(size > 0))
+      return 'incomplete';
+    if (reference.includes(':') && reference !== digest) return 'incomplete';
+    return { digest, mediaType, size };
+  }
+
   /** `HEAD` of a manifest: whether the repository has it (by digest or tag), with the digest the registry reports. */
   async statManifest(
     repo: string,

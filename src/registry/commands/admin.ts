@@ -12,7 +12,7 @@ import { AdminClient } from './client.ts';
 import { PROJECT_FLAGS, projectSettingsFrom } from './ops.ts';
 
 /** Flags every administration command takes: where the registry is. */
-const TARGET: NonNullable<ParseArgsConfig['options']> = {
+export const TARGET: NonNullable<ParseArgsConfig['options']> = {
   root: { type: 'string' },
   config: { type: 'string' },
   url: { type: 'string' },
@@ -145,7 +145,8 @@ export const ADMIN_USAGE: Record<string, string> = {
   project:
     'Usage:  berth registry project create NAME [--public] [--quota BYTES] [--proxy UPSTREAM_URL [--proxy-user U]\n' +
     '          [--proxy-password-stdin] [--proxy-max-age 10m] [--proxy-insecure] [--proxy-ca FILE]]\n' +
-    '        berth registry project set NAME [--quota BYTES|none] [--proxy URL|none …] | rm NAME | ls | members NAME\n',
+    '        berth registry project set NAME [--quota BYTES|none] [--proxy URL|none …] | rm NAME | ls | members NAME\n' +
+    '        berth registry project policy|key|artifacts … (see berth registry project policy --help)\n',
   grant: 'Usage:  berth registry grant USER PROJECT pull|push|delete|admin\n',
   revoke: 'Usage:  berth registry revoke USER PROJECT [ROLE]\n',
   gc: 'Usage:  berth registry gc [--dry-run] [--delete-untagged] [--grace 1h]\n',

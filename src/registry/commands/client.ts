@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
 import {
   AlreadyExistsError,
   BerthError,
@@ -33,56 +34,86 @@ import type {
 
 const enc = encodeURIComponent;
 
+/** Where a running registry's admin API is, and the credentials to call it with. */
+export interface AdminTarget {
+  base: URL;
+  auth: string | undefined;
+  tls: { ca?: Buffer; rejectUnauthorized: boolean };
+}
+
+export function adminTarget(
+  url: string,
+  creds: { username: string; password: string } | undefined,
+  tls: { ca?: Buffer; insecure?: boolean } = {},
+): AdminTarget {
+  return {
+    base: new URL(url.includes('://') ? url : `https://${url}`),
+    auth: creds ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : undefined,
+    tls: { ...(tls.ca ? { ca: tls.ca } : {}), rejectUnauthorized: tls.insecure !== true },
+  };
+}
+
+/**
+ * One admin API call: `body` is sent as JSON, or as is with its content type (`raw`, a buffer or a stream); the
+ * answer's JSON, or the error its status and message say.
+ */
+export function adminCall<T>(
+  t: AdminTarget,
+  method: string,
+  path: string,
+  body?: unknown,
+  raw?: { type: string; body: Buffer | Readable },
+): Promise<T> {
+  const url = new URL(`/admin/v1/${path}`, t.base);
+  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  const headers: Record<string, string | number> = { Accept: 'application/json' };
+  if (t.auth) headers.Authorization = t.auth;
+  if (data) {
+    headers['Content-Type'] = 'application/json';
+    headers['Content-Length'] = data.length;
+  } else if (raw) headers['Content-Type'] = raw.type;
+  return new Promise((resolve, reject) => {
+    const opts = { method, headers, ...(url.protocol === 'https:' ? t.tls : {}) };
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, opts, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const status = res.statusCode ?? 0;
+        let value: unknown;
+        try {
+          value = text === '' ? undefined : JSON.parse(text);
+        } catch {
+          value = undefined;
+        }
+        if (status >= 200 && status < 300) return resolve(value as T);
+        const message = (value as { message?: string } | undefined)?.message ?? `${status} ${text.slice(0, 200)}`;
+        reject(errorFor(status, message));
+      });
+      res.on('error', reject);
+    });
+    req.on('error', (err) =>
+      reject(new UnavailableError(`cannot reach the registry at ${t.base.origin}: ${err.message}`)),
+    );
+    if (raw && !Buffer.isBuffer(raw.body)) raw.body.pipe(req);
+    else req.end(data ?? raw?.body);
+  });
+}
+
 /** The admin API of a running registry, over HTTP(S) with Basic credentials: what `--url` uses. */
 export class AdminClient implements AdminApi {
-  readonly #base: URL;
-  readonly #auth: string | undefined;
-  readonly #tls: { ca?: Buffer; rejectUnauthorized: boolean };
+  readonly #target: AdminTarget;
 
   constructor(
     url: string,
     creds: { username: string; password: string } | undefined,
     tls: { ca?: Buffer; insecure?: boolean } = {},
   ) {
-    this.#base = new URL(url.includes('://') ? url : `https://${url}`);
-    this.#auth = creds ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : undefined;
-    this.#tls = { ...(tls.ca ? { ca: tls.ca } : {}), rejectUnauthorized: tls.insecure !== true };
+    this.#target = adminTarget(url, creds, tls);
   }
 
   #call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const url = new URL(`/admin/v1/${path}`, this.#base);
-    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers: Record<string, string | number> = { Accept: 'application/json' };
-    if (this.#auth) headers.Authorization = this.#auth;
-    if (data) {
-      headers['Content-Type'] = 'application/json';
-      headers['Content-Length'] = data.length;
-    }
-    return new Promise((resolve, reject) => {
-      const opts = { method, headers, ...(url.protocol === 'https:' ? this.#tls : {}) };
-      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, opts, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          let value: unknown;
-          try {
-            value = text === '' ? undefined : JSON.parse(text);
-          } catch {
-            value = undefined;
-          }
-          if (status >= 200 && status < 300) return resolve(value as T);
-          const message = (value as { message?: string } | undefined)?.message ?? `${status} ${text.slice(0, 200)}`;
-          reject(errorFor(status, message));
-        });
-        res.on('error', reject);
-      });
-      req.on('error', (err) =>
-        reject(new UnavailableError(`cannot reach the registry at ${this.#base.origin}: ${err.message}`)),
-      );
-      req.end(data);
-    });
+    return adminCall(this.#target, method, path, body);
   }
 
   users(): Promise<UserInfo[]> {
@@ -200,7 +231,7 @@ export class AdminClient implements AdminApi {
   }
 }
 
-function errorFor(status: number, message: string): BerthError {
+export function errorFor(status: number, message: string): BerthError {
   if (status === 404) return new NotFoundError(message);
   if (status === 409) return new AlreadyExistsError(message);
   if (status === 400) return new InvalidArgumentError(message);

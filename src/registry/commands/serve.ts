@@ -20,6 +20,7 @@ Options:
       --tls-cert FILE      Serve HTTPS with this certificate...
       --tls-key FILE       ...and key
       --auth MODE          none, htpasswd=FILE or token (default: token once a user exists, else none)
+      --signature-api      Keep GPG simple signatures in the registry (X-Registry-Supports-Signatures)
 `;
 
 /** Flags over the config file over the defaults. */
@@ -33,6 +34,7 @@ export async function serveConfig(argv: string[]): Promise<RegistryConfig | unde
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       auth: { type: 'string' },
+      'signature-api': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -47,6 +49,7 @@ export async function serveConfig(argv: string[]): Promise<RegistryConfig | unde
     c.tls = { cert: resolve(values['tls-cert']), key: resolve(values['tls-key']) };
   }
   if (values.auth) c.auth = parseAuth(values.auth);
+  if (values['signature-api']) c.signatureApi = true;
   return c;
 }
 
@@ -57,7 +60,8 @@ export async function serveCommand(ctx: RegistryCommandContext): Promise<number>
     return 0;
   }
   const tls = config.tls ? { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) } : undefined;
-  const reg = await openRegistry(config);
+  const reg = await openRegistry(config, { log: (line) => ctx.streams.err.write(`berth registry: ${line}\n`) });
+  await reg.trust.scanner.start();
   const server = createRegistryServer(reg.routes, {
     tls,
     onError: (err, req) => ctx.streams.err.write(`error: ${req.method} ${req.url}: ${(err as Error)?.stack ?? err}\n`),

@@ -38,13 +38,24 @@ export function adminStatus(err: unknown): number {
  * caller's permissions (Basic or bearer credentials, as on the distribution API; everyone is an administrator
  * under `--auth none`).
  */
+/** More admin routes (the trust policies'): serves the request and resolves true when `parts` names one. */
+export type AdminRoutes = (
+  p: Principal,
+  req: IncomingMessage,
+  res: ServerResponse,
+  parts: string[],
+  query: URLSearchParams,
+) => Promise<boolean>;
+
 export class AdminHttp implements Handler {
   readonly #gate: AuthGate;
   readonly #admin: (p: Principal) => AdminApi;
+  readonly #more: AdminRoutes | undefined;
 
-  constructor(gate: AuthGate, admin: (p: Principal) => AdminApi) {
+  constructor(gate: AuthGate, admin: (p: Principal) => AdminApi, more?: AdminRoutes) {
     this.#gate = gate;
     this.#admin = admin;
+    this.#more = more;
   }
 
   async handle(
@@ -64,6 +75,7 @@ export class AdminHttp implements Handler {
         .split('/')
         .map((s) => decodeURIComponent(s));
       if (!path.startsWith('/admin/v1/')) throw new NotFoundError(`no admin route ${path}`);
+      if (this.#more && (await this.#more(p, req, res, parts, query))) return;
       const method = req.method ?? 'GET';
       const body = method === 'POST' || method === 'PUT' ? await readJSON(req) : {};
       const [what, name, sub, arg] = parts;

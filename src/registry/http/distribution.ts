@@ -37,9 +37,12 @@ interface Ctx {
 export class DistributionApi {
   readonly #reg: Registry;
   readonly #gate: AuthGate;
-  constructor(reg: Registry, gate: AuthGate) {
+  /** Headers `/v2/` answers with besides the usual (`X-Registry-Supports-Signatures` when that API is on). */
+  readonly #pingHeaders: OutgoingHttpHeaders;
+  constructor(reg: Registry, gate: AuthGate, opts: { pingHeaders?: OutgoingHttpHeaders } = {}) {
     this.#reg = reg;
     this.#gate = gate;
+    this.#pingHeaders = opts.pingHeaders ?? {};
   }
 
   async handle(
@@ -56,7 +59,7 @@ export class DistributionApi {
       const method = req.method ?? 'GET';
       if (path === '/v2/' || path === '/v2') {
         this.#gate.requireLogin(principal);
-        send(req, res, 200, { 'Content-Type': 'application/json' }, '{}');
+        send(req, res, 200, { 'Content-Type': 'application/json', ...this.#pingHeaders }, '{}');
         return;
       }
       if (path === '/v2/_catalog') {
@@ -124,7 +127,8 @@ export class DistributionApi {
       }
       sendError(req, res, new RegistryError('NAME_UNKNOWN', `no route for ${method} ${path}`, { status: 404 }));
     } catch (err) {
-      const headers: OutgoingHttpHeaders = {};
+      // The ping's headers go with its 401 too: clients read them from whichever answer they get.
+      const headers: OutgoingHttpHeaders = path === '/v2/' || path === '/v2' ? { ...this.#pingHeaders } : {};
       if (err instanceof RegistryError && err.status === 401) {
         const c = this.#gate.challenge(base, scope);
         if (c) headers['WWW-Authenticate'] = c;
@@ -140,6 +144,7 @@ export class DistributionApi {
 
   async #getManifest(ctx: Ctx, repo: string, ref: { digest: Digest } | { tag: string }): Promise<void> {
     const m = await this.#reg.manifest(repo, ref);
+    if (ctx.req.method === 'GET') await this.#reg.guard?.beforePull(repo, m);
     send(
       ctx.req,
       ctx.res,

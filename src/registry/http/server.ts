@@ -13,6 +13,8 @@ export interface Routes {
   v2: Handler;
   token?: Handler | undefined;
   admin?: Handler | undefined;
+  /** The signatures API extension (`/extensions/v2/…`), when it is on. */
+  extensions?: Handler | undefined;
 }
 
 export interface ServeOptions {
@@ -34,6 +36,7 @@ export function createRegistryServer(routes: Routes, opts: ServeOptions = {}): S
     if (path.startsWith('/v2')) handler = routes.v2;
     else if (path === '/token' || path === '/token/') handler = routes.token;
     else if (path.startsWith('/admin/')) handler = routes.admin;
+    else if (path.startsWith('/extensions/v2/')) handler = routes.extensions;
     if (!handler) {
       sendError(req, res, new RegistryError('NAME_UNKNOWN', `no route for ${req.method} ${path}`, { status: 404 }));
       return;

@@ -22,6 +22,11 @@ import type { Dialect, SqlDb } from './sql.ts';
  *   each attempt recorded); `audit_log`; replication `rules`, their `executions` (one run each, with counts, a
  *   heartbeat while running so another process can adopt it after a crash), the `items` each copied, skipped,
  *   deleted or failed, and `uploads` (where a blob's interrupted transfer can be resumed).
+ * - `project_trust` is a project's trust policy (signatures required: off, pull or push; scan on push; the
+ *   severity from which pulls are refused), `project_keys` the public keys it trusts (kind `cosign`: a PEM;
+ *   `gpg`: an OpenPGP key, base64). `scans` is one row per scanned (or queued) image manifest: `status` queued,
+ *   running, done or error; `report` the digest of the report referrer; `counts` JSON by severity.
+ *   `atomic_signatures` are GPG simple signatures pushed through the signatures API extension.
  */
 export function migrations(d: Dialect): string[] {
   return [
@@ -241,6 +246,50 @@ export function migrations(d: Dialect): string[] {
       location TEXT NOT NULL,
       updated_at BIGINT NOT NULL,
       PRIMARY KEY (rule_id, repo, digest)
+    );
+    `,
+    // Trust (registry/trust/): each project's policies and trusted keys, vulnerability scans of manifests, and
+    // GPG simple signatures stored through the signatures API extension.
+    `
+    CREATE TABLE project_trust (
+      project_id BIGINT PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+      require_signatures TEXT NOT NULL DEFAULT 'off',
+      scan_on_push SMALLINT NOT NULL DEFAULT 0,
+      prevent_severity TEXT,
+      updated_at BIGINT NOT NULL
+    );
+    CREATE TABLE project_keys (
+      project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+      name ${d.text} NOT NULL,
+      kind TEXT NOT NULL,
+      data TEXT NOT NULL,
+      fingerprint TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      PRIMARY KEY (project_id, name)
+    );
+    CREATE TABLE scans (
+      repo_id BIGINT NOT NULL,
+      digest TEXT NOT NULL,
+      status TEXT NOT NULL,
+      queued_at BIGINT NOT NULL,
+      started_at BIGINT,
+      finished_at BIGINT,
+      report TEXT,
+      counts TEXT,
+      packages INTEGER,
+      error TEXT,
+      PRIMARY KEY (repo_id, digest),
+      FOREIGN KEY (repo_id, digest) REFERENCES manifests(repo_id, digest) ON DELETE CASCADE
+    );
+    CREATE INDEX scans_status ON scans(status, queued_at);
+    CREATE TABLE atomic_signatures (
+      repo_id BIGINT NOT NULL,
+      digest TEXT NOT NULL,
+      name TEXT NOT NULL,
+      content ${d.bytes} NOT NULL,
+      created_at BIGINT NOT NULL,
+      PRIMARY KEY (repo_id, digest, name),
+      FOREIGN KEY (repo_id, digest) REFERENCES manifests(repo_id, digest) ON DELETE CASCADE
     );
     `,
   ];

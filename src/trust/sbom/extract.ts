@@ -153,6 +153,29 @@ async function langFile(root: string, path: string, name: string, parent: string
 }
 
 const MANIFESTS = new Set(['package-lock.json', 'requirements.txt', 'go.sum', 'Cargo.lock', 'METADATA', 'PKG-INFO']);
+/** The files at fixed places that `extractSbom` reads (the distribution, its package database). */
+const FIXED_INPUTS = new Set([
+  '/etc/os-release',
+  '/usr/lib/os-release',
+  '/etc/alpine-release',
+  '/var/lib/dpkg/status',
+  '/lib/apk/db/installed',
+  '/var/lib/rpm/rpmdb.sqlite',
+  '/usr/lib/sysimage/rpm/rpmdb.sqlite',
+]);
+
+/**
+ * Whether `extractSbom` may read the file at `path` (absolute, in the image): `file` for package databases, the
+ * distribution's release files and language manifests, `binary` for a file that may be a Go executable (when it
+ * is executable and larger than 4 KiB), undefined for a file it never reads. What a tree built from layer tars
+ * keeps (`sbomFromLayers`).
+ */
+export function sbomInput(path: string): 'file' | 'binary' | undefined {
+  if (FIXED_INPUTS.has(path) || path.startsWith('/var/lib/dpkg/status.d/')) return 'file';
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  if (MANIFESTS.has(name)) return path.includes('/node_modules/') ? undefined : 'file';
+  return NOT_BINARY.test(name) ? undefined : 'binary';
+}
 
 async function walk(root: string, dir: string, out: Package[]): Promise<void> {
   let entries: Dirent[];
