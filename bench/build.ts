@@ -9,7 +9,10 @@
  * - large: a context of 10,000 files, 200 MiB: `COPY . /ctx` cold and after one file changed, and a FROM-only
  *   Dockerfile (the cost of sending the context); `tar -c` of the context to /dev/null as the floor.
  *
- * `node bench/build.ts [--runs N] [--only small|large]`, or `npm run bench -- build`.
+ * - run path: on berthd, a RUN step (ten `RUN true` less a FROM-only build, / 10) beside the Engine API cycle of a
+ *   container (create, start, wait, delete of `busybox true`), both with `--network none`.
+ *
+ * `node bench/build.ts [--runs N] [--only small|large|run]`, or `npm run bench -- build`.
  */
 import { randomFillSync } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -17,6 +20,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BERTH, DOCKER, removeDir, startBerthd, startDockerd, type Engine } from './lib/engines.ts';
+import { apiCycle } from './lib/api.ts';
 import { fmt, run, stats, type Stats } from './lib/proc.ts';
 
 export interface BuildFigures {
@@ -25,6 +29,8 @@ export interface BuildFigures {
   small: Record<string, Record<string, Stats>>;
   large: Record<string, Record<string, Stats>>;
   tar: Stats;
+  /** berthd: seconds per RUN step (ten `RUN true` builds, less a FROM-only build, / 10) and per API container cycle. */
+  runPath?: { runStep: Stats; apiCycle: Stats };
   loadavg: { start: number[]; end: number[] };
 }
 
@@ -153,7 +159,7 @@ export async function benchBuild(opts: {
     const large = join(work, 'large');
     log('build: writing the fixtures');
     await smallFixture(small);
-    if (opts.only !== 'small') await largeFixture(large);
+    if (opts.only !== 'small' && opts.only !== 'run') await largeFixture(large);
     const berthd = await startBerthd({ seed: true });
     cleanups.push(() => berthd.stop());
     const dockerd = await startDockerd();
@@ -177,9 +183,46 @@ export async function benchBuild(opts: {
       (t[b.name]![k] ??= []).push(s);
     };
     const tarT: number[] = [];
+    const runStepT: number[] = [];
+    const cycleT: number[] = [];
     let change = 0;
+    const runDir = join(work, 'run');
+    if (opts.only === 'run' || opts.only === undefined) {
+      await mkdir(runDir, { recursive: true });
+      await writeFile(join(runDir, 'Dockerfile.ten'), `FROM busybox\n${'RUN true\n'.repeat(10)}`);
+      await writeFile(join(runDir, 'Dockerfile.none'), 'FROM busybox\n');
+    }
     for (let r = 0; r < runs; r++) {
-      if (opts.only !== 'large') {
+      if (opts.only === 'run' || opts.only === undefined) {
+        log(`build: round ${r + 1}/${runs}, RUN steps and container cycles on berthd`);
+        const ten = await run(BERTH, [
+          '-H',
+          berthd.host,
+          'build',
+          '-q',
+          '--no-cache',
+          '--network',
+          'none',
+          '-f',
+          join(runDir, 'Dockerfile.ten'),
+          runDir,
+        ]);
+        const none = await run(BERTH, [
+          '-H',
+          berthd.host,
+          'build',
+          '-q',
+          '--no-cache',
+          '--network',
+          'none',
+          '-f',
+          join(runDir, 'Dockerfile.none'),
+          runDir,
+        ]);
+        runStepT.push((ten.seconds - none.seconds) / 10);
+        for (let i = 0; i < 10; i++) cycleT.push((await apiCycle(berthd.socket)).total);
+      }
+      if (opts.only !== 'large' && opts.only !== 'run') {
         for (const b of builders) {
           log(`build: round ${r + 1}/${runs}, small fixture, ${b.name}`);
           await b.reset(['bench-small']);
@@ -190,7 +233,7 @@ export async function benchBuild(opts: {
           add(smallT, b, 'one file changed', await b.build(small, 'Dockerfile', 'bench-small'));
         }
       }
-      if (opts.only !== 'small') {
+      if (opts.only !== 'small' && opts.only !== 'run') {
         tarT.push((await run('sh', ['-c', `tar -C ${large} -cf - . > /dev/null`])).seconds);
         for (const b of builders) {
           log(`build: round ${r + 1}/${runs}, large context, ${b.name}`);
@@ -207,7 +250,14 @@ export async function benchBuild(opts: {
       Object.fromEntries(
         Object.entries(t).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([c, xs]) => [c, stats(xs)]))]),
       );
-    return { runs, small: st(smallT), large: st(largeT), tar: stats(tarT), loadavg: { start, end: loadavg() } };
+    return {
+      runs,
+      small: st(smallT),
+      large: st(largeT),
+      tar: stats(tarT),
+      ...(runStepT.length > 0 ? { runPath: { runStep: stats(runStepT), apiCycle: stats(cycleT) } } : {}),
+      loadavg: { start, end: loadavg() },
+    };
   } finally {
     for (const c of cleanups.reverse()) await c().catch((err: unknown) => log(`cleanup: ${(err as Error).message}`));
   }
@@ -243,6 +293,15 @@ export function buildReport(f: BuildFigures): string {
   );
   table('10,000 files, 200 MiB; ratios to docker build → dockerd', f.large, 'docker build → dockerd');
   if (f.tar.n > 0) out.push(`\`tar -c\` of the large context to /dev/null: ${fmt(f.tar, 2)} s`, '');
+  if (f.runPath) {
+    const ms = (s: Stats) => fmt({ ...s, median: s.median * 1000, min: s.min * 1000, max: s.max * 1000 }, 0);
+    out.push(
+      `berthd, \`--network none\`: a RUN step (ten \`RUN true\` less a FROM-only build, / 10) ${ms(f.runPath.runStep)} ms; ` +
+        `the API container cycle create+start+wait+delete of \`busybox true\` ${ms(f.runPath.apiCycle)} ms ` +
+        `(**${(f.runPath.runStep.median / f.runPath.apiCycle.median).toFixed(2)}×**)`,
+      '',
+    );
+  }
   return out.join('\n');
 }
 
