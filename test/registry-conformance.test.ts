@@ -17,6 +17,7 @@ import {
   sha256,
   type ServedRegistry,
 } from '../src/registry/testkit.ts';
+import { DEFAULT_REGISTRY_CONFIG, withRepository } from '../src/distribution/index.ts';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -411,6 +412,102 @@ test('discovery: referrers with artifactType filtering, OCI-Subject on push', as
     headers: { 'Content-Type': OCI_MANIFEST },
   });
   assert.equal(o.status, 201);
+});
+
+test('discovery: referrers in pages with a Link header, the filter kept from page to page', async () => {
+  const subject = await pushImage(reg, 'refs/paged', 'v1');
+  const emptyDigest = await pushBlob(reg, 'refs/paged', Buffer.from('{}'));
+  const artifact = (artifactType: string, note: string) =>
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        artifactType,
+        config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: emptyDigest, size: 2 },
+        layers: [],
+        subject: { mediaType: OCI_MANIFEST, digest: subject.digest, size: subject.manifest.length },
+        annotations: { note },
+      }),
+    );
+  const put = async (a: Buffer) => {
+    const res = await call(reg, 'PUT', `/v2/refs/paged/manifests/${sha256(a)}`, {
+      body: a,
+      headers: { 'Content-Type': OCI_MANIFEST },
+    });
+    assert.equal(res.status, 201);
+    return sha256(a);
+  };
+  const sigs: string[] = [];
+  for (let i = 0; i < 5; i++) sigs.push(await put(artifact('application/vnd.example.sig.v1', `sig ${i}`)));
+  const sbom = await put(artifact('application/vnd.example.sbom.v1', 'sbom'));
+  /** Follows the Link headers from `path`; each page's digests. */
+  const walk = async (path: string) => {
+    const pages: string[][] = [];
+    let next: string | undefined = path;
+    while (next) {
+      const res = await call(reg, 'GET', next);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), OCI_INDEX);
+      const idx = (await res.json()) as { schemaVersion: number; manifests: { digest: string }[] };
+      assert.equal(idx.schemaVersion, 2);
+      pages.push(idx.manifests.map((m) => m.digest));
+      const link = res.headers.get('link');
+      if (link !== null) assert.match(link, /rel="next"$/);
+      next = link === null ? undefined : /<([^>]+)>/.exec(link)![1]!;
+      if (next !== undefined) assert.ok(next.startsWith('/v2/refs/paged/referrers/'), next);
+      if (pages.length > 10) assert.fail('the Link headers do not end');
+    }
+    return pages;
+  };
+  const all = await walk(`/v2/refs/paged/referrers/${subject.digest}?n=2`);
+  assert.deepEqual(
+    all.map((p) => p.length),
+    [2, 2, 2],
+  );
+  assert.deepEqual(all.flat(), [...sigs, sbom].sort());
+  // The artifactType filter travels in the Link: every page is filtered.
+  const onlySigs = await walk(
+    `/v2/refs/paged/referrers/${subject.digest}?n=2&artifactType=application/vnd.example.sig.v1`,
+  );
+  assert.deepEqual(
+    onlySigs.map((p) => p.length),
+    [2, 2, 1],
+  );
+  assert.deepEqual(onlySigs.flat(), [...sigs].sort());
+  // Without n, one page holds them all (a page is cut at 1,000 descriptors or 1 MiB of JSON).
+  assert.deepEqual(await walk(`/v2/refs/paged/referrers/${subject.digest}`), [[...sigs, sbom].sort()]);
+  // A page of big annotations is cut by size, and nothing is lost or repeated over the pages.
+  const big = await pushImage(reg, 'refs/paged', 'v2');
+  const bigRefs: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const a = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        artifactType: 'application/vnd.example.big.v1',
+        config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: emptyDigest, size: 2 },
+        layers: [],
+        subject: { mediaType: OCI_MANIFEST, digest: big.digest, size: big.manifest.length },
+        annotations: { note: String(i).repeat(600_000) },
+      }),
+    );
+    bigRefs.push(await put(a));
+  }
+  const bigPages = await walk(`/v2/refs/paged/referrers/${big.digest}`);
+  assert.ok(bigPages.length >= 2, `expected several pages, got ${bigPages.length}`);
+  assert.deepEqual(bigPages.flat(), [...bigRefs].sort());
+  // Berth's registry client follows the pages.
+  const viaClient = await withRepository(DEFAULT_REGISTRY_CONFIG, { domain: reg.host, path: 'refs/paged' }, {}, (r) =>
+    r.referrersApi(big.digest),
+  );
+  assert.deepEqual(
+    viaClient?.map((d) => d.digest),
+    [...bigRefs].sort(),
+  );
+  // A bad `last` is refused.
+  const bad = await call(reg, 'GET', `/v2/refs/paged/referrers/${subject.digest}?last=nope`);
+  assert.equal(bad.status, 400);
+  assert.equal(await errorCode(bad), 'DIGEST_INVALID');
 });
 
 test('management: delete a tag, a manifest, a blob', async () => {

@@ -377,10 +377,16 @@ export class Registry {
     return this.store.tags(id, last, n);
   }
 
-  async referrers(repo: string, subject: Digest, artifactType?: string): Promise<Referrer[]> {
+  /** Referrers of `subject` in digest order, after `page.after`, at most `page.limit`. */
+  async referrers(
+    repo: string,
+    subject: Digest,
+    artifactType?: string,
+    page: { after?: string; limit?: number } = {},
+  ): Promise<Referrer[]> {
     const id = await this.store.repoId(repo);
     if (id === undefined) return [];
-    return this.store.referrers(id, subject, artifactType);
+    return this.store.referrers(id, subject, artifactType, page);
   }
 
   catalog(last: string, n: number): Promise<string[]> {

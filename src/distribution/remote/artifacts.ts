@@ -8,13 +8,15 @@ import { MediaType } from '../../oci/mediatypes.ts';
 import type { Reference } from '../../oci/reference.ts';
 import type { Descriptor } from '../../oci/types.ts';
 import { sha256 } from '../../util/digest.ts';
-import { DataLossError, isBerthError } from '../../util/errors.ts';
+import { DataLossError, isBerthError, UnavailableError } from '../../util/errors.ts';
 import { repoScope } from './auth.ts';
 import { type FetchedManifest, openSession, type Session } from './client.ts';
 import { endpointsFor, Transport } from './transport.ts';
 import type { RegistryAuth, RegistryConfig } from './types.ts';
 
 const MAX_SMALL_BLOB = 16 << 20;
+/** Pages of the referrers API followed at most (a registry whose `Link`s never end is not followed forever). */
+const MAX_REFERRER_PAGES = 1000;
 
 /** One repository of one registry, for the length of a `withRepository` call. */
 export class RemoteRepository {
@@ -80,25 +82,34 @@ export class RemoteRepository {
   }
 
   /**
-   * The referrers of `digest` from the referrers API (`GET /v2/<name>/referrers/<digest>`), or undefined when the
-   * registry does not have the API (it answers 404 or 405 for the path).
+   * The referrers of `digest` from the referrers API (`GET /v2/<name>/referrers/<digest>`, following `Link`
+   * pagination), or undefined when the registry does not have the API (it answers 404 or 405 for the path).
    */
   async referrersApi(digest: string): Promise<Descriptor[] | undefined> {
-    const res = await this.#session.request(`/v2/${this.#path}/referrers/${digest}`, {
-      headers: { Accept: MediaType.OciIndex },
-      scopes: [repoScope(this.#path, ['pull'])],
-      ...(this.#signal ? { signal: this.#signal } : {}),
-    });
-    if (res.status === 404 || res.status === 405 || res.status === 400) {
-      res.discard();
-      return undefined;
+    const out: Descriptor[] = [];
+    let path: string | undefined = `/v2/${this.#path}/referrers/${digest}`;
+    for (let page = 0; path; page++) {
+      if (page >= MAX_REFERRER_PAGES)
+        throw new UnavailableError(`referrers of ${digest} in ${this.#path}: more than ${MAX_REFERRER_PAGES} pages`);
+      const res = await this.#session.request(path, {
+        headers: { Accept: MediaType.OciIndex },
+        scopes: [repoScope(this.#path, ['pull'])],
+        ...(this.#signal ? { signal: this.#signal } : {}),
+      });
+      if (page === 0 && (res.status === 404 || res.status === 405 || res.status === 400)) {
+        res.discard();
+        return undefined;
+      }
+      if (res.status !== 200) return this.#session.fail(res, `referrers of ${digest} in ${this.#path}`);
+      const type = String(res.headers['content-type'] ?? '');
+      const text = await res.text(4 << 20);
+      if (!type.startsWith(MediaType.OciIndex)) return page === 0 ? undefined : out;
+      const doc = JSON.parse(text) as { manifests?: Descriptor[] };
+      out.push(...(doc.manifests ?? []));
+      const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(String(res.headers.link ?? ''));
+      path = m ? new URL(m[1]!, res.url).href : undefined;
     }
-    if (res.status !== 200) return this.#session.fail(res, `referrers of ${digest} in ${this.#path}`);
-    const type = String(res.headers['content-type'] ?? '');
-    const text = await res.text(4 << 20);
-    if (!type.startsWith(MediaType.OciIndex)) return undefined;
-    const doc = JSON.parse(text) as { manifests?: Descriptor[] };
-    return doc.manifests ?? [];
+    return out;
   }
 
   /** The referrers of `digest`: from the API, else from the fallback tag's index. */

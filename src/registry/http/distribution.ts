@@ -19,6 +19,9 @@ const CONTENT_RANGE_RE = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/;
 const RANGE_RE = /^bytes=(\d*)-(\d*)$/;
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 10_000;
+/** Referrers per page unless `n` says fewer, and the JSON a page holds at most (clients read indexes of 4 MiB). */
+const REFERRERS_PAGE = 1000;
+const REFERRERS_PAGE_BYTES = 1 << 20;
 
 /** One request to the distribution API, after routing. */
 interface Ctx {
@@ -344,11 +347,37 @@ export class DistributionApi {
     sendJSON(ctx.req, ctx.res, 200, { repositories: out }, headers);
   }
 
+  /**
+   * One page of the referrers index: at most `n` descriptors (REFERRERS_PAGE by default) and about
+   * REFERRERS_PAGE_BYTES of JSON, with a `Link` to the next page (after the last digest sent) when there is more.
+   */
   async #referrers(ctx: Ctx, repo: string, digest: Digest): Promise<void> {
     const artifactType = ctx.query.get('artifactType') ?? undefined;
-    const list = await this.#reg.referrers(repo, digest, artifactType);
+    const n = Math.max(1, pageSize(ctx.query.get('n'), REFERRERS_PAGE)!);
+    const last = ctx.query.get('last');
+    const after = last === null ? undefined : checkDigest(last);
+    const list = await this.#reg.referrers(repo, digest, artifactType, {
+      limit: n + 1,
+      ...(after !== undefined ? { after } : {}),
+    });
+    let more = list.length > n;
+    if (more) list.length = n;
+    let bytes = 0;
+    for (let i = 0; i < list.length; i++) {
+      bytes += JSON.stringify(list[i]).length + 1;
+      if (bytes > REFERRERS_PAGE_BYTES && i > 0) {
+        list.length = i;
+        more = true;
+        break;
+      }
+    }
     const headers: OutgoingHttpHeaders = { 'Content-Type': MediaType.OciIndex };
     if (artifactType !== undefined) headers['OCI-Filters-Applied'] = 'artifactType';
+    if (more) {
+      const q = new URLSearchParams({ n: String(n), last: list[list.length - 1]!.digest });
+      if (artifactType !== undefined) q.set('artifactType', artifactType);
+      headers.Link = `</v2/${repo}/referrers/${digest}?${q}>; rel="next"`;
+    }
     sendJSON(ctx.req, ctx.res, 200, { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: list }, headers);
   }
 }

@@ -385,8 +385,16 @@ export class RegistryStore {
     return rows.map((r) => r.name);
   }
 
-  /** Manifests in `repo` whose subject is `subject`, optionally of one artifact type, in digest order. */
-  async referrers(repoId: number, subject: Digest, artifactType?: string): Promise<Referrer[]> {
+  /**
+   * Manifests in `repo` whose subject is `subject`, optionally of one artifact type, in digest order: those after
+   * `page.after`, at most `page.limit` (all when no limit).
+   */
+  async referrers(
+    repoId: number,
+    subject: Digest,
+    artifactType?: string,
+    page: { after?: string; limit?: number } = {},
+  ): Promise<Referrer[]> {
     const params: SqlValue[] = [repoId, subject];
     let sql = `SELECT digest, media_type, size, artifact_type, annotations FROM manifests
                WHERE repo_id = ? AND subject = ?`;
@@ -394,7 +402,15 @@ export class RegistryStore {
       sql += ' AND artifact_type = ?';
       params.push(artifactType);
     }
+    if (page.after !== undefined) {
+      sql += ' AND digest > ?';
+      params.push(page.after);
+    }
     sql += ' ORDER BY digest';
+    if (page.limit !== undefined) {
+      sql += ' LIMIT ?';
+      params.push(page.limit);
+    }
     const rows = await this.db.all<{
       digest: Digest;
       media_type: string;
