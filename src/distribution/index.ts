@@ -15,8 +15,6 @@ export {
   checkLogin,
   inspectDistribution,
   searchRegistry,
-  type DistributionInspect,
-  type SearchResult,
   DEFAULT_REGISTRY_CONFIG,
   type RegistryConfig,
   type RegistryAuth,

@@ -173,3 +173,18 @@ export interface AuthResponse {
   Status: string;
   IdentityToken?: string;
 }
+
+/** `GET /distribution/{name}/json`: the manifest a registry serves for a name, and the platforms it covers. */
+export interface DistributionInspect {
+  Descriptor: { mediaType: string; digest: string; size: number; urls?: string[] };
+  Platforms: { architecture: string; os: string; 'os.version'?: string; variant?: string; 'os.features'?: string[] }[];
+}
+
+/** One entry of `GET /images/search` (swagger's `ImageSearchResponseItem`, moby's `registry.SearchResult`). */
+export interface SearchResult {
+  description: string;
+  is_official: boolean;
+  is_automated: boolean;
+  name: string;
+  star_count: number;
+}

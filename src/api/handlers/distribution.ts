@@ -1,4 +1,5 @@
-import type { DistributionInspect, RegistryAuth, SearchResult } from '../../distribution/index.ts';
+import type { RegistryAuth } from '../../distribution/index.ts';
+import type { DistributionInspect, SearchResult } from '../../engine-api/images.ts';
 import { InvalidArgumentError } from '../../util/errors.ts';
 import { filtersParam, intParam, sendJSON } from '../http.ts';
 import type { Router } from '../router.ts';

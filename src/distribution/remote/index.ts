@@ -14,10 +14,4 @@ export { pullImage } from './pull.ts';
 export { pushImage } from './push.ts';
 export { checkLogin, registryOfAddress } from './login.ts';
 export { RemoteRepository, withRepository } from './artifacts.ts';
-export {
-  inspectDistribution,
-  searchRegistry,
-  splitSearchTerm,
-  type DistributionInspect,
-  type SearchResult,
-} from './inspect.ts';
+export { inspectDistribution, searchRegistry, splitSearchTerm } from './inspect.ts';

@@ -3,6 +3,7 @@
  * registries' catalogs (`GET /images/search`): Docker Hub's search index is not reachable here, so Berth answers
  * from the `/v2/_catalog` of the registry the term names (or of Docker Hub's configured mirrors).
  */
+import type { DistributionInspect, SearchResult } from '../../engine-api/images.ts';
 import { isIndexType } from '../../oci/mediatypes.ts';
 import { parseReference, withDefaultTag } from '../../oci/reference.ts';
 import { CanceledError, InvalidArgumentError, UnavailableError } from '../../util/errors.ts';
@@ -10,19 +11,6 @@ import { RemoteRepository } from './artifacts.ts';
 import { openSession } from './client.ts';
 import { Transport, endpointsFor } from './transport.ts';
 import type { RegistryAuth, RegistryConfig } from './types.ts';
-
-export interface DistributionInspect {
-  Descriptor: { mediaType: string; digest: string; size: number; urls?: string[] };
-  Platforms: { architecture: string; os: string; 'os.version'?: string; variant?: string; 'os.features'?: string[] }[];
-}
-
-export interface SearchResult {
-  description: string;
-  is_official: boolean;
-  is_automated: boolean;
-  name: string;
-  star_count: number;
-}
 
 interface Opts {
   auth?: RegistryAuth | undefined;
