@@ -22,7 +22,7 @@ const json = (body: unknown) => [JSON.stringify(body), { 'Content-Type': 'applic
 interface Inspect {
   State: { Status: string; Running: boolean; Paused: boolean; ExitCode: number };
   Config: { Hostname: string };
-  HostConfig: { Links: string[] | null; BlkioWeight: number };
+  HostConfig: { Links: string[] | null; BlkioWeight: number; LogConfig: { Type: string } };
   NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
 }
 
@@ -233,6 +233,52 @@ describe('container fidelity (issue 16)', () => {
       /WARNING: .*OOM killer is disabled for the container, but no memory limit is set|OomKillDisable discarded/,
     );
     await ok(d, ['rm', info.Id]);
+  });
+
+  it('log drivers: none (attached output, no logs), local, json-file rotated by max-size/max-file; others refused', async () => {
+    assert.equal(await ok(d, ['run', '--name', 'lg-none', '--log-driver', 'none', 'busybox', 'echo', 'x']), 'x\n');
+    const none = await docker(d, ['logs', 'lg-none']);
+    assert.notEqual(none.code, 0);
+    assert.match(none.stderr, /configured logging driver does not support reading/);
+    assert.equal((await api(d.socket, 'GET', '/containers/lg-none/logs?stdout=1')).status, 501);
+    await ok(d, ['run', '--name', 'lg-local', '--log-driver', 'local', 'busybox', 'echo', 'kept']);
+    assert.equal(await ok(d, ['logs', 'lg-local']), 'kept\n');
+    assert.equal((await inspect(d, 'lg-local')).HostConfig.LogConfig.Type, 'local');
+
+    // About eleven lines fill 1 KiB of conmon's log format: 60 lines rotate it several times; three files are kept.
+    const script = 'for i in $(seq 1 60); do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; sleep 0.03; done';
+    await ok(d, [
+      'run',
+      '--name',
+      'lg-rot',
+      '--log-opt',
+      'max-size=1k',
+      '--log-opt',
+      'max-file=3',
+      'busybox',
+      'sh',
+      '-c',
+      script,
+    ]);
+    const shown = (await ok(d, ['logs', 'lg-rot']))
+      .trim()
+      .split('\n')
+      .map((l) => Number(/^line-(\d+)-/.exec(l)?.[1]));
+    assert.equal(shown.at(-1), 60, 'the newest line is there');
+    assert.ok(shown[0]! > 1, `the oldest lines went with the oldest file: ${shown.join(',')}`);
+    assert.ok(shown.length > 12, `more than the live file's lines: the rotated files are read too (${shown.length})`);
+    for (const [i, n] of shown.entries()) assert.equal(n, shown[0]! + i, `consecutive: ${shown.join(',')}`);
+    const tail = (await ok(d, ['logs', '--tail', '20', 'lg-rot'])).trim().split('\n');
+    assert.equal(tail.length, 20, 'tail counts across the files');
+    assert.match(tail[19]!, /^line-60-/);
+
+    const unknown = await docker(d, ['run', '--rm', '--log-driver', 'df-nosuch', 'busybox', 'true']);
+    assert.equal(unknown.code, 125);
+    assert.match(unknown.stderr, /error looking up logging plugin df-nosuch: plugin "df-nosuch" not found/);
+    const syslog = await docker(d, ['run', '--rm', '--log-driver', 'syslog', 'busybox', 'true']);
+    assert.equal(syslog.code, 125);
+    assert.match(syslog.stderr, /logging driver "syslog" is not available in Berth/);
+    await ok(d, ['rm', 'lg-none', 'lg-local', 'lg-rot']);
   });
 
   it('commit of a running container: paused meanwhile, or not with pause=false; the container keeps running', async () => {

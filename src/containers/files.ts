@@ -22,6 +22,8 @@ import type { Row } from './model.ts';
 /** What the file operations need of the container service. */
 export interface FilesDeps {
   snapshotter: Snapshotter;
+  /** A container by ID, name or ID prefix (NotFound otherwise). */
+  get(ref: string): Row;
   /** The container's directory; its root filesystem is mounted at `bundle/rootfs` below it. */
   dir(id: string): string;
   /** The container service's per-container lock: start and a mount of a stopped container's root exclude each other. */
@@ -172,8 +174,8 @@ export class ContainerFiles {
   }
 
   /** `HEAD /containers/{id}/archive`: the stat of a path in the container. */
-  stat(r: Row, ref: string, path: string): Promise<PathStat> {
-    return this.#withRootfs(r, async (root) => {
+  stat(ref: string, path: string): Promise<PathStat> {
+    return this.#withRootfs(this.#d.get(ref), async (root) => {
       const host = await resolveCopyPath(root, path);
       try {
         return await pathStat(host, posixBase(path));
@@ -184,8 +186,8 @@ export class ContainerFiles {
   }
 
   /** `GET /containers/{id}/archive`: a path of the container as a tar (read whole while the root is mounted). */
-  get(r: Row, ref: string, path: string): Promise<{ stat: PathStat; tar: Buffer[] }> {
-    return this.#withRootfs(r, async (root) => {
+  get(ref: string, path: string): Promise<{ stat: PathStat; tar: Buffer[] }> {
+    return this.#withRootfs(this.#d.get(ref), async (root) => {
       const host = await resolveCopyPath(root, path);
       let st: PathStat;
       try {
@@ -205,7 +207,8 @@ export class ContainerFiles {
    * climbing with `..`, names the directory it points to inside the container), as dockerd does; a link that leads
    * nowhere is "not found", a file "not a directory". Nothing is reported done that was not.
    */
-  async put(r: Row, ref: string, path: string, tar: AsyncIterable<Uint8Array>, o: PutOptions = {}): Promise<void> {
+  async put(ref: string, path: string, tar: AsyncIterable<Uint8Array>, o: PutOptions = {}): Promise<void> {
+    const r = this.#d.get(ref);
     await this.#withRootfs(r, async (root) => {
       const host = await resolveInRoot(root, path, { followLast: true });
       const st = await lstat(host).catch(() => undefined);
@@ -227,8 +230,8 @@ export class ContainerFiles {
   }
 
   /** `docker export`: the container's whole root filesystem (not its volumes) as tar entries. */
-  async *export(r: Row): AsyncGenerator<PackEntry> {
-    const root = await this.#open(r);
+  async *export(ref: string): AsyncGenerator<PackEntry> {
+    const root = await this.#open(this.#d.get(ref));
     try {
       yield* treeEntries(root.path);
     } finally {
@@ -237,7 +240,8 @@ export class ContainerFiles {
   }
 
   /** `docker diff`: the container's changes against its image (overlay snapshotter only). */
-  async changes(r: Row): Promise<Change[]> {
+  async changes(ref: string): Promise<Change[]> {
+    const r = this.#d.get(ref);
     const mounts = await this.#d.snapshotter.mounts(r.snapshot);
     const m = mounts[0];
     const opt = (k: string) => m?.options.find((o) => o.startsWith(`${k}=`))?.slice(k.length + 1);

@@ -12,6 +12,8 @@ import type { HostConfig } from '../engine-api/containers.ts';
 import type { Healthchecks } from './health.ts';
 import type { Row, StoredConfig } from './model.ts';
 import type { ContainerState } from './state.ts';
+import { logPolicy } from './logdriver.ts';
+import { LogRotation } from './logrotate.ts';
 
 /** What the monitor needs of the container service. */
 export interface MonitorDeps {
@@ -35,21 +37,36 @@ export interface MonitorDeps {
   start(id: string): Promise<void>;
   /** Unmounts the views a `cp` that a crash interrupted left. */
   detachViews(id: string): Promise<void>;
+  /** The container's log file (its rotated files are kept beside it while it runs). */
+  logPath(id: string): string;
 }
 
 export class Monitor {
   readonly #d: MonitorDeps;
   readonly #watching = new Map<string, AbortController>();
   readonly #restartTimers = new Map<string, NodeJS.Timeout>();
+  readonly #rotation: LogRotation;
   #closed = false;
 
   constructor(deps: MonitorDeps) {
     this.#d = deps;
+    this.#rotation = new LogRotation(deps.log);
   }
 
-  /** Follows a running container until it exits (also after a daemon restart: conmon's exit file is kept). */
+  /**
+   * Follows a running container until it exits (also after a daemon restart: conmon's exit file is kept), keeping
+   * its rotated log files meanwhile.
+   */
   watch(id: string, driver: RuntimeDriver): void {
     this.#watching.get(id)?.abort();
+    const r = this.#d.records.get(id);
+    let maxFiles = 1;
+    try {
+      if (r) maxFiles = logPolicy(r.hostConfig).maxFiles;
+    } catch {
+      // a log driver stored before it was checked: conmon's single file
+    }
+    this.#rotation.watch(id, this.#d.logPath(id), maxFiles);
     const ac = new AbortController();
     this.#watching.set(id, ac);
     driver.waitExit(id, { signal: ac.signal }).then(
@@ -71,6 +88,7 @@ export class Monitor {
 
   /** Stops following a container (it is being removed). */
   unwatch(id: string): void {
+    this.#rotation.unwatch(id);
     this.#watching.get(id)?.abort();
     this.#watching.delete(id);
   }
@@ -79,6 +97,7 @@ export class Monitor {
   async #onExit(id: string, status: ExitStatus): Promise<void> {
     const r = this.#d.records.get(id);
     if (!r || (r.state.Status !== 'running' && r.state.Status !== 'paused')) return;
+    this.#rotation.unwatch(id);
     this.#d.health.cancel(id);
     await this.#d.releaseRun(r);
     const state: ContainerState = {
@@ -207,6 +226,7 @@ export class Monitor {
   /** Stops following containers (they keep running under conmon) and cancels pending restarts. */
   close(): void {
     this.#closed = true;
+    this.#rotation.close();
     for (const ac of this.#watching.values()) ac.abort();
     this.#watching.clear();
     for (const t of this.#restartTimers.values()) clearTimeout(t);

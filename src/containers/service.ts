@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ImageService } from '../images/index.ts';
 import type { ContainerRecords } from '../metadata/index.ts';
-import type { ContainerCreateRequest, HostConfig, PathStat } from '../engine-api/containers.ts';
+import type { ContainerCreateRequest, HostConfig } from '../engine-api/containers.ts';
 import type { NetworkSettings } from '../engine-api/networks.ts';
 import type { Sandboxes } from '../network/index.ts';
 import {
@@ -20,18 +20,17 @@ import {
   errorMessage,
   InvalidArgumentError,
   NotFoundError,
+  NotImplementedError,
   NotModifiedError,
 } from '../util/errors.ts';
 import { phase } from '../util/trace.ts';
 import type { EventLog } from '../util/events.ts';
 import { matchLabel } from '../util/labels.ts';
 import { KeyedMutex } from '../util/lock.ts';
-import type { PackEntry } from '../util/tar/index.ts';
 import type { VolumeService } from '../volumes/index.ts';
-import type { Change } from './archive.ts';
 import { type CommitOptions, commitContainer } from './commit.ts';
 import { validateHostConfig, validateName } from './config.ts';
-import { ContainerFiles, type PutOptions } from './files.ts';
+import { ContainerFiles } from './files.ts';
 import { type ListOptions, psPorts, selectContainers } from './filters.ts';
 import { Healthchecks } from './health.ts';
 import type { LogsOptions, Row, StoredConfig, WaitCondition, WaitResult } from './model.ts';
@@ -43,6 +42,7 @@ import { inspectLinks, linkNames, withoutLink } from './links.ts';
 import { applyUpdate, liveLimits } from './resources.ts';
 import { launch, networkPeer, type RunDeps, releaseRun, startError } from './start.ts';
 import { containerLog } from './logs.ts';
+import { logPolicy } from './logdriver.ts';
 import { type ContainerState, removeLiveMessage, settlesWithin, ZERO_TIME } from './state.ts';
 import { type StatsSample, statsSample, top } from './stats.ts';
 
@@ -80,7 +80,8 @@ export class ContainerService {
   /** Names of containers being created (held until their row is inserted). */
   readonly #creating = new Set<string>();
   readonly #health: Healthchecks;
-  readonly #files: ContainerFiles;
+  /** `docker cp` (archive stat, get and put), `export` and `diff`. */
+  readonly files: ContainerFiles;
   readonly #monitor: Monitor;
   readonly #run: RunDeps;
 
@@ -93,7 +94,8 @@ export class ContainerService {
       dir: (id) => this.dir(id),
       attrs: (r) => this.#attrs(r),
     });
-    this.#files = new ContainerFiles({
+    this.files = new ContainerFiles({
+      get: (ref) => this.get(ref),
       snapshotter: deps.snapshotter,
       dir: (id) => this.dir(id),
       lock: this.#lock,
@@ -127,7 +129,8 @@ export class ContainerService {
       remove: (r, opts) => this.#removeLocked(r, opts),
       startLocked: (r) => this.#startLocked(r),
       start: (id) => this.start(id),
-      detachViews: (id) => this.#files.detachViews(id),
+      detachViews: (id) => this.files.detachViews(id),
+      logPath: (id) => this.logPath(id),
     });
   }
 
@@ -419,7 +422,7 @@ export class ContainerService {
   async #removeLocked(r: Row, opts: { volumes?: boolean }): Promise<void> {
     this.#monitor.unwatch(r.id);
     // A `cp` in progress has volumes mounted under the container's directory: detach them before anything is removed.
-    await this.#files.detachViews(r.id);
+    await this.files.detachViews(r.id);
     await releaseRun(this.#run, r, this.#d.runtimes.get(r.runtime), { removing: true });
     await phase('snapshot', r.id, () =>
       this.#d.snapshotter.remove(r.snapshot).catch((err) => {
@@ -468,9 +471,20 @@ export class ContainerService {
     await this.#driver(r).resize(r.id, { height, width });
   }
 
-  /** The container's log, oldest first; with `follow`, until it exits. */
-  logs(ref: string, opts: LogsOptions = {}): AsyncGenerator<LogEntry> {
+  /** The container, if its log can be read: NotImplemented (dockerd's 501) for the `none` log driver. */
+  readableLog(ref: string): Row {
     const r = this.get(ref);
+    if (logPolicy(r.hostConfig).driver === 'none')
+      throw new NotImplementedError('configured logging driver does not support reading');
+    return r;
+  }
+
+  /**
+   * The container's log, oldest first; with `follow`, until it exits. NotImplemented at once (before anything is
+   * read) when its log driver keeps nothing (`none`), as dockerd's 501.
+   */
+  logs(ref: string, opts: LogsOptions = {}): AsyncGenerator<LogEntry> {
+    const r = this.readableLog(ref);
     return containerLog(r, this.logPath(r.id), this.#driver(r), (id) => this.#d.records.get(id), opts);
   }
 
@@ -510,7 +524,7 @@ export class ContainerService {
     this.#publish('rename', { ...r, name }, { oldName: `/${r.name}` });
   }
 
-  // ---- top, stats, update, commit, files -----------------------------------------------------------------
+  // ---- top, stats, update, commit -----------------------------------------------------------------------
 
   async top(ref: string): Promise<{ Titles: string[]; Processes: string[][] }> {
     const r = this.get(ref);
@@ -560,31 +574,6 @@ export class ContainerService {
     } finally {
       if (pause) await this.unpause(r.id).catch(() => {});
     }
-  }
-
-  /** `HEAD /containers/{id}/archive`: the stat of a path in the container. */
-  archiveStat(ref: string, path: string): Promise<PathStat> {
-    return this.#files.stat(this.get(ref), ref, path);
-  }
-
-  /** `GET /containers/{id}/archive`: a path of the container as a tar. */
-  archiveGet(ref: string, path: string): Promise<{ stat: PathStat; tar: Buffer[] }> {
-    return this.#files.get(this.get(ref), ref, path);
-  }
-
-  /** `PUT /containers/{id}/archive`: extracts a tar into a directory of the container. */
-  archivePut(ref: string, path: string, tar: AsyncIterable<Uint8Array>, opts: PutOptions = {}): Promise<void> {
-    return this.#files.put(this.get(ref), ref, path, tar, opts);
-  }
-
-  /** `docker diff`: the container's changes against its image (overlay snapshotter only). */
-  changes(ref: string): Promise<Change[]> {
-    return this.#files.changes(this.get(ref));
-  }
-
-  /** `docker export`: the container's whole root filesystem as a tar stream. */
-  export(ref: string): AsyncGenerator<PackEntry> {
-    return this.#files.export(this.get(ref));
   }
 
   // ---- daemon start and stop -------------------------------------------------------------------------------

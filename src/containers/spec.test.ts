@@ -176,17 +176,27 @@ test('the input builds a spec', () => {
   assert.ok(spec.mounts.some((m) => m.destination === '/etc/resolv.conf' && m.source === '/c/resolv.conf'));
 });
 
-test('runtime options: terminal, stdin, stdin once, the log size limit', () => {
-  assert.deepEqual(runtimeOptions(row()), { terminal: false, stdin: false, stdinOnce: true });
+test('runtime options: terminal, stdin, stdin once, the log file and its size limit', () => {
+  assert.deepEqual(runtimeOptions(row(), '/c/ctr.log'), {
+    terminal: false,
+    stdin: false,
+    stdinOnce: true,
+    logPath: '/c/ctr.log',
+  });
   assert.deepEqual(
     runtimeOptions(
       row({
         config: { Tty: true, OpenStdin: true, StdinOnce: false },
         hc: { LogConfig: { Type: 'json-file', Config: { 'max-size': '10m' } } },
       }),
+      '/c/ctr.log',
     ),
-    { terminal: true, stdin: true, stdinOnce: false, logSizeMax: 10 * 2 ** 20 },
+    { terminal: true, stdin: true, stdinOnce: false, logPath: '/c/ctr.log', logSizeMax: 10 * 2 ** 20 },
   );
+  const none = runtimeOptions(row({ hc: { LogConfig: { Type: 'none' } } }), '/c/ctr.log');
+  assert.equal(none.logPath, undefined, 'the none driver: no log file');
+  const local = runtimeOptions(row({ hc: { LogConfig: { Type: 'local' } } }), '/c/ctr.log');
+  assert.equal(local.logSizeMax, 20 * 2 ** 20, "local's default: 20 MB files");
 });
 
 test("create's check refuses what start would refuse, before anything exists", () => {

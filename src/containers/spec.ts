@@ -5,7 +5,8 @@
  */
 import type { DeviceInput, HostFacts, MountInput, NetworkMode, Propagation, SpecInput } from '../runtime/index.ts';
 import type { Row } from './model.ts';
-import { parseSize, resourcesInput } from './resources.ts';
+import { resourcesInput } from './resources.ts';
+import { logPolicy } from './logdriver.ts';
 import { parseSecurityOpts } from './security.ts';
 import type { ResolvedUser } from './users.ts';
 import { type JoinedNamespaces, namespaceInput } from './namespaces.ts';
@@ -119,23 +120,27 @@ function mountInputs(r: Row, res: Resolved): MountInput[] {
   return out;
 }
 
-/** How the runtime creates the container under conmon (the caller adds the bundle and log path). */
+/** How the runtime creates the container under conmon (the caller adds the bundle). */
 export interface RuntimeOptions {
   terminal: boolean;
   stdin: boolean;
   stdinOnce: boolean;
+  /** Where conmon writes the log; absent with the `none` log driver. */
+  logPath?: string;
   /** `--log-opt max-size`: bytes after which conmon starts the log afresh. */
   logSizeMax?: number;
 }
 
-export function runtimeOptions(r: Row): RuntimeOptions {
+/** The runtime's options for a container whose log goes to `logPath` (unless its log driver is `none`). */
+export function runtimeOptions(r: Row, logPath: string): RuntimeOptions {
   const c = r.config.Config;
-  const logSizeMax = parseSize(r.hostConfig.LogConfig?.Config?.['max-size']);
+  const log = logPolicy(r.hostConfig);
   return {
     terminal: c.Tty ?? false,
     stdin: c.OpenStdin ?? false,
     stdinOnce: c.StdinOnce ?? true,
-    ...(logSizeMax ? { logSizeMax } : {}),
+    ...(log.driver === 'none' ? {} : { logPath }),
+    ...(log.maxSize ? { logSizeMax: log.maxSize } : {}),
   };
 }
 
@@ -154,5 +159,5 @@ export function validateSpec(r: Row, host: HostFacts): void {
     devices: [],
     host,
   });
-  runtimeOptions(r);
+  runtimeOptions(r, '/dev/null');
 }

@@ -106,7 +106,7 @@ export async function launch(
       });
       const { pid } = await undo.acquire(
         'runtime container',
-        () => driver.create(r.id, { ...runtimeOptions(r), bundle, logPath: d.logPath(r.id), name: r.name }),
+        () => driver.create(r.id, { ...runtimeOptions(r, d.logPath(r.id)), bundle, name: r.name }),
         () => driver.delete(r.id, { force: true }),
       );
       // The network was set up while the runtime created the container; the process must not start before it.

@@ -238,6 +238,8 @@ async function logs(d: ContainerHandlerDeps, req: Request, res: ServerResponse):
   const timestamps = boolParam(req.query, 'timestamps');
   const tty = r.config.Config.Tty ?? false;
   const multiplexed = !tty;
+  // Refused before the headers go (the `none` log driver keeps nothing to read: 501).
+  d.containers.readableLog(r.id);
   res.writeHead(200, {
     'Content-Type':
       multiplexed && versionAtLeast(req.version, '1.42')
@@ -365,12 +367,12 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
       res.end();
     })
     .add('HEAD', '/containers/{id}/archive', async (req, res) => {
-      const st = await c.archiveStat(req.params.id!, archivePath(req.query));
+      const st = await c.files.stat(req.params.id!, archivePath(req.query));
       res.writeHead(200, { 'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(st)).toString('base64') });
       res.end();
     })
     .add('GET', '/containers/{id}/archive', async (req, res) => {
-      const { stat, tar } = await c.archiveGet(req.params.id!, archivePath(req.query));
+      const { stat, tar } = await c.files.get(req.params.id!, archivePath(req.query));
       res.writeHead(200, {
         'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(stat)).toString('base64'),
         'Content-Type': 'application/x-tar',
@@ -379,7 +381,7 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
       res.end();
     })
     .add('PUT', '/containers/{id}/archive', async (req, res) => {
-      await c.archivePut(req.params.id!, archivePath(req.query), req.raw, {
+      await c.files.put(req.params.id!, archivePath(req.query), req.raw, {
         noOverwriteDirNonDir: boolParam(req.query, 'noOverwriteDirNonDir'),
         signal: req.signal,
       });
@@ -414,7 +416,7 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
     })
     .add('GET', '/containers/{id}/changes', async (req, res) => {
       // In path order, as dockerd lists them.
-      const changes = await c.changes(req.params.id!);
+      const changes = await c.files.changes(req.params.id!);
       sendJSON(
         res,
         200,
@@ -422,7 +424,7 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
       );
     })
     .add('GET', '/containers/{id}/export', async (req, res) => {
-      const entries = c.export(req.params.id!);
+      const entries = c.files.export(req.params.id!);
       const tar = pack(entries, { signal: req.signal })[Symbol.asyncIterator]();
       let next = await tar.next();
       res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
