@@ -97,7 +97,7 @@ export class BuildContext {
     const entries = new Map<string, ContextEntry>();
     let offset = 0;
     try {
-      for await (const e of extract(stream, opts.signal ? { signal: opts.signal } : {})) {
+      for await (const e of extract(stream, { endInPadding: true, ...(opts.signal ? { signal: opts.signal } : {}) })) {
         const h = e.header;
         if (h.name.split('/').includes('..') || h.name.startsWith('/'))
           throw new InvalidArgumentError(`context entry "${h.name}" is outside the context`);

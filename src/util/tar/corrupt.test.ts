@@ -325,3 +325,23 @@ test('abort: CanceledError mid-body, and at once while the source is stuck', asy
   const already = AbortSignal.abort();
   await assert.rejects(readAll(chunked(END), already), CanceledError);
 });
+
+test('endInPadding: input ending in the padding after a whole body ends the archive; a cut body still fails', async () => {
+  const whole = Buffer.concat([
+    rawEntry({ name: 'a', flag: '0' }, Buffer.from('one')),
+    rawEntry({ name: 'b', flag: '0' }, Buffer.from('two')),
+  ]);
+  const cut = whole.subarray(0, whole.length - 509);
+  await assert.rejects(readAll(chunked(cut)), DataLossError);
+  const names: string[] = [];
+  for await (const e of extract(chunked(cut), { endInPadding: true })) {
+    const parts: Buffer[] = [];
+    for await (const c of e.body) parts.push(c);
+    names.push(`${e.header.name}=${Buffer.concat(parts).toString()}`);
+  }
+  assert.deepEqual(names, ['a=one', 'b=two']);
+  const inBody = whole.subarray(0, whole.length - 511);
+  await assert.rejects(async () => {
+    for await (const e of extract(chunked(inBody), { endInPadding: true })) for await (const _ of e.body);
+  }, DataLossError);
+});

@@ -20,6 +20,10 @@ import type { TarEntry, TarHeader } from './types.ts';
  * Bodies are subarrays of the source's chunks, so a source must not reuse a chunk's memory after yielding
  * it (Node streams do not). Names are decoded as UTF-8; bytes that are not UTF-8 do not survive.
  *
+ * With `endInPadding`, input that ends in the padding after a whole body ends the archive too: the docker CLI
+ * sends such a context when it adds a Dockerfile from outside it (its tar rewriter closes the pipe before the tar
+ * writer has written the last padding and the end marker).
+ *
  * Errors: DataLossError for input that ends inside a header, an extended header, a body or its padding,
  * and for a bad checksum or malformed field (the message names the archive offset); InvalidArgumentError
  * for entry types Berth does not handle (GNU sparse files, volume labels, unknown flags); CanceledError when
@@ -27,7 +31,7 @@ import type { TarEntry, TarHeader } from './types.ts';
  */
 export async function* extract(
   source: AsyncIterable<Uint8Array>,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; endInPadding?: boolean } = {},
 ): AsyncGenerator<TarEntry> {
   const watch = new AbortWatch(options.signal, 'tar extraction');
   const reader = new ChunkReader(source, watch);
@@ -40,7 +44,9 @@ export async function* extract(
       yield { header, body };
       const left = await body.detach();
       const pad = padding(header.size);
-      if (left + pad > 0) {
+      if (left === 0 && pad > 0 && options.endInPadding) {
+        if (!(await reader.skipUpTo(pad))) break;
+      } else if (left + pad > 0) {
         const end = reader.offset + left + pad;
         await reader.skip(left + pad, () => `the body of "${header.name}" and its padding run to offset ${end}`);
       }

@@ -127,6 +127,19 @@ export class ChunkReader {
     }
   }
 
+  /** Skips up to `n` bytes; false when the input ends first. */
+  async skipUpTo(n: number): Promise<boolean> {
+    let left = n;
+    while (left > 0) {
+      this.#watch.check();
+      if (this.#pos === this.#chunk.length && !(await this.#pull())) return false;
+      const k = Math.min(left, this.#chunk.length - this.#pos);
+      this.#pos += k;
+      left -= k;
+    }
+    return true;
+  }
+
   /** Reads and discards everything left in the input. */
   async drain(): Promise<void> {
     this.#pos = this.#chunk.length;
