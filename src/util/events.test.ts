@@ -1,45 +1,28 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { EventLog, eventMatches } from './events.ts';
+import { EventLog } from './events.ts';
 
-test('eventMatches: type, action, image by ID, prefix or name (and a container by its image), label, scope', () => {
-  const log = new EventLog();
-  const id = `sha256:${'ab'.repeat(32)}`;
-  const tag = log.publish('image', 'tag', id, { name: 'app:1', 'com.example.team': 'web' });
+test('EventLog: legacy fields for containers and images, times that never go back, since and subscribe', () => {
+  const log = new EventLog(2);
+  const seen: string[] = [];
+  const unsubscribe = log.subscribe((e) => seen.push(e.Action));
   const run = log.publish('container', 'start', 'c1', { image: 'app:1', name: 'web' });
-  const f = (o: Record<string, string[]>) => new Map(Object.entries(o));
-  assert.equal(eventMatches(tag, f({})), true);
-  assert.equal(eventMatches(tag, f({ type: ['image'] })), true);
-  assert.equal(eventMatches(run, f({ type: ['image'] })), false);
-  assert.equal(eventMatches(tag, f({ event: ['untag'], action: ['tag'] })), true);
-  assert.equal(eventMatches(tag, f({ event: ['untag'] })), false);
-  for (const image of [id, 'abab', 'app:1']) assert.equal(eventMatches(tag, f({ image: [image] })), true, image);
-  assert.equal(eventMatches(tag, f({ image: ['other'] })), false);
-  assert.equal(eventMatches(run, f({ image: ['app:1'] })), true, "a container's image");
-  assert.equal(eventMatches(run, f({ image: ['other:1'] })), false);
-  assert.equal(eventMatches(tag, f({ label: ['com.example.team'] })), true);
-  assert.equal(eventMatches(tag, f({ label: ['com.example.team=web', 'name=app:1'] })), true);
-  assert.equal(eventMatches(tag, f({ label: ['com.example.team=db'] })), false);
-  assert.equal(eventMatches(tag, f({ scope: ['local'] })), true);
-  assert.equal(eventMatches(tag, f({ scope: ['swarm'] })), false);
-});
-
-test('eventMatches as dockerd: container, network… by ID or name prefix, excluding other actors; image with or without the tag', () => {
-  const log = new EventLog();
-  const start = log.publish('container', 'start', 'abc123', { name: 'web', image: 'busybox:latest' });
-  const pull = log.publish('image', 'pull', 'busybox:latest', { name: 'busybox:latest' });
-  const connect = log.publish('network', 'connect', 'net999', { name: 'front', container: 'abc123' });
-  const exec = log.publish('container', 'exec_start: sh -c true', 'abc123', { name: 'web' });
-  const f = (o: Record<string, string[]>) => new Map(Object.entries(o));
-  assert.equal(eventMatches(start, f({ container: ['web'] })), true);
-  assert.equal(eventMatches(start, f({ container: ['abc'] })), true);
-  assert.equal(eventMatches(start, f({ container: ['other'] })), false);
-  assert.equal(eventMatches(connect, f({ container: ['web'] })), false, 'a network event is not a container event');
-  assert.equal(eventMatches(connect, f({ network: ['front'] })), true);
-  assert.equal(eventMatches(start, f({ image: ['busybox'] })), true);
-  assert.equal(eventMatches(pull, f({ image: ['busybox:latest'] })), true);
-  assert.equal(eventMatches(pull, f({ image: ['alpine'] })), false);
-  assert.equal(eventMatches(start, f({ type: ['image', 'container'], event: ['die', 'start'] })), true);
-  assert.equal(eventMatches(exec, f({ event: ['exec_start'] })), true);
-  assert.equal(eventMatches(exec, f({ event: ['start'] })), false);
+  const net = log.publish('network', 'create', 'n1', { name: 'front' });
+  assert.deepEqual([run.status, run.id, run.from], ['start', 'c1', 'app:1']);
+  assert.deepEqual([net.status, net.id, net.from], [undefined, undefined, undefined]);
+  assert.ok(net.timeNano >= run.timeNano, 'times never go back');
+  assert.equal(run.time, Math.floor(run.timeNano / 1e9));
+  unsubscribe();
+  const pull = log.publish('image', 'pull', 'busybox:latest');
+  assert.deepEqual(seen, ['start', 'create'], 'an unsubscribed listener hears nothing more');
+  assert.equal(pull.from, undefined, 'only container events have `from`');
+  assert.deepEqual(
+    log.since(0).map((e) => e.Action),
+    ['create', 'pull'],
+    'only the last `keep` events are kept',
+  );
+  assert.deepEqual(
+    log.since(pull.timeNano).map((e) => e.Action),
+    ['pull'],
+  );
 });

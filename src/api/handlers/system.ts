@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import type { DiskUsage, DiskUsageBuildCache, SystemInfo, SystemVersion } from '../../engine-api/system.ts';
 import type { ImageService } from '../../images/index.ts';
-import { EVENT_FILTERS, type EngineEvent, type EventLog, eventMatches } from '../../util/events.ts';
+import type { EngineEvent, EventLog } from '../../util/events.ts';
+import { EVENT_FILTERS, eventMatches } from '../events.ts';
 import { InvalidArgumentError } from '../../util/errors.ts';
 import { filtersParam, sendJSON, type Request } from '../http.ts';
 import type { Router } from '../router.ts';
