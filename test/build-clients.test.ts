@@ -1,7 +1,9 @@
 /**
  * Builds through the other Engine API clients: dockerode's `buildImage` (a context directory it tars itself, the
  * output streamed as JSON messages) and docker-py's `images.build` / `api.build` (Debian's python3-docker), including
- * a failing build, which dockerode reports in the stream's `errorDetail` and docker-py raises as its BuildError.
+ * a failing build, which dockerode reports in the stream's `errorDetail` and docker-py raises as its BuildError; and a
+ * Dockerfile with every instruction (heredocs, ADD of an archive, COPY --chmod and --from) built by each of them and by
+ * the docker CLI, which give the same config, history and files.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -118,5 +120,90 @@ describe('docker-py', () => {
         '',
       ].join('\n'),
     );
+  });
+});
+
+describe('every instruction through each client', () => {
+  const FULL = [
+    'FROM busybox AS gen',
+    'RUN mkdir /out && echo gen > /out/g',
+    'FROM busybox',
+    'LABEL a=1',
+    'ENV X=1',
+    'ARG V=def',
+    'EXPOSE 80/tcp',
+    'VOLUME /data',
+    'WORKDIR /w',
+    'COPY --chmod=600 a.txt ./',
+    'COPY --from=gen /out /gen',
+    'ADD arch.tar.gz /unpacked/',
+    'RUN <<EOF',
+    'echo "heredoc $V" > /h',
+    'EOF',
+    'COPY <<EOF /inline',
+    'inline text',
+    'EOF',
+    'USER nobody',
+    'HEALTHCHECK --interval=5s CMD true',
+    'STOPSIGNAL SIGINT',
+    'SHELL ["/bin/sh", "-ec"]',
+    'ONBUILD RUN true',
+    'ENTRYPOINT ["/bin/cat"]',
+    'CMD ["/h"]',
+    '',
+  ].join('\n');
+  let full: string;
+  before(async () => {
+    full = join(work, 'full');
+    await mkdir(join(work, 'arch', 'x'), { recursive: true });
+    await mkdir(full, { recursive: true });
+    await writeFile(join(work, 'arch', 'x', 'in-tar'), 'from the tar\n');
+    await writeFile(join(full, 'Dockerfile'), FULL);
+    await writeFile(join(full, 'a.txt'), 'a\n');
+    const tar = await run('tar', ['-C', join(work, 'arch'), '-czf', join(full, 'arch.tar.gz'), 'x']);
+    assert.equal(tar.code, 0, tar.stderr);
+  });
+
+  /** The image's config, history texts (content hashes masked) and files, as the docker CLI shows them. */
+  async function describeImage(image: string): Promise<string> {
+    const c = await docker(d, ['image', 'inspect', '-f', '{{json .Config}}', image]);
+    const h = await docker(d, ['history', '--no-trunc', '--format', '{{.CreatedBy}}', image]);
+    const f = await docker(d, [
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--entrypoint',
+      'sh',
+      image,
+      '-c',
+      'cat /h /inline /gen/g /unpacked/x/in-tar; stat -c "%a %U" /w/a.txt',
+    ]);
+    assert.equal(c.code + h.code + f.code, 0, c.stderr + h.stderr + f.stderr);
+    return [c.stdout, h.stdout.replace(/(file|dir):[0-9a-f]{64}/g, '$1:H'), f.stdout].join('\n');
+  }
+
+  it('docker build, dockerode and docker-py give the same image', async () => {
+    const r = await docker(d, ['build', '-q', '-t', 'full-cli', full]);
+    assert.equal(r.code, 0, r.stderr);
+    const client = new Docker({ socketPath: d.socket });
+    const out = await follow(client, await client.buildImage({ context: full, src: ['.'] }, { t: 'full-dockerode' }));
+    assert.ok(!out.some((m) => m.error), JSON.stringify(out));
+    const script = join(work, 'full.py');
+    await writeFile(
+      script,
+      [
+        'import docker',
+        `c = docker.DockerClient(base_url='unix://${d.socket}')`,
+        `print([ch for ch in c.api.build(path='${full}', tag='full-py', decode=True) if 'error' in ch])`,
+      ].join('\n'),
+    );
+    const py = await run('/usr/bin/python3', [script]);
+    assert.equal(py.stdout, '[]\n', py.stderr);
+    const cli = await describeImage('full-cli');
+    assert.match(cli, /heredoc def\ninline text\ngen\nfrom the tar\n600 root/);
+    assert.match(cli, /"OnBuild":\["RUN true"\]/);
+    assert.equal(await describeImage('full-dockerode'), cli);
+    assert.equal(await describeImage('full-py'), cli);
   });
 });

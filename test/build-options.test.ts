@@ -6,7 +6,8 @@
  * then `--pull` and a FROM pulled when missing (a local registry), `--cache-from` after the cache is pruned,
  * `-f` outside the context and `-f -`, a context on stdin for `berth build`, the cache across a daemon restart and
  * `builder prune`'s filters, RUN cache mounts shared, private and locked between stages building side by side,
- * USER by uid:gid, `POST /build/cancel`, and the TTY display of `berth build`.
+ * USER by uid:gid, `POST /build/cancel`, the TTY display of `berth build`, and a FROM image behind a login (the
+ * credentials in X-Registry-Config from the docker CLI, dockerode and docker-py).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -395,5 +396,47 @@ describe('USER by uid:gid, POST /build/cancel and the TTY display', () => {
     assert.match(r.stdout, /RUN echo on a tty/);
     const plain = await ok(berth(d, ['build', '--no-cache', '--progress', 'plain', ctx]), 'plain');
     assert.ok(!plain.stderr.includes('\u001b['), plain.stderr);
+  });
+});
+
+describe('a FROM image behind a login: the credentials come in X-Registry-Config', () => {
+  let reg: DistributionRegistry;
+  before(async () => {
+    reg = await startRegistry('token', { anonymousPull: false });
+  });
+  after(async () => {
+    await reg?.stop();
+  });
+
+  it('docker build (after docker login), dockerode (registryconfig) and docker-py (login) pull it; without them it fails', async () => {
+    const ref = `${reg.host}/priv/bb:1`;
+    await ok(docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n'), 'docker login');
+    await ok(docker(d, ['tag', 'busybox:latest', ref]), 'tag');
+    await ok(docker(d, ['push', ref]), 'push');
+    const ctx = await context({ Dockerfile: `FROM ${ref}\nRUN echo private > /p\n` });
+    const rmi = () => ok(docker(d, ['rmi', ref]), 'rmi');
+    await rmi();
+    await ok(docker(d, ['build', '-q', '-t', 'priv-docker', ctx]), 'docker build');
+    await rmi();
+    await ok(docker(d, ['logout', reg.host]), 'docker logout');
+    const denied = await docker(d, ['build', '-q', ctx]);
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /unauthorized|authentication required|denied/i);
+
+    const client = new Docker({ socketPath: d.socket });
+    const auth = { [reg.host]: { username: 'alice', password: 'wonderland', serveraddress: reg.host } };
+    const out = await follow(
+      client,
+      await client.buildImage({ context: ctx, src: ['Dockerfile'] }, { t: 'priv-dockerode', registryconfig: auth }),
+    );
+    assert.ok(!out.some((m) => m.error), JSON.stringify(out));
+    await rmi();
+    const pyOut = await py([
+      `c.login(username='alice', password='wonderland', registry='${reg.host}')`,
+      `chunks = list(c.api.build(path='${ctx}', tag='priv-py', decode=True))`,
+      "print([ch for ch in chunks if 'error' in ch])",
+    ]);
+    assert.equal(pyOut, '[]\n');
+    for (const i of ['priv-docker', 'priv-dockerode', 'priv-py']) assert.equal(await sh(i, 'cat /p'), 'private\n');
   });
 });
