@@ -25,7 +25,7 @@ export const ARROWS: Record<string, string[]> = {
   volumes: ['metadata', 'sys'],
   containers: ['images', 'snapshots', 'runtime', 'network', 'volumes', 'metadata', 'content', 'sys'],
   build: ['containers', 'images', 'snapshots', 'content', 'metadata', 'runtime', 'network', 'sys'],
-  registry: ['content', 'metadata', 'trust'],
+  registry: ['content', 'metadata', 'distribution', 'trust'],
   api: [
     'images',
     'distribution',
@@ -68,9 +68,10 @@ const FILE_BY_FILE = new Set(['util', 'oci', 'engine-api']);
 /**
  * Arrows that may only be taken lazily, by `import()` (or `import type`): the CLI loads the signing code (keys,
  * payloads, gpg) only when a `berth trust` command runs, so that no other command pays for it; the registry server
- * loads it only when a project's trust policy needs it (signature checks, the scan worker).
+ * loads it only when a project's trust policy needs it (signature checks, the scan worker), and the registry client
+ * (distribution) only when a replication rule runs or a proxy project goes to its upstream.
  */
-const LAZY_ONLY: Record<string, string[]> = { cli: ['trust'], registry: ['trust'] };
+const LAZY_ONLY: Record<string, string[]> = { cli: ['trust'], registry: ['trust', 'distribution'] };
 /** Folders that hold types only: importing them must be `import type` / `export type`, so no code crosses. */
 const TYPES_ONLY = new Set(['engine-api']);
 

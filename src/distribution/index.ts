@@ -26,4 +26,11 @@ export {
   type LoginResult,
   RemoteRepository,
   withRepository,
+  openSession,
+  Session,
+  Transport,
+  repoScope,
+  type Endpoint,
+  type FetchedManifest,
+  type RegistryResponse,
 } from './remote/index.ts';

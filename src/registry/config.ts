@@ -37,6 +37,13 @@ export interface RegistryConfig {
   /** Webhook deliveries: attempts, the first back-off (doubled each time) and the timeout of one attempt (ms). */
   webhooks: { attempts: number; backoffMs: number; timeoutMs: number };
   /**
+   * Replication transfers: tries of each request, the first back-off (doubled each time), the chunk size of large
+   * blobs (each chunk acknowledged, so an interruption loses at most one), and how many blobs and tags move at once.
+   */
+  replication?:
+    | { attempts?: number; backoffMs?: number; chunkBytes?: number; parallelBlobs?: number; parallelImages?: number }
+    | undefined;
+  /**
    * Serve the signatures API extension and advertise it (`X-Registry-Supports-Signatures: 1`): skopeo and podman
    * then keep GPG simple signatures in the registry instead of a lookaside store.
    */
@@ -96,6 +103,7 @@ const KEYS = new Set([
   'gc',
   'audit',
   'webhooks',
+  'replication',
   'signatureApi',
 ]);
 
@@ -155,6 +163,23 @@ export async function loadConfigFile(file: string, base: RegistryConfig): Promis
     }
     if (w.backoff !== undefined) c.webhooks.backoffMs = parseDuration(w.backoff);
     if (w.timeout !== undefined) c.webhooks.timeoutMs = parseDuration(w.timeout);
+  }
+  if (doc.replication !== undefined) {
+    const r = doc.replication as Record<string, unknown>;
+    const out: NonNullable<RegistryConfig['replication']> = {};
+    const count = (k: 'attempts' | 'parallelBlobs' | 'parallelImages' | 'chunkBytes') => {
+      const v = r[k];
+      if (v === undefined) return;
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)
+        throw new InvalidArgumentError(`config file ${file}: replication.${k} must be 1 or more`);
+      out[k] = v;
+    };
+    for (const k of ['attempts', 'parallelBlobs', 'parallelImages', 'chunkBytes'] as const) count(k);
+    if (r.backoff !== undefined) out.backoffMs = parseDuration(r.backoff as string | number);
+    for (const k of Object.keys(r))
+      if (!['attempts', 'parallelBlobs', 'parallelImages', 'chunkBytes', 'backoff'].includes(k))
+        throw new InvalidArgumentError(`config file ${file}: unknown key "replication.${k}"`);
+    c.replication = out;
   }
   if (doc.gc !== undefined) {
     const g = doc.gc as { grace?: string | number; interval?: string | number; deleteUntagged?: boolean };

@@ -24,6 +24,7 @@ import { Retention } from './ops/retention.ts';
 import type { OpsParts } from './ops/service.ts';
 import { SettingsStore } from './ops/settings.ts';
 import { Webhooks } from './ops/webhooks.ts';
+import { Replication } from './replication/service.ts';
 import { Registry } from './service.ts';
 import type { BlobBackend } from './storage/backend.ts';
 import { type RegistryTrust, SignatureExtension, trustAdminRoute, wireTrust } from './trust/index.ts';
@@ -122,12 +123,15 @@ export async function openRegistry(
   const webhooks = new Webhooks(db, config.webhooks);
   registry.onEvent((e) => audit.onEvent(e));
   registry.onEvent((e) => webhooks.onEvent(e));
+  const replication = new Replication({ db, registry, options: config.replication, log: opts.log });
+  registry.onEvent((e) => replication.onEvent(e));
   const ops: OpsParts = {
     policy,
     settings: new SettingsStore(db),
     retention: new Retention(db, registry),
     webhooks,
     audit,
+    replication,
   };
   const auth = config.auth ?? ((await access.hasUsers()) ? { mode: 'token' } : { mode: 'none' });
   let gate: AuthGate;
@@ -181,6 +185,7 @@ export async function openRegistry(
       extensions: config.signatureApi ? new SignatureExtension(registry, gate, trust.store) : undefined,
     },
     close: async () => {
+      await replication.close();
       await webhooks.close();
       await audit.close();
       await trust.close();

@@ -15,3 +15,6 @@ export { pushImage } from './push.ts';
 export { checkLogin, registryOfAddress } from './login.ts';
 export { RemoteRepository, withRepository } from './artifacts.ts';
 export { inspectDistribution, searchRegistry, splitSearchTerm } from './inspect.ts';
+export { openSession, Session, type FetchedManifest } from './client.ts';
+export { Transport, type Endpoint, type RegistryResponse } from './transport.ts';
+export { repoScope } from './auth.ts';

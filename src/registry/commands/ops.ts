@@ -355,7 +355,11 @@ export async function opsCommand(noun: string, ctx: RegistryCommandContext): Pro
       case 'replication add': {
         const direction = v.direction;
         if (direction !== 'push' && direction !== 'pull')
-          throw new RegistryUsageError('replication add needs --direction push or pull');
+          throw new RegistryUsageError(
+            typeof direction === 'string'
+              ? `invalid --direction "${direction}": push or pull`
+              : 'replication add needs --direction push or pull',
+          );
         if (typeof v.remote !== 'string') throw new RegistryUsageError('replication add needs --remote URL');
         if (typeof v.repo !== 'string') throw new RegistryUsageError('replication add needs --repo GLOB');
         const remote: RemoteInput = { url: v.remote };

@@ -1,0 +1,144 @@
+import { Readable } from 'node:stream';
+import type { Digest } from '../../util/digest.ts';
+import { DataLossError, isBerthError } from '../../util/errors.ts';
+import type { Upload } from '../meta/store.ts';
+import type { Registry } from '../service.ts';
+import type { Manifest, Side, UploadHandle } from './side.ts';
+
+const PAGE = 1000;
+
+/** This registry as a replication side: the registry service in-process, acting as `replication:RULE`. */
+export class LocalSide implements Side {
+  readonly label = 'this registry';
+  readonly #reg: Registry;
+  readonly #actor: string;
+
+  constructor(reg: Registry, actor: string) {
+    this.#reg = reg;
+    this.#actor = actor;
+  }
+
+  async repositories(matches: (name: string) => boolean): Promise<string[]> {
+    const out: string[] = [];
+    for (let last = ''; ; ) {
+      const page = await this.#reg.catalog(last, PAGE);
+      out.push(...page.filter(matches));
+      if (page.length < PAGE) return out;
+      last = page[page.length - 1]!;
+    }
+  }
+
+  async tags(repo: string): Promise<string[]> {
+    const id = await this.#reg.store.repoId(repo);
+    return id === undefined ? [] : this.#reg.store.tags(id, '', undefined);
+  }
+
+  async manifest(repo: string, ref: string): Promise<Manifest | undefined> {
+    const m = ref.includes(':')
+      ? await this.#reg.store.manifestByDigest(repo, ref as Digest)
+      : await this.#reg.store.manifestByTag(repo, ref);
+    return m && { bytes: m.content, mediaType: m.mediaType, digest: m.digest };
+  }
+
+  async manifestDigest(repo: string, ref: string): Promise<string | undefined> {
+    return (await this.manifest(repo, ref))?.digest;
+  }
+
+  async smallBlob(repo: string, digest: Digest): Promise<Buffer> {
+    const size = await this.#reg.blobSize(repo, digest);
+    const chunks: Buffer[] = [];
+    for await (const c of this.#reg.readBlob(digest, { start: 0, end: Math.max(0, size - 1) }))
+      chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  async readBlob(repo: string, digest: Digest, start: number): Promise<AsyncIterable<Buffer>> {
+    const size = await this.#reg.blobSize(repo, digest);
+    if (start >= size) return (async function* () {})();
+    return this.#reg.readBlob(digest, { start, end: size - 1 });
+  }
+
+  hasBlob(repo: string, digest: Digest): Promise<number | undefined> {
+    return this.#reg.store.blobInRepo(repo, digest);
+  }
+
+  /** Any repository of this registry that holds the blob will do: the bytes are the digest's, verified. */
+  async mount(repo: string, digest: Digest, from: string | undefined): Promise<boolean> {
+    const source =
+      from ??
+      (
+        await this.#reg.store.db.get<{ name: string }>(
+          `SELECT r.name FROM repo_blobs l JOIN repositories r ON r.id = l.repo_id JOIN blobs b ON b.digest = l.digest
+           WHERE l.digest = ? AND b.state = 'live' LIMIT 1`,
+          [digest],
+        )
+      )?.name;
+    if (source === undefined) return false;
+    return (await this.#reg.mount(repo, source, digest, this.#actor)) !== undefined;
+  }
+
+  async upload(repo: string, token: string | undefined): Promise<UploadHandle | undefined> {
+    let u: Upload;
+    if (token !== undefined) {
+      try {
+        u = await this.#reg.upload(repo, token, this.#actor);
+      } catch (err) {
+        if (isBerthError(err) && err.code === 'NOT_FOUND') return undefined;
+        throw err;
+      }
+    } else {
+      const id = await this.#reg.startUpload(repo, this.#actor);
+      u = await this.#reg.upload(repo, id, this.#actor);
+    }
+    return new LocalUpload(this.#reg, u, this.#actor);
+  }
+
+  async putBlob(repo: string, digest: Digest, size: number, body: AsyncIterable<Buffer>, signal: AbortSignal) {
+    const up = (await this.upload(repo, undefined))!;
+    await up.append(body, size, signal);
+    await up.finish(digest, signal);
+  }
+
+  async putManifest(repo: string, ref: string, m: Manifest): Promise<void> {
+    const r = ref.includes(':') ? { digest: ref as Digest } : { tag: ref };
+    const got = await this.#reg.putManifest(repo, r, m.bytes, m.mediaType, [], this.#actor);
+    if (got.digest !== m.digest)
+      throw new DataLossError(`manifest ${repo}@${m.digest} was stored with digest ${got.digest}`);
+  }
+
+  async deleteTag(repo: string, tag: string): Promise<void> {
+    await this.#reg.deleteManifest(repo, { tag }, this.#actor);
+  }
+
+  close(): void {}
+}
+
+class LocalUpload implements UploadHandle {
+  readonly #reg: Registry;
+  #u: Upload;
+  readonly #actor: string;
+
+  constructor(reg: Registry, u: Upload, actor: string) {
+    this.#reg = reg;
+    this.#u = u;
+    this.#actor = actor;
+  }
+
+  get token(): string {
+    return this.#u.id;
+  }
+
+  get offset(): number {
+    return this.#u.size;
+  }
+
+  async append(body: AsyncIterable<Buffer> | Readable, length: number, signal: AbortSignal): Promise<void> {
+    const stream = body instanceof Readable ? body : Readable.from(body, { objectMode: false });
+    await this.#reg.appendUpload(this.#u, stream, { length, signal });
+    this.#u = await this.#reg.upload(this.#u.repo, this.#u.id, this.#actor);
+  }
+
+  async finish(digest: Digest): Promise<void> {
+    await this.#reg.finishUpload(this.#u, digest, this.#actor);
+  }
+}

@@ -1,0 +1,55 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from '../../util/digest.ts';
+
+/** A manifest as stored, byte for byte. */
+export interface Manifest {
+  bytes: Buffer;
+  mediaType: string;
+  digest: Digest;
+}
+
+/** An upload in progress at a destination, resumable from `offset` through `token`. */
+export interface UploadHandle {
+  /** What finds the upload again after an interruption (a Location URL, or a local upload ID). */
+  readonly token: string;
+  /** Bytes the destination has acknowledged. */
+  readonly offset: number;
+  /** Appends exactly `length` bytes from `body` (all acknowledged, or none). */
+  append(body: AsyncIterable<Buffer> | Readable, length: number, signal: AbortSignal): Promise<void>;
+  /** Ends the upload: the destination verifies the bytes against `digest`. */
+  finish(digest: Digest, signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * One end of a replication: this registry (`local.ts`, through the registry service) or another one over HTTP
+ * (`remote.ts`, through the registry client). A copy reads from one Side and writes to the other, so pushes and
+ * pulls are the same code.
+ */
+export interface Side {
+  /** For messages: `this registry` or the remote's URL. */
+  readonly label: string;
+  /** Repositories whose name matches, all of them when `exact` is given (no listing needed). */
+  repositories(matches: (name: string) => boolean, signal: AbortSignal): Promise<string[]>;
+  /** Tags of a repository; none when the repository does not exist. */
+  tags(repo: string, signal: AbortSignal): Promise<string[]>;
+  /** A manifest by tag or digest, or undefined. */
+  manifest(repo: string, ref: string, signal: AbortSignal): Promise<Manifest | undefined>;
+  /** The digest a tag (or digest) names, or undefined: a HEAD. */
+  manifestDigest(repo: string, ref: string, signal: AbortSignal): Promise<string | undefined>;
+  /** A small blob read whole (an image config), verified. */
+  smallBlob(repo: string, digest: Digest, signal: AbortSignal): Promise<Buffer>;
+  /** The blob's bytes from `start` to its end. */
+  readBlob(repo: string, digest: Digest, start: number, signal: AbortSignal): Promise<AsyncIterable<Buffer>>;
+  /** Its size when the repository has the blob. */
+  hasBlob(repo: string, digest: Digest, signal: AbortSignal): Promise<number | undefined>;
+  /** Links a blob from another repository of this side; false when that cannot be done. */
+  mount(repo: string, digest: Digest, from: string | undefined, signal: AbortSignal): Promise<boolean>;
+  /** Starts an upload, or finds the one `token` names (undefined when it is gone). */
+  upload(repo: string, token: string | undefined, signal: AbortSignal): Promise<UploadHandle | undefined>;
+  /** A whole small blob in one upload (no resume needed). */
+  putBlob(repo: string, digest: Digest, size: number, body: AsyncIterable<Buffer>, signal: AbortSignal): Promise<void>;
+  putManifest(repo: string, ref: string, m: Manifest, signal: AbortSignal): Promise<void>;
+  /** Deletes a tag (and, where the side can only delete by digest, its manifest). */
+  deleteTag(repo: string, tag: string, signal: AbortSignal): Promise<void>;
+  close(): void;
+}

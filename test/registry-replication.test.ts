@@ -1,0 +1,431 @@
+/**
+ * Replication between registries through `berth registry replication …` and the admin API: a berth registry
+ * pushing to Debian's docker-registry (TLS with its CA, Basic auth) and pulling back from it with identical
+ * digests; on-push and cron triggers towards a second `berth registry serve` with bearer tokens, deletions
+ * replicated; filters by repository, tag and label; a destination killed mid-transfer and restarted, the blob
+ * resumed rather than sent again; unreachable, hanging and refusing remotes recorded as failures; bad input refused.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type DistributionRegistry, skopeo, startRegistry } from '../src/distribution/remote/testkit.ts';
+import { startProxy } from '../src/distribution/remote/testkit-faults.ts';
+import { call, pushImage, registryCli, type ServedRegistry, serveRegistry, sha256 } from '../src/registry/testkit.ts';
+import { waitFor } from './harness.ts';
+
+const ROOT_PW = { BERTH_REGISTRY_PASSWORD: 'rootpw' };
+const ADMIN = { Authorization: `Basic ${Buffer.from('root:rootpw').toString('base64')}` };
+const MiB = 1 << 20;
+
+interface Status {
+  executions: {
+    id: number;
+    trigger: string;
+    state: string;
+    copied: number;
+    skipped: number;
+    failed: number;
+    deleted: number;
+    bytes: number;
+    error: string | null;
+  }[];
+  items: { repo: string; tag: string; digest: string | null; state: string; bytes: number; error: string | null }[];
+}
+
+describe('registry replication', () => {
+  let root: string;
+  let a: ServedRegistry;
+  let b: ServedRegistry;
+  let dist: DistributionRegistry;
+  const at = (...args: string[]) => [...args, '--url', a.url, '-u', 'root'];
+  const cli = async (args: string[], env: Record<string, string> = {}) => {
+    const r = await registryCli(at(...args), undefined, { ...ROOT_PW, ...env });
+    assert.equal(r.code, 0, `berth registry ${args.join(' ')}: ${r.stderr}\n${a.log().slice(-2000)}`);
+    return r.stdout;
+  };
+  const status = async (rule: string): Promise<Status> =>
+    JSON.parse(await cli(['replication', 'status', rule, '--format', 'json'])) as Status;
+  const headDigest = async (reg: { url: string }, repo: string, ref: string, headers: Record<string, string> = {}) => {
+    const res = await call(reg, 'HEAD', `/v2/${repo}/manifests/${ref}`, {
+      headers: { Accept: 'application/vnd.oci.image.manifest.v1+json', ...headers },
+    });
+    return res.status === 200 ? res.headers.get('docker-content-digest') : null;
+  };
+  const distDigest = async (ref: string) => {
+    const r = await skopeo([
+      'inspect',
+      '--raw',
+      '--cert-dir',
+      join(dist.dir, 'skopeo-certs'),
+      '--creds',
+      'alice:wonderland',
+      `docker://${dist.host}/${ref}`,
+    ]);
+    return r.code === 0 ? sha256(r.stdout) : `skopeo: ${r.stderr}`;
+  };
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'berth-repl-'));
+    const config = join(root, 'config.json');
+    await writeFile(config, JSON.stringify({ replication: { attempts: 10, backoff: '200ms', chunkBytes: 4 * MiB } }));
+    const rootA = join(root, 'a');
+    const add = (r: string, user: string, pw: string, admin: boolean) =>
+      registryCli(['user', 'add', user, ...(admin ? ['--admin'] : []), '--password-stdin', '--root', r], `${pw}\n`);
+    assert.equal((await add(rootA, 'root', 'rootpw', true)).code, 0);
+    const rootB = join(root, 'b');
+    assert.equal((await add(rootB, 'bob', 'bobpw', true)).code, 0);
+    a = await serveRegistry(undefined, { root: rootA, args: ['--config', config] });
+    b = await serveRegistry(undefined, { root: rootB });
+    dist = await startRegistry('tls');
+    await writeFile(join(root, 'dist-ca.crt'), dist.caCert!);
+  });
+  after(async () => {
+    await a?.stop();
+    await b?.stop();
+    await dist?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('pushes to docker-registry over TLS with Basic auth, filtered by repository and tag; digests identical', async () => {
+    const layers = Array.from({ length: 12 }, (_, i) => randomBytes(2000 + i));
+    layers.push(randomBytes(9 * MiB)); // larger than a chunk: sent in acknowledged chunks
+    const web = await pushImage(a, 'app/web', '1.0', { layers, headers: ADMIN });
+    await pushImage(a, 'app/web', 'dev', { headers: ADMIN });
+    const api = await pushImage(a, 'app/api', '1.2', { layers: layers.slice(0, 4), headers: ADMIN });
+    await pushImage(a, 'other/x', '1.0', { headers: ADMIN });
+    await cli(
+      [
+        'replication',
+        'add',
+        'to-dist',
+        '--direction',
+        'push',
+        '--remote',
+        dist.url,
+        '--repo',
+        'app/*',
+        '--tag',
+        '1.*',
+        '--remote-user',
+        'alice',
+        '--remote-ca',
+        join(root, 'dist-ca.crt'),
+      ],
+      { BERTH_REMOTE_PASSWORD: 'wonderland' },
+    );
+    const ls = await cli(['replication', 'ls']);
+    assert.match(ls, /^to-dist\s+push\s+https:\/\/127\.0\.0\.1:\d+\s+app\/\*\s+1\.\*\s+manual\s+no\s+-/m);
+    const out = await cli(['replication', 'run', 'to-dist']);
+    assert.match(out, /succeeded/);
+    assert.equal(await distDigest('app/web:1.0'), web.digest);
+    assert.equal(await distDigest('app/api:1.2'), api.digest);
+    assert.match(await distDigest('app/web:dev'), /skopeo: .*manifest unknown/i);
+    assert.match(await distDigest('other/x:1.0'), /skopeo: /);
+    let s = await status('to-dist');
+    assert.deepEqual(s.items.map((i) => `${i.repo}:${i.tag} ${i.state}`).sort(), [
+      'app/api:1.2 copied',
+      'app/web:1.0 copied',
+    ]);
+    const size = layers.reduce((n, l) => n + l.length, 0);
+    // Each blob once, however many tags need it; the config blobs are small.
+    assert.ok(s.executions[0]!.bytes >= size && s.executions[0]!.bytes < size + 10_000, String(s.executions[0]!.bytes));
+    // A second run finds everything there.
+    assert.match(await cli(['replication', 'run', 'to-dist']), /succeeded/);
+    s = await status('to-dist');
+    assert.deepEqual([s.executions[0]!.copied, s.executions[0]!.skipped, s.executions[0]!.bytes], [0, 2, 0]);
+    assert.equal(s.executions.length, 2);
+  });
+
+  it('pulls from docker-registry into a prefix, and a label filter leaves out images without the label', async () => {
+    await cli(
+      [
+        'replication',
+        'add',
+        'from-dist',
+        '--direction',
+        'pull',
+        '--remote',
+        dist.url,
+        '--repo',
+        'app/web',
+        '--dest-prefix',
+        'mirror',
+        '--remote-user',
+        'alice',
+        '--remote-ca',
+        join(root, 'dist-ca.crt'),
+      ],
+      { BERTH_REMOTE_PASSWORD: 'wonderland' },
+    );
+    assert.match(await cli(['replication', 'run', 'from-dist']), /succeeded/);
+    assert.equal(await headDigest(a, 'mirror/app/web', '1.0', ADMIN), await distDigest('app/web:1.0'));
+    // Labels: only the image whose config carries `tier=prod` goes.
+    const labelled = Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Labels: { tier: 'prod' } },
+        rootfs: { type: 'layers', diff_ids: [] },
+      }),
+    );
+    const prod = await pushImage(a, 'lab/app', 'prod', { config: labelled, headers: ADMIN });
+    await pushImage(a, 'lab/app', 'plain', { headers: ADMIN });
+    await cli(
+      [
+        'replication',
+        'add',
+        'labelled',
+        '--direction',
+        'push',
+        '--remote',
+        dist.url,
+        '--repo',
+        'lab/**',
+        '--label',
+        'tier=prod',
+        '--remote-user',
+        'alice',
+        '--remote-ca',
+        join(root, 'dist-ca.crt'),
+      ],
+      { BERTH_REMOTE_PASSWORD: 'wonderland' },
+    );
+    assert.match(await cli(['replication', 'run', 'labelled']), /succeeded/);
+    assert.equal(await distDigest('lab/app:prod'), prod.digest);
+    assert.match(await distDigest('lab/app:plain'), /skopeo: /);
+  });
+
+  it('on push and on a schedule to a second berth registry with bearer tokens; deletions replicated', async () => {
+    const bob = { Authorization: `Basic ${Buffer.from('bob:bobpw').toString('base64')}` };
+    await cli(
+      [
+        'replication',
+        'add',
+        'live',
+        '--direction',
+        'push',
+        '--remote',
+        b.url,
+        '--repo',
+        'live/*',
+        '--trigger',
+        'push',
+        '--deletes',
+        '--remote-user',
+        'bob',
+      ],
+      { BERTH_REMOTE_PASSWORD: 'bobpw' },
+    );
+    const one = await pushImage(a, 'live/svc', 'v1', { headers: ADMIN });
+    await waitFor(
+      'live/svc:v1 at the second registry',
+      async () => (await headDigest(b, 'live/svc', 'v1', bob)) === one.digest,
+    );
+    const two = await pushImage(a, 'live/svc', 'v2', { layers: [randomBytes(3000)], headers: ADMIN });
+    await waitFor(
+      'live/svc:v2 at the second registry',
+      async () => (await headDigest(b, 'live/svc', 'v2', bob)) === two.digest,
+    );
+    const s = await status('live');
+    assert.ok(
+      s.executions.every((e) => e.trigger === 'push' && e.state === 'succeeded'),
+      JSON.stringify(s.executions),
+    );
+    // A tag deleted here goes there too.
+    assert.equal((await call(a, 'DELETE', `/v2/live/svc/manifests/${one.digest}`, { headers: ADMIN })).status, 202);
+    await waitFor(
+      'live/svc:v1 deleted at the second registry',
+      async () => (await headDigest(b, 'live/svc', 'v1', bob)) === null,
+    );
+    assert.equal(await headDigest(b, 'live/svc', 'v2', bob), two.digest);
+
+    // A cron schedule (seconds first): runs on its own, then the rule is removed through the admin API.
+    const c = await pushImage(a, 'cron/job', 'x', { headers: ADMIN });
+    const res = await fetch(`${a.url}/admin/v1/replication`, {
+      method: 'POST',
+      headers: { ...ADMIN, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        name: 'nightly',
+        direction: 'push',
+        remote: { url: b.url, username: 'bob', password: 'bobpw' },
+        repo: 'cron/*',
+        trigger: 'cron:*/2 * * * * *',
+      }),
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    assert.equal(((await res.json()) as { trigger: string }).trigger, 'cron:*/2 * * * * *');
+    await waitFor('the scheduled run', async () => (await headDigest(b, 'cron/job', 'x', bob)) === c.digest, 60_000);
+    assert.equal((await status('nightly')).executions[0]!.trigger, 'cron');
+    const del = await fetch(`${a.url}/admin/v1/replication/nightly`, { method: 'DELETE', headers: ADMIN });
+    assert.equal(del.status, 204);
+    assert.doesNotMatch(await cli(['replication', 'ls']), /nightly/);
+  });
+
+  it('resumes a blob when the destination is killed mid-transfer and restarted', async (t) => {
+    const c = await serveRegistry(undefined);
+    const proxy = await startProxy(t, Number(c.host.split(':')[1]));
+    try {
+      const big = randomBytes(40 * MiB);
+      const img = await pushImage(a, 'big/img', '1', { layers: [big, randomBytes(1000)], headers: ADMIN });
+      await cli([
+        'replication',
+        'add',
+        'big',
+        '--direction',
+        'push',
+        '--remote',
+        `http://${proxy.host}`,
+        '--repo',
+        'big/img',
+      ]);
+      const started = await fetch(`${a.url}/admin/v1/replication/big/run`, {
+        method: 'POST',
+        headers: { ...ADMIN, 'Content-Type': 'application/json' },
+        body: '{}',
+      });
+      assert.equal(started.status, 202);
+      const id = ((await started.json()) as { id: number }).id;
+      // After three chunks went through, the destination dies and comes back on the same port.
+      await waitFor(
+        'three chunks sent',
+        () => proxy.requests.filter((r) => r.startsWith('PATCH ')).length >= 4,
+        60_000,
+      );
+      await c.kill();
+      await new Promise((r) => setTimeout(r, 500));
+      await c.restart();
+      const done = await waitFor(
+        'the execution to end',
+        async () => {
+          const r = await fetch(`${a.url}/admin/v1/replication/executions/${id}`, { headers: ADMIN });
+          const e = ((await r.json()) as { execution: Status['executions'][0] }).execution;
+          return e.state === 'running' ? undefined : e;
+        },
+        120_000,
+      );
+      assert.equal(done.state, 'succeeded', JSON.stringify(done));
+      assert.equal(await headDigest(c, 'big/img', '1'), img.digest);
+      const total = big.length + 1000;
+      assert.ok(done.bytes <= 1.2 * total, `${done.bytes} bytes sent for an image of ${total}`);
+      // Ranged reads and appends: the upload went on from where the destination stood.
+      const patches = proxy.requests.filter((r) => r.startsWith('PATCH '));
+      assert.ok(patches.length <= 12, `${patches.length} PATCH requests`);
+    } finally {
+      await c.stop();
+      await rm(c.root, { recursive: true, force: true });
+    }
+  });
+
+  it('records unreachable, hanging and refusing remotes as failed executions, and refuses bad rules', async () => {
+    // Nothing listens there.
+    const gone = createServer();
+    await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+    const port = (gone.address() as { port: number }).port;
+    await new Promise((r) => gone.close(r));
+    await cli([
+      'replication',
+      'add',
+      'nowhere',
+      '--direction',
+      'push',
+      '--remote',
+      `http://127.0.0.1:${port}`,
+      '--repo',
+      'app/*',
+    ]);
+    let r = await registryCli(at('replication', 'run', 'nowhere'), undefined, ROOT_PW);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /failed/);
+    let e = (await status('nowhere')).executions[0]!;
+    assert.equal(e.state, 'failed');
+    assert.match(e.error!, /ECONNREFUSED|connect|unreachable/i);
+
+    // Accepts connections and never answers: the rule's timeout ends it.
+    const held = new Set<Socket>();
+    const hang: Server = createServer((s) => held.add(s));
+    await new Promise<void>((res) => hang.listen(0, '127.0.0.1', res));
+    try {
+      const hp = (hang.address() as { port: number }).port;
+      await cli([
+        'replication',
+        'add',
+        'hung',
+        '--direction',
+        'pull',
+        '--remote',
+        `http://127.0.0.1:${hp}`,
+        '--repo',
+        'x',
+        '--timeout',
+        '1s',
+      ]);
+      const t0 = Date.now();
+      r = await registryCli(at('replication', 'run', 'hung'), undefined, ROOT_PW);
+      assert.equal(r.code, 1);
+      assert.ok(Date.now() - t0 < 30_000);
+      e = (await status('hung')).executions[0]!;
+      assert.equal(e.state, 'failed');
+      assert.match(e.error!, /no answer within 1 s/);
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise((res) => hang.close(res));
+    }
+
+    // Wrong credentials: each item fails, with the remote's refusal recorded.
+    await pushImage(a, 'fault/x', '1', { headers: ADMIN });
+    await cli(
+      [
+        'replication',
+        'add',
+        'badcreds',
+        '--direction',
+        'push',
+        '--remote',
+        b.url,
+        '--repo',
+        'fault/x',
+        '--remote-user',
+        'bob',
+      ],
+      { BERTH_REMOTE_PASSWORD: 'wrong' },
+    );
+    r = await registryCli(at('replication', 'run', 'badcreds'), undefined, ROOT_PW);
+    assert.equal(r.code, 1);
+    e = (await status('badcreds')).executions[0]!;
+    assert.equal(e.state, 'failed');
+    assert.match(e.error!, /unauthorized|credentials|401/i);
+    assert.equal(
+      await headDigest(b, 'fault/x', '1', { Authorization: `Basic ${Buffer.from('bob:bobpw').toString('base64')}` }),
+      null,
+    );
+
+    // Bad input, each named.
+    const bad = async (args: string[], re: RegExp) => {
+      const x = await registryCli(at('replication', 'add', ...args), undefined, ROOT_PW);
+      assert.notEqual(x.code, 0, args.join(' '));
+      assert.match(x.stderr, re);
+    };
+    await bad(
+      ['c1', '--direction', 'push', '--remote', b.url, '--repo', 'a', '--trigger', 'cron:61 * * * *'],
+      /"61 \* \* \* \*"|61/,
+    );
+    await bad(['c2', '--direction', 'sideways', '--remote', b.url, '--repo', 'a'], /sideways/);
+    await bad(['c3', '--direction', 'push', '--remote', 'ftp://x', '--repo', 'a'], /ftp:\/\/x/);
+    await bad(['c4', '--direction', 'pull', '--remote', b.url, '--repo', 'a', '--trigger', 'push'], /push trigger/);
+    await bad(['nowhere', '--direction', 'push', '--remote', b.url, '--repo', 'a'], /already exists/);
+    const res = await fetch(`${a.url}/admin/v1/replication`, {
+      method: 'POST',
+      headers: { ...ADMIN, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'x', direction: 'push', remote: { url: b.url }, repo: 'a', trigger: 'cron:nope' }),
+    });
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /nope/);
+    const missing = await registryCli(at('replication', 'run', 'no-such-rule'), undefined, ROOT_PW);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /no-such-rule/);
+  });
+});
