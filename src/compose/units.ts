@@ -1,57 +1,26 @@
 /** Durations, sizes and command lines as compose files write them. */
-
-const DURATION_UNITS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
+import { parseGoDuration, ramInBytes } from '../util/units.ts';
 
 /** A Go duration (`1m30s`, `500ms`, `2h`) or a bare number of seconds, in milliseconds. */
 export function parseDuration(value: string | number): number {
   if (typeof value === 'number') return value * 1000;
   const text = value.trim();
   if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let i = 0;
-  let sign = 1;
-  let body = text;
-  if (body.startsWith('-') || body.startsWith('+')) {
-    sign = body.startsWith('-') ? -1 : 1;
-    body = body.slice(1);
+  try {
+    return parseGoDuration(text) / 1e6;
+  } catch (err) {
+    throw new RangeError(`invalid duration "${value}"`, { cause: err });
   }
-  if (body === '') throw new RangeError(`invalid duration "${value}"`);
-  re.lastIndex = 0;
-  while (i < body.length) {
-    re.lastIndex = i;
-    const m = re.exec(body);
-    if (m === null) throw new RangeError(`invalid duration "${value}"`);
-    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
-    i = re.lastIndex;
-  }
-  return sign * total;
 }
 
-const SIZE_UNITS: Record<string, number> = {
-  '': 1,
-  b: 1,
-  k: 1024,
-  m: 1024 ** 2,
-  g: 1024 ** 3,
-  t: 1024 ** 4,
-  p: 1024 ** 5,
-};
-
-/** A size (`64m`, `1gb`, `512KiB`, `1024`) in bytes, binary units as Docker's RAMInBytes. */
+/** A size (`64m`, `1gb`, `512KiB`, `1024`) in bytes, as compose-go reads it: go-units' RAMInBytes. */
 export function parseBytes(value: string | number): number {
   if (typeof value === 'number') return value;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgtpb]?)(?:i?b)?\s*$/i.exec(value);
-  if (m === null) throw new RangeError(`invalid size "${value}"`);
-  return Math.trunc(Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!);
+  try {
+    return ramInBytes(value.trim());
+  } catch (err) {
+    throw new RangeError(`invalid size "${value}"`, { cause: err });
+  }
 }
 
 /** Formats milliseconds as a Go duration string (`1m30s`, `500ms`, `0s`). */

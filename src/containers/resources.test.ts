@@ -56,7 +56,7 @@ test('liveLimits: the runtime update body, checked like at start', () => {
   assert.throws(() => liveLimits({ NanoCpus: 3e9 }, host), InvalidArgumentError, 'more CPUs than the host has');
 });
 
-test('parseSize: binary units, with or without b, any case; empty is none; garbage is refused', () => {
+test('parseSize: go-units RAMInBytes, any case; empty is none; garbage is refused', () => {
   assert.equal(parseSize(undefined), undefined);
   assert.equal(parseSize(''), undefined);
   assert.equal(parseSize('100'), 100);
@@ -70,5 +70,8 @@ test('parseSize: binary units, with or without b, any case; empty is none; garba
     (e: unknown) => e instanceof InvalidArgumentError && e.message === 'invalid max-size "ten"',
   );
   assert.throws(() => parseSize('-1m'), /invalid max-size "-1m"/);
-  assert.throws(() => parseSize('1t', 'size'), /invalid size "1t"/);
+  assert.equal(parseSize('1t'), 1024 ** 4, 'every unit of go-units');
+  assert.equal(parseSize('2MiB'), 2 * MiB);
+  assert.throws(() => parseSize('1x', 'size'), /invalid size "1x"/);
+  assert.throws(() => parseSize('1.2.3m'), /invalid max-size "1.2.3m"/);
 });

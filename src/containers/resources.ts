@@ -1,6 +1,7 @@
 /** A container's cgroup limits and the byte sizes of its options, from the host config. Pure. */
 import { type HostFacts, type ResourcesInput, resolveResources, type SpecResources } from '../runtime/index.ts';
 import { InvalidArgumentError } from '../util/errors.ts';
+import { ramInBytes } from '../util/units.ts';
 import type { HostConfig } from '../engine-api/containers.ts';
 
 /** The cgroup limits of a host config, as the spec builder takes them (at start, and for `update`). */
@@ -79,15 +80,15 @@ export function liveLimits(hc: HostConfig, host: HostFacts): Omit<SpecResources,
   return limits;
 }
 
-const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-
 /**
- * A size as log options write it (`10m`, `1.5g`, `512k`, `100`, with an optional `b`); undefined when empty.
- * Binary units, as Docker's `units.RAMInBytes`. `what` names the option in the error.
+ * A size as log options write it (`10m`, `1.5g`, `512k`, `100`, `2MiB`): go-units' `RAMInBytes` (binary units), spaces
+ * around it ignored, a negative size refused; undefined when empty. `what` names the option in the error.
  */
 export function parseSize(s: string | undefined, what = 'max-size'): number | undefined {
   if (!s) return undefined;
-  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i.exec(s.trim());
-  if (!m) throw new InvalidArgumentError(`invalid ${what} "${s}"`);
-  return Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+  try {
+    return ramInBytes(s.trim());
+  } catch (err) {
+    throw new InvalidArgumentError(`invalid ${what} "${s}"`, { cause: err });
+  }
 }

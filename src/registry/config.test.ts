@@ -14,6 +14,11 @@ test('durations and auth modes', () => {
   assert.equal(parseDuration('7d'), 604_800_000);
   assert.equal(parseDuration(42), 42);
   assert.throws(() => parseDuration('soon'), InvalidArgumentError);
+  assert.equal(parseDuration('1h30m'), 5_400_000, "any of Go's durations");
+  assert.equal(parseDuration(' 90 '), 90, 'a bare number is milliseconds');
+  assert.equal(parseDuration('0.5d'), 43_200_000);
+  assert.throws(() => parseDuration('-5s'), /invalid duration "-5s"/);
+  assert.throws(() => parseDuration('5 s'), InvalidArgumentError);
   assert.deepEqual(parseAuth('none'), { mode: 'none' });
   assert.deepEqual(parseAuth('token'), { mode: 'token' });
   assert.deepEqual(parseAuth('htpasswd=/etc/h'), { mode: 'htpasswd', file: '/etc/h' });

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InvalidArgumentError } from '../util/errors.ts';
+import { parseGoDuration } from '../util/units.ts';
 
 export type AuthMode = { mode: 'none' } | { mode: 'htpasswd'; file: string } | { mode: 'token' };
 
@@ -81,13 +82,22 @@ export function parseAuth(v: string): AuthMode {
   throw new InvalidArgumentError(`invalid auth mode "${v}": use none, token or htpasswd=FILE`);
 }
 
-/** `90s`, `15m`, `1h`, `7d`, or a number of milliseconds. */
+/** A Go duration (`90s`, `15m`, `1h30m`), whole days (`7d`), or a number of milliseconds; never negative. */
 export function parseDuration(v: string | number): number {
   if (typeof v === 'number') return v;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim());
-  if (!m) throw new InvalidArgumentError(`invalid duration "${v}": use e.g. 30s, 15m, 1h or 7d`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 'ms']!;
-  return Math.round(Number(m[1]) * unit);
+  const text = v.trim();
+  const invalid = (cause?: unknown) =>
+    new InvalidArgumentError(`invalid duration "${v}": use e.g. 30s, 15m, 1h or 7d`, { cause });
+  const plain = /^(\d+(?:\.\d+)?)(d?)$/.exec(text);
+  if (plain) return Math.round(Number(plain[1]) * (plain[2] === 'd' ? 86_400_000 : 1));
+  let ns: number;
+  try {
+    ns = parseGoDuration(text);
+  } catch (err) {
+    throw invalid(err);
+  }
+  if (ns < 0) throw invalid();
+  return Math.round(ns / 1e6);
 }
 
 const KEYS = new Set([

@@ -1,17 +1,10 @@
 /**
  * Sizes and durations as Docker reads them: docker/go-units `RAMInBytes` (binary multiples, with Go's
- * `strconv.ParseFloat` for the number) and Go's `time.ParseDuration`. Pure; errors are RangeErrors with Go's
+ * `strconv.ParseFloat` for the number, in strconv.ts) and Go's `time.ParseDuration`. Pure; errors are RangeErrors with Go's
  * messages, for the caller to wrap.
  */
 import { goQuote } from './shellwords.ts';
-
-/** Go's `strconv.ParseFloat(s, 64)` for the decimal forms Docker takes (`1.5`, `.5`, `1e3`, `1_000`, `inf`). */
-export function parseGoFloat(text: string): number {
-  if (!/^[+-]?(\d[\d_]*\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text) && !/^[+-]?(inf|infinity|nan)$/i.test(text)) {
-    throw new RangeError(`strconv.ParseFloat: parsing ${JSON.stringify(text)}: invalid syntax`);
-  }
-  return Number(text.replaceAll('_', '').replace(/^([+-]?)inf(inity)?$/i, '$1Infinity'));
-}
+import { parseGoFloat } from './strconv.ts';
 
 /**
  * go-units `RAMInBytes`: `512m`, `1.5g`, `2GiB`, `100` (bytes), binary multiples up to `p`; an optional space
@@ -45,32 +38,38 @@ export function ramInBytes(text: string): number {
   return Math.trunc(size);
 }
 
-const DURATION_UNITS: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  µs: 1e3,
-  μs: 1e3,
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
+const DURATION_UNITS: Record<string, bigint> = {
+  ns: 1n,
+  us: 1_000n,
+  µs: 1_000n,
+  μs: 1_000n,
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
 };
+const MAX_DURATION = 2n ** 63n;
 
-/** Go's `time.ParseDuration` (`1h30m`, `1.5s`, `300ms`, `-2us`, `0`), in nanoseconds, truncated as Go's int64. */
+/**
+ * Go's `time.ParseDuration` (`1h30m`, `1.5s`, `300ms`, `-2us`, `0`), in nanoseconds: fractions truncated, and more
+ * than an int64 of nanoseconds (about 292 years) refused, as Go does.
+ */
 export function parseGoDuration(text: string): number {
   const invalid = () => new RangeError(`time: invalid duration ${goQuote(text)}`);
   let s = text;
-  let sign = 1;
+  let negative = false;
   if (s.startsWith('-') || s.startsWith('+')) {
-    if (s[0] === '-') sign = -1;
+    negative = s[0] === '-';
     s = s.slice(1);
   }
   if (s === '0') return 0;
   if (s === '') throw invalid();
-  let total = 0;
+  let total = 0n;
   while (s !== '') {
     const m = /^(\d*)(?:\.(\d*))?/.exec(s)!;
-    if (m[0] === '' || m[0] === '.' || (m[1] === '' && (m[2] ?? '') === '')) throw invalid();
+    const whole = m[1] ?? '';
+    const fraction = m[2] ?? '';
+    if (whole === '' && fraction === '') throw invalid();
     s = s.slice(m[0].length);
     const u = /^[^\d.]+/.exec(s)?.[0];
     if (u === undefined) throw new RangeError(`time: missing unit in duration ${goQuote(text)}`);
@@ -79,8 +78,12 @@ export function parseGoDuration(text: string): number {
       throw new RangeError(`time: unknown unit ${goQuote(u)} in duration ${goQuote(text)}`);
     }
     s = s.slice(u.length);
-    total += Number(m[1] || '0') * unit + (m[2] ? Number(`0.${m[2]}`) * unit : 0);
+    const v = BigInt(whole || '0');
+    if (v > MAX_DURATION / unit) throw invalid();
+    total += v * unit;
+    if (fraction !== '') total += BigInt(Math.trunc(Number(`0.${fraction}`) * Number(unit)));
+    if (total > MAX_DURATION) throw invalid();
   }
-  if (total > 2 ** 63 - 1) throw invalid();
-  return sign * Math.trunc(total);
+  if (!negative && total > MAX_DURATION - 1n) throw invalid();
+  return Number(negative ? -total : total);
 }

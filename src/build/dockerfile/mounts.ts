@@ -4,6 +4,7 @@
  * parser checks the specs with no `$` at once, so that a typo fails before anything runs.
  */
 import { csvRecord } from '../../util/csv.ts';
+import { goParseBool } from '../../util/strconv.ts';
 import { ramInBytes } from '../../util/units.ts';
 import { LineParseError } from './line-parsers.ts';
 import { suggestion } from './flags.ts';
@@ -200,11 +201,13 @@ export function csvFields(line: string): string[] {
   }
 }
 
-/** Go's strconv.ParseBool. */
+/** Go's strconv.ParseBool, refused in BuildKit's words. */
 function parseBool(key: string, value: string): boolean {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
-  throw new LineParseError(`invalid value for ${key}: ${value}`);
+  try {
+    return goParseBool(value);
+  } catch {
+    throw new LineParseError(`invalid value for ${key}: ${value}`);
+  }
 }
 
 function parseUint(value: string, base: 8 | 10, key: string): number {

@@ -1,5 +1,6 @@
 import type { FlagSpec } from '../flags.ts';
-import { memSwapBytes, parseCPUs, parseGoDuration, ramInBytes } from './numbers.ts';
+import { parseGoDuration, ramInBytes } from '../../util/units.ts';
+import { memSwapBytes, parseCPUs } from './numbers.ts';
 import { parseMount } from './mountspecs.ts';
 import { parseUlimit, validateAttach, validateEnv, validateLabel, validateSysctl } from './values.ts';
 

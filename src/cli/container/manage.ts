@@ -9,7 +9,8 @@ import { MultiError, describeError } from '../errors.ts';
 import { TabWriter } from '../format/tabwriter.ts';
 import { confirm, type LineSource } from '../prompt.ts';
 import { humanSize } from '../units.ts';
-import { memSwapBytes, parseCPUs, ramInBytes } from './numbers.ts';
+import { ramInBytes } from '../../util/units.ts';
+import { memSwapBytes, parseCPUs } from './numbers.ts';
 import { goErrnoText, parseRestartPolicy } from './values.ts';
 
 /**

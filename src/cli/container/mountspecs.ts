@@ -5,8 +5,9 @@
  */
 
 import type { Mount, DeviceMapping } from '../../client/index.ts';
-import { ramInBytes, goParseBool } from './numbers.ts';
-import { parseCSVLine } from './values.ts';
+import { csvRecord } from '../../util/csv.ts';
+import { goParseBool } from '../../util/strconv.ts';
+import { ramInBytes } from '../../util/units.ts';
 
 /** Makes a relative `./x` path absolute against `cwd`, as docker does for bind sources. */
 function absIfDotRelative(path: string, cwd: string): string {
@@ -23,7 +24,7 @@ function absIfDotRelative(path: string, cwd: string): string {
 
 /** docker's `--mount` CSV syntax (`type=bind,source=/a,target=/b,readonly`), as `opts.MountOpt.Set`. */
 export function parseMount(value: string, cwd: string): Mount {
-  const fields = parseCSVLine(value);
+  const fields = csvRecord(value);
   const mount: Mount = { Type: 'volume', Target: '' };
   let volumeOptions: NonNullable<Mount['VolumeOptions']> | undefined;
   let bindOptions: NonNullable<Mount['BindOptions']> | undefined;

@@ -1,55 +1,9 @@
 /**
- * Go's number, size and duration parsers as the docker CLI applies them to flag values: `strconv.ParseFloat`,
- * `ParseInt`, `Atoi`, `ParseBool`, go-units `RAMInBytes`, `--cpus` as a rational, `time.ParseDuration`. Each throws
- * a plain Error whose message is docker's; the caller decides how to report it.
+ * The docker CLI's own number parsers for flag values: `--memory-swap` and `--cpus` as a rational. Go's parsers
+ * they build on (go-units `RAMInBytes`, `time.ParseDuration`, `strconv`) are in src/util/units.ts and strconv.ts.
+ * Each throws a RangeError whose message is docker's; the caller decides how to report it.
  */
-
-const KiB = 1024;
-
-/** Go's `strconv.ParseFloat(s, 64)` for the decimal forms docker accepts. */
-export function parseGoFloat(text: string): number {
-  if (!/^[+-]?(\d[\d_]*\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text) && !/^[+-]?(inf|infinity|nan)$/i.test(text)) {
-    throw new RangeError(`strconv.ParseFloat: parsing ${JSON.stringify(text)}: invalid syntax`);
-  }
-  return Number(text.replaceAll('_', '').replace(/^([+-]?)inf(inity)?$/i, '$1Infinity'));
-}
-
-/**
- * go-units `RAMInBytes`: `512m`, `1.5g`, `2GiB`, `100` (bytes), binary multiples; an optional space
- * between number and unit. Fractions are truncated toward zero, as Go's int64 conversion.
- */
-export function ramInBytes(text: string): number {
-  let sep = -1;
-  for (let i = text.length - 1; i >= 0; i--) {
-    if ('0123456789. '.includes(text[i] as string)) {
-      sep = i;
-      break;
-    }
-  }
-  if (sep === -1) throw new RangeError(`invalid size: '${text}'`);
-  const num = text[sep] !== ' ' ? text.slice(0, sep + 1) : text.slice(0, sep);
-  let sfx = text.slice(sep + 1);
-  let size = parseGoFloat(num);
-  if (size < 0) throw new RangeError(`invalid size: '${text}'`);
-  if (sfx.length === 0) return Math.trunc(size);
-  const bad = (): never => {
-    throw new RangeError(`invalid suffix: '${sfx}'`);
-  };
-  if (sfx.length > 3) {
-    sfx = sfx.toLowerCase();
-    return bad();
-  }
-  sfx = sfx.toLowerCase();
-  if (sfx[0] === 'b') {
-    if (sfx.length > 1) return bad();
-    return Math.trunc(size);
-  }
-  const power = 'kmgtp'.indexOf(sfx[0] as string);
-  if (power < 0) return bad();
-  size *= KiB ** (power + 1);
-  if ((sfx.length === 2 && sfx[1] !== 'b') || (sfx.length === 3 && sfx.slice(1) !== 'ib')) return bad();
-  return Math.trunc(size);
-}
+import { ramInBytes } from '../../util/units.ts';
 
 /** `--memory-swap`: like a size, or `-1` for unlimited. */
 export function memSwapBytes(text: string): number {
@@ -87,72 +41,4 @@ function parseRational(text: string): [bigint, bigint] | undefined {
   if (exp > 0) num *= 10n ** BigInt(exp);
   else if (exp < 0) den = 10n ** BigInt(-exp);
   return [num, den];
-}
-
-/** Go's `strconv.ParseInt(s, 10, 64)`. */
-export function goInt64(text: string): number {
-  if (!/^[+-]?\d+$/.test(text))
-    throw new RangeError(`strconv.ParseInt: parsing ${JSON.stringify(text)}: invalid syntax`);
-  const n = BigInt(text);
-  if (n > 2n ** 63n - 1n || n < -(2n ** 63n))
-    throw new RangeError(`strconv.ParseInt: parsing ${JSON.stringify(text)}: value out of range`);
-  return Number(n);
-}
-
-/** Go's `strconv.Atoi`. */
-export function goAtoi(text: string): number {
-  if (!/^[+-]?\d+$/.test(text)) throw new RangeError(`strconv.Atoi: parsing ${JSON.stringify(text)}: invalid syntax`);
-  return Number(text);
-}
-
-/** Go's `strconv.ParseBool`. */
-export function goParseBool(text: string): boolean {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(text)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(text)) return false;
-  throw new RangeError(`strconv.ParseBool: parsing ${JSON.stringify(text)}: invalid syntax`);
-}
-
-const DURATION_UNITS: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  µs: 1e3,
-  μs: 1e3,
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
-};
-
-/** Go's `time.ParseDuration` in nanoseconds: `1h30m`, `1.5s`, `-2ms`, `0`. */
-export function parseGoDuration(text: string): number {
-  const invalid = (): never => {
-    throw new RangeError(`time: invalid duration ${JSON.stringify(text)}`);
-  };
-  let s = text;
-  let neg = false;
-  if (s !== '' && (s[0] === '-' || s[0] === '+')) {
-    neg = s[0] === '-';
-    s = s.slice(1);
-  }
-  if (s === '0') return 0;
-  if (s === '') invalid();
-  let total = 0;
-  while (s !== '') {
-    const num = /^(\d*)(?:\.(\d*))?/.exec(s);
-    const whole = num?.[1] ?? '';
-    const frac = num?.[2];
-    if (whole === '' && (frac === undefined || frac === '')) invalid();
-    s = s.slice((num?.[0] ?? '').length);
-    const unit = /^[^\d.]*/.exec(s)?.[0] ?? '';
-    if (unit === '') throw new RangeError(`time: missing unit in duration ${JSON.stringify(text)}`);
-    const scale = DURATION_UNITS[unit];
-    if (scale === undefined)
-      throw new RangeError(`time: unknown unit ${JSON.stringify(unit)} in duration ${JSON.stringify(text)}`);
-    s = s.slice(unit.length);
-    total +=
-      Number(whole === '' ? '0' : whole) * scale +
-      (frac === undefined || frac === '' ? 0 : Number(`0.${frac}`) * scale);
-  }
-  if (total > 2 ** 63 - 1) invalid();
-  return Math.round(neg ? -total : total);
 }

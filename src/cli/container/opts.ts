@@ -1,6 +1,7 @@
 import type { ContainerCreateRequest, HealthConfig, HostConfig } from '../../client/index.ts';
 import type { FlagValues } from '../flags.ts';
-import { memSwapBytes, parseCPUs, parseGoDuration, ramInBytes } from './numbers.ts';
+import { parseGoDuration, ramInBytes } from '../../util/units.ts';
+import { memSwapBytes, parseCPUs } from './numbers.ts';
 import { parseDevice, parseMount, splitVolumes } from './mountspecs.ts';
 import {
   goErrnoText,

@@ -1,13 +1,14 @@
 /**
  * Parsers for the other values of `run`/`create`/`update` flags, with the docker CLI's semantics and error texts
  * (go-units `ParseUlimit`, docker/cli `opts`: restart policy, env files, labels, sysctls, key=value lists, CSV,
- * security options). Numbers, sizes and durations are in numbers.ts, `--mount`/`-v`/`--device` in mountspecs.ts.
+ * security options). Numbers, sizes and durations are in numbers.ts and src/util/ (units.ts, strconv.ts; CSV in
+ * csv.ts), `--mount`/`-v`/`--device` in mountspecs.ts.
  * Each throws a plain Error whose message is docker's; the caller decides whether that is a flag error
  * (`invalid argument "…" for "--x" flag: …`) or a `docker: …` one.
  */
 
 import type { RestartPolicy, Ulimit } from '../../client/index.ts';
-import { goInt64 } from './numbers.ts';
+import { goInt64 } from '../../util/strconv.ts';
 
 const ULIMIT_NAMES = new Set([
   'core',
@@ -147,48 +148,6 @@ export function kvToMap(values: readonly string[]): Record<string, string> {
     out[eq < 0 ? v : v.slice(0, eq)] = eq < 0 ? '' : v.slice(eq + 1);
   }
   return out;
-}
-
-/** One line of CSV as Go's encoding/csv reads it (quotes with `""` escapes). */
-export function parseCSVLine(line: string): string[] {
-  const fields: string[] = [];
-  let i = 0;
-  for (;;) {
-    let field = '';
-    if (line[i] === '"') {
-      i++;
-      for (;;) {
-        if (i >= line.length)
-          throw new RangeError(
-            `parse error on line 1, column ${line.length + 1}: extraneous or missing " in quoted-field`,
-          );
-        if (line[i] === '"') {
-          if (line[i + 1] === '"') {
-            field += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        field += line[i];
-        i++;
-      }
-      if (i < line.length && line[i] !== ',')
-        throw new RangeError(`parse error on line 1, column ${i + 1}: extraneous or missing " in quoted-field`);
-    } else {
-      const end = line.indexOf(',', i);
-      field = end < 0 ? line.slice(i) : line.slice(i, end);
-      const quote = field.indexOf('"');
-      if (quote >= 0)
-        throw new RangeError(`parse error on line 1, column ${i + quote + 1}: bare " in non-quoted-field`);
-      i = end < 0 ? line.length : end;
-    }
-    fields.push(field);
-    if (i >= line.length) break;
-    i++; // the comma
-  }
-  return fields;
 }
 
 /**

@@ -15,7 +15,7 @@ import { errorMessage, InvalidArgumentError, NotFoundError } from '../../util/er
 import { extract } from '../../util/tar/index.ts';
 import type { OutStream } from '../command.ts';
 import { ExitStatusError } from '../errors.ts';
-import { ramInBytes } from '../container/numbers.ts';
+import { ramInBytes } from '../../util/units.ts';
 import { BuildDisplay } from './builddisplay.ts';
 import { contextTar, keptContextId, localContext } from './buildctx.ts';
 

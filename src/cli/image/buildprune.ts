@@ -1,7 +1,7 @@
 import { buildPrune, type EngineClient } from '../../client/index.ts';
 import { CanceledError } from '../../util/errors.ts';
 import type { OutStream } from '../command.ts';
-import { ramInBytes } from '../container/numbers.ts';
+import { ramInBytes } from '../../util/units.ts';
 import { confirm, type LineSource } from '../prompt.ts';
 import { humanSize } from '../units.ts';
 

@@ -1,5 +1,5 @@
 import type { EndpointSettings } from '../../client/index.ts';
-import { parseCSVLine } from '../container/values.ts';
+import { csvRecord } from '../../util/csv.ts';
 
 /**
  * `run`/`create`'s network flags → `HostConfig.NetworkMode` and `NetworkingConfig.EndpointsConfig`, as docker/cli
@@ -54,7 +54,7 @@ export function parseNetworkOpt(value: string): NetworkAttachment {
     n.target = value;
     return n;
   }
-  for (const field of parseCSVLine(value)) {
+  for (const field of csvRecord(value)) {
     const lower = field.toLowerCase();
     const eq = lower.indexOf('=');
     const key = eq < 0 ? '' : lower.slice(0, eq).trim();

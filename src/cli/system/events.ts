@@ -4,25 +4,13 @@ import type { EngineClient, EventMessage } from '../../client/index.ts';
 import type { OutStream } from '../command.ts';
 import { compileFormat, loadFormat } from '../output.ts';
 import { formatRFC3339NanoFixed } from '../units.ts';
+import { parseGoDuration } from '../../util/units.ts';
 
 export interface EventsOptions {
   since: string;
   until: string;
   filters: Record<string, string[]>;
   format: string;
-}
-
-const UNITS_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-
-/** Go's `time.ParseDuration`, in nanoseconds; undefined when `text` is not a duration. */
-export function parseGoDuration(text: string): number | undefined {
-  const m = /^([-+]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/.exec(text);
-  if (m === null) return text === '0' ? 0 : undefined;
-  let total = 0;
-  for (const part of text.replace(/^[-+]/, '').matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) {
-    total += Number(part[1]) * (UNITS_NS[part[2] ?? ''] ?? 0);
-  }
-  return m[1] === '-' ? -total : total;
 }
 
 /**
@@ -32,7 +20,7 @@ export function parseGoDuration(text: string): number | undefined {
  */
 export function getTimestamp(value: string, nowMs: number = Date.now()): string {
   if (value === '') return '';
-  const d = value === '0' ? undefined : parseGoDuration(value);
+  const d = value === '0' ? undefined : durationOrUndefined(value);
   if (d !== undefined) return String(Math.floor((nowMs * 1e6 - d) / 1e9));
   if (/^-?\d+(\.\d+)?$/.test(value)) return value;
   const ms = parseDate(value);
@@ -40,6 +28,14 @@ export function getTimestamp(value: string, nowMs: number = Date.now()): string 
     throw new InvalidArgumentError(`failed to parse value as time or duration: ${JSON.stringify(value)}`);
   }
   return fromNanos(BigInt(ms.ms) * 1_000_000n + BigInt(ms.extraNanos));
+}
+
+function durationOrUndefined(value: string): number | undefined {
+  try {
+    return parseGoDuration(value);
+  } catch {
+    return undefined;
+  }
 }
 
 function fromNanos(ns: bigint): string {
