@@ -46,6 +46,10 @@ export interface GcReport {
   blobs: { digest: string; size: number }[];
   links: number;
   uploads: number;
+  /** Blobs in storage without a metadata row, removed (scrub.ts). */
+  orphans: { digest: string; size: number }[];
+  /** Blobs an interrupted upload had committed, linked to its repository. */
+  adopted: { digest: string; size: number; repo: string }[];
   bytes: number;
   markMs: number;
   sweepMs: number;

@@ -3,6 +3,7 @@ import type { Digest } from '../util/digest.ts';
 import { isBerthError } from '../util/errors.ts';
 import type { GcReport } from './admin.ts';
 import type { SqlDb } from './meta/sql.ts';
+import { scrub } from './scrub.ts';
 import type { Registry } from './service.ts';
 
 export interface CollectOptions {
@@ -11,6 +12,8 @@ export interface CollectOptions {
   /** Also delete manifests no tag reaches (through an index or as a referrer of a reached manifest). */
   deleteUntagged: boolean;
   dryRun: boolean;
+  /** Only look for blobs in storage the metadata does not list (the start-up repair). */
+  scrubOnly?: boolean;
 }
 
 const BATCH = 128;
@@ -25,6 +28,21 @@ const PARALLEL_DELETES = 16;
  * the row. Work goes in small batches with a turn of the event loop between them, so requests keep being served.
  */
 export async function collect(reg: Registry, o: CollectOptions): Promise<GcReport> {
+  if (o.scrubOnly) {
+    const t = performance.now();
+    const found = await scrub(reg, { dryRun: o.dryRun });
+    return {
+      dryRun: o.dryRun,
+      manifests: [],
+      blobs: [],
+      links: 0,
+      uploads: 0,
+      ...found,
+      bytes: found.orphans.reduce((n, b) => n + b.size, 0),
+      markMs: 0,
+      sweepMs: Math.round(performance.now() - t),
+    };
+  }
   const db = reg.store.db;
   const cutoff = Date.now() - o.graceMs;
   const t0 = performance.now();
@@ -38,18 +56,29 @@ export async function collect(reg: Registry, o: CollectOptions): Promise<GcRepor
     blobs: blobs.map((b) => ({ digest: b.digest, size: b.size })),
     links: 0,
     uploads: 0,
+    orphans: [],
+    adopted: [],
     bytes: blobs.reduce((n, b) => n + b.size, 0) + doomed.reduce((n, m) => n + m.size, 0),
     markMs: Math.round(markMs),
     sweepMs: 0,
   };
-  if (o.dryRun) return report;
+  if (o.dryRun) {
+    Object.assign(report, await scrub(reg, { dryRun: true }));
+    report.bytes += report.orphans.reduce((n, b) => n + b.size, 0);
+    return report;
+  }
   const t1 = performance.now();
   if (doomed.length > 0) report.manifests = await deleteManifests(db, doomed, cutoff);
   report.links = await deleteLinks(db, cutoff);
   const gone = await deleteBlobs(reg, db, cutoff);
   report.blobs = gone;
   report.uploads = await purgeUploads(reg, db, cutoff);
-  report.bytes = gone.reduce((n, b) => n + b.size, 0) + report.manifests.reduce((n, m) => n + m.size, 0);
+  // After the purge: an upload a crash interrupted no longer claims the blob it had committed.
+  Object.assign(report, await scrub(reg, { dryRun: false }));
+  report.bytes =
+    gone.reduce((n, b) => n + b.size, 0) +
+    report.manifests.reduce((n, m) => n + m.size, 0) +
+    report.orphans.reduce((n, b) => n + b.size, 0);
   report.sweepMs = Math.round(performance.now() - t1);
   return report;
 }

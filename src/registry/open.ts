@@ -91,6 +91,8 @@ export interface OpenRegistry {
   /** The operations' parts: settings, retention, webhooks, the audit log. */
   ops: OpsParts;
   gc(opts: GcOptions): Promise<GcReport>;
+  /** The start-up repair: blobs in storage the metadata does not list are adopted or removed (scrub.ts). */
+  repair(): Promise<GcReport>;
   close(): Promise<void>;
 }
 
@@ -147,11 +149,12 @@ export async function openRegistry(
   }
   // One collection at a time in this process; it runs in a worker thread (see gc-worker.ts).
   let running: Promise<GcReport> | undefined;
-  const gc = (opts: GcOptions): Promise<GcReport> => {
+  const gc = (opts: GcOptions & { scrubOnly?: boolean }): Promise<GcReport> => {
     const options: CollectOptions = {
       graceMs: opts.graceMs ?? config.gc.graceMs,
       deleteUntagged: opts.deleteUntagged ?? config.gc.deleteUntagged,
       dryRun: opts.dryRun ?? false,
+      ...(opts.scrubOnly ? { scrubOnly: true } : {}),
     };
     const run = async (): Promise<GcReport> => {
       try {
@@ -175,6 +178,7 @@ export async function openRegistry(
     admin,
     ops,
     gc,
+    repair: () => gc({ scrubOnly: true }),
     trust,
     routes: {
       v2: new DistributionApi(registry, gate, { pingHeaders: ping }),

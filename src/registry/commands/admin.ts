@@ -308,10 +308,15 @@ export function gcText(r: GcReport): string {
   const lines = [
     ...r.manifests.map((m) => `${verb} manifest ${m.repo}@${m.digest} (${m.size} bytes)`),
     ...r.blobs.map((b) => `${verb} blob ${b.digest} (${b.size} bytes)`),
+    ...(r.orphans ?? []).map((b) => `${verb} orphaned blob ${b.digest} (${b.size} bytes, in storage but not listed)`),
+    ...(r.adopted ?? []).map(
+      (b) => `${r.dryRun ? 'would adopt' : 'adopted'} blob ${b.digest} (${b.size} bytes) into ${b.repo}`,
+    ),
   ];
   lines.push(
     `${r.dryRun ? 'would free' : 'freed'} ${r.bytes} bytes: ${r.manifests.length} manifests, ${r.blobs.length} blobs` +
       (r.dryRun ? '' : `, ${r.links} links, ${r.uploads} uploads`) +
+      `, ${(r.orphans ?? []).length} orphaned blobs, ${(r.adopted ?? []).length} adopted` +
       `; marking ${r.markMs} ms${r.dryRun ? '' : `, sweeping ${r.sweepMs} ms`}`,
   );
   return `${lines.join('\n')}\n`;

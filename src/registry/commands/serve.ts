@@ -71,6 +71,15 @@ export async function serveCommand(ctx: RegistryCommandContext): Promise<number>
   ctx.streams.err.write(
     `berth registry: listening on ${tls ? 'https' : 'http'}://${host}:${addr.port} (root ${config.root}, auth ${reg.gate.mode})\n`,
   );
+  // A crash may have left blobs in storage that the metadata does not list: found in the background.
+  const repair = reg
+    .repair()
+    .then((r) =>
+      ctx.streams.err.write(
+        `berth registry: repair: ${r.orphans.length} orphaned blobs removed (${r.bytes} bytes), ${r.adopted.length} adopted by their uploads, in ${r.sweepMs} ms\n`,
+      ),
+    )
+    .catch((err: unknown) => ctx.streams.err.write(`berth registry: repair failed: ${(err as Error).message}\n`));
   let collecting: Promise<unknown> | undefined;
   const schedule =
     config.gc.intervalMs > 0
@@ -100,6 +109,7 @@ export async function serveCommand(ctx: RegistryCommandContext): Promise<number>
   if (schedule) clearInterval(schedule);
   await scheduler.stop();
   await collecting;
+  await repair;
   server.close();
   server.closeIdleConnections();
   const grace = setTimeout(() => server.closeAllConnections(), 10_000);

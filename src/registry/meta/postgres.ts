@@ -6,6 +6,7 @@ export const POSTGRES: Dialect = {
   name: 'postgres',
   forUpdate: ' FOR UPDATE',
   forShare: ' FOR SHARE',
+  lockKey: 'SELECT pg_advisory_xact_lock(hashtextextended(?, 0)) AS locked',
   serial: 'BIGSERIAL PRIMARY KEY',
   bytes: 'BYTEA',
   text: 'TEXT COLLATE "C"',

@@ -31,6 +31,11 @@ export interface Dialect {
   forUpdate: string;
   /** Appended to a SELECT whose rows must not change until the transaction ends. */
   forShare: string;
+  /**
+   * A statement taking a lock on one key (its one parameter) until the transaction ends, for rows that may not
+   * exist yet (a blob's digest); none for SQLite, whose write transactions run one at a time.
+   */
+  lockKey: string | undefined;
   /** The DDL type of an auto-numbered primary key, and of bytes. */
   serial: string;
   bytes: string;
@@ -42,6 +47,7 @@ export const SQLITE: Dialect = {
   name: 'sqlite',
   forUpdate: '',
   forShare: '',
+  lockKey: undefined,
   serial: 'INTEGER PRIMARY KEY',
   bytes: 'BLOB',
   text: 'TEXT',

@@ -130,6 +130,8 @@ export class RegistryStore {
    */
   async claimDigest(id: string, digest: Digest): Promise<void> {
     await this.db.tx(async (q) => {
+      // The scrub (scrub.ts) records an unlisted blob as `deleting` under this lock.
+      if (this.db.dialect.lockKey) await q.get(this.db.dialect.lockKey, [digest]);
       const row = await q.get<{ state: string }>(
         `SELECT state FROM blobs WHERE digest = ?${this.db.dialect.forShare}`,
         [digest],
