@@ -16,6 +16,7 @@ import {
   pushImage,
   registryCli,
   serveRegistry,
+  sha256,
   type ServedRegistry,
 } from '../src/registry/testkit.ts';
 import { dir, file, image, layer, legacyArchive, tarOf } from './fixtures.ts';
@@ -336,6 +337,125 @@ describe('htpasswd mode, TLS, and berthd with token auth', () => {
     assert.equal(down.code, 0, down.stderr);
     const anon = await skopeo(['inspect', '--cert-dir', certs, `docker://${reg.host}/sec/x:1`]);
     assert.notEqual(anon.code, 0);
+  });
+
+  it('TLS with htpasswd Basic: skopeo and the docker CLI through berthd, with a CA they trust', async (t) => {
+    const { mkdir, readFile } = await import('node:fs/promises');
+    const tls = join(work, 'tls-basic');
+    await mkdir(tls);
+    await makeCa(tls);
+    await htpasswdFile(join(work, 'htpasswd-tls'), { alice: 'wonderland' });
+    const reg = await serveRegistry(t, {
+      args: [
+        '--auth',
+        `htpasswd=${join(work, 'htpasswd-tls')}`,
+        '--tls-cert',
+        join(tls, 'server.crt'),
+        '--tls-key',
+        join(tls, 'server.key'),
+      ],
+    });
+    assert.match(reg.url, /^https:/);
+    assert.match(reg.log(), /auth htpasswd/);
+    const certs = join(work, 'certs-basic');
+    await mkdir(join(certs, reg.host), { recursive: true });
+    const ca = await readFile(join(tls, 'ca.crt'));
+    await writeFile(join(certs, 'ca.crt'), ca);
+    await writeFile(join(certs, reg.host, 'ca.crt'), ca);
+    // skopeo: in and out with the right credentials; wrong ones, none, and an untrusted certificate refused.
+    const up = await skopeo([
+      'copy',
+      '-q',
+      '--dest-cert-dir',
+      certs,
+      '--dest-creds',
+      'alice:wonderland',
+      `docker-archive:${archive}`,
+      `docker://${reg.host}/tb/x:1`,
+    ]);
+    assert.equal(up.code, 0, up.stderr);
+    const down = await skopeo([
+      'copy',
+      '-q',
+      '--src-cert-dir',
+      certs,
+      '--src-creds',
+      'alice:wonderland',
+      `docker://${reg.host}/tb/x:1`,
+      `dir:${join(work, 'out-basic')}`,
+    ]);
+    assert.equal(down.code, 0, down.stderr);
+    // Copied out as stored: the manifest's digest is the one the registry gives.
+    const pulledDigest = sha256(await readFile(join(work, 'out-basic', 'manifest.json')));
+    const inspect = await skopeo([
+      'inspect',
+      '--raw',
+      '--cert-dir',
+      certs,
+      '--creds',
+      'alice:wonderland',
+      `docker://${reg.host}/tb/x:1`,
+    ]);
+    assert.equal(inspect.code, 0, inspect.stderr);
+    assert.equal(pulledDigest, sha256(inspect.stdout));
+    const wrong = await skopeo([
+      'inspect',
+      '--cert-dir',
+      certs,
+      '--creds',
+      'alice:nope',
+      `docker://${reg.host}/tb/x:1`,
+    ]);
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /unauthorized|authentication required|401/i);
+    const anon = await skopeo(['inspect', '--cert-dir', certs, `docker://${reg.host}/tb/x:1`]);
+    assert.notEqual(anon.code, 0);
+    const untrusted = await skopeo(['inspect', '--creds', 'alice:wonderland', `docker://${reg.host}/tb/x:1`]);
+    assert.notEqual(untrusted.code, 0);
+    assert.match(untrusted.stderr, /certificate/i);
+    // Raw HTTPS: the Basic challenge, then 200.
+    const { request } = await import('node:https');
+    const get = (auth?: string) =>
+      new Promise<{ status: number; challenge: string | undefined }>((resolve, reject) => {
+        const req = request(
+          `${reg.url}/v2/`,
+          { ca, headers: auth ? { Authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {} },
+          (res) => {
+            res.resume();
+            resolve({ status: res.statusCode!, challenge: res.headers['www-authenticate'] });
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    assert.deepEqual(await get(), { status: 401, challenge: 'Basic realm="berth-registry"' });
+    assert.equal((await get('alice:wonderland')).status, 200);
+    // The docker CLI through berthd, which trusts the CA through its certs.d.
+    const ddir = await mkdtemp(join(tmpdir(), 'berth-it-regtls-'));
+    await writeFile(join(ddir, 'daemon.json'), JSON.stringify({ 'certs-dir': certs }));
+    let d: Daemon | undefined;
+    try {
+      d = await startDaemon({ dir: ddir, seed: true, args: ['--config-file', join(ddir, 'daemon.json')] });
+      const bad = await docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], 'nope\n');
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /unauthorized/i);
+      const login = await docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n');
+      assert.equal(login.code, 0, `${login.stderr}\n${d.log().slice(-2000)}`);
+      assert.match(login.stdout, /Login Succeeded/);
+      const ref = `${reg.host}/tb/bb:1`;
+      assert.equal((await docker(d, ['tag', 'busybox:latest', ref])).code, 0);
+      const push = await docker(d, ['push', ref]);
+      assert.equal(push.code, 0, `${push.stderr}\n${d.log().slice(-2000)}`);
+      assert.equal((await docker(d, ['rmi', ref])).code, 0);
+      const pull = await docker(d, ['pull', ref]);
+      assert.equal(pull.code, 0, pull.stderr);
+      const pulled = await docker(d, ['pull', `${reg.host}/tb/x:1`]);
+      assert.equal(pulled.code, 0, pulled.stderr);
+      assert.match(pulled.stdout, new RegExp(`Digest: ${pulledDigest}`));
+    } finally {
+      await d?.cleanup();
+      await rm(ddir, { recursive: true, force: true });
+    }
   });
 
   it('docker login, push and pull through berthd against token auth', async (t) => {
