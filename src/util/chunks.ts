@@ -1,19 +1,15 @@
 /** Byte-stream helpers. */
-import { GarbageNudge } from './gc.ts';
 
 /**
  * Gathers a stream's chunks into chunks of `size` bytes (the last one shorter), copying small ones together;
  * a chunk of `size` or more that arrives alone passes as it is. A socket hands a request body over in pieces of at
  * most 64 KiB: gathered, every step after this (tar parsing, digests, writes, the unpack threads) runs once per
- * `size` bytes instead of once per piece. The dead pieces are collected every few MiB (gc.ts).
+ * `size` bytes instead of once per piece.
  */
 export async function* coalesce(source: AsyncIterable<Uint8Array>, size = 1 << 20): AsyncGenerator<Buffer> {
   let buf: Buffer | undefined;
   let len = 0;
-  // The pieces are dead once copied, and the gathered chunks soon after: collected as they go (gc.ts).
-  const nudge = new GarbageNudge();
   for await (const chunk of source) {
-    nudge.moved(chunk.length);
     if (len === 0 && chunk.length >= size) {
       yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       continue;

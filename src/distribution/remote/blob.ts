@@ -3,7 +3,6 @@
  * connection, and the errors of a failed download or pull, named after the blob.
  */
 import type { Descriptor } from '../../oci/types.ts';
-import { GarbageNudge } from '../../util/gc.ts';
 import { CanceledError, DataLossError, errorMessage, isBerthError, UnavailableError } from '../../util/errors.ts';
 import type { Session } from './client.ts';
 import { IdleTimeoutError } from './transport.ts';
@@ -30,8 +29,6 @@ export async function* blobBytes(
   // are few. What is batched was received, so a resume continues after it.
   let pending: Buffer[] = [];
   let pendingBytes = 0;
-  // The socket's pieces are dead once batched: collected as they go (util/gc.ts).
-  const nudge = new GarbageNudge();
   const flush = (): Buffer => {
     const out = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
     pending = [];
@@ -71,7 +68,6 @@ export async function* blobBytes(
           skip = 0;
         }
         received += chunk.length;
-        nudge.moved(chunk.length);
         pending.push(chunk);
         pendingBytes += chunk.length;
         if (pendingBytes >= WRITE_BATCH) {
