@@ -62,9 +62,21 @@ export function threadModules(entry: URL): [string, string][] {
   return [...out];
 }
 
-/** Starts a worker on the TypeScript module `entry` (see above). `workerData` is the bootstrap's own. */
+/**
+ * Starts a worker on the TypeScript module `entry` (see above). `workerData` is the bootstrap's own. Where this
+ * thread has no stripper loaded, its `.ts` modules come from a load hook of the process's (bin/berthd's
+ * `--import bin/strip-cache.mjs`, which workers inherit): then the worker is started plainly, on that hook, rather
+ * than load the stripper here to strip what the hook already serves.
+ */
 export function startThread(entry: URL, opts: Omit<WorkerOptions, 'eval' | 'workerData'> = {}): Worker {
+  if (!stripperLoaded()) return new Worker(entry, opts);
   return new Worker(BOOT, { ...opts, eval: true, workerData: { entry: entry.href, sources: threadModules(entry) } });
+}
+
+/** Whether Node's type stripper is loaded in this thread (it stays loaded once a `.ts` module was stripped). */
+function stripperLoaded(): boolean {
+  const list = (process as unknown as { moduleLoadList?: string[] }).moduleLoadList ?? [];
+  return list.some((m) => m.includes('amaro'));
 }
 
 /**
