@@ -1,12 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FileContentStore } from './store.ts';
 import { sha256 } from '../util/digest.ts';
-import { DataLossError, NotFoundError } from '../util/errors.ts';
+import { DataLossError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 
 let root: string;
 let store: FileContentStore;
@@ -51,6 +51,34 @@ test('missing blob is NotFound; walk lists blobs; delete removes', async () => {
   assert.ok(seen.includes(info.digest));
   await store.delete(info.digest);
   assert.equal(await store.has(info.digest), false);
+});
+
+test('adopt takes in a file written at an ingest path when its digest and size are right, and removes it otherwise', async () => {
+  const data = Buffer.from('written by another thread');
+  const got = { digest: sha256(data), size: data.length };
+  const tmp = store.ingestPath();
+  await writeFile(tmp, data);
+  const info = await store.adopt(tmp, got, { digest: got.digest, size: got.size });
+  assert.deepEqual(info, { ...got, created: true });
+  assert.deepEqual(await store.readAll(got.digest), data);
+  // The same blob again: already there, the new file goes.
+  const again = store.ingestPath();
+  await writeFile(again, data);
+  assert.equal((await store.adopt(again, got)).created, false);
+  // A digest or size other than expected: DataLoss, nothing stored, the file gone.
+  const other = Buffer.from('other bytes');
+  for (const expected of [{ digest: sha256('something else') }, { size: other.length + 1 }]) {
+    const bad = store.ingestPath();
+    await writeFile(bad, other);
+    await assert.rejects(store.adopt(bad, { digest: sha256(other), size: other.length }, expected), DataLossError);
+    assert.equal(await store.has(sha256(other)), false);
+  }
+  // Only a path under the ingest directory is taken.
+  const outside = join(root, 'elsewhere');
+  await writeFile(outside, other);
+  await assert.rejects(store.adopt(outside, { digest: sha256(other), size: other.length }), InvalidArgumentError);
+  assert.deepEqual(await readFile(outside), other); // not the store's to remove
+  assert.deepEqual(await readdir(join(root, 'ingest')), []);
 });
 
 test('repair removes unfinished ingests', async () => {

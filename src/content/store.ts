@@ -53,6 +53,23 @@ export interface Ingester {
   put(data: Uint8Array, expected?: Expected, opts?: { syncDir?: boolean }): Promise<BlobInfo & { created: boolean }>;
   /** Makes the names of blobs stored with `syncDir: false` durable. */
   syncBlobs(): Promise<void>;
+  /**
+   * A new path under the store's ingest directory, for a writer elsewhere (an unpack thread storing a layer's blob as
+   * it unpacks it) to create, fill, hash and sync; then `adopt` it. Left there by a crash, `repair` removes it.
+   */
+  ingestPath(): string;
+  /**
+   * Takes in a file made at an `ingestPath()`, whose writer synced it and reports its digest and size: checked
+   * against `expected` (a DataLossError if they differ, and the file is removed), then renamed into place as
+   * `ingest` places a blob. The file is removed in every case but success, except a path outside the ingest
+   * directory, which is refused and left alone.
+   */
+  adopt(
+    tmp: string,
+    got: { digest: Digest; size: number },
+    expected?: Expected,
+    opts?: { syncDir?: boolean },
+  ): Promise<BlobInfo & { created: boolean }>;
 }
 
 /** Lists and deletes blobs. */
@@ -181,6 +198,37 @@ export class FileContentStore implements ContentStore, ResumableIngester {
 
   async syncBlobs(): Promise<void> {
     await syncDir(join(this.root, 'blobs', 'sha256'));
+  }
+
+  ingestPath(): string {
+    return join(this.root, 'ingest', `${Date.now()}-${randomBytes(8).toString('hex')}`);
+  }
+
+  async adopt(
+    tmp: string,
+    got: { digest: Digest; size: number },
+    expected: Expected = {},
+    opts: { syncDir?: boolean } = {},
+  ): Promise<BlobInfo & { created: boolean }> {
+    // (Checked before anything is removed: a path elsewhere is not the store's to delete.)
+    if (dirname(tmp) !== join(this.root, 'ingest')) throw new InvalidArgumentError(`"${tmp}" is not an ingest path`);
+    try {
+      if (expected.size !== undefined && got.size !== expected.size)
+        throw new DataLossError(`content size ${got.size} does not match the expected ${expected.size}`);
+      if (expected.digest !== undefined && got.digest !== expected.digest)
+        throw new DataLossError(`content digest ${got.digest} does not match the expected ${expected.digest}`);
+      const final = this.path(got.digest);
+      if (await this.has(got.digest)) {
+        await rm(tmp, { force: true });
+        return { ...got, created: false };
+      }
+      await rename(tmp, final);
+      if (opts.syncDir ?? true) await syncDir(dirname(final));
+      return { ...got, created: true };
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
   }
 
   async *walk(): AsyncIterable<BlobInfo> {

@@ -88,7 +88,38 @@ export async function unpackTar(root: string, source: LayerSource, opts: TarOpti
   const pool = opts.pool ?? defaultPool;
   const r = await pool.take();
   try {
-    return await run(r, root, source, opts);
+    return unpacked(await run(r, root, source, opts));
+  } finally {
+    pool.give(r);
+  }
+}
+
+/** `storeAndUnpackTar`'s answer: the blob as stored, and the unpack's outcome (its result, or why it failed). */
+export interface StoredTar {
+  blob: { digest: Digest; size: number };
+  unpacked: UnpackedTar | Error;
+}
+
+/**
+ * `unpackTar` on bytes as they arrive that also stores them, in the same pass on the same thread: written to the
+ * new file `blobPath` (created here, synced at the end) and hashed, for the content store to `adopt`. The unpack
+ * failing does not stop the storing (a load cannot tell a layer from other files until it has read them all): the
+ * answer then carries the unpack's error. `onStored` hears as soon as the blob is written and synced, maybe before
+ * the unpack ends (a load goes on reading its archive meanwhile). Rejects (and leaves `blobPath` for the caller to
+ * remove) when the storing fails, the source fails, or on cancel, once nothing more is written to `root`.
+ */
+export async function storeAndUnpackTar(
+  root: string,
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  blobPath: string,
+  opts: TarOptions & { onStored?: (blob: { digest: Digest; size: number }) => void },
+): Promise<StoredTar> {
+  const pool = opts.pool ?? defaultPool;
+  const r = await pool.take();
+  try {
+    const m = await run(r, root, source, { ...opts, blob: blobPath });
+    const blob = { digest: m.blob!.digest as Digest, size: m.blob!.size };
+    return { blob, unpacked: m.unpackError ? rebuildError(m.unpackError) : unpacked(m) };
   } finally {
     pool.give(r);
   }
@@ -115,10 +146,23 @@ export async function unpackLayer(
   return { size };
 }
 
-/** One unpack on a reader: feeds it (unless it reads a file), and settles with its answer. */
-async function run(r: Reader, root: string, source: LayerSource, opts: TarOptions): Promise<UnpackedTar> {
-  let settle!: { resolve: (v: UnpackedTar) => void; reject: (e: Error) => void };
-  const answer = new Promise<UnpackedTar>((resolve, reject) => (settle = { resolve, reject }));
+type Done = Extract<FromReader, { t: 'done' }>;
+
+/** Pieces handed over through the ring are posted to the reader once this many bytes are waiting, or at the end. */
+const POST_BYTES = 256 << 10;
+
+/**
+ * One unpack on a reader: feeds it (unless it reads a file) and settles with its answer. Small chunks (a socket's,
+ * up to 64 KiB) are copied into the ring back to back and handed over together, one message per POST_BYTES.
+ */
+async function run(
+  r: Reader,
+  root: string,
+  source: LayerSource,
+  opts: TarOptions & { blob?: string; onStored?: (blob: { digest: Digest; size: number }) => void },
+): Promise<Done> {
+  let settle!: { resolve: (v: Done) => void; reject: (e: Error) => void };
+  const answer = new Promise<Done>((resolve, reject) => (settle = { resolve, reject }));
   let over = false;
   /** Bytes of the input ring in use, and a waiter for room. */
   let used = 0;
@@ -137,16 +181,14 @@ async function run(r: Reader, root: string, source: LayerSource, opts: TarOption
       case 'progress':
         opts.onRead?.(m.read);
         return;
+      case 'stored':
+        opts.onStored?.({ digest: m.blob.digest as Digest, size: m.blob.size });
+        return;
       case 'done':
         over = true;
         wake();
         opts.onRead?.(m.read);
-        settle.resolve({
-          diffId: m.diffId === '' ? undefined : (m.diffId as Digest),
-          size: m.size,
-          fileBytes: m.fileBytes,
-          read: m.read,
-        });
+        settle.resolve(m);
         return;
       case 'error':
         over = true;
@@ -176,30 +218,48 @@ async function run(r: Reader, root: string, source: LayerSource, opts: TarOption
     const job = Math.floor(Math.random() * 0x7fffffff);
     const compression = opts.compression ?? 'none';
     const hash = opts.hash ?? true;
+    const spec = { t: 'job', job, root, mode: opts.whiteouts, compression, hash } as const;
     if ('file' in source) {
-      r.post({ t: 'job', job, root, mode: opts.whiteouts, compression, hash, file: source.file });
+      r.post({ ...spec, file: source.file });
       return await answer;
     }
-    r.post({ t: 'job', job, root, mode: opts.whiteouts, compression, hash });
+    r.post({ ...spec, ...(opts.blob !== undefined ? { blob: opts.blob } : {}) });
     answer.catch(() => {}); // awaited below, after the feeding stops
+    /** Where the next bytes go in the ring, and where the bytes not yet posted start. */
     let head = 0;
+    let posted = 0;
     let read = 0;
+    const post = (): void => {
+      if (head === posted) return;
+      r.post({ t: 'data', off: posted, len: head - posted });
+      posted = head;
+    };
     for await (const chunk of source) {
       for (let off = 0; off < chunk.length && !over; ) {
+        if (head === INPUT_RING) {
+          post();
+          head = posted = 0;
+        }
         const len = Math.min(chunk.length - off, INPUT_RING - head, INPUT_RING / 4);
-        while (used + len > INPUT_RING && !over) await new Promise<void>((resolve) => (room = resolve));
-        if (over) break;
+        if (used + len > INPUT_RING) {
+          post();
+          while (used + len > INPUT_RING && !over) await new Promise<void>((resolve) => (room = resolve));
+          if (over) break;
+        }
         r.input.set(chunk.subarray(off, off + len), head);
-        r.post({ t: 'data', off: head, len });
         used += len;
-        head = (head + len) % INPUT_RING;
+        head += len;
         off += len;
+        if (head - posted >= POST_BYTES) post();
       }
       read += chunk.length;
       opts.onRead?.(read);
       if (over) break;
     }
-    if (!over) r.post({ t: 'eof' });
+    if (!over) {
+      post();
+      r.post({ t: 'eof' });
+    }
     return await answer;
   } catch (err) {
     if (!over) {
@@ -211,4 +271,13 @@ async function run(r: Reader, root: string, source: LayerSource, opts: TarOption
   } finally {
     opts.signal?.removeEventListener('abort', cancel);
   }
+}
+
+function unpacked(m: Done): UnpackedTar {
+  return {
+    diffId: m.diffId === '' ? undefined : (m.diffId as Digest),
+    size: m.size,
+    fileBytes: m.fileBytes,
+    read: m.read,
+  };
 }

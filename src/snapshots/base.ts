@@ -9,7 +9,14 @@ import {
   UnavailableError,
 } from '../util/errors.ts';
 import type { Compression } from '../util/compression.ts';
-import { type LayerSource, type UnpackedTar, unpackLayer, unpackTar } from './apply.ts';
+import {
+  type LayerSource,
+  type StoredTar,
+  storeAndUnpackTar,
+  type UnpackedTar,
+  unpackLayer,
+  unpackTar,
+} from './apply.ts';
 import type { WhiteoutMode } from './apply.ts';
 import { TRANSIENT_LABEL } from './types.ts';
 import type { Mount, SnapshotInfo, Snapshotter, TarEntry, Usage } from './types.ts';
@@ -166,6 +173,21 @@ export abstract class DirectorySnapshotter implements Snapshotter {
     opts: { compression?: Compression; hash?: boolean; signal?: AbortSignal; onRead?: (bytes: number) => void } = {},
   ): Promise<UnpackedTar> {
     return unpackTar(this.#activeDir(key), source, { whiteouts: this.whiteouts, ...opts });
+  }
+
+  async storeAndApplyBlob(
+    key: string,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    blobPath: string,
+    opts: {
+      compression?: Compression;
+      hash?: boolean;
+      signal?: AbortSignal;
+      onRead?: (bytes: number) => void;
+      onStored?: (blob: StoredTar['blob']) => void;
+    } = {},
+  ): Promise<StoredTar> {
+    return storeAndUnpackTar(this.#activeDir(key), source, blobPath, { whiteouts: this.whiteouts, ...opts });
   }
 
   /** The directory of the active snapshot `key`, which a layer unpacks into. */

@@ -7,10 +7,11 @@ export {
   configureUnpackThreads,
   normalise as normaliseLayerPath,
   stopUnpackThreads,
+  storeAndUnpackTar,
   unpackLayer,
   unpackTar,
 } from './apply.ts';
-export type { LayerSource, TarOptions, UnpackedTar, UnpackOptions, WhiteoutMode } from './apply.ts';
+export type { LayerSource, StoredTar, TarOptions, UnpackedTar, UnpackOptions, WhiteoutMode } from './apply.ts';
 export type { UnpackThreads } from './pool.ts';
 export { mountAll, unmountAll, isMountPoint, parseMountOptions } from './mount.ts';
 export { diskUsage } from './usage.ts';

@@ -9,7 +9,7 @@ import type { PackEntry } from '../util/tar/index.ts';
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
-import { unpackLayer, unpackTar } from './apply.ts';
+import { storeAndUnpackTar, unpackLayer, unpackTar } from './apply.ts';
 import { UnpackPool } from './pool.ts';
 
 // The unpack threads (pool.ts): more unpacks at once than readers, failures, cancels, big bodies, blobs read from a
@@ -174,6 +174,53 @@ test("a corrupt gzip blob fails with zlib's error; a source that fails stops the
   assert.deepEqual(await readdir(r), after);
 });
 
+test('a gzip blob whose check fails at its very end, read from a file or from its bytes, fails and does not hang', async () => {
+  const tar = await tarOf([{ header: { name: 'f' }, body: Buffer.alloc(5000, 'h') }]);
+  const gz = gzipSync(tar);
+  gz[gz.length - 6] = gz[gz.length - 6]! ^ 0xff; // the CRC
+  const file = join(tmp, 'crc.gz');
+  await writeFile(file, gz);
+  for (const source of [{ file }, [gz]]) {
+    await assert.rejects(unpackTar(await root(), source, { whiteouts: 'overlay', compression: 'gzip' }), /check/);
+  }
+});
+
+test('storeAndUnpackTar writes the bytes to the blob file (synced, hashed) as it unpacks them', async () => {
+  const tar = await tarOf([{ header: { name: 'd/' } }, { header: { name: 'd/f' }, body: Buffer.alloc(3 << 20, 7) }]);
+  const gz = gzipSync(tar);
+  const pieces = Array.from({ length: Math.ceil(gz.length / 50_000) }, (_, i) =>
+    gz.subarray(i * 50_000, (i + 1) * 50_000),
+  );
+  const r = await root();
+  const blobPath = join(tmp, `blob-${n}`);
+  let heard: { digest: string; size: number } | undefined;
+  const got = await storeAndUnpackTar(r, pieces, blobPath, {
+    whiteouts: 'overlay',
+    compression: 'gzip',
+    onStored: (b) => (heard = b),
+  });
+  const digest = `sha256:${createHash('sha256').update(gz).digest('hex')}`;
+  assert.deepEqual(got.blob, { digest, size: gz.length });
+  assert.deepEqual(heard, got.blob);
+  assert.deepEqual(await readFile(blobPath), gz);
+  assert.ok(!(got.unpacked instanceof Error));
+  assert.equal(got.unpacked.diffId, `sha256:${createHash('sha256').update(tar).digest('hex')}`);
+  assert.equal((await stat(join(r, 'd', 'f'))).size, 3 << 20);
+
+  // Bytes that are no layer: stored all the same, and the answer carries the unpack's error.
+  const junk = Buffer.concat([gz.subarray(0, 10), Buffer.alloc(200_000, 0xab)]);
+  const junkPath = join(tmp, `blob-junk-${n}`);
+  const bad = await storeAndUnpackTar(await root(), [junk], junkPath, { whiteouts: 'overlay', compression: 'gzip' });
+  assert.ok(bad.unpacked instanceof Error);
+  assert.equal(bad.blob.size, junk.length);
+  assert.deepEqual(await readFile(junkPath), junk);
+
+  // A blob path that exists already is never overwritten: the job fails as a whole.
+  await assert.rejects(storeAndUnpackTar(await root(), [gz], blobPath, { whiteouts: 'overlay', compression: 'gzip' }), {
+    code: 'EEXIST',
+  });
+});
+
 test('stopping the threads fails the unpack under way; the next one starts them again', async () => {
   const pool = new UnpackPool({ readers: 1, appliers: 2 });
   async function* slow(): AsyncGenerator<Uint8Array> {
@@ -184,8 +231,9 @@ test('stopping the threads fails the unpack under way; the next one starts them 
   }
   const running = unpackTar(await root(), slow(), { whiteouts: 'overlay', pool });
   await new Promise((resolve) => setTimeout(resolve, 50));
+  const failed = assert.rejects(running, UnavailableError);
   await pool.close();
-  await assert.rejects(running, UnavailableError);
+  await failed;
   const r = await root();
   await unpackTar(r, [await tarOf([{ header: { name: 'again' }, body: Buffer.from('yes') }])], {
     whiteouts: 'overlay',

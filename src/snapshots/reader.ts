@@ -6,7 +6,7 @@
  * has stopped working on the layer, so that nothing is written after the main thread hears of the end.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
 import { decompressor } from '../util/compression.ts';
@@ -80,7 +80,41 @@ interface Shared {
   send: (m: FromReader) => void;
 }
 
-/** One layer being read. */
+/** The blob's bytes written to a file and hashed as they pass (a pull or load storing it in the same pass). */
+class BlobSink {
+  #fd: number;
+  readonly #hash = createHash('sha256');
+  #size = 0;
+
+  constructor(path: string) {
+    this.#fd = openSync(path, 'wx', 0o644);
+  }
+
+  write(view: Buffer): void {
+    for (let off = 0; off < view.length; ) off += writeSync(this.#fd, view, off);
+    this.#hash.update(view);
+    this.#size += view.length;
+  }
+
+  /** Syncs and closes the file: its content is on disk before anything names it. */
+  finish(): { digest: string; size: number } {
+    fsyncSync(this.#fd);
+    this.close();
+    return { digest: `sha256:${this.#hash.digest('hex')}`, size: this.#size };
+  }
+
+  close(): void {
+    if (this.#fd >= 0) closeSync(this.#fd);
+    this.#fd = -1;
+  }
+}
+
+/**
+ * One layer being read. Its outcome has two parts when the blob is stored here too: the blob (written, synced,
+ * hashed) and the unpack. The unpack failing (the bytes are no layer, or a bad one) stops the unpack only: the blob
+ * goes on to its end, and the answer carries both. The job as a whole fails (an 'error' answer) when it is canceled,
+ * when the blob cannot be written, or when the unpack fails and no blob is stored.
+ */
 class Job {
   readonly #id: number;
   readonly #s: Shared;
@@ -89,17 +123,30 @@ class Job {
   readonly #parser: TarParser;
   readonly #dispatch: Dispatcher;
   readonly #inflate: Duplex | undefined;
+  /**
+   * Callbacks of writes to the decompressor not yet called back: a decompressor destroyed by an error drops the
+   * callback of the write it was working on, so stopping calls them (the bytes are not needed any more).
+   */
+  readonly #writing = new Set<() => void>();
+  readonly #blob: BlobSink | undefined;
   /** Bytes of the blob taken in so far. */
   #read = 0;
   #ended = false;
+  /** The unpack has stopped for good (failed, or the job did). */
+  #stopped = false;
+  /** The job failed as a whole: nothing more is done, the input is acknowledged and dropped. */
+  #failed = false;
   /** The first failure of this thread's own (the tar, the compression, the input); undefined for an applier's. */
   #failure: unknown;
-  #failed = false;
+  /** The unpack's outcome, once known; and the blob's, once its input ended. */
+  #unpacked: Promise<{ diffId: string; size: number; fileBytes: number } | PortableError>;
+  #settleUnpack!: (v: { diffId: string; size: number; fileBytes: number } | PortableError) => void;
 
   constructor(m: Extract<ToReader, { t: 'job' }>, s: Shared) {
     this.#id = m.job;
     this.#s = s;
     this.#hashing = m.hash;
+    this.#unpacked = new Promise((resolve) => (this.#settleUnpack = resolve));
     Atomics.store(s.ctl, CTL_FAILED, 0);
     const shared = m.mode === 'overlay' && s.links.length > 1 && isEmptyDir(m.root);
     this.#dispatch = new Dispatcher({
@@ -115,24 +162,40 @@ class Job {
     if (m.compression !== 'none') {
       const z = decompressor(m.compression);
       z.on('data', (chunk: Buffer) => this.#decoded(chunk));
-      z.on('error', (err) => this.#fail(err)); // named after the layer by the caller, as a DataLossError
+      z.on('error', (err) => this.#stop(err)); // named after the layer by the caller, as a DataLossError
       z.on('end', () => this.#finish());
       this.#inflate = z;
+    }
+    if (m.blob !== undefined) {
+      try {
+        this.#blob = new BlobSink(m.blob);
+      } catch (err) {
+        this.#fail(err);
+      }
     }
   }
 
   /** Bytes at `off` of the input ring: read in place, then acknowledged so the main thread may reuse them. */
   ringData(off: number, len: number): void {
     const view = Buffer.from(this.#s.input.buffer, off, len);
+    const ack = (): void => this.#s.send({ t: 'ack', bytes: len });
     this.#read += len;
     if (this.#failed) {
-      this.#s.send({ t: 'ack', bytes: len });
+      ack();
       return;
     }
-    if (this.#inflate) this.#inflate.write(view, () => this.#s.send({ t: 'ack', bytes: len }));
+    try {
+      this.#blob?.write(view);
+    } catch (err) {
+      this.#fail(err);
+      ack();
+      return;
+    }
+    if (this.#stopped) ack();
+    else if (this.#inflate) this.#inflateWrite(this.#inflate, view, ack);
     else {
       this.#decoded(view);
-      this.#s.send({ t: 'ack', bytes: len });
+      ack();
     }
   }
 
@@ -141,10 +204,28 @@ class Job {
     this.#fail(new CanceledError('unpack canceled'));
   }
 
+  /** The input ended: the blob is synced, and the unpack finishes. */
   ringEnd(): void {
     if (this.#failed) return;
-    if (this.#inflate) this.#inflate.end();
-    else this.#finish();
+    let blob: { digest: string; size: number } | undefined;
+    try {
+      blob = this.#blob?.finish();
+    } catch (err) {
+      this.#fail(err);
+      return;
+    }
+    if (blob) this.#s.send({ t: 'stored', blob });
+    if (!this.#stopped) {
+      if (this.#inflate) this.#inflate.end();
+      else this.#finish();
+    }
+    void this.#unpacked.then((u) => {
+      if (this.#failed) return;
+      if ('diffId' in u) this.#s.send({ t: 'done', ...u, read: this.#read, ...(blob ? { blob } : {}) });
+      else if (blob)
+        this.#s.send({ t: 'done', diffId: '', size: 0, fileBytes: 0, read: this.#read, blob, unpackError: u });
+      else this.#s.send({ t: 'error', ...u });
+    });
   }
 
   /** Reads a blob file: the next chunk is read while the previous one is decompressed. */
@@ -155,11 +236,11 @@ class Job {
       const bufs = [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)];
       let consumed: Promise<void> = Promise.resolve();
       let reported = 0;
-      for (let i = 0; !this.#failed; i++) {
+      for (let i = 0; !this.#stopped; i++) {
         const buf = bufs[i % 2]!;
         const n = readSync(fd, buf, 0, buf.length, null);
         await consumed; // the other buffer is free again
-        if (n === 0 || this.#failed) break;
+        if (n === 0 || this.#stopped) break;
         this.#read += n;
         if (this.#read - reported >= PROGRESS_EVERY) {
           reported = this.#read;
@@ -168,62 +249,90 @@ class Job {
         const chunk = buf.subarray(0, n);
         if (this.#inflate) {
           const z = this.#inflate;
-          consumed = new Promise((resolve) => z.write(chunk, () => resolve()));
+          consumed = new Promise((resolve) => this.#inflateWrite(z, chunk, resolve));
         } else this.#decoded(chunk);
       }
     } catch (err) {
-      this.#fail(err);
+      this.#stop(err);
     } finally {
       if (fd >= 0) closeSync(fd);
     }
     this.ringEnd();
   }
 
+  /** Writes to the decompressor; `done` is called once, when it took the bytes or when the unpack stopped. */
+  #inflateWrite(z: Duplex, chunk: Buffer, done: () => void): void {
+    const once = (): void => {
+      if (this.#writing.delete(once)) done();
+    };
+    this.#writing.add(once);
+    z.write(chunk, once);
+  }
+
   /** Decompressed tar bytes: hashed, parsed, and the file work handed on. */
   #decoded(chunk: Buffer): void {
-    if (this.#failed) return;
+    if (this.#stopped) return;
     try {
       if (Atomics.load(this.#s.ctl, CTL_ABORT) !== 0) throw new CanceledError('unpack canceled');
       if (this.#hashing) this.#hash.update(chunk);
       this.#parser.push(chunk);
       this.#dispatch.flushAll();
     } catch (err) {
-      this.#fail(err);
+      if (err instanceof CanceledError) this.#fail(err);
+      else this.#stop(err);
     }
   }
 
   #finish(): void {
-    if (this.#failed || this.#ended) return;
+    if (this.#stopped || this.#ended) return;
     this.#ended = true;
     try {
       this.#parser.end();
       this.#dispatch.finish();
     } catch (err) {
-      this.#fail(err);
+      this.#stop(err);
       return;
     }
-    this.#s.send({
-      t: 'done',
+    this.#settleUnpack({
       diffId: this.#hashing ? `sha256:${this.#hash.digest('hex')}` : '',
       size: this.#dispatch.size,
       fileBytes: this.#dispatch.fileBytes,
-      read: this.#read,
     });
   }
 
   /**
-   * Fails the job: the appliers skip the rest of it; once they have stopped, the error goes to the main thread
-   * (an applier's own, when one failed first). After a failure the input is still acknowledged, and dropped.
+   * Stops the unpack: the appliers skip the rest of it; once they have stopped, its error is known (an applier's
+   * own, when one failed first). The blob, if any, goes on.
+   */
+  #stop(err: unknown): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (!(err instanceof ApplierFailed)) this.#failure = err;
+    Atomics.store(this.#s.ctl, CTL_FAILED, 1);
+    this.#inflate?.destroy();
+    for (const done of [...this.#writing]) done();
+    setImmediate(() => void this.#report());
+  }
+
+  /**
+   * Fails the whole job (canceled, or the blob cannot be written): the unpack stops, the blob is dropped, and once
+   * the appliers have stopped the error goes to the main thread.
    */
   #fail(err: unknown): void {
     if (this.#failed) return;
     this.#failed = true;
-    if (!(err instanceof ApplierFailed)) this.#failure = err;
-    Atomics.store(this.#s.ctl, CTL_FAILED, 1);
-    this.#inflate?.destroy();
-    setImmediate(() => void this.#report());
+    this.#blob?.close();
+    this.#stop(err);
+    void this.#unpacked.then(() => {
+      const canceled = Atomics.load(this.#s.ctl, CTL_ABORT) !== 0;
+      this.#s.send({
+        t: 'error',
+        ...(canceled ? { name: 'CanceledError', message: 'unpack canceled' } : portableError(err)),
+      });
+    });
   }
 
+  /** Waits for the appliers to stop, then settles the unpack's outcome with its error. */
   async #report(): Promise<void> {
     this.#dispatch.drain();
     const s = this.#s;
@@ -234,10 +343,8 @@ class Job {
       e = s.applierErrors.get(this.#id);
     }
     if (Atomics.load(s.ctl, CTL_ABORT) !== 0) e = { name: 'CanceledError', message: 'unpack canceled' };
-    else if (e === undefined) {
-      e = portableError(this.#failure ?? new Error('an applier failed without saying why'));
-    }
-    s.send({ t: 'error', ...e });
+    else if (e === undefined) e = portableError(this.#failure ?? new Error('an applier failed without saying why'));
+    this.#settleUnpack(e);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Compression } from '../util/compression.ts';
 import type { TarEntry } from '../util/tar/index.ts';
-import type { LayerSource, UnpackedTar } from './apply.ts';
+import type { LayerSource, StoredTar, UnpackedTar } from './apply.ts';
 
 export type { TarEntry };
 
@@ -102,6 +102,23 @@ export interface Snapshotter {
     source: LayerSource,
     opts?: { compression?: Compression; hash?: boolean; signal?: AbortSignal; onRead?: (bytes: number) => void },
   ): Promise<UnpackedTar>;
+  /**
+   * `applyBlob` on bytes as they arrive that also stores them as it goes (`storeAndUnpackTar`): written to the new
+   * file `blobPath`, synced and hashed on the unpack thread, for the content store to adopt. An unpack that fails
+   * does not stop the storing; its error is in the answer.
+   */
+  storeAndApplyBlob(
+    key: string,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    blobPath: string,
+    opts?: {
+      compression?: Compression;
+      hash?: boolean;
+      signal?: AbortSignal;
+      onRead?: (bytes: number) => void;
+      onStored?: (blob: StoredTar['blob']) => void;
+    },
+  ): Promise<StoredTar>;
   /**
    * Removes directories that have no record (left by a crash) and active snapshots labelled
    * TRANSIENT_LABEL (an unpack that a crash interrupted); called at daemon start, before any other use.

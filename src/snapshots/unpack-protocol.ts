@@ -60,6 +60,8 @@ export type ToReader =
       hash: boolean;
       /** Read the blob from this file; without it, the bytes come through the input ring. */
       file?: string;
+      /** Also write the bytes that come through the ring to this new file (synced, and hashed) as they pass. */
+      blob?: string;
     }
   | { t: 'data'; off: number; len: number }
   | { t: 'eof' }
@@ -69,7 +71,19 @@ export type ToReader =
 export type FromReader =
   | { t: 'ack'; bytes: number }
   | { t: 'progress'; read: number }
-  | { t: 'done'; diffId: string; size: number; fileBytes: number; read: number }
+  /** The blob written as it passed is synced (before the unpack may be done). */
+  | { t: 'stored'; blob: { digest: string; size: number } }
+  | {
+      t: 'done';
+      diffId: string;
+      size: number;
+      fileBytes: number;
+      read: number;
+      /** The blob written as it passed (a job with `blob`): its digest and size. */
+      blob?: { digest: string; size: number };
+      /** The unpack failed while the blob was stored (then the unpack's fields are empty). */
+      unpackError?: PortableError;
+    }
   | ({ t: 'error' } & PortableError);
 
 /** Main thread → applier: a reader to serve, with its shared memory, and this applier's id. */
