@@ -2,21 +2,22 @@
  * Layers unpacked while an archive is read, in the same pass as their blobs are stored. An image archive names its
  * layers in manifests that come after the blobs (Docker's `docker save`, old and new, writes `manifest.json` and
  * `index.json` last), so a file is unpacked when its first bytes look like a layer (gzip or zstd, or a tar header
- * with a good checksum) before anything says it is one; once the archive is read, each image's layers take the
- * unpacked snapshot whose diff ID and compression match, and the rest are removed. A file that turns out not to be
- * a layer tar costs its unpack attempt, which fails quietly. Where the snapshotter's layers depend on their parents
- * (copy), nothing is unpacked ahead and layers unpack from the store as before.
+ * with a good checksum) before anything says it is one: its bytes go to an unpack thread, which writes and hashes
+ * the blob and unpacks it at once (`ImageService.storeAndUnpackAhead`). Once the archive is read, each image's
+ * layers take the unpacked snapshot whose blob, compression and diff ID match, and the rest are removed. A file that
+ * turns out not to be a layer tar costs its unpack attempt, which fails quietly; it is stored all the same. Where
+ * the snapshotter's layers depend on their parents (copy), nothing is unpacked ahead and layers unpack from the
+ * store as before.
  */
-import { PassThrough } from 'node:stream';
+import { rm } from 'node:fs/promises';
+import type { Expected } from '../content/index.ts';
 import { chainIds, type ImageService } from '../images/index.ts';
 import { layerCompression } from '../oci/mediatypes.ts';
 import type { ImageConfig, Manifest } from '../oci/types.ts';
 import { type Compression, detectCompression } from '../util/compression.ts';
 import type { Digest } from '../util/digest.ts';
 import { isZeroBlock, verifyChecksum } from '../util/tar/format.ts';
-
-/** Bytes an unpack may lag behind the archive before the archive's reading waits for it. */
-const LAG = 2 << 20;
+import type { ImageWork } from './work.ts';
 
 /** What a file's first bytes say it may be: a layer in this compression, or not a layer. */
 export function layerLike(head: Uint8Array): Compression | undefined {
@@ -26,25 +27,49 @@ export function layerLike(head: Uint8Array): Compression | undefined {
   return undefined;
 }
 
-interface Unpacked {
-  key: string;
-  /** Undefined for an uncompressed blob until its digest (its diff ID) is known. */
-  diffId: Digest | undefined;
-  compression: Compression;
-  used: boolean;
+/** A stream's first `n` bytes (fewer if it is shorter), and the whole stream again from its start. */
+export async function peek(
+  source: AsyncIterable<Buffer>,
+  n: number,
+): Promise<{ head: Buffer; all: AsyncGenerator<Buffer> }> {
+  const it = source[Symbol.asyncIterator]();
+  const first: Buffer[] = [];
+  let got = 0;
+  let ended = false;
+  while (got < n) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    first.push(r.value);
+    got += r.value.length;
+  }
+  async function* all(): AsyncGenerator<Buffer> {
+    let done = false;
+    try {
+      yield* first;
+      if (!ended) for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+      done = true;
+    } finally {
+      if (!done) await it.return?.();
+    }
+  }
+  return { head: first.length === 1 ? first[0]! : Buffer.concat(first), all: all() };
 }
 
-/** One file watched: what it unpacked to, and (set by the caller once the blob is stored) its digest. */
-export interface Watched {
-  digest?: Digest;
-  unpacked?: Unpacked;
+interface Unpacked {
+  key: string;
+  diffId: Digest;
+  compression: Compression;
+  used: boolean;
 }
 
 export class AheadUnpacks {
   readonly #images: ImageService;
   readonly #signal: AbortSignal | undefined;
+  /** Unpacks still running after their blobs were stored. */
   readonly #pending: Promise<void>[] = [];
-  readonly #watched: Watched[] = [];
   /** Blob digest → what its bytes unpacked to (the first unpack of a blob; repeats are removed). */
   readonly #byDigest = new Map<string, Unpacked>();
   readonly #spare: string[] = [];
@@ -60,85 +85,62 @@ export class AheadUnpacks {
   }
 
   /**
-   * Passes `body` through unchanged, unpacking it on the side when its first bytes look like a layer; the caller
-   * sets `w.digest` once the bytes are stored as a blob. `onBytes` hears of the bytes passed.
+   * Stores `source` (which looks like a layer in `compression`) as a blob checked against `expected`, unpacking it
+   * in the same pass. Resolves once the blob is stored; the unpack may still be running (see `settle`).
    */
-  async *watch(body: AsyncIterable<Buffer>, w: Watched, onBytes?: (n: number) => void): AsyncGenerator<Buffer> {
-    this.#watched.push(w);
-    const it = body[Symbol.asyncIterator]();
-    const head: Buffer[] = [];
-    let headBytes = 0;
-    let ended = false;
-    while (headBytes < 512) {
-      const r = await it.next();
-      if (r.done) {
-        ended = true;
-        break;
-      }
-      head.push(r.value);
-      headBytes += r.value.length;
-    }
-    const compression = layerLike(head.length === 1 ? head[0]! : Buffer.concat(head));
-    let sink: PassThrough | undefined;
-    if (compression !== undefined) {
-      const pt = new PassThrough({ highWaterMark: LAG });
-      pt.on('error', () => {}); // the unpack reports its own failure (and a failure here means: not a layer)
-      sink = pt;
-      const unpacking = this.#images
-        .unpackAhead(pt, compression, this.#signal ? { signal: this.#signal } : {})
-        .then(
-          ({ key, diffId }) => {
-            w.unpacked = { key, diffId, compression, used: false };
-          },
-          () => {}, // not a layer after all, or the load failed: its own error says why
-        )
-        .finally(() => {
-          if (!pt.writableFinished) pt.destroy();
-        });
-      this.#pending.push(unpacking);
-    }
-    let passed = 0;
-    const pass = async (chunk: Buffer): Promise<void> => {
-      if (sink !== undefined && !sink.destroyed && !sink.write(chunk)) await drained(sink);
-      passed += chunk.length;
-      onBytes?.(passed);
-    };
-    let done = false;
+  async store(
+    work: ImageWork,
+    source: AsyncIterable<Uint8Array>,
+    compression: Compression,
+    expected: Expected,
+  ): Promise<{ digest: Digest; size: number }> {
+    const tmp = work.ingestPath();
+    let onStored!: (blob: { digest: Digest; size: number }) => void;
+    const stored = new Promise<{ digest: Digest; size: number }>((resolve) => (onStored = resolve));
+    const all = this.#images.storeAndUnpackAhead(source, compression, tmp, {
+      ...(this.#signal ? { signal: this.#signal } : {}),
+      onStored,
+    });
+    let blob: { digest: Digest; size: number };
     try {
-      for (const chunk of head) {
-        await pass(chunk);
-        yield chunk;
-      }
-      if (!ended) {
-        for (let r = await it.next(); !r.done; r = await it.next()) {
-          await pass(r.value);
-          yield r.value;
-        }
-      }
-      done = true;
-      sink?.end();
-    } finally {
-      if (!done) sink?.destroy();
-      if (!done) await it.return?.();
+      blob = await Promise.race([stored, all.then((r) => r.blob)]);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
     }
+    let info: { digest: Digest; size: number };
+    try {
+      info = await work.adopt(tmp, blob, expected);
+    } catch (err) {
+      this.#pending.push(
+        all.then(
+          (r) => void (r.key && this.#spare.push(r.key)),
+          () => {},
+        ),
+      );
+      throw err;
+    }
+    this.#pending.push(
+      all.then(
+        (r) => {
+          if (r.key === undefined) return; // not a layer after all
+          if (this.#byDigest.has(info.digest)) this.#spare.push(r.key);
+          else this.#byDigest.set(info.digest, { key: r.key, diffId: r.diffId!, compression, used: false });
+        },
+        () => {}, // canceled: the load's own error says why
+      ),
+    );
+    return info;
   }
 
-  /** Waits for every unpack under way to end, then files each by its blob's digest (once the archive is read). */
+  /** Waits for every unpack under way to end. */
   async settle(): Promise<void> {
-    await Promise.all(this.#pending);
-    this.#pending.length = 0;
-    for (const w of this.#watched) {
-      const u = w.unpacked;
-      if (u === undefined) continue;
-      if (w.digest === undefined || this.#byDigest.has(w.digest)) this.#spare.push(u.key);
-      else this.#byDigest.set(w.digest, { ...u, diffId: u.diffId ?? w.digest });
-    }
-    this.#watched.length = 0;
+    while (this.#pending.length > 0) await Promise.all(this.#pending.splice(0));
   }
 
   /**
    * The snapshots unpacked ahead for an image's layers (chain ID → key), for `ImageService.unpack`, which takes them
-   * over: each is handed out once, for a layer whose blob, compression and diff ID match.
+   * over: each is handed out once, for a layer whose blob, compression and diff ID match. Call after `settle`.
    */
   prepared(manifest: Manifest, config: ImageConfig): Map<string, string> {
     const chain = chainIds(config.rootfs.diff_ids);
@@ -162,17 +164,4 @@ export class AheadUnpacks {
     this.#byDigest.clear();
     for (const key of keys) await this.#images.discardLayer(key).catch(() => {});
   }
-}
-
-/** Resolves when `w` can take more bytes, or is gone. */
-function drained(w: PassThrough): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      w.off('drain', done);
-      w.off('close', done);
-      resolve();
-    };
-    w.on('drain', done);
-    w.on('close', done);
-  });
 }

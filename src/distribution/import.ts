@@ -5,7 +5,7 @@ import type { Reference } from '../oci/reference.ts';
 import type { ImageConfig, Manifest } from '../oci/types.ts';
 import { autoDecompress } from '../util/compression.ts';
 import { coalesce } from '../util/chunks.ts';
-import { AheadUnpacks, type Watched } from './ahead.ts';
+import { AheadUnpacks, layerLike, peek } from './ahead.ts';
 import { archiveError, runImageWork, type ArchiveDeps, type ImageWork } from './work.ts';
 
 export interface ImportOptions {
@@ -51,11 +51,10 @@ async function importLayer(
 ): Promise<Image> {
   const signal = opts.signal ? { signal: opts.signal } : {};
   let layer: { digest: `${string}:${string}`; size: number };
-  const watched: Watched = {};
   try {
-    const tar = autoDecompress(coalesce(source));
-    layer = await work.ingest(ahead ? ahead.watch(tar, watched) : tar, {}, opts.signal);
-    watched.digest = layer.digest;
+    const { head, all } = await peek(autoDecompress(coalesce(source)), 512);
+    const plain = ahead && layerLike(head) === 'none';
+    layer = plain ? await ahead.store(work, all, 'none', {}) : await work.ingest(all, {}, opts.signal);
     await ahead?.settle();
   } catch (err) {
     throw archiveError(err, 'reading the imported file system');

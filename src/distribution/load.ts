@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import type { Expected } from '../content/index.ts';
 import type { Image } from '../images/index.ts';
 import { MediaType } from '../oci/mediatypes.ts';
 import { parseReference, referenceString, withDefaultTag, familiarString, type Reference } from '../oci/reference.ts';
@@ -8,7 +9,7 @@ import { type Digest, isDigest } from '../util/digest.ts';
 import { DataLossError, InvalidArgumentError, NotFoundError, errorMessage } from '../util/errors.ts';
 import { extract } from '../util/tar/index.ts';
 import { coalesce } from '../util/chunks.ts';
-import { AheadUnpacks, type Watched } from './ahead.ts';
+import { AheadUnpacks, layerLike, peek } from './ahead.ts';
 import { archiveError, runImageWork, type ArchiveDeps, type ImageWork } from './work.ts';
 
 /** Annotation holding an image's full name (containerd, Docker 25+ `docker save`). */
@@ -256,52 +257,56 @@ async function readFile(
   opts: LoadOptions,
   ahead: AheadUnpacks | undefined,
 ): Promise<void> {
-  const signal = opts.signal;
   const blob = /^blobs\/([^/]+)\/([^/]+)$/.exec(name);
-  let head = Buffer.alloc(0);
-  // A file to be stored as a blob may be a layer: it unpacks on the side as it is stored (ahead.ts).
-  const watched: Watched = {};
-  const id = (blob?.[2] ?? name.split('/')[0] ?? name).slice(0, 12);
-  const stored = ahead
-    ? ahead.watch(body, watched, (current) =>
-        opts.onProgress?.({ status: 'Loading layer', progressDetail: { current, total: size }, id }),
-      )
-    : body;
-  async function* sniffing(): AsyncGenerator<Buffer> {
-    for await (const chunk of stored) {
-      if (head.length < 4) head = Buffer.concat([head, chunk.subarray(0, 4 - head.length)]);
-      yield chunk;
-    }
-  }
+  let expected: Expected = { size };
   if (blob) {
     const digest = `${blob[1]}:${blob[2]}`;
     if (!isDigest(digest))
       throw new InvalidArgumentError(`"${name}" in the image archive is not named by a valid digest`);
-    try {
-      const info = await work.ingest(sniffing(), { digest, size }, signal);
-      watched.digest = info.digest;
-      c.stored.set(name, { ...info, compression: detectCompression(head) });
-    } catch (err) {
-      if (err instanceof DataLossError)
-        throw new DataLossError(`"${name}" in the image archive does not match its name: ${err.message}`, {
-          cause: err,
-        });
-      throw err;
+    expected = { digest, size };
+  } else {
+    const isMeta = name.endsWith('.json') || name === 'oci-layout' || name === 'repositories';
+    if (size <= (isMeta ? SMALL_JSON : SMALL_FILE) && c.smallBytes + size <= SMALL_BUDGET) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of body) chunks.push(chunk);
+      const data = Buffer.concat(chunks); // a copy: the chunks are views of larger source buffers
+      c.small.set(name, data);
+      c.smallBytes += data.length;
+      return;
     }
-    return;
   }
-  const isMeta = name.endsWith('.json') || name === 'oci-layout' || name === 'repositories';
-  if (size <= (isMeta ? SMALL_JSON : SMALL_FILE) && c.smallBytes + size <= SMALL_BUDGET) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of body) chunks.push(chunk); // (not watched: never read as a layer)
-    const data = Buffer.concat(chunks); // a copy: the chunks are views of larger source buffers
-    c.small.set(name, data);
-    c.smallBytes += data.length;
-    return;
+  // A file stored as a blob may be a layer: then it is stored and unpacked in one pass (ahead.ts).
+  const { head, all } = await peek(body, 512);
+  const layer = ahead ? layerLike(head) : undefined;
+  try {
+    let info: { digest: Digest; size: number };
+    if (ahead && layer !== undefined) {
+      const id = (blob?.[2] ?? name.split('/')[0] ?? name).slice(0, 12);
+      info = await ahead.store(work, progress(all, size, id, opts), layer, expected);
+    } else info = await work.ingest(all, expected, opts.signal);
+    c.stored.set(name, { ...info, compression: detectCompression(head) });
+  } catch (err) {
+    if (blob && err instanceof DataLossError)
+      throw new DataLossError(`"${name}" in the image archive does not match its name: ${err.message}`, {
+        cause: err,
+      });
+    throw err;
   }
-  const info = await work.ingest(sniffing(), { size }, signal);
-  watched.digest = info.digest;
-  c.stored.set(name, { ...info, compression: detectCompression(head) });
+}
+
+/** `docker load`'s progress for a layer as its bytes pass. */
+async function* progress(
+  source: AsyncIterable<Buffer>,
+  total: number,
+  id: string,
+  opts: LoadOptions,
+): AsyncGenerator<Buffer> {
+  let current = 0;
+  for await (const chunk of source) {
+    current += chunk.length;
+    opts.onProgress?.({ status: 'Loading layer', progressDetail: { current, total }, id });
+    yield chunk;
+  }
 }
 
 // ---- resolving images -------------------------------------------------------------------------------------

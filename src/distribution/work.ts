@@ -50,6 +50,22 @@ export class ImageWork {
     return { digest: info.digest, size: info.size };
   }
 
+  /** A path for a blob another thread writes (an unpack storing it as it goes); then `adopt` it. */
+  ingestPath(): string {
+    return this.content.ingestPath();
+  }
+
+  /** Takes in a blob written at an `ingestPath()` (see ContentStore.adopt), leased until the operation ends. */
+  async adopt(
+    tmp: string,
+    got: { digest: Digest; size: number },
+    expected: Expected,
+  ): Promise<{ digest: Digest; size: number }> {
+    const info = await this.content.adopt(tmp, got, expected, { syncDir: false });
+    this.#note(info.digest, info.created);
+    return { digest: info.digest, size: info.size };
+  }
+
   async put(data: Uint8Array): Promise<{ digest: Digest; size: number }> {
     const info = await this.content.put(data, {}, { syncDir: false });
     this.#note(info.digest, info.created);

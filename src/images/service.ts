@@ -371,16 +371,21 @@ export class ImageService {
     return this.#unpacker.unpackLayerFrom(layer, diffId, chainId, source, opts);
   }
 
-  /** Unpacks bytes that may be a layer before any image names it (see LayerUnpacker.unpackAhead). */
-  unpackAhead(
-    source: Parameters<LayerUnpacker['unpackAhead']>[0],
-    compression: Parameters<LayerUnpacker['unpackAhead']>[1],
-    opts: { signal?: AbortSignal } = {},
-  ): Promise<{ key: string; diffId: Digest | undefined }> {
-    return this.#unpacker.unpackAhead(source, compression, opts);
+  /** `unpackLayerFrom` that also stores the blob in the same pass (see LayerUnpacker.storeAndUnpackLayer). */
+  storeAndUnpackLayer(
+    ...args: Parameters<LayerUnpacker['storeAndUnpackLayer']>
+  ): ReturnType<LayerUnpacker['storeAndUnpackLayer']> {
+    return this.#unpacker.storeAndUnpackLayer(...args);
   }
 
-  /** Removes a layer unpacked ahead (`unpackLayerFrom`, `unpackAhead`) that will not be committed. */
+  /** Stores and unpacks bytes that may be a layer before any image names it (LayerUnpacker.storeAndUnpackAhead). */
+  storeAndUnpackAhead(
+    ...args: Parameters<LayerUnpacker['storeAndUnpackAhead']>
+  ): ReturnType<LayerUnpacker['storeAndUnpackAhead']> {
+    return this.#unpacker.storeAndUnpackAhead(...args);
+  }
+
+  /** Removes a layer unpacked ahead (`unpackLayerFrom`, `storeAndUnpackLayer`, `storeAndUnpackAhead`) that will not be committed. */
   discardLayer(key: string): Promise<void> {
     return this.#unpacker.discardLayer(key);
   }

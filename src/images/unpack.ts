@@ -9,7 +9,7 @@ import type { Provider } from '../content/index.ts';
 import { layerCompression } from '../oci/mediatypes.ts';
 import type { Compression } from '../util/compression.ts';
 import type { Descriptor, ImageConfig, Manifest } from '../oci/types.ts';
-import { type Snapshotter, TRANSIENT_LABEL } from '../snapshots/index.ts';
+import { type Snapshotter, type StoredTar, TRANSIENT_LABEL } from '../snapshots/index.ts';
 import type { Digest } from '../util/digest.ts';
 import { CanceledError, DataLossError, isBerthError, NotFoundError } from '../util/errors.ts';
 import { KeyedMutex, mapLimit } from '../util/lock.ts';
@@ -147,18 +147,19 @@ export class LayerUnpacker {
   }
 
   /**
-   * Unpacks one layer from `source` — its blob's bytes as they arrive, e.g. while they download — into a new
-   * transient snapshot with no parent, verifying the diff ID on the uncompressed stream. Resolves with the
-   * snapshot's key, which the caller hands to `unpack(…, { prepared })` (that commits it in chain order, under the
-   * unpack locks) or to `discardLayer` (its blob turned out bad). Nothing is committed here, so nothing is visible
-   * until the blob is verified too; nothing is left behind on failure. Only where `snapshotter.layersIndependent`
-   * (overlay): elsewhere a layer needs its parent's content first, and this throws a TypeError.
+   * Unpacks one layer from `source` — its blob's bytes as they arrive, e.g. while they download, or (undefined) its
+   * blob in the store — into a new transient snapshot with no parent, verifying the diff ID on the uncompressed
+   * stream. Resolves with the snapshot's key, which the caller hands to `unpack(…, { prepared })` (that commits it
+   * in chain order, under the unpack locks) or to `discardLayer` (its blob turned out bad). Nothing is committed
+   * here, so nothing is visible until the blob is verified too; nothing is left behind on failure. Only where
+   * `snapshotter.layersIndependent` (overlay): elsewhere a layer needs its parent's content first, and this throws
+   * a TypeError.
    */
   async unpackLayerFrom(
     layer: Descriptor,
     diffId: Digest,
     chainId: Digest,
-    source: Readable | AsyncIterable<Uint8Array>,
+    source: Readable | AsyncIterable<Uint8Array> | undefined,
     opts: LayerOptions = {},
   ): Promise<string> {
     if (!this.#snapshotter.layersIndependent)
@@ -169,38 +170,89 @@ export class LayerUnpacker {
   }
 
   /**
-   * Unpacks bytes that may be a layer before it is known whether any image uses them (a load reads an archive's
-   * blobs before its manifests), into a new transient snapshot with no parent. Resolves with the snapshot's key and
-   * the diff ID the bytes unpacked to (undefined for uncompressed bytes: their diff ID is the digest of the blob they
-   * are stored as): `unpack(…, { prepared })` commits it where an image's layer has that diff ID, and
-   * `discardLayer` removes it otherwise. Nothing is left behind on failure. Only where
-   * `snapshotter.layersIndependent` (else a TypeError).
+   * `unpackLayerFrom` that also stores the blob in the same pass, on the unpack thread (`storeAndApplyBlob`): its
+   * bytes go to the new file `blobPath` for the content store to adopt. Resolves with the blob's digest and size and
+   * either the key of the unpacked, verified snapshot (for `unpack(…, { prepared })` or `discardLayer`) or why the
+   * unpack failed (its snapshot already removed): a bad layer does not keep its blob from being checked.
    */
-  async unpackAhead(
-    source: Readable | AsyncIterable<Uint8Array>,
+  async storeAndUnpackLayer(
+    layer: Descriptor,
+    diffId: Digest,
+    chainId: Digest,
+    source: AsyncIterable<Uint8Array>,
+    blobPath: string,
+    opts: LayerOptions = {},
+  ): Promise<{ blob: { digest: Digest; size: number }; key?: string; error?: Error }> {
+    const compression = layerCompression(layer.mediaType) ?? 'none';
+    const r = await this.#storeAndUnpack(`${chainId}`, source, compression, blobPath, layer.digest, {
+      ...opts,
+      onRead: (n) => opts.onLayerProgress?.(layer, n),
+    });
+    if (r.key === undefined || r.diffId === diffId) return r;
+    await this.discardLayer(r.key);
+    const error = new DataLossError(
+      `layer ${layer.digest} unpacks to ${r.diffId}, but the image config says its diff ID is ${diffId}`,
+    );
+    return { blob: r.blob, error };
+  }
+
+  /**
+   * Stores and unpacks bytes that may be a layer before it is known whether any image uses them (a load reads an
+   * archive's blobs before its manifests), in one pass (see `storeAndUnpackLayer`), into a new transient snapshot with
+   * no parent: resolves with the blob's digest and size and, when the bytes unpacked as a layer, the snapshot's key
+   * and diff ID (for an uncompressed blob the digest of the blob). `unpack(…, { prepared })` commits it where an
+   * image's layer has that diff ID, and `discardLayer` removes it otherwise. `onStored` hears of the
+   * blob as soon as it is written and synced, maybe before the unpack ends.
+   */
+  storeAndUnpackAhead(
+    source: AsyncIterable<Uint8Array>,
     compression: Compression,
-    opts: { signal?: AbortSignal } = {},
-  ): Promise<{ key: string; diffId: Digest | undefined }> {
+    blobPath: string,
+    opts: { signal?: AbortSignal; onStored?: (blob: { digest: Digest; size: number }) => void } = {},
+  ): Promise<{ blob: { digest: Digest; size: number }; key?: string; diffId?: Digest; error?: Error }> {
+    return this.#storeAndUnpack('ahead', source, compression, blobPath, 'ahead of its image', opts);
+  }
+
+  async #storeAndUnpack(
+    name: string,
+    source: AsyncIterable<Uint8Array>,
+    compression: Compression,
+    blobPath: string,
+    what: string,
+    opts: {
+      signal?: AbortSignal;
+      onRead?: (n: number) => void;
+      onStored?: (blob: { digest: Digest; size: number }) => void;
+    },
+  ): Promise<{ blob: { digest: Digest; size: number }; key?: string; diffId?: Digest; error?: Error }> {
     if (!this.#snapshotter.layersIndependent)
       throw new TypeError(`the ${this.#snapshotter.name} snapshotter cannot unpack a layer before its parent`);
-    const key = `extract-${randomBytes(6).toString('hex')} ahead`;
+    const key = `extract-${randomBytes(6).toString('hex')} ${name}`;
     await this.#snapshotter.prepare(key, undefined, { labels: { [TRANSIENT_LABEL]: 'true' } });
+    let stored: StoredTar;
     try {
-      // An uncompressed blob is its own tar: its digest, checked as it is stored, is the diff ID.
-      const r = await this.#snapshotter.applyBlob(key, source, {
+      // An uncompressed blob is its own tar: the digest of the blob as stored is the diff ID.
+      stored = await this.#snapshotter.storeAndApplyBlob(key, source, blobPath, {
         compression,
         hash: compression !== 'none',
         ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.onRead ? { onRead: opts.onRead } : {}),
+        ...(opts.onStored ? { onStored: opts.onStored } : {}),
       });
-      this.#aheadSizes.set(key, r.fileBytes);
-      return { key, diffId: r.diffId };
     } catch (err) {
       await this.#snapshotter.remove(key).catch(() => {});
-      throw err;
+      throw unpackError(err, what, opts.signal);
     }
+    const u = stored.unpacked;
+    if (u instanceof Error) {
+      await this.#snapshotter.remove(key).catch(() => {});
+      return { blob: stored.blob, error: unpackError(u, what, opts.signal) };
+    }
+    this.#aheadSizes.set(key, u.fileBytes);
+    return { blob: stored.blob, key, diffId: u.diffId ?? stored.blob.digest };
   }
 
-  /** Removes a layer unpacked ahead (`unpackLayerFrom`, `unpackAhead`) that will not be committed. */
+  /** Removes a layer unpacked ahead (`unpackLayerFrom`, `storeAndUnpackLayer`, `storeAndUnpackAhead`) that will not be committed. */
   async discardLayer(key: string): Promise<void> {
     this.#aheadSizes.delete(key);
     await this.#snapshotter.remove(key).catch((err) => {
@@ -257,11 +309,7 @@ export class LayerUnpacker {
           },
         ));
       } catch (err) {
-        if (isBerthError(err)) throw err;
-        const e = err as { name?: string; code?: string };
-        if (opts.signal?.aborted || e?.name === 'AbortError' || e?.code === 'ABORT_ERR')
-          throw new CanceledError(`unpacking layer ${layer.digest} was canceled`, { cause: err });
-        throw new DataLossError(`layer ${layer.digest}: ${(err as Error).message}`, { cause: err });
+        throw unpackError(err, layer.digest, opts.signal);
       }
       if (plain) got = layer.digest as Digest;
       if (got !== diffId)
@@ -274,4 +322,13 @@ export class LayerUnpacker {
       throw err;
     }
   }
+}
+
+/** An unpack's failure as a BerthError: stream and zlib errors are data loss, named after the layer. */
+function unpackError(err: unknown, digest: string, signal: AbortSignal | undefined): Error {
+  if (isBerthError(err)) return err;
+  const e = err as { name?: string; code?: string };
+  if (signal?.aborted || e?.name === 'AbortError' || e?.code === 'ABORT_ERR')
+    return new CanceledError(`unpacking layer ${digest} was canceled`, { cause: err });
+  return new DataLossError(`layer ${digest}: ${(err as Error).message}`, { cause: err });
 }

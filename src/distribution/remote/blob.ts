@@ -14,7 +14,9 @@ const WRITE_BATCH = 1 << 20;
 
 /**
  * A blob's bytes from byte 0 to the end, resuming with `Range` after a broken connection (not after an idle
- * timeout: a hung registry would hang again). `onBytes` gets the running count.
+ * timeout: a hung registry would hang again). `onBytes` gets the running count. The socket's pieces are handed on
+ * in batches of about 1 MiB (one store write each), or as they come with `batch: false` (for a consumer that copies
+ * them anyway: the unpack threads' ring).
  */
 export async function* blobBytes(
   session: Session,
@@ -22,7 +24,9 @@ export async function* blobBytes(
   d: Descriptor,
   signal: AbortSignal | undefined,
   onBytes: (n: number) => void,
+  opts: { batch?: boolean } = {},
 ): AsyncGenerator<Buffer> {
+  const batch = opts.batch === false ? 1 : WRITE_BATCH;
   let received = 0;
   let resumes = 0;
   // Socket reads are 16-64 KiB: hand them on in batches, so the store writes (each a thread-pool round trip)
@@ -70,7 +74,7 @@ export async function* blobBytes(
         received += chunk.length;
         pending.push(chunk);
         pendingBytes += chunk.length;
-        if (pendingBytes >= WRITE_BATCH) {
+        if (pendingBytes >= batch) {
           onBytes(received);
           yield flush();
         }

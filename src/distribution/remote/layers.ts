@@ -3,20 +3,22 @@
  * stream) and unpacks them into snapshots, with docker's per-layer progress.
  *
  * Where the snapshotter's layers are independent (overlay), a layer unpacks *while* it downloads, in one pass over
- * the bytes: the response body is teed into the content store's ingest (digest and size checked at the end) and
- * into gunzip → tar → the layer's own transient snapshot (diff ID checked at the end). A layer counts only when
- * both succeed; then, once every layer is in, the snapshots are committed in chain order under the unpack locks
- * (`ImageService.unpack` with `prepared`). A blob whose digest turns out wrong after a complete unpack has its
- * snapshot removed, so nothing half-pulled is ever visible.
+ * the bytes on an unpack thread: the main thread copies the response body into the thread's ring, and the thread
+ * writes it to the content store's ingest file, hashes it, and decompresses, hashes (the diff ID) and unpacks it
+ * into the layer's own transient snapshot (`ImageService.storeAndUnpackLayer`). The blob is then adopted by the
+ * store if its digest and size are right; the layer counts only when both checks pass. Once every layer is in, the
+ * snapshots are committed in chain order under the unpack locks (`ImageService.unpack` with `prepared`). A blob
+ * whose digest turns out wrong after a complete unpack has its snapshot removed, so nothing half-pulled is ever
+ * visible.
  *
- * Resume: `blobBytes` resumes a cut download with `Range` and hands on one continuous stream from byte 0, so both
- * consumers of the tee simply go on where they were; neither restarts, and nothing is read twice. (A registry that
- * ignores `Range` sends the blob again from 0; `blobBytes` drops the bytes already handed on.)
+ * Resume: `blobBytes` resumes a cut download with `Range` and hands on one continuous stream from byte 0, so the
+ * unpack thread simply goes on where it was; nothing restarts, and nothing is read twice. (A registry that ignores
+ * `Range` sends the blob again from 0; `blobBytes` drops the bytes already handed on.)
  *
  * Elsewhere (the copy snapshotter, where a layer starts as a copy of its parent) layers download first and unpack
  * from the store as the complete prefix of the image grows.
  */
-import { PassThrough, type Writable } from 'node:stream';
+import { rm } from 'node:fs/promises';
 import { chainIds } from '../../images/index.ts';
 import { familiarString, type Reference } from '../../oci/reference.ts';
 import type { Descriptor, ImageConfig, Manifest } from '../../oci/types.ts';
@@ -37,8 +39,6 @@ export interface BlobNotes {
 /** Blobs up to this size download in their own pool, SMALL_BLOB_PARALLELISM times maxConcurrentDownloads wide. */
 const SMALL_BLOB = 1 << 20;
 const SMALL_BLOB_PARALLELISM = 4;
-/** Bytes the unpack of a layer may lag behind its download before the download waits for it. */
-const UNPACK_BUFFER = 8 << 20;
 
 /** What fetchLayers works on: one image of a pull. */
 export interface LayerJob {
@@ -129,19 +129,6 @@ class Tasks {
   }
 }
 
-/** Resolves when `w` can take more bytes, or is gone. */
-function drained(w: Writable): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      w.off('drain', done);
-      w.off('close', done);
-      resolve();
-    };
-    w.on('drain', done);
-    w.on('close', done);
-  });
-}
-
 async function hasSnapshot(work: ImageWork, key: string): Promise<boolean> {
   try {
     await work.images.snapshotter.stat(key);
@@ -173,77 +160,57 @@ async function pipelined(job: LayerJob, downloads: Map<string, Descriptor>): Pro
   const downloadOne = async (l: Descriptor): Promise<void> => {
     const id = shortId(l.digest);
     const at = target.get(l.digest);
-    let downloaded = false;
-    let unpack: Promise<{ key?: string; err?: unknown }> | undefined;
-    let source: AsyncIterable<Buffer> = blobBytes(session, repo, l, signal, (n) => {
+    const expected = { digest: l.digest as Digest, size: l.size };
+    const onBytes = (n: number): void => {
       if (throttle.ok(id, n >= l.size)) emit(progressMessage('Downloading', id, n, l.size));
-    });
-    if (at !== undefined) {
-      // The tee: every chunk goes to the unpack (which may lag by UNPACK_BUFFER) and then to the ingest.
-      const toUnpack = new PassThrough({ highWaterMark: UNPACK_BUFFER });
-      toUnpack.on('error', () => {}); // the unpack reports its own failure
-      unpack = work.images
-        .unpackLayerFrom(l, diffIds[at]!, chain[at]!, toUnpack, {
-          signal,
-          onLayerProgress: (_layer, n) => {
-            if (downloaded && throttle.ok(`x${id}`)) emit(progressMessage('Extracting', id, n, l.size));
-          },
-        })
-        .then(
-          (key) => ({ key }),
-          (err: unknown) => ({ err }),
-        )
-        .finally(() => {
-          // An unpack that ended without reading its input to the end (it failed early) takes no more bytes.
-          if (!toUnpack.writableFinished) toUnpack.destroy();
-        });
-      const body = source;
-      source = (async function* () {
-        let ended = false;
-        try {
-          for await (const chunk of body) {
-            // An unpack that failed has destroyed its input: the ingest goes on alone, to name what was wrong.
-            if (!toUnpack.destroyed && !toUnpack.write(chunk)) await drained(toUnpack);
-            yield chunk;
-          }
-          ended = true;
-          toUnpack.end();
-        } catch (err) {
-          toUnpack.destroy(err instanceof Error ? err : new Error(String(err)));
-          throw err;
-        } finally {
-          if (!ended && !toUnpack.destroyed)
-            toUnpack.destroy(new CanceledError(`download of blob ${l.digest} stopped`));
-        }
-      })();
-    }
-    let ingestErr: unknown;
-    try {
-      await work.ingest(source, { digest: l.digest as Digest, size: l.size }, signal);
-      downloaded = true;
+    };
+    const complete = (): void => {
       emit({ status: 'Verifying Checksum', progressDetail: {}, id });
       emit({ status: 'Download complete', progressDetail: {}, id });
       sources.note(l.digest, ref.domain, repo);
-    } catch (err) {
-      ingestErr = err;
-    }
-    const unpacked = await unpack;
-    if (ingestErr !== undefined) {
-      // A bad blob: whatever was unpacked from it goes.
-      if (unpacked?.key) await work.images.discardLayer(unpacked.key).catch(() => {});
-      throw blobError(ingestErr, l.digest);
-    }
-    if (!unpacked) {
+    };
+    if (at === undefined) {
+      // Its layer is unpacked already (the same blob at another depth, or another image's): only stored.
+      try {
+        await work.ingest(blobBytes(session, repo, l, signal, onBytes), expected, signal);
+      } catch (err) {
+        throw blobError(err, l.digest);
+      }
+      complete();
       emit({ status: 'Pull complete', progressDetail: {}, id });
       return;
     }
-    if (unpacked.err !== undefined || !unpacked.key)
-      throw pullError(unpacked.err, `unpacking layer ${l.digest} of ${familiarString(ref)}`);
+    // One pass on an unpack thread: the bytes are written to the store's ingest file and hashed, and unpacked.
+    const tmp = work.ingestPath();
+    let r: Awaited<ReturnType<typeof work.images.storeAndUnpackLayer>>;
+    try {
+      r = await work.images.storeAndUnpackLayer(
+        l,
+        diffIds[at]!,
+        chain[at]!,
+        blobBytes(session, repo, l, signal, onBytes, { batch: false }),
+        tmp,
+        { signal },
+      );
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => {});
+      throw blobError(err, l.digest);
+    }
+    try {
+      await work.adopt(tmp, r.blob, expected);
+    } catch (err) {
+      // A bad blob: whatever was unpacked from it goes.
+      if (r.key !== undefined) await work.images.discardLayer(r.key).catch(() => {});
+      throw blobError(err, l.digest);
+    }
+    complete();
+    if (r.error !== undefined || r.key === undefined)
+      throw pullError(r.error, `unpacking layer ${l.digest} of ${familiarString(ref)}`);
     if (tasks.failure !== undefined) {
-      await work.images.discardLayer(unpacked.key).catch(() => {});
+      await work.images.discardLayer(r.key).catch(() => {});
       return;
     }
-    prepared.set(chain[at!]!, unpacked.key);
+    prepared.set(chain[at]!, r.key);
     emit(progressMessage('Extracting', id, l.size, l.size));
     emit({ status: 'Pull complete', progressDetail: {}, id });
   };
@@ -260,13 +227,7 @@ async function pipelined(job: LayerJob, downloads: Map<string, Descriptor>): Pro
     if (downloads.has(digest)) continue;
     const l = layers[at]!;
     tasks.start(l.size, async () => {
-      const key = await work.images.unpackLayerFrom(
-        l,
-        diffIds[at]!,
-        chain[at]!,
-        work.content.read(l.digest as Digest, { signal }),
-        { signal },
-      );
+      const key = await work.images.unpackLayerFrom(l, diffIds[at]!, chain[at]!, undefined, { signal });
       if (tasks.failure !== undefined) await work.images.discardLayer(key).catch(() => {});
       else prepared.set(chain[at]!, key);
     });
