@@ -24,6 +24,7 @@ import { Retention } from './ops/retention.ts';
 import type { OpsParts } from './ops/service.ts';
 import { SettingsStore } from './ops/settings.ts';
 import { Webhooks } from './ops/webhooks.ts';
+import { PullThrough } from './proxy/cache.ts';
 import { Replication } from './replication/service.ts';
 import { Registry } from './service.ts';
 import type { BlobBackend } from './storage/backend.ts';
@@ -135,6 +136,7 @@ export async function openRegistry(
     audit,
     replication,
   };
+  const cache = new PullThrough({ registry, settings: ops.settings, policy, ...(opts.log ? { log: opts.log } : {}) });
   const auth = config.auth ?? ((await access.hasUsers()) ? { mode: 'token' } : { mode: 'none' });
   let gate: AuthGate;
   let tokenService: TokenService | undefined;
@@ -181,7 +183,7 @@ export async function openRegistry(
     repair: () => gc({ scrubOnly: true }),
     trust,
     routes: {
-      v2: new DistributionApi(registry, gate, { pingHeaders: ping }),
+      v2: new DistributionApi(registry, gate, { pingHeaders: ping, cache }),
       token: tokenService,
       admin: new AdminHttp(gate, admin, (p, req, res, parts, query) =>
         trustAdminRoute(trust.admin(p), req, res, parts, query, trust.dir),
@@ -189,6 +191,7 @@ export async function openRegistry(
       extensions: config.signatureApi ? new SignatureExtension(registry, gate, trust.store) : undefined,
     },
     close: async () => {
+      cache.close();
       await replication.close();
       await webhooks.close();
       await audit.close();

@@ -250,7 +250,10 @@ export class Transport {
   }
 
   #send(ep: Endpoint, pathOrUrl: string, opts: RequestOptions, isRetry: boolean): Promise<RegistryResponse> {
-    const url = new URL(pathOrUrl, ep.base);
+    // A path goes after the base's own path: a mirror may live under one (`http://registry/cache`).
+    const url = pathOrUrl.startsWith('/')
+      ? new URL(`${ep.base.replace(/\/+$/, '')}${pathOrUrl}`)
+      : new URL(pathOrUrl, ep.base);
     const method = opts.method ?? 'GET';
     const label = `${method} ${url.href}`;
     if (opts.signal?.aborted) return Promise.reject(new CanceledError(`${label} was canceled`));

@@ -7,6 +7,7 @@ import type { Action, AuthGate, Principal } from '../auth/gate.ts';
 import { RegistryError } from '../errors.ts';
 import { MAX_MANIFEST_BYTES } from '../manifest.ts';
 import { checkDigest, checkName, isTag, parseReference } from '../names.ts';
+import type { ManifestRecord } from '../meta/store.ts';
 import type { ChunkRange, Registry } from '../service.ts';
 import { API_VERSION, API_VERSION_HEADER, send, sendError, sendJSON } from './respond.ts';
 
@@ -36,16 +37,32 @@ interface Ctx {
   address: string;
 }
 
+/** The pull-through cache as the API asks it (proxy/cache.ts): each a no-op for a repository of no proxy project. */
+export interface PullThroughHook {
+  /** The manifest, fetched from the upstream when needed; undefined when not a proxy's or not found. */
+  manifest(repo: string, ref: { digest: Digest } | { tag: string }): Promise<ManifestRecord | undefined>;
+  /** Fetches the blob from the upstream when the repository lacks it. */
+  blob(repo: string, digest: Digest): Promise<void>;
+  /** Throws DENIED for a proxy project's repository. */
+  checkPush(repo: string): Promise<void>;
+}
+
 /** The `/v2/` API: routes a request, checks access, calls the registry, writes the answer. */
 export class DistributionApi {
   readonly #reg: Registry;
   readonly #gate: AuthGate;
   /** Headers `/v2/` answers with besides the usual (`X-Registry-Supports-Signatures` when that API is on). */
   readonly #pingHeaders: OutgoingHttpHeaders;
-  constructor(reg: Registry, gate: AuthGate, opts: { pingHeaders?: OutgoingHttpHeaders } = {}) {
+  readonly #cache: PullThroughHook | undefined;
+  constructor(
+    reg: Registry,
+    gate: AuthGate,
+    opts: { pingHeaders?: OutgoingHttpHeaders; cache?: PullThroughHook | undefined } = {},
+  ) {
     this.#reg = reg;
     this.#gate = gate;
     this.#pingHeaders = opts.pingHeaders ?? {};
+    this.#cache = opts.cache;
   }
 
   async handle(
@@ -78,7 +95,10 @@ export class DistributionApi {
         await this.#gate.require(principal, repo, action);
         const ref = parseReference(decodeURIComponent(m[2]!));
         if (method === 'GET' || method === 'HEAD') return await this.#getManifest(ctx, repo, ref);
-        if (method === 'PUT') return await this.#putManifest(ctx, repo, ref);
+        if (method === 'PUT') {
+          await this.#cache?.checkPush(repo);
+          return await this.#putManifest(ctx, repo, ref);
+        }
         if (method === 'DELETE') return await this.#deleteManifest(ctx, repo, ref);
         return notAllowed(ctx, 'GET, HEAD, PUT, DELETE');
       }
@@ -88,6 +108,7 @@ export class DistributionApi {
         await this.#gate.require(principal, repo, 'push');
         const id = m[2]!;
         if (id === '') {
+          await this.#cache?.checkPush(repo);
           if (method === 'POST') return await this.#startUpload(ctx, repo);
           return notAllowed(ctx, 'POST');
         }
@@ -146,7 +167,7 @@ export class DistributionApi {
   }
 
   async #getManifest(ctx: Ctx, repo: string, ref: { digest: Digest } | { tag: string }): Promise<void> {
-    const m = await this.#reg.manifest(repo, ref);
+    const m = (await this.#cache?.manifest(repo, ref)) ?? (await this.#reg.manifest(repo, ref));
     if (ctx.req.method === 'GET') await this.#reg.guard?.beforePull(repo, m);
     send(
       ctx.req,
@@ -200,6 +221,7 @@ export class DistributionApi {
   }
 
   async #getBlob(ctx: Ctx, repo: string, digest: Digest): Promise<void> {
+    await this.#cache?.blob(repo, digest);
     const size = await this.#reg.blobSize(repo, digest);
     const headers: OutgoingHttpHeaders = {
       'Content-Type': 'application/octet-stream',

@@ -23,13 +23,20 @@ export interface ServeOptions {
   onError?: (err: unknown, req: IncomingMessage) => void;
 }
 
+const PREFIXED_RE =
+  /^\/((?!v2\/|v2$|admin\/|token|extensions\/)[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)\/v2(\/.*)?$/;
+
 /** The registry's HTTP(S) server: splits path and query, sends each request to its part. */
 export function createRegistryServer(routes: Routes, opts: ServeOptions = {}): Server {
   const scheme = opts.tls ? 'https' : 'http';
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
+    let path = q < 0 ? url : url.slice(0, q);
+    // A mirror URL with a path (`http://registry/cache` in berthd's registry-mirrors, containerd's override_path):
+    // `/cache/v2/<repo>/…` is `/v2/cache/<repo>/…`, so a proxy project mirrors its upstream under its own name.
+    const prefixed = PREFIXED_RE.exec(path);
+    if (prefixed) path = prefixed[2] === undefined || prefixed[2] === '/' ? '/v2/' : `/v2/${prefixed[1]}${prefixed[2]}`;
     const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
     const base = `${scheme}://${req.headers.host ?? 'localhost'}`;
     let handler: Handler | undefined;

@@ -258,6 +258,30 @@ export class RegistryStore {
     return r && toManifest(r);
   }
 
+  /** A tag's manifest with the time a pull-through cache last checked the tag against its upstream (ms, or null). */
+  async cachedTag(repo: string, tag: string): Promise<{ m: ManifestRecord; validatedAt: number | null } | undefined> {
+    const r = await this.db.get<{
+      digest: Digest;
+      media_type: string;
+      size: number;
+      content: Uint8Array;
+      validated_at: number | null;
+    }>(
+      `SELECT m.digest, m.media_type, m.size, m.content, t.validated_at FROM repositories r JOIN tags t ON t.repo_id = r.id
+       JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest WHERE r.name = ? AND t.name = ?`,
+      [repo, tag],
+    );
+    return r && { m: toManifest(r), validatedAt: r.validated_at === null ? null : Number(r.validated_at) };
+  }
+
+  /** Notes that a pull-through cache found `tag` up to date with its upstream at `at`. */
+  async tagValidated(repo: string, tag: string, at: number): Promise<void> {
+    await this.db.run(
+      'UPDATE tags SET validated_at = ? WHERE name = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)',
+      [at, tag, repo],
+    );
+  }
+
   async manifestByDigest(repo: string, digest: Digest): Promise<ManifestRecord | undefined> {
     const r = await this.db.get<{ digest: Digest; media_type: string; size: number; content: Uint8Array }>(
       `SELECT m.digest, m.media_type, m.size, m.content FROM repositories r

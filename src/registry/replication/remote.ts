@@ -38,18 +38,18 @@ export class RemoteSide implements Side {
   }
 
   /** Connects (a ping of `/v2/`, which also learns how the remote authenticates). */
-  static async open(rule: Rule, signal: AbortSignal): Promise<RemoteSide> {
+  static async open(remote: Rule['remote'], signal: AbortSignal): Promise<RemoteSide> {
     const d = await import('../../distribution/index.ts');
-    const url = new URL(rule.remote.url);
+    const url = new URL(remote.url);
     let certs: string | undefined;
-    if (rule.remote.ca) {
+    if (remote.ca) {
       certs = await mkdtemp(join(tmpdir(), 'berth-replication-'));
       await mkdir(join(certs, url.host), { recursive: true });
-      await writeFile(join(certs, url.host, 'ca.crt'), rule.remote.ca);
+      await writeFile(join(certs, url.host, 'ca.crt'), remote.ca);
     }
-    const timeout = rule.remote.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timeout = remote.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const transport = new d.Transport({
-      insecureRegistries: rule.remote.insecure ? [url.host] : [],
+      insecureRegistries: remote.insecure ? [url.host] : [],
       mirrors: [],
       certsDir: certs ?? join(tmpdir(), 'berth-no-certs.d'),
       maxConcurrentDownloads: 8,
@@ -60,15 +60,13 @@ export class RemoteSide implements Side {
     const endpoint: Endpoint = {
       base: url.origin,
       registry: url.host,
-      skipVerify: url.protocol === 'https:' && rule.remote.insecure,
+      skipVerify: url.protocol === 'https:' && remote.insecure,
       mirror: false,
     };
-    const auth = rule.remote.username
-      ? { username: rule.remote.username, password: rule.remote.password ?? '' }
-      : undefined;
+    const auth = remote.username ? { username: remote.username, password: remote.password ?? '' } : undefined;
     try {
       const session = await d.openSession(transport, [endpoint], auth, signal);
-      return new RemoteSide(d, session, transport, rule.remote.url, certs);
+      return new RemoteSide(d, session, transport, remote.url, certs);
     } catch (err) {
       transport.close();
       if (certs) await rm(certs, { recursive: true, force: true });

@@ -155,7 +155,7 @@ export class Replication implements ReplicationApi {
     let state: ExecutionInfo['state'] = 'failed';
     let error: string | null = null;
     try {
-      remote = await RemoteSide.open(rule, signal);
+      remote = await RemoteSide.open(rule.remote, signal);
       const local = new LocalSide(this.#reg, actorOf(rule));
       const [src, dst] = rule.direction === 'push' ? [local, remote] : [remote, local];
       ex = new Execution({ store: this.store, rule, id, src, dst, options: this.#o, signal });

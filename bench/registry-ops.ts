@@ -1,0 +1,274 @@
+/**
+ * Registry operations beside their peers, in the same run, on 127.0.0.1:
+ *
+ * - replication: the 50-layer image (50 layers of 1 MiB of random files, gzip) copied between registries by a
+ *   replication rule of `berth registry serve` (run through the admin API, waiting for its end) and by
+ *   `skopeo copy docker://… docker://…` between the same kinds of registries: berth → docker-registry (a push rule),
+ *   docker-registry → berth (a pull rule) and berth → berth. Every run goes to a fresh, empty destination, so every
+ *   blob is sent.
+ * - proxy: `skopeo copy docker://… oci:DIR` of the same image from one `berth registry serve`, once from a plain
+ *   project (a local pull) and once from a proxy project in front of docker-registry whose cache already holds the
+ *   image (a cache hit), interleaved; the upstream's access log shows it was not asked.
+ *
+ * A script, not a test: it prints figures and asserts no timing. `node bench/registry-ops.ts --help`.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  accessLog,
+  type DistributionRegistry,
+  htpasswdFile,
+  startRegistry,
+} from '../src/distribution/remote/testkit.ts';
+import { registryCli, serveRegistry, type ServedRegistry } from '../src/registry/testkit.ts';
+import { type BuiltImage, buildImage, manyLayers } from './lib/archive.ts';
+import { fmt, run, type Stats, stats } from './lib/proc.ts';
+
+const USAGE = `usage: node bench/registry-ops.ts [replication] [proxy] [options]
+  --layers N      layers of the image (default 50)
+  --layer-kib N   KiB of each layer (default 1024)
+  --runs N        runs per measurement (default 3)
+`;
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    layers: { type: 'string', default: '50' },
+    'layer-kib': { type: 'string', default: '1024' },
+    runs: { type: 'string', default: '3' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const which = new Set(positionals.length ? positionals : ['replication', 'proxy']);
+const RUNS = Number(values.runs);
+const USER = 'bench:benchpw';
+const ADMIN = { Authorization: `Basic ${Buffer.from(USER).toString('base64')}` };
+const STEP_TIMEOUT_MS = 600_000;
+
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
+const out = (s: string) => process.stdout.write(`${s}\n`);
+
+/** A registry either kind, as the measurements need it. */
+interface Peer {
+  kind: 'berth' | 'dist';
+  host: string;
+  url: string;
+  /** skopeo's flags for it as `src` or `dest`. */
+  flags(side: 'src' | 'dest'): string[];
+  stop(): Promise<void>;
+}
+
+async function berthPeer(work: string, name: string): Promise<Peer & { reg: ServedRegistry }> {
+  const root = await mkdtemp(join(work, `${name}-`));
+  await htpasswdFile(join(root, 'htpasswd'), { bench: 'benchpw' });
+  const reg = await serveRegistry(undefined, { root, args: ['--auth', `htpasswd=${join(root, 'htpasswd')}`] });
+  return {
+    kind: 'berth',
+    reg,
+    host: reg.host,
+    url: reg.url,
+    flags: (side) => [`--${side}-tls-verify=false`, `--${side}-creds`, USER],
+    stop: async () => {
+      await reg.stop();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+async function distPeer(): Promise<Peer & { reg: DistributionRegistry }> {
+  const reg = await startRegistry('plain');
+  return {
+    kind: 'dist',
+    reg,
+    host: reg.host,
+    url: reg.url,
+    flags: (side) => [`--${side}-tls-verify=false`],
+    stop: () => reg.stop(),
+  };
+}
+
+const skopeo = async (args: string[]) =>
+  (await run('skopeo', ['--insecure-policy', ...args], { timeoutMs: STEP_TIMEOUT_MS })).seconds;
+
+async function seed(p: Peer, image: BuiltImage, ref: string): Promise<void> {
+  await skopeo(['copy', '-q', ...p.flags('dest'), `docker-archive:${image.archive}`, `docker://${p.host}/${ref}`]);
+}
+
+async function admin(reg: { url: string }, method: string, path: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(`${reg.url}/admin/v1/${path}`, {
+    method,
+    headers: { ...ADMIN, 'Content-Type': 'application/json' },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+/** One replication of `bench/img:1` from `src` to `dst` by a rule of whichever side is berth; seconds. */
+async function replicate(src: Peer, dst: Peer, i: number): Promise<{ seconds: number; own: number; bytes: number }> {
+  const push = src.kind === 'berth';
+  const owner = (push ? src : dst) as Peer & { reg: ServedRegistry };
+  const remote = push ? dst : src;
+  const name = `r${i}`;
+  await admin(owner.reg, 'POST', 'replication', {
+    name,
+    direction: push ? 'push' : 'pull',
+    remote: { url: remote.url, ...(remote.kind === 'berth' ? { username: 'bench', password: 'benchpw' } : {}) },
+    repo: 'bench/img',
+    trigger: 'manual',
+  });
+  await run('sync', []);
+  const t0 = process.hrtime.bigint();
+  const e = (await admin(owner.reg, 'POST', `replication/${name}/run`, { wait: true })) as {
+    state: string;
+    startedAt: string;
+    endedAt: string;
+    bytes: number;
+    error: string | null;
+  };
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (e.state !== 'succeeded') throw new Error(`replication ${name}: ${e.state} ${e.error}`);
+  return { seconds, own: (Date.parse(e.endedAt) - Date.parse(e.startedAt)) / 1000, bytes: e.bytes };
+}
+
+async function benchReplication(work: string, image: BuiltImage): Promise<void> {
+  const pairs: [Peer['kind'], Peer['kind']][] = [
+    ['berth', 'dist'],
+    ['dist', 'berth'],
+    ['berth', 'berth'],
+  ];
+  const make = (k: Peer['kind'], n: string) => (k === 'berth' ? berthPeer(work, n) : distPeer());
+  const rows: { pair: string; berth: Stats; skopeo: Stats; own: Stats; mb: number }[] = [];
+  for (const [sk, dk] of pairs) {
+    const src = await make(sk, 'src');
+    const berth: number[] = [];
+    const own: number[] = [];
+    const sko: number[] = [];
+    let bytes = 0;
+    try {
+      await seed(src, image, 'bench/img:1');
+      for (let i = 0; i < RUNS; i++) {
+        // skopeo and the rule alternate, each to a destination of its own, fresh.
+        for (const who of i % 2 === 0 ? ['skopeo', 'berth'] : ['berth', 'skopeo']) {
+          const dst = await make(dk, `dst${i}${who}`);
+          try {
+            if (who === 'skopeo') {
+              await run('sync', []);
+              sko.push(
+                await skopeo([
+                  'copy',
+                  '-q',
+                  ...src.flags('src'),
+                  ...dst.flags('dest'),
+                  `docker://${src.host}/bench/img:1`,
+                  `docker://${dst.host}/bench/img:1`,
+                ]),
+              );
+            } else {
+              const r = await replicate(src, dst, i);
+              berth.push(r.seconds);
+              own.push(r.own);
+              bytes = r.bytes;
+            }
+          } finally {
+            await dst.stop();
+          }
+        }
+      }
+    } finally {
+      await src.stop();
+    }
+    rows.push({ pair: `${sk} → ${dk}`, berth: stats(berth), skopeo: stats(sko), own: stats(own), mb: bytes / 1e6 });
+  }
+  out(
+    `\n## Replication of the ${image.layers.length}-layer image (${(image.archiveBytes / 1e6).toFixed(0)} MB), ${RUNS} runs each, fresh destination each run; load average now ${load()}`,
+  );
+  out(
+    '| source → destination | replication rule, s (median, min–max) | execution alone, s | skopeo copy, s | rule / skopeo |',
+  );
+  out('|---|---|---|---|---|');
+  for (const r of rows)
+    out(
+      `| ${r.pair} | ${fmt(r.berth)} | ${fmt(r.own)} | ${fmt(r.skopeo)} | ${(r.berth.median / r.skopeo.median).toFixed(2)} |`,
+    );
+  out(`(bytes sent by the rule per run: ${rows[0]?.mb.toFixed(1)} MB)`);
+}
+
+async function benchProxy(work: string, image: BuiltImage): Promise<void> {
+  const up = await distPeer();
+  const root = await mkdtemp(join(work, 'proxy-'));
+  await htpasswdFile(join(root, 'htpasswd'), { bench: 'benchpw' });
+  await registryCli(['project', 'create', 'cache', '--proxy', up.url, '--root', root]);
+  await registryCli(['project', 'create', 'local', '--root', root]);
+  const reg = await serveRegistry(undefined, { root, args: ['--auth', `htpasswd=${join(root, 'htpasswd')}`] });
+  const flags = ['--src-tls-verify=false', '--src-creds', USER];
+  const pull = async (ref: string) => {
+    const dir = join(work, 'pulled');
+    await rm(dir, { recursive: true, force: true });
+    await run('sync', []);
+    return skopeo(['copy', '-q', ...flags, `docker://${reg.host}/${ref}`, `oci:${dir}:t`]);
+  };
+  try {
+    await seed(up, image, 'bench/img:1');
+    await skopeo([
+      'copy',
+      '-q',
+      '--dest-tls-verify=false',
+      '--dest-creds',
+      USER,
+      `docker-archive:${image.archive}`,
+      `docker://${reg.host}/local/bench/img:1`,
+    ]);
+    const miss = await pull('cache/bench/img:1');
+    const before = accessLog(up.reg).length;
+    const local: number[] = [];
+    const hit: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      if (i % 2 === 0) {
+        local.push(await pull('local/bench/img:1'));
+        hit.push(await pull('cache/bench/img:1'));
+      } else {
+        hit.push(await pull('cache/bench/img:1'));
+        local.push(await pull('local/bench/img:1'));
+      }
+    }
+    const asked = accessLog(up.reg).length - before;
+    const l = stats(local);
+    const h = stats(hit);
+    out(
+      `\n## Pull-through cache, the ${image.layers.length}-layer image, skopeo copy to an OCI dir, ${RUNS} runs each; load average now ${load()}`,
+    );
+    out('| pull | seconds, median (min–max) |');
+    out('|---|---|');
+    out(`| local project | ${fmt(l)} |`);
+    out(`| proxy project, cache hit | ${fmt(h)} |`);
+    out(`| proxy project, first pull (miss, from docker-registry) | ${miss.toFixed(2)} |`);
+    out(`hit / local: ${(h.median / l.median).toFixed(2)}; requests the upstream saw during the hits: ${asked}`);
+  } finally {
+    await reg.stop();
+    await up.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+const work = await mkdtemp(join(tmpdir(), 'berth-bench-regops-'));
+try {
+  out(`# Registry operations — ${new Date().toISOString()}; load average at start ${load()}`);
+  const image = await buildImage(work, 'many', manyLayers(Number(values.layers), Number(values['layer-kib'])), {
+    gzip: true,
+  });
+  if (which.has('replication')) await benchReplication(work, image);
+  if (which.has('proxy')) await benchProxy(work, image);
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
