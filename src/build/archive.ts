@@ -11,7 +11,7 @@ import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { extract } from '../util/tar/index.ts';
 import { decompress, looksLikeTar, peek, sniffCompression } from './decompress.ts';
-import { inRoot } from './rootpath.ts';
+import { resolveInRoot } from '../util/rootpath.ts';
 
 /** Whether the file is an archive ADD unpacks. */
 export async function isArchive(path: string): Promise<boolean> {
@@ -46,7 +46,7 @@ export async function extractArchive(file: string, root: string, dest: string, s
     const h = e.header;
     const name = posix.normalize(`/${h.name}`);
     if (name === '/') continue;
-    const parent = await inRoot(root, posix.join(dest, posix.dirname(name)));
+    const parent = await resolveInRoot(root, posix.join(dest, posix.dirname(name)));
     await mkdir(parent, { recursive: true });
     const path = join(parent, posix.basename(name));
     if (h.type !== 'directory') await rm(path, { force: true, recursive: false }).catch(() => {});
@@ -64,7 +64,7 @@ export async function extractArchive(file: string, root: string, dest: string, s
         await symlink(h.linkname, path);
         break;
       case 'link':
-        await link(await inRoot(root, posix.join(dest, posix.normalize(`/${h.linkname}`))), path);
+        await link(await resolveInRoot(root, posix.join(dest, posix.normalize(`/${h.linkname}`))), path);
         break;
       default:
         await writeFile(path, '');

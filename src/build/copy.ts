@@ -17,7 +17,7 @@ import { PatternMatcher } from '../util/dockerignore.ts';
 import type { CopyWork } from './imageconfig.ts';
 import { extractArchive, isArchive } from './archive.ts';
 import { type Fetched, fetchUrl, isUrl } from './remote.ts';
-import { inRoot } from './rootpath.ts';
+import { resolveInRoot } from '../util/rootpath.ts';
 import { globToRegExp, hasWildcards, type SourceFS, type SourceType } from './sources.ts';
 
 /** One thing to copy. */
@@ -283,7 +283,7 @@ async function copyTree(
 }
 
 async function isDirIn(root: string, path: string): Promise<boolean> {
-  const st = await lstat(await inRoot(root, path)).catch(() => undefined);
+  const st = await lstat(await resolveInRoot(root, path)).catch(() => undefined);
   return st?.isDirectory() ?? false;
 }
 
@@ -298,7 +298,7 @@ async function makeParents(root: string, path: string, owner: Identity, self = f
   let cur = '/';
   for (let i = 0; i < upto; i++) {
     cur = posix.join(cur, parts[i]!);
-    const host = await inRoot(root, cur);
+    const host = await resolveInRoot(root, cur);
     const st = await lstat(host).catch(() => undefined);
     if (st?.isDirectory()) continue;
     if (st) throw new InvalidArgumentError(`cannot copy to ${path}: ${cur} is not a directory`);
@@ -306,5 +306,5 @@ async function makeParents(root: string, path: string, owner: Identity, self = f
     await chmodPath(host, 0o755);
     await lchown(host, owner.uid, owner.gid);
   }
-  return inRoot(root, clean);
+  return resolveInRoot(root, clean);
 }

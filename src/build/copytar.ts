@@ -15,7 +15,7 @@ import { PatternMatcher } from '../util/dockerignore.ts';
 import type { PackEntry } from '../util/tar/index.ts';
 import type { Identity, Resolved } from './copy.ts';
 import type { CopyWork } from './imageconfig.ts';
-import { inRoot } from './rootpath.ts';
+import { resolveInRoot } from '../util/rootpath.ts';
 import type { SourceFS } from './sources.ts';
 
 export interface CopyPlan {
@@ -42,7 +42,7 @@ export async function* copyEntries(
   const destDir = slash || dest.endsWith('/');
 
   /** The image's path for a container path, links followed inside the root (relative, no leading `/`). */
-  const canonical = async (path: string): Promise<string> => relative(p.root, await inRoot(p.root, path));
+  const canonical = async (path: string): Promise<string> => relative(p.root, await resolveInRoot(p.root, path));
 
   /** Entries for the parents of `rel` (a canonical path) that the layer must hold, each once. */
   async function* parents(rel: string): AsyncGenerator<PackEntry> {
@@ -62,7 +62,7 @@ export async function* copyEntries(
   }
 
   const isDir = async (path: string): Promise<boolean> =>
-    (await lstat(await inRoot(p.root, path)).catch(() => undefined))?.isDirectory() ?? false;
+    (await lstat(await resolveInRoot(p.root, path)).catch(() => undefined))?.isDirectory() ?? false;
 
   const file = (rel: string, mode: number, mtime: number, size: number, body: PackEntry['body']): PackEntry => {
     emitted.add(rel);

@@ -17,7 +17,7 @@ import type { MountInput } from '../runtime/index.ts';
 import { InvalidArgumentError, NotFoundError, NotImplementedError } from '../util/errors.ts';
 import { KeyedMutex } from '../util/lock.ts';
 import type { Mount } from './dockerfile/index.ts';
-import { inRoot } from './rootpath.ts';
+import { resolveInRoot } from '../util/rootpath.ts';
 
 export interface PreparedMounts {
   mounts: MountInput[];
@@ -118,7 +118,7 @@ export async function prepareMounts(
       switch (m.type) {
         case 'bind': {
           const root = await src.root(m);
-          let source = await inRoot(root, m.source || '/');
+          let source = await resolveInRoot(root, m.source || '/');
           await stat(source).catch(() => {
             throw new NotFoundError(`failed to mount ${target}: ${m.source || '/'}: not found`);
           });

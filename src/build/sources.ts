@@ -6,7 +6,8 @@
  */
 import { createReadStream } from 'node:fs';
 import { chmod, copyFile, lstat, readdir, readFile, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { resolveInRoot } from '../util/rootpath.ts';
 import { dirSourceHash, type EntryHeader, entryHash, fileSourceHash } from './cachekey.ts';
 import { type BuildContext, contextName } from './context.ts';
 
@@ -103,26 +104,7 @@ export class DirSource implements SourceFS {
   }
 
   async resolve(name: string): Promise<string> {
-    const parts = contextName(name).split('/').filter(Boolean);
-    const out: string[] = [];
-    let links = 0;
-    while (parts.length > 0) {
-      const c = parts.shift()!;
-      if (c === '..') {
-        out.pop();
-        continue;
-      }
-      const host = join(this.root, ...out, c);
-      const st = await lstat(host).catch(() => undefined);
-      if (st?.isSymbolicLink() && links++ < 40) {
-        const target = await readlink(host);
-        if (target.startsWith('/')) out.length = 0;
-        parts.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
-        continue;
-      }
-      out.push(c);
-    }
-    return out.join('/');
+    return relative(this.root, await resolveInRoot(this.root, contextName(name)));
   }
 
   async info(name: string): Promise<SourceInfo> {

@@ -22,7 +22,7 @@ import type { ExecutorDeps } from './executor.ts';
 import type { CopyWork, RunWork, StepResult } from './imageconfig.ts';
 import { type MadeLayer, WorkLayer } from './layer.ts';
 import type { BuildEvent } from './progress.ts';
-import { inRoot } from './rootpath.ts';
+import { resolveInRoot } from '../util/rootpath.ts';
 import { prepareMounts } from './runmounts.ts';
 import type { SourceFS } from './sources.ts';
 import { nextImage, type StepImage } from './stepimage.ts';
@@ -127,7 +127,7 @@ export async function executeStep(
     let applied: MadeLayer | undefined;
     switch (w.kind) {
       case 'workdir': {
-        const host = await inRoot(layer.rootfs, w.path);
+        const host = await resolveInRoot(layer.rootfs, w.path);
         if (!(await lstat(host).catch(() => undefined))) {
           await mkdir(host, { recursive: true, mode: 0o755 });
           await chmod(host, 0o755);
@@ -207,7 +207,7 @@ function layerOf(made: MadeLayer, chainId: string) {
 async function volumeMounts(root: string, volumes: readonly string[], tmpDir: string): Promise<MountInput[]> {
   const out: MountInput[] = [];
   for (const v of volumes) {
-    const host = await inRoot(root, v);
+    const host = await resolveInRoot(root, v);
     if (!(await lstat(host).catch(() => undefined))) await mkdir(host, { recursive: true, mode: 0o755 });
     const scratch = join(tmpDir, `volume-${randomBytes(6).toString('hex')}`);
     await cp(host, scratch, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });

@@ -4,6 +4,7 @@ import { join, posix } from 'node:path';
 import type { ChangeItem, PathStat } from '../engine-api/containers.ts';
 import type { PackEntry, TarEntry } from '../util/tar/index.ts';
 import { BerthError, DataLossError, InvalidArgumentError } from '../util/errors.ts';
+import { resolveInRoot } from '../util/rootpath.ts';
 
 /**
  * The entries of a directory tree as tar entries (for `export` and `cp`): depth first, names relative to `root`
@@ -167,43 +168,6 @@ async function* walkOne(
       },
     };
   } else if (st.isFIFO()) yield { header: { ...base, name: r, type: 'fifo' } };
-}
-
-/**
- * The host path of `path` as the container sees it under `root`: symbolic links are followed, but always inside
- * `root` (an absolute or `..` target cannot leave it), as dockerd's FollowSymlinkInScope. The last component is
- * followed only with `followLast` (`docker cp` copies a link itself, but extracts into the directory a link names).
- */
-export async function resolveInRoot(root: string, path: string, opts: { followLast?: boolean } = {}): Promise<string> {
-  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
-  const last = opts.followLast ? undefined : parts.pop();
-  const resolved: string[] = [];
-  let links = 0;
-  while (parts.length > 0) {
-    const c = parts.shift()!;
-    if (c === '..') {
-      resolved.pop();
-      continue;
-    }
-    const host = join(root, ...resolved, c);
-    let st;
-    try {
-      st = await lstat(host);
-    } catch {
-      resolved.push(c);
-      continue;
-    }
-    if (st.isSymbolicLink()) {
-      if (++links > 255) throw new InvalidArgumentError(`too many levels of symbolic links in "${path}"`);
-      const target = await readlink(host);
-      if (target.startsWith('/')) resolved.length = 0;
-      parts.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
-      continue;
-    }
-    resolved.push(c);
-  }
-  if (last === '..') resolved.pop();
-  return join(root, ...resolved, ...(last !== undefined && last !== '..' ? [last] : []));
 }
 
 /**

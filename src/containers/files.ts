@@ -11,12 +11,12 @@ import {
   pathEntries,
   pathStat,
   resolveCopyPath,
-  resolveInRoot,
   tarError,
   treeEntries,
   upperChanges,
   type Change,
 } from './archive.ts';
+import { resolveInRoot } from '../util/rootpath.ts';
 import type { Row } from './model.ts';
 
 /** What the file operations need of the container service. */
@@ -128,7 +128,7 @@ export class ContainerFiles {
       for (const m of binds) {
         const source = await stat(m.Source).catch(() => undefined);
         if (!source) continue;
-        const target = await resolveInRoot(view, m.Destination);
+        const target = await resolveInRoot(view, m.Destination, { followLast: false });
         if (source.isDirectory()) await mkdir(target, { recursive: true });
         else {
           await mkdir(dirname(target), { recursive: true });

@@ -11,7 +11,7 @@ export { VulnDb, ecosystemBase, type DbInfo, type ImportResult, type OsvFile } f
 export { matchPackage, type Finding, type MatchablePackage } from './osv/match.ts';
 export { filesFromDir, filesFromTar, filesFromZip, isZip } from './osv/sources.ts';
 export { type Severity, SEVERITIES, severityRank } from './osv/cvss.ts';
-export { extractSbom, resolveInRoot, sbomInput } from './sbom/extract.ts';
+export { extractSbom, sbomInput } from './sbom/extract.ts';
 export { sbomFromLayers, type LayerOpener } from './sbom/layers.ts';
 export { sbomDocument, SBOM_FORMATS, SBOM_MEDIA_TYPE, type SbomFormat, type SbomSubject } from './sbom/formats.ts';
 export type { Distro, Package, PackageType, Sbom } from './sbom/types.ts';

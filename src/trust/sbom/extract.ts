@@ -6,8 +6,9 @@
  * /usr/share, /usr/include, caches and logs), and reads of a binary only its ELF headers.
  */
 import type { Dirent } from 'node:fs';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { lstat, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { resolveInRoot } from '../../util/rootpath.ts';
 import { apkPackages } from './apk.ts';
 import { parseOsRelease } from './distro.ts';
 import { dpkgPackages } from './dpkg.ts';
@@ -42,43 +43,9 @@ const NOT_BINARY =
   /\.(?:so(?:\.\d+)*|a|o|py|pyc|pl|pm|sh|txt|md|json|ya?ml|xml|html?|css|js|mjs|cjs|ts|h|c|gz|xz|bz2|zst|zip|tar|conf|cfg|ini|png|svg|mo|pem|crt|desc|list|md5sums)$/;
 const MAX_MANIFEST = 64 << 20;
 
-/**
- * The host path of `path` inside the tree at `root`, with symbolic links resolved as if `root` were `/` (an
- * image's absolute link to `/etc/x` names its own /etc/x, never the host's). Undefined when it does not exist.
- */
-export async function resolveInRoot(root: string, path: string): Promise<string | undefined> {
-  const todo = path.split('/').filter(Boolean);
-  const done: string[] = [];
-  for (let hops = 0; todo.length > 0; ) {
-    const part = todo.shift()!;
-    if (part === '.') continue;
-    if (part === '..') {
-      done.pop();
-      continue;
-    }
-    const host = join(root, ...done, part);
-    let st: Awaited<ReturnType<typeof lstat>>;
-    try {
-      st = await lstat(host);
-    } catch {
-      return undefined;
-    }
-    if (!st.isSymbolicLink()) {
-      done.push(part);
-      continue;
-    }
-    if (++hops > 40) return undefined;
-    const target = await readlink(host);
-    if (target.startsWith('/')) done.length = 0;
-    todo.unshift(...posix.normalize(target).split('/').filter(Boolean));
-  }
-  return join(root, ...done);
-}
-
 async function readIfFile(root: string, path: string): Promise<string | undefined> {
   try {
     const host = await resolveInRoot(root, path);
-    if (!host) return undefined;
     const st = await lstat(host);
     if (!st.isFile() || st.size > MAX_MANIFEST) return undefined;
     return await readFile(host, 'utf8');
@@ -102,7 +69,7 @@ async function distroPackages(root: string, distro: Distro | undefined): Promise
   if (status) out.push(...dpkgPackages(status, '/var/lib/dpkg/status', distro));
   try {
     const statusD = await resolveInRoot(root, '/var/lib/dpkg/status.d');
-    for (const name of statusD ? await readdir(statusD) : []) {
+    for (const name of await readdir(statusD)) {
       const text = await readIfFile(root, `/var/lib/dpkg/status.d/${name}`);
       if (text && !name.endsWith('.md5sums'))
         out.push(...dpkgPackages(text, `/var/lib/dpkg/status.d/${name}`, distro, false));
@@ -113,7 +80,7 @@ async function distroPackages(root: string, distro: Distro | undefined): Promise
   for (const p of ['/var/lib/rpm/rpmdb.sqlite', '/usr/lib/sysimage/rpm/rpmdb.sqlite']) {
     try {
       const host = await resolveInRoot(root, p);
-      if (host && (await lstat(host)).isFile()) {
+      if ((await lstat(host)).isFile()) {
         out.push(...rpmPackages(host, p, distro));
         break;
       }

@@ -15,7 +15,8 @@ import { copyFile, lstat, mkdir, open, readdir, rm, symlink } from 'node:fs/prom
 import { join } from 'node:path';
 import { autoDecompress } from '../../util/compression.ts';
 import { extract } from '../../util/tar/index.ts';
-import { extractSbom, resolveInRoot, sbomInput } from './extract.ts';
+import { resolveInRoot } from '../../util/rootpath.ts';
+import { extractSbom, sbomInput } from './extract.ts';
 import type { Sbom } from './types.ts';
 
 const GO_MAGIC = Buffer.from('\xff Go buildinf:', 'latin1');
@@ -57,7 +58,7 @@ class Tree {
     const st = await lstat(host).catch(() => undefined);
     if (st?.isSymbolicLink()) {
       const target = await resolveInRoot(this.root, `/${key}`);
-      if (target !== undefined && (await lstat(target)).isDirectory()) return target;
+      if ((await lstat(target).catch(() => undefined))?.isDirectory()) return target;
     }
     if (!st?.isDirectory()) {
       if (st) await this.remove(host);
@@ -161,7 +162,8 @@ async function applyLayer(tree: Tree, tar: AsyncIterable<Uint8Array>, signal?: A
       case 'link': {
         await tree.remove(host);
         const target = cleanName(header.linkname);
-        const from = target === undefined ? undefined : await resolveInRoot(tree.root, `/${target}`);
+        const from =
+          target === undefined ? undefined : await resolveInRoot(tree.root, `/${target}`).catch(() => undefined);
         const st = from === undefined ? undefined : await lstat(from).catch(() => undefined);
         if (from !== undefined && st?.isFile()) await copyFile(from, host);
         break;

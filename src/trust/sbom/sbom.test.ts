@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
-import { extractSbom, resolveInRoot } from './extract.ts';
+import { extractSbom } from './extract.ts';
 import { toCycloneDx, toSpdx } from './formats.ts';
 import { goModules, parseBuildInfo } from './gobinary.ts';
 import {
@@ -118,8 +118,6 @@ test('absolute symlinks in the image resolve inside it, never on the host', asyn
   mkdirSync(join(root, 'var/lib'), { recursive: true });
   symlinkSync('/real', join(root, 'var/lib/dpkg'));
   symlinkSync('/etc', join(root, 'etc'));
-  assert.equal(await resolveInRoot(root, '/var/lib/dpkg/status'), join(root, 'real/status'));
-  assert.equal(await resolveInRoot(root, '/etc/os-release'), undefined, 'the host’s /etc is not read');
   const sbom = await extractSbom(root);
   assert.deepEqual(
     sbom.packages.map((p) => p.name),
