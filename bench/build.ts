@@ -12,7 +12,7 @@
  * - run path: on berthd, a RUN step (ten `RUN true` less a FROM-only build, / 10) beside the Engine API cycle of a
  *   container (create, start, wait, delete of `busybox true`), both with `--network none`.
  *
- * `node bench/build.ts [--runs N] [--only small|large|run]`, or `npm run bench -- build`.
+ * `node bench/build.ts [--runs N] [--only small|large|run]`, or `node bench/run.ts build [--runs N]`.
  */
 import { randomFillSync } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -29,6 +29,8 @@ export interface BuildFigures {
   small: Record<string, Record<string, Stats>>;
   large: Record<string, Record<string, Stats>>;
   tar: Stats;
+  /** The large context: `cp -r` of it, and `tar -c | tee FILE | sha256sum` (the work of a COPY . layer). */
+  floor?: { cp: Stats; tee: Stats };
   /** berthd: seconds per RUN step (ten `RUN true` builds, less a FROM-only build, / 10) and per API container cycle. */
   runPath?: { runStep: Stats; apiCycle: Stats };
   loadavg: { start: number[]; end: number[] };
@@ -183,6 +185,8 @@ export async function benchBuild(opts: {
       (t[b.name]![k] ??= []).push(s);
     };
     const tarT: number[] = [];
+    const cpT: number[] = [];
+    const teeT: number[] = [];
     const runStepT: number[] = [];
     const cycleT: number[] = [];
     let change = 0;
@@ -235,6 +239,13 @@ export async function benchBuild(opts: {
       }
       if (opts.only !== 'small' && opts.only !== 'run') {
         tarT.push((await run('sh', ['-c', `tar -C ${large} -cf - . > /dev/null`])).seconds);
+        // what a COPY . of the whole context cannot do with less: the files written once more, and a tar of them
+        // hashed and written once (the layer blob)
+        const scratch = join(work, 'floor');
+        cpT.push((await run('sh', ['-c', `cp -r ${large} ${scratch}`])).seconds);
+        await removeDir(scratch);
+        teeT.push((await run('sh', ['-c', `tar -C ${large} -cf - . | tee ${scratch}.tar | sha256sum`])).seconds);
+        await run('rm', ['-f', `${scratch}.tar`]);
         for (const b of builders) {
           log(`build: round ${r + 1}/${runs}, large context, ${b.name}`);
           await b.reset(['bench-large', 'bench-from']);
@@ -255,6 +266,7 @@ export async function benchBuild(opts: {
       small: st(smallT),
       large: st(largeT),
       tar: stats(tarT),
+      floor: { cp: stats(cpT), tee: stats(teeT) },
       ...(runStepT.length > 0 ? { runPath: { runStep: stats(runStepT), apiCycle: stats(cycleT) } } : {}),
       loadavg: { start, end: loadavg() },
     };
@@ -293,6 +305,11 @@ export function buildReport(f: BuildFigures): string {
   );
   table('10,000 files, 200 MiB; ratios to docker build → dockerd', f.large, 'docker build → dockerd');
   if (f.tar.n > 0) out.push(`\`tar -c\` of the large context to /dev/null: ${fmt(f.tar, 2)} s`, '');
+  if (f.floor && f.floor.cp.n > 0)
+    out.push(
+      `The floor of a COPY . of it: \`cp -r\` ${fmt(f.floor.cp, 2)} s; \`tar -c | tee FILE | sha256sum\` ${fmt(f.floor.tee, 2)} s`,
+      '',
+    );
   if (f.runPath) {
     const ms = (s: Stats) => fmt({ ...s, median: s.median * 1000, min: s.min * 1000, max: s.max * 1000 }, 0);
     out.push(

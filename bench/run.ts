@@ -12,6 +12,7 @@ import { BERTH, DOCKER, NODE, startBerthd, startDockerd, TREE, useTree, type Eng
 import { fmt, MiB, run, type Stats } from './lib/proc.ts';
 import { summariseProfile } from './lib/profile.ts';
 import { benchLoad, throughput, type LoadFigures } from './load.ts';
+import { benchBuild, buildReport } from './build.ts';
 import { benchCompose, composeReport } from './compose.ts';
 import { benchContainers, containersReport } from './containers.ts';
 import { benchDatapath, datapathReport } from './datapath.ts';
@@ -40,6 +41,8 @@ benchmarks (default: load layers idle version phases registry):
             on a pull of a present image (not in the default set; --debian-root DIR: a debootstrap tree)
   compose   up -d and down -v of a three-service app, berth compose → berthd vs docker-compose 1.29.2 → dockerd (and
             crossed), config of a 50-service file (not in the default set)
+  build     docker build / berth build of a multi-stage fixture and a 10,000-file context: berthd vs dockerd's
+            classic builder and buildah (cold, cached, one file changed; not in the default set)
   network   run --rm on the bridge vs --network none, 20 started in parallel on a user network, wrk through a
             published port vs the container's IP: berthd, dockerd, podman (not in the default set)
   datapath  issue 11 in one run of --rounds rounds: pull (berthd, dockerd, podman, skopeo) of a --mib single-layer
@@ -96,6 +99,7 @@ const KNOWN = [
   'start',
   'trust',
   'compose',
+  'build',
   'datapath',
 ];
 if (values.help) {
@@ -434,6 +438,11 @@ async function main(): Promise<void> {
     const f = await benchCompose({ runs, log });
     json.compose = f;
     out.push(composeReport(f));
+  }
+  if (selected.includes('build')) {
+    const f = await benchBuild({ runs, log });
+    json.build = f;
+    out.push(buildReport(f));
   }
   if (selected.includes('datapath')) {
     const rssMib = Number(values['rss-mib']);

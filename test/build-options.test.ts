@@ -6,11 +6,12 @@
  * then `--pull` and a FROM pulled when missing (a local registry), `--cache-from` after the cache is pruned,
  * `-f` outside the context and `-f -`, a context on stdin for `berth build`, the cache across a daemon restart and
  * `builder prune`'s filters, RUN cache mounts shared, private and locked between stages building side by side,
- * USER by uid:gid, `POST /build/cancel`, the TTY display of `berth build`, and a FROM image behind a login (the
- * credentials in X-Registry-Config from the docker CLI, dockerode and docker-py).
+ * RUN --network=host and `--network host`, USER by uid:gid, `POST /build/cancel`, the TTY display of `berth build`,
+ * and a FROM image behind a login (the credentials in X-Registry-Config from the docker CLI, dockerode, docker-py).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -355,6 +356,20 @@ describe('stages side by side and RUN cache mounts', () => {
 });
 
 describe('USER by uid:gid, POST /build/cancel and the TTY display', () => {
+  it("RUN --network=host and --network host run in the host's network namespace", async () => {
+    const host = readlinkSync('/proc/self/ns/net');
+    const ctx = await context({
+      Dockerfile:
+        'FROM busybox\nRUN --network=host readlink /proc/self/ns/net > /flag\nRUN readlink /proc/self/ns/net > /opt\n',
+    });
+    await ok(docker(d, ['build', '-q', '-t', 'hostnet', '--network', 'host', ctx]), 'docker build');
+    assert.equal(await sh('hostnet', 'cat /flag /opt'), `${host}\n${host}\n`);
+    await ok(docker(d, ['build', '-q', '-t', 'hostnet-flag', '--no-cache', ctx]), 'docker build');
+    const [flag, opt] = (await sh('hostnet-flag', 'cat /flag /opt')).split('\n');
+    assert.equal(flag, host);
+    assert.notEqual(opt, host);
+  });
+
   it('USER 1234:5678 and USER nobody run with those ids', async () => {
     const ctx = await context({
       Dockerfile:

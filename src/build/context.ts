@@ -9,9 +9,9 @@
  * cleaned, an entry below something that is not a directory, or whose name leaves the context, is refused.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, copyFile, link, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
+import { chmod, copyFile, type FileHandle, link, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { InvalidArgumentError } from '../util/errors.ts';
+import { DataLossError, InvalidArgumentError } from '../util/errors.ts';
 import { extract, type TarHeader } from '../util/tar/index.ts';
 import { type EntryHeader, entryHash } from './cachekey.ts';
 import { looksLikeTar, openArchive } from './decompress.ts';
@@ -61,6 +61,8 @@ export class BuildContext {
   /** The spool this context received its bodies into (removed with it); undefined for a kept context. */
   readonly #spool: string | undefined;
   readonly #made = new Map<string, Promise<void>>();
+  /** Spools and segments open for `read`, each opened once for the build (not once per file). */
+  readonly #handles = new Map<string, Promise<FileHandle>>();
 
   constructor(dir: string, entries: Map<string, ContextEntry>, size: number, spool?: string) {
     this.dir = dir;
@@ -282,14 +284,46 @@ export class BuildContext {
       return;
     }
     if (e && e.size === 0) return;
-    const stream =
-      e?.spool !== undefined && e.offset !== undefined
-        ? createReadStream(e.spool, { start: e.offset, end: e.offset + e.size - 1, highWaterMark: 1 << 20 })
-        : createReadStream(join(this.dir, name), { highWaterMark: 1 << 20 });
+    if (e?.spool !== undefined && e.offset !== undefined) {
+      // positioned reads on one handle per spool, in buffers no bigger than the file: a COPY of many small files
+      // neither opens a stream per file nor allocates a 1 MiB buffer for each
+      const fh = await this.#handle(e.spool);
+      let pos = e.offset;
+      let left = e.size;
+      while (left > 0) {
+        const buf = Buffer.allocUnsafe(Math.min(left, 1 << 20));
+        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+        if (bytesRead === 0)
+          throw new DataLossError(`the body of context entry "${name}" ends ${left} bytes early in ${e.spool}`);
+        pos += bytesRead;
+        left -= bytesRead;
+        yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+      }
+      return;
+    }
+    const stream = createReadStream(join(this.dir, name), { highWaterMark: 1 << 20 });
     for await (const c of stream) yield c as Buffer;
   }
 
+  #handle(path: string): Promise<FileHandle> {
+    let h = this.#handles.get(path);
+    if (!h) {
+      h = open(path, 'r');
+      this.#handles.set(path, h);
+      h.catch(() => this.#handles.delete(path));
+    }
+    return h;
+  }
+
+  /** Closes the handles `read` opened; the context stays usable (they are opened again when needed). */
+  async close(): Promise<void> {
+    const handles = [...this.#handles.values()];
+    this.#handles.clear();
+    for (const h of handles) await h.then((fh) => fh.close()).catch(() => {});
+  }
+
   async remove(): Promise<void> {
+    await this.close();
     await rm(this.dir, { recursive: true, force: true });
     if (this.#spool) await rm(this.#spool, { force: true });
   }

@@ -117,8 +117,8 @@ export class BuildService {
     const ctxDir = join(this.#root, 'contexts', randomBytes(12).toString('hex'));
     this.#d.events.publish('builder', 'start', buildId, { tags: tags.map((t) => familiarString(t)).join(',') });
     let releaseKept: (() => void) | undefined;
+    let context: BuildContext | undefined;
     try {
-      let context: BuildContext;
       let alone: Buffer | undefined;
       if (req.keptContext) {
         await mkdir(ctxDir, { recursive: true, mode: 0o700 });
@@ -176,6 +176,7 @@ export class BuildService {
       throw err;
     } finally {
       this.#running.delete(buildId);
+      await context?.close();
       releaseKept?.();
       await rm(ctxDir, { recursive: true, force: true }).catch(() => {});
       await rm(`${ctxDir}.spool`, { force: true }).catch(() => {});
