@@ -5,12 +5,7 @@
  * A refusal is a ForbiddenError that names the image, the policy section and the reason; when the policy cannot
  * refuse anything (accept-anything requirements only), neither check costs more than a lookup.
  */
-import {
-  type RegistryAuth,
-  type RegistryConfig,
-  type RemoteRepository,
-  withRepository,
-} from '../distribution/index.ts';
+import type { RegistryAuth, RemoteRepository } from '../distribution/index.ts';
 import type { ImageService } from '../images/index.ts';
 import {
   familiarString,
@@ -21,16 +16,13 @@ import {
   withDefaultTag,
 } from '../oci/reference.ts';
 import { ForbiddenError, isBerthError } from '../util/errors.ts';
-import { evaluatePolicy, type GpgVerifier, type SignatureSource } from './evaluate.ts';
+import { evaluatePolicy, type GpgVerifier } from './evaluate.ts';
 import { gpgVerify } from './gpg.ts';
-import { lookasideBase, readLookaside, type RegistriesD } from './lookaside.ts';
 import { type Policy, type Requirement, requirementsFor } from './policy.ts';
-import { readSigstoreSignatures } from './registry.ts';
+import { type SignatureStores, signatureSource } from './sources.ts';
 
-export interface EnforcerDeps {
+export interface EnforcerDeps extends SignatureStores {
   policy: Policy;
-  registry: RegistryConfig;
-  registriesD: RegistriesD;
   images: ImageService;
   gpg?: GpgVerifier;
 }
@@ -46,29 +38,6 @@ export class PolicyEnforcer {
     this.#d = deps;
   }
 
-  /**
-   * Signatures from the registry: over `repo` (the pull's own connection) when given, else a connection of its
-   * own. With `tagOnly`, only the `.sig` tag is read (one manifest and its payloads: what cosign and skopeo write).
-   */
-  #source(
-    ref: Reference,
-    digest: string,
-    auth: RegistryAuth | undefined,
-    signal: AbortSignal | undefined,
-    repo: RemoteRepository | undefined,
-    tagOnly: boolean,
-  ): SignatureSource {
-    const read = (r: RemoteRepository) => readSigstoreSignatures(r, digest, { tagOnly });
-    return {
-      sigstore: () => (repo ? read(repo) : withRepository(this.#d.registry, ref, { auth, signal }, read)),
-      gpg: async () => {
-        const base = lookasideBase(this.#d.registriesD, ref, false);
-        if (!base) return [];
-        return (await readLookaside(base, ref, digest, signal)).map((g) => ({ bytes: g.bytes, where: g.url }));
-      },
-    };
-  }
-
   async #check(
     ref: Reference,
     digest: string,
@@ -82,9 +51,10 @@ export class PolicyEnforcer {
     const image = { reference: ref, manifestDigest: digest };
     const gpg = this.#d.gpg ?? gpgVerify;
     // The `.sig` tag first (a manifest and its payloads); the referrers as well only when that is not enough.
-    let d = await evaluatePolicy(this.#d.policy, image, this.#source(ref, digest, auth, signal, repo, true), gpg);
+    const source = (tagOnly: boolean) => signatureSource(this.#d, ref, digest, { repo, auth, signal, tagOnly });
+    let d = await evaluatePolicy(this.#d.policy, image, source(true), gpg);
     if (!d.allowed && requirements.some((r) => r.type === 'sigstoreSigned')) {
-      d = await evaluatePolicy(this.#d.policy, image, this.#source(ref, digest, auth, signal, repo, false), gpg);
+      d = await evaluatePolicy(this.#d.policy, image, source(false), gpg);
     }
     if (!d.allowed) {
       throw new ForbiddenError(
@@ -119,8 +89,7 @@ export class PolicyEnforcer {
     }
     let ref: Reference | undefined;
     try {
-      const r = parseReference(name);
-      ref = r.digest !== undefined ? r : withDefaultTag(r);
+      ref = withDefaultTag(parseReference(name));
     } catch {}
     if (!ref || (ref.digest === undefined && this.#d.images.records.tag(referenceString(ref)) === undefined)) {
       const tag = this.#d.images.records.tagsOf(rec.manifestDigest)[0];

@@ -6,12 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  type RegistryAuth,
-  type RegistryConfig,
-  type RemoteRepository,
-  withRepository,
-} from '../distribution/index.ts';
+import { type RegistryAuth, type RemoteRepository, withRepository } from '../distribution/index.ts';
 import type {
   AddSignatureRequest,
   AttachRequest,
@@ -25,22 +20,21 @@ import { parseReference, type Reference, referenceString, withDefaultTag } from 
 import type { Descriptor } from '../oci/types.ts';
 import { mountAll, unmountAll } from '../snapshots/index.ts';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
-import { lookasideBase, readLookaside, type RegistriesD, writeLookaside } from './lookaside.ts';
+import { lookasideBase, type RegistriesD, writeLookaside } from './lookaside.ts';
 import { VulnDb } from './osv/db.ts';
 import { filesFromTar, filesFromZip } from './osv/sources.ts';
-import { attachArtifact, describe, readSigstoreSignatures, writeSigstoreSignature } from './registry.ts';
+import { attachArtifact, describe, writeSigstoreSignature } from './registry.ts';
 import { filterBySeverity, scanSbom } from './scan.ts';
+import { type SignatureStores, signatureSource } from './sources.ts';
 import { extractSbom } from './sbom/extract.ts';
 import { sbomDocument, type SbomFormat } from './sbom/formats.ts';
 import type { Sbom } from './sbom/types.ts';
 import type { Severity } from './osv/cvss.ts';
 
-export interface TrustServiceDeps {
+export interface TrustServiceDeps extends SignatureStores {
   images: ImageService;
-  registry: RegistryConfig;
   /** `<data-root>/trust`: the vulnerability database and mount points of images being read. */
   root: string;
-  registriesD: RegistriesD;
   /** Days after which the vulnerability database is reported stale (default 7). */
   dbMaxAgeDays?: number;
   tool: string;
@@ -160,8 +154,7 @@ export class TrustService {
   }
 
   #ref(name: string): Reference {
-    const ref = parseReference(name);
-    return ref.digest !== undefined ? ref : withDefaultTag(ref);
+    return withDefaultTag(parseReference(name));
   }
 
   async #subject(repo: RemoteRepository, ref: Reference): Promise<Descriptor> {
@@ -178,10 +171,10 @@ export class TrustService {
     const ref = this.#ref(name);
     return withRepository(this.#d.registry, ref, opts, async (repo) => {
       const subject = await this.#subject(repo, ref);
-      const sig = await readSigstoreSignatures(repo, subject.digest);
+      const source = signatureSource(this.#d, ref, subject.digest, { repo, signal: opts.signal });
+      const sig = await source.sigstore();
+      const gpg = await source.gpg();
       const refs = await repo.referrers(subject.digest);
-      const base = lookasideBase(this.#d.registriesD, ref, false);
-      const gpg = base ? await readLookaside(base, ref, subject.digest, opts.signal) : [];
       return {
         reference: referenceString(ref),
         descriptor: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
@@ -191,7 +184,7 @@ export class TrustService {
           where: s.where,
         })),
         malformed: sig.malformed,
-        gpg: gpg.map((g) => ({ signature: g.bytes.toString('base64'), where: g.url })),
+        gpg: gpg.map((g) => ({ signature: g.bytes.toString('base64'), where: g.where })),
         referrers: refs.descriptors.map((d) => ({
           digest: d.digest,
           mediaType: d.mediaType,
