@@ -19,7 +19,7 @@ import { benchDatapath, datapathReport } from './datapath.ts';
 import { benchNetwork, networkReport } from './network.ts';
 import { benchPhases, type PhaseFigures } from './phases.ts';
 import { benchRegistry, registryReport, type RegistryFigures } from './registry.ts';
-import { benchStart, startReport } from './start.ts';
+import { benchStart, benchStartMemory, startMemoryReport, startReport } from './start.ts';
 import { benchVersion, type VersionFigures } from './version.ts';
 import { benchTrust, trustReport } from './trust.ts';
 
@@ -37,6 +37,8 @@ benchmarks (default: load layers idle version phases registry):
             per running container: berthd, dockerd, podman (--network none)
   start     the start path in one run: node and runc floors, the API cycle, run --rm, 20 run -d at once, version,
             berth run --rm: berthd, dockerd, podman; berthd's phase breakdown and RSS (not in the default set)
+  start-memory  the start benchmark's RSS part alone, --runs times: berthd after a start and after 20 containers,
+            and Node's floors (not in the default set)
   trust     berth scan of a Debian image against --advisories OSV records (warm), and the signature policy's cost
             on a pull of a present image (not in the default set; --debian-root DIR: a debootstrap tree)
   compose   up -d and down -v of a three-service app, berth compose → berthd vs docker-compose 1.29.2 → dockerd (and
@@ -97,6 +99,7 @@ const KNOWN = [
   'network',
   'containers',
   'start',
+  'start-memory',
   'trust',
   'compose',
   'build',
@@ -432,6 +435,12 @@ async function main(): Promise<void> {
       })),
     };
     out.push(startReport(f));
+  }
+
+  if (selected.includes('start-memory')) {
+    const f = await benchStartMemory({ runs, parallel: 20, log });
+    json.startMemory = f;
+    out.push(startMemoryReport(f, 20));
   }
 
   if (selected.includes('compose')) {

@@ -348,6 +348,42 @@ export async function benchStart(o: {
   return f;
 }
 
+/**
+ * The memory part alone (`start-memory`), `runs` times (each a fresh data root: start, stop, start again, 20
+ * containers), for a median: one start's RSS varies by 1–2 MiB with when V8 last collected.
+ */
+export async function benchStartMemory(o: { runs: number; parallel: number; log: Log }): Promise<MemoryFigures[]> {
+  const out: MemoryFigures[] = [];
+  for (let i = 0; i < o.runs; i++) {
+    o.log(`start-memory: run ${i + 1}/${o.runs}`);
+    out.push(await berthdMemory(o.parallel, o.log));
+  }
+  return out;
+}
+
+/** The Markdown of `start-memory`: median (min–max) of each reading. */
+export function startMemoryReport(runs: readonly MemoryFigures[], parallel: number): string {
+  const mib = (xs: number[]) => {
+    const s = stats(xs.map((x) => x / 1024));
+    return `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
+  };
+  const row = (label: string, pick: (m: MemoryFigures) => { rss: number; anon: number; file: number }) => {
+    const xs = runs.map(pick);
+    return `| ${label} | ${mib(xs.map((x) => x.rss))} | ${mib(xs.map((x) => x.anon))} | ${mib(xs.map((x) => x.file))} |`;
+  };
+  return [
+    `### berthd's RSS (${runs.length} runs: median (min–max), MiB)`,
+    '',
+    '| reading | VmRSS | RssAnon | RssFile |',
+    '|---|---|---|---|',
+    row('3 s after a start on a known data root', (m) => m.afterStart),
+    row(`3 s after ${parallel} containers came and went`, (m) => m.after20),
+    row('floor: `node` idle', (m) => m.nodeIdle),
+    row('floor: `node` with the built-ins berthd uses, no Berth code', (m) => m.nodeBuiltins),
+    '',
+  ].join('\n');
+}
+
 // ---- report ---------------------------------------------------------------------------------------------
 
 const ms = (s: Stats | undefined, scale = 1000) =>

@@ -8,6 +8,6 @@ export { containerRoutes, type ContainerHandlerDeps } from './handlers/container
 export { volumeRoutes } from './handlers/volumes.ts';
 export { networkRoutes } from './handlers/networks.ts';
 export { execRoutes } from './handlers/exec.ts';
-export { trustRoutes } from './handlers/trust.ts';
-export { buildRoutes } from './handlers/build.ts';
+export { trustRoutes, type LoadTrust } from './handlers/trust.ts';
+export { buildRoutes, type LoadBuilder } from './handlers/build.ts';
 export { distributionRoutes, type RegistryLookups } from './handlers/distribution.ts';

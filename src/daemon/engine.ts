@@ -1,10 +1,10 @@
-import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile, rename } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { FileContentStore } from '../content/index.ts';
 import { ContainerService } from '../containers/index.ts';
 import { ImageService } from '../images/index.ts';
-import { BuildService, type BuildServiceDeps } from '../build/index.ts';
+import type { BuildService, BuildServiceDeps } from '../build/index.ts';
 import {
   BuildCacheRecords,
   ContainerRecords,
@@ -34,7 +34,11 @@ export interface Engine {
   volumes: VolumeService;
   networks: NetworkService;
   containers: ContainerService;
-  build: BuildService;
+  /**
+   * The builder, made on first use: its modules load then, not at start (bench/README.md, "berthd's memory").
+   * Start-up repair loads it only when a build was cut short (`repair`).
+   */
+  build(): Promise<BuildService>;
   /** How the builder pulls (the registry client is wired after the engine: see `archivesFor`). */
   setBuildPull(fn: BuildServiceDeps['pull']): void;
   runtimes: Runtimes;
@@ -120,22 +124,26 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
   const defaultRuntime = runtimes.probes.find((p) => p.ok && p.name === runtimes.defaultRuntime);
   // The builder pulls through the same code as `docker pull` (daemon/wiring.ts sets it once the engine exists).
   const pull: { fn?: BuildServiceDeps['pull'] } = {};
-  const build = new BuildService({
-    dataRoot: config.dataRoot,
-    execRoot: config.execRoot,
-    images,
-    snapshotter,
-    records: buildCache,
-    sandboxes: networks.sandboxes,
-    runtime: defaultRuntime ? { name: defaultRuntime.name, path: defaultRuntime.path } : undefined,
-    host: hostFacts(),
-    events,
-    pull: (ref, opts) => {
-      if (!pull.fn) throw new Error('the builder cannot pull yet');
-      return pull.fn(ref, opts);
-    },
-    log,
-  });
+  let build: Promise<BuildService> | undefined;
+  const loadBuild = async (): Promise<BuildService> => {
+    const { BuildService } = await import('../build/index.ts');
+    return new BuildService({
+      dataRoot: config.dataRoot,
+      execRoot: config.execRoot,
+      images,
+      snapshotter,
+      records: buildCache,
+      sandboxes: networks.sandboxes,
+      runtime: defaultRuntime ? { name: defaultRuntime.name, path: defaultRuntime.path } : undefined,
+      host: hostFacts(),
+      events,
+      pull: (ref, opts) => {
+        if (!pull.fn) throw new Error('the builder cannot pull yet');
+        return pull.fn(ref, opts);
+      },
+      log,
+    });
+  };
   const engineId = await readOrCreateId(join(config.dataRoot, 'engine-id'));
   return {
     config,
@@ -146,7 +154,11 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
     volumes,
     networks,
     containers,
-    build,
+    build: () =>
+      (build ??= loadBuild().catch((err: unknown) => {
+        build = undefined;
+        throw err;
+      })),
     setBuildPull: (fn) => {
       pull.fn = fn;
     },
@@ -188,8 +200,10 @@ function networkBackend(config: DaemonConfig, log: Logger): NetworkBackend {
 export async function repair(engine: Engine, log: Logger): Promise<void> {
   const ingests = await engine.content.repair();
   // Builds a crash interrupted: their runs released and roots unmounted before the snapshots they held go.
-  const builds = await engine.build.repair();
-  if (builds.runs > 0) log.info(`startup repair: released ${builds.runs} interrupted build step(s)`);
+  if ((await leftovers(engine)).build) {
+    const builds = await (await engine.build()).repair();
+    if (builds.runs > 0) log.info(`startup repair: released ${builds.runs} interrupted build step(s)`);
+  }
   const snaps = await engine.snapshotter.repair();
   await engine.volumes.repair();
   await engine.containers.restore();
@@ -210,6 +224,30 @@ export async function repair(engine: Engine, log: Logger): Promise<void> {
       `startup repair: removed ${ingests.removed} unfinished ingest(s), ${snaps.removed.length} interrupted snapshot(s), ${gc.blobs.length} orphan blob(s), ${gc.layers.length} orphan layer(s)`,
     );
   }
+}
+
+/**
+ * What the daemon's end cut short, outside the snapshotter's own records: a build (a run's state, mounts, contexts
+ * or scratch directories where the builder keeps them), an image read by trust (its mount points), and snapshot
+ * views (only the builder and trust make views, and both remove theirs when done). Start-up loads the builder or
+ * trust to repair (`BuildService.repair`, `TrustService.repair`) only then, so that a normal start loads neither.
+ */
+export async function leftovers(engine: Engine): Promise<{ build: boolean; trust: boolean }> {
+  const { dataRoot, execRoot } = engine.config;
+  const someEntries = async (dirs: string[]) => {
+    for (const dir of dirs) if ((await readdir(dir).catch(() => [])).length > 0) return true;
+    return false;
+  };
+  let views = false;
+  for await (const s of engine.snapshotter.walk()) if (s.kind === 'view') views = true;
+  const buildDirs = [
+    join(execRoot, 'build', 'runs'),
+    ...['mnt', 'contexts', 'tmp'].map((d) => join(dataRoot, 'build', d)),
+  ];
+  return {
+    build: views || (await someEntries(buildDirs)),
+    trust: views || (await someEntries([join(dataRoot, 'trust', 'mnt')])),
+  };
 }
 
 async function readOrCreateId(path: string): Promise<string> {

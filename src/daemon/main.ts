@@ -46,8 +46,8 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
     engine = await buildEngine(config, log);
     await repair(engine, log);
     // Before anything else: a signature policy that does not load stops the daemon here.
-    const { trust, enforcer } = await trustFor(engine);
-    closeTrust = () => trust.close();
+    const { trust, enforcer, close } = await trustFor(engine);
+    closeTrust = close;
     if (config.seedBusybox && engine.images.list().length === 0) await seedBusybox(engine, log);
     const system = new SystemInfo(config, engine, exposure);
     const eng0 = engine;
@@ -57,7 +57,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
       events: engine.events,
       info: () => system.info(),
       version: () => system.version(),
-      buildCache: () => eng0.build.diskUsage(),
+      buildCache: async () => (await eng0.build()).diskUsage(),
       shutdown: shutdown.signal,
     });
     trustRoutes(router, trust);
@@ -71,7 +71,9 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
       containers: engine.containers,
       images: engine.images,
       snapshotterName: engine.snapshotter.name,
-      checkImage: (image, signal) => enforcer.checkRun(image, undefined, signal),
+      ...(enforcer
+        ? { checkImage: (image: string, signal: AbortSignal) => enforcer.checkRun(image, undefined, signal) }
+        : {}),
     });
     volumeRoutes(router, engine.volumes);
     networkRoutes(router, engine.networks);

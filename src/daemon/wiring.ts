@@ -1,46 +1,43 @@
+/**
+ * The daemon's wiring of what loads on first use: the registry client and archives (distribution/), trust, and
+ * (engine.ts) the builder. None of their modules is loaded by a normal start (bench/README.md, "berthd's memory").
+ */
 import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Archives, RegistryLookups } from '../api/index.ts';
+import type { Archives, LoadTrust, RegistryLookups } from '../api/index.ts';
 import type { BuildServiceDeps } from '../build/index.ts';
+import type { RegistryConfig } from '../distribution/index.ts';
 import type { AuthConfig } from '../engine-api/images.ts';
 import { formatPlatform } from '../oci/platform.ts';
-import { ACCEPT_ANYTHING, loadRegistriesD, parsePolicy, PolicyEnforcer, TrustService } from '../trust/index.ts';
-import {
-  checkLogin,
-  importRootfs,
-  inspectDistribution,
-  searchRegistry,
-  loadArchive,
-  pullImage,
-  pushImage,
-  saveArchive,
-  type RegistryConfig,
-} from '../distribution/index.ts';
+import type { PolicyEnforcer, RegistriesD, TrustService } from '../trust/index.ts';
 import { BlobSourceRecords } from '../metadata/index.ts';
 import { parseReference } from '../oci/reference.ts';
 import { errorMessage, InvalidArgumentError } from '../util/errors.ts';
 import { busyboxRootfs } from './busybox.ts';
 import type { DaemonConfig } from './config.ts';
 import { BERTH_VERSION } from './system.ts';
-import type { Engine } from './engine.ts';
+import { type Engine, leftovers } from './engine.ts';
 import type { Logger } from './log.ts';
+
+const distribution = () => import('../distribution/index.ts');
 
 /** The archive operations (src/distribution) bound to an engine, as the image handlers call them. */
 export function archivesFor(engine: Engine, enforcer?: PolicyEnforcer): Archives {
   const deps = { content: engine.content, images: engine.images, blobSources: new BlobSourceRecords(engine.db) };
   const registry = registryConfig(engine.config);
   return {
-    pull: (ref, opts) =>
-      pullImage(deps, registry, ref, {
+    pull: async (ref, opts) =>
+      (await distribution()).pullImage(deps, registry, ref, {
         ...opts,
         ...(enforcer ? { verify: (r, m, repo) => enforcer.checkPull(r, m, repo, opts.auth, opts.signal) } : {}),
       }),
-    push: (ref, opts) => pushImage(deps, registry, ref, opts),
-    login: (auth) => checkLogin(registry, auth),
-    load: (source, opts) => loadArchive(deps, source, opts),
-    save: async (refs, opts) => saveArchive(deps, refs, opts),
-    importRootfs: (source, opts) =>
-      importRootfs(deps, source, {
+    push: async (ref, opts) => (await distribution()).pushImage(deps, registry, ref, opts),
+    login: async (auth) => (await distribution()).checkLogin(registry, auth),
+    load: async (source, opts) => (await distribution()).loadArchive(deps, source, opts),
+    save: async (refs, opts) => (await distribution()).saveArchive(deps, refs, opts),
+    importRootfs: async (source, opts) =>
+      (await distribution()).importRootfs(deps, source, {
         ...(opts.tag !== undefined ? { tag: parseReference(opts.tag) } : {}),
         changes: opts.changes,
         ...(opts.message !== undefined ? { message: opts.message } : {}),
@@ -53,8 +50,8 @@ export function archivesFor(engine: Engine, enforcer?: PolicyEnforcer): Archives
 export function lookupsFor(engine: Engine): RegistryLookups {
   const registry = registryConfig(engine.config);
   return {
-    distribution: (name, opts) => inspectDistribution(registry, name, opts),
-    search: (term, limit, opts) => searchRegistry(registry, term, limit, opts),
+    distribution: async (name, opts) => (await distribution()).inspectDistribution(registry, name, opts),
+    search: async (term, limit, opts) => (await distribution()).searchRegistry(registry, term, limit, opts),
   };
 }
 
@@ -83,6 +80,7 @@ export function registryConfig(c: DaemonConfig, env: NodeJS.ProcessEnv = process
 export async function seedBusybox(engine: Engine, log: Logger): Promise<void> {
   const path = engine.config.busyboxPath;
   try {
+    const { importRootfs } = await distribution();
     const img = await importRootfs({ content: engine.content, images: engine.images }, busyboxRootfs(path), {
       tag: parseReference('busybox:latest'),
       changes: ['CMD ["sh"]'],
@@ -96,25 +94,49 @@ export async function seedBusybox(engine: Engine, log: Logger): Promise<void> {
 
 /**
  * Signatures, SBOMs and scans, and the signature policy. A `signature-policy` that does not parse, or names a key
- * that cannot be read, stops the daemon at start with the file, the place in it and the reason.
+ * that cannot be read, and a registries.d file that does not, stop the daemon at start with the file, the place in
+ * it and the reason: with either configured, trust loads at start. Otherwise it loads on first use (a trust
+ * request, or start-up repair after an image read was cut short), and there is no policy to enforce.
  */
-export async function trustFor(engine: Engine): Promise<{ trust: TrustService; enforcer: PolicyEnforcer }> {
+export async function trustFor(
+  engine: Engine,
+): Promise<{ trust: LoadTrust; enforcer?: PolicyEnforcer; close(): void }> {
   const c = engine.config;
-  const policy = c.signaturePolicy
-    ? parsePolicy(readPolicyFile(c.signaturePolicy), c.signaturePolicy, (p) => readFileSync(p))
-    : ACCEPT_ANYTHING;
-  const registriesD = await loadRegistriesD(c.registriesD);
+  const configured =
+    c.signaturePolicy !== undefined ||
+    (await readdir(c.registriesD).catch(() => [] as string[])).some((n) => n.endsWith('.yaml'));
   const registry = registryConfig(c);
-  const trust = new TrustService({
-    images: engine.images,
-    registry,
-    root: join(c.dataRoot, 'trust'),
-    registriesD,
-    dbMaxAgeDays: c.scanDbMaxAgeDays,
-    tool: `berth-${BERTH_VERSION}`,
-  });
-  await trust.repair();
-  return { trust, enforcer: new PolicyEnforcer({ policy, registry, registriesD, images: engine.images }) };
+  let registriesD: Promise<RegistriesD> | undefined;
+  let service: Promise<TrustService> | undefined;
+  let loaded: TrustService | undefined;
+  const load: LoadTrust = () =>
+    (service ??= (async () => {
+      const t = await import('../trust/index.ts');
+      registriesD ??= t.loadRegistriesD(c.registriesD);
+      loaded = new t.TrustService({
+        images: engine.images,
+        registry,
+        root: join(c.dataRoot, 'trust'),
+        registriesD: await registriesD,
+        dbMaxAgeDays: c.scanDbMaxAgeDays,
+        tool: `berth-${BERTH_VERSION}`,
+      });
+      return loaded;
+    })().catch((err: unknown) => {
+      service = undefined;
+      registriesD = undefined;
+      throw err;
+    }));
+  const close = () => loaded?.close();
+  if ((await leftovers(engine)).trust) await (await load()).repair();
+  if (!configured) return { trust: load, close };
+  const t = await import('../trust/index.ts');
+  const policy = c.signaturePolicy
+    ? t.parsePolicy(readPolicyFile(c.signaturePolicy), c.signaturePolicy, (p) => readFileSync(p))
+    : t.ACCEPT_ANYTHING;
+  registriesD ??= t.loadRegistriesD(c.registriesD);
+  const enforcer = new t.PolicyEnforcer({ policy, registry, registriesD: await registriesD, images: engine.images });
+  return { trust: load, enforcer, close };
 }
 
 function readPolicyFile(path: string): string {

@@ -4,15 +4,11 @@
  * request body, streamed to the builder; the answer is the classic builder's JSON lines. An error before the first
  * line is an HTTP error (the docker CLI prints "Error response from daemon"); after it, an `errorDetail` line (with
  * the exit code of a failed RUN).
+ *
+ * The builder is loaded on its first request (`builder`): its modules are no part of berthd's start.
  */
 import type { ServerResponse } from 'node:http';
-import {
-  type BuildEvent,
-  type BuildService,
-  classicLines,
-  type ManifestEntry,
-  RunFailedError,
-} from '../../build/index.ts';
+import type { BuildEvent, BuildService, ManifestEntry } from '../../build/index.ts';
 import { errorMessage, InvalidArgumentError, NotImplementedError } from '../../util/errors.ts';
 import { parseGoDuration } from '../../util/units.ts';
 import { boolParam, filtersParam, intParam, JSONLines, readJSONBody, sendJSON, type Request } from '../http.ts';
@@ -55,11 +51,16 @@ function secretsHeader(header: string | string[] | undefined): Map<string, Buffe
   );
 }
 
-async function build(svc: BuildService, req: Request, res: ServerResponse): Promise<void> {
+/** The builder service, loaded (and its module with it) on first use. */
+export type LoadBuilder = () => Promise<BuildService>;
+
+async function build(builder: LoadBuilder, req: Request, res: ServerResponse): Promise<void> {
   const q = req.query;
   if (q.get('remote')) throw new NotImplementedError('remote build contexts (remote=) are not supported');
   if (q.get('version') === '2')
     throw new NotImplementedError('BuildKit (version=2) is not supported: use the classic builder');
+  const svc = await builder();
+  const { classicLines, RunFailedError } = await import('../../build/index.ts');
   const quiet = boolParam(q, 'q');
   const structured = boolParam(q, 'berthprogress');
   const out = new JSONLines(res);
@@ -127,7 +128,7 @@ async function build(svc: BuildService, req: Request, res: ServerResponse): Prom
   out.end();
 }
 
-async function prune(svc: BuildService, req: Request, res: ServerResponse): Promise<void> {
+async function prune(builder: LoadBuilder, req: Request, res: ServerResponse): Promise<void> {
   const q = req.query;
   const filters = filtersParam(q, [
     'until',
@@ -159,25 +160,25 @@ async function prune(svc: BuildService, req: Request, res: ServerResponse): Prom
     untilSeconds = (Date.now() - ns / 1e6) / 1000;
   }
   const keep = intParam(q, 'keep-storage') ?? intParam(q, 'reserved-space') ?? intParam(q, 'max-used-space');
-  const report = await svc.prune({ all: boolParam(q, 'all'), until: untilSeconds, keepStorage: keep });
+  const report = await (await builder()).prune({ all: boolParam(q, 'all'), until: untilSeconds, keepStorage: keep });
   sendJSON(res, 200, report);
 }
 
-export function buildRoutes(router: Router, svc: BuildService): void {
+export function buildRoutes(router: Router, builder: LoadBuilder): void {
   router
-    .add('POST', '/build', (req, res) => build(svc, req, res))
-    .add('POST', '/build/prune', (req, res) => prune(svc, req, res))
+    .add('POST', '/build', (req, res) => build(builder, req, res))
+    .add('POST', '/build/prune', (req, res) => prune(builder, req, res))
     .add('POST', '/build/context', async (req, res) => {
       const id = req.query.get('id');
       if (!id) throw new InvalidArgumentError('context ID not set: ?id= is required');
       const manifest = await readJSONBody<ManifestEntry[]>(req.raw, 256 << 20);
       if (!Array.isArray(manifest)) throw new InvalidArgumentError('the body must be a JSON list of context entries');
-      sendJSON(res, 200, { Need: await svc.planContext(id, manifest) });
+      sendJSON(res, 200, { Need: await (await builder()).planContext(id, manifest) });
     })
-    .add('POST', '/build/cancel', (req, res) => {
+    .add('POST', '/build/cancel', async (req, res) => {
       const id = req.query.get('id');
       if (!id) throw new InvalidArgumentError('build ID not set: ?id= is required');
-      svc.cancel(id);
+      (await builder()).cancel(id);
       res.writeHead(200);
       res.end();
     });

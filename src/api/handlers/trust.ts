@@ -1,6 +1,7 @@
 /**
  * Berth additions for trust: an image's signatures and referrers in its registry, storing a signature the client
- * made, attaching an artifact, the image's SBOM and vulnerability scan, and the vulnerability database.
+ * made, attaching an artifact, the image's SBOM and vulnerability scan, and the vulnerability database. The trust
+ * service is loaded on its first request: its modules are no part of berthd's start.
  */
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -8,13 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { AddSignatureRequest, AttachRequest } from '../../engine-api/trust.ts';
-import { SBOM_FORMATS, type SbomFormat, SEVERITIES, type Severity, type TrustService } from '../../trust/index.ts';
+import type { SbomFormat, Severity, TrustService } from '../../trust/index.ts';
 import { InvalidArgumentError } from '../../util/errors.ts';
 import { readJSONBody, sendJSON } from '../http.ts';
 import type { Router } from '../router.ts';
 import { registryAuthHeader } from './images.ts';
 
-function severities(q: URLSearchParams): Severity[] {
+/** The trust service, loaded (and its module with it) on first use. */
+export type LoadTrust = () => Promise<TrustService>;
+
+async function severityParams(q: URLSearchParams): Promise<Severity[]> {
+  const { SEVERITIES } = await import('../../trust/index.ts');
   const raw = q.getAll('severity').flatMap((s) => s.split(','));
   const out: Severity[] = [];
   for (const s of raw.map((x) => x.trim().toUpperCase()).filter(Boolean)) {
@@ -26,13 +31,13 @@ function severities(q: URLSearchParams): Severity[] {
   return out;
 }
 
-export function trustRoutes(router: Router, trust: TrustService): void {
+export function trustRoutes(router: Router, load: LoadTrust): void {
   router
     .add('GET', '/images/{name*}/signatures', async (req, res) =>
       sendJSON(
         res,
         200,
-        await trust.signatures(req.params.name!, {
+        await (await load()).signatures(req.params.name!, {
           auth: registryAuthHeader(req.raw.headers['x-registry-auth']),
           signal: req.signal,
         }),
@@ -48,7 +53,7 @@ export function trustRoutes(router: Router, trust: TrustService): void {
       ) {
         throw new InvalidArgumentError('a signature needs kind ("sigstore" or "gpg"), digest and signature');
       }
-      const stored = await trust.addSignature(req.params.name!, body, {
+      const stored = await (await load()).addSignature(req.params.name!, body, {
         auth: registryAuthHeader(req.raw.headers['x-registry-auth']),
         signal: req.signal,
       });
@@ -67,7 +72,7 @@ export function trustRoutes(router: Router, trust: TrustService): void {
       sendJSON(
         res,
         201,
-        await trust.attach(req.params.name!, body, {
+        await (await load()).attach(req.params.name!, body, {
           auth: registryAuthHeader(req.raw.headers['x-registry-auth']),
           signal: req.signal,
         }),
@@ -75,15 +80,18 @@ export function trustRoutes(router: Router, trust: TrustService): void {
     })
     .add('GET', '/images/{name*}/sbom', async (req, res) => {
       const format = (req.query.get('format') ?? 'spdx-json') as SbomFormat;
+      const { SBOM_FORMATS } = await import('../../trust/index.ts');
       if (!SBOM_FORMATS.includes(format))
         throw new InvalidArgumentError(`invalid SBOM format "${format}" (spdx-json or cyclonedx-json)`);
-      sendJSON(res, 200, await trust.sbomDocument(req.params.name!, format));
+      sendJSON(res, 200, await (await load()).sbomDocument(req.params.name!, format));
     })
-    .add('GET', '/images/{name*}/scan', async (req, res) =>
-      sendJSON(res, 200, await trust.scan(req.params.name!, { severities: severities(req.query) })),
-    )
-    .add('GET', '/scan/db', (_req, res) => sendJSON(res, 200, trust.dbInfo()))
+    .add('GET', '/images/{name*}/scan', async (req, res) => {
+      const severities = await severityParams(req.query);
+      sendJSON(res, 200, await (await load()).scan(req.params.name!, { severities }));
+    })
+    .add('GET', '/scan/db', async (_req, res) => sendJSON(res, 200, (await load()).dbInfo()))
     .add('POST', '/scan/db', async (req, res) => {
+      const trust = await load();
       const type = String(req.raw.headers['content-type'] ?? '')
         .split(';')[0]!
         .trim();
