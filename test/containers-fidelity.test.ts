@@ -281,6 +281,75 @@ describe('container fidelity (issue 16)', () => {
     await ok(d, ['rm', 'lg-none', 'lg-local', 'lg-rot']);
   });
 
+  it('sizes as dockerd counts them: inspect --size, ps -s, system df (containers, volumes, images in use)', async () => {
+    await ok(d, [
+      'run',
+      '--name',
+      'sz-a',
+      '--network',
+      'none',
+      '-v',
+      'sz-vol:/data',
+      'busybox',
+      'sh',
+      '-c',
+      'echo hello > /data/x; head -c 3000 /dev/zero > /big; ln -s /big /lnk; mkdir -p /d/e',
+    ]);
+    const image = (await api(d.socket, 'GET', '/images/busybox/json').then((r) => JSON.parse(r.body))) as {
+      Size: number;
+    };
+    // 3000 bytes and a symlink of 4; the directory made and the mount points are not counted.
+    const [rw, rootfs] = (
+      await ok(d, ['container', 'inspect', '--size', '--format', '{{.SizeRw}} {{.SizeRootFs}}', 'sz-a'])
+    )
+      .trim()
+      .split(' ')
+      .map(Number);
+    assert.deepEqual([rw, rootfs], [3004, image.Size + 3004]);
+    const plain = JSON.parse((await api(d.socket, 'GET', '/containers/sz-a/json')).body) as Record<string, unknown>;
+    assert.ok(!('SizeRw' in plain), 'sizes only when asked');
+    assert.match(
+      await ok(d, ['ps', '-a', '-s', '--filter', 'name=sz-a', '--format', '{{.Size}}']),
+      /^3(\.0\d*)?kB \(virtual \d/,
+    );
+    const df = JSON.parse((await api(d.socket, 'GET', '/system/df')).body) as {
+      Containers: { Names: string[]; SizeRw?: number; SizeRootFs?: number }[];
+      Volumes: { Name: string; UsageData: { Size: number; RefCount: number } }[];
+      Images: { RepoTags: string[]; Containers: number }[];
+    };
+    const c = df.Containers.find((x) => x.Names[0] === '/sz-a');
+    assert.deepEqual([c?.SizeRw, c?.SizeRootFs], [3004, image.Size + 3004]);
+    assert.deepEqual(df.Volumes.find((v) => v.Name === 'sz-vol')?.UsageData, { RefCount: 1, Size: 6 });
+    assert.ok((df.Images.find((i) => i.RepoTags.includes('busybox:latest'))?.Containers ?? 0) >= 1);
+    assert.match(await ok(d, ['system', 'df']), /Local Volumes\s+\d+\s+\d+\s+\d/);
+    await ok(d, ['rm', 'sz-a']);
+    await ok(d, ['volume', 'rm', 'sz-vol']);
+  });
+
+  it("masked and read-only paths: Docker's defaults listed in inspect and applied; systempaths=unconfined, privileged", async () => {
+    const paths = async (args: string[]) => {
+      const id = (
+        await ok(d, ['create', '--network', 'none', ...args, 'busybox', 'wc', '-c', '/proc/timer_list'])
+      ).trim();
+      const hc = JSON.parse((await api(d.socket, 'GET', `/containers/${id}/json`)).body).HostConfig as {
+        MaskedPaths: string[] | null;
+        ReadonlyPaths: string[] | null;
+      };
+      const bytes = Number((await ok(d, ['start', '-a', id])).trim().split(/\s+/)[0]);
+      await ok(d, ['rm', id]);
+      return { masked: hc.MaskedPaths, readonly: hc.ReadonlyPaths, bytes };
+    };
+    const dflt = await paths([]);
+    assert.ok(dflt.masked?.includes('/proc/timer_list') && dflt.masked.includes('/sys/firmware'), String(dflt.masked));
+    assert.deepEqual(dflt.readonly, ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
+    assert.equal(dflt.bytes, 0, '/proc/timer_list is masked');
+    const unconfined = await paths(['--security-opt', 'systempaths=unconfined']);
+    assert.deepEqual([unconfined.masked, unconfined.readonly], [[], []]);
+    assert.ok(unconfined.bytes > 0, 'nothing masked with systempaths=unconfined');
+    const privileged = await paths(['--privileged']);
+    assert.deepEqual([privileged.masked, privileged.readonly], [null, null]);
+  });
+
   it('commit of a running container: paused meanwhile, or not with pause=false; the container keeps running', async () => {
     const id = (
       await ok(d, ['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', 'echo x > /made; sleep 60'])

@@ -4,7 +4,7 @@ export { httpStatus } from './errors.ts';
 export { API_VERSION, MIN_API_VERSION, MAX_API_VERSION, compareVersions } from './version.ts';
 export { imageRoutes, type Archives, type ImageHandlerDeps } from './handlers/images.ts';
 export { systemRoutes, type SystemDeps } from './handlers/system.ts';
-export { containerRoutes, type ContainerHandlerDeps } from './handlers/containers.ts';
+export { containerRoutes, diskUsageContainers, type ContainerHandlerDeps } from './handlers/containers.ts';
 export { volumeRoutes } from './handlers/volumes.ts';
 export { networkRoutes } from './handlers/networks.ts';
 export { execRoutes } from './handlers/exec.ts';

@@ -28,6 +28,12 @@ export interface LayerDeps {
   mountRoot: string;
 }
 
+/** A layer's content size as dockerd counts it (overlay2's diff size): file bodies and symlink targets' bytes. */
+function contentBytes(h: { type?: string; size?: number; linkname?: string }): number {
+  if (h.type === 'file') return h.size ?? 0;
+  return h.type === 'symlink' ? Buffer.byteLength(h.linkname ?? '') : 0;
+}
+
 /** A layer the step made: its blob (uncompressed, so its digest is its diff ID) and content size. */
 export interface MadeLayer {
   descriptor: Descriptor;
@@ -108,7 +114,7 @@ export class WorkLayer {
     let size = 0;
     const counted = async function* (entries: AsyncIterable<PackEntry>): AsyncGenerator<PackEntry> {
       for await (const e of entries) {
-        if (e.header.type === 'file') size += e.header.size ?? 0;
+        size += contentBytes(e.header);
         yield e;
       }
     };
@@ -129,7 +135,7 @@ export class WorkLayer {
     let size = 0;
     const counted = function* (list: Iterable<PackEntry>): Generator<PackEntry> {
       for (const e of list) {
-        if (e.header.type === 'file') size += e.header.size ?? 0;
+        size += contentBytes(e.header);
         yield e;
       }
     };

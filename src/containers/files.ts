@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { mountAll, unmountAll, unpackLayer, type Snapshotter } from '../snapshots/index.ts';
 import { ForbiddenError, InvalidArgumentError, NotFoundError, NotImplementedError } from '../util/errors.ts';
 import type { PathStat } from '../engine-api/containers.ts';
+import type { ImageService } from '../images/index.ts';
 import type { KeyedMutex } from '../util/lock.ts';
 import { extract, pack, type PackEntry, type TarEntry } from '../util/tar/index.ts';
 import {
@@ -18,10 +19,12 @@ import {
 } from './archive.ts';
 import { resolveInRoot } from '../util/rootpath.ts';
 import type { Row } from './model.ts';
+import { type ContainerSize, containerSize } from './size.ts';
 
 /** What the file operations need of the container service. */
 export interface FilesDeps {
   snapshotter: Snapshotter;
+  images: ImageService;
   /** A container by ID, name or ID prefix (NotFound otherwise). */
   get(ref: string): Row;
   /** The container's directory; its root filesystem is mounted at `bundle/rootfs` below it. */
@@ -237,6 +240,11 @@ export class ContainerFiles {
     } finally {
       await root.close();
     }
+  }
+
+  /** `SizeRw` and `SizeRootFs` as dockerd reports them (size.ts). */
+  size(r: Row): Promise<ContainerSize> {
+    return containerSize(this.#d.snapshotter, this.#d.images, r);
   }
 
   /** `docker diff`: the container's changes against its image (overlay snapshotter only). */

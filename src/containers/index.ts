@@ -12,6 +12,8 @@ export type {
   WaitResult,
   LogsOptions,
 } from './model.ts';
+export { systemPaths } from './spec.ts';
+export type { ContainerSize } from './size.ts';
 export { statusText, type ContainerState, type ContainerStatus } from './state.ts';
 export { formatTimestampNano } from '../runtime/index.ts';
 export { ExecManager } from './exec.ts';

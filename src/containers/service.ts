@@ -97,6 +97,7 @@ export class ContainerService {
     this.files = new ContainerFiles({
       get: (ref) => this.get(ref),
       snapshotter: deps.snapshotter,
+      images: deps.images,
       dir: (id) => this.dir(id),
       lock: this.#lock,
       current: (id) => deps.records.get(id),

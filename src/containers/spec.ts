@@ -3,7 +3,17 @@
  * resolved on the host (its mounted root, user, volumes, network namespace, devices). Create calls it to validate
  * the record before anything exists, start calls it to build `config.json`, so the two cannot disagree.
  */
-import type { DeviceInput, HostFacts, MountInput, NetworkMode, Propagation, SpecInput } from '../runtime/index.ts';
+import {
+  type DeviceInput,
+  type HostFacts,
+  MASKED_PATHS,
+  type MountInput,
+  type NetworkMode,
+  type Propagation,
+  READONLY_PATHS,
+  type SpecInput,
+} from '../runtime/index.ts';
+import type { HostConfig } from '../engine-api/containers.ts';
 import type { Row } from './model.ts';
 import { resourcesInput } from './resources.ts';
 import { logPolicy } from './logdriver.ts';
@@ -74,6 +84,7 @@ export function specInput(r: Row, res: Resolved): SpecInput {
     capAdd: hc.CapAdd ?? [],
     capDrop: hc.CapDrop ?? [],
     privileged: hc.Privileged ?? false,
+    ...systemPaths(hc),
     seccomp: security.seccomp,
     devices: res.devices,
     sysctls: hc.Sysctls ?? {},
@@ -84,6 +95,15 @@ export function specInput(r: Row, res: Resolved): SpecInput {
     annotations: { 'org.opencontainers.image.ref.name': r.imageRef, 'berth.container.name': r.name },
     host: res.host,
   };
+}
+
+/**
+ * The paths masked and made read-only in the container, as `HostConfig` lists them: those the client gave (`[]`
+ * with `--security-opt systempaths=unconfined`), else Docker's defaults; none when privileged (nulls in inspect).
+ */
+export function systemPaths(hc: HostConfig): { maskedPaths?: readonly string[]; readonlyPaths?: readonly string[] } {
+  if (hc.Privileged) return {};
+  return { maskedPaths: hc.MaskedPaths ?? MASKED_PATHS, readonlyPaths: hc.ReadonlyPaths ?? READONLY_PATHS };
 }
 
 /** The container's mounts in its own order (volumes at their acquired directories), then the /etc files. */

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import {
   buildRoutes,
   containerRoutes,
+  diskUsageContainers,
   createApiServer,
   distributionRoutes,
   execRoutes,
@@ -52,11 +53,21 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
     const system = new SystemInfo(config, engine, exposure);
     const eng0 = engine;
     const router = new Router();
+    const containerDeps = {
+      containers: engine.containers,
+      images: engine.images,
+      snapshotterName: engine.snapshotter.name,
+      ...(enforcer
+        ? { checkImage: (image: string, signal: AbortSignal) => enforcer.checkRun(image, undefined, signal) }
+        : {}),
+    };
     systemRoutes(router, {
       images: engine.images,
       events: engine.events,
       info: () => system.info(),
       version: () => system.version(),
+      containers: (version) => diskUsageContainers(containerDeps, version),
+      volumes: () => eng0.volumes.diskUsage(),
       buildCache: async () => (await eng0.build()).diskUsage(),
       shutdown: shutdown.signal,
     });
@@ -67,14 +78,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
     distributionRoutes(router, lookupsFor(engine));
     imageRoutes(router, { images: engine.images, archives });
     buildRoutes(router, engine.build);
-    containerRoutes(router, {
-      containers: engine.containers,
-      images: engine.images,
-      snapshotterName: engine.snapshotter.name,
-      ...(enforcer
-        ? { checkImage: (image: string, signal: AbortSignal) => enforcer.checkRun(image, undefined, signal) }
-        : {}),
-    });
+    containerRoutes(router, containerDeps);
     volumeRoutes(router, engine.volumes);
     networkRoutes(router, engine.networks);
     execRoutes(router, new ExecManager(engine.containers, engine.events));

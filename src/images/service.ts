@@ -243,7 +243,7 @@ export class ImageService {
     return out.sort((a, b) => b.created - a.created);
   }
 
-  /** Sum of the sizes of the image's distinct layers (regular files' bytes, as unpacked). */
+  /** Sum of the sizes of the image's distinct layers (bytes of regular files and symlink targets, as unpacked). */
   size(config: ImageConfig): number {
     let total = 0;
     for (const c of chainIds(config.rootfs.diff_ids)) total += this.records.layerSize(c) ?? 0;

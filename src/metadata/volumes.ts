@@ -3,8 +3,8 @@ import type { MetadataDB } from './db.ts';
 export interface VolumeRecord {
   name: string;
   driver: string;
-  /** Driver options (`--opt`): for the local driver `type`, `device`, `o`. */
-  options: Record<string, string>;
+  /** Driver options (`--opt`): for the local driver `type`, `device`, `o`; null when none were given (not even `{}`). */
+  options: Record<string, string> | null;
   labels: Record<string, string>;
   /** Milliseconds since the epoch. */
   created: number;

@@ -78,7 +78,8 @@ export function stopUnpackThreads(): Promise<void> {
  * Resolves, once every thread is done with the layer, with the diff ID (the digest of the whole uncompressed
  * stream, bytes after the end-of-archive marker included), the archive's size as its blocks add up (each entry's
  * header, its PAX extended header and its padded body, plus the two end blocks: exact for the ustar + PAX archives
- * that Docker, BuildKit and Go's archive/tar write), the bytes of its regular files and the blob's bytes read. The
+ * that Docker, BuildKit and Go's archive/tar write), the bytes of its regular files and symlink targets and the
+ * blob's bytes read. The
  * caller compares the diff ID with what it expects. On failure or cancel (CanceledError) it rejects only after the
  * threads have stopped working on `root`, so nothing is written there afterwards. Errors: InvalidArgumentError for
  * a refused entry, DataLossError for a truncated or corrupt tar or compressed stream, errno errors from the file

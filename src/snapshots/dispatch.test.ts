@@ -146,3 +146,15 @@ test('a directory replaced by a symlink: no applier writes through it with what 
   await assert.rejects(unpackTar(root, pack(entries), { whiteouts: 'overlay', pool: shared }), /symlink "d"/);
   assert.deepEqual(readdirSync(outside), []);
 });
+
+test("a layer's content bytes count file bodies and symlink targets, as dockerd's overlay2 counts a layer's size", async () => {
+  const entries: PackEntry[] = [
+    { header: { name: 'bin/', type: 'directory' } },
+    { header: { name: 'bin/busybox' }, body: Buffer.alloc(1000, 1) },
+    { header: { name: 'bin/sh', type: 'symlink', linkname: 'busybox' } },
+    { header: { name: 'bin/ls', type: 'link', linkname: 'bin/busybox' } },
+  ];
+  const r = await unpackWith(alone, entries, join(tmp, 'content-bytes'));
+  assert.ok(!('error' in r));
+  assert.equal(r.fileBytes, 1000 + 'busybox'.length, 'the hard link is not counted again');
+});

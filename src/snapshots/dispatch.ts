@@ -82,7 +82,10 @@ interface Made extends Step {
 const PRUNE_USERS = 32;
 
 export class Dispatcher implements TarSink {
-  /** The archive's size as its blocks add up (see `unpackLayer`), and the bytes of its regular files. */
+  /**
+   * The archive's size as its blocks add up (see `unpackLayer`), and the bytes of its regular files and symlink
+   * targets (the layer's size as dockerd's overlay2 counts it).
+   */
   size = 1024;
   fileBytes = 0;
   readonly #links: ApplierLink[];
@@ -135,6 +138,7 @@ export class Dispatcher implements TarSink {
     const ph = h as PortableHeader;
     this.size += archivedSize(ph);
     if (h.type === 'file') this.fileBytes += h.size;
+    else if (h.type === 'symlink') this.fileBytes += Buffer.byteLength(h.linkname);
     if (!this.#shared) {
       this.#step(0, { h: ph });
       this.#cur = h.type === 'file' ? 0 : -1;

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetadataDB, VolumeRecords } from '../metadata/index.ts';
@@ -103,4 +103,28 @@ test('repair recreates a lost directory and never deletes unknown ones', async (
   assert.deepEqual(r.recreated, ['lost']);
   assert.ok(r.unknown.includes('stranger'));
   assert.ok((await stat(vols.mountpoint('lost'))).isDirectory());
+});
+
+test('Options as dockerd gives them back: DriverOpts {} stays {}, none is null', async () => {
+  assert.deepEqual((await vols.create({ Name: 'opts-empty', DriverOpts: {} })).Options, {});
+  assert.deepEqual(vols.inspect('opts-empty').Options, {});
+  assert.equal((await vols.create({ Name: 'opts-none' })).Options, null);
+  assert.equal(vols.list(new Map([['name', ['opts-none']]]))[0]?.Options, null);
+  await vols.remove('opts-empty');
+  await vols.remove('opts-none');
+});
+
+test("system df's volumes: the bytes of files and symlinks, and the containers using each", async () => {
+  const v = await vols.create({ Name: 'du' });
+  await writeFile(join(v.Mountpoint, 'x'), 'hello\n');
+  await symlink('/nowhere', join(v.Mountpoint, 'lnk'));
+  inUse.add('du');
+  try {
+    const du = (await vols.diskUsage()).find((x) => x.Name === 'du');
+    assert.deepEqual(du?.UsageData, { RefCount: 1, Size: 6 + '/nowhere'.length });
+  } finally {
+    inUse.delete('du');
+  }
+  assert.equal((await vols.diskUsage()).find((x) => x.Name === 'du')?.UsageData?.RefCount, 0);
+  await vols.remove('du');
 });

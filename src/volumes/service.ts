@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VolumeRecord, VolumeRecords } from '../metadata/index.ts';
 import { mount, umount2, MNT_DETACH } from '../sys/index.ts';
@@ -7,6 +7,7 @@ import { ConflictError, InvalidArgumentError, NotFoundError, isErrno } from '../
 import { matchLabel } from '../util/labels.ts';
 import type { EventLog } from '../util/events.ts';
 import type { Volume, VolumeCreateRequest, VolumePruneReport } from '../engine-api/volumes.ts';
+import type { DiskUsageVolume } from '../engine-api/system.ts';
 
 export interface VolumeServiceDeps {
   /** The data root: volumes live in `<root>/volumes/<name>/_data`. */
@@ -73,7 +74,8 @@ export class VolumeService {
       Labels: Object.keys(v.labels).length ? v.labels : null,
       Mountpoint: this.mountpoint(v.name),
       Name: v.name,
-      Options: Object.keys(v.options).length ? v.options : null,
+      // dockerd gives back the DriverOpts it was given: `{}` stays `{}`, none is null.
+      Options: v.options,
       Scope: 'local',
     };
   }
@@ -91,10 +93,10 @@ export class VolumeService {
       throw new NotFoundError(
         `create ${opts.Name ?? ''}: error looking up volume plugin ${driver}: plugin "${driver}" not found`,
       );
-    const options = opts.DriverOpts ?? {};
-    for (const k of Object.keys(options))
+    const options = opts.DriverOpts ?? null;
+    for (const k of Object.keys(options ?? {}))
       if (!LOCAL_OPTS.has(k)) throw new InvalidArgumentError(`invalid option: "${k}"`);
-    if (options.type !== undefined && options.device === undefined)
+    if (options?.type !== undefined && options.device === undefined)
       throw new InvalidArgumentError('missing required option: "device"');
     const existing = this.#records.get(name);
     if (existing) return this.#toApi(existing);
@@ -129,6 +131,17 @@ export class VolumeService {
       if (labels && !labels.every((l) => matchLabel(v.labels, l))) continue;
       out.push(this.#toApi(v));
     }
+    return out;
+  }
+
+  /** `system df`'s volumes: each with its size (bytes of its files) and how many containers use it. */
+  async diskUsage(): Promise<DiskUsageVolume[]> {
+    const out: DiskUsageVolume[] = [];
+    for (const v of this.#records.all())
+      out.push({
+        ...this.#toApi(v),
+        UsageData: { RefCount: this.#usedBy(v.name).length, Size: await dirSize(this.mountpoint(v.name)) },
+      });
     return out;
   }
 
@@ -178,7 +191,7 @@ export class VolumeService {
     if (!v) throw new NotFoundError(`get ${name}: no such volume`);
     const path = this.mountpoint(name);
     const n = this.#mounted.get(name) ?? 0;
-    if (n === 0 && v.options.type !== undefined) {
+    if (n === 0 && v.options?.type !== undefined) {
       await mkdir(path, { recursive: true });
       const o = v.options.o ?? '';
       mount(v.options.device!, path, v.options.type, 0, o);
@@ -200,7 +213,7 @@ export class VolumeService {
 
   async #unmount(name: string, quiet: boolean): Promise<void> {
     const v = this.#records.get(name);
-    if (!v || v.options.type === undefined) return;
+    if (!v || v.options?.type === undefined) return;
     try {
       umount2(this.mountpoint(name), MNT_DETACH);
       if (!quiet) this.#events.publish('volume', 'unmount', name, { driver: v.driver });
@@ -244,7 +257,7 @@ async function dirSize(dir: string): Promise<number> {
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.isDirectory()) total += await dirSize(p);
-    else if (e.isFile()) total += (await stat(p)).size;
+    else if (e.isFile() || e.isSymbolicLink()) total += (await lstat(p)).size;
   }
   return total;
 }

@@ -246,19 +246,9 @@ export const DELIBERATE: Deliberate[] = [
 
 /** Gaps in the code being restructured (containers/, network/, images/), one id per item of GAPS.md. */
 export const GAPS: Gap[] = [
-  { id: 'G1', scenario: ANY, key: /HostConfig\.(MaskedPaths|ReadonlyPaths)$/ },
-  { id: 'G2', scenario: ANY, key: /Size(Rw|RootFs)/ },
-  { id: 'G2', scenario: ANY, step: /docker ps -s|docker container inspect --size/, key: /^stdout$/ },
   { id: 'G9', scenario: ANY, step: /top ps_args|docker top/, key: ANY },
   { id: 'G10', scenario: ANY, key: /(blkio_stats|percpu_usage|max_usage)/ },
   { id: 'G21', scenario: 'images/list and prune', step: /prune dangling|docker images/, key: ANY },
   { id: 'G22', scenario: ANY, step: /delete by ID, used by a container/, key: /^error message$/ },
   { id: 'G23', scenario: 'networks', step: /connect again|disconnect|bad driver|overlapping subnet/, key: ANY },
-  { id: 'G25', scenario: 'volumes', key: /Options$/ },
-  {
-    id: 'G26',
-    scenario: 'system/df and prune',
-    step: /system\/df|docker system df/,
-    key: /^(body\.Containers|stdout)/,
-  },
 ];

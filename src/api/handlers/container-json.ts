@@ -1,4 +1,4 @@
-import type { ContainerRow } from '../../containers/index.ts';
+import { type ContainerRow, type ContainerSize, systemPaths } from '../../containers/index.ts';
 import type { HostConfig, MountPoint } from '../../engine-api/containers.ts';
 import { versionAtLeast } from '../version.ts';
 import type { ContainerHandlerDeps } from './containers.ts';
@@ -111,7 +111,13 @@ const CONFIG_ZERO: Record<string, unknown> = {
   Labels: {},
 };
 
-export function inspectContainer(d: ContainerHandlerDeps, r: ContainerRow, version: string): Record<string, unknown> {
+/** `GET /containers/{id}/json`; with `size` (`?size=1`), `SizeRw` and `SizeRootFs` after `GraphDriver`, as dockerd. */
+export function inspectContainer(
+  d: ContainerHandlerDeps,
+  r: ContainerRow,
+  version: string,
+  size?: ContainerSize,
+): Record<string, unknown> {
   const s = r.state;
   const dir = d.containers.dir(r.id);
   const hc: HostConfig & Record<string, unknown> = { ...HOST_CONFIG_ZERO, ...r.hostConfig };
@@ -120,6 +126,10 @@ export function inspectContainer(d: ContainerHandlerDeps, r: ContainerRow, versi
   if (!hc.LogConfig?.Type) hc.LogConfig = { Type: 'json-file', Config: hc.LogConfig?.Config ?? {} };
   hc.RestartPolicy = { Name: 'no', MaximumRetryCount: 0, ...hc.RestartPolicy };
   hc.Links = d.containers.links(r);
+  // dockerd records its default lists at create (none when privileged); `[]` is systempaths=unconfined.
+  const paths = systemPaths(r.hostConfig);
+  hc.MaskedPaths = paths.maskedPaths ? [...paths.maskedPaths] : (r.hostConfig.MaskedPaths ?? null);
+  hc.ReadonlyPaths = paths.readonlyPaths ? [...paths.readonlyPaths] : (r.hostConfig.ReadonlyPaths ?? null);
   const out: Record<string, unknown> = {
     Id: r.id,
     Created: rfc3339(r.created),
@@ -154,6 +164,7 @@ export function inspectContainer(d: ContainerHandlerDeps, r: ContainerRow, versi
     ExecIDs: null,
     HostConfig: hc,
     GraphDriver: { Data: null, Name: d.snapshotterName === 'overlay' ? 'overlayfs' : d.snapshotterName },
+    ...(size ?? {}),
     Mounts: mountsJSON(r),
     Config: { ...CONFIG_ZERO, ...r.config.Config },
     NetworkSettings: withoutNewerFields(d.containers.networkSettings(r), version),

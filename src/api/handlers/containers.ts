@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
-import type { ContainerRow, ContainerService } from '../../containers/index.ts';
+import type { ContainerRow, ContainerService, ContainerSize } from '../../containers/index.ts';
 import type { ContainerCreateRequest, HostConfig } from '../../engine-api/containers.ts';
+import type { DiskUsageContainer } from '../../engine-api/system.ts';
 import { formatTimestampNano, PS_FILTERS, psPorts, statusText } from '../../containers/index.ts';
 import type { ImageService } from '../../images/index.ts';
 import type { ImageRunConfig } from '../../oci/types.ts';
@@ -28,11 +29,13 @@ export function psCommand(path: string, args: readonly string[]): string {
   return [path, ...args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' ');
 }
 
-function summary(
+/** An item of `GET /containers/json` (and of `system df`'s Containers); sizes only when asked, left out when 0. */
+export function summary(
   d: ContainerHandlerDeps,
   r: ContainerRow,
   version: string,
   links: ReadonlyMap<string, string[]>,
+  size?: ContainerSize,
 ): Record<string, unknown> {
   const net = d.containers.networkSettings(r);
   return {
@@ -46,24 +49,35 @@ function summary(
     Labels: r.config.Config.Labels ?? {},
     State: r.state.Status,
     Status: statusText(r.state),
+    ...(size?.SizeRw ? { SizeRw: size.SizeRw } : {}),
+    ...(size?.SizeRootFs ? { SizeRootFs: size.SizeRootFs } : {}),
     HostConfig: { NetworkMode: r.hostConfig.NetworkMode ?? 'default' },
     NetworkSettings: { Networks: withoutNewerFields(net, version).Networks },
     Mounts: mountsJSON(r),
   };
 }
 
-function list(d: ContainerHandlerDeps, req: Request, res: ServerResponse): void {
+/** `system df`'s containers: every one, with its sizes, as the list gives them with `all` and `size`. */
+export async function diskUsageContainers(d: ContainerHandlerDeps, version: string): Promise<DiskUsageContainer[]> {
+  const links = d.containers.linkNames();
+  const out: DiskUsageContainer[] = [];
+  for (const r of d.containers.list({ all: true, limit: -1, filters: new Map() }))
+    out.push(summary(d, r, version, links, await d.containers.files.size(r)) as DiskUsageContainer);
+  return out;
+}
+
+async function list(d: ContainerHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
   const rows = d.containers.list({
     all: boolParam(req.query, 'all'),
     limit: intParam(req.query, 'limit') ?? -1,
     filters: filtersParam(req.query, PS_FILTERS),
   });
   const links = d.containers.linkNames();
-  sendJSON(
-    res,
-    200,
-    rows.map((r) => summary(d, r, req.version, links)),
-  );
+  const sized = boolParam(req.query, 'size');
+  const out: Record<string, unknown>[] = [];
+  for (const r of rows)
+    out.push(summary(d, r, req.version, links, sized ? await d.containers.files.size(r) : undefined));
+  sendJSON(res, 200, out);
 }
 
 async function create(d: ContainerHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
@@ -288,9 +302,11 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
         }),
       );
     })
-    .add('GET', '/containers/{id}/json', (req, res) =>
-      sendJSON(res, 200, inspectContainer(d, c.get(req.params.id!), req.version)),
-    )
+    .add('GET', '/containers/{id}/json', async (req, res) => {
+      const r = c.get(req.params.id!);
+      const size = boolParam(req.query, 'size') ? await c.files.size(r) : undefined;
+      sendJSON(res, 200, inspectContainer(d, r, req.version, size));
+    })
     .add('POST', '/containers/{id}/start', async (req, res) => {
       await c.start(req.params.id!);
       res.writeHead(204);

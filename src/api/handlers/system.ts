@@ -1,5 +1,12 @@
 import type { ServerResponse } from 'node:http';
-import type { DiskUsage, DiskUsageBuildCache, SystemInfo, SystemVersion } from '../../engine-api/system.ts';
+import type {
+  DiskUsage,
+  DiskUsageBuildCache,
+  DiskUsageContainer,
+  DiskUsageVolume,
+  SystemInfo,
+  SystemVersion,
+} from '../../engine-api/system.ts';
 import type { ImageService } from '../../images/index.ts';
 import type { EngineEvent, EventLog } from '../../util/events.ts';
 import { EVENT_FILTERS, eventMatches } from '../events.ts';
@@ -15,6 +22,10 @@ export interface SystemDeps {
   events: EventLog;
   info(): Promise<SystemInfo>;
   version(): SystemVersion;
+  /** Every container with its sizes (the list's items), for `system df`. */
+  containers?: (version: string) => Promise<DiskUsageContainer[]>;
+  /** Every volume with its size and reference count, for `system df`. */
+  volumes?: () => Promise<DiskUsageVolume[]>;
   /** The build cache's records, for `system df`. */
   buildCache?: () => Promise<DiskUsageBuildCache[]>;
   /** Aborted when the daemon stops: long-lived streams (`/events`) end then, so the server can close. */
@@ -85,20 +96,26 @@ async function events(d: SystemDeps, req: Request, res: ServerResponse): Promise
 }
 
 async function df(d: SystemDeps, req: Request, res: ServerResponse): Promise<void> {
-  const types = req.query.getAll('type');
+  // `type` came in API 1.42: older clients get everything, as dockerd 20.10 gives it.
+  const types = versionAtLeast(req.version, '1.42') ? req.query.getAll('type') : [];
   const want = (t: string) => types.length === 0 || types.includes(t);
   const body: DiskUsage = {};
+  // The images count the containers made from them (dockerd's ACTIVE).
+  const containers = want('image') || want('container') ? ((await d.containers?.(req.version)) ?? []) : [];
   if (want('image')) {
     const usage = await d.images.diskUsage();
     body.LayersSize = usage.layersSize;
-    body.Images = usage.images.map(({ image, sharedSize }) => ({
-      ...imageSummary(d.images, image, req.version),
-      SharedSize: sharedSize,
-      Containers: 0,
-    }));
+    body.Images = usage.images.map(({ image, sharedSize }) => {
+      const summary = imageSummary(d.images, image, req.version);
+      return {
+        ...summary,
+        SharedSize: sharedSize,
+        Containers: containers.filter((c) => c.ImageID === summary.Id).length,
+      };
+    });
   }
-  if (want('container')) body.Containers = [];
-  if (want('volume')) body.Volumes = [];
+  if (want('container')) body.Containers = containers;
+  if (want('volume')) body.Volumes = (await d.volumes?.()) ?? [];
   if (want('build-cache')) body.BuildCache = (await d.buildCache?.()) ?? [];
   // Deprecated in API 1.42; older clients read it.
   if (!versionAtLeast(req.version, '1.42')) body.BuilderSize = 0;

@@ -47,6 +47,9 @@ export interface SpecInput {
   capDrop?: string[];
   /** All capabilities and devices, /sys and cgroups writable, no seccomp, nothing masked. */
   privileged?: boolean;
+  /** Paths masked and made read-only when not privileged (`HostConfig.MaskedPaths`/`ReadonlyPaths`); default Docker's. */
+  maskedPaths?: readonly string[];
+  readonlyPaths?: readonly string[];
   /** `default` (Berth's profile, the default), `unconfined`, or a profile in Docker's JSON format. */
   seccomp?: 'default' | 'unconfined' | SeccompProfile;
   /** --device: the caller has resolved type and numbers by stat. */
@@ -268,8 +271,8 @@ export function buildSpec(input: SpecInput): RuntimeSpec {
     linux.sysctl = validateSysctls(input.sysctls, { privateIpc: ipc !== 'host', privateNetwork: network !== 'host' });
   }
   if (!privileged) {
-    linux.maskedPaths = [...MASKED_PATHS];
-    linux.readonlyPaths = [...READONLY_PATHS];
+    linux.maskedPaths = [...(input.maskedPaths ?? MASKED_PATHS)];
+    linux.readonlyPaths = [...(input.readonlyPaths ?? READONLY_PATHS)];
   }
   if (input.annotations && Object.keys(input.annotations).length > 0) spec.annotations = { ...input.annotations };
   return spec;

@@ -30,7 +30,10 @@ export const containers: Scenario[] = [
       c.rec.http('create: no such image', await c.http('POST', '/containers/create', { Image: 'df-nosuch:1' }));
       c.rec.http('create: invalid name', await c.http('POST', '/containers/create?name=a%20b', { Image: 'busybox' }));
       c.rec.http('create: no body', await c.http('POST', '/containers/create', ''));
-      c.rec.http('create: no image', await c.http('POST', '/containers/create', { Cmd: ['true'] }));
+      const noImage = await c.http('POST', '/containers/create', { Cmd: ['true'] });
+      c.rec.http('create: no image', noImage);
+      // dockerd 20.10 creates it (deliberate difference): it goes, or system df would count it.
+      if (noImage.status === 201) await remove(c, (JSON.parse(noImage.body) as { Id: string }).Id);
       c.rec.http(
         'create: bad restart policy',
         await c.http('POST', '/containers/create', {

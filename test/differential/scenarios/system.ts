@@ -1,5 +1,6 @@
 /** System endpoints: ping, version negotiation, version, info, df, auth, and paths a client may call. */
 import type { Scenario } from '../runner.ts';
+import { create, remove, start, wait } from './util.ts';
 
 const PING_HEADERS = ['Api-Version', 'Ostype', 'Docker-Experimental', 'Cache-Control', 'Pragma', 'Content-Length'];
 
@@ -131,7 +132,30 @@ export const system: Scenario[] = [
     name: 'system/df and prune',
     serial: true,
     async run(c) {
-      c.rec.http('GET /system/df', await c.http('GET', '/system/df'));
+      // A container that wrote 3000 bytes and a symlink (4) in its root and 6 in a volume: sizes as dockerd counts.
+      const id = await create(
+        c,
+        'df-du',
+        ['sh', '-c', 'echo hello > /data/x; head -c 3000 /dev/zero > /big; ln -s /big /lnk'],
+        {
+          HostConfig: { Binds: ['df-du-vol:/data'] },
+        },
+      );
+      await start(c, id);
+      await wait(c, id);
+      c.rec.http('GET /system/df', await c.http('GET', '/system/df'), {
+        values: ['Containers[].SizeRw', 'Containers[].Names', 'Volumes[].UsageData', 'Images[].Containers'],
+      });
+      c.rec.http('GET /system/df?type=container', await c.http('GET', '/system/df?type=container'));
+      c.rec.http('inspect ?size=1', await c.http('GET', `/containers/${id}/json?size=1`), {
+        values: ['SizeRw', 'SizeRootFs'],
+      });
+      c.rec.http('list size=1', await c.http('GET', `/containers/json?all=1&size=1`), {
+        values: ['[].SizeRw', '[].SizeRootFs'],
+      });
+      c.rec.cli('docker system df -v', await c.cli(['system', 'df', '-v']));
+      await remove(c, id);
+      await c.http('DELETE', '/volumes/df-du-vol');
       c.rec.http('POST /build/prune', await c.http('POST', '/build/prune'), { values: ['SpaceReclaimed'] });
       c.rec.http('POST /build/prune all', await c.http('POST', '/build/prune?all=1'), { values: ['SpaceReclaimed'] });
       c.rec.cli('docker system df', await c.cli(['system', 'df']));
