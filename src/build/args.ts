@@ -16,7 +16,7 @@
 import type { Platform } from '../oci/types.ts';
 import { formatPlatform, formatPlatformAll } from '../oci/platform.ts';
 import { processShellWord } from '../util/shellwords.ts';
-import type { ArgInstruction } from './dockerfile/index.ts';
+import type { ArgInstruction } from '../dockerfile/index.ts';
 
 /** Proxy variables: usable without an ARG, and never written to the image's history. */
 export const PROXY_ARGS: ReadonlySet<string> = new Set([

@@ -20,7 +20,7 @@ import {
   stepKey,
   type StepInputs,
 } from './cachekey.ts';
-import { parse, parseInstructions } from './dockerfile/index.ts';
+import { parse, parseInstructions } from '../dockerfile/index.ts';
 import { applyInstruction, beginStage, type StageState } from './imageconfig.ts';
 import { planBuild } from './planner.ts';
 

@@ -27,7 +27,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { Platform } from '../oci/types.ts';
 import type { HealthConfig, ImageRunConfig } from '../oci/types.ts';
-import type { Mount } from './dockerfile/index.ts';
+import type { Mount } from '../dockerfile/index.ts';
 import type { StepResult } from './imageconfig.ts';
 
 export const CACHE_KEY_VERSION = 'berth.build.cache.v1';

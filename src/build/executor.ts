@@ -15,7 +15,7 @@ import { CanceledError, errorMessage, NotFoundError } from '../util/errors.ts';
 import { ArgScope } from './args.ts';
 import { baseKey, type CacheKey, keyedStep, stepKey, type StepInputs } from './cachekey.ts';
 import type { BuildContext } from './context.ts';
-import { type Dockerfile, type Instruction, type LabelInstruction, parseTriggers } from './dockerfile/index.ts';
+import { type Dockerfile, type Instruction, type LabelInstruction, parseTriggers } from '../dockerfile/index.ts';
 import { applyInstruction, beginStage, type StageState } from './imageconfig.ts';
 import { type BuildPlan, type PlannedStage, planBuild } from './planner.ts';
 import { type BuildEvent, StageOrder } from './progress.ts';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ImageRunConfig } from '../oci/types.ts';
 import { ArgScope } from './args.ts';
-import { DockerfileError, parse, parseInstructions, parseTriggers } from './dockerfile/index.ts';
+import { DockerfileError, parse, parseInstructions, parseTriggers } from '../dockerfile/index.ts';
 import { goDuration, goQuoteRune } from './gofmt.ts';
 import { applyInstruction, beginStage, type StageState } from './imageconfig.ts';
 import { planBuild } from './planner.ts';

@@ -25,7 +25,7 @@ import {
   chompHeredocContent,
   parseMount,
   type SourceContent,
-} from './dockerfile/index.ts';
+} from '../dockerfile/index.ts';
 import { goDuration, goList, goQuoteList, goQuoteRune } from './gofmt.ts';
 
 export const DEFAULT_SHELL: readonly string[] = ['/bin/sh', '-c'];

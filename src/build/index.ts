@@ -1,8 +1,8 @@
 /**
- * The builder: the Dockerfile frontend (dockerfile/), build arguments and the stage planner (pure), and the
- * service that receives contexts and runs builds (service.ts, executor.ts, steps.ts) with its cache.
+ * The builder: build arguments and the stage planner (pure) over the Dockerfile frontend's instructions
+ * (src/dockerfile/), and the service that receives contexts and runs builds (service.ts, executor.ts, steps.ts)
+ * with its cache.
  */
-export * from './dockerfile/index.ts';
 export { ArgScope, expansionEnv, PLATFORM_ARGS, PROXY_ARGS, predefinedArgs, resolveMetaArgs } from './args.ts';
 export {
   type BuildPlan,

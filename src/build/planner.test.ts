@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ArgScope, expansionEnv, predefinedArgs, resolveMetaArgs } from './args.ts';
-import { DockerfileError, parse, parseInstructions } from './dockerfile/index.ts';
+import { DockerfileError, parse, parseInstructions } from '../dockerfile/index.ts';
 import { type PlanOptions, planBuild } from './planner.ts';
 
 const amd64 = { os: 'linux', architecture: 'amd64' };

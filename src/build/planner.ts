@@ -21,7 +21,7 @@ import {
   type Stage,
   parseTriggers,
   suggestion,
-} from './dockerfile/index.ts';
+} from '../dockerfile/index.ts';
 
 export interface PlanOptions {
   /** `--build-arg`s. */

@@ -16,7 +16,7 @@ import type { BuildCacheRecords } from '../metadata/index.ts';
 import type { MountInput } from '../runtime/index.ts';
 import { InvalidArgumentError, NotFoundError, NotImplementedError } from '../util/errors.ts';
 import { KeyedMutex } from '../util/lock.ts';
-import type { Mount } from './dockerfile/index.ts';
+import type { Mount } from '../dockerfile/index.ts';
 import { resolveInRoot } from '../util/rootpath.ts';
 
 export interface PreparedMounts {

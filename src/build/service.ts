@@ -19,7 +19,7 @@ import { CanceledError, errorMessage, InvalidArgumentError, NotFoundError } from
 import type { EventLog } from '../util/events.ts';
 import { BuildContext, contextName } from './context.ts';
 import { KeptContexts, type ManifestEntry } from './kept.ts';
-import { parse, parseInstructions } from './dockerfile/index.ts';
+import { parse, parseInstructions } from '../dockerfile/index.ts';
 import { execute, type PullOptions } from './executor.ts';
 import { hostPlatform } from '../images/index.ts';
 import type { BuildEvent } from './progress.ts';

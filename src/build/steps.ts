@@ -17,7 +17,7 @@ import type { BuildContext } from './context.ts';
 import { isArchive } from './archive.ts';
 import { copySources, parseChmod, type Resolved, resolveChown, resolveSources } from './copy.ts';
 import { copyEntries } from './copytar.ts';
-import type { Mount } from './dockerfile/index.ts';
+import type { Mount } from '../dockerfile/index.ts';
 import type { ExecutorDeps } from './executor.ts';
 import type { CopyWork, RunWork, StepResult } from './imageconfig.ts';
 import { type MadeLayer, WorkLayer } from './layer.ts';

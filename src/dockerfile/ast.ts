@@ -3,7 +3,7 @@
  * Docker's parser produces (and what its AST dump prints), so that the corpus of parser cases can be compared byte
  * for byte.
  */
-import { goQuote } from '../../util/shellwords.ts';
+import { goQuote } from '../util/shellwords.ts';
 
 /** A heredoc attached to RUN, COPY or ADD (`<<EOF` … `EOF`). */
 export interface Heredoc {

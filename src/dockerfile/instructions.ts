@@ -3,7 +3,7 @@
  * Docker's messages. Nothing is expanded yet: words keep their quotes and `$VAR`s until the planner knows the
  * variables that reach them.
  */
-import { parseGoDuration } from '../../util/units.ts';
+import { parseGoDuration } from '../util/units.ts';
 import type { Node, ParseResult } from './ast.ts';
 import { DockerfileError } from './errors.ts';
 import { Flags, suggestion } from './flags.ts';

@@ -3,7 +3,7 @@
  * continuations with the escape character (comment and blank lines inside a continuation are skipped), heredocs
  * after RUN, COPY and ADD, and each instruction's arguments split by its line parser. No I/O, no expansion.
  */
-import { processWords } from '../../util/shellwords.ts';
+import { processWords } from '../util/shellwords.ts';
 import type { Heredoc, Node, ParseResult, ParseWarning } from './ast.ts';
 import { DirectiveParser } from './directives.ts';
 import { DockerfileError } from './errors.ts';

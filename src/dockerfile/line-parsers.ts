@@ -4,7 +4,7 @@
  * shell form when they are not valid JSON), because the AST dump corpus checks them byte for byte. Quotes and
  * escapes stay in the arguments here; expansion removes them later.
  */
-import { goQuote, isGoSpace } from '../../util/shellwords.ts';
+import { goQuote, isGoSpace } from '../util/shellwords.ts';
 
 export interface LineParse {
   args: string[];

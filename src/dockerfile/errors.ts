@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../util/errors.ts';
+import { InvalidArgumentError } from '../util/errors.ts';
 
 export interface DockerfileErrorLocation {
   /** The Dockerfile's name as the user gave it (`Dockerfile`, `sub/Dockerfile.dev`). */

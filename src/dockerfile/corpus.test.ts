@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { processWord, processWords } from '../../util/shellwords.ts';
+import { processWord, processWords } from '../util/shellwords.ts';
 import { dump } from './ast.ts';
 import { parseInstructions } from './instructions.ts';
 import { parse } from './parser.ts';
 
-const corpus = resolve(import.meta.dirname, '../../..', '../shared/fixtures/dockerfile-corpus');
+const corpus = resolve(import.meta.dirname, '../..', '../shared/fixtures/dockerfile-corpus');
 
 interface Outcome {
   passed: number;

@@ -3,9 +3,9 @@
  * messages. The values may hold build variables, so a spec is parsed in full once it is expanded; the instruction
  * parser checks the specs with no `$` at once, so that a typo fails before anything runs.
  */
-import { csvRecord } from '../../util/csv.ts';
-import { goParseBool } from '../../util/strconv.ts';
-import { ramInBytes } from '../../util/units.ts';
+import { csvRecord } from '../util/csv.ts';
+import { goParseBool } from '../util/strconv.ts';
+import { ramInBytes } from '../util/units.ts';
 import { LineParseError } from './line-parsers.ts';
 import { suggestion } from './flags.ts';
 

@@ -1,6 +1,7 @@
 /**
  * The Dockerfile frontend: text → syntax tree → typed instructions in stages. Pure: no I/O, nothing expanded
- * that needs build state (the planner does that).
+ * that needs build state (the planner does that). The builder (src/build/) and `import`/`commit --change`
+ * (src/images/changes.ts) both read Dockerfile instructions with it.
  */
 export { dump, dumpNode } from './ast.ts';
 export type { Heredoc, Node, ParseResult, ParseWarning } from './ast.ts';
