@@ -306,8 +306,12 @@ export class Execution {
     };
     await this.#retry(
       async () => {
-        if ((await this.#dst.hasBlob(dst, d.digest, s)) !== undefined) return;
-        if (await this.#dst.mount(dst, d.digest, this.#where.get(d.digest), s)) return;
+        const from = this.#where.get(d.digest);
+        if (!this.#dst.mountFindsOwn && (await this.#dst.hasBlob(dst, d.digest, s)) !== undefined) return;
+        if (await this.#dst.mount(dst, d.digest, from, s)) return;
+        // The other repository may have lost it meanwhile: the repository itself is asked too.
+        if (from !== undefined && this.#dst.mountFindsOwn && (await this.#dst.mount(dst, d.digest, undefined, s)))
+          return;
         const saved = await this.#store.upload(this.#rule.id, dst, d.digest);
         if (saved === undefined && d.size <= this.#o.chunkBytes) {
           const body = await this.#src.readBlob(repo, d.digest, 0, s);
@@ -316,7 +320,7 @@ export class Execution {
         }
         let up = saved === undefined ? undefined : await this.#dst.upload(dst, saved, s);
         if (up === undefined || up.offset > d.size) {
-          up = (await this.#dst.upload(dst, undefined, s))!;
+          up = (await this.#dst.upload(dst, undefined, s, d.digest))!;
           await this.#store.saveUpload(this.#rule.id, dst, d.digest, up.token);
         }
         if (up.offset < d.size) {

@@ -10,6 +10,7 @@ const PAGE = 1000;
 /** This registry as a replication side: the registry service in-process, acting as `replication:RULE`. */
 export class LocalSide implements Side {
   readonly label = 'this registry';
+  readonly mountFindsOwn = false;
   readonly #reg: Registry;
   readonly #actor: string;
 

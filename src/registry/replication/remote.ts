@@ -22,6 +22,7 @@ const isNotFound = (err: unknown) => isBerthError(err) && err.code === 'NOT_FOUN
  */
 export class RemoteSide implements Side {
   readonly label: string;
+  readonly mountFindsOwn = true;
   readonly #d: Distribution;
   readonly #session: Session;
   readonly #transport: Transport;
@@ -150,22 +151,31 @@ export class RemoteSide implements Side {
     return this.#session.statBlob(repo, digest, this.#scope(repo, true), signal);
   }
 
+  /** With no `from`, a mount from `repo` into itself: 201 when the repository has the blob, else an upload. */
   async mount(repo: string, digest: Digest, from: string | undefined, signal: AbortSignal): Promise<boolean> {
-    if (from === undefined) return false;
-    const r = await this.#session.startUpload(
-      repo,
-      [...this.#scope(repo, true), ...this.#scope(from, false)],
-      { digest, from },
-      signal,
-    );
+    const source = from ?? repo;
+    const scopes =
+      source === repo ? this.#scope(repo, true) : [...this.#scope(repo, true), ...this.#scope(source, false)];
+    const r = await this.#session.startUpload(repo, scopes, { digest, from: source }, signal);
     if (r.mounted) return true;
     this.#opened.set(`${repo}\0${digest}`, r.location);
     return false;
   }
 
-  async upload(repo: string, token: string | undefined, signal: AbortSignal): Promise<UploadHandle | undefined> {
+  async upload(
+    repo: string,
+    token: string | undefined,
+    signal: AbortSignal,
+    digest?: Digest,
+  ): Promise<UploadHandle | undefined> {
     const scopes = this.#scope(repo, true);
     if (token === undefined) {
+      const key = `${repo}\0${digest}`;
+      const opened = digest === undefined ? undefined : this.#opened.get(key);
+      if (opened !== undefined) {
+        this.#opened.delete(key);
+        return new RemoteUpload(this.#session, scopes, opened, 0);
+      }
       const r = await this.#session.startUpload(repo, scopes, undefined, signal);
       if (r.mounted) throw new Error('unexpected mount');
       return new RemoteUpload(this.#session, scopes, r.location, 0);

@@ -42,10 +42,21 @@ export interface Side {
   readBlob(repo: string, digest: Digest, start: number, signal: AbortSignal): Promise<AsyncIterable<Buffer>>;
   /** Its size when the repository has the blob. */
   hasBlob(repo: string, digest: Digest, signal: AbortSignal): Promise<number | undefined>;
+  /**
+   * Whether `mount` with no other repository to mount from answers for the repository itself (a mount from the
+   * repository into itself succeeds when it has the blob), so that no `hasBlob` is needed before it: one request
+   * where there would be two.
+   */
+  readonly mountFindsOwn: boolean;
   /** Links a blob from another repository of this side; false when that cannot be done. */
   mount(repo: string, digest: Digest, from: string | undefined, signal: AbortSignal): Promise<boolean>;
-  /** Starts an upload, or finds the one `token` names (undefined when it is gone). */
-  upload(repo: string, token: string | undefined, signal: AbortSignal): Promise<UploadHandle | undefined>;
+  /** Starts an upload (for `digest`, which a refused mount may have started already), or finds the one `token` names (undefined when it is gone). */
+  upload(
+    repo: string,
+    token: string | undefined,
+    signal: AbortSignal,
+    digest?: Digest,
+  ): Promise<UploadHandle | undefined>;
   /** A whole small blob in one upload (no resume needed). */
   putBlob(repo: string, digest: Digest, size: number, body: AsyncIterable<Buffer>, signal: AbortSignal): Promise<void>;
   putManifest(repo: string, ref: string, m: Manifest, signal: AbortSignal): Promise<void>;
