@@ -25,6 +25,8 @@ import {
 export interface ParseOptions {
   /** The Dockerfile's name for error messages (default `Dockerfile`). */
   file?: string;
+  /** Text with no instruction parses to no nodes instead of failing (`--change` may give none). */
+  allowEmpty?: boolean;
 }
 
 const LINE_PARSERS: Record<string, (rest: string, esc: string) => LineParse> = {
@@ -164,7 +166,7 @@ export function parse(input: string | Uint8Array, options: ParseOptions = {}): P
     comments = [];
   }
 
-  if (nodes.length === 0) {
+  if (nodes.length === 0 && options.allowEmpty !== true) {
     if (text.length === 0) fail(`the Dockerfile (${file}) cannot be empty`, 0);
     fail(`failed to parse ${file}: file with no instructions`, 0);
   }

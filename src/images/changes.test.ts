@@ -40,7 +40,8 @@ test('EXPOSE, VOLUME, WORKDIR, USER, STOPSIGNAL, ONBUILD', () => {
     'STOPSIGNAL SIGQUIT',
     'ONBUILD RUN make',
   ]);
-  assert.deepEqual(Object.keys(c.ExposedPorts!), ['80/tcp', '443/tcp', '53/udp', '8000/tcp', '8001/tcp', '8002/tcp']);
+  // in Go's map order, as dockerd writes them
+  assert.deepEqual(Object.keys(c.ExposedPorts!), ['443/tcp', '53/udp', '80/tcp', '8000/tcp', '8001/tcp', '8002/tcp']);
   assert.deepEqual(Object.keys(c.Volumes!), ['/data', '/logs', '/cache', '/tmp/x']);
   assert.equal(c.WorkingDir, '/app/sub/dir');
   assert.equal(applyChanges({}, ['WORKDIR /a/../b/']).WorkingDir, '/b/');
@@ -85,4 +86,28 @@ test('words are expanded with the Dockerfile rules: quotes, escapes, modifiers',
   assert.equal(label('${P%%/*}-${P##*/}'), 'linux-v7');
   assert.throws(() => label('${X'), /missing '}'/);
   assert.throws(() => label('"${U:?needs U}"'), /U: needs U/);
+});
+
+test("malformed changes are refused with the Dockerfile frontend's words, without a file and line", () => {
+  for (const [line, message] of [
+    ['USER', 'USER requires exactly one argument'],
+    ['EXPOSE', 'EXPOSE requires at least one argument'],
+    ['VOLUME ["/a", ""]', 'VOLUME specified can not be an empty string'],
+    ['BOGUS x', 'bogus is not a valid change command'],
+  ] as const) {
+    assert.throws(
+      () => applyChanges({}, [line]),
+      (err: unknown) => err instanceof InvalidArgumentError && err.message === message,
+      line,
+    );
+  }
+  assert.deepEqual(applyChanges({ User: 'x' }, []), { User: 'x' }, 'no change at all');
+  assert.deepEqual(applyChanges({}, ['# only a comment', '']), {});
+});
+
+test('ENTRYPOINT [] removes the entrypoint, as in a Dockerfile', () => {
+  assert.deepEqual(applyChanges({ Entrypoint: ['/init'], Cmd: ['x'] }, ['ENTRYPOINT []']), {
+    Entrypoint: null,
+    Cmd: null,
+  });
 });

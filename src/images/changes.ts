@@ -1,8 +1,13 @@
+/**
+ * `docker import --change` and `docker commit --change`: Dockerfile instructions applied to an image's run config,
+ * read by the Dockerfile frontend (src/dockerfile/) as dockerd's BuildFromConfig reads them with the builder's parser.
+ */
 import { posix } from 'node:path';
+import { DockerfileError, type Instruction, parse, parseNode } from '../dockerfile/index.ts';
 import { exposedPortKeys, isValidSignal } from '../oci/configvalues.ts';
 import type { ImageRunConfig } from '../oci/types.ts';
 import { InvalidArgumentError } from '../util/errors.ts';
-import { processWord } from '../util/shellwords.ts';
+import { processWord, processWords } from '../util/shellwords.ts';
 
 /** The Dockerfile instructions `docker import --change` and `docker commit --change` accept (moby's validCommitCommands). */
 const CHANGE_COMMANDS = new Set([
@@ -21,9 +26,10 @@ const DEFAULT_SHELL = ['/bin/sh', '-c'];
 
 /**
  * Applies `--change` lines (Dockerfile instructions) to an image's run config, as dockerd's BuildFromConfig does,
- * and returns the new config (the input is not modified). All lines are checked before any is applied:
+ * and returns the new config (the input is not modified). All lines are parsed and checked before any is applied:
  * an instruction outside CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME and WORKDIR is an
- * InvalidArgumentError `<instr> is not a valid change command`.
+ * InvalidArgumentError `<instr> is not a valid change command`, a malformed one an InvalidArgumentError with the
+ * Dockerfile frontend's message for it.
  *
  * CMD and ENTRYPOINT take the JSON (exec) form or the shell form (run by the config's Shell, else `/bin/sh -c`);
  * ENTRYPOINT clears Cmd unless a CMD came before it in the same changes. ENV, LABEL, USER, WORKDIR, VOLUME,
@@ -31,101 +37,84 @@ const DEFAULT_SHELL = ['/bin/sh', '-c'];
  * builder's word rules (src/util/shellwords.ts).
  */
 export function applyChanges(base: ImageRunConfig, changes: readonly string[]): ImageRunConfig {
+  const { instructions, escapeToken } = parseChanges(changes);
   const cfg: ImageRunConfig = structuredClone(base);
-  const steps = logicalLines(changes.join('\n')).map((line) => {
-    const m = /^\s*(\S+)\s*([\s\S]*)$/.exec(line)!;
-    return { instruction: m[1]!.toLowerCase(), rest: m[2]!.trim(), line };
-  });
-  for (const s of steps) {
-    if (!CHANGE_COMMANDS.has(s.instruction))
-      throw new InvalidArgumentError(`${s.instruction} is not a valid change command`);
-  }
   let cmdSet = false;
-  for (const { instruction, rest } of steps) {
+  for (const ins of instructions) {
     const env = envMap(cfg.Env ?? []);
-    switch (instruction) {
+    const word = (w: string) => processWord(w, env, { escapeToken });
+    switch (ins.kind) {
       case 'cmd':
-        cfg.Cmd = commandLine(rest, cfg);
+        cfg.Cmd = commandLine(ins.cmdLine, ins.prependShell, cfg);
         cmdSet = true;
         break;
       case 'entrypoint':
-        cfg.Entrypoint = commandLine(rest, cfg);
+        cfg.Entrypoint = ins.cmdLine === null ? null : commandLine(ins.cmdLine, ins.prependShell, cfg);
         if (!cmdSet) cfg.Cmd = null;
         break;
       case 'env':
-        for (const [k, v] of nameValues('ENV', rest, env)) setEnv(cfg, k, v);
+        for (const e of ins.env) setEnv(cfg, word(e.key), word(e.value));
         break;
       case 'label': {
         const labels = { ...(cfg.Labels ?? {}) };
-        for (const [k, v] of nameValues('LABEL', rest, env)) labels[k] = v;
+        for (const l of ins.labels) labels[word(l.key)] = word(l.value);
         cfg.Labels = labels;
         break;
       }
       case 'expose': {
-        const ports = shellWords(rest, env);
-        if (ports.length === 0) throw new InvalidArgumentError('EXPOSE requires at least one argument');
         const exposed = { ...(cfg.ExposedPorts ?? {}) };
-        for (const p of ports) for (const key of exposedPortKeys(p)) exposed[key] = {};
+        for (const p of ins.ports.flatMap((p) => processWords(p, env, { escapeToken }))) {
+          for (const key of exposedPortKeys(p)) exposed[key] = {};
+        }
         cfg.ExposedPorts = exposed;
         break;
       }
       case 'user':
-        cfg.User = oneWord('USER', rest, env);
+        cfg.User = word(ins.user);
         break;
       case 'workdir': {
-        const dir = oneWord('WORKDIR', rest, env);
+        const dir = word(ins.path);
         cfg.WorkingDir = dir.startsWith('/') ? posix.normalize(dir) : posix.join('/', cfg.WorkingDir ?? '', dir);
         break;
       }
       case 'volume': {
-        const paths = jsonArray(rest) ?? shellWords(rest, env);
-        if (paths.length === 0) throw new InvalidArgumentError('VOLUME requires at least one argument');
         const volumes = { ...(cfg.Volumes ?? {}) };
-        for (const p of paths) {
-          if (p.trim() === '') throw new InvalidArgumentError('VOLUME specified can not be an empty string');
-          volumes[p.trim()] = {};
+        for (const v of ins.volumes.map(word)) {
+          if (v.trim() === '') throw new InvalidArgumentError('VOLUME specified can not be an empty string');
+          volumes[v.trim()] = {};
         }
         cfg.Volumes = volumes;
         break;
       }
       case 'stopsignal': {
-        const sig = oneWord('STOPSIGNAL', rest, env);
+        const sig = word(ins.signal);
         if (!isValidSignal(sig)) throw new InvalidArgumentError(`Invalid signal: ${sig}`);
         cfg.StopSignal = sig;
         break;
       }
-      case 'onbuild': {
-        const trigger = (/^\S*/.exec(rest)?.[0] ?? '').toUpperCase();
-        if (trigger === '') throw new InvalidArgumentError('ONBUILD requires at least one argument');
-        if (trigger === 'ONBUILD')
-          throw new InvalidArgumentError("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
-        if (trigger === 'FROM' || trigger === 'MAINTAINER')
-          throw new InvalidArgumentError(`${trigger} isn't allowed as an ONBUILD trigger`);
-        cfg.OnBuild = [...(cfg.OnBuild ?? []), rest];
+      case 'onbuild':
+        cfg.OnBuild = [...(cfg.OnBuild ?? []), ins.expression];
         break;
-      }
     }
   }
   return cfg;
 }
 
-/** Joins backslash-continued lines and drops blank and comment lines. */
-function logicalLines(text: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/\r$/, '');
-    if (cur === '' && /^\s*(#.*)?$/.test(line)) continue;
-    if (line.endsWith('\\')) {
-      cur += line.slice(0, -1);
-      continue;
+/** The changes as typed instructions, every one checked; a fault is an InvalidArgumentError with Docker's text. */
+function parseChanges(changes: readonly string[]): { instructions: Instruction[]; escapeToken: string } {
+  try {
+    const parsed = parse(changes.join('\n'), { allowEmpty: true });
+    for (const node of parsed.nodes) {
+      const name = node.keyword.toLowerCase();
+      if (!CHANGE_COMMANDS.has(name)) throw new InvalidArgumentError(`${name} is not a valid change command`);
     }
-    cur += line;
-    if (cur.trim() !== '') out.push(cur);
-    cur = '';
+    // only FROM is not an Instruction, and FROM is not a change command
+    const instructions = parsed.nodes.map((node) => parseNode(node) as Instruction);
+    return { instructions, escapeToken: parsed.escapeToken };
+  } catch (err) {
+    if (err instanceof DockerfileError) throw new InvalidArgumentError(err.detail, { cause: err });
+    throw err;
   }
-  if (cur.trim() !== '') out.push(cur);
-  return out;
 }
 
 function envMap(env: readonly string[]): Map<string, string> {
@@ -146,79 +135,8 @@ function setEnv(cfg: ImageRunConfig, key: string, value: string): void {
   cfg.Env = env;
 }
 
-/** A JSON array of strings (the exec form), or undefined when the text is not one. */
-function jsonArray(rest: string): string[] | undefined {
-  if (!rest.startsWith('[')) return undefined;
-  try {
-    const v: unknown = JSON.parse(rest);
-    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v;
-  } catch {
-    // not JSON: the shell form
-  }
-  return undefined;
-}
-
-function commandLine(rest: string, cfg: ImageRunConfig): string[] {
-  return jsonArray(rest) ?? [...(cfg.Shell && cfg.Shell.length > 0 ? cfg.Shell : DEFAULT_SHELL), rest];
-}
-
-function oneWord(instr: string, rest: string, env: Map<string, string>): string {
-  if (rest === '') throw new InvalidArgumentError(`${instr} requires exactly one argument`);
-  return processWord(rest, env);
-}
-
-/**
- * `key=value ...` pairs (values keep spaces inside quotes), or the legacy `key value with spaces` form when the
- * first word has no '='.
- */
-function nameValues(instr: string, rest: string, env: Map<string, string>): [string, string][] {
-  if (rest === '') throw new InvalidArgumentError(`${instr} requires at least one argument`);
-  const words = rawWords(rest);
-  if (!words[0]!.includes('=')) {
-    const m = /^(\S+)\s+([\s\S]+)$/.exec(rest);
-    if (!m)
-      throw new InvalidArgumentError(
-        `${instr} names only "${rest}": it needs a value (${instr} key value, or ${instr} key=value)`,
-      );
-    return [[processWord(m[1]!, env), processWord(m[2]!, env)]];
-  }
-  return words.map((w) => {
-    const i = w.indexOf('=');
-    if (i <= 0)
-      throw new InvalidArgumentError(`Syntax error - can't find = in "${w}". Must be of the form: name=value`);
-    return [processWord(w.slice(0, i), env), processWord(w.slice(i + 1), env)];
-  });
-}
-
-/** Splits on whitespace outside quotes, keeping quotes and escapes in the words. */
-function rawWords(text: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quote = '';
-  let inWord = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quote === '' && /\s/.test(ch)) {
-      if (inWord) out.push(cur);
-      cur = '';
-      inWord = false;
-      continue;
-    }
-    inWord = true;
-    cur += ch;
-    if (ch === '\\' && quote !== "'" && i + 1 < text.length) {
-      cur += text[++i];
-    } else if (quote === '' && (ch === '"' || ch === "'")) {
-      quote = ch;
-    } else if (ch === quote) {
-      quote = '';
-    }
-  }
-  if (quote !== '') throw new InvalidArgumentError(`unmatched ${quote} in "${text}"`);
-  if (inWord) out.push(cur);
-  return out;
-}
-
-function shellWords(text: string, env: Map<string, string>): string[] {
-  return rawWords(text).map((w) => processWord(w, env));
+/** The exec form as written; the shell form run by the config's Shell (else `/bin/sh -c`). */
+function commandLine(cmdLine: string[], prependShell: boolean, cfg: ImageRunConfig): string[] {
+  if (!prependShell) return cmdLine;
+  return [...(cfg.Shell && cfg.Shell.length > 0 ? cfg.Shell : DEFAULT_SHELL), ...cmdLine];
 }

@@ -5,7 +5,7 @@
  * single quotes keep everything literal, double quotes keep all but `$` and the escape character (which escapes
  * only `"`, `$` and itself there). No command substitution, no arithmetic, no `${#v}`.
  *
- * Pure: the environment is passed in. Used by the Dockerfile frontend (src/build/dockerfile) and by
+ * Pure: the environment is passed in. Used by the Dockerfile frontend (src/dockerfile/), the builder and
  * `import`/`commit --change` (src/images/changes.ts), which may not import build/.
  */
 import { InvalidArgumentError } from './errors.ts';
