@@ -5,7 +5,6 @@
  * volumes, labels, `config --services`, bad files, `down -v`), including `build:` through the engine's POST /build.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,7 @@ import {
   hasCommand,
   httpGet,
   pluginConfig,
+  startDockerd,
   writeApp,
 } from './compose-kit.ts';
 
@@ -181,46 +181,6 @@ describe('builds: compose build on berthd', () => {
     assert.equal((await berthCompose(d.host, dir, ['-p', 'bb', 'down'])).code, 0);
   });
 });
-
-/** A reference dockerd on its own roots (no bridge, no iptables), stopped by its PID. */
-async function startDockerd(dir: string): Promise<{ host: string; socket: string; stop: () => Promise<void> }> {
-  const socket = join(dir, 'd.sock');
-  const proc: ChildProcess = spawn(
-    'dockerd',
-    [
-      '--data-root',
-      join(dir, 'data'),
-      '--exec-root',
-      join(dir, 'exec'),
-      '-H',
-      `unix://${socket}`,
-      '--pidfile',
-      join(dir, 'd.pid'),
-      '--containerd-namespace',
-      `berthtest${process.pid}`,
-      '--bridge=none',
-      '--iptables=false',
-      '--ip-masq=false',
-      '--ip-forward=false',
-    ],
-    { stdio: 'ignore' },
-  );
-  await waitFor(
-    'dockerd',
-    async () => (await api(socket, 'GET', '/_ping').catch(() => ({ status: 0 }))).status === 200,
-    60_000,
-  );
-  return {
-    host: `unix://${socket}`,
-    socket,
-    stop: async () => {
-      if (proc.exitCode === null) {
-        proc.kill('SIGTERM');
-        await new Promise((r) => proc.once('exit', r));
-      }
-    },
-  };
-}
 
 describe('side by side with docker-compose 1.29.2 on the reference dockerd', {
   skip:

@@ -4,6 +4,7 @@ import { type ComposeContext, containerName, numberOf, projectContainers, servic
 import { containerCreateRequest, type CreateInput } from './convert.ts';
 import { inDependencyOrder, restartDependents } from './graph.ts';
 import { serviceHash } from './hash.ts';
+import { stopContainer } from './hooks.ts';
 import * as L from './labels.ts';
 import { type Project, type Service, serviceScale } from './model.ts';
 import { parseDuration } from './units.ts';
@@ -116,11 +117,12 @@ export async function stopAndRemove(
   c: ContainerSummary,
   timeout: number | undefined,
   volumes = false,
+  service?: Service,
 ): Promise<void> {
   const name = containerName(c);
   if (c.State === 'running' || c.State === 'paused' || c.State === 'restarting') {
     ctx.reporter.event('Container', name, 'Stopping');
-    await ctx.client.containerStop(c.Id, { ...(timeout !== undefined ? { timeout } : {}), signal: ctx.signal });
+    await stopContainer(ctx, service, c, timeout);
     ctx.reporter.event('Container', name, 'Stopped');
   }
   ctx.reporter.event('Container', name, 'Removing');
@@ -164,7 +166,7 @@ async function recreate(
     labels: { [L.REPLACE]: oldName },
   });
   if (old.State === 'running' || old.State === 'paused' || old.State === 'restarting') {
-    await ctx.client.containerStop(old.Id, { ...(timeout !== undefined ? { timeout } : {}), signal: ctx.signal });
+    await stopContainer(ctx, s, old, timeout);
   }
   await ctx.client.containerRemove(old.Id, { force: true, signal: ctx.signal });
   await ctx.client.containerRename(id, name, { signal: ctx.signal });
@@ -184,12 +186,7 @@ async function stopRestartDependents(
     for (const c of observed.get(dep) ?? []) {
       if (c.State !== 'running') continue;
       ctx.reporter.event('Container', containerName(c), 'Stopping');
-      await ctx.client.containerStop(c.Id, {
-        ...(stopTimeout(project.services[dep], timeout) !== undefined
-          ? { timeout: stopTimeout(project.services[dep], timeout)! }
-          : {}),
-        signal: ctx.signal,
-      });
+      await stopContainer(ctx, project.services[dep], c, stopTimeout(project.services[dep], timeout));
       c.State = 'exited';
       ctx.reporter.event('Container', containerName(c), 'Stopped');
     }
@@ -226,7 +223,7 @@ export async function converge(ctx: ComposeContext, project: Project, opts: Conv
     const keep = ordered.slice(0, expected);
     const drop = ordered.slice(expected);
     const next = Math.max(0, ...containers.map(numberOf)) + 1;
-    await Promise.all(drop.map((c) => stopAndRemove(ctx, c, timeout)));
+    await Promise.all(drop.map((c) => stopAndRemove(ctx, c, timeout, false, s)));
     const updated: ContainerSummary[] = [];
     for (const c of keep) {
       if (!obsolete.has(c.Id)) {

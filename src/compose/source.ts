@@ -1,4 +1,14 @@
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseAllDocuments,
+  type Document,
+  type Node,
+  type ScalarTag,
+} from 'yaml';
 import { ComposeFileError, dotted, type KeyPath, type SourcePos } from './errors.ts';
 
 /**
@@ -56,10 +66,28 @@ export interface ParsedFile {
   positions: Positions;
 }
 
+/**
+ * Plain integers with a leading zero are octal (`mode: 0440`), as go-yaml reads them for Docker Compose; the YAML
+ * 1.2 core schema alone would read 0440 as four hundred and forty.
+ */
+const LEGACY_OCTAL: ScalarTag = {
+  identify: () => false,
+  default: true,
+  tag: 'tag:yaml.org,2002:int',
+  test: /^0[0-7]+$/,
+  resolve: (text: string) => Number.parseInt(text, 8),
+};
+
 /** Parses a compose file's text. Syntax errors, duplicate keys and a non-mapping top level are ComposeFileErrors. */
 export function parseComposeYaml(file: string, text: string): ParsedFile {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: false });
+  const docs = parseAllDocuments(text, {
+    lineCounter,
+    merge: true,
+    uniqueKeys: true,
+    prettyErrors: false,
+    customTags: (tags) => [LEGACY_OCTAL, ...tags],
+  });
   const positions = new Positions();
   const at = (offset: number): SourcePos => {
     const { line, col } = lineCounter.linePos(offset);

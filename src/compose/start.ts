@@ -1,9 +1,10 @@
 import type { ContainerSummary } from '../client/index.ts';
-import { BerthError, CanceledError, FailedPreconditionError } from '../util/errors.ts';
+import { CanceledError, FailedPreconditionError } from '../util/errors.ts';
 import { pack, type PackEntry } from '../util/tar/index.ts';
 import { type ComposeContext, containerName, projectContainers, serviceOf } from './context.ts';
 import { fileTarget } from './convert.ts';
 import { inDependencyOrder } from './graph.ts';
+import { postStart } from './hooks.ts';
 import type { Dependency, Project, Service } from './model.ts';
 import { containerHealth } from './readiness.ts';
 import { parseReadiness } from './ready-spec.ts';
@@ -126,38 +127,6 @@ async function injectFiles(ctx: ComposeContext, project: Project, s: Service, id
   await ctx.client.containerArchivePut(id, '/', Buffer.concat(chunks), { signal: ctx.signal });
 }
 
-/** Runs a service's `post_start` hooks in the container; a failing hook fails the start. */
-async function runHooks(ctx: ComposeContext, s: Service, id: string, name: string): Promise<void> {
-  for (const hook of s.post_start) {
-    const exec = await ctx.client.execCreate(
-      id,
-      {
-        Cmd: hook.command,
-        AttachStdout: false,
-        AttachStderr: false,
-        ...(hook.user !== undefined ? { User: hook.user } : {}),
-        ...(hook.privileged !== undefined ? { Privileged: hook.privileged } : {}),
-        ...(hook.working_dir !== undefined ? { WorkingDir: hook.working_dir } : {}),
-        Env: Object.entries(hook.environment ?? {})
-          .filter((e): e is [string, string] => e[1] !== null)
-          .map(([k, v]) => `${k}=${v}`),
-      },
-      { signal: ctx.signal },
-    );
-    await ctx.client.execStart(exec.Id, { Detach: true, signal: ctx.signal });
-    for (;;) {
-      const info = await ctx.client.execInspect(exec.Id, { signal: ctx.signal });
-      if (!info.Running) {
-        if (info.ExitCode !== 0 && info.ExitCode !== null) {
-          throw new BerthError(`post_start hook of ${name} exited with ${info.ExitCode}`);
-        }
-        break;
-      }
-      await sleep(50, ctx.signal);
-    }
-  }
-}
-
 export interface StartOptions {
   services: readonly string[];
   /** Milliseconds; no limit when undefined. */
@@ -187,7 +156,7 @@ export async function startServices(ctx: ComposeContext, project: Project, opts:
       ctx.reporter.event('Container', cname, 'Starting');
       if (c.State === 'paused') await ctx.client.containerUnpause(c.Id, { signal: ctx.signal });
       else await ctx.client.containerStart(c.Id, { signal: ctx.signal });
-      await runHooks(ctx, s, c.Id, cname);
+      await postStart(ctx, s, c.Id, cname);
       ctx.reporter.event('Container', cname, 'Started');
     }
   });

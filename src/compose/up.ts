@@ -154,7 +154,9 @@ export async function down(
       ordered,
       async (s) => {
         const t = stopTimeout(project.services[s], opts.timeout);
-        await Promise.all((byService.get(s) ?? []).map((c) => stopAndRemove(ctx, c, t, opts.volumes)));
+        await Promise.all(
+          (byService.get(s) ?? []).map((c) => stopAndRemove(ctx, c, t, opts.volumes, project.services[s])),
+        );
       },
       { reverse: true },
     );

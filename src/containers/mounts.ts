@@ -49,8 +49,10 @@ export async function resolveMounts(
     const propagation =
       b.modes.find((m) => /^r?(private|shared|slave)$/.test(m)) ?? (b.kind === 'bind' ? 'rprivate' : '');
     if (b.kind === 'bind') {
-      // docker -v creates a missing host directory (unlike --mount type=bind).
-      await mkdir(b.source, { recursive: true });
+      // docker -v creates a missing host directory (unlike --mount type=bind); an existing file is bound as it is.
+      await mkdir(b.source, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
       add({
         Type: 'bind',
         Source: b.source,

@@ -3,6 +3,7 @@ import {
   inDependencyOrder,
   projectContainers,
   selectServices,
+  serviceOf,
   containerName,
   type ComposeContext,
   type Project,
@@ -185,10 +186,7 @@ async function runStop(inv: ComposeInvocation): Promise<void> {
         .filter((c) => c.Labels?.['com.docker.compose.service'] === s)
         .map(async (c) => {
           inv.compose.reporter.event('Container', containerName(c), 'Stopping');
-          await inv.compose.client.containerStop(c.Id, {
-            ...(t !== undefined ? { timeout: t } : {}),
-            signal: inv.ctx.signal,
-          });
+          await (await engine()).stopContainer(inv.compose, project.services[s], c, t);
           inv.compose.reporter.event('Container', containerName(c), 'Stopped');
         }),
     );
@@ -226,7 +224,7 @@ async function runRm(inv: ComposeInvocation): Promise<void> {
   const containers = await targets(inv, project, true);
   if (inv.flags.bool('stop')) {
     for (const c of containers.filter((x) => x.State === 'running')) {
-      await inv.compose.client.containerStop(c.Id, { signal: inv.ctx.signal });
+      await (await engine()).stopContainer(inv.compose, project.services[serviceOf(c)], c, undefined);
       c.State = 'exited';
     }
   }

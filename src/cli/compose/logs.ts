@@ -7,6 +7,7 @@ import {
   serviceOf,
   selectServices,
   type Project,
+  engine,
 } from '../../compose/index.ts';
 import { CanceledError } from '../../util/errors.ts';
 import type { ComposeCommand } from './commands.ts';
@@ -157,7 +158,12 @@ export async function followProject(
     await Promise.all(
       still.map(async (c) => {
         inv.compose.reporter.event('Container', containerName(c), 'Stopping');
-        await inv.compose.client.containerStop(c.Id, opts.timeout !== undefined ? { timeout: opts.timeout } : {});
+        await (await engine()).stopContainer(
+          { ...inv.compose, signal: undefined },
+          project.services[serviceOf(c)],
+          c,
+          opts.timeout,
+        );
         inv.compose.reporter.event('Container', containerName(c), 'Stopped');
       }),
     );

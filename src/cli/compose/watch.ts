@@ -2,7 +2,7 @@ import { existsSync, statSync, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { posix, relative, sep } from 'node:path';
 import { containerName, projectContainers, type Project, type WatchRule, engine } from '../../compose/index.ts';
-import { FailedPreconditionError } from '../../util/errors.ts';
+import { FailedPreconditionError, NotFoundError } from '../../util/errors.ts';
 import { pack } from '../../util/tar/index.ts';
 import type { ComposeInvocation } from './main.ts';
 
@@ -13,6 +13,16 @@ import type { ComposeInvocation } from './main.ts';
  */
 
 const DEBOUNCE_MS = 300;
+
+/** Runs a command in a container and waits for it to end. */
+async function execWait(inv: ComposeInvocation, id: string, cmd: string[]): Promise<void> {
+  const exec = await inv.compose.client.execCreate(id, { Cmd: cmd });
+  await inv.compose.client.execStart(exec.Id, { Detach: true });
+  const deadline = Date.now() + 10_000;
+  while ((await inv.compose.client.execInspect(exec.Id)).Running && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 async function syncFile(
   inv: ComposeInvocation,
@@ -33,10 +43,17 @@ async function syncFile(
         { header: { name: posix.basename(target), mode: statSync(file).mode & 0o7777 }, body },
       ]))
         chunks.push(chunk);
-      await inv.compose.client.containerArchivePut(c.Id, posix.dirname(target), Buffer.concat(chunks));
+      const tar = Buffer.concat(chunks);
+      try {
+        await inv.compose.client.containerArchivePut(c.Id, posix.dirname(target), tar);
+      } catch (err) {
+        // A file in a directory the container does not have yet: make the directory, then copy.
+        if (!(err instanceof NotFoundError)) throw err;
+        await execWait(inv, c.Id, ['mkdir', '-p', posix.dirname(target)]);
+        await inv.compose.client.containerArchivePut(c.Id, posix.dirname(target), tar);
+      }
     } else if (!existsSync(file)) {
-      const exec = await inv.compose.client.execCreate(c.Id, { Cmd: ['rm', '-rf', target] });
-      await inv.compose.client.execStart(exec.Id, { Detach: true });
+      await execWait(inv, c.Id, ['rm', '-rf', target]);
     }
   }
   inv.compose.reporter.event('Sync', service, 'Synced', target);
