@@ -1,78 +1,45 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ImageService } from '../images/index.ts';
-import type { ContainerRecords } from '../metadata/index.ts';
 import type { ContainerCreateRequest, HostConfig } from '../engine-api/containers.ts';
-import type { NetworkSettings } from '../engine-api/networks.ts';
-import type { Sandboxes } from '../network/index.ts';
-import {
-  type AttachSession,
-  type HostFacts,
-  type LogEntry,
-  ProcessStartError,
-  type RuntimeDriver,
-  resolveCapabilities,
-} from '../runtime/index.ts';
+import { type AttachSession, ProcessStartError } from '../runtime/index.ts';
 import type { Snapshotter } from '../snapshots/index.ts';
-import {
-  BerthError,
-  ConflictError,
-  errorMessage,
-  InvalidArgumentError,
-  NotFoundError,
-  NotImplementedError,
-  NotModifiedError,
-} from '../util/errors.ts';
+import { BerthError, ConflictError, errorMessage, NotFoundError, NotModifiedError } from '../util/errors.ts';
 import { phase } from '../util/trace.ts';
 import type { EventLog } from '../util/events.ts';
 import { matchLabel } from '../util/labels.ts';
 import { KeyedMutex } from '../util/lock.ts';
 import type { VolumeService } from '../volumes/index.ts';
 import { type CommitOptions, commitContainer } from './commit.ts';
-import { validateHostConfig, validateName } from './config.ts';
 import { ContainerFiles } from './files.ts';
-import { type ListOptions, psPorts, selectContainers } from './filters.ts';
 import { Healthchecks } from './health.ts';
-import type { LogsOptions, Row, StoredConfig, WaitCondition, WaitResult } from './model.ts';
+import type { Row, WaitCondition, WaitResult } from './model.ts';
 import { Monitor } from './monitor.ts';
 import { Waiters } from './waiters.ts';
 import { PendingAttaches } from './attach.ts';
+import { ContainerLookup, isLive, type LookupDeps } from './lookup.ts';
+import { renameContainer, updateContainer } from './manage.ts';
 import { createContainer } from './create.ts';
-import { inspectLinks, linkNames, withoutLink } from './links.ts';
-import { applyUpdate, liveLimits } from './resources.ts';
-import { launch, networkPeer, type RunDeps, releaseRun, startError } from './start.ts';
-import { containerLog } from './logs.ts';
-import { logPolicy } from './logdriver.ts';
+import { launch, type RunDeps, releaseRun, startError } from './start.ts';
 import { type ContainerState, removeLiveMessage, settlesWithin, ZERO_TIME } from './state.ts';
-import { type StatsSample, statsSample, top } from './stats.ts';
 
-export interface ContainerServiceDeps {
-  dataRoot: string;
-  records: ContainerRecords<StoredConfig, HostConfig, ContainerState>;
-  images: ImageService;
+export interface ContainerServiceDeps extends LookupDeps {
   snapshotter: Snapshotter;
   volumes: VolumeService;
-  /** Each container's networking: endpoints recorded at create, set up before the runtime creates the container. */
-  networks: Sandboxes;
-  /** The runtimes that work on this host, by name. */
-  runtimes: Map<string, RuntimeDriver>;
   defaultRuntime: string;
   events: EventLog;
-  host: HostFacts;
   /** A small init for --init (catatonit or tini), if installed. */
   initPath?: string | undefined;
   log?: { info(m: string): void; warn(m: string): void; debug(m: string): void };
 }
 
-const isLive = (r: Row) => r.state.Status === 'running' || r.state.Status === 'paused';
-
 /**
  * Containers: the state machine (created → running ⇄ paused → exited, restarting, removing) with one lock per
  * container, and the events of each transition. What a transition does is in the modules beside: create's checks
  * (config.ts, spec.ts) and mounts (mounts.ts), a run's resources (start.ts), exits and restart policies
- * (monitor.ts), healthchecks (health.ts), files (files.ts), commit (commit.ts).
+ * (monitor.ts), healthchecks (health.ts), files (files.ts), commit (commit.ts), rename and update (manage.ts).
+ * What only reads containers (lookups, the `ps` listing, logs, top, stats) is the base class, lookup.ts.
  */
-export class ContainerService {
+export class ContainerService extends ContainerLookup {
   readonly #d: ContainerServiceDeps;
   readonly #lock = new KeyedMutex();
   readonly #waiters = new Waiters();
@@ -86,11 +53,12 @@ export class ContainerService {
   readonly #run: RunDeps;
 
   constructor(deps: ContainerServiceDeps) {
+    super(deps);
     this.#d = deps;
     this.#health = new Healthchecks({
       records: deps.records,
       events: deps.events,
-      driverOf: (r) => this.#driver(r),
+      driverOf: (r) => this.runtimeOf(r),
       dir: (id) => this.dir(id),
       attrs: (r) => this.#attrs(r),
     });
@@ -135,111 +103,6 @@ export class ContainerService {
     });
   }
 
-  // ---- lookup ------------------------------------------------------------------------------------------
-
-  /** By full ID, name (with or without '/'), or unique ID prefix. NotFound: `No such container: X`. */
-  get(ref: string): Row {
-    const r = this.#d.records.get(ref) ?? this.#d.records.byName(ref.startsWith('/') ? ref.slice(1) : ref);
-    if (r) return r;
-    if (/^[0-9a-f]+$/.test(ref)) {
-      const found = this.#d.records.byIdPrefix(ref);
-      if (found.length > 1) throw new InvalidArgumentError(`multiple IDs found with provided prefix: ${ref}`);
-      if (found[0]) return found[0];
-    }
-    throw new NotFoundError(`No such container: ${ref}`);
-  }
-
-  /** `GET /containers/json`: the containers `ps` shows (only running ones unless `all`), newest first. */
-  list(opts: ListOptions = { all: true }): Row[] {
-    return selectContainers(this.#d.records.all(), opts, {
-      container: (ref) => this.get(ref),
-      imageId: (ref) => {
-        try {
-          return this.#d.images.resolve(ref).configDigest;
-        } catch {
-          return undefined;
-        }
-      },
-      networks: (r) => this.#d.networks.attachments(r.id, r.hostConfig.NetworkMode || 'default'),
-      ports: (r) => psPorts(this.networkSettings(r)),
-    });
-  }
-
-  /** Inspect's `HostConfig.Links`: `/child:/parent/alias`. */
-  links(r: Row): string[] | null {
-    return inspectLinks(r, (id) => this.#d.records.get(id));
-  }
-
-  /** The link names (`/parent/alias`) each container has besides its own, for `ps`'s `Names`. */
-  linkNames(): Map<string, string[]> {
-    return linkNames(this.#d.records.all());
-  }
-
-  /** `DELETE /containers/PARENT/ALIAS?link=1`: removes a legacy link. */
-  removeLink(name: string): void {
-    const { parent, hostConfig } = withoutLink(name, (n) => this.#d.records.byName(n));
-    this.#d.records.setHostConfig(parent.id, hostConfig);
-  }
-
-  /** Containers using an image, for rmi's conflict checks. */
-  usingImage(imageId: string): { id: string; running: boolean }[] {
-    return this.#d.records
-      .usingImage(imageId)
-      .map((r) => ({ id: r.id, running: isLive(r) || r.state.Status === 'restarting' }));
-  }
-
-  /** Containers using a named volume. */
-  usingVolume(name: string): string[] {
-    return this.#d.records
-      .all()
-      .filter((r) => r.config.Mounts.some((m) => m.Type === 'volume' && m.Name === name))
-      .map((r) => r.id);
-  }
-
-  dir(id: string): string {
-    return join(this.#d.dataRoot, 'containers', id);
-  }
-
-  logPath(id: string): string {
-    return join(this.dir(id), 'ctr.log');
-  }
-
-  /**
-   * The directory whose `hosts` and `resolv.conf` the container has at /etc: its own, or for `--network
-   * container:X` X's (the files are shared, as Docker's).
-   */
-  networkFilesDir(r: Row): string {
-    return this.dir((networkPeer(r, (id) => this.#d.records.get(id)) ?? r).id);
-  }
-
-  /** Every capability the runtime on this host can grant: what `exec --privileged` gives. */
-  allCapabilities(): string[] {
-    return resolveCapabilities({
-      privileged: true,
-      ...(this.#d.host.capabilities ? { available: this.#d.host.capabilities } : {}),
-    });
-  }
-
-  /** The runtime driver a container runs under (exec uses it). */
-  runtimeOf(r: Row): RuntimeDriver {
-    return this.#driver(r);
-  }
-
-  #driver(r: Row): RuntimeDriver {
-    const d = this.#d.runtimes.get(r.runtime);
-    if (!d)
-      throw new BerthError(`runtime "${r.runtime}" of container ${r.id.slice(0, 12)} is not available on this host`);
-    return d;
-  }
-
-  /** Container inspect's `NetworkSettings` (addresses while it runs, published ports). */
-  networkSettings(r: Row): NetworkSettings {
-    const mode = r.hostConfig.NetworkMode || 'default';
-    const s = this.#d.networks.settings(r.id, mode, Object.keys(r.config.Config.ExposedPorts ?? {}));
-    if (mode.startsWith('container:')) s.Networks = {};
-    return s;
-  }
-
   #attrs(r: Row, extra: Record<string, string> = {}): Record<string, string> {
     return { ...(r.config.Config.Labels ?? {}), image: r.imageRef, name: r.name, ...extra };
   }
@@ -282,7 +145,7 @@ export class ContainerService {
 
   /** created/exited → running; on failure the container stays as it was, with the error and its exit code. */
   async #startLocked(r: Row): Promise<void> {
-    const driver = this.#driver(r);
+    const driver = this.runtimeOf(r);
     let pid: number;
     try {
       ({ pid } = await launch(this.#run, r, driver, () => this.#attaches.handOver(r.id, driver)));
@@ -337,7 +200,7 @@ export class ContainerService {
     const cur = this.get(r.id);
     if (!isLive(cur)) throw new NotModifiedError(`container ${r.id} is not running`);
     this.#d.records.setState(r.id, { ...cur.state, StoppedByUser: true });
-    const driver = this.#driver(r);
+    const driver = this.runtimeOf(r);
     const sig = opts.signal || r.config.Config.StopSignal || 'SIGTERM';
     const timeout = opts.timeout ?? r.config.Config.StopTimeout ?? 10;
     const exited = this.wait(r.id, 'not-running');
@@ -366,7 +229,7 @@ export class ContainerService {
     const killing = sig === 'SIGKILL' || sig === 9;
     if (killing) this.#d.records.setState(r.id, { ...r.state, StoppedByUser: true });
     const exited = killing ? this.wait(r.id, 'not-running') : undefined;
-    const driver = this.#driver(r);
+    const driver = this.runtimeOf(r);
     await driver.kill(r.id, sig);
     this.#publish('kill', r, { signal: String(typeof sig === 'number' ? sig : sig.replace(/^SIG/, '')) });
     if (!exited) return;
@@ -408,7 +271,7 @@ export class ContainerService {
       if (isLive(cur)) {
         this.#d.records.setState(cur.id, { ...cur.state, StoppedByUser: true });
         const exited = this.wait(r0.id, 'not-running');
-        await this.#driver(r0)
+        await this.runtimeOf(r0)
           .kill(r0.id, 'SIGKILL', { all: true })
           .catch(() => {});
         await exited;
@@ -453,7 +316,7 @@ export class ContainerService {
     return { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: 0 };
   }
 
-  // ---- attach, logs, resize, pause, rename ----------------------------------------------------------------
+  // ---- attach, resize, pause, rename, update, commit ------------------------------------------------------
 
   /**
    * A session on the container's stdio. Before the container starts, it is handed over when start has created
@@ -462,38 +325,21 @@ export class ContainerService {
   async attach(ref: string, signal?: AbortSignal): Promise<AttachSession> {
     const r = this.get(ref);
     this.#publish('attach', r);
-    if (isLive(r)) return this.#driver(r).attach(r.id, signal ? { signal } : {});
+    if (isLive(r)) return this.runtimeOf(r).attach(r.id, signal ? { signal } : {});
     return this.#attaches.wait(r.id, signal);
   }
 
   async resize(ref: string, height: number, width: number): Promise<void> {
     const r = this.get(ref);
     if (r.state.Status !== 'running') throw new ConflictError(`Container ${r.id} is not running`);
-    await this.#driver(r).resize(r.id, { height, width });
-  }
-
-  /** The container, if its log can be read: NotImplemented (dockerd's 501) for the `none` log driver. */
-  readableLog(ref: string): Row {
-    const r = this.get(ref);
-    if (logPolicy(r.hostConfig).driver === 'none')
-      throw new NotImplementedError('configured logging driver does not support reading');
-    return r;
-  }
-
-  /**
-   * The container's log, oldest first; with `follow`, until it exits. NotImplemented at once (before anything is
-   * read) when its log driver keeps nothing (`none`), as dockerd's 501.
-   */
-  logs(ref: string, opts: LogsOptions = {}): AsyncGenerator<LogEntry> {
-    const r = this.readableLog(ref);
-    return containerLog(r, this.logPath(r.id), this.#driver(r), (id) => this.#d.records.get(id), opts);
+    await this.runtimeOf(r).resize(r.id, { height, width });
   }
 
   async pause(ref: string): Promise<void> {
     const r = this.get(ref);
     if (r.state.Status === 'paused') throw new ConflictError(`Container ${r.id} is already paused`);
     if (r.state.Status !== 'running') throw new ConflictError(`Container ${r.id} is not running`);
-    await this.#driver(r).pause(r.id);
+    await this.runtimeOf(r).pause(r.id);
     this.#d.records.setState(r.id, { ...r.state, Status: 'paused' });
     this.#publish('pause', r);
   }
@@ -501,54 +347,22 @@ export class ContainerService {
   async unpause(ref: string): Promise<void> {
     const r = this.get(ref);
     if (r.state.Status !== 'paused') throw new ConflictError(`Container ${r.id} is not paused`);
-    await this.#driver(r).resume(r.id);
+    await this.runtimeOf(r).resume(r.id);
     this.#d.records.setState(r.id, { ...r.state, Status: 'running' });
     this.#publish('unpause', r);
   }
 
+  /** `docker rename` (manage.ts). */
   async rename(ref: string, newName: string): Promise<void> {
     const r = this.get(ref);
-    const name = validateName(newName);
-    if (name === r.name) throw new ConflictError(`Renaming a container with the same name as its current name`);
-    const other = this.#d.records.byName(name);
-    if (other || !this.#d.records.rename(r.id, name)) {
-      throw new ConflictError(
-        `Error when allocating new name: Conflict. The container name "/${name}" is already in use by container "${other?.id ?? ''}". You have to remove (or rename) that container to be able to reuse that name.`,
-      );
-    }
-    // Other containers on its user networks resolve the new name, as Docker's.
-    await this.#d.networks
-      .rename(r.id, name)
-      .catch((err: unknown) =>
-        this.#d.log?.warn(`rename ${r.id.slice(0, 12)}: DNS records keep the old name: ${errorMessage(err)}`),
-      );
+    const name = await renameContainer(this.#d, r, newName);
     this.#publish('rename', { ...r, name }, { oldName: `/${r.name}` });
   }
 
-  // ---- top, stats, update, commit -----------------------------------------------------------------------
-
-  async top(ref: string): Promise<{ Titles: string[]; Processes: string[][] }> {
-    const r = this.get(ref);
-    if (!isLive(r)) throw new ConflictError(`Container ${r.id} is not running`);
-    return top(await this.#driver(r).ps(r.id));
-  }
-
-  /** One stats sample (`docker stats`); `previous` gives the "pre" CPU counters, so that the CLI computes CPU %. */
-  stats(ref: string, previous?: StatsSample): Promise<StatsSample> {
-    const r = this.get(ref);
-    return statsSample({ id: r.id, name: r.name, running: isLive(r) }, previous);
-  }
-
-  /**
-   * `docker update`: new limits (and restart policy) for a container; a running one gets them at once through
-   * the runtime (`runc update`), and they are kept for its next start.
-   */
+  /** `docker update` (manage.ts). */
   async update(ref: string, u: Partial<HostConfig>): Promise<{ Warnings: string[] }> {
     const r = this.get(ref);
-    const hc = applyUpdate(r.hostConfig, u);
-    validateHostConfig(hc);
-    if (isLive(r)) await this.#driver(r).update(r.id, liveLimits(hc, this.#d.host));
-    this.#d.records.setHostConfig(r.id, hc);
+    await updateContainer(this.#d, r, u, (x) => this.runtimeOf(x));
     this.#publish('update', r);
     return { Warnings: [] };
   }
