@@ -263,6 +263,67 @@ describe('token auth, users, robots, projects and roles', () => {
   });
 });
 
+describe('the administration CLI over --root and --url: ls, revoke and rm, and what they change', () => {
+  it('lists users, robots, projects and members; revoke, user rm, robot rm and project rm take access away', async (t) => {
+    const root = await mkdtemp(join(tmpdir(), 'berth-regadm-'));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    await cli(root, ['user', 'add', 'admin', '--admin', '--password-stdin'], 'adminpw\n');
+    await cli(root, ['user', 'add', 'bo', '--password-stdin'], 'bopw\n');
+    await cli(root, ['project', 'create', 'p1']);
+    await cli(root, ['project', 'create', 'open', '--public']);
+    await cli(root, ['grant', 'bo', 'p1', 'push']);
+    const secret = (await cli(root, ['robot', 'add', 'ci', '--project', 'p1', '--role', 'pull', '-q'])).trim();
+    const reg = await serveRegistry(t, { root });
+    const url = (args: string[], input = '') =>
+      registryCli([...args, '--url', reg.url, '-u', 'admin'], input, { BERTH_REGISTRY_PASSWORD: 'adminpw' });
+    await pushImage(reg, 'open/app', 'v1', { headers: basic('admin:adminpw') });
+    const pushScope = 'repository:p1/app:pull,push';
+    assert.deepEqual((await tokenOf(reg, [pushScope], 'bo:bopw')).access, [
+      { type: 'repository', name: 'p1/app', actions: ['pull', 'push'] },
+    ]);
+    // ls, through the API and on the root.
+    const users = await url(['user', 'ls']);
+    assert.equal(users.code, 0, users.stderr);
+    assert.match(users.stdout, /^admin\s+yes\s/m);
+    assert.match(users.stdout, /^bo\s+no\s/m);
+    assert.match(await cli(root, ['robot', 'ls']), /^robot\$ci\s+p1:pull\s+never\s/m);
+    const projects = await url(['project', 'ls']);
+    assert.match(projects.stdout, /^open\s+yes\s/m);
+    assert.match(projects.stdout, /^p1\s+no\s/m);
+    const members = await url(['project', 'members', 'p1']);
+    assert.match(members.stdout, /^bo\s+user\s+push$/m);
+    assert.match(members.stdout, /^robot\$ci\s+robot\s+pull$/m);
+    // revoke: the next token carries no push; revoking again is an error naming what is missing.
+    const revoke = await url(['revoke', 'bo', 'p1', 'push']);
+    assert.equal(revoke.code, 0, revoke.stderr);
+    const actions = (access: unknown) => (access as { actions: string[] }[]).flatMap((a) => a.actions);
+    assert.deepEqual(actions((await tokenOf(reg, [pushScope], 'bo:bopw')).access), []);
+    const again = await url(['revoke', 'bo', 'p1', 'push']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /"bo" has no push role in project "p1"/);
+    // user rm: the password no longer logs in, over the API or for a token.
+    const rmUser = await url(['user', 'rm', 'bo']);
+    assert.equal(rmUser.code, 0, rmUser.stderr);
+    assert.equal((await getToken(reg, [], 'bo:bopw')).status, 401);
+    assert.equal((await call(reg, 'GET', '/v2/', { headers: basic('bo:bopw') })).status, 401);
+    assert.doesNotMatch(await cli(root, ['user', 'ls']), /^bo\s/m);
+    const noUser = await url(['user', 'rm', 'nobody']);
+    assert.equal(noUser.code, 1);
+    assert.match(noUser.stderr, /no user "nobody"/);
+    // robot rm: its secret is refused.
+    assert.equal((await getToken(reg, ['repository:p1/app:pull'], `robot$ci:${secret}`)).status, 200);
+    assert.equal((await url(['robot', 'rm', 'ci'])).code, 0);
+    assert.equal((await getToken(reg, ['repository:p1/app:pull'], `robot$ci:${secret}`)).status, 401);
+    assert.doesNotMatch(await cli(root, ['robot', 'ls']), /robot\$ci/);
+    // project rm: a public project's repositories are no longer pullable anonymously.
+    const anon = async () => actions((await tokenOf(reg, ['repository:open/app:pull'])).access);
+    assert.deepEqual(await anon(), ['pull']);
+    assert.equal((await url(['project', 'rm', 'open'])).code, 0);
+    assert.deepEqual(await anon(), []);
+    assert.doesNotMatch((await url(['project', 'ls'])).stdout, /^open\s/m);
+  });
+});
+
 describe('htpasswd mode, TLS, and berthd with token auth', () => {
   let work: string;
   let archive: string;

@@ -128,9 +128,12 @@ test('push: chunks in order, 416 for out-of-order and repeated ones, status GET,
   loc = first.headers.get('location')!;
   const skip = await patch(20, 29);
   assert.equal(skip.status, 416);
+  assert.equal(await errorCode(skip), 'BLOB_UPLOAD_INVALID');
   assert.equal(skip.headers.get('range'), '0-9');
+  assert.equal(skip.headers.get('location'), loc);
   const again = await patch(0, 9);
   assert.equal(again.status, 416);
+  assert.equal(await errorCode(again), 'BLOB_UPLOAD_INVALID');
   const status = await call(reg, 'GET', loc);
   assert.equal(status.status, 204);
   assert.equal(status.headers.get('range'), '0-9');
