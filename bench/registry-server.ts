@@ -6,22 +6,25 @@
  *   each server under that load.
  * - throughput: skopeo copy of an image with one --mib MiB layer (random data, gzip) into each registry (a fresh
  *   root per run, so every byte is uploaded) and out of it into an OCI directory.
+ * - blobget: GET of one 256 MiB blob with curl to /dev/null from each registry, 6 times interleaved: the servers'
+ *   own cost of sending a blob, without skopeo's (digesting, writing) in the way.
  * - gc: see bench/registry-gc.ts.
  *
  * A script, not a test: it prints figures and asserts no timing. `node bench/registry-server.ts --help`.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRegistry, type DistributionRegistry } from '../src/distribution/remote/testkit.ts';
-import { registryCli, serveRegistry, type ServedRegistry } from '../src/registry/testkit.ts';
+import { pushBlob, registryCli, serveRegistry, type ServedRegistry } from '../src/registry/testkit.ts';
 import { bigLayer, buildImage, type BuiltImage } from './lib/archive.ts';
 import { abHead, type LoadFigures, wrk } from './lib/load.ts';
 import { fmt, run, sampleRss, stats, type Stats } from './lib/proc.ts';
 import { benchGc, gcReport } from './registry-gc.ts';
 
-const USAGE = `usage: node bench/registry-server.ts [http] [throughput] [gc] [options]
+const USAGE = `usage: node bench/registry-server.ts [http] [throughput] [blobget] [gc] [options]
   --seconds N     wrk duration per measurement (default 10)
   --rounds N      rounds of the http measurements, interleaved (default 2)
   --mib N         layer size of the throughput image (default 256)
@@ -246,6 +249,50 @@ async function benchThroughput(work: string, image: BuiltImage, runs: number): P
   }
 }
 
+/** One 256 MiB blob fetched with curl from each registry, 6 times, interleaved. */
+async function benchBlobGet(work: string): Promise<void> {
+  const berth = await serveRegistry(undefined, { root: join(work, 'berth-get') });
+  const dist = await startRegistry('plain');
+  try {
+    const data = randomBytes(256 << 20);
+    const digest = await pushBlob(berth, 'bench/big', data);
+    await pushBlob({ url: `http://${dist.host}` }, 'bench/big', data);
+    const times: Record<string, number[]> = { berth: [], distribution: [] };
+    for (let i = 0; i < 6; i++) {
+      for (const [name, host] of i % 2
+        ? [
+            ['distribution', dist.host],
+            ['berth', berth.host],
+          ]
+        : [
+            ['berth', berth.host],
+            ['distribution', dist.host],
+          ]) {
+        const r = await run('curl', [
+          '-sf',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{time_total}',
+          `http://${host}/v2/bench/big/blobs/${digest}`,
+        ]);
+        times[name!]!.push(Number(r.stdout));
+      }
+    }
+    out(`\n## GET of one 256 MiB blob with curl, 6 times each, interleaved; load average now ${load()}`);
+    out('| | seconds, median (min–max) | MB/s (median) |');
+    out('|---|---|---|');
+    for (const k of ['berth', 'distribution']) {
+      const s = stats(times[k]!);
+      out(`| ${k} | ${fmt(s)} | ${(data.length / 1e6 / s.median).toFixed(0)} |`);
+    }
+  } finally {
+    await berth.stop();
+    await dist.stop();
+    await rm(join(work, 'berth-get'), { recursive: true, force: true });
+  }
+}
+
 const work = await mkdtemp(join(tmpdir(), 'berth-bench-regsrv-'));
 try {
   out(`# berth registry serve vs docker-registry 2.8 — ${new Date().toISOString()}; load average at start ${load()}`);
@@ -257,6 +304,7 @@ try {
     const big = await buildImage(work, 'big', [bigLayer(Number(values.mib))], { gzip: true });
     await benchThroughput(work, big, Number(values.runs));
   }
+  if (which.has('blobget')) await benchBlobGet(work);
   if (which.has('gc')) out(gcReport(await benchGc(work, Number(values.blobs), SECONDS)));
 } finally {
   await rm(work, { recursive: true, force: true });

@@ -91,6 +91,32 @@ test('pull: blobs, HEAD, ranges, 404 and 400', async () => {
   assert.equal((await call(reg, 'HEAD', `/v2/pull/other/blobs/${digest}`)).status, 404);
 });
 
+test('pull: a large blob (sent from the file through reused buffers), whole and in ranges across chunks', async () => {
+  const data = randomBytes((5 << 20) + 12345);
+  const digest = await pushBlob(reg, 'pull/large', data);
+  const whole = await call(reg, 'GET', `/v2/pull/large/blobs/${digest}`);
+  assert.equal(whole.status, 200);
+  assert.equal(whole.headers.get('content-length'), String(data.length));
+  assert.equal(whole.headers.get('docker-content-digest'), digest);
+  assert.equal(sha256(Buffer.from(await whole.arrayBuffer())), digest);
+  for (const [range, from, to] of [
+    [`bytes=${(1 << 20) - 7}-${(3 << 20) + 5}`, (1 << 20) - 7, (3 << 20) + 5],
+    [`bytes=${4 << 20}-`, 4 << 20, data.length - 1],
+    ['bytes=-4194305', data.length - 4194305, data.length - 1],
+  ] as const) {
+    const res = await call(reg, 'GET', `/v2/pull/large/blobs/${digest}`, { headers: { Range: range } });
+    assert.equal(res.status, 206, range);
+    assert.equal(res.headers.get('content-range'), `bytes ${from}-${to}/${data.length}`);
+    assert.deepEqual(Buffer.from(await res.arrayBuffer()), data.subarray(from, to + 1), range);
+  }
+  // Bytes the metadata lists but the store lost: an error answer, not a cut body.
+  const { rm } = await import('node:fs/promises');
+  await rm(join(reg.root, 'blobs', 'sha256', digest.slice(7)));
+  const lost = await call(reg, 'GET', `/v2/pull/large/blobs/${digest}`);
+  assert.equal(lost.status, 404);
+  assert.equal(await errorCode(lost), 'BLOB_UNKNOWN');
+});
+
 test('push: POST then PUT, and a single POST with the digest', async () => {
   const data = randomBytes(300);
   const post = await call(reg, 'POST', '/v2/push/mono/blobs/uploads/');

@@ -24,7 +24,8 @@ import {
 } from '../src/registry/testkit.ts';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const GRACE_MS = 1500;
+// Long enough that a loaded machine gets a push and the collection after it into one window.
+const GRACE_MS = 4000;
 
 async function gc(reg: ServedRegistry, args: string[] = []): Promise<string> {
   const r = await registryCli(['gc', '--url', reg.url, ...args]);

@@ -1,15 +1,17 @@
 import { once } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { type FileHandle, open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { MediaType } from '../../oci/mediatypes.ts';
 import type { Digest } from '../../util/digest.ts';
 import type { Action, AuthGate, Principal } from '../auth/gate.ts';
-import { RegistryError } from '../errors.ts';
+import { RegistryError, blobUnknown } from '../errors.ts';
 import { MAX_MANIFEST_BYTES } from '../manifest.ts';
 import { checkDigest, checkName, isTag, parseReference } from '../names.ts';
 import type { ManifestRecord } from '../meta/store.ts';
 import type { ChunkRange, Registry } from '../service.ts';
 import { API_VERSION, API_VERSION_HEADER, send, sendError, sendJSON } from './respond.ts';
+import { sendFileRange } from './sendfile.ts';
 
 const MANIFEST_RE = /^\/v2\/(.+)\/manifests\/([^/]+)$/;
 const UPLOAD_RE = /^\/v2\/(.+)\/blobs\/uploads\/([^/]*)$/;
@@ -19,6 +21,8 @@ const REFERRERS_RE = /^\/v2\/(.+)\/referrers\/([^/]+)$/;
 const CONTENT_RANGE_RE = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/;
 const RANGE_RE = /^bytes=(\d*)-(\d*)$/;
 const DEFAULT_PAGE = 100;
+/** Blobs from this size up are sent from the file through reused buffers (sendfile.ts); smaller ones streamed. */
+const FILE_LOOP_MIN = 4 << 20;
 const MAX_PAGE = 10_000;
 /** Referrers per page unless `n` says fewer, and the JSON a page holds at most (clients read indexes of 4 MiB). */
 const REFERRERS_PAGE = 1000;
@@ -248,6 +252,29 @@ export class DistributionApi {
     } else headers['Content-Length'] = size;
     if (ctx.req.method === 'HEAD' || size === 0) return send(ctx.req, ctx.res, range ? 206 : 200, headers);
     headers[API_VERSION_HEADER] = API_VERSION;
+    const start = range?.start ?? 0;
+    const end = range?.end ?? size - 1;
+    const blobs = this.#reg.blobs;
+    if (end - start + 1 >= FILE_LOOP_MIN && 'path' in blobs && typeof blobs.path === 'function') {
+      // A large blob in the filesystem store: read into reused buffers straight into the socket.
+      let fh: FileHandle;
+      try {
+        fh = await open((blobs as { path(d: Digest): string }).path(digest));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw blobUnknown(digest);
+        throw err;
+      }
+      try {
+        ctx.res.writeHead(range ? 206 : 200, headers);
+        await sendFileRange(ctx.res, fh, start, end);
+        ctx.res.end();
+      } catch {
+        ctx.res.destroy();
+      } finally {
+        await fh.close();
+      }
+      return;
+    }
     // An explicit end also sizes the read buffers to the blob (small blobs do not get 1 MiB buffers).
     const stream = this.#reg.readBlob(digest, range ?? { start: 0, end: size - 1 });
     // The first bytes decide the status: a blob the backend lost is an error answer, not a cut stream.
