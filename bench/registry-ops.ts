@@ -12,7 +12,7 @@
  *
  * A script, not a test: it prints figures and asserts no timing. `node bench/registry-ops.ts --help`.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,6 +29,7 @@ import { fmt, run, type Stats, stats } from './lib/proc.ts';
 const USAGE = `usage: node bench/registry-ops.ts [replication] [proxy] [big] [options]
   big             a --mib MiB one-layer image: berth → docker-registry → another berth by rules, digests compared
   --mib N         layer size of the big image (default 256)
+  --chunk-mib N   the berth registries' replication chunk size (default theirs, 8)
   --layers N      layers of the image (default 50)
   --layer-kib N   KiB of each layer (default 1024)
   --runs N        runs per measurement (default 3)
@@ -41,6 +42,7 @@ const { values, positionals } = parseArgs({
     'layer-kib': { type: 'string', default: '1024' },
     runs: { type: 'string', default: '3' },
     mib: { type: 'string', default: '256' },
+    'chunk-mib': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -73,7 +75,13 @@ interface Peer {
 async function berthPeer(work: string, name: string): Promise<Peer & { reg: ServedRegistry }> {
   const root = await mkdtemp(join(work, `${name}-`));
   await htpasswdFile(join(root, 'htpasswd'), { bench: 'benchpw' });
-  const reg = await serveRegistry(undefined, { root, args: ['--auth', `htpasswd=${join(root, 'htpasswd')}`] });
+  const args = ['--auth', `htpasswd=${join(root, 'htpasswd')}`];
+  if (values['chunk-mib'] !== undefined) {
+    const chunkBytes = Number(values['chunk-mib']) * 1024 * 1024;
+    await writeFile(join(root, 'config.json'), JSON.stringify({ replication: { chunkBytes } }));
+    args.push('--config', join(root, 'config.json'));
+  }
+  const reg = await serveRegistry(undefined, { root, args });
   return {
     kind: 'berth',
     reg,
@@ -288,6 +296,21 @@ async function benchBig(work: string, image: BuiltImage): Promise<void> {
   };
   try {
     await seed(a, image, 'bench/img:1');
+    await run('sync', []);
+    const d2 = await distPeer();
+    let sko: number;
+    try {
+      sko = await skopeo([
+        'copy',
+        '-q',
+        ...a.flags('src'),
+        ...d2.flags('dest'),
+        `docker://${a.host}/bench/img:1`,
+        `docker://${d2.host}/bench/img:1`,
+      ]);
+    } finally {
+      await d2.stop();
+    }
     const there = await replicate(a, d, 0);
     const back = await replicate(d, b, 1);
     const digests = [await digestAt(a), await digestAt(d), await digestAt(b)];
@@ -296,6 +319,7 @@ async function benchBig(work: string, image: BuiltImage): Promise<void> {
     out('|---|---|---|');
     out(`| berth → docker-registry (push) | ${there.seconds.toFixed(2)} | ${(there.bytes / 1e6).toFixed(1)} |`);
     out(`| docker-registry → berth (pull) | ${back.seconds.toFixed(2)} | ${(back.bytes / 1e6).toFixed(1)} |`);
+    out(`| skopeo copy berth → docker-registry, just before | ${sko.toFixed(2)} | |`);
     out(`manifest digests: ${digests.join(', ')}: ${new Set(digests).size === 1 ? 'identical' : 'DIFFERENT'}`);
   } finally {
     await a.stop();

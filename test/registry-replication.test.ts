@@ -320,6 +320,56 @@ describe('registry replication', () => {
     }
   });
 
+  it('takes over, after a restart, an execution the registry stopped in the middle of', async (t) => {
+    const c = await serveRegistry(undefined);
+    const proxy = await startProxy(t, Number(c.host.split(':')[1]));
+    try {
+      const big = randomBytes(40 * MiB);
+      const img = await pushImage(a, 'moving/img', '1', { layers: [big], headers: ADMIN });
+      await cli([
+        'replication',
+        'add',
+        'moving',
+        '--direction',
+        'push',
+        '--remote',
+        `http://${proxy.host}`,
+        '--repo',
+        'moving/img',
+      ]);
+      const started = await fetch(`${a.url}/admin/v1/replication/moving/run`, {
+        method: 'POST',
+        headers: { ...ADMIN, 'Content-Type': 'application/json' },
+        body: '{}',
+      });
+      assert.equal(started.status, 202);
+      const id = ((await started.json()) as { id: number }).id;
+      await waitFor('two chunks sent', () => proxy.requests.filter((r) => r.startsWith('PATCH ')).length >= 2, 60_000);
+      // A graceful stop leaves the execution running in the metadata; the restarted registry takes it over.
+      await a.stop();
+      await a.restart();
+      const done = await waitFor(
+        'the execution to end',
+        async () => {
+          const r = await fetch(`${a.url}/admin/v1/replication/executions/${id}`, { headers: ADMIN });
+          if (r.status !== 200) return undefined;
+          const e = ((await r.json()) as { execution: Status['executions'][0] }).execution;
+          return e.state === 'running' ? undefined : e;
+        },
+        120_000,
+      );
+      assert.equal(done.state, 'succeeded', `${JSON.stringify(done)}\n${a.log().slice(-2000)}`);
+      assert.match(a.log(), new RegExp(`taking over execution ${id} of rule moving`));
+      assert.equal(await headDigest(c, 'moving/img', '1'), img.digest);
+      // The upload went on where it stood: 10 chunks of 4 MiB, and not many more.
+      const patches = proxy.requests.filter((r) => r.startsWith('PATCH ')).length;
+      assert.ok(patches <= 12, `${patches} PATCH requests`);
+    } finally {
+      await c.stop();
+      await rm(c.root, { recursive: true, force: true });
+    }
+  });
+
   it('records unreachable, hanging and refusing remotes as failed executions, and refuses bad rules', async () => {
     // Nothing listens there.
     const gone = createServer();

@@ -93,10 +93,10 @@ export class Replication implements ReplicationApi {
       const id = await this.store.start(rule, 'cron', null);
       void this.#launch(rule, id, null);
     }
-    if (now - this.#lastBeat >= HEARTBEAT_MS) {
-      this.#lastBeat = now;
-      await this.store.heartbeat([...this.#running.keys()]);
-    }
+    // Heartbeats, and the look for executions to take over (a write), every 10 s (the first tick included).
+    if (now - this.#lastBeat < HEARTBEAT_MS) return;
+    this.#lastBeat = now;
+    await this.store.heartbeat([...this.#running.keys()]);
     for (const e of await this.store.adopt(STALE_MS)) {
       const rule = await this.store.ruleById(e.ruleId);
       if (!rule) continue;
