@@ -71,13 +71,15 @@ const FILE_BY_FILE = new Set(['util', 'oci', 'engine-api']);
  * payloads, gpg) only when a `berth trust` command runs, so that no other command pays for it; the registry server
  * loads it only when a project's trust policy needs it (signature checks, the scan worker), and the registry client
  * (distribution) only when a replication rule runs or a proxy project goes to its upstream; berthd loads the
- * builder, trust and the registry client on first use, so that a start loads none of them.
+ * builder, trust and the registry client on first use, so that a start loads none of them, and images/ the
+ * Dockerfile frontend only for a `--change` to parse.
  */
 const LAZY_ONLY: Record<string, string[]> = {
   cli: ['trust'],
   registry: ['trust', 'distribution'],
   api: ['build', 'trust', 'distribution'],
   daemon: ['build', 'trust', 'distribution'],
+  images: ['dockerfile'],
 };
 /** Folders that hold types only: importing them must be `import type` / `export type`, so no code crosses. */
 const TYPES_ONLY = new Set(['engine-api']);

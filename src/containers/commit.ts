@@ -42,7 +42,7 @@ export async function commitContainer(
         : undefined;
   if (!upper) throw new NotImplementedError(`docker commit is not available with the ${snapshotter.name} snapshotter`);
   const base = await images.load(images.resolve(r.imageId));
-  const cfg = applyChanges({ ...r.config.Config, ...(o.config ?? {}) }, o.changes ?? []);
+  const cfg = await applyChanges({ ...r.config.Config, ...(o.config ?? {}) }, o.changes ?? []);
   return images.withLease(async (lease) => {
     const isOpaque = (p: string) => lgetxattr(p, 'trusted.overlay.opaque')?.toString() === 'y';
     const layer = await images.content.ingest(pack(layerEntries(upper, runtimeMountPoints(r), isOpaque)));

@@ -29,7 +29,7 @@ export async function importRootfs(
   source: AsyncIterable<Uint8Array>,
   opts: ImportOptions = {},
 ): Promise<Image> {
-  const runConfig = applyChanges({}, opts.changes ?? []); // a bad change fails before any byte is read
+  const runConfig = await applyChanges({}, opts.changes ?? []); // a bad change fails before any byte is read
   return runImageWork(deps, async (work) => {
     // The tar is stored and unpacked in one pass (ahead.ts), where the snapshotter allows.
     const ahead = AheadUnpacks.possible(deps.images) ? new AheadUnpacks(deps.images, opts.signal) : undefined;

@@ -3,7 +3,7 @@
  * read by the Dockerfile frontend (src/dockerfile/) as dockerd's BuildFromConfig reads them with the builder's parser.
  */
 import { posix } from 'node:path';
-import { DockerfileError, type Instruction, parse, parseNode } from '../dockerfile/index.ts';
+import type { Instruction } from '../dockerfile/index.ts';
 import { exposedPortKeys, isValidSignal } from '../oci/configvalues.ts';
 import type { ImageRunConfig } from '../oci/types.ts';
 import { InvalidArgumentError } from '../util/errors.ts';
@@ -35,9 +35,11 @@ const DEFAULT_SHELL = ['/bin/sh', '-c'];
  * ENTRYPOINT clears Cmd unless a CMD came before it in the same changes. ENV, LABEL, USER, WORKDIR, VOLUME,
  * EXPOSE and STOPSIGNAL expand variables from the environment so far and remove quotes, with the Dockerfile
  * builder's word rules (src/util/shellwords.ts).
+ *
+ * The Dockerfile frontend is loaded on the first change to parse: berthd's start does not load it.
  */
-export function applyChanges(base: ImageRunConfig, changes: readonly string[]): ImageRunConfig {
-  const { instructions, escapeToken } = parseChanges(changes);
+export async function applyChanges(base: ImageRunConfig, changes: readonly string[]): Promise<ImageRunConfig> {
+  const { instructions, escapeToken } = await parseChanges(changes);
   const cfg: ImageRunConfig = structuredClone(base);
   let cmdSet = false;
   for (const ins of instructions) {
@@ -101,7 +103,9 @@ export function applyChanges(base: ImageRunConfig, changes: readonly string[]): 
 }
 
 /** The changes as typed instructions, every one checked; a fault is an InvalidArgumentError with Docker's text. */
-function parseChanges(changes: readonly string[]): { instructions: Instruction[]; escapeToken: string } {
+async function parseChanges(changes: readonly string[]): Promise<{ instructions: Instruction[]; escapeToken: string }> {
+  if (changes.length === 0) return { instructions: [], escapeToken: '\\' };
+  const { DockerfileError, parse, parseNode } = await import('../dockerfile/index.ts');
   try {
     const parsed = parse(changes.join('\n'), { allowEmpty: true });
     for (const node of parsed.nodes) {
