@@ -29,7 +29,7 @@ import { fmt, run, type Stats, stats } from './lib/proc.ts';
 const USAGE = `usage: node bench/registry-ops.ts [replication] [proxy] [big] [options]
   big             a --mib MiB one-layer image: berth → docker-registry → another berth by rules, digests compared
   --mib N         layer size of the big image (default 256)
-  --chunk-mib N   the berth registries' replication chunk size (default theirs, 8)
+  --chunk-mib N   the berth registries' replication chunk size (default theirs, 32)
   --layers N      layers of the image (default 50)
   --layer-kib N   KiB of each layer (default 1024)
   --runs N        runs per measurement (default 3)

@@ -14,7 +14,7 @@ export interface CopyOptions {
   attempts: number;
   /** First wait between tries (ms, default 500), doubled each time up to 30 s. */
   backoffMs: number;
-  /** Blobs up to this size go in one request; larger ones in chunks of this size, each acknowledged (8 MiB). */
+  /** Blobs up to this size go in one request; larger ones in chunks of this size, each acknowledged (32 MiB). */
   chunkBytes: number;
   /** Blobs moving at once (default 8). */
   parallelBlobs: number;
@@ -25,7 +25,7 @@ export interface CopyOptions {
 export const DEFAULT_COPY_OPTIONS: CopyOptions = {
   attempts: 8,
   backoffMs: 500,
-  chunkBytes: 8 << 20,
+  chunkBytes: 32 << 20,
   parallelBlobs: 8,
   parallelImages: 4,
 };
