@@ -1,8 +1,8 @@
-import type { Writable } from 'node:stream';
 import { EngineClient, DEFAULT_HOST, type ClientTLS } from '../client/index.ts';
-import { BIN, GLOBAL_FLAGS, dispatch, rootHelp, type Context, type OutStream, type Streams } from './command.ts';
+import { BIN, GLOBAL_FLAGS, dispatch, rootHelp, type Context, type Streams } from './command.ts';
 import { COMMANDS } from './commands.ts';
-import { ExitStatusError, UsageError, exitReport } from './errors.ts';
+import { runProgram, processStreams } from './entry.ts';
+import { ExitStatusError, UsageError } from './errors.ts';
 import { FlagError, parseFlags } from './flags.ts';
 
 /**
@@ -21,17 +21,6 @@ function clientVersion(): string {
   } catch {
     return 'unknown';
   }
-}
-
-function outStream(stream: Writable & { isTTY?: boolean; columns?: number }): OutStream {
-  return {
-    stream,
-    isTerminal: stream.isTTY === true,
-    columns: stream.isTTY === true ? stream.columns : undefined,
-    write: (text: string) => {
-      stream.write(text);
-    },
-  };
 }
 
 /**
@@ -66,19 +55,8 @@ export function clientTLS(
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal', 'panic']);
 
 /** Runs the CLI and resolves with the exit status. */
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, streams: Streams): Promise<number> {
-  const controller = new AbortController();
-  let signalled: number | undefined;
-  const onSignal = (name: NodeJS.Signals, num: number) => () => {
-    signalled = 128 + num;
-    controller.abort(new Error(`received ${name}`));
-  };
-  const onInt = onSignal('SIGINT', 2);
-  const onTerm = onSignal('SIGTERM', 15);
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  let client: EngineClient | undefined;
-  try {
+export function main(argv: readonly string[], env: NodeJS.ProcessEnv, streams: Streams): Promise<number> {
+  return runProgram(streams, async (run) => {
     let parsed;
     try {
       parsed = parseFlags(GLOBAL_FLAGS, argv, { interspersed: false });
@@ -103,10 +81,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, stre
     if (parsed.args[0] === 'registry') {
       // The registry server and its administration are a program of their own that does not talk to berthd:
       // loaded only for this command, and it handles its own signals (a server stops cleanly on SIGTERM).
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
+      run.releaseSignals();
       const { registryMain } = await import('../registry/index.ts');
-      return await registryMain({ argv: parsed.args.slice(1), env, streams, signal: controller.signal });
+      return await registryMain({ argv: parsed.args.slice(1), env, streams, signal: run.signal });
     }
     const logLevel = parsed.flags.string('log-level');
     if (!LOG_LEVELS.has(logLevel)) throw new ExitStatusError(`Unable to parse logging level: ${logLevel}`, 1);
@@ -115,52 +92,30 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, stre
     const ctx: Context = {
       streams,
       globals: { host, logLevel, debug: parsed.flags.bool('debug') },
-      signal: controller.signal,
+      signal: run.signal,
       version,
       client: () =>
-        (client ??= new EngineClient({
-          host,
-          userAgent: `Berth-Client/${version} (${process.platform})`,
-          ...(tls ? { tls } : {}),
-        })),
-      releaseSignals: () => {
-        process.off('SIGINT', onInt);
-        process.off('SIGTERM', onTerm);
-      },
+        run.client(
+          () =>
+            new EngineClient({
+              host,
+              userAgent: `Berth-Client/${version} (${process.platform})`,
+              ...(tls ? { tls } : {}),
+            }),
+        ),
+      releaseSignals: run.releaseSignals,
     };
     if (parsed.args[0] === 'compose') {
       // Loaded on demand: compose and its YAML and schema code cost nothing to the other commands.
       const { runCompose } = await import('./compose/main.ts');
       await runCompose(ctx, parsed.args.slice(1), `${BIN} compose`, { cwd: process.cwd(), env });
-      return signalled ?? 0;
+      return 0;
     }
     await dispatch(ctx, COMMANDS, parsed.args);
-    return signalled ?? 0;
-  } catch (err) {
-    if (signalled !== undefined) return signalled;
-    const report = exitReport(err);
-    if (report.message !== undefined) streams.err.write(`${report.message}\n`);
-    return report.status;
-  } finally {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
-    client?.close();
-  }
+    return 0;
+  });
 }
 
 if (import.meta.main) {
-  // A closed pipe (`berth images | head -1`) ends output quietly, as it does for docker.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
-    throw err;
-  });
-  const streams: Streams = {
-    // process.stdin is made on first access (several ms): only commands that read it pay for it.
-    get in() {
-      return process.stdin;
-    },
-    out: outStream(process.stdout),
-    err: outStream(process.stderr),
-  };
-  process.exitCode = await main(process.argv.slice(2), process.env, streams);
+  process.exitCode = await main(process.argv.slice(2), process.env, processStreams());
 }

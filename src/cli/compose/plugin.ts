@@ -2,11 +2,10 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
 import { EngineClient } from '../../client/index.ts';
 import { COMPOSE_VERSION } from '../../compose/index.ts';
-import type { Context, OutStream, Streams } from '../command.ts';
-import { exitReport } from '../errors.ts';
+import type { Context, Streams } from '../command.ts';
+import { processStreams, runProgram } from '../entry.ts';
 import { parseFlags, type FlagSpec } from '../flags.ts';
 import { runCompose } from './main.ts';
 
@@ -76,34 +75,12 @@ export function dockerHost(flags: { host: string[]; context: string; config: str
   return (current !== '' ? contextHost(configDir, current) : undefined) ?? 'unix:///var/run/docker.sock';
 }
 
-function outStream(stream: Writable & { isTTY?: boolean; columns?: number }): OutStream {
-  return {
-    stream,
-    isTerminal: stream.isTTY === true,
-    columns: stream.isTTY === true ? stream.columns : undefined,
-    write: (text: string) => void stream.write(text),
-  };
-}
-
 export async function pluginMain(argv: readonly string[], env: NodeJS.ProcessEnv, streams: Streams): Promise<number> {
   if (argv[0] === 'docker-cli-plugin-metadata') {
     streams.out.write(`${JSON.stringify(METADATA, null, 2)}\n`);
     return 0;
   }
-  const controller = new AbortController();
-  let signalled: number | undefined;
-  const onInt = () => {
-    signalled = 130;
-    controller.abort(new Error('received SIGINT'));
-  };
-  const onTerm = () => {
-    signalled = 143;
-    controller.abort(new Error('received SIGTERM'));
-  };
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  let client: EngineClient | undefined;
-  try {
+  return runProgram(streams, async (run) => {
     const g = parseFlags(DOCKER_FLAGS, argv, { interspersed: false });
     const rest = g.args[0] === 'compose' ? g.args.slice(1) : g.args;
     const host = dockerHost(
@@ -113,39 +90,17 @@ export async function pluginMain(argv: readonly string[], env: NodeJS.ProcessEnv
     const ctx: Context = {
       streams,
       globals: { host, logLevel: 'info', debug: g.flags.bool('debug') },
-      signal: controller.signal,
+      signal: run.signal,
       version: COMPOSE_VERSION,
-      client: () => (client ??= new EngineClient({ host, userAgent: `Docker-Compose/${COMPOSE_VERSION} (Berth)` })),
-      releaseSignals: () => {
-        process.off('SIGINT', onInt);
-        process.off('SIGTERM', onTerm);
-      },
+      client: () =>
+        run.client(() => new EngineClient({ host, userAgent: `Docker-Compose/${COMPOSE_VERSION} (Berth)` })),
+      releaseSignals: run.releaseSignals,
     };
     await runCompose(ctx, rest, 'docker compose', { cwd: process.cwd(), env });
-    return signalled ?? 0;
-  } catch (err) {
-    if (signalled !== undefined) return signalled;
-    const report = exitReport(err);
-    if (report.message !== undefined) streams.err.write(`${report.message}\n`);
-    return report.status;
-  } finally {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
-    client?.close();
-  }
+    return 0;
+  });
 }
 
 if (import.meta.main) {
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
-    throw err;
-  });
-  const streams: Streams = {
-    get in() {
-      return process.stdin;
-    },
-    out: outStream(process.stdout),
-    err: outStream(process.stderr),
-  };
-  process.exitCode = await pluginMain(process.argv.slice(2), process.env, streams);
+  process.exitCode = await pluginMain(process.argv.slice(2), process.env, processStreams());
 }

@@ -1,0 +1,77 @@
+/**
+ * What each command-line program (`berth`, and `docker compose` through the CLI plugin) does around its command:
+ * SIGINT and SIGTERM abort the command's signal and make the exit status 130 or 143; an error becomes docker's
+ * message and exit status (errors.ts); the engine client, when one was made, is closed at the end. And the process's
+ * own streams, for a program's `import.meta.main`.
+ */
+import type { Writable } from 'node:stream';
+import type { EngineClient } from '../client/index.ts';
+import type { OutStream, Streams } from './command.ts';
+import { exitReport } from './errors.ts';
+
+export interface ProgramRun {
+  /** Aborted by SIGINT or SIGTERM. */
+  signal: AbortSignal;
+  /** Leaves SIGINT and SIGTERM to the command from now on (`run` forwards them to the container). */
+  releaseSignals(): void;
+  /** The one engine client of this run, made on first use by `make`, closed when the run ends. */
+  client(make: () => EngineClient): EngineClient;
+}
+
+/** Runs `body` and resolves with the exit status: the body's, 128 + the signal's number, or the error's. */
+export async function runProgram(streams: Streams, body: (run: ProgramRun) => Promise<number>): Promise<number> {
+  const controller = new AbortController();
+  let signalled: number | undefined;
+  const onSignal = (name: NodeJS.Signals, num: number) => () => {
+    signalled = 128 + num;
+    controller.abort(new Error(`received ${name}`));
+  };
+  const onInt = onSignal('SIGINT', 2);
+  const onTerm = onSignal('SIGTERM', 15);
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  const releaseSignals = () => {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  };
+  let client: EngineClient | undefined;
+  try {
+    const status = await body({ signal: controller.signal, releaseSignals, client: (make) => (client ??= make()) });
+    return signalled ?? status;
+  } catch (err) {
+    if (signalled !== undefined) return signalled;
+    const report = exitReport(err);
+    if (report.message !== undefined) streams.err.write(`${report.message}\n`);
+    return report.status;
+  } finally {
+    releaseSignals();
+    client?.close();
+  }
+}
+
+function outStream(stream: Writable & { isTTY?: boolean; columns?: number }): OutStream {
+  return {
+    stream,
+    isTerminal: stream.isTTY === true,
+    columns: stream.isTTY === true ? stream.columns : undefined,
+    write: (text: string) => {
+      stream.write(text);
+    },
+  };
+}
+
+/** The process's streams. A closed pipe (`berth images | head -1`) ends output quietly, as it does for docker. */
+export function processStreams(): Streams {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+  return {
+    // process.stdin is made on first access (several ms): only commands that read it pay for it.
+    get in() {
+      return process.stdin;
+    },
+    out: outStream(process.stdout),
+    err: outStream(process.stderr),
+  };
+}
