@@ -14,9 +14,9 @@
  *   single-layer image, beside dockerd + containerd's.
  * No timing is asserted.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startRegistry, type DistributionRegistry } from '../src/distribution/remote/testkit.ts';
@@ -32,7 +32,18 @@ import {
   TREE,
   type Engine,
 } from './lib/engines.ts';
-import { MiB, resetPeak, run, sampleRss, sleep, stats, statusKiB, type Stats } from './lib/proc.ts';
+import {
+  cpuSeconds,
+  MiB,
+  resetPeak,
+  run,
+  sampleRss,
+  sleep,
+  stats,
+  statusKiB,
+  threadCpu,
+  type Stats,
+} from './lib/proc.ts';
 
 /** A step longer than this is a hang. */
 const STEP_MS = 600_000;
@@ -41,6 +52,16 @@ export interface Sample {
   seconds: number;
   /** The 1-minute load average when the step started. */
   load: number;
+  /**
+   * CPU seconds (user + system) the step cost: the command's own (and its children's) and the daemon's it talks
+   * to (every thread; dockerd's containerd too). Less sensitive to the machine's load than wall time.
+   */
+  cpu?: number;
+  /**
+   * For a step through berthd: its CPU seconds by thread name (MainThread, WorkerThread: the unpack threads,
+   * libuv-worker: zlib and fs work, V8Worker: the garbage collector's helpers).
+   */
+  threads?: Record<string, number>;
 }
 
 export interface DatapathFigures {
@@ -55,11 +76,29 @@ export interface DatapathFigures {
 
 const now = (): number => loadavg()[0]!;
 
-async function timed(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Sample> {
+async function timed(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+  daemon: number[] = [],
+  threadsOf?: number,
+): Promise<Sample> {
   await run('sync', []);
   const load = now();
-  const r = await run(cmd, args, { env, timeoutMs: STEP_MS });
-  return { seconds: r.seconds, load };
+  const times = join(tmpdir(), `berth-bench-dp-time-${process.pid}`);
+  const before = cpuSeconds(daemon);
+  const threadsBefore = threadsOf ? threadCpu(threadsOf) : {};
+  const r = await run('/usr/bin/time', ['-f', '%U %S', '-o', times, cmd, ...args], { env, timeoutMs: STEP_MS });
+  const daemonCpu = cpuSeconds(daemon) - before;
+  let threads: Record<string, number> | undefined;
+  if (threadsOf) {
+    // Threads that ended during the step (idle unpack threads stopping) are missed; they are rarely that quick.
+    threads = {};
+    for (const [k, v] of Object.entries(threadCpu(threadsOf))) threads[k] = v - (threadsBefore[k] ?? 0);
+  }
+  const [user, sys] = (await readFile(times, 'utf8')).trim().split(/\s+/).slice(-2).map(Number);
+  await rm(times, { force: true });
+  return { seconds: r.seconds, load, cpu: daemonCpu + (user ?? 0) + (sys ?? 0), ...(threads ? { threads } : {}) };
 }
 
 /** The tree under test's unpack code, for the in-process unpack. */
@@ -142,7 +181,7 @@ export async function benchDatapath(o: {
   const samples: Record<string, Sample[]> = {};
   const add = (key: string, s: Sample): void => {
     (samples[key] ??= []).push(s);
-    log(`  ${key}: ${s.seconds.toFixed(2)} s (load ${s.load.toFixed(1)})`);
+    log(`  ${key}: ${s.seconds.toFixed(2)} s, CPU ${s.cpu?.toFixed(2) ?? '?'} s (load ${s.load.toFixed(1)})`);
   };
   const marks: Record<string, Record<string, number>[]> = {};
   try {
@@ -175,17 +214,17 @@ export async function benchDatapath(o: {
       const steps: [string, () => Promise<Sample>, () => Promise<void>][] = [
         [
           'docker → berthd',
-          () => timed(DOCKER, ['pull', '-q', ref], dockerEnv(berthd)),
+          () => timed(DOCKER, ['pull', '-q', ref], dockerEnv(berthd), berthd.pids(), berthd.pid),
           () => clearDocker(berthd, ref),
         ],
         [
           'berth → berthd',
-          () => timed(BERTH, ['-H', berthd.host, 'pull', '-q', ref], berthEnv),
+          () => timed(BERTH, ['-H', berthd.host, 'pull', '-q', ref], berthEnv, berthd.pids(), berthd.pid),
           () => clearDocker(berthd, ref),
         ],
         [
           'docker → dockerd',
-          () => timed(DOCKER, ['pull', '-q', ref], dockerEnv(dockerd)),
+          () => timed(DOCKER, ['pull', '-q', ref], dockerEnv(dockerd), dockerd.pids()),
           () => clearDocker(dockerd, ref),
         ],
         [
@@ -222,7 +261,13 @@ export async function benchDatapath(o: {
 
     const loadOnce = async (image: BuiltImage, record: boolean): Promise<void> => {
       for (const e of [berthd, dockerd]) {
-        const s = await timed(DOCKER, ['load', '-q', '-i', image.archive], dockerEnv(e));
+        const s = await timed(
+          DOCKER,
+          ['load', '-q', '-i', image.archive],
+          dockerEnv(e),
+          e.pids(),
+          e.name === 'berthd' ? e.pid : undefined,
+        );
         await clearDocker(e, `${image.name}:latest`);
         if (record) add(`load ${image.name} docker → ${e.name}`, s);
       }
@@ -238,8 +283,9 @@ export async function benchDatapath(o: {
         await run('sync', []);
       };
       await fresh();
-      let load = now();
-      let t0 = performance.now();
+      const load = now();
+      const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
       const queue = files.map((f, i) => [f, i] as const);
       await Promise.all(
         [0, 1, 2].map(async () => {
@@ -255,15 +301,13 @@ export async function benchDatapath(o: {
           }
         }),
       );
-      const berth = { seconds: (performance.now() - t0) / 1000, load };
+      const used = process.cpuUsage(cpu0);
+      const berth = { seconds: (performance.now() - t0) / 1000, load, cpu: (used.user + used.system) / 1e6 };
       await fresh();
-      load = now();
-      t0 = performance.now();
-      await run('sh', [
+      const tar = await timed('sh', [
         '-c',
         files.map((f, i) => `tar ${image.gzip ? '-xzf' : '-xf'} ${f} -C ${dir}/${i}`).join(' && '),
       ]);
-      const tar = { seconds: (performance.now() - t0) / 1000, load };
       await rm(dir, { recursive: true, force: true });
       if (record) {
         add(`unpack ${image.name} berth`, berth);
@@ -366,14 +410,21 @@ const loads = (xs: Sample[]): string => {
 /** The markdown report: each step's median (min–max) and load average, the ratios against the goals. */
 export function datapathReport(f: DatapathFigures): string {
   const med = (k: string): number => stats((f.samples[k] ?? []).map((s) => s.seconds)).median;
+  const cpu = (k: string): number => {
+    const xs = f.samples[k] ?? [];
+    return xs.length && xs.every((s) => s.cpu !== undefined) ? stats(xs.map((s) => s.cpu!)).median : Number.NaN;
+  };
   const row = (k: string): string => {
     const xs = f.samples[k] ?? [];
-    return `| ${k} | ${fmtS(stats(xs.map((s) => s.seconds)))} | ${loads(xs)} |`;
+    const cpu = xs.every((s) => s.cpu !== undefined) ? stats(xs.map((s) => s.cpu!)).median.toFixed(2) : '–';
+    return `| ${k} | ${fmtS(stats(xs.map((s) => s.seconds)))} | ${cpu} | ${loads(xs)} |`;
   };
   /** Time ratio a / b against a goal; with `less` false, the throughput ratio b / a. */
   const ratio = (a: string, b: string, goal: number, less = true): string => {
     const r = less ? med(a) / med(b) : med(b) / med(a);
-    return `**${r.toFixed(2)}×** (goal ${less ? '≤' : '≥'} ${goal}×: ${(less ? r <= goal : r >= goal) ? 'met' : 'missed'})`;
+    const c = less ? cpu(a) / cpu(b) : cpu(b) / cpu(a);
+    const cpuNote = Number.isFinite(c) ? `; CPU ${c.toFixed(2)}×` : '';
+    return `**${r.toFixed(2)}×** (goal ${less ? '≤' : '≥'} ${goal}×: ${(less ? r <= goal : r >= goal) ? 'met' : 'missed'}${cpuNote})`;
   };
   const out = [
     `### Data path (${f.rounds} rounds after a warm-up; median (min–max); load average = 1-minute, at each step)`,
@@ -382,8 +433,8 @@ export function datapathReport(f: DatapathFigures): string {
       .map((i) => `- ${i.name}: ${i.layers} layer(s), ${(i.layerBytes / MiB).toFixed(0)} MiB of layer tar`)
       .join('\n'),
     '',
-    '| step | time | load average |',
-    '|---|---|---|',
+    '| step | time | CPU s (median) | load average |',
+    '|---|---|---|---|',
     ...Object.keys(f.samples).map(row),
     '',
     'Goals (ratios of medians from the same rounds):',
@@ -407,6 +458,16 @@ export function datapathReport(f: DatapathFigures): string {
     out.push(
       `- peak RSS during a ${f.rss.mib} MiB load (load average ${f.rss.load.toFixed(1)}): berthd ${f.rss.berthdPeak.toFixed(0)} MiB = idle ${f.rss.berthdIdle.toFixed(0)} + ${extra.toFixed(0)} MiB (goal ≤ idle + 64: ${extra <= 64 ? 'met' : 'missed'}); dockerd + containerd ${f.rss.dockerdPeak.toFixed(0)} MiB`,
     );
+  }
+  out.push('', "berthd's CPU seconds by thread (medians) in its steps:", '');
+  for (const [k, xs] of Object.entries(f.samples)) {
+    if (!xs.length || !xs.every((s) => s.threads)) continue;
+    const names = [...new Set(xs.flatMap((s) => Object.keys(s.threads!)))].sort();
+    const parts = names
+      .map((n) => [n, stats(xs.map((s) => s.threads![n] ?? 0)).median] as const)
+      .filter(([, v]) => v >= 0.01)
+      .map(([n, v]) => `${n} ${v.toFixed(2)}`);
+    out.push(`- ${k}: ${parts.join(', ')}`);
   }
   out.push('', 'Where a berth pull (API, progress timestamped) spends its time, seconds from the request:', '');
   for (const [which, m] of Object.entries(f.pullMarks))

@@ -83,6 +83,47 @@ export async function resetPeak(pid: number): Promise<void> {
   await writeFile(`/proc/${pid}/clear_refs`, '5');
 }
 
+/**
+ * CPU seconds (user + system, all threads, and children that were waited for) used so far by some processes, from
+ * /proc/PID/stat (clock ticks of 1/100 s); a process that is gone counts 0.
+ */
+export function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // After the command: state(0) … utime(11) stime(12) cutime(13) cstime(14).
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks / 100;
+}
+
+/** CPU seconds used so far by each kind of thread of a process (by thread name, `/proc/PID/task/TID/comm`). */
+export function threadCpu(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const t of tasks) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim();
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
 /** PIDs of a process's direct children (spawned by any of its threads). */
 export function childrenOf(pid: number): number[] {
   const out = new Set<number>();
