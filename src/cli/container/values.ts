@@ -8,25 +8,11 @@
  */
 
 import type { RestartPolicy, Ulimit } from '../../client/index.ts';
+import { RLIMIT_NAMES, sysctlNamespace } from '../../oci/linux.ts';
 import { goInt64 } from '../../util/strconv.ts';
 
-const ULIMIT_NAMES = new Set([
-  'core',
-  'cpu',
-  'data',
-  'fsize',
-  'locks',
-  'memlock',
-  'msgqueue',
-  'nice',
-  'nofile',
-  'nproc',
-  'rss',
-  'rtprio',
-  'rttime',
-  'sigpending',
-  'stack',
-]);
+/** go-units' ulimit names: every rlimit but `as`, which it leaves out. */
+const ULIMIT_NAMES: ReadonlySet<string> = new Set(RLIMIT_NAMES.filter((n) => n !== 'as'));
 
 /** go-units `ParseUlimit`: `name=soft[:hard]`, hard defaulting to soft. */
 export function parseUlimit(text: string): Ulimit {
@@ -114,22 +100,11 @@ export function validateLabel(value: string): string {
   return value;
 }
 
-const SYSCTLS = new Set([
-  'kernel.msgmax',
-  'kernel.msgmnb',
-  'kernel.msgmni',
-  'kernel.sem',
-  'kernel.shmall',
-  'kernel.shmmax',
-  'kernel.shmmni',
-  'kernel.shm_rmid_forced',
-]);
-
 /** docker's `ValidateSysctl`: namespaced sysctls only. */
 export function validateSysctl(value: string): string {
   const eq = value.indexOf('=');
   const key = eq < 0 ? '' : value.slice(0, eq);
-  if (key !== '' && (SYSCTLS.has(key) || key.startsWith('net.') || key.startsWith('fs.mqueue.'))) return value;
+  if (key !== '' && sysctlNamespace(key) !== undefined) return value;
   throw new RangeError(`sysctl '${value}' is not allowed`);
 }
 

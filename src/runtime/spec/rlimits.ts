@@ -1,24 +1,9 @@
 /** Resource limits (--ulimit) for the container's process, kept within the host's hard limits. */
+import { RLIMIT_NAMES, type RlimitName } from '../../oci/linux.ts';
 import { InvalidArgumentError } from '../../util/errors.ts';
 import { RLIM_INFINITY, type SpecRlimit } from './oci.ts';
 
-export type RlimitName =
-  | 'as'
-  | 'core'
-  | 'cpu'
-  | 'data'
-  | 'fsize'
-  | 'locks'
-  | 'memlock'
-  | 'msgqueue'
-  | 'nice'
-  | 'nofile'
-  | 'nproc'
-  | 'rss'
-  | 'rtprio'
-  | 'rttime'
-  | 'sigpending'
-  | 'stack';
+export type { RlimitName };
 
 /** One --ulimit: `nofile=1024:2048` is { name: 'nofile', soft: 1024, hard: 2048 }; -1 means unlimited. */
 export interface Ulimit {
@@ -37,24 +22,7 @@ export type HostLimits = Partial<Record<RlimitName, number>>;
 /** Docker's default: RLIMIT_NOFILE 1048576:1048576 (clamped to the host's hard limit). */
 export const DEFAULT_NOFILE = 1048576;
 
-const NAMES: ReadonlySet<string> = new Set<RlimitName>([
-  'as',
-  'core',
-  'cpu',
-  'data',
-  'fsize',
-  'locks',
-  'memlock',
-  'msgqueue',
-  'nice',
-  'nofile',
-  'nproc',
-  'rss',
-  'rtprio',
-  'rttime',
-  'sigpending',
-  'stack',
-]);
+const NAMES: ReadonlySet<string> = new Set(RLIMIT_NAMES);
 
 /** The rows of /proc/<pid>/limits, by the resource they describe. */
 const PROC_LIMITS_ROWS: Record<string, RlimitName> = {

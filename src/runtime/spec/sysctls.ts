@@ -1,17 +1,6 @@
 /** --sysctl: only the kernel parameters that belong to a namespace the container has of its own. */
+import { sysctlNamespace } from '../../oci/linux.ts';
 import { InvalidArgumentError } from '../../util/errors.ts';
-
-/** The IPC-namespaced kernel.* parameters (fs.mqueue.* is IPC-namespaced too). */
-const IPC_SYSCTLS: ReadonlySet<string> = new Set([
-  'kernel.msgmax',
-  'kernel.msgmnb',
-  'kernel.msgmni',
-  'kernel.sem',
-  'kernel.shmall',
-  'kernel.shmmax',
-  'kernel.shmmni',
-  'kernel.shm_rmid_forced',
-]);
 
 export interface SysctlNamespaces {
   /** The container has an IPC namespace of its own (private, or joined from another container). */
@@ -38,9 +27,10 @@ export function validateSysctls(
     if (typeof value !== 'string' || value === '' || /[\n\0]/.test(value)) {
       throw new InvalidArgumentError(`invalid sysctl "${raw}=${value}": the value must be a non-empty single line`);
     }
-    if (IPC_SYSCTLS.has(key) || key.startsWith('fs.mqueue.')) {
+    const namespace = sysctlNamespace(key);
+    if (namespace === 'ipc') {
       if (!ns.privateIpc) throw new InvalidArgumentError(`sysctl "${raw}" is not allowed in the host's IPC namespace`);
-    } else if (key.startsWith('net.')) {
+    } else if (namespace === 'net') {
       if (!ns.privateNetwork) {
         throw new InvalidArgumentError(`sysctl "${raw}" is not allowed in the host's network namespace`);
       }
