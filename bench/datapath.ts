@@ -175,9 +175,14 @@ export async function benchDatapath(o: {
   rssMib: number;
   scratch: string;
   log: (s: string) => void;
+  /** Where to register the engines' cleanups (the caller runs what is left on an interrupt). */
+  cleanups?: (() => Promise<unknown>)[];
 }): Promise<DatapathFigures> {
   const { scratch, log } = o;
-  const cleanups: (() => Promise<unknown>)[] = [];
+  // The caller's list when it has one, so that an interrupt (which ends the process) stops the engines too; each
+  // cleanup is taken off the list as it runs, so none runs twice.
+  const cleanups: (() => Promise<unknown>)[] = o.cleanups ?? [];
+  const mark = cleanups.length;
   const samples: Record<string, Sample[]> = {};
   const add = (key: string, s: Sample): void => {
     (samples[key] ??= []).push(s);
@@ -361,7 +366,7 @@ export async function benchDatapath(o: {
       rss,
     };
   } finally {
-    for (const c of cleanups.reverse()) await c().catch((err: Error) => log(`cleanup: ${err.message}`));
+    while (cleanups.length > mark) await cleanups.pop()!().catch((err: Error) => log(`cleanup: ${err.message}`));
   }
 }
 

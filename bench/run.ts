@@ -455,7 +455,7 @@ async function main(): Promise<void> {
   }
   if (selected.includes('datapath')) {
     const rssMib = Number(values['rss-mib']);
-    const f = await benchDatapath({ rounds, mib, layers: layerCount, layerKib, rssMib, scratch, log });
+    const f = await benchDatapath({ rounds, mib, layers: layerCount, layerKib, rssMib, scratch, log, cleanups });
     json.datapath = f;
     out.push(datapathReport(f));
   }
