@@ -13,7 +13,8 @@ import { containerLog } from './logs.ts';
 import type { LogsOptions, Row, StoredConfig } from './model.ts';
 import { networkPeer } from './start.ts';
 import type { ContainerState } from './state.ts';
-import { type StatsSample, statsSample, top } from './stats.ts';
+import { type StatsSample, statsSample } from './stats.ts';
+import { type TopResult, top } from './top.ts';
 
 export interface LookupDeps {
   dataRoot: string;
@@ -156,10 +157,11 @@ export class ContainerLookup {
     return containerLog(r, this.logPath(r.id), this.runtimeOf(r), (id) => this.deps.records.get(id), opts);
   }
 
-  async top(ref: string): Promise<{ Titles: string[]; Processes: string[][] }> {
+  /** `docker top`: the host's `ps` with `psArgs` (default `-ef`) over the container's processes (top.ts). */
+  async top(ref: string, psArgs = ''): Promise<TopResult> {
     const r = this.get(ref);
     if (!isLive(r)) throw new ConflictError(`Container ${r.id} is not running`);
-    return top(await this.runtimeOf(r).ps(r.id));
+    return top(await this.runtimeOf(r).ps(r.id), psArgs);
   }
 
   /** One stats sample (`docker stats`); `previous` gives the "pre" CPU counters, so that the CLI computes CPU %. */

@@ -1,11 +1,7 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-
-const exec = promisify(execFile);
 
 /** One sample of a container's cgroup counters, in the Engine API's `stats` shape (the fields the CLI reads). */
 export interface StatsSample {
@@ -273,21 +269,4 @@ export async function statsSample(
     name: `/${c.name}`,
     id: c.id,
   };
-}
-
-const TOP_TITLES = ['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD'];
-
-/** `docker top`: `ps -o uid,pid,ppid,c,stime,tty,time,cmd` of the container's processes (host PIDs). */
-export async function top(pids: readonly number[]): Promise<{ Titles: string[]; Processes: string[][] }> {
-  if (pids.length === 0) return { Titles: TOP_TITLES, Processes: [] };
-  const { stdout } = await exec('ps', ['-o', 'uid,pid,ppid,c,stime,tty,time,cmd', '-p', pids.join(',')]);
-  const rows = stdout
-    .trimEnd()
-    .split('\n')
-    .slice(1)
-    .map((l) => {
-      const parts = l.trim().split(/\s+/);
-      return [...parts.slice(0, 7), parts.slice(7).join(' ')];
-    });
-  return { Titles: TOP_TITLES, Processes: rows };
 }

@@ -246,7 +246,6 @@ export const DELIBERATE: Deliberate[] = [
 
 /** Gaps in the code being restructured (containers/, network/, images/), one id per item of GAPS.md. */
 export const GAPS: Gap[] = [
-  { id: 'G9', scenario: ANY, step: /top ps_args|docker top/, key: ANY },
   { id: 'G10', scenario: ANY, key: /(blkio_stats|percpu_usage|max_usage)/ },
   { id: 'G21', scenario: 'images/list and prune', step: /prune dangling|docker images/, key: ANY },
   { id: 'G22', scenario: ANY, step: /delete by ID, used by a container/, key: /^error message$/ },

@@ -453,7 +453,9 @@ export function containerRoutes(router: Router, d: ContainerHandlerDeps): void {
       }
       res.end();
     })
-    .add('GET', '/containers/{id}/top', async (req, res) => sendJSON(res, 200, await c.top(req.params.id!)))
+    .add('GET', '/containers/{id}/top', async (req, res) =>
+      sendJSON(res, 200, await c.top(req.params.id!, req.query.get('ps_args') ?? '')),
+    )
     .add('DELETE', '/containers/{id*}', async (req, res) => {
       if (boolParam(req.query, 'link')) {
         c.removeLink(req.params.id!);
