@@ -8,6 +8,7 @@
 import { createReadStream, type Stats } from 'node:fs';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { deviceNumbers } from '../util/devnum.ts';
 import type { PackEntry } from '../util/tar/index.ts';
 
 const SMALL = 256 * 1024;
@@ -81,8 +82,8 @@ async function* walk(
           ...base,
           name: r,
           type: st.isCharacterDevice() ? 'character-device' : 'block-device',
-          devmajor: Math.floor(st.rdev / 256) & 0xfff,
-          devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00),
+          devmajor: deviceNumbers(st.rdev).major,
+          devminor: deviceNumbers(st.rdev).minor,
         },
       };
     } else if (st.isFIFO()) yield { header: { ...base, name: r, type: 'fifo' } };

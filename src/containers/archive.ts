@@ -4,6 +4,7 @@ import { join, posix } from 'node:path';
 import type { ChangeItem, PathStat } from '../engine-api/containers.ts';
 import type { PackEntry, TarEntry } from '../util/tar/index.ts';
 import { BerthError, DataLossError, InvalidArgumentError } from '../util/errors.ts';
+import { deviceNumbers } from '../util/devnum.ts';
 import { resolveInRoot } from '../util/rootpath.ts';
 
 /**
@@ -163,8 +164,8 @@ async function* walkOne(
         ...base,
         name: r,
         type: st.isCharacterDevice() ? 'character-device' : 'block-device',
-        devmajor: Math.floor(st.rdev / 256) & 0xfff,
-        devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00),
+        devmajor: deviceNumbers(st.rdev).major,
+        devminor: deviceNumbers(st.rdev).minor,
       },
     };
   } else if (st.isFIFO()) yield { header: { ...base, name: r, type: 'fifo' } };

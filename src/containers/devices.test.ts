@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InvalidArgumentError } from '../util/errors.ts';
-import { type DeviceStat, deviceInput, deviceNumbers } from './devices.ts';
+import { type DeviceStat, deviceInput } from './devices.ts';
 
 const node = (kind: 'c' | 'b' | 'f', rdev: number, mode = 0o20666, uid = 0, gid = 5): DeviceStat => ({
   rdev,
@@ -10,14 +10,6 @@ const node = (kind: 'c' | 'b' | 'f', rdev: number, mode = 0o20666, uid = 0, gid 
   gid,
   isCharacterDevice: () => kind === 'c',
   isBlockDevice: () => kind === 'b',
-});
-
-test('deviceNumbers: glibc major() and minor(), small and large numbers', () => {
-  assert.deepEqual(deviceNumbers(0x0103), { major: 1, minor: 3 }); // /dev/null
-  assert.deepEqual(deviceNumbers(0x0800), { major: 8, minor: 0 }); // /dev/sda
-  assert.deepEqual(deviceNumbers(0x0a00 | 229), { major: 10, minor: 229 }); // /dev/fuse
-  // major 259 (block extended), minor 300: minor's high bits sit above the major's low ones.
-  assert.deepEqual(deviceNumbers((259 << 8) | (300 & 0xff) | ((300 & ~0xff) << 12)), { major: 259, minor: 300 });
 });
 
 test('deviceInput: the node in the container, its numbers, mode and owner from the host, rwm by default', () => {

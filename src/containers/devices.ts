@@ -1,5 +1,6 @@
 /** `--device`: a host device node as the spec builder takes it. Pure: the caller stats the node. */
 import type { DeviceInput } from '../runtime/index.ts';
+import { deviceNumbers } from '../util/devnum.ts';
 import { InvalidArgumentError } from '../util/errors.ts';
 import type { HostConfig } from '../engine-api/containers.ts';
 
@@ -31,14 +32,5 @@ export function deviceInput(d: DeviceRequest, st: DeviceStat | undefined): Devic
     fileMode: st.mode & 0o777,
     uid: st.uid,
     gid: st.gid,
-  };
-}
-
-/** glibc's `major()`/`minor()` of a dev_t: minor in bits 0-7 and 20-43, major in bits 8-19 and 44-63. */
-export function deviceNumbers(rdev: number): { major: number; minor: number } {
-  const dev = BigInt(rdev);
-  return {
-    major: Number(((dev & 0xfff00n) >> 8n) | ((dev & 0xfffff00000000000n) >> 32n)),
-    minor: Number((dev & 0xffn) | ((dev & 0xffffff00000n) >> 12n)),
   };
 }
