@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { serviceDocument } from './config.ts';
 import type { Service } from './model.ts';
 
@@ -19,6 +18,8 @@ export function serviceHash(s: Service): string {
     if (Object.keys(deploy).length > 0) doc.deploy = deploy;
     else delete doc.deploy;
   }
+  // node:crypto is loaded here, on first use, not by every command that loads compose.
+  const { createHash } = process.getBuiltinModule('node:crypto');
   return createHash('sha256').update(stableJSON(doc)).digest('hex');
 }
 

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ErrorObject } from 'ajv';
 import { ComposeFileError, dotted, type KeyPath } from './errors.ts';
+import { quickHash } from './quick-hash.ts';
 import type { Positions } from './source.ts';
 
 /**
@@ -26,7 +26,7 @@ function validator(): Validate {
   if (compiled !== undefined) return compiled;
   const text = readFileSync(SCHEMA_PATH, 'utf8');
   const ajvVersion = (require('ajv/package.json') as { version: string }).version;
-  const key = createHash('sha256').update(text).update(ajvVersion).digest('hex').slice(0, 16);
+  const key = quickHash(text, ajvVersion);
   const cached = join(CACHE_DIR, `compose-spec-${key}.cjs`);
   try {
     compiled = require(cached) as Validate;

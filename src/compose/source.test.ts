@@ -29,3 +29,10 @@ test('a duplicate key is refused with its line, every time', () => {
     );
   }
 });
+
+test('values JSON cannot keep (.inf, .nan) come back as they are on a second parse', () => {
+  for (let i = 0; i < 2; i++) {
+    const { documents } = parseComposeYaml('n.yaml', 'x-a: .inf\nx-b: .nan\nx-c: -.inf\n');
+    assert.deepEqual(documents, [{ 'x-a': Infinity, 'x-b': Number.NaN, 'x-c': -Infinity }]);
+  }
+});

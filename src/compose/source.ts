@@ -1,44 +1,58 @@
-import {
-  isAlias,
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseAllDocuments,
-  type Document,
-  type Node,
-  type ScalarTag,
-} from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, Node, ScalarTag } from 'yaml';
 import { ComposeFileError, dotted, type KeyPath, type SourcePos } from './errors.ts';
+import { readParsed, writeParsed } from './parse-cache.ts';
 
 /**
  * A compose file parsed from YAML with the position of every key kept, so that any later error (schema,
  * interpolation, a dependency on an unknown service) can name the file, line and key. YAML 1.2 (the `yaml`
  * package's core schema, as go-yaml v3 reads compose files), anchors and aliases, `<<` merge keys, several
  * documents in one file (each merged over the one before, as Docker Compose does).
+ *
+ * A file's parse (its documents and key positions) is cached by the hash of its text (parse-cache.ts): the `yaml`
+ * package is loaded, and the text parsed, only when that text has not been seen before.
  */
+
+const require = createRequire(import.meta.url);
+let yamlModule: typeof import('yaml') | undefined;
+const yaml = (): typeof import('yaml') => (yamlModule ??= require('yaml') as typeof import('yaml'));
 
 /** Key paths written as JSON pointers (`/services/web/ports/0`), as ajv reports them. */
 export function pointer(path: KeyPath): string {
   return path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
 }
 
-/** Where each key of one or more files was written; the last file to set a path wins. */
+/**
+ * Where each key of one or more files was written; the last file to set a path wins. Positions are only read when
+ * an error is reported, so rows from the parse cache and positions absorbed from other files are applied on the
+ * first read, not when they arrive.
+ */
 export class Positions {
   readonly #map = new Map<string, SourcePos>();
+  #pending: (() => void)[] = [];
+
+  #settle(): Map<string, SourcePos> {
+    if (this.#pending.length > 0) {
+      const pending = this.#pending;
+      this.#pending = [];
+      for (const apply of pending) apply();
+    }
+    return this.#map;
+  }
 
   set(path: KeyPath, pos: SourcePos): void {
-    this.#map.set(pointer(path), pos);
+    this.#settle().set(pointer(path), pos);
   }
 
   get(path: KeyPath): SourcePos | undefined {
-    return this.#map.get(pointer(path));
+    return this.#settle().get(pointer(path));
   }
 
   /** The position of the path, else of its nearest ancestor that has one. */
   find(path: KeyPath): SourcePos | undefined {
+    const map = this.#settle();
     for (let n = path.length; n >= 0; n--) {
-      const pos = this.#map.get(pointer(path.slice(0, n)));
+      const pos = map.get(pointer(path.slice(0, n)));
       if (pos !== undefined) return pos;
     }
     return undefined;
@@ -48,9 +62,29 @@ export class Positions {
   absorb(other: Positions, prefix: KeyPath = [], from: KeyPath = []): void {
     const fromKey = pointer(from);
     const toKey = pointer(prefix);
-    for (const [key, pos] of other.#map) {
-      if (key === fromKey || key.startsWith(`${fromKey}/`)) this.#map.set(toKey + key.slice(fromKey.length), pos);
+    this.#pending.push(() => {
+      for (const [key, pos] of other.#settle()) {
+        if (key === fromKey || key.startsWith(`${fromKey}/`)) this.#map.set(toKey + key.slice(fromKey.length), pos);
+      }
+    });
+  }
+
+  /** The positions as rows (pointer, line, column), all in `file`; undefined when some are in another file. */
+  rows(file: string): [string, number, number][] | undefined {
+    const out: [string, number, number][] = [];
+    for (const [key, pos] of this.#settle()) {
+      if (pos.file !== file) return undefined;
+      out.push([key, pos.line, pos.column]);
     }
+    return out;
+  }
+
+  static fromRows(file: string, rows: readonly [string, number, number][]): Positions {
+    const p = new Positions();
+    p.#pending.push(() => {
+      for (const [key, line, column] of rows) p.#map.set(key, { file, line, column });
+    });
+    return p;
   }
 
   /** An error at `path`, located by the nearest known position. */
@@ -80,6 +114,18 @@ const LEGACY_OCTAL: ScalarTag = {
 
 /** Parses a compose file's text. Syntax errors, duplicate keys and a non-mapping top level are ComposeFileErrors. */
 export function parseComposeYaml(file: string, text: string): ParsedFile {
+  const cached = readParsed(text);
+  if (cached !== undefined) {
+    return { file, documents: cached.documents, positions: Positions.fromRows(file, cached.rows) };
+  }
+  const parsed = parseFresh(file, text);
+  const rows = parsed.positions.rows(file);
+  if (rows !== undefined) writeParsed(text, { documents: parsed.documents, rows });
+  return parsed;
+}
+
+function parseFresh(file: string, text: string): ParsedFile {
+  const { LineCounter, parseAllDocuments, isMap } = yaml();
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, {
     lineCounter,
@@ -130,6 +176,7 @@ function index(
   at: (offset: number) => SourcePos,
   depth: number,
 ): void {
+  const { isAlias, isMap, isScalar, isSeq } = yaml();
   if (node === null || depth > 64) return;
   if (isAlias(node)) {
     const target = node.resolve(doc);

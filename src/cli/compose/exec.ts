@@ -1,10 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { containerCreateRequest, numberOf, projectContainers, shellSplit, engine } from '../../compose/index.ts';
 import { BerthError, InvalidArgumentError, NotFoundError } from '../../util/errors.ts';
 import { ExitStatusError } from '../errors.ts';
 import type { ComposeCommand } from './commands.ts';
 import type { ComposeInvocation } from './main.ts';
-import { runWatch } from './watch.ts';
 
 /** exec, run, cp, wait, watch. */
 
@@ -49,7 +47,9 @@ async function runRun(inv: ComposeInvocation): Promise<void> {
   if (svc === undefined) throw new NotFoundError(`no such service: ${service}`);
   // Dependencies first (unless --no-deps), as `up` would start them.
   await (await engine()).prepareRun(inv.compose, project, service, f.bool('no-deps'));
-  const name = f.string('name') || `${project.name}-${service}-run-${randomBytes(6).toString('hex')}`;
+  const name =
+    f.string('name') ||
+    `${project.name}-${service}-run-${process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex')}`;
   const tty = !f.bool('no-TTY') && inv.ctx.streams.in.isTTY === true;
   const entrypoint = f.has('entrypoint') ? shellSplit(f.string('entrypoint')) : undefined;
   const apiVersion = await inv.compose.client.apiVersion({ signal: inv.ctx.signal });
@@ -59,7 +59,7 @@ async function runRun(inv: ComposeInvocation): Promise<void> {
     name,
     apiVersion,
     oneoff: true,
-    labels: { 'com.docker.compose.slug': randomBytes(32).toString('hex') },
+    labels: { 'com.docker.compose.slug': process.getBuiltinModule('node:crypto').randomBytes(32).toString('hex') },
     override: {
       ...(command.length > 0 ? { Cmd: command } : {}),
       ...(entrypoint !== undefined ? { Entrypoint: entrypoint, ...(command.length === 0 ? { Cmd: [] } : {}) } : {}),
@@ -217,6 +217,6 @@ export const EXEC_COMMANDS: ComposeCommand[] = [
     use: '[SERVICE...]',
     short: 'Watch build context for service and rebuild/refresh containers when files are updated',
     flags: [{ name: 'no-up', kind: 'bool', usage: 'Do not build & start services before watching' }],
-    run: runWatch,
+    run: async (inv) => (await import('./watch.ts')).runWatch(inv),
   },
 ];
