@@ -3,7 +3,7 @@
  * matters) against the reference dockerd 20.10: `post_start` and `pre_stop` hooks, secrets and configs (file,
  * environment, content), a network with `ipam` config and a fixed address, `pull` and `push` through a local
  * registry (Debian's docker-registry), `up --attach/--no-attach` and `attach: false`, coloured log prefixes on a
- * terminal (plain otherwise), and `watch` (develop.watch: sync, sync+restart, rebuild).
+ * terminal (plain otherwise); and `watch` (develop.watch: sync, sync+restart, rebuild) against both engines.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -215,6 +215,9 @@ networks:
       assert.notEqual(gone.code, 0);
     });
 
+    it('watch: sync copies changed files in, sync+restart restarts, rebuild builds and recreates', () =>
+      watchScenario(engine.host(), tag));
+
     it('push and pull service images through a local registry', {
       skip: !HAVE_REGISTRY && 'no docker-registry',
     }, async () => {
@@ -251,7 +254,7 @@ networks:
   });
 }
 
-describe('berth compose: attached output and watch (client side, against berthd)', () => {
+describe('berth compose: attached output (client side, against berthd)', () => {
   const two = `services:
   a:
     image: busybox
@@ -305,11 +308,13 @@ describe('berth compose: attached output and watch (client side, against berthd)
     assert.match(noColor.stdout, /a-1 +\| from-a/);
     await ok(berthCompose(d.host, dir, ['-p', 'colour', 'down']), 'down');
   });
+});
 
-  it('watch: sync copies changed files in, sync+restart restarts, rebuild builds and recreates', async () => {
-    const dir = await project(
-      'watch',
-      `services:
+/** `watch` on a project whose web service is built from the directory; sync, sync+restart, then rebuild. */
+async function watchScenario(host: string, tag: string): Promise<void> {
+  const dir = await project(
+    `watch-${tag}`,
+    `services:
   web:
     build: .
     command: sleep 3600
@@ -320,60 +325,62 @@ describe('berth compose: attached output and watch (client side, against berthd)
         - {action: sync+restart, path: ./conf, target: /etc/app}
         - {action: rebuild, path: ./version}
 `,
-      {
-        Dockerfile: 'FROM busybox\nCOPY version /version\n',
-        version: 'v1\n',
-        'src/index.html': 'first\n',
-        'conf/app.conf': 'a=1\n',
-      },
-    );
-    const c = (args: string[]) => berthCompose(d.host, dir, ['-p', 'watch', ...args]);
-    const child: ChildProcess = spawn(BERTH, ['-H', d.host, 'compose', '-p', 'watch', 'watch'], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let log = '';
-    child.stdout!.on('data', (b) => (log += b));
-    child.stderr!.on('data', (b) => (log += b));
-    try {
-      await waitFor('watch to start', async () => /Watch enabled/.test(log), 120_000);
-      const cat = async (path: string) => (await c(['exec', '-T', 'web', 'cat', path])).stdout;
-      assert.equal(await cat('/version'), 'v1\n');
-      const inspect = async () =>
-        JSON.parse((await berthAt(d.host, ['inspect', 'watch-web-1'])).stdout)[0] as {
-          Id: string;
-          State: { StartedAt: string };
-        };
-      const before = await inspect();
-      await writeFile(join(dir, 'src', 'index.html'), 'second\n');
-      await mkdir(join(dir, 'src', 'deep'), { recursive: true });
-      await writeFile(join(dir, 'src', 'deep', 'new.txt'), 'new\n');
-      await mkdir(join(dir, 'src', 'tmp'), { recursive: true });
-      await writeFile(join(dir, 'src', 'tmp', 'ignored'), 'x\n');
-      await waitFor('sync', async () => (await cat('/app/src/index.html')) === 'second\n', 30_000);
-      await waitFor('sync of a new directory', async () => (await cat('/app/src/deep/new.txt')) === 'new\n', 30_000);
-      assert.equal((await c(['exec', '-T', 'web', 'test', '-e', '/app/src/tmp/ignored'])).code, 1, 'ignored');
-      assert.equal((await inspect()).State.StartedAt, before.State.StartedAt, 'sync alone does not restart');
-      await rm(join(dir, 'src', 'deep', 'new.txt'));
-      await waitFor(
-        'removal',
-        async () => (await c(['exec', '-T', 'web', 'test', '-e', '/app/src/deep/new.txt'])).code === 1,
-        30_000,
-      );
-      await writeFile(join(dir, 'conf', 'app.conf'), 'a=2\n');
-      await waitFor('sync+restart', async () => (await inspect()).State.StartedAt !== before.State.StartedAt, 30_000);
-      assert.equal(await cat('/etc/app/app.conf'), 'a=2\n');
-      assert.equal((await inspect()).Id, before.Id, 'restarted, not recreated');
-      await writeFile(join(dir, 'version'), 'v2\n');
-      await waitFor('rebuild', async () => (await cat('/version')) === 'v2\n', 120_000);
-      assert.notEqual((await inspect()).Id, before.Id, 'rebuilt and recreated');
-    } finally {
-      child.kill('SIGINT');
-      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
-    }
-    // Ctrl-C ends watch, without an error.
-    assert.ok(child.exitCode === 0 || child.exitCode === 130, `exit ${child.exitCode}: ${log}`);
-    assert.doesNotMatch(log, /WARN|rror/);
-    await ok(c(['down', '--rmi', 'local']), 'down');
+    {
+      Dockerfile: 'FROM busybox\nCOPY version /version\n',
+      version: 'v1\n',
+      'src/index.html': 'first\n',
+      'conf/app.conf': 'a=1\n',
+    },
+  );
+  const p = `watch${tag}`;
+  const c = (args: string[]) => berthCompose(host, dir, ['-p', p, ...args]);
+  const child: ChildProcess = spawn(BERTH, ['-H', host, 'compose', '-p', p, 'watch'], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-});
+  let log = '';
+  child.stdout!.on('data', (b) => (log += b));
+  child.stderr!.on('data', (b) => (log += b));
+  try {
+    await waitFor('watch to start', async () => /Watch enabled/.test(log), 120_000).catch((err: Error) => {
+      throw new Error(`${err.message}: ${log}`);
+    });
+    const cat = async (path: string) => (await c(['exec', '-T', 'web', 'cat', path])).stdout;
+    assert.equal(await cat('/version'), 'v1\n');
+    const inspect = async () =>
+      JSON.parse((await berthAt(host, ['inspect', `${p}-web-1`])).stdout)[0] as {
+        Id: string;
+        State: { StartedAt: string };
+      };
+    const before = await inspect();
+    await writeFile(join(dir, 'src', 'index.html'), 'second\n');
+    await mkdir(join(dir, 'src', 'deep'), { recursive: true });
+    await writeFile(join(dir, 'src', 'deep', 'new.txt'), 'new\n');
+    await mkdir(join(dir, 'src', 'tmp'), { recursive: true });
+    await writeFile(join(dir, 'src', 'tmp', 'ignored'), 'x\n');
+    await waitFor('sync', async () => (await cat('/app/src/index.html')) === 'second\n', 30_000);
+    await waitFor('sync of a new directory', async () => (await cat('/app/src/deep/new.txt')) === 'new\n', 30_000);
+    assert.equal((await c(['exec', '-T', 'web', 'test', '-e', '/app/src/tmp/ignored'])).code, 1, 'ignored');
+    assert.equal((await inspect()).State.StartedAt, before.State.StartedAt, 'sync alone does not restart');
+    await rm(join(dir, 'src', 'deep', 'new.txt'));
+    await waitFor(
+      'removal',
+      async () => (await c(['exec', '-T', 'web', 'test', '-e', '/app/src/deep/new.txt'])).code === 1,
+      30_000,
+    );
+    await writeFile(join(dir, 'conf', 'app.conf'), 'a=2\n');
+    await waitFor('sync+restart', async () => (await inspect()).State.StartedAt !== before.State.StartedAt, 30_000);
+    assert.equal(await cat('/etc/app/app.conf'), 'a=2\n');
+    assert.equal((await inspect()).Id, before.Id, 'restarted, not recreated');
+    await writeFile(join(dir, 'version'), 'v2\n');
+    await waitFor('rebuild', async () => (await cat('/version')) === 'v2\n', 120_000);
+    assert.notEqual((await inspect()).Id, before.Id, 'rebuilt and recreated');
+  } finally {
+    child.kill('SIGINT');
+    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+  }
+  // Ctrl-C ends watch, without an error.
+  assert.ok(child.exitCode === 0 || child.exitCode === 130, `exit ${child.exitCode}: ${log}`);
+  assert.doesNotMatch(log, /WARN|rror/);
+  await ok(c(['down', '--rmi', 'local']), 'down');
+}
