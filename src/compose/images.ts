@@ -2,6 +2,7 @@ import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { imageBuild, splitRepoTag } from '../client/index.ts';
+import { PatternMatcher, readDockerignore } from '../util/dockerignore.ts';
 import { BerthError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 import { pack, type PackEntry } from '../util/tar/index.ts';
 import type { ComposeContext } from './context.ts';
@@ -36,41 +37,13 @@ export async function pullImage(ctx: ComposeContext, name: string, service: stri
 
 // ---- .dockerignore ----
 
-function globToRegExp(pattern: string): RegExp {
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '*') {
-      if (pattern[i + 1] === '*') {
-        i++;
-        if (pattern[i + 1] === '/') {
-          i++;
-          re += '(?:.*/)?';
-        } else re += '.*';
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else if ('\\^$+.()|{}[]'.includes(c)) re += `\\${c}`;
-    else re += c;
-  }
-  return new RegExp(`^${re}(?:/.*)?$`);
-}
-
-/** `.dockerignore` rules: a path is left out when the last rule that matches it is not a `!` exception. */
+/**
+ * `.dockerignore` rules (moby's ignorefile and patternmatcher, src/util/dockerignore.ts): a path is left out when
+ * it or a parent matches and no later `!` exception takes it back.
+ */
 export function dockerignore(text: string): (path: string) => boolean {
-  const rules = text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'))
-    .map((l) => {
-      const negate = l.startsWith('!');
-      const p = (negate ? l.slice(1) : l).trim().replace(/^\/+/, '').replace(/\/+$/, '');
-      return { negate, re: globToRegExp(p.replace(/^\.\//, '')) };
-    });
-  return (path) => {
-    let excluded = false;
-    for (const r of rules) if (r.re.test(path)) excluded = !r.negate;
-    return excluded;
-  };
+  const matcher = new PatternMatcher(readDockerignore(text));
+  return (path) => matcher.matches(path);
 }
 
 /** The build context as tar entries (the Dockerfile and .dockerignore always go). */
