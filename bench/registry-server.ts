@@ -47,7 +47,7 @@ if (values.help) {
   process.stdout.write(USAGE);
   process.exit(0);
 }
-const which = new Set(positionals.length ? positionals : ['http', 'throughput', 'gc']);
+const which = new Set(positionals.length ? positionals : ['http', 'throughput', 'blobget', 'gc']);
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 
