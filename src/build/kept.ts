@@ -23,20 +23,12 @@ import { extract } from '../util/tar/index.ts';
 import { entryHash } from './cachekey.ts';
 import { BuildContext, type ContextEntry, contextName } from './context.ts';
 import { openArchive } from './decompress.ts';
+import type { ContextManifestEntry } from '../engine-api/build.ts';
 
 export const MANIFEST_NAME = '.berth-context-manifest.json';
 
-/** One entry of a client's context, as it describes it. */
-export interface ManifestEntry {
-  path: string;
-  type: 'file' | 'directory' | 'symlink';
-  mode: number;
-  size: number;
-  /** Milliseconds since the epoch, as `lstat` gives it; `ctime` tells a change that kept the mtime. */
-  mtime: number;
-  ctime?: number;
-  linkname?: string;
-}
+/** One entry of a client's context, as it describes it (the Engine API's shape). */
+export type ManifestEntry = ContextManifestEntry;
 
 interface Indexed extends ManifestEntry {
   sum: string;

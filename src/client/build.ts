@@ -2,6 +2,7 @@ import type { EngineClient } from './client.ts';
 import type { CallOptions } from './core.ts';
 import type { RequestBody } from './transport.ts';
 import type { JSONMessage } from './types.ts';
+import type { ContextManifestEntry } from '../engine-api/build.ts';
 
 /** The query of `POST /build`, as the docker CLI sends it without BuildKit (the classic builder). */
 export interface ImageBuildOptions extends CallOptions {
@@ -84,17 +85,7 @@ function secretsHeader(secrets: ReadonlyMap<string, Uint8Array>): string {
   return Buffer.from(JSON.stringify(obj)).toString('base64');
 }
 
-/** One entry of a context as `berth build` describes it to the engine. */
-export interface ContextManifestEntry {
-  path: string;
-  type: 'file' | 'directory' | 'symlink';
-  mode: number;
-  size: number;
-  /** Milliseconds since the epoch, as `lstat` gives them; `ctime` tells a change that kept the mtime. */
-  mtime: number;
-  ctime?: number;
-  linkname?: string;
-}
+export type { ContextManifestEntry };
 
 /** Berth: the paths of a context the engine's kept copy lacks (`POST /build/context`). */
 export async function planBuildContext(

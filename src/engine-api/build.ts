@@ -25,3 +25,18 @@ export type BuildEvent =
   /** A registry's progress while a base image is pulled (Docker's JSON message). */
   | { kind: 'pull'; stage: number; message: Record<string, unknown> }
   | { kind: 'warning'; text: string };
+
+/**
+ * Berth: one entry of a build context as `berth build` describes it in `POST /build/context`, so the engine can say
+ * which paths its kept copy of the context lacks.
+ */
+export interface ContextManifestEntry {
+  path: string;
+  type: 'file' | 'directory' | 'symlink';
+  mode: number;
+  size: number;
+  /** Milliseconds since the epoch, as `lstat` gives them; `ctime` tells a change that kept the mtime. */
+  mtime: number;
+  ctime?: number;
+  linkname?: string;
+}
