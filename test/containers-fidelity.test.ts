@@ -350,6 +350,24 @@ describe('container fidelity (issue 16)', () => {
     assert.deepEqual([privileged.masked, privileged.readonly], [null, null]);
   });
 
+  it('deleting an image by ID: a running container is named first (cannot be forced), then the other references', async () => {
+    await ok(d, ['tag', 'busybox', 'rmi-other/bb:x']);
+    const image = JSON.parse((await api(d.socket, 'GET', '/images/busybox/json')).body).Id as string;
+    const id = (await ok(d, ['run', '-d', '--network', 'none', 'busybox', 'sleep', '60'])).trim();
+    for (const q of ['', '?force=1']) {
+      const r = await api(d.socket, 'DELETE', `/images/${image}${q}`);
+      assert.equal(r.status, 409, r.body);
+      assert.equal(
+        JSON.parse(r.body).message,
+        `conflict: unable to delete ${image.slice(7, 19)} (cannot be forced) - image is being used by running container ${id.slice(0, 12)}`,
+      );
+    }
+    await ok(d, ['rm', '-f', id]);
+    const r = await api(d.socket, 'DELETE', `/images/${image}`);
+    assert.match(JSON.parse(r.body).message, /\(must be forced\) - image is referenced in multiple repositories$/);
+    await ok(d, ['rmi', 'rmi-other/bb:x']);
+  });
+
   it('commit of a running container: paused meanwhile, or not with pause=false; the container keeps running', async () => {
     const id = (
       await ok(d, ['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', 'echo x > /made; sleep 60'])

@@ -431,6 +431,11 @@ export class ImageService {
       this.#tags.untag(byTag, img, out);
       return out;
     }
+    // A running container comes first, as dockerd checks it (cannot be forced), then the references.
+    if (running)
+      throw new ConflictError(
+        `conflict: unable to delete ${shortId} (cannot be forced) - image is being used by running container ${running.id.slice(0, 12)}`,
+      );
     if (byTag === undefined && tags.length > 1 && !opts.force) {
       const repos = new Set(tags.map((t) => fullName(parseReference(t))));
       if (repos.size > 1)
@@ -438,10 +443,6 @@ export class ImageService {
           `conflict: unable to delete ${shortId} (must be forced) - image is referenced in multiple repositories`,
         );
     }
-    if (running)
-      throw new ConflictError(
-        `conflict: unable to delete ${shortId} (cannot be forced) - image is being used by running container ${running.id.slice(0, 12)}`,
-      );
     if (users[0] && !opts.force) {
       if (byTag !== undefined) {
         // Docker untags but keeps the image when a stopped container uses it.

@@ -1,7 +1,7 @@
 /** Images: list with filters, inspect, history, tag, delete, prune, load (current and pre-1.10 layouts), save, import, get. */
 import { dir, file, image, layer, legacyArchive, tarOf } from '../../fixtures.ts';
 import type { Scenario } from '../runner.ts';
-import { create, q, remove } from './util.ts';
+import { q, remove, running } from './util.ts';
 
 /** The pre-1.10 `docker save` layout: `repositories` and one folder per layer with `json`, `VERSION`, `layer.tar`. */
 async function preV110Archive(): Promise<Buffer> {
@@ -41,7 +41,8 @@ export const images: Scenario[] = [
       c.rec.http('list by reference', await c.http('GET', `/images/json?filters=${q({ reference: ['df-img/*'] })}`), {
         values: ['[].RepoTags', '[].RepoDigests'],
       });
-      const used = await create(c, 'df-img-user', ['true'], { Image: 'df-img/tagged:v1' });
+      // Running, so that the answer does not hang on whether another scenario's container runs at that moment.
+      const used = await running(c, 'df-img-user', ['sleep', '60'], { Image: 'df-img/tagged:v1' });
       await c.http('POST', '/images/busybox/tag?repo=df-img/second&tag=v1');
       c.rec.http('delete a tag (image has others)', await c.http('DELETE', '/images/df-img/second:v1'), {
         values: ['[].Untagged'],
