@@ -3,7 +3,7 @@
  * contents of small files are read ahead a few at a time while the entries before them are packed, so a COPY of
  * thousands of small files is not a chain of one-at-a-time reads. Overlay's forms become the tar's: a 0/0
  * character device is a `.wh.<name>` whiteout, an opaque directory gets `.wh..wh..opq`. Hard links within the layer
- * stay links. `coalesce` hands the tar to a writer in chunks of about 1 MiB.
+ * stay links; the writer takes the tar in chunks of about 1 MiB (`coalesce` of util/chunks.ts).
  */
 import { createReadStream, type Stats } from 'node:fs';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
@@ -92,24 +92,4 @@ async function* walk(
 
 function key(st: Stats): string {
   return `${st.dev}:${st.ino}`;
-}
-
-/** The chunks of a stream gathered into pieces of about `size` bytes (fewer, larger writes). */
-export async function* coalesce(src: AsyncIterable<Uint8Array>, size = 1 << 20): AsyncGenerator<Buffer> {
-  let parts: Uint8Array[] = [];
-  let n = 0;
-  for await (const c of src) {
-    if (c.length >= size && n === 0) {
-      yield Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-      continue;
-    }
-    parts.push(c);
-    n += c.length;
-    if (n >= size) {
-      yield Buffer.concat(parts, n);
-      parts = [];
-      n = 0;
-    }
-  }
-  if (n > 0) yield Buffer.concat(parts, n);
 }

@@ -19,7 +19,8 @@ import { mountAll, type Mount, type Snapshotter, TRANSIENT_LABEL, unmountAll, un
 import { lgetxattr } from '../sys/index.ts';
 import { AlreadyExistsError, NotImplementedError } from '../util/errors.ts';
 import { pack, type PackEntry } from '../util/tar/index.ts';
-import { coalesce, diffEntries } from './difftar.ts';
+import { coalesce } from '../util/chunks.ts';
+import { diffEntries } from './difftar.ts';
 
 export interface LayerDeps {
   snapshotter: Snapshotter;

@@ -17,6 +17,7 @@ import {
   PatternMatcher,
   readDockerignore,
 } from '../../util/dockerignore.ts';
+import { coalesce } from '../../util/chunks.ts';
 import { InvalidArgumentError } from '../../util/errors.ts';
 import { pack, type PackEntry } from '../../util/tar/index.ts';
 
@@ -159,22 +160,6 @@ export function contextTar(ctx: LocalContext, only?: ReadonlySet<string>): Async
 
 const SMALL_FILE = 256 * 1024;
 const READ_AHEAD = 16;
-
-/** Chunks gathered into pieces of about 1 MiB (fewer, larger writes to the socket). */
-async function* coalesce(src: AsyncIterable<Uint8Array>, size = 1 << 20): AsyncGenerator<Uint8Array> {
-  let parts: Uint8Array[] = [];
-  let n = 0;
-  for await (const c of src) {
-    parts.push(c);
-    n += c.length;
-    if (n >= size) {
-      yield Buffer.concat(parts, n);
-      parts = [];
-      n = 0;
-    }
-  }
-  if (n > 0) yield Buffer.concat(parts, n);
-}
 
 /** The kept context's ID for this directory on this machine (whatever the Dockerfile, its files are shared). */
 export function keptContextId(host: string, ctx: LocalContext): string {
