@@ -20,6 +20,16 @@ export interface EngineEvent {
 
 type Listener = (e: EngineEvent) => void;
 
+/**
+ * The event's time in nanoseconds since the epoch, strictly after the previous one. Such numbers are beyond a
+ * double's exact integers (2^53), so consecutive ones are a power of two apart (256 ns in these decades): a tie moves
+ * on by that step, since adding 1 would change nothing.
+ */
+export function nextNano(last: number, now: number): number {
+  if (now > last) return now;
+  return last + 2 ** Math.max(0, Math.floor(Math.log2(last)) - 52);
+}
+
 export class EventLog {
   readonly #recent: EngineEvent[] = [];
   readonly #listeners = new Set<Listener>();
@@ -31,9 +41,8 @@ export class EventLog {
   }
 
   publish(type: string, action: string, id: string, attributes: Record<string, string> = {}): EngineEvent {
-    let nano = Date.now() * 1_000_000;
-    if (nano <= this.#lastNano) nano = this.#lastNano + 1;
-    this.#lastNano = nano;
+    this.#lastNano = nextNano(this.#lastNano, Math.round((performance.timeOrigin + performance.now()) * 1e6));
+    const nano = this.#lastNano;
     const e: EngineEvent = {
       Type: type,
       Action: action,
