@@ -28,6 +28,14 @@ export function collectingReporter(into: string[] = []): Reporter & { lines: str
   };
 }
 
+/**
+ * Byte order of two names, as Docker Compose sorts them (Go's string comparison); `localeCompare` would load ICU's
+ * collator, ~6 ms of every command's CPU.
+ */
+export function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** A container's name without the leading `/`. */
 export function containerName(c: { Names?: string[] | null; Name?: string }): string {
   const n = c.Names?.[0] ?? c.Name ?? '';
@@ -61,5 +69,5 @@ export async function projectContainers(
   return list
     .filter((c) => (mode === 'include' ? true : mode === 'only' ? isOneoff(c) : !isOneoff(c)))
     .filter((c) => opts.services === undefined || opts.services.length === 0 || opts.services.includes(serviceOf(c)))
-    .sort((a, b) => serviceOf(a).localeCompare(serviceOf(b)) || numberOf(a) - numberOf(b));
+    .sort((a, b) => compareNames(serviceOf(a), serviceOf(b)) || numberOf(a) - numberOf(b));
 }

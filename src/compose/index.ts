@@ -9,7 +9,15 @@ export { ComposeFileError, InvalidProjectError } from './errors.ts';
 export type * from './model.ts';
 export { imageName, serviceScale } from './model.ts';
 export type { ComposeContext, Reporter } from './context.ts';
-export { collectingReporter, containerName, isOneoff, numberOf, projectContainers, serviceOf } from './context.ts';
+export {
+  collectingReporter,
+  compareNames,
+  containerName,
+  isOneoff,
+  numberOf,
+  projectContainers,
+  serviceOf,
+} from './context.ts';
 export { emitYaml, formatConfig, projectDocument } from './config.ts';
 export { serviceHash } from './hash.ts';
 export { COMPOSE_VERSION, PROJECT as PROJECT_LABEL } from './labels.ts';

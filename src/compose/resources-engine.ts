@@ -1,5 +1,5 @@
 import { NotFoundError } from '../util/errors.ts';
-import type { ComposeContext } from './context.ts';
+import { type ComposeContext, compareNames } from './context.ts';
 import * as L from './labels.ts';
 import type { Project } from './model.ts';
 
@@ -121,7 +121,7 @@ export async function ensureVolumes(ctx: ComposeContext, project: Project, keys:
 /** Removes the project's networks (those it created: labelled with the project). */
 export async function removeNetworks(ctx: ComposeContext, project: string): Promise<void> {
   const nets = await ctx.client.networkList({ filters: { label: [L.projectFilter(project)] }, signal: ctx.signal });
-  for (const n of nets.sort((a, b) => a.Name.localeCompare(b.Name))) {
+  for (const n of nets.sort((a, b) => compareNames(a.Name, b.Name))) {
     ctx.reporter.event('Network', n.Name, 'Removing');
     try {
       await ctx.client.networkRemove(n.Id, { signal: ctx.signal });
@@ -138,7 +138,7 @@ export async function removeVolumes(ctx: ComposeContext, project: string): Promi
     filters: { label: [L.projectFilter(project)] },
     signal: ctx.signal,
   });
-  for (const v of (Volumes ?? []).sort((a, b) => a.Name.localeCompare(b.Name))) {
+  for (const v of (Volumes ?? []).sort((a, b) => compareNames(a.Name, b.Name))) {
     ctx.reporter.event('Volume', v.Name, 'Removing');
     try {
       await ctx.client.volumeRemove(v.Name, { signal: ctx.signal });

@@ -1,6 +1,6 @@
 import type { ContainerSummary } from '../client/index.ts';
 import { NotFoundError } from '../util/errors.ts';
-import { type ComposeContext, containerName, isOneoff, projectContainers, serviceOf } from './context.ts';
+import { type ComposeContext, compareNames, containerName, isOneoff, projectContainers, serviceOf } from './context.ts';
 import { converge, orphans, type RecreatePolicy, stopAndRemove, stopTimeout } from './converge.ts';
 import { inDependencyOrder, selectServices } from './graph.ts';
 import { ensureImages, type EnsureImagesOptions } from './images.ts';
@@ -195,11 +195,11 @@ export async function listProjects(
   }
   return [...projects.entries()]
     .filter(([, e]) => all || (e.states.get('running') ?? 0) > 0)
-    .sort(([a], [b]) => a.localeCompare(b))
+    .sort(([a], [b]) => compareNames(a, b))
     .map(([name, e]) => ({
       name,
       status: [...e.states.entries()]
-        .sort(([a], [b]) => a.localeCompare(b))
+        .sort(([a], [b]) => compareNames(a, b))
         .map(([s, n]) => `${s}(${n})`)
         .join(', '),
       configFiles: e.files,

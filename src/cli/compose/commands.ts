@@ -1,3 +1,4 @@
+import { compareNames } from '../../compose/index.ts';
 import type { FlagSpec } from '../flags.ts';
 import { EXEC_COMMANDS } from './exec.ts';
 import { INFO_COMMANDS } from './info.ts';
@@ -21,4 +22,4 @@ export const COMPOSE_COMMANDS: readonly ComposeCommand[] = [
   ...LIFECYCLE_COMMANDS,
   ...INFO_COMMANDS,
   ...EXEC_COMMANDS,
-].sort((a, b) => a.name.localeCompare(b.name));
+].sort((a, b) => compareNames(a.name, b.name));

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { demultiplex, type ContainerSummary } from '../../client/index.ts';
 import {
+  compareNames,
   containerName,
   numberOf,
   projectContainers,
@@ -39,7 +40,7 @@ export function makePrinter(
   const width = Math.max(0, ...containers.map((c) => prefixName(c).length));
   const colorOf = new Map<string, number>();
   [...containers]
-    .sort((a, b) => prefixName(a).localeCompare(prefixName(b)))
+    .sort((a, b) => compareNames(prefixName(a), prefixName(b)))
     .forEach((c, i) => {
       colorOf.set(c.Id, COLORS[i % COLORS.length]!);
     });
