@@ -368,6 +368,32 @@ describe('container fidelity (issue 16)', () => {
     await ok(d, ['rmi', 'rmi-other/bb:x']);
   });
 
+  it('network connect and disconnect of a stopped container, and create errors, with dockerd codes', async () => {
+    const net = { Name: 'fid-net', IPAM: { Config: [{ Subnet: '10.231.77.0/24' }] } };
+    assert.equal((await api(d.socket, 'POST', '/networks/create', ...json(net))).status, 201);
+    const bad = await api(d.socket, 'POST', '/networks/create', ...json({ Name: 'fid-bad', Driver: 'fid-nosuch' }));
+    assert.deepEqual([bad.status, JSON.parse(bad.body).message], [404, 'plugin "fid-nosuch" not found']);
+    const overlap = await api(d.socket, 'POST', '/networks/create', ...json({ ...net, Name: 'fid-net2' }));
+    assert.deepEqual(
+      [overlap.status, JSON.parse(overlap.body).message],
+      [403, 'Pool overlaps with other one on this address space'],
+    );
+    const id = (await ok(d, ['create', 'busybox', 'true'])).trim();
+    const connect = () => api(d.socket, 'POST', '/networks/fid-net/connect', ...json({ Container: id }));
+    assert.equal((await connect()).status, 200);
+    assert.equal((await connect()).status, 200, 'again: a stopped container is connected already');
+    // Removed while the stopped container names it: disconnecting by its name still works, once.
+    assert.equal((await api(d.socket, 'DELETE', '/networks/fid-net')).status, 204);
+    const disconnect = () => api(d.socket, 'POST', '/networks/fid-net/disconnect', ...json({ Container: id }));
+    assert.equal((await disconnect()).status, 200);
+    const again = await disconnect();
+    assert.deepEqual(
+      [again.status, JSON.parse(again.body).message],
+      [500, `container ${id} is not connected to the network fid-net`],
+    );
+    await ok(d, ['rm', id]);
+  });
+
   it('commit of a running container: paused meanwhile, or not with pause=false; the container keeps running', async () => {
     const id = (
       await ok(d, ['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', 'echo x > /made; sleep 60'])

@@ -36,7 +36,7 @@ test('networkSpec: subnet from the pool clear of existing networks; br-<id> brid
   );
   await assert.rejects(
     networkSpec({ Name: 'm', IPAM: { Config: [{ Subnet: '10.201.200.128/25' }] } }, 'a'.repeat(64), existing, pools),
-    /^ConflictError: Pool overlaps/,
+    /^ForbiddenError: Pool overlaps/,
   );
 });
 

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { EndpointRecord, NetworkRecord, NetworkRecords } from '../metadata/index.ts';
-import { ConflictError, InvalidArgumentError } from '../util/errors.ts';
+import { ConflictError, ForbiddenError, InvalidArgumentError } from '../util/errors.ts';
 import { parseTimestamp } from '../util/timestamp.ts';
 import {
   chooseSubnet,
@@ -187,7 +187,7 @@ export async function networkSpec(
     }
     const subnet = parseCidr(c.Subnet, 'subnet');
     if ([...taken, ...mine].some((t) => overlaps(t, subnet)))
-      throw new ConflictError('Pool overlaps with other one on this address space');
+      throw new ForbiddenError('Pool overlaps with other one on this address space');
     let gateway: string;
     if (c.Gateway) {
       const gw = parseIP(c.Gateway);

@@ -10,7 +10,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConflictError, errorMessage, NotFoundError } from '../util/errors.ts';
+import { BerthError, errorMessage, ForbiddenError, NotFoundError } from '../util/errors.ts';
 import type { EndpointSettings, NetworkSettings } from '../engine-api/networks.ts';
 import type { EventLog } from '../util/events.ts';
 import type { KeyedMutex } from '../util/lock.ts';
@@ -312,7 +312,10 @@ export class Sandboxes {
           endpointId: null,
         })
       ) {
-        throw new ConflictError(`endpoint with name ${c.name} already exists in network ${n.name}`);
+        // As dockerd: connecting a container that does not run again is done already; a running one is refused.
+        if (records.sandbox(c.id))
+          throw new ForbiddenError(`endpoint with name ${c.name} already exists in network ${n.name}`);
+        return;
       }
       const sb = records.sandbox(c.id);
       if (sb) {
@@ -367,7 +370,13 @@ export class Sandboxes {
     const records = this.#d.records;
     await this.#d.lock.run(`c:${c.id}`, async () => {
       const ep = records.endpointsOf(c.id).find((e) => e.networkId === n.id);
-      if (!ep) throw new ConflictError(`container ${c.id} is not connected to network ${n.name}`);
+      // dockerd's words (a 500), which differ by whether the container runs.
+      if (!ep)
+        throw new BerthError(
+          records.sandbox(c.id)
+            ? `container ${c.id} is not connected to network ${n.name}`
+            : `container ${c.id} is not connected to the network ${n.name}`,
+        );
       const sb = records.sandbox(c.id);
       const file = sb ? await this.#files.read(c.id) : undefined;
       if (sb && file?.input.networks[n.name]) {

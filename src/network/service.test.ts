@@ -162,7 +162,7 @@ for (const backend of ['berth', 'netavark'] as const) {
         ],
         [
           { Name: `x${tag}`, IPAM: { Config: [{ Subnet: `${net(0)}.0/25` }] } },
-          ConflictError,
+          ForbiddenError,
           /^Pool overlaps with other one on this address space$/,
         ],
         [
@@ -175,7 +175,7 @@ for (const backend of ['berth', 'netavark'] as const) {
           InvalidArgumentError,
           /^no matching subnet for range /,
         ],
-        [{ Name: `x${tag}`, Driver: 'overlay' }, InvalidArgumentError, /^plugin "overlay" not found$/],
+        [{ Name: `x${tag}`, Driver: 'overlay' }, NotFoundError, /^plugin "overlay" not found$/],
         [{ Name: 'bridge' }, ConflictError, /^network with name bridge already exists$/],
       ];
       for (const [req, cls, msg] of bad)

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
+import { BerthError, ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 import type { EndpointSettings, Network, NetworkCreateRequest } from '../engine-api/networks.ts';
 import type { EventLog } from '../util/events.ts';
 import { matchLabel } from '../util/labels.ts';
@@ -212,9 +212,9 @@ export class NetworkService {
       const driver = req.Driver || 'bridge';
       if (driver === 'host' || driver === 'null')
         throw new ForbiddenError(`only one instance of "${driver}" network is allowed`);
-      if (driver !== 'bridge') throw new InvalidArgumentError(`plugin "${driver}" not found`);
+      if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
       const ipamDriver = req.IPAM?.Driver || 'default';
-      if (ipamDriver !== 'default') throw new InvalidArgumentError(`plugin "${ipamDriver}" not found`);
+      if (ipamDriver !== 'default') throw new NotFoundError(`plugin "${ipamDriver}" not found`);
       if (req.ConfigFrom?.Network || req.ConfigOnly || req.Ingress)
         throw new InvalidArgumentError('config-only, config-from and ingress networks are not supported');
       if (this.#records.byName(name)) throw new ConflictError(`network with name ${name} already exists`);
@@ -301,9 +301,9 @@ export class NetworkService {
     force = false,
     opts: { signal?: AbortSignal } = {},
   ): Promise<void> {
-    const n = this.#find(ref);
     const c = this.#d.containers?.(containerRef);
     if (!c) {
+      const n = this.#find(ref);
       // `disconnect -f` of a container that is gone: drop its endpoint by name, as Docker's force does.
       if (force) {
         for (const e of this.#records.endpointsOn(n.id))
@@ -312,9 +312,24 @@ export class NetworkService {
       }
       throw new NotFoundError(`No such container: ${containerRef}`);
     }
+    const n = lookupNetwork(this.#records, ref) ?? this.#gone(ref, c);
+    if (!n) return;
     if (n.spec.predefined === 'host' || n.spec.predefined === 'none')
       throw new InvalidArgumentError('container cannot be disconnected from host network or connected to host network');
     await this.sandboxes.disconnect(c, n, force, opts);
+  }
+
+  /**
+   * A network that is not there (removed while a stopped container still names it, say): as dockerd, a stopped
+   * container's endpoint of that name (or ID) is dropped (undefined: done), and a stopped container without one is
+   * "not connected" (dockerd's 500); a running container gets NotFound for the network.
+   */
+  #gone(ref: string, c: ContainerLink): NetRec | undefined {
+    if (this.#records.sandbox(c.id)) return this.#find(ref);
+    const ep = this.#records.endpointsOf(c.id).find((e) => e.networkName === ref || e.networkId.startsWith(ref));
+    if (!ep) throw new BerthError(`container ${c.id} is not connected to the network ${ref}`);
+    this.#records.deleteEndpoint(c.id, ep.networkId);
+    return undefined;
   }
 
   /** The backend's name, the firewall chains it hooks and its warnings (for `info`). */
