@@ -5,8 +5,9 @@
  * container.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { cpus, hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { api, docker, startDaemon, type Daemon } from './harness.ts';
 
@@ -392,6 +393,21 @@ describe('container fidelity (issue 16)', () => {
       [500, `container ${id} is not connected to the network fid-net`],
     );
     await ok(d, ['rm', id]);
+  });
+
+  it("one-shot stats carry dockerd 20.10's cgroup v1 fields: every blkio list, percpu_usage, max_usage", async (t) => {
+    if (!existsSync('/sys/fs/cgroup/cpuacct')) return t.skip('not a cgroup v1 host');
+    const id = (await ok(d, ['run', '-d', '--network', 'none', 'busybox', 'sleep', '60'])).trim();
+    const s = JSON.parse((await api(d.socket, 'GET', `/containers/${id}/stats?stream=false`)).body) as {
+      blkio_stats: Record<string, unknown>;
+      cpu_stats: { cpu_usage: { percpu_usage?: number[] } };
+      memory_stats: { max_usage?: number };
+    };
+    for (const [k, v] of Object.entries(s.blkio_stats)) assert.ok(Array.isArray(v), `${k} is a list`);
+    assert.equal(Object.keys(s.blkio_stats).length, 8);
+    assert.ok((s.cpu_stats.cpu_usage.percpu_usage?.length ?? 0) >= Math.min(1, cpus().length), 'percpu_usage');
+    assert.equal(typeof s.memory_stats.max_usage, 'number');
+    await ok(d, ['rm', '-f', id]);
   });
 
   it('commit of a running container: paused meanwhile, or not with pause=false; the container keeps running', async () => {

@@ -10,7 +10,7 @@ export interface StatsSample {
   pids_stats: { current?: number; limit?: number };
   cpu_stats: CpuStats;
   precpu_stats: CpuStats;
-  memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> };
+  memory_stats: { usage?: number; max_usage?: number; limit?: number; stats?: Record<string, number> };
   blkio_stats: BlkioStats;
   num_procs: number;
   storage_stats: Record<string, never>;
@@ -26,16 +26,19 @@ export interface BlkioEntry {
   value: number;
 }
 
-/** The Engine API's `blkio_stats`: the lists this kernel has, null for the others (as dockerd). */
+/**
+ * The Engine API's `blkio_stats`: on cgroup v1 every list (empty where the kernel counts nothing, as dockerd 20.10
+ * gives them), on v2 the two it has and null for the others.
+ */
 export interface BlkioStats {
   io_service_bytes_recursive: BlkioEntry[] | null;
   io_serviced_recursive: BlkioEntry[] | null;
-  io_queue_recursive: null;
-  io_service_time_recursive: null;
-  io_wait_time_recursive: null;
-  io_merged_recursive: null;
-  io_time_recursive: null;
-  sectors_recursive: null;
+  io_queue_recursive: BlkioEntry[] | null;
+  io_service_time_recursive: BlkioEntry[] | null;
+  io_wait_time_recursive: BlkioEntry[] | null;
+  io_merged_recursive: BlkioEntry[] | null;
+  io_time_recursive: BlkioEntry[] | null;
+  sectors_recursive: BlkioEntry[] | null;
 }
 
 /** `blkio_stats` with no figures (a stopped container, or no blkio/io controller). */
@@ -97,10 +100,7 @@ export function parseIoStat(text: string): { bytes: BlkioEntry[]; ios: BlkioEntr
  * A v1 blkio counter of a group, from the first of the files that has figures, in runc's order: the CFQ
  * scheduler's, BFQ's, then the throttle layer's (which counts I/O whatever the scheduler).
  */
-async function blkioV1(
-  dir: string,
-  what: 'io_service_bytes_recursive' | 'io_serviced_recursive',
-): Promise<BlkioEntry[]> {
+async function blkioV1(dir: string, what: string): Promise<BlkioEntry[]> {
   for (const f of [`blkio.${what}`, `blkio.bfq.${what}`, `blkio.throttle.${what}`]) {
     const text = await readFile(join(dir, f), 'utf8').catch(() => '');
     const entries = parseBlkioV1(text);
@@ -110,7 +110,8 @@ async function blkioV1(
 }
 
 interface CpuStats {
-  cpu_usage: { total_usage: number; usage_in_kernelmode: number; usage_in_usermode: number };
+  /** `percpu_usage` on cgroup v1 only (cpuacct.usage_percpu), as dockerd. */
+  cpu_usage: { total_usage: number; percpu_usage?: number[]; usage_in_kernelmode: number; usage_in_usermode: number };
   system_cpu_usage?: number;
   online_cpus?: number;
   throttling_data: { periods: number; throttled_periods: number; throttled_time: number };
@@ -167,10 +168,16 @@ export async function readCgroupStats(
     const mem = await keyed(join(CGROOT, 'memory', group, 'memory.stat'));
     const thr = await keyed(join(CGROOT, 'cpu', group, 'cpu.stat'));
     const limit = await num(join(CGROOT, 'memory', group, 'memory.limit_in_bytes'));
+    const percpu = await readFile(join(CGROOT, 'cpuacct', group, 'cpuacct.usage_percpu'), 'utf8').then(
+      (t) => t.trim().split(/\s+/).filter(Boolean).map(Number),
+      () => undefined,
+    );
+    const maxUsage = await num(join(CGROOT, 'memory', group, 'memory.max_usage_in_bytes'));
     return {
       cpu: {
         cpu_usage: {
           total_usage: (await num(join(CGROOT, 'cpuacct', group, 'cpuacct.usage'))) ?? 0,
+          ...(percpu ? { percpu_usage: percpu } : {}),
           usage_in_kernelmode: (acct.system ?? 0) * 1e7,
           usage_in_usermode: (acct.user ?? 0) * 1e7,
         },
@@ -184,6 +191,7 @@ export async function readCgroupStats(
       },
       memory: {
         usage: (await num(join(CGROOT, 'memory', group, 'memory.usage_in_bytes'))) ?? 0,
+        ...(maxUsage !== undefined ? { max_usage: maxUsage } : {}),
         limit: limit ?? (await hostMemory()),
         stats: mem,
       },
@@ -192,9 +200,14 @@ export async function readCgroupStats(
         ...optional('limit', await num(join(CGROOT, 'pids', group, 'pids.max'))),
       },
       blkio: {
-        ...emptyBlkio(),
         io_service_bytes_recursive: await blkioV1(join(CGROOT, 'blkio', group), 'io_service_bytes_recursive'),
         io_serviced_recursive: await blkioV1(join(CGROOT, 'blkio', group), 'io_serviced_recursive'),
+        io_queue_recursive: await blkioV1(join(CGROOT, 'blkio', group), 'io_queued_recursive'),
+        io_service_time_recursive: await blkioV1(join(CGROOT, 'blkio', group), 'io_service_time_recursive'),
+        io_wait_time_recursive: await blkioV1(join(CGROOT, 'blkio', group), 'io_wait_time_recursive'),
+        io_merged_recursive: await blkioV1(join(CGROOT, 'blkio', group), 'io_merged_recursive'),
+        io_time_recursive: await blkioV1(join(CGROOT, 'blkio', group), 'time_recursive'),
+        sectors_recursive: await blkioV1(join(CGROOT, 'blkio', group), 'sectors_recursive'),
       },
     };
   }
