@@ -6,15 +6,15 @@
  * HEALTHCHECK, SHELL, STOPSIGNAL, ENTRYPOINT/CMD, MAINTAINER, multi-stage COPY --from, and ONBUILD triggers.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { extract } from '../src/util/tar/index.ts';
-import { api, BERTH, type Daemon, run, startDaemon, waitFor } from './harness.ts';
+import { BERTH, type Daemon, run, startDaemon } from './harness.ts';
 import { hasCommand } from './compose-kit.ts';
+import { type RefDockerd, startRefDockerd } from './refdockerd.ts';
 
 const HAVE_DOCKERD = hasCommand('dockerd') && process.getuid?.() === 0;
 
@@ -64,35 +64,7 @@ interface Engine {
 
 let d: Daemon;
 let work: string;
-let ref: { host: string; socket: string; stop: () => Promise<void> } | undefined;
-
-async function dockerd(dir: string): Promise<{ host: string; socket: string; stop: () => Promise<void> }> {
-  const socket = join(dir, 'd.sock');
-  const proc: ChildProcess = spawn(
-    'dockerd',
-    [
-      ...['--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '-H', `unix://${socket}`],
-      ...['--pidfile', join(dir, 'd.pid'), '--containerd-namespace', `berthbuild${process.pid}`],
-      ...['--bridge=none', '--iptables=false', '--ip-masq=false', '--ip-forward=false'],
-    ],
-    { stdio: 'ignore' },
-  );
-  await waitFor(
-    'dockerd',
-    async () => (await api(socket, 'GET', '/_ping').catch(() => ({ status: 0 }))).status === 200,
-    60_000,
-  );
-  return {
-    host: `unix://${socket}`,
-    socket,
-    stop: async () => {
-      if (proc.exitCode === null) {
-        proc.kill('SIGTERM');
-        await new Promise((r) => proc.once('exit', r));
-      }
-    },
-  };
-}
+let ref: RefDockerd | undefined;
 
 async function docker(e: Engine, args: string[]): Promise<string> {
   const r = await run('docker', args, { DOCKER_HOST: e.host, DOCKER_CONFIG: join(work, 'docker-config') });
@@ -170,7 +142,7 @@ describe('the classic builder of dockerd 20.10 and berthd give the same images',
     d = await startDaemon({ seed: true });
     work = await mkdtemp(join(tmpdir(), 'berth-build-peers-'));
     await mkdir(join(work, 'ref'), { recursive: true });
-    ref = await dockerd(join(work, 'ref'));
+    ref = await startRefDockerd(join(work, 'ref'));
     const load = await run('bash', [
       '-c',
       `"${BERTH}" -H ${d.host} save busybox | DOCKER_HOST=${ref.host} docker load`,

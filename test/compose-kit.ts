@@ -3,11 +3,12 @@
  * built from busybox with the engine's own container commit, the compose file that runs it, and the CLIs that
  * drive it (berth compose, docker compose through the plugin, Debian's docker-compose 1.29.2).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { api, BERTH, ROOT, run, type RunResult, waitFor } from './harness.ts';
+import { BERTH, ROOT, run, type RunResult } from './harness.ts';
+import { type RefDockerd, startRefDockerd } from './refdockerd.ts';
 
 const TIMEOUT = 180_000;
 
@@ -133,42 +134,7 @@ export async function httpGet(port: number): Promise<string> {
   }
 }
 
-/** A reference dockerd on its own roots (no bridge, no iptables), stopped by its PID. */
-export async function startDockerd(dir: string): Promise<{ host: string; socket: string; stop: () => Promise<void> }> {
-  const socket = join(dir, 'd.sock');
-  const proc: ChildProcess = spawn(
-    'dockerd',
-    [
-      '--data-root',
-      join(dir, 'data'),
-      '--exec-root',
-      join(dir, 'exec'),
-      '-H',
-      `unix://${socket}`,
-      '--pidfile',
-      join(dir, 'd.pid'),
-      '--containerd-namespace',
-      `berthtest${process.pid}`,
-      '--bridge=none',
-      '--iptables=false',
-      '--ip-masq=false',
-      '--ip-forward=false',
-    ],
-    { stdio: 'ignore' },
-  );
-  await waitFor(
-    'dockerd',
-    async () => (await api(socket, 'GET', '/_ping').catch(() => ({ status: 0 }))).status === 200,
-    60_000,
-  );
-  return {
-    host: `unix://${socket}`,
-    socket,
-    stop: async () => {
-      if (proc.exitCode === null) {
-        proc.kill('SIGTERM');
-        await new Promise((r) => proc.once('exit', r));
-      }
-    },
-  };
+/** A reference dockerd on its own roots (no bridge, no iptables), stopped by its PID (test/refdockerd.ts). */
+export function startDockerd(dir: string): Promise<RefDockerd> {
+  return startRefDockerd(dir);
 }

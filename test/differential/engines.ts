@@ -1,16 +1,11 @@
-/**
- * The two engines a differential run compares: a berthd (test/harness.ts) and Debian's dockerd 20.10, each on its
- * own data root, exec root, socket and pid file, each seeded with the same busybox image (built here from
- * Debian's busybox-static and loaded through `POST /images/load`, so both hold the same image ID).
- */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { busyboxRootfs } from '../../src/daemon/busybox.ts';
 import { collect, image, legacyArchive, MT, sha256, tarOf } from '../fixtures.ts';
-import { api, run, startDaemon, waitFor, type Daemon } from '../harness.ts';
+import { api, startDaemon, type Daemon } from '../harness.ts';
+import { DOCKERD, startRefDockerd } from '../refdockerd.ts';
 
 export type EngineKind = 'berth' | 'docker';
 
@@ -27,7 +22,7 @@ export interface Engine {
   stop(): Promise<void>;
 }
 
-export const DOCKERD = '/usr/sbin/dockerd';
+export { DOCKERD } from '../refdockerd.ts';
 
 /** Why the reference engine cannot run here, or undefined when it can. */
 export function referenceMissing(): string | undefined {
@@ -71,78 +66,18 @@ export async function startBerth(archive: Buffer): Promise<Engine> {
   return e;
 }
 
-/**
- * dockerd 20.10 with no default bridge and hands off the host's firewall and forwarding. Its containerd is the
- * one dockerd starts itself under the exec root, so stopping dockerd (by its PID) stops it too.
- */
+/** dockerd 20.10 (test/refdockerd.ts) without the userland proxy, seeded with the same busybox as berthd. */
 export async function startDocker(archive: Buffer): Promise<Engine> {
-  const dir = await mkdtemp(join(tmpdir(), 'berth-dref-'));
-  const dataRoot = join(dir, 'data');
-  const execRoot = join(dir, 'exec');
-  const socket = join(dir, 'docker.sock');
-  await mkdir(dataRoot);
-  const config = join(dir, 'daemon.json');
-  await writeFile(config, '{}\n');
-  let out = '';
-  const proc: ChildProcess = spawn(
-    DOCKERD,
-    [
-      '--data-root',
-      dataRoot,
-      '--exec-root',
-      execRoot,
-      '-H',
-      `unix://${socket}`,
-      '--pidfile',
-      join(dir, 'docker.pid'),
-      '--bridge=none',
-      '--iptables=false',
-      '--ip-masq=false',
-      '--ip-forward=false',
-      '--userland-proxy=false',
-      // The host's /etc/docker/daemon.json, if any, stays out of it.
-      '--config-file',
-      config,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
-  const stop = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    // Container mounts under the data root go with dockerd; anything left keeps rm from removing them.
-    await run('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]);
-    await rm(dir, { recursive: true, force: true });
-  };
+  const ref = await startRefDockerd(await mkdtemp(join(tmpdir(), 'berth-dref-')), {
+    userlandProxy: false,
+    removeDir: true,
+  });
+  const e: Engine = { kind: 'docker', ...ref };
   try {
-    await waitFor(
-      'dockerd to answer',
-      async () => {
-        if (proc.exitCode !== null) throw new Error(`dockerd exited with ${proc.exitCode}:\n${out}`);
-        return (await api(socket, 'GET', '/_ping').catch(() => ({ status: 0 }))).status === 200;
-      },
-      60_000,
-    );
-    const e: Engine = {
-      kind: 'docker',
-      dir,
-      socket,
-      host: `unix://${socket}`,
-      dataRoot,
-      log: () => out,
-      alive: () => proc.exitCode === null && proc.signalCode === null,
-      stop,
-    };
     await seed(e, archive);
     return e;
   } catch (err) {
-    await stop();
+    await ref.stop();
     throw err;
   }
 }
