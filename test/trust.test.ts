@@ -279,36 +279,45 @@ describe('trust', { timeout: 600_000 }, () => {
   });
 
   it('a malformed policy stops berthd at start, naming the key', async () => {
-    await writeFile(
-      join(scratch, 'bad-policy.json'),
-      JSON.stringify({ default: [{ type: 'sigstoreSigned', keyPath: join(scratch, 'missing.pub') }] }),
-    );
-    const dir = await mkdtemp(join(tmpdir(), 'berth-badpolicy-'));
-    try {
-      const r = await run(
-        BERTHD,
-        [
-          '--data-root',
-          join(dir, 'data'),
-          '--exec-root',
-          join(dir, 'exec'),
-          '-H',
-          `unix://${join(dir, 's.sock')}`,
-          '--no-seed',
-          '--signature-policy',
-          join(scratch, 'bad-policy.json'),
-        ],
-        {},
-        undefined,
-        { timeoutMs: 60_000 },
-      );
-      assert.notEqual(r.code, 0);
-      assert.match(
-        r.stderr + r.stdout,
+    // trust/ loads on first use, except when a policy is configured: then at start, so these still stop berthd.
+    await writeFile(join(scratch, 'not-a-key.gpg'), 'not a key\n');
+    for (const [name, requirement, reason] of [
+      [
+        'bad-policy.json',
+        { type: 'sigstoreSigned', keyPath: join(scratch, 'missing.pub') },
         /bad-policy.json: default\[0\]\.keyPath: cannot read key file \\?".*missing.pub/,
-      );
-    } finally {
-      await rm(dir, { recursive: true, force: true });
+      ],
+      [
+        'bad-gpg-policy.json',
+        { type: 'signedBy', keyType: 'GPGKeys', keyPath: join(scratch, 'not-a-key.gpg') },
+        /bad-gpg-policy.json: default\[0\]: .*not-a-key.gpg: not OpenPGP public keys/,
+      ],
+    ] as const) {
+      await writeFile(join(scratch, name), JSON.stringify({ default: [requirement] }));
+      const dir = await mkdtemp(join(tmpdir(), 'berth-badpolicy-'));
+      try {
+        const r = await run(
+          BERTHD,
+          [
+            '--data-root',
+            join(dir, 'data'),
+            '--exec-root',
+            join(dir, 'exec'),
+            '-H',
+            `unix://${join(dir, 's.sock')}`,
+            '--no-seed',
+            '--signature-policy',
+            join(scratch, name),
+          ],
+          {},
+          undefined,
+          { timeoutMs: 60_000 },
+        );
+        assert.notEqual(r.code, 0, name);
+        assert.match(r.stderr + r.stdout, reason);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     }
   });
 
