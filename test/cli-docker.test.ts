@@ -304,3 +304,35 @@ describe('docker CLI against berthd', () => {
     assert.ok(lines.length >= 1 && lines.every((l) => l.Type === 'image' && l.Action === 'delete'));
   });
 });
+
+describe('docker system prune -a --volumes', () => {
+  let d: Daemon;
+  before(async () => {
+    d = await startDaemon({ seed: true });
+  });
+  after(async () => {
+    await d?.cleanup();
+  });
+
+  it('removes stopped containers, every unused image and anonymous volumes; a named volume stays', async () => {
+    await ok(d, ['volume', 'create', 'kept-named']);
+    await ok(d, ['run', '--network', 'none', '--name', 'stopped-one', '-v', '/anon', 'busybox', 'true']);
+    const anon = (await ok(d, ['inspect', '--format', '{{(index .Mounts 0).Name}}', 'stopped-one'])).trim();
+    await ok(d, ['tag', 'busybox', 'extra-tag:1']);
+    const before = await ok(d, ['system', 'df', '--format', '{{.Type}} {{.TotalCount}}']);
+    assert.match(before, /^Images 1$/m);
+    const out = await ok(d, ['system', 'prune', '-af', '--volumes']);
+    assert.match(out, /^Deleted Containers:\n[0-9a-f]{64}\n/m);
+    assert.match(out, new RegExp(`^Deleted Volumes:\\n${anon}\\n`, 'm'));
+    assert.match(out, /^untagged: busybox:latest$/m);
+    assert.match(out, /^untagged: extra-tag:1$/m);
+    assert.match(out, /^deleted: sha256:[0-9a-f]{64}$/m);
+    assert.match(out, /^Total reclaimed space: /m);
+    assert.equal((await ok(d, ['ps', '-aq'])).trim(), '');
+    assert.equal((await ok(d, ['images', '-q'])).trim(), '');
+    assert.equal((await ok(d, ['volume', 'ls', '-q'])).trim(), 'kept-named');
+    // Nothing left to prune: the same command says so.
+    const again = await ok(d, ['system', 'prune', '-af', '--volumes']);
+    assert.match(again, /^Total reclaimed space: 0B$/m);
+  });
+});

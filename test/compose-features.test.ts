@@ -3,7 +3,7 @@
  * matters) against the reference dockerd 20.10: `post_start` and `pre_stop` hooks, secrets and configs (file,
  * environment, content), a network with `ipam` config and a fixed address, `pull` and `push` through a local
  * registry (Debian's docker-registry), `up --attach/--no-attach` and `attach: false`, coloured log prefixes on a
- * terminal (plain otherwise); and `watch` (develop.watch: sync, sync+restart, rebuild) against both engines.
+ * terminal (plain otherwise); and `watch` (develop.watch: sync, sync+restart, sync+exec, rebuild) against both engines.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -215,8 +215,10 @@ networks:
       assert.notEqual(gone.code, 0);
     });
 
-    it('watch: sync copies changed files in, sync+restart restarts, rebuild builds and recreates', () =>
-      watchScenario(engine.host(), tag));
+    // dockerd 20.10 asks runc for every capability for a privileged exec, more than this host grants ("unable to
+    // apply caps"): the privileged rule runs against berthd only.
+    it('watch: sync copies changed files in, sync+restart restarts, sync+exec runs its command, rebuild builds and recreates', () =>
+      watchScenario(engine.host(), tag, engine.name === 'berthd'));
 
     it('push and pull service images through a local registry', {
       skip: !HAVE_REGISTRY && 'no docker-registry',
@@ -310,8 +312,16 @@ describe('berth compose: attached output (client side, against berthd)', () => {
   });
 });
 
-/** `watch` on a project whose web service is built from the directory; sync, sync+restart, then rebuild. */
-async function watchScenario(host: string, tag: string): Promise<void> {
+/**
+ * `watch` on a project whose web service is built from the directory; sync, sync+restart, sync+exec (with a
+ * privileged rule when `privileged`), then rebuild.
+ */
+async function watchScenario(host: string, tag: string, privileged: boolean): Promise<void> {
+  const privRule = `        - action: sync+exec
+          path: ./priv
+          target: /app/priv
+          exec: {command: [sh, -c, 'grep CapEff /proc/self/status > /tmp/priv-out'], privileged: true}
+`;
   const dir = await project(
     `watch-${tag}`,
     `services:
@@ -324,12 +334,22 @@ async function watchScenario(host: string, tag: string): Promise<void> {
         - {action: sync, path: ./src, target: /app/src, ignore: [tmp/]}
         - {action: sync+restart, path: ./conf, target: /etc/app}
         - {action: rebuild, path: ./version}
-`,
+        - action: sync+exec
+          path: ./hooks
+          target: /app/hooks
+          exec:
+            command: [sh, -c, 'echo "exec $$(cat /app/hooks/h.txt) $$(id -u) $$(pwd) $$GREETING" | tee /tmp/exec-out']
+            user: nobody
+            working_dir: /tmp
+            environment: {GREETING: hello}
+${privileged ? privRule : ''}`,
     {
       Dockerfile: 'FROM busybox\nCOPY version /version\n',
       version: 'v1\n',
       'src/index.html': 'first\n',
       'conf/app.conf': 'a=1\n',
+      'hooks/h.txt': 'h1\n',
+      'priv/p.txt': 'p1\n',
     },
   );
   const p = `watch${tag}`;
@@ -372,6 +392,18 @@ async function watchScenario(host: string, tag: string): Promise<void> {
     await waitFor('sync+restart', async () => (await inspect()).State.StartedAt !== before.State.StartedAt, 30_000);
     assert.equal(await cat('/etc/app/app.conf'), 'a=2\n');
     assert.equal((await inspect()).Id, before.Id, 'restarted, not recreated');
+    // sync+exec: the file is copied, then the command runs with the rule's user, working_dir and environment.
+    await writeFile(join(dir, 'hooks', 'h.txt'), 'h2\n');
+    await waitFor('sync+exec', async () => (await cat('/tmp/exec-out')) === 'exec h2 65534 /tmp hello\n', 30_000);
+    assert.equal(await cat('/app/hooks/h.txt'), 'h2\n');
+    await waitFor('exec output on the terminal', async () => log.includes('exec h2 65534 /tmp hello'), 10_000);
+    if (privileged) {
+      await writeFile(join(dir, 'priv', 'p.txt'), 'p2\n');
+      await waitFor('privileged sync+exec', async () => (await cat('/tmp/priv-out')) !== '', 30_000);
+      const plain = (await c(['exec', '-T', 'web', 'grep', 'CapEff', '/proc/self/status'])).stdout;
+      assert.match(plain, /^CapEff:/);
+      assert.notEqual(await cat('/tmp/priv-out'), plain, 'privileged: more capabilities than a plain exec');
+    }
     await writeFile(join(dir, 'version'), 'v2\n');
     await waitFor('rebuild', async () => (await cat('/version')) === 'v2\n', 120_000);
     assert.notEqual((await inspect()).Id, before.Id, 'rebuilt and recreated');

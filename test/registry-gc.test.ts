@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -317,16 +317,23 @@ describe('faults', () => {
     const dir = join(reg.root, 'blobs', 'sha256');
     await writeFile(join(dir, sha256(claimed).slice(7)), claimed);
     await writeFile(join(dir, sha256(orphan).slice(7)), orphan);
+    // An orphan under another algorithm (a sha512 upload cut the same way) is found as well.
+    const orphan512 = randomBytes(1000);
+    const hex512 = createHash('sha512').update(orphan512).digest('hex');
+    await mkdir(join(reg.root, 'blobs', 'sha512'), { recursive: true });
+    await writeFile(join(reg.root, 'blobs', 'sha512', hex512), orphan512);
     assert.equal(blobRows(reg.root).has(sha256(orphan)), false);
     await reg.restart();
     // Not served before the repair, nor after: the metadata decides what exists.
     assert.equal((await call(reg, 'HEAD', `/v2/orphan/app/blobs/${sha256(orphan)}`)).status, 404);
     assert.match(
       await repairLine(reg, 2),
-      /repair: 1 orphaned blobs removed \(200000 bytes\), 1 adopted by their uploads/,
+      /repair: 2 orphaned blobs removed \(201000 bytes\), 1 adopted by their uploads/,
     );
     const files = await blobFiles(reg.root);
     assert.equal(files.includes(sha256(orphan)), false, 'the orphan is gone');
+    assert.deepEqual(await readdir(join(reg.root, 'blobs', 'sha512')), [], 'the sha512 orphan is gone');
+    assert.equal(blobRows(reg.root).has(`sha512:${hex512}`), false, 'and left no row');
     assert.ok(files.includes(sha256(claimed)), 'the adopted blob is kept');
     // The adopted blob is in the upload's repository, as if its PUT had ended; the upload is closed.
     const got = await call(reg, 'GET', `/v2/orphan/app/blobs/${sha256(claimed)}`);

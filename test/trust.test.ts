@@ -9,6 +9,7 @@ import { copyFileSync, mkdirSync, symlinkSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { writeOsvDir } from '../src/trust/osv/testkit.ts';
 import { writeAlpineRoot, writeDebianRoot, writeNodeProject } from '../src/trust/sbom/testkit.ts';
@@ -279,36 +280,45 @@ describe('trust', { timeout: 600_000 }, () => {
   });
 
   it('a malformed policy stops berthd at start, naming the key', async () => {
-    await writeFile(
-      join(scratch, 'bad-policy.json'),
-      JSON.stringify({ default: [{ type: 'sigstoreSigned', keyPath: join(scratch, 'missing.pub') }] }),
-    );
-    const dir = await mkdtemp(join(tmpdir(), 'berth-badpolicy-'));
-    try {
-      const r = await run(
-        BERTHD,
-        [
-          '--data-root',
-          join(dir, 'data'),
-          '--exec-root',
-          join(dir, 'exec'),
-          '-H',
-          `unix://${join(dir, 's.sock')}`,
-          '--no-seed',
-          '--signature-policy',
-          join(scratch, 'bad-policy.json'),
-        ],
-        {},
-        undefined,
-        { timeoutMs: 60_000 },
-      );
-      assert.notEqual(r.code, 0);
-      assert.match(
-        r.stderr + r.stdout,
+    // trust/ loads on first use, except when a policy is configured: then at start, so these still stop berthd.
+    await writeFile(join(scratch, 'not-a-key.gpg'), 'not a key\n');
+    for (const [name, requirement, reason] of [
+      [
+        'bad-policy.json',
+        { type: 'sigstoreSigned', keyPath: join(scratch, 'missing.pub') },
         /bad-policy.json: default\[0\]\.keyPath: cannot read key file \\?".*missing.pub/,
-      );
-    } finally {
-      await rm(dir, { recursive: true, force: true });
+      ],
+      [
+        'bad-gpg-policy.json',
+        { type: 'signedBy', keyType: 'GPGKeys', keyPath: join(scratch, 'not-a-key.gpg') },
+        /bad-gpg-policy.json: default\[0\]: .*not-a-key.gpg: not OpenPGP public keys/,
+      ],
+    ] as const) {
+      await writeFile(join(scratch, name), JSON.stringify({ default: [requirement] }));
+      const dir = await mkdtemp(join(tmpdir(), 'berth-badpolicy-'));
+      try {
+        const r = await run(
+          BERTHD,
+          [
+            '--data-root',
+            join(dir, 'data'),
+            '--exec-root',
+            join(dir, 'exec'),
+            '-H',
+            `unix://${join(dir, 's.sock')}`,
+            '--no-seed',
+            '--signature-policy',
+            join(scratch, name),
+          ],
+          {},
+          undefined,
+          { timeoutMs: 60_000 },
+        );
+        assert.notEqual(r.code, 0, name);
+        assert.match(r.stderr + r.stdout, reason);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     }
   });
 
@@ -546,5 +556,20 @@ describe('trust', { timeout: 600_000 }, () => {
     const types = JSON.parse(ins.stdout).referrers.map((r: { artifactType: string }) => r.artifactType);
     assert.ok(types.includes('application/vnd.cyclonedx+json'), types.join(', '));
     assert.ok(types.includes('application/vnd.berth.scan.report.v1+json'), types.join(', '));
+    // The database's age: shown with the results, and a warning once it is older than scan-db-max-age-days (7).
+    const fresh = await ok(plain, ['scan', img('1')]);
+    assert.match(fresh.stdout, /database: 4 advisories, imported 0 days ago/);
+    assert.doesNotMatch(fresh.stderr, /WARNING/);
+    const osvDb = new DatabaseSync(join(plain.dataRoot, 'trust', 'osv.db'));
+    try {
+      osvDb
+        .prepare("UPDATE meta SET value = ? WHERE key = 'imported_at'")
+        .run(String(Date.now() - 10 * 86_400_000 - 60_000));
+    } finally {
+      osvDb.close();
+    }
+    const stale = await ok(plain, ['scan', img('1')]);
+    assert.match(stale.stdout, /imported 10 days ago/);
+    assert.match(stale.stderr, /WARNING: the vulnerability database is 10 days old; import a newer one/);
   });
 });

@@ -152,6 +152,8 @@ export interface WatchRule {
   action: 'sync' | 'rebuild' | 'sync+restart' | 'restart' | 'sync+exec';
   target?: string;
   ignore: string[];
+  /** What `sync+exec` runs in each of the service's containers after the files are copied. */
+  exec?: Hook;
 }
 
 export interface Service {

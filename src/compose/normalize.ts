@@ -419,17 +419,20 @@ function ulimits(v: unknown, path: KeyPath, ctx: NormalizeContext): Record<strin
   return out;
 }
 
+/** A `service_hook`: a lifecycle hook, or the command of a `sync+exec` watch rule. */
+function hook(h: unknown, path: KeyPath, ctx: NormalizeContext): Hook {
+  const d = isDict(h) ? h : {};
+  const out: Hook = { command: command(d.command, [...path, 'command'], ctx) ?? [] };
+  if (d.user !== undefined) out.user = str(d.user);
+  const priv = toBool(d.privileged, [...path, 'privileged'], ctx);
+  if (priv !== undefined) out.privileged = priv;
+  if (d.working_dir !== undefined) out.working_dir = str(d.working_dir);
+  if (d.environment !== undefined) out.environment = listOrDict(d.environment);
+  return out;
+}
+
 function hooks(v: unknown, path: KeyPath, ctx: NormalizeContext): Hook[] {
-  return (Array.isArray(v) ? v : []).map((h, i) => {
-    const d = isDict(h) ? h : {};
-    const hook: Hook = { command: command(d.command, [...path, i, 'command'], ctx) ?? [] };
-    if (d.user !== undefined) hook.user = str(d.user);
-    const priv = toBool(d.privileged, [...path, i, 'privileged'], ctx);
-    if (priv !== undefined) hook.privileged = priv;
-    if (d.working_dir !== undefined) hook.working_dir = str(d.working_dir);
-    if (d.environment !== undefined) hook.environment = listOrDict(d.environment);
-    return hook;
-  });
+  return (Array.isArray(v) ? v : []).map((h, i) => hook(h, [...path, i], ctx));
 }
 
 function build(v: unknown, path: KeyPath, ctx: NormalizeContext): BuildConfig | undefined {
@@ -470,16 +473,18 @@ function extraHosts(v: unknown): string[] {
   });
 }
 
-function watch(v: unknown, ctx: NormalizeContext): { watch: WatchRule[] } | undefined {
+function watch(v: unknown, path: KeyPath, ctx: NormalizeContext): { watch: WatchRule[] } | undefined {
   if (!isDict(v) || !Array.isArray(v.watch)) return undefined;
+  const rules = v.watch;
   return {
-    watch: v.watch.filter(isDict).map((w) => {
+    watch: rules.filter(isDict).map((w) => {
       const rule: WatchRule = {
         path: absPath(str(w.path), ctx),
         action: str(w.action) as WatchRule['action'],
         ignore: stringList(w.ignore),
       };
       if (w.target !== undefined) rule.target = str(w.target);
+      if (w.exec !== undefined) rule.exec = hook(w.exec, [...path, 'watch', rules.indexOf(w), 'exec'], ctx);
       return rule;
     }),
   };
@@ -563,7 +568,7 @@ export function normalizeService(name: string, raw: Dict, ctx: NormalizeContext)
   if (hc !== undefined) s.healthcheck = hc;
   const dep = deploy(raw.deploy, p('deploy'), ctx);
   if (dep !== undefined) s.deploy = dep;
-  const dev = watch(raw.develop, ctx);
+  const dev = watch(raw.develop, p('develop'), ctx);
   if (dev !== undefined) s.develop = dev;
   if (raw.logging !== undefined && isDict(raw.logging)) {
     s.logging = {};

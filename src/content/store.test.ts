@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -51,6 +52,24 @@ test('missing blob is NotFound; walk lists blobs; delete removes', async () => {
   assert.ok(seen.includes(info.digest));
   await store.delete(info.digest);
   assert.equal(await store.has(info.digest), false);
+});
+
+test('walk lists blobs of every algorithm the store holds, and skips names that are not digests', async () => {
+  const data = Buffer.from('a sha512 blob');
+  const w = await store.writer('walk-sha512', { size: 0, algorithm: 'sha512' });
+  await w.append(Readable.from([data]));
+  const placed = await w.commit({});
+  const hex512 = createHash('sha512').update(data).digest('hex');
+  assert.equal(placed.digest, `sha512:${hex512}`);
+  await writeFile(join(root, 'blobs', 'sha512', 'not-a-digest'), 'x');
+  const plain = await store.put(Buffer.from('a sha256 blob'));
+  const seen = new Map<string, number>();
+  for await (const b of store.walk()) seen.set(b.digest, b.size);
+  assert.equal(seen.get(`sha512:${hex512}`), data.length);
+  assert.equal(seen.get(plain.digest), 13);
+  assert.ok(![...seen.keys()].some((d) => d.includes('not-a-digest')));
+  await store.delete(`sha512:${hex512}`);
+  await store.delete(plain.digest);
 });
 
 test('adopt takes in a file written at an ingest path when its digest and size are right, and removes it otherwise', async () => {

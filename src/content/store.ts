@@ -197,7 +197,8 @@ export class FileContentStore implements ContentStore, ResumableIngester {
   }
 
   async syncBlobs(): Promise<void> {
-    await syncDir(join(this.root, 'blobs', 'sha256'));
+    const top = join(this.root, 'blobs');
+    for (const alg of await readdir(top)) if (alg === 'sha256' || alg === 'sha512') await syncDir(join(top, alg));
   }
 
   ingestPath(): string {
@@ -231,23 +232,34 @@ export class FileContentStore implements ContentStore, ResumableIngester {
     }
   }
 
+  /** Every blob under `blobs/<alg>/`, whatever the algorithm (sha256 and sha512 today); stray names are skipped. */
   async *walk(): AsyncIterable<BlobInfo> {
-    const dir = join(this.root, 'blobs', 'sha256');
-    let names: string[];
+    const top = join(this.root, 'blobs');
+    let algs: string[];
     try {
-      names = await readdir(dir);
+      algs = (await readdir(top)).sort();
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return;
       throw err;
     }
-    for (const hex of names) {
-      const digest = `sha256:${hex}` as Digest;
-      if (!isDigest(digest)) continue;
+    for (const alg of algs) {
+      const dir = join(top, alg);
+      let names: string[];
       try {
-        const st = await stat(join(dir, hex));
-        yield { digest, size: st.size };
+        names = await readdir(dir);
       } catch (err) {
-        if (!isErrno(err, 'ENOENT')) throw err;
+        if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) continue;
+        throw err;
+      }
+      for (const hex of names) {
+        const digest = `${alg}:${hex}` as Digest;
+        if (!isDigest(digest)) continue;
+        try {
+          const st = await stat(join(dir, hex));
+          yield { digest, size: st.size };
+        } catch (err) {
+          if (!isErrno(err, 'ENOENT')) throw err;
+        }
       }
     }
   }

@@ -112,3 +112,42 @@ test('a TCP listener needs mutual TLS, or plain TCP said explicitly', () => {
   const g = parseArgs(['-G', 'docker']);
   assert.ok(g.kind === 'run' && g.config.group === 'docker');
 });
+
+test('the TLS keys and the group from the config file, as dockerd names them; flags win', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-config-'));
+  try {
+    const file = join(dir, 'daemon.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        hosts: ['tcp://127.0.0.1:2376'],
+        tlsverify: true,
+        tlscacert: '/k/ca.pem',
+        tlscert: '/k/cert.pem',
+        tlskey: '/k/key.pem',
+        group: 'daemon',
+      }),
+    );
+    const r = parseArgs(['--config-file', file], dir);
+    assert.ok(r.kind === 'run');
+    if (r.kind !== 'run') return;
+    assert.equal(r.config.tlsVerify, true);
+    assert.equal(r.config.tlsCaCert, '/k/ca.pem');
+    assert.equal(r.config.tlsCert, '/k/cert.pem');
+    assert.equal(r.config.tlsKey, '/k/key.pem');
+    assert.equal(r.config.group, 'daemon');
+    const flag = parseArgs(['--config-file', file, '--group', 'staff'], dir);
+    assert.ok(flag.kind === 'run' && flag.config.group === 'staff');
+    // Plain TCP from the file needs "tls": false, said explicitly, as the flag does.
+    await writeFile(file, JSON.stringify({ hosts: ['tcp://127.0.0.1:2375'] }));
+    assert.throws(
+      () => parseArgs(['--config-file', file], dir),
+      /refusing to serve the API on tcp:\/\/127\.0\.0\.1:2375 without TLS/,
+    );
+    await writeFile(file, JSON.stringify({ hosts: ['tcp://127.0.0.1:2375'], tls: false }));
+    const plain = parseArgs(['--config-file', file], dir);
+    assert.ok(plain.kind === 'run' && plain.config.tls === false && !plain.config.tlsVerify);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -43,13 +43,13 @@ export function groupId(name: string, groupFile = '/etc/group'): number | undefi
 }
 
 /** The socket's group ID: the configured group (which must exist), else `berth` if it exists, else root's. */
-export function socketGroup(c: DaemonConfig): { name: string; gid: number } {
+export function socketGroup(c: DaemonConfig, groupFile = '/etc/group'): { name: string; gid: number } {
   if (c.group !== undefined) {
-    const gid = groupId(c.group);
+    const gid = groupId(c.group, groupFile);
     if (gid === undefined) throw new InvalidArgumentError(`group "${c.group}" does not exist (--group)`);
     return { name: c.group, gid };
   }
-  const gid = groupId(DEFAULT_GROUP);
+  const gid = groupId(DEFAULT_GROUP, groupFile);
   return gid === undefined ? { name: 'root', gid: 0 } : { name: DEFAULT_GROUP, gid };
 }
 

@@ -328,8 +328,9 @@ export class Sandboxes {
         } finally {
           this.#nets.unsettled.delete(c.id);
         }
+        // As dockerd: a container that does not run is connected at its start, and the event comes then.
+        this.#d.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
       }
-      this.#d.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
     });
   }
 

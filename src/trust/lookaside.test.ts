@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -60,4 +62,36 @@ test('signatures are laid out as containers/image does, appended after those the
     writeLookaside('https://sigs.example', ref, D, Buffer.from('x')),
     /only file:\/\/ lookaside stores can be written/,
   );
+});
+
+test('an http lookaside store is read as containers/image reads it: signature-1, -2, … until a 404; other answers fail', async () => {
+  const ref = parseReference('reg.example:5000/team/app:1');
+  const base = `file://${join(tmp, 'served')}`;
+  await writeLookaside(base, ref, D, Buffer.from('one'));
+  await writeLookaside(base, ref, D, Buffer.from('two'));
+  const asked: string[] = [];
+  let broken = false;
+  const server = createServer((req, res) => {
+    asked.push(req.url ?? '');
+    if (broken) return void res.writeHead(500).end();
+    try {
+      res.end(readFileSync(join(tmp, 'served', decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname))));
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const http = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const read = await readLookaside(http, ref, D);
+    assert.deepEqual(
+      read.map((r) => `${r.url.slice(http.length)} ${r.bytes.toString()}`),
+      [`/team/app@sha256=${'ab'.repeat(32)}/signature-1 one`, `/team/app@sha256=${'ab'.repeat(32)}/signature-2 two`],
+    );
+    assert.equal(asked.length, 3, 'read until the first 404');
+    broken = true;
+    await assert.rejects(readLookaside(http, ref, D), /signature-1: the server answered 500/);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });

@@ -7,7 +7,8 @@ import { dockerScopes, needsSignatures, parsePolicy, requirementsFor } from './p
 const pub = publicKeyPem(generatePrivateKey());
 const files: Record<string, Buffer> = {
   '/keys/a.pub': Buffer.from(pub),
-  '/keys/ops.gpg': Buffer.from('gpg key bytes'),
+  '/keys/ops.gpg': Buffer.from('-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQENBGV\n'),
+  '/keys/junk.gpg': Buffer.from('junk'),
   '/keys/bad.pub': Buffer.from('junk'),
 };
 const read = (p: string) => {
@@ -34,7 +35,7 @@ test('a full policy parses: default, docker scopes, every requirement and identi
           {
             type: 'signedBy',
             keyType: 'GPGKeys',
-            keyData: 'AAAA',
+            keyData: 'mQEN',
             signedIdentity: { type: 'exactReference', dockerReference: 'r.example/y:1' },
           },
           {
@@ -63,7 +64,7 @@ test('a full policy parses: default, docker scopes, every requirement and identi
   const data = p.transports.docker!['localhost:5000/data']![0]!;
   assert.deepEqual(data.type === 'sigstoreSigned' && data.signedIdentity, { type: 'matchRepoDigestOrExact' });
   const gpg = p.transports.docker!['localhost:5000']![0]!;
-  assert.equal(gpg.type === 'signedBy' && gpg.gpgKeys[0]!.toString(), 'gpg key bytes');
+  assert.equal(gpg.type === 'signedBy' && gpg.gpgKeys[0]!.toString(), files['/keys/ops.gpg']!.toString());
 });
 
 test('errors name the file, the place and the fault', () => {
@@ -89,6 +90,24 @@ test('errors name the file, the place and the fault', () => {
     /default\[0\]: \/keys\/bad.pub: no PEM block/,
   );
   bad({ default: [{ type: 'sigstoreSigned', keyData: '!!' }] }, /default\[0\]\.keyData: not base64/);
+  // Inline key data is named once, by its place in the file.
+  bad(
+    { default: [{ type: 'sigstoreSigned', keyData: Buffer.from('junk').toString('base64') }] },
+    /policy.json: default\[0\]\.keyData: no PEM block found$/,
+  );
+  // GPG keys that are not OpenPGP key material stop the daemon at start too, not at the first pull.
+  bad(
+    { default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: '/keys/junk.gpg' }] },
+    /default\[0\]: \/keys\/junk.gpg: not OpenPGP public keys/,
+  );
+  bad(
+    { default: [{ type: 'signedBy', keyType: 'GPGKeys', keyData: 'AAAA' }] },
+    /default\[0\]\.keyData: not OpenPGP public keys/,
+  );
+  bad(
+    { default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPaths: ['/keys/ops.gpg', '/keys/a.pub'] }] },
+    /default\[0\]: \/keys\/a.pub: not OpenPGP public keys/,
+  );
   bad({ default: [{ type: 'sigstoreSigned', keyPaths: [] }] }, /keyPaths: not a non-empty array/);
   bad(
     { default: [{ type: 'sigstoreSigned', fulcio: {}, keyPath: '/keys/a.pub' }] },

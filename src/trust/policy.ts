@@ -88,6 +88,27 @@ function readKey(ctx: Ctx, path: unknown, where: string): Buffer {
   }
 }
 
+/**
+ * A fault in a key: named by its file, or, for inline key data, by its place in the policy (`WHERE.keyData`), which
+ * is then the place of the error.
+ */
+function keyFault(ctx: Ctx, where: string, source: string, msg: string): never {
+  return source.startsWith(`${where}.`) ? ctx.fail(source, msg) : ctx.fail(where, `${source}: ${msg}`);
+}
+
+/**
+ * Whether bytes can be OpenPGP public key material, as gpg imports it: ASCII armor of a public key block, or binary
+ * packets starting with a public key packet (tag 6, in the old or the new packet format). Only the shape is checked
+ * here, so that a key file of something else stops berthd at start; gpg reads the keys when a signature is verified.
+ */
+function isOpenPgpKeys(b: Buffer): boolean {
+  if (b.toString('latin1', 0, 200).trimStart().startsWith('-----BEGIN PGP PUBLIC KEY BLOCK-----')) return true;
+  const first = b[0];
+  if (first === undefined || (first & 0x80) === 0) return false;
+  const tag = first & 0x40 ? first & 0x3f : (first >> 2) & 0x0f;
+  return tag === 6;
+}
+
 /** The keys named by exactly one of `pathKey`, `pathsKey`, `dataKey` (and `datasKey`), with where each came from. */
 function keySet(
   ctx: Ctx,
@@ -191,6 +212,16 @@ function requirement(ctx: Ctx, v: unknown, where: string): Requirement {
         ctx.fail(`${where}.keyType`, `"${keyType}" is not supported (only "GPGKeys", as in containers/image)`);
       }
       const keys = keySet(ctx, o, where, { path: 'keyPath', paths: 'keyPaths', data: 'keyData' });
+      keys.bytes.forEach((b, i) => {
+        if (!isOpenPgpKeys(b)) {
+          keyFault(
+            ctx,
+            where,
+            keys.sources[i]!,
+            'not OpenPGP public keys (an armored PGP PUBLIC KEY BLOCK or gpg --export output)',
+          );
+        }
+      });
       return {
         type,
         keyType,
@@ -235,7 +266,9 @@ function requirement(ctx: Ctx, v: unknown, where: string): Requirement {
         try {
           return parsePublicKey(b, keys.sources[i]!);
         } catch (err) {
-          return ctx.fail(where, (err as Error).message);
+          const msg = (err as Error).message;
+          const source = keys.sources[i]!;
+          return keyFault(ctx, where, source, msg.startsWith(`${source}: `) ? msg.slice(source.length + 2) : msg);
         }
       });
       return {

@@ -98,15 +98,21 @@ export class VolumeService {
       if (!LOCAL_OPTS.has(k)) throw new InvalidArgumentError(`invalid option: "${k}"`);
     if (options?.type !== undefined && options.device === undefined)
       throw new InvalidArgumentError('missing required option: "device"');
+    // dockerd logs a create event for every create that succeeds, of a volume that exists already too (a second
+    // `volume create`, each container create that names the volume): clients watching events see the same.
     const existing = this.#records.get(name);
-    if (existing) return this.#toApi(existing);
+    if (existing) return this.#created(existing);
     const labels = { ...(opts.Labels ?? {}) };
     if (anonymous) labels[ANONYMOUS_LABEL] = '';
     const rec: VolumeRecord = { name, driver, options, labels, created: Date.now(), anonymous };
-    if (!this.#records.put(rec)) return this.#toApi(this.#records.get(name)!);
+    if (!this.#records.put(rec)) return this.#created(this.#records.get(name)!);
     await mkdir(this.mountpoint(name), { recursive: true, mode: 0o755 });
-    this.#events.publish('volume', 'create', name, { driver });
-    return this.#toApi(rec);
+    return this.#created(rec);
+  }
+
+  #created(v: VolumeRecord): Volume {
+    this.#events.publish('volume', 'create', v.name, { driver: v.driver });
+    return this.#toApi(v);
   }
 
   inspect(name: string): Volume {

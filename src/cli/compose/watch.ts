@@ -2,14 +2,16 @@ import { existsSync, statSync, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { posix, relative, sep } from 'node:path';
 import { containerName, projectContainers, type Project, type WatchRule, engine } from '../../compose/index.ts';
-import { FailedPreconditionError, NotFoundError } from '../../util/errors.ts';
+import { BerthError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../util/errors.ts';
+import { ExitStatusError } from '../errors.ts';
 import { pack } from '../../util/tar/index.ts';
 import type { ComposeInvocation } from './main.ts';
 
 /**
  * `watch`: the `develop.watch` rules of the services: `sync` copies changed files into the running containers
- * (and removes deleted ones), `sync+restart` also restarts them, `restart` only restarts, `rebuild` builds the
- * image and recreates the service. Changes are gathered for 300 ms before they are applied.
+ * (and removes deleted ones), `sync+restart` also restarts them, `sync+exec` then runs the rule's `exec` command in
+ * each of them (at once, output to this terminal), `restart` only restarts, `rebuild` builds the image and
+ * recreates the service. Changes are gathered for 300 ms before they are applied.
  */
 
 const DEBOUNCE_MS = 300;
@@ -66,6 +68,36 @@ async function restart(inv: ComposeInvocation, project: Project, service: string
   }
 }
 
+/** `sync+exec`: the rule's command in every running container of the service, as `exec -T` would run it. */
+async function execHook(inv: ComposeInvocation, project: Project, service: string, rule: WatchRule): Promise<void> {
+  const hook = rule.exec!;
+  const { execInContainer } = await import('../container/exec.ts');
+  const containers = await projectContainers(inv.compose, project.name, { services: [service], all: false });
+  await Promise.all(
+    containers.map(async (c) => {
+      try {
+        await execInContainer(inv.ctx.client(), inv.ctx.streams, {
+          container: c.Id,
+          command: hook.command,
+          detach: false,
+          interactive: false,
+          tty: false,
+          user: hook.user ?? '',
+          privileged: hook.privileged ?? false,
+          env: Object.entries(hook.environment ?? {})
+            .filter((e): e is [string, string] => e[1] !== null)
+            .map(([k, v]) => `${k}=${v}`),
+          workdir: hook.working_dir ?? '',
+          detachKeys: '',
+        });
+      } catch (err) {
+        if (!(err instanceof ExitStatusError)) throw err;
+        throw new BerthError(`exec in ${containerName(c)} exited with ${err.status}`);
+      }
+    }),
+  );
+}
+
 export async function runWatch(inv: ComposeInvocation): Promise<void> {
   const { project } = inv.load(inv.args);
   const names = (inv.args.length > 0 ? inv.args : Object.keys(project.services)).filter(
@@ -75,6 +107,13 @@ export async function runWatch(inv: ComposeInvocation): Promise<void> {
     throw new FailedPreconditionError(
       "none of the selected services is configured for watch, consider setting a 'develop' section",
     );
+  }
+  for (const n of names) {
+    for (const rule of project.services[n]!.develop!.watch) {
+      if (rule.action === 'sync+exec' && (rule.exec?.command.length ?? 0) === 0) {
+        throw new InvalidArgumentError(`can't watch with action "sync+exec" on service ${n} without a command`);
+      }
+    }
   }
   if (!inv.flags.bool('no-up')) await (await engine()).up(inv.compose, project, { services: names });
   const watchers: ReturnType<typeof watch>[] = [];
@@ -95,6 +134,7 @@ export async function runWatch(inv: ComposeInvocation): Promise<void> {
               for (const f of files) await syncFile(inv, project, service, rule, f);
             }
             if (rule.action === 'sync+restart' || rule.action === 'restart') await restart(inv, project, service);
+            if (rule.action === 'sync+exec') await execHook(inv, project, service, rule);
           }
         } catch (err) {
           inv.compose.reporter.warn(`watch: ${service}: ${(err as Error).message}`);

@@ -1,5 +1,6 @@
 /** Volumes, networks and events. */
 import { randomInt } from 'node:crypto';
+import type { Ctx } from '../clients.ts';
 import type { Scenario } from '../runner.ts';
 import { create, q, remove, start, wait } from './util.ts';
 
@@ -8,10 +9,22 @@ const SUBNET = `10.204.${randomInt(256)}`;
 /** The bridge device the networks scenario names, so that the test can remove it if a run stops half-way. */
 export const DIFF_BRIDGE = `dfbr${SUBNET.split('.')[2]}`;
 
+/** The events since `since` (to a second from now) under each filter: their types and actions, in order. */
+async function events(c: Ctx, since: number, cases: [string, object][]): Promise<void> {
+  await new Promise((r) => setTimeout(r, 1100));
+  const until = Math.floor(Date.now() / 1000) + 1;
+  for (const [label, filters] of cases)
+    c.rec.http(label, await c.stream(`/events?since=${since}&until=${until}&filters=${q(filters)}`, 4000), {
+      lines: true,
+      values: ['[].Action', '[].Type'],
+    });
+}
+
 export const resources: Scenario[] = [
   {
     name: 'volumes',
     async run(c) {
+      const since = Math.floor(Date.now() / 1000) - 1;
       c.rec.http(
         'create',
         await c.http('POST', '/volumes/create', { Name: 'df-vol', Labels: { 'df.vol': 'x' }, DriverOpts: {} }),
@@ -48,6 +61,27 @@ export const resources: Scenario[] = [
         await c.cli(['volume', 'inspect', '--format', '{{.Name}} {{.Driver}} {{.Scope}}', 'df-vol-cli']),
       );
       c.rec.cli('docker volume rm', await c.cli(['volume', 'rm', 'df-vol-cli']));
+      await events(c, since, [
+        ['events volume=df-vol', { volume: ['df-vol'] }],
+        [
+          'events type=volume,event=destroy',
+          { type: ['volume'], event: ['destroy'], volume: ['df-vol', 'df-vol-cli'] },
+        ],
+      ]);
+      c.rec.cli(
+        'docker events --filter volume',
+        await c.cli([
+          'events',
+          '--since',
+          String(since),
+          '--until',
+          String(Math.floor(Date.now() / 1000)),
+          '--filter',
+          'volume=df-vol-cli',
+          '--format',
+          '{{.Type}} {{.Action}} {{.Actor.ID}}',
+        ]),
+      );
     },
   },
   {
@@ -77,6 +111,7 @@ export const resources: Scenario[] = [
   {
     name: 'networks',
     async run(c) {
+      const since = Math.floor(Date.now() / 1000) - 1;
       const body = {
         Name: 'df-net',
         CheckDuplicate: true,
@@ -133,6 +168,11 @@ export const resources: Scenario[] = [
       await remove(c, ctr, none);
       c.rec.http('delete', await c.http('DELETE', '/networks/df-net'));
       c.rec.http('delete missing', await c.http('DELETE', '/networks/df-net'));
+      await events(c, since, [
+        ['events network=df-net', { network: ['df-net'] }],
+        ['events type=network,event=connect', { type: ['network'], event: ['connect'], network: ['df-net'] }],
+        ['events network=df-net,container', { network: ['df-net'], container: ['df-net-ctr'] }],
+      ]);
       c.rec.cli(
         'docker network ls',
         await c.cli(['network', 'ls', '--filter', 'name=none', '--format', '{{.Name}} {{.Driver}} {{.Scope}}']),
