@@ -242,4 +242,37 @@ describe('Engine API', () => {
     const none = await api(d.socket, 'GET', '/images/nothing:here/get');
     assert.equal(none.status, 404);
   });
+
+  it("gives each API version the fields Docker's version history gives it", async () => {
+    const load = await api(d.socket, 'POST', '/images/load?quiet=1', a.archive, {
+      'Content-Type': 'application/x-tar',
+    });
+    assert.equal(load.status, 200);
+    const get = async (v: string, path: string) => {
+      const r = await api(d.socket, 'GET', `/v${v}${path}`);
+      assert.equal(r.status, 200, `${v} ${path}: ${r.body}`);
+      return JSON.parse(r.body) as Record<string, unknown>;
+    };
+    // Image inspect: VirtualSize until 1.43, Container and ContainerConfig until 1.44, Descriptor from 1.48.
+    const has = (o: Record<string, unknown>) =>
+      ['VirtualSize', 'Container', 'ContainerConfig', 'Descriptor'].filter((k) => k in o);
+    assert.deepEqual(has(await get('1.41', '/images/apia:1/json')), ['VirtualSize', 'Container', 'ContainerConfig']);
+    assert.deepEqual(has(await get('1.44', '/images/apia:1/json')), ['Container', 'ContainerConfig']);
+    assert.deepEqual(has(await get('1.47', '/images/apia:1/json')), []);
+    const desc = (await get('1.48', '/images/apia:1/json')).Descriptor as { mediaType: string; digest: string };
+    assert.match(desc.digest, /^sha256:[0-9a-f]{64}$/);
+    // Image list: VirtualSize until 1.43; an untagged image shows <none>:<none> before 1.44 and [] from then on.
+    const list = async (v: string) =>
+      (
+        (await get(v, `/images/json?filters=${encodeURIComponent('{"reference":["apia"]}')}`)) as unknown as Record<
+          string,
+          unknown
+        >[]
+      )[0] ?? {};
+    assert.ok('VirtualSize' in (await list('1.43')));
+    assert.ok(!('VirtualSize' in (await list('1.44'))));
+    // Networks: EnableIPv4 from 1.47.
+    assert.ok(!('EnableIPv4' in (await get('1.46', '/networks/none'))));
+    assert.equal(typeof (await get('1.47', '/networks/none')).EnableIPv4, 'boolean');
+  });
 });

@@ -180,6 +180,15 @@ describe('trust', { timeout: 600_000 }, () => {
       (await ok(plain, ['trust', 'verify', '--key', 'release.pub', `${reg.host}/app-copy:1`])).stdout,
       /Verified: .*\/app@/,
     );
+    // IMAGE@DIGEST: that manifest is signed, and the signature is added beside the one there.
+    const byDigest = await ok(plain, ['trust', 'sign', '--key', 'other.key', `${reg.host}/app-copy@${digest}`]);
+    assert.match(byDigest.stdout, new RegExp(`Signed ${reg.host}/app-copy@${digest}`));
+    const both = await ok(plain, ['trust', 'inspect', `${reg.host}/app-copy:1`]);
+    assert.match(both.stdout, /Signatures \(sigstore\): 2/);
+    assert.match(
+      (await ok(plain, ['trust', 'verify', '--key', 'other.pub', `${reg.host}/app-copy:1`])).stdout,
+      /Verified: .*\/app-copy@/,
+    );
     const v = await ok(plain, ['trust', 'verify', '--key', 'release.pub', img('1')]);
     assert.match(
       v.stdout,
