@@ -6,8 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, readlink } from 'node:fs/promises';
 import { cpus, hostname } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { api, docker, startDaemon, type Daemon } from './harness.ts';
 
@@ -125,7 +126,7 @@ describe('container fidelity (issue 16)', () => {
     await ok(d, ['rm', '-f', 'lk-db', 'lk-web']);
   });
 
-  it('--ipc, --pid, --uts, --cgroupns, --userns and --isolation as dockerd takes them', async () => {
+  it('--ipc, --pid, --uts, --cgroupns, --userns, --isolation and --cidfile as dockerd takes them', async () => {
     const run = (args: string[]) => ok(d, ['run', '--rm', '--network', 'none', ...args]);
     assert.equal(await run(['--ipc', 'host', 'busybox', 'sh', '-c', 'test -d /dev/shm && echo ok']), 'ok\n');
     assert.equal(await run(['--uts', 'host', 'busybox', 'hostname']), `${hostname()}\n`);
@@ -168,8 +169,21 @@ describe('container fidelity (issue 16)', () => {
     await ok(d, ['rm', '-f', 'ns-donor', 'ns-private']);
 
     assert.equal((await run(['--ipc', 'none', 'busybox', 'sh', '-c', 'test -e /dev/shm || echo none'])).trim(), 'none');
-    for (const mode of ['host', 'private']) await run(['--cgroupns', mode, 'busybox', 'true']);
+    // --cgroupns host keeps the host's cgroup namespace (the default on cgroup v1), private gives a new one.
+    const hostNs = await readlink('/proc/self/ns/cgroup');
+    const ns = (mode: string) => run(['--cgroupns', mode, 'busybox', 'readlink', '/proc/self/ns/cgroup']);
+    assert.equal((await ns('host')).trim(), hostNs);
+    assert.notEqual((await ns('private')).trim(), hostNs);
     await run(['--userns', 'host', '--isolation', 'default', 'busybox', 'true']);
+    // --cidfile: the CLI writes the ID the engine answered, and refuses a file that exists.
+    const cidfile = join(d.dir, 'run.cid');
+    const cid = (await ok(d, ['run', '-d', '--network', 'none', '--cidfile', cidfile, 'busybox', 'true'])).trim();
+    assert.match(cid, /^[0-9a-f]{64}$/);
+    assert.equal(await readFile(cidfile, 'utf8'), cid);
+    const again = await docker(d, ['run', '--rm', '--cidfile', cidfile, 'busybox', 'true']);
+    assert.equal(again.code, 125);
+    assert.match(again.stderr, /container ID file found/);
+    await ok(d, ['rm', '-f', cid]);
     for (const [flag, value, message] of [
       ['--isolation', 'hyperv', /invalid isolation \(hyperv\): linux only supports 'default'/],
       ['--ipc', 'bogus', /invalid IPC mode: bogus/],
