@@ -4,7 +4,7 @@
  * with skopeo and docker login/push/pull through berthd as peers.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -135,6 +135,22 @@ describe('token auth, users, robots, projects and roles', () => {
     } finally {
       await short.stop();
     }
+  });
+
+  it('password checks give their memory back: many concurrent logins leave the anonymous RSS where it was', async () => {
+    // Each check is scrypt with a 16 MiB buffer on one of libuv's four pool threads; with glibc's sliding mmap
+    // threshold each thread kept its buffer (up to 64 MiB). Wrong passwords are never cached, so every one is checked.
+    const anon = async () => Number(/RssAnon:\s+(\d+)/.exec(await readFile(`/proc/${reg.pid}/status`, 'utf8'))![1]);
+    const attempt = async (i: number) => {
+      const res = await getToken(reg, ['repository:team/app:pull'], `bob:wrong-${i}`);
+      assert.equal(res.status, 401);
+    };
+    await Promise.all([0, 1, 2, 3].map(attempt));
+    const base = await anon();
+    for (let round = 0; round < 3; round++)
+      await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map((i) => attempt(round * 8 + i)));
+    const grown = (await anon()) - base;
+    assert.ok(grown < 32 * 1024, `anonymous RSS grew by ${grown} KiB over 24 password checks`);
   });
 
   it('robots log in with their secret, pull only; removed or expired, they are refused', async () => {
