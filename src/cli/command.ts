@@ -26,6 +26,7 @@ export interface Streams {
 }
 
 export interface Globals {
+  /** `-H` (or `BERTH_HOST`); empty for the engine client's default address. */
   host: string;
   logLevel: string;
   debug: boolean;

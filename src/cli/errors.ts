@@ -1,5 +1,4 @@
-import { BerthError, CanceledError, errorMessage } from '../util/errors.ts';
-import { isDaemonError } from '../client/index.ts';
+import { BerthError, CanceledError, errorMessage, isDaemonError } from '../util/errors.ts';
 
 /**
  * The one place where failures become exit statuses and stderr text, matching the docker CLI:

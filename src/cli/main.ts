@@ -1,4 +1,4 @@
-import { EngineClient, DEFAULT_HOST, type ClientTLS } from '../client/index.ts';
+import type { ClientTLS } from '../client/index.ts';
 import { BIN, GLOBAL_FLAGS, dispatch, rootHelp, type Context, type Streams } from './command.ts';
 import { COMMANDS } from './commands.ts';
 import { runProgram, processStreams } from './entry.ts';
@@ -7,7 +7,7 @@ import { FlagError, parseFlags } from './flags.ts';
 
 /**
  * `berth`: global flags, then a command. The engine address comes from `-H`, else `BERTH_HOST`,
- * else unix:///run/berth/berth.sock (`DOCKER_HOST` is deliberately not read).
+ * else the client's default, unix:///run/berth/berth.sock (`DOCKER_HOST` is deliberately not read).
  */
 
 function clientVersion(): string {
@@ -87,7 +87,7 @@ export function main(argv: readonly string[], env: NodeJS.ProcessEnv, streams: S
     }
     const logLevel = parsed.flags.string('log-level');
     if (!LOG_LEVELS.has(logLevel)) throw new ExitStatusError(`Unable to parse logging level: ${logLevel}`, 1);
-    const host = parsed.flags.has('host') ? parsed.flags.string('host') : env.BERTH_HOST || DEFAULT_HOST;
+    const host = parsed.flags.has('host') ? parsed.flags.string('host') : env.BERTH_HOST || '';
     const tls = clientTLS(parsed.flags, env);
     const ctx: Context = {
       streams,
@@ -95,14 +95,17 @@ export function main(argv: readonly string[], env: NodeJS.ProcessEnv, streams: S
       signal: run.signal,
       version,
       client: () =>
-        run.client(
-          () =>
-            new EngineClient({
-              host,
-              userAgent: `Berth-Client/${version} (${process.platform})`,
-              ...(tls ? { tls } : {}),
-            }),
-        ),
+        run.client(() => {
+          // The engine client is loaded only when a command talks to an engine (not by `compose config`, help,
+          // a usage error): synchronously, as require() of an ES module allows, since this getter is sync.
+          const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);
+          const { EngineClient } = require('../client/index.ts') as typeof import('../client/index.ts');
+          return new EngineClient({
+            ...(host !== '' ? { host } : {}),
+            userAgent: `Berth-Client/${version} (${process.platform})`,
+            ...(tls ? { tls } : {}),
+          });
+        }),
       releaseSignals: run.releaseSignals,
     };
     if (parsed.args[0] === 'compose') {

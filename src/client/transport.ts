@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   BerthError,
+  EngineStatusError,
   CanceledError,
   ConflictError,
   ForbiddenError,
@@ -79,20 +80,7 @@ export function parseHost(host: string): EngineEndpoint {
   return { kind: 'tcp', host: name.replace(/^\[|\]$/g, ''), port };
 }
 
-/** The status and message of an HTTP error answer, kept as the `cause` of the BerthError thrown for it. */
-export class EngineStatusError extends Error {
-  readonly statusCode: number;
-  constructor(statusCode: number, message: string) {
-    super(message);
-    this.name = 'EngineStatusError';
-    this.statusCode = statusCode;
-  }
-}
-
-/** True when the error is an answer from the engine (as opposed to a connection or client-side failure). */
-export function isDaemonError(err: unknown): err is BerthError & { cause: EngineStatusError } {
-  return err instanceof BerthError && err.cause instanceof EngineStatusError;
-}
+export { EngineStatusError, isDaemonError } from '../util/errors.ts';
 
 /** Maps an HTTP error status to the BerthError kind for it; the message is the engine's own. */
 export function errorForStatus(statusCode: number, message: string): BerthError {

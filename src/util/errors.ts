@@ -82,3 +82,22 @@ export function isErrno(err: unknown, code: string): boolean {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * The status and message of an engine's HTTP error answer, kept as the `cause` of the BerthError the client throws
+ * for it. Here rather than in client/ so that the CLI's error mapping tells engine answers apart without loading
+ * the client.
+ */
+export class EngineStatusError extends Error {
+  readonly statusCode: number;
+  constructor(statusCode: number, message: string) {
+    super(message);
+    this.name = 'EngineStatusError';
+    this.statusCode = statusCode;
+  }
+}
+
+/** True when the error is an answer from the engine (as opposed to a connection or client-side failure). */
+export function isDaemonError(err: unknown): err is BerthError & { cause: EngineStatusError } {
+  return err instanceof BerthError && err.cause instanceof EngineStatusError;
+}

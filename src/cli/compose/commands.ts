@@ -1,8 +1,6 @@
 import { compareNames } from '../../compose/index.ts';
 import type { FlagSpec } from '../flags.ts';
-import { EXEC_COMMANDS } from './exec.ts';
-import { INFO_COMMANDS } from './info.ts';
-import { LIFECYCLE_COMMANDS } from './lifecycle.ts';
+import { EXEC_COMMANDS, INFO_COMMANDS, LIFECYCLE_COMMANDS } from './table.ts';
 import type { ComposeInvocation } from './main.ts';
 
 /** One `compose` command: its flags, and a `run` that turns them into options for src/compose/. */

@@ -1,7 +1,6 @@
 import { containerCreateRequest, numberOf, projectContainers, shellSplit, engine } from '../../compose/index.ts';
 import { BerthError, InvalidArgumentError, NotFoundError } from '../../util/errors.ts';
 import { ExitStatusError } from '../errors.ts';
-import type { ComposeCommand } from './commands.ts';
 import type { ComposeInvocation } from './main.ts';
 
 /** exec, run, cp, wait, watch. */
@@ -13,7 +12,7 @@ async function serviceContainer(inv: ComposeInvocation, project: string, service
   return c;
 }
 
-async function runExec(inv: ComposeInvocation): Promise<void> {
+export async function runExec(inv: ComposeInvocation): Promise<void> {
   const [service, ...command] = inv.args;
   if (service === undefined || command.length === 0)
     throw new InvalidArgumentError(`"${inv.prog} exec" requires at least 2 arguments`);
@@ -38,7 +37,7 @@ async function runExec(inv: ComposeInvocation): Promise<void> {
   });
 }
 
-async function runRun(inv: ComposeInvocation): Promise<void> {
+export async function runRun(inv: ComposeInvocation): Promise<void> {
   const [service, ...command] = inv.args;
   if (service === undefined) throw new InvalidArgumentError(`"${inv.prog} run" requires at least 1 argument`);
   const f = inv.flags;
@@ -92,7 +91,7 @@ async function runRun(inv: ComposeInvocation): Promise<void> {
   );
 }
 
-async function runCp(inv: ComposeInvocation): Promise<void> {
+export async function runCp(inv: ComposeInvocation): Promise<void> {
   const [src, dst] = inv.args as [string, string];
   if (inv.args.length !== 2) throw new InvalidArgumentError(`"${inv.prog} cp" requires exactly 2 arguments`);
   const { project } = inv.load();
@@ -117,7 +116,7 @@ async function runCp(inv: ComposeInvocation): Promise<void> {
   });
 }
 
-async function runWait(inv: ComposeInvocation): Promise<void> {
+export async function runWait(inv: ComposeInvocation): Promise<void> {
   if (inv.args.length === 0) throw new InvalidArgumentError(`"${inv.prog} wait" requires at least 1 argument`);
   const { project } = inv.load(inv.args);
   const containers = await projectContainers(inv.compose, project.name, { services: inv.args });
@@ -133,90 +132,3 @@ async function runWait(inv: ComposeInvocation): Promise<void> {
   inv.ctx.streams.out.write(`${status}\n`);
   if (status !== 0) throw new ExitStatusError('', status);
 }
-
-export const EXEC_COMMANDS: ComposeCommand[] = [
-  {
-    name: 'exec',
-    use: '[OPTIONS] SERVICE COMMAND [ARGS...]',
-    short: 'Execute a command in a running container',
-    interspersed: false,
-    flags: [
-      { name: 'detach', short: 'd', kind: 'bool', usage: 'Detached mode: Run command in the background' },
-      {
-        name: 'no-TTY',
-        short: 'T',
-        kind: 'bool',
-        usage: 'Disable pseudo-TTY allocation. By default `docker compose exec` allocates a TTY',
-      },
-      { name: 'env', short: 'e', kind: 'list', valueName: 'stringArray', usage: 'Set environment variables' },
-      { name: 'user', short: 'u', kind: 'string', usage: 'Run the command as this user' },
-      { name: 'workdir', short: 'w', kind: 'string', usage: 'Path to workdir directory for this command' },
-      { name: 'index', kind: 'int', usage: 'Index of the container if service has multiple replicas' },
-      { name: 'privileged', kind: 'bool', usage: 'Give extended privileges to the process' },
-    ],
-    run: runExec,
-  },
-  {
-    name: 'run',
-    use: '[OPTIONS] SERVICE [COMMAND] [ARGS...]',
-    short: 'Run a one-off command on a service',
-    interspersed: false,
-    flags: [
-      { name: 'detach', short: 'd', kind: 'bool', usage: 'Run container in background and print container ID' },
-      { name: 'rm', kind: 'bool', usage: 'Automatically remove the container when it exits' },
-      { name: 'env', short: 'e', kind: 'list', valueName: 'stringArray', usage: 'Set environment variables' },
-      { name: 'no-deps', kind: 'bool', usage: "Don't start linked services" },
-      { name: 'entrypoint', kind: 'string', usage: 'Override the entrypoint of the image' },
-      {
-        name: 'publish',
-        short: 'p',
-        kind: 'list',
-        valueName: 'stringArray',
-        usage: "Publish a container's port(s) to the host",
-      },
-      {
-        name: 'service-ports',
-        short: 'P',
-        kind: 'bool',
-        usage: "Run command with all service's ports enabled and mapped to the host",
-      },
-      { name: 'name', kind: 'string', usage: 'Assign a name to the container' },
-      { name: 'no-TTY', short: 'T', kind: 'bool', usage: 'Disable pseudo-TTY allocation (default: auto-detected)' },
-      { name: 'user', short: 'u', kind: 'string', usage: 'Run as specified username or uid' },
-      { name: 'workdir', short: 'w', kind: 'string', usage: 'Working directory inside the container' },
-      {
-        name: 'interactive',
-        short: 'i',
-        kind: 'bool',
-        usage: 'Keep STDIN open even if not attached',
-        defaultValue: true,
-      },
-    ],
-    run: runRun,
-  },
-  {
-    name: 'cp',
-    use: '[OPTIONS] SERVICE:SRC_PATH DEST_PATH|-\n\t' + 'docker compose cp [OPTIONS] SRC_PATH|- SERVICE:DEST_PATH',
-    short: 'Copy files/folders between a service container and the local filesystem',
-    flags: [
-      { name: 'archive', short: 'a', kind: 'bool', usage: 'Archive mode (copy all uid/gid information)' },
-      { name: 'follow-link', short: 'L', kind: 'bool', usage: 'Always follow symbol link in SRC_PATH' },
-      { name: 'index', kind: 'int', usage: 'Index of the container if service has multiple replicas' },
-    ],
-    run: runCp,
-  },
-  {
-    name: 'wait',
-    use: 'SERVICE [SERVICE...] [OPTIONS]',
-    short: 'Block until containers of all (or specified) services stop.',
-    flags: [{ name: 'down-project', kind: 'bool', usage: 'Drops project when the first container stops' }],
-    run: runWait,
-  },
-  {
-    name: 'watch',
-    use: '[SERVICE...]',
-    short: 'Watch build context for service and rebuild/refresh containers when files are updated',
-    flags: [{ name: 'no-up', kind: 'bool', usage: 'Do not build & start services before watching' }],
-    run: async (inv) => (await import('./watch.ts')).runWatch(inv),
-  },
-];

@@ -15,8 +15,6 @@ import {
   engine,
 } from '../../compose/index.ts';
 import { BerthError, InvalidArgumentError, NotFoundError } from '../../util/errors.ts';
-import type { ComposeCommand } from './commands.ts';
-import { LOGS_COMMAND } from './logs.ts';
 import type { ComposeInvocation } from './main.ts';
 import { humanSize, timeAgo } from '../units.ts';
 
@@ -86,7 +84,7 @@ function loadOrName(
   }
 }
 
-async function runPs(inv: ComposeInvocation): Promise<void> {
+export async function runPs(inv: ComposeInvocation): Promise<void> {
   const f = inv.flags;
   const { project, name } = loadOrName(inv);
   if (f.bool('services')) {
@@ -175,7 +173,7 @@ async function runPs(inv: ComposeInvocation): Promise<void> {
   inv.ctx.streams.out.write(table(lines));
 }
 
-async function runLs(inv: ComposeInvocation): Promise<void> {
+export async function runLs(inv: ComposeInvocation): Promise<void> {
   const list = await (await engine()).listProjects(inv.compose, inv.flags.bool('all'));
   const filters = inv.flags.list('filter').filter((x) => x.startsWith('name='));
   const shown = filters.length === 0 ? list : list.filter((p) => filters.some((x) => p.name.includes(x.slice(5))));
@@ -189,7 +187,7 @@ async function runLs(inv: ComposeInvocation): Promise<void> {
   );
 }
 
-async function runImages(inv: ComposeInvocation): Promise<void> {
+export async function runImages(inv: ComposeInvocation): Promise<void> {
   const { name } = loadOrName(inv);
   const containers = await projectContainers(inv.compose, name, {
     oneoff: 'include',
@@ -215,7 +213,7 @@ async function runImages(inv: ComposeInvocation): Promise<void> {
   inv.ctx.streams.out.write(table(rows));
 }
 
-async function runTop(inv: ComposeInvocation): Promise<void> {
+export async function runTop(inv: ComposeInvocation): Promise<void> {
   const { name } = loadOrName(inv);
   const containers = await projectContainers(inv.compose, name, {
     all: false,
@@ -227,7 +225,7 @@ async function runTop(inv: ComposeInvocation): Promise<void> {
   }
 }
 
-async function runPort(inv: ComposeInvocation): Promise<void> {
+export async function runPort(inv: ComposeInvocation): Promise<void> {
   const [service, privatePort] = inv.args as [string, string];
   const { name } = loadOrName(inv, [service]);
   const index = inv.flags.has('index') ? inv.flags.int('index') : 1;
@@ -241,7 +239,7 @@ async function runPort(inv: ComposeInvocation): Promise<void> {
   inv.ctx.streams.out.write(`${p.IP ?? '0.0.0.0'}:${p.PublicPort}\n`);
 }
 
-async function runConfig(inv: ComposeInvocation): Promise<void> {
+export async function runConfig(inv: ComposeInvocation): Promise<void> {
   const f = inv.flags;
   const { project } = inv.load(inv.args.length > 0 ? inv.args : undefined);
   const out = (s: string) => inv.ctx.streams.out.write(s);
@@ -304,14 +302,14 @@ async function runConfig(inv: ComposeInvocation): Promise<void> {
   } else out(text);
 }
 
-async function runVersion(inv: ComposeInvocation): Promise<void> {
+export async function runVersion(inv: ComposeInvocation): Promise<void> {
   if (inv.flags.bool('short')) return void inv.ctx.streams.out.write(`${COMPOSE_VERSION}\n`);
   if (inv.flags.string('format') === 'json')
     return void inv.ctx.streams.out.write(`${JSON.stringify({ version: `v${COMPOSE_VERSION}` })}\n`);
   inv.ctx.streams.out.write(`Docker Compose version v${COMPOSE_VERSION} (Berth ${inv.ctx.version})\n`);
 }
 
-async function runEvents(inv: ComposeInvocation): Promise<void> {
+export async function runEvents(inv: ComposeInvocation): Promise<void> {
   const { name } = loadOrName(inv);
   const events = await inv.compose.client.events({
     filters: { label: [`${PROJECT}=${name}`] },
@@ -342,99 +340,3 @@ async function runEvents(inv: ComposeInvocation): Promise<void> {
 }
 
 void BerthError;
-
-export const INFO_COMMANDS: ComposeCommand[] = [
-  LOGS_COMMAND,
-  {
-    name: 'ps',
-    use: '[OPTIONS] [SERVICE...]',
-    short: 'List containers',
-    flags: [
-      {
-        name: 'all',
-        short: 'a',
-        kind: 'bool',
-        usage: 'Show all stopped containers (including those created by the run command)',
-      },
-      { name: 'quiet', short: 'q', kind: 'bool', usage: 'Only display IDs' },
-      { name: 'services', kind: 'bool', usage: 'Display services' },
-      { name: 'status', kind: 'list', valueName: 'stringArray', usage: 'Filter services by status' },
-      {
-        name: 'filter',
-        kind: 'list',
-        valueName: 'string',
-        usage: 'Filter services by a property (supported filters: status)',
-      },
-      { name: 'format', kind: 'string', usage: 'Format the output. Values: [table | json]', defaultValue: 'table' },
-      { name: 'no-trunc', kind: 'bool', usage: "Don't truncate output" },
-    ],
-    run: runPs,
-  },
-  {
-    name: 'ls',
-    use: '[OPTIONS]',
-    short: 'List running compose projects',
-    flags: [
-      { name: 'all', short: 'a', kind: 'bool', usage: 'Show all stopped Compose projects' },
-      { name: 'quiet', short: 'q', kind: 'bool', usage: 'Only display project names' },
-      { name: 'format', kind: 'string', usage: 'Format the output. Values: [table | json]', defaultValue: 'table' },
-      { name: 'filter', kind: 'list', valueName: 'filter', usage: 'Filter output based on conditions provided' },
-    ],
-    run: runLs,
-  },
-  {
-    name: 'images',
-    use: '[OPTIONS] [SERVICE...]',
-    short: 'List images used by the created containers',
-    flags: [{ name: 'quiet', short: 'q', kind: 'bool', usage: 'Only display IDs' }],
-    run: runImages,
-  },
-  { name: 'top', use: '[SERVICES...]', short: 'Display the running processes', run: runTop },
-  {
-    name: 'port',
-    use: '[OPTIONS] SERVICE PRIVATE_PORT',
-    short: 'Print the public port for a port binding',
-    flags: [
-      { name: 'protocol', kind: 'string', usage: 'tcp or udp', defaultValue: 'tcp' },
-      { name: 'index', kind: 'int', usage: 'Index of the container if service has multiple replicas' },
-    ],
-    run: async (inv) => {
-      if (inv.args.length !== 2) throw new InvalidArgumentError(`"${inv.prog} port" requires exactly 2 arguments`);
-      await runPort(inv);
-    },
-  },
-  {
-    name: 'config',
-    use: '[OPTIONS] [SERVICE...]',
-    short: 'Parse, resolve and render compose file in canonical format',
-    flags: [
-      { name: 'format', kind: 'string', usage: 'Format the output. Values: [yaml | json]', defaultValue: 'yaml' },
-      { name: 'services', kind: 'bool', usage: 'Print the service names, one per line' },
-      { name: 'volumes', kind: 'bool', usage: 'Print the volume names, one per line' },
-      { name: 'networks', kind: 'bool', usage: 'Print the network names, one per line' },
-      { name: 'profiles', kind: 'bool', usage: 'Print the profile names, one per line' },
-      { name: 'images', kind: 'bool', usage: 'Print the image names, one per line' },
-      { name: 'hash', kind: 'string', usage: 'Print the service config hash, one per line' },
-      { name: 'quiet', short: 'q', kind: 'bool', usage: "Only validate the configuration, don't print anything" },
-      { name: 'output', short: 'o', kind: 'string', usage: 'Save to file (default to stdout)' },
-    ],
-    run: runConfig,
-  },
-  {
-    name: 'version',
-    use: '[OPTIONS]',
-    short: 'Show the Docker Compose version information',
-    flags: [
-      { name: 'format', short: 'f', kind: 'string', usage: 'Format the output. Values: [pretty | json]' },
-      { name: 'short', kind: 'bool', usage: "Shows only Compose's version number" },
-    ],
-    run: runVersion,
-  },
-  {
-    name: 'events',
-    use: '[OPTIONS] [SERVICE...]',
-    short: 'Receive real time events from containers',
-    flags: [{ name: 'json', kind: 'bool', usage: 'Output events as a stream of json objects' }],
-    run: runEvents,
-  },
-];

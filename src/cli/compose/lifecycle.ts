@@ -12,14 +12,10 @@ import {
 } from '../../compose/index.ts';
 import { BerthError, InvalidArgumentError } from '../../util/errors.ts';
 import { ExitStatusError } from '../errors.ts';
-import type { FlagSpec } from '../flags.ts';
-import type { ComposeCommand } from './commands.ts';
 import { followProject } from './logs.ts';
 import type { ComposeInvocation } from './main.ts';
 
 /** up, create, down, start, stop, restart, rm, kill, pause, unpause, build, pull, push. */
-
-const TIMEOUT: FlagSpec = { name: 'timeout', short: 't', kind: 'int', usage: 'Specify a shutdown timeout in seconds' };
 
 function scaleFlags(list: string[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -58,32 +54,7 @@ function pullMode(inv: ComposeInvocation): 'always' | 'missing' | 'never' | unde
   return p;
 }
 
-const CREATE_FLAGS: FlagSpec[] = [
-  { name: 'build', kind: 'bool', usage: 'Build images before starting containers' },
-  { name: 'no-build', kind: 'bool', usage: "Don't build an image, even if it's policy" },
-  {
-    name: 'pull',
-    kind: 'string',
-    usage: 'Pull image before running ("always"|"missing"|"never")',
-    defaultValue: 'missing',
-  },
-  {
-    name: 'force-recreate',
-    kind: 'bool',
-    usage: "Recreate containers even if their configuration and image haven't changed",
-  },
-  { name: 'no-recreate', kind: 'bool', usage: "If containers already exist, don't recreate them" },
-  { name: 'remove-orphans', kind: 'bool', usage: 'Remove containers for services not defined in the Compose file' },
-  {
-    name: 'scale',
-    kind: 'list',
-    valueName: 'scale',
-    usage: 'Scale SERVICE to NUM instances. Overrides the `scale` setting',
-  },
-  { name: 'quiet-pull', kind: 'bool', usage: 'Pull without printing progress information' },
-];
-
-async function runUp(inv: ComposeInvocation): Promise<void> {
+export async function runUp(inv: ComposeInvocation): Promise<void> {
   const f = inv.flags;
   const detach = f.bool('detach');
   if (detach && f.bool('abort-on-container-exit')) {
@@ -130,7 +101,7 @@ async function runUp(inv: ComposeInvocation): Promise<void> {
   if (code !== 0) throw new ExitStatusError('', code);
 }
 
-async function runDown(inv: ComposeInvocation): Promise<void> {
+export async function runDown(inv: ComposeInvocation): Promise<void> {
   const f = inv.flags;
   const rmi = f.string('rmi');
   if (rmi !== '' && rmi !== 'all' && rmi !== 'local') throw new InvalidArgumentError(`invalid --rmi option "${rmi}"`);
@@ -175,7 +146,7 @@ async function eachInOrder(
   void ctx;
 }
 
-async function runStop(inv: ComposeInvocation): Promise<void> {
+export async function runStop(inv: ComposeInvocation): Promise<void> {
   const { project } = inv.load(inv.args);
   const containers = await targets(inv, project, false);
   const services = [...new Set(containers.map((c) => c.Labels?.['com.docker.compose.service'] ?? ''))];
@@ -193,7 +164,7 @@ async function runStop(inv: ComposeInvocation): Promise<void> {
   });
 }
 
-async function runStart(inv: ComposeInvocation): Promise<void> {
+export async function runStart(inv: ComposeInvocation): Promise<void> {
   const { project } = inv.load(inv.args);
   const services = selectServices(project, inv.args, true);
   const existing = await projectContainers(inv.compose, project.name, { services });
@@ -202,7 +173,7 @@ async function runStart(inv: ComposeInvocation): Promise<void> {
   if (inv.flags.bool('wait')) await (await engine()).waitReady(inv.compose, project, services);
 }
 
-async function runRestart(inv: ComposeInvocation): Promise<void> {
+export async function runRestart(inv: ComposeInvocation): Promise<void> {
   const { project } = inv.load(inv.args);
   const services = selectServices(project, inv.args, inv.flags.bool('no-deps') || inv.args.length > 0);
   const containers = await projectContainers(inv.compose, project.name, { services });
@@ -219,7 +190,7 @@ async function runRestart(inv: ComposeInvocation): Promise<void> {
   });
 }
 
-async function runRm(inv: ComposeInvocation): Promise<void> {
+export async function runRm(inv: ComposeInvocation): Promise<void> {
   const { project } = inv.load(inv.args);
   const containers = await targets(inv, project, true);
   if (inv.flags.bool('stop')) {
@@ -240,7 +211,7 @@ async function runRm(inv: ComposeInvocation): Promise<void> {
   for (const c of stopped) await (await engine()).stopAndRemove(inv.compose, c, undefined, inv.flags.bool('volumes'));
 }
 
-function simple(verb: 'kill' | 'pause' | 'unpause', done: string): (inv: ComposeInvocation) => Promise<void> {
+export function simple(verb: 'kill' | 'pause' | 'unpause', done: string): (inv: ComposeInvocation) => Promise<void> {
   return async (inv) => {
     const { project } = inv.load(inv.args);
     const containers = (await targets(inv, project, false)).filter((c) =>
@@ -258,7 +229,7 @@ function simple(verb: 'kill' | 'pause' | 'unpause', done: string): (inv: Compose
   };
 }
 
-async function runCreate(inv: ComposeInvocation): Promise<void> {
+export async function runCreate(inv: ComposeInvocation): Promise<void> {
   const { project } = inv.load(inv.args);
   const recreate = recreatePolicy(inv);
   const build = buildMode(inv);
@@ -274,7 +245,7 @@ async function runCreate(inv: ComposeInvocation): Promise<void> {
   });
 }
 
-async function runBuild(inv: ComposeInvocation): Promise<void> {
+export async function runBuild(inv: ComposeInvocation): Promise<void> {
   const { project } = inv.load(inv.args);
   const services = inv.args.length > 0 ? selectServices(project, inv.args, true) : Object.keys(project.services).sort();
   const args: Record<string, string> = {};
@@ -298,7 +269,7 @@ async function runBuild(inv: ComposeInvocation): Promise<void> {
   }
 }
 
-async function runPull(inv: ComposeInvocation): Promise<void> {
+export async function runPull(inv: ComposeInvocation): Promise<void> {
   const { project } = inv.load(inv.args);
   const services = inv.args.length > 0 ? selectServices(project, inv.args, true) : Object.keys(project.services).sort();
   const failures: string[] = [];
@@ -316,7 +287,7 @@ async function runPull(inv: ComposeInvocation): Promise<void> {
   for (const f of failures) inv.compose.reporter.warn(f);
 }
 
-async function runPush(inv: ComposeInvocation): Promise<void> {
+export async function runPush(inv: ComposeInvocation): Promise<void> {
   const { project } = inv.load(inv.args);
   const services = inv.args.length > 0 ? selectServices(project, inv.args, true) : Object.keys(project.services).sort();
   for (const n of services) {
@@ -336,137 +307,3 @@ async function runPush(inv: ComposeInvocation): Promise<void> {
     inv.compose.reporter.event('Image', image, 'Pushed');
   }
 }
-
-export const LIFECYCLE_COMMANDS: ComposeCommand[] = [
-  {
-    name: 'up',
-    use: '[OPTIONS] [SERVICE...]',
-    short: 'Create and start containers',
-    flags: [
-      { name: 'detach', short: 'd', kind: 'bool', usage: 'Detached mode: Run containers in the background' },
-      ...CREATE_FLAGS,
-      { name: 'no-deps', kind: 'bool', usage: "Don't start linked services" },
-      { name: 'always-recreate-deps', kind: 'bool', usage: 'Recreate dependent containers' },
-      { name: 'no-start', kind: 'bool', usage: "Don't start the services after creating them" },
-      { name: 'wait', kind: 'bool', usage: 'Wait for services to be running|healthy. Implies detached mode' },
-      {
-        name: 'wait-timeout',
-        kind: 'int',
-        usage: 'Maximum duration in seconds to wait for the project to be running|healthy',
-      },
-      { name: 'abort-on-container-exit', kind: 'bool', usage: 'Stops all containers if any container was stopped' },
-      { name: 'exit-code-from', kind: 'string', usage: 'Return the exit code of the selected service container' },
-      { name: 'attach', kind: 'list', valueName: 'stringArray', usage: 'Restrict attaching to the specified services' },
-      {
-        name: 'no-attach',
-        kind: 'list',
-        valueName: 'stringArray',
-        usage: 'Do not attach (stream logs) to the specified services',
-      },
-      { name: 'no-color', kind: 'bool', usage: 'Produce monochrome output' },
-      { name: 'no-log-prefix', kind: 'bool', usage: "Don't print prefix in logs" },
-      { name: 'timestamps', kind: 'bool', usage: 'Show timestamps' },
-      { name: 'renew-anon-volumes', short: 'V', kind: 'bool', usage: 'Recreate anonymous volumes', hidden: true },
-      TIMEOUT,
-    ],
-    run: runUp,
-  },
-  {
-    name: 'down',
-    use: '[OPTIONS] [SERVICES]',
-    short: 'Stop and remove containers, networks',
-    flags: [
-      {
-        name: 'volumes',
-        short: 'v',
-        kind: 'bool',
-        usage: 'Remove named volumes declared in the "volumes" section and anonymous volumes',
-      },
-      {
-        name: 'rmi',
-        kind: 'string',
-        usage: 'Remove images used by services. "local" remove only images that don\'t have a custom tag',
-      },
-      { name: 'remove-orphans', kind: 'bool', usage: 'Remove containers for services not defined in the Compose file' },
-      TIMEOUT,
-    ],
-    run: runDown,
-  },
-  {
-    name: 'create',
-    use: '[OPTIONS] [SERVICE...]',
-    short: 'Creates containers for a service',
-    flags: CREATE_FLAGS,
-    run: runCreate,
-  },
-  {
-    name: 'start',
-    use: '[SERVICE...]',
-    short: 'Start services',
-    flags: [{ name: 'wait', kind: 'bool', usage: 'Wait for services to be running|healthy', hidden: true }],
-    run: runStart,
-  },
-  { name: 'stop', use: '[OPTIONS] [SERVICE...]', short: 'Stop services', flags: [TIMEOUT], run: runStop },
-  {
-    name: 'restart',
-    use: '[OPTIONS] [SERVICE...]',
-    short: 'Restart service containers',
-    flags: [TIMEOUT, { name: 'no-deps', kind: 'bool', usage: "Don't restart dependent services" }],
-    run: runRestart,
-  },
-  {
-    name: 'rm',
-    use: '[OPTIONS] [SERVICE...]',
-    short: 'Removes stopped service containers',
-    flags: [
-      { name: 'force', short: 'f', kind: 'bool', usage: "Don't ask to confirm removal" },
-      { name: 'stop', short: 's', kind: 'bool', usage: 'Stop the containers, if required, before removing' },
-      { name: 'volumes', short: 'v', kind: 'bool', usage: 'Remove any anonymous volumes attached to containers' },
-    ],
-    run: runRm,
-  },
-  {
-    name: 'kill',
-    use: '[OPTIONS] [SERVICE...]',
-    short: 'Force stop service containers',
-    flags: [
-      { name: 'signal', short: 's', kind: 'string', usage: 'SIGNAL to send to the container', defaultValue: 'SIGKILL' },
-      { name: 'remove-orphans', kind: 'bool', usage: 'Remove containers for services not defined in the Compose file' },
-    ],
-    run: simple('kill', 'Killed'),
-  },
-  { name: 'pause', use: '[SERVICE...]', short: 'Pause services', run: simple('pause', 'Paused') },
-  { name: 'unpause', use: '[SERVICE...]', short: 'Unpause services', run: simple('unpause', 'Unpaused') },
-  {
-    name: 'build',
-    use: '[OPTIONS] [SERVICE...]',
-    short: 'Build or rebuild services',
-    flags: [
-      { name: 'no-cache', kind: 'bool', usage: 'Do not use cache when building the image' },
-      { name: 'pull', kind: 'bool', usage: 'Always attempt to pull a newer version of the image' },
-      { name: 'quiet', short: 'q', kind: 'bool', usage: "Don't print anything to STDOUT" },
-      { name: 'build-arg', kind: 'list', valueName: 'stringArray', usage: 'Set build-time variables for services' },
-    ],
-    run: runBuild,
-  },
-  {
-    name: 'pull',
-    use: '[OPTIONS] [SERVICE...]',
-    short: 'Pull service images',
-    flags: [
-      { name: 'quiet', short: 'q', kind: 'bool', usage: 'Pull without printing progress information' },
-      { name: 'ignore-pull-failures', kind: 'bool', usage: 'Pull what it can and ignores images with pull failures' },
-      { name: 'ignore-buildable', kind: 'bool', usage: 'Ignore images that can be built' },
-    ],
-    run: runPull,
-  },
-  {
-    name: 'push',
-    use: '[OPTIONS] [SERVICE...]',
-    short: 'Push service images',
-    flags: [
-      { name: 'ignore-push-failures', kind: 'bool', usage: 'Push what it can and ignores images with push failures' },
-    ],
-    run: runPush,
-  },
-];

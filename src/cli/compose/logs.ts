@@ -11,7 +11,6 @@ import {
   engine,
 } from '../../compose/index.ts';
 import { CanceledError } from '../../util/errors.ts';
-import type { ComposeCommand } from './commands.ts';
 import type { ComposeInvocation } from './main.ts';
 
 /**
@@ -196,7 +195,7 @@ async function timeArg(value: string, what: string): Promise<string | undefined>
   }
 }
 
-async function runLogs(inv: ComposeInvocation): Promise<void> {
+export async function runLogs(inv: ComposeInvocation): Promise<void> {
   const f = inv.flags;
   let name: string;
   let services: string[] | undefined;
@@ -241,34 +240,3 @@ async function runLogs(inv: ComposeInvocation): Promise<void> {
     ),
   );
 }
-
-export const LOGS_COMMAND: ComposeCommand = {
-  name: 'logs',
-  use: '[OPTIONS] [SERVICE...]',
-  short: 'View output from containers',
-  flags: [
-    { name: 'follow', short: 'f', kind: 'bool', usage: 'Follow log output' },
-    {
-      name: 'tail',
-      short: 'n',
-      kind: 'string',
-      usage: 'Number of lines to show from the end of the logs for each container',
-      defaultValue: 'all',
-    },
-    {
-      name: 'since',
-      kind: 'string',
-      usage: 'Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)',
-    },
-    {
-      name: 'until',
-      kind: 'string',
-      usage: 'Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)',
-    },
-    { name: 'timestamps', short: 't', kind: 'bool', usage: 'Show timestamps' },
-    { name: 'no-color', kind: 'bool', usage: 'Produce monochrome output' },
-    { name: 'no-log-prefix', kind: 'bool', usage: "Don't print prefix in logs" },
-    { name: 'index', kind: 'int', usage: 'index of the container if service has multiple replicas' },
-  ],
-  run: runLogs,
-};

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { EngineClient } from '../../client/index.ts';
 import { COMPOSE_VERSION } from '../../compose/index.ts';
 import type { Context, Streams } from '../command.ts';
 import { processStreams, runProgram } from '../entry.ts';
@@ -93,7 +92,12 @@ export async function pluginMain(argv: readonly string[], env: NodeJS.ProcessEnv
       signal: run.signal,
       version: COMPOSE_VERSION,
       client: () =>
-        run.client(() => new EngineClient({ host, userAgent: `Docker-Compose/${COMPOSE_VERSION} (Berth)` })),
+        run.client(() => {
+          // Loaded only when a command talks to the engine, synchronously (require() of an ES module).
+          const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);
+          const { EngineClient } = require('../../client/index.ts') as typeof import('../../client/index.ts');
+          return new EngineClient({ host, userAgent: `Docker-Compose/${COMPOSE_VERSION} (Berth)` });
+        }),
       releaseSignals: run.releaseSignals,
     };
     await runCompose(ctx, rest, 'docker compose', { cwd: process.cwd(), env });
