@@ -159,6 +159,12 @@ export const DELIBERATE: Deliberate[] = [
   },
   {
     scenario: ANY,
+    key: /blkio_stats\.(io_service_bytes|io_serviced)_recursive\[\]$/,
+    reason:
+      "the blkio lists name the devices the container's cgroup read or wrote, which depends on what was in the page cache: either engine may show none (both parse the cgroup's files the same way)",
+  },
+  {
+    scenario: ANY,
     step: /inspect missing|inspect bad reference|docker-py values/,
     key: /^(error message|value images get missing)$/,
     reason: 'image look-up errors say "No such image: NAME" once, as moby 23+; dockerd 20.10 wraps it twice',
