@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, symlinkSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -396,6 +398,68 @@ describe('trust', { timeout: 600_000 }, () => {
         { timeoutMs: 120_000 },
       );
       assert.equal(r.code === 0 ? 0 : 1, expect, `${key}: ${r.stderr}`);
+    }
+    // The same store served over http, as a lookaside is usually published: skopeo reads Berth's signature there.
+    const served: string[] = [];
+    const server = createServer((req, res) => {
+      served.push(req.url ?? '');
+      readFile(join(scratch, 'sigs', decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname))).then(
+        (body) => res.end(body),
+        () => res.writeHead(404).end(),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const rdHttp = join(scratch, 'registries-http.d');
+      mkdirSync(rdHttp, { recursive: true });
+      await writeFile(
+        join(rdHttp, 'h.yaml'),
+        `default-docker:\n  lookaside: http://127.0.0.1:${(server.address() as AddressInfo).port}\n`,
+      );
+      const r = await run(
+        'skopeo',
+        [
+          '--policy',
+          join(scratch, 'skopeo-policy.json'),
+          '--registries.d',
+          rdHttp,
+          'copy',
+          '--src-tls-verify=false',
+          `docker://${reg.host}/gpg:2`,
+          `dir:${join(scratch, 'out-http')}`,
+        ],
+        {},
+        undefined,
+        { timeoutMs: 120_000 },
+      );
+      assert.equal(r.code, 1, 'the policy file now trusts stranger.gpg only');
+      await writeFile(
+        join(scratch, 'skopeo-policy.json'),
+        JSON.stringify({ default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: join(scratch, 'releases.gpg') }] }),
+      );
+      const ok2 = await run(
+        'skopeo',
+        [
+          '--policy',
+          join(scratch, 'skopeo-policy.json'),
+          '--registries.d',
+          rdHttp,
+          'copy',
+          '--src-tls-verify=false',
+          `docker://${reg.host}/gpg:2`,
+          `dir:${join(scratch, 'out-http-2')}`,
+        ],
+        {},
+        undefined,
+        { timeoutMs: 120_000 },
+      );
+      assert.equal(ok2.code, 0, ok2.stderr);
+      assert.ok(
+        served.some((u) => /\/gpg@sha256=[0-9a-f]{64}\/signature-1$/.test(u)),
+        served.join(', '),
+      );
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
     // The enforcing daemon refuses a GPG-required image signed by nobody it trusts.
     const u = await skopeo([
