@@ -22,7 +22,7 @@ const json = (body: unknown) => [JSON.stringify(body), { 'Content-Type': 'applic
 
 /** The parts of container inspect these tests read. */
 interface Inspect {
-  State: { Status: string; Running: boolean; Paused: boolean; ExitCode: number };
+  State: { Status: string; Running: boolean; Paused: boolean; ExitCode: number; Pid: number };
   Config: { Hostname: string };
   HostConfig: { Links: string[] | null; BlkioWeight: number; LogConfig: { Type: string } };
   NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
@@ -421,6 +421,34 @@ describe('container fidelity (issue 16)', () => {
     assert.equal(Object.keys(s.blkio_stats).length, 8);
     assert.ok((s.cpu_stats.cpu_usage.percpu_usage?.length ?? 0) >= Math.min(1, cpus().length), 'percpu_usage');
     assert.equal(typeof s.memory_stats.max_usage, 'number');
+    assert.ok(!('networks' in s), 'no networks with --network none, as dockerd');
+    await ok(d, ['rm', '-f', id]);
+  });
+
+  it('stats carry networks: the counters of each interface of the container, lo left out', async () => {
+    const id = (await ok(d, ['run', '-d', 'busybox', 'sleep', '60'])).trim();
+    const s = JSON.parse((await api(d.socket, 'GET', `/containers/${id}/stats?stream=false`)).body) as {
+      networks?: Record<string, Record<string, number>>;
+    };
+    assert.deepEqual(Object.keys(s.networks ?? {}), ['eth0']);
+    const eth0 = s.networks?.eth0 ?? {};
+    for (const k of [
+      'rx_bytes',
+      'rx_packets',
+      'rx_errors',
+      'rx_dropped',
+      'tx_bytes',
+      'tx_packets',
+      'tx_errors',
+      'tx_dropped',
+    ])
+      assert.equal(typeof eth0[k], 'number', k);
+    // What the kernel counts in the container's namespace, read after: never less than what stats said.
+    const net = await readFile(`/proc/${(await inspect(d, id)).State.Pid}/net/dev`, 'utf8');
+    const later = /eth0:\s*(\d+)\s+(\d+)/.exec(net);
+    assert.ok(later, net);
+    assert.ok(Number(later[1]) >= (eth0.rx_bytes ?? Number.NaN), `${later[1]} >= ${eth0.rx_bytes}`);
+    assert.ok(Number(later[2]) >= (eth0.rx_packets ?? Number.NaN));
     await ok(d, ['rm', '-f', id]);
   });
 

@@ -167,6 +167,8 @@ export class ContainerLookup {
   /** One stats sample (`docker stats`); `previous` gives the "pre" CPU counters, so that the CLI computes CPU %. */
   stats(ref: string, previous?: StatsSample): Promise<StatsSample> {
     const r = this.get(ref);
-    return statsSample({ id: r.id, name: r.name, running: isLive(r) }, previous);
+    const mode = r.hostConfig.NetworkMode || 'default';
+    const ownNetwork = mode !== 'host' && mode !== 'none' && !mode.startsWith('container:');
+    return statsSample({ id: r.id, name: r.name, running: isLive(r), pid: r.state.Pid, ownNetwork }, previous);
   }
 }

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseBlkioV1, parseIoStat, readCgroupStats } from './stats.ts';
+import { parseBlkioV1, parseIoStat, parseNetDev, readCgroupStats } from './stats.ts';
 
 // A real cgroup of our own (v1 controllers on this kind of host), with this test process's own usage.
 const group = `berth-stats-test-${process.pid}`;
@@ -95,4 +95,28 @@ test('reads block I/O of a real v1 blkio cgroup (a throttle rule turns the count
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('parses /proc/<pid>/net/dev into the networks of stats, lo left out; none without another interface', () => {
+  const text = [
+    'Inter-|   Receive                                                |  Transmit',
+    ' face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed',
+    '    lo:     100       2    0    0    0     0          0         0      100       2    0    0    0     0       0          0',
+    '  eth0:    1698      19    1    2    0     0          0         0      894      11    3    4    0     0       0          0',
+    '',
+  ].join('\n');
+  assert.deepEqual(parseNetDev(text), {
+    eth0: {
+      rx_bytes: 1698,
+      rx_packets: 19,
+      rx_errors: 1,
+      rx_dropped: 2,
+      tx_bytes: 894,
+      tx_packets: 11,
+      tx_errors: 3,
+      tx_dropped: 4,
+    },
+  });
+  assert.equal(parseNetDev(text.split('\n').slice(0, 3).join('\n')), undefined);
+  assert.equal(parseNetDev(''), undefined);
 });

@@ -16,6 +16,46 @@ export interface StatsSample {
   storage_stats: Record<string, never>;
   name: string;
   id: string;
+  /** Per interface of the container's network namespace (not `lo`); absent when it has none, as dockerd. */
+  networks?: Record<string, NetworkCounters>;
+}
+
+/** One interface's counters in `networks`, as dockerd names them. */
+export interface NetworkCounters {
+  rx_bytes: number;
+  rx_packets: number;
+  rx_errors: number;
+  rx_dropped: number;
+  tx_bytes: number;
+  tx_packets: number;
+  tx_errors: number;
+  tx_dropped: number;
+}
+
+/**
+ * The interfaces of `/proc/<pid>/net/dev` (the counters of that process's network namespace), `lo` left out as
+ * dockerd leaves it out; undefined when no other interface is there.
+ */
+export function parseNetDev(text: string): Record<string, NetworkCounters> | undefined {
+  const out: Record<string, NetworkCounters> = {};
+  for (const line of text.split('\n').slice(2)) {
+    const m = /^\s*([^:\s]+):\s*(.*)$/.exec(line);
+    if (!m || m[1] === 'lo') continue;
+    const n = (m[2] ?? '').trim().split(/\s+/).map(Number);
+    if (n.length < 16 || n.some((x) => !Number.isFinite(x))) continue;
+    const v = (i: number) => n[i] ?? 0;
+    out[m[1] as string] = {
+      rx_bytes: v(0),
+      rx_packets: v(1),
+      rx_errors: v(2),
+      rx_dropped: v(3),
+      tx_bytes: v(8),
+      tx_packets: v(9),
+      tx_errors: v(10),
+      tx_dropped: v(11),
+    };
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** One device's counter in `blkio_stats` (`op` is Read/Write/Sync/Async/Discard/Total on v1, read/write on v2). */
@@ -265,10 +305,15 @@ const ZERO = '0001-01-01T00:00:00Z';
  * `precpu_stats` from `previous` so that the CLI can compute CPU %.
  */
 export async function statsSample(
-  c: { id: string; name: string; running: boolean },
+  c: { id: string; name: string; running: boolean; pid?: number; ownNetwork?: boolean },
   previous?: StatsSample,
 ): Promise<StatsSample> {
   const s = c.running ? await readCgroupStats(`berth/${c.id}`) : undefined;
+  // The interfaces of the container's own network namespace (not the host's, nor another container's).
+  const networks =
+    c.running && c.ownNetwork && c.pid
+      ? parseNetDev(await readFile(`/proc/${c.pid}/net/dev`, 'utf8').catch(() => ''))
+      : undefined;
   return {
     read: c.running ? new Date().toISOString() : ZERO,
     preread: previous?.read ?? ZERO,
@@ -281,5 +326,6 @@ export async function statsSample(
     storage_stats: {},
     name: `/${c.name}`,
     id: c.id,
+    ...(networks ? { networks } : {}),
   };
 }
