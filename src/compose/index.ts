@@ -19,9 +19,7 @@ export {
   serviceOf,
 } from './context.ts';
 export { emitYaml, formatConfig, projectDocument } from './config.ts';
-export { serviceHash } from './hash.ts';
 export { COMPOSE_VERSION, PROJECT as PROJECT_LABEL } from './labels.ts';
-export { containerCreateRequest } from './convert.ts';
 export { inDependencyOrder, selectServices } from './graph.ts';
 export { parseReadiness } from './ready-spec.ts';
 export { shellSplit, parseDuration } from './units.ts';
@@ -33,4 +31,16 @@ export type Engine = typeof import('./engine.ts');
 /** The engine-facing half of compose (up, down, builds, readiness), loaded on first use. */
 export function engine(): Promise<Engine> {
   return import('./engine.ts');
+}
+
+/**
+ * The container plan and the config hash (`run`, `config --hash`), loaded on first use: `config` and the other
+ * commands that only read files or list containers do not need them.
+ */
+export async function planning(): Promise<{
+  containerCreateRequest: typeof import('./convert.ts').containerCreateRequest;
+  serviceHash: typeof import('./hash.ts').serviceHash;
+}> {
+  const [convert, hash] = await Promise.all([import('./convert.ts'), import('./hash.ts')]);
+  return { containerCreateRequest: convert.containerCreateRequest, serviceHash: hash.serviceHash };
 }

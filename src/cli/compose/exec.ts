@@ -1,4 +1,4 @@
-import { containerCreateRequest, numberOf, projectContainers, shellSplit, engine } from '../../compose/index.ts';
+import { numberOf, planning, projectContainers, shellSplit, engine } from '../../compose/index.ts';
 import { BerthError, InvalidArgumentError, NotFoundError } from '../../util/errors.ts';
 import { ExitStatusError } from '../errors.ts';
 import type { ComposeInvocation } from './main.ts';
@@ -52,7 +52,7 @@ export async function runRun(inv: ComposeInvocation): Promise<void> {
   const tty = !f.bool('no-TTY') && inv.ctx.streams.in.isTTY === true;
   const entrypoint = f.has('entrypoint') ? shellSplit(f.string('entrypoint')) : undefined;
   const apiVersion = await inv.compose.client.apiVersion({ signal: inv.ctx.signal });
-  const plan = containerCreateRequest({
+  const plan = (await planning()).containerCreateRequest({
     project,
     service: { ...svc, ...(f.bool('service-ports') ? {} : { ports: [] }), container_name: name },
     name,

@@ -9,7 +9,7 @@ import {
   PROJECT_LABEL as PROJECT,
   projectContainers,
   selectServices,
-  serviceHash,
+  planning,
   serviceOf,
   type Project,
   engine,
@@ -285,6 +285,7 @@ export async function runConfig(inv: ComposeInvocation): Promise<void> {
   if (f.has('hash')) {
     const want = f.string('hash');
     const names = want === '*' ? Object.keys(project.services).sort() : want.split(',').map((s) => s.trim());
+    const { serviceHash } = await planning();
     for (const n of names) {
       const s = project.services[n];
       if (s === undefined) throw new NotFoundError(`no such service: ${n}`);
