@@ -1,5 +1,6 @@
 import type { ContainerSummary } from '../client/index.ts';
-import { BerthError, CanceledError, ConflictError, NotFoundError } from '../util/errors.ts';
+import { BerthError, ConflictError, NotFoundError } from '../util/errors.ts';
+import { sleep } from '../util/sleep.ts';
 import { type ComposeContext, containerName } from './context.ts';
 import type { Hook, Service } from './model.ts';
 
@@ -10,21 +11,6 @@ import type { Hook, Service } from './model.ts';
  */
 
 const POLL_MS = 50;
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new CanceledError('canceled'));
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new CanceledError('canceled'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 async function runHook(
   ctx: ComposeContext,

@@ -1,5 +1,6 @@
 import type { ContainerSummary } from '../client/index.ts';
-import { CanceledError, FailedPreconditionError } from '../util/errors.ts';
+import { FailedPreconditionError } from '../util/errors.ts';
+import { sleep } from '../util/sleep.ts';
 import { pack, type PackEntry } from '../util/tar/index.ts';
 import { type ComposeContext, containerName, projectContainers, serviceOf } from './context.ts';
 import { fileTarget } from './convert.ts';
@@ -17,21 +18,6 @@ import { parseReadiness } from './ready-spec.ts';
  */
 
 const POLL_MS = 250;
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new CanceledError('canceled'));
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new CanceledError('canceled'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Waits until a dependency meets its condition; throws (or warns, when not required) when it cannot. */
 async function waitDependency(
