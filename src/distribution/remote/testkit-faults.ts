@@ -22,9 +22,10 @@ import { closeServer, listen } from './testkit-token.ts';
  * - `hang`: the layer blob stops after half its bytes and the connection stays open, silent;
  * - `cut-once`: the first GET of the layer blob stops after half its bytes and the connection is cut; later
  *   GETs are healthy and honour `Range` (206), so a client can resume;
- * - `schema1`: the tag serves a signed Docker schema 1 manifest (`…manifest.v1+prettyjws`), which clients refuse.
+ * - `schema1`: the tag serves a signed Docker schema 1 manifest (`…manifest.v1+prettyjws`), which clients refuse;
+ * - `stall`: the layer blob stops after half its bytes, the connection open, until `release()` sends the rest.
  */
-export type Fault = 'healthy' | 'bad-digest' | 'truncated' | 'bad-manifest' | 'hang' | 'cut-once' | 'schema1';
+export type Fault = 'healthy' | 'bad-digest' | 'truncated' | 'bad-manifest' | 'hang' | 'cut-once' | 'schema1' | 'stall';
 
 /** One request the faulty registry saw. */
 export interface SeenRequest {
@@ -66,6 +67,8 @@ export interface FaultyRegistry {
   requests: SeenRequest[];
   /** Changes the fault from now on (`cut-once` re-arms). */
   setFault(f: Fault): void;
+  /** Sends the rest of every layer blob held by `stall`. */
+  release(): void;
 }
 
 /**
@@ -120,6 +123,7 @@ export async function startFaultyRegistry(
   const requests: SeenRequest[] = [];
   let current = fault;
   let cutDone = false;
+  const stalled: (() => void)[] = [];
   const sockets = new Set<Socket>();
   let log = '';
 
@@ -187,6 +191,12 @@ export async function startFaultyRegistry(
       res.writeHead(200, { ...base, 'content-length': String(blob.body.length) });
       return res.write(half);
     }
+    if (blob === layer && current === 'stall') {
+      res.writeHead(200, { ...base, 'content-length': String(blob.body.length) });
+      res.write(half);
+      stalled.push(() => res.end(blob.body.subarray(half.length)));
+      return;
+    }
     if (blob === layer && current === 'cut-once' && !cutDone) {
       cutDone = true;
       res.writeHead(200, { ...base, 'content-length': String(blob.body.length) });
@@ -234,6 +244,9 @@ export async function startFaultyRegistry(
     setFault: (f) => {
       current = f;
       cutDone = false;
+    },
+    release: () => {
+      for (const send of stalled.splice(0)) send();
     },
     stop: async () => {
       if (stopped) return;
@@ -326,8 +339,11 @@ export async function startProxy(
       const text = d.toString('latin1');
       const head = text.indexOf('\r\n\r\n');
       if (/^[A-Z]+ \S+ HTTP\/1\.[01]\r\n/.test(text)) proxy.requests.push(head >= 0 ? text.slice(0, head) : text);
-      upstream.write(d);
+      // Backpressure both ways, as a real hop has: the proxy holds no more than its socket buffers.
+      if (!upstream.write(d)) client.pause();
     });
+    upstream.on('drain', () => client.resume());
+    client.on('drain', () => upstream.resume());
     upstream.on('data', (d: Buffer) => {
       if (hung) return;
       const verdict = tamper(n, sent, d);
@@ -341,7 +357,7 @@ export async function startProxy(
         return;
       }
       sent += d.length;
-      client.write(d);
+      if (!client.write(d)) upstream.pause();
     });
     const end = () => {
       client.destroy();

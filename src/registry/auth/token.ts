@@ -183,7 +183,18 @@ export class TokenService implements Handler {
     this.#gate = gate;
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, _path: string, query: URLSearchParams): Promise<void> {
+  /**
+   * With `mirror` (the request came as `/<project>/token`, the realm of a mirror path's challenges), the
+   * repositories the scopes name are the project's: `repository:<repo>` is granted as `repository:<project>/<repo>`.
+   */
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    _path: string,
+    query: URLSearchParams,
+    _base?: string,
+    mirror?: string,
+  ): Promise<void> {
     try {
       let params = query;
       if (req.method === 'POST') {
@@ -201,7 +212,8 @@ export class TokenService implements Handler {
       const scopes = params
         .getAll('scope')
         .flatMap((s) => s.split(' '))
-        .filter((s) => s !== '');
+        .filter((s) => s !== '')
+        .map((s) => (mirror !== undefined && s.startsWith('repository:') ? `repository:${mirror}/${s.slice(11)}` : s));
       let p: Principal = ANONYMOUS;
       const grant = params.get('grant_type');
       if (req.method === 'POST' && grant === 'refresh_token') {

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { type FileHandle, open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MediaType } from '../../oci/mediatypes.ts';
 import type { Digest } from '../../util/digest.ts';
@@ -45,8 +46,15 @@ interface Ctx {
 export interface PullThroughHook {
   /** The manifest, fetched from the upstream when needed; undefined when not a proxy's or not found. */
   manifest(repo: string, ref: { digest: Digest } | { tag: string }): Promise<ManifestRecord | undefined>;
-  /** Fetches the blob from the upstream when the repository lacks it. */
-  blob(repo: string, digest: Digest): Promise<void>;
+  /**
+   * Fetches the blob from the upstream when the repository lacks it; with `stream`, may answer with the bytes as
+   * they arrive instead (the blob being stored meanwhile).
+   */
+  blob(
+    repo: string,
+    digest: Digest,
+    opts?: { stream?: boolean },
+  ): Promise<{ size: number; body: Readable } | undefined>;
   /** Throws DENIED for a proxy project's repository. */
   checkPush(repo: string): Promise<void>;
 }
@@ -75,6 +83,7 @@ export class DistributionApi {
     path: string,
     query: URLSearchParams,
     base: string,
+    mirror?: string,
   ): Promise<void> {
     let scope: string | undefined;
     try {
@@ -158,6 +167,10 @@ export class DistributionApi {
       // The ping's headers go with its 401 too: clients read them from whichever answer they get.
       const headers: OutgoingHttpHeaders = path === '/v2/' || path === '/v2' ? { ...this.#pingHeaders } : {};
       if (err instanceof RegistryError && err.status === 401) {
+        // Through a mirror path the client knows the repository without the project: its scope says so, and
+        // the mirror's token service (the realm, under `base`) puts the project back.
+        if (mirror !== undefined && scope?.startsWith(`repository:${mirror}/`))
+          scope = `repository:${scope.slice(`repository:${mirror}/`.length)}`;
         const c = this.#gate.challenge(base, scope);
         if (c) headers['WWW-Authenticate'] = c;
       }
@@ -225,8 +238,6 @@ export class DistributionApi {
   }
 
   async #getBlob(ctx: Ctx, repo: string, digest: Digest): Promise<void> {
-    await this.#cache?.blob(repo, digest);
-    const size = await this.#reg.blobSize(repo, digest);
     const headers: OutgoingHttpHeaders = {
       'Content-Type': 'application/octet-stream',
       'Docker-Content-Digest': digest,
@@ -234,6 +245,19 @@ export class DistributionApi {
       ETag: `"${digest}"`,
       'Cache-Control': 'max-age=31536000',
     };
+    const whole = ctx.req.method === 'GET' && ctx.req.headers.range === undefined;
+    const fetching = await this.#cache?.blob(repo, digest, { stream: whole });
+    if (fetching) {
+      // A pull-through cache's first pull: the bytes as they come from the upstream (cut short if they fail).
+      ctx.res.writeHead(200, { ...headers, 'Content-Length': fetching.size, [API_VERSION_HEADER]: API_VERSION });
+      try {
+        await pipeline(fetching.body, ctx.res);
+      } catch {
+        ctx.res.destroy();
+      }
+      return;
+    }
+    const size = await this.#reg.blobSize(repo, digest);
     let range: ChunkRange | undefined;
     const want = ctx.req.headers.range;
     if (want !== undefined) {

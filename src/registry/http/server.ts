@@ -6,7 +6,18 @@ import { sendError } from './respond.ts';
 
 /** A part of the HTTP surface: `/v2/`, `/token`, `/admin/`. */
 export interface Handler {
-  handle(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams, base: string): Promise<void>;
+  /**
+   * `base` is the URL the client addressed the registry at (with a mirror's path); `mirror` the project a mirror
+   * path named (`/cache/v2/<repo>/…` is `/v2/cache/<repo>/…`), whose repositories the client knows without it.
+   */
+  handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    query: URLSearchParams,
+    base: string,
+    mirror?: string,
+  ): Promise<void>;
 }
 
 export interface Routes {
@@ -23,8 +34,10 @@ export interface ServeOptions {
   onError?: (err: unknown, req: IncomingMessage) => void;
 }
 
-const PREFIXED_RE =
-  /^\/((?!v2\/|v2$|admin\/|token|extensions\/)[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)\/v2(\/.*)?$/;
+const PROJECT =
+  '((?!v2\\/|v2$|admin\\/|token|extensions\\/)[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)';
+const PREFIXED_RE = new RegExp(`^\\/${PROJECT}\\/v2(\\/.*)?$`);
+const PREFIXED_TOKEN_RE = new RegExp(`^\\/${PROJECT}\\/token\\/?$`);
 
 /** The registry's HTTP(S) server: splits path and query, sends each request to its part. */
 export function createRegistryServer(routes: Routes, opts: ServeOptions = {}): Server {
@@ -35,10 +48,22 @@ export function createRegistryServer(routes: Routes, opts: ServeOptions = {}): S
     let path = q < 0 ? url : url.slice(0, q);
     // A mirror URL with a path (`http://registry/cache` in berthd's registry-mirrors, containerd's override_path):
     // `/cache/v2/<repo>/…` is `/v2/cache/<repo>/…`, so a proxy project mirrors its upstream under its own name.
+    // Its token service is `/cache/token` (the realm its challenges name), which grants `<repo>` as `cache/<repo>`:
+    // the client asks for the scopes of the names it knows, and those are the ones without the project.
+    let mirror: string | undefined;
     const prefixed = PREFIXED_RE.exec(path);
-    if (prefixed) path = prefixed[2] === undefined || prefixed[2] === '/' ? '/v2/' : `/v2/${prefixed[1]}${prefixed[2]}`;
+    if (prefixed) {
+      mirror = prefixed[1]!;
+      path = prefixed[2] === undefined || prefixed[2] === '/' ? '/v2/' : `/v2/${mirror}${prefixed[2]}`;
+    } else {
+      const token = PREFIXED_TOKEN_RE.exec(path);
+      if (token) {
+        mirror = token[1]!;
+        path = '/token';
+      }
+    }
     const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
-    const base = `${scheme}://${req.headers.host ?? 'localhost'}`;
+    const base = `${scheme}://${req.headers.host ?? 'localhost'}${mirror === undefined ? '' : `/${mirror}`}`;
     let handler: Handler | undefined;
     if (path.startsWith('/v2')) handler = routes.v2;
     else if (path === '/token' || path === '/token/') handler = routes.token;
@@ -48,7 +73,7 @@ export function createRegistryServer(routes: Routes, opts: ServeOptions = {}): S
       sendError(req, res, new RegistryError('NAME_UNKNOWN', `no route for ${req.method} ${path}`, { status: 404 }));
       return;
     }
-    handler.handle(req, res, path, query, base).catch((err: unknown) => {
+    handler.handle(req, res, path, query, base, mirror).catch((err: unknown) => {
       opts.onError?.(err, req);
       sendError(req, res, err);
     });

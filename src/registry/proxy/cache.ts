@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type { Digest } from '../../util/digest.ts';
 import { UnavailableError, errorMessage, isBerthError } from '../../util/errors.ts';
 import { KeyedMutex } from '../../util/lock.ts';
@@ -6,8 +6,45 @@ import type { Policy } from '../auth/policy.ts';
 import { RegistryError } from '../errors.ts';
 import type { ManifestRecord } from '../meta/store.ts';
 import type { ProxyRow, SettingsStore } from '../ops/settings.ts';
-import { RemoteSide } from '../replication/remote.ts';
+import { RemoteSide, preloadClient } from '../replication/remote.ts';
 import type { Registry } from '../service.ts';
+
+/** A blob answered while it is fetched: its length and the client's side of its bytes. */
+export interface StreamedBlob {
+  size: number;
+  body: Readable;
+}
+
+/**
+ * The source's chunks, each also written to `client` (while it is open; a client gone does not stop the source)
+ * except the last, left in `held` for the caller to send once the whole is verified. A slow client slows the source.
+ */
+async function* teeAllButLast(
+  source: AsyncIterable<Buffer>,
+  client: PassThrough | undefined,
+  held: { last?: Buffer | undefined },
+): AsyncGenerator<Buffer> {
+  for await (const c of source) {
+    if (client && !client.destroyed) {
+      if (held.last && !client.write(held.last) && !client.destroyed) await drained(client);
+      held.last = c;
+    }
+    yield c;
+  }
+}
+
+/** Resolves when `s` wants more, or is gone. */
+function drained(s: PassThrough): Promise<void> {
+  return new Promise((resolve) => {
+    const go = () => {
+      s.off('drain', go);
+      s.off('close', go);
+      resolve();
+    };
+    s.on('drain', go);
+    s.on('close', go);
+  });
+}
 
 /** How long the list of proxy projects is trusted before it is read again (a change elsewhere shows this late). */
 const PROXIES_TTL_MS = 2000;
@@ -33,6 +70,8 @@ export class PullThrough {
   readonly #policy: Policy;
   readonly #log: (line: string) => void;
   readonly #fetching = new KeyedMutex();
+  /** Blob fetches under way, by repository and digest: settled once the blob is stored (or failed). */
+  readonly #blobFetches = new Map<string, Promise<void>>();
   /** One connection set per project, remade when its settings change. */
   readonly #sides = new Map<string, { key: string; side: Promise<RemoteSide> }>();
   #proxies: { at: number; rows: ProxyRow[] } | undefined;
@@ -47,8 +86,10 @@ export class PullThrough {
 
   async #upstreamOf(repo: string): Promise<Upstream | undefined> {
     const now = Date.now();
-    if (!this.#proxies || now - this.#proxies.at > PROXIES_TTL_MS)
+    if (!this.#proxies || now - this.#proxies.at > PROXIES_TTL_MS) {
       this.#proxies = { at: now, rows: await this.#settings.proxies() };
+      if (this.#proxies.rows.length > 0) preloadClient();
+    }
     if (this.#proxies.rows.length === 0) return undefined;
     const project = await this.#policy.projectOf(repo);
     if (!project || repo === project.name) return undefined;
@@ -141,34 +182,94 @@ export class PullThrough {
     });
   }
 
-  /** Makes sure a proxy project's repository holds the blob, fetching it from the upstream when it does not. */
-  async blob(repo: string, digest: Digest): Promise<void> {
+  /**
+   * Makes sure a proxy project's repository holds the blob, fetching it from the upstream when it does not. With
+   * `stream` (a plain GET), a fetch this request starts is answered as it arrives: the bytes go to the client while
+   * they are stored, all but the last chunk, which follows once the whole blob is stored and its digest verified;
+   * a blob that fails its digest is not kept, and the client's answer is cut short. Other requests for the blob
+   * meanwhile wait for the fetch and are served from here.
+   */
+  async blob(repo: string, digest: Digest, opts: { stream?: boolean } = {}): Promise<StreamedBlob | undefined> {
     const up = await this.#upstreamOf(repo);
-    if (!up) return;
+    if (!up) return undefined;
     const store = this.#reg.store;
-    if ((await store.blobInRepo(repo, digest)) !== undefined) return;
-    await this.#fetching.run(`b\0${repo}\0${digest}`, async () => {
-      if ((await store.blobInRepo(repo, digest)) !== undefined) return;
-      // Another repository of this registry has it: linked, not fetched.
-      const from = await store.db.get<{ name: string }>(
-        `SELECT r.name FROM repo_blobs l JOIN repositories r ON r.id = l.repo_id JOIN blobs b ON b.digest = l.digest
-         WHERE l.digest = ? AND b.state = 'live' LIMIT 1`,
-        [digest],
-      );
-      if (from && (await this.#reg.mount(repo, from.name, digest, ACTOR)) !== undefined) return;
-      const size = await this.#upstream(up, (s) => s.hasBlob(up.repo, digest, this.#closed.signal));
-      if (size === undefined) return;
-      const body = await this.#upstream(up, (s) => s.readBlob(up.repo, digest, 0, this.#closed.signal));
-      const id = await this.#reg.startUpload(repo, ACTOR);
-      const u = await this.#reg.upload(repo, id, ACTOR);
+    const key = `b\0${repo}\0${digest}`;
+    for (;;) {
+      if ((await store.blobInRepo(repo, digest)) !== undefined) return undefined;
+      const running = this.#blobFetches.get(key);
+      if (running === undefined) break;
+      await running;
+    }
+    let done!: () => void;
+    let failed!: (err: unknown) => void;
+    const settled = new Promise<void>((res, rej) => {
+      done = res;
+      failed = rej;
+    });
+    this.#blobFetches.set(key, settled);
+    // Waiters see the outcome through the fetch's own promise; this copy only keeps rejections handled.
+    settled.catch(() => {});
+    const settle = (err?: unknown) => {
+      if (this.#blobFetches.get(key) === settled) this.#blobFetches.delete(key);
+      if (err === undefined) done();
+      else failed(err);
+    };
+    try {
+      const served = await this.#fetchBlob(up, repo, digest, opts.stream === true, settle);
+      if (!served) settle();
+      return served;
+    } catch (err) {
+      settle(err);
+      throw err;
+    }
+  }
+
+  /**
+   * One fetch of a blob into the repository: linked from another repository here when one has it, else read from
+   * the upstream into an upload. Resolves once it is stored, or, with `stream`, at once with the client's side of
+   * the bytes; `settle` is called when the blob is stored or the fetch failed (which destroys the client's side).
+   */
+  async #fetchBlob(
+    up: Upstream,
+    repo: string,
+    digest: Digest,
+    stream: boolean,
+    settle: (err?: unknown) => void,
+  ): Promise<StreamedBlob | undefined> {
+    // Another repository of this registry has it: linked, not fetched.
+    const from = await this.#reg.store.db.get<{ name: string }>(
+      `SELECT r.name FROM repo_blobs l JOIN repositories r ON r.id = l.repo_id JOIN blobs b ON b.digest = l.digest
+       WHERE l.digest = ? AND b.state = 'live' LIMIT 1`,
+      [digest],
+    );
+    if (from && (await this.#reg.mount(repo, from.name, digest, ACTOR)) !== undefined) return undefined;
+    const blob = await this.#upstream(up, (s) => s.openBlob(up.repo, digest, this.#closed.signal));
+    if (!blob) return undefined;
+    const id = await this.#reg.startUpload(repo, ACTOR);
+    const u = await this.#reg.upload(repo, id, ACTOR);
+    const client = stream && blob.size > 0 ? new PassThrough({ highWaterMark: 1 << 20 }) : undefined;
+    const held: { last?: Buffer | undefined } = {};
+    const storing = (async () => {
       try {
-        await this.#reg.appendUpload(u, Readable.from(body, { objectMode: false }), { length: size });
+        const body = Readable.from(teeAllButLast(blob.body, client, held), { objectMode: false });
+        await this.#reg.appendUpload(u, body, { length: blob.size });
         await this.#reg.finishUpload(await this.#reg.upload(repo, id, ACTOR), digest, ACTOR);
       } catch (err) {
         await this.#reg.cancelUpload(u).catch(() => {});
-        throw err;
+        const e = isBerthError(err) || err instanceof RegistryError ? err : this.#asUnavailable(up, err);
+        client?.destroy(e as Error);
+        settle(e);
+        throw e;
       }
-    });
+      settle();
+      if (client && !client.destroyed) client.end(held.last);
+    })();
+    if (!client) {
+      await storing;
+      return undefined;
+    }
+    storing.catch((err: unknown) => this.#log(`proxy ${repo}@${digest}: ${errorMessage(err)}`));
+    return { size: blob.size, body: client };
   }
 
   /** A call to the upstream; its failures become UNAVAILABLE naming the upstream (a 401 stays what it is). */
@@ -177,10 +278,14 @@ export class PullThrough {
       return await fn(await this.#side(up.row));
     } catch (err) {
       if (isBerthError(err) && (err.code === 'NOT_FOUND' || err.code === 'DATA_LOSS')) throw err;
-      throw new UnavailableError(`the upstream of project "${up.row.project}", ${up.row.url}: ${errorMessage(err)}`, {
-        cause: err,
-      });
+      throw this.#asUnavailable(up, err);
     }
+  }
+
+  #asUnavailable(up: Upstream, err: unknown): UnavailableError {
+    return new UnavailableError(`the upstream of project "${up.row.project}", ${up.row.url}: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
 
   close(): void {
