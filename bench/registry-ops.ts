@@ -33,6 +33,10 @@ const USAGE = `usage: node bench/registry-ops.ts [replication] [proxy] [big] [op
   --layers N      layers of the image (default 50)
   --layer-kib N   KiB of each layer (default 1024)
   --runs N        runs per measurement (default 3)
+  --pairs LIST    replication pairs to measure, of berth-dist, dist-berth, berth-berth (default all three)
+  --parallel-blobs N  the berth registries' replication.parallelBlobs (default theirs)
+  --cpu-prof DIR  V8 CPU profiles of the berth registries into DIR (one file per process, written at its exit)
+  --uv-threads N  UV_THREADPOOL_SIZE of the berth registries (default theirs)
 `;
 
 const { values, positionals } = parseArgs({
@@ -43,6 +47,10 @@ const { values, positionals } = parseArgs({
     runs: { type: 'string', default: '3' },
     mib: { type: 'string', default: '256' },
     'chunk-mib': { type: 'string' },
+    pairs: { type: 'string', default: 'berth-dist,dist-berth,berth-berth' },
+    'parallel-blobs': { type: 'string' },
+    'cpu-prof': { type: 'string' },
+    'uv-threads': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -76,12 +84,26 @@ async function berthPeer(work: string, name: string): Promise<Peer & { reg: Serv
   const root = await mkdtemp(join(work, `${name}-`));
   await htpasswdFile(join(root, 'htpasswd'), { bench: 'benchpw' });
   const args = ['--auth', `htpasswd=${join(root, 'htpasswd')}`];
-  if (values['chunk-mib'] !== undefined) {
-    const chunkBytes = Number(values['chunk-mib']) * 1024 * 1024;
-    await writeFile(join(root, 'config.json'), JSON.stringify({ replication: { chunkBytes } }));
+  const replication: Record<string, number> = {};
+  if (values['chunk-mib'] !== undefined) replication.chunkBytes = Number(values['chunk-mib']) * 1024 * 1024;
+  if (values['parallel-blobs'] !== undefined) replication.parallelBlobs = Number(values['parallel-blobs']);
+  if (Object.keys(replication).length > 0) {
+    await writeFile(join(root, 'config.json'), JSON.stringify({ replication }));
     args.push('--config', join(root, 'config.json'));
   }
-  const reg = await serveRegistry(undefined, { root, args });
+  const prof = values['cpu-prof'];
+  const threads = values['uv-threads'];
+  const env =
+    prof || threads
+      ? {
+          ...process.env,
+          ...(prof
+            ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${prof}`.trim() }
+            : {}),
+          ...(threads ? { UV_THREADPOOL_SIZE: threads } : {}),
+        }
+      : undefined;
+  const reg = await serveRegistry(undefined, { root, args, ...(env ? { env } : {}) });
   return {
     kind: 'berth',
     reg,
@@ -153,11 +175,11 @@ async function replicate(src: Peer, dst: Peer, i: number): Promise<{ seconds: nu
 }
 
 async function benchReplication(work: string, image: BuiltImage): Promise<void> {
-  const pairs: [Peer['kind'], Peer['kind']][] = [
-    ['berth', 'dist'],
-    ['dist', 'berth'],
-    ['berth', 'berth'],
-  ];
+  const pairs = values.pairs.split(',').map((p) => {
+    const [a, b] = p.split('-') as [Peer['kind'], Peer['kind']];
+    if (!['berth', 'dist'].includes(a) || !['berth', 'dist'].includes(b)) throw new Error(`unknown pair "${p}"`);
+    return [a, b] as const;
+  });
   const make = (k: Peer['kind'], n: string) => (k === 'berth' ? berthPeer(work, n) : distPeer());
   const rows: { pair: string; berth: Stats; skopeo: Stats; own: Stats; ratio: Stats; mb: number }[] = [];
   for (const [sk, dk] of pairs) {

@@ -14,7 +14,10 @@ export interface CopyOptions {
   attempts: number;
   /** First wait between tries (ms, default 500), doubled each time up to 30 s. */
   backoffMs: number;
-  /** Blobs up to this size go in one request; larger ones in chunks of this size, each acknowledged (32 MiB). */
+  /**
+   * Blobs up to this size go in one request; larger ones through a resumable upload: to another registry in one
+   * request for the rest of the blob, into this one in chunks of this size, each acknowledged (32 MiB).
+   */
   chunkBytes: number;
   /** Blobs moving at once (default 8). */
   parallelBlobs: number;
@@ -95,8 +98,8 @@ const INDEX = /index|manifest\.list/;
 /**
  * One execution of a rule: what the rule (or the scope of an on-push trigger) selects is copied from one side to
  * the other, tag by tag: each blob the destination lacks is mounted from another of its repositories when it can
- * be, else sent (small ones in one request, large ones in acknowledged chunks, resumed after an interruption from
- * what the destination says it has, reading the source with Range from there), several at once, each request
+ * be, else sent (small ones in one request, large ones through a resumable upload, resumed after an interruption
+ * from what the destination says it has, reading the source with Range from there), several at once, each request
  * tried again with back-off; the manifest goes last, so the destination never shows an image it lacks parts of.
  * Each tag is recorded as copied, skipped (the destination had it), deleted or failed.
  */
@@ -327,7 +330,9 @@ export class Execution {
           const chunks = new Chunker(counted(await this.#src.readBlob(repo, d.digest, up.offset, s), count));
           try {
             while (up.offset < d.size) {
-              const n = Math.min(this.#o.chunkBytes, d.size - up.offset);
+              const n = this.#dst.streamsUploads
+                ? d.size - up.offset
+                : Math.min(this.#o.chunkBytes, d.size - up.offset);
               const before = up.token;
               await up.append(chunks.take(n), n, s);
               if (up.token !== before) await this.#store.saveUpload(this.#rule.id, dst, d.digest, up.token);

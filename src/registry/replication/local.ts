@@ -11,6 +11,7 @@ const PAGE = 1000;
 export class LocalSide implements Side {
   readonly label = 'this registry';
   readonly mountFindsOwn = false;
+  readonly streamsUploads = false;
   readonly #reg: Registry;
   readonly #actor: string;
 

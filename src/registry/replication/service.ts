@@ -7,7 +7,7 @@ import type { ReplicationApi } from '../ops/service.ts';
 import type { Registry, RegistryEvent } from '../service.ts';
 import { type CopyOptions, DEFAULT_COPY_OPTIONS, Execution } from './copy.ts';
 import { LocalSide } from './local.ts';
-import { RemoteSide } from './remote.ts';
+import { RemoteSide, preloadClient } from './remote.ts';
 import { type Rule, RuleStore, type Scope, ruleInfo } from './rules.ts';
 
 /** An execution whose process stopped beating this long ago is taken over by another (or the restarted one). */
@@ -57,7 +57,9 @@ export class Replication implements ReplicationApi {
   }
 
   async addReplication(input: ReplicationRuleInput): Promise<ReplicationRuleInfo> {
-    return ruleInfo(await this.store.add(input), null);
+    const info = ruleInfo(await this.store.add(input), null);
+    preloadClient();
+    return info;
   }
 
   async removeReplication(name: string): Promise<void> {
@@ -88,6 +90,7 @@ export class Replication implements ReplicationApi {
   async tick(): Promise<void> {
     if (this.#closed) return;
     const now = Date.now();
+    if (this.#lastBeat === 0 && (await this.store.rules()).length > 0) preloadClient();
     for (const rule of await this.store.due(now)) {
       if ([...this.#running.values()].some((r) => r.ruleId === rule.id)) continue;
       const id = await this.store.start(rule, 'cron', null);

@@ -48,6 +48,13 @@ export interface Side {
    * where there would be two.
    */
   readonly mountFindsOwn: boolean;
+  /**
+   * Whether a large blob goes to this side in one request for all its remaining bytes rather than in chunks, each
+   * acknowledged before the next: true for another registry, where each request waits for its answer (and costs
+   * docker-registry a high fixed price), and which keeps the bytes of a cut request where it can (berth records a
+   * ranged request's progress as it comes); a resume asks it where the upload stands.
+   */
+  readonly streamsUploads: boolean;
   /** Links a blob from another repository of this side; false when that cannot be done. */
   mount(repo: string, digest: Digest, from: string | undefined, signal: AbortSignal): Promise<boolean>;
   /** Starts an upload (for `digest`, which a refused mount may have started already), or finds the one `token` names (undefined when it is gone). */
