@@ -20,6 +20,7 @@ import { benchNetwork, networkReport } from './network.ts';
 import { benchPhases, type PhaseFigures } from './phases.ts';
 import { benchRegistry, registryReport, type RegistryFigures } from './registry.ts';
 import { benchStart, benchStartMemory, startMemoryReport, startReport } from './start.ts';
+import { benchStartBurst, startBurstReport } from './start-burst.ts';
 import { benchVersion, type VersionFigures } from './version.ts';
 import { benchTrust, trustReport } from './trust.ts';
 
@@ -39,6 +40,9 @@ benchmarks (default: load layers idle version phases registry):
             berth run --rm: berthd, dockerd, podman; berthd's phase breakdown and RSS (not in the default set)
   start-memory  the start benchmark's RSS part alone, --runs times: berthd after a start and after 20 containers,
             and Node's floors (not in the default set)
+  start-burst  20 run -d at once (and 20 API create + start) on berthd and dockerd beside the runc and CLI
+            floors, with CPU, forks, berthd's main thread and its per-container timeline (--base DIR: a second
+            berthd from another tree beside this one; not in the default set)
   trust     berth scan of a Debian image against --advisories OSV records (warm), and the signature policy's cost
             on a pull of a present image (not in the default set; --debian-root DIR: a debootstrap tree)
   compose   up -d and down -v of a three-service app, berth compose → berthd vs docker-compose 1.29.2 → dockerd (and
@@ -63,6 +67,7 @@ options:
   --idle-runs N        daemon starts for the idle benchmark (default 3)
   --version-runs N     hyperfine runs per command (default 30)
   --json FILE          also write every figure as JSON
+  --base DIR           start-burst: also run DIR's berthd (e.g. main before a change) in the same rounds
   --tree DIR           benchmark another Berth tree (e.g. a patched copy): its bin/berth, bin/berthd and src/
   --advisories N       OSV records in the trust benchmark's database (default 50000)
   --debian-root DIR    a Debian root filesystem (debootstrap) to scan in the trust benchmark
@@ -82,6 +87,7 @@ const { values, positionals } = parseArgs({
     'version-runs': { type: 'string', default: '30' },
     json: { type: 'string' },
     tree: { type: 'string' },
+    base: { type: 'string' },
     advisories: { type: 'string', default: '50000' },
     'debian-root': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -100,6 +106,7 @@ const KNOWN = [
   'containers',
   'start',
   'start-memory',
+  'start-burst',
   'trust',
   'compose',
   'build',
@@ -441,6 +448,18 @@ async function main(): Promise<void> {
     const f = await benchStartMemory({ runs, parallel: 20, log });
     json.startMemory = f;
     out.push(startMemoryReport(f, 20));
+  }
+
+  if (selected.includes('start-burst')) {
+    const f = await benchStartBurst({
+      rounds,
+      parallel: 20,
+      scratch,
+      log,
+      ...(values.base ? { base: values.base } : {}),
+    });
+    json.startBurst = f;
+    out.push(startBurstReport(f));
   }
 
   if (selected.includes('compose')) {

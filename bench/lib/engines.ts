@@ -86,11 +86,19 @@ export async function removeDir(dir: string): Promise<void> {
 /**
  * Starts berthd with `--no-seed` (unless `seed`: then busybox is created from busybox-static) on a fresh data root
  * (or on the roots in `dir`, left by an earlier `stopKeeping()`); `startSeconds` is the time from spawn to its first
- * answer. With `nodeArgs` (e.g. `--cpu-prof`), Node runs src/daemon/main.ts directly with those flags instead of
+ * answer. `bin` runs another tree's bin/berthd. With `nodeArgs` (e.g. `--cpu-prof`), Node runs src/daemon/main.ts directly with those flags instead of
  * bin/berthd; `env` is added to its environment.
  */
 export async function startBerthd(
-  opts: { nodeArgs?: string[]; seed?: boolean; env?: Record<string, string>; dir?: string; args?: string[] } = {},
+  opts: {
+    nodeArgs?: string[];
+    seed?: boolean;
+    env?: Record<string, string>;
+    dir?: string;
+    args?: string[];
+    /** Another tree's bin/berthd. */
+    bin?: string;
+  } = {},
 ): Promise<Engine & { startSeconds: number; stopKeeping(): Promise<void> }> {
   const dir = opts.dir ?? (await mkdtemp('/tmp/berth-bench-'));
   const socket = join(dir, 'berth.sock');
@@ -114,7 +122,7 @@ export async function startBerthd(
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, NODE_COMPILE_CACHE: join(TREE, 'node_modules', '.cache', 'node-compile'), ...opts.env },
       })
-    : spawn(BERTHD, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+    : spawn(opts.bin ?? BERTHD, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   try {

@@ -7,6 +7,7 @@ import type { ImageService } from '../../images/index.ts';
 import type { ImageRunConfig } from '../../oci/types.ts';
 
 import { InvalidArgumentError, errorMessage } from '../../util/errors.ts';
+import { phaseEnd, phaseStart } from '../../util/trace.ts';
 import { boolParam, filtersParam, intParam, readJSONBody, sendJSON, type Request, drained } from '../http.ts';
 import type { Router } from '../router.ts';
 import { frame, STDERR, STDOUT, SYSTEMERR } from '../stdcopy.ts';
@@ -81,12 +82,15 @@ async function list(d: ContainerHandlerDeps, req: Request, res: ServerResponse):
 }
 
 async function create(d: ContainerHandlerDeps, req: Request, res: ServerResponse): Promise<void> {
+  const t0 = phaseStart();
   const body = await readJSONBody<ContainerCreateRequest>(req.raw);
   if (!body) throw new InvalidArgumentError('config cannot be empty in order to create a container');
   const name = req.query.get('name') || undefined;
   if (d.checkImage && typeof body.Image === 'string' && body.Image !== '') await d.checkImage(body.Image, req.signal);
   const out = await d.containers.create(body, name);
   sendJSON(res, 201, out);
+  // The whole create, from its arrival, under the new container's ID (the request's own phase has none).
+  phaseEnd('create.call', out.Id, t0);
 }
 
 async function wait(d: ContainerHandlerDeps, req: Request, res: ServerResponse): Promise<void> {

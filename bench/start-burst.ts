@@ -1,0 +1,400 @@
+/**
+ * `start-burst`: issue 9's "20 containers started at once", narrowed to that one step so that its time can be
+ * accounted for. In interleaved rounds, each visiting every step:
+ * - the floors: `parallel` × `runc create` + `start` of `sleep` at once (bench/lib/runc.ts), and `parallel` docker
+ *   CLI processes at once (`docker version` → berthd: the CLI's own start and two requests);
+ * - per engine (berthd, dockerd; a second berthd from `--base DIR` when given), `parallel` × `docker run -d
+ *   --network none busybox sleep 1000` at once, and the same containers created and started through the Engine API
+ *   by the benchmark's own HTTP client (no CLI processes), each wall time until the last answer;
+ * - during each burst: the machine's CPU time (/proc/stat, both vCPUs), the processes forked meanwhile (machine
+ *   wide), the engine's CPU time (berthd: every thread; dockerd: dockerd + containerd, not the shims), and berthd's
+ *   main thread from its schedstat: on the CPU, waiting for a CPU, and the rest (waiting on I/O, children, clients);
+ * - berthd's per-container timeline, from its `berth:phase` channel (bench/lib/phase-recorder.ts): when each
+ *   container's create and start arrived and were answered, and the phases between.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { call, epochMs } from './lib/api.ts';
+import { DOCKER, dockerEnv, type Engine, ROOT, startBerthd, startDockerd } from './lib/engines.ts';
+import { run, sleep, stats, type Stats } from './lib/proc.ts';
+import { runcBed, runcParallel } from './lib/runc.ts';
+
+type Log = (s: string) => void;
+
+interface PhaseLine {
+  phase: string;
+  id: string;
+  start: number;
+  end: number;
+}
+
+/** What one burst cost, beside its wall time. */
+export interface BurstSample {
+  /** ms */
+  wall: number;
+  /** ms of CPU time of the whole machine (both vCPUs: at most 2 × wall) during the burst. */
+  machineCpu: number;
+  /** Processes forked on the machine during the burst (every engineer's, not only ours). */
+  forks: number;
+  /** ms of CPU time of the engine's own processes (every thread). */
+  engineCpu: number;
+  /** berthd's main thread: ms on a CPU, ms runnable but waiting for one. */
+  mainOnCpu?: number;
+  mainRunQueue?: number;
+  /** The burst's boundaries (epoch ms), to place berthd's phases. */
+  t0: number;
+  t1: number;
+}
+
+export interface BurstFigures {
+  rounds: number;
+  parallel: number;
+  runcFloor: number[];
+  cliFloor: number[];
+  /** engine → mode (`cli`: docker run -d; `api`: create + start from the benchmark) → samples. */
+  engines: { engine: string; cli: BurstSample[]; api: BurstSample[] }[];
+  /** berthd's phases per burst mode, per container (ms from the burst's start). */
+  timelines: { engine: string; mode: 'cli' | 'api'; rows: TimelineRow[]; phases: PhaseSummary[] }[];
+  errors: string[];
+}
+
+/** One mark of the per-container timeline: ms from the burst's start, over every container of every burst. */
+export interface TimelineRow {
+  mark: string;
+  ms: Stats;
+}
+
+/** One phase of the start path: its duration per container, and the sum over a burst's containers. */
+export interface PhaseSummary {
+  phase: string;
+  perContainer: Stats;
+  perBurst: Stats;
+}
+
+const HZ = 100;
+
+function machineCpu(): { busy: number; forks: number } {
+  const s = readFileSync('/proc/stat', 'utf8');
+  const f = s.split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!;
+  const forks = Number(/^processes (\d+)/m.exec(s)?.[1] ?? 0);
+  return { busy: (busy * 1000) / HZ, forks };
+}
+
+/** ns on a CPU and ns waiting for one, summed over a process's threads (or one thread with `tid`). */
+function schedstat(pid: number, tid?: number): { onCpu: number; runQueue: number } {
+  let onCpu = 0;
+  let runQueue = 0;
+  let tasks: string[];
+  try {
+    tasks = tid !== undefined ? [String(tid)] : readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return { onCpu, runQueue };
+  }
+  for (const t of tasks) {
+    try {
+      const [a, b] = readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').trim().split(' ').map(Number);
+      onCpu += a!;
+      runQueue += b!;
+    } catch {
+      // the thread ended
+    }
+  }
+  return { onCpu, runQueue };
+}
+
+/** Runs `fn` (the burst) and measures it. */
+async function measured(e: { pids: number[]; berthd?: number }, fn: () => Promise<void>): Promise<BurstSample> {
+  const engine = () => e.pids.reduce((a, p) => a + schedstat(p).onCpu, 0);
+  const m0 = machineCpu();
+  const e0 = engine();
+  const main0 = e.berthd !== undefined ? schedstat(e.berthd, e.berthd) : undefined;
+  const t0 = epochMs();
+  await fn();
+  const t1 = epochMs();
+  const m1 = machineCpu();
+  const e1 = engine();
+  const main1 = e.berthd !== undefined ? schedstat(e.berthd, e.berthd) : undefined;
+  return {
+    wall: t1 - t0,
+    machineCpu: m1.busy - m0.busy,
+    forks: m1.forks - m0.forks,
+    engineCpu: (e1 - e0) / 1e6,
+    ...(main0 && main1
+      ? { mainOnCpu: (main1.onCpu - main0.onCpu) / 1e6, mainRunQueue: (main1.runQueue - main0.runQueue) / 1e6 }
+      : {}),
+    t0,
+    t1,
+  };
+}
+
+interface Target {
+  name: string;
+  engine: Engine;
+  env: Record<string, string>;
+  berthd: boolean;
+}
+
+async function removeAll(t: Target): Promise<void> {
+  const ids = (await run(DOCKER, ['ps', '-aq'], { env: t.env })).stdout.split('\n').filter(Boolean);
+  if (ids.length > 0) await run(DOCKER, ['rm', '-f', ...ids], { env: t.env, timeoutMs: 120_000 });
+}
+
+async function burst(t: Target, mode: 'cli' | 'api', n: number): Promise<BurstSample> {
+  const one =
+    mode === 'cli'
+      ? () =>
+          run(DOCKER, ['run', '-d', '--network', 'none', 'busybox', 'sleep', '1000'], {
+            env: t.env,
+            timeoutMs: 120_000,
+          }).then(() => {})
+      : async () => {
+          const c = (
+            await call(t.engine.socket, 'POST', '/v1.41/containers/create', {
+              Image: 'busybox',
+              Cmd: ['sleep', '1000'],
+              HostConfig: { NetworkMode: 'none' },
+            })
+          ).json as { Id: string };
+          await call(t.engine.socket, 'POST', `/v1.41/containers/${c.Id}/start`);
+        };
+  try {
+    return await measured(
+      { pids: t.engine.pids(), ...(t.berthd ? { berthd: t.engine.pid } : {}) },
+      async () => void (await Promise.all(Array.from({ length: n }, one))),
+    );
+  } finally {
+    await removeAll(t);
+  }
+}
+
+const ID = /[0-9a-f]{64}/;
+
+/** The per-container timeline of berthd's bursts of one mode, from its phases. */
+export function timeline(
+  samples: readonly BurstSample[],
+  lines: readonly PhaseLine[],
+): { rows: TimelineRow[]; phases: PhaseSummary[] } {
+  const marks = new Map<string, number[]>();
+  const perContainer = new Map<string, number[]>();
+  const perBurst = new Map<string, number[]>();
+  const add = (m: Map<string, number[]>, k: string, v: number) => m.set(k, [...(m.get(k) ?? []), v]);
+  for (const s of samples) {
+    const inside = lines.filter((l) => l.start >= s.t0 - 1 && l.start <= s.t1 + 1);
+    const byId = new Map<string, PhaseLine[]>();
+    const sums = new Map<string, number>();
+    for (const l of inside) {
+      let id = l.id;
+      let phase = l.phase;
+      if (phase.startsWith('api ')) {
+        const m = /\/containers\/([0-9a-f]{64})\/start/.exec(phase);
+        if (!m) continue;
+        id = m[1]!;
+        phase = 'start.call';
+      } else {
+        id = ID.exec(id)?.[0] ?? '';
+      }
+      if (id === '') continue;
+      byId.set(id, [...(byId.get(id) ?? []), { ...l, id, phase }]);
+    }
+    for (const [, ls] of byId) {
+      const first = (p: string) => ls.find((l) => l.phase === p);
+      const create = first('create.call');
+      const start = first('start.call');
+      if (!create || !start) continue;
+      add(marks, '1 create arrives', create.start - s.t0);
+      add(marks, '2 create answered', create.end - s.t0);
+      add(marks, '3 start arrives', start.start - s.t0);
+      const conmon = first('conmon+runtime.create');
+      if (conmon) add(marks, '4 conmon spawned', conmon.start - s.t0);
+      if (conmon) add(marks, '5 runc create done (pid reported)', conmon.end - s.t0);
+      add(marks, '6 start answered', start.end - s.t0);
+      add(perContainer, 'client: create answered → start arrives', start.start - create.end);
+      for (const l of ls) {
+        if (l.phase === 'create.call' || l.phase === 'start.call') continue;
+        const where = l.start < start.start ? `create: ${l.phase}` : `start: ${l.phase}`;
+        add(perContainer, where, l.end - l.start);
+        sums.set(where, (sums.get(where) ?? 0) + l.end - l.start);
+      }
+      add(perContainer, 'create call (arrival → answer)', create.end - create.start);
+      add(perContainer, 'start call (arrival → answer)', start.end - start.start);
+    }
+    for (const [k, v] of sums) add(perBurst, k, v);
+  }
+  return {
+    rows: [...marks].sort(([a], [b]) => a.localeCompare(b)).map(([mark, xs]) => ({ mark, ms: stats(xs) })),
+    phases: [...perContainer]
+      .map(([phase, xs]) => ({ phase, perContainer: stats(xs), perBurst: stats(perBurst.get(phase) ?? []) }))
+      .sort((a, b) => b.perContainer.median - a.perContainer.median),
+  };
+}
+
+export async function benchStartBurst(o: {
+  rounds: number;
+  parallel: number;
+  scratch: string;
+  log: Log;
+  /** A second Berth tree (e.g. main before a change), run beside this one as "berthd (base)". */
+  base?: string;
+  dockerd?: boolean;
+}): Promise<BurstFigures> {
+  const errors: string[] = [];
+  const phaseLog = join(o.scratch, 'burst-phases.jsonl');
+  const basePhaseLog = join(o.scratch, 'burst-phases-base.jsonl');
+  await writeFile(phaseLog, '');
+  await writeFile(basePhaseLog, '');
+  const targets: Target[] = [];
+  const bed = await runcBed(await mkdtemp('/tmp/berth-bench-floor-'));
+  const f: BurstFigures = {
+    rounds: o.rounds,
+    parallel: o.parallel,
+    runcFloor: [],
+    cliFloor: [],
+    engines: [],
+    timelines: [],
+    errors,
+  };
+  const seeded = async (name: string, bin: string | undefined, log: string) => {
+    const e = await startBerthd({
+      seed: true,
+      ...(bin ? { bin } : {}),
+      env: { NODE_OPTIONS: `--import=${join(ROOT, 'bench', 'lib', 'phase-recorder.ts')}`, BERTH_PHASE_LOG: log },
+    });
+    const env = dockerEnv(e);
+    for (let i = 0; i < 300; i++) {
+      if ((await run(DOCKER, ['image', 'inspect', 'busybox'], { env, allowFail: true })).code === 0) break;
+      await sleep(100);
+    }
+    targets.push({ name, engine: e, env, berthd: true });
+    return e;
+  };
+  try {
+    const berthd = await seeded('berthd', undefined, phaseLog);
+    if (o.base) await seeded('berthd (base)', join(o.base, 'bin', 'berthd'), basePhaseLog);
+    if (o.dockerd ?? true) {
+      const archive = join(o.scratch, 'busybox-burst.tar');
+      await run(DOCKER, ['save', '-o', archive, 'busybox'], { env: dockerEnv(berthd) });
+      try {
+        const d = await startDockerd();
+        targets.push({ name: 'dockerd', engine: d, env: dockerEnv(d), berthd: false });
+        await run(DOCKER, ['load', '-i', archive], { env: dockerEnv(d) });
+      } catch (err) {
+        errors.push(`dockerd: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+    const samples = new Map(targets.map((t) => [t.name, { cli: [] as BurstSample[], api: [] as BurstSample[] }]));
+    // One untimed warm-up burst each.
+    for (const t of targets) await burst(t, 'cli', o.parallel).catch((err) => errors.push(`${t.name}: ${err}`));
+    for (let r = 0; r < o.rounds; r++) {
+      o.log(`start-burst: round ${r + 1}/${o.rounds}`);
+      await sleep(500);
+      f.runcFloor.push(await runcParallel(bed, o.parallel));
+      await sleep(500);
+      const env = targets[0]!.env;
+      const t0 = epochMs();
+      await Promise.all(Array.from({ length: o.parallel }, () => run(DOCKER, ['version'], { env })));
+      f.cliFloor.push(epochMs() - t0);
+      for (const mode of ['cli', 'api'] as const) {
+        for (const t of targets) {
+          await sleep(500);
+          try {
+            samples.get(t.name)![mode].push(await burst(t, mode, o.parallel));
+          } catch (err) {
+            const msg = `${t.name} ${mode}: ${(err as Error).message.split('\n')[0]}`;
+            if (!errors.includes(msg)) errors.push(msg);
+            o.log(`start-burst: ${msg}`);
+          }
+        }
+      }
+    }
+    f.engines = targets.map((t) => ({ engine: t.name, ...samples.get(t.name)! }));
+    await sleep(600);
+    for (const t of targets) {
+      if (!t.berthd) continue;
+      const file = t.name === 'berthd' ? phaseLog : basePhaseLog;
+      const lines = readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{"phase"'))
+        .map((l) => JSON.parse(l) as PhaseLine);
+      for (const mode of ['cli', 'api'] as const)
+        f.timelines.push({ engine: t.name, mode, ...timeline(samples.get(t.name)![mode], lines) });
+    }
+  } finally {
+    for (const t of targets.reverse())
+      await t.engine.stop().catch((err) => o.log(`start-burst: stopping ${t.name}: ${(err as Error).message}`));
+    await bed.cleanup();
+  }
+  return f;
+}
+
+// ---- report ---------------------------------------------------------------------------------------------
+
+const f1 = (x: number) => x.toFixed(1);
+const msStats = (s: Stats) => (s.n === 0 ? 'n/a' : `${f1(s.median)} (${f1(s.min)}–${f1(s.max)})`);
+const med = (xs: readonly number[]) => stats(xs).median;
+
+export function startBurstReport(f: BurstFigures): string {
+  const out = [
+    `### ${f.parallel} containers at once (${f.rounds} interleaved rounds: median (min–max), ms)`,
+    '',
+    '| what | wall | machine CPU | forks | engine CPU | berthd main thread on CPU / waiting for a CPU |',
+    '|---|---|---|---|---|---|',
+    `| floor: ${f.parallel} × \`runc create\` + \`start\` at once | ${msStats(stats(f.runcFloor))} | | | | |`,
+    `| floor: ${f.parallel} × \`docker version\` → berthd at once | ${msStats(stats(f.cliFloor))} | | | | |`,
+  ];
+  const dockerd = f.engines.find((e) => e.engine === 'dockerd');
+  for (const mode of ['cli', 'api'] as const) {
+    for (const e of f.engines) {
+      const s = e[mode];
+      if (s.length === 0) continue;
+      const what =
+        mode === 'cli'
+          ? `\`docker run -d\` × ${f.parallel} → ${e.engine}`
+          : `API create + start × ${f.parallel} → ${e.engine}`;
+      const main =
+        s[0]!.mainOnCpu !== undefined
+          ? `${f1(med(s.map((x) => x.mainOnCpu!)))} / ${f1(med(s.map((x) => x.mainRunQueue!)))}`
+          : '';
+      out.push(
+        `| ${what} | **${msStats(stats(s.map((x) => x.wall)))}** | ${f1(med(s.map((x) => x.machineCpu)))} | ${med(s.map((x) => x.forks))} | ${f1(med(s.map((x) => x.engineCpu)))} | ${main} |`,
+      );
+    }
+  }
+  out.push('');
+  if (dockerd) {
+    for (const e of f.engines) {
+      if (e === dockerd) continue;
+      for (const mode of ['cli', 'api'] as const) {
+        const a = med(e[mode].map((x) => x.wall));
+        const b = med(dockerd[mode].map((x) => x.wall));
+        out.push(`- ${e.engine} / dockerd, ${mode === 'cli' ? '`docker run -d`' : 'API'}: **${(a / b).toFixed(2)}×**`);
+      }
+    }
+    const floor = med(f.runcFloor) + med(f.cliFloor);
+    out.push(
+      `- floor (runc + CLIs, one after the other) / dockerd's \`run -d\`: ${(floor / med(dockerd.cli.map((x) => x.wall))).toFixed(2)}×`,
+      '',
+    );
+  }
+  for (const t of f.timelines) {
+    out.push(
+      `#### ${t.engine}, ${t.mode === 'cli' ? '`docker run -d`' : 'API create + start'}: per container, ms from the burst's start`,
+      '',
+      '| mark | ms |',
+      '|---|---|',
+      ...t.rows.map((r) => `| ${r.mark} | ${msStats(r.ms)} |`),
+      '',
+      '| phase | per container | summed over a burst |',
+      '|---|---|---|',
+      ...t.phases.map(
+        (p) => `| ${p.phase} | ${msStats(p.perContainer)} | ${p.perBurst.n ? msStats(p.perBurst) : ''} |`,
+      ),
+      '',
+    );
+  }
+  for (const e of f.errors) out.push(`- ${e}`);
+  out.push('');
+  return out.join('\n');
+}
