@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { call, epochMs } from './lib/api.ts';
 import { DOCKER, dockerEnv, type Engine, ROOT, startBerthd, startDockerd } from './lib/engines.ts';
 import { run, sleep, stats, type Stats } from './lib/proc.ts';
+import { processes } from './containers.ts';
 import { runcBed, runcParallel } from './lib/runc.ts';
 
 type Log = (s: string) => void;
@@ -35,10 +36,19 @@ export interface BurstSample {
   wall: number;
   /** ms of CPU time of the whole machine (both vCPUs: at most 2 × wall) during the burst. */
   machineCpu: number;
-  /** Processes forked on the machine during the burst (every engineer's, not only ours). */
+  /** Processes and threads made on the machine during the burst (/proc/stat `processes`: every user's). */
   forks: number;
   /** ms of CPU time of the engine's own processes (every thread). */
   engineCpu: number;
+  /**
+   * ms of CPU time, read once every container runs: the monitors' own (conmon, containerd-shim), what they waited
+   * for (`runc create`, reaped by the monitor), the containers' processes (runc init before the exec, then
+   * `sleep`), and the benchmark's children (the docker CLIs).
+   */
+  monitorCpu: number;
+  runtimeCpu: number;
+  containerCpu: number;
+  clientCpu: number;
   /** berthd's main thread: ms on a CPU, ms runnable but waiting for one. */
   mainOnCpu?: number;
   mainRunQueue?: number;
@@ -74,6 +84,47 @@ export interface PhaseSummary {
 
 const HZ = 100;
 
+/** ms of CPU: [own (utime + stime), waited-for children (cutime + cstime)] of a process, from /proc/PID/stat. */
+function procCpu(pid: number | 'self'): [number, number] {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    return [((f[11]! + f[12]!) * 1000) / HZ, ((f[13]! + f[14]!) * 1000) / HZ];
+  } catch {
+    return [0, 0];
+  }
+}
+
+/** The children of a process (any of its threads). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`))
+      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/))
+        if (c) out.push(Number(c));
+  } catch {
+    // gone
+  }
+  return out;
+}
+
+/** The CPU time of an engine's running containers and their monitors (`comm` is the monitor's name). */
+function containersCpu(monitorComm: string, needle: string): { monitor: number; runtime: number; container: number } {
+  let monitor = 0;
+  let runtime = 0;
+  let container = 0;
+  for (const pid of processes(monitorComm, needle)) {
+    const [own, waited] = procCpu(pid);
+    monitor += own;
+    runtime += waited;
+    for (const c of childrenOf(pid)) container += procCpu(c)[0];
+  }
+  return { monitor, runtime, container };
+}
+
 function machineCpu(): { busy: number; forks: number } {
   const s = readFileSync('/proc/stat', 'utf8');
   const f = s.split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
@@ -106,9 +157,13 @@ function schedstat(pid: number, tid?: number): { onCpu: number; runQueue: number
 }
 
 /** Runs `fn` (the burst) and measures it. */
-async function measured(e: { pids: number[]; berthd?: number }, fn: () => Promise<void>): Promise<BurstSample> {
+async function measured(
+  e: { pids: number[]; berthd?: number; monitor: string; needle: string },
+  fn: () => Promise<void>,
+): Promise<BurstSample> {
   const engine = () => e.pids.reduce((a, p) => a + schedstat(p).onCpu, 0);
   const m0 = machineCpu();
+  const c0 = procCpu('self')[1];
   const e0 = engine();
   const main0 = e.berthd !== undefined ? schedstat(e.berthd, e.berthd) : undefined;
   const t0 = epochMs();
@@ -117,11 +172,17 @@ async function measured(e: { pids: number[]; berthd?: number }, fn: () => Promis
   const m1 = machineCpu();
   const e1 = engine();
   const main1 = e.berthd !== undefined ? schedstat(e.berthd, e.berthd) : undefined;
+  const c1 = procCpu('self')[1];
+  const ctr = containersCpu(e.monitor, e.needle);
   return {
     wall: t1 - t0,
     machineCpu: m1.busy - m0.busy,
     forks: m1.forks - m0.forks,
     engineCpu: (e1 - e0) / 1e6,
+    monitorCpu: ctr.monitor,
+    runtimeCpu: ctr.runtime,
+    containerCpu: ctr.container,
+    clientCpu: c1 - c0,
     ...(main0 && main1
       ? { mainOnCpu: (main1.onCpu - main0.onCpu) / 1e6, mainRunQueue: (main1.runQueue - main0.runQueue) / 1e6 }
       : {}),
@@ -162,7 +223,12 @@ async function burst(t: Target, mode: 'cli' | 'api', n: number): Promise<BurstSa
         };
   try {
     return await measured(
-      { pids: t.engine.pids(), ...(t.berthd ? { berthd: t.engine.pid } : {}) },
+      {
+        pids: t.engine.pids(),
+        ...(t.berthd ? { berthd: t.engine.pid } : {}),
+        monitor: t.berthd ? 'conmon' : 'containerd-shim',
+        needle: t.engine.dir,
+      },
       async () => void (await Promise.all(Array.from({ length: n }, one))),
     );
   } finally {
@@ -339,10 +405,10 @@ export function startBurstReport(f: BurstFigures): string {
   const out = [
     `### ${f.parallel} containers at once (${f.rounds} interleaved rounds: median (min–max), ms)`,
     '',
-    '| what | wall | machine CPU | forks | engine CPU | berthd main thread on CPU / waiting for a CPU |',
-    '|---|---|---|---|---|---|',
-    `| floor: ${f.parallel} × \`runc create\` + \`start\` at once | ${msStats(stats(f.runcFloor))} | | | | |`,
-    `| floor: ${f.parallel} × \`docker version\` → berthd at once | ${msStats(stats(f.cliFloor))} | | | | |`,
+    '| what | wall | machine CPU | processes + threads made (machine-wide) | engine CPU | monitors | runtime (`runc create`) | containers (runc init) | clients | berthd main thread on CPU / waiting for a CPU |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    `| floor: ${f.parallel} × \`runc create\` + \`start\` at once | ${msStats(stats(f.runcFloor))} | | | | | | | | |`,
+    `| floor: ${f.parallel} × \`docker version\` → berthd at once | ${msStats(stats(f.cliFloor))} | | | | | | | | |`,
   ];
   const dockerd = f.engines.find((e) => e.engine === 'dockerd');
   for (const mode of ['cli', 'api'] as const) {
@@ -358,7 +424,7 @@ export function startBurstReport(f: BurstFigures): string {
           ? `${f1(med(s.map((x) => x.mainOnCpu!)))} / ${f1(med(s.map((x) => x.mainRunQueue!)))}`
           : '';
       out.push(
-        `| ${what} | **${msStats(stats(s.map((x) => x.wall)))}** | ${f1(med(s.map((x) => x.machineCpu)))} | ${med(s.map((x) => x.forks))} | ${f1(med(s.map((x) => x.engineCpu)))} | ${main} |`,
+        `| ${what} | **${msStats(stats(s.map((x) => x.wall)))}** | ${f1(med(s.map((x) => x.machineCpu)))} | ${med(s.map((x) => x.forks))} | ${f1(med(s.map((x) => x.engineCpu)))} | ${f1(med(s.map((x) => x.monitorCpu)))} | ${f1(med(s.map((x) => x.runtimeCpu)))} | ${f1(med(s.map((x) => x.containerCpu)))} | ${f1(med(s.map((x) => x.clientCpu)))} | ${main} |`,
       );
     }
   }

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { type ChildFd, type DirectChild, spawnDirect } from '../sys/index.ts';
 import { CanceledError, UnavailableError } from '../util/errors.ts';
 import { processStartError } from './runtimecli.ts';
 
@@ -160,48 +160,48 @@ function parseSync(line: string): SyncMessage | Error {
 
 /** A conmon being started: its pipes, until the caller has what it needs from them. */
 export class ConmonLaunch {
-  readonly child: ChildProcess;
+  readonly #child: DirectChild;
   readonly sync: SyncPipeReader;
   readonly attach: SyncPipeReader | undefined;
   readonly #start: Writable;
   #stderr = '';
   readonly #exited: Promise<number | null>;
 
-  private constructor(child: ChildProcess, attach: boolean) {
-    this.child = child;
-    const stdio = child.stdio as unknown as (Readable & Writable)[];
-    this.sync = new SyncPipeReader(stdio[3]!);
-    this.#start = stdio[4]!;
+  private constructor(child: DirectChild, attach: boolean) {
+    this.#child = child;
+    const [, , stderr, sync, start, attachPipe] = child.pipes;
+    this.sync = new SyncPipeReader(sync!);
+    this.#start = start!;
     this.#start.on('error', () => {}); // EPIPE when conmon died first: the sync pipe says why
-    this.attach = attach ? new SyncPipeReader(stdio[5]!) : undefined;
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (s: string) => {
+    this.attach = attach ? new SyncPipeReader(attachPipe!) : undefined;
+    stderr!.setEncoding('utf8');
+    stderr!.on('data', (s: string) => {
       if (this.#stderr.length < 8192) this.#stderr += s;
     });
-    this.#exited = new Promise((resolve) => {
-      child.once('exit', (code) => resolve(code));
-      child.once('error', () => resolve(null));
-    });
+    stderr!.on('error', () => {});
+    this.#exited = child.exited.then((e) => e.code);
   }
 
   /**
-   * Spawns conmon with stdin/stdout on /dev/null and stderr kept for error messages (the monitor conmon forks
-   * calls setsid() itself, so it leaves our session and process group).
+   * Starts conmon with stdin/stdout on /dev/null and stderr kept for error messages (the monitor conmon forks
+   * calls setsid() itself, so it leaves our session and process group). posix_spawn, not child_process: see
+   * sys/spawn.ts (a fork of berthd on every container start blocked the event loop ~3 ms each).
    * `cwd` matters: conmon writes stray files (its default pid file) there.
    */
-  static spawn(
+  static async spawn(
     conmonPath: string,
     argv: string[],
     opts: { env: Record<string, string>; cwd: string; execAttach?: boolean },
-  ): ConmonLaunch {
-    const fds = opts.execAttach ? 6 : 5;
+  ): Promise<ConmonLaunch> {
     const env: Record<string, string> = { ...opts.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' };
     if (opts.execAttach) env._OCI_ATTACHPIPE = '5';
-    const child = spawn(conmonPath, argv, {
-      cwd: opts.cwd,
-      env,
-      stdio: ['ignore', 'ignore', 'pipe', ...Array<'pipe'>(fds - 3).fill('pipe')],
-    });
+    const fds: ChildFd[] = ['null', 'null', 'out', 'out', 'in', ...(opts.execAttach ? (['out'] as const) : [])];
+    let child: DirectChild;
+    try {
+      child = await spawnDirect(conmonPath, [conmonPath, ...argv], { env, cwd: opts.cwd, fds });
+    } catch (err) {
+      throw new UnavailableError(`cannot run conmon '${conmonPath}': ${(err as Error).message}`, { cause: err });
+    }
     return new ConmonLaunch(child, opts.execAttach === true);
   }
 
@@ -244,13 +244,12 @@ export class ConmonLaunch {
 
   /** SIGKILLs the spawned conmon if it has not forked away yet. */
   kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    this.#child.kill('SIGKILL');
   }
 
   /** Closes every pipe we hold, so nothing keeps our event loop or conmon's writes waiting on us. */
   close(): void {
-    const stdio = this.child.stdio as unknown as ({ destroy(): void } | null)[];
-    for (const s of stdio) s?.destroy();
+    for (const s of this.#child.pipes) s?.destroy();
   }
 }
 

@@ -149,8 +149,9 @@ export class ConmonRuntime implements RuntimeDriver {
     });
     phaseEnd('runtime.prepare', id, t0);
     const t1 = phaseStart();
-    const launch = ConmonLaunch.spawn(this.#conmon, argv, { env: this.#env, cwd: dir });
+    let launch: ConmonLaunch | undefined;
     try {
+      launch = await ConmonLaunch.spawn(this.#conmon, argv, { env: this.#env, cwd: dir });
       launch.go();
       const pid = await launch.expect(launch.sync, `creating '${id}'`, this.name, opts.signal);
       // conmon started, forked its monitor, which ran `runtime create` and reported the container's pid.
@@ -165,13 +166,13 @@ export class ConmonRuntime implements RuntimeDriver {
       phaseEnd('runtime.record', id, t2);
       return { pid, conmonPid: rec.conmonPid };
     } catch (e) {
-      launch.kill();
+      launch?.kill();
       await this.cli.delete(id, true).catch(() => {});
       await this.#waitMonitorGone(dir, 2000);
       await this.#cleanup(id, opts.bundle);
       throw e;
     } finally {
-      launch.close();
+      launch?.close();
     }
   }
 
@@ -380,7 +381,13 @@ export class ConmonRuntime implements RuntimeDriver {
       syslog: this.#syslog,
       exec: { processSpecPath: specPath, attach },
     });
-    const launch = ConmonLaunch.spawn(this.#conmon, argv, { env: this.#env, cwd: dir, execAttach: attach });
+    let launch: ConmonLaunch;
+    try {
+      launch = await ConmonLaunch.spawn(this.#conmon, argv, { env: this.#env, cwd: dir, execAttach: attach });
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
     let session: AttachSession | undefined;
     try {
       launch.go();

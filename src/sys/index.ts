@@ -1,7 +1,9 @@
 /**
- * The only FFI in Berth: libc calls Node lacks (mount, umount2, mknod, *xattr, setns), loaded on first use, and
+ * The only FFI in Berth: libc calls Node lacks (mount, umount2, mknod, *xattr, setns, posix_spawn), loaded on first
+ * use, and
  * AF_UNIX SOCK_SEQPACKET sockets (conmon's attach socket) as net.Sockets.
  */
 export * from './libc.ts';
 export * from './seqpacket.ts';
 export * from './netlink.ts';
+export * from './spawn.ts';
