@@ -332,6 +332,7 @@ async function watchScenario(host: string, tag: string, privileged: boolean): Pr
     develop:
       watch:
         - {action: sync, path: ./src, target: /app/src, ignore: [tmp/]}
+        - {action: sync, path: ./init, target: /app/init, ignore: [skip/], initial_sync: true}
         - {action: sync+restart, path: ./conf, target: /etc/app}
         - {action: rebuild, path: ./version}
         - action: sync+exec
@@ -350,10 +351,22 @@ ${privileged ? privRule : ''}`,
       'conf/app.conf': 'a=1\n',
       'hooks/h.txt': 'h1\n',
       'priv/p.txt': 'p1\n',
+      'init/old.txt': 'old\n',
     },
   );
   const p = `watch${tag}`;
   const c = (args: string[]) => berthCompose(host, dir, ['-p', p, ...args]);
+  // initial_sync copies what changed after the image was built (init/old.txt did not), before watching starts.
+  await ok(c(['build']), 'build');
+  await new Promise((r) => setTimeout(r, 20));
+  for (const [f, body] of [
+    ['init/a.txt', 'a\n'],
+    ['init/sub/b.txt', 'b\n'],
+    ['init/skip/c.txt', 'c\n'],
+  ] as const) {
+    await mkdir(join(dir, f, '..'), { recursive: true });
+    await writeFile(join(dir, f), body);
+  }
   const child: ChildProcess = spawn(BERTH, ['-H', host, 'compose', '-p', p, 'watch'], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -366,7 +379,13 @@ ${privileged ? privRule : ''}`,
       throw new Error(`${err.message}: ${log}`);
     });
     const cat = async (path: string) => (await c(['exec', '-T', 'web', 'cat', path])).stdout;
+    const exists = async (path: string) => (await c(['exec', '-T', 'web', 'test', '-e', path])).code === 0;
     assert.equal(await cat('/version'), 'v1\n');
+    assert.equal(await cat('/app/init/a.txt'), 'a\n', 'initial_sync copied a file newer than the image');
+    assert.equal(await cat('/app/init/sub/b.txt'), 'b\n', 'and one in a new directory');
+    assert.equal(await exists('/app/init/old.txt'), false, 'not a file older than the image');
+    assert.equal(await exists('/app/init/skip/c.txt'), false, 'not an ignored one');
+    assert.equal(await exists('/app/src/index.html'), false, 'a rule without initial_sync copies nothing at start');
     const inspect = async () =>
       JSON.parse((await berthAt(host, ['inspect', `${p}-web-1`])).stdout)[0] as {
         Id: string;

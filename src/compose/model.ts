@@ -154,6 +154,8 @@ export interface WatchRule {
   ignore: string[];
   /** What `sync+exec` runs in each of the service's containers after the files are copied. */
   exec?: Hook;
+  /** `initial_sync`: the sync actions copy the path's files newer than the image before watching starts. */
+  initial_sync?: boolean;
 }
 
 export interface Service {

@@ -212,3 +212,18 @@ test('secrets, configs, devices, hooks', () => {
   ]);
   assert.deepEqual(s.post_start, [{ command: ['echo', 'started'], user: 'root' }]);
 });
+
+test('develop.watch: paths made absolute, initial_sync kept as written', () => {
+  const s = svc({
+    develop: {
+      watch: [
+        { action: 'sync', path: './src', target: '/app', initial_sync: true, ignore: ['tmp/'] },
+        { action: 'rebuild', path: 'pkg.json' },
+      ],
+    },
+  });
+  assert.deepEqual(s.develop?.watch, [
+    { path: '/srv/app/src', action: 'sync', ignore: ['tmp/'], target: '/app', initial_sync: true },
+    { path: '/srv/app/pkg.json', action: 'rebuild', ignore: [] },
+  ]);
+});

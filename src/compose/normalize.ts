@@ -485,6 +485,7 @@ function watch(v: unknown, path: KeyPath, ctx: NormalizeContext): { watch: Watch
       };
       if (w.target !== undefined) rule.target = str(w.target);
       if (w.exec !== undefined) rule.exec = hook(w.exec, [...path, 'watch', rules.indexOf(w), 'exec'], ctx);
+      if (typeof w.initial_sync === 'boolean') rule.initial_sync = w.initial_sync;
       return rule;
     }),
   };

@@ -1,20 +1,30 @@
 import { existsSync, statSync, watch } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { posix, relative, sep } from 'node:path';
+import { lstat, readdir, readFile } from 'node:fs/promises';
+import { join, posix, relative, sep } from 'node:path';
 import { containerName, projectContainers, type Project, type WatchRule, engine } from '../../compose/index.ts';
 import { BerthError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../util/errors.ts';
 import { ExitStatusError } from '../errors.ts';
-import { pack } from '../../util/tar/index.ts';
+import { type PackEntry, pack } from '../../util/tar/index.ts';
 import type { ComposeInvocation } from './main.ts';
 
 /**
  * `watch`: the `develop.watch` rules of the services: `sync` copies changed files into the running containers
  * (and removes deleted ones), `sync+restart` also restarts them, `sync+exec` then runs the rule's `exec` command in
  * each of them (at once, output to this terminal), `restart` only restarts, `rebuild` builds the image and
- * recreates the service. Changes are gathered for 300 ms before they are applied.
+ * recreates the service. Changes are gathered for 300 ms before they are applied. A sync rule with `initial_sync`
+ * first copies the files of its path changed since the service's image was made, as Docker Compose does, before
+ * watching starts.
  */
 
 const DEBOUNCE_MS = 300;
+
+const SYNC_ACTIONS: ReadonlySet<WatchRule['action']> = new Set(['sync', 'sync+restart', 'sync+exec']);
+
+/** A path (relative to the rule's path, `/`-separated) the rule leaves alone: its `ignore` list, and `.git`. */
+function ignored(rule: WatchRule, rel: string): boolean {
+  if (rel.split('/').includes('.git')) return true;
+  return rule.ignore.some((i) => rel === i.replace(/\/$/, '') || rel.startsWith(`${i.replace(/\/$/, '')}/`));
+}
 
 /** Runs a command in a container and waits for it to end. */
 async function execWait(inv: ComposeInvocation, id: string, cmd: string[]): Promise<void> {
@@ -98,6 +108,84 @@ async function execHook(inv: ComposeInvocation, project: Project, service: strin
   );
 }
 
+/**
+ * The tar entries of a rule's path as they go in at the parent of its target: the target (a file, or a directory
+ * with the files below it changed after `since` in ms, and the directories that lead to them), ignored paths left
+ * out. Empty when nothing is newer.
+ */
+export async function initialEntries(rule: WatchRule, target: string, since: number): Promise<PackEntry[]> {
+  const top = posix.basename(target);
+  const st = await lstat(rule.path).catch(() => undefined);
+  if (st === undefined) return [];
+  if (st.isFile()) {
+    if (st.mtimeMs <= since) return [];
+    return [
+      { header: { name: top, mode: st.mode & 0o7777, mtime: st.mtimeMs / 1000 }, body: await readFile(rule.path) },
+    ];
+  }
+  if (!st.isDirectory()) return [];
+  const files: PackEntry[] = [];
+  const dirs = new Map<string, PackEntry>();
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const r = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (ignored(rule, r)) continue;
+      const host = join(dir, e.name);
+      if (e.isDirectory()) {
+        await walk(host, r);
+        continue;
+      }
+      if (!e.isFile()) continue;
+      const fst = await lstat(host);
+      if (fst.mtimeMs <= since) continue;
+      // The directories leading to the file, each once, before it.
+      const parts = r.split('/');
+      for (let i = 0; i < parts.length; i++) {
+        const d = parts.slice(0, i).join('/');
+        if (dirs.has(d)) continue;
+        const dst = await lstat(join(rule.path, d));
+        const entry = {
+          header: { name: `${posix.join(top, d)}/`, type: 'directory' as const, mode: dst.mode & 0o7777 },
+        };
+        dirs.set(d, entry);
+        files.push(entry);
+      }
+      files.push({
+        header: { name: posix.join(top, r), mode: fst.mode & 0o7777, mtime: fst.mtimeMs / 1000 },
+        body: await readFile(host),
+      });
+    }
+  };
+  await walk(rule.path, '');
+  return files;
+}
+
+/** `initial_sync`: copies what changed since the image was made into each running container of the service. */
+async function initialSync(inv: ComposeInvocation, project: Project, service: string, rule: WatchRule): Promise<void> {
+  if (rule.target === undefined) return;
+  const containers = await projectContainers(inv.compose, project.name, { services: [service], all: false });
+  if (containers.length === 0) return;
+  const image = await inv.compose.client.imageInspect(containers[0]!.ImageID);
+  const since = Date.parse(image.Created ?? '') || 0;
+  const entries = await initialEntries(rule, rule.target, since);
+  if (entries.length === 0) return;
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack(entries)) chunks.push(chunk);
+  const tar = Buffer.concat(chunks);
+  const parent = posix.dirname(rule.target);
+  for (const c of containers) {
+    try {
+      await inv.compose.client.containerArchivePut(c.Id, parent, tar);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+      await execWait(inv, c.Id, ['mkdir', '-p', parent]);
+      await inv.compose.client.containerArchivePut(c.Id, parent, tar);
+    }
+  }
+  const count = entries.filter((e) => e.header.type !== 'directory').length;
+  inv.compose.reporter.event('Sync', service, 'Synced', `${rule.target} (${count} file${count === 1 ? '' : 's'})`);
+}
+
 export async function runWatch(inv: ComposeInvocation): Promise<void> {
   const { project } = inv.load(inv.args);
   const names = (inv.args.length > 0 ? inv.args : Object.keys(project.services)).filter(
@@ -116,6 +204,11 @@ export async function runWatch(inv: ComposeInvocation): Promise<void> {
     }
   }
   if (!inv.flags.bool('no-up')) await (await engine()).up(inv.compose, project, { services: names });
+  for (const service of names) {
+    for (const rule of project.services[service]!.develop!.watch) {
+      if (rule.initial_sync === true && SYNC_ACTIONS.has(rule.action)) await initialSync(inv, project, service, rule);
+    }
+  }
   const watchers: ReturnType<typeof watch>[] = [];
   const pending = new Map<string, { service: string; rule: WatchRule; files: Set<string> }>();
   let timer: NodeJS.Timeout | undefined;
@@ -147,7 +240,7 @@ export async function runWatch(inv: ComposeInvocation): Promise<void> {
       const w = watch(rule.path, { recursive: true }, (_event, name) => {
         const file = name === null ? rule.path : `${rule.path}${sep}${name}`;
         const rel = relative(rule.path, file).split(sep).join('/');
-        if (rule.ignore.some((i) => rel === i || rel.startsWith(`${i.replace(/\/$/, '')}/`))) return;
+        if (ignored(rule, rel)) return;
         const key = `${service}\0${rule.path}\0${rule.action}`;
         const entry = pending.get(key) ?? { service, rule, files: new Set<string>() };
         entry.files.add(file);
