@@ -180,6 +180,31 @@ describe('builds: compose build on berthd', () => {
     assert.match(bad.stderr, /failed to build service "app"/);
     assert.equal((await berthCompose(d.host, dir, ['-p', 'bb', 'down'])).code, 0);
   });
+
+  it('build.secrets from a file and from the environment reach RUN --mount=type=secret, by target or source', async () => {
+    const dir = join(work, 'buildsecrets');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'token.txt'), 's3cret-file');
+    await writeFile(
+      join(dir, 'Dockerfile'),
+      'FROM busybox\nRUN --mount=type=secret,id=tok --mount=type=secret,id=api_key ' +
+        'sh -c \'cat /run/secrets/tok /run/secrets/api_key > /seen\'\nCMD ["cat", "/seen"]\n',
+    );
+    await writeFile(
+      join(dir, 'compose.yaml'),
+      'services:\n  app:\n    build:\n      context: .\n      secrets:\n        - {source: token, target: tok}\n        - api_key\n' +
+        'secrets:\n  token: {file: ./token.txt}\n  api_key: {environment: API_KEY}\n',
+    );
+    const r = await berthCompose(d.host, dir, ['-p', 'bsec', 'build'], { API_KEY: '-from-env' });
+    assert.equal(r.code, 0, r.stderr);
+    const out = await berthCompose(d.host, dir, ['-p', 'bsec', 'run', '--rm', '-T', 'app']);
+    assert.equal(out.stdout, 's3cret-file-from-env');
+    // An environment secret whose variable is not set: the build is refused, naming the secret.
+    const unset = await berthCompose(d.host, dir, ['-p', 'bsec', 'build', '--no-cache']);
+    assert.notEqual(unset.code, 0);
+    assert.match(unset.stderr, /build secret api_key: environment variable API_KEY is not set/);
+    assert.equal((await berthCompose(d.host, dir, ['-p', 'bsec', 'down', '--rmi', 'local'])).code, 0);
+  });
 });
 
 describe('side by side with docker-compose 1.29.2 on the reference dockerd', {

@@ -4,10 +4,10 @@ import { type ComposeContext, containerName, numberOf, projectContainers, servic
 import { containerCreateRequest, type CreateInput } from './convert.ts';
 import { inDependencyOrder, restartDependents } from './graph.ts';
 import { serviceHash } from './hash.ts';
-import { stopContainer } from './hooks.ts';
 import * as L from './labels.ts';
 import { type Project, type Service, serviceScale } from './model.ts';
-import { parseDuration } from './units.ts';
+import { stopContainer } from './hooks.ts';
+import { stopAndRemove, stopTimeout } from './remove.ts';
 
 /**
  * The convergence loop, as Docker Compose runs it (pkg/compose/convergence.go): the project's containers are
@@ -33,14 +33,6 @@ export interface ConvergeOptions {
   imageIds?: Record<string, string>;
   /** Seconds to wait for a container to stop before it is killed (recreate, scale down). */
   timeout?: number;
-}
-
-/** The stop timeout for a service's containers: `-t`, else `stop_grace_period`, else the engine's default. */
-export function stopTimeout(s: Service | undefined, given: number | undefined): number | undefined {
-  if (given !== undefined) return given;
-  const g = s?.stop_grace_period;
-  if (g === undefined) return undefined;
-  return Math.ceil(parseDuration(g) / 1000);
 }
 
 function mustRecreate(
@@ -109,29 +101,6 @@ export async function createContainer(
   }
   void finalName;
   return res.Id;
-}
-
-/** Stops and removes a container; `volumes` also removes its anonymous volumes (`down -v`, `rm -v`). */
-export async function stopAndRemove(
-  ctx: ComposeContext,
-  c: ContainerSummary,
-  timeout: number | undefined,
-  volumes = false,
-  service?: Service,
-): Promise<void> {
-  const name = containerName(c);
-  if (c.State === 'running' || c.State === 'paused' || c.State === 'restarting') {
-    ctx.reporter.event('Container', name, 'Stopping');
-    await stopContainer(ctx, service, c, timeout);
-    ctx.reporter.event('Container', name, 'Stopped');
-  }
-  ctx.reporter.event('Container', name, 'Removing');
-  try {
-    await ctx.client.containerRemove(c.Id, { force: true, volumes, signal: ctx.signal });
-  } catch (err) {
-    if (!(err instanceof NotFoundError)) throw err;
-  }
-  ctx.reporter.event('Container', name, 'Removed');
 }
 
 async function recreate(

@@ -83,6 +83,40 @@ export interface BuildOptions {
   output?: (line: string) => void;
 }
 
+/**
+ * `build.secrets` for `RUN --mount=type=secret`, by id (the reference's target, else its source), from the
+ * project's file or environment secrets, as Docker Compose gives them to BuildKit. berthd takes them with the build
+ * request; a classic builder that does not know them fails on the `--mount` as it would under docker-compose 1.x.
+ */
+async function buildSecrets(project: Project, s: Service): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for (const ref of s.build?.secrets ?? []) {
+    const def = project.secrets[ref.source];
+    if (def === undefined)
+      throw new NotFoundError(`service "${s.name}" refers to undefined build secret ${ref.source}`);
+    const id = ref.target ?? ref.source;
+    if (def.file !== undefined) {
+      try {
+        out.set(id, await readFile(def.file));
+      } catch (err) {
+        throw new InvalidArgumentError(
+          `build secret ${ref.source}: cannot read ${def.file}: ${(err as Error).message}`,
+        );
+      }
+    } else if (def.environment !== undefined) {
+      const v = project.environment[def.environment];
+      if (v === undefined)
+        throw new InvalidArgumentError(
+          `build secret ${ref.source}: environment variable ${def.environment} is not set`,
+        );
+      out.set(id, Buffer.from(v));
+    } else {
+      throw new InvalidArgumentError(`build.secrets only supports environment or file-based secrets: "${ref.source}"`);
+    }
+  }
+  return out;
+}
+
 /** Builds a service's image; resolves with its ID. */
 export async function buildImage(
   ctx: ComposeContext,
@@ -95,11 +129,7 @@ export async function buildImage(
   if (/^[a-z]+:\/\/|^git@/.test(b.context)) {
     throw new InvalidArgumentError(`service "${s.name}": remote build contexts are not supported: ${b.context}`);
   }
-  if (b.secrets.length > 0) {
-    throw new InvalidArgumentError(
-      `service "${s.name}": build secrets need BuildKit, which the engine's /build does not offer`,
-    );
-  }
+  const secrets = await buildSecrets(project, s);
   const name = imageName(project, s);
   let ignoreText = '';
   try {
@@ -145,6 +175,7 @@ export async function buildImage(
       ...(b.network !== undefined ? { networkMode: b.network } : {}),
       extraHosts: b.extra_hosts,
       ...(b.shm_size !== undefined ? { shmSize: b.shm_size } : {}),
+      ...(secrets.size > 0 ? { secrets } : {}),
       signal: ctx.signal,
     },
   );

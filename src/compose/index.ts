@@ -24,13 +24,21 @@ export { inDependencyOrder, selectServices } from './graph.ts';
 export { parseReadiness } from './ready-spec.ts';
 export { shellSplit, parseDuration } from './units.ts';
 export type { RecreatePolicy } from './converge.ts';
-export type { CreateOptions, DownOptions, UpOptions } from './up.ts';
+export type { CreateOptions, UpOptions } from './up.ts';
+export type { DownOptions } from './down.ts';
 
 export type Engine = typeof import('./engine.ts');
 
 /** The engine-facing half of compose (up, down, builds, readiness), loaded on first use. */
 export function engine(): Promise<Engine> {
   return import('./engine.ts');
+}
+
+export type Teardown = typeof import('./down.ts');
+
+/** `down` and the stopping and removing of containers (stop, rm), loaded on first use without the creating half. */
+export function teardown(): Promise<Teardown> {
+  return import('./down.ts');
 }
 
 /**

@@ -1,5 +1,3 @@
-import { request } from 'node:http';
-import { connect } from 'node:net';
 import { type ContainerInspect, demultiplex } from '../client/index.ts';
 import type { ComposeContext } from './context.ts';
 import type { Readiness, Service } from './model.ts';
@@ -25,7 +23,7 @@ function addresses(c: ContainerInspect): string[] {
 
 function tcpOpen(host: string, p: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = connect({ host, port: p });
+    const sock = process.getBuiltinModule('node:net').connect({ host, port: p });
     const done = (ok: boolean) => {
       sock.destroy();
       resolve(ok);
@@ -38,11 +36,14 @@ function tcpOpen(host: string, p: number, timeoutMs = 1000): Promise<boolean> {
 
 function httpOk(host: string, p: number, path: string, timeoutMs = 2000): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ host, port: p, path, method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
-      res.resume();
-      const code = res.statusCode ?? 0;
-      resolve(code >= 200 && code < 400);
-    });
+    // node:http through getBuiltinModule: its ESM facade would load undici (~15 ms) for its WebSocket getters.
+    const req = process
+      .getBuiltinModule('node:http')
+      .request({ host, port: p, path, method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
+        res.resume();
+        const code = res.statusCode ?? 0;
+        resolve(code >= 200 && code < 400);
+      });
     req.once('timeout', () => req.destroy());
     req.once('error', () => resolve(false));
     req.end();

@@ -118,33 +118,48 @@ export async function ensureVolumes(ctx: ComposeContext, project: Project, keys:
   }
 }
 
-/** Removes the project's networks (those it created: labelled with the project). */
-export async function removeNetworks(ctx: ComposeContext, project: string): Promise<void> {
-  const nets = await ctx.client.networkList({ filters: { label: [L.projectFilter(project)] }, signal: ctx.signal });
-  for (const n of nets.sort((a, b) => compareNames(a.Name, b.Name))) {
-    ctx.reporter.event('Network', n.Name, 'Removing');
-    try {
-      await ctx.client.networkRemove(n.Id, { signal: ctx.signal });
-    } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err;
-    }
-    ctx.reporter.event('Network', n.Name, 'Removed');
-  }
+/** The project's networks (those it created: labelled with the project). */
+export async function listNetworks(ctx: ComposeContext, project: string): Promise<{ Id: string; Name: string }[]> {
+  return ctx.client.networkList({ filters: { label: [L.projectFilter(project)] }, signal: ctx.signal });
 }
 
-/** Removes the project's named volumes (labelled with the project; external ones never are). */
-export async function removeVolumes(ctx: ComposeContext, project: string): Promise<void> {
+/** Removes networks (from `listNetworks`), all at once; one already gone is fine. */
+export async function removeNetworks(ctx: ComposeContext, nets: { Id: string; Name: string }[]): Promise<void> {
+  const sorted = [...nets].sort((a, b) => compareNames(a.Name, b.Name));
+  for (const n of sorted) ctx.reporter.event('Network', n.Name, 'Removing');
+  await Promise.all(
+    sorted.map(async (n) => {
+      try {
+        await ctx.client.networkRemove(n.Id, { signal: ctx.signal });
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+      ctx.reporter.event('Network', n.Name, 'Removed');
+    }),
+  );
+}
+
+/** The project's named volumes (labelled with the project; external ones never are). */
+export async function listVolumes(ctx: ComposeContext, project: string): Promise<{ Name: string }[]> {
   const { Volumes } = await ctx.client.volumeList({
     filters: { label: [L.projectFilter(project)] },
     signal: ctx.signal,
   });
-  for (const v of (Volumes ?? []).sort((a, b) => compareNames(a.Name, b.Name))) {
-    ctx.reporter.event('Volume', v.Name, 'Removing');
-    try {
-      await ctx.client.volumeRemove(v.Name, { signal: ctx.signal });
-    } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err;
-    }
-    ctx.reporter.event('Volume', v.Name, 'Removed');
-  }
+  return Volumes ?? [];
+}
+
+/** Removes volumes (from `listVolumes`), all at once; one already gone is fine. */
+export async function removeVolumes(ctx: ComposeContext, volumes: { Name: string }[]): Promise<void> {
+  const sorted = [...volumes].sort((a, b) => compareNames(a.Name, b.Name));
+  for (const v of sorted) ctx.reporter.event('Volume', v.Name, 'Removing');
+  await Promise.all(
+    sorted.map(async (v) => {
+      try {
+        await ctx.client.volumeRemove(v.Name, { signal: ctx.signal });
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+      ctx.reporter.event('Volume', v.Name, 'Removed');
+    }),
+  );
 }

@@ -1,17 +1,19 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ErrorObject } from 'ajv';
 import { ComposeFileError, dotted, type KeyPath } from './errors.ts';
-import { quickHash } from './quick-hash.ts';
 import type { Positions } from './source.ts';
 
 /**
  * Validation against the Compose Specification's JSON Schema (vendor/compose-spec/compose-spec.json) with ajv.
  * Compiling the schema costs ~250 ms here, so the compiled validator is kept as ajv "standalone" code in
- * `node_modules/.cache/berth/` (keyed by the schema's and ajv's versions) and required from there (~10 ms);
- * when that directory cannot be written the schema is compiled in memory every time.
+ * `node_modules/.cache/berth/` (keyed by the schema file's size and modification time and ajv's version) and run
+ * from there; when that directory cannot be written the schema is compiled in memory every time. The standalone
+ * code is ~400 KB of functions that V8 compiles on their first call (~20 ms of every run, which Node's compile
+ * cache does not keep: it is made before the code runs), so V8's code cache of it is also kept, made after the
+ * first validation, when it holds the compiled validators.
  */
 
 const require = createRequire(import.meta.url);
@@ -21,31 +23,73 @@ const CACHE_DIR = join(ROOT, 'node_modules', '.cache', 'berth');
 
 type Validate = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
 let compiled: Validate | undefined;
+/** Writes V8's code cache of the standalone validator, once it has run (see `standalone`). */
+let keepCodeCache: (() => void) | undefined;
+
+function writeAtomic(path: string, data: string | Uint8Array): void {
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+/**
+ * The standalone validator at `path`, run through node:vm with V8's code cache of it when there is one; undefined
+ * when there is no such file. Without a usable code cache, `keepCodeCache` writes one after the first validation.
+ */
+function standalone(path: string): Validate | undefined {
+  let source: string;
+  try {
+    source = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const codePath = `${path}.${process.version}.v8`;
+  let cachedData: Buffer | undefined;
+  try {
+    cachedData = readFileSync(codePath);
+  } catch {
+    // Not made yet.
+  }
+  const vm = process.getBuiltinModule('node:vm');
+  const script = new vm.Script(`(function (exports, require, module) {${source}\n})`, {
+    filename: path,
+    ...(cachedData !== undefined ? { cachedData } : {}),
+  });
+  const mod = { exports: {} as unknown };
+  (script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: { exports: unknown }) => void)(
+    mod.exports,
+    require,
+    mod,
+  );
+  if (cachedData === undefined || script.cachedDataRejected) {
+    keepCodeCache = () => {
+      try {
+        writeAtomic(codePath, script.createCachedData());
+      } catch {
+        // A read-only install: the validator is compiled on each run.
+      }
+    };
+  }
+  return mod.exports as Validate;
+}
 
 function validator(): Validate {
   if (compiled !== undefined) return compiled;
-  const text = readFileSync(SCHEMA_PATH, 'utf8');
+  const st = statSync(SCHEMA_PATH);
   const ajvVersion = (require('ajv/package.json') as { version: string }).version;
-  const key = quickHash(text, ajvVersion);
-  const cached = join(CACHE_DIR, `compose-spec-${key}.cjs`);
-  try {
-    compiled = require(cached) as Validate;
-    return compiled;
-  } catch {
-    // Not cached yet: compile below.
-  }
-  const schema = JSON.parse(text) as Record<string, unknown>;
+  const cached = join(CACHE_DIR, `compose-spec-${st.size}-${Math.trunc(st.mtimeMs)}-${ajvVersion}.cjs`);
+  compiled = standalone(cached);
+  if (compiled !== undefined) return compiled;
+  const schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
   // ajv knows draft-07 as http://json-schema.org/draft-07/schema#; the file names it over https.
   delete schema.$schema;
   const { Ajv } = require('ajv') as typeof import('ajv');
   const ajv = new Ajv({ strict: false, allErrors: true, code: { source: true } });
   const fn = ajv.compile(schema) as Validate;
   try {
-    const standalone = (require('ajv/dist/standalone') as { default: (a: unknown, f: unknown) => string }).default;
-    mkdirSync(CACHE_DIR, { recursive: true });
-    const tmp = `${cached}.${process.pid}.tmp`;
-    writeFileSync(tmp, standalone(ajv, fn));
-    renameSync(tmp, cached);
+    const code = (require('ajv/dist/standalone') as { default: (a: unknown, f: unknown) => string }).default;
+    writeAtomic(cached, code(ajv, fn));
   } catch {
     // A read-only install: validation still works, only slower to start.
   }
@@ -56,7 +100,12 @@ function validator(): Validate {
 /** Validates one (interpolated) document; the first error is located through `positions`. */
 export function validateSchema(doc: unknown, positions: Positions): ComposeFileError | undefined {
   const validate = validator();
-  if (validate(doc)) return undefined;
+  const valid = validate(doc);
+  if (keepCodeCache !== undefined) {
+    keepCodeCache();
+    keepCodeCache = undefined;
+  }
+  if (valid) return undefined;
   const err = pickError(validate.errors ?? []);
   if (err === undefined) return positions.error([], 'does not match the Compose Specification');
   return describe(err, positions);

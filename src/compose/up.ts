@@ -1,18 +1,17 @@
-import type { ContainerSummary } from '../client/index.ts';
-import { NotFoundError } from '../util/errors.ts';
-import { type ComposeContext, compareNames, containerName, isOneoff, projectContainers, serviceOf } from './context.ts';
-import { converge, orphans, type RecreatePolicy, stopAndRemove, stopTimeout } from './converge.ts';
-import { inDependencyOrder, selectServices } from './graph.ts';
+import { type ComposeContext, compareNames, containerName } from './context.ts';
+import { converge, orphans, type RecreatePolicy } from './converge.ts';
+import { selectServices } from './graph.ts';
 import { ensureImages, type EnsureImagesOptions } from './images.ts';
 import * as L from './labels.ts';
-import { imageName, type Project } from './model.ts';
-import { ensureNetworks, ensureVolumes, removeNetworks, removeVolumes, usedResources } from './resources-engine.ts';
+import type { Project } from './model.ts';
+import { stopAndRemove } from './remove.ts';
+import { ensureNetworks, ensureVolumes, usedResources } from './resources-engine.ts';
 import { startServices, waitReady } from './start.ts';
 
 /**
- * `up`, `create` and `down` as Docker Compose runs them: networks and volumes first, images (pull or build), orphans,
- * convergence, then the start phase in dependency order; `down` stops dependents first, removes containers, the
- * project's networks and, with `-v`, its volumes. A failed `up` leaves what started running and says what failed.
+ * `up` and `create` as Docker Compose runs them: networks and volumes first, images (pull or build), orphans,
+ * convergence, then the start phase in dependency order (`down` is in down.ts). A failed `up` leaves what started
+ * running and says what failed.
  */
 
 export interface CreateOptions extends EnsureImagesOptions {
@@ -91,91 +90,6 @@ export async function prepareRun(
   if (deps.length > 0) {
     await create(ctx, project, { services: deps, recreate: 'never', recreateDependencies: 'never' });
     await startServices(ctx, project, { services: deps });
-  }
-}
-
-export interface DownOptions {
-  /** `-v`: named volumes of the project and anonymous volumes of its containers. */
-  volumes?: boolean;
-  removeOrphans?: boolean;
-  /** `--rmi all|local`. */
-  rmi?: 'all' | 'local';
-  /** Seconds (`-t`). */
-  timeout?: number;
-  /** Services named on the command line (`down web`): only their containers go. */
-  services?: readonly string[];
-}
-
-/**
- * `down`: also works without a project file (`down -p name`), from the labels alone. Containers of the project's
- * services are stopped dependents first; every container of the project goes (orphans only with
- * `--remove-orphans`, or when there is no file to tell them apart).
- */
-export async function down(
-  ctx: ComposeContext,
-  name: string,
-  project: Project | undefined,
-  opts: DownOptions = {},
-): Promise<void> {
-  const containers = await projectContainers(ctx, name, { oneoff: 'include' });
-  const known =
-    project === undefined
-      ? undefined
-      : new Set([...Object.keys(project.services), ...Object.keys(project.disabledServices)]);
-  const selected = opts.services !== undefined && opts.services.length > 0 ? new Set(opts.services) : undefined;
-  const targets = containers.filter((c) => {
-    const svc = serviceOf(c);
-    if (selected !== undefined) return selected.has(svc);
-    if (known === undefined || opts.removeOrphans) return true;
-    return known.has(svc) || isOneoff(c);
-  });
-  const orphaned =
-    known === undefined
-      ? []
-      : containers.filter((c) => !known.has(serviceOf(c)) && !isOneoff(c) && !targets.includes(c));
-  if (orphaned.length > 0) {
-    ctx.reporter.warn(
-      `Found orphan containers ([${orphaned.map(containerName).join(' ')}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.`,
-    );
-  }
-  const byService = new Map<string, ContainerSummary[]>();
-  for (const c of targets) byService.set(serviceOf(c), [...(byService.get(serviceOf(c)) ?? []), c]);
-  const ordered = project === undefined ? [] : [...byService.keys()].filter((s) => project.services[s] !== undefined);
-  // Dependents first; containers of services the file does not know go first of all.
-  const rest = [...byService.keys()].filter((s) => !ordered.includes(s));
-  await Promise.all(
-    rest.map((s) =>
-      Promise.all((byService.get(s) ?? []).map((c) => stopAndRemove(ctx, c, opts.timeout, opts.volumes))),
-    ),
-  );
-  if (project !== undefined && ordered.length > 0) {
-    await inDependencyOrder(
-      project.services,
-      ordered,
-      async (s) => {
-        const t = stopTimeout(project.services[s], opts.timeout);
-        await Promise.all(
-          (byService.get(s) ?? []).map((c) => stopAndRemove(ctx, c, t, opts.volumes, project.services[s])),
-        );
-      },
-      { reverse: true },
-    );
-  }
-  if (selected !== undefined) return;
-  await removeNetworks(ctx, name);
-  if (opts.volumes) await removeVolumes(ctx, name);
-  if (opts.rmi !== undefined && project !== undefined) {
-    for (const s of Object.values(project.services)) {
-      if (opts.rmi === 'local' && s.image !== undefined) continue;
-      const image = imageName(project, s);
-      try {
-        ctx.reporter.event('Image', image, 'Removing');
-        await ctx.client.imageRemove(image, { signal: ctx.signal });
-        ctx.reporter.event('Image', image, 'Removed');
-      } catch (err) {
-        if (!(err instanceof NotFoundError)) throw err;
-      }
-    }
   }
 }
 

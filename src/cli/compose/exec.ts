@@ -1,4 +1,4 @@
-import { numberOf, planning, projectContainers, shellSplit, engine } from '../../compose/index.ts';
+import { numberOf, planning, projectContainers, shellSplit, engine, teardown } from '../../compose/index.ts';
 import { BerthError, InvalidArgumentError, NotFoundError } from '../../util/errors.ts';
 import { ExitStatusError } from '../errors.ts';
 import type { ComposeInvocation } from './main.ts';
@@ -128,7 +128,7 @@ export async function runWait(inv: ComposeInvocation): Promise<void> {
   const first = await Promise.race(handles.map((h) => h.result));
   status = first.StatusCode;
   for (const h of handles) h.cancel();
-  if (inv.flags.bool('down-project')) await (await engine()).down(inv.compose, project.name, project, {});
+  if (inv.flags.bool('down-project')) await (await teardown()).down(inv.compose, project.name, project, {});
   inv.ctx.streams.out.write(`${status}\n`);
   if (status !== 0) throw new ExitStatusError('', status);
 }

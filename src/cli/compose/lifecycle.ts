@@ -9,6 +9,7 @@ import {
   type Project,
   type RecreatePolicy,
   engine,
+  teardown,
 } from '../../compose/index.ts';
 import { BerthError, InvalidArgumentError } from '../../util/errors.ts';
 import { ExitStatusError } from '../errors.ts';
@@ -115,7 +116,7 @@ export async function runDown(inv: ComposeInvocation): Promise<void> {
     if (!inv.ctx.streams || !(err instanceof Error) || !/no configuration file provided/.test(err.message)) throw err;
     name = inv.projectName();
   }
-  await (await engine()).down(inv.compose, name, project, {
+  await (await teardown()).down(inv.compose, name, project, {
     volumes: f.bool('volumes'),
     removeOrphans: f.bool('remove-orphans'),
     ...(rmi !== '' ? { rmi: rmi as 'all' | 'local' } : {}),
@@ -151,13 +152,13 @@ export async function runStop(inv: ComposeInvocation): Promise<void> {
   const containers = await targets(inv, project, false);
   const services = [...new Set(containers.map((c) => c.Labels?.['com.docker.compose.service'] ?? ''))];
   await eachInOrder(inv.compose, project, services, true, async (s) => {
-    const t = (await engine()).stopTimeout(project.services[s], timeoutOf(inv));
+    const t = (await teardown()).stopTimeout(project.services[s], timeoutOf(inv));
     await Promise.all(
       containers
         .filter((c) => c.Labels?.['com.docker.compose.service'] === s)
         .map(async (c) => {
           inv.compose.reporter.event('Container', containerName(c), 'Stopping');
-          await (await engine()).stopContainer(inv.compose, project.services[s], c, t);
+          await (await teardown()).stopContainer(inv.compose, project.services[s], c, t);
           inv.compose.reporter.event('Container', containerName(c), 'Stopped');
         }),
     );
@@ -178,7 +179,7 @@ export async function runRestart(inv: ComposeInvocation): Promise<void> {
   const services = selectServices(project, inv.args, inv.flags.bool('no-deps') || inv.args.length > 0);
   const containers = await projectContainers(inv.compose, project.name, { services });
   await eachInOrder(inv.compose, project, services, false, async (s) => {
-    const t = (await engine()).stopTimeout(project.services[s], timeoutOf(inv));
+    const t = (await teardown()).stopTimeout(project.services[s], timeoutOf(inv));
     for (const c of containers.filter((x) => x.Labels?.['com.docker.compose.service'] === s)) {
       inv.compose.reporter.event('Container', containerName(c), 'Restarting');
       await inv.compose.client.containerRestart(c.Id, {
@@ -195,7 +196,7 @@ export async function runRm(inv: ComposeInvocation): Promise<void> {
   const containers = await targets(inv, project, true);
   if (inv.flags.bool('stop')) {
     for (const c of containers.filter((x) => x.State === 'running')) {
-      await (await engine()).stopContainer(inv.compose, project.services[serviceOf(c)], c, undefined);
+      await (await teardown()).stopContainer(inv.compose, project.services[serviceOf(c)], c, undefined);
       c.State = 'exited';
     }
   }
@@ -208,7 +209,7 @@ export async function runRm(inv: ComposeInvocation): Promise<void> {
     inv.ctx.streams.err.write(`Going to remove ${stopped.map(containerName).join(', ')}\n`);
     if (!inv.ctx.streams.in.isTTY) throw new BerthError('use -f to remove containers without a prompt');
   }
-  for (const c of stopped) await (await engine()).stopAndRemove(inv.compose, c, undefined, inv.flags.bool('volumes'));
+  for (const c of stopped) await (await teardown()).stopAndRemove(inv.compose, c, undefined, inv.flags.bool('volumes'));
 }
 
 export function simple(verb: 'kill' | 'pause' | 'unpause', done: string): (inv: ComposeInvocation) => Promise<void> {

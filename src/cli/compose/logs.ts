@@ -8,7 +8,7 @@ import {
   serviceOf,
   selectServices,
   type Project,
-  engine,
+  teardown,
 } from '../../compose/index.ts';
 import { CanceledError } from '../../util/errors.ts';
 import type { ComposeInvocation } from './main.ts';
@@ -158,7 +158,7 @@ export async function followProject(
     await Promise.all(
       still.map(async (c) => {
         inv.compose.reporter.event('Container', containerName(c), 'Stopping');
-        await (await engine()).stopContainer(
+        await (await teardown()).stopContainer(
           { ...inv.compose, signal: undefined },
           project.services[serviceOf(c)],
           c,
