@@ -14,6 +14,7 @@ import { closeSync, existsSync, openSync, readdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { RtNetlink, inNetns } from '../sys/index.ts';
 import { errorMessage } from '../util/errors.ts';
+import { phase } from '../util/trace.ts';
 import { KeyedMutex } from '../util/lock.ts';
 import type { BackendRepair, ContainerNetworks, NetworkBackend, NetworkDefinition } from './backend.ts';
 import { AardvarkDns } from './dns.ts';
@@ -323,15 +324,18 @@ export class BridgeBackend implements NetworkBackend {
     if (first && input.port_mappings?.length) {
       for (const fam of [4, 6] as const) {
         if (!this.#ports(input, first, fam).length) continue;
-        await this.#fw[fam].apply(removePortsChange(input.container_id)).catch(async () => {
-          await this.#purge(fam, new Set([containerChain(input.container_id)])).catch((e) => errors.push(e));
-        });
+        await phase('net.ports.remove', input.container_id, () =>
+          this.#fw[fam].apply(removePortsChange(input.container_id)).catch(async () => {
+            await this.#purge(fam, new Set([containerChain(input.container_id)])).catch((e) => errors.push(e));
+          }),
+        );
       }
     }
     for (const name of names) {
       const info = input.network_info[name]!;
       try {
-        if (info.dns_enabled && this.#o.aardvark) await this.#aardvark().remove(name, input.container_id);
+        if (info.dns_enabled && this.#o.aardvark)
+          await phase('net.dns.remove', input.container_id, () => this.#aardvark().remove(name, input.container_id));
         const veth = vethName(input.container_id, info.id);
         if (opts.netnsGoing) this.#dying.add(veth);
         else await deleteLink(veth);
@@ -390,7 +394,7 @@ export class BridgeBackend implements NetworkBackend {
         this.#lingering.delete(info.id);
         const p = (async () => {
           // Not under the network's lock: a setup meanwhile must not wait for the kernel.
-          await this.#awaitDying(info.network_interface);
+          await phase('net.await-dying', info.id, () => this.#awaitDying(info.network_interface));
           await this.#lock.run(`net:${info.id}`, async () => {
             const cur = this.#nets.get(info.id);
             if (cur) delete cur.linger;
@@ -424,13 +428,15 @@ export class BridgeBackend implements NetworkBackend {
     const fams = new Set(info.subnets.map((s) => familyOf(s.subnet)));
     for (const fam of fams) {
       const n = this.#fwNet(info, fam);
-      await this.#fw[fam].apply(removeNetworkChange(n)).catch(async () => {
-        const c = networkChains(info.id);
-        await this.#purge(fam, new Set([c.filter, c.nat]), new Set([`-A ${ISOLATION} -o ${n.bridge} -j DROP`]));
-      });
+      await phase('net.rules.remove', info.id, () =>
+        this.#fw[fam].apply(removeNetworkChange(n)).catch(async () => {
+          const c = networkChains(info.id);
+          await this.#purge(fam, new Set([c.filter, c.nat]), new Set([`-A ${ISOLATION} -o ${n.bridge} -j DROP`]));
+        }),
+      );
     }
-    await deleteLink(info.network_interface);
-    if (this.#nets.size === 0) for (const fam of fams) await this.#unhook(fam);
+    await phase('net.bridge.delete', info.id, () => deleteLink(info.network_interface));
+    if (this.#nets.size === 0) for (const fam of fams) await phase('net.unhook', info.id, () => this.#unhook(fam));
   }
 
   /**
@@ -461,7 +467,7 @@ export class BridgeBackend implements NetworkBackend {
     for (const go of [...this.#lingering.values()])
       await go().catch((e) => this.#o.log?.warn(`removing an idle bridge: ${errorMessage(e)}`));
     while (this.#removing.size) await Promise.allSettled([...this.#removing]);
-    if (this.#nets.size === 0 && this.#dns) await this.#dns.stop().catch(() => {});
+    if (this.#nets.size === 0 && this.#dns) await phase('net.dns.stop', '', () => this.#dns!.stop().catch(() => {}));
   }
 
   /**

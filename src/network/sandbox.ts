@@ -11,6 +11,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, errorMessage, ForbiddenError, NotFoundError } from '../util/errors.ts';
+import { phase } from '../util/trace.ts';
 import type { EndpointSettings, NetworkSettings } from '../engine-api/networks.ts';
 import type { EventLog } from '../util/events.ts';
 import type { KeyedMutex } from '../util/lock.ts';
@@ -467,7 +468,7 @@ export class Sandboxes {
   /** Waits for the teardowns running in the background (network remove, daemon stop, tests). */
   async drain(): Promise<void> {
     while (this.#pending.size) await Promise.allSettled([...this.#pending.keys()]);
-    await this.#d.backend.flush?.();
+    await phase('net.flush', '', async () => this.#d.backend.flush?.());
   }
 
   async #tearDownLocked(containerId: string): Promise<void> {
@@ -487,14 +488,16 @@ export class Sandboxes {
     const netns = sb?.netns ?? file?.netns ?? this.#files.netnsPath(containerId);
     if (file && Object.keys(file.input.networks).length) {
       try {
-        await this.#nets.run(Object.keys(file.input.networks), () =>
-          this.#d.backend.teardown(netns, file.input, { netnsGoing: true }),
+        await phase('net.teardown', containerId, () =>
+          this.#nets.run(Object.keys(file.input.networks), () =>
+            this.#d.backend.teardown(netns, file.input, { netnsGoing: true }),
+          ),
         );
       } catch (err) {
         this.#d.log?.warn(`container ${containerId.slice(0, 12)}: network teardown: ${errorMessage(err)}`);
       }
     }
-    await removeNetns(netns);
+    await phase('net.netns.remove', containerId, () => removeNetns(netns));
     await this.#files.remove(containerId);
     const eps = records.endpointsOf(containerId);
     records.transaction(() => {

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { BerthError, ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
+import { phase } from '../util/trace.ts';
 import type { EndpointSettings, Network, NetworkCreateRequest } from '../engine-api/networks.ts';
 import type { EventLog } from '../util/events.ts';
 import { matchLabel } from '../util/labels.ts';
@@ -234,7 +235,7 @@ export class NetworkService {
 
   /** `DELETE /networks/{id}`: refused for the predefined networks (403) and while containers run on it (409). */
   async remove(ref: string): Promise<void> {
-    await this.sandboxes.drain();
+    await phase('net.drain', '', () => this.sandboxes.drain());
     await this.#lock.run('alloc', async () => {
       const n = this.#find(ref);
       if (n.spec.predefined) throw new ForbiddenError(`${n.name} is a pre-defined network and cannot be removed`);
