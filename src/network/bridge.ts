@@ -426,16 +426,24 @@ export class BridgeBackend implements NetworkBackend {
     if (st?.linger) clearTimeout(st.linger);
     this.#nets.delete(info.id);
     const fams = new Set(info.subnets.map((s) => familyOf(s.subnet)));
-    for (const fam of fams) {
-      const n = this.#fwNet(info, fam);
-      await phase('net.rules.remove', info.id, () =>
-        this.#fw[fam].apply(removeNetworkChange(n)).catch(async () => {
-          const c = networkChains(info.id);
-          await this.#purge(fam, new Set([c.filter, c.nat]), new Set([`-A ${ISOLATION} -o ${n.bridge} -j DROP`]));
-        }),
-      );
-    }
-    await phase('net.bridge.delete', info.id, () => deleteLink(info.network_interface));
+    const rules = async (): Promise<void> => {
+      for (const fam of fams) {
+        const n = this.#fwNet(info, fam);
+        await phase('net.rules.remove', info.id, () =>
+          this.#fw[fam].apply(removeNetworkChange(n)).catch(async () => {
+            const c = networkChains(info.id);
+            await this.#purge(fam, new Set([c.filter, c.nat]), new Set([`-A ${ISOLATION} -o ${n.bridge} -j DROP`]));
+          }),
+        );
+      }
+    };
+    // The rules name the bridge but do not need it: both go at once (an iptables-restore, a netlink delete that
+    // waits for the kernel), each finishing even when the other fails.
+    const done = await Promise.allSettled([
+      rules(),
+      phase('net.bridge.delete', info.id, () => deleteLink(info.network_interface)),
+    ]);
+    for (const r of done) if (r.status === 'rejected') throw r.reason;
     if (this.#nets.size === 0) for (const fam of fams) await phase('net.unhook', info.id, () => this.#unhook(fam));
   }
 
