@@ -35,7 +35,7 @@ function freePort(): Promise<number> {
   });
 }
 
-function appFile(port: number): string {
+export function appFile(port: number): string {
   return `services:
   web:
     image: busybox
