@@ -3,7 +3,8 @@
  * command and spec options); then its endpoints, mounts, directory and snapshot are made through one undo stack,
  * so a create that fails at any step leaves nothing behind.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerCreateRequest } from '../engine-api/containers.ts';
 import type { ImageService } from '../images/index.ts';
@@ -121,8 +122,8 @@ export async function createContainer(
               : id.slice(0, 12);
         row.config.Mounts = await resolveMounts(d.volumes, hc, config, undo);
         undo.push('container directory', () => rm(d.dir(id), { recursive: true, force: true }));
-        await mkdir(join(d.dir(id), 'bundle', 'rootfs'), { recursive: true, mode: 0o711 });
-        await etcFiles(d.dir(id), config.Hostname, !net.startsWith('container:'));
+        mkdirSync(join(d.dir(id), 'bundle', 'rootfs'), { recursive: true, mode: 0o711 });
+        etcFiles(d.dir(id), config.Hostname, !net.startsWith('container:'));
         await undo.acquire(
           'snapshot',
           () => phase('snapshot', id, () => d.snapshotter.prepare(id, image.chainId ?? undefined)),
@@ -143,8 +144,9 @@ export async function createContainer(
  * made at create as dockerd makes them, so that `docker cp` reads (and writes) them before the container starts.
  * A container on another's network (`container:X`) has X's.
  */
-async function etcFiles(dir: string, hostname: string, ownNetwork: boolean): Promise<void> {
-  await writeFile(join(dir, 'hostname'), `${hostname}\n`);
+function etcFiles(dir: string, hostname: string, ownNetwork: boolean): void {
+  // Three small files: synchronous calls, one step of the event loop (see ConmonRuntime.create).
+  writeFileSync(join(dir, 'hostname'), `${hostname}\n`);
   if (!ownNetwork) return;
-  for (const f of ['hosts', 'resolv.conf']) await writeFile(join(dir, f), '', { flag: 'a' });
+  for (const f of ['hosts', 'resolv.conf']) appendFileSync(join(dir, f), '');
 }

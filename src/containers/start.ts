@@ -3,7 +3,8 @@
  * sandbox, the runtime's container — each undone in reverse if a later step fails, and released in the same
  * reverse order when the container has stopped (`releaseRun`).
  */
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Sandbox, Sandboxes } from '../network/index.ts';
 import {
@@ -63,7 +64,7 @@ export async function launch(
       await phase('start.leftovers', r.id, async () => {
         // A container that ran before still has its runtime record until cleaned up.
         await driver.delete(r.id, { force: true }).catch(() => {});
-        await mkdir(rootfs, { recursive: true });
+        mkdirSync(rootfs, { recursive: true });
         await unmountAll(rootfs, { detach: true });
       });
       await undo.acquire(
@@ -102,7 +103,9 @@ export async function launch(
             linkEnv: links.env,
           }),
         );
-        await writeFile(join(bundle, 'config.json'), serializeSpec(spec));
+        // Synchronous, as the runtime driver's own small files: one step of the event loop, not three round trips
+        // through libuv's pool (see ConmonRuntime.create).
+        writeFileSync(join(bundle, 'config.json'), serializeSpec(spec));
       });
       const { pid } = await undo.acquire(
         'runtime container',
@@ -171,7 +174,7 @@ async function setUpNetwork(d: RunDeps, r: Row, dir: string, linkHosts: readonly
   const hc = r.hostConfig;
   const mode = hc.NetworkMode || 'default';
   const hostname = c.Hostname ?? r.id.slice(0, 12);
-  await writeFile(join(dir, 'hostname'), `${hostname}\n`);
+  writeFileSync(join(dir, 'hostname'), `${hostname}\n`);
   const peer = networkPeer(r, d.record);
   if (mode.startsWith('container:') && (!peer || (peer.state.Status !== 'running' && peer.state.Status !== 'paused')))
     throw new ConflictError(

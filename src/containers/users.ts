@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, isErrno } from '../util/errors.ts';
 
@@ -9,9 +9,10 @@ export interface ResolvedUser {
   home: string;
 }
 
-async function readLines(path: string): Promise<string[][]> {
+/** A colon-separated file of the image (a few KB): read synchronously, one call instead of four pool round trips. */
+function readLines(path: string): string[][] {
   try {
-    return (await readFile(path, 'utf8'))
+    return readFileSync(path, 'utf8')
       .split('\n')
       .filter((l) => l && !l.startsWith('#'))
       .map((l) => l.split(':'));
@@ -31,8 +32,8 @@ export async function resolveUser(
   spec: string,
   groupAdd: readonly string[] = [],
 ): Promise<ResolvedUser> {
-  const passwd = await readLines(join(rootfs, 'etc/passwd'));
-  const groups = await readLines(join(rootfs, 'etc/group'));
+  const passwd = readLines(join(rootfs, 'etc/passwd'));
+  const groups = readLines(join(rootfs, 'etc/group'));
   const [userPart = '', groupPart] = spec === '' ? ['0'] : spec.split(':');
   let uid: number;
   let gid: number;
