@@ -68,13 +68,25 @@ const WRITE_BYTES = 256 << 10;
 
 /**
  * The body's chunks (64 KiB or less off a socket) gathered into pieces of WRITE_BYTES or more, the last excepted,
- * so a blob costs a quarter as many writes. At a failure of the body what was gathered is passed on first.
+ * so a blob costs a quarter as many writes. At a failure of the body what was gathered is passed on first. With
+ * `reuse` the pieces are copied into one buffer, filled again once the consumer asks for the next piece: for a
+ * consumer done with each piece by then (the filesystem store's writer writes and hashes it first), which spares
+ * the collector a new buffer per piece.
  */
-async function* coalesced(body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+async function* coalesced(body: AsyncIterable<Buffer>, reuse: boolean): AsyncGenerator<Buffer> {
   let parts: Buffer[] = [];
   let n = 0;
+  let into: Buffer | undefined;
   const take = () => {
-    const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+    let out: Buffer;
+    if (parts.length === 1) out = parts[0]!;
+    else if (reuse && n <= WRITE_BYTES + (64 << 10)) {
+      // Socket reads are 64 KiB at most: the piece fits but for a body of larger chunks.
+      into ??= Buffer.allocUnsafe(WRITE_BYTES + (64 << 10));
+      let at = 0;
+      for (const p of parts) at += p.copy(into, at);
+      out = into.subarray(0, n);
+    } else out = Buffer.concat(parts, n);
     parts = [];
     n = 0;
     return out;
@@ -104,7 +116,10 @@ export class Registry {
   readonly #writers = new Map<string, { writer: IngestWriter; timer: NodeJS.Timeout }>();
   readonly #uploadLocks = new KeyedMutex();
   readonly #listeners: ((e: RegistryEvent) => void)[] = [];
-  /** Whether bytes written in the middle of an append are on file at once (the filesystem store). */
+  /**
+   * Whether bytes written in the middle of an append are on file at once, and each piece written before the next
+   * is asked for (the filesystem store; S3's writer keeps a chunk's pieces until its end).
+   */
   readonly #progressKept: boolean;
   /** Consulted before a manifest is stored (set once the trust policies are wired). */
   guard: ManifestGuard | undefined;
@@ -221,7 +236,7 @@ export class Registry {
    */
   async appendUpload(
     u: Upload,
-    body: Readable,
+    body: Readable | AsyncIterable<Buffer>,
     opts: { range?: ChunkRange | undefined; length?: number | undefined; signal?: AbortSignal } = {},
   ): Promise<number> {
     return this.#uploadLocks.run(u.id, async () => {
@@ -250,7 +265,7 @@ export class Registry {
       // What the metadata says the upload holds; with a range it moves during the append.
       let acked = fresh.size;
       let cut: unknown;
-      const gathered = coalesced(body);
+      const gathered = coalesced(body, this.#progressKept);
       const source = range
         ? this.#progressive(
             gathered,

@@ -1,4 +1,4 @@
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type { Digest } from '../../util/digest.ts';
 import { UnavailableError, errorMessage, isBerthError } from '../../util/errors.ts';
 import { KeyedMutex } from '../../util/lock.ts';
@@ -251,8 +251,7 @@ export class PullThrough {
     const held: { last?: Buffer | undefined } = {};
     const storing = (async () => {
       try {
-        const body = Readable.from(teeAllButLast(blob.body, client, held), { objectMode: false });
-        await this.#reg.appendUpload(u, body, { length: blob.size });
+        await this.#reg.appendUpload(u, teeAllButLast(blob.body, client, held), { length: blob.size });
         await this.#reg.finishUpload(await this.#reg.upload(repo, id, ACTOR), digest, ACTOR);
       } catch (err) {
         await this.#reg.cancelUpload(u).catch(() => {});

@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Digest } from '../../util/digest.ts';
 import { DataLossError, isBerthError } from '../../util/errors.ts';
 import type { Upload } from '../meta/store.ts';
@@ -135,8 +135,7 @@ class LocalUpload implements UploadHandle {
   }
 
   async append(body: AsyncIterable<Buffer> | Readable, length: number, signal: AbortSignal): Promise<void> {
-    const stream = body instanceof Readable ? body : Readable.from(body, { objectMode: false });
-    await this.#reg.appendUpload(this.#u, stream, { length, signal });
+    await this.#reg.appendUpload(this.#u, body, { length, signal });
     this.#u = await this.#reg.upload(this.#u.repo, this.#u.id, this.#actor);
   }
 
