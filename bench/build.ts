@@ -12,7 +12,8 @@
  * - run path: on berthd, a RUN step (ten `RUN true` less a FROM-only build, / 10) beside the Engine API cycle of a
  *   container (create, start, wait, delete of `busybox true`), both with `--network none`.
  *
- * `node bench/build.ts [--runs N] [--only small|large|run]`, or `node bench/run.ts build [--runs N]`.
+ * `node bench/build.ts [--runs N] [--only small|large|run] [--no-buildah]`, or `node bench/run.ts build [--runs N]`
+ * (`--no-buildah` leaves the peer that no goal is measured against out, for a shorter run).
  */
 import { randomFillSync } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -150,6 +151,7 @@ async function buildahBuilder(root: string, busybox: string): Promise<Builder> {
 export async function benchBuild(opts: {
   runs: number;
   only?: string;
+  noBuildah?: boolean;
   log: (s: string) => void;
 }): Promise<BuildFigures> {
   const { runs, log } = opts;
@@ -173,7 +175,7 @@ export async function benchBuild(opts: {
       dockerBuilder('docker build → dockerd', dockerd, { DOCKER_HOST: dockerd.host, DOCKER_CONFIG: join(work, 'dc') }),
       dockerBuilder('docker build → berthd', berthd, { DOCKER_HOST: berthd.host, DOCKER_CONFIG: join(work, 'dc') }),
       berthBuilder(berthd),
-      await buildahBuilder(join(work, 'buildah'), busybox),
+      ...(opts.noBuildah ? [] : [await buildahBuilder(join(work, 'buildah'), busybox)]),
     ];
     cleanups.push(async () => {
       await run('umount', ['-R', join(work, 'buildah', 'root', 'overlay')], { allowFail: true });
@@ -323,9 +325,12 @@ export function buildReport(f: BuildFigures): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, only: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { runs: { type: 'string', default: '3' }, only: { type: 'string' }, 'no-buildah': { type: 'boolean' } },
+  });
   const f = await benchBuild({
     runs: Number(values.runs),
+    noBuildah: values['no-buildah'] === true,
     ...(values.only ? { only: values.only } : {}),
     log: (s) => process.stderr.write(`${s}\n`),
   });

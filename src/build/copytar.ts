@@ -16,6 +16,7 @@ import type { PackEntry } from '../util/tar/index.ts';
 import type { Identity, Resolved } from './copy.ts';
 import type { CopyWork } from './imageconfig.ts';
 import { resolveInRoot } from '../util/rootpath.ts';
+import { fileRecord } from './linked.ts';
 import type { SourceFS } from './sources.ts';
 
 export interface CopyPlan {
@@ -23,6 +24,8 @@ export interface CopyPlan {
   root: string;
   identity?: Identity | undefined;
   mode?: number | undefined;
+  /** Filled with each file's record (linked.ts) where the source can tell what a file is made from. */
+  files?: Map<string, string> | undefined;
 }
 
 /** The layer a COPY makes, as tar entries (bodies streamed from the sources). */
@@ -64,12 +67,26 @@ export async function* copyEntries(
   const isDir = async (path: string): Promise<boolean> =>
     (await lstat(await resolveInRoot(p.root, path)).catch(() => undefined))?.isDirectory() ?? false;
 
-  const file = (rel: string, mode: number, mtime: number, size: number, body: PackEntry['body']): PackEntry => {
+  const file = (
+    rel: string,
+    mode: number,
+    mtime: number,
+    size: number,
+    body: PackEntry['body'],
+    origin?: string,
+  ): PackEntry => {
     emitted.add(rel);
-    return {
-      header: { name: rel, type: 'file', mode, uid: owner.uid, gid: owner.gid, mtime: Math.floor(mtime), size },
-      ...(body !== undefined ? { body } : {}),
+    const header = {
+      name: rel,
+      type: 'file' as const,
+      mode,
+      uid: owner.uid,
+      gid: owner.gid,
+      mtime: Math.floor(mtime),
+      size,
     };
+    if (origin !== undefined) p.files?.set(rel, fileRecord(origin, header));
+    return { header, ...(body !== undefined ? { body } : {}) };
   };
 
   for (const s of resolved.sources) {
@@ -136,7 +153,7 @@ export async function* copyEntries(
             },
           };
         } else if (info.type === 'file') {
-          yield file(rel, p.mode ?? info.mode, info.mtime, info.size, src.read(name));
+          yield file(rel, p.mode ?? info.mode, info.mtime, info.size, src.read(name), src.origin?.(name));
         }
       }
       continue;
@@ -145,6 +162,6 @@ export async function* copyEntries(
     const target = await canonical(into ? posix.join(dest, work.parents ? s.rel : s.base) : dest);
     yield* parents(target);
     const info = await src.info(s.name);
-    yield file(target, p.mode ?? info.mode, info.mtime, info.size, src.read(s.name));
+    yield file(target, p.mode ?? info.mode, info.mtime, info.size, src.read(s.name), src.origin?.(s.name));
   }
 }

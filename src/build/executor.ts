@@ -21,6 +21,7 @@ import { type BuildPlan, type PlannedStage, planBuild } from './planner.ts';
 import { type BuildEvent, StageOrder } from './progress.ts';
 import type { Runner } from './run.ts';
 import type { CacheMounts } from './runmounts.ts';
+import type { CopyRecords } from './linked.ts';
 import { ContextSource, DirSource, type SourceFS } from './sources.ts';
 import { type CopyInputs, copyInputs, executeStep, mountKeys, type StepEnv } from './steps.ts';
 import {
@@ -39,6 +40,8 @@ export interface ExecutorDeps {
   records: BuildCacheRecords;
   runner: Runner;
   caches: CacheMounts;
+  /** Each COPY family's last layer, which the next COPY of it links unchanged files from (linked.ts). */
+  copies?: CopyRecords | undefined;
   /** `<data-root>/build`: mounts (`mnt/`) and scratch directories (`tmp/`). */
   workRoot: string;
   /** Pulls an image into the store (FROM, COPY --from, when missing or with `--pull`). */
@@ -213,6 +216,8 @@ class BuildRun {
     if (w?.kind === 'copy' || w?.kind === 'add') copy = await copyInputs(env, w, inputs);
     if (w?.kind === 'run') inputs.mountSources = await mountKeys(env, w.mounts);
     const key = stepKey(cur.key, keyedStep(result, inputs));
+    // the same step but for its sources' content: where an earlier layer to link unchanged files from is found
+    if (copy?.fromContext) copy.family = stepKey(cur.key, keyedStep(result, { ...inputs, sources: '' }));
     const hit = this.#o.noCache ? undefined : await this.#cached(key, cur, result.state);
     if (hit) {
       if (shown) emit({ kind: 'cached', stage: st.index, step });

@@ -60,3 +60,4 @@ export {
 export { type BuildEvent, classicLines, shortId } from './progress.ts';
 export { RunFailedError } from './steps.ts';
 export { MANIFEST_NAME, type ManifestEntry } from './kept.ts';
+export { snapshotTar } from './layerblob.ts';

@@ -16,11 +16,12 @@ import type { ImageService } from '../images/index.ts';
 import { MediaType } from '../oci/mediatypes.ts';
 import type { Descriptor } from '../oci/types.ts';
 import { mountAll, type Mount, type Snapshotter, TRANSIENT_LABEL, unmountAll, unpackTar } from '../snapshots/index.ts';
-import { lgetxattr } from '../sys/index.ts';
 import { AlreadyExistsError, NotImplementedError } from '../util/errors.ts';
 import { pack, type PackEntry } from '../util/tar/index.ts';
 import { coalesce } from '../util/chunks.ts';
 import { diffEntries } from './difftar.ts';
+import { isOpaque } from './layerblob.ts';
+import { applyLinked, type CopyRecord } from './linked.ts';
 
 export interface LayerDeps {
   snapshotter: Snapshotter;
@@ -41,9 +42,9 @@ export interface MadeLayer {
   diffId: string;
   /** Bytes of regular files, as `docker history` shows. */
   size: number;
+  /** The blob is not stored: it is recorded as deferred when the snapshot is committed (linked.ts). */
+  deferred?: boolean;
 }
-
-const isOpaque = (p: string) => lgetxattr(p, 'trusted.overlay.opaque')?.toString() === 'y';
 
 export class WorkLayer {
   readonly key: string;
@@ -173,21 +174,61 @@ export class WorkLayer {
   }
 
   /**
-   * Commits the snapshot as `chainId` and records the layer's size. When that chain already exists (the same
-   * layer made before), this one is dropped and the existing one serves.
+   * Writes a COPY's layer, linking the files the previous layer of the same family holds unchanged (linked.ts);
+   * the blob is deferred. Undefined, with nothing written, when the content store cannot defer a blob or that layer
+   * is gone (then `applyTar` serves).
    */
-  async commit(chainId: string, layer: MadeLayer): Promise<void> {
+  async applyLinked(
+    entries: readonly PackEntry[],
+    files: ReadonlyMap<string, string>,
+    prev: CopyRecord,
+  ): Promise<(MadeLayer & { linked: number }) | undefined> {
+    if (!this.#d.images.content.defer) return undefined;
     await this.unmount();
+    const upper = this.upper;
+    const made = await applyLinked(this.#d.snapshotter, upper, entries, files, prev, async (rest) => {
+      await unpackTar(upper, coalesce(pack(rest)), { whiteouts: 'overlay', hash: false });
+    });
+    if (!made) return undefined;
+    return {
+      descriptor: { mediaType: MediaType.OciLayer, digest: made.digest, size: made.size },
+      diffId: made.digest,
+      size: made.contentSize,
+      deferred: true,
+      linked: made.linked,
+    };
+  }
+
+  /**
+   * Commits the snapshot as `chainId` and records the layer's size; false when that chain already exists (the same
+   * layer made before): this one is dropped and the existing one serves. A deferred blob is recorded as made from
+   * the committed snapshot, or, when the chain existed, stored from this directory before it goes.
+   */
+  async commit(chainId: string, layer: MadeLayer): Promise<boolean> {
+    await this.unmount();
+    const content = this.#d.images.content;
     try {
       await this.#d.snapshotter.commit(chainId, this.key);
     } catch (err) {
       if (!(err instanceof AlreadyExistsError)) throw err;
+      if (layer.deferred && !(await content.has(layer.descriptor.digest as `sha256:${string}`)))
+        await content.ingest(coalesce(pack(diffEntries(this.upper, isOpaque))), {
+          digest: layer.descriptor.digest as `sha256:${string}`,
+          size: layer.descriptor.size,
+        });
       await this.discard();
-      return;
+      return false;
     }
     this.#done = true;
+    if (layer.deferred)
+      await content.defer!({
+        digest: layer.descriptor.digest as `sha256:${string}`,
+        size: layer.descriptor.size,
+        snapshot: chainId,
+      });
     this.#d.images.records.putLayer(chainId, layer.diffId, this.#parent, layer.size);
     await rm(dirname(this.rootfs), { recursive: true, force: true });
+    return true;
   }
 
   /** Unmounts and removes the snapshot (a failed or cancelled step, or one that changed nothing). */

@@ -19,6 +19,7 @@ import { CanceledError, errorMessage, InvalidArgumentError, NotFoundError } from
 import type { EventLog } from '../util/events.ts';
 import { BuildContext, contextName } from './context.ts';
 import { KeptContexts, type ManifestEntry } from './kept.ts';
+import { CopyRecords } from './linked.ts';
 import { parse, parseInstructions } from '../dockerfile/index.ts';
 import { execute, type PullOptions } from './executor.ts';
 import { hostPlatform } from '../images/index.ts';
@@ -82,6 +83,7 @@ export class BuildService {
   readonly #caches: CacheMounts;
   readonly #running = new Map<string, AbortController>();
   readonly #kept: KeptContexts;
+  readonly #copies: CopyRecords;
 
   constructor(deps: BuildServiceDeps) {
     this.#d = deps;
@@ -96,6 +98,7 @@ export class BuildService {
       : undefined;
     this.#caches = new CacheMounts(join(this.#root, 'cache'), deps.records);
     this.#kept = new KeptContexts(join(this.#root, 'kept'), deps.records);
+    this.#copies = new CopyRecords(this.#root);
   }
 
   /** `berth build`: which entries of its context the kept copy lacks (see kept.ts). */
@@ -140,6 +143,7 @@ export class BuildService {
           records: this.#d.records,
           runner: this.#runner,
           caches: this.#caches,
+          copies: this.#copies,
           workRoot: this.#root,
           pull: (ref, o) => this.#d.pull(ref, { ...o, auth: req.registryAuth }),
         },
@@ -231,7 +235,10 @@ export class BuildService {
       records.deleteDir(v.kind, v.id);
       if ('path' in v && v.path) await rm(v.path, { recursive: true, force: true });
     }
-    if (steps.length > 0) await this.#d.images.collect();
+    if (steps.length > 0) {
+      await this.#copies.clear();
+      await this.#d.images.collect();
+    }
     const reclaimed = victims.reduce((n, v) => n + v.size, 0);
     if (victims.length > 0) this.#d.events.publish('builder', 'prune', '', { reclaimed: String(reclaimed) });
     return {

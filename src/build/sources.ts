@@ -43,6 +43,11 @@ export interface SourceFS {
   read(name: string): AsyncIterable<Uint8Array>;
   /** Makes `name` and what is below it readable under `root` (a received context writes files only when asked). */
   prepare?(name: string): Promise<void>;
+  /**
+   * What a file is made from, where that is known without reading it (a context file's tarsum: its name, mode,
+   * size and content); undefined otherwise. Two files with the same origin have the same content.
+   */
+  origin?(name: string): string | undefined;
 }
 
 /** The build context as a source. */
@@ -85,6 +90,10 @@ export class ContextSource implements SourceFS {
   }
   read(name: string): AsyncIterable<Uint8Array> {
     return this.#ctx.read(name);
+  }
+  origin(name: string): string | undefined {
+    const e = this.#ctx.stat(name);
+    return e?.type === 'file' && e.sum !== '' ? e.sum : undefined;
   }
   copyTo(name: string, dest: string, mode: number): Promise<void> {
     return this.#ctx.copyFileTo(name, dest, mode);

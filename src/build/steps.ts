@@ -62,6 +62,8 @@ export interface CopyInputs {
   resolved: Resolved;
   fs: SourceFS | undefined;
   fromContext: boolean;
+  /** The step's key without its sources' hash (from the context only): see linked.ts. */
+  family?: string;
 }
 
 export async function copyInputs(env: StepEnv, w: CopyWork, inputs: StepInputs): Promise<CopyInputs> {
@@ -125,6 +127,7 @@ export async function executeStep(
     let stubs: string[] = [];
     let createdBy = base.createdBy;
     let applied: MadeLayer | undefined;
+    let record: { family: string; files: Map<string, string> } | undefined;
     switch (w.kind) {
       case 'workdir': {
         const host = await resolveInRoot(layer.rootfs, w.path);
@@ -157,9 +160,13 @@ export async function executeStep(
           await copySources(w, resolved, c.fs, { ...target, unpack: true, signal: env.signal });
           break;
         }
+        const files = c.family !== undefined ? new Map<string, string>() : undefined;
         const entries: PackEntry[] = [];
-        for await (const e of copyEntries(w, resolved, c.fs, target)) entries.push(e);
-        applied = await layer.applyTar(entries);
+        for await (const e of copyEntries(w, resolved, c.fs, { ...target, files })) entries.push(e);
+        const prev = c.family !== undefined ? await env.deps.copies?.get(c.family) : undefined;
+        if (prev && files) applied = await layer.applyLinked(entries, files, prev);
+        applied ??= await layer.applyTar(entries);
+        if (files && c.family !== undefined) record = { family: c.family, files };
         break;
       }
       case 'run':
@@ -173,7 +180,8 @@ export async function executeStep(
       return { image: nextImage(cur, { ...base, createdBy, created }), size: 0 };
     }
     const chainId = chainIds([...cur.config.rootfs.diff_ids, made.diffId as `sha256:${string}`]).at(-1)!;
-    await layer.commit(chainId, made);
+    if ((await layer.commit(chainId, made)) && record)
+      await env.deps.copies?.put(record.family, { chainId, files: record.files });
     return { image: nextImage(cur, { ...base, createdBy, created, layer: layerOf(made, chainId) }), size: made.size };
   } catch (err) {
     await layer.discard();

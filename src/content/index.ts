@@ -3,6 +3,8 @@ export {
   readJSONBlob,
   type BlobInfo,
   type ContentStore,
+  type DeferredBlob,
+  type Deferrer,
   type Expected,
   type Ingester,
   type IngestWriter,

@@ -126,3 +126,51 @@ test('a blob stored without its directory synced is there at once; syncBlobs mak
   const again = await store.put(Buffer.from('put, synced later'), {}, { syncDir: false });
   assert.equal(await store.has(again.digest), true);
 });
+
+test('a deferred blob: listed and sized before it is made, made once on first read, checked against its digest', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-content-deferred-'));
+  try {
+    const s = new FileContentStore(dir);
+    await s.init();
+    const data = Buffer.from('bytes made again from a snapshot');
+    const digest = sha256(data);
+    const wrong = sha256('recorded, but made differently');
+    await s.defer({ digest, size: data.length, snapshot: 'sha256:chain-a' });
+    await s.defer({ digest: wrong, size: data.length, snapshot: 'sha256:chain-b' });
+    assert.equal(await s.has(digest), true);
+    assert.equal((await s.info(digest)).size, data.length);
+    assert.deepEqual(
+      new Set((await s.deferred()).map((b) => b.snapshot)),
+      new Set(['sha256:chain-a', 'sha256:chain-b']),
+    );
+    assert.deepEqual(new Set((await Array.fromAsync(s.walk())).map((b) => b.digest)), new Set([digest, wrong]));
+    // nothing makes it yet
+    await assert.rejects(s.readAll(digest), NotFoundError);
+    let made = 0;
+    s.setProducer(async function* (b) {
+      made++;
+      yield b.snapshot === 'sha256:chain-a' ? data : Buffer.from('something else entirely, same size!');
+    });
+    const [a, b] = await Promise.all([s.readAll(digest), s.read(digest).toArray()]);
+    assert.deepEqual(a, data);
+    assert.deepEqual(Buffer.concat(b), data);
+    assert.equal(made, 1, 'made once for both readers');
+    assert.deepEqual(await readFile(s.path(digest)), data);
+    assert.deepEqual(
+      (await s.deferred()).map((x) => x.digest),
+      [wrong],
+    );
+    // bytes that do not hash to the recorded digest are refused, and nothing is stored
+    await assert.rejects(s.materialize(wrong), DataLossError);
+    assert.equal(await s.has(wrong), true, 'still deferred');
+    await assert.rejects(readFile(s.path(wrong)), /ENOENT/);
+    await s.delete(wrong);
+    assert.equal(await s.has(wrong), false);
+    await assert.rejects(s.delete(wrong), NotFoundError);
+    // a blob already stored is not recorded as deferred
+    await s.defer({ digest, size: data.length, snapshot: 'sha256:chain-c' });
+    assert.deepEqual(await s.deferred(), []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

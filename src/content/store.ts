@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -33,8 +33,39 @@ export interface Provider {
   read(digest: Digest, opts?: { start?: number; end?: number; signal?: AbortSignal }): Readable;
   /** The whole blob, for small JSON documents; refuses blobs above maxSize. */
   readAll(digest: Digest, maxSize?: number): Promise<Buffer>;
-  /** The blob's path on disk, for consumers that want to open it themselves (e.g. to read it twice). */
+  /**
+   * The blob's path on disk, for consumers that want to open it themselves (e.g. to read it twice): a deferred
+   * blob (see `Deferrer`) is there only after `materialize`.
+   */
   path(digest: Digest): string;
+  /** Writes a deferred blob (see `Deferrer`) into place, if it is one; nothing to do for a stored blob. */
+  materialize?(digest: Digest, opts?: { signal?: AbortSignal }): Promise<void>;
+}
+
+/**
+ * A deferred blob: one whose bytes can be made again from a committed snapshot (a layer a build made by linking
+ * files), recorded with the digest and size it had when it was made. The store answers `has`, `info` and `walk`
+ * for it as for a stored blob, and `read`, `readAll` and `materialize` make its bytes (the producer the daemon
+ * registers), checked against that digest and size before they are stored like any ingested blob.
+ */
+export interface DeferredBlob {
+  digest: Digest;
+  size: number;
+  /** The committed snapshot (a chain ID) its bytes are made from; a collection keeps it while the blob is kept. */
+  snapshot: string;
+}
+
+/** Records deferred blobs and makes them real on demand. */
+export interface Deferrer {
+  /**
+   * Records `blob` as deferred, unless a blob of that digest is stored. The record is durable (synced) when this
+   * resolves.
+   */
+  defer(blob: DeferredBlob): Promise<void>;
+  /** Sets what makes a deferred blob's bytes. */
+  setProducer(producer: (blob: DeferredBlob, signal?: AbortSignal) => AsyncIterable<Uint8Array>): void;
+  /** Every deferred blob not yet stored. */
+  deferred(): Promise<DeferredBlob[]>;
 }
 
 /** Writes blobs: nothing is visible until its size and digest are verified and it is renamed into place. */
@@ -80,7 +111,7 @@ export interface Manager {
   repair(): Promise<{ removed: number }>;
 }
 
-export type ContentStore = Provider & Ingester & Manager;
+export type ContentStore = Provider & Ingester & Manager & Partial<Deferrer>;
 
 export type { IngestWriter, ResumableIngester } from './writer.ts';
 
@@ -89,8 +120,12 @@ export type { IngestWriter, ResumableIngester } from './writer.ts';
  * `<root>/ingest/`. A blob appears only by rename after a verified, fsynced write, so a reader never sees a
  * partial or wrong blob, and a crash leaves only ingest files, which `repair()` removes.
  */
-export class FileContentStore implements ContentStore, ResumableIngester {
+export class FileContentStore implements ContentStore, ResumableIngester, Deferrer {
   readonly root: string;
+  #producer: ((blob: DeferredBlob, signal?: AbortSignal) => AsyncIterable<Uint8Array>) | undefined;
+  /** Materializations under way, one per digest. */
+  readonly #making = new Map<string, Promise<void>>();
+
   constructor(root: string) {
     this.root = root;
   }
@@ -98,6 +133,95 @@ export class FileContentStore implements ContentStore, ResumableIngester {
   async init(): Promise<void> {
     await mkdir(join(this.root, 'blobs', 'sha256'), { recursive: true });
     await mkdir(join(this.root, 'ingest'), { recursive: true });
+  }
+
+  #deferredPath(digest: Digest): string {
+    if (!isDigest(digest)) throw new InvalidArgumentError(`invalid digest "${digest}"`);
+    return join(this.root, 'deferred', digestAlgorithm(digest), digestHex(digest));
+  }
+
+  async #deferredRecord(digest: Digest): Promise<DeferredBlob | undefined> {
+    try {
+      const r = JSON.parse(await readFile(this.#deferredPath(digest), 'utf8')) as DeferredBlob;
+      return { digest, size: r.size, snapshot: r.snapshot };
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+  }
+
+  async defer(blob: DeferredBlob): Promise<void> {
+    if (!Number.isSafeInteger(blob.size) || blob.size < 0)
+      throw new InvalidArgumentError(`invalid size ${blob.size} for blob ${blob.digest}`);
+    const path = this.#deferredPath(blob.digest);
+    if (await this.#stored(blob.digest)) return;
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+    const fh = await open(tmp, 'wx', 0o644);
+    try {
+      await fh.writeFile(JSON.stringify({ size: blob.size, snapshot: blob.snapshot }));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+    await syncDir(dirname(path));
+  }
+
+  setProducer(producer: (blob: DeferredBlob, signal?: AbortSignal) => AsyncIterable<Uint8Array>): void {
+    this.#producer = producer;
+  }
+
+  async deferred(): Promise<DeferredBlob[]> {
+    const out: DeferredBlob[] = [];
+    for (const alg of ['sha256', 'sha512']) {
+      let names: string[];
+      try {
+        names = await readdir(join(this.root, 'deferred', alg));
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) continue;
+        throw err;
+      }
+      for (const hex of names) {
+        const digest = `${alg}:${hex}` as Digest;
+        if (!isDigest(digest)) continue;
+        const r = await this.#deferredRecord(digest).catch(() => undefined);
+        if (r && !(await this.#stored(digest))) out.push(r);
+      }
+    }
+    return out;
+  }
+
+  async materialize(digest: Digest, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    if (await this.#stored(digest)) return;
+    let p = this.#making.get(digest);
+    if (!p) {
+      p = this.#materialize(digest, opts.signal).finally(() => this.#making.delete(digest));
+      this.#making.set(digest, p);
+    }
+    return p;
+  }
+
+  async #materialize(digest: Digest, signal?: AbortSignal): Promise<void> {
+    const rec = await this.#deferredRecord(digest);
+    if (!rec) {
+      if (await this.#stored(digest)) return;
+      throw new NotFoundError(`blob ${digest} not found`);
+    }
+    if (!this.#producer) throw new NotFoundError(`blob ${digest} not found (deferred, and nothing here makes it)`);
+    // checked against the digest and size it was recorded with: a mismatch stores nothing
+    await this.ingest(this.#producer(rec, signal), { digest, size: rec.size }, signal ? { signal } : {});
+    await rm(this.#deferredPath(digest), { force: true });
+  }
+
+  async #stored(digest: Digest): Promise<boolean> {
+    try {
+      await stat(this.path(digest));
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return false;
+      throw err;
+    }
   }
 
   path(digest: Digest): string {
@@ -110,22 +234,30 @@ export class FileContentStore implements ContentStore, ResumableIngester {
       const st = await stat(this.path(digest));
       return { digest, size: st.size };
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) throw new NotFoundError(`blob ${digest} not found`);
-      throw err;
+      if (!isErrno(err, 'ENOENT')) throw err;
+      const rec = await this.#deferredRecord(digest);
+      if (rec) return { digest, size: rec.size };
+      throw new NotFoundError(`blob ${digest} not found`);
     }
   }
 
   async has(digest: Digest): Promise<boolean> {
-    try {
-      await stat(this.path(digest));
-      return true;
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return false;
-      throw err;
-    }
+    return (await this.#stored(digest)) || (await this.#deferredRecord(digest)) !== undefined;
   }
 
   read(digest: Digest, opts: { start?: number; end?: number; signal?: AbortSignal } = {}): Readable {
+    if (existsSync(join(this.root, 'deferred')) && !existsSync(this.path(digest))) {
+      // a deferred blob: made first, then read like any other
+      const out = new PassThrough({ highWaterMark: 1 << 20 });
+      this.materialize(digest, opts.signal ? { signal: opts.signal } : {}).then(
+        () =>
+          this.read(digest, opts)
+            .pipe(out)
+            .on('error', (err) => out.destroy(err)),
+        (err: unknown) => out.destroy(err as Error),
+      );
+      return out;
+    }
     const stream = createReadStream(this.path(digest), {
       start: opts.start ?? 0,
       ...(opts.end !== undefined ? { end: opts.end } : {}),
@@ -145,6 +277,7 @@ export class FileContentStore implements ContentStore, ResumableIngester {
     const info = await this.info(digest);
     if (info.size > maxSize)
       throw new InvalidArgumentError(`blob ${digest} is ${info.size} bytes, more than the ${maxSize} allowed here`);
+    await this.materialize(digest);
     const data = await readFile(this.path(digest));
     return data;
   }
@@ -174,7 +307,7 @@ export class FileContentStore implements ContentStore, ResumableIngester {
       const digest = verify.digester.digest();
       const size = verify.digester.size;
       const final = this.path(digest);
-      if (await this.has(digest)) {
+      if (await this.#stored(digest)) {
         await rm(tmp, { force: true });
         return { digest, size, created: false };
       }
@@ -219,7 +352,7 @@ export class FileContentStore implements ContentStore, ResumableIngester {
       if (expected.digest !== undefined && got.digest !== expected.digest)
         throw new DataLossError(`content digest ${got.digest} does not match the expected ${expected.digest}`);
       const final = this.path(got.digest);
-      if (await this.has(got.digest)) {
+      if (await this.#stored(got.digest)) {
         await rm(tmp, { force: true });
         return { ...got, created: false };
       }
@@ -232,7 +365,10 @@ export class FileContentStore implements ContentStore, ResumableIngester {
     }
   }
 
-  /** Every blob under `blobs/<alg>/`, whatever the algorithm (sha256 and sha512 today); stray names are skipped. */
+  /**
+   * Every blob under `blobs/<alg>/`, whatever the algorithm (sha256 and sha512 today), then the deferred ones not
+   * yet stored; stray names are skipped.
+   */
   async *walk(): AsyncIterable<BlobInfo> {
     const top = join(this.root, 'blobs');
     let algs: string[];
@@ -262,15 +398,21 @@ export class FileContentStore implements ContentStore, ResumableIngester {
         }
       }
     }
+    for (const d of await this.deferred()) yield { digest: d.digest, size: d.size };
   }
 
+  /** Deletes a blob, stored or deferred (both, when a deferred one was made meanwhile). */
   async delete(digest: Digest): Promise<void> {
-    try {
-      await unlink(this.path(digest));
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) throw new NotFoundError(`blob ${digest} not found`);
-      throw err;
+    let found = false;
+    for (const path of [this.path(digest), this.#deferredPath(digest)]) {
+      try {
+        await unlink(path);
+        found = true;
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err;
+      }
     }
+    if (!found) throw new NotFoundError(`blob ${digest} not found`);
   }
 
   /** A partial blob under `ingest/<ref>`, kept across restarts until committed or aborted (see `ResumableIngester`). */

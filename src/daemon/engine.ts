@@ -55,6 +55,11 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
   const deps = { root: config.dataRoot, records: new SnapshotRecords(db) };
   const snapshotter: Snapshotter =
     config.snapshotter === 'copy' ? new CopySnapshotter(deps) : new OverlaySnapshotter(deps);
+  // A layer a build linked from an earlier one has its blob made when first read (build/layerblob.ts; the builder loads then).
+  content.setProducer(async function* (blob) {
+    const { snapshotTar } = await import('../build/index.ts');
+    yield* snapshotTar(snapshotter, blob.snapshot);
+  });
   // A layer unpacking per download at once, each spread over the applier threads (snapshots/pool.ts).
   configureUnpackThreads({ readers: config.maxConcurrentDownloads, appliers: config.unpackThreads });
   const events = new EventLog();

@@ -2,11 +2,12 @@
  * Garbage collection of the image store: mark from the roots, sweep the rest (after containerd's
  * `core/metadata/gc.go`). Roots are every image record (its manifest, config and layer blobs, and its snapshot
  * chain), active snapshots and views (containers' root file systems, and their parents), the resources of the
- * leases in force, and what the `roots` callback names (the build cache's steps). Leases are kept in metadata/ (`LeaseRecords`), so a crash leaves them: start-up repair deletes
+ * leases in force, and what the `roots` callback names (the build cache's steps); a deferred blob that is kept keeps
+ * the snapshot it is made from. Leases are kept in metadata/ (`LeaseRecords`), so a crash leaves them: start-up repair deletes
  * those of operations that died with the process, and keeps the expiring ones (a pull's verified blobs) until then.
  */
 import { randomUUID } from 'node:crypto';
-import type { Manager, Provider } from '../content/index.ts';
+import type { Deferrer, Manager, Provider } from '../content/index.ts';
 import { readJSONBlob } from '../content/index.ts';
 import type { ImageRecords, LeaseRecords } from '../metadata/index.ts';
 import type { ImageConfig, Manifest } from '../oci/types.ts';
@@ -19,7 +20,7 @@ import { chainIds } from './chain.ts';
 const MAX_JSON = 4 << 20;
 
 export interface GarbageCollectorDeps {
-  content: Provider & Manager;
+  content: Provider & Manager & Partial<Deferrer>;
   snapshotter: Snapshotter;
   records: ImageRecords;
   leases: LeaseRecords;
@@ -43,7 +44,7 @@ export interface LeaseOptions {
 }
 
 export class GarbageCollector {
-  readonly #content: Provider & Manager;
+  readonly #content: Provider & Manager & Partial<Deferrer>;
   readonly #snapshotter: Snapshotter;
   readonly #records: ImageRecords;
   readonly #leases: LeaseRecords;
@@ -116,6 +117,8 @@ export class GarbageCollector {
     const more = this.#roots?.();
     for (const b of more?.blobs ?? []) keepBlobs.add(b);
     for (const k of more?.snapshots ?? []) keepSnaps.add(k);
+    // a deferred blob that is kept keeps the snapshot its bytes are made from
+    for (const d of (await this.#content.deferred?.()) ?? []) if (keepBlobs.has(d.digest)) keepSnaps.add(d.snapshot);
     const snaps = new Map<string, { parent: string | null; kind: string }>();
     for await (const s of this.#snapshotter.walk()) snaps.set(s.key, { parent: s.parent, kind: s.kind });
     // Active snapshots and views keep their parents.

@@ -290,6 +290,7 @@ export class LayerUnpacker {
       const compression = layerCompression(layer.mediaType) ?? 'none';
       if (source === undefined && !(await this.#content.has(layer.digest as Digest)))
         throw new NotFoundError(`blob ${layer.digest} not found`);
+      if (source === undefined) await this.#content.materialize?.(layer.digest as Digest, signalOpt);
       // An uncompressed blob is its own tar: its digest (checked as it was stored, or by the caller as it is stored)
       // is the diff ID, so the tar is not hashed again.
       const plain = compression === 'none';

@@ -12,11 +12,9 @@ import { pipeline } from 'node:stream/promises';
 import { type EngineClient, imageBuild, type JSONMessage, planBuildContext } from '../../client/index.ts';
 import type { BuildEvent } from '../../engine-api/build.ts';
 import { errorMessage, InvalidArgumentError, NotFoundError } from '../../util/errors.ts';
-import { extract } from '../../util/tar/index.ts';
 import type { OutStream } from '../command.ts';
 import { ExitStatusError } from '../errors.ts';
-import { ramInBytes } from '../../util/units.ts';
-import { BuildDisplay } from './builddisplay.ts';
+import type { BuildDisplay } from './builddisplay.ts';
 import { contextTar, keptContextId, localContext } from './buildctx.ts';
 
 export interface BuildOptions {
@@ -67,7 +65,7 @@ export async function buildImage(
     pull: o.pull,
     ...(o.network ? { networkMode: o.network } : {}),
     extraHosts: o.addHosts,
-    ...(o.shmSize ? { shmSize: ramInBytes(o.shmSize) } : {}),
+    ...(o.shmSize ? { shmSize: (await import('../../util/units.ts')).ramInBytes(o.shmSize) } : {}),
     ...(o.platform ? { platform: o.platform } : {}),
     cacheFrom: o.cacheFrom,
     secrets: await readSecrets(o.secrets, io.env),
@@ -104,7 +102,11 @@ export async function buildImage(
       ...(need ? { keptContext: id } : {}),
     });
   }
-  const display = mode ? new BuildDisplay(io.err, mode) : undefined;
+  // the display, the tar reader (for -o) and the size parser are loaded only when used: a quiet build, the common
+  // scripted case, starts with less
+  const display: BuildDisplay | undefined = mode
+    ? new (await import('./builddisplay.ts')).BuildDisplay(io.err, mode)
+    : undefined;
   let imageId = '';
   try {
     for await (const m of messages) {
@@ -219,6 +221,7 @@ async function exportImage(
 }
 
 async function extractTo(tar: Readable, dest: string, signal: AbortSignal): Promise<void> {
+  const { extract } = await import('../../util/tar/index.ts');
   const { join, normalize } = await import('node:path');
   const { chmod, link, symlink, utimes } = await import('node:fs/promises');
   for await (const e of extract(tar, { signal })) {

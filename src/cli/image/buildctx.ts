@@ -19,7 +19,8 @@ import {
 } from '../../util/dockerignore.ts';
 import { coalesce } from '../../util/chunks.ts';
 import { InvalidArgumentError } from '../../util/errors.ts';
-import { pack, type PackEntry } from '../../util/tar/index.ts';
+import { pack } from '../../util/tar/pack.ts';
+import type { PackEntry } from '../../util/tar/index.ts';
 
 /** Names the kept-context protocol reserves (berthd's `MANIFEST_NAME`). */
 export const MANIFEST_NAME = '.berth-context-manifest.json';
