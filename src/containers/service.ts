@@ -148,7 +148,8 @@ export class ContainerService extends ContainerLookup {
     const driver = this.runtimeOf(r);
     let pid: number;
     try {
-      ({ pid } = await launch(this.#run, r, driver, () => this.#attaches.handOver(r.id, driver)));
+      const leaveStdinOpen = r.config.Config.StdinOnce === false;
+      ({ pid } = await launch(this.#run, r, driver, () => this.#attaches.handOver(r.id, driver, { leaveStdinOpen })));
     } catch (err) {
       await this.#startFailed(r, err);
       throw startError(err);
