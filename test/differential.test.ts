@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { api, run } from './harness.ts';
 import { formatDifferences } from './differential/compare.ts';
 import { busyboxArchive, referenceMissing, startBerth, startDocker, type Engine } from './differential/engines.ts';
-import { DELIBERATE, GAPS } from './differential/known.ts';
+import { DATA_DEPENDENT, DELIBERATE, GAPS } from './differential/known.ts';
 import { runScenarios, type Outcome } from './differential/runner.ts';
 import { SCENARIOS } from './differential/scenarios/index.ts';
 import { DIFF_BRIDGE } from './differential/scenarios/resources.ts';
@@ -27,7 +27,11 @@ describe('differential: berthd against dockerd 20.10', {
     [berth, docker] = await Promise.all([startBerth(archive), startDocker(archive)]);
     const only = process.env.BERTH_DIFF_ONLY;
     const chosen = only ? SCENARIOS.filter((s) => s.name.includes(only)) : SCENARIOS;
-    outcomes = await runScenarios(chosen, berth, docker, { deliberate: DELIBERATE, gaps: GAPS });
+    outcomes = await runScenarios(chosen, berth, docker, {
+      deliberate: DELIBERATE,
+      dataDependent: DATA_DEPENDENT,
+      gaps: GAPS,
+    });
     // Every difference, explained or not, as JSON lines: for working on the lists of known ones.
     const report = process.env.BERTH_DIFF_REPORT;
     if (report) {
@@ -63,6 +67,7 @@ describe('differential: berthd against dockerd 20.10', {
       const o = outcomes.get(s.name);
       if (!o) return t.skip('not selected (BERTH_DIFF_ONLY)');
       for (const { d, reason } of o.deliberate) t.diagnostic(`deliberate: ${d.step} › ${d.key} (${reason})`);
+      for (const { d, reason } of o.dataDependent) t.diagnostic(`data-dependent: ${d.step} › ${d.key} (${reason})`);
       if (o.unexplained.length > 0) {
         // The diff is the message; a stack trace would only bury it.
         const err = new Error(`berthd and dockerd differ in ${s.name}:\n${formatDifferences(o.unexplained)}`);

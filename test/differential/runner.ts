@@ -19,6 +19,11 @@ export interface Deliberate extends Known {
   reason: string;
 }
 
+/** A difference that follows from the host's state during the run (page cache, timing), with why. */
+export interface DataDependent extends Known {
+  reason: string;
+}
+
 export interface Gap extends Known {
   /** `G<n>`, as in GAPS.md. */
   id: string;
@@ -29,6 +34,7 @@ export interface Outcome {
   steps: number;
   unexplained: Difference[];
   deliberate: { d: Difference; reason: string }[];
+  dataDependent: { d: Difference; reason: string }[];
   gaps: { d: Difference; id: string }[];
 }
 
@@ -46,17 +52,26 @@ export async function runScenarios(
   scenarios: Scenario[],
   berth: Engine,
   docker: Engine,
-  known: { deliberate: Deliberate[]; gaps: Gap[] },
+  known: { deliberate: Deliberate[]; dataDependent: DataDependent[]; gaps: Gap[] },
   concurrency = 3,
 ): Promise<Map<string, Outcome>> {
   const out = new Map<string, Outcome>();
   const one = async (s: Scenario) => {
     const [b, d] = await Promise.all([runOne(s, berth), runOne(s, docker)]);
-    const o: Outcome = { scenario: s.name, steps: d.steps.length, unexplained: [], deliberate: [], gaps: [] };
+    const o: Outcome = {
+      scenario: s.name,
+      steps: d.steps.length,
+      unexplained: [],
+      deliberate: [],
+      dataDependent: [],
+      gaps: [],
+    };
     for (const diff of compareSteps(s.name, b.steps, d.steps)) {
       const del = known.deliberate.find((k) => matches(k, diff));
-      const gap = del ? undefined : known.gaps.find((k) => matches(k, diff));
+      const data = del ? undefined : known.dataDependent.find((k) => matches(k, diff));
+      const gap = del || data ? undefined : known.gaps.find((k) => matches(k, diff));
       if (del) o.deliberate.push({ d: diff, reason: del.reason });
+      else if (data) o.dataDependent.push({ d: diff, reason: data.reason });
       else if (gap) o.gaps.push({ d: diff, id: gap.id });
       else o.unexplained.push(diff);
     }
