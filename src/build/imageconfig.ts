@@ -9,8 +9,8 @@
  * SHELL, HEALTHCHECK, ONBUILD and MAINTAINER are taken literally, as Docker does.
  */
 import { posix } from 'node:path';
-import { exposedPortKeys, isValidSignal } from '../oci/configvalues.ts';
 import type { HealthConfig, ImageRunConfig } from '../oci/types.ts';
+import { applyToConfig, type ConfigInstruction, DEFAULT_SHELL, shellOf } from '../images/index.ts';
 import { processShellWord, processWords } from '../util/shellwords.ts';
 import { type ArgScope, expansionEnv } from './args.ts';
 import { InvalidArgumentError } from '../util/errors.ts';
@@ -28,7 +28,7 @@ import {
 } from '../dockerfile/index.ts';
 import { goDuration, goList, goQuoteList, goQuoteRune } from './gofmt.ts';
 
-export const DEFAULT_SHELL: readonly string[] = ['/bin/sh', '-c'];
+export { DEFAULT_SHELL };
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface StageState {
@@ -159,33 +159,30 @@ function apply(input: StageState, ins: Instruction): StepResult {
     state,
     history: historyOf(state, `${shellOf(cfg).join(' ')} #(nop)  ${text}`, true),
   });
+  // The instructions that only set the config follow the rules `--change` follows too (src/images/configrules.ts).
+  const config = (i: ConfigInstruction): string[] | null => {
+    const applied = applyToConfig(cfg, i, {
+      word,
+      words: (w) => processWords(w, env, { escapeToken: state.escapeToken }),
+      cmdSet: state.cmdSet,
+    });
+    state.cmdSet = applied.cmdSet;
+    return applied.values;
+  };
   switch (ins.kind) {
-    case 'env': {
-      const parts: string[] = [];
-      const list = [...(cfg.Env ?? [])];
-      for (const e of ins.env) {
-        const kv = `${word(e.key)}=${word(e.value)}`;
-        const key = kv.slice(0, kv.indexOf('='));
-        parts.push(kv);
-        const i = list.findIndex((x) => x.split('=', 1)[0] === key);
-        if (i >= 0) list[i] = kv;
-        else list.push(kv);
-      }
-      cfg.Env = list;
-      return nop(`ENV ${parts.join(' ')}`);
-    }
-    case 'label': {
-      const labels = { ...(cfg.Labels ?? {}) };
-      const parts: string[] = [];
-      for (const l of ins.labels) {
-        const k = word(l.key);
-        const v = word(l.value);
-        labels[k] = v;
-        parts.push(`${k}=${v}`);
-      }
-      cfg.Labels = sortedRecord(labels);
-      return nop(`LABEL ${parts.join(' ')}`);
-    }
+    case 'env':
+    case 'label':
+    case 'expose':
+      return nop(`${ins.keyword.toUpperCase()} ${config(ins)!.join(' ')}`);
+    case 'volume':
+      return nop(`VOLUME ${goList(config(ins)!)}`);
+    case 'user':
+    case 'stopsignal':
+    case 'onbuild':
+      return nop(`${ins.keyword.toUpperCase()} ${config(ins)![0]}`);
+    case 'cmd':
+    case 'entrypoint':
+      return nop(`${ins.keyword.toUpperCase()} ${goQuoteList(config(ins))}`);
     case 'maintainer':
       state.author = ins.maintainer;
       return nop(`MAINTAINER ${ins.maintainer}`);
@@ -200,63 +197,17 @@ function apply(input: StageState, ins: Instruction): StepResult {
       }
       return nop(`ARG ${parts.join(' ')}`);
     }
-    case 'expose': {
-      const ports = ins.ports.flatMap((p) => processWords(p, env, { escapeToken: state.escapeToken }));
-      const exposed: Record<string, object> = { ...(cfg.ExposedPorts ?? {}) };
-      for (const p of ports) for (const k of exposedPortKeys(p)) exposed[k] = {};
-      cfg.ExposedPorts = sortedRecord(exposed);
-      return nop(`EXPOSE ${ports.join(' ')}`);
-    }
-    case 'volume': {
-      const vols = ins.volumes.map(word);
-      const volumes: Record<string, object> = { ...(cfg.Volumes ?? {}) };
-      for (const v of vols) {
-        if (v === '') throw new InvalidArgumentError('VOLUME specified can not be an empty string');
-        volumes[v] = {};
-      }
-      cfg.Volumes = sortedRecord(volumes);
-      return nop(`VOLUME ${goList(vols)}`);
-    }
-    case 'user':
-      cfg.User = word(ins.user);
-      return nop(`USER ${cfg.User}`);
-    case 'stopsignal': {
-      const sig = word(ins.signal);
-      if (!isValidSignal(sig)) throw new InvalidArgumentError(`Invalid signal: ${sig}`);
-      cfg.StopSignal = sig;
-      return nop(`STOPSIGNAL ${sig}`);
-    }
-    case 'onbuild':
-      cfg.OnBuild = [...(cfg.OnBuild ?? []), ins.expression];
-      return nop(`ONBUILD ${ins.expression}`);
     case 'shell':
       cfg.Shell = [...ins.shell];
       return nop(`SHELL ${goList(cfg.Shell)}`);
-    case 'cmd': {
-      const cmd = resolveCmdLine(ins.cmdLine, ins.prependShell, cfg);
-      cfg.Cmd = cmd;
-      cfg.ArgsEscaped = false;
-      if (ins.cmdLine.length > 0) state.cmdSet = true;
-      return nop(`CMD ${goQuoteList(cmd)}`);
-    }
-    case 'entrypoint': {
-      const ep = ins.cmdLine === null ? null : resolveCmdLine(ins.cmdLine, ins.prependShell, cfg);
-      cfg.Entrypoint = ep;
-      cfg.ArgsEscaped = false;
-      if (!state.cmdSet) cfg.Cmd = null;
-      return nop(`ENTRYPOINT ${goQuoteList(ep)}`);
-    }
     case 'healthcheck':
       return applyHealthcheck(state, ins, nop);
     case 'workdir': {
-      const path = word(ins.path);
-      if (path === '') throw new InvalidArgumentError('cannot normalize nothing');
-      // 20.10 keeps an absolute path as written and cleans a relative one joined to the current directory
-      cfg.WorkingDir = path.startsWith('/') ? path : cleanPath(posix.join('/', cfg.WorkingDir ?? '', path));
+      const dir = config(ins)![0]!;
       return {
         state,
-        history: historyOf(state, `${shellOf(cfg).join(' ')} #(nop) WORKDIR ${cfg.WorkingDir}`, false),
-        work: { kind: 'workdir', path: cfg.WorkingDir, user: cfg.User ?? '' },
+        history: historyOf(state, `${shellOf(cfg).join(' ')} #(nop) WORKDIR ${dir}`, false),
+        work: { kind: 'workdir', path: dir, user: cfg.User ?? '' },
       };
     }
     case 'run':
@@ -393,23 +344,4 @@ function applyCopy(
 
 function historyOf(state: StageState, createdBy: string, emptyLayer: boolean): HistoryStep {
   return { createdBy, emptyLayer, ...(state.author !== '' ? { author: state.author } : {}) };
-}
-
-function shellOf(cfg: ImageRunConfig): string[] {
-  return cfg.Shell && cfg.Shell.length > 0 ? [...cfg.Shell] : [...DEFAULT_SHELL];
-}
-
-/** The shell form gets the stage's SHELL in front (even when empty: `CMD` alone is `/bin/sh -c`); exec form as is. */
-function resolveCmdLine(cmdLine: string[], prependShell: boolean, cfg: ImageRunConfig): string[] {
-  return prependShell ? [...shellOf(cfg), ...cmdLine] : [...cmdLine];
-}
-
-/** Go's path.Clean for an absolute path: no `.`/`..`, no repeated or trailing slash. */
-function cleanPath(p: string): string {
-  const n = posix.normalize(p);
-  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
-}
-
-function sortedRecord<T>(r: Record<string, T>): Record<string, T> {
-  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

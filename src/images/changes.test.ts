@@ -13,11 +13,18 @@ test('CMD and ENTRYPOINT: exec form, shell form, and ENTRYPOINT clearing a CMD n
     'make',
   ]);
   const base = { Cmd: ['old'] };
-  assert.deepEqual(await applyChanges(base, ['ENTRYPOINT ["/init"]']), { Cmd: null, Entrypoint: ['/init'] });
+  assert.deepEqual(await applyChanges(base, ['ENTRYPOINT ["/init"]']), {
+    Cmd: null,
+    Entrypoint: ['/init'],
+    ArgsEscaped: false,
+  });
   assert.deepEqual(await applyChanges(base, ['CMD ["x"]', 'ENTRYPOINT /init --fast']), {
     Cmd: ['x'],
     Entrypoint: ['/bin/sh', '-c', '/init --fast'],
+    ArgsEscaped: false,
   });
+  // as dockerd 20.10: a CMD without arguments does not keep the Cmd from a later ENTRYPOINT
+  assert.equal((await applyChanges(base, ['CMD []', 'ENTRYPOINT ["/init"]'])).Cmd, null);
   assert.deepEqual(base, { Cmd: ['old'] }, 'the input is not modified');
 });
 
@@ -46,9 +53,12 @@ test('EXPOSE, VOLUME, WORKDIR, USER, STOPSIGNAL, ONBUILD', async () => {
   ]);
   // in Go's map order, as dockerd writes them
   assert.deepEqual(Object.keys(c.ExposedPorts!), ['443/tcp', '53/udp', '80/tcp', '8000/tcp', '8001/tcp', '8002/tcp']);
-  assert.deepEqual(Object.keys(c.Volumes!), ['/data', '/logs', '/cache', '/tmp/x']);
+  assert.deepEqual(Object.keys(c.Volumes!), ['/cache', '/data', '/logs', '/tmp/x']);
   assert.equal(c.WorkingDir, '/app/sub/dir');
-  assert.equal((await applyChanges({}, ['WORKDIR /a/../b/'])).WorkingDir, '/b/');
+  // as dockerd 20.10: an absolute WORKDIR as written, a relative one joined and cleaned, a volume as expanded
+  assert.equal((await applyChanges({}, ['WORKDIR /a/../b/'])).WorkingDir, '/a/../b/');
+  assert.equal((await applyChanges({}, ['WORKDIR rel/x/'])).WorkingDir, '/rel/x');
+  assert.deepEqual((await applyChanges({}, ['ENV P=" /p "', 'VOLUME $P'])).Volumes, { ' /p ': {} });
   assert.equal(c.User, '1000:1000');
   assert.equal(c.StopSignal, 'SIGQUIT');
   assert.deepEqual(c.OnBuild, ['RUN make']);
@@ -113,5 +123,6 @@ test('ENTRYPOINT [] removes the entrypoint, as in a Dockerfile', async () => {
   assert.deepEqual(await applyChanges({ Entrypoint: ['/init'], Cmd: ['x'] }, ['ENTRYPOINT []']), {
     Entrypoint: null,
     Cmd: null,
+    ArgsEscaped: false,
   });
 });

@@ -15,4 +15,5 @@ export { chainIds } from './chain.ts';
 export { createdSeconds } from './filters.ts';
 export { choosePlatform, hostPlatform } from './platform.ts';
 export { applyChanges } from './changes.ts';
+export { applyToConfig, type ConfigInstruction, DEFAULT_SHELL, shellOf } from './configrules.ts';
 export { checkImageConfig, checkImageManifest, type ManifestDocument } from './manifest.ts';
