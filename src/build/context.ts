@@ -134,6 +134,11 @@ export class BuildContext {
   /**
    * Resolves a path of the context, following symbolic links inside it (a link that points outside, or too many
    * links, resolves to where it points as far as the context goes). Returns the cleaned name, '' for the root.
+   *
+   * Synchronous on purpose, though it runs on berthd's thread for each COPY/ADD source: it reads only the entries
+   * received with the context (the `entries` map), never the file system, and does at most one map look-up per
+   * component of the path and of at most 40 link targets. An async version would cost a promise per call for no
+   * I/O to wait on.
    */
   resolve(path: string): string {
     const parts = contextName(path).split('/').filter(Boolean);
