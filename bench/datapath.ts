@@ -41,7 +41,7 @@ import {
   sleep,
   stats,
   statusKiB,
-  threadCpu,
+  threadSched,
   type Stats,
 } from './lib/proc.ts';
 
@@ -62,6 +62,12 @@ export interface Sample {
    * libuv-worker: zlib and fs work, V8Worker: the garbage collector's helpers).
    */
   threads?: Record<string, number>;
+  /**
+   * For a step through berthd, by thread name: seconds its threads were runnable but waiting for a CPU (the run
+   * queue, from schedstat), and how many times they were put on a CPU (each a wake-up or a preemption).
+   */
+  waits?: Record<string, number>;
+  runs?: Record<string, number>;
 }
 
 export interface DatapathFigures {
@@ -87,18 +93,32 @@ async function timed(
   const load = now();
   const times = join(tmpdir(), `berth-bench-dp-time-${process.pid}`);
   const before = cpuSeconds(daemon);
-  const threadsBefore = threadsOf ? threadCpu(threadsOf) : {};
+  const threadsBefore = threadsOf ? threadSched(threadsOf) : {};
   const r = await run('/usr/bin/time', ['-f', '%U %S', '-o', times, cmd, ...args], { env, timeoutMs: STEP_MS });
   const daemonCpu = cpuSeconds(daemon) - before;
   let threads: Record<string, number> | undefined;
+  let waits: Record<string, number> | undefined;
+  let runs: Record<string, number> | undefined;
   if (threadsOf) {
     // Threads that ended during the step (idle unpack threads stopping) are missed; they are rarely that quick.
     threads = {};
-    for (const [k, v] of Object.entries(threadCpu(threadsOf))) threads[k] = v - (threadsBefore[k] ?? 0);
+    waits = {};
+    runs = {};
+    for (const [k, v] of Object.entries(threadSched(threadsOf))) {
+      const b = threadsBefore[k];
+      threads[k] = v.cpu - (b?.cpu ?? 0);
+      waits[k] = v.wait - (b?.wait ?? 0);
+      runs[k] = v.runs - (b?.runs ?? 0);
+    }
   }
   const [user, sys] = (await readFile(times, 'utf8')).trim().split(/\s+/).slice(-2).map(Number);
   await rm(times, { force: true });
-  return { seconds: r.seconds, load, cpu: daemonCpu + (user ?? 0) + (sys ?? 0), ...(threads ? { threads } : {}) };
+  return {
+    seconds: r.seconds,
+    load,
+    cpu: daemonCpu + (user ?? 0) + (sys ?? 0),
+    ...(threads && waits && runs ? { threads, waits, runs } : {}),
+  };
 }
 
 /** The tree under test's unpack code, for the in-process unpack. */
@@ -472,6 +492,20 @@ export function datapathReport(f: DatapathFigures): string {
       .map((n) => [n, stats(xs.map((s) => s.threads![n] ?? 0)).median] as const)
       .filter(([, v]) => v >= 0.01)
       .map(([n, v]) => `${n} ${v.toFixed(2)}`);
+    out.push(`- ${k}: ${parts.join(', ')}`);
+  }
+  out.push(
+    '',
+    "berthd's threads waiting for a CPU (run-queue seconds, schedstat) and times put on a CPU, by thread (medians):",
+    '',
+  );
+  for (const [k, xs] of Object.entries(f.samples)) {
+    if (!xs.length || !xs.every((s) => s.waits && s.runs)) continue;
+    const names = [...new Set(xs.flatMap((s) => Object.keys(s.waits!)))].sort();
+    const parts = names
+      .map((n) => [n, stats(xs.map((s) => s.waits![n] ?? 0)).median, stats(xs.map((s) => s.runs![n] ?? 0)).median])
+      .filter(([, w, r]) => (w as number) >= 0.01 || (r as number) >= 100)
+      .map(([n, w, r]) => `${n} ${(w as number).toFixed(2)} s / ${(r as number).toFixed(0)}`);
     out.push(`- ${k}: ${parts.join(', ')}`);
   }
   out.push('', 'Where a berth pull (API, progress timestamped) spends its time, seconds from the request:', '');

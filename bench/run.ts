@@ -16,6 +16,7 @@ import { benchBuild, buildReport } from './build.ts';
 import { benchCompose, composeReport } from './compose.ts';
 import { benchContainers, containersReport } from './containers.ts';
 import { benchDatapath, datapathReport } from './datapath.ts';
+import { benchDatapathRss, datapathRssReport, parseVariant } from './datapath-rss.ts';
 import { benchNetwork, networkReport } from './network.ts';
 import { benchPhases, type PhaseFigures } from './phases.ts';
 import { benchRegistry, registryReport, type RegistryFigures } from './registry.ts';
@@ -54,6 +55,8 @@ benchmarks (default: load layers idle version phases registry):
   datapath  issue 11 in one run of --rounds rounds: pull (berthd, dockerd, podman, skopeo) of a --mib single-layer
             and a --layers image, docker load into berthd and dockerd (plain and gzip), unpack beside tar -x,
             floors, a pull's timeline, and peak RSS during a --rss-mib load (not in the default set)
+  datapath-rss  the datapath memory step alone, --rounds rounds: peak RSS and time of a docker load of a --rss-mib
+            layer into a fresh berthd (and each --rss-variant) and into dockerd (not in the default set)
 
 options:
   --mib N              size of the single-layer image (default 256)
@@ -64,6 +67,7 @@ options:
   --runs N             timed runs of each load (default 5; one untimed warm-up before); for start, runs per round
   --rounds N           interleaved rounds of the start and datapath benchmarks (default 3)
   --rss-mib N          size of the image loaded for the datapath memory step (default 1024; 0: skip it)
+  --rss-variant NAME=K=V[,K=V]  datapath-rss: also a berthd run with these environment variables (repeatable)
   --idle-runs N        daemon starts for the idle benchmark (default 3)
   --version-runs N     hyperfine runs per command (default 30)
   --json FILE          also write every figure as JSON
@@ -83,6 +87,7 @@ const { values, positionals } = parseArgs({
     runs: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     'rss-mib': { type: 'string', default: '1024' },
+    'rss-variant': { type: 'string', multiple: true, default: [] },
     'idle-runs': { type: 'string', default: '3' },
     'version-runs': { type: 'string', default: '30' },
     json: { type: 'string' },
@@ -111,6 +116,7 @@ const KNOWN = [
   'compose',
   'build',
   'datapath',
+  'datapath-rss',
 ];
 if (values.help) {
   process.stdout.write(USAGE);
@@ -477,6 +483,19 @@ async function main(): Promise<void> {
     const f = await benchDatapath({ rounds, mib, layers: layerCount, layerKib, rssMib, scratch, log, cleanups });
     json.datapath = f;
     out.push(datapathReport(f));
+  }
+  if (selected.includes('datapath-rss')) {
+    const variants = (values['rss-variant'] ?? []).map(parseVariant);
+    const f = await benchDatapathRss({
+      rounds,
+      mib: positive('rss-mib', values['rss-mib']),
+      scratch,
+      variants,
+      log,
+      cleanups,
+    });
+    json.datapathRss = f;
+    out.push(datapathRssReport(f));
   }
   if (selected.includes('network')) {
     const f = await benchNetwork({ runs, parallel: 20, wrkSeconds: 5, scratch, log });

@@ -102,9 +102,13 @@ export function cpuSeconds(pids: number[]): number {
   return ticks / 100;
 }
 
-/** CPU seconds used so far by each kind of thread of a process (by thread name, `/proc/PID/task/TID/comm`). */
-export function threadCpu(pid: number): Record<string, number> {
-  const out: Record<string, number> = {};
+/**
+ * Per kind of thread of a process (by thread name): CPU seconds, seconds spent runnable but waiting for a CPU (the
+ * run queue), and how many times it was put on a CPU, from `/proc/PID/task/TID/schedstat` (nanoseconds), with the
+ * number of threads of that name. Threads that ended are missed.
+ */
+export function threadSched(pid: number): Record<string, { cpu: number; wait: number; runs: number; n: number }> {
+  const out: Record<string, { cpu: number; wait: number; runs: number; n: number }> = {};
   let tasks: string[] = [];
   try {
     tasks = readdirSync(`/proc/${pid}/task`);
@@ -114,9 +118,12 @@ export function threadCpu(pid: number): Record<string, number> {
   for (const t of tasks) {
     try {
       const name = readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim();
-      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
+      const [cpu, wait, runs] = readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').trim().split(' ').map(Number);
+      const o = (out[name] ??= { cpu: 0, wait: 0, runs: 0, n: 0 });
+      o.cpu += (cpu ?? 0) / 1e9;
+      o.wait += (wait ?? 0) / 1e9;
+      o.runs += runs ?? 0;
+      o.n++;
     } catch {
       // the thread ended
     }

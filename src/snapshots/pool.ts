@@ -150,7 +150,11 @@ export class UnpackPool {
   }
 
   #start(kind: 'reader' | 'applier'): Worker {
-    const w = startThread(new URL(`./${kind}.ts`, import.meta.url), { resourceLimits: RESOURCE_LIMITS });
+    // Named, so that per-thread figures (top -H, /proc/PID/task) tell the readers from the appliers.
+    const w = startThread(new URL(`./${kind}.ts`, import.meta.url), {
+      resourceLimits: RESOURCE_LIMITS,
+      name: `unpack-${kind}`,
+    });
     const died = (why: string): void => {
       if (this.#stopping.has(w)) {
         this.#stopping.delete(w);
