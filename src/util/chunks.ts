@@ -2,9 +2,9 @@
 
 /**
  * Gathers a stream's chunks into chunks of `size` bytes (the last one shorter), copying small ones together;
- * a chunk of `size` or more that arrives alone passes as it is. A socket hands a request body over in pieces of at
- * most 64 KiB: gathered, every step after this (tar parsing, digests, writes, the unpack threads) runs once per
- * `size` bytes instead of once per piece.
+ * a chunk of `size` or more that arrives alone passes as it is. For a consumer whose cost is per chunk, such as the
+ * content store's writes (each a thread-pool round trip) or a tar writer's small pieces. Each gathered chunk is a
+ * new buffer: on a stream that is copied on anyway (a layer on its way to an unpack thread) it only adds garbage.
  */
 export async function* coalesce(source: AsyncIterable<Uint8Array>, size = 1 << 20): AsyncGenerator<Buffer> {
   let buf: Buffer | undefined;
