@@ -19,6 +19,7 @@ import { PendingAttaches } from './attach.ts';
 import { ContainerLookup, isLive, type LookupDeps } from './lookup.ts';
 import { renameContainer, updateContainer } from './manage.ts';
 import { createContainer } from './create.ts';
+import { signalInit } from './signal.ts';
 import { launch, type RunDeps, releaseRun, startError } from './start.ts';
 import { type ContainerState, removeLiveMessage, settlesWithin, ZERO_TIME } from './state.ts';
 
@@ -206,7 +207,7 @@ export class ContainerService extends ContainerLookup {
     const timeout = opts.timeout ?? r.config.Config.StopTimeout ?? 10;
     const exited = this.wait(r.id, 'not-running');
     if (cur.state.Status === 'paused') await driver.resume(r.id).catch(() => {});
-    await driver.kill(r.id, sig).catch(() => {});
+    await signalInit(driver, r.id, cur.state.Pid, sig).catch(() => {});
     if (timeout >= 0) {
       const timedOut = await Promise.race([
         exited.then(() => false),

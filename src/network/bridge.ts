@@ -437,14 +437,17 @@ export class BridgeBackend implements NetworkBackend {
         );
       }
     };
-    // The rules name the bridge but do not need it: both go at once (an iptables-restore, a netlink delete that
-    // waits for the kernel), each finishing even when the other fails.
+    // The rules name the bridge but do not need it: the rules (then the shared hooks, when this was the last
+    // network) and the bridge go at once (iptables-restore beside a netlink delete that waits for the kernel), each
+    // finishing even when the other fails.
     const done = await Promise.allSettled([
-      rules(),
+      (async () => {
+        await rules();
+        if (this.#nets.size === 0) for (const fam of fams) await phase('net.unhook', info.id, () => this.#unhook(fam));
+      })(),
       phase('net.bridge.delete', info.id, () => deleteLink(info.network_interface)),
     ]);
     for (const r of done) if (r.status === 'rejected') throw r.reason;
-    if (this.#nets.size === 0) for (const fam of fams) await phase('net.unhook', info.id, () => this.#unhook(fam));
   }
 
   /**
