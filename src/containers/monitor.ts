@@ -93,13 +93,12 @@ export class Monitor {
     this.#watching.delete(id);
   }
 
-  /** The container's process ended: recorded, then `--rm` or the restart policy. The lock is held. */
+  /** The container's process ended: recorded, its run released, then `--rm` or the restart policy. The lock is held. */
   async #onExit(id: string, status: ExitStatus): Promise<void> {
     const r = this.#d.records.get(id);
     if (!r || (r.state.Status !== 'running' && r.state.Status !== 'paused')) return;
     this.#rotation.unwatch(id);
     this.#d.health.cancel(id);
-    await this.#d.releaseRun(r);
     const state: ContainerState = {
       ...r.state,
       Status: 'exited',
@@ -114,6 +113,10 @@ export class Monitor {
     if (status.oomKilled) this.#d.publish('oom', r);
     this.#d.publish('die', r, { exitCode: String(status.exitCode) });
     this.#d.exited(id, status.exitCode);
+    // What the run held (the runtime's container, network, volumes, root) is released once the waiters heard the
+    // exit, as dockerd cleans up after it marks a container stopped: a stop returns without waiting for the
+    // runtime's delete. The lock is held until then, so a start, rm, cp or commit waits for it.
+    await this.#d.releaseRun(r);
     const row = { ...r, state };
     if (r.hostConfig.AutoRemove) {
       await this.#d.remove(row, { volumes: true });
