@@ -137,6 +137,23 @@ describe('COPY linked from the previous layer of the same step', () => {
     assert.equal(await sh(`${reg.host}/lk/app:3`, 'cat /ctx/d3/f3'), 'changed again\n');
   });
 
+  it('docker build links too (the context from its spool), and save makes that blob', async () => {
+    await writeFile(join(ctx, 'tree', 'd1', 'f2'), 'changed through docker\n');
+    await ok(docker(d, ['build', '-q', '-t', 'lk:docker', ctx]), 'docker build');
+    const [, copy] = await layers('lk:docker');
+    assert.equal(await exists(blobFile(copy!)), false, 'deferred');
+    const out = join(work, 'saved-docker');
+    await mkdir(out);
+    await ok(run('sh', ['-c', `"${BERTH}" -H ${d.host} save lk:docker | tar -x -C ${out}`]), 'save');
+    const hex = copy!.replace('sha256:', '');
+    const bytes = await readFile(join(out, 'blobs', 'sha256', hex));
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), hex);
+    assert.equal(
+      await sh('lk:docker', 'cat /ctx/d1/f2 /ctx/d2/f3'),
+      `changed through docker\n${'file 2/3\n'.repeat(50)}`,
+    );
+  });
+
   it('a deferred blob that nothing keeps goes with a collection', async () => {
     await writeFile(join(ctx, 'tree', 'd2', 'f0'), 'third change\n');
     await ok(berth(d, ['build', '-q', '-t', 'lk:4', ctx]), 'berth build');

@@ -26,6 +26,8 @@ export interface CopyPlan {
   mode?: number | undefined;
   /** Filled with each file's record (linked.ts) where the source can tell what a file is made from. */
   files?: Map<string, string> | undefined;
+  /** Filled with where each such file's content lies on the host, where the source knows. */
+  locations?: Map<string, { path: string; offset: number; size: number }> | undefined;
 }
 
 /** The layer a COPY makes, as tar entries (bodies streamed from the sources). */
@@ -153,6 +155,8 @@ export async function* copyEntries(
             },
           };
         } else if (info.type === 'file') {
+          const at = p.locations && src.location?.(name);
+          if (at) p.locations!.set(rel, at);
           yield file(rel, p.mode ?? info.mode, info.mtime, info.size, src.read(name), src.origin?.(name));
         }
       }
@@ -162,6 +166,8 @@ export async function* copyEntries(
     const target = await canonical(into ? posix.join(dest, work.parents ? s.rel : s.base) : dest);
     yield* parents(target);
     const info = await src.info(s.name);
+    const at = p.locations && src.location?.(s.name);
+    if (at) p.locations!.set(target, at);
     yield file(target, p.mode ?? info.mode, info.mtime, info.size, src.read(s.name), src.origin?.(s.name));
   }
 }

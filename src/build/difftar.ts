@@ -14,9 +14,17 @@ import type { PackEntry } from '../util/tar/index.ts';
 const SMALL = 256 * 1024;
 const AHEAD = 16;
 
-export async function* diffEntries(upper: string, isOpaque: (path: string) => boolean): AsyncGenerator<PackEntry> {
+/**
+ * `bodyOf`, where given, may supply a file's content from elsewhere (a COPY's linked file, read from the context it
+ * was proven equal to): the header still comes from the directory, so the tar is the directory's either way.
+ */
+export async function* diffEntries(
+  upper: string,
+  isOpaque: (path: string) => boolean,
+  bodyOf?: (rel: string) => PackEntry['body'] | undefined,
+): AsyncGenerator<PackEntry> {
   const links = new Map<string, string>();
-  yield* walk(upper, '', isOpaque, links);
+  yield* walk(upper, '', isOpaque, links, bodyOf);
 }
 
 async function* walk(
@@ -24,16 +32,29 @@ async function* walk(
   rel: string,
   isOpaque: (path: string) => boolean,
   links: Map<string, string>,
+  bodyOf: ((rel: string) => PackEntry['body'] | undefined) | undefined,
 ): AsyncGenerator<PackEntry> {
   const names = (await readdir(join(upper, rel))).sort();
   const paths = names.map((n) => (rel === '' ? n : `${rel}/${n}`));
   const stats = await Promise.all(paths.map((p) => lstat(join(upper, p))));
-  // contents of small files, read AHEAD entries in advance
+  // contents supplied from elsewhere, then those of small files read AHEAD entries in advance
+  const elsewhere = new Map<number, NonNullable<PackEntry['body']>>();
+  if (bodyOf)
+    for (let i = 0; i < paths.length; i++) {
+      const b = stats[i]!.isFile() ? bodyOf(paths[i]!) : undefined;
+      if (b !== undefined) elsewhere.set(i, b);
+    }
   const reads = new Map<number, Promise<Buffer>>();
   const readAhead = (from: number) => {
     for (let i = from; i < Math.min(paths.length, from + AHEAD); i++) {
       const st = stats[i]!;
-      if (!reads.has(i) && st.isFile() && st.size <= SMALL && !(st.nlink > 1 && links.has(key(st))))
+      if (
+        !reads.has(i) &&
+        st.isFile() &&
+        st.size <= SMALL &&
+        !(st.nlink > 1 && links.has(key(st))) &&
+        !elsewhere.has(i)
+      )
         reads.set(i, readFile(join(upper, paths[i]!)));
     }
   };
@@ -51,7 +72,7 @@ async function* walk(
     if (st.isDirectory()) {
       yield { header: { ...base, name: `${r}/`, type: 'directory' } };
       if (isOpaque(path)) yield { header: { name: `${r}/.wh..wh..opq`, type: 'file', size: 0, mode: 0o644 } };
-      yield* walk(upper, r, isOpaque, links);
+      yield* walk(upper, r, isOpaque, links, bodyOf);
       continue;
     }
     if (st.isSymbolicLink()) {
@@ -64,6 +85,11 @@ async function* walk(
         continue;
       }
       if (st.nlink > 1) links.set(key(st), r);
+      const other = elsewhere.get(i);
+      if (other !== undefined) {
+        yield { header: { ...base, name: r, type: 'file', size: st.size }, body: other };
+        continue;
+      }
       const small = reads.get(i);
       reads.delete(i);
       if (small) {

@@ -21,7 +21,7 @@ import { pack, type PackEntry } from '../util/tar/index.ts';
 import { coalesce } from '../util/chunks.ts';
 import { diffEntries } from './difftar.ts';
 import { isOpaque } from './layerblob.ts';
-import { applyLinked, type CopyRecord } from './linked.ts';
+import { applyLinked, type CopyRecord, type Location } from './linked.ts';
 
 export interface LayerDeps {
   snapshotter: Snapshotter;
@@ -182,13 +182,15 @@ export class WorkLayer {
     entries: readonly PackEntry[],
     files: ReadonlyMap<string, string>,
     prev: CopyRecord,
+    locations?: ReadonlyMap<string, Location>,
   ): Promise<(MadeLayer & { linked: number }) | undefined> {
     if (!this.#d.images.content.defer) return undefined;
     await this.unmount();
     const upper = this.upper;
-    const made = await applyLinked(this.#d.snapshotter, upper, entries, files, prev, async (rest) => {
+    const unpack = async (rest: PackEntry[]) => {
       await unpackTar(upper, coalesce(pack(rest)), { whiteouts: 'overlay', hash: false });
-    });
+    };
+    const made = await applyLinked(this.#d.snapshotter, upper, entries, files, prev, unpack, locations);
     if (!made) return undefined;
     return {
       descriptor: { mediaType: MediaType.OciLayer, digest: made.digest, size: made.size },

@@ -48,6 +48,8 @@ export interface SourceFS {
    * size and content); undefined otherwise. Two files with the same origin have the same content.
    */
   origin?(name: string): string | undefined;
+  /** Where a file's content lies whole in a file on the host (a context's spool or kept segment), if it does. */
+  location?(name: string): { path: string; offset: number; size: number } | undefined;
 }
 
 /** The build context as a source. */
@@ -90,6 +92,12 @@ export class ContextSource implements SourceFS {
   }
   read(name: string): AsyncIterable<Uint8Array> {
     return this.#ctx.read(name);
+  }
+  location(name: string): { path: string; offset: number; size: number } | undefined {
+    let e = this.#ctx.stat(name);
+    if (e?.type === 'link') e = this.#ctx.stat(contextName(e.linkname));
+    if (e?.type !== 'file' || e.spool === undefined || e.offset === undefined) return undefined;
+    return { path: e.spool, offset: e.offset, size: e.size };
   }
   origin(name: string): string | undefined {
     const e = this.#ctx.stat(name);

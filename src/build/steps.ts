@@ -21,6 +21,7 @@ import type { Mount } from '../dockerfile/index.ts';
 import type { ExecutorDeps } from './executor.ts';
 import type { CopyWork, RunWork, StepResult } from './imageconfig.ts';
 import { type MadeLayer, WorkLayer } from './layer.ts';
+import type { Location } from './linked.ts';
 import type { BuildEvent } from './progress.ts';
 import { resolveInRoot } from '../util/rootpath.ts';
 import { prepareMounts } from './runmounts.ts';
@@ -161,10 +162,11 @@ export async function executeStep(
           break;
         }
         const files = c.family !== undefined ? new Map<string, string>() : undefined;
+        const locations = files ? new Map<string, Location>() : undefined;
         const entries: PackEntry[] = [];
-        for await (const e of copyEntries(w, resolved, c.fs, { ...target, files })) entries.push(e);
+        for await (const e of copyEntries(w, resolved, c.fs, { ...target, files, locations })) entries.push(e);
         const prev = c.family !== undefined ? await env.deps.copies?.get(c.family) : undefined;
-        if (prev && files) applied = await layer.applyLinked(entries, files, prev);
+        if (prev && files) applied = await layer.applyLinked(entries, files, prev, locations);
         applied ??= await layer.applyTar(entries);
         if (files && c.family !== undefined) record = { family: c.family, files };
         break;
