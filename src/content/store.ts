@@ -106,6 +106,8 @@ export interface Ingester {
 /** Lists and deletes blobs. */
 export interface Manager {
   walk(): AsyncIterable<BlobInfo>;
+  /** The digests `walk` yields, without their sizes: a listing, no read or stat of each blob. */
+  digests(): AsyncIterable<Digest>;
   delete(digest: Digest): Promise<void>;
   /** Removes unfinished ingests (left by a crash); called at daemon start. */
   repair(): Promise<{ removed: number }>;
@@ -370,6 +372,24 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
    * yet stored; stray names are skipped.
    */
   async *walk(): AsyncIterable<BlobInfo> {
+    for await (const digest of this.#storedDigests()) {
+      try {
+        const st = await stat(this.path(digest));
+        yield { digest, size: st.size };
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err;
+      }
+    }
+    for (const d of await this.deferred()) yield { digest: d.digest, size: d.size };
+  }
+
+  async *digests(): AsyncIterable<Digest> {
+    yield* this.#storedDigests();
+    for (const d of await this.deferred()) yield d.digest;
+  }
+
+  /** The names under `blobs/<alg>/` that are digests, from the directory listings alone. */
+  async *#storedDigests(): AsyncIterable<Digest> {
     const top = join(this.root, 'blobs');
     let algs: string[];
     try {
@@ -379,26 +399,18 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
       throw err;
     }
     for (const alg of algs) {
-      const dir = join(top, alg);
       let names: string[];
       try {
-        names = await readdir(dir);
+        names = await readdir(join(top, alg));
       } catch (err) {
         if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) continue;
         throw err;
       }
       for (const hex of names) {
         const digest = `${alg}:${hex}` as Digest;
-        if (!isDigest(digest)) continue;
-        try {
-          const st = await stat(join(dir, hex));
-          yield { digest, size: st.size };
-        } catch (err) {
-          if (!isErrno(err, 'ENOENT')) throw err;
-        }
+        if (isDigest(digest)) yield digest;
       }
     }
-    for (const d of await this.deferred()) yield { digest: d.digest, size: d.size };
   }
 
   /** Deletes a blob, stored or deferred (both, when a deferred one was made meanwhile). */

@@ -30,9 +30,10 @@ const BATCH = 512;
 export async function scrub(reg: Registry, opts: { dryRun: boolean }): Promise<ScrubReport> {
   const db = reg.store.db;
   const report: ScrubReport = { adopted: [], orphans: [] };
-  const found: { digest: Digest; size: number }[] = [];
-  for await (const b of reg.blobs.walk()) {
-    found.push({ digest: b.digest, size: b.size });
+  const found: Digest[] = [];
+  // Digests only: nearly every blob is listed, and only the few that are not need their size (a stat or a HEAD).
+  for await (const d of reg.blobs.digests()) {
+    found.push(d);
     if (found.length >= BATCH) await scrubBatch(reg, db, found.splice(0), opts, report);
   }
   if (found.length > 0) await scrubBatch(reg, db, found, opts, report);
@@ -42,19 +43,26 @@ export async function scrub(reg: Registry, opts: { dryRun: boolean }): Promise<S
 async function scrubBatch(
   reg: Registry,
   db: SqlDb,
-  batch: { digest: Digest; size: number }[],
+  digests: Digest[],
   opts: { dryRun: boolean },
   report: ScrubReport,
 ): Promise<void> {
-  const marks = batch.map(() => '?').join(', ');
-  const digests = batch.map((b) => b.digest);
+  const marks = digests.map(() => '?').join(', ');
   const known = new Set(
     (await db.all<{ digest: string }>(`SELECT digest FROM blobs WHERE digest IN (${marks})`, digests)).map(
       (r) => r.digest,
     ),
   );
-  for (const b of batch) {
-    if (known.has(b.digest)) continue;
+  for (const digest of digests) {
+    if (known.has(digest)) continue;
+    let b: { digest: Digest; size: number };
+    try {
+      b = await reg.blobs.info(digest);
+    } catch (err) {
+      // Gone since the listing (a collection or another process's scrub removed it).
+      if (isBerthError(err) && err.code === 'NOT_FOUND') continue;
+      throw err;
+    }
     const claim = await db.get<{ id: string }>('SELECT id FROM uploads WHERE digest = ? ORDER BY updated_at DESC', [
       b.digest,
     ]);

@@ -5,8 +5,8 @@ import type { Manager, Provider, ResumableIngester } from '../../content/index.t
  * content/'s `FileContentStore` itself; the S3 one (`s3.ts`) implements the same roles over a bucket. Which blobs
  * exist is the metadata's business: a blob the metadata does not list is not served, whatever the backend holds.
  */
-export type BlobBackend = Pick<Provider, 'read'> &
-  Pick<Manager, 'delete' | 'walk'> &
+export type BlobBackend = Pick<Provider, 'read' | 'info'> &
+  Pick<Manager, 'delete' | 'walk' | 'digests'> &
   ResumableIngester & {
     init(): Promise<void>;
     close?(): Promise<void>;

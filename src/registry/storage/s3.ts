@@ -122,6 +122,20 @@ export class S3Blobs implements BlobBackend {
     }
   }
 
+  async *digests(): AsyncIterable<Digest> {
+    for await (const b of this.walk()) yield b.digest;
+  }
+
+  async info(digest: Digest): Promise<BlobInfo> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(digest) }));
+      return { digest, size: head.ContentLength ?? 0 };
+    } catch (err) {
+      if (isMissing(err)) throw new NotFoundError(`blob ${digest} not found`);
+      throw err;
+    }
+  }
+
   /** The parts of an upload, in order: offset and size. */
   async parts(ref: string): Promise<{ key: string; offset: number; size: number }[]> {
     const out: { key: string; offset: number; size: number }[] = [];
