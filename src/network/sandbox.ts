@@ -8,7 +8,8 @@
  * changes in transactions; a running container's backend input is also written to
  * `<execRoot>/network/sandboxes/<id>.json` before the backend runs, so a teardown works after a crash.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, errorMessage, ForbiddenError, NotFoundError } from '../util/errors.ts';
 import { phase } from '../util/trace.ts';
@@ -101,7 +102,10 @@ export class Sandboxes {
       };
     }
     const files = { hosts: join(req.dir, 'hosts'), resolvConf: join(req.dir, 'resolv.conf') };
-    const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+    // The host's resolv.conf and hosts, and the container's two files, are a few hundred bytes each: read and
+    // written with synchronous calls, one step of the event loop on the path of every start, where each
+    // fs/promises call is three or four round trips through libuv's pool (see bench/README.md, "Start path").
+    const hostResolv = readOr('/etc/resolv.conf', '');
     const extraHosts = (req.extraHosts ?? []).map((e) => this.#extraHost(e, req.id));
     const resolvOpts = {
       ...(req.dnsSearch?.length ? { search: req.dnsSearch } : {}),
@@ -109,12 +113,11 @@ export class Sandboxes {
     };
     const mode = req.networkMode;
     if (mode === 'host') {
-      const hosts = await readFile('/etc/hosts', 'utf8').catch(() =>
-        buildHosts({ hostname: req.hostname, addresses: [], extraHosts: [] }),
-      );
+      const hosts =
+        readOr('/etc/hosts', undefined) ?? buildHosts({ hostname: req.hostname, addresses: [], extraHosts: [] });
       const extra = extraHosts.map((e) => `${splitExtraHost(e)[1]}\t${splitExtraHost(e)[0]}\n`).join('');
-      await writeFile(files.hosts, hosts + extra);
-      await writeFile(
+      writeFileSync(files.hosts, hosts + extra);
+      writeFileSync(
         files.resolvConf,
         req.dns?.length || resolvOpts.search || resolvOpts.options
           ? buildResolvConf(hostResolv, { ...(req.dns?.length ? { nameservers: req.dns } : {}), ...resolvOpts })
@@ -123,7 +126,7 @@ export class Sandboxes {
       return { netns: 'host', ...files, ready: done };
     }
     if (mode === 'none') {
-      await writeFile(
+      writeFileSync(
         files.hosts,
         buildHosts({
           hostname: req.hostname,
@@ -132,7 +135,7 @@ export class Sandboxes {
           extraHosts,
         }),
       );
-      await writeFile(
+      writeFileSync(
         files.resolvConf,
         buildResolvConf(hostResolv, { ...(req.dns?.length ? { nameservers: req.dns } : {}), ...resolvOpts }),
       );
@@ -561,5 +564,14 @@ export class Sandboxes {
       },
       isRunning,
     );
+  }
+}
+
+/** A small file's text, or `fallback` when it cannot be read. */
+function readOr<T extends string | undefined>(path: string, fallback: T): string | T {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback;
   }
 }

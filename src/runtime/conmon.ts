@@ -1,5 +1,8 @@
+import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { type ChildFd, type DirectChild, spawnDirect } from '../sys/index.ts';
+import { type ChildExit, type ChildFd, type DirectChild, spawnDirect } from '../sys/index.ts';
 import { CanceledError, UnavailableError } from '../util/errors.ts';
 import { processStartError } from './runtimecli.ts';
 
@@ -191,14 +194,16 @@ export class ConmonLaunch {
   static async spawn(
     conmonPath: string,
     argv: string[],
-    opts: { env: Record<string, string>; cwd: string; execAttach?: boolean },
+    opts: { env: Record<string, string>; cwd: string; execAttach?: boolean; fork?: boolean },
   ): Promise<ConmonLaunch> {
     const env: Record<string, string> = { ...opts.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' };
     if (opts.execAttach) env._OCI_ATTACHPIPE = '5';
     const fds: ChildFd[] = ['null', 'null', 'out', 'out', 'in', ...(opts.execAttach ? (['out'] as const) : [])];
     let child: DirectChild;
     try {
-      child = await spawnDirect(conmonPath, [conmonPath, ...argv], { env, cwd: opts.cwd, fds });
+      child = opts.fork
+        ? forked(conmonPath, argv, { env, cwd: opts.cwd, fds })
+        : await spawnDirect(conmonPath, [conmonPath, ...argv], { env, cwd: opts.cwd, fds });
     } catch (err) {
       throw new UnavailableError(`cannot run conmon '${conmonPath}': ${(err as Error).message}`, { cause: err });
     }
@@ -251,6 +256,41 @@ export class ConmonLaunch {
   close(): void {
     for (const s of this.#child.pipes) s?.destroy();
   }
+}
+
+/** The same child through child_process (a fork of berthd), as `DirectChild`: see `forkConmon`. */
+function forked(
+  file: string,
+  argv: string[],
+  opts: { env: Record<string, string>; cwd: string; fds: readonly ChildFd[] },
+): DirectChild {
+  const child = spawn(file, argv, {
+    cwd: opts.cwd,
+    env: opts.env,
+    stdio: opts.fds.map((k) => (k === 'null' ? 'ignore' : 'pipe')),
+  });
+  let done = false;
+  const exited = new Promise<ChildExit>((resolve) => {
+    child.once('exit', (code, signal) => {
+      done = true;
+      resolve({ code, signal: signal ? (osConstants.signals[signal] ?? null) : null });
+    });
+    child.once('error', () => {
+      done = true;
+      resolve({ code: null, signal: null });
+    });
+  });
+  return {
+    pid: child.pid ?? 0,
+    pipes: (child.stdio as unknown as (Socket | null)[]).map((s) => s ?? undefined),
+    exited,
+    get done() {
+      return done;
+    },
+    kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (!done) child.kill(signal);
+    },
+  };
 }
 
 /** runc's stderr as conmon forwards it: logrus lines; keep the msg= parts. */

@@ -43,6 +43,11 @@ export interface ConmonRuntimeDeps {
   exitPollMs?: number;
   /** conmon's warnings to syslog. */
   syslog?: boolean;
+  /**
+   * Start conmon with child_process (a fork of berthd) instead of posix_spawn: for the start-up probe, one container
+   * before any other, which should not load the FFI library (~1.5 MiB of berthd's idle memory) for one process.
+   */
+  forkConmon?: boolean;
 }
 
 const DEFAULT_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
@@ -61,6 +66,7 @@ export class ConmonRuntime implements RuntimeDriver {
   readonly #dial: SeqpacketDialer;
   readonly #exits: ExitWatcher;
   readonly #syslog: boolean;
+  readonly #fork: boolean;
   readonly #records = new Map<string, MonitorRecord>();
 
   constructor(deps: ConmonRuntimeDeps) {
@@ -75,6 +81,7 @@ export class ConmonRuntime implements RuntimeDriver {
     this.#dial = deps.dial ?? nativeSeqpacketDialer();
     this.#exits = new ExitWatcher(this.#exitDir, { pollMs: deps.exitPollMs ?? 1000 });
     this.#syslog = deps.syslog ?? false;
+    this.#fork = deps.forkConmon ?? false;
   }
 
   get #exitDir(): string {
@@ -163,7 +170,7 @@ export class ConmonRuntime implements RuntimeDriver {
     const t1 = phaseStart();
     let launch: ConmonLaunch | undefined;
     try {
-      launch = await ConmonLaunch.spawn(this.#conmon, argv, { env: this.#env, cwd: dir });
+      launch = await ConmonLaunch.spawn(this.#conmon, argv, { env: this.#env, cwd: dir, fork: this.#fork });
       launch.go();
       const pid = await launch.expect(launch.sync, `creating '${id}'`, this.name, opts.signal);
       // conmon started, forked its monitor, which ran `runtime create` and reported the container's pid.
@@ -395,7 +402,12 @@ export class ConmonRuntime implements RuntimeDriver {
     });
     let launch: ConmonLaunch;
     try {
-      launch = await ConmonLaunch.spawn(this.#conmon, argv, { env: this.#env, cwd: dir, execAttach: attach });
+      launch = await ConmonLaunch.spawn(this.#conmon, argv, {
+        env: this.#env,
+        cwd: dir,
+        execAttach: attach,
+        fork: this.#fork,
+      });
     } catch (e) {
       await rm(dir, { recursive: true, force: true });
       throw e;

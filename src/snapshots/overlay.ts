@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SnapshotRecord } from '../metadata/index.ts';
 import { FailedPreconditionError } from '../util/errors.ts';
@@ -28,7 +28,7 @@ export class OverlaySnapshotter extends DirectorySnapshotter {
   protected readonly whiteouts: WhiteoutMode = 'overlay';
 
   protected async populate(rec: SnapshotRecord, parents: SnapshotRecord[]): Promise<void> {
-    if (rec.kind === 'active' && parents.length > 0) await mkdir(join(this.home(rec.id), 'work'), 0o700);
+    if (rec.kind === 'active' && parents.length > 0) mkdirSync(join(this.home(rec.id), 'work'), 0o700);
     this.mountsOf(rec, parents); // refuses a chain too long to mount before anything is written to it
   }
 
