@@ -123,8 +123,8 @@ export async function launch(
 }
 
 /**
- * After the container stopped: the runtime's container deleted, the network torn down in the background (or, when
- * the container is being removed, released: its endpoints forgotten too), volumes released, the root unmounted.
+ * After the container stopped: the network torn down in the background (or, when the container is being removed,
+ * released: its endpoints forgotten too), the runtime's container deleted, volumes released, the root unmounted.
  */
 export async function releaseRun(
   d: RunDeps,
@@ -132,10 +132,12 @@ export async function releaseRun(
   driver: RuntimeDriver | undefined,
   opts: { removing?: boolean } = {},
 ): Promise<void> {
-  await driver?.delete(r.id, { force: true }).catch(() => {});
+  // The network goes first, in the background: the container's processes are gone, so its namespace is free, and
+  // the teardown (then the bridge's, when it was the last endpoint) runs while the runtime deletes its container.
   await phase('network', r.id, () =>
     opts.removing ? d.networks.release(r.id, { background: true }) : d.networks.tearDown(r.id, { background: true }),
   );
+  await driver?.delete(r.id, { force: true }).catch(() => {});
   await phase('volumes', r.id, () => releaseVolumes(d.volumes, r));
   await unmountShareableShm(r, d.dir(r.id));
   await unmountAll(join(d.dir(r.id), 'bundle', 'rootfs'), { detach: true }).catch(() => {});
