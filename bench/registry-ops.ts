@@ -12,6 +12,7 @@
  *
  * A script, not a test: it prints figures and asserts no timing. `node bench/registry-ops.ts --help`.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +25,7 @@ import {
 } from '../src/distribution/remote/testkit.ts';
 import { registryCli, serveRegistry, type ServedRegistry } from '../src/registry/testkit.ts';
 import { type BuiltImage, bigLayer, buildImage, manyLayers } from './lib/archive.ts';
-import { fmt, run, type Stats, stats } from './lib/proc.ts';
+import { cpuSeconds, fmt, run, type Stats, stats, threadSched } from './lib/proc.ts';
 
 const USAGE = `usage: node bench/registry-ops.ts [replication] [proxy] [big] [options]
   big             a --mib MiB one-layer image: berth → docker-registry → another berth by rules, digests compared
@@ -77,6 +78,8 @@ interface Peer {
   url: string;
   /** skopeo's flags for it as `src` or `dest`. */
   flags(side: 'src' | 'dest'): string[];
+  /** The registry's process. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -107,6 +110,7 @@ async function berthPeer(work: string, name: string): Promise<Peer & { reg: Serv
   return {
     kind: 'berth',
     reg,
+    pid: reg.pid,
     host: reg.host,
     url: reg.url,
     flags: (side) => [`--${side}-tls-verify=false`, `--${side}-creds`, USER],
@@ -122,11 +126,25 @@ async function distPeer(): Promise<Peer & { reg: DistributionRegistry }> {
   return {
     kind: 'dist',
     reg,
+    pid: reg.pid,
     host: reg.host,
     url: reg.url,
     flags: (side) => [`--${side}-tls-verify=false`],
     stop: () => reg.stop(),
   };
+}
+
+/** CPU seconds of the children this process waited for so far (skopeo, sync): /proc/self/stat's cutime + cstime. */
+function childCpu(): number {
+  const f = readFileSync('/proc/self/stat', 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[13]) + Number(rest[14])) / 100;
+}
+
+/** A Node process's main thread (Node names it MainThread): CPU seconds, and seconds runnable waiting for a CPU. */
+function mainThread(pid: number): { cpu: number; wait: number } {
+  const t = threadSched(pid).MainThread;
+  return { cpu: t?.cpu ?? 0, wait: t?.wait ?? 0 };
 }
 
 const skopeo = async (args: string[]) =>
@@ -148,7 +166,12 @@ async function admin(reg: { url: string }, method: string, path: string, body?: 
 }
 
 /** One replication of `bench/img:1` from `src` to `dst` by a rule of whichever side is berth; seconds. */
-async function replicate(src: Peer, dst: Peer, i: number): Promise<{ seconds: number; own: number; bytes: number }> {
+async function replicate(
+  src: Peer,
+  dst: Peer,
+  i: number,
+  onStart?: () => void,
+): Promise<{ seconds: number; own: number; bytes: number }> {
   const push = src.kind === 'berth';
   const owner = (push ? src : dst) as Peer & { reg: ServedRegistry };
   const remote = push ? dst : src;
@@ -161,6 +184,7 @@ async function replicate(src: Peer, dst: Peer, i: number): Promise<{ seconds: nu
     trigger: 'manual',
   });
   await run('sync', []);
+  onStart?.();
   const t0 = process.hrtime.bigint();
   const e = (await admin(owner.reg, 'POST', `replication/${name}/run`, { wait: true })) as {
     state: string;
@@ -181,12 +205,16 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
     return [a, b] as const;
   });
   const make = (k: Peer['kind'], n: string) => (k === 'berth' ? berthPeer(work, n) : distPeer());
-  const rows: { pair: string; berth: Stats; skopeo: Stats; own: Stats; ratio: Stats; mb: number }[] = [];
+  const rows: { pair: string; berth: Stats; skopeo: Stats; own: Stats; ratio: Stats; mb: number; cpu: string }[] = [];
   for (const [sk, dk] of pairs) {
     const src = await make(sk, 'src');
     const berth: number[] = [];
     const own: number[] = [];
     const sko: number[] = [];
+    const skoCpu: number[] = [];
+    const ruleCpu: number[] = [];
+    const ruleMain: number[] = [];
+    const ruleWait: number[] = [];
     let bytes = 0;
     try {
       await seed(src, image, 'bench/img:1');
@@ -194,9 +222,15 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
         // skopeo and the rule alternate, each to a destination of its own, fresh.
         for (const who of i % 2 === 0 ? ['skopeo', 'berth'] : ['berth', 'skopeo']) {
           const dst = await make(dk, `dst${i}${who}`);
+          // CPU of every berth registry in the copy (both ends of berth → berth); the rule's main thread is its owner's.
+          const pids = [src, dst].filter((p) => p.kind === 'berth').map((p) => p.pid);
+          const owner = sk === 'berth' ? src : dst;
+          let cpu0 = cpuSeconds(pids);
+          let main0 = mainThread(owner.pid);
           try {
             if (who === 'skopeo') {
               await run('sync', []);
+              const synced = childCpu();
               sko.push(
                 await skopeo([
                   'copy',
@@ -207,11 +241,20 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
                   `docker://${dst.host}/bench/img:1`,
                 ]),
               );
+              skoCpu.push(childCpu() - synced + cpuSeconds(pids) - cpu0);
             } else {
-              const r = await replicate(src, dst, i);
+              // From the run's request on: the rule's creation (and the client loaded meanwhile) not counted.
+              const r = await replicate(src, dst, i, () => {
+                cpu0 = cpuSeconds(pids);
+                main0 = mainThread(owner.pid);
+              });
               berth.push(r.seconds);
               own.push(r.own);
               bytes = r.bytes;
+              ruleCpu.push(cpuSeconds(pids) - cpu0);
+              const main1 = mainThread(owner.pid);
+              ruleMain.push(main1.cpu - main0.cpu);
+              ruleWait.push(main1.wait - main0.wait);
             }
           } finally {
             await dst.stop();
@@ -230,6 +273,7 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
       own: stats(own),
       ratio,
       mb: bytes / 1e6,
+      cpu: `rule ${fmt(stats(ruleCpu))} (its main thread ${fmt(stats(ruleMain))}, and runnable waiting for a CPU ${fmt(stats(ruleWait))}); skopeo's copy, skopeo + the berth registry ${fmt(stats(skoCpu))}`,
     });
   }
   out(
@@ -241,6 +285,8 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
   out('|---|---|---|---|---|');
   for (const r of rows) out(`| ${r.pair} | ${fmt(r.berth)} | ${fmt(r.own)} | ${fmt(r.skopeo)} | ${fmt(r.ratio)} |`);
   out(`(bytes sent by the rule per run: ${rows[0]?.mb.toFixed(1)} MB)`);
+  out('CPU seconds per run (the berth registries: all threads; skopeo: the command; docker-registry not counted):');
+  for (const r of rows) out(`- ${r.pair}: ${r.cpu}`);
 }
 
 async function benchProxy(work: string, image: BuiltImage): Promise<void> {
