@@ -31,7 +31,8 @@ before(async () => {
     };
     if (url === '/_ping') return void res.end();
     if (url.startsWith('/v1.41/images/json')) {
-      // Ages relative to this request, so that a slow machine does not turn "30 seconds ago" into 31.
+      // Ages relative to this request, chosen where the text holds for tens of seconds: under load the CLI formats
+      // them a second or more after this answer, which once turned "30 seconds ago" into 31.
       const now = Math.floor(Date.now() / 1000);
       return json(200, [
         {
@@ -49,7 +50,7 @@ before(async () => {
           Id: `sha256:${'cd'.repeat(32)}`,
           RepoTags: ['<none>:<none>'],
           RepoDigests: ['<none>@<none>'],
-          Created: now - 30,
+          Created: now - 45 * 60 - 20,
           Size: 4_270_000,
           SharedSize: -1,
           Containers: -1,
@@ -127,7 +128,7 @@ describe('berth against a fake engine', () => {
       'REPOSITORY   TAG       IMAGE ID       CREATED          SIZE\n' +
         'busybox      latest    abababababab   2 hours ago      1.98MB\n' +
         'busybox      1         abababababab   2 hours ago      1.98MB\n' +
-        '<none>       <none>    cdcdcdcdcdcd   30 seconds ago   4.27MB\n',
+        '<none>       <none>    cdcdcdcdcdcd   45 minutes ago   4.27MB\n',
     );
   });
 
