@@ -152,7 +152,6 @@ test('one stage with every metadata instruction: config and history as dockerd 2
     Healthcheck: { Test: ['NONE'], Interval: 5e9, Timeout: 3e9, StartPeriod: 1e9, Retries: 2 },
     Shell: ['/bin/sh', '-ec'],
     Cmd: ['x'],
-    ArgsEscaped: false,
     Entrypoint: ['/bin/sh', '-ec', 'echo ep'],
     OnBuild: ['RUN echo onbuild'],
   });

@@ -16,12 +16,10 @@ test('CMD and ENTRYPOINT: exec form, shell form, and ENTRYPOINT clearing a CMD n
   assert.deepEqual(await applyChanges(base, ['ENTRYPOINT ["/init"]']), {
     Cmd: null,
     Entrypoint: ['/init'],
-    ArgsEscaped: false,
   });
   assert.deepEqual(await applyChanges(base, ['CMD ["x"]', 'ENTRYPOINT /init --fast']), {
     Cmd: ['x'],
     Entrypoint: ['/bin/sh', '-c', '/init --fast'],
-    ArgsEscaped: false,
   });
   // as dockerd 20.10: a CMD without arguments does not keep the Cmd from a later ENTRYPOINT
   assert.equal((await applyChanges(base, ['CMD []', 'ENTRYPOINT ["/init"]'])).Cmd, null);
@@ -123,6 +121,5 @@ test('ENTRYPOINT [] removes the entrypoint, as in a Dockerfile', async () => {
   assert.deepEqual(await applyChanges({ Entrypoint: ['/init'], Cmd: ['x'] }, ['ENTRYPOINT []']), {
     Entrypoint: null,
     Cmd: null,
-    ArgsEscaped: false,
   });
 });

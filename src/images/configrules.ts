@@ -40,7 +40,7 @@ export interface ConfigApplied {
  * empty VOLUME or WORKDIR, a bad port or signal, or a failed expansion.
  *
  * CMD and ENTRYPOINT take the exec form as written and run the shell form with the config's Shell (else
- * `/bin/sh -c`), and clear ArgsEscaped; ENTRYPOINT clears Cmd unless a CMD with arguments came before it. A
+ * `/bin/sh -c`), and clear ArgsEscaped (absent, as Go's omitempty writes a false one); ENTRYPOINT clears Cmd unless a CMD with arguments came before it. A
  * relative WORKDIR is joined to the current one and cleaned, an absolute one kept as written. Labels, exposed ports
  * and volumes are kept in sorted order, as dockerd's Go maps are written.
  */
@@ -111,13 +111,13 @@ export function applyToConfig(cfg: ImageRunConfig, ins: ConfigInstruction, cx: C
     case 'cmd': {
       const cmd = commandLine(ins.cmdLine, ins.prependShell, cfg);
       cfg.Cmd = cmd;
-      cfg.ArgsEscaped = false;
+      delete cfg.ArgsEscaped;
       return { values: cmd, cmdSet: cx.cmdSet || ins.cmdLine.length > 0 };
     }
     case 'entrypoint': {
       const ep = ins.cmdLine === null ? null : commandLine(ins.cmdLine, ins.prependShell, cfg);
       cfg.Entrypoint = ep;
-      cfg.ArgsEscaped = false;
+      delete cfg.ArgsEscaped;
       if (!cx.cmdSet) cfg.Cmd = null;
       return { values: ep, cmdSet: cx.cmdSet };
     }
