@@ -39,21 +39,9 @@ const int64 = (v: string): string => {
   return v;
 };
 
-const bytes = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
-  name,
-  kind: 'string',
-  usage,
-  valueName: 'bytes',
-  validate: size,
-  ...extra,
-});
-const dur = (name: string, usage: string): FlagSpec => ({
-  name,
-  kind: 'string',
-  usage,
-  valueName: 'duration',
-  validate: duration,
-});
+const bytes = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec =>
+  str(name, usage, { valueName: 'bytes', validate: size, ...extra });
+const dur = (name: string, usage: string): FlagSpec => str(name, usage, { valueName: 'duration', validate: duration });
 
 /** `addFlags`: everything that goes into Config and HostConfig. */
 export const CONTAINER_FLAGS: readonly FlagSpec[] = [

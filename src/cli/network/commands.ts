@@ -9,13 +9,7 @@ import { FORMAT_HELP, INSPECT_FORMAT_HELP } from '../formathelp.ts';
  */
 
 /** pflag's StringSlice: repeatable, each value comma-separated; help shows `strings`. */
-const slice = (name: string, usage: string): FlagSpec => ({
-  name,
-  kind: 'list',
-  usage,
-  valueName: 'strings',
-  defaultText: '[]',
-});
+const slice = (name: string, usage: string): FlagSpec => list(name, usage, { valueName: 'strings', defaultText: '[]' });
 
 const logic = () => import('./network.ts');
 
