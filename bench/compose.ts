@@ -39,7 +39,7 @@ export function appFile(port: number): string {
   return `services:
   web:
     image: busybox
-    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    command: ["sh", "-c", "mkdir -p /www && exec httpd -f -p 8080 -h /www"]
     stop_signal: SIGKILL
     ports: ["${port}:8080"]
     depends_on: [store]

@@ -402,8 +402,11 @@ async function rssStep(
   for (const l of image.layers) await rm(l.tar, { force: true });
   const fresh = await startBerthd();
   try {
-    await sleep(3000);
-    const idle = (statusKiB(fresh.pid, 'VmRSS') ?? 0) / 1024;
+    // The least RSS over a second, 5 s after it answers (as datapath-rss.ts: at a high load average a single sample
+    // at 3 s caught its start-up still settling).
+    await sleep(5000);
+    let idle = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 10; i++, await sleep(100)) idle = Math.min(idle, (statusKiB(fresh.pid, 'VmRSS') ?? 0) / 1024);
     const peakOf = async (e: Engine): Promise<number> => {
       await run('sync', []);
       for (const pid of e.pids()) await resetPeak(pid);

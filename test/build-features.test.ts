@@ -279,3 +279,24 @@ describe('--cache-from an image pushed to a registry and pulled back', () => {
     assert.equal((r.stderr.match(/^#\d+ CACHED$/gm) ?? []).length, 3, r.stderr);
   });
 });
+
+describe('build checks: the # check= directive', () => {
+  it('warns of an empty continuation line as BuildKit names it; error=true fails the build, skip= lets it pass', async () => {
+    const body = 'FROM busybox\nRUN echo a \\\n\n  b > /out\n';
+    const warned = await docker(d, ['build', await context({ Dockerfile: body })]);
+    assert.equal(warned.code, 0, warned.stderr);
+    assert.match(
+      warned.stdout,
+      /\[Warning\] NoEmptyContinuation: Empty continuation line found in: RUN echo a {3}b > \/out \(line 4\)/,
+    );
+    const failed = await docker(d, ['build', await context({ Dockerfile: `# check=error=true\n${body}` })]);
+    assert.notEqual(failed.code, 0);
+    assert.match(failed.stderr, /lint violation found for rules: NoEmptyContinuation/);
+    const skipped = await docker(d, [
+      'build',
+      await context({ Dockerfile: `# check=skip=NoEmptyContinuation;error=true\n${body}` }),
+    ]);
+    assert.equal(skipped.code, 0, skipped.stderr);
+    assert.doesNotMatch(skipped.stdout, /NoEmptyContinuation/);
+  });
+});

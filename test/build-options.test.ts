@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Docker from 'dockerode';
-import { type DistributionRegistry, startRegistry } from '../src/distribution/remote/testkit.ts';
+import { type DistributionRegistry, startRegistry, LOGIN, loginArgs } from '../src/distribution/remote/testkit.ts';
 import { api, BERTH, berth, type Daemon, docker, run, waitFor, startDaemon } from './harness.ts';
 
 let d: Daemon;
@@ -425,7 +425,7 @@ describe('a FROM image behind a login: the credentials come in X-Registry-Config
 
   it('docker build (after docker login), dockerode (registryconfig) and docker-py (login) pull it; without them it fails', async () => {
     const ref = `${reg.host}/priv/bb:1`;
-    await ok(docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n'), 'docker login');
+    await ok(docker(d, ...loginArgs(reg.host)), 'docker login');
     await ok(docker(d, ['tag', 'busybox:latest', ref]), 'tag');
     await ok(docker(d, ['push', ref]), 'push');
     const ctx = await context({ Dockerfile: `FROM ${ref}\nRUN echo private > /p\n` });
@@ -439,7 +439,7 @@ describe('a FROM image behind a login: the credentials come in X-Registry-Config
     assert.match(denied.stderr, /unauthorized|authentication required|denied/i);
 
     const client = new Docker({ socketPath: d.socket });
-    const auth = { [reg.host]: { username: 'alice', password: 'wonderland', serveraddress: reg.host } };
+    const auth = { [reg.host]: { username: LOGIN.user, password: LOGIN.password, serveraddress: reg.host } };
     const out = await follow(
       client,
       await client.buildImage({ context: ctx, src: ['Dockerfile'] }, { t: 'priv-dockerode', registryconfig: auth }),
@@ -447,7 +447,7 @@ describe('a FROM image behind a login: the credentials come in X-Registry-Config
     assert.ok(!out.some((m) => m.error), JSON.stringify(out));
     await rmi();
     const pyOut = await py([
-      `c.login(username='alice', password='wonderland', registry='${reg.host}')`,
+      `c.login(username='${LOGIN.user}', password='${LOGIN.password}', registry='${reg.host}')`,
       `chunks = list(c.api.build(path='${ctx}', tag='priv-py', decode=True))`,
       "print([ch for ch in chunks if 'error' in ch])",
     ]);

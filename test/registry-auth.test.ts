@@ -21,7 +21,7 @@ import {
 } from '../src/registry/testkit.ts';
 import { dir, file, image, layer, legacyArchive, tarOf } from './fixtures.ts';
 import { docker, startDaemon, type Daemon } from './harness.ts';
-import { htpasswdFile, makeCa, skopeo } from '../src/distribution/remote/testkit.ts';
+import { htpasswdFile, makeCa, skopeo, LOGIN, loginArgs } from '../src/distribution/remote/testkit.ts';
 
 const bearer = (t: string) => ({ Authorization: `Bearer ${t}` });
 const basic = (c: string) => ({ Authorization: `Basic ${Buffer.from(c).toString('base64')}` });
@@ -352,19 +352,19 @@ describe('htpasswd mode, TLS, and berthd with token auth', () => {
   after(() => rm(work, { recursive: true, force: true }));
 
   it('htpasswd (bcrypt) Basic: 401 with a Basic challenge, skopeo with the right credentials', async (t) => {
-    await htpasswdFile(join(work, 'htpasswd'), { alice: 'wonderland' });
+    await htpasswdFile(join(work, 'htpasswd'), { [LOGIN.user]: LOGIN.password });
     const reg = await serveRegistry(t, { args: ['--auth', `htpasswd=${join(work, 'htpasswd')}`] });
     const res = await call(reg, 'GET', '/v2/');
     assert.equal(res.status, 401);
     assert.equal(res.headers.get('www-authenticate'), 'Basic realm="berth-registry"');
-    assert.equal((await call(reg, 'GET', '/v2/', { headers: basic('alice:nope') })).status, 401);
-    assert.equal((await call(reg, 'GET', '/v2/', { headers: basic('alice:wonderland') })).status, 200);
+    assert.equal((await call(reg, 'GET', '/v2/', { headers: basic(`${LOGIN.user}:nope`) })).status, 401);
+    assert.equal((await call(reg, 'GET', '/v2/', { headers: basic(LOGIN.creds) })).status, 200);
     const cp = await skopeo([
       'copy',
       '-q',
       '--dest-tls-verify=false',
       '--dest-creds',
-      'alice:wonderland',
+      LOGIN.creds,
       `docker-archive:${archive}`,
       `docker://${reg.host}/h/x:1`,
     ]);
@@ -379,9 +379,9 @@ describe('htpasswd mode, TLS, and berthd with token auth', () => {
     await mkdir(tls);
     await makeCa(tls);
     const root = join(work, 'tlsroot');
-    await cli(root, ['user', 'add', 'alice', '--password-stdin'], 'wonderland\n');
+    await cli(root, ['user', 'add', LOGIN.user, '--password-stdin'], `${LOGIN.password}\n`);
     await cli(root, ['project', 'create', 'sec']);
-    await cli(root, ['grant', 'alice', 'sec', 'push']);
+    await cli(root, ['grant', LOGIN.user, 'sec', 'push']);
     const reg = await serveRegistry(t, {
       root,
       args: ['--tls-cert', join(tls, 'server.crt'), '--tls-key', join(tls, 'server.key')],
@@ -396,7 +396,7 @@ describe('htpasswd mode, TLS, and berthd with token auth', () => {
       '--dest-cert-dir',
       certs,
       '--dest-creds',
-      'alice:wonderland',
+      LOGIN.creds,
       `docker-archive:${archive}`,
       `docker://${reg.host}/sec/x:1`,
     ]);
@@ -407,7 +407,7 @@ describe('htpasswd mode, TLS, and berthd with token auth', () => {
       '--src-cert-dir',
       certs,
       '--src-creds',
-      'alice:wonderland',
+      LOGIN.creds,
       `docker://${reg.host}/sec/x:1`,
       `oci:${join(work, 'out')}:x`,
     ]);
@@ -421,7 +421,7 @@ describe('htpasswd mode, TLS, and berthd with token auth', () => {
     const tls = join(work, 'tls-basic');
     await mkdir(tls);
     await makeCa(tls);
-    await htpasswdFile(join(work, 'htpasswd-tls'), { alice: 'wonderland' });
+    await htpasswdFile(join(work, 'htpasswd-tls'), { [LOGIN.user]: LOGIN.password });
     const reg = await serveRegistry(t, {
       args: [
         '--auth',
@@ -446,7 +446,7 @@ describe('htpasswd mode, TLS, and berthd with token auth', () => {
       '--dest-cert-dir',
       certs,
       '--dest-creds',
-      'alice:wonderland',
+      LOGIN.creds,
       `docker-archive:${archive}`,
       `docker://${reg.host}/tb/x:1`,
     ]);
@@ -457,7 +457,7 @@ describe('htpasswd mode, TLS, and berthd with token auth', () => {
       '--src-cert-dir',
       certs,
       '--src-creds',
-      'alice:wonderland',
+      LOGIN.creds,
       `docker://${reg.host}/tb/x:1`,
       `dir:${join(work, 'out-basic')}`,
     ]);
@@ -470,7 +470,7 @@ describe('htpasswd mode, TLS, and berthd with token auth', () => {
       '--cert-dir',
       certs,
       '--creds',
-      'alice:wonderland',
+      LOGIN.creds,
       `docker://${reg.host}/tb/x:1`,
     ]);
     assert.equal(inspect.code, 0, inspect.stderr);
@@ -480,14 +480,14 @@ describe('htpasswd mode, TLS, and berthd with token auth', () => {
       '--cert-dir',
       certs,
       '--creds',
-      'alice:nope',
+      `${LOGIN.user}:nope`,
       `docker://${reg.host}/tb/x:1`,
     ]);
     assert.notEqual(wrong.code, 0);
     assert.match(wrong.stderr, /unauthorized|authentication required|401/i);
     const anon = await skopeo(['inspect', '--cert-dir', certs, `docker://${reg.host}/tb/x:1`]);
     assert.notEqual(anon.code, 0);
-    const untrusted = await skopeo(['inspect', '--creds', 'alice:wonderland', `docker://${reg.host}/tb/x:1`]);
+    const untrusted = await skopeo(['inspect', '--creds', LOGIN.creds, `docker://${reg.host}/tb/x:1`]);
     assert.notEqual(untrusted.code, 0);
     assert.match(untrusted.stderr, /certificate/i);
     // Raw HTTPS: the Basic challenge, then 200.
@@ -506,17 +506,17 @@ describe('htpasswd mode, TLS, and berthd with token auth', () => {
         req.end();
       });
     assert.deepEqual(await get(), { status: 401, challenge: 'Basic realm="berth-registry"' });
-    assert.equal((await get('alice:wonderland')).status, 200);
+    assert.equal((await get(LOGIN.creds)).status, 200);
     // The docker CLI through berthd, which trusts the CA through its certs.d.
     const ddir = await mkdtemp(join(tmpdir(), 'berth-it-regtls-'));
     await writeFile(join(ddir, 'daemon.json'), JSON.stringify({ 'certs-dir': certs }));
     let d: Daemon | undefined;
     try {
       d = await startDaemon({ dir: ddir, seed: true, args: ['--config-file', join(ddir, 'daemon.json')] });
-      const bad = await docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], 'nope\n');
+      const bad = await docker(d, ...loginArgs(reg.host, 'nope'));
       assert.notEqual(bad.code, 0);
       assert.match(bad.stderr, /unauthorized/i);
-      const login = await docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n');
+      const login = await docker(d, ...loginArgs(reg.host));
       assert.equal(login.code, 0, `${login.stderr}\n${d.log().slice(-2000)}`);
       assert.match(login.stdout, /Login Succeeded/);
       const ref = `${reg.host}/tb/bb:1`;
@@ -537,16 +537,16 @@ describe('htpasswd mode, TLS, and berthd with token auth', () => {
 
   it('docker login, push and pull through berthd against token auth', async (t) => {
     const root = join(work, 'dockerroot');
-    await cli(root, ['user', 'add', 'alice', '--password-stdin'], 'wonderland\n');
+    await cli(root, ['user', 'add', LOGIN.user, '--password-stdin'], `${LOGIN.password}\n`);
     await cli(root, ['project', 'create', 'lib']);
-    await cli(root, ['grant', 'alice', 'lib', 'push']);
+    await cli(root, ['grant', LOGIN.user, 'lib', 'push']);
     const reg = await serveRegistry(t, { root });
     let d: Daemon | undefined;
     try {
       d = await startDaemon({ seed: true });
-      const wrong = await docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], 'nope\n');
+      const wrong = await docker(d, ...loginArgs(reg.host, 'nope'));
       assert.notEqual(wrong.code, 0);
-      const login = await docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n');
+      const login = await docker(d, ...loginArgs(reg.host));
       assert.equal(login.code, 0, `${login.stderr}\n${d.log().slice(-2000)}`);
       assert.match(login.stdout, /Login Succeeded/);
       const ref = `${reg.host}/lib/bb:1`;

@@ -13,7 +13,7 @@ import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type DistributionRegistry, skopeo, startRegistry } from '../src/distribution/remote/testkit.ts';
+import { type DistributionRegistry, skopeo, startRegistry, LOGIN } from '../src/distribution/remote/testkit.ts';
 import { type FaultyRegistry, startFaultyRegistry } from '../src/distribution/remote/testkit-faults.ts';
 import {
   call,
@@ -49,7 +49,7 @@ describe('registry pull-through cache', () => {
       '-q',
       '--dest-tls-verify=false',
       '--dest-creds',
-      'alice:wonderland',
+      LOGIN.creds,
       `docker-archive:${archive}`,
       `docker://${up.host}/${ref}`,
     ]);
@@ -59,7 +59,7 @@ describe('registry pull-through cache', () => {
       '--raw',
       '--tls-verify=false',
       '--creds',
-      'alice:wonderland',
+      LOGIN.creds,
       `docker://${up.host}/${ref}`,
     ]);
     assert.equal(raw.code, 0, raw.stderr);
@@ -83,14 +83,14 @@ describe('registry pull-through cache', () => {
         '--proxy',
         up.url,
         '--proxy-user',
-        'alice',
+        LOGIN.user,
         '--proxy-max-age',
         '1s',
         '--root',
         root,
       ],
       undefined,
-      { BERTH_PROXY_PASSWORD: 'wonderland' },
+      { BERTH_PROXY_PASSWORD: LOGIN.password },
     );
     assert.equal(made.code, 0, made.stderr);
     const ls = await registryCli(['project', 'ls', '--root', root]);
@@ -200,7 +200,7 @@ describe('registry pull-through cache with token auth, as a mirror', () => {
     const l = await layer([file('hello', 'through the mirror')], { gzip: true });
     const archive = join(scratch, 'img.tar');
     await writeFile(archive, await tarOf(legacyArchive([{ image: image([l]), tags: ['x/img:1'] }])));
-    const auth = ['--dest-tls-verify=false', '--dest-creds', 'alice:wonderland'];
+    const auth = ['--dest-tls-verify=false', '--dest-creds', LOGIN.creds];
     const r = await skopeo(['copy', '-q', ...auth, `docker-archive:${archive}`, `docker://${up.host}/lib/tok:1`]);
     assert.equal(r.code, 0, r.stderr);
     const raw = await skopeo([
@@ -208,7 +208,7 @@ describe('registry pull-through cache with token auth, as a mirror', () => {
       '--raw',
       '--tls-verify=false',
       '--creds',
-      'alice:wonderland',
+      LOGIN.creds,
       `docker://${up.host}/lib/tok:1`,
     ]);
     upstreamDigest = sha256(raw.stdout);
@@ -217,9 +217,9 @@ describe('registry pull-through cache with token auth, as a mirror', () => {
     const user = await registryCli(['user', 'add', 'root', '--admin', '--password-stdin', '--root', root], 'rootpw\n');
     assert.equal(user.code, 0, user.stderr);
     const made = await registryCli(
-      ['project', 'create', 'cache', '--public', '--proxy', up.url, '--proxy-user', 'alice', '--root', root],
+      ['project', 'create', 'cache', '--public', '--proxy', up.url, '--proxy-user', LOGIN.user, '--root', root],
       undefined,
-      { BERTH_PROXY_PASSWORD: 'wonderland' },
+      { BERTH_PROXY_PASSWORD: LOGIN.password },
     );
     assert.equal(made.code, 0, made.stderr);
     reg = await serveRegistry(undefined, { root });

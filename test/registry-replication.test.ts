@@ -14,7 +14,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type DistributionRegistry, skopeo, startRegistry } from '../src/distribution/remote/testkit.ts';
+import { type DistributionRegistry, skopeo, startRegistry, LOGIN } from '../src/distribution/remote/testkit.ts';
 import { startProxy } from '../src/distribution/remote/testkit-faults.ts';
 import { call, pushImage, registryCli, type ServedRegistry, serveRegistry, sha256 } from '../src/registry/testkit.ts';
 import { waitFor } from './harness.ts';
@@ -76,7 +76,7 @@ describe('registry replication', () => {
       '--cert-dir',
       join(dist.dir, 'skopeo-certs'),
       '--creds',
-      'alice:wonderland',
+      LOGIN.creds,
       `docker://${dist.host}/${ref}`,
     ]);
     return r.code === 0 ? sha256(r.stdout) : `skopeo: ${r.stderr}`;
@@ -125,11 +125,11 @@ describe('registry replication', () => {
         '--tag',
         '1.*',
         '--remote-user',
-        'alice',
+        LOGIN.user,
         '--remote-ca',
         join(root, 'dist-ca.crt'),
       ],
-      { BERTH_REMOTE_PASSWORD: 'wonderland' },
+      { BERTH_REMOTE_PASSWORD: LOGIN.password },
     );
     const ls = await cli(['replication', 'ls']);
     assert.match(ls, /^to-dist\s+push\s+https:\/\/127\.0\.0\.1:\d+\s+app\/\*\s+1\.\*\s+manual\s+no\s+-/m);
@@ -211,11 +211,11 @@ describe('registry replication', () => {
         '--dest-prefix',
         'mirror',
         '--remote-user',
-        'alice',
+        LOGIN.user,
         '--remote-ca',
         join(root, 'dist-ca.crt'),
       ],
-      { BERTH_REMOTE_PASSWORD: 'wonderland' },
+      { BERTH_REMOTE_PASSWORD: LOGIN.password },
     );
     assert.match(await cli(['replication', 'run', 'from-dist']), /succeeded/);
     assert.equal(await headDigest(a, 'mirror/app/web', '1.0', ADMIN), await distDigest('app/web:1.0'));
@@ -244,11 +244,11 @@ describe('registry replication', () => {
         '--label',
         'tier=prod',
         '--remote-user',
-        'alice',
+        LOGIN.user,
         '--remote-ca',
         join(root, 'dist-ca.crt'),
       ],
-      { BERTH_REMOTE_PASSWORD: 'wonderland' },
+      { BERTH_REMOTE_PASSWORD: LOGIN.password },
     );
     assert.match(await cli(['replication', 'run', 'labelled']), /succeeded/);
     assert.equal(await distDigest('lab/app:prod'), prod.digest);

@@ -21,7 +21,7 @@ import {
   type ServedRegistry,
 } from '../src/registry/testkit.ts';
 import { dir, file, image, layer, legacyArchive, tarOf } from './fixtures.ts';
-import { skopeo } from '../src/distribution/remote/testkit.ts';
+import { skopeo, LOGIN } from '../src/distribution/remote/testkit.ts';
 import { startPostgres, startRadosgw, type Postgres, type S3Server } from './storage-kit.ts';
 
 describe('two registry processes over radosgw and PostgreSQL', () => {
@@ -51,8 +51,8 @@ describe('two registry processes over radosgw and PostgreSQL', () => {
       }),
     );
     const admin = await registryCli(
-      ['user', 'add', 'alice', '--admin', '--password-stdin', '--config', config],
-      'wonderland\n',
+      ['user', 'add', LOGIN.user, '--admin', '--password-stdin', '--config', config],
+      `${LOGIN.password}\n`,
     );
     assert.equal(admin.code, 0, admin.stderr);
     a = await serveRegistry(undefined, { args: ['--config', config], root: join(work, 'a') });
@@ -67,7 +67,7 @@ describe('two registry processes over radosgw and PostgreSQL', () => {
   });
 
   const token = async (reg: ServedRegistry, scope: string) => {
-    const res = await getToken(reg, [scope], 'alice:wonderland');
+    const res = await getToken(reg, [scope], LOGIN.creds);
     assert.equal(res.status, 200);
     return ((await res.json()) as { token: string }).token;
   };
@@ -81,7 +81,7 @@ describe('two registry processes over radosgw and PostgreSQL', () => {
       '-q',
       '--dest-tls-verify=false',
       '--dest-creds',
-      'alice:wonderland',
+      LOGIN.creds,
       `docker-archive:${archive}`,
       `docker://${a.host}/lib/app:1`,
     ]);
@@ -91,7 +91,7 @@ describe('two registry processes over radosgw and PostgreSQL', () => {
       '--raw',
       '--tls-verify=false',
       '--creds',
-      'alice:wonderland',
+      LOGIN.creds,
       `docker://${a.host}/lib/app:1`,
     ]);
     const rawB = await skopeo([
@@ -99,7 +99,7 @@ describe('two registry processes over radosgw and PostgreSQL', () => {
       '--raw',
       '--tls-verify=false',
       '--creds',
-      'alice:wonderland',
+      LOGIN.creds,
       `docker://${b.host}/lib/app:1`,
     ]);
     assert.equal(sha256(rawB.stdout), sha256(rawA.stdout));
@@ -108,7 +108,7 @@ describe('two registry processes over radosgw and PostgreSQL', () => {
       '-q',
       '--src-tls-verify=false',
       '--src-creds',
-      'alice:wonderland',
+      LOGIN.creds,
       `docker://${b.host}/lib/app:1`,
       `oci:${join(work, 'out')}:x`,
     ]);
@@ -166,7 +166,9 @@ describe('two registry processes over radosgw and PostgreSQL', () => {
     assert.match(page.headers.get('link')!, /last=a/);
     assert.equal((await call(b, 'DELETE', `/v2/lib/gc/manifests/${img.digest}`, { headers: bearer(t) })).status, 202);
     await sleep(1300);
-    const r = await registryCli(['gc', '--url', b.url, '-u', 'alice'], '', { BERTH_REGISTRY_PASSWORD: 'wonderland' });
+    const r = await registryCli(['gc', '--url', b.url, '-u', LOGIN.user], '', {
+      BERTH_REGISTRY_PASSWORD: LOGIN.password,
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`deleted blob ${img.layers[0]}`));
     assert.equal((await call(a, 'HEAD', `/v2/lib/gc/blobs/${img.layers[0]}`, { headers: bearer(t) })).status, 404);
@@ -183,8 +185,8 @@ describe('two registry processes over radosgw and PostgreSQL', () => {
     const stray = Buffer.from('stray bytes');
     const strayKey = `blobs/sha256/${sha256(stray).slice(7)}`;
     await client.send(new PutObjectCommand({ Bucket: 'berth-registry', Key: strayKey, Body: stray }));
-    const again = await registryCli(['gc', '--url', a.url, '-u', 'alice'], '', {
-      BERTH_REGISTRY_PASSWORD: 'wonderland',
+    const again = await registryCli(['gc', '--url', a.url, '-u', LOGIN.user], '', {
+      BERTH_REGISTRY_PASSWORD: LOGIN.password,
     });
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, new RegExp(`deleted orphaned blob ${sha256(stray)} \\(11 bytes`));

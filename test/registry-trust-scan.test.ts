@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { skopeo } from '../src/distribution/remote/testkit.ts';
 import { call, registryCli, type ServedRegistry, serveRegistry } from '../src/registry/testkit.ts';
-import { writeOsvDir } from '../src/trust/osv/testkit.ts';
+import { ADVISORY, writeOsvDir } from '../src/trust/osv/testkit.ts';
 import { writeDebianRoot, writeNodeProject } from '../src/trust/sbom/testkit.ts';
 import { BERTH, type Daemon, run, startDaemon, waitFor } from './harness.ts';
 
@@ -98,20 +98,8 @@ describe('registry trust: scans', { timeout: 600_000 }, () => {
   it('imports the OSV database with berth registry scan db import (bad records skipped and counted)', async () => {
     const osv = join(scratch, 'osv');
     writeOsvDir(osv, [
-      {
-        id: 'DSA-9001-1',
-        ecosystem: 'Debian:12',
-        name: 'openssl',
-        events: [{ introduced: '0' }, { fixed: '99.0-1' }],
-        urgency: 'high',
-      },
-      {
-        id: 'GHSA-lodash-test',
-        ecosystem: 'npm',
-        name: 'lodash',
-        events: [{ introduced: '0' }, { fixed: '4.17.21' }],
-        cvss: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H',
-      },
+      ADVISORY.debianOpenssl,
+      ADVISORY.npmLodash,
       { id: 'GHSA-unrelated', ecosystem: 'npm', name: 'left-pad', events: [{ introduced: '0' }] },
     ]);
     await writeFile(join(osv, 'broken.json'), '{');

@@ -36,6 +36,8 @@ import {
   type DistributionRegistry,
   type Fault,
   type FaultyRegistry,
+  LOGIN,
+  loginArgs,
 } from '../src/distribution/remote/testkit.ts';
 
 const COMMAND_TIMEOUT_MS = 120_000;
@@ -477,7 +479,7 @@ describe('TLS registry with a test CA (certs.d) and htpasswd Basic auth', () => 
 
   before(async () => {
     scratch = await mkdtemp(join(tmpdir(), 'berth-registry-test-'));
-    reg = await startRegistry('tls', { users: { alice: 'wonderland', bob: 's3cret-b0b' } });
+    reg = await startRegistry('tls', { users: { [LOGIN.user]: LOGIN.password, bob: 's3cret-b0b' } });
     const img = await layeredArchive('tls', 2, 'seed:1');
     digest = await skopeoPush(reg, img.archive, 'x:1', scratch);
     seededId = await configDigestOf(reg, 'x:1');
@@ -492,7 +494,7 @@ describe('TLS registry with a test CA (certs.d) and htpasswd Basic auth', () => 
   });
 
   it('docker login, pull, push and run through berthd; a wrong password is "unauthorized", exit 1, nothing stored', async () => {
-    const wrong = await docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], 'not-the-password\n');
+    const wrong = await docker(d, ...loginArgs(reg.host, 'not-the-password'));
     assert.equal(wrong.code, 1, wrong.stdout + wrong.stderr);
     assert.match(wrong.stderr, /unauthorized/i);
     const dockerConfig = join(d.dir, 'docker-config', 'config.json');
@@ -507,11 +509,7 @@ describe('TLS registry with a test CA (certs.d) and htpasswd Basic auth', () => 
     assert.equal(noAuth.code, 1, `${noAuth.stdout}${noAuth.stderr}`);
     assert.match(noAuth.stderr, /unauthorized|no basic auth credentials/i);
 
-    const login = ok(
-      await docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n'),
-      d,
-      'docker login',
-    );
+    const login = ok(await docker(d, ...loginArgs(reg.host)), d, 'docker login');
     assert.match(login.stdout, /Login Succeeded/);
     const pull = ok(await docker(d, ['pull', `${reg.host}/x:1`]), d, 'docker pull');
     assert.ok(pull.stdout.includes(`Digest: ${digest}`), pull.stdout);
@@ -521,29 +519,25 @@ describe('TLS registry with a test CA (certs.d) and htpasswd Basic auth', () => 
     ok(await docker(d, ['rmi', `${reg.host}/bb:1`]), d, 'rmi');
     const r = ok(await docker(d, ['run', '--rm', `${reg.host}/bb:1`, 'echo', 'over tls']), d, 'docker run');
     assert.match(r.stdout, /over tls/);
-    assert.ok(!d.log().includes('wonderland'), 'the password is never logged');
+    assert.ok(!d.log().includes(LOGIN.password), 'the password is never logged');
   });
 
   it('berth login --password-stdin stores docker-format credentials in ~/.berth/config.json (0600); pull; logout', async () => {
     const home = await tempHome(scratch);
     const path = join(home, '.berth', 'config.json');
-    const wrong = await berthAs(d, home, ['login', '-u', 'alice', '--password-stdin', reg.host], 'nope\n');
+    const wrong = await berthAs(d, home, ...loginArgs(reg.host, 'nope'));
     assert.equal(wrong.code, 1, wrong.stdout + wrong.stderr);
     assert.match(wrong.stderr, /unauthorized/i);
     const afterWrong = await readJson(path);
     assert.equal(afterWrong && authFor(afterWrong as never, reg.host), undefined, 'a failed login stores nothing');
 
-    const login = ok(
-      await berthAs(d, home, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n'),
-      d,
-      'berth login',
-    );
+    const login = ok(await berthAs(d, home, ...loginArgs(reg.host)), d, 'berth login');
     assert.match(login.stdout, /Login Succeeded/);
-    assert.ok(!(login.stdout + login.stderr).includes('wonderland'), 'the password is never printed');
+    assert.ok(!(login.stdout + login.stderr).includes(LOGIN.password), 'the password is never printed');
     const st = await stat(path);
     assert.equal(st.mode & 0o777, 0o600);
     const cfg = (await readJson(path)) as { auths?: Record<string, { auth?: string }> };
-    assert.equal(authFor(cfg, reg.host)?.auth, b64('alice:wonderland'));
+    assert.equal(authFor(cfg, reg.host)?.auth, b64(LOGIN.creds));
     ok(await berthAs(d, home, ['pull', `${reg.host}/x:1`]), d, 'berth pull after login');
     const out = ok(await berthAs(d, home, ['logout', reg.host]), d, 'berth logout');
     assert.match(out.stdout, new RegExp(`Removing login credentials for ${reg.host.replace(/\./g, '\\.')}`));
@@ -551,7 +545,7 @@ describe('TLS registry with a test CA (certs.d) and htpasswd Basic auth', () => 
     const denied = await berthAs(d, home, ['pull', `${reg.host}/x:1`]);
     assert.equal(denied.code, 1, `${denied.stdout}${denied.stderr}`);
     assert.match(denied.stderr, /unauthorized|no basic auth credentials/i);
-    assert.ok(!d.log().includes('wonderland'), 'the password is never logged');
+    assert.ok(!d.log().includes(LOGIN.password), 'the password is never logged');
   });
 
   it('berth login -u -p with $BERTH_CONFIG; a second user; push with those credentials', async () => {
@@ -578,7 +572,7 @@ describe('TLS registry with a test CA (certs.d) and htpasswd Basic auth', () => 
     await mkdir(join(home, '.docker'));
     await writeFile(
       join(home, '.docker', 'config.json'),
-      JSON.stringify({ auths: { [reg.host]: { auth: b64('alice:wonderland') } } }),
+      JSON.stringify({ auths: { [reg.host]: { auth: b64(LOGIN.creds) } } }),
     );
     ok(await berthAs(d, home, ['pull', `${reg.host}/x:1`]), d, 'pull with docker config credentials');
 
@@ -653,18 +647,14 @@ describe('token auth registry (distribution auth: token, a token service in the 
 
   it('berth login, push; a push to another repository mounts the blobs it shares (scope of both repositories)', async () => {
     const home = await tempHome(scratch);
-    const wrong = await berthAs(d, home, ['login', '-u', 'alice', '--password-stdin', reg.host], 'bad\n');
+    const wrong = await berthAs(d, home, ...loginArgs(reg.host, 'bad'));
     assert.equal(wrong.code, 1, `${wrong.stdout}${wrong.stderr}`);
     assert.match(wrong.stderr, /unauthorized/i);
     assert.equal(
       await readJson(join(home, '.berth', 'config.json')).then((c) => c && authFor(c as never, reg.host)),
       undefined,
     );
-    ok(
-      await berthAs(d, home, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n'),
-      d,
-      'berth login',
-    );
+    ok(await berthAs(d, home, ...loginArgs(reg.host)), d, 'berth login');
 
     ok(await berthAs(d, home, ['pull', `${reg.host}/lib/x:1`]), d, 'pull');
     ok(await berthAs(d, home, ['tag', `${reg.host}/lib/x:1`, `${reg.host}/lib/copy:1`]), d, 'tag');
@@ -703,17 +693,17 @@ describe('token auth registry (distribution auth: token, a token service in the 
   });
 
   it('docker login and docker pull through berthd with token auth', async () => {
-    const wrong = await docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], 'bad\n');
+    const wrong = await docker(d, ...loginArgs(reg.host, 'bad'));
     assert.equal(wrong.code, 1, `${wrong.stdout}${wrong.stderr}`);
     assert.match(wrong.stderr, /unauthorized/i);
-    ok(await docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], 'wonderland\n'), d, 'docker login');
+    ok(await docker(d, ...loginArgs(reg.host)), d, 'docker login');
     ok(await docker(d, ['tag', 'busybox:latest', `${reg.host}/lib/bb:1`]), d, 'tag');
     ok(await docker(d, ['push', `${reg.host}/lib/bb:1`]), d, 'docker push');
     ok(await docker(d, ['rmi', `${reg.host}/lib/bb:1`]), d, 'rmi');
     const r = ok(await docker(d, ['run', '--rm', `${reg.host}/lib/bb:1`, 'echo', 'tokens']), d, 'docker run');
     assert.match(r.stdout, /tokens/);
     const pushers = reg.tokens!.requests.filter(
-      (q) => q.account === 'alice' && q.scopes.some((s) => s.startsWith('repository:lib/bb:') && s.includes('push')),
+      (q) => q.account === LOGIN.user && q.scopes.some((s) => s.startsWith('repository:lib/bb:') && s.includes('push')),
     );
     assert.ok(pushers.length >= 1, JSON.stringify(reg.tokens!.requests));
   });

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
-import { writeOsvDir } from '../src/trust/osv/testkit.ts';
+import { ADVISORY, writeOsvDir } from '../src/trust/osv/testkit.ts';
 import { writeAlpineRoot, writeDebianRoot, writeNodeProject } from '../src/trust/sbom/testkit.ts';
 import { makeKeyring } from '../src/trust/testkit.ts';
 import { api, BERTH, BERTHD, type Daemon, docker, run, startDaemon } from './harness.ts';
@@ -542,20 +542,8 @@ describe('trust', { timeout: 600_000 }, () => {
   it('SBOMs and scans of images with real package databases; reports attached as referrers', async () => {
     const osv = join(scratch, 'osv');
     writeOsvDir(osv, [
-      {
-        id: 'DSA-9001-1',
-        ecosystem: 'Debian:12',
-        name: 'openssl',
-        events: [{ introduced: '0' }, { fixed: '99.0-1' }],
-        urgency: 'high',
-      },
-      {
-        id: 'GHSA-lodash-test',
-        ecosystem: 'npm',
-        name: 'lodash',
-        events: [{ introduced: '0' }, { fixed: '4.17.21' }],
-        cvss: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H',
-      },
+      ADVISORY.debianOpenssl,
+      ADVISORY.npmLodash,
       {
         id: 'ALPINE-9002',
         ecosystem: 'Alpine:v3.19',

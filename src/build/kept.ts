@@ -43,6 +43,7 @@ export class KeptContexts {
   readonly #root: string;
   readonly #records: BuildCacheRecords;
   readonly #locks = new KeyedMutex();
+  #last: { id: string; size: number; mtimeMs: number; index: Map<string, Indexed> } | undefined;
 
   constructor(root: string, records: BuildCacheRecords) {
     this.#root = root;
@@ -54,10 +55,19 @@ export class KeptContexts {
     return join(this.#root, id);
   }
 
+  /**
+   * A kept context's index. The last one read or written stays parsed (a 10,000-file context's is ~2 MB of JSON,
+   * read by the plan and again by the build that follows it), as long as the file's size and time say it is the same.
+   */
   async #index(id: string): Promise<Map<string, Indexed>> {
+    const path = join(this.#dir(id), 'index.json');
     try {
-      const list = JSON.parse(await readFile(join(this.#dir(id), 'index.json'), 'utf8')) as Indexed[];
-      return new Map(list.map((e) => [e.path, e]));
+      const st = await stat(path);
+      const last = this.#last;
+      if (last && last.id === id && last.size === st.size && last.mtimeMs === st.mtimeMs) return last.index;
+      const index = new Map((JSON.parse(await readFile(path, 'utf8')) as Indexed[]).map((e) => [e.path, e]));
+      this.#last = { id, size: st.size, mtimeMs: st.mtimeMs, index };
+      return index;
     } catch {
       return new Map();
     }
@@ -164,6 +174,8 @@ export class KeptContexts {
       const list = [...next.values()];
       await writeFile(join(dir, 'index.json.tmp'), JSON.stringify(list));
       await rename(join(dir, 'index.json.tmp'), join(dir, 'index.json'));
+      const st = await stat(join(dir, 'index.json'));
+      this.#last = { id, size: st.size, mtimeMs: st.mtimeMs, index: next };
       // only once the index no longer names them: the segments nothing uses
       const used = new Set(list.flatMap((e) => (e.seg ? [e.seg] : [])));
       for (const name of await readdir(segs)) if (!used.has(name)) await rm(join(segs, name), { force: true });

@@ -89,7 +89,7 @@ export interface LinkedLayer {
  * layer's is hard-linked from that layer's directory; the other entries go through `unpack` (the same unpack a
  * COPY's tar always takes). Then each directory gets its time back (the links moved them), and the directory is
  * walked as a layer tar and hashed. The previous layer's snapshot is held by a view meanwhile; undefined, with
- * nothing written, when it is gone.
+ * nothing written, when it is gone or no file would be linked.
  */
 export async function applyLinked(
   snapshotter: Snapshotter,
@@ -100,15 +100,16 @@ export async function applyLinked(
   unpack: (rest: PackEntry[]) => Promise<void>,
   locations?: ReadonlyMap<string, Location>,
 ): Promise<LinkedLayer | undefined> {
+  const toLink: PackEntry[] = [];
+  const rest: PackEntry[] = [];
+  for (const e of entries) {
+    const r = e.header.type === 'file' ? files.get(e.header.name) : undefined;
+    if (r !== undefined && prev.files.get(e.header.name) === r) toLink.push(e);
+    else rest.push(e);
+  }
+  // nothing to link: the usual copy (its blob stored) serves better than a walk for the digest
+  if (toLink.length === 0) return undefined;
   return withLayerDir(snapshotter, prev.chainId, async (from) => {
-    const toLink: PackEntry[] = [];
-    const rest: PackEntry[] = [];
-    for (const e of entries) {
-      const r = e.header.type === 'file' ? files.get(e.header.name) : undefined;
-      if (r !== undefined && prev.files.get(e.header.name) === r) toLink.push(e);
-      else rest.push(e);
-    }
-    process.getBuiltinModule('node:fs');
     await unpack(rest);
     const limit = new Limit(32);
     const pending: Promise<void>[] = [];

@@ -168,7 +168,7 @@ export async function executeStep(
         const prev = c.family !== undefined ? await env.deps.copies?.get(c.family) : undefined;
         if (prev && files) applied = await layer.applyLinked(entries, files, prev, locations);
         applied ??= await layer.applyTar(entries);
-        if (files && c.family !== undefined) record = { family: c.family, files };
+        if (files && files.size > 0 && c.family !== undefined) record = { family: c.family, files };
         break;
       }
       case 'run':

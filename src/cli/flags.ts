@@ -34,6 +34,15 @@ export interface FlagSpec {
   validate?: (value: string) => string;
 }
 
+/** Flag specs of the command tables in one line each, e.g. `str('format', 'Format output', { short: 'f' })`. */
+const specOf =
+  (kind: FlagKind) =>
+  (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({ name, kind, usage, ...extra });
+export const bool = specOf('bool');
+export const int = specOf('int');
+export const list = specOf('list');
+export const str = specOf('string');
+
 /** A malformed command line: docker reports these with exit status 125. */
 export class FlagError extends InvalidArgumentError {}
 

@@ -12,3 +12,4 @@ export {
   type Manager,
   type Provider,
 } from './store.ts';
+export { checkLimit, checkRef, verifyCommit } from './writer.ts';

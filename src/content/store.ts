@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { PassThrough, Readable } from 'node:stream';
-import { type Digest, digestAlgorithm, digestHex, isDigest, VerifyingStream } from '../util/digest.ts';
+import { type Digest, digestAlgorithm, digestHex, isDigest, mismatch, VerifyingStream } from '../util/digest.ts';
 import { DataLossError, InvalidArgumentError, NotFoundError, isErrno } from '../util/errors.ts';
 import {
   FileIngestWriter,
@@ -349,10 +349,8 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
     // (Checked before anything is removed: a path elsewhere is not the store's to delete.)
     if (dirname(tmp) !== join(this.root, 'ingest')) throw new InvalidArgumentError(`"${tmp}" is not an ingest path`);
     try {
-      if (expected.size !== undefined && got.size !== expected.size)
-        throw new DataLossError(`content size ${got.size} does not match the expected ${expected.size}`);
-      if (expected.digest !== undefined && got.digest !== expected.digest)
-        throw new DataLossError(`content digest ${got.digest} does not match the expected ${expected.digest}`);
+      const wrong = mismatch(got, expected);
+      if (wrong) throw wrong;
       const final = this.path(got.digest);
       if (await this.#stored(got.digest)) {
         await rm(tmp, { force: true });

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { type FileHandle, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { type Digest, Digester, digestAlgorithm } from '../util/digest.ts';
+import { type Digest, Digester, digestAlgorithm, mismatch } from '../util/digest.ts';
 import { DataLossError, InvalidArgumentError, NotFoundError, isErrno } from '../util/errors.ts';
 import type { BlobInfo, Expected } from './store.ts';
 
@@ -48,6 +48,35 @@ const REF_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 export function checkRef(ref: string): void {
   if (!REF_RE.test(ref)) throw new InvalidArgumentError(`invalid ingest reference "${ref}"`);
+}
+
+/** An append's limit: `end`, the size the blob would reach with the next chunk, may not pass `maxSize`. */
+export function checkLimit(maxSize: number | undefined, end: number): void {
+  if (maxSize !== undefined && end > maxSize)
+    throw new InvalidArgumentError(`blob is larger than the ${maxSize} bytes allowed`);
+}
+
+/**
+ * What every `IngestWriter.commit` checks before the blob becomes visible, wherever its bytes are: `expected`'s
+ * digest uses the upload's algorithm (else InvalidArgument, the partial kept), and the bytes written, `written()`,
+ * have the expected size and digest (else the partial is discarded and the DataLossError thrown). The caller then
+ * makes the blob visible in one step (a rename, a copy to its final key), so a blob is never seen unverified.
+ */
+export async function verifyCommit(
+  algorithm: 'sha256' | 'sha512',
+  expected: Expected,
+  written: () => Promise<BlobInfo>,
+  discard: () => Promise<void>,
+): Promise<BlobInfo> {
+  if (expected.digest !== undefined && digestAlgorithm(expected.digest) !== algorithm)
+    throw new InvalidArgumentError(`digest ${expected.digest} does not use this upload's ${algorithm}`);
+  const got = await written();
+  const wrong = mismatch(got, expected);
+  if (wrong) {
+    await discard();
+    throw wrong;
+  }
+  return got;
 }
 
 /** The file-backed writer of `FileContentStore`: the partial is `<root>/ingest/<ref>`. */
@@ -128,8 +157,7 @@ export class FileIngestWriter implements IngestWriter {
     try {
       for await (const chunk of source) {
         opts.signal?.throwIfAborted();
-        if (opts.maxSize !== undefined && pos + chunk.byteLength > opts.maxSize)
-          throw new InvalidArgumentError(`blob is larger than the ${opts.maxSize} bytes allowed`);
+        checkLimit(opts.maxSize, pos + chunk.byteLength);
         let off = 0;
         while (off < chunk.byteLength) {
           const { bytesWritten } = await this.#fh.write(chunk, off, chunk.byteLength - off, pos);
@@ -150,21 +178,17 @@ export class FileIngestWriter implements IngestWriter {
   }
 
   async commit(expected: Expected): Promise<BlobInfo & { created: boolean }> {
-    if (expected.digest !== undefined && digestAlgorithm(expected.digest) !== this.#algorithm)
-      throw new InvalidArgumentError(`digest ${expected.digest} does not use this upload's ${this.#algorithm}`);
-    const digester = await this.#hasher();
-    const size = this.#size;
-    const digest = digester.digest();
-    // The digester is final now; a failed commit must not let later appends use it.
-    this.#digester = undefined;
-    if (expected.size !== undefined && expected.size !== size) {
-      await this.#discard();
-      throw new DataLossError(`content size ${size} does not match the expected ${expected.size}`);
-    }
-    if (expected.digest !== undefined && expected.digest !== digest) {
-      await this.#discard();
-      throw new DataLossError(`content digest ${digest} does not match the expected ${expected.digest}`);
-    }
+    const { digest, size } = await verifyCommit(
+      this.#algorithm,
+      expected,
+      async () => {
+        const digest = (await this.#hasher()).digest();
+        // The digester is final now; a failed commit must not let later appends use it.
+        this.#digester = undefined;
+        return { digest, size: this.#size };
+      },
+      () => this.#discard(),
+    );
     await this.#fh.sync();
     await this.#fh.close();
     let created: boolean;

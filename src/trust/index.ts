@@ -7,7 +7,14 @@ export * from './policy.ts';
 export * from './evaluate.ts';
 export * from './gpg.ts';
 export * from './versions/index.ts';
-export { VulnDb, ecosystemBase, type DbInfo, type ImportResult, type OsvFile } from './osv/db.ts';
+export {
+  VulnDb,
+  ecosystemBase,
+  scanDbInfo,
+  type DbInfo,
+  type ImportResult,
+  type OsvFile,
+} from './osv/db.ts';
 export { matchPackage, type Finding, type MatchablePackage } from './osv/match.ts';
 export { filesFromDir, filesFromTar, filesFromZip, isZip } from './osv/sources.ts';
 export { type Severity, SEVERITIES, severityRank } from './osv/cvss.ts';

@@ -21,7 +21,7 @@ import type { Descriptor } from '../oci/types.ts';
 import { mountAll, unmountAll } from '../snapshots/index.ts';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 import { lookasideBase, type RegistriesD, writeLookaside } from './lookaside.ts';
-import { VulnDb } from './osv/db.ts';
+import { scanDbInfo, VulnDb } from './osv/db.ts';
 import { filesFromTar, filesFromZip } from './osv/sources.ts';
 import { attachArtifact, describe, writeSigstoreSignature } from './registry.ts';
 import { filterBySeverity, scanSbom } from './scan.ts';
@@ -130,17 +130,7 @@ export class TrustService {
   }
 
   dbInfo(): ScanDbInfo {
-    const info = this.#vulnDb().info();
-    return {
-      advisories: info.advisories,
-      ...(info.importedAt !== undefined
-        ? {
-            importedAt: new Date(info.importedAt).toISOString(),
-            ageDays: Math.floor((Date.now() - info.importedAt) / 86_400_000),
-          }
-        : {}),
-      ...(info.newest ? { newest: info.newest } : {}),
-    };
+    return scanDbInfo(this.#vulnDb().info());
   }
 
   /** Imports OSV records from a ZIP file (already on disk) or a tar stream of `*.json` files. */

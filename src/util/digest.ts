@@ -72,16 +72,21 @@ export class VerifyingStream extends Transform {
     cb(null, chunk);
   }
   override _flush(cb: TransformCallback): void {
-    const { size, digest } = this.#expected;
-    if (size !== undefined && this.digester.size !== size) {
-      cb(new DataLossError(`content size ${this.digester.size} does not match the expected ${size}`));
-      return;
-    }
-    const got = this.digester.digest();
-    if (digest !== undefined && got !== digest) {
-      cb(new DataLossError(`content digest ${got} does not match the expected ${digest}`));
-      return;
-    }
-    cb();
+    cb(mismatch({ digest: this.digester.digest(), size: this.digester.size }, this.#expected) ?? null);
   }
+}
+
+/**
+ * Whether content is what was expected, size first, then digest: the DataLossError that says how it differs, or
+ * undefined. The one rule every writer of blobs applies before a blob becomes visible.
+ */
+export function mismatch(
+  got: { digest: Digest; size: number },
+  expected: { digest?: Digest | undefined; size?: number | undefined },
+): DataLossError | undefined {
+  if (expected.size !== undefined && got.size !== expected.size)
+    return new DataLossError(`content size ${got.size} does not match the expected ${expected.size}`);
+  if (expected.digest !== undefined && got.digest !== expected.digest)
+    return new DataLossError(`content digest ${got.digest} does not match the expected ${expected.digest}`);
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import type { FlagSpec } from '../flags.ts';
+import { bool, type FlagSpec, int, list, str } from '../flags.ts';
 import { parseGoDuration, ramInBytes } from '../../util/units.ts';
 import { memSwapBytes, parseCPUs } from './numbers.ts';
 import { parseMount } from './mountspecs.ts';
@@ -39,45 +39,9 @@ const int64 = (v: string): string => {
   return v;
 };
 
-const list = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
-  name,
-  kind: 'list',
-  usage,
-  ...extra,
-});
-const str = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
-  name,
-  kind: 'string',
-  usage,
-  ...extra,
-});
-const bool = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
-  name,
-  kind: 'bool',
-  usage,
-  ...extra,
-});
-const int = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
-  name,
-  kind: 'int',
-  usage,
-  ...extra,
-});
-const bytes = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
-  name,
-  kind: 'string',
-  usage,
-  valueName: 'bytes',
-  validate: size,
-  ...extra,
-});
-const dur = (name: string, usage: string): FlagSpec => ({
-  name,
-  kind: 'string',
-  usage,
-  valueName: 'duration',
-  validate: duration,
-});
+const bytes = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec =>
+  str(name, usage, { valueName: 'bytes', validate: size, ...extra });
+const dur = (name: string, usage: string): FlagSpec => str(name, usage, { valueName: 'duration', validate: duration });
 
 /** `addFlags`: everything that goes into Config and HostConfig. */
 export const CONTAINER_FLAGS: readonly FlagSpec[] = [

@@ -1,5 +1,5 @@
 import type { Command } from '../command.ts';
-import type { FlagSpec } from '../flags.ts';
+import { bool, type FlagSpec, list, str } from '../flags.ts';
 import { FORMAT_HELP, INSPECT_FORMAT_HELP } from '../formathelp.ts';
 
 /**
@@ -8,32 +8,8 @@ import { FORMAT_HELP, INSPECT_FORMAT_HELP } from '../formathelp.ts';
  * imported when a command runs.
  */
 
-const list = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
-  name,
-  kind: 'list',
-  usage,
-  ...extra,
-});
-const str = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
-  name,
-  kind: 'string',
-  usage,
-  ...extra,
-});
-const bool = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
-  name,
-  kind: 'bool',
-  usage,
-  ...extra,
-});
 /** pflag's StringSlice: repeatable, each value comma-separated; help shows `strings`. */
-const slice = (name: string, usage: string): FlagSpec => ({
-  name,
-  kind: 'list',
-  usage,
-  valueName: 'strings',
-  defaultText: '[]',
-});
+const slice = (name: string, usage: string): FlagSpec => list(name, usage, { valueName: 'strings', defaultText: '[]' });
 
 const logic = () => import('./network.ts');
 

@@ -1,29 +1,10 @@
 import type { Command } from '../command.ts';
-import type { FlagSpec } from '../flags.ts';
+import { bool, list, str } from '../flags.ts';
 
 /**
  * `berth trust …` (keys, signing, verification, inspection), `berth sbom` and `berth scan`: Berth's own commands.
  * Each `run` maps flags to options; the logic, and the trust code it uses, is imported when a command runs.
  */
-
-const str = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
-  name,
-  kind: 'string',
-  usage,
-  ...extra,
-});
-const bool = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
-  name,
-  kind: 'bool',
-  usage,
-  ...extra,
-});
-const list = (name: string, usage: string, extra: Partial<FlagSpec> = {}): FlagSpec => ({
-  name,
-  kind: 'list',
-  usage,
-  ...extra,
-});
 
 const keys = () => import('./sign.ts');
 const scans = () => import('./scan.ts');

@@ -78,7 +78,7 @@ export interface DistributionRegistry extends RegistryPeer {
 }
 
 export interface RegistryOptions {
-  /** user → password (Basic auth and token set-ups). Default `{ alice: 'wonderland' }`. */
+  /** user → password (Basic auth and token set-ups). Default: LOGIN's. */
   users?: Record<string, string>;
   /** htpasswd (bcrypt) Basic auth for `users`: default true for `tls`, false for `plain`. */
   basicAuth?: boolean;
@@ -90,7 +90,18 @@ export interface RegistryOptions {
   tokenTtl?: number;
 }
 
-const DEFAULT_USERS = { alice: 'wonderland' };
+/**
+ * The account the test registries know unless told otherwise, and the one the registry tests create: `creds` is
+ * the `user:password` of skopeo's --creds and of Basic auth.
+ */
+export const LOGIN = { user: 'alice', password: 'wonderland', creds: 'alice:wonderland' } as const;
+
+/** A `login` as LOGIN, docker's or berth's: its arguments and stdin (another password for one that is refused). */
+export function loginArgs(host: string, password: string = LOGIN.password): [string[], string] {
+  return [['login', '-u', LOGIN.user, '--password-stdin', host], `${password}\n`];
+}
+
+const DEFAULT_USERS = { [LOGIN.user]: LOGIN.password };
 
 /** Makes a CA (ca.key, ca.crt) and a server certificate for 127.0.0.1 signed by it (server.key, server.crt). */
 export async function makeCa(dir: string): Promise<void> {

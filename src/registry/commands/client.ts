@@ -100,7 +100,11 @@ export function adminCall<T>(
   });
 }
 
-/** The admin API of a running registry, over HTTP(S) with Basic credentials: what `--url` uses. */
+/**
+ * The admin API of a running registry, over HTTP(S) with Basic credentials: what `--url` uses. Only the wire: who
+ * may do what, and what each operation does, is decided on the server by the in-process implementations of the
+ * same interfaces (`OpsService` in ops/service.ts, `AdminService` in admin.ts), which `--root` calls directly.
+ */
 export class AdminClient implements AdminApi {
   readonly #target: AdminTarget;
 
@@ -123,10 +127,10 @@ export class AdminClient implements AdminApi {
     await this.#call('POST', 'users', { name, password, admin });
   }
   async removeUser(name: string): Promise<void> {
-    await this.#call('DELETE', `users/${encodeURIComponent(name)}`);
+    await this.#call('DELETE', `users/${enc(name)}`);
   }
   async setPassword(name: string, password: string): Promise<void> {
-    await this.#call('PUT', `users/${encodeURIComponent(name)}/password`, { password });
+    await this.#call('PUT', `users/${enc(name)}/password`, { password });
   }
   robots(): Promise<RobotInfo[]> {
     return this.#call('GET', 'robots');
@@ -138,7 +142,7 @@ export class AdminClient implements AdminApi {
     return this.#call('POST', 'robots', { name, ...opts });
   }
   async removeRobot(name: string): Promise<void> {
-    await this.#call('DELETE', `robots/${encodeURIComponent(name)}`);
+    await this.#call('DELETE', `robots/${enc(name)}`);
   }
   projects(): Promise<ProjectInfo[]> {
     return this.#call('GET', 'projects');
@@ -147,17 +151,17 @@ export class AdminClient implements AdminApi {
     await this.#call('POST', 'projects', { name, public: isPublic, ...settings });
   }
   async removeProject(name: string): Promise<void> {
-    await this.#call('DELETE', `projects/${encodeURIComponent(name)}`);
+    await this.#call('DELETE', `projects/${enc(name)}`);
   }
   members(project: string): Promise<Membership[]> {
-    return this.#call('GET', `projects/${encodeURIComponent(project)}/members`);
+    return this.#call('GET', `projects/${enc(project)}/members`);
   }
   async grant(account: string, project: string, role: Role): Promise<void> {
-    await this.#call('PUT', `projects/${encodeURIComponent(project)}/members/${encodeURIComponent(account)}`, { role });
+    await this.#call('PUT', `projects/${enc(project)}/members/${enc(account)}`, { role });
   }
   async revoke(account: string, project: string, role?: Role): Promise<void> {
-    const q = role ? `?role=${encodeURIComponent(role)}` : '';
-    await this.#call('DELETE', `projects/${encodeURIComponent(project)}/members/${encodeURIComponent(account)}${q}`);
+    const q = role ? `?role=${enc(role)}` : '';
+    await this.#call('DELETE', `projects/${enc(project)}/members/${enc(account)}${q}`);
   }
   gc(opts: GcOptions): Promise<GcReport> {
     return this.#call('POST', 'gc', opts);

@@ -12,13 +12,19 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, Readable } from 'node:stream';
-import type { BlobInfo, Expected, IngestWriter } from '../../content/index.ts';
+import {
+  type BlobInfo,
+  type Expected,
+  type IngestWriter,
+  checkLimit,
+  checkRef,
+  verifyCommit,
+} from '../../content/index.ts';
 import { type Digest, Digester, digestAlgorithm, digestHex, isDigest } from '../../util/digest.ts';
 import { DataLossError, InvalidArgumentError, NotFoundError } from '../../util/errors.ts';
 import type { S3Config } from '../config.ts';
 import type { BlobBackend } from './backend.ts';
 
-const REF_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 /** CopyObject copies up to 5 GiB in one request. */
 const MAX_COPY = 5 * 1024 ** 3;
 
@@ -157,7 +163,7 @@ export class S3Blobs implements BlobBackend {
   }
 
   async writer(ref: string, opts: { size: number; algorithm?: 'sha256' | 'sha512' }): Promise<IngestWriter> {
-    if (!REF_RE.test(ref)) throw new InvalidArgumentError(`invalid ingest reference "${ref}"`);
+    checkRef(ref);
     const parts = await this.parts(ref);
     // Parts past the acknowledged size were written but never acknowledged (a crash between the two): dropped.
     const beyond = parts.filter((p) => p.offset >= opts.size);
@@ -277,8 +283,7 @@ class S3IngestWriter implements IngestWriter {
       (async function* () {
         for await (const chunk of source) {
           opts.signal?.throwIfAborted();
-          if (maxSize !== undefined && start + n + chunk.byteLength > maxSize)
-            throw new InvalidArgumentError(`blob is larger than the ${maxSize} bytes allowed`);
+          checkLimit(maxSize, start + n + chunk.byteLength);
           n += chunk.byteLength;
           digester.update(chunk);
           yield chunk;
@@ -299,22 +304,20 @@ class S3IngestWriter implements IngestWriter {
   }
 
   async commit(expected: Expected): Promise<BlobInfo & { created: boolean }> {
-    if (expected.digest !== undefined && digestAlgorithm(expected.digest) !== this.#algorithm)
-      throw new InvalidArgumentError(`digest ${expected.digest} does not use this upload's ${this.#algorithm}`);
-    const digester = await this.#hasher();
-    const size = this.#size;
-    const digest = digester.digest();
-    this.#digesters.delete(this.ref);
-    const parts = (await this.#s3.parts(this.ref)).filter((p) => p.offset < size);
+    let parts: { key: string; offset: number; size: number }[] = [];
     const discard = () => this.#s3.deleteKeys(parts.map((p) => p.key));
-    if (expected.size !== undefined && expected.size !== size) {
-      await discard();
-      throw new DataLossError(`content size ${size} does not match the expected ${expected.size}`);
-    }
-    if (expected.digest !== undefined && expected.digest !== digest) {
-      await discard();
-      throw new DataLossError(`content digest ${digest} does not match the expected ${expected.digest}`);
-    }
+    const { digest, size } = await verifyCommit(
+      this.#algorithm,
+      expected,
+      async () => {
+        const digest = (await this.#hasher()).digest();
+        this.#digesters.delete(this.ref);
+        const size = this.#size;
+        parts = (await this.#s3.parts(this.ref)).filter((p) => p.offset < size);
+        return { digest, size };
+      },
+      discard,
+    );
     const final = this.#s3.key(digest);
     let created = false;
     if (!(await this.#s3.exists(final))) {

@@ -328,17 +328,7 @@ export async function dbInfoAt(dir: string): Promise<ScanDbInfo> {
   const t = await import('../../trust/index.ts');
   const db = new t.VulnDb(join(dir, 'osv.db'));
   try {
-    const info = db.info();
-    return {
-      advisories: info.advisories,
-      ...(info.importedAt !== undefined
-        ? {
-            importedAt: new Date(info.importedAt).toISOString(),
-            ageDays: Math.floor((Date.now() - info.importedAt) / 86_400_000),
-          }
-        : {}),
-      ...(info.newest ? { newest: info.newest } : {}),
-    };
+    return t.scanDbInfo(db.info());
   } finally {
     db.close();
   }

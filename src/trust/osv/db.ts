@@ -8,6 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { ScanDbInfo } from '../../engine-api/trust.ts';
 import type { Advisory } from './record.ts';
 import { parseOsv } from './record.ts';
 import { normalizeName } from './names.ts';
@@ -31,6 +32,20 @@ export interface DbInfo {
   importedAt?: number;
   /** The newest `modified` time of any record. */
   newest?: string;
+}
+
+/** The database's size and age as the scan APIs answer them (`GET /scan/db`, the registry's `scan-db`). */
+export function scanDbInfo(info: DbInfo, now: number = Date.now()): ScanDbInfo {
+  return {
+    advisories: info.advisories,
+    ...(info.importedAt !== undefined
+      ? {
+          importedAt: new Date(info.importedAt).toISOString(),
+          ageDays: Math.floor((now - info.importedAt) / 86_400_000),
+        }
+      : {}),
+    ...(info.newest ? { newest: info.newest } : {}),
+  };
 }
 
 const SCHEMA = `

@@ -18,6 +18,27 @@ export interface RecordSpec {
   modified?: string;
 }
 
+/**
+ * The advisories the image scans of the integration tests match: Debian's openssl (fixed in 99.0-1, urgency high,
+ * so every Debian 12 image has it) and npm's lodash (fixed in 4.17.21, CVSS 9.8, critical).
+ */
+export const ADVISORY = {
+  debianOpenssl: {
+    id: 'DSA-9001-1',
+    ecosystem: 'Debian:12',
+    name: 'openssl',
+    events: [{ introduced: '0' }, { fixed: '99.0-1' }],
+    urgency: 'high',
+  },
+  npmLodash: {
+    id: 'GHSA-lodash-test',
+    ecosystem: 'npm',
+    name: 'lodash',
+    events: [{ introduced: '0' }, { fixed: '4.17.21' }],
+    cvss: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H',
+  },
+} satisfies Record<string, RecordSpec>;
+
 /** A record as osv.dev publishes them (schema 1.6). */
 export function osvRecord(s: RecordSpec): Record<string, unknown> {
   return {
