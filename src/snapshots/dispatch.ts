@@ -218,7 +218,11 @@ export class Dispatcher implements TarSink {
 
   /** After a failure: drops what was not sent and waits until the appliers have got through what was. */
   drain(): void {
+    // The body slots of the steps not sent are freed here: no applier will ever free them, and the pool's slots
+    // outlive this layer (leaked, they starved a later unpack of the same reader until it waited forever).
+    for (const steps of this.#batch) for (const step of steps) if ('d' in step) this.#freeSlot(step.d);
     this.#batch = this.#batch.map(() => []);
+    this.#batchBytes.fill(0);
     for (let a = 0; a < this.#links.length; a++) {
       const i = CTL_PROGRESS + this.#links[a]!.id;
       for (let v = Atomics.load(this.#ctl, i); v < this.#sent[a]!; v = Atomics.load(this.#ctl, i))
@@ -356,6 +360,12 @@ export class Dispatcher implements TarSink {
       this.#check();
       Atomics.wait(this.#ctl, CTL_FREED, seen, WAIT_MS);
     }
+  }
+
+  #freeSlot(slot: number): void {
+    Atomics.store(this.#ctl, CTL_SLOTS + slot, 0);
+    Atomics.add(this.#ctl, CTL_FREED, 1);
+    Atomics.notify(this.#ctl, CTL_FREED);
   }
 
   /** Throws when the unpack was canceled or an applier failed. */
