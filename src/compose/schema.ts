@@ -52,16 +52,23 @@ function standalone(path: string): Validate | undefined {
     // Not made yet.
   }
   const vm = process.getBuiltinModule('node:vm');
-  const script = new vm.Script(`(function (exports, require, module) {${source}\n})`, {
-    filename: path,
-    ...(cachedData !== undefined ? { cachedData } : {}),
-  });
+  let script: import('node:vm').Script;
   const mod = { exports: {} as unknown };
-  (script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: { exports: unknown }) => void)(
-    mod.exports,
-    require,
-    mod,
-  );
+  try {
+    script = new vm.Script(`(function (exports, require, module) {${source}\n})`, {
+      filename: path,
+      ...(cachedData !== undefined ? { cachedData } : {}),
+    });
+    (script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: { exports: unknown }) => void)(
+      mod.exports,
+      require,
+      mod,
+    );
+  } catch {
+    // A damaged file: compiled again (and rewritten) by the caller.
+    return undefined;
+  }
+  if (typeof mod.exports !== 'function') return undefined;
   if (cachedData === undefined || script.cachedDataRejected) {
     keepCodeCache = () => {
       try {
