@@ -72,6 +72,8 @@ describe('ConmonRuntime with runc', () => {
     for await (const e of readLog(logPath)) if (e.message.toString() === 'tick') ticks++;
     assert.ok(ticks >= 1, `expected ticks in the log, got ${ticks}`);
     await second.delete(id);
+    // conmon writes the exit file (what delete waits for) just before it exits: give it a moment under load
+    for (let i = 0; i < 100 && pidRunning(conmonPid); i++) await new Promise((r) => setTimeout(r, 50));
     assert.equal(pidRunning(conmonPid), false);
   });
 

@@ -104,7 +104,9 @@ export const streams: Scenario[] = [
   {
     name: 'logs',
     async run(c) {
-      const id = await create(c, 'df-logs', ['sh', '-c', 'echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three'], {
+      // 0.6 s apart: dockerd copies stdout and stderr on two goroutines, and under load 0.2 s let it log them out of
+      // order (one, three, two)
+      const id = await create(c, 'df-logs', ['sh', '-c', 'echo one; sleep 0.6; echo two >&2; sleep 0.6; echo three'], {
         Labels: { 'df.logs': 'x' },
         HostConfig: { LogConfig: { Type: 'json-file', Config: { labels: 'df.logs' } } },
       });
