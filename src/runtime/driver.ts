@@ -1,8 +1,10 @@
 import { constants as osConstants } from 'node:os';
 import {
+  closeSync,
   constants as fsConstants,
   existsSync,
   mkdirSync,
+  openSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -545,6 +547,11 @@ async function exists(path: string): Promise<boolean> {
  * and most of what 20 starts at once wait for). False when there is no fifo (another runtime version: the caller
  * runs `runc start`). If the init dies before it opens its end, the pending open is released by opening the write
  * end once, and the start fails as runc's does.
+ *
+ * The open and the read wait on libuv's pool, so neither may depend on anything else queued there: the read takes
+ * the one byte the init writes (runc reads to the end of file, which comes only when the init execs and which a
+ * write end held anywhere in berthd delays), and the watchdog opens and closes its write end at once, synchronously
+ * (never a close queued behind the pool's blocked reads: with four starts at once that was a deadlock).
  */
 async function startThroughFifo(stateDir: string, initPid: number): Promise<boolean> {
   const path = join(stateDir, 'exec.fifo');
@@ -558,24 +565,25 @@ async function startThroughFifo(stateDir: string, initPid: number): Promise<bool
   const watchdog = setInterval(() => {
     if (pidRunning(initPid)) return;
     released = true;
-    clearInterval(watchdog);
-    open(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK).then(
-      (fh) => fh.close(),
-      () => {},
-    );
+    try {
+      closeSync(openSync(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK));
+      clearInterval(watchdog);
+    } catch {
+      // ENXIO: our open has not reached the fifo yet (tried again on the next tick); ENOENT: the start is over
+    }
   }, 100);
-  let data: Buffer;
+  let n: number;
   try {
     const fh = await open(path, fsConstants.O_RDONLY);
     try {
-      data = await fh.readFile();
+      ({ bytesRead: n } = await fh.read(Buffer.alloc(1), 0, 1, null));
     } finally {
       await fh.close();
     }
   } finally {
     clearInterval(watchdog);
   }
-  if (data.length === 0)
+  if (n === 0)
     throw new ConflictError(
       released ? 'the container process is already dead' : 'cannot start an already running container',
     );
