@@ -8,7 +8,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import type { ImageService } from '../images/index.ts';
 import type { Snapshotter } from '../snapshots/index.ts';
-import { isErrno } from '../util/errors.ts';
+import { isErrno, NotFoundError } from '../util/errors.ts';
 import type { Row } from './model.ts';
 
 export interface ContainerSize {
@@ -48,7 +48,13 @@ export async function apparentSize(dir: string): Promise<number> {
 
 /** The writable directory of the container's snapshot and whether it holds only what the container wrote. */
 async function writableDir(snapshotter: Snapshotter, r: Row): Promise<{ dir: string; whole: boolean } | undefined> {
-  const m = (await snapshotter.mounts(r.snapshot))[0];
+  // A container being removed meanwhile has no snapshot any more: nothing to count (its row goes next).
+  const m = (
+    await snapshotter.mounts(r.snapshot).catch((err: unknown) => {
+      if (err instanceof NotFoundError) return [];
+      throw err;
+    })
+  )[0];
   if (!m) return undefined;
   const upper = m.options.find((o) => o.startsWith('upperdir='))?.slice('upperdir='.length);
   if (m.type === 'overlay' && upper) return { dir: upper, whole: false };
