@@ -11,9 +11,8 @@ import {
   type ApplyStep,
   CTL_ABORT,
   CTL_FAILED,
-  CTL_FREED,
   CTL_PROGRESS,
-  CTL_SLOTS,
+  freeSlot,
   portableError,
   type ReaderToApplier,
   SLOT,
@@ -50,11 +49,6 @@ function serve(id: number, reader: MessagePort, ctl: Int32Array, bodies: Uint8Ar
     Atomics.store(ctl, progress, l.done);
     Atomics.notify(ctl, progress);
   };
-  const free = (slot: number): void => {
-    Atomics.store(ctl, CTL_SLOTS + slot, 0);
-    Atomics.add(ctl, CTL_FREED, 1);
-    Atomics.notify(ctl, CTL_FREED);
-  };
   const fail = (l: Layer, err: unknown): void => {
     l.failed = true;
     l.u.close();
@@ -78,7 +72,7 @@ function serve(id: number, reader: MessagePort, ctl: Int32Array, bodies: Uint8Ar
             fail(l, err);
           }
         }
-        for (const p of run) free(p.d);
+        for (const p of run) freeSlot(ctl, p.d);
         count(l, run.length);
         i = j - 1;
         continue;

@@ -43,6 +43,7 @@ import {
   CTL_FREED,
   CTL_PROGRESS,
   CTL_SLOTS,
+  freeSlot,
   type ReaderToApplier,
   SLOT,
   SLOTS,
@@ -220,7 +221,7 @@ export class Dispatcher implements TarSink {
   drain(): void {
     // The body slots of the steps not sent are freed here: no applier will ever free them, and the pool's slots
     // outlive this layer (leaked, they starved a later unpack of the same reader until it waited forever).
-    for (const steps of this.#batch) for (const step of steps) if ('d' in step) this.#freeSlot(step.d);
+    for (const steps of this.#batch) for (const step of steps) if ('d' in step) freeSlot(this.#ctl, step.d);
     this.#batch = this.#batch.map(() => []);
     this.#batchBytes.fill(0);
     for (let a = 0; a < this.#links.length; a++) {
@@ -360,12 +361,6 @@ export class Dispatcher implements TarSink {
       this.#check();
       Atomics.wait(this.#ctl, CTL_FREED, seen, WAIT_MS);
     }
-  }
-
-  #freeSlot(slot: number): void {
-    Atomics.store(this.#ctl, CTL_SLOTS + slot, 0);
-    Atomics.add(this.#ctl, CTL_FREED, 1);
-    Atomics.notify(this.#ctl, CTL_FREED);
   }
 
   /** Throws when the unpack was canceled or an applier failed. */

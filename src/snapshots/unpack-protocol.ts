@@ -26,6 +26,13 @@ export const CTL_PROGRESS = 3; // + applier id: steps of the running unpack that
 export const CTL_SLOTS = CTL_PROGRESS + MAX_APPLIERS; // + slot: 1 while the slot holds a body piece
 export const CTL_LENGTH = CTL_SLOTS + SLOTS;
 
+/** Gives body slot `slot` back and wakes a reader waiting for one (an applier after writing it, or a failed unpack). */
+export function freeSlot(ctl: Int32Array, slot: number): void {
+  Atomics.store(ctl, CTL_SLOTS + slot, 0);
+  Atomics.add(ctl, CTL_FREED, 1);
+  Atomics.notify(ctl, CTL_FREED);
+}
+
 /**
  * One step for an applier: an entry's header (`begin`), a parent directory the layer does not name, a piece of
  * the current file's body (`n` bytes in body slot `d`), the end of that body, forgetting cached directories after
