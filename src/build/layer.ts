@@ -20,7 +20,7 @@ import { AlreadyExistsError, NotImplementedError } from '../util/errors.ts';
 import { pack, type PackEntry } from '../util/tar/index.ts';
 import { coalesce } from '../util/chunks.ts';
 import { diffEntries } from './difftar.ts';
-import { isOpaque } from './layerblob.ts';
+import { isOpaque, layerTar } from './layerblob.ts';
 import { applyLinked, type CopyRecord, type Location } from './linked.ts';
 
 export interface LayerDeps {
@@ -209,25 +209,17 @@ export class WorkLayer {
   async commit(chainId: string, layer: MadeLayer): Promise<boolean> {
     await this.unmount();
     const content = this.#d.images.content;
+    const blob = { digest: layer.descriptor.digest as `sha256:${string}`, size: layer.descriptor.size };
     try {
       await this.#d.snapshotter.commit(chainId, this.key);
     } catch (err) {
       if (!(err instanceof AlreadyExistsError)) throw err;
-      if (layer.deferred && !(await content.has(layer.descriptor.digest as `sha256:${string}`)))
-        await content.ingest(coalesce(pack(diffEntries(this.upper, isOpaque))), {
-          digest: layer.descriptor.digest as `sha256:${string}`,
-          size: layer.descriptor.size,
-        });
+      if (layer.deferred && !(await content.has(blob.digest))) await content.ingest(layerTar(this.upper), blob);
       await this.discard();
       return false;
     }
     this.#done = true;
-    if (layer.deferred)
-      await content.defer!({
-        digest: layer.descriptor.digest as `sha256:${string}`,
-        size: layer.descriptor.size,
-        snapshot: chainId,
-      });
+    if (layer.deferred) await content.defer!({ ...blob, snapshot: chainId });
     this.#d.images.records.putLayer(chainId, layer.diffId, this.#parent, layer.size);
     await rm(dirname(this.rootfs), { recursive: true, force: true });
     return true;

@@ -52,12 +52,17 @@ export async function withLayerDir<T>(
   }
 }
 
+/** A layer directory walked as its layer tar, in chunks of about 1 MiB: the walk a deferred blob's digest is of. */
+export function layerTar(dir: string): AsyncGenerator<Buffer> {
+  return coalesce(pack(diffEntries(dir, isOpaque)));
+}
+
 /** The layer tar of committed snapshot `chainId`, as the build hashed it (the deferred blob's producer). */
 export async function* snapshotTar(snapshotter: Snapshotter, chainId: string): AsyncGenerator<Uint8Array> {
   const key = `${PEEK}${randomBytes(8).toString('hex')}`;
   const mounts = await snapshotter.view(key, chainId);
   try {
-    yield* coalesce(pack(diffEntries(ownDir(mounts), isOpaque)));
+    yield* layerTar(ownDir(mounts));
   } finally {
     await snapshotter.remove(key).catch(() => {});
   }

@@ -29,3 +29,16 @@ export async function* coalesce(source: AsyncIterable<Uint8Array>, size = 1 << 2
   }
   if (len > 0) yield buf!.subarray(0, len);
 }
+
+/** Resolves when `w` wants more after a `write` returned false ('drain'), or is gone ('close'). */
+export function drained(w: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve) => {
+    const go = () => {
+      w.off('drain', go);
+      w.off('close', go);
+      resolve();
+    };
+    w.on('drain', go);
+    w.on('close', go);
+  });
+}

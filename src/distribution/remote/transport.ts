@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { drained } from '../../util/chunks.ts';
 import {
   CanceledError,
   InvalidArgumentError,
@@ -372,17 +373,7 @@ export class Transport {
           try {
             for await (const chunk of body) {
               sent += chunk.length;
-              if (!req.write(chunk)) {
-                await new Promise<void>((r) => {
-                  const go = () => {
-                    req.off('drain', go);
-                    req.off('close', go);
-                    r();
-                  };
-                  req.on('drain', go);
-                  req.on('close', go);
-                });
-              }
+              if (!req.write(chunk)) await drained(req);
               opts.onSent?.(sent);
               if (failure || req.destroyed) return;
             }

@@ -1,4 +1,5 @@
 import { PassThrough, type Readable } from 'node:stream';
+import { drained } from '../../util/chunks.ts';
 import type { Digest } from '../../util/digest.ts';
 import { UnavailableError, errorMessage, isBerthError } from '../../util/errors.ts';
 import { KeyedMutex } from '../../util/lock.ts';
@@ -31,19 +32,6 @@ async function* teeAllButLast(
     }
     yield c;
   }
-}
-
-/** Resolves when `s` wants more, or is gone. */
-function drained(s: PassThrough): Promise<void> {
-  return new Promise((resolve) => {
-    const go = () => {
-      s.off('drain', go);
-      s.off('close', go);
-      resolve();
-    };
-    s.on('drain', go);
-    s.on('close', go);
-  });
 }
 
 /** How long the list of proxy projects is trusted before it is read again (a change elsewhere shows this late). */
