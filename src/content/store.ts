@@ -252,10 +252,12 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
       // a deferred blob: made first, then read like any other
       const out = new PassThrough({ highWaterMark: 1 << 20 });
       this.materialize(digest, opts.signal ? { signal: opts.signal } : {}).then(
-        () =>
-          this.read(digest, opts)
-            .pipe(out)
-            .on('error', (err) => out.destroy(err)),
+        () => {
+          // pipe() forwards no error: the stored blob's failure (a range past its end, an abort) ends `out` too
+          const stored = this.read(digest, opts);
+          stored.on('error', (err) => out.destroy(err));
+          stored.pipe(out);
+        },
         (err: unknown) => out.destroy(err as Error),
       );
       return out;
