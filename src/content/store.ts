@@ -35,17 +35,17 @@ export interface Provider {
   readAll(digest: Digest, maxSize?: number): Promise<Buffer>;
   /**
    * The blob's path on disk, for consumers that want to open it themselves (e.g. to read it twice): a deferred
-   * blob (see `Deferrer`) is there only after `materialize`.
+   * blob (see `Deferrer`) is there only after `file`.
    */
   path(digest: Digest): string;
-  /** Writes a deferred blob (see `Deferrer`) into place, if it is one; nothing to do for a stored blob. */
-  materialize?(digest: Digest, opts?: { signal?: AbortSignal }): Promise<void>;
+  /** The blob's path on disk once it is there: a deferred blob (see `Deferrer`) is made first. */
+  file(digest: Digest, opts?: { signal?: AbortSignal }): Promise<string>;
 }
 
 /**
  * A deferred blob: one whose bytes can be made again from a committed snapshot (a layer a build made by linking
  * files), recorded with the digest and size it had when it was made. The store answers `has`, `info` and `walk`
- * for it as for a stored blob, and `read`, `readAll` and `materialize` make its bytes (the producer the daemon
+ * for it as for a stored blob, and `read`, `readAll` and `file` make its bytes (the producer the daemon
  * registers), checked against that digest and size before they are stored like any ingested blob.
  */
 export interface DeferredBlob {
@@ -231,6 +231,11 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
     return join(this.root, 'blobs', digestAlgorithm(digest), digestHex(digest));
   }
 
+  async file(digest: Digest, opts: { signal?: AbortSignal } = {}): Promise<string> {
+    await this.materialize(digest, opts);
+    return this.path(digest);
+  }
+
   async info(digest: Digest): Promise<BlobInfo> {
     try {
       const st = await stat(this.path(digest));
@@ -281,8 +286,7 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
     const info = await this.info(digest);
     if (info.size > maxSize)
       throw new InvalidArgumentError(`blob ${digest} is ${info.size} bytes, more than the ${maxSize} allowed here`);
-    await this.materialize(digest);
-    const data = await readFile(this.path(digest));
+    const data = await readFile(await this.file(digest));
     return data;
   }
 

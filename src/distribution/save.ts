@@ -79,8 +79,7 @@ export async function* saveArchive(deps: ArchiveDeps, refs: string[], opts: Save
 async function openBlob(deps: ArchiveDeps, d: Descriptor): Promise<OpenBlob> {
   let fh: FileHandle;
   try {
-    await deps.content.materialize?.(d.digest);
-    fh = await open(deps.content.path(d.digest), 'r');
+    fh = await open(await deps.content.file(d.digest), 'r');
   } catch (err) {
     if ((err as { code?: string }).code === 'ENOENT') throw new NotFoundError(`blob ${d.digest} not found`);
     throw err;

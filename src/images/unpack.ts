@@ -288,9 +288,8 @@ export class LayerUnpacker {
     await this.#snapshotter.prepare(key, parent, { labels: { [TRANSIENT_LABEL]: 'true' } });
     try {
       const compression = layerCompression(layer.mediaType) ?? 'none';
-      if (source === undefined && !(await this.#content.has(layer.digest as Digest)))
-        throw new NotFoundError(`blob ${layer.digest} not found`);
-      if (source === undefined) await this.#content.materialize?.(layer.digest as Digest, signalOpt);
+      // a blob in the store is there, or made now if deferred (else NotFound)
+      const file = source === undefined ? await this.#content.file(layer.digest as Digest, signalOpt) : undefined;
       // An uncompressed blob is its own tar: its digest (checked as it was stored, or by the caller as it is stored)
       // is the diff ID, so the tar is not hashed again.
       const plain = compression === 'none';
@@ -299,16 +298,12 @@ export class LayerUnpacker {
       try {
         // Decompression, the diff ID's digest and the file work all run on the unpack threads; a blob in the store
         // is read there too.
-        ({ diffId: got, fileBytes } = await this.#snapshotter.applyBlob(
-          key,
-          source ?? { file: this.#content.path(layer.digest as Digest) },
-          {
-            compression,
-            hash: !plain,
-            ...signalOpt,
-            onRead: (n) => opts.onLayerProgress?.(layer, n),
-          },
-        ));
+        ({ diffId: got, fileBytes } = await this.#snapshotter.applyBlob(key, source ?? { file: file! }, {
+          compression,
+          hash: !plain,
+          ...signalOpt,
+          onRead: (n) => opts.onLayerProgress?.(layer, n),
+        }));
       } catch (err) {
         throw unpackError(err, layer.digest, opts.signal);
       }

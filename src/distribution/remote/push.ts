@@ -263,8 +263,7 @@ class Pusher {
       await this.#session.finishUpload(location, d.digest, data, this.#scopes, signal, onSent);
       return;
     }
-    await content.materialize?.(d.digest, { signal });
-    const path = content.path(d.digest);
+    const path = await content.file(d.digest, { signal });
     let loc = location;
     for (let start = 0; start < d.size; start += this.#chunk) {
       const end = Math.min(d.size, start + this.#chunk);
