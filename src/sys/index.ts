@@ -1,7 +1,7 @@
 /**
  * The only FFI in Berth: libc calls Node lacks (mount, umount2, mknod, *xattr, setns, posix_spawn), loaded on first
- * use, and
- * AF_UNIX SOCK_SEQPACKET sockets (conmon's attach socket) as net.Sockets.
+ * use through koffi.ts's `libcFunctions`, AF_UNIX SOCK_SEQPACKET sockets (conmon's attach socket) as net.Sockets,
+ * and rtnetlink.
  */
 export * from './libc.ts';
 export * from './seqpacket.ts';

@@ -12,3 +12,24 @@ export function koffi(): KoffiModule {
   cached ??= createRequire(import.meta.url)('koffi') as KoffiModule;
   return cached;
 }
+
+/** A libc function as koffi binds it: called synchronously, or as `.async(...args, callback)` on libuv's pool. */
+export type LibcFunction = ReturnType<Koffi.LibraryHandle['func']>;
+
+/**
+ * A loader of the libc functions in `decls` (name → C prototype): libc is loaded and they are bound on the first
+ * call, then kept, so a module that declares them costs nothing until one is used.
+ */
+export function libcFunctions<K extends string>(decls: Record<K, string>): () => Record<K, LibcFunction> {
+  let fns: Record<K, LibcFunction> | undefined;
+  return () => {
+    if (!fns) {
+      const lib = koffi().load('libc.so.6');
+      fns = Object.fromEntries(Object.entries<string>(decls).map(([k, d]) => [k, lib.func(d)])) as Record<
+        K,
+        LibcFunction
+      >;
+    }
+    return fns;
+  };
+}

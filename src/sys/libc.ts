@@ -1,4 +1,4 @@
-import { koffi } from './koffi.ts';
+import { koffi, libcFunctions } from './koffi.ts';
 import { getSystemErrorMessage, getSystemErrorName } from 'node:util';
 
 /**
@@ -7,39 +7,16 @@ import { getSystemErrorMessage, getSystemErrorName } from 'node:util';
  * short syscall, and koffi's errno is only reliable for calls made on this thread.
  */
 
-// biome-ignore lint/suspicious/noExplicitAny: koffi's foreign functions take and return what their C signature says
-type Fn = (...args: any[]) => any;
-
-interface Libc {
-  mount: Fn;
-  umount2: Fn;
-  mknod: Fn;
-  lsetxattr: Fn;
-  lgetxattr: Fn;
-  llistxattr: Fn;
-  lremovexattr: Fn;
-  setns: Fn;
-}
-
-let libc: Libc | undefined;
-
-function load(): Libc {
-  if (libc) return libc;
-  const lib = koffi().load('libc.so.6');
-  libc = {
-    mount: lib.func(
-      'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
-    ),
-    umount2: lib.func('int umount2(const char *target, int flags)'),
-    mknod: lib.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
-    lsetxattr: lib.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
-    lgetxattr: lib.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)'),
-    llistxattr: lib.func('long llistxattr(const char *path, void *list, size_t size)'),
-    lremovexattr: lib.func('int lremovexattr(const char *path, const char *name)'),
-    setns: lib.func('int setns(int fd, int nstype)'),
-  };
-  return libc;
-}
+const load = libcFunctions({
+  mount: 'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+  umount2: 'int umount2(const char *target, int flags)',
+  mknod: 'int mknod(const char *path, uint32_t mode, uint64_t dev)',
+  lsetxattr: 'int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)',
+  lgetxattr: 'long lgetxattr(const char *path, const char *name, void *value, size_t size)',
+  llistxattr: 'long llistxattr(const char *path, void *list, size_t size)',
+  lremovexattr: 'int lremovexattr(const char *path, const char *name)',
+  setns: 'int setns(int fd, int nstype)',
+});
 
 /** An error shaped like node:fs's: `code` ('ENOENT'), negative `errno`, `syscall`, and `path` when there is one. */
 export interface SystemError extends Error {
@@ -51,7 +28,11 @@ export interface SystemError extends Error {
 }
 
 function systemError(syscall: string, path?: string, dest?: string): SystemError {
-  const errno = koffi().errno();
+  return errnoError(koffi().errno(), syscall, path, dest);
+}
+
+/** The SystemError for `errno` (positive, as libc sets it) from `syscall`, on `path` (and `dest`). */
+export function errnoError(errno: number, syscall: string, path?: string, dest?: string): SystemError {
   const code = getSystemErrorName(-errno);
   let message = `${code}: ${getSystemErrorMessage(-errno)}, ${syscall}`;
   if (path !== undefined) message += ` '${path}'`;
@@ -62,7 +43,7 @@ function systemError(syscall: string, path?: string, dest?: string): SystemError
   err.syscall = syscall;
   if (path !== undefined) err.path = path;
   if (dest !== undefined) err.dest = dest;
-  Error.captureStackTrace(err, systemError);
+  Error.captureStackTrace(err, errnoError);
   return err;
 }
 

@@ -1,4 +1,4 @@
-import { koffi } from './koffi.ts';
+import { koffi, libcFunctions } from './koffi.ts';
 import { closeSync, openSync, constants as fsConstants } from 'node:fs';
 import { getSystemErrorMessage, getSystemErrorName } from 'node:util';
 import type { SystemError } from './libc.ts';
@@ -12,39 +12,16 @@ import type { SystemError } from './libc.ts';
  * exchange with the kernel, and a thread's namespace may only be switched while no other JS runs on it.
  */
 
-// biome-ignore lint/suspicious/noExplicitAny: koffi's foreign functions take and return what their C signature says
-type Fn = (...args: any[]) => any;
-
-interface NetlinkCalls {
-  socket: Fn;
-  bind: Fn;
-  send: Fn;
-  recv: Fn;
-  close: Fn;
-  unshare: Fn;
-  setns: Fn;
-  mount: Fn;
-}
-
-let calls: NetlinkCalls | undefined;
-
-function load(): NetlinkCalls {
-  if (calls) return calls;
-  const lib = koffi().load('libc.so.6');
-  calls = {
-    socket: lib.func('int socket(int domain, int type, int protocol)'),
-    bind: lib.func('int bind(int fd, const void *addr, uint32_t len)'),
-    send: lib.func('long send(int fd, const void *buf, size_t len, int flags)'),
-    recv: lib.func('long recv(int fd, void *buf, size_t len, int flags)'),
-    close: lib.func('int close(int fd)'),
-    unshare: lib.func('int unshare(int flags)'),
-    setns: lib.func('int setns(int fd, int nstype)'),
-    mount: lib.func(
-      'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
-    ),
-  };
-  return calls;
-}
+const load = libcFunctions({
+  socket: 'int socket(int domain, int type, int protocol)',
+  bind: 'int bind(int fd, const void *addr, uint32_t len)',
+  send: 'long send(int fd, const void *buf, size_t len, int flags)',
+  recv: 'long recv(int fd, void *buf, size_t len, int flags)',
+  close: 'int close(int fd)',
+  unshare: 'int unshare(int flags)',
+  setns: 'int setns(int fd, int nstype)',
+  mount: 'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+});
 
 function errnoError(errno: number, syscall: string, what?: string): SystemError {
   const code = getSystemErrorName(-errno);

@@ -1,9 +1,8 @@
-import { koffi } from './koffi.ts';
+import { koffi, libcFunctions } from './koffi.ts';
 import { closeSync, openSync, constants as fsConstants } from 'node:fs';
 import { Socket, type SocketConstructorOpts } from 'node:net';
 import { basename, dirname } from 'node:path';
-import { getSystemErrorMessage, getSystemErrorName } from 'node:util';
-import type { SystemError } from './libc.ts';
+import { errnoError, type SystemError } from './libc.ts';
 
 /**
  * AF_UNIX SOCK_SEQPACKET sockets, which node:net cannot open: socket(2), connect(2), bind(2), listen(2) and
@@ -13,35 +12,15 @@ import type { SystemError } from './libc.ts';
  * `path`).
  */
 
-// biome-ignore lint/suspicious/noExplicitAny: koffi's foreign functions take and return what their C signature says
-type Fn = (...args: any[]) => any;
-
-interface SocketCalls {
-  socket: Fn;
-  connect: Fn;
-  bind: Fn;
-  listen: Fn;
-  accept4: Fn;
-  recv: Fn;
-  fcntl: Fn;
-}
-
-let calls: SocketCalls | undefined;
-
-function load(): SocketCalls {
-  if (calls) return calls;
-  const lib = koffi().load('libc.so.6');
-  calls = {
-    socket: lib.func('int socket(int domain, int type, int protocol)'),
-    connect: lib.func('int connect(int fd, const void *addr, uint32_t len)'),
-    bind: lib.func('int bind(int fd, const void *addr, uint32_t len)'),
-    listen: lib.func('int listen(int fd, int backlog)'),
-    accept4: lib.func('int accept4(int fd, void *addr, void *len, int flags)'),
-    recv: lib.func('long recv(int fd, void *buf, size_t len, int flags)'),
-    fcntl: lib.func('int fcntl(int fd, int cmd, ...)'),
-  };
-  return calls;
-}
+const load = libcFunctions({
+  socket: 'int socket(int domain, int type, int protocol)',
+  connect: 'int connect(int fd, const void *addr, uint32_t len)',
+  bind: 'int bind(int fd, const void *addr, uint32_t len)',
+  listen: 'int listen(int fd, int backlog)',
+  accept4: 'int accept4(int fd, void *addr, void *len, int flags)',
+  recv: 'long recv(int fd, void *buf, size_t len, int flags)',
+  fcntl: 'int fcntl(int fd, int cmd, ...)',
+});
 
 const AF_UNIX = 1;
 const SOCK_SEQPACKET = 5;
@@ -58,17 +37,6 @@ const ENAMETOOLONG = 36;
 const SUN_PATH_SIZE = 108;
 /** The longest path sockaddr_un holds. */
 export const MAX_SOCKET_PATH = SUN_PATH_SIZE - 1;
-
-function errnoError(errno: number, syscall: string, path: string): SystemError {
-  const code = getSystemErrorName(-errno);
-  const err = new Error(`${code}: ${getSystemErrorMessage(-errno)}, ${syscall} '${path}'`) as SystemError;
-  err.errno = -errno;
-  err.code = code;
-  err.syscall = syscall;
-  err.path = path;
-  Error.captureStackTrace(err, errnoError);
-  return err;
-}
 
 function lastError(syscall: string, path: string): SystemError {
   return errnoError(koffi().errno(), syscall, path);
@@ -223,7 +191,7 @@ function pipeBinding(): PipeWrapBinding {
     const warningCode =
       typeof typeOrOpts === 'object' && typeOrOpts !== null ? (typeOrOpts as { code?: unknown }).code : code;
     if (warningCode === 'DEP0111') return;
-    (emitWarning as Fn).call(process, warning, ...rest);
+    (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
   } as typeof process.emitWarning;
   try {
     pipeWrap = (process as unknown as { binding(name: string): PipeWrapBinding }).binding('pipe_wrap');

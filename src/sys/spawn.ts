@@ -1,5 +1,6 @@
 import { Socket } from 'node:net';
-import { koffi } from './koffi.ts';
+import { koffi, libcFunctions } from './koffi.ts';
+import { errnoError } from './libc.ts';
 
 /**
  * Child processes started with glibc's posix_spawn(3) instead of Node's child_process. libuv's spawn forks the
@@ -14,55 +15,24 @@ import { koffi } from './koffi.ts';
  * waitpid(WNOHANG) when a SIGCHLD arrives (and on a slow timer, in case one is missed).
  */
 
-// biome-ignore lint/suspicious/noExplicitAny: koffi's foreign functions take and return what their C signature says
-type Fn = (...args: any[]) => any;
-
-interface SpawnLib {
-  posixSpawn: Fn & { async: Fn };
-  faInit: Fn;
-  faDestroy: Fn;
-  faAddDup2: Fn;
-  faAddOpen: Fn;
-  faAddChdir: Fn;
-  attrInit: Fn;
-  attrDestroy: Fn;
-  attrSetFlags: Fn;
-  attrSetSigMask: Fn;
-  attrSetSigDefault: Fn;
-  sigEmptySet: Fn;
-  pipe2: Fn;
-  waitpid: Fn;
-  close: Fn;
-}
-
-let lib: SpawnLib | undefined;
-
-function load(): SpawnLib {
-  if (lib) return lib;
-  const c = koffi().load('libc.so.6');
-  lib = {
-    posixSpawn: c.func(
-      'int posix_spawn(_Out_ int *pid, const char *path, void *actions, void *attr, const char **argv, const char **envp)',
-    ),
-    faInit: c.func('int posix_spawn_file_actions_init(void *actions)'),
-    faDestroy: c.func('int posix_spawn_file_actions_destroy(void *actions)'),
-    faAddDup2: c.func('int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)'),
-    faAddOpen: c.func(
-      'int posix_spawn_file_actions_addopen(void *actions, int fd, const char *path, int oflag, uint32_t mode)',
-    ),
-    faAddChdir: c.func('int posix_spawn_file_actions_addchdir_np(void *actions, const char *path)'),
-    attrInit: c.func('int posix_spawnattr_init(void *attr)'),
-    attrDestroy: c.func('int posix_spawnattr_destroy(void *attr)'),
-    attrSetFlags: c.func('int posix_spawnattr_setflags(void *attr, short flags)'),
-    attrSetSigMask: c.func('int posix_spawnattr_setsigmask(void *attr, const void *set)'),
-    attrSetSigDefault: c.func('int posix_spawnattr_setsigdefault(void *attr, const void *set)'),
-    sigEmptySet: c.func('int sigemptyset(void *set)'),
-    pipe2: c.func('int pipe2(_Out_ int *fds, int flags)'),
-    waitpid: c.func('int waitpid(int pid, _Out_ int *status, int options)'),
-    close: c.func('int close(int fd)'),
-  };
-  return lib;
-}
+const load = libcFunctions({
+  posixSpawn:
+    'int posix_spawn(_Out_ int *pid, const char *path, void *actions, void *attr, const char **argv, const char **envp)',
+  faInit: 'int posix_spawn_file_actions_init(void *actions)',
+  faDestroy: 'int posix_spawn_file_actions_destroy(void *actions)',
+  faAddDup2: 'int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)',
+  faAddOpen: 'int posix_spawn_file_actions_addopen(void *actions, int fd, const char *path, int oflag, uint32_t mode)',
+  faAddChdir: 'int posix_spawn_file_actions_addchdir_np(void *actions, const char *path)',
+  attrInit: 'int posix_spawnattr_init(void *attr)',
+  attrDestroy: 'int posix_spawnattr_destroy(void *attr)',
+  attrSetFlags: 'int posix_spawnattr_setflags(void *attr, short flags)',
+  attrSetSigMask: 'int posix_spawnattr_setsigmask(void *attr, const void *set)',
+  attrSetSigDefault: 'int posix_spawnattr_setsigdefault(void *attr, const void *set)',
+  sigEmptySet: 'int sigemptyset(void *set)',
+  pipe2: 'int pipe2(_Out_ int *fds, int flags)',
+  waitpid: 'int waitpid(int pid, _Out_ int *status, int options)',
+  close: 'int close(int fd)',
+});
 
 // glibc on Linux: <spawn.h>, <fcntl.h>, <sys/wait.h>.
 const POSIX_SPAWN_SETSIGDEF = 0x04;
@@ -123,7 +93,7 @@ export async function spawnDirect(
         return;
       }
       const p = [0, 0];
-      if (c.pipe2(p, O_CLOEXEC) !== 0) throw errnoError('pipe2');
+      if (c.pipe2(p, O_CLOEXEC) !== 0) throw errnoError(koffi().errno(), 'pipe2');
       const [r, w] = p as [number, number];
       const child = kind === 'in' ? r : w;
       ours[fd] = kind === 'in' ? w : r;
@@ -148,7 +118,7 @@ export async function spawnDirect(
         err ? reject(err) : resolve(r),
       ),
     );
-    if (rc !== 0) throw errnoError('posix_spawn', rc, file);
+    if (rc !== 0) throw errnoError(rc, 'posix_spawn', file);
     for (const fd of theirs) c.close(fd);
     theirs.length = 0;
     opts.fds.forEach((kind, fd) => {
@@ -166,21 +136,7 @@ export async function spawnDirect(
 }
 
 function check(rc: number, what: string): void {
-  if (rc !== 0) throw errnoError(what, rc);
-}
-
-function errnoError(syscall: string, errno?: number, path?: string): Error {
-  const n = errno ?? koffi().errno();
-  const { getSystemErrorName, getSystemErrorMessage } = process.getBuiltinModule('node:util');
-  const code = getSystemErrorName(-n);
-  const err = new Error(
-    `${code}: ${getSystemErrorMessage(-n)}, ${syscall}${path !== undefined ? ` '${path}'` : ''}`,
-  ) as Error & { code: string; errno: number; syscall: string; path?: string };
-  err.code = code;
-  err.errno = -n;
-  err.syscall = syscall;
-  if (path !== undefined) err.path = path;
-  return err;
+  if (rc !== 0) throw errnoError(rc, what);
 }
 
 // ---- reaping --------------------------------------------------------------------------------------------
