@@ -31,6 +31,37 @@ describe('trust', { timeout: 600_000 }, () => {
   let enforcing: Daemon | undefined;
   let gnupg = '';
   let gpgKeys: { fingerprints: string[]; publicKeys: Buffer[] };
+  /** skopeo's own policy (skopeo-policy.json in scratch) trusts only the GPG keys in `keyFile`, a file in scratch. */
+  const trustOnly = (keyFile: string) =>
+    writeFile(
+      join(scratch, 'skopeo-policy.json'),
+      JSON.stringify({ default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: join(scratch, keyFile) }] }),
+    );
+  /** skopeo copies `src` into the folder `dst` under that policy, finding signatures as `registriesD` says. */
+  const policyCopy = (registriesD: string, src: string, dst: string) =>
+    run(
+      'skopeo',
+      [
+        ...['--policy', join(scratch, 'skopeo-policy.json'), '--registries.d', registriesD],
+        ...['copy', '--src-tls-verify=false', src, `dir:${dst}`],
+      ],
+      {},
+      undefined,
+      { timeoutMs: 120_000 },
+    );
+  /** skopeo signs with the first GPG key while it copies `src` to the registry reference `dst`. */
+  const gpgSignedCopy = (src: string, dst: string) =>
+    run(
+      'skopeo',
+      [
+        ...['--insecure-policy', '--registries.d', join(scratch, 'registries.d')],
+        ...['copy', '--src-tls-verify=false', '--dest-tls-verify=false', '--sign-by', gpgKeys.fingerprints[0]!],
+        ...[`docker://${src}`, `docker://${dst}`],
+      ],
+      { GNUPGHOME: gnupg },
+      undefined,
+      { timeoutMs: 120_000 },
+    );
   const b = (d: Daemon, args: string[], env: Record<string, string> = {}) =>
     run(
       BERTH,
@@ -336,24 +367,7 @@ describe('trust', { timeout: 600_000 }, () => {
   it('GPG simple signing interoperates with skopeo both ways, through the lookaside store', async () => {
     const env = { GNUPGHOME: gnupg };
     // skopeo signs, berthd verifies under its policy.
-    const s = await run(
-      'skopeo',
-      [
-        '--insecure-policy',
-        '--registries.d',
-        join(scratch, 'registries.d'),
-        'copy',
-        '--src-tls-verify=false',
-        '--dest-tls-verify=false',
-        '--sign-by',
-        gpgKeys.fingerprints[0]!,
-        `docker://${img('1')}`,
-        `docker://${reg.host}/gpg:1`,
-      ],
-      env,
-      undefined,
-      { timeoutMs: 120_000 },
-    );
+    const s = await gpgSignedCopy(img('1'), `${reg.host}/gpg:1`);
     assert.equal(s.code, 0, s.stderr);
     await ok(enforcing!, ['pull', `${reg.host}/gpg:1`]);
     const v = await ok(plain, ['trust', 'verify', '--gpg-key-file', 'releases.gpg', `${reg.host}/gpg:1`]);
@@ -376,27 +390,9 @@ describe('trust', { timeout: 600_000 }, () => {
       ['releases.gpg', 0],
       ['stranger.gpg', 1],
     ] as const) {
-      await writeFile(
-        join(scratch, 'skopeo-policy.json'),
-        JSON.stringify({ default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: join(scratch, key) }] }),
-      );
+      await trustOnly(key);
       const dst = join(scratch, `out-${key}`);
-      const r = await run(
-        'skopeo',
-        [
-          '--policy',
-          join(scratch, 'skopeo-policy.json'),
-          '--registries.d',
-          join(scratch, 'registries.d'),
-          'copy',
-          '--src-tls-verify=false',
-          `docker://${reg.host}/gpg:2`,
-          `dir:${dst}`,
-        ],
-        {},
-        undefined,
-        { timeoutMs: 120_000 },
-      );
+      const r = await policyCopy(join(scratch, 'registries.d'), `docker://${reg.host}/gpg:2`, dst);
       assert.equal(r.code === 0 ? 0 : 1, expect, `${key}: ${r.stderr}`);
     }
     // The same store served over http, as a lookaside is usually published: skopeo reads Berth's signature there.
@@ -416,43 +412,10 @@ describe('trust', { timeout: 600_000 }, () => {
         join(rdHttp, 'h.yaml'),
         `default-docker:\n  lookaside: http://127.0.0.1:${(server.address() as AddressInfo).port}\n`,
       );
-      const r = await run(
-        'skopeo',
-        [
-          '--policy',
-          join(scratch, 'skopeo-policy.json'),
-          '--registries.d',
-          rdHttp,
-          'copy',
-          '--src-tls-verify=false',
-          `docker://${reg.host}/gpg:2`,
-          `dir:${join(scratch, 'out-http')}`,
-        ],
-        {},
-        undefined,
-        { timeoutMs: 120_000 },
-      );
+      const r = await policyCopy(rdHttp, `docker://${reg.host}/gpg:2`, join(scratch, 'out-http'));
       assert.equal(r.code, 1, 'the policy file now trusts stranger.gpg only');
-      await writeFile(
-        join(scratch, 'skopeo-policy.json'),
-        JSON.stringify({ default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: join(scratch, 'releases.gpg') }] }),
-      );
-      const ok2 = await run(
-        'skopeo',
-        [
-          '--policy',
-          join(scratch, 'skopeo-policy.json'),
-          '--registries.d',
-          rdHttp,
-          'copy',
-          '--src-tls-verify=false',
-          `docker://${reg.host}/gpg:2`,
-          `dir:${join(scratch, 'out-http-2')}`,
-        ],
-        {},
-        undefined,
-        { timeoutMs: 120_000 },
-      );
+      await trustOnly('releases.gpg');
+      const ok2 = await policyCopy(rdHttp, `docker://${reg.host}/gpg:2`, join(scratch, 'out-http-2'));
       assert.equal(ok2.code, 0, ok2.stderr);
       assert.ok(
         served.some((u) => /\/gpg@sha256=[0-9a-f]{64}\/signature-1$/.test(u)),
@@ -493,49 +456,14 @@ describe('trust', { timeout: 600_000 }, () => {
     await ok(enforcing!, ['pull', ref]);
     // GPG both ways here too: skopeo signs, berthd's policy accepts; Berth signs, skopeo's policy accepts.
     const env = { GNUPGHOME: gnupg };
-    const s = await run(
-      'skopeo',
-      [
-        '--insecure-policy',
-        '--registries.d',
-        join(scratch, 'registries.d'),
-        'copy',
-        '--src-tls-verify=false',
-        '--dest-tls-verify=false',
-        '--sign-by',
-        gpgKeys.fingerprints[0]!,
-        `docker://${ref}`,
-        `docker://${own.host}/gpg:1`,
-      ],
-      env,
-      undefined,
-      { timeoutMs: 120_000 },
-    );
+    const s = await gpgSignedCopy(ref, `${own.host}/gpg:1`);
     assert.equal(s.code, 0, s.stderr);
     await ok(enforcing!, ['pull', `${own.host}/gpg:1`]);
     await ok(plain, ['tag', img('1'), `${own.host}/gpg:2`]);
     await ok(plain, ['push', `${own.host}/gpg:2`]);
     await ok(plain, ['trust', 'sign', '--gpg-key', gpgKeys.fingerprints[0]!, `${own.host}/gpg:2`], env);
-    await writeFile(
-      join(scratch, 'skopeo-policy.json'),
-      JSON.stringify({ default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: join(scratch, 'releases.gpg') }] }),
-    );
-    const v = await run(
-      'skopeo',
-      [
-        '--policy',
-        join(scratch, 'skopeo-policy.json'),
-        '--registries.d',
-        join(scratch, 'registries.d'),
-        'copy',
-        '--src-tls-verify=false',
-        `docker://${own.host}/gpg:2`,
-        `dir:${join(scratch, 'out-own')}`,
-      ],
-      {},
-      undefined,
-      { timeoutMs: 120_000 },
-    );
+    await trustOnly('releases.gpg');
+    const v = await policyCopy(join(scratch, 'registries.d'), `docker://${own.host}/gpg:2`, join(scratch, 'out-own'));
     assert.equal(v.code, 0, v.stderr);
   });
 
