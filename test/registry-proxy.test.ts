@@ -13,7 +13,14 @@ import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type DistributionRegistry, skopeo, startRegistry, LOGIN } from '../src/distribution/remote/testkit.ts';
+import {
+  type DistributionRegistry,
+  LOGIN,
+  skopeo,
+  skopeoPushArchive,
+  skopeoRawManifest,
+  startRegistry,
+} from '../src/distribution/remote/testkit.ts';
 import { type FaultyRegistry, startFaultyRegistry } from '../src/distribution/remote/testkit-faults.ts';
 import {
   call,
@@ -32,6 +39,26 @@ const ACCEPT = {
   Accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json',
 };
 
+/** berthd with `reg`'s `cache` project as its mirror of `up` (both plain HTTP), from its own daemon.json. */
+async function mirroringDaemon(up: DistributionRegistry, reg: ServedRegistry): Promise<Daemon> {
+  const dd = await mkdtemp(join(tmpdir(), 'berth-proxy-d-'));
+  await writeFile(
+    join(dd, 'daemon.json'),
+    JSON.stringify({
+      'insecure-registries': [up.host, reg.host],
+      'registry-mirrors': { [up.host]: [`${reg.url}/cache`] },
+    }),
+  );
+  return startDaemon({ dir: dd, args: ['--config-file', join(dd, 'daemon.json')] });
+}
+
+/** The image's RepoDigests as `docker image inspect` prints them (JSON). */
+async function repoDigests(d: Daemon, ref: string): Promise<string> {
+  const r = await docker(d, ['image', 'inspect', '--format', '{{json .RepoDigests}}', ref]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+
 describe('registry pull-through cache', () => {
   let scratch: string;
   let up: DistributionRegistry;
@@ -44,24 +71,9 @@ describe('registry pull-through cache', () => {
     const l2 = await layer([file(`data-${seed}`, seed.repeat(5000))], { gzip: true });
     const archive = join(scratch, `${seed}.tar`);
     await writeFile(archive, await tarOf(legacyArchive([{ image: image([l, l2]), tags: [`x/${seed}:1`] }])));
-    const r = await skopeo([
-      'copy',
-      '-q',
-      '--dest-tls-verify=false',
-      '--dest-creds',
-      LOGIN.creds,
-      `docker-archive:${archive}`,
-      `docker://${up.host}/${ref}`,
-    ]);
+    const r = await skopeoPushArchive(archive, `${up.host}/${ref}`);
     assert.equal(r.code, 0, r.stderr);
-    const raw = await skopeo([
-      'inspect',
-      '--raw',
-      '--tls-verify=false',
-      '--creds',
-      LOGIN.creds,
-      `docker://${up.host}/${ref}`,
-    ]);
+    const raw = await skopeoRawManifest(`${up.host}/${ref}`);
     assert.equal(raw.code, 0, raw.stderr);
     return sha256(raw.stdout);
   }
@@ -158,29 +170,12 @@ describe('registry pull-through cache', () => {
       new RegExp(`upstream of project \\\\"cache\\\\", ${up.url.replace(/[.]/g, '\\.')}`),
     );
 
-    const d: Daemon = await (async () => {
-      const dd = await mkdtemp(join(tmpdir(), 'berth-proxy-d-'));
-      await writeFile(
-        join(dd, 'daemon.json'),
-        JSON.stringify({
-          'insecure-registries': [up.host, reg.host],
-          'registry-mirrors': { [up.host]: [`${reg.url}/cache`] },
-        }),
-      );
-      return startDaemon({ dir: dd, args: ['--config-file', join(dd, 'daemon.json')] });
-    })();
+    const d = await mirroringDaemon(up, reg);
     try {
       const pulled = await docker(d, ['pull', `${up.host}/lib/app:1`]);
       assert.equal(pulled.code, 0, `${pulled.stderr}\n${d.log().slice(-2000)}`);
-      const inspect = await docker(d, [
-        'image',
-        'inspect',
-        '--format',
-        '{{json .RepoDigests}}',
-        `${up.host}/lib/app:1`,
-      ]);
-      assert.equal(inspect.code, 0, inspect.stderr);
-      assert.ok(inspect.stdout.includes(`${up.host}/lib/app@${digests.moved}`), inspect.stdout);
+      const inspected = await repoDigests(d, `${up.host}/lib/app:1`);
+      assert.ok(inspected.includes(`${up.host}/lib/app@${digests.moved}`), inspected);
     } finally {
       await d.cleanup();
     }
@@ -200,17 +195,9 @@ describe('registry pull-through cache with token auth, as a mirror', () => {
     const l = await layer([file('hello', 'through the mirror')], { gzip: true });
     const archive = join(scratch, 'img.tar');
     await writeFile(archive, await tarOf(legacyArchive([{ image: image([l]), tags: ['x/img:1'] }])));
-    const auth = ['--dest-tls-verify=false', '--dest-creds', LOGIN.creds];
-    const r = await skopeo(['copy', '-q', ...auth, `docker-archive:${archive}`, `docker://${up.host}/lib/tok:1`]);
+    const r = await skopeoPushArchive(archive, `${up.host}/lib/tok:1`);
     assert.equal(r.code, 0, r.stderr);
-    const raw = await skopeo([
-      'inspect',
-      '--raw',
-      '--tls-verify=false',
-      '--creds',
-      LOGIN.creds,
-      `docker://${up.host}/lib/tok:1`,
-    ]);
+    const raw = await skopeoRawManifest(`${up.host}/lib/tok:1`);
     upstreamDigest = sha256(raw.stdout);
     const root = join(scratch, 'root');
     // A user makes the registry use token auth; the proxy project is public, so anonymous tokens may pull.
@@ -261,26 +248,12 @@ describe('registry pull-through cache with token auth, as a mirror', () => {
   });
 
   it('berthd configured with the mirror path pulls through it, and pulls the project by its own name', async () => {
-    const dd = await mkdtemp(join(tmpdir(), 'berth-proxy-td-'));
-    await writeFile(
-      join(dd, 'daemon.json'),
-      JSON.stringify({
-        'insecure-registries': [up.host, reg.host],
-        'registry-mirrors': { [up.host]: [`${reg.url}/cache`] },
-      }),
-    );
-    const d = await startDaemon({ dir: dd, args: ['--config-file', join(dd, 'daemon.json')] });
+    const d = await mirroringDaemon(up, reg);
     try {
       const pulled = await docker(d, ['pull', `${up.host}/lib/tok:1`]);
       assert.equal(pulled.code, 0, `${pulled.stderr}\n${d.log().slice(-2000)}\n${reg.log().slice(-2000)}`);
-      const digests = await docker(d, [
-        'image',
-        'inspect',
-        '--format',
-        '{{json .RepoDigests}}',
-        `${up.host}/lib/tok:1`,
-      ]);
-      assert.ok(digests.stdout.includes(`${up.host}/lib/tok@${upstreamDigest}`), digests.stdout);
+      const inspected = await repoDigests(d, `${up.host}/lib/tok:1`);
+      assert.ok(inspected.includes(`${up.host}/lib/tok@${upstreamDigest}`), inspected);
       // Through the registry's own name, the default realm and the full repository name.
       const direct = await docker(d, ['pull', `${reg.host}/cache/lib/tok:1`]);
       assert.equal(direct.code, 0, direct.stderr);

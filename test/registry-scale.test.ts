@@ -21,7 +21,7 @@ import {
   type ServedRegistry,
 } from '../src/registry/testkit.ts';
 import { dir, file, image, layer, legacyArchive, tarOf } from './fixtures.ts';
-import { skopeo, LOGIN } from '../src/distribution/remote/testkit.ts';
+import { LOGIN, skopeo, skopeoPushArchive, skopeoRawManifest } from '../src/distribution/remote/testkit.ts';
 import { startPostgres, startRadosgw, type Postgres, type S3Server } from './storage-kit.ts';
 
 describe('two registry processes over radosgw and PostgreSQL', () => {
@@ -76,32 +76,10 @@ describe('two registry processes over radosgw and PostgreSQL', () => {
     const img = image([await layer([dir('s3'), file('s3/x', randomBytes(4096))], { gzip: true })]);
     const archive = join(work, 'img.tar');
     await writeFile(archive, await tarOf(legacyArchive([{ image: img, tags: ['x:1'] }])));
-    const up = await skopeo([
-      'copy',
-      '-q',
-      '--dest-tls-verify=false',
-      '--dest-creds',
-      LOGIN.creds,
-      `docker-archive:${archive}`,
-      `docker://${a.host}/lib/app:1`,
-    ]);
+    const up = await skopeoPushArchive(archive, `${a.host}/lib/app:1`);
     assert.equal(up.code, 0, up.stderr);
-    const rawA = await skopeo([
-      'inspect',
-      '--raw',
-      '--tls-verify=false',
-      '--creds',
-      LOGIN.creds,
-      `docker://${a.host}/lib/app:1`,
-    ]);
-    const rawB = await skopeo([
-      'inspect',
-      '--raw',
-      '--tls-verify=false',
-      '--creds',
-      LOGIN.creds,
-      `docker://${b.host}/lib/app:1`,
-    ]);
+    const rawA = await skopeoRawManifest(`${a.host}/lib/app:1`);
+    const rawB = await skopeoRawManifest(`${b.host}/lib/app:1`);
     assert.equal(sha256(rawB.stdout), sha256(rawA.stdout));
     const down = await skopeo([
       'copy',

@@ -385,6 +385,24 @@ export function skopeo(args: string[], timeoutMs = 300_000): Promise<RunResult> 
   return run('skopeo', ['--insecure-policy', ...args], { timeoutMs });
 }
 
+/** skopeo copies the docker-archive `archive` to `docker://ref`, a plain-HTTP registry, with LOGIN's credentials. */
+export function skopeoPushArchive(archive: string, ref: string): Promise<RunResult> {
+  return skopeo([
+    'copy',
+    '-q',
+    '--dest-tls-verify=false',
+    '--dest-creds',
+    LOGIN.creds,
+    `docker-archive:${archive}`,
+    `docker://${ref}`,
+  ]);
+}
+
+/** The manifest at `docker://ref` of a plain-HTTP registry as it is stored, read with LOGIN's credentials. */
+export function skopeoRawManifest(ref: string): Promise<RunResult> {
+  return skopeo(['inspect', '--raw', '--tls-verify=false', '--creds', LOGIN.creds, `docker://${ref}`]);
+}
+
 /** Runs skopeo as `skopeo` does and returns its output; a non-zero exit is an Error with its stderr. */
 export async function skopeoOut(args: string[], timeoutMs = 300_000): Promise<string> {
   const r = await skopeo(args, timeoutMs);
