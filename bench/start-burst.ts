@@ -17,18 +17,12 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { call, epochMs } from './lib/api.ts';
 import { DOCKER, dockerEnv, type Engine, ROOT, startBerthd, startDockerd } from './lib/engines.ts';
+import { type PhaseLine, readPhaseLines } from './lib/phases.ts';
 import { run, sleep, stats, type Stats } from './lib/proc.ts';
 import { processes } from './containers.ts';
 import { runcBed, runcParallel } from './lib/runc.ts';
 
 type Log = (s: string) => void;
-
-interface PhaseLine {
-  phase: string;
-  id: string;
-  start: number;
-  end: number;
-}
 
 /** What one burst cost, beside its wall time. */
 export interface BurstSample {
@@ -386,10 +380,7 @@ export async function benchStartBurst(o: {
     for (const t of targets) {
       if (!t.berthd) continue;
       const file = t.name === 'berthd' ? phaseLog : basePhaseLog;
-      const lines = readFileSync(file, 'utf8')
-        .split('\n')
-        .filter((l) => l.startsWith('{"phase"'))
-        .map((l) => JSON.parse(l) as PhaseLine);
+      const lines = readPhaseLines(file);
       for (const mode of ['cli', 'api'] as const)
         f.timelines.push({ engine: t.name, mode, ...timeline(samples.get(t.name)![mode], lines) });
     }

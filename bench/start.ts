@@ -19,17 +19,11 @@ import type { ApiCycle } from './lib/api.ts';
 import { berthPeer, dockerPeer, type Peer, podmanPeer, round, Tally } from './containers.ts';
 import { BERTH, DOCKER, dockerEnv, NODE, ROOT, startBerthd, startDockerd } from './lib/engines.ts';
 import { hyperfine } from './lib/hyperfine.ts';
+import { type PhaseLine, readPhaseLines } from './lib/phases.ts';
 import { run, sleep, stats, type Stats } from './lib/proc.ts';
 import { runcBed, runcParallel, runcSteps } from './lib/runc.ts';
 
 type Log = (s: string) => void;
-
-interface PhaseLine {
-  phase: string;
-  id: string;
-  start: number;
-  end: number;
-}
 
 /** One row of the breakdown: a phase within one of the cycle's calls, ms per cycle. */
 export interface PhaseRow {
@@ -330,10 +324,7 @@ export async function benchStart(o: {
     for (const p of peers) for (const e of tallies.get(p.name)!.errors) errors.push(`${p.name}: ${e}`);
     // The recorder writes every 250 ms.
     await sleep(600);
-    const lines = readFileSync(phaseLog, 'utf8')
-      .split('\n')
-      .filter((l) => l.startsWith('{"phase"'))
-      .map((l) => JSON.parse(l) as PhaseLine);
+    const lines = readPhaseLines(phaseLog);
     f.phases = breakdown(tallies.get('berthd')?.api ?? [], lines);
   } finally {
     for (const p of peers.reverse())
