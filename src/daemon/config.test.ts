@@ -5,10 +5,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULTS, parseArgs, parseHost } from './config.ts';
 
-test('defaults, then the config file, then flags', async () => {
+/** Runs `fn` with the path of a daemon.json (not yet written) in a folder of its own, removed afterwards. */
+async function inConfigDir(fn: (file: string, dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-config-'));
   try {
-    const file = join(dir, 'daemon.json');
+    await fn(join(dir, 'daemon.json'), dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('defaults, then the config file, then flags', async () => {
+  await inConfigDir(async (file, dir) => {
     await writeFile(
       file,
       JSON.stringify({ 'data-root': '/srv/berth', 'log-level': 'debug', hosts: ['unix:///tmp/a.sock'] }),
@@ -27,9 +35,7 @@ test('defaults, then the config file, then flags', async () => {
     assert.throws(() => parseArgs(['--config-file', file]), /unknown option "data-rot"/);
     await writeFile(file, '{ not json');
     assert.throws(() => parseArgs(['--config-file', file]), /not valid JSON/);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('bad flags and values are refused with the value named', () => {
@@ -63,9 +69,7 @@ test('network and registry options: defaults, flags, file keys and bad values', 
     'reg:5000',
   ]);
   assert.throws(() => parseArgs(['--insecure-registry', 'http://reg:5000']), /insecure-registries/);
-  const dir = await mkdtemp(join(tmpdir(), 'berth-config-'));
-  try {
-    const file = join(dir, 'daemon.json');
+  await inConfigDir(async (file) => {
     await writeFile(
       file,
       JSON.stringify({
@@ -82,9 +86,7 @@ test('network and registry options: defaults, flags, file keys and bad values', 
     assert.throws(() => parseArgs(['--config-file', file]), /invalid mirror "ftp:\/\/m"/);
     await writeFile(file, JSON.stringify({ 'max-concurrent-downloads': 0 }));
     assert.throws(() => parseArgs(['--config-file', file]), /max-concurrent-downloads must be a positive integer/);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a TCP listener needs mutual TLS, or plain TCP said explicitly', () => {
@@ -114,9 +116,7 @@ test('a TCP listener needs mutual TLS, or plain TCP said explicitly', () => {
 });
 
 test('the TLS keys and the group from the config file, as dockerd names them; flags win', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'berth-config-'));
-  try {
-    const file = join(dir, 'daemon.json');
+  await inConfigDir(async (file, dir) => {
     await writeFile(
       file,
       JSON.stringify({
@@ -147,7 +147,5 @@ test('the TLS keys and the group from the config file, as dockerd names them; fl
     await writeFile(file, JSON.stringify({ hosts: ['tcp://127.0.0.1:2375'], tls: false }));
     const plain = parseArgs(['--config-file', file], dir);
     assert.ok(plain.kind === 'run' && plain.config.tls === false && !plain.config.tlsVerify);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
