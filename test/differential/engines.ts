@@ -5,21 +5,13 @@ import { join } from 'node:path';
 import { busyboxRootfs } from '../../src/daemon/busybox.ts';
 import { collect, image, legacyArchive, MT, sha256, tarOf } from '../fixtures.ts';
 import { api, startDaemon, type Daemon } from '../harness.ts';
-import { DOCKERD, startRefDockerd } from '../refdockerd.ts';
+import { DOCKERD, type RefDockerd, startRefDockerd } from '../refdockerd.ts';
 
 export type EngineKind = 'berth' | 'docker';
 
-export interface Engine {
+/** Either engine as the tests drive it: the reference dockerd's handle (its own temp dir holds its roots and socket). */
+export interface Engine extends RefDockerd {
   kind: EngineKind;
-  /** The engine's own temp dir (its roots and socket live under it). */
-  dir: string;
-  socket: string;
-  host: string;
-  dataRoot: string;
-  log(): string;
-  /** Whether the daemon process is still running. */
-  alive(): boolean;
-  stop(): Promise<void>;
 }
 
 export { DOCKERD } from '../refdockerd.ts';
