@@ -150,6 +150,17 @@ function mainThread(pid: number): { cpu: number; wait: number } {
 const skopeo = async (args: string[]) =>
   (await run('skopeo', ['--insecure-policy', ...args], { timeoutMs: STEP_TIMEOUT_MS })).seconds;
 
+/** skopeo copies bench/img:1 from one registry to another; seconds. */
+const skopeoCopy = (src: Peer, dst: Peer) =>
+  skopeo([
+    'copy',
+    '-q',
+    ...src.flags('src'),
+    ...dst.flags('dest'),
+    `docker://${src.host}/bench/img:1`,
+    `docker://${dst.host}/bench/img:1`,
+  ]);
+
 async function seed(p: Peer, image: BuiltImage, ref: string): Promise<void> {
   await skopeo(['copy', '-q', ...p.flags('dest'), `docker-archive:${image.archive}`, `docker://${p.host}/${ref}`]);
 }
@@ -231,16 +242,7 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
             if (who === 'skopeo') {
               await run('sync', []);
               const synced = childCpu();
-              sko.push(
-                await skopeo([
-                  'copy',
-                  '-q',
-                  ...src.flags('src'),
-                  ...dst.flags('dest'),
-                  `docker://${src.host}/bench/img:1`,
-                  `docker://${dst.host}/bench/img:1`,
-                ]),
-              );
+              sko.push(await skopeoCopy(src, dst));
               skoCpu.push(childCpu() - synced + cpuSeconds(pids) - cpu0);
             } else {
               // From the run's request on: the rule's creation (and the client loaded meanwhile) not counted.
@@ -368,14 +370,7 @@ async function benchBig(work: string, image: BuiltImage): Promise<void> {
     const d2 = await distPeer();
     let sko: number;
     try {
-      sko = await skopeo([
-        'copy',
-        '-q',
-        ...a.flags('src'),
-        ...d2.flags('dest'),
-        `docker://${a.host}/bench/img:1`,
-        `docker://${d2.host}/bench/img:1`,
-      ]);
+      sko = await skopeoCopy(a, d2);
     } finally {
       await d2.stop();
     }
