@@ -129,7 +129,7 @@ export class Registry {
     this.blobs = opts.blobs;
     this.deleteEnabled = opts.deleteEnabled ?? true;
     this.maxBlobBytes = opts.maxBlobBytes;
-    this.#progressKept = 'path' in opts.blobs;
+    this.#progressKept = opts.blobs.path !== undefined;
   }
 
   onEvent(fn: (e: RegistryEvent) => void): void {

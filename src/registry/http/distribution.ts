@@ -279,11 +279,11 @@ export class DistributionApi {
     const start = range?.start ?? 0;
     const end = range?.end ?? size - 1;
     const blobs = this.#reg.blobs;
-    if (end - start + 1 >= FILE_LOOP_MIN && 'path' in blobs && typeof blobs.path === 'function') {
+    if (end - start + 1 >= FILE_LOOP_MIN && blobs.path) {
       // A large blob in the filesystem store: read into reused buffers straight into the socket.
       let fh: FileHandle;
       try {
-        fh = await open((blobs as { path(d: Digest): string }).path(digest));
+        fh = await open(blobs.path(digest));
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw blobUnknown(digest);
         throw err;

@@ -7,6 +7,8 @@ import type { Manager, Provider, ResumableIngester } from '../../content/index.t
  */
 export type BlobBackend = Pick<Provider, 'read' | 'info'> &
   Pick<Manager, 'delete' | 'walk' | 'digests'> &
+  /** `path`: a backend whose blobs are files here (the filesystem one) lets large GETs read the file itself. */
+  Partial<Pick<Provider, 'path'>> &
   ResumableIngester & {
     init(): Promise<void>;
     close?(): Promise<void>;
