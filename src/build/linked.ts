@@ -113,32 +113,23 @@ export async function applyLinked(
     await unpack(rest);
     const limit = new Limit(32);
     const pending: Promise<void>[] = [];
-    let failure: unknown;
     let linked = 0;
-    const written = new Set<string>();
+    // gone from the previous layer (or not linkable): written as any other file, by the same unpack
+    const unlinked: PackEntry[] = [];
     for (const e of toLink) {
-      if (failure !== undefined) break;
       await limit.take();
       pending.push(
-        (async () => {
-          const dst = join(upper, e.header.name);
-          try {
-            await link(join(from, e.header.name), dst);
-            linked++;
-          } catch {
-            // gone from the previous layer (or not linkable): written as any other file
-            written.add(e.header.name);
-            await writeEntry(dst, e).catch((err: unknown) => {
-              failure ??= err;
-            });
-          } finally {
-            limit.release();
-          }
-        })(),
+        link(join(from, e.header.name), join(upper, e.header.name))
+          .then(
+            () => void linked++,
+            () => void unlinked.push(e),
+          )
+          .finally(() => limit.release()),
       );
     }
     await Promise.all(pending);
-    if (failure !== undefined) throw failure;
+    if (unlinked.length > 0) await unpack(unlinked);
+    const written = new Set(unlinked.map((e) => e.header.name));
     const dirs = rest.filter((e) => e.header.type === 'directory').reverse();
     for (const d of dirs) {
       const t = d.header.mtime ?? 0;
@@ -250,22 +241,4 @@ class WindowReader {
     for (const h of this.#handles.values()) await h.then((fh) => fh.close()).catch(() => {});
     this.#handles.clear();
   }
-}
-
-/** A file entry written out in full (when its link failed). */
-async function writeEntry(path: string, e: PackEntry): Promise<void> {
-  const h = e.header;
-  await rm(path, { force: true });
-  const fh = await open(path, 'wx', h.mode ?? 0o644);
-  try {
-    const body = e.body;
-    if (body instanceof Uint8Array) await fh.write(body);
-    else if (body) for await (const c of body as AsyncIterable<Uint8Array>) await fh.write(c);
-    await fh.chown(h.uid ?? 0, h.gid ?? 0);
-    await fh.chmod(h.mode ?? 0o644);
-  } finally {
-    await fh.close();
-  }
-  const t = h.mtime ?? 0;
-  await utimes(path, t, t);
 }
