@@ -1,4 +1,4 @@
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -253,33 +253,39 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
   }
 
   read(digest: Digest, opts: { start?: number; end?: number; signal?: AbortSignal } = {}): Readable {
-    if (existsSync(join(this.root, 'deferred')) && !existsSync(this.path(digest))) {
-      // a deferred blob: made first, then read like any other
-      const out = new PassThrough({ highWaterMark: 1 << 20 });
-      this.materialize(digest, opts.signal ? { signal: opts.signal } : {}).then(
-        () => {
-          // pipe() forwards no error: the stored blob's failure (a range past its end, an abort) ends `out` too
-          const stored = this.read(digest, opts);
-          stored.on('error', (err) => out.destroy(err));
-          stored.pipe(out);
-        },
-        (err: unknown) => out.destroy(err as Error),
-      );
-      return out;
-    }
+    // A pass-through (not Readable.wrap, which stalled gunzip near the end of large gzip layers), so that ENOENT can
+    // be mapped to NotFound for the consumer, and a deferred blob made and read into it.
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    this.#readInto(digest, opts, out, true);
+    return out;
+  }
+
+  /**
+   * Pipes the stored blob into `out`. One that is not stored may be a deferred blob: made first (`orMake`), then read
+   * like any other; so a stored blob's read costs no look for a deferred record.
+   */
+  #readInto(
+    digest: Digest,
+    opts: { start?: number; end?: number; signal?: AbortSignal },
+    out: PassThrough,
+    orMake: boolean,
+  ): void {
     const stream = createReadStream(this.path(digest), {
       start: opts.start ?? 0,
       ...(opts.end !== undefined ? { end: opts.end } : {}),
       highWaterMark: 1 << 20,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
-    // A pass-through (not Readable.wrap, which stalled gunzip near the end of large gzip layers), so that
-    // ENOENT can be mapped to NotFound for the consumer.
-    const out = new PassThrough({ highWaterMark: 1 << 20 });
     stream.on('error', (err) => {
-      out.destroy(isErrno(err, 'ENOENT') ? new NotFoundError(`blob ${digest} not found`) : err);
+      if (!isErrno(err, 'ENOENT')) return void out.destroy(err);
+      if (!orMake) return void out.destroy(new NotFoundError(`blob ${digest} not found`));
+      // pipe() forwards no error and ends nothing on one: `out` is still open for the made blob's read
+      this.materialize(digest, opts.signal ? { signal: opts.signal } : {}).then(
+        () => this.#readInto(digest, opts, out, false),
+        (e: unknown) => out.destroy(e as Error),
+      );
     });
-    return stream.pipe(out);
+    stream.pipe(out);
   }
 
   async readAll(digest: Digest, maxSize = 16 << 20): Promise<Buffer> {
