@@ -5,7 +5,7 @@
  * own streams, for a program's `import.meta.main`.
  */
 import type { Writable } from 'node:stream';
-import type { EngineClient } from '../client/index.ts';
+import type { EngineClient, EngineClientOptions } from '../client/index.ts';
 import type { OutStream, Streams } from './command.ts';
 import { exitReport } from './errors.ts';
 
@@ -47,6 +47,16 @@ export async function runProgram(streams: Streams, body: (run: ProgramRun) => Pr
     releaseSignals();
     client?.close();
   }
+}
+
+/**
+ * An engine client whose code is loaded only now, when a command talks to an engine (not by `compose config`,
+ * help, a usage error): synchronously, as require() of an ES module allows, since the context's getter is sync.
+ */
+export function newEngineClient(options: EngineClientOptions): EngineClient {
+  const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);
+  const { EngineClient } = require('../client/index.ts') as typeof import('../client/index.ts');
+  return new EngineClient(options);
 }
 
 function outStream(stream: Writable & { isTTY?: boolean; columns?: number }): OutStream {

@@ -1,7 +1,7 @@
 import type { ClientTLS } from '../client/index.ts';
 import { BIN, GLOBAL_FLAGS, dispatch, rootHelp, type Context, type Streams } from './command.ts';
 import { COMMANDS } from './commands.ts';
-import { runProgram, processStreams } from './entry.ts';
+import { newEngineClient, runProgram, processStreams } from './entry.ts';
 import { ExitStatusError, UsageError } from './errors.ts';
 import { FlagError, parseFlags } from './flags.ts';
 
@@ -95,17 +95,13 @@ export function main(argv: readonly string[], env: NodeJS.ProcessEnv, streams: S
       signal: run.signal,
       version,
       client: () =>
-        run.client(() => {
-          // The engine client is loaded only when a command talks to an engine (not by `compose config`, help,
-          // a usage error): synchronously, as require() of an ES module allows, since this getter is sync.
-          const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);
-          const { EngineClient } = require('../client/index.ts') as typeof import('../client/index.ts');
-          return new EngineClient({
+        run.client(() =>
+          newEngineClient({
             ...(host !== '' ? { host } : {}),
             userAgent: `Berth-Client/${version} (${process.platform})`,
             ...(tls ? { tls } : {}),
-          });
-        }),
+          }),
+        ),
       releaseSignals: run.releaseSignals,
     };
     if (parsed.args[0] === 'compose') {

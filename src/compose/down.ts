@@ -11,7 +11,7 @@ import { listNetworks, listVolumes, removeNetworks, removeVolumes } from './reso
  * project's networks and, with `-v`, its volumes go. It loads none of the creating half (index.ts: `teardown()`).
  */
 
-export { stopAndRemove, stopTimeout } from './remove.ts';
+export { stopAndRemove, stopRunning, stopTimeout } from './remove.ts';
 export { stopContainer } from './hooks.ts';
 
 export interface DownOptions {

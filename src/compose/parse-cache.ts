@@ -1,6 +1,6 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CACHE_DIR as CACHE_ROOT, ROOT, writeCacheFile } from './cache-dir.ts';
 import { quickHash } from './quick-hash.ts';
 
 /**
@@ -8,12 +8,11 @@ import { quickHash } from './quick-hash.ts';
  * of a large file costs tens of milliseconds of cold YAML code (and loading the `yaml` package), reading its JSON
  * back costs well under one. What is kept is the parse alone (the documents before interpolation, and where each
  * key was written), so the environment, `.env` files and flags still apply on every run. The key covers the text,
- * the `yaml` package's version and FORMAT (raised whenever the parse changes); the text is kept too, and must match. At most MAX_ENTRIES files are kept;
- * the oldest go first. An unwritable cache directory only means parsing every time.
+ * the `yaml` package's version and FORMAT (raised whenever the parse changes); the text is kept too, and must match.
+ * At most MAX_ENTRIES files are kept; the oldest go first. An unwritable cache directory only means parsing every time.
  */
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CACHE_DIR = join(ROOT, 'node_modules', '.cache', 'berth', 'compose-yaml');
+const CACHE_DIR = join(CACHE_ROOT, 'compose-yaml');
 const FORMAT = 1;
 const MAX_ENTRIES = 200;
 
@@ -56,11 +55,7 @@ function lossless(v: unknown): boolean {
 export function writeParsed(text: string, parse: CachedParse): void {
   if (!lossless(parse.documents)) return;
   try {
-    mkdirSync(CACHE_DIR, { recursive: true });
-    const file = join(CACHE_DIR, `${keyOf(text)}.json`);
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ ...parse, text }));
-    renameSync(tmp, file);
+    writeCacheFile(join(CACHE_DIR, `${keyOf(text)}.json`), JSON.stringify({ ...parse, text }));
     const names = readdirSync(CACHE_DIR).filter((n) => n.endsWith('.json'));
     if (names.length > MAX_ENTRIES) {
       const byAge = names

@@ -125,17 +125,10 @@ export async function listNetworks(ctx: ComposeContext, project: string): Promis
 
 /** Removes networks (from `listNetworks`), all at once; one already gone is fine. */
 export async function removeNetworks(ctx: ComposeContext, nets: { Id: string; Name: string }[]): Promise<void> {
-  const sorted = [...nets].sort((a, b) => compareNames(a.Name, b.Name));
-  for (const n of sorted) ctx.reporter.event('Network', n.Name, 'Removing');
-  await Promise.all(
-    sorted.map(async (n) => {
-      try {
-        await ctx.client.networkRemove(n.Id, { signal: ctx.signal });
-      } catch (err) {
-        if (!(err instanceof NotFoundError)) throw err;
-      }
-      ctx.reporter.event('Network', n.Name, 'Removed');
-    }),
+  await removeEach(
+    ctx,
+    'Network',
+    nets.map((n) => [n.Name, () => ctx.client.networkRemove(n.Id, { signal: ctx.signal })]),
   );
 }
 
@@ -150,16 +143,29 @@ export async function listVolumes(ctx: ComposeContext, project: string): Promise
 
 /** Removes volumes (from `listVolumes`), all at once; one already gone is fine. */
 export async function removeVolumes(ctx: ComposeContext, volumes: { Name: string }[]): Promise<void> {
-  const sorted = [...volumes].sort((a, b) => compareNames(a.Name, b.Name));
-  for (const v of sorted) ctx.reporter.event('Volume', v.Name, 'Removing');
+  await removeEach(
+    ctx,
+    'Volume',
+    volumes.map((v) => [v.Name, () => ctx.client.volumeRemove(v.Name, { signal: ctx.signal })]),
+  );
+}
+
+/** Removes objects of one kind (name, removal) at once, reported in name order; one already gone is fine. */
+async function removeEach(
+  ctx: ComposeContext,
+  kind: string,
+  items: [name: string, remove: () => Promise<unknown>][],
+): Promise<void> {
+  items.sort(([a], [b]) => compareNames(a, b));
+  for (const [name] of items) ctx.reporter.event(kind, name, 'Removing');
   await Promise.all(
-    sorted.map(async (v) => {
+    items.map(async ([name, remove]) => {
       try {
-        await ctx.client.volumeRemove(v.Name, { signal: ctx.signal });
+        await remove();
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err;
       }
-      ctx.reporter.event('Volume', v.Name, 'Removed');
+      ctx.reporter.event(kind, name, 'Removed');
     }),
   );
 }

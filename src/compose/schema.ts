@@ -1,10 +1,10 @@
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { ErrorObject } from 'ajv';
 import { ComposeFileError, dotted, type KeyPath } from './errors.ts';
 import type { Positions } from './source.ts';
+import { CACHE_DIR, ROOT, writeCacheFile } from './cache-dir.ts';
 
 /**
  * Validation against the Compose Specification's JSON Schema (vendor/compose-spec/compose-spec.json) with ajv.
@@ -17,21 +17,12 @@ import type { Positions } from './source.ts';
  */
 
 const require = createRequire(import.meta.url);
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SCHEMA_PATH = join(ROOT, 'vendor', 'compose-spec', 'compose-spec.json');
-const CACHE_DIR = join(ROOT, 'node_modules', '.cache', 'berth');
 
 type Validate = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
 let compiled: Validate | undefined;
 /** Writes V8's code cache of the standalone validator, once it has run (see `standalone`). */
 let keepCodeCache: (() => void) | undefined;
-
-function writeAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(CACHE_DIR, { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
 
 /**
  * The standalone validator at `path`, run through node:vm with V8's code cache of it when there is one; undefined
@@ -72,7 +63,7 @@ function standalone(path: string): Validate | undefined {
   if (cachedData === undefined || script.cachedDataRejected) {
     keepCodeCache = () => {
       try {
-        writeAtomic(codePath, script.createCachedData());
+        writeCacheFile(codePath, script.createCachedData());
       } catch {
         // A read-only install: the validator is compiled on each run.
       }
@@ -96,7 +87,7 @@ function validator(): Validate {
   const fn = ajv.compile(schema) as Validate;
   try {
     const code = (require('ajv/dist/standalone') as { default: (a: unknown, f: unknown) => string }).default;
-    writeAtomic(cached, code(ajv, fn));
+    writeCacheFile(cached, code(ajv, fn));
   } catch {
     // A read-only install: validation still works, only slower to start.
   }

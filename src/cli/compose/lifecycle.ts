@@ -5,7 +5,6 @@ import {
   selectServices,
   serviceOf,
   containerName,
-  type ComposeContext,
   type Project,
   type RecreatePolicy,
   engine,
@@ -113,7 +112,7 @@ export async function runDown(inv: ComposeInvocation): Promise<void> {
     name = project.name;
   } catch (err) {
     // `down -p NAME` works without the files, from the labels.
-    if (!inv.ctx.streams || !(err instanceof Error) || !/no configuration file provided/.test(err.message)) throw err;
+    if (!(err instanceof Error) || !/no configuration file provided/.test(err.message)) throw err;
     name = inv.projectName();
   }
   await (await teardown()).down(inv.compose, name, project, {
@@ -131,37 +130,30 @@ async function targets(inv: ComposeInvocation, project: Project, all = true) {
   return projectContainers(inv.compose, project.name, { ...(names !== undefined ? { services: names } : {}), all });
 }
 
+/** The services named on the command line, else all of them. */
+function namedServices(inv: ComposeInvocation, project: Project): string[] {
+  return inv.args.length > 0 ? selectServices(project, inv.args, true) : Object.keys(project.services).sort();
+}
+
 async function eachInOrder(
-  ctx: ComposeContext,
   project: Project,
   services: string[],
   reverse: boolean,
   fn: (service: string) => Promise<void>,
 ): Promise<void> {
-  await inDependencyOrder(
-    project.services,
-    services.filter((s) => project.services[s] !== undefined),
-    fn,
-    { reverse },
-  );
-  void ctx;
+  const known = services.filter((s) => project.services[s] !== undefined);
+  await inDependencyOrder(project.services, known, fn, { reverse });
 }
 
 export async function runStop(inv: ComposeInvocation): Promise<void> {
   const { project } = inv.load(inv.args);
   const containers = await targets(inv, project, false);
-  const services = [...new Set(containers.map((c) => c.Labels?.['com.docker.compose.service'] ?? ''))];
-  await eachInOrder(inv.compose, project, services, true, async (s) => {
-    const t = (await teardown()).stopTimeout(project.services[s], timeoutOf(inv));
-    await Promise.all(
-      containers
-        .filter((c) => c.Labels?.['com.docker.compose.service'] === s)
-        .map(async (c) => {
-          inv.compose.reporter.event('Container', containerName(c), 'Stopping');
-          await (await teardown()).stopContainer(inv.compose, project.services[s], c, t);
-          inv.compose.reporter.event('Container', containerName(c), 'Stopped');
-        }),
-    );
+  const { stopRunning, stopTimeout } = await teardown();
+  const services = [...new Set(containers.map(serviceOf))];
+  await eachInOrder(project, services, true, async (s) => {
+    const t = stopTimeout(project.services[s], timeoutOf(inv));
+    const mine = containers.filter((c) => serviceOf(c) === s);
+    await Promise.all(mine.map((c) => stopRunning(inv.compose, c, t, project.services[s])));
   });
 }
 
@@ -178,9 +170,10 @@ export async function runRestart(inv: ComposeInvocation): Promise<void> {
   const { project } = inv.load(inv.args);
   const services = selectServices(project, inv.args, inv.flags.bool('no-deps') || inv.args.length > 0);
   const containers = await projectContainers(inv.compose, project.name, { services });
-  await eachInOrder(inv.compose, project, services, false, async (s) => {
-    const t = (await teardown()).stopTimeout(project.services[s], timeoutOf(inv));
-    for (const c of containers.filter((x) => x.Labels?.['com.docker.compose.service'] === s)) {
+  const { stopTimeout } = await teardown();
+  await eachInOrder(project, services, false, async (s) => {
+    const t = stopTimeout(project.services[s], timeoutOf(inv));
+    for (const c of containers.filter((x) => serviceOf(x) === s)) {
       inv.compose.reporter.event('Container', containerName(c), 'Restarting');
       await inv.compose.client.containerRestart(c.Id, {
         ...(t !== undefined ? { timeout: t } : {}),
@@ -248,12 +241,12 @@ export async function runCreate(inv: ComposeInvocation): Promise<void> {
 
 export async function runBuild(inv: ComposeInvocation): Promise<void> {
   const { project } = inv.load(inv.args);
-  const services = inv.args.length > 0 ? selectServices(project, inv.args, true) : Object.keys(project.services).sort();
+  const services = namedServices(inv, project);
   const args: Record<string, string> = {};
   for (const a of inv.flags.list('build-arg')) {
     const eq = a.indexOf('=');
     if (eq < 0) {
-      const v = inv.ctx.streams ? project.environment[a] : undefined;
+      const v = project.environment[a];
       if (v !== undefined) args[a] = v;
     } else args[a.slice(0, eq)] = a.slice(eq + 1);
   }
@@ -272,7 +265,7 @@ export async function runBuild(inv: ComposeInvocation): Promise<void> {
 
 export async function runPull(inv: ComposeInvocation): Promise<void> {
   const { project } = inv.load(inv.args);
-  const services = inv.args.length > 0 ? selectServices(project, inv.args, true) : Object.keys(project.services).sort();
+  const services = namedServices(inv, project);
   const failures: string[] = [];
   for (const n of services) {
     const s = project.services[n]!;
@@ -290,7 +283,7 @@ export async function runPull(inv: ComposeInvocation): Promise<void> {
 
 export async function runPush(inv: ComposeInvocation): Promise<void> {
   const { project } = inv.load(inv.args);
-  const services = inv.args.length > 0 ? selectServices(project, inv.args, true) : Object.keys(project.services).sort();
+  const services = namedServices(inv, project);
   for (const n of services) {
     const s = project.services[n]!;
     if (s.build === undefined && s.image === undefined) continue;

@@ -9,7 +9,7 @@ import {
 import { ComposeFileError, InvalidProjectError } from '../../compose/index.ts';
 import type { Context } from '../command.ts';
 import { UsageError } from '../errors.ts';
-import { FlagError, flagUsages, parseFlags, type FlagSpec, type FlagValues } from '../flags.ts';
+import { bool, FlagError, flagUsages, int, list, parseFlags, str, type FlagSpec, type FlagValues } from '../flags.ts';
 import { COMPOSE_COMMANDS, type ComposeCommand } from './commands.ts';
 
 /**
@@ -19,27 +19,17 @@ import { COMPOSE_COMMANDS, type ComposeCommand } from './commands.ts';
  */
 
 export const COMPOSE_FLAGS: readonly FlagSpec[] = [
-  { name: 'file', short: 'f', kind: 'list', valueName: 'stringArray', usage: 'Compose configuration files' },
-  { name: 'project-name', short: 'p', kind: 'string', usage: 'Project name' },
-  { name: 'project-directory', kind: 'string', usage: 'Specify an alternate working directory' },
-  { name: 'env-file', kind: 'list', valueName: 'stringArray', usage: 'Specify an alternate environment file' },
-  { name: 'profile', kind: 'list', valueName: 'stringArray', usage: 'Specify a profile to enable' },
-  {
-    name: 'ansi',
-    kind: 'string',
-    usage: 'Control when to print ANSI control characters ("never"|"always"|"auto")',
-    defaultValue: 'auto',
-  },
-  { name: 'progress', kind: 'string', usage: 'Set type of progress output (auto, tty, plain, json, quiet)' },
-  { name: 'parallel', kind: 'int', usage: 'Control max parallelism, -1 for unlimited', defaultValue: '-1' },
-  { name: 'compatibility', kind: 'bool', usage: 'Run compose in backward compatibility mode', hidden: true },
-  { name: 'dry-run', kind: 'bool', usage: 'Execute command in dry run mode', hidden: true },
-  {
-    name: 'all-resources',
-    kind: 'bool',
-    usage: 'Include all resources, even those not used by services',
-    hidden: true,
-  },
+  list('file', 'Compose configuration files', { short: 'f', valueName: 'stringArray' }),
+  str('project-name', 'Project name', { short: 'p' }),
+  str('project-directory', 'Specify an alternate working directory'),
+  list('env-file', 'Specify an alternate environment file', { valueName: 'stringArray' }),
+  list('profile', 'Specify a profile to enable', { valueName: 'stringArray' }),
+  str('ansi', 'Control when to print ANSI control characters ("never"|"always"|"auto")', { defaultValue: 'auto' }),
+  str('progress', 'Set type of progress output (auto, tty, plain, json, quiet)'),
+  int('parallel', 'Control max parallelism, -1 for unlimited', { defaultValue: '-1' }),
+  bool('compatibility', 'Run compose in backward compatibility mode', { hidden: true }),
+  bool('dry-run', 'Execute command in dry run mode', { hidden: true }),
+  bool('all-resources', 'Include all resources, even those not used by services', { hidden: true }),
 ];
 
 /** What a compose command gets: the CLI context, the parsed flags and arguments, and the project loader. */

@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { COMPOSE_VERSION } from '../../compose/index.ts';
 import type { Context, Streams } from '../command.ts';
-import { processStreams, runProgram } from '../entry.ts';
+import { newEngineClient, processStreams, runProgram } from '../entry.ts';
 import { parseFlags, type FlagSpec } from '../flags.ts';
 import { runCompose } from './main.ts';
 
@@ -91,13 +91,7 @@ export async function pluginMain(argv: readonly string[], env: NodeJS.ProcessEnv
       globals: { host, logLevel: 'info', debug: g.flags.bool('debug') },
       signal: run.signal,
       version: COMPOSE_VERSION,
-      client: () =>
-        run.client(() => {
-          // Loaded only when a command talks to the engine, synchronously (require() of an ES module).
-          const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);
-          const { EngineClient } = require('../../client/index.ts') as typeof import('../../client/index.ts');
-          return new EngineClient({ host, userAgent: `Docker-Compose/${COMPOSE_VERSION} (Berth)` });
-        }),
+      client: () => run.client(() => newEngineClient({ host, userAgent: `Docker-Compose/${COMPOSE_VERSION} (Berth)` })),
       releaseSignals: run.releaseSignals,
     };
     await runCompose(ctx, rest, 'docker compose', { cwd: process.cwd(), env });
