@@ -1,10 +1,10 @@
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { ErrorObject } from 'ajv';
 import { ComposeFileError, dotted, type KeyPath } from './errors.ts';
 import type { Positions } from './source.ts';
-import { CACHE_DIR, ROOT, writeCacheFile } from './cache-dir.ts';
+import { CACHE_DIR, dropStale, ROOT, writeCacheFile } from './cache-dir.ts';
 
 /**
  * Validation against the Compose Specification's JSON Schema (vendor/compose-spec/compose-spec.json) with ajv.
@@ -13,8 +13,12 @@ import { CACHE_DIR, ROOT, writeCacheFile } from './cache-dir.ts';
  * from there; when that directory cannot be written the schema is compiled in memory every time. The standalone
  * code is ~400 KB of functions that V8 compiles on their first call (~20 ms of every run, which Node's compile
  * cache does not keep: it is made before the code runs), so V8's code cache of it is also kept, made after the
- * first validation, when it holds the compiled validators.
+ * first validation, when it holds the compiled validators. Only the current key's files are kept: writing a new
+ * validator or code cache removes the `compose-spec-*` files of other keys (an older schema, ajv or Node).
  */
+
+/** The names in the cache directory that belong to the validator (`dropStale`'s family). */
+export const VALIDATOR_PREFIX = 'compose-spec-';
 
 const require = createRequire(import.meta.url);
 export const SCHEMA_PATH = join(ROOT, 'vendor', 'compose-spec', 'compose-spec.json');
@@ -64,6 +68,7 @@ function standalone(path: string): Validate | undefined {
     keepCodeCache = () => {
       try {
         writeCacheFile(codePath, script.createCachedData());
+        dropStale(CACHE_DIR, VALIDATOR_PREFIX, [basename(path), basename(codePath)]);
       } catch {
         // A read-only install: the validator is compiled on each run.
       }
@@ -76,7 +81,7 @@ function validator(): Validate {
   if (compiled !== undefined) return compiled;
   const st = statSync(SCHEMA_PATH);
   const ajvVersion = (require('ajv/package.json') as { version: string }).version;
-  const cached = join(CACHE_DIR, `compose-spec-${st.size}-${Math.trunc(st.mtimeMs)}-${ajvVersion}.cjs`);
+  const cached = join(CACHE_DIR, `${VALIDATOR_PREFIX}${st.size}-${Math.trunc(st.mtimeMs)}-${ajvVersion}.cjs`);
   compiled = standalone(cached);
   if (compiled !== undefined) return compiled;
   const schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
@@ -88,6 +93,7 @@ function validator(): Validate {
   try {
     const code = (require('ajv/dist/standalone') as { default: (a: unknown, f: unknown) => string }).default;
     writeCacheFile(cached, code(ajv, fn));
+    dropStale(CACHE_DIR, VALIDATOR_PREFIX, [basename(cached)]);
   } catch {
     // A read-only install: validation still works, only slower to start.
   }
