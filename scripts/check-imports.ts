@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { isBundled } from '../src/cli/compose/bundle-build.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const src = join(root, 'src');
@@ -112,12 +113,26 @@ for (const file of walk(src)) {
       problems.push(`${relative(root, file)}: imports ${spec}, outside src/`);
       continue;
     }
+    const isTest = /\.(test|suite|bench)\.ts$|\/testkit\.ts$/.test(file);
+    // The compose command line runs as one bundle (src/cli/compose/bundle.ts): a module copied into it must not
+    // also be loaded from source by a module left out of it, or a process would hold two copies of it and of its
+    // classes. Only the loader may import it (the source it runs when there is no fresh bundle); types cross freely.
+    if (
+      isBundled(relative(root, target)) &&
+      !isBundled(relative(root, file)) &&
+      !isTest &&
+      relative(root, file) !== join('src', 'cli', 'compose', 'bundle.ts') &&
+      !/^(?:import|export)\s+type\s/.test(clause)
+    ) {
+      problems.push(
+        `${relative(root, file)}: imports ${spec}, which runs inside the compose bundle; go through bundle.ts`,
+      );
+    }
     const to = rel.split(sep)[0]!;
     if (to === folder) continue;
     if (TYPES_ONLY.has(to) && !/^(?:import|export)\s+type\s/.test(clause)) {
       problems.push(`${relative(root, file)}: src/${to} holds types only; use \`import type\` (${spec})`);
     }
-    const isTest = /\.(test|suite|bench)\.ts$|\/testkit\.ts$/.test(file);
     if (
       LAZY_ONLY[folder]?.includes(to) &&
       m[3] === undefined &&

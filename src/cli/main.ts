@@ -105,9 +105,15 @@ export function main(argv: readonly string[], env: NodeJS.ProcessEnv, streams: S
       releaseSignals: run.releaseSignals,
     };
     if (parsed.args[0] === 'compose') {
-      // Loaded on demand: compose and its YAML and schema code cost nothing to the other commands.
-      const { runCompose } = await import('./compose/main.ts');
-      await runCompose(ctx, parsed.args.slice(1), `${BIN} compose`, { cwd: process.cwd(), env });
+      // Loaded on demand: compose and its YAML and schema code cost nothing to the other commands. As one bundle
+      // when it is fresh (compose/bundle.ts).
+      const { composeCli } = await import('./compose/bundle.ts');
+      const cli = await composeCli(env);
+      await cli.runCompose(ctx, parsed.args.slice(1), `${BIN} compose`, {
+        cwd: process.cwd(),
+        env,
+        ...(cli.started !== undefined ? { started: cli.started } : {}),
+      });
       return 0;
     }
     await dispatch(ctx, COMMANDS, parsed.args);

@@ -1,97 +1,16 @@
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
  * Where the compose loader keeps what it need not redo on every run (the compiled schema, parsed files): under
- * `node_modules/.cache/berth/` of the install. A cache file is written whole or not at all. Each cache keeps only
- * its current key (`dropStale`: the files of an older schema, ajv, Node or format go when a new key is written)
- * and stays within a count and a size (`boundCache`). The clean-up runs when something new is written, never on a
- * hit, so a warm run pays nothing for it.
+ * `node_modules/.cache/berth/` of the install, through util/cache-files.ts (written whole or not at all). Each
+ * cache keeps only its current key (`dropStale`: the files of an older schema, ajv, Node or format go when a new
+ * key is written) and stays within a count and a size (`boundCache`). The clean-up runs when something new is
+ * written, never on a hit, so a warm run pays nothing for it.
  */
 
 /** The install's root (beside `node_modules/` and `vendor/`). */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CACHE_DIR = join(ROOT, 'node_modules', '.cache', 'berth');
 
-/** Writes a cache file through a temporary one and a rename; throws when the directory cannot be written. */
-export function writeCacheFile(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
-
-function names(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
-/**
- * Removes the entries of `dir` (files or directories) whose names start with `prefix`, except those in `keep`:
- * the keys of one cache that are no longer the current one. A temporary file of a write in progress (`….tmp`) is
- * left alone unless it is an hour old (a writer that died). Returns the names removed.
- */
-export function dropStale(dir: string, prefix: string, keep: readonly string[]): string[] {
-  const removed: string[] = [];
-  const hourAgo = Date.now() - 3_600_000;
-  for (const name of names(dir)) {
-    if (!name.startsWith(prefix) || keep.includes(name)) continue;
-    try {
-      if (name.endsWith('.tmp') && statSync(join(dir, name)).mtimeMs > hourAgo) continue;
-      rmSync(join(dir, name), { recursive: true, force: true });
-      removed.push(name);
-    } catch {
-      // Gone already (another process cleaning up too).
-    }
-  }
-  return removed;
-}
-
-export interface CacheLimits {
-  maxEntries: number;
-  maxBytes: number;
-}
-
-/**
- * Keeps the files of `dir` within `limits`: the least recently used go first (the oldest modification time; a
- * cache hit renews it, see `touch`). Returns the names removed.
- */
-export function boundCache(dir: string, limits: CacheLimits): string[] {
-  const entries: { name: string; size: number; used: number }[] = [];
-  for (const name of names(dir)) {
-    if (name.endsWith('.tmp')) continue;
-    try {
-      const st = statSync(join(dir, name));
-      if (st.isFile()) entries.push({ name, size: st.size, used: st.mtimeMs });
-    } catch {
-      // Removed meanwhile.
-    }
-  }
-  let bytes = entries.reduce((sum, e) => sum + e.size, 0);
-  let count = entries.length;
-  if (count <= limits.maxEntries && bytes <= limits.maxBytes) return [];
-  entries.sort((a, b) => a.used - b.used || (a.name < b.name ? -1 : 1));
-  const removed: string[] = [];
-  for (const e of entries) {
-    if (count <= limits.maxEntries && bytes <= limits.maxBytes) break;
-    rmSync(join(dir, e.name), { force: true });
-    removed.push(e.name);
-    count--;
-    bytes -= e.size;
-  }
-  return removed;
-}
-
-/** Marks a cache file as just used (for `boundCache`'s order); a failure only makes it look older. */
-export function touch(path: string): void {
-  try {
-    const now = new Date();
-    utimesSync(path, now, now);
-  } catch {
-    // A read-only install.
-  }
-}
+export { boundCache, type CacheLimits, dropStale, touch, writeCacheFile } from '../util/cache-files.ts';

@@ -51,6 +51,8 @@ export interface ComposeInvocation {
 export interface ComposeEnvironment {
   cwd: string;
   env: Record<string, string | undefined>;
+  /** Told the command's name once it is known, before it runs (bundle.ts keeps V8's code for it). */
+  started?: (command: string) => void;
 }
 
 function reporter(ctx: Context, quiet: boolean): Reporter {
@@ -174,7 +176,9 @@ export async function runCompose(
       return loadProject(loadOpts).project.name;
     },
   };
+  where.started?.(cmd.name);
   await cmd.run(inv);
 }
 
 export { ComposeFileError };
+export { COMPOSE_VERSION } from '../../compose/index.ts';

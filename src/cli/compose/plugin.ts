@@ -2,11 +2,10 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { COMPOSE_VERSION } from '../../compose/index.ts';
 import type { Context, Streams } from '../command.ts';
 import { newEngineClient, processStreams, runProgram } from '../entry.ts';
 import { parseFlags, type FlagSpec } from '../flags.ts';
-import { runCompose } from './main.ts';
+import { composeCli } from './bundle.ts';
 
 /**
  * `docker-compose`, the docker CLI plugin (`~/.docker/cli-plugins/docker-compose`): answers the plugin metadata
@@ -29,13 +28,16 @@ const DOCKER_FLAGS: readonly FlagSpec[] = [
   { name: 'tlskey', kind: 'string', usage: 'Path to TLS key file' },
 ];
 
-export const METADATA = {
-  SchemaVersion: '0.1.0',
-  Vendor: 'Berth',
-  Version: `v${COMPOSE_VERSION}`,
-  ShortDescription: 'Docker Compose',
-  URL: 'https://github.com/berth',
-};
+/** The answer to the docker CLI's plugin metadata call. */
+export function metadata(composeVersion: string): Record<string, string> {
+  return {
+    SchemaVersion: '0.1.0',
+    Vendor: 'Berth',
+    Version: `v${composeVersion}`,
+    ShortDescription: 'Docker Compose',
+    URL: 'https://github.com/berth',
+  };
+}
 
 /** The engine address for a docker context name, from `<config>/contexts/meta/<sha256(name)>/meta.json`. */
 export function contextHost(configDir: string, name: string): string | undefined {
@@ -75,8 +77,10 @@ export function dockerHost(flags: { host: string[]; context: string; config: str
 }
 
 export async function pluginMain(argv: readonly string[], env: NodeJS.ProcessEnv, streams: Streams): Promise<number> {
+  // The compose code (src/compose and this folder), as one bundle when it is fresh (bundle.ts).
+  const { runCompose, COMPOSE_VERSION, started } = await composeCli(env);
   if (argv[0] === 'docker-cli-plugin-metadata') {
-    streams.out.write(`${JSON.stringify(METADATA, null, 2)}\n`);
+    streams.out.write(`${JSON.stringify(metadata(COMPOSE_VERSION), null, 2)}\n`);
     return 0;
   }
   return runProgram(streams, async (run) => {
@@ -94,7 +98,11 @@ export async function pluginMain(argv: readonly string[], env: NodeJS.ProcessEnv
       client: () => run.client(() => newEngineClient({ host, userAgent: `Docker-Compose/${COMPOSE_VERSION} (Berth)` })),
       releaseSignals: run.releaseSignals,
     };
-    await runCompose(ctx, rest, 'docker compose', { cwd: process.cwd(), env });
+    await runCompose(ctx, rest, 'docker compose', {
+      cwd: process.cwd(),
+      env,
+      ...(started !== undefined ? { started } : {}),
+    });
     return 0;
   });
 }

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { boundCache, dropStale } from './cache-dir.ts';
-import { readParsed, writeParsed } from './parse-cache.ts';
+import { boundCache, dropStale } from './cache-files.ts';
 
-const base = mkdtempSync(join(tmpdir(), 'berth-compose-cache-'));
+const base = mkdtempSync(join(tmpdir(), 'berth-cache-files-'));
 after(() => rmSync(base, { recursive: true, force: true }));
 
 let n = 0;
@@ -59,37 +58,4 @@ test('boundCache keeps the most recently used files within a count and a size', 
   assert.deepEqual(boundCache(dir, { maxEntries: 4, maxBytes: 10_000 }), ['e0.json', 'e1.json']);
   assert.deepEqual(boundCache(dir, { maxEntries: 4, maxBytes: 250 }), ['e2.json', 'e3.json']);
   assert.deepEqual(readdirSync(dir).sort(), ['e4.json', 'e5.json']);
-});
-
-test('the parse cache is bounded, renews what it reads and drops older formats', () => {
-  const dir = fresh();
-  const limits = { maxEntries: 3, maxBytes: 1 << 20 };
-  // What earlier formats left: flat files and another format's directory.
-  file(dir, '0123456789abcdef.json', 10, 0);
-  mkdirSync(join(dir, 'v1-yaml-2.0.0'));
-  file(join(dir, 'v1-yaml-2.0.0'), 'aaaa.json', 10, 0);
-  const parse = (i: number) => ({
-    documents: [{ services: { [`s${i}`]: {} } }],
-    rows: [] as [string, number, number][],
-  });
-  const text = (i: number) => `services:\n  s${i}: {}\n`;
-  for (let i = 0; i < 3; i++) writeParsed(text(i), parse(i), { dir, limits });
-  const [format] = readdirSync(dir);
-  assert.match(format!, /^v\d+-yaml-\d+\.\d+\.\d+/);
-  assert.deepEqual(readdirSync(dir), [format]);
-  // Make the three entries look old, then read the first: it becomes the most recently used.
-  for (const name of readdirSync(join(dir, format!))) {
-    const t = new Date(Date.now() - 60_000);
-    utimesSync(join(dir, format!, name), t, t);
-  }
-  assert.deepEqual(readParsed(text(0), { dir })?.documents, parse(0).documents);
-  writeParsed(text(3), parse(3), { dir, limits });
-  assert.equal(readdirSync(join(dir, format!)).length, 3);
-  assert.notEqual(readParsed(text(0), { dir }), undefined);
-  assert.notEqual(readParsed(text(3), { dir }), undefined);
-  const kept = [1, 2].filter((i) => readParsed(text(i), { dir }) !== undefined);
-  assert.equal(kept.length, 1);
-  // A text whose hash matches but whose content differs is not served.
-  assert.equal(readParsed('services: {}\n', { dir }), undefined);
-  assert.equal(existsSync(join(dir, '0123456789abcdef.json')), false);
 });

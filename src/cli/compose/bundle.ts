@@ -1,0 +1,166 @@
+// Node's built-ins through getBuiltinModule: the ESM facades of node:fs and node:module cost ~5 ms to build.
+const { readFileSync, statSync } = process.getBuiltinModule('node:fs');
+const { createRequire } = process.getBuiltinModule('node:module');
+const { join } = process.getBuiltinModule('node:path');
+
+/**
+ * The compose command line (`./main.ts` and everything of src/cli/compose and src/compose it loads) as one
+ * script instead of ~35 ES modules: Node's ESM loader costs ~0.5-1 ms per module, and V8 compiles each function
+ * that runs on its first call (Node's compile cache is made before the code runs and does not hold them). The
+ * script is an esbuild bundle (bundle-build.ts) run through node:vm with V8's code cache made after a run, so
+ * neither cost comes back. The modules outside those two folders (the CLI's errors and flags, util/, the engine
+ * client) stay ES modules loaded from source by path, so there is one copy of each and its classes.
+ *
+ * The bundle never runs stale code: the manifest lists every file that went into it (and the builder) with its
+ * size, modification and change times (nanoseconds) and inode, and each run stats them all (~0.3 ms); any
+ * difference, or an input changed less than a second before a build (a write in the same clock tick could go
+ * unseen), means the source runs instead. A stale or missing bundle is rebuilt by the run that finds it (~0.2-0.5 s,
+ * once), when esbuild is installed and the cache directory can be written. `BERTH_COMPOSE_BUNDLE=0` runs the source.
+ */
+
+export type ComposeMain = typeof import('./main.ts');
+
+export interface ComposeCli {
+  runCompose: ComposeMain['runCompose'];
+  COMPOSE_VERSION: string;
+  /** Told the command's name when it starts: the bundle's code cache is rewritten when it lacks that command's code. */
+  started?: (command: string) => void;
+}
+
+/** Raised whenever the bundle's layout or the manifest's meaning changes. */
+export const BUNDLE_FORMAT = 1;
+/** The install's root. */
+export const ROOT = join(import.meta.dirname, '..', '..', '..');
+export const BUNDLE_DIR = join(ROOT, 'node_modules', '.cache', 'berth', 'compose-cli');
+export const BUNDLE_PREFIX = 'compose-cli-';
+
+/** One input: its path from ROOT, size, mtime and ctime in nanoseconds, inode (decimal strings). */
+export type InputStat = [string, string, string, string, string];
+
+export interface Manifest {
+  format: number;
+  root: string;
+  /** The bundle's file name in the bundle directory. */
+  bundle: string;
+  inputs: InputStat[];
+}
+
+/** The stat of one input as the manifest records it; undefined when it cannot be read. */
+export function inputStat(root: string, rel: string): InputStat | undefined {
+  try {
+    const st = statSync(join(root, rel), { bigint: true });
+    return [rel, String(st.size), String(st.mtimeNs), String(st.ctimeNs), String(st.ino)];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether every input of the manifest is as it was when the bundle was built. */
+export function isFresh(manifest: Manifest, root: string): boolean {
+  if (manifest.format !== BUNDLE_FORMAT || manifest.root !== root || !Array.isArray(manifest.inputs)) return false;
+  for (const recorded of manifest.inputs) {
+    const now = inputStat(root, recorded[0]);
+    if (now === undefined) return false;
+    for (let i = 1; i < 5; i++) if (now[i] !== recorded[i]) return false;
+  }
+  return manifest.inputs.length > 0;
+}
+
+export function readManifest(dir: string): Manifest | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs the bundle at `path` (CommonJS, wrapped as Node wraps a module) with V8's code cache of it when there is
+ * one. The cache is written at exit when it was missing or rejected, or lacks the code of the command that ran
+ * (each command's own functions are compiled on their first call, so a cache made by `up` lacks `config`'s).
+ */
+export function runBundle(path: string): ComposeCli {
+  const vm = process.getBuiltinModule('node:vm');
+  const source = readFileSync(path, 'utf8');
+  const codePath = `${path}.${process.version}.v8`;
+  let cachedData: Buffer | undefined;
+  let commands: string[] = [];
+  try {
+    cachedData = readFileSync(codePath);
+    commands = (JSON.parse(readFileSync(`${codePath}.json`, 'utf8')) as { commands: string[] }).commands;
+  } catch {
+    // Not made yet, or only half of it: made again below.
+  }
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: path,
+    ...(cachedData !== undefined ? { cachedData } : {}),
+  });
+  const mod = { exports: {} as Record<string, unknown> };
+  (script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: unknown, f: string, d: string) => void)(
+    mod.exports,
+    createRequire(path),
+    mod,
+    path,
+    BUNDLE_DIR,
+  );
+  const exported = mod.exports as unknown as ComposeCli;
+  const accepted = cachedData !== undefined && !script.cachedDataRejected;
+  let keep = !accepted;
+  const write = () => {
+    try {
+      const { writeCacheFile, dropStale } = cacheFiles();
+      writeCacheFile(codePath, script.createCachedData());
+      writeCacheFile(`${codePath}.json`, JSON.stringify({ commands }));
+      const name = path.slice(path.lastIndexOf('/') + 1);
+      dropStale(BUNDLE_DIR, `${name}.`, [
+        codePath.slice(codePath.lastIndexOf('/') + 1),
+        `${name}.${process.version}.v8.json`,
+      ]);
+    } catch {
+      // A read-only install: the functions are compiled on each run.
+    }
+  };
+  let armed = false;
+  const arm = () => {
+    if (armed) return;
+    armed = true;
+    process.once('exit', write);
+  };
+  if (keep) arm();
+  return {
+    runCompose: exported.runCompose,
+    COMPOSE_VERSION: exported.COMPOSE_VERSION,
+    started: (command) => {
+      if (commands.includes(command)) return;
+      commands = keep ? [command] : [...commands, command];
+      keep = true;
+      arm();
+    },
+  };
+}
+
+/** The cache-file helpers, loaded only to write. */
+function cacheFiles(): typeof import('../../util/cache-files.ts') {
+  return createRequire(import.meta.url)('../../util/cache-files.ts') as typeof import('../../util/cache-files.ts');
+}
+
+/**
+ * The compose command line: the bundle when it is fresh (built now when it is not and can be), else the source.
+ * `env.BERTH_COMPOSE_BUNDLE === '0'` always takes the source.
+ */
+export async function composeCli(env: NodeJS.ProcessEnv): Promise<ComposeCli> {
+  if (env.BERTH_COMPOSE_BUNDLE !== '0') {
+    try {
+      let manifest = readManifest(BUNDLE_DIR);
+      if (manifest === undefined || !isFresh(manifest, ROOT)) {
+        const { buildBundle } = await import('./bundle-build.ts');
+        manifest = await buildBundle(ROOT, BUNDLE_DIR);
+      }
+      if (manifest !== undefined) return runBundle(join(BUNDLE_DIR, manifest.bundle));
+    } catch {
+      // No esbuild, an unwritable cache, a bundle removed by another run's rebuild: the source runs.
+    }
+  }
+  const source = await import('./main.ts');
+  return { runCompose: source.runCompose, COMPOSE_VERSION: source.COMPOSE_VERSION };
+}
