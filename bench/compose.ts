@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BERTH, DOCKER, removeDir, startBerthd, startDockerd, type Engine } from './lib/engines.ts';
+import { BERTH, DOCKER, NODE, removeDir, startBerthd, startDockerd, type Engine } from './lib/engines.ts';
 import { fmt, run, stats, type Stats } from './lib/proc.ts';
 
 export interface ComposeFigures {
@@ -80,7 +80,12 @@ ${i > 0 ? `    depends_on: [svc${i - 1}]\n` : ''}`;
 
 type Cli = 'berth compose' | 'docker-compose';
 
-function composeCmd(cli: Cli, engine: Engine, dir: string, args: string[]): [string, string[], Record<string, string>] {
+function composeCmd(
+  cli: Cli,
+  engine: Pick<Engine, 'host'>,
+  dir: string,
+  args: string[],
+): [string, string[], Record<string, string>] {
   if (cli === 'berth compose')
     return [
       BERTH,
@@ -94,9 +99,61 @@ function composeCmd(cli: Cli, engine: Engine, dir: string, args: string[]): [str
   ];
 }
 
-export async function benchCompose(opts: { runs: number; log: (s: string) => void }): Promise<ComposeFigures> {
+/** The `config` step's commands: berth compose (its bundle, and its source), Node's floor, docker-compose. */
+const CONFIG_RUNS = ['berth compose', 'berth compose (source)', 'node -e 0', 'docker-compose'] as const;
+
+function configCmd(which: (typeof CONFIG_RUNS)[number], dir: string): [string, string[], Record<string, string>] {
+  const none = { host: 'unix:///nonexistent.sock' };
+  if (which === 'node -e 0') return [NODE, ['-e', '0'], {}];
+  if (which === 'berth compose (source)') {
+    const [c, a, e] = composeCmd('berth compose', none, dir, ['config']);
+    return [c, a, { ...e, BERTH_COMPOSE_BUNDLE: '0' }];
+  }
+  return composeCmd(which, none, dir, ['config']);
+}
+
+/** `config` of the 50-service file, interleaved, `runs * 2` runs of each after one warm-up round. */
+async function benchConfig(
+  scratch: string,
+  runs: number,
+): Promise<{ config: Record<string, Stats>; configCpu: Record<string, Stats> }> {
+  const fifty = join(scratch, 'fifty');
+  await mkdir(fifty, { recursive: true });
+  await writeFile(join(fifty, 'compose.yaml'), fiftyServices());
+  const config: Record<string, number[]> = {};
+  const configCpu: Record<string, number[]> = {};
+  const timeFile = join(scratch, 'time');
+  for (let r = 0; r <= runs * 2; r++) {
+    for (const which of CONFIG_RUNS) {
+      const [c, a, e] = configCmd(which, fifty);
+      const res = await run('/usr/bin/time', ['-f', '%U %S', '-o', timeFile, c, ...a], { env: e });
+      const [user = 0, system = 0] = (await readFile(timeFile, 'utf8')).trim().split(/\s+/).map(Number);
+      if (r > 0) {
+        (config[which] ??= []).push(res.seconds);
+        (configCpu[which] ??= []).push(user + system);
+      }
+    }
+  }
+  return { config: st(config), configCpu: st(configCpu) };
+}
+
+const st = (m: Record<string, number[]>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, stats(v)]));
+
+export async function benchCompose(opts: {
+  runs: number;
+  log: (s: string) => void;
+  /** Only the `config` step (no engines). */
+  configOnly?: boolean;
+}): Promise<ComposeFigures> {
   const { runs, log } = opts;
   const scratch = await mkdtemp('/tmp/compose-bench-');
+  if (opts.configOnly) {
+    try {
+      return { runs, up: {}, down: {}, ...(await benchConfig(scratch, runs)), loadavg: loadavg() };
+    } finally {
+      await removeDir(scratch);
+    }
+  }
   const berthd = await startBerthd({ seed: true });
   const dockerd = await startDockerd();
   try {
@@ -131,25 +188,8 @@ export async function benchCompose(opts: { runs: number; log: (s: string) => voi
         log(`${key}: up ${u.seconds.toFixed(2)} s, down ${dn.seconds.toFixed(2)} s`);
       }
     }
-    const fifty = join(scratch, 'fifty');
-    await mkdir(fifty, { recursive: true });
-    await writeFile(join(fifty, 'compose.yaml'), fiftyServices());
-    const config: Record<string, number[]> = {};
-    const configCpu: Record<string, number[]> = {};
-    const timeFile = join(scratch, 'time');
-    for (let r = 0; r <= runs * 2; r++) {
-      for (const cli of ['berth compose', 'docker-compose'] as const) {
-        const [c, a, e] = composeCmd(cli, berthd, fifty, ['config']);
-        const res = await run('/usr/bin/time', ['-f', '%U %S', '-o', timeFile, c, ...a], { env: e });
-        const [user = 0, system = 0] = (await readFile(timeFile, 'utf8')).trim().split(/\s+/).map(Number);
-        if (r > 0) {
-          (config[cli] ??= []).push(res.seconds);
-          (configCpu[cli] ??= []).push(user + system);
-        }
-      }
-    }
-    const st = (m: Record<string, number[]>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, stats(v)]));
-    return { runs, up: st(up), down: st(down), config: st(config), configCpu: st(configCpu), loadavg: loadavg() };
+    const { config, configCpu } = await benchConfig(scratch, runs);
+    return { runs, up: st(up), down: st(down), config, configCpu, loadavg: loadavg() };
   } finally {
     await berthd.stop();
     await dockerd.stop();
@@ -161,24 +201,41 @@ export function composeReport(f: ComposeFigures): string {
   const lines = [
     `compose (${f.runs} runs each, interleaved; load average ${f.loadavg.map((x) => x.toFixed(2)).join(' ')})`,
   ];
-  lines.push('  up -d, seconds, median (min–max):');
-  for (const [k, s] of Object.entries(f.up)) lines.push(`    ${k.padEnd(28)} ${fmt(s)}`);
-  lines.push('  down -v, seconds:');
-  for (const [k, s] of Object.entries(f.down)) lines.push(`    ${k.padEnd(28)} ${fmt(s)}`);
-  const ratio = (m: Record<string, Stats>) =>
-    (m['berth compose → berthd']!.median / m['docker-compose → dockerd']!.median).toFixed(2);
-  lines.push(
-    `  berth compose → berthd vs docker-compose 1.29.2 → dockerd: up ${ratio(f.up)}×, down ${ratio(f.down)}× (goal ≤ 0.3×)`,
-  );
+  if (Object.keys(f.up).length > 0) {
+    lines.push('  up -d, seconds, median (min–max):');
+    for (const [k, s] of Object.entries(f.up)) lines.push(`    ${k.padEnd(28)} ${fmt(s)}`);
+    lines.push('  down -v, seconds:');
+    for (const [k, s] of Object.entries(f.down)) lines.push(`    ${k.padEnd(28)} ${fmt(s)}`);
+    const ratio = (m: Record<string, Stats>) =>
+      (m['berth compose → berthd']!.median / m['docker-compose → dockerd']!.median).toFixed(2);
+    lines.push(
+      `  berth compose → berthd vs docker-compose 1.29.2 → dockerd: up ${ratio(f.up)}×, down ${ratio(f.down)}× (goal ≤ 0.3×)`,
+    );
+  }
   lines.push('  config of a 50-service file, seconds (whole command):');
   for (const [k, s] of Object.entries(f.config)) lines.push(`    ${k.padEnd(28)} ${fmt(s, 3)}`);
   lines.push('  the same, CPU seconds (user + system):');
   for (const [k, s] of Object.entries(f.configCpu)) lines.push(`    ${k.padEnd(28)} ${fmt(s, 3)}`);
+  const bundle = f.config['berth compose'];
+  const source = f.config['berth compose (source)'];
+  if (bundle && source) {
+    lines.push(
+      `  config: bundle / source ${(bundle.median / source.median).toFixed(2)}× wall, ` +
+        `${(f.configCpu['berth compose']!.median / f.configCpu['berth compose (source)']!.median).toFixed(2)}× CPU; ` +
+        `goal ≤ 0.100 s: median ${bundle.median.toFixed(3)} s`,
+    );
+  }
   return lines.join('\n');
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
-  const f = await benchCompose({ runs: Number(values.runs), log: (s) => process.stderr.write(`${s}\n`) });
+  const { values } = parseArgs({
+    options: { runs: { type: 'string', default: '5' }, 'config-only': { type: 'boolean', default: false } },
+  });
+  const f = await benchCompose({
+    runs: Number(values.runs),
+    log: (s) => process.stderr.write(`${s}\n`),
+    configOnly: values['config-only'],
+  });
   process.stdout.write(`${composeReport(f)}\n`);
 }

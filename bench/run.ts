@@ -48,6 +48,8 @@ benchmarks (default: load layers idle version phases registry):
             on a pull of a present image (not in the default set; --debian-root DIR: a debootstrap tree)
   compose   up -d and down -v of a three-service app, berth compose → berthd vs docker-compose 1.29.2 → dockerd (and
             crossed), config of a 50-service file (not in the default set)
+  compose-config  the compose benchmark's config step alone: berth compose (bundle and source), node -e 0 and
+            docker-compose 1.29.2 (no engines; not in the default set)
   build     docker build / berth build of a multi-stage fixture and a 10,000-file context: berthd vs dockerd's
             classic builder and buildah (cold, cached, one file changed; not in the default set)
   network   run --rm on the bridge vs --network none, 20 started in parallel on a user network, wrk through a
@@ -114,6 +116,7 @@ const KNOWN = [
   'start-burst',
   'trust',
   'compose',
+  'compose-config',
   'build',
   'datapath',
   'datapath-rss',
@@ -468,8 +471,8 @@ async function main(): Promise<void> {
     out.push(startBurstReport(f));
   }
 
-  if (selected.includes('compose')) {
-    const f = await benchCompose({ runs, log });
+  if (selected.includes('compose') || selected.includes('compose-config')) {
+    const f = await benchCompose({ runs, log, configOnly: !selected.includes('compose') });
     json.compose = f;
     out.push(composeReport(f));
   }

@@ -79,6 +79,9 @@ export async function buildBundle(root: string, dir: string): Promise<Manifest |
       target: `node${process.versions.node.split('.')[0]}`,
       packages: 'external',
       keepNames: true,
+      // import() of a module outside the bundle becomes require() (a script run by node:vm has no import() without
+      // an experimental option); none of them has top-level await, which require() of an ES module refuses.
+      supported: { 'dynamic-import': false },
       write: false,
       metafile: true,
       absWorkingDir: root,

@@ -1,5 +1,15 @@
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -58,6 +68,10 @@ test('a bundle built from the tree runs compose as the source does, and goes sta
   }
   assert.ok(!inputs.includes('src/cli/errors.ts'), 'modules outside the two folders are not copied in');
   assert.equal(isFresh(manifest, ROOT), true);
+  // A script run by node:vm cannot import(): every import() of a module outside the bundle became require().
+  const text = readFileSync(join(dir, manifest.bundle), 'utf8');
+  assert.doesNotMatch(text, /\bimport\(/);
+  assert.match(text, /require\("[^"]*\/src\/cli\/container\/exec\.ts"\)/);
 
   // Each way of going stale: another root, format, a size or time or inode that moved, an input gone.
   const changed = (i: number, field: number): Manifest => ({

@@ -1,7 +1,7 @@
 // Node's built-ins through getBuiltinModule: the ESM facades of node:fs and node:module cost ~5 ms to build.
 const { readFileSync, statSync } = process.getBuiltinModule('node:fs');
 const { createRequire } = process.getBuiltinModule('node:module');
-const { join } = process.getBuiltinModule('node:path');
+const { basename, dirname, join } = process.getBuiltinModule('node:path');
 
 /**
  * The compose command line (`./main.ts` and everything of src/cli/compose and src/compose it loads) as one
@@ -101,7 +101,7 @@ export function runBundle(path: string): ComposeCli {
     createRequire(path),
     mod,
     path,
-    BUNDLE_DIR,
+    dirname(path),
   );
   const exported = mod.exports as unknown as ComposeCli;
   const accepted = cachedData !== undefined && !script.cachedDataRejected;
@@ -111,11 +111,8 @@ export function runBundle(path: string): ComposeCli {
       const { writeCacheFile, dropStale } = cacheFiles();
       writeCacheFile(codePath, script.createCachedData());
       writeCacheFile(`${codePath}.json`, JSON.stringify({ commands }));
-      const name = path.slice(path.lastIndexOf('/') + 1);
-      dropStale(BUNDLE_DIR, `${name}.`, [
-        codePath.slice(codePath.lastIndexOf('/') + 1),
-        `${name}.${process.version}.v8.json`,
-      ]);
+      // The code caches of other Node versions go.
+      dropStale(dirname(path), `${basename(path)}.`, [basename(codePath), `${basename(codePath)}.json`]);
     } catch {
       // A read-only install: the functions are compiled on each run.
     }
@@ -153,6 +150,10 @@ export async function composeCli(env: NodeJS.ProcessEnv): Promise<ComposeCli> {
     try {
       let manifest = readManifest(BUNDLE_DIR);
       if (manifest === undefined || !isFresh(manifest, ROOT)) {
+        // Only where the bundle can be written: a read-only install would pay for a build on every run.
+        const fs = process.getBuiltinModule('node:fs');
+        fs.mkdirSync(BUNDLE_DIR, { recursive: true });
+        fs.accessSync(BUNDLE_DIR, fs.constants.W_OK);
         const { buildBundle } = await import('./bundle-build.ts');
         manifest = await buildBundle(ROOT, BUNDLE_DIR);
       }
