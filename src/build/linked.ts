@@ -11,14 +11,15 @@
  * it and is committed at once, and a linked file's mode, owner and times are never set (they are already those the
  * record names). Nothing writes into either directory after that, so neither layer can change the other's files.
  *
- * The layer's blob is then not written at build time: its digest is that of the tar of the new directory (the
- * same walk makes the blob later, content/store.ts `Deferrer`), and the blob is made when something reads it.
+ * The layer's blob is then not written at build time: its digest is that of the tar of the new directory (computed
+ * from the COPY's own list while the links are made; the walk of the directory makes the blob later,
+ * content/store.ts `Deferrer`), and the blob is made when something reads it.
  */
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { type FileHandle, link, mkdir, open, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Snapshotter } from '../snapshots/index.ts';
-import { coalesce } from '../util/chunks.ts';
 import { DataLossError } from '../util/errors.ts';
 import { Limit } from '../util/lock.ts';
 import { pack, type PackEntry } from '../util/tar/index.ts';
@@ -87,9 +88,11 @@ export interface LinkedLayer {
 /**
  * Writes a COPY's layer into `upper` (empty, unmounted): every file whose record (`files`) equals the previous
  * layer's is hard-linked from that layer's directory; the other entries go through `unpack` (the same unpack a
- * COPY's tar always takes). Then each directory gets its time back (the links moved them), and the directory is
- * walked as a layer tar and hashed. The previous layer's snapshot is held by a view meanwhile; undefined, with
- * nothing written, when it is gone or no file would be linked.
+ * COPY's tar always takes). Then each directory gets its time back (the links moved them). The layer's digest is
+ * that of the tar of the list in the directory's walk order (the walk a deferred blob is made by gives the same
+ * bytes: the headers are those written, the bodies equal by their tarsums), hashed while the links are made; the
+ * directory is walked only when a link failed. The previous layer's snapshot is held by a view meanwhile;
+ * undefined, with nothing written, when it is gone or no file would be linked.
  */
 export async function applyLinked(
   snapshotter: Snapshotter,
@@ -109,65 +112,129 @@ export async function applyLinked(
   }
   // nothing to link: the usual copy (its blob stored) serves better than a walk for the digest
   if (toLink.length === 0) return undefined;
+  // the layer's tar from the list itself, in the order and with the headers the directory will have (headers as
+  // written, bodies from where the copy read them): hashed while the links are made, no walk of the directory after
+  const listed = locations && walkOrder(entries);
+  const located = listed?.every((e) => e.header.type !== 'file' || locations!.has(e.header.name)) ? listed : undefined;
   return withLayerDir(snapshotter, prev.chainId, async (from) => {
     await unpack(rest);
-    const limit = new Limit(32);
-    const pending: Promise<void>[] = [];
-    let linked = 0;
-    // gone from the previous layer (or not linkable): written as any other file, by the same unpack
-    const unlinked: PackEntry[] = [];
-    for (const e of toLink) {
-      await limit.take();
-      pending.push(
-        link(join(from, e.header.name), join(upper, e.header.name))
-          .then(
-            () => void linked++,
-            () => void unlinked.push(e),
-          )
-          .finally(() => limit.release()),
-      );
-    }
-    await Promise.all(pending);
-    if (unlinked.length > 0) await unpack(unlinked);
-    const written = new Set(unlinked.map((e) => e.header.name));
-    const dirs = rest.filter((e) => e.header.type === 'directory').reverse();
-    for (const d of dirs) {
-      const t = d.header.mtime ?? 0;
-      await utimes(join(upper, d.header.name), t, t);
-    }
-    const hash = createHash('sha256');
-    let size = 0;
-    let contentSize = 0;
-    const counted = async function* (list: AsyncIterable<PackEntry>): AsyncGenerator<PackEntry> {
-      for await (const e of list) {
-        const h = e.header;
-        contentSize +=
-          h.type === 'file' ? (h.size ?? 0) : h.type === 'symlink' ? Buffer.byteLength(h.linkname ?? '') : 0;
-        yield e;
-      }
-    };
-    // the linked files' bodies come from where the copy read them (one open file, positioned reads), not back from
-    // the directory: their content is the same (equal tarsums), and the headers still come from the directory
-    const bodies = new Map<string, NonNullable<PackEntry['body']>>();
     const windows = new WindowReader();
-    for (const e of toLink) {
-      const name = e.header.name;
-      if (written.has(name)) continue;
-      const at = locations?.get(name);
-      // in large sequential reads of the spool or segment where it lies (the context keeps files in walk order)
-      if (at) bodies.set(name, windows.body(at));
-      else if (e.body !== undefined) bodies.set(name, e.body);
-    }
+    const early = located && tarDigest(located, (name) => windows.body(locations!.get(name)!));
+    early?.catch(() => {});
     try {
-      for await (const c of coalesce(pack(counted(diffEntries(upper, isOpaque, (r) => bodies.get(r)))))) {
-        hash.update(c);
-        size += c.length;
+      const limit = new Limit(32);
+      const pending: Promise<void>[] = [];
+      let linked = 0;
+      // gone from the previous layer (or not linkable): written as any other file, by the same unpack
+      const unlinked: PackEntry[] = [];
+      for (const e of toLink) {
+        await limit.take();
+        pending.push(
+          link(join(from, e.header.name), join(upper, e.header.name))
+            .then(
+              () => void linked++,
+              () => void unlinked.push(e),
+            )
+            .finally(() => limit.release()),
+        );
       }
+      await Promise.all(pending);
+      if (unlinked.length > 0) await unpack(unlinked);
+      const dirs = rest.filter((e) => e.header.type === 'directory').reverse();
+      for (const d of dirs) {
+        const t = d.header.mtime ?? 0;
+        await utimes(join(upper, d.header.name), t, t);
+      }
+      // the list's tar is the directory's when every file is where the list says (a fallback unpack wrote the
+      // same bytes, but its files are read back here only through the walk)
+      if (early && unlinked.length === 0) return { ...(await early), linked };
+      if (listed && unlinked.length === 0)
+        return { ...(await tarDigest(listed, (name) => bodyFrom(upper, name, locations, windows))), linked };
+      const written = new Set(unlinked.map((e) => e.header.name));
+      // the linked files' bodies come from where the copy read them (one open file, positioned reads), not back
+      // from the directory: their content is the same (equal tarsums), and the headers come from the directory
+      const bodies = new Map<string, NonNullable<PackEntry['body']>>();
+      for (const e of toLink) {
+        const name = e.header.name;
+        if (written.has(name)) continue;
+        const at = locations?.get(name);
+        // in large sequential reads of the spool or segment where it lies (the context keeps files in walk order)
+        if (at) bodies.set(name, windows.body(at));
+      }
+      await early?.catch(() => {});
+      return {
+        ...(await tarDigest(
+          diffEntries(upper, isOpaque, (r) => bodies.get(r)),
+          undefined,
+        )),
+        linked,
+      };
     } finally {
+      await early?.catch(() => {});
       await windows.close();
     }
-    return { digest: `sha256:${hash.digest('hex')}`, size, contentSize, linked };
   });
+}
+
+/** A body read from its location, else from the file written in the directory. */
+function bodyFrom(
+  upper: string,
+  name: string,
+  locations: ReadonlyMap<string, Location> | undefined,
+  windows: WindowReader,
+): NonNullable<PackEntry['body']> {
+  const at = locations?.get(name);
+  return at ? windows.body(at) : createReadStream(join(upper, name), { highWaterMark: 1 << 20 });
+}
+
+/**
+ * The digest and size of the tar of `list` (each file's body from `bodyOf` where given, else the entry's own) and its
+ * content bytes (files and symbolic link targets, as `docker history` counts them).
+ */
+async function tarDigest(
+  list: AsyncIterable<PackEntry> | Iterable<PackEntry>,
+  bodyOf: ((name: string) => NonNullable<PackEntry['body']>) | undefined,
+): Promise<{ digest: `sha256:${string}`; size: number; contentSize: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  let contentSize = 0;
+  const counted = async function* (): AsyncGenerator<PackEntry> {
+    for await (const e of list) {
+      const h = e.header;
+      contentSize += h.type === 'file' ? (h.size ?? 0) : h.type === 'symlink' ? Buffer.byteLength(h.linkname ?? '') : 0;
+      yield bodyOf && h.type === 'file' ? { header: h, body: bodyOf(h.name) } : e;
+    }
+  };
+  for await (const c of pack(counted())) {
+    hash.update(c);
+    size += c.length;
+  }
+  return { digest: `sha256:${hash.digest('hex')}`, size, contentSize };
+}
+
+/**
+ * A COPY's entries in the order a walk of the directory they make lists them (difftar.ts: each directory's names
+ * sorted, a directory followed by what is below it), without bodies; undefined when two entries name the same path
+ * (the directory then holds only the last, which the list cannot tell cheaply).
+ */
+export function walkOrder(entries: readonly PackEntry[]): PackEntry[] | undefined {
+  const keyed = entries.map((e) => ({ parts: e.header.name.replace(/\/+$/, '').split('/'), e }));
+  const names = new Set<string>();
+  for (const k of keyed) {
+    const n = k.parts.join('/');
+    if (names.has(n)) return undefined;
+    names.add(n);
+  }
+  keyed.sort((a, b) => {
+    const n = Math.min(a.parts.length, b.parts.length);
+    for (let i = 0; i < n; i++) {
+      const x = a.parts[i]!;
+      const y = b.parts[i]!;
+      if (x !== y) return x < y ? -1 : 1;
+    }
+    return a.parts.length - b.parts.length;
+  });
+  return keyed.map(({ e }) => ({ header: e.header }));
 }
 
 /** Where a file's content lies whole in a host file. */
