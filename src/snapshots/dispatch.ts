@@ -42,11 +42,12 @@ import {
   CTL_FAILED,
   CTL_FREED,
   CTL_PROGRESS,
-  CTL_SLOTS,
   freeSlot,
   type ReaderToApplier,
   SLOT,
   SLOTS,
+  takeSlot,
+  waitForSlots,
 } from './unpack-protocol.ts';
 
 /** Steps gathered for one applier are sent when there are this many, or this many body bytes. */
@@ -346,20 +347,18 @@ export class Dispatcher implements TarSink {
     this.#check();
   }
 
-  /** A free body slot, waiting (with everything gathered sent) until an applier frees one. */
+  /** A free body slot, waiting (with everything gathered sent) until the appliers free some. */
   #takeSlot(): number {
     for (;;) {
       const seen = Atomics.load(this.#ctl, CTL_FREED);
-      for (let k = 0; k < SLOTS; k++) {
-        const s = (this.#slotCursor + k) % SLOTS;
-        if (Atomics.compareExchange(this.#ctl, CTL_SLOTS + s, 0, 1) === 0) {
-          this.#slotCursor = (s + 1) % SLOTS;
-          return s;
-        }
+      const s = takeSlot(this.#ctl, this.#slotCursor);
+      if (s >= 0) {
+        this.#slotCursor = (s + 1) % SLOTS;
+        return s;
       }
       this.flushAll();
       this.#check();
-      Atomics.wait(this.#ctl, CTL_FREED, seen, WAIT_MS);
+      waitForSlots(this.#ctl, seen, WAIT_MS);
     }
   }
 
