@@ -15,7 +15,6 @@
  * from the COPY's own list while the links are made; the walk of the directory makes the blob later,
  * content/store.ts `Deferrer`), and the blob is made when something reads it.
  */
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { type FileHandle, link, mkdir, open, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,11 +24,14 @@ import { Limit } from '../util/lock.ts';
 import { pack, type PackEntry } from '../util/tar/index.ts';
 import { diffEntries } from './difftar.ts';
 import { isOpaque, withLayerDir } from './layerblob.ts';
+import { entryId, MarkedHash, type TarMarks } from './tarmarks.ts';
 
 /** What the previous layer of a family holds: its chain ID and each file's record by its name in the layer. */
 export interface CopyRecord {
   chainId: string;
   files: Map<string, string>;
+  /** The layer tar's hash states (tarmarks.ts), while this daemon runs. */
+  marks?: TarMarks | undefined;
 }
 
 /** A file entry's record: what the file was made from and the header it was written with. */
@@ -42,6 +44,8 @@ export function fileRecord(
 
 export class CopyRecords {
   readonly #dir: string;
+  /** The last families' records as put (the next build of the same Dockerfile reads one back at once). */
+  readonly #recent = new Map<string, CopyRecord>();
   constructor(workRoot: string) {
     this.#dir = join(workRoot, 'copies');
   }
@@ -51,6 +55,8 @@ export class CopyRecords {
   }
 
   async get(family: string): Promise<CopyRecord | undefined> {
+    const recent = this.#recent.get(family);
+    if (recent) return recent;
     try {
       const r = JSON.parse(await readFile(this.#path(family), 'utf8')) as {
         chainId: string;
@@ -67,13 +73,23 @@ export class CopyRecords {
     const path = this.#path(family);
     await writeFile(`${path}.tmp`, JSON.stringify({ chainId: rec.chainId, files: [...rec.files] }));
     await rename(`${path}.tmp`, path);
+    this.#recent.delete(family);
+    this.#recent.set(family, rec);
+    for (const k of this.#recent.keys()) {
+      if (this.#recent.size <= RECENT) break;
+      this.#recent.delete(k);
+    }
   }
 
   /** `builder prune`: the records only point at layers; without the cache they point at nothing useful. */
   async clear(): Promise<void> {
+    this.#recent.clear();
     await rm(this.#dir, { recursive: true, force: true });
   }
 }
+
+/** Families whose records stay in memory. */
+const RECENT = 8;
 
 /** What `applyLinked` made: the tar's digest and size (of the directory as written) and its files' bytes. */
 export interface LinkedLayer {
@@ -83,6 +99,8 @@ export interface LinkedLayer {
   /** Bytes of file content and symbolic link targets, as `docker history` counts them. */
   contentSize: number;
   linked: number;
+  /** What the next layer of the same COPY can resume the hash from. */
+  marks?: TarMarks | undefined;
 }
 
 /**
@@ -119,7 +137,9 @@ export async function applyLinked(
   return withLayerDir(snapshotter, prev.chainId, async (from) => {
     await unpack(rest);
     const windows = new WindowReader();
-    const early = located && tarDigest(located, (name) => windows.body(locations!.get(name)!));
+    const ids = listed?.map((e) => entryId(e, files));
+    const resume = ids && { ids, prev: prev.marks };
+    const early = located && tarDigest(located, (name) => windows.body(locations!.get(name)!), resume);
     early?.catch(() => {});
     try {
       const limit = new Limit(32);
@@ -149,7 +169,7 @@ export async function applyLinked(
       // same bytes, but its files are read back here only through the walk)
       if (early && unlinked.length === 0) return { ...(await early), linked };
       if (listed && unlinked.length === 0)
-        return { ...(await tarDigest(listed, (name) => bodyFrom(upper, name, locations, windows))), linked };
+        return { ...(await tarDigest(listed, (name) => bodyFrom(upper, name, locations, windows), resume)), linked };
       const written = new Set(unlinked.map((e) => e.header.name));
       // the linked files' bodies come from where the copy read them (one open file, positioned reads), not back
       // from the directory: their content is the same (equal tarsums), and the headers come from the directory
@@ -189,27 +209,27 @@ function bodyFrom(
 
 /**
  * The digest and size of the tar of `list` (each file's body from `bodyOf` where given, else the entry's own) and its
- * content bytes (files and symbolic link targets, as `docker history` counts them).
+ * content bytes (files and symbolic link targets, as `docker history` counts them). With `ids` (each entry's identity,
+ * tarmarks.ts), the hash resumes from `prev`'s marks where the list begins as that tar did, and the result carries the
+ * marks the next layer can resume from.
  */
 async function tarDigest(
-  list: AsyncIterable<PackEntry> | Iterable<PackEntry>,
+  list: readonly PackEntry[] | AsyncIterable<PackEntry>,
   bodyOf: ((name: string) => NonNullable<PackEntry['body']>) | undefined,
-): Promise<{ digest: `sha256:${string}`; size: number; contentSize: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  let contentSize = 0;
-  const counted = async function* (): AsyncGenerator<PackEntry> {
-    for await (const e of list) {
-      const h = e.header;
-      contentSize += h.type === 'file' ? (h.size ?? 0) : h.type === 'symlink' ? Buffer.byteLength(h.linkname ?? '') : 0;
-      yield bodyOf && h.type === 'file' ? { header: h, body: bodyOf(h.name) } : e;
-    }
+  resume?: { ids: (string | undefined)[]; prev: TarMarks | undefined },
+): Promise<{ digest: `sha256:${string}`; size: number; contentSize: number; marks?: TarMarks }> {
+  const h = resume && Array.isArray(list) ? MarkedHash.resume(resume.prev, resume.ids) : MarkedHash.fresh();
+  const rest = Array.isArray(list) ? list.slice(h.start) : (list as AsyncIterable<PackEntry>);
+  let i = h.start;
+  const ids = resume?.ids;
+  const withBodies = function* (): Generator<PackEntry> {
+    for (const e of rest as readonly PackEntry[])
+      yield bodyOf && e.header.type === 'file' ? { header: e.header, body: bodyOf(e.header.name) } : e;
   };
-  for await (const c of pack(counted())) {
-    hash.update(c);
-    size += c.length;
-  }
-  return { digest: `sha256:${hash.digest('hex')}`, size, contentSize };
+  const source = Array.isArray(list) ? withBodies() : (rest as AsyncIterable<PackEntry>);
+  for await (const c of pack(h.entries(source, () => ids?.[i++]))) h.update(c);
+  const { digest, marks } = h.digest();
+  return { digest, size: h.size, contentSize: h.contentSize, ...(ids ? { marks } : {}) };
 }
 
 /**
