@@ -6,13 +6,13 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
-  renameSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomicSync } from '../util/atomic.ts';
 import { phase, phaseEnd, phaseStart } from '../util/trace.ts';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, isErrno, NotFoundError } from '../util/errors.ts';
 import { attachSession, nativeSeqpacketDialer, type AttachSession, type SeqpacketDialer } from './attach.ts';
@@ -181,8 +181,7 @@ export class ConmonRuntime implements RuntimeDriver {
       await launch.exited();
       rec.conmonPid = Number.parseInt(readFileSync(join(dir, 'conmon.pid'), 'utf8'), 10);
       rec.pid = pid;
-      writeFileSync(join(dir, 'monitor.json.tmp'), JSON.stringify(rec));
-      renameSync(join(dir, 'monitor.json.tmp'), join(dir, 'monitor.json'));
+      writeFileAtomicSync(join(dir, 'monitor.json'), JSON.stringify(rec));
       this.#records.set(id, rec);
       phaseEnd('runtime.record', id, t2);
       return { pid, conmonPid: rec.conmonPid };
