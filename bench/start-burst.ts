@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { call, epochMs } from './lib/api.ts';
 import { DOCKER, dockerEnv, type Engine, ROOT, startBerthd, startDockerd } from './lib/engines.ts';
 import { type PhaseLine, readPhaseLines } from './lib/phases.ts';
-import { run, sleep, stats, type Stats } from './lib/proc.ts';
+import { procStat, run, sleep, stats, type Stats } from './lib/proc.ts';
 import { processes } from './containers.ts';
 import { runcBed, runcParallel } from './lib/runc.ts';
 
@@ -82,16 +82,9 @@ const HZ = 100;
 
 /** ms of CPU: [own (utime + stime), waited-for children (cutime + cstime)] of a process, from /proc/PID/stat. */
 function procCpu(pid: number | 'self'): [number, number] {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat
-      .slice(stat.lastIndexOf(')') + 2)
-      .split(' ')
-      .map(Number);
-    return [((f[11]! + f[12]!) * 1000) / HZ, ((f[13]! + f[14]!) * 1000) / HZ];
-  } catch {
-    return [0, 0];
-  }
+  const f = procStat(pid)?.map(Number);
+  if (f === undefined) return [0, 0];
+  return [((f[11]! + f[12]!) * 1000) / HZ, ((f[13]! + f[14]!) * 1000) / HZ];
 }
 
 /** The children of a process (any of its threads). */

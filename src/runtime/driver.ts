@@ -1,4 +1,3 @@
-import { constants as osConstants } from 'node:os';
 import {
   closeSync,
   constants as fsConstants,
@@ -19,6 +18,7 @@ import { attachSession, nativeSeqpacketDialer, type AttachSession, type Seqpacke
 import { ConmonLaunch, conmonArgv } from './conmon.ts';
 import { ExitWatcher, readExitFile, type ExitStatus } from './exits.ts';
 import { pidRunning } from './process.ts';
+import { signalName } from './signals.ts';
 import { checkId, OciRuntimeCli, type OciState } from './runtimecli.ts';
 import type {
   CreateOptions,
@@ -503,21 +503,6 @@ async function writeControl(path: string, size: TerminalSize, what: string): Pro
   } finally {
     await fh.close();
   }
-}
-
-/** A signal by name ('SIGTERM', 'TERM') or number, as the runtime's `kill` takes it. */
-export function signalName(sig: string | number): string {
-  const signals = osConstants.signals as Record<string, number>;
-  if (typeof sig === 'number' || /^\d+$/.test(sig)) {
-    const n = Number(sig);
-    if (!Object.values(signals).includes(n) && !(n >= 34 && n <= 64))
-      throw new InvalidArgumentError(`Invalid signal: ${sig}`);
-    return String(n);
-  }
-  const name = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
-  if (!(name in signals) && !/^SIGRTM(?:IN|AX)(?:[+-]\d+)?$/.test(name))
-    throw new InvalidArgumentError(`Invalid signal: ${sig}`);
-  return name;
 }
 
 /** Whether pid is the conmon for this container dir (pids get reused: check its command line). */
