@@ -151,10 +151,10 @@ type Done = Extract<FromReader, { t: 'done' }>;
 
 /**
  * Pieces handed over through the ring are posted to the reader once this many bytes are waiting, or at the end:
- * half the ring, so one piece is taken in while the next is copied (each message is a wake-up of the reader and an
- * acknowledgement back; 1 MiB took ~0.3 s of CPU less than 256 KiB off a 256 MiB pull, bench/README.md).
+ * a quarter of the ring, so the reader has the next piece waiting while it takes one in, and each message (a
+ * wake-up of the reader and an acknowledgement back) carries 512 KiB (bench/README.md, "Data path").
  */
-const POST_BYTES = INPUT_RING / 2;
+const POST_BYTES = INPUT_RING / 4;
 
 /**
  * One unpack on a reader: feeds it (unless it reads a file) and settles with its answer. Small chunks (a socket's,

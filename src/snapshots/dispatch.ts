@@ -50,7 +50,11 @@ import {
   waitForSlots,
 } from './unpack-protocol.ts';
 
-/** Steps gathered for one applier are sent when there are this many, or this many body bytes. */
+/**
+ * Steps gathered for one applier are sent when there are this many, or this many body bytes, or at once when the
+ * applier has done everything it was sent (it would wait otherwise), or when the reader is done with its piece of
+ * input: so a busy applier gets its work in few messages, and an idle one does not wait for a batch to fill.
+ */
 const BATCH_STEPS = 128;
 const BATCH_BYTES = 1 << 20;
 /** Waits on shared memory wake up this often to look at the abort and failure flags. */
@@ -305,6 +309,11 @@ export class Dispatcher implements TarSink {
     return best;
   }
 
+  /** Applier `a` has done every step sent to it. */
+  #idle(a: number): boolean {
+    return Atomics.load(this.#ctl, CTL_PROGRESS + this.#links[a]!.id) >= this.#sent[a]!;
+  }
+
   #done(a: number, seq: number): boolean {
     return Atomics.load(this.#ctl, CTL_PROGRESS + this.#links[a]!.id) >= seq;
   }
@@ -313,7 +322,7 @@ export class Dispatcher implements TarSink {
   #step(a: number, step: ApplyStep): number {
     const batch = this.#batch[a]!;
     batch.push(step);
-    if (batch.length >= BATCH_STEPS) this.#flush(a);
+    if (batch.length >= BATCH_STEPS || this.#idle(a)) this.#flush(a);
     return ++this.#numbered[a]!;
   }
 
