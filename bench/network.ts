@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { BERTHD, DOCKER, podmanSetup, removeDir } from './lib/engines.ts';
+import { DOCKER, dockerEnv, podmanSetup, removeDir, startBerthd } from './lib/engines.ts';
 import { childrenOf, comm, ping, run, sleep, stats, stopPid, type RunResult, type Stats } from './lib/proc.ts';
 
 export interface NetworkFigures {
@@ -76,51 +76,13 @@ async function waitPing(name: string, socket: string, exited: () => boolean, log
 }
 
 /** berthd with the busybox seed, its default bridge on its own device and subnet. */
-async function startBerth(net: string): Promise<Peer & { socket: string }> {
-  const dir = await mkdtemp('/tmp/berth-bench-net-');
-  const socket = join(dir, 'berth.sock');
-  let out = '';
-  const proc = spawn(
-    BERTHD,
-    [
-      '--data-root',
-      join(dir, 'data'),
-      '--exec-root',
-      join(dir, 'exec'),
-      '-H',
-      `unix://${socket}`,
-      '--log-level',
-      'warn',
-      '--bridge',
-      `bnbb${SFX}`,
-      '--bip',
-      `${net}.1/24`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const stop = async () => {
-    if (proc.pid) await stopPid(proc.pid);
-    await removeDir(dir);
-  };
-  try {
-    await waitPing(
-      'berthd',
-      socket,
-      () => proc.exitCode !== null,
-      () => out,
-    );
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  const env = { DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'docker-config') };
+async function startBerth(net: string): Promise<Peer> {
+  const e = await startBerthd({ seed: true, args: ['--bridge', `bnbb${SFX}`, '--bip', `${net}.1/24`] });
+  const env = dockerEnv(e);
   return {
     name: 'berthd',
-    socket,
     cli: (args, allowFail) => run(DOCKER, args, { env, allowFail: allowFail ?? false, timeoutMs: 120_000 }),
-    stop,
+    stop: () => e.stop(),
   };
 }
 

@@ -12,7 +12,6 @@
  *
  * A script, not a test: it prints figures and asserts no timing. `node bench/registry-ops.ts --help`.
  */
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +24,7 @@ import {
 } from '../src/distribution/remote/testkit.ts';
 import { registryCli, serveRegistry, type ServedRegistry } from '../src/registry/testkit.ts';
 import { type BuiltImage, bigLayer, buildImage, manyLayers } from './lib/archive.ts';
-import { cpuSeconds, fmt, run, type Stats, stats, threadSched } from './lib/proc.ts';
+import { cpuSeconds, fmt, procStat, run, type Stats, stats, threadSched } from './lib/proc.ts';
 
 const USAGE = `usage: node bench/registry-ops.ts [replication] [proxy] [big] [options]
   big             a --mib MiB one-layer image: berth → docker-registry → another berth by rules, digests compared
@@ -136,8 +135,7 @@ async function distPeer(): Promise<Peer & { reg: DistributionRegistry }> {
 
 /** CPU seconds of the children this process waited for so far (skopeo, sync): /proc/self/stat's cutime + cstime. */
 function childCpu(): number {
-  const f = readFileSync('/proc/self/stat', 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  const rest = procStat('self') ?? [];
   return (Number(rest[13]) + Number(rest[14])) / 100;
 }
 

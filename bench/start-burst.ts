@@ -14,11 +14,12 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { call, epochMs } from './lib/api.ts';
 import { DOCKER, dockerEnv, type Engine, ROOT, startBerthd, startDockerd } from './lib/engines.ts';
 import { type PhaseLine, readPhaseLines } from './lib/phases.ts';
-import { run, sleep, stats, type Stats } from './lib/proc.ts';
+import { procStat, run, sleep, stats, type Stats } from './lib/proc.ts';
 import { processes } from './containers.ts';
 import { runcBed, runcParallel } from './lib/runc.ts';
 
@@ -58,10 +59,20 @@ export interface BurstFigures {
   parallel: number;
   runcFloor: number[];
   cliFloor: number[];
+  /** ms of CPU of each floor burst: runc create + start (reaped), the containers' processes, the machine's total. */
+  runcFloorCpu: { runtime: number; container: number; machine: number }[];
+  /** ms of CPU of each CLI floor burst: the docker CLIs (reaped), the machine's total. */
+  cliFloorCpu: { client: number; machine: number }[];
   /** engine → mode (`cli`: docker run -d; `api`: create + start from the benchmark) → samples. */
   engines: { engine: string; cli: BurstSample[]; api: BurstSample[] }[];
   /** berthd's phases per burst mode, per container (ms from the burst's start). */
-  timelines: { engine: string; mode: 'cli' | 'api'; rows: TimelineRow[]; phases: PhaseSummary[] }[];
+  timelines: {
+    engine: string;
+    mode: 'cli' | 'api';
+    rows: TimelineRow[];
+    phases: PhaseSummary[];
+    calls: PhaseSummary[];
+  }[];
   errors: string[];
 }
 
@@ -82,16 +93,9 @@ const HZ = 100;
 
 /** ms of CPU: [own (utime + stime), waited-for children (cutime + cstime)] of a process, from /proc/PID/stat. */
 function procCpu(pid: number | 'self'): [number, number] {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat
-      .slice(stat.lastIndexOf(')') + 2)
-      .split(' ')
-      .map(Number);
-    return [((f[11]! + f[12]!) * 1000) / HZ, ((f[13]! + f[14]!) * 1000) / HZ];
-  } catch {
-    return [0, 0];
-  }
+  const f = procStat(pid)?.map(Number);
+  if (f === undefined) return [0, 0];
+  return [((f[11]! + f[12]!) * 1000) / HZ, ((f[13]! + f[14]!) * 1000) / HZ];
 }
 
 /** The children of a process (any of its threads). */
@@ -242,8 +246,11 @@ const ID = /[0-9a-f]{64}/;
 export function timeline(
   samples: readonly BurstSample[],
   lines: readonly PhaseLine[],
-): { rows: TimelineRow[]; phases: PhaseSummary[] } {
+): { rows: TimelineRow[]; phases: PhaseSummary[]; calls: PhaseSummary[] } {
   const marks = new Map<string, number[]>();
+  // Every API call within a burst by route (IDs and query strings folded): how long berthd took to answer each.
+  const calls = new Map<string, number[]>();
+  const callSums = new Map<string, number>();
   const perContainer = new Map<string, number[]>();
   const perBurst = new Map<string, number[]>();
   const add = (m: Map<string, number[]>, k: string, v: number) => m.set(k, [...(m.get(k) ?? []), v]);
@@ -255,6 +262,9 @@ export function timeline(
       let id = l.id;
       let phase = l.phase;
       if (phase.startsWith('api ')) {
+        const route = phase.replace(/[0-9a-f]{64}/g, '{id}').replace(/\?.*$/, '');
+        add(calls, route, l.end - l.start);
+        callSums.set(route, (callSums.get(route) ?? 0) + l.end - l.start);
         const m = /\/containers\/([0-9a-f]{64})\/start/.exec(phase);
         if (!m) continue;
         id = m[1]!;
@@ -288,12 +298,17 @@ export function timeline(
       add(perContainer, 'start call (arrival → answer)', start.end - start.start);
     }
     for (const [k, v] of sums) add(perBurst, k, v);
+    for (const [k, v] of callSums) add(perBurst, k, v);
+    callSums.clear();
   }
   return {
     rows: [...marks].sort(([a], [b]) => a.localeCompare(b)).map(([mark, xs]) => ({ mark, ms: stats(xs) })),
     phases: [...perContainer]
       .map(([phase, xs]) => ({ phase, perContainer: stats(xs), perBurst: stats(perBurst.get(phase) ?? []) }))
       .sort((a, b) => b.perContainer.median - a.perContainer.median),
+    calls: [...calls]
+      .map(([phase, xs]) => ({ phase, perContainer: stats(xs), perBurst: stats(perBurst.get(phase) ?? []) }))
+      .sort((a, b) => a.phase.localeCompare(b.phase)),
   };
 }
 
@@ -318,6 +333,8 @@ export async function benchStartBurst(o: {
     parallel: o.parallel,
     runcFloor: [],
     cliFloor: [],
+    runcFloorCpu: [],
+    cliFloorCpu: [],
     engines: [],
     timelines: [],
     errors,
@@ -356,12 +373,17 @@ export async function benchStartBurst(o: {
     for (let r = 0; r < o.rounds; r++) {
       o.log(`start-burst: round ${r + 1}/${o.rounds}`);
       await sleep(500);
-      f.runcFloor.push(await runcParallel(bed, o.parallel));
+      const floor = await runcParallel(bed, o.parallel);
+      f.runcFloor.push(floor.wall);
+      f.runcFloorCpu.push({ runtime: floor.runtimeCpu, container: floor.containerCpu, machine: floor.machineCpu });
       await sleep(500);
       const env = targets[0]!.env;
+      const m1 = machineCpu().busy;
+      const c1 = procCpu('self')[1];
       const t0 = epochMs();
       await Promise.all(Array.from({ length: o.parallel }, () => run(DOCKER, ['version'], { env })));
       f.cliFloor.push(epochMs() - t0);
+      f.cliFloorCpu.push({ client: procCpu('self')[1] - c1, machine: machineCpu().busy - m1 });
       for (const mode of ['cli', 'api'] as const) {
         for (const t of targets) {
           await sleep(500);
@@ -404,8 +426,8 @@ export function startBurstReport(f: BurstFigures): string {
     '',
     '| what | wall | machine CPU | processes + threads made (machine-wide) | engine CPU | its children (berthd: the conmons it spawned) | monitors | runtime (`runc create`) | containers (runc init) | clients | berthd main thread on CPU / waiting for a CPU |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
-    `| floor: ${f.parallel} × \`runc create\` + \`start\` at once | ${msStats(stats(f.runcFloor))} | | | | | | | | | |`,
-    `| floor: ${f.parallel} × \`docker version\` → berthd at once | ${msStats(stats(f.cliFloor))} | | | | | | | | | |`,
+    `| floor: ${f.parallel} × \`runc create\` + \`start\` at once | ${msStats(stats(f.runcFloor))} | ${f1(med(f.runcFloorCpu.map((x) => x.machine)))} | | | | | ${f1(med(f.runcFloorCpu.map((x) => x.runtime)))} | ${f1(med(f.runcFloorCpu.map((x) => x.container)))} | | |`,
+    `| floor: ${f.parallel} × \`docker version\` → berthd at once | ${msStats(stats(f.cliFloor))} | ${f1(med(f.cliFloorCpu.map((x) => x.machine)))} | | | | | | | ${f1(med(f.cliFloorCpu.map((x) => x.client)))} | |`,
   ];
   const dockerd = f.engines.find((e) => e.engine === 'dockerd');
   for (const mode of ['cli', 'api'] as const) {
@@ -436,10 +458,39 @@ export function startBurstReport(f: BurstFigures): string {
       }
     }
     const floor = med(f.runcFloor) + med(f.cliFloor);
-    out.push(
-      `- floor (runc + CLIs, one after the other) / dockerd's \`run -d\`: ${(floor / med(dockerd.cli.map((x) => x.wall))).toFixed(2)}×`,
-      '',
-    );
+    const dockerdCli = med(dockerd.cli.map((x) => x.wall));
+    out.push(`- floor (runc + CLIs, one after the other) / dockerd's \`run -d\`: ${(floor / dockerdCli).toFixed(2)}×`);
+    if (f.runcFloorCpu.length > 0 && f.cliFloorCpu.length > 0) {
+      // The CPU that 20 `run -d` need whatever the engine: runc's commands, the containers' processes and the CLIs.
+      // On `cpus` CPUs no burst can be shorter than that CPU divided by them, however little the engine does.
+      const cpus = availableParallelism();
+      const runtime = med(f.runcFloorCpu.map((x) => x.runtime + x.container));
+      const clients = med(f.cliFloorCpu.map((x) => x.client));
+      const bound = (runtime + clients) / cpus;
+      out.push(
+        `- floor by sum: runc create + start and the containers ${f1(runtime)} ms of CPU, the ${f.parallel} CLIs ${f1(clients)}: ${f1(runtime + clients)} ms of CPU on ${cpus} CPUs, so no \`run -d\` burst under ${f1(bound)} ms = **${(bound / dockerdCli).toFixed(2)}×** dockerd's (goal 0.25×: ${f1(0.25 * dockerdCli)} ms)`,
+      );
+      for (const e of f.engines) {
+        const s = e.cli;
+        if (s.length === 0 || e === dockerd) continue;
+        const parts = {
+          engine: med(s.map((x) => x.engineCpu)),
+          'conmons (spawned + monitors)': med(s.map((x) => x.reapedCpu + x.monitorCpu)),
+          'runc create': med(s.map((x) => x.runtimeCpu)),
+          containers: med(s.map((x) => x.containerCpu)),
+          CLIs: med(s.map((x) => x.clientCpu)),
+        };
+        const sum = Object.values(parts).reduce((a, b) => a + b, 0);
+        out.push(
+          `- ${e.engine}'s \`run -d\` burst by party, ms of CPU: ${Object.entries(parts)
+            .map(([k, v]) => `${k} ${f1(v)}`)
+            .join(
+              ', ',
+            )}: ${f1(sum)} in all, ${f1(sum / cpus)} ms on ${cpus} CPUs against a wall of ${f1(med(s.map((x) => x.wall)))}; the machine's CPU in the burst ${f1(med(s.map((x) => x.machineCpu)))} (other load included)`,
+        );
+      }
+    }
+    out.push('');
   }
   for (const t of f.timelines) {
     out.push(
@@ -453,6 +504,12 @@ export function startBurstReport(f: BurstFigures): string {
       '|---|---|---|',
       ...t.phases.map(
         (p) => `| ${p.phase} | ${msStats(p.perContainer)} | ${p.perBurst.n ? msStats(p.perBurst) : ''} |`,
+      ),
+      '',
+      '| API call (arrival → answer) | each | summed over a burst |',
+      '|---|---|---|',
+      ...t.calls.map(
+        (p) => `| ${p.phase} | ${msStats(p.perContainer)} (n = ${p.perContainer.n}) | ${msStats(p.perBurst)} |`,
       ),
       '',
     );

@@ -295,7 +295,7 @@ export async function benchStart(o: {
         steps.start.push(s.start);
         steps.delete.push(s.delete);
       }
-      parallelFloor.push(await runcParallel(bed, o.parallel));
+      parallelFloor.push((await runcParallel(bed, o.parallel)).wall);
       const t0 = performance.now();
       await Promise.all(Array.from({ length: o.parallel }, () => run(DOCKER, ['version'], { env })));
       cliFloor.push(performance.now() - t0);

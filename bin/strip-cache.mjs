@@ -8,6 +8,9 @@
 // stripping keeps every character's position ('strip' mode), so stack traces point at the same lines. Plain
 // JavaScript, not TypeScript: it runs before any TypeScript can be loaded without the stripper.
 // Built-in modules through getBuiltinModule: an ESM import would build a facade of each, at a cost on every start.
+// Imports between the tree's own modules are resolved by bin/resolve-hook.mjs.
+import './resolve-hook.mjs';
+
 const { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } =
   process.getBuiltinModule('node:fs');
 const { registerHooks, stripTypeScriptTypes } = process.getBuiltinModule('node:module');

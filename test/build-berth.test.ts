@@ -8,7 +8,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BERTH, berth, type Daemon, docker, run, startDaemon } from './harness.ts';
+import { pack } from '../src/util/tar/index.ts';
+import { api, BERTH, berth, type Daemon, docker, run, startDaemon } from './harness.ts';
 
 let d: Daemon;
 let work: string;
@@ -101,6 +102,44 @@ describe('berth build', () => {
     assert.equal(m[4], '200');
     assert.equal(await sh('kept', 'cat /tree/d3/f3.txt; test ! -e /tree/d5/f5.txt && echo gone'), 'changed\ngone\n');
     assert.match(second.stderr, /#3 \d+\.\d{3} ed$/m);
+  });
+
+  it('a kept context body names the manifest its plan kept instead of sending it again; a token serves once', async () => {
+    const id = 'ab'.repeat(16);
+    const dockerfile = 'FROM busybox\nCOPY a /a\n';
+    const manifest = [
+      { path: 'Dockerfile', type: 'file', mode: 0o644, size: dockerfile.length, mtime: 1_000_000 },
+      { path: 'a', type: 'file', mode: 0o644, size: 3, mtime: 1_000_000 },
+    ];
+    const json = { 'Content-Type': 'application/json' };
+    const plan = await api(d.socket, 'POST', `/build/context?id=${id}`, JSON.stringify(manifest), json);
+    assert.equal(plan.status, 200, plan.body);
+    const { Need, Planned } = JSON.parse(plan.body) as { Need: string[]; Planned: string };
+    assert.deepEqual(Need.sort(), ['Dockerfile', 'a']);
+    assert.match(Planned, /^[0-9a-f]{32}$/);
+    const body = async (first: unknown): Promise<Buffer> => {
+      const chunks: Buffer[] = [];
+      const entries = [
+        { header: { name: '.berth-context-manifest.json' }, body: Buffer.from(JSON.stringify(first)) },
+        { header: { name: 'Dockerfile', mtime: 1000 }, body: Buffer.from(dockerfile) },
+        { header: { name: 'a', mtime: 1000 }, body: Buffer.from('abc') },
+      ];
+      for await (const c of pack(entries)) chunks.push(c);
+      return Buffer.concat(chunks);
+    };
+    const build = async (first: unknown) =>
+      api(d.socket, 'POST', `/build?t=planned&q=1&berthcontext=${id}`, await body(first), {
+        'Content-Type': 'application/x-tar',
+      });
+    const unknown = await build({ planned: '00'.repeat(16) });
+    assert.match(unknown.body, /no planned manifest \\?"0{32}/);
+    const good = await build({ planned: Planned });
+    assert.equal(good.status, 200, good.body);
+    assert.doesNotMatch(good.body, /error/i);
+    assert.equal(await sh('planned', 'cat /a'), 'abc');
+    assert.match((await build({ planned: Planned })).body, /no planned manifest/);
+    // the manifest itself still serves
+    assert.doesNotMatch((await build(manifest)).body, /error/i);
   });
 
   it('--network none, --add-host and --shm-size reach RUN', async () => {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -67,6 +67,11 @@ describe('COPY linked from the previous layer of the same step', () => {
       await mkdir(join(ctx, 'tree', `d${i}`), { recursive: true });
       for (let j = 0; j < 5; j++) await writeFile(join(ctx, 'tree', `d${i}`, `f${j}`), `file ${i}/${j}\n`.repeat(50));
     }
+    // names a walk sorts apart from a plain sort of paths, a symbolic link, an empty directory and other modes
+    for (const n of ['d1-x', 'd1.x', 'D1', 'd10']) await writeFile(join(ctx, 'tree', n), n);
+    await mkdir(join(ctx, 'tree', 'd1', 'empty'));
+    await symlink('f0', join(ctx, 'tree', 'd2', 'link'));
+    await chmod(join(ctx, 'tree', 'd3', 'f4'), 0o751);
     await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox\nCOPY tree /ctx\nRUN echo run >> /ctx/d0/f1\n');
   });
 
@@ -92,7 +97,7 @@ describe('COPY linked from the previous layer of the same step', () => {
     // the other files and the directories have the same modes, owners, sizes and times as in the cold build
     const listing = "find /ctx | sort | xargs stat -c '%n %a %u %g %s %Y' | grep -v -e '^/ctx ' -e '^/ctx/d0/f[01] '";
     const cold = await sh('lk:1', listing);
-    assert.equal(cold.split('\n').length, 4 * 5 + 4 - 2 + 1, cold);
+    assert.equal(cold.split('\n').length, 4 * 5 + 4 - 2 + 1 + 6, cold);
     assert.equal(await sh('lk:2', listing), cold);
   });
 
@@ -152,6 +157,26 @@ describe('COPY linked from the previous layer of the same step', () => {
       await sh('lk:docker', 'cat /ctx/d1/f2 /ctx/d2/f3'),
       `changed through docker\n${'file 2/3\n'.repeat(50)}`,
     );
+  });
+
+  it('a COPY with --chown and --chmod into a directory the image has links too, and save makes that blob', async () => {
+    const file = join(work, 'Dockerfile.owned');
+    await writeFile(file, 'FROM busybox\nCOPY --chown=7:8 --chmod=640 tree /etc/tree/\n');
+    await ok(berth(d, ['build', '-q', '-f', file, '-t', 'lk:owned1', ctx]), 'berth build (cold)');
+    await writeFile(join(ctx, 'tree', 'd2', 'f4'), 'changed with an owner\n');
+    await ok(berth(d, ['build', '-q', '-f', file, '-t', 'lk:owned2', ctx]), 'berth build (one file changed)');
+    const [, copy] = await layers('lk:owned2');
+    assert.equal(await exists(blobFile(copy!)), false, 'deferred');
+    const same = await inLayers('etc/tree/d1/f1');
+    assert.equal(same.length, 2, JSON.stringify(same));
+    assert.equal(same[0]!.ino, same[1]!.ino, 'linked');
+    const out = join(work, 'saved-owned');
+    await mkdir(out);
+    await ok(run('sh', ['-c', `"${BERTH}" -H ${d.host} save lk:owned2 | tar -x -C ${out}`]), 'save');
+    const hex = copy!.replace('sha256:', '');
+    const bytes = await readFile(join(out, 'blobs', 'sha256', hex));
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), hex);
+    assert.equal(await sh('lk:owned2', "stat -c '%a %u %g' /etc/tree/d1/f1"), '640 7 8\n');
   });
 
   it('a deferred blob that nothing keeps goes with a collection', async () => {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { BERTH, BERTHD, run, startDaemon, waitFor, type Daemon } from './harness.ts';
+import { BERTH, BERTHD, berthdRoots, rootArgs, run, startDaemon, waitFor, type Daemon } from './harness.ts';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -239,17 +239,10 @@ describe('API endpoint security', () => {
   it('plain TCP is refused unless --tls=false is given, and then warned about loudly', async () => {
     const tdir = await mkdtemp(join(tmpdir(), 'berth-tcp-'));
     try {
-      await mkdir(join(tdir, 'data'));
+      const roots = berthdRoots(tdir);
+      await mkdir(roots.dataRoot);
       const p = await freePort();
-      const base = [
-        '--data-root',
-        join(tdir, 'data'),
-        '--exec-root',
-        join(tdir, 'exec'),
-        '-H',
-        `unix://${join(tdir, 's.sock')}`,
-        '--no-seed',
-      ];
+      const base = [...rootArgs(roots), '--no-seed'];
       const refused = await run(BERTHD, [...base, '-H', `tcp://127.0.0.1:${p}`], {}, undefined, { timeoutMs: 60_000 });
       assert.notEqual(refused.code, 0);
       assert.match(refused.stderr, /refusing to serve the API on tcp:\/\/127\.0\.0\.1:\d+ without TLS/);

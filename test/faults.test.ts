@@ -12,7 +12,18 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { PackEntry } from '../src/util/tar/index.ts';
-import { BERTHD, api, docker, imageIds, run, startDaemon, waitFor, type Daemon } from './harness.ts';
+import {
+  BERTHD,
+  api,
+  berthdRoots,
+  docker,
+  imageIds,
+  rootArgs,
+  run,
+  startDaemon,
+  waitFor,
+  type Daemon,
+} from './harness.ts';
 import {
   blobFiles,
   dir,
@@ -380,42 +391,26 @@ describe('concurrency, crashes and the daemon process', () => {
 
   it('a second daemon on the same data root refuses to start, naming the lock holder', async () => {
     const d = await start();
-    const other = await mkdtemp(join(tmpdir(), 'berth-it-second-'));
-    dirs.push(other);
-    const r = await run(
-      BERTHD,
-      [
-        '--data-root',
-        d.dataRoot,
-        '--exec-root',
-        join(other, 'exec'),
-        '-H',
-        `unix://${join(other, 's.sock')}`,
-        '--no-seed',
-      ],
-      {},
-      undefined,
-      { timeoutMs: 30_000 },
-    );
+    const other = berthdRoots(await mkdtemp(join(tmpdir(), 'berth-it-second-')));
+    dirs.push(other.dir);
+    const r = await run(BERTHD, [...rootArgs({ ...other, dataRoot: d.dataRoot }), '--no-seed'], {}, undefined, {
+      timeoutMs: 30_000,
+    });
     assert.notEqual(r.code, 0);
     assert.match(
       r.stdout + r.stderr,
       new RegExp(`another berthd \\(pid ${d.proc.pid}\\) is using the data root ${d.dataRoot}`),
     );
-    assert.equal(existsSync(join(other, 's.sock')), false);
+    assert.equal(existsSync(other.socket), false);
     // The first one is unaffected.
     assert.equal((await api(d.socket, 'GET', '/_ping')).body, 'OK');
     // A socket another daemon listens on is refused too.
-    const r2 = await run(
-      BERTHD,
-      ['--data-root', join(other, 'data'), '--exec-root', join(other, 'exec'), '-H', d.host, '--no-seed'],
-      {},
-      undefined,
-      { timeoutMs: 30_000 },
-    );
+    const r2 = await run(BERTHD, [...rootArgs({ ...other, host: d.host }), '--no-seed'], {}, undefined, {
+      timeoutMs: 30_000,
+    });
     assert.notEqual(r2.code, 0);
     assert.match(r2.stdout + r2.stderr, new RegExp(`another daemon is already listening on unix://${d.socket}`));
-    assert.equal(existsSync(join(other, 'data')), false, 'refused before creating its data root');
+    assert.equal(existsSync(other.dataRoot), false, 'refused before creating its data root');
     assert.equal((await api(d.socket, 'GET', '/_ping')).body, 'OK');
   });
 
@@ -463,14 +458,7 @@ describe('concurrency, crashes and the daemon process', () => {
   it('a config file with an unknown key, bad JSON, or a bad --log-level: a clear error, exit non-zero', async () => {
     const tmp = await mkdtemp(join(tmpdir(), 'berth-it-config-'));
     dirs.push(tmp);
-    const common = [
-      '--data-root',
-      join(tmp, 'data'),
-      '--exec-root',
-      join(tmp, 'exec'),
-      '-H',
-      `unix://${join(tmp, 's.sock')}`,
-    ];
+    const common = rootArgs(berthdRoots(tmp));
     await writeFile(join(tmp, 'bad-key.json'), JSON.stringify({ 'log-level': 'info', colour: 'red' }));
     const badKey = await run(BERTHD, [...common, '--config-file', join(tmp, 'bad-key.json')], {}, undefined, {
       timeoutMs: 30_000,

@@ -18,12 +18,26 @@ const STOP_GRACE_MS = 20_000;
 /** docker and berth commands that take longer than this are killed (and fail). */
 const COMMAND_TIMEOUT_MS = 120_000;
 
-export interface Daemon {
+/** Where a berthd started in `dir` keeps its state: its data root, exec root and socket (`host` is its URL). */
+export interface BerthdRoots {
   dir: string;
   dataRoot: string;
   execRoot: string;
   socket: string;
   host: string;
+}
+
+export function berthdRoots(dir: string): BerthdRoots {
+  const socket = join(dir, 'berth.sock');
+  return { dir, dataRoot: join(dir, 'data'), execRoot: join(dir, 'exec'), socket, host: `unix://${socket}` };
+}
+
+/** berthd's arguments naming those roots and the socket it listens on. */
+export function rootArgs(r: Pick<BerthdRoots, 'dataRoot' | 'execRoot' | 'host'>): string[] {
+  return ['--data-root', r.dataRoot, '--exec-root', r.execRoot, '-H', r.host];
+}
+
+export interface Daemon extends BerthdRoots {
   proc: ChildProcess;
   log: () => string;
   /** Sends SIGTERM and waits for exit; returns the exit code. */
@@ -40,10 +54,8 @@ export interface StartOptions {
 }
 
 export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
-  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'berth-it-')));
-  const dataRoot = join(dir, 'data');
-  const execRoot = join(dir, 'exec');
-  const socket = join(dir, 'berth.sock');
+  const roots = berthdRoots(opts.dir ?? (await mkdtemp(join(tmpdir(), 'berth-it-'))));
+  const { dir, socket } = roots;
   let out = '';
   let proc!: ChildProcess;
   // Many daemons run at once (other test files, other checkouts): each gets its own default bridge and a /24 of
@@ -52,17 +64,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
     ? []
     : ['--bridge', `bt${randomBytes(3).toString('hex')}`, '--bip', `${await freeBridgeSubnet()}1/24`];
   const launch = async () => {
-    const args = [
-      '--data-root',
-      dataRoot,
-      '--exec-root',
-      execRoot,
-      '-H',
-      `unix://${socket}`,
-      ...(opts.seed ? [] : ['--no-seed']),
-      ...net,
-      ...(opts.args ?? []),
-    ];
+    const args = [...rootArgs(roots), ...(opts.seed ? [] : ['--no-seed']), ...net, ...(opts.args ?? [])];
     proc = spawn(BERTHD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout!.on('data', (d) => (out += d));
     proc.stderr!.on('data', (d) => (out += d));
@@ -70,11 +72,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
   };
   await launch();
   const d: Daemon = {
-    dir,
-    dataRoot,
-    execRoot,
-    socket,
-    host: `unix://${socket}`,
+    ...roots,
     get proc() {
       return proc;
     },

@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { ADVISORY, writeOsvDir } from '../src/trust/osv/testkit.ts';
 import { writeAlpineRoot, writeDebianRoot, writeNodeProject } from '../src/trust/sbom/testkit.ts';
 import { makeKeyring } from '../src/trust/testkit.ts';
-import { api, BERTH, BERTHD, type Daemon, docker, run, startDaemon } from './harness.ts';
+import { api, BERTH, BERTHD, berthdRoots, type Daemon, docker, rootArgs, run, startDaemon } from './harness.ts';
 import { type DistributionRegistry, skopeo, startRegistry } from '../src/distribution/remote/testkit.ts';
 import { type ServedRegistry, serveRegistry } from '../src/registry/testkit.ts';
 
@@ -341,17 +341,7 @@ describe('trust', { timeout: 600_000 }, () => {
       try {
         const r = await run(
           BERTHD,
-          [
-            '--data-root',
-            join(dir, 'data'),
-            '--exec-root',
-            join(dir, 'exec'),
-            '-H',
-            `unix://${join(dir, 's.sock')}`,
-            '--no-seed',
-            '--signature-policy',
-            join(scratch, name),
-          ],
+          [...rootArgs(berthdRoots(dir)), '--no-seed', '--signature-policy', join(scratch, name)],
           {},
           undefined,
           { timeoutMs: 60_000 },

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { statFields } from '../../src/runtime/process.ts';
 
 export interface RunResult {
   code: number;
@@ -58,14 +59,19 @@ export function run(
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** /proc/PID/stat's fields after the command (the state first, as `statFields` numbers them); undefined once gone. */
+export function procStat(pid: number | 'self'): string[] | undefined {
+  try {
+    return statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 /** True while a process with this PID exists (and is not a zombie). */
 export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
+  const state = procStat(pid)?.[0];
+  return state !== undefined && state !== 'Z';
 }
 
 /** A field of /proc/PID/status in KiB (VmRSS, VmHWM), or undefined when the process is gone. */
@@ -90,14 +96,9 @@ export async function resetPeak(pid: number): Promise<void> {
 export function cpuSeconds(pids: number[]): number {
   let ticks = 0;
   for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // After the command: state(0) … utime(11) stime(12) cutime(13) cstime(14).
-      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    } catch {
-      // gone
-    }
+    const f = procStat(pid);
+    // After the command: state(0) … utime(11) stime(12) cutime(13) cstime(14).
+    if (f !== undefined) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
   }
   return ticks / 100;
 }

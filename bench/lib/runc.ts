@@ -5,6 +5,7 @@
  * differences from berthd's container are the ones an engine adds: conmon, the overlay root, the bookkeeping.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostFacts } from '../../src/daemon/runtimes.ts';
@@ -98,12 +99,24 @@ export async function runcSteps(bed: RuncBed): Promise<{ create: number; start: 
   throw new Error('unreachable');
 }
 
+/** What `runcParallel` measured: the wall time and the CPU it took (ms). */
+export interface RuncBurst {
+  wall: number;
+  /** `runc create` and `runc start` themselves (the benchmark's reaped children; 0 when `cpu` was not asked for). */
+  runtimeCpu: number;
+  /** The containers' processes: runc init until the exec, then `sleep` (read from /proc before the delete). */
+  containerCpu: number;
+  /** The whole machine's, every CPU, over the wall time (other load included). */
+  machineCpu: number;
+}
+
 /**
  * `n` containers of `sleep 1000` created and started at once with runc alone (each its own bundle and cgroup, the
- * same root), as 20 `run -d` do through an engine: wall time in ms until every `runc start` returned. They are
- * deleted afterwards (untimed).
+ * same root), as 20 `run -d` do through an engine: wall time in ms until every `runc start` returned, and the CPU
+ * of the runc commands (from this process's reaped children: nothing else may run beside it) and of the containers.
+ * They are deleted afterwards (untimed).
  */
-export async function runcParallel(bed: RuncBed, n: number): Promise<number> {
+export async function runcParallel(bed: RuncBed, n: number): Promise<RuncBurst> {
   const base = [bed.runc, '--root', bed.root];
   const spec = JSON.parse(await readFile(join(bed.bundle, 'config.json'), 'utf8')) as {
     process: { args: string[] };
@@ -118,19 +131,64 @@ export async function runcParallel(bed: RuncBed, n: number): Promise<number> {
     spec.linux.cgroupsPath = `/berth-bench-floor/${id}`;
     await writeFile(join(dir, 'config.json'), JSON.stringify(spec));
   }
+  const reaped0 = reapedCpu();
+  const machine0 = machineBusy();
   const t0 = epochMs();
   try {
     await Promise.all(
       ids.map(async (id) => {
-        await runcStep([...base, 'create', '--bundle', join(bed.bundle, '..', id), id]);
+        const dir = join(bed.bundle, '..', id);
+        await runcStep([...base, 'create', '--bundle', dir, '--pid-file', join(dir, 'pid'), id]);
         await runcStep([...base, 'start', id]);
       }),
     );
-    return epochMs() - t0;
+    const wall = epochMs() - t0;
+    const machineCpu = machineBusy() - machine0;
+    const runtimeCpu = reapedCpu() - reaped0;
+    let containerCpu = 0;
+    for (const id of ids) {
+      const pid = Number((await readFile(join(bed.bundle, '..', id, 'pid'), 'utf8').catch(() => '0')).trim());
+      if (pid > 0) containerCpu += processCpu(pid);
+    }
+    return { wall, runtimeCpu, containerCpu, machineCpu };
   } finally {
     for (const id of ids) {
       await runcStep([...base, 'delete', '--force', id]).catch(() => {});
       await rm(join(bed.bundle, '..', id), { recursive: true, force: true });
     }
   }
+}
+
+const HZ = 100;
+
+/** /proc/PID/stat's fields after the command name. */
+function statFields(pid: number | 'self'): number[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+  } catch {
+    return undefined;
+  }
+}
+
+/** ms of CPU of a process's own (utime + stime). */
+export function processCpu(pid: number): number {
+  const f = statFields(pid);
+  return f ? ((f[11]! + f[12]!) * 1000) / HZ : 0;
+}
+
+/** ms of CPU the whole machine has spent (/proc/stat, every CPU, idle and iowait left out). */
+export function machineBusy(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  return ((f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) * 1000) / HZ;
+}
+
+/** ms of CPU of this process's reaped children (cutime + cstime). */
+export function reapedCpu(): number {
+  const f = statFields('self');
+  return f ? ((f[13]! + f[14]!) * 1000) / HZ : 0;
 }

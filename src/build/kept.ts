@@ -5,7 +5,9 @@
  * 1. `plan(id, manifest)`: the client lists every entry of its context (path, type, mode, size, times, link);
  *    the answer names the files and links whose content the kept copy lacks (new, or any of those changed).
  * 2. `receive(id, body)`: the client sends a tar whose first entry is that manifest (`MANIFEST_NAME`), then the
- *    entries asked for (and every directory). The bodies sent are appended to a new segment file; the index maps
+ *    entries asked for (and every directory). The plan's answer also names the manifest it kept (`planned`, for a
+ *    few minutes, in memory): the first entry may then be `{"planned": "<token>"}` instead of the list again (a
+ *    10,000-file context's manifest is ~1.2 MB of JSON, sent, parsed and checked once rather than twice). The bodies sent are appended to a new segment file; the index maps
  *    every entry to its segment and offset (those not sent keep theirs); entries the manifest no longer lists are
  *    dropped. A segment no entry uses is deleted, and when the segments hold more dead bytes than live ones, the
  *    live bodies are copied into one new segment. The build reads the bodies from the segments, as it reads a
@@ -39,10 +41,16 @@ interface Indexed extends ManifestEntry {
 
 const COMPACT_MIN = 64 << 20;
 
+/** How many planned manifests are kept, and for how long. */
+const PLANNED_MAX = 8;
+const PLANNED_MS = 10 * 60_000;
+
 export class KeptContexts {
   readonly #root: string;
   readonly #records: BuildCacheRecords;
   readonly #locks = new KeyedMutex();
+  /** Manifests of recent plans, by the token the plan's answer gave: a body may name one instead of its list. */
+  readonly #planned = new Map<string, { id: string; at: number; manifest: Map<string, ManifestEntry> }>();
   #last: { id: string; size: number; mtimeMs: number; index: Map<string, Indexed> } | undefined;
 
   constructor(root: string, records: BuildCacheRecords) {
@@ -73,24 +81,48 @@ export class KeptContexts {
     }
   }
 
-  /** The paths whose content the kept copy of context `id` lacks. */
-  async plan(id: string, manifest: readonly ManifestEntry[]): Promise<string[]> {
+  /**
+   * The paths whose content the kept copy of context `id` lacks, and the token of the manifest kept for the body
+   * that follows.
+   */
+  async plan(id: string, manifest: readonly ManifestEntry[]): Promise<{ need: string[]; planned: string }> {
     const index = await this.#index(id);
-    return manifest
-      .filter((m) => m.type !== 'directory')
-      .filter((m) => {
-        const k = index.get(contextName(m.path));
-        return (
-          !k ||
-          k.type !== m.type ||
-          k.mode !== m.mode ||
-          k.size !== m.size ||
-          k.mtime !== m.mtime ||
-          (k.ctime ?? 0) !== (m.ctime ?? 0) ||
-          (k.linkname ?? '') !== (m.linkname ?? '')
-        );
-      })
-      .map((m) => m.path);
+    const need: string[] = [];
+    const byName = new Map<string, ManifestEntry>();
+    for (const m of manifest) {
+      const name = contextName(m.path);
+      byName.set(name, m);
+      if (m.type === 'directory') continue;
+      const k = index.get(name);
+      if (
+        !k ||
+        k.type !== m.type ||
+        k.mode !== m.mode ||
+        k.size !== m.size ||
+        k.mtime !== m.mtime ||
+        (k.ctime ?? 0) !== (m.ctime ?? 0) ||
+        (k.linkname ?? '') !== (m.linkname ?? '')
+      )
+        need.push(m.path);
+    }
+    const now = Date.now();
+    for (const [t, p] of this.#planned)
+      if (now - p.at > PLANNED_MS || this.#planned.size >= PLANNED_MAX) this.#planned.delete(t);
+    const planned = randomBytes(16).toString('hex');
+    this.#planned.set(planned, { id, at: now, manifest: byName });
+    return { need, planned };
+  }
+
+  /** The manifest a body's first entry gives: its list, or the token of one kept by a plan of the same context. */
+  #manifest(id: string, text: string): Map<string, ManifestEntry> {
+    const v = JSON.parse(text) as ManifestEntry[] | { planned?: unknown };
+    if (Array.isArray(v)) return new Map(v.map((m) => [contextName(m.path), m]));
+    const token = typeof v?.planned === 'string' ? v.planned : '';
+    const p = this.#planned.get(token);
+    if (!p || p.id !== id)
+      throw new InvalidArgumentError(`no planned manifest "${token}" for context ${id}: send the manifest itself`);
+    this.#planned.delete(token);
+    return p.manifest;
   }
 
   /**
@@ -124,8 +156,7 @@ export class KeptContexts {
               throw new InvalidArgumentError(`a kept context's body starts with ${MANIFEST_NAME}`);
             const chunks: Buffer[] = [];
             for await (const c of e.body) chunks.push(c);
-            const list = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ManifestEntry[];
-            manifest = new Map(list.map((m) => [contextName(m.path), m]));
+            manifest = this.#manifest(id, Buffer.concat(chunks).toString('utf8'));
             continue;
           }
           const name = contextName(h.name);

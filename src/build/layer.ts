@@ -22,6 +22,7 @@ import { coalesce } from '../util/chunks.ts';
 import { diffEntries } from './difftar.ts';
 import { isOpaque, layerTar } from './layerblob.ts';
 import { applyLinked, type CopyRecord, type Location } from './linked.ts';
+import type { TarMarks } from './tarmarks.ts';
 
 export interface LayerDeps {
   snapshotter: Snapshotter;
@@ -44,6 +45,8 @@ export interface MadeLayer {
   size: number;
   /** The blob is not stored: it is recorded as deferred when the snapshot is committed (linked.ts). */
   deferred?: boolean;
+  /** A COPY's layer tar's hash states, which the next layer of the same COPY resumes from (tarmarks.ts). */
+  marks?: TarMarks | undefined;
 }
 
 export class WorkLayer {
@@ -198,6 +201,7 @@ export class WorkLayer {
       size: made.contentSize,
       deferred: true,
       linked: made.linked,
+      marks: made.marks,
     };
   }
 

@@ -11,24 +11,27 @@
  * it and is committed at once, and a linked file's mode, owner and times are never set (they are already those the
  * record names). Nothing writes into either directory after that, so neither layer can change the other's files.
  *
- * The layer's blob is then not written at build time: its digest is that of the tar of the new directory (the
- * same walk makes the blob later, content/store.ts `Deferrer`), and the blob is made when something reads it.
+ * The layer's blob is then not written at build time: its digest is that of the tar of the new directory (computed
+ * from the COPY's own list while the links are made; the walk of the directory makes the blob later,
+ * content/store.ts `Deferrer`), and the blob is made when something reads it.
  */
-import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { type FileHandle, link, mkdir, open, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Snapshotter } from '../snapshots/index.ts';
-import { coalesce } from '../util/chunks.ts';
 import { DataLossError } from '../util/errors.ts';
 import { Limit } from '../util/lock.ts';
 import { pack, type PackEntry } from '../util/tar/index.ts';
 import { diffEntries } from './difftar.ts';
 import { isOpaque, withLayerDir } from './layerblob.ts';
+import { entryId, MarkedHash, type TarMarks } from './tarmarks.ts';
 
 /** What the previous layer of a family holds: its chain ID and each file's record by its name in the layer. */
 export interface CopyRecord {
   chainId: string;
   files: Map<string, string>;
+  /** The layer tar's hash states (tarmarks.ts), while this daemon runs. */
+  marks?: TarMarks | undefined;
 }
 
 /** A file entry's record: what the file was made from and the header it was written with. */
@@ -41,6 +44,8 @@ export function fileRecord(
 
 export class CopyRecords {
   readonly #dir: string;
+  /** The last families' records as put (the next build of the same Dockerfile reads one back at once). */
+  readonly #recent = new Map<string, CopyRecord>();
   constructor(workRoot: string) {
     this.#dir = join(workRoot, 'copies');
   }
@@ -50,6 +55,8 @@ export class CopyRecords {
   }
 
   async get(family: string): Promise<CopyRecord | undefined> {
+    const recent = this.#recent.get(family);
+    if (recent) return recent;
     try {
       const r = JSON.parse(await readFile(this.#path(family), 'utf8')) as {
         chainId: string;
@@ -66,13 +73,23 @@ export class CopyRecords {
     const path = this.#path(family);
     await writeFile(`${path}.tmp`, JSON.stringify({ chainId: rec.chainId, files: [...rec.files] }));
     await rename(`${path}.tmp`, path);
+    this.#recent.delete(family);
+    this.#recent.set(family, rec);
+    for (const k of this.#recent.keys()) {
+      if (this.#recent.size <= RECENT) break;
+      this.#recent.delete(k);
+    }
   }
 
   /** `builder prune`: the records only point at layers; without the cache they point at nothing useful. */
   async clear(): Promise<void> {
+    this.#recent.clear();
     await rm(this.#dir, { recursive: true, force: true });
   }
 }
+
+/** Families whose records stay in memory. */
+const RECENT = 8;
 
 /** What `applyLinked` made: the tar's digest and size (of the directory as written) and its files' bytes. */
 export interface LinkedLayer {
@@ -82,14 +99,18 @@ export interface LinkedLayer {
   /** Bytes of file content and symbolic link targets, as `docker history` counts them. */
   contentSize: number;
   linked: number;
+  /** What the next layer of the same COPY can resume the hash from. */
+  marks?: TarMarks | undefined;
 }
 
 /**
  * Writes a COPY's layer into `upper` (empty, unmounted): every file whose record (`files`) equals the previous
  * layer's is hard-linked from that layer's directory; the other entries go through `unpack` (the same unpack a
- * COPY's tar always takes). Then each directory gets its time back (the links moved them), and the directory is
- * walked as a layer tar and hashed. The previous layer's snapshot is held by a view meanwhile; undefined, with
- * nothing written, when it is gone or no file would be linked.
+ * COPY's tar always takes). Then each directory gets its time back (the links moved them). The layer's digest is
+ * that of the tar of the list in the directory's walk order (the walk a deferred blob is made by gives the same
+ * bytes: the headers are those written, the bodies equal by their tarsums), hashed while the links are made; the
+ * directory is walked only when a link failed. The previous layer's snapshot is held by a view meanwhile;
+ * undefined, with nothing written, when it is gone or no file would be linked.
  */
 export async function applyLinked(
   snapshotter: Snapshotter,
@@ -109,65 +130,131 @@ export async function applyLinked(
   }
   // nothing to link: the usual copy (its blob stored) serves better than a walk for the digest
   if (toLink.length === 0) return undefined;
+  // the layer's tar from the list itself, in the order and with the headers the directory will have (headers as
+  // written, bodies from where the copy read them): hashed while the links are made, no walk of the directory after
+  const listed = locations && walkOrder(entries);
+  const located = listed?.every((e) => e.header.type !== 'file' || locations!.has(e.header.name)) ? listed : undefined;
   return withLayerDir(snapshotter, prev.chainId, async (from) => {
     await unpack(rest);
-    const limit = new Limit(32);
-    const pending: Promise<void>[] = [];
-    let linked = 0;
-    // gone from the previous layer (or not linkable): written as any other file, by the same unpack
-    const unlinked: PackEntry[] = [];
-    for (const e of toLink) {
-      await limit.take();
-      pending.push(
-        link(join(from, e.header.name), join(upper, e.header.name))
-          .then(
-            () => void linked++,
-            () => void unlinked.push(e),
-          )
-          .finally(() => limit.release()),
-      );
-    }
-    await Promise.all(pending);
-    if (unlinked.length > 0) await unpack(unlinked);
-    const written = new Set(unlinked.map((e) => e.header.name));
-    const dirs = rest.filter((e) => e.header.type === 'directory').reverse();
-    for (const d of dirs) {
-      const t = d.header.mtime ?? 0;
-      await utimes(join(upper, d.header.name), t, t);
-    }
-    const hash = createHash('sha256');
-    let size = 0;
-    let contentSize = 0;
-    const counted = async function* (list: AsyncIterable<PackEntry>): AsyncGenerator<PackEntry> {
-      for await (const e of list) {
-        const h = e.header;
-        contentSize +=
-          h.type === 'file' ? (h.size ?? 0) : h.type === 'symlink' ? Buffer.byteLength(h.linkname ?? '') : 0;
-        yield e;
-      }
-    };
-    // the linked files' bodies come from where the copy read them (one open file, positioned reads), not back from
-    // the directory: their content is the same (equal tarsums), and the headers still come from the directory
-    const bodies = new Map<string, NonNullable<PackEntry['body']>>();
     const windows = new WindowReader();
-    for (const e of toLink) {
-      const name = e.header.name;
-      if (written.has(name)) continue;
-      const at = locations?.get(name);
-      // in large sequential reads of the spool or segment where it lies (the context keeps files in walk order)
-      if (at) bodies.set(name, windows.body(at));
-      else if (e.body !== undefined) bodies.set(name, e.body);
-    }
+    const ids = listed?.map((e) => entryId(e, files));
+    const resume = ids && { ids, prev: prev.marks };
+    const early = located && tarDigest(located, (name) => windows.body(locations!.get(name)!), resume);
+    early?.catch(() => {});
     try {
-      for await (const c of coalesce(pack(counted(diffEntries(upper, isOpaque, (r) => bodies.get(r)))))) {
-        hash.update(c);
-        size += c.length;
+      const limit = new Limit(32);
+      const pending: Promise<void>[] = [];
+      let linked = 0;
+      // gone from the previous layer (or not linkable): written as any other file, by the same unpack
+      const unlinked: PackEntry[] = [];
+      for (const e of toLink) {
+        await limit.take();
+        pending.push(
+          link(join(from, e.header.name), join(upper, e.header.name))
+            .then(
+              () => void linked++,
+              () => void unlinked.push(e),
+            )
+            .finally(() => limit.release()),
+        );
       }
+      await Promise.all(pending);
+      if (unlinked.length > 0) await unpack(unlinked);
+      const dirs = rest.filter((e) => e.header.type === 'directory').reverse();
+      for (const d of dirs) {
+        const t = d.header.mtime ?? 0;
+        await utimes(join(upper, d.header.name), t, t);
+      }
+      // the list's tar is the directory's when every file is where the list says (a fallback unpack wrote the
+      // same bytes, but its files are read back here only through the walk)
+      if (early && unlinked.length === 0) return { ...(await early), linked };
+      if (listed && unlinked.length === 0)
+        return { ...(await tarDigest(listed, (name) => bodyFrom(upper, name, locations, windows), resume)), linked };
+      const written = new Set(unlinked.map((e) => e.header.name));
+      // the linked files' bodies come from where the copy read them (one open file, positioned reads), not back
+      // from the directory: their content is the same (equal tarsums), and the headers come from the directory
+      const bodies = new Map<string, NonNullable<PackEntry['body']>>();
+      for (const e of toLink) {
+        const name = e.header.name;
+        if (written.has(name)) continue;
+        const at = locations?.get(name);
+        // in large sequential reads of the spool or segment where it lies (the context keeps files in walk order)
+        if (at) bodies.set(name, windows.body(at));
+      }
+      await early?.catch(() => {});
+      return {
+        ...(await tarDigest(
+          diffEntries(upper, isOpaque, (r) => bodies.get(r)),
+          undefined,
+        )),
+        linked,
+      };
     } finally {
+      await early?.catch(() => {});
       await windows.close();
     }
-    return { digest: `sha256:${hash.digest('hex')}`, size, contentSize, linked };
   });
+}
+
+/** A body read from its location, else from the file written in the directory. */
+function bodyFrom(
+  upper: string,
+  name: string,
+  locations: ReadonlyMap<string, Location> | undefined,
+  windows: WindowReader,
+): NonNullable<PackEntry['body']> {
+  const at = locations?.get(name);
+  return at ? windows.body(at) : createReadStream(join(upper, name), { highWaterMark: 1 << 20 });
+}
+
+/**
+ * The digest and size of the tar of `list` (each file's body from `bodyOf` where given, else the entry's own) and its
+ * content bytes (files and symbolic link targets, as `docker history` counts them). With `ids` (each entry's identity,
+ * tarmarks.ts), the hash resumes from `prev`'s marks where the list begins as that tar did, and the result carries the
+ * marks the next layer can resume from.
+ */
+async function tarDigest(
+  list: readonly PackEntry[] | AsyncIterable<PackEntry>,
+  bodyOf: ((name: string) => NonNullable<PackEntry['body']>) | undefined,
+  resume?: { ids: (string | undefined)[]; prev: TarMarks | undefined },
+): Promise<{ digest: `sha256:${string}`; size: number; contentSize: number; marks?: TarMarks }> {
+  const h = resume && Array.isArray(list) ? MarkedHash.resume(resume.prev, resume.ids) : MarkedHash.fresh();
+  const rest = Array.isArray(list) ? list.slice(h.start) : (list as AsyncIterable<PackEntry>);
+  let i = h.start;
+  const ids = resume?.ids;
+  const withBodies = function* (): Generator<PackEntry> {
+    for (const e of rest as readonly PackEntry[])
+      yield bodyOf && e.header.type === 'file' ? { header: e.header, body: bodyOf(e.header.name) } : e;
+  };
+  const source = Array.isArray(list) ? withBodies() : (rest as AsyncIterable<PackEntry>);
+  for await (const c of pack(h.entries(source, () => ids?.[i++]))) h.update(c);
+  const { digest, marks } = h.digest();
+  return { digest, size: h.size, contentSize: h.contentSize, ...(ids ? { marks } : {}) };
+}
+
+/**
+ * A COPY's entries in the order a walk of the directory they make lists them (difftar.ts: each directory's names
+ * sorted, a directory followed by what is below it), without bodies; undefined when two entries name the same path
+ * (the directory then holds only the last, which the list cannot tell cheaply).
+ */
+export function walkOrder(entries: readonly PackEntry[]): PackEntry[] | undefined {
+  const keyed = entries.map((e) => ({ parts: e.header.name.replace(/\/+$/, '').split('/'), e }));
+  const names = new Set<string>();
+  for (const k of keyed) {
+    const n = k.parts.join('/');
+    if (names.has(n)) return undefined;
+    names.add(n);
+  }
+  keyed.sort((a, b) => {
+    const n = Math.min(a.parts.length, b.parts.length);
+    for (let i = 0; i < n; i++) {
+      const x = a.parts[i]!;
+      const y = b.parts[i]!;
+      if (x !== y) return x < y ? -1 : 1;
+    }
+    return a.parts.length - b.parts.length;
+  });
+  return keyed.map(({ e }) => ({ header: e.header }));
 }
 
 /** Where a file's content lies whole in a host file. */
@@ -180,14 +267,25 @@ export interface Location {
 /** 4 MiB windows: a 200 MiB context of 20 KiB files is read in ~50 reads instead of 10,000. */
 const WINDOW = 4 << 20;
 
+/** Bytes of a host file from `start`, in `memory` (a window's buffer, or a larger one for a large file). */
+interface Window {
+  path: string;
+  start: number;
+  data: Buffer;
+  memory: Buffer;
+}
+
 /**
  * Serves file contents from host files in windows: a read asked for within the window last read (or the one read
- * ahead after it) is a slice of it; the next window is read while the current one is used.
+ * ahead after it) is a slice of it; the next window is read while the current one is used. A window's memory is
+ * read into again once the reader has moved past it (a slice is used before the next one is asked for: the tar is
+ * hashed as it is packed), so 200 MiB go through three buffers rather than fifty new ones for the collector.
  */
 class WindowReader {
   readonly #handles = new Map<string, Promise<FileHandle>>();
-  #cur: { path: string; start: number; buf: Buffer } | undefined;
-  #next: { path: string; start: number; buf: Promise<Buffer> } | undefined;
+  #cur: Window | undefined;
+  #next: { path: string; start: number; win: Promise<Window> } | undefined;
+  readonly #free: Buffer[] = [];
 
   body(at: Location): AsyncIterable<Uint8Array> {
     const self = this;
@@ -199,45 +297,54 @@ class WindowReader {
   async #slice(at: Location): Promise<Buffer> {
     const inside = (w: { path: string; start: number }, len: number) =>
       w.path === at.path && at.offset >= w.start && at.offset + at.size <= w.start + len;
-    if (!(this.#cur && inside(this.#cur, this.#cur.buf.length))) {
+    if (!(this.#cur && inside(this.#cur, this.#cur.data.length))) {
+      const old = this.#cur;
       const n = this.#next;
-      if (n && inside(n, WINDOW)) this.#cur = { path: n.path, start: n.start, buf: await n.buf };
-      else
-        this.#cur = {
-          path: at.path,
-          start: at.offset,
-          buf: await this.#read(at.path, at.offset, Math.max(WINDOW, at.size)),
-        };
-      const end = this.#cur.start + this.#cur.buf.length;
+      this.#next = undefined;
+      if (n && inside(n, WINDOW)) this.#cur = await n.win;
+      else {
+        // the read ahead is not what is wanted: its memory serves again once it is done
+        n?.win.then(
+          (w) => this.#release(w),
+          () => {},
+        );
+        this.#cur = await this.#read(at.path, at.offset, Math.max(WINDOW, at.size));
+      }
+      if (old) this.#release(old);
+      const end = this.#cur.start + this.#cur.data.length;
       const ahead = this.#read(at.path, end, WINDOW);
       ahead.catch(() => {});
-      this.#next = { path: at.path, start: end, buf: ahead };
+      this.#next = { path: at.path, start: end, win: ahead };
     }
     const w = this.#cur;
-    if (!inside(w, w.buf.length))
+    if (!inside(w, w.data.length))
       throw new DataLossError(`${at.path} ends before the ${at.size} bytes at offset ${at.offset}`);
-    return w.buf.subarray(at.offset - w.start, at.offset - w.start + at.size);
+    return w.data.subarray(at.offset - w.start, at.offset - w.start + at.size);
   }
 
-  async #read(path: string, pos: number, len: number): Promise<Buffer> {
+  #release(w: Window): void {
+    if (w.memory.length === WINDOW && this.#free.length < 2) this.#free.push(w.memory);
+  }
+
+  async #read(path: string, pos: number, len: number): Promise<Window> {
     let h = this.#handles.get(path);
     if (!h) {
       h = open(path, 'r');
       this.#handles.set(path, h);
     }
     const fh = await h;
-    const buf = Buffer.allocUnsafe(len);
+    const memory = (len === WINDOW && this.#free.pop()) || Buffer.allocUnsafe(len);
     let got = 0;
     while (got < len) {
-      const { bytesRead } = await fh.read(buf, got, len - got, pos + got);
+      const { bytesRead } = await fh.read(memory, got, len - got, pos + got);
       if (bytesRead === 0) break;
       got += bytesRead;
     }
-    return buf.subarray(0, got);
+    return { path, start: pos, data: memory.subarray(0, got), memory };
   }
 
   async close(): Promise<void> {
-    await this.#next?.buf.catch(() => {});
+    await this.#next?.win.catch(() => {});
     for (const h of this.#handles.values()) await h.then((fh) => fh.close()).catch(() => {});
     this.#handles.clear();
   }

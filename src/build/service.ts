@@ -103,7 +103,7 @@ export class BuildService {
   }
 
   /** `berth build`: which entries of its context the kept copy lacks (see kept.ts). */
-  planContext(id: string, manifest: readonly ManifestEntry[]): Promise<string[]> {
+  planContext(id: string, manifest: readonly ManifestEntry[]): Promise<{ need: string[]; planned: string }> {
     return this.#kept.plan(id, manifest);
   }
 

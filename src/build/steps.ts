@@ -183,7 +183,7 @@ export async function executeStep(
     }
     const chainId = chainIds([...cur.config.rootfs.diff_ids, made.diffId as `sha256:${string}`]).at(-1)!;
     if ((await layer.commit(chainId, made)) && record)
-      await env.deps.copies?.put(record.family, { chainId, files: record.files });
+      await env.deps.copies?.put(record.family, { chainId, files: record.files, marks: made.marks });
     return { image: nextImage(cur, { ...base, createdBy, created, layer: layerOf(made, chainId) }), size: made.size };
   } catch (err) {
     await layer.discard();

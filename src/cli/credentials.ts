@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { BerthError, errorMessage } from '../util/errors.ts';
 
 /**
@@ -69,20 +70,11 @@ async function readConfig(path: string): Promise<ConfigFile | undefined> {
 /** Writes the config file atomically with mode 0600 (temp file, fsync, rename). */
 async function writeConfig(path: string, config: ConfigFile): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temp = `${path}.${process.pid}.tmp`;
-  const fh = await open(temp, 'w', 0o600);
-  try {
-    await fh.writeFile(`${JSON.stringify(config, null, '\t')}\n`);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(temp, path);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(path, `${JSON.stringify(config, null, '\t')}\n`, {
+    tmp: `${path}.${process.pid}.tmp`,
+    mode: 0o600,
+    fsync: true,
+  });
 }
 
 function helperFor(config: ConfigFile | undefined, key: string): string | undefined {

@@ -87,19 +87,22 @@ function secretsHeader(secrets: ReadonlyMap<string, Uint8Array>): string {
 
 export type { ContextManifestEntry };
 
-/** Berth: the paths of a context the engine's kept copy lacks (`POST /build/context`). */
+/**
+ * Berth: the paths of a context the engine's kept copy lacks (`POST /build/context`), and the token of the manifest
+ * the engine kept, which the body may send instead of the manifest (undefined from an engine that keeps none).
+ */
 export async function planBuildContext(
   client: EngineClient,
   id: string,
   manifest: readonly ContextManifestEntry[],
   opts: CallOptions = {},
-): Promise<string[]> {
-  const r = await client.requestJSON<{ Need: string[] }>('POST', '/build/context', {
+): Promise<{ need: string[]; planned?: string | undefined }> {
+  const r = await client.requestJSON<{ Need?: string[]; Planned?: string }>('POST', '/build/context', {
     query: { id },
     json: manifest,
     signal: opts.signal,
   });
-  return r.Need ?? [];
+  return { need: r.Need ?? [], planned: typeof r.Planned === 'string' ? r.Planned : undefined };
 }
 
 /** `POST /build/cancel?id=`. */

@@ -34,7 +34,11 @@ export interface EventsOptions extends CallOptions {
 export class EngineClient extends ImageCalls {
   // ---- system ----
 
-  version(opts: CallOptions = {}): Promise<SystemVersion> {
+  /**
+   * `GET /version`. With `versioned: false` the path carries no API version and needs none negotiated first: an
+   * engine answers it at its own API version, the one its ping reports.
+   */
+  version(opts: CallOptions & { versioned?: boolean } = {}): Promise<SystemVersion> {
     return this.requestJSON<SystemVersion>('GET', '/version', opts);
   }
 

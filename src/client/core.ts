@@ -81,6 +81,12 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
+/** The API version to speak with an engine whose own is `server` (from a ping or `/version`): the lower of the two. */
+export function negotiateVersion(server: string | undefined): string {
+  const v = server ?? FALLBACK_API_VERSION;
+  return compareVersions(v, MAX_API_VERSION) < 0 ? v : MAX_API_VERSION;
+}
+
 /**
  * The connection every call goes through: the endpoint and its connection pool, the API version (negotiated once,
  * lazily, from `HEAD /_ping` as docker's client does; every call then uses `/v1.xx/…` paths), and requests by the
@@ -114,10 +120,7 @@ export class EngineConnection {
   /** The API version in use: pinned, or negotiated from a ping (once). */
   apiVersion(opts: CallOptions = {}): Promise<string> {
     if (this.#pinned !== undefined) return Promise.resolve(this.#pinned);
-    this.#negotiated ??= this.ping(opts).then((p) => {
-      const server = p.apiVersion ?? FALLBACK_API_VERSION;
-      return compareVersions(server, MAX_API_VERSION) < 0 ? server : MAX_API_VERSION;
-    });
+    this.#negotiated ??= this.ping(opts).then((p) => negotiateVersion(p.apiVersion));
     // A failed negotiation is not cached: the next call tries again.
     this.#negotiated.catch(() => {
       this.#negotiated = undefined;

@@ -5,6 +5,7 @@ export {
   FALLBACK_API_VERSION,
   compareVersions,
   encodeFilters,
+  negotiateVersion,
   type CallOptions,
   type EngineClientOptions,
   type EngineResponse,

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerCreateRequest, HostConfig } from '../engine-api/containers.ts';
-import { type AttachSession, ProcessStartError } from '../runtime/index.ts';
+import { type AttachSession, normalSignal, ProcessStartError } from '../runtime/index.ts';
 import type { Snapshotter } from '../snapshots/index.ts';
 import { BerthError, ConflictError, errorMessage, NotFoundError, NotModifiedError } from '../util/errors.ts';
 import { phase } from '../util/trace.ts';
@@ -226,8 +226,7 @@ export class ContainerService extends ContainerLookup {
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
     const r = this.get(ref);
     if (!isLive(r)) throw new ConflictError(`Cannot kill container: ${ref}: Container ${r.id} is not running`);
-    const upper = signal.toUpperCase();
-    const sig = /^\d+$/.test(signal) ? Number(signal) : upper.startsWith('SIG') ? upper : `SIG${upper}`;
+    const sig = normalSignal(signal);
     const killing = sig === 'SIGKILL' || sig === 9;
     if (killing) this.#d.records.setState(r.id, { ...r.state, StoppedByUser: true });
     const exited = killing ? this.wait(r.id, 'not-running') : undefined;

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { constants } from 'node:os';
-import type { RuntimeDriver } from '../runtime/index.ts';
+import { parentPid, type RuntimeDriver, signalFor } from '../runtime/index.ts';
 import { phase } from '../util/trace.ts';
 
 /**
@@ -10,24 +9,6 @@ import { phase } from '../util/trace.ts';
  * of the container's conmon (the PID could only have been reused by a process conmon started). Anything else (a
  * signal Node does not name, a PID that is not conmon's child, a read that fails) goes through the runtime.
  */
-
-/** `SIGTERM`, `TERM`, `15` → what `process.kill` takes; undefined for what it does not know. */
-export function signalFor(sig: string): NodeJS.Signals | number | undefined {
-  if (/^\d+$/.test(sig)) {
-    const n = Number(sig);
-    return Object.values(constants.signals).includes(n) ? n : undefined;
-  }
-  const name = (sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`) as NodeJS.Signals;
-  return name in constants.signals ? name : undefined;
-}
-
-/** The parent PID in a `/proc/<pid>/stat` line (the field after the command, which may hold spaces and parens). */
-export function parentPid(stat: string): number | undefined {
-  const end = stat.lastIndexOf(')');
-  if (end < 0) return undefined;
-  const ppid = Number(stat.slice(end + 2).split(' ')[1]);
-  return Number.isInteger(ppid) ? ppid : undefined;
-}
 
 /** Sends `sig` to the container's first process (`pid`), directly when it is conmon's child, else by the runtime. */
 export async function signalInit(driver: RuntimeDriver, id: string, pid: number, sig: string): Promise<void> {

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { PassThrough, Readable } from 'node:stream';
 import { type Digest, digestAlgorithm, digestHex, isDigest, mismatch, VerifyingStream } from '../util/digest.ts';
+import { syncDir, writeFileAtomic } from '../util/atomic.ts';
 import { DataLossError, InvalidArgumentError, NotFoundError, isErrno } from '../util/errors.ts';
 import {
   FileIngestWriter,
@@ -158,16 +159,13 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
     const path = this.#deferredPath(blob.digest);
     if (await this.#stored(blob.digest)) return;
     await mkdir(dirname(path), { recursive: true });
-    const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await fh.writeFile(JSON.stringify({ size: blob.size, snapshot: blob.snapshot }));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-    await syncDir(dirname(path));
+    await writeFileAtomic(path, JSON.stringify({ size: blob.size, snapshot: blob.snapshot }), {
+      tmp: `${path}.${randomBytes(4).toString('hex')}.tmp`,
+      exclusive: true,
+      mode: 0o644,
+      fsync: true,
+      fsyncDir: true,
+    });
   }
 
   setProducer(producer: (blob: DeferredBlob, signal?: AbortSignal) => AsyncIterable<Uint8Array>): void {
@@ -476,15 +474,5 @@ export async function readJSONBlob<T>(provider: Provider, digest: Digest, maxSiz
     return JSON.parse(data.toString('utf8')) as T;
   } catch (err) {
     throw new DataLossError(`blob ${digest} is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-/** Makes a rename in `dir` durable: the blob must not vanish after a power loss once an image refers to it. */
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { FileContentStore } from '../content/index.ts';
@@ -18,6 +18,7 @@ import {
 import { BridgeBackend, findHelper, NetavarkBackend, type NetworkBackend, NetworkService } from '../network/index.ts';
 import { VolumeService } from '../volumes/index.ts';
 import { configureUnpackThreads, CopySnapshotter, OverlaySnapshotter, type Snapshotter } from '../snapshots/index.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { EventLog } from '../util/events.ts';
 import { isErrno } from '../util/errors.ts';
 import type { DaemonConfig } from './config.ts';
@@ -262,7 +263,6 @@ async function readOrCreateId(path: string): Promise<string> {
     if (!isErrno(err, 'ENOENT')) throw err;
   }
   const id = randomUUID();
-  await writeFile(`${path}.tmp`, `${id}\n`);
-  await rename(`${path}.tmp`, path);
+  await writeFileAtomic(path, `${id}\n`);
   return id;
 }

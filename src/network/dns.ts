@@ -7,8 +7,9 @@
  */
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { UnavailableError, isErrno } from '../util/errors.ts';
 import { KeyedMutex } from '../util/lock.ts';
 
@@ -163,8 +164,7 @@ export class AardvarkDns {
   async #write(network: string, text: string): Promise<void> {
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
     const p = join(this.#dir, network);
-    await writeFile(`${p}.tmp`, text);
-    await rename(`${p}.tmp`, p);
+    await writeFileAtomic(p, text);
   }
 
   /** SIGHUP to the running aardvark-dns, or a start when none runs; a stop when no network file is left. */

@@ -3,9 +3,9 @@
  * (`netns/<id>`) and its state file (`sandboxes/<id>.json`: the backend input and where its /etc/hosts is), written
  * before the backend runs so a teardown works after a crash; and the in-place edits of its hosts file.
  */
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { errorMessage, isErrno } from '../util/errors.ts';
 import type { ContainerNetworks } from './backend.ts';
 
@@ -39,8 +39,7 @@ export class SandboxFiles {
   async write(id: string, s: SandboxFile): Promise<void> {
     const p = this.statePath(id);
     await mkdir(join(this.root, 'sandboxes'), { recursive: true, mode: 0o700 });
-    await writeFile(`${p}.tmp`, JSON.stringify(s));
-    await rename(`${p}.tmp`, p);
+    await writeFileAtomic(p, JSON.stringify(s));
   }
 
   /** Undefined when there is none (or a crash left it unreadable). */

@@ -6,7 +6,6 @@ import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError 
 import { ProcessStartError } from './runtimecli.ts';
 import { readLog, type LogEntry } from './logs.ts';
 import { pidRunning } from './process.ts';
-import { signalName } from './driver.ts';
 import { OutputCollector, RuntimeTestbed } from './testkit.ts';
 
 /** Whether `pid` still runs after up to `ms` of waiting for it to go (polled every 20 ms). */
@@ -332,13 +331,4 @@ describe('ConmonRuntime with runc', () => {
     await d.delete(id, { force: true });
     assert.equal(await stillRunningAfter(procs[0]!, 2000), false, `process ${procs[0]} outlived the forced delete`);
   });
-});
-
-test('signalName accepts names, short names and numbers, and refuses the rest', () => {
-  assert.equal(signalName('SIGTERM'), 'SIGTERM');
-  assert.equal(signalName('kill'), 'SIGKILL');
-  assert.equal(signalName(9), '9');
-  assert.equal(signalName('15'), '15');
-  assert.throws(() => signalName('SIGNOPE'), InvalidArgumentError);
-  assert.throws(() => signalName(999), InvalidArgumentError);
 });

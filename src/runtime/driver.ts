@@ -1,4 +1,3 @@
-import { constants as osConstants } from 'node:os';
 import {
   closeSync,
   constants as fsConstants,
@@ -6,19 +5,20 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
-  renameSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomicSync } from '../util/atomic.ts';
 import { phase, phaseEnd, phaseStart } from '../util/trace.ts';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, isErrno, NotFoundError } from '../util/errors.ts';
 import { attachSession, nativeSeqpacketDialer, type AttachSession, type SeqpacketDialer } from './attach.ts';
 import { ConmonLaunch, conmonArgv } from './conmon.ts';
 import { ExitWatcher, readExitFile, type ExitStatus } from './exits.ts';
 import { pidRunning } from './process.ts';
+import { signalName } from './signals.ts';
 import { checkId, OciRuntimeCli, type OciState } from './runtimecli.ts';
 import type {
   CreateOptions,
@@ -181,8 +181,7 @@ export class ConmonRuntime implements RuntimeDriver {
       await launch.exited();
       rec.conmonPid = Number.parseInt(readFileSync(join(dir, 'conmon.pid'), 'utf8'), 10);
       rec.pid = pid;
-      writeFileSync(join(dir, 'monitor.json.tmp'), JSON.stringify(rec));
-      renameSync(join(dir, 'monitor.json.tmp'), join(dir, 'monitor.json'));
+      writeFileAtomicSync(join(dir, 'monitor.json'), JSON.stringify(rec));
       this.#records.set(id, rec);
       phaseEnd('runtime.record', id, t2);
       return { pid, conmonPid: rec.conmonPid };
@@ -504,21 +503,6 @@ async function writeControl(path: string, size: TerminalSize, what: string): Pro
   } finally {
     await fh.close();
   }
-}
-
-/** A signal by name ('SIGTERM', 'TERM') or number, as the runtime's `kill` takes it. */
-export function signalName(sig: string | number): string {
-  const signals = osConstants.signals as Record<string, number>;
-  if (typeof sig === 'number' || /^\d+$/.test(sig)) {
-    const n = Number(sig);
-    if (!Object.values(signals).includes(n) && !(n >= 34 && n <= 64))
-      throw new InvalidArgumentError(`Invalid signal: ${sig}`);
-    return String(n);
-  }
-  const name = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
-  if (!(name in signals) && !/^SIGRTM(?:IN|AX)(?:[+-]\d+)?$/.test(name))
-    throw new InvalidArgumentError(`Invalid signal: ${sig}`);
-  return name;
 }
 
 /** Whether pid is the conmon for this container dir (pids get reused: check its command line). */

@@ -82,10 +82,25 @@ export function pidAlive(pid: number): boolean {
 export function pidRunning(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    const state = statFields(readFileSync(`/proc/${pid}/stat`, 'latin1'))?.[0];
     return state !== 'Z' && state !== 'X';
   } catch {
     return false;
   }
+}
+
+/**
+ * The fields of a `/proc/<pid>/stat` line after the command name (which may hold spaces and parens): proc(5)'s fields
+ * from the third on, so [0] is the state, [1] the parent PID, [11] to [14] utime, stime, cutime and cstime (in clock
+ * ticks). Undefined for a line without a command.
+ */
+export function statFields(stat: string): string[] | undefined {
+  const end = stat.lastIndexOf(')');
+  return end < 0 ? undefined : stat.slice(end + 2).split(' ');
+}
+
+/** The parent PID in a `/proc/<pid>/stat` line. */
+export function parentPid(stat: string): number | undefined {
+  const ppid = Number(statFields(stat)?.[1]);
+  return Number.isInteger(ppid) ? ppid : undefined;
 }

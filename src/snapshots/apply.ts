@@ -149,8 +149,12 @@ export async function unpackLayer(
 
 type Done = Extract<FromReader, { t: 'done' }>;
 
-/** Pieces handed over through the ring are posted to the reader once this many bytes are waiting, or at the end. */
-const POST_BYTES = 256 << 10;
+/**
+ * Pieces handed over through the ring are posted to the reader once this many bytes are waiting, or at the end:
+ * a quarter of the ring, so the reader has the next piece waiting while it takes one in, and each message (a
+ * wake-up of the reader and an acknowledgement back) carries 512 KiB (bench/README.md, "Data path").
+ */
+const POST_BYTES = INPUT_RING / 4;
 
 /**
  * One unpack on a reader: feeds it (unless it reads a file) and settles with its answer. Small chunks (a socket's,

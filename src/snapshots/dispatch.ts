@@ -42,14 +42,19 @@ import {
   CTL_FAILED,
   CTL_FREED,
   CTL_PROGRESS,
-  CTL_SLOTS,
   freeSlot,
   type ReaderToApplier,
   SLOT,
   SLOTS,
+  takeSlot,
+  waitForSlots,
 } from './unpack-protocol.ts';
 
-/** Steps gathered for one applier are sent when there are this many, or this many body bytes. */
+/**
+ * Steps gathered for one applier are sent when there are this many, or this many body bytes, or at once when the
+ * applier has done everything it was sent (it would wait otherwise), or when the reader is done with its piece of
+ * input: so a busy applier gets its work in few messages, and an idle one does not wait for a batch to fill.
+ */
 const BATCH_STEPS = 128;
 const BATCH_BYTES = 1 << 20;
 /** Waits on shared memory wake up this often to look at the abort and failure flags. */
@@ -304,6 +309,11 @@ export class Dispatcher implements TarSink {
     return best;
   }
 
+  /** Applier `a` has done every step sent to it. */
+  #idle(a: number): boolean {
+    return Atomics.load(this.#ctl, CTL_PROGRESS + this.#links[a]!.id) >= this.#sent[a]!;
+  }
+
   #done(a: number, seq: number): boolean {
     return Atomics.load(this.#ctl, CTL_PROGRESS + this.#links[a]!.id) >= seq;
   }
@@ -312,7 +322,7 @@ export class Dispatcher implements TarSink {
   #step(a: number, step: ApplyStep): number {
     const batch = this.#batch[a]!;
     batch.push(step);
-    if (batch.length >= BATCH_STEPS) this.#flush(a);
+    if (batch.length >= BATCH_STEPS || this.#idle(a)) this.#flush(a);
     return ++this.#numbered[a]!;
   }
 
@@ -346,20 +356,18 @@ export class Dispatcher implements TarSink {
     this.#check();
   }
 
-  /** A free body slot, waiting (with everything gathered sent) until an applier frees one. */
+  /** A free body slot, waiting (with everything gathered sent) until the appliers free some. */
   #takeSlot(): number {
     for (;;) {
       const seen = Atomics.load(this.#ctl, CTL_FREED);
-      for (let k = 0; k < SLOTS; k++) {
-        const s = (this.#slotCursor + k) % SLOTS;
-        if (Atomics.compareExchange(this.#ctl, CTL_SLOTS + s, 0, 1) === 0) {
-          this.#slotCursor = (s + 1) % SLOTS;
-          return s;
-        }
+      const s = takeSlot(this.#ctl, this.#slotCursor);
+      if (s >= 0) {
+        this.#slotCursor = (s + 1) % SLOTS;
+        return s;
       }
       this.flushAll();
       this.#check();
-      Atomics.wait(this.#ctl, CTL_FREED, seen, WAIT_MS);
+      waitForSlots(this.#ctl, seen, WAIT_MS);
     }
   }
 

@@ -1,15 +1,15 @@
 /**
  * A reader thread (see pool.ts): takes one layer at a time, as a blob file or as bytes the main thread copies into
- * the input ring, decompresses it (gzip and zstd through node:zlib, whose work runs on libuv's pool), hashes the
- * tar (the diff ID), parses it (TarParser) and hands the file work to the appliers (Dispatcher). Reports the diff
+ * the input ring, decompresses it (gzip and zstd through node:zlib's codec, driven synchronously on this thread:
+ * no round trip through libuv's pool per piece), hashes the tar (the diff ID), parses it (TarParser) and hands the
+ * file work to the appliers (Dispatcher), one batch per applier for each piece of input. Reports the diff
  * ID, the archive's size and its files' bytes when every applier is done, or the first error once every applier
  * has stopped working on the layer, so that nothing is written after the main thread hears of the end.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
-import type { Duplex } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
-import { decompressor } from '../util/compression.ts';
+import { type SyncDecompressor, syncDecompressor } from '../util/compression.ts';
 import { CanceledError } from '../util/errors.ts';
 import { TarParser } from '../util/tar/parser.ts';
 import { type ApplierLink, ApplierFailed, Dispatcher } from './dispatch.ts';
@@ -56,7 +56,7 @@ if (port !== null) {
       case 'job':
         applierErrors.clear();
         job = new Job(m, { input, bodies, ctl, links, applierErrors, send });
-        if (m.file !== undefined) void job.readFile(m.file);
+        if (m.file !== undefined) job.readFile(m.file);
         return;
       case 'data':
         job?.ringData(m.off, m.len);
@@ -122,12 +122,9 @@ class Job {
   readonly #hashing: boolean;
   readonly #parser: TarParser;
   readonly #dispatch: Dispatcher;
-  readonly #inflate: Duplex | undefined;
-  /**
-   * Callbacks of writes to the decompressor not yet called back: a decompressor destroyed by an error drops the
-   * callback of the write it was working on, so stopping calls them (the bytes are not needed any more).
-   */
-  readonly #writing = new Set<() => void>();
+  readonly #inflate: SyncDecompressor | undefined;
+  /** Decompressed bytes go here (bound once: the decompressor calls it for every piece). */
+  readonly #decodedFn = (chunk: Buffer): void => this.#decoded(chunk);
   readonly #blob: BlobSink | undefined;
   /** Bytes of the blob taken in so far. */
   #read = 0;
@@ -160,11 +157,9 @@ class Job {
     });
     this.#parser = new TarParser(this.#dispatch);
     if (m.compression !== 'none') {
-      const z = decompressor(m.compression);
-      z.on('data', (chunk: Buffer) => this.#decoded(chunk));
-      z.on('error', (err) => this.#stop(err)); // named after the layer by the caller, as a DataLossError
-      z.on('end', () => this.#finish());
-      this.#inflate = z;
+      this.#inflate = syncDecompressor(m.compression);
+      if (this.#inflate === undefined)
+        this.#stop(new Error(`no synchronous ${m.compression} decompressor in node:zlib`));
     }
     if (m.blob !== undefined) {
       try {
@@ -191,12 +186,8 @@ class Job {
       ack();
       return;
     }
-    if (this.#stopped) ack();
-    else if (this.#inflate) this.#inflateWrite(this.#inflate, view, ack);
-    else {
-      this.#decoded(view);
-      ack();
-    }
+    this.#take(view);
+    ack();
   }
 
   /** The main thread cancels (it also set the abort flag, which the waits here look at). */
@@ -215,10 +206,14 @@ class Job {
       return;
     }
     if (blob) this.#s.send({ t: 'stored', blob });
-    if (!this.#stopped) {
-      if (this.#inflate) this.#inflate.end();
-      else this.#finish();
+    if (!this.#stopped && this.#inflate) {
+      try {
+        this.#inflate.end(this.#decodedFn);
+      } catch (err) {
+        this.#stop(err); // named after the layer by the caller, as a DataLossError
+      }
     }
+    this.#finish();
     void this.#unpacked.then((u) => {
       if (this.#failed) return;
       if ('diffId' in u) this.#s.send({ t: 'done', ...u, read: this.#read, ...(blob ? { blob } : {}) });
@@ -228,29 +223,22 @@ class Job {
     });
   }
 
-  /** Reads a blob file: the next chunk is read while the previous one is decompressed. */
-  async readFile(path: string): Promise<void> {
+  /** Reads a blob file, a chunk at a time, each taken in full before the next is read. */
+  readFile(path: string): void {
     let fd = -1;
     try {
       fd = openSync(path, 'r');
-      const bufs = [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)];
-      let consumed: Promise<void> = Promise.resolve();
+      const buf = Buffer.allocUnsafe(READ_CHUNK);
       let reported = 0;
-      for (let i = 0; !this.#stopped; i++) {
-        const buf = bufs[i % 2]!;
+      while (!this.#stopped) {
         const n = readSync(fd, buf, 0, buf.length, null);
-        await consumed; // the other buffer is free again
-        if (n === 0 || this.#stopped) break;
+        if (n === 0) break;
         this.#read += n;
         if (this.#read - reported >= PROGRESS_EVERY) {
           reported = this.#read;
           this.#s.send({ t: 'progress', read: this.#read });
         }
-        const chunk = buf.subarray(0, n);
-        if (this.#inflate) {
-          const z = this.#inflate;
-          consumed = new Promise((resolve) => this.#inflateWrite(z, chunk, resolve));
-        } else this.#decoded(chunk);
+        this.#take(buf.subarray(0, n));
       }
     } catch (err) {
       this.#stop(err);
@@ -260,13 +248,23 @@ class Job {
     this.ringEnd();
   }
 
-  /** Writes to the decompressor; `done` is called once, when it took the bytes or when the unpack stopped. */
-  #inflateWrite(z: Duplex, chunk: Buffer, done: () => void): void {
-    const once = (): void => {
-      if (this.#writing.delete(once)) done();
-    };
-    this.#writing.add(once);
-    z.write(chunk, once);
+  /**
+   * A piece of the blob: decompressed (if it is), hashed, parsed, and what the appliers are to do sent to them.
+   * Ends the unpack once the compressed stream ended (what follows it is not part of the layer).
+   */
+  #take(piece: Buffer): void {
+    if (this.#stopped || this.#ended) return;
+    if (this.#inflate) {
+      try {
+        this.#inflate.write(piece, this.#decodedFn);
+      } catch (err) {
+        this.#stop(err); // named after the layer by the caller, as a DataLossError
+        return;
+      }
+    } else this.#decoded(piece);
+    if (this.#stopped) return;
+    this.#dispatch.flushAll();
+    if (this.#inflate?.ended) this.#finish();
   }
 
   /** Decompressed tar bytes: hashed, parsed, and the file work handed on. */
@@ -276,7 +274,6 @@ class Job {
       if (Atomics.load(this.#s.ctl, CTL_ABORT) !== 0) throw new CanceledError('unpack canceled');
       if (this.#hashing) this.#hash.update(chunk);
       this.#parser.push(chunk);
-      this.#dispatch.flushAll();
     } catch (err) {
       if (err instanceof CanceledError) this.#fail(err);
       else this.#stop(err);
@@ -286,6 +283,7 @@ class Job {
   #finish(): void {
     if (this.#stopped || this.#ended) return;
     this.#ended = true;
+    this.#inflate?.close();
     try {
       this.#parser.end();
       this.#dispatch.finish();
@@ -309,8 +307,7 @@ class Job {
     this.#stopped = true;
     if (!(err instanceof ApplierFailed)) this.#failure = err;
     Atomics.store(this.#s.ctl, CTL_FAILED, 1);
-    this.#inflate?.destroy();
-    for (const done of [...this.#writing]) done();
+    this.#inflate?.close();
     setImmediate(() => void this.#report());
   }
 

@@ -12,25 +12,65 @@ import type { PortableHeader, WhiteoutMode } from './layer-rules.ts';
  * of body slots: measured as fast as 4 + 4 MiB, and 4 MiB less of RSS per reader (bench/README.md, "Data path").
  */
 export const INPUT_RING = 2 << 20;
-/** File bodies go from a reader to the appliers through slots of this size, at most SLOTS of them in use. */
-export const SLOT = 128 << 10;
-export const SLOTS = 16;
+/**
+ * File bodies go from a reader to the appliers through slots of this size, at most SLOTS of them in use: 64 KiB,
+ * so that a small file (64 KiB and less: most of a layer's files) takes one slot and 32 of them can be in flight.
+ */
+export const SLOT = 64 << 10;
+export const SLOTS = 32;
+/**
+ * A reader out of slots sleeps until this many are free again, not until the first one is: one wake-up for a few
+ * small files written instead of one for each.
+ */
+export const WAKE_FREE = SLOTS / 4;
 /** Applier threads at most (the control block has room for this many). */
 export const MAX_APPLIERS = 8;
 
 /** The reader's control block, an Int32Array over shared memory. */
 export const CTL_ABORT = 0; // the main thread sets 1: cancel the running unpack
 export const CTL_FAILED = 1; // set when the unpack failed: appliers skip the rest of its steps
-export const CTL_FREED = 2; // bumped each time an applier frees a body slot
-export const CTL_PROGRESS = 3; // + applier id: steps of the running unpack that applier has done
+export const CTL_FREED = 2; // bumped each time a body slot is freed
+export const CTL_USED = 3; // body slots in use
+export const CTL_WAITING = 4; // 1 while the reader waits for free slots
+export const CTL_PROGRESS = 5; // + applier id: steps of the running unpack that applier has done
 export const CTL_SLOTS = CTL_PROGRESS + MAX_APPLIERS; // + slot: 1 while the slot holds a body piece
 export const CTL_LENGTH = CTL_SLOTS + SLOTS;
 
-/** Gives body slot `slot` back and wakes a reader waiting for one (an applier after writing it, or a failed unpack). */
+/**
+ * Gives body slot `slot` back (an applier after writing it, or a failed unpack), and wakes the reader if it waits
+ * and WAKE_FREE slots are free.
+ */
 export function freeSlot(ctl: Int32Array, slot: number): void {
   Atomics.store(ctl, CTL_SLOTS + slot, 0);
+  const used = Atomics.sub(ctl, CTL_USED, 1) - 1;
   Atomics.add(ctl, CTL_FREED, 1);
-  Atomics.notify(ctl, CTL_FREED);
+  if (used <= SLOTS - WAKE_FREE && Atomics.load(ctl, CTL_WAITING) !== 0) Atomics.notify(ctl, CTL_FREED);
+}
+
+/**
+ * Takes a free body slot for the reader; -1 when none is free. `cursor` is where to start looking (the slot after
+ * the last one taken).
+ */
+export function takeSlot(ctl: Int32Array, cursor: number): number {
+  for (let k = 0; k < SLOTS; k++) {
+    const s = (cursor + k) % SLOTS;
+    if (Atomics.compareExchange(ctl, CTL_SLOTS + s, 0, 1) === 0) {
+      Atomics.add(ctl, CTL_USED, 1);
+      return s;
+    }
+  }
+  return -1;
+}
+
+/**
+ * The reader, out of slots, waits until WAKE_FREE are free (or `ms` passed). `seen` is CTL_FREED as read before
+ * looking for a slot: a slot freed since then ends the wait at once.
+ */
+export function waitForSlots(ctl: Int32Array, seen: number, ms: number): void {
+  Atomics.store(ctl, CTL_WAITING, 1);
+  // Set before looking: an applier freeing slots from now on sees it and wakes this thread once enough are free.
+  if (Atomics.load(ctl, CTL_USED) > SLOTS - WAKE_FREE) Atomics.wait(ctl, CTL_FREED, seen, ms);
+  Atomics.store(ctl, CTL_WAITING, 0);
 }
 
 /**

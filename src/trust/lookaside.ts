@@ -6,10 +6,11 @@
  * repository, each parent namespace, the host. A signature lives at
  * `<base>/<repository path>@sha256=<hex>/signature-<n>`, n counting from 1; readers stop at the first missing one.
  */
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Reference } from '../oci/reference.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { InvalidArgumentError, isErrno, UnavailableError } from '../util/errors.ts';
 import { dockerScopes } from './policy.ts';
 
@@ -145,8 +146,6 @@ export async function writeLookaside(base: string, ref: Reference, digest: strin
   const url = signatureUrl(base, ref, digest, existing.length + 1);
   const path = fileURLToPath(url);
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, signature);
-  await rename(tmp, path);
+  await writeFileAtomic(path, signature, { tmp: `${path}.tmp-${process.pid}` });
   return url;
 }

@@ -74,3 +74,114 @@ export async function* autoDecompress(source: AsyncIterable<Uint8Array>): AsyncG
   for await (const chunk of d) yield chunk as Buffer;
   await feeding;
 }
+
+/**
+ * A decompressor driven synchronously on the calling thread, for a worker that owns its input (the unpack reader):
+ * no round trip through libuv's pool per piece, and its output goes into one buffer reused for every piece.
+ */
+export interface SyncDecompressor {
+  /**
+   * Decompresses `input`, handing each piece of output to `out`: a view of the reused buffer, valid only during
+   * the call. Throws the codec's error (its `code`, e.g. Z_DATA_ERROR) for corrupt input. Input after the end of
+   * the compressed stream is ignored, as node:zlib's streams ignore it.
+   */
+  write(input: Uint8Array, out: (piece: Buffer) => void): void;
+  /** The input ended: hands over what is left; throws ("unexpected end of file") for a stream cut short. */
+  end(out: (piece: Buffer) => void): void;
+  /** True once the compressed stream ended (more input, if any, is not part of it). */
+  readonly ended: boolean;
+  /** Frees the codec's memory (also after an error). */
+  close(): void;
+}
+
+/** What node:zlib's gzip and zstd decompressors keep of their native codec (the fields its own sync calls use). */
+interface CodecHandle {
+  writeSync(
+    flush: number,
+    input: Uint8Array,
+    inOff: number,
+    inLen: number,
+    out: Uint8Array,
+    outOff: number,
+    outLen: number,
+  ): void;
+  onerror: (message: string, errno: number, code: string) => void;
+  close(): void;
+}
+interface CodecStream {
+  _handle?: CodecHandle;
+  _writeState?: Uint32Array;
+  _defaultFlushFlag?: number;
+  _finishFlushFlag?: number;
+}
+
+/**
+ * A synchronous decompressor over node:zlib's own codec for 'gzip' or 'zstd' (the native calls `zlib.gunzipSync`
+ * makes, but kept open across pieces: Node offers no public streaming form of them), with `outSize` bytes of output
+ * buffer. Undefined if this Node's zlib does not have the fields it drives (then use `decompressor`).
+ */
+export function syncDecompressor(c: 'gzip' | 'zstd', outSize = 1 << 18): SyncDecompressor | undefined {
+  const stream = (c === 'gzip' ? createGunzip() : createZstdDecompress()) as unknown as CodecStream;
+  const h = stream._handle;
+  const state = stream._writeState;
+  const flush = stream._defaultFlushFlag;
+  const finish = stream._finishFlushFlag;
+  if (
+    typeof h?.writeSync !== 'function' ||
+    !(state instanceof Uint32Array) ||
+    typeof flush !== 'number' ||
+    typeof finish !== 'number'
+  ) {
+    (stream as unknown as Duplex).destroy();
+    return undefined;
+  }
+  let failure: Error | undefined;
+  // The codec reports an error through this callback, during writeSync.
+  h.onerror = (message, errno, code) => {
+    failure = Object.assign(new Error(message), { errno, code });
+  };
+  const buf = Buffer.allocUnsafe(outSize);
+  // zstd's decoder returns at the end of each frame; the frames that follow are the same stream, as zstd's own
+  // tools read them (gzip's members are read on by node:zlib itself).
+  const multiFrame = c === 'zstd';
+  let ended = false;
+  let closed = false;
+  const run = (input: Uint8Array, mode: number, out: (piece: Buffer) => void): void => {
+    if (closed) throw new Error('decompressor closed');
+    let off = 0;
+    let avail = input.length;
+    for (;;) {
+      h.writeSync(mode, input, off, avail, buf, 0, outSize);
+      if (failure !== undefined) throw failure;
+      const room = state[0]!;
+      const progress = room < outSize || state[1]! < avail;
+      off += avail - state[1]!;
+      avail = state[1]!;
+      if (room < outSize) {
+        out(buf.subarray(0, outSize - room));
+        if (closed) return; // closed by `out` (the consumer stopped)
+      }
+      if (room === 0 || (multiFrame && avail > 0 && progress)) continue; // the output filled up, or a frame ended
+      // Room left but input not taken: the stream ended before it (what follows is not part of it).
+      if (avail > 0) ended = true;
+      return;
+    }
+  };
+  return {
+    get ended() {
+      return ended;
+    },
+    write(input, out) {
+      if (!ended) run(input, flush, out);
+    },
+    end(out) {
+      if (!ended) run(Buffer.alloc(0), finish, out);
+      ended = true;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      h.close();
+    },
+  };
+}

@@ -173,7 +173,8 @@ export function buildRoutes(router: Router, builder: LoadBuilder): void {
       if (!id) throw new InvalidArgumentError('context ID not set: ?id= is required');
       const manifest = await readJSONBody<ManifestEntry[]>(req.raw, 256 << 20);
       if (!Array.isArray(manifest)) throw new InvalidArgumentError('the body must be a JSON list of context entries');
-      sendJSON(res, 200, { Need: await (await builder()).planContext(id, manifest) });
+      const plan = await (await builder()).planContext(id, manifest);
+      sendJSON(res, 200, { Need: plan.need, Planned: plan.planned });
     })
     .add('POST', '/build/cancel', async (req, res) => {
       const id = req.query.get('id');

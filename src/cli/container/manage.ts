@@ -1,8 +1,9 @@
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { ContainerUpdateConfig, EngineClient } from '../../client/index.ts';
 import { parseReference, withDefaultTag } from '../../oci/index.ts';
+import { isTempOpenError, writeFileAtomic } from '../../util/atomic.ts';
 import { BerthError, CanceledError, InvalidArgumentError, NotFoundError } from '../../util/errors.ts';
 import type { OutStream } from '../command.ts';
 import { MultiError, describeError } from '../errors.ts';
@@ -341,16 +342,11 @@ export async function exportContainer(
   if (!st.isDirectory())
     throw new BerthError(`failed to export container: invalid output path: ${dir} is not a directory`);
   const temp = join(dir, `.${basename(opts.output)}.${process.pid}.tmp`);
-  const handle = await open(temp, 'w', 0o600).catch((e: unknown) => {
-    throw new BerthError(`failed to export container: ${goErrnoText(e, temp)}`, { cause: e });
-  });
-  try {
-    const tar = await client.containerExport(opts.container, { signal });
-    await pipeline(tar, handle.createWriteStream({ flush: true }));
-    await rename(temp, opts.output);
-  } catch (e) {
-    await handle.close().catch(() => {});
-    await rm(temp, { force: true });
+  // The request goes out once the file is open.
+  const tar = () => client.containerExport(opts.container, { signal });
+  await writeFileAtomic(opts.output, tar, { tmp: temp, mode: 0o600, fsync: true }).catch((e: unknown) => {
+    if (isTempOpenError(e, temp))
+      throw new BerthError(`failed to export container: ${goErrnoText(e, temp)}`, { cause: e });
     throw e;
-  }
+  });
 }

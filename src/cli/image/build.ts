@@ -88,15 +88,18 @@ export async function buildImage(
     const ctx = await localContext(o.context, o.file && o.file !== '-' ? o.file : undefined, stdinDockerfile);
     const id = keptContextId(hostname(), ctx);
     let need: Set<string> | undefined;
+    let planned: string | undefined;
     try {
-      need = new Set(await planBuildContext(client, id, ctx.entries, { signal }));
+      const plan = await planBuildContext(client, id, ctx.entries, { signal });
+      need = new Set(plan.need);
+      planned = plan.planned;
     } catch (err) {
       // an engine without kept contexts (Docker's): the whole context
       if (!(err instanceof NotFoundError) && !/page not found|404/.test(errorMessage(err))) throw err;
     }
     sent.of = ctx.entries.filter((e) => e.type !== 'directory').length;
     sent.files = need ? [...need].length + ctx.generated.size : sent.of;
-    messages = await imageBuild(client, counted(contextTar(ctx, need)), {
+    messages = await imageBuild(client, counted(contextTar(ctx, need, planned)), {
       ...common,
       ...(ctx.dockerfile ? { dockerfile: ctx.dockerfile } : {}),
       ...(need ? { keptContext: id } : {}),

@@ -115,10 +115,10 @@ async function walk(
 }
 
 /**
- * The context as a tar. With `only`, a kept-context body: the manifest first, then every directory, the files
- * and links in `only`, and the generated entries.
+ * The context as a tar. With `only`, a kept-context body: the manifest first (or, with `planned`, the token of the
+ * one the engine kept from the plan), then every directory, the files and links in `only`, and the generated entries.
  */
-export function contextTar(ctx: LocalContext, only?: ReadonlySet<string>): AsyncIterable<Uint8Array> {
+export function contextTar(ctx: LocalContext, only?: ReadonlySet<string>, planned?: string): AsyncIterable<Uint8Array> {
   const list = ctx.entries.filter(
     (e) => ctx.generated.has(e.path) || e.type === 'directory' || !only || only.has(e.path),
   );
@@ -132,7 +132,10 @@ export function contextTar(ctx: LocalContext, only?: ReadonlySet<string>): Async
     }
   };
   async function* entries(): AsyncGenerator<PackEntry> {
-    if (only) yield { header: { name: MANIFEST_NAME, mode: 0o644 }, body: Buffer.from(JSON.stringify(ctx.entries)) };
+    if (only) {
+      const manifest = planned !== undefined ? { planned } : ctx.entries;
+      yield { header: { name: MANIFEST_NAME, mode: 0o644 }, body: Buffer.from(JSON.stringify(manifest)) };
+    }
     for (const [i, e] of list.entries()) {
       ahead(i);
       const gen = ctx.generated.get(e.path);

@@ -1,7 +1,8 @@
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { isTempOpenError, writeFileAtomic } from '../../util/atomic.ts';
 import { type BerthError, InvalidArgumentError, errorMessage } from '../../util/errors.ts';
 import type { EngineClient, JSONMessage } from '../../client/index.ts';
 import type { OutStream } from '../command.ts';
@@ -123,24 +124,22 @@ export async function saveImages(
     throw new InvalidArgumentError(`failed to save image: invalid output path: ${dir} is not a directory`);
   const tar = await client.imageSave(opts.images, { signal });
   const temp = join(dir, `.${basename(target)}.${process.pid}.tmp`);
-  const handle = await open(temp, 'w', 0o600).catch((err: unknown) => {
-    throw new InvalidArgumentError(`failed to save image: ${openError('open', temp, err).message}`, { cause: err });
-  });
-  // The engine streams the tar without a length: the line shows the bytes written so far.
-  const progress = byteProgress(err, 'Saving', 0);
+  // The engine streams the tar without a length: the line, drawn once the file is open, shows the bytes written.
+  let progress = undefined as ByteProgress | undefined;
+  const counted = (): AsyncIterable<Uint8Array> => {
+    progress = byteProgress(err, 'Saving', 0);
+    return progress === undefined ? tar : progress.count(tar);
+  };
   try {
-    // The stream owns the handle: it fsyncs (`flush`) and closes it when done.
-    const file = handle.createWriteStream({ flush: true });
-    await (progress === undefined
-      ? pipeline(tar, file)
-      : pipeline(tar, (source: AsyncIterable<Uint8Array>) => progress.count(source), file));
-    progress?.finish();
-    await rename(temp, target);
+    await writeFileAtomic(target, counted, { tmp: temp, mode: 0o600, fsync: true });
   } catch (failure) {
-    progress?.finish();
-    await handle.close().catch(() => {});
-    await rm(temp, { force: true });
+    if (isTempOpenError(failure, temp))
+      throw new InvalidArgumentError(`failed to save image: ${openError('open', temp, failure).message}`, {
+        cause: failure,
+      });
     throw failure;
+  } finally {
+    progress?.finish();
   }
 }
 

@@ -1,7 +1,6 @@
 import { errorMessage } from '../../util/errors.ts';
-import { MAX_API_VERSION, type EngineClient, type SystemVersion } from '../../client/index.ts';
+import { MAX_API_VERSION, negotiateVersion, type EngineClient, type SystemVersion } from '../../client/index.ts';
 import type { OutStream } from '../command.ts';
-import { asGoStruct, compileFormat } from '../output.ts';
 import { TabWriter } from '../format/tabwriter.ts';
 import { reformatDate } from '../units.ts';
 
@@ -110,16 +109,25 @@ export async function showVersion(
   opts: VersionOptions,
   signal?: AbortSignal,
 ): Promise<void> {
+  // The template code is loaded only for --format: the plain output is drawn by defaultVersionText.
+  const output = opts.format === '' ? undefined : await import('../output.ts');
   const template =
-    opts.format === ''
+    output === undefined
       ? undefined
-      : await compileFormat(opts.format === 'json' ? '{{json .}}' : opts.format, { name: 'version', execPrefix: '' });
+      : await output.compileFormat(opts.format === 'json' ? '{{json .}}' : opts.format, {
+          name: 'version',
+          execPrefix: '',
+        });
   let apiVersion = MAX_API_VERSION;
   let server: SystemVersion | null = null;
   let failure: unknown;
   try {
-    apiVersion = await client.apiVersion({ signal });
-    server = withEngineComponent(await client.version({ signal }));
+    // One request where docker's CLI makes two (a ping to negotiate, then /v1.xx/version): the unversioned
+    // /version is answered at the engine's own API version, the one its ping reports, so the negotiated
+    // version follows from the answer. A start-up cost of every `berth version` (bench/README.md, issue 9).
+    const answer = await client.version({ signal, versioned: false });
+    apiVersion = negotiateVersion(answer.ApiVersion);
+    server = withEngineComponent(answer);
   } catch (err) {
     failure = err;
   }
@@ -141,8 +149,8 @@ export async function showVersion(
       template === undefined
         ? defaultVersionText(data)
         : template(
-            await asGoStruct(
-              { ...data, Client: await asGoStruct(data.Client, 'system.clientVersion') },
+            await output!.asGoStruct(
+              { ...data, Client: await output!.asGoStruct(data.Client, 'system.clientVersion') },
               'system.versionInfo',
             ),
           );

@@ -4,12 +4,13 @@
  * the machine's gpg) and hands berthd only the signature to store. Verification also runs here, with the keys the
  * user names, over the signatures berthd reads from the registry.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { imageAddSignature, imageSignatures } from '../../client/index.ts';
 import type { SignaturesResponse } from '../../engine-api/trust.ts';
 import { parseReference, withDefaultTag } from '../../oci/reference.ts';
 import { ExitStatusError } from '../errors.ts';
 import type { Context } from '../command.ts';
+import { writeFileAtomic } from '../../util/atomic.ts';
 import { InvalidArgumentError, errorMessage } from '../../util/errors.ts';
 import { registryAuthFor } from '../image/registry.ts';
 import { readSecret } from '../system/login.ts';
@@ -27,12 +28,6 @@ async function password(ctx: Context, confirm: boolean): Promise<string> {
   return first;
 }
 
-async function writeAtomic(path: string, data: string, mode: number): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, data, { mode, flag: 'wx' });
-  await rename(tmp, path);
-}
-
 async function writeKeyPair(ctx: Context, prefix: string, key: import('node:crypto').KeyObject): Promise<void> {
   const t = await trust();
   const pem = await t.encryptPrivateKey(key, await password(ctx, true));
@@ -45,8 +40,12 @@ async function writeKeyPair(ctx: Context, prefix: string, key: import('node:cryp
     )
       throw new InvalidArgumentError(`${f} already exists: remove it or choose another --output-key-prefix`);
   }
-  await writeAtomic(`${prefix}.key`, pem, 0o600);
-  await writeAtomic(`${prefix}.pub`, t.publicKeyPem(key), 0o644);
+  const files = [
+    [`${prefix}.key`, pem, 0o600],
+    [`${prefix}.pub`, t.publicKeyPem(key), 0o644],
+  ] as const;
+  for (const [f, data, mode] of files)
+    await writeFileAtomic(f, data, { tmp: `${f}.tmp-${process.pid}`, mode, exclusive: true });
   ctx.streams.err.write(`Private key written to ${prefix}.key\nPublic key written to ${prefix}.pub\n`);
 }
 
