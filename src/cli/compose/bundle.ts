@@ -96,9 +96,21 @@ export function runBundle(path: string): ComposeCli {
     ...(cachedData !== undefined ? { cachedData } : {}),
   });
   const mod = { exports: {} as Record<string, unknown> };
-  (script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: unknown, f: string, d: string) => void)(
+  // esbuild requires a module once per module that imports it (util/errors.ts 15 times): each answer is kept, and
+  // a built-in is taken without resolving (`process.getBuiltinModule` gives what require() would).
+  const load = createRequire(path);
+  const required = new Map<string, unknown>();
+  const req = (id: string): unknown => {
+    let m = required.get(id);
+    if (m === undefined) {
+      m = id.startsWith('node:') ? process.getBuiltinModule(id) : load(id);
+      required.set(id, m);
+    }
+    return m;
+  };
+  (script.runInThisContext() as (e: unknown, r: unknown, m: unknown, f: string, d: string) => void)(
     mod.exports,
-    createRequire(path),
+    req,
     mod,
     path,
     dirname(path),
