@@ -7,6 +7,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { type Digest, digestAlgorithm, digestHex, isDigest, mismatch, VerifyingStream } from '../util/digest.ts';
 import { syncDir, writeFileAtomic } from '../util/atomic.ts';
 import { DataLossError, InvalidArgumentError, NotFoundError, isErrno } from '../util/errors.ts';
+import { IngestThread, ThreadIngestWriter } from './ingest-thread.ts';
 import {
   FileIngestWriter,
   type IngestWriter,
@@ -129,8 +130,21 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
   /** Materializations under way, one per digest. */
   readonly #making = new Map<string, Promise<void>>();
 
-  constructor(root: string) {
+  /** Where `writer`'s partial blobs are written and hashed, when not on the calling thread (see ingest-thread.ts). */
+  readonly #thread: IngestThread | undefined;
+
+  /**
+   * `ingestThread`: a resumable ingest's file work (writes, hashing, the commit's fsyncs and rename) is done on a
+   * thread of the store's own, for a process whose main thread serves many uploads (a registry); `close` stops it.
+   */
+  constructor(root: string, opts: { ingestThread?: boolean } = {}) {
     this.root = root;
+    this.#thread = opts.ingestThread ? new IngestThread() : undefined;
+  }
+
+  /** Stops the ingest thread, if any. */
+  async close(): Promise<void> {
+    await this.#thread?.close();
   }
 
   async init(): Promise<void> {
@@ -437,6 +451,8 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
 
   /** A partial blob under `ingest/<ref>`, kept across restarts until committed or aborted (see `ResumableIngester`). */
   async writer(ref: string, opts: { size: number; algorithm?: 'sha256' | 'sha512' }): Promise<IngestWriter> {
+    if (this.#thread)
+      return ThreadIngestWriter.open(this.#thread, join(this.root, 'ingest'), ref, opts, join(this.root, 'blobs'));
     return FileIngestWriter.open(join(this.root, 'ingest'), ref, opts, async (tmp, digest) => {
       const final = this.path(digest);
       await mkdir(dirname(final), { recursive: true });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IngestWriter } from '../content/index.ts';
+import { coalesce } from '../util/chunks.ts';
 import { type Digest, digestAlgorithm } from '../util/digest.ts';
 import { DataLossError, InvalidArgumentError, isBerthError } from '../util/errors.ts';
 import { KeyedMutex } from '../util/lock.ts';
@@ -63,46 +64,12 @@ const WRITER_IDLE_MS = 60_000;
 /** How often a ranged chunk's progress is recorded while it arrives (what a crash can cost its client). */
 const PROGRESS_BYTES = 4 << 20;
 
-/** Bytes gathered before a write to the upload's file: each write costs the serving thread a dispatch. */
-const WRITE_BYTES = 256 << 10;
-
 /**
- * The body's chunks (64 KiB or less off a socket) gathered into pieces of WRITE_BYTES or more, the last excepted,
- * so a blob costs a quarter as many writes. At a failure of the body what was gathered is passed on first. With
- * `reuse` the pieces are copied into one buffer, filled again once the consumer asks for the next piece: for a
- * consumer done with each piece by then (the filesystem store's writer writes and hashes it first), which spares
- * the collector a new buffer per piece.
+ * Bytes gathered before a write to the upload's file (socket reads are 64 KiB at most): each write costs the serving
+ * thread a message to the store's ingest thread and its answer. At a failure of the body what was gathered is
+ * written first (`coalesce`).
  */
-async function* coalesced(body: AsyncIterable<Buffer>, reuse: boolean): AsyncGenerator<Buffer> {
-  let parts: Buffer[] = [];
-  let n = 0;
-  let into: Buffer | undefined;
-  const take = () => {
-    let out: Buffer;
-    if (parts.length === 1) out = parts[0]!;
-    else if (reuse && n <= WRITE_BYTES + (64 << 10)) {
-      // Socket reads are 64 KiB at most: the piece fits but for a body of larger chunks.
-      into ??= Buffer.allocUnsafe(WRITE_BYTES + (64 << 10));
-      let at = 0;
-      for (const p of parts) at += p.copy(into, at);
-      out = into.subarray(0, n);
-    } else out = Buffer.concat(parts, n);
-    parts = [];
-    n = 0;
-    return out;
-  };
-  try {
-    for await (const c of body) {
-      parts.push(c);
-      n += c.length;
-      if (n >= WRITE_BYTES) yield take();
-    }
-  } catch (err) {
-    if (n > 0) yield take();
-    throw err;
-  }
-  if (n > 0) yield take();
-}
+const WRITE_BYTES = 1 << 20;
 
 /**
  * The registry's operations, one per thing the distribution API can do, independent of HTTP. Uploads keep an
@@ -265,7 +232,9 @@ export class Registry {
       // What the metadata says the upload holds; with a range it moves during the append.
       let acked = fresh.size;
       let cut: unknown;
-      const gathered = coalesced(body, this.#progressKept);
+      // Gathered into one buffer where each piece is written before the next is asked for (the filesystem store);
+      // S3's writer keeps a chunk's pieces, so it gets fresh ones.
+      const gathered = coalesce(body, WRITE_BYTES, { reuse: this.#progressKept });
       const source = range
         ? this.#progressive(
             gathered,
