@@ -2,10 +2,10 @@
  * Blob writes off the calling thread. Where a process receives blobs on its main thread (a registry's uploads), the
  * writes of each piece (a thread-pool round trip each), its hashing, and each blob's open, fsyncs and rename take
  * that thread's turns from the next request. `IngestThread` is one worker thread that does that work for the
- * partial blobs it holds open (ingest-worker.ts): the calling thread copies a piece into a free slot of memory
- * shared with the thread and posts where it is; the thread writes it at the file's end, hashes it, and answers
- * once both are done, so a piece is on file when its write resolves (what a resumable upload's recorded progress
- * relies on). Slots are shared by every open file: up to SLOTS pieces are in flight at once.
+ * partial blobs it holds open (ingest-worker.ts): the calling thread copies the bytes it receives into a free slot
+ * of memory shared with the thread and posts where they are once the slot is full; the thread writes them at the
+ * file's end, hashes them, and answers once both are done (the writer's `onWritten`, which a resumable upload's
+ * recorded progress relies on). Slots are shared by every open file: up to SLOTS pieces are in flight at once.
  *
  * The thread starts on first use and stops after IDLE_MS with no file open. If it dies, every request under way
  * fails, and the files it held are gone with it: their writers fail (UnavailableError) until reopened.
@@ -18,12 +18,12 @@ import { DataLossError, NotFoundError, UnavailableError, isErrno } from '../util
 import { startThread } from '../util/thread.ts';
 import type { FromIngest, IngestRequest } from './ingest-worker.ts';
 import type { BlobInfo, Expected } from './store.ts';
-import { type IngestWriter, checkLimit, checkRef, verifyCommit } from './writer.ts';
+import { type AppendOptions, type IngestWriter, checkLimit, checkRef, verifyCommit } from './writer.ts';
 
 /**
- * Bytes of one slot: a piece larger than this goes in several writes. Each write is a message each way, which costs
- * the calling thread more than the copy into the slot: pieces of 1 MiB make a 1 MiB blob three round trips (open,
- * write, finish; the open of a new file is not waited for).
+ * Bytes of one slot. Each write is a message each way, which costs the calling thread more than the copy into the
+ * slot: with pieces of 1 MiB, a new 1 MiB blob is five messages (the open, not waited for; a write and its answer;
+ * the finish and its answer).
  */
 const SLOT = 1 << 20;
 const SLOTS = 8;
@@ -32,10 +32,21 @@ const IDLE_MS = 30_000;
 /** Its heap stays small: the bytes go through shared memory, not the heap. */
 const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 };
 
+/** A slot of the thread's shared memory, lent to one writer: `bytes` is where its piece goes. */
+export interface Slot {
+  readonly bytes: Uint8Array;
+  /** Its place in the shared memory, for the thread. */
+  readonly at: number;
+  readonly generation: number;
+}
+
+/** Pieces of one writer posted and not yet answered, at most: the next is gathered while these are written. */
+const AHEAD = 2;
+
 export class IngestThread {
-  readonly #view = new Uint8Array(new SharedArrayBuffer(SLOTS * SLOT));
-  readonly #free = Array.from({ length: SLOTS }, (_, i) => i);
-  readonly #room: ((slot: number) => void)[] = [];
+  /** The current thread's free slots (made with it, dropped with it: the memory goes when the thread stops). */
+  #free: Slot[] = [];
+  #room: { resolve: (s: Slot) => void; reject: (err: Error) => void }[] = [];
   #worker: Worker | undefined;
   /** Changes whenever a thread stops or starts: files opened before are not open in the current one. */
   #generation = 0;
@@ -45,9 +56,27 @@ export class IngestThread {
   /** Files open in the current thread. */
   #open = 0;
   #idle: NodeJS.Timeout | undefined;
+  /** Whether the current thread has loaded and answered its first request; who waits for that. */
+  #ready = false;
+  #up: { resolve: () => void; reject: (err: Error) => void }[] = [];
 
   get generation(): number {
     return this.#generation;
+  }
+
+  /**
+   * Whether the thread is up. Starting one takes a while (from tens to hundreds of milliseconds on a loaded
+   * machine): a caller with bytes waiting writes them itself meanwhile (see `FileContentStore.writer`).
+   */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** Starts the thread, if it is not running, for uploads to come; resolves once it is up. */
+  warm(): Promise<void> {
+    if (!this.#worker) this.#start();
+    if (this.#ready) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#up.push({ resolve, reject }));
   }
 
   /** Opens (or creates, for size 0) the partial blob `path` positioned at `size`; `short` when the file has fewer bytes. */
@@ -76,20 +105,29 @@ export class IngestThread {
     this.#idleLater();
   }
 
-  /** Writes `chunk` at the end of file `id` and hashes it: resolves once both are done. */
-  async write(id: number, chunk: Uint8Array): Promise<void> {
-    for (let off = 0; off < chunk.byteLength; ) {
-      const slot = this.#free.pop() ?? (await new Promise<number>((r) => this.#room.push(r)));
-      const n = Math.min(SLOT, chunk.byteLength - off);
-      try {
-        this.#view.set(chunk.subarray(off, off + n), slot * SLOT);
-        await this.call({ t: 'write', id, at: slot * SLOT, len: n });
-      } finally {
-        const next = this.#room.shift();
-        if (next) next(slot);
-        else this.#free.push(slot);
-      }
-      off += n;
+  /** A free slot of the current thread (waiting for one while every slot is in use). */
+  slot(): Promise<Slot> {
+    if (!this.#worker) this.#start();
+    const s = this.#free.pop();
+    if (s) return Promise.resolve(s);
+    return new Promise((resolve, reject) => this.#room.push({ resolve, reject }));
+  }
+
+  /** Gives a slot back without writing it. */
+  give(s: Slot): void {
+    if (s.generation !== this.#generation) return;
+    const next = this.#room.shift();
+    if (next) next.resolve(s);
+    else this.#free.push(s);
+  }
+
+  /** Writes the first `len` bytes of `s` at the end of file `id` and hashes them; resolves once both are done. */
+  async write(id: number, s: Slot, len: number): Promise<void> {
+    try {
+      if (s.generation !== this.#generation) throw new UnavailableError('the ingest thread stopped');
+      await this.call({ t: 'write', id, at: s.at, len });
+    } finally {
+      this.give(s);
     }
   }
 
@@ -125,16 +163,31 @@ export class IngestThread {
     });
     this.#generation++;
     this.#worker = w;
-    w.on('message', (m: FromIngest) => this.#answer(m));
+    const memory = new SharedArrayBuffer(SLOTS * SLOT);
+    this.#free = Array.from({ length: SLOTS }, (_, i) => ({
+      bytes: new Uint8Array(memory, i * SLOT, SLOT),
+      at: i * SLOT,
+      generation: this.#generation,
+    }));
+    w.on('message', (m: FromIngest) => {
+      if (m.req !== 0) this.#answer(m);
+      else if (this.#worker === w) {
+        this.#ready = true;
+        const up = this.#up;
+        this.#up = [];
+        for (const u of up) u.resolve();
+        this.#idleLater();
+      }
+    });
     w.on('error', (err) => {
       if (this.#worker === w) this.#stopped(new UnavailableError(`the ingest thread failed: ${err.message}`));
     });
     w.on('exit', (code) => {
       if (this.#worker === w) this.#stopped(new UnavailableError(`the ingest thread exited with code ${code}`));
     });
-    // Answered with req 0, which nothing waits for; the requests after it find the slots in place. The thread keeps
+    // Answered with req 0 once the thread is up; the requests after it find the slots in place. The thread keeps
     // the process alive only while an answer is awaited.
-    w.postMessage({ t: 'init', slots: this.#view.buffer as SharedArrayBuffer, req: 0 });
+    w.postMessage({ t: 'init', slots: memory, req: 0 });
     w.unref();
     return w;
   }
@@ -165,8 +218,14 @@ export class IngestThread {
 
   #stopped(err: Error): void {
     this.#worker = undefined;
+    this.#ready = false;
     this.#generation++;
     this.#open = 0;
+    this.#free = [];
+    const waiting = [...this.#room, ...this.#up];
+    this.#room = [];
+    this.#up = [];
+    for (const r of waiting) r.reject(err);
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const p of pending) p.reject(err);
@@ -248,29 +307,66 @@ export class ThreadIngestWriter implements IngestWriter {
     this.#thread.closed(this.#generation);
   }
 
-  async append(
-    source: AsyncIterable<Uint8Array> | Readable,
-    opts: { signal?: AbortSignal; maxSize?: number } = {},
-  ): Promise<number> {
+  /**
+   * Copies the source's chunks into slots of the thread's memory and posts each full one (and the last), up to
+   * AHEAD of them at once: the next piece is gathered while the earlier ones are written. `onWritten` hears the
+   * file's size each time a piece is written.
+   */
+  async append(source: AsyncIterable<Uint8Array> | Readable, opts: AppendOptions = {}): Promise<number> {
     const start = this.#size;
     let pos = start;
+    let slot: Slot | undefined;
+    let filled = 0;
+    const posted: { written: Promise<void>; end: number }[] = [];
+    const post = () => {
+      const written = this.#thread.write(this.#id, slot!, filled);
+      written.catch(() => {}); // awaited in turn below; a failure must not go unhandled meanwhile
+      posted.push({ written, end: pos });
+      slot = undefined;
+      filled = 0;
+    };
+    const settle = async () => {
+      const p = posted.shift()!;
+      await p.written;
+      await opts.onWritten?.(p.end);
+    };
     try {
       for await (const chunk of source as AsyncIterable<Uint8Array>) {
         opts.signal?.throwIfAborted();
         checkLimit(opts.maxSize, pos + chunk.byteLength);
-        this.#live();
-        await this.#thread.write(this.#id, chunk);
-        pos += chunk.byteLength;
+        for (let off = 0; off < chunk.byteLength; ) {
+          if (slot === undefined) {
+            this.#live();
+            slot = await this.#thread.slot();
+          }
+          const n = Math.min(slot.bytes.length - filled, chunk.byteLength - off);
+          slot.bytes.set(chunk.subarray(off, off + n), filled);
+          filled += n;
+          off += n;
+          pos += n;
+          if (filled === slot.bytes.length) {
+            post();
+            if (posted.length >= AHEAD) await settle();
+          }
+        }
       }
       opts.signal?.throwIfAborted();
+      if (filled > 0) post();
+      while (posted.length > 0) await settle();
     } catch (err) {
-      // Cut back to where the append started (the thread computes the hash from the file again).
+      if (slot !== undefined) this.#thread.give(slot);
+      // The writes under way end first; then the file is cut back to where the append started (the thread
+      // computes the hash from the file again).
+      await Promise.allSettled(posted.map((p) => p.written));
       await this.#call({ t: 'truncate', id: this.#id, size: start }).catch(() => {});
       throw err;
     }
     this.#size = pos;
     return pos;
   }
+
+  /** The thread gathers: a source's chunks are copied once, into its memory. */
+  readonly gathers = true;
 
   /** One request: the thread hashes, compares, and on a match syncs and renames (see `finish` in the worker). */
   async commit(expected: Expected): Promise<BlobInfo & { created: boolean }> {

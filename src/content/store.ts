@@ -142,6 +142,11 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
     this.#thread = opts.ingestThread ? new IngestThread() : undefined;
   }
 
+  /** Starts the ingest thread, if there is one, for uploads to come; resolves once it is up. */
+  async warm(): Promise<void> {
+    await this.#thread?.warm();
+  }
+
   /** Stops the ingest thread, if any. */
   async close(): Promise<void> {
     await this.#thread?.close();
@@ -451,8 +456,10 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
 
   /** A partial blob under `ingest/<ref>`, kept across restarts until committed or aborted (see `ResumableIngester`). */
   async writer(ref: string, opts: { size: number; algorithm?: 'sha256' | 'sha512' }): Promise<IngestWriter> {
-    if (this.#thread)
+    // Until the ingest thread is up (the first upload starts it), writers work on this thread.
+    if (this.#thread?.ready)
       return ThreadIngestWriter.open(this.#thread, join(this.root, 'ingest'), ref, opts, join(this.root, 'blobs'));
+    this.#thread?.warm().catch(() => {});
     return FileIngestWriter.open(join(this.root, 'ingest'), ref, opts, async (tmp, digest) => {
       const final = this.path(digest);
       await mkdir(dirname(final), { recursive: true });

@@ -17,6 +17,8 @@ for (const ingestThread of [false, true]) {
       root = await mkdtemp(join(tmpdir(), 'berth-writer-'));
       store = new FileContentStore(root, { ingestThread });
       await store.init();
+      // Writers go to the thread once it is up.
+      await store.warm();
     });
     after(async () => {
       await store.close();
@@ -116,6 +118,27 @@ for (const ingestThread of [false, true]) {
       assert.deepEqual(await readdir(join(root, 'ingest')), []);
     });
 
+    test('onWritten hears sizes that are on file, rising to the whole append', async () => {
+      const w = await store.writer('upw', { size: 0 });
+      assert.equal(w.gathers === true, ingestThread, 'the writer of the thread, when there is one');
+      const heard: number[] = [];
+      const chunks = Array.from({ length: 48 }, (_, i) => Buffer.alloc(65536, i));
+      const { stat } = await import('node:fs/promises');
+      await w.append(Readable.from(chunks), {
+        onWritten: async (n) => {
+          heard.push(n);
+          assert.ok((await stat(join(root, 'ingest', 'upw'))).size >= n);
+        },
+      });
+      assert.ok(heard.length >= 2);
+      assert.deepEqual(
+        heard,
+        [...heard].sort((a, b) => a - b),
+      );
+      assert.equal(heard.at(-1), 48 * 65536);
+      await w.commit({ digest: sha256(Buffer.concat(chunks)) });
+    });
+
     test('a sha512 upload is hashed with sha512', async () => {
       const w = await store.writer('up512', { size: 0, algorithm: 'sha512' });
       await w.append(Readable.from([Buffer.from('five twelve')]));
@@ -146,9 +169,31 @@ for (const ingestThread of [false, true]) {
         await store.close();
         await assert.rejects(w.append(Readable.from([Buffer.from('lost')])), UnavailableError);
         assert.equal(w.size, 4);
+        await store.warm();
         const again = await store.writer('up7', { size: 4 });
         await again.append(Readable.from([Buffer.from('!')]));
         assert.equal((await again.commit({ digest: sha256('kept!') })).size, 5);
       });
   });
 }
+
+test('until the ingest thread is up, writers work on the calling thread; the first one starts it', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'berth-writer-'));
+  const store = new FileContentStore(root, { ingestThread: true });
+  try {
+    await store.init();
+    const early = await store.writer('early', { size: 0 });
+    assert.notEqual(early.gathers, true);
+    await early.append(Readable.from([Buffer.from('first ')]));
+    await early.close();
+    await store.warm();
+    // The same partial, continued on the thread.
+    const later = await store.writer('early', { size: 6 });
+    assert.equal(later.gathers, true);
+    await later.append(Readable.from([Buffer.from('second')]));
+    assert.equal((await later.commit({ digest: sha256('first second') })).size, 12);
+  } finally {
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});

@@ -43,17 +43,3 @@ test('with reuse, one buffer is filled again for each gathered chunk, and the by
     Array.from({ length: 17 }, (_, i) => i),
   );
 });
-
-test('what was gathered before the source failed is passed on, then the error', async () => {
-  async function* source(): AsyncGenerator<Uint8Array> {
-    yield Buffer.from('ab');
-    yield Buffer.from('cde');
-    yield Buffer.from('f');
-    throw new Error('cut');
-  }
-  const got: string[] = [];
-  await assert.rejects(async () => {
-    for await (const c of coalesce(source(), 4)) got.push(c.toString());
-  }, /cut/);
-  assert.deepEqual(got, ['abcd', 'ef']);
-});

@@ -3,8 +3,7 @@
 /**
  * Gathers a stream's chunks into chunks of `size` bytes (the last one shorter), copying small ones together;
  * a chunk of `size` or more that arrives alone passes as it is. For a consumer whose cost is per chunk, such as the
- * content store's writes (each a thread-pool round trip) or a tar writer's small pieces. When the source fails, what
- * was gathered is passed on before the error (a consumer that keeps a cut body's bytes keeps them all).
+ * content store's writes (each a thread-pool round trip) or a tar writer's small pieces.
  *
  * Each gathered chunk is a new buffer, unless `reuse`: then one buffer is filled again once the consumer asks for
  * the next chunk, for a consumer done with each chunk by then (one that writes or copies it before asking), which
@@ -18,32 +17,23 @@ export async function* coalesce(
 ): AsyncGenerator<Buffer> {
   let buf: Buffer | undefined;
   let len = 0;
-  try {
-    for await (const chunk of source) {
-      if (len === 0 && chunk.length >= size) {
-        yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-        continue;
-      }
-      for (let off = 0; off < chunk.length; ) {
-        buf ??= Buffer.allocUnsafe(size);
-        const n = Math.min(size - len, chunk.length - off);
-        buf.set(chunk.subarray(off, off + n), len);
-        len += n;
-        off += n;
-        if (len === size) {
-          len = 0;
-          yield buf;
-          if (!opts.reuse) buf = undefined;
-        }
+  for await (const chunk of source) {
+    if (len === 0 && chunk.length >= size) {
+      yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      continue;
+    }
+    for (let off = 0; off < chunk.length; ) {
+      buf ??= Buffer.allocUnsafe(size);
+      const n = Math.min(size - len, chunk.length - off);
+      buf.set(chunk.subarray(off, off + n), len);
+      len += n;
+      off += n;
+      if (len === size) {
+        len = 0;
+        yield buf;
+        if (!opts.reuse) buf = undefined;
       }
     }
-  } catch (err) {
-    if (len > 0) {
-      const rest = buf!.subarray(0, len);
-      len = 0;
-      yield rest;
-    }
-    throw err;
   }
   if (len > 0) yield buf!.subarray(0, len);
 }
