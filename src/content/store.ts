@@ -132,6 +132,8 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
 
   /** Where `writer`'s partial blobs are written and hashed, when not on the calling thread (see ingest-thread.ts). */
   readonly #thread: IngestThread | undefined;
+  /** Writers open on this thread while the ingest thread is not up. */
+  #writing = 0;
 
   /**
    * `ingestThread`: a resumable ingest's file work (writes, hashing, the commit's fsyncs and rename) is done on a
@@ -456,10 +458,32 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
 
   /** A partial blob under `ingest/<ref>`, kept across restarts until committed or aborted (see `ResumableIngester`). */
   async writer(ref: string, opts: { size: number; algorithm?: 'sha256' | 'sha512' }): Promise<IngestWriter> {
-    // Until the ingest thread is up (the first upload starts it), writers work on this thread.
-    if (this.#thread?.ready)
-      return ThreadIngestWriter.open(this.#thread, join(this.root, 'ingest'), ref, opts, join(this.root, 'blobs'));
-    this.#thread?.warm().catch(() => {});
+    const thread = this.#thread;
+    if (thread?.ready)
+      return ThreadIngestWriter.open(thread, join(this.root, 'ingest'), ref, opts, join(this.root, 'blobs'));
+    const w = await this.#fileWriter(ref, opts);
+    if (!thread) return w;
+    // Until the ingest thread is up, writers work on this thread. A second writer open at once starts it: uploads
+    // one at a time (a few small blobs) are not worth a thread's memory, several at once (a client pushing layers
+    // in parallel, a replication) are.
+    if (++this.#writing > 1) thread.warm().catch(() => {});
+    let open = true;
+    const done = () => {
+      if (open) this.#writing--;
+      open = false;
+    };
+    return {
+      ref: w.ref,
+      get size() {
+        return w.size;
+      },
+      append: (source, o) => w.append(source, o),
+      commit: (expected) => w.commit(expected).finally(done),
+      close: () => w.close().finally(done),
+    };
+  }
+
+  #fileWriter(ref: string, opts: { size: number; algorithm?: 'sha256' | 'sha512' }): Promise<IngestWriter> {
     return FileIngestWriter.open(join(this.root, 'ingest'), ref, opts, async (tmp, digest) => {
       const final = this.path(digest);
       await mkdir(dirname(final), { recursive: true });

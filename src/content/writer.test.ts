@@ -177,7 +177,7 @@ for (const ingestThread of [false, true]) {
   });
 }
 
-test('until the ingest thread is up, writers work on the calling thread; the first one starts it', async () => {
+test('until the ingest thread is up, writers work on the calling thread; two open at once start it', async () => {
   const root = await mkdtemp(join(tmpdir(), 'berth-writer-'));
   const store = new FileContentStore(root, { ingestThread: true });
   try {
@@ -185,6 +185,9 @@ test('until the ingest thread is up, writers work on the calling thread; the fir
     const early = await store.writer('early', { size: 0 });
     assert.notEqual(early.gathers, true);
     await early.append(Readable.from([Buffer.from('first ')]));
+    const second = await store.writer('second', { size: 0 });
+    assert.notEqual(second.gathers, true);
+    await second.close();
     await early.close();
     await store.warm();
     // The same partial, continued on the thread.
