@@ -37,6 +37,8 @@ const USAGE = `usage: node bench/registry-ops.ts [replication] [proxy] [big] [op
   --parallel-blobs N  the berth registries' replication.parallelBlobs (default theirs)
   --cpu-prof DIR  V8 CPU profiles of the berth registries into DIR (one file per process, written at its exit)
   --uv-threads N  UV_THREADPOOL_SIZE of the berth registries (default theirs)
+  --baseline DIR  another checkout (e.g. main's tree): in the dist-berth pair its registry runs the rule too, in
+                  the same runs, the three copies' order rotating; its times and CPU are printed beside this one's
 `;
 
 const { values, positionals } = parseArgs({
@@ -51,6 +53,7 @@ const { values, positionals } = parseArgs({
     'parallel-blobs': { type: 'string' },
     'cpu-prof': { type: 'string' },
     'uv-threads': { type: 'string' },
+    baseline: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -82,7 +85,7 @@ interface Peer {
   stop(): Promise<void>;
 }
 
-async function berthPeer(work: string, name: string): Promise<Peer & { reg: ServedRegistry }> {
+async function berthPeer(work: string, name: string, checkout?: string): Promise<Peer & { reg: ServedRegistry }> {
   const root = await mkdtemp(join(work, `${name}-`));
   await htpasswdFile(join(root, 'htpasswd'), { bench: 'benchpw' });
   const args = ['--auth', `htpasswd=${join(root, 'htpasswd')}`];
@@ -105,7 +108,12 @@ async function berthPeer(work: string, name: string): Promise<Peer & { reg: Serv
           ...(threads ? { UV_THREADPOOL_SIZE: threads } : {}),
         }
       : undefined;
-  const reg = await serveRegistry(undefined, { root, args, ...(env ? { env } : {}) });
+  const reg = await serveRegistry(undefined, {
+    root,
+    args,
+    ...(env ? { env } : {}),
+    ...(checkout ? { berth: join(checkout, 'bin', 'berth') } : {}),
+  });
   return {
     kind: 'berth',
     reg,
@@ -213,48 +221,53 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
     if (!['berth', 'dist'].includes(a) || !['berth', 'dist'].includes(b)) throw new Error(`unknown pair "${p}"`);
     return [a, b] as const;
   });
-  const make = (k: Peer['kind'], n: string) => (k === 'berth' ? berthPeer(work, n) : distPeer());
+  const make = (k: Peer['kind'], n: string, checkout?: string) =>
+    k === 'berth' ? berthPeer(work, n, checkout) : distPeer();
   const rows: { pair: string; berth: Stats; skopeo: Stats; own: Stats; ratio: Stats; mb: number; cpu: string }[] = [];
   for (const [sk, dk] of pairs) {
     const src = await make(sk, 'src');
-    const berth: number[] = [];
-    const own: number[] = [];
-    const sko: number[] = [];
-    const skoCpu: number[] = [];
-    const ruleCpu: number[] = [];
-    const ruleMain: number[] = [];
-    const ruleWait: number[] = [];
+    // The baseline checkout runs the rule where the rule's owner is a fresh destination each run (dist → berth).
+    const baseline = sk === 'dist' && dk === 'berth' ? values.baseline : undefined;
+    const who = ['skopeo', 'berth', ...(baseline ? ['baseline'] : [])];
+    const m = new Map(
+      who.map((w) => [
+        w,
+        { secs: [] as number[], own: [] as number[], cpu: [] as number[], main: [] as number[], wait: [] as number[] },
+      ]),
+    );
     let bytes = 0;
     try {
       await seed(src, image, 'bench/img:1');
       for (let i = 0; i < RUNS; i++) {
-        // skopeo and the rule alternate, each to a destination of its own, fresh.
-        for (const who of i % 2 === 0 ? ['skopeo', 'berth'] : ['berth', 'skopeo']) {
-          const dst = await make(dk, `dst${i}${who}`);
+        // skopeo and the rule (and the baseline's rule) take turns first, each to a destination of its own, fresh.
+        const order = [...who.slice(i % who.length), ...who.slice(0, i % who.length)];
+        for (const w of order) {
+          const r = m.get(w)!;
+          const dst = await make(dk, `dst${i}${w}`, w === 'baseline' ? baseline : undefined);
           // CPU of every berth registry in the copy (both ends of berth → berth); the rule's main thread is its owner's.
           const pids = [src, dst].filter((p) => p.kind === 'berth').map((p) => p.pid);
           const owner = sk === 'berth' ? src : dst;
           let cpu0 = cpuSeconds(pids);
           let main0 = mainThread(owner.pid);
           try {
-            if (who === 'skopeo') {
+            if (w === 'skopeo') {
               await run('sync', []);
               const synced = childCpu();
-              sko.push(await skopeoCopy(src, dst));
-              skoCpu.push(childCpu() - synced + cpuSeconds(pids) - cpu0);
+              r.secs.push(await skopeoCopy(src, dst));
+              r.cpu.push(childCpu() - synced + cpuSeconds(pids) - cpu0);
             } else {
               // From the run's request on: the rule's creation (and the client loaded meanwhile) not counted.
-              const r = await replicate(src, dst, i, () => {
+              const x = await replicate(src, dst, i, () => {
                 cpu0 = cpuSeconds(pids);
                 main0 = mainThread(owner.pid);
               });
-              berth.push(r.seconds);
-              own.push(r.own);
-              bytes = r.bytes;
-              ruleCpu.push(cpuSeconds(pids) - cpu0);
+              r.secs.push(x.seconds);
+              r.own.push(x.own);
+              bytes = x.bytes;
+              r.cpu.push(cpuSeconds(pids) - cpu0);
               const main1 = mainThread(owner.pid);
-              ruleMain.push(main1.cpu - main0.cpu);
-              ruleWait.push(main1.wait - main0.wait);
+              r.main.push(main1.cpu - main0.cpu);
+              r.wait.push(main1.wait - main0.wait);
             }
           } finally {
             await dst.stop();
@@ -264,17 +277,26 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
     } finally {
       await src.stop();
     }
-    // Each run's rule and skopeo ran back to back: their ratio is less at the mercy of the machine's load.
-    const ratio = stats(berth.map((b, i) => b / sko[i]!));
-    rows.push({
-      pair: `${sk} → ${dk}`,
-      berth: stats(berth),
-      skopeo: stats(sko),
-      own: stats(own),
-      ratio,
-      mb: bytes / 1e6,
-      cpu: `rule ${fmt(stats(ruleCpu))} (its main thread ${fmt(stats(ruleMain))}, and runnable waiting for a CPU ${fmt(stats(ruleWait))}); skopeo's copy, skopeo + the berth registry ${fmt(stats(skoCpu))}`,
-    });
+    const sko = m.get('skopeo')!;
+    for (const w of who.slice(1)) {
+      const r = m.get(w)!;
+      // Each run's rule and skopeo ran back to back: their ratio is less at the mercy of the machine's load.
+      rows.push({
+        pair: `${sk} → ${dk}${w === 'baseline' ? ` (baseline ${baseline})` : ''}`,
+        berth: stats(r.secs),
+        skopeo: stats(sko.secs),
+        own: stats(r.own),
+        ratio: stats(r.secs.map((b, i) => b / sko.secs[i]!)),
+        mb: bytes / 1e6,
+        cpu: `rule ${fmt(stats(r.cpu))} (its main thread ${fmt(stats(r.main))}, and runnable waiting for a CPU ${fmt(stats(r.wait))}); skopeo's copy, skopeo + the berth registry ${fmt(stats(sko.cpu))}`,
+      });
+    }
+    if (baseline) {
+      const [b, a] = [m.get('berth')!, m.get('baseline')!];
+      out(
+        `(${sk} → ${dk}, this checkout / the baseline, run by run: wall ${fmt(stats(b.secs.map((x, i) => x / a.secs[i]!)))}, CPU ${fmt(stats(b.cpu.map((x, i) => x / a.cpu[i]!)))}, main thread CPU ${fmt(stats(b.main.map((x, i) => x / a.main[i]!)))})`,
+      );
+    }
   }
   out(
     `\n## Replication of the ${image.layers.length}-layer image (${(image.archiveBytes / 1e6).toFixed(0)} MB), ${RUNS} runs each, fresh destination each run; load average now ${load()}`,

@@ -131,17 +131,29 @@ export async function applyLinked(
   // nothing to link: the usual copy (its blob stored) serves better than a walk for the digest
   if (toLink.length === 0) return undefined;
   // the layer's tar from the list itself, in the order and with the headers the directory will have (headers as
-  // written, bodies from where the copy read them): hashed while the links are made, no walk of the directory after
+  // written, bodies from where the copy read them): hashed from the start, while the directories are written and the
+  // links made, with no walk of the directory after
   const listed = locations && walkOrder(entries);
   const located = listed?.every((e) => e.header.type !== 'file' || locations!.has(e.header.name)) ? listed : undefined;
-  return withLayerDir(snapshotter, prev.chainId, async (from) => {
-    await unpack(rest);
-    const windows = new WindowReader();
-    const ids = listed?.map((e) => entryId(e, files));
-    const resume = ids && { ids, prev: prev.marks };
-    const early = located && tarDigest(located, (name) => windows.body(locations!.get(name)!), resume);
-    early?.catch(() => {});
-    try {
+  const windows = new WindowReader();
+  const ids = listed?.map((e) => entryId(e, files));
+  const resume = ids && { ids, prev: prev.marks };
+  // stopped when the layer is not made this way after all (the previous one is gone)
+  let wanted = true;
+  const early =
+    located &&
+    tarDigest(
+      located,
+      (name) => {
+        if (!wanted) throw new Error('the linked layer is not made');
+        return windows.body(locations!.get(name)!);
+      },
+      resume,
+    );
+  early?.catch(() => {});
+  try {
+    return await withLayerDir(snapshotter, prev.chainId, async (from) => {
+      await unpack(rest);
       const limit = new Limit(32);
       const pending: Promise<void>[] = [];
       let linked = 0;
@@ -189,11 +201,12 @@ export async function applyLinked(
         )),
         linked,
       };
-    } finally {
-      await early?.catch(() => {});
-      await windows.close();
-    }
-  });
+    });
+  } finally {
+    wanted = false;
+    await early?.catch(() => {});
+    await windows.close();
+  }
 }
 
 /** A body read from its location, else from the file written in the directory. */

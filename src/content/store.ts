@@ -7,6 +7,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { type Digest, digestAlgorithm, digestHex, isDigest, mismatch, VerifyingStream } from '../util/digest.ts';
 import { syncDir, writeFileAtomic } from '../util/atomic.ts';
 import { DataLossError, InvalidArgumentError, NotFoundError, isErrno } from '../util/errors.ts';
+import { IngestThread, ThreadIngestWriter } from './ingest-thread.ts';
 import {
   FileIngestWriter,
   type IngestWriter,
@@ -129,8 +130,28 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
   /** Materializations under way, one per digest. */
   readonly #making = new Map<string, Promise<void>>();
 
-  constructor(root: string) {
+  /** Where `writer`'s partial blobs are written and hashed, when not on the calling thread (see ingest-thread.ts). */
+  readonly #thread: IngestThread | undefined;
+  /** Writers open on this thread while the ingest thread is not up. */
+  #writing = 0;
+
+  /**
+   * `ingestThread`: a resumable ingest's file work (writes, hashing, the commit's fsyncs and rename) is done on a
+   * thread of the store's own, for a process whose main thread serves many uploads (a registry); `close` stops it.
+   */
+  constructor(root: string, opts: { ingestThread?: boolean } = {}) {
     this.root = root;
+    this.#thread = opts.ingestThread ? new IngestThread() : undefined;
+  }
+
+  /** Starts the ingest thread, if there is one, for uploads to come; resolves once it is up. */
+  async warm(): Promise<void> {
+    await this.#thread?.warm();
+  }
+
+  /** Stops the ingest thread, if any. */
+  async close(): Promise<void> {
+    await this.#thread?.close();
   }
 
   async init(): Promise<void> {
@@ -437,6 +458,32 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
 
   /** A partial blob under `ingest/<ref>`, kept across restarts until committed or aborted (see `ResumableIngester`). */
   async writer(ref: string, opts: { size: number; algorithm?: 'sha256' | 'sha512' }): Promise<IngestWriter> {
+    const thread = this.#thread;
+    if (thread?.ready)
+      return ThreadIngestWriter.open(thread, join(this.root, 'ingest'), ref, opts, join(this.root, 'blobs'));
+    const w = await this.#fileWriter(ref, opts);
+    if (!thread) return w;
+    // Until the ingest thread is up, writers work on this thread. A second writer open at once starts it: uploads
+    // one at a time (a few small blobs) are not worth a thread's memory, several at once (a client pushing layers
+    // in parallel, a replication) are.
+    if (++this.#writing > 1) thread.warm().catch(() => {});
+    let open = true;
+    const done = () => {
+      if (open) this.#writing--;
+      open = false;
+    };
+    return {
+      ref: w.ref,
+      get size() {
+        return w.size;
+      },
+      append: (source, o) => w.append(source, o),
+      commit: (expected) => w.commit(expected).finally(done),
+      close: () => w.close().finally(done),
+    };
+  }
+
+  #fileWriter(ref: string, opts: { size: number; algorithm?: 'sha256' | 'sha512' }): Promise<IngestWriter> {
     return FileIngestWriter.open(join(this.root, 'ingest'), ref, opts, async (tmp, digest) => {
       const final = this.path(digest);
       await mkdir(dirname(final), { recursive: true });

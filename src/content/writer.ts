@@ -23,18 +23,32 @@ export interface ResumableIngester {
   partials(): AsyncIterable<{ ref: string; size: number; updatedAt: number }>;
 }
 
+export interface AppendOptions {
+  signal?: AbortSignal | undefined;
+  /** The most bytes the blob may have in all. */
+  maxSize?: number | undefined;
+  /**
+   * Called, and awaited, as bytes reach the file: `size` is the file's size with every byte before it written. A
+   * writer may read ahead of what it wrote, so what it took from the source says nothing of that. (A writer whose
+   * bytes reach storage only at the end of an append, such as S3's, need not call it.)
+   */
+  onWritten?: ((size: number) => Promise<void> | void) | undefined;
+}
+
 export interface IngestWriter {
   readonly ref: string;
   /** Bytes written so far. */
   readonly size: number;
   /**
+   * Whether `append` gathers small chunks into larger writes itself (copying them once): a caller then passes
+   * chunks as they come rather than gather them first.
+   */
+  readonly gathers?: boolean;
+  /**
    * Appends `source`. All or nothing: a failed, aborted or too large append (more than `maxSize` bytes in all) is
    * cut back to where it started, and the error is passed on.
    */
-  append(
-    source: AsyncIterable<Uint8Array> | Readable,
-    opts?: { signal?: AbortSignal; maxSize?: number },
-  ): Promise<number>;
+  append(source: AsyncIterable<Uint8Array> | Readable, opts?: AppendOptions): Promise<number>;
   /**
    * Verifies the whole blob against `expected` and moves it into the store; the partial is gone afterwards,
    * also on a mismatch (DataLossError), since bytes that hash wrong cannot become right by appending more.
@@ -147,10 +161,7 @@ export class FileIngestWriter implements IngestWriter {
     return d;
   }
 
-  async append(
-    source: AsyncIterable<Uint8Array> | Readable,
-    opts: { signal?: AbortSignal; maxSize?: number } = {},
-  ): Promise<number> {
+  async append(source: AsyncIterable<Uint8Array> | Readable, opts: AppendOptions = {}): Promise<number> {
     const start = this.#size;
     const digester = await this.#hasher();
     let pos = start;
@@ -165,6 +176,7 @@ export class FileIngestWriter implements IngestWriter {
           pos += bytesWritten;
         }
         digester.update(chunk);
+        await opts.onWritten?.(pos);
       }
       opts.signal?.throwIfAborted();
     } catch (err) {

@@ -227,3 +227,28 @@ test('prune takes the Engine API filters: dangling=false for all, until, label a
   assert.ok(!deleted.includes(b.configDigest), 'label! spares the other');
   assert.ok(e.images.records.get(b.desc.digest));
 });
+
+test('an image read again comes from the kept text, parsed anew: a change to one read never shows in the next', async () => {
+  const img = await makeImage(e.content, [[file('kept', 'k')]]);
+  await e.images.register(img.desc, { tags: [parseReference('kept:1')] });
+  const first = await e.images.load(e.images.resolve('kept:1'));
+  assert.equal(first.config.rootfs.diff_ids.length, 1);
+  first.config.rootfs.diff_ids.push(`sha256:${'2'.repeat(64)}`);
+  first.manifest.layers.length = 0;
+  // Counted: a second load reads nothing from the content store.
+  const readAll = e.content.readAll.bind(e.content);
+  let reads = 0;
+  e.content.readAll = (...args: Parameters<typeof readAll>) => {
+    reads++;
+    return readAll(...args);
+  };
+  try {
+    const again = await e.images.load(e.images.resolve('kept:1'));
+    assert.equal(reads, 0);
+    assert.equal(again.config.rootfs.diff_ids.length, 1);
+    assert.equal(again.manifest.layers.length, 1);
+    assert.notEqual(again.config, first.config);
+  } finally {
+    e.content.readAll = readAll;
+  }
+});

@@ -1,5 +1,4 @@
 import type { ContentStore } from '../content/index.ts';
-import { readJSONBlob } from '../content/index.ts';
 import type { ImageDeleteItem, ImagePruneReport } from '../engine-api/images.ts';
 import type { ImageRecord, ImageRecords, LeaseRecords } from '../metadata/index.ts';
 import {
@@ -14,7 +13,7 @@ import {
 import type { Descriptor, ImageConfig, Manifest } from '../oci/types.ts';
 import type { Snapshotter } from '../snapshots/index.ts';
 import type { Digest } from '../util/digest.ts';
-import { ConflictError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
+import { ConflictError, DataLossError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 import type { EventLog } from '../util/events.ts';
 import { chainIds } from './chain.ts';
 import {
@@ -82,6 +81,8 @@ export interface RegisterOptions extends LayerOptions {
 export type ImageUnpackOptions = UnpackOptions;
 
 const MAX_JSON = 4 << 20;
+/** How many manifests and configs `#readJSON` keeps as text. */
+const JSON_KEPT = 32;
 /** The filters `find` takes (`GET /images/json`). */
 export const IMAGE_LIST_FILTERS: readonly string[] = ['dangling', 'reference', 'label', 'before', 'since', 'until'];
 /** The filters `prune` takes (`POST /images/prune`). */
@@ -102,6 +103,8 @@ export class ImageService {
   readonly #gc: GarbageCollector;
   readonly #unpacker: LayerUnpacker;
   readonly #tags: Tags;
+  /** The text of the manifests and configs read last, by digest (a blob never changes), most recent last. */
+  readonly #jsonText = new Map<string, string>();
 
   constructor(deps: ImageServiceDeps) {
     this.content = deps.content;
@@ -136,11 +139,32 @@ export class ImageService {
   // ---- reading -------------------------------------------------------------------------------------------
 
   async readManifest(digest: Digest): Promise<Manifest> {
-    return readJSONBlob<Manifest>(this.content, digest, MAX_JSON);
+    return this.#readJSON<Manifest>(digest);
   }
 
   async readConfig(digest: Digest): Promise<ImageConfig> {
-    return readJSONBlob<ImageConfig>(this.content, digest, MAX_JSON);
+    return this.#readJSON<ImageConfig>(digest);
+  }
+
+  /**
+   * A JSON blob, parsed anew on every call (callers may change what they get) from its text, which is kept for the
+   * last few digests read: every container create reads its image's manifest and config, and from the content
+   * store each costs two stats, an open, a read and a close, each a round trip through libuv's pool, which with
+   * 20 creates at once is a wait for a CPU each.
+   */
+  async #readJSON<T>(digest: Digest): Promise<T> {
+    let text = this.#jsonText.get(digest);
+    if (text !== undefined) this.#jsonText.delete(digest);
+    else text = (await this.content.readAll(digest, MAX_JSON)).toString('utf8');
+    let value: T;
+    try {
+      value = JSON.parse(text) as T;
+    } catch (err) {
+      throw new DataLossError(`blob ${digest} is not valid JSON: ${(err as Error).message}`);
+    }
+    this.#jsonText.set(digest, text);
+    if (this.#jsonText.size > JSON_KEPT) this.#jsonText.delete(this.#jsonText.keys().next().value!);
+    return value;
   }
 
   async load(record: ImageRecord): Promise<Image> {

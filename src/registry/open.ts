@@ -52,7 +52,8 @@ export async function openBlobs(config: Pick<RegistryConfig, 'root' | 's3'>): Pr
     await b.init();
     return b;
   }
-  const b = new FileContentStore(config.root);
+  // Uploads are written and hashed on a thread of the store's, not on the serving thread.
+  const b = new FileContentStore(config.root, { ingestThread: true });
   await b.init();
   return b;
 }

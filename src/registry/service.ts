@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IngestWriter } from '../content/index.ts';
+import { coalesce } from '../util/chunks.ts';
 import { type Digest, digestAlgorithm } from '../util/digest.ts';
 import { DataLossError, InvalidArgumentError, isBerthError } from '../util/errors.ts';
 import { KeyedMutex } from '../util/lock.ts';
@@ -63,45 +64,19 @@ const WRITER_IDLE_MS = 60_000;
 /** How often a ranged chunk's progress is recorded while it arrives (what a crash can cost its client). */
 const PROGRESS_BYTES = 4 << 20;
 
-/** Bytes gathered before a write to the upload's file: each write costs the serving thread a dispatch. */
+/**
+ * Bytes gathered before a write to the upload's file (socket reads are 64 KiB at most), for a writer that does not
+ * gather itself: each write costs the serving thread a dispatch.
+ */
 const WRITE_BYTES = 256 << 10;
 
-/**
- * The body's chunks (64 KiB or less off a socket) gathered into pieces of WRITE_BYTES or more, the last excepted,
- * so a blob costs a quarter as many writes. At a failure of the body what was gathered is passed on first. With
- * `reuse` the pieces are copied into one buffer, filled again once the consumer asks for the next piece: for a
- * consumer done with each piece by then (the filesystem store's writer writes and hashes it first), which spares
- * the collector a new buffer per piece.
- */
-async function* coalesced(body: AsyncIterable<Buffer>, reuse: boolean): AsyncGenerator<Buffer> {
-  let parts: Buffer[] = [];
-  let n = 0;
-  let into: Buffer | undefined;
-  const take = () => {
-    let out: Buffer;
-    if (parts.length === 1) out = parts[0]!;
-    else if (reuse && n <= WRITE_BYTES + (64 << 10)) {
-      // Socket reads are 64 KiB at most: the piece fits but for a body of larger chunks.
-      into ??= Buffer.allocUnsafe(WRITE_BYTES + (64 << 10));
-      let at = 0;
-      for (const p of parts) at += p.copy(into, at);
-      out = into.subarray(0, n);
-    } else out = Buffer.concat(parts, n);
-    parts = [];
-    n = 0;
-    return out;
-  };
+/** `body` until it ends or fails: a failure ends it, handed to `onCut`. */
+async function* cuttable(body: AsyncIterable<Buffer>, onCut: (err: unknown) => void): AsyncGenerator<Buffer> {
   try {
-    for await (const c of body) {
-      parts.push(c);
-      n += c.length;
-      if (n >= WRITE_BYTES) yield take();
-    }
+    for await (const c of body) yield c;
   } catch (err) {
-    if (n > 0) yield take();
-    throw err;
+    onCut(err);
   }
-  if (n > 0) yield take();
 }
 
 /**
@@ -265,22 +240,27 @@ export class Registry {
       // What the metadata says the upload holds; with a range it moves during the append.
       let acked = fresh.size;
       let cut: unknown;
-      const gathered = coalesced(body, this.#progressKept);
-      const source = range
-        ? this.#progressive(
-            gathered,
-            fresh.size,
-            u.id,
-            () => acked,
-            (n) => (acked = n),
-            (err) => (cut = err),
-          )
-        : gathered;
+      // A ranged chunk's body ends at a cut instead of failing, so that the bytes before it are kept.
+      const source = range ? cuttable(body, (err) => (cut = err)) : body;
+      // Gathered into one buffer where each piece is written before the next is asked for (the filesystem store's
+      // writer on this thread); S3's writer keeps a chunk's pieces, so it gets fresh ones. A writer that gathers
+      // itself (the ingest thread's) takes the chunks as they come.
+      const pieces = w.gathers ? source : coalesce(source, WRITE_BYTES, { reuse: this.#progressKept });
+      // A ranged chunk's progress is recorded every PROGRESS_BYTES written, for the filesystem store only: S3's
+      // writer stores a chunk as one object at the end of its append, so a size recorded before would name bytes a
+      // crash loses.
+      const onWritten =
+        range && this.#progressKept
+          ? async (n: number) => {
+              if (n - acked >= PROGRESS_BYTES && (await this.store.advanceUpload(u.id, acked, n))) acked = n;
+            }
+          : undefined;
       let size: number;
       try {
-        size = await w.append(source, {
+        size = await w.append(pieces, {
           ...(Number.isFinite(limit) ? { maxSize: limit } : {}),
           ...(opts.signal ? { signal: opts.signal } : {}),
+          onWritten,
         });
       } catch (err) {
         // The writer cut the file back to where the chunk started: so goes the recorded size.
@@ -307,38 +287,6 @@ export class Registry {
       if (cut !== undefined) throw cut;
       return size;
     });
-  }
-
-  /**
-   * A ranged chunk's body for the writer: records the upload's size every PROGRESS_BYTES (everything passed on
-   * before was written: the writer asks for the next piece only then), and ends at a cut instead of failing,
-   * handing the error to `onCut`, so the bytes before it are kept. The progress is recorded for the filesystem
-   * store only: S3's writer stores a chunk as one object at the end of its append, so a size recorded before
-   * would name bytes a crash loses.
-   */
-  async *#progressive(
-    body: AsyncIterable<Buffer>,
-    start: number,
-    id: string,
-    acked: () => number,
-    setAcked: (n: number) => void,
-    onCut: (err: unknown) => void,
-  ): AsyncGenerator<Buffer> {
-    let passed = start;
-    try {
-      for await (const c of body) {
-        if (
-          this.#progressKept &&
-          passed - acked() >= PROGRESS_BYTES &&
-          (await this.store.advanceUpload(id, acked(), passed))
-        )
-          setAcked(passed);
-        passed += c.length;
-        yield c;
-      }
-    } catch (err) {
-      onCut(err);
-    }
   }
 
   /** Verifies the whole upload against `digest`, stores the blob and links it to the repository. */

@@ -35,6 +35,8 @@ export interface ServeOptions {
   /** An existing root (kept afterwards); default a temp dir removed after the test. */
   root?: string;
   env?: NodeJS.ProcessEnv;
+  /** The `berth` command to run (default this checkout's `bin/berth`), e.g. another checkout's for a benchmark. */
+  berth?: string;
 }
 
 const READY_RE = /listening on (https?):\/\/([^ ]+):(\d+)/;
@@ -48,7 +50,7 @@ export async function serveRegistry(t: TestContext | undefined, opts: ServeOptio
   let addr = '127.0.0.1:0';
   let url = '';
   const launch = async () => {
-    proc = spawn(BERTH, ['registry', 'serve', '--addr', addr, '--root', root, ...(opts.args ?? [])], {
+    proc = spawn(opts.berth ?? BERTH, ['registry', 'serve', '--addr', addr, '--root', root, ...(opts.args ?? [])], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: opts.env ?? process.env,
     });

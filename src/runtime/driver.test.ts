@@ -97,6 +97,24 @@ describe('ConmonRuntime with runc', () => {
     await second.delete(id);
   });
 
+  test('the start through the exec fifo: a second start is refused, and so is one whose init died first', {
+    timeout: 60_000,
+  }, async () => {
+    const d = bed.driver;
+    const a = await bed.bundle({ args: ['sleep', '30'] });
+    await d.create(a.id, { bundle: a.bundle, logPath: a.logPath });
+    await d.start(a.id);
+    assert.equal((await d.state(a.id)).status, 'running');
+    await assert.rejects(d.start(a.id));
+    await d.delete(a.id, { force: true });
+    const b = await bed.bundle({ args: ['true'] });
+    const { pid } = await d.create(b.id, { bundle: b.bundle, logPath: b.logPath });
+    process.kill(pid, 'SIGKILL');
+    assert.equal(await stillRunningAfter(pid, 5000), false);
+    await assert.rejects(d.start(b.id), (e: unknown) => e instanceof ConflictError && /already dead/.test(e.message));
+    await d.delete(b.id, { force: true });
+  });
+
   test('stdin: cat echoes what is written, and half-closing delivers end-of-file', async () => {
     const d = bed.driver;
     const { id, bundle, logPath } = await bed.bundle({ args: ['cat'] });

@@ -10,6 +10,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../util/atomic.ts';
 import { phase, phaseEnd, phaseStart } from '../util/trace.ts';
@@ -529,18 +530,22 @@ async function exists(path: string): Promise<boolean> {
  * someone opens it for reading, writes "0", and execs the process; runc's `start` opens it, reads it and removes it,
  * nothing more. Doing that here spares a runtime process and a fork of berthd on every start (~10–17 ms each here,
  * and most of what 20 starts at once wait for). False when there is no fifo (another runtime version: the caller
- * runs `runc start`). If the init dies before it opens its end, the pending open is released by opening the write
+ * runs `runc start`). If the init dies before it opens its end, the pending read is released by opening the write
  * end once, and the start fails as runc's does.
  *
- * The open and the read wait on libuv's pool, so neither may depend on anything else queued there: the read takes
- * the one byte the init writes (runc reads to the end of file, which comes only when the init execs and which a
- * write end held anywhere in berthd delays), and the watchdog opens and closes its write end at once, synchronously
- * (never a close queued behind the pool's blocked reads: with four starts at once that was a deadlock).
+ * The fifo is opened without blocking and read on the event loop (epoll), not on libuv's pool: a blocking open and
+ * read there each held a pool thread until the init was scheduled, and with 20 starts at once the conmons being
+ * spawned (on the same four threads) waited behind them. A fifo opened so reports no end of file until a writer
+ * has come and gone, so the read waits for the init's byte (runc reads to the end of file, which comes only when
+ * the init execs and which a write end held anywhere in berthd delays), or for the watchdog's open and close of a
+ * write end.
  */
 async function startThroughFifo(stateDir: string, initPid: number): Promise<boolean> {
   const path = join(stateDir, 'exec.fifo');
+  let fd: number;
   try {
     if (!statSync(path).isFIFO()) return false;
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (e) {
     if (isErrno(e, 'ENOENT')) return false;
     throw e;
@@ -553,17 +558,26 @@ async function startThroughFifo(stateDir: string, initPid: number): Promise<bool
       closeSync(openSync(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK));
       clearInterval(watchdog);
     } catch {
-      // ENXIO: our open has not reached the fifo yet (tried again on the next tick); ENOENT: the start is over
+      // ENOENT: the start is over
     }
   }, 100);
   let n: number;
   try {
-    const fh = await open(path, fsConstants.O_RDONLY);
-    try {
-      ({ bytesRead: n } = await fh.read(Buffer.alloc(1), 0, 1, null));
-    } finally {
-      await fh.close();
-    }
+    n = await new Promise<number>((resolve, reject) => {
+      const fifo = new Socket({ fd, readable: true, writable: false });
+      fifo.once('data', (b: Buffer) => {
+        fifo.destroy();
+        resolve(b.length);
+      });
+      fifo.once('end', () => {
+        fifo.destroy();
+        resolve(0);
+      });
+      fifo.once('error', (err) => {
+        fifo.destroy();
+        reject(err);
+      });
+    });
   } finally {
     clearInterval(watchdog);
   }

@@ -25,3 +25,21 @@ test('a large chunk arriving alone passes as it is; one arriving after a partial
   assert.deepEqual((await collect([10, 2, 10], 4)).lengths, [10, 4, 4, 4]);
   assert.deepEqual((await collect([], 4)).lengths, []);
 });
+
+test('with reuse, one buffer is filled again for each gathered chunk, and the bytes are the same', async () => {
+  let n = 0;
+  async function* source(): AsyncGenerator<Uint8Array> {
+    for (const s of [3, 2, 3, 1, 2, 3, 3]) yield Uint8Array.from({ length: s }, () => n++ & 0xff);
+  }
+  const seen = new Set<ArrayBufferLike>();
+  const bytes: number[] = [];
+  for await (const c of coalesce(source(), 4, { reuse: true })) {
+    seen.add(c.buffer);
+    bytes.push(...c);
+  }
+  assert.equal(seen.size, 1);
+  assert.deepEqual(
+    bytes,
+    Array.from({ length: 17 }, (_, i) => i),
+  );
+});

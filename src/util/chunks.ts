@@ -3,10 +3,18 @@
 /**
  * Gathers a stream's chunks into chunks of `size` bytes (the last one shorter), copying small ones together;
  * a chunk of `size` or more that arrives alone passes as it is. For a consumer whose cost is per chunk, such as the
- * content store's writes (each a thread-pool round trip) or a tar writer's small pieces. Each gathered chunk is a
- * new buffer: on a stream that is copied on anyway (a layer on its way to an unpack thread) it only adds garbage.
+ * content store's writes (each a thread-pool round trip) or a tar writer's small pieces.
+ *
+ * Each gathered chunk is a new buffer, unless `reuse`: then one buffer is filled again once the consumer asks for
+ * the next chunk, for a consumer done with each chunk by then (one that writes or copies it before asking), which
+ * spares the garbage collector a buffer per chunk. Without it, on a stream that is copied on anyway (a layer on its
+ * way to an unpack thread) the gathering only adds garbage.
  */
-export async function* coalesce(source: AsyncIterable<Uint8Array>, size = 1 << 20): AsyncGenerator<Buffer> {
+export async function* coalesce(
+  source: AsyncIterable<Uint8Array>,
+  size = 1 << 20,
+  opts: { reuse?: boolean } = {},
+): AsyncGenerator<Buffer> {
   let buf: Buffer | undefined;
   let len = 0;
   for await (const chunk of source) {
@@ -21,9 +29,9 @@ export async function* coalesce(source: AsyncIterable<Uint8Array>, size = 1 << 2
       len += n;
       off += n;
       if (len === size) {
-        yield buf;
-        buf = undefined;
         len = 0;
+        yield buf;
+        if (!opts.reuse) buf = undefined;
       }
     }
   }

@@ -22,6 +22,7 @@ import { extract } from '../../util/tar/extract.ts';
 import { pack } from '../../util/tar/pack.ts';
 import type { PackEntry } from '../../util/tar/types.ts';
 import type { OutStream } from '../command.ts';
+import { goErrnoText } from '../errors.ts';
 import { humanSizeWithPrecision } from '../units.ts';
 
 /**
@@ -91,15 +92,7 @@ function localAbs(p: string): string {
 
 /** How Go names a failed syscall on a path: `lstat /x: no such file or directory`. */
 function pathError(op: string, path: string, err: unknown): BerthError {
-  const code = (err as { code?: string }).code;
-  const text: Record<string, string> = {
-    ENOENT: 'no such file or directory',
-    EACCES: 'permission denied',
-    ENOTDIR: 'not a directory',
-  };
-  return new BerthError(`${op} ${path}: ${(code !== undefined ? text[code] : undefined) ?? (err as Error).message}`, {
-    cause: err,
-  });
+  return new BerthError(goErrnoText(err, path, op), { cause: err });
 }
 
 /** Replaces the first occurrence of `from` in each entry name (moby's `RebaseArchiveEntries`). */

@@ -6,13 +6,13 @@ import { parseReference, withDefaultTag } from '../../oci/index.ts';
 import { isTempOpenError, writeFileAtomic } from '../../util/atomic.ts';
 import { BerthError, CanceledError, InvalidArgumentError, NotFoundError } from '../../util/errors.ts';
 import type { OutStream } from '../command.ts';
-import { MultiError, describeError } from '../errors.ts';
+import { MultiError, describeError, goErrnoText } from '../errors.ts';
 import { TabWriter } from '../format/tabwriter.ts';
 import { confirm, type LineSource } from '../prompt.ts';
 import { humanSize } from '../units.ts';
 import { ramInBytes } from '../../util/units.ts';
 import { memSwapBytes, parseCPUs } from './numbers.ts';
-import { goErrnoText, parseRestartPolicy } from './values.ts';
+import { parseRestartPolicy } from './values.ts';
 
 /**
  * The small container verbs (docker/cli `container/{stop,restart,kill,rm,pause,unpause,rename,wait,

@@ -10,6 +10,7 @@
 import type { RestartPolicy, Ulimit } from '../../client/index.ts';
 import { RLIMIT_NAMES, sysctlNamespace } from '../../oci/linux.ts';
 import { goInt64 } from '../../util/strconv.ts';
+import { goErrnoText } from '../errors.ts';
 
 /** go-units' ulimit names: every rlimit but `as`, which it leaves out. */
 const ULIMIT_NAMES: ReadonlySet<string> = new Set(RLIMIT_NAMES.filter((n) => n !== 'as'));
@@ -152,17 +153,4 @@ export function parseSecurityOpts(opts: readonly string[], readFile: (path: stri
     }
     return `seccomp=${compact}`;
   });
-}
-
-/** How Go prints an *os.PathError for an errno from node:fs: `open /x: no such file or directory`. */
-export function goErrnoText(err: unknown, path: string, op = 'open'): string {
-  const code = (err as { code?: string }).code;
-  const texts: Record<string, string> = {
-    ENOENT: 'no such file or directory',
-    EACCES: 'permission denied',
-    EISDIR: 'is a directory',
-    ENOTDIR: 'not a directory',
-  };
-  const text = code !== undefined ? texts[code] : undefined;
-  return text !== undefined ? `${op} ${path}: ${text}` : (err as Error).message;
 }

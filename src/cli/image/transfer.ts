@@ -3,25 +3,17 @@ import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isTempOpenError, writeFileAtomic } from '../../util/atomic.ts';
-import { type BerthError, InvalidArgumentError, errorMessage } from '../../util/errors.ts';
+import { type BerthError, InvalidArgumentError } from '../../util/errors.ts';
 import type { EngineClient, JSONMessage } from '../../client/index.ts';
 import type { OutStream } from '../command.ts';
+import { goErrnoText } from '../errors.ts';
 import { displayJSONMessages } from '../jsonmessage.ts';
 import { byteProgress, type ByteProgress } from '../progress.ts';
 import { referenceError } from './refs.ts';
 
 /** Go's wording for a file that cannot be opened: `open /x: no such file or directory`. */
 export function openError(op: string, path: string, err: unknown): BerthError {
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  const reasons: Record<string, string> = {
-    ENOENT: 'no such file or directory',
-    EACCES: 'permission denied',
-    EISDIR: 'is a directory',
-    ENOTDIR: 'not a directory',
-    EPERM: 'operation not permitted',
-  };
-  const reason = typeof code === 'string' ? reasons[code] : undefined;
-  return new InvalidArgumentError(`${op} ${path}: ${reason ?? errorMessage(err)}`, { cause: err });
+  return new InvalidArgumentError(goErrnoText(err, path, op), { cause: err });
 }
 
 /** Opens a file for streaming, failing before any request is sent when it cannot be read. */

@@ -135,8 +135,9 @@ class LocalUpload implements UploadHandle {
   }
 
   async append(body: AsyncIterable<Buffer> | Readable, length: number, signal: AbortSignal): Promise<void> {
-    await this.#reg.appendUpload(this.#u, body, { length, signal });
-    this.#u = await this.#reg.upload(this.#u.repo, this.#u.id, this.#actor);
+    const size = await this.#reg.appendUpload(this.#u, body, { length, signal });
+    // What the append recorded: read back, it would cost a query per chunk for the same number.
+    this.#u = { ...this.#u, size };
   }
 
   async finish(digest: Digest): Promise<void> {

@@ -59,6 +59,8 @@ export class Replication implements ReplicationApi {
   async addReplication(input: ReplicationRuleInput): Promise<ReplicationRuleInfo> {
     const info = ruleInfo(await this.store.add(input), null);
     preloadClient();
+    // A pull rule writes blobs here: the store's ingest thread is started before its first run needs it.
+    if (input.direction === 'pull') void this.#reg.blobs.warm?.().catch(() => {});
     return info;
   }
 
@@ -74,6 +76,7 @@ export class Replication implements ReplicationApi {
       if (r.ruleId === rule.id)
         throw new FailedPreconditionError(`replication rule "${name}" is running already; see its status`);
     const id = await this.store.start(rule, 'manual', null);
+    if (rule.direction === 'pull') void this.#reg.blobs.warm?.().catch(() => {});
     const done = this.#launch(rule, id, null);
     return opts.wait ? done : this.store.execution(id);
   }

@@ -11,5 +11,7 @@ export type BlobBackend = Pick<Provider, 'read' | 'info'> &
   Partial<Pick<Provider, 'path'>> &
   ResumableIngester & {
     init(): Promise<void>;
+    /** Starts, in the background, what uploads will need (the filesystem store's ingest thread). */
+    warm?(): Promise<void>;
     close?(): Promise<void>;
   };

@@ -1,0 +1,404 @@
+/**
+ * Blob writes off the calling thread. Where a process receives blobs on its main thread (a registry's uploads), the
+ * writes of each piece (a thread-pool round trip each), its hashing, and each blob's open, fsyncs and rename take
+ * that thread's turns from the next request. `IngestThread` is one worker thread that does that work for the
+ * partial blobs it holds open (ingest-worker.ts): the calling thread copies the bytes it receives into a free slot
+ * of memory shared with the thread and posts where they are once the slot is full; the thread writes them at the
+ * file's end, hashes them, and answers once both are done (the writer's `onWritten`, which a resumable upload's
+ * recorded progress relies on). Slots are shared by every open file: up to SLOTS pieces are in flight at once.
+ *
+ * The thread starts on first use and stops after IDLE_MS with no file open. If it dies, every request under way
+ * fails, and the files it held are gone with it: their writers fail (UnavailableError) until reopened.
+ */
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Worker } from 'node:worker_threads';
+import type { Digest } from '../util/digest.ts';
+import { DataLossError, NotFoundError, UnavailableError, isErrno } from '../util/errors.ts';
+import { startThread } from '../util/thread.ts';
+import type { FromIngest, IngestRequest } from './ingest-worker.ts';
+import type { BlobInfo, Expected } from './store.ts';
+import { type AppendOptions, type IngestWriter, checkLimit, checkRef, verifyCommit } from './writer.ts';
+
+/**
+ * Bytes of one slot. Each write is a message each way, which costs the calling thread more than the copy into the
+ * slot: with pieces of 1 MiB, a new 1 MiB blob is five messages (the open, not waited for; a write and its answer;
+ * the finish and its answer).
+ */
+const SLOT = 1 << 20;
+const SLOTS = 8;
+/** The thread stops after this long with no file open and nothing asked. */
+const IDLE_MS = 30_000;
+/** Its heap stays small: the bytes go through shared memory, not the heap. */
+const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 };
+
+/** A slot of the thread's shared memory, lent to one writer: `bytes` is where its piece goes. */
+export interface Slot {
+  readonly bytes: Uint8Array;
+  /** Its place in the shared memory, for the thread. */
+  readonly at: number;
+  readonly generation: number;
+}
+
+/** Pieces of one writer posted and not yet answered, at most: the next is gathered while these are written. */
+const AHEAD = 2;
+
+export class IngestThread {
+  /** The current thread's free slots (made with it, dropped with it: the memory goes when the thread stops). */
+  #free: Slot[] = [];
+  #room: { resolve: (s: Slot) => void; reject: (err: Error) => void }[] = [];
+  #worker: Worker | undefined;
+  /** Changes whenever a thread stops or starts: files opened before are not open in the current one. */
+  #generation = 0;
+  readonly #pending = new Map<number, { resolve: (m: FromIngest) => void; reject: (err: Error) => void }>();
+  #req = 0;
+  #nextId = 0;
+  /** Files open in the current thread. */
+  #open = 0;
+  #idle: NodeJS.Timeout | undefined;
+  /** Whether the current thread has loaded and answered its first request; who waits for that. */
+  #ready = false;
+  #up: { resolve: () => void; reject: (err: Error) => void }[] = [];
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * Whether the thread is up. Starting one takes a while (from tens to hundreds of milliseconds on a loaded
+   * machine): a caller with bytes waiting writes them itself meanwhile (see `FileContentStore.writer`).
+   */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** Starts the thread, if it is not running, for uploads to come; resolves once it is up. */
+  warm(): Promise<void> {
+    if (!this.#worker) this.#start();
+    if (this.#ready) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#up.push({ resolve, reject }));
+  }
+
+  /** Opens (or creates, for size 0) the partial blob `path` positioned at `size`; `short` when the file has fewer bytes. */
+  async open(
+    path: string,
+    size: number,
+    algorithm: 'sha256' | 'sha512',
+  ): Promise<{ id: number; generation: number } | { short: number }> {
+    const id = ++this.#nextId;
+    if (size === 0) {
+      // A new file: its open is not waited for; a failure comes back with the file's next request.
+      this.#post({ t: 'open', id, path, size, algorithm, quiet: true });
+      this.#open++;
+      return { id, generation: this.#generation };
+    }
+    const r = await this.call({ t: 'open', id, path, size, algorithm });
+    if (r.short !== undefined) return { short: r.short };
+    this.#open++;
+    return { id, generation: this.#generation };
+  }
+
+  /** A file opened on `generation` was closed (or committed, or discarded). */
+  closed(generation: number): void {
+    if (generation !== this.#generation) return;
+    this.#open--;
+    this.#idleLater();
+  }
+
+  /** A free slot of the current thread (waiting for one while every slot is in use). */
+  slot(): Promise<Slot> {
+    if (!this.#worker) this.#start();
+    const s = this.#free.pop();
+    if (s) return Promise.resolve(s);
+    return new Promise((resolve, reject) => this.#room.push({ resolve, reject }));
+  }
+
+  /** Gives a slot back without writing it. */
+  give(s: Slot): void {
+    if (s.generation !== this.#generation) return;
+    const next = this.#room.shift();
+    if (next) next.resolve(s);
+    else this.#free.push(s);
+  }
+
+  /** Writes the first `len` bytes of `s` at the end of file `id` and hashes them; resolves once both are done. */
+  async write(id: number, s: Slot, len: number): Promise<void> {
+    try {
+      if (s.generation !== this.#generation) throw new UnavailableError('the ingest thread stopped');
+      await this.call({ t: 'write', id, at: s.at, len });
+    } finally {
+      this.give(s);
+    }
+  }
+
+  call(m: IngestRequest): Promise<FromIngest> {
+    const req = ++this.#req;
+    return new Promise((resolve, reject) => {
+      if (this.#pending.size === 0) (this.#worker ?? this.#start()).ref();
+      this.#pending.set(req, { resolve, reject });
+      this.#post(m, req);
+    });
+  }
+
+  /** Posts a request whose answer nobody waits for (`req` 0), or whose answer `call` waits for. */
+  #post(m: IngestRequest, req = 0): void {
+    clearTimeout(this.#idle);
+    this.#idle = undefined;
+    (this.#worker ?? this.#start()).postMessage({ ...m, req });
+  }
+
+  /** Stops the thread now, closing the files it holds; requests under way fail. */
+  async close(): Promise<void> {
+    clearTimeout(this.#idle);
+    if (this.#worker && this.#open > 0) await this.call({ t: 'closeAll' }).catch(() => {});
+    const w = this.#worker;
+    this.#stopped(new UnavailableError('the ingest thread was stopped'));
+    await w?.terminate();
+  }
+
+  #start(): Worker {
+    const w = startThread(new URL('./ingest-worker.ts', import.meta.url), {
+      resourceLimits: RESOURCE_LIMITS,
+      name: 'ingest',
+    });
+    this.#generation++;
+    this.#worker = w;
+    const memory = new SharedArrayBuffer(SLOTS * SLOT);
+    this.#free = Array.from({ length: SLOTS }, (_, i) => ({
+      bytes: new Uint8Array(memory, i * SLOT, SLOT),
+      at: i * SLOT,
+      generation: this.#generation,
+    }));
+    w.on('message', (m: FromIngest) => {
+      if (m.req !== 0) this.#answer(m);
+      else if (this.#worker === w) {
+        this.#ready = true;
+        const up = this.#up;
+        this.#up = [];
+        for (const u of up) u.resolve();
+        this.#idleLater();
+      }
+    });
+    w.on('error', (err) => {
+      if (this.#worker === w) this.#stopped(new UnavailableError(`the ingest thread failed: ${err.message}`));
+    });
+    w.on('exit', (code) => {
+      if (this.#worker === w) this.#stopped(new UnavailableError(`the ingest thread exited with code ${code}`));
+    });
+    // Answered with req 0 once the thread is up; the requests after it find the slots in place. The thread keeps
+    // the process alive only while an answer is awaited.
+    w.postMessage({ t: 'init', slots: memory, req: 0 });
+    w.unref();
+    return w;
+  }
+
+  #answer(m: FromIngest): void {
+    const p = this.#pending.get(m.req);
+    if (!p) return;
+    this.#pending.delete(m.req);
+    if (this.#pending.size === 0) {
+      this.#worker?.unref();
+      this.#idleLater();
+    }
+    if (m.error) p.reject(Object.assign(new Error(m.error.message), m.error));
+    else p.resolve(m);
+  }
+
+  #idleLater(): void {
+    if (this.#open > 0 || this.#pending.size > 0 || !this.#worker || this.#idle) return;
+    this.#idle = setTimeout(() => {
+      this.#idle = undefined;
+      if (this.#open > 0 || this.#pending.size > 0) return;
+      const w = this.#worker;
+      this.#stopped(new UnavailableError('the ingest thread stopped'));
+      void w?.terminate();
+    }, IDLE_MS);
+    this.#idle.unref();
+  }
+
+  #stopped(err: Error): void {
+    this.#worker = undefined;
+    this.#ready = false;
+    this.#generation++;
+    this.#open = 0;
+    this.#free = [];
+    const waiting = [...this.#room, ...this.#up];
+    this.#room = [];
+    this.#up = [];
+    for (const r of waiting) r.reject(err);
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) p.reject(err);
+  }
+}
+
+/**
+ * `FileIngestWriter`'s contract (writer.ts) with the file work done on an `IngestThread`: the partial is
+ * `<dir>/<ref>`, and a verified blob is renamed to `<blobs>/<alg>/<hex>` by the thread.
+ */
+export class ThreadIngestWriter implements IngestWriter {
+  readonly ref: string;
+  #size: number;
+  readonly #thread: IngestThread;
+  readonly #id: number;
+  readonly #generation: number;
+  readonly #algorithm: 'sha256' | 'sha512';
+  /** Where verified blobs go: `<blobs>/<alg>/<hex>`. */
+  readonly #blobs: string;
+  #open = true;
+
+  private constructor(
+    thread: IngestThread,
+    ref: string,
+    opened: { id: number; generation: number },
+    size: number,
+    algorithm: 'sha256' | 'sha512',
+    blobs: string,
+  ) {
+    this.#thread = thread;
+    this.ref = ref;
+    this.#id = opened.id;
+    this.#generation = opened.generation;
+    this.#size = size;
+    this.#algorithm = algorithm;
+    this.#blobs = blobs;
+  }
+
+  static async open(
+    thread: IngestThread,
+    dir: string,
+    ref: string,
+    opts: { size: number; algorithm?: 'sha256' | 'sha512' },
+    blobs: string,
+  ): Promise<ThreadIngestWriter> {
+    checkRef(ref);
+    const algorithm = opts.algorithm ?? 'sha256';
+    let r: Awaited<ReturnType<IngestThread['open']>>;
+    try {
+      r = await thread.open(join(dir, ref), opts.size, algorithm);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new NotFoundError(`partial blob "${ref}" not found`);
+      throw err;
+    }
+    if ('short' in r)
+      throw new DataLossError(`partial blob "${ref}" has ${r.short} bytes, ${opts.size} were acknowledged`);
+    return new ThreadIngestWriter(thread, ref, r, opts.size, algorithm, blobs);
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Throws unless the file is still open in the thread. */
+  #live(): void {
+    if (!this.#open) throw new UnavailableError(`partial blob "${this.ref}" is closed`);
+    if (this.#thread.generation !== this.#generation)
+      throw new UnavailableError(`partial blob "${this.ref}" was open on an ingest thread that stopped`);
+  }
+
+  async #call(m: IngestRequest): Promise<FromIngest> {
+    this.#live();
+    return this.#thread.call(m);
+  }
+
+  #closed(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#thread.closed(this.#generation);
+  }
+
+  /**
+   * Copies the source's chunks into slots of the thread's memory and posts each full one (and the last), up to
+   * AHEAD of them at once: the next piece is gathered while the earlier ones are written. `onWritten` hears the
+   * file's size each time a piece is written.
+   */
+  async append(source: AsyncIterable<Uint8Array> | Readable, opts: AppendOptions = {}): Promise<number> {
+    const start = this.#size;
+    let pos = start;
+    let slot: Slot | undefined;
+    let filled = 0;
+    const posted: { written: Promise<void>; end: number }[] = [];
+    const post = () => {
+      const written = this.#thread.write(this.#id, slot!, filled);
+      written.catch(() => {}); // awaited in turn below; a failure must not go unhandled meanwhile
+      posted.push({ written, end: pos });
+      slot = undefined;
+      filled = 0;
+    };
+    const settle = async () => {
+      const p = posted.shift()!;
+      await p.written;
+      await opts.onWritten?.(p.end);
+    };
+    try {
+      for await (const chunk of source as AsyncIterable<Uint8Array>) {
+        opts.signal?.throwIfAborted();
+        checkLimit(opts.maxSize, pos + chunk.byteLength);
+        for (let off = 0; off < chunk.byteLength; ) {
+          if (slot === undefined) {
+            this.#live();
+            slot = await this.#thread.slot();
+          }
+          const n = Math.min(slot.bytes.length - filled, chunk.byteLength - off);
+          slot.bytes.set(chunk.subarray(off, off + n), filled);
+          filled += n;
+          off += n;
+          pos += n;
+          if (filled === slot.bytes.length) {
+            post();
+            if (posted.length >= AHEAD) await settle();
+          }
+        }
+      }
+      opts.signal?.throwIfAborted();
+      if (filled > 0) post();
+      while (posted.length > 0) await settle();
+    } catch (err) {
+      if (slot !== undefined) this.#thread.give(slot);
+      // The writes under way end first; then the file is cut back to where the append started (the thread
+      // computes the hash from the file again).
+      await Promise.allSettled(posted.map((p) => p.written));
+      await this.#call({ t: 'truncate', id: this.#id, size: start }).catch(() => {});
+      throw err;
+    }
+    this.#size = pos;
+    return pos;
+  }
+
+  /** The thread gathers: a source's chunks are copied once, into its memory. */
+  readonly gathers = true;
+
+  /** One request: the thread hashes, compares, and on a match syncs and renames (see `finish` in the worker). */
+  async commit(expected: Expected): Promise<BlobInfo & { created: boolean }> {
+    let created = false;
+    const info = await verifyCommit(
+      this.#algorithm,
+      expected,
+      async () => {
+        try {
+          const r = await this.#call({
+            t: 'finish',
+            id: this.#id,
+            digest: expected.digest,
+            size: expected.size,
+            blobs: this.#blobs,
+          });
+          created = r.created === true;
+          return { digest: r.digest as Digest, size: this.#size };
+        } finally {
+          // Stored, refused or failed, the thread let the file go.
+          this.#closed();
+        }
+      },
+      // On a mismatch the thread removed the partial already.
+      async () => {},
+    );
+    return { ...info, created };
+  }
+
+  async close(): Promise<void> {
+    if (!this.#open) return;
+    await this.#call({ t: 'close', id: this.#id }).catch(() => {});
+    this.#closed();
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The ingest thread's side (see ingest-thread.ts): it owns the open partial blobs, writes the bytes the serving
+ * thread leaves in the shared slots, hashes them, and commits a verified blob (fsync, rename into the store, fsync
+ * of the directory). Writes and hashes are synchronous here, one request after the other, which is what a
+ * dedicated thread is for; the fsyncs go to libuv's pool so that other blobs' writes go on meanwhile. Node's
+ * built-ins only: the thread loads nothing else.
+ */
+import { type Hash, createHash } from 'node:crypto';
+import {
+  closeSync,
+  fstatSync,
+  fsync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { parentPort } from 'node:worker_threads';
+
+/** What the serving thread asks of the ingest thread. */
+export type IngestRequest =
+  | { t: 'init'; slots: SharedArrayBuffer }
+  /** `quiet`: answered only when it fails, and then by the file's next request (a new file's open cannot wait). */
+  | { t: 'open'; id: number; path: string; size: number; algorithm: 'sha256' | 'sha512'; quiet?: boolean }
+  | { t: 'write'; id: number; at: number; len: number }
+  | { t: 'truncate'; id: number; size: number }
+  /**
+   * Ends the file: its digest, checked against `digest` and `size` where given (on a mismatch the partial is
+   * removed, and `mismatch` answered); when it matches, the file is synced and renamed to `<blobs>/<alg>/<hex>`.
+   */
+  | { t: 'finish'; id: number; digest?: string | undefined; size?: number | undefined; blobs: string }
+  | { t: 'discard'; id: number }
+  | { t: 'close'; id: number }
+  | { t: 'closeAll' };
+
+/** A request as posted: each is answered once, with its `req` (and `error` when it failed). */
+export type ToIngest = IngestRequest & { req: number };
+
+export interface FromIngest {
+  req: number;
+  /** `open`: the file is shorter than the size asked for (its size). */
+  short?: number;
+  /** `finish`: the digest of the file's bytes, and whether they were not what was expected. */
+  digest?: string;
+  mismatch?: boolean;
+  /** `finish`: false when the blob was already in the store. */
+  created?: boolean;
+  error?: { name: string; message: string; code?: string | undefined };
+}
+
+interface Open {
+  fd: number;
+  path: string;
+  algorithm: 'sha256' | 'sha512';
+  /** Bytes in the file (the next write's position). */
+  pos: number;
+  /** The running digest of bytes [0, pos), or undefined when it must be computed from the file again. */
+  hash: Hash | undefined;
+}
+
+const fsyncAsync = promisify(fsync);
+const files = new Map<number, Open>();
+/** Why a quiet open failed, for the file's next request. */
+const failed = new Map<number, Error>();
+let slots: Uint8Array = new Uint8Array(0);
+
+function file(id: number): Open {
+  const f = files.get(id);
+  if (f) return f;
+  const err = failed.get(id);
+  failed.delete(id);
+  throw err ?? new Error(`ingest file ${id} is not open`);
+}
+
+function hashOf(f: Open): Hash {
+  if (f.hash) return f.hash;
+  const h = createHash(f.algorithm);
+  const buf = Buffer.allocUnsafe(Math.min(1 << 20, Math.max(1, f.pos)));
+  for (let at = 0; at < f.pos; ) {
+    const n = readSync(f.fd, buf, 0, Math.min(buf.length, f.pos - at), at);
+    if (n === 0) throw new Error(`${f.path} ended at byte ${at} of ${f.pos}`);
+    h.update(buf.subarray(0, n));
+    at += n;
+  }
+  f.hash = h;
+  return h;
+}
+
+async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
+  switch (m.t) {
+    case 'init':
+      slots = new Uint8Array(m.slots);
+      return {};
+    case 'open': {
+      // As the main thread's writer opens it: created if need be, never truncated by the open itself.
+      const fd = openSync(m.path, m.size === 0 ? 'a+' : 'r+');
+      const size = fstatSync(fd).size;
+      if (size < m.size) {
+        closeSync(fd);
+        return { short: size };
+      }
+      if (size > m.size) ftruncateSync(fd, m.size);
+      const hash = m.size === 0 ? createHash(m.algorithm) : undefined;
+      files.set(m.id, { fd, path: m.path, algorithm: m.algorithm, pos: m.size, hash });
+      return {};
+    }
+    case 'write': {
+      const f = file(m.id);
+      const h = hashOf(f);
+      const bytes = slots.subarray(m.at, m.at + m.len);
+      for (let off = 0; off < m.len; ) off += writeSync(f.fd, bytes, off, m.len - off, f.pos + off);
+      h.update(bytes);
+      f.pos += m.len;
+      return {};
+    }
+    case 'truncate': {
+      const f = file(m.id);
+      f.hash = undefined;
+      ftruncateSync(f.fd, m.size);
+      f.pos = m.size;
+      return {};
+    }
+    case 'finish': {
+      const f = file(m.id);
+      const digest = `${f.algorithm}:${hashOf(f).digest('hex')}`;
+      files.delete(m.id);
+      if ((m.size !== undefined && f.pos !== m.size) || (m.digest !== undefined && digest !== m.digest)) {
+        // Bytes that hash wrong cannot become right by appending more: the partial goes.
+        closeSync(f.fd);
+        rmSync(f.path, { force: true });
+        return { digest, mismatch: true };
+      }
+      try {
+        await fsyncAsync(f.fd);
+      } finally {
+        closeSync(f.fd);
+      }
+      const final = join(m.blobs, f.algorithm, digest.slice(f.algorithm.length + 1));
+      try {
+        mkdirSync(dirname(final), { recursive: true });
+        if (exists(final)) {
+          rmSync(f.path, { force: true });
+          return { digest, created: false };
+        }
+        renameSync(f.path, final);
+        const dir = openSync(dirname(final), 'r');
+        try {
+          await fsyncAsync(dir);
+        } finally {
+          closeSync(dir);
+        }
+        return { digest, created: true };
+      } catch (err) {
+        rmSync(f.path, { force: true });
+        throw err;
+      }
+    }
+    case 'discard': {
+      const f = files.get(m.id);
+      files.delete(m.id);
+      if (f) {
+        closeSync(f.fd);
+        rmSync(f.path, { force: true });
+      }
+      return {};
+    }
+    case 'close': {
+      const f = files.get(m.id);
+      files.delete(m.id);
+      failed.delete(m.id);
+      if (f) closeSync(f.fd);
+      return {};
+    }
+    case 'closeAll':
+      for (const f of files.values()) closeSync(f.fd);
+      files.clear();
+      failed.clear();
+      return {};
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+const port = parentPort!;
+port.on('message', (m: ToIngest) => {
+  serve(m).then(
+    (r) => {
+      if (!(m.t === 'open' && m.quiet)) port.postMessage({ req: m.req, ...r } satisfies FromIngest);
+    },
+    (err: NodeJS.ErrnoException) => {
+      if (m.t === 'open' && m.quiet) failed.set(m.id, err);
+      else
+        port.postMessage({
+          req: m.req,
+          error: { name: err?.name ?? 'Error', message: String(err?.message ?? err), code: err?.code },
+        } satisfies FromIngest);
+    },
+  );
+});
