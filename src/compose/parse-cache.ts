@@ -69,7 +69,7 @@ export function readParsed(text: string, opts: ParseCacheOptions = {}): CachedPa
 }
 
 /** Whether JSON keeps the value as it is (no .inf or .nan, which JSON would turn into null). */
-function lossless(v: unknown): boolean {
+export function lossless(v: unknown): boolean {
   if (typeof v === 'number') return Number.isFinite(v);
   if (Array.isArray(v)) return v.every(lossless);
   if (v !== null && typeof v === 'object') return Object.values(v).every(lossless);

@@ -46,3 +46,12 @@ test('the most telling error is reported, located at its key', () => {
     '/p/compose.yaml:4:5: services.a.cap_add: has duplicate items (items 0 and 1 are the same)',
   );
 });
+
+test('a document found valid passes again without the validator; an invalid one is reported every time', () => {
+  const ok = 'services:\n  a:\n    image: x\n    labels: {unique-label-for-this-test: "1"}\n';
+  assert.equal(check(ok), undefined);
+  assert.equal(check(ok), undefined);
+  const bad = 'services:\n  a:\n    image: x\n    labels: {unique-label-for-this-test: "1"}\n    imagee: y\n';
+  assert.match(check(bad)!, /additional property "imagee" is not allowed/);
+  assert.match(check(bad)!, /additional property "imagee" is not allowed/);
+});

@@ -5,6 +5,7 @@ import type { ErrorObject } from 'ajv';
 import { ComposeFileError, dotted, type KeyPath } from './errors.ts';
 import type { Positions } from './source.ts';
 import { CACHE_DIR, dropStale, ROOT, writeCacheFile } from './cache-dir.ts';
+import { keepValid, knownValid, verdictText } from './valid-cache.ts';
 
 /**
  * Validation against the Compose Specification's JSON Schema (vendor/compose-spec/compose-spec.json) with ajv.
@@ -77,11 +78,20 @@ function standalone(path: string): Validate | undefined {
   return mod.exports as Validate;
 }
 
-function validator(): Validate {
-  if (compiled !== undefined) return compiled;
+let key: string | undefined;
+
+/** What the compiled validator and its verdicts are kept under: the schema file's size and time, ajv's version. */
+function schemaKey(): string {
+  if (key !== undefined) return key;
   const st = statSync(SCHEMA_PATH);
   const ajvVersion = (require('ajv/package.json') as { version: string }).version;
-  const cached = join(CACHE_DIR, `${VALIDATOR_PREFIX}${st.size}-${Math.trunc(st.mtimeMs)}-${ajvVersion}.cjs`);
+  key = `${st.size}-${Math.trunc(st.mtimeMs)}-${ajvVersion}`;
+  return key;
+}
+
+function validator(): Validate {
+  if (compiled !== undefined) return compiled;
+  const cached = join(CACHE_DIR, `${VALIDATOR_PREFIX}${schemaKey()}.cjs`);
   compiled = standalone(cached);
   if (compiled !== undefined) return compiled;
   const schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
@@ -101,15 +111,23 @@ function validator(): Validate {
   return fn;
 }
 
-/** Validates one (interpolated) document; the first error is located through `positions`. */
+/**
+ * Validates one (interpolated) document; the first error is located through `positions`. A document found valid
+ * before under the same schema is not validated again (valid-cache.ts).
+ */
 export function validateSchema(doc: unknown, positions: Positions): ComposeFileError | undefined {
+  const text = verdictText(doc);
+  if (text !== undefined && knownValid(schemaKey(), text)) return undefined;
   const validate = validator();
   const valid = validate(doc);
   if (keepCodeCache !== undefined) {
     keepCodeCache();
     keepCodeCache = undefined;
   }
-  if (valid) return undefined;
+  if (valid) {
+    if (text !== undefined) keepValid(schemaKey(), text);
+    return undefined;
+  }
   const err = pickError(validate.errors ?? []);
   if (err === undefined) return positions.error([], 'does not match the Compose Specification');
   return describe(err, positions);
