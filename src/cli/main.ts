@@ -108,7 +108,7 @@ export function main(argv: readonly string[], env: NodeJS.ProcessEnv, streams: S
       // Loaded on demand: compose and its YAML and schema code cost nothing to the other commands. As one bundle
       // when it is fresh (compose/bundle.ts).
       const { composeCli } = await import('./compose/bundle.ts');
-      const cli = await composeCli(env);
+      const cli = await composeCli(env, parsed.args.slice(1));
       await cli.runCompose(ctx, parsed.args.slice(1), `${BIN} compose`, {
         cwd: process.cwd(),
         env,

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { Context } from '../command.ts';
 import { buildBundle, isBundled } from './bundle-build.ts';
-import { BUNDLE_FORMAT, isFresh, type Manifest, readManifest, ROOT, runBundle } from './bundle.ts';
+import { BUNDLE_FORMAT, commandOf, isFresh, type Manifest, readManifest, ROOT, runBundle } from './bundle.ts';
 import { runCompose } from './main.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'berth-compose-bundle-'));
@@ -95,7 +95,7 @@ test('a bundle built from the tree runs compose as the source does, and goes sta
     join(app, 'compose.yaml'),
     'services:\n  web:\n    image: busybox\n    ports: ["8080:80"]\n    depends_on: [db]\n  db:\n    image: busybox\n',
   );
-  const bundled = runBundle(join(dir, manifest.bundle));
+  const bundled = runBundle(join(dir, manifest.bundle), 'config');
   assert.match(bundled.COMPOSE_VERSION, /^2\./);
   const fromBundle = await config(bundled.runCompose, app);
   assert.match(fromBundle, /^name: app\nservices:\n {2}db:/);
@@ -127,4 +127,12 @@ test('a build is given up when an input changed just before it, and a later one 
   assert.notEqual(second.bundle, first.bundle);
   assert.deepEqual(readdirSync(dir).sort(), [second.bundle, 'manifest.json'].sort());
   assert.equal(existsSync(join(dir, first.bundle)), false);
+});
+
+test('the command is found after compose flags and their values, to name its code cache', () => {
+  assert.equal(commandOf(['-f', 'a.yaml', '--project-directory', '/x', 'config', '--services']), 'config');
+  assert.equal(commandOf(['--file=a.yaml', '-p', 'up', 'up', '-d']), 'up');
+  assert.equal(commandOf(['--profile', 'debug', '--dry-run', 'ps']), 'ps');
+  assert.equal(commandOf(['-f', 'a.yaml']), 'none');
+  assert.equal(commandOf(['-f', 'a.yaml', 'Weird/Name']), 'other');
 });

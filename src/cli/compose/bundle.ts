@@ -23,7 +23,7 @@ export type ComposeMain = typeof import('./main.ts');
 export interface ComposeCli {
   runCompose: ComposeMain['runCompose'];
   COMPOSE_VERSION: string;
-  /** Told the command's name when it starts: the bundle's code cache is rewritten when it lacks that command's code. */
+  /** Told the command's name when it starts: the bundle's code cache for that command is written when missing. */
   started?: (command: string) => void;
 }
 
@@ -74,22 +74,39 @@ export function readManifest(dir: string): Manifest | undefined {
   }
 }
 
+/** Compose's own flags that take a value (`-f FILE`), to find the command in the arguments. */
+const VALUE_FLAGS = new Set(['-f', '--file', '-p', '--project-name', '--project-directory', '--env-file', '--profile']);
+for (const f of ['--ansi', '--progress', '--parallel']) VALUE_FLAGS.add(f);
+
 /**
- * Runs the bundle at `path` (CommonJS, wrapped as Node wraps a module) with V8's code cache of it when there is
- * one. The cache is written at exit when it was missing or rejected, or lacks the code of the command that ran
- * (each command's own functions are compiled on their first call, so a cache made by `up` lacks `config`'s).
+ * The compose command the arguments name (`config` in `-f x.yaml config`), for the name of its code cache; a wrong
+ * guess only costs the cache (the command's `started` call must agree before one is written).
  */
-export function runBundle(path: string): ComposeCli {
+export function commandOf(argv: readonly string[]): string {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    if (!a.startsWith('-')) return /^[a-z][a-z-]{0,30}$/.test(a) ? a : 'other';
+    if (VALUE_FLAGS.has(a)) i++;
+  }
+  return 'none';
+}
+
+/**
+ * Runs the bundle at `path` (CommonJS, wrapped as Node wraps a module) with V8's code cache of it for `command`
+ * when there is one: each command has its own, written at exit by the first run of that command (when the
+ * command that started is the one guessed) or when V8 rejected it, so that each holds the functions its command
+ * runs and no more (a code cache is deserialised whole: one for every command would cost `config` ~2 ms more).
+ */
+export function runBundle(path: string, command: string): ComposeCli {
   const vm = process.getBuiltinModule('node:vm');
   const source = readFileSync(path, 'utf8');
-  const codePath = `${path}.${process.version}.v8`;
+  const codePath = `${path}.${command}.${process.version}.v8`;
   let cachedData: Buffer | undefined;
-  let commands: string[] = [];
   try {
     cachedData = readFileSync(codePath);
-    commands = (JSON.parse(readFileSync(`${codePath}.json`, 'utf8')) as { commands: string[] }).commands;
   } catch {
-    // Not made yet, or only half of it: made again below.
+    // Not made yet.
   }
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: path,
@@ -116,34 +133,22 @@ export function runBundle(path: string): ComposeCli {
     dirname(path),
   );
   const exported = mod.exports as unknown as ComposeCli;
-  const accepted = cachedData !== undefined && !script.cachedDataRejected;
-  let keep = !accepted;
+  const keep = cachedData === undefined || script.cachedDataRejected === true;
   const write = () => {
     try {
       const { writeCacheFile, dropStale } = cacheFiles();
       writeCacheFile(codePath, script.createCachedData());
-      writeCacheFile(`${codePath}.json`, JSON.stringify({ commands }));
-      // The code caches of other Node versions go.
-      dropStale(dirname(path), `${basename(path)}.`, [basename(codePath), `${basename(codePath)}.json`]);
+      // This command's code caches for other Node versions go.
+      dropStale(dirname(path), `${basename(path)}.${command}.`, [basename(codePath)]);
     } catch {
       // A read-only install: the functions are compiled on each run.
     }
   };
-  let armed = false;
-  const arm = () => {
-    if (armed) return;
-    armed = true;
-    process.once('exit', write);
-  };
-  if (keep) arm();
   return {
     runCompose: exported.runCompose,
     COMPOSE_VERSION: exported.COMPOSE_VERSION,
-    started: (command) => {
-      if (commands.includes(command)) return;
-      commands = keep ? [command] : [...commands, command];
-      keep = true;
-      arm();
+    started: (name) => {
+      if (keep && name === command) process.once('exit', write);
     },
   };
 }
@@ -154,10 +159,10 @@ function cacheFiles(): typeof import('../../util/cache-files.ts') {
 }
 
 /**
- * The compose command line: the bundle when it is fresh (built now when it is not and can be), else the source.
- * `env.BERTH_COMPOSE_BUNDLE === '0'` always takes the source.
+ * The compose command line for the compose arguments `argv`: the bundle when it is fresh (built now when it is not
+ * and can be), else the source. `env.BERTH_COMPOSE_BUNDLE === '0'` always takes the source.
  */
-export async function composeCli(env: NodeJS.ProcessEnv): Promise<ComposeCli> {
+export async function composeCli(env: NodeJS.ProcessEnv, argv: readonly string[] = []): Promise<ComposeCli> {
   if (env.BERTH_COMPOSE_BUNDLE !== '0') {
     try {
       let manifest = readManifest(BUNDLE_DIR);
@@ -169,7 +174,7 @@ export async function composeCli(env: NodeJS.ProcessEnv): Promise<ComposeCli> {
         const { buildBundle } = await import('./bundle-build.ts');
         manifest = await buildBundle(ROOT, BUNDLE_DIR);
       }
-      if (manifest !== undefined) return runBundle(join(BUNDLE_DIR, manifest.bundle));
+      if (manifest !== undefined) return runBundle(join(BUNDLE_DIR, manifest.bundle), commandOf(argv));
     } catch {
       // No esbuild, an unwritable cache, a bundle removed by another run's rebuild: the source runs.
     }

@@ -76,9 +76,15 @@ export function dockerHost(flags: { host: string[]; context: string; config: str
   return (current !== '' ? contextHost(configDir, current) : undefined) ?? 'unix:///var/run/docker.sock';
 }
 
+/** The compose arguments after the docker CLI's own (a guess, used only to name the bundle's code cache). */
+function composeArgs(argv: readonly string[]): readonly string[] {
+  const i = argv.indexOf('compose');
+  return i >= 0 ? argv.slice(i + 1) : argv;
+}
+
 export async function pluginMain(argv: readonly string[], env: NodeJS.ProcessEnv, streams: Streams): Promise<number> {
   // The compose code (src/compose and this folder), as one bundle when it is fresh (bundle.ts).
-  const { runCompose, COMPOSE_VERSION, started } = await composeCli(env);
+  const { runCompose, COMPOSE_VERSION, started } = await composeCli(env, composeArgs(argv));
   if (argv[0] === 'docker-cli-plugin-metadata') {
     streams.out.write(`${JSON.stringify(metadata(COMPOSE_VERSION), null, 2)}\n`);
     return 0;
