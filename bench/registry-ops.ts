@@ -147,10 +147,15 @@ function childCpu(): number {
   return (Number(rest[13]) + Number(rest[14])) / 100;
 }
 
-/** A Node process's main thread (Node names it MainThread): CPU seconds, and seconds runnable waiting for a CPU. */
-function mainThread(pid: number): { cpu: number; wait: number } {
-  const t = threadSched(pid).MainThread;
-  return { cpu: t?.cpu ?? 0, wait: t?.wait ?? 0 };
+/**
+ * A Node process's main thread (Node names it MainThread) and its store's ingest thread (`ingest`): CPU seconds, and
+ * seconds runnable waiting for a CPU.
+ */
+function mainThread(pid: number): { cpu: number; wait: number; ingestCpu: number; ingestWait: number } {
+  const all = threadSched(pid);
+  const t = all.MainThread;
+  const i = all.ingest;
+  return { cpu: t?.cpu ?? 0, wait: t?.wait ?? 0, ingestCpu: i?.cpu ?? 0, ingestWait: i?.wait ?? 0 };
 }
 
 const skopeo = async (args: string[]) =>
@@ -232,7 +237,15 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
     const m = new Map(
       who.map((w) => [
         w,
-        { secs: [] as number[], own: [] as number[], cpu: [] as number[], main: [] as number[], wait: [] as number[] },
+        {
+          secs: [] as number[],
+          own: [] as number[],
+          cpu: [] as number[],
+          main: [] as number[],
+          wait: [] as number[],
+          ingest: [] as number[],
+          ingestWait: [] as number[],
+        },
       ]),
     );
     let bytes = 0;
@@ -268,6 +281,8 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
               const main1 = mainThread(owner.pid);
               r.main.push(main1.cpu - main0.cpu);
               r.wait.push(main1.wait - main0.wait);
+              r.ingest.push(main1.ingestCpu - main0.ingestCpu);
+              r.ingestWait.push(main1.ingestWait - main0.ingestWait);
             }
           } finally {
             await dst.stop();
@@ -288,7 +303,7 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
         own: stats(r.own),
         ratio: stats(r.secs.map((b, i) => b / sko.secs[i]!)),
         mb: bytes / 1e6,
-        cpu: `rule ${fmt(stats(r.cpu))} (its main thread ${fmt(stats(r.main))}, and runnable waiting for a CPU ${fmt(stats(r.wait))}); skopeo's copy, skopeo + the berth registry ${fmt(stats(sko.cpu))}`,
+        cpu: `rule ${fmt(stats(r.cpu))} (its main thread ${fmt(stats(r.main))}, and runnable waiting for a CPU ${fmt(stats(r.wait))}; its ingest thread ${fmt(stats(r.ingest))}, waiting ${fmt(stats(r.ingestWait))}); skopeo's copy, skopeo + the berth registry ${fmt(stats(sko.cpu))}`,
       });
     }
     if (baseline) {

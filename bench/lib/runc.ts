@@ -12,6 +12,7 @@ import { hostFacts } from '../../src/daemon/runtimes.ts';
 import { buildSpec, serializeSpec } from '../../src/runtime/index.ts';
 import { busyboxRootfs, RUNC } from '../../src/runtime/testkit.ts';
 import { epochMs } from './api.ts';
+import { procStat } from './proc.ts';
 
 export interface RuncBed {
   runc: string;
@@ -161,22 +162,14 @@ export async function runcParallel(bed: RuncBed, n: number): Promise<RuncBurst> 
 
 const HZ = 100;
 
-/** /proc/PID/stat's fields after the command name. */
-function statFields(pid: number | 'self'): number[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat
-      .slice(stat.lastIndexOf(')') + 2)
-      .split(' ')
-      .map(Number);
-  } catch {
-    return undefined;
-  }
+/** /proc/PID/stat's fields after the command name, as numbers. */
+function statNumbers(pid: number | 'self'): number[] | undefined {
+  return procStat(pid)?.map(Number);
 }
 
 /** ms of CPU of a process's own (utime + stime). */
 export function processCpu(pid: number): number {
-  const f = statFields(pid);
+  const f = statNumbers(pid);
   return f ? ((f[11]! + f[12]!) * 1000) / HZ : 0;
 }
 
@@ -189,6 +182,6 @@ export function machineBusy(): number {
 
 /** ms of CPU of this process's reaped children (cutime + cstime). */
 export function reapedCpu(): number {
-  const f = statFields('self');
+  const f = statNumbers('self');
   return f ? ((f[13]! + f[14]!) * 1000) / HZ : 0;
 }
