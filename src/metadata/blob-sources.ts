@@ -21,7 +21,7 @@ export class BlobSourceRecords {
   note(digest: string, registry: string, repo: string): void {
     const source = `${registry}/${repo}`;
     this.#m.transaction(() => {
-      const db = this.#m.db;
+      const db = this.#m;
       const { next } = db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM blob_sources').get() as {
         next: number;
       };
@@ -37,14 +37,14 @@ export class BlobSourceRecords {
 
   /** Forgets that `digest` is in `repo` of `registry` (a mount from it failed). */
   forget(digest: string, registry: string, repo: string): void {
-    this.#m.db.prepare('DELETE FROM blob_sources WHERE digest = ? AND source = ?').run(digest, `${registry}/${repo}`);
+    this.#m.prepare('DELETE FROM blob_sources WHERE digest = ? AND source = ?').run(digest, `${registry}/${repo}`);
   }
 
   /** The repositories noted for `digest`, as `registry/repo`, most recent first. */
   sourcesOf(digest: string): string[] {
-    const rows = this.#m.db
-      .prepare('SELECT source FROM blob_sources WHERE digest = ? ORDER BY seq DESC')
-      .all(digest) as { source: string }[];
+    const rows = this.#m.prepare('SELECT source FROM blob_sources WHERE digest = ? ORDER BY seq DESC').all(digest) as {
+      source: string;
+    }[];
     return rows.map((r) => r.source);
   }
 

@@ -115,15 +115,13 @@ export class BuildCacheRecords {
   }
 
   get(key: string): BuildCacheRecord | undefined {
-    const r = this.#m.db.prepare(`SELECT ${STEP_COLUMNS} FROM build_cache WHERE key = ?`).get(key) as
-      | StepRow
-      | undefined;
+    const r = this.#m.prepare(`SELECT ${STEP_COLUMNS} FROM build_cache WHERE key = ?`).get(key) as StepRow | undefined;
     return r ? stepOf(r) : undefined;
   }
 
   /** Records a step (a step recorded again replaces the old record, keeping its creation time and use count). */
   put(rec: BuildCacheRecord): void {
-    this.#m.db
+    this.#m
       .prepare(
         `INSERT INTO build_cache (${STEP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(key) DO UPDATE SET parent = excluded.parent, image_id = excluded.image_id, config = excluded.config,
@@ -148,19 +146,17 @@ export class BuildCacheRecords {
 
   /** A cache hit: the record's last use moves to `now`. */
   touch(key: string, now: number): void {
-    this.#m.db
-      .prepare('UPDATE build_cache SET last_used = ?, usage_count = usage_count + 1 WHERE key = ?')
-      .run(now, key);
+    this.#m.prepare('UPDATE build_cache SET last_used = ?, usage_count = usage_count + 1 WHERE key = ?').run(now, key);
   }
 
   all(): BuildCacheRecord[] {
-    const rows = this.#m.db.prepare(`SELECT ${STEP_COLUMNS} FROM build_cache ORDER BY last_used, key`).all();
+    const rows = this.#m.prepare(`SELECT ${STEP_COLUMNS} FROM build_cache ORDER BY last_used, key`).all();
     return (rows as unknown as StepRow[]).map(stepOf);
   }
 
   delete(keys: readonly string[]): void {
     this.#m.transaction(() => {
-      const st = this.#m.db.prepare('DELETE FROM build_cache WHERE key = ?');
+      const st = this.#m.prepare('DELETE FROM build_cache WHERE key = ?');
       for (const k of keys) st.run(k);
     });
   }
@@ -169,7 +165,7 @@ export class BuildCacheRecords {
   roots(): { blobs: Set<string>; snapshots: Set<string> } {
     const blobs = new Set<string>();
     const snapshots = new Set<string>();
-    const rows = this.#m.db.prepare('SELECT layers, chain_id FROM build_cache').all() as unknown as Pick<
+    const rows = this.#m.prepare('SELECT layers, chain_id FROM build_cache').all() as unknown as Pick<
       StepRow,
       'layers' | 'chain_id'
     >[];
@@ -183,14 +179,14 @@ export class BuildCacheRecords {
   // ---- kept directories
 
   getDir(kind: BuildDirRecord['kind'], id: string): BuildDirRecord | undefined {
-    const r = this.#m.db.prepare(`SELECT ${DIR_COLUMNS} FROM build_dirs WHERE kind = ? AND id = ?`).get(kind, id) as
+    const r = this.#m.prepare(`SELECT ${DIR_COLUMNS} FROM build_dirs WHERE kind = ? AND id = ?`).get(kind, id) as
       | DirRow
       | undefined;
     return r ? dirOf(r) : undefined;
   }
 
   putDir(rec: BuildDirRecord): void {
-    this.#m.db
+    this.#m
       .prepare(
         `INSERT INTO build_dirs (${DIR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(kind, id) DO UPDATE SET path = excluded.path, size = excluded.size,
@@ -200,11 +196,11 @@ export class BuildCacheRecords {
   }
 
   dirs(): BuildDirRecord[] {
-    const rows = this.#m.db.prepare(`SELECT ${DIR_COLUMNS} FROM build_dirs ORDER BY last_used, id`).all();
+    const rows = this.#m.prepare(`SELECT ${DIR_COLUMNS} FROM build_dirs ORDER BY last_used, id`).all();
     return (rows as unknown as DirRow[]).map(dirOf);
   }
 
   deleteDir(kind: BuildDirRecord['kind'], id: string): void {
-    this.#m.db.prepare('DELETE FROM build_dirs WHERE kind = ? AND id = ?').run(kind, id);
+    this.#m.prepare('DELETE FROM build_dirs WHERE kind = ? AND id = ?').run(kind, id);
   }
 }

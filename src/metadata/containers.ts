@@ -57,31 +57,31 @@ export class ContainerRecords<C = unknown, H = unknown, S = unknown> {
   }
 
   get(id: string): ContainerRow<C, H, S> | undefined {
-    const r = this.#m.db.prepare('SELECT * FROM containers WHERE id = ?').get(id) as Row | undefined;
+    const r = this.#m.prepare('SELECT * FROM containers WHERE id = ?').get(id) as Row | undefined;
     return r ? fromRow<C, H, S>(r) : undefined;
   }
 
   byName(name: string): ContainerRow<C, H, S> | undefined {
-    const r = this.#m.db.prepare('SELECT * FROM containers WHERE name = ?').get(name) as Row | undefined;
+    const r = this.#m.prepare('SELECT * FROM containers WHERE name = ?').get(name) as Row | undefined;
     return r ? fromRow<C, H, S>(r) : undefined;
   }
 
   byIdPrefix(prefix: string): ContainerRow<C, H, S>[] {
-    const rows = this.#m.db
+    const rows = this.#m
       .prepare("SELECT * FROM containers WHERE id LIKE ? ESCAPE '\\'")
       .all(`${prefix.replace(/[%_\\]/g, '\\$&')}%`) as unknown as Row[];
     return rows.map((r) => fromRow<C, H, S>(r));
   }
 
   all(): ContainerRow<C, H, S>[] {
-    return (this.#m.db.prepare('SELECT * FROM containers ORDER BY created DESC, id').all() as unknown as Row[]).map(
-      (r) => fromRow<C, H, S>(r),
+    return (this.#m.prepare('SELECT * FROM containers ORDER BY created DESC, id').all() as unknown as Row[]).map((r) =>
+      fromRow<C, H, S>(r),
     );
   }
 
   usingImage(imageId: string): ContainerRow<C, H, S>[] {
-    return (this.#m.db.prepare('SELECT * FROM containers WHERE image_id = ?').all(imageId) as unknown as Row[]).map(
-      (r) => fromRow<C, H, S>(r),
+    return (this.#m.prepare('SELECT * FROM containers WHERE image_id = ?').all(imageId) as unknown as Row[]).map((r) =>
+      fromRow<C, H, S>(r),
     );
   }
 
@@ -91,7 +91,7 @@ export class ContainerRecords<C = unknown, H = unknown, S = unknown> {
   }
 
   #insert(c: ContainerRow<C, H, S>): boolean {
-    const res = this.#m.db
+    const res = this.#m
       .prepare(
         'INSERT OR IGNORE INTO containers (id, name, image_id, image_ref, created, config, host_config, state, runtime, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
@@ -112,18 +112,18 @@ export class ContainerRecords<C = unknown, H = unknown, S = unknown> {
 
   setState(id: string, state: S): void {
     phaseSync('database', id, () =>
-      this.#m.db.prepare('UPDATE containers SET state = ? WHERE id = ?').run(JSON.stringify(state), id),
+      this.#m.prepare('UPDATE containers SET state = ? WHERE id = ?').run(JSON.stringify(state), id),
     );
   }
 
   setHostConfig(id: string, hostConfig: H): void {
-    this.#m.db.prepare('UPDATE containers SET host_config = ? WHERE id = ?').run(JSON.stringify(hostConfig), id);
+    this.#m.prepare('UPDATE containers SET host_config = ? WHERE id = ?').run(JSON.stringify(hostConfig), id);
   }
 
   /** Renames; false when the new name is taken. */
   rename(id: string, name: string): boolean {
     try {
-      const res = this.#m.db.prepare('UPDATE containers SET name = ? WHERE id = ?').run(name, id);
+      const res = this.#m.prepare('UPDATE containers SET name = ? WHERE id = ?').run(name, id);
       return Number(res.changes) > 0;
     } catch (err) {
       if (/UNIQUE/.test((err as Error).message)) return false;
@@ -132,6 +132,6 @@ export class ContainerRecords<C = unknown, H = unknown, S = unknown> {
   }
 
   delete(id: string): void {
-    phaseSync('database', id, () => this.#m.db.prepare('DELETE FROM containers WHERE id = ?').run(id));
+    phaseSync('database', id, () => this.#m.prepare('DELETE FROM containers WHERE id = ?').run(id));
   }
 }

@@ -1,4 +1,7 @@
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+
+/** How many prepared statements the cache keeps; the repositories use about a hundred distinct SQL texts. */
+const STATEMENT_CACHE_SIZE = 256;
 
 /**
  * The metadata database: one SQLite file in WAL mode. This folder is the only code that writes it; other
@@ -8,6 +11,7 @@ import { DatabaseSync } from 'node:sqlite';
 export class MetadataDB {
   readonly db: DatabaseSync;
   #depth = 0;
+  readonly #statements = new Map<string, StatementSync>();
 
   constructor(path: string) {
     this.db = new DatabaseSync(path, { timeout: 5000 });
@@ -15,6 +19,25 @@ export class MetadataDB {
     this.db.exec('PRAGMA synchronous = NORMAL');
     this.db.exec('PRAGMA foreign_keys = ON');
     migrate(this.db);
+  }
+
+  /**
+   * The prepared statement for `sql`, compiled once and kept by its text (preparing costs more than most of
+   * these queries). The least recently used one goes when the cache is full, so SQL built with varying text
+   * cannot grow it without bound. A statement is reset by each run/get/all, so sharing one is safe here.
+   */
+  prepare(sql: string): StatementSync {
+    let s = this.#statements.get(sql);
+    if (s) {
+      this.#statements.delete(sql);
+    } else {
+      s = this.db.prepare(sql);
+      if (this.#statements.size >= STATEMENT_CACHE_SIZE) {
+        this.#statements.delete(this.#statements.keys().next().value as string);
+      }
+    }
+    this.#statements.set(sql, s);
+    return s;
   }
 
   /** Runs fn inside one transaction (nested calls join the outer one). fn must be synchronous. */
@@ -42,6 +65,7 @@ export class MetadataDB {
   }
 
   close(): void {
+    this.#statements.clear();
     if (this.db.isOpen) this.db.close();
   }
 }

@@ -66,7 +66,7 @@ export class ImageRecords {
   }
 
   get(manifestDigest: string): ImageRecord | undefined {
-    const r = this.#m.db.prepare('SELECT * FROM images WHERE manifest_digest = ?').get(manifestDigest) as
+    const r = this.#m.prepare('SELECT * FROM images WHERE manifest_digest = ?').get(manifestDigest) as
       | ImageRow
       | undefined;
     return r ? imageFromRow(r) : undefined;
@@ -74,20 +74,20 @@ export class ImageRecords {
 
   all(): ImageRecord[] {
     return (
-      this.#m.db.prepare('SELECT * FROM images ORDER BY created, manifest_digest').all() as unknown as ImageRow[]
+      this.#m.prepare('SELECT * FROM images ORDER BY created, manifest_digest').all() as unknown as ImageRow[]
     ).map(imageFromRow);
   }
 
   byConfig(configDigest: string): ImageRecord[] {
     return (
-      this.#m.db.prepare('SELECT * FROM images WHERE config_digest = ?').all(configDigest) as unknown as ImageRow[]
+      this.#m.prepare('SELECT * FROM images WHERE config_digest = ?').all(configDigest) as unknown as ImageRow[]
     ).map(imageFromRow);
   }
 
   /** Images whose config digest hex starts with `hexPrefix`. */
   byConfigPrefix(hexPrefix: string): ImageRecord[] {
     return (
-      this.#m.db
+      this.#m
         .prepare("SELECT * FROM images WHERE config_digest LIKE ? ESCAPE '\\'")
         .all(`sha256:${hexPrefix.replace(/[%_\\]/g, '\\$&')}%`) as unknown as ImageRow[]
     ).map(imageFromRow);
@@ -95,7 +95,7 @@ export class ImageRecords {
 
   /** Inserts an image if it is not there; returns whether it was new. */
   put(img: Omit<ImageRecord, 'lastTagTime'>): boolean {
-    const res = this.#m.db
+    const res = this.#m
       .prepare(
         'INSERT OR IGNORE INTO images (manifest_digest, media_type, manifest_size, config_digest, chain_id, created) VALUES (?, ?, ?, ?, ?, ?)',
       )
@@ -105,15 +105,15 @@ export class ImageRecords {
 
   delete(manifestDigest: string): void {
     this.#m.transaction(() => {
-      this.#m.db.prepare('DELETE FROM tags WHERE manifest_digest = ?').run(manifestDigest);
-      this.#m.db.prepare('DELETE FROM repo_digests WHERE manifest_digest = ?').run(manifestDigest);
-      this.#m.db.prepare('DELETE FROM images WHERE manifest_digest = ?').run(manifestDigest);
+      this.#m.prepare('DELETE FROM tags WHERE manifest_digest = ?').run(manifestDigest);
+      this.#m.prepare('DELETE FROM repo_digests WHERE manifest_digest = ?').run(manifestDigest);
+      this.#m.prepare('DELETE FROM images WHERE manifest_digest = ?').run(manifestDigest);
     });
   }
 
   /** Records that `name@digest` (a repository, a digest pulled by) is the image `manifestDigest`. */
   putRepoDigest(name: string, digest: string, manifestDigest: string): void {
-    this.#m.db
+    this.#m
       .prepare(
         'INSERT INTO repo_digests (name, digest, manifest_digest) VALUES (?, ?, ?) ON CONFLICT(name, digest) DO UPDATE SET manifest_digest = excluded.manifest_digest',
       )
@@ -122,7 +122,7 @@ export class ImageRecords {
 
   /** The image a repository's pulled-by digest names. */
   byRepoDigest(name: string, digest: string): string | undefined {
-    const r = this.#m.db
+    const r = this.#m
       .prepare('SELECT manifest_digest FROM repo_digests WHERE name = ? AND digest = ?')
       .get(name, digest) as { manifest_digest: string } | undefined;
     return r?.manifest_digest;
@@ -130,21 +130,21 @@ export class ImageRecords {
 
   /** `name@digest` of every pulled-by digest recorded for an image. */
   repoDigestsOf(manifestDigest: string): string[] {
-    const rows = this.#m.db
+    const rows = this.#m
       .prepare('SELECT name, digest FROM repo_digests WHERE manifest_digest = ? ORDER BY name, digest')
       .all(manifestDigest) as { name: string; digest: string }[];
     return rows.map((r) => `${r.name}@${r.digest}`);
   }
 
   tag(name: string): TagRecord | undefined {
-    const r = this.#m.db.prepare('SELECT name, manifest_digest, updated FROM tags WHERE name = ?').get(name) as
+    const r = this.#m.prepare('SELECT name, manifest_digest, updated FROM tags WHERE name = ?').get(name) as
       | { name: string; manifest_digest: string; updated: number }
       | undefined;
     return r ? { name: r.name, manifestDigest: r.manifest_digest, updated: r.updated } : undefined;
   }
 
   tags(): TagRecord[] {
-    const rows = this.#m.db.prepare('SELECT name, manifest_digest, updated FROM tags ORDER BY name').all() as {
+    const rows = this.#m.prepare('SELECT name, manifest_digest, updated FROM tags ORDER BY name').all() as {
       name: string;
       manifest_digest: string;
       updated: number;
@@ -153,7 +153,7 @@ export class ImageRecords {
   }
 
   tagsOf(manifestDigest: string): string[] {
-    const rows = this.#m.db
+    const rows = this.#m
       .prepare('SELECT name FROM tags WHERE manifest_digest = ? ORDER BY name')
       .all(manifestDigest) as { name: string }[];
     return rows.map((r) => r.name);
@@ -173,13 +173,13 @@ export class ImageRecords {
       if (prev?.manifestDigest === manifestDigest) return { previous: prev.manifestDigest, changed: false };
       const now = Date.now();
       const img = this.get(manifestDigest);
-      this.#m.db
+      this.#m
         .prepare(
           'INSERT INTO tags (name, manifest_digest, updated) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET manifest_digest = excluded.manifest_digest, updated = excluded.updated',
         )
         .run(name, manifestDigest, now);
-      this.#m.db.prepare('UPDATE images SET last_tag_time = ? WHERE manifest_digest = ?').run(now, manifestDigest);
-      this.#m.db
+      this.#m.prepare('UPDATE images SET last_tag_time = ? WHERE manifest_digest = ?').run(now, manifestDigest);
+      this.#m
         .prepare('INSERT INTO tag_history (name, manifest_digest, config_digest, at, action) VALUES (?, ?, ?, ?, ?)')
         .run(name, manifestDigest, img?.configDigest ?? null, now, action);
       return { previous: prev?.manifestDigest, changed: true };
@@ -191,8 +191,8 @@ export class ImageRecords {
     return this.#m.transaction(() => {
       const prev = this.tag(name);
       if (!prev) return undefined;
-      this.#m.db.prepare('DELETE FROM tags WHERE name = ?').run(name);
-      this.#m.db
+      this.#m.prepare('DELETE FROM tags WHERE name = ?').run(name);
+      this.#m
         .prepare(
           "INSERT INTO tag_history (name, manifest_digest, config_digest, at, action) VALUES (?, NULL, NULL, ?, 'untag')",
         )
@@ -203,7 +203,7 @@ export class ImageRecords {
 
   /** A tag's history, newest first. */
   history(name: string): TagHistoryRecord[] {
-    const rows = this.#m.db
+    const rows = this.#m
       .prepare(
         'SELECT seq, name, manifest_digest, config_digest, at, action FROM tag_history WHERE name = ? ORDER BY seq DESC',
       )
@@ -230,7 +230,7 @@ export class ImageRecords {
    * `depth` distinct versions. GC and prune keep these unless told otherwise.
    */
   historyRoots(depth: number): Set<string> {
-    const rows = this.#m.db
+    const rows = this.#m
       .prepare(
         'SELECT name, manifest_digest FROM tag_history WHERE manifest_digest IS NOT NULL ORDER BY name, seq DESC',
       )
@@ -252,25 +252,25 @@ export class ImageRecords {
 
   /** Records an unpacked layer's size (the sum of its regular files), keyed by chain ID. */
   putLayer(chainId: string, diffId: string, parent: string | null, size: number): void {
-    this.#m.db
+    this.#m
       .prepare('INSERT OR REPLACE INTO layers (chain_id, diff_id, parent, size) VALUES (?, ?, ?, ?)')
       .run(chainId, diffId, parent, size);
   }
 
   layerSize(chainId: string): number | undefined {
-    const r = this.#m.db.prepare('SELECT size FROM layers WHERE chain_id = ?').get(chainId) as
+    const r = this.#m.prepare('SELECT size FROM layers WHERE chain_id = ?').get(chainId) as
       | { size: number }
       | undefined;
     return r?.size;
   }
 
   deleteLayer(chainId: string): void {
-    this.#m.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(chainId);
+    this.#m.prepare('DELETE FROM layers WHERE chain_id = ?').run(chainId);
   }
 
   /** Forgets history entries of images that no longer exist, e.g. after `image prune --history`. */
   pruneHistory(): number {
-    const res = this.#m.db
+    const res = this.#m
       .prepare(
         'DELETE FROM tag_history WHERE manifest_digest IS NOT NULL AND manifest_digest NOT IN (SELECT manifest_digest FROM images)',
       )

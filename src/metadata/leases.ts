@@ -27,20 +27,20 @@ export class LeaseRecords {
   }
 
   create(lease: LeaseRecord): void {
-    this.#m.db
+    this.#m
       .prepare('INSERT INTO leases (id, created, expires) VALUES (?, ?, ?)')
       .run(lease.id, lease.created, lease.expires);
   }
 
   get(id: string): LeaseRecord | undefined {
-    const r = this.#m.db.prepare('SELECT id, created, expires FROM leases WHERE id = ?').get(id) as
+    const r = this.#m.prepare('SELECT id, created, expires FROM leases WHERE id = ?').get(id) as
       | { id: string; created: number; expires: number | null }
       | undefined;
     return r ? { id: r.id, created: r.created, expires: r.expires } : undefined;
   }
 
   all(): LeaseRecord[] {
-    return this.#m.db.prepare('SELECT id, created, expires FROM leases ORDER BY created, id').all() as {
+    return this.#m.prepare('SELECT id, created, expires FROM leases ORDER BY created, id').all() as {
       id: string;
       created: number;
       expires: number | null;
@@ -49,12 +49,12 @@ export class LeaseRecords {
 
   /** Adds a resource to a lease (once: adding it again does nothing). */
   add(id: string, kind: LeaseResourceKind, ref: string): void {
-    this.#m.db.prepare('INSERT OR IGNORE INTO lease_resources (lease, kind, ref) VALUES (?, ?, ?)').run(id, kind, ref);
+    this.#m.prepare('INSERT OR IGNORE INTO lease_resources (lease, kind, ref) VALUES (?, ?, ?)').run(id, kind, ref);
   }
 
   /** A lease's resources of one kind. */
   resourcesOf(id: string, kind: LeaseResourceKind): string[] {
-    const rows = this.#m.db
+    const rows = this.#m
       .prepare('SELECT ref FROM lease_resources WHERE lease = ? AND kind = ? ORDER BY ref')
       .all(id, kind) as { ref: string }[];
     return rows.map((r) => r.ref);
@@ -62,7 +62,7 @@ export class LeaseRecords {
 
   /** Deletes a lease and its resources. */
   delete(id: string): void {
-    this.#m.db.prepare('DELETE FROM leases WHERE id = ?').run(id);
+    this.#m.prepare('DELETE FROM leases WHERE id = ?').run(id);
   }
 
   /**
@@ -70,7 +70,7 @@ export class LeaseRecords {
    * running) and those expiring after `now`.
    */
   kept(kind: LeaseResourceKind, now: number): Set<string> {
-    const rows = this.#m.db
+    const rows = this.#m
       .prepare(
         'SELECT DISTINCT r.ref FROM lease_resources r JOIN leases l ON l.id = r.lease WHERE r.kind = ? AND (l.expires IS NULL OR l.expires > ?)',
       )
@@ -80,7 +80,7 @@ export class LeaseRecords {
 
   /** Deletes the leases that expired at `now`; returns how many. */
   expire(now: number): number {
-    const res = this.#m.db.prepare('DELETE FROM leases WHERE expires IS NOT NULL AND expires <= ?').run(now);
+    const res = this.#m.prepare('DELETE FROM leases WHERE expires IS NOT NULL AND expires <= ?').run(now);
     return Number(res.changes);
   }
 
@@ -91,7 +91,7 @@ export class LeaseRecords {
    */
   repair(now: number): { deleted: number; kept: Map<LeaseResourceKind, Set<string>> } {
     return this.#m.transaction(() => {
-      const res = this.#m.db.prepare('DELETE FROM leases WHERE expires IS NULL').run();
+      const res = this.#m.prepare('DELETE FROM leases WHERE expires IS NULL').run();
       const kept = new Map<LeaseResourceKind, Set<string>>();
       for (const kind of ['content', 'snapshot'] as const) {
         const refs = this.kept(kind, now);

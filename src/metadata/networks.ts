@@ -99,37 +99,37 @@ export class NetworkRecords<S = unknown, C = unknown, P = unknown> {
   }
 
   get(id: string): NetworkRecord<S> | undefined {
-    const r = this.#m.db.prepare('SELECT * FROM networks WHERE id = ?').get(id) as NetRow | undefined;
+    const r = this.#m.prepare('SELECT * FROM networks WHERE id = ?').get(id) as NetRow | undefined;
     return r ? net<S>(r) : undefined;
   }
 
   byName(name: string): NetworkRecord<S> | undefined {
-    const r = this.#m.db.prepare('SELECT * FROM networks WHERE name = ?').get(name) as NetRow | undefined;
+    const r = this.#m.prepare('SELECT * FROM networks WHERE name = ?').get(name) as NetRow | undefined;
     return r ? net<S>(r) : undefined;
   }
 
   all(): NetworkRecord<S>[] {
-    return (this.#m.db.prepare('SELECT * FROM networks ORDER BY created, name').all() as unknown as NetRow[]).map((r) =>
+    return (this.#m.prepare('SELECT * FROM networks ORDER BY created, name').all() as unknown as NetRow[]).map((r) =>
       net<S>(r),
     );
   }
 
   /** Inserts a network; false (nothing changed) when the name or ID exists. */
   put(n: NetworkRecord<S>): boolean {
-    const res = this.#m.db
+    const res = this.#m
       .prepare('INSERT OR IGNORE INTO networks (id, name, driver, created, spec) VALUES (?, ?, ?, ?, ?)')
       .run(n.id, n.name, n.driver, n.created, JSON.stringify(n.spec));
     return Number(res.changes) > 0;
   }
 
   delete(id: string): void {
-    this.#m.db.prepare('DELETE FROM networks WHERE id = ?').run(id);
+    this.#m.prepare('DELETE FROM networks WHERE id = ?').run(id);
   }
 
   /** A container's endpoints, primary first. */
   endpointsOf(containerId: string): EndpointRecord<C>[] {
     return (
-      this.#m.db
+      this.#m
         .prepare('SELECT * FROM network_endpoints WHERE container_id = ? ORDER BY position')
         .all(containerId) as unknown as EpRow[]
     ).map((r) => ep<C>(r));
@@ -137,22 +137,22 @@ export class NetworkRecords<S = unknown, C = unknown, P = unknown> {
 
   endpointsOn(networkId: string): EndpointRecord<C>[] {
     return (
-      this.#m.db
+      this.#m
         .prepare('SELECT * FROM network_endpoints WHERE network_id = ? ORDER BY position')
         .all(networkId) as unknown as EpRow[]
     ).map((r) => ep<C>(r));
   }
 
   allEndpoints(): EndpointRecord<C>[] {
-    return (this.#m.db.prepare('SELECT * FROM network_endpoints').all() as unknown as EpRow[]).map((r) => ep<C>(r));
+    return (this.#m.prepare('SELECT * FROM network_endpoints').all() as unknown as EpRow[]).map((r) => ep<C>(r));
   }
 
   /** Adds an endpoint (position after the container's last); false when the container is on that network already. */
   putEndpoint(e: Omit<EndpointRecord<C>, 'position'>): boolean {
-    const row = this.#m.db
+    const row = this.#m
       .prepare('SELECT COALESCE(MAX(position), -1) + 1 AS p FROM network_endpoints WHERE container_id = ?')
       .get(e.containerId) as { p: number };
-    const res = this.#m.db
+    const res = this.#m
       .prepare(
         'INSERT OR IGNORE INTO network_endpoints (container_id, network_id, network_name, position, config, ipv4, ipv6, mac, endpoint_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
@@ -176,7 +176,7 @@ export class NetworkRecords<S = unknown, C = unknown, P = unknown> {
     networkId: string,
     live: { ipv4: string | null; ipv6: string | null; mac: string | null; endpointId: string | null },
   ): void {
-    this.#m.db
+    this.#m
       .prepare(
         'UPDATE network_endpoints SET ipv4 = ?, ipv6 = ?, mac = ?, endpoint_id = ? WHERE container_id = ? AND network_id = ?',
       )
@@ -184,33 +184,33 @@ export class NetworkRecords<S = unknown, C = unknown, P = unknown> {
   }
 
   deleteEndpoint(containerId: string, networkId: string): void {
-    this.#m.db
+    this.#m
       .prepare('DELETE FROM network_endpoints WHERE container_id = ? AND network_id = ?')
       .run(containerId, networkId);
   }
 
   deleteEndpointsOf(containerId: string): void {
-    this.#m.db.prepare('DELETE FROM network_endpoints WHERE container_id = ?').run(containerId);
+    this.#m.prepare('DELETE FROM network_endpoints WHERE container_id = ?').run(containerId);
   }
 
   sandbox(containerId: string): SandboxRecord<P> | undefined {
-    const r = this.#m.db.prepare('SELECT * FROM network_sandboxes WHERE container_id = ?').get(containerId) as
+    const r = this.#m.prepare('SELECT * FROM network_sandboxes WHERE container_id = ?').get(containerId) as
       | SbRow
       | undefined;
     return r ? sb<P>(r) : undefined;
   }
 
   sandboxes(): SandboxRecord<P>[] {
-    return (this.#m.db.prepare('SELECT * FROM network_sandboxes').all() as unknown as SbRow[]).map((r) => sb<P>(r));
+    return (this.#m.prepare('SELECT * FROM network_sandboxes').all() as unknown as SbRow[]).map((r) => sb<P>(r));
   }
 
   putSandbox(s: SandboxRecord<P>): void {
-    this.#m.db
+    this.#m
       .prepare('INSERT OR REPLACE INTO network_sandboxes (container_id, netns, ports, created) VALUES (?, ?, ?, ?)')
       .run(s.containerId, s.netns, JSON.stringify(s.ports), s.created);
   }
 
   deleteSandbox(containerId: string): void {
-    this.#m.db.prepare('DELETE FROM network_sandboxes WHERE container_id = ?').run(containerId);
+    this.#m.prepare('DELETE FROM network_sandboxes WHERE container_id = ?').run(containerId);
   }
 }

@@ -34,16 +34,16 @@ export class SnapshotRecords {
   }
 
   get(key: string): SnapshotRecord | undefined {
-    const r = this.#m.db.prepare('SELECT * FROM snapshots WHERE key = ?').get(key) as Row | undefined;
+    const r = this.#m.prepare('SELECT * FROM snapshots WHERE key = ?').get(key) as Row | undefined;
     return r ? fromRow(r) : undefined;
   }
 
   /** Inserts a record with a fresh id and returns it. Throws if the key exists (SQLite constraint). */
   create(key: string, parent: string | null, kind: SnapshotKind, labels: Record<string, string> = {}): SnapshotRecord {
     return this.#m.transaction(() => {
-      const next = this.#m.db.prepare('SELECT COALESCE(MAX(id), 0) + 1 AS n FROM snapshots').get() as { n: number };
+      const next = this.#m.prepare('SELECT COALESCE(MAX(id), 0) + 1 AS n FROM snapshots').get() as { n: number };
       const rec: SnapshotRecord = { key, id: next.n, parent, kind, created: Date.now(), labels };
-      this.#m.db
+      this.#m
         .prepare('INSERT INTO snapshots (key, id, parent, kind, created, labels) VALUES (?, ?, ?, ?, ?, ?)')
         .run(key, rec.id, parent, kind, rec.created, JSON.stringify(labels));
       return rec;
@@ -57,24 +57,24 @@ export class SnapshotRecords {
   commit(key: string, name: string, parent?: string): void {
     this.#m.transaction(() => {
       if (parent === undefined)
-        this.#m.db.prepare("UPDATE snapshots SET key = ?, kind = 'committed' WHERE key = ?").run(name, key);
+        this.#m.prepare("UPDATE snapshots SET key = ?, kind = 'committed' WHERE key = ?").run(name, key);
       else
-        this.#m.db
+        this.#m
           .prepare("UPDATE snapshots SET key = ?, kind = 'committed', parent = ? WHERE key = ?")
           .run(name, parent, key);
     });
   }
 
   delete(key: string): void {
-    this.#m.db.prepare('DELETE FROM snapshots WHERE key = ?').run(key);
+    this.#m.prepare('DELETE FROM snapshots WHERE key = ?').run(key);
   }
 
   children(key: string): string[] {
-    const rows = this.#m.db.prepare('SELECT key FROM snapshots WHERE parent = ?').all(key) as { key: string }[];
+    const rows = this.#m.prepare('SELECT key FROM snapshots WHERE parent = ?').all(key) as { key: string }[];
     return rows.map((r) => r.key);
   }
 
   all(): SnapshotRecord[] {
-    return (this.#m.db.prepare('SELECT * FROM snapshots ORDER BY id').all() as unknown as Row[]).map(fromRow);
+    return (this.#m.prepare('SELECT * FROM snapshots ORDER BY id').all() as unknown as Row[]).map(fromRow);
   }
 }

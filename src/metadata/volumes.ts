@@ -38,17 +38,17 @@ export class VolumeRecords {
   }
 
   get(name: string): VolumeRecord | undefined {
-    const r = this.#m.db.prepare('SELECT * FROM volumes WHERE name = ?').get(name) as Row | undefined;
+    const r = this.#m.prepare('SELECT * FROM volumes WHERE name = ?').get(name) as Row | undefined;
     return r ? fromRow(r) : undefined;
   }
 
   all(): VolumeRecord[] {
-    return (this.#m.db.prepare('SELECT * FROM volumes ORDER BY name').all() as unknown as Row[]).map(fromRow);
+    return (this.#m.prepare('SELECT * FROM volumes ORDER BY name').all() as unknown as Row[]).map(fromRow);
   }
 
   /** Inserts the volume; returns false (and changes nothing) when the name exists. */
   put(v: VolumeRecord): boolean {
-    const res = this.#m.db
+    const res = this.#m
       .prepare(
         'INSERT OR IGNORE INTO volumes (name, driver, options, labels, created, anonymous) VALUES (?, ?, ?, ?, ?, ?)',
       )
@@ -57,6 +57,6 @@ export class VolumeRecords {
   }
 
   delete(name: string): void {
-    this.#m.db.prepare('DELETE FROM volumes WHERE name = ?').run(name);
+    this.#m.prepare('DELETE FROM volumes WHERE name = ?').run(name);
   }
 }

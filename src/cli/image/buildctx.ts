@@ -6,8 +6,8 @@
  * the files the engine lacks are sent.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { createReadStream, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstat, readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ContextManifestEntry } from '../../client/index.ts';
 import {
@@ -71,7 +71,7 @@ export async function localContext(
   patterns = keepBuildFiles(patterns, inside);
   const matcher = new PatternMatcher(patterns);
   const entries: ContextManifestEntry[] = [];
-  await walk(root, '', matcher, undefined, entries);
+  walk(root, '', matcher, undefined, entries);
   const generated = new Map<string, Buffer>();
   let name = inside ?? '';
   if (outside !== undefined) {
@@ -88,26 +88,30 @@ export async function localContext(
   return { dir: root, dockerfile: name, entries: kept, generated };
 }
 
-async function walk(
+/**
+ * The walk is synchronous on purpose: the CLI has nothing else to do meanwhile, and 10,000 `lstat` calls made
+ * directly cost a fraction of the same calls sent one by one through libuv's threads as promises (58–71 ms against
+ * 178–333 ms for 10,100 entries on this machine at load 13).
+ */
+function walk(
   root: string,
   rel: string,
   matcher: PatternMatcher,
   parent: MatchInfo | undefined,
   out: ContextManifestEntry[],
-): Promise<void> {
-  const names = (await readdir(join(root, rel))).sort();
-  const stats = await Promise.all(names.map((n) => lstat(join(root, rel === '' ? n : `${rel}/${n}`))));
-  for (const [i, n] of names.entries()) {
+): void {
+  const names = readdirSync(join(root, rel)).sort();
+  for (const n of names) {
     const path = rel === '' ? n : `${rel}/${n}`;
-    const st = stats[i]!;
+    const st = lstatSync(join(root, path));
     const { matched, info } = matcher.matchesUsingParentResults(path, parent);
     if (matched && !(st.isDirectory() && matcher.mustEnterExcluded(path))) continue;
     const base = { path, mode: st.mode & 0o7777, mtime: st.mtimeMs, ctime: st.ctimeMs };
     if (st.isDirectory()) {
       if (!matched) out.push({ ...base, type: 'directory', size: 0 });
-      await walk(root, path, matcher, info, out);
+      walk(root, path, matcher, info, out);
     } else if (st.isSymbolicLink()) {
-      if (!matched) out.push({ ...base, type: 'symlink', size: 0, linkname: await readlink(join(root, path)) });
+      if (!matched) out.push({ ...base, type: 'symlink', size: 0, linkname: readlinkSync(join(root, path)) });
     } else if (st.isFile()) {
       if (!matched) out.push({ ...base, type: 'file', size: st.size });
     }
