@@ -269,6 +269,43 @@ describe('containers through the docker CLI', () => {
       await ok(d, ['rm', id]);
     });
 
+    it('kill and stop report each signal as a number in kill events; real-time signals reach the process', async () => {
+      const cid = await runDetached([
+        'busybox',
+        'sh',
+        '-c',
+        'trap "echo got37; exit 3" 37; while :; do sleep 0.1; done',
+      ]);
+      const since = (Date.now() / 1000).toFixed(3);
+      const bad = await docker(d, ['kill', '-s', 'SIGRTMIN+16', cid]);
+      assert.deepEqual(bad, {
+        code: 1,
+        stdout: '',
+        stderr: 'Error response from daemon: Invalid signal: SIGRTMIN+16\n',
+      });
+      await ok(d, ['kill', '-s', 'SIGRTMIN+3', cid]);
+      assert.equal(await ok(d, ['wait', cid]), '3\n');
+      assert.equal((await docker(d, ['logs', cid])).stdout, 'got37\n');
+      const late = await docker(d, ['kill', '-s', 'NOPE', cid]);
+      assert.equal(late.stderr, 'Error response from daemon: Invalid signal: NOPE\n', 'checked before the state');
+      const sleeper = await runDetached(['busybox', 'sleep', '100']);
+      await ok(d, ['stop', '-t', '1', sleeper]);
+      const until = (Date.now() / 1000 + 1).toFixed(3);
+      const events = await ok(d, [
+        'events',
+        '--since',
+        since,
+        '--until',
+        until,
+        '--filter',
+        'event=kill',
+        '--format',
+        '{{.Actor.ID}} {{index .Actor.Attributes "signal"}}',
+      ]);
+      assert.equal(events, `${cid} 37\n${sleeper} 15\n${sleeper} 9\n`);
+      await ok(d, ['rm', cid, sleeper]);
+    });
+
     it('docker run -d --rm removes the container when it exits', async () => {
       const id = await runDetached(['--rm', 'busybox', 'sh', '-c', 'sleep 0.3; exit 2']);
       await waitFor(

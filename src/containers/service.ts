@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerCreateRequest, HostConfig } from '../engine-api/containers.ts';
-import { type AttachSession, normalSignal, ProcessStartError } from '../runtime/index.ts';
+import { type AttachSession, normalSignal, ProcessStartError, signalNumber } from '../runtime/index.ts';
 import type { Snapshotter } from '../snapshots/index.ts';
 import { BerthError, ConflictError, errorMessage, NotFoundError, NotModifiedError } from '../util/errors.ts';
 import { phase } from '../util/trace.ts';
@@ -112,6 +112,17 @@ export class ContainerService extends ContainerLookup {
     this.#d.events.publish('container', action, r.id, this.#attrs(r, extra));
   }
 
+  /** dockerd's `kill` event, for `kill` and for each signal a `stop` sends: the signal as a number. */
+  #publishKill(r: Row, sig: string): void {
+    let n: number;
+    try {
+      n = signalNumber(sig);
+    } catch {
+      return; // a stop signal recorded before it was checked: sent by the runtime's rules, not reported
+    }
+    this.#publish('kill', r, { signal: String(n) });
+  }
+
   // ---- create ------------------------------------------------------------------------------------------
 
   /** A container from an image (see `createContainer`): checked whole, then made, or nothing is left. */
@@ -197,6 +208,7 @@ export class ContainerService extends ContainerLookup {
 
   /** Sends the stop signal, then SIGKILL after the timeout (seconds; default the container's StopTimeout or 10). */
   async stop(ref: string, opts: { timeout?: number | undefined; signal?: string | undefined } = {}): Promise<void> {
+    if (opts.signal) signalNumber(opts.signal);
     const r = this.get(ref);
     this.#monitor.cancelRestart(r);
     const cur = this.get(r.id);
@@ -208,12 +220,16 @@ export class ContainerService extends ContainerLookup {
     const exited = this.wait(r.id, 'not-running');
     if (cur.state.Status === 'paused') await driver.resume(r.id).catch(() => {});
     await signalInit(driver, r.id, cur.state.Pid, sig).catch(() => {});
+    this.#publishKill(r, sig);
     if (timeout >= 0) {
       const timedOut = await Promise.race([
         exited.then(() => false),
         new Promise<boolean>((res) => setTimeout(() => res(true), timeout * 1000).unref()),
       ]);
-      if (timedOut) await driver.kill(r.id, 'SIGKILL', { all: true }).catch(() => {});
+      if (timedOut) {
+        await driver.kill(r.id, 'SIGKILL', { all: true }).catch(() => {});
+        this.#publishKill(r, 'SIGKILL');
+      }
     }
     await exited;
     this.#publish('stop', r);
@@ -224,6 +240,7 @@ export class ContainerService extends ContainerLookup {
    * `Running: false` right after); a paused container is resumed so that the signal is delivered.
    */
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    signalNumber(signal); // a bad signal is refused before the container is looked at, as dockerd does
     const r = this.get(ref);
     if (!isLive(r)) throw new ConflictError(`Cannot kill container: ${ref}: Container ${r.id} is not running`);
     const sig = normalSignal(signal);
@@ -232,7 +249,7 @@ export class ContainerService extends ContainerLookup {
     const exited = killing ? this.wait(r.id, 'not-running') : undefined;
     const driver = this.runtimeOf(r);
     await driver.kill(r.id, sig);
-    this.#publish('kill', r, { signal: String(typeof sig === 'number' ? sig : sig.replace(/^SIG/, '')) });
+    this.#publishKill(r, signal);
     if (!exited) return;
     if (r.state.Status === 'paused') await driver.resume(r.id).catch(() => {});
     // dockerd waits (2 s), kills every process of the container directly, and waits once more.

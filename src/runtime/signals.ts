@@ -22,9 +22,29 @@ export function signalName(sig: string | number): string {
       throw new InvalidArgumentError(`Invalid signal: ${sig}`);
     return String(s);
   }
-  if (!(s in SIGNALS) && !/^SIGRTM(?:IN|AX)(?:[+-]\d+)?$/.test(s))
-    throw new InvalidArgumentError(`Invalid signal: ${sig}`);
-  return s;
+  if (s in SIGNALS) return s;
+  const rt = realTimeSignal(s);
+  if (rt === undefined) throw new InvalidArgumentError(`Invalid signal: ${sig}`);
+  return String(rt);
+}
+
+/** A signal's number, as Docker's events report it (`SIGTERM` → 15); InvalidArgument as `signalName`. */
+export function signalNumber(sig: string | number): number {
+  const s = signalName(sig);
+  return /^\d+$/.test(s) ? Number(s) : (SIGNALS[s] as number);
+}
+
+/**
+ * Linux's real-time signals by Docker's names, as numbers: `SIGRTMIN` is 34 (glibc keeps 32 and 33), up to
+ * `SIGRTMIN+15`; `SIGRTMAX` is 64, down to `SIGRTMAX-14`. The runtime's `kill` knows them only by number.
+ */
+function realTimeSignal(s: string): number | undefined {
+  const m = /^SIGRT(MIN|MAX)(?:([+-])(\d+))?$/.exec(s);
+  if (!m) return undefined;
+  const n = m[3] === undefined ? 0 : Number(m[3]);
+  if (m[1] === 'MIN' && (m[2] ?? '+') === '+' && n <= 15) return 34 + n;
+  if (m[1] === 'MAX' && (m[2] ?? '-') === '-' && n <= 14) return 64 - n;
+  return undefined;
 }
 
 /** The same signal as `process.kill` takes it; undefined for one Node does not know (the real-time ones). */
