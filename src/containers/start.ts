@@ -3,7 +3,7 @@
  * sandbox, the runtime's container — each undone in reverse if a later step fails, and released in the same
  * reverse order when the container has stopped (`releaseRun`).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Sandbox, Sandboxes } from '../network/index.ts';
@@ -17,7 +17,7 @@ import {
   serializeSpec,
 } from '../runtime/index.ts';
 import { type Mount, mountAll, type Snapshotter, unmountAll } from '../snapshots/index.ts';
-import { ConflictError } from '../util/errors.ts';
+import { ConflictError, isErrno } from '../util/errors.ts';
 import { phase } from '../util/trace.ts';
 import { deviceInput } from './devices.ts';
 import type { Row } from './model.ts';
@@ -176,7 +176,16 @@ async function setUpNetwork(d: RunDeps, r: Row, dir: string, linkHosts: readonly
   const hc = r.hostConfig;
   const mode = hc.NetworkMode || 'default';
   const hostname = c.Hostname ?? r.id.slice(0, 12);
-  writeFileSync(join(dir, 'hostname'), `${hostname}\n`);
+  // Made at create with this text: rewritten only when changed or gone (a `docker cp` over it), as dockerd writes it
+  // at each start, so that a start reads it instead of writing it a second time.
+  const hostnameFile = join(dir, 'hostname');
+  let current: string | undefined;
+  try {
+    current = readFileSync(hostnameFile, 'utf8');
+  } catch (e) {
+    if (!isErrno(e, 'ENOENT')) throw e;
+  }
+  if (current !== `${hostname}\n`) writeFileSync(hostnameFile, `${hostname}\n`);
   const peer = networkPeer(r, d.record);
   if (mode.startsWith('container:') && (!peer || (peer.state.Status !== 'running' && peer.state.Status !== 'paused')))
     throw new ConflictError(

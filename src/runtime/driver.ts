@@ -12,13 +12,12 @@ import {
 import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { writeFileAtomicSync } from '../util/atomic.ts';
 import { phase, phaseEnd, phaseStart } from '../util/trace.ts';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, isErrno, NotFoundError } from '../util/errors.ts';
 import { attachSession, nativeSeqpacketDialer, type AttachSession, type SeqpacketDialer } from './attach.ts';
 import { ConmonLaunch, conmonArgv } from './conmon.ts';
 import { ExitWatcher, readExitFile, type ExitStatus } from './exits.ts';
-import { pidRunning } from './process.ts';
+import { pidRunning, readPid } from './process.ts';
 import { signalName } from './signals.ts';
 import { checkId, OciRuntimeCli, type OciState } from './runtimecli.ts';
 import type {
@@ -111,6 +110,10 @@ export class ConmonRuntime implements RuntimeDriver {
     const rec = JSON.parse(text) as MonitorRecord;
     if (rec.runtime !== this.name)
       throw new NotFoundError(`container '${id}' belongs to runtime ${rec.runtime}, not ${this.name}`);
+    // monitor.json is written once, before conmon runs; the PIDs are in the files conmon writes (each by temp file
+    // and rename, so whole or absent). Records written with them (older berthd) keep theirs.
+    if (rec.conmonPid === 0) rec.conmonPid = readPid(join(this.#dir(id), 'conmon.pid'));
+    if (rec.pid === 0) rec.pid = readPid(join(this.#dir(id), 'pidfile'));
     this.#records.set(id, rec);
     return rec;
   }
@@ -136,7 +139,8 @@ export class ConmonRuntime implements RuntimeDriver {
       throw e;
     }
     rmSync(join(this.#exitDir, id), { force: true });
-    // Recorded before conmon runs, so a create cut short by a crash can still be deleted.
+    // Recorded before conmon runs, so a create cut short by a crash can still be deleted; written once: the PIDs
+    // are read from conmon's own files when the record is loaded again (#record).
     const rec: MonitorRecord = {
       id,
       runtime: this.name,
@@ -182,7 +186,6 @@ export class ConmonRuntime implements RuntimeDriver {
       await launch.exited();
       rec.conmonPid = Number.parseInt(readFileSync(join(dir, 'conmon.pid'), 'utf8'), 10);
       rec.pid = pid;
-      writeFileAtomicSync(join(dir, 'monitor.json'), JSON.stringify(rec));
       this.#records.set(id, rec);
       phaseEnd('runtime.record', id, t2);
       return { pid, conmonPid: rec.conmonPid };
