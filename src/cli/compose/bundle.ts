@@ -14,7 +14,7 @@ const { basename, dirname, join } = process.getBuiltinModule('node:path');
  * The bundle never runs stale code: the manifest lists every file that went into it (and the builder) with its
  * size, modification and change times (nanoseconds) and inode, and each run stats them all (~0.3 ms); any
  * difference, or an input changed less than a second before a build (a write in the same clock tick could go
- * unseen), means the source runs instead. A stale or missing bundle is rebuilt by the run that finds it (~0.2-0.5 s,
+ * unseen), means the source runs instead. A stale or missing bundle is rebuilt by the run that finds it (~0.5 s wall,
  * once), when esbuild is installed and the cache directory can be written. `BERTH_COMPOSE_BUNDLE=0` runs the source.
  */
 
