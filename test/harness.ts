@@ -95,6 +95,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
       await launch();
     },
     cleanup: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) await removeLeftovers(socket);
       await d.stop();
       await rm(dir, { recursive: true, force: true });
       // Node closes a FileHandle nobody closed when it is collected, and says so: a leak, whichever test caused it.
@@ -103,6 +104,30 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
     },
   };
   return d;
+}
+
+/**
+ * What a test that failed half-way left in a running daemon: its containers (they outlive berthd, with their
+ * mounts, network namespaces and monitors) and its networks (bridges and firewall rules on the host). Removed
+ * through the API before the daemon stops; best effort, bounded in time, so that clean-up never hangs on it.
+ */
+async function removeLeftovers(socket: string): Promise<void> {
+  const work = (async () => {
+    const ps = await api(socket, 'GET', '/containers/json?all=1');
+    if (ps.status === 200) {
+      const ids = (JSON.parse(ps.body) as { Id: string }[]).map((c) => c.Id);
+      await Promise.all(ids.map((id) => api(socket, 'DELETE', `/containers/${id}?force=1&v=1`)));
+    }
+    const nets = await api(socket, 'GET', '/networks');
+    if (nets.status === 200) {
+      const names = (JSON.parse(nets.body) as { Name: string }[]).map((n) => n.Name);
+      const own = names.filter((n) => !['bridge', 'host', 'none'].includes(n));
+      await Promise.all(own.map((n) => api(socket, 'DELETE', `/networks/${encodeURIComponent(n)}`)));
+    }
+  })().catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((r) => (timer = setTimeout(r, 60_000)))]);
+  clearTimeout(timer);
 }
 
 /** `10.203.X.` for a random X that no IPv4 route of the host is in. */
