@@ -122,14 +122,15 @@ describe('token auth, users, robots, projects and roles', () => {
     assert.equal((await call(reg, 'GET', '/v2/', { headers: bearer(forged) })).status, 401);
     const badSig = `${h}.${b}.${s.slice(0, -4)}AAAA`;
     assert.equal((await call(reg, 'GET', '/v2/', { headers: bearer(badSig) })).status, 401);
-    // Tokens of a second process on the same root, with a one-second lifetime: valid here too, then expired.
+    // Tokens of a second process on the same root, with a three-second lifetime: valid here too, then expired.
+    // (Times are whole seconds, so a token lives between ttl - 1 and ttl seconds: a lifetime of 1 could end at once.)
     const cfg = join(root, 'short.json');
-    await writeFile(cfg, JSON.stringify({ tokenTtl: 1 }));
+    await writeFile(cfg, JSON.stringify({ tokenTtl: 3 }));
     const short = await serveRegistry(undefined, { root, args: ['--config', cfg] });
     try {
       const t = await tokenOf(short, ['repository:team/app:pull'], 'bob:bobpw');
       assert.equal((await call(reg, 'GET', '/v2/', { headers: bearer(t.token) })).status, 200);
-      await sleep(2100);
+      await sleep(3100);
       const expired = await call(short, 'GET', '/v2/', { headers: bearer(t.token) });
       assert.equal(expired.status, 401);
     } finally {
