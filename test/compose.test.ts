@@ -119,6 +119,23 @@ describe('the three-service app through berth compose', () => {
     assert.ok(json.every((j) => j.State === 'running' && j.Project === project));
     assert.equal(json.find((j) => j.Service === 'web')!.Health, 'ready');
     assert.equal((await berthCompose(d.host, dir, ['-p', project, 'ps', '--services'])).stdout, 'store\nweb\nworker\n');
+    // A Go template over the same fields, one line per container, as Docker Compose v2.
+    const tmpl = await berthCompose(d.host, dir, [
+      '-p',
+      project,
+      'ps',
+      '--format',
+      '{{.Service}} {{.State}} {{.Health}}',
+    ]);
+    assert.equal(tmpl.code, 0, tmpl.stderr);
+    assert.deepEqual(tmpl.stdout.split('\n').filter(Boolean).sort(), [
+      'store running ready',
+      'web running ready',
+      'worker running ',
+    ]);
+    const bad = await berthCompose(d.host, dir, ['-p', project, 'ps', '--format', '{{.Service']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /template/);
   });
 
   it('logs shows prefixed lines; logs -f follows until stopped', async () => {

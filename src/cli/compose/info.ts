@@ -16,6 +16,7 @@ import {
 } from '../../compose/index.ts';
 import { BerthError, InvalidArgumentError, NotFoundError } from '../../util/errors.ts';
 import type { ComposeInvocation } from './main.ts';
+import { compileFormat } from '../output.ts';
 import { humanSize, timeAgo } from '../units.ts';
 
 /** ps, ls, images, top, port, config, version, events (and logs, from logs.ts). */
@@ -119,45 +120,16 @@ export async function runPs(inv: ComposeInvocation): Promise<void> {
   const format = f.string('format');
   const rows = await Promise.all(containers.map(async (c) => ({ c, ...(await statusOf(inv, project, c)) })));
   if (format === 'json') {
-    for (const { c, status, health } of rows) {
-      const ports = c.Ports ?? [];
-      inv.ctx.streams.out.write(
-        `${JSON.stringify({
-          Command: `"${c.Command}"`,
-          CreatedAt: new Date(c.Created * 1000).toISOString(),
-          ExitCode:
-            /Exited \((\d+)\)/.exec(c.Status)?.[1] !== undefined ? Number(/Exited \((\d+)\)/.exec(c.Status)![1]) : 0,
-          Health: health,
-          ID: c.Id,
-          Image: c.Image,
-          Labels: Object.entries(c.Labels ?? {})
-            .map(([k, v]) => `${k}=${v}`)
-            .join(','),
-          LocalVolumes: String((c.Mounts ?? []).filter((m) => m.Type === 'volume').length),
-          Mounts: (c.Mounts ?? []).map((m) => m.Name ?? m.Source ?? '').join(','),
-          Name: containerName(c),
-          Names: containerName(c),
-          Networks: Object.keys(c.NetworkSettings?.Networks ?? {}).join(','),
-          Ports: portsText(c),
-          Project: name,
-          Publishers: ports.map((p) => ({
-            URL: p.IP ?? '',
-            TargetPort: p.PrivatePort,
-            PublishedPort: p.PublicPort ?? 0,
-            Protocol: p.Type,
-          })),
-          RunningFor: timeAgo(c.Created),
-          Service: serviceOf(c),
-          Size: '0B',
-          State: c.State,
-          Status: status,
-        })}\n`,
-      );
-    }
+    for (const { c, status, health } of rows)
+      inv.ctx.streams.out.write(`${JSON.stringify(psRow(c, status, health, name))}\n`);
     return;
   }
-  if (format !== '' && format !== 'table')
-    throw new InvalidArgumentError(`unsupported format "${format}": use table or json`);
+  if (format !== '' && format !== 'table') {
+    // A Go template over the same fields as the JSON lines, one line per container, as Docker Compose v2.
+    const render = await compileFormat(format);
+    for (const { c, status, health } of rows) inv.ctx.streams.out.write(`${render(psRow(c, status, health, name))}\n`);
+    return;
+  }
   const lines = [['NAME', 'IMAGE', 'COMMAND', 'SERVICE', 'CREATED', 'STATUS', 'PORTS']];
   for (const { c, status } of rows) {
     lines.push([
@@ -341,3 +313,37 @@ export async function runEvents(inv: ComposeInvocation): Promise<void> {
 }
 
 void BerthError;
+
+/** One container as `ps --format json` prints it (Docker Compose v2's fields); templates see the same. */
+function psRow(c: ContainerSummary, status: string, health: string, project: string): Record<string, unknown> {
+  const ports = c.Ports ?? [];
+  return {
+    Command: `"${c.Command}"`,
+    CreatedAt: new Date(c.Created * 1000).toISOString(),
+    ExitCode: /Exited \((\d+)\)/.exec(c.Status)?.[1] !== undefined ? Number(/Exited \((\d+)\)/.exec(c.Status)![1]) : 0,
+    Health: health,
+    ID: c.Id,
+    Image: c.Image,
+    Labels: Object.entries(c.Labels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(','),
+    LocalVolumes: String((c.Mounts ?? []).filter((m) => m.Type === 'volume').length),
+    Mounts: (c.Mounts ?? []).map((m) => m.Name ?? m.Source ?? '').join(','),
+    Name: containerName(c),
+    Names: containerName(c),
+    Networks: Object.keys(c.NetworkSettings?.Networks ?? {}).join(','),
+    Ports: portsText(c),
+    Project: project,
+    Publishers: ports.map((p) => ({
+      URL: p.IP ?? '',
+      TargetPort: p.PrivatePort,
+      PublishedPort: p.PublicPort ?? 0,
+      Protocol: p.Type,
+    })),
+    RunningFor: timeAgo(c.Created),
+    Service: serviceOf(c),
+    Size: '0B',
+    State: c.State,
+    Status: status,
+  };
+}
