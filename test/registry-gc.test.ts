@@ -421,11 +421,14 @@ describe('faults', () => {
     const mnt = join(dir, 'mnt');
     await mkdir(mnt);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', mnt]);
+    let reg: Awaited<ReturnType<typeof serveRegistry>> | undefined;
     t.after(async () => {
+      // The registry stops first: still running, it would write its root again under the unmounted directory.
+      await reg?.stop();
       execFileSync('umount', ['-l', mnt]);
       await rm(dir, { recursive: true, force: true });
     });
-    const reg = await serveRegistry(t, { root: join(mnt, 'root') });
+    reg = await serveRegistry(t, { root: join(mnt, 'root') });
     const stored = [];
     for (let i = 0; i < 3; i++)
       stored.push(await pushImage(reg, 'full/app', `v${i}`, { layers: [randomBytes(512 << 10)] }));
