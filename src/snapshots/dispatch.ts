@@ -311,7 +311,7 @@ export class Dispatcher implements TarSink {
 
   /** Applier `a` has done every step sent to it. */
   #idle(a: number): boolean {
-    return Atomics.load(this.#ctl, CTL_PROGRESS + this.#links[a]!.id) >= this.#sent[a]!;
+    return this.#done(a, this.#sent[a]!);
   }
 
   #done(a: number, seq: number): boolean {
