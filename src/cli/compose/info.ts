@@ -14,7 +14,7 @@ import {
   type Project,
   engine,
 } from '../../compose/index.ts';
-import { BerthError, InvalidArgumentError, NotFoundError } from '../../util/errors.ts';
+import { InvalidArgumentError, NotFoundError } from '../../util/errors.ts';
 import type { ComposeInvocation } from './main.ts';
 import { compileFormat } from '../output.ts';
 import { humanSize, timeAgo } from '../units.ts';
@@ -143,6 +143,41 @@ export async function runPs(inv: ComposeInvocation): Promise<void> {
     ]);
   }
   inv.ctx.streams.out.write(table(lines));
+}
+
+/** One container as `ps --format json` prints it (Docker Compose v2's fields); templates see the same. */
+function psRow(c: ContainerSummary, status: string, health: string, project: string): Record<string, unknown> {
+  const ports = c.Ports ?? [];
+  const exited = /Exited \((\d+)\)/.exec(c.Status)?.[1];
+  return {
+    Command: `"${c.Command}"`,
+    CreatedAt: new Date(c.Created * 1000).toISOString(),
+    ExitCode: exited !== undefined ? Number(exited) : 0,
+    Health: health,
+    ID: c.Id,
+    Image: c.Image,
+    Labels: Object.entries(c.Labels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(','),
+    LocalVolumes: String((c.Mounts ?? []).filter((m) => m.Type === 'volume').length),
+    Mounts: (c.Mounts ?? []).map((m) => m.Name ?? m.Source ?? '').join(','),
+    Name: containerName(c),
+    Names: containerName(c),
+    Networks: Object.keys(c.NetworkSettings?.Networks ?? {}).join(','),
+    Ports: portsText(c),
+    Project: project,
+    Publishers: ports.map((p) => ({
+      URL: p.IP ?? '',
+      TargetPort: p.PrivatePort,
+      PublishedPort: p.PublicPort ?? 0,
+      Protocol: p.Type,
+    })),
+    RunningFor: timeAgo(c.Created),
+    Service: serviceOf(c),
+    Size: '0B',
+    State: c.State,
+    Status: status,
+  };
 }
 
 export async function runLs(inv: ComposeInvocation): Promise<void> {
@@ -312,38 +347,3 @@ export async function runEvents(inv: ComposeInvocation): Promise<void> {
   }
 }
 
-void BerthError;
-
-/** One container as `ps --format json` prints it (Docker Compose v2's fields); templates see the same. */
-function psRow(c: ContainerSummary, status: string, health: string, project: string): Record<string, unknown> {
-  const ports = c.Ports ?? [];
-  return {
-    Command: `"${c.Command}"`,
-    CreatedAt: new Date(c.Created * 1000).toISOString(),
-    ExitCode: /Exited \((\d+)\)/.exec(c.Status)?.[1] !== undefined ? Number(/Exited \((\d+)\)/.exec(c.Status)![1]) : 0,
-    Health: health,
-    ID: c.Id,
-    Image: c.Image,
-    Labels: Object.entries(c.Labels ?? {})
-      .map(([k, v]) => `${k}=${v}`)
-      .join(','),
-    LocalVolumes: String((c.Mounts ?? []).filter((m) => m.Type === 'volume').length),
-    Mounts: (c.Mounts ?? []).map((m) => m.Name ?? m.Source ?? '').join(','),
-    Name: containerName(c),
-    Names: containerName(c),
-    Networks: Object.keys(c.NetworkSettings?.Networks ?? {}).join(','),
-    Ports: portsText(c),
-    Project: project,
-    Publishers: ports.map((p) => ({
-      URL: p.IP ?? '',
-      TargetPort: p.PrivatePort,
-      PublishedPort: p.PublicPort ?? 0,
-      Protocol: p.Type,
-    })),
-    RunningFor: timeAgo(c.Created),
-    Service: serviceOf(c),
-    Size: '0B',
-    State: c.State,
-    Status: status,
-  };
-}
