@@ -346,4 +346,3 @@ export async function runEvents(inv: ComposeInvocation): Promise<void> {
     if (!inv.ctx.signal.aborted) throw err;
   }
 }
-
