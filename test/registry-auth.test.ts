@@ -21,7 +21,14 @@ import {
 } from '../src/registry/testkit.ts';
 import { dir, file, image, layer, legacyArchive, tarOf } from './fixtures.ts';
 import { docker, startDaemon, type Daemon } from './harness.ts';
-import { htpasswdFile, makeCa, skopeo, LOGIN, loginArgs } from '../src/distribution/remote/testkit.ts';
+import {
+  htpasswdFile,
+  makeCa,
+  skopeo,
+  skopeoPushArchive,
+  LOGIN,
+  loginArgs,
+} from '../src/distribution/remote/testkit.ts';
 
 const bearer = (t: string) => ({ Authorization: `Bearer ${t}` });
 const basic = (c: string) => ({ Authorization: `Basic ${Buffer.from(c).toString('base64')}` });
@@ -360,15 +367,7 @@ describe('htpasswd mode, TLS, and berthd with token auth', () => {
     assert.equal(res.headers.get('www-authenticate'), 'Basic realm="berth-registry"');
     assert.equal((await call(reg, 'GET', '/v2/', { headers: basic(`${LOGIN.user}:nope`) })).status, 401);
     assert.equal((await call(reg, 'GET', '/v2/', { headers: basic(LOGIN.creds) })).status, 200);
-    const cp = await skopeo([
-      'copy',
-      '-q',
-      '--dest-tls-verify=false',
-      '--dest-creds',
-      LOGIN.creds,
-      `docker-archive:${archive}`,
-      `docker://${reg.host}/h/x:1`,
-    ]);
+    const cp = await skopeoPushArchive(archive, `${reg.host}/h/x:1`);
     assert.equal(cp.code, 0, cp.stderr);
     const no = await skopeo(['inspect', '--tls-verify=false', `docker://${reg.host}/h/x:1`]);
     assert.notEqual(no.code, 0);
