@@ -32,10 +32,10 @@ export type IngestRequest =
   | { t: 'truncate'; id: number; size: number }
   /**
    * Ends the file: its digest, checked against `digest` and `size` where given (on a mismatch the partial is
-   * removed, and `mismatch` answered); when it matches, the file is synced and renamed to `<blobs>/<alg>/<hex>`.
+   * removed, and the serving thread's `verifyCommit` throws); when it matches, the file is synced and renamed to
+   * `<blobs>/<alg>/<hex>`.
    */
   | { t: 'finish'; id: number; digest?: string | undefined; size?: number | undefined; blobs: string }
-  | { t: 'discard'; id: number }
   | { t: 'close'; id: number }
   | { t: 'closeAll' };
 
@@ -46,9 +46,8 @@ export interface FromIngest {
   req: number;
   /** `open`: the file is shorter than the size asked for (its size). */
   short?: number;
-  /** `finish`: the digest of the file's bytes, and whether they were not what was expected. */
+  /** `finish`: the digest of the file's bytes. */
   digest?: string;
-  mismatch?: boolean;
   /** `finish`: false when the blob was already in the store. */
   created?: boolean;
   error?: { name: string; message: string; code?: string | undefined };
@@ -134,7 +133,7 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
         // Bytes that hash wrong cannot become right by appending more: the partial goes.
         closeSync(f.fd);
         rmSync(f.path, { force: true });
-        return { digest, mismatch: true };
+        return { digest };
       }
       try {
         await fsyncAsync(f.fd);
@@ -160,15 +159,6 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
         rmSync(f.path, { force: true });
         throw err;
       }
-    }
-    case 'discard': {
-      const f = files.get(m.id);
-      files.delete(m.id);
-      if (f) {
-        closeSync(f.fd);
-        rmSync(f.path, { force: true });
-      }
-      return {};
     }
     case 'close': {
       const f = files.get(m.id);
