@@ -27,7 +27,8 @@ export interface SystemError extends Error {
   dest?: string;
 }
 
-function systemError(syscall: string, path?: string, dest?: string): SystemError {
+/** The SystemError for the libc call just made on this thread (koffi's errno), from `syscall` on `path`. */
+export function systemError(syscall: string, path?: string, dest?: string): SystemError {
   return errnoError(koffi().errno(), syscall, path, dest);
 }
 

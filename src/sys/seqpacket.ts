@@ -2,7 +2,7 @@ import { koffi, libcFunctions } from './koffi.ts';
 import { closeSync, openSync, constants as fsConstants } from 'node:fs';
 import { Socket, type SocketConstructorOpts } from 'node:net';
 import { basename, dirname } from 'node:path';
-import { errnoError, type SystemError } from './libc.ts';
+import { errnoError, systemError } from './libc.ts';
 
 /**
  * AF_UNIX SOCK_SEQPACKET sockets, which node:net cannot open: socket(2), connect(2), bind(2), listen(2) and
@@ -38,10 +38,6 @@ const SUN_PATH_SIZE = 108;
 /** The longest path sockaddr_un holds. */
 export const MAX_SOCKET_PATH = SUN_PATH_SIZE - 1;
 
-function lastError(syscall: string, path: string): SystemError {
-  return errnoError(koffi().errno(), syscall, path);
-}
-
 /** A sockaddr_un for `name`, or undefined when it does not fit. */
 function sockaddr(name: string): Buffer | undefined {
   const bytes = Buffer.from(name);
@@ -75,7 +71,7 @@ function withAddress(path: string, syscall: string, op: (addr: Buffer) => void):
 
 function newSocket(path: string): number {
   const fd = load().socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) as number;
-  if (fd < 0) throw lastError('socket', path);
+  if (fd < 0) throw systemError('socket', path);
   return fd;
 }
 
@@ -90,7 +86,7 @@ export function connectSeqpacket(path: string): number {
   const fd = newSocket(path);
   try {
     withAddress(path, 'connect', (addr) => {
-      if (c.connect(fd, addr, addr.length) !== 0) throw lastError('connect', path);
+      if (c.connect(fd, addr, addr.length) !== 0) throw systemError('connect', path);
     });
   } catch (e) {
     closeSync(fd);
@@ -105,9 +101,9 @@ export function listenSeqpacket(path: string, backlog = 16): number {
   const fd = newSocket(path);
   try {
     withAddress(path, 'bind', (addr) => {
-      if (c.bind(fd, addr, addr.length) !== 0) throw lastError('bind', path);
+      if (c.bind(fd, addr, addr.length) !== 0) throw systemError('bind', path);
     });
-    if (c.listen(fd, backlog) !== 0) throw lastError('listen', path);
+    if (c.listen(fd, backlog) !== 0) throw systemError('listen', path);
   } catch (e) {
     closeSync(fd);
     throw e;
@@ -130,7 +126,7 @@ export function acceptSeqpacket(listenFd: number): number | undefined {
 /** A second descriptor (close-on-exec) for the same socket as `fd`, as dup(2) makes. */
 export function dupFd(fd: number): number {
   const copy = load().fcntl(fd, F_DUPFD_CLOEXEC, 'int', 0) as number;
-  if (copy < 0) throw errnoError(koffi().errno(), 'fcntl', `fd ${fd}`);
+  if (copy < 0) throw systemError('fcntl', `fd ${fd}`);
   return copy;
 }
 

@@ -1,6 +1,6 @@
 import { Socket } from 'node:net';
-import { koffi, libcFunctions } from './koffi.ts';
-import { errnoError } from './libc.ts';
+import { libcFunctions } from './koffi.ts';
+import { errnoError, systemError } from './libc.ts';
 
 /**
  * Child processes started with glibc's posix_spawn(3) instead of Node's child_process. libuv's spawn forks the
@@ -93,7 +93,7 @@ export async function spawnDirect(
         return;
       }
       const p = [0, 0];
-      if (c.pipe2(p, O_CLOEXEC) !== 0) throw errnoError(koffi().errno(), 'pipe2');
+      if (c.pipe2(p, O_CLOEXEC) !== 0) throw systemError('pipe2');
       const [r, w] = p as [number, number];
       const child = kind === 'in' ? r : w;
       ours[fd] = kind === 'in' ? w : r;
