@@ -24,7 +24,7 @@ import {
 } from '../src/distribution/remote/testkit.ts';
 import { registryCli, serveRegistry, type ServedRegistry } from '../src/registry/testkit.ts';
 import { type BuiltImage, bigLayer, buildImage, manyLayers } from './lib/archive.ts';
-import { cpuSeconds, fmt, procStat, run, type Stats, stats, threadSched } from './lib/proc.ts';
+import { cpuMs, cpuSeconds, fmt, run, type Stats, stats, threadSched } from './lib/proc.ts';
 
 const USAGE = `usage: node bench/registry-ops.ts [replication] [proxy] [big] [options]
   big             a --mib MiB one-layer image: berth → docker-registry → another berth by rules, digests compared
@@ -139,12 +139,6 @@ async function distPeer(): Promise<Peer & { reg: DistributionRegistry }> {
     flags: (side) => [`--${side}-tls-verify=false`],
     stop: () => reg.stop(),
   };
-}
-
-/** CPU seconds of the children this process waited for so far (skopeo, sync): /proc/self/stat's cutime + cstime. */
-function childCpu(): number {
-  const rest = procStat('self') ?? [];
-  return (Number(rest[13]) + Number(rest[14])) / 100;
 }
 
 /**
@@ -265,9 +259,9 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
           try {
             if (w === 'skopeo') {
               await run('sync', []);
-              const synced = childCpu();
+              const synced = cpuMs('self').reaped / 1000;
               r.secs.push(await skopeoCopy(src, dst));
-              r.cpu.push(childCpu() - synced + cpuSeconds(pids) - cpu0);
+              r.cpu.push(cpuMs('self').reaped / 1000 - synced + cpuSeconds(pids) - cpu0);
             } else {
               // From the run's request on: the rule's creation (and the client loaded meanwhile) not counted.
               const x = await replicate(src, dst, i, () => {

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { call, epochMs } from './lib/api.ts';
 import { DOCKER, dockerEnv, type Engine, ROOT, startBerthd, startDockerd } from './lib/engines.ts';
 import { type PhaseLine, readPhaseLines } from './lib/phases.ts';
-import { procStat, run, sleep, stats, type Stats } from './lib/proc.ts';
+import { childrenOf, cpuMs, machineBusy, run, sleep, stats, type Stats } from './lib/proc.ts';
 import { processes } from './containers.ts';
 import { runcBed, runcParallel } from './lib/runc.ts';
 
@@ -89,50 +89,24 @@ export interface PhaseSummary {
   perBurst: Stats;
 }
 
-const HZ = 100;
-
-/** ms of CPU: [own (utime + stime), waited-for children (cutime + cstime)] of a process, from /proc/PID/stat. */
-function procCpu(pid: number | 'self'): [number, number] {
-  const f = procStat(pid)?.map(Number);
-  if (f === undefined) return [0, 0];
-  return [((f[11]! + f[12]!) * 1000) / HZ, ((f[13]! + f[14]!) * 1000) / HZ];
-}
-
-/** The children of a process (any of its threads). */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const t of readdirSync(`/proc/${pid}/task`))
-      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/))
-        if (c) out.push(Number(c));
-  } catch {
-    // gone
-  }
-  return out;
-}
-
 /** The CPU time of an engine's running containers and their monitors (`comm` is the monitor's name). */
 function containersCpu(monitorComm: string, needle: string): { monitor: number; runtime: number; container: number } {
   let monitor = 0;
   let runtime = 0;
   let container = 0;
   for (const pid of processes(monitorComm, needle)) {
-    const [, waited] = procCpu(pid);
+    const waited = cpuMs(pid).reaped;
     // The monitor's own time in ns (schedstat): a conmon uses less than the 10 ms tick of /proc/PID/stat.
     monitor += schedstat(pid).onCpu / 1e6;
     runtime += waited;
-    for (const c of childrenOf(pid)) container += procCpu(c)[0];
+    for (const c of childrenOf(pid)) container += cpuMs(c).own;
   }
   return { monitor, runtime, container };
 }
 
 function machineCpu(): { busy: number; forks: number } {
   const s = readFileSync('/proc/stat', 'utf8');
-  const f = s.split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal
-  const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!;
-  const forks = Number(/^processes (\d+)/m.exec(s)?.[1] ?? 0);
-  return { busy: (busy * 1000) / HZ, forks };
+  return { busy: machineBusy(s), forks: Number(/^processes (\d+)/m.exec(s)?.[1] ?? 0) };
 }
 
 /** ns on a CPU and ns waiting for one, summed over a process's threads (or one thread with `tid`). */
@@ -164,8 +138,8 @@ async function measured(
 ): Promise<BurstSample> {
   const engine = () => e.pids.reduce((a, p) => a + schedstat(p).onCpu, 0);
   const m0 = machineCpu();
-  const c0 = procCpu('self')[1];
-  const r0 = e.pids.reduce((a, p) => a + procCpu(p)[1], 0);
+  const c0 = cpuMs('self').reaped;
+  const r0 = e.pids.reduce((a, p) => a + cpuMs(p).reaped, 0);
   const e0 = engine();
   const main0 = e.berthd !== undefined ? schedstat(e.berthd, e.berthd) : undefined;
   const t0 = epochMs();
@@ -174,8 +148,8 @@ async function measured(
   const m1 = machineCpu();
   const e1 = engine();
   const main1 = e.berthd !== undefined ? schedstat(e.berthd, e.berthd) : undefined;
-  const c1 = procCpu('self')[1];
-  const r1 = e.pids.reduce((a, p) => a + procCpu(p)[1], 0);
+  const c1 = cpuMs('self').reaped;
+  const r1 = e.pids.reduce((a, p) => a + cpuMs(p).reaped, 0);
   const ctr = containersCpu(e.monitor, e.needle);
   return {
     wall: t1 - t0,
@@ -379,11 +353,11 @@ export async function benchStartBurst(o: {
       await sleep(500);
       const env = targets[0]!.env;
       const m1 = machineCpu().busy;
-      const c1 = procCpu('self')[1];
+      const c1 = cpuMs('self').reaped;
       const t0 = epochMs();
       await Promise.all(Array.from({ length: o.parallel }, () => run(DOCKER, ['version'], { env })));
       f.cliFloor.push(epochMs() - t0);
-      f.cliFloorCpu.push({ client: procCpu('self')[1] - c1, machine: machineCpu().busy - m1 });
+      f.cliFloorCpu.push({ client: cpuMs('self').reaped - c1, machine: machineCpu().busy - m1 });
       for (const mode of ['cli', 'api'] as const) {
         for (const t of targets) {
           await sleep(500);

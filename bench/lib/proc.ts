@@ -89,18 +89,38 @@ export async function resetPeak(pid: number): Promise<void> {
   await writeFile(`/proc/${pid}/clear_refs`, '5');
 }
 
+/** Clock ticks per second of /proc/PID/stat and /proc/stat. */
+const HZ = 100;
+
+/**
+ * ms of CPU of a process, from one read of /proc/PID/stat: its own (utime + stime, all threads) and that of the
+ * children it waited for (cutime + cstime); zeros once it is gone.
+ */
+export function cpuMs(pid: number | 'self'): { own: number; reaped: number } {
+  const f = procStat(pid)?.map(Number);
+  // After the command: state(0) … utime(11) stime(12) cutime(13) cstime(14).
+  if (f === undefined) return { own: 0, reaped: 0 };
+  return { own: ((f[11]! + f[12]!) * 1000) / HZ, reaped: ((f[13]! + f[14]!) * 1000) / HZ };
+}
+
 /**
  * CPU seconds (user + system, all threads, and children that were waited for) used so far by some processes, from
- * /proc/PID/stat (clock ticks of 1/100 s); a process that is gone counts 0.
+ * /proc/PID/stat; a process that is gone counts 0.
  */
 export function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
+  let ms = 0;
   for (const pid of pids) {
-    const f = procStat(pid);
-    // After the command: state(0) … utime(11) stime(12) cutime(13) cstime(14).
-    if (f !== undefined) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    const c = cpuMs(pid);
+    ms += c.own + c.reaped;
   }
-  return ticks / 100;
+  return ms / 1000;
+}
+
+/** ms of CPU the whole machine has spent, from /proc/stat's text (every CPU, idle and iowait left out). */
+export function machineBusy(stat = readFileSync('/proc/stat', 'utf8')): number {
+  const f = stat.split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  return ((f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) * 1000) / HZ;
 }
 
 /**

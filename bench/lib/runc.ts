@@ -5,14 +5,13 @@
  * differences from berthd's container are the ones an engine adds: conmon, the overlay root, the bookkeeping.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostFacts } from '../../src/daemon/runtimes.ts';
 import { buildSpec, serializeSpec } from '../../src/runtime/index.ts';
 import { busyboxRootfs, RUNC } from '../../src/runtime/testkit.ts';
 import { epochMs } from './api.ts';
-import { procStat } from './proc.ts';
+import { cpuMs, machineBusy } from './proc.ts';
 
 export interface RuncBed {
   runc: string;
@@ -132,7 +131,7 @@ export async function runcParallel(bed: RuncBed, n: number): Promise<RuncBurst> 
     spec.linux.cgroupsPath = `/berth-bench-floor/${id}`;
     await writeFile(join(dir, 'config.json'), JSON.stringify(spec));
   }
-  const reaped0 = reapedCpu();
+  const reaped0 = cpuMs('self').reaped;
   const machine0 = machineBusy();
   const t0 = epochMs();
   try {
@@ -145,11 +144,11 @@ export async function runcParallel(bed: RuncBed, n: number): Promise<RuncBurst> 
     );
     const wall = epochMs() - t0;
     const machineCpu = machineBusy() - machine0;
-    const runtimeCpu = reapedCpu() - reaped0;
+    const runtimeCpu = cpuMs('self').reaped - reaped0;
     let containerCpu = 0;
     for (const id of ids) {
       const pid = Number((await readFile(join(bed.bundle, '..', id, 'pid'), 'utf8').catch(() => '0')).trim());
-      if (pid > 0) containerCpu += processCpu(pid);
+      if (pid > 0) containerCpu += cpuMs(pid).own;
     }
     return { wall, runtimeCpu, containerCpu, machineCpu };
   } finally {
@@ -158,30 +157,4 @@ export async function runcParallel(bed: RuncBed, n: number): Promise<RuncBurst> 
       await rm(join(bed.bundle, '..', id), { recursive: true, force: true });
     }
   }
-}
-
-const HZ = 100;
-
-/** /proc/PID/stat's fields after the command name, as numbers. */
-function statNumbers(pid: number | 'self'): number[] | undefined {
-  return procStat(pid)?.map(Number);
-}
-
-/** ms of CPU of a process's own (utime + stime). */
-export function processCpu(pid: number): number {
-  const f = statNumbers(pid);
-  return f ? ((f[11]! + f[12]!) * 1000) / HZ : 0;
-}
-
-/** ms of CPU the whole machine has spent (/proc/stat, every CPU, idle and iowait left out). */
-export function machineBusy(): number {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal
-  return ((f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) * 1000) / HZ;
-}
-
-/** ms of CPU of this process's reaped children (cutime + cstime). */
-export function reapedCpu(): number {
-  const f = statNumbers('self');
-  return f ? ((f[13]! + f[14]!) * 1000) / HZ : 0;
 }
