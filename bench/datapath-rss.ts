@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { bigLayer, buildImage } from './lib/archive.ts';
 import { DOCKER, dockerEnv, startBerthd, startDockerd, type Engine } from './lib/engines.ts';
-import { resetPeak, run, sampleRss, sleep, stats, statusKiB } from './lib/proc.ts';
+import { idleRssMiB, resetPeak, run, sampleRss, stats, statusKiB } from './lib/proc.ts';
 
 export interface RssSample {
   idle: number;
@@ -76,11 +76,7 @@ export async function benchDatapathRss(o: {
       for (const v of berthds) {
         const b = await startBerthd({ env: v.env });
         try {
-          // Idle: the least RSS over a second, 5 s after it answers (at a high load average its start-up is still
-          // settling at 3 s, and a single sample then read ~30 MiB high).
-          await sleep(5000);
-          let idle = Number.POSITIVE_INFINITY;
-          for (let i = 0; i < 10; i++, await sleep(100)) idle = Math.min(idle, (statusKiB(b.pid, 'VmRSS') ?? 0) / 1024);
+          const idle = await idleRssMiB(b.pid);
           const s = { idle, ...(await loadOnce(b)) };
           (samples[v.name] ??= []).push(s);
           o.log(

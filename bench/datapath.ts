@@ -32,18 +32,7 @@ import {
   TREE,
   type Engine,
 } from './lib/engines.ts';
-import {
-  cpuSeconds,
-  MiB,
-  resetPeak,
-  run,
-  sampleRss,
-  sleep,
-  stats,
-  statusKiB,
-  threadSched,
-  type Stats,
-} from './lib/proc.ts';
+import { cpuSeconds, idleRssMiB, MiB, resetPeak, run, sampleRss, stats, threadSched, type Stats } from './lib/proc.ts';
 
 /** A step longer than this is a hang. */
 const STEP_MS = 600_000;
@@ -402,11 +391,7 @@ async function rssStep(
   for (const l of image.layers) await rm(l.tar, { force: true });
   const fresh = await startBerthd();
   try {
-    // The least RSS over a second, 5 s after it answers (as datapath-rss.ts: at a high load average a single sample
-    // at 3 s caught its start-up still settling).
-    await sleep(5000);
-    let idle = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < 10; i++, await sleep(100)) idle = Math.min(idle, (statusKiB(fresh.pid, 'VmRSS') ?? 0) / 1024);
+    const idle = await idleRssMiB(fresh.pid);
     const peakOf = async (e: Engine): Promise<number> => {
       await run('sync', []);
       for (const pid of e.pids()) await resetPeak(pid);

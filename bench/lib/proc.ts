@@ -84,6 +84,17 @@ export function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number | undef
   }
 }
 
+/**
+ * A process's idle RSS in MiB: the least VmRSS over a second, `afterMs` from now (at a high load average a
+ * daemon's start-up is still settling 3 s after it answers, and a single sample then read ~30 MiB high).
+ */
+export async function idleRssMiB(pid: number, afterMs = 5000): Promise<number> {
+  await sleep(afterMs);
+  let idle = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 10; i++, await sleep(100)) idle = Math.min(idle, (statusKiB(pid, 'VmRSS') ?? 0) / 1024);
+  return idle;
+}
+
 /** Resets a process's peak RSS (VmHWM) to its current RSS (Linux ≥ 4.0: `echo 5 > /proc/PID/clear_refs`). */
 export async function resetPeak(pid: number): Promise<void> {
   await writeFile(`/proc/${pid}/clear_refs`, '5');
