@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pack } from '../src/util/tar/index.ts';
+import { tarOf } from './fixtures.ts';
 import { api, BERTH, berth, type Daemon, docker, run, startDaemon } from './harness.ts';
 
 let d: Daemon;
@@ -117,16 +117,12 @@ describe('berth build', () => {
     const { Need, Planned } = JSON.parse(plan.body) as { Need: string[]; Planned: string };
     assert.deepEqual(Need.sort(), ['Dockerfile', 'a']);
     assert.match(Planned, /^[0-9a-f]{32}$/);
-    const body = async (first: unknown): Promise<Buffer> => {
-      const chunks: Buffer[] = [];
-      const entries = [
+    const body = (first: unknown): Promise<Buffer> =>
+      tarOf([
         { header: { name: '.berth-context-manifest.json' }, body: Buffer.from(JSON.stringify(first)) },
         { header: { name: 'Dockerfile', mtime: 1000 }, body: Buffer.from(dockerfile) },
         { header: { name: 'a', mtime: 1000 }, body: Buffer.from('abc') },
-      ];
-      for await (const c of pack(entries)) chunks.push(c);
-      return Buffer.concat(chunks);
-    };
+      ]);
     const build = async (first: unknown) =>
       api(d.socket, 'POST', `/build?t=planned&q=1&berthcontext=${id}`, await body(first), {
         'Content-Type': 'application/x-tar',
