@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { call } from './lib/api.ts';
-import { DOCKER, dockerEnv, startBerthd } from './lib/engines.ts';
+import { DOCKER, dockerEnv, startBerthd, waitForBusybox } from './lib/engines.ts';
 import { run, sleep } from './lib/proc.ts';
 
 const { values } = parseArgs({
@@ -43,10 +43,7 @@ const clean = async () => {
 };
 const walls: number[] = [];
 try {
-  for (let i = 0; i < 300; i++) {
-    if ((await run(DOCKER, ['image', 'inspect', 'busybox'], { env, allowFail: true })).code === 0) break;
-    await sleep(100);
-  }
+  await waitForBusybox(env);
   await Promise.all(Array.from({ length: 20 }, one));
   await clean();
   for (let b = 0; b < Number(values.bursts); b++) {

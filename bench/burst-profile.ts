@@ -6,8 +6,8 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DOCKER, dockerEnv, startBerthd, useTree } from './lib/engines.ts';
-import { run, sleep } from './lib/proc.ts';
+import { DOCKER, dockerEnv, startBerthd, useTree, waitForBusybox } from './lib/engines.ts';
+import { run } from './lib/proc.ts';
 import { readFile } from 'node:fs/promises';
 
 const { values } = parseArgs({ options: { bursts: { type: 'string', default: '3' }, tree: { type: 'string' } } });
@@ -18,10 +18,7 @@ const dir = await mkdtemp('/tmp/berth-bench-prof-');
 const e = await startBerthd({ seed: true, nodeArgs: ['--max-semi-space-size=1', '--cpu-prof', '--cpu-prof-dir', dir] });
 try {
   const env = dockerEnv(e);
-  for (let i = 0; i < 300; i++) {
-    if ((await run(DOCKER, ['image', 'inspect', 'busybox'], { env, allowFail: true })).code === 0) break;
-    await sleep(100);
-  }
+  await waitForBusybox(env);
   for (let b = 0; b <= Number(values.bursts); b++) {
     const t0 = performance.now();
     const w0 = process.hrtime.bigint() / 1000n;

@@ -24,6 +24,7 @@ import {
   type Engine,
   podmanSetup,
   removeDir,
+  waitForBusybox,
 } from './lib/engines.ts';
 import { hyperfine } from './lib/hyperfine.ts';
 import { ping, run, sleep, stats, statusKiB, stopPid, type Stats } from './lib/proc.ts';
@@ -260,12 +261,7 @@ export async function benchContainers(o: {
     peers.push(bp);
     const archive = join(o.scratch, 'busybox.tar');
     const env = dockerEnv(berthd);
-    for (
-      let i = 0;
-      i < 300 && (await run(DOCKER, ['image', 'inspect', 'busybox'], { env, allowFail: true })).code !== 0;
-      i++
-    )
-      await sleep(100);
+    await waitForBusybox(env);
     await run(DOCKER, ['save', '-o', archive, 'busybox'], { env });
     const starts: [string, () => Promise<Peer>][] = [
       ['dockerd', async () => dockerPeer(await startDockerd())],

@@ -17,7 +17,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { call, epochMs } from './lib/api.ts';
-import { DOCKER, dockerEnv, type Engine, ROOT, startBerthd, startDockerd } from './lib/engines.ts';
+import { DOCKER, dockerEnv, type Engine, ROOT, startBerthd, startDockerd, waitForBusybox } from './lib/engines.ts';
 import { type PhaseLine, readPhaseLines } from './lib/phases.ts';
 import { childrenOf, cpuMs, machineBusy, run, sleep, stats, type Stats } from './lib/proc.ts';
 import { processes } from './containers.ts';
@@ -320,10 +320,7 @@ export async function benchStartBurst(o: {
       env: { NODE_OPTIONS: `--import=${join(ROOT, 'bench', 'lib', 'phase-recorder.ts')}`, BERTH_PHASE_LOG: log },
     });
     const env = dockerEnv(e);
-    for (let i = 0; i < 300; i++) {
-      if ((await run(DOCKER, ['image', 'inspect', 'busybox'], { env, allowFail: true })).code === 0) break;
-      await sleep(100);
-    }
+    await waitForBusybox(env);
     targets.push({ name, engine: e, env, berthd: true });
     return e;
   };

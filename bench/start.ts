@@ -17,7 +17,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ApiCycle } from './lib/api.ts';
 import { berthPeer, dockerPeer, type Peer, podmanPeer, round, Tally } from './containers.ts';
-import { BERTH, DOCKER, dockerEnv, NODE, ROOT, startBerthd, startDockerd } from './lib/engines.ts';
+import { BERTH, DOCKER, dockerEnv, NODE, ROOT, startBerthd, startDockerd, waitForBusybox } from './lib/engines.ts';
 import { hyperfine } from './lib/hyperfine.ts';
 import { type PhaseLine, readPhaseLines } from './lib/phases.ts';
 import { run, sleep, stats, type Stats } from './lib/proc.ts';
@@ -166,10 +166,7 @@ function memoryOf(pid: number): { rss: number; anon: number; file: number } {
 async function berthdMemory(parallel: number, log: Log): Promise<MemoryFigures> {
   const first = await startBerthd({ seed: true });
   const env = dockerEnv(first);
-  for (let i = 0; i < 300; i++) {
-    if ((await run(DOCKER, ['image', 'inspect', 'busybox'], { env, allowFail: true })).code === 0) break;
-    await sleep(100);
-  }
+  await waitForBusybox(env);
   await first.stopKeeping();
   const e = await startBerthd({ dir: first.dir });
   try {
@@ -235,10 +232,7 @@ export async function benchStart(o: {
     });
     peers.push(berthPeer(berthd));
     const env = dockerEnv(berthd);
-    for (let i = 0; i < 300; i++) {
-      if ((await run(DOCKER, ['image', 'inspect', 'busybox'], { env, allowFail: true })).code === 0) break;
-      await sleep(100);
-    }
+    await waitForBusybox(env);
     const archive = join(o.scratch, 'busybox.tar');
     await run(DOCKER, ['save', '-o', archive, 'busybox'], { env });
     let dockerHost: string | undefined;

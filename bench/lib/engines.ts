@@ -245,6 +245,14 @@ export function dockerEnv(e: Engine): Record<string, string> {
   return { DOCKER_HOST: e.host, DOCKER_CONFIG: join(e.dir, 'docker-config') };
 }
 
+/** Waits (up to about 30 s) until the engine `env` aims at lists busybox: berthd seeds it after it first answers. */
+export async function waitForBusybox(env: Record<string, string>): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if ((await run(DOCKER, ['image', 'inspect', 'busybox'], { env, allowFail: true })).code === 0) return;
+    await sleep(100);
+  }
+}
+
 /**
  * A root podman on its own storage, run root and network config dir (nothing of the host's podman touched):
  * runc (crun 1.8 refuses this host's hybrid cgroups), cgroupfs, file events, and default ulimits within the
