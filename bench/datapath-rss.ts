@@ -2,8 +2,9 @@
  * The data path's memory goal alone (issue 11): peak RSS during a `docker load` of a `--rss-mib` single-layer
  * uncompressed image, berthd beside dockerd + containerd, in `--rounds` interleaved rounds. Each round starts a
  * fresh berthd per variant (this tree as it is, and any `--rss-variant NAME=ENV` given: the same tree with
- * environment variables set, for A/B runs), takes its idle RSS (the least over a second, 5 s after it answers), then its peak (VmRSS every
- * 20 ms, and VmHWM) and the load's wall time; then dockerd's. No timing or memory is asserted.
+ * environment variables set, for A/B runs), takes its idle RSS (the least over a second, 5 s after it answers),
+ * then its peak (VmRSS every 20 ms, and VmHWM) and the load's wall time; then dockerd's. No timing or memory is
+ * asserted.
  */
 import { rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
