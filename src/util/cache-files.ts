@@ -1,5 +1,6 @@
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { writeFileAtomicSync } from './atomic.ts';
 
 /**
  * Files of on-disk caches (compose's validator and parsed files, the compose command line's bundle): written whole
@@ -10,9 +11,7 @@ import { dirname, join } from 'node:path';
 /** Writes a cache file through a temporary one and a rename; throws when the directory cannot be written. */
 export function writeCacheFile(path: string, data: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, data, { tmp: `${path}.${process.pid}.tmp` });
 }
 
 function names(dir: string): string[] {
