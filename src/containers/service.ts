@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerCreateRequest, HostConfig } from '../engine-api/containers.ts';
-import { type AttachSession, normalSignal, ProcessStartError, signalNumber } from '../runtime/index.ts';
+import { type AttachSession, ProcessStartError, signalNumber } from '../runtime/index.ts';
 import type { Snapshotter } from '../snapshots/index.ts';
 import { BerthError, ConflictError, errorMessage, NotFoundError, NotModifiedError } from '../util/errors.ts';
 import { phase } from '../util/trace.ts';
@@ -112,7 +112,7 @@ export class ContainerService extends ContainerLookup {
     this.#d.events.publish('container', action, r.id, this.#attrs(r, extra));
   }
 
-  /** dockerd's `kill` event, for `kill` and for each signal a `stop` sends: the signal as a number. */
+  /** dockerd's `kill` event for each signal a `stop` sends: the signal as a number. */
   #publishKill(r: Row, sig: string): void {
     let n: number;
     try {
@@ -240,16 +240,15 @@ export class ContainerService extends ContainerLookup {
    * `Running: false` right after); a paused container is resumed so that the signal is delivered.
    */
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
-    signalNumber(signal); // a bad signal is refused before the container is looked at, as dockerd does
+    const n = signalNumber(signal); // a bad signal is refused before the container is looked at, as dockerd does
     const r = this.get(ref);
     if (!isLive(r)) throw new ConflictError(`Cannot kill container: ${ref}: Container ${r.id} is not running`);
-    const sig = normalSignal(signal);
-    const killing = sig === 'SIGKILL' || sig === 9;
+    const killing = n === 9;
     if (killing) this.#d.records.setState(r.id, { ...r.state, StoppedByUser: true });
     const exited = killing ? this.wait(r.id, 'not-running') : undefined;
     const driver = this.runtimeOf(r);
-    await driver.kill(r.id, sig);
-    this.#publishKill(r, signal);
+    await driver.kill(r.id, signal); // the driver takes names, short names and numbers
+    this.#publish('kill', r, { signal: String(n) });
     if (!exited) return;
     if (r.state.Status === 'paused') await driver.resume(r.id).catch(() => {});
     // dockerd waits (2 s), kills every process of the container directly, and waits once more.
