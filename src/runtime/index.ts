@@ -6,7 +6,7 @@ export * from './spec/index.ts';
 export * from './types.ts';
 export * from './driver.ts';
 export * from './signals.ts';
-export { parentPid, statFields } from './process.ts';
+export { parentPid } from './process.ts';
 export * from './attach.ts';
 export { conmonArgv, type ConmonArgs } from './conmon.ts';
 export { readExitFile, ExitWatcher, type ExitStatus } from './exits.ts';
