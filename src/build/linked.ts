@@ -136,20 +136,14 @@ export async function applyLinked(
   const listed = locations && walkOrder(entries);
   const located = listed?.every((e) => e.header.type !== 'file' || locations!.has(e.header.name)) ? listed : undefined;
   const windows = new WindowReader();
-  const ids = listed?.map((e) => entryId(e, files));
-  const resume = ids && { ids, prev: prev.marks };
   // stopped when the layer is not made this way after all (the previous one is gone)
   let wanted = true;
   const early =
     located &&
-    tarDigest(
-      located,
-      (name) => {
-        if (!wanted) throw new Error('the linked layer is not made');
-        return windows.body(locations!.get(name)!);
-      },
-      resume,
-    );
+    listDigest(located, files, prev.marks, (name) => {
+      if (!wanted) throw new Error('the linked layer is not made');
+      return windows.body(locations!.get(name)!);
+    });
   early?.catch(() => {});
   try {
     return await withLayerDir(snapshotter, prev.chainId, async (from) => {
@@ -181,7 +175,10 @@ export async function applyLinked(
       // same bytes, but its files are read back here only through the walk)
       if (early && unlinked.length === 0) return { ...(await early), linked };
       if (listed && unlinked.length === 0)
-        return { ...(await tarDigest(listed, (name) => bodyFrom(upper, name, locations, windows), resume)), linked };
+        return {
+          ...(await listDigest(listed, files, prev.marks, (name) => bodyFrom(upper, name, locations, windows))),
+          linked,
+        };
       const written = new Set(unlinked.map((e) => e.header.name));
       // the linked files' bodies come from where the copy read them (one open file, positioned reads), not back
       // from the directory: their content is the same (equal tarsums), and the headers come from the directory
@@ -194,13 +191,7 @@ export async function applyLinked(
         if (at) bodies.set(name, windows.body(at));
       }
       await early?.catch(() => {});
-      return {
-        ...(await tarDigest(
-          diffEntries(upper, isOpaque, (r) => bodies.get(r)),
-          undefined,
-        )),
-        linked,
-      };
+      return { ...(await walkDigest(diffEntries(upper, isOpaque, (r) => bodies.get(r)))), linked };
     });
   } finally {
     wanted = false;
@@ -220,29 +211,41 @@ function bodyFrom(
   return at ? windows.body(at) : createReadStream(join(upper, name), { highWaterMark: 1 << 20 });
 }
 
+/** What a layer tar's hash gives: its digest, its size and its content bytes (files and symbolic link targets). */
+interface TarSum {
+  digest: `sha256:${string}`;
+  size: number;
+  contentSize: number;
+}
+
 /**
- * The digest and size of the tar of `list` (each file's body from `bodyOf` where given, else the entry's own) and its
- * content bytes (files and symbolic link targets, as `docker history` counts them). With `ids` (each entry's identity,
- * tarmarks.ts), the hash resumes from `prev`'s marks where the list begins as that tar did, and the result carries the
- * marks the next layer can resume from.
+ * The tar of `list` (each file's body from `bodyOf`) hashed, resumed from `prev`'s marks where the list begins as
+ * that tar did (each entry's identity from its record in `files`, tarmarks.ts), with the marks the next layer can
+ * resume from.
  */
-async function tarDigest(
-  list: readonly PackEntry[] | AsyncIterable<PackEntry>,
-  bodyOf: ((name: string) => NonNullable<PackEntry['body']>) | undefined,
-  resume?: { ids: (string | undefined)[]; prev: TarMarks | undefined },
-): Promise<{ digest: `sha256:${string}`; size: number; contentSize: number; marks?: TarMarks }> {
-  const h = resume && Array.isArray(list) ? MarkedHash.resume(resume.prev, resume.ids) : MarkedHash.fresh();
-  const rest = Array.isArray(list) ? list.slice(h.start) : (list as AsyncIterable<PackEntry>);
+async function listDigest(
+  list: readonly PackEntry[],
+  files: ReadonlyMap<string, string>,
+  prev: TarMarks | undefined,
+  bodyOf: (name: string) => NonNullable<PackEntry['body']>,
+): Promise<TarSum & { marks: TarMarks }> {
+  const ids = list.map((e) => entryId(e, files));
+  const h = MarkedHash.resume(prev, ids);
   let i = h.start;
-  const ids = resume?.ids;
   const withBodies = function* (): Generator<PackEntry> {
-    for (const e of rest as readonly PackEntry[])
-      yield bodyOf && e.header.type === 'file' ? { header: e.header, body: bodyOf(e.header.name) } : e;
+    for (const e of list.slice(h.start))
+      yield e.header.type === 'file' ? { header: e.header, body: bodyOf(e.header.name) } : e;
   };
-  const source = Array.isArray(list) ? withBodies() : (rest as AsyncIterable<PackEntry>);
-  for await (const c of pack(h.entries(source, () => ids?.[i++]))) h.update(c);
+  for await (const c of pack(h.entries(withBodies(), () => ids[i++]))) h.update(c);
   const { digest, marks } = h.digest();
-  return { digest, size: h.size, contentSize: h.contentSize, ...(ids ? { marks } : {}) };
+  return { digest, size: h.size, contentSize: h.contentSize, marks };
+}
+
+/** The tar of a directory's walk hashed from the start (no marks: its entries' identities are not known). */
+async function walkDigest(walk: AsyncIterable<PackEntry>): Promise<TarSum> {
+  const h = MarkedHash.fresh();
+  for await (const c of pack(h.entries(walk, () => undefined))) h.update(c);
+  return { digest: h.digest().digest, size: h.size, contentSize: h.contentSize };
 }
 
 /**
