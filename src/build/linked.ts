@@ -231,12 +231,11 @@ async function listDigest(
 ): Promise<TarSum & { marks: TarMarks }> {
   const ids = list.map((e) => entryId(e, files));
   const h = MarkedHash.resume(prev, ids);
-  let i = h.start;
   const withBodies = function* (): Generator<PackEntry> {
     for (const e of list.slice(h.start))
       yield e.header.type === 'file' ? { header: e.header, body: bodyOf(e.header.name) } : e;
   };
-  for await (const c of pack(h.entries(withBodies(), () => ids[i++]))) h.update(c);
+  for await (const c of pack(h.entries(withBodies()))) h.update(c);
   const { digest, marks } = h.digest();
   return { digest, size: h.size, contentSize: h.contentSize, marks };
 }
@@ -244,7 +243,7 @@ async function listDigest(
 /** The tar of a directory's walk hashed from the start (no marks: its entries' identities are not known). */
 async function walkDigest(walk: AsyncIterable<PackEntry>): Promise<TarSum> {
   const h = MarkedHash.fresh();
-  for await (const c of pack(h.entries(walk, () => undefined))) h.update(c);
+  for await (const c of pack(h.entries(walk))) h.update(c);
   return { digest: h.digest().digest, size: h.size, contentSize: h.contentSize };
 }
 

@@ -42,9 +42,8 @@ async function marked(
 ): Promise<{ digest: string; marks: TarMarks; start: number; size: number }> {
   const ids = entries.map((e) => entryId(e, records));
   const h = MarkedHash.resume(prev, ids);
-  let i = h.start;
   const rest = entries.slice(h.start).map((e) => withBody(e, bodies));
-  for await (const c of pack(h.entries(rest, () => ids[i++]))) h.update(c);
+  for await (const c of pack(h.entries(rest))) h.update(c);
   const start = h.start;
   const size = h.size;
   return { ...h.digest(), start, size };

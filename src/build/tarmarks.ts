@@ -46,7 +46,10 @@ export function entryId(e: PackEntry, records: ReadonlyMap<string, string> | und
 
 export class MarkedHash {
   readonly #hash: Hash;
-  readonly #ids: (string | undefined)[];
+  /** The identities of the whole list's entries (none known for a fresh hash's). */
+  readonly #ids: readonly (string | undefined)[];
+  /** The entries of the whole list passed on so far. */
+  #at: number;
   readonly #marks: Mark[];
   #next: number;
   size: number;
@@ -54,12 +57,18 @@ export class MarkedHash {
   /** The entry of the whole list this hash goes on from (the ones before it are hashed already). */
   readonly start: number;
 
-  private constructor(hash: Hash, from: Mark | undefined, prev: TarMarks | undefined) {
+  private constructor(
+    hash: Hash,
+    ids: readonly (string | undefined)[],
+    from: Mark | undefined,
+    prev: TarMarks | undefined,
+  ) {
     this.#hash = hash;
+    this.#ids = ids;
     this.start = from?.index ?? 0;
+    this.#at = this.start;
     this.size = from?.size ?? 0;
     this.contentSize = from?.contentSize ?? 0;
-    this.#ids = prev ? prev.ids.slice(0, this.start) : [];
     this.#marks = prev && from ? prev.marks.filter((m) => m.index <= from.index) : [];
     this.#next = from ? this.size + EVERY : 0;
     // the padding owed after the entry before the mark (a tar's entries end on 512-byte blocks)
@@ -67,9 +76,9 @@ export class MarkedHash {
     if (pad > 0) this.update(Buffer.alloc(pad));
   }
 
-  /** A fresh hash. */
-  static fresh(): MarkedHash {
-    return new MarkedHash(createHash('sha256'), undefined, undefined);
+  /** A fresh hash of a tar whose entries' identities are `ids` (none known when not given). */
+  static fresh(ids: readonly (string | undefined)[] = []): MarkedHash {
+    return new MarkedHash(createHash('sha256'), ids, undefined, undefined);
   }
 
   /**
@@ -77,14 +86,14 @@ export class MarkedHash {
    * whose identity differs (or is unknown); fresh when there is none. Pack and hash the list from `start` on.
    */
   static resume(prev: TarMarks | undefined, ids: readonly (string | undefined)[]): MarkedHash {
-    if (!prev) return MarkedHash.fresh();
+    if (!prev) return MarkedHash.fresh(ids);
     let same = 0;
     const n = Math.min(ids.length, prev.ids.length);
     while (same < n && ids[same] !== undefined && ids[same] === prev.ids[same]) same++;
     let from: Mark | undefined;
     for (const m of prev.marks) if (m.index <= same && m.index > 0) from = m;
-    if (!from) return MarkedHash.fresh();
-    return new MarkedHash(from.hash.copy(), from, prev);
+    if (!from) return MarkedHash.fresh(ids);
+    return new MarkedHash(from.hash.copy(), ids, from, prev);
   }
 
   update(chunk: Uint8Array): void {
@@ -92,23 +101,20 @@ export class MarkedHash {
     this.size += chunk.length;
   }
 
-  /** Passes a list's entries on to the packer, noting each one's identity and, every 2 MiB, the hash's state. */
-  async *entries(
-    list: AsyncIterable<PackEntry> | Iterable<PackEntry>,
-    idOf: (e: PackEntry) => string | undefined,
-  ): AsyncGenerator<PackEntry> {
+  /** Passes the list's entries from `start` on to the packer, noting every 2 MiB the hash's state. */
+  async *entries(list: AsyncIterable<PackEntry> | Iterable<PackEntry>): AsyncGenerator<PackEntry> {
     for await (const e of list) {
       // the packer asks for an entry once every byte before it (but the last body's padding) is hashed
       if (this.size >= this.#next) {
         this.#marks.push({
-          index: this.#ids.length,
+          index: this.#at,
           size: this.size,
           contentSize: this.contentSize,
           hash: this.#hash.copy(),
         });
         this.#next = this.size + EVERY;
       }
-      this.#ids.push(idOf(e));
+      this.#at++;
       const h = e.header;
       this.contentSize +=
         h.type === 'file' ? (h.size ?? 0) : h.type === 'symlink' ? Buffer.byteLength(h.linkname ?? '') : 0;
