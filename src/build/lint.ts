@@ -4,7 +4,7 @@
  * turns any warning left into a failed build, with BuildKit's message; warnings are reported as BuildKit names them
  * (`Rule: message (line N)`). Pure.
  */
-import { type ParseResult, parseCheckDirective } from '../dockerfile/index.ts';
+import { type CheckDirective, type ParseResult, parseCheckDirective } from '../dockerfile/index.ts';
 import { InvalidArgumentError } from '../util/errors.ts';
 
 export interface LintWarning {
@@ -15,7 +15,7 @@ export interface LintWarning {
 
 /** The warnings the `# check=` directive leaves; throws BuildKit's error when it says `error=true` and any is left. */
 export function lintDockerfile(parsed: ParseResult): LintWarning[] {
-  let opts: ReturnType<typeof parseCheckDirective>;
+  let opts: CheckDirective;
   try {
     opts = parseCheckDirective(parsed.directives.get('check') ?? '');
   } catch (err) {
