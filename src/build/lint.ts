@@ -1,6 +1,6 @@
 /**
- * BuildKit's build checks, for the rules this builder detects: `NoEmptyContinuation` (the parser's empty
- * continuation lines). The `# check=` directive skips rules (`skip=Rule1,Rule2`, `skip=all`) and with `error=true`
+ * BuildKit's build checks, for the rules this builder detects: the parser's warnings, each named by its kind
+ * (`NoEmptyContinuation`: an empty continuation line). The `# check=` directive skips rules (`skip=Rule1,Rule2`, `skip=all`) and with `error=true`
  * turns any warning left into a failed build, with BuildKit's message; warnings are reported as BuildKit names them
  * (`Rule: message (line N)`). Pure.
  */
@@ -21,11 +21,7 @@ export function lintDockerfile(parsed: ParseResult): LintWarning[] {
   } catch (err) {
     throw new InvalidArgumentError(`failed to parse check directive: ${(err as Error).message}`);
   }
-  const found: LintWarning[] = parsed.warnings.map((w) => ({
-    rule: 'NoEmptyContinuation',
-    message: w.message,
-    line: w.line,
-  }));
+  const found: LintWarning[] = parsed.warnings.map((w) => ({ rule: w.rule, message: w.message, line: w.line }));
   const skip = new Set(opts.skip);
   const left = opts.skipAll ? [] : found.filter((w) => !skip.has(w.rule));
   if (opts.error && left.length > 0)

@@ -54,10 +54,15 @@ export interface ParseResult {
   warnings: ParseWarning[];
 }
 
+/** A warning of the parser, named by its kind as BuildKit's build checks name it. */
 export interface ParseWarning {
+  /** The check's rule: `NoEmptyContinuation` (a blank line inside a continuation), the one the parser detects. */
+  rule: ParseWarningRule;
   message: string;
   line: number;
 }
+
+export type ParseWarningRule = 'NoEmptyContinuation';
 
 /**
  * The node as Docker's `Node.Dump()` prints it: `(run "echo hi")`, `(copy ["--from=x"] "a" "b")`,

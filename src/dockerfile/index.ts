@@ -4,7 +4,7 @@
  * (src/images/changes.ts) both read Dockerfile instructions with it.
  */
 export { dump, dumpNode } from './ast.ts';
-export type { Heredoc, Node, ParseResult, ParseWarning } from './ast.ts';
+export type { Heredoc, Node, ParseResult, ParseWarning, ParseWarningRule } from './ast.ts';
 export { type CheckDirective, detectSyntax, parseCheckDirective } from './directives.ts';
 export { DockerfileError } from './errors.ts';
 export * from './instructions.ts';

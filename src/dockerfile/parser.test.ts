@@ -189,6 +189,7 @@ test('line numbers span continuations, comments inside them and heredoc bodies',
   assert.equal(r.nodes[1]!.args[0], 'one   two');
   assert.equal(r.warnings.length, 1, 'the blank line in the continuation is warned about');
   assert.match(r.warnings[0]!.message, /Empty continuation line found in: RUN one {3}two/);
+  assert.equal(r.warnings[0]!.rule, 'NoEmptyContinuation', 'named by its kind');
   assert.deepEqual(r.nodes[0]!.comments, ['comment'], 'as in Docker, a blank line keeps the comment');
   assert.deepEqual(parse('# about a\n#\nFROM a').nodes[0]!.comments, [], 'an empty comment line resets them');
 });

@@ -124,7 +124,11 @@ export function parse(input: string | Uint8Array, options: ParseOptions = {}): P
       line += part;
     }
     if (emptyContinuation) {
-      warnings.push({ message: `Empty continuation line found in: ${line}`, line: currentLine });
+      warnings.push({
+        rule: 'NoEmptyContinuation',
+        message: `Empty continuation line found in: ${line}`,
+        line: currentLine,
+      });
     }
 
     let node: Node;
