@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidArgumentError } from '../util/errors.ts';
+import { drained } from '../util/chunks.ts';
 
 export interface Request {
   raw: IncomingMessage;
@@ -69,28 +70,6 @@ export function filtersParam(q: URLSearchParams, allowed: readonly string[]): Ma
     out.set(k, values);
   }
   return out;
-}
-
-/**
- * Waits until `w` takes more data: true on 'drain', false when it closed or failed first (the client went away).
- * A writer that stops on false lets its source finish (a generator's `finally` closes its files); one that waited
- * for a 'drain' that never comes would leave them to the garbage collector.
- */
-export function drained(w: import('node:stream').Writable): Promise<boolean> {
-  if (w.destroyed || w.writableEnded) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => () => {
-      w.off('drain', onDrain);
-      w.off('close', onClose);
-      w.off('error', onClose);
-      resolve(ok);
-    };
-    const onDrain = done(true);
-    const onClose = done(false);
-    w.once('drain', onDrain);
-    w.once('close', onClose);
-    w.once('error', onClose);
-  });
 }
 
 export function sendJSON(res: ServerResponse, status: number, body: unknown): void {

@@ -1,4 +1,4 @@
-import { drained } from './http.ts';
+import { drained } from '../util/chunks.ts';
 import type { Duplex } from 'node:stream';
 import { frame, STDERR, STDOUT } from './stdcopy.ts';
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { coalesce } from './chunks.ts';
+import { Writable } from 'node:stream';
+import { coalesce, drained } from './chunks.ts';
 
 async function collect(sizes: number[], target: number): Promise<{ lengths: number[]; bytes: Buffer }> {
   let n = 0;
@@ -42,4 +43,40 @@ test('with reuse, one buffer is filled again for each gathered chunk, and the by
     bytes,
     Array.from({ length: 17 }, (_, i) => i),
   );
+});
+
+/** A writable whose writes finish only when `release` is called: a write past its 1-byte mark returns false. */
+function slowWritable(): { w: Writable; release: () => void } {
+  let pending: (() => void) | undefined;
+  const w = new Writable({
+    highWaterMark: 1,
+    write(_chunk, _enc, cb) {
+      pending = cb;
+    },
+  });
+  return { w, release: () => pending?.() };
+}
+
+test('drained is true once the writer drains, and leaves no listener behind', async () => {
+  const { w, release } = slowWritable();
+  assert.equal(w.write('ab'), false);
+  const wait = drained(w);
+  release();
+  assert.equal(await wait, true);
+  for (const ev of ['drain', 'close', 'error']) assert.equal(w.listenerCount(ev), 0, ev);
+});
+
+test('drained is false when the writer closes or fails first, or is already gone', async () => {
+  const closed = slowWritable().w;
+  closed.write('ab');
+  const onClose = drained(closed);
+  closed.destroy();
+  assert.equal(await onClose, false);
+  assert.equal(await drained(closed), false);
+
+  const failed = slowWritable().w;
+  failed.write('ab');
+  const onError = drained(failed);
+  failed.destroy(new Error('gone'));
+  assert.equal(await onError, false);
 });

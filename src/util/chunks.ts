@@ -1,5 +1,7 @@
 /** Byte-stream helpers. */
 
+import type { Writable } from 'node:stream';
+
 /**
  * Gathers a stream's chunks into chunks of `size` bytes (the last one shorter), copying small ones together;
  * a chunk of `size` or more that arrives alone passes as it is. For a consumer whose cost is per chunk, such as the
@@ -38,15 +40,24 @@ export async function* coalesce(
   if (len > 0) yield buf!.subarray(0, len);
 }
 
-/** Resolves when `w` wants more after a `write` returned false ('drain'), or is gone ('close'). */
-export function drained(w: NodeJS.EventEmitter): Promise<void> {
+/**
+ * Waits until `w` takes more data after a `write` returned false: true on 'drain', false when it closed or failed
+ * first (the reader went away). A writer that stops on false lets its source finish (a generator's `finally` closes
+ * its files); one that waited for a 'drain' that never comes would leave them to the garbage collector.
+ */
+export function drained(w: Writable): Promise<boolean> {
+  if (w.destroyed || w.writableEnded) return Promise.resolve(false);
   return new Promise((resolve) => {
-    const go = () => {
-      w.off('drain', go);
-      w.off('close', go);
-      resolve();
+    const done = (ok: boolean) => () => {
+      w.off('drain', onDrain);
+      w.off('close', onClose);
+      w.off('error', onClose);
+      resolve(ok);
     };
-    w.on('drain', go);
-    w.on('close', go);
+    const onDrain = done(true);
+    const onClose = done(false);
+    w.once('drain', onDrain);
+    w.once('close', onClose);
+    w.once('error', onClose);
   });
 }

@@ -8,7 +8,8 @@ import type { ImageRunConfig } from '../../oci/types.ts';
 
 import { InvalidArgumentError, errorMessage } from '../../util/errors.ts';
 import { phaseEnd, phaseStart } from '../../util/trace.ts';
-import { boolParam, filtersParam, intParam, readJSONBody, sendJSON, type Request, drained } from '../http.ts';
+import { drained } from '../../util/chunks.ts';
+import { boolParam, filtersParam, intParam, readJSONBody, sendJSON, type Request } from '../http.ts';
 import type { Router } from '../router.ts';
 import { frame, STDERR, STDOUT, SYSTEMERR } from '../stdcopy.ts';
 import { parseDetachKeys, pipeSession } from '../session.ts';

@@ -20,7 +20,8 @@ import {
   UnauthorizedError,
   errorMessage,
 } from '../../util/errors.ts';
-import { boolParam, filtersParam, JSONLines, readJSONBody, sendJSON, type Request, drained } from '../http.ts';
+import { drained } from '../../util/chunks.ts';
+import { boolParam, filtersParam, JSONLines, readJSONBody, sendJSON, type Request } from '../http.ts';
 import type { Router } from '../router.ts';
 import { versionAtLeast } from '../version.ts';
 
