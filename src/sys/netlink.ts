@@ -1,7 +1,6 @@
 import { koffi, libcFunctions } from './koffi.ts';
 import { closeSync, openSync, constants as fsConstants } from 'node:fs';
-import { getSystemErrorMessage, getSystemErrorName } from 'node:util';
-import type { SystemError } from './libc.ts';
+import { errnoError, type SystemError } from './libc.ts';
 
 /**
  * rtnetlink (NETLINK_ROUTE) through koffi: the message encoding (pure functions, unit-tested byte by byte), a
@@ -22,18 +21,6 @@ const load = libcFunctions({
   setns: 'int setns(int fd, int nstype)',
   mount: 'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
 });
-
-function errnoError(errno: number, syscall: string, what?: string): SystemError {
-  const code = getSystemErrorName(-errno);
-  const err = new Error(
-    `${code}: ${getSystemErrorMessage(-errno)}, ${syscall}${what ? ` ${what}` : ''}`,
-  ) as SystemError;
-  err.errno = -errno;
-  err.code = code;
-  err.syscall = syscall;
-  Error.captureStackTrace(err, errnoError);
-  return err;
-}
 
 // ------------------------------------------------------------------ constants (linux/netlink.h, rtnetlink.h, if_link.h)
 
