@@ -1,5 +1,6 @@
 import { open, readFile, rm } from 'node:fs/promises';
 import { FailedPreconditionError, isErrno } from '../util/errors.ts';
+import { readPid } from '../util/pidfile.ts';
 
 /**
  * One daemon per data root: `<data-root>/berthd.pid`, created exclusively. A file left by a daemon that died is
@@ -14,15 +15,14 @@ export async function acquirePidLock(path: string, what: string): Promise<{ rele
       await fh.close();
       return {
         release: async () => {
-          const pid = await readFile(path, 'utf8').catch(() => '');
-          if (pid.trim() === String(process.pid)) await rm(path, { force: true });
+          if ((await readPid(path).catch(() => 0)) === process.pid) await rm(path, { force: true });
         },
       };
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err;
     }
-    const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && (await isBerthd(pid))) {
+    const pid = await readPid(path).catch(() => 0);
+    if (pid > 0 && pid !== process.pid && (await isBerthd(pid))) {
       throw new FailedPreconditionError(
         `another berthd (pid ${pid}) is using ${what}; stop it first, or give this one its own --data-root and --exec-root`,
       );

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { UnavailableError, isErrno } from '../util/errors.ts';
 import { KeyedMutex } from '../util/lock.ts';
+import { readPid } from '../util/pidfile.ts';
 
 /** One container's line in a network's file. */
 export interface DnsEntry {
@@ -132,7 +133,7 @@ export class AardvarkDns {
 
   /** The PID of the running aardvark-dns, if any. */
   async pid(): Promise<number | undefined> {
-    const pid = Number((await readFile(join(this.#dir, PID), 'utf8').catch(() => '')).trim());
+    const pid = await readPid(join(this.#dir, PID)).catch(() => 0);
     if (!pid) return undefined;
     try {
       process.kill(pid, 0);

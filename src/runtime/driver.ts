@@ -9,7 +9,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { phase, phaseEnd, phaseStart } from '../util/trace.ts';
@@ -17,7 +17,8 @@ import { AlreadyExistsError, ConflictError, InvalidArgumentError, isErrno, NotFo
 import { attachSession, nativeSeqpacketDialer, type AttachSession, type SeqpacketDialer } from './attach.ts';
 import { ConmonLaunch, conmonArgv } from './conmon.ts';
 import { ExitWatcher, readExitFile, type ExitStatus } from './exits.ts';
-import { pidRunning, readPid } from './process.ts';
+import { pidRunning } from './process.ts';
+import { readPid, readPidSync } from '../util/pidfile.ts';
 import { signalName } from './signals.ts';
 import { checkId, OciRuntimeCli, type OciState } from './runtimecli.ts';
 import type {
@@ -112,8 +113,8 @@ export class ConmonRuntime implements RuntimeDriver {
       throw new NotFoundError(`container '${id}' belongs to runtime ${rec.runtime}, not ${this.name}`);
     // monitor.json is written once, before conmon runs; the PIDs are in the files conmon writes (each by temp file
     // and rename, so whole or absent). Records written with them (older berthd) keep theirs.
-    if (rec.conmonPid === 0) rec.conmonPid = readPid(join(this.#dir(id), 'conmon.pid'));
-    if (rec.pid === 0) rec.pid = readPid(join(this.#dir(id), 'pidfile'));
+    if (rec.conmonPid === 0) rec.conmonPid = readPidSync(join(this.#dir(id), 'conmon.pid'));
+    if (rec.pid === 0) rec.pid = readPidSync(join(this.#dir(id), 'pidfile'));
     this.#records.set(id, rec);
     return rec;
   }
@@ -184,7 +185,7 @@ export class ConmonRuntime implements RuntimeDriver {
       phaseEnd('conmon+runtime.create', id, t1);
       const t2 = phaseStart();
       await launch.exited();
-      rec.conmonPid = Number.parseInt(readFileSync(join(dir, 'conmon.pid'), 'utf8'), 10);
+      rec.conmonPid = readPidSync(join(dir, 'conmon.pid'));
       rec.pid = pid;
       this.#records.set(id, rec);
       phaseEnd('runtime.record', id, t2);
@@ -281,10 +282,7 @@ export class ConmonRuntime implements RuntimeDriver {
 
   /** Waits until the container's conmon has exited (or `ms` pass). */
   async #waitMonitorGone(dir: string, ms: number): Promise<void> {
-    const conmonPid = await readFile(join(dir, 'conmon.pid'), 'utf8').then(
-      (s) => Number.parseInt(s, 10),
-      () => 0,
-    );
+    const conmonPid = await readPid(join(dir, 'conmon.pid')).catch(() => 0);
     const deadline = Date.now() + ms;
     while (pidRunning(conmonPid) && isConmonOf(conmonPid, dir) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
@@ -446,7 +444,7 @@ export class ConmonRuntime implements RuntimeDriver {
       if (msg && msg.data >= 0) return { exitCode: msg.data, exitedAt: new Date(), oomKilled: false };
       // The sync pipe closed without a code: conmon was killed, or the file is on its way.
       const watcher = new ExitWatcher(dir, { pollMs: 200 });
-      const conmonPid = Number.parseInt(await readFile(join(dir, 'conmon.pid'), 'utf8').catch(() => '0'), 10);
+      const conmonPid = await readPid(join(dir, 'conmon.pid')).catch(() => 0);
       await watcher.waitFor('exit', { check: async () => !pidRunning(conmonPid) });
       const late = await readExitFile(join(dir, 'exit'));
       return late

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { CanceledError, isErrno } from '../util/errors.ts';
+import { CanceledError } from '../util/errors.ts';
 
 /** What a finished child process left: its exit code (or the signal that ended it) and its captured output. */
 export interface ProcessResult {
@@ -103,15 +103,4 @@ export function statFields(stat: string): string[] | undefined {
 export function parentPid(stat: string): number | undefined {
   const ppid = Number(statFields(stat)?.[1]);
   return Number.isInteger(ppid) ? ppid : undefined;
-}
-
-/** A PID file conmon or the runtime wrote; 0 when it is absent (a create cut short) or holds no number. */
-export function readPid(path: string): number {
-  try {
-    const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : 0;
-  } catch (e) {
-    if (isErrno(e, 'ENOENT')) return 0;
-    throw e;
-  }
 }
