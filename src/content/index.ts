@@ -1,5 +1,6 @@
 export {
   FileContentStore,
+  parseJSONBlob,
   readJSONBlob,
   type BlobInfo,
   type ContentStore,

@@ -516,9 +516,13 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
 
 /** Reads and parses a JSON blob, verifying it is what it claims. */
 export async function readJSONBlob<T>(provider: Provider, digest: Digest, maxSize = 4 << 20): Promise<T> {
-  const data = await provider.readAll(digest, maxSize);
+  return parseJSONBlob<T>(digest, (await provider.readAll(digest, maxSize)).toString('utf8'));
+}
+
+/** Parses the text of JSON blob `digest`; DataLossError (naming the blob) when it is not JSON. */
+export function parseJSONBlob<T>(digest: Digest, text: string): T {
   try {
-    return JSON.parse(data.toString('utf8')) as T;
+    return JSON.parse(text) as T;
   } catch (err) {
     throw new DataLossError(`blob ${digest} is not valid JSON: ${(err as Error).message}`);
   }

@@ -1,4 +1,4 @@
-import type { ContentStore } from '../content/index.ts';
+import { type ContentStore, parseJSONBlob } from '../content/index.ts';
 import type { ImageDeleteItem, ImagePruneReport } from '../engine-api/images.ts';
 import type { ImageRecord, ImageRecords, LeaseRecords } from '../metadata/index.ts';
 import {
@@ -13,7 +13,7 @@ import {
 import type { Descriptor, ImageConfig, Manifest } from '../oci/types.ts';
 import type { Snapshotter } from '../snapshots/index.ts';
 import type { Digest } from '../util/digest.ts';
-import { ConflictError, DataLossError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
+import { ConflictError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 import type { EventLog } from '../util/events.ts';
 import { chainIds } from './chain.ts';
 import {
@@ -156,12 +156,7 @@ export class ImageService {
     let text = this.#jsonText.get(digest);
     if (text !== undefined) this.#jsonText.delete(digest);
     else text = (await this.content.readAll(digest, MAX_JSON)).toString('utf8');
-    let value: T;
-    try {
-      value = JSON.parse(text) as T;
-    } catch (err) {
-      throw new DataLossError(`blob ${digest} is not valid JSON: ${(err as Error).message}`);
-    }
+    const value = parseJSONBlob<T>(digest, text);
     this.#jsonText.set(digest, text);
     if (this.#jsonText.size > JSON_KEPT) this.#jsonText.delete(this.#jsonText.keys().next().value!);
     return value;

@@ -118,7 +118,9 @@ interface CodecStream {
 /**
  * A synchronous decompressor over node:zlib's own codec for 'gzip' or 'zstd' (the native calls `zlib.gunzipSync`
  * makes, but kept open across pieces: Node offers no public streaming form of them), with `outSize` bytes of output
- * buffer. Undefined if this Node's zlib does not have the fields it drives (then use `decompressor`).
+ * buffer. Undefined if this Node's zlib does not have the fields it drives: there is no fallback on the thread that
+ * asks (the unpack reader fails the layer, naming the compression), since Node 24's zlib has them and
+ * compression.test.ts fails on a Node that does not.
  */
 export function syncDecompressor(c: 'gzip' | 'zstd', outSize = 1 << 18): SyncDecompressor | undefined {
   const stream = (c === 'gzip' ? createGunzip() : createZstdDecompress()) as unknown as CodecStream;
