@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CanceledError, NotFoundError, UnavailableError } from '../util/index.ts';
 import { errorForStatus } from '../client/index.ts';
-import { ExitStatusError, MultiError, TemplateError, UsageError, exitReport, goErrnoText } from './errors.ts';
+import { ExitStatusError, MultiError, TemplateError, UsageError, exitReport } from './errors.ts';
 
 describe('exitReport', () => {
   it('prefixes engine answers and exits 1, as docker rmi/images/tag do', () => {
@@ -39,18 +39,5 @@ describe('exitReport', () => {
   it('lists several failures one per line', () => {
     const r = exitReport(new MultiError([errorForStatus(404, 'a'), new Error('b')]));
     assert.deepEqual(r, { status: 1, message: 'Error response from daemon: a\nb' });
-  });
-});
-
-describe('goErrnoText', () => {
-  it('words an errno from node:fs as Go prints an *os.PathError, and keeps the message of anything else', async () => {
-    const err = await import('node:fs/promises').then((fs) => fs.open('/nonexistent/x').catch((e: unknown) => e));
-    assert.equal(goErrnoText(err, '/nonexistent/x'), 'open /nonexistent/x: no such file or directory');
-    assert.equal(
-      goErrnoText(Object.assign(new Error('EPERM: operation not permitted'), { code: 'EPERM' }), '/x', 'stat'),
-      'stat /x: operation not permitted',
-    );
-    assert.equal(goErrnoText(new Error('disk on fire'), '/x', 'lstat'), 'lstat /x: disk on fire');
-    assert.equal(goErrnoText('odd', '/x'), 'open /x: odd');
   });
 });

@@ -87,18 +87,3 @@ export function runStatusError(err: unknown, command = 'run'): ExitStatusError {
   else if (/permission denied|is a directory/.test(text)) status = 126;
   return new ExitStatusError(withHelp(err, command), status, { cause: err });
 }
-
-/** Go's words for the errnos of node:fs that the CLI's messages quote. */
-const ERRNO_TEXT: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EISDIR: 'is a directory',
-  ENOTDIR: 'not a directory',
-};
-
-/** How Go prints an *os.PathError for an error from node:fs: `open /x: no such file or directory`. */
-export function goErrnoText(err: unknown, path: string, op = 'open'): string {
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  return `${op} ${path}: ${(typeof code === 'string' ? ERRNO_TEXT[code] : undefined) ?? errorMessage(err)}`;
-}

@@ -229,6 +229,16 @@ test('bad files: errors name the file, line and key, and say what is wrong', () 
   }
 });
 
+test('a -f file that does not exist is named as Go words an open that failed', () => {
+  const dir = project({ 'a.yaml': 'services:\n  a:\n    image: x\n' });
+  assert.throws(
+    () => load(dir, { files: ['a.yaml', 'nosuch.yaml'] }),
+    (err: unknown) =>
+      err instanceof ComposeFileError &&
+      err.message.includes(`open ${join(dir, 'nosuch.yaml')}: no such file or directory`),
+  );
+});
+
 test('an error in a second -f file names that file', () => {
   const dir = project({ 'a.yaml': 'services:\n  a:\n    image: x\n', 'b.yaml': 'services:\n  a:\n    bogus: 1\n' });
   assert.throws(

@@ -14,6 +14,7 @@ import { type ParsedFile, parseComposeYaml, Positions } from './source.ts';
 import { withDependencies } from './graph.ts';
 import { resolveEnvironment } from './environment.ts';
 import { parseReadiness } from './ready-spec.ts';
+import { goErrnoText } from '../util/errors.ts';
 
 /**
  * Loading a project, in Docker Compose's order: find the files; read `.env` (or `--env-file`); for each file
@@ -120,11 +121,7 @@ class Loader {
     try {
       return readFileSync(file, 'utf8');
     } catch (err) {
-      throw new ComposeFileError(
-        undefined,
-        '',
-        `open ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`,
-      );
+      throw new ComposeFileError(undefined, '', goErrnoText(err, file));
     }
   }
 

@@ -83,6 +83,21 @@ export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Go's words for the errnos of node:fs that messages in Docker's wording quote (the CLI's, compose files'). */
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'not a directory',
+};
+
+/** How Go prints an *os.PathError for an error from node:fs: `open /x: no such file or directory`. */
+export function goErrnoText(err: unknown, path: string, op = 'open'): string {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return `${op} ${path}: ${(typeof code === 'string' ? ERRNO_TEXT[code] : undefined) ?? errorMessage(err)}`;
+}
+
 /**
  * The status and message of an engine's HTTP error answer, kept as the `cause` of the BerthError the client throws
  * for it. Here rather than in client/ so that the CLI's error mapping tells engine answers apart without loading

@@ -17,12 +17,11 @@ import { dirname, basename, join, resolve as resolvePath, isAbsolute, normalize 
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EngineClient, PathStat } from '../../client/index.ts';
-import { BerthError, NotFoundError } from '../../util/errors.ts';
+import { BerthError, NotFoundError, goErrnoText } from '../../util/errors.ts';
 import { extract } from '../../util/tar/extract.ts';
 import { pack } from '../../util/tar/pack.ts';
 import type { PackEntry } from '../../util/tar/types.ts';
 import type { OutStream } from '../command.ts';
-import { goErrnoText } from '../errors.ts';
 import { humanSizeWithPrecision } from '../units.ts';
 
 /**

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { EngineClient, ExecConfig } from '../../client/index.ts';
-import { BerthError } from '../../util/errors.ts';
+import { BerthError, goErrnoText } from '../../util/errors.ts';
 import type { OutStream } from '../command.ts';
-import { ExitStatusError, goErrnoText } from '../errors.ts';
+import { ExitStatusError } from '../errors.ts';
 import { parseEnvFileText } from './values.ts';
 import { monitorTtySize, streamHijacked, ttySize, type TerminalInput, type TerminalOutput } from './hijack.ts';
 

@@ -3,7 +3,7 @@ import type { FlagValues } from '../flags.ts';
 import { parseGoDuration, ramInBytes } from '../../util/units.ts';
 import { memSwapBytes, parseCPUs } from './numbers.ts';
 import { parseDevice, parseMount, splitVolumes } from './mountspecs.ts';
-import { goErrnoText } from '../errors.ts';
+import { goErrnoText } from '../../util/errors.ts';
 import { kvToMap, parseEnvFileText, parseRestartPolicy, parseSecurityOpts, parseUlimit } from './values.ts';
 import { networkingFromFlags } from '../network/endpoints.ts';
 

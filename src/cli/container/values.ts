@@ -10,7 +10,7 @@
 import type { RestartPolicy, Ulimit } from '../../client/index.ts';
 import { RLIMIT_NAMES, sysctlNamespace } from '../../oci/linux.ts';
 import { goInt64 } from '../../util/strconv.ts';
-import { goErrnoText } from '../errors.ts';
+import { goErrnoText } from '../../util/errors.ts';
 
 /** go-units' ulimit names: every rlimit but `as`, which it leaves out. */
 const ULIMIT_NAMES: ReadonlySet<string> = new Set(RLIMIT_NAMES.filter((n) => n !== 'as'));
