@@ -28,6 +28,13 @@ export interface CopyPlan {
   files?: Map<string, string> | undefined;
   /** Filled with where each such file's content lies on the host, where the source knows. */
   locations?: Map<string, { path: string; offset: number; size: number }> | undefined;
+  /**
+   * The times the previous layer of the same COPY gave the directories it created (linked.ts): a directory this
+   * copy creates again gets the same time rather than the build's, so the two layers' tars begin alike.
+   */
+  times?: ReadonlyMap<string, number> | undefined;
+  /** Filled with the time of each directory this copy creates (one the image lacks), for the next layer's `times`. */
+  created?: Map<string, number> | undefined;
 }
 
 /** The layer a COPY makes, as tar entries (bodies streamed from the sources). */
@@ -52,18 +59,25 @@ export async function* copyEntries(
   /** Entries for the parents of `rel` (a canonical path) that the layer must hold, each once. */
   async function* parents(rel: string): AsyncGenerator<PackEntry> {
     const parts = rel.split('/').filter(Boolean);
-    for (let i = 1; i < parts.length; i++) yield* dirEntry(parts.slice(0, i).join('/'), undefined);
+    for (let i = 1; i < parts.length; i++) yield* dirEntry(parts.slice(0, i).join('/'));
   }
 
   /** A directory of the layer: copied up from the image when it has it, else new (0755, the owner's). */
-  async function* dirEntry(rel: string, own: { mode: number; mtime: number } | undefined): AsyncGenerator<PackEntry> {
+  async function* dirEntry(rel: string): AsyncGenerator<PackEntry> {
     if (rel === '' || emitted.has(rel)) return;
     emitted.add(rel);
-    const st = own ? undefined : await lstat(posix.join(p.root, rel)).catch(() => undefined);
-    const header = st?.isDirectory()
-      ? { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) }
-      : { mode: own?.mode ?? 0o755, uid: owner.uid, gid: owner.gid, mtime: own?.mtime ?? now };
-    yield { header: { ...header, name: `${rel}/`, type: 'directory' } };
+    const st = await lstat(posix.join(p.root, rel)).catch(() => undefined);
+    if (st?.isDirectory()) {
+      const mtime = Math.floor(st.mtimeMs / 1000);
+      yield { header: { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime, name: `${rel}/`, type: 'directory' } };
+      return;
+    }
+    // created here: Docker's builders give it the build's time; the previous layer's time when there is one
+    const mtime = p.times?.get(rel) ?? now;
+    p.created?.set(rel, mtime);
+    yield {
+      header: { mode: 0o755, uid: owner.uid, gid: owner.gid, mtime, name: `${rel}/`, type: 'directory' },
+    };
   }
 
   const isDir = async (path: string): Promise<boolean> =>
@@ -111,7 +125,7 @@ export async function* copyEntries(
     if (s.type === 'directory') {
       const top = await canonical(posix.join(dest, work.parents ? s.rel : '.'));
       yield* parents(top);
-      yield* dirEntry(top, undefined);
+      yield* dirEntry(top);
       // each directory of the source lands where the image resolves it (a link there is followed)
       const dirs = new Map<string, string>([[s.name, top]]);
       for (const name of await src.below(s.name)) {

@@ -8,21 +8,29 @@
  * for it) is taken out before the diff, as Docker keeps it in the container's init layer: `trimStubs`.
  */
 import { randomBytes } from 'node:crypto';
-import { PassThrough } from 'node:stream';
 import { lstat, mkdir, readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Stats } from 'node:fs';
 import type { ImageService } from '../images/index.ts';
 import { MediaType } from '../oci/mediatypes.ts';
 import type { Descriptor } from '../oci/types.ts';
-import { mountAll, type Mount, type Snapshotter, TRANSIENT_LABEL, unmountAll, unpackTar } from '../snapshots/index.ts';
+import {
+  mountAll,
+  type Mount,
+  type Snapshotter,
+  type StoredTar,
+  storeAndUnpackTar,
+  TRANSIENT_LABEL,
+  unmountAll,
+  unpackTar,
+} from '../snapshots/index.ts';
 import { AlreadyExistsError, NotImplementedError } from '../util/errors.ts';
 import { pack, type PackEntry } from '../util/tar/index.ts';
 import { coalesce } from '../util/chunks.ts';
 import { diffEntries } from './difftar.ts';
 import { isOpaque, layerTar } from './layerblob.ts';
 import { applyLinked, type CopyRecord, type Location } from './linked.ts';
-import type { TarMarks } from './tarmarks.ts';
+import { entryId, MarkedHash, type TarMarks } from './tarmarks.ts';
 
 export interface LayerDeps {
   snapshotter: Snapshotter;
@@ -133,9 +141,12 @@ export class WorkLayer {
 
   /**
    * Writes a layer given as tar entries (a COPY's, see copytar.ts) into the unmounted upper directory and, from the
-   * same stream, into the content store as the layer blob: read once, nothing read back.
+   * same stream on the same unpack thread, into the content store as the layer blob (written, synced and hashed
+   * there: the blob's digest is the diff ID): read once, nothing read back, the main thread only packs. With the
+   * files' records (`files`, a COPY from the context), the tar is also hashed here with its states kept
+   * (tarmarks.ts), so that the next layer of the same COPY, linked, resumes its hash instead of starting over.
    */
-  async applyTar(entries: Iterable<PackEntry>): Promise<MadeLayer> {
+  async applyTar(entries: Iterable<PackEntry>, files?: ReadonlyMap<string, string>): Promise<MadeLayer> {
     await this.unmount();
     let size = 0;
     const counted = function* (list: Iterable<PackEntry>): Generator<PackEntry> {
@@ -144,35 +155,38 @@ export class WorkLayer {
         yield e;
       }
     };
-    const toStore = new PassThrough({ highWaterMark: 4 << 20 });
-    const ingesting = this.#d.images.content.ingest(toStore);
-    ingesting.catch(() => {});
-    async function* tee(): AsyncGenerator<Buffer> {
-      try {
-        for await (const c of coalesce(pack(counted(entries)))) {
-          if (!toStore.write(c)) await new Promise<void>((r) => toStore.once('drain', () => r()));
-          yield c;
-        }
-        toStore.end();
-      } catch (err) {
-        toStore.destroy(err as Error);
-        throw err;
+    const list = [...entries];
+    const marked = files ? MarkedHash.fresh(list.map((e) => entryId(e, files))) : undefined;
+    // the marks are taken as the packer asks for each entry, so the hash sees the packer's chunks before they are
+    // gathered into larger ones
+    const hashed = async function* (chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+      for await (const c of chunks) {
+        marked!.update(c);
+        yield c;
       }
-    }
-    let unpacked: Awaited<ReturnType<typeof unpackTar>>;
+    };
+    const tar = marked ? hashed(pack(marked.entries(counted(list)))) : pack(counted(list));
+    const content = this.#d.images.content;
+    const blobPath = content.ingestPath();
+    let stored: StoredTar;
     try {
-      unpacked = await unpackTar(this.upper, tee(), { whiteouts: 'overlay' });
+      stored = await storeAndUnpackTar(this.upper, coalesce(tar), blobPath, { whiteouts: 'overlay', hash: false });
+      if (stored.unpacked instanceof Error) throw stored.unpacked;
     } catch (err) {
-      toStore.destroy(err as Error);
+      await rm(blobPath, { force: true });
       throw err;
     }
-    const blob = await ingesting;
-    if (blob.digest !== unpacked.diffId)
-      throw new Error(`layer ${blob.digest} was unpacked as ${unpacked.diffId}: the stream changed`);
+    const sum = marked?.digest();
+    if (sum && sum.digest !== stored.blob.digest) {
+      await rm(blobPath, { force: true });
+      throw new Error(`layer ${stored.blob.digest} was hashed as ${sum.digest}: the stream changed`);
+    }
+    const blob = await content.adopt(blobPath, stored.blob);
     return {
       descriptor: { mediaType: MediaType.OciLayer, digest: blob.digest, size: blob.size },
       diffId: blob.digest,
       size,
+      marks: sum?.marks,
     };
   }
 

@@ -30,6 +30,8 @@ import { entryId, MarkedHash, type TarMarks } from './tarmarks.ts';
 export interface CopyRecord {
   chainId: string;
   files: Map<string, string>;
+  /** The time of each directory the layer created (one the image lacked), which the next layer gives it again. */
+  created?: ReadonlyMap<string, number> | undefined;
   /** The layer tar's hash states (tarmarks.ts), while this daemon runs. */
   marks?: TarMarks | undefined;
 }
@@ -61,8 +63,9 @@ export class CopyRecords {
       const r = JSON.parse(await readFile(this.#path(family), 'utf8')) as {
         chainId: string;
         files: [string, string][];
+        created?: [string, number][];
       };
-      return { chainId: r.chainId, files: new Map(r.files) };
+      return { chainId: r.chainId, files: new Map(r.files), created: new Map(r.created ?? []) };
     } catch {
       return undefined;
     }
@@ -71,7 +74,8 @@ export class CopyRecords {
   async put(family: string, rec: CopyRecord): Promise<void> {
     await mkdir(this.#dir, { recursive: true });
     const path = this.#path(family);
-    await writeFile(`${path}.tmp`, JSON.stringify({ chainId: rec.chainId, files: [...rec.files] }));
+    const created = [...(rec.created ?? [])];
+    await writeFile(`${path}.tmp`, JSON.stringify({ chainId: rec.chainId, files: [...rec.files], created }));
     await rename(`${path}.tmp`, path);
     this.#recent.delete(family);
     this.#recent.set(family, rec);
@@ -190,6 +194,8 @@ export async function applyLinked(
         // in large sequential reads of the spool or segment where it lies (the context keeps files in walk order)
         if (at) bodies.set(name, windows.body(at));
       }
+      // one consumer of the windows at a time: the list's digest (not needed now) stops before the walk's starts
+      wanted = false;
       await early?.catch(() => {});
       return { ...(await walkDigest(diffEntries(upper, isOpaque, (r) => bodies.get(r)))), linked };
     });
@@ -293,8 +299,15 @@ interface Window {
 /**
  * Serves file contents from host files in windows: a read asked for within the window last read (or the one read
  * ahead after it) is a slice of it; the next window is read while the current one is used. A window's memory is
- * read into again once the reader has moved past it (a slice is used before the next one is asked for: the tar is
- * hashed as it is packed), so 200 MiB go through three buffers rather than fifty new ones for the collector.
+ * read into again once the reader has moved past it, so 200 MiB go through three buffers rather than fifty new ones
+ * for the collector.
+ *
+ * So a body's bytes are valid only until the next body is asked for, and the reader has one consumer at a time.
+ * Both hold here, and nothing else may use it: its one consumer is `listDigest` or `walkDigest`, whose packer
+ * (util/tar `pack`) yields each body chunk as it is (no copy, none kept) and asks for the next entry's body only
+ * after the hash has taken the chunk (`h.update` is synchronous); `applyLinked` stops and awaits the early digest
+ * before the walk's digest reads through the same reader. A consumer that keeps chunks (a stream written
+ * elsewhere, a batch) would see them overwritten: it must copy them, or take a reader of its own.
  */
 class WindowReader {
   readonly #handles = new Map<string, Promise<FileHandle>>();

@@ -128,7 +128,7 @@ export async function executeStep(
     let stubs: string[] = [];
     let createdBy = base.createdBy;
     let applied: MadeLayer | undefined;
-    let record: { family: string; files: Map<string, string> } | undefined;
+    let record: { family: string; files: Map<string, string>; created: Map<string, number> } | undefined;
     switch (w.kind) {
       case 'workdir': {
         const host = await resolveInRoot(layer.rootfs, w.path);
@@ -163,12 +163,14 @@ export async function executeStep(
         }
         const files = c.family !== undefined ? new Map<string, string>() : undefined;
         const locations = files ? new Map<string, Location>() : undefined;
-        const entries: PackEntry[] = [];
-        for await (const e of copyEntries(w, resolved, c.fs, { ...target, files, locations })) entries.push(e);
+        const created = new Map<string, number>();
         const prev = c.family !== undefined ? await env.deps.copies?.get(c.family) : undefined;
+        const entries: PackEntry[] = [];
+        const plan = { ...target, files, locations, times: prev?.created, created };
+        for await (const e of copyEntries(w, resolved, c.fs, plan)) entries.push(e);
         if (prev && files) applied = await layer.applyLinked(entries, files, prev, locations);
-        applied ??= await layer.applyTar(entries);
-        if (files && files.size > 0 && c.family !== undefined) record = { family: c.family, files };
+        applied ??= await layer.applyTar(entries, files);
+        if (files && files.size > 0 && c.family !== undefined) record = { family: c.family, files, created };
         break;
       }
       case 'run':
@@ -183,7 +185,12 @@ export async function executeStep(
     }
     const chainId = chainIds([...cur.config.rootfs.diff_ids, made.diffId as `sha256:${string}`]).at(-1)!;
     if ((await layer.commit(chainId, made)) && record)
-      await env.deps.copies?.put(record.family, { chainId, files: record.files, marks: made.marks });
+      await env.deps.copies?.put(record.family, {
+        chainId,
+        files: record.files,
+        created: record.created,
+        marks: made.marks,
+      });
     return { image: nextImage(cur, { ...base, createdBy, created, layer: layerOf(made, chainId) }), size: made.size };
   } catch (err) {
     await layer.discard();
