@@ -16,7 +16,7 @@ import type {
   VolumeListResponse,
   VolumePruneReport,
 } from './types.ts';
-import { encodeFilters, objectPath, type CallOptions } from './core.ts';
+import { encodeFilters, objectPath, type CallOptions, type RequestOptions } from './core.ts';
 import { readText } from './transport.ts';
 import { ImageCalls } from './images.ts';
 
@@ -38,7 +38,7 @@ export class EngineClient extends ImageCalls {
    * `GET /version`. With `versioned: false` the path carries no API version and needs none negotiated first: an
    * engine answers it at its own API version, the one its ping reports.
    */
-  version(opts: CallOptions & { versioned?: boolean } = {}): Promise<SystemVersion> {
+  version(opts: CallOptions & Pick<RequestOptions, 'versioned'> = {}): Promise<SystemVersion> {
     return this.requestJSON<SystemVersion>('GET', '/version', opts);
   }
 
