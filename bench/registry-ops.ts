@@ -141,15 +141,20 @@ async function distPeer(): Promise<Peer & { reg: DistributionRegistry }> {
   };
 }
 
+/** CPU seconds a thread has run, and seconds it was runnable but waiting for a CPU. */
+interface ThreadTimes {
+  cpu: number;
+  wait: number;
+}
+
 /**
- * A Node process's main thread (Node names it MainThread) and its store's ingest thread (`ingest`): CPU seconds, and
- * seconds runnable waiting for a CPU.
+ * CPU and run-queue times of a Node process's main thread (Node names it MainThread) and of its content store's
+ * ingest thread (`ingest`); zero for a thread it does not have.
  */
-function mainThread(pid: number): { cpu: number; wait: number; ingestCpu: number; ingestWait: number } {
+function mainAndIngestTimes(pid: number): { main: ThreadTimes; ingest: ThreadTimes } {
   const all = threadSched(pid);
-  const t = all.MainThread;
-  const i = all.ingest;
-  return { cpu: t?.cpu ?? 0, wait: t?.wait ?? 0, ingestCpu: i?.cpu ?? 0, ingestWait: i?.wait ?? 0 };
+  const times = (name: string): ThreadTimes => ({ cpu: all[name]?.cpu ?? 0, wait: all[name]?.wait ?? 0 });
+  return { main: times('MainThread'), ingest: times('ingest') };
 }
 
 const skopeo = async (args: string[]) =>
@@ -255,7 +260,7 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
           const pids = [src, dst].filter((p) => p.kind === 'berth').map((p) => p.pid);
           const owner = sk === 'berth' ? src : dst;
           let cpu0 = cpuSeconds(pids);
-          let main0 = mainThread(owner.pid);
+          let times0 = mainAndIngestTimes(owner.pid);
           try {
             if (w === 'skopeo') {
               await run('sync', []);
@@ -266,17 +271,17 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
               // From the run's request on: the rule's creation (and the client loaded meanwhile) not counted.
               const x = await replicate(src, dst, i, () => {
                 cpu0 = cpuSeconds(pids);
-                main0 = mainThread(owner.pid);
+                times0 = mainAndIngestTimes(owner.pid);
               });
               r.secs.push(x.seconds);
               r.own.push(x.own);
               bytes = x.bytes;
               r.cpu.push(cpuSeconds(pids) - cpu0);
-              const main1 = mainThread(owner.pid);
-              r.main.push(main1.cpu - main0.cpu);
-              r.wait.push(main1.wait - main0.wait);
-              r.ingest.push(main1.ingestCpu - main0.ingestCpu);
-              r.ingestWait.push(main1.ingestWait - main0.ingestWait);
+              const times1 = mainAndIngestTimes(owner.pid);
+              r.main.push(times1.main.cpu - times0.main.cpu);
+              r.wait.push(times1.main.wait - times0.main.wait);
+              r.ingest.push(times1.ingest.cpu - times0.ingest.cpu);
+              r.ingestWait.push(times1.ingest.wait - times0.ingest.wait);
             }
           } finally {
             await dst.stop();
