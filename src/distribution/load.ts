@@ -10,6 +10,7 @@ import { DataLossError, InvalidArgumentError, NotFoundError, errorMessage } from
 import { extract } from '../util/tar/index.ts';
 import { coalesce } from '../util/chunks.ts';
 import { AheadUnpacks, layerLike, peek } from './ahead.ts';
+import { Throttle } from './remote/progress.ts';
 import { archiveError, runImageWork, type ArchiveDeps, type ImageWork } from './work.ts';
 
 /** Annotation holding an image's full name (containerd, Docker 25+ `docker save`). */
@@ -299,17 +300,23 @@ async function readFile(
   }
 }
 
-/** `docker load`'s progress for a layer as its bytes pass. */
+/**
+ * `docker load`'s progress for a layer as its bytes pass: at most one message every 100 ms, and the last, as
+ * dockerd's progress reader sends them. One per piece of the request body (32–64 KiB) cost the main thread a JSON
+ * line and a socket write per piece, and the client a redraw (bench/README.md, "Data path").
+ */
 async function* progress(
   source: AsyncIterable<Buffer>,
   total: number,
   id: string,
   opts: LoadOptions,
 ): AsyncGenerator<Buffer> {
+  const throttle = new Throttle(100);
   let current = 0;
   for await (const chunk of source) {
     current += chunk.length;
-    opts.onProgress?.({ status: 'Loading layer', progressDetail: { current, total }, id });
+    if (opts.onProgress && throttle.ok(id, current >= total))
+      opts.onProgress({ status: 'Loading layer', progressDetail: { current, total }, id });
     yield chunk;
   }
 }
