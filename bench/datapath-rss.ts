@@ -2,12 +2,15 @@
  * The data path's memory goal alone (issue 11): peak RSS during a `docker load` of a `--rss-mib` single-layer
  * uncompressed image, berthd beside dockerd + containerd, in `--rounds` interleaved rounds. Each round starts a
  * fresh berthd per variant (this tree as it is, and any `--rss-variant NAME=ENV` given: the same tree with
- * environment variables set, for A/B runs), takes its idle RSS (the least over a second, 5 s after it answers),
+ * environment variables set, and any `--rss-tree NAME=DIR[,K=V...]`: another tree's bin/berthd, e.g. main's beside a
+ * change, maybe with variables set too), takes its idle RSS (the least over a second, 5 s after it answers),
  * then its peak (VmRSS every 20 ms, and VmHWM) and the load's wall time; then dockerd's. No timing or memory is
  * asserted.
  */
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
 import { bigLayer, buildImage } from './lib/archive.ts';
 import { DOCKER, dockerEnv, startBerthd, startDockerd, type Engine } from './lib/engines.ts';
 import { idleRssMiB, resetPeak, run, sampleRss, stats, statusKiB } from './lib/proc.ts';
@@ -27,24 +30,45 @@ export interface DatapathRssFigures {
   samples: Record<string, RssSample[]>;
 }
 
+/** A berthd to measure: this tree's or another's (`bin`), with environment variables added. */
+export interface RssVariant {
+  name: string;
+  env: Record<string, string>;
+  bin?: string;
+}
+
 /** `NAME=K=V,K=V`: a variant of berthd run with these environment variables. */
-export function parseVariant(spec: string): { name: string; env: Record<string, string> } {
+export function parseVariant(spec: string): RssVariant {
   const i = spec.indexOf('=');
   if (i <= 0) throw new Error(`--rss-variant wants NAME=K=V[,K=V...], got "${spec}"`);
+  return { name: spec.slice(0, i), env: parseEnv(spec, spec.slice(i + 1).split(',')) };
+}
+
+/** `NAME=DIR[,K=V...]`: the berthd of the Berth tree in DIR (e.g. main's, beside a change), maybe with variables. */
+export function parseTreeVariant(spec: string): RssVariant {
+  const i = spec.indexOf('=');
+  const [dir, ...kvs] = spec.slice(i + 1).split(',');
+  if (i <= 0 || !dir) throw new Error(`--rss-tree wants NAME=DIR[,K=V...], got "${spec}"`);
+  const bin = join(resolve(dir), 'bin', 'berthd');
+  if (!existsSync(bin)) throw new Error(`--rss-tree "${spec}": ${dir} is not a Berth tree (it has no bin/berthd)`);
+  return { name: spec.slice(0, i), env: parseEnv(spec, kvs), bin };
+}
+
+function parseEnv(spec: string, kvs: string[]): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const kv of spec.slice(i + 1).split(',')) {
+  for (const kv of kvs) {
     const j = kv.indexOf('=');
-    if (j <= 0) throw new Error(`--rss-variant "${spec}": "${kv}" is not K=V`);
+    if (j <= 0) throw new Error(`"${spec}": "${kv}" is not K=V`);
     env[kv.slice(0, j)] = kv.slice(j + 1);
   }
-  return { name: spec.slice(0, i), env };
+  return env;
 }
 
 export async function benchDatapathRss(o: {
   rounds: number;
   mib: number;
   scratch: string;
-  variants: { name: string; env: Record<string, string> }[];
+  variants: RssVariant[];
   log: (s: string) => void;
   cleanups?: (() => Promise<unknown>)[];
 }): Promise<DatapathRssFigures> {
@@ -71,11 +95,11 @@ export async function benchDatapathRss(o: {
       return { peak, hwm, seconds: r.seconds, load };
     };
 
-    const berthds = [{ name: 'berthd', env: {} }, ...o.variants];
+    const berthds: RssVariant[] = [{ name: 'berthd', env: {} }, ...o.variants];
     for (let round = 1; round <= o.rounds; round++) {
       o.log(`round ${round}/${o.rounds}`);
       for (const v of berthds) {
-        const b = await startBerthd({ env: v.env });
+        const b = await startBerthd({ env: v.env, ...(v.bin ? { bin: v.bin } : {}) });
         try {
           const idle = await idleRssMiB(b.pid);
           const s = { idle, ...(await loadOnce(b)) };

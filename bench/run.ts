@@ -16,7 +16,7 @@ import { benchBuild, buildReport } from './build.ts';
 import { benchCompose, composeReport } from './compose.ts';
 import { benchContainers, containersReport } from './containers.ts';
 import { benchDatapath, datapathReport } from './datapath.ts';
-import { benchDatapathRss, datapathRssReport, parseVariant } from './datapath-rss.ts';
+import { benchDatapathRss, datapathRssReport, parseTreeVariant, parseVariant } from './datapath-rss.ts';
 import { benchNetwork, networkReport } from './network.ts';
 import { benchPhases, type PhaseFigures } from './phases.ts';
 import { benchRegistry, registryReport, type RegistryFigures } from './registry.ts';
@@ -70,6 +70,8 @@ options:
   --rounds N           interleaved rounds of the start and datapath benchmarks (default 3)
   --rss-mib N          size of the image loaded for the datapath memory step (default 1024; 0: skip it)
   --rss-variant NAME=K=V[,K=V]  datapath-rss: also a berthd run with these environment variables (repeatable)
+  --rss-tree NAME=DIR[,K=V]  datapath-rss: also the berthd of the Berth tree in DIR, e.g. main's (repeatable; a
+                       tree's first start strips its modules cold: discard that round or warm the tree first)
   --idle-runs N        daemon starts for the idle benchmark (default 3)
   --version-runs N     hyperfine runs per command (default 30)
   --json FILE          also write every figure as JSON
@@ -90,6 +92,7 @@ const { values, positionals } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'rss-mib': { type: 'string', default: '1024' },
     'rss-variant': { type: 'string', multiple: true, default: [] },
+    'rss-tree': { type: 'string', multiple: true, default: [] },
     'idle-runs': { type: 'string', default: '3' },
     'version-runs': { type: 'string', default: '30' },
     json: { type: 'string' },
@@ -488,7 +491,10 @@ async function main(): Promise<void> {
     out.push(datapathReport(f));
   }
   if (selected.includes('datapath-rss')) {
-    const variants = (values['rss-variant'] ?? []).map(parseVariant);
+    const variants = [
+      ...(values['rss-variant'] ?? []).map(parseVariant),
+      ...(values['rss-tree'] ?? []).map(parseTreeVariant),
+    ];
     const f = await benchDatapathRss({
       rounds,
       mib: positive('rss-mib', values['rss-mib']),
