@@ -71,7 +71,8 @@ export async function localContext(
   patterns = keepBuildFiles(patterns, inside);
   const matcher = new PatternMatcher(patterns);
   const entries: ContextManifestEntry[] = [];
-  walk(root, '', matcher, undefined, entries);
+  // the walk joins names by hand (path.join normalises each of 20,000 paths: ~50 ms of a 10,000-file walk)
+  walk(root.endsWith('/') ? root : `${root}/`, '', matcher, undefined, entries);
   const generated = new Map<string, Buffer>();
   let name = inside ?? '';
   if (outside !== undefined) {
@@ -94,16 +95,17 @@ export async function localContext(
  * 178–333 ms for 10,100 entries on this machine at load 13).
  */
 function walk(
+  /** The context's directory, ending in `/`. */
   root: string,
   rel: string,
   matcher: PatternMatcher,
   parent: MatchInfo | undefined,
   out: ContextManifestEntry[],
 ): void {
-  const names = readdirSync(join(root, rel)).sort();
+  const names = readdirSync(`${root}${rel}`).sort();
   for (const n of names) {
     const path = rel === '' ? n : `${rel}/${n}`;
-    const st = lstatSync(join(root, path));
+    const st = lstatSync(`${root}${path}`);
     const { matched, info } = matcher.matchesUsingParentResults(path, parent);
     if (matched && !(st.isDirectory() && matcher.mustEnterExcluded(path))) continue;
     const base = { path, mode: st.mode & 0o7777, mtime: st.mtimeMs, ctime: st.ctimeMs };
@@ -111,7 +113,7 @@ function walk(
       if (!matched) out.push({ ...base, type: 'directory', size: 0 });
       walk(root, path, matcher, info, out);
     } else if (st.isSymbolicLink()) {
-      if (!matched) out.push({ ...base, type: 'symlink', size: 0, linkname: readlinkSync(join(root, path)) });
+      if (!matched) out.push({ ...base, type: 'symlink', size: 0, linkname: readlinkSync(`${root}${path}`) });
     } else if (st.isFile()) {
       if (!matched) out.push({ ...base, type: 'file', size: st.size });
     }
