@@ -12,10 +12,9 @@
  */
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { Worker } from 'node:worker_threads';
 import type { Digest } from '../util/digest.ts';
 import { DataLossError, NotFoundError, UnavailableError, isErrno } from '../util/errors.ts';
-import { startThread } from '../util/thread.ts';
+import { IdleTimer, OwnedThread } from '../util/thread.ts';
 import type { FromIngest, IngestRequest } from './ingest-worker.ts';
 import type { BlobInfo, Expected } from './store.ts';
 import { type AppendOptions, type IngestWriter, checkLimit, checkRef, verifyCommit } from './writer.ts';
@@ -47,7 +46,7 @@ export class IngestThread {
   /** The current thread's free slots (made with it, dropped with it: the memory goes when the thread stops). */
   #free: Slot[] = [];
   #room: { resolve: (s: Slot) => void; reject: (err: Error) => void }[] = [];
-  #worker: Worker | undefined;
+  #thread: OwnedThread | undefined;
   /** Changes whenever a thread stops or starts: files opened before are not open in the current one. */
   #generation = 0;
   readonly #pending = new Map<number, { resolve: (m: FromIngest) => void; reject: (err: Error) => void }>();
@@ -55,7 +54,7 @@ export class IngestThread {
   #nextId = 0;
   /** Files open in the current thread. */
   #open = 0;
-  #idle: NodeJS.Timeout | undefined;
+  readonly #idle = new IdleTimer(IDLE_MS, () => this.#idleStop());
   /** Whether the current thread has loaded and answered its first request; who waits for that. */
   #ready = false;
   #up: { resolve: () => void; reject: (err: Error) => void }[] = [];
@@ -74,7 +73,7 @@ export class IngestThread {
 
   /** Starts the thread, if it is not running, for uploads to come; resolves once it is up. */
   warm(): Promise<void> {
-    if (!this.#worker) this.#start();
+    if (!this.#thread) this.#start();
     if (this.#ready) return Promise.resolve();
     return new Promise((resolve, reject) => this.#up.push({ resolve, reject }));
   }
@@ -107,7 +106,7 @@ export class IngestThread {
 
   /** A free slot of the current thread (waiting for one while every slot is in use). */
   slot(): Promise<Slot> {
-    if (!this.#worker) this.#start();
+    if (!this.#thread) this.#start();
     const s = this.#free.pop();
     if (s) return Promise.resolve(s);
     return new Promise((resolve, reject) => this.#room.push({ resolve, reject }));
@@ -134,7 +133,7 @@ export class IngestThread {
   call(m: IngestRequest): Promise<FromIngest> {
     const req = ++this.#req;
     return new Promise((resolve, reject) => {
-      if (this.#pending.size === 0) (this.#worker ?? this.#start()).ref();
+      if (this.#pending.size === 0) (this.#thread ?? this.#start()).worker.ref();
       this.#pending.set(req, { resolve, reject });
       this.#post(m, req);
     });
@@ -142,27 +141,27 @@ export class IngestThread {
 
   /** Posts a request whose answer nobody waits for (`req` 0), or whose answer `call` waits for. */
   #post(m: IngestRequest, req = 0): void {
-    clearTimeout(this.#idle);
-    this.#idle = undefined;
-    (this.#worker ?? this.#start()).postMessage({ ...m, req });
+    this.#idle.disarm();
+    (this.#thread ?? this.#start()).worker.postMessage({ ...m, req });
   }
 
   /** Stops the thread now, closing the files it holds; requests under way fail. */
   async close(): Promise<void> {
-    clearTimeout(this.#idle);
-    if (this.#worker && this.#open > 0) await this.call({ t: 'closeAll' }).catch(() => {});
-    const w = this.#worker;
-    this.#stopped(new UnavailableError('the ingest thread was stopped'));
-    await w?.terminate();
+    this.#idle.disarm();
+    if (this.#thread && this.#open > 0) await this.call({ t: 'closeAll' }).catch(() => {});
+    await this.#stop(new UnavailableError('the ingest thread was stopped'));
   }
 
-  #start(): Worker {
-    const w = startThread(new URL('./ingest-worker.ts', import.meta.url), {
-      resourceLimits: RESOURCE_LIMITS,
-      name: 'ingest',
-    });
+  #start(): OwnedThread {
+    const t = new OwnedThread(
+      new URL('./ingest-worker.ts', import.meta.url),
+      { resourceLimits: RESOURCE_LIMITS, name: 'ingest' },
+      'the ingest thread',
+      (err) => this.#stopped(err),
+    );
+    const w = t.worker;
     this.#generation++;
-    this.#worker = w;
+    this.#thread = t;
     const memory = new SharedArrayBuffer(SLOTS * SLOT);
     this.#free = Array.from({ length: SLOTS }, (_, i) => ({
       bytes: new Uint8Array(memory, i * SLOT, SLOT),
@@ -171,7 +170,7 @@ export class IngestThread {
     }));
     w.on('message', (m: FromIngest) => {
       if (m.req !== 0) this.#answer(m);
-      else if (this.#worker === w) {
+      else if (this.#thread === t) {
         this.#ready = true;
         const up = this.#up;
         this.#up = [];
@@ -179,17 +178,11 @@ export class IngestThread {
         this.#idleLater();
       }
     });
-    w.on('error', (err) => {
-      if (this.#worker === w) this.#stopped(new UnavailableError(`the ingest thread failed: ${err.message}`));
-    });
-    w.on('exit', (code) => {
-      if (this.#worker === w) this.#stopped(new UnavailableError(`the ingest thread exited with code ${code}`));
-    });
     // Answered with req 0 once the thread is up; the requests after it find the slots in place. The thread keeps
     // the process alive only while an answer is awaited.
     w.postMessage({ t: 'init', slots: memory, req: 0 });
     w.unref();
-    return w;
+    return t;
   }
 
   #answer(m: FromIngest): void {
@@ -197,7 +190,7 @@ export class IngestThread {
     if (!p) return;
     this.#pending.delete(m.req);
     if (this.#pending.size === 0) {
-      this.#worker?.unref();
+      this.#thread?.worker.unref();
       this.#idleLater();
     }
     if (m.error) p.reject(Object.assign(new Error(m.error.message), m.error));
@@ -205,19 +198,26 @@ export class IngestThread {
   }
 
   #idleLater(): void {
-    if (this.#open > 0 || this.#pending.size > 0 || !this.#worker || this.#idle) return;
-    this.#idle = setTimeout(() => {
-      this.#idle = undefined;
-      if (this.#open > 0 || this.#pending.size > 0) return;
-      const w = this.#worker;
-      this.#stopped(new UnavailableError('the ingest thread stopped'));
-      void w?.terminate();
-    }, IDLE_MS);
-    this.#idle.unref();
+    if (this.#open > 0 || this.#pending.size > 0 || !this.#thread) return;
+    this.#idle.arm();
   }
 
+  #idleStop(): void {
+    if (this.#open > 0 || this.#pending.size > 0) return;
+    void this.#stop(new UnavailableError('the ingest thread stopped'));
+  }
+
+  /** Stops the current thread on purpose: what waits on it fails with `err`. */
+  async #stop(err: Error): Promise<void> {
+    const t = this.#thread;
+    this.#stopped(err);
+    await t?.stop();
+  }
+
+  /** The current thread is gone (stopped or dead): nothing it held is open any more. */
   #stopped(err: Error): void {
-    this.#worker = undefined;
+    this.#thread = undefined;
+    this.#idle.disarm();
     this.#ready = false;
     this.#generation++;
     this.#open = 0;

@@ -10,10 +10,10 @@
  * unpack-protocol.ts). A thread that dies fails every unpack under way and the whole set is started again.
  */
 import { availableParallelism } from 'node:os';
-import { MessageChannel, type Worker } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import { UnavailableError } from '../util/errors.ts';
 import { Limit } from '../util/lock.ts';
-import { startThread } from '../util/thread.ts';
+import { IdleTimer, OwnedThread } from '../util/thread.ts';
 import {
   CTL_LENGTH,
   type FromReader,
@@ -42,22 +42,22 @@ const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 6
 
 /** A reader thread and its shared memory, lent to one unpack at a time. */
 export class Reader {
-  readonly worker: Worker;
+  readonly thread: OwnedThread;
   readonly input: Uint8Array;
   readonly ctl: Int32Array;
   /** The unpack being served: its messages, and what to do if the thread dies. */
   onMessage: ((m: FromReader) => void) | undefined;
   onDeath: ((err: Error) => void) | undefined;
 
-  constructor(worker: Worker, input: SharedArrayBuffer, ctl: SharedArrayBuffer) {
-    this.worker = worker;
+  constructor(thread: OwnedThread, input: SharedArrayBuffer, ctl: SharedArrayBuffer) {
+    this.thread = thread;
     this.input = new Uint8Array(input);
     this.ctl = new Int32Array(ctl);
-    worker.on('message', (m: FromReader) => this.onMessage?.(m));
+    thread.worker.on('message', (m: FromReader) => this.onMessage?.(m));
   }
 
   post(m: ToReader): void {
-    this.worker.postMessage(m);
+    this.thread.worker.postMessage(m);
   }
 }
 
@@ -66,11 +66,9 @@ export class UnpackPool {
   #slots: Limit;
   #readers: Reader[] = [];
   #idle: Reader[] = [];
-  #appliers: { worker: Worker; id: number }[] = [];
+  #appliers: { thread: OwnedThread; id: number }[] = [];
   #busy = 0;
-  #idleTimer: NodeJS.Timeout | undefined;
-  /** Set while the threads are being stopped on purpose (their exits are not failures). */
-  #stopping = new Set<Worker>();
+  readonly #idleTimer = new IdleTimer(IDLE_MS, () => void this.#stopAll());
 
   constructor(threads: UnpackThreads = DEFAULT_THREADS) {
     this.#threads = clampThreads(threads);
@@ -85,7 +83,7 @@ export class UnpackPool {
   configure(threads: UnpackThreads): void {
     this.#threads = clampThreads(threads);
     this.#slots = new Limit(this.#threads.readers);
-    if (this.#busy === 0) this.#stopAll();
+    if (this.#busy === 0) void this.#stopAll();
   }
 
   /** Waits for a free reader (starting the threads as needed); give it back with `give`. */
@@ -93,11 +91,11 @@ export class UnpackPool {
     const slots = this.#slots;
     await slots.take();
     this.#busy++;
-    clearTimeout(this.#idleTimer);
+    this.#idleTimer.disarm();
     try {
       const r = this.#idle.pop() ?? this.#startReader();
-      r.worker.ref();
-      for (const a of this.#appliers) a.worker.ref();
+      r.thread.worker.ref();
+      for (const a of this.#appliers) a.thread.worker.ref();
       return r;
     } catch (err) {
       this.#busy--;
@@ -113,27 +111,25 @@ export class UnpackPool {
     this.#slots.release();
     if (!this.#readers.includes(r)) return; // its thread died meanwhile
     this.#idle.push(r);
-    r.worker.unref();
+    r.thread.worker.unref();
     if (this.#busy === 0) {
-      for (const a of this.#appliers) a.worker.unref();
-      this.#idleTimer = setTimeout(() => this.#stopAll(), IDLE_MS);
-      this.#idleTimer.unref();
+      for (const a of this.#appliers) a.thread.worker.unref();
+      this.#idleTimer.arm();
     }
   }
 
   /** Stops every thread now (a test's or the daemon's end); unpacks under way fail. */
   async close(): Promise<void> {
-    clearTimeout(this.#idleTimer);
+    this.#idleTimer.disarm();
     const readers = this.#readers;
-    const all = [...readers.map((r) => r.worker), ...this.#appliers.map((a) => a.worker)];
-    this.#stopAll();
+    const stopped = this.#stopAll();
     for (const r of readers) r.onDeath?.(new UnavailableError('the unpack threads were stopped'));
-    await Promise.all(all.map((w) => w.terminate()));
+    await stopped;
   }
 
   #startReader(): Reader {
     if (this.#appliers.length === 0) {
-      for (let id = 0; id < this.#threads.appliers; id++) this.#appliers.push({ worker: this.#start('applier'), id });
+      for (let id = 0; id < this.#threads.appliers; id++) this.#appliers.push({ thread: this.#start('applier'), id });
     }
     const input = new SharedArrayBuffer(INPUT_RING);
     const bodies = new SharedArrayBuffer(SLOTS * SLOT);
@@ -142,47 +138,37 @@ export class UnpackPool {
     r.post({ t: 'init', input, bodies, ctl });
     for (const a of this.#appliers) {
       const { port1, port2 } = new MessageChannel();
-      r.worker.postMessage({ t: 'applier', id: a.id, port: port1 } satisfies ToReader, [port1]);
-      a.worker.postMessage({ t: 'reader', id: a.id, port: port2, ctl, bodies } satisfies ToApplier, [port2]);
+      r.thread.worker.postMessage({ t: 'applier', id: a.id, port: port1 } satisfies ToReader, [port1]);
+      a.thread.worker.postMessage({ t: 'reader', id: a.id, port: port2, ctl, bodies } satisfies ToApplier, [port2]);
     }
     this.#readers.push(r);
     return r;
   }
 
-  #start(kind: 'reader' | 'applier'): Worker {
+  #start(kind: 'reader' | 'applier'): OwnedThread {
     // Named, so that per-thread figures (top -H, /proc/PID/task) tell the readers from the appliers.
-    const w = startThread(new URL(`./${kind}.ts`, import.meta.url), {
-      resourceLimits: RESOURCE_LIMITS,
-      name: `unpack-${kind}`,
-    });
-    const died = (why: string): void => {
-      if (this.#stopping.has(w)) {
-        this.#stopping.delete(w);
-        return;
-      }
-      this.#broken(new UnavailableError(`an unpack ${kind} thread ${why}`));
-    };
-    w.on('error', (err) => died(`failed: ${err.message}`));
-    w.on('exit', (code) => died(`exited with code ${code}`));
-    return w;
+    return new OwnedThread(
+      new URL(`./${kind}.ts`, import.meta.url),
+      { resourceLimits: RESOURCE_LIMITS, name: `unpack-${kind}` },
+      `an unpack ${kind} thread`,
+      (err) => this.#broken(err),
+    );
   }
 
   /** A thread died: every unpack under way fails, and the next one starts a fresh set of threads. */
   #broken(err: Error): void {
     const readers = this.#readers;
-    this.#stopAll();
+    void this.#stopAll();
     for (const r of readers) r.onDeath?.(err);
   }
 
-  #stopAll(): void {
-    const workers = [...this.#readers.map((r) => r.worker), ...this.#appliers.map((a) => a.worker)];
+  /** Stops every thread on purpose (their ends are not failures); resolves once they have all ended. */
+  async #stopAll(): Promise<void> {
+    const threads = [...this.#readers.map((r) => r.thread), ...this.#appliers.map((a) => a.thread)];
     this.#readers = [];
     this.#idle = [];
     this.#appliers = [];
-    for (const w of workers) {
-      this.#stopping.add(w);
-      void w.terminate();
-    }
+    await Promise.all(threads.map((t) => t.stop()));
   }
 }
 

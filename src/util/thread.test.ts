@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { startThread, threadModules } from './thread.ts';
+import { UnavailableError } from './errors.ts';
+import { IdleTimer, OwnedThread, startThread, threadModules } from './thread.ts';
 
 /** entry.ts importing lib/twice.ts (a value and a type) and re-exporting lib/more.ts, which imports twice.ts too. */
 function fixture(t: TestContext): string {
@@ -58,4 +59,60 @@ test("a module that fails to load is the thread's 'error'", async (t) => {
   const err = await new Promise<Error>((resolve) => w.once('error', resolve));
   assert.match(err.message, /boom at load/);
   await w.terminate();
+});
+
+/** An OwnedThread on a module of `code`, and the deaths it told. */
+function owned(t: TestContext, code: string): { thread: OwnedThread; deaths: Error[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-thread-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'entry.ts'), code);
+  const deaths: Error[] = [];
+  const thread = new OwnedThread(pathToFileURL(join(dir, 'entry.ts')), {}, 'the test thread', (err) =>
+    deaths.push(err),
+  );
+  t.after(() => thread.stop());
+  return { thread, deaths };
+}
+
+const exited = (thread: OwnedThread) => new Promise((resolve) => thread.worker.once('exit', resolve));
+
+test('an owned thread that throws dies once, as unavailable, naming itself and the error', async (t) => {
+  const { thread, deaths } = owned(t, "setTimeout(() => { throw new Error('boom'); }, 0);\n");
+  await exited(thread);
+  assert.equal(deaths.length, 1, "the 'exit' after the 'error' is not a second death");
+  assert.ok(deaths[0] instanceof UnavailableError);
+  assert.equal(deaths[0].message, 'the test thread failed: boom');
+});
+
+test('an owned thread that exits on its own dies with its exit code', async (t) => {
+  const { thread, deaths } = owned(t, 'process.exit(3);\n');
+  await exited(thread);
+  assert.deepEqual(
+    deaths.map((e) => e.message),
+    ['the test thread exited with code 3'],
+  );
+});
+
+test('an owned thread stopped by its owner is not a death', async (t) => {
+  const { thread, deaths } = owned(t, 'setInterval(() => {}, 1000);\n');
+  await thread.stop();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(deaths, []);
+});
+
+test('an idle timer runs once after its wait, however often it was armed meanwhile; disarming cancels it', async () => {
+  let runs = 0;
+  const idle = new IdleTimer(10, () => runs++);
+  // A timer due later (the sleeps here) never fires before one due earlier.
+  const sleep = () => new Promise((resolve) => setTimeout(resolve, 50));
+  idle.arm();
+  idle.arm();
+  assert.equal(idle.armed, true);
+  await sleep();
+  assert.equal(runs, 1);
+  assert.equal(idle.armed, false);
+  idle.arm();
+  idle.disarm();
+  await sleep();
+  assert.equal(runs, 1);
 });

@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { stripTypeScriptTypes } from 'node:module';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { UnavailableError } from './errors.ts';
 
 /**
  * The worker's bootstrap (CommonJS, evaluated): registers the load hook over the stripped sources, then imports the
@@ -71,6 +72,73 @@ export function threadModules(entry: URL): [string, string][] {
 export function startThread(entry: URL, opts: Omit<WorkerOptions, 'eval' | 'workerData'> = {}): Worker {
   if (!stripperLoaded()) return new Worker(entry, opts);
   return new Worker(BOOT, { ...opts, eval: true, workerData: { entry: entry.href, sources: threadModules(entry) } });
+}
+
+/**
+ * A thread its owner starts and stops, told apart from one that dies: an uncaught error or an exit the owner did not
+ * ask for reaches `onDeath`, once, as an UnavailableError naming `what` ("the ingest thread failed: …", "… exited
+ * with code 1"); Node's 'exit' that follows an 'error' is not told again, nor is the end of a thread `stop` ended.
+ */
+export class OwnedThread {
+  readonly worker: Worker;
+  #ended = false;
+
+  constructor(
+    entry: URL,
+    opts: Omit<WorkerOptions, 'eval' | 'workerData'>,
+    what: string,
+    onDeath: (err: UnavailableError) => void,
+  ) {
+    const w = startThread(entry, opts);
+    this.worker = w;
+    const died = (why: string): void => {
+      if (this.#ended) return;
+      this.#ended = true;
+      onDeath(new UnavailableError(`${what} ${why}`));
+    };
+    w.on('error', (err) => died(`failed: ${err.message}`));
+    w.on('exit', (code) => died(`exited with code ${code}`));
+  }
+
+  /** Ends the thread on purpose: not a death. */
+  async stop(): Promise<void> {
+    this.#ended = true;
+    await this.worker.terminate();
+  }
+}
+
+/**
+ * Runs `fn` once a thread set has been idle for `ms`: `arm` when the last work is done, `disarm` when work comes. The
+ * timer does not keep the process alive.
+ */
+export class IdleTimer {
+  readonly #ms: number;
+  readonly #fn: () => void;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(ms: number, fn: () => void) {
+    this.#ms = ms;
+    this.#fn = fn;
+  }
+
+  get armed(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /** Starts the wait, unless it is under way already. */
+  arm(): void {
+    if (this.#timer) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#fn();
+    }, this.#ms);
+    this.#timer.unref();
+  }
+
+  disarm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
 }
 
 /** Whether Node's type stripper is loaded in this thread (it stays loaded once a `.ts` module was stripped). */
