@@ -246,6 +246,8 @@ export class ThreadIngestWriter implements IngestWriter {
   /** Where verified blobs go: `<blobs>/<alg>/<hex>`. */
   readonly #blobs: string;
   #open = true;
+  /** The last piece of an append with `last`, written with the commit. */
+  #tail: { slot: Slot; len: number } | undefined;
 
   private constructor(
     thread: IngestThread,
@@ -351,10 +353,14 @@ export class ThreadIngestWriter implements IngestWriter {
         }
       }
       opts.signal?.throwIfAborted();
-      if (filled > 0) post();
+      if (filled > 0 && opts.last) {
+        this.#tail = { slot: slot!, len: filled };
+        slot = undefined;
+      } else if (filled > 0) post();
       while (posted.length > 0) await settle();
     } catch (err) {
       if (slot !== undefined) this.#thread.give(slot);
+      this.#dropTail();
       // The writes under way end first; then the file is cut back to where the append started (the thread
       // computes the hash from the file again).
       await Promise.allSettled(posted.map((p) => p.written));
@@ -363,6 +369,11 @@ export class ThreadIngestWriter implements IngestWriter {
     }
     this.#size = pos;
     return pos;
+  }
+
+  #dropTail(): void {
+    if (this.#tail) this.#thread.give(this.#tail.slot);
+    this.#tail = undefined;
   }
 
   /** The thread gathers: a source's chunks are copied once, into its memory. */
@@ -375,17 +386,23 @@ export class ThreadIngestWriter implements IngestWriter {
       this.#algorithm,
       expected,
       async () => {
+        const tail = this.#tail;
+        this.#tail = undefined;
         try {
+          if (tail && tail.slot.generation !== this.#thread.generation)
+            throw new UnavailableError('the ingest thread stopped');
           const r = await this.#call({
             t: 'finish',
             id: this.#id,
             digest: expected.digest,
             size: expected.size,
             blobs: this.#blobs,
+            ...(tail ? { tail: { at: tail.slot.at, len: tail.len } } : {}),
           });
           created = r.created === true;
           return { digest: r.digest as Digest, size: this.#size };
         } finally {
+          if (tail) this.#thread.give(tail.slot);
           // Stored, refused or failed, the thread let the file go.
           this.#closed();
         }
@@ -397,6 +414,7 @@ export class ThreadIngestWriter implements IngestWriter {
   }
 
   async close(): Promise<void> {
+    this.#dropTail();
     if (!this.#open) return;
     await this.#call({ t: 'close', id: this.#id }).catch(() => {});
     this.#closed();

@@ -35,7 +35,15 @@ export type IngestRequest =
    * removed, and the serving thread's `verifyCommit` throws); when it matches, the file is synced and renamed to
    * `<blobs>/<alg>/<hex>`.
    */
-  | { t: 'finish'; id: number; digest?: string | undefined; size?: number | undefined; blobs: string }
+  | {
+      t: 'finish';
+      id: number;
+      digest?: string | undefined;
+      size?: number | undefined;
+      blobs: string;
+      /** The file's last piece, in the slots, written first (an append's `last` piece). */
+      tail?: { at: number; len: number };
+    }
   | { t: 'close'; id: number }
   | { t: 'closeAll' };
 
@@ -109,15 +117,9 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
       files.set(m.id, { fd, path: m.path, algorithm: m.algorithm, pos: m.size, hash });
       return {};
     }
-    case 'write': {
-      const f = file(m.id);
-      const h = hashOf(f);
-      const bytes = slots.subarray(m.at, m.at + m.len);
-      for (let off = 0; off < m.len; ) off += writeSync(f.fd, bytes, off, m.len - off, f.pos + off);
-      h.update(bytes);
-      f.pos += m.len;
+    case 'write':
+      write(file(m.id), m.at, m.len);
       return {};
-    }
     case 'truncate': {
       const f = file(m.id);
       f.hash = undefined;
@@ -127,6 +129,15 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
     }
     case 'finish': {
       const f = file(m.id);
+      if (m.tail) {
+        try {
+          write(f, m.tail.at, m.tail.len);
+        } catch (err) {
+          files.delete(m.id);
+          closeSync(f.fd);
+          throw err;
+        }
+      }
       const digest = `${f.algorithm}:${hashOf(f).digest('hex')}`;
       files.delete(m.id);
       if ((m.size !== undefined && f.pos !== m.size) || (m.digest !== undefined && digest !== m.digest)) {
@@ -135,28 +146,34 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
         rmSync(f.path, { force: true });
         return { digest };
       }
-      try {
-        await fsyncAsync(f.fd);
-      } finally {
-        closeSync(f.fd);
-      }
       const final = join(m.blobs, f.algorithm, digest.slice(f.algorithm.length + 1));
+      let open = true;
+      const close = () => {
+        if (open) closeSync(f.fd);
+        open = false;
+      };
       try {
         mkdirSync(dirname(final), { recursive: true });
+        // A blob already stored is not synced again, nor is the copy that goes.
         if (exists(final)) {
+          close();
           rmSync(f.path, { force: true });
           return { digest, created: false };
         }
-        renameSync(f.path, final);
-        const dir = openSync(dirname(final), 'r');
         try {
-          await fsyncAsync(dir);
+          await fsyncAsync(f.fd);
         } finally {
-          closeSync(dir);
+          close();
         }
+        renameSync(f.path, final);
+        await syncDir(dirname(final));
         return { digest, created: true };
       } catch (err) {
-        rmSync(f.path, { force: true });
+        try {
+          close();
+        } finally {
+          rmSync(f.path, { force: true });
+        }
         throw err;
       }
     }
@@ -173,6 +190,55 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
       failed.clear();
       return {};
   }
+}
+
+/** Directory syncs per directory: those asked for while one runs wait for the next, which covers their renames. */
+const dirSyncs = new Map<string, { resolve: () => void; reject: (err: Error) => void }[]>();
+
+/**
+ * Makes the renames into `dir` so far durable. Blobs committed at once (a replication's, a client's parallel
+ * pushes) land in the same directory: one sync after several renames covers them all, so each sync takes every
+ * rename made before it started.
+ */
+function syncDir(dir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const waiting = dirSyncs.get(dir);
+    if (waiting) {
+      waiting.push({ resolve, reject });
+      return;
+    }
+    const first = [{ resolve, reject }];
+    dirSyncs.set(dir, first);
+    void (async () => {
+      for (let batch = first; batch.length > 0; ) {
+        // Renames from now on wait for the next sync.
+        const next: typeof batch = [];
+        dirSyncs.set(dir, next);
+        try {
+          const fd = openSync(dir, 'r');
+          try {
+            await fsyncAsync(fd);
+          } finally {
+            closeSync(fd);
+          }
+          for (const w of batch) w.resolve();
+        } catch (err) {
+          for (const w of batch) w.reject(err as Error);
+        }
+        batch = next;
+      }
+      dirSyncs.delete(dir);
+    })();
+  });
+}
+
+/** Writes `len` bytes of the slots from `at` at the file's end, and hashes them. */
+function write(f: Open, at: number, len: number): void {
+  const h = hashOf(f);
+  const bytes = slots.subarray(at, at + len);
+  for (let off = 0; off < len; ) off += writeSync(f.fd, bytes, off, len - off, f.pos + off);
+  h.update(bytes);
+  f.pos += len;
 }
 
 function exists(path: string): boolean {

@@ -134,6 +134,8 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
   readonly #thread: IngestThread | undefined;
   /** Writers open on this thread while the ingest thread is not up. */
   #writing = 0;
+  /** An append's bytes are on file as each piece is written: a cut append keeps what came before the cut. */
+  readonly appendsInPlace = true;
 
   /**
    * `ingestThread`: a resumable ingest's file work (writes, hashing, the commit's fsyncs and rename) is done on a
@@ -484,10 +486,10 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
   }
 
   #fileWriter(ref: string, opts: { size: number; algorithm?: 'sha256' | 'sha512' }): Promise<IngestWriter> {
-    return FileIngestWriter.open(join(this.root, 'ingest'), ref, opts, async (tmp, digest) => {
+    return FileIngestWriter.open(join(this.root, 'ingest'), ref, opts, async (tmp, digest, sync) => {
       const final = this.path(digest);
       await mkdir(dirname(final), { recursive: true });
-      return placeFile(tmp, final);
+      return placeFile(tmp, final, sync);
     });
   }
 

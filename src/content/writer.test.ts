@@ -118,6 +118,31 @@ for (const ingestThread of [false, true]) {
       assert.deepEqual(await readdir(join(root, 'ingest')), []);
     });
 
+    test('an append with `last` keeps its last piece for the commit; given up by a close, its slot comes back', async () => {
+      // More blobs given up than the thread has slots: a slot kept for a commit that never came would run out.
+      for (let i = 0; i < 12; i++) {
+        const w = await store.writer(`last-drop${i}`, { size: 0 });
+        await w.append(Readable.from([Buffer.alloc(1_500_000, i)]), { last: true });
+        await w.close();
+        await store.abort(`last-drop${i}`);
+      }
+      const blobs = Array.from({ length: 12 }, (_, i) => Buffer.alloc((1 << 20) * 2 + 1000 * i, i + 7));
+      const infos = await Promise.all(
+        blobs.map(async (b, i) => {
+          const w = await store.writer(`last${i}`, { size: 0 });
+          const pieces = [];
+          for (let off = 0; off < b.length; off += 65536) pieces.push(b.subarray(off, off + 65536));
+          assert.equal(await w.append(Readable.from(pieces), { last: true }), b.length);
+          return w.commit({ digest: sha256(b), size: b.length });
+        }),
+      );
+      for (const [i, info] of infos.entries()) {
+        assert.deepEqual(info, { digest: sha256(blobs[i]!), size: blobs[i]!.length, created: true });
+        assert.ok((await store.readAll(info.digest)).equals(blobs[i]!));
+      }
+      assert.deepEqual(await readdir(join(root, 'ingest')), []);
+    });
+
     test('onWritten hears sizes that are on file, rising to the whole append', async () => {
       const w = await store.writer('upw', { size: 0 });
       assert.equal(w.gathers === true, ingestThread, 'the writer of the thread, when there is one');

@@ -33,6 +33,12 @@ export interface AppendOptions {
    * bytes reach storage only at the end of an append, such as S3's, need not call it.)
    */
   onWritten?: ((size: number) => Promise<void> | void) | undefined;
+  /**
+   * No append follows: the caller commits next, or gives the blob up. A writer may then keep the last piece and
+   * write it with the commit (the ingest thread's: one message instead of two each way); `onWritten` does not hear
+   * of it, and a `close` instead of the commit leaves the file without it.
+   */
+  last?: boolean | undefined;
 }
 
 export interface IngestWriter {
@@ -102,7 +108,7 @@ export class FileIngestWriter implements IngestWriter {
   readonly #algorithm: 'sha256' | 'sha512';
   /** The running digest of bytes [0, size), or undefined when it must be recomputed from the file. */
   #digester: Digester | undefined;
-  readonly #place: (tmp: string, digest: Digest) => Promise<boolean>;
+  readonly #place: Place;
 
   private constructor(
     ref: string,
@@ -110,7 +116,7 @@ export class FileIngestWriter implements IngestWriter {
     fh: FileHandle,
     size: number,
     algorithm: 'sha256' | 'sha512',
-    place: (tmp: string, digest: Digest) => Promise<boolean>,
+    place: Place,
   ) {
     this.ref = ref;
     this.#file = file;
@@ -121,12 +127,12 @@ export class FileIngestWriter implements IngestWriter {
     this.#place = place;
   }
 
-  /** `place(tmp, digest)` renames the verified file into the store; false when the blob was already there. */
+  /** `place` renames the verified file into the store (see `Place`). */
   static async open(
     dir: string,
     ref: string,
     opts: { size: number; algorithm?: 'sha256' | 'sha512' },
-    place: (tmp: string, digest: Digest) => Promise<boolean>,
+    place: Place,
   ): Promise<FileIngestWriter> {
     checkRef(ref);
     const file = join(dir, ref);
@@ -201,15 +207,15 @@ export class FileIngestWriter implements IngestWriter {
       },
       () => this.#discard(),
     );
-    await this.#fh.sync();
-    await this.#fh.close();
     let created: boolean;
     try {
-      created = await this.#place(this.#file, digest);
+      created = await this.#place(this.#file, digest, () => this.#fh.sync());
     } catch (err) {
+      await this.#fh.close().catch(() => {});
       await rm(this.#file, { force: true });
       throw err;
     }
+    await this.#fh.close();
     return { digest, size, created };
   }
 
@@ -243,8 +249,15 @@ export async function* listPartials(dir: string): AsyncIterable<{ ref: string; s
   }
 }
 
-/** Renames a verified file to `final` unless a blob is already there; makes the rename durable. */
-export async function placeFile(tmp: string, final: string): Promise<boolean> {
+/**
+ * How a verified partial `tmp` becomes blob `digest`: unless the blob is there already (then false, and `tmp` goes),
+ * `sync()` makes its bytes durable, and it is renamed into the store durably. A blob already stored is not synced
+ * again.
+ */
+export type Place = (tmp: string, digest: Digest, sync: () => Promise<void>) => Promise<boolean>;
+
+/** `Place` to `final`. */
+export async function placeFile(tmp: string, final: string, sync: () => Promise<void>): Promise<boolean> {
   try {
     await stat(final);
     await rm(tmp, { force: true });
@@ -252,6 +265,7 @@ export async function placeFile(tmp: string, final: string): Promise<boolean> {
   } catch (err) {
     if (!isErrno(err, 'ENOENT')) throw err;
   }
+  await sync();
   await rename(tmp, final);
   const fh = await open(dirname(final), 'r');
   try {

@@ -80,6 +80,25 @@ async function* cuttable(body: AsyncIterable<Buffer>, onCut: (err: unknown) => v
 }
 
 /**
+ * Runs `claim` (which claims `digest` for an upload) again while the collector is removing that blob, every 50 ms
+ * for up to 30 s; then TOOMANYREQUESTS.
+ */
+async function whileDeleting<T>(claim: () => Promise<T>, digest: Digest): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await claim();
+    } catch (err) {
+      if (!(err instanceof BlobBeingDeleted)) throw err;
+      if (i >= 600)
+        throw new RegistryError('TOOMANYREQUESTS', `blob ${digest} is being garbage-collected; try again`, {
+          cause: err,
+        });
+      await sleep(50);
+    }
+  }
+}
+
+/**
  * The registry's operations, one per thing the distribution API can do, independent of HTTP. Uploads keep an
  * open writer (and its running digest) between requests; a restart or another process reopens it from storage.
  */
@@ -91,10 +110,7 @@ export class Registry {
   readonly #writers = new Map<string, { writer: IngestWriter; timer: NodeJS.Timeout }>();
   readonly #uploadLocks = new KeyedMutex();
   readonly #listeners: ((e: RegistryEvent) => void)[] = [];
-  /**
-   * Whether bytes written in the middle of an append are on file at once, and each piece written before the next
-   * is asked for (the filesystem store; S3's writer keeps a chunk's pieces until its end).
-   */
+  /** Whether an append's bytes are in storage as each piece is written (the backend's `appendsInPlace`). */
   readonly #progressKept: boolean;
   /** Consulted before a manifest is stored (set once the trust policies are wired). */
   guard: ManifestGuard | undefined;
@@ -104,7 +120,7 @@ export class Registry {
     this.blobs = opts.blobs;
     this.deleteEnabled = opts.deleteEnabled ?? true;
     this.maxBlobBytes = opts.maxBlobBytes;
-    this.#progressKept = opts.blobs.path !== undefined;
+    this.#progressKept = opts.blobs.appendsInPlace === true;
   }
 
   onEvent(fn: (e: RegistryEvent) => void): void {
@@ -303,19 +319,7 @@ export class Registry {
         throw new RegistryError('DIGEST_INVALID', `digest ${digest} is not ${fresh.algorithm}, the upload's algorithm`);
       await this.store.guard?.beforeUpload?.(fresh.repo, digest, fresh.size);
       const w = await this.#writer(fresh);
-      for (let i = 0; ; i++) {
-        try {
-          await this.store.claimDigest(fresh.id, digest);
-          break;
-        } catch (err) {
-          if (!(err instanceof BlobBeingDeleted)) throw err;
-          if (i >= 600)
-            throw new RegistryError('TOOMANYREQUESTS', `blob ${digest} is being garbage-collected; try again`, {
-              cause: err,
-            });
-          await sleep(50);
-        }
-      }
+      await whileDeleting(() => this.store.claimDigest(fresh.id, digest), digest);
       const kept = this.#writers.get(fresh.id);
       if (kept) clearTimeout(kept.timer);
       this.#writers.delete(fresh.id);
@@ -332,6 +336,60 @@ export class Registry {
       this.emit({ action: 'push', repo: fresh.repo, digest, actor, address });
       return info;
     });
+  }
+
+  /**
+   * A whole blob of known digest and size, in one call: what an upload's POST, PATCH and PUT do, for a replication
+   * pulling into this registry. The metadata takes two transactions, not one per step: the upload is recorded with
+   * its digest claimed, and at the end the blob is linked and the upload dropped. The last piece is written with the
+   * commit (the writer's `last`). Nothing is resumable: a failure drops the upload.
+   */
+  async putBlob(
+    repo: string,
+    digest: Digest,
+    size: number,
+    body: AsyncIterable<Buffer>,
+    actor: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (this.maxBlobBytes !== undefined && size > this.maxBlobBytes)
+      throw new RegistryError('SIZE_INVALID', `blob is larger than the ${this.maxBlobBytes} bytes allowed`);
+    const algorithm = digestAlgorithm(digest);
+    await this.store.guard?.beforeUpload?.(repo, digest, size);
+    const id = randomUUID();
+    const repoId = await whileDeleting(
+      () => this.store.createUpload({ id, repo, owner: actor, algorithm, digest }),
+      digest,
+    );
+    let w: IngestWriter | undefined;
+    try {
+      w = await this.blobs.writer(id, { size: 0, algorithm });
+      const pieces = w.gathers ? body : coalesce(body, WRITE_BYTES, { reuse: this.#progressKept });
+      const got = await w.append(pieces, { maxSize: size, last: true, ...(signal ? { signal } : {}) });
+      if (got !== size)
+        throw new RegistryError('SIZE_INVALID', `received ${got} bytes of blob ${digest}, ${size} were announced`);
+      const committing = w;
+      w = undefined;
+      try {
+        await committing.commit({ digest, size });
+      } catch (err) {
+        if (err instanceof DataLossError)
+          throw new RegistryError('DIGEST_INVALID', `uploaded content does not match digest ${digest}`, { cause: err });
+        throw err;
+      }
+      await this.store.linkUploaded(
+        { id, repo, repoId, owner: actor, size, algorithm, createdAt: 0, updatedAt: 0 },
+        digest,
+        size,
+      );
+    } catch (err) {
+      await w?.close();
+      await this.store.deleteUpload(id);
+      await this.blobs.abort(id);
+      if (err instanceof InvalidArgumentError) throw new RegistryError('SIZE_INVALID', err.message, { cause: err });
+      throw err;
+    }
+    this.emit({ action: 'push', repo, digest, actor });
   }
 
   async cancelUpload(u: Upload): Promise<void> {

@@ -130,15 +130,19 @@ export class RegistryStore {
    */
   async claimDigest(id: string, digest: Digest): Promise<void> {
     await this.db.tx(async (q) => {
-      // The scrub (scrub.ts) records an unlisted blob as `deleting` under this lock.
-      if (this.db.dialect.lockKey) await q.get(this.db.dialect.lockKey, [digest]);
-      const row = await q.get<{ state: string }>(
-        `SELECT state FROM blobs WHERE digest = ?${this.db.dialect.forShare}`,
-        [digest],
-      );
-      if (row?.state === 'deleting') throw new BlobBeingDeleted(digest);
+      await this.#claimable(q, digest);
       await q.run('UPDATE uploads SET digest = ?, updated_at = ? WHERE id = ?', [digest, now(), id]);
     });
+  }
+
+  /** Throws BlobBeingDeleted while the collector removes `digest`; otherwise keeps it from starting until the end. */
+  async #claimable(q: SqlQueries, digest: Digest): Promise<void> {
+    // The scrub (scrub.ts) records an unlisted blob as `deleting` under this lock.
+    if (this.db.dialect.lockKey) await q.get(this.db.dialect.lockKey, [digest]);
+    const row = await q.get<{ state: string }>(`SELECT state FROM blobs WHERE digest = ?${this.db.dialect.forShare}`, [
+      digest,
+    ]);
+    if (row?.state === 'deleting') throw new BlobBeingDeleted(digest);
   }
 
   /** After the blob is in the store: records it, links it to the upload's repository and ends the upload. */
@@ -193,14 +197,27 @@ export class RegistryStore {
 
   // Uploads
 
-  async createUpload(u: { id: string; repo: string; owner: string; algorithm: 'sha256' | 'sha512' }): Promise<void> {
-    await this.db.tx(async (q) => {
+  /**
+   * Records a new upload; returns its repository's ID. With `digest` (a blob sent whole, its digest known from the
+   * start) the upload claims it at once, as `claimDigest` would later: one transaction instead of two.
+   */
+  async createUpload(u: {
+    id: string;
+    repo: string;
+    owner: string;
+    algorithm: 'sha256' | 'sha512';
+    digest?: Digest | undefined;
+  }): Promise<number> {
+    return this.db.tx(async (q) => {
+      if (u.digest !== undefined) await this.#claimable(q, u.digest);
       const repoId = await this.ensureRepo(q, u.repo);
       const t = now();
       await q.run(
-        'INSERT INTO uploads (id, repo_id, owner, size, algorithm, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?, ?)',
-        [u.id, repoId, u.owner, u.algorithm, t, t],
+        `INSERT INTO uploads (id, repo_id, owner, size, algorithm, digest, created_at, updated_at)
+         VALUES (?, ?, ?, 0, ?, ?, ?, ?)`,
+        [u.id, repoId, u.owner, u.algorithm, u.digest ?? null, t, t],
       );
+      return repoId;
     });
   }
 

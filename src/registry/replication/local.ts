@@ -95,10 +95,9 @@ export class LocalSide implements Side {
     return new LocalUpload(this.#reg, u, this.#actor);
   }
 
-  async putBlob(repo: string, digest: Digest, size: number, body: AsyncIterable<Buffer>, signal: AbortSignal) {
-    const up = (await this.upload(repo, undefined))!;
-    await up.append(body, size, signal);
-    await up.finish(digest, signal);
+  /** In one call to the registry (`Registry.putBlob`): no upload to resume, so none of its steps recorded. */
+  putBlob(repo: string, digest: Digest, size: number, body: AsyncIterable<Buffer>, signal: AbortSignal): Promise<void> {
+    return this.#reg.putBlob(repo, digest, size, body, this.#actor, signal);
   }
 
   async putManifest(repo: string, ref: string, m: Manifest): Promise<void> {

@@ -11,6 +11,11 @@ export type BlobBackend = Pick<Provider, 'read' | 'info'> &
   Partial<Pick<Provider, 'path'>> &
   ResumableIngester & {
     init(): Promise<void>;
+    /**
+     * Whether an append's bytes are in storage as they are written, each piece before the next is asked for (the
+     * filesystem store), so that a cut append keeps its progress; S3's writer stores a chunk at its append's end.
+     */
+    readonly appendsInPlace?: boolean;
     /** Starts, in the background, what uploads will need (the filesystem store's ingest thread). */
     warm?(): Promise<void>;
     close?(): Promise<void>;
