@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { isBundled } from '../src/cli/compose/bundle-build.ts';
+import { isBundled } from '../src/cli/compose/bundle.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const src = join(root, 'src');

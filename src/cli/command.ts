@@ -2,6 +2,9 @@ import type { Readable, Writable } from 'node:stream';
 import type { EngineClient } from '../client/index.ts';
 import { FlagError, flagUsages, parseFlags, type FlagSpec, type FlagValues } from './flags.ts';
 import { UsageError } from './errors.ts';
+import { GLOBAL_FLAGS } from './global-flags.ts';
+
+export { GLOBAL_FLAGS };
 
 /**
  * The command tree. A command declares its usage line, flags and argument count, and its `run` only
@@ -245,34 +248,6 @@ export function groupHelp(cmd: Command, path: string): string {
     `\nRun '${path} COMMAND --help' for more information on a command.\n`
   );
 }
-
-export const GLOBAL_FLAGS: readonly FlagSpec[] = [
-  { name: 'debug', short: 'D', kind: 'bool', usage: 'Enable debug mode' },
-  {
-    name: 'host',
-    short: 'H',
-    kind: 'string',
-    valueName: 'string',
-    usage: 'Daemon socket to connect to (default "unix:///run/berth/berth.sock", or $BERTH_HOST)',
-  },
-  {
-    name: 'log-level',
-    short: 'l',
-    kind: 'string',
-    usage: 'Set the logging level ("debug", "info", "warn", "error", "fatal")',
-    defaultValue: 'info',
-  },
-  { name: 'tls', kind: 'bool', usage: 'Use TLS; implied by --tlsverify' },
-  {
-    name: 'tlscacert',
-    kind: 'string',
-    usage: 'Trust certs signed only by this CA (default "$DOCKER_CERT_PATH/ca.pem", or ~/.docker/ca.pem)',
-  },
-  { name: 'tlscert', kind: 'string', usage: 'Path to TLS certificate file (default "$DOCKER_CERT_PATH/cert.pem")' },
-  { name: 'tlskey', kind: 'string', usage: 'Path to TLS key file (default "$DOCKER_CERT_PATH/key.pem")' },
-  { name: 'tlsverify', kind: 'bool', usage: 'Use TLS and verify the remote (or $DOCKER_TLS_VERIFY)' },
-  { name: 'version', short: 'v', kind: 'bool', usage: 'Print version information and quit' },
-];
 
 /** `berth --help`. */
 export function rootHelp(roots: readonly Command[]): string {

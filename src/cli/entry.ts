@@ -52,10 +52,15 @@ export async function runProgram(streams: Streams, body: (run: ProgramRun) => Pr
 /**
  * An engine client whose code is loaded only now, when a command talks to an engine (not by `compose config`,
  * help, a usage error): synchronously, as require() of an ES module allows, since the context's getter is sync.
+ * Run from source (an ES module, where `require` is not defined) it is required by path; inside the CLI's bundle
+ * (a CommonJS script) the plain `require(…)` is the one esbuild copies the client in for and runs in place.
  */
 export function newEngineClient(options: EngineClientOptions): EngineClient {
-  const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);
-  const { EngineClient } = require('../client/index.ts') as typeof import('../client/index.ts');
+  const { EngineClient } = (
+    typeof require === 'function'
+      ? require('../client/index.ts')
+      : process.getBuiltinModule('node:module').createRequire(import.meta.url)('../client/index.ts')
+  ) as typeof import('../client/index.ts');
   return new EngineClient(options);
 }
 

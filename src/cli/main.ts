@@ -54,8 +54,13 @@ export function clientTLS(
 
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal', 'panic']);
 
-/** Runs the CLI and resolves with the exit status. */
-export function main(argv: readonly string[], env: NodeJS.ProcessEnv, streams: Streams): Promise<number> {
+/** Runs the CLI and resolves with the exit status. `started` is told the command's name before it runs. */
+export function main(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  streams: Streams,
+  started?: (command: string) => void,
+): Promise<number> {
   return runProgram(streams, async (run) => {
     let parsed;
     try {
@@ -69,6 +74,7 @@ export function main(argv: readonly string[], env: NodeJS.ProcessEnv, streams: S
       }
       throw err;
     }
+    started?.(parsed.args[0] ?? 'none');
     const version = clientVersion();
     if (parsed.flags.bool('version')) {
       streams.out.write(`Berth version ${version}\n`);
@@ -121,6 +127,4 @@ export function main(argv: readonly string[], env: NodeJS.ProcessEnv, streams: S
   });
 }
 
-if (import.meta.main) {
-  process.exitCode = await main(process.argv.slice(2), process.env, processStreams());
-}
+export { processStreams };

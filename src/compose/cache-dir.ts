@@ -1,6 +1,3 @@
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
 /**
  * Where the compose loader keeps what it need not redo on every run (the compiled schema, parsed files): under
  * `node_modules/.cache/berth/` of the install, through util/cache-files.ts (written whole or not at all). Each
@@ -9,8 +6,6 @@ import { fileURLToPath } from 'node:url';
  * written, never on a hit, so a warm run pays nothing for it.
  */
 
-/** The install's root (beside `node_modules/` and `vendor/`). */
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CACHE_DIR = join(ROOT, 'node_modules', '.cache', 'berth');
+export { CACHE_ROOT as CACHE_DIR, ROOT } from '../util/install.ts';
 
 export { boundCache, type CacheLimits, dropStale, touch, writeCacheFile } from '../util/cache-files.ts';

@@ -9,28 +9,15 @@ import {
 import { ComposeFileError, InvalidProjectError } from '../../compose/index.ts';
 import type { Context } from '../command.ts';
 import { UsageError } from '../errors.ts';
-import { bool, FlagError, flagUsages, int, list, parseFlags, str, type FlagSpec, type FlagValues } from '../flags.ts';
+import { FlagError, flagUsages, parseFlags, type FlagValues } from '../flags.ts';
 import { COMPOSE_COMMANDS, type ComposeCommand } from './commands.ts';
+import { COMPOSE_FLAGS } from './flags.ts';
 
 /**
  * `berth compose …` and `docker compose …` (the docker CLI plugin): compose's own flags (`-f`, `-p`,
  * `--project-directory`, `--env-file`, `--profile`), then a command. Each command turns its flags into options
  * for `src/compose/` and prints what comes back; progress goes to stderr as Docker Compose's plain progress.
  */
-
-export const COMPOSE_FLAGS: readonly FlagSpec[] = [
-  list('file', 'Compose configuration files', { short: 'f', valueName: 'stringArray' }),
-  str('project-name', 'Project name', { short: 'p' }),
-  str('project-directory', 'Specify an alternate working directory'),
-  list('env-file', 'Specify an alternate environment file', { valueName: 'stringArray' }),
-  list('profile', 'Specify a profile to enable', { valueName: 'stringArray' }),
-  str('ansi', 'Control when to print ANSI control characters ("never"|"always"|"auto")', { defaultValue: 'auto' }),
-  str('progress', 'Set type of progress output (auto, tty, plain, json, quiet)'),
-  int('parallel', 'Control max parallelism, -1 for unlimited', { defaultValue: '-1' }),
-  bool('compatibility', 'Run compose in backward compatibility mode', { hidden: true }),
-  bool('dry-run', 'Execute command in dry run mode', { hidden: true }),
-  bool('all-resources', 'Include all resources, even those not used by services', { hidden: true }),
-];
 
 /** What a compose command gets: the CLI context, the parsed flags and arguments, and the project loader. */
 export interface ComposeInvocation {

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { CLI_BUNDLE, type CliMain, FROM_SOURCE } from './berth.ts';
+import { buildBundle } from './bundle-build.ts';
+import { commandOf, ROOT, runBundle } from './bundle.ts';
+import type { OutStream, Streams } from './command.ts';
+import { WHERE } from './commands.ts';
+import { GLOBAL_FLAGS } from './global-flags.ts';
+import * as source from './main.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'berth-cli-bundle-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Runs `berth ARGS` through `cli` (no engine is reached) and returns its status and output. */
+async function berth(cli: CliMain, args: string[]): Promise<{ status: number; out: string; err: string }> {
+  const text = { out: '', err: '' };
+  const stream = (k: 'out' | 'err'): OutStream => ({
+    stream: process.stdout,
+    isTerminal: false,
+    columns: undefined,
+    write: (t) => void (text[k] += t),
+  });
+  const streams: Streams = { in: process.stdin, out: stream('out'), err: stream('err') };
+  const status = await cli.main(args, { HOME: tmp, BERTH_HOST: `unix://${join(tmp, 'none.sock')}` }, streams);
+  return { status, ...text };
+}
+
+test('the CLI bundle builds from the tree and runs as the source does', async () => {
+  const dir = join(tmp, 'cli');
+  const manifest = await buildBundle(CLI_BUNDLE, ROOT, dir);
+  assert.ok(manifest, 'the build was given up');
+  const inputs = manifest.inputs.map((i) => i[0]);
+  for (const rel of ['src/cli/main.ts', 'src/cli/container/run.ts', 'src/client/index.ts', 'src/cli/berth.ts']) {
+    assert.ok(inputs.includes(rel), rel);
+  }
+  for (const rel of ['src/cli/compose/main.ts', 'src/trust/index.ts', 'src/registry/index.ts']) {
+    assert.ok(!inputs.includes(rel), `${rel} is not copied in`);
+  }
+  const text = readFileSync(join(dir, manifest.bundle), 'latin1');
+  assert.doesNotMatch(text, /function loadBundle/, 'the loader is recorded (a change makes it stale), not copied in');
+  assert.match(text, /^\(function \(exports, require, module, __filename, __dirname\) \{/);
+  assert.doesNotMatch(text, /[^\0-\x7f]/, 'ASCII only');
+  // The client is copied in and required in place, not from source by path.
+  assert.doesNotMatch(text, /require\("[^"]*\/src\/client\//);
+
+  const bundled = runBundle<CliMain>(join(dir, manifest.bundle), 'version').exports;
+  for (const args of [
+    ['--version'],
+    ['--help'],
+    ['--nope'],
+    ['version', '--help'],
+    ['ps', 'extra', '--format', '{{.ID}}', '-q', '--nope'],
+    ['rm'],
+    ['run', '--memory', 'lots', 'busybox'],
+    ['-l', 'loud', 'ps'],
+    ['no-such-command'],
+  ]) {
+    const [a, b] = [await berth(bundled, args), await berth(source, args)];
+    assert.deepEqual(a, b, args.join(' '));
+  }
+  // An engine that is not there: the client's error, from the bundle's copy, is reported as the source's is.
+  const down = await berth(bundled, ['version', '--format', '{{.Client.Version}}']);
+  assert.deepEqual(down, await berth(source, ['version', '--format', '{{.Client.Version}}']));
+  assert.equal(down.status, 1);
+});
+
+test('the commands that reach what the bundle leaves out run from source', () => {
+  for (const [command, table] of Object.entries(WHERE)) {
+    assert.equal(FROM_SOURCE.has(command), ['compose', 'registry', 'trust'].includes(table), command);
+  }
+  assert.equal(commandOf(['-H', 'unix:///x', '--tlsverify', 'ps', '-a'], GLOBAL_FLAGS), 'ps');
+  assert.equal(commandOf(['-DH', 'unix:///x', 'compose', 'up'], GLOBAL_FLAGS), 'compose');
+  assert.equal(commandOf(['--log-level=debug', '-l', 'info', 'registry', 'serve'], GLOBAL_FLAGS), 'registry');
+  assert.equal(commandOf(['--tlscacert', 'ca.pem', 'version'], GLOBAL_FLAGS), 'version');
+});
