@@ -31,7 +31,7 @@ benchmarks (default: load layers idle version phases registry):
   load      load of a single-layer image of --mib MiB: berthd vs dockerd vs tar
   layers    load of an image of --layers layers of --layer-kib KiB each: berthd vs dockerd vs tar
   idle      idle RSS of berthd vs dockerd + containerd, after start and after one 'images'
-  version   'berth version' and 'docker version' end to end (hyperfine)
+  version   'berth version' (bundle, source, --base's) and 'docker version' end to end beside node -e 0 (hyperfine)
   phases    in-process load of both images split into ingest / unpack / register, and unpackLayer alone
   profile   one load of each image into a berthd under 'node --cpu-prof'; prints where its CPU time goes
   registry  pull, push and warm push of both images (gzip layers) via a local docker-registry: berthd vs skopeo
@@ -75,7 +75,8 @@ options:
   --idle-runs N        daemon starts for the idle benchmark (default 3)
   --version-runs N     hyperfine runs per command (default 30)
   --json FILE          also write every figure as JSON
-  --base DIR           start-burst: also run DIR's berthd (e.g. main before a change) in the same rounds
+  --base DIR           start-burst: also run DIR's berthd (e.g. main before a change) in the same rounds;
+                       version: also DIR's bin/berth against the same berthd
   --tree DIR           benchmark another Berth tree (e.g. a patched copy): its bin/berth, bin/berthd and src/
   --advisories N       OSV records in the trust benchmark's database (default 50000)
   --debian-root DIR    a Debian root filesystem (debootstrap) to scan in the trust benchmark
@@ -273,13 +274,18 @@ function idleReport(f: IdleFigures): string {
 }
 
 function versionReport(f: VersionFigures): string {
+  const node = f.results.find((r) => r.label === 'node -e 0');
+  const ratio = (r: VersionFigures['results'][number]): string =>
+    node ? `${(r.stats.median / node.stats.median).toFixed(2)}× / ${(r.cpu.median / node.cpu.median).toFixed(2)}×` : '';
   return [
-    `### \`version\` end to end (hyperfine -N, 3 warm-ups, ${f.runs} runs: median (min–max))`,
+    `### \`version\` end to end (hyperfine -N, ${f.rounds} interleaved rounds, ${f.runs} runs each: median (min–max))`,
     '',
-    '| command | time | mean ± σ |',
-    '|---|---|---|',
+    '| command | time | mean ± σ | CPU (user + system, median of rounds) | to `node -e 0`: time / CPU |',
+    '|---|---|---|---|---|',
     ...f.results.map(
-      (r) => `| ${r.label} | ${ms(r.stats)} | ${(r.mean * 1000).toFixed(1)} ± ${(r.stddev * 1000).toFixed(1)} ms |`,
+      (r) =>
+        `| ${r.label} | ${ms(r.stats)} | ${(r.mean * 1000).toFixed(1)} ± ${(r.stddev * 1000).toFixed(1)} ms | ` +
+        `${(r.cpu.median * 1000).toFixed(1)} ms | ${ratio(r)} |`,
     ),
     '',
   ].join('\n');
@@ -374,7 +380,11 @@ async function main(): Promise<void> {
 
   if (selected.includes('version')) {
     log('version: hyperfine');
-    const f = await benchVersion(engines!, { runs: versionRuns, scratch });
+    const f = await benchVersion(engines!, {
+      runs: versionRuns,
+      scratch,
+      ...(values.base ? { base: values.base } : {}),
+    });
     json.version = f;
     out.push(versionReport(f));
   }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { CLI_BUNDLE, type CliMain, FROM_SOURCE } from './berth.ts';
 import { buildBundle } from './bundle-build.ts';
-import { commandOf, ROOT, runBundle } from './bundle.ts';
+import { commandOf, type Manifest, ROOT, runBundle, START_SCRIPT } from './bundle.ts';
 import type { OutStream, Streams } from './command.ts';
 import { WHERE } from './commands.ts';
 import { GLOBAL_FLAGS } from './global-flags.ts';
@@ -75,4 +76,32 @@ test('the commands that reach what the bundle leaves out run from source', () =>
   assert.equal(commandOf(['-DH', 'unix:///x', 'compose', 'up'], GLOBAL_FLAGS), 'compose');
   assert.equal(commandOf(['--log-level=debug', '-l', 'info', 'registry', 'serve'], GLOBAL_FLAGS), 'registry');
   assert.equal(commandOf(['--tlscacert', 'ca.pem', 'version'], GLOBAL_FLAGS), 'version');
+});
+
+test('the start script runs a fresh bundle beside it, and hands over to the source when it is not fresh', async () => {
+  const dir = join(tmp, 'start');
+  const manifest = await buildBundle(CLI_BUNDLE, ROOT, dir);
+  assert.ok(manifest);
+  const script = join(dir, START_SCRIPT);
+  const start = (args: string[], env: Record<string, string> = {}): string =>
+    execFileSync(process.execPath, [script, ...args], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', HOME: tmp, ...env },
+    });
+  const codeCaches = () => readdirSync(dir).filter((f) => f.endsWith('.v8'));
+  const help = (await berth(source, ['--help'])).out;
+  assert.match(help, /^Usage: {2}berth \[OPTIONS\] COMMAND/);
+  assert.equal(start(['--help']), help);
+  // The bundle ran: its code cache for the command (`none`: no command) was written at exit.
+  assert.deepEqual(codeCaches(), [`${manifest.bundle}.none.${process.version}.v8`]);
+  assert.equal(start(['--help']), help, 'and again with the code cache');
+
+  // An input that moved: the source runs (with BERTH_BUNDLE=0 there, so that it does not build the tree's bundle).
+  const moved: Manifest = {
+    ...manifest,
+    inputs: manifest.inputs.map((i, j) => (j === 0 ? [i[0], i[1] + 1, i[2], i[3], i[4]] : i)),
+  };
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(moved));
+  assert.equal(start(['version', '--help'], { BERTH_BUNDLE: '0' }), (await berth(source, ['version', '--help'])).out);
+  assert.deepEqual(codeCaches(), [`${manifest.bundle}.none.${process.version}.v8`], 'the bundle did not run');
 });

@@ -18,14 +18,21 @@ export type CliMain = typeof import('./main.ts');
  */
 const HAND_OFF = ['cli/compose/bundle.ts', 'registry/index.ts', 'cli/trust/sign.ts'].map((f) => `src/${f}`);
 
-/** Left out of the bundle besides those: this entry and the loader, what runs from source, and tests. */
+/** Left out of the bundle besides those: this entry, the start script, the loader, what runs from source, tests. */
 const LEFT_OUT =
-  /^src\/(cli\/(berth|bundle|bundle-build)\.ts$|cli\/compose\/|compose\/|registry\/|trust\/|distribution\/|snapshots\/|images\/|content\/)|\.test\.ts$/;
+  /^src\/(cli\/(berth|start|bundle|bundle-build)\.ts$|cli\/compose\/|compose\/|registry\/|trust\/|distribution\/|snapshots\/|images\/|content\/)|\.test\.ts$/;
+
+/** What the start script (start.ts) copies in: itself, this entry, the loader and what they read. */
+const START = ['cli/start.ts', 'cli/berth.ts', 'cli/bundle.ts', 'cli/global-flags.ts', 'util/install.ts'].map(
+  (f) => `src/${f}`,
+);
 
 export const CLI_BUNDLE: BundleSpec = {
   name: 'cli',
   entry: 'src/cli/main.ts',
-  own: ['src/cli/berth.ts'],
+  // The start script's modules: a change to one makes the bundle (and the start script with it) stale.
+  own: START,
+  start: { entry: 'src/cli/start.ts', bundled: (rel) => START.includes(rel) },
   bundled: (rel) => rel.startsWith('src/') && !LEFT_OUT.test(rel) && !HAND_OFF.includes(rel),
   handOff: HAND_OFF,
 };
@@ -43,8 +50,11 @@ export async function cliMain(
   return { cli: await import('./main.ts') };
 }
 
-if (import.meta.main) {
-  const argv = process.argv.slice(2);
-  const { cli, started } = await cliMain(process.env, commandOf(argv, GLOBAL_FLAGS));
-  process.exitCode = await cli.main(argv, process.env, cli.processStreams(), started);
+/** Runs `berth ARGV` and sets the exit status. */
+export async function runBerth(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const { cli, started } = await cliMain(env, commandOf(argv, GLOBAL_FLAGS));
+  process.exitCode = await cli.main(argv, env, cli.processStreams(), started);
 }
+
+// Not awaited at the top level: the start script copies this module into CommonJS, which cannot hold that.
+if (import.meta.main) void runBerth(process.argv.slice(2), process.env);

@@ -3,7 +3,15 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { dropStale, writeCacheFile } from '../util/cache-files.ts';
-import { BUNDLE_FORMAT, type BundleSpec, inputStat, type InputStat, LOADER_FILES, type Manifest } from './bundle.ts';
+import {
+  BUNDLE_FORMAT,
+  type BundleSpec,
+  inputStat,
+  type InputStat,
+  LOADER_FILES,
+  type Manifest,
+  START_SCRIPT,
+} from './bundle.ts';
 
 /**
  * Builds a program's bundle (see bundle.ts) with esbuild: the spec's entry and every module it reaches (statically
@@ -31,7 +39,6 @@ function withImportMeta(path: string, text: string): string {
  * the source).
  */
 export async function buildBundle(spec: BundleSpec, root: string, dir: string): Promise<Manifest | undefined> {
-  const esbuild = createRequire(join(root, 'package.json'))('esbuild') as typeof import('esbuild');
   const started = Date.now();
   const inputs = new Map<string, InputStat>();
   const record = (rel: string): void => {
@@ -41,75 +48,94 @@ export async function buildBundle(spec: BundleSpec, root: string, dir: string): 
   };
   // The builder, the loader and the spec decide what the bundle is: a change to one makes it stale too.
   for (const rel of [...LOADER_FILES, ...spec.own]) record(rel);
-  const handOff = spec.handOff === undefined ? undefined : new Set(spec.handOff);
-  const plugin: import('esbuild').Plugin = {
-    name: 'berth-bundle',
-    setup(build) {
-      build.onResolve({ filter: /^\./ }, (args) => {
-        const path = resolve(dirname(args.importer), args.path);
-        const rel = relative(root, path);
-        if (spec.bundled(rel)) return undefined;
-        if (handOff !== undefined && !handOff.has(rel)) {
-          return { errors: [{ text: `${relative(root, args.importer)} reaches ${rel}, which is left out` }] };
-        }
-        return { path, external: true };
+  const esbuild = createRequire(join(root, 'package.json'))('esbuild') as typeof import('esbuild');
+  /** One CommonJS script from `entry`, ASCII; undefined when esbuild could not make it. */
+  const build = async (
+    entry: string,
+    bundled: (rel: string) => boolean,
+    handOff: ReadonlySet<string> | undefined,
+    dynamicImport: boolean,
+  ): Promise<string | undefined> => {
+    const plugin: import('esbuild').Plugin = {
+      name: 'berth-bundle',
+      setup(b) {
+        b.onResolve({ filter: /^\./ }, (args) => {
+          const path = resolve(dirname(args.importer), args.path);
+          const rel = relative(root, path);
+          if (bundled(rel)) return undefined;
+          if (handOff !== undefined && !handOff.has(rel)) {
+            return { errors: [{ text: `${relative(root, args.importer)} reaches ${rel}, which is left out` }] };
+          }
+          return { path, external: true };
+        });
+        b.onLoad({ filter: /\.ts$/ }, (args) => {
+          const rel = relative(root, args.path);
+          record(rel); // before reading: a write after it changes the change time
+          const contents = withImportMeta(args.path, readFileSync(args.path, 'utf8'));
+          if (contents.includes('import.meta')) throw new Error(`${rel} uses import.meta`);
+          return { contents, loader: 'ts' };
+        });
+      },
+    };
+    let result: import('esbuild').BuildResult<{ write: false; metafile: true }>;
+    try {
+      result = await esbuild.build({
+        entryPoints: [join(root, entry)],
+        bundle: true,
+        format: 'cjs',
+        platform: 'node',
+        target: `node${process.versions.node.split('.')[0]}`,
+        packages: 'external',
+        keepNames: true,
+        // ASCII, so that the loader reads it as a one-byte string (latin1: no UTF-8 decoding of ~0.6 MB each run).
+        charset: 'ascii',
+        // In the bundle, import() of a module outside it becomes require() (a script run by node:vm has no
+        // import() without an experimental option); none of them has top-level await, which require() of an ES
+        // module refuses. The start script is run by Node itself and keeps its import().
+        ...(dynamicImport ? {} : { supported: { 'dynamic-import': false } }),
+        write: false,
+        metafile: true,
+        absWorkingDir: root,
+        logLevel: 'silent',
+        tsconfigRaw: { compilerOptions: { useDefineForClassFields: true, verbatimModuleSyntax: true } },
+        plugins: [plugin],
       });
-      build.onLoad({ filter: /\.ts$/ }, (args) => {
-        const rel = relative(root, args.path);
-        record(rel); // before reading: a write after it changes the change time
-        const contents = withImportMeta(args.path, readFileSync(args.path, 'utf8'));
-        if (contents.includes('import.meta')) throw new Error(`${rel} uses import.meta`);
-        return { contents, loader: 'ts' };
-      });
-    },
+    } catch {
+      return undefined; // a module esbuild cannot bundle: reported in its errors, the source runs
+    }
+    if (result.errors.length > 0 || result.outputFiles.length !== 1) return undefined;
+    // Every input the output holds went through onLoad.
+    const held = Object.keys(result.metafile.inputs).map((p) => relative(root, resolve(root, p)));
+    if (held.some((rel) => !inputs.has(rel))) return undefined;
+    // esbuild escapes what is not ASCII in strings, templates and names; what is left is in the comments it keeps.
+    return result.outputFiles[0]!.text.replace(
+      /[^\0-\x7f]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
   };
-  let result: import('esbuild').BuildResult<{ write: false; metafile: true }>;
+  let body: string | undefined;
+  let start: string | undefined;
   try {
-    result = await esbuild.build({
-      entryPoints: [join(root, spec.entry)],
-      bundle: true,
-      format: 'cjs',
-      platform: 'node',
-      target: `node${process.versions.node.split('.')[0]}`,
-      packages: 'external',
-      keepNames: true,
-      // ASCII, so that the loader reads it as a one-byte string (latin1: no UTF-8 decoding of ~0.6 MB each run).
-      charset: 'ascii',
-      // import() of a module outside the bundle becomes require() (a script run by node:vm has no import() without
-      // an experimental option); none of them has top-level await, which require() of an ES module refuses.
-      supported: { 'dynamic-import': false },
-      write: false,
-      metafile: true,
-      absWorkingDir: root,
-      logLevel: 'silent',
-      tsconfigRaw: { compilerOptions: { useDefineForClassFields: true, verbatimModuleSyntax: true } },
-      plugins: [plugin],
-    });
-  } catch {
-    return undefined; // a module esbuild cannot bundle: reported in its errors, the source runs
+    body = await build(spec.entry, spec.bundled, spec.handOff && new Set(spec.handOff), false);
+    if (spec.start !== undefined) start = await build(spec.start.entry, spec.start.bundled, undefined, true);
   } finally {
     await esbuild.stop();
   }
-  if (result.errors.length > 0 || result.outputFiles.length !== 1) return undefined;
-  // Every input the bundle holds went through onLoad; the stats must not have moved, nor be too recent to trust.
+  if (body === undefined || (spec.start !== undefined && start === undefined)) return undefined;
+  // The stats must not have moved during the build, nor be too recent to trust.
   for (const [rel, before] of inputs) {
     const now = inputStat(root, rel);
     if (now === undefined || now.join('\0') !== before.join('\0')) return undefined;
     if (now[3] > started - 1000) return undefined;
   }
-  const held = Object.keys(result.metafile.inputs).map((p) => relative(root, resolve(root, p)));
-  if (held.some((rel) => !inputs.has(rel))) return undefined;
-  // esbuild escapes what is not ASCII in strings, templates and names; what is left is in the comments it keeps.
   // The module is wrapped as Node wraps one, so that the loader compiles the file's text as it reads it.
-  const body = result.outputFiles[0]!.text.replace(
-    /[^\0-\x7f]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
   const text = `(function (exports, require, module, __filename, __dirname) {${body}\n})`;
   const { createHash } = process.getBuiltinModule('node:crypto');
   const prefix = `${spec.name}-`;
   const name = `${prefix}${createHash('sha256').update(text).digest('hex').slice(0, 16)}.js`;
   writeCacheFile(join(dir, name), text);
+  // The start script before the manifest that names the bundle: a run that finds the manifest finds both.
+  if (start !== undefined) writeCacheFile(join(dir, START_SCRIPT), start);
   const manifest: Manifest = { format: BUNDLE_FORMAT, root, bundle: name, inputs: [...inputs.values()] };
   writeCacheFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
   // Older bundles go; this one's code caches (a rebuild of unchanged code has the same name) stay.

@@ -37,7 +37,16 @@ export interface BundleSpec {
   handOff?: readonly string[];
   /** An environment variable that, set to `0`, runs the source (besides `BERTH_BUNDLE=0`). */
   switch?: string;
+  /**
+   * A second script built beside the bundle (START_SCRIPT): the program's launcher runs it instead of the source
+   * entry when it is there, so that a fresh bundle runs without Node's ES module loader. `bundled` says which
+   * modules are copied into it (the loader's own); it falls back to the source entry when the bundle is not fresh.
+   */
+  start?: { entry: string; bundled(rel: string): boolean };
 }
+
+/** The start script's name in the bundle's directory (see BundleSpec.start). */
+export const START_SCRIPT = 'start.cjs';
 
 /** Raised whenever a bundle's layout or the manifest's meaning changes. */
 export const BUNDLE_FORMAT = 3;
@@ -198,6 +207,26 @@ function cacheFiles(): typeof import('../util/cache-files.ts') {
 }
 
 /**
+ * The program of `spec` from its bundle when the bundle is fresh, without building it; undefined when the source
+ * must run or the bundle be built (see loadBundle).
+ */
+export function freshBundle<T>(
+  spec: BundleSpec,
+  env: NodeJS.ProcessEnv,
+  command: string,
+  where: { root: string; dir: string } = { root: ROOT, dir: bundleDir(spec) },
+): Loaded<T> | undefined {
+  if (env.BERTH_BUNDLE === '0' || (spec.switch !== undefined && env[spec.switch] === '0')) return undefined;
+  try {
+    const manifest = readManifest(where.dir);
+    if (manifest === undefined || !isFresh(manifest, where.root)) return undefined;
+    return runBundle<T>(join(where.dir, manifest.bundle), command);
+  } catch {
+    return undefined; // a bundle removed by another run's rebuild
+  }
+}
+
+/**
  * The program of `spec` from its bundle, for `command` (commandOf): when the bundle is fresh, or built now when it
  * is not and can be. Undefined when the source must run: `BERTH_BUNDLE=0` or the spec's switch, no esbuild, an
  * unwritable cache, a build given up, a bundle removed by another run's rebuild. `where` is the install's root and
@@ -210,17 +239,16 @@ export async function loadBundle<T>(
   where: { root: string; dir: string } = { root: ROOT, dir: bundleDir(spec) },
 ): Promise<Loaded<T> | undefined> {
   if (env.BERTH_BUNDLE === '0' || (spec.switch !== undefined && env[spec.switch] === '0')) return undefined;
+  const fresh = freshBundle<T>(spec, env, command, where);
+  if (fresh !== undefined) return fresh;
   const { root, dir } = where;
   try {
-    let manifest = readManifest(dir);
-    if (manifest === undefined || !isFresh(manifest, root)) {
-      // Only where the bundle can be written: a read-only install would pay for a build on every run.
-      const fs = process.getBuiltinModule('node:fs');
-      fs.mkdirSync(dir, { recursive: true });
-      fs.accessSync(dir, fs.constants.W_OK);
-      const { buildBundle } = await import('./bundle-build.ts');
-      manifest = await buildBundle(spec, root, dir);
-    }
+    // Only where the bundle can be written: a read-only install would pay for a build on every run.
+    const fs = process.getBuiltinModule('node:fs');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+    const { buildBundle } = await import('./bundle-build.ts');
+    const manifest = await buildBundle(spec, root, dir);
     return manifest === undefined ? undefined : runBundle<T>(join(dir, manifest.bundle), command);
   } catch {
     return undefined;
