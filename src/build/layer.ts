@@ -29,7 +29,8 @@ import { pack, type PackEntry } from '../util/tar/index.ts';
 import { coalesce } from '../util/chunks.ts';
 import { diffEntries } from './difftar.ts';
 import { isOpaque, layerTar } from './layerblob.ts';
-import { applyLinked, type CopyRecord, type Location } from './linked.ts';
+import { applyLinked, type CopyRecord } from './linked.ts';
+import { type Location, readsInWindows, WindowReader } from './windows.ts';
 import { entryId, MarkedHash, type TarMarks } from './tarmarks.ts';
 
 export interface LayerDeps {
@@ -146,7 +147,11 @@ export class WorkLayer {
    * files' records (`files`, a COPY from the context), the tar is also hashed here with its states kept
    * (tarmarks.ts), so that the next layer of the same COPY, linked, resumes its hash instead of starting over.
    */
-  async applyTar(entries: Iterable<PackEntry>, files?: ReadonlyMap<string, string>): Promise<MadeLayer> {
+  async applyTar(
+    entries: Iterable<PackEntry>,
+    files?: ReadonlyMap<string, string>,
+    locations?: ReadonlyMap<string, Location>,
+  ): Promise<MadeLayer> {
     await this.unmount();
     let size = 0;
     const counted = function* (list: Iterable<PackEntry>): Generator<PackEntry> {
@@ -155,7 +160,14 @@ export class WorkLayer {
         yield e;
       }
     };
-    const list = [...entries];
+    let list = [...entries];
+    // the bodies from the spool or kept segments in large windows, when the files lie there in about this order
+    const where = locations && list.filter((e) => e.header.type === 'file').map((e) => locations.get(e.header.name));
+    const windows = where?.every((at) => at !== undefined) && readsInWindows(where) ? new WindowReader() : undefined;
+    if (windows)
+      list = list.map((e) =>
+        e.header.type === 'file' ? { header: e.header, body: windows.body(locations!.get(e.header.name)!) } : e,
+      );
     const marked = files ? MarkedHash.fresh(list.map((e) => entryId(e, files))) : undefined;
     // the marks are taken as the packer asks for each entry, so the hash sees the packer's chunks before they are
     // gathered into larger ones
@@ -170,11 +182,14 @@ export class WorkLayer {
     const blobPath = content.ingestPath();
     let stored: StoredTar;
     try {
-      stored = await storeAndUnpackTar(this.upper, coalesce(tar), blobPath, { whiteouts: 'overlay', hash: false });
+      // (not gathered: the unpack copies the chunks into its ring as they come)
+      stored = await storeAndUnpackTar(this.upper, tar, blobPath, { whiteouts: 'overlay', hash: false });
       if (stored.unpacked instanceof Error) throw stored.unpacked;
     } catch (err) {
       await rm(blobPath, { force: true });
       throw err;
+    } finally {
+      await windows?.close();
     }
     const sum = marked?.digest();
     if (sum && sum.digest !== stored.blob.digest) {

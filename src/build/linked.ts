@@ -16,14 +16,14 @@
  * content/store.ts `Deferrer`), and the blob is made when something reads it.
  */
 import { createReadStream, linkSync, utimesSync } from 'node:fs';
-import { type FileHandle, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Snapshotter } from '../snapshots/index.ts';
-import { DataLossError } from '../util/errors.ts';
 import { pack, type PackEntry } from '../util/tar/index.ts';
 import { diffEntries } from './difftar.ts';
 import { isOpaque, withLayerDir } from './layerblob.ts';
 import { entryId, MarkedHash, type TarMarks } from './tarmarks.ts';
+import { type Location, WindowReader } from './windows.ts';
 
 /** What the previous layer of a family holds: its chain ID and each file's record by its name in the layer. */
 export interface CopyRecord {
@@ -277,104 +277,4 @@ export function walkOrder(entries: readonly PackEntry[]): PackEntry[] | undefine
     return a.parts.length - b.parts.length;
   });
   return keyed.map(({ e }) => ({ header: e.header }));
-}
-
-/** Where a file's content lies whole in a host file. */
-export interface Location {
-  path: string;
-  offset: number;
-  size: number;
-}
-
-/** 4 MiB windows: a 200 MiB context of 20 KiB files is read in ~50 reads instead of 10,000. */
-const WINDOW = 4 << 20;
-
-/** Bytes of a host file from `start`, in `memory` (a window's buffer, or a larger one for a large file). */
-interface Window {
-  path: string;
-  start: number;
-  data: Buffer;
-  memory: Buffer;
-}
-
-/**
- * Serves file contents from host files in windows: a read asked for within the window last read (or the one read
- * ahead after it) is a slice of it; the next window is read while the current one is used. A window's memory is
- * read into again once the reader has moved past it, so 200 MiB go through three buffers rather than fifty new ones
- * for the collector.
- *
- * So a body's bytes are valid only until the next body is asked for, and the reader has one consumer at a time.
- * Both hold here, and nothing else may use it: its one consumer is `listDigest` or `walkDigest`, whose packer
- * (util/tar `pack`) yields each body chunk as it is (no copy, none kept) and asks for the next entry's body only
- * after the hash has taken the chunk (`h.update` is synchronous); `applyLinked` stops and awaits the early digest
- * before the walk's digest reads through the same reader. A consumer that keeps chunks (a stream written
- * elsewhere, a batch) would see them overwritten: it must copy them, or take a reader of its own.
- */
-class WindowReader {
-  readonly #handles = new Map<string, Promise<FileHandle>>();
-  #cur: Window | undefined;
-  #next: { path: string; start: number; win: Promise<Window> } | undefined;
-  readonly #free: Buffer[] = [];
-
-  body(at: Location): AsyncIterable<Uint8Array> {
-    const self = this;
-    return (async function* () {
-      if (at.size > 0) yield await self.#slice(at);
-    })();
-  }
-
-  async #slice(at: Location): Promise<Buffer> {
-    const inside = (w: { path: string; start: number }, len: number) =>
-      w.path === at.path && at.offset >= w.start && at.offset + at.size <= w.start + len;
-    if (!(this.#cur && inside(this.#cur, this.#cur.data.length))) {
-      const old = this.#cur;
-      const n = this.#next;
-      this.#next = undefined;
-      if (n && inside(n, WINDOW)) this.#cur = await n.win;
-      else {
-        // the read ahead is not what is wanted: its memory serves again once it is done
-        n?.win.then(
-          (w) => this.#release(w),
-          () => {},
-        );
-        this.#cur = await this.#read(at.path, at.offset, Math.max(WINDOW, at.size));
-      }
-      if (old) this.#release(old);
-      const end = this.#cur.start + this.#cur.data.length;
-      const ahead = this.#read(at.path, end, WINDOW);
-      ahead.catch(() => {});
-      this.#next = { path: at.path, start: end, win: ahead };
-    }
-    const w = this.#cur;
-    if (!inside(w, w.data.length))
-      throw new DataLossError(`${at.path} ends before the ${at.size} bytes at offset ${at.offset}`);
-    return w.data.subarray(at.offset - w.start, at.offset - w.start + at.size);
-  }
-
-  #release(w: Window): void {
-    if (w.memory.length === WINDOW && this.#free.length < 2) this.#free.push(w.memory);
-  }
-
-  async #read(path: string, pos: number, len: number): Promise<Window> {
-    let h = this.#handles.get(path);
-    if (!h) {
-      h = open(path, 'r');
-      this.#handles.set(path, h);
-    }
-    const fh = await h;
-    const memory = (len === WINDOW && this.#free.pop()) || Buffer.allocUnsafe(len);
-    let got = 0;
-    while (got < len) {
-      const { bytesRead } = await fh.read(memory, got, len - got, pos + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return { path, start: pos, data: memory.subarray(0, got), memory };
-  }
-
-  async close(): Promise<void> {
-    await this.#next?.win.catch(() => {});
-    for (const h of this.#handles.values()) await h.then((fh) => fh.close()).catch(() => {});
-    this.#handles.clear();
-  }
 }

@@ -21,7 +21,7 @@ import type { Mount } from '../dockerfile/index.ts';
 import type { ExecutorDeps } from './executor.ts';
 import type { CopyWork, RunWork, StepResult } from './imageconfig.ts';
 import { type MadeLayer, WorkLayer } from './layer.ts';
-import type { Location } from './linked.ts';
+import type { Location } from './windows.ts';
 import type { BuildEvent } from './progress.ts';
 import { resolveInRoot } from '../util/rootpath.ts';
 import { prepareMounts } from './runmounts.ts';
@@ -169,7 +169,7 @@ export async function executeStep(
         const plan = { ...target, files, locations, times: prev?.created, created };
         for await (const e of copyEntries(w, resolved, c.fs, plan)) entries.push(e);
         if (prev && files) applied = await layer.applyLinked(entries, files, prev, locations);
-        applied ??= await layer.applyTar(entries, files);
+        applied ??= await layer.applyTar(entries, files, locations);
         if (files && files.size > 0 && c.family !== undefined) record = { family: c.family, files, created };
         break;
       }
