@@ -130,19 +130,20 @@ export class IngestThread {
     }
   }
 
-  call(m: IngestRequest): Promise<FromIngest> {
+  /** Asks the thread; `transfer`: buffers of `m` moved to the thread rather than copied. */
+  call(m: IngestRequest, transfer: ArrayBuffer[] = []): Promise<FromIngest> {
     const req = ++this.#req;
     return new Promise((resolve, reject) => {
       if (this.#pending.size === 0) (this.#thread ?? this.#start()).worker.ref();
       this.#pending.set(req, { resolve, reject });
-      this.#post(m, req);
+      this.#post(m, req, transfer);
     });
   }
 
   /** Posts a request whose answer nobody waits for (`req` 0), or whose answer `call` waits for. */
-  #post(m: IngestRequest, req = 0): void {
+  #post(m: IngestRequest, req = 0, transfer: ArrayBuffer[] = []): void {
     this.#idle.disarm();
-    (this.#thread ?? this.#start()).worker.postMessage({ ...m, req });
+    (this.#thread ?? this.#start()).worker.postMessage({ ...m, req }, transfer);
   }
 
   /** Stops the thread now, closing the files it holds; requests under way fail. */
@@ -246,8 +247,11 @@ export class ThreadIngestWriter implements IngestWriter {
   /** Where verified blobs go: `<blobs>/<alg>/<hex>`. */
   readonly #blobs: string;
   #open = true;
-  /** The last piece of an append with `last`, written with the commit. */
-  #tail: { slot: Slot; len: number } | undefined;
+  /**
+   * The last piece of an append with `last`, written with the commit: copied out of its slot, so that the slot
+   * goes back at once rather than after the commit's syncs, and moved to the thread with the commit's message.
+   */
+  #tail: Uint8Array | undefined;
 
   private constructor(
     thread: IngestThread,
@@ -298,9 +302,9 @@ export class ThreadIngestWriter implements IngestWriter {
       throw new UnavailableError(`partial blob "${this.ref}" was open on an ingest thread that stopped`);
   }
 
-  async #call(m: IngestRequest): Promise<FromIngest> {
+  async #call(m: IngestRequest, transfer: ArrayBuffer[] = []): Promise<FromIngest> {
     this.#live();
-    return this.#thread.call(m);
+    return this.#thread.call(m, transfer);
   }
 
   #closed(): void {
@@ -354,13 +358,13 @@ export class ThreadIngestWriter implements IngestWriter {
       }
       opts.signal?.throwIfAborted();
       if (filled > 0 && opts.last) {
-        this.#tail = { slot: slot!, len: filled };
+        this.#tail = slot!.bytes.slice(0, filled);
+        this.#thread.give(slot!);
         slot = undefined;
       } else if (filled > 0) post();
       while (posted.length > 0) await settle();
     } catch (err) {
       if (slot !== undefined) this.#thread.give(slot);
-      this.#dropTail();
       // The writes under way end first; then the file is cut back to where the append started (the thread
       // computes the hash from the file again).
       await Promise.allSettled(posted.map((p) => p.written));
@@ -369,11 +373,6 @@ export class ThreadIngestWriter implements IngestWriter {
     }
     this.#size = pos;
     return pos;
-  }
-
-  #dropTail(): void {
-    if (this.#tail) this.#thread.give(this.#tail.slot);
-    this.#tail = undefined;
   }
 
   /** The thread gathers: a source's chunks are copied once, into its memory. */
@@ -389,20 +388,20 @@ export class ThreadIngestWriter implements IngestWriter {
         const tail = this.#tail;
         this.#tail = undefined;
         try {
-          if (tail && tail.slot.generation !== this.#thread.generation)
-            throw new UnavailableError('the ingest thread stopped');
-          const r = await this.#call({
-            t: 'finish',
-            id: this.#id,
-            digest: expected.digest,
-            size: expected.size,
-            blobs: this.#blobs,
-            ...(tail ? { tail: { at: tail.slot.at, len: tail.len } } : {}),
-          });
+          const r = await this.#call(
+            {
+              t: 'finish',
+              id: this.#id,
+              digest: expected.digest,
+              size: expected.size,
+              blobs: this.#blobs,
+              ...(tail ? { tail } : {}),
+            },
+            tail ? [tail.buffer as ArrayBuffer] : [],
+          );
           created = r.created === true;
           return { digest: r.digest as Digest, size: this.#size };
         } finally {
-          if (tail) this.#thread.give(tail.slot);
           // Stored, refused or failed, the thread let the file go.
           this.#closed();
         }
@@ -414,7 +413,7 @@ export class ThreadIngestWriter implements IngestWriter {
   }
 
   async close(): Promise<void> {
-    this.#dropTail();
+    this.#tail = undefined;
     if (!this.#open) return;
     await this.#call({ t: 'close', id: this.#id }).catch(() => {});
     this.#closed();

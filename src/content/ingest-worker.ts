@@ -41,8 +41,8 @@ export type IngestRequest =
       digest?: string | undefined;
       size?: number | undefined;
       blobs: string;
-      /** The file's last piece, in the slots, written first (an append's `last` piece). */
-      tail?: { at: number; len: number };
+      /** The file's last piece (an append's `last`), written first. */
+      tail?: Uint8Array;
     }
   | { t: 'close'; id: number }
   | { t: 'closeAll' };
@@ -118,7 +118,7 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
       return {};
     }
     case 'write':
-      write(file(m.id), m.at, m.len);
+      write(file(m.id), slots.subarray(m.at, m.at + m.len));
       return {};
     case 'truncate': {
       const f = file(m.id);
@@ -131,7 +131,7 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
       const f = file(m.id);
       if (m.tail) {
         try {
-          write(f, m.tail.at, m.tail.len);
+          write(f, m.tail);
         } catch (err) {
           files.delete(m.id);
           closeSync(f.fd);
@@ -232,10 +232,10 @@ function syncDir(dir: string): Promise<void> {
   });
 }
 
-/** Writes `len` bytes of the slots from `at` at the file's end, and hashes them. */
-function write(f: Open, at: number, len: number): void {
+/** Writes `bytes` at the file's end, and hashes them. */
+function write(f: Open, bytes: Uint8Array): void {
   const h = hashOf(f);
-  const bytes = slots.subarray(at, at + len);
+  const len = bytes.length;
   for (let off = 0; off < len; ) off += writeSync(f.fd, bytes, off, len - off, f.pos + off);
   h.update(bytes);
   f.pos += len;

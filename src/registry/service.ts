@@ -342,7 +342,8 @@ export class Registry {
    * A whole blob of known digest and size, in one call: what an upload's POST, PATCH and PUT do, for a replication
    * pulling into this registry. The metadata takes two transactions, not one per step: the upload is recorded with
    * its digest claimed, and at the end the blob is linked and the upload dropped. The last piece is written with the
-   * commit (the writer's `last`). Nothing is resumable: a failure drops the upload.
+   * commit (the writer's `last`). Nothing is resumable: a failure drops the upload. `onReceived` hears when the
+   * body has been read to its end, before the commit (its syncs and rename) and the link.
    */
   async putBlob(
     repo: string,
@@ -350,8 +351,9 @@ export class Registry {
     size: number,
     body: AsyncIterable<Buffer>,
     actor: string,
-    signal?: AbortSignal,
+    opts: { signal?: AbortSignal | undefined; onReceived?: (() => void) | undefined } = {},
   ): Promise<void> {
+    const { signal } = opts;
     if (this.maxBlobBytes !== undefined && size > this.maxBlobBytes)
       throw new RegistryError('SIZE_INVALID', `blob is larger than the ${this.maxBlobBytes} bytes allowed`);
     const algorithm = digestAlgorithm(digest);
@@ -368,6 +370,7 @@ export class Registry {
       const got = await w.append(pieces, { maxSize: size, last: true, ...(signal ? { signal } : {}) });
       if (got !== size)
         throw new RegistryError('SIZE_INVALID', `received ${got} bytes of blob ${digest}, ${size} were announced`);
+      opts.onReceived?.();
       const committing = w;
       w = undefined;
       try {

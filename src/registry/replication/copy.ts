@@ -19,7 +19,10 @@ export interface CopyOptions {
    * request for the rest of the blob, into this one in chunks of this size, each acknowledged (32 MiB).
    */
   chunkBytes: number;
-  /** Blobs moving at once (default 8). */
+  /**
+   * Blobs moving at once (default 8). A blob stored here counts until its bytes are read: its commit (syncs,
+   * rename, metadata) goes on while the next blob comes.
+   */
   parallelBlobs: number;
   /** Tags copied at once (default 4). */
   parallelImages: number;
@@ -294,14 +297,27 @@ export class Execution {
     const key = `${dst}\0${d.digest}`;
     let p = this.#inflight.get(key);
     if (!p) {
-      p = this.#blobs.run(() => this.#transfer(repo, dst, d));
+      p = (async () => {
+        await this.#blobs.take();
+        let held = true;
+        const release = () => {
+          if (held) this.#blobs.release();
+          held = false;
+        };
+        try {
+          return await this.#transfer(repo, dst, d, release);
+        } finally {
+          release();
+        }
+      })();
       this.#inflight.set(key, p);
       p.catch(() => this.#inflight.delete(key));
     }
     return p;
   }
 
-  async #transfer(repo: string, dst: string, d: Descriptor): Promise<number> {
+  /** `received`: the blob's bytes are read; what is left (the destination storing them) needs no slot. */
+  async #transfer(repo: string, dst: string, d: Descriptor, received: () => void): Promise<number> {
     const s = this.#signal;
     let sent = 0;
     const count = (n: number) => {
@@ -318,7 +334,7 @@ export class Execution {
         const saved = await this.#store.upload(this.#rule.id, dst, d.digest);
         if (saved === undefined && d.size <= this.#o.chunkBytes) {
           const body = await this.#src.readBlob(repo, d.digest, 0, s);
-          await this.#dst.putBlob(dst, d.digest, d.size, counted(body, count), s);
+          await this.#dst.putBlob(dst, d.digest, d.size, counted(body, count), s, received);
           return;
         }
         let up = saved === undefined ? undefined : await this.#dst.upload(dst, saved, s);

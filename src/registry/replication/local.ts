@@ -95,9 +95,19 @@ export class LocalSide implements Side {
     return new LocalUpload(this.#reg, u, this.#actor);
   }
 
-  /** In one call to the registry (`Registry.putBlob`): no upload to resume, so none of its steps recorded. */
-  putBlob(repo: string, digest: Digest, size: number, body: AsyncIterable<Buffer>, signal: AbortSignal): Promise<void> {
-    return this.#reg.putBlob(repo, digest, size, body, this.#actor, signal);
+  /**
+   * In one call to the registry (`Registry.putBlob`): no upload to resume, so none of its steps recorded.
+   * `received` is called once the body is read, before the blob's commit and link.
+   */
+  putBlob(
+    repo: string,
+    digest: Digest,
+    size: number,
+    body: AsyncIterable<Buffer>,
+    signal: AbortSignal,
+    received?: () => void,
+  ): Promise<void> {
+    return this.#reg.putBlob(repo, digest, size, body, this.#actor, { signal, onReceived: received });
   }
 
   async putManifest(repo: string, ref: string, m: Manifest): Promise<void> {

@@ -64,8 +64,18 @@ export interface Side {
     signal: AbortSignal,
     digest?: Digest,
   ): Promise<UploadHandle | undefined>;
-  /** A whole small blob in one upload (no resume needed). */
-  putBlob(repo: string, digest: Digest, size: number, body: AsyncIterable<Buffer>, signal: AbortSignal): Promise<void>;
+  /**
+   * A whole small blob in one upload (no resume needed). A side that stores a blob after reading its body (this
+   * registry: syncs, rename, metadata) calls `received` in between, so that the copy starts its next blob meanwhile.
+   */
+  putBlob(
+    repo: string,
+    digest: Digest,
+    size: number,
+    body: AsyncIterable<Buffer>,
+    signal: AbortSignal,
+    received?: () => void,
+  ): Promise<void>;
   putManifest(repo: string, ref: string, m: Manifest, signal: AbortSignal): Promise<void>;
   /** Deletes a tag (and, where the side can only delete by digest, its manifest). */
   deleteTag(repo: string, tag: string, signal: AbortSignal): Promise<void>;
