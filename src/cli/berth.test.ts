@@ -46,6 +46,19 @@ test('the CLI bundle builds from the tree and runs as the source does', async ()
   assert.doesNotMatch(text, /[^\0-\x7f]/, 'ASCII only');
   // The client is copied in and required in place, not from source by path.
   assert.doesNotMatch(text, /require\("[^"]*\/src\/client\//);
+  // What the bundle requires from source, and from which of its modules: only the ways to the commands that run
+  // from source (main.ts for compose and the registry server, the trust table for its keys).
+  const fromSource: string[][] = [];
+  for (const m of text.matchAll(/require\("([^"]*)\/(src\/[^"]+)"\)/g)) {
+    assert.equal(m[1], ROOT);
+    const marker = [...text.slice(0, m.index).matchAll(/^\/\/ (src\/\S+)$/gm)].at(-1);
+    fromSource.push([marker?.[1] ?? '?', m[2]!]);
+  }
+  assert.deepEqual(fromSource.sort(), [
+    ['src/cli/main.ts', 'src/cli/compose/bundle.ts'],
+    ['src/cli/main.ts', 'src/registry/index.ts'],
+    ['src/cli/trust/commands.ts', 'src/cli/trust/sign.ts'],
+  ]);
 
   const bundled = runBundle<CliMain>(join(dir, manifest.bundle), 'version').exports;
   for (const args of [
