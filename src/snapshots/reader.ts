@@ -119,16 +119,7 @@ class Job {
   readonly #id: number;
   readonly #s: Shared;
   readonly #hash = createHash('sha256');
-  /** The diff ID is wanted: the tar's own digest, or the blob's (below). */
   readonly #hashing: boolean;
-  /**
-   * An uncompressed blob stored as it passes is the tar itself, byte for byte (every byte reaches the parser until
-   * the input ends, or the unpack stopped and its digest is not wanted): its digest is the diff ID, and the tar is
-   * not hashed a second time (~0.15 s of this thread's CPU per 256 MiB, bench/README.md, "Data path").
-   */
-  readonly #diffIdIsBlob: boolean;
-  /** The stored blob's digest and size, once its input ended. */
-  #stored: { digest: string; size: number } | undefined;
   readonly #parser: TarParser;
   readonly #dispatch: Dispatcher;
   readonly #inflate: SyncDecompressor | undefined;
@@ -152,7 +143,6 @@ class Job {
     this.#id = m.job;
     this.#s = s;
     this.#hashing = m.hash;
-    this.#diffIdIsBlob = m.hash && m.compression === 'none' && m.blob !== undefined;
     this.#unpacked = new Promise((resolve) => (this.#settleUnpack = resolve));
     Atomics.store(s.ctl, CTL_FAILED, 0);
     const shared = m.mode === 'overlay' && s.links.length > 1 && isEmptyDir(m.root);
@@ -215,7 +205,6 @@ class Job {
       this.#fail(err);
       return;
     }
-    this.#stored = blob;
     if (blob) this.#s.send({ t: 'stored', blob });
     if (!this.#stopped && this.#inflate) {
       try {
@@ -283,7 +272,7 @@ class Job {
     if (this.#stopped) return;
     try {
       if (Atomics.load(this.#s.ctl, CTL_ABORT) !== 0) throw new CanceledError('unpack canceled');
-      if (this.#hashing && !this.#diffIdIsBlob) this.#hash.update(chunk);
+      if (this.#hashing) this.#hash.update(chunk);
       this.#parser.push(chunk);
     } catch (err) {
       if (err instanceof CanceledError) this.#fail(err);
@@ -303,18 +292,10 @@ class Job {
       return;
     }
     this.#settleUnpack({
-      diffId: this.#diffId(),
+      diffId: this.#hashing ? `sha256:${this.#hash.digest('hex')}` : '',
       size: this.#dispatch.size,
       fileBytes: this.#dispatch.fileBytes,
     });
-  }
-
-  #diffId(): string {
-    if (!this.#hashing) return '';
-    if (!this.#diffIdIsBlob) return `sha256:${this.#hash.digest('hex')}`;
-    // The unpack ends only after the input did (no compressed stream to end first), so the blob is finished.
-    if (this.#stored === undefined) throw new Error('the diff ID of an uncompressed layer before its blob ended');
-    return this.#stored.digest;
   }
 
   /**
