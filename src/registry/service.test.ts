@@ -82,6 +82,42 @@ describe('Registry.putBlob: a whole blob of known digest in one call', () => {
     assert.deepEqual(await partials(), []);
   });
 
+  test('appendAndFinish: the rest of an upload and its commit in one call; a wrong digest or length leaves nothing', async () => {
+    const b = randomBytes((1 << 20) + 77_777);
+    const digest = sha256(b);
+    const id = await reg.startUpload('lib/c', 'client');
+    let u = await reg.upload('lib/c', id, 'client');
+    assert.equal(await reg.appendUpload(u, pieces(b.subarray(0, 100_000)), { length: 100_000 }), 100_000);
+    u = await reg.upload('lib/c', id, 'client');
+    const info = await reg.appendAndFinish(u, pieces(b.subarray(100_000)), b.length - 100_000, digest, 'client');
+    assert.equal(info.digest, digest);
+    assert.equal(info.size, b.length);
+    assert.equal(await store.blobInRepo('lib/c', digest), b.length);
+
+    // Short of the length announced: SIZE_INVALID, and the upload goes on from where it stood.
+    const other = randomBytes(500_000);
+    const id2 = await reg.startUpload('lib/c', 'client');
+    const u2 = await reg.upload('lib/c', id2, 'client');
+    await assert.rejects(
+      reg.appendAndFinish(u2, pieces(other), other.length + 10, sha256(other), 'client'),
+      (err) => err instanceof RegistryError && err.oci === 'SIZE_INVALID',
+    );
+    assert.equal((await store.upload(id2))?.size, 0);
+    await reg.appendAndFinish(u2, pieces(other), other.length, sha256(other), 'client');
+    assert.equal(await store.blobInRepo('lib/c', sha256(other)), other.length);
+
+    // The wrong digest: DIGEST_INVALID, the upload gone.
+    const id3 = await reg.startUpload('lib/c', 'client');
+    const u3 = await reg.upload('lib/c', id3, 'client');
+    await assert.rejects(
+      reg.appendAndFinish(u3, pieces(other), other.length, sha256(b.subarray(1)), 'client'),
+      (err) => err instanceof RegistryError && err.oci === 'DIGEST_INVALID',
+    );
+    assert.equal(await store.upload(id3), undefined);
+    assert.equal(await uploads(), 0);
+    assert.deepEqual(await partials(), []);
+  });
+
   test('an upload created with its digest claims it: refused while the collector deletes that blob', async () => {
     const digest = sha256(Buffer.from('being deleted')) as Digest;
     await db.run(`INSERT INTO blobs (digest, size, state, created_at, touched_at) VALUES (?, 13, 'deleting', 0, 0)`, [

@@ -305,6 +305,69 @@ export class Registry {
     });
   }
 
+  /**
+   * A PUT that brings the upload's last `length` bytes (or all of them), without a range: `appendUpload` and
+   * `finishUpload` under one hold of the upload, the new size recorded and the digest claimed in one transaction
+   * (three before, with two more reads of the upload), and the body's last piece written with the commit. Like an
+   * append without a range, all or nothing: bytes short of `length` leave the upload as it was.
+   */
+  async appendAndFinish(
+    u: Upload,
+    body: Readable | AsyncIterable<Buffer>,
+    length: number,
+    digest: Digest,
+    actor: string,
+    address?: string,
+  ): Promise<{ digest: Digest; size: number }> {
+    return this.#uploadLocks.run(u.id, async () => {
+      const fresh = await this.store.upload(u.id);
+      if (!fresh) throw uploadUnknown(u.id);
+      if (digestAlgorithm(digest) !== fresh.algorithm)
+        throw new RegistryError('DIGEST_INVALID', `digest ${digest} is not ${fresh.algorithm}, the upload's algorithm`);
+      const size = fresh.size + length;
+      if (this.maxBlobBytes !== undefined && size > this.maxBlobBytes)
+        throw new RegistryError('SIZE_INVALID', `blob is larger than the ${this.maxBlobBytes} bytes allowed`);
+      // Before the bytes: a refusal after them would leave the writer holding a last piece that is not on file.
+      await this.store.guard?.beforeUpload?.(fresh.repo, digest, size);
+      const w = await this.#writer(fresh);
+      const pieces = w.gathers ? body : coalesce(body, WRITE_BYTES, { reuse: this.#progressKept });
+      let got: number;
+      try {
+        got = await w.append(pieces, { maxSize: size, last: true });
+      } catch (err) {
+        if (err instanceof InvalidArgumentError) throw new RegistryError('SIZE_INVALID', err.message, { cause: err });
+        throw err;
+      }
+      if (
+        got !== size ||
+        !(await whileDeleting(() => this.store.advanceAndClaim(fresh.id, fresh.size, size, digest), digest))
+      ) {
+        // The writer holds bytes the upload does not: a later request reopens it from what is recorded.
+        await this.#drop(u.id);
+        if (got !== size)
+          throw new RegistryError('SIZE_INVALID', `received ${got - fresh.size} bytes, ${length} were announced`);
+        throw new RegistryError('BLOB_UPLOAD_INVALID', `blob upload ${u.id} was changed by another request`, {
+          status: 416,
+        });
+      }
+      const kept = this.#writers.get(fresh.id);
+      if (kept) clearTimeout(kept.timer);
+      this.#writers.delete(fresh.id);
+      let info: { digest: Digest; size: number };
+      try {
+        info = await w.commit({ digest, size });
+      } catch (err) {
+        await this.store.deleteUpload(fresh.id);
+        if (err instanceof DataLossError)
+          throw new RegistryError('DIGEST_INVALID', `uploaded content does not match digest ${digest}`, { cause: err });
+        throw err;
+      }
+      await this.store.linkUploaded({ ...fresh, size }, info.digest, info.size);
+      this.emit({ action: 'push', repo: fresh.repo, digest, actor, address });
+      return info;
+    });
+  }
+
   /** Verifies the whole upload against `digest`, stores the blob and links it to the repository. */
   async finishUpload(
     u: Upload,

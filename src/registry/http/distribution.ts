@@ -344,8 +344,14 @@ export class DistributionApi {
     );
     if (digest) {
       const u = await this.#reg.upload(repo, id, principal.name);
-      await this.#reg.appendUpload(u, req, { length: contentLength(req) });
-      const info = await this.#reg.finishUpload(u, digest, principal.name, ctx.address);
+      const length = contentLength(req);
+      let info: { digest: Digest };
+      if (length !== undefined)
+        info = await this.#reg.appendAndFinish(u, req, length, digest, principal.name, ctx.address);
+      else {
+        await this.#reg.appendUpload(u, req, { length });
+        info = await this.#reg.finishUpload(u, digest, principal.name, ctx.address);
+      }
       return send(req, res, 201, {
         Location: `/v2/${repo}/blobs/${info.digest}`,
         'Docker-Content-Digest': info.digest,
@@ -375,6 +381,14 @@ export class DistributionApi {
     const range = contentRange(req);
     const hasBody =
       range !== undefined || (length !== undefined ? length > 0 : req.headers['transfer-encoding'] !== undefined);
+    // The whole rest in this request, its length known (a monolithic upload, or a push rule's PUT): in one step.
+    if (hasBody && range === undefined && length !== undefined) {
+      const info = await this.#reg.appendAndFinish(u, req, length, digest, principal.name, ctx.address);
+      return send(req, res, 201, {
+        Location: `/v2/${repo}/blobs/${info.digest}`,
+        'Docker-Content-Digest': info.digest,
+      });
+    }
     if (hasBody) {
       await this.#reg.appendUpload(u, req, { range, length });
       u = await this.#reg.upload(repo, id, principal.name);

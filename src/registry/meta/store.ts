@@ -260,6 +260,24 @@ export class RegistryStore {
     return r.changes === 1;
   }
 
+  /**
+   * `advanceUpload` and `claimDigest` in one transaction: the upload's last bytes are on file and it commits
+   * `digest` next. False when another request moved the upload meanwhile; BlobBeingDeleted as for `claimDigest`.
+   */
+  async advanceAndClaim(id: string, from: number, to: number, digest: Digest): Promise<boolean> {
+    return this.db.tx(async (q) => {
+      await this.#claimable(q, digest);
+      const r = await q.run('UPDATE uploads SET size = ?, digest = ?, updated_at = ? WHERE id = ? AND size = ?', [
+        to,
+        digest,
+        now(),
+        id,
+        from,
+      ]);
+      return r.changes === 1;
+    });
+  }
+
   async deleteUpload(id: string): Promise<boolean> {
     return (await this.db.run('DELETE FROM uploads WHERE id = ?', [id])).changes > 0;
   }
