@@ -1,6 +1,7 @@
 import { drained } from '../util/chunks.ts';
 import type { Duplex } from 'node:stream';
-import { frame, STDERR, STDOUT } from './stdcopy.ts';
+import { errorMessage } from '../util/errors.ts';
+import { frame, STDERR, STDOUT, SYSTEMERR } from './stdcopy.ts';
 
 /** What a hijacked attach or exec start streams: conmon's attach session (src/runtime's AttachSession). */
 export interface StdioSession {
@@ -57,12 +58,22 @@ export async function pipeSession(session: StdioSession, stream: Duplex, o: Pipe
   stream.on('close', () => {
     if (!detached) session.close();
   });
-  for await (const f of session.output as AsyncIterable<{ stream: 'stdout' | 'stderr'; data: Buffer }>) {
-    if (detached) break;
-    if (f.stream === 'stdout' && !o.stdout) continue;
-    if (f.stream === 'stderr' && !o.stderr) continue;
-    const chunk = o.multiplexed ? frame(f.stream === 'stdout' ? STDOUT : STDERR, f.data) : f.data;
-    if (!stream.write(chunk) && !(await drained(stream))) break;
+  try {
+    for await (const f of session.output as AsyncIterable<{ stream: 'stdout' | 'stderr'; data: Buffer }>) {
+      if (detached) break;
+      if (f.stream === 'stdout' && !o.stdout) continue;
+      if (f.stream === 'stderr' && !o.stderr) continue;
+      const chunk = o.multiplexed ? frame(f.stream === 'stdout' ? STDOUT : STDERR, f.data) : f.data;
+      if (!stream.write(chunk) && !(await drained(stream))) break;
+    }
+  } catch (err) {
+    // The output failed (e.g. it never reached us): the client is told, in the stream's error frame, rather than
+    // given an end that reads as a process that wrote nothing. A raw (TTY) stream has no such frame.
+    session.close();
+    if (!stream.writableEnded && !stream.destroyed) {
+      stream.end(o.multiplexed ? frame(SYSTEMERR, Buffer.from(`${errorMessage(err)}\n`)) : undefined);
+    }
+    return;
   }
   if (o.beforeEnd && !detached) await o.beforeEnd();
   if (!stream.writableEnded) stream.end();

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acceptSeqpacket, listenSeqpacket, seqpacketSocket } from '../sys/index.ts';
-import { CanceledError, ConflictError } from '../util/errors.ts';
+import { CanceledError, ConflictError, UnavailableError } from '../util/errors.ts';
 import {
   attachSession,
   MAX_INPUT_MESSAGE,
@@ -85,6 +85,25 @@ async function frames(session: AttachSession): Promise<AttachFrame[]> {
 
 const text = (fs: AttachFrame[]): string[] => fs.map((f) => `${f.stream}:${f.data.toString()}`);
 const msg = (pipe: number, s: string): Buffer => Buffer.concat([Buffer.from([pipe]), Buffer.from(s)]);
+
+test('native dialer: a connection conmon never accepted fails its output instead of ending it empty', async () => {
+  // conmon closes its listening socket (it exits) with the connection still queued: the kernel resets it.
+  const path = join(dir, `attach${seq++}`);
+  const fd = listenSeqpacket(path);
+  const session = attachSession(await nativeSeqpacketDialer()(path));
+  closeSync(fd);
+  await assert.rejects(
+    frames(session),
+    (e: Error) => e instanceof UnavailableError && /never accepted/.test(e.message),
+  );
+});
+
+test('native dialer: a connection accepted and closed with nothing sent either way ends cleanly, empty', async () => {
+  const conmon = fakeConmon();
+  const session = attachSession(await nativeSeqpacketDialer()(conmon.path));
+  closeSync(await conmon.acceptFd());
+  assert.deepEqual(await frames(session), []);
+});
 
 const dialers: [string, () => SeqpacketDialer][] = [
   ['native', () => nativeSeqpacketDialer()],

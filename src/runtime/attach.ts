@@ -166,6 +166,8 @@ export function nativeSeqpacketDialer(opts: { retryMs?: number; connectTimeoutMs
 function socketConnection(socket: Socket, spare: number, path: string): PacketConnection {
   let ended = false;
   let spareOpen = true;
+  /** Whether any input went to conmon: without it, a reset means conmon never accepted the connection. */
+  let sent = false;
   const closeSpare = (): void => {
     if (!spareOpen) return;
     spareOpen = false;
@@ -183,7 +185,9 @@ function socketConnection(socket: Socket, spare: number, path: string): PacketCo
       socket.resume();
     },
   });
+  let received = false;
   socket.on('data', (msg: Buffer) => {
+    received = true;
     if (!ended && !messages.push(msg)) socket.pause();
   });
   socket.once('end', () => {
@@ -193,10 +197,25 @@ function socketConnection(socket: Socket, spare: number, path: string): PacketCo
   socket.on('error', (e: NodeJS.ErrnoException) => {
     // conmon went away (with our input unread, or while we wrote): what it sent last is still queued.
     if (e.code === 'ECONNRESET' || e.code === 'EPIPE') {
+      let queued: Buffer[] = [];
       try {
-        if (spareOpen && !ended) for (const msg of readQueuedPackets(spare)) messages.push(msg);
+        if (spareOpen && !ended) queued = readQueuedPackets(spare);
       } catch {
         // the output ends with what was read
+      }
+      for (const msg of queued) messages.push(msg);
+      if (e.code === 'ECONNRESET' && !sent && !received && queued.length === 0) {
+        // Nothing came, nothing went, and the connection was reset: conmon closed its listening socket with this
+        // connection still in its queue (it never accepted it, e.g. its accept failed on every turn until the
+        // process ended), so whatever the process wrote went to the log alone. An ordinary end would pass for
+        // a process that wrote nothing.
+        closeSpare();
+        messages.destroy(
+          new UnavailableError(
+            `conmon never accepted the attach connection to '${path}': the process's output was not received`,
+          ),
+        );
+        return;
       }
       end();
     } else {
@@ -216,6 +235,7 @@ function socketConnection(socket: Socket, spare: number, path: string): PacketCo
       if (!socket.writable) return Promise.reject(new ConflictError(`attach socket '${path}' is closed for writing`));
       // A zero-length message would read as end-of-file at conmon's side.
       if (data.length === 0) return Promise.resolve();
+      sent = true;
       return new Promise((resolve, reject) => socket.write(data, (err) => (err ? reject(err) : resolve())));
     },
     closeWrite() {
