@@ -44,14 +44,15 @@ before(async () => {
       // In pieces, so that both clients see split reads.
       const b = Buffer.from(answer, 'latin1');
       let i = 0;
-      const step = (): void => {
+      const send = (): void => {
         if (s.destroyed) return;
-        s.write(b.subarray(i, i + 7));
-        i += 7;
-        if (i < b.length) setImmediate(step);
+        const step = b.length > 4096 ? 65536 : 7;
+        s.write(b.subarray(i, i + step));
+        i += step;
+        if (i < b.length) setImmediate(send);
         else if (!/\r\nconnection: keep-alive/i.test(answer)) s.end();
       };
-      step();
+      send();
     });
     s.on('error', () => {});
   });
@@ -169,6 +170,26 @@ describe('plain-socket requests', () => {
       'HTTP/1.1 404 Not Found\r\nContent-Length: 25\r\n\r\n{"message":"no such x"}\n\n',
     );
     assert.equal(error.status, 404);
+    // A large answer, read slowly: the socket is paused while the reader lags, and every byte arrives.
+    const big = Buffer.alloc(3 << 20);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >> 9)) & 0xff;
+    answers.set('/big', `HTTP/1.1 200 OK\r\nContent-Length: ${big.length}\r\n\r\n${big.toString('latin1')}`);
+    const slow = await new Promise<Buffer>((resolve, reject) => {
+      sendPlain(
+        { socketPath: sock, method: 'GET', path: '/big', headers: {} },
+        new Set(),
+        async (res) => {
+          const parts: Buffer[] = [];
+          for await (const c of res) {
+            parts.push(c as Buffer);
+            if (parts.length % 8 === 0) await new Promise((r) => setTimeout(r, 1));
+          }
+          resolve(Buffer.concat(parts));
+        },
+        reject,
+      );
+    });
+    assert.ok(slow.equals(big));
     await same('POST', '/continue', 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
   });
 

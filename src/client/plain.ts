@@ -128,8 +128,9 @@ export function sendPlain(
       onResponse(res);
     },
     data(chunk) {
-      // A copy: the parser's slices share the socket's buffer. Read no more until the reader wants it.
-      if (res !== undefined && !res.push(Buffer.from(chunk))) socket.pause();
+      // The parser's slices of what the socket read, as node:http hands them on (a socket never reuses a chunk it
+      // emitted). Read no more until the reader wants it.
+      if (res !== undefined && !res.push(chunk)) socket.pause();
     },
     end(trailers, rawTrailers) {
       if (res === undefined) return;
