@@ -18,6 +18,7 @@
 import { createReadStream, linkSync, utimesSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setImmediate as yieldLoop } from 'node:timers/promises';
 import type { Snapshotter } from '../snapshots/index.ts';
 import { pack, type PackEntry } from '../util/tar/index.ts';
 import { diffEntries } from './difftar.ts';
@@ -91,8 +92,25 @@ export class CopyRecords {
   }
 }
 
-/** Links made between two turns of the event loop. */
-const LINK_BATCH = 512;
+/** Synchronous calls made between two turns of the event loop, at most (fewer when they take long: BATCH_MS). */
+const BATCH = 512;
+
+/** Time a batch of synchronous calls may hold the event loop: on a slow disk 512 links can take far longer. */
+const BATCH_MS = 10;
+
+/** Calls `f` on each item synchronously, giving the event loop a turn after each batch (BATCH, BATCH_MS). */
+async function inBatches<T>(items: readonly T[], f: (item: T) => void): Promise<void> {
+  let start = performance.now();
+  let n = 0;
+  for (const item of items) {
+    f(item);
+    if (++n === BATCH || performance.now() - start > BATCH_MS) {
+      await yieldLoop();
+      start = performance.now();
+      n = 0;
+    }
+  }
+}
 
 /** Families whose records stay in memory. */
 const RECENT = 8;
@@ -160,22 +178,20 @@ export async function applyLinked(
       // synchronous links, a batch between two turns of the event loop (the hash goes on meanwhile): 10,000 links
       // cost ~90 ms of CPU this way against ~200 ms as promises through libuv's threads (the names are the
       // copy's, relative and clean)
-      for (let i = 0; i < toLink.length; i++) {
-        const name = toLink[i]!.header.name;
+      await inBatches(toLink, (e) => {
         try {
-          linkSync(`${from}/${name}`, `${upper}/${name}`);
+          linkSync(`${from}/${e.header.name}`, `${upper}/${e.header.name}`);
           linked++;
         } catch {
-          unlinked.push(toLink[i]!);
+          unlinked.push(e);
         }
-        if (i % LINK_BATCH === LINK_BATCH - 1) await new Promise<void>((r) => setImmediate(r));
-      }
+      });
       if (unlinked.length > 0) await unpack(unlinked);
       const dirs = rest.filter((e) => e.header.type === 'directory').reverse();
-      for (const d of dirs) {
+      await inBatches(dirs, (d) => {
         const t = d.header.mtime ?? 0;
         utimesSync(`${upper}/${d.header.name}`, t, t);
-      }
+      });
       // the list's tar is the directory's when every file is where the list says (a fallback unpack wrote the
       // same bytes, but its files are read back here only through the walk)
       if (early && unlinked.length === 0) return { ...(await early), linked };

@@ -99,10 +99,10 @@ describe('version negotiation', () => {
     );
   });
 
-  it('sends the ping and the call after it on one connection', async () => {
+  it('sends the ping and the call after it each on a connection that the answer closes', async () => {
     handler = (_r, res) => json(res, 200, { Version: 'x' });
-    const connections: string[] = [];
-    const onConnection = () => connections.push('c');
+    const connections: import('node:net').Socket[] = [];
+    const onConnection = (s: import('node:net').Socket) => connections.push(s);
     server.on('connection', onConnection);
     const c = client();
     try {
@@ -111,7 +111,16 @@ describe('version negotiation', () => {
       c.close();
       server.off('connection', onConnection);
     }
-    assert.equal(connections.length, 1);
+    assert.equal(connections.length, 2);
+    assert.deepEqual(
+      seen.map((s) => `${s.method} ${s.url} ${s.headers.connection} ${s.headers.host}`),
+      ['HEAD /_ping close localhost', 'GET /v1.41/version close localhost'],
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(
+      connections.map((s) => s.destroyed || s.readableEnded),
+      [true, true],
+    );
   });
 
   it('falls back to 1.24 without an Api-Version header', async () => {

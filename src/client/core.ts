@@ -1,13 +1,14 @@
-import type { Agent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { InvalidArgumentError } from '../util/errors.ts';
 import { parseJSONStream, type Reviver } from './jsonstream.ts';
 import {
+  Connections,
+  type EngineAnswer,
   encodeQuery,
   errorFromResponse,
   escapePath,
   isJSON,
-  newAgent,
   parseHost,
   readText,
   sendHijack,
@@ -54,7 +55,7 @@ export interface RequestOptions extends CallOptions {
 export interface EngineResponse {
   statusCode: number;
   headers: IncomingHttpHeaders;
-  body: IncomingMessage;
+  body: EngineAnswer;
 }
 
 /** Encodes filters as the Engine API expects: `{"key":{"value":true}}`. */
@@ -97,7 +98,7 @@ export function negotiateVersion(server: string | undefined): string {
 export class EngineConnection {
   readonly host: string;
   readonly #endpoint: EngineEndpoint;
-  readonly #agent: Agent;
+  readonly #connections: Connections;
   readonly #userAgent: string;
   readonly #pinned: string | undefined;
   #negotiated: Promise<string> | undefined;
@@ -107,14 +108,14 @@ export class EngineConnection {
     this.host = options.host ?? DEFAULT_HOST;
     const endpoint = parseHost(this.host);
     this.#endpoint = endpoint.kind === 'tcp' && options.tls ? { ...endpoint, tls: options.tls } : endpoint;
-    this.#agent = newAgent(this.#endpoint);
+    this.#connections = new Connections(this.#endpoint);
     this.#userAgent = options.userAgent ?? 'Berth-Client';
     this.#pinned = options.apiVersion;
   }
 
   /** Releases pooled connections. */
   close(): void {
-    this.#agent.destroy();
+    this.#connections.destroy();
   }
 
   /** The API version in use: pinned, or negotiated from a ping (once). */
@@ -211,8 +212,8 @@ export class EngineConnection {
     body: RequestBody | undefined,
     opts: CallOptions,
     headers: Record<string, string> = {},
-  ): Promise<IncomingMessage> {
-    return sendRequest(this.#endpoint, this.host, this.#agent, {
+  ): Promise<EngineAnswer> {
+    return sendRequest(this.#endpoint, this.host, this.#connections, {
       method,
       path,
       headers: { 'User-Agent': this.#userAgent, ...headers },
@@ -223,12 +224,12 @@ export class EngineConnection {
 
   // ---- for the calls: a versioned request whose status the caller checks, and a hijacked connection ----
 
-  protected async sendVersioned(method: string, path: string, opts: RequestOptions): Promise<IncomingMessage> {
+  protected async sendVersioned(method: string, path: string, opts: RequestOptions): Promise<EngineAnswer> {
     const prefix = `/v${await this.apiVersion(opts)}`;
     return this.#send(method, prefix + path + encodeQuery(opts.query), opts.body, opts, opts.headers);
   }
 
-  protected async checkAndDrain(res: IncomingMessage): Promise<void> {
+  protected async checkAndDrain(res: EngineAnswer): Promise<void> {
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw await errorFromResponse(res);
     res.resume();
@@ -265,7 +266,7 @@ export function containerPath(id: string): string {
  * Reads an answer to its end, so that its connection goes back to the pool before the next request is sent (the
  * request after a ping would otherwise open a second connection).
  */
-function drain(res: IncomingMessage): Promise<void> {
+function drain(res: EngineAnswer): Promise<void> {
   res.resume();
   return new Promise((resolve) => {
     if (res.readableEnded) resolve();

@@ -1,4 +1,5 @@
 import type { Agent, IncomingHttpHeaders, IncomingMessage, RequestOptions as HttpRequestOptions } from 'node:http';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -14,12 +15,16 @@ import {
   UnauthorizedError,
   UnavailableError,
 } from '../util/errors.ts';
+import { sendPlain } from './plain.ts';
 
 /**
- * node:http, taken with `process.getBuiltinModule`: an ESM `import` of it builds a facade of every export, whose
- * lazy getters load undici (about 40 ms of each CLI start).
+ * node:http, taken with `process.getBuiltinModule` when first needed: an ESM `import` of it builds a facade of every
+ * export, whose lazy getters load undici (about 40 ms of each CLI start), and loading it at all costs a CLI command
+ * ~3.5 ms that the plain-socket requests (plain.ts) do without.
  */
-const http = process.getBuiltinModule('node:http');
+function http(): typeof import('node:http') {
+  return process.getBuiltinModule('node:http');
+}
 
 /**
  * TLS to an engine's TCP listener, as the docker CLI's `--tls`/`--tlsverify` set it up: the CA to check the
@@ -47,14 +52,39 @@ export function newAgent(endpoint?: EngineEndpoint): Agent {
     const https = process.getBuiltinModule('node:https');
     return new https.Agent({ keepAlive: true, ...tlsRequestOptions(endpoint.tls) });
   }
-  return new http.Agent({ keepAlive: true });
+  return new (http().Agent)({ keepAlive: true });
+}
+
+/**
+ * An engine's connections: node:http's pool (made on first use) and the open plain-socket requests. `destroy`
+ * ends them all.
+ */
+export class Connections {
+  readonly #endpoint: EngineEndpoint;
+  #agent: Agent | undefined;
+  readonly plain = new Set<Socket>();
+
+  constructor(endpoint: EngineEndpoint) {
+    this.#endpoint = endpoint;
+  }
+
+  get agent(): Agent {
+    this.#agent ??= newAgent(this.#endpoint);
+    return this.#agent;
+  }
+
+  destroy(): void {
+    this.#agent?.destroy();
+    for (const socket of this.plain) socket.destroy();
+    this.plain.clear();
+  }
 }
 
 /** The request function for an endpoint: https for a TCP listener with TLS. */
-function requestFor(endpoint: EngineEndpoint): typeof http.request {
+function requestFor(endpoint: EngineEndpoint): typeof import('node:http').request {
   return endpoint.kind === 'tcp' && endpoint.tls
-    ? (process.getBuiltinModule('node:https').request as typeof http.request)
-    : http.request;
+    ? (process.getBuiltinModule('node:https').request as typeof import('node:http').request)
+    : http().request;
 }
 
 /** Where an engine listens: a unix socket or a TCP address (with TLS when set up). */
@@ -146,27 +176,38 @@ export interface RawRequest {
   signal?: AbortSignal | undefined;
 }
 
+/** An answer whose body is read as a stream: node:http's IncomingMessage, or plain.ts's PlainResponse. */
+export type EngineAnswer = Readable & { statusCode?: number | undefined; headers: IncomingHttpHeaders };
+
+/** The methods a plain-socket request carries (with a fixed body or none). */
+const PLAIN_METHODS = new Set(['GET', 'HEAD', 'POST', 'DELETE']);
+
 /**
  * Sends one HTTP request to the engine and resolves with the response once its headers arrive.
  * Connection failures become UnavailableError with docker's wording; an aborted signal becomes CanceledError.
- * The status is not checked here.
+ * The status is not checked here. A request to a unix socket with a fixed body (or none) goes over a plain
+ * socket (plain.ts), with the same answers and errors; the others through node:http.
  */
 export function sendRequest(
   endpoint: EngineEndpoint,
   hostText: string,
-  agent: Agent,
+  connections: Connections,
   req: RawRequest,
-): Promise<IncomingMessage> {
-  return new Promise<IncomingMessage>((resolve, reject) => {
-    const headers: Record<string, string> = { ...req.headers };
+): Promise<EngineAnswer> {
+  return new Promise<EngineAnswer>((resolve, reject) => {
     const body = req.body;
     const fixed = typeof body === 'string' ? Buffer.from(body) : body instanceof Uint8Array ? body : undefined;
+    if (endpoint.kind === 'unix' && (body === undefined || fixed !== undefined) && PLAIN_METHODS.has(req.method)) {
+      sendPlainRequest(endpoint.socketPath, hostText, connections, req, fixed, resolve, reject);
+      return;
+    }
+    const headers: Record<string, string> = { ...req.headers };
     if (fixed !== undefined) headers['Content-Length'] = String(fixed.byteLength);
     const options: HttpRequestOptions = {
       method: req.method,
       path: req.path,
       headers,
-      agent,
+      agent: connections.agent,
       ...(endpoint.kind === 'unix'
         ? // An empty TLS server name spares the agent from deriving one (an IPv6 check that costs ~5 ms once).
           { socketPath: endpoint.socketPath, host: 'localhost', servername: '' }
@@ -216,6 +257,44 @@ export function sendRequest(
       });
     }
   });
+}
+
+/** sendRequest over a plain socket: the same abort handling, the same errors. */
+function sendPlainRequest(
+  socketPath: string,
+  hostText: string,
+  connections: Connections,
+  req: RawRequest,
+  body: Uint8Array | undefined,
+  resolve: (res: EngineAnswer) => void,
+  reject: (err: unknown) => void,
+): void {
+  const signal = req.signal;
+  if (signal?.aborted === true) {
+    reject(new CanceledError('request canceled', { cause: signal.reason }));
+    return;
+  }
+  const endpoint: EngineEndpoint = { kind: 'unix', socketPath };
+  let response: EngineAnswer | undefined;
+  const onAbort = (): void => {
+    if (response !== undefined) response.destroy();
+    else cancel(new CanceledError('request canceled', { cause: signal?.reason }));
+  };
+  const unwatch = (): void => signal?.removeEventListener('abort', onAbort);
+  const cancel = sendPlain(
+    { socketPath, method: req.method, path: req.path, headers: { ...req.headers }, body },
+    connections.plain,
+    (res) => {
+      response = res;
+      res.once('close', unwatch);
+      resolve(res);
+    },
+    (err) => {
+      unwatch();
+      reject(translateError(err, hostText, endpoint, req));
+    },
+  );
+  signal?.addEventListener('abort', onAbort, { once: true });
 }
 
 const CONNECT_ERRORS = new Set([
@@ -271,7 +350,7 @@ export async function readText(res: Readable): Promise<string> {
 }
 
 /** Builds the error for a non-2xx response, using the `{"message": …}` body when there is one. */
-export async function errorFromResponse(res: IncomingMessage): Promise<BerthError> {
+export async function errorFromResponse(res: EngineAnswer): Promise<BerthError> {
   const status = res.statusCode ?? 0;
   let text = '';
   try {
@@ -288,7 +367,7 @@ export async function errorFromResponse(res: IncomingMessage): Promise<BerthErro
       // Not JSON after all: keep the text.
     }
   }
-  if (message === '') message = `${status} ${http.STATUS_CODES[status] ?? 'Unknown Status'}`;
+  if (message === '') message = `${status} ${http().STATUS_CODES[status] ?? 'Unknown Status'}`;
   return errorForStatus(status, message);
 }
 
