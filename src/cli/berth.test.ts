@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -117,4 +117,23 @@ test('the start script runs a fresh bundle beside it, and hands over to the sour
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(moved));
   assert.equal(start(['version', '--help'], { BERTH_BUNDLE: '0' }), (await berth(source, ['version', '--help'])).out);
   assert.deepEqual(codeCaches(), [`${manifest.bundle}.none.${process.version}.v8`], 'the bundle did not run');
+});
+
+test('a start script in a tree moved or copied since its build hands over to that tree, not the one it was built in', async () => {
+  // An install at `moved` (its src/ and bin/ are the tree's, through links) with a bundle built for the tree.
+  const moved = join(tmp, 'moved');
+  const dir = join(moved, 'node_modules', '.cache', 'berth', CLI_BUNDLE.name);
+  assert.ok(await buildBundle(CLI_BUNDLE, ROOT, dir));
+  for (const f of ['src', 'bin']) symlinkSync(join(ROOT, f), join(moved, f));
+  // Its manifest names the tree's root, not `moved`: the source at `moved` runs (it builds or runs the tree's own
+  // bundle, as bin/berth there would), and the bundle beside the script does not run (no code cache of it).
+  const out = execFileSync(process.execPath, [join(dir, START_SCRIPT), '--help'], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', HOME: tmp },
+  });
+  assert.equal(out, (await berth(source, ['--help'])).out);
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.endsWith('.v8')),
+    [],
+  );
 });

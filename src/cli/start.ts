@@ -15,9 +15,8 @@ async function start(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<v
   const command = commandOf(argv, GLOBAL_FLAGS);
   // The bundle beside this script (the CommonJS wrapper's __dirname).
   const dir = typeof __dirname === 'string' ? __dirname : bundleDir(CLI_BUNDLE);
-  const loaded = FROM_SOURCE.has(command)
-    ? undefined
-    : freshBundle<CliMain>(CLI_BUNDLE, env, command, { root: ROOT, dir });
+  const root = installOf(dir);
+  const loaded = FROM_SOURCE.has(command) ? undefined : freshBundle<CliMain>(CLI_BUNDLE, env, command, { root, dir });
   if (loaded !== undefined) {
     const cli = loaded.exports;
     process.exitCode = await cli.main(argv, env, cli.processStreams(), loaded.started);
@@ -25,11 +24,30 @@ async function start(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<v
   }
   const { pathToFileURL } = process.getBuiltinModule('node:url');
   const { join } = process.getBuiltinModule('node:path');
-  await import(pathToFileURL(join(ROOT, 'bin', 'resolve-hook.mjs')).href);
+  await import(pathToFileURL(join(root, 'bin', 'resolve-hook.mjs')).href);
   const { runBerth } = (await import(
-    pathToFileURL(join(ROOT, 'src', 'cli', 'berth.ts')).href
+    pathToFileURL(join(root, 'src', 'cli', 'berth.ts')).href
   )) as typeof import('./berth.ts');
   await runBerth(argv, env);
+}
+
+/**
+ * The install whose start script is in `dir`: ROOT, the one it was built in (fixed in the script then), unless the
+ * tree has been moved or copied since, with its `node_modules/.cache` (the old tree's files may be gone, or be another
+ * install's). Then it is the tree around `dir`, whose source runs (the manifest names the old root) and rebuilds.
+ */
+function installOf(dir: string): string {
+  const built = bundleDir(CLI_BUNDLE);
+  if (dir === built) return ROOT;
+  const tail = built.slice(ROOT.length); // `/node_modules/.cache/berth/cli`
+  if (!dir.endsWith(tail)) return ROOT; // not an install's layout (a bundle built elsewhere, in tests)
+  try {
+    // The same directory through a symbolic link (Node runs the script from its real path).
+    if (process.getBuiltinModule('node:fs').realpathSync(built) === dir) return ROOT;
+  } catch {
+    // Gone with the old tree.
+  }
+  return dir.slice(0, -tail.length);
 }
 
 void start(process.argv.slice(2), process.env);
