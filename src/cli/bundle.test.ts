@@ -8,6 +8,7 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { buildBundle } from './bundle-build.ts';
 import {
+  BUILD_LOCK,
   BUNDLE_FORMAT,
   type BundleSpec,
   commandOf,
@@ -165,4 +167,23 @@ test('the command is found after the program flags and their values, as the pars
   assert.equal(commandOf(['--debug', '--', 'ps'], flags), 'none');
   assert.equal(commandOf(['-f', 'a.yaml'], flags), 'none');
   assert.equal(commandOf(['-f', 'a.yaml', 'Weird/Name'], flags), 'other');
+});
+
+test('one run builds a stale bundle at a time: the others run the source meanwhile; a lock a dead run left is taken over', async () => {
+  const { root, dir, spec } = smallTree('lock');
+  const where = { root, dir };
+  await sleep(1100);
+  mkdirSync(dir, { recursive: true });
+  const lock = join(dir, BUILD_LOCK);
+  writeFileSync(lock, '');
+  assert.equal(await loadBundle<Small>(spec, {}, 'x', where), undefined, 'another run is building');
+  assert.equal(readManifest(dir), undefined);
+  assert.ok(existsSync(lock), "the other run's lock stays");
+  // Two minutes old: its build died.
+  const old = new Date(Date.now() - 120_000);
+  utimesSync(lock, old, old);
+  const loaded = await loadBundle<Small>(spec, {}, 'x', where);
+  assert.ok(loaded);
+  assert.equal(loaded.exports.answer(), 'one/kept');
+  assert.ok(!existsSync(lock), 'the lock goes with the build');
 });

@@ -17,7 +17,8 @@ const { basename, dirname, join } = process.getBuiltinModule('node:path');
  * with its size, modification and change times (nanoseconds) and inode, and each run stats them all (~1 µs a
  * file); any difference, or an input changed less than a second before a build (a write in the same clock tick
  * could go unseen), means the source runs instead. A stale or missing bundle is rebuilt by the run that finds it
- * (~0.5 s wall, once), when esbuild is installed and the cache directory can be written. `BERTH_BUNDLE=0` (or the
+ * (~0.5 s wall, once; runs that find it stale during that build run the source), when esbuild is installed and the
+ * cache directory can be written. `BERTH_BUNDLE=0` (or the
  * program's own switch) runs the source.
  */
 
@@ -247,10 +248,41 @@ export async function loadBundle<T>(
     const fs = process.getBuiltinModule('node:fs');
     fs.mkdirSync(dir, { recursive: true });
     fs.accessSync(dir, fs.constants.W_OK);
-    const { buildBundle } = await import('./bundle-build.ts');
-    const manifest = await buildBundle(spec, root, dir);
+    // One build at a time: the runs that find the bundle stale meanwhile run the source, which costs each less than
+    // a build of its own (many CLIs started at once after a change would otherwise all build it).
+    const lock = join(dir, BUILD_LOCK);
+    if (!takeLock(lock)) return undefined;
+    let manifest: Manifest | undefined;
+    try {
+      const { buildBundle } = await import('./bundle-build.ts');
+      manifest = await buildBundle(spec, root, dir);
+    } finally {
+      fs.rmSync(lock, { force: true });
+    }
     return manifest === undefined ? undefined : runBundle<T>(join(dir, manifest.bundle), command);
   } catch {
     return undefined;
   }
+}
+
+/** The file a build holds in the bundle's directory while it runs (loadBundle). */
+export const BUILD_LOCK = 'build.lock';
+/** A build's lock older than this was left by a run that died during its build: it is taken over. */
+const LOCK_STALE_MS = 60_000;
+
+/** Creates the lock file at `path`; false when another run holds it. Throws when it cannot be written. */
+function takeLock(path: string): boolean {
+  const fs = process.getBuiltinModule('node:fs');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.closeSync(fs.openSync(path, 'wx'));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const st = fs.statSync(path, { throwIfNoEntry: false });
+      if (st !== undefined && Date.now() - st.mtimeMs < LOCK_STALE_MS) return false;
+      fs.rmSync(path, { force: true });
+    }
+  }
+  return false;
 }
