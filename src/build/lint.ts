@@ -1,8 +1,8 @@
 /**
  * BuildKit's build checks, for the rules this builder detects: the parser's warnings, each named by its kind
- * (`NoEmptyContinuation`: an empty continuation line). The `# check=` directive skips rules (`skip=Rule1,Rule2`, `skip=all`) and with `error=true`
- * turns any warning left into a failed build, with BuildKit's message; warnings are reported as BuildKit names them
- * (`Rule: message (line N)`). Pure.
+ * (`NoEmptyContinuation`: an empty continuation line). The `# check=` directive skips rules (`skip=Rule1,Rule2`,
+ * `skip=all`) and with `error=true` turns any warning left into a failed build, with BuildKit's message; warnings
+ * are reported as BuildKit names them (`Rule: message (line N)`). Pure.
  */
 import { type CheckDirective, type ParseResult, parseCheckDirective } from '../dockerfile/index.ts';
 import { InvalidArgumentError } from '../util/errors.ts';
