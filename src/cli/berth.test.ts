@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { CLI_BUNDLE, type CliMain, FROM_SOURCE } from './berth.ts';
 import { buildBundle } from './bundle-build.ts';
-import { commandOf, type Manifest, ROOT, runBundle, START_SCRIPT } from './bundle.ts';
+import { commandOf, isFresh, type Manifest, ROOT, runBundle, START_SCRIPT } from './bundle.ts';
 import type { OutStream, Streams } from './command.ts';
 import { WHERE } from './commands.ts';
+import { writeCacheFile } from '../util/cache-files.ts';
 import { GLOBAL_FLAGS } from './global-flags.ts';
 import * as source from './main.ts';
 
@@ -136,4 +137,14 @@ test('a start script in a tree moved or copied since its build hands over to tha
     readdirSync(dir).filter((f) => f.endsWith('.v8')),
     [],
   );
+});
+
+test('a start script replaced after its build (by another build) makes the manifest stale', async () => {
+  const dir = join(tmp, 'paired');
+  const manifest = await buildBundle(CLI_BUNDLE, ROOT, dir);
+  assert.ok(manifest);
+  assert.ok(manifest.inputs.some((i) => join(ROOT, i[0]) === join(dir, START_SCRIPT)));
+  assert.equal(isFresh(manifest, ROOT), true);
+  writeCacheFile(join(dir, START_SCRIPT), readFileSync(join(dir, START_SCRIPT)));
+  assert.equal(isFresh(manifest, ROOT), false);
 });

@@ -134,8 +134,12 @@ export async function buildBundle(spec: BundleSpec, root: string, dir: string): 
   const prefix = `${spec.name}-`;
   const name = `${prefix}${createHash('sha256').update(text).digest('hex').slice(0, 16)}.js`;
   writeCacheFile(join(dir, name), text);
-  // The start script before the manifest that names the bundle: a run that finds the manifest finds both.
-  if (start !== undefined) writeCacheFile(join(dir, START_SCRIPT), start);
+  // The start script before the manifest that names the bundle: a run that finds the manifest finds both. The script
+  // is an input too: should another build's replace it before this manifest lands, the pair is stale (rebuilt).
+  if (start !== undefined) {
+    writeCacheFile(join(dir, START_SCRIPT), start);
+    record(relative(root, join(dir, START_SCRIPT)));
+  }
   const manifest: Manifest = { format: BUNDLE_FORMAT, root, bundle: name, inputs: [...inputs.values()] };
   writeCacheFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
   // Older bundles go; this one's code caches (a rebuild of unchanged code has the same name) stay.
