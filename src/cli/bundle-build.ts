@@ -48,7 +48,10 @@ export async function buildBundle(spec: BundleSpec, root: string, dir: string): 
   };
   // The builder, the loader and the spec decide what the bundle is: a change to one makes it stale too.
   for (const rel of [...LOADER_FILES, ...spec.own]) record(rel);
-  const esbuild = createRequire(join(root, 'package.json'))('esbuild') as typeof import('esbuild');
+  const requireFromRoot = createRequire(join(root, 'package.json'));
+  const esbuild = requireFromRoot('esbuild') as typeof import('esbuild');
+  // esbuild's own version too: another one may translate the same source differently.
+  record(relative(root, requireFromRoot.resolve('esbuild/package.json')));
   /** One CommonJS script from `entry`, ASCII; undefined when esbuild could not make it. */
   const build = async (
     entry: string,

@@ -12,7 +12,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, test } from 'node:test';
 import { buildBundle } from './bundle-build.ts';
 import {
@@ -81,6 +81,8 @@ test('a changed source file is picked up by the next run: the source until the b
   assert.equal(first.exports.where(), join(root, 'src', 'app', 'entry.ts'));
   const manifest = readManifest(dir)!;
   assert.deepEqual(manifest.inputs.map((i) => i[0]).sort(), [
+    // esbuild's (through the tree's link to node_modules, as Node resolves it: its real path).
+    relative(root, join(ROOT, 'node_modules', 'esbuild', 'package.json')),
     'src/app/dep.ts',
     'src/app/entry.ts',
     'src/cli/bundle-build.ts',
