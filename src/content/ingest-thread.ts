@@ -365,6 +365,8 @@ export class ThreadIngestWriter implements IngestWriter {
       while (posted.length > 0) await settle();
     } catch (err) {
       if (slot !== undefined) this.#thread.give(slot);
+      // A last piece kept before a write failed is not the file's end any more: the commit must not write it.
+      this.#tail = undefined;
       // The writes under way end first; then the file is cut back to where the append started (the thread
       // computes the hash from the file again).
       await Promise.allSettled(posted.map((p) => p.written));

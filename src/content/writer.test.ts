@@ -143,6 +143,24 @@ for (const ingestThread of [false, true]) {
       assert.deepEqual(await readdir(join(root, 'ingest')), []);
     });
 
+    test('an append with `last` that fails leaves no last piece for a later commit', async () => {
+      const w = await store.writer('last-failed', { size: 0 });
+      await assert.rejects(
+        w.append(Readable.from([Buffer.alloc(1_500_000, 3)]), {
+          last: true,
+          onWritten: () => {
+            throw new Error('refused');
+          },
+        }),
+        /refused/,
+      );
+      assert.equal(w.size, 0);
+      await w.append(Readable.from([Buffer.from('retried')]));
+      const info = await w.commit({ digest: sha256('retried'), size: 7 });
+      assert.deepEqual(info, { digest: sha256('retried'), size: 7, created: true });
+      assert.equal((await store.readAll(info.digest)).toString(), 'retried');
+    });
+
     test('onWritten hears sizes that are on file, rising to the whole append', async () => {
       const w = await store.writer('upw', { size: 0 });
       assert.equal(w.gathers === true, ingestThread, 'the writer of the thread, when there is one');
