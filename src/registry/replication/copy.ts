@@ -298,16 +298,22 @@ export class Execution {
     let p = this.#inflight.get(key);
     if (!p) {
       p = (async () => {
-        await this.#blobs.take();
-        let held = true;
-        const release = () => {
-          if (held) this.#blobs.release();
-          held = false;
+        let held = false;
+        const slot = {
+          take: async () => {
+            if (held) return;
+            await this.#blobs.take();
+            held = true;
+          },
+          release: () => {
+            if (held) this.#blobs.release();
+            held = false;
+          },
         };
         try {
-          return await this.#transfer(repo, dst, d, release);
+          return await this.#transfer(repo, dst, d, slot);
         } finally {
-          release();
+          slot.release();
         }
       })();
       this.#inflight.set(key, p);
@@ -316,8 +322,17 @@ export class Execution {
     return p;
   }
 
-  /** `received`: the blob's bytes are read; what is left (the destination storing them) needs no slot. */
-  async #transfer(repo: string, dst: string, d: Descriptor, received: () => void): Promise<number> {
+  /**
+   * Each attempt holds one of the `parallelBlobs` slots; `slot.release` once the blob's bytes are read, as what is
+   * left (the destination storing them) needs none. An attempt after such a release takes a slot again: a retry
+   * reads the bytes anew.
+   */
+  async #transfer(
+    repo: string,
+    dst: string,
+    d: Descriptor,
+    slot: { take: () => Promise<void>; release: () => void },
+  ): Promise<number> {
     const s = this.#signal;
     let sent = 0;
     const count = (n: number) => {
@@ -325,6 +340,7 @@ export class Execution {
     };
     await this.#retry(
       async () => {
+        await slot.take();
         const from = this.#where.get(d.digest);
         if (!this.#dst.mountFindsOwn && (await this.#dst.hasBlob(dst, d.digest, s)) !== undefined) return;
         if (await this.#dst.mount(dst, d.digest, from, s)) return;
@@ -334,7 +350,7 @@ export class Execution {
         const saved = await this.#store.upload(this.#rule.id, dst, d.digest);
         if (saved === undefined && d.size <= this.#o.chunkBytes) {
           const body = await this.#src.readBlob(repo, d.digest, 0, s);
-          await this.#dst.putBlob(dst, d.digest, d.size, counted(body, count), s, received);
+          await this.#dst.putBlob(dst, d.digest, d.size, counted(body, count), s, slot.release);
           return;
         }
         let up = saved === undefined ? undefined : await this.#dst.upload(dst, saved, s);
