@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { IngestWriter } from '../content/index.ts';
+import type { BlobInfo, IngestWriter } from '../content/index.ts';
 import { coalesce } from '../util/chunks.ts';
 import { type Digest, digestAlgorithm } from '../util/digest.ts';
 import { DataLossError, InvalidArgumentError, isBerthError } from '../util/errors.ts';
@@ -76,6 +76,19 @@ async function* cuttable(body: AsyncIterable<Buffer>, onCut: (err: unknown) => v
     for await (const c of body) yield c;
   } catch (err) {
     onCut(err);
+  }
+}
+
+/** Commits `w` as the blob `expected` names; DIGEST_INVALID when its bytes hash otherwise. */
+async function commitBlob(w: IngestWriter, expected: { digest: Digest; size?: number }): Promise<BlobInfo> {
+  try {
+    return await w.commit(expected);
+  } catch (err) {
+    if (err instanceof DataLossError)
+      throw new RegistryError('DIGEST_INVALID', `uploaded content does not match digest ${expected.digest}`, {
+        cause: err,
+      });
+    throw err;
   }
 }
 
@@ -195,6 +208,22 @@ export class Registry {
     clearTimeout(w.timer);
     this.#writers.delete(id);
     await w.writer.close();
+  }
+
+  /** Takes an upload's writer out of those kept between requests: its commit comes next. */
+  #unkeep(id: string): void {
+    const kept = this.#writers.get(id);
+    if (kept) clearTimeout(kept.timer);
+    this.#writers.delete(id);
+  }
+
+  /** The upload as recorded, to be finished as blob `digest`, whose algorithm must be the upload's. */
+  async #finishing(u: Upload, digest: Digest): Promise<Upload> {
+    const fresh = await this.store.upload(u.id);
+    if (!fresh) throw uploadUnknown(u.id);
+    if (digestAlgorithm(digest) !== fresh.algorithm)
+      throw new RegistryError('DIGEST_INVALID', `digest ${digest} is not ${fresh.algorithm}, the upload's algorithm`);
+    return fresh;
   }
 
   /** The open writer of an upload positioned at its acknowledged size (reopened when this process has none). */
@@ -320,10 +349,7 @@ export class Registry {
     address?: string,
   ): Promise<{ digest: Digest; size: number }> {
     return this.#uploadLocks.run(u.id, async () => {
-      const fresh = await this.store.upload(u.id);
-      if (!fresh) throw uploadUnknown(u.id);
-      if (digestAlgorithm(digest) !== fresh.algorithm)
-        throw new RegistryError('DIGEST_INVALID', `digest ${digest} is not ${fresh.algorithm}, the upload's algorithm`);
+      const fresh = await this.#finishing(u, digest);
       const size = fresh.size + length;
       if (this.maxBlobBytes !== undefined && size > this.maxBlobBytes)
         throw new RegistryError('SIZE_INVALID', `blob is larger than the ${this.maxBlobBytes} bytes allowed`);
@@ -350,16 +376,12 @@ export class Registry {
           status: 416,
         });
       }
-      const kept = this.#writers.get(fresh.id);
-      if (kept) clearTimeout(kept.timer);
-      this.#writers.delete(fresh.id);
+      this.#unkeep(fresh.id);
       let info: { digest: Digest; size: number };
       try {
-        info = await w.commit({ digest, size });
+        info = await commitBlob(w, { digest, size });
       } catch (err) {
         await this.store.deleteUpload(fresh.id);
-        if (err instanceof DataLossError)
-          throw new RegistryError('DIGEST_INVALID', `uploaded content does not match digest ${digest}`, { cause: err });
         throw err;
       }
       await this.store.linkUploaded({ ...fresh, size }, info.digest, info.size);
@@ -376,23 +398,16 @@ export class Registry {
     address?: string,
   ): Promise<{ digest: Digest; size: number }> {
     return this.#uploadLocks.run(u.id, async () => {
-      const fresh = await this.store.upload(u.id);
-      if (!fresh) throw uploadUnknown(u.id);
-      if (digestAlgorithm(digest) !== fresh.algorithm)
-        throw new RegistryError('DIGEST_INVALID', `digest ${digest} is not ${fresh.algorithm}, the upload's algorithm`);
+      const fresh = await this.#finishing(u, digest);
       await this.store.guard?.beforeUpload?.(fresh.repo, digest, fresh.size);
       const w = await this.#writer(fresh);
       await whileDeleting(() => this.store.claimDigest(fresh.id, digest), digest);
-      const kept = this.#writers.get(fresh.id);
-      if (kept) clearTimeout(kept.timer);
-      this.#writers.delete(fresh.id);
+      this.#unkeep(fresh.id);
       let info: { digest: Digest; size: number };
       try {
-        info = await w.commit({ digest });
+        info = await commitBlob(w, { digest });
       } catch (err) {
         await this.store.deleteUpload(fresh.id);
-        if (err instanceof DataLossError)
-          throw new RegistryError('DIGEST_INVALID', `uploaded content does not match digest ${digest}`, { cause: err });
         throw err;
       }
       await this.store.linkUploaded(fresh, info.digest, info.size);
@@ -436,13 +451,7 @@ export class Registry {
       opts.onReceived?.();
       const committing = w;
       w = undefined;
-      try {
-        await committing.commit({ digest, size });
-      } catch (err) {
-        if (err instanceof DataLossError)
-          throw new RegistryError('DIGEST_INVALID', `uploaded content does not match digest ${digest}`, { cause: err });
-        throw err;
-      }
+      await commitBlob(committing, { digest, size });
       await this.store.linkUploaded(
         { id, repo, repoId, owner: actor, size, algorithm, createdAt: 0, updatedAt: 0 },
         digest,

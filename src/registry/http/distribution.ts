@@ -313,7 +313,7 @@ export class DistributionApi {
   }
 
   async #startUpload(ctx: Ctx, repo: string): Promise<void> {
-    const { req, res, query, principal } = ctx;
+    const { req, query, principal } = ctx;
     const mount = query.get('mount');
     if (mount !== null) {
       const digest = checkDigest(mount);
@@ -321,9 +321,7 @@ export class DistributionApi {
       const source = from !== null ? checkName(from) : undefined;
       if (source !== undefined && (await this.#gate.allows(principal, source, 'pull'))) {
         const size = await this.#reg.mount(repo, source, digest, principal.name, ctx.address);
-        if (size !== undefined) {
-          return send(req, res, 201, { Location: `/v2/${repo}/blobs/${digest}`, 'Docker-Content-Digest': digest });
-        }
+        if (size !== undefined) return this.#blobCreated(ctx, repo, digest);
       }
     }
     const algorithm = query.get('digest-algorithm') ?? 'sha256';
@@ -352,10 +350,7 @@ export class DistributionApi {
         await this.#reg.appendUpload(u, req, { length });
         info = await this.#reg.finishUpload(u, digest, principal.name, ctx.address);
       }
-      return send(req, res, 201, {
-        Location: `/v2/${repo}/blobs/${info.digest}`,
-        'Docker-Content-Digest': info.digest,
-      });
+      return this.#blobCreated(ctx, repo, info.digest);
     }
     this.#uploadStatus(ctx, repo, id, 0, 202);
   }
@@ -374,27 +369,27 @@ export class DistributionApi {
   }
 
   async #finish(ctx: Ctx, repo: string, id: string): Promise<void> {
-    const { req, res, principal } = ctx;
+    const { req, principal } = ctx;
     const digest = checkDigest(ctx.query.get('digest'));
     let u = await this.#reg.upload(repo, id, principal.name);
     const length = contentLength(req);
     const range = contentRange(req);
-    const hasBody =
-      range !== undefined || (length !== undefined ? length > 0 : req.headers['transfer-encoding'] !== undefined);
     // The whole rest in this request, its length known (a monolithic upload, or a push rule's PUT): in one step.
-    if (hasBody && range === undefined && length !== undefined) {
+    if (range === undefined && length !== undefined && length > 0) {
       const info = await this.#reg.appendAndFinish(u, req, length, digest, principal.name, ctx.address);
-      return send(req, res, 201, {
-        Location: `/v2/${repo}/blobs/${info.digest}`,
-        'Docker-Content-Digest': info.digest,
-      });
+      return this.#blobCreated(ctx, repo, info.digest);
     }
-    if (hasBody) {
+    // Otherwise a body (its length unknown, or a range) is appended first.
+    if (range !== undefined || (length === undefined && req.headers['transfer-encoding'] !== undefined)) {
       await this.#reg.appendUpload(u, req, { range, length });
       u = await this.#reg.upload(repo, id, principal.name);
     }
     const info = await this.#reg.finishUpload(u, digest, principal.name, ctx.address);
-    send(req, res, 201, { Location: `/v2/${repo}/blobs/${info.digest}`, 'Docker-Content-Digest': info.digest });
+    this.#blobCreated(ctx, repo, info.digest);
+  }
+
+  #blobCreated(ctx: Ctx, repo: string, digest: Digest): void {
+    send(ctx.req, ctx.res, 201, { Location: `/v2/${repo}/blobs/${digest}`, 'Docker-Content-Digest': digest });
   }
 
   async #tags(ctx: Ctx, repo: string): Promise<void> {
