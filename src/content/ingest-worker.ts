@@ -154,10 +154,12 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
       };
       try {
         mkdirSync(dirname(final), { recursive: true });
-        // A blob already stored is not synced again, nor is the copy that goes.
+        // A blob already stored is not synced again, nor is the copy that goes. One whose rename here is not yet
+        // durable (its directory's sync under way) is waited for: the caller records the blob once this answers.
         if (exists(final)) {
           close();
           rmSync(f.path, { force: true });
+          if (dirSyncs.has(dirname(final))) await syncDir(dirname(final));
           return { digest, created: false };
         }
         try {
