@@ -7,7 +7,7 @@
  * has stopped working on the layer, so that nothing is written after the main thread hears of the end.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
+import { close, closeSync, fdatasync, fsyncSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { type SyncDecompressor, syncDecompressor } from '../util/compression.ts';
 import { CanceledError } from '../util/errors.ts';
@@ -27,6 +27,17 @@ import {
 const READ_CHUNK = 1 << 20;
 /** A progress message goes to the main thread every this many bytes read from a file. */
 const PROGRESS_EVERY = 4 << 20;
+/**
+ * A stored blob's bytes are handed to the disk every this many bytes as they are written (an fdatasync on libuv's
+ * pool, not waited for), so that the fsync at its end, which the unpack's answer waits for, finds little left to
+ * write: at its end it wrote all 256 MiB of a big layer at once, 0.15 s (bench/README.md, "Data path").
+ */
+const WRITEBACK_EVERY = 32 << 20;
+/**
+ * At most this many of them at once: a busy reader hears of one's end only between its pieces of input, late, and
+ * each holds one of libuv's four pool threads while it waits for the disk.
+ */
+const WRITEBACKS = 2;
 
 const port = parentPort;
 if (port !== null) {
@@ -85,6 +96,11 @@ class BlobSink {
   #fd: number;
   readonly #hash = createHash('sha256');
   #size = 0;
+  /** Bytes written since the last writeback was started. */
+  #unsynced = 0;
+  /** Writebacks (fdatasync) under way on libuv's pool: the file is closed once they are over. */
+  #syncing = 0;
+  #closeWhenSynced = false;
 
   constructor(path: string) {
     this.#fd = openSync(path, 'wx', 0o644);
@@ -94,6 +110,21 @@ class BlobSink {
     for (let off = 0; off < view.length; ) off += writeSync(this.#fd, view, off);
     this.#hash.update(view);
     this.#size += view.length;
+    this.#unsynced += view.length;
+    if (this.#unsynced >= WRITEBACK_EVERY && this.#syncing < WRITEBACKS) this.#writeback();
+  }
+
+  /**
+   * Starts writing what is written so far to the disk, without waiting for it; its outcome does not matter (the
+   * fsync at the end is what the blob's durability rests on), only that the file stays open until it is over.
+   */
+  #writeback(): void {
+    this.#unsynced = 0;
+    this.#syncing++;
+    const fd = this.#fd;
+    fdatasync(fd, () => {
+      if (--this.#syncing === 0 && this.#closeWhenSynced) close(fd, () => {});
+    });
   }
 
   /** Syncs and closes the file: its content is on disk before anything names it. */
@@ -104,7 +135,9 @@ class BlobSink {
   }
 
   close(): void {
-    if (this.#fd >= 0) closeSync(this.#fd);
+    if (this.#fd < 0) return;
+    if (this.#syncing > 0) this.#closeWhenSynced = true;
+    else closeSync(this.#fd);
     this.#fd = -1;
   }
 }
