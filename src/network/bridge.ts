@@ -337,7 +337,11 @@ export class BridgeBackend implements NetworkBackend {
         if (info.dns_enabled && this.#o.aardvark)
           await phase('net.dns.remove', input.container_id, () => this.#aardvark().remove(name, input.container_id));
         const veth = vethName(input.container_id, info.id);
-        if (opts.netnsGoing) this.#dying.add(veth);
+        if (opts.netnsGoing) {
+          // Those the kernel has finished are forgotten here (a bridge removed at once does not wait for them).
+          for (const p of this.#dying) if (!existsSync(`/sys/class/net/${p}`)) this.#dying.delete(p);
+          this.#dying.add(veth);
+        }
         else await deleteLink(veth);
         await this.#release(info, this.#o.keep?.(name) ?? false);
       } catch (err) {
@@ -377,16 +381,19 @@ export class BridgeBackend implements NetworkBackend {
   }
 
   /**
-   * After an endpoint went: when no endpoint is left, removes the network's bridge and rules — at once when
-   * nothing is dying on it, else in the background once the kernel has removed the veths; the default bridge
-   * only after `lingerMs` idle. Background removals are tracked: `flush` runs and awaits them.
+   * After an endpoint went: when no live endpoint is left, removes the network's bridge and rules at once (veths
+   * still dying with their namespaces are detached by the bridge's deletion); the default bridge only after
+   * `lingerMs` idle, once the kernel has removed its dying veths. Background removals are tracked: `flush` runs
+   * and awaits them.
    */
   async #release(info: NetworkDefinition, keep: boolean): Promise<void> {
     await this.#lock.run(`net:${info.id}`, async () => {
       const st = this.#nets.get(info.id);
       if (st && st.inflight > 0) return;
       if (this.#livePorts(info.network_interface).length) return;
-      if (!keep && ports(info.network_interface).length === 0) return this.#removeNetwork(info);
+      // A network that does not outlive its endpoints goes now: the veths still dying with their namespaces do not
+      // need the bridge (deleting it detaches them), so it does not wait for the kernel to finish them.
+      if (!keep) return this.#removeNetwork(info);
       if (this.#lingering.has(info.id)) return;
       const go = (): Promise<void> => {
         if (st?.linger) clearTimeout(st.linger);
