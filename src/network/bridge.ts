@@ -320,6 +320,14 @@ export class BridgeBackend implements NetworkBackend {
   async teardown(_netns: string, input: ContainerNetworks, opts: { netnsGoing?: boolean } = {}): Promise<void> {
     const names = Object.keys(input.networks);
     const errors: unknown[] = [];
+    // The names go from DNS beside the rest (aardvark's file and reload do not need the veth, rules or bridge): the
+    // last endpoint's bridge deletion, the longest step, need not wait behind the DNS lock.
+    const dns = Promise.all(
+      names.map(async (name) => {
+        if (!input.network_info[name]!.dns_enabled || !this.#o.aardvark) return;
+        await phase('net.dns.remove', input.container_id, () => this.#aardvark().remove(name, input.container_id));
+      }),
+    ).catch((e) => errors.push(e));
     const first = names[0];
     if (first && input.port_mappings?.length) {
       for (const fam of [4, 6] as const) {
@@ -331,23 +339,22 @@ export class BridgeBackend implements NetworkBackend {
         );
       }
     }
+    if (opts.netnsGoing) {
+      // Those the kernel has finished are forgotten here (a bridge removed at once does not wait for them).
+      for (const p of this.#dying) if (!existsSync(`/sys/class/net/${p}`)) this.#dying.delete(p);
+    }
     for (const name of names) {
       const info = input.network_info[name]!;
       try {
-        if (info.dns_enabled && this.#o.aardvark)
-          await phase('net.dns.remove', input.container_id, () => this.#aardvark().remove(name, input.container_id));
         const veth = vethName(input.container_id, info.id);
-        if (opts.netnsGoing) {
-          // Those the kernel has finished are forgotten here (a bridge removed at once does not wait for them).
-          for (const p of this.#dying) if (!existsSync(`/sys/class/net/${p}`)) this.#dying.delete(p);
-          this.#dying.add(veth);
-        }
+        if (opts.netnsGoing) this.#dying.add(veth);
         else await deleteLink(veth);
         await this.#release(info, this.#o.keep?.(name) ?? false);
       } catch (err) {
         errors.push(err);
       }
     }
+    await dns;
     if (errors.length) throw errors[0];
   }
 
