@@ -440,24 +440,45 @@ export class BridgeBackend implements NetworkBackend {
     if (st?.linger) clearTimeout(st.linger);
     this.#nets.delete(info.id);
     const fams = new Set(info.subnets.map((s) => familyOf(s.subnet)));
-    const rules = async (): Promise<void> => {
-      for (const fam of fams) {
-        const n = this.#fwNet(info, fam);
-        await phase('net.rules.remove', info.id, () =>
-          this.#fw[fam].apply(removeNetworkChange(n)).catch(async () => {
-            const c = networkChains(info.id);
-            await this.#purge(fam, new Set([c.filter, c.nat]), new Set([`-A ${ISOLATION} -o ${n.bridge} -j DROP`]));
-          }),
-        );
+    const rules = async (fam: 4 | 6): Promise<void> => {
+      const n = this.#fwNet(info, fam);
+      const own = removeNetworkChange(n);
+      const purge = async (): Promise<void> => {
+        const c = networkChains(info.id);
+        await this.#purge(fam, new Set([c.filter, c.nat]), new Set([`-A ${ISOLATION} -o ${n.bridge} -j DROP`]));
+      };
+      if (this.#nets.size > 0) {
+        await phase('net.rules.remove', info.id, () => this.#fw[fam].apply(own).catch(purge));
+        return;
       }
+      // The last network: its rules and the shared hooks go in one restore, from one save of the ruleset as it will
+      // be without this network's jumps (instead of a restore, then a save and a restore for the hooks).
+      const saved = await phase('net.rules.save', info.id, () => this.#fw[fam].save()).catch(() => undefined);
+      if (saved === undefined) {
+        await phase('net.rules.remove', info.id, () => this.#fw[fam].apply(own).catch(purge));
+        await phase('net.unhook', info.id, () => this.#unhook(fam));
+        return;
+      }
+      const gone = new Set(
+        [...own.filter, ...own.nat].filter((l) => l.startsWith('-D ')).map((l) => `-A ${l.slice(3)}`),
+      );
+      const after = {
+        filter: { chains: saved.filter.chains, rules: saved.filter.rules.filter((r) => !gone.has(r)) },
+        nat: { chains: saved.nat.chains, rules: saved.nat.rules.filter((r) => !gone.has(r)) },
+      };
+      await phase('net.rules.remove', info.id, () =>
+        this.#fw[fam].apply(merge(own, unhookOf(after))).catch(async () => {
+          await purge();
+          await this.#unhook(fam);
+        }),
+      );
     };
-    // The rules name the bridge but do not need it: the rules (then the shared hooks, when this was the last
+    // The rules name the bridge but do not need it: the rules (with the shared hooks, when this was the last
     // network) and the bridge go at once (iptables-restore beside a netlink delete that waits for the kernel), each
     // finishing even when the other fails.
     const done = await Promise.allSettled([
       (async () => {
-        await rules();
-        if (this.#nets.size === 0) for (const fam of fams) await phase('net.unhook', info.id, () => this.#unhook(fam));
+        for (const fam of fams) await rules(fam);
       })(),
       phase('net.bridge.delete', info.id, () => deleteLink(info.network_interface)),
     ]);
@@ -470,16 +491,8 @@ export class BridgeBackend implements NetworkBackend {
    */
   async #unhook(fam: 4 | 6, known?: ReturnType<typeof parseSave>): Promise<void> {
     const saved = known ?? (await this.#fw[fam].save());
-    const shared = [FORWARD, ISOLATION, POSTROUTING, DNAT];
-    const used = [...saved.filter.rules, ...saved.nat.rules].some((r) => shared.includes(r.split(' ')[1] ?? ''));
-    if (used || !saved.filter.chains.has(FORWARD)) return;
-    const present = new Set([...saved.filter.rules, ...saved.nat.rules]);
-    const c = unhookChange();
-    const keep = (l: string) => !l.startsWith('-D ') || present.has(l.replace(/^-D /, '-A '));
-    const chainOk = (l: string) =>
-      !l.startsWith('-X ') || saved.filter.chains.has(l.slice(3)) || saved.nat.chains.has(l.slice(3));
     await this.#fw[fam]
-      .apply({ filter: c.filter.filter(keep).filter(chainOk), nat: c.nat.filter(keep).filter(chainOk) })
+      .apply(unhookOf(saved))
       .catch((e) => this.#o.log?.warn(`removing the firewall hooks: ${errorMessage(e)}`));
   }
 
@@ -558,4 +571,17 @@ function ports(bridge: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** The change that removes the hooks and shared chains, given the ruleset; empty while any rule is left in them. */
+function unhookOf(saved: ReturnType<typeof parseSave>): Change {
+  const shared = [FORWARD, ISOLATION, POSTROUTING, DNAT];
+  const used = [...saved.filter.rules, ...saved.nat.rules].some((r) => shared.includes(r.split(' ')[1] ?? ''));
+  if (used || !saved.filter.chains.has(FORWARD)) return { filter: [], nat: [] };
+  const present = new Set([...saved.filter.rules, ...saved.nat.rules]);
+  const c = unhookChange();
+  const keep = (l: string) => !l.startsWith('-D ') || present.has(l.replace(/^-D /, '-A '));
+  const chainOk = (l: string) =>
+    !l.startsWith('-X ') || saved.filter.chains.has(l.slice(3)) || saved.nat.chains.has(l.slice(3));
+  return { filter: c.filter.filter(keep).filter(chainOk), nat: c.nat.filter(keep).filter(chainOk) };
 }
