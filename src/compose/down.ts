@@ -37,12 +37,18 @@ export async function down(
   project: Project | undefined,
   opts: DownOptions = {},
 ): Promise<void> {
+  const selected = opts.services !== undefined && opts.services.length > 0 ? new Set(opts.services) : undefined;
+  // The project's networks and volumes are listed beside its containers (the lists do not change meanwhile).
+  const lists =
+    selected === undefined
+      ? Promise.all([listNetworks(ctx, name), opts.volumes ? listVolumes(ctx, name) : Promise.resolve([])])
+      : undefined;
+  lists?.catch(() => {}); // awaited below; a failure is thrown there
   const containers = await projectContainers(ctx, name, { oneoff: 'include' });
   const known =
     project === undefined
       ? undefined
       : new Set([...Object.keys(project.services), ...Object.keys(project.disabledServices)]);
-  const selected = opts.services !== undefined && opts.services.length > 0 ? new Set(opts.services) : undefined;
   const targets = containers.filter((c) => {
     const svc = serviceOf(c);
     if (selected !== undefined) return selected.has(svc);
@@ -61,12 +67,6 @@ export async function down(
   const byService = new Map<string, ContainerSummary[]>();
   for (const c of targets) byService.set(serviceOf(c), [...(byService.get(serviceOf(c)) ?? []), c]);
   const ordered = project === undefined ? [] : [...byService.keys()].filter((s) => project.services[s] !== undefined);
-  // The project's networks and volumes are listed while the containers go (the lists do not change meanwhile).
-  const lists =
-    selected === undefined
-      ? Promise.all([listNetworks(ctx, name), opts.volumes ? listVolumes(ctx, name) : Promise.resolve([])])
-      : undefined;
-  lists?.catch(() => {}); // awaited below; a failure is thrown there
   // Stops go dependents first; a stopped container is removed at once, while the services it depended on stop.
   const removals: Promise<unknown>[] = [];
   const stopThenRemove = async (c: ContainerSummary, timeout: number | undefined, service?: Service) => {
