@@ -22,6 +22,11 @@ export interface ComposeFigures {
   config: Record<string, Stats>;
   /** CPU seconds (perf stat's task-clock: all threads) of the same `config` runs, by CLI. */
   configCpu: Record<string, Stats>;
+  /**
+   * Per round, berth compose → berthd over docker-compose 1.29.2 → dockerd of the same round (and, with a base, the
+   * base tree's pair over the same docker-compose run): the ratio's median is steadier than the ratio of medians.
+   */
+  roundRatios?: { up: Record<string, Stats>; down: Record<string, Stats> };
   loadavg: number[];
 }
 
@@ -78,17 +83,18 @@ ${i > 0 ? `    depends_on: [svc${i - 1}]\n` : ''}`;
   return s;
 }
 
-type Cli = 'berth compose' | 'docker-compose';
+type Cli = 'berth compose' | 'docker-compose' | 'berth compose (base)';
 
 function composeCmd(
   cli: Cli,
   engine: Pick<Engine, 'host'>,
   dir: string,
   args: string[],
+  base?: string,
 ): [string, string[], Record<string, string>] {
-  if (cli === 'berth compose')
+  if (cli === 'berth compose' || cli === 'berth compose (base)')
     return [
-      BERTH,
+      cli === 'berth compose (base)' && base !== undefined ? join(base, 'bin', 'berth') : BERTH,
       ['-H', engine.host, 'compose', '--project-directory', dir, '-f', join(dir, 'compose.yaml'), ...args],
       {},
     ];
@@ -147,6 +153,8 @@ export async function benchCompose(opts: {
   log: (s: string) => void;
   /** Only the `config` step (no engines). */
   configOnly?: boolean;
+  /** Another tree (e.g. main before a change): its berth compose → its berthd is a fifth pair in the same rounds. */
+  base?: string;
 }): Promise<ComposeFigures> {
   const { runs, log } = opts;
   const scratch = await mkdtemp('/tmp/compose-bench-');
@@ -159,6 +167,13 @@ export async function benchCompose(opts: {
   }
   const berthd = await startBerthd({ seed: true });
   const dockerd = await startDockerd();
+  const based =
+    opts.base === undefined
+      ? undefined
+      : await startBerthd({ seed: true, bin: join(opts.base, 'bin', 'berthd') }).then((e) => ({
+          ...e,
+          name: 'berthd (base)',
+        }));
   try {
     log('loading busybox into dockerd');
     await run('bash', ['-c', `"${BERTH}" -H ${berthd.host} save busybox | "${DOCKER}" -H ${dockerd.host} load`]);
@@ -167,6 +182,7 @@ export async function benchCompose(opts: {
       ['docker-compose', dockerd],
       ['berth compose', dockerd],
       ['docker-compose', berthd],
+      ...(based !== undefined ? [['berth compose (base)', based] as [Cli, Engine]] : []),
     ];
     // One port (so one file text) per pair for all rounds: a user runs up and down on the same file, whose parse
     // berth compose keeps after the first run (the warm-up round here).
@@ -181,9 +197,9 @@ export async function benchCompose(opts: {
         await mkdir(dir, { recursive: true });
         await writeFile(join(dir, 'compose.yaml'), appFile(ports.get(key)!));
         const p = `bench${r}`;
-        const [c1, a1, e1] = composeCmd(cli, engine, dir, ['-p', p, 'up', '-d']);
+        const [c1, a1, e1] = composeCmd(cli, engine, dir, ['-p', p, 'up', '-d'], opts.base);
         const u = await run(c1, a1, { env: e1, timeoutMs: 120_000 });
-        const [c2, a2, e2] = composeCmd(cli, engine, dir, ['-p', p, 'down', '-v']);
+        const [c2, a2, e2] = composeCmd(cli, engine, dir, ['-p', p, 'down', '-v'], opts.base);
         const dn = await run(c2, a2, { env: e2, timeoutMs: 120_000 });
         if (r === 0) continue; // warm-up
         (up[key] ??= []).push(u.seconds);
@@ -192,8 +208,26 @@ export async function benchCompose(opts: {
       }
     }
     const { config, configCpu } = await benchConfig(scratch, runs);
-    return { runs, up: st(up), down: st(down), config, configCpu, loadavg: loadavg() };
+    const ref = 'docker-compose → dockerd';
+    const perRound = (m: Record<string, number[]>) =>
+      st(
+        Object.fromEntries(
+          ['berth compose → berthd', 'berth compose (base) → berthd (base)']
+            .filter((k) => m[k] !== undefined)
+            .map((k) => [k, m[k]!.map((v, i) => v / m[ref]![i]!)]),
+        ),
+      );
+    return {
+      runs,
+      up: st(up),
+      down: st(down),
+      config,
+      configCpu,
+      roundRatios: { up: perRound(up), down: perRound(down) },
+      loadavg: loadavg(),
+    };
   } finally {
+    await based?.stop();
     await berthd.stop();
     await dockerd.stop();
     await removeDir(scratch);
@@ -206,14 +240,18 @@ export function composeReport(f: ComposeFigures): string {
   ];
   if (Object.keys(f.up).length > 0) {
     lines.push('  up -d, seconds, median (min–max):');
-    for (const [k, s] of Object.entries(f.up)) lines.push(`    ${k.padEnd(28)} ${fmt(s)}`);
+    for (const [k, s] of Object.entries(f.up)) lines.push(`    ${k.padEnd(38)} ${fmt(s)}`);
     lines.push('  down -v, seconds:');
-    for (const [k, s] of Object.entries(f.down)) lines.push(`    ${k.padEnd(28)} ${fmt(s)}`);
+    for (const [k, s] of Object.entries(f.down)) lines.push(`    ${k.padEnd(38)} ${fmt(s)}`);
     const ratio = (m: Record<string, Stats>) =>
       (m['berth compose → berthd']!.median / m['docker-compose → dockerd']!.median).toFixed(2);
     lines.push(
       `  berth compose → berthd vs docker-compose 1.29.2 → dockerd: up ${ratio(f.up)}×, down ${ratio(f.down)}× (goal ≤ 0.3×)`,
     );
+    for (const [k, s] of Object.entries(f.roundRatios?.down ?? {}))
+      lines.push(
+        `  per round, ${k} / docker-compose → dockerd: up ${fmt(f.roundRatios!.up[k]!, 2)}×, down ${fmt(s, 2)}×`,
+      );
   }
   lines.push('  config of a 50-service file, seconds (whole command):');
   for (const [k, s] of Object.entries(f.config)) lines.push(`    ${k.padEnd(28)} ${fmt(s, 3)}`);
@@ -233,12 +271,17 @@ export function composeReport(f: ComposeFigures): string {
 
 if (import.meta.main) {
   const { values } = parseArgs({
-    options: { runs: { type: 'string', default: '5' }, 'config-only': { type: 'boolean', default: false } },
+    options: {
+      runs: { type: 'string', default: '5' },
+      'config-only': { type: 'boolean', default: false },
+      base: { type: 'string' },
+    },
   });
   const f = await benchCompose({
     runs: Number(values.runs),
     log: (s) => process.stderr.write(`${s}\n`),
     configOnly: values['config-only'],
+    ...(values.base !== undefined ? { base: values.base } : {}),
   });
   process.stdout.write(`${composeReport(f)}\n`);
 }

@@ -77,6 +77,7 @@ options:
   --json FILE          also write every figure as JSON
   --base DIR           start-burst: also run DIR's berthd (e.g. main before a change) in the same rounds;
                        version: also DIR's bin/berth against the same berthd
+                       compose: also DIR's berth compose → DIR's berthd, a fifth pair in the same rounds
   --tree DIR           benchmark another Berth tree (e.g. a patched copy): its bin/berth, bin/berthd and src/
   --advisories N       OSV records in the trust benchmark's database (default 50000)
   --debian-root DIR    a Debian root filesystem (debootstrap) to scan in the trust benchmark
@@ -485,7 +486,12 @@ async function main(): Promise<void> {
   }
 
   if (selected.includes('compose') || selected.includes('compose-config')) {
-    const f = await benchCompose({ runs, log, configOnly: !selected.includes('compose') });
+    const f = await benchCompose({
+      runs,
+      log,
+      configOnly: !selected.includes('compose'),
+      ...(values.base ? { base: values.base } : {}),
+    });
     json.compose = f;
     out.push(composeReport(f));
   }
