@@ -3,7 +3,8 @@
  * (`netns/<id>`) and its state file (`sandboxes/<id>.json`: the backend input and where its /etc/hosts is), written
  * before the backend runs so a teardown works after a crash; and the in-place edits of its hosts file.
  */
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { errorMessage, isErrno } from '../util/errors.ts';
@@ -45,7 +46,9 @@ export class SandboxFiles {
   /** Undefined when there is none (or a crash left it unreadable). */
   async read(id: string): Promise<SandboxFile | undefined> {
     try {
-      return JSON.parse(await readFile(this.statePath(id), 'utf8')) as SandboxFile;
+      // A small file read at once: through libuv's pool it would wait behind the directory removals of other
+      // containers going at the same time (a down's), delaying the teardown that reaches the network's bridge.
+      return JSON.parse(readFileSync(this.statePath(id), 'utf8')) as SandboxFile;
     } catch (err) {
       if (isErrno(err, 'ENOENT') || err instanceof SyntaxError) return undefined;
       throw err;
