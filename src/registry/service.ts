@@ -376,17 +376,7 @@ export class Registry {
           status: 416,
         });
       }
-      this.#unkeep(fresh.id);
-      let info: { digest: Digest; size: number };
-      try {
-        info = await commitBlob(w, { digest, size });
-      } catch (err) {
-        await this.store.deleteUpload(fresh.id);
-        throw err;
-      }
-      await this.store.linkUploaded({ ...fresh, size }, info.digest, info.size);
-      this.emit({ action: 'push', repo: fresh.repo, digest, actor, address });
-      return info;
+      return this.#commitAndLink(w, { ...fresh, size }, { digest, size }, actor, address);
     });
   }
 
@@ -402,18 +392,32 @@ export class Registry {
       await this.store.guard?.beforeUpload?.(fresh.repo, digest, fresh.size);
       const w = await this.#writer(fresh);
       await whileDeleting(() => this.store.claimDigest(fresh.id, digest), digest);
-      this.#unkeep(fresh.id);
-      let info: { digest: Digest; size: number };
-      try {
-        info = await commitBlob(w, { digest });
-      } catch (err) {
-        await this.store.deleteUpload(fresh.id);
-        throw err;
-      }
-      await this.store.linkUploaded(fresh, info.digest, info.size);
-      this.emit({ action: 'push', repo: fresh.repo, digest, actor, address });
-      return info;
+      return this.#commitAndLink(w, fresh, { digest }, actor, address);
     });
+  }
+
+  /**
+   * The end of an upload whose digest is claimed: the writer no longer kept, its bytes committed as `expected`
+   * (the upload dropped when they are not), the blob linked to the repository and the push told.
+   */
+  async #commitAndLink(
+    w: IngestWriter,
+    u: Upload,
+    expected: { digest: Digest; size?: number },
+    actor: string,
+    address: string | undefined,
+  ): Promise<{ digest: Digest; size: number }> {
+    this.#unkeep(u.id);
+    let info: BlobInfo;
+    try {
+      info = await commitBlob(w, expected);
+    } catch (err) {
+      await this.store.deleteUpload(u.id);
+      throw err;
+    }
+    await this.store.linkUploaded(u, info.digest, info.size);
+    this.emit({ action: 'push', repo: u.repo, digest: expected.digest, actor, address });
+    return info;
   }
 
   /**
