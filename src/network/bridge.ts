@@ -339,10 +339,8 @@ export class BridgeBackend implements NetworkBackend {
         );
       }
     }
-    if (opts.netnsGoing) {
-      // Those the kernel has finished are forgotten here (a bridge removed at once does not wait for them).
-      for (const p of this.#dying) if (!existsSync(`/sys/class/net/${p}`)) this.#dying.delete(p);
-    }
+    // Those the kernel has finished are forgotten here (a bridge removed at once does not wait for them).
+    if (opts.netnsGoing) this.#forgetGone();
     for (const name of names) {
       const info = input.network_info[name]!;
       try {
@@ -384,7 +382,12 @@ export class BridgeBackend implements NetworkBackend {
       }
       await new Promise((r) => setTimeout(r, 10));
     }
-    for (const p of [...this.#dying]) if (!existsSync(`/sys/class/net/${p}`)) this.#dying.delete(p);
+    this.#forgetGone();
+  }
+
+  /** Forgets the dying veths the kernel has finished removing. */
+  #forgetGone(): void {
+    for (const p of this.#dying) if (!existsSync(`/sys/class/net/${p}`)) this.#dying.delete(p);
   }
 
   /**
@@ -440,34 +443,28 @@ export class BridgeBackend implements NetworkBackend {
     if (st?.linger) clearTimeout(st.linger);
     this.#nets.delete(info.id);
     const fams = new Set(info.subnets.map((s) => familyOf(s.subnet)));
+    const c = networkChains(info.id);
     const rules = async (fam: 4 | 6): Promise<void> => {
       const n = this.#fwNet(info, fam);
       const own = removeNetworkChange(n);
-      const purge = async (): Promise<void> => {
-        const c = networkChains(info.id);
-        await this.#purge(fam, new Set([c.filter, c.nat]), new Set([`-A ${ISOLATION} -o ${n.bridge} -j DROP`]));
-      };
-      if (this.#nets.size > 0) {
-        await phase('net.rules.remove', info.id, () => this.#fw[fam].apply(own).catch(purge));
-        return;
-      }
+      // What the network leaves in the ruleset, purged when the exact removal finds the ruleset changed.
+      const chains = new Set([c.filter, c.nat]);
+      const extra = new Set([`-A ${ISOLATION} -o ${n.bridge} -j DROP`]);
+      const purge = () => this.#purge(fam, chains, extra);
       // The last network: its rules and the shared hooks go in one restore, from one save of the ruleset as it will
-      // be without this network's jumps (instead of a restore, then a save and a restore for the hooks).
-      const saved = await phase('net.rules.save', info.id, () => this.#fw[fam].save()).catch(() => undefined);
+      // be without this network (instead of a restore, then a save and a restore for the hooks).
+      const last = this.#nets.size === 0;
+      const saved = last
+        ? await phase('net.rules.save', info.id, () => this.#fw[fam].save()).catch(() => undefined)
+        : undefined;
       if (saved === undefined) {
         await phase('net.rules.remove', info.id, () => this.#fw[fam].apply(own).catch(purge));
-        await phase('net.unhook', info.id, () => this.#unhook(fam));
+        if (last) await phase('net.unhook', info.id, () => this.#unhook(fam));
         return;
       }
-      const gone = new Set(
-        [...own.filter, ...own.nat].filter((l) => l.startsWith('-D ')).map((l) => `-A ${l.slice(3)}`),
-      );
-      const after = {
-        filter: { chains: saved.filter.chains, rules: saved.filter.rules.filter((r) => !gone.has(r)) },
-        nat: { chains: saved.nat.chains, rules: saved.nat.rules.filter((r) => !gone.has(r)) },
-      };
+      const unhook = unhookOf(afterPurge(saved, chains, extra));
       await phase('net.rules.remove', info.id, () =>
-        this.#fw[fam].apply(merge(own, unhookOf(after))).catch(async () => {
+        this.#fw[fam].apply(merge(own, unhook)).catch(async () => {
           await purge();
           await this.#unhook(fam);
         }),
