@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { ResponseParser } from './wire.ts';
+import { hasControl, ResponseParser, TOKEN } from './wire.ts';
 
 /**
  * One HTTP/1.1 request over a fresh unix-socket connection, written and parsed here rather than by node:http: a
@@ -40,16 +40,9 @@ export class PlainResponse extends Readable {
   }
 }
 
-/** A header name node:http would send; anything else it refuses with ERR_INVALID_HTTP_TOKEN. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
 /** What node:http refuses in a header value: a control character other than a tab, or one above U+00FF. */
 function badValue(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return true;
-  }
-  return false;
+  return hasControl(value) || /[\u0100-\uffff]/.test(value);
 }
 
 function codeError(code: string, message: string): TypeError {
@@ -70,6 +63,7 @@ export function requestHead(
   let head = `${method} ${path} HTTP/1.1\r\n`;
   const seen = new Set<string>();
   for (const [name, value] of Object.entries(headers)) {
+    // A header name node:http would send; anything else it refuses with ERR_INVALID_HTTP_TOKEN.
     if (!TOKEN.test(name))
       throw codeError('ERR_INVALID_HTTP_TOKEN', `Header name must be a valid HTTP token ["${name}"]`);
     if (badValue(value)) throw codeError('ERR_INVALID_CHAR', `Invalid character in header content ["${name}"]`);

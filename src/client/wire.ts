@@ -39,7 +39,8 @@ export interface ResponseSink {
 
 type State = 'head' | 'length' | 'close' | 'size' | 'chunk' | 'chunk-end' | 'trailers' | 'done';
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** An HTTP token (RFC 9110): what a field name may be. */
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/s;
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,13})[ \t]*(?:;(.*))?$/s;
 
@@ -128,11 +129,6 @@ export class ResponseParser {
   /** Whether the response has been read to its end. */
   get done(): boolean {
     return this.#state === 'done';
-  }
-
-  /** Whether a head has been read (the body may still be under way). */
-  get started(): boolean {
-    return this.#state !== 'head';
   }
 
   /** Takes the next bytes read from the connection; throws a WireError on bad input. */
