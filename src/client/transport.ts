@@ -195,10 +195,15 @@ export function sendRequest(
   req: RawRequest,
 ): Promise<EngineAnswer> {
   return new Promise<EngineAnswer>((resolve, reject) => {
+    const signal = req.signal;
+    if (signal?.aborted === true) {
+      reject(new CanceledError('request canceled', { cause: signal.reason }));
+      return;
+    }
     const body = req.body;
-    const fixed = typeof body === 'string' ? Buffer.from(body) : body instanceof Uint8Array ? body : undefined;
+    const fixed = fixedBody(body);
     if (endpoint.kind === 'unix' && (body === undefined || fixed !== undefined) && PLAIN_METHODS.has(req.method)) {
-      sendPlainRequest(endpoint.socketPath, hostText, connections, req, fixed, resolve, reject);
+      sendPlainRequest(endpoint, hostText, connections, req, fixed, resolve, reject);
       return;
     }
     const headers: Record<string, string> = { ...req.headers };
@@ -213,22 +218,9 @@ export function sendRequest(
           { socketPath: endpoint.socketPath, host: 'localhost', servername: '' }
         : { host: endpoint.host, port: endpoint.port }),
     };
-    // The signal is watched here rather than given to http.request: there it would stay bound to the pooled
-    // keep-alive socket and later destroy it with an error nobody listens to.
-    const signal = req.signal;
-    if (signal?.aborted === true) {
-      reject(new CanceledError('request canceled', { cause: signal.reason }));
-      return;
-    }
     let settled = false;
-    let response: IncomingMessage | undefined;
-    const onAbort = (): void => {
-      if (response !== undefined) response.destroy();
-      else r.destroy(new CanceledError('request canceled', { cause: signal?.reason }));
-    };
-    const unwatch = (): void => signal?.removeEventListener('abort', onAbort);
     const fail = (err: unknown): void => {
-      unwatch();
+      watch.unwatch();
       if (settled) return;
       settled = true;
       reject(translateError(err, hostText, endpoint, req));
@@ -239,11 +231,12 @@ export function sendRequest(
         return;
       }
       settled = true;
-      response = res;
-      res.once('close', unwatch);
+      watch.answered(res);
       resolve(res);
     });
-    signal?.addEventListener('abort', onAbort, { once: true });
+    // The signal is watched here rather than given to http.request: there it would stay bound to the pooled
+    // keep-alive socket and later destroy it with an error nobody listens to.
+    const watch = watchSignal(signal, (err) => r.destroy(err));
     r.on('error', fail);
     if (body === undefined) {
       r.end();
@@ -261,7 +254,7 @@ export function sendRequest(
 
 /** sendRequest over a plain socket: the same abort handling, the same errors. */
 function sendPlainRequest(
-  socketPath: string,
+  endpoint: EngineEndpoint & { kind: 'unix' },
   hostText: string,
   connections: Connections,
   req: RawRequest,
@@ -269,32 +262,48 @@ function sendPlainRequest(
   resolve: (res: EngineAnswer) => void,
   reject: (err: unknown) => void,
 ): void {
-  const signal = req.signal;
-  if (signal?.aborted === true) {
-    reject(new CanceledError('request canceled', { cause: signal.reason }));
-    return;
-  }
-  const endpoint: EngineEndpoint = { kind: 'unix', socketPath };
-  let response: EngineAnswer | undefined;
+  const cancel = sendPlain(
+    { socketPath: endpoint.socketPath, method: req.method, path: req.path, headers: req.headers ?? {}, body },
+    connections.plain,
+    (res) => {
+      watch.answered(res);
+      resolve(res);
+    },
+    (err) => {
+      watch.unwatch();
+      reject(translateError(err, hostText, endpoint, req));
+    },
+  );
+  const watch = watchSignal(req.signal, cancel);
+}
+
+/**
+ * Ties a request to its signal until the answer's end: an abort before the answer cancels the request with a
+ * CanceledError, one after it destroys the answer handed to `answered`. `unwatch` lets go of the signal.
+ */
+function watchSignal(
+  signal: AbortSignal | undefined,
+  cancel: (err: Error) => void,
+): { answered: (res: Readable) => void; unwatch: () => void } {
+  let response: Readable | undefined;
   const onAbort = (): void => {
     if (response !== undefined) response.destroy();
     else cancel(new CanceledError('request canceled', { cause: signal?.reason }));
   };
   const unwatch = (): void => signal?.removeEventListener('abort', onAbort);
-  const cancel = sendPlain(
-    { socketPath, method: req.method, path: req.path, headers: { ...req.headers }, body },
-    connections.plain,
-    (res) => {
+  signal?.addEventListener('abort', onAbort, { once: true });
+  return {
+    answered: (res) => {
       response = res;
       res.once('close', unwatch);
-      resolve(res);
     },
-    (err) => {
-      unwatch();
-      reject(translateError(err, hostText, endpoint, req));
-    },
-  );
-  signal?.addEventListener('abort', onAbort, { once: true });
+    unwatch,
+  };
+}
+
+/** A request body that is bytes or text, as bytes; undefined for a stream (or no body). */
+function fixedBody(body: RequestBody | undefined): Uint8Array | undefined {
+  return typeof body === 'string' ? Buffer.from(body) : body instanceof Uint8Array ? body : undefined;
 }
 
 const CONNECT_ERRORS = new Set([
@@ -394,7 +403,7 @@ export function sendHijack(endpoint: EngineEndpoint, hostText: string, req: RawR
   return new Promise<HijackedConnection>((resolve, reject) => {
     const headers: Record<string, string> = { ...req.headers, Connection: 'Upgrade', Upgrade: 'tcp' };
     const body = req.body;
-    const fixed = typeof body === 'string' ? Buffer.from(body) : body instanceof Uint8Array ? body : undefined;
+    const fixed = fixedBody(body);
     if (body !== undefined && fixed === undefined) throw new TypeError('a hijacked request takes a fixed body');
     headers['Content-Length'] = String(fixed?.byteLength ?? 0);
     const options: HttpRequestOptions = {
