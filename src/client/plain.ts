@@ -142,22 +142,14 @@ export function sendPlain(
       fail(err as Error);
     }
   });
-  socket.on('end', () => {
+  socket.on('error', (err) => fail(err));
+  // The connection's end (the engine's close, which ends a close-framed body, or a cut) is read once, at its close.
+  socket.on('close', () => {
+    live.delete(socket);
     try {
       parser.close();
     } catch (err) {
       fail(err as Error);
-    }
-  });
-  socket.on('error', (err) => fail(err));
-  socket.on('close', () => {
-    live.delete(socket);
-    if (!parser.done) {
-      try {
-        parser.close();
-      } catch (err) {
-        fail(err as Error);
-      }
     }
   });
   socket.write(req.body === undefined ? head : Buffer.concat([Buffer.from(head, 'latin1'), req.body]));
