@@ -263,8 +263,9 @@ export function containerPath(id: string): string {
 }
 
 /**
- * Reads an answer to its end, so that its connection goes back to the pool before the next request is sent (the
- * request after a ping would otherwise open a second connection).
+ * Reads an answer to its end, so that its connection goes back to node:http's pool before the next request is sent
+ * (the request after a ping would otherwise open a second connection); a plain-socket answer's connection closes
+ * with it.
  */
 function drain(res: EngineAnswer): Promise<void> {
   res.resume();

@@ -236,10 +236,9 @@ export class ResponseParser {
     // Informational answers (100 Continue, 102, 103) come before the real one, which follows on the same connection.
     if (statusCode < 200) return;
     const te = headers['transfer-encoding'];
-    const lengths = raw.filter((_, i) => i % 2 === 0 && raw[i]?.toLowerCase() === 'content-length');
     const clValues = raw.filter((_, i) => i % 2 === 1 && raw[i - 1]?.toLowerCase() === 'content-length');
-    if (lengths.length > 1) throw new WireError('HPE_UNEXPECTED_CONTENT_LENGTH', 'duplicate Content-Length');
-    if (te !== undefined && lengths.length > 0) {
+    if (clValues.length > 1) throw new WireError('HPE_UNEXPECTED_CONTENT_LENGTH', 'duplicate Content-Length');
+    if (te !== undefined && clValues.length > 0) {
       throw new WireError('HPE_UNEXPECTED_CONTENT_LENGTH', 'both Content-Length and Transfer-Encoding');
     }
     this.#sink.head({ statusCode, statusMessage: m[2] ?? '', headers, rawHeaders: raw });
