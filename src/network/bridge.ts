@@ -431,7 +431,7 @@ export class BridgeBackend implements NetworkBackend {
           void go().catch((e) =>
             this.#o.log?.warn(`network ${info.name}: removing the idle bridge: ${errorMessage(e)}`),
           ),
-        keep ? (this.#o.lingerMs ?? 2000) : 0,
+        this.#o.lingerMs ?? 2000,
       );
       t.unref();
       if (st) st.linger = t;
