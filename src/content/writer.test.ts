@@ -1,6 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { appendFile, lstat, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -203,6 +203,16 @@ for (const ingestThread of [false, true]) {
         } finally {
           await store.init();
         }
+      });
+
+    if (ingestThread)
+      test('a commit whose last piece cannot be written fails and leaves no partial behind', async () => {
+        // Writes to /dev/full fail (ENOSPC): the partial is a link to it, and the last piece is written at commit.
+        await symlink('/dev/full', join(root, 'ingest', 'full'));
+        const w = await store.writer('full', { size: 0 });
+        assert.equal(await w.append(Readable.from([Buffer.from('no room')]), { last: true }), 7);
+        await assert.rejects(w.commit({ digest: sha256('no room'), size: 7 }), { code: 'ENOSPC' });
+        await assert.rejects(lstat(join(root, 'ingest', 'full')), { code: 'ENOENT' });
       });
 
     if (ingestThread)
