@@ -129,30 +129,24 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
     }
     case 'finish': {
       const f = file(m.id);
-      if (m.tail) {
-        try {
-          write(f, m.tail);
-        } catch (err) {
-          files.delete(m.id);
-          closeSync(f.fd);
-          throw err;
-        }
-      }
-      const digest = `${f.algorithm}:${hashOf(f).digest('hex')}`;
       files.delete(m.id);
-      if ((m.size !== undefined && f.pos !== m.size) || (m.digest !== undefined && digest !== m.digest)) {
-        // Bytes that hash wrong cannot become right by appending more: the partial goes.
-        closeSync(f.fd);
-        rmSync(f.path, { force: true });
-        return { digest };
-      }
-      const final = join(m.blobs, f.algorithm, digest.slice(f.algorithm.length + 1));
       let open = true;
       const close = () => {
         if (open) closeSync(f.fd);
         open = false;
       };
+      // Whatever fails from here on (the last write, the hash, the syncs, the rename), the partial goes: the file
+      // is not open any more, so nothing could continue it.
       try {
+        if (m.tail) write(f, m.tail);
+        const digest = `${f.algorithm}:${hashOf(f).digest('hex')}`;
+        if ((m.size !== undefined && f.pos !== m.size) || (m.digest !== undefined && digest !== m.digest)) {
+          // Bytes that hash wrong cannot become right by appending more: the partial goes.
+          close();
+          rmSync(f.path, { force: true });
+          return { digest };
+        }
+        const final = join(m.blobs, f.algorithm, digest.slice(f.algorithm.length + 1));
         mkdirSync(dirname(final), { recursive: true });
         // A blob already stored is not synced again, nor is the copy that goes. One whose rename here is not yet
         // durable (its directory's sync under way) is waited for: the caller records the blob once this answers.

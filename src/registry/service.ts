@@ -236,7 +236,7 @@ export class Registry {
       w = await this.blobs.writer(u.id, { size: u.size, algorithm: u.algorithm });
     } catch (err) {
       if (isBerthError(err) && (err.code === 'NOT_FOUND' || err.code === 'DATA_LOSS')) {
-        await this.store.deleteUpload(u.id);
+        await this.store.deleteUpload(u.id).catch(() => {});
         throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `blob upload ${u.id} was lost: ${err.message}`, { cause: err });
       }
       throw err;
@@ -412,7 +412,8 @@ export class Registry {
     try {
       info = await commitBlob(w, expected);
     } catch (err) {
-      await this.store.deleteUpload(u.id);
+      // (A row the database keeps is an abandoned upload for the collector: the caller hears why the commit failed.)
+      await this.store.deleteUpload(u.id).catch(() => {});
       throw err;
     }
     await this.store.linkUploaded(u, info.digest, info.size);
@@ -462,9 +463,11 @@ export class Registry {
         size,
       );
     } catch (err) {
-      await w?.close();
-      await this.store.deleteUpload(id);
-      await this.blobs.abort(id);
+      // Why the blob was refused is what the caller hears: each step of the clean-up is tried, and one that fails
+      // leaves an abandoned upload, which the collector drops (`purgeUpload`).
+      await w?.close().catch(() => {});
+      await this.store.deleteUpload(id).catch(() => {});
+      await this.blobs.abort(id).catch(() => {});
       if (err instanceof InvalidArgumentError) throw new RegistryError('SIZE_INVALID', err.message, { cause: err });
       throw err;
     }

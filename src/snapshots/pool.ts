@@ -19,10 +19,14 @@ import {
   type FromReader,
   INPUT_RING,
   MAX_APPLIERS,
+  releaseWritebacks,
   SLOT,
   SLOTS,
   type ToApplier,
   type ToReader,
+  WB_LENGTH,
+  WB_PEAK,
+  WB_RUNNING,
 } from './unpack-protocol.ts';
 
 export interface UnpackThreads {
@@ -34,6 +38,23 @@ export interface UnpackThreads {
 
 /** Three layers at once (docker's max-concurrent-downloads), each over as many appliers as CPUs (up to four). */
 export const DEFAULT_THREADS: UnpackThreads = { readers: 3, appliers: Math.min(4, availableParallelism()) };
+
+/**
+ * The process's writeback block (unpack-protocol.ts, WB_*): one for every pool, since libuv's pool threads are the
+ * process's.
+ */
+const writebackBlock = new SharedArrayBuffer(WB_LENGTH * 4);
+const writebacks = new Int32Array(writebackBlock);
+
+/** Writebacks of stored blobs under way in the process, and the most seen at once since `resetPeak`. */
+export const writebackCount = {
+  running: (): number => Atomics.load(writebacks, WB_RUNNING),
+  peak: (): number => Atomics.load(writebacks, WB_PEAK),
+  resetPeak: (): void => void Atomics.store(writebacks, WB_PEAK, Atomics.load(writebacks, WB_RUNNING)),
+};
+
+/** A stored blob's bytes are handed to the disk every this many bytes as they are written (see reader.ts). */
+const WRITEBACK_EVERY = 32 << 20;
 
 /** Threads stop after this long with no unpack. */
 const IDLE_MS = 10_000;
@@ -69,8 +90,11 @@ export class UnpackPool {
   #appliers: { thread: OwnedThread; id: number }[] = [];
   #busy = 0;
   readonly #idleTimer = new IdleTimer(IDLE_MS, () => void this.#stopAll());
+  readonly #writebackEvery: number;
 
-  constructor(threads: UnpackThreads = DEFAULT_THREADS) {
+  /** `writebackEvery`: how often a stored blob is handed to the disk as it is written (tests make it small). */
+  constructor(threads: UnpackThreads = DEFAULT_THREADS, opts: { writebackEvery?: number } = {}) {
+    this.#writebackEvery = opts.writebackEvery ?? WRITEBACK_EVERY;
     this.#threads = clampThreads(threads);
     this.#slots = new Limit(this.#threads.readers);
   }
@@ -135,7 +159,7 @@ export class UnpackPool {
     const bodies = new SharedArrayBuffer(SLOTS * SLOT);
     const ctl = new SharedArrayBuffer(CTL_LENGTH * 4);
     const r = new Reader(this.#start('reader'), input, ctl);
-    r.post({ t: 'init', input, bodies, ctl });
+    r.post({ t: 'init', input, bodies, ctl, writebacks: writebackBlock, writebackEvery: this.#writebackEvery });
     for (const a of this.#appliers) {
       const { port1, port2 } = new MessageChannel();
       r.thread.worker.postMessage({ t: 'applier', id: a.id, port: port1 } satisfies ToReader, [port1]);
@@ -164,11 +188,14 @@ export class UnpackPool {
 
   /** Stops every thread on purpose (their ends are not failures); resolves once they have all ended. */
   async #stopAll(): Promise<void> {
-    const threads = [...this.#readers.map((r) => r.thread), ...this.#appliers.map((a) => a.thread)];
+    const readers = this.#readers;
+    const threads = [...readers.map((r) => r.thread), ...this.#appliers.map((a) => a.thread)];
     this.#readers = [];
     this.#idle = [];
     this.#appliers = [];
     await Promise.all(threads.map((t) => t.stop()));
+    // Every thread has ended: the writebacks their callbacks would have given back are given back here.
+    for (const r of readers) releaseWritebacks(writebacks, r.ctl);
   }
 }
 
