@@ -96,7 +96,7 @@ export class Dispatcher implements TarSink {
   fileBytes = 0;
   readonly #links: ApplierLink[];
   readonly #ctl: Int32Array;
-  readonly #bodies: Uint8Array;
+  readonly #bodies: Buffer;
   readonly #job: number;
   readonly #shared: boolean;
   /** Per applier: steps numbered so far, steps sent, and the batch being gathered with its body bytes. */
@@ -120,7 +120,8 @@ export class Dispatcher implements TarSink {
     shared: boolean;
     links: ApplierLink[];
     ctl: Int32Array;
-    bodies: Uint8Array;
+    /** A Buffer over the shared slots: copied into with Buffer.copy (see apply.ts, copyInto). */
+    bodies: Buffer;
   }) {
     this.#job = opts.job;
     this.#root = opts.root;
@@ -187,7 +188,7 @@ export class Dispatcher implements TarSink {
     for (let off = 0; off < piece.length; off += SLOT) {
       const n = Math.min(SLOT, piece.length - off);
       const slot = this.#takeSlot();
-      this.#bodies.set(piece.subarray(off, off + n), slot * SLOT);
+      piece.copy(this.#bodies, slot * SLOT, off, off + n);
       this.#step(a, { d: slot, n });
       this.#batchBytes[a]! += n;
       if (this.#batchBytes[a]! >= BATCH_BYTES) this.#flush(a);
