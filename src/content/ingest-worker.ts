@@ -22,6 +22,7 @@ import {
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parentPort } from 'node:worker_threads';
+import { type Cancel, type FetchSource, FetchFailure, closeAgents, fetchInto } from './ingest-fetch.ts';
 
 /** What the serving thread asks of the ingest thread. */
 export type IngestRequest =
@@ -30,6 +31,13 @@ export type IngestRequest =
   | { t: 'open'; id: number; path: string; size: number; algorithm: 'sha256' | 'sha512'; quiet?: boolean }
   | { t: 'write'; id: number; at: number; len: number }
   | { t: 'truncate'; id: number; size: number }
+  /**
+   * Appends the body of a GET of `source` (at most `max` bytes), written and hashed as it comes; answered with
+   * `written`, the bytes appended. All or nothing: on a failure the file is cut back to where it was. `fetch`
+   * names the request for an `abort`.
+   */
+  | { t: 'fetch'; id: number; fetch: number; source: FetchSource; max: number }
+  | { t: 'abort'; fetch: number; reason: string }
   /**
    * Ends the file: its digest, checked against `digest` and `size` where given (on a mismatch the partial is
    * removed, and the serving thread's `verifyCommit` throws); when it matches, the file is synced and renamed to
@@ -58,7 +66,10 @@ export interface FromIngest {
   digest?: string;
   /** `finish`: false when the blob was already in the store. */
   created?: boolean;
-  error?: { name: string; message: string; code?: string | undefined };
+  /** `fetch`: bytes appended. */
+  written?: number;
+  /** `status`: a fetch's HTTP status when that was what failed. */
+  error?: { name: string; message: string; code?: string | undefined; status?: number | undefined };
 }
 
 interface Open {
@@ -73,6 +84,8 @@ interface Open {
 
 const fsyncAsync = promisify(fsync);
 const files = new Map<number, Open>();
+/** Fetches under way, by their `fetch` number: what an `abort` cancels. */
+const fetches = new Map<number, Cancel>();
 /** Why a quiet open failed, for the file's next request. */
 const failed = new Map<number, Error>();
 let slots: Uint8Array = new Uint8Array(0);
@@ -120,6 +133,30 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
     case 'write':
       write(file(m.id), slots.subarray(m.at, m.at + m.len));
       return {};
+    case 'fetch': {
+      const f = file(m.id);
+      const start = f.pos;
+      const cancel: Cancel = {};
+      fetches.set(m.fetch, cancel);
+      try {
+        return { written: await fetchInto(m.source, m.max, (chunk) => write(f, chunk), cancel) };
+      } catch (err) {
+        f.hash = undefined;
+        ftruncateSync(f.fd, start);
+        f.pos = start;
+        throw err;
+      } finally {
+        fetches.delete(m.fetch);
+      }
+    }
+    case 'abort': {
+      const c = fetches.get(m.fetch);
+      if (c && !c.reason) {
+        c.reason = new FetchFailure(m.reason, { code: 'ABORT_ERR' });
+        c.stop?.(c.reason);
+      }
+      return {};
+    }
     case 'truncate': {
       const f = file(m.id);
       f.hash = undefined;
@@ -181,6 +218,7 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
       return {};
     }
     case 'closeAll':
+      closeAgents();
       for (const f of files.values()) closeSync(f.fd);
       files.clear();
       failed.clear();
@@ -253,12 +291,17 @@ port.on('message', (m: ToIngest) => {
     (r) => {
       if (!(m.t === 'open' && m.quiet)) port.postMessage({ req: m.req, ...r } satisfies FromIngest);
     },
-    (err: NodeJS.ErrnoException) => {
+    (err: NodeJS.ErrnoException & { status?: number }) => {
       if (m.t === 'open' && m.quiet) failed.set(m.id, err);
       else
         port.postMessage({
           req: m.req,
-          error: { name: err?.name ?? 'Error', message: String(err?.message ?? err), code: err?.code },
+          error: {
+            name: err?.name ?? 'Error',
+            message: String(err?.message ?? err),
+            code: err?.code,
+            ...(err?.status !== undefined ? { status: err.status } : {}),
+          },
         } satisfies FromIngest);
     },
   );

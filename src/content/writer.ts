@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { syncDir } from '../util/atomic.ts';
 import { type Digest, Digester, digestAlgorithm, mismatch } from '../util/digest.ts';
 import { DataLossError, InvalidArgumentError, NotFoundError, isErrno } from '../util/errors.ts';
+import type { FetchSource } from './ingest-fetch.ts';
 import type { BlobInfo, Expected } from './store.ts';
 
 /**
@@ -56,6 +57,16 @@ export interface IngestWriter {
    * cut back to where it started, and the error is passed on.
    */
   append(source: AsyncIterable<Uint8Array> | Readable, opts?: AppendOptions): Promise<number>;
+  /**
+   * Appends the body of a GET of `source` (at most `maxSize` bytes in all), fetched and written by the writer's own
+   * thread so that the bytes never pass through the caller's; resolves with the blob's size. All or nothing, as
+   * `append`. Only writers that work on another thread have it (the ingest thread's): others take the bytes from
+   * the caller, through `append`.
+   */
+  fetch?(
+    source: FetchSource,
+    opts?: { signal?: AbortSignal | undefined; maxSize?: number | undefined },
+  ): Promise<number>;
   /**
    * Verifies the whole blob against `expected` and moves it into the store; the partial is gone afterwards,
    * also on a mismatch (DataLossError), since bytes that hash wrong cannot become right by appending more.
