@@ -113,7 +113,14 @@ export async function storeAndUnpackTar(
   root: string,
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   blobPath: string,
-  opts: TarOptions & { onStored?: (blob: { digest: Digest; size: number }) => void },
+  opts: TarOptions & {
+    onStored?: (blob: { digest: Digest; size: number }) => void;
+    /**
+     * False: the blob is not hashed here (its digest in the answer is ''), for a caller that hashes the same bytes
+     * itself as it sends them (a build's COPY layer, whose hash keeps states for the next layer).
+     */
+    hashBlob?: boolean;
+  },
 ): Promise<StoredTar> {
   const pool = opts.pool ?? defaultPool;
   const r = await pool.take();
@@ -164,7 +171,11 @@ async function run(
   r: Reader,
   root: string,
   source: LayerSource,
-  opts: TarOptions & { blob?: string; onStored?: (blob: { digest: Digest; size: number }) => void },
+  opts: TarOptions & {
+    blob?: string;
+    hashBlob?: boolean;
+    onStored?: (blob: { digest: Digest; size: number }) => void;
+  },
 ): Promise<Done> {
   let settle!: { resolve: (v: Done) => void; reject: (e: Error) => void };
   const answer = new Promise<Done>((resolve, reject) => (settle = { resolve, reject }));
@@ -228,7 +239,10 @@ async function run(
       r.post({ ...spec, file: source.file });
       return await answer;
     }
-    r.post({ ...spec, ...(opts.blob !== undefined ? { blob: opts.blob } : {}) });
+    r.post({
+      ...spec,
+      ...(opts.blob !== undefined ? { blob: opts.blob, ...(opts.hashBlob === false ? { blobHash: false } : {}) } : {}),
+    });
     answer.catch(() => {}); // awaited below, after the feeding stops
     /** Where the next bytes go in the ring, and where the bytes not yet posted start. */
     let head = 0;

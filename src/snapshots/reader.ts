@@ -6,7 +6,7 @@
  * ID, the archive's size and its files' bytes when every applier is done, or the first error once every applier
  * has stopped working on the layer, so that nothing is written after the main thread hears of the end.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { close, closeSync, fdatasync, fsyncSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { type SyncDecompressor, syncDecompressor } from '../util/compression.ts';
@@ -104,7 +104,7 @@ class BlobSink {
   readonly #wb: Int32Array;
   readonly #ctl: Int32Array;
   readonly #every: number;
-  readonly #hash = createHash('sha256');
+  readonly #hash: Hash | undefined;
   #size = 0;
   /** Bytes written since the last writeback was started. */
   #unsynced = 0;
@@ -112,16 +112,17 @@ class BlobSink {
   #syncing = 0;
   #closeWhenSynced = false;
 
-  constructor(path: string, s: Shared) {
+  constructor(path: string, s: Shared, hash: boolean) {
     this.#wb = s.writebacks;
     this.#ctl = s.ctl;
     this.#every = s.writebackEvery;
     this.#fd = openSync(path, 'wx', 0o644);
+    this.#hash = hash ? createHash('sha256') : undefined;
   }
 
   write(view: Buffer): void {
     for (let off = 0; off < view.length; ) off += writeSync(this.#fd, view, off);
-    this.#hash.update(view);
+    this.#hash?.update(view);
     this.#size += view.length;
     this.#unsynced += view.length;
     if (this.#unsynced >= this.#every) this.#writeback();
@@ -148,7 +149,7 @@ class BlobSink {
   finish(): { digest: string; size: number } {
     fsyncSync(this.#fd);
     this.close();
-    return { digest: `sha256:${this.#hash.digest('hex')}`, size: this.#size };
+    return { digest: this.#hash ? `sha256:${this.#hash.digest('hex')}` : '', size: this.#size };
   }
 
   close(): void {
@@ -213,7 +214,7 @@ class Job {
     }
     if (m.blob !== undefined) {
       try {
-        this.#blob = new BlobSink(m.blob, s);
+        this.#blob = new BlobSink(m.blob, s, m.blobHash !== false);
       } catch (err) {
         this.#fail(err);
       }

@@ -167,6 +167,8 @@ export type ToReader =
       file?: string;
       /** Also write the bytes that come through the ring to this new file (synced, and hashed) as they pass. */
       blob?: string;
+      /** False: the blob written is not hashed (its digest is answered as ''); the caller hashes it. */
+      blobHash?: false;
     }
   | { t: 'data'; off: number; len: number }
   | { t: 'eof' }
