@@ -57,6 +57,9 @@ export function createApiServer(opts: ServerOptions): Server {
     if (rawBodyRequests.has(req)) {
       // The connection is this request's: closed once the response is written, with what the client still sends.
       res.shouldKeepAlive = false;
+      // No idle timer while the body streams in (node:http clears a kept-alive connection's timer for each request
+      // in the step this path skips); each read would also refresh it.
+      socket.setTimeout(0);
       socket.on('error', () => {}); // a client gone is seen by the handler (the body, the response's close)
       res.on('finish', () => {
         socket.end();
