@@ -110,6 +110,7 @@ class SocketReads {
     for (;;) {
       const d = this.#queue.shift();
       if (d !== undefined) {
+        pace(d.length);
         this.#queued -= d.length;
         if (this.#queued < HIGH_WATER && this.#socket.isPaused() && !this.#ended) this.#socket.resume();
         return d;
@@ -129,6 +130,18 @@ class SocketReads {
     this.#socket.pause();
     this.#notify();
   }
+}
+
+/**
+ * Young-generation garbage made for each read, an eighth of its bytes: each read is a new buffer, dead once its bytes
+ * are copied on but freed only by V8's next young collection, and those come when V8's own heap fills. node:http's
+ * stream machinery, gone from this path, made enough garbage per piece for one every ~2.8 MiB of body; this path
+ * alone made one every ~5 MiB, and the dead reads waiting for it raised the peak RSS of a 1 GiB load by ~13 MiB
+ * (bench/README.md, "Data path"). There is no API to ask for a young collection without --expose-gc.
+ */
+const ballast: { last?: unknown[] } = {};
+function pace(bytes: number): void {
+  ballast.last = new Array(bytes >> 6);
 }
 
 function aborted(): Error {
