@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 import { ProcessStartError } from './runtimecli.ts';
@@ -32,6 +32,8 @@ describe('ConmonRuntime with runc', () => {
     const { pid, conmonPid } = await d.create(id, { bundle, logPath });
     assert.ok(pid > 0 && conmonPid > 0);
     assert.equal((await d.state(id)).status, 'created');
+    // runc ran from the driver's sealed copy (sys/memfd.ts), so its init did not copy itself: it waits in the copy.
+    assert.match(await readlink(`/proc/${pid}/exe`), /^\/memfd:runc/);
     await d.start(id);
     const exit = await d.waitExit(id);
     assert.equal(exit.exitCode, 3);

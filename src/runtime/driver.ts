@@ -16,6 +16,7 @@ import { phase, phaseEnd, phaseStart } from '../util/trace.ts';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, isErrno, NotFoundError } from '../util/errors.ts';
 import { attachSession, nativeSeqpacketDialer, type AttachSession, type SeqpacketDialer } from './attach.ts';
 import { ConmonLaunch, conmonArgv } from './conmon.ts';
+import { sealedCopy } from '../sys/index.ts';
 import { ExitWatcher, readExitFile, type ExitStatus } from './exits.ts';
 import { pidRunning } from './process.ts';
 import { readPid, readPidSync } from '../util/pidfile.ts';
@@ -71,6 +72,7 @@ export class ConmonRuntime implements RuntimeDriver {
   readonly #syslog: boolean;
   readonly #fork: boolean;
   readonly #records = new Map<string, MonitorRecord>();
+  #sealed: Promise<string> | undefined;
 
   constructor(deps: ConmonRuntimeDeps) {
     this.name = deps.runtime.name;
@@ -85,6 +87,20 @@ export class ConmonRuntime implements RuntimeDriver {
     this.#exits = new ExitWatcher(this.#exitDir, { pollMs: deps.exitPollMs ?? 1000 });
     this.#syslog = deps.syslog ?? false;
     this.#fork = deps.forkConmon ?? false;
+  }
+
+  /**
+   * The runtime's path for conmon to run: for runc, a sealed in-memory copy of it (sys/memfd.ts), made on the first
+   * use and kept while berthd runs, so that no `runc init` copies itself; the installed path when the copy cannot be
+   * made, for other runtimes, and for the start-up probe (which loads no FFI).
+   */
+  #runtimeExec(): Promise<string> {
+    if (this.name !== 'runc' || this.#fork) return Promise.resolve(this.cli.path);
+    this.#sealed ??= sealedCopy(this.cli.path, 'runc').then(
+      (s) => s.path,
+      () => this.cli.path,
+    );
+    return this.#sealed;
   }
 
   get #exitDir(): string {
@@ -157,7 +173,7 @@ export class ConmonRuntime implements RuntimeDriver {
     const argv = conmonArgv({
       cid: id,
       uuid: id,
-      runtimePath: this.cli.path,
+      runtimePath: await this.#runtimeExec(),
       runtimeArgs: this.cli.globalArgs(),
       bundle: opts.bundle,
       pidFile: join(dir, 'pidfile'),
@@ -392,7 +408,7 @@ export class ConmonRuntime implements RuntimeDriver {
     const argv = conmonArgv({
       cid: id,
       uuid: execId,
-      runtimePath: this.cli.path,
+      runtimePath: await this.#runtimeExec(),
       runtimeArgs: this.cli.globalArgs(),
       bundle: dir,
       pidFile: join(dir, 'pid'),
