@@ -276,7 +276,12 @@ describe('ConmonRuntime with runc', () => {
 
     const a = await bed.bundle({ args: ['true'] });
     await assert.rejects(d.create(a.id, { bundle: a.bundle, terminal: true }), InvalidArgumentError);
-    await d.create(a.id, { bundle: a.bundle });
+    // The spec the caller wrote, when given, is checked instead of the file.
+    await assert.rejects(
+      d.create(a.id, { bundle: a.bundle, spec: { process: { terminal: true } } }),
+      /process.terminal is true but the container is created with terminal=false/,
+    );
+    await d.create(a.id, { bundle: a.bundle, spec: JSON.parse(await readFile(join(a.bundle, 'config.json'), 'utf8')) });
     await assert.rejects(d.create(a.id, { bundle: a.bundle }), AlreadyExistsError);
     await d.delete(a.id, { force: true });
 

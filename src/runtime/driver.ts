@@ -143,7 +143,7 @@ export class ConmonRuntime implements RuntimeDriver {
     // The files of a create are a few hundred bytes each, in berthd's own state directories: written with
     // synchronous calls, as one step of the event loop, instead of ~20 round trips through libuv's pool (each a
     // wake-up of a pool thread and then of the event loop, which under load is a wait for a CPU per step).
-    checkBundle(opts.bundle, terminal);
+    checkBundle(opts.bundle, terminal, opts.spec);
     const dir = this.#dir(id);
     mkdirSync(join(this.#execRoot, 'conmon'), { recursive: true });
     mkdirSync(this.#exitDir, { recursive: true });
@@ -483,11 +483,14 @@ export class ConmonRuntime implements RuntimeDriver {
   }
 }
 
-/** Reads the bundle's config.json enough to refuse a create that could only fail later. */
-function checkBundle(bundle: string, terminal: boolean): void {
+/**
+ * Refuses a create that could only fail later: the bundle's config.json, read unless the caller gave the spec it
+ * wrote there, must exist, parse and agree with `terminal`.
+ */
+function checkBundle(bundle: string, terminal: boolean, given?: { process?: { terminal?: boolean } }): void {
   let spec: { process?: { terminal?: boolean } };
   try {
-    spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as typeof spec;
+    spec = given ?? (JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as typeof spec);
   } catch (e) {
     if (isErrno(e, 'ENOENT')) throw new InvalidArgumentError(`bundle '${bundle}' has no config.json`);
     throw new InvalidArgumentError(`bundle '${bundle}': config.json does not parse: ${(e as Error).message}`, {
