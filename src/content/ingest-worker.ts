@@ -22,7 +22,7 @@ import {
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parentPort } from 'node:worker_threads';
-import { type Cancel, type FetchSource, FetchFailure, closeAgents, fetchInto } from './ingest-fetch.ts';
+import type { Cancel, FetchSource } from './ingest-fetch.ts';
 
 /** What the serving thread asks of the ingest thread. */
 export type IngestRequest =
@@ -86,6 +86,12 @@ const fsyncAsync = promisify(fsync);
 const files = new Map<number, Open>();
 /** Fetches under way, by their `fetch` number: what an `abort` cancels. */
 const fetches = new Map<number, Cancel>();
+/** The HTTP side, loaded on the first fetch: a thread that only takes uploads does not hold node:http and TLS. */
+let fetching: Promise<typeof import('./ingest-fetch.ts')> | undefined;
+const fetcher = () => {
+  fetching ??= import('./ingest-fetch.ts');
+  return fetching;
+};
 /** Why a quiet open failed, for the file's next request. */
 const failed = new Map<number, Error>();
 let slots: Uint8Array = new Uint8Array(0);
@@ -139,6 +145,7 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
       const cancel: Cancel = {};
       fetches.set(m.fetch, cancel);
       try {
+        const { fetchInto } = await fetcher();
         return { written: await fetchInto(m.source, m.max, (chunk) => write(f, chunk), cancel) };
       } catch (err) {
         f.hash = undefined;
@@ -152,7 +159,7 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
     case 'abort': {
       const c = fetches.get(m.fetch);
       if (c && !c.reason) {
-        c.reason = new FetchFailure(m.reason, { code: 'ABORT_ERR' });
+        c.reason = new (await fetcher()).FetchFailure(m.reason, { code: 'ABORT_ERR' });
         c.stop?.(c.reason);
       }
       return {};
@@ -218,7 +225,7 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
       return {};
     }
     case 'closeAll':
-      closeAgents();
+      if (fetching) (await fetching).closeAgents();
       for (const f of files.values()) closeSync(f.fd);
       files.clear();
       failed.clear();

@@ -64,7 +64,8 @@ const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 6
 /** A reader thread and its shared memory, lent to one unpack at a time. */
 export class Reader {
   readonly thread: OwnedThread;
-  readonly input: Uint8Array;
+  /** A Buffer over the shared ring: Buffer.copy into it is a memmove, where TypedArray.set into shared memory is not. */
+  readonly input: Buffer;
   readonly ctl: Int32Array;
   /** The unpack being served: its messages, and what to do if the thread dies. */
   onMessage: ((m: FromReader) => void) | undefined;
@@ -72,7 +73,7 @@ export class Reader {
 
   constructor(thread: OwnedThread, input: SharedArrayBuffer, ctl: SharedArrayBuffer) {
     this.thread = thread;
-    this.input = new Uint8Array(input);
+    this.input = Buffer.from(input);
     this.ctl = new Int32Array(ctl);
     thread.worker.on('message', (m: FromReader) => this.onMessage?.(m));
   }

@@ -33,7 +33,7 @@ const PROGRESS_EVERY = 4 << 20;
 const port = parentPort;
 if (port !== null) {
   let input: Uint8Array = new Uint8Array(0);
-  let bodies: Uint8Array = new Uint8Array(0);
+  let bodies: Buffer = Buffer.alloc(0);
   let ctl: Int32Array = new Int32Array(0);
   let writebacks: Int32Array = new Int32Array(WB_LENGTH);
   let writebackEvery = Number.POSITIVE_INFINITY;
@@ -47,7 +47,7 @@ if (port !== null) {
     switch (m.t) {
       case 'init':
         input = new Uint8Array(m.input);
-        bodies = new Uint8Array(m.bodies);
+        bodies = Buffer.from(m.bodies);
         ctl = new Int32Array(m.ctl);
         writebacks = new Int32Array(m.writebacks);
         writebackEvery = m.writebackEvery;
@@ -79,7 +79,7 @@ if (port !== null) {
 
 interface Shared {
   input: Uint8Array;
-  bodies: Uint8Array;
+  bodies: Buffer;
   ctl: Int32Array;
   /** The process's writeback block (unpack-protocol.ts, WB_*), and how often a stored blob starts one. */
   writebacks: Int32Array;
