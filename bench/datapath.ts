@@ -71,7 +71,7 @@ export interface DatapathFigures {
 
 const now = (): number => loadavg()[0]!;
 
-async function timed(
+export async function timed(
   cmd: string,
   args: string[],
   env: Record<string, string> = {},
@@ -150,7 +150,7 @@ function apiPull(socket: string, ref: string): Promise<Record<string, number>> {
   });
 }
 
-async function clearDocker(e: Engine, ref: string): Promise<void> {
+export async function clearDocker(e: Engine, ref: string): Promise<void> {
   const env = dockerEnv(e);
   await run(DOCKER, ['rmi', '-f', ref], { env, allowFail: true });
   await run(DOCKER, ['image', 'prune', '-a', '-f'], { env });

@@ -16,6 +16,7 @@ import { benchBuild, buildReport } from './build.ts';
 import { benchCompose, composeReport } from './compose.ts';
 import { benchContainers, containersReport } from './containers.ts';
 import { benchDatapath, datapathReport } from './datapath.ts';
+import { benchDatapathLoad, datapathLoadReport } from './datapath-load.ts';
 import { benchDatapathRss, datapathRssReport, parseTreeVariant, parseVariant } from './datapath-rss.ts';
 import { benchNetwork, networkReport } from './network.ts';
 import { benchPhases, type PhaseFigures } from './phases.ts';
@@ -57,6 +58,9 @@ benchmarks (default: load layers idle version phases registry):
   datapath  issue 11 in one run of --rounds rounds: pull (berthd, dockerd, podman, skopeo) of a --mib single-layer
             and a --layers image, docker load into berthd and dockerd (plain and gzip), unpack beside tar -x,
             floors, a pull's timeline, and peak RSS during a --rss-mib load (not in the default set)
+  datapath-load  the datapath load step alone as an A/B: docker load of the --mib image (--compression) into this
+            tree's berthd, --base's berthd and dockerd (--no-dockerd: without it), --rounds interleaved rounds, CPU by
+            thread (not in the default set)
   datapath-rss  the datapath memory step alone, --rounds rounds: peak RSS and time of a docker load of a --rss-mib
             layer into a fresh berthd (and each --rss-variant) and into dockerd (not in the default set)
 
@@ -78,6 +82,8 @@ options:
   --base DIR           start-burst: also run DIR's berthd (e.g. main before a change) in the same rounds;
                        version: also DIR's bin/berth against the same berthd
                        compose: also DIR's berth compose → DIR's berthd, a fifth pair in the same rounds
+                       datapath-load: also DIR's berthd, in the same rounds
+  --no-dockerd         datapath-load: without dockerd
   --tree DIR           benchmark another Berth tree (e.g. a patched copy): its bin/berth, bin/berthd and src/
   --advisories N       OSV records in the trust benchmark's database (default 50000)
   --debian-root DIR    a Debian root filesystem (debootstrap) to scan in the trust benchmark
@@ -102,6 +108,7 @@ const { values, positionals } = parseArgs({
     base: { type: 'string' },
     advisories: { type: 'string', default: '50000' },
     'debian-root': { type: 'string' },
+    'no-dockerd': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -124,6 +131,7 @@ const KNOWN = [
   'compose-config',
   'build',
   'datapath',
+  'datapath-load',
   'datapath-rss',
 ];
 if (values.help) {
@@ -505,6 +513,20 @@ async function main(): Promise<void> {
     const f = await benchDatapath({ rounds, mib, layers: layerCount, layerKib, rssMib, scratch, log, cleanups });
     json.datapath = f;
     out.push(datapathReport(f));
+  }
+  if (selected.includes('datapath-load')) {
+    const f = await benchDatapathLoad({
+      rounds,
+      mib,
+      compression: compressions as ('none' | 'gzip')[],
+      ...(values.base !== undefined ? { base: values.base } : {}),
+      dockerd: !values['no-dockerd'],
+      scratch,
+      log,
+      cleanups,
+    });
+    json.datapathLoad = f;
+    out.push(datapathLoadReport(f));
   }
   if (selected.includes('datapath-rss')) {
     const variants = [

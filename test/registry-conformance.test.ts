@@ -5,7 +5,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { DatabaseSync } from 'node:sqlite';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import {
   call,
@@ -135,6 +138,37 @@ test('push: POST then PUT, and a single POST with the digest', async () => {
   assert.deepEqual(Buffer.from(await got.arrayBuffer()), single);
   // The upload is over: its location is gone.
   assert.equal((await call(reg, 'GET', loc)).status, 404);
+});
+
+test('push: a single POST with the digest whose body is cut short leaves no upload behind', async () => {
+  const uploads = () => {
+    const db = new DatabaseSync(join(reg.root, 'registry.db'), { readOnly: true });
+    try {
+      return (db.prepare('SELECT id FROM uploads').all() as { id: string }[]).map((r) => r.id).sort();
+    } finally {
+      db.close();
+    }
+  };
+  const partials = async () => (await readdir(join(reg.root, 'ingest')).catch(() => [])).sort();
+  const before = { uploads: uploads(), partials: await partials() };
+  const data = randomBytes(100_000);
+  // Half the announced bytes, then the end of the connection's sending side.
+  const [host, port] = reg.host.split(':');
+  const sock = connect(Number(port), host);
+  sock.on('error', () => {});
+  sock.write(
+    `POST /v2/push/cut/blobs/uploads/?digest=${sha256(data)} HTTP/1.1\r\nHost: ${reg.host}\r\n` +
+      `Content-Type: application/octet-stream\r\nContent-Length: ${data.length}\r\n\r\n`,
+  );
+  sock.end(data.subarray(0, data.length / 2));
+  let answer = '';
+  for await (const d of sock) answer += d;
+  assert.doesNotMatch(answer, /^HTTP\/1\.1 2/, 'no success for half a blob');
+  // The clean-up may end after the answer: its upload is waited for (up to 10 s), then asserted gone.
+  for (let i = 0; i < 500 && uploads().length > before.uploads.length; i++) await sleep(20);
+  assert.deepEqual(uploads(), before.uploads);
+  assert.deepEqual(await partials(), before.partials);
+  assert.equal((await call(reg, 'HEAD', `/v2/push/cut/blobs/${sha256(data)}`)).status, 404);
 });
 
 test('push: chunks in order, 416 for out-of-order and repeated ones, status GET, final chunk in the PUT', async () => {

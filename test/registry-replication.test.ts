@@ -255,6 +255,81 @@ describe('registry replication', () => {
     assert.match(await distDigest('lab/app:plain'), /skopeo: /);
   });
 
+  it('pulls blobs it lacks through its ingest thread: from a berth registry with bearer tokens, from docker-registry over TLS', async () => {
+    const bob = { Authorization: `Basic ${Buffer.from('bob:bobpw').toString('base64')}` };
+    const layers = [randomBytes(300_000), randomBytes(2 * MiB + 5), randomBytes(1000)];
+    const img = await pushImage(b, 'fresh/img', '1', { layers, headers: bob });
+    await cli(
+      [
+        'replication',
+        'add',
+        'from-b',
+        '--direction',
+        'pull',
+        '--remote',
+        b.url,
+        '--repo',
+        'fresh/*',
+        '--remote-user',
+        'bob',
+      ],
+      { BERTH_REMOTE_PASSWORD: 'bobpw' },
+    );
+    assert.match(await cli(['replication', 'run', 'from-b']), /succeeded/);
+    assert.equal(await headDigest(a, 'fresh/img', '1', ADMIN), img.digest);
+    const got = await call(a, 'GET', `/v2/fresh/img/blobs/${sha256(layers[1]!)}`, { headers: ADMIN });
+    assert.equal(sha256(Buffer.from(await got.arrayBuffer())), sha256(layers[1]!));
+
+    // Another image, copied to docker-registry by skopeo, pulled into a prefix here: blobs this registry lacks,
+    // fetched over TLS with the rule's CA.
+    await pushImage(b, 'fresh/other', '1', {
+      layers: [randomBytes(700_000), randomBytes(4000)],
+      headers: bob,
+    });
+    const copied = await skopeo([
+      'copy',
+      '--src-tls-verify=false',
+      '--src-creds',
+      'bob:bobpw',
+      '--dest-cert-dir',
+      join(dist.dir, 'skopeo-certs'),
+      '--dest-creds',
+      LOGIN.creds,
+      `docker://${b.host}/fresh/other:1`,
+      `docker://${dist.host}/tls/img:1`,
+    ]);
+    assert.equal(copied.code, 0, copied.stderr);
+    await cli(
+      [
+        'replication',
+        'add',
+        'tls-pull',
+        '--direction',
+        'pull',
+        '--remote',
+        dist.url,
+        '--repo',
+        'tls/img',
+        '--dest-prefix',
+        'viatls',
+        '--remote-user',
+        LOGIN.user,
+        '--remote-ca',
+        join(root, 'dist-ca.crt'),
+      ],
+      { BERTH_REMOTE_PASSWORD: LOGIN.password },
+    );
+    assert.match(await cli(['replication', 'run', 'tls-pull']), /succeeded/);
+    assert.equal(await headDigest(a, 'viatls/tls/img', '1', ADMIN), await distDigest('tls/img:1'));
+    const byThread = [
+      ...dist.log().matchAll(/"GET \/v2\/tls\/img\/blobs\/(sha256:[0-9a-f]{64}) [^"]*" 200 .*ingest thread/g),
+    ];
+    assert.ok(
+      byThread.length >= 1,
+      `no blob GET from the ingest thread in docker-registry's log:\n${dist.log().slice(-3000)}`,
+    );
+  });
+
   it('on push and on a schedule to a second berth registry with bearer tokens; deletions replicated', async () => {
     const bob = { Authorization: `Basic ${Buffer.from('bob:bobpw').toString('base64')}` };
     await cli(

@@ -47,9 +47,24 @@ const MAX_DOCKERFILE = 16 << 20;
 
 /** A context name as the docker CLI writes it: relative, cleaned, no `./`; '' for the root. */
 export function contextName(name: string): string {
+  // most names come clean (the CLI's manifest, the kept index): a few scans instead of a normalize's new strings
+  if (isClean(name)) return name;
   const n = posix.normalize(`/${name}`).slice(1);
   return n.endsWith('/') ? n.slice(0, -1) : n;
 }
+
+/** A name `contextName` leaves as it is: relative, no empty, `.` or `..` component, no trailing `/`. */
+function isClean(name: string): boolean {
+  return (
+    name !== '' &&
+    name.charCodeAt(0) !== 47 &&
+    name.charCodeAt(name.length - 1) !== 47 &&
+    !name.includes('//') &&
+    !DOT_PART.test(name)
+  );
+}
+
+const DOT_PART = /(?:^|\/)\.\.?(?:\/|$)/;
 
 export class BuildContext {
   /** Where the files are (or will be, once materialized). */

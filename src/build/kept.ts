@@ -212,6 +212,13 @@ export class KeptContexts {
       for (const name of await readdir(segs)) if (!used.has(name)) await rm(join(segs, name), { force: true });
       const entries = new Map<string, ContextEntry>();
       let size = 0;
+      // each segment's path once, not a join per file
+      const segPaths = new Map<string, string>();
+      const segPath = (s: string): string => {
+        let p = segPaths.get(s);
+        if (p === undefined) segPaths.set(s, (p = join(segs, s)));
+        return p;
+      };
       for (const e of list) {
         entries.set(e.path, {
           type: e.type,
@@ -220,7 +227,7 @@ export class KeptContexts {
           size: e.size,
           mode: e.mode,
           mtime: Math.floor(e.mtime / 1000),
-          ...(e.seg !== undefined ? { spool: join(segs, e.seg), offset: e.offset ?? 0 } : {}),
+          ...(e.seg !== undefined ? { spool: segPath(e.seg), offset: e.offset ?? 0 } : {}),
         });
         if (e.type === 'file') size += e.size;
       }

@@ -24,8 +24,8 @@ import {
   unmountAll,
   unpackTar,
 } from '../snapshots/index.ts';
-import { AlreadyExistsError, NotImplementedError } from '../util/errors.ts';
-import { pack, type PackEntry } from '../util/tar/index.ts';
+import { AlreadyExistsError, DataLossError, NotImplementedError } from '../util/errors.ts';
+import { pack, type PackEntry, TarPacker } from '../util/tar/index.ts';
 import { coalesce } from '../util/chunks.ts';
 import { diffEntries } from './difftar.ts';
 import { isOpaque, layerTar } from './layerblob.ts';
@@ -154,36 +154,56 @@ export class WorkLayer {
   ): Promise<MadeLayer> {
     await this.unmount();
     let size = 0;
-    const counted = function* (list: Iterable<PackEntry>): Generator<PackEntry> {
-      for (const e of list) {
-        size += contentBytes(e.header);
-        yield e;
-      }
-    };
-    let list = [...entries];
+    const list = [...entries];
     // the bodies from the spool or kept segments in large windows, when the files lie there in about this order
     const where = locations && list.filter((e) => e.header.type === 'file').map((e) => locations.get(e.header.name));
     const windows = where?.every((at) => at !== undefined) && readsInWindows(where) ? new WindowReader() : undefined;
-    if (windows)
-      list = list.map((e) =>
-        e.header.type === 'file' ? { header: e.header, body: windows.body(locations!.get(e.header.name)!) } : e,
-      );
     const marked = files ? MarkedHash.fresh(list.map((e) => entryId(e, files))) : undefined;
-    // the marks are taken as the packer asks for each entry, so the hash sees the packer's chunks before they are
-    // gathered into larger ones
-    const hashed = async function* (chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-      for await (const c of chunks) {
-        marked!.update(c);
-        yield c;
+    // packed one entry at a time (util/tar `TarPacker`, the bytes `pack` writes) and hashed as each chunk goes out,
+    // the mark taken before each entry's head: a window's body is handed on before the next one is asked for
+    const tar = async function* (): AsyncGenerator<Buffer> {
+      const packer = new TarPacker();
+      for (const e of list) {
+        size += contentBytes(e.header);
+        marked?.enter(e);
+        let body = e.body;
+        if (windows && e.header.type === 'file') {
+          const bytes = windows.bytes(locations!.get(e.header.name)!);
+          body = bytes instanceof Promise ? await bytes : bytes;
+        }
+        const { head, inline } = packer.head(body === undefined ? e : { header: e.header, body });
+        marked?.update(head);
+        yield head;
+        if (inline || body === undefined) continue;
+        if (body instanceof Uint8Array) {
+          marked?.update(body);
+          yield Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+          continue;
+        }
+        let n = 0;
+        for await (const c of body) {
+          n += c.length;
+          if (n > (e.header.size ?? 0)) break;
+          marked?.update(c);
+          yield Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+        }
+        if (n !== e.header.size)
+          throw new DataLossError(`the body of layer entry ${e.header.name} is not the ${e.header.size} bytes listed`);
       }
+      const end = packer.end();
+      marked?.update(end);
+      yield end;
     };
-    const tar = marked ? hashed(pack(marked.entries(counted(list)))) : pack(counted(list));
     const content = this.#d.images.content;
     const blobPath = content.ingestPath();
     let stored: StoredTar;
     try {
-      // (not gathered: the unpack copies the chunks into its ring as they come)
-      stored = await storeAndUnpackTar(this.upper, tar, blobPath, { whiteouts: 'overlay', hash: false });
+      // (not gathered: the unpack copies the chunks into its ring as they come); hashed once, here when marked
+      stored = await storeAndUnpackTar(this.upper, tar(), blobPath, {
+        whiteouts: 'overlay',
+        hash: false,
+        hashBlob: marked === undefined,
+      });
       if (stored.unpacked instanceof Error) throw stored.unpacked;
     } catch (err) {
       await rm(blobPath, { force: true });
@@ -192,11 +212,13 @@ export class WorkLayer {
       await windows?.close();
     }
     const sum = marked?.digest();
-    if (sum && sum.digest !== stored.blob.digest) {
+    if (marked && stored.blob.size !== marked.size) {
       await rm(blobPath, { force: true });
-      throw new Error(`layer ${stored.blob.digest} was hashed as ${sum.digest}: the stream changed`);
+      throw new DataLossError(
+        `layer ${sum!.digest} was hashed over ${marked.size} bytes but ${stored.blob.size} were stored: the stream changed`,
+      );
     }
-    const blob = await content.adopt(blobPath, stored.blob);
+    const blob = await content.adopt(blobPath, sum ? { digest: sum.digest, size: stored.blob.size } : stored.blob);
     return {
       descriptor: { mediaType: MediaType.OciLayer, digest: blob.digest, size: blob.size },
       diffId: blob.digest,

@@ -9,7 +9,7 @@ import { chmod, copyFile, lstat, readdir, readFile, readlink } from 'node:fs/pro
 import { join, relative } from 'node:path';
 import { resolveInRoot } from '../util/rootpath.ts';
 import { dirSourceHash, type EntryHeader, entryHash, fileSourceHash } from './cachekey.ts';
-import { type BuildContext, contextName } from './context.ts';
+import { type BuildContext, type ContextEntry, contextName } from './context.ts';
 
 export type SourceType = 'file' | 'directory' | 'symlink' | 'other';
 
@@ -65,11 +65,7 @@ export class ContextSource implements SourceFS {
     return this.#ctx.resolve(name);
   }
   async type(name: string): Promise<SourceType | undefined> {
-    const e = this.#ctx.stat(name);
-    if (!e) return undefined;
-    if (e.type === 'directory' || e.type === 'file' || e.type === 'symlink') return e.type;
-    if (e.type === 'link') return 'file';
-    return 'other';
+    return typeOf(this.#ctx.stat(name));
   }
   async below(name: string): Promise<string[]> {
     return this.#ctx.below(name);
@@ -81,7 +77,7 @@ export class ContextSource implements SourceFS {
     const e = this.#ctx.stat(name);
     // a hard link has the content (and size) of its target
     const content = e?.type === 'link' ? (this.#ctx.stat(contextName(e.linkname)) ?? e) : e;
-    const type = e?.type === 'link' ? 'file' : ((await this.type(name)) ?? 'other');
+    const type = typeOf(e) ?? 'other';
     return {
       type,
       mode: e?.mode ?? 0o755,
@@ -107,10 +103,27 @@ export class ContextSource implements SourceFS {
     return this.#ctx.copyFileTo(name, dest, mode);
   }
   async hash(name: string): Promise<string> {
-    const e = this.#ctx.stat(name);
-    if (e?.type !== 'directory') return fileSourceHash(this.#ctx.sumOf(name));
-    return dirSourceHash([this.#ctx.sumOf(name), ...this.#ctx.below(name).map((n) => this.#ctx.sumOf(n))]);
+    const ctx = this.#ctx;
+    const e = ctx.stat(name);
+    if (e?.type !== 'directory') return fileSourceHash(ctx.sumOf(name));
+    // a name below a directory is an entry whose parents are directories (or not sent), so it resolves to itself
+    // unless it is a symbolic link: `sumOf`'s resolving (a normalize, a split and a look-up per component) is
+    // needed only for those, which matters for a directory of 10,000 files hashed on every build
+    const sums = [ctx.sumOf(name)];
+    for (const n of ctx.below(name)) {
+      const below = ctx.entries.get(n);
+      sums.push(below !== undefined && below.type !== 'symlink' ? below.sum || n : ctx.sumOf(n));
+    }
+    return dirSourceHash(sums);
   }
+}
+
+/** A context entry's type as a COPY source sees it (a hard link is a file). */
+function typeOf(e: ContextEntry | undefined): SourceType | undefined {
+  if (!e) return undefined;
+  if (e.type === 'directory' || e.type === 'file' || e.type === 'symlink') return e.type;
+  if (e.type === 'link') return 'file';
+  return 'other';
 }
 
 /** A directory on the host (a stage's or an image's root, mounted read-only) as a source. */

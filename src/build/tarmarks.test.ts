@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomFillSync } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { pack, type PackEntry } from '../util/tar/index.ts';
+import { pack, type PackEntry, TarPacker } from '../util/tar/index.ts';
 import { entryId, MarkedHash, type TarMarks } from './tarmarks.ts';
 
 /** A COPY-like list: directories, files of 300 KiB (several marks' worth) and small ones, a symbolic link. */
@@ -49,7 +49,52 @@ async function marked(
   return { ...h.digest(), start, size };
 }
 
+/** `marked`, packed one entry at a time as linked.ts does (`enter` before each head, bodies passed on). */
+function markedInLoop(
+  entries: PackEntry[],
+  records: Map<string, string>,
+  bodies: Map<string, Buffer>,
+  prev: TarMarks | undefined,
+): { digest: string; marks: TarMarks; start: number; size: number } {
+  const h = MarkedHash.resume(
+    prev,
+    entries.map((e) => entryId(e, records)),
+  );
+  const packer = new TarPacker();
+  for (const e of entries.slice(h.start)) {
+    h.enter(e);
+    const given = withBody(e, bodies);
+    const { head, inline } = packer.head(given);
+    h.update(head);
+    if (!inline) h.update(given.body as Buffer);
+  }
+  h.update(packer.end());
+  return { ...h.digest(), start: h.start, size: h.size };
+}
+
 describe('tar hash marks', () => {
+  it('packed one entry at a time, the hash and its marks are those of pack(), and either resumes from the other', async () => {
+    const t = tree();
+    const a = await marked(t.entries, t.records, t.bodies, undefined);
+    const b = markedInLoop(t.entries, t.records, t.bodies, undefined);
+    assert.equal(b.digest, a.digest);
+    assert.deepEqual(
+      b.marks.marks.map((m) => [m.index, m.size]),
+      a.marks.marks.map((m) => [m.index, m.size]),
+    );
+    const name = 'app/d3/f2';
+    const body = Buffer.from('changed again\n');
+    t.bodies.set(name, body);
+    t.records.set(name, `${createHash('sha256').update(body).digest('hex')} 420 0 0 2002 ${body.length}`);
+    const i = t.entries.findIndex((e) => e.header.name === name);
+    t.entries[i] = { header: { ...t.entries[i]!.header, size: body.length, mtime: 2002 } };
+    const fromPack = markedInLoop(t.entries, t.records, t.bodies, a.marks);
+    const fromLoop = await marked(t.entries, t.records, t.bodies, b.marks);
+    assert.ok(fromPack.start > 0 && fromLoop.start > 0, `resumed at ${fromPack.start} and ${fromLoop.start}`);
+    assert.equal(fromPack.digest, await whole(t.entries, t.bodies));
+    assert.equal(fromLoop.digest, fromPack.digest);
+  });
+
   it('a fresh hash is the tar digest, and resuming after a change in the middle gives the whole hash', async () => {
     const t = tree();
     const first = await marked(t.entries, t.records, t.bodies, undefined);

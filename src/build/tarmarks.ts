@@ -105,21 +105,29 @@ export class MarkedHash {
   async *entries(list: AsyncIterable<PackEntry> | Iterable<PackEntry>): AsyncGenerator<PackEntry> {
     for await (const e of list) {
       // the packer asks for an entry once every byte before it (but the last body's padding) is hashed
-      if (this.size >= this.#next) {
-        this.#marks.push({
-          index: this.#at,
-          size: this.size,
-          contentSize: this.contentSize,
-          hash: this.#hash.copy(),
-        });
-        this.#next = this.size + EVERY;
-      }
-      this.#at++;
-      const h = e.header;
-      this.contentSize +=
-        h.type === 'file' ? (h.size ?? 0) : h.type === 'symlink' ? Buffer.byteLength(h.linkname ?? '') : 0;
+      this.enter(e);
       yield e;
     }
+  }
+
+  /**
+   * The next entry of the list begins: called once every byte before it (but the last body's padding) is hashed
+   * (`entries` does it for `pack`; a caller packing with util/tar's `TarPacker` calls it before each entry's head).
+   */
+  enter(e: PackEntry): void {
+    if (this.size >= this.#next) {
+      this.#marks.push({
+        index: this.#at,
+        size: this.size,
+        contentSize: this.contentSize,
+        hash: this.#hash.copy(),
+      });
+      this.#next = this.size + EVERY;
+    }
+    this.#at++;
+    const h = e.header;
+    this.contentSize +=
+      h.type === 'file' ? (h.size ?? 0) : h.type === 'symlink' ? Buffer.byteLength(h.linkname ?? '') : 0;
   }
 
   /** The digest, and the identities and marks the next layer of the same COPY can resume from. */

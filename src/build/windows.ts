@@ -16,6 +16,8 @@ export interface Location {
 /** 4 MiB windows: a 200 MiB context of 20 KiB files is read in ~50 reads instead of 10,000. */
 const WINDOW = 4 << 20;
 
+const EMPTY = Buffer.alloc(0);
+
 /** Bytes of a host file from `start`, in `memory` (a window's buffer, or a larger one for a large file). */
 interface Window {
   path: string;
@@ -44,6 +46,18 @@ export class WindowReader {
   #cur: Window | undefined;
   #next: { path: string; start: number; win: Promise<Window> } | undefined;
   readonly #free: Buffer[] = [];
+
+  /**
+   * A file's content as one buffer: at once when it lies in the window being used, else once its window is read.
+   * Valid until the next body or bytes are asked for.
+   */
+  bytes(at: Location): Buffer | Promise<Buffer> {
+    const w = this.#cur;
+    if (at.size === 0) return EMPTY;
+    if (w && w.path === at.path && at.offset >= w.start && at.offset + at.size <= w.start + w.data.length)
+      return w.data.subarray(at.offset - w.start, at.offset - w.start + at.size);
+    return this.#slice(at);
+  }
 
   body(at: Location): AsyncIterable<Uint8Array> {
     const self = this;

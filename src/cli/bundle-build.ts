@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -6,6 +6,8 @@ import { dropStale, writeCacheFile } from '../util/cache-files.ts';
 import {
   BUNDLE_FORMAT,
   type BundleSpec,
+  GIVE_UP,
+  type GiveUp,
   inputStat,
   type InputStat,
   LOADER_FILES,
@@ -21,7 +23,8 @@ import {
  * found from it (the install's root, `require` of packages) are the same as from source. The build is given up
  * (the source runs) when a module it copies in is not erasable TypeScript esbuild can read, or still uses
  * `import.meta`, or has top-level await, or reaches a module left out that the spec does not hand off to, or an
- * input changes during the build or less than a second before it.
+ * input changes during the build or less than a second before it. All but the last fail again on the same inputs:
+ * those are recorded (bundle.ts's GiveUp), and runs do not build again until an input changes.
  */
 
 /** `import.meta`'s fields as the module at `path` sees them. */
@@ -41,6 +44,8 @@ function withImportMeta(path: string, text: string): string {
 export async function buildBundle(spec: BundleSpec, root: string, dir: string): Promise<Manifest | undefined> {
   const started = Date.now();
   const inputs = new Map<string, InputStat>();
+  /** Modules to copy in that were imported but missing (the give-up record's `absent`). */
+  const absent = new Set<string>();
   const record = (rel: string): void => {
     const st = inputStat(root, rel);
     if (st === undefined) throw new Error(`cannot stat ${rel}`);
@@ -65,7 +70,10 @@ export async function buildBundle(spec: BundleSpec, root: string, dir: string): 
         b.onResolve({ filter: /^\./ }, (args) => {
           const path = resolve(dirname(args.importer), args.path);
           const rel = relative(root, path);
-          if (bundled(rel)) return undefined;
+          if (bundled(rel)) {
+            if (!existsSync(path)) absent.add(rel);
+            return undefined;
+          }
           if (handOff !== undefined && !handOff.has(rel)) {
             return { errors: [{ text: `${relative(root, args.importer)} reaches ${rel}, which is left out` }] };
           }
@@ -124,13 +132,21 @@ export async function buildBundle(spec: BundleSpec, root: string, dir: string): 
   } finally {
     await esbuild.stop();
   }
-  if (body === undefined || (spec.start !== undefined && start === undefined)) return undefined;
   // The stats must not have moved during the build, nor be too recent to trust.
-  for (const [rel, before] of inputs) {
+  const settled = [...inputs].every(([rel, before]) => {
     const now = inputStat(root, rel);
-    if (now === undefined || now.join('\0') !== before.join('\0')) return undefined;
-    if (now[3] > started - 1000) return undefined;
+    return now !== undefined && now.join('\0') === before.join('\0') && now[3] <= started - 1000;
+  });
+  if (body === undefined || (spec.start !== undefined && start === undefined)) {
+    // Given up for what the inputs are, unless they moved meanwhile (then the next run tries again).
+    if (settled) {
+      const record: GiveUp = { format: BUNDLE_FORMAT, root, inputs: [...inputs.values()], absent: [...absent] };
+      writeCacheFile(join(dir, GIVE_UP), JSON.stringify(record));
+    }
+    return undefined;
   }
+  if (!settled) return undefined;
+  rmSync(join(dir, GIVE_UP), { force: true });
   // The module is wrapped as Node wraps one, so that the loader compiles the file's text as it reads it.
   const text = `(function (exports, require, module, __filename, __dirname) {${body}\n})`;
   const { createHash } = process.getBuiltinModule('node:crypto');

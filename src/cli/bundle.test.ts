@@ -7,6 +7,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
@@ -20,6 +21,8 @@ import {
   BUNDLE_FORMAT,
   type BundleSpec,
   commandOf,
+  GIVE_UP,
+  givenUp,
   isFresh,
   loadBundle,
   type Manifest,
@@ -188,4 +191,36 @@ test('one run builds a stale bundle at a time: the others run the source meanwhi
   assert.ok(loaded);
   assert.equal(loaded.exports.answer(), 'one/kept');
   assert.ok(!existsSync(lock), 'the lock goes with the build');
+});
+
+test('a build given up for what its inputs are is not tried again until one of them changes, or a missing import appears', async () => {
+  const { root, dir, spec } = smallTree('giveup');
+  const where = { root, dir };
+  const entry = join(root, 'src', 'app', 'entry.ts');
+  // Top-level await: esbuild cannot make a CommonJS script of it.
+  writeFileSync(entry, "export const answer = (): string => 'late';\nawait 0;\n");
+  await sleep(1100);
+  assert.equal(await loadBundle<Small>(spec, {}, 'x', where), undefined);
+  const record = join(dir, GIVE_UP);
+  assert.ok(existsSync(record), 'the give-up is recorded');
+  assert.equal(givenUp(dir, root), true);
+  const first = statSync(record).ino;
+  assert.equal(await loadBundle<Small>(spec, {}, 'x', where), undefined);
+  assert.equal(statSync(record).ino, first, 'no build was tried: the record was not written again');
+
+  // The input changes: built again, and the record goes.
+  writeFileSync(entry, "export const answer = (): string => 'now';\n");
+  assert.equal(givenUp(dir, root), false);
+  await sleep(1100);
+  const built = await loadBundle<Small>(spec, {}, 'x', where);
+  assert.equal(built?.exports.answer(), 'now');
+  assert.equal(existsSync(record), false);
+
+  // A module to copy in that is missing: given up until it is there, though no input changed.
+  writeFileSync(entry, "import { late } from './late.ts';\nexport const answer = (): string => late;\n");
+  await sleep(1100);
+  assert.equal(await loadBundle<Small>(spec, {}, 'x', where), undefined);
+  assert.equal(givenUp(dir, root), true);
+  writeFileSync(join(root, 'src', 'app', 'late.ts'), "export const late = 'here';\n");
+  assert.equal(givenUp(dir, root), false);
 });

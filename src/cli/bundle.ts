@@ -82,8 +82,8 @@ export function inputStat(root: string, rel: string): InputStat | undefined {
   return st === undefined ? undefined : [rel, st.size, st.mtimeMs, st.ctimeMs, st.ino];
 }
 
-/** Whether every input of the manifest is as it was when the bundle was built. */
-export function isFresh(manifest: Manifest, root: string): boolean {
+/** Whether every input of the manifest (or of a give-up record) is as it was when the build read it. */
+export function isFresh(manifest: Pick<Manifest, 'format' | 'root' | 'inputs'>, root: string): boolean {
   if (manifest.format !== BUNDLE_FORMAT || manifest.root !== root || !Array.isArray(manifest.inputs)) return false;
   for (const recorded of manifest.inputs) {
     let now: InputStat | undefined;
@@ -96,6 +96,31 @@ export function isFresh(manifest: Manifest, root: string): boolean {
     for (let i = 1; i < 5; i++) if (now[i] !== recorded[i]) return false;
   }
   return manifest.inputs.length > 0;
+}
+
+/**
+ * A build given up for what its inputs are (a module esbuild cannot read, one whose module metadata is left
+ * unreplaced, one that reaches a module left out): the same inputs would fail the same way, so no run builds again
+ * while they are as they were and the files they import that were missing are still missing (`absent`, from the
+ * root). (This module is copied into the start script: its text may not name the module metadata object.)
+ */
+export interface GiveUp extends Pick<Manifest, 'format' | 'root' | 'inputs'> {
+  absent: string[];
+}
+
+/** The give-up record's name in the bundle's directory. */
+export const GIVE_UP = 'given-up.json';
+
+/** Whether the last build of the bundle in `dir` was given up and would be again (see GiveUp). */
+export function givenUp(dir: string, root: string): boolean {
+  let record: GiveUp;
+  try {
+    record = JSON.parse(readFileSync(join(dir, GIVE_UP), 'utf8')) as GiveUp;
+    if (!Array.isArray(record.absent) || !isFresh(record, root)) return false;
+    return record.absent.every((rel) => statSync(join(root, rel), { throwIfNoEntry: false }) === undefined);
+  } catch {
+    return false;
+  }
 }
 
 export function readManifest(dir: string): Manifest | undefined {
@@ -230,7 +255,8 @@ export function freshBundle<T>(
 /**
  * The program of `spec` from its bundle, for `command` (commandOf): when the bundle is fresh, or built now when it
  * is not and can be. Undefined when the source must run: `BERTH_BUNDLE=0` or the spec's switch, no esbuild, an
- * unwritable cache, a build given up, a bundle removed by another run's rebuild. `where` is the install's root and
+ * unwritable cache, a build given up (now, or before for the same inputs: GiveUp), a bundle removed by another
+ * run's rebuild. `where` is the install's root and
  * the bundle's directory (another tree's, in tests).
  */
 export async function loadBundle<T>(
@@ -243,6 +269,7 @@ export async function loadBundle<T>(
   const fresh = freshBundle<T>(spec, env, command, where);
   if (fresh !== undefined) return fresh;
   const { root, dir } = where;
+  if (givenUp(dir, root)) return undefined;
   try {
     // Only where the bundle can be written: a read-only install would pay for a build on every run.
     const fs = process.getBuiltinModule('node:fs');

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
+import { finished, type Readable } from 'node:stream';
 import { InvalidArgumentError } from '../util/errors.ts';
 import { parseJSONStream, type Reviver } from './jsonstream.ts';
 import {
@@ -136,11 +136,12 @@ export class EngineConnection {
 
   /** `HEAD /_ping`, retried as `GET` when HEAD is refused; 200 and 500 answers both carry headers. */
   async ping(opts: CallOptions = {}): Promise<PingResult> {
+    // Only the headers count: a body that fails to arrive is no failure of the ping.
     let res = await this.#send('HEAD', '/_ping', undefined, opts);
-    await drain(res);
+    await drain(res).catch(() => {});
     if (res.statusCode !== 200 && res.statusCode !== 500) {
       res = await this.#send('GET', '/_ping', undefined, opts);
-      await drain(res);
+      await drain(res).catch(() => {});
     }
     const h = res.headers;
     const one = (name: string): string | undefined => {
@@ -187,12 +188,7 @@ export class EngineConnection {
 
   /** A request whose answer body is ignored. */
   async requestVoid(method: string, path: string, opts: RequestOptions = {}): Promise<void> {
-    const res = await this.request(method, path, opts);
-    res.body.resume();
-    await new Promise<void>((resolve, reject) => {
-      res.body.once('end', resolve);
-      res.body.once('error', reject);
-    });
+    await drain((await this.request(method, path, opts)).body);
   }
 
   /** A request whose answer is a JSON-message stream (load, import, pull, push, build, events). */
@@ -232,11 +228,7 @@ export class EngineConnection {
   protected async checkAndDrain(res: EngineAnswer): Promise<void> {
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw await errorFromResponse(res);
-    res.resume();
-    await new Promise<void>((resolve, reject) => {
-      res.once('end', resolve);
-      res.once('error', reject);
-    });
+    await drain(res);
   }
 
   protected async hijack(method: string, path: string, opts: RequestOptions): Promise<HijackedConnection> {
@@ -263,19 +255,14 @@ export function containerPath(id: string): string {
 }
 
 /**
- * Reads an answer to its end, so that its connection goes back to node:http's pool before the next request is sent
- * (the request after a ping would otherwise open a second connection); a plain-socket answer's connection closes
- * with it.
+ * Reads an answer to its end, discarding it, so that its connection goes back to node:http's pool before the next
+ * request is sent (the request after a ping would otherwise open a second connection); a plain-socket answer's
+ * connection closes with it. Rejects when the body fails, or is closed before its end.
  */
 function drain(res: EngineAnswer): Promise<void> {
   res.resume();
-  return new Promise((resolve) => {
-    if (res.readableEnded) resolve();
-    else
-      res
-        .once('end', resolve)
-        .once('error', () => resolve())
-        .once('close', resolve);
+  return new Promise((resolve, reject) => {
+    finished(res, { writable: false }, (err) => (err ? reject(err) : resolve()));
   });
 }
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CanceledError, UnavailableError } from '../util/errors.ts';
 import { type PlainResponse, requestHead, sendPlain } from './plain.ts';
-import { Connections, sendRequest } from './transport.ts';
+import { Connections, type RequestBody, sendRequest } from './transport.ts';
 
 /**
  * The plain-socket request beside node:http's, against the same raw answers from a socket server: what the engine
@@ -200,6 +200,32 @@ describe('plain-socket requests', () => {
     assert.equal(partialHead.error, 'ECONNRESET socket hang up');
     const cut = await same('GET', '/cut', 'half:HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
     assert.deepEqual([cut.status, cut.error], [200, 'ECONNRESET aborted']);
+  });
+
+  it('carry a PUT with a fixed body or none, as GET, HEAD, POST and DELETE; a streamed body goes through node:http', async () => {
+    answers.set('/put', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    const connections = new Connections({ kind: 'unix', socketPath: sock });
+    const put = (body?: RequestBody) =>
+      sendRequest({ kind: 'unix', socketPath: sock }, `unix://${sock}`, connections, {
+        method: 'PUT',
+        path: '/put',
+        ...(body !== undefined ? { body } : {}),
+      }).then((res) => res.resume());
+    // A plain-socket request says Connection: close; node:http's pool keeps its connection alive.
+    await put('{"x":1}');
+    assert.match(
+      requests.at(-1) ?? '',
+      /^PUT \/put HTTP\/1\.1\r\n.*Connection: close\r\nContent-Length: 7\r\n\r\n\{"x":1\}$/s,
+    );
+    await put();
+    assert.match(requests.at(-1) ?? '', /^PUT \/put HTTP\/1\.1\r\n.*Connection: close\r\nContent-Length: 0\r\n\r\n$/s);
+    await put(
+      (async function* () {
+        yield Buffer.from('streamed');
+      })(),
+    );
+    assert.match(requests.at(-1) ?? '', /^PUT \/put HTTP\/1\.1\r\n.*Connection: keep-alive\r\n/s);
+    connections.destroy();
   });
 
   it('fail on a malformed answer with a clear message', async () => {

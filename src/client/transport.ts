@@ -87,6 +87,14 @@ function requestFor(endpoint: EngineEndpoint): typeof import('node:http').reques
     : http().request;
 }
 
+/** A node:http request's address options for `endpoint` (a pooled request's TLS options are its agent's). */
+function target(endpoint: EngineEndpoint): HttpRequestOptions & { servername?: string } {
+  return endpoint.kind === 'unix'
+    ? // An empty TLS server name spares the agent from deriving one (an IPv6 check that costs ~5 ms once).
+      { socketPath: endpoint.socketPath, host: 'localhost', servername: '' }
+    : { host: endpoint.host, port: endpoint.port };
+}
+
 /** Where an engine listens: a unix socket or a TCP address (with TLS when set up). */
 export type EngineEndpoint =
   | { kind: 'unix'; socketPath: string }
@@ -180,7 +188,7 @@ export interface RawRequest {
 export type EngineAnswer = Readable & { statusCode?: number | undefined; headers: IncomingHttpHeaders };
 
 /** The methods a plain-socket request carries (with a fixed body or none). */
-const PLAIN_METHODS = new Set(['GET', 'HEAD', 'POST', 'DELETE']);
+const PLAIN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE']);
 
 /**
  * Sends one HTTP request to the engine and resolves with the response once its headers arrive.
@@ -213,10 +221,7 @@ export function sendRequest(
       path: req.path,
       headers,
       agent: connections.agent,
-      ...(endpoint.kind === 'unix'
-        ? // An empty TLS server name spares the agent from deriving one (an IPv6 check that costs ~5 ms once).
-          { socketPath: endpoint.socketPath, host: 'localhost', servername: '' }
-        : { host: endpoint.host, port: endpoint.port }),
+      ...target(endpoint),
     };
     let settled = false;
     const fail = (err: unknown): void => {
@@ -411,9 +416,9 @@ export function sendHijack(endpoint: EngineEndpoint, hostText: string, req: RawR
       path: req.path,
       headers,
       agent: false,
-      ...(endpoint.kind === 'unix'
-        ? { socketPath: endpoint.socketPath, host: 'localhost' }
-        : { host: endpoint.host, port: endpoint.port, ...(endpoint.tls ? tlsRequestOptions(endpoint.tls) : {}) }),
+      // No agent: the TLS options go with the request.
+      ...target(endpoint),
+      ...(endpoint.kind === 'tcp' && endpoint.tls ? tlsRequestOptions(endpoint.tls) : {}),
     };
     let settled = false;
     const r = requestFor(endpoint)(options);

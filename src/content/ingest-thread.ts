@@ -13,7 +13,17 @@
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Digest } from '../util/digest.ts';
-import { DataLossError, NotFoundError, UnavailableError, isErrno } from '../util/errors.ts';
+import {
+  CanceledError,
+  DataLossError,
+  ForbiddenError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnauthorizedError,
+  UnavailableError,
+  isErrno,
+} from '../util/errors.ts';
+import type { FetchSource } from './ingest-fetch.ts';
 import { IdleTimer, OwnedThread } from '../util/thread.ts';
 import type { FromIngest, IngestRequest } from './ingest-worker.ts';
 import type { BlobInfo, Expected } from './store.ts';
@@ -37,6 +47,28 @@ export interface Slot {
   /** Its place in the shared memory, for the thread. */
   readonly at: number;
   readonly generation: number;
+}
+
+/** Numbers fetches under way, for their `abort`. */
+let fetches = 0;
+
+/** A failed fetch as the BerthError its cause calls for (see `ThreadIngestWriter.fetch`). */
+function fetchError(err: Error & { status?: number; code?: string }): Error {
+  const status = err.status;
+  const opts = { cause: err };
+  const e =
+    status === 404
+      ? new NotFoundError(err.message, opts)
+      : status === 401
+        ? new UnauthorizedError(err.message, opts)
+        : status === 403
+          ? new ForbiddenError(err.message, opts)
+          : err.code === 'ETOOBIG'
+            ? new InvalidArgumentError(err.message, opts)
+            : err.name === 'FetchFailure' || status !== undefined
+              ? new UnavailableError(err.message, opts)
+              : err;
+  return status === undefined ? e : Object.assign(e, { status });
 }
 
 /** Pieces of one writer posted and not yet answered, at most: the next is gathered while these are written. */
@@ -128,6 +160,11 @@ export class IngestThread {
     } finally {
       this.give(s);
     }
+  }
+
+  /** Tells the thread something whose answer nobody waits for. */
+  tell(m: IngestRequest): void {
+    if (this.#thread) this.#post(m);
   }
 
   /** Asks the thread; `transfer`: buffers of `m` moved to the thread rather than copied. */
@@ -375,6 +412,31 @@ export class ThreadIngestWriter implements IngestWriter {
     }
     this.#size = pos;
     return pos;
+  }
+
+  /**
+   * The thread fetches the body itself (ingest-fetch.ts): no byte of it passes through this thread, which only
+   * hears the size at the end. An HTTP status other than 200 fails as NotFound (404), Unauthorized (401),
+   * Forbidden (403) or Unavailable, with the status in the error's `status`; a body longer than `maxSize` as
+   * InvalidArgument; the network as Unavailable.
+   */
+  async fetch(source: FetchSource, opts: { signal?: AbortSignal | undefined; maxSize?: number | undefined } = {}) {
+    const { signal } = opts;
+    signal?.throwIfAborted();
+    const fetch = ++fetches;
+    const max = opts.maxSize === undefined ? Number.MAX_SAFE_INTEGER : opts.maxSize - this.#size;
+    const onAbort = () => this.#thread.tell({ t: 'abort', fetch, reason: `GET ${source.url} was canceled` });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const r = await this.#call({ t: 'fetch', id: this.#id, fetch, source, max });
+      this.#size += r.written ?? 0;
+      return this.#size;
+    } catch (err) {
+      if (signal?.aborted) throw new CanceledError(`GET ${source.url} was canceled`, { cause: err });
+      throw fetchError(err as Error & { status?: number; code?: string });
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
   }
 
   /** The thread gathers: a source's chunks are copied once, into its memory. */

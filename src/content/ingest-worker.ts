@@ -22,6 +22,7 @@ import {
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parentPort } from 'node:worker_threads';
+import type { Cancel, FetchSource } from './ingest-fetch.ts';
 
 /** What the serving thread asks of the ingest thread. */
 export type IngestRequest =
@@ -30,6 +31,13 @@ export type IngestRequest =
   | { t: 'open'; id: number; path: string; size: number; algorithm: 'sha256' | 'sha512'; quiet?: boolean }
   | { t: 'write'; id: number; at: number; len: number }
   | { t: 'truncate'; id: number; size: number }
+  /**
+   * Appends the body of a GET of `source` (at most `max` bytes), written and hashed as it comes; answered with
+   * `written`, the bytes appended. All or nothing: on a failure the file is cut back to where it was. `fetch`
+   * names the request for an `abort`.
+   */
+  | { t: 'fetch'; id: number; fetch: number; source: FetchSource; max: number }
+  | { t: 'abort'; fetch: number; reason: string }
   /**
    * Ends the file: its digest, checked against `digest` and `size` where given (on a mismatch the partial is
    * removed, and the serving thread's `verifyCommit` throws); when it matches, the file is synced and renamed to
@@ -58,7 +66,10 @@ export interface FromIngest {
   digest?: string;
   /** `finish`: false when the blob was already in the store. */
   created?: boolean;
-  error?: { name: string; message: string; code?: string | undefined };
+  /** `fetch`: bytes appended. */
+  written?: number;
+  /** `status`: a fetch's HTTP status when that was what failed. */
+  error?: { name: string; message: string; code?: string | undefined; status?: number | undefined };
 }
 
 interface Open {
@@ -73,6 +84,14 @@ interface Open {
 
 const fsyncAsync = promisify(fsync);
 const files = new Map<number, Open>();
+/** Fetches under way, by their `fetch` number: what an `abort` cancels. */
+const fetches = new Map<number, Cancel>();
+/** The HTTP side, loaded on the first fetch: a thread that only takes uploads does not hold node:http and TLS. */
+let fetching: Promise<typeof import('./ingest-fetch.ts')> | undefined;
+const fetcher = () => {
+  fetching ??= import('./ingest-fetch.ts');
+  return fetching;
+};
 /** Why a quiet open failed, for the file's next request. */
 const failed = new Map<number, Error>();
 let slots: Uint8Array = new Uint8Array(0);
@@ -120,6 +139,31 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
     case 'write':
       write(file(m.id), slots.subarray(m.at, m.at + m.len));
       return {};
+    case 'fetch': {
+      const f = file(m.id);
+      const start = f.pos;
+      const cancel: Cancel = {};
+      fetches.set(m.fetch, cancel);
+      try {
+        const { fetchInto } = await fetcher();
+        return { written: await fetchInto(m.source, m.max, (chunk) => write(f, chunk), cancel) };
+      } catch (err) {
+        f.hash = undefined;
+        ftruncateSync(f.fd, start);
+        f.pos = start;
+        throw err;
+      } finally {
+        fetches.delete(m.fetch);
+      }
+    }
+    case 'abort': {
+      const c = fetches.get(m.fetch);
+      if (c && !c.reason) {
+        c.reason = new (await fetcher()).FetchFailure(m.reason, { code: 'ABORT_ERR' });
+        c.stop?.(c.reason);
+      }
+      return {};
+    }
     case 'truncate': {
       const f = file(m.id);
       f.hash = undefined;
@@ -129,30 +173,24 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
     }
     case 'finish': {
       const f = file(m.id);
-      if (m.tail) {
-        try {
-          write(f, m.tail);
-        } catch (err) {
-          files.delete(m.id);
-          closeSync(f.fd);
-          throw err;
-        }
-      }
-      const digest = `${f.algorithm}:${hashOf(f).digest('hex')}`;
       files.delete(m.id);
-      if ((m.size !== undefined && f.pos !== m.size) || (m.digest !== undefined && digest !== m.digest)) {
-        // Bytes that hash wrong cannot become right by appending more: the partial goes.
-        closeSync(f.fd);
-        rmSync(f.path, { force: true });
-        return { digest };
-      }
-      const final = join(m.blobs, f.algorithm, digest.slice(f.algorithm.length + 1));
       let open = true;
       const close = () => {
         if (open) closeSync(f.fd);
         open = false;
       };
+      // Whatever fails from here on (the last write, the hash, the syncs, the rename), the partial goes: the file
+      // is not open any more, so nothing could continue it.
       try {
+        if (m.tail) write(f, m.tail);
+        const digest = `${f.algorithm}:${hashOf(f).digest('hex')}`;
+        if ((m.size !== undefined && f.pos !== m.size) || (m.digest !== undefined && digest !== m.digest)) {
+          // Bytes that hash wrong cannot become right by appending more: the partial goes.
+          close();
+          rmSync(f.path, { force: true });
+          return { digest };
+        }
+        const final = join(m.blobs, f.algorithm, digest.slice(f.algorithm.length + 1));
         mkdirSync(dirname(final), { recursive: true });
         // A blob already stored is not synced again, nor is the copy that goes. One whose rename here is not yet
         // durable (its directory's sync under way) is waited for: the caller records the blob once this answers.
@@ -187,6 +225,7 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
       return {};
     }
     case 'closeAll':
+      if (fetching) (await fetching).closeAgents();
       for (const f of files.values()) closeSync(f.fd);
       files.clear();
       failed.clear();
@@ -259,12 +298,17 @@ port.on('message', (m: ToIngest) => {
     (r) => {
       if (!(m.t === 'open' && m.quiet)) port.postMessage({ req: m.req, ...r } satisfies FromIngest);
     },
-    (err: NodeJS.ErrnoException) => {
+    (err: NodeJS.ErrnoException & { status?: number }) => {
       if (m.t === 'open' && m.quiet) failed.set(m.id, err);
       else
         port.postMessage({
           req: m.req,
-          error: { name: err?.name ?? 'Error', message: String(err?.message ?? err), code: err?.code },
+          error: {
+            name: err?.name ?? 'Error',
+            message: String(err?.message ?? err),
+            code: err?.code,
+            ...(err?.status !== undefined ? { status: err.status } : {}),
+          },
         } satisfies FromIngest);
     },
   );

@@ -5,10 +5,11 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { PassThrough, Readable } from 'node:stream';
 import { type Digest, digestAlgorithm, digestHex, isDigest, mismatch, VerifyingStream } from '../util/digest.ts';
-import { syncDir, writeFileAtomic } from '../util/atomic.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { DataLossError, InvalidArgumentError, NotFoundError, isErrno } from '../util/errors.ts';
 import { IngestThread, ThreadIngestWriter } from './ingest-thread.ts';
 import {
+  DirSyncs,
   FileIngestWriter,
   type IngestWriter,
   type ResumableIngester,
@@ -132,6 +133,8 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
 
   /** Where `writer`'s partial blobs are written and hashed, when not on the calling thread (see ingest-thread.ts). */
   readonly #thread: IngestThread | undefined;
+  /** The syncs of the blobs' directories, shared by the commits on this thread. */
+  readonly #syncs = new DirSyncs();
   /** Writers open on this thread while the ingest thread is not up. */
   #writing = 0;
   /** An append's bytes are on file as each piece is written: a cut append keeps what came before the cut. */
@@ -344,10 +347,11 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
       const final = this.path(digest);
       if (await this.#stored(digest)) {
         await rm(tmp, { force: true });
+        if (opts.syncDir ?? true) await this.#syncs.settled(dirname(final));
         return { digest, size, created: false };
       }
       await rename(tmp, final);
-      if (opts.syncDir ?? true) await syncDir(dirname(final));
+      if (opts.syncDir ?? true) await this.#syncs.sync(dirname(final));
       return { digest, size, created: true };
     } catch (err) {
       await fh.close().catch(() => {});
@@ -366,7 +370,8 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
 
   async syncBlobs(): Promise<void> {
     const top = join(this.root, 'blobs');
-    for (const alg of await readdir(top)) if (alg === 'sha256' || alg === 'sha512') await syncDir(join(top, alg));
+    for (const alg of await readdir(top))
+      if (alg === 'sha256' || alg === 'sha512') await this.#syncs.sync(join(top, alg));
   }
 
   ingestPath(): string {
@@ -387,10 +392,11 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
       const final = this.path(got.digest);
       if (await this.#stored(got.digest)) {
         await rm(tmp, { force: true });
+        if (opts.syncDir ?? true) await this.#syncs.settled(dirname(final));
         return { ...got, created: false };
       }
       await rename(tmp, final);
-      if (opts.syncDir ?? true) await syncDir(dirname(final));
+      if (opts.syncDir ?? true) await this.#syncs.sync(dirname(final));
       return { ...got, created: true };
     } catch (err) {
       await rm(tmp, { force: true });
@@ -489,7 +495,7 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
     return FileIngestWriter.open(join(this.root, 'ingest'), ref, opts, async (tmp, digest, sync) => {
       const final = this.path(digest);
       await mkdir(dirname(final), { recursive: true });
-      return placeFile(tmp, final, sync);
+      return placeFile(tmp, final, sync, this.#syncs);
     });
   }
 

@@ -1,10 +1,12 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { appendFile, lstat, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FileContentStore } from './store.ts';
+import { DirSyncs, placeFile } from './writer.ts';
+import { syncDir } from '../util/atomic.ts';
 import { sha256 } from '../util/digest.ts';
 import { DataLossError, InvalidArgumentError, UnavailableError } from '../util/errors.ts';
 
@@ -206,6 +208,16 @@ for (const ingestThread of [false, true]) {
       });
 
     if (ingestThread)
+      test('a commit whose last piece cannot be written fails and leaves no partial behind', async () => {
+        // Writes to /dev/full fail (ENOSPC): the partial is a link to it, and the last piece is written at commit.
+        await symlink('/dev/full', join(root, 'ingest', 'full'));
+        const w = await store.writer('full', { size: 0 });
+        assert.equal(await w.append(Readable.from([Buffer.from('no room')]), { last: true }), 7);
+        await assert.rejects(w.commit({ digest: sha256('no room'), size: 7 }), { code: 'ENOSPC' });
+        await assert.rejects(lstat(join(root, 'ingest', 'full')), { code: 'ENOENT' });
+      });
+
+    if (ingestThread)
       test('a writer whose thread stopped fails as unavailable, and a new writer reopens the partial', async () => {
         const w = await store.writer('up7', { size: 0 });
         await w.append(Readable.from([Buffer.from('kept')]));
@@ -241,5 +253,72 @@ test('until the ingest thread is up, writers work on the calling thread; two ope
   } finally {
     await store.close();
     await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('placeFile reports a blob another commit renamed only once that commit’s directory sync has ended', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-place-'));
+  try {
+    let entered!: () => void;
+    const syncing = new Promise<void>((r) => {
+      entered = r;
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    // The first directory sync waits for the test (the real one runs after it).
+    const syncs = new DirSyncs(async (d) => {
+      entered();
+      await gate;
+      await syncDir(d);
+    });
+    const final = join(dir, 'blob');
+    await writeFile(join(dir, 'a'), 'same');
+    await writeFile(join(dir, 'b'), 'same');
+    const first = placeFile(join(dir, 'a'), final, async () => {}, syncs);
+    await syncing;
+    let heard = false;
+    const second = placeFile(join(dir, 'b'), final, async () => {}, syncs).then((created) => {
+      heard = true;
+      return created;
+    });
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(heard, false, 'the second commit waits for the first one’s directory sync');
+    await assert.rejects(lstat(join(dir, 'b')), { code: 'ENOENT' }, 'its own copy is gone already');
+    release();
+    assert.equal(await first, true);
+    assert.equal(await second, false);
+    // Nothing under way: a blob stored is reported at once.
+    await writeFile(join(dir, 'c'), 'same');
+    assert.equal(await placeFile(join(dir, 'c'), final, async () => {}, syncs), false);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('DirSyncs: syncs asked for while one runs share the next one', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-place-'));
+  try {
+    let calls = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const syncs = new DirSyncs(async (d) => {
+      calls++;
+      await gate;
+      await syncDir(d);
+    });
+    const running = syncs.sync(dir);
+    const later = [syncs.sync(dir), syncs.sync(dir), syncs.sync(dir)];
+    assert.equal(syncs.settled(dir), later[0], 'a rename made now is durable with the next sync');
+    release();
+    await Promise.all([running, ...later]);
+    assert.equal(calls, 2);
+    await syncs.settled(dir);
+    assert.equal(calls, 2, 'nothing under way, nothing to wait for');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });

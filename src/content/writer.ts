@@ -2,8 +2,10 @@ import { createReadStream } from 'node:fs';
 import { type FileHandle, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { syncDir } from '../util/atomic.ts';
 import { type Digest, Digester, digestAlgorithm, mismatch } from '../util/digest.ts';
 import { DataLossError, InvalidArgumentError, NotFoundError, isErrno } from '../util/errors.ts';
+import type { FetchSource } from './ingest-fetch.ts';
 import type { BlobInfo, Expected } from './store.ts';
 
 /**
@@ -55,6 +57,16 @@ export interface IngestWriter {
    * cut back to where it started, and the error is passed on.
    */
   append(source: AsyncIterable<Uint8Array> | Readable, opts?: AppendOptions): Promise<number>;
+  /**
+   * Appends the body of a GET of `source` (at most `maxSize` bytes in all), fetched and written by the writer's own
+   * thread so that the bytes never pass through the caller's; resolves with the blob's size. All or nothing, as
+   * `append`. Only writers that work on another thread have it (the ingest thread's): others take the bytes from
+   * the caller, through `append`.
+   */
+  fetch?(
+    source: FetchSource,
+    opts?: { signal?: AbortSignal | undefined; maxSize?: number | undefined },
+  ): Promise<number>;
   /**
    * Verifies the whole blob against `expected` and moves it into the store; the partial is gone afterwards,
    * also on a mismatch (DataLossError), since bytes that hash wrong cannot become right by appending more.
@@ -256,22 +268,74 @@ export async function* listPartials(dir: string): AsyncIterable<{ ref: string; s
  */
 export type Place = (tmp: string, digest: Digest, sync: () => Promise<void>) => Promise<boolean>;
 
-/** `Place` to `final`. */
-export async function placeFile(tmp: string, final: string, sync: () => Promise<void>): Promise<boolean> {
+/**
+ * `Place` to `final`, its directory synced through `syncs`. A blob found there already may have been renamed by a
+ * commit whose directory sync is still under way: that sync is waited for, so that no caller hears of a blob before
+ * its name is durable.
+ */
+export async function placeFile(
+  tmp: string,
+  final: string,
+  sync: () => Promise<void>,
+  syncs: DirSyncs,
+): Promise<boolean> {
   try {
     await stat(final);
     await rm(tmp, { force: true });
+    await syncs.settled(dirname(final));
     return false;
   } catch (err) {
     if (!isErrno(err, 'ENOENT')) throw err;
   }
   await sync();
   await rename(tmp, final);
-  const fh = await open(dirname(final), 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await syncs.sync(dirname(final));
   return true;
+}
+
+/**
+ * The directory syncs of one store, shared by its commits. Blobs committed at once (a client's parallel pushes)
+ * land in the same directory: a sync asked for while one runs waits for the next, which covers every rename made
+ * before it started, so several commits share one sync. `dirSync` does the sync (`syncDir`; a test may delay it).
+ */
+export class DirSyncs {
+  readonly #dirs = new Map<string, { running: Promise<void>; next: Promise<void> | undefined }>();
+  readonly #dirSync: (dir: string) => Promise<void>;
+
+  constructor(dirSync: (dir: string) => Promise<void> = syncDir) {
+    this.#dirSync = dirSync;
+  }
+
+  /** Makes the renames into `dir` so far durable. */
+  sync(dir: string): Promise<void> {
+    const s = this.#dirs.get(dir);
+    if (s === undefined) return this.#run(dir);
+    s.next ??= s.running.then(
+      () => this.#run(dir),
+      () => this.#run(dir),
+    );
+    return s.next;
+  }
+
+  /**
+   * Resolves once the renames into `dir` made so far are durable (at once when no sync is under way): one made
+   * since the running sync started has asked for the next.
+   */
+  settled(dir: string): Promise<void> {
+    const s = this.#dirs.get(dir);
+    return s === undefined ? Promise.resolve() : (s.next ?? s.running);
+  }
+
+  #run(dir: string): Promise<void> {
+    const s: { running: Promise<void>; next: Promise<void> | undefined } = {
+      running: this.#dirSync(dir),
+      next: undefined,
+    };
+    this.#dirs.set(dir, s);
+    const done = () => {
+      if (this.#dirs.get(dir) === s && s.next === undefined) this.#dirs.delete(dir);
+    };
+    s.running.then(done, done);
+    return s.running;
+  }
 }

@@ -94,9 +94,9 @@ export class AardvarkDns {
    */
   async add(network: string, listen: readonly string[], entry: DnsEntry, waitMs = 2000): Promise<void> {
     await this.#lock.run('dns', async () => {
-      const cur = await this.#read(network);
+      const cur = this.#read(network);
       const entries = [...(cur?.entries ?? []).filter((e) => e.id !== entry.id), entry];
-      await this.#write(network, dnsFile(listen, entries));
+      this.#write(network, dnsFile(listen, entries));
       await this.#reload();
     });
     const server = listen.find((ip) => !ip.includes(':'));
@@ -109,11 +109,11 @@ export class AardvarkDns {
   /** Removes a container's entry; a network without entries loses its file, and with no file left aardvark stops. */
   async remove(network: string, containerId: string): Promise<void> {
     await this.#lock.run('dns', async () => {
-      const cur = await this.#read(network);
+      const cur = this.#read(network);
       if (!cur) return;
       const entries = cur.entries.filter((e) => e.id !== containerId);
       if (entries.length === cur.entries.length) return;
-      if (entries.length) await this.#write(network, dnsFile(cur.listen, entries));
+      if (entries.length) this.#write(network, dnsFile(cur.listen, entries));
       else rmSync(join(this.#dir, network), { force: true });
       await this.#reload();
     });
@@ -125,11 +125,11 @@ export class AardvarkDns {
       let changed = false;
       for (const network of readDir(this.#dir)) {
         if (network === PID || network.endsWith('.tmp')) continue;
-        const cur = await this.#read(network);
+        const cur = this.#read(network);
         const entry = cur?.entries.find((e) => e.id === containerId);
         if (!cur || !entry) continue;
         entry.names = [name, ...entry.names.slice(1).filter((n) => n !== name)];
-        await this.#write(network, dnsFile(cur.listen, cur.entries));
+        this.#write(network, dnsFile(cur.listen, cur.entries));
         changed = true;
       }
       if (changed) await this.#reload();
@@ -137,7 +137,7 @@ export class AardvarkDns {
   }
 
   /** The PID of the running aardvark-dns, if any. */
-  async pid(): Promise<number | undefined> {
+  pid(): number | undefined {
     let pid = 0;
     try {
       pid = readPidSync(join(this.#dir, PID));
@@ -161,14 +161,16 @@ export class AardvarkDns {
 
   /** Stops aardvark-dns (daemon stop with no DNS network in use, tests). */
   async stop(): Promise<void> {
-    await this.#lock.run('dns', async () => {
-      const pid = await this.pid();
-      if (pid) process.kill(pid, 'SIGTERM');
-      rmSync(join(this.#dir, PID), { force: true });
-    });
+    await this.#lock.run('dns', () => this.#stop());
   }
 
-  async #read(network: string): Promise<{ listen: string[]; entries: DnsEntry[] } | undefined> {
+  #stop(): void {
+    const pid = this.pid();
+    if (pid) process.kill(pid, 'SIGTERM');
+    rmSync(join(this.#dir, PID), { force: true });
+  }
+
+  #read(network: string): { listen: string[]; entries: DnsEntry[] } | undefined {
     try {
       return parseDnsFile(readFileSync(join(this.#dir, network), 'utf8'));
     } catch (err) {
@@ -177,7 +179,7 @@ export class AardvarkDns {
     }
   }
 
-  async #write(network: string, text: string): Promise<void> {
+  #write(network: string, text: string): void {
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
     writeFileAtomicSync(join(this.#dir, network), text);
   }
@@ -185,12 +187,8 @@ export class AardvarkDns {
   /** SIGHUP to the running aardvark-dns, or a start when none runs; a stop when no network file is left. */
   async #reload(): Promise<void> {
     const files = readDir(this.#dir).filter((f) => f !== PID && !f.endsWith('.tmp'));
-    const pid = await this.pid();
-    if (!files.length) {
-      if (pid) process.kill(pid, 'SIGTERM');
-      rmSync(join(this.#dir, PID), { force: true });
-      return;
-    }
+    if (!files.length) return this.#stop();
+    const pid = this.pid();
     if (pid) {
       process.kill(pid, 'SIGHUP');
       return;

@@ -82,6 +82,32 @@ describe('Registry.putBlob: a whole blob of known digest in one call', () => {
     assert.deepEqual(await partials(), []);
   });
 
+  test('a clean-up that fails does not hide why the blob was refused, and the rest of the clean-up still runs', async () => {
+    const b = randomBytes(100_000);
+    const wrong = sha256(Buffer.from('not these bytes'));
+    // The database refuses to drop the upload's row.
+    await db.run(`CREATE TRIGGER keep_uploads BEFORE DELETE ON uploads BEGIN SELECT RAISE(ABORT, 'kept'); END`);
+    try {
+      await assert.rejects(
+        reg.putBlob('lib/a', wrong, b.length, pieces(b), 'replication:r'),
+        (err) => err instanceof RegistryError && err.oci === 'DIGEST_INVALID',
+      );
+      assert.equal(await uploads(), 1, 'the row the database kept, for the collector');
+      assert.deepEqual(await partials(), []);
+      // The same for an upload's last PUT.
+      const id = await reg.startUpload('lib/a', 'client');
+      const u = await reg.upload('lib/a', id, 'client');
+      await assert.rejects(
+        reg.appendAndFinish(u, pieces(b), b.length, wrong, 'client'),
+        (err) => err instanceof RegistryError && err.oci === 'DIGEST_INVALID',
+      );
+      assert.equal(await uploads(), 2);
+    } finally {
+      await db.run('DROP TRIGGER keep_uploads');
+      await db.run('DELETE FROM uploads');
+    }
+  });
+
   test('appendAndFinish: the rest of an upload and its commit in one call; a wrong digest or length leaves nothing', async () => {
     const b = randomBytes((1 << 20) + 77_777);
     const digest = sha256(b);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BlobInfo, IngestWriter } from '../content/index.ts';
+import type { BlobInfo, FetchableBlob, IngestWriter } from '../content/index.ts';
 import { coalesce } from '../util/chunks.ts';
 import { type Digest, digestAlgorithm } from '../util/digest.ts';
 import { DataLossError, InvalidArgumentError, isBerthError } from '../util/errors.ts';
@@ -236,7 +236,7 @@ export class Registry {
       w = await this.blobs.writer(u.id, { size: u.size, algorithm: u.algorithm });
     } catch (err) {
       if (isBerthError(err) && (err.code === 'NOT_FOUND' || err.code === 'DATA_LOSS')) {
-        await this.store.deleteUpload(u.id);
+        await this.store.deleteUpload(u.id).catch(() => {});
         throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `blob upload ${u.id} was lost: ${err.message}`, { cause: err });
       }
       throw err;
@@ -412,7 +412,8 @@ export class Registry {
     try {
       info = await commitBlob(w, expected);
     } catch (err) {
-      await this.store.deleteUpload(u.id);
+      // (A row the database keeps is an abandoned upload for the collector: the caller hears why the commit failed.)
+      await this.store.deleteUpload(u.id).catch(() => {});
       throw err;
     }
     await this.store.linkUploaded(u, info.digest, info.size);
@@ -425,13 +426,14 @@ export class Registry {
    * pulling into this registry. The metadata takes two transactions, not one per step: the upload is recorded with
    * its digest claimed, and at the end the blob is linked and the upload dropped. The last piece is written with the
    * commit (the writer's `last`). Nothing is resumable: a failure drops the upload. `onReceived` hears when the
-   * body has been read to its end, before the commit (its syncs and rename) and the link.
+   * body is read, before the commit and the link. A `FetchableBlob` is fetched by the writer's own thread where it
+   * can (`IngestWriter.fetch`; a replication waits for the ingest thread to be up), else read through `open`.
    */
   async putBlob(
     repo: string,
     digest: Digest,
     size: number,
-    body: AsyncIterable<Buffer>,
+    body: AsyncIterable<Buffer> | FetchableBlob,
     actor: string,
     opts: { signal?: AbortSignal | undefined; onReceived?: (() => void) | undefined } = {},
   ): Promise<void> {
@@ -447,9 +449,15 @@ export class Registry {
     );
     let w: IngestWriter | undefined;
     try {
+      if ('source' in body) await this.blobs.warm?.().catch(() => {});
       w = await this.blobs.writer(id, { size: 0, algorithm });
-      const pieces = w.gathers ? body : coalesce(body, WRITE_BYTES, { reuse: this.#progressKept });
-      const got = await w.append(pieces, { maxSize: size, last: true, ...(signal ? { signal } : {}) });
+      let got: number;
+      if ('source' in body && w.fetch) got = await w.fetch(body.source, { maxSize: size, signal });
+      else {
+        const bytes = 'source' in body ? await body.open() : body;
+        const pieces = w.gathers ? bytes : coalesce(bytes, WRITE_BYTES, { reuse: this.#progressKept });
+        got = await w.append(pieces, { maxSize: size, last: true, ...(signal ? { signal } : {}) });
+      }
       if (got !== size)
         throw new RegistryError('SIZE_INVALID', `received ${got} bytes of blob ${digest}, ${size} were announced`);
       opts.onReceived?.();
@@ -462,9 +470,11 @@ export class Registry {
         size,
       );
     } catch (err) {
-      await w?.close();
-      await this.store.deleteUpload(id);
-      await this.blobs.abort(id);
+      // Why the blob was refused is what the caller hears: each step of the clean-up is tried, and one that fails
+      // leaves an abandoned upload, which the collector drops (`purgeUpload`).
+      await w?.close().catch(() => {});
+      await this.store.deleteUpload(id).catch(() => {});
+      await this.blobs.abort(id).catch(() => {});
       if (err instanceof InvalidArgumentError) throw new RegistryError('SIZE_INVALID', err.message, { cause: err });
       throw err;
     }

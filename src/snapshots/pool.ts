@@ -19,10 +19,14 @@ import {
   type FromReader,
   INPUT_RING,
   MAX_APPLIERS,
+  releaseWritebacks,
   SLOT,
   SLOTS,
   type ToApplier,
   type ToReader,
+  WB_LENGTH,
+  WB_PEAK,
+  WB_RUNNING,
 } from './unpack-protocol.ts';
 
 export interface UnpackThreads {
@@ -35,6 +39,23 @@ export interface UnpackThreads {
 /** Three layers at once (docker's max-concurrent-downloads), each over as many appliers as CPUs (up to four). */
 export const DEFAULT_THREADS: UnpackThreads = { readers: 3, appliers: Math.min(4, availableParallelism()) };
 
+/**
+ * The process's writeback block (unpack-protocol.ts, WB_*): one for every pool, since libuv's pool threads are the
+ * process's.
+ */
+const writebackBlock = new SharedArrayBuffer(WB_LENGTH * 4);
+const writebacks = new Int32Array(writebackBlock);
+
+/** Writebacks of stored blobs under way in the process, and the most seen at once since `resetPeak`. */
+export const writebackCount = {
+  running: (): number => Atomics.load(writebacks, WB_RUNNING),
+  peak: (): number => Atomics.load(writebacks, WB_PEAK),
+  resetPeak: (): void => void Atomics.store(writebacks, WB_PEAK, Atomics.load(writebacks, WB_RUNNING)),
+};
+
+/** A stored blob's bytes are handed to the disk every this many bytes as they are written (see reader.ts). */
+const WRITEBACK_EVERY = 32 << 20;
+
 /** Threads stop after this long with no unpack. */
 const IDLE_MS = 10_000;
 /** Each thread's heap is kept small: the data goes through shared memory, not the heap. */
@@ -43,7 +64,8 @@ const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 6
 /** A reader thread and its shared memory, lent to one unpack at a time. */
 export class Reader {
   readonly thread: OwnedThread;
-  readonly input: Uint8Array;
+  /** A Buffer over the shared ring: Buffer.copy into it is a memmove, where TypedArray.set into shared memory is not. */
+  readonly input: Buffer;
   readonly ctl: Int32Array;
   /** The unpack being served: its messages, and what to do if the thread dies. */
   onMessage: ((m: FromReader) => void) | undefined;
@@ -51,7 +73,7 @@ export class Reader {
 
   constructor(thread: OwnedThread, input: SharedArrayBuffer, ctl: SharedArrayBuffer) {
     this.thread = thread;
-    this.input = new Uint8Array(input);
+    this.input = Buffer.from(input);
     this.ctl = new Int32Array(ctl);
     thread.worker.on('message', (m: FromReader) => this.onMessage?.(m));
   }
@@ -69,8 +91,11 @@ export class UnpackPool {
   #appliers: { thread: OwnedThread; id: number }[] = [];
   #busy = 0;
   readonly #idleTimer = new IdleTimer(IDLE_MS, () => void this.#stopAll());
+  readonly #writebackEvery: number;
 
-  constructor(threads: UnpackThreads = DEFAULT_THREADS) {
+  /** `writebackEvery`: how often a stored blob is handed to the disk as it is written (tests make it small). */
+  constructor(threads: UnpackThreads = DEFAULT_THREADS, opts: { writebackEvery?: number } = {}) {
+    this.#writebackEvery = opts.writebackEvery ?? WRITEBACK_EVERY;
     this.#threads = clampThreads(threads);
     this.#slots = new Limit(this.#threads.readers);
   }
@@ -135,7 +160,7 @@ export class UnpackPool {
     const bodies = new SharedArrayBuffer(SLOTS * SLOT);
     const ctl = new SharedArrayBuffer(CTL_LENGTH * 4);
     const r = new Reader(this.#start('reader'), input, ctl);
-    r.post({ t: 'init', input, bodies, ctl });
+    r.post({ t: 'init', input, bodies, ctl, writebacks: writebackBlock, writebackEvery: this.#writebackEvery });
     for (const a of this.#appliers) {
       const { port1, port2 } = new MessageChannel();
       r.thread.worker.postMessage({ t: 'applier', id: a.id, port: port1 } satisfies ToReader, [port1]);
@@ -164,11 +189,14 @@ export class UnpackPool {
 
   /** Stops every thread on purpose (their ends are not failures); resolves once they have all ended. */
   async #stopAll(): Promise<void> {
-    const threads = [...this.#readers.map((r) => r.thread), ...this.#appliers.map((a) => a.thread)];
+    const readers = this.#readers;
+    const threads = [...readers.map((r) => r.thread), ...this.#appliers.map((a) => a.thread)];
     this.#readers = [];
     this.#idle = [];
     this.#appliers = [];
     await Promise.all(threads.map((t) => t.stop()));
+    // Every thread has ended: the writebacks their callbacks would have given back are given back here.
+    for (const r of readers) releaseWritebacks(writebacks, r.ctl);
   }
 }
 

@@ -6,7 +6,7 @@
  * ID, the archive's size and its files' bytes when every applier is done, or the first error once every applier
  * has stopped working on the layer, so that nothing is written after the main thread hears of the end.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { close, closeSync, fdatasync, fsyncSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { type SyncDecompressor, syncDecompressor } from '../util/compression.ts';
@@ -17,33 +17,26 @@ import {
   type ApplierToReader,
   CTL_ABORT,
   CTL_FAILED,
+  endWriteback,
   type FromReader,
   type PortableError,
   portableError,
+  startWriteback,
   type ToReader,
+  WB_LENGTH,
 } from './unpack-protocol.ts';
 
 /** Blob files are read this much at a time. */
 const READ_CHUNK = 1 << 20;
 /** A progress message goes to the main thread every this many bytes read from a file. */
 const PROGRESS_EVERY = 4 << 20;
-/**
- * A stored blob's bytes are handed to the disk every this many bytes as they are written (an fdatasync on libuv's
- * pool, not waited for), so that the fsync at its end, which the unpack's answer waits for, finds little left to
- * write: at its end it wrote all 256 MiB of a big layer at once, 0.15 s (bench/README.md, "Data path").
- */
-const WRITEBACK_EVERY = 32 << 20;
-/**
- * At most this many of them at once: a busy reader hears of one's end only between its pieces of input, late, and
- * each holds one of libuv's four pool threads while it waits for the disk.
- */
-const WRITEBACKS = 2;
-
 const port = parentPort;
 if (port !== null) {
   let input: Uint8Array = new Uint8Array(0);
-  let bodies: Uint8Array = new Uint8Array(0);
+  let bodies: Buffer = Buffer.alloc(0);
   let ctl: Int32Array = new Int32Array(0);
+  let writebacks: Int32Array = new Int32Array(WB_LENGTH);
+  let writebackEvery = Number.POSITIVE_INFINITY;
   const links: ApplierLink[] = [];
   /** The applier errors of the running job, by job number. */
   const applierErrors = new Map<number, PortableError>();
@@ -54,8 +47,10 @@ if (port !== null) {
     switch (m.t) {
       case 'init':
         input = new Uint8Array(m.input);
-        bodies = new Uint8Array(m.bodies);
+        bodies = Buffer.from(m.bodies);
         ctl = new Int32Array(m.ctl);
+        writebacks = new Int32Array(m.writebacks);
+        writebackEvery = m.writebackEvery;
         return;
       case 'applier':
         links.push({ id: m.id, port: m.port });
@@ -66,7 +61,7 @@ if (port !== null) {
         return;
       case 'job':
         applierErrors.clear();
-        job = new Job(m, { input, bodies, ctl, links, applierErrors, send });
+        job = new Job(m, { input, bodies, ctl, writebacks, writebackEvery, links, applierErrors, send });
         if (m.file !== undefined) job.readFile(m.file);
         return;
       case 'data':
@@ -84,17 +79,32 @@ if (port !== null) {
 
 interface Shared {
   input: Uint8Array;
-  bodies: Uint8Array;
+  bodies: Buffer;
   ctl: Int32Array;
+  /** The process's writeback block (unpack-protocol.ts, WB_*), and how often a stored blob starts one. */
+  writebacks: Int32Array;
+  writebackEvery: number;
   links: ApplierLink[];
   applierErrors: Map<number, PortableError>;
   send: (m: FromReader) => void;
 }
 
-/** The blob's bytes written to a file and hashed as they pass (a pull or load storing it in the same pass). */
+/**
+ * The blob's bytes written to a file and hashed as they pass (a pull or load storing it in the same pass).
+ *
+ * Every `writebackEvery` bytes written (32 MiB by default) it starts an fdatasync of the file on libuv's pool, not
+ * waited for, so that the disk writes the blob while it arrives and the fsync at its end, which the unpack's answer
+ * waits for, finds little left to write (at its end it wrote all 256 MiB of a big layer at once, 0.15 s:
+ * bench/README.md, "Data path"). Each holds one of libuv's four pool threads, shared by the whole process, while
+ * it waits for the disk: at most WRITEBACKS run at once in the process (a count in shared memory every reader
+ * sees), and a writeback that would go over is skipped (the next one covers its bytes).
+ */
 class BlobSink {
   #fd: number;
-  readonly #hash = createHash('sha256');
+  readonly #wb: Int32Array;
+  readonly #ctl: Int32Array;
+  readonly #every: number;
+  readonly #hash: Hash | undefined;
   #size = 0;
   /** Bytes written since the last writeback was started. */
   #unsynced = 0;
@@ -102,27 +112,35 @@ class BlobSink {
   #syncing = 0;
   #closeWhenSynced = false;
 
-  constructor(path: string) {
+  constructor(path: string, s: Shared, hash: boolean) {
+    this.#wb = s.writebacks;
+    this.#ctl = s.ctl;
+    this.#every = s.writebackEvery;
     this.#fd = openSync(path, 'wx', 0o644);
+    this.#hash = hash ? createHash('sha256') : undefined;
   }
 
   write(view: Buffer): void {
     for (let off = 0; off < view.length; ) off += writeSync(this.#fd, view, off);
-    this.#hash.update(view);
+    this.#hash?.update(view);
     this.#size += view.length;
     this.#unsynced += view.length;
-    if (this.#unsynced >= WRITEBACK_EVERY && this.#syncing < WRITEBACKS) this.#writeback();
+    if (this.#unsynced >= this.#every) this.#writeback();
   }
 
   /**
    * Starts writing what is written so far to the disk, without waiting for it; its outcome does not matter (the
-   * fsync at the end is what the blob's durability rests on), only that the file stays open until it is over.
+   * fsync at the end is what the blob's durability rests on), only that the file stays open until it is over. If
+   * this thread is stopped meanwhile, its callback never runs: the pool gives the writeback back for it
+   * (`releaseWritebacks`), and Node closes the file as the thread ends.
    */
   #writeback(): void {
+    if (!startWriteback(this.#wb, this.#ctl)) return;
     this.#unsynced = 0;
     this.#syncing++;
     const fd = this.#fd;
     fdatasync(fd, () => {
+      endWriteback(this.#wb, this.#ctl);
       if (--this.#syncing === 0 && this.#closeWhenSynced) close(fd, () => {});
     });
   }
@@ -131,7 +149,7 @@ class BlobSink {
   finish(): { digest: string; size: number } {
     fsyncSync(this.#fd);
     this.close();
-    return { digest: `sha256:${this.#hash.digest('hex')}`, size: this.#size };
+    return { digest: this.#hash ? `sha256:${this.#hash.digest('hex')}` : '', size: this.#size };
   }
 
   close(): void {
@@ -196,7 +214,7 @@ class Job {
     }
     if (m.blob !== undefined) {
       try {
-        this.#blob = new BlobSink(m.blob);
+        this.#blob = new BlobSink(m.blob, s, m.blobHash !== false);
       } catch (err) {
         this.#fail(err);
       }

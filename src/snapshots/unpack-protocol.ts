@@ -34,7 +34,53 @@ export const CTL_USED = 3; // body slots in use
 export const CTL_WAITING = 4; // 1 while the reader waits for free slots
 export const CTL_PROGRESS = 5; // + applier id: steps of the running unpack that applier has done
 export const CTL_SLOTS = CTL_PROGRESS + MAX_APPLIERS; // + slot: 1 while the slot holds a body piece
-export const CTL_LENGTH = CTL_SLOTS + SLOTS;
+/** This reader's writebacks under way (fdatasyncs on libuv's pool): given back for it if the thread ends. */
+export const CTL_WRITEBACKS = CTL_SLOTS + SLOTS;
+export const CTL_LENGTH = CTL_WRITEBACKS + 1;
+
+/**
+ * The process's writeback block, an Int32Array over one SharedArrayBuffer every reader of every pool shares:
+ * writebacks under way in the process, and the most seen at once. Each holds one of libuv's four pool threads
+ * (shared by every thread of the process: the main thread's file system calls, gunzip, DNS) while it waits for the
+ * disk, so the process as a whole has at most WRITEBACKS of them, not each blob or each reader.
+ */
+export const WB_RUNNING = 0;
+export const WB_PEAK = 1;
+export const WB_LENGTH = 2;
+/** Writebacks under way at most in the process: two of libuv's four pool threads, the other two left to the rest. */
+export const WRITEBACKS = 2;
+
+/**
+ * Takes a writeback for a reader whose control block is `ctl`; false if the process has WRITEBACKS under way. The
+ * process's count moves first and the reader's second (and the other way round in `endWriteback`): a thread
+ * stopped between the two leaves the process's count one too high (one writeback fewer, never one more).
+ */
+export function startWriteback(wb: Int32Array, ctl: Int32Array): boolean {
+  for (let n = Atomics.load(wb, WB_RUNNING); n < WRITEBACKS; n = Atomics.load(wb, WB_RUNNING)) {
+    if (Atomics.compareExchange(wb, WB_RUNNING, n, n + 1) !== n) continue;
+    Atomics.add(ctl, CTL_WRITEBACKS, 1);
+    for (let peak = Atomics.load(wb, WB_PEAK); peak < n + 1; peak = Atomics.load(wb, WB_PEAK))
+      if (Atomics.compareExchange(wb, WB_PEAK, peak, n + 1) === peak) break;
+    return true;
+  }
+  return false;
+}
+
+/** A writeback `startWriteback` took is over. */
+export function endWriteback(wb: Int32Array, ctl: Int32Array): void {
+  Atomics.sub(ctl, CTL_WRITEBACKS, 1);
+  Atomics.sub(wb, WB_RUNNING, 1);
+}
+
+/**
+ * A reader thread has ended (stopped, or died): its writebacks' callbacks will never run, so the main thread gives
+ * them back. Node has by then finished or canceled the thread's requests on the pool, and closed the files it had
+ * open (the Worker option `trackUnmanagedFds`, on by default).
+ */
+export function releaseWritebacks(wb: Int32Array, ctl: Int32Array): void {
+  const n = Atomics.exchange(ctl, CTL_WRITEBACKS, 0);
+  if (n > 0) Atomics.sub(wb, WB_RUNNING, n);
+}
 
 /**
  * Gives body slot `slot` back (an applier after writing it, or a failed unpack), and wakes the reader if it waits
@@ -98,7 +144,16 @@ export interface PortableError {
 
 /** Main thread → reader. */
 export type ToReader =
-  | { t: 'init'; input: SharedArrayBuffer; bodies: SharedArrayBuffer; ctl: SharedArrayBuffer }
+  | {
+      t: 'init';
+      input: SharedArrayBuffer;
+      bodies: SharedArrayBuffer;
+      ctl: SharedArrayBuffer;
+      /** The process's writeback block (WB_*). */
+      writebacks: SharedArrayBuffer;
+      /** A stored blob's bytes are handed to the disk every this many bytes written. */
+      writebackEvery: number;
+    }
   | { t: 'applier'; id: number; port: MessagePort }
   | {
       t: 'job';
@@ -112,6 +167,8 @@ export type ToReader =
       file?: string;
       /** Also write the bytes that come through the ring to this new file (synced, and hashed) as they pass. */
       blob?: string;
+      /** False: the blob written is not hashed (its digest is answered as ''); the caller hashes it. */
+      blobHash?: false;
     }
   | { t: 'data'; off: number; len: number }
   | { t: 'eof' }

@@ -5,7 +5,7 @@ export class KeyedMutex {
   readonly #tails = new Map<string, Promise<void>>();
 
   /** Runs fn while holding `key`; callers with the same key run one at a time, in order. */
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  async run<T>(key: string, fn: () => T | Promise<T>): Promise<T> {
     const release = await this.acquire(key);
     try {
       return await fn();

@@ -52,6 +52,21 @@ test('a thread runs TypeScript modules, stripped on this thread, without loading
   assert.equal(msg.stripper, false, 'the worker did not load the type stripper');
 });
 
+test("a thread's workerData reaches its entry, which imports it as from any worker", async (t) => {
+  const dir = fixture(t);
+  writeFileSync(
+    join(dir, 'data.ts'),
+    "import { parentPort, workerData } from 'node:worker_threads';\nparentPort!.postMessage(workerData);\n",
+  );
+  const data = { root: '/some/root', n: 7, list: [1, 2] };
+  const { thread } = owned(t, '', { entry: join(dir, 'data.ts'), workerData: data });
+  const got = await new Promise((resolve, reject) => {
+    thread.worker.once('message', resolve);
+    thread.worker.once('error', reject);
+  });
+  assert.deepEqual(got, data);
+});
+
 test("a module that fails to load is the thread's 'error'", async (t) => {
   const dir = fixture(t);
   writeFileSync(join(dir, 'bad.ts'), "import './lib/twice.ts';\nthrow new Error('boom at load');\n");
@@ -61,14 +76,21 @@ test("a module that fails to load is the thread's 'error'", async (t) => {
   await w.terminate();
 });
 
-/** An OwnedThread on a module of `code`, and the deaths it told. */
-function owned(t: TestContext, code: string): { thread: OwnedThread; deaths: Error[] } {
+/** An OwnedThread on a module of `code` (or on `opts.entry`), and the deaths it told. */
+function owned(
+  t: TestContext,
+  code: string,
+  opts: { entry?: string; workerData?: unknown } = {},
+): { thread: OwnedThread; deaths: Error[] } {
   const dir = mkdtempSync(join(tmpdir(), 'berth-thread-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'entry.ts'), code);
   const deaths: Error[] = [];
-  const thread = new OwnedThread(pathToFileURL(join(dir, 'entry.ts')), {}, 'the test thread', (err) =>
-    deaths.push(err),
+  const thread = new OwnedThread(
+    pathToFileURL(opts.entry ?? join(dir, 'entry.ts')),
+    { workerData: opts.workerData },
+    'the test thread',
+    (err) => deaths.push(err),
   );
   t.after(() => thread.stop());
   return { thread, deaths };

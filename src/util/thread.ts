@@ -14,12 +14,16 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { UnavailableError } from './errors.ts';
 
 /**
- * The worker's bootstrap (CommonJS, evaluated): registers the load hook over the stripped sources, then imports the
- * entry. A failure to load the entry becomes the worker's 'error' event.
+ * The worker's bootstrap (CommonJS, evaluated): registers the load hook over the stripped sources, puts the caller's
+ * `workerData` where the entry finds it (`node:worker_threads`'s export, the bootstrap's own replaced), then imports
+ * the entry. A failure to load the entry becomes the worker's 'error' event.
  */
 const BOOT = `
-const { registerHooks } = require('node:module');
-const { workerData } = require('node:worker_threads');
+const { registerHooks, syncBuiltinESMExports } = require('node:module');
+const threads = require('node:worker_threads');
+const { workerData } = threads;
+threads.workerData = workerData.data;
+syncBuiltinESMExports();
 const sources = new Map(workerData.sources);
 registerHooks({
   load(url, context, next) {
@@ -64,14 +68,19 @@ export function threadModules(entry: URL): [string, string][] {
 }
 
 /**
- * Starts a worker on the TypeScript module `entry` (see above). `workerData` is the bootstrap's own. Where this
- * thread has no stripper loaded, its `.ts` modules come from a load hook of the process's (bin/berthd's
- * `--import bin/strip-cache.mjs`, which workers inherit): then the worker is started plainly, on that hook, rather
- * than load the stripper here to strip what the hook already serves.
+ * Starts a worker on the TypeScript module `entry` (see above); `opts.workerData` is the entry's `workerData`, as
+ * with `new Worker`. Where this thread has no stripper loaded, its `.ts` modules come from a load hook of the
+ * process's (bin/berthd's `--import bin/strip-cache.mjs`, which workers inherit): then the worker is started
+ * plainly, on that hook, rather than load the stripper here to strip what the hook already serves.
  */
-export function startThread(entry: URL, opts: Omit<WorkerOptions, 'eval' | 'workerData'> = {}): Worker {
+export function startThread(entry: URL, opts: Omit<WorkerOptions, 'eval'> = {}): Worker {
   if (!stripperLoaded()) return new Worker(entry, opts);
-  return new Worker(BOOT, { ...opts, eval: true, workerData: { entry: entry.href, sources: threadModules(entry) } });
+  const { workerData: data, ...rest } = opts;
+  return new Worker(BOOT, {
+    ...rest,
+    eval: true,
+    workerData: { entry: entry.href, sources: threadModules(entry), data },
+  });
 }
 
 /**
@@ -83,12 +92,7 @@ export class OwnedThread {
   readonly worker: Worker;
   #ended = false;
 
-  constructor(
-    entry: URL,
-    opts: Omit<WorkerOptions, 'eval' | 'workerData'>,
-    what: string,
-    onDeath: (err: UnavailableError) => void,
-  ) {
+  constructor(entry: URL, opts: Omit<WorkerOptions, 'eval'>, what: string, onDeath: (err: UnavailableError) => void) {
     const w = startThread(entry, opts);
     this.worker = w;
     const died = (why: string): void => {

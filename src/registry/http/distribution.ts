@@ -341,14 +341,22 @@ export class DistributionApi {
       digest ? (digest.startsWith('sha512:') ? 'sha512' : 'sha256') : algorithm,
     );
     if (digest) {
-      const u = await this.#reg.upload(repo, id, principal.name);
-      const length = contentLength(req);
       let info: { digest: Digest };
-      if (length !== undefined)
-        info = await this.#reg.appendAndFinish(u, req, length, digest, principal.name, ctx.address);
-      else {
-        await this.#reg.appendUpload(u, req, { length });
-        info = await this.#reg.finishUpload(u, digest, principal.name, ctx.address);
+      try {
+        const u = await this.#reg.upload(repo, id, principal.name);
+        const length = contentLength(req);
+        if (length !== undefined)
+          info = await this.#reg.appendAndFinish(u, req, length, digest, principal.name, ctx.address);
+        else {
+          await this.#reg.appendUpload(u, req, { length });
+          info = await this.#reg.finishUpload(u, digest, principal.name, ctx.address);
+        }
+      } catch (err) {
+        // The client never heard of this upload (its location comes with a success only), so nothing can resume
+        // it: it goes now rather than wait for the collector. (Docker's distribution leaves an upload whose body
+        // was cut unusable too: its recorded offset no longer matches.)
+        await this.#reg.purgeUpload(id).catch(() => {});
+        throw err;
       }
       return this.#blobCreated(ctx, repo, info.digest);
     }

@@ -349,8 +349,23 @@ export class Execution {
           return;
         const saved = await this.#store.upload(this.#rule.id, dst, d.digest);
         if (saved === undefined && d.size <= this.#o.chunkBytes) {
-          const body = await this.#src.readBlob(repo, d.digest, 0, s);
-          await this.#dst.putBlob(dst, d.digest, d.size, counted(body, count), s, slot.release);
+          let read = false;
+          const open = async () => {
+            read = true;
+            return counted(await this.#src.readBlob(repo, d.digest, 0, s), count);
+          };
+          const source = await this.#src.blobSource?.(repo, d.digest, s);
+          if (source === undefined) return this.#dst.putBlob(dst, d.digest, d.size, await open(), s, slot.release);
+          try {
+            await this.#dst.putBlob(dst, d.digest, d.size, { source, open }, s, slot.release);
+          } catch (err) {
+            // The source answered the other thread's GET with an error status (a token that expired meanwhile, a
+            // blob it lacks): read through the registry client at once, which asks for a new token after a 401
+            // and reports the rest as it does for every request.
+            if ((err as { status?: number }).status === undefined || read) throw err;
+            return this.#dst.putBlob(dst, d.digest, d.size, await open(), s, slot.release);
+          }
+          if (!read) count(d.size);
           return;
         }
         let up = saved === undefined ? undefined : await this.#dst.upload(dst, saved, s);

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { FetchableBlob } from '../../content/index.ts';
 import type { Digest } from '../../util/digest.ts';
 import { DataLossError, isBerthError } from '../../util/errors.ts';
 import type { Upload } from '../meta/store.ts';
@@ -103,7 +104,7 @@ export class LocalSide implements Side {
     repo: string,
     digest: Digest,
     size: number,
-    body: AsyncIterable<Buffer>,
+    body: AsyncIterable<Buffer> | FetchableBlob,
     signal: AbortSignal,
     received?: () => void,
   ): Promise<void> {

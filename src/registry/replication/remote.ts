@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { FetchableBlob, FetchSource } from '../../content/index.ts';
 import type { Endpoint, RegistryResponse, Session, Transport } from '../../distribution/index.ts';
 import { type Digest, sha256 } from '../../util/digest.ts';
 import { DataLossError, isBerthError } from '../../util/errors.ts';
@@ -45,14 +46,21 @@ export class RemoteSide implements Side {
   readonly #session: Session;
   readonly #transport: Transport;
   readonly #certs: string | undefined;
+  /** What a thread fetching a blob by itself needs of the remote's settings (`blobSource`). */
+  readonly #tls: { ca: string | undefined; insecure: boolean; timeoutMs: number };
   /** Uploads a refused mount opened (the registry falls back to an upload): used by the next `upload`. */
   readonly #opened = new Map<string, string>();
 
-  private constructor(d: Distribution, session: Session, transport: Transport, label: string, certs?: string) {
+  private constructor(d: Distribution, session: Session, transport: Transport, remote: Rule['remote'], certs?: string) {
     this.#d = d;
+    this.#tls = {
+      ca: remote.ca ?? undefined,
+      insecure: remote.insecure,
+      timeoutMs: remote.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    };
     this.#session = session;
     this.#transport = transport;
-    this.label = label;
+    this.label = remote.url;
     this.#certs = certs;
   }
 
@@ -85,7 +93,7 @@ export class RemoteSide implements Side {
     const auth = remote.username ? { username: remote.username, password: remote.password ?? '' } : undefined;
     try {
       const session = await d.openSession(transport, [endpoint], auth, signal);
-      return new RemoteSide(d, session, transport, remote.url, certs);
+      return new RemoteSide(d, session, transport, remote, certs);
     } catch (err) {
       transport.close();
       if (certs) await rm(certs, { recursive: true, force: true });
@@ -230,7 +238,26 @@ export class RemoteSide implements Side {
     return new RemoteUpload(this.#session, scopes, loc, offset);
   }
 
-  async putBlob(repo: string, digest: Digest, size: number, body: AsyncIterable<Buffer>, signal: AbortSignal) {
+  /** The blob's URL here, with the authorization the session holds for pulling it (see `Side.blobSource`). */
+  async blobSource(repo: string, digest: Digest, signal: AbortSignal): Promise<FetchSource> {
+    const authz = await this.#session.authorizer.header(this.#scope(repo, false), signal);
+    const url = new URL(`${this.#session.endpoint.base.replace(/\/+$/, '')}/v2/${repo}/blobs/${digest}`);
+    return {
+      url: url.href,
+      headers: authz ? { Authorization: authz } : {},
+      tls: url.protocol === 'https:' ? { ca: this.#tls.ca, verify: !this.#tls.insecure } : undefined,
+      idleMs: this.#tls.timeoutMs,
+    };
+  }
+
+  async putBlob(
+    repo: string,
+    digest: Digest,
+    size: number,
+    blob: AsyncIterable<Buffer> | FetchableBlob,
+    signal: AbortSignal,
+  ) {
+    const body = 'source' in blob ? await blob.open() : blob;
     const scopes = this.#scope(repo, true);
     const key = `${repo}\0${digest}`;
     let location = this.#opened.get(key);

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { FetchableBlob, FetchSource } from '../../content/index.ts';
 import type { Digest } from '../../util/digest.ts';
 
 /** A manifest as stored, byte for byte. */
@@ -40,6 +41,11 @@ export interface Side {
   smallBlob(repo: string, digest: Digest, signal: AbortSignal): Promise<Buffer>;
   /** The blob's bytes from `start` to its end. */
   readBlob(repo: string, digest: Digest, start: number, signal: AbortSignal): Promise<AsyncIterable<Buffer>>;
+  /**
+   * Where another thread can GET the whole blob itself (URL, authorization, TLS settings), so that its bytes need
+   * not pass through this one: a side served over HTTP has it.
+   */
+  blobSource?(repo: string, digest: Digest, signal: AbortSignal): Promise<FetchSource>;
   /** Its size when the repository has the blob. */
   hasBlob(repo: string, digest: Digest, signal: AbortSignal): Promise<number | undefined>;
   /**
@@ -67,12 +73,13 @@ export interface Side {
   /**
    * A whole small blob in one upload (no resume needed). A side that stores a blob after reading its body (this
    * registry: syncs, rename, metadata) calls `received` in between, so that the copy starts its next blob meanwhile.
+   * A `FetchableBlob` may be fetched by the side's own thread (this registry's ingest thread), else it is opened.
    */
   putBlob(
     repo: string,
     digest: Digest,
     size: number,
-    body: AsyncIterable<Buffer>,
+    body: AsyncIterable<Buffer> | FetchableBlob,
     signal: AbortSignal,
     received?: () => void,
   ): Promise<void>;

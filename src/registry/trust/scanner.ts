@@ -9,11 +9,11 @@
  * another registry process over the same PostgreSQL) picks up what was queued; a scan left running by a process
  * that stopped is queued again.
  */
-import { Worker } from 'node:worker_threads';
 import type { ScanReport } from '../../engine-api/trust.ts';
 import { SCAN_REPORT_ARTIFACT_TYPE } from '../../oci/mediatypes.ts';
 import type { Digest } from '../../util/digest.ts';
 import { errorMessage, InvalidArgumentError } from '../../util/errors.ts';
+import { IdleTimer, OwnedThread } from '../../util/thread.ts';
 import type { RegistryConfig } from '../config.ts';
 import { manifestUnknown } from '../errors.ts';
 import type { Registry } from '../service.ts';
@@ -43,8 +43,11 @@ export class Scanner implements ScanQueue {
   readonly #trust: TrustStore;
   readonly #config: RegistryConfig;
   readonly #log: (line: string) => void;
-  #worker: Worker | undefined;
-  #idle: NodeJS.Timeout | undefined;
+  #thread: OwnedThread | undefined;
+  /** The thread stops after a while with no scan. */
+  readonly #idle = new IdleTimer(WORKER_IDLE_MS, () => {
+    if (this.#calls.size === 0) void this.#stop();
+  });
   readonly #calls = new Map<number, { resolve(r: Reply): void; reject(e: Error): void }>();
   #next = 1;
   #draining: Promise<void> | undefined;
@@ -185,53 +188,56 @@ export class Scanner implements ScanQueue {
   }
 
   #call(job: ScanJob): Promise<Reply> {
-    const w = this.#ensureWorker();
+    const t = this.#ensureThread();
     const id = this.#next++;
     return new Promise<Reply>((resolve, reject) => {
       this.#calls.set(id, { resolve, reject });
-      w.postMessage({ id, job });
-    }).finally(() => this.#armIdle());
+      t.worker.postMessage({ id, job });
+    }).finally(() => {
+      if (this.#calls.size === 0 && this.#thread) this.#idle.arm();
+    });
   }
 
-  #ensureWorker(): Worker {
-    if (this.#idle) clearTimeout(this.#idle);
-    this.#idle = undefined;
-    if (this.#worker) return this.#worker;
-    const w = new Worker(new URL('./scan-worker.ts', import.meta.url), { workerData: { config: this.#config } });
-    w.on('message', (r: Reply) => {
+  #ensureThread(): OwnedThread {
+    this.#idle.disarm();
+    if (this.#thread) return this.#thread;
+    const t: OwnedThread = new OwnedThread(
+      new URL('./scan-worker.ts', import.meta.url),
+      { workerData: { config: this.#config }, name: 'scan' },
+      'the scan thread',
+      (err) => this.#gone(t, err),
+    );
+    t.worker.on('message', (r: Reply) => {
       const c = this.#calls.get(r.id);
       this.#calls.delete(r.id);
       c?.resolve(r);
     });
-    const fail = (err: Error) => {
-      if (this.#worker === w) this.#worker = undefined;
-      for (const c of this.#calls.values()) c.reject(err);
-      this.#calls.clear();
-    };
-    w.on('error', fail);
-    w.on('exit', (code) => fail(new Error(`the scan worker exited with ${code}`)));
-    this.#worker = w;
-    return w;
+    this.#thread = t;
+    return t;
   }
 
-  #armIdle(): void {
-    if (this.#calls.size > 0 || !this.#worker) return;
-    if (this.#idle) clearTimeout(this.#idle);
-    this.#idle = setTimeout(() => {
-      const w = this.#worker;
-      this.#worker = undefined;
-      void w?.terminate();
-    }, WORKER_IDLE_MS);
-    this.#idle.unref();
+  /** Thread `t` is gone (it died, or was stopped): the scans it had fail with `err`. */
+  #gone(t: OwnedThread, err: Error): void {
+    if (this.#thread !== t) return;
+    this.#thread = undefined;
+    this.#idle.disarm();
+    const calls = [...this.#calls.values()];
+    this.#calls.clear();
+    for (const c of calls) c.reject(err);
+  }
+
+  /** Stops the thread, if any: the scans under way fail. */
+  async #stop(): Promise<void> {
+    const t = this.#thread;
+    if (!t) return;
+    this.#gone(t, new Error('the scan thread was stopped'));
+    await t.stop();
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#poll) clearInterval(this.#poll);
-    if (this.#idle) clearTimeout(this.#idle);
-    const w = this.#worker;
-    this.#worker = undefined;
-    await w?.terminate();
+    await this.#stop();
     await this.#draining;
   }
 }

@@ -4,4 +4,4 @@
  */
 export type { TarEntryType, TarHeader, TarEntry, PackEntry } from './types.ts';
 export { extract } from './extract.ts';
-export { pack } from './pack.ts';
+export { pack, TarPacker } from './pack.ts';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { CanceledError, InvalidArgumentError } from '../errors.ts';
 import { extract } from './extract.ts';
-import { pack } from './pack.ts';
+import { pack, TarPacker } from './pack.ts';
 import {
   BINARY_XATTR,
   CAPABILITY,
@@ -349,3 +349,39 @@ test('pack() rejects at once when aborted while a body never yields', async () =
     return true;
   });
 });
+
+test('TarPacker writes the bytes pack() writes for the same entries, bodies passed on by the caller', async () => {
+  const list = entries();
+  const want = await packToBuffer(list);
+  const packer = new TarPacker();
+  const out: Buffer[] = [];
+  // the same entries again, each streamed body gathered first (TarPacker takes what a caller has in memory) or
+  // left streamed for the caller to pass on
+  for (const e of entries()) {
+    const body = e.body;
+    const given =
+      body !== undefined && !(body instanceof Uint8Array) && e.header.name !== 'big.bin'
+        ? { header: e.header, body: Buffer.concat(await gather(body)) }
+        : e;
+    const { head, inline, size } = packer.head(given);
+    out.push(head);
+    if (inline) continue;
+    if (given.body instanceof Uint8Array) out.push(Buffer.from(given.body));
+    else {
+      const chunks = await gather(given.body as AsyncIterable<Uint8Array>);
+      assert.equal(
+        chunks.reduce((n, c) => n + c.length, 0),
+        size,
+      );
+      out.push(...chunks);
+    }
+  }
+  out.push(packer.end());
+  assert.equal(sha256hex(Buffer.concat(out)), sha256hex(want));
+});
+
+async function gather(body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const c of body) out.push(Buffer.from(c));
+  return out;
+}

@@ -145,6 +145,33 @@ export async function* pack(
   }
 }
 
+/**
+ * `pack()` one entry at a time and synchronously, for a caller that has each body in memory (or streams it itself):
+ * the same bytes as `pack()` of the same entries, without an async step per entry. `head` gives the bytes that go
+ * before an entry's body (the previous body's padding, its headers, a small body inline); when `inline` is false the
+ * caller passes on the body's `size` bytes itself, and the padding after them comes with the next head or with `end`.
+ */
+export class TarPacker {
+  #owed = 0;
+  readonly #slab = new Slab();
+
+  head(entry: PackEntry): { head: Buffer; inline: boolean; size: number } {
+    const h = resolveHeader(entry);
+    const body = entry.body;
+    const inline = body instanceof Uint8Array && body.length <= INLINE_BODY_MAX ? body : undefined;
+    const head = encodeHeaders(h, this.#owed, inline, this.#slab);
+    this.#owed = inline === undefined ? padding(h.size) : 0;
+    return { head, inline: inline !== undefined || h.size === 0, size: h.size };
+  }
+
+  /** The tar's last bytes: the last body's padding and two zero blocks. */
+  end(): Buffer {
+    const out = Buffer.alloc(this.#owed + 2 * BLOCK_SIZE);
+    this.#owed = 0;
+    return out;
+  }
+}
+
 async function* streamBody(
   body: AsyncIterable<Uint8Array>,
   h: ResolvedHeader,

@@ -1,0 +1,112 @@
+/**
+ * The data path's `docker load` step alone, as an A/B (issue 11): `docker load -i` of the single-layer image's
+ * archives (gzip and uncompressed) into this tree's berthd, into `--base`'s berthd (e.g. main before a change) and
+ * into dockerd, interleaved in each round with the order turned each round, after a warm-up round, `sync` before
+ * each load, the image removed and pruned after it. Each berthd load also records its CPU by thread name and the
+ * times its threads were put on a CPU (wake-ups and preemptions). No timing is asserted.
+ */
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { clearDocker, type Sample, timed } from './datapath.ts';
+import { bigLayer, buildImage, type BuiltImage } from './lib/archive.ts';
+import { DOCKER, dockerEnv, type Engine, startBerthd, startDockerd } from './lib/engines.ts';
+import { stats } from './lib/proc.ts';
+
+export interface DatapathLoadFigures {
+  rounds: number;
+  mib: number;
+  /** `${image} → ${engine}` → samples. */
+  samples: Record<string, Sample[]>;
+  load: { first: number; last: number };
+}
+
+export async function benchDatapathLoad(o: {
+  rounds: number;
+  mib: number;
+  compression: ('none' | 'gzip')[];
+  base?: string;
+  dockerd: boolean;
+  scratch: string;
+  log: (s: string) => void;
+  cleanups: (() => Promise<unknown>)[];
+}): Promise<DatapathLoadFigures> {
+  const { log } = o;
+  const images: BuiltImage[] = [];
+  for (const c of o.compression)
+    images.push(
+      await buildImage(o.scratch, c === 'gzip' ? 'dp-big' : 'dp-big-raw', [bigLayer(o.mib)], { gzip: c === 'gzip' }),
+    );
+  const engines: (Engine & { label: string })[] = [];
+  const start = async (label: string, e: Promise<Engine>): Promise<void> => {
+    const got = await e;
+    o.cleanups.push(() => got.stop());
+    engines.push({ ...got, label });
+  };
+  await start('berthd', startBerthd());
+  if (o.base !== undefined) await start('base berthd', startBerthd({ bin: join(o.base, 'bin', 'berthd') }));
+  if (o.dockerd) await start('dockerd', startDockerd());
+  const samples: Record<string, Sample[]> = {};
+  const first = loadavg()[0]!;
+  for (let r = 0; r <= o.rounds; r++) {
+    const record = r > 0;
+    log(record ? `round ${r}/${o.rounds}` : 'warm-up round');
+    for (const image of images) {
+      const order = r % 2 === 0 ? engines : [...engines].reverse();
+      for (const e of order) {
+        const s = await timed(
+          DOCKER,
+          ['load', '-q', '-i', image.archive],
+          dockerEnv(e),
+          e.pids(),
+          e.name === 'berthd' ? e.pid : undefined,
+        );
+        await clearDocker(e, `${image.name}:latest`);
+        const key = `${image.name} → ${e.label}`;
+        log(`  ${key}: ${s.seconds.toFixed(2)} s, CPU ${s.cpu?.toFixed(2)} s (load ${s.load.toFixed(1)})`);
+        if (record) (samples[key] ??= []).push(s);
+      }
+    }
+  }
+  return { rounds: o.rounds, mib: o.mib, samples, load: { first, last: loadavg()[0]! } };
+}
+
+const median = (xs: number[]): number => stats(xs).median;
+
+export function datapathLoadReport(f: DatapathLoadFigures): string {
+  const lines = [
+    `### docker load A/B (${f.rounds} rounds after a warm-up, ${f.mib} MiB layer; load average ${f.load.first.toFixed(1)} → ${f.load.last.toFixed(1)})`,
+    '',
+    '| load → engine | time s, median [rounds] | CPU s | by thread: CPU s (waiting for a CPU s) [times put on a CPU] |',
+    '| --- | --- | --- | --- |',
+  ];
+  for (const [k, xs] of Object.entries(f.samples)) {
+    const names = new Set(xs.flatMap((s) => Object.keys(s.threads ?? {})));
+    const threads = [...names]
+      .map((n) => {
+        const cpu = median(xs.map((s) => s.threads?.[n] ?? 0));
+        const wait = median(xs.map((s) => s.waits?.[n] ?? 0));
+        const runs = median(xs.map((s) => s.runs?.[n] ?? 0));
+        return { n, cpu, wait, runs };
+      })
+      .filter((t) => t.cpu >= 0.005)
+      .map((t) => `${t.n} ${t.cpu.toFixed(2)} (${t.wait.toFixed(2)}) [${t.runs.toFixed(0)}]`)
+      .join('; ');
+    const secs = xs.map((s) => s.seconds);
+    lines.push(
+      `| ${k} | ${median(secs).toFixed(2)} [${secs.map((s) => s.toFixed(2)).join(' ')}] | ${median(xs.map((s) => s.cpu ?? 0)).toFixed(2)} | ${threads} |`,
+    );
+  }
+  const keys = Object.keys(f.samples);
+  for (const k of keys) {
+    const m = /^(.*) → dockerd$/.exec(k);
+    if (!m) continue;
+    for (const b of keys.filter((x) => x.startsWith(`${m[1]} → `) && x !== k)) {
+      const per = f.samples[b]!.map((s, i) => s.seconds / (f.samples[k]![i]?.seconds ?? Number.NaN));
+      lines.push(
+        '',
+        `- ${b} / dockerd: ${(median(f.samples[b]!.map((s) => s.seconds)) / median(f.samples[k]!.map((s) => s.seconds))).toFixed(2)}× (per round ${per.map((x) => x.toFixed(2)).join(' ')})`,
+      );
+    }
+  }
+  return lines.join('\n');
+}

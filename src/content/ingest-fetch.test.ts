@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { sha256 } from '../util/digest.ts';
+import {
+  CanceledError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnauthorizedError,
+  UnavailableError,
+} from '../util/errors.ts';
+import type { FetchSource } from './ingest-fetch.ts';
+import { FileContentStore } from './store.ts';
+
+/** A writer's fetch on the ingest thread, against a real HTTP server on 127.0.0.1. */
+describe('a blob fetched by the ingest thread', () => {
+  let root: string;
+  let store: FileContentStore;
+  let server: Server;
+  let base: string;
+  const blob = randomBytes(3 << 20);
+  const seen: { url: string; authorization: string | undefined }[] = [];
+  const sockets = new Set<unknown>();
+  let handler: (req: IncomingMessage, res: ServerResponse) => void = () => {};
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'berth-fetch-'));
+    store = new FileContentStore(root, { ingestThread: true });
+    await store.init();
+    await store.warm();
+    server = createServer((req, res) => {
+      seen.push({ url: req.url ?? '', authorization: req.headers.authorization });
+      handler(req, res);
+    });
+    server.on('connection', (s) => sockets.add(s));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    await store.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const source = (path: string, idleMs = 10_000): FetchSource => ({
+    url: `${base}${path}`,
+    headers: { Authorization: 'Bearer tok' },
+    idleMs,
+  });
+  const whole = (_req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(200, { 'Content-Length': blob.length });
+    res.end(blob);
+  };
+
+  test('arrives whole, with its headers sent, over one kept-alive connection, and commits', async () => {
+    handler = whole;
+    seen.length = 0;
+    const before = sockets.size;
+    for (const ref of ['f1', 'f2']) {
+      const w = await store.writer(ref, { size: 0 });
+      assert.ok(w.fetch);
+      assert.equal(await w.fetch(source(`/v2/r/blobs/${ref}`), { maxSize: blob.length }), blob.length);
+      assert.equal(w.size, blob.length);
+      const info = await w.commit({ digest: sha256(blob), size: blob.length });
+      assert.equal(info.digest, sha256(blob));
+    }
+    assert.deepEqual(
+      seen.map((s) => s.authorization),
+      ['Bearer tok', 'Bearer tok'],
+    );
+    assert.equal(sockets.size - before, 1, 'the second fetch reused the first one connection');
+    assert.deepEqual(await readdir(join(root, 'ingest')), []);
+  });
+
+  test('a kept-alive connection the server closed meanwhile is replaced', async () => {
+    handler = whole;
+    server.closeIdleConnections();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const w = await store.writer('f3', { size: 0 });
+    assert.equal(await w.fetch!(source('/b'), { maxSize: blob.length }), blob.length);
+    await w.commit({ digest: sha256(blob), size: blob.length });
+  });
+
+  test('an answer it does not take (an error status, a redirect, a chunked body) fails with its status, nothing written', async () => {
+    const cases: [number, (req: IncomingMessage, res: ServerResponse) => void, new (...a: never[]) => Error][] = [
+      [404, (_q, res) => res.writeHead(404, { 'Content-Length': 0 }).end(), NotFoundError],
+      [401, (_q, res) => res.writeHead(401, { 'Content-Length': 2 }).end('no'), UnauthorizedError],
+      [307, (_q, res) => res.writeHead(307, { Location: '/elsewhere', 'Content-Length': 0 }).end(), UnavailableError],
+      [
+        200,
+        (_q, res) => {
+          res.writeHead(200); // no length: chunked
+          res.end(blob.subarray(0, 1000));
+        },
+        UnavailableError,
+      ],
+    ];
+    const w = await store.writer('f4', { size: 0 });
+    for (const [status, h, type] of cases) {
+      handler = h;
+      const err = await w.fetch!(source('/x'), { maxSize: blob.length }).then(
+        () => assert.fail('fetched'),
+        (e: Error & { status?: number }) => e,
+      );
+      assert.ok(err instanceof type, `${status}: ${err}`);
+      assert.equal(err.status, status);
+      assert.equal(w.size, 0);
+    }
+    // The writer still takes bytes the ordinary way.
+    await w.append(Readable.from([Buffer.from('abc')]));
+    assert.equal((await w.commit({ digest: sha256('abc'), size: 3 })).size, 3);
+  });
+
+  test('more bytes than allowed, or a body cut short, fail and leave the partial as it was', async () => {
+    const w = await store.writer('f5', { size: 0 });
+    await w.append(Readable.from([Buffer.from('head')]));
+    handler = whole;
+    await assert.rejects(w.fetch!(source('/big'), { maxSize: 4 + 1000 }), InvalidArgumentError);
+    assert.equal(w.size, 4);
+    handler = (_req, res) => {
+      res.writeHead(200, { 'Content-Length': blob.length });
+      res.write(blob.subarray(0, 100_000), () => res.destroy());
+    };
+    await assert.rejects(w.fetch!(source('/cut'), { maxSize: 4 + blob.length }), UnavailableError);
+    assert.equal(w.size, 4);
+    handler = whole;
+    await w.fetch!(source('/ok'), { maxSize: 4 + blob.length });
+    const want = Buffer.concat([Buffer.from('head'), blob]);
+    assert.equal((await w.commit({ digest: sha256(want), size: want.length })).digest, sha256(want));
+  });
+
+  test('a silent server times out; an abort cancels', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'Content-Length': blob.length });
+      res.write(blob.subarray(0, 1000)); // and nothing more
+    };
+    const w = await store.writer('f6', { size: 0 });
+    await assert.rejects(w.fetch!(source('/slow', 300), { maxSize: blob.length }), UnavailableError);
+    assert.equal(w.size, 0);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 100);
+    await assert.rejects(w.fetch!(source('/slow'), { maxSize: blob.length, signal: ac.signal }), CanceledError);
+    assert.equal(w.size, 0);
+    await w.close();
+    await store.abort('f6');
+  });
+});
