@@ -1,5 +1,5 @@
-import { closeSync, readFile, write } from 'node:fs';
-import { promisify } from 'node:util';
+import { closeSync } from 'node:fs';
+import { copyFile } from 'node:fs/promises';
 import { koffi, libcFunctions } from './koffi.ts';
 import { systemError } from './libc.ts';
 
@@ -32,8 +32,6 @@ const F_GET_SEALS = 1034;
 /** F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE: what runc checks for. */
 export const ALL_SEALS = 0x1 | 0x2 | 0x4 | 0x8;
 
-const writeAsync = promisify(write);
-
 /** A sealed in-memory copy of a program: `path` runs it (while this process lives), `close()` frees it. */
 export interface SealedProgram {
   path: string;
@@ -42,19 +40,19 @@ export interface SealedProgram {
 }
 
 /**
- * Copies the program at `path` into a memfd named `name`, sealed so that nothing can change it; the file is read and
- * written on libuv's pool. The fd is close-on-exec: children run the copy by its /proc path, never inherit it.
+ * Copies the program at `path` into a memfd named `name`, sealed so that nothing can change it; the copy is made on
+ * libuv's pool. The fd is close-on-exec: children run the copy by its /proc path, never inherit it.
  */
 export async function sealedCopy(path: string, name: string): Promise<SealedProgram> {
   const c = load();
-  const bytes = await promisify(readFile)(path);
   let fd = c.memfdCreate(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC) as number;
   // Kernels before 6.3 know no MFD_EXEC (their memfds are executable).
   if (fd < 0 && koffi().errno() === EINVAL) fd = c.memfdCreate(name, MFD_CLOEXEC | MFD_ALLOW_SEALING) as number;
   if (fd < 0) throw systemError('memfd_create', name);
   try {
-    for (let off = 0; off < bytes.length; )
-      off += (await writeAsync(fd, bytes, off, bytes.length - off, off)).bytesWritten;
+    // Copied by the kernel (libuv's copyfile: sendfile) into the memfd reopened through /proc, so that the program's
+    // bytes never pass through berthd's heap.
+    await copyFile(path, `/proc/self/fd/${fd}`);
     if ((c.fcntl(fd, F_ADD_SEALS, ALL_SEALS) as number) !== 0) throw systemError('fcntl(F_ADD_SEALS)', path);
   } catch (err) {
     closeSync(fd);
