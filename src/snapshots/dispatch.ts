@@ -73,6 +73,11 @@ const IDLE_BYTES = 4 * SLOT;
  */
 const LOCAL_BATCH = 16;
 export const LOCAL_AFTER = 24;
+/**
+ * A regular file larger than this goes to an applier thread whatever their queues: its body is written there while
+ * this thread reads and copies the next pieces, where here the two would take turns.
+ */
+const LOCAL_MAX_FILE = 4 * SLOT;
 /** Waits on shared memory wake up this often to look at the abort and failure flags. */
 const WAIT_MS = 50;
 
@@ -280,7 +285,9 @@ export class Dispatcher implements TarSink {
       for (const p of this.#made.keys()) if (p.startsWith(prefix)) this.#made.delete(p);
       for (const p of this.#dirTimes.keys()) if (p === rel || p.startsWith(prefix)) this.#dirTimes.delete(p);
     } else {
-      a = this.#route([parent, prev, ...(prev?.users ?? []), target]);
+      // A big file's body goes to a thread: written there while this thread reads on, not here in between.
+      const big = h.type === 'file' && h.size > LOCAL_MAX_FILE;
+      a = this.#route([parent, prev, ...(prev?.users ?? []), target], !big);
       seq = this.#step(a, { h });
     }
     this.#use(parent, a, seq);
@@ -312,12 +319,17 @@ export class Dispatcher implements TarSink {
     made.users.push({ a, seq });
   }
 
-  /** The applier for a step that depends on `deps`: one with an unfinished dependency, else the least busy. */
-  #route(deps: (Step | undefined)[]): number {
+  /**
+   * The applier for a step that depends on `deps`: one with an unfinished dependency, else the least busy thread (or
+   * this thread's own applier, see LOCAL_AFTER). Not `anywhere`: a thread, unless there is none (this thread's own
+   * applier first does the dependencies it holds).
+   */
+  #route(deps: (Step | undefined)[], anywhere = true): number {
     let pending = -1;
     for (const d of deps) {
       if (d === undefined || this.#done(d.a, d.seq)) continue;
-      if (pending === -1 || pending === d.a) pending = d.a;
+      if (!anywhere && this.#links[d.a]!.local) this.#waitDone(d.a, d.seq);
+      else if (pending === -1 || pending === d.a) pending = d.a;
       else this.#waitDone(d.a, d.seq);
     }
     if (pending >= 0) return pending;
@@ -335,7 +347,7 @@ export class Dispatcher implements TarSink {
         best = a;
       }
     }
-    return local >= 0 && (best < 0 || least >= this.#localAfter) ? local : best;
+    return local >= 0 && (best < 0 || (anywhere && least >= this.#localAfter)) ? local : best;
   }
 
   /** Applier `a` has done every step sent to it. */
