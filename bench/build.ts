@@ -16,6 +16,7 @@
  * (`--no-buildah` leaves the peer that no goal is measured against out, for a shorter run).
  */
 import { randomFillSync } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -30,8 +31,13 @@ export interface BuildFigures {
   small: Record<string, Record<string, Stats>>;
   large: Record<string, Record<string, Stats>>;
   tar: Stats;
-  /** The large context: `cp -r` of it, and `tar -c | tee FILE | sha256sum` (the work of a COPY . layer). */
-  floor?: { cp: Stats; tee: Stats };
+  /**
+   * The large context: `cp -r` of it, `tar -c | tee FILE | sha256sum` (the work of a COPY . layer), `tar -x` of that
+   * tar (the unpack a cold COPY does); and `cp -r` again right after each builder's cold `COPY .`, by builder.
+   */
+  floor?: { cp: Stats; tee: Stats; untar?: Stats; beside?: Record<string, Stats> };
+  /** CPU seconds of berthd's threads (by thread name) over its cold `COPY .` builds through the docker CLI, per build. */
+  coldCpu?: Record<string, number>;
   /** berthd: seconds per RUN step (ten `RUN true` builds, less a FROM-only build, / 10) and per API container cycle. */
   runPath?: { runStep: Stats; apiCycle: Stats };
   loadavg: { start: number[]; end: number[] };
@@ -66,6 +72,30 @@ async function largeFixture(dir: string): Promise<void> {
   }
   await writeFile(join(dir, 'Dockerfile.copy'), 'FROM busybox\nCOPY . /ctx\n');
   await writeFile(join(dir, 'Dockerfile.from'), 'FROM busybox\n');
+}
+
+/** CPU seconds (user + system) of a process's threads, summed by thread name, from /proc. */
+function threadCpu(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const t of tasks) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(f[11]) + Number(f[12]);
+      const key = t === String(pid) ? 'main thread' : name;
+      out.set(key, (out.get(key) ?? 0) + ticks / 100);
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
 }
 
 interface Builder {
@@ -189,6 +219,10 @@ export async function benchBuild(opts: {
     const tarT: number[] = [];
     const cpT: number[] = [];
     const teeT: number[] = [];
+    const untarT: number[] = [];
+    const besideT: Record<string, number[]> = {};
+    const coldCpu: Record<string, number> = {};
+    let coldBuilds = 0;
     const runStepT: number[] = [];
     const cycleT: number[] = [];
     let change = 0;
@@ -247,12 +281,24 @@ export async function benchBuild(opts: {
         cpT.push((await run('sh', ['-c', `cp -r ${large} ${scratch}`])).seconds);
         await removeDir(scratch);
         teeT.push((await run('sh', ['-c', `tar -C ${large} -cf - . | tee ${scratch}.tar | sha256sum`])).seconds);
+        await mkdir(scratch, { recursive: true });
+        untarT.push((await run('tar', ['-C', scratch, '-xf', `${scratch}.tar`])).seconds);
+        await removeDir(scratch);
         await run('rm', ['-f', `${scratch}.tar`]);
         for (const b of builders) {
           log(`build: round ${r + 1}/${runs}, large context, ${b.name}`);
           await b.reset(['bench-large', 'bench-from']);
           await run('sync', []);
+          const measured = b.name === 'docker build → berthd' ? threadCpu(berthd.pid) : undefined;
           add(largeT, b, 'COPY . cold', await b.build(large, 'Dockerfile.copy', 'bench-large'));
+          if (measured) {
+            const after = threadCpu(berthd.pid);
+            for (const [k, v] of after) coldCpu[k] = (coldCpu[k] ?? 0) + v - (measured.get(k) ?? 0);
+            coldBuilds++;
+          }
+          // the floor in the same minute: the files written once more
+          (besideT[b.name] ??= []).push((await run('sh', ['-c', `cp -r ${large} ${scratch}`])).seconds);
+          await removeDir(scratch);
           await writeFile(join(large, 'd50', 'f50'), `changed ${change++}\n`);
           add(largeT, b, 'COPY . one file changed', await b.build(large, 'Dockerfile.copy', 'bench-large'));
           add(largeT, b, 'FROM only (send the context)', await b.build(large, 'Dockerfile.from', 'bench-from'));
@@ -268,7 +314,15 @@ export async function benchBuild(opts: {
       small: st(smallT),
       large: st(largeT),
       tar: stats(tarT),
-      floor: { cp: stats(cpT), tee: stats(teeT) },
+      floor: {
+        cp: stats(cpT),
+        tee: stats(teeT),
+        untar: stats(untarT),
+        beside: Object.fromEntries(Object.entries(besideT).map(([k, v]) => [k, stats(v)])),
+      },
+      ...(coldBuilds > 0
+        ? { coldCpu: Object.fromEntries(Object.entries(coldCpu).map(([k, v]) => [k, v / coldBuilds])) }
+        : {}),
       ...(runStepT.length > 0 ? { runPath: { runStep: stats(runStepT), apiCycle: stats(cycleT) } } : {}),
       loadavg: { start, end: loadavg() },
     };
@@ -309,9 +363,24 @@ export function buildReport(f: BuildFigures): string {
   if (f.tar.n > 0) out.push(`\`tar -c\` of the large context to /dev/null: ${fmt(f.tar, 2)} s`, '');
   if (f.floor && f.floor.cp.n > 0)
     out.push(
-      `The floor of a COPY . of it: \`cp -r\` ${fmt(f.floor.cp, 2)} s; \`tar -c | tee FILE | sha256sum\` ${fmt(f.floor.tee, 2)} s`,
+      `The floor of a COPY . of it: \`cp -r\` ${fmt(f.floor.cp, 2)} s; \`tar -c | tee FILE | sha256sum\` ${fmt(f.floor.tee, 2)} s` +
+        (f.floor.untar ? `; \`tar -x\` of that tar ${fmt(f.floor.untar, 2)} s` : ''),
       '',
     );
+  for (const [name, st] of Object.entries(f.floor?.beside ?? {})) {
+    const cold = f.large[name]?.['COPY . cold'];
+    if (cold)
+      out.push(
+        `${name}: COPY . cold ${fmt(cold, 2)} s; \`cp -r\` right after it ${fmt(st, 2)} s (**${(cold.median / st.median).toFixed(2)}×** the floor)`,
+      );
+  }
+  if (f.coldCpu) {
+    const parts = Object.entries(f.coldCpu)
+      .sort((a, b) => b[1] - a[1])
+      .filter(([, v]) => v >= 0.01)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`);
+    out.push('', `berthd's CPU seconds per cold \`COPY .\` through the docker CLI, by thread: ${parts.join(', ')}`, '');
+  }
   if (f.runPath) {
     const ms = (s: Stats) => fmt({ ...s, median: s.median * 1000, min: s.min * 1000, max: s.max * 1000 }, 0);
     out.push(

@@ -1,7 +1,9 @@
 /**
  * berthd under `node --cpu-prof` through `--bursts` bursts of 20 `docker run -d --network none busybox sleep` (one
  * untimed warm-up first, its samples included): where the main thread's time goes while 20 starts arrive at once.
- * `node bench/burst-profile.ts [--bursts N] [--tree DIR]`; prints self time by function and by file.
+ * `node bench/burst-profile.ts [--bursts N] [--tree DIR] [--one-by-one]`; prints self time by function and by file.
+ * `--one-by-one` runs each burst's 20 containers one after another: berthd's own cost per container, without the
+ * waits for a CPU that 20 at once add to every function's samples.
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,7 +12,9 @@ import { DOCKER, dockerEnv, startBerthd, useTree, waitForBusybox } from './lib/e
 import { run } from './lib/proc.ts';
 import { readFile } from 'node:fs/promises';
 
-const { values } = parseArgs({ options: { bursts: { type: 'string', default: '3' }, tree: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { bursts: { type: 'string', default: '3' }, tree: { type: 'string' }, 'one-by-one': { type: 'boolean' } },
+});
 if (values.tree) useTree(values.tree);
 /** The bursts, in µs of the monotonic clock V8's profiles use. */
 const windows: [number, number][] = [];
@@ -22,11 +26,9 @@ try {
   for (let b = 0; b <= Number(values.bursts); b++) {
     const t0 = performance.now();
     const w0 = process.hrtime.bigint() / 1000n;
-    await Promise.all(
-      Array.from({ length: 20 }, () =>
-        run(DOCKER, ['run', '-d', '--network', 'none', 'busybox', 'sleep', '1000'], { env }),
-      ),
-    );
+    const one = () => run(DOCKER, ['run', '-d', '--network', 'none', 'busybox', 'sleep', '1000'], { env });
+    if (values['one-by-one']) for (let i = 0; i < 20; i++) await one();
+    else await Promise.all(Array.from({ length: 20 }, one));
     process.stderr.write(`burst ${b}: ${(performance.now() - t0).toFixed(0)} ms\n`);
     if (b > 0) windows.push([Number(w0), Number(process.hrtime.bigint() / 1000n)]);
     const ids = (await run(DOCKER, ['ps', '-aq'], { env })).stdout.split('\n').filter(Boolean);

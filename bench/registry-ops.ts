@@ -24,7 +24,7 @@ import {
 } from '../src/distribution/remote/testkit.ts';
 import { registryCli, serveRegistry, type ServedRegistry } from '../src/registry/testkit.ts';
 import { type BuiltImage, bigLayer, buildImage, manyLayers } from './lib/archive.ts';
-import { cpuMs, cpuSeconds, fmt, run, type Stats, stats, threadSched } from './lib/proc.ts';
+import { cpuMs, cpuSeconds, fmt, run, type Stats, sampleRss, stats, threadSched } from './lib/proc.ts';
 
 const USAGE = `usage: node bench/registry-ops.ts [replication] [proxy] [big] [options]
   big             a --mib MiB one-layer image: berth → docker-registry → another berth by rules, digests compared
@@ -244,6 +244,7 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
           wait: [] as number[],
           ingest: [] as number[],
           ingestWait: [] as number[],
+          rss: [] as number[],
         },
       ]),
     );
@@ -261,6 +262,8 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
           const owner = sk === 'berth' ? src : dst;
           let cpu0 = cpuSeconds(pids);
           let times0 = mainAndIngestTimes(owner.pid);
+          // Peak RSS of the process that runs the rule (for skopeo's copy: the same berth registry's, receiving it).
+          const rss = sampleRss([owner.pid]);
           try {
             if (w === 'skopeo') {
               await run('sync', []);
@@ -284,6 +287,7 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
               r.ingestWait.push(times1.ingest.wait - times0.ingest.wait);
             }
           } finally {
+            r.rss.push(rss.stop() / 1024);
             await dst.stop();
           }
         }
@@ -302,7 +306,7 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
         own: stats(r.own),
         ratio: stats(r.secs.map((b, i) => b / sko.secs[i]!)),
         mb: bytes / 1e6,
-        cpu: `rule ${fmt(stats(r.cpu))} (its main thread ${fmt(stats(r.main))}, and runnable waiting for a CPU ${fmt(stats(r.wait))}; its ingest thread ${fmt(stats(r.ingest))}, waiting ${fmt(stats(r.ingestWait))}); skopeo's copy, skopeo + the berth registry ${fmt(stats(sko.cpu))}`,
+        cpu: `rule ${fmt(stats(r.cpu))} (its main thread ${fmt(stats(r.main))}, and runnable waiting for a CPU ${fmt(stats(r.wait))}; its ingest thread ${fmt(stats(r.ingest))}, waiting ${fmt(stats(r.ingestWait))}); skopeo's copy, skopeo + the berth registry ${fmt(stats(sko.cpu))}; peak RSS of the rule's process ${fmt(stats(r.rss))} MiB (the ${sk === 'berth' ? 'source' : 'destination'} under skopeo's copy ${fmt(stats(sko.rss))} MiB)`,
       });
     }
     if (baseline) {

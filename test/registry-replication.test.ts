@@ -501,6 +501,76 @@ describe('registry replication', () => {
     }
   });
 
+  it('takes a blob the ingest thread could not (a redirect, an expired token) through the registry client', async (t) => {
+    // A small registry of its own: its blobs answer the ingest thread's GET with a redirect or a 401 (its token
+    // "expired"), and the registry client (other User-Agent) with the bytes, behind the same redirect.
+    const layers = [randomBytes(100_000), randomBytes(50_000)];
+    const config = Buffer.from(
+      JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }),
+    );
+    const desc = (b: Buffer, mediaType: string) => ({ mediaType, digest: sha256(b), size: b.length });
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: desc(config, 'application/vnd.oci.image.config.v1+json'),
+        layers: layers.map((l) => desc(l, 'application/vnd.oci.image.layer.v1.tar')),
+      }),
+    );
+    const blobs = new Map([config, ...layers].map((b) => [sha256(b), b]));
+    const byThread: string[] = [];
+    const server = createHttpServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const blob = /^\/v2\/odd\/img\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url.pathname);
+      if (url.pathname === '/v2/') res.writeHead(200, { 'Content-Length': 2 }).end('{}');
+      else if (url.pathname === '/v2/odd/img/tags/list')
+        res
+          .writeHead(200, { 'Content-Type': 'application/json' })
+          .end(JSON.stringify({ name: 'odd/img', tags: ['1'] }));
+      else if (
+        url.pathname === '/v2/odd/img/manifests/1' ||
+        url.pathname === `/v2/odd/img/manifests/${sha256(manifest)}`
+      )
+        res
+          .writeHead(200, {
+            'Content-Type': 'application/vnd.oci.image.manifest.v1+json',
+            'Content-Length': manifest.length,
+            'Docker-Content-Digest': sha256(manifest),
+          })
+          .end(req.method === 'HEAD' ? undefined : manifest);
+      else if (blob && blobs.has(blob[1]!)) {
+        const d = blob[1]!;
+        if (/ingest thread/.test(req.headers['user-agent'] ?? '')) {
+          byThread.push(d);
+          // The first layer is "stored elsewhere"; the rest "needs a new token".
+          if (d === sha256(layers[0]!)) res.writeHead(307, { Location: `/storage/${d}`, 'Content-Length': 0 }).end();
+          else res.writeHead(401, { 'Content-Length': 0 }).end();
+        } else res.writeHead(307, { Location: `/storage/${d}`, 'Content-Length': 0 }).end();
+      } else if (url.pathname.startsWith('/storage/') && blobs.has(url.pathname.slice(9))) {
+        const b = blobs.get(url.pathname.slice(9))!;
+        res.writeHead(200, { 'Content-Length': b.length }).end(b);
+      } else res.writeHead(404, { 'Content-Length': 0 }).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    await cli(['replication', 'add', 'odd', '--direction', 'pull', '--remote', url, '--repo', 'odd/img']);
+    assert.match(await cli(['replication', 'run', 'odd']), /succeeded/);
+    assert.equal(await headDigest(a, 'odd/img', '1', ADMIN), sha256(manifest));
+    assert.deepEqual(byThread.sort(), [...blobs.keys()].sort(), 'every blob was offered to the ingest thread first');
+    for (const [d, b] of blobs) {
+      const got = await call(a, 'GET', `/v2/odd/img/blobs/${d}`, { headers: ADMIN });
+      assert.equal(Buffer.compare(Buffer.from(await got.arrayBuffer()), b), 0);
+    }
+    assert.equal(
+      (await status('odd')).executions[0]!.bytes,
+      [...blobs.values()].reduce((n, b) => n + b.length, 0),
+    );
+  });
+
   it('records unreachable, hanging and refusing remotes as failed executions, and refuses bad rules', async () => {
     // Nothing listens there.
     const gone = createServer();

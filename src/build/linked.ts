@@ -15,7 +15,7 @@
  * from the COPY's own list while the links are made; the walk of the directory makes the blob later,
  * content/store.ts `Deferrer`), and the blob is made when something reads it.
  */
-import { createReadStream, linkSync, utimesSync } from 'node:fs';
+import { createReadStream, link, utimesSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
@@ -120,6 +120,37 @@ async function inBatches<T>(items: readonly T[], f: (item: T) => void): Promise<
   }
 }
 
+/** Links asked of libuv's threads at once: enough to keep them busy, few enough not to hold up the windows' reads. */
+const LINKS_IN_FLIGHT = 32;
+
+/**
+ * Hard-links each entry's file from `from` to `upper` (the names are the copy's, relative and clean), with the
+ * callback API (a promise per link cost ~2× the thread's CPU); the entries that could not be linked, in order.
+ */
+function linkAll(from: string, upper: string, entries: readonly PackEntry[]): Promise<PackEntry[]> {
+  const failed = new Set<number>();
+  return new Promise((resolve) => {
+    let next = 0;
+    let pending = 0;
+    const done = (): void => resolve(failed.size === 0 ? [] : entries.filter((_, i) => failed.has(i)));
+    const start = (): void => {
+      while (pending < LINKS_IN_FLIGHT && next < entries.length) {
+        const i = next++;
+        const name = entries[i]!.header.name;
+        pending++;
+        link(`${from}/${name}`, `${upper}/${name}`, (err) => {
+          pending--;
+          if (err) failed.add(i);
+          if (next < entries.length) start();
+          else if (pending === 0) done();
+        });
+      }
+    };
+    if (entries.length === 0) done();
+    else start();
+  });
+}
+
 /** Families whose records stay in memory. */
 const RECENT = 8;
 
@@ -180,20 +211,11 @@ export async function applyLinked(
   try {
     return await withLayerDir(snapshotter, prev.chainId, async (from) => {
       await unpack(rest);
-      let linked = 0;
+      // the links on libuv's threads, LINKS_IN_FLIGHT at a time, while this thread hashes (its loop gives them a
+      // turn every few hundred entries): the kernel's work for 10,000 links off the thread the hash runs on
+      const unlinked = await linkAll(from, upper, toLink);
+      const linked = toLink.length - unlinked.length;
       // gone from the previous layer (or not linkable): written as any other file, by the same unpack
-      const unlinked: PackEntry[] = [];
-      // synchronous links, a batch between two turns of the event loop (the hash goes on meanwhile): 10,000 links
-      // cost ~90 ms of CPU this way against ~200 ms as promises through libuv's threads (the names are the
-      // copy's, relative and clean)
-      await inBatches(toLink, (e) => {
-        try {
-          linkSync(`${from}/${e.header.name}`, `${upper}/${e.header.name}`);
-          linked++;
-        } catch {
-          unlinked.push(e);
-        }
-      });
       if (unlinked.length > 0) await unpack(unlinked);
       const dirs = rest.filter((e) => e.header.type === 'directory').reverse();
       await inBatches(dirs, (d) => {
@@ -270,6 +292,9 @@ async function listDigest(
   const packer = new TarPacker();
   for (let i = h.start; i < list.length; i++) {
     const e = list[i]!;
+    // a turn of the event loop now and then (the links' callbacks run in it): a body whose window is read ahead
+    // is no wait at all
+    if ((i & 255) === 255) await yieldLoop();
     h.enter(e);
     if (e.header.type !== 'file' || !e.header.size) {
       h.update(packer.head(e).head);

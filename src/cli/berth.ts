@@ -1,5 +1,6 @@
 import { type BundleSpec, commandOf, loadBundle } from './bundle.ts';
 import { GLOBAL_FLAGS } from './global-flags.ts';
+import { type TableName, WHERE } from './where.ts';
 
 /**
  * The `berth` program (bin/berth runs this file): the CLI (main.ts and every module of src/ it reaches) from its
@@ -23,9 +24,14 @@ const LEFT_OUT =
   /^src\/(cli\/(berth|start|bundle|bundle-build)\.ts$|cli\/compose\/|compose\/|registry\/|trust\/|distribution\/|snapshots\/|images\/|content\/)|\.test\.ts$/;
 
 /** What the start script (start.ts) copies in: itself, this entry, the loader and what they read. */
-const START = ['cli/start.ts', 'cli/berth.ts', 'cli/bundle.ts', 'cli/global-flags.ts', 'util/install.ts'].map(
-  (f) => `src/${f}`,
-);
+const START = [
+  'cli/start.ts',
+  'cli/berth.ts',
+  'cli/bundle.ts',
+  'cli/global-flags.ts',
+  'cli/where.ts',
+  'util/install.ts',
+].map((f) => `src/${f}`);
 
 export const CLI_BUNDLE: BundleSpec = {
   name: 'cli',
@@ -37,8 +43,13 @@ export const CLI_BUNDLE: BundleSpec = {
   handOff: HAND_OFF,
 };
 
-/** The commands that run from source: compose, the registry server, and the trust table's (commands.ts). */
-export const FROM_SOURCE = new Set(['compose', 'registry', 'trust', 'sbom', 'scan']);
+/** The tables whose commands run from source: compose, the registry server, and the trust commands (HAND_OFF). */
+const SOURCE_TABLES: ReadonlySet<TableName> = new Set(['compose', 'registry', 'trust']);
+
+/** The commands that run from source: those of SOURCE_TABLES. */
+export const FROM_SOURCE: ReadonlySet<string> = new Set(
+  Object.keys(WHERE).filter((command) => SOURCE_TABLES.has(WHERE[command]!)),
+);
 
 /** The CLI's modules for the command `command`: the bundle's, or the source's. */
 export async function cliMain(

@@ -99,9 +99,10 @@ export function isFresh(manifest: Pick<Manifest, 'format' | 'root' | 'inputs'>, 
 }
 
 /**
- * A build given up for what its inputs are (a module esbuild cannot read, one that keeps `import.meta`, one that
- * reaches a module left out): the same inputs would fail the same way, so no run builds again while they are as
- * they were and the files they import that were missing are still missing (`absent`, from the root).
+ * A build given up for what its inputs are (a module esbuild cannot read, one whose module metadata is left
+ * unreplaced, one that reaches a module left out): the same inputs would fail the same way, so no run builds again
+ * while they are as they were and the files they import that were missing are still missing (`absent`, from the
+ * root). (This module is copied into the start script: its text may not name the module metadata object.)
  */
 export interface GiveUp extends Pick<Manifest, 'format' | 'root' | 'inputs'> {
   absent: string[];

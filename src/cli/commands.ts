@@ -1,4 +1,7 @@
 import { findCommand, type Command, type RootCommands } from './command.ts';
+import { type TableName, WHERE } from './where.ts';
+
+export { WHERE };
 
 /**
  * The `berth` command tree's root. Each area's table (container, image, network, system, trust, volume) lives beside its
@@ -25,7 +28,7 @@ const registryGroup: Command = {
   subcommands: [],
 };
 
-export const TABLES = {
+export const TABLES: Readonly<Record<TableName, () => Promise<Table>>> = {
   compose: async (): Promise<Table> => ({ TOP: [composeGroup] }),
   registry: async (): Promise<Table> => ({ TOP: [registryGroup] }),
   container: (): Promise<Table> => import('./container/commands.ts'),
@@ -34,60 +37,6 @@ export const TABLES = {
   system: (): Promise<Table> => import('./system/commands.ts'),
   trust: (): Promise<Table> => import('./trust/commands.ts'),
   volume: (): Promise<Table> => import('./volume/commands.ts'),
-};
-
-/** Each top-level command and the table that defines it (a unit test holds every table to this list). */
-export const WHERE: Readonly<Record<string, keyof typeof TABLES>> = {
-  compose: 'compose',
-  container: 'container',
-  image: 'image',
-  network: 'network',
-  registry: 'registry',
-  system: 'system',
-  trust: 'trust',
-  volume: 'volume',
-  attach: 'container',
-  build: 'image',
-  builder: 'image',
-  commit: 'container',
-  cp: 'container',
-  create: 'container',
-  diff: 'container',
-  events: 'system',
-  exec: 'container',
-  export: 'container',
-  history: 'image',
-  images: 'image',
-  import: 'image',
-  info: 'system',
-  inspect: 'container',
-  kill: 'container',
-  load: 'image',
-  login: 'system',
-  logout: 'system',
-  logs: 'container',
-  pause: 'container',
-  port: 'container',
-  ps: 'container',
-  pull: 'image',
-  push: 'image',
-  rename: 'container',
-  restart: 'container',
-  rm: 'container',
-  rmi: 'image',
-  run: 'container',
-  save: 'image',
-  sbom: 'trust',
-  scan: 'trust',
-  start: 'container',
-  stats: 'container',
-  stop: 'container',
-  tag: 'image',
-  top: 'container',
-  unpause: 'container',
-  update: 'container',
-  version: 'system',
-  wait: 'container',
 };
 
 const byName = (a: Command, b: Command): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);

@@ -87,7 +87,7 @@ export async function launch(
       undo.push('network', () => d.networks.tearDown(r.id));
       const net = await phase('network', r.id, () => setUpNetwork(d, r, dir, links.hosts));
       const devices = await statDevices(r);
-      await phase('spec', r.id, async () => {
+      const spec = await phase('spec', r.id, async () => {
         const spec = buildSpec(
           specInput(r, {
             rootfs,
@@ -106,10 +106,11 @@ export async function launch(
         // Synchronous, as the runtime driver's own small files: one step of the event loop, not three round trips
         // through libuv's pool (see ConmonRuntime.create).
         writeFileSync(join(bundle, 'config.json'), serializeSpec(spec));
+        return spec;
       });
       const { pid } = await undo.acquire(
         'runtime container',
-        () => driver.create(r.id, { ...runtimeOptions(r, d.logPath(r.id)), bundle, name: r.name }),
+        () => driver.create(r.id, { ...runtimeOptions(r, d.logPath(r.id)), bundle, name: r.name, spec }),
         () => driver.delete(r.id, { force: true }),
       );
       // The network was set up while the runtime created the container; the process must not start before it.

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 import { ProcessStartError } from './runtimecli.ts';
@@ -32,6 +32,8 @@ describe('ConmonRuntime with runc', () => {
     const { pid, conmonPid } = await d.create(id, { bundle, logPath });
     assert.ok(pid > 0 && conmonPid > 0);
     assert.equal((await d.state(id)).status, 'created');
+    // runc ran from the driver's sealed copy (sys/memfd.ts), so its init did not copy itself: it waits in the copy.
+    assert.match(await readlink(`/proc/${pid}/exe`), /^\/memfd:runc/);
     await d.start(id);
     const exit = await d.waitExit(id);
     assert.equal(exit.exitCode, 3);
@@ -274,7 +276,12 @@ describe('ConmonRuntime with runc', () => {
 
     const a = await bed.bundle({ args: ['true'] });
     await assert.rejects(d.create(a.id, { bundle: a.bundle, terminal: true }), InvalidArgumentError);
-    await d.create(a.id, { bundle: a.bundle });
+    // The spec the caller wrote, when given, is checked instead of the file.
+    await assert.rejects(
+      d.create(a.id, { bundle: a.bundle, spec: { process: { terminal: true } } }),
+      /process.terminal is true but the container is created with terminal=false/,
+    );
+    await d.create(a.id, { bundle: a.bundle, spec: JSON.parse(await readFile(join(a.bundle, 'config.json'), 'utf8')) });
     await assert.rejects(d.create(a.id, { bundle: a.bundle }), AlreadyExistsError);
     await d.delete(a.id, { force: true });
 

@@ -16,6 +16,7 @@ import { phase, phaseEnd, phaseStart } from '../util/trace.ts';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, isErrno, NotFoundError } from '../util/errors.ts';
 import { attachSession, nativeSeqpacketDialer, type AttachSession, type SeqpacketDialer } from './attach.ts';
 import { ConmonLaunch, conmonArgv } from './conmon.ts';
+import { sealedCopy } from '../sys/index.ts';
 import { ExitWatcher, readExitFile, type ExitStatus } from './exits.ts';
 import { pidRunning } from './process.ts';
 import { readPid, readPidSync } from '../util/pidfile.ts';
@@ -71,6 +72,7 @@ export class ConmonRuntime implements RuntimeDriver {
   readonly #syslog: boolean;
   readonly #fork: boolean;
   readonly #records = new Map<string, MonitorRecord>();
+  #sealed: Promise<string> | undefined;
 
   constructor(deps: ConmonRuntimeDeps) {
     this.name = deps.runtime.name;
@@ -85,6 +87,20 @@ export class ConmonRuntime implements RuntimeDriver {
     this.#exits = new ExitWatcher(this.#exitDir, { pollMs: deps.exitPollMs ?? 1000 });
     this.#syslog = deps.syslog ?? false;
     this.#fork = deps.forkConmon ?? false;
+  }
+
+  /**
+   * The runtime's path for conmon to run: for runc, a sealed in-memory copy of it (sys/memfd.ts), made on the first
+   * use and kept while berthd runs, so that no `runc init` copies itself; the installed path when the copy cannot be
+   * made, for other runtimes, and for the start-up probe (which loads no FFI).
+   */
+  #runtimeExec(): Promise<string> {
+    if (this.name !== 'runc' || this.#fork) return Promise.resolve(this.cli.path);
+    this.#sealed ??= sealedCopy(this.cli.path, 'runc').then(
+      (s) => s.path,
+      () => this.cli.path,
+    );
+    return this.#sealed;
   }
 
   get #exitDir(): string {
@@ -127,7 +143,7 @@ export class ConmonRuntime implements RuntimeDriver {
     // The files of a create are a few hundred bytes each, in berthd's own state directories: written with
     // synchronous calls, as one step of the event loop, instead of ~20 round trips through libuv's pool (each a
     // wake-up of a pool thread and then of the event loop, which under load is a wait for a CPU per step).
-    checkBundle(opts.bundle, terminal);
+    checkBundle(opts.bundle, terminal, opts.spec);
     const dir = this.#dir(id);
     mkdirSync(join(this.#execRoot, 'conmon'), { recursive: true });
     mkdirSync(this.#exitDir, { recursive: true });
@@ -157,7 +173,7 @@ export class ConmonRuntime implements RuntimeDriver {
     const argv = conmonArgv({
       cid: id,
       uuid: id,
-      runtimePath: this.cli.path,
+      runtimePath: await this.#runtimeExec(),
       runtimeArgs: this.cli.globalArgs(),
       bundle: opts.bundle,
       pidFile: join(dir, 'pidfile'),
@@ -392,7 +408,7 @@ export class ConmonRuntime implements RuntimeDriver {
     const argv = conmonArgv({
       cid: id,
       uuid: execId,
-      runtimePath: this.cli.path,
+      runtimePath: await this.#runtimeExec(),
       runtimeArgs: this.cli.globalArgs(),
       bundle: dir,
       pidFile: join(dir, 'pid'),
@@ -467,11 +483,14 @@ export class ConmonRuntime implements RuntimeDriver {
   }
 }
 
-/** Reads the bundle's config.json enough to refuse a create that could only fail later. */
-function checkBundle(bundle: string, terminal: boolean): void {
+/**
+ * Refuses a create that could only fail later: the bundle's config.json, read unless the caller gave the spec it
+ * wrote there, must exist, parse and agree with `terminal`.
+ */
+function checkBundle(bundle: string, terminal: boolean, given?: { process?: { terminal?: boolean } }): void {
   let spec: { process?: { terminal?: boolean } };
   try {
-    spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as typeof spec;
+    spec = given ?? (JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as typeof spec);
   } catch (e) {
     if (isErrno(e, 'ENOENT')) throw new InvalidArgumentError(`bundle '${bundle}' has no config.json`);
     throw new InvalidArgumentError(`bundle '${bundle}': config.json does not parse: ${(e as Error).message}`, {

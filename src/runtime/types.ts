@@ -24,6 +24,11 @@ export interface CreateOptions {
   name?: string;
   noPivot?: boolean;
   signal?: AbortSignal;
+  /**
+   * The spec the caller just wrote to the bundle's `config.json`, when it has it: the driver checks it instead of
+   * reading the file back (~0.5 ms of every start for a 9 KB read and parse).
+   */
+  spec?: { process?: { terminal?: boolean } };
 }
 
 export interface Created {

@@ -16,11 +16,13 @@ import { SLOT } from './unpack-protocol.ts';
 let tmp: string;
 const alone = new UnpackPool({ readers: 1, appliers: 1 });
 const shared = new UnpackPool({ readers: 2, appliers: 3 });
+/** The reader's own applier takes a step whenever both applier threads have one waiting: it does much of the work. */
+const busyReader = new UnpackPool({ readers: 1, appliers: 3 }, { localAfter: 1 });
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'berth-dispatch-'));
 });
 after(async () => {
-  await Promise.all([alone.close(), shared.close()]);
+  await Promise.all([alone.close(), shared.close(), busyReader.close()]);
   await rm(tmp, { recursive: true, force: true });
 });
 
@@ -120,12 +122,16 @@ test('shared among three appliers, a random layer leaves the same tree as one ap
     const entries = randomLayer(seed);
     const one = await unpackWith(alone, entries, join(tmp, `alone-${seed}`));
     const three = await unpackWith(shared, entries, join(tmp, `shared-${seed}`));
+    const mixed = await unpackWith(busyReader, entries, join(tmp, `mixed-${seed}`));
     if ('error' in one) {
       failed++;
       assert.deepEqual(three, one, `seed ${seed}: one applier failed with ${one.error}`);
-    } else assert.deepEqual(three, one, `seed ${seed}`);
-    await rm(join(tmp, `alone-${seed}`), { recursive: true, force: true });
-    await rm(join(tmp, `shared-${seed}`), { recursive: true, force: true });
+      assert.deepEqual(mixed, one, `seed ${seed}, the reader busy: one applier failed with ${one.error}`);
+    } else {
+      assert.deepEqual(three, one, `seed ${seed}`);
+      assert.deepEqual(mixed, one, `seed ${seed}, the reader busy`);
+    }
+    for (const d of ['alone', 'shared', 'mixed']) await rm(join(tmp, `${d}-${seed}`), { recursive: true, force: true });
   }
   // Both outcomes were exercised.
   assert.ok(failed > 5 && failed < cases - 20, `${failed} of ${cases} layers were refused`);

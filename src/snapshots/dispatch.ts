@@ -15,13 +15,16 @@
  * shared unpack is known here (the root started empty), so a hard link to a path not made yet is refused here, as
  * the lone applier refuses it.
  *
+ * One of the appliers is this thread itself (the `local` link): its steps are done when they are sent, and it gets
+ * a step that could go anywhere only while every applier thread has LOCAL_AFTER steps waiting, so the threads stay
+ * busy and this thread does file work instead of waiting for them (for slots, or at the end).
+ *
  * Bodies go through slots of shared memory (SLOT bytes each): copied in here, written from there by the applier,
  * freed by it; when no slot is free this thread waits (the backpressure). Progress: each applier counts the steps it
  * has done in the control block, and a step is done when its applier's count reaches the step's number.
  */
 import { utimesSync } from 'node:fs';
 import { posix } from 'node:path';
-import type { MessagePort } from 'node:worker_threads';
 import { CanceledError, InvalidArgumentError, isErrno } from '../util/errors.ts';
 import type { TarHeader } from '../util/tar/index.ts';
 import type { TarSink } from '../util/tar/parser.ts';
@@ -62,12 +65,28 @@ const BATCH_STEPS = 128;
 const BATCH_BYTES = 1 << 20;
 const IDLE_STEPS = 16;
 const IDLE_BYTES = 4 * SLOT;
+/**
+ * The reader's own applier (its link is `local`) does its steps when they are sent, on the reader's thread: its
+ * steps are sent in batches of this many (or BATCH_BYTES, or when the reader waits or is done with its piece of
+ * input), and a step that may go anywhere goes to it only while every applier thread has at least LOCAL_AFTER steps
+ * to do: the threads are kept busy first, and the reader takes the rest instead of waiting for them.
+ */
+const LOCAL_BATCH = 16;
+export const LOCAL_AFTER = 24;
+/**
+ * A regular file larger than this goes to an applier thread whatever their queues: its body is written there while
+ * this thread reads and copies the next pieces, where here the two would take turns.
+ */
+const LOCAL_MAX_FILE = 4 * SLOT;
 /** Waits on shared memory wake up this often to look at the abort and failure flags. */
 const WAIT_MS = 50;
 
+/** An applier, as the reader sees it: its number in the control block, and how its messages reach it. */
 export interface ApplierLink {
   id: number;
-  port: MessagePort;
+  post: (m: ReaderToApplier) => void;
+  /** The reader's own applier: `post` does the steps at once, on the reader's thread. */
+  local: boolean;
 }
 
 /** Thrown out of the dispatcher when an applier failed: the reader then reports that applier's error. */
@@ -117,6 +136,7 @@ export class Dispatcher implements TarSink {
   /** The applier taking the current entry's body (-1: no body wanted), and the file's path (shared mode). */
   #cur = -1;
   #curRel = '';
+  readonly #localAfter: number;
 
   constructor(opts: {
     job: number;
@@ -127,7 +147,10 @@ export class Dispatcher implements TarSink {
     ctl: Int32Array;
     /** A Buffer over the shared slots: copied into with Buffer.copy (see apply.ts, copyInto). */
     bodies: Buffer;
+    /** LOCAL_AFTER, unless set (tests set it low, to give this thread's applier more of the work). */
+    localAfter?: number;
   }) {
+    this.#localAfter = opts.localAfter ?? LOCAL_AFTER;
     this.#job = opts.job;
     this.#root = opts.root;
     this.#shared = opts.shared;
@@ -262,7 +285,9 @@ export class Dispatcher implements TarSink {
       for (const p of this.#made.keys()) if (p.startsWith(prefix)) this.#made.delete(p);
       for (const p of this.#dirTimes.keys()) if (p === rel || p.startsWith(prefix)) this.#dirTimes.delete(p);
     } else {
-      a = this.#route([parent, prev, ...(prev?.users ?? []), target]);
+      // A big file's body goes to a thread: written there while this thread reads on, not here in between.
+      const big = h.type === 'file' && h.size > LOCAL_MAX_FILE;
+      a = this.#route([parent, prev, ...(prev?.users ?? []), target], !big);
       seq = this.#step(a, { h });
     }
     this.#use(parent, a, seq);
@@ -294,25 +319,35 @@ export class Dispatcher implements TarSink {
     made.users.push({ a, seq });
   }
 
-  /** The applier for a step that depends on `deps`: one with an unfinished dependency, else the least busy. */
-  #route(deps: (Step | undefined)[]): number {
+  /**
+   * The applier for a step that depends on `deps`: one with an unfinished dependency, else the least busy thread (or
+   * this thread's own applier, see LOCAL_AFTER). Not `anywhere`: a thread, unless there is none (this thread's own
+   * applier first does the dependencies it holds).
+   */
+  #route(deps: (Step | undefined)[], anywhere = true): number {
     let pending = -1;
     for (const d of deps) {
       if (d === undefined || this.#done(d.a, d.seq)) continue;
-      if (pending === -1 || pending === d.a) pending = d.a;
+      if (!anywhere && this.#links[d.a]!.local) this.#waitDone(d.a, d.seq);
+      else if (pending === -1 || pending === d.a) pending = d.a;
       else this.#waitDone(d.a, d.seq);
     }
     if (pending >= 0) return pending;
-    let best = 0;
+    let best = -1;
     let least = Number.POSITIVE_INFINITY;
+    let local = -1;
     for (let a = 0; a < this.#links.length; a++) {
+      if (this.#links[a]!.local) {
+        local = a;
+        continue;
+      }
       const busy = this.#numbered[a]! - Atomics.load(this.#ctl, CTL_PROGRESS + this.#links[a]!.id);
       if (busy < least) {
         least = busy;
         best = a;
       }
     }
-    return best;
+    return local >= 0 && (best < 0 || (anywhere && least >= this.#localAfter)) ? local : best;
   }
 
   /** Applier `a` has done every step sent to it. */
@@ -329,8 +364,10 @@ export class Dispatcher implements TarSink {
     const batch = this.#batch[a]!;
     batch.push(step);
     if (
-      batch.length >= BATCH_STEPS ||
-      ((batch.length >= IDLE_STEPS || this.#batchBytes[a]! >= IDLE_BYTES) && this.#idle(a))
+      this.#links[a]!.local
+        ? batch.length >= LOCAL_BATCH
+        : batch.length >= BATCH_STEPS ||
+          ((batch.length >= IDLE_STEPS || this.#batchBytes[a]! >= IDLE_BYTES) && this.#idle(a))
     )
       this.#flush(a);
     return ++this.#numbered[a]!;
@@ -346,7 +383,7 @@ export class Dispatcher implements TarSink {
   }
 
   #post(l: ApplierLink, m: ReaderToApplier): void {
-    l.port.postMessage(m);
+    l.post(m);
   }
 
   /** Waits until applier `a` has done step `seq`; throws if the unpack failed or was canceled meanwhile. */

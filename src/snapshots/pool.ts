@@ -1,11 +1,14 @@
 /**
  * The unpack threads. A layer is read by a *reader* thread (reader.ts: decompression, the diff ID digest, tar
- * parsing) and written by *applier* threads (applier.ts: file creation, bodies, metadata, whiteouts), which every
- * reader shares: up to `readers` layers unpack at once, each spread over all `appliers` where order allows
- * (dispatch.ts). The main thread only hands bytes over (or nothing at all, when a reader reads a blob file itself).
+ * parsing) and written by *appliers* (steps.ts: file creation, bodies, metadata, whiteouts): the reader itself,
+ * which does file work while the applier threads (applier.ts, `appliers - 1` of them, shared by every reader) have
+ * enough to do, and those threads: up to `readers` layers unpack at once, each spread over all `appliers` where
+ * order allows (dispatch.ts). The main thread only hands bytes over (or nothing at all, when a reader reads a blob
+ * file itself).
  *
- * Threads start on first use and stop together after IDLE_MS without work (each costs ~11 MiB of RSS and 50–250 ms
- * of CPU to start here, so they are kept for the next layer but not for ever). Each reader has its own shared
+ * Threads start on first use and stop together after IDLE_MS without work (each costs ~10–12 MiB of RSS, whatever
+ * its `resourceLimits`, and 50–250 ms of CPU to start here, so they are kept for the next layer but not for ever;
+ * and the reader is an applier too, one thread fewer per load for the same parallelism). Each reader has its own shared
  * memory: the input ring (main thread → reader), the body slots (reader → appliers) and a control block (see
  * unpack-protocol.ts). A thread that dies fails every unpack under way and the whole set is started again.
  */
@@ -32,7 +35,10 @@ import {
 export interface UnpackThreads {
   /** Layers unpacked at once (a reader thread each). */
   readers: number;
-  /** Threads doing the file work, shared by the readers. */
+  /**
+   * Appliers doing a layer's file work: each reader is one for its own layer, and the rest are threads that every
+   * reader shares (`appliers - 1` of them).
+   */
   appliers: number;
 }
 
@@ -92,10 +98,15 @@ export class UnpackPool {
   #busy = 0;
   readonly #idleTimer = new IdleTimer(IDLE_MS, () => void this.#stopAll());
   readonly #writebackEvery: number;
+  readonly #localAfter: number | undefined;
 
-  /** `writebackEvery`: how often a stored blob is handed to the disk as it is written (tests make it small). */
-  constructor(threads: UnpackThreads = DEFAULT_THREADS, opts: { writebackEvery?: number } = {}) {
+  /**
+   * `writebackEvery`: how often a stored blob is handed to the disk as it is written; `localAfter`: the steps every
+   * applier thread must have waiting before a reader takes one itself (dispatch.ts). Tests make them small.
+   */
+  constructor(threads: UnpackThreads = DEFAULT_THREADS, opts: { writebackEvery?: number; localAfter?: number } = {}) {
     this.#writebackEvery = opts.writebackEvery ?? WRITEBACK_EVERY;
+    this.#localAfter = opts.localAfter;
     this.#threads = clampThreads(threads);
     this.#slots = new Limit(this.#threads.readers);
   }
@@ -153,14 +164,24 @@ export class UnpackPool {
   }
 
   #startReader(): Reader {
+    const lane = this.#threads.appliers - 1;
     if (this.#appliers.length === 0) {
-      for (let id = 0; id < this.#threads.appliers; id++) this.#appliers.push({ thread: this.#start('applier'), id });
+      for (let id = 0; id < lane; id++) this.#appliers.push({ thread: this.#start('applier'), id });
     }
     const input = new SharedArrayBuffer(INPUT_RING);
     const bodies = new SharedArrayBuffer(SLOTS * SLOT);
     const ctl = new SharedArrayBuffer(CTL_LENGTH * 4);
     const r = new Reader(this.#start('reader'), input, ctl);
-    r.post({ t: 'init', input, bodies, ctl, writebacks: writebackBlock, writebackEvery: this.#writebackEvery });
+    r.post({
+      t: 'init',
+      input,
+      bodies,
+      ctl,
+      writebacks: writebackBlock,
+      writebackEvery: this.#writebackEvery,
+      lane,
+      ...(this.#localAfter !== undefined ? { localAfter: this.#localAfter } : {}),
+    });
     for (const a of this.#appliers) {
       const { port1, port2 } = new MessageChannel();
       r.thread.worker.postMessage({ t: 'applier', id: a.id, port: port1 } satisfies ToReader, [port1]);

@@ -13,6 +13,7 @@ import { type SyncDecompressor, syncDecompressor } from '../util/compression.ts'
 import { CanceledError } from '../util/errors.ts';
 import { TarParser } from '../util/tar/parser.ts';
 import { type ApplierLink, ApplierFailed, Dispatcher } from './dispatch.ts';
+import { stepApplier } from './steps.ts';
 import {
   type ApplierToReader,
   CTL_ABORT,
@@ -37,6 +38,7 @@ if (port !== null) {
   let ctl: Int32Array = new Int32Array(0);
   let writebacks: Int32Array = new Int32Array(WB_LENGTH);
   let writebackEvery = Number.POSITIVE_INFINITY;
+  let localAfter: number | undefined;
   const links: ApplierLink[] = [];
   /** The applier errors of the running job, by job number. */
   const applierErrors = new Map<number, PortableError>();
@@ -51,9 +53,18 @@ if (port !== null) {
         ctl = new Int32Array(m.ctl);
         writebacks = new Int32Array(m.writebacks);
         writebackEvery = m.writebackEvery;
+        localAfter = m.localAfter;
+        {
+          // This thread's own applier: its steps are done here, when the dispatcher sends them.
+          const own = stepApplier(m.lane, ctl, bodies, (e) => {
+            if (!applierErrors.has(e.job)) applierErrors.set(e.job, e);
+          });
+          links.push({ id: m.lane, post: (s) => own.handle(s), local: true });
+          links.sort((a, b) => a.id - b.id);
+        }
         return;
       case 'applier':
-        links.push({ id: m.id, port: m.port });
+        links.push({ id: m.id, post: (s) => m.port.postMessage(s), local: false });
         links.sort((a, b) => a.id - b.id);
         m.port.on('message', (e: ApplierToReader) => {
           if (!applierErrors.has(e.job)) applierErrors.set(e.job, e);
@@ -61,7 +72,7 @@ if (port !== null) {
         return;
       case 'job':
         applierErrors.clear();
-        job = new Job(m, { input, bodies, ctl, writebacks, writebackEvery, links, applierErrors, send });
+        job = new Job(m, { input, bodies, ctl, writebacks, writebackEvery, localAfter, links, applierErrors, send });
         if (m.file !== undefined) job.readFile(m.file);
         return;
       case 'data':
@@ -84,6 +95,8 @@ interface Shared {
   /** The process's writeback block (unpack-protocol.ts, WB_*), and how often a stored blob starts one. */
   writebacks: Int32Array;
   writebackEvery: number;
+  /** The dispatcher's LOCAL_AFTER, if not its default. */
+  localAfter: number | undefined;
   links: ApplierLink[];
   applierErrors: Map<number, PortableError>;
   send: (m: FromReader) => void;
@@ -205,6 +218,7 @@ class Job {
       links: s.links,
       ctl: s.ctl,
       bodies: s.bodies,
+      ...(s.localAfter !== undefined ? { localAfter: s.localAfter } : {}),
     });
     this.#parser = new TarParser(this.#dispatch);
     if (m.compression !== 'none') {

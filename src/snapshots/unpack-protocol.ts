@@ -153,6 +153,10 @@ export type ToReader =
       writebacks: SharedArrayBuffer;
       /** A stored blob's bytes are handed to the disk every this many bytes written. */
       writebackEvery: number;
+      /** The number of the reader's own applier (after the applier threads'). */
+      lane: number;
+      /** The dispatcher's LOCAL_AFTER, if not its default. */
+      localAfter?: number;
     }
   | { t: 'applier'; id: number; port: MessagePort }
   | {

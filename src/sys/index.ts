@@ -1,5 +1,5 @@
 /**
- * The only FFI in Berth: libc calls Node lacks (mount, umount2, mknod, *xattr, setns, posix_spawn), loaded on first
+ * The only FFI in Berth: libc calls Node lacks (mount, umount2, mknod, *xattr, setns, posix_spawn, memfd_create), loaded on first
  * use through koffi.ts's `libcFunctions`, AF_UNIX SOCK_SEQPACKET sockets (conmon's attach socket) as net.Sockets,
  * and rtnetlink.
  */
@@ -7,3 +7,4 @@ export * from './libc.ts';
 export * from './seqpacket.ts';
 export * from './netlink.ts';
 export * from './spawn.ts';
+export * from './memfd.ts';

@@ -417,8 +417,12 @@ test('rlimits: the default NOFILE is clamped to the host hard limit; a --ulimit 
 
 test('config.json writes RLIM_INFINITY as its exact digits', () => {
   const text = serializeSpec(buildSpec(testInput({ ulimits: [{ name: 'core', soft: -1, hard: -1 }] })));
-  assert.match(text, /"hard": 18446744073709551615/);
-  assert.match(text, /"soft": 18446744073709551615/);
+  assert.match(text, /"hard":18446744073709551615/);
+  assert.match(text, /"soft":18446744073709551615/);
+  assert.deepEqual(JSON.parse(text).process.rlimits, [
+    { type: 'RLIMIT_NOFILE', hard: 20000, soft: 20000 },
+    { type: 'RLIMIT_CORE', hard: Number(RLIM_INFINITY), soft: Number(RLIM_INFINITY) },
+  ]);
 });
 
 test(`--init: the init is bound read-only at ${INIT_PATH} and runs the command after --`, () => {

@@ -259,7 +259,7 @@ export function buildSpec(input: SpecInput): RuntimeSpec {
 
   const seccomp = input.seccomp ?? 'default';
   if (!privileged && seccomp !== 'unconfined') {
-    const profile = seccomp === 'default' ? defaultSeccompProfile() : seccomp;
+    const profile = seccomp === 'default' ? (defaultProfile ??= defaultSeccompProfile()) : seccomp;
     linux.seccomp = toOciSeccomp(profile, {
       capabilities,
       arch: input.host.arch,
@@ -277,6 +277,9 @@ export function buildSpec(input: SpecInput): RuntimeSpec {
   if (input.annotations && Object.keys(input.annotations).length > 0) spec.annotations = { ...input.annotations };
   return spec;
 }
+
+/** Berth's default seccomp profile, built once: `toOciSeccomp` only reads a profile (it copies what it keeps). */
+let defaultProfile: SeccompProfile | undefined;
 
 function buildProcess(input: SpecInput, capabilities: string[]): SpecProcess {
   const p = input.process;

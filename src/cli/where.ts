@@ -1,0 +1,61 @@
+/**
+ * Where each top-level command of `berth` is defined: a module of its own, without imports, so that the launcher
+ * (berth.ts, copied into the start script) reads it without loading the command tables (commands.ts).
+ */
+
+/** The command tables, each loaded when one of its commands runs (commands.ts's TABLES). */
+export type TableName = 'compose' | 'registry' | 'container' | 'image' | 'network' | 'system' | 'trust' | 'volume';
+
+/** Each top-level command and the table that defines it (a unit test holds every table to this list). */
+export const WHERE: Readonly<Record<string, TableName>> = {
+  compose: 'compose',
+  container: 'container',
+  image: 'image',
+  network: 'network',
+  registry: 'registry',
+  system: 'system',
+  trust: 'trust',
+  volume: 'volume',
+  attach: 'container',
+  build: 'image',
+  builder: 'image',
+  commit: 'container',
+  cp: 'container',
+  create: 'container',
+  diff: 'container',
+  events: 'system',
+  exec: 'container',
+  export: 'container',
+  history: 'image',
+  images: 'image',
+  import: 'image',
+  info: 'system',
+  inspect: 'container',
+  kill: 'container',
+  load: 'image',
+  login: 'system',
+  logout: 'system',
+  logs: 'container',
+  pause: 'container',
+  port: 'container',
+  ps: 'container',
+  pull: 'image',
+  push: 'image',
+  rename: 'container',
+  restart: 'container',
+  rm: 'container',
+  rmi: 'image',
+  run: 'container',
+  save: 'image',
+  sbom: 'trust',
+  scan: 'trust',
+  start: 'container',
+  stats: 'container',
+  stop: 'container',
+  tag: 'image',
+  top: 'container',
+  unpause: 'container',
+  update: 'container',
+  version: 'system',
+  wait: 'container',
+};
