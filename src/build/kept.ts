@@ -208,7 +208,8 @@ export class KeptContexts {
       const st = await stat(join(dir, 'index.json'));
       this.#last = { id, size: st.size, mtimeMs: st.mtimeMs, index: next };
       // only once the index no longer names them: the segments nothing uses
-      const used = new Set(list.flatMap((e) => (e.seg ? [e.seg] : [])));
+      const used = new Set<string>();
+      for (const e of list) if (e.seg) used.add(e.seg);
       for (const name of await readdir(segs)) if (!used.has(name)) await rm(join(segs, name), { force: true });
       const entries = new Map<string, ContextEntry>();
       let size = 0;

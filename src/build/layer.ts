@@ -174,20 +174,22 @@ export class WorkLayer {
         const { head, inline } = packer.head(body === undefined ? e : { header: e.header, body });
         marked?.update(head);
         yield head;
-        if (inline || body === undefined) continue;
+        // (a streamed body of no bytes is still read to its end, so that its source is closed)
+        if (body === undefined || (inline && body instanceof Uint8Array)) continue;
         if (body instanceof Uint8Array) {
           marked?.update(body);
           yield Buffer.from(body.buffer, body.byteOffset, body.byteLength);
           continue;
         }
+        const want = e.header.size ?? 0;
         let n = 0;
         for await (const c of body) {
           n += c.length;
-          if (n > (e.header.size ?? 0)) break;
+          if (n > want) break;
           marked?.update(c);
           yield Buffer.from(c.buffer, c.byteOffset, c.byteLength);
         }
-        if (n !== e.header.size)
+        if (n !== want)
           throw new DataLossError(`the body of layer entry ${e.header.name} is not the ${e.header.size} bytes listed`);
       }
       const end = packer.end();
