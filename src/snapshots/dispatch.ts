@@ -15,9 +15,10 @@
  * shared unpack is known here (the root started empty), so a hard link to a path not made yet is refused here, as
  * the lone applier refuses it.
  *
- * One of the appliers is this thread itself (the `local` link): its steps are done when they are sent, and it gets
- * a step that could go anywhere only while every applier thread has LOCAL_AFTER steps waiting, so the threads stay
- * busy and this thread does file work instead of waiting for them (for slots, or at the end).
+ * One of the appliers may be this thread itself (the `local` link): its steps are done when they are sent, and it
+ * gets a step that could go anywhere only while every applier thread has `localAfter` steps waiting, so the threads
+ * stay busy and this thread does file work instead of waiting for them. By default never (LOCAL_AFTER): measured, it
+ * made this thread the load's critical path (bench/README.md, "Data path"); tests set it.
  *
  * Bodies go through slots of shared memory (SLOT bytes each): copied in here, written from there by the applier,
  * freed by it; when no slot is free this thread waits (the backpressure). Progress: each applier counts the steps it
@@ -72,7 +73,7 @@ const IDLE_BYTES = 4 * SLOT;
  * to do: the threads are kept busy first, and the reader takes the rest instead of waiting for them.
  */
 const LOCAL_BATCH = 16;
-export const LOCAL_AFTER = 24;
+export const LOCAL_AFTER = Number.POSITIVE_INFINITY;
 /**
  * A regular file larger than this goes to an applier thread whatever their queues: its body is written there while
  * this thread reads and copies the next pieces, where here the two would take turns.
@@ -154,7 +155,10 @@ export class Dispatcher implements TarSink {
     this.#job = opts.job;
     this.#root = opts.root;
     this.#shared = opts.shared;
-    this.#links = opts.shared ? opts.links : [opts.links[opts.job % opts.links.length]!];
+    // Alone: one applier thread in order (this thread's own only when it may take work, or is the only one).
+    const alone = this.#localAfter === LOCAL_AFTER ? opts.links.filter((l) => !l.local) : opts.links;
+    const pick = alone.length > 0 ? alone : opts.links;
+    this.#links = opts.shared ? opts.links : [pick[opts.job % pick.length]!];
     this.#ctl = opts.ctl;
     this.#bodies = opts.bodies;
     const n = this.#links.length;

@@ -1,14 +1,14 @@
 /**
  * The unpack threads. A layer is read by a *reader* thread (reader.ts: decompression, the diff ID digest, tar
- * parsing) and written by *appliers* (steps.ts: file creation, bodies, metadata, whiteouts): the reader itself,
- * which does file work while the applier threads (applier.ts, `appliers - 1` of them, shared by every reader) have
- * enough to do, and those threads: up to `readers` layers unpack at once, each spread over all `appliers` where
- * order allows (dispatch.ts). The main thread only hands bytes over (or nothing at all, when a reader reads a blob
- * file itself).
+ * parsing) and written by *applier* threads (applier.ts, steps.ts: file creation, bodies, metadata, whiteouts),
+ * which every reader shares: up to `readers` layers unpack at once, each spread over all `appliers` where order
+ * allows (dispatch.ts). Each reader also has an applier of its own (steps done on the reader's thread), which the
+ * dispatcher uses only with `localAfter` set: a reader and one thread instead of two saved a thread's ~12 MiB at a
+ * load's peak but cost the 256 MiB loads 5–8% of their time (bench/README.md, "Data path"), so by default it is
+ * not used. The main thread only hands bytes over (or nothing at all, when a reader reads a blob file itself).
  *
  * Threads start on first use and stop together after IDLE_MS without work (each costs ~10–12 MiB of RSS, whatever
- * its `resourceLimits`, and 50–250 ms of CPU to start here, so they are kept for the next layer but not for ever;
- * and the reader is an applier too, one thread fewer per load for the same parallelism). Each reader has its own shared
+ * its `resourceLimits`, and 50–250 ms of CPU to start here, so they are kept for the next layer but not for ever). Each reader has its own shared
  * memory: the input ring (main thread → reader), the body slots (reader → appliers) and a control block (see
  * unpack-protocol.ts). A thread that dies fails every unpack under way and the whole set is started again.
  */
@@ -35,10 +35,7 @@ import {
 export interface UnpackThreads {
   /** Layers unpacked at once (a reader thread each). */
   readers: number;
-  /**
-   * Appliers doing a layer's file work: each reader is one for its own layer, and the rest are threads that every
-   * reader shares (`appliers - 1` of them).
-   */
+  /** Threads doing the file work, shared by the readers (each reader also has an applier of its own, see below). */
   appliers: number;
 }
 
@@ -164,7 +161,7 @@ export class UnpackPool {
   }
 
   #startReader(): Reader {
-    const lane = this.#threads.appliers - 1;
+    const lane = this.#threads.appliers;
     if (this.#appliers.length === 0) {
       for (let id = 0; id < lane; id++) this.#appliers.push({ thread: this.#start('applier'), id });
     }
@@ -223,5 +220,6 @@ export class UnpackPool {
 
 function clampThreads(t: UnpackThreads): UnpackThreads {
   const n = (v: number, max: number) => Math.max(1, Math.min(max, Math.floor(v) || 1));
-  return { readers: n(t.readers, 64), appliers: n(t.appliers, MAX_APPLIERS) };
+  // The reader's own applier takes the number after the threads'.
+  return { readers: n(t.readers, 64), appliers: n(t.appliers, MAX_APPLIERS - 1) };
 }
