@@ -13,11 +13,6 @@ export interface Request {
   params: Record<string, string>;
   signal: AbortSignal;
   /**
-   * The request body: the request stream itself, or for archives streamed in (`POST /images/load`,
-   * `/images/create?fromSrc=-`) the socket's reads with the HTTP framing taken off (rawbody.ts).
-   */
-  body: AsyncIterable<Uint8Array>;
-  /**
    * Takes the connection over for a raw stream (attach, exec start): with `Upgrade: tcp` it answers
    * `101 UPGRADED` and returns the socket itself (half-close kept: the client's EOF on stdin does not end our
    * output); without, it answers 200 and returns the request body and response as one duplex.

@@ -6,7 +6,6 @@ import { errorMessage } from '../util/errors.ts';
 import { phaseEnd, phaseStart } from '../util/trace.ts';
 import { httpStatus } from './errors.ts';
 import { sendJSON, upgradeBodies, type Hijacked, type Request } from './http.ts';
-import { rawBodyRequests, socketBody, takeRawBodies } from './rawbody.ts';
 import type { Router } from './router.ts';
 import { API_VERSION, compareVersions, MAX_API_VERSION, MIN_API_VERSION } from './version.ts';
 
@@ -48,26 +47,9 @@ export function createApiServer(opts: ServerOptions): Server {
     : createServer(options, onRequest);
   // Requests with `Upgrade: tcp` (docker's attach and exec start) arrive here with the raw socket. A response
   // object is put on the socket so that errors before the hijack are ordinary JSON responses.
-  // Archives streamed in (`docker load`, `docker import`) are read off the socket, not through the parser
-  // (rawbody.ts): such a request comes to the 'upgrade' handler below.
-  if (!opts.tls) server.on('connection', takeRawBodies);
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const res = new ServerResponse(req);
     res.assignSocket(socket);
-    if (rawBodyRequests.has(req)) {
-      // The connection is this request's: closed once the response is written, with what the client still sends.
-      res.shouldKeepAlive = false;
-      // No idle timer while the body streams in (node:http clears a kept-alive connection's timer for each request
-      // in the step this path skips); each read would also refresh it.
-      socket.setTimeout(0);
-      socket.on('error', () => {}); // a client gone is seen by the handler (the body, the response's close)
-      res.on('finish', () => {
-        socket.end();
-        socket.resume();
-      });
-      void handle(opts, req, res, undefined, socketBody(socket, head, req.headers));
-      return;
-    }
     res.on('finish', () => socket.end());
     // Node does not parse the body of an upgrade request: read Content-Length bytes (exec start's JSON) and
     // hand them to the request as its body; what follows them is already the client's stdin.
@@ -130,7 +112,6 @@ async function handle(
   raw: IncomingMessage,
   res: Response,
   upgrade?: { socket: Socket; head: Buffer },
-  body?: AsyncIterable<Uint8Array>,
 ): Promise<void> {
   const url = new URL(raw.url ?? '/', 'http://berth');
   let path = url.pathname;
@@ -186,7 +167,6 @@ async function handle(
     query: url.searchParams,
     params: match.params,
     signal: ac.signal,
-    body: body ?? raw,
     hijack: hijacker(raw, res, upgrade),
   };
   try {

@@ -222,7 +222,7 @@ async function load(d: ImageHandlerDeps, req: Request, res: ServerResponse): Pro
   const out = new JSONLines(res);
   try {
     // The archive code reports layer progress (`status`) and the loaded images (`stream`); quiet keeps only the latter.
-    await d.archives.load(req.body, {
+    await d.archives.load(req.raw, {
       signal: req.signal,
       onProgress: (p: object) => {
         if (!quiet || !('status' in p)) void out.write(p);
@@ -273,7 +273,7 @@ async function create(d: ImageHandlerDeps, req: Request, res: ServerResponse): P
   }
   const out = new JSONLines(res);
   try {
-    const img = await d.archives.importRootfs(req.body, {
+    const img = await d.archives.importRootfs(req.raw, {
       ...(target !== undefined ? { tag: target } : {}),
       changes: req.query.getAll('changes'),
       ...(req.query.get('message') ? { message: req.query.get('message')! } : {}),
