@@ -8,7 +8,7 @@ import { CLI_BUNDLE, type CliMain, FROM_SOURCE } from './berth.ts';
 import { buildBundle } from './bundle-build.ts';
 import { commandOf, isFresh, type Manifest, ROOT, runBundle, START_SCRIPT } from './bundle.ts';
 import type { OutStream, Streams } from './command.ts';
-import { WHERE } from './commands.ts';
+import { WHERE } from './where.ts';
 import { writeCacheFile } from '../util/cache-files.ts';
 import { GLOBAL_FLAGS } from './global-flags.ts';
 import * as source from './main.ts';

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { COMMANDS, TABLES, WHERE } from './commands.ts';
+import { COMMANDS, TABLES } from './commands.ts';
+import { WHERE } from './where.ts';
 
 describe('the root of the command tree', () => {
   it('names every top-level command of every table, with the table that defines it', async () => {

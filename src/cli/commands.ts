@@ -1,8 +1,6 @@
 import { findCommand, type Command, type RootCommands } from './command.ts';
 import { type TableName, WHERE } from './where.ts';
 
-export { WHERE };
-
 /**
  * The `berth` command tree's root. Each area's table (container, image, network, system, trust, volume) lives beside its
  * logic and is loaded only when one of its commands runs, so `berth version` loads neither the container flags
