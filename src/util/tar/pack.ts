@@ -117,8 +117,7 @@ export async function* pack(
       ? entries[Symbol.asyncIterator]()
       : (entries as Iterable<PackEntry>)[Symbol.iterator]();
   let done = false;
-  let owed = 0; // zero bytes owed after the previous body, sent in front of the next header
-  const slab = new Slab();
+  const packer = new TarPacker();
   try {
     for (;;) {
       const r = await watch.wait(Promise.resolve(it.next()));
@@ -126,19 +125,14 @@ export async function* pack(
         done = true;
         break;
       }
-      const entry = r.value;
-      const body = entry.body;
-      const h = resolveHeader(entry);
-      const inline = body instanceof Uint8Array && body.length <= INLINE_BODY_MAX ? body : undefined;
-      const head = encodeHeaders(h, owed, inline, slab);
-      owed = 0;
+      const { header, body } = r.value;
+      const { head, inline, size } = packer.head(r.value);
       yield head;
       if (body instanceof Uint8Array) {
-        if (inline === undefined) yield asBuffer(body);
-      } else if (body !== undefined) yield* streamBody(body, h, watch);
-      if (inline === undefined) owed = padding(h.size);
+        if (!inline) yield asBuffer(body);
+      } else if (body !== undefined) yield* streamBody(body, header.name, size, watch);
     }
-    yield Buffer.alloc(owed + 2 * BLOCK_SIZE);
+    yield packer.end();
   } finally {
     if (!done) stopIterator(it);
     watch.dispose();
@@ -147,7 +141,7 @@ export async function* pack(
 
 /**
  * `pack()` one entry at a time and synchronously, for a caller that has each body in memory (or streams it itself):
- * the same bytes as `pack()` of the same entries, without an async step per entry. `head` gives the bytes that go
+ * the bytes `pack()` writes (it packs through one), without an async step per entry. `head` gives the bytes that go
  * before an entry's body (the previous body's padding, its headers, a small body inline); when `inline` is false the
  * caller passes on the body's `size` bytes itself, and the padding after them comes with the next head or with `end`.
  */
@@ -174,7 +168,8 @@ export class TarPacker {
 
 async function* streamBody(
   body: AsyncIterable<Uint8Array>,
-  h: ResolvedHeader,
+  name: string,
+  size: number,
   watch: AbortWatch,
 ): AsyncGenerator<Buffer> {
   const it = body[Symbol.asyncIterator]();
@@ -189,19 +184,19 @@ async function* streamBody(
       }
       const chunk = r.value;
       if (!(chunk instanceof Uint8Array))
-        throw new TypeError(`the body of tar entry "${h.name}" yielded ${typeof chunk}, not a Uint8Array`);
+        throw new TypeError(`the body of tar entry "${name}" yielded ${typeof chunk}, not a Uint8Array`);
       n += chunk.length;
-      if (n > h.size) {
-        throw new InvalidArgumentError(`the body of tar entry "${h.name}" is longer than its header size ${h.size}`);
+      if (n > size) {
+        throw new InvalidArgumentError(`the body of tar entry "${name}" is longer than its header size ${size}`);
       }
       if (chunk.length > 0) yield asBuffer(chunk);
     }
   } finally {
     if (!done) stopIterator(it);
   }
-  if (n < h.size) {
+  if (n < size) {
     throw new InvalidArgumentError(
-      `the body of tar entry "${h.name}" ended after ${n} bytes, but its header size is ${h.size}`,
+      `the body of tar entry "${name}" ended after ${n} bytes, but its header size is ${size}`,
     );
   }
 }
