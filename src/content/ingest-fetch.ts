@@ -5,10 +5,14 @@
  * node:http's receipt spent its time), which leaves every answer but a plain 200 to the caller; over HTTPS through
  * node:https, following redirects. Node's built-ins only, as the rest of the thread.
  */
-import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
 import { type Socket, connect, isIP } from 'node:net';
-import { rootCertificates } from 'node:tls';
+
+// node:http, https and tls through `process.getBuiltinModule`, as berthd takes them: an ESM import builds a facade
+// whose getters load undici (with http2 and webcrypto) into the thread (docs/design-notes.md, berthd's memory).
+const { Agent: PlainAgent, request: httpRequest } = process.getBuiltinModule('node:http');
+const { Agent: HttpsAgent, request: httpsRequest } = process.getBuiltinModule('node:https');
+const { rootCertificates } = process.getBuiltinModule('node:tls');
 
 /** Where a blob's bytes come from: a GET of `url` with `headers`, answered 200 with the whole blob. */
 export interface FetchSource {
@@ -62,7 +66,7 @@ function agentFor(url: URL, tls: FetchSource['tls'] | undefined): HttpAgent {
           rejectUnauthorized: tls?.verify ?? true,
           servername: isIP(url.hostname) ? '' : url.hostname,
         }) as unknown as HttpAgent)
-      : new HttpAgent(common);
+      : new PlainAgent(common);
   agents.set(key, a);
   return a;
 }
