@@ -22,6 +22,7 @@ import {
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parentPort } from 'node:worker_threads';
+import { DirSyncs } from './dirsyncs.ts';
 import type { Cancel, FetchSource } from './ingest-fetch.ts';
 
 /** What the serving thread asks of the ingest thread. */
@@ -204,7 +205,7 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
         if (await exists(final)) {
           close();
           rmSync(f.path, { force: true });
-          if (dirSyncs.has(dirname(final))) await syncDir(dirname(final));
+          await dirSyncs.settled(dirname(final));
           return { digest, created: false };
         }
         try {
@@ -213,7 +214,7 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
           close();
         }
         await renameAsync(f.path, final);
-        await syncDir(dirname(final));
+        await dirSyncs.sync(dirname(final));
         return { digest, created: true };
       } catch (err) {
         try {
@@ -240,45 +241,15 @@ async function serve(m: ToIngest): Promise<Omit<FromIngest, 'req'>> {
   }
 }
 
-/** Directory syncs per directory: those asked for while one runs wait for the next, which covers their renames. */
-const dirSyncs = new Map<string, { resolve: () => void; reject: (err: Error) => void }[]>();
-
-/**
- * Makes the renames into `dir` so far durable. Blobs committed at once (a replication's, a client's parallel
- * pushes) land in the same directory: one sync after several renames covers them all, so each sync takes every
- * rename made before it started.
- */
-function syncDir(dir: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const waiting = dirSyncs.get(dir);
-    if (waiting) {
-      waiting.push({ resolve, reject });
-      return;
-    }
-    const first = [{ resolve, reject }];
-    dirSyncs.set(dir, first);
-    void (async () => {
-      for (let batch = first; batch.length > 0; ) {
-        // Renames from now on wait for the next sync.
-        const next: typeof batch = [];
-        dirSyncs.set(dir, next);
-        try {
-          const fd = openSync(dir, 'r');
-          try {
-            await fsyncAsync(fd);
-          } finally {
-            closeSync(fd);
-          }
-          for (const w of batch) w.resolve();
-        } catch (err) {
-          for (const w of batch) w.reject(err as Error);
-        }
-        batch = next;
-      }
-      dirSyncs.delete(dir);
-    })();
-  });
-}
+/** The directory syncs of the store's blobs (dirsyncs.ts): several commits' renames share one. */
+const dirSyncs = new DirSyncs(async (dir) => {
+  const fd = openSync(dir, 'r');
+  try {
+    await fsyncAsync(fd);
+  } finally {
+    closeSync(fd);
+  }
+});
 
 /** Writes `bytes` at the file's end, and hashes them. */
 function write(f: Open, bytes: Uint8Array): void {

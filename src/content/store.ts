@@ -5,11 +5,11 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { PassThrough, Readable } from 'node:stream';
 import { type Digest, digestAlgorithm, digestHex, isDigest, mismatch, VerifyingStream } from '../util/digest.ts';
-import { writeFileAtomic } from '../util/atomic.ts';
+import { syncDir, writeFileAtomic } from '../util/atomic.ts';
 import { DataLossError, InvalidArgumentError, NotFoundError, isErrno } from '../util/errors.ts';
 import { IngestThread, ThreadIngestWriter } from './ingest-thread.ts';
+import { DirSyncs } from './dirsyncs.ts';
 import {
-  DirSyncs,
   FileIngestWriter,
   type IngestWriter,
   type ResumableIngester,
@@ -134,7 +134,7 @@ export class FileContentStore implements ContentStore, ResumableIngester, Deferr
   /** Where `writer`'s partial blobs are written and hashed, when not on the calling thread (see ingest-thread.ts). */
   readonly #thread: IngestThread | undefined;
   /** The syncs of the blobs' directories, shared by the commits on this thread. */
-  readonly #syncs = new DirSyncs();
+  readonly #syncs = new DirSyncs(syncDir);
   /** Writers open on this thread while the ingest thread is not up. */
   #writing = 0;
   /** An append's bytes are on file as each piece is written: a cut append keeps what came before the cut. */

@@ -2,9 +2,9 @@ import { createReadStream } from 'node:fs';
 import { type FileHandle, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { syncDir } from '../util/atomic.ts';
 import { type Digest, Digester, digestAlgorithm, mismatch } from '../util/digest.ts';
 import { DataLossError, InvalidArgumentError, NotFoundError, isErrno } from '../util/errors.ts';
+import type { DirSyncs } from './dirsyncs.ts';
 import type { FetchSource } from './ingest-fetch.ts';
 import type { BlobInfo, Expected } from './store.ts';
 
@@ -291,51 +291,4 @@ export async function placeFile(
   await rename(tmp, final);
   await syncs.sync(dirname(final));
   return true;
-}
-
-/**
- * The directory syncs of one store, shared by its commits. Blobs committed at once (a client's parallel pushes)
- * land in the same directory: a sync asked for while one runs waits for the next, which covers every rename made
- * before it started, so several commits share one sync. `dirSync` does the sync (`syncDir`; a test may delay it).
- */
-export class DirSyncs {
-  readonly #dirs = new Map<string, { running: Promise<void>; next: Promise<void> | undefined }>();
-  readonly #dirSync: (dir: string) => Promise<void>;
-
-  constructor(dirSync: (dir: string) => Promise<void> = syncDir) {
-    this.#dirSync = dirSync;
-  }
-
-  /** Makes the renames into `dir` so far durable. */
-  sync(dir: string): Promise<void> {
-    const s = this.#dirs.get(dir);
-    if (s === undefined) return this.#run(dir);
-    s.next ??= s.running.then(
-      () => this.#run(dir),
-      () => this.#run(dir),
-    );
-    return s.next;
-  }
-
-  /**
-   * Resolves once the renames into `dir` made so far are durable (at once when no sync is under way): one made
-   * since the running sync started has asked for the next.
-   */
-  settled(dir: string): Promise<void> {
-    const s = this.#dirs.get(dir);
-    return s === undefined ? Promise.resolve() : (s.next ?? s.running);
-  }
-
-  #run(dir: string): Promise<void> {
-    const s: { running: Promise<void>; next: Promise<void> | undefined } = {
-      running: this.#dirSync(dir),
-      next: undefined,
-    };
-    this.#dirs.set(dir, s);
-    const done = () => {
-      if (this.#dirs.get(dir) === s && s.next === undefined) this.#dirs.delete(dir);
-    };
-    s.running.then(done, done);
-    return s.running;
-  }
 }
