@@ -18,7 +18,7 @@ import {
   readDockerignore,
 } from '../../util/dockerignore.ts';
 import { coalesce } from '../../util/chunks.ts';
-import { InvalidArgumentError } from '../../util/errors.ts';
+import { errorMessage, InvalidArgumentError } from '../../util/errors.ts';
 import { pack } from '../../util/tar/pack.ts';
 import type { PackEntry } from '../../util/tar/index.ts';
 
@@ -128,13 +128,17 @@ export function contextTar(ctx: LocalContext, only?: ReadonlySet<string>, planne
   const list = ctx.entries.filter(
     (e) => ctx.generated.has(e.path) || e.type === 'directory' || !only || only.has(e.path),
   );
-  // small files are read a few ahead, so the reads overlap the sending
-  const reads = new Map<number, Promise<Buffer>>();
+  // small files are read a few ahead, so the reads overlap the sending; a failed read is kept as its error (a promise
+  // rejected before its turn would end the process as unhandled) and reported with the file's name at its turn
+  const reads = new Map<number, Promise<Buffer | Error>>();
   const ahead = (from: number) => {
     for (let i = from; i < Math.min(list.length, from + READ_AHEAD); i++) {
       const e = list[i]!;
       if (!reads.has(i) && e.type === 'file' && !ctx.generated.has(e.path) && e.size <= SMALL_FILE)
-        reads.set(i, readFile(join(ctx.dir, e.path)));
+        reads.set(
+          i,
+          readFile(join(ctx.dir, e.path)).catch((err: Error) => err),
+        );
     }
   };
   async function* entries(): AsyncGenerator<PackEntry> {
@@ -156,6 +160,8 @@ export function contextTar(ctx: LocalContext, only?: ReadonlySet<string>, planne
         reads.delete(i);
         if (small) {
           const data = await small;
+          if (data instanceof Error)
+            throw new InvalidArgumentError(`error reading build context: "${e.path}": ${errorMessage(data)}`);
           yield { header: { ...header, name: e.path, type: 'file', size: data.length }, body: data };
         } else
           yield {
