@@ -69,7 +69,15 @@ export async function setUpRuntimes(execRoot: string, wanted: string, log: Logge
   const probes = candidates.length ? await probeRuntimes(candidates, { execRoot }) : [];
   const drivers = new Map<string, RuntimeDriver>();
   for (const p of probes) {
-    if (p.ok) drivers.set(p.name, new ConmonRuntime({ execRoot, runtime: { name: p.name, path: p.path } }));
+    if (p.ok)
+      drivers.set(
+        p.name,
+        new ConmonRuntime({
+          execRoot,
+          runtime: { name: p.name, path: p.path },
+          warn: (m) => log.warn(m),
+        }),
+      );
     else log.warn(`runtime ${p.name} (${p.path}) does not work on this host: ${p.error ?? 'unknown error'}`);
   }
   let defaultRuntime = wanted;

@@ -13,7 +13,14 @@ import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { phase, phaseEnd, phaseStart } from '../util/trace.ts';
-import { AlreadyExistsError, ConflictError, InvalidArgumentError, isErrno, NotFoundError } from '../util/errors.ts';
+import {
+  AlreadyExistsError,
+  ConflictError,
+  errorMessage,
+  InvalidArgumentError,
+  isErrno,
+  NotFoundError,
+} from '../util/errors.ts';
 import { attachSession, nativeSeqpacketDialer, type AttachSession, type SeqpacketDialer } from './attach.ts';
 import { ConmonLaunch, conmonArgv } from './conmon.ts';
 import { sealedCopy } from '../sys/index.ts';
@@ -52,6 +59,8 @@ export interface ConmonRuntimeDeps {
    * before any other, which should not load the FFI library (~1.5 MiB of berthd's idle memory) for one process.
    */
   forkConmon?: boolean;
+  /** Told once when runc's sealed copy cannot be made (containers then run the installed runc, which copies itself). */
+  warn?: (message: string) => void;
 }
 
 const DEFAULT_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
@@ -70,6 +79,7 @@ export class ConmonRuntime implements RuntimeDriver {
   readonly #dial: SeqpacketDialer;
   readonly #exits: ExitWatcher;
   readonly #syslog: boolean;
+  readonly #warn: ((message: string) => void) | undefined;
   readonly #fork: boolean;
   readonly #records = new Map<string, MonitorRecord>();
   #sealed: Promise<string> | undefined;
@@ -87,6 +97,7 @@ export class ConmonRuntime implements RuntimeDriver {
     this.#exits = new ExitWatcher(this.#exitDir, { pollMs: deps.exitPollMs ?? 1000 });
     this.#syslog = deps.syslog ?? false;
     this.#fork = deps.forkConmon ?? false;
+    this.#warn = deps.warn;
   }
 
   /**
@@ -98,7 +109,10 @@ export class ConmonRuntime implements RuntimeDriver {
     if (this.name !== 'runc' || this.#fork) return Promise.resolve(this.cli.path);
     this.#sealed ??= sealedCopy(this.cli.path, 'runc').then(
       (s) => s.path,
-      () => this.cli.path,
+      (err: unknown) => {
+        this.#warn?.(`runc's sealed copy could not be made (${errorMessage(err)}): containers run ${this.cli.path}`);
+        return this.cli.path;
+      },
     );
     return this.#sealed;
   }
