@@ -16,14 +16,14 @@
  * (`--no-buildah` leaves the peer that no goal is measured against out, for a shorter run).
  */
 import { randomFillSync } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BERTH, DOCKER, removeDir, startBerthd, startDockerd, type Engine } from './lib/engines.ts';
 import { apiCycle } from './lib/api.ts';
-import { fmt, run, stats, type Stats } from './lib/proc.ts';
+import { fmt, run, stats, threadSched, type Stats } from './lib/proc.ts';
 
 export interface BuildFigures {
   runs: number;
@@ -74,28 +74,18 @@ async function largeFixture(dir: string): Promise<void> {
   await writeFile(join(dir, 'Dockerfile.from'), 'FROM busybox\n');
 }
 
-/** CPU seconds (user + system) of a process's threads, summed by thread name, from /proc. */
+/**
+ * CPU seconds of a process's threads, summed by thread name (the main thread, named as the process is, as `main
+ * thread`), from threadSched's schedstat.
+ */
 function threadCpu(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  let tasks: string[] = [];
+  let main = '';
   try {
-    tasks = readdirSync(`/proc/${pid}/task`);
+    main = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
   } catch {
-    return out;
+    // gone: threadSched finds nothing either
   }
-  for (const t of tasks) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ticks = Number(f[11]) + Number(f[12]);
-      const key = t === String(pid) ? 'main thread' : name;
-      out.set(key, (out.get(key) ?? 0) + ticks / 100);
-    } catch {
-      // the thread ended
-    }
-  }
-  return out;
+  return new Map(Object.entries(threadSched(pid)).map(([k, v]) => [k === main ? 'main thread' : k, v.cpu]));
 }
 
 interface Builder {
