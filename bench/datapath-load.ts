@@ -7,9 +7,9 @@
  */
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { clearDocker, type Sample, timed } from './datapath.ts';
+import { type Sample, timedLoad } from './datapath.ts';
 import { bigLayer, buildImage, type BuiltImage } from './lib/archive.ts';
-import { DOCKER, dockerEnv, type Engine, startBerthd, startDockerd } from './lib/engines.ts';
+import { type Engine, startBerthd, startDockerd } from './lib/engines.ts';
 import { stats } from './lib/proc.ts';
 
 export interface DatapathLoadFigures {
@@ -53,14 +53,7 @@ export async function benchDatapathLoad(o: {
     for (const image of images) {
       const order = r % 2 === 0 ? engines : [...engines].reverse();
       for (const e of order) {
-        const s = await timed(
-          DOCKER,
-          ['load', '-q', '-i', image.archive],
-          dockerEnv(e),
-          e.pids(),
-          e.name === 'berthd' ? e.pid : undefined,
-        );
-        await clearDocker(e, `${image.name}:latest`);
+        const s = await timedLoad(e, image);
         const key = `${image.name} → ${e.label}`;
         log(`  ${key}: ${s.seconds.toFixed(2)} s, CPU ${s.cpu?.toFixed(2)} s (load ${s.load.toFixed(1)})`);
         if (record) (samples[key] ??= []).push(s);

@@ -158,6 +158,19 @@ export async function clearDocker(e: Engine, ref: string): Promise<void> {
   if (left.length) throw new Error(`${e.name} kept ${left.length} layer dir(s) after rmi and prune`);
 }
 
+/** One `docker load -q` of `image` into `e`, timed with the engine's CPU (berthd's by thread), then removed. */
+export async function timedLoad(e: Engine, image: BuiltImage): Promise<Sample> {
+  const s = await timed(
+    DOCKER,
+    ['load', '-q', '-i', image.archive],
+    dockerEnv(e),
+    e.pids(),
+    e.name === 'berthd' ? e.pid : undefined,
+  );
+  await clearDocker(e, `${image.name}:latest`);
+  return s;
+}
+
 /** Seeds the registry with an image's archive as `<name>:1` (skopeo, untimed). */
 async function seed(reg: DistributionRegistry, image: BuiltImage): Promise<string> {
   const ref = `${reg.host}/${image.name}:1`;
@@ -275,14 +288,7 @@ export async function benchDatapath(o: {
 
     const loadOnce = async (image: BuiltImage, record: boolean): Promise<void> => {
       for (const e of [berthd, dockerd]) {
-        const s = await timed(
-          DOCKER,
-          ['load', '-q', '-i', image.archive],
-          dockerEnv(e),
-          e.pids(),
-          e.name === 'berthd' ? e.pid : undefined,
-        );
-        await clearDocker(e, `${image.name}:latest`);
+        const s = await timedLoad(e, image);
         if (record) add(`load ${image.name} docker → ${e.name}`, s);
       }
     };
