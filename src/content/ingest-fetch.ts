@@ -91,6 +91,9 @@ function get(src: FetchSource, cancel: Cancel): Promise<IncomingMessage> {
   const hop = (url: URL, left: number): Promise<IncomingMessage> =>
     new Promise((resolve, reject) => {
       if (cancel.reason) return reject(cancel.reason);
+      // The registry client's rule (distribution/remote/transport.ts): the source's headers and TLS settings (its
+      // CA, its verification off when insecure) go with its own host and port only; a redirect to another host is
+      // verified with the system's CAs, as the client does for a host its certs.d has nothing for.
       const home = url.host === origin.host;
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
       const req = send(url, {
