@@ -1,9 +1,17 @@
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { type Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import {
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+  createServer as createNetServer,
+  connect as netConnect,
+} from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -56,6 +64,7 @@ describe('a blob fetched by the ingest thread', () => {
     url: `${base}${path}`,
     headers: { Authorization: 'Bearer tok' },
     idleMs,
+    connectMs: 10_000,
   });
   const whole = (_req: IncomingMessage, res: ServerResponse) => {
     res.writeHead(200, { 'Content-Length': blob.length });
@@ -212,6 +221,7 @@ describe('a blob fetched by the ingest thread over HTTPS with a private CA', () 
       headers: {},
       tls: { ca: insecure ? undefined : ca, verify: !insecure },
       idleMs: 10_000,
+      connectMs: 10_000,
     };
     try {
       return await w.fetch!(src, { maxSize: blob.length });
@@ -267,4 +277,71 @@ describe('a blob fetched by the ingest thread over HTTPS with a private CA', () 
       }
     }
   });
+});
+
+/**
+ * A peer that takes no connection: a listening socket whose queue is full (the kernel drops the SYN) for plain HTTP,
+ * and one that accepts and never answers the TLS handshake for HTTPS. The connect timeout ends both, long before the
+ * idle timeout would (which a SYN never answered would not even start, over HTTPS).
+ */
+describe('a blob fetched by the ingest thread from a peer that takes no connection', () => {
+  let dir: string;
+  let store: FileContentStore;
+  let listener: ChildProcess;
+  let full: string;
+  const fillers: Socket[] = [];
+  let silent: NetServer;
+  let mute: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'berth-fetch-connect-'));
+    store = new FileContentStore(dir, { ingestThread: true });
+    await store.init();
+    await store.warm();
+    // A listening socket that never accepts, with a queue of one (Node's own servers accept at once), filled.
+    listener = spawn(
+      'python3',
+      [
+        '-c',
+        "import socket,sys\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()",
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const [line] = (await once(listener.stdout!, 'data')) as [Buffer];
+    full = `127.0.0.1:${line.toString().trim()}`;
+    const filler = netConnect(Number(full.split(':')[1]), '127.0.0.1');
+    fillers.push(filler);
+    await once(filler, 'connect');
+    silent = createNetServer((s) => fillers.push(s));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    mute = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    await store.close();
+    for (const s of fillers) s.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+    listener.stdin!.end();
+    if (listener.exitCode === null) await once(listener, 'exit');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  for (const [what, url] of [
+    ['a plain SYN never answered', () => `http://${full}/b`],
+    ['a TLS handshake never answered', () => `https://${mute}/b`],
+  ] as const) {
+    test(`${what} fails at the connect timeout`, { timeout: 20_000 }, async () => {
+      const ref = what.replaceAll(' ', '-');
+      const w = await store.writer(ref, { size: 0 });
+      const src: FetchSource = { url: url(), headers: {}, idleMs: 60_000, connectMs: 300 };
+      const err = await w.fetch!(src, { maxSize: 1000 }).then(
+        () => assert.fail('fetched'),
+        (e: Error) => e,
+      );
+      assert.ok(err instanceof UnavailableError, String(err));
+      assert.equal(err.message, `GET ${src.url}: no connection within 0.3 s`);
+      assert.equal(w.size, 0);
+      await w.close();
+      await store.abort(ref);
+    });
+  }
 });
