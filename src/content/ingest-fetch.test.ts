@@ -21,6 +21,7 @@ import { Transport } from '../distribution/remote/transport.ts';
 import { sha256 } from '../util/digest.ts';
 import {
   CanceledError,
+  ForbiddenError,
   InvalidArgumentError,
   NotFoundError,
   UnauthorizedError,
@@ -104,6 +105,8 @@ describe('a blob fetched by the ingest thread', () => {
     const cases: [number, (req: IncomingMessage, res: ServerResponse) => void, new (...a: never[]) => Error][] = [
       [404, (_q, res) => res.writeHead(404, { 'Content-Length': 0 }).end(), NotFoundError],
       [401, (_q, res) => res.writeHead(401, { 'Content-Length': 2 }).end('no'), UnauthorizedError],
+      [403, (_q, res) => res.writeHead(403, { 'Content-Length': 0 }).end(), ForbiddenError],
+      [500, (_q, res) => res.writeHead(500, { 'Content-Length': 0 }).end(), UnavailableError],
       [307, (_q, res) => res.writeHead(307, { Location: '/elsewhere', 'Content-Length': 0 }).end(), UnavailableError],
       [
         200,

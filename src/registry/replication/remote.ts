@@ -278,6 +278,7 @@ export class RemoteSide implements Side {
       method: 'PUT',
       headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
       body,
+      writeEach: true,
       scopes,
       signal,
     });
@@ -339,6 +340,7 @@ class RemoteUpload implements UploadHandle {
         'Content-Range': `${start}-${start + length - 1}`,
       },
       body,
+      writeEach: true,
       scopes: this.#scopes,
       signal,
     });
