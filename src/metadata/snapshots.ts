@@ -26,6 +26,9 @@ function fromRow(r: Row): SnapshotRecord {
   return { key: r.key, id: r.id, parent: r.parent, kind: r.kind, created: r.created, labels: JSON.parse(r.labels) };
 }
 
+/** A new data root's first snapshot id is at most this (see SnapshotRecords' `#highest`): three digits at most. */
+const FIRST_IDS = 999;
+
 /** Records of snapshots: the snapshotter's bookkeeping, kept in the metadata DB. */
 export class SnapshotRecords {
   readonly #m: MetadataDB;
@@ -34,7 +37,9 @@ export class SnapshotRecords {
    * by its id, and ext4 places a new directory (under the snapshots' directory, marked as the top of directory
    * hierarchies) by a hash of its name: a reused name would land where the snapshot just removed was, among the
    * inodes ext4 without a journal skips for a minute after their removal, one by one for every file created
-   * (src/snapshots/topdir.ts).
+   * (src/snapshots/topdir.ts). For the same reason an empty table starts at a random id below FIRST_IDS: the
+   * fresh data roots of daemons started one after another on one file system (tests, benchmarks, CI) would all
+   * name their first snapshots 1, 2, 3.
    */
   #highest = 0;
   constructor(m: MetadataDB) {
@@ -50,7 +55,8 @@ export class SnapshotRecords {
   create(key: string, parent: string | null, kind: SnapshotKind, labels: Record<string, string> = {}): SnapshotRecord {
     return this.#m.transaction(() => {
       const max = this.#m.prepare('SELECT COALESCE(MAX(id), 0) AS n FROM snapshots').get() as { n: number };
-      const id = Math.max(max.n, this.#highest) + 1;
+      const from = max.n === 0 && this.#highest === 0 ? Math.floor(Math.random() * FIRST_IDS) : this.#highest;
+      const id = Math.max(max.n, from) + 1;
       const rec: SnapshotRecord = { key, id, parent, kind, created: Date.now(), labels };
       this.#m
         .prepare('INSERT INTO snapshots (key, id, parent, kind, created, labels) VALUES (?, ?, ?, ?, ?, ?)')
