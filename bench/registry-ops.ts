@@ -37,8 +37,9 @@ const USAGE = `usage: node bench/registry-ops.ts [replication] [proxy] [big] [op
   --parallel-blobs N  the berth registries' replication.parallelBlobs (default theirs)
   --cpu-prof DIR  V8 CPU profiles of the berth registries into DIR (one file per process, written at its exit)
   --uv-threads N  UV_THREADPOOL_SIZE of the berth registries (default theirs)
-  --baseline DIR  another checkout (e.g. main's tree): in the dist-berth pair its registry runs the rule too, in
-                  the same runs, the three copies' order rotating; its times and CPU are printed beside this one's
+  --baseline DIR  another checkout (e.g. main's tree): in the pairs into berth its registries run the rule too
+                  (berth-berth: both ends), in the same runs, the three copies' order rotating; its times and CPU are
+                  printed beside this one's
 `;
 
 const { values, positionals } = parseArgs({
@@ -114,6 +115,10 @@ async function berthPeer(work: string, name: string, checkout?: string): Promise
     ...(env ? { env } : {}),
     ...(checkout ? { berth: join(checkout, 'bin', 'berth') } : {}),
   });
+  // A registry repairs its storage in a worker thread once it listens (loading that worker's modules, then a
+  // scan): 0.1-0.3 s of CPU that would otherwise overlap the first copy into a fresh destination. Measured are
+  // copies between registries that are up, so each copy waits for it.
+  await repaired(reg);
   return {
     kind: 'berth',
     reg,
@@ -126,6 +131,15 @@ async function berthPeer(work: string, name: string, checkout?: string): Promise
       await rm(root, { recursive: true, force: true });
     },
   };
+}
+
+/** Waits for the registry's start-up repair to end (its log line). */
+async function repaired(reg: ServedRegistry): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!/berth registry: repair(:| failed)/.test(reg.log())) {
+    if (Date.now() > deadline) throw new Error(`the registry did not finish its start-up repair:\n${reg.log()}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 async function distPeer(): Promise<Peer & { reg: DistributionRegistry }> {
@@ -230,8 +244,10 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
   const rows: { pair: string; berth: Stats; skopeo: Stats; own: Stats; ratio: Stats; mb: number; cpu: string }[] = [];
   for (const [sk, dk] of pairs) {
     const src = await make(sk, 'src');
-    // The baseline checkout runs the rule where the rule's owner is a fresh destination each run (dist → berth).
-    const baseline = sk === 'dist' && dk === 'berth' ? values.baseline : undefined;
+    // The baseline checkout runs the rule where the rule's owner is a fresh destination each run (dist → berth), or
+    // both ends (berth → berth: a source of its own, seeded alike, and its destinations).
+    const baseline = dk === 'berth' ? values.baseline : undefined;
+    const baseSrc = baseline && sk === 'berth' ? await make(sk, 'srcbase', baseline) : undefined;
     const who = ['skopeo', 'berth', ...(baseline ? ['baseline'] : [])];
     const m = new Map(
       who.map((w) => [
@@ -251,15 +267,17 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
     let bytes = 0;
     try {
       await seed(src, image, 'bench/img:1');
+      if (baseSrc) await seed(baseSrc, image, 'bench/img:1');
       for (let i = 0; i < RUNS; i++) {
         // skopeo and the rule (and the baseline's rule) take turns first, each to a destination of its own, fresh.
         const order = [...who.slice(i % who.length), ...who.slice(0, i % who.length)];
         for (const w of order) {
           const r = m.get(w)!;
           const dst = await make(dk, `dst${i}${w}`, w === 'baseline' ? baseline : undefined);
+          const from = w === 'baseline' && baseSrc ? baseSrc : src;
           // CPU of every berth registry in the copy (both ends of berth → berth); the rule's main thread is its owner's.
-          const pids = [src, dst].filter((p) => p.kind === 'berth').map((p) => p.pid);
-          const owner = sk === 'berth' ? src : dst;
+          const pids = [from, dst].filter((p) => p.kind === 'berth').map((p) => p.pid);
+          const owner = sk === 'berth' ? from : dst;
           let cpu0 = cpuSeconds(pids);
           let times0 = mainAndIngestTimes(owner.pid);
           // Peak RSS of the process that runs the rule (for skopeo's copy: the same berth registry's, receiving it).
@@ -268,11 +286,11 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
             if (w === 'skopeo') {
               await run('sync', []);
               const synced = cpuMs('self').reaped / 1000;
-              r.secs.push(await skopeoCopy(src, dst));
+              r.secs.push(await skopeoCopy(from, dst));
               r.cpu.push(cpuMs('self').reaped / 1000 - synced + cpuSeconds(pids) - cpu0);
             } else {
               // From the run's request on: the rule's creation (and the client loaded meanwhile) not counted.
-              const x = await replicate(src, dst, i, () => {
+              const x = await replicate(from, dst, i, () => {
                 cpu0 = cpuSeconds(pids);
                 times0 = mainAndIngestTimes(owner.pid);
               });
@@ -294,6 +312,7 @@ async function benchReplication(work: string, image: BuiltImage): Promise<void> 
       }
     } finally {
       await src.stop();
+      await baseSrc?.stop();
     }
     const sko = m.get('skopeo')!;
     for (const w of who.slice(1)) {
@@ -336,6 +355,7 @@ async function benchProxy(work: string, image: BuiltImage): Promise<void> {
   await registryCli(['project', 'create', 'cache', '--proxy', up.url, '--root', root]);
   await registryCli(['project', 'create', 'local', '--root', root]);
   const reg = await serveRegistry(undefined, { root, args: ['--auth', `htpasswd=${join(root, 'htpasswd')}`] });
+  await repaired(reg);
   const flags = ['--src-tls-verify=false', '--src-creds', USER];
   const pull = async (ref: string) => {
     const dir = join(work, 'pulled');

@@ -107,6 +107,7 @@ describe('registry replication', () => {
   it('pushes to docker-registry over TLS with Basic auth, filtered by repository and tag; digests identical', async (t) => {
     const layers = Array.from({ length: 12 }, (_, i) => randomBytes(2000 + i));
     layers.push(randomBytes(9 * MiB)); // larger than a chunk: sent in acknowledged chunks
+    layers.push(randomBytes(2 * MiB + 12345)); // one request, read from its file in several pieces
     const web = await pushImage(a, 'app/web', '1.0', { layers, headers: ADMIN });
     await pushImage(a, 'app/web', 'dev', { headers: ADMIN });
     const api = await pushImage(a, 'app/api', '1.2', { layers: layers.slice(0, 4), headers: ADMIN });

@@ -25,12 +25,13 @@ import {
   unpackTar,
 } from '../snapshots/index.ts';
 import { AlreadyExistsError, DataLossError, NotImplementedError } from '../util/errors.ts';
-import { pack, type PackEntry, TarPacker } from '../util/tar/index.ts';
+import { pack, type PackEntry } from '../util/tar/index.ts';
 import { coalesce } from '../util/chunks.ts';
 import { diffEntries } from './difftar.ts';
 import { isOpaque, layerTar } from './layerblob.ts';
 import { applyLinked, type CopyRecord } from './linked.ts';
 import { type Location, readsInWindows, WindowReader } from './windows.ts';
+import { handedOver, packList } from './packlist.ts';
 import { entryId, MarkedHash, type TarMarks } from './tarmarks.ts';
 
 export interface LayerDeps {
@@ -159,49 +160,18 @@ export class WorkLayer {
     const where = locations && list.filter((e) => e.header.type === 'file').map((e) => locations.get(e.header.name));
     const windows = where?.every((at) => at !== undefined) && readsInWindows(where) ? new WindowReader() : undefined;
     const marked = files ? MarkedHash.fresh(list.map((e) => entryId(e, files))) : undefined;
-    // packed one entry at a time (util/tar `TarPacker`, the bytes `pack` writes) and hashed as each chunk goes out,
-    // the mark taken before each entry's head: a window's body is handed on before the next one is asked for
-    const tar = async function* (): AsyncGenerator<Buffer> {
-      const packer = new TarPacker();
-      for (const e of list) {
-        size += contentBytes(e.header);
-        marked?.enter(e);
-        let body = e.body;
-        if (windows && e.header.type === 'file') {
-          const bytes = windows.bytes(locations!.get(e.header.name)!);
-          body = bytes instanceof Promise ? await bytes : bytes;
-        }
-        const { head, inline } = packer.head(body === undefined ? e : { header: e.header, body });
-        marked?.update(head);
-        yield head;
-        // (a streamed body of no bytes is still read to its end, so that its source is closed)
-        if (body === undefined || (inline && body instanceof Uint8Array)) continue;
-        if (body instanceof Uint8Array) {
-          marked?.update(body);
-          yield Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-          continue;
-        }
-        const want = e.header.size ?? 0;
-        let n = 0;
-        for await (const c of body) {
-          n += c.length;
-          if (n > want) break;
-          marked?.update(c);
-          yield Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-        }
-        if (n !== want)
-          throw new DataLossError(`the body of layer entry ${e.header.name} is not the ${e.header.size} bytes listed`);
-      }
-      const end = packer.end();
-      marked?.update(end);
-      yield end;
-    };
+    // packed one entry at a time (packlist.ts) and hashed as each chunk goes out, the mark taken before each
+    // entry's head: a window's body is handed on before the next one is asked for
+    const bodyOf = windows ? (e: PackEntry) => windows.bytes(locations!.get(e.header.name)!) : undefined;
+    const tar = handedOver(async (out) => {
+      size = await packList(list, { hash: marked, bodyOf, out });
+    });
     const content = this.#d.images.content;
     const blobPath = content.ingestPath();
     let stored: StoredTar;
     try {
       // (not gathered: the unpack copies the chunks into its ring as they come); hashed once, here when marked
-      stored = await storeAndUnpackTar(this.upper, tar(), blobPath, {
+      stored = await storeAndUnpackTar(this.upper, tar, blobPath, {
         whiteouts: 'overlay',
         hash: false,
         hashBlob: marked === undefined,

@@ -20,10 +20,10 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import type { Snapshotter } from '../snapshots/index.ts';
-import { DataLossError } from '../util/errors.ts';
-import { pack, type PackEntry, TarPacker } from '../util/tar/index.ts';
+import { pack, type PackEntry } from '../util/tar/index.ts';
 import { diffEntries } from './difftar.ts';
 import { isOpaque, withLayerDir } from './layerblob.ts';
+import { type Body, packList } from './packlist.ts';
 import { entryId, MarkedHash, type TarMarks } from './tarmarks.ts';
 import { type Location, WindowReader } from './windows.ts';
 
@@ -253,9 +253,6 @@ export async function applyLinked(
   }
 }
 
-/** A file's content: from the window it lies in, or streamed. */
-type Body = Buffer | Promise<Buffer> | AsyncIterable<Uint8Array>;
-
 /** A body read from its location, else from the file written in the directory. */
 function bodyFrom(
   upper: string,
@@ -277,9 +274,7 @@ interface TarSum {
 /**
  * The tar of `list` (each file's body from `bodyOf`) hashed, resumed from `prev`'s marks where the list begins as
  * that tar did (each entry's identity from its record in `files`, tarmarks.ts), with the marks the next layer can
- * resume from. Packed one entry at a time in a plain loop (util/tar `TarPacker`, the same bytes as `pack`): it
- * waits only when a body's window is not read yet, rather than at a few async steps per entry, whose promises were
- * most of what the collector had to do in a one-file build.
+ * resume from.
  */
 async function listDigest(
   list: readonly PackEntry[],
@@ -287,37 +282,11 @@ async function listDigest(
   prev: TarMarks | undefined,
   bodyOf: (name: string) => Body,
 ): Promise<TarSum & { marks: TarMarks }> {
-  const ids = list.map((e) => entryId(e, files));
-  const h = MarkedHash.resume(prev, ids);
-  const packer = new TarPacker();
-  for (let i = h.start; i < list.length; i++) {
-    const e = list[i]!;
-    // a turn of the event loop now and then (the links' callbacks run in it): a body whose window is read ahead
-    // is no wait at all
-    if ((i & 255) === 255) await yieldLoop();
-    h.enter(e);
-    if (e.header.type !== 'file' || !e.header.size) {
-      h.update(packer.head(e).head);
-      continue;
-    }
-    let body = bodyOf(e.header.name);
-    if (body instanceof Promise) body = await body;
-    const { head, inline, size } = packer.head({ header: e.header, body });
-    h.update(head);
-    if (inline) continue;
-    if (Buffer.isBuffer(body)) {
-      h.update(body);
-      continue;
-    }
-    let n = 0;
-    for await (const c of body) {
-      n += c.length;
-      if (n > size) break;
-      h.update(c);
-    }
-    if (n !== size) throw new DataLossError(`the body of layer entry ${e.header.name} is not the ${size} bytes listed`);
-  }
-  h.update(packer.end());
+  const h = MarkedHash.resume(
+    prev,
+    list.map((e) => entryId(e, files)),
+  );
+  await packList(list, { from: h.start, hash: h, bodyOf: (e) => bodyOf(e.header.name) });
   const { digest, marks } = h.digest();
   return { digest, size: h.size, contentSize: h.contentSize, marks };
 }

@@ -23,6 +23,8 @@ export interface FetchSource {
   tls?: { ca?: string | undefined; verify: boolean } | undefined;
   /** The request fails when nothing comes for this long (ms). */
   idleMs: number;
+  /** A new connection (with its TLS handshake) not made within this long fails the request (ms). */
+  connectMs: number;
 }
 
 /**
@@ -91,6 +93,9 @@ function get(src: FetchSource, cancel: Cancel): Promise<IncomingMessage> {
   const hop = (url: URL, left: number): Promise<IncomingMessage> =>
     new Promise((resolve, reject) => {
       if (cancel.reason) return reject(cancel.reason);
+      // The registry client's rule (distribution/remote/transport.ts): the source's headers and TLS settings (its
+      // CA, its verification off when insecure) go with its own host and port only; a redirect to another host is
+      // verified with the system's CAs, as the client does for a host its certs.d has nothing for.
       const home = url.host === origin.host;
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
       const req = send(url, {
@@ -98,6 +103,14 @@ function get(src: FetchSource, cancel: Cancel): Promise<IncomingMessage> {
         agent: agentFor(url, home ? src.tls : undefined),
       });
       cancel.stop = (err) => req.destroy(err);
+      // As the registry client: from when the agent hands over a socket still connecting (not while one waits for
+      // a pooled socket) to the end of its TLS handshake.
+      req.on('socket', (socket) => {
+        if (!socket.connecting) return;
+        const timer = setTimeout(() => req.destroy(noConnection(url, src)), src.connectMs);
+        socket.once('secureConnect', () => clearTimeout(timer));
+        socket.once('close', () => clearTimeout(timer));
+      });
       req.setTimeout(src.idleMs, () =>
         req.destroy(
           new FetchFailure(`GET ${url.href}: nothing came for ${src.idleMs / 1000} s`, { code: 'ETIMEDOUT' }),
@@ -127,10 +140,15 @@ function get(src: FetchSource, cancel: Cancel): Promise<IncomingMessage> {
   return hop(origin, MAX_REDIRECTS);
 }
 
+function noConnection(url: URL, src: FetchSource): FetchFailure {
+  return new FetchFailure(`GET ${url.href}: no connection within ${src.connectMs / 1000} s`, { code: 'ETIMEDOUT' });
+}
+
 /**
  * Fetches the blob and hands each chunk to `write` as it comes (synchronously: the next is read after it);
  * resolves with the bytes received. More than `max` bytes, a body cut short, a status other than 200 (after
- * redirects), silence for `idleMs`, or `cancel.reason` set (then the request is destroyed) fail it.
+ * redirects), no connection within `connectMs`, silence for `idleMs`, or `cancel.reason` set (then the request is
+ * destroyed) fail it.
  */
 export async function fetchInto(
   src: FetchSource,
@@ -247,9 +265,12 @@ function plainGet(
     let n = 0;
     let keep = true;
     let over = false;
+    const connecting = c.socket.connecting ? setTimeout(() => done(noConnection(url, src)), src.connectMs) : undefined;
+    if (connecting) c.socket.once('connect', () => clearTimeout(connecting));
     const done = (err?: Error) => {
       if (over) return;
       over = true;
+      clearTimeout(connecting);
       c.data = c.closed = undefined;
       c.socket.setTimeout(0);
       if (err || !keep) c.socket.destroy();

@@ -52,23 +52,29 @@ export interface Slot {
 /** Numbers fetches under way, for their `abort`. */
 let fetches = 0;
 
-/** A failed fetch as the BerthError its cause calls for (see `ThreadIngestWriter.fetch`). */
+type ErrorType = new (message: string, opts: { cause: Error }) => Error;
+
+/** The errors of the HTTP statuses a fetch's caller tells apart; any other status is Unavailable. */
+const BY_STATUS = new Map<number, ErrorType>([
+  [404, NotFoundError],
+  [401, UnauthorizedError],
+  [403, ForbiddenError],
+]);
+
+/** What a failed fetch becomes: by its status, then its cause; undefined for what is not the fetch's own failure. */
+function fetchErrorType(err: Error & { status?: number; code?: string }): ErrorType | undefined {
+  const byStatus = err.status === undefined ? undefined : BY_STATUS.get(err.status);
+  if (byStatus) return byStatus;
+  if (err.code === 'ETOOBIG') return InvalidArgumentError;
+  if (err.name === 'FetchFailure' || err.status !== undefined) return UnavailableError;
+  return undefined;
+}
+
+/** A failed fetch as the BerthError its cause calls for (see `ThreadIngestWriter.fetch`), with its status. */
 function fetchError(err: Error & { status?: number; code?: string }): Error {
-  const status = err.status;
-  const opts = { cause: err };
-  const e =
-    status === 404
-      ? new NotFoundError(err.message, opts)
-      : status === 401
-        ? new UnauthorizedError(err.message, opts)
-        : status === 403
-          ? new ForbiddenError(err.message, opts)
-          : err.code === 'ETOOBIG'
-            ? new InvalidArgumentError(err.message, opts)
-            : err.name === 'FetchFailure' || status !== undefined
-              ? new UnavailableError(err.message, opts)
-              : err;
-  return status === undefined ? e : Object.assign(e, { status });
+  const type = fetchErrorType(err);
+  const e = type ? new type(err.message, { cause: err }) : err;
+  return err.status === undefined ? e : Object.assign(e, { status: err.status });
 }
 
 /** Pieces of one writer posted and not yet answered, at most: the next is gathered while these are written. */

@@ -173,6 +173,7 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
     engineId,
     close: async () => {
       containers.close();
+      for (const driver of runtimes.drivers.values()) driver.close();
       await networks.drain();
       await snapshotter.close();
       db.close();

@@ -26,9 +26,22 @@ function fromRow(r: Row): SnapshotRecord {
   return { key: r.key, id: r.id, parent: r.parent, kind: r.kind, created: r.created, labels: JSON.parse(r.labels) };
 }
 
+/** A new data root's first snapshot id is at most this (see SnapshotRecords' `#highest`): three digits at most. */
+const FIRST_IDS = 999;
+
 /** Records of snapshots: the snapshotter's bookkeeping, kept in the metadata DB. */
 export class SnapshotRecords {
   readonly #m: MetadataDB;
+  /**
+   * The highest id given out by this process: ids are not reused while it runs. A snapshot's directory is named
+   * by its id, and ext4 places a new directory (under the snapshots' directory, marked as the top of directory
+   * hierarchies) by a hash of its name: a reused name would land where the snapshot just removed was, among the
+   * inodes ext4 without a journal skips for a minute after their removal, one by one for every file created
+   * (src/snapshots/topdir.ts). For the same reason an empty table starts at a random id below FIRST_IDS: the
+   * fresh data roots of daemons started one after another on one file system (tests, benchmarks, CI) would all
+   * name their first snapshots 1, 2, 3.
+   */
+  #highest = 0;
   constructor(m: MetadataDB) {
     this.#m = m;
   }
@@ -41,11 +54,14 @@ export class SnapshotRecords {
   /** Inserts a record with a fresh id and returns it. Throws if the key exists (SQLite constraint). */
   create(key: string, parent: string | null, kind: SnapshotKind, labels: Record<string, string> = {}): SnapshotRecord {
     return this.#m.transaction(() => {
-      const next = this.#m.prepare('SELECT COALESCE(MAX(id), 0) + 1 AS n FROM snapshots').get() as { n: number };
-      const rec: SnapshotRecord = { key, id: next.n, parent, kind, created: Date.now(), labels };
+      const max = this.#m.prepare('SELECT COALESCE(MAX(id), 0) AS n FROM snapshots').get() as { n: number };
+      const from = max.n === 0 && this.#highest === 0 ? Math.floor(Math.random() * FIRST_IDS) : this.#highest;
+      const id = Math.max(max.n, from) + 1;
+      const rec: SnapshotRecord = { key, id, parent, kind, created: Date.now(), labels };
       this.#m
         .prepare('INSERT INTO snapshots (key, id, parent, kind, created, labels) VALUES (?, ?, ?, ?, ?, ?)')
         .run(key, rec.id, parent, kind, rec.created, JSON.stringify(labels));
+      this.#highest = id;
       return rec;
     });
   }

@@ -59,7 +59,6 @@ interface NetState {
   index: number;
   /** Setups between "bridge ready" and "veth attached": the bridge must not go meanwhile. */
   inflight: number;
-  linger?: NodeJS.Timeout;
 }
 
 /** The host-side veth name of a container's endpoint on a network (deterministic, so a crash leaves no guess). */
@@ -77,7 +76,8 @@ export class BridgeBackend implements NetworkBackend {
   readonly #nets = new Map<string, NetState>();
   readonly #fw = { 4: new FirewallRunner(4), 6: new FirewallRunner(6) } as const;
   readonly #warnings = new Set<string>();
-  readonly #lingering = new Map<string, () => Promise<void>>();
+  /** Idle networks that outlive their last endpoint (`keep`), by ID: their removal's timer, run by `#removeIdle`. */
+  readonly #lingering = new Map<string, { info: NetworkDefinition; timer: NodeJS.Timeout }>();
   /** Host-side veths whose namespace is being removed: the kernel deletes them shortly. */
   readonly #dying = new Set<string>();
   /** Bridge removals under way (awaited by `flush`). */
@@ -235,11 +235,10 @@ export class BridgeBackend implements NetworkBackend {
   /** The network's bridge, addresses, sysctls and chains, made once; counts the caller in `inflight`. */
   async #ensure(info: NetworkDefinition): Promise<NetState> {
     return this.#lock.run(`net:${info.id}`, async () => {
+      clearTimeout(this.#lingering.get(info.id)?.timer);
+      this.#lingering.delete(info.id);
       let st = this.#nets.get(info.id);
       if (st) {
-        if (st.linger) clearTimeout(st.linger);
-        delete st.linger;
-        this.#lingering.delete(info.id);
         st.inflight++;
         return st;
       }
@@ -370,77 +369,63 @@ export class BridgeBackend implements NetworkBackend {
     return all.filter((p) => !this.#dying.has(p));
   }
 
-  /** Waits (up to `ms`) until the bridge's dying veths are gone; those still there then are deleted. */
-  async #awaitDying(bridge: string, ms = 3000): Promise<void> {
-    const until = Date.now() + ms;
-    for (;;) {
-      const left = ports(bridge).filter((p) => this.#dying.has(p));
-      if (!left.length) break;
-      if (Date.now() > until) {
-        for (const p of left) await deleteLink(p).catch(() => {});
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    this.#forgetGone();
-  }
-
   /** Forgets the dying veths the kernel has finished removing. */
   #forgetGone(): void {
     for (const p of this.#dying) if (!existsSync(`/sys/class/net/${p}`)) this.#dying.delete(p);
   }
 
   /**
-   * After an endpoint went: when no live endpoint is left, removes the network's bridge and rules at once (veths
-   * still dying with their namespaces are detached by the bridge's deletion); the default bridge only after
-   * `lingerMs` idle, once the kernel has removed its dying veths. Background removals are tracked: `flush` runs
-   * and awaits them.
+   * After an endpoint went: when no live endpoint is left, removes the network's bridge and rules; the veths still
+   * dying with their namespaces do not need the bridge (deleting it detaches them), so nothing waits for the
+   * kernel to finish them. A network that outlives its endpoints (the default bridge) goes only after `lingerMs`
+   * idle (`#removeIdle`); a setup meanwhile (`#ensure`) cancels that.
    */
   async #release(info: NetworkDefinition, keep: boolean): Promise<void> {
     await this.#lock.run(`net:${info.id}`, async () => {
-      const st = this.#nets.get(info.id);
-      if (st && st.inflight > 0) return;
-      if (this.#livePorts(info.network_interface).length) return;
-      // A network that does not outlive its endpoints goes now: the veths still dying with their namespaces do not
-      // need the bridge (deleting it detaches them), so it does not wait for the kernel to finish them.
+      if (!this.#idle(info)) return;
       if (!keep) return this.#removeNetwork(info);
       if (this.#lingering.has(info.id)) return;
-      const go = (): Promise<void> => {
-        if (st?.linger) clearTimeout(st.linger);
-        if (this.#lingering.get(info.id) !== go) return Promise.resolve();
-        this.#lingering.delete(info.id);
-        const p = (async () => {
-          // Not under the network's lock: a setup meanwhile must not wait for the kernel.
-          await phase('net.await-dying', info.id, () => this.#awaitDying(info.network_interface));
-          await this.#lock.run(`net:${info.id}`, async () => {
-            const cur = this.#nets.get(info.id);
-            if (cur) delete cur.linger;
-            if ((cur && cur.inflight > 0) || ports(info.network_interface).length) return;
-            // Removed meanwhile (its last endpoint's teardown found nothing dying).
-            if (!cur && !existsSync(`/sys/class/net/${info.network_interface}`)) return;
-            await this.#removeNetwork(info);
-          });
-        })();
-        this.#removing.add(p);
-        void p.catch(() => {}).finally(() => this.#removing.delete(p));
-        return p;
-      };
-      this.#lingering.set(info.id, go);
-      const t = setTimeout(
+      const timer = setTimeout(
         () =>
-          void go().catch((e) =>
+          void this.#removeIdle(info.id).catch((e) =>
             this.#o.log?.warn(`network ${info.name}: removing the idle bridge: ${errorMessage(e)}`),
           ),
         this.#o.lingerMs ?? 2000,
       );
-      t.unref();
-      if (st) st.linger = t;
+      timer.unref();
+      this.#lingering.set(info.id, { info, timer });
     });
   }
 
-  async #removeNetwork(info: NetworkDefinition): Promise<void> {
+  /** No setup under way on the network and no live endpoint on its bridge (the caller holds its lock). */
+  #idle(info: NetworkDefinition): boolean {
     const st = this.#nets.get(info.id);
-    if (st?.linger) clearTimeout(st.linger);
+    return !(st && st.inflight > 0) && this.#livePorts(info.network_interface).length === 0;
+  }
+
+  /**
+   * Removes a lingering network whose time has come (or at `flush`), unless a setup took it meanwhile. Tracked in
+   * `#removing`, which `flush` awaits.
+   */
+  #removeIdle(id: string): Promise<void> {
+    const entry = this.#lingering.get(id);
+    if (!entry) return Promise.resolve();
+    clearTimeout(entry.timer);
+    this.#lingering.delete(id);
+    const { info } = entry;
+    const p = this.#lock.run(`net:${id}`, async () => {
+      // A setup queued on the lock before the timer fired went first: its endpoint keeps the bridge.
+      if (!this.#idle(info)) return;
+      // Removed meanwhile, or never made by this process and gone (a daemon restarted with the bridge idle).
+      if (!this.#nets.has(id) && !existsSync(`/sys/class/net/${info.network_interface}`)) return;
+      await this.#removeNetwork(info);
+    });
+    this.#removing.add(p);
+    void p.catch(() => {}).finally(() => this.#removing.delete(p));
+    return p;
+  }
+
+  async #removeNetwork(info: NetworkDefinition): Promise<void> {
     this.#nets.delete(info.id);
     const fams = new Set(info.subnets.map((s) => familyOf(s.subnet)));
     const c = networkChains(info.id);
@@ -499,8 +484,8 @@ export class BridgeBackend implements NetworkBackend {
 
   /** Removes idle default bridges now (daemon stop). */
   async flush(): Promise<void> {
-    for (const go of [...this.#lingering.values()])
-      await go().catch((e) => this.#o.log?.warn(`removing an idle bridge: ${errorMessage(e)}`));
+    for (const id of [...this.#lingering.keys()])
+      await this.#removeIdle(id).catch((e) => this.#o.log?.warn(`removing an idle bridge: ${errorMessage(e)}`));
     while (this.#removing.size) await Promise.allSettled([...this.#removing]);
     if (this.#nets.size === 0 && this.#dns) await phase('net.dns.stop', '', () => this.#dns!.stop().catch(() => {}));
   }
@@ -536,8 +521,8 @@ export class BridgeBackend implements NetworkBackend {
     }
     for (const n of o.ownNetworks) {
       if (o.liveNetworks.has(n.id)) continue;
-      await this.#awaitDying(n.network_interface);
-      if (ports(n.network_interface).length === 0) await deleteLink(n.network_interface);
+      // Veths still dying with the namespaces the repair removed are detached by the bridge's deletion.
+      if (this.#livePorts(n.network_interface).length === 0) await deleteLink(n.network_interface);
     }
   }
 }

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,6 +28,8 @@ const base = third();
 const net = (i: number) => `10.201.${base + i}`;
 const BR_DEFAULT = `btld${tag}`;
 const BR_USER = `btlu${tag}`;
+/** How long Berth's backend keeps the idle default bridge here. */
+const LINGER_MS = 1000;
 
 // The same suite against each backend (the daemon option `network-backend`).
 for (const backend of ['berth', 'netavark'] as const) {
@@ -53,6 +56,7 @@ for (const backend of ['berth', 'netavark'] as const) {
                 aardvark: findHelper('aardvark-dns')!,
                 dnsDir: join(dir, 'exec', 'network', 'aardvark-dns'),
                 keep: (name) => name === 'bridge',
+                lingerMs: LINGER_MS,
               })
             : new NetavarkBackend({
                 netavark: findHelper('netavark'),
@@ -343,6 +347,30 @@ for (const backend of ['berth', 'netavark'] as const) {
       );
       assert.deepEqual(await readdir(join(dir, 'exec', 'network', 'netns')), []);
     });
+
+    if (backend === 'berth')
+      test('the default bridge outlives its last container a moment, is taken again by a setup meanwhile, then goes with the veths still dying', async () => {
+        const bridge = `/sys/class/net/${BR_DEFAULT}`;
+        const start = async (name: string) => {
+          const c = fakeContainer(`${name}${tag}`, 'bridge');
+          svc.sandboxes.prepare(c.id, 'bridge', {});
+          await up({ id: c.id, name: c.name, hostname: name, networkMode: 'bridge' });
+          return c;
+        };
+        const a = await start('la');
+        await svc.sandboxes.release(a.id);
+        assert.ok(existsSync(bridge), 'the bridge stays after its last endpoint');
+        const b = await start('lb');
+        await new Promise((r) => setTimeout(r, LINGER_MS * 2));
+        assert.ok(existsSync(bridge), 'a container set up while it lingered keeps it');
+        // b's namespace goes with its release: its veth dies with it, and the bridge does not wait for that.
+        await svc.sandboxes.release(b.id);
+        assert.ok(existsSync(bridge), 'it lingers again');
+        for (let i = 0; i < 200 && existsSync(bridge); i++) await new Promise((r) => setTimeout(r, 50));
+        assert.ok(!existsSync(bridge), 'removed after it was idle');
+        await svc.drain();
+        assert.deepEqual(await traces(), []);
+      });
 
     test("default bridge and repair: a crashed daemon's namespaces, interfaces and rules are removed at the next start", async () => {
       const c = fakeContainer(`r${tag}`, 'bridge');

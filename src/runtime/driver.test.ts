@@ -6,7 +6,8 @@ import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError 
 import { ProcessStartError } from './runtimecli.ts';
 import { readLog, type LogEntry } from './logs.ts';
 import { pidRunning } from './process.ts';
-import { OutputCollector, RuntimeTestbed } from './testkit.ts';
+import { openCopies } from './sealed.ts';
+import { OutputCollector, RUNC, RuntimeTestbed } from './testkit.ts';
 
 /** Whether `pid` still runs after up to `ms` of waiting for it to go (polled every 20 ms). */
 async function stillRunningAfter(pid: number, ms: number): Promise<boolean> {
@@ -355,5 +356,28 @@ describe('ConmonRuntime with runc', () => {
     assert.equal(procs.length, 1, `the background sleep should be left in the cgroup: ${procs.join(' ')}`);
     await d.delete(id, { force: true });
     assert.equal(await stillRunningAfter(procs[0]!, 2000), false, `process ${procs[0]} outlived the forced delete`);
+  });
+
+  test('drivers of one process share one sealed copy of runc, closed with the last driver', async () => {
+    const a = bed.newDriver();
+    const b = bed.newDriver();
+    const one = await bed.bundle({ args: ['true'] });
+    const two = await bed.bundle({ args: ['true'] });
+    const p1 = (await a.create(one.id, { bundle: one.bundle })).pid;
+    const p2 = (await b.create(two.id, { bundle: two.bundle })).pid;
+    // Both inits wait in the same copy (one memfd inode), and the process holds one copy of runc, not one a driver.
+    const [s1, s2] = await Promise.all([stat(`/proc/${p1}/exe`), stat(`/proc/${p2}/exe`)]);
+    assert.equal(s1.ino, s2.ino);
+    const runcCopies = (await openCopies()).filter((c) => c.binary === RUNC.path);
+    assert.equal(runcCopies.length, 1);
+    const users = runcCopies[0]!.users;
+    assert.ok(users >= 2);
+    a.close();
+    assert.equal((await openCopies()).find((c) => c.binary === RUNC.path)?.users ?? 0, users - 1);
+    // A closed driver still deletes what it made; a create after close takes a hold again.
+    await a.delete(one.id, { force: true });
+    b.close();
+    assert.equal((await openCopies()).find((c) => c.binary === RUNC.path)?.users ?? 0, users - 2);
+    await b.delete(two.id, { force: true });
   });
 });

@@ -12,7 +12,7 @@ import {
 } from '../util/errors.ts';
 import { attachSession, nativeSeqpacketDialer, type AttachSession, type SeqpacketDialer } from './attach.ts';
 import { ConmonLaunch, conmonArgv } from './conmon.ts';
-import { sealedCopy } from '../sys/index.ts';
+import { SealedHold } from './sealed.ts';
 import { ExitWatcher, readExitFile, type ExitStatus } from './exits.ts';
 import { pidRunning } from './process.ts';
 import { startThroughFifo } from './execfifo.ts';
@@ -73,6 +73,7 @@ export class ConmonRuntime implements RuntimeDriver {
   readonly #fork: boolean;
   readonly #records = new Map<string, MonitorRecord>();
   #sealed: Promise<string> | undefined;
+  #hold: SealedHold | undefined;
 
   constructor(deps: ConmonRuntimeDeps) {
     this.name = deps.runtime.name;
@@ -92,19 +93,31 @@ export class ConmonRuntime implements RuntimeDriver {
 
   /**
    * The runtime's path for conmon to run: for runc, a sealed in-memory copy of it (sys/memfd.ts), made on the first
-   * use and kept while berthd runs, so that no `runc init` copies itself; the installed path when the copy cannot be
-   * made, for other runtimes, and for the start-up probe (which loads no FFI).
+   * use and shared by every driver of the process that runs the same binary (sealed.ts) until `close()`, so that no
+   * `runc init` copies itself; the installed path when the copy cannot be made, for other runtimes, and for the
+   * start-up probe (which loads no FFI).
    */
   #runtimeExec(): Promise<string> {
     if (this.name !== 'runc' || this.#fork) return Promise.resolve(this.cli.path);
-    this.#sealed ??= sealedCopy(this.cli.path, 'runc').then(
-      (s) => s.path,
+    this.#hold ??= new SealedHold(this.cli.path, 'runc');
+    this.#sealed ??= this.#hold.path().then(
+      (s) => s,
       (err: unknown) => {
         this.#warn?.(`runc's sealed copy could not be made (${errorMessage(err)}): containers run ${this.cli.path}`);
         return this.cli.path;
       },
     );
     return this.#sealed;
+  }
+
+  /**
+   * Gives back this driver's hold on runc's sealed copy, which is closed once no driver of the process holds it (at
+   * berthd's shutdown). Containers keep running; a later create makes or takes a copy again.
+   */
+  close(): void {
+    this.#hold?.release();
+    this.#hold = undefined;
+    this.#sealed = undefined;
   }
 
   get #exitDir(): string {

@@ -128,4 +128,6 @@ export interface RuntimeDriver extends ContainerLifecycle, ContainerIO, ExitRepo
   list(): Promise<string[]>;
   /** The on-disk record of a container, and whether its conmon is alive. */
   monitor(id: string): Promise<MonitorRecord & { conmonAlive: boolean }>;
+  /** Frees what the driver holds for the process (runc's sealed copy), at shutdown; containers keep running. */
+  close(): void;
 }

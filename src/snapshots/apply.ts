@@ -2,6 +2,7 @@ import { releaseChunk } from '../util/chunks.ts';
 import type { Compression } from '../util/compression.ts';
 import type { Digest } from '../util/digest.ts';
 import { CanceledError } from '../util/errors.ts';
+import { copyToShared } from '../util/shared-copy.ts';
 import { pack } from '../util/tar/index.ts';
 import type { PackEntry, TarEntry } from '../util/tar/index.ts';
 import { archivedSize, type PortableHeader, type WhiteoutMode } from './layer-rules.ts';
@@ -272,7 +273,7 @@ async function run(
           while (used + len > INPUT_RING && !over) await new Promise<void>((resolve) => (room = resolve));
           if (over) break;
         }
-        copyInto(r.input, head, chunk, off, len);
+        copyToShared(r.input, head, chunk, off, len);
         used += len;
         head += len;
         off += len;
@@ -298,16 +299,6 @@ async function run(
   } finally {
     opts.signal?.removeEventListener('abort', cancel);
   }
-}
-
-/**
- * Copies `len` bytes of `src` from `off` to `at` in `ring` (shared memory). Through Buffer.copy: V8's TypedArray.set
- * into a SharedArrayBuffer copies with relaxed atomics, 3-4 times slower than a plain copy (its 256 MiB in 64 KiB
- * pieces: ~40 ms against ~23 ms on this machine's loaded CPUs; bench/README.md, "Data path").
- */
-function copyInto(ring: Buffer, at: number, src: Uint8Array, off: number, len: number): void {
-  const b = Buffer.isBuffer(src) ? src : Buffer.from(src.buffer, src.byteOffset, src.byteLength);
-  b.copy(ring, at, off, off + len);
 }
 
 function unpacked(m: Done): UnpackedTar {

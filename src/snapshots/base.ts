@@ -21,6 +21,7 @@ import {
 import type { WhiteoutMode } from './apply.ts';
 import { TRANSIENT_LABEL } from './types.ts';
 import type { Mount, SnapshotInfo, Snapshotter, TarEntry, Usage } from './types.ts';
+import { markTopDir } from './topdir.ts';
 import { diskUsage } from './usage.ts';
 
 export interface SnapshotterDeps {
@@ -43,6 +44,8 @@ export abstract class DirectorySnapshotter implements Snapshotter {
   protected readonly dir: string;
   protected readonly records: SnapshotRecords;
   #closed = false;
+  /** `dir` made and marked as the top of directory hierarchies (topdir.ts), once, before the first snapshot. */
+  #topDir: Promise<boolean> | undefined;
 
   constructor(deps: SnapshotterDeps) {
     this.dir = join(deps.root, 'snapshots');
@@ -97,6 +100,7 @@ export abstract class DirectorySnapshotter implements Snapshotter {
       // round trips through libuv's pool (bench/README.md, "Start path"). A directory is there only after a crash
       // (and then it may be a whole layer's tree: removed off the event loop).
       if (existsSync(home)) await rm(home, { recursive: true, force: true }); // left by a crash before a repair
+      await (this.#topDir ??= markTopDir(this.dir));
       mkdirSync(home, { recursive: true });
       mkdirSync(join(home, 'fs'), 0o755);
       await this.populate(rec, parents);

@@ -27,6 +27,7 @@
 import { utimesSync } from 'node:fs';
 import { posix } from 'node:path';
 import { CanceledError, InvalidArgumentError, isErrno } from '../util/errors.ts';
+import { copyToShared } from '../util/shared-copy.ts';
 import type { TarHeader } from '../util/tar/index.ts';
 import type { TarSink } from '../util/tar/parser.ts';
 import {
@@ -146,7 +147,7 @@ export class Dispatcher implements TarSink {
     shared: boolean;
     links: ApplierLink[];
     ctl: Int32Array;
-    /** A Buffer over the shared slots: copied into with Buffer.copy (see apply.ts, copyInto). */
+    /** A Buffer over the shared slots: copied into with copyToShared (a memcpy; util/shared-copy.ts). */
     bodies: Buffer;
     /** LOCAL_AFTER, unless set (tests set it low, to give this thread's applier more of the work). */
     localAfter?: number;
@@ -220,7 +221,7 @@ export class Dispatcher implements TarSink {
     for (let off = 0; off < piece.length; off += SLOT) {
       const n = Math.min(SLOT, piece.length - off);
       const slot = this.#takeSlot();
-      piece.copy(this.#bodies, slot * SLOT, off, off + n);
+      copyToShared(this.#bodies, slot * SLOT, piece, off, n);
       this.#batchBytes[a]! += n;
       this.#step(a, { d: slot, n });
       if (this.#batchBytes[a]! >= BATCH_BYTES) this.#flush(a);

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lgetxattr } from '../sys/index.ts';
@@ -12,6 +13,21 @@ runSnapshotterSuite(
   'overlay',
   (deps) => new OverlaySnapshotter(deps),
   (ctx) => {
+    test('overlay: the snapshots directory is marked as the top of directory hierarchies where ext4 keeps the mark', async () => {
+      const { snapshotter: s, root } = ctx();
+      await s.prepare('ov-top-active');
+      const dir = join(root, 'snapshots');
+      let attrs: string;
+      try {
+        attrs = execFileSync('lsattr', ['-d', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      } catch {
+        return; // a file system without ext2/3/4 attributes: nothing to mark (topdir.test.ts covers that)
+      }
+      const flags = attrs.split(' ')[0]!;
+      if (flags.includes('e')) assert.ok(flags.includes('T'), `lsattr -d ${dir}: ${attrs}`);
+      await s.remove('ov-top-active');
+    });
+
     test('overlay: a committed layer holds exactly the layer, whiteouts in overlayfs form', async () => {
       const { snapshotter: s, root } = ctx();
       await s.prepare('ov-1-active');

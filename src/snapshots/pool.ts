@@ -67,7 +67,7 @@ const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 6
 /** A reader thread and its shared memory, lent to one unpack at a time. */
 export class Reader {
   readonly thread: OwnedThread;
-  /** A Buffer over the shared ring: Buffer.copy into it is a memmove, where TypedArray.set into shared memory is not. */
+  /** A Buffer over the shared ring, copied into with copyToShared (util/shared-copy.ts: one memcpy). */
   readonly input: Buffer;
   readonly ctl: Int32Array;
   /** The unpack being served: its messages, and what to do if the thread dies. */

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { UnavailableError } from '../../util/errors.ts';
 import { humanSize, progressBar, shortId } from './progress.ts';
@@ -119,4 +120,48 @@ test('waiting for a free pooled socket does not count against the connect timeou
   for (const h of held) h();
   assert.deepEqual(await Promise.all(slow), Array(32).fill('slow'));
   assert.equal(await queued, 'fast');
+});
+
+test('writeEach: a body that refills one buffer arrives intact at a slow reader', async (t) => {
+  // Chunks smaller than the request's buffer limit, which a plain write takes at once, keeping a reference
+  const CHUNK = 4 << 10;
+  const COUNT = 3072; // 12 MiB: more than loopback's socket buffers hold while the server does not read
+  let received: Promise<string> | undefined;
+  const server = createServer((req, res) => {
+    const hash = createHash('sha256');
+    received = new Promise((resolve) => {
+      req.pause();
+      setTimeout(() => req.resume(), 200);
+      req.on('data', (c: Buffer) => hash.update(c));
+      req.on('end', () => {
+        res.end();
+        resolve(hash.digest('hex'));
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const port = (server.address() as { port: number }).port;
+  const tr = new Transport(cfg());
+  t.after(() => tr.close());
+  const expected = createHash('sha256');
+  for (let i = 0; i < COUNT; i++) expected.update(Buffer.alloc(CHUNK, i & 0xff));
+  const buf = Buffer.alloc(CHUNK);
+  const body = (async function* () {
+    for (let i = 0; i < COUNT; i++) {
+      buf.fill(i & 0xff); // the same buffer each time: the last chunk must be on its way before this
+      yield buf;
+    }
+  })();
+  const res = await tr.request(
+    { base: `http://127.0.0.1:${port}`, registry: `127.0.0.1:${port}`, skipVerify: false, mirror: false },
+    '/up',
+    { method: 'PUT', headers: { 'Content-Length': String(CHUNK * COUNT) }, body, writeEach: true },
+  );
+  res.discard();
+  assert.equal(res.status, 200);
+  assert.equal(await received, expected.digest('hex'));
 });

@@ -4,7 +4,7 @@
  * configuration (Node's own `proxyEnv` agents: CONNECT tunnels for https), and two timeouts: connecting, and
  * idleness of a response (headers or body) — so a registry that is down or hangs fails in bounded time.
  */
-import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { ClientRequest, Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -77,6 +77,11 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** A body: bytes, or a stream (send Content-Length in headers with it). */
   body?: Buffer | Readable | AsyncIterable<Uint8Array>;
+  /**
+   * Each chunk of a streamed body is handed to the socket before the next is asked for: for a source that fills
+   * the same buffers again (a file read into reused buffers, which spares the collector a buffer per read).
+   */
+  writeEach?: boolean;
   signal?: AbortSignal | undefined;
   /** Upload progress: bytes of the body sent so far. */
   onSent?: (n: number) => void;
@@ -373,7 +378,8 @@ export class Transport {
           try {
             for await (const chunk of body) {
               sent += chunk.length;
-              if (!req.write(chunk)) await drained(req);
+              if (opts.writeEach) await written(req, chunk);
+              else if (!req.write(chunk)) await drained(req);
               opts.onSent?.(sent);
               if (failure || req.destroyed) return;
             }
@@ -391,6 +397,19 @@ export class Transport {
     for (const a of this.#agents.values()) a.destroy();
     this.#agents.clear();
   }
+}
+
+/** Resolves once `chunk` was handed to the socket (or the request failed: its error is the request's). */
+function written(req: ClientRequest, chunk: Uint8Array): Promise<void> {
+  return new Promise((resolve) => {
+    if (req.destroyed) return resolve();
+    const done = () => {
+      req.off('close', done);
+      resolve();
+    };
+    req.once('close', done);
+    req.write(chunk, done);
+  });
 }
 
 /** Network errors as BerthErrors: refused, unreachable, reset, TLS failures are UnavailableError. */

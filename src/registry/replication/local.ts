@@ -1,12 +1,17 @@
+import { type FileHandle, open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { FetchableBlob } from '../../content/index.ts';
 import type { Digest } from '../../util/digest.ts';
-import { DataLossError, isBerthError } from '../../util/errors.ts';
+import { DataLossError, isBerthError, isErrno } from '../../util/errors.ts';
 import type { Upload } from '../meta/store.ts';
 import type { Registry } from '../service.ts';
 import type { Manifest, Side, UploadHandle } from './side.ts';
 
 const PAGE = 1000;
+/** Bytes of each read of a blob file this side sends (`readBlob`). */
+const PIECE = 1 << 20;
+/** Read buffers kept for the next blobs, at most: two per blob in flight. */
+const KEPT = 16;
 
 /** This registry as a replication side: the registry service in-process, acting as `replication:RULE`. */
 export class LocalSide implements Side {
@@ -15,6 +20,8 @@ export class LocalSide implements Side {
   readonly streamsUploads = false;
   readonly #reg: Registry;
   readonly #actor: string;
+  /** Read buffers of PIECE bytes no blob is using (`readBlob`). */
+  readonly #free: Buffer[] = [];
 
   constructor(reg: Registry, actor: string) {
     this.#reg = reg;
@@ -55,10 +62,58 @@ export class LocalSide implements Side {
     return Buffer.concat(chunks);
   }
 
+  /**
+   * From the blob's file when the store keeps blobs as files: read 1 MiB at a time into two buffers used in turn
+   * (the next read under way while the consumer has the last one) and kept for the next blobs, so a copy's reads
+   * make no garbage; each chunk is valid only until the next is asked for (the remote side writes each to its
+   * socket before it asks). A blob of another backend, or one the store makes on demand, comes as a stream.
+   */
   async readBlob(repo: string, digest: Digest, start: number): Promise<AsyncIterable<Buffer>> {
     const size = await this.#reg.blobSize(repo, digest);
     if (start >= size) return (async function* () {})();
+    const path = this.#reg.blobs.path?.(digest);
+    if (path !== undefined) {
+      try {
+        return this.#chunks(await open(path), digest, start, size);
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err;
+      }
+    }
     return this.#reg.readBlob(digest, { start, end: size - 1 });
+  }
+
+  async *#chunks(fh: FileHandle, digest: Digest, start: number, end: number): AsyncGenerator<Buffer> {
+    const bufs: Buffer[] = [];
+    let next: Promise<number> | undefined;
+    const readInto = async (b: Buffer, at: number): Promise<number> => {
+      const want = Math.min(PIECE, end - at);
+      const { bytesRead } = await fh.read(b, 0, want, at);
+      if (bytesRead < want) throw new DataLossError(`blob ${digest} ended at byte ${at + bytesRead} of ${end}`);
+      return want;
+    };
+    try {
+      let pos = start;
+      let turn = 0;
+      bufs.push(this.#free.pop() ?? Buffer.allocUnsafeSlow(PIECE));
+      next = readInto(bufs[0]!, pos);
+      while (next !== undefined) {
+        const n = await next;
+        next = undefined;
+        const b = bufs[turn]!;
+        pos += n;
+        turn = 1 - turn;
+        if (pos < end) {
+          if (bufs.length < 2) bufs.push(this.#free.pop() ?? Buffer.allocUnsafeSlow(PIECE));
+          next = readInto(bufs[turn]!, pos);
+        }
+        yield n === PIECE ? b : b.subarray(0, n);
+      }
+    } finally {
+      // A read under way still fills its buffer: it ends before the buffer is kept for another blob.
+      await next?.catch(() => {});
+      await fh.close().catch(() => {});
+      for (const b of bufs) if (this.#free.length < KEPT) this.#free.push(b);
+    }
   }
 
   hasBlob(repo: string, digest: Digest): Promise<number | undefined> {

@@ -31,6 +31,9 @@ export function preloadClient(): void {
   void loadClient().catch(() => {});
 }
 
+/** A connection to the remote (with its TLS handshake) not made within this long fails (ms). */
+const connectTimeout = (remote: Rule['remote']) => Math.min(10_000, remote.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+
 const isNotFound = (err: unknown) => isBerthError(err) && err.code === 'NOT_FOUND';
 
 /**
@@ -47,7 +50,7 @@ export class RemoteSide implements Side {
   readonly #transport: Transport;
   readonly #certs: string | undefined;
   /** What a thread fetching a blob by itself needs of the remote's settings (`blobSource`). */
-  readonly #tls: { ca: string | undefined; insecure: boolean; timeoutMs: number };
+  readonly #tls: { ca: string | undefined; insecure: boolean; timeoutMs: number; connectMs: number };
   /** Uploads a refused mount opened (the registry falls back to an upload): used by the next `upload`. */
   readonly #opened = new Map<string, string>();
 
@@ -57,6 +60,7 @@ export class RemoteSide implements Side {
       ca: remote.ca ?? undefined,
       insecure: remote.insecure,
       timeoutMs: remote.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      connectMs: connectTimeout(remote),
     };
     this.#session = session;
     this.#transport = transport;
@@ -81,7 +85,7 @@ export class RemoteSide implements Side {
       certsDir: certs ?? join(tmpdir(), 'berth-no-certs.d'),
       maxConcurrentDownloads: 8,
       maxConcurrentUploads: 8,
-      connectTimeoutMs: Math.min(10_000, timeout),
+      connectTimeoutMs: connectTimeout(remote),
       idleTimeoutMs: timeout,
     });
     const endpoint: Endpoint = {
@@ -247,6 +251,7 @@ export class RemoteSide implements Side {
       headers: authz ? { Authorization: authz } : {},
       tls: url.protocol === 'https:' ? { ca: this.#tls.ca, verify: !this.#tls.insecure } : undefined,
       idleMs: this.#tls.timeoutMs,
+      connectMs: this.#tls.connectMs,
     };
   }
 
@@ -273,6 +278,7 @@ export class RemoteSide implements Side {
       method: 'PUT',
       headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
       body,
+      writeEach: true,
       scopes,
       signal,
     });
@@ -334,6 +340,7 @@ class RemoteUpload implements UploadHandle {
         'Content-Range': `${start}-${start + length - 1}`,
       },
       body,
+      writeEach: true,
       scopes: this.#scopes,
       signal,
     });

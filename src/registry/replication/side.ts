@@ -39,7 +39,10 @@ export interface Side {
   manifestDigest(repo: string, ref: string, signal: AbortSignal): Promise<string | undefined>;
   /** A small blob read whole (an image config), verified. */
   smallBlob(repo: string, digest: Digest, signal: AbortSignal): Promise<Buffer>;
-  /** The blob's bytes from `start` to its end. */
+  /**
+   * The blob's bytes from `start` to its end. A chunk may be valid only until the next is asked for (this
+   * registry reads its files into reused buffers): a consumer writes or copies each before asking for the next.
+   */
   readBlob(repo: string, digest: Digest, start: number, signal: AbortSignal): Promise<AsyncIterable<Buffer>>;
   /**
    * Where another thread can GET the whole blob itself (URL, authorization, TLS settings), so that its bytes need
