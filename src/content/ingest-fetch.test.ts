@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { makeCa } from '../distribution/remote/testkit.ts';
+import { makeCa, makeClientCert } from '../distribution/remote/testkit.ts';
 import { Transport } from '../distribution/remote/transport.ts';
 import { sha256 } from '../util/digest.ts';
 import {
@@ -170,21 +170,26 @@ describe('a blob fetched by the ingest thread', () => {
 
 /**
  * Over HTTPS with a private CA, side by side with the registry client (distribution/remote/transport.ts), which
- * fetches the same blobs when the thread does not: the rule's TLS settings (its CA, or no verification when insecure)
- * go with the remote's own host and port only, and a redirect to another host is verified with that host's own
- * settings (for a replication rule: none, so the system's CAs), in both.
+ * fetches the same blobs when the thread does not. The thread is given the TLS settings the client resolved for the
+ * remote (`Transport.tlsSettings`), and both use them on every hop, as Docker does: a redirect to another host under
+ * the same CA is verified with the remote's CA (or not at all when the remote is insecure) and gets the remote's
+ * client certificate; a redirect from https to plain http is followed. The remote's authorization stays home.
  */
 describe('a blob fetched by the ingest thread over HTTPS with a private CA', () => {
   let dir: string;
   let store: FileContentStore;
   let ca: string;
-  let registry: HttpsServer;
-  let storage: HttpsServer;
+  const servers: (HttpsServer | Server)[] = [];
   let home: string;
   let elsewhere: string;
+  let mtls: string;
+  let plain: string;
+  let client: { cert: string; key: string };
+  const authorization: (string | undefined)[] = [];
   const blob = randomBytes(100_000);
 
-  const listen = async (s: HttpsServer) => {
+  const listen = async (s: HttpsServer | Server) => {
+    servers.push(s);
     await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
     return `127.0.0.1:${(s.address() as AddressInfo).port}`;
   };
@@ -192,40 +197,79 @@ describe('a blob fetched by the ingest thread over HTTPS with a private CA', () 
     dir = await mkdtemp(join(tmpdir(), 'berth-fetch-tls-'));
     await makeCa(dir);
     ca = await readFile(join(dir, 'ca.crt'), 'utf8');
+    const clientFiles = await makeClientCert(dir, 'client');
+    client = { cert: await readFile(clientFiles.cert, 'utf8'), key: await readFile(clientFiles.key, 'utf8') };
     const tls = { key: await readFile(join(dir, 'server.key')), cert: await readFile(join(dir, 'server.crt')) };
-    const serve = (res: ServerResponse) => res.writeHead(200, { 'Content-Length': blob.length }).end(blob);
-    storage = createHttpsServer(tls, (_req, res) => serve(res));
-    elsewhere = await listen(storage);
-    registry = createHttpsServer(tls, (req, res) => {
-      if (req.url === '/data') return serve(res);
-      const to = req.url === '/here' ? '/data' : `https://${elsewhere}/data`;
-      res.writeHead(307, { Location: to, 'Content-Length': 0 }).end();
-    });
-    home = await listen(registry);
+    const serve = (req: IncomingMessage, res: ServerResponse) => {
+      authorization.push(req.headers.authorization);
+      res.writeHead(200, { 'Content-Length': blob.length }).end(blob);
+    };
+    elsewhere = await listen(createHttpsServer(tls, serve));
+    // Storage that takes only clients with a certificate its client CA signed.
+    const clientCa = await readFile(clientFiles.caCert);
+    mtls = await listen(
+      createHttpsServer({ ...tls, ca: clientCa, requestCert: true, rejectUnauthorized: true }, serve),
+    );
+    plain = await listen(createServer(serve));
+    const to: Record<string, () => string> = {
+      '/here': () => '/data',
+      '/away': () => `https://${elsewhere}/data`,
+      '/mtls': () => `https://${mtls}/data`,
+      '/plain': () => `http://${plain}/data`,
+    };
+    home = await listen(
+      createHttpsServer(tls, (req, res) => {
+        if (req.url === '/data') return serve(req, res);
+        res.writeHead(307, { Location: to[req.url ?? '']?.() ?? '/nowhere', 'Content-Length': 0 }).end();
+      }),
+    );
     store = new FileContentStore(join(dir, 'store'), { ingestThread: true });
     await store.init();
     await store.warm();
   });
   after(async () => {
     await store.close();
-    for (const s of [registry, storage]) {
+    for (const s of servers) {
       s.closeAllConnections();
       await new Promise((resolve) => s.close(resolve));
     }
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** The ingest thread's fetch with a rule's settings (RemoteSide.blobSource): its CA, or none and no verification. */
-  const thread = async (path: string, insecure: boolean): Promise<number | Error> => {
-    const ref = `tls${path.replace('/', '-')}-${insecure}`;
+  /**
+   * A registry client's transport for the remote, as a replication rule opens it (RemoteSide.open): its CA in a
+   * certs.d under its host only (with a client key pair when `cert`), or no verification when insecure.
+   */
+  const transport = async (insecure: boolean, cert: boolean) => {
+    const certsDir = join(dir, `certs-${insecure}-${cert}.d`);
+    await mkdir(join(certsDir, home), { recursive: true });
+    if (!insecure) await writeFile(join(certsDir, home, 'ca.crt'), ca);
+    if (cert) {
+      await writeFile(join(certsDir, home, 'client.cert'), client.cert);
+      await writeFile(join(certsDir, home, 'client.key'), client.key);
+    }
+    const t = new Transport({
+      insecureRegistries: insecure ? [home] : [],
+      mirrors: [],
+      certsDir,
+      maxConcurrentDownloads: 1,
+      maxConcurrentUploads: 1,
+    });
+    return { t, ep: { base: `https://${home}`, registry: home, skipVerify: insecure, mirror: false } };
+  };
+  /** The ingest thread's fetch with the settings the client resolved (RemoteSide.blobSource). */
+  const thread = async (path: string, insecure: boolean, cert = false): Promise<number | Error> => {
+    const ref = `tls${path.replace('/', '-')}-${insecure}-${cert}`;
     const w = await store.writer(ref, { size: 0 });
+    const { t, ep } = await transport(insecure, cert);
     const src: FetchSource = {
       url: `https://${home}${path}`,
-      headers: {},
-      tls: { ca: insecure ? undefined : ca, verify: !insecure },
+      headers: { Authorization: 'Bearer for-the-remote-only' },
+      tls: t.tlsSettings(ep),
       idleMs: 10_000,
       connectMs: 10_000,
     };
+    t.close();
     try {
       return await w.fetch!(src, { maxSize: blob.length });
     } catch (err) {
@@ -235,22 +279,11 @@ describe('a blob fetched by the ingest thread over HTTPS with a private CA', () 
       await store.abort(ref);
     }
   };
-  /** The registry client with the same rule's settings (RemoteSide.open): its CA in a certs.d under its host only. */
-  const client = async (path: string, insecure: boolean): Promise<number | Error> => {
-    const certsDir = join(dir, `certs-${insecure}.d`);
-    await mkdir(join(certsDir, home), { recursive: true });
-    if (!insecure) await writeFile(join(certsDir, home, 'ca.crt'), ca);
-    const t = new Transport({
-      insecureRegistries: insecure ? [home] : [],
-      mirrors: [],
-      certsDir,
-      maxConcurrentDownloads: 1,
-      maxConcurrentUploads: 1,
-    });
-    const ep = { base: `https://${home}`, registry: home, skipVerify: insecure, mirror: false };
+  /** The registry client itself, following the redirect as Session.blob does. */
+  const viaClient = async (path: string, insecure: boolean, cert = false): Promise<number | Error> => {
+    const { t, ep } = await transport(insecure, cert);
     try {
       let res = await t.request(ep, path);
-      // As Session.blob follows a redirect.
       if (res.status === 307) {
         res.discard();
         res = await t.request(ep, new URL(res.headers.location!, res.url).href);
@@ -266,19 +299,35 @@ describe('a blob fetched by the ingest thread over HTTPS with a private CA', () 
   test('a redirect on the remote itself keeps its CA, or its verification off when insecure', async () => {
     for (const insecure of [false, true]) {
       assert.equal(await thread('/here', insecure), blob.length);
-      assert.equal(await client('/here', insecure), blob.length);
+      assert.equal(await viaClient('/here', insecure), blob.length);
     }
   });
 
-  test("a redirect to another host gets neither the remote's CA nor its insecure setting, as in the registry client", async () => {
+  test("a redirect to another host carries the remote's CA, or its verification off when insecure, as in Docker", async () => {
+    authorization.length = 0;
     for (const insecure of [false, true]) {
-      const [t, c] = [await thread('/away', insecure), await client('/away', insecure)];
-      assert.ok(t instanceof UnavailableError, `thread, insecure ${insecure}: ${t}`);
-      assert.ok(c instanceof UnavailableError, `client, insecure ${insecure}: ${c}`);
-      for (const e of [t, c]) {
-        assert.match(e.message, new RegExp(`GET https://${elsewhere}/data: unable to verify the first certificate`));
+      assert.equal(await thread('/away', insecure), blob.length, `thread, insecure ${insecure}`);
+      assert.equal(await viaClient('/away', insecure), blob.length, `client, insecure ${insecure}`);
+    }
+    assert.deepEqual(authorization, [undefined, undefined, undefined, undefined], "the remote's token stays home");
+  });
+
+  test("a redirect to storage that asks for a client certificate gets the remote's, in both", async () => {
+    for (const cert of [false, true]) {
+      const [t, c] = [await thread('/mtls', false, cert), await viaClient('/mtls', false, cert)];
+      if (cert) {
+        assert.equal(t, blob.length, `thread: ${t}`);
+        assert.equal(c, blob.length, `client: ${c}`);
+      } else {
+        assert.ok(t instanceof UnavailableError, `thread without a certificate: ${t}`);
+        assert.ok(c instanceof UnavailableError, `client without a certificate: ${c}`);
       }
     }
+  });
+
+  test("a redirect from https to plain http is followed, as Go's client does", async () => {
+    assert.equal(await thread('/plain', false), blob.length);
+    assert.equal(await viaClient('/plain', false), blob.length);
   });
 });
 

@@ -19,8 +19,12 @@ export interface FetchSource {
   url: string;
   /** Sent to `url`'s host only: a redirect elsewhere (to storage: S3 and the like) goes without them. */
   headers: Record<string, string>;
-  /** For https: extra CA certificates (PEM) beside the system's, and whether `url`'s host is verified at all. */
-  tls?: { ca?: string | undefined; verify: boolean } | undefined;
+  /**
+   * For https, on every hop (the hosts redirects lead to as well as `url`'s): extra CA certificates (PEM) beside the
+   * system's, a client key pair, and whether certificates are verified at all. The registry client's settings for
+   * the endpoint `url` belongs to (`Transport.tlsSettings` in distribution/, which holds the rule), as they are.
+   */
+  tls?: { ca?: string[] | undefined; cert?: string | undefined; key?: string | undefined; verify: boolean } | undefined;
   /** The request fails when nothing comes for this long (ms). */
   idleMs: number;
   /** A new connection (with its TLS handshake) not made within this long fails the request (ms). */
@@ -56,7 +60,10 @@ const USER_AGENT = 'berth/0.1 (docker compatible; ingest thread)';
 const agents = new Map<string, HttpAgent>();
 
 function agentFor(url: URL, tls: FetchSource['tls'] | undefined): HttpAgent {
-  const key = `${url.origin} ${tls?.verify ?? true} ${tls?.ca ?? ''}`;
+  const key =
+    url.protocol === 'https:'
+      ? `${url.origin} ${tls?.verify ?? true} ${tls?.ca?.join('') ?? ''} ${tls?.cert ?? ''}`
+      : url.origin;
   let a = agents.get(key);
   if (a) return a;
   const common = { keepAlive: true, maxSockets: 32 };
@@ -64,7 +71,8 @@ function agentFor(url: URL, tls: FetchSource['tls'] | undefined): HttpAgent {
     url.protocol === 'https:'
       ? (new HttpsAgent({
           ...common,
-          ...(tls?.ca ? { ca: [...rootCertificates, tls.ca] } : {}),
+          ...(tls?.ca ? { ca: [...rootCertificates, ...tls.ca] } : {}),
+          ...(tls?.cert !== undefined ? { cert: tls.cert, key: tls.key } : {}),
           rejectUnauthorized: tls?.verify ?? true,
           servername: isIP(url.hostname) ? '' : url.hostname,
         }) as unknown as HttpAgent)
@@ -93,14 +101,13 @@ function get(src: FetchSource, cancel: Cancel): Promise<IncomingMessage> {
   const hop = (url: URL, left: number): Promise<IncomingMessage> =>
     new Promise((resolve, reject) => {
       if (cancel.reason) return reject(cancel.reason);
-      // The registry client's rule (distribution/remote/transport.ts): the source's headers and TLS settings (its
-      // CA, its verification off when insecure) go with its own host and port only; a redirect to another host is
-      // verified with the system's CAs, as the client does for a host its certs.d has nothing for.
+      // As the registry client: the source's headers (its authorization) go to its own host and port only, and its
+      // TLS settings to every host, a redirect's to storage included (distribution/remote/transport.ts, Docker's rule).
       const home = url.host === origin.host;
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
       const req = send(url, {
         headers: { 'User-Agent': USER_AGENT, ...(home ? src.headers : {}) },
-        agent: agentFor(url, home ? src.tls : undefined),
+        agent: agentFor(url, src.tls),
       });
       cancel.stop = (err) => req.destroy(err);
       // As the registry client: from when the agent hands over a socket still connecting (not while one waits for

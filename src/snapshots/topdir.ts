@@ -8,8 +8,8 @@
  * is not written back), and looks at every such inode of the group in turn, from the start of the group, for each
  * file it creates (`find_inode_bit`, `recently_deleted`). Where images and containers were just removed (as a pull or
  * load after a removal, or every round of a benchmark), each new file of a layer paid for all the files removed
- * before it, more the more were removed: 2,048 files took 120 to 870 ms of system time to create in one directory
- * tree, against 60 to 80 ms under a directory marked so (bench/README.md, "Data path"). With a journal the check is
+ * before it, more the more were removed: 2,048 files took 115 to 850 ms of system time to create in one directory
+ * tree, against 55 to 75 ms under a directory marked so (bench/README.md, "Data path"). With a journal the check is
  * not made, and the mark only spreads snapshots over the disk's groups.
  *
  * On other file systems (or without chattr) the mark is not set and nothing changes: it is a placement hint only.

@@ -46,7 +46,7 @@ test('endpoints: mirrors first for pulls (a list mirrors Docker Hub only), https
     [
       ['https://127.0.0.1:5001', true],
       ['https://127.0.0.1:5000', true],
-      ['http://127.0.0.1:5000', false],
+      ['http://127.0.0.1:5000', true],
     ],
   );
   assert.deepEqual(

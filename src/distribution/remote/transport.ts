@@ -40,13 +40,30 @@ const builtin = {
 /** A response that sent nothing for the idle timeout: not resumed (a hung registry would hang again). */
 export class IdleTimeoutError extends UnavailableError {}
 
+/**
+ * An endpoint's TLS settings, resolved once (`Transport.tlsSettings`) and used for every request made for the
+ * endpoint, to its own host and to any host a redirect from it leads to: extra CAs (PEM) beside the system's, a
+ * client key pair, and whether the server's certificate is verified at all. Plain data, so that the ingest thread,
+ * which fetches a blob on its own, gets the very same (`FetchSource.tls`).
+ */
+export interface TlsSettings {
+  ca?: string[];
+  cert?: string;
+  key?: string;
+  verify: boolean;
+}
+
 /** Where requests for a registry go. */
 export interface Endpoint {
   /** `https://host:port` or `http://host:port`, no trailing slash. */
   base: string;
   /** The registry's name as references spell it (`127.0.0.1:5000`, `docker.io`): certs.d and credentials key. */
   registry: string;
-  /** TLS without verifying the server's certificate (insecure registries). */
+  /**
+   * TLS without verifying the server's certificate (insecure registries): for the endpoint's own host and for the
+   * hosts its redirects lead to. Set on an insecure registry's plain http endpoint too, as Docker does, for a
+   * redirect from it to https.
+   */
   skipVerify: boolean;
   /** A mirror of `registry` (pulls only). */
   mirror: boolean;
@@ -158,13 +175,13 @@ export function endpointsFor(config: RegistryConfig, registry: string, pull: boo
   if (pull) {
     for (const base of mirrorsOf(config, registry)) {
       const host = new URL(base).host;
-      out.push({ base, registry, skipVerify: base.startsWith('https:') && isInsecure(config, host), mirror: true });
+      out.push({ base, registry, skipVerify: isInsecure(config, host), mirror: true });
     }
   }
   const host = registryHost(registry);
   const insecure = isInsecure(config, registry);
   out.push({ base: `https://${host}`, registry, skipVerify: insecure, mirror: false });
-  if (insecure) out.push({ base: `http://${host}`, registry, skipVerify: false, mirror: false });
+  if (insecure) out.push({ base: `http://${host}`, registry, skipVerify: true, mirror: false });
   return out;
 }
 
@@ -184,6 +201,7 @@ export function isProtocolMismatch(err: unknown): boolean {
 export class Transport {
   readonly config: RegistryConfig;
   readonly #agents = new Map<string, HttpAgent>();
+  readonly #tls = new Map<string, TlsSettings>();
   readonly connectTimeout: number;
   readonly idleTimeout: number;
 
@@ -193,32 +211,41 @@ export class Transport {
     this.idleTimeout = config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT;
   }
 
-  /** TLS options for a host from certs.d: extra CAs (`*.crt`) and a client key pair (`*.cert` + `*.key`). */
-  #tlsFor(hostPort: string): { ca?: string[]; cert?: Buffer; key?: Buffer } {
-    const dir = join(this.config.certsDir, hostPort.replace(/^\[|\](?=:|$)/g, ''));
-    let names: string[];
+  /**
+   * The TLS settings of every request made for `ep`, whichever host it goes to (Docker's rule: a repository's
+   * transport carries its endpoint's TLS configuration, and Go's client keeps the transport across redirects, so a
+   * registry's CA, client certificate and skipped verification follow its redirects to storage). From certs.d under
+   * the endpoint's own host (`*.crt` CAs, a `*.cert` + `*.key` client key pair) and its `skipVerify`. Read once per
+   * endpoint for the transport's life.
+   */
+  tlsSettings(ep: Endpoint): TlsSettings {
+    const id = `${ep.base} ${ep.skipVerify}`;
+    let out = this.#tls.get(id);
+    if (out) return out;
+    out = { verify: !ep.skipVerify };
+    const dir = join(this.config.certsDir, new URL(ep.base).host.replace(/^\[|\](?=:|$)/g, ''));
+    let names: string[] = [];
     try {
       names = readdirSync(dir).sort();
     } catch (err) {
-      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EACCES')) return {};
-      throw err;
+      if (!(isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EACCES'))) throw err;
     }
-    const out: { ca?: string[]; cert?: Buffer; key?: Buffer } = {};
     const cas = names.filter((n) => n.endsWith('.crt')).map((n) => readFileSync(join(dir, n), 'utf8'));
-    if (cas.length > 0) out.ca = [...builtin.tls.rootCertificates, ...cas];
+    if (cas.length > 0) out.ca = cas;
     for (const n of names.filter((x) => x.endsWith('.cert'))) {
       const keyName = `${n.slice(0, -'.cert'.length)}.key`;
       if (!names.includes(keyName))
         throw new InvalidArgumentError(`missing key ${keyName} for client certificate ${join(dir, n)}`);
-      out.cert = readFileSync(join(dir, n));
-      out.key = readFileSync(join(dir, keyName));
+      out.cert = readFileSync(join(dir, n), 'utf8');
+      out.key = readFileSync(join(dir, keyName), 'utf8');
       break;
     }
+    this.#tls.set(id, out);
     return out;
   }
 
-  #agent(url: URL, skipVerify: boolean): HttpAgent {
-    const key = `${url.protocol}//${url.host} ${skipVerify}`;
+  #agent(url: URL, ep: Endpoint): HttpAgent {
+    const key = url.protocol === 'https:' ? `${url.origin} ${ep.base} ${ep.skipVerify}` : url.origin;
     let agent = this.#agents.get(key);
     if (agent) return agent;
     const proxy = this.config.proxy;
@@ -232,11 +259,12 @@ export class Transport {
         : undefined;
     const common = { keepAlive: true, maxSockets: 32, ...(proxyEnv ? { proxyEnv } : {}) };
     if (url.protocol === 'https:') {
-      const tls = this.#tlsFor(url.host);
+      const tls = this.tlsSettings(ep);
       agent = new builtin.https.Agent({
         ...common,
-        ...tls,
-        rejectUnauthorized: !skipVerify,
+        ...(tls.ca ? { ca: [...builtin.tls.rootCertificates, ...tls.ca] } : {}),
+        ...(tls.cert !== undefined ? { cert: tls.cert, key: tls.key } : {}),
+        rejectUnauthorized: tls.verify,
         servername: isIP(url.hostname) ? '' : url.hostname,
       } as ConstructorParameters<typeof builtin.https.Agent>[0]);
     } else {
@@ -263,8 +291,7 @@ export class Transport {
     const method = opts.method ?? 'GET';
     const label = `${method} ${url.href}`;
     if (opts.signal?.aborted) return Promise.reject(new CanceledError(`${label} was canceled`));
-    const skipVerify = url.host === new URL(ep.base).host ? ep.skipVerify : false;
-    const agent = this.#agent(url, skipVerify);
+    const agent = this.#agent(url, ep);
     const send = url.protocol === 'https:' ? builtin.https.request : builtin.http.request;
     return new Promise<RegistryResponse>((resolve, reject) => {
       let failure: Error | undefined;
@@ -396,6 +423,7 @@ export class Transport {
   close(): void {
     for (const a of this.#agents.values()) a.destroy();
     this.#agents.clear();
+    this.#tls.clear();
   }
 }
 

@@ -49,19 +49,14 @@ export class RemoteSide implements Side {
   readonly #session: Session;
   readonly #transport: Transport;
   readonly #certs: string | undefined;
-  /** What a thread fetching a blob by itself needs of the remote's settings (`blobSource`). */
-  readonly #tls: { ca: string | undefined; insecure: boolean; timeoutMs: number; connectMs: number };
+  /** The remote's timeouts, for a thread fetching a blob by itself (`blobSource`). */
+  readonly #timeouts: { idleMs: number; connectMs: number };
   /** Uploads a refused mount opened (the registry falls back to an upload): used by the next `upload`. */
   readonly #opened = new Map<string, string>();
 
   private constructor(d: Distribution, session: Session, transport: Transport, remote: Rule['remote'], certs?: string) {
     this.#d = d;
-    this.#tls = {
-      ca: remote.ca ?? undefined,
-      insecure: remote.insecure,
-      timeoutMs: remote.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      connectMs: connectTimeout(remote),
-    };
+    this.#timeouts = { idleMs: remote.timeoutMs ?? DEFAULT_TIMEOUT_MS, connectMs: connectTimeout(remote) };
     this.#session = session;
     this.#transport = transport;
     this.label = remote.url;
@@ -91,7 +86,7 @@ export class RemoteSide implements Side {
     const endpoint: Endpoint = {
       base: url.origin,
       registry: url.host,
-      skipVerify: url.protocol === 'https:' && remote.insecure,
+      skipVerify: remote.insecure,
       mirror: false,
     };
     const auth = remote.username ? { username: remote.username, password: remote.password ?? '' } : undefined;
@@ -242,16 +237,19 @@ export class RemoteSide implements Side {
     return new RemoteUpload(this.#session, scopes, loc, offset);
   }
 
-  /** The blob's URL here, with the authorization the session holds for pulling it (see `Side.blobSource`). */
+  /**
+   * The blob's URL here, with the authorization the session holds for pulling it (see `Side.blobSource`) and the TLS
+   * settings the registry client uses for the remote (its CA, its verification off when insecure), for every hop.
+   */
   async blobSource(repo: string, digest: Digest, signal: AbortSignal): Promise<FetchSource> {
     const authz = await this.#session.authorizer.header(this.#scope(repo, false), signal);
-    const url = new URL(`${this.#session.endpoint.base.replace(/\/+$/, '')}/v2/${repo}/blobs/${digest}`);
+    const ep = this.#session.endpoint;
+    const url = new URL(`${ep.base.replace(/\/+$/, '')}/v2/${repo}/blobs/${digest}`);
     return {
       url: url.href,
       headers: authz ? { Authorization: authz } : {},
-      tls: url.protocol === 'https:' ? { ca: this.#tls.ca, verify: !this.#tls.insecure } : undefined,
-      idleMs: this.#tls.timeoutMs,
-      connectMs: this.#tls.connectMs,
+      tls: this.#session.transport.tlsSettings(ep),
+      ...this.#timeouts,
     };
   }
 
