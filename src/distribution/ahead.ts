@@ -27,7 +27,10 @@ export function layerLike(head: Uint8Array): Compression | undefined {
   return undefined;
 }
 
-/** A stream's first `n` bytes (fewer if it is shorter), and the whole stream again from its start. */
+/**
+ * A stream's first `n` bytes (fewer if it is shorter), as a copy of their own, and the whole stream again from its
+ * start: the head stays good after the chunks have gone on to a consumer that frees them (`releaseChunk`).
+ */
 export async function peek(
   source: AsyncIterable<Buffer>,
   n: number,
@@ -55,7 +58,7 @@ export async function peek(
       if (!done) await it.return?.();
     }
   }
-  return { head: first.length === 1 ? first[0]! : Buffer.concat(first), all: all() };
+  return { head: Buffer.concat(first, Math.min(got, n)), all: all() };
 }
 
 interface Unpacked {
@@ -86,13 +89,16 @@ export class AheadUnpacks {
 
   /**
    * Stores `source` (which looks like a layer in `compression`) as a blob checked against `expected`, unpacking it
-   * in the same pass. Resolves once the blob is stored; the unpack may still be running (see `settle`).
+   * in the same pass. Resolves once the blob is stored; the unpack may still be running (see `settle`). With
+   * `release`, the source's chunks are the caller's to give up: each is freed once it is copied on (a request
+   * body's pieces, which nothing else holds).
    */
   async store(
     work: ImageWork,
     source: AsyncIterable<Uint8Array>,
     compression: Compression,
     expected: Expected,
+    opts: { release?: boolean } = {},
   ): Promise<{ digest: Digest; size: number }> {
     const tmp = work.ingestPath();
     let onStored!: (blob: { digest: Digest; size: number }) => void;
@@ -100,6 +106,7 @@ export class AheadUnpacks {
     const all = this.#images.storeAndUnpackAhead(source, compression, tmp, {
       ...(this.#signal ? { signal: this.#signal } : {}),
       onStored,
+      ...(opts.release ? { releaseChunks: true } : {}),
     });
     let blob: { digest: Digest; size: number };
     try {

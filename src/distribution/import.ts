@@ -55,7 +55,9 @@ async function importLayer(
     // As a load's (load.ts): the socket's pieces go to the unpack thread as they come; store writes are gathered.
     const { head, all } = await peek(autoDecompress(source), 512);
     const plain = ahead && layerLike(head) === 'none';
-    layer = plain ? await ahead.store(work, all, 'none', {}) : await work.ingest(coalesce(all), {}, opts.signal);
+    layer = plain
+      ? await ahead.store(work, all, 'none', {}, { release: true })
+      : await work.ingest(coalesce(all), {}, opts.signal);
     await ahead?.settle();
   } catch (err) {
     throw archiveError(err, 'reading the imported file system');

@@ -381,13 +381,14 @@ test('a failed load keeps what was in the store before it', async (t) => {
 test('a 256 MiB layer streams into the store without being held in memory', async (t) => {
   const e = await testEngine(t);
   const size = 256 << 20;
-  const block = Buffer.alloc(1 << 20, 0x5a);
+  // A new buffer per piece, as a socket gives them: a load frees the pieces it copies on (loadArchive's contract).
+  const piece = 1 << 20;
   const layerEntries = () =>
     pack([
       {
         header: { name: 'big', size },
         body: (async function* () {
-          for (let i = 0; i < size; i += block.length) yield block;
+          for (let i = 0; i < size; i += piece) yield Buffer.allocUnsafe(piece).fill(0x5a);
         })(),
       },
     ]);
@@ -549,4 +550,41 @@ test('layers unpack in the same pass as the archive is read; blobs that only loo
   const tree = await e.tree('app:1');
   assert.equal(tree.get('srv/data')?.split(' ')[2], sha256('zstd layer').slice(7, 19));
   assert.equal(tree.has('stray/f'), false);
+});
+
+test('body pieces that reach a layer whole are freed once copied on, and the layers still load as they are', async (t) => {
+  const e = await testEngine(t);
+  const { randomBytes } = await import('node:crypto');
+  const text = (n: number): string => randomBytes(n).toString('base64');
+  const gz = await makeLayer({ 'g/': '', 'g/data': text(96 << 10) }, 'gzip');
+  const plain = await makeLayer({ 'p/': '', 'p/data': text(96 << 10) });
+  const img = makeImage([gz, plain]);
+  const data = await archive(legacyArchive([{ image: img, tags: ['freed:1'] }]));
+  // Pieces as a socket's: each a buffer of its own, 16 KiB, and a layer's first piece starting at its first byte,
+  // so that the bytes its compression is told by go whole to the unpack.
+  const starts = [gz, plain].map((l) => data.indexOf(l.blob)).sort((a, b) => a - b);
+  assert.ok(starts.every((s) => s > 0));
+  const pieces: Uint8Array[] = [];
+  for (let at = 0; at < data.length; ) {
+    const next = Math.min(at + (16 << 10), data.length, ...starts.filter((s) => s > at));
+    pieces.push(Uint8Array.prototype.slice.call(data, at, next));
+    at = next;
+  }
+  async function* source(): AsyncGenerator<Uint8Array> {
+    yield* pieces;
+  }
+  const res = await loadArchive(e, source());
+  assert.deepEqual(res.images, [{ id: img.configDigest, tags: ['freed:1'] }]);
+  const freed = pieces.filter((p) => p.length === 0).length;
+  assert.ok(freed >= 10, `${freed} pieces freed`);
+  const stored = await e.images.load(e.images.resolve('freed:1'));
+  assert.deepEqual(
+    stored.manifest.layers.map((l) => [l.mediaType, l.digest]),
+    [
+      [MediaType.OciLayerGzip, gz.digest],
+      [MediaType.OciLayer, plain.digest],
+    ],
+  );
+  const tree = await e.tree('freed:1');
+  assert.ok(tree.has('g/data') && tree.has('p/data'));
 });

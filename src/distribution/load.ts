@@ -54,6 +54,10 @@ const TAG_RE = /^[\w][\w.-]{0,127}$/;
  * `index.json`, so manifest digests survive a save and load. All images are validated and unpacked before any
  * is recorded; on failure, nothing of the load is left (no image, blob or snapshot).
  *
+ * The source's chunks are the load's to free: a chunk that goes whole to a layer's unpack is detached once copied
+ * into the unpack thread's ring (`releaseChunk`), so a source must not use its chunks again (a request body's are
+ * node:http's copies, which nothing else holds).
+ *
  * Errors: DataLossError for a truncated or corrupt archive, a blob not matching its name or size, or a missing
  * blob; InvalidArgumentError for a malformed or unsupported archive, media type or schema1 manifest.
  */
@@ -288,7 +292,7 @@ async function readFile(
     let info: { digest: Digest; size: number };
     if (ahead && layer !== undefined) {
       const id = (blob?.[2] ?? name.split('/')[0] ?? name).slice(0, 12);
-      info = await ahead.store(work, progress(all, size, id, opts), layer, expected);
+      info = await ahead.store(work, progress(all, size, id, opts), layer, expected, { release: true });
     } else info = await work.ingest(coalesce(all), expected, opts.signal);
     c.stored.set(name, { ...info, compression: detectCompression(head) });
   } catch (err) {

@@ -208,7 +208,12 @@ export class LayerUnpacker {
     source: AsyncIterable<Uint8Array>,
     compression: Compression,
     blobPath: string,
-    opts: { signal?: AbortSignal; onStored?: (blob: { digest: Digest; size: number }) => void } = {},
+    opts: {
+      signal?: AbortSignal;
+      onStored?: (blob: { digest: Digest; size: number }) => void;
+      /** The source's chunks are freed as they are copied on (see snapshots' `TarOptions.releaseChunks`). */
+      releaseChunks?: boolean;
+    } = {},
   ): Promise<{ blob: { digest: Digest; size: number }; key?: string; diffId?: Digest; error?: Error }> {
     return this.#storeAndUnpack('ahead', source, compression, blobPath, 'ahead of its image', opts);
   }
@@ -223,6 +228,7 @@ export class LayerUnpacker {
       signal?: AbortSignal;
       onRead?: (n: number) => void;
       onStored?: (blob: { digest: Digest; size: number }) => void;
+      releaseChunks?: boolean;
     },
   ): Promise<{ blob: { digest: Digest; size: number }; key?: string; diffId?: Digest; error?: Error }> {
     if (!this.#snapshotter.layersIndependent)
@@ -238,6 +244,7 @@ export class LayerUnpacker {
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(opts.onRead ? { onRead: opts.onRead } : {}),
         ...(opts.onStored ? { onStored: opts.onStored } : {}),
+        ...(opts.releaseChunks ? { releaseChunks: true } : {}),
       });
     } catch (err) {
       await this.#snapshotter.remove(key).catch(() => {});

@@ -1,3 +1,4 @@
+import { releaseChunk } from '../util/chunks.ts';
 import type { Compression } from '../util/compression.ts';
 import type { Digest } from '../util/digest.ts';
 import { CanceledError } from '../util/errors.ts';
@@ -31,6 +32,12 @@ export interface TarOptions extends UnpackOptions {
   hash?: boolean;
   /** The threads to use (default: the process's pool). */
   pool?: UnpackPool;
+  /**
+   * The source's chunks are the caller's to give up: each is freed once its bytes are in the ring
+   * (`releaseChunk`: a chunk that is the whole of its ArrayBuffer is detached, its memory freed at once instead of
+   * at the main thread's next young collection). For a request body nothing else holds (a load's, an import's).
+   */
+  releaseChunks?: boolean;
 }
 
 /** What unpacking a layer blob found: the tar's digest (the diff ID), its size, its files' bytes, the blob's bytes. */
@@ -274,6 +281,7 @@ async function run(
       }
       read += chunk.length;
       opts.onRead?.(read);
+      if (opts.releaseChunks) releaseChunk(chunk);
       if (over) break;
     }
     if (!over) {

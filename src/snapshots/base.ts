@@ -193,6 +193,7 @@ export abstract class DirectorySnapshotter implements Snapshotter {
       signal?: AbortSignal;
       onRead?: (bytes: number) => void;
       onStored?: (blob: StoredTar['blob']) => void;
+      releaseChunks?: boolean;
     } = {},
   ): Promise<StoredTar> {
     return storeAndUnpackTar(this.#activeDir(key), source, blobPath, { whiteouts: this.whiteouts, ...opts });

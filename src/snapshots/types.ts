@@ -117,6 +117,8 @@ export interface Snapshotter {
       signal?: AbortSignal;
       onRead?: (bytes: number) => void;
       onStored?: (blob: StoredTar['blob']) => void;
+      /** The source's chunks are freed as they are copied on (see `TarOptions.releaseChunks`). */
+      releaseChunks?: boolean;
     },
   ): Promise<StoredTar>;
   /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Writable } from 'node:stream';
-import { coalesce, drained } from './chunks.ts';
+import { coalesce, drained, releaseChunk } from './chunks.ts';
 
 async function collect(sizes: number[], target: number): Promise<{ lengths: number[]; bytes: Buffer }> {
   let n = 0;
@@ -79,4 +79,30 @@ test('drained is false when the writer closes or fails first, or is already gone
   const onError = drained(failed);
   failed.destroy(new Error('gone'));
   assert.equal(await onError, false);
+});
+
+test('releaseChunk frees a chunk that is the whole of its buffer, and leaves parts and small buffers alone', () => {
+  const whole = Buffer.alloc(64 << 10, 1);
+  const other = new Uint8Array(whole.buffer); // a second view of the same memory
+  assert.equal(releaseChunk(whole), true);
+  assert.equal(whole.length, 0, 'every view of the freed buffer is empty');
+  assert.equal(other.length, 0);
+  assert.equal(releaseChunk(whole), false, 'freed already');
+
+  const big = Buffer.alloc(128 << 10, 2);
+  assert.equal(releaseChunk(big.subarray(0, 64 << 10)), false, 'part of a larger buffer');
+  assert.equal(releaseChunk(big.subarray(64 << 10)), false);
+  assert.equal(big.length, 128 << 10);
+  assert.equal(big[100], 2);
+
+  const pooled = Buffer.from('a small one, from the shared slab');
+  assert.equal(releaseChunk(pooled), false);
+  assert.equal(pooled.toString(), 'a small one, from the shared slab');
+  const small = Buffer.alloc(1024);
+  assert.equal(releaseChunk(small), false, 'not worth a detach');
+  assert.equal(small.length, 1024);
+
+  const shared = Buffer.from(new SharedArrayBuffer(64 << 10));
+  assert.equal(releaseChunk(shared), false, 'shared memory is never freed from here');
+  assert.equal(shared.length, 64 << 10);
 });

@@ -175,3 +175,51 @@ test('PAX global headers from GNU tar apply to every later entry', async (t) => 
     ],
   );
 });
+
+test('a body chunk handed over whole may be freed by its reader: the archive offsets still add up', async () => {
+  const { pack } = await import('./pack.ts');
+  const { releaseChunk } = await import('../chunks.ts');
+  const a = Buffer.alloc(64 << 10, 0x61);
+  const b = Buffer.alloc(64 << 10, 0x62);
+  const parts: Buffer[] = [];
+  for await (const c of pack([
+    { header: { name: 'a' }, body: a },
+    { header: { name: 'b' }, body: b },
+  ]))
+    parts.push(Buffer.from(c));
+  const tar = Buffer.concat(parts);
+  // The source's pieces: each header on its own, each body a buffer of its own; the archive cut 100 bytes into b's
+  // second half.
+  const bStart = 512 + (64 << 10) + 512;
+  const cut = bStart + (32 << 10) + 100;
+  const pieces = [
+    [0, 512],
+    [512, 512 + (64 << 10)],
+    [512 + (64 << 10), bStart],
+    [bStart, bStart + (32 << 10)],
+    [bStart + (32 << 10), cut],
+  ].map(([s, e]) => Uint8Array.prototype.slice.call(tar, s!, e!)); // each a copy with its own ArrayBuffer
+  async function* source(): AsyncGenerator<Uint8Array> {
+    yield* pieces;
+  }
+  const seen: string[] = [];
+  let freed = 0;
+  await assert.rejects(
+    (async () => {
+      for await (const { header, body } of extract(source())) {
+        let n = 0;
+        for await (const chunk of body) {
+          assert.ok(chunk.every((x) => x === header.name.charCodeAt(0)));
+          n += chunk.length;
+          if (releaseChunk(chunk)) freed++;
+        }
+        seen.push(`${header.name} ${n}`);
+      }
+    })(),
+    (err: Error) => err.message.includes(`unexpected end of tar archive at offset ${cut}`),
+  );
+  assert.deepEqual(seen, ['a 65536']);
+  assert.equal(freed, 2, "a's body and b's first half went whole and were freed");
+  assert.equal(pieces[1]!.length, 0);
+  assert.equal(pieces[4]!.length, 100, 'a piece too small to be worth a detach is kept');
+});

@@ -111,8 +111,17 @@ export class ChunkReader {
     if (this.#pos === this.#chunk.length && !(await this.#pull())) return null;
     const start = this.#pos;
     const end = Math.min(this.#chunk.length, start + max);
+    if (start === 0 && end === this.#chunk.length) {
+      // Handed out whole, the chunk is forgotten here at once (nothing here reads it again), so its taker may free
+      // its memory (util/chunks.ts `releaseChunk`) without changing what this reader counts.
+      const whole = this.#chunk;
+      this.#base += whole.length;
+      this.#chunk = EMPTY;
+      this.#pos = 0;
+      return whole;
+    }
     this.#pos = end;
-    return start === 0 && end === this.#chunk.length ? this.#chunk : this.#chunk.subarray(start, end);
+    return this.#chunk.subarray(start, end);
   }
 
   /** Discards `n` bytes; DataLossError naming `what` if the input ends first. */
