@@ -73,17 +73,20 @@ export class LocalSide implements Side {
     const size = await this.#reg.blobSize(repo, digest);
     if (start >= size) return (async function* () {})();
     const path = this.#reg.blobs.path?.(digest);
-    if (path !== undefined) {
-      try {
-        return this.#chunks(await open(path), digest, start, size);
-      } catch (err) {
-        if (!isErrno(err, 'ENOENT')) throw err;
-      }
-    }
+    if (path !== undefined) return this.#chunks(path, digest, start, size);
     return this.#reg.readBlob(digest, { start, end: size - 1 });
   }
 
-  async *#chunks(fh: FileHandle, digest: Digest, start: number, end: number): AsyncGenerator<Buffer> {
+  /** The file is opened on the first read, so a body its request never sends holds no descriptor. */
+  async *#chunks(path: string, digest: Digest, start: number, end: number): AsyncGenerator<Buffer> {
+    let fh: FileHandle;
+    try {
+      fh = await open(path);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+      yield* this.#reg.readBlob(digest, { start, end: end - 1 }) as AsyncIterable<Buffer>;
+      return;
+    }
     const bufs: (Buffer | undefined)[] = [undefined, undefined];
     let next: Promise<number> | undefined;
     /** Reads the piece at `at` into buffer `i`: a kept one for a whole piece, one of its size for a last, short one. */
