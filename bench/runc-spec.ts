@@ -91,6 +91,15 @@ function variants(b: Spec, d: Spec): Map<string, Spec> {
   const caps = structuredClone(b);
   caps.process.capabilities = structuredClone(d.process.capabilities);
   out.set("berthd, dockerd's capabilities' order", caps);
+  // berthd gives each rule's names from the highest x86_64 number down (spec/seccomp.ts); Docker alphabetically.
+  const order = (name: string, f: (names: string[]) => string[]): void => {
+    const s = structuredClone(b);
+    const sc = s.linux.seccomp as { syscalls: { names: string[] }[] } | undefined;
+    for (const r of sc?.syscalls ?? []) r.names = f(r.names);
+    out.set(name, s);
+  };
+  order("berthd, each rule's names reversed (lowest number first)", (n) => [...n].reverse());
+  order("berthd, each rule's names alphabetical (Docker's order)", (n) => [...n].sort());
   const arch = (name: string, arches: string[] | undefined): void => {
     const s = structuredClone(b);
     if (arches === undefined) delete s.linux.seccomp;

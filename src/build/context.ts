@@ -78,6 +78,8 @@ export class BuildContext {
   readonly #made = new Map<string, Promise<void>>();
   /** Spools and segments open for `read`, each opened once for the build (not once per file). */
   readonly #handles = new Map<string, Promise<FileHandle>>();
+  /** Every name, sorted (`below`), once asked for: the entries do not change once the context is made. */
+  #sorted: string[] | undefined;
 
   constructor(dir: string, entries: Map<string, ContextEntry>, size: number, spool?: string) {
     this.dir = dir;
@@ -184,10 +186,24 @@ export class BuildContext {
     return this.entries.get(name);
   }
 
-  /** Names below a directory (not itself), in sorted order. */
+  /**
+   * Names below a directory (not itself), in sorted order: a range of every name sorted once (a large COPY asks
+   * twice per build, for its source hash and its entries, and sorting 10,000 names took ~10 ms each time).
+   */
   below(name: string): string[] {
-    const prefix = name === '' ? '' : `${name}/`;
-    return [...this.entries.keys()].filter((k) => k.startsWith(prefix) && k !== name).sort();
+    const all = (this.#sorted ??= [...this.entries.keys()].sort());
+    if (name === '') return all.filter((k) => k !== '');
+    const prefix = `${name}/`;
+    let lo = 0;
+    let hi = all.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (all[mid]! < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    let end = lo;
+    while (end < all.length && all[end]!.startsWith(prefix)) end++;
+    return all.slice(lo, end);
   }
 
   /** The sum the classic builder uses for a name: the entry's tarsum, a link's target's, or the name itself. */

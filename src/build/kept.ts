@@ -41,6 +41,28 @@ interface Indexed extends ManifestEntry {
 
 const COMPACT_MIN = 64 << 20;
 
+interface Last {
+  id: string;
+  /** The index file's, once written or read (-1 before). */
+  size: number;
+  mtimeMs: number;
+  index: Map<string, Indexed>;
+  unwritten: boolean;
+  writing?: Promise<void>;
+}
+
+/** Whether a manifest entry says of a file or link just what its kept record does (the record serves as it is). */
+function sameMeta(k: Indexed, m: ManifestEntry): boolean {
+  return (
+    k.type === m.type &&
+    k.mode === m.mode &&
+    k.size === m.size &&
+    k.mtime === m.mtime &&
+    k.ctime === m.ctime &&
+    k.linkname === m.linkname
+  );
+}
+
 /** How many planned manifests are kept, and for how long. */
 const PLANNED_MAX = 8;
 const PLANNED_MS = 10 * 60_000;
@@ -51,7 +73,11 @@ export class KeptContexts {
   readonly #locks = new KeyedMutex();
   /** Manifests of recent plans, by the token the plan's answer gave: a body may name one instead of its list. */
   readonly #planned = new Map<string, { id: string; at: number; manifest: Map<string, ManifestEntry> }>();
-  #last: { id: string; size: number; mtimeMs: number; index: Map<string, Indexed> } | undefined;
+  /**
+   * The index last read or made. `unwritten` while the build that received it runs (its index is written when the
+   * build releases the context: memory is the truth until then), `writing` while that write is under way.
+   */
+  #last: Last | undefined;
 
   constructor(root: string, records: BuildCacheRecords) {
     this.#root = root;
@@ -69,12 +95,17 @@ export class KeptContexts {
    */
   async #index(id: string): Promise<Map<string, Indexed>> {
     const path = join(this.#dir(id), 'index.json');
+    let last = this.#last;
+    if (last?.id === id) {
+      if (last.unwritten) return last.index;
+      await last.writing;
+    }
     try {
       const st = await stat(path);
-      const last = this.#last;
+      last = this.#last;
       if (last && last.id === id && last.size === st.size && last.mtimeMs === st.mtimeMs) return last.index;
       const index = new Map((JSON.parse(await readFile(path, 'utf8')) as Indexed[]).map((e) => [e.path, e]));
-      this.#last = { id, size: st.size, mtimeMs: st.mtimeMs, index };
+      this.#last = { id, size: st.size, mtimeMs: st.mtimeMs, index, unwritten: false };
       return index;
     } catch {
       return new Map();
@@ -194,23 +225,21 @@ export class KeptContexts {
         await new Promise<void>((resolve) => out.end(resolve));
       }
       if (!manifest) throw new InvalidArgumentError(`a kept context's body starts with ${MANIFEST_NAME}`);
-      // what was not sent is kept as it was; what the manifest no longer lists is dropped
+      // what was not sent is kept as it was (the same record when the manifest says what it did, as a plan's
+      // unchanged entries do: no copy of each of 10,000); what the manifest no longer lists is dropped
       for (const [name, m] of manifest) {
         if (next.has(name) || name === '') continue;
         const k = old.get(name);
         if (!k) throw new InvalidArgumentError(`context entry "${name}" was neither sent nor kept: send it again`);
-        next.set(name, { ...k, ...m, path: name, sum: k.sum });
+        next.set(name, sameMeta(k, m) ? k : { ...k, ...m, path: name, sum: k.sum });
       }
       await this.#compact(segs, next);
       const list = [...next.values()];
-      await writeFile(join(dir, 'index.json.tmp'), JSON.stringify(list));
-      await rename(join(dir, 'index.json.tmp'), join(dir, 'index.json'));
-      const st = await stat(join(dir, 'index.json'));
-      this.#last = { id, size: st.size, mtimeMs: st.mtimeMs, index: next };
-      // only once the index no longer names them: the segments nothing uses
-      const used = new Set<string>();
-      for (const e of list) if (e.seg) used.add(e.seg);
-      for (const name of await readdir(segs)) if (!used.has(name)) await rm(join(segs, name), { force: true });
+      // the index is written when the build releases the context, off its path (~1.5 MB of JSON for 10,000
+      // entries, made and written on every build): until then this daemon has it in memory, and a crash before it
+      // leaves the previous index, still true of the segments it names (none is removed before the new one is in)
+      const last: Last = { id, size: -1, mtimeMs: -1, index: next, unwritten: true };
+      this.#last = last;
       const entries = new Map<string, ContextEntry>();
       let size = 0;
       // each segment's path once, not a join per file
@@ -244,10 +273,38 @@ export class KeptContexts {
         usageCount: (prev?.usageCount ?? 0) + 1,
         description: opts.description ?? 'kept build context',
       });
-      return { context: new BuildContext(workDir, entries, size), release };
+      let released = false;
+      const done = (): void => {
+        if (released) return;
+        released = true;
+        last.unwritten = false;
+        last.writing = this.#writeIndex(dir, list, last).finally(release);
+      };
+      return { context: new BuildContext(workDir, entries, size), release: done };
     } catch (err) {
       release();
       throw err;
+    }
+  }
+
+  /**
+   * Writes a received context's index and then removes the segments it no longer names. A failure is logged
+   * nowhere and costs nothing but time: the previous index stays (and the next build's plan reads it), true of the
+   * segments, which are removed only once the new index is in.
+   */
+  async #writeIndex(dir: string, list: readonly Indexed[], last: Last): Promise<void> {
+    try {
+      await writeFile(join(dir, 'index.json.tmp'), JSON.stringify(list));
+      await rename(join(dir, 'index.json.tmp'), join(dir, 'index.json'));
+      const st = await stat(join(dir, 'index.json'));
+      last.size = st.size;
+      last.mtimeMs = st.mtimeMs;
+      const segs = join(dir, 'segments');
+      const used = new Set<string>();
+      for (const e of list) if (e.seg) used.add(e.seg);
+      for (const name of await readdir(segs)) if (!used.has(name)) await rm(join(segs, name), { force: true });
+    } catch {
+      // (the size and time stay unknown: the next read of the index is from the disk)
     }
   }
 
@@ -273,8 +330,8 @@ export class KeptContexts {
             await write(out, c as Buffer);
           }
         }
-        e.seg = seg;
-        e.offset = start;
+        // a new record: the previous index (still the one on disk) may share this one
+        index.set(e.path, { ...e, seg, offset: start });
       }
     } finally {
       await new Promise<void>((resolve) => out.end(resolve));

@@ -35,8 +35,8 @@ export interface SourceFS {
   below(name: string): Promise<string[]>;
   /** The classic builder's hash of a resolved name: `file:<sum>` or `dir:<sum>`. */
   hash(name: string): Promise<string>;
-  /** An entry's metadata, links not followed. */
-  info(name: string): Promise<SourceInfo>;
+  /** An entry's metadata, links not followed (at once where it is at hand: a context's). */
+  info(name: string): SourceInfo | Promise<SourceInfo>;
   /** Writes a file's content to `dest` (a new file, created with `mode`). */
   copyTo(name: string, dest: string, mode: number): Promise<void>;
   /** A file's content; nothing is opened before it is read. */
@@ -73,7 +73,7 @@ export class ContextSource implements SourceFS {
   prepare(name: string): Promise<void> {
     return this.#ctx.materialize(name);
   }
-  async info(name: string): Promise<SourceInfo> {
+  info(name: string): SourceInfo {
     const e = this.#ctx.stat(name);
     // a hard link has the content (and size) of its target
     const content = e?.type === 'link' ? (this.#ctx.stat(contextName(e.linkname)) ?? e) : e;

@@ -10,7 +10,6 @@ import { chmod, cp, lchown, lstat, mkdir, rm } from 'node:fs/promises';
 import { chainIds } from '../images/index.ts';
 import type { MountInput } from '../runtime/index.ts';
 import { FailedPreconditionError } from '../util/errors.ts';
-import type { PackEntry } from '../util/tar/index.ts';
 import type { CacheKey, StepInputs } from './cachekey.ts';
 import { canonicalJson } from './cachekey.ts';
 import type { BuildContext } from './context.ts';
@@ -165,9 +164,8 @@ export async function executeStep(
         const locations = files ? new Map<string, Location>() : undefined;
         const created = new Map<string, number>();
         const prev = c.family !== undefined ? await env.deps.copies?.get(c.family) : undefined;
-        const entries: PackEntry[] = [];
         const plan = { ...target, files, locations, times: prev?.created, created };
-        for await (const e of copyEntries(w, resolved, c.fs, plan)) entries.push(e);
+        const entries = await copyEntries(w, resolved, c.fs, plan);
         if (prev && files) applied = await layer.applyLinked(entries, files, prev, locations);
         applied ??= await layer.applyTar(entries, files, locations);
         if (files && files.size > 0 && c.family !== undefined) record = { family: c.family, files, created };

@@ -89,7 +89,8 @@ export const DEFAULTS: DaemonConfig = {
   certsDir: '/etc/berth/certs.d',
   maxConcurrentDownloads: 3,
   maxConcurrentUploads: 5,
-  unpackThreads: Math.min(4, availableParallelism()),
+  // Half the CPUs, 1 to 4 (src/snapshots/pool.ts, DEFAULT_THREADS: why).
+  unpackThreads: Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2))),
   bridge: 'berth0',
   bip: '10.65.0.1/16',
   defaultBindAddress: '0.0.0.0',

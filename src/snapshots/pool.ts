@@ -39,8 +39,17 @@ export interface UnpackThreads {
   appliers: number;
 }
 
-/** Three layers at once (docker's max-concurrent-downloads), each over as many appliers as CPUs (up to four). */
-export const DEFAULT_THREADS: UnpackThreads = { readers: 3, appliers: Math.min(4, availableParallelism()) };
+/**
+ * Three layers at once (docker's max-concurrent-downloads), over half as many appliers as CPUs (one to four). The
+ * file work is the cheap part of an unpack once ext4 does not make each file creation scan just-freed inodes
+ * (topdir.ts): ~0.2 s of a 256 MiB gzip load's ~1.3 s of CPU, against the reader's ~0.6 s, so on two CPUs one
+ * applier keeps up, and a second only queued beside the reader, main thread and client (~12 MiB of RSS too;
+ * bench/README.md, "Data path", 2026-12-07 09:30).
+ */
+export const DEFAULT_THREADS: UnpackThreads = {
+  readers: 3,
+  appliers: Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2))),
+};
 
 /**
  * The process's writeback block (unpack-protocol.ts, WB_*): one for every pool, since libuv's pool threads are the

@@ -10,8 +10,8 @@ import type { Manifest, Side, UploadHandle } from './side.ts';
 const PAGE = 1000;
 /** Bytes of each read of a blob file this side sends (`readBlob`). */
 const PIECE = 1 << 20;
-/** Read buffers kept for the next blobs, at most: two per blob in flight. */
-const KEPT = 16;
+/** Whole-piece read buffers kept for the next blobs, at most: one per blob in flight (`parallelBlobs`' default). */
+const KEPT = 8;
 
 /** This registry as a replication side: the registry service in-process, acting as `replication:RULE`. */
 export class LocalSide implements Side {
@@ -64,29 +64,39 @@ export class LocalSide implements Side {
 
   /**
    * From the blob's file when the store keeps blobs as files: read 1 MiB at a time into two buffers used in turn
-   * (the next read under way while the consumer has the last one) and kept for the next blobs, so a copy's reads
-   * make no garbage; each chunk is valid only until the next is asked for (the remote side writes each to its
+   * (the next read under way while the consumer has the last one), whole ones kept for the next blobs and a last,
+   * shorter piece read into one of its size, so a copy's reads make little garbage and hold no more memory than
+   * they use; each chunk is valid only until the next is asked for (the remote side writes each to its
    * socket before it asks). A blob of another backend, or one the store makes on demand, comes as a stream.
    */
   async readBlob(repo: string, digest: Digest, start: number): Promise<AsyncIterable<Buffer>> {
     const size = await this.#reg.blobSize(repo, digest);
     if (start >= size) return (async function* () {})();
     const path = this.#reg.blobs.path?.(digest);
-    if (path !== undefined) {
-      try {
-        return this.#chunks(await open(path), digest, start, size);
-      } catch (err) {
-        if (!isErrno(err, 'ENOENT')) throw err;
-      }
-    }
+    if (path !== undefined) return this.#chunks(path, digest, start, size);
     return this.#reg.readBlob(digest, { start, end: size - 1 });
   }
 
-  async *#chunks(fh: FileHandle, digest: Digest, start: number, end: number): AsyncGenerator<Buffer> {
-    const bufs: Buffer[] = [];
+  /** The file is opened on the first read, so a body its request never sends holds no descriptor. */
+  async *#chunks(path: string, digest: Digest, start: number, end: number): AsyncGenerator<Buffer> {
+    let fh: FileHandle;
+    try {
+      fh = await open(path);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+      yield* this.#reg.readBlob(digest, { start, end: end - 1 }) as AsyncIterable<Buffer>;
+      return;
+    }
+    const bufs: (Buffer | undefined)[] = [undefined, undefined];
     let next: Promise<number> | undefined;
-    const readInto = async (b: Buffer, at: number): Promise<number> => {
+    /** Reads the piece at `at` into buffer `i`: a kept one for a whole piece, one of its size for a last, short one. */
+    const readInto = async (i: number, at: number): Promise<number> => {
       const want = Math.min(PIECE, end - at);
+      let b = bufs[i];
+      if (b === undefined || b.length < want) {
+        b = want === PIECE ? (this.#free.pop() ?? Buffer.allocUnsafeSlow(PIECE)) : Buffer.allocUnsafeSlow(want);
+        bufs[i] = b;
+      }
       const { bytesRead } = await fh.read(b, 0, want, at);
       if (bytesRead < want) throw new DataLossError(`blob ${digest} ended at byte ${at + bytesRead} of ${end}`);
       return want;
@@ -94,25 +104,21 @@ export class LocalSide implements Side {
     try {
       let pos = start;
       let turn = 0;
-      bufs.push(this.#free.pop() ?? Buffer.allocUnsafeSlow(PIECE));
-      next = readInto(bufs[0]!, pos);
+      next = readInto(0, pos);
       while (next !== undefined) {
         const n = await next;
         next = undefined;
         const b = bufs[turn]!;
         pos += n;
         turn = 1 - turn;
-        if (pos < end) {
-          if (bufs.length < 2) bufs.push(this.#free.pop() ?? Buffer.allocUnsafeSlow(PIECE));
-          next = readInto(bufs[turn]!, pos);
-        }
-        yield n === PIECE ? b : b.subarray(0, n);
+        if (pos < end) next = readInto(turn, pos);
+        yield n === b.length ? b : b.subarray(0, n);
       }
     } finally {
       // A read under way still fills its buffer: it ends before the buffer is kept for another blob.
       await next?.catch(() => {});
       await fh.close().catch(() => {});
-      for (const b of bufs) if (this.#free.length < KEPT) this.#free.push(b);
+      for (const b of bufs) if (b?.length === PIECE && this.#free.length < KEPT) this.#free.push(b);
     }
   }
 

@@ -155,3 +155,44 @@ test('without a kernel version every minKernel rule is taken as satisfied', () =
     ['ptrace'],
   );
 });
+
+test("on x86_64 a rule's names go from the highest system call number down; elsewhere they stay as written", () => {
+  // read 0, write 1, openat 257, clone3 435; mmap2 and ugetrlimit have no x86_64 number (i386 only): last, by name.
+  const names = ['read', 'mmap2', 'clone3', 'write', 'ugetrlimit', 'openat'];
+  const profile: SeccompProfile = {
+    defaultAction: 'SCMP_ACT_ERRNO',
+    syscalls: [
+      { names, action: 'SCMP_ACT_ALLOW' },
+      { name: 'personality', action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 8, op: 'SCMP_CMP_EQ' }] },
+    ],
+  };
+  const out = toOciSeccomp(profile, ctx);
+  assert.deepEqual(out.syscalls![0]!.names, ['clone3', 'openat', 'write', 'read', 'mmap2', 'ugetrlimit']);
+  assert.deepEqual(out.syscalls![1]!.names, ['personality']);
+  assert.deepEqual(profile.syscalls![0]!.names, names, 'the profile itself is left as it was');
+  assert.deepEqual(toOciSeccomp(profile, { ...ctx, arch: 'arm64' }).syscalls![0]!.names, names);
+});
+
+test("the default profile's converted rules are in descending order whatever order the profile lists them in", async () => {
+  const { defaultSeccompProfile } = await import('./seccomp-default.ts');
+  const { x86_64Syscall } = await import('./syscalls-x86_64.ts');
+  const profile = defaultSeccompProfile();
+  const c = { ...ctx, capabilities: ['CAP_CHOWN', 'CAP_SYS_ADMIN', 'CAP_SYS_PTRACE', 'CAP_KILL'] };
+  const out = toOciSeccomp(profile, c);
+  assert.ok(out.syscalls!.length > 5);
+  for (const r of out.syscalls!) {
+    const nrs = r.names.map((n) => x86_64Syscall(n) ?? -1);
+    assert.deepEqual(
+      nrs,
+      [...nrs].sort((a, b) => b - a),
+    );
+  }
+  const reversed = {
+    ...profile,
+    syscalls: profile.syscalls!.map((r) => ({ ...r, names: [...(r.names ?? [])].reverse() })),
+  };
+  assert.deepEqual(toOciSeccomp(reversed, c), out);
+  // Every name the profile allows on x86_64 is still there.
+  const all = new Set(out.syscalls!.flatMap((r) => r.names));
+  for (const n of ['read', 'openat', 'clone3', 'mmap2', 'futex_requeue', 'mseal']) assert.ok(all.has(n), n);
+});
