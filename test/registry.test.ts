@@ -971,8 +971,15 @@ describe('kill -9 of berthd during a pull', () => {
         () => reg.healthy.every((h) => blobGets(h.digest) >= 1) && blobGets(reg.layer.digest) >= 1,
         60_000,
       );
-      // Time for the two small layers to be verified and committed.
-      await new Promise((r) => setTimeout(r, 1500));
+      // The two small layers verified and committed (a blob file is placed only once its digest checked).
+      await waitFor(
+        'the healthy layers committed to the store',
+        async () => {
+          const have = await blobFiles(d!.dataRoot);
+          return reg.healthy.every((h) => have.includes(h.digest));
+        },
+        60_000,
+      );
       process.kill(d.proc.pid!, 'SIGKILL');
       const r = await pulling;
       assert.notEqual(r.code, 0, 'the pull reports the daemon going away');
