@@ -311,7 +311,7 @@ export function walkOrder(entries: readonly PackEntry[]): PackEntry[] | undefine
     if (names.has(n)) return undefined;
     names.add(n);
   }
-  keyed.sort((a, b) => {
+  const order = (a: { parts: string[] }, b: { parts: string[] }): number => {
     const n = Math.min(a.parts.length, b.parts.length);
     for (let i = 0; i < n; i++) {
       const x = a.parts[i]!;
@@ -319,6 +319,11 @@ export function walkOrder(entries: readonly PackEntry[]): PackEntry[] | undefine
       if (x !== y) return x < y ? -1 : 1;
     }
     return a.parts.length - b.parts.length;
-  });
+  };
+  // a COPY of a context's directory lists it in this order already (its names sorted, a directory before what is
+  // below it): one pass tells, where the sort cost ~10 ms for 10,000 entries on every one-file build
+  let sorted = true;
+  for (let i = 1; i < keyed.length && sorted; i++) sorted = order(keyed[i - 1]!, keyed[i]!) < 0;
+  if (!sorted) keyed.sort(order);
   return keyed.map(({ e }) => ({ header: e.header }));
 }
