@@ -100,13 +100,10 @@ export class ConmonRuntime implements RuntimeDriver {
   #runtimeExec(): Promise<string> {
     if (this.name !== 'runc' || this.#fork) return Promise.resolve(this.cli.path);
     this.#hold ??= new SealedHold(this.cli.path, 'runc');
-    this.#sealed ??= this.#hold.path().then(
-      (s) => s,
-      (err: unknown) => {
-        this.#warn?.(`runc's sealed copy could not be made (${errorMessage(err)}): containers run ${this.cli.path}`);
-        return this.cli.path;
-      },
-    );
+    this.#sealed ??= this.#hold.path().catch((err: unknown) => {
+      this.#warn?.(`runc's sealed copy could not be made (${errorMessage(err)}): containers run ${this.cli.path}`);
+      return this.cli.path;
+    });
     return this.#sealed;
   }
 
