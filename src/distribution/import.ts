@@ -23,6 +23,9 @@ export interface ImportOptions {
  * decompressed, streaming, as one `application/vnd.docker.image.rootfs.diff.tar` blob (so its digest is its diff
  * ID); the config has this host's platform, the time of the import and Docker's history entry; `changes` are
  * applied to its run config. On failure nothing is left behind.
+ *
+ * The source's chunks are the import's to free, as a load's are (load.ts): a chunk that goes whole to the unpack is
+ * detached once copied on (`releaseChunk`), so a source must not use its chunks again.
  */
 export async function importRootfs(
   deps: ArchiveDeps,
