@@ -32,19 +32,13 @@ import { isOpaque, layerTar } from './layerblob.ts';
 import { applyLinked, type CopyRecord } from './linked.ts';
 import { type Location, readsInWindows, WindowReader } from './windows.ts';
 import { handedOver, packList } from './packlist.ts';
-import { entryId, MarkedHash, type TarMarks } from './tarmarks.ts';
+import { contentBytes, entryId, MarkedHash, type TarMarks } from './tarmarks.ts';
 
 export interface LayerDeps {
   snapshotter: Snapshotter;
   images: ImageService;
   /** Where step roots are mounted (`<data-root>/build/mnt`). */
   mountRoot: string;
-}
-
-/** A layer's content size as dockerd counts it (overlay2's diff size): file bodies and symlink targets' bytes. */
-function contentBytes(h: { type?: string; size?: number; linkname?: string }): number {
-  if (h.type === 'file') return h.size ?? 0;
-  return h.type === 'symlink' ? Buffer.byteLength(h.linkname ?? '') : 0;
 }
 
 /** A layer the step made: its blob (uncompressed, so its digest is its diff ID) and content size. */

@@ -8,7 +8,7 @@
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import { DataLossError } from '../util/errors.ts';
 import { type PackEntry, TarPacker } from '../util/tar/index.ts';
-import type { MarkedHash } from './tarmarks.ts';
+import { contentBytes, type MarkedHash } from './tarmarks.ts';
 
 /** A file's content: bytes, at once or once their window is read, or streamed. */
 export type Body = Uint8Array | Promise<Uint8Array> | AsyncIterable<Uint8Array>;
@@ -44,7 +44,7 @@ export async function packList(list: readonly PackEntry[], o: PackListOptions): 
     if (i % TURN === TURN - 1) await yieldLoop();
     hash?.enter(e);
     const h = e.header;
-    contentSize += h.type === 'file' ? (h.size ?? 0) : h.type === 'symlink' ? Buffer.byteLength(h.linkname ?? '') : 0;
+    contentSize += contentBytes(h);
     let body: Body | undefined = bodyOf && h.type === 'file' && h.size ? bodyOf(e) : e.body;
     if (body instanceof Promise) body = await body;
     const { head, inline, size } = packer.head(body === e.body || body === undefined ? e : { header: h, body });

@@ -30,6 +30,12 @@ export interface TarMarks {
   marks: readonly Mark[];
 }
 
+/** A layer's content size as dockerd counts it (overlay2's diff size): file bodies and symlink targets' bytes. */
+export function contentBytes(h: { type?: string; size?: number; linkname?: string }): number {
+  if (h.type === 'file') return h.size ?? 0;
+  return h.type === 'symlink' ? Buffer.byteLength(h.linkname ?? '') : 0;
+}
+
 /**
  * An entry's identity: two entries with the same identity are the same bytes of tar. A file's is its name and its
  * record (linked.ts `fileRecord`: what it was made from and the header it was written with); undefined when the file
@@ -125,9 +131,7 @@ export class MarkedHash {
       this.#next = this.size + EVERY;
     }
     this.#at++;
-    const h = e.header;
-    this.contentSize +=
-      h.type === 'file' ? (h.size ?? 0) : h.type === 'symlink' ? Buffer.byteLength(h.linkname ?? '') : 0;
+    this.contentSize += contentBytes(e.header);
   }
 
   /** The digest, and the identities and marks the next layer of the same COPY can resume from. */
