@@ -211,11 +211,19 @@ describe('a blob fetched by the ingest thread over HTTPS with a private CA', () 
       createHttpsServer({ ...tls, ca: clientCa, requestCert: true, rejectUnauthorized: true }, serve),
     );
     plain = await listen(createServer(serve));
+    // Plain storage whose body comes in two halves, the second well after a short connect timeout.
+    const slow = await listen(
+      createServer((_req, res) => {
+        res.writeHead(200, { 'Content-Length': blob.length }).write(blob.subarray(0, blob.length / 2));
+        setTimeout(() => res.end(blob.subarray(blob.length / 2)), 600);
+      }),
+    );
     const to: Record<string, () => string> = {
       '/here': () => '/data',
       '/away': () => `https://${elsewhere}/data`,
       '/mtls': () => `https://${mtls}/data`,
       '/plain': () => `http://${plain}/data`,
+      '/slowplain': () => `http://${slow}/data`,
     };
     home = await listen(
       createHttpsServer(tls, (req, res) => {
@@ -258,7 +266,7 @@ describe('a blob fetched by the ingest thread over HTTPS with a private CA', () 
     return { t, ep: { base: `https://${home}`, registry: home, skipVerify: insecure, mirror: false } };
   };
   /** The ingest thread's fetch with the settings the client resolved (RemoteSide.blobSource). */
-  const thread = async (path: string, insecure: boolean, cert = false): Promise<number | Error> => {
+  const thread = async (path: string, insecure: boolean, cert = false, connectMs = 10_000): Promise<number | Error> => {
     const ref = `tls${path.replace('/', '-')}-${insecure}-${cert}`;
     const w = await store.writer(ref, { size: 0 });
     const { t, ep } = await transport(insecure, cert);
@@ -267,7 +275,7 @@ describe('a blob fetched by the ingest thread over HTTPS with a private CA', () 
       headers: { Authorization: 'Bearer for-the-remote-only' },
       tls: t.tlsSettings(ep),
       idleMs: 10_000,
-      connectMs: 10_000,
+      connectMs,
     };
     t.close();
     try {
@@ -328,6 +336,10 @@ describe('a blob fetched by the ingest thread over HTTPS with a private CA', () 
   test("a redirect from https to plain http is followed, as Go's client does", async () => {
     assert.equal(await thread('/plain', false), blob.length);
     assert.equal(await viaClient('/plain', false), blob.length);
+  });
+
+  test('the connect timeout of a redirect to plain http ends at its connection, not with the body', async () => {
+    assert.equal(await thread('/slowplain', false, false, 300), blob.length);
   });
 });
 

@@ -111,11 +111,11 @@ function get(src: FetchSource, cancel: Cancel): Promise<IncomingMessage> {
       });
       cancel.stop = (err) => req.destroy(err);
       // As the registry client: from when the agent hands over a socket still connecting (not while one waits for
-      // a pooled socket) to the end of its TLS handshake.
+      // a pooled socket) to its connection, or the end of its TLS handshake (a redirect may lead to plain http).
       req.on('socket', (socket) => {
         if (!socket.connecting) return;
         const timer = setTimeout(() => req.destroy(noConnection(url, src)), src.connectMs);
-        socket.once('secureConnect', () => clearTimeout(timer));
+        socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(timer));
         socket.once('close', () => clearTimeout(timer));
       });
       req.setTimeout(src.idleMs, () =>
