@@ -292,6 +292,20 @@ export class KeptContexts {
   }
 
   /**
+   * Removes kept context `id` and its record (`builder prune`), under its lock: after the build that holds it and
+   * that build's index write, which would otherwise leave, written into a directory being removed, an index naming
+   * segments already gone (every later build of the context would fail on them). The index kept in memory goes too.
+   */
+  async remove(id: string): Promise<void> {
+    const dir = this.#dir(id);
+    await this.#locks.run(id, async () => {
+      if (this.#last?.id === id) this.#last = undefined;
+      this.#records.deleteDir('source.local', id);
+      await rm(dir, { recursive: true, force: true });
+    });
+  }
+
+  /**
    * Writes a received context's index and then removes the segments it no longer names. A failure is logged
    * nowhere and costs nothing but time: the previous index stays (and the next build's plan reads it), true of the
    * segments, which are removed only once the new index is in.

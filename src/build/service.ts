@@ -236,6 +236,10 @@ export class BuildService {
     records.delete(steps);
     for (const v of victims) {
       if (v.kind === 'step') continue;
+      if (v.kind === 'source.local') {
+        await this.#kept.remove(v.id);
+        continue;
+      }
       records.deleteDir(v.kind, v.id);
       if ('path' in v && v.path) await rm(v.path, { recursive: true, force: true });
     }

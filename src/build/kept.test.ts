@@ -1,0 +1,143 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setImmediate as turn } from 'node:timers/promises';
+import { BuildCacheRecords, MetadataDB } from '../metadata/index.ts';
+import { pack, type PackEntry } from '../util/tar/index.ts';
+import { KeptContexts, MANIFEST_NAME, type ManifestEntry } from './kept.ts';
+
+let root: string;
+let db: MetadataDB;
+let records: BuildCacheRecords;
+let work = 0;
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'berth-kept-'));
+  db = new MetadataDB(join(root, 'berth.db'));
+  records = new BuildCacheRecords(db);
+});
+after(async () => {
+  db.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+/** The manifest of files named by their content, each with a time of its own (a change is a new time). */
+function manifestOf(files: Record<string, { data: string; at: number }>): ManifestEntry[] {
+  return Object.entries(files).map(([path, f]) => ({
+    path,
+    type: 'file',
+    mode: 0o644,
+    size: Buffer.byteLength(f.data),
+    mtime: f.at,
+    ctime: f.at,
+  }));
+}
+
+/** A kept-context body: the manifest, then the files named in `send`. */
+async function* body(
+  files: Record<string, { data: string; at: number }>,
+  send: readonly string[],
+): AsyncGenerator<Uint8Array> {
+  const entries: PackEntry[] = [
+    { header: { name: MANIFEST_NAME, mode: 0o644 }, body: Buffer.from(JSON.stringify(manifestOf(files))) },
+  ];
+  for (const name of send) {
+    const data = Buffer.from(files[name]!.data);
+    entries.push({ header: { name, type: 'file', mode: 0o644, size: data.length, mtime: 1 }, body: data });
+  }
+  yield* pack(entries);
+}
+
+async function receive(kept: KeptContexts, id: string, files: Record<string, { data: string; at: number }>) {
+  const need = (await kept.plan(id, manifestOf(files))).need;
+  const dir = join(root, `work-${work++}`);
+  await mkdir(dir);
+  const got = await kept.receive(id, body(files, need), dir);
+  return { ...got, need };
+}
+
+async function contentOf(ctx: { dir: string; materialize(name: string): Promise<void> }, name: string) {
+  await ctx.materialize(name);
+  return readFile(join(ctx.dir, name), 'utf8');
+}
+
+test('a daemon gone before a build released its context leaves the previous index, with every segment it names', async () => {
+  const id = 'a1'.repeat(8);
+  const v1 = { a: { data: 'one', at: 1000 }, b: { data: 'bee', at: 1000 } };
+  const kept = new KeptContexts(join(root, 'kept'), records);
+  const first = await receive(kept, id, v1);
+  assert.deepEqual(first.need.sort(), ['a', 'b']);
+  await first.context.close();
+  first.release();
+  // a plan waits for the index write the release started
+  assert.deepEqual((await kept.plan(id, manifestOf(v1))).need, []);
+
+  // the next build received a change, and the daemon stopped before that build ended: no release, no index write
+  const v2 = { ...v1, a: { data: 'two', at: 2000 } };
+  const second = await receive(kept, id, v2);
+  assert.deepEqual(second.need, ['a']);
+
+  const again = new KeptContexts(join(root, 'kept'), records);
+  const third = await receive(again, id, v2);
+  assert.deepEqual(third.need, ['a'], 'the index on disk is the first build’s');
+  assert.equal(await contentOf(third.context, 'a'), 'two');
+  assert.equal(await contentOf(third.context, 'b'), 'bee', 'a body the first index names is still in its segment');
+  await third.context.close();
+  third.release();
+  assert.deepEqual((await again.plan(id, manifestOf(v2))).need, []);
+});
+
+test('two builds of one context: the second receives once the first released it and its index is written', async () => {
+  const id = 'b2'.repeat(8);
+  const kept = new KeptContexts(join(root, 'kept'), records);
+  const v1 = { a: { data: 'one', at: 1000 } };
+  const first = await receive(kept, id, v1);
+  const v2 = { a: v1.a, c: { data: 'sea', at: 1000 } };
+  let secondIn = false;
+  const second = receive(kept, id, v2).then((r) => {
+    secondIn = true;
+    return r;
+  });
+  for (let i = 0; i < 5; i++) await turn();
+  assert.equal(secondIn, false);
+  first.release();
+  const s = await second;
+  // planned against the first build's index, held in memory while that build ran
+  assert.deepEqual(s.need, ['c']);
+  assert.equal(await contentOf(s.context, 'a'), 'one');
+  assert.equal(await contentOf(s.context, 'c'), 'sea');
+  await first.context.close();
+  await s.context.close();
+  s.release();
+  assert.deepEqual((await kept.plan(id, manifestOf(v2))).need, []);
+});
+
+test('builder prune right after a build waits for the index write, and leaves nothing of the context', async () => {
+  const id = 'c3'.repeat(8);
+  const kept = new KeptContexts(join(root, 'kept'), records);
+  const files: Record<string, { data: string; at: number }> = {};
+  for (let i = 0; i < 2000; i++) files[`f${i}`] = { data: `file ${i}`, at: 1000 };
+  const first = await receive(kept, id, files);
+  await first.context.close();
+  assert.ok(records.getDir('source.local', id));
+
+  // a removal waits for a build that holds the context
+  let removed = false;
+  const removal = kept.remove(id).then(() => (removed = true));
+  for (let i = 0; i < 5; i++) await turn();
+  assert.equal(removed, false);
+  // the release starts the index write on a later turn; the removal comes after it
+  first.release();
+  await removal;
+  await turn();
+  assert.equal(existsSync(join(root, 'kept', id)), false, 'no index written into the removed directory');
+  assert.equal(records.getDir('source.local', id), undefined);
+  assert.equal((await kept.plan(id, manifestOf(files))).need.length, 2000);
+  assert.deepEqual(
+    (await readdir(join(root, 'kept'))).filter((n) => n === id),
+    [],
+  );
+});
