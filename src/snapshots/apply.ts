@@ -60,6 +60,11 @@ export function configureUnpackThreads(threads: { readers: number; appliers: num
   defaultPool.configure(threads);
 }
 
+/** Starts the process's unpack threads ahead of a pull or load, if none runs (see UnpackPool.warm). */
+export function warmUnpackThreads(): void {
+  defaultPool.warm();
+}
+
 /** Stops the process's unpack threads (they start again when needed). */
 export function stopUnpackThreads(): Promise<void> {
   return defaultPool.close();

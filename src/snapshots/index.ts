@@ -10,6 +10,7 @@ export {
   storeAndUnpackTar,
   unpackLayer,
   unpackTar,
+  warmUnpackThreads,
 } from './apply.ts';
 export type { LayerSource, StoredTar, TarOptions, UnpackedTar, UnpackOptions, WhiteoutMode } from './apply.ts';
 export type { UnpackThreads } from './pool.ts';

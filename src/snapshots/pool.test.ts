@@ -242,3 +242,21 @@ test('stopping the threads fails the unpack under way; the next one starts them 
   assert.equal(await readFile(join(r, 'again'), 'utf8'), 'yes');
   await pool.close();
 });
+
+test('warming starts the appliers and one reader, which the next unpack uses; warming again starts none', async () => {
+  const pool = new UnpackPool({ readers: 2, appliers: 2 });
+  assert.equal(pool.running, 0);
+  pool.warm();
+  assert.equal(pool.running, 3);
+  pool.warm();
+  assert.equal(pool.running, 3);
+  const r = await root();
+  await unpackTar(r, [await tarOf([{ header: { name: 'warm' }, body: Buffer.from('yes') }])], {
+    whiteouts: 'overlay',
+    pool,
+  });
+  assert.equal(await readFile(join(r, 'warm'), 'utf8'), 'yes');
+  assert.equal(pool.running, 3, 'the warmed reader served the unpack');
+  await pool.close();
+  assert.equal(pool.running, 0);
+});

@@ -121,6 +121,11 @@ export class UnpackPool {
     return { ...this.#threads };
   }
 
+  /** The threads running now (readers and appliers). */
+  get running(): number {
+    return this.#readers.length + this.#appliers.length;
+  }
+
   /** New limits: taken at once when nothing is running, else once the threads have stopped for idleness. */
   configure(threads: UnpackThreads): void {
     this.#threads = clampThreads(threads);
@@ -144,6 +149,26 @@ export class UnpackPool {
       slots.release();
       throw err;
     }
+  }
+
+  /**
+   * Starts the appliers and one reader now if no thread runs, so that their bootstrap (~0.1 s of CPU for the two,
+   * bench/README.md, "Data path") overlaps with what comes before the first layer (a pull's manifest and config, a
+   * load's archive up to its first layer) instead of delaying it. One reader only: a single-layer load needs no
+   * more, and each costs ~10 MiB at a load's peak. The threads stop after IDLE_MS as usual if no unpack comes.
+   */
+  warm(): void {
+    if (this.#readers.length > 0) return;
+    let r: Reader;
+    try {
+      r = this.#startReader();
+    } catch {
+      return; // the unpack that comes next starts them again, and reports what fails
+    }
+    r.thread.worker.unref();
+    for (const a of this.#appliers) a.thread.worker.unref();
+    this.#idle.push(r);
+    if (this.#busy === 0) this.#idleTimer.arm();
   }
 
   give(r: Reader): void {
