@@ -12,6 +12,7 @@ import type { AuthConfig } from '../engine-api/images.ts';
 import { formatPlatform } from '../oci/platform.ts';
 import type { PolicyEnforcer, RegistriesD, TrustService } from '../trust/index.ts';
 import { BlobSourceRecords } from '../metadata/index.ts';
+import { warmUnpackThreads } from '../snapshots/index.ts';
 import { parseReference } from '../oci/reference.ts';
 import { errorMessage, InvalidArgumentError } from '../util/errors.ts';
 import { busyboxRootfs } from './busybox.ts';
@@ -27,22 +28,31 @@ export function archivesFor(engine: Engine, enforcer?: PolicyEnforcer): Archives
   const deps = { content: engine.content, images: engine.images, blobSources: new BlobSourceRecords(engine.db) };
   const registry = registryConfig(engine.config);
   return {
-    pull: async (ref, opts) =>
-      (await distribution()).pullImage(deps, registry, ref, {
+    // A pull, load or import starts the unpack threads first if none runs (the first after an idle spell), so
+    // their start overlaps with the manifest, config or archive that comes before the first layer.
+    pull: async (ref, opts) => {
+      warmUnpackThreads();
+      return (await distribution()).pullImage(deps, registry, ref, {
         ...opts,
         ...(enforcer ? { verify: (r, m, repo) => enforcer.checkPull(r, m, repo, opts.auth, opts.signal) } : {}),
-      }),
+      });
+    },
     push: async (ref, opts) => (await distribution()).pushImage(deps, registry, ref, opts),
     login: async (auth) => (await distribution()).checkLogin(registry, auth),
-    load: async (source, opts) => (await distribution()).loadArchive(deps, source, opts),
+    load: async (source, opts) => {
+      warmUnpackThreads();
+      return (await distribution()).loadArchive(deps, source, opts);
+    },
     save: async (refs, opts) => (await distribution()).saveArchive(deps, refs, opts),
-    importRootfs: async (source, opts) =>
-      (await distribution()).importRootfs(deps, source, {
+    importRootfs: async (source, opts) => {
+      warmUnpackThreads();
+      return (await distribution()).importRootfs(deps, source, {
         ...(opts.tag !== undefined ? { tag: parseReference(opts.tag) } : {}),
         changes: opts.changes,
         ...(opts.message !== undefined ? { message: opts.message } : {}),
         signal: opts.signal,
-      }),
+      });
+    },
   };
 }
 
