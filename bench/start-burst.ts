@@ -22,6 +22,7 @@ import { type PhaseLine, readPhaseLines } from './lib/phases.ts';
 import { childrenOf, cpuMs, machineBusy, run, sleep, stats, type Stats } from './lib/proc.ts';
 import { processes } from './containers.ts';
 import { runcBed, runcParallel } from './lib/runc.ts';
+import { cliTight, runcTight, type TightBed, type TightSample, tightBed, tightReport } from './lib/tight-floors.ts';
 
 type Log = (s: string) => void;
 
@@ -60,9 +61,14 @@ export interface BurstFigures {
   runcFloor: number[];
   cliFloor: number[];
   /** ms of CPU of each floor burst: runc create + start (reaped), the containers' processes, the machine's total. */
-  runcFloorCpu: { runtime: number; container: number; machine: number }[];
+  runcFloorCpu: { runtime: number; container: number; machine: number; bench: number }[];
   /** ms of CPU of each CLI floor burst: the docker CLIs (reaped), the machine's total. */
-  cliFloorCpu: { client: number; machine: number }[];
+  cliFloorCpu: { client: number; machine: number; bench: number }[];
+  /** The tight floors (bench/lib/tight-floors.ts): runc from a sealed copy, one cheap spawner, CPU by kind. */
+  runcTight: TightSample[];
+  /** The same with runc from its file (the self-copy each init makes). */
+  runcPlain: TightSample[];
+  cliTight: TightSample[];
   /** engine → mode (`cli`: docker run -d; `api`: create + start from the benchmark) → samples. */
   engines: { engine: string; cli: BurstSample[]; api: BurstSample[] }[];
   /** berthd's phases per burst mode, per container (ms from the burst's start). */
@@ -309,6 +315,9 @@ export async function benchStartBurst(o: {
     cliFloor: [],
     runcFloorCpu: [],
     cliFloorCpu: [],
+    runcTight: [],
+    runcPlain: [],
+    cliTight: [],
     engines: [],
     timelines: [],
     errors,
@@ -324,7 +333,12 @@ export async function benchStartBurst(o: {
     targets.push({ name, engine: e, env, berthd: true });
     return e;
   };
+  let tight: TightBed | undefined;
   try {
+    tight = await tightBed(bed, o.scratch).catch((err) => {
+      errors.push(`tight floors: ${(err as Error).message.split('\n')[0]}`);
+      return undefined;
+    });
     const berthd = await seeded('berthd', undefined, phaseLog);
     if (o.base) await seeded('berthd (base)', join(o.base, 'bin', 'berthd'), basePhaseLog);
     if (o.dockerd ?? true) {
@@ -346,15 +360,36 @@ export async function benchStartBurst(o: {
       await sleep(500);
       const floor = await runcParallel(bed, o.parallel);
       f.runcFloor.push(floor.wall);
-      f.runcFloorCpu.push({ runtime: floor.runtimeCpu, container: floor.containerCpu, machine: floor.machineCpu });
+      f.runcFloorCpu.push({
+        runtime: floor.runtimeCpu,
+        container: floor.containerCpu,
+        machine: floor.machineCpu,
+        bench: floor.benchCpu,
+      });
       await sleep(500);
       const env = targets[0]!.env;
       const m1 = machineCpu().busy;
       const c1 = cpuMs('self').reaped;
+      const self0 = process.cpuUsage();
       const t0 = epochMs();
       await Promise.all(Array.from({ length: o.parallel }, () => run(DOCKER, ['version'], { env })));
       f.cliFloor.push(epochMs() - t0);
-      f.cliFloorCpu.push({ client: cpuMs('self').reaped - c1, machine: machineCpu().busy - m1 });
+      const self = process.cpuUsage(self0);
+      f.cliFloorCpu.push({
+        client: cpuMs('self').reaped - c1,
+        machine: machineCpu().busy - m1,
+        bench: (self.user + self.system) / 1000,
+      });
+      if (tight) {
+        await sleep(500);
+        f.runcTight.push(await runcTight(bed, tight, o.parallel));
+        await sleep(500);
+        f.runcPlain.push(await runcTight(bed, tight, o.parallel, true));
+        await sleep(500);
+        const pids = targets[0]!.engine.pids();
+        const engineMs = () => pids.reduce((a, p) => a + schedstat(p).onCpu, 0) / 1e6;
+        f.cliTight.push(await cliTight(tight, o.parallel, DOCKER, env, engineMs));
+      }
       for (const mode of ['cli', 'api'] as const) {
         for (const t of targets) {
           await sleep(500);
@@ -380,6 +415,7 @@ export async function benchStartBurst(o: {
   } finally {
     for (const t of targets.reverse())
       await t.engine.stop().catch((err) => o.log(`start-burst: stopping ${t.name}: ${(err as Error).message}`));
+    tight?.close();
     await bed.cleanup();
   }
   return f;
@@ -439,6 +475,7 @@ export function startBurstReport(f: BurstFigures): string {
       const clients = med(f.cliFloorCpu.map((x) => x.client));
       const bound = (runtime + clients) / cpus;
       out.push(
+        `- the benchmark's own CPU (Node spawning and reaping) during these first floors: ${f1(med(f.runcFloorCpu.map((x) => x.bench)))} ms (runc: 40 commands) and ${f1(med(f.cliFloorCpu.map((x) => x.bench)))} ms (20 CLIs)`,
         `- floor by sum: runc create + start and the containers ${f1(runtime)} ms of CPU, the ${f.parallel} CLIs ${f1(clients)}: ${f1(runtime + clients)} ms of CPU on ${cpus} CPUs, so no \`run -d\` burst under ${f1(bound)} ms = **${(bound / dockerdCli).toFixed(2)}×** dockerd's (goal 0.25×: ${f1(0.25 * dockerdCli)} ms)`,
       );
       for (const e of f.engines) {
@@ -463,6 +500,17 @@ export function startBurstReport(f: BurstFigures): string {
     }
     out.push('');
   }
+  out.push(
+    ...tightReport(
+      f.runcPlain,
+      f.runcTight,
+      f.cliTight,
+      f.parallel,
+      availableParallelism(),
+      dockerd ? med(dockerd.cli.map((x) => x.wall)) : undefined,
+    ),
+    '',
+  );
   for (const t of f.timelines) {
     out.push(
       `#### ${t.engine}, ${t.mode === 'cli' ? '`docker run -d`' : 'API create + start'}: per container, ms from the burst's start`,

@@ -1,0 +1,316 @@
+/**
+ * `start-burst`'s tight floors: the same 20 containers and 20 CLIs as its first floors, but run as berthd runs runc
+ * (from a sealed memfd copy, src/sys/memfd.ts, so that no runc init copies itself) and started by the cheapest
+ * spawner (bench/lib/burst-spawn.c: one process, posix_spawn, wait4), with the machine's CPU during each accounted by
+ * kind (bench/lib/cpu-kinds.ts): the parties, the spawner, the benchmark's own process, the kernel's threads, irq
+ * and softirq, and the rest (other load). The kernel threads, irq and softirq are also measured in an idle window
+ * just before, so that what the burst adds is shown apart from what runs anyway; and the containers' teardown
+ * (`runc delete` of the 20, then 1 s for the kernel's deferred work: netns cleanup, cgroup release) is accounted the
+ * same way, though no burst's wall includes it.
+ */
+import { cpuUsage } from 'node:process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type SealedProgram, sealedCopy } from '../../src/sys/index.ts';
+import { between, buildSpawner, type CpuKinds, snapshot, spawnBurst } from './cpu-kinds.ts';
+import { cpuMs, sleep } from './proc.ts';
+import type { RuncBed } from './runc.ts';
+
+/** The spawner and the sealed runc, made once. */
+export interface TightBed {
+  spawner: string;
+  runc: SealedProgram;
+  close(): void;
+}
+
+export async function tightBed(bed: RuncBed, dir: string): Promise<TightBed> {
+  const spawner = await buildSpawner(dir);
+  const runc = await sealedCopy(bed.runc, 'runc');
+  return { spawner, runc, close: () => runc.close() };
+}
+
+/** One tight floor burst, ms. */
+export interface TightSample {
+  wall: number;
+  /** the parties: runc create / start (or the CLIs as `create`, `start` 0), the containers' processes */
+  create: number;
+  start: number;
+  containers: number;
+  /** of the parties' CPU, the kernel's (system time; the user/system split is sampled at the tick) */
+  partiesSys: number;
+  spawner: number;
+  /** the benchmark's own process (Node: one spawn, the reads) */
+  bench: number;
+  /** the engine answering (the CLI floor: berthd answering `docker version`) */
+  engine: number;
+  kinds: CpuKinds;
+  /** the same kinds over an idle window just before, scaled to the burst's wall */
+  idle: CpuKinds;
+  /** the teardown: `runc delete` of the 20 (their CPU) and the machine's kinds over it and 1 s after */
+  teardown?: { delete: number; kinds: CpuKinds; idle: CpuKinds };
+}
+
+const scale = (k: CpuKinds, f: number): CpuKinds =>
+  Object.fromEntries(Object.entries(k).map(([n, v]) => [n, v * f])) as unknown as CpuKinds;
+
+async function idleWindow(ms: number): Promise<CpuKinds> {
+  const a = snapshot();
+  await sleep(ms);
+  return scale(between(a, snapshot()), 1 / ms);
+}
+
+/**
+ * `n` × `runc create` + `start` of `sleep 1000` from the sealed copy (or, with `plain`, from runc's file: each runc
+ * init then copies itself), spawned by `burst-spawn`.
+ */
+export async function runcTight(bed: RuncBed, t: TightBed, n: number, plain = false): Promise<TightSample> {
+  const spec = JSON.parse(await readFile(join(bed.bundle, 'config.json'), 'utf8')) as {
+    process: { args: string[] };
+    linux: { cgroupsPath: string };
+  };
+  const dirs = Array.from({ length: n }, (_, i) => join(bed.bundle, '..', `benchtight${i}`));
+  for (const [i, dir] of dirs.entries()) {
+    await mkdir(dir, { recursive: true });
+    spec.process.args = ['sleep', '1000'];
+    spec.linux.cgroupsPath = `/berth-bench-floor/benchtight${i}`;
+    await writeFile(join(dir, 'config.json'), JSON.stringify(spec));
+  }
+  const runc = [plain ? bed.runc : t.runc.path, '--root', bed.root];
+  const rate = await idleWindow(500);
+  const dirT = join(bed.bundle, '..', 'benchtight{}');
+  let created = false;
+  try {
+    const u0 = cpuUsage();
+    const s0 = snapshot();
+    created = true;
+    const b = await spawnBurst(
+      t.spawner,
+      n,
+      [...runc, 'create', '--bundle', dirT, '--pid-file', join(dirT, 'pid'), 'benchtight{}'],
+      [...runc, 'start', 'benchtight{}'],
+    );
+    const s1 = snapshot();
+    const u1 = cpuUsage(u0);
+    let containers = 0;
+    let containersSys = 0;
+    for (const dir of dirs) {
+      const pid = Number((await readFile(join(dir, 'pid'), 'utf8').catch(() => '0')).trim());
+      if (pid > 0) containers += cpuMs(pid).own;
+      const f = (await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).split(') ')[1]?.split(' ');
+      if (f) containersSys += (Number(f[12]) * 1000) / 100;
+    }
+    // The teardown, with its own idle window (the deferred work lands after the deletes return).
+    const rateT = await idleWindow(500);
+    const s2 = snapshot();
+    const d = await spawnBurst(t.spawner, n, [...runc, 'delete', '--force', 'benchtight{}']);
+    created = false;
+    await sleep(1000);
+    const s3 = snapshot();
+    const tdMs = d.wallMs + 1000;
+    return {
+      wall: b.wallMs,
+      create: b.step1Ms,
+      start: b.step2Ms,
+      containers,
+      partiesSys: b.step1SysMs + b.step2SysMs + containersSys,
+      spawner: b.selfMs,
+      bench: (u1.user + u1.system) / 1000,
+      engine: 0,
+      kinds: between(s0, s1),
+      idle: scale(rate, b.wallMs),
+      teardown: { delete: d.step1Ms + d.selfMs, kinds: between(s2, s3), idle: scale(rateT, tdMs) },
+    };
+  } finally {
+    if (created) await spawnBurst(t.spawner, n, [...runc, 'delete', '--force', 'benchtight{}']).catch(() => {});
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** `n` × `docker version` at once, spawned by `burst-spawn`; `engineMs` reads the engine's CPU (ms). */
+export async function cliTight(
+  t: TightBed,
+  n: number,
+  docker: string,
+  env: Record<string, string>,
+  engineMs: () => number,
+): Promise<TightSample> {
+  const rate = await idleWindow(500);
+  const u0 = cpuUsage();
+  const e0 = engineMs();
+  const s0 = snapshot();
+  const b = await spawnBurst(t.spawner, n, [docker, 'version'], [], env);
+  const s1 = snapshot();
+  const e1 = engineMs();
+  const u1 = cpuUsage(u0);
+  return {
+    wall: b.wallMs,
+    create: b.step1Ms,
+    start: 0,
+    containers: 0,
+    partiesSys: b.step1SysMs,
+    spawner: b.selfMs,
+    bench: (u1.user + u1.system) / 1000,
+    engine: e1 - e0,
+    kinds: between(s0, s1),
+    idle: scale(rate, b.wallMs),
+  };
+}
+
+/** The kernel's share a burst adds over the idle window: its threads, irq and softirq, ms. */
+export function kernelExcess(k: CpuKinds, idle: CpuKinds): number {
+  return (['kworker', 'ksoftirqd', 'rcu', 'kthreadOther', 'irq', 'softirq'] as const).reduce(
+    (a, n) => a + Math.max(0, k[n] - idle[n]),
+    0,
+  );
+}
+
+/** What the floor needs whatever the engine: the parties, the cheapest spawner, the kernel's added work, ms of CPU. */
+export function floorCpu(s: TightSample): number {
+  return s.create + s.start + s.containers + s.spawner + kernelExcess(s.kinds, s.idle);
+}
+
+// ---- report ---------------------------------------------------------------------------------------------
+
+const med = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0
+    ? Number.NaN
+    : s.length % 2
+      ? s[(s.length - 1) / 2]!
+      : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const f1 = (x: number) => (Number.isNaN(x) ? '' : x.toFixed(1));
+
+/** The tight floors' table and lines; `dockerdCli` is dockerd's `run -d` burst wall in the same rounds (ms). */
+export function tightReport(
+  plain: readonly TightSample[],
+  runc: readonly TightSample[],
+  cli: readonly TightSample[],
+  n: number,
+  cpus: number,
+  dockerdCli: number | undefined,
+): string[] {
+  if (runc.length === 0 || cli.length === 0) return [];
+  const kthreads = ['kworker', 'ksoftirqd', 'rcu', 'kthreadOther', 'irq', 'softirq'] as const;
+  const names: Record<(typeof kthreads)[number] | 'user' | 'system', string> = {
+    kworker: 'kernel threads: kworkers',
+    ksoftirqd: 'kernel threads: ksoftirqd',
+    rcu: 'kernel threads: rcu',
+    kthreadOther: 'kernel threads: the others',
+    irq: '/proc/stat irq',
+    softirq: '/proc/stat softirq',
+    user: '/proc/stat user (all CPUs)',
+    system: '/proc/stat system (all CPUs)',
+  };
+  const accounted = (s: TightSample) =>
+    s.create + s.start + s.containers + s.spawner + s.bench + s.engine + kthreads.reduce((a, k) => a + s.kinds[k], 0);
+  const td = runc.filter((s) => s.teardown).map((s) => s.teardown!);
+  type Col = (s: TightSample) => number;
+  const row = (
+    what: string,
+    a: Col | undefined,
+    b: Col | undefined,
+    c?: (t: NonNullable<TightSample['teardown']>) => number,
+  ) =>
+    `| ${what} | ${a ? f1(med(runc.map(a))) : ''} | ${b ? f1(med(cli.map(b))) : ''} | ${c && td.length ? f1(med(td.map(c))) : ''} |`;
+  const out = [
+    '',
+    `#### Tight floors: runc from a sealed copy, one spawner (\`burst-spawn\`: posix_spawn + wait4), the machine's CPU by kind (median of ${runc.length}, ms; "idle" is the same kind over an idle window just before, scaled to the same length)`,
+    '',
+    `| kind | ${n} × \`runc create\` + \`start\` | ${n} × \`docker version\` → berthd | teardown: ${n} × \`runc delete\` + 1 s |`,
+    '|---|---|---|---|',
+    row(
+      'wall',
+      (s) => s.wall,
+      (s) => s.wall,
+    ),
+    row(
+      'parties: `runc create` (with what it reaped) / the CLIs',
+      (s) => s.create,
+      (s) => s.create,
+      (t) => t.delete,
+    ),
+    row('parties: `runc start`', (s) => s.start, undefined),
+    row('parties: the containers (runc init, then `sleep`)', (s) => s.containers, undefined),
+    row(
+      "of the parties', the kernel's (system time)",
+      (s) => s.partiesSys,
+      (s) => s.partiesSys,
+    ),
+    row(
+      'the spawner (`burst-spawn`)',
+      (s) => s.spawner,
+      (s) => s.spawner,
+    ),
+    row(
+      "the benchmark's own process (Node)",
+      (s) => s.bench,
+      (s) => s.bench,
+    ),
+    row('berthd answering', undefined, (s) => s.engine),
+  ];
+  for (const k of kthreads) {
+    out.push(
+      row(
+        names[k],
+        (s) => s.kinds[k],
+        (s) => s.kinds[k],
+        (t) => t.kinds[k],
+      ),
+    );
+    out.push(
+      row(
+        `${names[k]}, idle`,
+        (s) => s.idle[k],
+        (s) => s.idle[k],
+        (t) => t.idle[k],
+      ),
+    );
+  }
+  for (const k of ['user', 'system'] as const)
+    out.push(
+      row(
+        names[k],
+        (s) => s.kinds[k],
+        (s) => s.kinds[k],
+        (t) => t.kinds[k],
+      ),
+    );
+  out.push(
+    row(
+      'machine (user + system + irq + softirq + steal)',
+      (s) => s.kinds.machine,
+      (s) => s.kinds.machine,
+      (t) => t.kinds.machine,
+    ),
+    row(
+      'machine, idle',
+      (s) => s.idle.machine,
+      (s) => s.idle.machine,
+      (t) => t.idle.machine,
+    ),
+    row(
+      'the rest (machine − the rows above: other load)',
+      (s) => s.kinds.machine - accounted(s),
+      (s) => s.kinds.machine - accounted(s),
+    ),
+    '',
+  );
+  const r = med(runc.map(floorCpu));
+  const c = med(cli.map(floorCpu));
+  const mr = med(runc.map((s) => s.kinds.machine));
+  const mc = med(cli.map((s) => s.kinds.machine));
+  const ratio = (ms: number) => (dockerdCli ? ` = **${(ms / dockerdCli).toFixed(2)}×** dockerd's \`run -d\`` : '');
+  out.push(
+    `- tight floor by sum: runc's parties + spawner + the kernel's added work ${f1(r)} ms of CPU, the CLIs' ${f1(c)} (berthd's answers left out): ${f1(r + c)} on ${cpus} CPUs, no \`run -d\` burst under ${f1((r + c) / cpus)} ms${ratio((r + c) / cpus)}${dockerdCli ? ` (goal 0.25×: ${f1(0.25 * dockerdCli)} ms)` : ''}`,
+    `- tight floor by each floor's whole machine CPU (other load included): ${f1(mr)} + ${f1(mc)} on ${cpus} CPUs = ${f1((mr + mc) / cpus)} ms${ratio((mr + mc) / cpus)}; walls one after the other ${f1(med(runc.map((s) => s.wall)) + med(cli.map((s) => s.wall)))} ms${ratio(med(runc.map((s) => s.wall)) + med(cli.map((s) => s.wall)))}`,
+    `- per container, ms of CPU: runc create + start ${f1(med(runc.map((s) => (s.create + s.start) / n)))}, the container ${f1(med(runc.map((s) => s.containers / n)))}, of which the kernel's in the parties' own context (namespaces, mounts, cgroup, seccomp, exec) ${f1(med(runc.map((s) => s.partiesSys / n)))}; the kernel's threads + irq + softirq added ${f1(med(runc.map((s) => kernelExcess(s.kinds, s.idle) / n)))}; teardown: \`runc delete\` ${f1(med(td.map((t) => t.delete / n)))}, the kernel's deferred work added ${f1(med(td.map((t) => kernelExcess(t.kinds, t.idle) / n)))}`,
+  );
+  if (plain.length > 0) {
+    const p = (g: (s: TightSample) => number) => f1(med(plain.map(g)));
+    out.push(
+      `- the same runc floor with runc run from its file (each runc init copies itself first), same spawner and rounds: wall ${p((s) => s.wall)} ms, \`runc create\` ${p((s) => s.create)}, \`start\` ${p((s) => s.start)}, the containers ${p((s) => s.containers)}, of the parties' the kernel's ${p((s) => s.partiesSys)}, machine ${p((s) => s.kinds.machine)} ms of CPU`,
+    );
+  }
+  return out;
+}
