@@ -21,6 +21,7 @@ import { DOCKER, dockerEnv, type Engine, ROOT, startBerthd, startDockerd, waitFo
 import { type PhaseLine, readPhaseLines } from './lib/phases.ts';
 import { childrenOf, cpuMs, machineBusy, run, sleep, stats, type Stats } from './lib/proc.ts';
 import { processes } from './containers.ts';
+import { between, type CpuKinds, snapshot } from './lib/cpu-kinds.ts';
 import { runcBed, runcParallel } from './lib/runc.ts';
 import { cliTight, runcTight, type TightBed, type TightSample, tightBed, tightReport } from './lib/tight-floors.ts';
 
@@ -50,6 +51,9 @@ export interface BurstSample {
   /** berthd's main thread: ms on a CPU, ms runnable but waiting for one. */
   mainOnCpu?: number;
   mainRunQueue?: number;
+  /** The machine's CPU by kind over the burst (bench/lib/cpu-kinds.ts), and the benchmark's own process's, ms. */
+  kinds: CpuKinds;
+  benchCpu: number;
   /** The burst's boundaries (epoch ms), to place berthd's phases. */
   t0: number;
   t1: number;
@@ -143,6 +147,8 @@ async function measured(
   fn: () => Promise<void>,
 ): Promise<BurstSample> {
   const engine = () => e.pids.reduce((a, p) => a + schedstat(p).onCpu, 0);
+  const k0 = snapshot();
+  const self0 = process.cpuUsage();
   const m0 = machineCpu();
   const c0 = cpuMs('self').reaped;
   const r0 = e.pids.reduce((a, p) => a + cpuMs(p).reaped, 0);
@@ -152,6 +158,8 @@ async function measured(
   await fn();
   const t1 = epochMs();
   const m1 = machineCpu();
+  const self1 = process.cpuUsage(self0);
+  const k1 = snapshot();
   const e1 = engine();
   const main1 = e.berthd !== undefined ? schedstat(e.berthd, e.berthd) : undefined;
   const c1 = cpuMs('self').reaped;
@@ -167,6 +175,8 @@ async function measured(
     reapedCpu: r1 - r0,
     containerCpu: ctr.container,
     clientCpu: c1 - c0,
+    kinds: between(k0, k1),
+    benchCpu: (self1.user + self1.system) / 1000,
     ...(main0 && main1
       ? { mainOnCpu: (main1.onCpu - main0.onCpu) / 1e6, mainRunQueue: (main1.runQueue - main0.runQueue) / 1e6 }
       : {}),
@@ -511,6 +521,16 @@ export function startBurstReport(f: BurstFigures): string {
     ),
     '',
   );
+  for (const mode of ['cli', 'api'] as const) {
+    for (const e of f.engines) {
+      const s = e[mode];
+      if (s.length === 0) continue;
+      out.push(
+        `- ${e.engine}, ${mode === 'cli' ? '`run -d`' : 'API'}: the machine's CPU beside the parties, by kind of the machine's CPU by kind, ms: the benchmark's process (Node: spawning the CLIs or the API client) ${f1(med(s.map((x) => x.benchCpu)))}, kworkers ${f1(med(s.map((x) => x.kinds.kworker)))}, ksoftirqd ${f1(med(s.map((x) => x.kinds.ksoftirqd)))}, rcu ${f1(med(s.map((x) => x.kinds.rcu)))}, other kernel threads ${f1(med(s.map((x) => x.kinds.kthreadOther)))}, irq + softirq ${f1(med(s.map((x) => x.kinds.irq + x.kinds.softirq)))}; /proc/stat user ${f1(med(s.map((x) => x.kinds.user)))}, system ${f1(med(s.map((x) => x.kinds.system)))}`,
+      );
+    }
+  }
+  out.push('');
   for (const t of f.timelines) {
     out.push(
       `#### ${t.engine}, ${t.mode === 'cli' ? '`docker run -d`' : 'API create + start'}: per container, ms from the burst's start`,
