@@ -526,7 +526,7 @@ export function startBurstReport(f: BurstFigures): string {
       const s = e[mode];
       if (s.length === 0) continue;
       out.push(
-        `- ${e.engine}, ${mode === 'cli' ? '`run -d`' : 'API'}: the machine's CPU beside the parties, by kind of the machine's CPU by kind, ms: the benchmark's process (Node: spawning the CLIs or the API client) ${f1(med(s.map((x) => x.benchCpu)))}, kworkers ${f1(med(s.map((x) => x.kinds.kworker)))}, ksoftirqd ${f1(med(s.map((x) => x.kinds.ksoftirqd)))}, rcu ${f1(med(s.map((x) => x.kinds.rcu)))}, other kernel threads ${f1(med(s.map((x) => x.kinds.kthreadOther)))}, irq + softirq ${f1(med(s.map((x) => x.kinds.irq + x.kinds.softirq)))}; /proc/stat user ${f1(med(s.map((x) => x.kinds.user)))}, system ${f1(med(s.map((x) => x.kinds.system)))}`,
+        `- ${e.engine}, ${mode === 'cli' ? '`run -d`' : 'API'}: the machine's CPU beside the parties, by kind, ms: the benchmark's process (Node: spawning the CLIs or the API client) ${f1(med(s.map((x) => x.benchCpu)))}, kworkers ${f1(med(s.map((x) => x.kinds.kworker)))}, ksoftirqd ${f1(med(s.map((x) => x.kinds.ksoftirqd)))}, rcu ${f1(med(s.map((x) => x.kinds.rcu)))}, other kernel threads ${f1(med(s.map((x) => x.kinds.kthreadOther)))}, irq + softirq ${f1(med(s.map((x) => x.kinds.irq + x.kinds.softirq)))}; /proc/stat user ${f1(med(s.map((x) => x.kinds.user)))}, system ${f1(med(s.map((x) => x.kinds.system)))}`,
       );
     }
   }
