@@ -22,8 +22,8 @@ import { type BuildEvent, StageOrder } from './progress.ts';
 import type { Runner } from './run.ts';
 import type { CacheMounts } from './runmounts.ts';
 import type { CopyRecords } from './linked.ts';
-import { ContextSource, DirSource, type SourceFS } from './sources.ts';
-import { type CopyInputs, copyInputs, executeStep, mountKeys, type StepEnv } from './steps.ts';
+import { ContextSource, DirSource } from './sources.ts';
+import { type CopyInputs, copyInputs, executeStep, mountKeys, type StepEnv, type StepSource } from './steps.ts';
 import {
   baseImage,
   CACHE_KEYS_ANNOTATION,
@@ -42,6 +42,11 @@ export interface ExecutorDeps {
   caches: CacheMounts;
   /** Each COPY family's last layer, which the next COPY of it links unchanged files from (linked.ts). */
   copies?: CopyRecords | undefined;
+  /**
+   * The names a `COPY --from` resolved to, by the chain it read and the instruction (steps.ts, `copyInputs`): a chain
+   * ID names its content, so the list holds for as long as the daemon runs.
+   */
+  fromPaths?: Map<string, string> | undefined;
   /** `<data-root>/build`: mounts (`mnt/`) and scratch directories (`tmp/`). */
   workRoot: string;
   /** Pulls an image into the store (FROM, COPY --from, when missing or with `--pull`). */
@@ -316,18 +321,22 @@ class BuildRun {
     };
   }
 
-  /** What `--from=`/`from=` names: a stage's image or an image, with its key part and its root. */
-  async #sourceOf(from: string): Promise<{ id: string; fs: SourceFS }> {
+  /** What `--from=`/`from=` names: a stage's image or an image, with its key part and its root (mounted when asked). */
+  async #sourceOf(from: string): Promise<StepSource> {
     const byName = this.#plan.stages.find((s) => s.name !== '' && s.name === from.toLowerCase());
     const idx = byName?.index ?? (/^\d+$/.test(from) ? Number(from) : undefined);
-    let img: StepImage;
+    const source = (id: string, chainId: string | null): StepSource => ({
+      id,
+      chainId,
+      fs: async () => new DirSource(await this.#rootOf(chainId)),
+    });
     if (idx !== undefined && this.#plan.stages[idx]) {
-      img = await this.#stage(idx);
-      return { id: img.key, fs: new DirSource(await this.#rootOf(img.chainId)) };
+      const img = await this.#stage(idx);
+      return source(img.key, img.chainId);
     }
-    if (from === 'scratch') return { id: 'scratch', fs: new DirSource(await this.#rootOf(null)) };
+    if (from === 'scratch') return source('scratch', null);
     const image = await this.#image(from, this.#platform);
-    return { id: image.record.configDigest, fs: new DirSource(await this.#rootOf(image.record.chainId)) };
+    return source(image.record.configDigest, image.record.chainId);
   }
 
   /** A read-only view of a chain, mounted for the rest of the build (an empty directory for none). */

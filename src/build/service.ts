@@ -85,6 +85,7 @@ export class BuildService {
   readonly #running = new Map<string, AbortController>();
   readonly #kept: KeptContexts;
   readonly #copies: CopyRecords;
+  readonly #fromPaths = new Map<string, string>();
 
   constructor(deps: BuildServiceDeps) {
     this.#d = deps;
@@ -148,6 +149,7 @@ export class BuildService {
           runner: this.#runner,
           caches: this.#caches,
           copies: this.#copies,
+          fromPaths: this.#fromPaths,
           workRoot: this.#root,
           pull: (ref, o) => this.#d.pull(ref, { ...o, auth: req.registryAuth }),
         },

@@ -156,8 +156,7 @@ export function recordOf(img: StepImage, parent: string | null, size: number, no
  */
 export async function registerImage(images: ImageService, img: StepImage, tags: Reference[]): Promise<Image> {
   return images.withLease(async (lease) => {
-    const cblob = await images.content.put(Buffer.from(img.json));
-    lease(cblob.digest);
+    const cblob = await putJSON(images, lease, img.json);
     const manifest: Manifest = {
       schemaVersion: 2,
       mediaType: MediaType.OciManifest,
@@ -165,8 +164,25 @@ export async function registerImage(images: ImageService, img: StepImage, tags: 
       layers: img.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest as Digest, size: l.size })),
       annotations: { [CACHE_KEYS_ANNOTATION]: JSON.stringify(img.keys) },
     };
-    const mblob = await images.content.put(Buffer.from(JSON.stringify(manifest)));
-    lease(mblob.digest);
+    const mblob = await putJSON(images, lease, JSON.stringify(manifest));
     return images.register({ mediaType: MediaType.OciManifest, digest: mblob.digest, size: mblob.size }, { tags });
   });
+}
+
+/**
+ * Stores a JSON blob unless the store has it: a fully cached build makes the same config and manifest as the last
+ * one, and the store's `put` of a blob it has still writes, syncs and removes a temporary file (two fsyncs in the
+ * build's answer). Leased first, so that no collection (held off by the lease) can take it after the check.
+ */
+async function putJSON(
+  images: ImageService,
+  lease: (d: string) => void,
+  text: string,
+): Promise<{ digest: Digest; size: number }> {
+  const data = Buffer.from(text);
+  const digest = `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest;
+  lease(digest);
+  if (await images.content.has(digest)) return { digest, size: data.length };
+  const put = await images.content.put(data);
+  return { digest: put.digest, size: put.size };
 }

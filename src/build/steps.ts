@@ -42,7 +42,17 @@ export interface StepEnv {
   signal: AbortSignal;
   emit(e: BuildEvent): void;
   /** A stage (by name or index) or an image, as `--from` names it: its key part and its root. */
-  source(from: string): Promise<{ id: string; fs: SourceFS }>;
+  source(from: string): Promise<StepSource>;
+}
+
+/**
+ * What `--from` names: its key part, the chain its files are (null: none, scratch) and its root, mounted only when
+ * `fs` is first called (a cached step never mounts it).
+ */
+export interface StepSource {
+  id: string;
+  chainId: string | null;
+  fs(): Promise<SourceFS>;
 }
 
 /** A RUN whose process failed: the classic builder's message, and the exit code for `errorDetail.code`. */
@@ -57,34 +67,55 @@ export class RunFailedError extends FailedPreconditionError {
 /** Mount points the runtime makes in every step's root. */
 const RUNTIME_STUBS = ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/dev', '/proc', '/sys'];
 
-/** COPY/ADD's sources, resolved for the key (and kept for the copy). */
+/** COPY/ADD's sources: resolved (and hashed) for the key when from the context, and where they are. */
 export interface CopyInputs {
-  resolved: Resolved;
-  fs: SourceFS | undefined;
+  /** The context's sources, resolved and hashed for the key (and kept for the copy); undefined with `--from`. */
+  resolved?: Resolved | undefined;
+  /** Where the sources are: the context, or the `--from` root (mounted on the first call). */
+  fs(): Promise<SourceFS | undefined>;
   fromContext: boolean;
   /** The step's key without its sources' hash (from the context only): see linked.ts. */
   family?: string;
 }
 
+/** The most `--from` source lists kept in `ExecutorDeps.fromPaths`. */
+const FROM_PATHS_KEPT = 512;
+
 export async function copyInputs(env: StepEnv, w: CopyWork, inputs: StepInputs): Promise<CopyInputs> {
-  const fromContext = w.from === '';
-  let fs: SourceFS | undefined = env.contextSource;
-  if (!fromContext) {
-    const src = await env.source(w.from);
-    fs = src.fs;
-    inputs.from = src.id;
+  if (w.from === '') {
+    const fs = env.contextSource;
+    const resolved = await resolveSources(w, fs, {
+      fromContext: true,
+      hashNeeded: true,
+      tmpDir: env.tmpDir,
+      signal: env.signal,
+    });
+    inputs.sources = resolved.hash;
+    return { resolved, fs: async () => fs, fromContext: true };
   }
   // The content of a stage's or an image's files follows from its key or ID: their hash waits for a cache miss.
-  const resolved = await resolveSources(w, fs, {
-    fromContext,
-    hashNeeded: fromContext,
-    tmpDir: env.tmpDir,
-    signal: env.signal,
-  });
-  inputs.sources = fromContext
-    ? resolved.hash
-    : `paths:${canonicalJson(resolved.sources.map((s) => (s.kind === 'path' ? s.name : s.hash)))}`;
-  return { resolved, fs, fromContext };
+  // Their names (globs expanded, each checked to exist) follow from the chain's content, which its ID names: a
+  // list made once is kept by chain and instruction, so that a cached COPY --from mounts nothing.
+  const src = await env.source(w.from);
+  inputs.from = src.id;
+  const memo = env.deps.fromPaths;
+  const memoKey = `${src.chainId ?? 'scratch'}\n${JSON.stringify(w)}`;
+  let paths = memo?.get(memoKey);
+  if (paths === undefined) {
+    const resolved = await resolveSources(w, await src.fs(), {
+      fromContext: false,
+      hashNeeded: false,
+      tmpDir: env.tmpDir,
+      signal: env.signal,
+    });
+    paths = `paths:${canonicalJson(resolved.sources.map((s) => (s.kind === 'path' ? s.name : s.hash)))}`;
+    if (memo) {
+      if (memo.size >= FROM_PATHS_KEPT) memo.delete(memo.keys().next().value!);
+      memo.set(memoKey, paths);
+    }
+  }
+  inputs.sources = paths;
+  return { fs: () => src.fs(), fromContext: false };
 }
 
 /** For each RUN mount, what its content follows from: a context hash, a stage's key, an image's ID. */
@@ -141,23 +172,24 @@ export async function executeStep(
       case 'copy':
       case 'add': {
         const c = copy!;
-        let resolved = c.resolved;
-        if (!c.fromContext)
-          resolved = await resolveSources(w, c.fs, {
+        const fs = await c.fs();
+        const resolved =
+          c.resolved ??
+          (await resolveSources(w, fs, {
             fromContext: false,
             hashNeeded: true,
             tmpDir: env.tmpDir,
             signal: env.signal,
-          });
+          }));
         createdBy = w.createdBy(resolved.hash);
         const target = {
           root: layer.rootfs,
           identity: await resolveChown(layer.rootfs, w.chown),
           mode: parseChmod(w.chmod),
         };
-        if (w.kind === 'add' && w.unpack !== false && (await hasArchive(resolved, c.fs))) {
+        if (w.kind === 'add' && w.unpack !== false && (await hasArchive(resolved, fs))) {
           // ADD unpacking an archive: through the mounted root, and the layer from its diff
-          await copySources(w, resolved, c.fs, { ...target, unpack: true, signal: env.signal });
+          await copySources(w, resolved, fs, { ...target, unpack: true, signal: env.signal });
           break;
         }
         const files = c.family !== undefined ? new Map<string, string>() : undefined;
@@ -165,7 +197,7 @@ export async function executeStep(
         const created = new Map<string, number>();
         const prev = c.family !== undefined ? await env.deps.copies?.get(c.family) : undefined;
         const plan = { ...target, files, locations, times: prev?.created, created };
-        const entries = await copyEntries(w, resolved, c.fs, plan);
+        const entries = await copyEntries(w, resolved, fs, plan);
         if (prev && files) applied = await layer.applyLinked(entries, files, prev, locations);
         applied ??= await layer.applyTar(entries, files, locations);
         if (files && files.size > 0 && c.family !== undefined) record = { family: c.family, files, created };
@@ -238,7 +270,7 @@ async function runStep(env: StepEnv, w: RunWork, layer: WorkLayer, volumes: read
     w.mounts,
     {
       root: async (m) => {
-        if (m.from !== '') return (await env.source(m.from)).fs.root;
+        if (m.from !== '') return (await (await env.source(m.from)).fs()).root;
         await env.context.materialize(env.context.resolve(m.source || '.'));
         return env.context.dir;
       },
