@@ -287,6 +287,28 @@ describe('Dockerfiles outside the context and on stdin', () => {
   });
 });
 
+describe('COPY --from of a glob, cached and after the stage changed', () => {
+  it("follows the stage's files: the same list while the stage is the same, a new one when it is not", async () => {
+    const stage = (run: string) => ['FROM busybox AS s', `RUN ${run}`, 'FROM busybox', 'COPY --from=s /g-* /out/', ''];
+    const ctx = await context({
+      'one.Dockerfile': stage('echo 1 > /g-1').join('\n'),
+      'two.Dockerfile': stage('echo 1 > /g-1 && echo 2 > /g-2').join('\n'),
+      'none.Dockerfile': stage('echo h > /h').join('\n'),
+    });
+    const build = (file: string) => docker(d, ['build', '-q', '-f', join(ctx, file), ctx]);
+    const first = (await ok(build('one.Dockerfile'), 'docker build')).stdout.trim();
+    const again = await ok(build('one.Dockerfile'), 'docker build again');
+    assert.equal(again.stdout.trim(), first, 'the second build is the cached first');
+    assert.equal((await sh(first, 'ls /out')).trim(), 'g-1');
+    const two = (await ok(build('two.Dockerfile'), 'docker build')).stdout.trim();
+    assert.notEqual(two, first);
+    assert.deepEqual((await sh(two, 'ls /out')).trim().split('\n'), ['g-1', 'g-2']);
+    const none = await build('none.Dockerfile');
+    assert.notEqual(none.code, 0, 'a glob that matches nothing in the stage fails');
+    assert.match(none.stderr, /g-\*/);
+  });
+});
+
 describe('the cache across a restart, and builder prune', () => {
   it('survives a daemon restart; prune --filter until and --keep-storage keep it, -a empties it', async () => {
     const ctx = await context({ Dockerfile: 'FROM busybox\nRUN echo kept > /k\nRUN echo more > /m\n' });
