@@ -1,8 +1,9 @@
 /**
  * The machine's CPU by kind, for the floors of `start-burst`: /proc/stat's user, system, irq and softirq (all CPUs),
  * and the kernel's own threads (kthreadd's children: kworkers, ksoftirqd, rcu, the rest) from their schedstat, in ns.
- * With the kernel's irq time accounting, /proc/stat's irq and softirq are time no task is charged for, and softirqs
- * run by ksoftirqd are charged to ksoftirqd: the kinds do not overlap.
+ * /proc/stat is sampled at the tick. Without CONFIG_IRQ_TIME_ACCOUNTING (this host's kernel) a tick that lands in an
+ * irq or softirq counts there in /proc/stat while the time is also charged to the task it interrupted, so those two
+ * kinds may overlap the parties' (by a few ticks); with it, they are charged to no task.
  *
  * And the cheapest spawner for a floor (bench/lib/burst-spawn.c), built once with the system's C compiler.
  */
@@ -101,6 +102,8 @@ export interface SpawnedBurst {
   /** of which in the kernel (system time), ms */
   step1SysMs: number;
   step2SysMs: number;
+  /** what the spawner reaped as a subreaper (runc init's intermediate processes), ms */
+  orphansMs: number;
   failed: number;
 }
 

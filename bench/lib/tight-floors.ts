@@ -9,6 +9,7 @@
  * same way, though no burst's wall includes it.
  */
 import { cpuUsage } from 'node:process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type SealedProgram, sealedCopy } from '../../src/sys/index.ts';
@@ -32,10 +33,17 @@ export async function tightBed(bed: RuncBed, dir: string): Promise<TightBed> {
 /** One tight floor burst, ms. */
 export interface TightSample {
   wall: number;
-  /** the parties: runc create / start (or the CLIs as `create`, `start` 0), the containers' processes */
+  /**
+   * the parties: runc create / start (or the CLIs as `create`, `start` 0), the containers' processes (their live
+   * threads' schedstat, ns: the Go threads runc init had before its exec are not in it)
+   */
   create: number;
   start: number;
   containers: number;
+  /** the same from /proc/PID/stat, as the first floor reads it (10 ms ticks; it read ~half the schedstat figure here) */
+  containersTicks?: number;
+  /** runc init's intermediate processes (they make the namespaces), orphaned and reaped by the spawner */
+  orphans: number;
   /** of the parties' CPU, the kernel's (system time; the user/system split is sampled at the tick) */
   partiesSys: number;
   spawner: number;
@@ -52,6 +60,25 @@ export interface TightSample {
 
 const scale = (k: CpuKinds, f: number): CpuKinds =>
   Object.fromEntries(Object.entries(k).map(([n, v]) => [n, v * f])) as unknown as CpuKinds;
+
+/** ns on a CPU of a process's live threads (schedstat). */
+function threadsNs(pid: number): number {
+  let ns = 0;
+  for (const t of (() => {
+    try {
+      return readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return [];
+    }
+  })()) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended
+    }
+  }
+  return ns;
+}
 
 async function idleWindow(ms: number): Promise<CpuKinds> {
   const a = snapshot();
@@ -92,10 +119,12 @@ export async function runcTight(bed: RuncBed, t: TightBed, n: number, plain = fa
     const s1 = snapshot();
     const u1 = cpuUsage(u0);
     let containers = 0;
+    let containersTicks = 0;
     let containersSys = 0;
     for (const dir of dirs) {
       const pid = Number((await readFile(join(dir, 'pid'), 'utf8').catch(() => '0')).trim());
-      if (pid > 0) containers += cpuMs(pid).own;
+      if (pid > 0) containersTicks += cpuMs(pid).own;
+      if (pid > 0) containers += threadsNs(pid) / 1e6;
       const f = (await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).split(') ')[1]?.split(' ');
       if (f) containersSys += (Number(f[12]) * 1000) / 100;
     }
@@ -112,6 +141,8 @@ export async function runcTight(bed: RuncBed, t: TightBed, n: number, plain = fa
       create: b.step1Ms,
       start: b.step2Ms,
       containers,
+      containersTicks,
+      orphans: b.orphansMs,
       partiesSys: b.step1SysMs + b.step2SysMs + containersSys,
       spawner: b.selfMs,
       bench: (u1.user + u1.system) / 1000,
@@ -147,6 +178,7 @@ export async function cliTight(
     create: b.step1Ms,
     start: 0,
     containers: 0,
+    orphans: b.orphansMs,
     partiesSys: b.step1SysMs,
     spawner: b.selfMs,
     bench: (u1.user + u1.system) / 1000,
@@ -166,7 +198,7 @@ export function kernelExcess(k: CpuKinds, idle: CpuKinds): number {
 
 /** What the floor needs whatever the engine: the parties, the cheapest spawner, the kernel's added work, ms of CPU. */
 export function floorCpu(s: TightSample): number {
-  return s.create + s.start + s.containers + s.spawner + kernelExcess(s.kinds, s.idle);
+  return s.create + s.start + s.containers + s.orphans + s.spawner + kernelExcess(s.kinds, s.idle);
 }
 
 // ---- report ---------------------------------------------------------------------------------------------
@@ -203,7 +235,14 @@ export function tightReport(
     system: '/proc/stat system (all CPUs)',
   };
   const accounted = (s: TightSample) =>
-    s.create + s.start + s.containers + s.spawner + s.bench + s.engine + kthreads.reduce((a, k) => a + s.kinds[k], 0);
+    s.create +
+    s.start +
+    s.containers +
+    s.orphans +
+    s.spawner +
+    s.bench +
+    s.engine +
+    kthreads.reduce((a, k) => a + s.kinds[k], 0);
   const td = runc.filter((s) => s.teardown).map((s) => s.teardown!);
   type Col = (s: TightSample) => number;
   const row = (
@@ -231,7 +270,8 @@ export function tightReport(
       (t) => t.delete,
     ),
     row('parties: `runc start`', (s) => s.start, undefined),
-    row('parties: the containers (runc init, then `sleep`)', (s) => s.containers, undefined),
+    row('parties: the containers (runc init, then `sleep`; schedstat)', (s) => s.containers, undefined),
+    row('the same from /proc/PID/stat, as the first floor reads it', (s) => s.containersTicks ?? 0, undefined),
     row(
       "of the parties', the kernel's (system time)",
       (s) => s.partiesSys,
