@@ -24,6 +24,7 @@ import {
   isErrno,
 } from '../util/errors.ts';
 import type { FetchSource } from './ingest-fetch.ts';
+import { copyToShared } from '../util/shared-copy.ts';
 import { IdleTimer, OwnedThread } from '../util/thread.ts';
 import type { FromIngest, IngestRequest } from './ingest-worker.ts';
 import type { BlobInfo, Expected } from './store.ts';
@@ -43,7 +44,8 @@ const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 3
 
 /** A slot of the thread's shared memory, lent to one writer: `bytes` is where its piece goes. */
 export interface Slot {
-  readonly bytes: Uint8Array;
+  /** A Buffer over the shared memory, so that pieces go in through copyToShared's one memcpy. */
+  readonly bytes: Buffer;
   /** Its place in the shared memory, for the thread. */
   readonly at: number;
   readonly generation: number;
@@ -208,7 +210,7 @@ export class IngestThread {
     this.#thread = t;
     const memory = new SharedArrayBuffer(SLOTS * SLOT);
     this.#free = Array.from({ length: SLOTS }, (_, i) => ({
-      bytes: new Uint8Array(memory, i * SLOT, SLOT),
+      bytes: Buffer.from(memory, i * SLOT, SLOT),
       at: i * SLOT,
       generation: this.#generation,
     }));
@@ -389,7 +391,7 @@ export class ThreadIngestWriter implements IngestWriter {
             slot = await this.#thread.slot();
           }
           const n = Math.min(slot.bytes.length - filled, chunk.byteLength - off);
-          slot.bytes.set(chunk.subarray(off, off + n), filled);
+          copyToShared(slot.bytes, filled, chunk, off, n);
           filled += n;
           off += n;
           pos += n;
@@ -401,7 +403,7 @@ export class ThreadIngestWriter implements IngestWriter {
       }
       opts.signal?.throwIfAborted();
       if (filled > 0 && opts.last) {
-        this.#tail = slot!.bytes.slice(0, filled);
+        this.#tail = new Uint8Array(slot!.bytes.subarray(0, filled)); // a copy: the slot goes back
         this.#thread.give(slot!);
         slot = undefined;
       } else if (filled > 0) post();
