@@ -5,7 +5,8 @@
  *
  * - small: a multi-stage busybox fixture (300 files of 1 KiB and one of 20 MiB, a RUN over each, a final stage
  *   copying from the first): cold (image and build cache removed), again fully cached, and after one small file
- *   changed;
+ *   changed; in the same rounds, the docker CLI's build of it against an endpoint that only drains the context and
+ *   answers an image ID (bench/lib/drain.ts): the CLI's own floor, under any engine's cached build through it;
  * - large: a context of 10,000 files, 200 MiB: `COPY . /ctx` cold and after one file changed, and a FROM-only
  *   Dockerfile (the cost of sending the context); `tar -c` of the context to /dev/null as the floor.
  *
@@ -23,7 +24,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BERTH, DOCKER, removeDir, startBerthd, startDockerd, type Engine } from './lib/engines.ts';
 import { apiCycle } from './lib/api.ts';
+import { startDrain } from './lib/drain.ts';
 import { fmt, run, stats, threadSched, type Stats } from './lib/proc.ts';
+
+/** The docker CLI's build of the small fixture against bench/lib/drain.ts: its own floor. */
+const DRAIN = 'docker build → drain only';
 
 export interface BuildFigures {
   runs: number;
@@ -31,6 +36,8 @@ export interface BuildFigures {
   small: Record<string, Record<string, Stats>>;
   large: Record<string, Record<string, Stats>>;
   tar: Stats;
+  /** The docker CLI's builds of the small fixture to the drain-only endpoint, all three cases pooled (one operation). */
+  drain?: Stats;
   /**
    * The large context: `cp -r` of it, `tar -c | tee FILE | sha256sum` (the work of a COPY . layer), `tar -x` of that
    * tar (the unpack a cold COPY does); and `cp -r` again right after each builder's cold `COPY .`, by builder.
@@ -107,6 +114,7 @@ function dockerBuilder(name: string, e: Engine, env: Record<string, string>): Bu
         })
       ).seconds,
     reset: async (tags) => {
+      if (e.name === 'drain') return;
       await run(DOCKER, ['rmi', '-f', ...tags], { env, allowFail: true });
       await run(DOCKER, ['image', 'prune', '-f'], { env, allowFail: true });
       if (e.name === 'berthd') await run(BERTH, ['-H', e.host, 'builder', 'prune', '-a', '-f'], { allowFail: true });
@@ -200,8 +208,15 @@ export async function benchBuild(opts: {
     cleanups.push(async () => {
       await run('umount', ['-R', join(work, 'buildah', 'root', 'overlay')], { allowFail: true });
     });
+    // the docker CLI's floor: the same build to an endpoint that only drains the context (small fixture only)
+    const drain = await startDrain(join(work, 'drain.sock'));
+    cleanups.push(() => drain.stop());
+    const drainBuilder = dockerBuilder(DRAIN, { name: 'drain' } as Engine, {
+      DOCKER_HOST: drain.host,
+      DOCKER_CONFIG: join(work, 'dc'),
+    });
     const times = () => Object.fromEntries(builders.map((b) => [b.name, {} as Record<string, number[]>]));
-    const smallT = times();
+    const smallT = { ...times(), [DRAIN]: {} as Record<string, number[]> };
     const largeT = times();
     const add = (t: Record<string, Record<string, number[]>>, b: Builder, k: string, s: number) => {
       (t[b.name]![k] ??= []).push(s);
@@ -253,7 +268,7 @@ export async function benchBuild(opts: {
         for (let i = 0; i < 10; i++) cycleT.push((await apiCycle(berthd.socket)).total);
       }
       if (opts.only !== 'large' && opts.only !== 'run') {
-        for (const b of builders) {
+        for (const b of [...builders, drainBuilder]) {
           log(`build: round ${r + 1}/${runs}, small fixture, ${b.name}`);
           await b.reset(['bench-small']);
           await run('sync', []);
@@ -304,6 +319,7 @@ export async function benchBuild(opts: {
       small: st(smallT),
       large: st(largeT),
       tar: stats(tarT),
+      ...(smallT[DRAIN]?.cached ? { drain: stats(Object.values(smallT[DRAIN]).flat()) } : {}),
       floor: {
         cp: stats(cpT),
         tee: stats(teeT),
@@ -349,6 +365,21 @@ export function buildReport(f: BuildFigures): string {
     f.small,
     'docker build → dockerd',
   );
+  const dockerd = f.small['docker build → dockerd']?.cached;
+  const floor = f.drain;
+  if (dockerd && floor) {
+    const row = (name: string) => {
+      const s = f.small[name]?.cached;
+      return s ? `${name} ${fmt(s, 3)} s (**${(s.median / dockerd.median).toFixed(2)}×**)` : undefined;
+    };
+    out.push(
+      `Fully cached, the goal ≤ 0.3× of dockerd's ${dockerd.median.toFixed(3)} s = ${(0.3 * dockerd.median).toFixed(3)} s; ` +
+        `the docker CLI's own floor (the same build to an endpoint that only drains the context, its ${floor.n} builds pooled) ` +
+        `${fmt(floor, 3)} s (**${(floor.median / dockerd.median).toFixed(2)}×**); ` +
+        ['docker build → berthd', 'berth build → berthd'].map(row).filter(Boolean).join('; '),
+      '',
+    );
+  }
   table('10,000 files, 200 MiB; ratios to docker build → dockerd', f.large, 'docker build → dockerd');
   if (f.tar.n > 0) out.push(`\`tar -c\` of the large context to /dev/null: ${fmt(f.tar, 2)} s`, '');
   if (f.floor && f.floor.cp.n > 0)
