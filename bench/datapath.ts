@@ -11,17 +11,21 @@
  *   berthd asks) beside GNU `tar -x` / `tar -xz` of the same layer files; the threads' start and the raw layer's
  *   unpack with the tar hashed as steps of their own;
  * - floors: the big blob fetched from the registry to /dev/null (curl), and written to a file with one fsync (dd);
+ *   in each pull round, the network floor of each pull: the manifest, config and every blob of the image fetched
+ *   to /dev/null by one `curl --parallel` with 3 transfers at once (docker's max-concurrent-downloads, berthd's
+ *   default) and with 6 (containers/image's, skopeo's), over kept-alive connections;
+ * - the requests each client makes to the registry for one pull (its access log), by method;
  * - where a berth pull's time goes: the JSON progress of `POST /images/create` through the API, timestamped;
  * - memory: berthd's RSS when idle, and its peak (VmRSS every 20 ms) during a `docker load` of a `--rss-mib`
  *   single-layer image, beside dockerd + containerd's.
  * No timing is asserted.
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { startRegistry, type DistributionRegistry } from '../src/distribution/remote/testkit.ts';
+import { accessLog, startRegistry, type DistributionRegistry } from '../src/distribution/remote/testkit.ts';
+import { apiPull, floorArgs, requestsSince } from './lib/pull-probe.ts';
 import { bigLayer, buildImage, manyLayers, type BuiltImage } from './lib/archive.ts';
 import {
   BERTH,
@@ -68,6 +72,8 @@ export interface DatapathFigures {
   samples: Record<string, Sample[]>;
   /** Where a berth pull's time went, per image: seconds from the request to each milestone (medians). */
   pullMarks: Record<string, Record<string, number>>;
+  /** `${image} ${who}` → the requests one pull made to the registry, by method and kind (the warm-up round's). */
+  requests?: Record<string, Record<string, number>>;
   rss: { berthdIdle: number; berthdPeak: number; dockerdPeak: number; mib: number; load: number } | undefined;
 }
 
@@ -115,41 +121,6 @@ export async function timed(
 /** The tree under test's unpack code, for the in-process unpack. */
 async function unpackCode(): Promise<typeof import('../src/snapshots/index.ts')> {
   return import(pathToFileURL(join(TREE, 'src', 'snapshots', 'index.ts')).href);
-}
-
-/** Pulls through the API, timestamping the progress: seconds from the request to each milestone. */
-function apiPull(socket: string, ref: string): Promise<Record<string, number>> {
-  const [name, tag] = [ref.slice(0, ref.lastIndexOf(':')), ref.slice(ref.lastIndexOf(':') + 1)];
-  const t0 = performance.now();
-  const at = (): number => (performance.now() - t0) / 1000;
-  const marks: Record<string, number> = {};
-  return new Promise((resolve, reject) => {
-    const path = `/v1.41/images/create?fromImage=${encodeURIComponent(name)}&tag=${encodeURIComponent(tag)}`;
-    const req = request({ socketPath: socket, method: 'POST', path }, (res) => {
-      let buf = '';
-      res.on('data', (c: Buffer) => {
-        buf += c.toString();
-        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-          const line = buf.slice(0, i).trim();
-          buf = buf.slice(i + 1);
-          if (!line) continue;
-          const m = JSON.parse(line) as { status?: string; error?: string };
-          if (m.error) reject(new Error(m.error));
-          const s = m.status ?? '';
-          if (s === 'Downloading') marks['first bytes'] ??= at();
-          if (s === 'Download complete') marks['last blob downloaded'] = at();
-          if (s === 'Extracting') marks['last extract progress'] = at();
-          if (s === 'Pull complete') marks['last layer unpacked'] = at();
-        }
-      });
-      res.on('end', () => {
-        marks['pull answered'] = at();
-        resolve(marks);
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 export async function clearDocker(e: Engine, ref: string): Promise<void> {
@@ -213,6 +184,8 @@ export async function benchDatapath(o: {
     log(`  ${key}: ${s.seconds.toFixed(2)} s, CPU ${s.cpu?.toFixed(2) ?? '?'} s (load ${s.load.toFixed(1)})`);
   };
   const marks: Record<string, Record<string, number>[]> = {};
+  /** The requests each pull step made to the registry (the warm-up round's). */
+  const requests: Record<string, Record<string, number>> = {};
   try {
     log('building the images');
     const built = {
@@ -236,6 +209,7 @@ export async function benchDatapath(o: {
     await mkdir(home, { recursive: true });
     const berthEnv = { HOME: home, DOCKER_CONFIG: join(home, '.docker') };
     const refs = { big: await seed(reg, built.big), many: await seed(reg, built.many) };
+    const floorsOf = { big: await floorArgs(reg, refs.big), many: await floorArgs(reg, refs.many) };
     const snapshots = await unpackCode();
 
     const pullOnce = async (which: 'big' | 'many', record: boolean): Promise<void> => {
@@ -276,11 +250,15 @@ export async function benchDatapath(o: {
             ]),
           () => rm(join(scratch, 'oci'), { recursive: true, force: true }),
         ],
+        ['curl ×3 (network floor)', () => timed('curl', floorsOf[which](3)), async () => {}],
+        ['curl ×6 (network floor)', () => timed('curl', floorsOf[which](6)), async () => {}],
       ];
       for (const [who, step, clear] of steps) {
+        const from = accessLog(reg).length;
         const s = await step();
         await clear();
         if (record) add(`pull ${which} ${who}`, s);
+        if (!record) requests[`${which} ${who}`] = requestsSince(reg, from);
       }
       await run('sync', []);
       const m = await apiPull(berthd.socket, ref);
@@ -454,6 +432,7 @@ export async function benchDatapath(o: {
       })),
       samples,
       pullMarks,
+      requests,
       rss,
     };
   } finally {
@@ -541,6 +520,15 @@ export function datapathReport(f: DatapathFigures): string {
         `berth pull / skopeo ${ratio(`pull ${which} berth → berthd`, `pull ${which} skopeo (no unpack)`, 1.0)}; ` +
         `/ podman ${(med(`pull ${which} docker → berthd`) / med(`pull ${which} podman`)).toFixed(2)}×`,
     );
+    if (f.samples[`pull ${which} curl ×3 (network floor)`]) {
+      const floor3 = med(`pull ${which} curl ×3 (network floor)`);
+      const floor6 = med(`pull ${which} curl ×6 (network floor)`);
+      out.push(
+        `  - network floor (curl, every blob to /dev/null): 3 at once ${floor3.toFixed(2)} s, 6 at once ${floor6.toFixed(2)} s ` +
+          `(3 / 6: ${(floor3 / floor6).toFixed(2)}×); berth pull − floor at 3: ${(med(`pull ${which} berth → berthd`) - floor3).toFixed(2)} s; ` +
+          `skopeo − floor at 6: ${(med(`pull ${which} skopeo (no unpack)`) - floor6).toFixed(2)} s`,
+      );
+    }
   }
   for (const name of ['dp-big-raw', 'dp-big', 'dp-many-raw', 'dp-many'])
     out.push(
@@ -593,6 +581,15 @@ export function datapathReport(f: DatapathFigures): string {
         .map(([k, v]) => `${k} ${v.toFixed(2)}`)
         .join(', ')}`,
     );
+  if (f.requests && Object.keys(f.requests).length) {
+    out.push('', 'Requests to the registry for one pull (its access log, the warm-up round), by method and kind:', '');
+    for (const [k, c] of Object.entries(f.requests))
+      out.push(
+        `- ${k}: ${Object.entries(c)
+          .map(([m, n]) => `${m} ${n}`)
+          .join(', ')}`,
+      );
+  }
   out.push('');
   return out.join('\n');
 }
