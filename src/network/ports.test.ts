@@ -94,13 +94,17 @@ test("a port another process listens on is refused with Docker's message; random
       ),
       /Bind for 0.0.0.0:1 failed/,
     );
+    // A range past the taken port (20 wide: tests running beside this one hold ports of their own nearby).
     const ranged = await resolvePorts(
-      [{ hostIp: '127.0.0.1', hostPort: port, hostPortEnd: port + 1, containerPort: 80, protocol: 'tcp' }],
+      [{ hostIp: '127.0.0.1', hostPort: port, hostPortEnd: port + 20, containerPort: 80, protocol: 'tcp' }],
       [],
       [1, 1],
       1,
     );
-    assert.equal(ranged[0]!.hostPort, port + 1, 'a host range gives its first free port');
+    const first = ranged[0]!.hostPort;
+    assert.ok(first > port && first <= port + 20, `a host range skips its taken first port (got ${first})`);
+    for (let p = port + 1; p < first; p++)
+      assert.equal(await canBind('127.0.0.1', p, 'tcp'), false, `port ${p}, skipped, is taken`);
     assert.deepEqual(wantedPorts({ '80/tcp': [{ HostPort: '8000-8010' }] }, false, [], '')[0], {
       hostIp: '',
       hostPort: 8000,
