@@ -101,6 +101,9 @@ export async function planBuildContext(
     query: { id },
     json: manifest,
     signal: opts.signal,
+    // the first request of a build: berthd of this release speaks this version, so no ping before it (an engine that
+    // does not, Docker's, refuses it with a 400 and gets the ping and the plan again)
+    optimistic: true,
   });
   return { need: r.Need ?? [], planned: typeof r.Planned === 'string' ? r.Planned : undefined };
 }

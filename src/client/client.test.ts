@@ -14,6 +14,7 @@ import {
   InvalidArgumentError,
 } from '../util/index.ts';
 import { EngineClient, encodeFilters, isDaemonError, compareVersions, parseHost } from './index.ts';
+import { MAX_API_VERSION } from './core.ts';
 
 interface Seen {
   method: string;
@@ -120,6 +121,47 @@ describe('version negotiation', () => {
     assert.deepEqual(
       connections.map((s) => s.destroyed || s.readableEnded),
       [true, true],
+    );
+  });
+
+  it('sends an optimistic request at its own version with no ping, and later calls at that version', async () => {
+    handler = (_r, res) => json(res, 200, { Need: [] });
+    const c = client();
+    await c.requestJSON('POST', '/build/context', { json: [], optimistic: true });
+    await c.requestJSON('GET', '/info');
+    c.close();
+    assert.deepEqual(
+      seen.map((s) => `${s.method} ${s.url}`),
+      [`POST /v${MAX_API_VERSION}/build/context`, `GET /v${MAX_API_VERSION}/info`],
+    );
+    assert.equal(seen[0]!.body, '[]');
+  });
+
+  it('pings and sends an optimistic request again when the engine refuses its version', async () => {
+    handler = (r, res) =>
+      r.url.startsWith(`/v${MAX_API_VERSION}/`)
+        ? json(res, 400, {
+            message: `client version ${MAX_API_VERSION} is too new. Maximum supported API version is 1.41`,
+          })
+        : json(res, 200, { Need: ['a'] });
+    const c = client();
+    const r = await c.requestJSON<{ Need: string[] }>('POST', '/build/context', { json: [1], optimistic: true });
+    c.close();
+    assert.deepEqual(r, { Need: ['a'] });
+    assert.deepEqual(
+      seen.map((s) => `${s.method} ${s.url} ${s.body}`),
+      [`POST /v${MAX_API_VERSION}/build/context [1]`, 'HEAD /_ping ', 'POST /v1.41/build/context [1]'],
+    );
+  });
+
+  it("reports an optimistic request's other errors without negotiating", async () => {
+    handler = (_r, res) => json(res, 404, { message: 'page not found' });
+    const c = client();
+    await assert.rejects(c.requestJSON('POST', '/build/context', { json: [], optimistic: true }), NotFoundError);
+    c.close();
+    assert.deepEqual(
+      seen.map((s) => `${s.method} ${s.url}`),
+      [`POST /v${MAX_API_VERSION}/build/context`],
     );
   });
 

@@ -49,6 +49,11 @@ export interface RequestOptions extends CallOptions {
   json?: unknown;
   /** Prefix the path with `/v1.xx` (default true). */
   versioned?: boolean;
+  /**
+   * Before any negotiation, send at this client's own version rather than ping first (a request whose body can be
+   * sent again: JSON or none); an engine that refuses that version gets the ping and the request again.
+   */
+  optimistic?: boolean;
 }
 
 /** A successful (2xx) response whose body has not been read yet. */
@@ -166,13 +171,36 @@ export class EngineConnection {
    */
   async request(method: string, path: string, opts: RequestOptions = {}): Promise<EngineResponse> {
     const versioned = opts.versioned ?? true;
-    const prefix = versioned ? `/v${await this.apiVersion(opts)}` : '';
     const headers: Record<string, string> = { ...opts.headers };
     let body = opts.body;
     if (opts.json !== undefined) {
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(opts.json);
     }
+    if (
+      opts.optimistic &&
+      versioned &&
+      this.#pinned === undefined &&
+      this.#negotiated === undefined &&
+      (body === undefined || typeof body === 'string' || body instanceof Uint8Array)
+    ) {
+      const first = await this.#send(
+        method,
+        `/v${MAX_API_VERSION}${path}${encodeQuery(opts.query)}`,
+        body,
+        opts,
+        headers,
+      );
+      const status = first.statusCode ?? 0;
+      if (status >= 200 && status < 300) {
+        // the engine speaks this version, so negotiation would settle on it (it never goes above this client's)
+        this.#negotiated ??= Promise.resolve(MAX_API_VERSION);
+        return { statusCode: status, headers: first.headers, body: first };
+      }
+      const err = await errorFromResponse(first);
+      if (status !== 400 || !/client version .* is too new/i.test(err.message)) throw err;
+    }
+    const prefix = versioned ? `/v${await this.apiVersion(opts)}` : '';
     const res = await this.#send(method, prefix + path + encodeQuery(opts.query), body, opts, headers);
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw await errorFromResponse(res);
