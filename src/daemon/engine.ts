@@ -61,8 +61,10 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
     const { snapshotTar } = await import('../build/index.ts');
     yield* snapshotTar(snapshotter, blob.snapshot);
   });
-  // A layer unpacking per download at once, each spread over the applier threads (snapshots/pool.ts).
-  configureUnpackThreads({ readers: config.maxConcurrentDownloads, appliers: config.unpackThreads });
+  // Layers unpacking at once, each spread over the applier threads (snapshots/pool.ts): one per download, and as
+  // many again finishing (the tail of a layer's unpack and its blob's fsync once its last byte is in, when its
+  // download slot is already free for the next; distribution/remote/layers.ts).
+  configureUnpackThreads({ readers: 2 * config.maxConcurrentDownloads, appliers: config.unpackThreads });
   const events = new EventLog();
   // The services refer to each other through late-bound callbacks (an image or volume is in use by a container).
   let containers: ContainerService | undefined;

@@ -75,7 +75,7 @@ export async function fetchLayers(job: LayerJob): Promise<void> {
 }
 
 /** Runs `task` for each item under its pool; the first failure aborts the rest. Resolves when all settled. */
-class Tasks {
+export class Tasks {
   failure: unknown;
   readonly abort = new AbortController();
   readonly #outer: AbortSignal | undefined;
@@ -102,16 +102,32 @@ class Tasks {
     this.abort.abort(err);
   }
 
-  /** Starts `fn` once a slot of the pool for a blob of `size` is free; `onWait` when it has to wait. */
-  start(size: number, fn: () => Promise<void>, onWait?: () => void): void {
+  /**
+   * Starts `fn` once a slot of the pool for a blob of `size` is free; `onWait` when it has to wait. The slot is
+   * given back when `fn` ends, or earlier when `fn` calls `received` (its blob's last byte is in: docker too frees
+   * a download slot at "Download complete"), so that a layer's tail of unpacking and its blob's fsync overlap the
+   * next download instead of holding a slot.
+   */
+  start(size: number, fn: (received: () => void) => Promise<void>, onWait?: () => void): void {
     let started = false;
     const waitTimer = onWait ? setTimeout(() => started || onWait(), 0) : undefined;
-    const p = (size <= SMALL_BLOB ? this.#smallLimit : this.#limit).run(async () => {
-      started = true;
-      clearTimeout(waitTimer);
-      if (this.failure !== undefined) return;
-      await fn();
-    });
+    const limit = size <= SMALL_BLOB ? this.#smallLimit : this.#limit;
+    const p = (async () => {
+      await limit.take();
+      let held = true;
+      const received = (): void => {
+        if (held) limit.release();
+        held = false;
+      };
+      try {
+        started = true;
+        clearTimeout(waitTimer);
+        if (this.failure !== undefined) return;
+        await fn(received);
+      } finally {
+        received();
+      }
+    })();
     this.#running.push(p.catch((err) => this.fail(err)));
   }
 
@@ -127,6 +143,12 @@ class Tasks {
       return new CanceledError(`pull of ${familiarString(ref)} was canceled`, { cause: this.failure });
     return this.failure;
   }
+}
+
+/** `bytes`, then `received()` once their last byte has been handed on (not when they fail or stop early). */
+async function* releasing(bytes: AsyncIterable<Buffer>, received: () => void): AsyncGenerator<Buffer> {
+  yield* bytes;
+  received();
 }
 
 async function hasSnapshot(work: ImageWork, key: string): Promise<boolean> {
@@ -157,7 +179,7 @@ async function pipelined(job: LayerJob, downloads: Map<string, Descriptor>): Pro
   const target = new Map<string, number>();
   for (let i = first; i < layers.length; i++) if (!target.has(layers[i]!.digest)) target.set(layers[i]!.digest, i);
 
-  const downloadOne = async (l: Descriptor): Promise<void> => {
+  const downloadOne = async (l: Descriptor, received: () => void): Promise<void> => {
     const id = shortId(l.digest);
     const at = target.get(l.digest);
     const expected = { digest: l.digest as Digest, size: l.size };
@@ -188,7 +210,7 @@ async function pipelined(job: LayerJob, downloads: Map<string, Descriptor>): Pro
         l,
         diffIds[at]!,
         chain[at]!,
-        blobBytes(session, repo, l, signal, onBytes, { batch: false }),
+        releasing(blobBytes(session, repo, l, signal, onBytes, { batch: false }), received),
         tmp,
         { signal },
       );
@@ -218,7 +240,7 @@ async function pipelined(job: LayerJob, downloads: Map<string, Descriptor>): Pro
   for (const l of downloads.values())
     tasks.start(
       l.size,
-      () => downloadOne(l),
+      (received) => downloadOne(l, received),
       () => emit({ status: 'Waiting', progressDetail: {}, id: shortId(l.digest) }),
     );
   // Blobs already in the store whose layer is not unpacked (a pull cut short before, a load of another image):
