@@ -252,56 +252,40 @@ export function tightReport(
     c?: (t: NonNullable<TightSample['teardown']>) => number,
   ) =>
     `| ${what} | ${a ? f1(med(runc.map(a))) : ''} | ${b ? f1(med(cli.map(b))) : ''} | ${c && td.length ? f1(med(td.map(c))) : ''} |`;
+  /** A row whose two floors read the same field. */
+  const both = (what: string, col: Col, c?: (t: NonNullable<TightSample['teardown']>) => number) =>
+    row(what, col, col, c);
   const out = [
     '',
     `#### Tight floors: runc from a sealed copy, one spawner (\`burst-spawn\`: posix_spawn + wait4), the machine's CPU by kind (median of ${runc.length}, ms; "idle" is the same kind over an idle window just before, scaled to the same length)`,
     '',
     `| kind | ${n} × \`runc create\` + \`start\` | ${n} × \`docker version\` → berthd | teardown: ${n} × \`runc delete\` + 1 s |`,
     '|---|---|---|---|',
-    row(
-      'wall',
-      (s) => s.wall,
-      (s) => s.wall,
-    ),
-    row(
+    both('wall', (s) => s.wall),
+    both(
       'parties: `runc create` (with what it reaped) / the CLIs',
-      (s) => s.create,
       (s) => s.create,
       (t) => t.delete,
     ),
     row('parties: `runc start`', (s) => s.start, undefined),
     row('parties: the containers (runc init, then `sleep`; schedstat)', (s) => s.containers, undefined),
     row('the same from /proc/PID/stat, as the first floor reads it', (s) => s.containersTicks ?? 0, undefined),
-    row(
-      "of the parties', the kernel's (system time)",
-      (s) => s.partiesSys,
-      (s) => s.partiesSys,
-    ),
-    row(
-      'the spawner (`burst-spawn`)',
-      (s) => s.spawner,
-      (s) => s.spawner,
-    ),
-    row(
-      "the benchmark's own process (Node)",
-      (s) => s.bench,
-      (s) => s.bench,
-    ),
+    both("of the parties', the kernel's (system time)", (s) => s.partiesSys),
+    both('the spawner (`burst-spawn`)', (s) => s.spawner),
+    both("the benchmark's own process (Node)", (s) => s.bench),
     row('berthd answering', undefined, (s) => s.engine),
   ];
   for (const k of kthreads) {
     out.push(
-      row(
+      both(
         names[k],
-        (s) => s.kinds[k],
         (s) => s.kinds[k],
         (t) => t.kinds[k],
       ),
     );
     out.push(
-      row(
+      both(
         `${names[k]}, idle`,
-        (s) => s.idle[k],
         (s) => s.idle[k],
         (t) => t.idle[k],
       ),
@@ -309,31 +293,24 @@ export function tightReport(
   }
   for (const k of ['user', 'system'] as const)
     out.push(
-      row(
+      both(
         names[k],
-        (s) => s.kinds[k],
         (s) => s.kinds[k],
         (t) => t.kinds[k],
       ),
     );
   out.push(
-    row(
+    both(
       'machine (user + system + irq + softirq + steal)',
-      (s) => s.kinds.machine,
       (s) => s.kinds.machine,
       (t) => t.kinds.machine,
     ),
-    row(
+    both(
       'machine, idle',
-      (s) => s.idle.machine,
       (s) => s.idle.machine,
       (t) => t.idle.machine,
     ),
-    row(
-      'the rest (machine − the rows above: other load)',
-      (s) => s.kinds.machine - accounted(s),
-      (s) => s.kinds.machine - accounted(s),
-    ),
+    both('the rest (machine − the rows above: other load)', (s) => s.kinds.machine - accounted(s)),
     '',
   );
   const r = med(runc.map(floorCpu));
