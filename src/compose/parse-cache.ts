@@ -9,7 +9,7 @@ import {
   touch,
   writeCacheFile,
 } from './cache-dir.ts';
-import { quickHash } from './quick-hash.ts';
+import { quickHash } from '../util/quick-hash.ts';
 
 /**
  * Parsed compose files kept by the hash of their text, in `node_modules/.cache/berth/compose-yaml/<format>/`: a

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { boundCache, CACHE_DIR, type CacheLimits, dropStale, touch, writeCacheFile } from './cache-dir.ts';
 import { lossless } from './parse-cache.ts';
-import { quickHash } from './quick-hash.ts';
+import { quickHash } from '../util/quick-hash.ts';
 
 /**
  * Documents the schema found valid, kept as their JSON text in `node_modules/.cache/berth/compose-valid-<schema

@@ -18,6 +18,7 @@ import {
 } from '../../util/dockerignore.ts';
 import { coalesce } from '../../util/chunks.ts';
 import { errorMessage, InvalidArgumentError } from '../../util/errors.ts';
+import { quickHash } from '../../util/quick-hash.ts';
 import { pack } from '../../util/tar/pack.ts';
 import type { PackEntry } from '../../util/tar/index.ts';
 
@@ -178,16 +179,11 @@ const SMALL_FILE = 256 * 1024;
 const READ_AHEAD = 16;
 
 /**
- * The kept context's ID for this directory on this machine (whatever the Dockerfile, its files are shared): FNV-1a,
- * 128 bits, of the host name and the directory. It names a directory, nothing secret, among a machine's few; sha256
- * would load node:crypto, which nothing else of a build with the Dockerfile inside its context needs (~6 ms of a
- * fully cached `berth build`, bench/README.md, Build).
+ * The kept context's ID for this directory on this machine (whatever the Dockerfile, its files are shared): the
+ * 64-bit quick hash of the host name and the directory. It names a directory, nothing secret, among a machine's few;
+ * sha256 would load node:crypto, which nothing else of a build with the Dockerfile inside its context needs (~6 ms of
+ * a fully cached `berth build`, bench/README.md, Build).
  */
 export function keptContextId(host: string, ctx: LocalContext): string {
-  let h = FNV128_OFFSET;
-  for (const b of Buffer.from(`${host}\0${ctx.dir}`)) h = BigInt.asUintN(128, (h ^ BigInt(b)) * FNV128_PRIME);
-  return h.toString(16).padStart(32, '0');
+  return quickHash(host, ctx.dir);
 }
-
-const FNV128_OFFSET = 0x6c62272e07bb014262b821756295c58dn;
-const FNV128_PRIME = 0x0000000001000000000000000000013bn;

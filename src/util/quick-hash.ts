@@ -1,7 +1,8 @@
 /**
- * A cheap 64-bit key for the compose caches (FNV-1a over UTF-16 code units, two 32-bit lanes with different
- * offsets), so that finding a cached parse or validator costs no `node:crypto` load (~10 ms of a `config` run).
- * Not for security; the parse cache also compares the text it kept.
+ * A cheap 64-bit key for names that guard nothing (FNV-1a over UTF-16 code units, two 32-bit lanes with different
+ * offsets, each part closed by a separator so that ("ab", "c") and ("a", "bc") differ): the compose caches' file
+ * names and the kept build context's ID. It costs no `node:crypto` load (~6–10 ms of a short CLI run). Not for
+ * security: what it names is checked by other means where that matters (the parse cache compares the text it kept).
  */
 export function quickHash(...parts: readonly string[]): string {
   let a = 0x811c9dc5;
