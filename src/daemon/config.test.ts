@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_THREADS } from '../snapshots/index.ts';
 import { DEFAULTS, parseArgs, parseHost } from './config.ts';
 
 /** Runs `fn` with the path of a daemon.json (not yet written) in a folder of its own, removed afterwards. */
@@ -148,4 +149,11 @@ test('the TLS keys and the group from the config file, as dockerd names them; fl
     const plain = parseArgs(['--config-file', file], dir);
     assert.ok(plain.kind === 'run' && plain.config.tls === false && !plain.config.tlsVerify);
   });
+});
+
+test("unpack-threads defaults to the snapshotter's own applier count, set in one place", () => {
+  const r = parseArgs([]);
+  assert.ok(r.kind === 'run');
+  assert.equal(r.config.unpackThreads, DEFAULT_THREADS.appliers);
+  assert.ok(DEFAULT_THREADS.appliers >= 1 && DEFAULT_THREADS.appliers <= 4);
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
+import { DEFAULT_THREADS } from '../snapshots/index.ts';
 import { InvalidArgumentError } from '../util/errors.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -89,8 +89,8 @@ export const DEFAULTS: DaemonConfig = {
   certsDir: '/etc/berth/certs.d',
   maxConcurrentDownloads: 3,
   maxConcurrentUploads: 5,
-  // Half the CPUs, 1 to 4 (src/snapshots/pool.ts, DEFAULT_THREADS: why).
-  unpackThreads: Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2))),
+  // the snapshotter's own default (half the CPUs, 1 to 4; src/snapshots/pool.ts, DEFAULT_THREADS: why)
+  unpackThreads: DEFAULT_THREADS.appliers,
   bridge: 'berth0',
   bip: '10.65.0.1/16',
   defaultBindAddress: '0.0.0.0',

@@ -13,6 +13,6 @@ export {
   warmUnpackThreads,
 } from './apply.ts';
 export type { LayerSource, StoredTar, TarOptions, UnpackedTar, UnpackOptions, WhiteoutMode } from './apply.ts';
-export type { UnpackThreads } from './pool.ts';
+export { DEFAULT_THREADS, type UnpackThreads } from './pool.ts';
 export { mountAll, unmountAll, isMountPoint, parseMountOptions } from './mount.ts';
 export { diskUsage } from './usage.ts';
