@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { makeCa, makeClientCert } from '../distribution/remote/testkit.ts';
+import { Session } from '../distribution/remote/client.ts';
 import { Transport } from '../distribution/remote/transport.ts';
 import { sha256 } from '../util/digest.ts';
 import {
@@ -180,6 +181,9 @@ describe('a blob fetched by the ingest thread over HTTPS with a private CA', () 
   let store: FileContentStore;
   let ca: string;
   const servers: (HttpsServer | Server)[] = [];
+  /** The remote: TLS and plain HTTP on one port (told apart by the first byte), for a downgrade to the same origin. */
+  let front: NetServer;
+  const frontSockets = new Set<Socket>();
   let home: string;
   let elsewhere: string;
   let mtls: string;
@@ -187,6 +191,8 @@ describe('a blob fetched by the ingest thread over HTTPS with a private CA', () 
   let client: { cert: string; key: string };
   const authorization: (string | undefined)[] = [];
   const blob = randomBytes(100_000);
+  const DIGEST = `sha256:${'0'.repeat(64)}`;
+  const TOKEN = 'Bearer for-the-remote-only';
 
   const listen = async (s: HttpsServer | Server) => {
     servers.push(s);
@@ -220,26 +226,45 @@ describe('a blob fetched by the ingest thread over HTTPS with a private CA', () 
     );
     const to: Record<string, () => string> = {
       '/here': () => '/data',
+      '/downgrade': () => `http://${home}/data`,
       '/away': () => `https://${elsewhere}/data`,
       '/mtls': () => `https://${mtls}/data`,
       '/plain': () => `http://${plain}/data`,
       '/slowplain': () => `http://${slow}/data`,
     };
-    home = await listen(
-      createHttpsServer(tls, (req, res) => {
-        if (req.url === '/data') return serve(req, res);
-        res.writeHead(307, { Location: to[req.url ?? '']?.() ?? '/nowhere', 'Content-Length': 0 }).end();
-      }),
-    );
+    // the blob GET of repository `r` (as the thread and Session.blob ask for it) answers with `to['/r']`'s redirect
+    const remote = (req: IncomingMessage, res: ServerResponse) => {
+      if (req.url === '/data') return serve(req, res);
+      const route = /^\/v2\/(\w+)\/blobs\//.exec(req.url ?? '')?.[1] ?? '';
+      res.writeHead(307, { Location: to[`/${route}`]?.() ?? '/nowhere', 'Content-Length': 0 }).end();
+    };
+    const secure = createHttpsServer(tls, remote);
+    const clear = createServer(remote);
+    servers.push(secure, clear);
+    front = createNetServer((socket) => {
+      frontSockets.add(socket);
+      socket.once('close', () => frontSockets.delete(socket));
+      socket.once('readable', () => {
+        const first = socket.read(1) as Buffer | null;
+        if (!first) return socket.destroy();
+        socket.unshift(first);
+        // a TLS handshake record starts with 22
+        (first[0] === 22 ? secure : clear).emit('connection', socket);
+      });
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    home = `127.0.0.1:${(front.address() as AddressInfo).port}`;
     store = new FileContentStore(join(dir, 'store'), { ingestThread: true });
     await store.init();
     await store.warm();
   });
   after(async () => {
     await store.close();
+    for (const s of frontSockets) s.destroy();
+    await new Promise((resolve) => front.close(resolve));
     for (const s of servers) {
       s.closeAllConnections();
-      await new Promise((resolve) => s.close(resolve));
+      if (s.listening) await new Promise((resolve) => s.close(resolve));
     }
     await rm(dir, { recursive: true, force: true });
   });
@@ -271,8 +296,8 @@ describe('a blob fetched by the ingest thread over HTTPS with a private CA', () 
     const w = await store.writer(ref, { size: 0 });
     const { t, ep } = await transport(insecure, cert);
     const src: FetchSource = {
-      url: `https://${home}${path}`,
-      headers: { Authorization: 'Bearer for-the-remote-only' },
+      url: `https://${home}/v2${path}/blobs/${DIGEST}`,
+      headers: { Authorization: TOKEN },
       tls: t.tlsSettings(ep),
       idleMs: 10_000,
       connectMs,
@@ -287,15 +312,12 @@ describe('a blob fetched by the ingest thread over HTTPS with a private CA', () 
       await store.abort(ref);
     }
   };
-  /** The registry client itself, following the redirect as Session.blob does. */
+  /** The registry client itself (Session.blob, its token the same as the thread's), following the redirect. */
   const viaClient = async (path: string, insecure: boolean, cert = false): Promise<number | Error> => {
     const { t, ep } = await transport(insecure, cert);
     try {
-      let res = await t.request(ep, path);
-      if (res.status === 307) {
-        res.discard();
-        res = await t.request(ep, new URL(res.headers.location!, res.url).href);
-      }
+      const session = new Session(t, ep, { registrytoken: TOKEN.slice('Bearer '.length) });
+      const res = await session.blob(path.slice(1), DIGEST, 0);
       return (await res.bytes(blob.length)).length;
     } catch (err) {
       return err as Error;
@@ -304,11 +326,13 @@ describe('a blob fetched by the ingest thread over HTTPS with a private CA', () 
     }
   };
 
-  test('a redirect on the remote itself keeps its CA, or its verification off when insecure', async () => {
+  test('a redirect on the remote itself keeps its CA, or its verification off when insecure, and its token', async () => {
+    authorization.length = 0;
     for (const insecure of [false, true]) {
       assert.equal(await thread('/here', insecure), blob.length);
       assert.equal(await viaClient('/here', insecure), blob.length);
     }
+    assert.deepEqual(authorization, [TOKEN, TOKEN, TOKEN, TOKEN], 'the same origin, as in Docker');
   });
 
   test("a redirect to another host carries the remote's CA, or its verification off when insecure, as in Docker", async () => {
@@ -336,6 +360,15 @@ describe('a blob fetched by the ingest thread over HTTPS with a private CA', () 
   test("a redirect from https to plain http is followed, as Go's client does", async () => {
     assert.equal(await thread('/plain', false), blob.length);
     assert.equal(await viaClient('/plain', false), blob.length);
+  });
+
+  test("a redirect from https to plain http on the remote's own host and port goes without its token", async () => {
+    authorization.length = 0;
+    for (const insecure of [false, true]) {
+      assert.equal(await thread('/downgrade', insecure), blob.length, `thread, insecure ${insecure}`);
+      assert.equal(await viaClient('/downgrade', insecure), blob.length, `client, insecure ${insecure}`);
+    }
+    assert.deepEqual(authorization, [undefined, undefined, undefined, undefined], 'no token in clear');
   });
 
   test('the connect timeout of a redirect to plain http ends at its connection, not with the body', async () => {

@@ -7,6 +7,7 @@
  */
 import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
 import { type Socket, connect, isIP } from 'node:net';
+import { credentialsGo } from '../util/credentials.ts';
 
 // node:http, https and tls through `process.getBuiltinModule`, as berthd takes them: an ESM import builds a facade
 // whose getters load undici (with http2 and webcrypto) into the thread (docs/design-notes.md, berthd's memory).
@@ -17,7 +18,10 @@ const { rootCertificates } = process.getBuiltinModule('node:tls');
 /** Where a blob's bytes come from: a GET of `url` with `headers`, answered 200 with the whole blob. */
 export interface FetchSource {
   url: string;
-  /** Sent to `url`'s host only: a redirect elsewhere (to storage: S3 and the like) goes without them. */
+  /**
+   * Sent to `url`'s origin (scheme, host and port) only: a redirect elsewhere (to storage: S3 and the like) or to
+   * plain http goes without them (util/credentials.ts).
+   */
   headers: Record<string, string>;
   /**
    * For https, on every hop (the hosts redirects lead to as well as `url`'s): extra CA certificates (PEM) beside the
@@ -101,9 +105,10 @@ function get(src: FetchSource, cancel: Cancel): Promise<IncomingMessage> {
   const hop = (url: URL, left: number): Promise<IncomingMessage> =>
     new Promise((resolve, reject) => {
       if (cancel.reason) return reject(cancel.reason);
-      // As the registry client: the source's headers (its authorization) go to its own host and port only, and its
-      // TLS settings to every host, a redirect's to storage included (distribution/remote/transport.ts, Docker's rule).
-      const home = url.host === origin.host;
+      // As the registry client: the source's headers (its authorization) go to its own origin only, never after a
+      // downgrade to plain http (util/credentials.ts), and its TLS settings to every host, a redirect's to storage
+      // included (distribution/remote/transport.ts, Docker's rule).
+      const home = credentialsGo(origin, url);
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
       const req = send(url, {
         headers: { 'User-Agent': USER_AGENT, ...(home ? src.headers : {}) },

@@ -14,6 +14,7 @@ import {
   isBerthError,
 } from '../../util/errors.ts';
 import { sha256, type Digest } from '../../util/digest.ts';
+import { credentialsGo } from '../../util/credentials.ts';
 import { MediaType } from '../../oci/mediatypes.ts';
 import { Authorizer, registryErrorText, repoScope } from './auth.ts';
 import {
@@ -83,14 +84,20 @@ export class Session {
     );
   }
 
-  /** Sends a request with authorization; after a 401, learns the challenge, drops the token and tries once more. */
+  /**
+   * Sends a request with authorization; after a 401, learns the challenge, drops the token and tries once more.
+   * `path` is the endpoint's (`/v2/…`) or a URL the registry gave (an upload's location, a redirect, the next page):
+   * the authorization goes only to the endpoint's own origin (util/credentials.ts), so not to storage elsewhere nor
+   * after a downgrade to plain http, and only the endpoint's own 401 teaches the authorizer a challenge.
+   */
   async request(path: string, opts: SessionRequest): Promise<RegistryResponse> {
     const canRetry = opts.body === undefined || Buffer.isBuffer(opts.body);
+    const home = path.startsWith('/') || credentialsGo(new URL(this.endpoint.base), new URL(path, this.endpoint.base));
     for (let attempt = 0; ; attempt++) {
-      const authz = await this.authorizer.header(opts.scopes, opts.signal ?? undefined);
+      const authz = home ? await this.authorizer.header(opts.scopes, opts.signal ?? undefined) : undefined;
       const headers = { ...opts.headers, ...(authz ? { Authorization: authz } : {}) };
       const res = await this.transport.request(this.endpoint, path, { ...opts, headers });
-      if (res.status !== 401 || attempt > 0 || !canRetry) return res;
+      if (res.status !== 401 || attempt > 0 || !canRetry || !home) return res;
       this.authorizer.learn(res.headers['www-authenticate']);
       this.authorizer.invalidate(opts.scopes);
       res.discard();
@@ -234,12 +241,10 @@ export class Session {
     const headers: Record<string, string> = start > 0 ? { Range: `bytes=${start}-` } : {};
     let path = `/v2/${repo}/blobs/${digest}`;
     for (let hops = 0; hops < 5; hops++) {
-      const res =
-        hops === 0
-          ? await this.request(path, { headers, scopes: [repoScope(repo, ['pull'])], signal })
-          : await this.transport.request(this.endpoint, path, { headers, signal });
+      // Every hop through `request`, whose rule keeps the registry's authorization to the registry's own origin: a
+      // redirect to storage (S3 and the like, whose URL carries its own authorization) or to plain http goes without.
+      const res = await this.request(path, { headers, scopes: [repoScope(repo, ['pull'])], signal });
       if (res.status >= 300 && res.status < 400 && res.headers.location) {
-        // Redirects to storage (S3 and the like) carry their own authorization: no registry token there.
         res.discard();
         path = new URL(res.headers.location, res.url).href;
         continue;
