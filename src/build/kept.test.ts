@@ -36,13 +36,15 @@ function manifestOf(files: Record<string, { data: string; at: number }>): Manife
   }));
 }
 
-/** A kept-context body: the manifest, then the files named in `send`. */
+/** A kept-context body: the manifest (or the token of its plan, as `berth build` sends), then the files in `send`. */
 async function* body(
   files: Record<string, { data: string; at: number }>,
   send: readonly string[],
+  planned?: string,
 ): AsyncGenerator<Uint8Array> {
+  const first = planned !== undefined ? { planned } : manifestOf(files);
   const entries: PackEntry[] = [
-    { header: { name: MANIFEST_NAME, mode: 0o644 }, body: Buffer.from(JSON.stringify(manifestOf(files))) },
+    { header: { name: MANIFEST_NAME, mode: 0o644 }, body: Buffer.from(JSON.stringify(first)) },
   ];
   for (const name of send) {
     const data = Buffer.from(files[name]!.data);
@@ -52,11 +54,15 @@ async function* body(
 }
 
 async function receive(kept: KeptContexts, id: string, files: Record<string, { data: string; at: number }>) {
-  const need = (await kept.plan(id, manifestOf(files))).need;
+  const { need, planned } = await kept.plan(id, manifestOf(files));
+  const got = await kept.receive(id, body(files, need, planned), await workDir());
+  return { ...got, need };
+}
+
+async function workDir(): Promise<string> {
   const dir = join(root, `work-${work++}`);
   await mkdir(dir);
-  const got = await kept.receive(id, body(files, need), dir);
-  return { ...got, need };
+  return dir;
 }
 
 async function contentOf(ctx: { dir: string; materialize(name: string): Promise<void> }, name: string) {
@@ -140,4 +146,100 @@ test('builder prune right after a build waits for the index write, and leaves no
     (await readdir(join(root, 'kept'))).filter((n) => n === id),
     [],
   );
+});
+
+test('a plan waiting for its body keeps its context from builder prune; the build it announced finds what it left out', async () => {
+  const id = 'd4'.repeat(8);
+  const kept = new KeptContexts(join(root, 'kept'), records);
+  const v1 = { a: { data: 'one', at: 1000 }, b: { data: 'bee', at: 1000 } };
+  const first = await receive(kept, id, v1);
+  await first.context.close();
+  first.release();
+  const v2 = { ...v1, a: { data: 'two', at: 2000 } };
+  const plan = await kept.plan(id, manifestOf(v2));
+  assert.deepEqual(plan.need, ['a']);
+  // builder prune between the plan and its build: the context is in use
+  assert.equal(await kept.remove(id), false);
+  assert.ok(records.getDir('source.local', id));
+  const got = await kept.receive(id, body(v2, plan.need, plan.planned), await workDir());
+  assert.equal(await contentOf(got.context, 'a'), 'two');
+  assert.equal(await contentOf(got.context, 'b'), 'bee');
+  await got.context.close();
+  got.release();
+  // the token is used: the next prune removes the context
+  assert.equal(await kept.remove(id), true);
+  assert.equal(existsSync(join(root, 'kept', id)), false);
+});
+
+test("a build received between another's plan and its body: that body may not leave out what changed", async () => {
+  const id = 'e5'.repeat(8);
+  const kept = new KeptContexts(join(root, 'kept'), records);
+  const v1 = { a: { data: 'one', at: 1000 }, b: { data: 'bee', at: 1000 } };
+  const first = await receive(kept, id, v1);
+  await first.context.close();
+  first.release();
+  // planned against v1: nothing to send
+  const late = await kept.plan(id, manifestOf(v1));
+  assert.deepEqual(late.need, []);
+  // meanwhile another build of the directory sends a longer a
+  const other = await receive(kept, id, { ...v1, a: { data: 'twotwo', at: 2000 } });
+  assert.deepEqual(other.need, ['a']);
+  await other.context.close();
+  other.release();
+  // the late body leaves a out: its kept bytes are not the ones its manifest describes (a record of them would
+  // have read 3 of the 6 bytes kept)
+  await assert.rejects(
+    kept.receive(id, body(v1, late.need, late.planned), await workDir()),
+    /context entry "a" was not sent and its kept copy is not the one described: send it again/,
+  );
+  // sent whole, it builds
+  const again = await kept.plan(id, manifestOf(v1));
+  assert.deepEqual(again.need, ['a']);
+  const got = await kept.receive(id, body(v1, again.need, again.planned), await workDir());
+  assert.equal(await contentOf(got.context, 'a'), 'one');
+  await got.context.close();
+  got.release();
+});
+
+test('a failed index write is logged, and the next build plans from the index on disk and works', async () => {
+  const id = 'f6'.repeat(8);
+  const warnings: string[] = [];
+  const kept = new KeptContexts(join(root, 'kept'), records, { warn: (m) => warnings.push(m) });
+  const v1 = { a: { data: 'one', at: 1000 }, b: { data: 'bee', at: 1000 } };
+  const first = await receive(kept, id, v1);
+  await first.context.close();
+  first.release();
+  assert.deepEqual((await kept.plan(id, manifestOf(v1))).need, []);
+  assert.deepEqual(warnings, []);
+
+  const v2 = { ...v1, a: { data: 'two', at: 2000 } };
+  const second = await receive(kept, id, v2);
+  // the temporary file's name taken by a directory: the write fails
+  const tmp = join(root, 'kept', id, 'index.json.tmp');
+  await mkdir(tmp);
+  await second.context.close();
+  second.release();
+  const plan = await kept.plan(id, manifestOf(v2));
+  assert.equal(warnings.length, 1, 'one warning');
+  assert.match(warnings[0]!, new RegExp(`kept build context .*${id}.*EISDIR`));
+  // the index on disk is the first build's: a is sent again, b still comes from its segment
+  assert.deepEqual(plan.need, ['a']);
+  await rm(tmp, { recursive: true });
+  const third = await kept.receive(id, body(v2, plan.need, plan.planned), await workDir());
+  assert.equal(await contentOf(third.context, 'a'), 'two');
+  assert.equal(await contentOf(third.context, 'b'), 'bee');
+  await third.context.close();
+  third.release();
+  assert.deepEqual((await kept.plan(id, manifestOf(v2))).need, []);
+
+  // no index at all (removed by hand): everything is sent again, and the build works
+  await kept.plan(id, manifestOf(v2)); // (waits for the write the release started)
+  await rm(join(root, 'kept', id, 'index.json'));
+  const fresh = new KeptContexts(join(root, 'kept'), records);
+  const fourth = await receive(fresh, id, v2);
+  assert.deepEqual(fourth.need.sort(), ['a', 'b']);
+  assert.equal(await contentOf(fourth.context, 'b'), 'bee');
+  await fourth.context.close();
+  fourth.release();
+  assert.equal(warnings.length, 1);
 });

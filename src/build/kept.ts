@@ -19,7 +19,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { BuildCacheRecords } from '../metadata/index.ts';
-import { InvalidArgumentError } from '../util/errors.ts';
+import { errorMessage, InvalidArgumentError } from '../util/errors.ts';
 import { KeyedMutex } from '../util/lock.ts';
 import { extract } from '../util/tar/index.ts';
 import { entryHash } from './cachekey.ts';
@@ -51,6 +51,22 @@ interface Last {
   writing?: Promise<void>;
 }
 
+/**
+ * Whether the kept record of a file or link lacks what a manifest entry describes (new content, or any of its
+ * metadata changed): what a plan asks the client to send, and what a body may not leave out.
+ */
+function stale(k: Indexed | undefined, m: ManifestEntry): boolean {
+  return (
+    !k ||
+    k.type !== m.type ||
+    k.mode !== m.mode ||
+    k.size !== m.size ||
+    k.mtime !== m.mtime ||
+    (k.ctime ?? 0) !== (m.ctime ?? 0) ||
+    (k.linkname ?? '') !== (m.linkname ?? '')
+  );
+}
+
 /** Whether a manifest entry says of a file or link just what its kept record does (the record serves as it is). */
 function sameMeta(k: Indexed, m: ManifestEntry): boolean {
   return (
@@ -70,18 +86,25 @@ const PLANNED_MS = 10 * 60_000;
 export class KeptContexts {
   readonly #root: string;
   readonly #records: BuildCacheRecords;
+  readonly #log: { warn(m: string): void } | undefined;
   readonly #locks = new KeyedMutex();
-  /** Manifests of recent plans, by the token the plan's answer gave: a body may name one instead of its list. */
+  /**
+   * Manifests of recent plans, by the token the plan's answer gave: a body may name one instead of its list. A
+   * context with a plan pending (its token neither used nor expired) is in use: `remove` leaves it.
+   */
   readonly #planned = new Map<string, { id: string; at: number; manifest: Map<string, ManifestEntry> }>();
+  /** Contexts being removed: a plan that starts meanwhile plans against nothing kept. */
+  readonly #removing = new Set<string>();
   /**
    * The index last read or made. `unwritten` while the build that received it runs (its index is written when the
    * build releases the context: memory is the truth until then), `writing` while that write is under way.
    */
   #last: Last | undefined;
 
-  constructor(root: string, records: BuildCacheRecords) {
+  constructor(root: string, records: BuildCacheRecords, log?: { warn(m: string): void }) {
     this.#root = root;
     this.#records = records;
+    this.#log = log;
   }
 
   #dir(id: string): string {
@@ -105,7 +128,11 @@ export class KeptContexts {
       last = this.#last;
       if (last && last.id === id && last.size === st.size && last.mtimeMs === st.mtimeMs) return last.index;
       const index = new Map((JSON.parse(await readFile(path, 'utf8')) as Indexed[]).map((e) => [e.path, e]));
-      this.#last = { id, size: st.size, mtimeMs: st.mtimeMs, index, unwritten: false };
+      // kept unless a build received this context meanwhile (a plan reads without the lock): its index in memory is
+      // newer than the file just read
+      const now = this.#last;
+      if (!(now?.id === id && now.unwritten))
+        this.#last = { id, size: st.size, mtimeMs: st.mtimeMs, index, unwritten: false };
       return index;
     } catch {
       return new Map();
@@ -114,34 +141,35 @@ export class KeptContexts {
 
   /**
    * The paths whose content the kept copy of context `id` lacks, and the token of the manifest kept for the body
-   * that follows.
+   * that follows. No lock (a plan does not wait for a build of the same context): the token is registered before the
+   * index is read, so a removal that has not started yet leaves the context to the build the plan announces, and a
+   * removal under way makes the plan ask for everything. A build received between the plan and its body is caught by
+   * `receive`, which takes no entry the body leaves out unless the kept record still says what the manifest does.
    */
   async plan(id: string, manifest: readonly ManifestEntry[]): Promise<{ need: string[]; planned: string }> {
-    const index = await this.#index(id);
-    const need: string[] = [];
-    const byName = new Map<string, ManifestEntry>();
-    for (const m of manifest) {
-      const name = contextName(m.path);
-      byName.set(name, m);
-      if (m.type === 'directory') continue;
-      const k = index.get(name);
-      if (
-        !k ||
-        k.type !== m.type ||
-        k.mode !== m.mode ||
-        k.size !== m.size ||
-        k.mtime !== m.mtime ||
-        (k.ctime ?? 0) !== (m.ctime ?? 0) ||
-        (k.linkname ?? '') !== (m.linkname ?? '')
-      )
-        need.push(m.path);
-    }
+    this.#dir(id);
     const now = Date.now();
     for (const [t, p] of this.#planned)
       if (now - p.at > PLANNED_MS || this.#planned.size >= PLANNED_MAX) this.#planned.delete(t);
     const planned = randomBytes(16).toString('hex');
+    const byName = new Map<string, ManifestEntry>();
     this.#planned.set(planned, { id, at: now, manifest: byName });
+    const index = this.#removing.has(id) ? new Map<string, Indexed>() : await this.#index(id);
+    const need: string[] = [];
+    for (const m of manifest) {
+      const name = contextName(m.path);
+      byName.set(name, m);
+      if (m.type === 'directory') continue;
+      if (stale(index.get(name), m)) need.push(m.path);
+    }
     return { need, planned };
+  }
+
+  /** Whether a plan of context `id` waits for its body (its token neither used nor expired). */
+  #pending(id: string): boolean {
+    const now = Date.now();
+    for (const p of this.#planned.values()) if (p.id === id && now - p.at <= PLANNED_MS) return true;
+    return false;
   }
 
   /** The manifest a body's first entry gives: its list, or the token of one kept by a plan of the same context. */
@@ -231,6 +259,11 @@ export class KeptContexts {
         if (next.has(name) || name === '') continue;
         const k = old.get(name);
         if (!k) throw new InvalidArgumentError(`context entry "${name}" was neither sent nor kept: send it again`);
+        // (a file changed by a build received after this body's plan: its kept bytes are not the ones described)
+        if (m.type !== 'directory' && stale(k, m))
+          throw new InvalidArgumentError(
+            `context entry "${name}" was not sent and its kept copy is not the one described: send it again`,
+          );
         next.set(name, sameMeta(k, m) ? k : { ...k, ...m, path: name, sum: k.sum });
       }
       await this.#compact(segs, next);
@@ -295,20 +328,29 @@ export class KeptContexts {
    * Removes kept context `id` and its record (`builder prune`), under its lock: after the build that holds it and
    * that build's index write, which would otherwise leave, written into a directory being removed, an index naming
    * segments already gone (every later build of the context would fail on them). The index kept in memory goes too.
+   * A context whose plan waits for its body is in use, as one a build holds is in BuildKit's prune: it stays, and
+   * the answer is false (else the build the plan announced would find nothing of what it did not send).
    */
-  async remove(id: string): Promise<void> {
+  async remove(id: string): Promise<boolean> {
     const dir = this.#dir(id);
-    await this.#locks.run(id, async () => {
-      if (this.#last?.id === id) this.#last = undefined;
-      this.#records.deleteDir('source.local', id);
-      await rm(dir, { recursive: true, force: true });
+    return this.#locks.run(id, async () => {
+      if (this.#pending(id)) return false;
+      this.#removing.add(id);
+      try {
+        if (this.#last?.id === id) this.#last = undefined;
+        this.#records.deleteDir('source.local', id);
+        await rm(dir, { recursive: true, force: true });
+      } finally {
+        this.#removing.delete(id);
+      }
+      return true;
     });
   }
 
   /**
-   * Writes a received context's index and then removes the segments it no longer names. A failure is logged
-   * nowhere and costs nothing but time: the previous index stays (and the next build's plan reads it), true of the
-   * segments, which are removed only once the new index is in.
+   * Writes a received context's index and then removes the segments it no longer names. A failure is logged and
+   * costs nothing but time: the previous index stays (or none, when there was none) and the next build's plan reads
+   * it from the disk, true of the segments, which are removed only once the new index is in.
    */
   async #writeIndex(dir: string, list: readonly Indexed[], last: Last): Promise<void> {
     try {
@@ -321,8 +363,9 @@ export class KeptContexts {
       const used = new Set<string>();
       for (const e of list) if (e.seg) used.add(e.seg);
       for (const name of await readdir(segs)) if (!used.has(name)) await rm(join(segs, name), { force: true });
-    } catch {
+    } catch (err) {
       // (the size and time stay unknown: the next read of the index is from the disk)
+      this.#log?.warn(`kept build context ${dir}: ${errorMessage(err)} (the next build plans from the index on disk)`);
     }
   }
 

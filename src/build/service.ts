@@ -99,7 +99,7 @@ export class BuildService {
         })
       : undefined;
     this.#caches = new CacheMounts(join(this.#root, 'cache'), deps.records);
-    this.#kept = new KeptContexts(join(this.#root, 'kept'), deps.records);
+    this.#kept = new KeptContexts(join(this.#root, 'kept'), deps.records, deps.log);
     this.#copies = new CopyRecords(this.#root);
   }
 
@@ -240,10 +240,12 @@ export class BuildService {
     }
     const steps = victims.filter((v) => v.kind === 'step').map((v) => v.id);
     records.delete(steps);
+    // a kept context whose plan waits for its build is in use and stays (kept.ts, remove)
+    const inUse = new Set<(typeof victims)[number]>();
     for (const v of victims) {
       if (v.kind === 'step') continue;
       if (v.kind === 'source.local') {
-        await this.#kept.remove(v.id);
+        if (!(await this.#kept.remove(v.id))) inUse.add(v);
         continue;
       }
       records.deleteDir(v.kind, v.id);
@@ -253,10 +255,11 @@ export class BuildService {
       await this.#copies.clear();
       await this.#d.images.collect();
     }
-    const reclaimed = victims.reduce((n, v) => n + v.size, 0);
-    if (victims.length > 0) this.#d.events.publish('builder', 'prune', '', { reclaimed: String(reclaimed) });
+    const deleted = victims.filter((v) => !inUse.has(v));
+    const reclaimed = deleted.reduce((n, v) => n + v.size, 0);
+    if (deleted.length > 0) this.#d.events.publish('builder', 'prune', '', { reclaimed: String(reclaimed) });
     return {
-      CachesDeleted: victims.length > 0 ? victims.map((v) => v.id.replace(/^sha256:/, '').slice(0, 25)) : null,
+      CachesDeleted: deleted.length > 0 ? deleted.map((v) => v.id.replace(/^sha256:/, '').slice(0, 25)) : null,
       SpaceReclaimed: reclaimed,
     };
   }
