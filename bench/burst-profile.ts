@@ -54,6 +54,8 @@ const byId = new Map(p.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 const self = new Map<string, number>();
+/** Self time by function and the nearest two of its callers in Berth's own source: who pays for a native call. */
+const callers = new Map<string, number>();
 const total = new Map<string, number>();
 let t = p.startTime;
 let busy = 0;
@@ -69,6 +71,13 @@ for (let i = 0; i < p.samples.length; i++) {
   if (!n || n.callFrame.functionName === '(idle)') continue;
   busy += dt;
   self.set(label(n), (self.get(label(n)) ?? 0) + dt);
+  const ours: string[] = [];
+  for (let id = parent.get(n.id); id !== undefined && ours.length < 2; id = parent.get(id)) {
+    const f = byId.get(id)!;
+    if (f.callFrame.url.includes('/src/')) ours.push(label(f));
+  }
+  const ck = `${label(n)}  <-  ${ours.join('  <-  ')}`;
+  callers.set(ck, (callers.get(ck) ?? 0) + dt);
   const seen = new Set<string>();
   for (let id: number | undefined = n.id; id !== undefined; id = parent.get(id)) {
     const k = label(byId.get(id)!);
@@ -81,6 +90,8 @@ const top = (m: Map<string, number>, k: number) => [...m].sort((a, b) => b[1] - 
 console.log(`${windows.length} bursts, ${(wall / 1000).toFixed(0)} ms; main thread busy ${busy.toFixed(0)} ms`);
 console.log('\nself time');
 for (const [k, v] of top(self, 35)) console.log(`${v.toFixed(1).padStart(8)} ms  ${k}`);
+console.log('\nself time by its nearest callers in src/');
+for (const [k, v] of top(callers, 30)) console.log(`${v.toFixed(1).padStart(8)} ms  ${k}`);
 console.log('\ntotal time (inclusive)');
 for (const [k, v] of top(total, 60)) console.log(`${v.toFixed(1).padStart(8)} ms  ${k}`);
 await rm(dir, { recursive: true, force: true });

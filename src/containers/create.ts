@@ -46,6 +46,11 @@ export interface CreateDeps {
   /** A container by ID, name or prefix (NotFound otherwise): `--network container:X`. */
   get(ref: string): Row;
   dir(id: string): string;
+  /**
+   * Makes the directory that holds every container's `dir`, marked as a top of directory hierarchies so that each
+   * container's directory and files are placed away from those just removed (util/topdir.ts); once per process.
+   */
+  topDir(): Promise<unknown>;
   /** Names of containers being created, held from the name check to the insert. */
   creating: Set<string>;
 }
@@ -121,6 +126,7 @@ export async function createContainer(
               ? (await readFile('/etc/hostname', 'utf8').catch(() => 'localhost')).trim()
               : id.slice(0, 12);
         row.config.Mounts = await resolveMounts(d.volumes, hc, config, undo);
+        await d.topDir();
         undo.push('container directory', () => rm(d.dir(id), { recursive: true, force: true }));
         mkdirSync(join(d.dir(id), 'bundle', 'rootfs'), { recursive: true, mode: 0o711 });
         etcFiles(d.dir(id), config.Hostname, !net.startsWith('container:'));

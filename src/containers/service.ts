@@ -8,6 +8,7 @@ import { phase } from '../util/trace.ts';
 import type { EventLog } from '../util/events.ts';
 import { matchLabel } from '../util/labels.ts';
 import { KeyedMutex } from '../util/lock.ts';
+import { markTopDir } from '../util/topdir.ts';
 import type { VolumeService } from '../volumes/index.ts';
 import { type CommitOptions, commitContainer } from './commit.ts';
 import { ContainerFiles } from './files.ts';
@@ -47,6 +48,8 @@ export class ContainerService extends ContainerLookup {
   readonly #attaches = new PendingAttaches();
   /** Names of containers being created (held until their row is inserted). */
   readonly #creating = new Set<string>();
+  /** The containers' directory made and marked (util/topdir.ts), once, before the first create. */
+  #topDir: Promise<boolean> | undefined;
   readonly #health: Healthchecks;
   /** `docker cp` (archive stat, get and put), `export` and `diff`. */
   readonly files: ContainerFiles;
@@ -132,6 +135,7 @@ export class ContainerService extends ContainerLookup {
         ...this.#d,
         get: (ref) => this.get(ref),
         dir: (id) => this.dir(id),
+        topDir: () => (this.#topDir ??= markTopDir(join(this.#d.dataRoot, 'containers'))),
         creating: this.#creating,
       },
       req,

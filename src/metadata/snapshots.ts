@@ -37,7 +37,7 @@ export class SnapshotRecords {
    * by its id, and ext4 places a new directory (under the snapshots' directory, marked as the top of directory
    * hierarchies) by a hash of its name: a reused name would land where the snapshot just removed was, among the
    * inodes ext4 without a journal skips for a minute after their removal, one by one for every file created
-   * (src/snapshots/topdir.ts). For the same reason an empty table starts at a random id below FIRST_IDS: the
+   * (src/util/topdir.ts). For the same reason an empty table starts at a random id below FIRST_IDS: the
    * fresh data roots of daemons started one after another on one file system (tests, benchmarks, CI) would all
    * name their first snapshots 1, 2, 3.
    */

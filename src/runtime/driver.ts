@@ -17,6 +17,7 @@ import { ExitWatcher, readExitFile, type ExitStatus } from './exits.ts';
 import { pidRunning } from './process.ts';
 import { startThroughFifo } from './execfifo.ts';
 import { readPid, readPidSync } from '../util/pidfile.ts';
+import { markTopDir } from '../util/topdir.ts';
 import { signalName } from './signals.ts';
 import { checkId, OciRuntimeCli, type OciState } from './runtimecli.ts';
 import type {
@@ -74,6 +75,8 @@ export class ConmonRuntime implements RuntimeDriver {
   readonly #records = new Map<string, MonitorRecord>();
   #sealed: Promise<string> | undefined;
   #hold: SealedHold | undefined;
+  /** conmon's, the runtime's and the exec sessions' directories made and marked (util/topdir.ts), once. */
+  #topDirs: Promise<boolean> | undefined;
 
   constructor(deps: ConmonRuntimeDeps) {
     this.name = deps.runtime.name;
@@ -159,6 +162,11 @@ export class ConmonRuntime implements RuntimeDriver {
     // wake-up of a pool thread and then of the event loop, which under load is a wait for a CPU per step).
     checkBundle(opts.bundle, terminal, opts.spec);
     const dir = this.#dir(id);
+    // Each container makes a directory with a few files in each of these, and removes them again: placed away from
+    // what was just removed (util/topdir.ts; ~5 inodes of conmon's and runc's own per container). Not for the
+    // start-up probe, which runs one container before any other and would only add a process to berthd's start.
+    if (!this.#fork)
+      await (this.#topDirs ??= markTopDir(join(this.#execRoot, 'conmon'), this.cli.root, join(this.#execRoot, 'exec')));
     mkdirSync(join(this.#execRoot, 'conmon'), { recursive: true });
     mkdirSync(this.#exitDir, { recursive: true });
     mkdirSync(this.cli.root, { recursive: true });

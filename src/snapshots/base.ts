@@ -21,7 +21,7 @@ import {
 import type { WhiteoutMode } from './apply.ts';
 import { TRANSIENT_LABEL } from './types.ts';
 import type { Mount, SnapshotInfo, Snapshotter, TarEntry, Usage } from './types.ts';
-import { markTopDir } from './topdir.ts';
+import { markTopDir } from '../util/topdir.ts';
 import { diskUsage } from './usage.ts';
 
 export interface SnapshotterDeps {
@@ -44,7 +44,7 @@ export abstract class DirectorySnapshotter implements Snapshotter {
   protected readonly dir: string;
   protected readonly records: SnapshotRecords;
   #closed = false;
-  /** `dir` made and marked as the top of directory hierarchies (topdir.ts), once, before the first snapshot. */
+  /** `dir` made and marked as the top of directory hierarchies (util/topdir.ts), once, before the first snapshot. */
   #topDir: Promise<boolean> | undefined;
 
   constructor(deps: SnapshotterDeps) {

@@ -21,7 +21,7 @@ runSnapshotterSuite(
       try {
         attrs = execFileSync('lsattr', ['-d', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
       } catch {
-        return; // a file system without ext2/3/4 attributes: nothing to mark (topdir.test.ts covers that)
+        return; // a file system without ext2/3/4 attributes: nothing to mark (util/topdir.test.ts covers that)
       }
       const flags = attrs.split(' ')[0]!;
       if (flags.includes('e')) assert.ok(flags.includes('T'), `lsattr -d ${dir}: ${attrs}`);

@@ -42,7 +42,7 @@ export interface UnpackThreads {
 /**
  * Three layers at once (docker's max-concurrent-downloads), over half as many appliers as CPUs (one to four). The
  * file work is the cheap part of an unpack once ext4 does not make each file creation scan just-freed inodes
- * (topdir.ts): ~0.2 s of a 256 MiB gzip load's ~1.3 s of CPU, against the reader's ~0.6 s, so on two CPUs one
+ * (util/topdir.ts): ~0.2 s of a 256 MiB gzip load's ~1.3 s of CPU, against the reader's ~0.6 s, so on two CPUs one
  * applier keeps up, and a second only queued beside the reader, main thread and client (~12 MiB of RSS too;
  * bench/README.md, "Data path", 2026-12-07 09:30).
  */

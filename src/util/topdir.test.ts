@@ -42,3 +42,21 @@ test('markTopDir resolves false, never rejects, where the directory cannot be ma
   assert.equal(await markTopDir(join(file, 'snapshots')), false);
   assert.ok(!existsSync(join(file, 'snapshots')));
 });
+
+test('markTopDir marks several directories with one call, and says false when one cannot be made', async () => {
+  const a = join(dir, 'b', 'one');
+  const b = join(dir, 'b', 'two');
+  const marked = await markTopDir(a, b);
+  assert.ok(statSync(a).isDirectory() && statSync(b).isDirectory());
+  const attrsA = attrs(a);
+  if (attrsA === undefined) {
+    assert.equal(marked, false);
+    return;
+  }
+  assert.equal(marked, attrsA.includes('T') && (attrs(b) ?? '').includes('T'));
+  const file = join(dir, 'b', 'file');
+  writeFileSync(file, 'x');
+  const c = join(dir, 'b', 'three');
+  assert.equal(await markTopDir(c, join(file, 'x')), false, 'one of the two cannot be made');
+  assert.equal(attrs(c)?.includes('T'), marked, 'the one that could be made is marked all the same');
+});
