@@ -159,12 +159,16 @@ test('TLS: client certificate and CA from certs.d/HOST:PORT', async (t) => {
   const empty = join(dir, 'empty');
   await mkdir(empty);
   await assert.rejects(pullImage(await testEngine(t), { ...cfg, certsDir: empty }, `${reg.host}/secure/app:1`));
-  // A key missing for a client certificate is a configuration error, named.
+  // A key missing for a client certificate is a configuration error, named, for a verified endpoint; for this
+  // loopback registry (insecure, whose certs.d Docker never reads) the certificate is left out, as with none.
   await writeFile(join(empty, 'x'), '');
   await mkdir(join(empty, reg.host));
   await copyFile(client.cert, join(empty, reg.host, 'client.cert'));
+  const broken = new Transport({ ...cfg, certsDir: empty });
+  assert.throws(() => broken.tlsSettings(ep), /missing key client\.key/);
+  broken.close();
   await assert.rejects(
     pullImage(await testEngine(t), { ...cfg, certsDir: empty }, `${reg.host}/secure/app:1`),
-    /missing key client\.key/,
+    (err: Error) => !/missing key/.test(err.message),
   );
 });

@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { UnavailableError } from '../../util/errors.ts';
 import { humanSize, progressBar, shortId } from './progress.ts';
 import { endpointsFor, isInsecure, Transport } from './transport.ts';
@@ -164,4 +167,30 @@ test('writeEach: a body that refills one buffer arrives intact at a slow reader'
   res.discard();
   assert.equal(res.status, 200);
   assert.equal(await received, expected.digest('hex'));
+});
+
+test('certs.d: read for an insecure endpoint too, where a broken one fails nothing (as Docker, which skips it)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-certsd-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const host = '127.0.0.1:5999';
+  await mkdir(join(dir, host));
+  await writeFile(join(dir, host, 'ca.crt'), 'CA');
+  await writeFile(join(dir, host, 'client.cert'), 'CERT');
+  await writeFile(join(dir, host, 'client.key'), 'KEY');
+  const ep = (skipVerify: boolean) => ({ base: `https://${host}`, registry: host, skipVerify, mirror: false });
+  const settings = (skipVerify: boolean) => {
+    const tr = new Transport({ ...DEFAULT_REGISTRY_CONFIG, certsDir: dir });
+    try {
+      return tr.tlsSettings(ep(skipVerify));
+    } finally {
+      tr.close();
+    }
+  };
+  // whole: the same material for a verified endpoint and an insecure one (whose CAs then do not matter)
+  assert.deepEqual(settings(false), { verify: true, ca: ['CA'], cert: 'CERT', key: 'KEY' });
+  assert.deepEqual(settings(true), { verify: false, ca: ['CA'], cert: 'CERT', key: 'KEY' });
+  // a client certificate without its key: an error for a verified endpoint, nothing for an insecure one
+  await rm(join(dir, host, 'client.key'));
+  assert.throws(() => settings(false), /missing key client\.key for client certificate/);
+  assert.deepEqual(settings(true), { verify: false });
 });

@@ -217,12 +217,29 @@ export class Transport {
    * registry's CA, client certificate and skipped verification follow its redirects to storage). From certs.d under
    * the endpoint's own host (`*.crt` CAs, a `*.cert` + `*.key` client key pair) and its `skipVerify`. Read once per
    * endpoint for the transport's life.
+   *
+   * certs.d is read for an insecure endpoint too, where dockerd 20.10 does not read it (`newTLSConfig` reads it only
+   * when the registry is secure): its client certificate is then presented to a registry that asks for one, so a
+   * registry on loopback (always insecure) can require client certificates. For such an endpoint certs.d is an
+   * extra that never fails a request, as Docker, which never reads it there: a client certificate without its key
+   * or a file that cannot be read is left out (docs/design-notes.md, Registries).
    */
   tlsSettings(ep: Endpoint): TlsSettings {
     const id = `${ep.base} ${ep.skipVerify}`;
     let out = this.#tls.get(id);
     if (out) return out;
-    out = { verify: !ep.skipVerify };
+    try {
+      out = this.#readCertsD(ep);
+    } catch (err) {
+      if (!ep.skipVerify) throw err;
+      out = { verify: false };
+    }
+    this.#tls.set(id, out);
+    return out;
+  }
+
+  #readCertsD(ep: Endpoint): TlsSettings {
+    const out: TlsSettings = { verify: !ep.skipVerify };
     const dir = join(this.config.certsDir, new URL(ep.base).host.replace(/^\[|\](?=:|$)/g, ''));
     let names: string[] = [];
     try {
@@ -240,7 +257,6 @@ export class Transport {
       out.key = readFileSync(join(dir, keyName), 'utf8');
       break;
     }
-    this.#tls.set(id, out);
     return out;
   }
 
