@@ -111,6 +111,17 @@ describe('docker build against berthd', () => {
     assert.equal(await ok(d, ['run', '--rm', 'app', 'cat', '/sub/b.txt']), 'changed\n');
   });
 
+  it('one byte changed, the size and every header field the same, misses the cache too', async () => {
+    // berthd compares each upload with the last one as it arrives (src/build/upload.ts): a body equal in all but
+    // one byte must not be taken for the last upload's
+    await writeFile(join(ctx, 'sub', 'b.txt'), 'chAnged\n');
+    const out = await ok(d, ['build', '-t', 'app', ctx]);
+    assert.deepEqual(ranSteps(out), ['COPY sub /sub', 'LABEL x=y', 'CMD ["cat", "/app/g.txt"]']);
+    assert.equal(await ok(d, ['run', '--rm', 'app', 'cat', '/sub/b.txt', '/app/a.txt']), 'chAnged\nhello\n');
+    // and the same upload again is all from the cache
+    assert.deepEqual(ranSteps(await ok(d, ['build', '-t', 'app', ctx])), []);
+  });
+
   it('-f sub/Dockerfile, --build-arg, --iidfile and -q', async () => {
     await writeFile(join(ctx, 'sub', 'Dockerfile'), 'FROM busybox\nARG WHO=nobody\nRUN echo "hi $WHO" > /who\n');
     const iid = join(work, 'iid');

@@ -8,13 +8,15 @@
  * The directory is made only of what the archive holds, and nothing is written through a symbolic link: names are
  * cleaned, an entry below something that is not a directory, or whose name leaves the context, is refused.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { chmod, copyFile, type FileHandle, link, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { DataLossError, InvalidArgumentError } from '../util/errors.ts';
 import { extract, type TarHeader } from '../util/tar/index.ts';
-import { type EntryHeader, entryHash } from './cachekey.ts';
+import { type EntryHeader, entryHeaderText } from './cachekey.ts';
 import { looksLikeTar, openArchive } from './decompress.ts';
+import { type Upload, Windows } from './upload.ts';
 
 /** One entry of the context, as received. */
 export interface ContextEntry {
@@ -30,6 +32,8 @@ export interface ContextEntry {
   /** Where its body is: a spool file and the offset in it (files of a received or kept context). */
   spool?: string;
   offset?: number;
+  /** A received entry's tarsum header text (cachekey.ts): an upload compared with this one matches on it. */
+  head?: string;
 }
 
 const TYPEFLAG: Record<TarHeader['type'], string> = {
@@ -73,29 +77,36 @@ export class BuildContext {
   readonly entries: Map<string, ContextEntry>;
   /** Bytes of file content. */
   readonly size: number;
-  /** The spool this context received its bodies into (removed with it); undefined for a kept context. */
-  readonly #spool: string | undefined;
+  /**
+   * The spools the bodies are in, for a received context (its own and the last upload's, upload.ts: they are
+   * counted and removed there, not by `remove`); empty for a kept context.
+   */
+  readonly spools: ReadonlySet<string>;
   readonly #made = new Map<string, Promise<void>>();
   /** Spools and segments open for `read`, each opened once for the build (not once per file). */
   readonly #handles = new Map<string, Promise<FileHandle>>();
   /** Every name, sorted (`below`), once asked for: the entries do not change once the context is made. */
   #sorted: string[] | undefined;
 
-  constructor(dir: string, entries: Map<string, ContextEntry>, size: number, spool?: string) {
+  constructor(dir: string, entries: Map<string, ContextEntry>, size: number, spools: ReadonlySet<string> = new Set()) {
     this.dir = dir;
     this.entries = entries;
     this.size = size;
-    this.#spool = spool;
+    this.spools = spools;
   }
 
   /**
    * Reads a context body: its entries into memory, the files' bodies into a spool beside `dir` (which must not
    * exist). A body that is not an archive is a Dockerfile sent alone: the context is then empty.
+   *
+   * With `base` (the last upload, upload.ts), a file whose tarsum header is the base's entry's and whose body is
+   * byte for byte the base's takes the base's sum and body: it is compared as it arrives, not hashed or spooled.
+   * The spool is made only when something differs; `spools` names every spool the entries' bodies are in.
    */
   static async receive(
     source: AsyncIterable<Uint8Array>,
     dir: string,
-    opts: { signal?: AbortSignal } = {},
+    opts: { signal?: AbortSignal; base?: Upload | undefined } = {},
   ): Promise<{ context: BuildContext; dockerfile?: Buffer }> {
     const { head, stream } = await openArchive(source);
     await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -110,11 +121,12 @@ export class BuildContext {
       return { context: new BuildContext(dir, new Map(), 0), dockerfile: Buffer.concat(chunks) };
     }
     const spool = `${dir}.spool`;
-    const out = createWriteStream(spool, { mode: 0o600, highWaterMark: 1 << 20 });
-    const failed = new Promise<never>((_, reject) => out.once('error', reject));
-    failed.catch(() => {});
+    const sink = new Spool(spool);
+    const base = opts.base;
+    const windows = new Map<string, Windows>();
+    const spools = new Set<string>();
     const entries = new Map<string, ContextEntry>();
-    let offset = 0;
+    let size = 0;
     try {
       for await (const e of extract(stream, { endInPadding: true, ...(opts.signal ? { signal: opts.signal } : {}) })) {
         const h = e.header;
@@ -123,29 +135,67 @@ export class BuildContext {
         const name = contextName(h.name);
         if (name === '') continue;
         checkParents(entries, name);
-        const hash = entryHash(entryHeader(h));
-        const start = offset;
-        if (h.type === 'file') {
-          for await (const c of e.body) {
-            hash.update(c);
-            offset += c.length;
-            if (!out.write(c)) await Promise.race([new Promise<void>((r) => out.once('drain', () => r())), failed]);
-          }
-        }
-        entries.set(name, {
+        const text = entryHeaderText(entryHeader(h));
+        const entry: ContextEntry = {
           type: h.type,
-          sum: hash.digest('hex'),
+          sum: '',
           linkname: h.linkname,
           size: h.type === 'file' ? h.size : 0,
           mode: h.mode,
           mtime: h.mtime,
-          ...(h.type === 'file' ? { spool, offset: start } : {}),
-        });
+          head: text,
+        };
+        entries.set(name, entry);
+        const was = base?.entries.get(name);
+        if (h.type !== 'file' || h.size === 0) {
+          entry.sum = was?.head === text ? was.sum : createHash('sha256').update(text, 'utf8').digest('hex');
+          // an empty file is written out from no spool bytes: the spool it names is never read
+          if (h.type === 'file') Object.assign(entry, { spool, offset: 0 });
+          continue;
+        }
+        size += h.size;
+        // the base's body, compared chunk by chunk until one differs
+        let w: Windows | undefined;
+        if (was?.head === text && was.spool !== undefined && was.offset !== undefined && was.size === h.size) {
+          w = windows.get(was.spool);
+          if (!w) windows.set(was.spool, (w = new Windows(was.spool)));
+        }
+        let matched = 0;
+        let hash: Hash | undefined;
+        for await (const c of e.body) {
+          if (hash === undefined) {
+            if (w && (await w.same(was!.offset! + matched, c))) {
+              matched += c.length;
+              continue;
+            }
+            // the bytes before this chunk are the base's: hashed and spooled from there
+            hash = createHash('sha256').update(text, 'utf8');
+            entry.spool = spool;
+            entry.offset = sink.offset;
+            if (matched > 0)
+              for await (const p of spoolRange(was!.spool!, was!.offset!, matched)) await sink.add(p, hash);
+          }
+          await sink.add(c, hash);
+        }
+        if (hash === undefined && w) {
+          entry.sum = was!.sum;
+          entry.spool = was!.spool!;
+          entry.offset = was!.offset!;
+          spools.add(was!.spool!);
+        } else {
+          // (a body of size > 0 has chunks: without a base to match, the first one made the hash)
+          entry.sum = hash!.digest('hex');
+          spools.add(spool);
+        }
       }
+    } catch (err) {
+      await sink.end();
+      throw err;
     } finally {
-      await new Promise<void>((resolve) => out.end(resolve));
+      for (const w of windows.values()) await w.close();
     }
-    return { context: new BuildContext(dir, entries, offset, spool) };
+    await sink.end();
+    return { context: new BuildContext(dir, entries, size, spools) };
   }
 
   /**
@@ -361,8 +411,49 @@ export class BuildContext {
   async remove(): Promise<void> {
     await this.close();
     await rm(this.dir, { recursive: true, force: true });
-    if (this.#spool) await rm(this.#spool, { force: true });
   }
+}
+
+/**
+ * A spool being written: made on the first byte (an upload that matches the last one in full writes nothing), each
+ * chunk hashed as it is written.
+ */
+class Spool {
+  readonly #path: string;
+  #out: WriteStream | undefined;
+  #failed: Promise<never> | undefined;
+  offset = 0;
+
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  async add(c: Uint8Array, hash: Hash): Promise<void> {
+    hash.update(c);
+    this.offset += c.length;
+    if (!this.#out) {
+      const out = createWriteStream(this.#path, { mode: 0o600, highWaterMark: 1 << 20 });
+      this.#failed = new Promise<never>((_, reject) => out.once('error', reject));
+      this.#failed.catch(() => {});
+      this.#out = out;
+    }
+    if (!this.#out.write(c))
+      await Promise.race([new Promise<void>((r) => this.#out!.once('drain', () => r())), this.#failed!]);
+  }
+
+  /** Ends the file (when one was made); a write that failed fails here. */
+  async end(): Promise<void> {
+    const out = this.#out;
+    if (!out) return;
+    this.#out = undefined;
+    await Promise.race([new Promise<void>((resolve) => out.end(resolve)), this.#failed!]);
+  }
+}
+
+/** `length` bytes of a spool from `start`. */
+async function* spoolRange(path: string, start: number, length: number): AsyncGenerator<Buffer> {
+  for await (const c of createReadStream(path, { start, end: start + length - 1, highWaterMark: 1 << 20 }))
+    yield c as Buffer;
 }
 
 /** The header fields an entry is hashed with, its name exactly as the archive has it (`./a` and `a` differ). */

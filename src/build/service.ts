@@ -4,7 +4,7 @@
  * `builder prune` and `system df`; `repair` releases what a daemon killed mid-build left.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DiskUsageBuildCache } from '../engine-api/system.ts';
 import type { ImageService } from '../images/index.ts';
@@ -26,6 +26,7 @@ import { execute, type PullOptions } from './executor.ts';
 import { hostPlatform } from '../images/index.ts';
 import type { BuildEvent } from './progress.ts';
 import { Runner } from './run.ts';
+import { type Lease, Uploads } from './upload.ts';
 import { CacheMounts } from './runmounts.ts';
 import { CACHE_KEYS_ANNOTATION, registerImage } from './stepimage.ts';
 
@@ -86,6 +87,7 @@ export class BuildService {
   readonly #kept: KeptContexts;
   readonly #copies: CopyRecords;
   readonly #fromPaths = new Map<string, string>();
+  readonly #uploads = new Uploads();
 
   constructor(deps: BuildServiceDeps) {
     this.#d = deps;
@@ -123,6 +125,7 @@ export class BuildService {
     this.#d.events.publish('builder', 'start', buildId, { tags: tags.map((t) => familiarString(t)).join(',') });
     let releaseKept: (() => void) | undefined;
     let context: BuildContext | undefined;
+    let own: Lease | undefined;
     try {
       let alone: Buffer | undefined;
       if (req.keptContext) {
@@ -130,7 +133,27 @@ export class BuildService {
         const k = await this.#kept.receive(req.keptContext, req.body, ctxDir, { signal });
         context = k.context;
         releaseKept = k.release;
-      } else ({ context, dockerfile: alone } = await BuildContext.receive(req.body, ctxDir, { signal }));
+      } else {
+        // compared with the last upload as it arrives (upload.ts); that upload is held until this one holds what
+        // it reads of it
+        const base = this.#uploads.base();
+        try {
+          ({ context, dockerfile: alone } = await BuildContext.receive(req.body, ctxDir, {
+            signal,
+            base: base.upload,
+          }));
+        } catch (err) {
+          this.#uploads.discard(`${ctxDir}.spool`);
+          throw err;
+        } finally {
+          if (context) {
+            const upload = { entries: context.entries, spools: context.spools };
+            own = this.#uploads.hold(upload);
+            if (context.entries.size > 0) this.#uploads.keep(upload);
+          }
+          base.release();
+        }
+      }
       const dfName = req.dockerfile || 'Dockerfile';
       const text = alone ?? (await this.#readDockerfile(context, dfName));
       const displayName = dfName.startsWith('.dockerfile.') ? 'Dockerfile' : (dfName.split('/').pop() ?? dfName);
@@ -188,12 +211,11 @@ export class BuildService {
       this.#running.delete(buildId);
       await context?.close();
       releaseKept?.();
-      // The build's own context directory and spool go after the answer, not before it (removing a 20 MiB spool
-      // was 2-6 ms of a fully cached build's): nothing else names them, and start-up repair removes what a daemon
-      // stopped before this left.
-      void rm(ctxDir, { recursive: true, force: true })
-        .then(() => rm(`${ctxDir}.spool`, { force: true }))
-        .catch(() => {});
+      // The build's own context directory goes after the answer, not before it (removing a 20 MiB spool was 2-6 ms
+      // of a fully cached build's), and its spools when neither the last upload nor another build holds them
+      // (upload.ts); start-up repair removes what a daemon stopped before this left.
+      own?.release();
+      void rm(ctxDir, { recursive: true, force: true }).catch(() => {});
     }
   }
 
@@ -203,8 +225,10 @@ export class BuildService {
     const e = context.stat(resolved);
     if (!e || e.type === 'directory' || clean === '' || name.split('/').includes('..'))
       throw new NotFoundError(`Cannot locate specified Dockerfile: ${name}`);
-    await context.materialize(resolved);
-    return readFile(join(context.dir, resolved));
+    // read from where its body is (the spool, a kept segment), not written out and read back
+    const chunks: Uint8Array[] = [];
+    for await (const c of context.read(resolved)) chunks.push(c);
+    return Buffer.concat(chunks);
   }
 
   /** `POST /build/cancel?id=`: stops a build started with that `buildid`. */
@@ -223,6 +247,8 @@ export class BuildService {
     o: { all?: boolean; until?: number | undefined; keepStorage?: number | undefined } = {},
   ): Promise<{ CachesDeleted: string[] | null; SpaceReclaimed: number }> {
     const records = this.#d.records;
+    // the last upload docker build sent (upload.ts) is a cache of the context like a kept one: it goes too
+    this.#uploads.clear();
     const used = o.all ? new Set<string>() : await this.#imageKeys();
     const items = [
       ...records.all().map((r) => ({ kind: 'step' as const, id: r.key, size: r.size, lastUsed: r.lastUsed })),

@@ -1,0 +1,163 @@
+/**
+ * The last context a `docker build` uploaded, kept so that the next upload is compared with it as it streams in
+ * instead of hashed and spooled again. The docker CLI sends the whole context with every build (it keeps nothing on
+ * the daemon side, unlike `berth build`'s kept contexts): a rebuild of an unchanged 20 MiB context used to cost
+ * berthd a sha256 of the 20 MiB and a spool of them, on its main thread, while the CLI was still sending.
+ *
+ * An entry of the new upload whose tarsum header (name as the archive has it, mode, owner, size, type, link, device
+ * numbers, xattrs) is the same as the last upload's entry of that name, and whose body is byte for byte the same as
+ * that entry's body in the last upload's spool (compared as it arrives, `Windows`), takes that entry's sum and
+ * body: nothing is hashed or written for it. The comparison is exact, so the sums (and the cache keys made of them)
+ * are what a fresh hash would give. A body that differs anywhere is hashed and spooled whole, as before.
+ *
+ * The spools are shared between the last upload and the builds that read bodies from them: each spool file is
+ * counted by its holders and removed when none is left (a build's own, at its end; the last upload's, when the next
+ * upload replaces it or `builder prune` drops it). The spools live under the build's `contexts` directory, which
+ * start-up repair removes: the last upload is not kept across a restart.
+ */
+import { type FileHandle, open, rm } from 'node:fs/promises';
+import type { ContextEntry } from './context.ts';
+
+/** An upload's entries (with their tarsum headers) and the spools their bodies are in. */
+export interface Upload {
+  entries: ReadonlyMap<string, ContextEntry>;
+  spools: ReadonlySet<string>;
+}
+
+/** A hold on some spools: released once. */
+export interface Lease {
+  readonly upload: Upload | undefined;
+  release(): void;
+}
+
+export class Uploads {
+  #last: Upload | undefined;
+  readonly #refs = new Map<string, number>();
+
+  /** The last upload, held until `release` (a build compares its body with it and may read bodies from it). */
+  base(): Lease {
+    const upload = this.#last;
+    return this.hold(upload);
+  }
+
+  /** Holds an upload's spools until `release`. */
+  hold(upload: Upload | undefined): Lease {
+    if (upload) for (const s of upload.spools) this.#refs.set(s, (this.#refs.get(s) ?? 0) + 1);
+    let released = false;
+    return {
+      upload,
+      release: () => {
+        if (released || !upload) return;
+        released = true;
+        this.#drop(upload.spools);
+      },
+    };
+  }
+
+  /** Makes `upload` the last one (the next build is compared with it); the one it replaces is let go. */
+  keep(upload: Upload): void {
+    const old = this.#last;
+    this.hold(upload);
+    this.#last = upload;
+    if (old) this.#drop(old.spools);
+  }
+
+  /** Lets the last upload go (`builder prune`): its spools are removed once no build reads them. */
+  clear(): void {
+    const old = this.#last;
+    this.#last = undefined;
+    if (old) this.#drop(old.spools);
+  }
+
+  /** A spool written by a build that failed before it was counted: removed unless something holds it. */
+  discard(spool: string): void {
+    if (!this.#refs.has(spool)) void rm(spool, { force: true }).catch(() => {});
+  }
+
+  #drop(spools: ReadonlySet<string>): void {
+    for (const s of spools) {
+      const n = (this.#refs.get(s) ?? 1) - 1;
+      if (n > 0) {
+        this.#refs.set(s, n);
+        continue;
+      }
+      this.#refs.delete(s);
+      void rm(s, { force: true }).catch(() => {});
+    }
+  }
+}
+
+const WINDOW = 1 << 20;
+
+interface Win {
+  start: number;
+  len: number;
+  buf: Buffer;
+}
+
+/**
+ * Compares chunks with a spool's bytes at given offsets, reading the spool in 1 MiB windows into reused buffers,
+ * the next window read ahead while the current one is compared (uploads arrive in the order they were spooled).
+ */
+export class Windows {
+  readonly #path: string;
+  #fh: Promise<FileHandle> | undefined;
+  #cur: Win | undefined;
+  #ahead: Promise<Win> | undefined;
+  readonly #spare: Buffer[] = [];
+
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  /** Whether `chunk` is what the spool holds at `pos`. */
+  async same(pos: number, chunk: Uint8Array): Promise<boolean> {
+    let off = 0;
+    while (off < chunk.length) {
+      const at = pos + off;
+      const w = await this.#at(at);
+      const n = Math.min(chunk.length - off, w.start + w.len - at);
+      if (n <= 0) return false;
+      if (Buffer.prototype.compare.call(chunk, w.buf, at - w.start, at - w.start + n, off, off + n) !== 0) return false;
+      off += n;
+    }
+    return true;
+  }
+
+  async #at(p: number): Promise<Win> {
+    const cur = this.#cur;
+    if (cur && p >= cur.start && p < cur.start + cur.len) return cur;
+    let w: Win | undefined;
+    if (this.#ahead) {
+      const a = await this.#ahead;
+      this.#ahead = undefined;
+      if (p >= a.start && p < a.start + a.len) w = a;
+      else this.#spare.push(a.buf);
+    }
+    w ??= await this.#read(p);
+    if (this.#cur) this.#spare.push(this.#cur.buf);
+    this.#cur = w;
+    if (w.len === WINDOW) this.#ahead = this.#read(w.start + w.len);
+    return w;
+  }
+
+  /** A window at `start`; an empty one when the spool cannot be read there (the comparison then fails). */
+  async #read(start: number): Promise<Win> {
+    const buf = this.#spare.pop() ?? Buffer.allocUnsafe(WINDOW);
+    try {
+      this.#fh ??= open(this.#path, 'r');
+      const { bytesRead } = await (await this.#fh).read(buf, 0, WINDOW, start);
+      return { start, len: bytesRead, buf };
+    } catch {
+      return { start, len: 0, buf };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#ahead) await this.#ahead;
+    this.#ahead = undefined;
+    const fh = this.#fh;
+    this.#fh = undefined;
+    await fh?.then((h) => h.close()).catch(() => {});
+  }
+}
