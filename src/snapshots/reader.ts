@@ -290,7 +290,10 @@ class Job {
       }
     };
     try {
-      fetching ??= import('../util/blob-fetch.ts');
+      fetching ??= import('../util/blob-fetch.ts').then((m) => {
+        m.fetchingAs('unpack thread');
+        return m;
+      });
       const { fetchInto } = await fetching;
       if (this.#failed) return;
       await fetchInto(source, max, take, this.#cancel);

@@ -72,8 +72,16 @@ export class FetchFailure extends Error {
 export const IDLE = 'EIDLE';
 
 const MAX_REDIRECTS = 5;
-/** As the registry client's, marked: a source's access log tells the threads' own downloads apart. */
-const USER_AGENT = 'berth/0.1 (docker compatible; fetching thread)';
+/**
+ * As the registry client's, marked with the thread's role: a source's access log tells the threads' own downloads
+ * apart. One per thread (this module is loaded once in each), set by `fetchingAs`.
+ */
+let userAgent = 'berth/0.1 (docker compatible; ingest thread)';
+
+/** Names the thread in the User-Agent of its downloads ("ingest thread" unless told otherwise). */
+export function fetchingAs(role: string): void {
+  userAgent = `berth/0.1 (docker compatible; ${role})`;
+}
 
 /** Kept-alive connections per origin and TLS settings, for the thread's life. */
 const agents = new Map<string, HttpAgent>();
@@ -126,7 +134,7 @@ function get(src: FetchSource, cancel: Cancel): Promise<IncomingMessage> {
       const home = credentialsGo(origin, url);
       const send = url.protocol === 'https:' ? builtin.https.request : builtin.http.request;
       const req = send(url, {
-        headers: { 'User-Agent': USER_AGENT, ...(home ? src.headers : {}) },
+        headers: { 'User-Agent': userAgent, ...(home ? src.headers : {}) },
         agent: agentFor(url, src.tls),
       });
       cancel.stop = (err) => req.destroy(err);
@@ -372,7 +380,7 @@ function plainGet(
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('');
     c.socket.write(
-      `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: ${USER_AGENT}\r\n${fields}Accept-Encoding: identity\r\n\r\n`,
+      `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: ${userAgent}\r\n${fields}Accept-Encoding: identity\r\n\r\n`,
     );
   });
 }

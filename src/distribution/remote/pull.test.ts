@@ -275,11 +275,11 @@ test('a connection cut mid-blob is resumed with Range; a hung blob fails after t
   // The unpack thread downloads each layer itself; the registry client took the cut one over from where it broke.
   const blobGets = proxy.requests.filter((r) => /^GET \/v2\/resume\/blobs\//.test(r));
   assert.ok(
-    blobGets.some((r) => /\r\nUser-Agent: [^\r]*fetching thread/i.test(r)),
+    blobGets.some((r) => /\r\nUser-Agent: [^\r]*unpack thread/i.test(r)),
     'the unpack thread downloaded layers itself',
   );
   assert.ok(
-    blobGets.some((r) => /\r\nRange: bytes=[1-9]/i.test(r) && !/fetching thread/i.test(r)),
+    blobGets.some((r) => /\r\nRange: bytes=[1-9]/i.test(r) && !/unpack thread/i.test(r)),
     'the registry client resumed the cut download',
   );
   assert.equal(res.images[0]?.id, img.configDigest);
@@ -459,7 +459,7 @@ test('the unpack thread downloads each layer itself; a redirect over plain HTTP 
     route: (req, res) => {
       const m = /\/blobs\/(sha256:[a-f0-9]+)$/.exec(req.url ?? '');
       if (!m || req.url?.startsWith('/elsewhere/')) return false;
-      const thread = /fetching thread/.test(String(req.headers['user-agent']));
+      const thread = /unpack thread/.test(String(req.headers['user-agent']));
       (thread ? byThread : byClient).push(m[1]!);
       if (m[1] === redirected) {
         // Storage elsewhere on the same server: the thread's own reader leaves every redirect to the client.
@@ -518,7 +518,7 @@ test('mirrors: a pull goes to a mirror of any registry first and falls back to t
   assert.equal(e.images.resolve(`${upstream.host}/lib/app:1`).configDigest, img.configDigest);
   assert.match(
     mirror.log(),
-    /GET \/v2\/lib\/app\/blobs\/sha256:[^\n]*fetching thread/,
+    /GET \/v2\/lib\/app\/blobs\/sha256:[^\n]*unpack thread/,
     'the layers came from the mirror',
   );
   // A mirror that is down falls back to the registry.
