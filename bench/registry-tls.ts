@@ -1,6 +1,6 @@
 /**
  * Blob GETs over HTTPS with a private CA, as a replication rule makes them: by the ingest thread
- * (`IngestWriter.fetch`, content/ingest-fetch.ts) and by the registry client (`Transport.request`,
+ * (`IngestWriter.fetch`, util/blob-fetch.ts) and by the registry client (`Transport.request`,
  * distribution/remote/transport.ts), straight from the registry and through a 307 to storage on another port under
  * the same CA (which only a tree whose TLS settings follow redirects can do). Each round runs this checkout and,
  * with `--baseline`, another checkout, each in a process of its own (the order alternating), so that the process's

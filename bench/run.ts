@@ -17,6 +17,7 @@ import { benchCompose, composeReport } from './compose.ts';
 import { benchContainers, containersReport } from './containers.ts';
 import { benchDatapath, datapathReport } from './datapath.ts';
 import { benchDatapathLoad, datapathLoadReport } from './datapath-load.ts';
+import { benchDatapathPull, datapathPullReport } from './datapath-pull.ts';
 import { benchDatapathRss, datapathRssReport, parseTreeVariant, parseVariant } from './datapath-rss.ts';
 import { benchNetwork, networkReport } from './network.ts';
 import { benchPhases, type PhaseFigures } from './phases.ts';
@@ -61,6 +62,9 @@ benchmarks (default: load layers idle version phases registry):
   datapath-load  the datapath load step alone as an A/B: docker load of the --mib image (--compression) into this
             tree's berthd, --base's berthd and dockerd (--no-dockerd: without it), --rounds interleaved rounds, CPU by
             thread (not in the default set)
+  datapath-pull  the datapath pull step alone as an A/B: the --mib and --layers gzip images pulled through the API
+            and by berth pull into this tree's berthd and --base's, beside skopeo copy, --rounds interleaved rounds,
+            CPU by thread (not in the default set)
   datapath-rss  the datapath memory step alone, --rounds rounds: peak RSS and time of a docker load of a --rss-mib
             layer into a fresh berthd (and each --rss-variant) and into dockerd (not in the default set)
 
@@ -83,6 +87,7 @@ options:
                        version: also DIR's bin/berth against the same berthd
                        compose: also DIR's berth compose → DIR's berthd, a fifth pair in the same rounds
                        datapath-load: also DIR's berthd, in the same rounds
+                       datapath-pull: also DIR's berthd and bin/berth, in the same rounds
   --no-dockerd         datapath-load: without dockerd
   --tree DIR           benchmark another Berth tree (e.g. a patched copy): its bin/berth, bin/berthd and src/
   --advisories N       OSV records in the trust benchmark's database (default 50000)
@@ -132,6 +137,7 @@ const KNOWN = [
   'build',
   'datapath',
   'datapath-load',
+  'datapath-pull',
   'datapath-rss',
 ];
 if (values.help) {
@@ -527,6 +533,20 @@ async function main(): Promise<void> {
     });
     json.datapathLoad = f;
     out.push(datapathLoadReport(f));
+  }
+  if (selected.includes('datapath-pull')) {
+    const f = await benchDatapathPull({
+      rounds,
+      mib,
+      layers: layerCount,
+      layerKib,
+      ...(values.base !== undefined ? { base: values.base } : {}),
+      scratch,
+      log,
+      cleanups,
+    });
+    json.datapathPull = f;
+    out.push(datapathPullReport(f));
   }
   if (selected.includes('datapath-rss')) {
     const variants = [

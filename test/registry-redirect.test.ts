@@ -2,8 +2,9 @@
  * A registry over TLS with a private CA that redirects its blob GETs to storage on another host served under the
  * same CA (as a registry on S3 or behind a CDN does): Docker builds a repository's transport with the registry's TLS
  * settings and keeps it across redirects, so the storage host is reached with them. The same pull through berthd
- * (docker CLI 28, the CA in berthd's certs.d), through the reference dockerd, and by a replication rule of a berth
- * registry (the rule's CA; its small blobs through the ingest thread, its large one through the registry client).
+ * (docker CLI 28, the CA in berthd's certs.d; its layers fetched by its unpack threads), through the reference
+ * dockerd, and by a replication rule of a berth registry (the rule's CA; its small blobs through the ingest thread,
+ * its large one through the registry client).
  *
  * The registry is docker-registry over plain HTTP behind a small node:https front: the front answers a blob GET
  * with a 307 to the storage endpoint, another https port under the CA, which serves the blob from docker-registry.
@@ -143,6 +144,8 @@ describe('a TLS registry with a private CA that redirects blob GETs to storage u
         stored.every((ua) => ua.startsWith('berth/')),
         stored.join(', '),
       );
+      // The layers by the unpack threads themselves (their own https, with the endpoint's TLS settings on every hop).
+      assert.equal(stored.filter((ua) => /unpack thread/.test(ua)).length, 3, stored.join(', '));
     } finally {
       await d?.cleanup();
     }

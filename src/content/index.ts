@@ -14,4 +14,4 @@ export {
   type Provider,
 } from './store.ts';
 export { checkLimit, checkRef, verifyCommit } from './writer.ts';
-export type { FetchableBlob, FetchSource } from './ingest-fetch.ts';
+export type { FetchableBlob, FetchSource } from '../util/blob-fetch.ts';

@@ -23,7 +23,7 @@ import {
   UnavailableError,
   isErrno,
 } from '../util/errors.ts';
-import type { FetchSource } from './ingest-fetch.ts';
+import type { FetchSource } from '../util/blob-fetch.ts';
 import { copyToShared } from '../util/shared-copy.ts';
 import { IdleTimer, OwnedThread } from '../util/thread.ts';
 import type { FromIngest, IngestRequest } from './ingest-worker.ts';
@@ -423,7 +423,7 @@ export class ThreadIngestWriter implements IngestWriter {
   }
 
   /**
-   * The thread fetches the body itself (ingest-fetch.ts): no byte of it passes through this thread, which only
+   * The thread fetches the body itself (util/blob-fetch.ts): no byte of it passes through this thread, which only
    * hears the size at the end. An HTTP status other than 200 fails as NotFound (404), Unauthorized (401),
    * Forbidden (403) or Unavailable, with the status in the error's `status`; a body longer than `maxSize` as
    * InvalidArgument; the network as Unavailable.

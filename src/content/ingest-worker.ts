@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parentPort } from 'node:worker_threads';
 import { DirSyncs } from './dirsyncs.ts';
-import type { Cancel, FetchSource } from './ingest-fetch.ts';
+import type { Cancel, FetchSource } from '../util/blob-fetch.ts';
 
 /** What the serving thread asks of the ingest thread. */
 export type IngestRequest =
@@ -92,9 +92,9 @@ const files = new Map<number, Open>();
 /** Fetches under way, by their `fetch` number: what an `abort` cancels. */
 const fetches = new Map<number, Cancel>();
 /** The HTTP side, loaded on the first fetch: a thread that only takes uploads does not hold node:http and TLS. */
-let fetching: Promise<typeof import('./ingest-fetch.ts')> | undefined;
+let fetching: Promise<typeof import('../util/blob-fetch.ts')> | undefined;
 const fetcher = () => {
-  fetching ??= import('./ingest-fetch.ts');
+  fetching ??= import('../util/blob-fetch.ts');
   return fetching;
 };
 /** Why a quiet open failed, for the file's next request. */

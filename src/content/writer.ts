@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { type Digest, Digester, digestAlgorithm, mismatch } from '../util/digest.ts';
 import { DataLossError, InvalidArgumentError, NotFoundError, isErrno } from '../util/errors.ts';
 import type { DirSyncs } from './dirsyncs.ts';
-import type { FetchSource } from './ingest-fetch.ts';
+import type { FetchSource } from '../util/blob-fetch.ts';
 import type { BlobInfo, Expected } from './store.ts';
 
 /**

@@ -17,3 +17,5 @@ export { choosePlatform, hostPlatform } from './platform.ts';
 export { applyChanges } from './changes.ts';
 export { applyToConfig, type ConfigInstruction, DEFAULT_SHELL, shellOf } from './configrules.ts';
 export { checkImageConfig, checkImageManifest, type ManifestDocument } from './manifest.ts';
+/** A layer's blob for the unpack thread to download by itself (`ImageService.storeAndUnpackLayer`). */
+export type { FetchedBlob, FetchFailed } from '../snapshots/index.ts';

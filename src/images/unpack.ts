@@ -9,7 +9,7 @@ import type { Provider } from '../content/index.ts';
 import { layerCompression } from '../oci/mediatypes.ts';
 import type { Compression } from '../util/compression.ts';
 import type { Descriptor, ImageConfig, Manifest } from '../oci/types.ts';
-import { type Snapshotter, type StoredTar, TRANSIENT_LABEL } from '../snapshots/index.ts';
+import { type FetchedBlob, type Snapshotter, type StoredTar, TRANSIENT_LABEL } from '../snapshots/index.ts';
 import type { Digest } from '../util/digest.ts';
 import { CanceledError, DataLossError, isBerthError, NotFoundError } from '../util/errors.ts';
 import { KeyedMutex, mapLimit } from '../util/lock.ts';
@@ -173,13 +173,14 @@ export class LayerUnpacker {
    * `unpackLayerFrom` that also stores the blob in the same pass, on the unpack thread (`storeAndApplyBlob`): its
    * bytes go to the new file `blobPath` for the content store to adopt. Resolves with the blob's digest and size and
    * either the key of the unpacked, verified snapshot (for `unpack(…, { prepared })` or `discardLayer`) or why the
-   * unpack failed (its snapshot already removed): a bad layer does not keep its blob from being checked.
+   * unpack failed (its snapshot already removed): a bad layer does not keep its blob from being checked. A
+   * `FetchedBlob` is downloaded by the unpack thread itself.
    */
   async storeAndUnpackLayer(
     layer: Descriptor,
     diffId: Digest,
     chainId: Digest,
-    source: AsyncIterable<Uint8Array>,
+    source: AsyncIterable<Uint8Array> | FetchedBlob,
     blobPath: string,
     opts: LayerOptions = {},
   ): Promise<{ blob: { digest: Digest; size: number }; key?: string; error?: Error }> {
@@ -220,7 +221,7 @@ export class LayerUnpacker {
 
   async #storeAndUnpack(
     name: string,
-    source: AsyncIterable<Uint8Array>,
+    source: AsyncIterable<Uint8Array> | FetchedBlob,
     compression: Compression,
     blobPath: string,
     what: string,

@@ -1,3 +1,4 @@
+import type { FetchSource } from '../util/blob-fetch.ts';
 import { releaseChunk } from '../util/chunks.ts';
 import type { Compression } from '../util/compression.ts';
 import type { Digest } from '../util/digest.ts';
@@ -19,6 +20,26 @@ export interface UnpackOptions {
 
 /** A layer blob to unpack: a file the reader thread reads itself, or its bytes as they arrive. */
 export type LayerSource = { file: string } | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+/** Why a reader's own download failed: its HTTP status, or the network error's code (util/blob-fetch.ts). */
+export type FetchFailed = Error & { status?: number; code?: string };
+
+/**
+ * A blob the reader thread downloads itself (util/blob-fetch.ts: a GET over HTTP(S), on a connection of the
+ * thread's own), so that none of its bytes passes through this thread. If that download fails after `from` bytes
+ * (any HTTP status but 200, a redirect over plain HTTP, the network), `rest(from, failure)` gives the bytes from
+ * there on and they go through the input ring as any other source's: the caller decides what to retry or report.
+ */
+export interface FetchedBlob {
+  fetch: FetchSource;
+  /** The blob's size: a longer answer fails the thread's download. */
+  size: number;
+  /** The bytes received so far, now and then (about every 100 ms) and at the last byte. */
+  onBytes?: (n: number) => void;
+  /** The thread's download received its last byte (not called when `rest` took over). */
+  onReceived?: () => void;
+  rest(from: number, failure: FetchFailed): AsyncIterable<Uint8Array>;
+}
 
 export interface TarOptions extends UnpackOptions {
   /** How the blob is compressed (default 'none'). */
@@ -124,7 +145,7 @@ export interface StoredTar {
  */
 export async function storeAndUnpackTar(
   root: string,
-  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | FetchedBlob,
   blobPath: string,
   opts: TarOptions & {
     onStored?: (blob: { digest: Digest; size: number }) => void;
@@ -183,7 +204,7 @@ const POST_BYTES = INPUT_RING / 4;
 async function run(
   r: Reader,
   root: string,
-  source: LayerSource,
+  source: LayerSource | FetchedBlob,
   opts: TarOptions & {
     blob?: string;
     hashBlob?: boolean;
@@ -201,6 +222,12 @@ async function run(
     room = undefined;
     w?.();
   };
+  const fetched = 'fetch' in source ? source : undefined;
+  /** A download by the reader: settled when it failed (with where), or undefined once the job is over. */
+  let handBack: ((m: Extract<FromReader, { t: 'fetchFailed' }> | undefined) => void) | undefined;
+  const handedBack = new Promise<Extract<FromReader, { t: 'fetchFailed' }> | undefined>((resolve) => {
+    handBack = resolve;
+  });
   r.onMessage = (m: FromReader) => {
     switch (m.t) {
       case 'ack':
@@ -209,18 +236,28 @@ async function run(
         return;
       case 'progress':
         opts.onRead?.(m.read);
+        fetched?.onBytes?.(m.read);
+        return;
+      case 'fetched':
+        fetched?.onBytes?.(m.read);
+        fetched?.onReceived?.();
+        return;
+      case 'fetchFailed':
+        handBack?.(m);
         return;
       case 'stored':
         opts.onStored?.({ digest: m.blob.digest as Digest, size: m.blob.size });
         return;
       case 'done':
         over = true;
+        handBack?.(undefined);
         wake();
         opts.onRead?.(m.read);
         settle.resolve(m);
         return;
       case 'error':
         over = true;
+        handBack?.(undefined);
         wake();
         settle.reject(
           m.name === 'CanceledError' || opts.signal?.aborted
@@ -231,6 +268,7 @@ async function run(
   };
   r.onDeath = (err) => {
     over = true;
+    handBack?.(undefined);
     wake();
     settle.reject(err);
   };
@@ -255,18 +293,27 @@ async function run(
     r.post({
       ...spec,
       ...(opts.blob !== undefined ? { blob: opts.blob, ...(opts.hashBlob === false ? { blobHash: false } : {}) } : {}),
+      ...(fetched ? { fetch: { source: fetched.fetch, max: fetched.size } } : {}),
     });
     answer.catch(() => {}); // awaited below, after the feeding stops
+    let input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+    let read = 0;
+    if (fetched) {
+      const failed = await handedBack;
+      if (failed === undefined) return await answer;
+      const e = failed.error;
+      read = failed.read;
+      input = fetched.rest(read, Object.assign(rebuildError(e), e.status !== undefined ? { status: e.status } : {}));
+    } else input = source as AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
     /** Where the next bytes go in the ring, and where the bytes not yet posted start. */
     let head = 0;
     let posted = 0;
-    let read = 0;
     const post = (): void => {
       if (head === posted) return;
       r.post({ t: 'data', off: posted, len: head - posted });
       posted = head;
     };
-    for await (const chunk of source) {
+    for await (const chunk of input) {
       for (let off = 0; off < chunk.length && !over; ) {
         if (head === INPUT_RING) {
           post();

@@ -18,7 +18,7 @@ import {
   unpackLayer,
   unpackTar,
 } from './apply.ts';
-import type { WhiteoutMode } from './apply.ts';
+import type { FetchedBlob, WhiteoutMode } from './apply.ts';
 import { TRANSIENT_LABEL } from './types.ts';
 import type { Mount, SnapshotInfo, Snapshotter, TarEntry, Usage } from './types.ts';
 import { markTopDir } from '../util/topdir.ts';
@@ -185,7 +185,7 @@ export abstract class DirectorySnapshotter implements Snapshotter {
 
   async storeAndApplyBlob(
     key: string,
-    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | FetchedBlob,
     blobPath: string,
     opts: {
       compression?: Compression;

@@ -12,7 +12,16 @@ export {
   unpackTar,
   warmUnpackThreads,
 } from './apply.ts';
-export type { LayerSource, StoredTar, TarOptions, UnpackedTar, UnpackOptions, WhiteoutMode } from './apply.ts';
+export type {
+  FetchedBlob,
+  FetchFailed,
+  LayerSource,
+  StoredTar,
+  TarOptions,
+  UnpackedTar,
+  UnpackOptions,
+  WhiteoutMode,
+} from './apply.ts';
 export { DEFAULT_THREADS, type UnpackThreads } from './pool.ts';
 export { mountAll, unmountAll, isMountPoint, parseMountOptions } from './mount.ts';
 export { diskUsage } from './usage.ts';

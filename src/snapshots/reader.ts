@@ -9,6 +9,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { close, closeSync, fdatasync, fsyncSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
+import type { Cancel, FetchSource } from '../util/blob-fetch.ts';
 import { type SyncDecompressor, syncDecompressor } from '../util/compression.ts';
 import { CanceledError } from '../util/errors.ts';
 import { TarParser } from '../util/tar/parser.ts';
@@ -31,6 +32,10 @@ import {
 const READ_CHUNK = 1 << 20;
 /** A progress message goes to the main thread every this many bytes read from a file. */
 const PROGRESS_EVERY = 4 << 20;
+/** And at most every this many milliseconds of a download (docker's display is redrawn about as often). */
+const FETCH_PROGRESS_MS = 100;
+/** The HTTP side, loaded with the first download: a reader that only unpacks files and rings loads none of it. */
+let fetching: Promise<typeof import('../util/blob-fetch.ts')> | undefined;
 const port = parentPort;
 if (port !== null) {
   let input: Uint8Array = new Uint8Array(0);
@@ -74,6 +79,7 @@ if (port !== null) {
         applierErrors.clear();
         job = new Job(m, { input, bodies, ctl, writebacks, writebackEvery, localAfter, links, applierErrors, send });
         if (m.file !== undefined) job.readFile(m.file);
+        else if (m.fetch !== undefined) void job.fetch(m.fetch.source, m.fetch.max);
         return;
       case 'data':
         job?.ringData(m.off, m.len);
@@ -202,6 +208,8 @@ class Job {
   /** The unpack's outcome, once known; and the blob's, once its input ended. */
   #unpacked: Promise<{ diffId: string; size: number; fileBytes: number } | PortableError>;
   #settleUnpack!: (v: { diffId: string; size: number; fileBytes: number } | PortableError) => void;
+  /** Stops the job's download, if one is under way (`fetch`). */
+  readonly #cancel: Cancel = {};
 
   constructor(m: Extract<ToReader, { t: 'job' }>, s: Shared) {
     this.#id = m.job;
@@ -253,6 +261,52 @@ class Job {
     }
     this.#take(view);
     ack();
+  }
+
+  /**
+   * GETs the blob (util/blob-fetch.ts) and takes each piece as it comes, as `ringData` takes the ring's: written to
+   * the blob file, hashed, unpacked. At the last byte the main thread hears 'fetched' and the job ends as at the
+   * ring's end. If the GET fails (a status other than 200, a redirect over plain HTTP, the network), the main thread
+   * hears after how many bytes, and the rest comes through the ring from there: the job goes on where it was.
+   */
+  async fetch(source: FetchSource, max: number): Promise<void> {
+    let got = 0;
+    let shown = Date.now();
+    const take = (chunk: Buffer): void => {
+      got += chunk.length;
+      this.#read += chunk.length;
+      if (this.#failed) return;
+      try {
+        this.#blob?.write(chunk);
+      } catch (err) {
+        this.#fail(err);
+        return;
+      }
+      this.#take(chunk);
+      const now = Date.now();
+      if (now - shown >= FETCH_PROGRESS_MS) {
+        shown = now;
+        this.#s.send({ t: 'progress', read: this.#read });
+      }
+    };
+    try {
+      fetching ??= import('../util/blob-fetch.ts').then((m) => {
+        m.fetchingAs('unpack thread');
+        return m;
+      });
+      const { fetchInto } = await fetching;
+      if (this.#failed) return;
+      await fetchInto(source, max, take, this.#cancel);
+    } catch (err) {
+      if (this.#failed) return;
+      const e = err as Error & { status?: number };
+      const error = { ...portableError(err), ...(e.status !== undefined ? { status: e.status } : {}) };
+      this.#s.send({ t: 'fetchFailed', read: got, error });
+      return;
+    }
+    if (this.#failed) return;
+    this.#s.send({ t: 'fetched', read: got });
+    this.ringEnd();
   }
 
   /** The main thread cancels (it also set the abort flag, which the waits here look at). */
@@ -383,6 +437,10 @@ class Job {
   #fail(err: unknown): void {
     if (this.#failed) return;
     this.#failed = true;
+    if (!this.#cancel.reason) {
+      this.#cancel.reason = err instanceof Error ? err : new Error(String(err));
+      this.#cancel.stop?.(this.#cancel.reason);
+    }
     this.#blob?.close();
     this.#stop(err);
     void this.#unpacked.then(() => {

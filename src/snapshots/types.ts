@@ -1,6 +1,6 @@
 import type { Compression } from '../util/compression.ts';
 import type { TarEntry } from '../util/tar/index.ts';
-import type { LayerSource, StoredTar, UnpackedTar } from './apply.ts';
+import type { FetchedBlob, LayerSource, StoredTar, UnpackedTar } from './apply.ts';
 
 export type { TarEntry };
 
@@ -105,11 +105,11 @@ export interface Snapshotter {
   /**
    * `applyBlob` on bytes as they arrive that also stores them as it goes (`storeAndUnpackTar`): written to the new
    * file `blobPath`, synced and hashed on the unpack thread, for the content store to adopt. An unpack that fails
-   * does not stop the storing; its error is in the answer.
+   * does not stop the storing; its error is in the answer. A `FetchedBlob` is downloaded by the unpack thread itself.
    */
   storeAndApplyBlob(
     key: string,
-    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | FetchedBlob,
     blobPath: string,
     opts?: {
       compression?: Compression;

@@ -3,6 +3,7 @@
  * each reader thread shares with the main thread and the appliers, and how an error crosses a thread boundary.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { FetchSource } from '../util/blob-fetch.ts';
 import type { Compression } from '../util/compression.ts';
 import { CanceledError, DataLossError, InvalidArgumentError } from '../util/errors.ts';
 import type { PortableHeader, WhiteoutMode } from './layer-rules.ts';
@@ -169,6 +170,11 @@ export type ToReader =
       hash: boolean;
       /** Read the blob from this file; without it, the bytes come through the input ring. */
       file?: string;
+      /**
+       * GET the blob from here (util/blob-fetch.ts), at most `max` bytes; if that fails ('fetchFailed'), the rest
+       * comes through the input ring.
+       */
+      fetch?: { source: FetchSource; max: number };
       /** Also write the bytes that come through the ring to this new file (synced, and hashed) as they pass. */
       blob?: string;
       /** False: the blob written is not hashed (its digest is answered as ''); the caller hashes it. */
@@ -182,6 +188,10 @@ export type ToReader =
 export type FromReader =
   | { t: 'ack'; bytes: number }
   | { t: 'progress'; read: number }
+  /** The job's GET (`fetch`) received its last byte. */
+  | { t: 'fetched'; read: number }
+  /** The job's GET failed after `read` bytes: the bytes from there on are to come through the ring. */
+  | { t: 'fetchFailed'; read: number; error: PortableError & { status?: number } }
   /** The blob written as it passed is synced (before the unpack may be done). */
   | { t: 'stored'; blob: { digest: string; size: number } }
   | {

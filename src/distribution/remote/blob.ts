@@ -2,8 +2,11 @@
  * One blob's download: its bytes from a registry as one continuous stream, resumed with `Range` after a broken
  * connection, and the errors of a failed download or pull, named after the blob.
  */
+import type { FetchedBlob } from '../../images/index.ts';
 import type { Descriptor } from '../../oci/types.ts';
+import { type FetchSource, IDLE } from '../../util/blob-fetch.ts';
 import { CanceledError, DataLossError, errorMessage, isBerthError, UnavailableError } from '../../util/errors.ts';
+import { repoScope } from './auth.ts';
 import type { Session } from './client.ts';
 import { IdleTimeoutError } from './transport.ts';
 
@@ -16,7 +19,8 @@ const WRITE_BATCH = 1 << 20;
  * A blob's bytes from byte 0 to the end, resuming with `Range` after a broken connection (not after an idle
  * timeout: a hung registry would hang again). `onBytes` gets the running count. The socket's pieces are handed on
  * in batches of about 1 MiB (one store write each), or as they come with `batch: false` (for a consumer that copies
- * them anyway: the unpack threads' ring).
+ * them anyway: the unpack threads' ring). `from`: the bytes before it were had another way (a thread's own
+ * download that failed there); the stream starts there, as a resume would.
  */
 export async function* blobBytes(
   session: Session,
@@ -24,10 +28,10 @@ export async function* blobBytes(
   d: Descriptor,
   signal: AbortSignal | undefined,
   onBytes: (n: number) => void,
-  opts: { batch?: boolean } = {},
+  opts: { batch?: boolean; from?: number } = {},
 ): AsyncGenerator<Buffer> {
   const batch = opts.batch === false ? 1 : WRITE_BATCH;
-  let received = 0;
+  let received = opts.from ?? 0;
   let resumes = 0;
   // Socket reads are 16-64 KiB: hand them on in batches, so the store writes (each a thread-pool round trip)
   // are few. What is batched was received, so a resume continues after it.
@@ -88,6 +92,48 @@ export async function* blobBytes(
       if (!res.raw.complete) res.raw.destroy();
     }
   }
+}
+
+/**
+ * A blob for the unpack thread to download by itself (`FetchedBlob`, snapshots/apply.ts): a GET of the blob on the
+ * session's endpoint (a mirror's too), with the authorization the session holds for pulling from `repo`, the TLS
+ * settings the transport uses for the endpoint on every hop, and its timeouts. `bytes(from)` is the way of this
+ * thread, for the rest of the blob if the thread's download fails: through the session, which asks for a new token
+ * after a 401, follows redirects over plain HTTP, and resumes as it always does. The thread's download failing for
+ * its idle timeout is not tried again (a hung registry would hang again). Undefined where the thread cannot go the
+ * session's way: through a proxy.
+ */
+export async function fetchedBlob(
+  session: Session,
+  repo: string,
+  d: Descriptor,
+  signal: AbortSignal | undefined,
+  bytes: (from: number) => AsyncIterable<Buffer>,
+  progress: { onBytes: (n: number) => void; onReceived: () => void },
+): Promise<FetchedBlob | undefined> {
+  const t = session.transport;
+  if (t.config.proxy?.http || t.config.proxy?.https) return undefined;
+  const ep = session.endpoint;
+  const authz = await session.authorizer.header([repoScope(repo, ['pull'])], signal);
+  const source: FetchSource = {
+    url: `${ep.base.replace(/\/+$/, '')}/v2/${repo}/blobs/${d.digest}`,
+    headers: authz ? { Authorization: authz } : {},
+    tls: t.tlsSettings(ep),
+    idleMs: t.idleTimeout,
+    connectMs: t.connectTimeout,
+  };
+  return {
+    fetch: source,
+    size: d.size,
+    ...progress,
+    rest(from, failure) {
+      if (failure.code !== IDLE) return bytes(from);
+      const err = new IdleTimeoutError(`GET ${source.url}: the registry sent nothing for ${t.idleTimeout / 1000} s`, {
+        cause: failure,
+      });
+      return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(err) }) };
+    },
+  };
 }
 
 /** Whether a failed request or body may be resumed: a broken connection, not a registry that hangs. */

@@ -25,7 +25,7 @@ import type { Descriptor, ImageConfig, Manifest } from '../../oci/types.ts';
 import type { Digest } from '../../util/digest.ts';
 import { CanceledError, DataLossError, NotFoundError } from '../../util/errors.ts';
 import type { ImageWork } from '../work.ts';
-import { blobBytes, blobError, pullError } from './blob.ts';
+import { blobBytes, blobError, fetchedBlob, pullError } from './blob.ts';
 import type { Session } from './client.ts';
 import { Limit } from '../../util/lock.ts';
 import { progressMessage, shortId, Throttle } from './progress.ts';
@@ -202,18 +202,17 @@ async function pipelined(job: LayerJob, downloads: Map<string, Descriptor>): Pro
       emit({ status: 'Pull complete', progressDetail: {}, id });
       return;
     }
-    // One pass on an unpack thread: the bytes are written to the store's ingest file and hashed, and unpacked.
+    // One pass on an unpack thread: the bytes are written to the store's ingest file and hashed, and unpacked. The
+    // thread downloads them itself where it can; else, or for the rest of a download of its that failed, this
+    // thread does (blob.ts, `fetchedBlob`).
     const tmp = work.ingestPath();
+    const bytes = (from: number) =>
+      releasing(blobBytes(session, repo, l, signal, onBytes, { batch: false, from }), received);
     let r: Awaited<ReturnType<typeof work.images.storeAndUnpackLayer>>;
     try {
-      r = await work.images.storeAndUnpackLayer(
-        l,
-        diffIds[at]!,
-        chain[at]!,
-        releasing(blobBytes(session, repo, l, signal, onBytes, { batch: false }), received),
-        tmp,
-        { signal },
-      );
+      const source =
+        (await fetchedBlob(session, repo, l, signal, bytes, { onBytes, onReceived: received })) ?? bytes(0);
+      r = await work.images.storeAndUnpackLayer(l, diffIds[at]!, chain[at]!, source, tmp, { signal });
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => {});
       throw blobError(err, l.digest);

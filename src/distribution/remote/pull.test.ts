@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer, request as httpRequest } from 'node:http';
+import { createServer, type IncomingMessage, request as httpRequest, type ServerResponse } from 'node:http';
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -272,6 +272,16 @@ test('a connection cut mid-blob is resumed with Range; a hung blob fails after t
     ),
     'resumed with a Range request from where it broke off',
   );
+  // The unpack thread downloads each layer itself; the registry client took the cut one over from where it broke.
+  const blobGets = proxy.requests.filter((r) => /^GET \/v2\/resume\/blobs\//.test(r));
+  assert.ok(
+    blobGets.some((r) => /\r\nUser-Agent: [^\r]*unpack thread/i.test(r)),
+    'the unpack thread downloaded layers itself',
+  );
+  assert.ok(
+    blobGets.some((r) => /\r\nRange: bytes=[1-9]/i.test(r) && !/unpack thread/i.test(r)),
+    'the registry client resumed the cut download',
+  );
   assert.equal(res.images[0]?.id, img.configDigest);
   assert.equal((await e.tree(`${proxy.host}/resume:1`)).has('big'), true);
 
@@ -304,7 +314,14 @@ test('a connection cut mid-blob is resumed with Range; a hung blob fails after t
 async function fakeRegistry(
   t: TestContext,
   img: TestImage,
-  tamper: { blob?: string; body?: (b: Buffer) => Buffer; manifest?: Buffer; digestHeader?: string },
+  tamper: {
+    blob?: string;
+    body?: (b: Buffer) => Buffer;
+    manifest?: Buffer;
+    digestHeader?: string;
+    /** Answers a request itself (true) before the registry does. */
+    route?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  },
 ): Promise<string> {
   const layers = img.layers.map((l) => ({
     mediaType: MediaType.DockerLayerGzip,
@@ -326,7 +343,8 @@ async function fakeRegistry(
     ...img.layers.map((l) => [l.digest, l.blob] as [string, Buffer]),
   ]);
   const server = createServer((req, res) => {
-    const url = req.url ?? '';
+    if (tamper.route?.(req, res)) return;
+    const url = (req.url ?? '').replace(/^\/elsewhere\//, '/v2/x/blobs/');
     if (url === '/v2/') return res.end('{}');
     if (/\/manifests\//.test(url)) {
       res.setHeader('Content-Type', JSON.parse(manifest.toString()).mediaType ?? MediaType.DockerManifest);
@@ -431,6 +449,50 @@ test('a layer unpacks while it downloads, and counts only when both its digest a
   assert.equal(snaps.length, 2, `two committed layers, no transient one: ${JSON.stringify(snaps)}`);
 });
 
+test('the unpack thread downloads each layer itself; a redirect over plain HTTP or an error status goes to the registry client', async (t) => {
+  const img = await twoLayerImage({ variant: 'thread' });
+  const [redirected, failing] = img.layers.map((l) => l.digest);
+  const byThread: string[] = [];
+  const byClient: string[] = [];
+  let failed = 0;
+  const reg = await fakeRegistry(t, img, {
+    route: (req, res) => {
+      const m = /\/blobs\/(sha256:[a-f0-9]+)$/.exec(req.url ?? '');
+      if (!m || req.url?.startsWith('/elsewhere/')) return false;
+      const thread = /unpack thread/.test(String(req.headers['user-agent']));
+      (thread ? byThread : byClient).push(m[1]!);
+      if (m[1] === redirected) {
+        // Storage elsewhere on the same server: the thread's own reader leaves every redirect to the client.
+        res.writeHead(307, { Location: `/elsewhere/${m[1]}` });
+        res.end();
+        return true;
+      }
+      if (m[1] === failing && thread && failed++ === 0) {
+        res.writeHead(503);
+        res.end('{"errors":[{"code":"UNAVAILABLE","message":"try again"}]}');
+        return true;
+      }
+      return false;
+    },
+  });
+  const e = await testEngine(t);
+  const seen: JSONMessage[] = [];
+  await pullImage(e, config(), `${reg}/x:1`, { onProgress: (m) => seen.push(m) });
+  assert.deepEqual(byThread.toSorted(), [redirected, failing].toSorted(), 'the thread asked for each layer once');
+  assert.deepEqual(
+    byClient.filter((d) => d !== img.configDigest).toSorted(),
+    [redirected, failing].toSorted(),
+    'the client took over each',
+  );
+  const tree = await e.tree(`${reg}/x:1`);
+  assert.equal(tree.has('etc/hostname') && tree.has('srv/data') && tree.has('big'), true);
+  for (const l of img.layers) {
+    const dl = seen.filter((m) => m.id === l.digest.slice(7, 19) && m.status === 'Downloading').at(-1);
+    assert.deepEqual(dl?.progressDetail, { current: l.blob.length, total: l.blob.length });
+  }
+  assert.equal((await e.snapshots()).length, 2);
+});
+
 test('a layer whose blob is already in the store (not unpacked) is unpacked from the store alongside the downloads', async (t) => {
   const img = await twoLayerImage({ variant: 'stored' });
   const e = await testEngine(t);
@@ -454,6 +516,11 @@ test('mirrors: a pull goes to a mirror of any registry first and falls back to t
   const e = await testEngine(t);
   await pullImage(e, config({ mirrors: { [upstream.host]: [`http://${mirror.host}`] } }), `${upstream.host}/lib/app:1`);
   assert.equal(e.images.resolve(`${upstream.host}/lib/app:1`).configDigest, img.configDigest);
+  assert.match(
+    mirror.log(),
+    /GET \/v2\/lib\/app\/blobs\/sha256:[^\n]*unpack thread/,
+    'the layers came from the mirror',
+  );
   // A mirror that is down falls back to the registry.
   const other = await twoLayerImage({ v: 2 });
   await skopeoPush(t, other, `${upstream.host}/lib/other:1`);

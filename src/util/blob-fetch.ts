@@ -1,19 +1,28 @@
 /**
- * The ingest thread's downloads (ingest-worker.ts): a blob's bytes fetched over HTTP(S) by the thread that writes
- * and hashes them, so that they never pass through the calling thread (see `IngestWriter.fetch`). Over plain HTTP
- * through a reader of the thread's own (`plainGet`: one reused buffer, no allocation per read, which is where
- * node:http's receipt spent its time), which leaves every answer but a plain 200 to the caller; over HTTPS through
- * node:https, following redirects. Node's built-ins only, as the rest of the thread.
+ * A blob's bytes fetched over HTTP(S) by the thread that writes and hashes them, so that they never pass through
+ * the calling thread: the content store's ingest thread (`IngestWriter.fetch`, a pull rule's blobs) and the unpack
+ * readers (snapshots/reader.ts, a pull's layers). Over plain HTTP through a reader of the thread's own (`plainGet`:
+ * one reused buffer, no allocation per read, which is where node:http's receipt spent its time), which leaves every
+ * answer but a plain 200 to the caller; over HTTPS through node:https, following redirects. Node's built-ins only.
  */
 import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
 import { type Socket, connect, isIP } from 'node:net';
-import { credentialsGo } from '../util/credentials.ts';
+import { credentialsGo } from './credentials.ts';
 
 // node:http, https and tls through `process.getBuiltinModule`, as berthd takes them: an ESM import builds a facade
 // whose getters load undici (with http2 and webcrypto) into the thread (docs/design-notes.md, berthd's memory).
-const { Agent: PlainAgent, request: httpRequest } = process.getBuiltinModule('node:http');
-const { Agent: HttpsAgent, request: httpsRequest } = process.getBuiltinModule('node:https');
-const { rootCertificates } = process.getBuiltinModule('node:tls');
+// Taken on first use: a thread that only fetches over plain HTTP (`plainGet`) loads none of them.
+const builtin = {
+  get http() {
+    return process.getBuiltinModule('node:http');
+  },
+  get https() {
+    return process.getBuiltinModule('node:https');
+  },
+  get tls() {
+    return process.getBuiltinModule('node:tls');
+  },
+};
 
 /** Where a blob's bytes come from: a GET of `url` with `headers`, answered 200 with the whole blob. */
 export interface FetchSource {
@@ -56,9 +65,23 @@ export class FetchFailure extends Error {
   }
 }
 
+/**
+ * The code of a fetch that failed because the server sent nothing for `idleMs`: a hung server, which a caller does
+ * not try again (the registry client does not resume after its idle timeout either).
+ */
+export const IDLE = 'EIDLE';
+
 const MAX_REDIRECTS = 5;
-/** As the registry client's, marked: a source's access log tells the ingest thread's downloads apart. */
-const USER_AGENT = 'berth/0.1 (docker compatible; ingest thread)';
+/**
+ * As the registry client's, marked with the thread's role: a source's access log tells the threads' own downloads
+ * apart. One per thread (this module is loaded once in each), set by `fetchingAs`.
+ */
+let userAgent = 'berth/0.1 (docker compatible; ingest thread)';
+
+/** Names the thread in the User-Agent of its downloads ("ingest thread" unless told otherwise). */
+export function fetchingAs(role: string): void {
+  userAgent = `berth/0.1 (docker compatible; ${role})`;
+}
 
 /** Kept-alive connections per origin and TLS settings, for the thread's life. */
 const agents = new Map<string, HttpAgent>();
@@ -73,14 +96,14 @@ function agentFor(url: URL, tls: FetchSource['tls'] | undefined): HttpAgent {
   const common = { keepAlive: true, maxSockets: 32 };
   a =
     url.protocol === 'https:'
-      ? (new HttpsAgent({
+      ? (new builtin.https.Agent({
           ...common,
-          ...(tls?.ca ? { ca: [...rootCertificates, ...tls.ca] } : {}),
+          ...(tls?.ca ? { ca: [...builtin.tls.rootCertificates, ...tls.ca] } : {}),
           ...(tls?.cert !== undefined ? { cert: tls.cert, key: tls.key } : {}),
           rejectUnauthorized: tls?.verify ?? true,
           servername: isIP(url.hostname) ? '' : url.hostname,
         }) as unknown as HttpAgent)
-      : new PlainAgent(common);
+      : new builtin.http.Agent(common);
   agents.set(key, a);
   return a;
 }
@@ -109,9 +132,9 @@ function get(src: FetchSource, cancel: Cancel): Promise<IncomingMessage> {
       // downgrade to plain http (util/credentials.ts), and its TLS settings to every host, a redirect's to storage
       // included (distribution/remote/transport.ts, Docker's rule).
       const home = credentialsGo(origin, url);
-      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const send = url.protocol === 'https:' ? builtin.https.request : builtin.http.request;
       const req = send(url, {
-        headers: { 'User-Agent': USER_AGENT, ...(home ? src.headers : {}) },
+        headers: { 'User-Agent': userAgent, ...(home ? src.headers : {}) },
         agent: agentFor(url, src.tls),
       });
       cancel.stop = (err) => req.destroy(err);
@@ -124,9 +147,7 @@ function get(src: FetchSource, cancel: Cancel): Promise<IncomingMessage> {
         socket.once('close', () => clearTimeout(timer));
       });
       req.setTimeout(src.idleMs, () =>
-        req.destroy(
-          new FetchFailure(`GET ${url.href}: nothing came for ${src.idleMs / 1000} s`, { code: 'ETIMEDOUT' }),
-        ),
+        req.destroy(new FetchFailure(`GET ${url.href}: nothing came for ${src.idleMs / 1000} s`, { code: IDLE })),
       );
       req.on('error', (err: NodeJS.ErrnoException) =>
         reject(
@@ -353,13 +374,13 @@ function plainGet(
     };
     cancel.stop = (err) => done(err);
     c.socket.setTimeout(src.idleMs, () =>
-      done(new FetchFailure(`GET ${url.href}: nothing came for ${src.idleMs / 1000} s`, { code: 'ETIMEDOUT' })),
+      done(new FetchFailure(`GET ${url.href}: nothing came for ${src.idleMs / 1000} s`, { code: IDLE })),
     );
     const fields = Object.entries(src.headers)
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('');
     c.socket.write(
-      `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: ${USER_AGENT}\r\n${fields}Accept-Encoding: identity\r\n\r\n`,
+      `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: ${userAgent}\r\n${fields}Accept-Encoding: identity\r\n\r\n`,
     );
   });
 }

@@ -28,7 +28,7 @@ import {
   UnauthorizedError,
   UnavailableError,
 } from '../util/errors.ts';
-import type { FetchSource } from './ingest-fetch.ts';
+import type { FetchSource } from '../util/blob-fetch.ts';
 import { FileContentStore } from './store.ts';
 
 /** A writer's fetch on the ingest thread, against a real HTTP server on 127.0.0.1. */
