@@ -12,16 +12,17 @@
  * - berthd's per-container timeline, from its `berth:phase` channel (bench/lib/phase-recorder.ts): when each
  *   container's create and start arrived and were answered, and the phases between.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { call, epochMs } from './lib/api.ts';
 import { DOCKER, dockerEnv, type Engine, ROOT, startBerthd, startDockerd, waitForBusybox } from './lib/engines.ts';
 import { type PhaseLine, readPhaseLines } from './lib/phases.ts';
-import { childrenOf, cpuMs, machineBusy, run, sleep, stats, type Stats } from './lib/proc.ts';
+import { childrenOf, cpuMs, machineBusy, run, schedstat, sleep, stats, type Stats } from './lib/proc.ts';
 import { processes } from './containers.ts';
 import { between, type CpuKinds, snapshot } from './lib/cpu-kinds.ts';
+import { buildExitCpu, exitedUnder, listenExits } from './lib/exit-cpu.ts';
 import { runcBed, runcParallel } from './lib/runc.ts';
 import { cliTight, runcTight, type TightBed, type TightSample, tightBed, tightReport } from './lib/tight-floors.ts';
 
@@ -46,6 +47,14 @@ export interface BurstSample {
   runtimeCpu: number;
   /** ms of CPU of the children the engine itself waited for during the burst (berthd: the conmons it spawned). */
   reapedCpu: number;
+  /**
+   * Whether `runtimeCpu` and `reapedCpu` come from the exit records (ns, bench/lib/exit-cpu.ts); else from the
+   * monitors' and the engine's /proc/PID/stat (10 ms ticks, each process's rounded down). With the records, the
+   * tick readings beside them.
+   */
+  exact: boolean;
+  runtimeTicks?: number;
+  reapedTicks?: number;
   containerCpu: number;
   clientCpu: number;
   /** berthd's main thread: ms on a CPU, ms runnable but waiting for one. */
@@ -100,11 +109,15 @@ export interface PhaseSummary {
 }
 
 /** The CPU time of an engine's running containers and their monitors (`comm` is the monitor's name). */
-function containersCpu(monitorComm: string, needle: string): { monitor: number; runtime: number; container: number } {
+function containersCpu(
+  monitorComm: string,
+  needle: string,
+): { monitors: number[]; monitor: number; runtime: number; container: number } {
   let monitor = 0;
   let runtime = 0;
   let container = 0;
-  for (const pid of processes(monitorComm, needle)) {
+  const monitors = processes(monitorComm, needle);
+  for (const pid of monitors) {
     const waited = cpuMs(pid).reaped;
     // The monitor's own time in ns (schedstat): a conmon uses less than the 10 ms tick of /proc/PID/stat.
     monitor += schedstat(pid).onCpu / 1e6;
@@ -112,7 +125,7 @@ function containersCpu(monitorComm: string, needle: string): { monitor: number; 
     // From schedstat (ns): /proc/PID/stat read about half of it for these short-lived starts (bench/README.md).
     for (const c of childrenOf(pid)) container += schedstat(c).onCpu / 1e6;
   }
-  return { monitor, runtime, container };
+  return { monitors, monitor, runtime, container };
 }
 
 function machineCpu(): { busy: number; forks: number } {
@@ -120,34 +133,13 @@ function machineCpu(): { busy: number; forks: number } {
   return { busy: machineBusy(s), forks: Number(/^processes (\d+)/m.exec(s)?.[1] ?? 0) };
 }
 
-/** ns on a CPU and ns waiting for one, summed over a process's threads (or one thread with `tid`). */
-function schedstat(pid: number, tid?: number): { onCpu: number; runQueue: number } {
-  let onCpu = 0;
-  let runQueue = 0;
-  let tasks: string[];
-  try {
-    tasks = tid !== undefined ? [String(tid)] : readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return { onCpu, runQueue };
-  }
-  for (const t of tasks) {
-    try {
-      const [a, b] = readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').trim().split(' ').map(Number);
-      onCpu += a!;
-      runQueue += b!;
-    } catch {
-      // the thread ended
-    }
-  }
-  return { onCpu, runQueue };
-}
-
-/** Runs `fn` (the burst) and measures it. */
+/** Runs `fn` (the burst) and measures it; with `exits` (the exit-cpu listener), what exited to the nanosecond. */
 async function measured(
-  e: { pids: number[]; berthd?: number; monitor: string; needle: string },
+  e: { pids: number[]; berthd?: number; monitor: string; needle: string; exits?: string | undefined },
   fn: () => Promise<void>,
 ): Promise<BurstSample> {
   const engine = () => e.pids.reduce((a, p) => a + schedstat(p).onCpu, 0);
+  const listener = e.exits ? await listenExits(e.exits) : undefined;
   const k0 = snapshot();
   const self0 = process.cpuUsage();
   const m0 = machineCpu();
@@ -166,14 +158,19 @@ async function measured(
   const c1 = cpuMs('self').reaped;
   const r1 = e.pids.reduce((a, p) => a + cpuMs(p).reaped, 0);
   const ctr = containersCpu(e.monitor, e.needle);
+  // (stopped after the reads above: the listener, a child of this process, is reaped outside the burst's figures)
+  const exited = await listener?.stop();
+  const exact = exited !== undefined && exited.lost === 0;
   return {
     wall: t1 - t0,
     machineCpu: m1.busy - m0.busy,
     forks: m1.forks - m0.forks,
     engineCpu: (e1 - e0) / 1e6,
     monitorCpu: ctr.monitor,
-    runtimeCpu: ctr.runtime,
-    reapedCpu: r1 - r0,
+    runtimeCpu: exact ? exitedUnder(exited.records, ctr.monitors) : ctr.runtime,
+    reapedCpu: exact ? exitedUnder(exited.records, e.pids) : r1 - r0,
+    exact,
+    ...(exact ? { runtimeTicks: ctr.runtime, reapedTicks: r1 - r0 } : {}),
     containerCpu: ctr.container,
     clientCpu: c1 - c0,
     kinds: between(k0, k1),
@@ -191,6 +188,8 @@ interface Target {
   engine: Engine;
   env: Record<string, string>;
   berthd: boolean;
+  /** The exit-cpu listener's path, when it works here. */
+  exits?: string | undefined;
 }
 
 async function removeAll(t: Target): Promise<void> {
@@ -223,6 +222,7 @@ async function burst(t: Target, mode: 'cli' | 'api', n: number): Promise<BurstSa
         ...(t.berthd ? { berthd: t.engine.pid } : {}),
         monitor: t.berthd ? 'conmon' : 'containerd-shim',
         needle: t.engine.dir,
+        exits: t.exits,
       },
       async () => void (await Promise.all(Array.from({ length: n }, one))),
     );
@@ -363,6 +363,17 @@ export async function benchStartBurst(o: {
         errors.push(`dockerd: ${(err as Error).message.split('\n')[0]}`);
       }
     }
+    // the exit records (bench/lib/exit-cpu.ts), tried once: without them the tick readings stay
+    const exits = await buildExitCpu(o.scratch)
+      .then(async (bin) => {
+        await (await listenExits(bin)).stop();
+        return bin;
+      })
+      .catch((err) => {
+        errors.push(`exit-cpu (the tick readings stay): ${(err as Error).message.split('\n')[0]}`);
+        return undefined;
+      });
+    for (const t of targets) t.exits = exits;
     const samples = new Map(targets.map((t) => [t.name, { cli: [] as BurstSample[], api: [] as BurstSample[] }]));
     // One untimed warm-up burst each.
     for (const t of targets) await burst(t, 'cli', o.parallel).catch((err) => errors.push(`${t.name}: ${err}`));
@@ -448,10 +459,16 @@ export function startBurstReport(f: BurstFigures): string {
     `| floor: ${f.parallel} × \`docker version\` → berthd at once | ${msStats(stats(f.cliFloor))} | ${f1(med(f.cliFloorCpu.map((x) => x.machine)))} | | | | | | | ${f1(med(f.cliFloorCpu.map((x) => x.client)))} | |`,
   ];
   const dockerd = f.engines.find((e) => e.engine === 'dockerd');
+  const ticks: string[] = [];
   for (const mode of ['cli', 'api'] as const) {
     for (const e of f.engines) {
       const s = e[mode];
       if (s.length === 0) continue;
+      const exact = s.filter((x) => x.exact);
+      if (exact.length > 0)
+        ticks.push(
+          `${e.engine} ${mode}: runtime ${f1(med(exact.map((x) => x.runtimeTicks!)))}, children ${f1(med(exact.map((x) => x.reapedTicks!)))} (${exact.length} of ${s.length} bursts)`,
+        );
       const what =
         mode === 'cli'
           ? `\`docker run -d\` × ${f.parallel} → ${e.engine}`
@@ -466,6 +483,11 @@ export function startBurstReport(f: BurstFigures): string {
     }
   }
   out.push('');
+  if (ticks.length > 0)
+    out.push(
+      `- the runtime column (what the monitors waited for: \`runc create\` and the orphans they reaped) and the engine's children's are the exit records' (taskstats, ns on a CPU, bench/lib/exit-cpu.ts) for the bursts that had them; the same from /proc/PID/stat's ticks, each process's rounded down to 10 ms, read: ${ticks.join('; ')}`,
+      '',
+    );
   if (dockerd) {
     for (const e of f.engines) {
       if (e === dockerd) continue;

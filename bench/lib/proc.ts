@@ -277,3 +277,25 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
+
+/** ns on a CPU and ns waiting for one, summed over a process's threads (or one thread with `tid`). */
+export function schedstat(pid: number, tid?: number): { onCpu: number; runQueue: number } {
+  let onCpu = 0;
+  let runQueue = 0;
+  let tasks: string[];
+  try {
+    tasks = tid !== undefined ? [String(tid)] : readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return { onCpu, runQueue };
+  }
+  for (const t of tasks) {
+    try {
+      const [a, b] = readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').trim().split(' ').map(Number);
+      onCpu += a!;
+      runQueue += b!;
+    } catch {
+      // the thread ended
+    }
+  }
+  return { onCpu, runQueue };
+}
