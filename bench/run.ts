@@ -89,6 +89,8 @@ options:
                        datapath-load: also DIR's berthd, in the same rounds
                        datapath-pull: also DIR's berthd and bin/berth, in the same rounds
   --no-dockerd         datapath-load: without dockerd
+  --after-removal      datapath-load: each engine loads and removes the image once, untimed, right before its timed
+                       load, which then lands where a removal just freed inodes
   --tree DIR           benchmark another Berth tree (e.g. a patched copy): its bin/berth, bin/berthd and src/
   --advisories N       OSV records in the trust benchmark's database (default 50000)
   --debian-root DIR    a Debian root filesystem (debootstrap) to scan in the trust benchmark
@@ -114,6 +116,7 @@ const { values, positionals } = parseArgs({
     advisories: { type: 'string', default: '50000' },
     'debian-root': { type: 'string' },
     'no-dockerd': { type: 'boolean', default: false },
+    'after-removal': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -527,6 +530,7 @@ async function main(): Promise<void> {
       compression: compressions as ('none' | 'gzip')[],
       ...(values.base !== undefined ? { base: values.base } : {}),
       dockerd: !values['no-dockerd'],
+      afterRemoval: values['after-removal'],
       scratch,
       log,
       cleanups,
