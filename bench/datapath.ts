@@ -275,7 +275,7 @@ export async function benchDatapath(o: {
     };
 
     // Each unpack (berth's and tar's) into a directory of a fresh name under one marked as the top of directory
-    // hierarchies, as berthd's snapshots are (src/snapshots/topdir.ts): on ext4 without a journal a directory made
+    // hierarchies, as berthd's snapshots are (src/util/topdir.ts): on ext4 without a journal a directory made
     // again under the old name lands among the inodes just freed, and each file created there pays for every inode
     // removed in the last minutes, which made this comparison one of that scan, whichever came second. Neither
     // output is removed before both unpacks are over, and which goes first alternates by round: this disk is

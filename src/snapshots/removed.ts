@@ -3,14 +3,16 @@
  * in the snapshots' directory (`.removed-<id>`), and removed only once the inodes its files freed are old.
  *
  * Why (docs/design-notes.md, "Where a layer's files go on ext4"): ext4 places a directory made under one marked `T`
- * (topdir.ts), as each snapshot's is, in the flex group with the fewest directories among those with more free
- * inodes and blocks than the average (`find_group_orlov`). Removing a whole snapshot takes its directories out of
- * its group's count, so that group becomes the one with the fewest again and the next snapshot lands there, among
- * the inodes just freed. Without a journal ext4 does not reuse an inode freed less than a minute ago (six while its
- * inode table block is not written back), and for every file it creates it scans its group's free inodes from the
- * start, skipping each such inode after looking it up (`find_inode_bit`, `recently_deleted`): a layer unpacked
- * right after another was removed paid, per file, for every file removed. Kept directories keep the group's count,
- * so the next snapshot goes elsewhere; when they go, only their own few inodes are freed.
+ * (util/topdir.ts), as each snapshot's is, in a group with the fewest directories among those with at least the
+ * average free inodes and blocks, the first such from a start hashed from its name (`find_group_orlov`); here
+ * hundreds of groups share that fewest count, and each snapshot's directories lift its group out of them until it
+ * is removed. A removal puts the group back among them, so any later snapshot whose name hashes near it lands
+ * among the inodes just freed, and with removals all over a busy store, many do. Without a journal ext4 does not
+ * reuse an inode freed less than 60 s ago (360 s while its inode table block is not written back), and for every
+ * file it creates it scans its group's free inodes from the start, skipping each such inode after looking it up
+ * (`find_inode_bit`, `recently_deleted`): such a layer paid, per file, for every file removed there. Kept
+ * directories keep the group's count above the fewest, so new snapshots go elsewhere; when they go, only their own
+ * few inodes are freed.
  *
  * Disk space is freed as before (the files' blocks at once; only the directories' blocks wait). A crash leaves a
  * skeleton (or a whole tree) behind: the start-up repair removes the old ones and keeps the young ones for their
