@@ -13,8 +13,9 @@
  * - run path: on berthd, a RUN step (ten `RUN true` less a FROM-only build, / 10) beside the Engine API cycle of a
  *   container (create, start, wait, delete of `busybox true`), both with `--network none`.
  *
- * `node bench/build.ts [--runs N] [--only small|large|run] [--no-buildah]`, or `node bench/run.ts build [--runs N]`
- * (`--no-buildah` leaves the peer that no goal is measured against out, for a shorter run).
+ * `node bench/build.ts [--runs N] [--only small|large|run] [--no-buildah] [--base DIR]`, or `node bench/run.ts build`
+ * with the same options (`--no-buildah` leaves the peer that no goal is measured against out, for a shorter run;
+ * `--base DIR` builds with DIR's berthd and berth CLI too, e.g. main before a change, in the same rounds).
  */
 import { randomFillSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -26,6 +27,10 @@ import { BERTH, DOCKER, removeDir, startBerthd, startDockerd, type Engine } from
 import { apiCycle } from './lib/api.ts';
 import { startDrain } from './lib/drain.ts';
 import { fmt, run, stats, threadSched, type Stats } from './lib/proc.ts';
+
+/** The builders of `--base`'s tree. */
+const BASE_DOCKER = 'docker build → berthd (base)';
+const BASE_BERTH = 'berth build → berthd (base)';
 
 /** The docker CLI's build of the small fixture against bench/lib/drain.ts: its own floor. */
 const DRAIN = 'docker build → drain only';
@@ -122,18 +127,18 @@ function dockerBuilder(name: string, e: Engine, env: Record<string, string>): Bu
   };
 }
 
-function berthBuilder(e: Engine): Builder {
+function berthBuilder(e: Engine, name = 'berth build → berthd', cli = BERTH): Builder {
   return {
-    name: 'berth build → berthd',
+    name,
     build: async (dir, file, tag) =>
       (
-        await run(BERTH, ['-H', e.host, 'build', '-q', '--network', 'none', '-f', join(dir, file), '-t', tag, dir], {
+        await run(cli, ['-H', e.host, 'build', '-q', '--network', 'none', '-f', join(dir, file), '-t', tag, dir], {
           timeoutMs: 600_000,
         })
       ).seconds,
     reset: async (tags) => {
-      await run(BERTH, ['-H', e.host, 'rmi', '-f', ...tags], { allowFail: true });
-      await run(BERTH, ['-H', e.host, 'builder', 'prune', '-a', '-f'], { allowFail: true });
+      await run(cli, ['-H', e.host, 'rmi', '-f', ...tags], { allowFail: true });
+      await run(cli, ['-H', e.host, 'builder', 'prune', '-a', '-f'], { allowFail: true });
     },
   };
 }
@@ -180,6 +185,8 @@ export async function benchBuild(opts: {
   runs: number;
   only?: string;
   noBuildah?: boolean;
+  /** Another Berth tree (e.g. main before a change): its berthd and berth CLI built beside this one's, as "(base)". */
+  base?: string;
   log: (s: string) => void;
 }): Promise<BuildFigures> {
   const { runs, log } = opts;
@@ -199,10 +206,18 @@ export async function benchBuild(opts: {
     const busybox = join(work, 'busybox.tar');
     await run(BERTH, ['-H', berthd.host, 'save', '-o', busybox, 'busybox']);
     await run(DOCKER, ['load', '-q', '-i', busybox], { env: { DOCKER_HOST: dockerd.host } });
+    const baseD = opts.base ? await startBerthd({ seed: true, bin: join(opts.base, 'bin', 'berthd') }) : undefined;
+    if (baseD) cleanups.push(() => baseD.stop());
     const builders = [
       dockerBuilder('docker build → dockerd', dockerd, { DOCKER_HOST: dockerd.host, DOCKER_CONFIG: join(work, 'dc') }),
       dockerBuilder('docker build → berthd', berthd, { DOCKER_HOST: berthd.host, DOCKER_CONFIG: join(work, 'dc') }),
       berthBuilder(berthd),
+      ...(baseD && opts.base
+        ? [
+            dockerBuilder(BASE_DOCKER, baseD, { DOCKER_HOST: baseD.host, DOCKER_CONFIG: join(work, 'dc') }),
+            berthBuilder(baseD, BASE_BERTH, join(opts.base, 'bin', 'berth')),
+          ]
+        : []),
       ...(opts.noBuildah ? [] : [await buildahBuilder(join(work, 'buildah'), busybox)]),
     ];
     cleanups.push(async () => {
@@ -376,10 +391,24 @@ export function buildReport(f: BuildFigures): string {
       `Fully cached, the goal ≤ 0.3× of dockerd's ${dockerd.median.toFixed(3)} s = ${(0.3 * dockerd.median).toFixed(3)} s; ` +
         `the docker CLI's own floor (the same build to an endpoint that only drains the context, its ${floor.n} builds pooled) ` +
         `${fmt(floor, 3)} s (**${(floor.median / dockerd.median).toFixed(2)}×**); ` +
-        ['docker build → berthd', 'berth build → berthd'].map(row).filter(Boolean).join('; '),
+        ['docker build → berthd', 'berth build → berthd', BASE_DOCKER, BASE_BERTH].map(row).filter(Boolean).join('; '),
       '',
     );
   }
+  // this tree against --base's, case by case (medians)
+  const against = (mine: string, base: string) => {
+    const m = f.small[mine];
+    const b = f.small[base];
+    if (!m || !b) return undefined;
+    const cells = Object.keys(m)
+      .filter((k) => b[k])
+      .map((k) => `${k} ${(m[k]!.median / b[k]!.median).toFixed(2)}×`);
+    return `${mine} against the base tree's: ${cells.join(', ')}`;
+  };
+  const ab = [against('docker build → berthd', BASE_DOCKER), against('berth build → berthd', BASE_BERTH)].filter(
+    Boolean,
+  );
+  if (ab.length > 0) out.push(...ab.map((l) => `${l}  `), '');
   table('10,000 files, 200 MiB; ratios to docker build → dockerd', f.large, 'docker build → dockerd');
   if (f.tar.n > 0) out.push(`\`tar -c\` of the large context to /dev/null: ${fmt(f.tar, 2)} s`, '');
   if (f.floor && f.floor.cp.n > 0)
@@ -416,12 +445,18 @@ export function buildReport(f: BuildFigures): string {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
-    options: { runs: { type: 'string', default: '3' }, only: { type: 'string' }, 'no-buildah': { type: 'boolean' } },
+    options: {
+      runs: { type: 'string', default: '3' },
+      only: { type: 'string' },
+      'no-buildah': { type: 'boolean' },
+      base: { type: 'string' },
+    },
   });
   const f = await benchBuild({
     runs: Number(values.runs),
     noBuildah: values['no-buildah'] === true,
     ...(values.only ? { only: values.only } : {}),
+    ...(values.base ? { base: values.base } : {}),
     log: (s) => process.stderr.write(`${s}\n`),
   });
   process.stdout.write(`${buildReport(f)}\n`);

@@ -3,18 +3,26 @@
  * archives (gzip and uncompressed) into this tree's berthd, into `--base`'s berthd (e.g. main before a change) and
  * into dockerd, interleaved in each round with the order turned each round, after a warm-up round, `sync` before
  * each load, the image removed and pruned after it. Each berthd load also records its CPU by thread name and the
- * times its threads were put on a CPU (wake-ups and preemptions). No timing is asserted.
+ * times its threads were put on a CPU (wake-ups and preemptions). With `afterRemoval`, each engine first loads and
+ * removes the same image, untimed, right before its timed load: the timed one then comes 3 s after a removal of the
+ * same layer, as a pull after an `rmi` does (and every round of `datapath`, where one client's
+ * pull follows the other's removal), which on ext4 without a journal decides where its files go (docs/design-notes.md,
+ * "Where a layer's files go on ext4"). No timing is asserted.
  */
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { type Sample, timedLoad } from './datapath.ts';
 import { bigLayer, buildImage, type BuiltImage } from './lib/archive.ts';
 import { type Engine, startBerthd, startDockerd } from './lib/engines.ts';
-import { stats } from './lib/proc.ts';
+import { sleep, stats } from './lib/proc.ts';
+
+/** The pause between an engine's removal of the image and its timed load, with `afterRemoval`. */
+const AFTER_REMOVAL_MS = 3000;
 
 export interface DatapathLoadFigures {
   rounds: number;
   mib: number;
+  afterRemoval?: boolean;
   /** `${image} → ${engine}` → samples. */
   samples: Record<string, Sample[]>;
   load: { first: number; last: number };
@@ -26,6 +34,8 @@ export async function benchDatapathLoad(o: {
   compression: ('none' | 'gzip')[];
   base?: string;
   dockerd: boolean;
+  /** Each timed load right after the engine's own untimed load and removal of the same image. */
+  afterRemoval?: boolean;
   scratch: string;
   log: (s: string) => void;
   cleanups: (() => Promise<unknown>)[];
@@ -53,6 +63,13 @@ export async function benchDatapathLoad(o: {
     for (const image of images) {
       const order = r % 2 === 0 ? engines : [...engines].reverse();
       for (const e of order) {
+        if (o.afterRemoval) {
+          await timedLoad(e, image);
+          // ext4 counts an inode freed in the current second as free: a removal within the same second as the next
+          // file's creation costs nothing, one a second or more before it does. A pull or load after an `rmi` comes
+          // seconds later.
+          await sleep(AFTER_REMOVAL_MS);
+        }
         const s = await timedLoad(e, image);
         const key = `${image.name} → ${e.label}`;
         log(`  ${key}: ${s.seconds.toFixed(2)} s, CPU ${s.cpu?.toFixed(2)} s (load ${s.load.toFixed(1)})`);
@@ -60,14 +77,20 @@ export async function benchDatapathLoad(o: {
       }
     }
   }
-  return { rounds: o.rounds, mib: o.mib, samples, load: { first, last: loadavg()[0]! } };
+  return {
+    rounds: o.rounds,
+    mib: o.mib,
+    ...(o.afterRemoval ? { afterRemoval: true } : {}),
+    samples,
+    load: { first, last: loadavg()[0]! },
+  };
 }
 
 const median = (xs: number[]): number => stats(xs).median;
 
 export function datapathLoadReport(f: DatapathLoadFigures): string {
   const lines = [
-    `### docker load A/B (${f.rounds} rounds after a warm-up, ${f.mib} MiB layer; load average ${f.load.first.toFixed(1)} → ${f.load.last.toFixed(1)})`,
+    `### docker load A/B (${f.rounds} rounds after a warm-up, ${f.mib} MiB layer${f.afterRemoval ? ', each right after its own load and removal' : ''}; load average ${f.load.first.toFixed(1)} → ${f.load.last.toFixed(1)})`,
     '',
     '| load → engine | time s, median [rounds] | CPU s | by thread: CPU s (waiting for a CPU s) [times put on a CPU] |',
     '| --- | --- | --- | --- |',

@@ -25,6 +25,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { accessLog, startRegistry, type DistributionRegistry } from '../src/distribution/remote/testkit.ts';
+import { unlinkFiles } from '../src/snapshots/removed.ts';
 import { apiPull, floorArgs, requestsSince } from './lib/pull-probe.ts';
 import { bigLayer, buildImage, manyLayers, type BuiltImage } from './lib/archive.ts';
 import {
@@ -274,12 +275,15 @@ export async function benchDatapath(o: {
     };
 
     // Each unpack (berth's and tar's) into a directory of a fresh name under one marked as the top of directory
-    // hierarchies, as berthd's snapshots are (src/snapshots/topdir.ts): on ext4 without a journal a directory made
+    // hierarchies, as berthd's snapshots are (src/util/topdir.ts): on ext4 without a journal a directory made
     // again under the old name lands among the inodes just freed, and each file created there pays for every inode
-    // removed in the last minute, which made this comparison one of that scan, whichever came second. Neither
+    // removed in the last minutes, which made this comparison one of that scan, whichever came second. Neither
     // output is removed before both unpacks are over, and which goes first alternates by round: this disk is
     // mounted with `discard`, and an unpack right after 256 MiB were removed (the other's output) ran up to 4×
-    // slower in alternate rounds, whichever it was.
+    // slower in alternate rounds, whichever it was. An output's files are then unlinked but its directories kept
+    // until the run ends, as berthd keeps a removed snapshot's (src/snapshots/removed.ts): removing them whole
+    // gave their group back its directory count, ext4 placed the next unpack's directory there (the group with the
+    // fewest), and whichever side came first paid for the inodes just freed.
     const unpackRoot = join(scratch, 'unpack');
     await mkdir(unpackRoot, { recursive: true });
     await run('chattr', ['+T', unpackRoot], { allowFail: true });
@@ -303,7 +307,6 @@ export async function benchDatapath(o: {
       await Promise.all(
         [0, 1, 2].map((i) => snapshots.unpackTar(join(dir, String(i)), [end], { whiteouts: 'overlay' })),
       );
-      await rm(dir, { recursive: true, force: true });
     };
     const threadStart = async (record: boolean): Promise<void> => {
       await snapshots.stopUnpackThreads();
@@ -378,7 +381,7 @@ export async function benchDatapath(o: {
         berth = await berthStep();
         tar = await tarStep();
       }
-      for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+      for (const dir of dirs) await unlinkFiles(dir);
       await run('sync', []);
       if (record) {
         const who = hashed && !image.gzip ? ' (tar hashed)' : '';

@@ -88,7 +88,12 @@ options:
                        compose: also DIR's berth compose → DIR's berthd, a fifth pair in the same rounds
                        datapath-load: also DIR's berthd, in the same rounds
                        datapath-pull: also DIR's berthd and bin/berth, in the same rounds
+                       build: also DIR's berthd through the docker CLI and DIR's berth build, in the same rounds
   --no-dockerd         datapath-load: without dockerd
+  --after-removal      datapath-load: each engine loads and removes the image once, untimed, right before its timed
+                       load, which then lands where a removal just freed inodes
+  --only small|large|run  build: only that part (the multi-stage fixture, the large context, the RUN path)
+  --no-buildah         build: without buildah (no goal is measured against it)
   --tree DIR           benchmark another Berth tree (e.g. a patched copy): its bin/berth, bin/berthd and src/
   --advisories N       OSV records in the trust benchmark's database (default 50000)
   --debian-root DIR    a Debian root filesystem (debootstrap) to scan in the trust benchmark
@@ -114,6 +119,9 @@ const { values, positionals } = parseArgs({
     advisories: { type: 'string', default: '50000' },
     'debian-root': { type: 'string' },
     'no-dockerd': { type: 'boolean', default: false },
+    'after-removal': { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'no-buildah': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -510,7 +518,13 @@ async function main(): Promise<void> {
     out.push(composeReport(f));
   }
   if (selected.includes('build')) {
-    const f = await benchBuild({ runs, log });
+    const f = await benchBuild({
+      runs,
+      log,
+      ...(values.only ? { only: values.only } : {}),
+      noBuildah: values['no-buildah'],
+      ...(values.base ? { base: values.base } : {}),
+    });
     json.build = f;
     out.push(buildReport(f));
   }
@@ -527,6 +541,7 @@ async function main(): Promise<void> {
       compression: compressions as ('none' | 'gzip')[],
       ...(values.base !== undefined ? { base: values.base } : {}),
       dockerd: !values['no-dockerd'],
+      afterRemoval: values['after-removal'],
       scratch,
       log,
       cleanups,

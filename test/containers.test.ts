@@ -1,6 +1,6 @@
 /** Running containers through the real docker CLI (28.x) against berthd: run, lifecycle, logs, live restore, restart policies, volumes, limits. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -96,6 +96,30 @@ describe('containers through the docker CLI', () => {
       const r = await docker(d, ['run', '--rm', 'busybox', 'echo', 'hi']);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, 'hi\n');
+    });
+
+    it('marks the directories of containers and of their runtime state T where the file system keeps it', async () => {
+      // After a run, each directory a container's own directory is made in is the top of a hierarchy for ext4's
+      // placement (util/topdir.ts); lsattr says nothing on file systems without attributes (tmpfs).
+      const r = await docker(d, ['run', '--rm', '--network', 'none', 'busybox', 'true']);
+      assert.equal(r.code, 0, r.stderr);
+      const attrs = (dir: string): string | undefined => {
+        try {
+          return execFileSync('lsattr', ['-d', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+        } catch {
+          return undefined;
+        }
+      };
+      const dirs = [
+        join(d.dataRoot, 'containers'),
+        join(d.execRoot, 'conmon'),
+        join(d.execRoot, 'runtime', 'runc'),
+        join(d.execRoot, 'exec'),
+      ];
+      for (const dir of dirs) {
+        const a = attrs(dir);
+        if (a !== undefined && /^\S*e/.test(a)) assert.match(a, /^\S*T/, `${dir}: ${a}`);
+      }
     });
 
     it("exits with the container's exit code", async () => {

@@ -228,8 +228,27 @@ export async function blobFiles(dataRoot: string): Promise<string[]> {
   return (await listDir(join(dataRoot, 'blobs', 'sha256'))).map((h) => `sha256:${h}`);
 }
 
+/**
+ * The snapshots' directories by id. Removed snapshots' directories kept aside a while (`.removed-<id>`, empty of
+ * files: src/snapshots/removed.ts) are not snapshots; `storeProblems` checks they hold no file.
+ */
 export async function snapshotDirs(dataRoot: string): Promise<string[]> {
-  return listDir(join(dataRoot, 'snapshots'));
+  return (await listDir(join(dataRoot, 'snapshots'))).filter((n) => !n.startsWith('.removed-'));
+}
+
+/** Paths of the non-directories under the removed snapshots' kept directories (none expected). */
+export async function filesInRemovedSnapshots(dataRoot: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      if (e.isDirectory()) await walk(join(dir, e.name));
+      else found.push(join(dir, e.name));
+    }
+  };
+  for (const n of await listDir(join(dataRoot, 'snapshots'))) {
+    if (n.startsWith('.removed-')) await walk(join(dataRoot, 'snapshots', n));
+  }
+  return found;
 }
 
 export interface StoreState {
@@ -315,6 +334,7 @@ export async function storeProblems(dataRoot: string): Promise<string[]> {
   }
   for (const c of s.neededChains) if (!s.snapshots.has(c)) problems.push(`missing snapshot ${c}`);
   for (const i of await listDir(join(dataRoot, 'ingest'))) problems.push(`left in ingest: ${i}`);
+  for (const f of await filesInRemovedSnapshots(dataRoot)) problems.push(`file left in a removed snapshot: ${f}`);
   return problems;
 }
 

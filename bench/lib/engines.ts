@@ -142,7 +142,8 @@ export async function startBerthd(
     pid,
     startSeconds,
     pids: () => [pid],
-    layerDirs: () => listOr(join(dataRoot, 'snapshots')),
+    // Not the removed snapshots' empty directories, kept aside a while (src/snapshots/removed.ts).
+    layerDirs: async () => (await listOr(join(dataRoot, 'snapshots'))).filter((n) => !n.startsWith('.removed-')),
     async stop() {
       await stopPid(pid);
       await removeDir(dir);

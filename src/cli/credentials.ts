@@ -1,9 +1,13 @@
-import { spawn } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { writeFileAtomic } from '../util/atomic.ts';
 import { BerthError, errorMessage } from '../util/errors.ts';
+
+// node:fs's callbacks rather than node:fs/promises, and node:child_process and the atomic writer only when a helper
+// runs or the file is written: every `pull`, `push` and `run` reads this file, and node:fs/promises (with the
+// readline and file-watching modules it loads) and node:child_process (with dgram) cost it ~3-5 ms of CPU at start
+// for nothing (bench/README.md, "Data path").
+const fs = process.getBuiltinModule('node:fs');
+/** The home directory from the system, when $HOME is not set (node:os is not loaded otherwise). */
+const home = (): string => process.getBuiltinModule('node:os').homedir();
 
 /**
  * Registry credentials on the client side, as the docker CLI keeps them: a `config.json` with `auths`
@@ -34,11 +38,11 @@ interface ConfigFile {
 }
 
 export function berthConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.BERTH_CONFIG || join(env.HOME || homedir(), '.berth'), 'config.json');
+  return join(env.BERTH_CONFIG || join(env.HOME || home(), '.berth'), 'config.json');
 }
 
 export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker'), 'config.json');
+  return join(env.DOCKER_CONFIG || join(env.HOME || home(), '.docker'), 'config.json');
 }
 
 /** The key a registry is stored under: Docker Hub's legacy URL, else the bare `host[:port]`. */
@@ -52,7 +56,9 @@ export function registryKey(server: string): string {
 async function readConfig(path: string): Promise<ConfigFile | undefined> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await new Promise<string>((resolve, reject) =>
+      fs.readFile(path, 'utf8', (err, data) => (err ? reject(err) : resolve(data))),
+    );
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new BerthError(`cannot read ${path}: ${errorMessage(err)}`);
@@ -69,7 +75,8 @@ async function readConfig(path: string): Promise<ConfigFile | undefined> {
 
 /** Writes the config file atomically with mode 0600 (temp file, fsync, rename). */
 async function writeConfig(path: string, config: ConfigFile): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await fs.promises.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const { writeFileAtomic } = await import('../util/atomic.ts');
   await writeFileAtomic(path, `${JSON.stringify(config, null, '\t')}\n`, {
     tmp: `${path}.${process.pid}.tmp`,
     mode: 0o600,
@@ -93,6 +100,7 @@ function runHelper(
   env: NodeJS.ProcessEnv,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
+    const { spawn } = process.getBuiltinModule('node:child_process');
     const child = spawn(`docker-credential-${helper}`, [action], { stdio: ['pipe', 'pipe', 'pipe'], env });
     let out = '';
     let err = '';

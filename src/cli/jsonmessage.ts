@@ -77,6 +77,12 @@ export function displayMessage(m: JSONMessage, out: DisplayTarget, nowMs: number
   if (err !== undefined) throw err;
   const width = out.columns ?? 200;
   const hasProgress = m.progressDetail !== undefined && m.progressDetail !== null;
+  if (hasProgress && !out.isTerminal) {
+    // No progress bars off a terminal: a message whose bar would not be empty is not printed, and its bar is not
+    // drawn to find that out (it is empty only with no counts at all, or hidden counts on a narrow width).
+    const p = m.progressDetail as JSONProgress;
+    if (((p.current ?? 0) > 0 || (p.total ?? 0) > 0) && !(p.hidecounts === true && width <= 110)) return;
+  }
   const progress = hasProgress ? progressString(m.progressDetail as JSONProgress, width, nowMs) : '';
   let endl = '';
   let s = '';
@@ -104,6 +110,23 @@ function messageError(m: JSONMessage): StreamError | undefined {
     return new StreamError(m.errorDetail.message ?? m.error ?? '', m.errorDetail.code);
   }
   return undefined;
+}
+
+/**
+ * A stream nobody sees (`-q`): read to its end for its first error message and its `aux` messages, nothing drawn.
+ */
+export async function awaitJSONMessages(
+  messages: AsyncIterable<JSONMessage>,
+  opts: Pick<DisplayOptions, 'onAux'> = {},
+): Promise<void> {
+  for await (const m of messages) {
+    if (m.aux !== undefined && m.aux !== null) {
+      opts.onAux?.(m);
+      continue;
+    }
+    const err = messageError(m);
+    if (err !== undefined) throw err;
+  }
 }
 
 /** `DisplayJSONMessagesStream`: draws a whole stream; rejects with the first error message. */

@@ -22,6 +22,7 @@ import type { FetchedBlob, WhiteoutMode } from './apply.ts';
 import { TRANSIENT_LABEL } from './types.ts';
 import type { Mount, SnapshotInfo, Snapshotter, TarEntry, Usage } from './types.ts';
 import { markTopDir } from '../util/topdir.ts';
+import { REMOVED_PREFIX, RemovedTrees } from './removed.ts';
 import { diskUsage } from './usage.ts';
 
 export interface SnapshotterDeps {
@@ -29,6 +30,11 @@ export interface SnapshotterDeps {
   root: string;
   /** Snapshot bookkeeping in the metadata DB. One snapshotter owns them; two must not share a DB. */
   records: SnapshotRecords;
+  /**
+   * How long a removed snapshot's empty directories are kept (removed.ts; default `KEEP_REMOVED_MS`, 0: removed
+   * with its files). Only where the snapshots' directory takes the `T` mark (ext2/3/4).
+   */
+  keepRemovedMs?: number;
 }
 
 /**
@@ -46,10 +52,13 @@ export abstract class DirectorySnapshotter implements Snapshotter {
   #closed = false;
   /** `dir` made and marked as the top of directory hierarchies (util/topdir.ts), once, before the first snapshot. */
   #topDir: Promise<boolean> | undefined;
+  /** Removed snapshots' directories, kept a while with their files unlinked. */
+  readonly #removed: RemovedTrees;
 
   constructor(deps: SnapshotterDeps) {
     this.dir = join(deps.root, 'snapshots');
     this.records = deps.records;
+    this.#removed = new RemovedTrees(this.dir, deps.keepRemovedMs === undefined ? {} : { keepMs: deps.keepRemovedMs });
   }
 
   /** Fills the new snapshot's directory (`fs` already exists, empty). */
@@ -147,9 +156,12 @@ export abstract class DirectorySnapshotter implements Snapshotter {
         `snapshot "${key}" has children (${children.map((c) => `"${c}"`).join(', ')}); remove them first`,
       );
     }
-    // The record goes first: a crash before the directory is gone leaves an orphan that repair() removes.
+    // The record goes first: a crash before the directory is gone leaves an orphan that repair() removes. The
+    // files go at once; on ext4 the directories stay a while, renamed aside, so that the next snapshot is not
+    // placed among the inodes just freed (removed.ts).
     this.records.delete(key);
-    await rm(this.home(rec.id), { recursive: true, force: true });
+    if (await (this.#topDir ??= markTopDir(this.dir))) await this.#removed.bury(this.home(rec.id), String(rec.id));
+    else await rm(this.home(rec.id), { recursive: true, force: true });
   }
 
   async stat(key: string): Promise<SnapshotInfo> {
@@ -231,6 +243,8 @@ export abstract class DirectorySnapshotter implements Snapshotter {
     }
     for (const name of names) {
       if (ids.has(name)) continue;
+      // A removed snapshot's directories: kept for the rest of their time, their files unlinked, or removed.
+      if (name.startsWith(REMOVED_PREFIX) && !(await this.#removed.adopt(name))) continue;
       await rm(join(this.dir, name), { recursive: true, force: true });
       removed.push(join(this.dir, name));
     }
@@ -239,6 +253,7 @@ export abstract class DirectorySnapshotter implements Snapshotter {
 
   async close(): Promise<void> {
     this.#closed = true;
+    await this.#removed.close();
   }
 
   #open(): void {

@@ -307,6 +307,9 @@ export function registryAuthHeader(value: string | string[] | undefined): AuthCo
   }
 }
 
+/** A pull's or push's progress messages go out together at most this often (docker's display is redrawn as it reads). */
+const MESSAGE_BATCH_MS = 20;
+
 /**
  * Streams an operation's JSON messages. The first message is held until a second one comes: a pull announces
  * "Pulling from x" before it has the manifest, and dockerd answers an unknown image with a 404 status (which
@@ -316,7 +319,8 @@ async function streamMessages(
   res: ServerResponse,
   run: (onProgress: (m: object) => void) => Promise<unknown>,
 ): Promise<void> {
-  const out = new JSONLines(res);
+  // Batched: a pull's or push's messages come per layer and per progress step, hundreds for a many-layer image.
+  const out = new JSONLines(res, { batchMs: MESSAGE_BATCH_MS });
   let held: object | undefined;
   let first = true;
   // Writes are chained, so a client that reads slowly holds one pending write, not a listener per message.

@@ -9,7 +9,7 @@ import {
 import { InvalidArgumentError } from '../../util/errors.ts';
 import type { OutStream } from '../command.ts';
 import { encodeAuthHeader, lookupAuth } from '../credentials.ts';
-import { displayJSONMessages } from '../jsonmessage.ts';
+import { awaitJSONMessages, displayJSONMessages } from '../jsonmessage.ts';
 import { referenceError } from './refs.ts';
 
 /**
@@ -59,7 +59,8 @@ export async function pullImage(
       ...(registryAuth !== undefined ? { registryAuth } : {}),
     },
   );
-  await displayJSONMessages(messages, opts.quiet ? { write: () => {}, isTerminal: false } : out);
+  if (opts.quiet) await awaitJSONMessages(messages);
+  else await displayJSONMessages(messages, out);
   out.write(`${opts.allTags ? `${ref.domain}/${ref.path}` : referenceString(ref)}\n`);
 }
 
@@ -88,6 +89,7 @@ export async function pushImage(
     signal,
     ...(registryAuth !== undefined ? { registryAuth } : {}),
   });
-  await displayJSONMessages(messages, opts.quiet ? { write: () => {}, isTerminal: false } : out, { onAux: () => {} });
+  if (opts.quiet) await awaitJSONMessages(messages, { onAux: () => {} });
+  else await displayJSONMessages(messages, out, { onAux: () => {} });
   if (opts.quiet) out.write(`${familiarString(opts.allTags ? repo : ref)}\n`);
 }
