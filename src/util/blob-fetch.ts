@@ -122,8 +122,11 @@ export interface Cancel {
   stop?: (err: Error) => void;
 }
 
-/** GETs `url`, following redirects; resolves with the 200 response. */
-function get(src: FetchSource, cancel: Cancel): Promise<IncomingMessage> {
+/**
+ * GETs `url`, following redirects; resolves with the 200 response. `ended.error` is what the request was destroyed
+ * with by its own timeout: once the response has begun, its body then fails only as "aborted" (ECONNRESET).
+ */
+function get(src: FetchSource, cancel: Cancel, ended: { error?: FetchFailure }): Promise<IncomingMessage> {
   const origin = new URL(src.url);
   const hop = (url: URL, left: number): Promise<IncomingMessage> =>
     new Promise((resolve, reject) => {
@@ -146,9 +149,10 @@ function get(src: FetchSource, cancel: Cancel): Promise<IncomingMessage> {
         socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(timer));
         socket.once('close', () => clearTimeout(timer));
       });
-      req.setTimeout(src.idleMs, () =>
-        req.destroy(new FetchFailure(`GET ${url.href}: nothing came for ${src.idleMs / 1000} s`, { code: IDLE })),
-      );
+      req.setTimeout(src.idleMs, () => {
+        ended.error = new FetchFailure(`GET ${url.href}: nothing came for ${src.idleMs / 1000} s`, { code: IDLE });
+        req.destroy(ended.error);
+      });
       req.on('error', (err: NodeJS.ErrnoException) =>
         reject(
           err instanceof FetchFailure ? err : new FetchFailure(`GET ${url.href}: ${err.message}`, { code: err.code }),
@@ -190,7 +194,8 @@ export async function fetchInto(
   cancel: Cancel,
 ): Promise<number> {
   if (src.url.startsWith('http:')) return plainGet(new URL(src.url), src, max, write, cancel, true);
-  const res = await get(src, cancel);
+  const ended: { error?: FetchFailure } = {};
+  const res = await get(src, cancel, ended);
   const announced = Number(res.headers['content-length']);
   if (res.headers['content-length'] !== undefined && announced > max) {
     res.destroy();
@@ -221,10 +226,11 @@ export async function fetchInto(
       else resolve(n);
     });
     res.on('error', (err: NodeJS.ErrnoException) =>
-      fail(cancel.reason ?? new FetchFailure(`GET ${src.url}: ${err.message}`, { code: err.code })),
+      fail(cancel.reason ?? ended.error ?? new FetchFailure(`GET ${src.url}: ${err.message}`, { code: err.code })),
     );
     res.on('close', () => {
-      if (!res.complete) fail(cancel.reason ?? new FetchFailure(`GET ${src.url}: the connection closed early`));
+      if (!res.complete)
+        fail(cancel.reason ?? ended.error ?? new FetchFailure(`GET ${src.url}: the connection closed early`));
     });
   });
 }
