@@ -280,14 +280,17 @@ export async function benchDatapath(o: {
     // removed in the last minutes, which made this comparison one of that scan, whichever came second. Neither
     // output is removed before both unpacks are over, and which goes first alternates by round: this disk is
     // mounted with `discard`, and an unpack right after 256 MiB were removed (the other's output) ran up to 4×
-    // slower in alternate rounds, whichever it was. An output's files are then unlinked but its directories kept
-    // until the run ends, as berthd keeps a removed snapshot's (src/snapshots/removed.ts): removing them whole
-    // gave their group back its directory count, ext4 placed the next unpack's directory there (the group with the
-    // fewest), and whichever side came first paid for the inodes just freed.
+    // slower in alternate rounds, whichever it was. The outputs are kept to the round's end (the pulls, loads and
+    // floors of the next round come before its unpacks); then their files are unlinked but their directories kept
+    // until the run ends, as berthd keeps a removed snapshot's (src/snapshots/removed.ts): a tree removed whole
+    // puts its group back among those with the fewest directories, where ext4 may place any later directory made
+    // under a `T` one, and the unpack that lands there pays for the inodes just freed.
     const unpackRoot = join(scratch, 'unpack');
     await mkdir(unpackRoot, { recursive: true });
     await run('chattr', ['+T', unpackRoot], { allowFail: true });
     let unpacks = 0;
+    /** This round's unpack outputs, kept to its end. */
+    const outputs: string[] = [];
     const freshDir = async (layers: number): Promise<string> => {
       const dir = join(unpackRoot, String(unpacks++));
       await mkdir(dir);
@@ -360,18 +363,17 @@ export async function benchDatapath(o: {
           }),
         );
         const used = process.cpuUsage(cpu0);
-        dirs.push(dir);
+        outputs.push(dir);
         return { seconds: (performance.now() - t0) / 1000, load, cpu: (used.user + used.system) / 1e6 };
       };
       const tarStep = async (): Promise<Sample> => {
         const dir = await freshDir(files.length);
-        dirs.push(dir);
+        outputs.push(dir);
         return timed('sh', [
           '-c',
           files.map((f, i) => `tar ${image.gzip ? '-xzf' : '-xf'} ${f} -C ${dir}/${i}`).join(' && '),
         ]);
       };
-      const dirs: string[] = [];
       let berth: Sample;
       let tar: Sample;
       if (tarFirst) {
@@ -381,8 +383,6 @@ export async function benchDatapath(o: {
         berth = await berthStep();
         tar = await tarStep();
       }
-      for (const dir of dirs) await unlinkFiles(dir);
-      await run('sync', []);
       if (record) {
         const who = hashed && !image.gzip ? ' (tar hashed)' : '';
         add(`unpack ${image.name} berth${who}`, berth);
@@ -416,6 +416,9 @@ export async function benchDatapath(o: {
       for (const image of [built.bigRaw, built.big, built.many]) await unpackOnce(image, record, r % 2 === 0);
       await unpackOnce(built.bigRaw, record, r % 2 !== 0, true);
       await floors(record);
+      // The round's unpack outputs go at its end, long before the next round's unpacks (see `unpackRoot`).
+      for (const dir of outputs.splice(0)) await unlinkFiles(dir);
+      await run('sync', []);
     }
     await snapshots.stopUnpackThreads();
 
