@@ -12,17 +12,16 @@
  * - berthd's per-container timeline, from its `berth:phase` channel (bench/lib/phase-recorder.ts): when each
  *   container's create and start arrived and were answered, and the phases between.
  */
-import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { call, epochMs } from './lib/api.ts';
 import { DOCKER, dockerEnv, type Engine, ROOT, startBerthd, startDockerd, waitForBusybox } from './lib/engines.ts';
 import { type PhaseLine, readPhaseLines } from './lib/phases.ts';
-import { childrenOf, cpuMs, machineBusy, run, schedstat, sleep, stats, type Stats } from './lib/proc.ts';
+import { childrenOf, cpuMs, machineCpu, run, schedstat, sleep, stats, type Stats } from './lib/proc.ts';
 import { processes } from './containers.ts';
 import { between, type CpuKinds, snapshot } from './lib/cpu-kinds.ts';
-import { buildExitCpu, exitedUnder, listenExits } from './lib/exit-cpu.ts';
+import { buildExitCpu, exitedUnder, listenExits, processesUnder, underThisProcess } from './lib/exit-cpu.ts';
 import { runcBed, runcParallel } from './lib/runc.ts';
 import { cliTight, runcTight, type TightBed, type TightSample, tightBed, tightReport } from './lib/tight-floors.ts';
 
@@ -55,6 +54,9 @@ export interface BurstSample {
   exact: boolean;
   runtimeTicks?: number;
   reapedTicks?: number;
+  /** ms of CPU of the exit listener itself during the burst (in `machineCpu`); processes under the monitors. */
+  listenerCpu?: number;
+  runtimeProcs?: number;
   containerCpu: number;
   clientCpu: number;
   /** berthd's main thread: ms on a CPU, ms runnable but waiting for one. */
@@ -74,9 +76,9 @@ export interface BurstFigures {
   runcFloor: number[];
   cliFloor: number[];
   /** ms of CPU of each floor burst: runc create + start (reaped), the containers' processes, the machine's total. */
-  runcFloorCpu: { runtime: number; container: number; machine: number; bench: number }[];
+  runcFloorCpu: { runtime: number; runtimeTicks?: number; container: number; machine: number; bench: number }[];
   /** ms of CPU of each CLI floor burst: the docker CLIs (reaped), the machine's total. */
-  cliFloorCpu: { client: number; machine: number; bench: number }[];
+  cliFloorCpu: { client: number; clientTicks?: number; machine: number; bench: number }[];
   /** The tight floors (bench/lib/tight-floors.ts): runc from a sealed copy, one cheap spawner, CPU by kind. */
   runcTight: TightSample[];
   /** The same with runc from its file (the self-copy each init makes). */
@@ -128,11 +130,6 @@ function containersCpu(
   return { monitors, monitor, runtime, container };
 }
 
-function machineCpu(): { busy: number; forks: number } {
-  const s = readFileSync('/proc/stat', 'utf8');
-  return { busy: machineBusy(s), forks: Number(/^processes (\d+)/m.exec(s)?.[1] ?? 0) };
-}
-
 /** Runs `fn` (the burst) and measures it; with `exits` (the exit-cpu listener), what exited to the nanosecond. */
 async function measured(
   e: { pids: number[]; berthd?: number; monitor: string; needle: string; exits?: string | undefined },
@@ -170,7 +167,12 @@ async function measured(
     runtimeCpu: exact ? exitedUnder(exited.records, ctr.monitors) : ctr.runtime,
     reapedCpu: exact ? exitedUnder(exited.records, e.pids) : r1 - r0,
     exact,
-    ...(exact ? { runtimeTicks: ctr.runtime, reapedTicks: r1 - r0 } : {}),
+    ...(exact
+      ? {
+          ...{ runtimeTicks: ctr.runtime, reapedTicks: r1 - r0, listenerCpu: exited.ms },
+          runtimeProcs: processesUnder(exited.records, ctr.monitors),
+        }
+      : {}),
     containerCpu: ctr.container,
     clientCpu: c1 - c0,
     kinds: between(k0, k1),
@@ -380,10 +382,12 @@ export async function benchStartBurst(o: {
     for (let r = 0; r < o.rounds; r++) {
       o.log(`start-burst: round ${r + 1}/${o.rounds}`);
       await sleep(500);
-      const floor = await runcParallel(bed, o.parallel);
+      // the floors' reaped children from the exit records too, when they work (what exited under this process)
+      const { v: floor, ms: runcExact } = await underThisProcess(exits, () => runcParallel(bed, o.parallel));
       f.runcFloor.push(floor.wall);
       f.runcFloorCpu.push({
-        runtime: floor.runtimeCpu,
+        runtime: runcExact ?? floor.runtimeCpu,
+        ...(runcExact !== undefined ? { runtimeTicks: floor.runtimeCpu } : {}),
         container: floor.containerCpu,
         machine: floor.machineCpu,
         bench: floor.benchCpu,
@@ -393,12 +397,19 @@ export async function benchStartBurst(o: {
       const m1 = machineCpu().busy;
       const c1 = cpuMs('self').reaped;
       const self0 = process.cpuUsage();
-      const t0 = epochMs();
-      await Promise.all(Array.from({ length: o.parallel }, () => run(DOCKER, ['version'], { env })));
-      f.cliFloor.push(epochMs() - t0);
+      let t0 = 0;
+      let cliTicks = 0;
+      const { ms: cliExact } = await underThisProcess(exits, async () => {
+        t0 = epochMs();
+        await Promise.all(Array.from({ length: o.parallel }, () => run(DOCKER, ['version'], { env })));
+        f.cliFloor.push(epochMs() - t0);
+        // (before the listener, also this process's child, is stopped and reaped)
+        cliTicks = cpuMs('self').reaped - c1;
+      });
       const self = process.cpuUsage(self0);
       f.cliFloorCpu.push({
-        client: cpuMs('self').reaped - c1,
+        client: cliExact ?? cliTicks,
+        ...(cliExact !== undefined ? { clientTicks: cliTicks } : {}),
         machine: machineCpu().busy - m1,
         bench: (self.user + self.system) / 1000,
       });
@@ -467,7 +478,7 @@ export function startBurstReport(f: BurstFigures): string {
       const exact = s.filter((x) => x.exact);
       if (exact.length > 0)
         ticks.push(
-          `${e.engine} ${mode}: runtime ${f1(med(exact.map((x) => x.runtimeTicks!)))}, children ${f1(med(exact.map((x) => x.reapedTicks!)))} (${exact.length} of ${s.length} bursts)`,
+          `${e.engine} ${mode}: runtime ${f1(med(exact.map((x) => x.runtimeTicks!)))}, children ${f1(med(exact.map((x) => x.reapedTicks!)))} (${exact.length} of ${s.length} bursts; runtime's processes ${med(exact.map((x) => x.runtimeProcs ?? 0))}, each ~1–1.5 ms more by wait4; the listener's own CPU ${f1(med(exact.map((x) => x.listenerCpu ?? 0)))})`,
         );
       const what =
         mode === 'cli'
@@ -482,10 +493,16 @@ export function startBurstReport(f: BurstFigures): string {
       );
     }
   }
+  const runcTicks = f.runcFloorCpu.filter((x) => x.runtimeTicks !== undefined);
+  const cliTicks = f.cliFloorCpu.filter((x) => x.clientTicks !== undefined);
+  if (runcTicks.length > 0)
+    ticks.unshift(
+      `the floors' runc ${f1(med(runcTicks.map((x) => x.runtimeTicks!)))}, CLIs ${f1(med(cliTicks.map((x) => x.clientTicks!)))}`,
+    );
   out.push('');
   if (ticks.length > 0)
     out.push(
-      `- the runtime column (what the monitors waited for: \`runc create\` and the orphans they reaped) and the engine's children's are the exit records' (taskstats, ns on a CPU, bench/lib/exit-cpu.ts) for the bursts that had them; the same from /proc/PID/stat's ticks, each process's rounded down to 10 ms, read: ${ticks.join('; ')}`,
+      `- the runtime column (what the monitors waited for: \`runc create\` and the orphans they reaped), the engine's children's and the floors' runc and CLIs (the benchmark's children) are the exit records' (taskstats, ns on a CPU, bench/lib/exit-cpu.ts) for the bursts that had them; the same from /proc/PID/stat's ticks, each process's rounded down to 10 ms, read: ${ticks.join('; ')}`,
       '',
     );
   if (dockerd) {

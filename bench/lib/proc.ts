@@ -299,3 +299,9 @@ export function schedstat(pid: number, tid?: number): { onCpu: number; runQueue:
   }
   return { onCpu, runQueue };
 }
+
+/** The machine's busy CPU so far (ms, /proc/stat) and the processes and threads made since boot. */
+export function machineCpu(): { busy: number; forks: number } {
+  const s = readFileSync('/proc/stat', 'utf8');
+  return { busy: machineBusy(s), forks: Number(/^processes (\d+)/m.exec(s)?.[1] ?? 0) };
+}

@@ -120,6 +120,8 @@ export class JSONLines {
   #pending: string[] = [];
   #pendingBytes = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Settles once the client has read a batch the socket would not take at once. */
+  #blocked: Promise<void> | undefined;
   constructor(res: ServerResponse, opts: { batchMs?: number } = {}) {
     this.#res = res;
     this.#batchMs = opts.batchMs ?? 0;
@@ -139,20 +141,35 @@ export class JSONLines {
     if (this.#batchMs <= 0) return this.#send(line);
     this.#pending.push(line);
     this.#pendingBytes += line.length;
+    // A client that reads slowly: the caller waits for it, as for an unbatched write that found the socket full.
+    if (this.#blocked) return this.#blocked;
     if (this.#pendingBytes >= BATCH_BYTES) return this.#flush();
-    this.#timer ??= setTimeout(() => void this.#flush().catch(() => {}), this.#batchMs);
+    this.#arm();
     return Promise.resolve();
+  }
+  #arm(): void {
+    this.#timer ??= setTimeout(() => void this.#flush().catch(() => {}), this.#batchMs);
   }
   #send(text: string): Promise<void> {
     const ok = this.#res.write(text);
     if (ok) return Promise.resolve();
-    return drained(this.#res).then(() => undefined);
+    if (this.#batchMs <= 0) return drained(this.#res).then(() => undefined);
+    // Nothing more is written until the client has read this: what comes meanwhile waits, then goes out together.
+    this.#blocked = drained(this.#res).then(() => {
+      this.#blocked = undefined;
+      if (this.#pending.length > 0) this.#arm();
+    });
+    return this.#blocked;
   }
-  /** Writes what waits. */
+  /** Writes what waits (unless the client has yet to read the last write: then once it has). */
   #flush(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#pending.length === 0) return Promise.resolve();
+    if (this.#blocked) return this.#blocked;
+    return this.#writePending() ?? Promise.resolve();
+  }
+  #writePending(): Promise<void> | undefined {
+    if (this.#pending.length === 0) return undefined;
     const text = this.#pending.length === 1 ? this.#pending[0]! : this.#pending.join('');
     this.#pending = [];
     this.#pendingBytes = 0;
@@ -167,12 +184,16 @@ export class JSONLines {
   }
   error(message: string): void {
     this.start();
-    void this.#flush().catch(() => {});
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    void this.#writePending()?.catch(() => {});
     this.#res.write(`${JSON.stringify({ errorDetail: { message }, error: message })}\r\n`);
   }
   end(): void {
     this.start();
-    void this.#flush().catch(() => {});
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    void this.#writePending()?.catch(() => {});
     this.#res.end();
   }
 }

@@ -164,7 +164,7 @@ export class BuildContext {
         let hash: Hash | undefined;
         for await (const c of e.body) {
           if (hash === undefined) {
-            if (w && (await w.same(was!.offset! + matched, c))) {
+            if (w && (w.sameNow(was!.offset! + matched, c) ?? (await w.same(was!.offset! + matched, c)))) {
               matched += c.length;
               continue;
             }

@@ -110,6 +110,17 @@ export class Windows {
     this.#path = path;
   }
 
+  /**
+   * Whether `chunk` is what the spool holds at `pos`, when the window in memory holds all of it; undefined when a
+   * window must be read first (then `same`). Most chunks of an upload that matches fall in the window already read:
+   * they are compared with no promise made.
+   */
+  sameNow(pos: number, chunk: Uint8Array): boolean | undefined {
+    const w = this.#cur;
+    if (!w || pos < w.start || pos + chunk.length > w.start + w.len) return undefined;
+    return Buffer.prototype.compare.call(chunk, w.buf, pos - w.start, pos - w.start + chunk.length) === 0;
+  }
+
   /** Whether `chunk` is what the spool holds at `pos`. */
   async same(pos: number, chunk: Uint8Array): Promise<boolean> {
     let off = 0;

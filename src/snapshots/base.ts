@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SnapshotRecord, SnapshotRecords } from '../metadata/index.ts';
@@ -24,6 +25,9 @@ import type { Mount, SnapshotInfo, Snapshotter, TarEntry, Usage } from './types.
 import { markTopDir } from '../util/topdir.ts';
 import { REMOVED_PREFIX, RemovedTrees } from './removed.ts';
 import { diskUsage } from './usage.ts';
+
+/** A snapshot's directory while it is made, before it takes its id's name. */
+const NEW_PREFIX = '.new-';
 
 export interface SnapshotterDeps {
   /** The data root: snapshots live in `<root>/snapshots/<id>/`. */
@@ -103,6 +107,7 @@ export abstract class DirectorySnapshotter implements Snapshotter {
       parents = this.#ancestry(p);
     }
     const rec = this.records.create(key, parents[0]?.key ?? null, kind, labels);
+    let fresh: string | undefined;
     try {
       const home = this.home(rec.id);
       // Synchronous calls on the path of every container create: one step of the event loop instead of several
@@ -110,13 +115,21 @@ export abstract class DirectorySnapshotter implements Snapshotter {
       // (and then it may be a whole layer's tree: removed off the event loop).
       if (existsSync(home)) await rm(home, { recursive: true, force: true }); // left by a crash before a repair
       await (this.#topDir ??= markTopDir(this.dir));
-      mkdirSync(home, { recursive: true });
-      mkdirSync(join(home, 'fs'), 0o755);
+      // Made under a random name, then renamed to its id: ext4 places a directory made under a `T` one by a hash of
+      // the name it is made with, and an id that another daemon on this file system (or this data root before a
+      // restart) just removed would hash to the group its removal freed (removed.ts). A crash between the two
+      // leaves a name without a record, which repair() removes.
+      fresh = join(this.dir, `${NEW_PREFIX}${randomBytes(8).toString('hex')}`);
+      mkdirSync(fresh, { recursive: true });
+      mkdirSync(join(fresh, 'fs'), 0o755);
+      renameSync(fresh, home);
+      fresh = undefined;
       await this.populate(rec, parents);
       return this.mountsOf(rec, parents);
     } catch (err) {
       this.records.delete(key);
       await rm(this.home(rec.id), { recursive: true, force: true });
+      if (fresh !== undefined) await rm(fresh, { recursive: true, force: true });
       throw err;
     }
   }

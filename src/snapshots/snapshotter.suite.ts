@@ -544,6 +544,9 @@ export function runSnapshotterSuite(
       const orphan = join(ctx.root, 'snapshots', '9999');
       await mkdir(join(orphan, 'fs'), { recursive: true });
       await writeFile(join(orphan, 'fs', 'junk'), 'x');
+      // A directory being made when the daemon died, before it took its id's name.
+      const unnamed = join(ctx.root, 'snapshots', '.new-0123456789abcdef');
+      await mkdir(join(unnamed, 'fs'), { recursive: true });
       await ctx.snapshotter.prepare('crashed-unpack', undefined, { labels: { [TRANSIENT_LABEL]: 'true' } });
       await ctx.snapshotter.prepare('container-rootfs');
       // A restart: a new snapshotter over the same data root and DB.
@@ -551,6 +554,7 @@ export function runSnapshotterSuite(
       const { removed } = await again.repair();
       assert.ok(removed.includes('crashed-unpack'), `removed: ${removed.join(', ')}`);
       assert.ok(removed.includes(orphan), `removed: ${removed.join(', ')}`);
+      assert.ok(removed.includes(unnamed), `removed: ${removed.join(', ')}`);
       await assert.rejects(again.stat('crashed-unpack'), NotFoundError);
       await assert.rejects(stat(orphan), { code: 'ENOENT' });
       assert.equal((await again.stat('container-rootfs')).kind, 'active');
