@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer as createPlainServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -54,4 +55,36 @@ test('over HTTPS, a body that stops coming fails with the idle code, after the b
     },
   );
   assert.equal(got, 1000);
+});
+
+test('over plain HTTP, a kept-alive connection used for many downloads gathers no listeners', async (t) => {
+  // Each download on a connection of the pool set its idle timeout with a listener of its own that was never
+  // removed: the listeners (and the downloads they hold) piled up on the connection for the thread's life.
+  const blob = Buffer.alloc(1000, 3);
+  const plain = createPlainServer((_req, res) => res.writeHead(200, { 'Content-Length': blob.length }).end(blob));
+  let connections = 0;
+  plain.on('connection', () => connections++);
+  await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    closeAgents();
+    plain.closeAllConnections();
+    plain.close();
+  });
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const src = {
+    url: `http://127.0.0.1:${(plain.address() as AddressInfo).port}/blob`,
+    headers: {},
+    idleMs: 5000,
+    connectMs: 5000,
+  };
+  for (let i = 0; i < 15; i++) assert.equal(await fetchInto(src, blob.length, () => {}, {}), blob.length);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(connections, 1, 'one kept-alive connection');
+  assert.deepEqual(
+    warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')),
+    [],
+  );
 });

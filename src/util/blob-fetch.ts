@@ -306,12 +306,15 @@ function plainGet(
     let over = false;
     const connecting = c.socket.connecting ? setTimeout(() => done(noConnection(url, src)), src.connectMs) : undefined;
     if (connecting) c.socket.once('connect', () => clearTimeout(connecting));
+    // the idle timeout's listener goes with the request: a kept-alive connection serves many
+    const idleOut = (): void =>
+      done(new FetchFailure(`GET ${url.href}: nothing came for ${src.idleMs / 1000} s`, { code: IDLE }));
     const done = (err?: Error) => {
       if (over) return;
       over = true;
       clearTimeout(connecting);
       c.data = c.closed = undefined;
-      c.socket.setTimeout(0);
+      c.socket.setTimeout(0, idleOut);
       if (err || !keep) c.socket.destroy();
       else {
         const pool = idle.get(c.key) ?? [];
@@ -379,9 +382,7 @@ function plainGet(
       );
     };
     cancel.stop = (err) => done(err);
-    c.socket.setTimeout(src.idleMs, () =>
-      done(new FetchFailure(`GET ${url.href}: nothing came for ${src.idleMs / 1000} s`, { code: IDLE })),
-    );
+    c.socket.setTimeout(src.idleMs, idleOut);
     const fields = Object.entries(src.headers)
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('');
