@@ -283,7 +283,11 @@ export async function benchBuild(opts: {
         for (let i = 0; i < 10; i++) cycleT.push((await apiCycle(berthd.socket)).total);
       }
       if (opts.only !== 'large' && opts.only !== 'run') {
-        for (const b of [...builders, drainBuilder]) {
+        // berthd's builders in an order that flips every round: a berthd building right after another one has
+        // finished measured 10-40 ms more CPU for a cached build (that one's work after its answer), whichever went
+        // second (bench/README.md, Build, "A/B with builds alternating")
+        const ours = builders.slice(1);
+        for (const b of [builders[0]!, ...(r % 2 ? ours.reverse() : ours), drainBuilder]) {
           log(`build: round ${r + 1}/${runs}, small fixture, ${b.name}`);
           await b.reset(['bench-small']);
           await run('sync', []);
