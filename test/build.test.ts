@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Daemon, docker, run, startDaemon } from './harness.ts';
+import { api, type Daemon, docker, run, sh, startDaemon, waitFor } from './harness.ts';
 
 const MULTI = `FROM busybox AS gen
 ENV GREETING=hello
@@ -159,5 +159,37 @@ describe('docker build against berthd', () => {
     const out = await ok(d, ['build', '-t', 'alone', '-'], 'FROM busybox\nRUN echo alone > /a\n');
     assert.match(out, /Successfully tagged alone:latest/);
     assert.equal(await ok(d, ['run', '--rm', 'alone', 'cat', '/a']), 'alone\n');
+  });
+  it('the kept last upload is build cache: system df counts it, builder prune frees it and says so', async () => {
+    // berthd keeps the last upload's spool to compare the next one with (src/build/upload.ts): disk use like a
+    // kept context's, so `system df` and `builder prune` show it where Docker shows build cache
+    await writeFile(join(ctx, 'big.bin'), Buffer.alloc(300_000, 7));
+    await ok(d, ['build', '-t', 'app', ctx]);
+    const spools = () => sh(`find ${join(d.dataRoot, 'build')} -name '*.spool' -printf '%s\\n'`);
+    const onDisk = (await spools()).split('\n').filter(Boolean).map(Number);
+    assert.ok(onDisk.length > 0 && onDisk.every((n) => n > 0), `spools: ${onDisk}`);
+    type Cache = { ID: string; Type: string; Size: number; InUse: boolean; Shared: boolean };
+    const df = JSON.parse((await api(d.socket, 'GET', '/system/df')).body) as { BuildCache: Cache[] | null };
+    const kept = (df.BuildCache ?? []).filter((c) => c.Type === 'source.local');
+    assert.equal(kept.length, 1, JSON.stringify(df.BuildCache));
+    assert.equal(
+      kept[0]!.Size,
+      onDisk.reduce((a, b) => a + b, 0),
+      "the size is the spools' bytes",
+    );
+    assert.ok(kept[0]!.Size >= 300_000 && !kept[0]!.InUse && !kept[0]!.Shared, JSON.stringify(kept[0]));
+    const cli = await ok(d, ['system', 'df', '--format', '{{.Type}} {{.Size}}']);
+    assert.doesNotMatch(cli, /^Build Cache 0B$/m, cli);
+    const pruned = await ok(d, ['builder', 'prune', '-f']);
+    assert.match(pruned, new RegExp(`^${kept[0]!.ID}$`, 'm'), pruned);
+    assert.doesNotMatch(pruned, /Total reclaimed space: 0B/, pruned);
+    await waitFor('the spools removed', async () => (await spools()).trim() === '');
+    const after = JSON.parse((await api(d.socket, 'GET', '/system/df')).body) as { BuildCache: Cache[] | null };
+    assert.deepEqual(
+      (after.BuildCache ?? []).filter((c) => c.Type === 'source.local'),
+      [],
+    );
+    // the next build sends everything again and is still all from the cache
+    assert.deepEqual(ranSteps(await ok(d, ['build', '-t', 'app', ctx])), []);
   });
 });

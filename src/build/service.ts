@@ -247,14 +247,15 @@ export class BuildService {
     o: { all?: boolean; until?: number | undefined; keepStorage?: number | undefined } = {},
   ): Promise<{ CachesDeleted: string[] | null; SpaceReclaimed: number }> {
     const records = this.#d.records;
-    // the last upload docker build sent (upload.ts) is a cache of the context like a kept one: it goes too
-    this.#uploads.clear();
+    // the last upload docker build sent (upload.ts) is a cache of the context like a kept one, counted as one
+    const upload = await this.#uploads.info();
     const used = o.all ? new Set<string>() : await this.#imageKeys();
     const items = [
       ...records.all().map((r) => ({ kind: 'step' as const, id: r.key, size: r.size, lastUsed: r.lastUsed })),
       ...records.dirs().map((r) => ({ kind: r.kind, id: r.id, size: r.size, lastUsed: r.lastUsed, path: r.path })),
+      ...(upload ? [{ kind: 'upload' as const, id: upload.id, size: upload.size, lastUsed: upload.lastUsed }] : []),
     ]
-      .filter((i) => o.all || (i.kind === 'step' ? !used.has(i.id) : i.kind === 'source.local'))
+      .filter((i) => o.all || (i.kind === 'step' ? !used.has(i.id) : i.kind === 'source.local' || i.kind === 'upload'))
       .filter((i) => o.until === undefined || i.lastUsed < o.until * 1000)
       .sort((a, b) => a.lastUsed - b.lastUsed);
     let total = items.reduce((n, i) => n + i.size, 0);
@@ -270,6 +271,11 @@ export class BuildService {
     const inUse = new Set<(typeof victims)[number]>();
     for (const v of victims) {
       if (v.kind === 'step') continue;
+      if (v.kind === 'upload') {
+        // (replaced by a newer upload meanwhile: that one is not what was counted)
+        if (!this.#uploads.clear(v.id)) inUse.add(v);
+        continue;
+      }
       if (v.kind === 'source.local') {
         if (!(await this.#kept.remove(v.id))) inUse.add(v);
         continue;
@@ -305,8 +311,9 @@ export class BuildService {
     return keys;
   }
 
-  /** `system df`'s build cache: the step records, cache mounts and kept contexts. */
+  /** `system df`'s build cache: the step records, cache mounts, kept contexts and the last upload. */
   async diskUsage(): Promise<DiskUsageBuildCache[]> {
+    const upload = await this.#uploads.info();
     const used = await this.#imageKeys();
     const iso = (ms: number) => new Date(ms).toISOString();
     const out: DiskUsageBuildCache[] = this.#d.records.all().map((r) => ({
@@ -336,6 +343,19 @@ export class BuildService {
         UsageCount: d.usageCount,
       });
     }
+    if (upload)
+      out.push({
+        ID: upload.id.slice(0, 25),
+        Parents: null,
+        Type: 'source.local',
+        Description: 'last docker build context',
+        InUse: upload.inUse,
+        Shared: false,
+        Size: upload.size,
+        CreatedAt: iso(upload.created),
+        LastUsedAt: iso(upload.lastUsed),
+        UsageCount: upload.usageCount,
+      });
     return out;
   }
 

@@ -15,7 +15,8 @@
  * upload replaces it or `builder prune` drops it). The spools live under the build's `contexts` directory, which
  * start-up repair removes: the last upload is not kept across a restart.
  */
-import { type FileHandle, open, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { type FileHandle, open, rm, stat } from 'node:fs/promises';
 import type { ContextEntry } from './context.ts';
 
 /** An upload's entries (with their tarsum headers) and the spools their bodies are in. */
@@ -30,14 +31,52 @@ export interface Lease {
   release(): void;
 }
 
+/**
+ * The last upload as build cache (`system df`, `builder prune`): its spools' bytes on disk are its size, and it is
+ * in use while a build holds one of them.
+ */
+export interface KeptUpload {
+  id: string;
+  size: number;
+  inUse: boolean;
+  created: number;
+  lastUsed: number;
+  usageCount: number;
+}
+
+interface Last {
+  upload: Upload;
+  id: string;
+  created: number;
+  lastUsed: number;
+  usageCount: number;
+}
+
 export class Uploads {
-  #last: Upload | undefined;
+  #last: Last | undefined;
   readonly #refs = new Map<string, number>();
 
   /** The last upload, held until `release` (a build compares its body with it and may read bodies from it). */
   base(): Lease {
-    const upload = this.#last;
-    return this.hold(upload);
+    const last = this.#last;
+    if (last) {
+      last.lastUsed = Date.now();
+      last.usageCount++;
+    }
+    return this.hold(last?.upload);
+  }
+
+  /** The last upload as a build cache record; undefined when there is none. */
+  async info(): Promise<KeptUpload | undefined> {
+    const last = this.#last;
+    if (!last) return undefined;
+    let size = 0;
+    let inUse = false;
+    for (const s of last.upload.spools) {
+      size += (await stat(s).catch(() => ({ size: 0 }))).size;
+      if ((this.#refs.get(s) ?? 0) > 1) inUse = true;
+    }
+    return { id: last.id, size, inUse, created: last.created, lastUsed: last.lastUsed, usageCount: last.usageCount };
   }
 
   /** Holds an upload's spools until `release`. */
@@ -58,15 +97,21 @@ export class Uploads {
   keep(upload: Upload): void {
     const old = this.#last;
     this.hold(upload);
-    this.#last = upload;
-    if (old) this.#drop(old.spools);
+    const now = Date.now();
+    this.#last = { upload, id: randomBytes(16).toString('hex'), created: now, lastUsed: now, usageCount: 1 };
+    if (old) this.#drop(old.upload.spools);
   }
 
-  /** Lets the last upload go (`builder prune`): its spools are removed once no build reads them. */
-  clear(): void {
+  /**
+   * Lets the last upload go (`builder prune`; with `id`, only when it is still that one): its spools are removed
+   * once no build reads them. Whether it went.
+   */
+  clear(id?: string): boolean {
     const old = this.#last;
+    if (!old || (id !== undefined && old.id !== id)) return false;
     this.#last = undefined;
-    if (old) this.#drop(old.spools);
+    this.#drop(old.upload.spools);
+    return true;
   }
 
   /** A spool written by a build that failed before it was counted: removed unless something holds it. */

@@ -40,6 +40,8 @@ export class RemovedTrees {
   /** Kept skeletons: path → when its files were unlinked (ms since the epoch). */
   readonly #kept = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
+  /** The kept time `#timer` is set for (the oldest when it was set; a sweep sets it again). */
+  #armedFor = 0;
   /** The sweep under way, if any: sweeps run one at a time. */
   #sweep: Promise<void> = Promise.resolve();
   #closed = false;
@@ -117,17 +119,26 @@ export class RemovedTrees {
     await this.#sweep;
   }
 
+  /** Keeps `path` from `at`; the timer moves only for a time older than the one it is set for. */
   #keep(path: string, at: number): void {
     this.#kept.set(path, at);
-    this.#arm();
+    if (this.#timer === undefined || at < this.#armedFor) this.#arm(at);
   }
 
-  /** The timer set for the oldest skeleton's time (unref'd: it keeps no process alive). */
-  #arm(): void {
+  /**
+   * The timer set for the oldest skeleton's time (unref'd: it keeps no process alive): `oldest` when the caller
+   * knows it, else found by a loop over the kept times (a spread into Math.min fails past the engine's argument
+   * limit, which a busy store's removals within the window can reach).
+   */
+  #arm(oldest?: number): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#closed || this.#kept.size === 0) return;
-    const oldest = Math.min(...this.#kept.values());
+    if (oldest === undefined) {
+      oldest = Number.POSITIVE_INFINITY;
+      for (const at of this.#kept.values()) if (at < oldest) oldest = at;
+    }
+    this.#armedFor = oldest;
     const wait = Math.max(0, oldest + this.#keepMs - Date.now()) + 100;
     this.#timer = setTimeout(() => this.#startSweep(), wait);
     this.#timer.unref();
