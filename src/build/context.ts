@@ -10,7 +10,19 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { chmod, copyFile, type FileHandle, link, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
+import {
+  chmod,
+  copyFile,
+  type FileHandle,
+  link,
+  lutimes,
+  mkdir,
+  open,
+  rm,
+  stat,
+  symlink,
+  utimes,
+} from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { DataLossError, InvalidArgumentError } from '../util/errors.ts';
 import { extract, type TarHeader } from '../util/tar/index.ts';
@@ -188,6 +200,7 @@ export class BuildContext {
           spools.add(spool);
         }
       }
+      await unpin(entries, spools, spool, sink, size);
     } catch (err) {
       await sink.end();
       throw err;
@@ -428,8 +441,8 @@ class Spool {
     this.#path = path;
   }
 
-  async add(c: Uint8Array, hash: Hash): Promise<void> {
-    hash.update(c);
+  async add(c: Uint8Array, hash?: Hash): Promise<void> {
+    hash?.update(c);
     this.offset += c.length;
     if (!this.#out) {
       const out = createWriteStream(this.#path, { mode: 0o600, highWaterMark: 1 << 20 });
@@ -447,6 +460,51 @@ class Spool {
     if (!out) return;
     this.#out = undefined;
     await Promise.race([new Promise<void>((resolve) => out.end(resolve)), this.#failed!]);
+  }
+}
+
+/**
+ * Bounds the dead bytes the base's spools keep on disk: a spool stays while any body of the upload is in it, so one
+ * small unchanged file could keep a whole old spool (a 400 MB context held 800 MB). While the base's spools this
+ * upload reads hold more dead bytes than half the context's live ones, the bodies of the one with the least of it
+ * in use are copied into this upload's spool and that spool is let go: the spools the upload keeps then hold at
+ * most 1.5 times its bytes. A spool mostly in use is copied last, and only a changed upload copies at all.
+ */
+async function unpin(
+  entries: ReadonlyMap<string, ContextEntry>,
+  spools: Set<string>,
+  own: string,
+  sink: Spool,
+  live: number,
+): Promise<void> {
+  const held = new Map<string, { used: number; size: number; entries: ContextEntry[] }>();
+  for (const e of entries.values()) {
+    if (e.type !== 'file' || e.size === 0 || e.spool === undefined || e.spool === own) continue;
+    let h = held.get(e.spool);
+    if (!h) held.set(e.spool, (h = { used: 0, size: 0, entries: [] }));
+    h.used += e.size;
+    h.entries.push(e);
+  }
+  if (held.size === 0) return;
+  let dead = 0;
+  for (const [path, h] of held) {
+    h.size = (await stat(path).catch(() => ({ size: h.used }))).size;
+    dead += Math.max(0, h.size - h.used);
+  }
+  const byUse = [...held].sort(([, a], [, b]) => a.used / a.size - b.used / b.size);
+  for (const [path, h] of byUse) {
+    if (dead <= live / 2) break;
+    // in spool order: one pass through the old spool
+    h.entries.sort((a, b) => a.offset! - b.offset!);
+    for (const e of h.entries) {
+      const at = sink.offset;
+      for await (const p of spoolRange(path, e.offset!, e.size)) await sink.add(p);
+      e.spool = own;
+      e.offset = at;
+    }
+    spools.delete(path);
+    spools.add(own);
+    dead -= Math.max(0, h.size - h.used);
   }
 }
 
