@@ -127,12 +127,31 @@ export async function fetchedBlob(
     size: d.size,
     ...progress,
     rest(from, failure) {
+      // Every byte came before the download failed (a chunked answer cut before its terminating chunk): nothing is
+      // left to ask for (a Range from the end is answered 416). The digest and size checks still decide.
+      if (from >= d.size) return finished(from, progress);
       if (failure.code !== IDLE) return bytes(from);
       const err = new IdleTimeoutError(`GET ${source.url}: the registry sent nothing for ${t.idleTimeout / 1000} s`, {
         cause: failure,
       });
       return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(err) }) };
     },
+  };
+}
+
+/** No more bytes: the count so far reported, and the download received, as `bytes` would at its end. */
+function finished(
+  n: number,
+  progress: { onBytes: (n: number) => void; onReceived: () => void },
+): AsyncIterable<Buffer> {
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: async (): Promise<IteratorResult<Buffer>> => {
+        progress.onBytes(n);
+        progress.onReceived();
+        return { done: true, value: undefined };
+      },
+    }),
   };
 }
 

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { sha256 } from '../../util/digest.ts';
 import { CanceledError, DataLossError, InvalidArgumentError, UnavailableError } from '../../util/errors.ts';
 import { makeImage, testEngine } from '../testkit.ts';
 import { pullImage } from './pull.ts';
-import { registryFor, startProxy } from './testkit.ts';
-import { assertNothingKept, config, fakeRegistry, skopeoPush, twoLayerImage } from './testkit-pull.ts';
+import { makeCa, registryFor, startProxy } from './testkit.ts';
+import { assertNothingKept, config, fakeRegistry, skopeoPush, tmp, twoLayerImage } from './testkit-pull.ts';
 import type { JSONMessage } from './types.ts';
 test('a connection cut mid-blob is resumed with Range; a hung blob fails after the idle timeout and keeps nothing', async (t) => {
   const reg = await registryFor(t, 'plain');
@@ -189,6 +191,48 @@ test('the unpack thread downloads each layer itself; a redirect over plain HTTP 
     const dl = seen.filter((m) => m.id === l.digest.slice(7, 19) && m.status === 'Downloading').at(-1);
     assert.deepEqual(dl?.progressDetail, { current: l.blob.length, total: l.blob.length });
   }
+  assert.equal((await e.snapshots()).length, 2);
+});
+
+test("the unpack thread's chunked download cut after the blob's last byte ends the layer: nothing is left to ask for", async (t) => {
+  const img = await twoLayerImage({ variant: 'cut at the end' });
+  const layer = img.layers[1]!;
+  const dir = await tmp(t);
+  await makeCa(dir);
+  const tls = {
+    key: await readFile(join(dir, 'server.key'), 'utf8'),
+    cert: await readFile(join(dir, 'server.crt'), 'utf8'),
+  };
+  let cuts = 0;
+  const ranges: string[] = [];
+  // Over HTTPS (node:https takes a chunked answer; the thread's plain reader leaves one to the client): the thread's
+  // answer is chunked, and its connection closes after the last data byte, before the terminating chunk. A Range
+  // from the blob's end is answered 416, as the registry does.
+  const reg = await fakeRegistry(t, img, {
+    tls,
+    route: (req, res) => {
+      const m = /\/blobs\/(sha256:[a-f0-9]+)$/.exec(req.url ?? '');
+      if (m?.[1] !== layer.digest) return false;
+      if (req.headers.range !== undefined) {
+        ranges.push(req.headers.range);
+        if (Number(/^bytes=(\d+)-$/.exec(req.headers.range)?.[1]) < layer.blob.length) return false;
+        res.writeHead(416, { 'Content-Range': `bytes */${layer.blob.length}` });
+        res.end();
+        return true;
+      }
+      if (!/unpack thread/.test(String(req.headers['user-agent']))) return false;
+      cuts++;
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+      res.write(layer.blob, () => res.socket?.end());
+      return true;
+    },
+  });
+  const e = await testEngine(t);
+  await pullImage(e, config(), `${reg}/x:1`);
+  assert.equal(cuts, 1, 'the thread downloaded the layer, cut at its end');
+  assert.deepEqual(ranges, [], 'and nothing more was asked for');
+  const tree = await e.tree(`${reg}/x:1`);
+  assert.equal(tree.has('srv/data') && tree.has('big'), true);
   assert.equal((await e.snapshots()).length, 2);
 });
 

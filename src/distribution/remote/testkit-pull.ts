@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -76,6 +77,8 @@ export async function fakeRegistry(
     digestHeader?: string;
     /** Answers a request itself (true) before the registry does. */
     route?: (req: IncomingMessage, res: ServerResponse) => boolean;
+    /** Served over HTTPS with this key pair (a 127.0.0.1 registry is insecure: its certificate goes unchecked). */
+    tls?: { key: string; cert: string };
   },
 ): Promise<string> {
   const layers = img.layers.map((l) => ({
@@ -97,7 +100,7 @@ export async function fakeRegistry(
     [img.configDigest, img.config],
     ...img.layers.map((l) => [l.digest, l.blob] as [string, Buffer]),
   ]);
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (tamper.route?.(req, res)) return;
     const url = (req.url ?? '').replace(/^\/elsewhere\//, '/v2/x/blobs/');
     if (url === '/v2/') return res.end('{}');
@@ -113,7 +116,8 @@ export async function fakeRegistry(
       return res.end('{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry"}]}');
     }
     res.end(m[1] === tamper.blob && tamper.body ? tamper.body(b) : b);
-  });
+  };
+  const server = tamper.tls ? createHttpsServer(tamper.tls, handler) : createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.after(
     () =>
