@@ -4,10 +4,12 @@
  * `--build-arg`, `--target`, `--iidfile`, `-q`; what the images hold and what their history says.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pack } from '../src/util/tar/index.ts';
 import { api, type Daemon, docker, run, sh, startDaemon, waitFor } from './harness.ts';
 
 const MULTI = `FROM busybox AS gen
@@ -190,6 +192,51 @@ describe('docker build against berthd', () => {
       [],
     );
     // the next build sends everything again and is still all from the cache
+    assert.deepEqual(ranSteps(await ok(d, ['build', '-t', 'app', ctx])), []);
+  });
+  it('a restart after a build does not load the builder; a build cut short mid-upload is still repaired', async () => {
+    // the kept last upload's spool is left on disk when berthd stops: it is not a crash's leftover, so start-up
+    // does not load the builder for it (daemon/engine.ts, leftovers); the builder removes it when first used
+    await ok(d, ['build', '-t', 'app', ctx]);
+    const uploads = join(d.dataRoot, 'build', 'uploads');
+    const contexts = join(d.dataRoot, 'build', 'contexts');
+    const list = (dir: string) => readdir(dir).catch(() => [] as string[]);
+    const kept = await list(uploads);
+    assert.ok(kept.length > 0, 'the last upload is kept');
+    await d.stop();
+    let from = d.log().length;
+    await d.restart();
+    assert.doesNotMatch(d.log().slice(from), /the builder repairs/, d.log().slice(from));
+    assert.deepEqual(await list(contexts), []);
+    assert.deepEqual(await list(uploads), kept, 'the builder was not loaded');
+    assert.deepEqual(ranSteps(await ok(d, ['build', '-t', 'app', ctx])), []);
+    const now = await list(uploads);
+    assert.ok(now.length > 0 && now.every((f) => !kept.includes(f)), `${kept} then ${now}`);
+
+    // killed while a context is arriving: repaired at the next start, the spools too
+    const parts: Uint8Array[] = [];
+    const big = Buffer.alloc(4 << 20, 3);
+    for await (const c of pack([{ header: { name: 'big', type: 'file', mode: 0o644, size: big.length }, body: big }]))
+      parts.push(c);
+    const tar = Buffer.concat(parts);
+    const req = request({
+      socketPath: d.socket,
+      method: 'POST',
+      path: '/build?t=cut',
+      headers: { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' },
+    });
+    req.on('error', () => {});
+    req.write(tar.subarray(0, 1 << 20));
+    await waitFor('the upload to be spooled', async () => (await list(uploads)).length > now.length);
+    assert.ok((await list(contexts)).length > 0);
+    d.proc.kill('SIGKILL');
+    await new Promise((r) => d.proc.once('exit', r));
+    req.destroy();
+    from = d.log().length;
+    await d.restart();
+    assert.match(d.log().slice(from), /the builder repairs what an interrupted build left/);
+    assert.deepEqual(await list(contexts), []);
+    await waitFor('the spools removed', async () => (await list(uploads)).length === 0);
     assert.deepEqual(ranSteps(await ok(d, ['build', '-t', 'app', ctx])), []);
   });
 });

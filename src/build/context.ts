@@ -108,8 +108,8 @@ export class BuildContext {
   }
 
   /**
-   * Reads a context body: its entries into memory, the files' bodies into a spool beside `dir` (which must not
-   * exist). A body that is not an archive is a Dockerfile sent alone: the context is then empty.
+   * Reads a context body: its entries into memory, the files' bodies into a spool (`spool`, or beside `dir`, which
+   * must not exist). A body that is not an archive is a Dockerfile sent alone: the context is then empty.
    *
    * With `base` (the last upload, upload.ts), a file whose tarsum header is the base's entry's and whose body is
    * byte for byte the base's takes the base's sum and body: it is compared as it arrives, not hashed or spooled.
@@ -118,7 +118,7 @@ export class BuildContext {
   static async receive(
     source: AsyncIterable<Uint8Array>,
     dir: string,
-    opts: { signal?: AbortSignal; base?: Upload | undefined } = {},
+    opts: { signal?: AbortSignal; base?: Upload | undefined; spool?: string } = {},
   ): Promise<{ context: BuildContext; dockerfile?: Buffer }> {
     const { head, stream } = await openArchive(source);
     await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -132,7 +132,7 @@ export class BuildContext {
       }
       return { context: new BuildContext(dir, new Map(), 0), dockerfile: Buffer.concat(chunks) };
     }
-    const spool = `${dir}.spool`;
+    const spool = opts.spool ?? `${dir}.spool`;
     const sink = new Spool(spool);
     const base = opts.base;
     const windows = new Map<string, Windows>();

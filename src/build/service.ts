@@ -88,6 +88,8 @@ export class BuildService {
   readonly #copies: CopyRecords;
   readonly #fromPaths = new Map<string, string>();
   readonly #uploads = new Uploads();
+  /** The last uploads' spools a previous daemon kept, removed when the service is first used (upload.ts). */
+  readonly #swept: Promise<void>;
 
   constructor(deps: BuildServiceDeps) {
     this.#d = deps;
@@ -103,6 +105,13 @@ export class BuildService {
     this.#caches = new CacheMounts(join(this.#root, 'cache'), deps.records);
     this.#kept = new KeptContexts(join(this.#root, 'kept'), deps.records, deps.log);
     this.#copies = new CopyRecords(this.#root);
+    const uploads = join(this.#root, 'uploads');
+    this.#swept = rm(uploads, { recursive: true, force: true })
+      .then(() => mkdir(uploads, { recursive: true, mode: 0o700 }))
+      .then(
+        () => {},
+        (err: unknown) => deps.log?.warn(`build: ${uploads}: ${errorMessage(err)}`),
+      );
   }
 
   /** `berth build`: which entries of its context the kept copy lacks (see kept.ts). */
@@ -121,7 +130,10 @@ export class BuildService {
     const signal = AbortSignal.any([req.signal, ac.signal]);
     const buildId = req.buildId || randomBytes(16).toString('hex');
     this.#running.set(buildId, ac);
-    const ctxDir = join(this.#root, 'contexts', randomBytes(12).toString('hex'));
+    const name = randomBytes(12).toString('hex');
+    const ctxDir = join(this.#root, 'contexts', name);
+    // beside the contexts, not in them: a spool kept as the last upload is not a crash's leftover (upload.ts)
+    const spool = join(this.#root, 'uploads', `${name}.spool`);
     this.#d.events.publish('builder', 'start', buildId, { tags: tags.map((t) => familiarString(t)).join(',') });
     let releaseKept: (() => void) | undefined;
     let context: BuildContext | undefined;
@@ -136,14 +148,16 @@ export class BuildService {
       } else {
         // compared with the last upload as it arrives (upload.ts); that upload is held until this one holds what
         // it reads of it
+        await this.#swept;
         const base = this.#uploads.base();
         try {
           ({ context, dockerfile: alone } = await BuildContext.receive(req.body, ctxDir, {
             signal,
             base: base.upload,
+            spool,
           }));
         } catch (err) {
-          this.#uploads.discard(`${ctxDir}.spool`);
+          this.#uploads.discard(spool);
           throw err;
         } finally {
           if (context) {

@@ -12,8 +12,10 @@
  *
  * The spools are shared between the last upload and the builds that read bodies from them: each spool file is
  * counted by its holders and removed when none is left (a build's own, at its end; the last upload's, when the next
- * upload replaces it or `builder prune` drops it). The spools live under the build's `contexts` directory, which
- * start-up repair removes: the last upload is not kept across a restart.
+ * upload replaces it or `builder prune` drops it). The last upload is not kept across a restart. Its spools live in
+ * the build's `uploads` directory, not under `contexts`: what start-up finds in `contexts` is a build cut short, and
+ * the builder is loaded to repair it (daemon/engine.ts, `leftovers`), while a kept spool alone is no reason to load
+ * it; the spools a previous daemon kept are removed when the build service is first used.
  */
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, rm, stat } from 'node:fs/promises';

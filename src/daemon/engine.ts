@@ -210,6 +210,7 @@ export async function repair(engine: Engine, log: Logger): Promise<void> {
   const ingests = await engine.content.repair();
   // Builds a crash interrupted: their runs released and roots unmounted before the snapshots they held go.
   if ((await leftovers(engine)).build) {
+    log.info('startup repair: the builder repairs what an interrupted build left');
     const builds = await (await engine.build()).repair();
     if (builds.runs > 0) log.info(`startup repair: released ${builds.runs} interrupted build step(s)`);
   }
