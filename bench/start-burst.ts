@@ -3,6 +3,8 @@
  * accounted for. In interleaved rounds, each visiting every step:
  * - the floors: `parallel` × `runc create` + `start` of `sleep` at once (bench/lib/runc.ts), and `parallel` docker
  *   CLI processes at once (`docker version` → berthd: the CLI's own start and two requests);
+ * - the tight floors (bench/lib/tight-floors.ts), among them the CLIs' own floor for `run -d`: `parallel` × `docker
+ *   run -d` at once against a stub that answers every request at once (bench/lib/run-stub.ts);
  * - per engine (berthd, dockerd; a second berthd from `--base DIR` when given), `parallel` × `docker run -d
  *   --network none busybox sleep 1000` at once, and the same containers created and started through the Engine API
  *   by the benchmark's own HTTP client (no CLI processes), each wall time until the last answer;
@@ -12,18 +14,31 @@
  * - berthd's per-container timeline, from its `berth:phase` channel (bench/lib/phase-recorder.ts): when each
  *   container's create and start arrived and were answered, and the phases between.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { call, epochMs } from './lib/api.ts';
 import { DOCKER, dockerEnv, type Engine, ROOT, startBerthd, startDockerd, waitForBusybox } from './lib/engines.ts';
-import { type PhaseLine, readPhaseLines } from './lib/phases.ts';
+import { readPhaseLines } from './lib/phases.ts';
+import { type PhaseSummary, type TimelineRow, timeline } from './lib/timeline.ts';
+
+export type { PhaseSummary, TimelineRow };
 import { childrenOf, cpuMs, machineCpu, run, schedstat, sleep, stats, type Stats } from './lib/proc.ts';
 import { processes } from './containers.ts';
 import { between, type CpuKinds, snapshot } from './lib/cpu-kinds.ts';
 import { buildExitCpu, exitedUnder, listenExits, processesUnder, underThisProcess } from './lib/exit-cpu.ts';
 import { runcBed, runcParallel } from './lib/runc.ts';
-import { cliTight, runcTight, type TightBed, type TightSample, tightBed, tightReport } from './lib/tight-floors.ts';
+import { startRunStub } from './lib/run-stub.ts';
+import {
+  checkRunStub,
+  cliRunTight,
+  cliTight,
+  runcTight,
+  type TightBed,
+  type TightSample,
+  tightBed,
+  tightReport,
+} from './lib/tight-floors.ts';
 
 type Log = (s: string) => void;
 
@@ -84,6 +99,9 @@ export interface BurstFigures {
   /** The same with runc from its file (the self-copy each init makes). */
   runcPlain: TightSample[];
   cliTight: TightSample[];
+  /** The CLIs' own floor for `run -d` (bench/lib/run-stub.ts), and what one CLI sent the stub. */
+  cliRunTight: TightSample[];
+  stubRoutes?: string | undefined;
   /** engine → mode (`cli`: docker run -d; `api`: create + start from the benchmark) → samples. */
   engines: { engine: string; cli: BurstSample[]; api: BurstSample[] }[];
   /** berthd's phases per burst mode, per container (ms from the burst's start). */
@@ -95,19 +113,6 @@ export interface BurstFigures {
     calls: PhaseSummary[];
   }[];
   errors: string[];
-}
-
-/** One mark of the per-container timeline: ms from the burst's start, over every container of every burst. */
-export interface TimelineRow {
-  mark: string;
-  ms: Stats;
-}
-
-/** One phase of the start path: its duration per container, and the sum over a burst's containers. */
-export interface PhaseSummary {
-  phase: string;
-  perContainer: Stats;
-  perBurst: Stats;
 }
 
 /** The CPU time of an engine's running containers and their monitors (`comm` is the monitor's name). */
@@ -233,78 +238,6 @@ async function burst(t: Target, mode: 'cli' | 'api', n: number): Promise<BurstSa
   }
 }
 
-const ID = /[0-9a-f]{64}/;
-
-/** The per-container timeline of berthd's bursts of one mode, from its phases. */
-export function timeline(
-  samples: readonly BurstSample[],
-  lines: readonly PhaseLine[],
-): { rows: TimelineRow[]; phases: PhaseSummary[]; calls: PhaseSummary[] } {
-  const marks = new Map<string, number[]>();
-  // Every API call within a burst by route (IDs and query strings folded): how long berthd took to answer each.
-  const calls = new Map<string, number[]>();
-  const callSums = new Map<string, number>();
-  const perContainer = new Map<string, number[]>();
-  const perBurst = new Map<string, number[]>();
-  const add = (m: Map<string, number[]>, k: string, v: number) => m.set(k, [...(m.get(k) ?? []), v]);
-  for (const s of samples) {
-    const inside = lines.filter((l) => l.start >= s.t0 - 1 && l.start <= s.t1 + 1);
-    const byId = new Map<string, PhaseLine[]>();
-    const sums = new Map<string, number>();
-    for (const l of inside) {
-      let id = l.id;
-      let phase = l.phase;
-      if (phase.startsWith('api ')) {
-        const route = phase.replace(/[0-9a-f]{64}/g, '{id}').replace(/\?.*$/, '');
-        add(calls, route, l.end - l.start);
-        callSums.set(route, (callSums.get(route) ?? 0) + l.end - l.start);
-        const m = /\/containers\/([0-9a-f]{64})\/start/.exec(phase);
-        if (!m) continue;
-        id = m[1]!;
-        phase = 'start.call';
-      } else {
-        id = ID.exec(id)?.[0] ?? '';
-      }
-      if (id === '') continue;
-      byId.set(id, [...(byId.get(id) ?? []), { ...l, id, phase }]);
-    }
-    for (const [, ls] of byId) {
-      const first = (p: string) => ls.find((l) => l.phase === p);
-      const create = first('create.call');
-      const start = first('start.call');
-      if (!create || !start) continue;
-      add(marks, '1 create arrives', create.start - s.t0);
-      add(marks, '2 create answered', create.end - s.t0);
-      add(marks, '3 start arrives', start.start - s.t0);
-      const conmon = first('conmon+runtime.create');
-      if (conmon) add(marks, '4 conmon spawned', conmon.start - s.t0);
-      if (conmon) add(marks, '5 runc create done (pid reported)', conmon.end - s.t0);
-      add(marks, '6 start answered', start.end - s.t0);
-      add(perContainer, 'client: create answered → start arrives', start.start - create.end);
-      for (const l of ls) {
-        if (l.phase === 'create.call' || l.phase === 'start.call') continue;
-        const where = l.start < start.start ? `create: ${l.phase}` : `start: ${l.phase}`;
-        add(perContainer, where, l.end - l.start);
-        sums.set(where, (sums.get(where) ?? 0) + l.end - l.start);
-      }
-      add(perContainer, 'create call (arrival → answer)', create.end - create.start);
-      add(perContainer, 'start call (arrival → answer)', start.end - start.start);
-    }
-    for (const [k, v] of sums) add(perBurst, k, v);
-    for (const [k, v] of callSums) add(perBurst, k, v);
-    callSums.clear();
-  }
-  return {
-    rows: [...marks].sort(([a], [b]) => a.localeCompare(b)).map(([mark, xs]) => ({ mark, ms: stats(xs) })),
-    phases: [...perContainer]
-      .map(([phase, xs]) => ({ phase, perContainer: stats(xs), perBurst: stats(perBurst.get(phase) ?? []) }))
-      .sort((a, b) => b.perContainer.median - a.perContainer.median),
-    calls: [...calls]
-      .map(([phase, xs]) => ({ phase, perContainer: stats(xs), perBurst: stats(perBurst.get(phase) ?? []) }))
-      .sort((a, b) => a.phase.localeCompare(b.phase)),
-  };
-}
-
 export async function benchStartBurst(o: {
   rounds: number;
   parallel: number;
@@ -331,6 +264,7 @@ export async function benchStartBurst(o: {
     runcTight: [],
     runcPlain: [],
     cliTight: [],
+    cliRunTight: [],
     engines: [],
     timelines: [],
     errors,
@@ -347,7 +281,12 @@ export async function benchStartBurst(o: {
     return e;
   };
   let tight: TightBed | undefined;
+  const stub = await startRunStub(join(await mkdtemp('/tmp/berth-bench-stub-'), 'stub.sock'));
   try {
+    f.stubRoutes = await checkRunStub(DOCKER, stub).catch((err) => {
+      errors.push(`run -d stub: ${(err as Error).message.split('\n')[0]}`);
+      return undefined;
+    });
     tight = await tightBed(bed, o.scratch).catch((err) => {
       errors.push(`tight floors: ${(err as Error).message.split('\n')[0]}`);
       return undefined;
@@ -422,6 +361,8 @@ export async function benchStartBurst(o: {
         const pids = targets[0]!.engine.pids();
         const engineMs = () => pids.reduce((a, p) => a + schedstat(p).onCpu, 0) / 1e6;
         f.cliTight.push(await cliTight(tight, o.parallel, DOCKER, env, engineMs));
+        await sleep(500);
+        if (f.stubRoutes) f.cliRunTight.push(await cliRunTight(tight, o.parallel, DOCKER, stub));
       }
       for (const mode of ['cli', 'api'] as const) {
         for (const t of targets) {
@@ -449,6 +390,8 @@ export async function benchStartBurst(o: {
     for (const t of targets.reverse())
       await t.engine.stop().catch((err) => o.log(`start-burst: stopping ${t.name}: ${(err as Error).message}`));
     tight?.close();
+    await stub.stop();
+    await rm(join(stub.socket, '..'), { recursive: true, force: true });
     await bed.cleanup();
   }
   return f;
@@ -558,6 +501,8 @@ export function startBurstReport(f: BurstFigures): string {
       f.parallel,
       availableParallelism(),
       dockerd ? med(dockerd.cli.map((x) => x.wall)) : undefined,
+      f.cliRunTight,
+      f.stubRoutes,
     ),
     '',
   );

@@ -8,7 +8,9 @@
  * (`runc delete` of the 20, then 1 s for the kernel's deferred work: netns cleanup, cgroup release) is accounted the
  * same way, though no burst's wall includes it.
  */
+import { execFile } from 'node:child_process';
 import { cpuUsage } from 'node:process';
+import { promisify } from 'node:util';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,6 +18,7 @@ import { type SealedProgram, sealedCopy } from '../../src/sys/index.ts';
 import { between, buildSpawner, type CpuKinds, snapshot, spawnBurst } from './cpu-kinds.ts';
 import { cpuMs, sleep } from './proc.ts';
 import type { RuncBed } from './runc.ts';
+import type { RunStub } from './run-stub.ts';
 
 /** The spawner and the sealed runc, made once. */
 export interface TightBed {
@@ -188,6 +191,63 @@ export async function cliTight(
   };
 }
 
+/**
+ * The CLIs' own floor for `run -d`: `n` × `docker run -d --network none busybox sleep 1000` at once against the stub
+ * (bench/lib/run-stub.ts: every request answered at once, no engine work), spawned by `burst-spawn` (which rejects
+ * unless every CLI exits 0). The stub answers in the benchmark's own process: its CPU is in `bench`. Every burst must
+ * have made `n` creates and `n` starts.
+ */
+export async function cliRunTight(t: TightBed, n: number, docker: string, stub: RunStub): Promise<TightSample> {
+  const env = { DOCKER_HOST: stub.host, DOCKER_CONFIG: join(stub.socket, '..', 'docker-config') };
+  stub.reset();
+  const rate = await idleWindow(500);
+  const u0 = cpuUsage();
+  const s0 = snapshot();
+  const b = await spawnBurst(
+    t.spawner,
+    n,
+    [docker, 'run', '-d', '--network', 'none', 'busybox', 'sleep', '1000'],
+    [],
+    env,
+  );
+  const s1 = snapshot();
+  const u1 = cpuUsage(u0);
+  const starts = stub.routes.get('POST /containers/{id}/start') ?? 0;
+  if (stub.ids.length !== n || starts !== n)
+    throw new Error(`the stub saw ${stub.ids.length} creates and ${starts} starts, not ${n} of each`);
+  return {
+    wall: b.wallMs,
+    create: b.step1Ms,
+    start: 0,
+    containers: 0,
+    orphans: b.orphansMs,
+    partiesSys: b.step1SysMs,
+    spawner: b.selfMs,
+    bench: (u1.user + u1.system) / 1000,
+    engine: 0,
+    kinds: between(s0, s1),
+    idle: scale(rate, b.wallMs),
+  };
+}
+
+/**
+ * One `docker run -d` against the stub, read as a user would: it must exit 0, print the ID the stub gave and nothing
+ * on stderr. Resolves with what the CLI sent (routes and counts) or rejects with what differed.
+ */
+export async function checkRunStub(docker: string, stub: RunStub): Promise<string> {
+  stub.reset();
+  const env = { ...process.env, DOCKER_HOST: stub.host, DOCKER_CONFIG: join(stub.socket, '..', 'docker-config') };
+  const r = await promisify(execFile)(docker, ['run', '-d', '--network', 'none', 'busybox', 'sleep', '1000'], {
+    env,
+  });
+  if (stub.ids.length !== 1 || r.stdout !== `${stub.ids[0]}\n` || r.stderr !== '')
+    throw new Error(
+      `\`docker run -d\` against the stub printed ${JSON.stringify(r.stdout)} and ${JSON.stringify(r.stderr)}`,
+    );
+  if (stub.unknown.length > 0) throw new Error(`the stub answered 404 to ${stub.unknown.join(', ')}`);
+  return [...stub.routes].map(([route, k]) => `${route}${k > 1 ? ` × ${k}` : ''}`).join(', ');
+}
+
 /** The kernel's share a burst adds over the idle window: its threads, irq and softirq, ms. */
 export function kernelExcess(k: CpuKinds, idle: CpuKinds): number {
   return (['kworker', 'ksoftirqd', 'rcu', 'kthreadOther', 'irq', 'softirq'] as const).reduce(
@@ -221,6 +281,9 @@ export function tightReport(
   n: number,
   cpus: number,
   dockerdCli: number | undefined,
+  /** the CLIs' floor for `run -d` against the stub, and what one CLI sent it (checkRunStub) */
+  cliRun: readonly TightSample[] = [],
+  stubRoutes?: string,
 ): string[] {
   if (runc.length === 0 || cli.length === 0) return [];
   const kthreads = ['kworker', 'ksoftirqd', 'rcu', 'kthreadOther', 'irq', 'softirq'] as const;
@@ -251,7 +314,7 @@ export function tightReport(
     b: Col | undefined,
     c?: (t: NonNullable<TightSample['teardown']>) => number,
   ) =>
-    `| ${what} | ${a ? f1(med(runc.map(a))) : ''} | ${b ? f1(med(cli.map(b))) : ''} | ${c && td.length ? f1(med(td.map(c))) : ''} |`;
+    `| ${what} | ${a ? f1(med(runc.map(a))) : ''} | ${b ? f1(med(cli.map(b))) : ''} | ${b ? f1(med(cliRun.map(b))) : ''} | ${c && td.length ? f1(med(td.map(c))) : ''} |`;
   /** A row whose two floors read the same field. */
   const both = (what: string, col: Col, c?: (t: NonNullable<TightSample['teardown']>) => number) =>
     row(what, col, col, c);
@@ -259,8 +322,8 @@ export function tightReport(
     '',
     `#### Tight floors: runc from a sealed copy, one spawner (\`burst-spawn\`: posix_spawn + wait4), the machine's CPU by kind (median of ${runc.length}, ms; "idle" is the same kind over an idle window just before, scaled to the same length)`,
     '',
-    `| kind | ${n} × \`runc create\` + \`start\` | ${n} × \`docker version\` → berthd | teardown: ${n} × \`runc delete\` + 1 s |`,
-    '|---|---|---|---|',
+    `| kind | ${n} × \`runc create\` + \`start\` | ${n} × \`docker version\` → berthd | ${n} × \`docker run -d\` → a stub answering at once | teardown: ${n} × \`runc delete\` + 1 s |`,
+    '|---|---|---|---|---|',
     both('wall', (s) => s.wall),
     both(
       'parties: `runc create` (with what it reaped) / the CLIs',
@@ -272,8 +335,8 @@ export function tightReport(
     row('the same from /proc/PID/stat, as the first floor reads it', (s) => s.containersTicks ?? 0, undefined),
     both("of the parties', the kernel's (system time)", (s) => s.partiesSys),
     both('the spawner (`burst-spawn`)', (s) => s.spawner),
-    both("the benchmark's own process (Node)", (s) => s.bench),
-    row('berthd answering', undefined, (s) => s.engine),
+    both("the benchmark's own process (Node; for the stub's column, with the stub's answers)", (s) => s.bench),
+    row('berthd answering (the stub: 0, in the row above)', undefined, (s) => s.engine),
   ];
   for (const k of kthreads) {
     out.push(
@@ -323,6 +386,15 @@ export function tightReport(
     `- tight floor by each floor's whole machine CPU (other load included): ${f1(mr)} + ${f1(mc)} on ${cpus} CPUs = ${f1((mr + mc) / cpus)} ms${ratio((mr + mc) / cpus)}; walls one after the other ${f1(med(runc.map((s) => s.wall)) + med(cli.map((s) => s.wall)))} ms${ratio(med(runc.map((s) => s.wall)) + med(cli.map((s) => s.wall)))}`,
     `- per container, ms of CPU: runc create + start ${f1(med(runc.map((s) => (s.create + s.start) / n)))}, the container ${f1(med(runc.map((s) => s.containers / n)))}, of which the kernel's in the parties' own context (namespaces, mounts, cgroup, seccomp, exec) ${f1(med(runc.map((s) => s.partiesSys / n)))}; the kernel's threads + irq + softirq added ${f1(med(runc.map((s) => kernelExcess(s.kinds, s.idle) / n)))}; teardown: \`runc delete\` ${f1(med(td.map((t) => t.delete / n)))}, the kernel's deferred work added ${f1(med(td.map((t) => kernelExcess(t.kinds, t.idle) / n)))}`,
   );
+  if (cliRun.length > 0) {
+    const cr = med(cliRun.map(floorCpu));
+    const cpuOf = (xs: readonly TightSample[]) => med(xs.map((s) => s.create));
+    const bound = (r + cr) / cpus;
+    out.push(
+      `- the CLIs' own floor for \`run -d\`: ${n} × \`docker run -d --network none busybox sleep 1000\` at once against a stub that answers every request at once (bench/lib/run-stub.ts; each CLI sent ${stubRoutes ?? 'n/a'}; each exits 0 and prints the ID it was given): wall ${f1(med(cliRun.map((s) => s.wall)))} ms, the CLIs' CPU ${f1(cpuOf(cliRun))} ms (${f1(cpuOf(cliRun) / n)} each) against ${f1(cpuOf(cli))} for \`docker version\` (${(cpuOf(cliRun) / cpuOf(cli)).toFixed(2)}×); with the spawner and the kernel's added work ${f1(cr)}`,
+      `- tight floor by sum with the \`run -d\` CLIs: runc's ${f1(r)} + the CLIs' ${f1(cr)} = ${f1(r + cr)} ms of CPU on ${cpus} CPUs, no \`run -d\` burst under ${f1(bound)} ms${ratio(bound)}${dockerdCli ? `; the goal (0.25×: ${f1(0.25 * dockerdCli)} ms) leaves an engine (its own CPU, its monitors', the benchmark's and other load) ${f1(0.25 * dockerdCli * cpus - r - cr)} ms of CPU in all, ${f1(0.25 * dockerdCli - bound)} ms on ${cpus} CPUs` : ''}`,
+    );
+  }
   if (plain.length > 0) {
     const p = (g: (s: TightSample) => number) => f1(med(plain.map(g)));
     out.push(
