@@ -88,3 +88,31 @@ test('over plain HTTP, a kept-alive connection used for many downloads gathers n
     [],
   );
 });
+
+test('over HTTPS, a redirect to a host its client would reach through a proxy fails, for the client to take over', async (t) => {
+  const tls = { key: await readFile(join(dir, 'server.key')), cert: await readFile(join(dir, 'server.crt')) };
+  const asked: string[] = [];
+  const redirecting = createServer(tls, (req, res) => {
+    asked.push(req.url ?? '');
+    res.writeHead(307, { Location: 'https://storage.example/blob' });
+    res.end();
+  });
+  await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    redirecting.closeAllConnections();
+    return new Promise<void>((resolve) => redirecting.close(() => resolve()));
+  });
+  const src = {
+    url: `https://127.0.0.1:${(redirecting.address() as AddressInfo).port}/v2/r/blobs/sha256:${'1'.repeat(64)}`,
+    headers: {},
+    tls: { ca: [ca], verify: true },
+    idleMs: 5000,
+    connectMs: 5000,
+    proxy: { https: 'http://127.0.0.1:9', noProxy: 'registry.example' },
+  };
+  await assert.rejects(
+    fetchInto(src, 100, () => {}, {}),
+    (err: FetchFailure) => err.code === 'EPROXY' && err.message.includes('https://storage.example/blob'),
+  );
+  assert.equal(asked.length, 1, 'the registry was asked directly (loopback)');
+});

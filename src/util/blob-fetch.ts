@@ -8,6 +8,7 @@
 import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
 import { type Socket, connect, isIP } from 'node:net';
 import { credentialsGo } from './credentials.ts';
+import { type ProxySettings, proxyFor } from './proxy.ts';
 
 // node:http, https and tls through `process.getBuiltinModule`, as berthd takes them: an ESM import builds a facade
 // whose getters load undici (with http2 and webcrypto) into the thread (docs/design-notes.md, berthd's memory).
@@ -42,6 +43,11 @@ export interface FetchSource {
   idleMs: number;
   /** A new connection (with its TLS handshake) not made within this long fails the request (ms). */
   connectMs: number;
+  /**
+   * The proxies the source's client goes through (util/proxy.ts): a fetch takes none, so a redirect to a host that
+   * would go through one fails (code `EPROXY`), for the caller to take the blob its client's way.
+   */
+  proxy?: ProxySettings | undefined;
 }
 
 /**
@@ -134,6 +140,8 @@ function get(src: FetchSource, cancel: Cancel, ended: { error?: FetchFailure }):
       // As the registry client: the source's headers (its authorization) go to its own origin only, never after a
       // downgrade to plain http (util/credentials.ts), and its TLS settings to every host, a redirect's to storage
       // included (distribution/remote/transport.ts, Docker's rule).
+      if (proxyFor(url, src.proxy))
+        return reject(new FetchFailure(`GET ${url.href}: goes through a proxy`, { code: 'EPROXY' }));
       const home = credentialsGo(origin, url);
       const send = url.protocol === 'https:' ? builtin.https.request : builtin.http.request;
       const req = send(url, {

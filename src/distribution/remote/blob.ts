@@ -5,6 +5,7 @@
 import type { FetchedBlob } from '../../images/index.ts';
 import type { Descriptor } from '../../oci/types.ts';
 import { type FetchSource, IDLE } from '../../util/blob-fetch.ts';
+import { proxyFor } from '../../util/proxy.ts';
 import { CanceledError, DataLossError, errorMessage, isBerthError, UnavailableError } from '../../util/errors.ts';
 import { repoScope } from './auth.ts';
 import type { Session } from './client.ts';
@@ -101,7 +102,8 @@ export async function* blobBytes(
  * thread, for the rest of the blob if the thread's download fails: through the session, which asks for a new token
  * after a 401, follows redirects over plain HTTP, and resumes as it always does. The thread's download failing for
  * its idle timeout is not tried again (a hung registry would hang again). Undefined where the thread cannot go the
- * session's way: through a proxy.
+ * session's way: through a proxy (the registry client's rule, util/proxy.ts: not for a registry NO_PROXY names; a
+ * redirect to a host that would go through one fails the thread's download, and the session takes over).
  */
 export async function fetchedBlob(
   session: Session,
@@ -112,15 +114,17 @@ export async function fetchedBlob(
   progress: { onBytes: (n: number) => void; onReceived: () => void },
 ): Promise<FetchedBlob | undefined> {
   const t = session.transport;
-  if (t.config.proxy?.http || t.config.proxy?.https) return undefined;
   const ep = session.endpoint;
+  const url = `${ep.base.replace(/\/+$/, '')}/v2/${repo}/blobs/${d.digest}`;
+  if (proxyFor(new URL(url), t.config.proxy)) return undefined;
   const authz = await session.authorizer.header([repoScope(repo, ['pull'])], signal);
   const source: FetchSource = {
-    url: `${ep.base.replace(/\/+$/, '')}/v2/${repo}/blobs/${d.digest}`,
+    url,
     headers: authz ? { Authorization: authz } : {},
     tls: t.tlsSettings(ep),
     idleMs: t.idleTimeout,
     connectMs: t.connectTimeout,
+    ...(t.config.proxy ? { proxy: t.config.proxy } : {}),
   };
   return {
     fetch: source,

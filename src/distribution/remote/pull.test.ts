@@ -273,6 +273,26 @@ test('HTTP(S)_PROXY: requests to a registry go through the proxy (CONNECT for ht
   );
 });
 
+test('with a proxy set, a registry the proxy rule leaves out (loopback, NO_PROXY) is pulled from directly, the layers by the unpack thread', async (t) => {
+  const reg = await registryFor(t, 'plain');
+  const img = await twoLayerImage({ variant: 'no proxy' });
+  await skopeoPush(t, img, `${reg.host}/direct/app:1`);
+  // Nothing listens there: a request sent through the proxy would fail the pull.
+  const closed = `http://127.0.0.1:${await freePort()}`;
+  const e = await testEngine(t);
+  await pullImage(
+    e,
+    config({ proxy: { http: closed, https: closed, noProxy: 'registry.invalid' } }),
+    `${reg.host}/direct/app:1`,
+  );
+  assert.equal(e.images.resolve(`${reg.host}/direct/app:1`).configDigest, img.configDigest);
+  assert.match(
+    reg.log(),
+    /GET \/v2\/direct\/app\/blobs\/sha256:[^\n]*unpack thread/,
+    'the thread downloaded the layers',
+  );
+});
+
 test("the pull's lease names the blobs verified so far, outlives a crash by PULL_LEASE_MS, and is gone when the pull ends", async (t) => {
   const reg = await registryFor(t, 'plain');
   const img = await twoLayerImage();

@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { drained } from '../../util/chunks.ts';
+import { proxyFor } from '../../util/proxy.ts';
 import {
   CanceledError,
   InvalidArgumentError,
@@ -108,7 +109,6 @@ export interface RequestOptions {
 
 const DEFAULT_CONNECT_TIMEOUT = 10_000;
 const DEFAULT_IDLE_TIMEOUT = 60_000;
-const LOOPBACK_NO_PROXY = 'localhost,127.0.0.0/8,::1';
 /** Errors meaning "TLS was spoken to something that is not TLS" or the connection broke at once. */
 const TLS_FALLBACK_CODES = new Set([
   'EPROTO',
@@ -264,15 +264,10 @@ export class Transport {
     const key = url.protocol === 'https:' ? `${url.origin} ${ep.base} ${ep.skipVerify}` : url.origin;
     let agent = this.#agents.get(key);
     if (agent) return agent;
-    const proxy = this.config.proxy;
-    const proxyEnv =
-      proxy && (proxy.http || proxy.https)
-        ? {
-            ...(proxy.http ? { HTTP_PROXY: proxy.http } : {}),
-            ...(proxy.https ? { HTTPS_PROXY: proxy.https } : {}),
-            NO_PROXY: [proxy.noProxy, LOOPBACK_NO_PROXY].filter(Boolean).join(','),
-          }
-        : undefined;
+    // Agents are per origin: whether this one goes through a proxy is decided here, by the rule the threads' own
+    // downloads follow too (util/proxy.ts), and Node's agent is given only the proxy, never its NO_PROXY rule.
+    const via = proxyFor(url, this.config.proxy);
+    const proxyEnv = via ? (url.protocol === 'https:' ? { HTTPS_PROXY: via } : { HTTP_PROXY: via }) : undefined;
     const common = { keepAlive: true, maxSockets: 32, ...(proxyEnv ? { proxyEnv } : {}) };
     if (url.protocol === 'https:') {
       const tls = this.tlsSettings(ep);

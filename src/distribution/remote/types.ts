@@ -3,6 +3,7 @@ import type { AuthConfig, AuthResponse, JSONMessage } from '../../engine-api/ima
 
 export type { JSONMessage };
 import type { Reference } from '../../oci/reference.ts';
+import type { ProxySettings } from '../../util/proxy.ts';
 import type { RemoteRepository } from './artifacts.ts';
 
 /**
@@ -38,9 +39,10 @@ export interface RegistryConfig {
   idleTimeoutMs?: number;
   /**
    * Proxies, as the daemon reads them from HTTP_PROXY/HTTPS_PROXY/NO_PROXY. `noProxy` is a comma list of
-   * hosts, domain suffixes (`.example.com`), CIDRs or `*`; loopback never goes through a proxy.
+   * hosts, domain suffixes (`.example.com`), IPs, CIDRs or `*`; loopback never goes through a proxy (util/proxy.ts
+   * holds the rule).
    */
-  proxy?: { http?: string; https?: string; noProxy?: string };
+  proxy?: ProxySettings;
   /** Blobs up to this size are uploaded in one PUT; larger ones in PATCH chunks (default 8 MiB). */
   monolithicMax?: number;
   /** Size of each PATCH of a chunked upload (default 64 MiB). */
