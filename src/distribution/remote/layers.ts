@@ -28,6 +28,7 @@ import type { ImageWork } from '../work.ts';
 import { blobBytes, blobError, fetchedBlob, pullError } from './blob.ts';
 import type { Session } from './client.ts';
 import { Limit } from '../../util/lock.ts';
+import { phase, phaseEnd, phaseStart } from '../../util/trace.ts';
 import { progressMessage, shortId, Throttle } from './progress.ts';
 import type { JSONMessage, PullOptions, RegistryConfig } from './types.ts';
 
@@ -179,8 +180,9 @@ async function pipelined(job: LayerJob, downloads: Map<string, Descriptor>): Pro
   const target = new Map<string, number>();
   for (let i = first; i < layers.length; i++) if (!target.has(layers[i]!.digest)) target.set(layers[i]!.digest, i);
 
-  const downloadOne = async (l: Descriptor, received: () => void): Promise<void> => {
+  const downloadOne = async (l: Descriptor, freeSlot: () => void, queued: number | undefined): Promise<void> => {
     const id = shortId(l.digest);
+    phaseEnd('pull.layer.queued', id, queued);
     const at = target.get(l.digest);
     const expected = { digest: l.digest as Digest, size: l.size };
     const onBytes = (n: number): void => {
@@ -206,19 +208,28 @@ async function pipelined(job: LayerJob, downloads: Map<string, Descriptor>): Pro
     // thread downloads them itself where it can; else, or for the rest of a download of its that failed, this
     // thread does (blob.ts, `fetchedBlob`).
     const tmp = work.ingestPath();
+    // Timed for bench/pull-timeline.ts (only when something listens): from the slot to the blob's last byte.
+    let slotAt = phaseStart();
+    const received = (): void => {
+      phaseEnd('pull.layer.bytes', id, slotAt);
+      slotAt = undefined;
+      freeSlot();
+    };
     const bytes = (from: number) =>
       releasing(blobBytes(session, repo, l, signal, onBytes, { batch: false, from }), received);
     let r: Awaited<ReturnType<typeof work.images.storeAndUnpackLayer>>;
     try {
       const source =
         (await fetchedBlob(session, repo, l, signal, bytes, { onBytes, onReceived: received })) ?? bytes(0);
-      r = await work.images.storeAndUnpackLayer(l, diffIds[at]!, chain[at]!, source, tmp, { signal });
+      r = await phase('pull.layer.unpack', id, () =>
+        work.images.storeAndUnpackLayer(l, diffIds[at]!, chain[at]!, source, tmp, { signal }),
+      );
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => {});
       throw blobError(err, l.digest);
     }
     try {
-      await work.adopt(tmp, r.blob, expected);
+      await phase('pull.layer.adopt', id, () => work.adopt(tmp, r.blob, expected));
     } catch (err) {
       // A bad blob: whatever was unpacked from it goes.
       if (r.key !== undefined) await work.images.discardLayer(r.key).catch(() => {});
@@ -236,12 +247,14 @@ async function pipelined(job: LayerJob, downloads: Map<string, Descriptor>): Pro
     emit({ status: 'Pull complete', progressDetail: {}, id });
   };
 
-  for (const l of downloads.values())
+  for (const l of downloads.values()) {
+    const queued = phaseStart();
     tasks.start(
       l.size,
-      (received) => downloadOne(l, received),
+      (received) => downloadOne(l, received, queued),
       () => emit({ status: 'Waiting', progressDetail: {}, id: shortId(l.digest) }),
     );
+  }
   // Blobs already in the store whose layer is not unpacked (a pull cut short before, a load of another image):
   // unpacked from the store alongside the downloads.
   for (const [digest, at] of target) {
@@ -260,14 +273,16 @@ async function pipelined(job: LayerJob, downloads: Map<string, Descriptor>): Pro
   }
   // Commits what was unpacked ahead, in chain order; unpacks what was not (a blob repeated at another depth).
   try {
-    await work.images.unpack(manifest, config, {
-      prepared,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      onLayerProgress: (layer, n) => {
-        if (throttle.ok(`x${shortId(layer.digest)}`, n >= layer.size))
-          emit(progressMessage('Extracting', shortId(layer.digest), n, layer.size));
-      },
-    });
+    await phase('pull.commits', '', () =>
+      work.images.unpack(manifest, config, {
+        prepared,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onLayerProgress: (layer, n) => {
+          if (throttle.ok(`x${shortId(layer.digest)}`, n >= layer.size))
+            emit(progressMessage('Extracting', shortId(layer.digest), n, layer.size));
+        },
+      }),
+    );
   } catch (err) {
     if (opts.signal?.aborted) throw new CanceledError(`pull of ${familiarString(ref)} was canceled`, { cause: err });
     throw pullError(err, `unpacking layers of ${familiarString(ref)}`);

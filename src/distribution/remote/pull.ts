@@ -24,6 +24,7 @@ import {
   UnavailableError,
   errorMessage,
 } from '../../util/errors.ts';
+import { phase } from '../../util/trace.ts';
 import { runImageWork, type ArchiveDeps, type ImageWork } from '../work.ts';
 import { blobBytes, blobError, pullError } from './blob.ts';
 import { openSession, type FetchedManifest, type Session } from './client.ts';
@@ -177,7 +178,7 @@ async function pullOne(
   const name = familiarString(ref);
   let top: FetchedManifest;
   try {
-    top = await session.manifest(repo, ref.digest ?? ref.tag!, signal);
+    top = await phase('pull.manifest', '', () => session.manifest(repo, ref.digest ?? ref.tag!, signal));
   } catch (err) {
     if (err instanceof NotFoundError) {
       const detail = err.message.includes(': ') ? err.message.slice(err.message.indexOf(': ') + 2) : err.message;
@@ -221,26 +222,33 @@ async function pullOne(
   const upToDate = existing !== undefined && (tagName === undefined || tagBefore === chosen.digest);
 
   // The config first: it names the diff IDs the layers must unpack to.
-  const config = await fetchJSONBlob<ImageConfig>(work, session, repo, manifest.config, signal);
+  const config = await phase('pull.config', '', () =>
+    fetchJSONBlob<ImageConfig>(work, session, repo, manifest.config, signal),
+  );
   checkImageConfig(config, manifest, chosen.digest);
   await work.put(chosen.bytes);
   sources.note(chosen.digest, ref.domain, repo);
   sources.note(manifest.config.digest, ref.domain, repo);
 
-  if (!upToDate) await fetchLayers({ work, registry, session, sources, ref, manifest, config, opts, emit });
+  if (!upToDate)
+    await phase('pull.layers', '', () =>
+      fetchLayers({ work, registry, session, sources, ref, manifest, config, opts, emit }),
+    );
 
-  await work.durable();
+  await phase('pull.durable', '', () => work.durable());
   let img;
   try {
-    img = await work.images.register(desc, {
-      ...(tagName ? { tags: [tagName] } : {}),
-      // Pulled through an index: RepoDigests names the index's digest, and `repo@<that digest>` finds the image.
-      ...(top.digest !== chosen.digest
-        ? { repoDigests: [{ domain: ref.domain, path: ref.path, digest: top.digest }] }
-        : {}),
-      event: 'pull',
-      ...(signal ? { signal } : {}),
-    });
+    img = await phase('pull.register', '', () =>
+      work.images.register(desc, {
+        ...(tagName ? { tags: [tagName] } : {}),
+        // Pulled through an index: RepoDigests names the index's digest, and `repo@<that digest>` finds the image.
+        ...(top.digest !== chosen.digest
+          ? { repoDigests: [{ domain: ref.domain, path: ref.path, digest: top.digest }] }
+          : {}),
+        event: 'pull',
+        ...(signal ? { signal } : {}),
+      }),
+    );
   } catch (err) {
     throw pullError(err, `registering ${name}`);
   }

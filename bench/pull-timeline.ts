@@ -1,0 +1,102 @@
+/**
+ * A timeline of one berthd's API pull of the `--layers` image (default 50 layers of 1 MiB, gzip) from a local
+ * docker-registry: each layer's download slot, last byte, unpack answer (the blob written, hashed and unpacked on
+ * an unpack thread; its fsync after the thread is given back) and adoption into the content store, and the
+ * pull's phases (manifest, config, layers, snapshot commits, the blob directory's sync, the image record), from
+ * berthd's `berth:phase` channel (src/util/trace.ts, bench/lib/phase-recorder.ts). Milliseconds from the
+ * request, per round after a warm-up. `node bench/pull-timeline.ts [rounds] [layers]`. No timing is asserted.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRegistry } from '../src/distribution/remote/testkit.ts';
+import { clearDocker } from './datapath.ts';
+import { buildImage, manyLayers } from './lib/archive.ts';
+import { startBerthd } from './lib/engines.ts';
+import { run } from './lib/proc.ts';
+
+const now = (): number => performance.timeOrigin + performance.now();
+const scratch = await mkdtemp(join(tmpdir(), 'berth-bench-tl-'));
+const rounds = Number(process.argv[2] ?? 3);
+const image = await buildImage(scratch, 'dp-many', manyLayers(Number(process.argv[3] ?? 50), 1024), { gzip: true });
+const reg = await startRegistry('plain');
+const ref = `${reg.host}/dp-many:1`;
+await run('skopeo', [
+  '--insecure-policy',
+  'copy',
+  '-q',
+  '--dest-tls-verify=false',
+  `docker-archive:${image.archive}`,
+  `docker://${ref}`,
+]);
+const log = join(scratch, 'phases.jsonl');
+const e = await startBerthd({
+  env: { NODE_OPTIONS: `--import=${join(import.meta.dirname, 'lib', 'phase-recorder.ts')}`, BERTH_PHASE_LOG: log },
+});
+function pull(): Promise<{ t0: number; end: number; ev: { id: string; s: string; t: number }[] }> {
+  const t0 = now();
+  const ev: { id: string; s: string; t: number }[] = [];
+  return new Promise((resolve, reject) => {
+    const path = `/v1.41/images/create?fromImage=${encodeURIComponent(ref.slice(0, ref.lastIndexOf(':')))}&tag=1`;
+    const req = request({ socketPath: e.socket, method: 'POST', path }, (res) => {
+      let buf = '';
+      res.on('data', (c: Buffer) => {
+        const t = now();
+        buf += c.toString();
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+          const line = buf.slice(0, i).trim();
+          buf = buf.slice(i + 1);
+          if (!line) continue;
+          const m = JSON.parse(line);
+          if (m.error) reject(new Error(m.error));
+          ev.push({ id: m.id ?? '', s: m.status ?? '', t });
+        }
+      });
+      res.on('end', () => resolve({ t0, end: now(), ev }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+for (let r = 0; r <= rounds; r++) {
+  await run('sync', []);
+  const p = await pull();
+  await new Promise((res) => setTimeout(res, 400));
+  const phases = (await readFile(log, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((m) => m.phase && m.start >= p.t0 - 1 && m.start <= p.end);
+  await rm(log, { force: true });
+  const rel = (t: number) => (t - p.t0).toFixed(1);
+  console.log(`round ${r}: answered ${rel(p.end)} ms`);
+  for (const m of phases.filter((m) => m.id === '')) console.log(`  ${m.phase} ${rel(m.start)}–${rel(m.end)}`);
+  const syncs = phases.filter((m) => m.phase === 'blob.sync').map((m) => m.end - m.start);
+  syncs.sort((a, b) => a - b);
+  if (syncs.length > 0)
+    console.log(
+      `  blob.sync ×${syncs.length} (after the reader is given back): median ${syncs[syncs.length >> 1]!.toFixed(2)} ms, sum ${syncs.reduce((a, b) => a + b, 0).toFixed(1)} ms`,
+    );
+  const ids = [...new Set(phases.filter((m) => m.phase.startsWith('pull.layer.')).map((m) => m.id))];
+  const rows = ids.map((id) => {
+    const of = (n: string) => phases.find((m) => m.id === id && m.phase === n);
+    const q = of('pull.layer.queued'),
+      b = of('pull.layer.bytes'),
+      u = of('pull.layer.unpack'),
+      a = of('pull.layer.adopt');
+    const fd = p.ev.find((x) => x.id === id && x.s === 'Downloading');
+    const pc = p.ev.find((x) => x.id === id && x.s === 'Pull complete');
+    return {
+      id,
+      start: q?.end ?? 0,
+      s: `${id} slot ${rel(q?.end ?? 0)} firstprog ${fd ? rel(fd.t) : '-'} lastbyte ${b ? rel(b.end) : '-'} unpacked ${u ? rel(u.end) : '-'} adopted ${a ? rel(a.end) : '-'} complete@client ${pc ? rel(pc.t) : '-'}`,
+    };
+  });
+  rows.sort((a, b) => a.start - b.start);
+  for (const r of rows) console.log(`  ${r.s}`);
+  await clearDocker(e, ref);
+}
+await e.stop();
+await reg.stop();
+await rm(scratch, { recursive: true, force: true });
