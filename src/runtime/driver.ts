@@ -77,6 +77,7 @@ export class ConmonRuntime implements RuntimeDriver {
   #hold: SealedHold | undefined;
   /** conmon's, the runtime's and the exec sessions' directories made and marked (util/topdir.ts), once. */
   #topDirs: Promise<boolean> | undefined;
+  #parentsMade = false;
 
   constructor(deps: ConmonRuntimeDeps) {
     this.name = deps.runtime.name;
@@ -118,6 +119,14 @@ export class ConmonRuntime implements RuntimeDriver {
     this.#hold?.release();
     this.#hold = undefined;
     this.#sealed = undefined;
+  }
+
+  /** conmon's, the exit files' and the runtime's state directories, made (when missing) by `create`. */
+  #makeParents(): void {
+    mkdirSync(join(this.#execRoot, 'conmon'), { recursive: true });
+    mkdirSync(this.#exitDir, { recursive: true });
+    mkdirSync(this.cli.root, { recursive: true });
+    this.#parentsMade = true;
   }
 
   get #exitDir(): string {
@@ -167,11 +176,18 @@ export class ConmonRuntime implements RuntimeDriver {
     // start-up probe, which runs one container before any other and would only add a process to berthd's start.
     if (!this.#fork)
       await (this.#topDirs ??= markTopDir(join(this.#execRoot, 'conmon'), this.cli.root, join(this.#execRoot, 'exec')));
-    mkdirSync(join(this.#execRoot, 'conmon'), { recursive: true });
-    mkdirSync(this.#exitDir, { recursive: true });
-    mkdirSync(this.cli.root, { recursive: true });
+    // The state directories are made by the first create (a recursive mkdir of an existing directory is a mkdir and
+    // a stat each, three per create); if one is gone since (a data root wiped under a running berthd), the
+    // container's own mkdir says ENOENT and they are made again.
+    if (!this.#parentsMade) this.#makeParents();
     try {
-      mkdirSync(dir);
+      try {
+        mkdirSync(dir);
+      } catch (e) {
+        if (!isErrno(e, 'ENOENT')) throw e;
+        this.#makeParents();
+        mkdirSync(dir);
+      }
     } catch (e) {
       if (isErrno(e, 'EEXIST'))
         throw new AlreadyExistsError(`container '${id}' already exists in runtime ${this.name}`);

@@ -129,6 +129,14 @@ export function umount2(target: string, flags = 0): void {
   if (load().umount2(target, flags) !== 0) throw systemError('umount2', target);
 }
 
+/**
+ * umount2(2) that returns its errno (positive; 0 when it unmounted) instead of throwing: for callers that expect a
+ * failure (EINVAL once nothing is left mounted), which then build no error object (its message, its stack).
+ */
+export function umount2Errno(target: string, flags = 0): number {
+  return load().umount2(target, flags) === 0 ? 0 : koffi().errno();
+}
+
 /** The device number for `major:minor`, as glibc's makedev() encodes it. */
 export function makedev(major: number, minor: number): bigint {
   const ma = BigInt(major >>> 0);
