@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { createServer, get, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, get, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { JSONLines } from './http.ts';
+import { JSONLines, readJSONBody } from './http.ts';
 
 /** A server on 127.0.0.1 whose one response is `handle`'s; resolves with the client's response. */
 async function serve(
@@ -75,4 +75,44 @@ test('batched JSON lines: a client that does not read holds the writer up; the r
   await writer;
   assert.equal(n, 20_000);
   assert.equal((JSON.parse(rest.trim().split('\r\n').at(-1)!) as { i: number }).i, 19_999);
+});
+
+test('readJSONBody: a body in one or many chunks, none, bad JSON, and one past the limit', async (t) => {
+  const results: unknown[] = [];
+  const server = createServer((req, res) => {
+    readJSONBody(req, 64).then(
+      (v) => results.push(v === undefined ? 'none' : v),
+      (e: Error) => results.push(e.message),
+    );
+    req.on('end', () => res.end());
+    req.on('close', () => res.end());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
+  const { port } = server.address() as AddressInfo;
+  const send = (chunks: string[]) =>
+    new Promise<void>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/' }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('error', () => resolve());
+      for (const c of chunks) req.write(c);
+      req.end();
+    });
+  await send(['{"a":1}']);
+  await send(['{"b":', '[1,2', ']}']);
+  await send([]);
+  await send(['{"a":']);
+  await send(['x'.repeat(100)]);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(results.slice(0, 3), [{ a: 1 }, { b: [1, 2] }, 'none']);
+  assert.match(String(results[3]), /^invalid JSON in request body/);
+  assert.equal(results[4], 'request body is larger than 64 bytes');
 });

@@ -87,20 +87,45 @@ export function sendEmpty(res: ServerResponse, status: number): void {
 export const upgradeBodies = new WeakMap<IncomingMessage, Buffer>();
 
 export async function readJSONBody<T>(req: IncomingMessage, maxBytes = 8 << 20): Promise<T | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
   const pre = upgradeBodies.get(req);
-  for await (const c of pre !== undefined ? [pre] : req) {
-    size += (c as Buffer).length;
-    if (size > maxBytes) throw new InvalidArgumentError(`request body is larger than ${maxBytes} bytes`);
-    chunks.push(c as Buffer);
-  }
-  if (size === 0) return undefined;
+  if (pre !== undefined && pre.length > maxBytes)
+    throw new InvalidArgumentError(`request body is larger than ${maxBytes} bytes`);
+  const body = pre ?? (await readBody(req, maxBytes));
+  if (body.length === 0) return undefined;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as T;
+    return JSON.parse(body.toString('utf8')) as T;
   } catch (err) {
     throw new InvalidArgumentError(`invalid JSON in request body: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The whole body, from the stream's events: a create's config is one chunk, and an async iterator over the request
+ * (its promises, one per chunk and one for the end) cost more than reading it. Past `maxBytes` the request is
+ * destroyed, as leaving a `for await` over it did.
+ */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer): void => {
+      size += c.length;
+      if (size > maxBytes) {
+        req.off('data', onData);
+        req.destroy();
+        reject(new InvalidArgumentError(`request body is larger than ${maxBytes} bytes`));
+        return;
+      }
+      chunks.push(c);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.once('error', reject);
+    req.once('close', () => {
+      if (!req.complete) reject(new InvalidArgumentError('request body ended early'));
+    });
+  });
 }
 
 /** A batched `JSONLines` writes at once when this many bytes are waiting. */

@@ -12,7 +12,7 @@ import type { ContainerRecords } from '../metadata/index.ts';
 import type { Sandboxes } from '../network/index.ts';
 import type { HostFacts, RuntimeDriver } from '../runtime/index.ts';
 import type { Snapshotter } from '../snapshots/index.ts';
-import { ConflictError } from '../util/errors.ts';
+import { ConflictError, isErrno } from '../util/errors.ts';
 import { phase, phaseSync } from '../util/trace.ts';
 import type { HostConfig } from '../engine-api/containers.ts';
 import {
@@ -128,7 +128,7 @@ export async function createContainer(
         row.config.Mounts = await resolveMounts(d.volumes, hc, config, undo);
         await d.topDir();
         undo.push('container directory', () => rm(d.dir(id), { recursive: true, force: true }));
-        mkdirSync(join(d.dir(id), 'bundle', 'rootfs'), { recursive: true, mode: 0o711 });
+        makeBundleDirs(d.dir(id));
         etcFiles(d.dir(id), config.Hostname, !net.startsWith('container:'));
         await undo.acquire(
           'snapshot',
@@ -143,6 +143,22 @@ export async function createContainer(
     d.creating.delete(cname);
   }
   return { row, warnings };
+}
+
+/**
+ * The container's directory, its bundle and the bundle's rootfs: three mkdirs from the top. A recursive mkdir starts
+ * from the deepest and walks up on ENOENT, two failed calls more per create; it stays the fallback for a directory
+ * left by an earlier attempt or a containers' directory made afresh.
+ */
+function makeBundleDirs(dir: string): void {
+  try {
+    mkdirSync(dir, { mode: 0o711 });
+    mkdirSync(join(dir, 'bundle'), { mode: 0o711 });
+    mkdirSync(join(dir, 'bundle', 'rootfs'), { mode: 0o711 });
+  } catch (e) {
+    if (!isErrno(e, 'EEXIST') && !isErrno(e, 'ENOENT')) throw e;
+    mkdirSync(join(dir, 'bundle', 'rootfs'), { recursive: true, mode: 0o711 });
+  }
 }
 
 /**
