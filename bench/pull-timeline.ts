@@ -4,7 +4,8 @@
  * an unpack thread; its fsync after the thread is given back) and adoption into the content store, and the
  * pull's phases (manifest, config, layers, snapshot commits, the blob directory's sync, the image record), from
  * berthd's `berth:phase` channel (src/util/trace.ts, bench/lib/phase-recorder.ts). Milliseconds from the
- * request, per round after a warm-up. `node bench/pull-timeline.ts [rounds] [layers]`. No timing is asserted.
+ * request, per round after a warm-up. `node bench/pull-timeline.ts [rounds] [layers]`; BERTHD_NODE_OPTIONS adds Node
+ * flags to berthd's (profiling: see below). No timing is asserted.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -31,8 +32,14 @@ await run('skopeo', [
   `docker://${ref}`,
 ]);
 const log = join(scratch, 'phases.jsonl');
+// BERTHD_NODE_OPTIONS: more of Node's flags for berthd and its threads (workers inherit NODE_OPTIONS'), e.g.
+// `--cpu-prof --cpu-prof-dir=DIR` (a V8 profile per thread) or `--perf-basic-prof` (JavaScript's names for perf).
+const prof = process.env.BERTHD_NODE_OPTIONS ? ` ${process.env.BERTHD_NODE_OPTIONS}` : '';
 const e = await startBerthd({
-  env: { NODE_OPTIONS: `--import=${join(import.meta.dirname, 'lib', 'phase-recorder.ts')}`, BERTH_PHASE_LOG: log },
+  env: {
+    NODE_OPTIONS: `--import=${join(import.meta.dirname, 'lib', 'phase-recorder.ts')}${prof}`,
+    BERTH_PHASE_LOG: log,
+  },
 });
 function pull(): Promise<{ t0: number; end: number; ev: { id: string; s: string; t: number }[] }> {
   const t0 = now();

@@ -34,6 +34,16 @@ const READ_CHUNK = 1 << 20;
 const PROGRESS_EVERY = 4 << 20;
 /** And at most every this many milliseconds of a download (docker's display is redrawn about as often). */
 const FETCH_PROGRESS_MS = 100;
+/**
+ * The thread's decompressors, one per format, kept from layer to layer and reset for each (a new one is a node:zlib
+ * stream object, its codec and a 256 KiB buffer: per layer, garbage that lived long enough to be promoted).
+ */
+const inflaters: { gzip?: SyncDecompressor | undefined; zstd?: SyncDecompressor | undefined } = {};
+function inflaterFor(c: 'gzip' | 'zstd'): SyncDecompressor | undefined {
+  const kept = inflaters[c];
+  if (kept?.reset()) return kept;
+  return (inflaters[c] = syncDecompressor(c));
+}
 /** The HTTP side, loaded with the first download: a reader that only unpacks files and rings loads none of it. */
 let fetching: Promise<typeof import('../util/blob-fetch.ts')> | undefined;
 const port = parentPort;
@@ -230,7 +240,7 @@ class Job {
     });
     this.#parser = new TarParser(this.#dispatch);
     if (m.compression !== 'none') {
-      this.#inflate = syncDecompressor(m.compression);
+      this.#inflate = inflaterFor(m.compression);
       if (this.#inflate === undefined)
         this.#stop(new Error(`no synchronous ${m.compression} decompressor in node:zlib`));
     }
@@ -402,7 +412,7 @@ class Job {
   #finish(): void {
     if (this.#stopped || this.#ended) return;
     this.#ended = true;
-    this.#inflate?.close();
+    this.#inflate?.halt();
     try {
       this.#parser.end();
       this.#dispatch.finish();
@@ -426,7 +436,7 @@ class Job {
     this.#stopped = true;
     if (!(err instanceof ApplierFailed)) this.#failure = err;
     Atomics.store(this.#s.ctl, CTL_FAILED, 1);
-    this.#inflate?.close();
+    this.#inflate?.halt();
     setImmediate(() => void this.#report());
   }
 

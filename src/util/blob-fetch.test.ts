@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createPlainServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -115,4 +115,37 @@ test('over HTTPS, a redirect to a host its client would reach through a proxy fa
     (err: FetchFailure) => err.code === 'EPROXY' && err.message.includes('https://storage.example/blob'),
   );
   assert.equal(asked.length, 1, 'the registry was asked directly (loopback)');
+});
+
+test('over plain HTTP, a head that comes in pieces and one that comes with the body both give the whole body', async (t) => {
+  const body = Buffer.from(Array.from({ length: 70_000 }, (_, i) => i % 251));
+  const head = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nX-Padding: ${'p'.repeat(3000)}\r\n\r\n`;
+  const raw = createNetServer((s) => {
+    s.on('data', (req: Buffer) => {
+      const text = req.toString('latin1');
+      if (text.includes('/pieces ')) {
+        // the head in three writes, apart, then the body
+        s.write(head.slice(0, 10));
+        setTimeout(() => s.write(head.slice(10, 2000)), 30);
+        setTimeout(() => s.write(Buffer.concat([Buffer.from(head.slice(2000), 'latin1'), body])), 60);
+      } else s.write(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+    });
+  });
+  await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    closeAgents();
+    return new Promise<void>((resolve) => raw.close(() => resolve()));
+  });
+  const port = (raw.address() as AddressInfo).port;
+  for (const path of ['/pieces', '/whole', '/pieces']) {
+    const got: Buffer[] = [];
+    const n = await fetchInto(
+      { url: `http://127.0.0.1:${port}${path}`, headers: {}, idleMs: 5000, connectMs: 5000 },
+      body.length,
+      (b) => got.push(Buffer.from(b)),
+      {},
+    );
+    assert.equal(n, body.length, path);
+    assert.ok(Buffer.concat(got).equals(body), `${path}: the body, byte for byte`);
+  }
 });

@@ -342,14 +342,17 @@ function plainGet(
     c.data = (bytes) => {
       try {
         if (head === undefined) return body(bytes);
-        head = Buffer.concat([head, bytes]);
-        const end = head.indexOf('\r\n\r\n');
+        // Most heads come whole in the first read: read in place, not copied with the body's first bytes (up to
+        // the size of READ) into a new buffer for every blob; a head cut across reads is kept in a copy.
+        const all = head.length === 0 ? bytes : Buffer.concat([head, bytes]);
+        const end = all.indexOf('\r\n\r\n');
         if (end < 0) {
+          head = Buffer.from(all);
           if (head.length > MAX_HEAD) done(new FetchFailure(`GET ${url.href}: the answer's head is too long`));
           return;
         }
-        const lines = head.toString('latin1', 0, end).split('\r\n');
-        const rest = head.subarray(end + 4);
+        const lines = all.toString('latin1', 0, end).split('\r\n');
+        const rest = all.subarray(end + 4);
         head = undefined;
         const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1] ?? 0);
         const fields = new Map<string, string>();

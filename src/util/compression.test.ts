@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
-import { syncDecompressor } from './compression.ts';
+import { type SyncDecompressor, syncDecompressor } from './compression.ts';
 
 /** Feeds `input` in pieces of `piece` bytes; the digest and length of what came out, or the error. */
 function inflate(
@@ -108,4 +108,48 @@ test('a consumer may close the decompressor from its output callback: the write 
   });
   assert.equal(calls, 1);
   assert.throws(() => z.write(Buffer.alloc(1), () => {}), /closed/);
+});
+
+test('one decompressor, reset, reads stream after stream; after an error it is not reused', () => {
+  for (const c of ['gzip', 'zstd'] as const) {
+    const pack = c === 'gzip' ? gzipSync : zstdCompressSync;
+    const read = (z: SyncDecompressor, input: Buffer, piece = 50_000): string | Error => {
+      const h = createHash('sha256');
+      try {
+        for (let i = 0; i < input.length; i += piece) z.write(input.subarray(i, i + piece), (p) => h.update(p));
+        z.end((p) => h.update(p));
+        return h.digest('hex');
+      } catch (err) {
+        return err as Error;
+      }
+    };
+    const other = randomBytes(300_000);
+    const z = syncDecompressor(c, 1 << 16)!;
+    assert.equal(read(z, pack(raw)), sha(raw), `${c}: the first stream`);
+    assert.equal(z.reset(), true);
+    assert.equal(read(z, pack(other)), sha(other), `${c}: a second stream after a reset`);
+    assert.equal(z.reset(), true);
+    let calls = 0;
+    z.write(pack(raw), () => {
+      calls++;
+      z.halt();
+    });
+    assert.equal(calls, 1, `${c}: halted from the output callback`);
+    assert.throws(() => z.write(Buffer.alloc(1), () => {}), /halted/);
+    assert.equal(z.reset(), true);
+    assert.equal(read(z, pack(raw), 7_000), sha(raw), `${c}: after a halt and a reset`);
+    // gzip: its CRC-32 of the data wrong; zstd (no checksum by default): something not zstd after the frame
+    const bad = c === 'gzip' ? Buffer.from(pack(raw)) : Buffer.concat([pack(raw), Buffer.from('not zstd')]);
+    if (c === 'gzip') bad[bad.length - 6]! ^= 0xff;
+    for (const broken of [bad, pack(other).subarray(0, 1000)]) {
+      const y = syncDecompressor(c, 1 << 16)!;
+      assert.equal(read(y, pack(other)), sha(other));
+      assert.equal(y.reset(), true);
+      assert.ok(read(y, broken) instanceof Error, `${c}: corrupt or cut short`);
+      assert.equal(y.reset(), false, `${c}: not reused after an error`);
+      assert.throws(() => y.write(pack(raw), () => {}), /closed/);
+    }
+    z.close();
+    assert.throws(() => z.reset(), /closed/);
+  }
 });

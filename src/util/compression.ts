@@ -90,6 +90,17 @@ export interface SyncDecompressor {
   end(out: (piece: Buffer) => void): void;
   /** True once the compressed stream ended (more input, if any, is not part of it). */
   readonly ended: boolean;
+  /**
+   * Stops the stream where it is (a `write` under way returns after the piece `out` is taking): nothing more is
+   * decompressed until `reset`. The codec is kept.
+   */
+  halt(): void;
+  /**
+   * Makes ready for a new stream on the same codec and buffer (zlib's inflateReset, zstd's session reset): a thread
+   * decompressing one layer after another sets up neither again. False, and the codec closed, if it failed since
+   * the last reset: node:zlib's zstd codec keeps its error through a reset, so none is reused after one.
+   */
+  reset(): boolean;
   /** Frees the codec's memory (also after an error). */
   close(): void;
 }
@@ -106,6 +117,7 @@ interface CodecHandle {
     outLen: number,
   ): void;
   onerror: (message: string, errno: number, code: string) => void;
+  reset(): void;
   close(): void;
 }
 interface CodecStream {
@@ -130,6 +142,7 @@ export function syncDecompressor(c: 'gzip' | 'zstd', outSize = 1 << 18): SyncDec
   const finish = stream._finishFlushFlag;
   if (
     typeof h?.writeSync !== 'function' ||
+    typeof h.reset !== 'function' ||
     !(state instanceof Uint32Array) ||
     typeof flush !== 'number' ||
     typeof finish !== 'number'
@@ -148,8 +161,10 @@ export function syncDecompressor(c: 'gzip' | 'zstd', outSize = 1 << 18): SyncDec
   const multiFrame = c === 'zstd';
   let ended = false;
   let closed = false;
+  let halted = false;
   const run = (input: Uint8Array, mode: number, out: (piece: Buffer) => void): void => {
     if (closed) throw new Error('decompressor closed');
+    if (halted) throw new Error('decompressor halted');
     let off = 0;
     let avail = input.length;
     for (;;) {
@@ -161,7 +176,7 @@ export function syncDecompressor(c: 'gzip' | 'zstd', outSize = 1 << 18): SyncDec
       avail = state[1]!;
       if (room < outSize) {
         out(buf.subarray(0, outSize - room));
-        if (closed) return; // closed by `out` (the consumer stopped)
+        if (halted) return; // halted or closed by `out` (the consumer stopped)
       }
       if (room === 0 || (multiFrame && avail > 0 && progress)) continue; // the output filled up, or a frame ended
       // Room left but input not taken: the stream ended before it (what follows is not part of it).
@@ -180,9 +195,24 @@ export function syncDecompressor(c: 'gzip' | 'zstd', outSize = 1 << 18): SyncDec
       if (!ended) run(Buffer.alloc(0), finish, out);
       ended = true;
     },
+    halt() {
+      halted = true;
+    },
+    reset() {
+      if (closed) throw new Error('decompressor closed');
+      if (failure !== undefined) {
+        closed = halted = true;
+        h.close();
+        return false;
+      }
+      h.reset();
+      ended = false;
+      halted = false;
+      return true;
+    },
     close() {
       if (closed) return;
-      closed = true;
+      closed = halted = true;
       h.close();
     },
   };
