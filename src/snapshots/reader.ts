@@ -28,8 +28,9 @@ import {
   WB_LENGTH,
 } from './unpack-protocol.ts';
 
-/** Blob files are read this much at a time. */
+/** Blob files are read this much at a time, into one buffer the thread keeps (taken on the first file). */
 const READ_CHUNK = 1 << 20;
+let readBuf: Buffer | undefined;
 /** A progress message goes to the main thread every this many bytes read from a file. */
 const PROGRESS_EVERY = 4 << 20;
 /** And at most every this many milliseconds of a download (docker's display is redrawn about as often). */
@@ -357,7 +358,8 @@ class Job {
     let fd = -1;
     try {
       fd = openSync(path, 'r');
-      const buf = Buffer.allocUnsafe(READ_CHUNK);
+      readBuf ??= Buffer.allocUnsafe(READ_CHUNK);
+      const buf = readBuf;
       let reported = 0;
       while (!this.#stopped) {
         const n = readSync(fd, buf, 0, buf.length, null);
