@@ -8,22 +8,8 @@
 import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
 import { type Socket, connect, isIP } from 'node:net';
 import { credentialsGo } from './credentials.ts';
+import { builtin } from './http-builtins.ts';
 import { type ProxySettings, proxyFor } from './proxy.ts';
-
-// node:http, https and tls through `process.getBuiltinModule`, as berthd takes them: an ESM import builds a facade
-// whose getters load undici (with http2 and webcrypto) into the thread (docs/design-notes.md, berthd's memory).
-// Taken on first use: a thread that only fetches over plain HTTP (`plainGet`) loads none of them.
-const builtin = {
-  get http() {
-    return process.getBuiltinModule('node:http');
-  },
-  get https() {
-    return process.getBuiltinModule('node:https');
-  },
-  get tls() {
-    return process.getBuiltinModule('node:tls');
-  },
-};
 
 /** Where a blob's bytes come from: a GET of `url` with `headers`, answered 200 with the whole blob. */
 export interface FetchSource {

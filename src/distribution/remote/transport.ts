@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { drained } from '../../util/chunks.ts';
+import { builtin } from '../../util/http-builtins.ts';
 import { proxyFor } from '../../util/proxy.ts';
 import {
   CanceledError,
@@ -20,23 +21,6 @@ import {
   isErrno,
 } from '../../util/errors.ts';
 import type { RegistryConfig } from './types.ts';
-
-/**
- * node:http, node:https and node:tls, taken when the first request is made and with `process.getBuiltinModule`:
- * an ESM import of node:http builds a facade of every export, whose lazy getters load undici and with it http2,
- * tls and webcrypto, about 13 MB of a daemon that may never pull.
- */
-const builtin = {
-  get http() {
-    return process.getBuiltinModule('node:http');
-  },
-  get https() {
-    return process.getBuiltinModule('node:https');
-  },
-  get tls() {
-    return process.getBuiltinModule('node:tls');
-  },
-};
 
 /** A response that sent nothing for the idle timeout: not resumed (a hung registry would hang again). */
 export class IdleTimeoutError extends UnavailableError {}
