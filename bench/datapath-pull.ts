@@ -13,7 +13,7 @@ import { startRegistry } from '../src/distribution/remote/testkit.ts';
 import { clearDocker, type Sample, timed } from './datapath.ts';
 import { bigLayer, buildImage, manyLayers } from './lib/archive.ts';
 import { BERTH, type Engine, removeDir, startBerthd } from './lib/engines.ts';
-import { apiPull } from './lib/pull-probe.ts';
+import { apiPull, seedRegistry } from './lib/pull-probe.ts';
 import { run, stats, threadSched } from './lib/proc.ts';
 
 export interface DatapathPullFigures {
@@ -57,16 +57,7 @@ export async function benchDatapathPull(o: {
   o.cleanups.push(() => reg.stop());
   const refs = new Map<string, string>();
   for (const image of images) {
-    const ref = `${reg.host}/${image.name}:1`;
-    await run('skopeo', [
-      '--insecure-policy',
-      'copy',
-      '-q',
-      '--dest-tls-verify=false',
-      `docker-archive:${image.archive}`,
-      `docker://${ref}`,
-    ]);
-    refs.set(image.name, ref);
+    refs.set(image.name, await seedRegistry(reg, image));
   }
   const engines: { label: string; e: Engine; berth: string }[] = [];
   const start = async (label: string, e: Promise<Engine>, berth: string): Promise<void> => {

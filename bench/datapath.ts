@@ -24,9 +24,9 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { accessLog, startRegistry, type DistributionRegistry } from '../src/distribution/remote/testkit.ts';
+import { accessLog, startRegistry } from '../src/distribution/remote/testkit.ts';
 import { unlinkFiles } from '../src/snapshots/removed.ts';
-import { apiPull, floorArgs, requestsSince } from './lib/pull-probe.ts';
+import { apiPull, floorArgs, requestsSince, seedRegistry } from './lib/pull-probe.ts';
 import { bigLayer, buildImage, manyLayers, type BuiltImage } from './lib/archive.ts';
 import {
   BERTH,
@@ -145,24 +145,6 @@ export async function timedLoad(e: Engine, image: BuiltImage): Promise<Sample> {
   return s;
 }
 
-/** Seeds the registry with an image's archive as `<name>:1` (skopeo, untimed). */
-async function seed(reg: DistributionRegistry, image: BuiltImage): Promise<string> {
-  const ref = `${reg.host}/${image.name}:1`;
-  await run(
-    'skopeo',
-    [
-      '--insecure-policy',
-      'copy',
-      '-q',
-      '--dest-tls-verify=false',
-      `docker-archive:${image.archive}`,
-      `docker://${ref}`,
-    ],
-    { timeoutMs: STEP_MS },
-  );
-  return ref;
-}
-
 export async function benchDatapath(o: {
   rounds: number;
   mib: number;
@@ -209,7 +191,10 @@ export async function benchDatapath(o: {
     const home = join(scratch, 'home');
     await mkdir(home, { recursive: true });
     const berthEnv = { HOME: home, DOCKER_CONFIG: join(home, '.docker') };
-    const refs = { big: await seed(reg, built.big), many: await seed(reg, built.many) };
+    const refs = {
+      big: await seedRegistry(reg, built.big, STEP_MS),
+      many: await seedRegistry(reg, built.many, STEP_MS),
+    };
     const floorsOf = { big: await floorArgs(reg, refs.big), many: await floorArgs(reg, refs.many) };
     const snapshots = await unpackCode();
 

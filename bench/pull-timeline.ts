@@ -15,6 +15,7 @@ import { startRegistry } from '../src/distribution/remote/testkit.ts';
 import { clearDocker } from './datapath.ts';
 import { buildImage, manyLayers } from './lib/archive.ts';
 import { startBerthd } from './lib/engines.ts';
+import { seedRegistry } from './lib/pull-probe.ts';
 import { run } from './lib/proc.ts';
 
 const now = (): number => performance.timeOrigin + performance.now();
@@ -22,15 +23,7 @@ const scratch = await mkdtemp(join(tmpdir(), 'berth-bench-tl-'));
 const rounds = Number(process.argv[2] ?? 3);
 const image = await buildImage(scratch, 'dp-many', manyLayers(Number(process.argv[3] ?? 50), 1024), { gzip: true });
 const reg = await startRegistry('plain');
-const ref = `${reg.host}/dp-many:1`;
-await run('skopeo', [
-  '--insecure-policy',
-  'copy',
-  '-q',
-  '--dest-tls-verify=false',
-  `docker-archive:${image.archive}`,
-  `docker://${ref}`,
-]);
+const ref = await seedRegistry(reg, image);
 const log = join(scratch, 'phases.jsonl');
 // BERTHD_NODE_OPTIONS: more of Node's flags for berthd and its threads (workers inherit NODE_OPTIONS'), e.g.
 // `--cpu-prof --cpu-prof-dir=DIR` (a V8 profile per thread) or `--perf-basic-prof` (JavaScript's names for perf).

@@ -9,10 +9,11 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startRegistry, type DistributionRegistry } from '../src/distribution/remote/testkit.ts';
+import { startRegistry } from '../src/distribution/remote/testkit.ts';
 import type { BuiltImage } from './lib/archive.ts';
 import { BERTH, type Engine } from './lib/engines.ts';
 import { MiB, run, stats, type Stats } from './lib/proc.ts';
+import { seedRegistry } from './lib/pull-probe.ts';
 
 export interface RegistryFigures {
   image: string;
@@ -38,22 +39,6 @@ async function timed(cmd: string, args: string[], env: Record<string, string> = 
 }
 
 const skopeo = (args: string[]) => timed('skopeo', ['--insecure-policy', ...args]);
-
-/** Pushes the image's archive into `reg` as `<name>:1` with skopeo (untimed seeding). */
-async function seed(reg: DistributionRegistry, image: BuiltImage): Promise<void> {
-  await run(
-    'skopeo',
-    [
-      '--insecure-policy',
-      'copy',
-      '-q',
-      '--dest-tls-verify=false',
-      `docker-archive:${image.archive}`,
-      `docker://${reg.host}/${image.name}:1`,
-    ],
-    { timeoutMs: STEP_TIMEOUT_MS },
-  );
-}
 
 /** Removes every image from berthd and prunes; fails if an unpacked layer is left. */
 async function clearBerth(e: Engine, env: Record<string, string>): Promise<void> {
@@ -82,8 +67,7 @@ export async function benchRegistry(
     skopeoWarm: [] as number[],
   };
   try {
-    await seed(origin, image);
-    const ref = `${origin.host}/${image.name}:1`;
+    const ref = await seedRegistry(origin, image, STEP_TIMEOUT_MS);
     const ociDir = join(opts.scratch, `skopeo-${image.name}`);
     const round = async (record: boolean) => {
       // Pull.

@@ -1,11 +1,30 @@
 /**
- * Probes of a pull for the data path bench (bench/datapath.ts): berthd's API pull with its progress timestamped,
- * the network floor of a pull (curl fetching what the pull fetches), and the requests a client made to the
- * registry, from its access log.
+ * Probes of a pull for the data path bench (bench/datapath.ts): the registry seeded with an image's archive, berthd's
+ * API pull with its progress timestamped, the network floor of a pull (curl fetching what the pull fetches), and the
+ * requests a client made to the registry, from its access log.
  */
 import { request } from 'node:http';
 import { accessLog, type DistributionRegistry } from '../../src/distribution/remote/testkit.ts';
+import type { BuiltImage } from './archive.ts';
 import { run } from './proc.ts';
+
+/** Seeds `reg` (startRegistry's) with an image's archive as `<name>:1` through skopeo, untimed; the reference. */
+export async function seedRegistry(reg: DistributionRegistry, image: BuiltImage, timeoutMs?: number): Promise<string> {
+  const ref = `${reg.host}/${image.name}:1`;
+  await run(
+    'skopeo',
+    [
+      '--insecure-policy',
+      'copy',
+      '-q',
+      '--dest-tls-verify=false',
+      `docker-archive:${image.archive}`,
+      `docker://${ref}`,
+    ],
+    timeoutMs === undefined ? {} : { timeoutMs },
+  );
+  return ref;
+}
 
 /** Pulls through the API, timestamping the progress: seconds from the request to each milestone. */
 export function apiPull(socket: string, ref: string): Promise<Record<string, number>> {
