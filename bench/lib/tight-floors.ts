@@ -160,11 +160,14 @@ export async function runcTight(bed: RuncBed, t: TightBed, n: number, plain = fa
   }
 }
 
-/** `n` × `docker version` at once, spawned by `burst-spawn`; `engineMs` reads the engine's CPU (ms). */
-export async function cliTight(
+/**
+ * `n` × the docker CLI's `argv` at once, spawned by `burst-spawn` (which rejects unless every CLI exits 0), with the
+ * machine's CPU by kind; `engineMs` reads the CPU (ms) of whatever answers them.
+ */
+async function cliBurst(
   t: TightBed,
   n: number,
-  docker: string,
+  argv: string[],
   env: Record<string, string>,
   engineMs: () => number,
 ): Promise<TightSample> {
@@ -172,7 +175,7 @@ export async function cliTight(
   const u0 = cpuUsage();
   const e0 = engineMs();
   const s0 = snapshot();
-  const b = await spawnBurst(t.spawner, n, [docker, 'version'], [], env);
+  const b = await spawnBurst(t.spawner, n, argv, [], env);
   const s1 = snapshot();
   const e1 = engineMs();
   const u1 = cpuUsage(u0);
@@ -191,43 +194,31 @@ export async function cliTight(
   };
 }
 
+/** `n` × `docker version` at once, spawned by `burst-spawn`; `engineMs` reads the engine's CPU (ms). */
+export function cliTight(
+  t: TightBed,
+  n: number,
+  docker: string,
+  env: Record<string, string>,
+  engineMs: () => number,
+): Promise<TightSample> {
+  return cliBurst(t, n, [docker, 'version'], env, engineMs);
+}
+
 /**
  * The CLIs' own floor for `run -d`: `n` × `docker run -d --network none busybox sleep 1000` at once against the stub
- * (bench/lib/run-stub.ts: every request answered at once, no engine work), spawned by `burst-spawn` (which rejects
- * unless every CLI exits 0). The stub answers in the benchmark's own process: its CPU is in `bench`. Every burst must
- * have made `n` creates and `n` starts.
+ * (bench/lib/run-stub.ts: every request answered at once, no engine work). The stub answers in the benchmark's own
+ * process: its CPU is in `bench`. Every burst must have made `n` creates and `n` starts.
  */
 export async function cliRunTight(t: TightBed, n: number, docker: string, stub: RunStub): Promise<TightSample> {
   const env = { DOCKER_HOST: stub.host, DOCKER_CONFIG: join(stub.socket, '..', 'docker-config') };
   stub.reset();
-  const rate = await idleWindow(500);
-  const u0 = cpuUsage();
-  const s0 = snapshot();
-  const b = await spawnBurst(
-    t.spawner,
-    n,
-    [docker, 'run', '-d', '--network', 'none', 'busybox', 'sleep', '1000'],
-    [],
-    env,
-  );
-  const s1 = snapshot();
-  const u1 = cpuUsage(u0);
+  const argv = [docker, 'run', '-d', '--network', 'none', 'busybox', 'sleep', '1000'];
+  const sample = await cliBurst(t, n, argv, env, () => 0);
   const starts = stub.routes.get('POST /containers/{id}/start') ?? 0;
   if (stub.ids.length !== n || starts !== n)
     throw new Error(`the stub saw ${stub.ids.length} creates and ${starts} starts, not ${n} of each`);
-  return {
-    wall: b.wallMs,
-    create: b.step1Ms,
-    start: 0,
-    containers: 0,
-    orphans: b.orphansMs,
-    partiesSys: b.step1SysMs,
-    spawner: b.selfMs,
-    bench: (u1.user + u1.system) / 1000,
-    engine: 0,
-    kinds: between(s0, s1),
-    idle: scale(rate, b.wallMs),
-  };
+  return sample;
 }
 
 /**
