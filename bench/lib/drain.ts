@@ -49,20 +49,26 @@ export async function startDrain(socket: string): Promise<DrainServer> {
     res.writeHead(404, { ...headers, 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ message: `page not found: ${req.method} ${req.url}` }));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socket, resolve);
-  });
+  const stop = await listenUnix(server, socket);
   return {
     socket,
     host: `unix://${socket}`,
     get lastBytes() {
       return state.lastBytes;
     },
-    stop: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await rm(socket, { force: true });
-    },
+    stop,
+  };
+}
+
+/** Listens on the unix socket `socket`; resolves to what closes every connection, the server and the socket file. */
+export async function listenUnix(server: Server, socket: string): Promise<() => Promise<void>> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socket, resolve);
+  });
+  return async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await rm(socket, { force: true });
   };
 }

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { listenUnix } from './drain.ts';
 
 export interface RunStub {
   socket: string;
@@ -94,10 +95,7 @@ export async function startRunStub(socket: string): Promise<RunStub> {
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socket, resolve);
-  });
+  const stop = await listenUnix(server, socket);
   return {
     socket,
     host: `unix://${socket}`,
@@ -115,10 +113,6 @@ export async function startRunStub(socket: string): Promise<RunStub> {
       state.ids = [];
       state.unknown = [];
     },
-    stop: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await rm(socket, { force: true });
-    },
+    stop,
   };
 }
