@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { bigLayer, buildImage } from './lib/archive.ts';
 import { DOCKER, dockerEnv, startBerthd, startDockerd, type Engine } from './lib/engines.ts';
 import { cpuSeconds, idleRssMiB, resetPeak, run, sampleRss, stats, statusKiB } from './lib/proc.ts';
-import { SMAPS_KINDS, sampleSmapsAtPeak, type SmapsBreakdown } from './lib/smaps.ts';
+import { SMAPS_KINDS, sampleSmapsAtPeak, type SmapsBreakdown, smapsBreakdown } from './lib/smaps.ts';
 
 export interface RssSample {
   idle: number;
@@ -25,8 +25,9 @@ export interface RssSample {
   /** The engine's CPU seconds during the load. */
   cpu: number;
   load: number;
-  /** berthd's resident MiB by kind at its highest sample. */
+  /** berthd's resident MiB by kind at its highest sample, and idle (right after the idle RSS). */
   smaps?: SmapsBreakdown;
+  idleSmaps?: SmapsBreakdown;
 }
 
 export interface DatapathRssFigures {
@@ -122,12 +123,14 @@ export async function benchDatapathRss(o: {
           const b = await startBerthd({ env: v.env, ...(v.bin ? { bin: v.bin } : {}) });
           try {
             const idle = await idleRssMiB(b.pid);
-            const s = { idle, ...(await loadOnce(b, image)) };
+            const idleSmaps = smapsBreakdown(b.pid);
+            const s = { idle, ...(idleSmaps ? { idleSmaps } : {}), ...(await loadOnce(b, image)) };
             (samples[`${v.name} ${image.tag}`] ??= []).push(s);
             o.log(
               `  ${v.name} ${image.tag}: idle ${idle.toFixed(0)} MiB, peak ${s.peak.toFixed(0)} (+${(s.peak - idle).toFixed(0)}), ` +
                 `HWM ${s.hwm.toFixed(0)}, ${s.seconds.toFixed(2)} s, CPU ${s.cpu.toFixed(2)} s (load ${s.load.toFixed(1)})` +
-                (s.smaps ? `; at the peak ${smapsLine(s.smaps)}` : ''),
+                (s.smaps ? `; at the peak ${smapsLine(s.smaps)}` : '') +
+                (s.idleSmaps ? `; idle ${smapsLine(s.idleSmaps)}` : ''),
             );
           } finally {
             await b.stop();
@@ -182,14 +185,24 @@ export function datapathRssReport(f: DatapathRssFigures): string {
   const withSmaps = Object.entries(f.samples).filter(([, xs]) => xs.some((x) => x.smaps));
   if (withSmaps.length) {
     out.push(
-      "berthd's resident MiB by kind at its highest sample (smaps; median of the rounds):",
+      "berthd's resident MiB by kind at its highest sample, and its growth over idle (smaps; medians of the rounds):",
       '',
       `| engine, layer | ${SMAPS_KINDS.join(' | ')} |`,
       `|---|${SMAPS_KINDS.map(() => '---').join('|')}|`,
     );
     for (const [name, xs] of withSmaps) {
-      const ys = xs.flatMap((x) => (x.smaps ? [x.smaps] : []));
-      out.push(`| ${name} | ${SMAPS_KINDS.map((k) => stats(ys.map((y) => y[k])).median.toFixed(1)).join(' | ')} |`);
+      const med = (f: (x: RssSample) => number | undefined): string => {
+        const ys = xs.flatMap((x) => {
+          const y = f(x);
+          return y === undefined ? [] : [y];
+        });
+        return ys.length ? stats(ys).median.toFixed(1) : '–';
+      };
+      const cells = SMAPS_KINDS.map(
+        (k) =>
+          `${med((x) => x.smaps?.[k])} (+${med((x) => (x.smaps && x.idleSmaps ? x.smaps[k] - x.idleSmaps[k] : undefined))})`,
+      );
+      out.push(`| ${name} | ${cells.join(' | ')} |`);
     }
     out.push('');
   }
