@@ -2,7 +2,8 @@
  * The data path's pull step alone, as an A/B (issue 11): the `--mib` single-layer gzip image and the `--layers`
  * image pulled from one local docker-registry (started here, seeded by skopeo) by this tree's berthd and by
  * `--base`'s (e.g. main before a change), each through the API (`POST /images/create`, CPU by thread) and through
- * its own `berth pull -q` (the CLI included), beside `skopeo copy` into an OCI directory (no unpack) in the same
+ * its own `berth pull -q` (the CLI included; once with berthd's unpack threads running, as after another pull, and
+ * once with them stopped, as after 10 s without one), beside `skopeo copy` into an OCI directory (no unpack) in the same
  * rounds. Steps interleaved in each round, the order turned each round, after a warm-up round, `sync` before each
  * step, the image removed and pruned after it. No timing is asserted.
  */
@@ -14,7 +15,7 @@ import { clearDocker, type Sample, timed } from './datapath.ts';
 import { bigLayer, buildImage, manyLayers } from './lib/archive.ts';
 import { BERTH, type Engine, removeDir, startBerthd } from './lib/engines.ts';
 import { apiPull, seedRegistry } from './lib/pull-probe.ts';
-import { run, stats, threadSched } from './lib/proc.ts';
+import { run, stats, threadSched, unpackThreadsStopped } from './lib/proc.ts';
 
 export interface DatapathPullFigures {
   rounds: number;
@@ -93,6 +94,17 @@ export async function benchDatapathPull(o: {
             return s;
           },
         ]);
+        // The first pull after an idle spell: berthd's unpack threads stopped (10 s without an unpack), so this
+        // pull pays their start, as skopeo pays its own start in every step.
+        steps.push([
+          `berth pull cold → ${label}`,
+          async () => {
+            await unpackThreadsStopped(e.pid);
+            const s = await timed(berth, ['-H', e.host, 'pull', '-q', ref], {}, e.pids(), e.pid);
+            await clearDocker(e, ref);
+            return s;
+          },
+        ]);
       }
       steps.push([
         'skopeo copy',
@@ -159,6 +171,9 @@ export function datapathPullReport(f: DatapathPullFigures): string {
       ['berth pull → berthd', 'berth pull → base'],
       ['berth pull → berthd', 'skopeo copy'],
       ['berth pull → base', 'skopeo copy'],
+      ['berth pull cold → berthd', 'berth pull cold → base'],
+      ['berth pull cold → berthd', 'skopeo copy'],
+      ['berth pull cold → base', 'skopeo copy'],
       ['api → berthd', 'skopeo copy'],
     ] as const) {
       const l = per(a, b);
