@@ -16,6 +16,7 @@ import { bigLayer, buildImage, manyLayers } from './lib/archive.ts';
 import { BERTH, type Engine, removeDir, startBerthd } from './lib/engines.ts';
 import { apiPull, seedRegistry } from './lib/pull-probe.ts';
 import { run, stats, threadSched, unpackThreadsStopped } from './lib/proc.ts';
+import { interleavedRounds, type Step } from './lib/rounds.ts';
 
 export interface DatapathPullFigures {
   rounds: number;
@@ -49,7 +50,6 @@ export async function benchDatapathPull(o: {
   log: (s: string) => void;
   cleanups: (() => Promise<unknown>)[];
 }): Promise<DatapathPullFigures> {
-  const { log } = o;
   const images = [
     await buildImage(o.scratch, 'dp-big', [bigLayer(o.mib)], { gzip: true }),
     await buildImage(o.scratch, 'dp-many', manyLayers(o.layers, o.layerKib), { gzip: true }),
@@ -69,70 +69,60 @@ export async function benchDatapathPull(o: {
   await start('berthd', startBerthd(), BERTH);
   if (o.base !== undefined)
     await start('base', startBerthd({ bin: join(o.base, 'bin', 'berthd') }), join(o.base, 'bin', 'berth'));
-  const samples: Record<string, Sample[]> = {};
   const first = loadavg()[0]!;
-  for (let r = 0; r <= o.rounds; r++) {
-    const record = r > 0;
-    log(record ? `round ${r}/${o.rounds}` : 'warm-up round');
-    for (const image of images) {
-      const ref = refs.get(image.name)!;
-      const steps: [string, () => Promise<Sample>][] = [];
-      for (const { label, e, berth } of engines) {
-        steps.push([
-          `api → ${label}`,
-          async () => {
-            const s = await timedApi(e, ref);
-            await clearDocker(e, ref);
-            return s;
-          },
-        ]);
-        steps.push([
-          `berth pull → ${label}`,
-          async () => {
-            const s = await timed(berth, ['-H', e.host, 'pull', '-q', ref], {}, e.pids(), e.pid);
-            await clearDocker(e, ref);
-            return s;
-          },
-        ]);
-        // The first pull after an idle spell: berthd's unpack threads stopped (10 s without an unpack), so this
-        // pull pays their start, as skopeo pays its own start in every step.
-        steps.push([
-          `berth pull cold → ${label}`,
-          async () => {
-            await unpackThreadsStopped(e.pid);
-            const s = await timed(berth, ['-H', e.host, 'pull', '-q', ref], {}, e.pids(), e.pid);
-            await clearDocker(e, ref);
-            return s;
-          },
-        ]);
-      }
+  const groups = images.map((image) => {
+    const ref = refs.get(image.name)!;
+    const steps: [string, () => Promise<Sample>][] = [];
+    for (const { label, e, berth } of engines) {
       steps.push([
-        'skopeo copy',
+        `api → ${label}`,
         async () => {
-          const dir = await mkdtemp(join(tmpdir(), 'berth-bench-oci-'));
-          try {
-            return await timed('skopeo', [
-              '--insecure-policy',
-              'copy',
-              '-q',
-              '--src-tls-verify=false',
-              `docker://${ref}`,
-              `oci:${join(dir, 'out')}`,
-            ]);
-          } finally {
-            await removeDir(dir);
-          }
+          const s = await timedApi(e, ref);
+          await clearDocker(e, ref);
+          return s;
         },
       ]);
-      const order = r % 2 === 0 ? steps : [...steps].reverse();
-      for (const [name, step] of order) {
-        const s = await step();
-        const key = `${image.name} ${name}`;
-        log(`  ${key}: ${s.seconds.toFixed(3)} s, CPU ${s.cpu?.toFixed(2)} s (load ${s.load.toFixed(1)})`);
-        if (record) (samples[key] ??= []).push(s);
-      }
+      steps.push([
+        `berth pull → ${label}`,
+        async () => {
+          const s = await timed(berth, ['-H', e.host, 'pull', '-q', ref], {}, e.pids(), e.pid);
+          await clearDocker(e, ref);
+          return s;
+        },
+      ]);
+      // The first pull after an idle spell: berthd's unpack threads stopped (10 s without an unpack), so this
+      // pull pays their start, as skopeo pays its own start in every step.
+      steps.push([
+        `berth pull cold → ${label}`,
+        async () => {
+          await unpackThreadsStopped(e.pid);
+          const s = await timed(berth, ['-H', e.host, 'pull', '-q', ref], {}, e.pids(), e.pid);
+          await clearDocker(e, ref);
+          return s;
+        },
+      ]);
     }
-  }
+    steps.push([
+      'skopeo copy',
+      async () => {
+        const dir = await mkdtemp(join(tmpdir(), 'berth-bench-oci-'));
+        try {
+          return await timed('skopeo', [
+            '--insecure-policy',
+            'copy',
+            '-q',
+            '--src-tls-verify=false',
+            `docker://${ref}`,
+            `oci:${join(dir, 'out')}`,
+          ]);
+        } finally {
+          await removeDir(dir);
+        }
+      },
+    ]);
+    return steps.map(([name, step]): Step<Sample> => [`${image.name} ${name}`, step]);
+  });
+  const samples = await interleavedRounds({ ...o, digits: 3 }, groups);
   return { rounds: o.rounds, samples, load: { first, last: loadavg()[0]! } };
 }
 
