@@ -58,8 +58,8 @@ export async function benchDatapathLoad(o: {
   const first = loadavg()[0]!;
   const samples = await interleavedRounds(
     o,
-    images.map((image) =>
-      engines.map(
+    images.map((image) => ({
+      steps: engines.map(
         (e): Step<Sample> => [
           `${image.name} → ${e.label}`,
           async () => {
@@ -74,7 +74,7 @@ export async function benchDatapathLoad(o: {
           },
         ],
       ),
-    ),
+    })),
   );
   return {
     rounds: o.rounds,

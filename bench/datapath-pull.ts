@@ -15,8 +15,8 @@ import { clearDocker, type Sample, timed } from './datapath.ts';
 import { bigLayer, buildImage, manyLayers } from './lib/archive.ts';
 import { BERTH, type Engine, removeDir, startBerthd } from './lib/engines.ts';
 import { apiPull, seedRegistry } from './lib/pull-probe.ts';
-import { run, stats, threadSched, unpackThreadsStopped } from './lib/proc.ts';
-import { interleavedRounds, type Step } from './lib/rounds.ts';
+import { cpuSeconds, run, stats, threadSched, unpackThreadsStopped } from './lib/proc.ts';
+import { type Group, interleavedRounds, type Step } from './lib/rounds.ts';
 
 export interface DatapathPullFigures {
   rounds: number;
@@ -70,9 +70,10 @@ export async function benchDatapathPull(o: {
   if (o.base !== undefined)
     await start('base', startBerthd({ bin: join(o.base, 'bin', 'berthd') }), join(o.base, 'bin', 'berth'));
   const first = loadavg()[0]!;
-  const groups = images.map((image) => {
+  const groups = images.flatMap((image): Group<Sample>[] => {
     const ref = refs.get(image.name)!;
     const steps: [string, () => Promise<Sample>][] = [];
+    const cold: [string, () => Promise<Sample>][] = [];
     for (const { label, e, berth } of engines) {
       steps.push([
         `api → ${label}`,
@@ -91,11 +92,10 @@ export async function benchDatapathPull(o: {
         },
       ]);
       // The first pull after an idle spell: berthd's unpack threads stopped (10 s without an unpack), so this
-      // pull pays their start, as skopeo pays its own start in every step.
-      steps.push([
+      // pull pays their start, as skopeo pays its own start in every step. After the other steps (below).
+      cold.push([
         `berth pull cold → ${label}`,
         async () => {
-          await unpackThreadsStopped(e.pid);
           const s = await timed(berth, ['-H', e.host, 'pull', '-q', ref], {}, e.pids(), e.pid);
           await clearDocker(e, ref);
           return s;
@@ -120,7 +120,28 @@ export async function benchDatapathPull(o: {
         }
       },
     ]);
-    return steps.map(([name, step]): Step<Sample> => [`${image.name} ${name}`, step]);
+    const keyed = (xs: [string, () => Promise<Sample>][]): Step<Sample>[] =>
+      xs.map(([name, step]) => [
+        `${image.name} ${name}`,
+        async () => {
+          const regBefore = cpuSeconds([reg.pid]);
+          const s = await step();
+          // The registry's CPU in the step (it serves every client alike; on 2 CPUs it shares them with the client).
+          s.threads = { ...s.threads, registry: cpuSeconds([reg.pid]) - regBefore };
+          return s;
+        },
+      ]);
+    return [
+      { steps: keyed(steps) },
+      // The cold pulls last, once every berthd's unpack threads have stopped: one idle spell for all of them, and
+      // no warm step after it (it would find its threads stopped too).
+      {
+        before: async () => {
+          for (const { e } of engines) await unpackThreadsStopped(e.pid);
+        },
+        steps: keyed(cold),
+      },
+    ];
   });
   const samples = await interleavedRounds({ ...o, digits: 3 }, groups);
   return { rounds: o.rounds, samples, load: { first, last: loadavg()[0]! } };
@@ -132,7 +153,7 @@ export function datapathPullReport(f: DatapathPullFigures): string {
   const lines = [
     `### pull A/B (${f.rounds} rounds after a warm-up; load average ${f.load.first.toFixed(1)} → ${f.load.last.toFixed(1)})`,
     '',
-    '| image step | time s, median [rounds] | CPU s | berthd by thread: CPU s |',
+    '| image step | time s, median [rounds] | CPU s | berthd by thread, and the registry: CPU s |',
     '| --- | --- | --- | --- |',
   ];
   for (const [k, xs] of Object.entries(f.samples)) {
