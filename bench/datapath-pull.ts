@@ -15,7 +15,7 @@ import { clearDocker, type Sample, timed } from './datapath.ts';
 import { bigLayer, buildImage, manyLayers } from './lib/archive.ts';
 import { BERTH, type Engine, removeDir, startBerthd } from './lib/engines.ts';
 import { apiPull, seedRegistry } from './lib/pull-probe.ts';
-import { run, stats, threadSched, unpackThreadsStopped } from './lib/proc.ts';
+import { cpuSeconds, run, stats, threadSched, unpackThreadsStopped } from './lib/proc.ts';
 
 export interface DatapathPullFigures {
   rounds: number;
@@ -77,6 +77,7 @@ export async function benchDatapathPull(o: {
     for (const image of images) {
       const ref = refs.get(image.name)!;
       const steps: [string, () => Promise<Sample>][] = [];
+      const cold: [string, () => Promise<Sample>][] = [];
       for (const { label, e, berth } of engines) {
         steps.push([
           `api → ${label}`,
@@ -95,11 +96,10 @@ export async function benchDatapathPull(o: {
           },
         ]);
         // The first pull after an idle spell: berthd's unpack threads stopped (10 s without an unpack), so this
-        // pull pays their start, as skopeo pays its own start in every step.
-        steps.push([
+        // pull pays their start, as skopeo pays its own start in every step. After the other steps (below).
+        cold.push([
           `berth pull cold → ${label}`,
           async () => {
-            await unpackThreadsStopped(e.pid);
             const s = await timed(berth, ['-H', e.host, 'pull', '-q', ref], {}, e.pids(), e.pid);
             await clearDocker(e, ref);
             return s;
@@ -124,13 +124,21 @@ export async function benchDatapathPull(o: {
           }
         },
       ]);
-      const order = r % 2 === 0 ? steps : [...steps].reverse();
-      for (const [name, step] of order) {
+      const runStep = async (name: string, step: () => Promise<Sample>): Promise<void> => {
+        const regBefore = cpuSeconds([reg.pid]);
         const s = await step();
+        // The registry's CPU in the step (it serves every client alike; on 2 CPUs it shares them with the client).
+        s.threads = { ...s.threads, registry: cpuSeconds([reg.pid]) - regBefore };
         const key = `${image.name} ${name}`;
         log(`  ${key}: ${s.seconds.toFixed(3)} s, CPU ${s.cpu?.toFixed(2)} s (load ${s.load.toFixed(1)})`);
         if (record) (samples[key] ??= []).push(s);
-      }
+      };
+      const turn = <T>(xs: T[]): T[] => (r % 2 === 0 ? xs : [...xs].reverse());
+      for (const [name, step] of turn(steps)) await runStep(name, step);
+      // The cold pulls last, once every berthd's unpack threads have stopped: one idle spell for all of them, and
+      // no warm step after it (it would find its threads stopped too).
+      for (const { e } of engines) await unpackThreadsStopped(e.pid);
+      for (const [name, step] of turn(cold)) await runStep(name, step);
     }
   }
   return { rounds: o.rounds, samples, load: { first, last: loadavg()[0]! } };
@@ -142,7 +150,7 @@ export function datapathPullReport(f: DatapathPullFigures): string {
   const lines = [
     `### pull A/B (${f.rounds} rounds after a warm-up; load average ${f.load.first.toFixed(1)} → ${f.load.last.toFixed(1)})`,
     '',
-    '| image step | time s, median [rounds] | CPU s | berthd by thread: CPU s |',
+    '| image step | time s, median [rounds] | CPU s | berthd by thread, and the registry: CPU s |',
     '| --- | --- | --- | --- |',
   ];
   for (const [k, xs] of Object.entries(f.samples)) {
