@@ -224,7 +224,10 @@ export class UnpackPool {
     this.#slots.release();
     if (!this.#readers.includes(r)) return; // its thread died meanwhile
     const next = this.#waiting.shift();
-    if (next) return next.handOver(r); // still busy: handed straight to a layer waiting for it
+    if (next) {
+      next.handOver(r); // still busy: handed straight to a layer waiting for it
+      return;
+    }
     this.#idle.push(r);
     r.thread.worker.unref();
     if (this.#busy === 0) {
