@@ -15,6 +15,7 @@ import { type Sample, timedLoad } from './datapath.ts';
 import { bigLayer, buildImage, type BuiltImage } from './lib/archive.ts';
 import { type Engine, startBerthd, startDockerd } from './lib/engines.ts';
 import { sleep, stats } from './lib/proc.ts';
+import { interleavedRounds, type Step } from './lib/rounds.ts';
 
 /** The pause between an engine's removal of the image and its timed load, with `afterRemoval`. */
 const AFTER_REMOVAL_MS = 3000;
@@ -40,7 +41,6 @@ export async function benchDatapathLoad(o: {
   log: (s: string) => void;
   cleanups: (() => Promise<unknown>)[];
 }): Promise<DatapathLoadFigures> {
-  const { log } = o;
   const images: BuiltImage[] = [];
   for (const c of o.compression)
     images.push(
@@ -55,28 +55,27 @@ export async function benchDatapathLoad(o: {
   await start('berthd', startBerthd());
   if (o.base !== undefined) await start('base berthd', startBerthd({ bin: join(o.base, 'bin', 'berthd') }));
   if (o.dockerd) await start('dockerd', startDockerd());
-  const samples: Record<string, Sample[]> = {};
   const first = loadavg()[0]!;
-  for (let r = 0; r <= o.rounds; r++) {
-    const record = r > 0;
-    log(record ? `round ${r}/${o.rounds}` : 'warm-up round');
-    for (const image of images) {
-      const order = r % 2 === 0 ? engines : [...engines].reverse();
-      for (const e of order) {
-        if (o.afterRemoval) {
-          await timedLoad(e, image);
-          // ext4 counts an inode freed in the current second as free: a removal within the same second as the next
-          // file's creation costs nothing, one a second or more before it does. A pull or load after an `rmi` comes
-          // seconds later.
-          await sleep(AFTER_REMOVAL_MS);
-        }
-        const s = await timedLoad(e, image);
-        const key = `${image.name} → ${e.label}`;
-        log(`  ${key}: ${s.seconds.toFixed(2)} s, CPU ${s.cpu?.toFixed(2)} s (load ${s.load.toFixed(1)})`);
-        if (record) (samples[key] ??= []).push(s);
-      }
-    }
-  }
+  const samples = await interleavedRounds(
+    o,
+    images.map((image) => ({
+      steps: engines.map(
+        (e): Step<Sample> => [
+          `${image.name} → ${e.label}`,
+          async () => {
+            if (o.afterRemoval) {
+              await timedLoad(e, image);
+              // ext4 counts an inode freed in the current second as free: a removal within the same second as the
+              // next file's creation costs nothing, one a second or more before it does. A pull or load after an
+              // `rmi` comes seconds later.
+              await sleep(AFTER_REMOVAL_MS);
+            }
+            return timedLoad(e, image);
+          },
+        ],
+      ),
+    })),
+  );
   return {
     rounds: o.rounds,
     mib: o.mib,

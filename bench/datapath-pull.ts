@@ -2,7 +2,8 @@
  * The data path's pull step alone, as an A/B (issue 11): the `--mib` single-layer gzip image and the `--layers`
  * image pulled from one local docker-registry (started here, seeded by skopeo) by this tree's berthd and by
  * `--base`'s (e.g. main before a change), each through the API (`POST /images/create`, CPU by thread) and through
- * its own `berth pull -q` (the CLI included), beside `skopeo copy` into an OCI directory (no unpack) in the same
+ * its own `berth pull -q` (the CLI included; once with berthd's unpack threads running, as after another pull, and
+ * once with them stopped, as after 10 s without one), beside `skopeo copy` into an OCI directory (no unpack) in the same
  * rounds. Steps interleaved in each round, the order turned each round, after a warm-up round, `sync` before each
  * step, the image removed and pruned after it. No timing is asserted.
  */
@@ -14,7 +15,8 @@ import { clearDocker, type Sample, timed } from './datapath.ts';
 import { bigLayer, buildImage, manyLayers } from './lib/archive.ts';
 import { BERTH, type Engine, removeDir, startBerthd } from './lib/engines.ts';
 import { apiPull, seedRegistry } from './lib/pull-probe.ts';
-import { run, stats, threadSched } from './lib/proc.ts';
+import { cpuSeconds, run, stats, threadSched, unpackThreadsStopped } from './lib/proc.ts';
+import { type Group, interleavedRounds, type Step } from './lib/rounds.ts';
 
 export interface DatapathPullFigures {
   rounds: number;
@@ -48,7 +50,6 @@ export async function benchDatapathPull(o: {
   log: (s: string) => void;
   cleanups: (() => Promise<unknown>)[];
 }): Promise<DatapathPullFigures> {
-  const { log } = o;
   const images = [
     await buildImage(o.scratch, 'dp-big', [bigLayer(o.mib)], { gzip: true }),
     await buildImage(o.scratch, 'dp-many', manyLayers(o.layers, o.layerKib), { gzip: true }),
@@ -68,59 +69,81 @@ export async function benchDatapathPull(o: {
   await start('berthd', startBerthd(), BERTH);
   if (o.base !== undefined)
     await start('base', startBerthd({ bin: join(o.base, 'bin', 'berthd') }), join(o.base, 'bin', 'berth'));
-  const samples: Record<string, Sample[]> = {};
   const first = loadavg()[0]!;
-  for (let r = 0; r <= o.rounds; r++) {
-    const record = r > 0;
-    log(record ? `round ${r}/${o.rounds}` : 'warm-up round');
-    for (const image of images) {
-      const ref = refs.get(image.name)!;
-      const steps: [string, () => Promise<Sample>][] = [];
-      for (const { label, e, berth } of engines) {
-        steps.push([
-          `api → ${label}`,
-          async () => {
-            const s = await timedApi(e, ref);
-            await clearDocker(e, ref);
-            return s;
-          },
-        ]);
-        steps.push([
-          `berth pull → ${label}`,
-          async () => {
-            const s = await timed(berth, ['-H', e.host, 'pull', '-q', ref], {}, e.pids(), e.pid);
-            await clearDocker(e, ref);
-            return s;
-          },
-        ]);
-      }
+  const groups = images.flatMap((image): Group<Sample>[] => {
+    const ref = refs.get(image.name)!;
+    const steps: [string, () => Promise<Sample>][] = [];
+    const cold: [string, () => Promise<Sample>][] = [];
+    for (const { label, e, berth } of engines) {
       steps.push([
-        'skopeo copy',
+        `api → ${label}`,
         async () => {
-          const dir = await mkdtemp(join(tmpdir(), 'berth-bench-oci-'));
-          try {
-            return await timed('skopeo', [
-              '--insecure-policy',
-              'copy',
-              '-q',
-              '--src-tls-verify=false',
-              `docker://${ref}`,
-              `oci:${join(dir, 'out')}`,
-            ]);
-          } finally {
-            await removeDir(dir);
-          }
+          const s = await timedApi(e, ref);
+          await clearDocker(e, ref);
+          return s;
         },
       ]);
-      const order = r % 2 === 0 ? steps : [...steps].reverse();
-      for (const [name, step] of order) {
-        const s = await step();
-        const key = `${image.name} ${name}`;
-        log(`  ${key}: ${s.seconds.toFixed(3)} s, CPU ${s.cpu?.toFixed(2)} s (load ${s.load.toFixed(1)})`);
-        if (record) (samples[key] ??= []).push(s);
-      }
+      steps.push([
+        `berth pull → ${label}`,
+        async () => {
+          const s = await timed(berth, ['-H', e.host, 'pull', '-q', ref], {}, e.pids(), e.pid);
+          await clearDocker(e, ref);
+          return s;
+        },
+      ]);
+      // The first pull after an idle spell: berthd's unpack threads stopped (10 s without an unpack), so this
+      // pull pays their start, as skopeo pays its own start in every step. After the other steps (below).
+      cold.push([
+        `berth pull cold → ${label}`,
+        async () => {
+          const s = await timed(berth, ['-H', e.host, 'pull', '-q', ref], {}, e.pids(), e.pid);
+          await clearDocker(e, ref);
+          return s;
+        },
+      ]);
     }
-  }
+    steps.push([
+      'skopeo copy',
+      async () => {
+        const dir = await mkdtemp(join(tmpdir(), 'berth-bench-oci-'));
+        try {
+          return await timed('skopeo', [
+            '--insecure-policy',
+            'copy',
+            '-q',
+            '--src-tls-verify=false',
+            `docker://${ref}`,
+            `oci:${join(dir, 'out')}`,
+          ]);
+        } finally {
+          await removeDir(dir);
+        }
+      },
+    ]);
+    const keyed = (xs: [string, () => Promise<Sample>][]): Step<Sample>[] =>
+      xs.map(([name, step]) => [
+        `${image.name} ${name}`,
+        async () => {
+          const regBefore = cpuSeconds([reg.pid]);
+          const s = await step();
+          // The registry's CPU in the step (it serves every client alike; on 2 CPUs it shares them with the client).
+          s.threads = { ...s.threads, registry: cpuSeconds([reg.pid]) - regBefore };
+          return s;
+        },
+      ]);
+    return [
+      { steps: keyed(steps) },
+      // The cold pulls last, once every berthd's unpack threads have stopped: one idle spell for all of them, and
+      // no warm step after it (it would find its threads stopped too).
+      {
+        before: async () => {
+          for (const { e } of engines) await unpackThreadsStopped(e.pid);
+        },
+        steps: keyed(cold),
+      },
+    ];
+  });
+  const samples = await interleavedRounds({ ...o, digits: 3 }, groups);
   return { rounds: o.rounds, samples, load: { first, last: loadavg()[0]! } };
 }
 
@@ -130,7 +153,7 @@ export function datapathPullReport(f: DatapathPullFigures): string {
   const lines = [
     `### pull A/B (${f.rounds} rounds after a warm-up; load average ${f.load.first.toFixed(1)} → ${f.load.last.toFixed(1)})`,
     '',
-    '| image step | time s, median [rounds] | CPU s | berthd by thread: CPU s |',
+    '| image step | time s, median [rounds] | CPU s | berthd by thread, and the registry: CPU s |',
     '| --- | --- | --- | --- |',
   ];
   for (const [k, xs] of Object.entries(f.samples)) {
@@ -159,6 +182,9 @@ export function datapathPullReport(f: DatapathPullFigures): string {
       ['berth pull → berthd', 'berth pull → base'],
       ['berth pull → berthd', 'skopeo copy'],
       ['berth pull → base', 'skopeo copy'],
+      ['berth pull cold → berthd', 'berth pull cold → base'],
+      ['berth pull cold → berthd', 'skopeo copy'],
+      ['berth pull cold → base', 'skopeo copy'],
       ['api → berthd', 'skopeo copy'],
     ] as const) {
       const l = per(a, b);

@@ -4,7 +4,7 @@
  * - pull of a single-layer gzip image and of a many-layer gzip image from one local docker-registry (started here,
  *   seeded by skopeo): `docker pull` and `berth pull` through berthd, `docker pull` through Debian's dockerd 20.10,
  *   `podman pull` (root, its own storage), `skopeo copy docker://… oci:DIR` (no unpack: the floor of the network
- *   part); every engine removes the image and prunes between runs (checked: no unpacked layer left);
+ *   part), and `berth pull` again once berthd's unpack threads have stopped (a pull after 10 s idle); every engine removes the image and prunes between runs (checked: no unpacked layer left);
  * - `docker load` of the same images' archives, uncompressed and gzip, into berthd and into dockerd;
  * - unpack: berthd's unpack code in this process (`unpackTar` from the layer file, the image's layers three at a
  *   time as a load unpacks them, its threads started beforehand, the tar hashed only for a compressed blob as
@@ -39,7 +39,18 @@ import {
   TREE,
   type Engine,
 } from './lib/engines.ts';
-import { cpuSeconds, idleRssMiB, MiB, resetPeak, run, sampleRss, stats, threadSched, type Stats } from './lib/proc.ts';
+import {
+  cpuSeconds,
+  idleRssMiB,
+  MiB,
+  resetPeak,
+  run,
+  sampleRss,
+  stats,
+  threadSched,
+  type Stats,
+  unpackThreadsStopped,
+} from './lib/proc.ts';
 
 /** A step longer than this is a hang. */
 const STEP_MS = 600_000;
@@ -238,6 +249,16 @@ export async function benchDatapath(o: {
         ],
         ['curl ×3 (network floor)', () => timed('curl', floorsOf[which](3)), async () => {}],
         ['curl ×6 (network floor)', () => timed('curl', floorsOf[which](6)), async () => {}],
+        // The first pull after an idle spell, last so that the steps above let most of it pass: berthd's unpack
+        // threads stopped (10 s without an unpack), their start paid by this pull (skopeo pays its own every time).
+        [
+          'berth → berthd (cold)',
+          async () => {
+            await unpackThreadsStopped(berthd.pid);
+            return timed(BERTH, ['-H', berthd.host, 'pull', '-q', ref], berthEnv, berthd.pids(), berthd.pid);
+          },
+          () => clearDocker(berthd, ref),
+        ],
       ];
       for (const [who, step, clear] of steps) {
         const from = accessLog(reg).length;
@@ -508,7 +529,11 @@ export function datapathReport(f: DatapathFigures): string {
   for (const which of ['big', 'many']) {
     out.push(
       `- pull ${which}: docker → berthd / docker → dockerd ${ratio(`pull ${which} docker → berthd`, `pull ${which} docker → dockerd`, 0.5)}; ` +
-        `berth pull / skopeo ${ratio(`pull ${which} berth → berthd`, `pull ${which} skopeo (no unpack)`, 1.0)}; ` +
+        `berth pull / skopeo ${ratio(`pull ${which} berth → berthd`, `pull ${which} skopeo (no unpack)`, 1.0)}` +
+        (f.samples[`pull ${which} berth → berthd (cold)`]
+          ? `, cold (berthd's unpack threads stopped) ${ratio(`pull ${which} berth → berthd (cold)`, `pull ${which} skopeo (no unpack)`, 1.0)}`
+          : '') +
+        '; ' +
         `/ podman ${(med(`pull ${which} docker → berthd`) / med(`pull ${which} podman`)).toFixed(2)}×`,
     );
     if (f.samples[`pull ${which} curl ×3 (network floor)`]) {

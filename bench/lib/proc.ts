@@ -163,6 +163,22 @@ export function threadSched(pid: number): Record<string, { cpu: number; wait: nu
   return out;
 }
 
+/**
+ * Waits until berthd `pid` runs no unpack thread (they stop together after 10 s without an unpack:
+ * src/snapshots/pool.ts), so that the next pull pays their start as the first one after an idle spell does.
+ * Throws after `timeoutMs`. Resolves with the seconds waited.
+ */
+export async function unpackThreadsStopped(pid: number, timeoutMs = 20_000): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const names = Object.keys(threadSched(pid));
+    if (!names.some((n) => n.startsWith('unpack-'))) return (performance.now() - t0) / 1000;
+    if (performance.now() - t0 > timeoutMs)
+      throw new Error(`berthd ${pid}: unpack threads still running after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** PIDs of a process's direct children (spawned by any of its threads). */
 export function childrenOf(pid: number): number[] {
   const out = new Set<number>();

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setImmediate as turn } from 'node:timers/promises';
+import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises';
 import { BuildCacheRecords, MetadataDB } from '../metadata/index.ts';
 import { pack, type PackEntry } from '../util/tar/index.ts';
 import { KeptContexts, MANIFEST_NAME, type ManifestEntry } from './kept.ts';
@@ -243,3 +243,52 @@ test('a failed index write is logged, and the next build plans from the index on
   fourth.release();
   assert.equal(warnings.length, 1);
 });
+
+test('a plan holds its context from builder prune until the build that claimed it ends; unclaimed, for the grace only', async () => {
+  const id = 'a7'.repeat(8);
+  const kept = new KeptContexts(join(root, 'kept'), records, undefined, { planGraceMs: 150 });
+  const v1 = { a: { data: 'one', at: 1000 }, b: { data: 'bee', at: 1000 } };
+  const first = await receive(kept, id, v1);
+  await first.context.close();
+  first.release();
+  const v2 = { ...v1, a: { data: 'two', at: 2000 } };
+
+  // a plan whose client went away before its build request: the context is in use for the grace, then free
+  await kept.plan(id, manifestOf(v2));
+  assert.equal(await kept.remove(id), false, 'within the grace');
+  await sleep(300);
+  assert.equal(await kept.remove(id), true, 'past the grace');
+  const again = await receive(kept, id, v1);
+  await again.context.close();
+  again.release();
+
+  // a build that claimed its plan waits for another build of the directory, and its client goes away before its
+  // body came (abandoned mid-upload): the plan holds past the grace while that build runs, and no longer once its
+  // body failed
+  const holder = await receive(kept, id, v2);
+  const plan = await kept.plan(id, manifestOf(v1));
+  const endPlan = kept.claim(id, plan.planned);
+  const abandoned = kept.receive(id, cutBody(), await workDir(), { endPlan });
+  await sleep(300);
+  // a prune now waits for the builds that hold the context, and removes it once the abandoned one ended
+  const removal = kept.remove(id);
+  await holder.context.close();
+  holder.release();
+  await assert.rejects(abandoned, /the client went away/);
+  assert.equal(await removal, true, "the abandoned build's plan held the context no longer");
+  assert.equal(existsSync(join(root, 'kept', id)), false);
+  assert.equal(records.getDir('source.local', id), undefined);
+
+  // claimed and ended without a body (the build failed before it read one): free at once, within the grace
+  const late = await kept.plan(id, manifestOf(v1));
+  const end = kept.claim(id, late.planned);
+  assert.equal(await kept.remove(id), false);
+  end();
+  assert.equal(await kept.remove(id), true);
+});
+
+/** A body whose client went away before its first byte. */
+async function* cutBody(): AsyncGenerator<Uint8Array> {
+  yield* [];
+  throw new Error('the client went away');
+}

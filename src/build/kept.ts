@@ -4,14 +4,16 @@
  *
  * 1. `plan(id, manifest)`: the client lists every entry of its context (path, type, mode, size, times, link);
  *    the answer names the files and links whose content the kept copy lacks (new, or any of those changed).
- * 2. `receive(id, body)`: the client sends a tar whose first entry is that manifest (`MANIFEST_NAME`), then the
- *    entries asked for (and every directory). The plan's answer also names the manifest it kept (`planned`, for a
- *    few minutes, in memory): the first entry may then be `{"planned": "<token>"}` instead of the list again (a
- *    10,000-file context's manifest is ~1.2 MB of JSON, sent, parsed and checked once rather than twice). The bodies sent are appended to a new segment file; the index maps
- *    every entry to its segment and offset (those not sent keep theirs); entries the manifest no longer lists are
- *    dropped. A segment no entry uses is deleted, and when the segments hold more dead bytes than live ones, the
- *    live bodies are copied into one new segment. The build reads the bodies from the segments, as it reads a
- *    received context's spool (context.ts); one build uses a kept context at a time.
+ * 2. `receive(id, body)`: the client sends a tar whose first entry is that manifest (`MANIFEST_NAME`), then the entries
+ *    asked for (and every directory). The plan's answer also names the manifest it kept (`planned`, in memory): the
+ *    first entry may then be `{"planned": "<token>"}` instead of the list again (a 10,000-file context's manifest is
+ *    ~1.2 MB of JSON, sent, parsed and checked once rather than twice). The build request names the token too
+ *    (`claim`): the plan holds its context from prune until that build ends, or for `PLAN_GRACE_MS` when no build names
+ *    it (its client went away). The bodies sent are appended to a new segment file; the index maps every entry to its
+ *    segment and offset (those not sent keep theirs); entries the manifest no longer lists are dropped. A segment no
+ *    entry uses is deleted, and when the segments hold more dead bytes than live ones, the live bodies are copied into
+ *    one new segment. The build reads the bodies from the segments, as it reads a received context's spool
+ *    (context.ts); one build uses a kept context at a time.
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -79,20 +81,34 @@ function sameMeta(k: Indexed, m: ManifestEntry): boolean {
   );
 }
 
-/** How many planned manifests are kept, and for how long. */
+/** How many planned manifests no build has claimed are kept. */
 const PLANNED_MAX = 8;
-const PLANNED_MS = 10 * 60_000;
+/**
+ * How long a plan no build has claimed holds its context: `berth build` sends the build request as soon as the plan
+ * is answered, so a plan unclaimed for this long is one whose client went away.
+ */
+const PLAN_GRACE_MS = 30_000;
+
+interface Planned {
+  id: string;
+  at: number;
+  manifest: Map<string, ManifestEntry>;
+  /** A build named it (`claim`): it holds until that build ends, however long that build waits for the lock. */
+  claimed: boolean;
+}
 
 export class KeptContexts {
   readonly #root: string;
   readonly #records: BuildCacheRecords;
   readonly #log: { warn(m: string): void } | undefined;
   readonly #locks = new KeyedMutex();
+  readonly #graceMs: number;
   /**
    * Manifests of recent plans, by the token the plan's answer gave: a body may name one instead of its list. A
-   * context with a plan pending (its token neither used nor expired) is in use: `remove` leaves it.
+   * context with a plan pending (its token neither used nor let go, nor unclaimed past the grace) is in use:
+   * `remove` leaves it.
    */
-  readonly #planned = new Map<string, { id: string; at: number; manifest: Map<string, ManifestEntry> }>();
+  readonly #planned = new Map<string, Planned>();
   /** Contexts being removed: a plan that starts meanwhile plans against nothing kept. */
   readonly #removing = new Set<string>();
   /**
@@ -101,10 +117,16 @@ export class KeptContexts {
    */
   #last: Last | undefined;
 
-  constructor(root: string, records: BuildCacheRecords, log?: { warn(m: string): void }) {
+  constructor(
+    root: string,
+    records: BuildCacheRecords,
+    log?: { warn(m: string): void },
+    opts: { planGraceMs?: number } = {},
+  ) {
     this.#root = root;
     this.#records = records;
     this.#log = log;
+    this.#graceMs = opts.planGraceMs ?? PLAN_GRACE_MS;
   }
 
   #dir(id: string): string {
@@ -149,11 +171,16 @@ export class KeptContexts {
   async plan(id: string, manifest: readonly ManifestEntry[]): Promise<{ need: string[]; planned: string }> {
     this.#dir(id);
     const now = Date.now();
-    for (const [t, p] of this.#planned)
-      if (now - p.at > PLANNED_MS || this.#planned.size >= PLANNED_MAX) this.#planned.delete(t);
+    let unclaimed = 0;
+    for (const p of this.#planned.values()) if (!p.claimed) unclaimed++;
+    for (const [t, p] of this.#planned) {
+      if (p.claimed || (now - p.at <= this.#graceMs && unclaimed < PLANNED_MAX)) continue;
+      this.#planned.delete(t);
+      unclaimed--;
+    }
     const planned = randomBytes(16).toString('hex');
     const byName = new Map<string, ManifestEntry>();
-    this.#planned.set(planned, { id, at: now, manifest: byName });
+    this.#planned.set(planned, { id, at: now, manifest: byName, claimed: false });
     const index = this.#removing.has(id) ? new Map<string, Indexed>() : await this.#index(id);
     const need: string[] = [];
     for (const m of manifest) {
@@ -165,10 +192,25 @@ export class KeptContexts {
     return { need, planned };
   }
 
-  /** Whether a plan of context `id` waits for its body (its token neither used nor expired). */
+  /**
+   * The build request that names plan `token` of context `id` takes it over: the plan holds the context until the
+   * returned function is called as that build ends (failed, canceled, its client gone before its body came), not
+   * for the grace. Its body uses the token up as it comes; a token unknown (expired, another context's) is left to
+   * the body to refuse.
+   */
+  claim(id: string, token: string): () => void {
+    const p = this.#planned.get(token);
+    if (!p || p.id !== id) return () => {};
+    p.claimed = true;
+    return () => {
+      if (this.#planned.get(token) === p) this.#planned.delete(token);
+    };
+  }
+
+  /** Whether a plan of context `id` waits for its body (claimed by a build, or not yet past the grace). */
   #pending(id: string): boolean {
     const now = Date.now();
-    for (const p of this.#planned.values()) if (p.id === id && now - p.at <= PLANNED_MS) return true;
+    for (const p of this.#planned.values()) if (p.id === id && (p.claimed || now - p.at <= this.#graceMs)) return true;
     return false;
   }
 
@@ -187,13 +229,14 @@ export class KeptContexts {
   /**
    * Takes context `id` for one build: applies the body (manifest, then the entries sent) to the kept copy and
    * returns it (files written out, when a step needs them, under `workDir`) with a release to call when the build
-   * is done.
+   * is done. `endPlan`: lets go of the plan the build claimed (`claim`), called when the body fails before the
+   * context is let go, so that a prune waiting for the context finds no plan of this build pending.
    */
   async receive(
     id: string,
     body: AsyncIterable<Uint8Array>,
     workDir: string,
-    opts: { signal?: AbortSignal; description?: string } = {},
+    opts: { signal?: AbortSignal; description?: string; endPlan?: () => void } = {},
   ): Promise<{ context: BuildContext; release: () => void }> {
     const dir = this.#dir(id);
     const release = await this.#locks.acquire(id);
@@ -319,6 +362,7 @@ export class KeptContexts {
       };
       return { context: new BuildContext(workDir, entries, size), release: done };
     } catch (err) {
+      opts.endPlan?.();
       release();
       throw err;
     }
@@ -329,7 +373,8 @@ export class KeptContexts {
    * that build's index write, which would otherwise leave, written into a directory being removed, an index naming
    * segments already gone (every later build of the context would fail on them). The index kept in memory goes too.
    * A context whose plan waits for its body is in use, as one a build holds is in BuildKit's prune: it stays, and
-   * the answer is false (else the build the plan announced would find nothing of what it did not send).
+   * the answer is false (else the build the plan announced would find nothing of what it did not send). It waits
+   * for as long as the build that claimed the plan runs, or the grace when none did.
    */
   async remove(id: string): Promise<boolean> {
     const dir = this.#dir(id);

@@ -67,6 +67,8 @@ export interface BuildRequest {
   registryAuth?: Record<string, unknown> | undefined;
   /** `berth build`'s kept context to update from the body (see kept.ts), instead of a whole context. */
   keptContext?: string | undefined;
+  /** The token of the plan of `keptContext` this build follows: the plan's hold on it ends with this build. */
+  keptPlan?: string | undefined;
   /** A client-chosen ID that `cancel` takes. */
   buildId?: string | undefined;
   signal: AbortSignal;
@@ -124,6 +126,16 @@ export class BuildService {
   }
 
   async build(req: BuildRequest): Promise<BuildResult> {
+    // the plan this build follows holds its kept context from prune until the build ends, not for the grace
+    const planEnded = req.keptContext && req.keptPlan ? this.#kept.claim(req.keptContext, req.keptPlan) : undefined;
+    try {
+      return await this.#build(req, planEnded);
+    } finally {
+      planEnded?.();
+    }
+  }
+
+  async #build(req: BuildRequest, endPlan: (() => void) | undefined): Promise<BuildResult> {
     const tags = (req.tags ?? []).filter((t) => t !== '').map(parseTag);
     const platform = req.platform ? parsePlatform(req.platform, hostPlatform()) : undefined;
     const ac = new AbortController();
@@ -142,7 +154,10 @@ export class BuildService {
       let alone: Buffer | undefined;
       if (req.keptContext) {
         await mkdir(ctxDir, { recursive: true, mode: 0o700 });
-        const k = await this.#kept.receive(req.keptContext, req.body, ctxDir, { signal });
+        const k = await this.#kept.receive(req.keptContext, req.body, ctxDir, {
+          signal,
+          ...(endPlan ? { endPlan } : {}),
+        });
         context = k.context;
         releaseKept = k.release;
       } else {

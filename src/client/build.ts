@@ -30,6 +30,8 @@ export interface ImageBuildOptions extends CallOptions {
   berthProgress?: boolean;
   /** Berth: the body updates this kept context (see `planBuildContext`). */
   keptContext?: string;
+  /** Berth: the token of the plan the body follows (`planBuildContext`): its hold on the context ends with the build. */
+  keptPlan?: string;
   /** Berth: secrets for `RUN --mount=type=secret`, by id. */
   secrets?: ReadonlyMap<string, Uint8Array>;
   /** An ID `buildCancel` takes. */
@@ -65,6 +67,7 @@ export function imageBuild(
       platform: opts.platform || undefined,
       berthprogress: opts.berthProgress === true ? '1' : undefined,
       berthcontext: opts.keptContext || undefined,
+      berthplanned: opts.keptPlan || undefined,
       buildid: opts.buildId || undefined,
     },
     headers: {

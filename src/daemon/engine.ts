@@ -63,8 +63,13 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
   });
   // Layers unpacking at once, each spread over the applier threads (snapshots/pool.ts): one per download, and as
   // many again finishing (the tail of a layer's unpack and its blob's fsync once its last byte is in, when its
-  // download slot is already free for the next; distribution/remote/layers.ts).
-  configureUnpackThreads({ readers: 2 * config.maxConcurrentDownloads, appliers: config.unpackThreads });
+  // download slot is already free for the next; distribution/remote/layers.ts). Only the first half start as soon as
+  // a layer needs one: the others when a layer has waited for a tail to end (snapshots/pool.ts, `eager`).
+  configureUnpackThreads({
+    readers: 2 * config.maxConcurrentDownloads,
+    eager: config.maxConcurrentDownloads,
+    appliers: config.unpackThreads,
+  });
   const events = new EventLog();
   // The services refer to each other through late-bound callbacks (an image or volume is in use by a container).
   let containers: ContainerService | undefined;

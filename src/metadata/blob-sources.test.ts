@@ -44,3 +44,18 @@ test('at most four repositories per blob, the least recently noted dropped; the 
   assert.deepEqual(t.sourcesOf('sha256:d'), ['reg/other']);
   again.close();
 });
+
+test('noteAll: one transaction, each entry more recent than the one before, the same limits as note', () => {
+  const db = new MetadataDB(join(dir, 'c.db'));
+  const s = new BlobSourceRecords(db);
+  s.note('sha256:e', 'reg', 'before');
+  s.noteAll([]);
+  s.noteAll([
+    ...[1, 2, 3, 4, 5].map((i) => ({ digest: 'sha256:e', registry: 'reg', repo: `r${i}` })),
+    { digest: 'sha256:f', registry: 'reg', repo: 'f' },
+    { digest: 'sha256:e', registry: 'reg', repo: 'r2' },
+  ]);
+  assert.deepEqual(s.sourcesOf('sha256:e'), ['reg/r2', 'reg/r5', 'reg/r4', 'reg/r3']);
+  assert.equal(s.mountSource('sha256:f', 'reg', 'x'), 'f');
+  db.close();
+});

@@ -19,19 +19,30 @@ export class BlobSourceRecords {
 
   /** Records that `digest` is in `repo` of `registry` (as the most recent source of that blob). */
   note(digest: string, registry: string, repo: string): void {
-    const source = `${registry}/${repo}`;
+    this.noteAll([{ digest, registry, repo }]);
+  }
+
+  /**
+   * `note` for each entry in one transaction, each later one the more recent: a pull notes its blobs together at
+   * its end instead of one transaction (a WAL append on the main thread) per blob as it is verified.
+   */
+  noteAll(entries: readonly { digest: string; registry: string; repo: string }[]): void {
+    if (entries.length === 0) return;
     this.#m.transaction(() => {
       const db = this.#m;
-      const { next } = db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM blob_sources').get() as {
+      let { next } = db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM blob_sources').get() as {
         next: number;
       };
-      db.prepare(
-        'INSERT INTO blob_sources (digest, source, seq) VALUES (?, ?, ?) ON CONFLICT(digest, source) DO UPDATE SET seq = excluded.seq',
-      ).run(digest, source, next);
-      db.prepare(
-        'DELETE FROM blob_sources WHERE digest = ? AND seq NOT IN (SELECT seq FROM blob_sources WHERE digest = ? ORDER BY seq DESC LIMIT ?)',
-      ).run(digest, digest, PER_BLOB);
-      db.prepare('DELETE FROM blob_sources WHERE seq <= ?').run(next - MAX_PAIRS);
+      for (const { digest, registry, repo } of entries) {
+        db.prepare(
+          'INSERT INTO blob_sources (digest, source, seq) VALUES (?, ?, ?) ON CONFLICT(digest, source) DO UPDATE SET seq = excluded.seq',
+        ).run(digest, `${registry}/${repo}`, next);
+        db.prepare(
+          'DELETE FROM blob_sources WHERE digest = ? AND seq NOT IN (SELECT seq FROM blob_sources WHERE digest = ? ORDER BY seq DESC LIMIT ?)',
+        ).run(digest, digest, PER_BLOB);
+        next++;
+      }
+      db.prepare('DELETE FROM blob_sources WHERE seq <= ?').run(next - 1 - MAX_PAIRS);
     });
   }
 

@@ -41,8 +41,13 @@ export interface ConmonRuntimeDeps {
   env?: Record<string, string>;
   /** How to open conmon's SOCK_SEQPACKET attach socket (default: the socket itself; `perlSeqpacketDialer()` is a fallback). */
   dial?: SeqpacketDialer;
-  /** Exit-file polling interval besides inotify (default 1000 ms). */
+  /** How often exit files are looked for while no inotify watch can be made on their directory (default 1000 ms). */
   exitPollMs?: number;
+  /**
+   * How often the conmon of a container waited for is looked for (default 10 s): one killed outright writes no exit
+   * file, and nothing else tells of its death.
+   */
+  monitorCheckMs?: number;
   /** conmon's warnings to syslog. */
   syslog?: boolean;
   /**
@@ -89,7 +94,10 @@ export class ConmonRuntime implements RuntimeDriver {
       this.#env,
     );
     this.#dial = deps.dial ?? nativeSeqpacketDialer();
-    this.#exits = new ExitWatcher(this.#exitDir, { pollMs: deps.exitPollMs ?? 1000 });
+    this.#exits = new ExitWatcher(this.#exitDir, {
+      pollMs: deps.exitPollMs ?? 1000,
+      ...(deps.monitorCheckMs ? { checkMs: deps.monitorCheckMs } : {}),
+    });
     this.#syslog = deps.syslog ?? false;
     this.#fork = deps.forkConmon ?? false;
     this.#warn = deps.warn;
@@ -497,7 +505,7 @@ export class ConmonRuntime implements RuntimeDriver {
       if (file) return { ...file, oomKilled: false };
       if (msg && msg.data >= 0) return { exitCode: msg.data, exitedAt: new Date(), oomKilled: false };
       // The sync pipe closed without a code: conmon was killed, or the file is on its way.
-      const watcher = new ExitWatcher(dir, { pollMs: 200 });
+      const watcher = new ExitWatcher(dir, { pollMs: 200, checkMs: 200 });
       const conmonPid = await readPid(join(dir, 'conmon.pid')).catch(() => 0);
       await watcher.waitFor('exit', { check: async () => !pidRunning(conmonPid) });
       const late = await readExitFile(join(dir, 'exit'));

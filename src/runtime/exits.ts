@@ -34,30 +34,39 @@ export async function readExitFile(path: string): Promise<{ exitCode: number; ex
 }
 
 interface Waiter {
-  /** Called on every poll tick: may settle the wait by returning true (e.g. the monitor is gone). */
+  /** Called now and then (`checkMs`): may settle the wait by returning true (e.g. the monitor is gone). */
   check?: () => Promise<boolean>;
   done: () => void;
 }
 
 /**
- * Waits for files to appear in one directory: an inotify watch (fs.watch) while anyone waits, plus a polling
- * fallback for the events inotify can miss (a directory recreated, a watch that failed). The watch and timer
+ * Waits for files to appear in one directory: one inotify watch (fs.watch) on it while anyone waits, so a waiter
+ * costs nothing until its file comes (100 idle containers: no stat a second each). A file already there is found
+ * when its wait starts (a container that exited while berthd was down). The files are looked for every `pollMs`
+ * only while the watch cannot be made or has failed (each look also tries to make it again). The waiters' `check`s
+ * (is conmon still there: nothing tells of its death) run every `checkMs`, all on one timer. The watch and timers
  * exist only while there are waiters, so an idle watcher holds no handles.
  */
 export class ExitWatcher {
   readonly dir: string;
   readonly #pollMs: number;
+  readonly #checkMs: number;
   readonly #waiters = new Map<string, Set<Waiter>>();
   #watcher: FSWatcher | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  /** The files looked for while there is no watch. */
+  #poller: NodeJS.Timeout | undefined;
+  /** The waiters' checks, while any waiter has one. */
+  #checker: NodeJS.Timeout | undefined;
+  #checks = 0;
 
-  constructor(dir: string, opts: { pollMs?: number } = {}) {
+  constructor(dir: string, opts: { pollMs?: number; checkMs?: number } = {}) {
     this.dir = dir;
     this.#pollMs = opts.pollMs ?? 1000;
+    this.#checkMs = opts.checkMs ?? 10_000;
   }
 
   /**
-   * Resolves once `<dir>/<name>` exists, or `check` (run each poll interval) returns true. Rejects with
+   * Resolves once `<dir>/<name>` exists, or `check` (run every `checkMs`) returns true. Rejects with
    * CanceledError when `signal` aborts.
    */
   async waitFor(name: string, opts: { signal?: AbortSignal; check?: () => Promise<boolean> } = {}): Promise<void> {
@@ -86,43 +95,61 @@ export class ExitWatcher {
       if (!set) this.#waiters.set(name, (set = new Set()));
       set.add(waiter);
       this.#arm();
+      if (waiter.check && this.#checks++ === 0) this.#checker = setInterval(() => this.#runChecks(), this.#checkMs);
       // The file may have been written before the watch existed.
       this.#check(name);
     });
   }
 
+  /** Whether files are looked for on a timer (no watch could be made). */
+  get polling(): boolean {
+    return this.#poller !== undefined;
+  }
+
+  /** Makes the watch, or else looks for the files every `pollMs` until it can be made. */
   #arm(): void {
     if (!this.#watcher) {
       try {
-        this.#watcher = watch(this.dir, { persistent: true }, (_event, filename) => {
+        const w = watch(this.dir, { persistent: true }, (_event, filename) => {
           if (filename && this.#waiters.has(filename.toString())) this.#check(filename.toString());
-          else if (!filename) for (const n of [...this.#waiters.keys()]) this.#check(n);
+          else if (!filename) this.#checkAll();
         });
-        this.#watcher.on('error', () => {
-          this.#watcher?.close();
-          this.#watcher = undefined; // polling carries on; the next waiter re-arms
+        w.on('error', () => {
+          w.close();
+          if (this.#watcher !== w) return;
+          this.#watcher = undefined;
+          // (the directory removed, or the watch broken otherwise: what it would have told is looked for)
+          if (this.#waiters.size > 0) this.#arm();
+          this.#checkAll();
         });
+        this.#watcher = w;
       } catch {
         this.#watcher = undefined;
       }
     }
-    this.#timer ??= setInterval(() => this.#poll(), this.#pollMs);
-  }
-
-  #disarm(): void {
-    if (this.#waiters.size > 0) return;
-    this.#watcher?.close();
-    this.#watcher = undefined;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
+    if (this.#watcher) {
+      if (this.#poller) clearInterval(this.#poller);
+      this.#poller = undefined;
+    } else
+      this.#poller ??= setInterval(() => {
+        this.#arm();
+        this.#checkAll();
+      }, this.#pollMs);
   }
 
   #remove(name: string, w: Waiter): void {
     const set = this.#waiters.get(name);
-    if (!set) return;
-    set.delete(w);
+    if (!set?.delete(w)) return;
     if (set.size === 0) this.#waiters.delete(name);
-    this.#disarm();
+    if (w.check && --this.#checks === 0) {
+      clearInterval(this.#checker);
+      this.#checker = undefined;
+    }
+    if (this.#waiters.size > 0) return;
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    clearInterval(this.#poller);
+    this.#poller = undefined;
   }
 
   /**
@@ -137,19 +164,19 @@ export class ExitWatcher {
     for (const w of [...(this.#waiters.get(name) ?? [])]) w.done();
   }
 
-  #poll(): void {
-    for (const [name, set] of [...this.#waiters]) {
-      this.#check(name);
-      if (!this.#waiters.has(name)) continue;
+  #checkAll(): void {
+    for (const name of [...this.#waiters.keys()]) this.#check(name);
+  }
+
+  #runChecks(): void {
+    for (const set of [...this.#waiters.values()]) {
       for (const w of [...set]) {
-        if (w.check) {
-          w.check().then(
-            (stop) => {
-              if (stop) w.done();
-            },
-            () => {},
-          );
-        }
+        w.check?.().then(
+          (stop) => {
+            if (stop) w.done();
+          },
+          () => {},
+        );
       }
     }
   }

@@ -50,6 +50,7 @@ async function probeOne(c: { name: string; path: string }, deps: ProbeDeps): Pro
     ...(deps.env ? { env: deps.env } : {}),
     ...(deps.dial ? { dial: deps.dial } : {}),
     exitPollMs: 100,
+    monitorCheckMs: 100,
     forkConmon: true,
   });
   const result: ProbeResult = { name: c.name, path: c.path, ok: false, elapsedMs: 0 };

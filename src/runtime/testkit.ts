@@ -105,7 +105,7 @@ export class RuntimeTestbed {
 
   /** A driver on the same directories, with no memory of this one's: what berthd has after a restart. */
   newDriver(): ConmonRuntime {
-    return new ConmonRuntime({ execRoot: this.execRoot, runtime: RUNC, exitPollMs: 100 });
+    return new ConmonRuntime({ execRoot: this.execRoot, runtime: RUNC, exitPollMs: 100, monitorCheckMs: 200 });
   }
 
   /** A fresh container id (remembered for cleanup) and a bundle for it. */

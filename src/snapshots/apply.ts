@@ -7,7 +7,7 @@ import { copyToShared } from '../util/shared-copy.ts';
 import { pack } from '../util/tar/index.ts';
 import type { PackEntry, TarEntry } from '../util/tar/index.ts';
 import { archivedSize, type PortableHeader, type WhiteoutMode } from './layer-rules.ts';
-import { type Reader, UnpackPool } from './pool.ts';
+import { type Reader, UnpackPool, type UnpackThreads } from './pool.ts';
 import { CTL_ABORT, type FromReader, INPUT_RING, rebuildError } from './unpack-protocol.ts';
 
 export type { WhiteoutMode } from './layer-rules.ts';
@@ -77,7 +77,7 @@ export interface UnpackedTar {
 const defaultPool = new UnpackPool();
 
 /** Sizes the process's unpack threads (see pool.ts). */
-export function configureUnpackThreads(threads: { readers: number; appliers: number }): void {
+export function configureUnpackThreads(threads: UnpackThreads): void {
   defaultPool.configure(threads);
 }
 

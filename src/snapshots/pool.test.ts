@@ -260,3 +260,32 @@ test('warming starts the appliers and one reader, which the next unpack uses; wa
   await pool.close();
   assert.equal(pool.running, 0);
 });
+
+test('past `eager` readers, a layer waits for a busy reader to come back; if none does, a new one starts', async () => {
+  const pool = new UnpackPool({ readers: 3, eager: 1, appliers: 1 });
+  const first = await pool.take();
+  assert.equal(pool.running, 2, 'one reader and the applier');
+  // Given back before the wait is over: the waiting layer gets the same reader, and no thread is started.
+  const second = pool.take();
+  await new Promise((resolve) => setImmediate(resolve));
+  pool.give(first);
+  assert.equal(await second, first);
+  assert.equal(pool.running, 2);
+  // Not given back: a second reader starts for the waiting layer.
+  const third = await pool.take();
+  assert.notEqual(third, first);
+  assert.equal(pool.running, 3);
+  pool.give(third);
+  pool.give(first);
+  // Both idle: the next two layers take them without waiting or starting any.
+  const [a, b] = await Promise.all([pool.take(), pool.take()]);
+  assert.deepEqual(new Set([a, b]), new Set([first, third]));
+  assert.equal(pool.running, 3);
+  // Closing fails a layer still waiting rather than start a thread for it.
+  const waiting = pool.take();
+  await new Promise((resolve) => setImmediate(resolve));
+  const failed = assert.rejects(waiting, UnavailableError);
+  await pool.close();
+  await failed;
+  assert.equal(pool.running, 0);
+});

@@ -35,6 +35,13 @@ import {
 export interface UnpackThreads {
   /** Layers unpacked at once (a reader thread each). */
   readers: number;
+  /**
+   * Readers started as soon as a layer finds none free (default: all of them). Past these, a layer first waits up to
+   * START_AFTER_MS for a busy reader to come back, and a reader is started only if none does: the daemon's second half
+   * of readers is there for layers' tails (see daemon/engine.ts), a few milliseconds each, where a new reader costs
+   * ~50 ms of CPU to start and as long again before it takes the layer.
+   */
+  eager?: number;
   /** Threads doing the file work, shared by the readers (each reader also has an applier of its own, see below). */
   appliers: number;
 }
@@ -70,6 +77,13 @@ const WRITEBACK_EVERY = 32 << 20;
 
 /** Threads stop after this long with no unpack. */
 const IDLE_MS = 10_000;
+/**
+ * How long a layer that finds every reader busy, with `eager` readers or more running, waits for one to come back
+ * before a new one is started: about what a new reader takes to start and load its modules on a quiet machine here
+ * (docs/design-notes.md, "What an unpack thread's start costs"), so that the layer is not later for the wait than it
+ * would have been on a new reader, and a reader's tail (0.5–14 ms for a 1 MiB layer) is nearly always shorter.
+ */
+const START_AFTER_MS = 50;
 /** Each thread's heap is kept small: the data goes through shared memory, not the heap. */
 const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
 
@@ -101,6 +115,8 @@ export class UnpackPool {
   #readers: Reader[] = [];
   #idle: Reader[] = [];
   #appliers: { thread: OwnedThread; id: number }[] = [];
+  /** Layers waiting for a busy reader to come back (see `eager`), first come first served. */
+  #waiting: { handOver: (r: Reader) => void; fail: (err: Error) => void }[] = [];
   #busy = 0;
   readonly #idleTimer = new IdleTimer(IDLE_MS, () => void this.#stopAll());
   readonly #writebackEvery: number;
@@ -140,7 +156,7 @@ export class UnpackPool {
     this.#busy++;
     this.#idleTimer.disarm();
     try {
-      const r = this.#idle.pop() ?? this.#startReader();
+      const r = this.#idle.pop() ?? (await this.#reader());
       r.thread.worker.ref();
       for (const a of this.#appliers) a.thread.worker.ref();
       return r;
@@ -149,6 +165,36 @@ export class UnpackPool {
       slots.release();
       throw err;
     }
+  }
+
+  /**
+   * A reader for a layer that found none free: a new one while fewer than `eager` run (or none does), else the first
+   * that comes back within START_AFTER_MS, else a new one.
+   */
+  #reader(): Promise<Reader> | Reader {
+    const eager = this.#threads.eager ?? this.#threads.readers;
+    if (this.#readers.length < eager) return this.#startReader();
+    return new Promise<Reader>((resolve, reject) => {
+      const w = {
+        handOver: (r: Reader): void => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        fail: (err: Error): void => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#waiting = this.#waiting.filter((x) => x !== w);
+        try {
+          resolve(this.#startReader());
+        } catch (err) {
+          reject(err);
+        }
+      }, START_AFTER_MS);
+      this.#waiting.push(w);
+    });
   }
 
   /**
@@ -177,6 +223,11 @@ export class UnpackPool {
     this.#busy--;
     this.#slots.release();
     if (!this.#readers.includes(r)) return; // its thread died meanwhile
+    const next = this.#waiting.shift();
+    if (next) {
+      next.handOver(r); // still busy: handed straight to a layer waiting for it
+      return;
+    }
     this.#idle.push(r);
     r.thread.worker.unref();
     if (this.#busy === 0) {
@@ -189,8 +240,11 @@ export class UnpackPool {
   async close(): Promise<void> {
     this.#idleTimer.disarm();
     const readers = this.#readers;
+    const waiting = this.#waiting;
+    this.#waiting = [];
     const stopped = this.#stopAll();
     for (const r of readers) r.onDeath?.(new UnavailableError('the unpack threads were stopped'));
+    for (const w of waiting) w.fail(new UnavailableError('the unpack threads were stopped'));
     await stopped;
   }
 
@@ -255,5 +309,10 @@ export class UnpackPool {
 function clampThreads(t: UnpackThreads): UnpackThreads {
   const n = (v: number, max: number) => Math.max(1, Math.min(max, Math.floor(v) || 1));
   // The reader's own applier takes the number after the threads'.
-  return { readers: n(t.readers, 64), appliers: n(t.appliers, MAX_APPLIERS - 1) };
+  const readers = n(t.readers, 64);
+  return {
+    readers,
+    appliers: n(t.appliers, MAX_APPLIERS - 1),
+    ...(t.eager !== undefined ? { eager: Math.min(readers, n(t.eager, 64)) } : {}),
+  };
 }

@@ -18,8 +18,8 @@ import {
   utimesSync,
   writevSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { posix } from 'node:path';
-import { lsetxattr, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from '../sys/index.ts';
 import { InvalidArgumentError, isErrno } from '../util/errors.ts';
 import {
   entryPath,
@@ -33,6 +33,19 @@ import {
 } from './layer-rules.ts';
 
 const OVERLAY_XATTR_PREFIX = 'trusted.overlay.';
+
+type Sys = typeof import('../sys/index.ts');
+let sysModule: Sys | undefined;
+/**
+ * sys/ (libc's mknod and lsetxattr through koffi, with the netlink, spawn and socket modules beside them), loaded by
+ * the first entry that needs it: a device or fifo, an xattr, an overlay whiteout or opaque directory. Imported at the
+ * top, it was a third of what an unpack thread's modules cost it to load, at every start of the thread, for entries
+ * many layers do not have (docs/design-notes.md, "What an unpack thread's start costs").
+ */
+function sys(): Sys {
+  sysModule ??= createRequire(import.meta.url)('../sys/index.ts') as Sys;
+  return sysModule;
+}
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /**
@@ -100,6 +113,7 @@ export class SyncUnpacker {
       case 'character-device':
       case 'block-device':
       case 'fifo': {
+        const { makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } = sys();
         const type = header.type === 'fifo' ? S_IFIFO : header.type === 'block-device' ? S_IFBLK : S_IFCHR;
         const dev = header.type === 'fifo' ? 0n : makedev(header.devmajor, header.devminor);
         this.#replacing(rel, () => mknod(abs, type | (header.mode & 0o7777), dev));
@@ -267,7 +281,7 @@ export class SyncUnpacker {
     for (const [name, value] of h.xattrs) {
       if (name.startsWith(OVERLAY_XATTR_PREFIX)) continue;
       try {
-        lsetxattr(abs, name, value);
+        sys().lsetxattr(abs, name, value);
       } catch (err) {
         if (!isErrno(err, 'ENOTSUP') && !isErrno(err, 'EOPNOTSUPP')) throw err;
       }
@@ -279,7 +293,7 @@ export class SyncUnpacker {
     if (base === OPAQUE_MARKER) {
       if (this.#mode === 'overlay') {
         this.#ensureParent(name, rel, true);
-        lsetxattr(this.#abs(dir), 'trusted.overlay.opaque', Buffer.from('y'));
+        sys().lsetxattr(this.#abs(dir), 'trusted.overlay.opaque', Buffer.from('y'));
       } else if (this.#ensureParent(name, rel, false)) {
         this.#clearUnwritten(dir);
       }
@@ -289,6 +303,7 @@ export class SyncUnpacker {
     const victim = posix.join(dir, base.slice(WHITEOUT_PREFIX.length));
     if (this.#mode === 'overlay') {
       this.#ensureParent(name, victim, true);
+      const { mknod, S_IFCHR } = sys();
       this.#replacing(victim, () => mknod(this.#abs(victim), S_IFCHR, 0n));
     } else if (this.#ensureParent(name, victim, false)) {
       this.#remove(victim);

@@ -7,7 +7,10 @@ import { pathToFileURL } from 'node:url';
 import { UnavailableError } from './errors.ts';
 import { IdleTimer, OwnedThread, startThread, threadModules } from './thread.ts';
 
-/** entry.ts importing lib/twice.ts (a value and a type) and re-exporting lib/more.ts, which imports twice.ts too. */
+/**
+ * entry.ts importing lib/twice.ts (a value and a type), re-exporting lib/more.ts, which imports twice.ts too, and
+ * loading lib/late.ts through createRequire, as a module loaded on first use from synchronous code is.
+ */
 function fixture(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'berth-thread-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -15,19 +18,22 @@ function fixture(t: TestContext): string {
   writeFileSync(
     join(dir, 'entry.ts'),
     [
+      "import { createRequire } from 'node:module';",
       "import { parentPort } from 'node:worker_threads';",
       "import { twice, type Pair } from './lib/twice.ts';",
       "export * from './lib/more.ts';",
       "// a comment naming import('./missing.ts') is not a module",
       'const p: Pair = [twice(21), 0];',
+      "const late = createRequire(import.meta.url)('./lib/late.ts') as { three: number };",
       "const stripper = process.moduleLoadList.some((m: string) => m.includes('amaro'));",
-      'parentPort!.postMessage({ value: p[0], stripper, url: import.meta.url });',
+      'parentPort!.postMessage({ value: p[0], late: late.three, stripper, url: import.meta.url });',
     ].join('\n'),
   );
   writeFileSync(
     join(dir, 'lib', 'twice.ts'),
     'export type Pair = [number, number];\nexport const twice = (n: number): number => n * 2;\n',
   );
+  writeFileSync(join(dir, 'lib', 'late.ts'), 'export const three: number = 3;\n');
   writeFileSync(
     join(dir, 'lib', 'more.ts'),
     "import { twice } from './twice.ts';\nexport const four: number = twice(2);\n",
@@ -40,14 +46,15 @@ test('a thread runs TypeScript modules, stripped on this thread, without loading
   const entry = pathToFileURL(join(dir, 'entry.ts'));
   const base = pathToFileURL(dir).href;
   const urls = threadModules(entry).map(([u]) => u.slice(base.length));
-  assert.deepEqual(urls.sort(), ['/entry.ts', '/lib/more.ts', '/lib/twice.ts']);
+  assert.deepEqual(urls.sort(), ['/entry.ts', '/lib/late.ts', '/lib/more.ts', '/lib/twice.ts']);
   const w = startThread(entry);
-  const msg = await new Promise<{ value: number; stripper: boolean; url: string }>((resolve, reject) => {
+  const msg = await new Promise<{ value: number; late: number; stripper: boolean; url: string }>((resolve, reject) => {
     w.once('message', resolve);
     w.once('error', reject);
   });
   await w.terminate();
   assert.equal(msg.value, 42);
+  assert.equal(msg.late, 3, 'the module required on first use loaded');
   assert.equal(msg.url, entry.href, 'import.meta.url is the module file');
   assert.equal(msg.stripper, false, 'the worker did not load the type stripper');
 });

@@ -34,8 +34,11 @@ registerHooks({
 import(workerData.entry).catch((err) => setImmediate(() => { throw err; }));
 `;
 
-/** Relative imports of `.ts` modules: `from './x.ts'`, `import './x.ts'`, `import('./x.ts')`. */
-const IMPORT_RE = /(?:\bfrom\s*|\bimport\s*\(?\s*)(['"])(\.{1,2}\/[^'"]+\.ts)\1/g;
+/**
+ * Relative imports of `.ts` modules: `from './x.ts'`, `import './x.ts'`, `import('./x.ts')`, and `require('./x.ts')`
+ * (a module loaded on first use from synchronous code, through createRequire).
+ */
+const IMPORT_RE = /(?:\bfrom\s*|\bimport\s*\(?\s*|\)\s*\(\s*|\brequire\s*\(\s*)(['"])(\.{1,2}\/[^'"]+\.ts)\1/g;
 
 /**
  * Stripped sources by file URL, for the life of the process: a module's source does not change under a running

@@ -100,6 +100,7 @@ async function build(builder: LoadBuilder, req: Request, res: ServerResponse): P
       registryAuth: registryConfig(req.raw.headers['x-registry-config']),
       buildId: q.get('buildid') ?? undefined,
       keptContext: q.get('berthcontext') ?? undefined,
+      keptPlan: q.get('berthplanned') ?? undefined,
       secrets: secretsHeader(req.raw.headers['x-berth-build-secrets']),
       signal: req.signal,
       emit,

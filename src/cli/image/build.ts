@@ -102,7 +102,7 @@ export async function buildImage(
     messages = await imageBuild(client, counted(contextTar(ctx, need, planned)), {
       ...common,
       ...(ctx.dockerfile ? { dockerfile: ctx.dockerfile } : {}),
-      ...(need ? { keptContext: id } : {}),
+      ...(need ? { keptContext: id, ...(planned ? { keptPlan: planned } : {}) } : {}),
     });
   }
   // the display, the tar reader (for -o) and the size parser are loaded only when used: a quiet build, the common

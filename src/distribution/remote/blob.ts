@@ -22,6 +22,11 @@ const WRITE_BATCH = 1 << 20;
  * in batches of about 1 MiB (one store write each), or as they come with `batch: false` (for a consumer that copies
  * them anyway: the unpack threads' ring). `from`: the bytes before it were had another way (a thread's own
  * download that failed there); the stream starts there, as a resume would.
+ *
+ * A download broken after every byte of the blob came (a chunked answer cut before its terminating chunk, here or
+ * in the thread's download that ended at `from`) ends with what came: nothing is left to ask for (a Range from the
+ * blob's end is answered 416), and the digest and size checks decide. The unpack thread's download follows the
+ * same rule (`fetchedBlob`).
  */
 export async function* blobBytes(
   session: Session,
@@ -44,7 +49,14 @@ export async function* blobBytes(
     pendingBytes = 0;
     return out;
   };
+  let resuming = opts.from !== undefined;
   for (;;) {
+    if (resuming && received >= d.size) {
+      onBytes(received);
+      if (pendingBytes > 0) yield flush();
+      return;
+    }
+    resuming = true;
     let res;
     try {
       res = await session.blob(repo, d.digest, received, signal);
@@ -88,7 +100,9 @@ export async function* blobBytes(
       if (pendingBytes > 0) yield flush();
       return;
     } catch (err) {
-      if (!resumable(err) || ++resumes > MAX_RESUMES || received >= d.size) throw err;
+      // Every byte came: the loop ends with them (an idle registry too, as nothing is left to wait for).
+      if (received >= d.size && err instanceof UnavailableError) continue;
+      if (!resumable(err) || ++resumes > MAX_RESUMES) throw err;
     } finally {
       if (!res.raw.complete) res.raw.destroy();
     }
@@ -131,31 +145,14 @@ export async function fetchedBlob(
     size: d.size,
     ...progress,
     rest(from, failure) {
-      // Every byte came before the download failed (a chunked answer cut before its terminating chunk): nothing is
-      // left to ask for (a Range from the end is answered 416). The digest and size checks still decide.
-      if (from >= d.size) return finished(from, progress);
-      if (failure.code !== IDLE) return bytes(from);
+      // Every byte came before the download failed: `bytes` ends at once (`blobBytes`' rule for a download broken
+      // after the blob's last byte).
+      if (from >= d.size || failure.code !== IDLE) return bytes(from);
       const err = new IdleTimeoutError(`GET ${source.url}: the registry sent nothing for ${t.idleTimeout / 1000} s`, {
         cause: failure,
       });
       return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(err) }) };
     },
-  };
-}
-
-/** No more bytes: the count so far reported, and the download received, as `bytes` would at its end. */
-function finished(
-  n: number,
-  progress: { onBytes: (n: number) => void; onReceived: () => void },
-): AsyncIterable<Buffer> {
-  return {
-    [Symbol.asyncIterator]: () => ({
-      next: async (): Promise<IteratorResult<Buffer>> => {
-        progress.onBytes(n);
-        progress.onReceived();
-        return { done: true, value: undefined };
-      },
-    }),
   };
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { sha256 } from '../../util/digest.ts';
@@ -194,6 +195,34 @@ test('the unpack thread downloads each layer itself; a redirect over plain HTTP 
   assert.equal((await e.snapshots()).length, 2);
 });
 
+/**
+ * A route for `fakeRegistry` answering a GET of the blobs in `blobs` that `cut` picks chunked, its connection closed
+ * after the last data byte, before the terminating chunk. A Range from a blob's end is answered 416, as registries
+ * do; the Ranges asked for are kept in `seen.ranges`, the answers cut counted by who asked.
+ */
+function cutAtEnd(blobs: Buffer[], cut: (req: IncomingMessage) => boolean) {
+  const byDigest = new Map<string, Buffer>(blobs.map((b) => [sha256(b), b]));
+  const seen = { thread: 0, client: 0, ranges: [] as string[] };
+  const route = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const b = byDigest.get(/\/blobs\/(sha256:[a-f0-9]+)$/.exec(req.url ?? '')?.[1] ?? '');
+    if (b === undefined) return false;
+    if (req.headers.range !== undefined) {
+      seen.ranges.push(req.headers.range);
+      if (Number(/^bytes=(\d+)-$/.exec(req.headers.range)?.[1]) < b.length) return false;
+      res.writeHead(416, { 'Content-Range': `bytes */${b.length}` });
+      res.end();
+      return true;
+    }
+    if (!cut(req)) return false;
+    if (/unpack thread/.test(String(req.headers['user-agent']))) seen.thread++;
+    else seen.client++;
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+    res.write(b, () => res.socket?.end());
+    return true;
+  };
+  return { route, seen };
+}
+
 test("the unpack thread's chunked download cut after the blob's last byte ends the layer: nothing is left to ask for", async (t) => {
   const img = await twoLayerImage({ variant: 'cut at the end' });
   const layer = img.layers[1]!;
@@ -203,34 +232,30 @@ test("the unpack thread's chunked download cut after the blob's last byte ends t
     key: await readFile(join(dir, 'server.key'), 'utf8'),
     cert: await readFile(join(dir, 'server.crt'), 'utf8'),
   };
-  let cuts = 0;
-  const ranges: string[] = [];
-  // Over HTTPS (node:https takes a chunked answer; the thread's plain reader leaves one to the client): the thread's
-  // answer is chunked, and its connection closes after the last data byte, before the terminating chunk. A Range
-  // from the blob's end is answered 416, as the registry does.
-  const reg = await fakeRegistry(t, img, {
-    tls,
-    route: (req, res) => {
-      const m = /\/blobs\/(sha256:[a-f0-9]+)$/.exec(req.url ?? '');
-      if (m?.[1] !== layer.digest) return false;
-      if (req.headers.range !== undefined) {
-        ranges.push(req.headers.range);
-        if (Number(/^bytes=(\d+)-$/.exec(req.headers.range)?.[1]) < layer.blob.length) return false;
-        res.writeHead(416, { 'Content-Range': `bytes */${layer.blob.length}` });
-        res.end();
-        return true;
-      }
-      if (!/unpack thread/.test(String(req.headers['user-agent']))) return false;
-      cuts++;
-      res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
-      res.write(layer.blob, () => res.socket?.end());
-      return true;
-    },
-  });
+  // Over HTTPS (node:https takes a chunked answer; the thread's plain reader leaves one to the client): only the
+  // thread's answer is cut.
+  const { route, seen } = cutAtEnd([layer.blob], (req) => /unpack thread/.test(String(req.headers['user-agent'])));
+  const reg = await fakeRegistry(t, img, { tls, route });
   const e = await testEngine(t);
   await pullImage(e, config(), `${reg}/x:1`);
-  assert.equal(cuts, 1, 'the thread downloaded the layer, cut at its end');
-  assert.deepEqual(ranges, [], 'and nothing more was asked for');
+  assert.equal(seen.thread, 1, 'the thread downloaded the layer, cut at its end');
+  assert.deepEqual(seen.ranges, [], 'and nothing more was asked for');
+  const tree = await e.tree(`${reg}/x:1`);
+  assert.equal(tree.has('srv/data') && tree.has('big'), true);
+  assert.equal((await e.snapshots()).length, 2);
+});
+
+test("the registry client's chunked download cut after the blob's last byte ends the blob as the thread's does", async (t) => {
+  const img = await twoLayerImage({ variant: 'client cut at the end' });
+  // Over plain HTTP the thread leaves a chunked answer to the registry client: every blob (the config's too) comes
+  // through the client's download, each cut after its last byte.
+  const { route, seen } = cutAtEnd([img.config, ...img.layers.map((l) => l.blob)], () => true);
+  const reg = await fakeRegistry(t, img, { route });
+  const e = await testEngine(t);
+  const res = await pullImage(e, config(), `${reg}/x:1`);
+  assert.equal(res.images[0]?.id, img.configDigest);
+  assert.equal(seen.client, 3, 'the client downloaded the config and both layers, each cut at its end');
+  assert.deepEqual(seen.ranges, [], 'and nothing more was asked for');
   const tree = await e.tree(`${reg}/x:1`);
   assert.equal(tree.has('srv/data') && tree.has('big'), true);
   assert.equal((await e.snapshots()).length, 2);

@@ -43,6 +43,8 @@ test('pull an image skopeo pushed: same digests, files, docker progress, then up
     const dl = msgs.filter((m) => m.id === id && m.status === 'Downloading').at(-1)!;
     assert.deepEqual(dl.progressDetail, { current: layer.size, total: layer.size });
     assert.match(dl.progress ?? '', /^\[=+>\] /);
+    // Noted (in one transaction at the pull's end) as where the blob came from, for a push to mount it.
+    assert.deepEqual(e.blobSources.sourcesOf(layer.digest), [`${reg.host}/some/app`]);
   }
   assert.deepEqual(statuses.slice(-2), [
     `Digest: ${digest}`,

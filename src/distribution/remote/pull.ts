@@ -117,18 +117,36 @@ async function pullFrom(
   return runImageWork(
     deps,
     async (work) => {
-      // Each verified blob: where it came from (for mounts on push), and kept by the pull's lease.
+      // Each verified blob: kept by the pull's lease at once, and where it came from (for mounts on push) noted
+      // with the others of its image in one transaction once that image is done or failed: only a hint, which a
+      // push meanwhile or a crash before can do without (metadata/blob-sources.ts).
+      const noted: { digest: string; registry: string; repo: string }[] = [];
       const sources: BlobNotes = {
-        note(digest, reg, repo) {
-          deps.blobSources?.note(digest, reg, repo);
+        note(digest, registry, repo) {
+          noted.push({ digest, registry, repo });
           work.lease(digest);
         },
+      };
+      const flushNotes = (): void => {
+        deps.blobSources?.noteAll(noted);
+        noted.length = 0;
       };
       const out: PullResult = { images: [] };
       let anyNew = false;
       for (const r of refs) {
         emit({ status: `Pulling from ${r.path}`, id: r.tag ?? r.digest ?? 'latest' });
-        const got = await pullOne(work, registry, session, sources, r, platform, opts, emit);
+        let got: Awaited<ReturnType<typeof pullOne>>;
+        try {
+          got = await pullOne(work, registry, session, sources, r, platform, opts, emit);
+        } catch (err) {
+          try {
+            flushNotes();
+          } catch {
+            // the pull's own failure is the one to report
+          }
+          throw err;
+        }
+        flushNotes();
         anyNew ||= got.changed;
         out.images.push({ id: got.id, name: familiarString(r), digest: got.digest });
         if (!opts.allTags) {
