@@ -503,6 +503,12 @@ export function startBurstReport(f: BurstFigures): string {
       dockerd ? med(dockerd.cli.map((x) => x.wall)) : undefined,
       f.cliRunTight,
       f.stubRoutes,
+      (f.engines.find((e) => e.engine === 'berthd')?.cli ?? []).map((x) => ({
+        engine: x.engineCpu,
+        conmons: x.reapedCpu + x.monitorCpu,
+        bench: x.benchCpu,
+        wall: x.wall,
+      })),
     ),
     '',
   );
