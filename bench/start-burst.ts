@@ -25,7 +25,7 @@ import { type PhaseSummary, type TimelineRow, timeline } from './lib/timeline.ts
 export type { PhaseSummary, TimelineRow };
 import { childrenOf, cpuMs, machineCpu, run, schedstat, sleep, stats, type Stats } from './lib/proc.ts';
 import { processes } from './containers.ts';
-import { between, type CpuKinds, snapshot } from './lib/cpu-kinds.ts';
+import { between, type CpuKinds, cpuIdleMs, snapshot } from './lib/cpu-kinds.ts';
 import { buildExitCpu, exitedUnder, listenExits, processesUnder, underThisProcess } from './lib/exit-cpu.ts';
 import { runcBed, runcParallel } from './lib/runc.ts';
 import { startRunStub } from './lib/run-stub.ts';
@@ -80,6 +80,8 @@ export interface BurstSample {
   /** The machine's CPU by kind over the burst (bench/lib/cpu-kinds.ts), and the benchmark's own process's, ms. */
   kinds: CpuKinds;
   benchCpu: number;
+  /** ms the CPUs (all of them) were idle during the burst, from cpuidle (exact), when the kernel has it. */
+  idleCpu?: number;
   /** The burst's boundaries (epoch ms), to place berthd's phases. */
   t0: number;
   t1: number;
@@ -149,9 +151,11 @@ async function measured(
   const r0 = e.pids.reduce((a, p) => a + cpuMs(p).reaped, 0);
   const e0 = engine();
   const main0 = e.berthd !== undefined ? schedstat(e.berthd, e.berthd) : undefined;
+  const i0 = cpuIdleMs();
   const t0 = epochMs();
   await fn();
   const t1 = epochMs();
+  const i1 = cpuIdleMs();
   const m1 = machineCpu();
   const self1 = process.cpuUsage(self0);
   const k1 = snapshot();
@@ -182,6 +186,7 @@ async function measured(
     clientCpu: c1 - c0,
     kinds: between(k0, k1),
     benchCpu: (self1.user + self1.system) / 1000,
+    ...(i0 !== undefined && i1 !== undefined ? { idleCpu: i1 - i0 } : {}),
     ...(main0 && main1
       ? { mainOnCpu: (main1.onCpu - main0.onCpu) / 1e6, mainRunQueue: (main1.runQueue - main0.runQueue) / 1e6 }
       : {}),
@@ -482,6 +487,17 @@ export function startBurstReport(f: BurstFigures): string {
           CLIs: med(s.map((x) => x.clientCpu)),
         };
         const sum = Object.values(parts).reduce((a, b) => a + b, 0);
+        // What fills the wall above the parties' CPU / cpus: the benchmark's own process, the kernel's threads and
+        // interrupts, idle CPUs (cpuidle), and the rest (other load, the ticks' rounding).
+        const wall = med(s.map((x) => x.wall));
+        const bench = med(s.map((x) => x.benchCpu));
+        const kern = med(s.map((x) => x.kinds.kworker + x.kinds.ksoftirqd + x.kinds.rcu + x.kinds.kthreadOther));
+        const irq = med(s.map((x) => x.kinds.irq + x.kinds.softirq));
+        const idle = s.every((x) => x.idleCpu !== undefined) ? med(s.map((x) => x.idleCpu!)) : Number.NaN;
+        const above = wall * cpus - sum;
+        out.push(
+          `- ${e.engine}'s \`run -d\` wall above its parties' CPU / ${cpus}: ${f1(above / cpus)} ms = ${f1(above)} ms of CPU time, of it the benchmark's process (spawning the CLIs) ${f1(bench)}, the kernel's threads ${f1(kern)}, irq + softirq ${f1(irq)}, **idle CPUs ${f1(idle)}** (cpuidle), the rest ${f1(above - bench - kern - irq - (Number.isNaN(idle) ? 0 : idle))} (other load, 10 ms ticks)`,
+        );
         out.push(
           `- ${e.engine}'s \`run -d\` burst by party, ms of CPU: ${Object.entries(parts)
             .map(([k, v]) => `${k} ${f1(v)}`)
@@ -503,6 +519,12 @@ export function startBurstReport(f: BurstFigures): string {
       dockerd ? med(dockerd.cli.map((x) => x.wall)) : undefined,
       f.cliRunTight,
       f.stubRoutes,
+      (f.engines.find((e) => e.engine === 'berthd')?.cli ?? []).map((x) => ({
+        engine: x.engineCpu,
+        conmons: x.reapedCpu + x.monitorCpu,
+        bench: x.benchCpu,
+        wall: x.wall,
+      })),
     ),
     '',
   );

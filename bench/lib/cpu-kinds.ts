@@ -124,3 +124,26 @@ export async function spawnBurst(
   }
   return JSON.parse(stdout) as SpawnedBurst;
 }
+
+/**
+ * ms all CPUs spent idle so far, from cpuidle's per-state residency (µs, exact: /proc/stat's idle counts 10 ms
+ * ticks); undefined where the kernel has no cpuidle driver.
+ */
+export function cpuIdleMs(): number | undefined {
+  let us = 0;
+  let found = false;
+  for (const cpu of readdirSync('/sys/devices/system/cpu').filter((d) => /^cpu\d+$/.test(d))) {
+    const dir = `/sys/devices/system/cpu/${cpu}/cpuidle`;
+    let states: string[];
+    try {
+      states = readdirSync(dir).filter((s) => s.startsWith('state'));
+    } catch {
+      continue;
+    }
+    for (const s of states) {
+      us += Number(readFileSync(`${dir}/${s}/time`, 'utf8'));
+      found = true;
+    }
+  }
+  return found ? us / 1000 : undefined;
+}

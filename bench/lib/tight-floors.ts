@@ -275,6 +275,8 @@ export function tightReport(
   /** the CLIs' floor for `run -d` against the stub, and what one CLI sent it (checkRunStub) */
   cliRun: readonly TightSample[] = [],
   stubRoutes?: string,
+  /** berthd's `run -d` bursts in the same rounds: its own CPU, its conmons', the benchmark's process, the wall (ms). */
+  berthd: readonly { engine: number; conmons: number; bench: number; wall: number }[] = [],
 ): string[] {
   if (runc.length === 0 || cli.length === 0) return [];
   const kthreads = ['kworker', 'ksoftirqd', 'rcu', 'kthreadOther', 'irq', 'softirq'] as const;
@@ -384,6 +386,23 @@ export function tightReport(
     out.push(
       `- the CLIs' own floor for \`run -d\`: ${n} × \`docker run -d --network none busybox sleep 1000\` at once against a stub that answers every request at once (bench/lib/run-stub.ts; each CLI sent ${stubRoutes ?? 'n/a'}; each exits 0 and prints the ID it was given): wall ${f1(med(cliRun.map((s) => s.wall)))} ms, the CLIs' CPU ${f1(cpuOf(cliRun))} ms (${f1(cpuOf(cliRun) / n)} each) against ${f1(cpuOf(cli))} for \`docker version\` (${(cpuOf(cliRun) / cpuOf(cli)).toFixed(2)}×); with the spawner and the kernel's added work ${f1(cr)}`,
       `- tight floor by sum with the \`run -d\` CLIs: runc's ${f1(r)} + the CLIs' ${f1(cr)} = ${f1(r + cr)} ms of CPU on ${cpus} CPUs, no \`run -d\` burst under ${f1(bound)} ms${ratio(bound)}${dockerdCli ? `; the goal (0.25×: ${f1(0.25 * dockerdCli)} ms) leaves an engine (its own CPU, its monitors', the benchmark's and other load) ${f1(0.25 * dockerdCli * cpus - r - cr)} ms of CPU in all, ${f1(0.25 * dockerdCli - bound)} ms on ${cpus} CPUs` : ''}`,
+    );
+  }
+  if (cliRun.length > 0 && dockerdCli) {
+    // berthd runs no `runc start` process: it starts each container through runc's exec fifo, so its floor is
+    // runc's without the `start` column (the kernel's added work, spawner and containers kept), plus the CLIs'.
+    const rb = med(runc.map((s) => floorCpu(s) - s.start));
+    const cr = med(cliRun.map(floorCpu));
+    const bound = (rb + cr) / cpus;
+    const left = 0.25 * dockerdCli * cpus - rb - cr;
+    const b = (g: (x: (typeof berthd)[number]) => number) => med(berthd.map(g));
+    const used = berthd.length > 0 ? b((x) => x.engine + x.conmons) : Number.NaN;
+    out.push(
+      `- **berthd's floor** (what berthd runs: \`runc create\` and the containers as above, no \`runc start\`, which berthd does through runc's exec fifo, and the \`run -d\` CLIs): ${f1(rb)} + ${f1(cr)} = ${f1(rb + cr)} ms of CPU on ${cpus} CPUs, no berthd \`run -d\` burst under ${f1(bound)} ms${ratio(bound)}; the goal (0.25×: ${f1(0.25 * dockerdCli)} ms) leaves an engine ${f1(left)} ms of CPU per burst (${f1(left / n)} per container) for its own work, its monitors', the benchmark's spawning and any idle CPU${
+        berthd.length > 0
+          ? `; berthd in the same rounds: itself ${f1(b((x) => x.engine))}, its conmons ${f1(b((x) => x.conmons))} (= ${f1(used)}, ${f1(used / n)} per container), the benchmark's process ${f1(b((x) => x.bench))}, wall ${f1(b((x) => x.wall))} ms against its floor's ${f1(bound)} + (berthd + conmons) / ${cpus} = ${f1(bound + used / cpus)}`
+          : ''
+      }`,
     );
   }
   if (plain.length > 0) {

@@ -1,29 +1,16 @@
 import assert from 'node:assert/strict';
-import { createServer, get, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, get, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { test } from 'node:test';
+import { listenLoopback } from '../util/testkit.ts';
 import { JSONLines, readJSONBody } from './http.ts';
 
 /** A server on 127.0.0.1 whose one response is `handle`'s; resolves with the client's response. */
-/** Listens on a loopback port, closed (with every connection) after the test; resolves to the port. */
-async function listen(t: { after: (fn: () => Promise<void>) => void }, server: Server): Promise<number> {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(
-    () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  );
-  return (server.address() as AddressInfo).port;
-}
-
 async function serve(
   t: { after: (fn: () => Promise<void>) => void },
   handle: (res: ServerResponse) => Promise<void>,
 ): Promise<IncomingMessage> {
   const server = createServer((_req, res) => void handle(res));
-  const port = await listen(t, server);
+  const { port } = await listenLoopback(server, t);
   return new Promise((resolve, reject) => get({ host: '127.0.0.1', port, path: '/' }, resolve).on('error', reject));
 }
 
@@ -92,7 +79,7 @@ test('readJSONBody: a body in one or many chunks, none, bad JSON, and one past t
     req.on('end', () => res.end());
     req.on('close', () => res.end());
   });
-  const port = await listen(t, server);
+  const { port } = await listenLoopback(server, t);
   const send = (chunks: string[]) =>
     new Promise<void>((resolve) => {
       const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/' }, (res) => {

@@ -59,6 +59,19 @@ async function receive(kept: KeptContexts, id: string, files: Record<string, { d
   return { ...got, need };
 }
 
+/** A whole build of `files` as context `id`: planned, received, and the context closed and released. */
+async function build(kept: KeptContexts, id: string, files: Record<string, { data: string; at: number }>) {
+  const got = await receive(kept, id, files);
+  await got.context.close();
+  got.release();
+  return got.need;
+}
+
+/** The kept contexts under the test root (the same directory in every test: each test has contexts of its own). */
+function keptContexts(log?: { warn(m: string): void }, opts?: { planGraceMs?: number }): KeptContexts {
+  return new KeptContexts(join(root, 'kept'), records, log, opts);
+}
+
 async function workDir(): Promise<string> {
   const dir = join(root, `work-${work++}`);
   await mkdir(dir);
@@ -73,11 +86,8 @@ async function contentOf(ctx: { dir: string; materialize(name: string): Promise<
 test('a daemon gone before a build released its context leaves the previous index, with every segment it names', async () => {
   const id = 'a1'.repeat(8);
   const v1 = { a: { data: 'one', at: 1000 }, b: { data: 'bee', at: 1000 } };
-  const kept = new KeptContexts(join(root, 'kept'), records);
-  const first = await receive(kept, id, v1);
-  assert.deepEqual(first.need.sort(), ['a', 'b']);
-  await first.context.close();
-  first.release();
+  const kept = keptContexts();
+  assert.deepEqual((await build(kept, id, v1)).sort(), ['a', 'b']);
   // a plan waits for the index write the release started
   assert.deepEqual((await kept.plan(id, manifestOf(v1))).need, []);
 
@@ -86,7 +96,7 @@ test('a daemon gone before a build released its context leaves the previous inde
   const second = await receive(kept, id, v2);
   assert.deepEqual(second.need, ['a']);
 
-  const again = new KeptContexts(join(root, 'kept'), records);
+  const again = keptContexts();
   const third = await receive(again, id, v2);
   assert.deepEqual(third.need, ['a'], 'the index on disk is the first build’s');
   assert.equal(await contentOf(third.context, 'a'), 'two');
@@ -98,7 +108,7 @@ test('a daemon gone before a build released its context leaves the previous inde
 
 test('two builds of one context: the second receives once the first released it and its index is written', async () => {
   const id = 'b2'.repeat(8);
-  const kept = new KeptContexts(join(root, 'kept'), records);
+  const kept = keptContexts();
   const v1 = { a: { data: 'one', at: 1000 } };
   const first = await receive(kept, id, v1);
   const v2 = { a: v1.a, c: { data: 'sea', at: 1000 } };
@@ -123,7 +133,7 @@ test('two builds of one context: the second receives once the first released it 
 
 test('builder prune right after a build waits for the index write, and leaves nothing of the context', async () => {
   const id = 'c3'.repeat(8);
-  const kept = new KeptContexts(join(root, 'kept'), records);
+  const kept = keptContexts();
   const files: Record<string, { data: string; at: number }> = {};
   for (let i = 0; i < 2000; i++) files[`f${i}`] = { data: `file ${i}`, at: 1000 };
   const first = await receive(kept, id, files);
@@ -150,11 +160,9 @@ test('builder prune right after a build waits for the index write, and leaves no
 
 test('a plan waiting for its body keeps its context from builder prune; the build it announced finds what it left out', async () => {
   const id = 'd4'.repeat(8);
-  const kept = new KeptContexts(join(root, 'kept'), records);
+  const kept = keptContexts();
   const v1 = { a: { data: 'one', at: 1000 }, b: { data: 'bee', at: 1000 } };
-  const first = await receive(kept, id, v1);
-  await first.context.close();
-  first.release();
+  await build(kept, id, v1);
   const v2 = { ...v1, a: { data: 'two', at: 2000 } };
   const plan = await kept.plan(id, manifestOf(v2));
   assert.deepEqual(plan.need, ['a']);
@@ -173,19 +181,14 @@ test('a plan waiting for its body keeps its context from builder prune; the buil
 
 test("a build received between another's plan and its body: that body may not leave out what changed", async () => {
   const id = 'e5'.repeat(8);
-  const kept = new KeptContexts(join(root, 'kept'), records);
+  const kept = keptContexts();
   const v1 = { a: { data: 'one', at: 1000 }, b: { data: 'bee', at: 1000 } };
-  const first = await receive(kept, id, v1);
-  await first.context.close();
-  first.release();
+  await build(kept, id, v1);
   // planned against v1: nothing to send
   const late = await kept.plan(id, manifestOf(v1));
   assert.deepEqual(late.need, []);
   // meanwhile another build of the directory sends a longer a
-  const other = await receive(kept, id, { ...v1, a: { data: 'twotwo', at: 2000 } });
-  assert.deepEqual(other.need, ['a']);
-  await other.context.close();
-  other.release();
+  assert.deepEqual(await build(kept, id, { ...v1, a: { data: 'twotwo', at: 2000 } }), ['a']);
   // the late body leaves a out: its kept bytes are not the ones its manifest describes (a record of them would
   // have read 3 of the 6 bytes kept)
   await assert.rejects(
@@ -204,11 +207,9 @@ test("a build received between another's plan and its body: that body may not le
 test('a failed index write is logged, and the next build plans from the index on disk and works', async () => {
   const id = 'f6'.repeat(8);
   const warnings: string[] = [];
-  const kept = new KeptContexts(join(root, 'kept'), records, { warn: (m) => warnings.push(m) });
+  const kept = keptContexts({ warn: (m) => warnings.push(m) });
   const v1 = { a: { data: 'one', at: 1000 }, b: { data: 'bee', at: 1000 } };
-  const first = await receive(kept, id, v1);
-  await first.context.close();
-  first.release();
+  await build(kept, id, v1);
   assert.deepEqual((await kept.plan(id, manifestOf(v1))).need, []);
   assert.deepEqual(warnings, []);
 
@@ -235,7 +236,7 @@ test('a failed index write is logged, and the next build plans from the index on
   // no index at all (removed by hand): everything is sent again, and the build works
   await kept.plan(id, manifestOf(v2)); // (waits for the write the release started)
   await rm(join(root, 'kept', id, 'index.json'));
-  const fresh = new KeptContexts(join(root, 'kept'), records);
+  const fresh = keptContexts();
   const fourth = await receive(fresh, id, v2);
   assert.deepEqual(fourth.need.sort(), ['a', 'b']);
   assert.equal(await contentOf(fourth.context, 'b'), 'bee');
@@ -246,11 +247,9 @@ test('a failed index write is logged, and the next build plans from the index on
 
 test('a plan holds its context from builder prune until the build that claimed it ends; unclaimed, for the grace only', async () => {
   const id = 'a7'.repeat(8);
-  const kept = new KeptContexts(join(root, 'kept'), records, undefined, { planGraceMs: 150 });
+  const kept = keptContexts(undefined, { planGraceMs: 150 });
   const v1 = { a: { data: 'one', at: 1000 }, b: { data: 'bee', at: 1000 } };
-  const first = await receive(kept, id, v1);
-  await first.context.close();
-  first.release();
+  await build(kept, id, v1);
   const v2 = { ...v1, a: { data: 'two', at: 2000 } };
 
   // a plan whose client went away before its build request: the context is in use for the grace, then free
@@ -258,9 +257,7 @@ test('a plan holds its context from builder prune until the build that claimed i
   assert.equal(await kept.remove(id), false, 'within the grace');
   await sleep(300);
   assert.equal(await kept.remove(id), true, 'past the grace');
-  const again = await receive(kept, id, v1);
-  await again.context.close();
-  again.release();
+  await build(kept, id, v1);
 
   // a build that claimed its plan waits for another build of the directory, and its client goes away before its
   // body came (abandoned mid-upload): the plan holds past the grace while that build runs, and no longer once its

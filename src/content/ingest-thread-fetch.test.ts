@@ -20,6 +20,7 @@ import { makeCa, makeClientCert } from '../distribution/remote/testkit.ts';
 import { Session } from '../distribution/remote/client.ts';
 import { Transport } from '../distribution/remote/transport.ts';
 import { sha256 } from '../util/digest.ts';
+import { type Listening, listenLoopback } from '../util/testkit.ts';
 import {
   CanceledError,
   ForbiddenError,
@@ -36,6 +37,7 @@ describe('a blob fetched by the ingest thread', () => {
   let root: string;
   let store: FileContentStore;
   let server: Server;
+  let listening: Listening;
   let base: string;
   const blob = randomBytes(3 << 20);
   const seen: { url: string; authorization: string | undefined }[] = [];
@@ -52,13 +54,12 @@ describe('a blob fetched by the ingest thread', () => {
       handler(req, res);
     });
     server.on('connection', (s) => sockets.add(s));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    listening = await listenLoopback(server);
+    base = `http://${listening.host}`;
   });
   after(async () => {
     await store.close();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await listening.close();
     await rm(root, { recursive: true, force: true });
   });
 
@@ -196,8 +197,7 @@ describe('a blob fetched by the ingest thread over HTTPS with a private CA', () 
 
   const listen = async (s: HttpsServer | Server) => {
     servers.push(s);
-    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-    return `127.0.0.1:${(s.address() as AddressInfo).port}`;
+    return (await listenLoopback(s)).host;
   };
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'berth-fetch-tls-'));

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { MediaType } from '../../oci/mediatypes.ts';
 import { sha256 } from '../../util/digest.ts';
+import { listenLoopback } from '../../util/testkit.ts';
 import { archive, legacyArchive, makeImage, makeLayer, type TestEngine, type TestImage } from '../testkit.ts';
 import { skopeoOut as skopeo } from './testkit.ts';
 import { DEFAULT_REGISTRY_CONFIG, type RegistryConfig } from './types.ts';
@@ -118,13 +119,5 @@ export async function fakeRegistry(
     res.end(m[1] === tamper.blob && tamper.body ? tamper.body(b) : b);
   };
   const server = tamper.tls ? createHttpsServer(tamper.tls, handler) : createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(
-    () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  );
-  return `127.0.0.1:${(server.address() as { port: number }).port}`;
+  return (await listenLoopback(server, t)).host;
 }
