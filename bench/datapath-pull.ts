@@ -15,7 +15,7 @@ import { clearDocker, type Sample, timed } from './datapath.ts';
 import { bigLayer, buildImage, manyLayers } from './lib/archive.ts';
 import { BERTH, type Engine, removeDir, startBerthd } from './lib/engines.ts';
 import { apiPull, seedRegistry } from './lib/pull-probe.ts';
-import { cpuSeconds, run, stats, threadSched, unpackThreadsStopped } from './lib/proc.ts';
+import { cpuSeconds, hasUnpackThreads, run, stats, threadSched, unpackThreadsStopped } from './lib/proc.ts';
 import { type Group, interleavedRounds, type Step } from './lib/rounds.ts';
 
 export interface DatapathPullFigures {
@@ -97,6 +97,7 @@ export async function benchDatapathPull(o: {
         `berth pull cold → ${label}`,
         async () => {
           const s = await timed(berth, ['-H', e.host, 'pull', '-q', ref], {}, e.pids(), e.pid);
+          if (!hasUnpackThreads(e.pid)) throw new Error('no unpack thread seen after a pull: renamed?');
           await clearDocker(e, ref);
           return s;
         },
@@ -132,7 +133,17 @@ export async function benchDatapathPull(o: {
         },
       ]);
     return [
-      { steps: keyed(steps) },
+      {
+        // Untimed, one pull of this image per berthd first: the unpack threads as a pull of it leaves them (the
+        // previous image's cold pulls start one reader; this one may use six), so that every warm step is warm.
+        before: async () => {
+          for (const { e } of engines) {
+            await apiPull(e.socket, ref);
+            await clearDocker(e, ref);
+          }
+        },
+        steps: keyed(steps),
+      },
       // The cold pulls last, once every berthd's unpack threads have stopped: one idle spell for all of them, and
       // no warm step after it (it would find its threads stopped too).
       {

@@ -164,6 +164,14 @@ export function threadSched(pid: number): Record<string, { cpu: number; wait: nu
 }
 
 /**
+ * Whether berthd `pid` runs an unpack thread (named `unpack-reader` / `unpack-applier`: src/snapshots/pool.ts). A
+ * cold step checks it after its pull, so that renamed threads cannot make it silently warm.
+ */
+export function hasUnpackThreads(pid: number): boolean {
+  return Object.keys(threadSched(pid)).some((n) => n.startsWith('unpack-'));
+}
+
+/**
  * Waits until berthd `pid` runs no unpack thread (they stop together after 10 s without an unpack:
  * src/snapshots/pool.ts), so that the next pull pays their start as the first one after an idle spell does.
  * Throws after `timeoutMs`. Resolves with the seconds waited.
@@ -171,8 +179,7 @@ export function threadSched(pid: number): Record<string, { cpu: number; wait: nu
 export async function unpackThreadsStopped(pid: number, timeoutMs = 20_000): Promise<number> {
   const t0 = performance.now();
   for (;;) {
-    const names = Object.keys(threadSched(pid));
-    if (!names.some((n) => n.startsWith('unpack-'))) return (performance.now() - t0) / 1000;
+    if (!hasUnpackThreads(pid)) return (performance.now() - t0) / 1000;
     if (performance.now() - t0 > timeoutMs)
       throw new Error(`berthd ${pid}: unpack threads still running after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));

@@ -7,8 +7,10 @@
  * load's peak but cost the 256 MiB loads 5–8% of their time (bench/README.md, "Data path"), so by default it is
  * not used. The main thread only hands bytes over (or nothing at all, when a reader reads a blob file itself).
  *
- * Threads start on first use and stop together after IDLE_MS without work (each costs ~10–12 MiB of RSS, whatever
- * its `resourceLimits`, and 50–250 ms of CPU to start here, so they are kept for the next layer but not for ever). Each reader has its own shared
+ * Threads start on first use and stop together after IDLE_MS without work: each costs ~10–12 MiB of RSS at a load's
+ * peak and 3–6 MiB while it idles, whatever its `resourceLimits`, and ~50 ms of CPU to start here, most of it Node's
+ * own worker bootstrap (docs/design-notes.md, "What an unpack thread's start costs"), so they are kept for the next
+ * layer but not for ever. Each reader has its own shared
  * memory: the input ring (main thread → reader), the body slots (reader → appliers) and a control block (see
  * unpack-protocol.ts). A thread that dies fails every unpack under way and the whole set is started again.
  */
