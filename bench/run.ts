@@ -65,8 +65,9 @@ benchmarks (default: load layers idle version phases registry):
   datapath-pull  the datapath pull step alone as an A/B: the --mib and --layers gzip images pulled through the API
             and by berth pull (warm, and cold: berthd's unpack threads stopped) into this tree's berthd and --base's,
             beside skopeo copy, --rounds interleaved rounds, CPU by thread and the registry's (not in the default set)
-  datapath-rss  the datapath memory step alone, --rounds rounds: peak RSS and time of a docker load of a --rss-mib
-            layer into a fresh berthd (and each --rss-variant) and into dockerd (not in the default set)
+  datapath-rss  the datapath memory step alone, --rounds rounds: peak RSS, where its pages are (smaps), time and
+            CPU of a docker load of a --rss-mib layer (--compression) into a fresh berthd (and --base's, each
+            --rss-variant and --rss-tree) and into dockerd (--no-dockerd: without it) (not in the default set)
 
 options:
   --mib N              size of the single-layer image (default 256)
@@ -88,8 +89,9 @@ options:
                        compose: also DIR's berth compose → DIR's berthd, a fifth pair in the same rounds
                        datapath-load: also DIR's berthd, in the same rounds
                        datapath-pull: also DIR's berthd and bin/berth, in the same rounds
+                       datapath-rss: also DIR's berthd, in the same rounds (as --rss-tree base=DIR)
                        build: also DIR's berthd through the docker CLI and DIR's berth build, in the same rounds
-  --no-dockerd         datapath-load: without dockerd
+  --no-dockerd         datapath-load, datapath-rss: without dockerd
   --after-removal      datapath-load: each engine loads and removes the image once, untimed, right before its timed
                        load, which then lands where a removal just freed inodes
   --only small|large|run  build: only that part (the multi-stage fixture, the large context, the RUN path)
@@ -568,9 +570,12 @@ async function main(): Promise<void> {
       ...(values['rss-variant'] ?? []).map(parseVariant),
       ...(values['rss-tree'] ?? []).map(parseTreeVariant),
     ];
+    if (values.base !== undefined) variants.push(parseTreeVariant(`base=${values.base}`));
     const f = await benchDatapathRss({
       rounds,
       mib: positive('rss-mib', values['rss-mib']),
+      compression: compressions as ('none' | 'gzip')[],
+      dockerd: !values['no-dockerd'],
       scratch,
       variants,
       log,

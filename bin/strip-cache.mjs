@@ -49,6 +49,12 @@ function javascriptOf(path) {
   return js;
 }
 
+// The same cache for the modules the main thread strips for a worker thread itself (src/util/thread.ts does when this
+// thread holds the stripper already, after a module of its own was stripped here): without it, a worker's modules
+// stripped that way never reached the cache, and the next daemon's workers each loaded the stripper to strip them
+// (~20 MiB of RSS per thread, at a load's peak: bench/README.md, "Data path").
+globalThis[Symbol.for('berth.strip-cache')] = javascriptOf;
+
 registerHooks({
   load(url, context, nextLoad) {
     if (!url.startsWith('file://') || !url.endsWith('.ts')) return nextLoad(url, context);

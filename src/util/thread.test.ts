@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { stripTypeScriptTypes } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -57,6 +58,33 @@ test('a thread runs TypeScript modules, stripped on this thread, without loading
   assert.equal(msg.late, 3, 'the module required on first use loaded');
   assert.equal(msg.url, entry.href, 'import.meta.url is the module file');
   assert.equal(msg.stripper, false, 'the worker did not load the type stripper');
+});
+
+test("a thread's modules come through the process's strip cache where berthd has one (bin/strip-cache.mjs)", async (t) => {
+  const dir = fixture(t);
+  const key = Symbol.for('berth.strip-cache');
+  const asked: string[] = [];
+  // What the cache answers: the stripped file, marked so that the thread shows it ran the cache's copy.
+  (globalThis as Record<symbol, unknown>)[key] = (path: string): string => {
+    const js = stripTypeScriptTypes(readFileSync(path, 'utf8'), { mode: 'strip' });
+    asked.push(path);
+    return path.endsWith('entry.ts') ? js.replace('twice(21)', 'twice(21) + 1') : js;
+  };
+  t.after(() => delete (globalThis as Record<symbol, unknown>)[key]);
+  const entry = pathToFileURL(join(dir, 'entry.ts'));
+  threadModules(entry);
+  assert.deepEqual(
+    asked.map((p) => p.slice(dir.length)).sort(),
+    ['/entry.ts', '/lib/late.ts', '/lib/more.ts', '/lib/twice.ts'],
+    'every module of the thread was asked of the cache, by its path',
+  );
+  const w = startThread(entry);
+  const msg = await new Promise<{ value: number }>((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  await w.terminate();
+  assert.equal(msg.value, 43, "the thread ran the cache's copy of its entry");
 });
 
 test("a thread's workerData reaches its entry, which imports it as from any worker", async (t) => {

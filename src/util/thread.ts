@@ -10,6 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { stripTypeScriptTypes } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { UnavailableError } from './errors.ts';
 
@@ -56,7 +57,8 @@ export function threadModules(entry: URL): [string, string][] {
     let js = stripped.get(url);
     if (js === undefined) {
       try {
-        js = strip(readFileSync(new URL(url), 'utf8'));
+        const cache = stripCache();
+        js = cache ? cache(fileURLToPath(url)) : strip(readFileSync(new URL(url), 'utf8'));
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         js = null; // a match inside a comment or a string
@@ -146,6 +148,16 @@ export class IdleTimer {
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/**
+ * bin/strip-cache.mjs's cache of stripped modules, where berthd runs with it: the JavaScript of a `.ts` file, read from
+ * the cache or stripped and written there. Through it, the modules stripped here for a thread are cached for the next
+ * daemon's threads, which then load them through the hook without a stripper of their own.
+ */
+function stripCache(): ((path: string) => string) | undefined {
+  const f = (globalThis as Record<symbol, unknown>)[Symbol.for('berth.strip-cache')];
+  return typeof f === 'function' ? (f as (path: string) => string) : undefined;
 }
 
 /** Whether Node's type stripper is loaded in this thread (it stays loaded once a `.ts` module was stripped). */
