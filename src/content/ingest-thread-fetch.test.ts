@@ -32,6 +32,14 @@ import {
 import type { FetchSource } from '../util/blob-fetch.ts';
 import { FileContentStore } from './store.ts';
 
+/** A content store in `dir` whose writers fetch on the ingest thread, ready for its first writer. */
+async function threadStore(dir: string): Promise<FileContentStore> {
+  const store = new FileContentStore(dir, { ingestThread: true });
+  await store.init();
+  await store.warm();
+  return store;
+}
+
 /** A writer's fetch on the ingest thread, against a real HTTP server on 127.0.0.1. */
 describe('a blob fetched by the ingest thread', () => {
   let root: string;
@@ -46,9 +54,7 @@ describe('a blob fetched by the ingest thread', () => {
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'berth-fetch-'));
-    store = new FileContentStore(root, { ingestThread: true });
-    await store.init();
-    await store.warm();
+    store = await threadStore(root);
     server = createServer((req, res) => {
       seen.push({ url: req.url ?? '', authorization: req.headers.authorization });
       handler(req, res);
@@ -254,9 +260,7 @@ describe('a blob fetched by the ingest thread over HTTPS with a private CA', () 
     });
     await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
     home = `127.0.0.1:${(front.address() as AddressInfo).port}`;
-    store = new FileContentStore(join(dir, 'store'), { ingestThread: true });
-    await store.init();
-    await store.warm();
+    store = await threadStore(join(dir, 'store'));
   });
   after(async () => {
     await store.close();
@@ -392,9 +396,7 @@ describe('a blob fetched by the ingest thread from a peer that takes no connecti
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'berth-fetch-connect-'));
-    store = new FileContentStore(dir, { ingestThread: true });
-    await store.init();
-    await store.warm();
+    store = await threadStore(dir);
     // A listening socket that never accepts, with a queue of one (Node's own servers accept at once), filled.
     listener = spawn(
       'python3',
