@@ -284,6 +284,22 @@ test('a plan holds its context from builder prune until the build that claimed i
   assert.equal(await kept.remove(id), true);
 });
 
+test('a claimed plan holds its context past the grace until its build ends, body or none; another context cannot claim it', async () => {
+  const id = 'a8'.repeat(8);
+  const kept = keptContexts(undefined, { planGraceMs: 100 });
+  const v1 = { a: { data: 'one', at: 1000 } };
+  await build(kept, id, v1);
+  const plan = await kept.plan(id, manifestOf(v1));
+  // a token named with another context's id is not claimed: it holds for the grace only
+  kept.claim('b8'.repeat(8), plan.planned)();
+  const end = kept.claim(id, plan.planned);
+  // its build has not read the body yet (waiting for a slot, or for its client): no lock is held, only the plan
+  await sleep(250);
+  assert.equal(await kept.remove(id), false, 'the claimed plan holds past the grace');
+  end();
+  assert.equal(await kept.remove(id), true, 'and no longer once its build ended');
+});
+
 /** A body whose client went away before its first byte. */
 async function* cutBody(): AsyncGenerator<Uint8Array> {
   yield* [];

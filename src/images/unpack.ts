@@ -133,12 +133,17 @@ export class LayerUnpacker {
           keys.set(i, await this.#extract(manifest.layers[i]!, diffIds[i]!, chain[i]!, undefined, opts));
         },
       );
+      // All in one transaction: the layer records and the commits, in chain order (a failure commits none).
+      await this.#snapshotter.commitAll(
+        missing.map((i) => ({ name: chain[i]!, key: keys.get(i)!.key, ...(i > 0 ? { parent: chain[i - 1]! } : {}) })),
+        (n) => {
+          const i = missing[n]!;
+          const size = keys.get(i)!.size;
+          this.#onUnpacked({ chainId: chain[i]!, diffId: diffIds[i]!, parent: i > 0 ? chain[i - 1]! : null, size });
+        },
+      );
       for (const i of missing) {
-        const { key, size } = keys.get(i)!;
-        const parent = i > 0 ? chain[i - 1]! : undefined;
-        this.#onUnpacked({ chainId: chain[i]!, diffId: diffIds[i]!, parent: parent ?? null, size });
-        await this.#snapshotter.commit(chain[i]!, key, parent !== undefined ? { parent } : {});
-        this.#aheadSizes.delete(key);
+        this.#aheadSizes.delete(keys.get(i)!.key);
         keys.delete(i);
       }
     } finally {

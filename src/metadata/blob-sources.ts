@@ -8,8 +8,8 @@ const MAX_PAIRS = 80_000;
 /**
  * Where blobs came from: for each blob digest, the repositories (on which registry) it was pulled from or pushed
  * to, so a push can ask the registry to mount it from one of them instead of uploading it. Only a hint: a wrong
- * or lost entry costs an upload, never correctness. Each note is one statement, so operations at once see each
- * other's entries and none is lost.
+ * or lost entry costs an upload, never correctness. Each note (a push's) or set of notes (a pull's, at its end:
+ * `noteAll`) is one transaction, so operations at once see each other's entries and none is lost.
  */
 export class BlobSourceRecords {
   readonly #m: MetadataDB;

@@ -81,6 +81,11 @@ export class SnapshotRecords {
     });
   }
 
+  /** Runs fn in one transaction of the metadata database (joined by the records' own). fn must be synchronous. */
+  transaction<T>(fn: () => T): T {
+    return this.#m.transaction(fn);
+  }
+
   delete(key: string): void {
     this.#m.prepare('DELETE FROM snapshots WHERE key = ?').run(key);
   }

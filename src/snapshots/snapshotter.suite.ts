@@ -421,6 +421,49 @@ export function runSnapshotterSuite(
       for await (const i of s.walk()) assert.ok(!i.key.startsWith('sem-'), `${i.key} was removed`);
     });
 
+    test('commitAll commits several in order as one change: a failure in any leaves none committed', async () => {
+      const s = ctx.snapshotter;
+      await s.prepare('all-a');
+      await s.prepare('all-b');
+      // The second fails (its parent is the first's new name, but the third's key is missing): none is committed.
+      const independent = s.layersIndependent;
+      const seen: number[] = [];
+      await assert.rejects(
+        s.commitAll(
+          [
+            { name: 'all-1', key: 'all-a' },
+            { name: 'all-2', key: 'all-b', ...(independent ? { parent: 'all-1' } : {}) },
+            { name: 'all-3', key: 'all-missing' },
+          ],
+          (i) => seen.push(i),
+        ),
+        NotFoundError,
+      );
+      assert.deepEqual(seen, [0, 1]);
+      assert.equal((await s.stat('all-a')).kind, 'active');
+      assert.equal((await s.stat('all-b')).kind, 'active');
+      await assert.rejects(s.stat('all-1'), NotFoundError);
+      // A failure of `each` undoes the commits too.
+      await assert.rejects(
+        s.commitAll([{ name: 'all-1', key: 'all-a' }], () => {
+          throw new Error('each failed');
+        }),
+        /each failed/,
+      );
+      assert.equal((await s.stat('all-a')).kind, 'active');
+      await s.commitAll([
+        { name: 'all-1', key: 'all-a' },
+        { name: 'all-2', key: 'all-b', ...(independent ? { parent: 'all-1' } : {}) },
+      ]);
+      assert.equal((await s.stat('all-1')).kind, 'committed');
+      assert.deepEqual(await s.stat('all-2').then((i) => [i.kind, i.parent]), [
+        'committed',
+        independent ? 'all-1' : null,
+      ]);
+      await s.remove('all-2');
+      await s.remove('all-1');
+    });
+
     test('layer paths that escape the root are rejected and nothing is written outside', async () => {
       const outside = join(tmp, 'outside');
       await mkdir(outside, { recursive: true });

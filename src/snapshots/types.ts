@@ -74,6 +74,11 @@ export interface Snapshotter {
    */
   commit(name: string, key: string, opts?: { parent?: string }): Promise<void>;
   /**
+   * `commit` of several snapshots, in order, as one change: a crash or a failure (of a commit or of `each`, called
+   * after each commit, inside the same database transaction) leaves none of them committed.
+   */
+  commitAll(commits: { name: string; key: string; parent?: string }[], each?: (i: number) => void): Promise<void>;
+  /**
    * True when a layer's unpacked content does not depend on its parent's (overlay: each layer is its own
    * directory). Then layers of one image may be unpacked in parallel, each into a snapshot prepared with no
    * parent, and given their parent at `commit(name, key, { parent })`. False for the copy snapshotter, where a

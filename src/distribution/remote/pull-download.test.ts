@@ -85,6 +85,9 @@ test('faults: wrong blob digest, truncated blob, manifest not matching its diges
     (err: Error) => err instanceof DataLossError && err.message.includes(bad),
   );
   await assertNothingKept(e);
+  // What the failed pull verified before its bad layer is still noted as coming from there (pull.ts: the notes are
+  // written when an image's pull ends, failed or not).
+  assert.deepEqual(e.blobSources.sourcesOf(img.configDigest), [`${wrong}/x`]);
   const short = await fakeRegistry(t, img, { blob: bad, body: (b) => b.subarray(0, b.length - 10) });
   await assert.rejects(
     pullImage(e, config(), `${short}/x:1`),
