@@ -72,7 +72,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<{ st
       shutdown: shutdown.signal,
     });
     trustRoutes(router, trust);
-    const archives = archivesFor(engine, enforcer);
+    const archives = archivesFor(engine, enforcer, log);
     engine.setBuildPull(buildPull(archives));
     // Before the image routes: `/images/search` is not an image called "search".
     distributionRoutes(router, lookupsFor(engine));

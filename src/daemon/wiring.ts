@@ -24,8 +24,13 @@ import type { Logger } from './log.ts';
 const distribution = () => import('../distribution/index.ts');
 
 /** The archive operations (src/distribution) bound to an engine, as the image handlers call them. */
-export function archivesFor(engine: Engine, enforcer?: PolicyEnforcer): Archives {
-  const deps = { content: engine.content, images: engine.images, blobSources: new BlobSourceRecords(engine.db) };
+export function archivesFor(engine: Engine, enforcer?: PolicyEnforcer, log?: Logger): Archives {
+  const deps = {
+    content: engine.content,
+    images: engine.images,
+    blobSources: new BlobSourceRecords(engine.db),
+    log,
+  };
   const registry = registryConfig(engine.config);
   return {
     // A pull, load or import starts the unpack threads first if none runs (the first after an idle spell), so

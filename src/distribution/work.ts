@@ -14,6 +14,8 @@ export interface ArchiveDeps {
   content: ContentStore;
   images: ImageService;
   blobSources?: BlobSourceRecords;
+  /** Hears of failures that do not fail the operation (a pull's blob sources not noted). */
+  log?: { warn(m: string): void } | undefined;
 }
 
 /**

@@ -68,6 +68,28 @@ test('pull an image skopeo pushed: same digests, files, docker progress, then up
   assert.deepEqual(e2.images.records.tags(), [], 'NAME:TAG@DIGEST pulls by digest and tags nothing');
 });
 
+test('a pull whose blob-source notes cannot be written (SQLite failing) is done: image stored and tagged, failure logged', async (t) => {
+  const reg = await registryFor(t, 'plain');
+  const img = await twoLayerImage();
+  const digest = await skopeoPush(t, img, `${reg.host}/noted/app:1`);
+  const e = await testEngine(t);
+  // Every write of a note fails in SQLite itself, as a full disk or an I/O error would.
+  e.db.db.exec(
+    "CREATE TEMP TRIGGER notes_fail BEFORE INSERT ON blob_sources BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END",
+  );
+  const warnings: string[] = [];
+  const msgs: JSONMessage[] = [];
+  const res = await pullImage({ ...e, log: { warn: (m) => warnings.push(m) } }, config(), `${reg.host}/noted/app:1`, {
+    onProgress: (m) => msgs.push(m),
+  });
+  assert.deepEqual(res.images, [{ id: img.configDigest, name: `${reg.host}/noted/app:1`, digest }]);
+  assert.equal(e.images.resolve(`${reg.host}/noted/app:1`).configDigest, img.configDigest);
+  assert.equal(msgs.at(-1)?.status, `Status: Downloaded newer image for ${reg.host}/noted/app:1`);
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0]!, /noted\/app.*not noted: .*disk I\/O error/);
+  assert.deepEqual(e.blobSources.sourcesOf(img.configDigest), []);
+});
+
 test('pull errors: unknown tag or repository, bad reference, registry down (quickly), nothing kept', async (t) => {
   const reg = await registryFor(t, 'plain');
   const e = await testEngine(t);

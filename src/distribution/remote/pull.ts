@@ -127,9 +127,16 @@ async function pullFrom(
           work.lease(digest);
         },
       };
+      // A note that cannot be written (SQLite failing: disk full, I/O error) is logged and the pull goes on: the
+      // image is stored and tagged by then, and a lost note costs a push an upload, never correctness.
       const flushNotes = (): void => {
-        deps.blobSources?.noteAll(noted);
-        noted.length = 0;
+        try {
+          deps.blobSources?.noteAll(noted);
+        } catch (err) {
+          deps.log?.warn(`pull of ${familiarName(ref)}: where its blobs came from is not noted: ${errorMessage(err)}`);
+        } finally {
+          noted.length = 0;
+        }
       };
       const out: PullResult = { images: [] };
       let anyNew = false;
@@ -139,11 +146,7 @@ async function pullFrom(
         try {
           got = await pullOne(work, registry, session, sources, r, platform, opts, emit);
         } catch (err) {
-          try {
-            flushNotes();
-          } catch {
-            // the pull's own failure is the one to report
-          }
+          flushNotes();
           throw err;
         }
         flushNotes();
