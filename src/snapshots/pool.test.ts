@@ -289,3 +289,37 @@ test('past `eager` readers, a layer waits for a busy reader to come back; if non
   await failed;
   assert.equal(pool.running, 0);
 });
+
+test('configure() while layers hold readers: never more layers at once than the readers configured, before or after', async (t) => {
+  const pool = new UnpackPool({ readers: 2, appliers: 1 });
+  t.after(() => pool.close());
+  const a = await pool.take();
+  const b = await pool.take();
+  const settled = (p: Promise<unknown>) =>
+    Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), 100))]);
+  // The same number of readers: both are still held, so a third layer waits.
+  pool.configure({ readers: 2, appliers: 1 });
+  const c = pool.take();
+  assert.equal(await settled(c), false, 'a third layer waits while two hold readers');
+  pool.give(a);
+  const cr = await c;
+  // Fewer readers: the two held (b and c) are one too many; a layer waits until both are given back.
+  pool.configure({ readers: 1, appliers: 1 });
+  const d = pool.take();
+  pool.give(b);
+  assert.equal(await settled(d), false, 'one layer still holds a reader: the next waits');
+  pool.give(cr);
+  const dr = await d;
+  const e = pool.take();
+  assert.equal(await settled(e), false, 'one reader configured, one held');
+  // More readers: a waiting layer gets one of the new slots at once.
+  pool.configure({ readers: 2, appliers: 1 });
+  const er = await e;
+  const f = pool.take();
+  assert.equal(await settled(f), false, 'two held of two');
+  pool.give(dr);
+  pool.give(await f);
+  pool.give(er);
+  await pool.close();
+  assert.equal(pool.running, 0);
+});

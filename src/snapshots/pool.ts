@@ -113,7 +113,7 @@ export class Reader {
 
 export class UnpackPool {
   #threads: UnpackThreads;
-  #slots: Limit;
+  readonly #slots: Limit;
   #readers: Reader[] = [];
   #idle: Reader[] = [];
   #appliers: { thread: OwnedThread; id: number }[] = [];
@@ -144,10 +144,14 @@ export class UnpackPool {
     return this.#readers.length + this.#appliers.length;
   }
 
-  /** New limits: taken at once when nothing is running, else once the threads have stopped for idleness. */
+  /**
+   * New limits. The number of layers at once applies at once, counting the layers under way (one slot counter,
+   * resized: a layer gives its reader back to the counter it took it from); the threads are started again with
+   * the new numbers at once when nothing is running, else once they have stopped for idleness.
+   */
   configure(threads: UnpackThreads): void {
     this.#threads = clampThreads(threads);
-    this.#slots = new Limit(this.#threads.readers);
+    this.#slots.resize(this.#threads.readers);
     if (this.#busy === 0) void this.#stopAll();
   }
 
@@ -251,7 +255,8 @@ export class UnpackPool {
   }
 
   #startReader(): Reader {
-    const lane = this.#threads.appliers;
+    // The appliers running (started before a `configure`) are the ones this reader shares.
+    const lane = this.#appliers.length > 0 ? this.#appliers.length : this.#threads.appliers;
     if (this.#appliers.length === 0) {
       for (let id = 0; id < lane; id++) this.#appliers.push({ thread: this.#start('applier'), id });
     }

@@ -102,6 +102,33 @@ test('Limit: at most n holders, waiters served in order, tryTake only when a slo
   assert.equal(new Limit(0).tryTake(), true, 'a limit below 1 counts as 1');
 });
 
+test('Limit.resize: larger serves waiters at once; smaller lets holders finish and serves no one until below it', async () => {
+  const l = new Limit(2);
+  assert.equal(l.tryTake(), true);
+  assert.equal(l.tryTake(), true);
+  const served: string[] = [];
+  const w1 = l.take().then(() => served.push('w1'));
+  const w2 = l.take().then(() => served.push('w2'));
+  l.resize(3);
+  await w1;
+  assert.deepEqual(served, ['w1'], 'one new slot: the first waiter only');
+  // Three held, limit down to one: two slots given back go to no one, the third to the waiter.
+  l.resize(1);
+  l.release();
+  l.release();
+  await tick();
+  assert.deepEqual(served, ['w1']);
+  l.release();
+  await w2;
+  assert.deepEqual(served, ['w1', 'w2']);
+  assert.equal(l.tryTake(), false, 'one held of one');
+  l.release();
+  assert.equal(l.tryTake(), true);
+  assert.equal(l.tryTake(), false);
+  l.resize(0);
+  assert.equal(l.tryTake(), false, 'a limit below 1 counts as 1');
+});
+
 test('mapLimit: bounded, and after a failure starts nothing new and rejects with the first error', async () => {
   let active = 0;
   let most = 0;

@@ -95,12 +95,30 @@ export class RWLock {
  * goes straight to the first waiter, so a waiter is never overtaken by a later `tryTake`.
  */
 export class Limit {
+  #size: number;
+  /** Slots free now; below zero after `resize` to fewer than are held, until that many are given back. */
   #free: number;
   readonly #waiting: (() => void)[] = [];
 
   /** `n` below 1 counts as 1. */
   constructor(n: number) {
-    this.#free = Math.max(1, n);
+    this.#size = Math.max(1, n);
+    this.#free = this.#size;
+  }
+
+  /**
+   * Allows `n` holders at once from now on (below 1 counts as 1), holders or not: a larger limit serves waiters at
+   * once; a smaller one lets the holders keep their slots, and their slots given back go to no one until fewer than
+   * `n` are held.
+   */
+  resize(n: number): void {
+    const size = Math.max(1, n);
+    this.#free += size - this.#size;
+    this.#size = size;
+    while (this.#free > 0 && this.#waiting.length > 0) {
+      this.#free--;
+      this.#waiting.shift()!();
+    }
   }
 
   /** Takes a slot if one is free now. */
@@ -118,6 +136,10 @@ export class Limit {
 
   /** Gives a slot back (to the first waiter, if any). Call once per slot taken. */
   release(): void {
+    if (this.#free < 0) {
+      this.#free++; // more are held than the limit allows since a resize: this slot goes to no one
+      return;
+    }
     const next = this.#waiting.shift();
     if (next) next();
     else this.#free++;
