@@ -6,13 +6,12 @@
  * the benchmark's Node, the CLIs, conmon, `runc create`, the containers' runc init, kernel threads, the rest).
  * `node bench/burst-idle.ts [--bursts N] [--bucket MS] [--tree DIR]` (`--tree`: another tree's bin/berthd).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DOCKER, dockerEnv, startBerthd, useTree, waitForBusybox } from './lib/engines.ts';
-import { run, sleep } from './lib/proc.ts';
+import { burstsUnderPerf, type PerfBurst } from './lib/perf-bursts.ts';
+import { run } from './lib/proc.ts';
 
 const { values } = parseArgs({
   options: {
@@ -37,31 +36,21 @@ const threads = new Map<number, string>();
 const readThreads = async (pid: number, party: string) => {
   for (const t of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) threads.set(Number(t), party);
 };
-const bursts: { t0: number; t1: number; file: string }[] = [];
+let bursts: PerfBurst[] = [];
 try {
   await waitForBusybox(env);
-  await Promise.all(Array.from({ length: 20 }, one));
-  await clean();
-  for (let b = 0; b < Number(values.bursts); b++) {
-    await sleep(1500);
-    const file = join(dir, `burst${b}.data`);
-    const perf = spawn('perf', ['record', '-e', 'sched:sched_switch', '-a', '-k', 'CLOCK_MONOTONIC', '-o', file], {
-      stdio: ['ignore', 'ignore', 'ignore'],
-    });
-    const exited = new Promise((r) => perf.once('exit', r));
-    await sleep(400);
-    await readThreads(e.pid, 'berthd');
-    await readThreads(process.pid, 'benchmark (Node)');
-    const t0 = Number(process.hrtime.bigint()) / 1e6;
-    await Promise.all(Array.from({ length: 20 }, one));
-    const t1 = Number(process.hrtime.bigint()) / 1e6;
-    await readThreads(e.pid, 'berthd');
-    await readThreads(process.pid, 'benchmark (Node)');
-    bursts.push({ t0, t1, file });
-    perf.kill('SIGINT');
-    await exited;
-    await clean();
-  }
+  bursts = await burstsUnderPerf({
+    bursts: Number(values.bursts),
+    one,
+    clean,
+    perfArgs: ['-e', 'sched:sched_switch', '-a', '-k', 'CLOCK_MONOTONIC'],
+    dir,
+    perfStartMs: 400,
+    around: async () => {
+      await readThreads(e.pid, 'berthd');
+      await readThreads(process.pid, 'benchmark (Node)');
+    },
+  });
 } finally {
   await e.stop();
 }

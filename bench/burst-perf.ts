@@ -6,13 +6,13 @@
  * (`__ext4_new_inode`) and libseccomp compiling the filter.
  * `node bench/burst-perf.ts [--bursts N] [--api] [--out DIR]` (the perf data stays in DIR when given).
  */
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { call } from './lib/api.ts';
 import { DOCKER, dockerEnv, startBerthd, waitForBusybox } from './lib/engines.ts';
-import { run, sleep } from './lib/proc.ts';
+import { burstsUnderPerf } from './lib/perf-bursts.ts';
+import { run } from './lib/proc.ts';
 
 const { values } = parseArgs({
   options: {
@@ -41,25 +41,18 @@ const clean = async () => {
   const ids = (await run(DOCKER, ['ps', '-aq'], { env })).stdout.split('\n').filter(Boolean);
   if (ids.length) await run(DOCKER, ['rm', '-f', ...ids], { env, timeoutMs: 120_000 });
 };
-const walls: number[] = [];
+let walls: number[] = [];
 try {
   await waitForBusybox(env);
-  await Promise.all(Array.from({ length: 20 }, one));
-  await clean();
-  for (let b = 0; b < Number(values.bursts); b++) {
-    await sleep(1500);
-    const perf = spawn('perf', ['record', '-a', '-g', '-F', '997', '-o', join(dir, `burst${b}.data`)], {
-      stdio: ['ignore', 'ignore', 'ignore'],
-    });
-    const exited = new Promise((r) => perf.once('exit', r));
-    await sleep(150);
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: 20 }, one));
-    walls.push(performance.now() - t0);
-    perf.kill('SIGINT');
-    await exited;
-    await clean();
-  }
+  const bursts = await burstsUnderPerf({
+    bursts: Number(values.bursts),
+    one,
+    clean,
+    perfArgs: ['-a', '-g', '-F', '997'],
+    dir,
+    perfStartMs: 150,
+  });
+  walls = bursts.map((b) => b.t1 - b.t0);
 } finally {
   await e.stop();
 }
