@@ -1,10 +1,12 @@
 import { dirname, join } from 'node:path';
 import { BerthError, errorMessage } from '../util/errors.ts';
 
-// node:fs's callbacks rather than node:fs/promises, and node:child_process and the atomic writer only when a helper
-// runs or the file is written: every `pull`, `push` and `run` reads this file, and node:fs/promises (with the
+// node:fs's synchronous read rather than node:fs/promises, and node:child_process and the atomic writer only when a
+// helper runs or the file is written: every `pull`, `push` and `run` reads this file, and node:fs/promises (with the
 // readline and file-watching modules it loads) and node:child_process (with dgram) cost it ~3-5 ms of CPU at start
-// for nothing (bench/README.md, "Data path").
+// for nothing (bench/README.md, "Data path"). The read is synchronous, as the docker CLI's is: an asynchronous one
+// was the only thing on `berth pull`'s path that started libuv's thread pool (four threads; bench/README.md, Start
+// path), for two small files read before the command has anything else to do.
 const fs = process.getBuiltinModule('node:fs');
 /** The home directory from the system, when $HOME is not set (node:os is not loaded otherwise). */
 const home = (): string => process.getBuiltinModule('node:os').homedir();
@@ -56,9 +58,7 @@ export function registryKey(server: string): string {
 async function readConfig(path: string): Promise<ConfigFile | undefined> {
   let text: string;
   try {
-    text = await new Promise<string>((resolve, reject) =>
-      fs.readFile(path, 'utf8', (err, data) => (err ? reject(err) : resolve(data))),
-    );
+    text = fs.readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new BerthError(`cannot read ${path}: ${errorMessage(err)}`);
