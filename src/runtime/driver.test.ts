@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
+import { ConmonRuntime } from './driver.ts';
 import { ProcessStartError } from './runtimecli.ts';
 import { readLog, type LogEntry } from './logs.ts';
 import { pidRunning } from './process.ts';
@@ -326,13 +327,16 @@ describe('ConmonRuntime with runc', () => {
     await d.delete(id);
   });
 
-  test('a conmon killed outright is reported as a lost monitor', async () => {
-    const d = bed.driver;
+  test('a conmon killed outright is reported as a lost monitor (with the default look every second)', async () => {
+    // berthd's own settings: conmon's liveness looked at every second (its pidfd, polled), not every 10 s.
+    const d = new ConmonRuntime({ execRoot: bed.execRoot, runtime: RUNC });
     const { id, bundle } = await bed.bundle({ args: ['sleep', '60'] });
     const { conmonPid } = await d.create(id, { bundle });
     await d.start(id);
+    const waiting = d.waitExit(id, { signal: AbortSignal.timeout(5000) });
+    await new Promise((r) => setTimeout(r, 100));
     process.kill(conmonPid, 'SIGKILL');
-    const exit = await d.waitExit(id, { signal: AbortSignal.timeout(5000) });
+    const exit = await waiting;
     assert.equal(exit.monitorLost, true);
     assert.equal(exit.exitCode, 255);
     await d.delete(id, { force: true });

@@ -1,4 +1,12 @@
-import { constants as fsConstants, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants as fsConstants,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { phase, phaseEnd, phaseStart } from '../util/trace.ts';
@@ -14,7 +22,7 @@ import { attachSession, nativeSeqpacketDialer, type AttachSession, type Seqpacke
 import { ConmonLaunch, conmonArgv } from './conmon.ts';
 import { SealedHold } from './sealed.ts';
 import { ExitWatcher, readExitFile, type ExitStatus } from './exits.ts';
-import { pidRunning } from './process.ts';
+import { conmonPidfd, isConmonOf, pidRunning } from './process.ts';
 import { startThroughFifo } from './execfifo.ts';
 import { readPid, readPidSync } from '../util/pidfile.ts';
 import { markTopDir } from '../util/topdir.ts';
@@ -44,8 +52,8 @@ export interface ConmonRuntimeDeps {
   /** How often exit files are looked for while no inotify watch can be made on their directory (default 1000 ms). */
   exitPollMs?: number;
   /**
-   * How often the conmon of a container waited for is looked for (default 10 s): one killed outright writes no exit
-   * file, and nothing else tells of its death.
+   * How often the conmon of a container waited for is looked for (default 1 s: one poll(2) of every waited
+   * container's conmon pidfd): one killed outright writes no exit file, and nothing else tells of its death.
    */
   monitorCheckMs?: number;
   /** conmon's warnings to syslog. */
@@ -391,8 +399,18 @@ export class ConmonRuntime implements RuntimeDriver {
   async waitExit(id: string, opts: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
     const rec = await this.#record(id);
     const dir = this.#dir(id);
+    // conmon's pidfd, polled with every other waited container's each second; without one (no pidfd_open here, or
+    // conmon already gone) its PID and /proc entry are looked at instead.
+    const pidfd = conmonPidfd(rec.conmonPid, dir);
     const lost = async (): Promise<boolean> => !(pidRunning(rec.conmonPid) && isConmonOf(rec.conmonPid, dir));
-    await this.#exits.waitFor(id, { check: lost, ...(opts.signal ? { signal: opts.signal } : {}) });
+    try {
+      await this.#exits.waitFor(id, {
+        ...(pidfd !== undefined ? { pidfd } : { check: lost }),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    } finally {
+      if (pidfd !== undefined) closeSync(pidfd);
+    }
     if (phaseStart() !== undefined) {
       // From conmon's write of the exit file to berthd noticing it.
       const written = await stat(join(this.#exitDir, id)).then(
@@ -573,15 +591,6 @@ async function writeControl(path: string, size: TerminalSize, what: string): Pro
 }
 
 /** Whether pid is the conmon for this container dir (pids get reused: check its command line). */
-function isConmonOf(pid: number, dir: string): boolean {
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
-    return cmdline.includes('conmon') && cmdline.includes(dir);
-  } catch {
-    return false;
-  }
-}
-
 async function exists(path: string): Promise<boolean> {
   try {
     await stat(path);

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import fs, { closeSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pidfdOpen } from '../sys/index.ts';
 import { ExitWatcher } from './exits.ts';
 
 async function tmp(t: TestContext): Promise<string> {
@@ -106,4 +108,27 @@ test("a waiter's check runs every checkMs and may end its wait; a canceled wait 
   await w.waitFor('lost', { check: async () => ++checks >= 3, signal: ending(t) });
   assert.equal(checks, 3);
   await assert.rejects(w.waitFor('never', { signal: AbortSignal.timeout(50) }), { name: 'CanceledError' });
+});
+
+test("waiters' pidfds are looked at every checkMs, all in one poll: the wait of a process that exits ends", async (t) => {
+  const dir = await tmp(t);
+  const w = new ExitWatcher(dir, { checkMs: 20 });
+  const kids = Array.from({ length: 5 }, () => spawn('sleep', ['60'], { stdio: 'ignore' }));
+  const fds = kids.map((k) => pidfdOpen(k.pid!)!);
+  t.after(() => {
+    for (const k of kids) k.kill('SIGKILL');
+    for (const fd of fds) closeSync(fd);
+  });
+  const seen = new Set<number>();
+  const signal = ending(t);
+  const waits = fds.map((pidfd, i) => w.waitFor(`k${i}`, { pidfd, signal }).then(() => seen.add(i)));
+  for (const p of waits) p.catch(() => {});
+  await sleep(150);
+  assert.equal(seen.size, 0, 'no process has exited: no wait ends');
+  kids[2]!.kill('SIGKILL');
+  await until(() => seen.has(2));
+  assert.deepEqual([...seen], [2]);
+  for (const k of kids) k.kill('SIGKILL');
+  await Promise.all(waits);
+  assert.equal(seen.size, kids.length);
 });

@@ -1,6 +1,7 @@
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pidfdsExited } from '../sys/index.ts';
 import { CanceledError, DataLossError, isErrno } from '../util/errors.ts';
 
 /** How a container's (or exec process's) main process ended, as conmon recorded it. */
@@ -36,6 +37,8 @@ export async function readExitFile(path: string): Promise<{ exitCode: number; ex
 interface Waiter {
   /** Called now and then (`checkMs`): may settle the wait by returning true (e.g. the monitor is gone). */
   check?: () => Promise<boolean>;
+  /** A pidfd whose process's exit settles the wait, looked at every `checkMs` (one poll(2) for all waiters). */
+  pidfd?: number;
   done: () => void;
 }
 
@@ -43,9 +46,10 @@ interface Waiter {
  * Waits for files to appear in one directory: one inotify watch (fs.watch) on it while anyone waits, so a waiter
  * costs nothing until its file comes (100 idle containers: no stat a second each). A file already there is found
  * when its wait starts (a container that exited while berthd was down). The files are looked for every `pollMs`
- * only while the watch cannot be made or has failed (each look also tries to make it again). The waiters' `check`s
- * (is conmon still there: nothing tells of its death) run every `checkMs`, all on one timer. The watch and timers
- * exist only while there are waiters, so an idle watcher holds no handles.
+ * only while the watch cannot be made or has failed (each look also tries to make it again). Whether the waiters'
+ * processes are still there (conmon: nothing tells of its death) is looked at every `checkMs` (1 s), all on one
+ * timer: their pidfds in one poll(2), and the `check`s of waiters without one. The watch and timers exist only
+ * while there are waiters, so an idle watcher holds no handles.
  */
 export class ExitWatcher {
   readonly dir: string;
@@ -62,14 +66,18 @@ export class ExitWatcher {
   constructor(dir: string, opts: { pollMs?: number; checkMs?: number } = {}) {
     this.dir = dir;
     this.#pollMs = opts.pollMs ?? 1000;
-    this.#checkMs = opts.checkMs ?? 10_000;
+    this.#checkMs = opts.checkMs ?? 1000;
   }
 
   /**
-   * Resolves once `<dir>/<name>` exists, or `check` (run every `checkMs`) returns true. Rejects with
-   * CanceledError when `signal` aborts.
+   * Resolves once `<dir>/<name>` exists, or `check` (run every `checkMs`) returns true, or the process of `pidfd`
+   * (looked at every `checkMs`; the caller keeps and closes it) has exited. Rejects with CanceledError when
+   * `signal` aborts.
    */
-  async waitFor(name: string, opts: { signal?: AbortSignal; check?: () => Promise<boolean> } = {}): Promise<void> {
+  async waitFor(
+    name: string,
+    opts: { signal?: AbortSignal; check?: () => Promise<boolean>; pidfd?: number } = {},
+  ): Promise<void> {
     const { signal } = opts;
     if (signal?.aborted) throw new CanceledError(`wait for '${name}' canceled`, { cause: signal.reason });
     await new Promise<void>((resolve, reject) => {
@@ -83,6 +91,7 @@ export class ExitWatcher {
           resolve();
         },
         ...(opts.check ? { check: opts.check } : {}),
+        ...(opts.pidfd !== undefined ? { pidfd: opts.pidfd } : {}),
       };
       const onAbort = (): void => {
         if (settled) return;
@@ -95,7 +104,8 @@ export class ExitWatcher {
       if (!set) this.#waiters.set(name, (set = new Set()));
       set.add(waiter);
       this.#arm();
-      if (waiter.check && this.#checks++ === 0) this.#checker = setInterval(() => this.#runChecks(), this.#checkMs);
+      if ((waiter.check || waiter.pidfd !== undefined) && this.#checks++ === 0)
+        this.#checker = setInterval(() => this.#runChecks(), this.#checkMs);
       // The file may have been written before the watch existed.
       this.#check(name);
     });
@@ -141,7 +151,7 @@ export class ExitWatcher {
     const set = this.#waiters.get(name);
     if (!set?.delete(w)) return;
     if (set.size === 0) this.#waiters.delete(name);
-    if (w.check && --this.#checks === 0) {
+    if ((w.check || w.pidfd !== undefined) && --this.#checks === 0) {
       clearInterval(this.#checker);
       this.#checker = undefined;
     }
@@ -169,6 +179,17 @@ export class ExitWatcher {
   }
 
   #runChecks(): void {
+    const polled: Waiter[] = [];
+    for (const set of this.#waiters.values()) for (const w of set) if (w.pidfd !== undefined) polled.push(w);
+    if (polled.length > 0) {
+      let exited: boolean[];
+      try {
+        exited = pidfdsExited(polled.map((w) => w.pidfd!));
+      } catch {
+        exited = []; // (poll failing: looked at again on the next tick)
+      }
+      for (let i = 0; i < polled.length; i++) if (exited[i]) polled[i]!.done();
+    }
     for (const set of [...this.#waiters.values()]) {
       for (const w of [...set]) {
         w.check?.().then(

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
+import { pidfdOpen } from '../sys/index.ts';
 import { CanceledError } from '../util/errors.ts';
 
 /** What a finished child process left: its exit code (or the signal that ended it) and its captured output. */
@@ -103,4 +104,31 @@ export function statFields(stat: string): string[] | undefined {
 export function parentPid(stat: string): number | undefined {
   const ppid = Number(statFields(stat)?.[1]);
   return Number.isInteger(ppid) ? ppid : undefined;
+}
+
+/**
+ * A pidfd for the conmon of `dir` (opened, then its command line checked, so a reused PID is not taken for it);
+ * undefined when conmon is gone, its PID is another process's, or pidfds are not to be had (Linux before 5.3).
+ */
+export function conmonPidfd(pid: number, dir: string): number | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  let fd: number | undefined;
+  try {
+    fd = pidfdOpen(pid);
+  } catch {
+    return undefined;
+  }
+  if (fd === undefined || isConmonOf(pid, dir)) return fd;
+  closeSync(fd);
+  return undefined;
+}
+
+/** Whether `pid` is the conmon of the container (or exec) directory `dir`, by its command line. */
+export function isConmonOf(pid: number, dir: string): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+    return cmdline.includes('conmon') && cmdline.includes(dir);
+  } catch {
+    return false;
+  }
 }
