@@ -145,9 +145,11 @@ export class UnpackPool {
   }
 
   /**
-   * New limits. The number of layers at once applies at once, counting the layers under way (one slot counter,
-   * resized: a layer gives its reader back to the counter it took it from); the threads are started again with
-   * the new numbers at once when nothing is running, else once they have stopped for idleness.
+   * New limits. The number of layers at once applies at once, counting the layers under way (the one slot counter
+   * is resized: a larger limit lets waiting layers start now, a smaller one lets the layers under way finish and
+   * starts no other until fewer than the new number run); the threads are started again with the new numbers at
+   * once when nothing is running, else once they have stopped for idleness (a reader started meanwhile shares the
+   * appliers already running).
    */
   configure(threads: UnpackThreads): void {
     this.#threads = clampThreads(threads);

@@ -3,10 +3,10 @@
  * that imports a `.ts` file instantiates the stripper (a WebAssembly build of swc) for itself: measured here, a
  * worker that imports Berth's modules costs ~24 MiB of RSS that way and ~11 MiB when the same modules arrive as
  * plain JavaScript. So the thread's own modules (the entry and every relative `.ts` module it imports, found by
- * following their import statements) are stripped here, on the thread that already holds the stripper, and handed
- * to the worker, whose module loader serves them as JavaScript through a load hook. Packages and Node's built-ins
- * load as usual; a `.ts` module not found by the crawl (an import with a computed specifier) still loads, through
- * the stripper.
+ * following their import statements and `require('./x.ts')` calls) are stripped here, on the thread that already
+ * holds the stripper (through bin/strip-cache.mjs's cache where berthd runs with it), and handed to the worker, whose
+ * module loader serves them as JavaScript through a load hook. Packages and Node's built-ins load as usual; a `.ts`
+ * module not found by the crawl (an import with a computed specifier) still loads, through the stripper.
  */
 import { readFileSync } from 'node:fs';
 import { stripTypeScriptTypes } from 'node:module';
