@@ -59,8 +59,9 @@ export interface ConmonRuntimeDeps {
   /** conmon's warnings to syslog. */
   syslog?: boolean;
   /**
-   * Start conmon with child_process (a fork of berthd) instead of posix_spawn: for the start-up probe, one container
-   * before any other, which should not load the FFI library (~1.5 MiB of berthd's idle memory) for one process.
+   * Start conmon with child_process (a fork of berthd) instead of posix_spawn, and wait for it without a pidfd: for
+   * the start-up probe, one container before any other, which should not load the FFI library (~1.5 MiB of berthd's
+   * idle memory) for one process.
    */
   forkConmon?: boolean;
   /** Told once when runc's sealed copy cannot be made (containers then run the installed runc, which copies itself). */
@@ -399,9 +400,9 @@ export class ConmonRuntime implements RuntimeDriver {
   async waitExit(id: string, opts: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
     const rec = await this.#record(id);
     const dir = this.#dir(id);
-    // conmon's pidfd, polled with every other waited container's each second; without one (no pidfd_open here, or
-    // conmon already gone) its PID and /proc entry are looked at instead.
-    const pidfd = conmonPidfd(rec.conmonPid, dir);
+    // conmon's pidfd, polled with every other waited container's each second; without one (no pidfd_open here,
+    // conmon already gone, or the probe's driver, which loads no FFI) its PID and /proc entry are looked at instead.
+    const pidfd = this.#fork ? undefined : conmonPidfd(rec.conmonPid, dir);
     const lost = async (): Promise<boolean> => !(pidRunning(rec.conmonPid) && isConmonOf(rec.conmonPid, dir));
     try {
       await this.#exits.waitFor(id, {
@@ -590,12 +591,10 @@ async function writeControl(path: string, size: TerminalSize, what: string): Pro
   }
 }
 
-/** Whether pid is the conmon for this container dir (pids get reused: check its command line). */
+/** Whether `path` exists. */
 async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }

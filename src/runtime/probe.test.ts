@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,4 +37,7 @@ test('probeRuntimes: runc works here; crun 1.8 on a hybrid-cgroup host is report
     );
     assert.deepEqual(left, [], `cgroup ${ctrl}`);
   }
+  // berthd probes before anything else: the probe loads no FFI library (koffi) for its one container, neither to
+  // start conmon nor to wait for it.
+  assert.ok(!readFileSync('/proc/self/maps', 'utf8').includes('koffi'), 'koffi loaded by the probe');
 });
