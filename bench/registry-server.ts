@@ -22,6 +22,7 @@ import { pushBlob, registryCli, serveRegistry, type ServedRegistry } from '../sr
 import { bigLayer, buildImage, type BuiltImage } from './lib/archive.ts';
 import { abHead, type LoadFigures, wrk } from './lib/load.ts';
 import { fmt, run, sampleRss, stats, type Stats } from './lib/proc.ts';
+import { skopeoPush } from './lib/pull-probe.ts';
 import { benchGc, gcReport } from './registry-gc.ts';
 
 const USAGE = `usage: node bench/registry-server.ts [http] [throughput] [blobget] [gc] [options]
@@ -199,20 +200,7 @@ async function benchThroughput(work: string, image: BuiltImage, runs: number): P
           : await startRegistry('plain');
       try {
         await run('sync', []);
-        const push = await run(
-          'skopeo',
-          [
-            '--insecure-policy',
-            'copy',
-            '-q',
-            '--dest-tls-verify=false',
-            `docker-archive:${image.archive}`,
-            `docker://${reg.host}/bench/big:1`,
-          ],
-          {
-            timeoutMs: 600_000,
-          },
-        );
+        const push = await skopeoPush(image.archive, `${reg.host}/bench/big:1`, 600_000);
         add(`${name} push`, push.seconds);
         const dest = join(work, `pull-${name}-${i}`);
         await run('sync', []);

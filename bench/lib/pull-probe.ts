@@ -6,23 +6,21 @@
 import { request } from 'node:http';
 import { accessLog, type DistributionRegistry } from '../../src/distribution/remote/testkit.ts';
 import type { BuiltImage } from './archive.ts';
-import { run } from './proc.ts';
+import { type RunResult, run } from './proc.ts';
+
+/** Pushes an image's archive to `ref` (a registry on plain HTTP) with skopeo; `seconds` is how long it took. */
+export function skopeoPush(archive: string, ref: string, timeoutMs?: number): Promise<RunResult> {
+  return run(
+    'skopeo',
+    ['--insecure-policy', 'copy', '-q', '--dest-tls-verify=false', `docker-archive:${archive}`, `docker://${ref}`],
+    timeoutMs === undefined ? {} : { timeoutMs },
+  );
+}
 
 /** Seeds `reg` (startRegistry's) with an image's archive as `<name>:1` through skopeo, untimed; the reference. */
 export async function seedRegistry(reg: DistributionRegistry, image: BuiltImage, timeoutMs?: number): Promise<string> {
   const ref = `${reg.host}/${image.name}:1`;
-  await run(
-    'skopeo',
-    [
-      '--insecure-policy',
-      'copy',
-      '-q',
-      '--dest-tls-verify=false',
-      `docker-archive:${image.archive}`,
-      `docker://${ref}`,
-    ],
-    timeoutMs === undefined ? {} : { timeoutMs },
-  );
+  await skopeoPush(image.archive, ref, timeoutMs);
   return ref;
 }
 
