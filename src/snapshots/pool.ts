@@ -159,8 +159,7 @@ export class UnpackPool {
 
   /** Waits for a free reader (starting the threads as needed); give it back with `give`. */
   async take(): Promise<Reader> {
-    const slots = this.#slots;
-    await slots.take();
+    await this.#slots.take();
     this.#busy++;
     this.#idleTimer.disarm();
     try {
@@ -170,7 +169,7 @@ export class UnpackPool {
       return r;
     } catch (err) {
       this.#busy--;
-      slots.release();
+      this.#slots.release();
       throw err;
     }
   }
