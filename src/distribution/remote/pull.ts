@@ -145,11 +145,9 @@ async function pullFrom(
         let got: Awaited<ReturnType<typeof pullOne>>;
         try {
           got = await pullOne(work, registry, session, sources, r, platform, opts, emit);
-        } catch (err) {
+        } finally {
           flushNotes();
-          throw err;
         }
-        flushNotes();
         anyNew ||= got.changed;
         out.images.push({ id: got.id, name: familiarString(r), digest: got.digest });
         if (!opts.allTags) {
