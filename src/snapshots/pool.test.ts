@@ -324,19 +324,22 @@ test('configure() while layers hold readers: never more layers at once than the 
   assert.equal(pool.running, 0);
 });
 
-test('small layers share one reader thread, three at once, and start no applier; any other has a thread to itself', async (t) => {
-  const pool = new UnpackPool({ readers: 6, eager: 3, appliers: 1 });
+test('small layers share one reader thread, each on a lane of its own, and start no applier; any other has a thread to itself', async (t) => {
+  const pool = new UnpackPool({ readers: 4, eager: 3, appliers: 1 });
   t.after(() => pool.close());
   const small = { blobSize: 1 << 20 };
   const [a, b, c] = await Promise.all([pool.take(small), pool.take(small), pool.take(small)]);
   assert.equal(pool.running, 1, 'one reader thread, no applier');
   assert.equal(new Set([a, b, c]).size, 3, 'three lanes');
   assert.ok(a.home === b.home && b.home === c.home);
-  // A fourth waits for a lane to come back rather than start a thread.
+  // Past `readers` layers at once, a layer waits for one to be given back.
+  const x = await pool.take(small);
+  assert.equal(x.home, a.home);
   const d = pool.take(small);
   await new Promise((resolve) => setImmediate(resolve));
   pool.give(b);
   assert.equal(await d, b);
+  pool.give(x);
   assert.equal(pool.running, 1);
   // A layer that is not small (or of no known size) gets a thread of its own, and the applier.
   const big = await pool.take({ blobSize: 64 << 20 });

@@ -10,7 +10,8 @@
  *
  * A reader is a *lane* of a reader thread: its own port and shared memory, one layer at a time. A layer that is not
  * small has a thread to itself (one lane, as long as it runs). Small layers (SHARE_MAX, known from the manifest)
- * share one: up to LANES of them at once on one thread, their downloads and unpacks taking turns there, each doing
+ * share one: as many at once as `readers` allows, each on a lane of the same thread, their downloads, unpacks and
+ * blob syncs (on libuv's pool) taking turns there or overlapping, each doing
  * its file work on the reader's own applier, so a pull of many small layers starts one thread, not three readers and
  * an applier, each of which pays Node's bootstrap and warms its code up on its own (bench/README.md, "Data path",
  * 2026-12-07 17:30).
@@ -98,13 +99,11 @@ const IDLE_MS = 10_000;
 const START_AFTER_MS = 50;
 /**
  * Blobs up to this size are small layers: their unpack is a few milliseconds of CPU, less than a new thread's start
- * (docs/design-notes.md, "What an unpack thread's start costs"), so up to LANES of them share a reader thread, each
+ * (docs/design-notes.md, "What an unpack thread's start costs"), so they share a reader thread (as many as `readers`), each
  * on its own lane, their downloads and unpacks taking turns there, and their file work is done on that thread
  * instead of an applier's (no message per batch, no applier thread to start).
  */
 const SHARE_MAX = 2 << 20;
-/** Small layers a reader thread serves at once: docker's max-concurrent-downloads. */
-const LANES = 3;
 /** Each thread's heap is kept small: the data goes through shared memory, not the heap. */
 const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
 
@@ -209,7 +208,7 @@ export class UnpackPool {
 
   /**
    * Waits for a free reader (starting threads as needed); give it back with `give`. A small layer (`blobSize` up to
-   * SHARE_MAX) takes a lane of a reader thread that serves only small layers, up to LANES of them at once, and does
+   * SHARE_MAX) takes a lane of a reader thread that serves only small layers (a new lane if none is idle), and does
    * its file work there (no applier thread); any other layer has a reader thread to itself, with the appliers.
    */
   async take(opts: TakeOptions = {}): Promise<Reader> {
@@ -235,10 +234,10 @@ export class UnpackPool {
     return this.#use(r!, small);
   }
 
-  /** A small layer: a new lane on a thread that serves small layers and has fewer than LANES, taken. */
+  /** A small layer: a new lane on a thread that serves small layers (a lane is a port and 4 MiB of shared memory), taken. */
   #newLane(small: boolean): Reader | undefined {
     if (!small) return undefined;
-    const home = this.#homes.find((h) => !h.big && h.lanes.length < LANES);
+    const home = this.#homes.find((h) => !h.big && h.lanes.length < this.#threads.readers);
     return home ? this.#use(this.#startLane(home), small) : undefined;
   }
 
@@ -255,7 +254,7 @@ export class UnpackPool {
 
   /**
    * A reader for a layer that found none free: a new thread while fewer than `eager` run (one for small layers, whose
-   * thread has LANES lanes; or none runs), else the first fitting lane that comes back within START_AFTER_MS, else a
+   * thread takes new lanes; or none runs), else the first fitting lane that comes back within START_AFTER_MS, else a
    * new lane (small) or thread.
    */
   #reader(small: boolean): Promise<Reader> | Reader {

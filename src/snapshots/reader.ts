@@ -8,7 +8,7 @@
  * has stopped working on the layer, so that nothing is written after the main thread hears of the end.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { close, closeSync, fdatasync, fsyncSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
+import { close, closeSync, fdatasync, fsync, fsyncSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { type MessagePort, parentPort } from 'node:worker_threads';
 import type { Cancel, FetchSource } from '../util/blob-fetch.ts';
 import { type SyncDecompressor, syncDecompressor } from '../util/compression.ts';
@@ -211,6 +211,25 @@ class BlobSink {
     return { digest: this.#hash ? `sha256:${this.#hash.digest('hex')}` : '', size: this.#size };
   }
 
+  /**
+   * `finish` on libuv's pool: the thread goes on with other work (a shared thread's other lanes) while the disk
+   * writes the file; the file is closed once that and every writeback are over.
+   */
+  finishAsync(): Promise<{ digest: string; size: number }> {
+    const fd = this.#fd;
+    const done = { digest: this.#hash ? `sha256:${this.#hash.digest('hex')}` : '', size: this.#size };
+    this.#syncing++;
+    this.#closeWhenSynced = true;
+    this.#fd = -1;
+    return new Promise((resolve, reject) => {
+      fsync(fd, (err) => {
+        if (--this.#syncing === 0) close(fd, () => {});
+        if (err) reject(err);
+        else resolve(done);
+      });
+    });
+  }
+
   close(): void {
     if (this.#fd < 0) return;
     if (this.#syncing > 0) this.#closeWhenSynced = true;
@@ -230,6 +249,8 @@ class Job {
   readonly #s: Shared;
   readonly #hash = createHash('sha256');
   readonly #hashing: boolean;
+  /** A small layer on a lane of a thread that may serve others (its file work done here, its blob synced async). */
+  readonly #local: boolean;
   readonly #parser: TarParser;
   readonly #dispatch: Dispatcher;
   readonly #inflate: SyncDecompressor | undefined;
@@ -255,6 +276,7 @@ class Job {
     this.#id = m.job;
     this.#s = s;
     this.#hashing = m.hash;
+    this.#local = m.local === true;
     this.#unpacked = new Promise((resolve) => (this.#settleUnpack = resolve));
     Atomics.store(s.ctl, CTL_FAILED, 0);
     const shared = m.mode === 'overlay' && s.links.length > 1 && isEmptyDir(m.root);
@@ -358,8 +380,11 @@ class Job {
   ringEnd(): void {
     if (this.#failed) return;
     let blob: { digest: string; size: number } | undefined;
+    let synced: Promise<{ digest: string; size: number }> | undefined;
     try {
-      blob = this.#blob?.finish();
+      // A lane of a shared thread (`local`) syncs on libuv's pool: this thread serves the other lanes meanwhile.
+      if (this.#local) synced = this.#blob?.finishAsync();
+      else blob = this.#blob?.finish();
     } catch (err) {
       this.#fail(err);
       return;
@@ -373,13 +398,24 @@ class Job {
       }
     }
     this.#finish();
-    void this.#unpacked.then((u) => {
+    void (async () => {
+      if (synced) {
+        try {
+          blob = await synced;
+        } catch (err) {
+          this.#fail(err);
+          return;
+        }
+        if (this.#failed) return;
+        this.#s.send({ t: 'stored', blob });
+      }
+      const u = await this.#unpacked;
       if (this.#failed) return;
       if ('diffId' in u) this.#s.send({ t: 'done', ...u, read: this.#read, ...(blob ? { blob } : {}) });
       else if (blob)
         this.#s.send({ t: 'done', diffId: '', size: 0, fileBytes: 0, read: this.#read, blob, unpackError: u });
       else this.#s.send({ t: 'error', ...u });
-    });
+    })();
   }
 
   /** Reads a blob file, a chunk at a time, each taken in full before the next is read. */
