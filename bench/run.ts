@@ -48,6 +48,8 @@ const { values, positionals } = parseArgs({
     advisories: { type: 'string', default: '50000' },
     'debian-root': { type: 'string' },
     'no-dockerd': { type: 'boolean', default: false },
+    'node-spawn': { type: 'boolean', default: false },
+    'spawn-ab': { type: 'boolean', default: false },
     'after-removal': { type: 'boolean', default: false },
     only: { type: 'string' },
     'no-buildah': { type: 'boolean', default: false },
@@ -409,6 +411,8 @@ async function main(): Promise<void> {
       scratch,
       log,
       ...(values.base ? { base: values.base } : {}),
+      nodeSpawn: values['node-spawn'],
+      spawnAB: values['spawn-ab'],
     });
     json.startBurst = f;
     out.push(startBurstReport(f));

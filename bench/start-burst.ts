@@ -25,7 +25,7 @@ import { type PhaseSummary, type TimelineRow, timeline } from './lib/timeline.ts
 export type { PhaseSummary, TimelineRow };
 import { childrenOf, cpuMs, machineCpu, run, schedstat, sleep, stats, type Stats } from './lib/proc.ts';
 import { processes } from './containers.ts';
-import { between, type CpuKinds, cpuIdleMs, snapshot } from './lib/cpu-kinds.ts';
+import { between, type CpuKinds, cpuIdleMs, snapshot, spawnBurst } from './lib/cpu-kinds.ts';
 import { buildExitCpu, exitedUnder, listenExits, processesUnder, underThisProcess } from './lib/exit-cpu.ts';
 import { runcBed, runcParallel } from './lib/runc.ts';
 import { startRunStub } from './lib/run-stub.ts';
@@ -202,6 +202,10 @@ interface Target {
   berthd: boolean;
   /** The exit-cpu listener's path, when it works here. */
   exits?: string | undefined;
+  /** Its `run -d` CLIs forked by this Node process even when the others' are spawned by burst-spawn (`spawnAB`). */
+  nodeSpawn?: boolean;
+  /** A second view of another target's engine (`spawnAB`): not stopped, no timeline of its own. */
+  view?: boolean;
 }
 
 async function removeAll(t: Target): Promise<void> {
@@ -209,7 +213,18 @@ async function removeAll(t: Target): Promise<void> {
   if (ids.length > 0) await run(DOCKER, ['rm', '-f', ...ids], { env: t.env, timeoutMs: 120_000 });
 }
 
-async function burst(t: Target, mode: 'cli' | 'api', n: number): Promise<BurstSample> {
+/**
+ * One burst. With `spawner` (bench/lib/burst-spawn.c, as the CLI floors are started), the `run -d` CLIs are started
+ * all at once by it with posix_spawn; without it, by this Node process, whose libuv forks (a copy of the benchmark's
+ * page tables per CLI, torn down at the CLI's exec and charged to the CLI) and whose own CPU for the 20 spawns falls in
+ * the burst's wall too.
+ */
+async function burst(t: Target, mode: 'cli' | 'api', n: number, spawner?: string): Promise<BurstSample> {
+  const argv = [DOCKER, 'run', '-d', '--network', 'none', 'busybox', 'sleep', '1000'];
+  const all =
+    mode === 'cli' && spawner !== undefined
+      ? async () => void (await spawnBurst(spawner, n, argv, [], t.env))
+      : undefined;
   const one =
     mode === 'cli'
       ? () =>
@@ -236,7 +251,7 @@ async function burst(t: Target, mode: 'cli' | 'api', n: number): Promise<BurstSa
         needle: t.engine.dir,
         exits: t.exits,
       },
-      async () => void (await Promise.all(Array.from({ length: n }, one))),
+      all ?? (async () => void (await Promise.all(Array.from({ length: n }, one)))),
     );
   } finally {
     await removeAll(t);
@@ -251,6 +266,13 @@ export async function benchStartBurst(o: {
   /** A second Berth tree (e.g. main before a change), run beside this one as "berthd (base)". */
   base?: string;
   dockerd?: boolean;
+  /** The engines' `run -d` CLIs spawned by this Node process (as before 2026-12-07 18:00) instead of burst-spawn. */
+  nodeSpawn?: boolean;
+  /**
+   * Both ways in the same rounds: berthd and dockerd each also as "…, CLIs forked by Node", whose `run -d` CLIs this
+   * Node process forks while the others' are spawned by burst-spawn.
+   */
+  spawnAB?: boolean;
 }): Promise<BurstFigures> {
   const errors: string[] = [];
   const phaseLog = join(o.scratch, 'burst-phases.jsonl');
@@ -309,6 +331,9 @@ export async function benchStartBurst(o: {
         errors.push(`dockerd: ${(err as Error).message.split('\n')[0]}`);
       }
     }
+    if (o.spawnAB)
+      for (const t of targets.filter((x) => x.name === 'berthd' || x.name === 'dockerd'))
+        targets.push({ ...t, name: `${t.name}, CLIs forked by Node`, nodeSpawn: true, view: true });
     // the exit records (bench/lib/exit-cpu.ts), tried once: without them the tick readings stay
     const exits = await buildExitCpu(o.scratch)
       .then(async (bin) => {
@@ -322,7 +347,11 @@ export async function benchStartBurst(o: {
     for (const t of targets) t.exits = exits;
     const samples = new Map(targets.map((t) => [t.name, { cli: [] as BurstSample[], api: [] as BurstSample[] }]));
     // One untimed warm-up burst each.
-    for (const t of targets) await burst(t, 'cli', o.parallel).catch((err) => errors.push(`${t.name}: ${err}`));
+    const spawner = o.nodeSpawn ? undefined : tight?.spawner;
+    for (const t of targets)
+      await burst(t, 'cli', o.parallel, t.nodeSpawn ? undefined : spawner).catch((err) =>
+        errors.push(`${t.name}: ${err}`),
+      );
     for (let r = 0; r < o.rounds; r++) {
       o.log(`start-burst: round ${r + 1}/${o.rounds}`);
       await sleep(500);
@@ -373,7 +402,7 @@ export async function benchStartBurst(o: {
         for (const t of targets) {
           await sleep(500);
           try {
-            samples.get(t.name)![mode].push(await burst(t, mode, o.parallel));
+            samples.get(t.name)![mode].push(await burst(t, mode, o.parallel, t.nodeSpawn ? undefined : spawner));
           } catch (err) {
             const msg = `${t.name} ${mode}: ${(err as Error).message.split('\n')[0]}`;
             if (!errors.includes(msg)) errors.push(msg);
@@ -385,14 +414,14 @@ export async function benchStartBurst(o: {
     f.engines = targets.map((t) => ({ engine: t.name, ...samples.get(t.name)! }));
     await sleep(600);
     for (const t of targets) {
-      if (!t.berthd) continue;
+      if (!t.berthd || t.view) continue;
       const file = t.name === 'berthd' ? phaseLog : basePhaseLog;
       const lines = readPhaseLines(file);
       for (const mode of ['cli', 'api'] as const)
         f.timelines.push({ engine: t.name, mode, ...timeline(samples.get(t.name)![mode], lines) });
     }
   } finally {
-    for (const t of targets.reverse())
+    for (const t of targets.filter((x) => !x.view).reverse())
       await t.engine.stop().catch((err) => o.log(`start-burst: stopping ${t.name}: ${(err as Error).message}`));
     tight?.close();
     await stub.stop();
