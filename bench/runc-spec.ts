@@ -290,8 +290,9 @@ try {
     `${'spec'.padEnd(58)} | one at a time, per container:  runc  init   sum   wall machine  down | ${nBurst} at once:   runc   init    sum   wall machine   down`,
   );
   for (const name of vs.keys()) {
-    const s = serial.get(name)!;
-    const b = burst.get(name)!;
+    const s = serial.get(name);
+    const b = burst.get(name);
+    if (!s || !b) continue; // --rounds 0: only the specs
     const per = (k: keyof Figures): number => median(s.map((x) => x[k] / nSerial));
     const all = (k: keyof Figures): number => median(b.map((x) => x[k]));
     const f = (x: number): string => x.toFixed(1).padStart(7);
