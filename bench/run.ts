@@ -48,8 +48,6 @@ const { values, positionals } = parseArgs({
     advisories: { type: 'string', default: '50000' },
     'debian-root': { type: 'string' },
     'no-dockerd': { type: 'boolean', default: false },
-    'node-spawn': { type: 'boolean', default: false },
-    'spawn-ab': { type: 'boolean', default: false },
     'after-removal': { type: 'boolean', default: false },
     only: { type: 'string' },
     'no-buildah': { type: 'boolean', default: false },
@@ -411,8 +409,6 @@ async function main(): Promise<void> {
       scratch,
       log,
       ...(values.base ? { base: values.base } : {}),
-      nodeSpawn: values['node-spawn'],
-      spawnAB: values['spawn-ab'],
     });
     json.startBurst = f;
     out.push(startBurstReport(f));

@@ -6,8 +6,10 @@
  * - the tight floors (bench/lib/tight-floors.ts), among them the CLIs' own floor for `run -d`: `parallel` × `docker
  *   run -d` at once against a stub that answers every request at once (bench/lib/run-stub.ts);
  * - per engine (berthd, dockerd; a second berthd from `--base DIR` when given), `parallel` × `docker run -d
- *   --network none busybox sleep 1000` at once, and the same containers created and started through the Engine API
- *   by the benchmark's own HTTP client (no CLI processes), each wall time until the last answer;
+ *   --network none busybox sleep 1000` at once, started by the tight floors' spawner (bench/lib/burst-spawn.c:
+ *   posix_spawn, wait4; each CLI checked to have exited 0 and printed an ID), as a shell would start them, and the
+ *   same containers created and started through the Engine API by the benchmark's own HTTP client (no CLI
+ *   processes), each wall time until the last answer;
  * - during each burst: the machine's CPU time (/proc/stat, both vCPUs), the processes forked meanwhile (machine
  *   wide), the engine's CPU time (berthd: every thread; dockerd: dockerd + containerd, not the shims), and berthd's
  *   main thread from its schedstat: on the CPU, waiting for a CPU, and the rest (waiting on I/O, children, clients);
@@ -25,11 +27,20 @@ import { type PhaseSummary, type TimelineRow, timeline } from './lib/timeline.ts
 export type { PhaseSummary, TimelineRow };
 import { childrenOf, cpuMs, machineCpu, run, schedstat, sleep, stats, type Stats } from './lib/proc.ts';
 import { processes } from './containers.ts';
-import { between, type CpuKinds, cpuIdleMs, snapshot, spawnBurst } from './lib/cpu-kinds.ts';
+import {
+  between,
+  buildSpawner,
+  type CpuKinds,
+  cpuIdleMs,
+  type SpawnedBurst,
+  snapshot,
+  spawnCollect,
+} from './lib/cpu-kinds.ts';
 import { buildExitCpu, exitedUnder, listenExits, processesUnder, underThisProcess } from './lib/exit-cpu.ts';
 import { runcBed, runcParallel } from './lib/runc.ts';
 import { startRunStub } from './lib/run-stub.ts';
 import {
+  checkRunBurst,
   checkRunStub,
   cliRunTight,
   cliTight,
@@ -73,7 +84,9 @@ export interface BurstSample {
   listenerCpu?: number;
   runtimeProcs?: number;
   containerCpu: number;
+  /** the CLIs' CPU (wait4's, µs: the spawner reaps them), and the spawner's own; the API bursts: 0, none */
   clientCpu: number;
+  spawnerCpu?: number;
   /** berthd's main thread: ms on a CPU, ms runnable but waiting for one. */
   mainOnCpu?: number;
   mainRunQueue?: number;
@@ -202,10 +215,6 @@ interface Target {
   berthd: boolean;
   /** The exit-cpu listener's path, when it works here. */
   exits?: string | undefined;
-  /** Its `run -d` CLIs forked by this Node process even when the others' are spawned by burst-spawn (`spawnAB`). */
-  nodeSpawn?: boolean;
-  /** A second view of another target's engine (`spawnAB`): not stopped, no timeline of its own. */
-  view?: boolean;
 }
 
 async function removeAll(t: Target): Promise<void> {
@@ -214,36 +223,25 @@ async function removeAll(t: Target): Promise<void> {
 }
 
 /**
- * One burst. With `spawner` (bench/lib/burst-spawn.c, as the CLI floors are started), the `run -d` CLIs are started
- * all at once by it with posix_spawn; without it, by this Node process, whose libuv forks (a copy of the benchmark's
- * page tables per CLI, torn down at the CLI's exec and charged to the CLI) and whose own CPU for the 20 spawns falls in
- * the burst's wall too.
+ * One burst of `n` containers: `cli`, `n` × `docker run -d` started by `spawner` (bench/lib/burst-spawn.c, as the
+ * floors' CLIs: the benchmark's own process makes one spawn, not `n`); `api`, create + start from this process.
  */
-async function burst(t: Target, mode: 'cli' | 'api', n: number, spawner?: string): Promise<BurstSample> {
+async function burst(t: Target, mode: 'cli' | 'api', n: number, spawner: string): Promise<BurstSample> {
+  const out = mode === 'cli' ? await mkdtemp('/tmp/berth-bench-cli-') : '';
   const argv = [DOCKER, 'run', '-d', '--network', 'none', 'busybox', 'sleep', '1000'];
-  const all =
-    mode === 'cli' && spawner !== undefined
-      ? async () => void (await spawnBurst(spawner, n, argv, [], t.env))
-      : undefined;
-  const one =
-    mode === 'cli'
-      ? () =>
-          run(DOCKER, ['run', '-d', '--network', 'none', 'busybox', 'sleep', '1000'], {
-            env: t.env,
-            timeoutMs: 120_000,
-          }).then(() => {})
-      : async () => {
-          const c = (
-            await call(t.engine.socket, 'POST', '/v1.41/containers/create', {
-              Image: 'busybox',
-              Cmd: ['sleep', '1000'],
-              HostConfig: { NetworkMode: 'none' },
-            })
-          ).json as { Id: string };
-          await call(t.engine.socket, 'POST', `/v1.41/containers/${c.Id}/start`);
-        };
+  let spawned: SpawnedBurst | undefined;
+  const one = async () => {
+    const c = (
+      await call(t.engine.socket, 'POST', '/v1.41/containers/create', {
+        Image: 'busybox',
+        Cmd: ['sleep', '1000'],
+        HostConfig: { NetworkMode: 'none' },
+      })
+    ).json as { Id: string };
+    await call(t.engine.socket, 'POST', `/v1.41/containers/${c.Id}/start`);
+  };
   try {
-    return await measured(
+    const s = await measured(
       {
         pids: t.engine.pids(),
         ...(t.berthd ? { berthd: t.engine.pid } : {}),
@@ -251,10 +249,16 @@ async function burst(t: Target, mode: 'cli' | 'api', n: number, spawner?: string
         needle: t.engine.dir,
         exits: t.exits,
       },
-      all ?? (async () => void (await Promise.all(Array.from({ length: n }, one)))),
+      mode === 'cli'
+        ? async () => void (spawned = await spawnCollect(spawner, n, argv, out, t.env, 120_000))
+        : async () => void (await Promise.all(Array.from({ length: n }, one))),
     );
+    if (!spawned) return s;
+    checkRunBurst(spawned, out, n);
+    return { ...s, clientCpu: spawned.step1Ms, spawnerCpu: spawned.selfMs };
   } finally {
     await removeAll(t);
+    if (out) await rm(out, { recursive: true, force: true });
   }
 }
 
@@ -266,13 +270,6 @@ export async function benchStartBurst(o: {
   /** A second Berth tree (e.g. main before a change), run beside this one as "berthd (base)". */
   base?: string;
   dockerd?: boolean;
-  /** The engines' `run -d` CLIs spawned by this Node process (as before 2026-12-07 18:00) instead of burst-spawn. */
-  nodeSpawn?: boolean;
-  /**
-   * Both ways in the same rounds: berthd and dockerd each also as "…, CLIs forked by Node", whose `run -d` CLIs this
-   * Node process forks while the others' are spawned by burst-spawn.
-   */
-  spawnAB?: boolean;
 }): Promise<BurstFigures> {
   const errors: string[] = [];
   const phaseLog = join(o.scratch, 'burst-phases.jsonl');
@@ -308,13 +305,15 @@ export async function benchStartBurst(o: {
     return e;
   };
   let tight: TightBed | undefined;
+  // one spawner for every burst of CLIs: the tight floors' and the engines' `run -d`
+  const spawner = await buildSpawner(o.scratch);
   const stub = await startRunStub(join(await mkdtemp('/tmp/berth-bench-stub-'), 'stub.sock'));
   try {
     f.stubRoutes = await checkRunStub(DOCKER, stub).catch((err) => {
       errors.push(`run -d stub: ${(err as Error).message.split('\n')[0]}`);
       return undefined;
     });
-    tight = await tightBed(bed, o.scratch).catch((err) => {
+    tight = await tightBed(bed, o.scratch, spawner).catch((err) => {
       errors.push(`tight floors: ${(err as Error).message.split('\n')[0]}`);
       return undefined;
     });
@@ -331,9 +330,6 @@ export async function benchStartBurst(o: {
         errors.push(`dockerd: ${(err as Error).message.split('\n')[0]}`);
       }
     }
-    if (o.spawnAB)
-      for (const t of targets.filter((x) => x.name === 'berthd' || x.name === 'dockerd'))
-        targets.push({ ...t, name: `${t.name}, CLIs forked by Node`, nodeSpawn: true, view: true });
     // the exit records (bench/lib/exit-cpu.ts), tried once: without them the tick readings stay
     const exits = await buildExitCpu(o.scratch)
       .then(async (bin) => {
@@ -347,11 +343,8 @@ export async function benchStartBurst(o: {
     for (const t of targets) t.exits = exits;
     const samples = new Map(targets.map((t) => [t.name, { cli: [] as BurstSample[], api: [] as BurstSample[] }]));
     // One untimed warm-up burst each.
-    const spawner = o.nodeSpawn ? undefined : tight?.spawner;
     for (const t of targets)
-      await burst(t, 'cli', o.parallel, t.nodeSpawn ? undefined : spawner).catch((err) =>
-        errors.push(`${t.name}: ${err}`),
-      );
+      await burst(t, 'cli', o.parallel, spawner).catch((err) => errors.push(`${t.name}: ${err}`));
     for (let r = 0; r < o.rounds; r++) {
       o.log(`start-burst: round ${r + 1}/${o.rounds}`);
       await sleep(500);
@@ -402,7 +395,7 @@ export async function benchStartBurst(o: {
         for (const t of targets) {
           await sleep(500);
           try {
-            samples.get(t.name)![mode].push(await burst(t, mode, o.parallel, t.nodeSpawn ? undefined : spawner));
+            samples.get(t.name)![mode].push(await burst(t, mode, o.parallel, spawner));
           } catch (err) {
             const msg = `${t.name} ${mode}: ${(err as Error).message.split('\n')[0]}`;
             if (!errors.includes(msg)) errors.push(msg);
@@ -414,14 +407,14 @@ export async function benchStartBurst(o: {
     f.engines = targets.map((t) => ({ engine: t.name, ...samples.get(t.name)! }));
     await sleep(600);
     for (const t of targets) {
-      if (!t.berthd || t.view) continue;
+      if (!t.berthd) continue;
       const file = t.name === 'berthd' ? phaseLog : basePhaseLog;
       const lines = readPhaseLines(file);
       for (const mode of ['cli', 'api'] as const)
         f.timelines.push({ engine: t.name, mode, ...timeline(samples.get(t.name)![mode], lines) });
     }
   } finally {
-    for (const t of targets.filter((x) => !x.view).reverse())
+    for (const t of targets.reverse())
       await t.engine.stop().catch((err) => o.log(`start-burst: stopping ${t.name}: ${(err as Error).message}`));
     tight?.close();
     await stub.stop();
@@ -520,12 +513,13 @@ export function startBurstReport(f: BurstFigures): string {
         // interrupts, idle CPUs (cpuidle), and the rest (other load, the ticks' rounding).
         const wall = med(s.map((x) => x.wall));
         const bench = med(s.map((x) => x.benchCpu));
+        const spawn = med(s.map((x) => x.spawnerCpu ?? 0));
         const kern = med(s.map((x) => x.kinds.kworker + x.kinds.ksoftirqd + x.kinds.rcu + x.kinds.kthreadOther));
         const irq = med(s.map((x) => x.kinds.irq + x.kinds.softirq));
         const idle = s.every((x) => x.idleCpu !== undefined) ? med(s.map((x) => x.idleCpu!)) : Number.NaN;
         const above = wall * cpus - sum;
         out.push(
-          `- ${e.engine}'s \`run -d\` wall above its parties' CPU / ${cpus}: ${f1(above / cpus)} ms = ${f1(above)} ms of CPU time, of it the benchmark's process (spawning the CLIs) ${f1(bench)}, the kernel's threads ${f1(kern)}, irq + softirq ${f1(irq)}, **idle CPUs ${f1(idle)}** (cpuidle), the rest ${f1(above - bench - kern - irq - (Number.isNaN(idle) ? 0 : idle))} (other load, 10 ms ticks)`,
+          `- ${e.engine}'s \`run -d\` wall above its parties' CPU / ${cpus}: ${f1(above / cpus)} ms = ${f1(above)} ms of CPU time, of it the benchmark's process ${f1(bench)} and its spawner (\`burst-spawn\`, starting and reaping the CLIs) ${f1(spawn)}, the kernel's threads ${f1(kern)}, irq + softirq ${f1(irq)}, **idle CPUs ${f1(idle)}** (cpuidle), the rest ${f1(above - bench - spawn - kern - irq - (Number.isNaN(idle) ? 0 : idle))} (other load, 10 ms ticks)`,
         );
         out.push(
           `- ${e.engine}'s \`run -d\` burst by party, ms of CPU: ${Object.entries(parts)
@@ -551,7 +545,7 @@ export function startBurstReport(f: BurstFigures): string {
       (f.engines.find((e) => e.engine === 'berthd')?.cli ?? []).map((x) => ({
         engine: x.engineCpu,
         conmons: x.reapedCpu + x.monitorCpu,
-        bench: x.benchCpu,
+        bench: x.benchCpu + (x.spawnerCpu ?? 0),
         wall: x.wall,
       })),
     ),
@@ -562,7 +556,7 @@ export function startBurstReport(f: BurstFigures): string {
       const s = e[mode];
       if (s.length === 0) continue;
       out.push(
-        `- ${e.engine}, ${mode === 'cli' ? '`run -d`' : 'API'}: the machine's CPU beside the parties, by kind, ms: the benchmark's process (Node: spawning the CLIs or the API client) ${f1(med(s.map((x) => x.benchCpu)))}, kworkers ${f1(med(s.map((x) => x.kinds.kworker)))}, ksoftirqd ${f1(med(s.map((x) => x.kinds.ksoftirqd)))}, rcu ${f1(med(s.map((x) => x.kinds.rcu)))}, other kernel threads ${f1(med(s.map((x) => x.kinds.kthreadOther)))}, irq + softirq ${f1(med(s.map((x) => x.kinds.irq + x.kinds.softirq)))}; /proc/stat user ${f1(med(s.map((x) => x.kinds.user)))}, system ${f1(med(s.map((x) => x.kinds.system)))}`,
+        `- ${e.engine}, ${mode === 'cli' ? '`run -d`' : 'API'}: the machine's CPU beside the parties, by kind, ms: the benchmark's process (Node: one run of the spawner, or the API client) ${f1(med(s.map((x) => x.benchCpu)))}${mode === 'cli' ? `, the spawner ${f1(med(s.map((x) => x.spawnerCpu ?? 0)))}` : ''}, kworkers ${f1(med(s.map((x) => x.kinds.kworker)))}, ksoftirqd ${f1(med(s.map((x) => x.kinds.ksoftirqd)))}, rcu ${f1(med(s.map((x) => x.kinds.rcu)))}, other kernel threads ${f1(med(s.map((x) => x.kinds.kthreadOther)))}, irq + softirq ${f1(med(s.map((x) => x.kinds.irq + x.kinds.softirq)))}; /proc/stat user ${f1(med(s.map((x) => x.kinds.user)))}, system ${f1(med(s.map((x) => x.kinds.system)))}`,
       );
     }
   }

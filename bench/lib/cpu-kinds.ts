@@ -105,6 +105,8 @@ export interface SpawnedBurst {
   /** what the spawner reaped as a subreaper (runc init's intermediate processes), ms */
   orphansMs: number;
   failed: number;
+  /** each job's end: its last step's exit code, -SIGNAL when killed, -1000 when it could not be spawned */
+  codes: number[];
 }
 
 /** Runs `burst-spawn` (its stdout is the JSON line); rejects on a failed job. */
@@ -123,6 +125,46 @@ export async function spawnBurst(
     throw new Error(`burst-spawn ${args.join(' ')}: ${(err as Error).message.slice(0, 300)}`);
   }
   return JSON.parse(stdout) as SpawnedBurst;
+}
+
+/**
+ * `n` × `argv` at once through `burst-spawn -o dir` (`dir` must exist and be empty; read each job's output with
+ * `jobOutputs` afterwards), each job's end in `codes`. Resolves even when jobs failed (the caller checks them);
+ * rejects when the spawner gave no report, or ran longer than `timeoutMs` (then it is killed).
+ */
+export async function spawnCollect(
+  spawner: string,
+  n: number,
+  argv: readonly string[],
+  dir: string,
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<SpawnedBurst> {
+  const args = ['-o', dir, String(n), ...argv];
+  let stdout: string;
+  try {
+    stdout = (await promisify(execFile)(spawner, args, { env: { ...process.env, ...env }, timeout: timeoutMs })).stdout;
+  } catch (err) {
+    const e = err as Error & { stdout?: string; killed?: boolean };
+    // exit status 1: some job failed, and the report is there
+    if (e.killed || !e.stdout?.startsWith('{'))
+      throw new Error(`burst-spawn ${args.join(' ')}: ${e.message.slice(0, 300)}`);
+    stdout = e.stdout;
+  }
+  return JSON.parse(stdout) as SpawnedBurst;
+}
+
+/** What each of `spawnCollect`'s `n` jobs wrote to its stdout and stderr, by job number. */
+export function jobOutputs(dir: string, n: number): { outs: string[]; errs: string[] } {
+  const text = (f: string) => {
+    try {
+      return readFileSync(join(dir, f), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const jobs = Array.from({ length: n }, (_, j) => j);
+  return { outs: jobs.map((j) => text(`${j}.out`)), errs: jobs.map((j) => text(`${j}.err`)) };
 }
 
 /**

@@ -15,7 +15,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type SealedProgram, sealedCopy } from '../../src/sys/index.ts';
-import { between, buildSpawner, type CpuKinds, snapshot, spawnBurst } from './cpu-kinds.ts';
+import {
+  between,
+  buildSpawner,
+  type CpuKinds,
+  jobOutputs,
+  type SpawnedBurst,
+  snapshot,
+  spawnBurst,
+} from './cpu-kinds.ts';
 import { cpuMs, sleep } from './proc.ts';
 import type { RuncBed } from './runc.ts';
 import type { RunStub } from './run-stub.ts';
@@ -27,8 +35,9 @@ export interface TightBed {
   close(): void;
 }
 
-export async function tightBed(bed: RuncBed, dir: string): Promise<TightBed> {
-  const spawner = await buildSpawner(dir);
+/** `spawner`: `burst-spawn` when already built (else built into `dir`). */
+export async function tightBed(bed: RuncBed, dir: string, built?: string): Promise<TightBed> {
+  const spawner = built ?? (await buildSpawner(dir));
   const runc = await sealedCopy(bed.runc, 'runc');
   return { spawner, runc, close: () => runc.close() };
 }
@@ -239,6 +248,17 @@ export async function checkRunStub(docker: string, stub: RunStub): Promise<strin
   return [...stub.routes].map(([route, k]) => `${route}${k > 1 ? ` × ${k}` : ''}`).join(', ');
 }
 
+/** Rejects unless every CLI of a `run -d` burst exited 0 and printed a container's ID, as a user would check. */
+export function checkRunBurst(b: SpawnedBurst, dir: string, n: number): void {
+  const { outs, errs } = jobOutputs(dir, n);
+  const bad = outs.flatMap((out, j) =>
+    b.codes[j] === 0 && /^[0-9a-f]{64}\n$/.test(out)
+      ? []
+      : [`CLI ${j}: exit ${b.codes[j]}, stdout ${JSON.stringify(out.slice(0, 80))}, ${errs[j]!.trim().slice(-200)}`],
+  );
+  if (bad.length > 0) throw new Error(`${bad.length} of ${n} \`docker run -d\` failed: ${bad.join('; ')}`);
+}
+
 /** The kernel's share a burst adds over the idle window: its threads, irq and softirq, ms. */
 export function kernelExcess(k: CpuKinds, idle: CpuKinds): number {
   return (['kworker', 'ksoftirqd', 'rcu', 'kthreadOther', 'irq', 'softirq'] as const).reduce(
@@ -275,7 +295,7 @@ export function tightReport(
   /** the CLIs' floor for `run -d` against the stub, and what one CLI sent it (checkRunStub) */
   cliRun: readonly TightSample[] = [],
   stubRoutes?: string,
-  /** berthd's `run -d` bursts in the same rounds: its own CPU, its conmons', the benchmark's process, the wall (ms). */
+  /** berthd's `run -d` bursts in the same rounds: its own CPU, its conmons', the benchmark's process with its spawner, the wall (ms). */
   berthd: readonly { engine: number; conmons: number; bench: number; wall: number }[] = [],
 ): string[] {
   if (runc.length === 0 || cli.length === 0) return [];
@@ -400,7 +420,7 @@ export function tightReport(
     out.push(
       `- **berthd's floor** (what berthd runs: \`runc create\` and the containers as above, no \`runc start\`, which berthd does through runc's exec fifo, and the \`run -d\` CLIs): ${f1(rb)} + ${f1(cr)} = ${f1(rb + cr)} ms of CPU on ${cpus} CPUs, no berthd \`run -d\` burst under ${f1(bound)} ms${ratio(bound)}; the goal (0.25×: ${f1(0.25 * dockerdCli)} ms) leaves an engine ${f1(left)} ms of CPU per burst (${f1(left / n)} per container) for its own work, its monitors', the benchmark's spawning and any idle CPU${
         berthd.length > 0
-          ? `; berthd in the same rounds: itself ${f1(b((x) => x.engine))}, its conmons ${f1(b((x) => x.conmons))} (= ${f1(used)}, ${f1(used / n)} per container), the benchmark's process ${f1(b((x) => x.bench))}, wall ${f1(b((x) => x.wall))} ms against its floor's ${f1(bound)} + (berthd + conmons) / ${cpus} = ${f1(bound + used / cpus)}`
+          ? `; berthd in the same rounds: itself ${f1(b((x) => x.engine))}, its conmons ${f1(b((x) => x.conmons))} (= ${f1(used)}, ${f1(used / n)} per container), the benchmark's process and its spawner ${f1(b((x) => x.bench))}, wall ${f1(b((x) => x.wall))} ms against its floor's ${f1(bound)} + (berthd + conmons) / ${cpus} = ${f1(bound + used / cpus)}`
           : ''
       }`,
     );

@@ -92,9 +92,6 @@ options:
                        datapath-rss: also DIR's berthd, in the same rounds (as --rss-tree base=DIR)
                        build: also DIR's berthd through the docker CLI and DIR's berth build, in the same rounds
   --no-dockerd         datapath-load, datapath-rss: without dockerd
-  --node-spawn         start-burst: the engines' run -d CLIs forked by the benchmark's Node process (as before
-                       2026-12-07 18:00) instead of posix_spawned all at once by burst-spawn, as the floors' CLIs are
-  --spawn-ab           start-burst: both in the same rounds (berthd and dockerd also as "…, CLIs forked by Node")
   --after-removal      datapath-load: each engine loads and removes the image once, untimed, right before its timed
                        load, which then lands where a removal just freed inodes
   --only small|large|run  build: only that part (the multi-stage fixture, the large context, the RUN path)

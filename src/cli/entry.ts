@@ -64,29 +64,60 @@ export function newEngineClient(options: EngineClientOptions): EngineClient {
   return new EngineClient(options);
 }
 
-function outStream(stream: Writable & { isTTY?: boolean; columns?: number }): OutStream {
+/**
+ * One of the process's output streams, made on first use: Node builds `process.stdout` and `process.stderr` when
+ * they are first read (node:stream, a tty, pipe or file writer: ~3 ms of a CLI start), so a command that writes only
+ * once its engine has answered (`pull -q`, `run -d`) builds them while it waits for the answer, not before its
+ * request. `ready` runs on the stream before its first use (the EPIPE handler). Whether it is a terminal and its
+ * width are read once, at first use, as they were at the start.
+ */
+function lazyOutStream(
+  get: () => Writable & { isTTY?: boolean; columns?: number },
+  ready?: (stream: Writable) => void,
+): OutStream {
+  let made: { stream: Writable; isTerminal: boolean; columns: number | undefined } | undefined;
+  const make = () => {
+    if (made === undefined) {
+      const stream = get();
+      ready?.(stream);
+      const tty = stream.isTTY === true;
+      made = { stream, isTerminal: tty, columns: tty ? stream.columns : undefined };
+    }
+    return made;
+  };
   return {
-    stream,
-    isTerminal: stream.isTTY === true,
-    columns: stream.isTTY === true ? stream.columns : undefined,
+    get stream() {
+      return make().stream;
+    },
+    get isTerminal() {
+      return make().isTerminal;
+    },
+    get columns() {
+      return make().columns;
+    },
     write: (text: string) => {
-      stream.write(text);
+      make().stream.write(text);
     },
   };
 }
 
 /** The process's streams. A closed pipe (`berth images | head -1`) ends output quietly, as it does for docker. */
 export function processStreams(): Streams {
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  const onStdoutError = (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
     throw err;
-  });
+  };
+  const out = lazyOutStream(
+    () => process.stdout,
+    (stream) => stream.on('error', onStdoutError),
+  );
+  const err = lazyOutStream(() => process.stderr);
   return {
     // process.stdin is made on first access (several ms): only commands that read it pay for it.
     get in() {
       return process.stdin;
     },
-    out: outStream(process.stdout),
-    err: outStream(process.stderr),
+    out,
+    err,
   };
 }

@@ -61,6 +61,33 @@ describe('displayJSONMessages', () => {
     );
   });
 
+  it('writes the lines of messages that came in together at once, and all before it returns or fails', async () => {
+    const writes: string[] = [];
+    const out = { write: (t: string) => void writes.push(t), isTerminal: true, columns: 80 };
+    async function* twoReads(): AsyncGenerator<JSONMessage> {
+      yield { id: 'a', status: 'Waiting', progressDetail: {} };
+      yield { id: 'b', status: 'Waiting', progressDetail: {} };
+      // The next read comes at a later turn of the event loop (after what was already queued for this one).
+      await new Promise((resolve) => setImmediate(resolve));
+      yield { id: 'a', status: 'Done', progressDetail: {} };
+      yield { stream: 'end\n' };
+    }
+    await displayJSONMessages(twoReads(), out);
+    assert.deepEqual(writes, [
+      '\n\x1b[1A\x1b[2K\ra: Waiting \r\x1b[1B\n\x1b[1A\x1b[2K\rb: Waiting \r\x1b[1B',
+      '\x1b[2A\x1b[2K\ra: Done \r\x1b[2Bend\n',
+    ]);
+    const failed: string[] = [];
+    await assert.rejects(
+      displayJSONMessages(from([{ stream: 'ok\n' }, { errorDetail: { message: 'gone' } }]), {
+        write: (t: string) => void failed.push(t),
+        isTerminal: false,
+      }),
+      /gone/,
+    );
+    assert.deepEqual(failed, ['ok\n']);
+  });
+
   it('hands aux messages to the callback and fails on errorDetail', async () => {
     const aux: unknown[] = [];
     const s = sink(false);

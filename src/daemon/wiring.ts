@@ -34,9 +34,10 @@ export function archivesFor(engine: Engine, enforcer?: PolicyEnforcer, log?: Log
   const registry = registryConfig(engine.config);
   return {
     // A pull, load or import starts the unpack threads first if none runs (the first after an idle spell), so
-    // their start overlaps with the manifest, config or archive that comes before the first layer.
+    // their start overlaps with the manifest, config or archive that comes before the first layer. A pull starts
+    // no applier here: its small layers need none (snapshots/pool.ts, `take`), and a layer that does starts them.
     pull: async (ref, opts) => {
-      warmUnpackThreads();
+      warmUnpackThreads({ appliers: false });
       return (await distribution()).pullImage(deps, registry, ref, {
         ...opts,
         ...(enforcer ? { verify: (r, m, repo) => enforcer.checkPull(r, m, repo, opts.auth, opts.signal) } : {}),

@@ -193,6 +193,7 @@ export class LayerUnpacker {
     const r = await this.#storeAndUnpack(`${chainId}`, source, compression, blobPath, layer.digest, {
       ...opts,
       onRead: (n) => opts.onLayerProgress?.(layer, n),
+      blobSize: layer.size,
     });
     if (r.key === undefined || r.diffId === diffId) return r;
     await this.discardLayer(r.key);
@@ -235,6 +236,7 @@ export class LayerUnpacker {
       onRead?: (n: number) => void;
       onStored?: (blob: { digest: Digest; size: number }) => void;
       releaseChunks?: boolean;
+      blobSize?: number;
     },
   ): Promise<{ blob: { digest: Digest; size: number }; key?: string; diffId?: Digest; error?: Error }> {
     if (!this.#snapshotter.layersIndependent)
@@ -251,6 +253,7 @@ export class LayerUnpacker {
         ...(opts.onRead ? { onRead: opts.onRead } : {}),
         ...(opts.onStored ? { onStored: opts.onStored } : {}),
         ...(opts.releaseChunks ? { releaseChunks: true } : {}),
+        ...(opts.blobSize !== undefined ? { blobSize: opts.blobSize } : {}),
       });
     } catch (err) {
       await this.#snapshotter.remove(key).catch(() => {});

@@ -342,6 +342,23 @@ describe('ConmonRuntime with runc', () => {
     await d.delete(id, { force: true });
   });
 
+  test('without a pidfd (a restored conmon before any start; the probe), a conmon killed outright is noticed within a second', async () => {
+    // forkConmon: the driver that opens no pidfd, so conmon is followed by its /proc entry and start time
+    const d = new ConmonRuntime({ execRoot: bed.execRoot, runtime: RUNC, forkConmon: true });
+    const { id, bundle } = await bed.bundle({ args: ['sleep', '60'] });
+    const { conmonPid } = await d.create(id, { bundle });
+    await d.start(id);
+    const waiting = d.waitExit(id, { signal: AbortSignal.timeout(5000) });
+    await new Promise((r) => setTimeout(r, 1100));
+    const t0 = Date.now();
+    process.kill(conmonPid, 'SIGKILL');
+    const exit = await waiting;
+    const ms = Date.now() - t0;
+    assert.equal(exit.monitorLost, true);
+    assert.ok(ms <= 1500, `noticed after ${ms} ms`);
+    await d.delete(id, { force: true });
+  });
+
   test('a forced delete after the init exited kills what it left behind in the host PID namespace', async () => {
     const d = bed.driver;
     const { id, bundle } = await bed.bundle({ args: ['sh', '-c', 'sleep 300 & exit 0'] });

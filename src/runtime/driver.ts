@@ -22,7 +22,8 @@ import { attachSession, nativeSeqpacketDialer, type AttachSession, type Seqpacke
 import { ConmonLaunch, conmonArgv } from './conmon.ts';
 import { SealedHold } from './sealed.ts';
 import { ExitWatcher, readExitFile, type ExitStatus } from './exits.ts';
-import { conmonPidfd, isConmonOf, pidRunning } from './process.ts';
+import { koffiLoaded } from '../sys/index.ts';
+import { conmonPidfd, conmonStatFd, isConmonOf, pidRunning, statFdGone } from './process.ts';
 import { startThroughFifo } from './execfifo.ts';
 import { readPid, readPidSync } from '../util/pidfile.ts';
 import { markTopDir } from '../util/topdir.ts';
@@ -400,10 +401,14 @@ export class ConmonRuntime implements RuntimeDriver {
   async waitExit(id: string, opts: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
     const rec = await this.#record(id);
     const dir = this.#dir(id);
-    // conmon's pidfd, polled with every other waited container's each second; without one (no pidfd_open here,
-    // conmon already gone, or the probe's driver, which loads no FFI) its PID and /proc entry are looked at instead.
-    const pidfd = this.#fork ? undefined : conmonPidfd(rec.conmonPid, dir);
-    const lost = async (): Promise<boolean> => !(pidRunning(rec.conmonPid) && isConmonOf(rec.conmonPid, dir));
+    // conmon's pidfd, polled with every other waited container's each second, when the FFI is loaded already (a
+    // conmon this daemon spawned: posix_spawn loaded it). Without it (a restarted daemon's restored containers
+    // before it starts any, which would load koffi for them alone; the probe's driver; no pidfd_open here) a
+    // descriptor on conmon's /proc/PID/stat, read each second: bound to the process as a pidfd is, so neither
+    // takes a reused PID for conmon.
+    const pidfd = this.#fork || !koffiLoaded() ? undefined : conmonPidfd(rec.conmonPid, dir);
+    const statFd = pidfd === undefined ? conmonStatFd(rec.conmonPid, dir) : undefined;
+    const lost = async (): Promise<boolean> => statFd === undefined || statFdGone(statFd);
     try {
       await this.#exits.waitFor(id, {
         ...(pidfd !== undefined ? { pidfd } : { check: lost }),
@@ -411,6 +416,7 @@ export class ConmonRuntime implements RuntimeDriver {
       });
     } finally {
       if (pidfd !== undefined) closeSync(pidfd);
+      if (statFd !== undefined) closeSync(statFd);
     }
     if (phaseStart() !== undefined) {
       // From conmon's write of the exit file to berthd noticing it.

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { pidfdOpen } from '../sys/index.ts';
 import { CanceledError } from '../util/errors.ts';
 
@@ -121,6 +121,45 @@ export function conmonPidfd(pid: number, dir: string): number | undefined {
   if (fd === undefined || isConmonOf(pid, dir)) return fd;
   closeSync(fd);
   return undefined;
+}
+
+/**
+ * A descriptor on `/proc/<pid>/stat` of the conmon of `dir`, opened, then its command line checked, then read through
+ * it (so that the two were one process); undefined when `pid` is not that conmon (gone, a zombie, a reused PID).
+ * Like a pidfd, but without the FFI: the descriptor stays bound to the process it was opened for, so once that
+ * process is reaped a read through it fails (ESRCH) even when its PID names another process by then. `statFdGone`
+ * reads it; close it with fs.closeSync.
+ */
+export function conmonStatFd(pid: number, dir: string): number | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${pid}/stat`, 'r');
+  } catch {
+    return undefined;
+  }
+  if (isConmonOf(pid, dir) && !statFdGone(fd)) return fd;
+  closeSync(fd);
+  return undefined;
+}
+
+/** The head of a stat line: the PID, the command (at most 15 bytes in parentheses) and the state fit in it. */
+const statHead = Buffer.alloc(64);
+
+/**
+ * Whether the process behind a `conmonStatFd` descriptor has exited: reaped (the read fails), a zombie or dead.
+ * One pread(2).
+ */
+export function statFdGone(fd: number): boolean {
+  let n: number;
+  try {
+    n = readSync(fd, statHead, 0, statHead.length, 0);
+  } catch {
+    return true;
+  }
+  const close = statHead.lastIndexOf(0x29, n - 1); // ')'
+  const state = close < 0 || close + 2 >= n ? undefined : String.fromCharCode(statHead[close + 2]!);
+  return state === undefined || state === 'Z' || state === 'X';
 }
 
 /** Whether `pid` is the conmon of the container (or exec) directory `dir`, by its command line. */

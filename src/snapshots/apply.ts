@@ -53,6 +53,8 @@ export interface TarOptions extends UnpackOptions {
   hash?: boolean;
   /** The threads to use (default: the process's pool). */
   pool?: UnpackPool;
+  /** The blob's size, when known before it is read: a small layer may share its reader thread (UnpackPool.take). */
+  blobSize?: number;
   /**
    * The source's chunks are the caller's to give up: each is freed once its bytes are in the ring
    * (`releaseChunk`: a chunk that is the whole of its ArrayBuffer is detached, its memory freed at once instead of
@@ -82,8 +84,8 @@ export function configureUnpackThreads(threads: UnpackThreads): void {
 }
 
 /** Starts the process's unpack threads ahead of a pull or load, if none runs (see UnpackPool.warm). */
-export function warmUnpackThreads(): void {
-  defaultPool.warm();
+export function warmUnpackThreads(opts: { appliers?: boolean } = {}): void {
+  defaultPool.warm(opts);
 }
 
 /** Stops the process's unpack threads (they start again when needed). */
@@ -121,7 +123,7 @@ export function stopUnpackThreads(): Promise<void> {
  */
 export async function unpackTar(root: string, source: LayerSource, opts: TarOptions): Promise<UnpackedTar> {
   const pool = opts.pool ?? defaultPool;
-  const r = await pool.take();
+  const r = await pool.take(opts.blobSize !== undefined ? { blobSize: opts.blobSize } : {});
   try {
     return unpacked(await run(r, root, source, opts));
   } finally {
@@ -157,7 +159,7 @@ export async function storeAndUnpackTar(
   },
 ): Promise<StoredTar> {
   const pool = opts.pool ?? defaultPool;
-  const r = await pool.take();
+  const r = await pool.take(opts.blobSize !== undefined ? { blobSize: opts.blobSize } : {});
   try {
     const m = await run(r, root, source, { ...opts, blob: blobPath });
     const blob = { digest: m.blob!.digest as Digest, size: m.blob!.size };
@@ -285,7 +287,9 @@ async function run(
     const job = Math.floor(Math.random() * 0x7fffffff);
     const compression = opts.compression ?? 'none';
     const hash = opts.hash ?? true;
-    const spec = { t: 'job', job, root, mode: opts.whiteouts, compression, hash } as const;
+    // A small layer on a thread that may serve others does its file work there (UnpackPool.take).
+    const local = r.small ? { local: true as const } : {};
+    const spec = { t: 'job', job, root, mode: opts.whiteouts, compression, hash, ...local } as const;
     if ('file' in source) {
       r.post({ ...spec, file: source.file });
       return await answer;

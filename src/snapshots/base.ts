@@ -238,6 +238,7 @@ export abstract class DirectorySnapshotter implements Snapshotter {
       onRead?: (bytes: number) => void;
       onStored?: (blob: StoredTar['blob']) => void;
       releaseChunks?: boolean;
+      blobSize?: number;
     } = {},
   ): Promise<StoredTar> {
     return storeAndUnpackTar(this.#activeDir(key), source, blobPath, { whiteouts: this.whiteouts, ...opts });

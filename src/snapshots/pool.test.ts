@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { CanceledError, InvalidArgumentError, UnavailableError } from '../util/errors.ts';
 import { extract, pack } from '../util/tar/index.ts';
 import type { PackEntry } from '../util/tar/index.ts';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { storeAndUnpackTar, unpackLayer, unpackTar } from './apply.ts';
@@ -322,4 +322,86 @@ test('configure() while layers hold readers: never more layers at once than the 
   pool.give(er);
   await pool.close();
   assert.equal(pool.running, 0);
+});
+
+test('small layers share one reader thread, each on a lane of its own, and start no applier; any other has a thread to itself', async (t) => {
+  const pool = new UnpackPool({ readers: 4, eager: 3, appliers: 1 });
+  t.after(() => pool.close());
+  const small = { blobSize: 1 << 20 };
+  const [a, b, c] = await Promise.all([pool.take(small), pool.take(small), pool.take(small)]);
+  assert.equal(pool.running, 1, 'one reader thread, no applier');
+  assert.equal(new Set([a, b, c]).size, 3, 'three lanes');
+  assert.ok(a.home === b.home && b.home === c.home);
+  // Past `readers` layers at once, a layer waits for one to be given back.
+  const x = await pool.take(small);
+  assert.equal(x.home, a.home);
+  const d = pool.take(small);
+  await new Promise((resolve) => setImmediate(resolve));
+  pool.give(b);
+  assert.equal(await d, b);
+  pool.give(x);
+  assert.equal(pool.running, 1);
+  // A layer that is not small (or of no known size) gets a thread of its own, and the applier.
+  const big = await pool.take({ blobSize: 64 << 20 });
+  assert.notEqual(big.home, a.home);
+  assert.equal(pool.running, 3);
+  for (const r of [a, b, c]) pool.give(r);
+  // Its thread's lanes are all idle now, but a small layer does not join a thread serving a big one.
+  const e = await pool.take(small);
+  assert.equal(e.home, a.home);
+  pool.give(e);
+  pool.give(big);
+  // A big layer takes a lane of a thread with no other layer under way, and has it to itself meanwhile.
+  const f = await pool.take({ blobSize: 100 << 20 });
+  assert.equal(f.home.busy, 1);
+  const g = await pool.take(small);
+  assert.notEqual(g.home, f.home);
+  pool.give(g);
+  pool.give(f);
+  await pool.close();
+  assert.equal(pool.running, 0);
+});
+
+test('small layers unpacking at once on one thread each get their own files, and one failing fails none of the others', async (t) => {
+  const pool = new UnpackPool({ readers: 6, eager: 3, appliers: 1 });
+  t.after(() => pool.close());
+  // Random bodies: the gzip streams are ~300 KiB, many pieces each.
+  const bodies = Array.from({ length: 10 }, () => Array.from({ length: 20 }, (_, k) => randomBytes(10_000 + k * 1000)));
+  const layer = async (i: number): Promise<Buffer> =>
+    gzipSync(
+      await tarOf([
+        { header: { name: 'd/' } },
+        ...bodies[i]!.map((body, k) => ({ header: { name: `d/f${k}` }, body })),
+      ]),
+    );
+  // Each handed over in small pieces with pauses, so that the three take turns on the thread.
+  async function* pieces(gz: Buffer): AsyncGenerator<Uint8Array> {
+    for (let off = 0; off < gz.length; off += 4096) {
+      yield gz.subarray(off, off + 4096);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  const roots = await Promise.all([root(), root(), root()]);
+  const whole = await layer(9);
+  const bad = whole.subarray(0, whole.length >> 1); // cut short: a truncated gzip stream
+  const results = await Promise.allSettled(
+    roots.map(async (r, i) =>
+      unpackTar(r, pieces(i === 1 ? bad : await layer(i)), {
+        whiteouts: 'overlay',
+        compression: 'gzip',
+        blobSize: 50_000,
+        pool,
+      }),
+    ),
+  );
+  assert.equal(pool.running, 1, 'one reader thread served the three');
+  assert.equal(results[0]!.status, 'fulfilled');
+  assert.equal(results[1]!.status, 'rejected');
+  assert.equal(results[2]!.status, 'fulfilled');
+  for (const i of [0, 2]) {
+    for (let k = 0; k < 20; k++) {
+      assert.deepEqual(await readFile(join(roots[i]!, `d/f${k}`)), bodies[i]![k]);
+    }
+  }
+  await pool.close();
 });

@@ -1,21 +1,30 @@
 /**
- * The unpack threads. A layer is read by a *reader* thread (reader.ts: decompression, the diff ID digest, tar
+ * The unpack threads. A layer is read by a *reader* (reader.ts: its download, decompression, the diff ID digest, tar
  * parsing) and written by *applier* threads (applier.ts, steps.ts: file creation, bodies, metadata, whiteouts),
  * which every reader shares: up to `readers` layers unpack at once, each spread over all `appliers` where order
  * allows (dispatch.ts). Each reader also has an applier of its own (steps done on the reader's thread), which the
  * dispatcher uses only with `localAfter` set: a reader and one thread instead of two saved a thread's ~12 MiB at a
  * load's peak but cost the 256 MiB loads 5–8% of their time (bench/README.md, "Data path"), so by default it is
- * not used. The main thread only hands bytes over (or nothing at all, when a reader reads a blob file itself).
+ * not used for such layers. The main thread only hands bytes over (or nothing at all, when a reader reads a blob
+ * file or downloads the blob itself).
+ *
+ * A reader is a *lane* of a reader thread: its own port and shared memory, one layer at a time. A layer that is not
+ * small has a thread to itself (one lane, as long as it runs). Small layers (SHARE_MAX, known from the manifest)
+ * share one: as many at once as `readers` allows, each on a lane of the same thread, their downloads, unpacks and
+ * blob syncs (on libuv's pool) taking turns there or overlapping, each doing
+ * its file work on the reader's own applier, so a pull of many small layers starts one thread, not three readers and
+ * an applier, each of which pays Node's bootstrap and warms its code up on its own (bench/README.md, "Data path",
+ * 2026-12-07 17:30).
  *
  * Threads start on first use and stop together after IDLE_MS without work: each costs ~10–12 MiB of RSS at a load's
  * peak and 3–6 MiB while it idles, whatever its `resourceLimits`, and ~50 ms of CPU to start here, most of it Node's
  * own worker bootstrap (docs/design-notes.md, "What an unpack thread's start costs"), so they are kept for the next
- * layer but not for ever. Each reader has its own shared
- * memory: the input ring (main thread → reader), the body slots (reader → appliers) and a control block (see
- * unpack-protocol.ts). A thread that dies fails every unpack under way and the whole set is started again.
+ * layer but not for ever. Each lane has its own shared memory: the input ring (main thread → reader), the body slots
+ * (reader → appliers) and a control block (see unpack-protocol.ts). A thread that dies fails every unpack under way
+ * and the whole set is started again.
  */
 import { availableParallelism } from 'node:os';
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type Transferable } from 'node:worker_threads';
 import { UnavailableError } from '../util/errors.ts';
 import { Limit } from '../util/lock.ts';
 import { IdleTimer, OwnedThread } from '../util/thread.ts';
@@ -24,11 +33,13 @@ import {
   type FromReader,
   INPUT_RING,
   MAX_APPLIERS,
+  OWN_APPLIER,
   releaseWritebacks,
   SLOT,
   SLOTS,
   type ToApplier,
   type ToReader,
+  type ToReaderThread,
   WB_LENGTH,
   WB_PEAK,
   WB_RUNNING,
@@ -86,39 +97,77 @@ const IDLE_MS = 10_000;
  * would have been on a new reader, and a reader's tail (0.5–14 ms for a 1 MiB layer) is nearly always shorter.
  */
 const START_AFTER_MS = 50;
+/**
+ * Blobs up to this size are small layers: their unpack is a few milliseconds of CPU, less than a new thread's start
+ * (docs/design-notes.md, "What an unpack thread's start costs"), so they share a reader thread (as many as `readers`), each
+ * on its own lane, their downloads and unpacks taking turns there, and their file work is done on that thread
+ * instead of an applier's (no message per batch, no applier thread to start).
+ */
+const SHARE_MAX = 2 << 20;
 /** Each thread's heap is kept small: the data goes through shared memory, not the heap. */
 const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
 
-/** A reader thread and its shared memory, lent to one unpack at a time. */
+/**
+ * A reader thread: its lanes (each a Reader: a layer at a time), how many of them serve a layer now, and whether
+ * one of those is a layer that is not small (it then has the thread to itself).
+ */
+interface ReaderThread {
+  thread: OwnedThread;
+  lanes: Reader[];
+  busy: number;
+  big: boolean;
+}
+
+/** A lane of a reader thread and its shared memory, lent to one unpack at a time. */
 export class Reader {
-  readonly thread: OwnedThread;
+  readonly home: ReaderThread;
+  readonly port: MessagePort;
   /** A Buffer over the shared ring, copied into with copyToShared (util/shared-copy.ts: one memcpy). */
   readonly input: Buffer;
   readonly ctl: Int32Array;
+  readonly bodies: SharedArrayBuffer;
+  /** Serving a small layer: its file work is done on the reader's own applier only (the job's `local`). */
+  small = false;
   /** The unpack being served: its messages, and what to do if the thread dies. */
   onMessage: ((m: FromReader) => void) | undefined;
   onDeath: ((err: Error) => void) | undefined;
 
-  constructor(thread: OwnedThread, input: SharedArrayBuffer, ctl: SharedArrayBuffer) {
-    this.thread = thread;
+  constructor(home: ReaderThread, port: MessagePort, input: SharedArrayBuffer, bodies: SharedArrayBuffer) {
+    this.home = home;
+    this.port = port;
     this.input = Buffer.from(input);
-    this.ctl = new Int32Array(ctl);
-    thread.worker.on('message', (m: FromReader) => this.onMessage?.(m));
+    this.bodies = bodies;
+    this.ctl = new Int32Array(new SharedArrayBuffer(CTL_LENGTH * 4));
+    port.on('message', (m: FromReader) => this.onMessage?.(m));
+    port.unref();
   }
 
-  post(m: ToReader): void {
-    this.thread.worker.postMessage(m);
+  post(m: ToReader, transfer?: Transferable[]): void {
+    this.port.postMessage(m, transfer);
   }
+}
+
+/** Options of `take`. */
+export interface TakeOptions {
+  /** The blob's size, when known: a small one (SHARE_MAX) may share a reader thread with other small ones. */
+  blobSize?: number;
+}
+
+/** A waiting layer (see `eager`): whether it is small, and how it gets its reader. */
+interface Waiter {
+  small: boolean;
+  handOver: (r: Reader) => void;
+  fail: (err: Error) => void;
 }
 
 export class UnpackPool {
   #threads: UnpackThreads;
   readonly #slots: Limit;
-  #readers: Reader[] = [];
+  #homes: ReaderThread[] = [];
   #idle: Reader[] = [];
   #appliers: { thread: OwnedThread; id: number }[] = [];
   /** Layers waiting for a busy reader to come back (see `eager`), first come first served. */
-  #waiting: { handOver: (r: Reader) => void; fail: (err: Error) => void }[] = [];
+  #waiting: Waiter[] = [];
   #busy = 0;
   readonly #idleTimer = new IdleTimer(IDLE_MS, () => void this.#stopAll());
   readonly #writebackEvery: number;
@@ -141,7 +190,7 @@ export class UnpackPool {
 
   /** The threads running now (readers and appliers). */
   get running(): number {
-    return this.#readers.length + this.#appliers.length;
+    return this.#homes.length + this.#appliers.length;
   }
 
   /**
@@ -157,16 +206,19 @@ export class UnpackPool {
     if (this.#busy === 0) void this.#stopAll();
   }
 
-  /** Waits for a free reader (starting the threads as needed); give it back with `give`. */
-  async take(): Promise<Reader> {
+  /**
+   * Waits for a free reader (starting threads as needed); give it back with `give`. A small layer (`blobSize` up to
+   * SHARE_MAX) takes a lane of a reader thread that serves only small layers (a new lane if none is idle), and does
+   * its file work there (no applier thread); any other layer has a reader thread to itself, with the appliers.
+   */
+  async take(opts: TakeOptions = {}): Promise<Reader> {
+    const small = opts.blobSize !== undefined && opts.blobSize <= SHARE_MAX;
     await this.#slots.take();
     this.#busy++;
     this.#idleTimer.disarm();
     try {
-      const r = this.#idle.pop() ?? (await this.#reader());
-      r.thread.worker.ref();
-      for (const a of this.#appliers) a.thread.worker.ref();
-      return r;
+      if (!small) this.#startAppliers();
+      return this.#idleLane(small) ?? this.#newLane(small) ?? (await this.#reader(small));
     } catch (err) {
       this.#busy--;
       this.#slots.release();
@@ -174,15 +226,43 @@ export class UnpackPool {
     }
   }
 
+  /** An idle lane the layer may take, taken; undefined if none. */
+  #idleLane(small: boolean): Reader | undefined {
+    const i = this.#idle.findIndex((r) => fits(r, small));
+    if (i < 0) return undefined;
+    const [r] = this.#idle.splice(i, 1);
+    return this.#use(r!, small);
+  }
+
+  /** A small layer: a new lane on a thread that serves small layers (a lane is a port and 4 MiB of shared memory), taken. */
+  #newLane(small: boolean): Reader | undefined {
+    if (!small) return undefined;
+    const home = this.#homes.find((h) => !h.big && h.lanes.length < this.#threads.readers);
+    return home ? this.#use(this.#startLane(home), small) : undefined;
+  }
+
+  /** Marks `r` busy with a layer (small or not). */
+  #use(r: Reader, small: boolean): Reader {
+    r.small = small;
+    r.home.busy++;
+    if (!small) r.home.big = true;
+    r.port.ref();
+    r.home.thread.worker.ref();
+    for (const a of this.#appliers) a.thread.worker.ref();
+    return r;
+  }
+
   /**
-   * A reader for a layer that found none free: a new one while fewer than `eager` run (or none does), else the first
-   * that comes back within START_AFTER_MS, else a new one.
+   * A reader for a layer that found none free: a new thread while fewer than `eager` run (one for small layers, whose
+   * thread takes new lanes; or none runs), else the first fitting lane that comes back within START_AFTER_MS, else a
+   * new lane (small) or thread.
    */
-  #reader(): Promise<Reader> | Reader {
-    const eager = this.#threads.eager ?? this.#threads.readers;
-    if (this.#readers.length < eager) return this.#startReader();
+  #reader(small: boolean): Promise<Reader> | Reader {
+    const eager = small ? 1 : (this.#threads.eager ?? this.#threads.readers);
+    if (this.#homes.length < eager) return this.#use(this.#startLane(undefined), small);
     return new Promise<Reader>((resolve, reject) => {
-      const w = {
+      const w: Waiter = {
+        small,
         handOver: (r: Reader): void => {
           clearTimeout(timer);
           resolve(r);
@@ -195,7 +275,7 @@ export class UnpackPool {
       const timer = setTimeout(() => {
         this.#waiting = this.#waiting.filter((x) => x !== w);
         try {
-          resolve(this.#startReader());
+          resolve(this.#idleLane(small) ?? this.#newLane(small) ?? this.#use(this.#startLane(undefined), small));
         } catch (err) {
           reject(err);
         }
@@ -205,20 +285,23 @@ export class UnpackPool {
   }
 
   /**
-   * Starts the appliers and one reader now if no thread runs, so that their bootstrap (~0.1 s of CPU for the two,
-   * bench/README.md, "Data path") overlaps with what comes before the first layer (a pull's manifest and config, a
-   * load's archive up to its first layer) instead of delaying it. One reader only: a single-layer load needs no
-   * more, and each costs ~10 MiB at a load's peak. The threads stop after IDLE_MS as usual if no unpack comes.
+   * Starts a reader thread now if none runs (and the appliers, unless `appliers` is false), so that their bootstrap
+   * (~0.1 s of CPU for the two, bench/README.md, "Data path") overlaps with what comes before the first layer (a
+   * pull's manifest and config, a load's archive up to its first layer) instead of delaying it. One reader only: a
+   * single-layer load needs no more, and each costs ~10 MiB at a load's peak. A pull does not start the appliers
+   * here: a pull of small layers needs none (`take`), and a layer that does starts them. The threads stop after
+   * IDLE_MS as usual if no unpack comes.
    */
-  warm(): void {
-    if (this.#readers.length > 0) return;
+  warm(opts: { appliers?: boolean } = {}): void {
+    if (this.#homes.length > 0) return;
     let r: Reader;
     try {
-      r = this.#startReader();
+      if (opts.appliers !== false) this.#startAppliers();
+      r = this.#startLane(undefined);
     } catch {
       return; // the unpack that comes next starts them again, and reports what fails
     }
-    r.thread.worker.unref();
+    r.home.thread.worker.unref();
     for (const a of this.#appliers) a.thread.worker.unref();
     this.#idle.push(r);
     if (this.#busy === 0) this.#idleTimer.arm();
@@ -229,14 +312,19 @@ export class UnpackPool {
     r.onDeath = undefined;
     this.#busy--;
     this.#slots.release();
-    if (!this.#readers.includes(r)) return; // its thread died meanwhile
-    const next = this.#waiting.shift();
-    if (next) {
-      next.handOver(r); // still busy: handed straight to a layer waiting for it
+    const home = r.home;
+    if (!this.#homes.includes(home)) return; // its thread died meanwhile
+    home.busy--;
+    if (!r.small) home.big = false;
+    const i = this.#waiting.findIndex((w) => fits(r, w.small));
+    if (i >= 0) {
+      const [next] = this.#waiting.splice(i, 1);
+      next!.handOver(this.#use(r, next!.small)); // still busy: handed straight to a layer waiting for it
       return;
     }
     this.#idle.push(r);
-    r.thread.worker.unref();
+    r.port.unref();
+    if (home.busy === 0) home.thread.worker.unref();
     if (this.#busy === 0) {
       for (const a of this.#appliers) a.thread.worker.unref();
       this.#idleTimer.arm();
@@ -246,41 +334,56 @@ export class UnpackPool {
   /** Stops every thread now (a test's or the daemon's end); unpacks under way fail. */
   async close(): Promise<void> {
     this.#idleTimer.disarm();
-    const readers = this.#readers;
+    const lanes = this.#homes.flatMap((h) => h.lanes);
     const waiting = this.#waiting;
     this.#waiting = [];
     const stopped = this.#stopAll();
-    for (const r of readers) r.onDeath?.(new UnavailableError('the unpack threads were stopped'));
+    for (const r of lanes) r.onDeath?.(new UnavailableError('the unpack threads were stopped'));
     for (const w of waiting) w.fail(new UnavailableError('the unpack threads were stopped'));
     await stopped;
   }
 
-  #startReader(): Reader {
-    // The appliers running (started before a `configure`) are the ones this reader shares.
-    const lane = this.#appliers.length > 0 ? this.#appliers.length : this.#threads.appliers;
-    if (this.#appliers.length === 0) {
-      for (let id = 0; id < lane; id++) this.#appliers.push({ thread: this.#start('applier'), id });
+  /** Starts the appliers if none runs, and connects every lane to them. */
+  #startAppliers(): void {
+    if (this.#appliers.length > 0) return;
+    for (let id = 0; id < this.#threads.appliers; id++) this.#appliers.push({ thread: this.#start('applier'), id });
+    for (const h of this.#homes) for (const r of h.lanes) this.#connect(r);
+  }
+
+  /** Connects lane `r` to every applier running (each through a port of their own, and the lane's shared memory). */
+  #connect(r: Reader): void {
+    for (const a of this.#appliers) {
+      const { port1, port2 } = new MessageChannel();
+      r.post({ t: 'applier', id: a.id, port: port1 }, [port1]);
+      const ctl = r.ctl.buffer as SharedArrayBuffer;
+      a.thread.worker.postMessage({ t: 'reader', id: a.id, port: port2, ctl, bodies: r.bodies } satisfies ToApplier, [
+        port2,
+      ]);
     }
+  }
+
+  /** A new lane on `home`, or on a new reader thread; idle (not in #idle: the caller takes it or puts it there). */
+  #startLane(home: ReaderThread | undefined): Reader {
+    const h = home ?? { thread: this.#start('reader'), lanes: [], busy: 0, big: false };
+    if (home === undefined) this.#homes.push(h);
     const input = new SharedArrayBuffer(INPUT_RING);
     const bodies = new SharedArrayBuffer(SLOTS * SLOT);
-    const ctl = new SharedArrayBuffer(CTL_LENGTH * 4);
-    const r = new Reader(this.#start('reader'), input, ctl);
+    const { port1, port2 } = new MessageChannel();
+    h.thread.worker.postMessage({ t: 'lane', port: port2 } satisfies ToReaderThread, [port2]);
+    const r = new Reader(h, port1, input, bodies);
     r.post({
       t: 'init',
       input,
       bodies,
-      ctl,
+      ctl: r.ctl.buffer as SharedArrayBuffer,
       writebacks: writebackBlock,
       writebackEvery: this.#writebackEvery,
-      lane,
+      lane: OWN_APPLIER,
       ...(this.#localAfter !== undefined ? { localAfter: this.#localAfter } : {}),
     });
-    for (const a of this.#appliers) {
-      const { port1, port2 } = new MessageChannel();
-      r.thread.worker.postMessage({ t: 'applier', id: a.id, port: port1 } satisfies ToReader, [port1]);
-      a.thread.worker.postMessage({ t: 'reader', id: a.id, port: port2, ctl, bodies } satisfies ToApplier, [port2]);
-    }
-    this.#readers.push(r);
+    // The appliers running (started before a `configure`) are the ones this lane shares.
+    this.#connect(r);
+    h.lanes.push(r);
     return r;
   }
 
@@ -296,27 +399,33 @@ export class UnpackPool {
 
   /** A thread died: every unpack under way fails, and the next one starts a fresh set of threads. */
   #broken(err: Error): void {
-    const readers = this.#readers;
+    const lanes = this.#homes.flatMap((h) => h.lanes);
     void this.#stopAll();
-    for (const r of readers) r.onDeath?.(err);
+    for (const r of lanes) r.onDeath?.(err);
   }
 
   /** Stops every thread on purpose (their ends are not failures); resolves once they have all ended. */
   async #stopAll(): Promise<void> {
-    const readers = this.#readers;
-    const threads = [...readers.map((r) => r.thread), ...this.#appliers.map((a) => a.thread)];
-    this.#readers = [];
+    const homes = this.#homes;
+    const threads = [...homes.map((h) => h.thread), ...this.#appliers.map((a) => a.thread)];
+    this.#homes = [];
     this.#idle = [];
     this.#appliers = [];
+    for (const h of homes) for (const r of h.lanes) r.port.close();
     await Promise.all(threads.map((t) => t.stop()));
     // Every thread has ended: the writebacks their callbacks would have given back are given back here.
-    for (const r of readers) releaseWritebacks(writebacks, r.ctl);
+    for (const h of homes) for (const r of h.lanes) releaseWritebacks(writebacks, r.ctl);
   }
+}
+
+/** Whether lane `r`, idle, may serve a layer: a small one on a thread serving no other kind, any other alone. */
+function fits(r: Reader, small: boolean): boolean {
+  return small ? !r.home.big : r.home.busy === 0;
 }
 
 function clampThreads(t: UnpackThreads): UnpackThreads {
   const n = (v: number, max: number) => Math.max(1, Math.min(max, Math.floor(v) || 1));
-  // The reader's own applier takes the number after the threads'.
+  // The reader's own applier takes the number after the threads' (OWN_APPLIER).
   const readers = n(t.readers, 64);
   return {
     readers,

@@ -1,5 +1,6 @@
 /**
- * A reader thread (see pool.ts): takes one layer at a time, as a blob file or as bytes the main thread copies into
+ * A reader thread (see pool.ts): takes one layer at a time on each of its lanes (most threads have one), as a blob
+ * file, as its download, or as bytes the main thread copies into
  * the input ring, decompresses it (gzip and zstd through node:zlib's codec, driven synchronously on this thread:
  * no round trip through libuv's pool per piece), hashes the tar (the diff ID), parses it (TarParser) and hands the
  * file work to the appliers (Dispatcher), one batch per applier for each piece of input. Reports the diff
@@ -7,8 +8,8 @@
  * has stopped working on the layer, so that nothing is written after the main thread hears of the end.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { close, closeSync, fdatasync, fsyncSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
-import { parentPort } from 'node:worker_threads';
+import { close, closeSync, fdatasync, fsync, fsyncSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
+import { type MessagePort, parentPort } from 'node:worker_threads';
 import type { Cancel, FetchSource } from '../util/blob-fetch.ts';
 import { type SyncDecompressor, syncDecompressor } from '../util/compression.ts';
 import { CanceledError } from '../util/errors.ts';
@@ -25,6 +26,7 @@ import {
   portableError,
   startWriteback,
   type ToReader,
+  type ToReaderThread,
   WB_LENGTH,
 } from './unpack-protocol.ts';
 
@@ -35,26 +37,37 @@ let readBuf: Buffer | undefined;
 const PROGRESS_EVERY = 4 << 20;
 /** And at most every this many milliseconds of a download (docker's display is redrawn about as often). */
 const FETCH_PROGRESS_MS = 100;
+/** A lane's decompressors, one per format (see `inflaterFor`). */
+type Inflaters = { gzip?: SyncDecompressor | undefined; zstd?: SyncDecompressor | undefined };
 /**
- * The thread's decompressors, one per format, kept from layer to layer and reset for each (a new one is a node:zlib
- * stream object, its codec and a 256 KiB buffer: per layer, garbage that lived long enough to be promoted).
+ * The lane's decompressor for `c`, kept from layer to layer and reset for each (a new one is a node:zlib stream
+ * object, its codec and a 256 KiB buffer: per layer, garbage that lived long enough to be promoted). One set per
+ * lane: the layers of a thread's lanes are decompressed in turns, each stream in its own.
  */
-const inflaters: { gzip?: SyncDecompressor | undefined; zstd?: SyncDecompressor | undefined } = {};
-function inflaterFor(c: 'gzip' | 'zstd'): SyncDecompressor | undefined {
+function inflaterFor(inflaters: Inflaters, c: 'gzip' | 'zstd'): SyncDecompressor | undefined {
   const kept = inflaters[c];
   if (kept?.reset()) return kept;
   return (inflaters[c] = syncDecompressor(c));
 }
 /** The HTTP side, loaded with the first download: a reader that only unpacks files and rings loads none of it. */
 let fetching: Promise<typeof import('../util/blob-fetch.ts')> | undefined;
-const port = parentPort;
-if (port !== null) {
+if (parentPort !== null) {
+  // Each lane is a layer at a time, with its own port and shared memory (pool.ts): one lane for most threads, a few
+  // for a thread serving small layers, whose downloads and unpacks take turns on this thread.
+  parentPort.on('message', (m: ToReaderThread) => {
+    if (m.t === 'lane') serve(m.port);
+  });
+}
+
+/** Serves one lane: its layers one at a time, through `port`. */
+function serve(port: MessagePort): void {
   let input: Uint8Array = new Uint8Array(0);
   let bodies: Buffer = Buffer.alloc(0);
   let ctl: Int32Array = new Int32Array(0);
   let writebacks: Int32Array = new Int32Array(WB_LENGTH);
   let writebackEvery = Number.POSITIVE_INFINITY;
   let localAfter: number | undefined;
+  const inflaters: Inflaters = {};
   const links: ApplierLink[] = [];
   /** The applier errors of the running job, by job number. */
   const applierErrors = new Map<number, PortableError>();
@@ -86,12 +99,26 @@ if (port !== null) {
           if (!applierErrors.has(e.job)) applierErrors.set(e.job, e);
         });
         return;
-      case 'job':
+      case 'job': {
         applierErrors.clear();
-        job = new Job(m, { input, bodies, ctl, writebacks, writebackEvery, localAfter, links, applierErrors, send });
+        // A copy: an applier connected while the job runs joins the next job, not this one.
+        const jobLinks = m.local ? links.filter((l) => l.local) : [...links];
+        job = new Job(m, {
+          input,
+          bodies,
+          ctl,
+          writebacks,
+          writebackEvery,
+          localAfter,
+          links: jobLinks,
+          applierErrors,
+          send,
+          inflaters,
+        });
         if (m.file !== undefined) job.readFile(m.file);
         else if (m.fetch !== undefined) void job.fetch(m.fetch.source, m.fetch.max);
         return;
+      }
       case 'data':
         job?.ringData(m.off, m.len);
         return;
@@ -117,6 +144,8 @@ interface Shared {
   links: ApplierLink[];
   applierErrors: Map<number, PortableError>;
   send: (m: FromReader) => void;
+  /** The lane's decompressors. */
+  inflaters: Inflaters;
 }
 
 /**
@@ -182,6 +211,25 @@ class BlobSink {
     return { digest: this.#hash ? `sha256:${this.#hash.digest('hex')}` : '', size: this.#size };
   }
 
+  /**
+   * `finish` on libuv's pool: the thread goes on with other work (a shared thread's other lanes) while the disk
+   * writes the file; the file is closed once that and every writeback are over.
+   */
+  finishAsync(): Promise<{ digest: string; size: number }> {
+    const fd = this.#fd;
+    const done = { digest: this.#hash ? `sha256:${this.#hash.digest('hex')}` : '', size: this.#size };
+    this.#syncing++;
+    this.#closeWhenSynced = true;
+    this.#fd = -1;
+    return new Promise((resolve, reject) => {
+      fsync(fd, (err) => {
+        if (--this.#syncing === 0) close(fd, () => {});
+        if (err) reject(err);
+        else resolve(done);
+      });
+    });
+  }
+
   close(): void {
     if (this.#fd < 0) return;
     if (this.#syncing > 0) this.#closeWhenSynced = true;
@@ -201,6 +249,8 @@ class Job {
   readonly #s: Shared;
   readonly #hash = createHash('sha256');
   readonly #hashing: boolean;
+  /** A small layer on a lane of a thread that may serve others (its file work done here, its blob synced async). */
+  readonly #local: boolean;
   readonly #parser: TarParser;
   readonly #dispatch: Dispatcher;
   readonly #inflate: SyncDecompressor | undefined;
@@ -226,6 +276,7 @@ class Job {
     this.#id = m.job;
     this.#s = s;
     this.#hashing = m.hash;
+    this.#local = m.local === true;
     this.#unpacked = new Promise((resolve) => (this.#settleUnpack = resolve));
     Atomics.store(s.ctl, CTL_FAILED, 0);
     const shared = m.mode === 'overlay' && s.links.length > 1 && isEmptyDir(m.root);
@@ -241,7 +292,7 @@ class Job {
     });
     this.#parser = new TarParser(this.#dispatch);
     if (m.compression !== 'none') {
-      this.#inflate = inflaterFor(m.compression);
+      this.#inflate = inflaterFor(s.inflaters, m.compression);
       if (this.#inflate === undefined)
         this.#stop(new Error(`no synchronous ${m.compression} decompressor in node:zlib`));
     }
@@ -329,8 +380,11 @@ class Job {
   ringEnd(): void {
     if (this.#failed) return;
     let blob: { digest: string; size: number } | undefined;
+    let synced: Promise<{ digest: string; size: number }> | undefined;
     try {
-      blob = this.#blob?.finish();
+      // A lane of a shared thread (`local`) syncs on libuv's pool: this thread serves the other lanes meanwhile.
+      if (this.#local) synced = this.#blob?.finishAsync();
+      else blob = this.#blob?.finish();
     } catch (err) {
       this.#fail(err);
       return;
@@ -344,13 +398,24 @@ class Job {
       }
     }
     this.#finish();
-    void this.#unpacked.then((u) => {
+    void (async () => {
+      if (synced) {
+        try {
+          blob = await synced;
+        } catch (err) {
+          this.#fail(err);
+          return;
+        }
+        if (this.#failed) return;
+        this.#s.send({ t: 'stored', blob });
+      }
+      const u = await this.#unpacked;
       if (this.#failed) return;
       if ('diffId' in u) this.#s.send({ t: 'done', ...u, read: this.#read, ...(blob ? { blob } : {}) });
       else if (blob)
         this.#s.send({ t: 'done', diffId: '', size: 0, fileBytes: 0, read: this.#read, blob, unpackError: u });
       else this.#s.send({ t: 'error', ...u });
-    });
+    })();
   }
 
   /** Reads a blob file, a chunk at a time, each taken in full before the next is read. */

@@ -124,6 +124,8 @@ export interface Snapshotter {
       onStored?: (blob: StoredTar['blob']) => void;
       /** The source's chunks are freed as they are copied on (see `TarOptions.releaseChunks`). */
       releaseChunks?: boolean;
+      /** The blob's size, when known: a small layer may share its unpack thread (see `TarOptions.blobSize`). */
+      blobSize?: number;
     },
   ): Promise<StoredTar>;
   /**

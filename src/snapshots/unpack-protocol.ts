@@ -26,6 +26,8 @@ export const SLOTS = 32;
 export const WAKE_FREE = SLOTS / 4;
 /** Applier threads at most (the control block has room for this many). */
 export const MAX_APPLIERS = 8;
+/** The number of a reader's own applier (steps done on the reader's thread): the last, after the threads'. */
+export const OWN_APPLIER = MAX_APPLIERS - 1;
 
 /** The reader's control block, an Int32Array over shared memory. */
 export const CTL_ABORT = 0; // the main thread sets 1: cancel the running unpack
@@ -143,7 +145,13 @@ export interface PortableError {
   path?: string;
 }
 
-/** Main thread → reader. */
+/**
+ * Main thread → reader thread: a lane to serve (see pool.ts), whose messages (ToReader, FromReader) go through
+ * `port`.
+ */
+export type ToReaderThread = { t: 'lane'; port: MessagePort };
+
+/** Main thread → reader, through the lane's port. */
 export type ToReader =
   | {
       t: 'init';
@@ -154,7 +162,7 @@ export type ToReader =
       writebacks: SharedArrayBuffer;
       /** A stored blob's bytes are handed to the disk every this many bytes written. */
       writebackEvery: number;
-      /** The number of the reader's own applier (after the applier threads'). */
+      /** The number of the reader's own applier in the control block (OWN_APPLIER). */
       lane: number;
       /** The dispatcher's LOCAL_AFTER, if not its default. */
       localAfter?: number;
@@ -168,6 +176,8 @@ export type ToReader =
       compression: Compression;
       /** Compute the tar's digest (the diff ID). */
       hash: boolean;
+      /** Do the file work on the reader's own applier only (a small layer, on a thread that may serve others). */
+      local?: true;
       /** Read the blob from this file; without it, the bytes come through the input ring. */
       file?: string;
       /**
@@ -184,7 +194,7 @@ export type ToReader =
   | { t: 'eof' }
   | { t: 'abort' };
 
-/** Reader → main thread. */
+/** Reader → main thread, through the lane's port. */
 export type FromReader =
   | { t: 'ack'; bytes: number }
   | { t: 'progress'; read: number }

@@ -9,3 +9,4 @@ export * from './netlink.ts';
 export * from './spawn.ts';
 export * from './memfd.ts';
 export * from './pidfd.ts';
+export { koffiLoaded } from './koffi.ts';

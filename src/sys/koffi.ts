@@ -13,6 +13,14 @@ export function koffi(): KoffiModule {
   return cached;
 }
 
+/**
+ * Whether koffi is loaded already (something used the FFI): a caller with a way around it (the pidfds of restored
+ * containers' conmons) uses it only then, so a daemon that never needed it does not load it for that.
+ */
+export function koffiLoaded(): boolean {
+  return cached !== undefined;
+}
+
 /** A libc function as koffi binds it: called synchronously, or as `.async(...args, callback)` on libuv's pool. */
 export type LibcFunction = ReturnType<Koffi.LibraryHandle['func']>;
 

@@ -45,11 +45,17 @@ export async function pullImage(
   let ref = parseNamed(opts.name);
   if (opts.allTags && (ref.tag !== undefined || ref.digest !== undefined))
     throw new InvalidArgumentError("tag can't be used with --all-tags/-a");
+  // The engine's ping (the API version's negotiation) goes out now, once the arguments are known to be good: what
+  // is left before the request (the default tag's line, which builds stdout, and the credentials' files) runs while
+  // the engine answers it, instead of before it. Its failure is the request's, reported below.
+  const negotiated = client.apiVersion({ signal });
+  negotiated.catch(() => {});
   if (!opts.allTags && ref.tag === undefined && ref.digest === undefined) {
     ref = withDefaultTag(ref);
     if (!opts.quiet) out.write('Using default tag: latest\n');
   }
   const registryAuth = await registryAuthFor(ref.domain);
+  await negotiated;
   const messages = await client.imagePull(
     `${ref.domain}/${ref.path}`,
     opts.allTags ? undefined : (ref.digest ?? ref.tag),
