@@ -7,7 +7,12 @@
  * (CPU per container) and bursts of `--burst` at once (wall and CPU per burst). runc's CPU comes from this
  * process's reaped children (ticks: one batch's total divided by its size), the containers' from their schedstat
  * (ns) before the delete. The variants marked "changes behaviour" are shown for their cost only.
- * `node bench/runc-spec.ts [--rounds 3] [--serial 10] [--burst 20] [--specs DIR]` (DIR: keep the two specs there)
+ * Each other part of berthd's spec is also left out or changed one at a time (masked and read-only paths, each mount,
+ * device rules, resources, namespaces, capabilities, seccomp's argument rules …), and every batch gives the whole
+ * machine's CPU (/proc/stat) through the creates and starts and through the deletes and 300 ms after ("down": the
+ * kernel's deferred teardown of the namespaces and mounts).
+ * `node bench/runc-spec.ts [--rounds 3] [--serial 10] [--burst 20] [--specs DIR] [--only REGEXP]` (DIR: keep the
+ * two specs there; REGEXP: only the variants whose names match, beside berthd's)
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
@@ -23,6 +28,7 @@ const { values } = parseArgs({
     serial: { type: 'string', default: '10' },
     burst: { type: 'string', default: '20' },
     specs: { type: 'string' },
+    only: { type: 'string' },
   },
 });
 const rounds = Number(values.rounds);
@@ -109,6 +115,60 @@ function variants(b: Spec, d: Spec): Map<string, Spec> {
   arch('berthd, seccomp for x86_64 + x86 only', ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86']);
   arch('berthd, seccomp for x86_64 only', ['SCMP_ARCH_X86_64']);
   arch('berthd, no seccomp', undefined);
+  // each remaining part of berthd's spec left out or changed, one at a time, for what it costs runc and the kernel
+  const drop = (name: string, f: (s: Spec) => void, same = false): void => {
+    const s = structuredClone(b);
+    f(s);
+    out.set(same ? name : `${name} (changes behaviour)`, s);
+  };
+  const lx = (s: Spec): Record<string, unknown> => s.linux;
+  drop('berthd, no masked paths', (s) => delete lx(s).maskedPaths);
+  drop('berthd, no read-only paths', (s) => delete lx(s).readonlyPaths);
+  drop('berthd, neither masked nor read-only paths', (s) => {
+    delete lx(s).maskedPaths;
+    delete lx(s).readonlyPaths;
+  });
+  const noMount = (dest: string): void =>
+    drop(`berthd, no ${dest} mount`, (s) => {
+      s.mounts = s.mounts.filter((m) => m.destination !== dest);
+    });
+  for (const m of ['/sys/fs/cgroup', '/sys', '/dev/mqueue', '/dev/shm', '/dev/pts']) noMount(m);
+  drop('berthd, no /etc bind mounts', (s) => {
+    s.mounts = s.mounts.filter((m) => !m.destination.startsWith('/etc/'));
+  });
+  drop('berthd, no linux.devices (runc adds its defaults)', (s) => delete lx(s).devices, true);
+  drop('berthd, no device cgroup rules', (s) => {
+    const r = lx(s).resources as Record<string, unknown> | undefined;
+    if (r) delete r.devices;
+  });
+  drop('berthd, no resources', (s) => delete lx(s).resources);
+  drop('berthd, no cgroupsPath (runc names one)', (s) => delete lx(s).cgroupsPath, true);
+  drop('berthd, oomScoreAdj 0 (as dockerd)', (s) => ((s.process as Record<string, unknown>).oomScoreAdj = 0), true);
+  drop('berthd, no capabilities', (s) => delete s.process.capabilities);
+  drop('berthd, no annotations', (s) => delete s.annotations, true);
+  for (const ns of ['network', 'pid', 'ipc', 'uts'])
+    drop(`berthd, no new ${ns} namespace`, (s) => {
+      lx(s).namespaces = (lx(s).namespaces as { type: string }[]).filter((n) => n.type !== ns);
+    });
+  drop('berthd, seccomp without its argument rules', (s) => {
+    const sc = s.linux.seccomp as unknown as { syscalls: { args?: unknown[] }[] };
+    sc.syscalls = sc.syscalls.filter((r) => !r.args?.length);
+  });
+  drop(
+    "berthd, seccomp's plain allow rules merged into one",
+    (s) => {
+      const sc = s.linux.seccomp as unknown as { syscalls: { names: string[]; action: string; args?: unknown[] }[] };
+      const plain = sc.syscalls.filter((r) => r.action === 'SCMP_ACT_ALLOW' && !r.args?.length);
+      const first = plain[0]!;
+      for (const r of plain.slice(1)) first.names.push(...r.names);
+      sc.syscalls = sc.syscalls.filter((r) => r === first || !plain.includes(r));
+    },
+    true,
+  );
+  if (values.only) {
+    const re = new RegExp(values.only);
+    for (const k of [...out.keys()]) if (k !== 'berthd' && !re.test(k)) out.delete(k);
+  }
   return out;
 }
 
@@ -130,6 +190,8 @@ interface Figures {
   runc: number;
   container: number;
   machine: number;
+  /** The machine's CPU through the `runc delete`s and 300 ms after (the namespaces' deferred teardown). */
+  teardown: number;
 }
 
 /** `ids` created and started (all at once when `together`), then deleted: the batch's wall and CPU. */
@@ -141,7 +203,6 @@ async function batch(dir: string, rootfs: string, spec: Spec, ids: string[], tog
     s.process.args = ['sleep', '1000'];
     s.process.terminal = false;
     delete s.hooks;
-    delete s.annotations;
     for (const m of s.mounts)
       if (m.type === 'bind' && m.destination.startsWith('/etc/')) m.source = join(dir, m.destination.slice(5));
     s.linux.cgroupsPath = `/berth-bench-spec/${id}`;
@@ -165,18 +226,25 @@ async function batch(dir: string, rootfs: string, spec: Spec, ids: string[], tog
   const reaped0 = cpuMs('self').reaped;
   const machine0 = machineBusy();
   const t0 = performance.now();
-  if (together) await Promise.all(ids.map(one));
-  else for (const id of ids) await one(id);
+  try {
+    if (together) await Promise.all(ids.map(one));
+    else for (const id of ids) await one(id);
+  } catch (err) {
+    for (const id of ids) await runcStep([RUNC.path, '--root', root, 'delete', '--force', id]).catch(() => {});
+    for (const id of ids) await rm(join(dir, id), { recursive: true, force: true });
+    throw err;
+  }
   const wall = performance.now() - t0;
   const machine = machineBusy() - machine0;
   const runc = cpuMs('self').reaped - reaped0;
   let container = 0;
   for (const id of ids) container += await schedMs(Number(await readFile(join(dir, id, 'pid'), 'utf8')));
-  for (const id of ids) {
-    await runcStep([RUNC.path, '--root', root, 'delete', '--force', id]).catch(() => {});
-    await rm(join(dir, id), { recursive: true, force: true });
-  }
-  return { wall, runc, container, machine };
+  const down0 = machineBusy();
+  for (const id of ids) await runcStep([RUNC.path, '--root', root, 'delete', '--force', id]).catch(() => {});
+  await new Promise((r) => setTimeout(r, 300));
+  const teardown = machineBusy() - down0;
+  for (const id of ids) await rm(join(dir, id), { recursive: true, force: true });
+  return { wall, runc, container, machine, teardown };
 }
 
 const median = (xs: number[]): number => {
@@ -205,22 +273,31 @@ try {
   for (let r = 0; r < rounds; r++) {
     for (const [name, spec] of vs) {
       const ids = (k: number): string[] => Array.from({ length: k }, () => `spec${n++}`);
-      (serial.get(name) ?? serial.set(name, []).get(name)!).push(await batch(dir, rootfs, spec, ids(nSerial), false));
-      (burst.get(name) ?? burst.set(name, []).get(name)!).push(await batch(dir, rootfs, spec, ids(nBurst), true));
+      try {
+        const one = await batch(dir, rootfs, spec, ids(nSerial), false);
+        const all = await batch(dir, rootfs, spec, ids(nBurst), true);
+        (serial.get(name) ?? serial.set(name, []).get(name)!).push(one);
+        (burst.get(name) ?? burst.set(name, []).get(name)!).push(all);
+      } catch (err) {
+        // a variant runc refuses is left out of the rest of the run, and said so
+        console.log(`${name}: runc failed, left out: ${(err as Error).message.split('\n')[0]!.slice(-200)}`);
+        vs.delete(name);
+      }
     }
   }
   console.log(`runc-spec: ${t}, ${rounds} rounds, load average ${load0} → ${await load()}; medians, ms`);
   console.log(
-    `${'spec'.padEnd(58)} | one at a time, per container:  runc  init   sum   wall | ${nBurst} at once:   runc   init    sum   wall machine`,
+    `${'spec'.padEnd(58)} | one at a time, per container:  runc  init   sum   wall machine  down | ${nBurst} at once:   runc   init    sum   wall machine   down`,
   );
   for (const name of vs.keys()) {
-    const s = serial.get(name)!;
-    const b = burst.get(name)!;
+    const s = serial.get(name);
+    const b = burst.get(name);
+    if (!s || !b) continue; // --rounds 0: only the specs
     const per = (k: keyof Figures): number => median(s.map((x) => x[k] / nSerial));
     const all = (k: keyof Figures): number => median(b.map((x) => x[k]));
     const f = (x: number): string => x.toFixed(1).padStart(7);
     console.log(
-      `${name.padEnd(58)} | ${' '.repeat(26)}${f(per('runc'))}${f(per('container'))}${f(per('runc') + per('container'))}${f(per('wall'))} | ${' '.repeat(9)}${f(all('runc'))}${f(all('container'))}${f(all('runc') + all('container'))}${f(all('wall'))}${f(all('machine'))}`,
+      `${name.padEnd(58)} | ${' '.repeat(26)}${f(per('runc'))}${f(per('container'))}${f(per('runc') + per('container'))}${f(per('wall'))}${f(per('machine'))}${f(per('teardown'))} | ${' '.repeat(9)}${f(all('runc'))}${f(all('container'))}${f(all('runc') + all('container'))}${f(all('wall'))}${f(all('machine'))}${f(all('teardown'))}`,
     );
   }
 } finally {

@@ -32,7 +32,17 @@ const HEADERS = {
   Server: 'Berth/0.1.0 (linux)',
 };
 
-export async function startRunStub(socket: string): Promise<RunStub> {
+/**
+ * How long the stub holds each answer, ms (default 0: at once), to stand in for an engine's answer times without its
+ * work (bench/cli-wait.ts): the create's, the start's (from the request's end), the wait's headers.
+ */
+export interface StubDelays {
+  create?: number;
+  start?: number;
+  wait?: number;
+}
+
+export async function startRunStub(socket: string, delays: StubDelays = {}): Promise<RunStub> {
   await rm(socket, { force: true });
   const state = { routes: new Map<string, number>(), ids: [] as string[], unknown: [] as string[] };
   const json = (res: ServerResponse, status: number, body: unknown) => {
@@ -84,15 +94,28 @@ export async function startRunStub(socket: string): Promise<RunStub> {
     state.unknown.push(route);
     json(res, 404, { message: `page not found: ${req.method} ${req.url}` });
   };
+  const delayOf = (req: IncomingMessage): number => {
+    const path = (req.url ?? '').split('?')[0]!;
+    if (req.method !== 'POST') return 0;
+    if (path.endsWith('/containers/create')) return delays.create ?? 0;
+    if (path.endsWith('/start')) return delays.start ?? 0;
+    if (path.endsWith('/wait')) return delays.wait ?? 0;
+    return 0;
+  };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      try {
-        answer(req, res, Buffer.concat(chunks));
-      } catch (err) {
-        json(res, 400, { message: (err as Error).message });
-      }
+      const go = (): void => {
+        try {
+          answer(req, res, Buffer.concat(chunks));
+        } catch (err) {
+          json(res, 400, { message: (err as Error).message });
+        }
+      };
+      const ms = delayOf(req);
+      if (ms > 0) setTimeout(go, ms);
+      else go();
     });
   });
   const stop = await listenUnix(server, socket);
