@@ -405,3 +405,34 @@ test('small layers unpacking at once on one thread each get their own files, and
   }
   await pool.close();
 });
+
+test('a reader given back after its thread died, last of the layers, still lets the threads go idle (the process can exit)', async () => {
+  // In a process of its own: a layer whose thread died meanwhile, given back after a layer on the threads started
+  // since, must still unref them and arm the idle stop, or they hold the process (and their memory) for ever.
+  const script = join(tmp, 'dead-last.ts');
+  await writeFile(
+    script,
+    `import { UnpackPool } from ${JSON.stringify(new URL('./pool.ts', import.meta.url).href)};
+const pool = new UnpackPool({ readers: 2, eager: 2, appliers: 1 });
+const big = { blobSize: 64 << 20 };
+const a = await pool.take(big);
+const died = new Promise((resolve) => (a.onDeath = resolve));
+await a.home.thread.worker.terminate();
+await died;
+const b = await pool.take(big);
+pool.give(b);
+pool.give(a);
+`,
+  );
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [script], { stdio: 'inherit' });
+  const code = await new Promise<number | null | 'hung'>((resolve) => {
+    const timer = setTimeout(() => resolve('hung'), 15_000);
+    child.on('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  if (code === 'hung') child.kill('SIGKILL');
+  assert.equal(code, 0);
+});

@@ -313,18 +313,20 @@ export class UnpackPool {
     this.#busy--;
     this.#slots.release();
     const home = r.home;
-    if (!this.#homes.includes(home)) return; // its thread died meanwhile
-    home.busy--;
-    if (!r.small) home.big = false;
-    const i = this.#waiting.findIndex((w) => fits(r, w.small));
-    if (i >= 0) {
-      const [next] = this.#waiting.splice(i, 1);
-      next!.handOver(this.#use(r, next!.small)); // still busy: handed straight to a layer waiting for it
-      return;
+    // A lane whose thread died meanwhile goes nowhere, but the threads started since may now be idle too.
+    if (this.#homes.includes(home)) {
+      home.busy--;
+      if (!r.small) home.big = false;
+      const i = this.#waiting.findIndex((w) => fits(r, w.small));
+      if (i >= 0) {
+        const [next] = this.#waiting.splice(i, 1);
+        next!.handOver(this.#use(r, next!.small)); // still busy: handed straight to a layer waiting for it
+        return;
+      }
+      this.#idle.push(r);
+      r.port.unref();
+      if (home.busy === 0) home.thread.worker.unref();
     }
-    this.#idle.push(r);
-    r.port.unref();
-    if (home.busy === 0) home.thread.worker.unref();
     if (this.#busy === 0) {
       for (const a of this.#appliers) a.thread.worker.unref();
       this.#idleTimer.arm();
