@@ -362,6 +362,25 @@ test('small layers share one reader thread, each on a lane of its own, and start
   assert.equal(pool.running, 0);
 });
 
+test('a small layer behind layers that are not small starts its thread at once while fewer than `eager` run', async (t) => {
+  const pool = new UnpackPool({ readers: 4, eager: 3, appliers: 1 });
+  t.after(() => pool.close());
+  const big = await pool.take({ blobSize: 64 << 20 });
+  assert.equal(pool.running, 2, 'its reader and the applier');
+  let started: Promise<unknown> | undefined;
+  const small = pool.take({ blobSize: 1 << 20 });
+  void small.then((r) => (started = Promise.resolve(r)));
+  // Not after START_AFTER_MS (50 ms) of waiting for the big layer's thread: a thread of its own, now.
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(started !== undefined, 'the small layer has its reader without waiting');
+  const s = await small;
+  assert.notEqual(s.home, big.home);
+  assert.equal(pool.running, 3);
+  pool.give(s);
+  pool.give(big);
+});
+
 test('small layers unpacking at once on one thread each get their own files, and one failing fails none of the others', async (t) => {
   const pool = new UnpackPool({ readers: 6, eager: 3, appliers: 1 });
   t.after(() => pool.close());

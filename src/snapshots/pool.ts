@@ -253,12 +253,13 @@ export class UnpackPool {
   }
 
   /**
-   * A reader for a layer that found none free: a new thread while fewer than `eager` run (one for small layers, whose
-   * thread takes new lanes; or none runs), else the first fitting lane that comes back within START_AFTER_MS, else a
-   * new lane (small) or thread.
+   * A reader for a layer that found none free: a new thread while fewer than `eager` run, else the first fitting lane
+   * that comes back within START_AFTER_MS, else a new lane (small) or thread. A small layer gets here only when no
+   * thread serves small layers (every one has a layer that is not small): the thread it starts takes the next small
+   * layers as new lanes (`#newLane`).
    */
   #reader(small: boolean): Promise<Reader> | Reader {
-    const eager = small ? 1 : (this.#threads.eager ?? this.#threads.readers);
+    const eager = this.#threads.eager ?? this.#threads.readers;
     if (this.#homes.length < eager) return this.#use(this.#startLane(undefined), small);
     return new Promise<Reader>((resolve, reject) => {
       const w: Waiter = {
