@@ -46,7 +46,7 @@ import {
 } from './unpack-protocol.ts';
 
 export interface UnpackThreads {
-  /** Layers unpacked at once (a reader thread each). */
+  /** Layers unpacked at once (a reader lane each: a thread each, but small layers share one, see above). */
   readers: number;
   /**
    * Readers started as soon as a layer finds none free (default: all of them). Past these, a layer first waits up to
