@@ -33,7 +33,6 @@ import {
   type FromReader,
   INPUT_RING,
   MAX_APPLIERS,
-  OWN_APPLIER,
   releaseWritebacks,
   SLOT,
   SLOTS,
@@ -381,7 +380,6 @@ export class UnpackPool {
       ctl: r.ctl.buffer as SharedArrayBuffer,
       writebacks: writebackBlock,
       writebackEvery: this.#writebackEvery,
-      lane: OWN_APPLIER,
       ...(this.#localAfter !== undefined ? { localAfter: this.#localAfter } : {}),
     });
     // The appliers running (started before a `configure`) are the ones this lane shares.
@@ -428,7 +426,7 @@ function fits(r: Reader, small: boolean): boolean {
 
 function clampThreads(t: UnpackThreads): UnpackThreads {
   const n = (v: number, max: number) => Math.max(1, Math.min(max, Math.floor(v) || 1));
-  // The reader's own applier takes the number after the threads' (OWN_APPLIER).
+  // The reader's own applier takes the last number (OWN_APPLIER), after the most threads there may be.
   const readers = n(t.readers, 64);
   return {
     readers,
