@@ -45,12 +45,14 @@ function memory(pid: number): Omit<Sample, 'idleCpu'> {
 async function once(bin: string): Promise<Sample> {
   const first = await startBerthd({ seed: true, bin });
   let e: Awaited<ReturnType<typeof startBerthd>> | undefined;
+  let kept = false;
   try {
     const env = dockerEnv(first);
     await waitForBusybox(env);
     for (let i = 0; i < n; i++)
       await run(DOCKER, ['run', '-d', '--network', 'none', 'busybox', 'sleep', '1000'], { env });
     await first.stopKeeping();
+    kept = true;
     e = await startBerthd({ dir: first.dir, bin });
     await sleep(3000);
     const m = memory(e.pid);
@@ -60,7 +62,9 @@ async function once(bin: string): Promise<Sample> {
     await sleep(idleS * 1000);
     return { ...m, idleCpu: (schedstat(e.pid).onCpu - c0) / 1e6 / idleS };
   } finally {
-    const live = e ?? first;
+    // A restart that failed left the containers running under their conmons with no berthd: one more on the same
+    // roots removes them (or, failing that too, the stopped first one's directory goes as before).
+    const live = e ?? (kept ? await startBerthd({ dir: first.dir, bin }).catch(() => undefined) : undefined) ?? first;
     const env = dockerEnv(live);
     const ids = (await run(DOCKER, ['ps', '-aq'], { env, allowFail: true })).stdout.split('\n').filter(Boolean);
     if (ids.length > 0) await run(DOCKER, ['rm', '-f', ...ids], { env, timeoutMs: 120_000, allowFail: true });
