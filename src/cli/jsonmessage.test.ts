@@ -88,6 +88,15 @@ describe('displayJSONMessages', () => {
     assert.deepEqual(failed, ['ok\n']);
   });
 
+  it('an aux callback that writes to the same output writes after the lines drawn before its message', async () => {
+    const writes: string[] = [];
+    const out = { write: (t: string) => void writes.push(t), isTerminal: false };
+    await displayJSONMessages(from([{ stream: 'before\n' }, { aux: { ID: 'x' } }, { stream: 'after\n' }]), out, {
+      onAux: () => out.write('aux\n'),
+    });
+    assert.equal(writes.join(''), 'before\naux\nafter\n');
+  });
+
   it('hands aux messages to the callback and fails on errorDetail', async () => {
     const aux: unknown[] = [];
     const s = sink(false);

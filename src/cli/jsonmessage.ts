@@ -137,8 +137,15 @@ export async function displayJSONMessages(
 ): Promise<void> {
   const now = opts.now ?? Date.now;
   const batch = batched(out);
+  // What was drawn before an aux message is written before its callback, which may write too.
+  const onAux = opts.onAux;
+  const flushFirst = (m: JSONMessage): void => {
+    batch.flush();
+    onAux?.(m);
+  };
+  const drawn = onAux ? { onAux: flushFirst } : {};
   try {
-    await display(messages, batch, now, opts);
+    await display(messages, batch, now, { ...opts, ...drawn });
   } finally {
     batch.flush();
   }

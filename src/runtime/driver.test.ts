@@ -343,7 +343,7 @@ describe('ConmonRuntime with runc', () => {
   });
 
   test('without a pidfd (a restored conmon before any start; the probe), a conmon killed outright is noticed within a second', async () => {
-    // forkConmon: the driver that opens no pidfd, so conmon is followed by its /proc entry and start time
+    // forkConmon: the driver that opens no pidfd, so conmon is followed through a descriptor on its /proc/PID/stat
     const d = new ConmonRuntime({ execRoot: bed.execRoot, runtime: RUNC, forkConmon: true });
     const { id, bundle } = await bed.bundle({ args: ['sleep', '60'] });
     const { conmonPid } = await d.create(id, { bundle });

@@ -1,12 +1,4 @@
-import {
-  closeSync,
-  constants as fsConstants,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { constants as fsConstants, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { phase, phaseEnd, phaseStart } from '../util/trace.ts';
@@ -23,7 +15,7 @@ import { ConmonLaunch, conmonArgv } from './conmon.ts';
 import { SealedHold } from './sealed.ts';
 import { ExitWatcher, readExitFile, type ExitStatus } from './exits.ts';
 import { koffiLoaded } from '../sys/index.ts';
-import { conmonPidfd, conmonStatFd, isConmonOf, pidRunning, statFdGone } from './process.ts';
+import { conmonWatch, isConmonOf, pidRunning } from './process.ts';
 import { startThroughFifo } from './execfifo.ts';
 import { readPid, readPidSync } from '../util/pidfile.ts';
 import { markTopDir } from '../util/topdir.ts';
@@ -402,21 +394,14 @@ export class ConmonRuntime implements RuntimeDriver {
     const rec = await this.#record(id);
     const dir = this.#dir(id);
     // conmon's pidfd, polled with every other waited container's each second, when the FFI is loaded already (a
-    // conmon this daemon spawned: posix_spawn loaded it). Without it (a restarted daemon's restored containers
-    // before it starts any, which would load koffi for them alone; the probe's driver; no pidfd_open here) a
-    // descriptor on conmon's /proc/PID/stat, read each second: bound to the process as a pidfd is, so neither
-    // takes a reused PID for conmon.
-    const pidfd = this.#fork || !koffiLoaded() ? undefined : conmonPidfd(rec.conmonPid, dir);
-    const statFd = pidfd === undefined ? conmonStatFd(rec.conmonPid, dir) : undefined;
-    const lost = async (): Promise<boolean> => statFd === undefined || statFdGone(statFd);
+    // conmon this daemon spawned: posix_spawn loaded it); else (a restarted daemon's restored containers before it
+    // starts any, the probe's driver, no pidfd_open here) a descriptor on its /proc/PID/stat, read each second.
+    // Both are bound to the process: neither takes a reused PID for conmon.
+    const watch = conmonWatch(rec.conmonPid, dir, !this.#fork && koffiLoaded());
     try {
-      await this.#exits.waitFor(id, {
-        ...(pidfd !== undefined ? { pidfd } : { check: lost }),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      });
+      await this.#exits.waitFor(id, { ...watch.how, ...(opts.signal ? { signal: opts.signal } : {}) });
     } finally {
-      if (pidfd !== undefined) closeSync(pidfd);
-      if (statFd !== undefined) closeSync(statFd);
+      watch.close();
     }
     if (phaseStart() !== undefined) {
       // From conmon's write of the exit file to berthd noticing it.

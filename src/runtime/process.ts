@@ -162,6 +162,27 @@ export function statFdGone(fd: number): boolean {
   return state === undefined || state === 'Z' || state === 'X';
 }
 
+/**
+ * How an exit watcher (exits.ts, `waitFor`) follows the conmon of `dir`: through its pidfd when `usePidfd` (the FFI
+ * is loaded already; a restarted daemon that has spawned nothing does not load it for this), else through a
+ * `conmonStatFd` descriptor read by `check` (lost at once when `pid` is not that conmon). `close` when done.
+ */
+export function conmonWatch(
+  pid: number,
+  dir: string,
+  usePidfd: boolean,
+): { how: { pidfd: number } | { check: () => Promise<boolean> }; close: () => void } {
+  const pidfd = usePidfd ? conmonPidfd(pid, dir) : undefined;
+  if (pidfd !== undefined) return { how: { pidfd }, close: () => closeSync(pidfd) };
+  const statFd = conmonStatFd(pid, dir);
+  return {
+    how: { check: async () => statFd === undefined || statFdGone(statFd) },
+    close: () => {
+      if (statFd !== undefined) closeSync(statFd);
+    },
+  };
+}
+
 /** Whether `pid` is the conmon of the container (or exec) directory `dir`, by its command line. */
 export function isConmonOf(pid: number, dir: string): boolean {
   try {

@@ -362,6 +362,25 @@ test('small layers share one reader thread, each on a lane of its own, and start
   assert.equal(pool.running, 0);
 });
 
+test('a small layer behind layers that are not small starts its thread at once while fewer than `eager` run', async (t) => {
+  const pool = new UnpackPool({ readers: 4, eager: 3, appliers: 1 });
+  t.after(() => pool.close());
+  const big = await pool.take({ blobSize: 64 << 20 });
+  assert.equal(pool.running, 2, 'its reader and the applier');
+  let started: Promise<unknown> | undefined;
+  const small = pool.take({ blobSize: 1 << 20 });
+  void small.then((r) => (started = Promise.resolve(r)));
+  // Not after START_AFTER_MS (50 ms) of waiting for the big layer's thread: a thread of its own, now.
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(started !== undefined, 'the small layer has its reader without waiting');
+  const s = await small;
+  assert.notEqual(s.home, big.home);
+  assert.equal(pool.running, 3);
+  pool.give(s);
+  pool.give(big);
+});
+
 test('small layers unpacking at once on one thread each get their own files, and one failing fails none of the others', async (t) => {
   const pool = new UnpackPool({ readers: 6, eager: 3, appliers: 1 });
   t.after(() => pool.close());
@@ -404,4 +423,35 @@ test('small layers unpacking at once on one thread each get their own files, and
     }
   }
   await pool.close();
+});
+
+test('a reader given back after its thread died, last of the layers, still lets the threads go idle (the process can exit)', async () => {
+  // In a process of its own: a layer whose thread died meanwhile, given back after a layer on the threads started
+  // since, must still unref them and arm the idle stop, or they hold the process (and their memory) for ever.
+  const script = join(tmp, 'dead-last.ts');
+  await writeFile(
+    script,
+    `import { UnpackPool } from ${JSON.stringify(new URL('./pool.ts', import.meta.url).href)};
+const pool = new UnpackPool({ readers: 2, eager: 2, appliers: 1 });
+const big = { blobSize: 64 << 20 };
+const a = await pool.take(big);
+const died = new Promise((resolve) => (a.onDeath = resolve));
+await a.home.thread.worker.terminate();
+await died;
+const b = await pool.take(big);
+pool.give(b);
+pool.give(a);
+`,
+  );
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [script], { stdio: 'inherit' });
+  const code = await new Promise<number | null | 'hung'>((resolve) => {
+    const timer = setTimeout(() => resolve('hung'), 15_000);
+    child.on('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  if (code === 'hung') child.kill('SIGKILL');
+  assert.equal(code, 0);
 });

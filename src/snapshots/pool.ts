@@ -33,7 +33,6 @@ import {
   type FromReader,
   INPUT_RING,
   MAX_APPLIERS,
-  OWN_APPLIER,
   releaseWritebacks,
   SLOT,
   SLOTS,
@@ -46,7 +45,7 @@ import {
 } from './unpack-protocol.ts';
 
 export interface UnpackThreads {
-  /** Layers unpacked at once (a reader thread each). */
+  /** Layers unpacked at once (a reader lane each: a thread each, but small layers share one, see above). */
   readers: number;
   /**
    * Readers started as soon as a layer finds none free (default: all of them). Past these, a layer first waits up to
@@ -253,12 +252,13 @@ export class UnpackPool {
   }
 
   /**
-   * A reader for a layer that found none free: a new thread while fewer than `eager` run (one for small layers, whose
-   * thread takes new lanes; or none runs), else the first fitting lane that comes back within START_AFTER_MS, else a
-   * new lane (small) or thread.
+   * A reader for a layer that found none free: a new thread while fewer than `eager` run, else the first fitting lane
+   * that comes back within START_AFTER_MS, else a new lane (small) or thread. A small layer gets here only when no
+   * thread serves small layers (every one has a layer that is not small): the thread it starts takes the next small
+   * layers as new lanes (`#newLane`).
    */
   #reader(small: boolean): Promise<Reader> | Reader {
-    const eager = small ? 1 : (this.#threads.eager ?? this.#threads.readers);
+    const eager = this.#threads.eager ?? this.#threads.readers;
     if (this.#homes.length < eager) return this.#use(this.#startLane(undefined), small);
     return new Promise<Reader>((resolve, reject) => {
       const w: Waiter = {
@@ -313,18 +313,20 @@ export class UnpackPool {
     this.#busy--;
     this.#slots.release();
     const home = r.home;
-    if (!this.#homes.includes(home)) return; // its thread died meanwhile
-    home.busy--;
-    if (!r.small) home.big = false;
-    const i = this.#waiting.findIndex((w) => fits(r, w.small));
-    if (i >= 0) {
-      const [next] = this.#waiting.splice(i, 1);
-      next!.handOver(this.#use(r, next!.small)); // still busy: handed straight to a layer waiting for it
-      return;
+    // A lane whose thread died meanwhile goes nowhere, but the threads started since may now be idle too.
+    if (this.#homes.includes(home)) {
+      home.busy--;
+      if (!r.small) home.big = false;
+      const i = this.#waiting.findIndex((w) => fits(r, w.small));
+      if (i >= 0) {
+        const [next] = this.#waiting.splice(i, 1);
+        next!.handOver(this.#use(r, next!.small)); // still busy: handed straight to a layer waiting for it
+        return;
+      }
+      this.#idle.push(r);
+      r.port.unref();
+      if (home.busy === 0) home.thread.worker.unref();
     }
-    this.#idle.push(r);
-    r.port.unref();
-    if (home.busy === 0) home.thread.worker.unref();
     if (this.#busy === 0) {
       for (const a of this.#appliers) a.thread.worker.unref();
       this.#idleTimer.arm();
@@ -378,7 +380,6 @@ export class UnpackPool {
       ctl: r.ctl.buffer as SharedArrayBuffer,
       writebacks: writebackBlock,
       writebackEvery: this.#writebackEvery,
-      lane: OWN_APPLIER,
       ...(this.#localAfter !== undefined ? { localAfter: this.#localAfter } : {}),
     });
     // The appliers running (started before a `configure`) are the ones this lane shares.
@@ -425,7 +426,7 @@ function fits(r: Reader, small: boolean): boolean {
 
 function clampThreads(t: UnpackThreads): UnpackThreads {
   const n = (v: number, max: number) => Math.max(1, Math.min(max, Math.floor(v) || 1));
-  // The reader's own applier takes the number after the threads' (OWN_APPLIER).
+  // The reader's own applier takes the last number (OWN_APPLIER), after the most threads there may be.
   const readers = n(t.readers, 64);
   return {
     readers,

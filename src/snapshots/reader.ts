@@ -22,6 +22,7 @@ import {
   CTL_FAILED,
   endWriteback,
   type FromReader,
+  OWN_APPLIER,
   type PortableError,
   portableError,
   startWriteback,
@@ -85,10 +86,10 @@ function serve(port: MessagePort): void {
         localAfter = m.localAfter;
         {
           // This thread's own applier: its steps are done here, when the dispatcher sends them.
-          const own = stepApplier(m.lane, ctl, bodies, (e) => {
+          const own = stepApplier(OWN_APPLIER, ctl, bodies, (e) => {
             if (!applierErrors.has(e.job)) applierErrors.set(e.job, e);
           });
-          links.push({ id: m.lane, post: (s) => own.handle(s), local: true });
+          links.push({ id: OWN_APPLIER, post: (s) => own.handle(s), local: true });
           links.sort((a, b) => a.id - b.id);
         }
         return;

@@ -162,8 +162,6 @@ export type ToReader =
       writebacks: SharedArrayBuffer;
       /** A stored blob's bytes are handed to the disk every this many bytes written. */
       writebackEvery: number;
-      /** The number of the reader's own applier in the control block (OWN_APPLIER). */
-      lane: number;
       /** The dispatcher's LOCAL_AFTER, if not its default. */
       localAfter?: number;
     }
