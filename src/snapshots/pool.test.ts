@@ -455,3 +455,42 @@ pool.give(a);
   if (code === 'hung') child.kill('SIGKILL');
   assert.equal(code, 0);
 });
+
+test("a shared reader thread's death fails every small layer on its lanes; the next unpack starts a fresh set", async (t) => {
+  // Four layers at once: three unpacking, and a fourth lane taken to reach the thread.
+  const pool = new UnpackPool({ readers: 4, eager: 3, appliers: 1 });
+  t.after(() => pool.close());
+  const tar = await tarOf([{ header: { name: 'f' }, body: Buffer.alloc(64 << 10) }]);
+  // Each hands over its first piece and then holds the rest until the thread is gone.
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  async function* stalled(): AsyncGenerator<Uint8Array> {
+    yield tar.subarray(0, 1024);
+    await held;
+    yield tar.subarray(1024);
+  }
+  const unpacks = await Promise.all([root(), root(), root()]).then((roots) =>
+    roots.map((r) => unpackTar(r, stalled(), { whiteouts: 'overlay', blobSize: tar.length, pool })),
+  );
+  const settled = Promise.allSettled(unpacks);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(pool.running, 1, 'the three share one thread');
+  const taken = await pool.take({ blobSize: 1 });
+  assert.equal(pool.running, 1, 'the fourth lane is on the same thread');
+  const thread = taken.home.thread.worker;
+  pool.give(taken);
+  await thread.terminate();
+  release();
+  const results = await settled;
+  for (const r of results) {
+    assert.equal(r.status, 'rejected');
+    assert.ok(
+      (r as PromiseRejectedResult).reason instanceof UnavailableError,
+      String((r as PromiseRejectedResult).reason),
+    );
+  }
+  assert.equal(pool.running, 0, 'the set stopped');
+  const again = await root();
+  await unpackTar(again, [tar], { whiteouts: 'overlay', blobSize: tar.length, pool });
+  assert.equal((await readFile(join(again, 'f'))).length, 64 << 10);
+});
