@@ -25,12 +25,12 @@ const image = await buildImage(scratch, 'dp-many', manyLayers(Number(process.arg
 const reg = await startRegistry('plain');
 const ref = await seedRegistry(reg, image);
 const log = join(scratch, 'phases.jsonl');
-// BERTHD_NODE_OPTIONS: more of Node's flags for berthd and its threads (workers inherit NODE_OPTIONS'), e.g.
-// `--cpu-prof --cpu-prof-dir=DIR` (a V8 profile per thread) or `--perf-basic-prof` (JavaScript's names for perf).
-const prof = process.env.BERTHD_NODE_OPTIONS ? ` ${process.env.BERTHD_NODE_OPTIONS}` : '';
+// BERTHD_NODE_OPTIONS (inherited; bin/berthd puts it on node's command line, which its threads inherit): more of
+// Node's and V8's flags, e.g. `--cpu-prof --cpu-prof-dir=DIR` (a V8 profile per thread) or `--perf-basic-prof`
+// (JavaScript's names for perf).
 const e = await startBerthd({
   env: {
-    NODE_OPTIONS: `--import=${join(import.meta.dirname, 'lib', 'phase-recorder.ts')}${prof}`,
+    NODE_OPTIONS: `--import=${join(import.meta.dirname, 'lib', 'phase-recorder.ts')}`,
     BERTH_PHASE_LOG: log,
   },
 });
