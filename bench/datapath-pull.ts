@@ -14,7 +14,7 @@ import { startRegistry } from '../src/distribution/remote/testkit.ts';
 import { clearDocker, type Sample, timed } from './datapath.ts';
 import { bigLayer, buildImage, manyLayers } from './lib/archive.ts';
 import { BERTH, type Engine, removeDir, startBerthd } from './lib/engines.ts';
-import { apiPull, seedRegistry } from './lib/pull-probe.ts';
+import { apiPull, seedRegistry, skopeoPullArgs } from './lib/pull-probe.ts';
 import { cpuSeconds, hasUnpackThreads, run, stats, threadSched, unpackThreadsStopped } from './lib/proc.ts';
 import { type Group, interleavedRounds, type Step } from './lib/rounds.ts';
 
@@ -108,14 +108,7 @@ export async function benchDatapathPull(o: {
       async () => {
         const dir = await mkdtemp(join(tmpdir(), 'berth-bench-oci-'));
         try {
-          return await timed('skopeo', [
-            '--insecure-policy',
-            'copy',
-            '-q',
-            '--src-tls-verify=false',
-            `docker://${ref}`,
-            `oci:${join(dir, 'out')}`,
-          ]);
+          return await timed('skopeo', skopeoPullArgs(ref, `oci:${join(dir, 'out')}`));
         } finally {
           await removeDir(dir);
         }

@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { accessLog, startRegistry } from '../src/distribution/remote/testkit.ts';
 import { unlinkFiles } from '../src/snapshots/removed.ts';
-import { apiPull, floorArgs, requestsSince, seedRegistry } from './lib/pull-probe.ts';
+import { apiPull, floorArgs, requestsSince, seedRegistry, skopeoPullArgs } from './lib/pull-probe.ts';
 import { bigLayer, buildImage, manyLayers, type BuiltImage } from './lib/archive.ts';
 import {
   BERTH,
@@ -235,15 +235,7 @@ export async function benchDatapath(o: {
         ],
         [
           'skopeo (no unpack)',
-          () =>
-            timed('skopeo', [
-              '--insecure-policy',
-              'copy',
-              '-q',
-              '--src-tls-verify=false',
-              `docker://${ref}`,
-              `oci:${join(scratch, 'oci')}:x`,
-            ]),
+          () => timed('skopeo', skopeoPullArgs(ref, `oci:${join(scratch, 'oci')}:x`)),
           () => rm(join(scratch, 'oci'), { recursive: true, force: true }),
         ],
         ['curl ×3 (network floor)', () => timed('curl', floorsOf[which](3)), async () => {}],

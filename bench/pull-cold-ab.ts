@@ -14,7 +14,7 @@ import { startRegistry } from '../src/distribution/remote/testkit.ts';
 import { clearDocker, timed } from './datapath.ts';
 import { buildImage, manyLayers } from './lib/archive.ts';
 import { type Engine, removeDir, startBerthd } from './lib/engines.ts';
-import { apiPull, seedRegistry } from './lib/pull-probe.ts';
+import { apiPull, seedRegistry, skopeoPullArgs } from './lib/pull-probe.ts';
 import { cpuSeconds, run, stats, threadSched, unpackThreadsStopped } from './lib/proc.ts';
 
 const rounds = Number(process.argv[2] ?? 3);
@@ -72,14 +72,7 @@ try {
     try {
       await run('sync', []);
       const r0 = cpuSeconds([reg.pid]);
-      const s = await timed('skopeo', [
-        '--insecure-policy',
-        'copy',
-        '-q',
-        '--src-tls-verify=false',
-        `docker://${ref}`,
-        `oci:${join(dir, 'out')}`,
-      ]);
+      const s = await timed('skopeo', skopeoPullArgs(ref, `oci:${join(dir, 'out')}`));
       add('skopeo', { s: s.seconds, cpu: s.cpu ?? 0, threads: {}, reg: cpuSeconds([reg.pid]) - r0 });
     } finally {
       await removeDir(dir);

@@ -22,7 +22,7 @@ import { pushBlob, registryCli, serveRegistry, type ServedRegistry } from '../sr
 import { bigLayer, buildImage, type BuiltImage } from './lib/archive.ts';
 import { abHead, type LoadFigures, wrk } from './lib/load.ts';
 import { fmt, run, sampleRss, stats, type Stats } from './lib/proc.ts';
-import { skopeoPush } from './lib/pull-probe.ts';
+import { skopeoPullArgs, skopeoPush } from './lib/pull-probe.ts';
 import { benchGc, gcReport } from './registry-gc.ts';
 
 const USAGE = `usage: node bench/registry-server.ts [http] [throughput] [blobget] [gc] [options]
@@ -204,20 +204,9 @@ async function benchThroughput(work: string, image: BuiltImage, runs: number): P
         add(`${name} push`, push.seconds);
         const dest = join(work, `pull-${name}-${i}`);
         await run('sync', []);
-        const pull = await run(
-          'skopeo',
-          [
-            '--insecure-policy',
-            'copy',
-            '-q',
-            '--src-tls-verify=false',
-            `docker://${reg.host}/bench/big:1`,
-            `oci:${dest}:x`,
-          ],
-          {
-            timeoutMs: 600_000,
-          },
-        );
+        const pull = await run('skopeo', skopeoPullArgs(`${reg.host}/bench/big:1`, `oci:${dest}:x`), {
+          timeoutMs: 600_000,
+        });
         add(`${name} pull`, pull.seconds);
         await rm(dest, { recursive: true, force: true });
       } finally {

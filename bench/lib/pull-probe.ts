@@ -17,6 +17,11 @@ export function skopeoPush(archive: string, ref: string, timeoutMs?: number): Pr
   );
 }
 
+/** skopeo's arguments for a pull of `ref` (a registry on plain HTTP) into `dest` (`oci:DIR[:TAG]`): no unpack. */
+export function skopeoPullArgs(ref: string, dest: string): string[] {
+  return ['--insecure-policy', 'copy', '-q', '--src-tls-verify=false', `docker://${ref}`, dest];
+}
+
 /** Seeds `reg` (startRegistry's) with an image's archive as `<name>:1` through skopeo, untimed; the reference. */
 export async function seedRegistry(reg: DistributionRegistry, image: BuiltImage, timeoutMs?: number): Promise<string> {
   const ref = `${reg.host}/${image.name}:1`;
