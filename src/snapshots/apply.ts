@@ -80,7 +80,7 @@ const defaultPool = new UnpackPool();
 
 /** Sizes the process's unpack threads (see pool.ts). */
 export function configureUnpackThreads(threads: UnpackThreads): void {
-  defaultPool.configure(threads);
+  void defaultPool.configure(threads);
 }
 
 /** Starts the process's unpack threads ahead of a pull or load, if none runs (see UnpackPool.warm). */

@@ -290,6 +290,31 @@ test('past `eager` readers, a layer waits for a busy reader to come back; if non
   assert.equal(pool.running, 0);
 });
 
+test("an idle stop's lanes leave their shared memory to the next lanes (an idle daemon collects no garbage to free it)", async (t) => {
+  const pool = new UnpackPool({ readers: 2, appliers: 1 });
+  t.after(() => pool.close());
+  const first = [await pool.take({ blobSize: 1000 }), await pool.take({ blobSize: 1000 })];
+  for (const r of first) pool.give(r);
+  const before = new Set(first.flatMap((r) => [r.input.buffer, r.bodies]));
+  assert.equal(before.size, 4);
+  await pool.configure({ readers: 2, appliers: 1 }); // nothing under way: the threads stop as they do when idle
+  assert.equal(pool.running, 0);
+  const again = [await pool.take({ blobSize: 1000 }), await pool.take({ blobSize: 1000 })];
+  assert.notEqual(again[0], first[0]);
+  // By identity: deepEqual would take two zeroed buffers for the same.
+  const reused = again.flatMap((r) => [r.input.buffer, r.bodies]).filter((m) => before.has(m));
+  assert.equal(reused.length, 4, 'the same memory, none new');
+  for (const r of again) pool.give(r);
+  // And the lanes on that memory unpack as new ones do.
+  const dir = await root();
+  await unpackTar(dir, [await tarOf([{ header: { name: 'reused' }, body: Buffer.from('yes') }])], {
+    whiteouts: 'overlay',
+    pool,
+    blobSize: 1000,
+  });
+  assert.equal(await readFile(join(dir, 'reused'), 'utf8'), 'yes');
+});
+
 test('configure() while layers hold readers: never more layers at once than the readers configured, before or after', async (t) => {
   const pool = new UnpackPool({ readers: 2, appliers: 1 });
   t.after(() => pool.close());

@@ -168,7 +168,14 @@ export class UnpackPool {
   /** Layers waiting for a busy reader to come back (see `eager`), first come first served. */
   #waiting: Waiter[] = [];
   #busy = 0;
-  readonly #idleTimer = new IdleTimer(IDLE_MS, () => void this.#stopAll());
+  /**
+   * The shared memory of lanes whose threads were stopped with no unpack under way, for the next lanes: a stopped
+   * lane's memory is freed only when the main thread collects garbage, which an idle daemon does not do, so lanes
+   * made anew for every pull after an idle spell grew berthd's RSS by ~10 MiB a pull (bench/README.md, "Data path",
+   * 2026-12-07 19:06); reused, it stays at what the most lanes alive at once need.
+   */
+  #spare: { input: SharedArrayBuffer; bodies: SharedArrayBuffer }[] = [];
+  readonly #idleTimer = new IdleTimer(IDLE_MS, () => void this.#stopAll(true));
   readonly #writebackEvery: number;
   readonly #localAfter: number | undefined;
 
@@ -197,12 +204,12 @@ export class UnpackPool {
    * is resized: a larger limit lets waiting layers start now, a smaller one lets the layers under way finish and
    * starts no other until fewer than the new number run); the threads are started again with the new numbers at
    * once when nothing is running, else once they have stopped for idleness (a reader started meanwhile shares the
-   * appliers already running).
+   * appliers already running). Resolves once the threads it stopped have ended.
    */
-  configure(threads: UnpackThreads): void {
+  configure(threads: UnpackThreads): Promise<void> {
     this.#threads = clampThreads(threads);
     this.#slots.resize(this.#threads.readers);
-    if (this.#busy === 0) void this.#stopAll();
+    return this.#busy === 0 ? this.#stopAll(true) : Promise.resolve();
   }
 
   /**
@@ -368,8 +375,10 @@ export class UnpackPool {
   #startLane(home: ReaderThread | undefined): Reader {
     const h = home ?? { thread: this.#start('reader'), lanes: [], busy: 0, big: false };
     if (home === undefined) this.#homes.push(h);
-    const input = new SharedArrayBuffer(INPUT_RING);
-    const bodies = new SharedArrayBuffer(SLOTS * SLOT);
+    const { input, bodies } = this.#spare.pop() ?? {
+      input: new SharedArrayBuffer(INPUT_RING),
+      bodies: new SharedArrayBuffer(SLOTS * SLOT),
+    };
     const { port1, port2 } = new MessageChannel();
     h.thread.worker.postMessage({ t: 'lane', port: port2 } satisfies ToReaderThread, [port2]);
     const r = new Reader(h, port1, input, bodies);
@@ -405,8 +414,12 @@ export class UnpackPool {
     for (const r of lanes) r.onDeath?.(err);
   }
 
-  /** Stops every thread on purpose (their ends are not failures); resolves once they have all ended. */
-  async #stopAll(): Promise<void> {
+  /**
+   * Stops every thread on purpose (their ends are not failures); resolves once they have all ended. `recycle`: no
+   * unpack is under way (an idle stop), so once the threads have ended nothing uses the lanes' shared memory and the
+   * next lanes may take it (after a thread's death or a close, an unpack failing may still be copying into it).
+   */
+  async #stopAll(recycle = false): Promise<void> {
     const homes = this.#homes;
     const threads = [...homes.map((h) => h.thread), ...this.#appliers.map((a) => a.thread)];
     this.#homes = [];
@@ -416,6 +429,9 @@ export class UnpackPool {
     await Promise.all(threads.map((t) => t.stop()));
     // Every thread has ended: the writebacks their callbacks would have given back are given back here.
     for (const h of homes) for (const r of h.lanes) releaseWritebacks(writebacks, r.ctl);
+    if (recycle)
+      for (const h of homes)
+        for (const r of h.lanes) this.#spare.push({ input: r.input.buffer as SharedArrayBuffer, bodies: r.bodies });
   }
 }
 
