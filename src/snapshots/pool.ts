@@ -123,6 +123,8 @@ export class Reader {
   readonly port: MessagePort;
   /** A Buffer over the shared ring, copied into with copyToShared (util/shared-copy.ts: one memcpy). */
   readonly input: Buffer;
+  /** The shared memory under `input`. */
+  readonly ring: SharedArrayBuffer;
   readonly ctl: Int32Array;
   readonly bodies: SharedArrayBuffer;
   /** Serving a small layer: its file work is done on the reader's own applier only (the job's `local`). */
@@ -134,6 +136,7 @@ export class Reader {
   constructor(home: ReaderThread, port: MessagePort, input: SharedArrayBuffer, bodies: SharedArrayBuffer) {
     this.home = home;
     this.port = port;
+    this.ring = input;
     this.input = Buffer.from(input);
     this.bodies = bodies;
     this.ctl = new Int32Array(new SharedArrayBuffer(CTL_LENGTH * 4));
@@ -429,9 +432,7 @@ export class UnpackPool {
     await Promise.all(threads.map((t) => t.stop()));
     // Every thread has ended: the writebacks their callbacks would have given back are given back here.
     for (const h of homes) for (const r of h.lanes) releaseWritebacks(writebacks, r.ctl);
-    if (recycle)
-      for (const h of homes)
-        for (const r of h.lanes) this.#spare.push({ input: r.input.buffer as SharedArrayBuffer, bodies: r.bodies });
+    if (recycle) for (const h of homes) for (const r of h.lanes) this.#spare.push({ input: r.ring, bodies: r.bodies });
   }
 }
 

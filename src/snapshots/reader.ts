@@ -209,6 +209,11 @@ class BlobSink {
   finish(): { digest: string; size: number } {
     fsyncSync(this.#fd);
     this.close();
+    return this.#result();
+  }
+
+  /** The blob's digest (when hashed here) and size. */
+  #result(): { digest: string; size: number } {
     return { digest: this.#hash ? `sha256:${this.#hash.digest('hex')}` : '', size: this.#size };
   }
 
@@ -218,7 +223,7 @@ class BlobSink {
    */
   finishAsync(): Promise<{ digest: string; size: number }> {
     const fd = this.#fd;
-    const done = { digest: this.#hash ? `sha256:${this.#hash.digest('hex')}` : '', size: this.#size };
+    const done = this.#result();
     this.#syncing++;
     this.#closeWhenSynced = true;
     this.#fd = -1;
