@@ -11,6 +11,10 @@ import type { Readable } from 'node:stream';
 import { ConmonRuntime } from './driver.ts';
 
 export const RUNC = { name: 'runc', path: '/usr/sbin/runc' };
+/** runtime-ns as scripts/setup.sh builds it. */
+export const NS_HELPER = join(import.meta.dirname, '..', '..', 'build', 'runtime-ns');
+/** crun through runtime-ns, as berthd runs it on a hybrid cgroup host (probe.ts). */
+export const CRUN_NS = { name: 'crun', path: '/usr/bin/crun', wrapper: NS_HELPER };
 export const BUSYBOX = '/bin/busybox';
 
 /** A read-only busybox root file system: /bin/busybox and a link per applet, mount points for the spec. */
@@ -89,7 +93,10 @@ export class RuntimeTestbed {
   readonly ids = new Set<string>();
   driver: ConmonRuntime;
 
-  private constructor(dir: string, rootfs: string) {
+  readonly runtime: { name: string; path: string; wrapper?: string };
+
+  private constructor(dir: string, rootfs: string, runtime: { name: string; path: string; wrapper?: string }) {
+    this.runtime = runtime;
     this.dir = dir;
     this.execRoot = join(dir, 'run');
     this.rootfs = rootfs;
@@ -97,15 +104,15 @@ export class RuntimeTestbed {
     this.driver = this.newDriver();
   }
 
-  static async create(): Promise<RuntimeTestbed> {
+  static async create(runtime: { name: string; path: string; wrapper?: string } = RUNC): Promise<RuntimeTestbed> {
     const dir = await mkdtemp(join(tmpdir(), 'berth-runtime-'));
     const rootfs = await busyboxRootfs(dir);
-    return new RuntimeTestbed(dir, rootfs);
+    return new RuntimeTestbed(dir, rootfs, runtime);
   }
 
   /** A driver on the same directories, with no memory of this one's: what berthd has after a restart. */
   newDriver(): ConmonRuntime {
-    return new ConmonRuntime({ execRoot: this.execRoot, runtime: RUNC, exitPollMs: 100, monitorCheckMs: 200 });
+    return new ConmonRuntime({ execRoot: this.execRoot, runtime: this.runtime, exitPollMs: 100, monitorCheckMs: 200 });
   }
 
   /** A fresh container id (remembered for cleanup) and a bundle for it. */
