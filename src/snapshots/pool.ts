@@ -21,10 +21,11 @@
  * bootstrap (docs/design-notes.md, "What an unpack thread's start costs"), so they are kept for the next layer but
  * not for ever. All but one: a reader thread that has served small layers is kept by the idle stop (`#stopIdle`),
  * with its lanes, until `close` or its death, so that a pull of small layers after an idle spell does not pay a
- * thread's start and warm-up (~0.1 s of wall and ~0.15 s of CPU against a 50 × 1 MiB pull's ~0.45 s;
- * docs/design-notes.md, "The small-layer reader thread is kept"). A daemon that never unpacks starts none. Each lane has its own shared memory: the input ring (main thread → reader), the body slots
- * (reader → appliers) and a control block (see unpack-protocol.ts). A thread that dies fails every unpack under way
- * and the whole set is started again.
+ * thread's start and warm-up (0.06–0.08 s of wall and 0.10–0.17 s of CPU of a 50 × 1 MiB pull's ~0.5 s, for ~3.5
+ * MiB of RSS; docs/design-notes.md, "The small-layer reader thread is kept"). A daemon that never unpacks starts
+ * none. Each lane has its own shared memory: the input ring (main thread → reader), the body slots (reader →
+ * appliers) and a control block (see unpack-protocol.ts). A thread that dies fails every unpack under way and the
+ * whole set is started again.
  */
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, type Transferable } from 'node:worker_threads';
