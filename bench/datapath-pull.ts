@@ -2,8 +2,11 @@
  * The data path's pull step alone, as an A/B (issue 11): the `--mib` single-layer gzip image and the `--layers`
  * image pulled from one local docker-registry (started here, seeded by skopeo) by this tree's berthd and by
  * `--base`'s (e.g. main before a change), each through the API (`POST /images/create`, CPU by thread) and through
- * its own `berth pull -q` (the CLI included; once with berthd's unpack threads running, as after another pull, and
- * once with them stopped, as after 10 s without one), beside `skopeo copy` into an OCI directory (no unpack) in the same
+ * its own `berth pull -q` (the CLI included) three times: warm (berthd's unpack threads as another pull left them),
+ * "after idle" (AFTER_IDLE_MS, 12 s, after the round's last pull: the idle stop has run, its appliers and big
+ * layers' readers stopped, the reader thread that served small layers kept) and "after start" (every berthd
+ * restarted on its roots first, the image removed: the first pull after a daemon start, which pays the unpack
+ * thread's start); beside `skopeo copy` into an OCI directory (no unpack, a fresh process each time) in the same
  * rounds. Steps interleaved in each round, the order turned each round, after a warm-up round, `sync` before each
  * step, the image removed and pruned after it. No timing is asserted.
  */
@@ -13,9 +16,9 @@ import { join } from 'node:path';
 import { startRegistry } from '../src/distribution/remote/testkit.ts';
 import { clearDocker, type Sample, timed } from './datapath.ts';
 import { bigLayer, buildImage, manyLayers } from './lib/archive.ts';
-import { BERTH, type Engine, removeDir, startBerthd } from './lib/engines.ts';
+import { BERTH, type Berthd, type BerthdOptions, removeDir, restartBerthd, startBerthd } from './lib/engines.ts';
 import { apiPull, seedRegistry, skopeoPullArgs } from './lib/pull-probe.ts';
-import { cpuSeconds, hasUnpackThreads, run, stats, threadSched, unpackThreadsStopped } from './lib/proc.ts';
+import { afterIdle, cpuSeconds, hasUnpackThreads, run, stats, threadSched } from './lib/proc.ts';
 import { type Group, interleavedRounds, type Step } from './lib/rounds.ts';
 
 export interface DatapathPullFigures {
@@ -26,7 +29,7 @@ export interface DatapathPullFigures {
 }
 
 /** An API pull through `e`, timed, with berthd's CPU by thread. */
-async function timedApi(e: Engine, ref: string): Promise<Sample> {
+async function timedApi(e: Berthd, ref: string): Promise<Sample> {
   await run('sync', []);
   const load = loadavg()[0]!;
   const before = threadSched(e.pid);
@@ -60,48 +63,43 @@ export async function benchDatapathPull(o: {
   for (const image of images) {
     refs.set(image.name, await seedRegistry(reg, image));
   }
-  const engines: { label: string; e: Engine; berth: string }[] = [];
-  const start = async (label: string, e: Promise<Engine>, berth: string): Promise<void> => {
-    const got = await e;
-    o.cleanups.push(() => got.stop());
-    engines.push({ label, e: got, berth });
+  // Each berthd as it runs now: the "after start" steps restart them.
+  const engines: { label: string; e: Berthd; berth: string; opts: BerthdOptions }[] = [];
+  const start = async (label: string, opts: BerthdOptions, berth: string): Promise<void> => {
+    const entry = { label, e: await startBerthd(opts), berth, opts };
+    o.cleanups.push(() => entry.e.stop());
+    engines.push(entry);
   };
-  await start('berthd', startBerthd(), BERTH);
-  if (o.base !== undefined)
-    await start('base', startBerthd({ bin: join(o.base, 'bin', 'berthd') }), join(o.base, 'bin', 'berth'));
+  await start('berthd', {}, BERTH);
+  if (o.base !== undefined) await start('base', { bin: join(o.base, 'bin', 'berthd') }, join(o.base, 'bin', 'berth'));
   const first = loadavg()[0]!;
+  /** When the last step ended: the "after idle" steps come AFTER_IDLE_MS after it. */
+  let lastStep = performance.now();
   const groups = images.flatMap((image): Group<Sample>[] => {
     const ref = refs.get(image.name)!;
     const steps: [string, () => Promise<Sample>][] = [];
-    const cold: [string, () => Promise<Sample>][] = [];
-    for (const { label, e, berth } of engines) {
+    const idle: [string, () => Promise<Sample>][] = [];
+    const started: [string, () => Promise<Sample>][] = [];
+    for (const x of engines) {
+      const { label, berth } = x;
+      const pull = async (): Promise<Sample> => {
+        const s = await timed(berth, ['-H', x.e.host, 'pull', '-q', ref], {}, x.e.pids(), x.e.pid);
+        if (!hasUnpackThreads(x.e.pid)) throw new Error('no unpack thread seen after a pull: renamed?');
+        await clearDocker(x.e, ref);
+        return s;
+      };
       steps.push([
         `api → ${label}`,
         async () => {
-          const s = await timedApi(e, ref);
-          await clearDocker(e, ref);
+          const s = await timedApi(x.e, ref);
+          await clearDocker(x.e, ref);
           return s;
         },
       ]);
-      steps.push([
-        `berth pull → ${label}`,
-        async () => {
-          const s = await timed(berth, ['-H', e.host, 'pull', '-q', ref], {}, e.pids(), e.pid);
-          await clearDocker(e, ref);
-          return s;
-        },
-      ]);
-      // The first pull after an idle spell: berthd's unpack threads stopped (10 s without an unpack), so this
-      // pull pays their start, as skopeo pays its own start in every step. After the other steps (below).
-      cold.push([
-        `berth pull cold → ${label}`,
-        async () => {
-          const s = await timed(berth, ['-H', e.host, 'pull', '-q', ref], {}, e.pids(), e.pid);
-          if (!hasUnpackThreads(e.pid)) throw new Error('no unpack thread seen after a pull: renamed?');
-          await clearDocker(e, ref);
-          return s;
-        },
-      ]);
+      steps.push([`berth pull → ${label}`, pull]);
+      // After the other steps (below): the pull after an idle spell, and the first after a daemon start.
+      idle.push([`berth pull after idle → ${label}`, pull]);
+      started.push([`berth pull after start → ${label}`, pull]);
     }
     steps.push([
       'skopeo copy',
@@ -120,6 +118,7 @@ export async function benchDatapathPull(o: {
         async () => {
           const regBefore = cpuSeconds([reg.pid]);
           const s = await step();
+          lastStep = performance.now();
           // The registry's CPU in the step (it serves every client alike; on 2 CPUs it shares them with the client).
           s.threads = { ...s.threads, registry: cpuSeconds([reg.pid]) - regBefore };
           return s;
@@ -137,13 +136,21 @@ export async function benchDatapathPull(o: {
         },
         steps: keyed(steps),
       },
-      // The cold pulls last, once every berthd's unpack threads have stopped: one idle spell for all of them, and
-      // no warm step after it (it would find its threads stopped too).
+      // After the warm steps, one idle spell for every berthd: AFTER_IDLE_MS after the last step, the idle stop
+      // checked (bench/lib/proc.ts `afterIdle`).
       {
         before: async () => {
-          for (const { e } of engines) await unpackThreadsStopped(e.pid);
+          const since = lastStep;
+          for (const { e } of engines) await afterIdle(e.pid, since);
         },
-        steps: keyed(cold),
+        steps: keyed(idle),
+      },
+      // Last, every berthd restarted on its roots (the image removed), its start settled, no unpack thread running.
+      {
+        before: async () => {
+          for (const x of engines) x.e = await restartBerthd(x.e, x.opts);
+        },
+        steps: keyed(started),
       },
     ];
   });
@@ -186,9 +193,12 @@ export function datapathPullReport(f: DatapathPullFigures): string {
       ['berth pull → berthd', 'berth pull → base'],
       ['berth pull → berthd', 'skopeo copy'],
       ['berth pull → base', 'skopeo copy'],
-      ['berth pull cold → berthd', 'berth pull cold → base'],
-      ['berth pull cold → berthd', 'skopeo copy'],
-      ['berth pull cold → base', 'skopeo copy'],
+      ['berth pull after idle → berthd', 'berth pull after idle → base'],
+      ['berth pull after idle → berthd', 'skopeo copy'],
+      ['berth pull after idle → base', 'skopeo copy'],
+      ['berth pull after start → berthd', 'berth pull after start → base'],
+      ['berth pull after start → berthd', 'skopeo copy'],
+      ['berth pull after start → base', 'skopeo copy'],
       ['api → berthd', 'skopeo copy'],
     ] as const) {
       const l = per(a, b);

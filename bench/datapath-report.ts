@@ -25,7 +25,12 @@ export function datapathReport(f: DatapathFigures): string {
     const r = less ? med(a) / med(b) : med(b) / med(a);
     const c = less ? cpu(a) / cpu(b) : cpu(b) / cpu(a);
     const cpuNote = Number.isFinite(c) ? `; CPU ${c.toFixed(2)}×` : '';
-    return `**${r.toFixed(2)}×** (goal ${less ? '≤' : '≥'} ${goal}×: ${(less ? r <= goal : r >= goal) ? 'met' : 'missed'}${cpuNote})`;
+    // The same ratio round by round (the steps of a round ran minutes apart at most, under the same load).
+    const [xa, xb] = [f.samples[a] ?? [], f.samples[b] ?? []];
+    const rounds = xa.map((s, i) =>
+      (less ? s.seconds / (xb[i]?.seconds ?? Number.NaN) : (xb[i]?.seconds ?? Number.NaN) / s.seconds).toFixed(2),
+    );
+    return `**${r.toFixed(2)}×** (goal ${less ? '≤' : '≥'} ${goal}×: ${(less ? r <= goal : r >= goal) ? 'met' : 'missed'}${cpuNote}; per round ${rounds.join(' ')})`;
   };
   const out = [
     `### Data path (${f.rounds} rounds after a warm-up; median (min–max); load average = 1-minute, at each step)`,
@@ -45,8 +50,11 @@ export function datapathReport(f: DatapathFigures): string {
     out.push(
       `- pull ${which}: docker → berthd / docker → dockerd ${ratio(`pull ${which} docker → berthd`, `pull ${which} docker → dockerd`, 0.5)}; ` +
         `berth pull / skopeo ${ratio(`pull ${which} berth → berthd`, `pull ${which} skopeo (no unpack)`, 1.0)}` +
-        (f.samples[`pull ${which} berth → berthd (cold)`]
-          ? `, cold (berthd's unpack threads stopped) ${ratio(`pull ${which} berth → berthd (cold)`, `pull ${which} skopeo (no unpack)`, 1.0)}`
+        (f.samples[`pull ${which} berth → berthd (after idle)`]
+          ? `, after idle (12 s after its last pull) ${ratio(`pull ${which} berth → berthd (after idle)`, `pull ${which} skopeo (no unpack)`, 1.0)}`
+          : '') +
+        (f.samples[`pull ${which} berth → berthd (after start)`]
+          ? `, after a daemon start ${ratio(`pull ${which} berth → berthd (after start)`, `pull ${which} skopeo (no unpack)`, 1.0)}`
           : '') +
         '; ' +
         `/ podman ${(med(`pull ${which} docker → berthd`) / med(`pull ${which} podman`)).toFixed(2)}×`,

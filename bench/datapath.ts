@@ -4,7 +4,9 @@
  * - pull of a single-layer gzip image and of a many-layer gzip image from one local docker-registry (started here,
  *   seeded by skopeo): `docker pull` and `berth pull` through berthd, `docker pull` through Debian's dockerd 20.10,
  *   `podman pull` (root, its own storage), `skopeo copy docker://… oci:DIR` (no unpack: the floor of the network
- *   part), and `berth pull` again once berthd's unpack threads have stopped (a pull after 10 s idle); every engine removes the image and prunes between runs (checked: no unpacked layer left);
+ *   part), and `berth pull` twice more: "after idle" (12 s after berthd's last pull, its idle stop run) and "after
+ *   start" (berthd restarted on the same roots first: the first pull after a daemon start); every engine removes
+ *   the image and prunes between runs (checked: no unpacked layer left);
  * - `docker load` of the same images' archives, uncompressed and gzip, into berthd and into dockerd;
  * - unpack: berthd's unpack code in this process (`unpackTar` from the layer file, the image's layers three at a
  *   time as a load unpacks them, its threads started beforehand, the tar hashed only for a compressed blob as
@@ -34,12 +36,14 @@ import {
   dockerEnv,
   podmanSetup,
   removeDir,
+  restartBerthd,
   startBerthd,
   startDockerd,
   TREE,
   type Engine,
 } from './lib/engines.ts';
 import {
+  afterIdle,
   cpuSeconds,
   hasUnpackThreads,
   idleRssMiB,
@@ -48,7 +52,6 @@ import {
   sampleRss,
   stats,
   threadSched,
-  unpackThreadsStopped,
 } from './lib/proc.ts';
 
 /** A step longer than this is a hang. */
@@ -187,7 +190,8 @@ export async function benchDatapath(o: {
       many: await buildImage(scratch, 'dp-many', manyLayers(o.layers, o.layerKib), { gzip: true }),
       manyRaw: await buildImage(scratch, 'dp-many-raw', manyLayers(o.layers, o.layerKib), { gzip: false }),
     };
-    const berthd = await startBerthd();
+    // Restarted for each pull's "after start" step (`restartBerthd`): every use reads the current one.
+    let berthd = await startBerthd();
     cleanups.push(() => berthd.stop());
     const dockerd = await startDockerd();
     cleanups.push(() => dockerd.stop());
@@ -208,6 +212,8 @@ export async function benchDatapath(o: {
     const floorsOf = { big: await floorArgs(reg, refs.big), many: await floorArgs(reg, refs.many) };
     const snapshots = await unpackCode();
 
+    /** When berthd's last pull (and its image's removal) ended: the "after idle" step waits from there. */
+    let lastBerthdPull = performance.now();
     const pullOnce = async (which: 'big' | 'many', record: boolean): Promise<void> => {
       const ref = refs[which];
       const steps: [string, () => Promise<Sample>, () => Promise<void>][] = [
@@ -240,12 +246,23 @@ export async function benchDatapath(o: {
         ],
         ['curl ×3 (network floor)', () => timed('curl', floorsOf[which](3)), async () => {}],
         ['curl ×6 (network floor)', () => timed('curl', floorsOf[which](6)), async () => {}],
-        // The first pull after an idle spell, last so that the steps above let most of it pass: berthd's unpack
-        // threads stopped (10 s without an unpack), their start paid by this pull (skopeo pays its own every time).
+        // The pull after an idle spell, after the steps above so that they let most of it pass: AFTER_IDLE_MS
+        // after berthd's last pull, its idle stop run (its appliers and big layers' readers stopped, the reader
+        // thread that served small layers kept: src/snapshots/pool.ts).
         [
-          'berth → berthd (cold)',
+          'berth → berthd (after idle)',
           async () => {
-            await unpackThreadsStopped(berthd.pid);
+            await afterIdle(berthd.pid, lastBerthdPull);
+            return await timed(BERTH, ['-H', berthd.host, 'pull', '-q', ref], berthEnv, berthd.pids(), berthd.pid);
+          },
+          () => clearDocker(berthd, ref),
+        ],
+        // The first pull after a daemon start: berthd restarted on the same roots (the image removed), no unpack
+        // thread running; this pull pays their start and warm-up (skopeo pays its own start every time).
+        [
+          'berth → berthd (after start)',
+          async () => {
+            berthd = await restartBerthd(berthd);
             const s = await timed(BERTH, ['-H', berthd.host, 'pull', '-q', ref], berthEnv, berthd.pids(), berthd.pid);
             if (!hasUnpackThreads(berthd.pid)) throw new Error('no unpack thread seen after a pull: renamed?');
             return s;
@@ -254,13 +271,15 @@ export async function benchDatapath(o: {
         ],
       ];
       // Untimed, one pull of this image first: berthd's unpack threads as a pull of it leaves them (the previous
-      // image's cold pull starts one reader; this one may use six), so that the steps before the cold one are warm.
+      // image's last pull was the first after a restart; this one may use six readers), so that the steps before
+      // the "after idle" one are warm.
       await apiPull(berthd.socket, ref);
       await clearDocker(berthd, ref);
       for (const [who, step, clear] of steps) {
         const from = accessLog(reg).length;
         const s = await step();
         await clear();
+        if (who.includes('→ berthd')) lastBerthdPull = performance.now();
         if (record) add(`pull ${which} ${who}`, s);
         if (!record) requests[`${which} ${who}`] = requestsSince(reg, from);
       }

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { childrenOf, comm, ping, run, sleep, stopPid } from './proc.ts';
+import { AFTER_START_MS, childrenOf, comm, hasUnpackThreads, ping, run, sleep, stopPid } from './proc.ts';
 
 /** This checkout. */
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -99,7 +99,7 @@ export async function startBerthd(
     /** Another tree's bin/berthd. */
     bin?: string;
   } = {},
-): Promise<Engine & { startSeconds: number; stopKeeping(): Promise<void> }> {
+): Promise<Berthd> {
   const dir = opts.dir ?? (await mkdtemp('/tmp/berth-bench-'));
   const socket = join(dir, 'berth.sock');
   const dataRoot = join(dir, 'data');
@@ -153,6 +153,25 @@ export async function startBerthd(
       await stopPid(pid);
     },
   };
+}
+
+/** A berthd started by `startBerthd`. */
+export type Berthd = Engine & { startSeconds: number; stopKeeping(): Promise<void> };
+
+/** A berthd's start options, kept for `restartBerthd`. */
+export type BerthdOptions = Parameters<typeof startBerthd>[0];
+
+/**
+ * Stops berthd `e` and starts it again on the same roots (`opts` as it was started with, e.g. another tree's `bin`),
+ * then waits AFTER_START_MS (bench/lib/proc.ts) and checks that it runs no unpack thread: its next pull is the first
+ * after a daemon start. A new pid, the same socket and data root.
+ */
+export async function restartBerthd(e: Berthd, opts: BerthdOptions = {}): Promise<Berthd> {
+  await e.stopKeeping();
+  const again = await startBerthd({ ...opts, dir: e.dir });
+  await sleep(AFTER_START_MS);
+  if (hasUnpackThreads(again.pid)) throw new Error(`berthd ${again.pid}: unpack threads running after its start`);
+  return again;
 }
 
 /** The host's forwarding state, which a dockerd may change: `net.ipv4.ip_forward` and the FORWARD policy. */

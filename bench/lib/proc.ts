@@ -172,19 +172,37 @@ export function hasUnpackThreads(pid: number): boolean {
 }
 
 /**
- * Waits until berthd `pid` runs no unpack thread (they stop together after 10 s without an unpack:
- * src/snapshots/pool.ts), so that the next pull pays their start as the first one after an idle spell does.
- * Throws after `timeoutMs`. Resolves with the seconds waited.
+ * How long after a berthd's last pull its "after idle" pull comes: its idle stop (IDLE_MS, 10 s in
+ * src/snapshots/pool.ts) has run by then, with a margin.
  */
-export async function unpackThreadsStopped(pid: number, timeoutMs = 20_000): Promise<number> {
-  const t0 = performance.now();
-  for (;;) {
-    if (!hasUnpackThreads(pid)) return (performance.now() - t0) / 1000;
-    if (performance.now() - t0 > timeoutMs)
-      throw new Error(`berthd ${pid}: unpack threads still running after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+export const AFTER_IDLE_MS = 12_000;
+
+/** The unpack threads berthd `pid` runs now, by kind. */
+export function unpackThreads(pid: number): { readers: number; appliers: number } {
+  const t = threadSched(pid);
+  return { readers: t['unpack-reader']?.n ?? 0, appliers: t['unpack-applier']?.n ?? 0 };
 }
+
+/**
+ * Waits until `AFTER_IDLE_MS` after `since` (a `performance.now()` at or after berthd `pid`'s last pull), so that
+ * the next pull is one after an idle spell, then checks that the idle stop ran: no applier and at most one reader
+ * thread (the one kept for small layers, src/snapshots/pool.ts; none in a tree before it), else throws (a daemon
+ * whose idle stop does not run, or threads renamed, would make the step silently warm). Resolves with the readers
+ * left (0 or 1).
+ */
+export async function afterIdle(pid: number, since: number): Promise<number> {
+  await sleep(Math.max(0, since + AFTER_IDLE_MS - performance.now()));
+  const t = unpackThreads(pid);
+  if (t.appliers > 0 || t.readers > 1)
+    throw new Error(`berthd ${pid}: ${t.readers} readers and ${t.appliers} appliers ${AFTER_IDLE_MS} ms after a pull`);
+  return t.readers;
+}
+
+/**
+ * How long after a restarted berthd answers its "first pull after a daemon start" comes: its start's own work
+ * (module loads, the stores' first reads) settled, as a pull a while after the daemon's start finds it.
+ */
+export const AFTER_START_MS = 2000;
 
 /** PIDs of a process's direct children (spawned by any of its threads). */
 export function childrenOf(pid: number): number[] {

@@ -51,7 +51,10 @@ export function apiPull(socket: string, ref: string): Promise<Record<string, num
           if (s === 'Downloading') marks['first bytes'] ??= at();
           if (s === 'Download complete') marks['last blob downloaded'] = at();
           if (s === 'Extracting') marks['last extract progress'] = at();
-          if (s === 'Pull complete') marks['last layer unpacked'] = at();
+          if (s === 'Pull complete') {
+            marks['first layer unpacked'] ??= at();
+            marks['last layer unpacked'] = at();
+          }
         }
       });
       res.on('end', () => {

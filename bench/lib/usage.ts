@@ -63,7 +63,8 @@ benchmarks (default: load layers idle version phases registry):
             tree's berthd, --base's berthd and dockerd (--no-dockerd: without it), --rounds interleaved rounds, CPU by
             thread (not in the default set)
   datapath-pull  the datapath pull step alone as an A/B: the --mib and --layers gzip images pulled through the API
-            and by berth pull (warm, and cold: berthd's unpack threads stopped) into this tree's berthd and --base's,
+            and by berth pull (warm; after idle: 12 s after the last pull; after start: berthd restarted) into this
+            tree's berthd and --base's,
             beside skopeo copy, --rounds interleaved rounds, CPU by thread and the registry's (not in the default set)
   datapath-rss  the datapath memory step alone, --rounds rounds: peak RSS, where its pages are (smaps), time and
             CPU of a docker load of a --rss-mib layer (--compression) into a fresh berthd (and --base's, each

@@ -16,12 +16,16 @@
  * an applier, each of which pays Node's bootstrap and warms its code up on its own (bench/README.md, "Data path",
  * 2026-12-07 17:30).
  *
- * Threads start on first use and stop together after IDLE_MS without work: each costs ~10–12 MiB of RSS at a load's
- * peak and 3–6 MiB while it idles, whatever its `resourceLimits`, and ~50 ms of CPU to start here, most of it Node's
- * own worker bootstrap (docs/design-notes.md, "What an unpack thread's start costs"), so they are kept for the next
- * layer but not for ever. Each lane has its own shared memory: the input ring (main thread → reader), the body slots
- * (reader → appliers) and a control block (see unpack-protocol.ts). A thread that dies fails every unpack under way
- * and the whole set is started again.
+ * Threads start on first use and stop after IDLE_MS without work: each costs ~10–12 MiB of RSS at a load's peak and
+ * 3–6 MiB while it idles, whatever its `resourceLimits`, and ~50 ms of CPU to start here, most of it Node's own worker
+ * bootstrap (docs/design-notes.md, "What an unpack thread's start costs"), so they are kept for the next layer but
+ * not for ever. All but one: a reader thread that has served small layers is kept by the idle stop (`#stopIdle`),
+ * with its lanes, until `close` or its death, so that a pull of small layers after an idle spell does not pay a
+ * thread's start and warm-up (0.06–0.08 s of wall and 0.10–0.17 s of CPU of a 50 × 1 MiB pull's ~0.5 s, for ~3.5
+ * MiB of RSS; docs/design-notes.md, "The small-layer reader thread is kept"). A daemon that never unpacks starts
+ * none. Each lane has its own shared memory: the input ring (main thread → reader), the body slots (reader →
+ * appliers) and a control block (see unpack-protocol.ts). A thread that dies fails every unpack under way and the
+ * whole set is started again.
  */
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, type Transferable } from 'node:worker_threads';
@@ -115,6 +119,8 @@ interface ReaderThread {
   lanes: Reader[];
   busy: number;
   big: boolean;
+  /** It has served a small layer since it started: the idle stop keeps one such thread. */
+  small: boolean;
 }
 
 /** A lane of a reader thread and its shared memory, lent to one unpack at a time. */
@@ -178,15 +184,20 @@ export class UnpackPool {
    * 2026-12-07 19:06); reused, it stays at what the most lanes alive at once need.
    */
   #spare: { input: SharedArrayBuffer; bodies: SharedArrayBuffer }[] = [];
-  readonly #idleTimer = new IdleTimer(IDLE_MS, () => void this.#stopAll(true));
+  readonly #idleTimer: IdleTimer;
   readonly #writebackEvery: number;
   readonly #localAfter: number | undefined;
 
   /**
    * `writebackEvery`: how often a stored blob is handed to the disk as it is written; `localAfter`: the steps every
-   * applier thread must have waiting before a reader takes one itself (dispatch.ts). Tests make them small.
+   * applier thread must have waiting before a reader takes one itself (dispatch.ts); `idleMs`: the idle stop's wait
+   * (IDLE_MS). Tests make them small.
    */
-  constructor(threads: UnpackThreads = DEFAULT_THREADS, opts: { writebackEvery?: number; localAfter?: number } = {}) {
+  constructor(
+    threads: UnpackThreads = DEFAULT_THREADS,
+    opts: { writebackEvery?: number; localAfter?: number; idleMs?: number } = {},
+  ) {
+    this.#idleTimer = new IdleTimer(opts.idleMs ?? IDLE_MS, () => void this.#stopIdle());
     this.#writebackEvery = opts.writebackEvery ?? WRITEBACK_EVERY;
     this.#localAfter = opts.localAfter;
     this.#threads = clampThreads(threads);
@@ -200,6 +211,11 @@ export class UnpackPool {
   /** The threads running now (readers and appliers). */
   get running(): number {
     return this.#homes.length + this.#appliers.length;
+  }
+
+  /** The reader threads running now, and their lanes (one list of lanes a thread). */
+  get readerThreads(): readonly (readonly Reader[])[] {
+    return this.#homes.map((h) => [...h.lanes]);
   }
 
   /**
@@ -254,7 +270,8 @@ export class UnpackPool {
   #use(r: Reader, small: boolean): Reader {
     r.small = small;
     r.home.busy++;
-    if (!small) r.home.big = true;
+    if (small) r.home.small = true;
+    else r.home.big = true;
     r.port.ref();
     r.home.thread.worker.ref();
     for (const a of this.#appliers) a.thread.worker.ref();
@@ -299,21 +316,23 @@ export class UnpackPool {
    * (~0.1 s of CPU for the two, bench/README.md, "Data path") overlaps with what comes before the first layer (a
    * pull's manifest and config, a load's archive up to its first layer) instead of delaying it. One reader only: a
    * single-layer load needs no more, and each costs ~10 MiB at a load's peak. A pull does not start the appliers
-   * here: a pull of small layers needs none (`take`), and a layer that does starts them. The threads stop after
-   * IDLE_MS as usual if no unpack comes.
+   * here: a pull of small layers needs none (`take`), and a layer that does starts them. A reader thread kept by the
+   * idle stop counts as the one reader (its idle lane takes a layer of any size); the appliers are started beside it
+   * all the same. The threads stop after IDLE_MS as usual if no unpack comes.
    */
   warm(opts: { appliers?: boolean } = {}): void {
-    if (this.#homes.length > 0) return;
-    let r: Reader;
+    const appliers = opts.appliers !== false && this.#appliers.length === 0;
+    if (this.#homes.length > 0 && !appliers) return;
     try {
-      if (opts.appliers !== false) this.#startAppliers();
-      r = this.#startLane(undefined);
+      if (appliers) this.#startAppliers();
+      if (this.#homes.length === 0) this.#idle.push(this.#startLane(undefined));
     } catch {
       return; // the unpack that comes next starts them again, and reports what fails
     }
-    r.home.thread.worker.unref();
-    for (const a of this.#appliers) a.thread.worker.unref();
-    this.#idle.push(r);
+    // Started here, they serve no unpack yet (one that takes them refs them); an applier serves none until a layer
+    // that is not small comes, and such a layer would have started them.
+    for (const h of this.#homes) if (h.busy === 0) h.thread.worker.unref();
+    if (appliers) for (const a of this.#appliers) a.thread.worker.unref();
     if (this.#busy === 0) this.#idleTimer.arm();
   }
 
@@ -376,7 +395,7 @@ export class UnpackPool {
 
   /** A new lane on `home`, or on a new reader thread; idle (not in #idle: the caller takes it or puts it there). */
   #startLane(home: ReaderThread | undefined): Reader {
-    const h = home ?? { thread: this.#start('reader'), lanes: [], busy: 0, big: false };
+    const h = home ?? { thread: this.#start('reader'), lanes: [], busy: 0, big: false, small: false };
     if (home === undefined) this.#homes.push(h);
     const { input, bodies } = this.#spare.pop() ?? {
       input: new SharedArrayBuffer(INPUT_RING),
@@ -418,15 +437,31 @@ export class UnpackPool {
   }
 
   /**
-   * Stops every thread on purpose (their ends are not failures); resolves once they have all ended. `recycle`: no
-   * unpack is under way (an idle stop), so once the threads have ended nothing uses the lanes' shared memory and the
-   * next lanes may take it (after a thread's death or a close, an unpack failing may still be copying into it).
+   * The idle stop (IDLE_MS without an unpack): every thread but one reader thread that has served small layers, kept
+   * with its lanes (idle, their memory its own) for the next pull of small layers, which then starts no thread. Its
+   * lanes drop their links to the appliers stopped here; the appliers started next connect to them again. The
+   * stopped threads' lanes leave their memory to the next lanes (`#spare`).
    */
-  async #stopAll(recycle = false): Promise<void> {
-    const homes = this.#homes;
+  #stopIdle(): Promise<void> {
+    const kept = this.#homes.find((h) => h.small && h.busy === 0);
+    if (kept === undefined) return this.#stopAll(true);
+    const stopping = this.#appliers.length > 0;
+    const done = this.#stopAll(true, kept);
+    if (stopping) for (const r of kept.lanes) r.post({ t: 'unlink' });
+    return done;
+  }
+
+  /**
+   * Stops every thread on purpose but `keep` (their ends are not failures); resolves once they have all ended.
+   * `recycle`: no unpack is under way (an idle stop), so once the threads have ended nothing uses the lanes' shared
+   * memory and the next lanes may take it (after a thread's death or a close, an unpack failing may still be copying
+   * into it).
+   */
+  async #stopAll(recycle = false, keep?: ReaderThread): Promise<void> {
+    const homes = this.#homes.filter((h) => h !== keep);
     const threads = [...homes.map((h) => h.thread), ...this.#appliers.map((a) => a.thread)];
-    this.#homes = [];
-    this.#idle = [];
+    this.#homes = keep ? [keep] : [];
+    this.#idle = keep ? this.#idle.filter((r) => r.home === keep) : [];
     this.#appliers = [];
     for (const h of homes) for (const r of h.lanes) r.port.close();
     await Promise.all(threads.map((t) => t.stop()));

@@ -70,6 +70,8 @@ function serve(port: MessagePort): void {
   let localAfter: number | undefined;
   const inflaters: Inflaters = {};
   const links: ApplierLink[] = [];
+  /** The ports to the applier threads (not this thread's own). */
+  const ports: MessagePort[] = [];
   /** The applier errors of the running job, by job number. */
   const applierErrors = new Map<number, PortableError>();
   let job: Job | undefined;
@@ -96,9 +98,15 @@ function serve(port: MessagePort): void {
       case 'applier':
         links.push({ id: m.id, post: (s) => m.port.postMessage(s), local: false });
         links.sort((a, b) => a.id - b.id);
+        ports.push(m.port);
         m.port.on('message', (e: ApplierToReader) => {
           if (!applierErrors.has(e.job)) applierErrors.set(e.job, e);
         });
+        return;
+      case 'unlink':
+        // Only this thread's own applier stays; the appliers that start next connect anew ('applier').
+        for (let i = links.length - 1; i >= 0; i--) if (!links[i]!.local) links.splice(i, 1);
+        for (const p of ports.splice(0)) p.close();
         return;
       case 'job': {
         applierErrors.clear();

@@ -166,6 +166,8 @@ export type ToReader =
       localAfter?: number;
     }
   | { t: 'applier'; id: number; port: MessagePort }
+  /** The appliers were stopped (an idle stop that kept this lane's thread, pool.ts): drop the links to them. */
+  | { t: 'unlink' }
   | {
       t: 'job';
       job: number;
