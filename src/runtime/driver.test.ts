@@ -9,7 +9,7 @@ import { ProcessStartError } from './runtimecli.ts';
 import { readLog, type LogEntry } from './logs.ts';
 import { pidRunning } from './process.ts';
 import { openCopies } from './sealed.ts';
-import { CRUN_NS, OutputCollector, RUNC, RuntimeTestbed } from './testkit.ts';
+import { CRUN_NS, ensureNsHelper, OutputCollector, RUNC, RuntimeTestbed } from './testkit.ts';
 
 /** Whether `pid` still runs after up to `ms` of waiting for it to go (polled every 20 ms). */
 async function stillRunningAfter(pid: number, ms: number): Promise<boolean> {
@@ -22,6 +22,7 @@ async function stillRunningAfter(pid: number, ms: number): Promise<boolean> {
  * runtime-ns: probe.ts), as root, each cleaned up after.
  */
 const HYBRID = existsSync('/sys/fs/cgroup/unified/cgroup.controllers');
+if (HYBRID) ensureNsHelper();
 for (const rt of [RUNC, HYBRID ? CRUN_NS : { name: 'crun', path: '/usr/bin/crun' }])
   describe(`ConmonRuntime with ${rt.name}`, () => {
     let bed: RuntimeTestbed;

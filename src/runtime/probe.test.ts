@@ -5,6 +5,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeRuntimes } from './probe.ts';
+import { ensureNsHelper, NS_HELPER } from './testkit.ts';
 
 test('probeRuntimes: runc works here; crun 1.8 on a hybrid-cgroup host is reported, not fixed', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-probe-'));
@@ -44,11 +45,11 @@ test('probeRuntimes: runc works here; crun 1.8 on a hybrid-cgroup host is report
 });
 
 const HYBRID = existsSync('/sys/fs/cgroup/unified/cgroup.controllers');
-const NS_HELPER = join(import.meta.dirname, '..', '..', 'build', 'runtime-ns');
 
 test('probeRuntimes: crun refusing hybrid cgroups works through runtime-ns; a missing runtime-ns is named', {
   skip: !HYBRID && 'not a hybrid cgroup host',
 }, async (t) => {
+  ensureNsHelper();
   const root = await mkdtemp(join(tmpdir(), 'berth-probe-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   const crun = { name: 'crun', path: '/usr/bin/crun' };
