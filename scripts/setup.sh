@@ -15,7 +15,9 @@ cd "$(dirname "$0")/.."
 #   aardvark-dns      container name resolution on user networks (started by netavark)
 #   iproute2,iptables network namespaces and the firewall netavark writes to
 #   gnupg             GPG simple signing: `berth trust sign --gpg-key`, and signedBy policies berthd enforces
-RUN_PKGS=(runc crun conmon catatonit busybox-static attr netavark aardvark-dns iproute2 iptables gnupg)
+#   gcc, libc6-dev    build runtime-ns (src/runtime/runtime-ns.c, static against libc.a), the small program through
+#                     which crun runs on a hybrid cgroup host (below)
+RUN_PKGS=(runc crun conmon catatonit busybox-static attr netavark aardvark-dns iproute2 iptables gnupg gcc libc6-dev)
 #   skopeo, umoci     peers that read and write the same archives (acceptance tests)
 #   python3-docker    docker-py, a real Engine API client (acceptance tests)
 #   docker-registry   CNCF distribution 2.8, the registry peer of pull/push tests (run on loopback)
@@ -65,6 +67,16 @@ fi
 if [ ! -x node_modules/.bin/node ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages" >&2
   npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+
+# runtime-ns, when missing or older than its source: crun in its own mount namespace without the host's cgroup v2
+# mount (docs/design-notes.md, "crun on a hybrid cgroup host"). Static: no dynamic linking on each runtime call.
+if [ ! -x build/runtime-ns ] || [ src/runtime/runtime-ns.c -nt build/runtime-ns ]; then
+  echo "setup: building build/runtime-ns" >&2
+  mkdir -p build
+  cc -O2 -Wall -static -o build/runtime-ns.tmp src/runtime/runtime-ns.c 2>/dev/null ||
+    cc -O2 -Wall -o build/runtime-ns.tmp src/runtime/runtime-ns.c
+  mv build/runtime-ns.tmp build/runtime-ns
 fi
 
 v=$(node_modules/.bin/node -p 'process.versions.node.split(".")[0]')

@@ -3,7 +3,7 @@
  * of volumes and bind mounts, `exec --privileged`, `--security-opt seccomp=FILE`, and `stats` (block I/O, paused).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +51,39 @@ describe('more containers through the docker CLI', () => {
       assert.deepEqual(mounts, [], 'nothing left mounted under the data root');
     }
     if (host) await rm(host, { recursive: true, force: true });
+  });
+
+  describe('runtimes', () => {
+    it('runs crun by default where it works (through runtime-ns on a hybrid host), runc when asked: both alike', async () => {
+      const info = JSON.parse(await ok(d, ['info', '--format', '{{json .}}'])) as {
+        DefaultRuntime: string;
+        Runtimes: Record<string, { path: string; runtimeArgs?: string[] }>;
+      };
+      assert.ok(info.Runtimes.runc, 'runc works here');
+      if (info.Runtimes.crun) assert.equal(info.DefaultRuntime, 'crun');
+      const hybrid = existsSync('/sys/fs/cgroup/unified/cgroup.controllers');
+      if (hybrid && info.Runtimes.crun) assert.match(info.Runtimes.crun.path, /runtime-ns$/);
+      for (const rt of Object.keys(info.Runtimes)) {
+        const id = (await ok(d, ['run', '-d', '--runtime', rt, '--network', 'none', 'busybox', 'sleep', '60'])).trim();
+        const inspect = JSON.parse(await ok(d, ['inspect', id])) as { HostConfig: { Runtime: string } }[];
+        assert.equal(inspect[0]!.HostConfig.Runtime, rt);
+        // the container and what is exec'd in it, in its cgroup of each hierarchy, the unified one too
+        const cg = await ok(d, ['exec', id, 'cat', '/proc/self/cgroup']);
+        assert.match(cg, new RegExp(`^\\d+:pids:/berth/${id}$`, 'm'));
+        if (hybrid) assert.match(cg, new RegExp(`^0::/berth/${id}$`, 'm'));
+        const missing = await docker(d, ['exec', id, 'nosuchcmd']);
+        assert.equal(missing.code, 127, `${rt}: ${missing.stderr}`);
+        await ok(d, ['pause', id]);
+        assert.equal((await docker(d, ['pause', id])).code, 1);
+        await ok(d, ['unpause', id]);
+        await ok(d, ['update', '--pids-limit', '33', id]);
+        assert.equal(readFileSync(`/sys/fs/cgroup/pids/berth/${id}/pids.max`, 'utf8').trim(), '33');
+        assert.match(await ok(d, ['top', id]), /sleep 60/);
+        await ok(d, ['rm', '-f', id]);
+        assert.equal(existsSync(`/sys/fs/cgroup/pids/berth/${id}`), false, `${rt}: v1 cgroup removed`);
+        assert.equal(existsSync(`/sys/fs/cgroup/unified/berth/${id}`), false, `${rt}: unified cgroup removed`);
+      }
+    });
   });
 
   describe('cp with volumes and bind mounts', () => {

@@ -103,6 +103,8 @@ describe('containers through the docker CLI', () => {
       // placement (util/topdir.ts); lsattr says nothing on file systems without attributes (tmpfs).
       const r = await docker(d, ['run', '--rm', '--network', 'none', 'busybox', 'true']);
       assert.equal(r.code, 0, r.stderr);
+      const runtime = (await docker(d, ['info', '--format', '{{.DefaultRuntime}}'])).stdout.trim();
+      assert.match(runtime, /^(runc|crun)$/);
       const attrs = (dir: string): string | undefined => {
         try {
           return execFileSync('lsattr', ['-d', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -113,7 +115,8 @@ describe('containers through the docker CLI', () => {
       const dirs = [
         join(d.dataRoot, 'containers'),
         join(d.execRoot, 'conmon'),
-        join(d.execRoot, 'runtime', 'runc'),
+        // the state directory of the runtime that ran it: the default one
+        join(d.execRoot, 'runtime', runtime),
         join(d.execRoot, 'exec'),
       ];
       for (const dir of dirs) {

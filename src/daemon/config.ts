@@ -80,7 +80,7 @@ export const DEFAULTS: DaemonConfig = {
   execRoot: '/run/berth',
   logLevel: 'info',
   snapshotter: 'overlay',
-  defaultRuntime: 'runc',
+  defaultRuntime: 'crun',
   tagHistoryDepth: 10,
   seedBusybox: true,
   busyboxPath: '/bin/busybox',

@@ -134,7 +134,11 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
     initPath: initBinary(),
     log,
   });
-  const defaultRuntime = runtimes.probes.find((p) => p.ok && p.name === runtimes.defaultRuntime);
+  // RUN steps stay on runc where it works: the builder runs the runtime itself (`runc run`, its JSON log read for
+  // start failures), not through conmon and runtime-ns.
+  const defaultRuntime =
+    runtimes.probes.find((p) => p.ok && p.name === 'runc') ??
+    runtimes.probes.find((p) => p.ok && p.name === runtimes.defaultRuntime && !p.wrapper);
   // The builder pulls through the same code as `docker pull` (daemon/wiring.ts sets it once the engine exists).
   const pull: { fn?: BuildServiceDeps['pull'] } = {};
   let build: Promise<BuildService> | undefined;

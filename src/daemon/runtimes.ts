@@ -1,5 +1,8 @@
 import { readFileSync, existsSync } from 'node:fs';
+import { readdir, rmdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { cpus, release } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import {
   capabilitiesFromMask,
   ConmonRuntime,
@@ -8,6 +11,7 @@ import {
   type HostFacts,
   type ProbeResult,
   type RuntimeDriver,
+  UNIFIED_ROOT,
 } from '../runtime/index.ts';
 import { findExecutable } from '../util/which.ts';
 import type { Logger } from './log.ts';
@@ -16,6 +20,9 @@ const CANDIDATES = [
   { name: 'crun', path: '/usr/bin/crun' },
   { name: 'runc', path: '/usr/sbin/runc' },
 ];
+
+/** runtime-ns, as scripts/setup.sh builds it (src/runtime/runtime-ns.c). */
+export const NS_HELPER = fileURLToPath(new URL('../../build/runtime-ns', import.meta.url));
 
 function which(name: string, fallback: string): string {
   return findExecutable(name) ?? fallback;
@@ -58,27 +65,36 @@ export interface Runtimes {
 }
 
 /**
- * Probes each OCI runtime by running a trivial container (crun 1.8 refuses this host's hybrid cgroups: it is
- * reported and skipped, and the host is never changed to please it); the configured default falls back to one
- * that works.
+ * Probes each OCI runtime by running a trivial container (crun 1.8 refuses a hybrid cgroup host: it is then tried
+ * through runtime-ns, and reported and skipped when that is missing or fails; the host is never changed to please
+ * it); the configured default falls back to one that works.
  */
-export async function setUpRuntimes(execRoot: string, wanted: string, log: Logger): Promise<Runtimes> {
+export async function setUpRuntimes(
+  execRoot: string,
+  wanted: string,
+  log: Logger,
+  nsHelper: string = NS_HELPER,
+): Promise<Runtimes> {
   const candidates = CANDIDATES.map((c) => ({ name: c.name, path: which(c.name, c.path) })).filter((c) =>
     existsSync(c.path),
   );
-  const probes = candidates.length ? await probeRuntimes(candidates, { execRoot }) : [];
+  const probes = candidates.length ? await probeRuntimes(candidates, { execRoot, nsHelper }) : [];
   const drivers = new Map<string, RuntimeDriver>();
   for (const p of probes) {
-    if (p.ok)
+    if (p.ok) {
       drivers.set(
         p.name,
         new ConmonRuntime({
           execRoot,
-          runtime: { name: p.name, path: p.path },
+          runtime: { name: p.name, path: p.path, ...(p.wrapper ? { wrapper: p.wrapper } : {}) },
           warn: (m) => log.warn(m),
         }),
       );
-    else log.warn(`runtime ${p.name} (${p.path}) does not work on this host: ${p.error ?? 'unknown error'}`);
+      if (p.wrapper) {
+        log.info(`runtime ${p.name} (${p.path}) refuses this host's hybrid cgroups: it runs through ${p.wrapper}`);
+        await sweepUnified(drivers.get(p.name)!);
+      }
+    } else log.warn(`runtime ${p.name} (${p.path}) does not work on this host: ${p.error ?? 'unknown error'}`);
   }
   let defaultRuntime = wanted;
   if (!drivers.has(wanted)) {
@@ -90,6 +106,20 @@ export async function setUpRuntimes(execRoot: string, wanted: string, log: Logge
     } else log.warn('no OCI runtime works on this host: containers cannot run (install runc)');
   }
   return { drivers, probes, defaultRuntime };
+}
+
+/**
+ * The unified-hierarchy cgroups runtime-ns made for containers that are gone (a daemon killed between a container's
+ * end and its delete): removed at start. An rmdir, which the kernel refuses for a cgroup with a process in it, so a
+ * live container (another daemon's too: they share /sys/fs/cgroup) keeps its own.
+ */
+async function sweepUnified(driver: RuntimeDriver): Promise<void> {
+  const known = new Set(await driver.list());
+  const dirs = [
+    ...(await readdir(join(UNIFIED_ROOT, 'berth')).catch(() => [] as string[])).map((n) => join('berth', n)),
+    ...(await readdir(UNIFIED_ROOT).catch(() => [] as string[])).filter((n) => n.startsWith('berth-probe-')),
+  ];
+  for (const d of dirs) if (!known.has(basename(d))) await rmdir(join(UNIFIED_ROOT, d)).catch(() => {});
 }
 
 export function initBinary(): string | undefined {

@@ -81,8 +81,10 @@ export class SystemInfo {
     const images = new Set(e.images.list().map((i) => i.configDigest)).size;
     const all = e.containers.list();
     const count = (s: string[]) => all.filter((r) => s.includes(r.state.Status)).length;
-    const runtimes: Record<string, { path: string }> = {};
-    for (const p of e.runtimes.probes) if (p.ok) runtimes[p.name] = { path: p.path };
+    // dockerd's form (`path`, `runtimeArgs`): a runtime run through runtime-ns shows it as the program run.
+    const runtimes: Record<string, { path: string; runtimeArgs?: string[] }> = {};
+    for (const p of e.runtimes.probes)
+      if (p.ok) runtimes[p.name] = p.wrapper ? { path: p.wrapper, runtimeArgs: [p.path] } : { path: p.path };
     const warnings = e.runtimes.probes
       .filter((p) => !p.ok)
       .map((p) => `WARNING: runtime ${p.name} does not work on this host: ${p.error ?? 'unknown error'}`);

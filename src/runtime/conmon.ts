@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { type ChildExit, type ChildFd, type DirectChild, spawnDirect } from '../sys/index.ts';
 import { CanceledError, UnavailableError } from '../util/errors.ts';
-import { processStartError } from './runtimecli.ts';
+import { inRuncWords, processStartError } from './runtimecli.ts';
 
 /**
  * Driving conmon (Debian's conmon 2.1), the way podman's libpod/oci_conmon_common.go does.
@@ -296,7 +296,7 @@ function forked(
 /** runc's stderr as conmon forwards it: logrus lines; keep the msg= parts. */
 function cleanRuntimeStderr(text: string): string {
   const msgs = [...text.matchAll(/\bmsg="((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\"/g, '"'));
-  return msgs.length > 0 ? msgs.join('; ') : text;
+  return msgs.length > 0 ? msgs.join('; ') : inRuncWords(text);
 }
 
 function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined, onAbort: () => void): Promise<T> {

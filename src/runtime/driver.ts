@@ -1,5 +1,5 @@
-import { constants as fsConstants, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { phase, phaseEnd, phaseStart } from '../util/trace.ts';
 import {
@@ -13,10 +13,11 @@ import {
 import { attachSession, nativeSeqpacketDialer, type AttachSession, type SeqpacketDialer } from './attach.ts';
 import { ConmonLaunch, conmonArgv } from './conmon.ts';
 import { SealedHold } from './sealed.ts';
+import { removeUnified, writeControl } from './hostfiles.ts';
 import { ExitWatcher, readExitFile, type ExitStatus } from './exits.ts';
 import { koffiLoaded } from '../sys/index.ts';
 import { conmonWatch, isConmonOf, pidRunning } from './process.ts';
-import { startThroughFifo } from './execfifo.ts';
+import { startThroughCrunFifo, startThroughFifo } from './execfifo.ts';
 import { readPid, readPidSync } from '../util/pidfile.ts';
 import { markTopDir } from '../util/topdir.ts';
 import { signalName } from './signals.ts';
@@ -35,8 +36,11 @@ import type {
 export interface ConmonRuntimeDeps {
   /** Runtime state root (`/run/berth`): runtime/<name>, conmon/<id>, exits/, exec/<id>. */
   execRoot: string;
-  /** The OCI runtime. */
-  runtime: { name: string; path: string };
+  /**
+   * The OCI runtime; `wrapper`: runtime-ns (runtime-ns.c), through which every invocation of it goes (crun on a
+   * hybrid cgroup host: see probe.ts).
+   */
+  runtime: { name: string; path: string; wrapper?: string };
   conmonPath?: string;
   /** Environment of conmon and the runtime (default: only a PATH). */
   env?: Record<string, string>;
@@ -57,7 +61,7 @@ export interface ConmonRuntimeDeps {
    * idle memory) for one process.
    */
   forkConmon?: boolean;
-  /** Told once when runc's sealed copy cannot be made (containers then run the installed runc, which copies itself). */
+  /** Told once when the runtime's sealed copy cannot be made (containers then run the installed one, which copies itself). */
   warn?: (message: string) => void;
 }
 
@@ -82,6 +86,8 @@ export class ConmonRuntime implements RuntimeDriver {
   readonly #records = new Map<string, MonitorRecord>();
   #sealed: Promise<string> | undefined;
   #hold: SealedHold | undefined;
+  /** Since `close()`, until the next create or exec. */
+  #closed = false;
   /** conmon's, the runtime's and the exec sessions' directories made and marked (util/topdir.ts), once. */
   #topDirs: Promise<boolean> | undefined;
   #parentsMade = false;
@@ -91,9 +97,16 @@ export class ConmonRuntime implements RuntimeDriver {
     this.#execRoot = deps.execRoot;
     this.#conmon = deps.conmonPath ?? '/usr/bin/conmon';
     this.#env = deps.env ?? DEFAULT_ENV;
+    // crun copies itself on every invocation unless it runs from a sealed copy (1.8: into a file under /tmp, then
+    // execs that; 3.6 against 1.9 ms for a `crun list` here), so berthd's own calls of it run the sealed copy too.
+    // runc copies itself only in `runc init`: its other verbs run the installed binary.
     this.cli = new OciRuntimeCli(
       { ...deps.runtime, root: join(deps.execRoot, 'runtime', deps.runtime.name) },
       this.#env,
+      // A closed driver's calls (deletes at shutdown) run the installed binary rather than take a hold again.
+      deps.runtime.name === 'crun'
+        ? () => (this.#closed ? Promise.resolve(this.cli.path) : this.#runtimeExec())
+        : undefined,
     );
     this.#dial = deps.dial ?? nativeSeqpacketDialer();
     this.#exits = new ExitWatcher(this.#exitDir, {
@@ -106,16 +119,19 @@ export class ConmonRuntime implements RuntimeDriver {
   }
 
   /**
-   * The runtime's path for conmon to run: for runc, a sealed in-memory copy of it (sys/memfd.ts), made on the first
-   * use and shared by every driver of the process that runs the same binary (sealed.ts) until `close()`, so that no
-   * `runc init` copies itself; the installed path when the copy cannot be made, for other runtimes, and for the
-   * start-up probe (which loads no FFI).
+   * The runtime's path to run: for runc and crun, a sealed in-memory copy of it (sys/memfd.ts), made on the first
+   * use and shared by every driver of the process that runs the same binary (sealed.ts) until `close()`, so that
+   * neither copies itself (runc in `runc init`, crun 1.8 on every invocation); the installed path when the copy
+   * cannot be made, for other runtimes, and for the start-up probe (which loads no FFI).
    */
   #runtimeExec(): Promise<string> {
-    if (this.name !== 'runc' || this.#fork) return Promise.resolve(this.cli.path);
-    this.#hold ??= new SealedHold(this.cli.path, 'runc');
+    this.#closed = false;
+    if ((this.name !== 'runc' && this.name !== 'crun') || this.#fork) return Promise.resolve(this.cli.path);
+    this.#hold ??= new SealedHold(this.cli.path, this.name);
     this.#sealed ??= this.#hold.path().catch((err: unknown) => {
-      this.#warn?.(`runc's sealed copy could not be made (${errorMessage(err)}): containers run ${this.cli.path}`);
+      this.#warn?.(
+        `${this.name}'s sealed copy could not be made (${errorMessage(err)}): containers run ${this.cli.path}`,
+      );
       return this.cli.path;
     });
     return this.#sealed;
@@ -126,6 +142,7 @@ export class ConmonRuntime implements RuntimeDriver {
    * berthd's shutdown). Containers keep running; a later create makes or takes a copy again.
    */
   close(): void {
+    this.#closed = true;
     this.#hold?.release();
     this.#hold = undefined;
     this.#sealed = undefined;
@@ -179,7 +196,10 @@ export class ConmonRuntime implements RuntimeDriver {
     // The files of a create are a few hundred bytes each, in berthd's own state directories: written with
     // synchronous calls, as one step of the event loop, instead of ~20 round trips through libuv's pool (each a
     // wake-up of a pool thread and then of the event loop, which under load is a wait for a CPU per step).
-    checkBundle(opts.bundle, terminal, opts.spec);
+    const spec = checkBundle(opts.bundle, terminal, opts.spec);
+    // Through runtime-ns the runtime does not see the unified hierarchy: the container joins its cgroup there as
+    // runc's do (runtime-ns --join-unified before the runtime runs; removed again in #cleanup).
+    const unified = this.cli.wrapper ? spec.linux?.cgroupsPath : undefined;
     const dir = this.#dir(id);
     // Each container makes a directory with a few files in each of these, and removes them again: placed away from
     // what was just removed (util/topdir.ts; ~5 inodes of conmon's and runc's own per container). Not for the
@@ -216,13 +236,15 @@ export class ConmonRuntime implements RuntimeDriver {
       pid: 0,
       createdAt: new Date().toISOString(),
       ...(opts.logPath !== undefined ? { logPath: opts.logPath } : {}),
+      ...(unified !== undefined ? { unifiedCgroup: unified } : {}),
     };
     writeFileSync(join(dir, 'monitor.json'), JSON.stringify(rec));
+    const run = this.cli.launch(await this.#runtimeExec(), unified);
     const argv = conmonArgv({
       cid: id,
       uuid: id,
-      runtimePath: await this.#runtimeExec(),
-      runtimeArgs: this.cli.globalArgs(),
+      runtimePath: run.path,
+      runtimeArgs: run.args,
       bundle: opts.bundle,
       pidFile: join(dir, 'pidfile'),
       conmonPidFile: join(dir, 'conmon.pid'),
@@ -258,7 +280,7 @@ export class ConmonRuntime implements RuntimeDriver {
       launch?.kill();
       await this.cli.delete(id, true).catch(() => {});
       await this.#waitMonitorGone(dir, 2000);
-      await this.#cleanup(id, opts.bundle);
+      await this.#cleanup(id, rec);
       throw e;
     } finally {
       launch?.close();
@@ -270,7 +292,7 @@ export class ConmonRuntime implements RuntimeDriver {
     if (this.name === 'runc') {
       const started = await phase('runtime.start', id, () => startThroughFifo(join(this.cli.root, id), rec.pid));
       if (started) return;
-    }
+    } else if (this.name === 'crun' && startThroughCrunFifo(join(this.cli.root, id), rec.pid)) return;
     await this.cli.start(id, opts);
   }
 
@@ -290,6 +312,9 @@ export class ConmonRuntime implements RuntimeDriver {
 
   async pause(id: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
     await this.#record(id);
+    // crun 1.8 pauses a paused container again without a word; runc refuses, and so does the driver.
+    if (this.name !== 'runc' && (await this.cli.state(id, opts)).status === 'paused')
+      throw new ConflictError(`${this.name} pause '${id}': the container is paused already`);
     await this.cli.pause(id, opts);
   }
 
@@ -341,7 +366,7 @@ export class ConmonRuntime implements RuntimeDriver {
     } catch (e) {
       if (!(e instanceof NotFoundError)) throw e;
     }
-    await phase('runtime.files', id, () => this.#cleanup(id, rec.bundle));
+    await phase('runtime.files', id, () => this.#cleanup(id, rec));
   }
 
   /** Waits until the container's conmon has exited (or `ms` pass). */
@@ -353,13 +378,14 @@ export class ConmonRuntime implements RuntimeDriver {
     }
   }
 
-  async #cleanup(id: string, bundle: string): Promise<void> {
+  async #cleanup(id: string, rec: MonitorRecord): Promise<void> {
     this.#records.delete(id);
     // Independent files, removed at once (one after the other they were ~5 ms of each container's exit here).
     await Promise.all([
       rm(this.#dir(id), { recursive: true, force: true }),
       rm(join(this.#exitDir, id), { force: true }),
-      ...['attach', 'ctl', 'winsz'].map((f) => rm(join(bundle, f), { force: true })),
+      ...['attach', 'ctl', 'winsz'].map((f) => rm(join(rec.bundle, f), { force: true })),
+      ...(rec.unifiedCgroup !== undefined ? [removeUnified(rec.unifiedCgroup, this.#warn)] : []),
     ]);
   }
 
@@ -447,7 +473,7 @@ export class ConmonRuntime implements RuntimeDriver {
    * until `removeExec`.
    */
   async exec(id: string, execId: string, process: ExecProcess, opts: ExecOptions = {}): Promise<ExecSession> {
-    await this.#record(id);
+    const rec = await this.#record(id);
     checkId(execId, 'exec id');
     const terminal = process.terminal ?? false;
     const dir = this.#execDir(execId);
@@ -461,11 +487,12 @@ export class ConmonRuntime implements RuntimeDriver {
     const specPath = join(dir, 'process.json');
     await writeFile(specPath, JSON.stringify(process));
     const attach = opts.attach ?? false;
+    const run = this.cli.launch(await this.#runtimeExec(), rec.unifiedCgroup);
     const argv = conmonArgv({
       cid: id,
       uuid: execId,
-      runtimePath: await this.#runtimeExec(),
-      runtimeArgs: this.cli.globalArgs(),
+      runtimePath: run.path,
+      runtimeArgs: run.args,
       bundle: dir,
       pidFile: join(dir, 'pid'),
       conmonPidFile: join(dir, 'conmon.pid'),
@@ -543,8 +570,8 @@ export class ConmonRuntime implements RuntimeDriver {
  * Refuses a create that could only fail later: the bundle's config.json, read unless the caller gave the spec it
  * wrote there, must exist, parse and agree with `terminal`.
  */
-function checkBundle(bundle: string, terminal: boolean, given?: { process?: { terminal?: boolean } }): void {
-  let spec: { process?: { terminal?: boolean } };
+function checkBundle(bundle: string, terminal: boolean, given?: BundleSpec): BundleSpec {
+  let spec: BundleSpec;
   try {
     spec = given ?? (JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as typeof spec);
   } catch (e) {
@@ -558,29 +585,10 @@ function checkBundle(bundle: string, terminal: boolean, given?: { process?: { te
       `bundle '${bundle}': process.terminal is ${spec.process?.terminal ?? false} but the container is created with terminal=${terminal}`,
     );
   }
+  return spec;
 }
 
-/** Writes a resize request (`1 <height> <width>`) to conmon's control fifo. */
-async function writeControl(path: string, size: TerminalSize, what: string): Promise<void> {
-  for (const [k, v] of Object.entries(size)) {
-    if (!Number.isInteger(v) || v < 0 || v > 65535)
-      throw new InvalidArgumentError(`terminal ${k} ${String(v)} is not in 0..65535`);
-  }
-  let fh;
-  try {
-    fh = await open(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
-  } catch (e) {
-    // ENXIO: a fifo nobody reads (conmon is gone); ENOENT: it never was.
-    if (isErrno(e, 'ENXIO') || isErrno(e, 'ENOENT'))
-      throw new ConflictError(`cannot resize ${what}: it is not running`);
-    throw e;
-  }
-  try {
-    await fh.write(`1 ${size.height} ${size.width}\n`);
-  } finally {
-    await fh.close();
-  }
-}
+type BundleSpec = NonNullable<CreateOptions['spec']>;
 
 /** Whether `path` exists. */
 async function exists(path: string): Promise<boolean> {

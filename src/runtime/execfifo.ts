@@ -1,7 +1,7 @@
 /**
  * A created container started through runc's exec fifo, without a runc process (the driver's `start`).
  */
-import { closeSync, constants as fsConstants, openSync, rmSync, statSync } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { ConflictError, isErrno } from '../util/errors.ts';
@@ -67,6 +67,35 @@ export async function startThroughFifo(stateDir: string, initPid: number): Promi
     throw new ConflictError(
       released ? 'the container process is already dead' : 'cannot start an already running container',
     );
+  rmSync(path, { force: true });
+  return true;
+}
+
+/**
+ * `crun start`, without crun: crun's fifo works the other way round. A created container's init waits in a read of
+ * `<state dir>/exec.fifo` (open since the create); `crun start` opens the write end, writes a byte and removes the
+ * fifo (which is how `crun state` tells created from running). Done here, it spares a crun process and a fork of
+ * berthd per start. A ConflictError when nobody reads it and the init is gone, as from runc's fifo; false when there
+ * is no fifo (started already, or another crun version): the caller runs `crun start`, which says why.
+ */
+export function startThroughCrunFifo(stateDir: string, initPid: number): boolean {
+  const path = join(stateDir, 'exec.fifo');
+  let fd: number;
+  try {
+    fd = openSync(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    if (isErrno(e, 'ENXIO') && !pidRunning(initPid)) throw new ConflictError('the container process is already dead');
+    if (isErrno(e, 'ENOENT') || isErrno(e, 'ENXIO')) return false;
+    throw e;
+  }
+  try {
+    writeSync(fd, '0');
+  } catch (e) {
+    if (isErrno(e, 'EPIPE') || isErrno(e, 'EAGAIN')) return false;
+    throw e;
+  } finally {
+    closeSync(fd);
+  }
   rmSync(path, { force: true });
   return true;
 }

@@ -21,3 +21,4 @@ export {
   type OciRuntimeConfig,
   type OciState,
 } from './runtimecli.ts';
+export { UNIFIED_ROOT } from './hostfiles.ts';

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { lstat, mkdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../util/errors.ts';
@@ -16,6 +17,8 @@ export interface ProbeResult {
   error?: string;
   /** How long the create+start+wait+delete cycle took. */
   elapsedMs: number;
+  /** runtime-ns, when the runtime works only through it (crun 1.8 on a hybrid cgroup host). */
+  wrapper?: string;
 }
 
 export interface ProbeDeps {
@@ -25,23 +28,44 @@ export interface ProbeDeps {
   dial?: SeqpacketDialer;
   /** Per runtime (default 15 s). */
   timeoutMs?: number;
+  /**
+   * runtime-ns (runtime-ns.c, built by scripts/setup.sh), tried for a runtime that refuses a hybrid cgroup host;
+   * a path that does not exist is named in the error instead.
+   */
+  nsHelper?: string;
 }
+
+/** crun's refusal of a host with both cgroup hierarchies (1.8: "cgroups in hybrid mode not supported, ..."). */
+export const HYBRID_REFUSAL = /hybrid mode not supported/;
 
 /**
  * Tries each runtime for real: creates, starts, waits for and deletes a container running the host's `true`
  * (the host's /usr, /bin, /lib... bound read-only into an empty root), all under conmon as every container is.
- * Changes nothing on the host; what fails is reported, not worked around.
+ * Changes nothing on the host. A runtime that refuses a hybrid cgroup host is tried again through runtime-ns
+ * (`deps.nsHelper`), which hides the cgroup v2 mount from it in a mount namespace of its own; what still fails is
+ * reported.
  */
 export async function probeRuntimes(
   candidates: readonly { name: string; path: string }[],
   deps: ProbeDeps,
 ): Promise<ProbeResult[]> {
   const results: ProbeResult[] = [];
-  for (const c of candidates) results.push(await probeOne(c, deps));
+  for (const c of candidates) {
+    let r = await probeOne(c, deps);
+    if (!r.ok && HYBRID_REFUSAL.test(r.error ?? '') && deps.nsHelper) {
+      if (existsSync(deps.nsHelper)) {
+        const t0 = r.elapsedMs;
+        r = await probeOne({ ...c, wrapper: deps.nsHelper }, deps);
+        r.elapsedMs += t0;
+      } else
+        r.error = `${r.error} (and ${deps.nsHelper}, which runs it without them, is missing: run scripts/setup.sh)`;
+    }
+    results.push(r);
+  }
   return results;
 }
 
-async function probeOne(c: { name: string; path: string }, deps: ProbeDeps): Promise<ProbeResult> {
+async function probeOne(c: { name: string; path: string; wrapper?: string }, deps: ProbeDeps): Promise<ProbeResult> {
   const t0 = performance.now();
   const driver = new ConmonRuntime({
     execRoot: deps.execRoot,
@@ -53,7 +77,13 @@ async function probeOne(c: { name: string; path: string }, deps: ProbeDeps): Pro
     monitorCheckMs: 100,
     forkConmon: true,
   });
-  const result: ProbeResult = { name: c.name, path: c.path, ok: false, elapsedMs: 0 };
+  const result: ProbeResult = {
+    name: c.name,
+    path: c.path,
+    ok: false,
+    elapsedMs: 0,
+    ...(c.wrapper ? { wrapper: c.wrapper } : {}),
+  };
   try {
     result.version = await driver.cli.version();
   } catch (e) {

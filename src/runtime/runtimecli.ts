@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { BerthError, ConflictError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 import { phase } from '../util/trace.ts';
 import { runProcess, type ProcessResult } from './process.ts';
@@ -10,6 +13,11 @@ export interface OciRuntimeConfig {
   path: string;
   /** Its `--root`: Berth's own state dir, so the system's runc state is never touched. */
   root: string;
+  /**
+   * runtime-ns (runtime-ns.c), when the runtime runs through it: in a mount namespace of its own without the host's
+   * cgroup v2 mount (crun on a hybrid cgroup host). Every invocation goes through it, conmon's too.
+   */
+  wrapper?: string;
 }
 
 /** `runc state` / `crun state` output (runtime-spec "state"). */
@@ -58,6 +66,24 @@ export function processStartError(message: string): OciRuntimeError | ProcessSta
   return code === undefined ? new OciRuntimeError(message) : new ProcessStartError(message, code);
 }
 
+/**
+ * crun's words for a process it cannot start, in runc's (which dockerd passes on, and which the docker CLI reads
+ * its exit code from: 127 for "executable file not found" or "no such file or directory", 126 for "permission
+ * denied", all lower case); any other message as it is.
+ */
+export function inRuncWords(message: string): string {
+  const missing = /executable file `(.*)` not found in \$PATH: No such file or directory/.exec(message);
+  if (missing) {
+    const exe = missing[1]!;
+    return exe.includes('/')
+      ? `exec: "${exe}": stat ${exe}: no such file or directory`
+      : `exec: "${exe}": executable file not found in $PATH`;
+  }
+  if (/open executable: (?:Operation not permitted|Permission denied)/.test(message))
+    return 'exec: open executable: permission denied';
+  return message;
+}
+
 /** Pulls the message out of runc's logrus lines (`level=error msg="..."`) or crun's plain text. */
 export function runtimeMessage(stderr: string): string {
   const msgs: string[] = [];
@@ -70,7 +96,7 @@ export function runtimeMessage(stderr: string): string {
         msgs.push(m[1]!);
       }
     } else if (line.trim() !== '') {
-      msgs.push(line.trim().replace(/^crun: /, ''));
+      msgs.push(inRuncWords(line.trim().replace(/^crun: /, '')));
     }
   }
   return msgs.join('; ');
@@ -90,8 +116,9 @@ export function runtimeError(
   if (verb === 'start' && /\bexec\b/.test(msg) && startFailureCode(msg) !== undefined) return processStartError(text);
   if (/does not exist|no such file or directory/i.test(msg) && !/exec:|executable file/i.test(msg))
     return new NotFoundError(text);
+  // crun 1.8 kills through a pidfd: "open pidfd: No such process" once the container has stopped
   if (
-    /not running|not stopped|not paused|is paused|has stopped|already|is running|cannot .* (?:running|paused|stopped)/i.test(
+    /not running|not stopped|not paused|is paused|has stopped|already|is running|cannot .* (?:running|paused|stopped)|open pidfd: no such process/i.test(
       msg,
     )
   ) {
@@ -118,18 +145,33 @@ export class OciRuntimeCli {
   readonly name: string;
   readonly path: string;
   readonly root: string;
+  readonly wrapper: string | undefined;
   readonly #env: Record<string, string>;
+  readonly #program: (() => Promise<string>) | undefined;
 
-  constructor(config: OciRuntimeConfig, env: Record<string, string>) {
+  /** `program`: what to run for `path` (a sealed copy of it: driver.ts); default `path` itself. */
+  constructor(config: OciRuntimeConfig, env: Record<string, string>, program?: () => Promise<string>) {
     this.name = config.name;
     this.path = config.path;
     this.root = config.root;
+    this.wrapper = config.wrapper;
     this.#env = env;
+    this.#program = program;
   }
 
   /** Global flags every invocation gets (conmon passes these to create and exec with `--runtime-arg`). */
   globalArgs(): string[] {
     return ['--root', this.root];
+  }
+
+  /**
+   * The program conmon runs for create and exec (its `-r`) and its arguments before the verb (`--runtime-arg`
+   * each): `program` itself, or runtime-ns running it, told to join `unifiedCgroup` first when given.
+   */
+  launch(program: string, unifiedCgroup?: string): { path: string; args: string[] } {
+    if (!this.wrapper) return { path: program, args: this.globalArgs() };
+    const join = unifiedCgroup !== undefined ? [`--join-unified=${unifiedCgroup}`] : [];
+    return { path: this.wrapper, args: [...join, program, ...this.globalArgs()] };
   }
 
   async #call(
@@ -138,8 +180,9 @@ export class OciRuntimeCli {
     args: string[],
     opts: { input?: string; signal?: AbortSignal } = {},
   ): Promise<ProcessResult> {
+    const run = this.launch(this.#program ? await this.#program() : this.path);
     const res = await phase(`runtime.${verb}`, id, () =>
-      runProcess(this.path, [...this.globalArgs(), ...args], {
+      runProcess(run.path, [...run.args, ...args], {
         env: this.#env,
         ...(opts.input !== undefined ? { input: opts.input } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
@@ -174,9 +217,23 @@ export class OciRuntimeCli {
     await this.#call('resume', id, ['resume', id], opts);
   }
 
-  /** `update --resources -`: the runtime-spec `linux.resources` object, as JSON on stdin. */
+  /**
+   * `update --resources`: the runtime-spec `linux.resources` object, as JSON on stdin for runc; in a file for others
+   * (crun 1.8 opens `/dev/stdin`, which a socket as stdin is not).
+   */
   async update(id: string, resources: object, opts: { signal?: AbortSignal } = {}): Promise<void> {
-    await this.#call('update', id, ['update', '--resources', '-', id], { ...opts, input: JSON.stringify(resources) });
+    const json = JSON.stringify(resources);
+    if (this.name === 'runc') {
+      await this.#call('update', id, ['update', '--resources', '-', id], { ...opts, input: json });
+      return;
+    }
+    const file = join(this.root, `.update-${id}-${randomBytes(4).toString('hex')}.json`);
+    await writeFile(file, json);
+    try {
+      await this.#call('update', id, ['update', '--resources', file, id], opts);
+    } finally {
+      await rm(file, { force: true });
+    }
   }
 
   /** The host pids of every process in the container. */

@@ -6,11 +6,34 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ConmonRuntime } from './driver.ts';
 
 export const RUNC = { name: 'runc', path: '/usr/sbin/runc' };
+/** runtime-ns as scripts/setup.sh builds it. */
+export const NS_HELPER = join(import.meta.dirname, '..', '..', 'build', 'runtime-ns');
+
+/**
+ * Builds runtime-ns as scripts/setup.sh does when a checkout has not run it since (a worktree), so the tests of crun
+ * through it run rather than fail on a missing build; the build itself failing fails them.
+ */
+export function ensureNsHelper(): string {
+  const src = join(import.meta.dirname, 'runtime-ns.c');
+  if (existsSync(NS_HELPER) && statSync(NS_HELPER).mtimeMs >= statSync(src).mtimeMs) return NS_HELPER;
+  mkdirSync(dirname(NS_HELPER), { recursive: true });
+  const tmp = `${NS_HELPER}.${process.pid}.tmp`;
+  try {
+    execFileSync('cc', ['-O2', '-Wall', '-static', '-o', tmp, src], { stdio: 'ignore' });
+  } catch {
+    execFileSync('cc', ['-O2', '-Wall', '-o', tmp, src], { stdio: 'ignore' });
+  }
+  renameSync(tmp, NS_HELPER);
+  return NS_HELPER;
+}
+/** crun through runtime-ns, as berthd runs it on a hybrid cgroup host (probe.ts). */
+export const CRUN_NS = { name: 'crun', path: '/usr/bin/crun', wrapper: NS_HELPER };
 export const BUSYBOX = '/bin/busybox';
 
 /** A read-only busybox root file system: /bin/busybox and a link per applet, mount points for the spec. */
@@ -89,7 +112,10 @@ export class RuntimeTestbed {
   readonly ids = new Set<string>();
   driver: ConmonRuntime;
 
-  private constructor(dir: string, rootfs: string) {
+  readonly runtime: { name: string; path: string; wrapper?: string };
+
+  private constructor(dir: string, rootfs: string, runtime: { name: string; path: string; wrapper?: string }) {
+    this.runtime = runtime;
     this.dir = dir;
     this.execRoot = join(dir, 'run');
     this.rootfs = rootfs;
@@ -97,15 +123,15 @@ export class RuntimeTestbed {
     this.driver = this.newDriver();
   }
 
-  static async create(): Promise<RuntimeTestbed> {
+  static async create(runtime: { name: string; path: string; wrapper?: string } = RUNC): Promise<RuntimeTestbed> {
     const dir = await mkdtemp(join(tmpdir(), 'berth-runtime-'));
     const rootfs = await busyboxRootfs(dir);
-    return new RuntimeTestbed(dir, rootfs);
+    return new RuntimeTestbed(dir, rootfs, runtime);
   }
 
   /** A driver on the same directories, with no memory of this one's: what berthd has after a restart. */
   newDriver(): ConmonRuntime {
-    return new ConmonRuntime({ execRoot: this.execRoot, runtime: RUNC, exitPollMs: 100, monitorCheckMs: 200 });
+    return new ConmonRuntime({ execRoot: this.execRoot, runtime: this.runtime, exitPollMs: 100, monitorCheckMs: 200 });
   }
 
   /** A fresh container id (remembered for cleanup) and a bundle for it. */

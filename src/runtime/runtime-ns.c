@@ -1,0 +1,69 @@
+/*
+ * runtime-ns: runs an OCI runtime (crun) in a fresh private mount namespace without the cgroup v2 mount of a hybrid
+ * host, so that it sees the pure cgroup v1 host it supports. The host is not changed: the namespace is this
+ * process's own, made private before anything is unmounted, and gone when the runtime exits.
+ *
+ *   runtime-ns [--join-unified=CGROUP] RUNTIME ARGS...
+ *
+ * --join-unified: first join CGROUP of the unified (v2) hierarchy, made when missing, as runc does for its
+ * containers on such a host; the runtime's children (the container's init, an exec'd process) inherit it.
+ * Built by scripts/setup.sh (static where libc.a is there: one exec and no dynamic linking per runtime call).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define UNIFIED "/sys/fs/cgroup/unified"
+
+static int fail(const char *what, const char *arg) {
+  fprintf(stderr, "runtime-ns: %s %s: %s\n", what, arg, strerror(errno));
+  return 125;
+}
+
+/* mkdir -p of UNIFIED/<cgroup>, then this process into it. Tried again when the cgroup is gone in between (a
+ * daemon's start-up sweep removes empty ones: they are shared by every daemon of the host). */
+static int join_unified(const char *cgroup) {
+  char path[4096], procs[4096 + 16];
+  if (snprintf(path, sizeof path, "%s/%s", UNIFIED, cgroup) >= (int)sizeof path || strstr(cgroup, "..")) {
+    errno = EINVAL;
+    return fail("cannot join unified cgroup", cgroup);
+  }
+  snprintf(procs, sizeof procs, "%s/cgroup.procs", path);
+  for (int attempt = 0;; attempt++) {
+    for (char *p = path + sizeof UNIFIED; *p; p++) {
+      if (*p != '/') continue;
+      *p = 0;
+      if (mkdir(path, 0755) && errno != EEXIST) return fail("cannot make", path);
+      *p = '/';
+    }
+    if (mkdir(path, 0755) && errno != EEXIST) return fail("cannot make", path);
+    int fd = open(procs, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0 && write(fd, "0", 1) == 1) return close(fd), 0;
+    if (fd >= 0) close(fd);
+    if (errno != ENOENT || attempt == 3) return fail("cannot join", procs);
+  }
+}
+
+int main(int argc, char **argv) {
+  int i = 1;
+  if (i < argc && strncmp(argv[i], "--join-unified=", 15) == 0) {
+    if (join_unified(argv[i] + 15)) return 125;
+    i++;
+  }
+  if (i >= argc) {
+    fprintf(stderr, "usage: runtime-ns [--join-unified=CGROUP] RUNTIME ARGS...\n");
+    return 125;
+  }
+  if (unshare(CLONE_NEWNS)) return fail("unshare", "(CLONE_NEWNS)");
+  /* Private first, so that nothing done here propagates back to the host's mounts. */
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) return fail("cannot make private", "/");
+  if (umount2(UNIFIED, MNT_DETACH) && errno != EINVAL && errno != ENOENT) return fail("cannot unmount", UNIFIED);
+  execv(argv[i], argv + i);
+  return fail("cannot run", argv[i]);
+}
