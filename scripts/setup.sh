@@ -63,8 +63,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-# npm packages (Node 24 itself is one: the `node` package), when node_modules is missing or older than the lock.
-if [ ! -x node_modules/.bin/node ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm packages (Node 24 itself is one: the `node` package), when node_modules is missing or older than the lock. A
+# node_modules that is a symbolic link (a git worktree sharing another checkout's install) is left alone: `npm ci`
+# would empty the directory it points to and install here instead.
+if [ -L node_modules ]; then
+  :
+elif [ ! -x node_modules/.bin/node ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages" >&2
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
