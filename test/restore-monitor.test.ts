@@ -38,6 +38,16 @@ describe('live restore: following restored conmons', () => {
     );
     const maps = readFileSync(`/proc/${d.proc.pid}/maps`, 'utf8');
     assert.equal(maps.includes('koffi'), false, 'koffi loaded by a restart that started nothing');
+    // nor do the runtime's calls for them (crun's: the installed binary until a create makes the sealed copy)
+    for (const verb of ['top', 'pause', 'unpause']) {
+      const r = await docker(d, [verb, ids[1]!]);
+      assert.equal(r.code, 0, `${verb}: ${r.stderr}`);
+    }
+    assert.equal(
+      readFileSync(`/proc/${d.proc.pid}/maps`, 'utf8').includes('koffi'),
+      false,
+      "koffi loaded by the runtime's calls for restored containers",
+    );
 
     const conmon = Number(readFileSync(join(d.execRoot, 'conmon', ids[0]!, 'conmon.pid'), 'utf8'));
     assert.ok(readFileSync(`/proc/${conmon}/cmdline`, 'latin1').includes(ids[0]!));

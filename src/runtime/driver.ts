@@ -86,8 +86,6 @@ export class ConmonRuntime implements RuntimeDriver {
   readonly #records = new Map<string, MonitorRecord>();
   #sealed: Promise<string> | undefined;
   #hold: SealedHold | undefined;
-  /** Since `close()`, until the next create or exec. */
-  #closed = false;
   /** conmon's, the runtime's and the exec sessions' directories made and marked (util/topdir.ts), once. */
   #topDirs: Promise<boolean> | undefined;
   #parentsMade = false;
@@ -98,15 +96,14 @@ export class ConmonRuntime implements RuntimeDriver {
     this.#conmon = deps.conmonPath ?? '/usr/bin/conmon';
     this.#env = deps.env ?? DEFAULT_ENV;
     // crun copies itself on every invocation unless it runs from a sealed copy (1.8: into a file under /tmp, then
-    // execs that; 3.6 against 1.9 ms for a `crun list` here), so berthd's own calls of it run the sealed copy too.
-    // runc copies itself only in `runc init`: its other verbs run the installed binary.
+    // execs that; 3.6 against 1.9 ms for a `crun list` here), so berthd's own calls of it run the sealed copy once a
+    // create or exec has made it; before (a restarted daemon's calls for its restored containers, which load no FFI
+    // for them) and after `close()`, the installed binary. runc copies itself only in `runc init`: its other verbs
+    // run the installed binary.
     this.cli = new OciRuntimeCli(
       { ...deps.runtime, root: join(deps.execRoot, 'runtime', deps.runtime.name) },
       this.#env,
-      // A closed driver's calls (deletes at shutdown) run the installed binary rather than take a hold again.
-      deps.runtime.name === 'crun'
-        ? () => (this.#closed ? Promise.resolve(this.cli.path) : this.#runtimeExec())
-        : undefined,
+      deps.runtime.name === 'crun' ? () => this.#sealed ?? Promise.resolve(this.cli.path) : undefined,
     );
     this.#dial = deps.dial ?? nativeSeqpacketDialer();
     this.#exits = new ExitWatcher(this.#exitDir, {
@@ -125,7 +122,6 @@ export class ConmonRuntime implements RuntimeDriver {
    * cannot be made, for other runtimes, and for the start-up probe (which loads no FFI).
    */
   #runtimeExec(): Promise<string> {
-    this.#closed = false;
     if ((this.name !== 'runc' && this.name !== 'crun') || this.#fork) return Promise.resolve(this.cli.path);
     this.#hold ??= new SealedHold(this.cli.path, this.name);
     this.#sealed ??= this.#hold.path().catch((err: unknown) => {
@@ -142,7 +138,6 @@ export class ConmonRuntime implements RuntimeDriver {
    * berthd's shutdown). Containers keep running; a later create makes or takes a copy again.
    */
   close(): void {
-    this.#closed = true;
     this.#hold?.release();
     this.#hold = undefined;
     this.#sealed = undefined;
