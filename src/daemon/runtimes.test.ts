@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { mkdir, rmdir, utimes } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { UNIFIED_ROOT } from '../runtime/index.ts';
+import { SWEEP_MIN_AGE_MS, sweepUnified } from './runtimes.ts';
+
+const HYBRID = existsSync(join(UNIFIED_ROOT, 'cgroup.controllers'));
+
+test("sweepUnified: removes old empty cgroups of gone containers; never a fresh one (another daemon's or runc's create joining it), a known one or one in use", {
+  skip: !HYBRID && 'not a hybrid cgroup host',
+}, async (t) => {
+  const tag = randomBytes(4).toString('hex');
+  const at = (name: string) => join(UNIFIED_ROOT, name);
+  const old = Date.now() / 1000 - 3600;
+  const names = {
+    stale: `berth/sweep-stale-${tag}`,
+    fresh: `berth/sweep-fresh-${tag}`,
+    known: `berth/sweep-known-${tag}`,
+    busy: `berth/sweep-busy-${tag}`,
+    probe: `berth-probe-sweep-${tag}`,
+    other: `berthx-sweep-${tag}`,
+  };
+  await mkdir(at('berth'), { recursive: true });
+  for (const n of Object.values(names)) await mkdir(at(n));
+  const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+  t.after(async () => {
+    sleeper.kill('SIGKILL');
+    await new Promise((r) => sleeper.once('exit', r));
+    for (const n of Object.values(names)) await rmdir(at(n)).catch(() => {});
+  });
+  writeFileSync(join(at(names.busy), 'cgroup.procs'), String(sleeper.pid));
+  for (const n of [names.stale, names.known, names.busy, names.probe, names.other]) await utimes(at(n), old, old);
+  // made (mtime) just past the age: swept
+  const edge = Date.now() / 1000 - SWEEP_MIN_AGE_MS / 1000 - 1;
+  await utimes(at(names.probe), edge, edge);
+
+  const warnings: string[] = [];
+  await sweepUnified(new Set([`sweep-known-${tag}`]), (m) => warnings.push(m));
+  assert.deepEqual(warnings, []);
+  assert.equal(existsSync(at(names.stale)), false, 'an old empty one of a gone container is removed');
+  assert.equal(existsSync(at(names.probe)), false, "an old empty probe's is removed");
+  assert.equal(existsSync(at(names.fresh)), true, 'a fresh one (a create joining it) is kept');
+  assert.equal(existsSync(at(names.known)), true, "one of this daemon's containers is left to its delete");
+  assert.equal(existsSync(at(names.busy)), true, 'one with a process in it is kept');
+  assert.equal(existsSync(at(names.other)), true, 'one not made by berth is not looked at');
+});
