@@ -6,7 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { UNIFIED_ROOT } from '../runtime/index.ts';
-import { SWEEP_MIN_AGE_MS, sweepUnified } from './runtimes.ts';
+import { CRUN_NS, ensureNsHelper, RuntimeTestbed } from '../runtime/testkit.ts';
+import { UnavailableError } from '../util/errors.ts';
+import type { Logger } from './log.ts';
+import { setUpRuntimes, SWEEP_MIN_AGE_MS, sweepUnified } from './runtimes.ts';
 
 const HYBRID = existsSync(join(UNIFIED_ROOT, 'cgroup.controllers'));
 
@@ -47,4 +50,46 @@ test("sweepUnified: removes old empty cgroups of gone containers; never a fresh 
   assert.equal(existsSync(at(names.known)), true, "one of this daemon's containers is left to its delete");
   assert.equal(existsSync(at(names.busy)), true, 'one with a process in it is kept');
   assert.equal(existsSync(at(names.other)), true, 'one not made by berth is not looked at');
+});
+
+test('setUpRuntimes: a runtime that fails its probe (crun with runtime-ns gone) still serves the containers it runs, and creates none', {
+  skip: !HYBRID && 'not a hybrid cgroup host',
+}, async (t) => {
+  ensureNsHelper();
+  const bed = await RuntimeTestbed.create(CRUN_NS);
+  t.after(() => bed.cleanup());
+  const { id, bundle } = await bed.bundle({ args: ['sleep', '60'] });
+  await bed.driver.create(id, { bundle });
+  await bed.driver.start(id);
+  assert.equal(existsSync(join(UNIFIED_ROOT, id)), true, 'in its unified cgroup');
+
+  // berthd restarted on the same roots with runtime-ns missing: crun's probe fails, runc is the default
+  const warnings: string[] = [];
+  const log: Logger = { debug() {}, info() {}, warn: (m) => warnings.push(m), error() {} };
+  const rts = await setUpRuntimes(bed.execRoot, 'crun', log, join(bed.dir, 'no-runtime-ns'));
+  t.after(() => {
+    for (const d of rts.drivers.values()) d.close();
+  });
+  assert.equal(rts.defaultRuntime, 'runc');
+  assert.equal(rts.probes.find((p) => p.name === 'crun')?.ok, false);
+  assert.ok(
+    warnings.some((w) => /runtime crun does not work on this host: .*no-runtime-ns.*missing/.test(w)),
+    warnings.join('\n'),
+  );
+  const crun = rts.drivers.get('crun');
+  assert.ok(crun, 'a driver for the containers crun runs');
+  assert.match(crun.unusable ?? '', /does not work on this host/);
+  assert.deepEqual(await crun.list(), [id]);
+  assert.equal((await crun.state(id)).status, 'running');
+  assert.deepEqual((await crun.monitor(id)).conmonAlive, true);
+  // stopped and removed, its cgroups with it
+  await crun.kill(id, 'SIGKILL');
+  assert.equal((await crun.waitExit(id, { signal: AbortSignal.timeout(10_000) })).exitCode, 137);
+  await crun.delete(id);
+  assert.deepEqual(await crun.list(), []);
+  assert.equal(existsSync(join(UNIFIED_ROOT, id)), false, 'its unified cgroup removed');
+  assert.equal(existsSync(join('/sys/fs/cgroup/pids', id)), false, 'its v1 cgroup removed');
+  // but no new container
+  const next = await bed.bundle({ args: ['true'] });
+  await assert.rejects(crun.create(next.id, { bundle: next.bundle }), (e: unknown) => e instanceof UnavailableError);
 });

@@ -80,31 +80,37 @@ export async function setUpRuntimes(
     existsSync(c.path),
   );
   const probes = candidates.length ? await probeRuntimes(candidates, { execRoot, nsHelper }) : [];
+  // A runtime that fails its probe gets a driver all the same, which creates nothing: the containers it runs (a
+  // restarted daemon's: crun's when runtime-ns has gone missing, any runtime's probe timing out under load) are
+  // still followed, stopped and removed, rather than reported exited while they run on, out of reach.
   const drivers = new Map<string, RuntimeDriver>();
+  const working = new Set<string>();
   for (const p of probes) {
-    if (p.ok) {
-      drivers.set(
-        p.name,
-        new ConmonRuntime({
-          execRoot,
-          runtime: { name: p.name, path: p.path, ...(p.wrapper ? { wrapper: p.wrapper } : {}) },
-          warn: (m) => log.warn(m),
-        }),
-      );
-      if (p.wrapper) {
-        log.info(`runtime ${p.name} (${p.path}) refuses this host's hybrid cgroups: it runs through ${p.wrapper}`);
-        const warn = (m: string) => log.warn(m);
-        await drivers
-          .get(p.name)!
-          .list()
-          .then((ids) => sweepUnified(new Set(ids), warn))
-          .catch((e: unknown) => warn(`cannot sweep the unified cgroups: ${errorMessage(e)}`));
-      }
-    } else log.warn(`runtime ${p.name} (${p.path}) does not work on this host: ${p.error ?? 'unknown error'}`);
+    const unusable = p.ok ? undefined : `runtime ${p.name} does not work on this host: ${p.error ?? 'unknown error'}`;
+    const driver = new ConmonRuntime({
+      execRoot,
+      runtime: { name: p.name, path: p.path, ...(p.wrapper ? { wrapper: p.wrapper } : {}) },
+      warn: (m) => log.warn(m),
+      ...(unusable !== undefined ? { unusable } : {}),
+    });
+    drivers.set(p.name, driver);
+    if (unusable !== undefined) {
+      log.warn(`${unusable} (${p.path})`);
+      continue;
+    }
+    working.add(p.name);
+    if (p.wrapper) {
+      log.info(`runtime ${p.name} (${p.path}) refuses this host's hybrid cgroups: it runs through ${p.wrapper}`);
+      const warn = (m: string) => log.warn(m);
+      await driver
+        .list()
+        .then((ids) => sweepUnified(new Set(ids), warn))
+        .catch((e: unknown) => warn(`cannot sweep the unified cgroups: ${errorMessage(e)}`));
+    }
   }
   let defaultRuntime = wanted;
-  if (!drivers.has(wanted)) {
-    const fallback = ['runc', 'crun'].find((n) => drivers.has(n)) ?? [...drivers.keys()][0];
+  if (!working.has(wanted)) {
+    const fallback = ['runc', 'crun'].find((n) => working.has(n)) ?? [...working][0];
     if (fallback) {
       if (probes.some((p) => p.name === wanted))
         log.warn(`default runtime ${wanted} does not work here: using ${fallback}`);
