@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { mkdir, rmdir, utimes } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rm, rmdir, utimes } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -92,4 +93,30 @@ test('setUpRuntimes: a runtime that fails its probe (crun with runtime-ns gone) 
   // but no new container
   const next = await bed.bundle({ args: ['true'] });
   await assert.rejects(crun.create(next.id, { bundle: next.bundle }), (e: unknown) => e instanceof UnavailableError);
+});
+
+test('setUpRuntimes: a runtime-ns older than its source (a checkout updated since setup.sh) works and is told', {
+  skip: !HYBRID && 'not a hybrid cgroup host',
+}, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-runtimes-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const helper = join(dir, 'runtime-ns');
+  await copyFile(ensureNsHelper(), helper);
+  await chmod(helper, 0o755);
+  for (const [when, stale] of [
+    [new Date(), false],
+    [new Date(1000), true],
+  ] as const) {
+    await utimes(helper, when, when);
+    const warnings: string[] = [];
+    const log: Logger = { debug() {}, info() {}, warn: (m) => warnings.push(m), error() {} };
+    const rts = await setUpRuntimes(join(dir, 'run'), 'crun', log, helper);
+    for (const d of rts.drivers.values()) d.close();
+    assert.equal(rts.defaultRuntime, 'crun', warnings.join('\n'));
+    assert.equal(
+      warnings.some((w) => w.includes(`${helper} is older than`) && w.includes('run scripts/setup.sh')),
+      stale,
+      warnings.join('\n'),
+    );
+  }
 });

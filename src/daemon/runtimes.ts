@@ -1,4 +1,4 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { readdir, rmdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { cpus, release } from 'node:os';
@@ -24,6 +24,7 @@ const CANDIDATES = [
 
 /** runtime-ns, as scripts/setup.sh builds it (src/runtime/runtime-ns.c). */
 export const NS_HELPER = fileURLToPath(new URL('../../build/runtime-ns', import.meta.url));
+const NS_SOURCE = fileURLToPath(new URL('../runtime/runtime-ns.c', import.meta.url));
 
 function which(name: string, fallback: string): string {
   return findExecutable(name) ?? fallback;
@@ -101,6 +102,9 @@ export async function setUpRuntimes(
     working.add(p.name);
     if (p.wrapper) {
       log.info(`runtime ${p.name} (${p.path}) refuses this host's hybrid cgroups: it runs through ${p.wrapper}`);
+      // setup.sh's rule (it builds when the source is newer): a checkout updated since runs the older program
+      if (mtimeMs(NS_SOURCE) > mtimeMs(p.wrapper))
+        log.warn(`${p.wrapper} is older than ${NS_SOURCE}: run scripts/setup.sh to build it again`);
       const warn = (m: string) => log.warn(m);
       await driver
         .list()
@@ -154,6 +158,14 @@ export async function sweepUnified(known: ReadonlySet<string>, warn: (m: string)
       if (!isErrno(e, 'EBUSY') && !isErrno(e, 'ENOENT') && !isErrno(e, 'ENOTEMPTY'))
         warn(`cannot remove cgroup ${path}: ${errorMessage(e)}`);
     }
+  }
+}
+
+function mtimeMs(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
   }
 }
 
