@@ -1,7 +1,9 @@
 /*
  * runtime-ns: runs an OCI runtime (crun) in a fresh private mount namespace without the cgroup v2 mount of a hybrid
  * host, so that it sees the pure cgroup v1 host it supports. The host is not changed: the namespace is this
- * process's own, made private before anything is unmounted, and gone when the runtime exits.
+ * process's own, its mounts made slaves of the host's before anything is unmounted (nothing done in it propagates
+ * back; the host's mount events still reach it, as a bind with rslave propagation expects), and gone when the
+ * runtime exits.
  *
  *   runtime-ns [--join-unified=CGROUP] RUNTIME ARGS...
  *
@@ -72,8 +74,9 @@ int main(int argc, char **argv) {
     return 125;
   }
   if (unshare(CLONE_NEWNS)) return fail("unshare", "(CLONE_NEWNS)");
-  /* Private first, so that nothing done here propagates back to the host's mounts. */
-  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) return fail("cannot make private", "/");
+  /* Slave first (recursively), so that nothing done here propagates back to the host's mounts, while the host's
+   * mount events still reach the copies (a bind with rslave propagation, as under runc: not private). */
+  if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) return fail("cannot make slave", "/");
   if (umount2(UNIFIED, MNT_DETACH) && errno != EINVAL && errno != ENOENT) return fail("cannot unmount", UNIFIED);
   execv(argv[i], argv + i);
   return fail("cannot run", argv[i]);
