@@ -1,5 +1,5 @@
 /*
- * runtime-ns: runs an OCI runtime (crun) in a fresh private mount namespace without the cgroup v2 mount of a hybrid
+ * runtime-ns: runs an OCI runtime (crun) in a fresh mount namespace of its own without the cgroup v2 mount of a hybrid
  * host, so that it sees the pure cgroup v1 host it supports. The host is not changed: the namespace is this
  * process's own, its mounts made slaves of the host's before anything is unmounted (nothing done in it propagates
  * back; the host's mount events still reach it, as a bind with rslave propagation expects), and gone when the
