@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { InvalidArgumentError } from '../util/errors.ts';
 import {
   commandLine,
   generateName,
@@ -9,6 +10,7 @@ import {
   parseBind,
   validateHostConfig,
   validateName,
+  checkCreateRequest,
 } from './config.ts';
 
 test('names: docker rule, leading slash dropped; generated names avoid taken ones', () => {
@@ -116,4 +118,18 @@ test('host config validation names the bad value', () => {
     MemorySwap: -1,
     Binds: ['/tmp:/tmp:ro'],
   });
+});
+
+test("the request's runtime: a known one, else dockerd's error; one that failed its probe (serving only the containers it runs) is refused too", () => {
+  const runtimes = new Map<string, { unusable?: string }>([
+    ['runc', {}],
+    ['crun', { unusable: 'runtime crun does not work on this host: ...' }],
+  ]);
+  const ctx = { runtimes, defaultRuntime: 'runc', init: false };
+  assert.equal(checkCreateRequest({ Image: 'busybox' }, ctx).Runtime, 'runc');
+  for (const name of ['crun', 'kata'])
+    assert.throws(
+      () => checkCreateRequest({ Image: 'busybox', HostConfig: { Runtime: name } }, ctx),
+      (e: unknown) => e instanceof InvalidArgumentError && e.message === `unknown or invalid runtime name: ${name}`,
+    );
 });

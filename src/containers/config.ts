@@ -188,8 +188,8 @@ export function commandLine(c: ImageRunConfig): string[] {
 
 /** What create checks of the request alone, before the image is looked up (dockerd's verifyContainerSettings). */
 export interface CreateContext {
-  /** The runtimes that work on this host, by name. */
-  runtimes: { has(name: string): boolean };
+  /** The runtimes by name; one `unusable` (it failed its probe) serves only the containers it runs already. */
+  runtimes: { get(name: string): { unusable?: string | undefined } | undefined };
   defaultRuntime: string;
   /** An init binary for `--init` is installed. */
   init: boolean;
@@ -205,7 +205,9 @@ export function checkCreateRequest(req: ContainerCreateRequest, ctx: CreateConte
   const hc: HostConfig = { ...(req.HostConfig ?? {}) };
   validateHostConfig(hc);
   const runtime = hc.Runtime || ctx.defaultRuntime;
-  if (!ctx.runtimes.has(runtime)) throw new InvalidArgumentError(`unknown or invalid runtime name: ${runtime}`);
+  const driver = ctx.runtimes.get(runtime);
+  if (driver === undefined || driver.unusable !== undefined)
+    throw new InvalidArgumentError(`unknown or invalid runtime name: ${runtime}`);
   hc.Runtime = runtime;
   if (hc.Init && !ctx.init)
     throw new InvalidArgumentError('--init: no init binary (catatonit or tini) is installed on the host');

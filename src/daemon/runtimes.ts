@@ -1,5 +1,5 @@
-import { readFileSync, existsSync } from 'node:fs';
-import { readdir, rmdir } from 'node:fs/promises';
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import { readdir, rmdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { cpus, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import {
   type RuntimeDriver,
   UNIFIED_ROOT,
 } from '../runtime/index.ts';
+import { errorMessage, isErrno } from '../util/errors.ts';
 import { findExecutable } from '../util/which.ts';
 import type { Logger } from './log.ts';
 
@@ -23,6 +24,7 @@ const CANDIDATES = [
 
 /** runtime-ns, as scripts/setup.sh builds it (src/runtime/runtime-ns.c). */
 export const NS_HELPER = fileURLToPath(new URL('../../build/runtime-ns', import.meta.url));
+const NS_SOURCE = fileURLToPath(new URL('../runtime/runtime-ns.c', import.meta.url));
 
 function which(name: string, fallback: string): string {
   return findExecutable(name) ?? fallback;
@@ -79,26 +81,40 @@ export async function setUpRuntimes(
     existsSync(c.path),
   );
   const probes = candidates.length ? await probeRuntimes(candidates, { execRoot, nsHelper }) : [];
+  // A runtime that fails its probe gets a driver all the same, which creates nothing: the containers it runs (a
+  // restarted daemon's: crun's when runtime-ns has gone missing, any runtime's probe timing out under load) are
+  // still followed, stopped and removed, rather than reported exited while they run on, out of reach.
   const drivers = new Map<string, RuntimeDriver>();
+  const working = new Set<string>();
   for (const p of probes) {
-    if (p.ok) {
-      drivers.set(
-        p.name,
-        new ConmonRuntime({
-          execRoot,
-          runtime: { name: p.name, path: p.path, ...(p.wrapper ? { wrapper: p.wrapper } : {}) },
-          warn: (m) => log.warn(m),
-        }),
-      );
-      if (p.wrapper) {
-        log.info(`runtime ${p.name} (${p.path}) refuses this host's hybrid cgroups: it runs through ${p.wrapper}`);
-        await sweepUnified(drivers.get(p.name)!);
-      }
-    } else log.warn(`runtime ${p.name} (${p.path}) does not work on this host: ${p.error ?? 'unknown error'}`);
+    const unusable = p.ok ? undefined : `runtime ${p.name} does not work on this host: ${p.error ?? 'unknown error'}`;
+    const driver = new ConmonRuntime({
+      execRoot,
+      runtime: { name: p.name, path: p.path, ...(p.wrapper ? { wrapper: p.wrapper } : {}) },
+      warn: (m) => log.warn(m),
+      ...(unusable !== undefined ? { unusable } : {}),
+    });
+    drivers.set(p.name, driver);
+    if (unusable !== undefined) {
+      log.warn(`${unusable} (${p.path})`);
+      continue;
+    }
+    working.add(p.name);
+    if (p.wrapper) {
+      log.info(`runtime ${p.name} (${p.path}) refuses this host's hybrid cgroups: it runs through ${p.wrapper}`);
+      // setup.sh's rule (it builds when the source is newer): a checkout updated since runs the older program
+      if (mtimeMs(NS_SOURCE) > mtimeMs(p.wrapper))
+        log.warn(`${p.wrapper} is older than ${NS_SOURCE}: run scripts/setup.sh to build it again`);
+      const warn = (m: string) => log.warn(m);
+      await driver
+        .list()
+        .then((ids) => sweepUnified(new Set(ids), warn))
+        .catch((e: unknown) => warn(`cannot sweep the unified cgroups: ${errorMessage(e)}`));
+    }
   }
   let defaultRuntime = wanted;
-  if (!drivers.has(wanted)) {
-    const fallback = ['runc', 'crun'].find((n) => drivers.has(n)) ?? [...drivers.keys()][0];
+  if (!working.has(wanted)) {
+    const fallback = ['runc', 'crun'].find((n) => working.has(n)) ?? [...working][0];
     if (fallback) {
       if (probes.some((p) => p.name === wanted))
         log.warn(`default runtime ${wanted} does not work here: using ${fallback}`);
@@ -109,17 +125,48 @@ export async function setUpRuntimes(
 }
 
 /**
- * The unified-hierarchy cgroups runtime-ns made for containers that are gone (a daemon killed between a container's
- * end and its delete): removed at start. An rmdir, which the kernel refuses for a cgroup with a process in it, so a
- * live container (another daemon's too: they share /sys/fs/cgroup) keeps its own.
+ * How long an empty unified cgroup is left alone by the start-up sweep after it was made (its mtime): one that was
+ * just made is being joined by a create of another daemon of the host (runtime-ns's mkdir, then its write to
+ * `cgroup.procs`; runc's the same on a hybrid host, with no second try), not left behind.
  */
-async function sweepUnified(driver: RuntimeDriver): Promise<void> {
-  const known = new Set(await driver.list());
-  const dirs = [
-    ...(await readdir(join(UNIFIED_ROOT, 'berth')).catch(() => [] as string[])).map((n) => join('berth', n)),
-    ...(await readdir(UNIFIED_ROOT).catch(() => [] as string[])).filter((n) => n.startsWith('berth-probe-')),
-  ];
-  for (const d of dirs) if (!known.has(basename(d))) await rmdir(join(UNIFIED_ROOT, d)).catch(() => {});
+export const SWEEP_MIN_AGE_MS = 10_000;
+
+/**
+ * The unified-hierarchy cgroups runtime-ns made for containers that are gone (a daemon killed between a container's
+ * end and its delete): removed at start. Only empty ones (the kernel refuses an rmdir of a cgroup with a process in
+ * it, so a live container, another daemon's too, keeps its own: they share /sys/fs/cgroup), none of `known` (this
+ * daemon's containers, which their delete cleans up), and none made in the last SWEEP_MIN_AGE_MS (being joined).
+ * A failure is told, not fatal: the daemon starts all the same.
+ */
+export async function sweepUnified(known: ReadonlySet<string>, warn: (m: string) => void): Promise<void> {
+  // The child cgroups (directories: a cgroup's own files are beside them)
+  const children = (dir: string) =>
+    readdir(join(UNIFIED_ROOT, dir), { withFileTypes: true }).then(
+      (es) => es.filter((e) => e.isDirectory()).map((e) => join(dir, e.name)),
+      () => [] as string[],
+    );
+  const dirs = [...(await children('berth')), ...(await children('')).filter((n) => n.startsWith('berth-probe-'))];
+  const before = Date.now() - SWEEP_MIN_AGE_MS;
+  for (const d of dirs) {
+    if (known.has(basename(d))) continue;
+    const path = join(UNIFIED_ROOT, d);
+    try {
+      if ((await stat(path)).mtimeMs > before) continue;
+      await rmdir(path);
+    } catch (e) {
+      // EBUSY: a process in it, or a child cgroup; ENOENT: removed meanwhile
+      if (!isErrno(e, 'EBUSY') && !isErrno(e, 'ENOENT') && !isErrno(e, 'ENOTEMPTY'))
+        warn(`cannot remove cgroup ${path}: ${errorMessage(e)}`);
+    }
+  }
+}
+
+function mtimeMs(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
 }
 
 export function initBinary(): string | undefined {

@@ -9,6 +9,7 @@ import {
   InvalidArgumentError,
   isErrno,
   NotFoundError,
+  UnavailableError,
 } from '../util/errors.ts';
 import { attachSession, nativeSeqpacketDialer, type AttachSession, type SeqpacketDialer } from './attach.ts';
 import { ConmonLaunch, conmonArgv } from './conmon.ts';
@@ -63,6 +64,8 @@ export interface ConmonRuntimeDeps {
   forkConmon?: boolean;
   /** Told once when the runtime's sealed copy cannot be made (containers then run the installed one, which copies itself). */
   warn?: (message: string) => void;
+  /** Why the runtime runs no new container (its probe failed): it still serves those it runs (a restarted daemon's). */
+  unusable?: string;
 }
 
 const DEFAULT_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
@@ -74,6 +77,7 @@ const DEFAULT_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
  */
 export class ConmonRuntime implements RuntimeDriver {
   readonly name: string;
+  readonly unusable: string | undefined;
   readonly cli: OciRuntimeCli;
   readonly #execRoot: string;
   readonly #conmon: string;
@@ -92,6 +96,7 @@ export class ConmonRuntime implements RuntimeDriver {
 
   constructor(deps: ConmonRuntimeDeps) {
     this.name = deps.runtime.name;
+    this.unusable = deps.unusable;
     this.#execRoot = deps.execRoot;
     this.#conmon = deps.conmonPath ?? '/usr/bin/conmon';
     this.#env = deps.env ?? DEFAULT_ENV;
@@ -185,6 +190,7 @@ export class ConmonRuntime implements RuntimeDriver {
 
   async create(id: string, opts: CreateOptions): Promise<Created> {
     checkId(id);
+    if (this.unusable !== undefined) throw new UnavailableError(this.unusable);
     const t0 = phaseStart();
     const terminal = opts.terminal ?? false;
     const stdin = opts.stdin ?? false;

@@ -19,6 +19,8 @@ export interface ProbeResult {
   elapsedMs: number;
   /** runtime-ns, when the runtime works only through it (crun 1.8 on a hybrid cgroup host). */
   wrapper?: string;
+  /** The ids of the probe containers run (their cgroups are named after them): one, or two through runtime-ns. */
+  containers: string[];
 }
 
 export interface ProbeDeps {
@@ -61,6 +63,7 @@ export async function probeRuntimes(
       }
       const wrapped = await probeOne({ ...c, wrapper: deps.nsHelper }, deps);
       wrapped.elapsedMs += r.elapsedMs;
+      wrapped.containers.unshift(...r.containers);
       return wrapped;
     }),
   );
@@ -83,6 +86,7 @@ async function probeOne(c: { name: string; path: string; wrapper?: string }, dep
     path: c.path,
     ok: false,
     elapsedMs: 0,
+    containers: [],
     ...(c.wrapper ? { wrapper: c.wrapper } : {}),
   };
   try {
@@ -95,6 +99,7 @@ async function probeOne(c: { name: string; path: string; wrapper?: string }, dep
   const suffix = randomBytes(6).toString('hex');
   const id = `berth-probe-${c.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${suffix}`;
   const bundle = join(deps.execRoot, 'probe', id);
+  result.containers.push(id);
   const signal = AbortSignal.timeout(deps.timeoutMs ?? 15_000);
   let created = false;
   try {

@@ -1,7 +1,9 @@
 /*
- * runtime-ns: runs an OCI runtime (crun) in a fresh private mount namespace without the cgroup v2 mount of a hybrid
+ * runtime-ns: runs an OCI runtime (crun) in a fresh mount namespace of its own without the cgroup v2 mount of a hybrid
  * host, so that it sees the pure cgroup v1 host it supports. The host is not changed: the namespace is this
- * process's own, made private before anything is unmounted, and gone when the runtime exits.
+ * process's own, its mounts made slaves of the host's before anything is unmounted (nothing done in it propagates
+ * back; the host's mount events still reach it, as a bind with rslave propagation expects), and gone when the
+ * runtime exits.
  *
  *   runtime-ns [--join-unified=CGROUP] RUNTIME ARGS...
  *
@@ -26,8 +28,13 @@ static int fail(const char *what, const char *arg) {
   return 125;
 }
 
-/* mkdir -p of UNIFIED/<cgroup>, then this process into it. Tried again when the cgroup is gone in between (a
- * daemon's start-up sweep removes empty ones: they are shared by every daemon of the host). */
+/* Whether a step of the join failed only because the cgroup (or a parent) was removed in between: open or mkdir
+ * ENOENT, and ENODEV from a write to the cgroup.procs of a cgroup removed after its open. */
+static int removed_meanwhile(void) { return errno == ENOENT || errno == ENODEV; }
+
+/* mkdir -p of UNIFIED/<cgroup>, then this process into it. Tried again (up to 20 times) when the cgroup is removed in
+ * between: a daemon's start-up sweep removes empty ones that are not fresh (they are shared by every daemon of the
+ * host), and one that existed empty before this join is not fresh. */
 static int join_unified(const char *cgroup) {
   char path[4096], procs[4096 + 16];
   if (snprintf(path, sizeof path, "%s/%s", UNIFIED, cgroup) >= (int)sizeof path || strstr(cgroup, "..")) {
@@ -36,17 +43,23 @@ static int join_unified(const char *cgroup) {
   }
   snprintf(procs, sizeof procs, "%s/cgroup.procs", path);
   for (int attempt = 0;; attempt++) {
-    for (char *p = path + sizeof UNIFIED; *p; p++) {
+    int made = 1;
+    for (char *p = path + sizeof UNIFIED; *p && made; p++) {
       if (*p != '/') continue;
       *p = 0;
-      if (mkdir(path, 0755) && errno != EEXIST) return fail("cannot make", path);
+      made = !mkdir(path, 0755) || errno == EEXIST;
       *p = '/';
     }
-    if (mkdir(path, 0755) && errno != EEXIST) return fail("cannot make", path);
-    int fd = open(procs, O_WRONLY | O_CLOEXEC);
-    if (fd >= 0 && write(fd, "0", 1) == 1) return close(fd), 0;
-    if (fd >= 0) close(fd);
-    if (errno != ENOENT || attempt == 3) return fail("cannot join", procs);
+    if (made && (!mkdir(path, 0755) || errno == EEXIST)) {
+      int fd = open(procs, O_WRONLY | O_CLOEXEC);
+      if (fd >= 0 && write(fd, "0", 1) == 1) return close(fd), 0;
+      if (fd >= 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+      }
+    }
+    if (!removed_meanwhile() || attempt == 19) return fail("cannot join", procs);
   }
 }
 
@@ -61,8 +74,9 @@ int main(int argc, char **argv) {
     return 125;
   }
   if (unshare(CLONE_NEWNS)) return fail("unshare", "(CLONE_NEWNS)");
-  /* Private first, so that nothing done here propagates back to the host's mounts. */
-  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) return fail("cannot make private", "/");
+  /* Slave first (recursively), so that nothing done here propagates back to the host's mounts, while the host's
+   * mount events still reach the copies (a bind with rslave propagation, as under runc: not private). */
+  if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) return fail("cannot make slave", "/");
   if (umount2(UNIFIED, MNT_DETACH) && errno != EINVAL && errno != ENOENT) return fail("cannot unmount", UNIFIED);
   execv(argv[i], argv + i);
   return fail("cannot run", argv[i]);

@@ -126,6 +126,8 @@ export interface ExecRunner {
 export interface RuntimeDriver extends ContainerLifecycle, ContainerIO, ExitReporter, ExecRunner {
   /** The runtime's name (runc, crun). */
   readonly name: string;
+  /** Set when it creates no container (it failed its probe); it still serves the ones it runs. */
+  readonly unusable?: string | undefined;
   /** Ids of the containers this driver created and has not deleted, whether running or not. */
   list(): Promise<string[]>;
   /** The on-disk record of a container, and whether its conmon is alive. */

@@ -1,36 +1,17 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { pack } from '../util/tar/index.ts';
 import type { PackEntry } from '../util/tar/index.ts';
 import { unpackTar } from './apply.ts';
 import { UnpackPool } from './pool.ts';
+import { scratch, tarOf } from './pool-testkit.ts';
 
 // The idle stop (pool.ts, `#stopIdle`): every thread stops but the reader thread that served small layers, which is
 // kept with its lanes until `close` or its death.
-let tmp: string;
-let n = 0;
-before(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'berth-pool-idle-'));
-});
-after(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
-
-async function root(): Promise<string> {
-  const r = join(tmp, `root-${++n}`);
-  await mkdir(r);
-  return r;
-}
-
-async function tarOf(entries: PackEntry[]): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of pack(entries)) parts.push(Buffer.from(c));
-  return Buffer.concat(parts);
-}
+const tmp = scratch('berth-pool-idle-');
+const root = (): Promise<string> => tmp.root();
 
 const small = { blobSize: 1 << 20 };
 const big = { blobSize: 64 << 20 };

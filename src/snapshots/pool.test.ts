@@ -1,7 +1,6 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CanceledError, InvalidArgumentError, UnavailableError } from '../util/errors.ts';
 import { extract, pack } from '../util/tar/index.ts';
@@ -11,23 +10,12 @@ import { writeFile } from 'node:fs/promises';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { storeAndUnpackTar, unpackLayer, unpackTar } from './apply.ts';
 import { UnpackPool } from './pool.ts';
+import { scratch, tarOf } from './pool-testkit.ts';
 
 // The unpack threads (pool.ts): more unpacks at once than readers, failures, cancels, big bodies, blobs read from a
 // file or handed over as they arrive, compressed or not.
-let tmp: string;
-let n = 0;
-before(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'berth-apply-worker-'));
-});
-after(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
-
-async function root(): Promise<string> {
-  const r = join(tmp, `root-${++n}`);
-  await mkdir(r);
-  return r;
-}
+const tmp = scratch('berth-apply-worker-');
+const root = (): Promise<string> => tmp.root();
 
 test('eight unpacks at once (more than the worker threads) all complete, each into its own root', async () => {
   const roots = await Promise.all(Array.from({ length: 8 }, root));
@@ -123,12 +111,6 @@ test('a canceled unpack stops its worker before it returns: nothing more lands i
   assert.ok((await stat(r)).isDirectory());
 });
 
-async function tarOf(entries: PackEntry[]): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of pack(entries)) parts.push(Buffer.from(c));
-  return Buffer.concat(parts);
-}
-
 test('a blob from a file or from its bytes, plain, gzip or zstd: the diff ID, sizes and the bytes read', async () => {
   const entries: PackEntry[] = [
     { header: { name: 'dir/' } },
@@ -139,7 +121,7 @@ test('a blob from a file or from its bytes, plain, gzip or zstd: the diff ID, si
   const diffId = `sha256:${createHash('sha256').update(tar).digest('hex')}`;
   const forms = { none: tar, gzip: gzipSync(tar), zstd: zstdCompressSync(tar) } as const;
   for (const [compression, blob] of Object.entries(forms) as [keyof typeof forms, Buffer][]) {
-    const file = join(tmp, `blob.${compression}`);
+    const file = join(tmp.dir, `blob.${compression}`);
     await writeFile(file, blob);
     async function* arriving(): AsyncGenerator<Uint8Array> {
       for (let off = 0; off < blob.length; off += 100_000) yield blob.subarray(off, off + 100_000);
@@ -178,7 +160,7 @@ test('a gzip blob whose check fails at its very end, read from a file or from it
   const tar = await tarOf([{ header: { name: 'f' }, body: Buffer.alloc(5000, 'h') }]);
   const gz = gzipSync(tar);
   gz[gz.length - 6] = gz[gz.length - 6]! ^ 0xff; // the CRC
-  const file = join(tmp, 'crc.gz');
+  const file = join(tmp.dir, 'crc.gz');
   await writeFile(file, gz);
   for (const source of [{ file }, [gz]]) {
     await assert.rejects(unpackTar(await root(), source, { whiteouts: 'overlay', compression: 'gzip' }), /check/);
@@ -192,7 +174,7 @@ test('storeAndUnpackTar writes the bytes to the blob file (synced, hashed) as it
     gz.subarray(i * 50_000, (i + 1) * 50_000),
   );
   const r = await root();
-  const blobPath = join(tmp, `blob-${n}`);
+  const blobPath = join(tmp.dir, `blob-${tmp.made}`);
   let heard: { digest: string; size: number } | undefined;
   const got = await storeAndUnpackTar(r, pieces, blobPath, {
     whiteouts: 'overlay',
@@ -209,7 +191,7 @@ test('storeAndUnpackTar writes the bytes to the blob file (synced, hashed) as it
 
   // Bytes that are no layer: stored all the same, and the answer carries the unpack's error.
   const junk = Buffer.concat([gz.subarray(0, 10), Buffer.alloc(200_000, 0xab)]);
-  const junkPath = join(tmp, `blob-junk-${n}`);
+  const junkPath = join(tmp.dir, `blob-junk-${tmp.made}`);
   const bad = await storeAndUnpackTar(await root(), [junk], junkPath, { whiteouts: 'overlay', compression: 'gzip' });
   assert.ok(bad.unpacked instanceof Error);
   assert.equal(bad.blob.size, junk.length);
@@ -453,7 +435,7 @@ test('small layers unpacking at once on one thread each get their own files, and
 test('a reader given back after its thread died, last of the layers, still lets the threads go idle (the process can exit)', async () => {
   // In a process of its own: a layer whose thread died meanwhile, given back after a layer on the threads started
   // since, must still unref them and arm the idle stop, or they hold the process (and their memory) for ever.
-  const script = join(tmp, 'dead-last.ts');
+  const script = join(tmp.dir, 'dead-last.ts');
   await writeFile(
     script,
     `import { UnpackPool } from ${JSON.stringify(new URL('./pool.ts', import.meta.url).href)};
