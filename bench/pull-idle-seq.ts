@@ -125,15 +125,10 @@ try {
     const before = threadSched(e.pid);
     const f0 = minorFaults(e.pid);
     const t0 = performance.now();
-    const marks =
-      via === 'api'
-        ? await apiPull(e.socket, ref)
-        : via === 'docker'
-          ? (await run(DOCKER, ['pull', '-q', ref], { env: dockerEnv(e) }), {})
-          : (await run(BERTH, ['-H', e.host, 'pull', '-q', ref], {
-              env: { HOME: home, DOCKER_CONFIG: join(home, '.d') },
-            }),
-            {});
+    let marks: Record<string, number> = {};
+    if (via === 'api') marks = await apiPull(e.socket, ref);
+    else if (via === 'docker') await run(DOCKER, ['pull', '-q', ref], { env: dockerEnv(e) });
+    else await run(BERTH, ['-H', e.host, 'pull', '-q', ref], { env: { HOME: home, DOCKER_CONFIG: join(home, '.d') } });
     const seconds = (performance.now() - t0) / 1000;
     const faults = minorFaults(e.pid) - f0;
     const threads: Record<string, number> = {};
@@ -143,7 +138,7 @@ try {
       cpu += threads[k];
     }
     await clearDocker(e, ref);
-    const m = marks as Record<string, number>;
+    const m = marks;
     return { s: m['pull answered'] ?? seconds, cpu, threads, sockets, faults, firstBytes: m['first bytes'] };
   };
   const first = loadavg()[0]!;
