@@ -8,7 +8,8 @@
  * `node bench/pull-idle-seq.ts ROUNDS LABEL=BIN[,ARG…] …` (BIN a tree's bin/berthd or `.`; an ARG `NAME:VALUE` is an
  * environment variable of that berthd; `@dp` (default) or `@one` its history; `@cli` the history's last two pulls
  * and the timed ones through `docker pull` / `berth pull`; `@others` dockerd, podman and skopeo pulling the image
- * during the idle spell; `@busy` both CPUs busy then; `@short` the pull 5 s after the last, before the idle stop).
+ * during the idle spell; `@busy` both CPUs busy then; `@short` the pull 5 s after the last, before the idle stop;
+ * `@dockerfirst` an untimed `docker pull` just before the warm one).
  * Also berthd's established TCP connections before each pull and its minor page faults during it. No timing is
  * asserted (bench/README.md, "Data path", 2026-12-07 20:57).
  */
@@ -69,9 +70,11 @@ const specs = process.argv.slice(3).map((s) => {
   // `@others`: during the idle spell, the 50-layer image pulled by a dockerd, podman and skopeo (as datapath's
   // steps between berthd's last pull and its "after idle" one).
   const others = more.includes('@others');
+  // `@dockerfirst`: an untimed `docker pull` just before the timed warm pull (datapath's order of its warm steps).
+  const dockerFirst = more.includes('@dockerfirst');
   const args = more.filter((a) => !/^[A-Z_]+:/.test(a) && !a.startsWith('@'));
   const opts: BerthdOptions = { ...(bin === '.' ? {} : { bin }), args, env };
-  return { label, opts, history, busy, short, cli, others };
+  return { label, opts, history, busy, short, cli, others, dockerFirst };
 });
 const scratch = await mkdtemp(join(tmpdir(), 'berth-bench-idleseq-'));
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -160,6 +163,7 @@ try {
         if (kept !== 1) throw new Error(`${x.label}: ${kept} reader threads after idle`);
       }
       add(`after idle ${x.label}`, await pull(x.e, refs.many, x.cli ? 'berth' : 'api'));
+      if (x.dockerFirst) await pull(x.e, refs.many, 'docker');
       add(`warm ${x.label}`, await pull(x.e, refs.many, x.cli ? 'berth' : 'api'));
     }
     console.error(`round ${r + 1}/${rounds} done, load ${loadavg()[0]!.toFixed(1)}`);
