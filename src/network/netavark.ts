@@ -2,8 +2,17 @@
  * netavark 1.4 as a network backend: `setup`/`teardown` of one container's network namespace, the input passed on
  * stdin as it is (a `ContainerNetworks` is netavark's `NetworkOptions`), the status it prints. aardvark-dns is
  * started and told of changes by netavark itself (its `--config DIR/aardvark-dns` directory holds the records).
+ *
+ * netavark removes a network's port-forwarding chain (`NETAVARK-DN-<hash>`, nat table) only in a teardown that both
+ * is the network's last (its bridge goes) and has port mappings: when the last container with a published port
+ * goes before one without, the chain stays behind, empty and unreferenced. So after a teardown that took a
+ * network's bridge, the backend deletes that network's chain itself; the kernel refuses to delete a chain that holds
+ * rules or is jumped to, so a chain some other user of the same network name (another daemon, Podman) still fills
+ * stays.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { CanceledError, UnavailableError } from '../util/errors.ts';
 import type { ContainerNetworks, NetworkBackend } from './backend.ts';
@@ -21,6 +30,14 @@ export type NetavarkStatus = Record<
     > | null;
   }
 >;
+
+/**
+ * netavark's name for a network's port-forwarding chain: `NETAVARK-DN-` and the first 13 hex digits (upper case) of
+ * the SHA-512 of the network's name (netavark 1.4's `create_network_hash`).
+ */
+export function dnatChain(networkName: string): string {
+  return `NETAVARK-DN-${createHash('sha512').update(networkName).digest('hex').slice(0, 13).toUpperCase()}`;
+}
 
 const CANDIDATES = ['/usr/libexec/podman', '/usr/lib/podman', '/usr/local/libexec/podman', '/usr/local/lib/podman'];
 
@@ -59,9 +76,17 @@ export class NetavarkBackend implements NetworkBackend {
     }
   }
 
-  /** `netavark teardown NETNS`: undoes what `setup` with the same input did. */
+  /**
+   * `netavark teardown NETNS`: undoes what `setup` with the same input did; then, for each network whose bridge it
+   * removed, the port-forwarding chain netavark may have left (see the head of this file).
+   */
   async teardown(netns: string, input: ContainerNetworks, opts: { signal?: AbortSignal } = {}): Promise<void> {
     await this.#run('teardown', netns, input, opts.signal);
+    for (const n of Object.values(input.network_info)) {
+      if (existsSync(`/sys/class/net/${n.network_interface}`)) continue; // other endpoints: netavark kept it in use
+      await dropChain('iptables', dnatChain(n.name));
+      if (n.subnets.some((s) => s.subnet.includes(':'))) await dropChain('ip6tables', dnatChain(n.name));
+    }
   }
 
   async #run(
@@ -117,4 +142,16 @@ export class NetavarkBackend implements NetworkBackend {
       });
     });
   }
+}
+
+/**
+ * `iptables -t nat -X CHAIN`: deletes the chain if it exists, is empty and nothing jumps to it (the kernel refuses
+ * otherwise, and then the chain stays: not an error).
+ */
+function dropChain(cmd: 'iptables' | 'ip6tables', chain: string): Promise<void> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, ['-w', '-t', 'nat', '-X', chain], { stdio: 'ignore' });
+    child.once('error', () => resolve());
+    child.once('close', () => resolve());
+  });
 }

@@ -17,7 +17,7 @@ import { MetadataDB, NetworkRecords } from '../metadata/index.ts';
 import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 import { EventLog } from '../util/events.ts';
 import { BridgeBackend } from './bridge.ts';
-import { NetavarkBackend, findHelper } from './netavark.ts';
+import { NetavarkBackend, dnatChain, findHelper } from './netavark.ts';
 import type { ContainerLink, SandboxRequest } from './model.ts';
 import { NetworkService } from './service.ts';
 
@@ -119,6 +119,16 @@ for (const backend of ['berth', 'netavark'] as const) {
       ].join('\n');
       const marks = [BR_DEFAULT, BR_USER, `${net(0)}.`, `${net(1)}.`, `${net(2)}.`, `${net(3)}.`];
       return text.split('\n').filter((l) => marks.some((m) => l.includes(m)));
+    }
+
+    /**
+     * netavark's port-forwarding chain of a network (named by a hash of the network's name) when it is left empty:
+     * its rules, or undefined when it is gone or still holds rules (another user of the name, e.g. `bridge`).
+     */
+    async function emptyDnatChain(networkName: string): Promise<string | undefined> {
+      const chain = dnatChain(networkName);
+      const rules = await sh('iptables', ['-w', '-t', 'nat', '-S', chain]).catch(() => undefined);
+      return rules !== undefined && rules.trim() === `-N ${chain}` ? rules : undefined;
     }
 
     before(async () => {
@@ -304,6 +314,12 @@ for (const backend of ['berth', 'netavark'] as const) {
       assert.deepEqual(svc.sandboxes.settings(a.id, `btlnet${tag}`).Ports, {
         '8080/tcp': [{ HostIp: '0.0.0.0', HostPort: String(hostPort) }],
       });
+      if (backend === 'netavark')
+        assert.match(
+          await sh('iptables', ['-w', '-t', 'nat', '-S', dnatChain(`btlnet${tag}`)]),
+          new RegExp(`--dport ${hostPort} `),
+          "the port's DNAT rule in the chain named as netavark names it",
+        );
 
       // The port is Berth's while A runs.
       const c = fakeContainer(`c${tag}`, 'bridge');
@@ -345,6 +361,8 @@ for (const backend of ['berth', 'netavark'] as const) {
         new RegExp(`${Id.slice(0, 12)}|${a.id.slice(0, 12)}`),
         'no chain of the network or the container left',
       );
+      // netavark keeps this chain when the last endpoint to go (b) has no published port, unless the backend removes it.
+      assert.doesNotMatch(await sh('iptables-save', ['-t', 'nat']), new RegExp(dnatChain(`btlnet${tag}`)));
       assert.deepEqual(await readdir(join(dir, 'exec', 'network', 'netns')), []);
     });
 
@@ -406,6 +424,9 @@ for (const backend of ['berth', 'netavark'] as const) {
       // The default bridge outlives its last endpoint a moment (Berth's backend); drain() finishes that now.
       await svc.drain();
       assert.deepEqual(await traces(), []);
+      // The last to go (live) published nothing: netavark alone would keep the bridge's port chain, empty.
+      if (backend === 'netavark')
+        assert.equal(await emptyDnatChain('bridge'), undefined, 'no empty port chain of the bridge network left');
     });
   });
 }
