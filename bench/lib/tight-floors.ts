@@ -409,8 +409,8 @@ export function tightReport(
     );
   }
   if (cliRun.length > 0 && dockerdCli) {
-    // berthd runs no `runc start` process: it starts each container through runc's exec fifo, so its floor is
-    // runc's without the `start` column (the kernel's added work, spawner and containers kept), plus the CLIs'.
+    // berthd on runc runs no `runc start` process: it starts each container through runc's exec fifo, so its floor
+    // is runc's without the `start` column (the kernel's added work, spawner and containers kept), plus the CLIs'.
     const rb = med(runc.map((s) => floorCpu(s) - s.start));
     const cr = med(cliRun.map(floorCpu));
     const bound = (rb + cr) / cpus;
@@ -418,7 +418,7 @@ export function tightReport(
     const b = (g: (x: (typeof berthd)[number]) => number) => med(berthd.map(g));
     const used = berthd.length > 0 ? b((x) => x.engine + x.conmons) : Number.NaN;
     out.push(
-      `- **berthd's floor** (what berthd runs: \`runc create\` and the containers as above, no \`runc start\`, which berthd does through runc's exec fifo, and the \`run -d\` CLIs): ${f1(rb)} + ${f1(cr)} = ${f1(rb + cr)} ms of CPU on ${cpus} CPUs, no berthd \`run -d\` burst under ${f1(bound)} ms${ratio(bound)}; the goal (0.25×: ${f1(0.25 * dockerdCli)} ms) leaves an engine ${f1(left)} ms of CPU per burst (${f1(left / n)} per container) for its own work, its monitors', the benchmark's spawning and any idle CPU${
+      `- **berthd's floor on runc** (what berthd runs when its runtime is runc: \`runc create\` and the containers as above, no \`runc start\`, which berthd does through runc's exec fifo, and the \`run -d\` CLIs; berthd's default is crun where it works, whose create and containers cost less, so its bursts can go under this floor): ${f1(rb)} + ${f1(cr)} = ${f1(rb + cr)} ms of CPU on ${cpus} CPUs, no berthd \`run -d\` burst under ${f1(bound)} ms${ratio(bound)}; the goal (0.25×: ${f1(0.25 * dockerdCli)} ms) leaves an engine ${f1(left)} ms of CPU per burst (${f1(left / n)} per container) for its own work, its monitors', the benchmark's spawning and any idle CPU${
         berthd.length > 0
           ? `; berthd in the same rounds: itself ${f1(b((x) => x.engine))}, its conmons ${f1(b((x) => x.conmons))} (= ${f1(used)}, ${f1(used / n)} per container), the benchmark's process and its spawner ${f1(b((x) => x.bench))}, wall ${f1(b((x) => x.wall))} ms against its floor's ${f1(bound)} + (berthd + conmons) / ${cpus} = ${f1(bound + used / cpus)}`
           : ''
