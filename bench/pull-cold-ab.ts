@@ -24,7 +24,16 @@ import { clearDocker, timed } from './datapath.ts';
 import { buildImage, manyLayers } from './lib/archive.ts';
 import { type Berthd, type BerthdOptions, removeDir, restartBerthd, startBerthd } from './lib/engines.ts';
 import { apiPull, seedRegistry, skopeoPullArgs } from './lib/pull-probe.ts';
-import { AFTER_IDLE_MS, afterIdle, cpuSeconds, idleRssMiB, run, stats, threadSched } from './lib/proc.ts';
+import {
+  AFTER_IDLE_MS,
+  afterIdle,
+  cpuSeconds,
+  idleRssMiB,
+  run,
+  stats,
+  threadMedians,
+  threadSched,
+} from './lib/proc.ts';
 
 const rounds = Number(process.argv[2] ?? 3);
 const specs = process.argv.slice(3).map((s) => {
@@ -110,12 +119,7 @@ try {
   const med = (xs: number[]): number => stats(xs).median;
   console.log(`load average ${first.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}, ${rounds} rounds`);
   for (const [k, xs] of Object.entries(samples)) {
-    const names = new Set(xs.flatMap((x) => Object.keys(x.threads)));
-    const th = [...names]
-      .map((n) => ({ n, cpu: med(xs.map((x) => x.threads[n] ?? 0)) }))
-      .filter((t) => t.cpu >= 0.005)
-      .map((t) => `${t.n} ${t.cpu.toFixed(3)}`)
-      .join('; ');
+    const th = threadMedians(xs, 0.005);
     const firstLayer = xs.every((x) => x.marks['first layer unpacked'] !== undefined)
       ? ` first layer ${med(xs.map((x) => x.marks['first layer unpacked']!)).toFixed(3)}`
       : '';

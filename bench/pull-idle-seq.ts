@@ -32,7 +32,17 @@ import {
   startDockerd,
 } from './lib/engines.ts';
 import { apiPull, seedRegistry, skopeoPullArgs } from './lib/pull-probe.ts';
-import { AFTER_IDLE_MS, afterIdle, procStat, run, sleep, stats, threadSched, unpackThreads } from './lib/proc.ts';
+import {
+  AFTER_IDLE_MS,
+  afterIdle,
+  procStat,
+  run,
+  sleep,
+  stats,
+  threadMedians,
+  threadSched,
+  unpackThreads,
+} from './lib/proc.ts';
 
 const SHORT_MS = 5000;
 
@@ -171,12 +181,7 @@ try {
   const med = (xs: number[]): number => stats(xs).median;
   console.log(`load average ${first.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}, ${rounds} rounds`);
   for (const [k, xs] of Object.entries(samples)) {
-    const names = new Set(xs.flatMap((x) => Object.keys(x.threads)));
-    const th = [...names]
-      .map((n) => ({ n, cpu: med(xs.map((x) => x.threads[n] ?? 0)) }))
-      .filter((t) => t.cpu >= 0.002)
-      .map((t) => `${t.n} ${t.cpu.toFixed(3)}`)
-      .join('; ');
+    const th = threadMedians(xs, 0.002);
     const fb = xs.every((x) => x.firstBytes !== undefined)
       ? ` first bytes ${med(xs.map((x) => x.firstBytes!)).toFixed(3)}`
       : '';

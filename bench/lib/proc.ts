@@ -303,6 +303,19 @@ export function stats(xs: readonly number[]): Stats {
 }
 
 /** "median (min–max)" with the given number of decimals. */
+/**
+ * Per-thread CPU over samples (each a thread name → seconds map): every thread's median, those of at least `min`
+ * seconds, as "name 0.123; …" (pull-cold-ab and pull-idle-seq print it beside each case).
+ */
+export function threadMedians(xs: readonly { threads: Record<string, number> }[], min: number): string {
+  const names = new Set(xs.flatMap((x) => Object.keys(x.threads)));
+  return [...names]
+    .map((n) => ({ n, cpu: stats(xs.map((x) => x.threads[n] ?? 0)).median }))
+    .filter((t) => t.cpu >= min)
+    .map((t) => `${t.n} ${t.cpu.toFixed(3)}`)
+    .join('; ');
+}
+
 export function fmt(s: Stats, decimals = 2): string {
   if (s.n === 0) return 'n/a';
   return `${s.median.toFixed(decimals)} (${s.min.toFixed(decimals)}–${s.max.toFixed(decimals)})`;
