@@ -1,8 +1,7 @@
-import { readFileSync, existsSync, statSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { readdir, rmdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { cpus, release } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import {
   capabilitiesFromMask,
   ConmonRuntime,
@@ -11,6 +10,9 @@ import {
   type HostFacts,
   type ProbeResult,
   type RuntimeDriver,
+  RUNTIME_NS,
+  RUNTIME_NS_SOURCE,
+  runtimeNsStale,
   UNIFIED_ROOT,
 } from '../runtime/index.ts';
 import { errorMessage, isErrno } from '../util/errors.ts';
@@ -21,10 +23,6 @@ const CANDIDATES = [
   { name: 'crun', path: '/usr/bin/crun' },
   { name: 'runc', path: '/usr/sbin/runc' },
 ];
-
-/** runtime-ns, as scripts/setup.sh builds it (src/runtime/runtime-ns.c). */
-export const NS_HELPER = fileURLToPath(new URL('../../build/runtime-ns', import.meta.url));
-const NS_SOURCE = fileURLToPath(new URL('../runtime/runtime-ns.c', import.meta.url));
 
 function which(name: string, fallback: string): string {
   return findExecutable(name) ?? fallback;
@@ -75,7 +73,7 @@ export async function setUpRuntimes(
   execRoot: string,
   wanted: string,
   log: Logger,
-  nsHelper: string = NS_HELPER,
+  nsHelper: string = RUNTIME_NS,
 ): Promise<Runtimes> {
   const candidates = CANDIDATES.map((c) => ({ name: c.name, path: which(c.name, c.path) })).filter((c) =>
     existsSync(c.path),
@@ -102,9 +100,8 @@ export async function setUpRuntimes(
     working.add(p.name);
     if (p.wrapper) {
       log.info(`runtime ${p.name} (${p.path}) refuses this host's hybrid cgroups: it runs through ${p.wrapper}`);
-      // setup.sh's rule (it builds when the source is newer): a checkout updated since runs the older program
-      if (mtimeMs(NS_SOURCE) > mtimeMs(p.wrapper))
-        log.warn(`${p.wrapper} is older than ${NS_SOURCE}: run scripts/setup.sh to build it again`);
+      if (runtimeNsStale(p.wrapper))
+        log.warn(`${p.wrapper} is older than ${RUNTIME_NS_SOURCE}: run scripts/setup.sh to build it again`);
       const warn = (m: string) => log.warn(m);
       await driver
         .list()
@@ -158,14 +155,6 @@ export async function sweepUnified(known: ReadonlySet<string>, warn: (m: string)
       if (!isErrno(e, 'EBUSY') && !isErrno(e, 'ENOENT') && !isErrno(e, 'ENOTEMPTY'))
         warn(`cannot remove cgroup ${path}: ${errorMessage(e)}`);
     }
-  }
-}
-
-function mtimeMs(path: string): number {
-  try {
-    return statSync(path).mtimeMs;
-  } catch {
-    return 0;
   }
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { lstat, mkdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../util/errors.ts';
@@ -35,6 +35,26 @@ export interface ProbeDeps {
    * a path that does not exist is named in the error instead.
    */
   nsHelper?: string;
+}
+
+/** runtime-ns as scripts/setup.sh builds it, and its source. */
+export const RUNTIME_NS = join(import.meta.dirname, '..', '..', 'build', 'runtime-ns');
+export const RUNTIME_NS_SOURCE = join(import.meta.dirname, 'runtime-ns.c');
+
+/**
+ * Whether `program` (default RUNTIME_NS) is missing or older than its source: scripts/setup.sh's rule for building
+ * it again (a checkout updated since runs the older program).
+ */
+export function runtimeNsStale(program: string = RUNTIME_NS): boolean {
+  const mtime = (p: string) => {
+    try {
+      return statSync(p).mtimeMs;
+    } catch {
+      return undefined;
+    }
+  };
+  const built = mtime(program);
+  return built === undefined || built < (mtime(RUNTIME_NS_SOURCE) ?? 0);
 }
 
 /** crun's refusal of a host with both cgroup hierarchies (1.8: "cgroups in hybrid mode not supported, ..."). */

@@ -7,27 +7,27 @@ import { copyFile, mkdir, mkdtemp, readdir, rm, rmdir, symlink, writeFile } from
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { mkdirSync, renameSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ConmonRuntime } from './driver.ts';
+import { RUNTIME_NS, RUNTIME_NS_SOURCE, runtimeNsStale } from './probe.ts';
 
 export const RUNC = { name: 'runc', path: '/usr/sbin/runc' };
 /** runtime-ns as scripts/setup.sh builds it. */
-export const NS_HELPER = join(import.meta.dirname, '..', '..', 'build', 'runtime-ns');
+export const NS_HELPER = RUNTIME_NS;
 
 /**
  * Builds runtime-ns as scripts/setup.sh does when a checkout has not run it since (a worktree), so the tests of crun
  * through it run rather than fail on a missing build; the build itself failing fails them.
  */
 export function ensureNsHelper(): string {
-  const src = join(import.meta.dirname, 'runtime-ns.c');
-  if (existsSync(NS_HELPER) && statSync(NS_HELPER).mtimeMs >= statSync(src).mtimeMs) return NS_HELPER;
+  if (!runtimeNsStale()) return NS_HELPER;
   mkdirSync(dirname(NS_HELPER), { recursive: true });
   const tmp = `${NS_HELPER}.${process.pid}.tmp`;
   try {
-    execFileSync('cc', ['-O2', '-Wall', '-static', '-o', tmp, src], { stdio: 'ignore' });
+    execFileSync('cc', ['-O2', '-Wall', '-static', '-o', tmp, RUNTIME_NS_SOURCE], { stdio: 'ignore' });
   } catch {
-    execFileSync('cc', ['-O2', '-Wall', '-o', tmp, src], { stdio: 'ignore' });
+    execFileSync('cc', ['-O2', '-Wall', '-o', tmp, RUNTIME_NS_SOURCE], { stdio: 'ignore' });
   }
   renameSync(tmp, NS_HELPER);
   return NS_HELPER;
