@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { startRegistry } from '../src/distribution/remote/testkit.ts';
 import { clearDocker, timed } from './datapath.ts';
 import { buildImage, manyLayers } from './lib/archive.ts';
-import { type Berthd, type BerthdOptions, removeDir, restartBerthd, startBerthd } from './lib/engines.ts';
+import { type Berthd, type BerthdOptions, berthdSpec, removeDir, restartBerthd, startBerthd } from './lib/engines.ts';
 import { apiPull, seedRegistry, skopeoPullArgs } from './lib/pull-probe.ts';
 import {
   AFTER_IDLE_MS,
@@ -36,17 +36,7 @@ import {
 } from './lib/proc.ts';
 
 const rounds = Number(process.argv[2] ?? 3);
-const specs = process.argv.slice(3).map((s) => {
-  const [label, rest] = s.split('=') as [string, string];
-  const [bin, ...more] = rest.split(',');
-  // An argument K:V is an environment variable for that berthd instead.
-  const env = Object.fromEntries(
-    more.filter((a) => /^[A-Z_]+:/.test(a)).map((a) => a.split(':', 2) as [string, string]),
-  );
-  const args = more.filter((a) => !/^[A-Z_]+:/.test(a));
-  const opts: BerthdOptions = { ...(bin === '.' ? {} : { bin }), args, env };
-  return { label, opts };
-});
+const specs = process.argv.slice(3).map((s) => berthdSpec(s));
 const layers = Number(process.env.LAYERS ?? 50);
 const scratch = await mkdtemp(join(tmpdir(), 'berth-bench-cold-'));
 const cleanups: (() => Promise<unknown>)[] = [];

@@ -22,7 +22,7 @@ import { bigLayer, buildImage, manyLayers } from './lib/archive.ts';
 import {
   BERTH,
   type Berthd,
-  type BerthdOptions,
+  berthdSpec,
   DOCKER,
   dockerEnv,
   podmanSetup,
@@ -64,26 +64,20 @@ async function busyFor(ms: number): Promise<void> {
 
 const rounds = Number(process.argv[2] ?? 3);
 const specs = process.argv.slice(3).map((s) => {
-  const [label, rest] = s.split('=') as [string, string];
-  const [bin, ...more] = rest.split(',');
-  const env = Object.fromEntries(
-    more.filter((a) => /^[A-Z_]+:/.test(a)).map((a) => a.split(':', 2) as [string, string]),
-  );
-  const history = more.includes('@one') ? 'one' : 'dp';
+  const { label, opts, flags } = berthdSpec(s);
+  const history = flags.has('@one') ? 'one' : 'dp';
   // `@busy`: other work on both CPUs during the idle spell (as datapath's dockerd and podman pulls there);
   // `@short`: the pull comes SHORT_MS after the last instead (the idle stop not run), after the same work if `@busy`.
-  const busy = more.includes('@busy');
-  const short = more.includes('@short');
+  const busy = flags.has('@busy');
+  const short = flags.has('@short');
   // `@cli`: the history's second and third 50-layer pulls through `docker pull` and `berth pull`, and the timed
   // pulls through `berth pull` (as datapath's steps; berthd's CPU only), instead of the API.
-  const cli = more.includes('@cli');
+  const cli = flags.has('@cli');
   // `@others`: during the idle spell, the 50-layer image pulled by a dockerd, podman and skopeo (as datapath's
   // steps between berthd's last pull and its "after idle" one).
-  const others = more.includes('@others');
+  const others = flags.has('@others');
   // `@dockerfirst`: an untimed `docker pull` just before the timed warm pull (datapath's order of its warm steps).
-  const dockerFirst = more.includes('@dockerfirst');
-  const args = more.filter((a) => !/^[A-Z_]+:/.test(a) && !a.startsWith('@'));
-  const opts: BerthdOptions = { ...(bin === '.' ? {} : { bin }), args, env };
+  const dockerFirst = flags.has('@dockerfirst');
   return { label, opts, history, busy, short, cli, others, dockerFirst };
 });
 const scratch = await mkdtemp(join(tmpdir(), 'berth-bench-idleseq-'));

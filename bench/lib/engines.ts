@@ -315,3 +315,19 @@ export async function podmanSetup(
   ];
   return { dir, base, env: { CONTAINERS_CONF: conf } };
 }
+
+/**
+ * A berthd named on a bench's command line as `LABEL=BIN[,ARG…]`: BIN a tree's bin/berthd or `.` for this tree's;
+ * an ARG `NAME:VALUE` is an environment variable for that berthd, an ARG `@flag` is the bench's own (in `flags`),
+ * any other ARG is passed to berthd.
+ */
+export function berthdSpec(s: string): { label: string; opts: BerthdOptions; flags: Set<string> } {
+  const [label, rest = ''] = s.split('=') as [string, string | undefined];
+  const [bin, ...more] = rest.split(',');
+  const env = Object.fromEntries(
+    more.filter((a) => /^[A-Z_]+:/.test(a)).map((a) => a.split(':', 2) as [string, string]),
+  );
+  const args = more.filter((a) => !/^[A-Z_]+:/.test(a) && !a.startsWith('@'));
+  const flags = new Set(more.filter((a) => a.startsWith('@')));
+  return { label, opts: { ...(bin === '.' ? {} : { bin }), args, env }, flags };
+}
