@@ -2,9 +2,12 @@
  * A timeline of one berthd's API pull of the `--layers` image (default 50 layers of 1 MiB, gzip) from a local
  * docker-registry: each layer's download slot, last byte, unpack answer (the blob written, hashed and unpacked on
  * an unpack thread; its fsync after the thread is given back) and adoption into the content store, and the
- * pull's phases (manifest, config, layers, snapshot commits, the blob directory's sync, the image record), from
- * berthd's `berth:phase` channel (src/util/trace.ts, bench/lib/phase-recorder.ts). Milliseconds from the
- * request, per round after a warm-up. `node bench/pull-timeline.ts [rounds] [layers]`; BERTHD_NODE_OPTIONS adds Node
+ * pull's phases (the registry client's modules loaded, the registry's pings, manifest, config, layers, snapshot
+ * commits, the blob directory's sync, the image record; an unpack thread's start to its first JavaScript), from
+ * berthd's `berth:phase` channel (src/util/trace.ts, bench/lib/phase-recorder.ts), and berthd's CPU by thread in the
+ * pull. Milliseconds from the request, per round after a warm-up. `--after-start`: berthd stopped and started again
+ * on its roots before every round, so that each pull is the first after a daemon start (bench/lib/engines.ts
+ * `restartBerthd`). `node bench/pull-timeline.ts [--after-start] [rounds] [layers]`; BERTHD_NODE_OPTIONS adds Node
  * flags to berthd's (profiling: see below). No timing is asserted.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -14,26 +17,29 @@ import { join } from 'node:path';
 import { startRegistry } from '../src/distribution/remote/testkit.ts';
 import { clearDocker } from './datapath.ts';
 import { buildImage, manyLayers } from './lib/archive.ts';
-import { startBerthd } from './lib/engines.ts';
+import { restartBerthd, startBerthd } from './lib/engines.ts';
 import { seedRegistry } from './lib/pull-probe.ts';
-import { run } from './lib/proc.ts';
+import { run, threadSched } from './lib/proc.ts';
 
 const now = (): number => performance.timeOrigin + performance.now();
 const scratch = await mkdtemp(join(tmpdir(), 'berth-bench-tl-'));
-const rounds = Number(process.argv[2] ?? 3);
-const image = await buildImage(scratch, 'dp-many', manyLayers(Number(process.argv[3] ?? 50), 1024), { gzip: true });
+const afterStart = process.argv.includes('--after-start');
+const argv = process.argv.slice(2).filter((a) => a !== '--after-start');
+const rounds = Number(argv[0] ?? 3);
+const image = await buildImage(scratch, 'dp-many', manyLayers(Number(argv[1] ?? 50), 1024), { gzip: true });
 const reg = await startRegistry('plain');
 const ref = await seedRegistry(reg, image);
 const log = join(scratch, 'phases.jsonl');
 // BERTHD_NODE_OPTIONS (inherited; bin/berthd puts it on node's command line, which its threads inherit): more of
 // Node's and V8's flags, e.g. `--cpu-prof --cpu-prof-dir=DIR` (a V8 profile per thread) or `--perf-basic-prof`
 // (JavaScript's names for perf).
-const e = await startBerthd({
+const opts = {
   env: {
     NODE_OPTIONS: `--import=${join(import.meta.dirname, 'lib', 'phase-recorder.ts')}`,
     BERTH_PHASE_LOG: log,
   },
-});
+};
+let e = await startBerthd(opts);
 function pull(): Promise<{ t0: number; end: number; ev: { id: string; s: string; t: number }[] }> {
   const t0 = now();
   const ev: { id: string; s: string; t: number }[] = [];
@@ -60,8 +66,11 @@ function pull(): Promise<{ t0: number; end: number; ev: { id: string; s: string;
   });
 }
 for (let r = 0; r <= rounds; r++) {
+  if (afterStart && r > 0) e = await restartBerthd(e, opts);
   await run('sync', []);
+  const before = threadSched(e.pid);
   const p = await pull();
+  const after = threadSched(e.pid);
   await new Promise((res) => setTimeout(res, 400));
   const phases = (await readFile(log, 'utf8'))
     .split('\n')
@@ -70,7 +79,13 @@ for (let r = 0; r <= rounds; r++) {
     .filter((m) => m.phase && m.start >= p.t0 - 1 && m.start <= p.end);
   await rm(log, { force: true });
   const rel = (t: number) => (t - p.t0).toFixed(1);
-  console.log(`round ${r}: answered ${rel(p.end)} ms`);
+  const cpu = Object.entries(after)
+    .map(([name, t]) => [name, (t.cpu - (before[name]?.cpu ?? 0)) * 1000] as const)
+    .filter(([, ms]) => ms >= 1)
+    .map(([name, ms]) => `${name} ${ms.toFixed(0)}`);
+  console.log(
+    `round ${r}${afterStart && r > 0 ? ' (after start)' : ''}: answered ${rel(p.end)} ms; CPU ms ${cpu.join(', ')}`,
+  );
   for (const m of phases.filter((m) => m.id === '')) console.log(`  ${m.phase} ${rel(m.start)}–${rel(m.end)}`);
   const syncs = phases.filter((m) => m.phase === 'blob.sync').map((m) => m.end - m.start);
   syncs.sort((a, b) => a - b);

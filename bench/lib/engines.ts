@@ -322,10 +322,11 @@ export async function podmanSetup(
  * any other ARG is passed to berthd.
  */
 export function berthdSpec(s: string): { label: string; opts: BerthdOptions; flags: Set<string> } {
-  const [label, rest = ''] = s.split('=') as [string, string | undefined];
+  const eq = s.indexOf('=');
+  const [label, rest] = eq < 0 ? [s, ''] : [s.slice(0, eq), s.slice(eq + 1)];
   const [bin, ...more] = rest.split(',');
   const env = Object.fromEntries(
-    more.filter((a) => /^[A-Z_]+:/.test(a)).map((a) => a.split(':', 2) as [string, string]),
+    more.filter((a) => /^[A-Z_]+:/.test(a)).map((a) => [a.slice(0, a.indexOf(':')), a.slice(a.indexOf(':') + 1)]),
   );
   const args = more.filter((a) => !/^[A-Z_]+:/.test(a) && !a.startsWith('@'));
   const flags = new Set(more.filter((a) => a.startsWith('@')));

@@ -15,6 +15,7 @@ import { BlobSourceRecords } from '../metadata/index.ts';
 import { warmUnpackThreads } from '../snapshots/index.ts';
 import { parseReference } from '../oci/reference.ts';
 import { errorMessage, InvalidArgumentError } from '../util/errors.ts';
+import { phase } from '../util/trace.ts';
 import { busyboxRootfs } from './busybox.ts';
 import type { DaemonConfig } from './config.ts';
 import { BERTH_VERSION } from './system.ts';
@@ -38,7 +39,7 @@ export function archivesFor(engine: Engine, enforcer?: PolicyEnforcer, log?: Log
     // no applier here: its small layers need none (snapshots/pool.ts, `take`), and a layer that does starts them.
     pull: async (ref, opts) => {
       warmUnpackThreads({ appliers: false });
-      return (await distribution()).pullImage(deps, registry, ref, {
+      return (await phase('pull.modules', '', distribution)).pullImage(deps, registry, ref, {
         ...opts,
         ...(enforcer ? { verify: (r, m, repo) => enforcer.checkPull(r, m, repo, opts.auth, opts.signal) } : {}),
       });

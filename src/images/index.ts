@@ -19,3 +19,5 @@ export { applyToConfig, type ConfigInstruction, DEFAULT_SHELL, shellOf } from '.
 export { checkImageConfig, checkImageManifest, type ManifestDocument } from './manifest.ts';
 /** A layer's blob for the unpack thread to download by itself (`ImageService.storeAndUnpackLayer`). */
 export type { FetchedBlob, FetchFailed } from '../snapshots/index.ts';
+/** Layers up to this size share an unpack thread, and their downloads a wider pool (distribution/remote/layers.ts). */
+export { SMALL_LAYER } from '../snapshots/index.ts';

@@ -22,6 +22,6 @@ export type {
   UnpackOptions,
   WhiteoutMode,
 } from './apply.ts';
-export { DEFAULT_THREADS, type UnpackThreads } from './pool.ts';
+export { DEFAULT_THREADS, SMALL_LAYER, type UnpackThreads } from './pool.ts';
 export { mountAll, unmountAll, isMountPoint, parseMountOptions } from './mount.ts';
 export { diskUsage } from './usage.ts';

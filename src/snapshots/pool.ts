@@ -9,7 +9,7 @@
  * file or downloads the blob itself).
  *
  * A reader is a *lane* of a reader thread: its own port and shared memory, one layer at a time. A layer that is not
- * small has a thread to itself (one lane, as long as it runs). Small layers (SHARE_MAX, known from the manifest)
+ * small has a thread to itself (one lane, as long as it runs). Small layers (SMALL_LAYER, known from the manifest)
  * share one: as many at once as `readers` allows, each on a lane of the same thread, their downloads, unpacks and
  * blob syncs (on libuv's pool) taking turns there or overlapping, each doing
  * its file work on the reader's own applier, so a pull of many small layers starts one thread, not three readers and
@@ -30,6 +30,7 @@
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, type Transferable } from 'node:worker_threads';
 import { UnavailableError } from '../util/errors.ts';
+import { phaseEnd, phaseStart } from '../util/trace.ts';
 import { Limit } from '../util/lock.ts';
 import { IdleTimer, OwnedThread } from '../util/thread.ts';
 import {
@@ -106,7 +107,7 @@ const START_AFTER_MS = 50;
  * on its own lane, their downloads and unpacks taking turns there, and their file work is done on that thread
  * instead of an applier's (no message per batch, no applier thread to start).
  */
-const SHARE_MAX = 2 << 20;
+export const SMALL_LAYER = 2 << 20;
 /** Each thread's heap is kept small: the data goes through shared memory, not the heap. */
 const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
 
@@ -157,7 +158,7 @@ export class Reader {
 
 /** Options of `take`. */
 export interface TakeOptions {
-  /** The blob's size, when known: a small one (SHARE_MAX) may share a reader thread with other small ones. */
+  /** The blob's size, when known: a small one (SMALL_LAYER) may share a reader thread with other small ones. */
   blobSize?: number;
 }
 
@@ -233,11 +234,11 @@ export class UnpackPool {
 
   /**
    * Waits for a free reader (starting threads as needed); give it back with `give`. A small layer (`blobSize` up to
-   * SHARE_MAX) takes a lane of a reader thread that serves only small layers (a new lane if none is idle), and does
+   * SMALL_LAYER) takes a lane of a reader thread that serves only small layers (a new lane if none is idle), and does
    * its file work there (no applier thread); any other layer has a reader thread to itself, with the appliers.
    */
   async take(opts: TakeOptions = {}): Promise<Reader> {
-    const small = opts.blobSize !== undefined && opts.blobSize <= SHARE_MAX;
+    const small = opts.blobSize !== undefined && opts.blobSize <= SMALL_LAYER;
     await this.#slots.take();
     this.#busy++;
     this.#idleTimer.disarm();
@@ -420,13 +421,18 @@ export class UnpackPool {
   }
 
   #start(kind: 'reader' | 'applier'): OwnedThread {
+    const started = phaseStart();
     // Named, so that per-thread figures (top -H, /proc/PID/task) tell the readers from the appliers.
-    return new OwnedThread(
+    const t = new OwnedThread(
       new URL(`./${kind}.ts`, import.meta.url),
       { resourceLimits: RESOURCE_LIMITS, name: `unpack-${kind}` },
       `an unpack ${kind} thread`,
       (err) => this.#broken(err),
     );
+    // From `new Worker` to the thread running JavaScript (Node's bootstrap; its modules load after): timed for
+    // bench/pull-timeline.ts, only when something listens.
+    if (started !== undefined) t.worker.once('online', () => phaseEnd(`unpack.${kind}.online`, '', started));
+    return t;
   }
 
   /** A thread died: every unpack under way fails, and the next one starts a fresh set of threads. */

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { SMALL_LAYER } from '../../images/index.ts';
 import { Tasks } from './layers.ts';
 import { DEFAULT_REGISTRY_CONFIG } from './types.ts';
 
@@ -47,4 +48,23 @@ test('a task that fails before its last byte gives its slot back once, and the o
   await tasks.settle();
   assert.equal((tasks.failure as Error).message, 'cut');
   assert.deepEqual(ran, [0], 'after the first failure no other download starts');
+});
+
+test('blobs of small layers (up to SMALL_LAYER, those sharing an unpack thread) download in the wider pool', async () => {
+  const mostAtOnce = async (size: number): Promise<number> => {
+    const tasks = new Tasks({ ...DEFAULT_REGISTRY_CONFIG, maxConcurrentDownloads: 2 }, undefined);
+    let now = 0;
+    let most = 0;
+    for (let i = 0; i < 12; i++)
+      tasks.start(size, async () => {
+        most = Math.max(most, ++now);
+        await tick(5);
+        now--;
+      });
+    await tasks.settle();
+    return most;
+  };
+  assert.equal(await mostAtOnce(SMALL_LAYER), 8, 'a layer of SMALL_LAYER bytes: 4 × max-concurrent-downloads');
+  assert.equal(await mostAtOnce((1 << 20) + 4096), 8, 'a 1 MiB layer with its tar and gzip overhead is small too');
+  assert.equal(await mostAtOnce(SMALL_LAYER + 1), 2, 'a larger one: max-concurrent-downloads');
 });

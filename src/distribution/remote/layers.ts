@@ -19,7 +19,7 @@
  * from the store as the complete prefix of the image grows.
  */
 import { rm } from 'node:fs/promises';
-import { chainIds } from '../../images/index.ts';
+import { chainIds, SMALL_LAYER } from '../../images/index.ts';
 import { familiarString, type Reference } from '../../oci/reference.ts';
 import type { Descriptor, ImageConfig, Manifest } from '../../oci/types.ts';
 import type { Digest } from '../../util/digest.ts';
@@ -37,8 +37,12 @@ export interface BlobNotes {
   note(digest: string, registry: string, repo: string): void;
 }
 
-/** Blobs up to this size download in their own pool, SMALL_BLOB_PARALLELISM times maxConcurrentDownloads wide. */
-const SMALL_BLOB = 1 << 20;
+/**
+ * Blobs up to this size download in their own pool, SMALL_BLOB_PARALLELISM times maxConcurrentDownloads wide: the
+ * unpack threads' small layers (a 2 MiB layer shares a reader thread; it was 1 MiB here, so that a layer of 1–2 MiB
+ * waited for one of three slots for a thread it shared: bench/README.md, "Data path", 2026-12-07 22:30).
+ */
+const SMALL_BLOB = SMALL_LAYER;
 const SMALL_BLOB_PARALLELISM = 4;
 
 /** What fetchLayers works on: one image of a pull. */
