@@ -74,13 +74,10 @@ elif [ ! -x node_modules/.bin/node ] || [ ! -f node_modules/.package-lock.json ]
 fi
 
 # runtime-ns, when missing or older than its source: crun in its own mount namespace without the host's cgroup v2
-# mount (docs/design-notes.md, "crun on a hybrid cgroup host"). Static: no dynamic linking on each runtime call.
+# mount (docs/design-notes.md, "crun on a hybrid cgroup host"), built by scripts/build-runtime-ns.sh.
 if [ ! -x build/runtime-ns ] || [ src/runtime/runtime-ns.c -nt build/runtime-ns ]; then
   echo "setup: building build/runtime-ns" >&2
-  mkdir -p build
-  cc -O2 -Wall -static -o build/runtime-ns.tmp src/runtime/runtime-ns.c 2>/dev/null ||
-    cc -O2 -Wall -o build/runtime-ns.tmp src/runtime/runtime-ns.c
-  mv build/runtime-ns.tmp build/runtime-ns
+  bash scripts/build-runtime-ns.sh
 fi
 
 v=$(node_modules/.bin/node -p 'process.versions.node.split(".")[0]')

@@ -6,30 +6,26 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { mkdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ConmonRuntime } from './driver.ts';
-import { RUNTIME_NS, RUNTIME_NS_SOURCE, runtimeNsStale } from './probe.ts';
+import { RUNTIME_NS, runtimeNsStale } from './probe.ts';
 
 export const RUNC = { name: 'runc', path: '/usr/sbin/runc' };
 /** runtime-ns as scripts/setup.sh builds it. */
 export const NS_HELPER = RUNTIME_NS;
 
+/** The build of runtime-ns that scripts/setup.sh runs. */
+const BUILD_NS_HELPER = join(import.meta.dirname, '..', '..', 'scripts', 'build-runtime-ns.sh');
+
 /**
- * Builds runtime-ns as scripts/setup.sh does when a checkout has not run it since (a worktree), so the tests of crun
- * through it run rather than fail on a missing build; the build itself failing fails them.
+ * Builds runtime-ns as scripts/setup.sh does (its rule: missing or older than its source) when a checkout has not run
+ * it since (a worktree), so the tests of crun through it run rather than fail on a missing build; the build itself
+ * failing fails them, with the compiler's words.
  */
 export function ensureNsHelper(): string {
   if (!runtimeNsStale()) return NS_HELPER;
-  mkdirSync(dirname(NS_HELPER), { recursive: true });
-  const tmp = `${NS_HELPER}.${process.pid}.tmp`;
-  try {
-    execFileSync('cc', ['-O2', '-Wall', '-static', '-o', tmp, RUNTIME_NS_SOURCE], { stdio: 'ignore' });
-  } catch {
-    execFileSync('cc', ['-O2', '-Wall', '-o', tmp, RUNTIME_NS_SOURCE], { stdio: 'ignore' });
-  }
-  renameSync(tmp, NS_HELPER);
+  execFileSync('bash', [BUILD_NS_HELPER, NS_HELPER], { stdio: ['ignore', 'ignore', 'pipe'] });
   return NS_HELPER;
 }
 /** crun through runtime-ns, as berthd runs it on a hybrid cgroup host (probe.ts). */
