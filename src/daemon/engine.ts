@@ -16,6 +16,7 @@ import {
   VolumeRecords,
 } from '../metadata/index.ts';
 import { BridgeBackend, findHelper, NetavarkBackend, type NetworkBackend, NetworkService } from '../network/index.ts';
+import { runtimeTraits } from '../runtime/index.ts';
 import { VolumeService } from '../volumes/index.ts';
 import { configureUnpackThreads, CopySnapshotter, OverlaySnapshotter, type Snapshotter } from '../snapshots/index.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
@@ -134,10 +135,10 @@ export async function buildEngine(config: DaemonConfig, log: Logger): Promise<En
     initPath: initBinary(),
     log,
   });
-  // RUN steps stay on runc where it works: the builder runs the runtime itself (`runc run`, its JSON log read for
-  // start failures), not through conmon and runtime-ns.
+  // RUN steps stay on runc where it works (its `buildSteps` trait): the builder runs the runtime itself (`runc run`,
+  // its JSON log read for start failures), not through conmon and runtime-ns; else on the default, if not wrapped.
   const defaultRuntime =
-    runtimes.probes.find((p) => p.ok && p.name === 'runc') ??
+    runtimes.probes.find((p) => p.ok && runtimeTraits(p.name).buildSteps) ??
     runtimes.probes.find((p) => p.ok && p.name === runtimes.defaultRuntime && !p.wrapper);
   // The builder pulls through the same code as `docker pull` (daemon/wiring.ts sets it once the engine exists).
   const pull: { fn?: BuildServiceDeps['pull'] } = {};

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 import { ConmonRuntime } from './driver.ts';
@@ -429,3 +429,38 @@ for (const rt of [RUNC, HYBRID ? CRUN_NS : { name: 'crun', path: '/usr/bin/crun'
       await b.delete(two.id, { force: true });
     });
   });
+
+describe('ConmonRuntime with a runtime Berth does not know (runc by another name): the plain command line', () => {
+  let bed: RuntimeTestbed;
+  before(async () => {
+    bed = await RuntimeTestbed.create({ name: 'runc-plain', path: RUNC.path });
+  });
+  after(async () => {
+    await bed.cleanup();
+  });
+
+  test('create, start, pause, update and delete through the CLI, from the installed binary', async () => {
+    const d = bed.driver;
+    assert.equal(d.cli.traits.startVia, 'cli');
+    const { id, bundle } = await bed.bundle({ args: ['sh', '-c', 'sleep 60 & wait'] });
+    const { pid } = await d.create(id, { bundle });
+    assert.ok(!(await readlink(`/proc/${pid}/exe`)).startsWith('/memfd:runc-plain'), 'no sealed copy');
+    await d.start(id);
+    assert.equal((await d.state(id)).status, 'running');
+    await assert.rejects(d.start(id), ConflictError);
+    await d.pause(id);
+    await assert.rejects(d.pause(id), ConflictError);
+    await d.resume(id);
+    await d.update(id, { pids: { limit: 43 } });
+    assert.equal((await readFile(`/sys/fs/cgroup/pids/${id}/pids.max`, 'utf8')).trim(), '43');
+    assert.deepEqual(
+      (await readdir(d.cli.root)).filter((f) => f.startsWith('.update-')),
+      [],
+      'the resources file is removed',
+    );
+    await d.kill(id, 'SIGKILL');
+    assert.equal((await d.waitExit(id)).exitCode, 137);
+    await d.delete(id);
+    await assert.rejects(d.state(id), NotFoundError);
+  });
+});

@@ -5,7 +5,6 @@ import { phase, phaseEnd, phaseStart } from '../util/trace.ts';
 import {
   AlreadyExistsError,
   ConflictError,
-  errorMessage,
   InvalidArgumentError,
   isErrno,
   NotFoundError,
@@ -13,7 +12,7 @@ import {
 } from '../util/errors.ts';
 import { attachSession, nativeSeqpacketDialer, type AttachSession, type SeqpacketDialer } from './attach.ts';
 import { ConmonLaunch, conmonArgv } from './conmon.ts';
-import { SealedHold } from './sealed.ts';
+import { RuntimeProgram } from './sealed.ts';
 import { removeUnified, writeControl } from './hostfiles.ts';
 import { ExitWatcher, readExitFile, type ExitStatus } from './exits.ts';
 import { koffiLoaded } from '../sys/index.ts';
@@ -23,6 +22,7 @@ import { readPid, readPidSync } from '../util/pidfile.ts';
 import { markTopDir } from '../util/topdir.ts';
 import { signalName } from './signals.ts';
 import { checkId, OciRuntimeCli, type OciState } from './runtimecli.ts';
+import { runtimeTraits } from './traits.ts';
 import type {
   CreateOptions,
   Created,
@@ -88,8 +88,8 @@ export class ConmonRuntime implements RuntimeDriver {
   readonly #warn: ((message: string) => void) | undefined;
   readonly #fork: boolean;
   readonly #records = new Map<string, MonitorRecord>();
-  #sealed: Promise<string> | undefined;
-  #hold: SealedHold | undefined;
+  /** The runtime's sealed copy or its installed binary, as its traits say; the installed one for the probe (no FFI). */
+  readonly #program: RuntimeProgram;
   /** conmon's, the runtime's and the exec sessions' directories made and marked (util/topdir.ts), once. */
   #topDirs: Promise<boolean> | undefined;
   #parentsMade = false;
@@ -100,15 +100,13 @@ export class ConmonRuntime implements RuntimeDriver {
     this.#execRoot = deps.execRoot;
     this.#conmon = deps.conmonPath ?? '/usr/bin/conmon';
     this.#env = deps.env ?? DEFAULT_ENV;
-    // crun copies itself on every invocation unless it runs from a sealed copy (1.8: into a file under /tmp, then
-    // execs that; 3.6 against 1.9 ms for a `crun list` here), so berthd's own calls of it run the sealed copy once a
-    // create or exec has made it; before (a restarted daemon's calls for its restored containers, which load no FFI
-    // for them) and after `close()`, the installed binary. runc copies itself only in `runc init`: its other verbs
-    // run the installed binary.
+    this.#fork = deps.forkConmon ?? false;
+    const sealed = this.#fork ? 'none' : runtimeTraits(this.name).sealedCopy;
+    this.#program = new RuntimeProgram(deps.runtime.path, this.name, sealed, deps.warn);
     this.cli = new OciRuntimeCli(
       { ...deps.runtime, root: join(deps.execRoot, 'runtime', deps.runtime.name) },
       this.#env,
-      deps.runtime.name === 'crun' ? () => this.#sealed ?? Promise.resolve(this.cli.path) : undefined,
+      () => this.#program.forCall(),
     );
     this.#dial = deps.dial ?? nativeSeqpacketDialer();
     this.#exits = new ExitWatcher(this.#exitDir, {
@@ -116,36 +114,15 @@ export class ConmonRuntime implements RuntimeDriver {
       ...(deps.monitorCheckMs ? { checkMs: deps.monitorCheckMs } : {}),
     });
     this.#syslog = deps.syslog ?? false;
-    this.#fork = deps.forkConmon ?? false;
     this.#warn = deps.warn;
   }
 
   /**
-   * The runtime's path to run: for runc and crun, a sealed in-memory copy of it (sys/memfd.ts), made on the first
-   * use and shared by every driver of the process that runs the same binary (sealed.ts) until `close()`, so that
-   * neither copies itself (runc in `runc init`, crun 1.8 on every invocation); the installed path when the copy
-   * cannot be made, for other runtimes, and for the start-up probe (which loads no FFI).
-   */
-  #runtimeExec(): Promise<string> {
-    if ((this.name !== 'runc' && this.name !== 'crun') || this.#fork) return Promise.resolve(this.cli.path);
-    this.#hold ??= new SealedHold(this.cli.path, this.name);
-    this.#sealed ??= this.#hold.path().catch((err: unknown) => {
-      this.#warn?.(
-        `${this.name}'s sealed copy could not be made (${errorMessage(err)}): containers run ${this.cli.path}`,
-      );
-      return this.cli.path;
-    });
-    return this.#sealed;
-  }
-
-  /**
-   * Gives back this driver's hold on runc's sealed copy, which is closed once no driver of the process holds it (at
+   * Gives back this driver's hold on the runtime's sealed copy, which is closed once no driver of the process holds it (at
    * berthd's shutdown). Containers keep running; a later create makes or takes a copy again.
    */
   close(): void {
-    this.#hold?.release();
-    this.#hold = undefined;
-    this.#sealed = undefined;
+    this.#program.close();
   }
 
   /** conmon's, the exit files' and the runtime's state directories, made (when missing) by `create`. */
@@ -240,7 +217,7 @@ export class ConmonRuntime implements RuntimeDriver {
       ...(unified !== undefined ? { unifiedCgroup: unified } : {}),
     };
     writeFileSync(join(dir, 'monitor.json'), JSON.stringify(rec));
-    const run = this.cli.launch(await this.#runtimeExec(), unified);
+    const run = this.cli.launch(await this.#program.forContainer(), unified);
     const argv = conmonArgv({
       cid: id,
       uuid: id,
@@ -290,10 +267,10 @@ export class ConmonRuntime implements RuntimeDriver {
 
   async start(id: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
     const rec = await this.#record(id);
-    if (this.name === 'runc') {
-      const started = await phase('runtime.start', id, () => startThroughFifo(join(this.cli.root, id), rec.pid));
-      if (started) return;
-    } else if (this.name === 'crun' && startThroughCrunFifo(join(this.cli.root, id), rec.pid)) return;
+    const stateDir = join(this.cli.root, id);
+    const via = this.cli.traits.startVia;
+    if (via === 'runc-fifo' && (await phase('runtime.start', id, () => startThroughFifo(stateDir, rec.pid)))) return;
+    if (via === 'crun-fifo' && startThroughCrunFifo(stateDir, rec.pid)) return;
     await this.cli.start(id, opts);
   }
 
@@ -313,8 +290,7 @@ export class ConmonRuntime implements RuntimeDriver {
 
   async pause(id: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
     await this.#record(id);
-    // crun 1.8 pauses a paused container again without a word; runc refuses, and so does the driver.
-    if (this.name !== 'runc' && (await this.cli.state(id, opts)).status === 'paused')
+    if (!this.cli.traits.refusesRepause && (await this.cli.state(id, opts)).status === 'paused')
       throw new ConflictError(`${this.name} pause '${id}': the container is paused already`);
     await this.cli.pause(id, opts);
   }
@@ -488,7 +464,7 @@ export class ConmonRuntime implements RuntimeDriver {
     const specPath = join(dir, 'process.json');
     await writeFile(specPath, JSON.stringify(process));
     const attach = opts.attach ?? false;
-    const run = this.cli.launch(await this.#runtimeExec(), rec.unifiedCgroup);
+    const run = this.cli.launch(await this.#program.forContainer(), rec.unifiedCgroup);
     const argv = conmonArgv({
       cid: id,
       uuid: execId,

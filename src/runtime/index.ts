@@ -22,3 +22,4 @@ export {
   type OciState,
 } from './runtimecli.ts';
 export { UNIFIED_ROOT } from './hostfiles.ts';
+export { OTHER_RUNTIME, runtimeTraits, type RuntimeTraits } from './traits.ts';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { BerthError, ConflictError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 import { phase } from '../util/trace.ts';
 import { runProcess, type ProcessResult } from './process.ts';
+import { runtimeTraits, type RuntimeTraits } from './traits.ts';
 
 /** An OCI runtime program (runc, crun) and the state directory Berth gives it with `--root`. */
 export interface OciRuntimeConfig {
@@ -146,15 +147,18 @@ export class OciRuntimeCli {
   readonly path: string;
   readonly root: string;
   readonly wrapper: string | undefined;
+  /** What differs for this runtime (traits.ts). */
+  readonly traits: RuntimeTraits;
   readonly #env: Record<string, string>;
   readonly #program: (() => Promise<string>) | undefined;
 
-  /** `program`: what to run for `path` (a sealed copy of it: driver.ts); default `path` itself. */
+  /** `program`: what to run for `path` (its sealed copy: sealed.ts `RuntimeProgram.forCall`); default `path` itself. */
   constructor(config: OciRuntimeConfig, env: Record<string, string>, program?: () => Promise<string>) {
     this.name = config.name;
     this.path = config.path;
     this.root = config.root;
     this.wrapper = config.wrapper;
+    this.traits = runtimeTraits(config.name);
     this.#env = env;
     this.#program = program;
   }
@@ -218,12 +222,12 @@ export class OciRuntimeCli {
   }
 
   /**
-   * `update --resources`: the runtime-spec `linux.resources` object, as JSON on stdin for runc; in a file for others
-   * (crun 1.8 opens `/dev/stdin`, which a socket as stdin is not).
+   * `update --resources`: the runtime-spec `linux.resources` object as JSON, on stdin or in a file, as the runtime's
+   * `updateResources` trait says.
    */
   async update(id: string, resources: object, opts: { signal?: AbortSignal } = {}): Promise<void> {
     const json = JSON.stringify(resources);
-    if (this.name === 'runc') {
+    if (this.traits.updateResources === 'stdin') {
       await this.#call('update', id, ['update', '--resources', '-', id], { ...opts, input: json });
       return;
     }

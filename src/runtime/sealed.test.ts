@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readlinkSync } from 'node:fs';
 import test from 'node:test';
-import { openCopies, SealedHold } from './sealed.ts';
+import { openCopies, RuntimeProgram, SealedHold } from './sealed.ts';
 
 /** What `/proc/self/fd/<fd>` is now: the memfd's name, or undefined once the fd is closed. */
 function fdTarget(fd: number): string | undefined {
@@ -58,4 +58,38 @@ test('SealedHold: a binary that cannot be copied rejects, and is tried again on 
   const again = new SealedHold('/nonexistent/runc', 'runc');
   await assert.rejects(again.path(), /ENOENT/);
   again.release();
+});
+
+test("RuntimeProgram: containers run the sealed copy unless the trait is 'none'; berthd's own calls only with 'every-call', and only once a container made it", async () => {
+  const none = new RuntimeProgram('/bin/echo', 'echo-none', 'none');
+  assert.equal(await none.forContainer(), '/bin/echo');
+  assert.equal(await none.forCall(), '/bin/echo');
+  none.close();
+
+  const containers = new RuntimeProgram('/bin/echo', 'echo-containers', 'containers');
+  const every = new RuntimeProgram('/bin/echo', 'echo-containers', 'every-call');
+  try {
+    assert.equal(await every.forCall(), '/bin/echo', 'no copy is made for a call');
+    const copy = await containers.forContainer();
+    assert.match(readlinkSync(copy), /^\/memfd:echo-containers/);
+    assert.equal(await containers.forCall(), '/bin/echo', "'containers': calls run the installed binary");
+    assert.equal(await every.forContainer(), copy, 'the process shares one copy per binary');
+    assert.equal(await every.forCall(), copy, "'every-call': calls run the copy once made");
+    every.close();
+    assert.equal(await every.forCall(), '/bin/echo', 'and the installed binary after close()');
+  } finally {
+    containers.close();
+    every.close();
+  }
+});
+
+test('RuntimeProgram: a copy that cannot be made is told once, and the installed path runs', async () => {
+  const warnings: string[] = [];
+  const p = new RuntimeProgram('/nonexistent/crun', 'crun', 'every-call', (m) => warnings.push(m));
+  assert.equal(await p.forContainer(), '/nonexistent/crun');
+  assert.equal(await p.forContainer(), '/nonexistent/crun');
+  assert.equal(await p.forCall(), '/nonexistent/crun');
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /crun's sealed copy could not be made .*ENOENT.*: containers run \/nonexistent\/crun/);
+  p.close();
 });

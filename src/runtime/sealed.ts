@@ -1,4 +1,6 @@
 import { type SealedProgram, sealedCopy } from '../sys/index.ts';
+import { errorMessage } from '../util/errors.ts';
+import type { RuntimeTraits } from './traits.ts';
 
 /**
  * The sealed in-memory copies of runtime binaries (sys/memfd.ts), one per binary per process: every driver of this
@@ -58,6 +60,56 @@ export class SealedHold {
       (c) => c.close(),
       () => {},
     );
+  }
+}
+
+/**
+ * What one driver runs for its runtime, as its `sealedCopy` trait says (traits.ts): the process's sealed copy of
+ * the installed binary (a SealedHold, taken on the first create or exec and given back at `close()`), or the
+ * installed binary itself when the trait is `none` or the copy cannot be made.
+ */
+export class RuntimeProgram {
+  readonly installed: string;
+  readonly #name: string;
+  readonly #sealed: RuntimeTraits['sealedCopy'];
+  readonly #warn: ((message: string) => void) | undefined;
+  #hold: SealedHold | undefined;
+  #copy: Promise<string> | undefined;
+
+  /** `warn`: told once when the copy cannot be made (containers then run the installed binary). */
+  constructor(installed: string, name: string, sealed: RuntimeTraits['sealedCopy'], warn?: (message: string) => void) {
+    this.installed = installed;
+    this.#name = name;
+    this.#sealed = sealed;
+    this.#warn = warn;
+  }
+
+  /** What conmon runs for a create or an exec: the sealed copy, made now if need be, unless the trait is `none`. */
+  forContainer(): Promise<string> {
+    if (this.#sealed === 'none') return Promise.resolve(this.installed);
+    this.#hold ??= new SealedHold(this.installed, this.#name);
+    this.#copy ??= this.#hold.path().catch((err: unknown) => {
+      this.#warn?.(
+        `${this.#name}'s sealed copy could not be made (${errorMessage(err)}): containers run ${this.installed}`,
+      );
+      return this.installed;
+    });
+    return this.#copy;
+  }
+
+  /**
+   * What berthd's own calls of the runtime run: with `every-call`, the copy once a create or exec has made it (none
+   * is made for them); otherwise, and before and after, the installed binary.
+   */
+  forCall(): Promise<string> {
+    return (this.#sealed === 'every-call' ? this.#copy : undefined) ?? Promise.resolve(this.installed);
+  }
+
+  /** Gives the hold back (the copy is closed once no holder in the process is left); a later create takes one again. */
+  close(): void {
+    this.#hold?.release();
+    this.#hold = undefined;
+    this.#copy = undefined;
   }
 }
 
