@@ -118,8 +118,8 @@ export class ConmonRuntime implements RuntimeDriver {
   }
 
   /**
-   * Gives back this driver's hold on the runtime's sealed copy, which is closed once no driver of the process holds it (at
-   * berthd's shutdown). Containers keep running; a later create makes or takes a copy again.
+   * Gives back this driver's hold on the runtime's sealed copy, which is closed once no driver of the process holds it
+   * (at berthd's shutdown). Containers keep running; a later create makes or takes a copy again.
    */
   close(): void {
     this.#program.close();

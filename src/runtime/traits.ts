@@ -77,7 +77,7 @@ export const OTHER_RUNTIME: RuntimeTraits = Object.freeze({
   buildSteps: false,
 });
 
-/** The traits of the runtime users pick by `name` (`--runtime runc`); `OTHER_RUNTIME`'s for a name Berth does not know. */
+/** The traits of the runtime picked by `name` (`--runtime runc`); `OTHER_RUNTIME` for a name Berth does not know. */
 export function runtimeTraits(name: string): RuntimeTraits {
   if (name === 'runc') return RUNC;
   if (name === 'crun') return CRUN;
