@@ -113,6 +113,16 @@ export function datapathReport(f: DatapathFigures): string {
       .map(([n, w, r]) => `${n} ${(w as number).toFixed(2)} s / ${(r as number).toFixed(0)}`);
     out.push(`- ${k}: ${parts.join(', ')}`);
   }
+  out.push(
+    '',
+    "The rest of the machine's CPU seconds in each step (medians): all CPUs' busy time (/proc/stat) less the step's own (the command's and the engine's) and, for a pull, the registry's:",
+    '',
+  );
+  for (const [k, xs] of Object.entries(f.samples)) {
+    if (!xs.length || !xs.every((s) => s.machine !== undefined && s.cpu !== undefined)) continue;
+    const rest = xs.map((s) => s.machine! - s.cpu! - (s.threads?.registry ?? 0));
+    out.push(`- ${k}: ${stats(rest).median.toFixed(2)} (per round ${rest.map((r) => r.toFixed(2)).join(' ')})`);
+  }
   out.push('', 'Where a berth pull (API, progress timestamped) spends its time, seconds from the request:', '');
   for (const [which, m] of Object.entries(f.pullMarks))
     out.push(

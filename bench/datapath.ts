@@ -45,6 +45,7 @@ import {
 import {
   afterIdle,
   cpuSeconds,
+  machineBusy,
   hasUnpackThreads,
   idleRssMiB,
   resetPeak,
@@ -71,6 +72,11 @@ export interface Sample {
    * libuv-worker: zlib and fs work, V8Worker: the garbage collector's helpers).
    */
   threads?: Record<string, number>;
+  /**
+   * CPU seconds the whole machine spent during the step (/proc/stat): beside `cpu` (and the registry's, for a pull),
+   * what other processes took from the step's CPUs.
+   */
+  machine?: number;
   /**
    * For a step through berthd, by thread name: seconds its threads were runnable but waiting for a CPU (the run
    * queue, from schedstat), and how many times they were put on a CPU (each a wake-up or a preemption).
@@ -105,7 +111,9 @@ export async function timed(
   const times = join(tmpdir(), `berth-bench-dp-time-${process.pid}`);
   const before = cpuSeconds(daemon);
   const threadsBefore = threadsOf ? threadSched(threadsOf) : {};
+  const machine0 = machineBusy();
   const r = await run('/usr/bin/time', ['-f', '%U %S', '-o', times, cmd, ...args], { env, timeoutMs: STEP_MS });
+  const machine = (machineBusy() - machine0) / 1000;
   const daemonCpu = cpuSeconds(daemon) - before;
   let threads: Record<string, number> | undefined;
   let waits: Record<string, number> | undefined;
@@ -128,6 +136,7 @@ export async function timed(
     seconds: r.seconds,
     load,
     cpu: daemonCpu + (user ?? 0) + (sys ?? 0),
+    machine,
     ...(threads && waits && runs ? { threads, waits, runs } : {}),
   };
 }
