@@ -115,13 +115,16 @@ export function datapathReport(f: DatapathFigures): string {
   }
   out.push(
     '',
-    "The rest of the machine's CPU seconds in each step (medians): all CPUs' busy time (/proc/stat) less the step's own (the command's and the engine's) and, for a pull, the registry's:",
+    "The rest of the machine's CPU seconds in each step (medians): all CPUs' busy time (/proc/stat) less the step's own (the command's and the engine's; the registry's is in it for a pull):",
     '',
   );
   for (const [k, xs] of Object.entries(f.samples)) {
     if (!xs.length || !xs.every((s) => s.machine !== undefined && s.cpu !== undefined)) continue;
     const rest = xs.map((s) => s.machine! - s.cpu! - (s.threads?.registry ?? 0));
-    out.push(`- ${k}: ${stats(rest).median.toFixed(2)} (per round ${rest.map((r) => r.toFixed(2)).join(' ')})`);
+    const waited = xs.map((s) => s.settled ?? 0);
+    out.push(
+      `- ${k}: ${stats(rest).median.toFixed(2)} (per round ${rest.map((r) => r.toFixed(2)).join(' ')}); waited for an idle machine before it ${stats(waited).median.toFixed(2)} s (max ${Math.max(...waited).toFixed(2)})`,
+    );
   }
   out.push('', 'Where a berth pull (API, progress timestamped) spends its time, seconds from the request:', '');
   for (const [which, m] of Object.entries(f.pullMarks))

@@ -46,6 +46,7 @@ import {
   afterIdle,
   cpuSeconds,
   machineBusy,
+  settle,
   hasUnpackThreads,
   idleRssMiB,
   resetPeak,
@@ -77,6 +78,8 @@ export interface Sample {
    * what other processes took from the step's CPUs.
    */
   machine?: number;
+  /** Seconds the step waited, after its `sync`, for the machine to be idle (bench/lib/proc.ts `settle`). */
+  settled?: number;
   /**
    * For a step through berthd, by thread name: seconds its threads were runnable but waiting for a CPU (the run
    * queue, from schedstat), and how many times they were put on a CPU (each a wake-up or a preemption).
@@ -107,6 +110,10 @@ export async function timed(
   threadsOf?: number,
 ): Promise<Sample> {
   await run('sync', []);
+  // Each step on an idle machine, so that none runs into what the step before left going (an engine's removal of an
+  // image, its collector, the kernel's writeback): the "after idle" pull came 2–3 s after podman's step and its
+  // `rmi`, and took 0.05 s more than the warm pull with the same CPU (bench/README.md, "Data path", 22:58).
+  const settled = await settle();
   const load = now();
   const times = join(tmpdir(), `berth-bench-dp-time-${process.pid}`);
   const before = cpuSeconds(daemon);
@@ -137,6 +144,7 @@ export async function timed(
     load,
     cpu: daemonCpu + (user ?? 0) + (sys ?? 0),
     machine,
+    settled: settled / 1000,
     ...(threads && waits && runs ? { threads, waits, runs } : {}),
   };
 }

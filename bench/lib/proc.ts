@@ -127,6 +127,20 @@ export function cpuSeconds(pids: number[]): number {
   return ms / 1000;
 }
 
+/**
+ * Waits until the machine is idle: under `maxBusy` of one CPU busy (/proc/stat) over a 200 ms window, or `maxMs` in
+ * all; resolves with how long it waited. For a step that should not run into what the step before left going (an
+ * engine's removal of an image, its collector, the kernel's writeback).
+ */
+export async function settle(maxBusy = 0.1, maxMs = 5000): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const a = machineBusy();
+    await sleep(200);
+    if ((machineBusy() - a) / 200 < maxBusy || performance.now() - t0 > maxMs) return performance.now() - t0;
+  }
+}
+
 /** ms of CPU the whole machine has spent, from /proc/stat's text (every CPU, idle and iowait left out). */
 export function machineBusy(stat = readFileSync('/proc/stat', 'utf8')): number {
   const f = stat.split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
