@@ -111,8 +111,8 @@ export async function timed(
 ): Promise<Sample> {
   await run('sync', []);
   // Each step on an idle machine, so that none runs into what the step before left going (an engine's removal of an
-  // image, its collector, the kernel's writeback): the "after idle" pull came 2–3 s after podman's step and its
-  // `rmi`, and took 0.05 s more than the warm pull with the same CPU (bench/README.md, "Data path", 22:58).
+  // image, its collector, the kernel's writeback). The report gives the wait: at 23:00 on 2026-12-07 the machine was
+  // idle already before every pull (bench/README.md, "Data path").
   const settled = await settle();
   const load = now();
   const times = join(tmpdir(), `berth-bench-dp-time-${process.pid}`);
