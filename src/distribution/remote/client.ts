@@ -358,7 +358,8 @@ export async function openSession(
     const ep = endpoints[i]!;
     const s = new Session(transport, ep, auth);
     try {
-      // Timed for bench/pull-timeline.ts (only when something listens): the https attempt at a plain-HTTP registry.
+      // Timed for bench/pull-timeline.ts (only when something listens): each ping, the https attempt at a plain-HTTP
+      // registry among them.
       await phase(`registry.ping.${ep.base.startsWith('https:') ? 'https' : 'http'}`, '', () => s.ping(signal));
       return s;
     } catch (err) {

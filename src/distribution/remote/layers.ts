@@ -40,7 +40,7 @@ export interface BlobNotes {
 /**
  * Blobs up to this size download in their own pool, SMALL_BLOB_PARALLELISM times maxConcurrentDownloads wide: the
  * unpack threads' small layers (a 2 MiB layer shares a reader thread; it was 1 MiB here, so that a layer of 1–2 MiB
- * waited for one of three slots for a thread it shared: bench/README.md, "Data path", 2026-12-07 22:30).
+ * waited for one of three slots for a thread it shared: bench/README.md, "Data path", 2026-12-07 22:15).
  */
 const SMALL_BLOB = SMALL_LAYER;
 const SMALL_BLOB_PARALLELISM = 4;
