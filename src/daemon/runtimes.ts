@@ -85,7 +85,7 @@ export async function setUpRuntimes(
   const drivers = new Map<string, RuntimeDriver>();
   const working = new Set<string>();
   for (const p of probes) {
-    const unusable = p.ok ? undefined : `runtime ${p.name} does not work on this host: ${p.error ?? 'unknown error'}`;
+    const unusable = p.ok ? undefined : probeFailure(p);
     const driver = new ConmonRuntime({
       execRoot,
       runtime: { name: p.name, path: p.path, ...(p.wrapper ? { wrapper: p.wrapper } : {}) },
@@ -102,8 +102,10 @@ export async function setUpRuntimes(
       log.info(`runtime ${p.name} (${p.path}) refuses this host's hybrid cgroups: it runs through ${p.wrapper}`);
       if (runtimeNsStale(p.wrapper))
         log.warn(`${p.wrapper} is older than ${RUNTIME_NS_SOURCE}: run scripts/setup.sh to build it again`);
+      // Leftovers of a killed daemon, removed beside the start rather than before it: nothing waits for them, and a
+      // create meanwhile is safe (its cgroup is new, which the sweep leaves alone).
       const warn = (m: string) => log.warn(m);
-      await driver
+      void driver
         .list()
         .then((ids) => sweepUnified(new Set(ids), warn))
         .catch((e: unknown) => warn(`cannot sweep the unified cgroups: ${errorMessage(e)}`));
@@ -156,6 +158,11 @@ export async function sweepUnified(known: ReadonlySet<string>, warn: (m: string)
         warn(`cannot remove cgroup ${path}: ${errorMessage(e)}`);
     }
   }
+}
+
+/** Why a runtime that failed its start-up probe is not used (the daemon's log, its drivers, `docker info`). */
+export function probeFailure(p: ProbeResult): string {
+  return `runtime ${p.name} does not work on this host: ${p.error ?? 'unknown error'}`;
 }
 
 export function initBinary(): string | undefined {

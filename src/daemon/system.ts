@@ -9,6 +9,7 @@ import type {
 } from '../engine-api/system.ts';
 import type { DaemonConfig } from './config.ts';
 import type { Engine } from './engine.ts';
+import { probeFailure } from './runtimes.ts';
 
 export const BERTH_VERSION: string = (() => {
   try {
@@ -85,9 +86,7 @@ export class SystemInfo {
     const runtimes: Record<string, { path: string; runtimeArgs?: string[] }> = {};
     for (const p of e.runtimes.probes)
       if (p.ok) runtimes[p.name] = p.wrapper ? { path: p.wrapper, runtimeArgs: [p.path] } : { path: p.path };
-    const warnings = e.runtimes.probes
-      .filter((p) => !p.ok)
-      .map((p) => `WARNING: runtime ${p.name} does not work on this host: ${p.error ?? 'unknown error'}`);
+    const warnings = e.runtimes.probes.filter((p) => !p.ok).map((p) => `WARNING: ${probeFailure(p)}`);
     const net = e.networks.backendInfo();
     warnings.push(...net.warnings, ...this.#exposure);
     return {

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { phase, phaseEnd, phaseStart } from '../util/trace.ts';
+import { phase, phaseEnd, phaseStart, phaseSync } from '../util/trace.ts';
 import {
   AlreadyExistsError,
   ConflictError,
@@ -270,7 +270,7 @@ export class ConmonRuntime implements RuntimeDriver {
     const stateDir = join(this.cli.root, id);
     const via = this.cli.traits.startVia;
     if (via === 'runc-fifo' && (await phase('runtime.start', id, () => startThroughFifo(stateDir, rec.pid)))) return;
-    if (via === 'crun-fifo' && startThroughCrunFifo(stateDir, rec.pid)) return;
+    if (via === 'crun-fifo' && phaseSync('runtime.start', id, () => startThroughCrunFifo(stateDir, rec.pid))) return;
     await this.cli.start(id, opts);
   }
 

@@ -130,10 +130,12 @@ export class Reader {
   readonly port: MessagePort;
   /** A Buffer over the shared ring, copied into with copyToShared (util/shared-copy.ts: one memcpy). */
   readonly input: Buffer;
-  /** The shared memory under `input`. */
-  readonly ring: SharedArrayBuffer;
   readonly ctl: Int32Array;
   readonly bodies: SharedArrayBuffer;
+  /** The shared memory under `input`. */
+  get ring(): SharedArrayBuffer {
+    return this.input.buffer as SharedArrayBuffer;
+  }
   /** Serving a small layer: its file work is done on the reader's own applier only (the job's `local`). */
   small = false;
   /** The unpack being served: its messages, and what to do if the thread dies. */
@@ -143,7 +145,6 @@ export class Reader {
   constructor(home: ReaderThread, port: MessagePort, input: SharedArrayBuffer, bodies: SharedArrayBuffer) {
     this.home = home;
     this.port = port;
-    this.ring = input;
     this.input = Buffer.from(input);
     this.bodies = bodies;
     this.ctl = new Int32Array(new SharedArrayBuffer(CTL_LENGTH * 4));
