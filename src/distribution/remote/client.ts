@@ -53,18 +53,51 @@ interface SessionRequest extends RequestOptions {
 }
 
 /**
+ * Which endpoint of a group last answered `/v2/`, and the challenge it gave, for PING_KEEP_MS: a pull's session
+ * there skips the ping. Docker pings before every pull (and tries https first at an insecure registry, a round
+ * trip more); containerd never pings and learns the challenge from the first 401. Kept here for a while, and
+ * checked by the session's first request: if that fails, the ping runs as it would have and the request is sent
+ * again (`Session.request`), so a registry that moved or went down answers as without the cache.
+ */
+const answered = new Map<string, { at: number; index: number; challenge: string | string[] | undefined }>();
+export const PING_KEEP_MS = 5 * 60 * 1000;
+
+const groupKey = (endpoints: Endpoint[]): string =>
+  endpoints.map((e) => `${e.base} ${e.registry} ${e.skipVerify ? 'k' : ''}${e.mirror ? 'm' : ''}`).join('|');
+
+/** Forgets every endpoint kept by `openSession` (tests). */
+export function forgetPings(): void {
+  answered.clear();
+}
+
+/**
  * A connection to one endpoint of a registry, with its authorizer. Opened by `openSession`, which pings
- * `/v2/` and learns how the registry authenticates.
+ * `/v2/` and learns how the registry authenticates (or takes both from a recent ping: see `answered`).
  */
 export class Session {
   readonly transport: Transport;
-  readonly endpoint: Endpoint;
-  readonly authorizer: Authorizer;
+  #endpoint: Endpoint;
+  #authorizer: Authorizer;
+  /** Set on a session from a kept ping until its first request: the ping to run if that request fails. */
+  #unconfirmed: { endpoints: Endpoint[]; auth: RegistryAuth | undefined } | undefined;
 
   constructor(transport: Transport, endpoint: Endpoint, auth: RegistryAuth | undefined) {
     this.transport = transport;
-    this.endpoint = endpoint;
-    this.authorizer = new Authorizer(transport, endpoint, auth);
+    this.#endpoint = endpoint;
+    this.#authorizer = new Authorizer(transport, endpoint, auth);
+  }
+
+  get endpoint(): Endpoint {
+    return this.#endpoint;
+  }
+
+  get authorizer(): Authorizer {
+    return this.#authorizer;
+  }
+
+  /** Marks a session made from a kept ping (`openSession`): its first request checks it. */
+  unconfirmed(endpoints: Endpoint[], auth: RegistryAuth | undefined): void {
+    this.#unconfirmed = { endpoints, auth };
   }
 
   /** `GET /v2/`: 200 needs no auth, 401 names the challenge. Anything else is an error. */
@@ -92,6 +125,30 @@ export class Session {
    * after a downgrade to plain http, and only the endpoint's own 401 teaches the authorizer a challenge.
    */
   async request(path: string, opts: SessionRequest): Promise<RegistryResponse> {
+    const u = this.#unconfirmed;
+    if (u === undefined) return this.#request(path, opts);
+    this.#unconfirmed = undefined;
+    // The kept endpoint is confirmed by an answer a registry gives (below 400, or a 401 after the token dance). Else
+    // (no answer, an https endpoint now plain or the reverse, anything else on that port, or an error status the
+    // ping would have explained) it is pinged as without the cache, and the request sent again: the answer is then
+    // the one a pull without the cache gets. A body that cannot be sent twice waits for the ping instead.
+    if (opts.body === undefined || Buffer.isBuffer(opts.body)) {
+      try {
+        const res = await this.#request(path, opts);
+        if (res.status < 400 || res.status === 401) return res;
+        res.discard();
+      } catch (err) {
+        if (opts.signal?.aborted) throw err;
+      }
+    }
+    answered.delete(groupKey(u.endpoints));
+    const fresh = await openSession(this.transport, u.endpoints, u.auth, opts.signal ?? undefined, { reuse: true });
+    this.#endpoint = fresh.endpoint;
+    this.#authorizer = fresh.authorizer;
+    return this.#request(path, opts);
+  }
+
+  async #request(path: string, opts: SessionRequest): Promise<RegistryResponse> {
     const canRetry = opts.body === undefined || Buffer.isBuffer(opts.body);
     const home = path.startsWith('/') || credentialsGo(new URL(this.endpoint.base), new URL(path, this.endpoint.base));
     for (let attempt = 0; ; attempt++) {
@@ -346,13 +403,23 @@ export class Session {
 /**
  * Opens a session on the first endpoint that answers `/v2/` (https, then http for insecure registries).
  * Mirrors are not tried here: the caller walks them and falls back. Errors of the last endpoint are thrown.
+ * `reuse` (pulls): the endpoint that answered within PING_KEEP_MS is taken without a ping (see `answered`).
  */
 export async function openSession(
   transport: Transport,
   endpoints: Endpoint[],
   auth: RegistryAuth | undefined,
   signal?: AbortSignal,
+  opts: { reuse?: boolean } = {},
 ): Promise<Session> {
+  const key = groupKey(endpoints);
+  const kept = opts.reuse ? answered.get(key) : undefined;
+  if (kept && Date.now() - kept.at < PING_KEEP_MS && endpoints[kept.index]) {
+    const s = new Session(transport, endpoints[kept.index]!, auth);
+    if (kept.challenge !== undefined) s.authorizer.learn(kept.challenge);
+    s.unconfirmed(endpoints, auth);
+    return s;
+  }
   let lastErr: unknown;
   for (let i = 0; i < endpoints.length; i++) {
     const ep = endpoints[i]!;
@@ -360,7 +427,15 @@ export async function openSession(
     try {
       // Timed for bench/pull-timeline.ts (only when something listens): each ping, the https attempt at a plain-HTTP
       // registry among them.
-      await phase(`registry.ping.${ep.base.startsWith('https:') ? 'https' : 'http'}`, '', () => s.ping(signal));
+      const res = await phase(`registry.ping.${ep.base.startsWith('https:') ? 'https' : 'http'}`, '', () =>
+        s.ping(signal),
+      );
+      if (opts.reuse)
+        answered.set(key, {
+          at: Date.now(),
+          index: i,
+          challenge: res.status === 401 ? res.headers['www-authenticate'] : undefined,
+        });
       return s;
     } catch (err) {
       lastErr = err;

@@ -94,6 +94,23 @@ test('faults: wrong blob digest, truncated blob, manifest not matching its diges
     (err: Error) => err instanceof DataLossError && err.message.includes(bad),
   );
   await assertNothingKept(e);
+  // The config, held in memory until the layers are in: a changed byte or a short body is named, nothing kept.
+  const cfg = img.configDigest;
+  const badConfig = await fakeRegistry(t, img, {
+    blob: cfg,
+    body: (b) => Buffer.concat([b.subarray(0, b.length - 1), Buffer.from([b[b.length - 1]! ^ 1])]),
+  });
+  await assert.rejects(
+    pullImage(e, config(), `${badConfig}/x:1`),
+    (err: Error) => err instanceof DataLossError && err.message.includes(cfg) && /digest/.test(err.message),
+  );
+  await assertNothingKept(e);
+  const shortConfig = await fakeRegistry(t, img, { blob: cfg, body: (b) => b.subarray(0, b.length - 10) });
+  await assert.rejects(
+    pullImage(e, config(), `${shortConfig}/x:1`),
+    (err: Error) => err instanceof DataLossError && err.message.includes(cfg),
+  );
+  await assertNothingKept(e);
   const lying = await fakeRegistry(t, img, { digestHeader: `sha256:${'a'.repeat(64)}` });
   await assert.rejects(
     pullImage(e, config(), `${lying}/x:1`),

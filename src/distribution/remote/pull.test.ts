@@ -13,8 +13,9 @@ import {
 } from '../../util/errors.ts';
 import { testEngine } from '../testkit.ts';
 import { checkLogin } from './login.ts';
+import { forgetPings } from './client.ts';
 import { PULL_LEASE_MS, pullImage } from './pull.ts';
-import { freePort, registryFor, skopeoOut as skopeo, startProxy } from './testkit.ts';
+import { accessLog, freePort, registryFor, skopeoOut as skopeo, startProxy } from './testkit.ts';
 import { assertNothingKept, config, skopeoPush, twoLayerImage } from './testkit-pull.ts';
 import type { JSONMessage } from './types.ts';
 test('pull an image skopeo pushed: same digests, files, docker progress, then up to date', async (t) => {
@@ -349,4 +350,64 @@ test("the pull's lease names the blobs verified so far, outlives a crash by PULL
   await assert.rejects(pulling, CanceledError);
   assert.deepEqual(e.leases.all(), [], 'an ended pull leaves no lease');
   assert.ok(!(await e.content.has(small!.digest as `sha256:${string}`)), 'and a canceled one leaves no blob');
+});
+
+test('a pull takes the endpoint that answered /v2/ within PING_KEEP_MS without a ping, and pings again when another server answers there', async (t) => {
+  forgetPings();
+  const plain = await registryFor(t, 'plain');
+  const tls = await registryFor(t, 'tls', { basicAuth: false });
+  const img = await twoLayerImage();
+  await skopeoPush(t, img, `${plain.host}/app:1`);
+  await skopeoPush(t, img, `${plain.host}/app:2`);
+  await skopeoPush(t, img, `${tls.host}/app:3`, tls.skopeoFlags('dest'));
+  // One port in front of either registry (a TCP relay), so that the same name reaches the one or the other.
+  let target = plain.port;
+  const conns = new Set<Socket>();
+  const front = createNetServer((c) => {
+    const up = connect(target, '127.0.0.1');
+    c.pipe(up);
+    up.pipe(c);
+    c.on('error', () => up.destroy());
+    up.on('error', () => c.destroy());
+    conns.add(c);
+    c.on('close', () => conns.delete(c));
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const c of conns) c.destroy();
+    front.close();
+  });
+  const host = `127.0.0.1:${(front.address() as { port: number }).port}`;
+  const logged = async (r: typeof plain, tag: string) => {
+    for (let i = 0; i < 100 && !accessLog(r).some((e) => e.uri.endsWith(`/manifests/${tag}`)); i++)
+      await new Promise((res) => setTimeout(res, 20));
+  };
+  const pingsOf = (r: typeof plain) => accessLog(r).filter((e) => e.method === 'GET' && e.uri === '/v2/').length;
+  await logged(plain, '2');
+  await logged(tls, '3');
+  const before = new Map([plain, tls].map((r) => [r, pingsOf(r)]));
+  const pings = (r: typeof plain) => pingsOf(r) - before.get(r)!;
+  const e = await testEngine(t);
+  await pullImage(e, config(), `${host}/app:1`);
+  await logged(plain, '1');
+  assert.equal(pings(plain), 1, 'the first pull pings (https first: not a registry that speaks it)');
+  await pullImage(e, config(), `${host}/app:2`);
+  await logged(plain, '2');
+  assert.equal(pings(plain), 1, 'the second pull, within PING_KEEP_MS, does not');
+  assert.equal(e.images.resolve(`${host}/app:2`) !== undefined, true);
+  // The port now leads to an https registry: the kept http endpoint gets a 400 for its manifest request, so the
+  // pull pings (https answers) and asks again there.
+  target = tls.port;
+  await pullImage(e, config(), `${host}/app:3`);
+  await logged(tls, '3');
+  assert.equal(pings(tls), 1);
+  assert.ok(accessLog(tls).some((x) => x.uri.endsWith('/manifests/3') && x.status === 200));
+  const msgs: JSONMessage[] = [];
+  await pullImage(e, config(), `${host}/app:3`, { onProgress: (m) => msgs.push(m) });
+  assert.match(msgs.at(-1)?.status ?? '', /Image is up to date/);
+  assert.equal(pings(tls), 1, 'the https endpoint is kept in turn');
+  // Nothing answers there any more: the error is the ping's, as without the cache.
+  front.close();
+  for (const c of conns) c.destroy();
+  await assert.rejects(pullImage(e, config(), `${host}/app:3`), UnavailableError);
 });

@@ -15,7 +15,7 @@ import { isIndexType, isSchema1 } from '../../oci/mediatypes.ts';
 import { formatPlatform, parsePlatform } from '../../oci/platform.ts';
 import { familiarName, familiarString, parseReference, withDefaultTag, type Reference } from '../../oci/reference.ts';
 import type { Descriptor, ImageConfig, Index, Platform } from '../../oci/types.ts';
-import { isDigest } from '../../util/digest.ts';
+import { Digester, digestAlgorithm, isDigest, mismatch } from '../../util/digest.ts';
 import {
   CanceledError,
   DataLossError,
@@ -73,7 +73,7 @@ export async function pullImage(
     for (let g = 0; g < groups.length; g++) {
       const group = groups[g]!;
       try {
-        const session = await openSession(transport, group, opts.auth, opts.signal);
+        const session = await openSession(transport, group, opts.auth, opts.signal, { reuse: true });
         return await pullFrom(deps, registry, session, ref, platform, opts, emit);
       } catch (err) {
         // A mirror that fails (down, missing the image, refusing us) falls back to the next, then the registry.
@@ -240,19 +240,30 @@ async function pullOne(
   const tagBefore = tagName ? records.tag(`${ref.domain}/${ref.path}:${ref.tag}`)?.manifestDigest : undefined;
   const upToDate = existing !== undefined && (tagName === undefined || tagBefore === chosen.digest);
 
-  // The config first: it names the diff IDs the layers must unpack to.
+  // The config first: it names the diff IDs the layers must unpack to. Held in memory, verified, and stored with
+  // the manifest while the layers download: each store write syncs its file, and the layers need neither on disk,
+  // only the image record does (bench/README.md, "Data path", the pull's prelude).
   const config = await phase('pull.config', '', () =>
     fetchJSONBlob<ImageConfig>(work, session, repo, manifest.config, signal),
   );
-  checkImageConfig(config, manifest, chosen.digest);
-  await work.put(chosen.bytes);
-  sources.note(chosen.digest, ref.domain, repo);
-  sources.note(manifest.config.digest, ref.domain, repo);
-
-  if (!upToDate)
-    await phase('pull.layers', '', () =>
-      fetchLayers({ work, registry, session, sources, ref, manifest, config, opts, emit }),
-    );
+  checkImageConfig(config.value, manifest, chosen.digest);
+  const storing = (async () => {
+    await work.put(chosen.bytes);
+    sources.note(chosen.digest, ref.domain, repo);
+    if (config.bytes) await work.put(config.bytes);
+    sources.note(manifest.config.digest, ref.domain, repo);
+  })();
+  try {
+    if (!upToDate)
+      await phase('pull.layers', '', () =>
+        fetchLayers({ work, registry, session, sources, ref, manifest, config: config.value, opts, emit }),
+      );
+  } catch (err) {
+    // Nothing of this pull is left running when it fails: the operation's cleanup sees every blob it stored.
+    await storing.catch(() => {});
+    throw err;
+  }
+  await storing;
 
   await phase('pull.durable', '', () => work.durable());
   let img;
@@ -275,32 +286,44 @@ async function pullOne(
   return { id: img.record.configDigest, digest: top.digest, changed: !upToDate };
 }
 
-/** Downloads a small JSON blob (the config) into the store and parses it. */
+/**
+ * A small JSON blob (the config), parsed: from the store when it is there, else downloaded into memory and verified
+ * by size and digest, with its bytes for the caller to store.
+ */
 async function fetchJSONBlob<T>(
   work: ImageWork,
   session: Session,
   repo: string,
   d: Descriptor,
   signal: AbortSignal | undefined,
-): Promise<T> {
+): Promise<{ value: T; bytes?: Buffer }> {
   if (d.size > MAX_JSON_BLOB)
     throw new InvalidArgumentError(
       `blob ${d.digest} is ${d.size} bytes, more than the ${MAX_JSON_BLOB} allowed for a config`,
     );
-  if (!(await work.content.has(d.digest))) {
+  let data: Buffer;
+  let fetched: Buffer | undefined;
+  if (await work.content.has(d.digest)) {
+    data = await work.content.readAll(d.digest, MAX_JSON_BLOB);
+  } else {
+    if (!isDigest(d.digest)) throw new InvalidArgumentError(`manifest names an invalid config digest "${d.digest}"`);
     try {
-      await work.ingest(
-        blobBytes(session, repo, d, signal, () => {}),
-        { digest: d.digest, size: d.size },
-        signal,
-      );
+      const digester = new Digester(digestAlgorithm(d.digest));
+      const chunks: Buffer[] = [];
+      for await (const chunk of blobBytes(session, repo, d, signal, () => {})) {
+        digester.update(chunk);
+        if (digester.size > d.size) throw new DataLossError(`content is larger than the expected ${d.size} bytes`);
+        chunks.push(chunk);
+      }
+      const wrong = mismatch({ digest: digester.digest(), size: digester.size }, { digest: d.digest, size: d.size });
+      if (wrong) throw wrong;
+      data = fetched = Buffer.concat(chunks, digester.size);
     } catch (err) {
       throw blobError(err, d.digest);
     }
   }
-  const data = await work.content.readAll(d.digest, MAX_JSON_BLOB);
   try {
-    return JSON.parse(data.toString('utf8')) as T;
+    return { value: JSON.parse(data.toString('utf8')) as T, ...(fetched ? { bytes: fetched } : {}) };
   } catch (err) {
     throw new DataLossError(`blob ${d.digest} is not valid JSON: ${errorMessage(err)}`);
   }
