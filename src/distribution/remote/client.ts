@@ -430,12 +430,14 @@ export async function openSession(
       const res = await phase(`registry.ping.${ep.base.startsWith('https:') ? 'https' : 'http'}`, '', () =>
         s.ping(signal),
       );
-      if (opts.reuse)
+      if (opts.reuse) {
+        for (const [k, v] of answered) if (Date.now() - v.at >= PING_KEEP_MS) answered.delete(k);
         answered.set(key, {
           at: Date.now(),
           index: i,
           challenge: res.status === 401 ? res.headers['www-authenticate'] : undefined,
         });
+      }
       return s;
     } catch (err) {
       lastErr = err;
