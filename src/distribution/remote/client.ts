@@ -128,14 +128,17 @@ export class Session {
     const u = this.#unconfirmed;
     if (u === undefined) return this.#request(path, opts);
     this.#unconfirmed = undefined;
-    // The kept endpoint is confirmed by an answer a registry gives (below 400, or a 401 after the token dance). Else
-    // (no answer, an https endpoint now plain or the reverse, anything else on that port, or an error status the
-    // ping would have explained) it is pinged as without the cache, and the request sent again: the answer is then
-    // the one a pull without the cache gets. A body that cannot be sent twice waits for the ping instead.
+    // The kept endpoint is confirmed by any answer a registry could give to the request. It is not by no answer, by
+    // a 400 (what an https server answers a plain request: the endpoint changed scheme), or by a 404 without the
+    // registry API's version header (another server on that port): then it is pinged as without the cache and the
+    // request sent again, so the answer is the one a pull without the cache gets. Any other status stands, as a
+    // registry may act on a request (a scan queued on a refused pull): sent twice, it would be seen twice. A body
+    // that cannot be sent twice waits for the ping instead.
     if (opts.body === undefined || Buffer.isBuffer(opts.body)) {
       try {
         const res = await this.#request(path, opts);
-        if (res.status < 400 || res.status === 401) return res;
+        const foreign = res.status === 404 && res.headers['docker-distribution-api-version'] === undefined;
+        if (res.status !== 400 && !foreign) return res;
         res.discard();
       } catch (err) {
         if (opts.signal?.aborted) throw err;

@@ -395,6 +395,21 @@ test('a pull takes the endpoint that answered /v2/ within PING_KEEP_MS without a
   await logged(plain, '2');
   assert.equal(pings(plain), 1, 'the second pull, within PING_KEEP_MS, does not');
   assert.equal(e.images.resolve(`${host}/app:2`) !== undefined, true);
+  // Another server on the port, which answers 404 to everything (without the registry API's version header): the
+  // kept endpoint is pinged again, and the error is the ping's "not a registry", as without the cache.
+  const other = createServer((_req, res) => res.writeHead(404).end('no such page'));
+  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+  t.after(() => other.close());
+  target = (other.address() as { port: number }).port;
+  for (const c of conns) c.destroy();
+  await assert.rejects(
+    pullImage(e, config(), `${host}/app:2`),
+    (err: Error) => err instanceof UnavailableError && /not a registry/.test(err.message),
+  );
+  target = plain.port;
+  await pullImage(e, config(), `${host}/app:1`);
+  for (let i = 0; i < 100 && pings(plain) < 2; i++) await new Promise((res) => setTimeout(res, 20));
+  assert.equal(pings(plain), 2, 'pinged again, since the ping there failed');
   // The port now leads to an https registry: the kept http endpoint gets a 400 for its manifest request, so the
   // pull pings (https answers) and asks again there.
   target = tls.port;
