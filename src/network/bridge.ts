@@ -8,7 +8,6 @@
  * except the predefined default bridge, which stays while containers come and go and is removed after it has
  * been idle a moment (or at `flush`, which the daemon's stop reaches through the service's `drain`).
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -16,6 +15,7 @@ import { RtNetlink, inNetns } from '../sys/index.ts';
 import { errorMessage } from '../util/errors.ts';
 import { phase } from '../util/trace.ts';
 import { KeyedMutex } from '../util/lock.ts';
+import { runProcess } from '../util/process.ts';
 import type { BackendRepair, ContainerNetworks, NetworkBackend, NetworkDefinition } from './backend.ts';
 import { AardvarkDns } from './dns.ts';
 import {
@@ -532,18 +532,10 @@ export class BridgeBackend implements NetworkBackend {
  * (25–120 ms measured here), which through the blocking netlink socket would stall the daemon's event loop.
  * A link that is gone is fine.
  */
-function deleteLink(name: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['link', 'del', 'dev', name], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    child.once('error', reject);
-    child.once('close', (code) =>
-      code === 0 || /Cannot find device|does not exist/.test(err)
-        ? resolve()
-        : reject(new Error(`ip link del ${name}: ${err.trim()}`)),
-    );
-  });
+async function deleteLink(name: string): Promise<void> {
+  const r = await runProcess('ip', ['link', 'del', 'dev', name]);
+  if (r.code !== 0 && !/Cannot find device|does not exist/.test(r.stderr))
+    throw new Error(`ip link del ${name}: ${r.stderr.trim()}`);
 }
 
 /** The interfaces enslaved to a bridge (none when it does not exist). */

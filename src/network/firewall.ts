@@ -10,8 +10,8 @@
  * chain `BERTH-D-<id12>` (from BERTH-DNAT). Shared chains are created with `-N` (which fails rather than
  * flushing one another daemon on this host uses) and only ever changed rule by rule.
  */
-import { spawn } from 'node:child_process';
 import { UnavailableError } from '../util/errors.ts';
+import { type ProcessResult, runProcess } from '../util/process.ts';
 
 export const FORWARD = 'BERTH-FORWARD';
 export const ISOLATION = 'BERTH-ISOLATION';
@@ -219,26 +219,19 @@ export function afterPurge(
 }
 
 /** Runs a program with `input` on stdin; resolves with stdout, rejects with stderr. */
-function exec(cmd: string, args: string[], input: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.once('error', (e) => reject(new UnavailableError(`cannot run ${cmd}: ${e.message}`, { cause: e })));
-    child.stdin.on('error', () => {});
-    child.stdin.end(input);
-    child.once('close', (code) => {
-      if (code === 0) return resolve(Buffer.concat(out).toString());
-      const msg = Buffer.concat(err)
-        .toString()
-        .split('\n')
-        .filter((l) => l && !l.includes('syslog'))
-        .join('; ');
-      reject(new UnavailableError(`${cmd} failed (exit ${code}): ${msg}`));
-    });
-  });
+async function exec(cmd: string, args: string[], input: string): Promise<string> {
+  let r: ProcessResult;
+  try {
+    r = await runProcess(cmd, args, { input });
+  } catch (e) {
+    throw new UnavailableError(`cannot run ${cmd}: ${(e as Error).message}`, { cause: e });
+  }
+  if (r.code === 0) return r.stdout;
+  const msg = r.stderr
+    .split('\n')
+    .filter((l) => l && !l.includes('syslog'))
+    .join('; ');
+  throw new UnavailableError(`${cmd} failed (exit ${r.code}): ${msg}`);
 }
 
 interface Job {

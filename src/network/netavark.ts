@@ -10,11 +10,11 @@
  * rules or is jumped to, so a chain some other user of the same network name (another daemon, Podman) still fills
  * stays.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { CanceledError, UnavailableError } from '../util/errors.ts';
+import { type ProcessResult, runProcess } from '../util/process.ts';
 import type { ContainerNetworks, NetworkBackend } from './backend.ts';
 import { findExecutable, isExecutable } from '../util/which.ts';
 
@@ -112,35 +112,26 @@ export class NetavarkBackend implements NetworkBackend {
       cmd,
       netns,
     ];
-    if (signal?.aborted) return Promise.reject(new CanceledError(`netavark ${cmd} canceled`, { cause: signal.reason }));
-    return new Promise((resolve, reject) => {
-      const child = spawn(netavark, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout.on('data', (b: Buffer) => out.push(b));
-      child.stderr.on('data', (b: Buffer) => err.push(b));
-      const onAbort = () => child.kill('SIGKILL');
-      signal?.addEventListener('abort', onAbort, { once: true });
-      child.once('error', (e) => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(new UnavailableError(`cannot run netavark (${netavark}): ${e.message}`, { cause: e }));
+    let r: ProcessResult;
+    try {
+      // Aborted: SIGKILL at once, as it could not be made to stop half-way in any better state.
+      r = await runProcess(netavark, args, {
+        input: JSON.stringify(input),
+        ...(signal ? { signal } : {}),
+        killGraceMs: 0,
       });
-      child.stdin.on('error', () => {});
-      child.stdin.end(JSON.stringify(input));
-      child.once('close', (code) => {
-        signal?.removeEventListener('abort', onAbort);
-        const stdout = Buffer.concat(out).toString();
-        if (signal?.aborted) return reject(new CanceledError(`netavark ${cmd} canceled`, { cause: signal.reason }));
-        if (code === 0) return resolve(stdout);
-        let message = stdout.trim() || Buffer.concat(err).toString().trim();
-        try {
-          message = (JSON.parse(stdout) as { error?: string }).error ?? message;
-        } catch {
-          // not JSON: keep the raw text
-        }
-        reject(new UnavailableError(`netavark ${cmd} failed (exit ${code}): ${message}`));
-      });
-    });
+    } catch (e) {
+      if (e instanceof CanceledError) throw new CanceledError(`netavark ${cmd} canceled`, { cause: signal?.reason });
+      throw new UnavailableError(`cannot run netavark (${netavark}): ${(e as Error).message}`, { cause: e });
+    }
+    if (r.code === 0) return r.stdout;
+    let message = r.stdout.trim() || r.stderr.trim();
+    try {
+      message = (JSON.parse(r.stdout) as { error?: string }).error ?? message;
+    } catch {
+      // not JSON: keep the raw text
+    }
+    throw new UnavailableError(`netavark ${cmd} failed (exit ${r.code}): ${message}`);
   }
 }
 
@@ -148,10 +139,6 @@ export class NetavarkBackend implements NetworkBackend {
  * `iptables -t nat -X CHAIN`: deletes the chain if it exists, is empty and nothing jumps to it (the kernel refuses
  * otherwise, and then the chain stays: not an error).
  */
-function dropChain(cmd: 'iptables' | 'ip6tables', chain: string): Promise<void> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, ['-w', '-t', 'nat', '-X', chain], { stdio: 'ignore' });
-    child.once('error', () => resolve());
-    child.once('close', () => resolve());
-  });
+async function dropChain(cmd: 'iptables' | 'ip6tables', chain: string): Promise<void> {
+  await runProcess(cmd, ['-w', '-t', 'nat', '-X', chain]).catch(() => {});
 }

@@ -3,7 +3,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, ConflictError, InvalidArgumentError, NotFoundError } from '../util/errors.ts';
 import { phase } from '../util/trace.ts';
-import { runProcess, type ProcessResult } from './process.ts';
+import { runProcess, type ProcessResult } from '../util/process.ts';
 import { runtimeTraits, type RuntimeTraits } from './traits.ts';
 
 /** An OCI runtime program (runc, crun) and the state directory Berth gives it with `--root`. */
