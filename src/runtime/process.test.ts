@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { conmonStatFd, parentPid, pidRunning, statFdGone, statFields } from './process.ts';
+import { conmonPidfd, conmonStatFd, parentPid, pidRunning, statFdGone, statFields } from './process.ts';
 
 test('the fields of a /proc stat line after the command, whatever the command name holds', () => {
   assert.deepEqual(statFields('1234 (sh) S 1200 1234')?.slice(0, 2), ['S', '1200']);
@@ -38,6 +38,12 @@ test('conmonStatFd: follows the conmon of one directory through its /proc stat, 
     assert.ok(child > 0);
     assert.equal(conmonStatFd(child, '/run/berth-test/conmon/other'), undefined, "another directory's");
     assert.equal(conmonStatFd(parent.pid!, dir), undefined, 'not a conmon');
+    // The pidfd takes the same checks.
+    assert.equal(conmonPidfd(child, '/run/berth-test/conmon/other'), undefined, "another directory's");
+    assert.equal(conmonPidfd(parent.pid!, dir), undefined, 'not a conmon');
+    const pidfd = conmonPidfd(child, dir);
+    assert.ok(pidfd !== undefined && pidfd >= 0);
+    closeSync(pidfd);
     const fd = conmonStatFd(child, dir);
     assert.ok(fd !== undefined);
     try {

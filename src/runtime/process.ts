@@ -40,40 +40,50 @@ export function parentPid(stat: string): number | undefined {
 }
 
 /**
- * A pidfd for the conmon of `dir` (opened, then its command line checked, so a reused PID is not taken for it);
- * undefined when conmon is gone, its PID is another process's, or pidfds are not to be had (Linux before 5.3).
+ * The descriptor `open` gives for `pid` when that process is the conmon of `dir`: opened first, then its command line
+ * checked (and `ok` asked with the descriptor), so that what was opened and what was checked were one process, not a
+ * reused PID's two. Undefined, the descriptor closed, otherwise, or when it cannot be opened.
  */
-export function conmonPidfd(pid: number, dir: string): number | undefined {
+function openForConmon(
+  pid: number,
+  dir: string,
+  open: () => number | undefined,
+  ok: (fd: number) => boolean = () => true,
+): number | undefined {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   let fd: number | undefined;
   try {
-    fd = pidfdOpen(pid);
+    fd = open();
   } catch {
     return undefined;
   }
-  if (fd === undefined || isConmonOf(pid, dir)) return fd;
+  if (fd === undefined) return undefined;
+  if (isConmonOf(pid, dir) && ok(fd)) return fd;
   closeSync(fd);
   return undefined;
 }
 
 /**
- * A descriptor on `/proc/<pid>/stat` of the conmon of `dir`, opened, then its command line checked, then read through
- * it (so that the two were one process); undefined when `pid` is not that conmon (gone, a zombie, a reused PID).
- * Like a pidfd, but without the FFI: the descriptor stays bound to the process it was opened for, so once that
- * process is reaped a read through it fails (ESRCH) even when its PID names another process by then. `statFdGone`
- * reads it; close it with fs.closeSync.
+ * A pidfd for the conmon of `dir`; undefined when conmon is gone, its PID is another process's, or pidfds are not to
+ * be had (Linux before 5.3).
+ */
+export function conmonPidfd(pid: number, dir: string): number | undefined {
+  return openForConmon(pid, dir, () => pidfdOpen(pid));
+}
+
+/**
+ * A descriptor on `/proc/<pid>/stat` of the conmon of `dir`, read through once it is known to be that conmon;
+ * undefined when `pid` is not that conmon (gone, a zombie, a reused PID). Like a pidfd, but without the FFI: the
+ * descriptor stays bound to the process it was opened for, so once that process is reaped a read through it fails
+ * (ESRCH) even when its PID names another process by then. `statFdGone` reads it; close it with fs.closeSync.
  */
 export function conmonStatFd(pid: number, dir: string): number | undefined {
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  let fd: number;
-  try {
-    fd = openSync(`/proc/${pid}/stat`, 'r');
-  } catch {
-    return undefined;
-  }
-  if (isConmonOf(pid, dir) && !statFdGone(fd)) return fd;
-  closeSync(fd);
-  return undefined;
+  return openForConmon(
+    pid,
+    dir,
+    () => openSync(`/proc/${pid}/stat`, 'r'),
+    (fd) => !statFdGone(fd),
+  );
 }
 
 /** The head of a stat line: the PID, the command (at most 15 bytes in parentheses) and the state fit in it. */
