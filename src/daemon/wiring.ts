@@ -31,6 +31,8 @@ export function archivesFor(engine: Engine, enforcer?: PolicyEnforcer, log?: Log
     images: engine.images,
     blobSources: new BlobSourceRecords(engine.db),
     log,
+    // The endpoints that answered a pull's ping in the last minutes (distribution/remote/client.ts, PING_KEEP_MS).
+    pings: new Map(),
   };
   const registry = registryConfig(engine.config);
   return {

@@ -3,6 +3,7 @@ import type { ContentStore, Expected } from '../content/index.ts';
 import { chainIds, type ImageService, type LeaseOptions } from '../images/index.ts';
 import type { BlobSourceRecords } from '../metadata/index.ts';
 import type { ImageConfig, Manifest } from '../oci/types.ts';
+import type { KeptPings } from './remote/types.ts';
 import type { Digest } from '../util/digest.ts';
 import { CanceledError, DataLossError, NotFoundError, isBerthError } from '../util/errors.ts';
 
@@ -16,6 +17,8 @@ export interface ArchiveDeps {
   blobSources?: BlobSourceRecords;
   /** Hears of failures that do not fail the operation (a pull's blob sources not noted). */
   log?: { warn(m: string): void } | undefined;
+  /** The endpoints that answered a pull's ping lately (pulls send their first request there without one). */
+  pings?: KeptPings;
 }
 
 /**

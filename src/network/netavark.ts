@@ -114,7 +114,7 @@ export class NetavarkBackend implements NetworkBackend {
     ];
     let r: ProcessResult;
     try {
-      // Aborted: SIGKILL at once, as it could not be made to stop half-way in any better state.
+      // Aborted: SIGTERM and SIGKILL at once, as it could not be made to stop half-way in any better state.
       r = await runProcess(netavark, args, {
         input: JSON.stringify(input),
         ...(signal ? { signal } : {}),

@@ -25,7 +25,7 @@ import {
   type RequestOptions,
   type Transport,
 } from './transport.ts';
-import type { RegistryAuth } from './types.ts';
+import type { KeptPings, RegistryAuth } from './types.ts';
 
 /** Media types a pull accepts, preferred first. schema1 is listed so its refusal is explicit, not a 404. */
 export const MANIFEST_ACCEPT = [
@@ -53,33 +53,26 @@ interface SessionRequest extends RequestOptions {
 }
 
 /**
- * Which endpoint of a group last answered `/v2/`, and the challenge it gave, for PING_KEEP_MS: a pull's session
- * there skips the ping. Docker pings before every pull (and tries https first at an insecure registry, a round
- * trip more); containerd never pings and learns the challenge from the first 401. Kept here for a while, and
- * checked by the session's first request: if that fails, the ping runs as it would have and the request is sent
- * again (`Session.request`), so a registry that moved or went down answers as without the cache.
+ * How long the endpoint that answered a pull's `/v2/` is kept (`openSession`'s `kept`): a later pull's session there
+ * skips the ping. Docker pings before every pull (and tries https first at an insecure registry, a round trip more);
+ * containerd never pings and learns the challenge from the first 401. The kept endpoint is checked by the session's
+ * first request (`Session.request`), so a registry that moved or went down answers as without it.
  */
-const answered = new Map<string, { at: number; index: number; challenge: string | string[] | undefined }>();
 export const PING_KEEP_MS = 5 * 60 * 1000;
 
 const groupKey = (endpoints: Endpoint[]): string =>
   endpoints.map((e) => `${e.base} ${e.registry} ${e.skipVerify ? 'k' : ''}${e.mirror ? 'm' : ''}`).join('|');
 
-/** Forgets every endpoint kept by `openSession` (tests). */
-export function forgetPings(): void {
-  answered.clear();
-}
-
 /**
  * A connection to one endpoint of a registry, with its authorizer. Opened by `openSession`, which pings
- * `/v2/` and learns how the registry authenticates (or takes both from a recent ping: see `answered`).
+ * `/v2/` and learns how the registry authenticates (or takes both from a recent ping: see PING_KEEP_MS).
  */
 export class Session {
   readonly transport: Transport;
   #endpoint: Endpoint;
   #authorizer: Authorizer;
   /** Set on a session from a kept ping until its first request: the ping to run if that request fails. */
-  #unconfirmed: { endpoints: Endpoint[]; auth: RegistryAuth | undefined } | undefined;
+  #unconfirmed: { endpoints: Endpoint[]; auth: RegistryAuth | undefined; kept: KeptPings } | undefined;
 
   constructor(transport: Transport, endpoint: Endpoint, auth: RegistryAuth | undefined) {
     this.transport = transport;
@@ -96,8 +89,8 @@ export class Session {
   }
 
   /** Marks a session made from a kept ping (`openSession`): its first request checks it. */
-  unconfirmed(endpoints: Endpoint[], auth: RegistryAuth | undefined): void {
-    this.#unconfirmed = { endpoints, auth };
+  unconfirmed(endpoints: Endpoint[], auth: RegistryAuth | undefined, kept: KeptPings): void {
+    this.#unconfirmed = { endpoints, auth, kept };
   }
 
   /** `GET /v2/`: 200 needs no auth, 401 names the challenge. Anything else is an error. */
@@ -144,8 +137,8 @@ export class Session {
         if (opts.signal?.aborted) throw err;
       }
     }
-    answered.delete(groupKey(u.endpoints));
-    const fresh = await openSession(this.transport, u.endpoints, u.auth, opts.signal ?? undefined, { reuse: true });
+    u.kept.delete(groupKey(u.endpoints));
+    const fresh = await openSession(this.transport, u.endpoints, u.auth, opts.signal ?? undefined, { kept: u.kept });
     this.#endpoint = fresh.endpoint;
     this.#authorizer = fresh.authorizer;
     return this.#request(path, opts);
@@ -406,21 +399,23 @@ export class Session {
 /**
  * Opens a session on the first endpoint that answers `/v2/` (https, then http for insecure registries).
  * Mirrors are not tried here: the caller walks them and falls back. Errors of the last endpoint are thrown.
- * `reuse` (pulls): the endpoint that answered within PING_KEEP_MS is taken without a ping (see `answered`).
+ * `kept` (pulls): where the endpoint that answered is kept, and one that answered within PING_KEEP_MS is taken from,
+ * without a ping.
  */
 export async function openSession(
   transport: Transport,
   endpoints: Endpoint[],
   auth: RegistryAuth | undefined,
   signal?: AbortSignal,
-  opts: { reuse?: boolean } = {},
+  opts: { kept?: KeptPings } = {},
 ): Promise<Session> {
   const key = groupKey(endpoints);
-  const kept = opts.reuse ? answered.get(key) : undefined;
-  if (kept && Date.now() - kept.at < PING_KEEP_MS && endpoints[kept.index]) {
-    const s = new Session(transport, endpoints[kept.index]!, auth);
+  const kept = opts.kept?.get(key);
+  const ep = kept && Date.now() - kept.at < PING_KEEP_MS ? endpoints[kept.index] : undefined;
+  if (kept && ep && opts.kept) {
+    const s = new Session(transport, ep, auth);
     if (kept.challenge !== undefined) s.authorizer.learn(kept.challenge);
-    s.unconfirmed(endpoints, auth);
+    s.unconfirmed(endpoints, auth, opts.kept);
     return s;
   }
   let lastErr: unknown;
@@ -433,9 +428,9 @@ export async function openSession(
       const res = await phase(`registry.ping.${ep.base.startsWith('https:') ? 'https' : 'http'}`, '', () =>
         s.ping(signal),
       );
-      if (opts.reuse) {
-        for (const [k, v] of answered) if (Date.now() - v.at >= PING_KEEP_MS) answered.delete(k);
-        answered.set(key, {
+      if (opts.kept) {
+        for (const [k, v] of opts.kept) if (Date.now() - v.at >= PING_KEEP_MS) opts.kept.delete(k);
+        opts.kept.set(key, {
           at: Date.now(),
           index: i,
           challenge: res.status === 401 ? res.headers['www-authenticate'] : undefined,

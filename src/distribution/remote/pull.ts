@@ -4,6 +4,7 @@
  * size while they stream, resumed with `Range` after a broken connection — unpacks each layer while it
  * downloads (layers.ts), and registers the image under its tag. A failure leaves nothing.
  */
+import { pipeline } from 'node:stream/promises';
 import {
   checkImageConfig,
   checkImageManifest,
@@ -15,7 +16,7 @@ import { isIndexType, isSchema1 } from '../../oci/mediatypes.ts';
 import { formatPlatform, parsePlatform } from '../../oci/platform.ts';
 import { familiarName, familiarString, parseReference, withDefaultTag, type Reference } from '../../oci/reference.ts';
 import type { Descriptor, ImageConfig, Index, Platform } from '../../oci/types.ts';
-import { Digester, digestAlgorithm, isDigest, mismatch } from '../../util/digest.ts';
+import { type Digest, isDigest, VerifyingStream } from '../../util/digest.ts';
 import {
   CanceledError,
   DataLossError,
@@ -73,7 +74,13 @@ export async function pullImage(
     for (let g = 0; g < groups.length; g++) {
       const group = groups[g]!;
       try {
-        const session = await openSession(transport, group, opts.auth, opts.signal, { reuse: true });
+        const session = await openSession(
+          transport,
+          group,
+          opts.auth,
+          opts.signal,
+          deps.pings ? { kept: deps.pings } : {},
+        );
         return await pullFrom(deps, registry, session, ref, platform, opts, emit);
       } catch (err) {
         // A mirror that fails (down, missing the image, refusing us) falls back to the next, then the registry.
@@ -306,21 +313,20 @@ async function fetchJSONBlob<T>(
   if (await work.content.has(d.digest)) {
     data = await work.content.readAll(d.digest, MAX_JSON_BLOB);
   } else {
-    if (!isDigest(d.digest)) throw new InvalidArgumentError(`manifest names an invalid config digest "${d.digest}"`);
+    // Checked as the content store checks what it ingests (size, then digest), but held here.
+    const chunks: Buffer[] = [];
     try {
-      const digester = new Digester(digestAlgorithm(d.digest));
-      const chunks: Buffer[] = [];
-      for await (const chunk of blobBytes(session, repo, d, signal, () => {})) {
-        digester.update(chunk);
-        if (digester.size > d.size) throw new DataLossError(`content is larger than the expected ${d.size} bytes`);
-        chunks.push(chunk);
-      }
-      const wrong = mismatch({ digest: digester.digest(), size: digester.size }, { digest: d.digest, size: d.size });
-      if (wrong) throw wrong;
-      data = fetched = Buffer.concat(chunks, digester.size);
+      await pipeline(
+        blobBytes(session, repo, d, signal, () => {}),
+        new VerifyingStream({ digest: d.digest as Digest, size: d.size }),
+        async (src) => {
+          for await (const c of src as AsyncIterable<Buffer>) chunks.push(c);
+        },
+      );
     } catch (err) {
       throw blobError(err, d.digest);
     }
+    data = fetched = Buffer.concat(chunks);
   }
   try {
     return { value: JSON.parse(data.toString('utf8')) as T, ...(fetched ? { bytes: fetched } : {}) };

@@ -103,3 +103,9 @@ export interface PushResult {
 
 /** `POST /auth`'s answer. */
 export type LoginResult = AuthResponse;
+
+/**
+ * Which endpoint of a group of a registry's endpoints last answered `/v2/` (its index), when, and the challenge it
+ * gave, by the group (distribution/remote/client.ts `openSession`): one map for the daemon's life, for its pulls.
+ */
+export type KeptPings = Map<string, { at: number; index: number; challenge: string | string[] | undefined }>;
