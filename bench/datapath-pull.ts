@@ -18,7 +18,7 @@ import { clearDocker, type Sample, timed } from './datapath.ts';
 import { bigLayer, buildImage, manyLayers } from './lib/archive.ts';
 import { BERTH, type Berthd, type BerthdOptions, removeDir, restartBerthd, startBerthd } from './lib/engines.ts';
 import { apiPull, seedRegistry, skopeoPullArgs } from './lib/pull-probe.ts';
-import { afterIdle, cpuSeconds, hasUnpackThreads, run, stats, threadSched } from './lib/proc.ts';
+import { afterIdle, cpuSeconds, hasUnpackThreads, run, stats, threadCpuSince, threadSched } from './lib/proc.ts';
 import { type Group, interleavedRounds, type Step } from './lib/rounds.ts';
 
 export interface DatapathPullFigures {
@@ -34,12 +34,7 @@ async function timedApi(e: Berthd, ref: string): Promise<Sample> {
   const load = loadavg()[0]!;
   const before = threadSched(e.pid);
   const m = await apiPull(e.socket, ref);
-  const threads: Record<string, number> = {};
-  let cpu = 0;
-  for (const [k, v] of Object.entries(threadSched(e.pid))) {
-    threads[k] = v.cpu - (before[k]?.cpu ?? 0);
-    cpu += threads[k];
-  }
+  const { threads, cpu } = threadCpuSince(e.pid, before);
   return { seconds: m['pull answered']!, load, cpu, threads };
 }
 

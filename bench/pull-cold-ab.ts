@@ -32,6 +32,7 @@ import {
   run,
   stats,
   threadMedians,
+  threadCpuSince,
   threadSched,
 } from './lib/proc.ts';
 
@@ -68,12 +69,7 @@ try {
     const r0 = cpuSeconds([reg.pid]);
     const marks = await apiPull(e.socket, ref);
     const reg1 = cpuSeconds([reg.pid]) - r0;
-    const threads: Record<string, number> = {};
-    let cpu = 0;
-    for (const [k, v] of Object.entries(threadSched(e.pid))) {
-      threads[k] = v.cpu - (before[k]?.cpu ?? 0);
-      cpu += threads[k];
-    }
+    const { threads, cpu } = threadCpuSince(e.pid, before);
     await clearDocker(e, ref);
     lastPull = performance.now();
     return { s: marks['pull answered']!, cpu, threads, reg: reg1, marks };

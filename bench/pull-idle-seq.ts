@@ -40,6 +40,7 @@ import {
   sleep,
   stats,
   threadMedians,
+  threadCpuSince,
   threadSched,
   unpackThreads,
 } from './lib/proc.ts';
@@ -138,12 +139,7 @@ try {
     else await run(BERTH, ['-H', e.host, 'pull', '-q', ref], { env: { HOME: home, DOCKER_CONFIG: join(home, '.d') } });
     const seconds = (performance.now() - t0) / 1000;
     const faults = minorFaults(e.pid) - f0;
-    const threads: Record<string, number> = {};
-    let cpu = 0;
-    for (const [k, v] of Object.entries(threadSched(e.pid))) {
-      threads[k] = v.cpu - (before[k]?.cpu ?? 0);
-      cpu += threads[k];
-    }
+    const { threads, cpu } = threadCpuSince(e.pid, before);
     await clearDocker(e, ref);
     const m = marks;
     return { s: m['pull answered'] ?? seconds, cpu, threads, sockets, faults, firstBytes: m['first bytes'] };

@@ -19,7 +19,7 @@ import { clearDocker } from './datapath.ts';
 import { buildImage, manyLayers } from './lib/archive.ts';
 import { restartBerthd, startBerthd } from './lib/engines.ts';
 import { seedRegistry } from './lib/pull-probe.ts';
-import { afterIdle, run, stats, threadSched } from './lib/proc.ts';
+import { afterIdle, run, stats, threadCpuSince, threadSched } from './lib/proc.ts';
 import { berthdNodeFlags, workerFloor } from './lib/worker-floor.ts';
 
 const now = (): number => performance.timeOrigin + performance.now();
@@ -78,7 +78,7 @@ async function timedPull(label: string): Promise<Marks> {
   await run('sync', []);
   const before = threadSched(e.pid);
   const p = await pull();
-  const after = threadSched(e.pid);
+  const after = threadCpuSince(e.pid, before);
   await new Promise((res) => setTimeout(res, 400));
   const phases = (await readFile(log, 'utf8'))
     .split('\n')
@@ -88,8 +88,8 @@ async function timedPull(label: string): Promise<Marks> {
   await rm(log, { force: true });
   const rel = (t: number) => (t - p.t0).toFixed(1);
   const cpu = Object.fromEntries(
-    Object.entries(after)
-      .map(([name, t]) => [name, (t.cpu - (before[name]?.cpu ?? 0)) * 1000] as const)
+    Object.entries(after.threads)
+      .map(([name, s]) => [name, s * 1000] as const)
       .filter(([, ms]) => ms >= 1),
   );
   const cpuText = Object.entries(cpu).map(([name, ms]) => `${name} ${ms.toFixed(0)}`);

@@ -318,6 +318,23 @@ export function stats(xs: readonly number[]): Stats {
 
 /** "median (min–max)" with the given number of decimals. */
 /**
+ * The CPU seconds each kind of thread of `pid` used since `before` (a `threadSched(pid)` taken then), by thread name,
+ * and their sum.
+ */
+export function threadCpuSince(
+  pid: number,
+  before: ReturnType<typeof threadSched>,
+): { threads: Record<string, number>; cpu: number } {
+  const threads: Record<string, number> = {};
+  let cpu = 0;
+  for (const [k, v] of Object.entries(threadSched(pid))) {
+    threads[k] = v.cpu - (before[k]?.cpu ?? 0);
+    cpu += threads[k];
+  }
+  return { threads, cpu };
+}
+
+/**
  * Per-thread CPU over samples (each a thread name → seconds map): every thread's median, those of at least `min`
  * seconds, as "name 0.123; …" (pull-cold-ab and pull-idle-seq print it beside each case).
  */
